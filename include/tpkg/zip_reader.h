@@ -1,0 +1,88 @@
+// zip_reader.h: open a torch.package / torch.save / generic ZIP archive read-only.
+//
+// Start here for anything that reads archives. The reader lists records in
+// central-directory order with the prefix folder stripped exactly as torch's
+// PyTorchStreamReader does (FORMAT.md §2.1), and exposes, for stored records,
+// the absolute data offset so that a byte range is one pread() on fd().
+//
+//   auto zip = tpkg::ZipReader::Open("model.pt");           // strict
+//   for (const auto& e : zip.entries()) std::cout << e.name << "\n";
+//   std::string v = zip.ReadAll(*zip.Find(".data/version"));  // "6\n", CRC checked
+//
+// Strict mode (the default) refuses anything torch's reader and ours could
+// disagree about (truncation, CD out of range, duplicate or case-colliding
+// names, file-and-directory names, absolute / `..` / empty / NUL components,
+// local headers disagreeing with the CD, overlapping records, records outside
+// the prefix folder, encryption, methods other than stored/deflate). Every
+// refusal is an Error(kCorrupt or kUnsupported) whose message names the
+// archive, the record and the reason.
+//
+// Thread safety: a ZipReader is immutable after Open(); const methods may be
+// called concurrently from any thread (they use pread on a shared fd).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tpkg {
+
+inline constexpr uint16_t kMethodStored = 0;
+inline constexpr uint16_t kMethodDeflate = 8;
+
+struct ZipEntry {
+  std::string name;            // record name, prefix folder stripped ("" or "dir/" for directory entries)
+  std::string full_name;       // name as stored in the archive
+  uint16_t method = 0;         // kMethodStored or kMethodDeflate
+  uint16_t flags = 0;          // general-purpose bit flags from the central directory
+  uint32_t crc32 = 0;
+  uint64_t compressed_size = 0;
+  uint64_t size = 0;           // uncompressed size
+  uint64_t local_header_offset = 0;
+  uint64_t data_offset = 0;    // absolute offset of the (possibly compressed) data
+  bool is_directory() const { return !full_name.empty() && full_name.back() == '/'; }
+};
+
+struct ZipReaderOptions {
+  bool strict = true;  // false: still refuses what cannot be read at all
+};
+
+class ZipReader {
+ public:
+  // Throws Error naming `path` and the reason.
+  static ZipReader Open(const std::string& path, ZipReaderOptions options = {});
+
+  ZipReader(ZipReader&&) noexcept;
+  ZipReader& operator=(ZipReader&&) noexcept;
+  ~ZipReader();
+
+  const std::string& path() const;
+  // The prefix folder: the first central-directory name up to its first '/'.
+  const std::string& prefix() const;
+  // All entries in central-directory order.
+  const std::vector<ZipEntry>& entries() const;
+  // Exact (case-sensitive) lookup of a record name; nullptr when absent.
+  const ZipEntry* Find(std::string_view record) const;
+
+  // The whole record, inflated if needed; the CRC is verified (kCorrupt on mismatch).
+  std::string ReadAll(const ZipEntry& entry) const;
+  // Up to out.size() bytes of the uncompressed data starting at `offset`;
+  // returns the count (short only at the end of the record). Stored records:
+  // one pread, no copy of the rest. Deflated records: inflates from the start
+  // with bounded memory (callers that stream should keep an Inflater instead).
+  size_t ReadAt(const ZipEntry& entry, uint64_t offset, std::span<char> out) const;
+
+  int fd() const;              // the archive's descriptor (O_RDONLY | O_CLOEXEC)
+  uint64_t file_size() const;
+
+ private:
+  struct Impl;
+  explicit ZipReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tpkg

@@ -1,0 +1,85 @@
+// zip_writer.h: write archives exactly as PyTorch 1.13's PyTorchStreamWriter does.
+//
+// Records are stored (method 0) with their data 64-byte aligned through the
+// `FB` extra field, data descriptors as torch writes them, ZIP64 blocks when a
+// size or offset reaches 4 GiB, and the ZIP64 end records always
+// (FORMAT.md §2.2-2.9). Feeding the records of a torch-written archive in
+// order rebuilds it byte for byte. Unchanged records of another archive are
+// copied raw (never decoded, never held in memory; copy_file_range when the
+// kernel offers it), so rewriting a big archive after a small edit costs
+// about one file copy.
+//
+//   tpkg::ZipWriter w = tpkg::ZipWriter::Create("out.pt", "out");
+//   w.AddRecord("notes/readme.txt", "hello\n");
+//   w.AddRecord(".data/version", "6\n");   // the caller decides the order
+//   w.Finish();                             // central directory + end records
+//
+// The writer does not reorder, deduplicate or add records: it refuses a name
+// written twice (kExists). Finish() must be called; destroying an unfinished
+// writer leaves an incomplete file the caller is expected to discard.
+//
+// Thread safety: none; one thread owns a ZipWriter.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+// Where the archive bytes go. FdSink enables copy_file_range for raw copies.
+class ZipSink {
+ public:
+  virtual ~ZipSink() = default;
+  virtual void Write(std::span<const char> bytes) = 0;
+  // Copies `size` bytes at `offset` of `src_fd` to the sink. The default
+  // implementation preads into a bounded buffer and calls Write().
+  virtual void CopyFrom(int src_fd, uint64_t offset, uint64_t size);
+};
+
+class ZipWriter {
+ public:
+  // Creates (O_CREAT|O_TRUNC|O_EXCL unless `overwrite`) `path` and writes to it.
+  static ZipWriter Create(const std::string& path, std::string prefix, bool overwrite = false);
+  // Writes to a caller-owned descriptor positioned at 0 (not closed by the writer).
+  static ZipWriter ToFd(int fd, std::string prefix);
+  // Writes to an arbitrary sink (e.g. a Python file-like object).
+  static ZipWriter ToSink(std::unique_ptr<ZipSink> sink, std::string prefix);
+
+  ZipWriter(ZipWriter&&) noexcept;
+  ZipWriter& operator=(ZipWriter&&) noexcept;
+  ~ZipWriter();
+
+  // A stored record from memory.
+  void AddRecord(std::string_view record, std::span<const char> data);
+  void AddRecord(std::string_view record, std::string_view data) {
+    AddRecord(record, std::span<const char>(data.data(), data.size()));
+  }
+  // A stored record streamed from `size` bytes at `offset` of `fd` (a journal
+  // file, a temp file): CRC computed while copying, memory bounded.
+  void AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size);
+  // An entry of `src` copied without decoding (stored or deflated), under
+  // `record` (defaults to the entry's own name), re-aligned to 64 bytes.
+  void CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record = {});
+
+  // Bytes written so far (the offset of the next local header).
+  uint64_t offset() const;
+  // Writes the central directory and the end records; returns the final size.
+  uint64_t Finish();
+
+ private:
+  struct Impl;
+  explicit ZipWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The prefix torch derives from an output path: the basename cut at its last
+// '.' ("sub/model.pt" -> "model"); kInvalidArgument when that would be empty.
+std::string PrefixForPath(std::string_view path);
+
+}  // namespace tpkg
