@@ -68,12 +68,25 @@ std::string CheckArchiveFile(const std::string& archive) {
   return AbsolutePath(archive);
 }
 
+// Whether the lenient reader would accept what the strict one refused, so
+// that the refusal can point at -o nostrict only when it would help.
+bool LenientReaderAccepts(const std::string& path) {
+  try {
+    ZipReader::Open(path, ZipReaderOptions{/*strict=*/false});
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 std::shared_ptr<const ZipReader> OpenArchive(const std::string& path, bool strict) {
   try {
     return std::make_shared<const ZipReader>(ZipReader::Open(path, ZipReaderOptions{strict}));
   } catch (const Error& e) {
-    std::string hint = strict && e.code() == Errc::kCorrupt ? " (-o nostrict mounts it anyway)" : "";
-    throw Error(e.code(), "cannot mount '" + path + "': " + e.what() + hint, e.sys_errno());
+    // The reader's message already starts with the archive's path.
+    std::string message = std::string("cannot mount ") + e.what();
+    if (strict && LenientReaderAccepts(path)) message += " (-o nostrict mounts it anyway)";
+    throw Error(e.code(), message, e.sys_errno());
   }
 }
 

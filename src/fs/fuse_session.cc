@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "log.h"
 #include "tpkg/error.h"
@@ -54,12 +55,7 @@ int RunSessionLoop(FuseSession& session, bool single_threaded) {
 
 namespace {
 
-void FuseLogHandler(enum fuse_log_level level, const char* fmt, va_list ap) {
-  char line[1024];
-  std::vsnprintf(line, sizeof line, fmt, ap);
-  size_t len = std::strlen(line);
-  while (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
-  if (len == 0) return;
+void EmitFuseLine(enum fuse_log_level level, const std::string& line) {
   if (level >= FUSE_LOG_DEBUG) {
     TPKG_LOG(kDebug) << line;
   } else if (level >= FUSE_LOG_INFO) {
@@ -68,6 +64,20 @@ void FuseLogHandler(enum fuse_log_level level, const char* fmt, va_list ap) {
     TPKG_LOG(kWarning) << line;
   } else {
     TPKG_LOG(kError) << line;
+  }
+}
+
+// libfuse sometimes builds one line from several fuse_log() calls, so text
+// is collected per thread until its newline.
+void FuseLogHandler(enum fuse_log_level level, const char* fmt, va_list ap) {
+  thread_local std::string pending;
+  char piece[1024];
+  std::vsnprintf(piece, sizeof piece, fmt, ap);
+  pending += piece;
+  size_t newline;
+  while ((newline = pending.find('\n')) != std::string::npos) {
+    if (newline > 0) EmitFuseLine(level, pending.substr(0, newline));
+    pending.erase(0, newline + 1);
   }
 }
 

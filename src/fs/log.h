@@ -37,9 +37,15 @@ class LogLine {
   std::ostringstream stream_;
 };
 
+// Turns the streamed expression into void so that TPKG_LOG is one
+// expression (safe inside an unbraced if/else); `&` binds after `<<`.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace tpkg::fs
 
-#define TPKG_LOG(level)                                                   \
-  if (!::tpkg::fs::LogEnabled(::tpkg::fs::LogLevel::level)) {             \
-  } else                                                                  \
-    ::tpkg::fs::LogLine(::tpkg::fs::LogLevel::level).stream()
+#define TPKG_LOG(level)                                            \
+  !::tpkg::fs::LogEnabled(::tpkg::fs::LogLevel::level)             \
+      ? (void)0                                                    \
+      : ::tpkg::fs::LogVoidify() & ::tpkg::fs::LogLine(::tpkg::fs::LogLevel::level).stream()
