@@ -26,6 +26,9 @@
 
 namespace tpkg::fs {
 
+// The CRC-32 of `data` continued from `crc` (0 to start), as ZIP stores it.
+uint32_t Crc32(uint32_t crc, std::span<const char> data);
+
 class CrcTracker {
  public:
   enum class Verdict {

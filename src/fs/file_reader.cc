@@ -1,7 +1,5 @@
 #include "file_reader.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -88,8 +86,7 @@ void DeflatedRecordReader::ProduceChunk(uint64_t want_begin, std::span<char> out
   }
   if (produced_ + n > entry_.size) Fail("the deflate stream is longer than the record's size");
   std::span<const char> chunk(scratch_.data(), n);
-  crc_ = static_cast<uint32_t>(crc32(crc_, reinterpret_cast<const Bytef*>(chunk.data()),
-                                     static_cast<uInt>(n)));
+  crc_ = Crc32(crc_, chunk);
   const uint64_t begin = std::max(produced_, want_begin);
   const uint64_t end = std::min(produced_ + n, want_begin + out.size());
   if (begin < end) {

@@ -30,6 +30,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
   }
   // Copying through user space is cheaper than splice for page-cache reads.
   conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  // The archive does not change under a read-only view, so the kernel need
+  // not re-check the size before each cached read.
+  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

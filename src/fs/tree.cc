@@ -49,28 +49,34 @@ class TreeBuilder {
  public:
   explicit TreeBuilder(std::vector<Node>* nodes) : nodes_(*nodes) {}
 
-  std::optional<InodeId> Directory(std::span<const std::string_view> dirs) {
+  // `path` is the components of `dirs` joined by '/' (the record name's
+  // folder part, already validated). Consecutive records usually share
+  // their folder, so the last answer is remembered.
+  std::optional<InodeId> Directory(std::string_view path, std::span<const std::string_view> dirs) {
+    if (last_dir_ && path == last_dir_path_) return last_dir_;
     InodeId current = kRootInode;
-    std::string path;
+    std::string prefix;
     for (std::string_view d : dirs) {
-      if (!path.empty()) path += '/';
-      path += d;
-      auto it = by_path_.find(path);
+      if (!prefix.empty()) prefix += '/';
+      prefix += d;
+      auto it = by_path_.find(prefix);
       if (it == by_path_.end()) {
         current = Add(current, std::string(d), NodeKind::kDirectory, {});
-        by_path_.emplace(path, current);
+        by_path_.emplace(prefix, current);
       } else if (nodes_[it->second - 1].kind != NodeKind::kDirectory) {
         return std::nullopt;
       } else {
         current = it->second;
       }
     }
+    last_dir_path_.assign(path);
+    last_dir_ = current;
     return current;
   }
 
   // Returns false when a directory already has this path.
-  bool File(InodeId parent, const std::string& path, std::string_view name, FileSource source) {
-    auto it = by_path_.find(path);
+  bool File(InodeId parent, std::string_view path, std::string_view name, FileSource source) {
+    auto it = by_path_.find(std::string(path));
     if (it == by_path_.end()) {
       by_path_.emplace(path, Add(parent, std::string(name), NodeKind::kFile, source));
       return true;
@@ -97,6 +103,8 @@ class TreeBuilder {
 
   std::vector<Node>& nodes_;
   std::unordered_map<std::string, InodeId> by_path_;
+  std::string last_dir_path_;
+  std::optional<InodeId> last_dir_;
 };
 
 Tree::Tree() { nodes_.emplace_back(); }  // the root: a directory named ""
@@ -112,15 +120,19 @@ Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* wa
     const ZipEntry& e = entries[i];
     auto parts = SplitRecordPath(e.name);
     if (!parts) { warn(e, "empty, '.' or '..' path component"); continue; }
-    const bool is_dir = e.is_directory() || (!e.name.empty() && e.name.back() == '/');
+    // Valid components mean the name is already canonical: "a/b/c" or "a/b/".
+    std::string_view path = e.name;
+    if (!path.empty() && path.back() == '/') path.remove_suffix(1);
     std::span<const std::string_view> all(*parts);
-    if (is_dir || all.empty()) {
-      if (!builder.Directory(all)) warn(e, "a file has the same path");
+    if (e.is_directory() || path.size() != e.name.size() || all.empty()) {
+      if (!builder.Directory(path, all)) warn(e, "a file has the same path");
       continue;
     }
-    auto parent = builder.Directory(all.first(all.size() - 1));
+    const size_t slash = path.rfind('/');
+    const std::string_view folder = slash == std::string_view::npos ? "" : path.substr(0, slash);
+    auto parent = builder.Directory(folder, all.first(all.size() - 1));
     if (!parent) { warn(e, "a parent folder is a file"); continue; }
-    if (!builder.File(*parent, Joined(all), all.back(), RecordRef{i})) {
+    if (!builder.File(*parent, path, all.back(), RecordRef{i})) {
       warn(e, "a folder has the same path");
     }
   }
