@@ -21,6 +21,7 @@
 // Thread safety: none; one thread owns a ZipWriter.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -57,8 +58,13 @@ class ZipWriter {
 
   // A stored record from memory.
   void AddRecord(std::string_view record, std::span<const char> data);
-  void AddRecord(std::string_view record, std::string_view data) {
-    AddRecord(record, std::span<const char>(data.data(), data.size()));
+  // Text (std::string, string_view, a literal without its NUL): a template so
+  // that it wins over the span overload instead of being ambiguous with it.
+  template <typename Text>
+    requires std::convertible_to<const Text&, std::string_view>
+  void AddRecord(std::string_view record, const Text& data) {
+    const std::string_view text = data;
+    AddRecord(record, std::span<const char>(text.data(), text.size()));
   }
   // A stored record streamed from `size` bytes at `offset` of `fd` (a journal
   // file, a temp file): CRC computed while copying, memory bounded.
