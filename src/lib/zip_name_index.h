@@ -2,7 +2,9 @@
 //
 // One vector of entry numbers sorted by (ASCII-folded name, exact name,
 // position): exact lookups are a binary search, and every name clash torch's
-// case-insensitive lookup would trip over sits next to its twin.
+// case-insensitive lookup would trip over sits next to its twin. The folded
+// names are kept in one arena (one allocation) so that comparisons are
+// memcmp, which keeps opening a 5,000-record archive in a few milliseconds.
 //
 //   | names in the archive     | Check() reports                         |
 //   | ------------------------ | --------------------------------------- |
@@ -18,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,11 +40,16 @@ class NameIndex {
   void Check(const std::vector<ZipEntry>& entries, Problems& problems) const;
 
  private:
-  // First position in order_ whose folded name is not less than folded `key`.
-  size_t LowerBound(const std::vector<ZipEntry>& entries, std::string_view key) const;
+  std::string_view folded(uint32_t entry) const {
+    return std::string_view(arena_).substr(starts_[entry], starts_[entry + 1] - starts_[entry]);
+  }
+  // First position in order_ whose folded name is not less than `folded_key`.
+  size_t LowerBound(std::string_view folded_key) const;
   void CheckTwins(const std::vector<ZipEntry>& entries, Problems& problems) const;
   void CheckFileFolders(const std::vector<ZipEntry>& entries, Problems& problems) const;
 
+  std::string arena_;             // every folded name, back to back
+  std::vector<size_t> starts_;    // entry i's folded name is arena_[starts_[i], starts_[i+1])
   std::vector<uint32_t> order_;
 };
 

@@ -1,6 +1,5 @@
 #include "zip_names.h"
 
-#include <algorithm>
 #include <cstdio>
 
 namespace tpkg {
@@ -31,16 +30,6 @@ std::string_view FullNameProblem(std::string_view name, bool allow_directory) {
     if (slash == std::string_view::npos) return {};
     start = slash + 1;
   }
-}
-
-int CompareFolded(std::string_view a, std::string_view b) {
-  const size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(FoldAscii(a[i]));
-    const auto y = static_cast<unsigned char>(FoldAscii(b[i]));
-    if (x != y) return x < y ? -1 : 1;
-  }
-  return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
 }
 
 std::string Folded(std::string_view name) {

@@ -31,8 +31,6 @@ std::string_view FullNameProblem(std::string_view full_name, bool allow_director
 
 // ASCII-only case folding, exactly as miniz's case-insensitive lookup does.
 inline char FoldAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-// <0, 0, >0 like std::string_view::compare, on the folded bytes.
-int CompareFolded(std::string_view a, std::string_view b);
 std::string Folded(std::string_view name);
 
 // `name` in single quotes, bytes outside printable ASCII escaped as \xNN, cut
