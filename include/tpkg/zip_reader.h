@@ -45,7 +45,8 @@ inline constexpr uint16_t kMethodStored = 0;
 inline constexpr uint16_t kMethodDeflate = 8;
 
 struct ZipEntry {
-  std::string name;            // record name, prefix folder stripped ("" or "dir/" for directory entries)
+  std::string name;            // record name, prefix folder stripped ("" or "dir/" for directory entries;
+                               // the full name for an entry outside the prefix, non-strict mode only)
   std::string full_name;       // name as stored in the archive
   uint16_t method = 0;         // kMethodStored or kMethodDeflate
   uint16_t flags = 0;          // general-purpose bit flags from the central directory

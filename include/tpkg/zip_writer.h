@@ -14,9 +14,14 @@
 //   w.AddRecord(".data/version", "6\n");   // the caller decides the order
 //   w.Finish();                             // central directory + end records
 //
-// The writer does not reorder, deduplicate or add records: it refuses a name
-// written twice (kExists). Finish() must be called; destroying an unfinished
-// writer leaves an incomplete file the caller is expected to discard.
+// The writer does not reorder, deduplicate or add records. It refuses, before
+// writing anything, what the strict reader would refuse: a name written
+// twice, names differing only in case, a name used as file and folder
+// (kExists); empty, absolute, `.`/`..`/empty-component, NUL and
+// directory (`dir/`) names (kInvalidArgument). After a failed write (a full
+// disk) every later call throws. Finish() must be called; destroying an
+// unfinished writer leaves an incomplete file the caller is expected to
+// discard (tpkg repack writes through a temporary file and renames it).
 //
 // Thread safety: none; one thread owns a ZipWriter.
 #pragma once
@@ -70,7 +75,9 @@ class ZipWriter {
   // file, a temp file): CRC computed while copying, memory bounded.
   void AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size);
   // An entry of `src` copied without decoding (stored or deflated), under
-  // `record` (defaults to the entry's own name), re-aligned to 64 bytes.
+  // `record` (defaults to the entry's own name), re-aligned to 64 bytes. The
+  // CRC-32 is taken from `entry`, not recomputed. A 0-byte entry is written
+  // as an empty stored record, as torch does.
   void CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record = {});
 
   // Bytes written so far (the offset of the next local header).

@@ -28,7 +28,8 @@ std::string BaseOf(const std::string& path) {
 
 std::string RandomSuffix() {
   uint32_t value = 0;
-  if (::getrandom(&value, sizeof(value), 0) != sizeof(value)) value = static_cast<uint32_t>(::getpid());
+  if (::getrandom(&value, sizeof(value), 0) != sizeof(value))
+    value = static_cast<uint32_t>(::getpid());
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%08x", value);
   return buf;
@@ -43,7 +44,8 @@ ScopedFd CreateTemp(const std::string& path, std::string& temp_path) {
     ScopedFd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (fd.valid()) return fd;
     const int err = errno;
-    if (err != EEXIST) ThrowSystemError("cannot create a temporary file in " + DirectoryOf(path), err);
+    if (err != EEXIST)
+      ThrowSystemError("cannot create a temporary file in " + DirectoryOf(path), err);
   }
   throw Error(Errc::kExists, "cannot create a temporary file beside " + path);
 }
@@ -72,7 +74,8 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::Commit() {
   ThrowIfFailed(::fsync(fd_.get()), "cannot sync " + temp_path_);
   fd_.Close(temp_path_);
-  ThrowIfFailed(::rename(temp_path_.c_str(), path_.c_str()), "cannot rename " + temp_path_ + " to " + path_);
+  ThrowIfFailed(::rename(temp_path_.c_str(), path_.c_str()),
+                "cannot rename " + temp_path_ + " to " + path_);
   committed_ = true;
   const std::string dir = DirectoryOf(path_);
   ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

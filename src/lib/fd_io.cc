@@ -12,8 +12,8 @@ namespace tpkg {
 size_t PreadFull(int fd, std::span<char> out, uint64_t offset, std::string_view what) {
   size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n == 0) break;
     if (n < 0) {
       const int err = errno;

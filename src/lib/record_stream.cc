@@ -75,8 +75,9 @@ struct RecordStream::Impl {
     for (;;) {
       if (input_begin == input_end) Refill();
       const bool probing = out.empty();
-      const auto step = inflater->Inflate(std::span(input).subspan(input_begin, input_end - input_begin),
-                                          probing ? std::span<char>(&probe, 1) : out);
+      const auto step =
+          inflater->Inflate(std::span(input).subspan(input_begin, input_end - input_begin),
+                            probing ? std::span<char>(&probe, 1) : out);
       input_begin += step.consumed;
       if (step.error) Corrupt(std::string("invalid deflate data (") + step.error + ")");
       stream_ended |= step.ended;
@@ -98,7 +99,8 @@ struct RecordStream::Impl {
       }
     }
     if (crc_complete && crc != entry->crc32) {
-      Corrupt("CRC-32 mismatch (archive says " + Hex32(entry->crc32) + ", data gives " + Hex32(crc) + ")");
+      Corrupt("CRC-32 mismatch (archive says " + Hex32(entry->crc32) + ", data gives " +
+              Hex32(crc) + ")");
     }
     verified = true;
   }

@@ -33,16 +33,16 @@ bool NeedsZip64(const ZipEntry& e, uint32_t disk) {
 }
 
 // Fills the 64-bit fields of `e` from the extra field; fatal when they are absent.
-void ResolveZip64(std::string_view extra, ZipEntry& e, uint32_t& disk, size_t index,
-                  bool strict, Problems& problems) {
+void ResolveZip64(std::string_view extra, ZipEntry& e, uint32_t& disk, size_t index, bool strict,
+                  Problems& problems) {
   bool well_formed = true;
   auto block = FindExtraBlock(extra, kZip64ExtraId, well_formed);
   if (strict && !well_formed) {
     problems.Record(index, e.full_name, Errc::kCorrupt, "malformed extra field");
   }
   if (!block || !ApplyZip64Extra(*block, e, disk)) {
-    problems.Fatal(Errc::kCorrupt, "record " + QuoteName(e.full_name) +
-                   ": ZIP64 extra field missing or too short");
+    problems.Fatal(Errc::kCorrupt,
+                   "record " + QuoteName(e.full_name) + ": ZIP64 extra field missing or too short");
   }
 }
 
@@ -72,8 +72,10 @@ std::vector<ZipEntry> ParseCentralDirectory(std::string_view cd, uint64_t count,
     const char* p = cd.data() + pos;
     const size_t name_len = Load16(p + central::kNameLength);
     const size_t extra_len = Load16(p + central::kExtraLength);
-    const size_t total = kCentralHeaderSize + name_len + extra_len + Load16(p + central::kCommentLength);
-    if (cd.size() - pos < total) problems.Fatal(Errc::kCorrupt, where + ": runs past the central directory");
+    const size_t total =
+        kCentralHeaderSize + name_len + extra_len + Load16(p + central::kCommentLength);
+    if (cd.size() - pos < total)
+      problems.Fatal(Errc::kCorrupt, where + ": runs past the central directory");
     ZipEntry& e = entries.emplace_back(ParseFixedPart(p));
     e.full_name.assign(p + kCentralHeaderSize, name_len);
     uint32_t disk = Load16(p + central::kDiskStart);
@@ -85,8 +87,8 @@ std::vector<ZipEntry> ParseCentralDirectory(std::string_view cd, uint64_t count,
     pos += total;
   }
   if (strict && pos != cd.size()) {
-    problems.Archive(Errc::kCorrupt, "central directory is longer than its " +
-                     std::to_string(count) + " entries");
+    problems.Archive(Errc::kCorrupt,
+                     "central directory is longer than its " + std::to_string(count) + " entries");
   }
   return entries;
 }

@@ -33,7 +33,7 @@ Eocd FindEocd(int fd, uint64_t file_size, Problems& problems) {
   for (size_t i = tail_size - kEocdSize + 1; i-- > 0;) {
     const char* p = tail.data() + i;
     if (Load32(p) == kEocdSig && i + kEocdSize + Load16(p + 20) == tail_size) {
-      return Eocd{tail_start + i, Load16(p + 4), Load16(p + 6), Load16(p + 8),
+      return Eocd{tail_start + i, Load16(p + 4),  Load16(p + 6), Load16(p + 8),
                   Load16(p + 10), Load32(p + 12), Load32(p + 16)};
     }
   }
@@ -44,8 +44,7 @@ Eocd FindEocd(int fd, uint64_t file_size, Problems& problems) {
 std::string ReadExactly(int fd, uint64_t offset, size_t size, Problems& problems,
                         const char* what) {
   std::string bytes(size, '\0');
-  if (offset > UINT64_MAX - size ||
-      PreadFull(fd, bytes, offset, problems.archive()) != size) {
+  if (offset > UINT64_MAX - size || PreadFull(fd, bytes, offset, problems.archive()) != size) {
     problems.Fatal(Errc::kCorrupt, std::string(what) + " out of range (truncated archive)");
   }
   return bytes;
@@ -54,7 +53,8 @@ std::string ReadExactly(int fd, uint64_t offset, size_t size, Problems& problems
 // Replaces the clamped fields of `eocd` with the ZIP64 end record's values.
 void ApplyZip64(int fd, Eocd& eocd, bool strict, Problems& problems) {
   const uint64_t locator_pos = eocd.pos - kZip64LocatorSize;
-  const std::string loc = ReadExactly(fd, locator_pos, kZip64LocatorSize, problems, "ZIP64 locator");
+  const std::string loc =
+      ReadExactly(fd, locator_pos, kZip64LocatorSize, problems, "ZIP64 locator");
   const uint64_t z64_pos = Load64(loc.data() + 8);
   if (Load32(loc.data() + 4) != 0 || Load32(loc.data() + 16) > 1) {
     problems.Fatal(Errc::kUnsupported, "multi-disk archives are not supported");
@@ -64,21 +64,28 @@ void ApplyZip64(int fd, Eocd& eocd, bool strict, Problems& problems) {
   }
   const std::string rec = ReadExactly(fd, z64_pos, kZip64EocdSize, problems, "ZIP64 end record");
   if (Load32(rec.data()) != kZip64EocdSig) {
-    problems.Fatal(Errc::kCorrupt, "no ZIP64 end of central directory record where the locator points");
+    problems.Fatal(Errc::kCorrupt,
+                   "no ZIP64 end of central directory record where the locator points");
   }
   if (strict && z64_pos + 12 + Load64(rec.data() + 4) != locator_pos) {
     problems.Archive(Errc::kCorrupt, "ZIP64 end record size disagrees with its locator");
   }
-  const Eocd z64{z64_pos, Load32(rec.data() + 16), Load32(rec.data() + 20), Load64(rec.data() + 24),
-                 Load64(rec.data() + 32), Load64(rec.data() + 40), Load64(rec.data() + 48)};
+  const Eocd z64{z64_pos,
+                 Load32(rec.data() + 16),
+                 Load32(rec.data() + 20),
+                 Load64(rec.data() + 24),
+                 Load64(rec.data() + 32),
+                 Load64(rec.data() + 40),
+                 Load64(rec.data() + 48)};
   // A classic field either holds the real value or the clamp (torch: min(v, max)).
   auto agrees = [](uint64_t classic, uint64_t real, uint64_t max) {
     return classic == real || classic == max || classic == std::min(real, max);
   };
-  if (strict && !(agrees(eocd.entries, z64.entries, kMax16) &&
-                  agrees(eocd.cd_size, z64.cd_size, kMax32) &&
-                  agrees(eocd.cd_offset, z64.cd_offset, kMax32))) {
-    problems.Archive(Errc::kCorrupt, "end of central directory disagrees with the ZIP64 end record");
+  if (strict &&
+      !(agrees(eocd.entries, z64.entries, kMax16) && agrees(eocd.cd_size, z64.cd_size, kMax32) &&
+        agrees(eocd.cd_offset, z64.cd_offset, kMax32))) {
+    problems.Archive(Errc::kCorrupt,
+                     "end of central directory disagrees with the ZIP64 end record");
   }
   eocd = z64;
 }
@@ -97,15 +104,17 @@ void CheckRange(const Eocd& eocd, uint64_t end_records, bool strict, Problems& p
   if (eocd.entries == 0) problems.Fatal(Errc::kCorrupt, "archive does not contain any files");
   if (eocd.cd_offset > end_records || eocd.cd_size > end_records - eocd.cd_offset) {
     problems.Fatal(Errc::kCorrupt, "central directory out of range (offset " +
-                   std::to_string(eocd.cd_offset) + " + size " + std::to_string(eocd.cd_size) +
-                   " > " + std::to_string(end_records) + ")");
+                                       std::to_string(eocd.cd_offset) + " + size " +
+                                       std::to_string(eocd.cd_size) + " > " +
+                                       std::to_string(end_records) + ")");
   }
   if (eocd.cd_size / kCentralHeaderSize < eocd.entries) {
-    problems.Fatal(Errc::kCorrupt, "central directory too small for " +
-                   std::to_string(eocd.entries) + " entries");
+    problems.Fatal(Errc::kCorrupt,
+                   "central directory too small for " + std::to_string(eocd.entries) + " entries");
   }
   if (strict && eocd.cd_offset + eocd.cd_size != end_records) {
-    problems.Archive(Errc::kCorrupt, "unexplained bytes between the central directory and the end records");
+    problems.Archive(Errc::kCorrupt,
+                     "unexplained bytes between the central directory and the end records");
   }
 }
 
@@ -121,7 +130,8 @@ CentralDirectoryLocation LocateCentralDirectory(int fd, uint64_t file_size, bool
     where.end_records = eocd.pos;
     where.zip64 = true;
   } else if (eocd.cd_offset == kMax32 || eocd.cd_size == kMax32) {
-    problems.Fatal(Errc::kCorrupt, "end of central directory needs a ZIP64 record, which is missing");
+    problems.Fatal(Errc::kCorrupt,
+                   "end of central directory needs a ZIP64 record, which is missing");
   }
   CheckRange(eocd, where.end_records, strict, problems);
   where.offset = eocd.cd_offset;

@@ -50,15 +50,13 @@ inline constexpr uint16_t kFlagUtf8 = 0x0800;
 // Field offsets inside the fixed part of a local file header.
 namespace local {
 inline constexpr size_t kVersionNeeded = 4, kFlags = 6, kMethod = 8, kCrc = 14,
-                        kCompressedSize = 18, kSize = 22, kNameLength = 26,
-                        kExtraLength = 28;
+                        kCompressedSize = 18, kSize = 22, kNameLength = 26, kExtraLength = 28;
 }
 // Field offsets inside the fixed part of a central directory header.
 namespace central {
 inline constexpr size_t kVersionNeeded = 6, kFlags = 8, kMethod = 10, kCrc = 16,
-                        kCompressedSize = 20, kSize = 24, kNameLength = 28,
-                        kExtraLength = 30, kCommentLength = 32, kDiskStart = 34,
-                        kLocalHeaderOffset = 42;
+                        kCompressedSize = 20, kSize = 24, kNameLength = 28, kExtraLength = 30,
+                        kCommentLength = 32, kDiskStart = 34, kLocalHeaderOffset = 42;
 }
 
 inline uint16_t Load16(const char* p) {

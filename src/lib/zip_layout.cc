@@ -11,7 +11,7 @@ constexpr uint16_t kVersionMadeBy = 0;
 constexpr uint16_t kVersionDeflate = 20;
 constexpr uint16_t kZip64VersionMadeBy = 0x031e;  // what miniz puts in the ZIP64 EOCD
 constexpr uint16_t kZip64VersionNeeded = 0x002d;
-constexpr uint64_t kZip64EocdRecordSize = 44;     // the ZIP64 EOCD minus its first 12 bytes
+constexpr uint64_t kZip64EocdRecordSize = 44;  // the ZIP64 EOCD minus its first 12 bytes
 
 uint16_t Flags(const RecordLayout& r) {
   return r.has_descriptor() ? (kFlagUtf8 | kFlagDataDescriptor) : kFlagUtf8;
@@ -64,9 +64,9 @@ void AppendLocalHeader(std::string& out, const RecordLayout& r) {
   Append16(out, VersionNeeded(r));
   Append16(out, Flags(r));
   Append16(out, r.method);
-  Append32(out, 0);      // DOS time and date
-  Append32(out, 0);      // CRC-32: in the descriptor
-  Append64(out, 0);      // both sizes: in the descriptor
+  Append32(out, 0);  // DOS time and date
+  Append32(out, 0);  // CRC-32: in the descriptor
+  Append64(out, 0);  // both sizes: in the descriptor
   Append16(out, r.full_name.size());
   Append16(out, zip64.size() + 4 + pad);
   out += r.full_name;

@@ -33,7 +33,8 @@ size_t WindowEnd(const std::vector<ZipEntry>& entries, std::span<const uint32_t>
                  size_t first) {
   const uint64_t start = entries[by_offset[first]].local_header_offset;
   size_t last = first + 1;
-  while (last < by_offset.size() && HeaderGuessEnd(entries[by_offset[last]]) - start <= kWindowBytes) {
+  while (last < by_offset.size() &&
+         HeaderGuessEnd(entries[by_offset[last]]) - start <= kWindowBytes) {
     ++last;
   }
   return last;
@@ -92,8 +93,9 @@ void ReadOne(int fd, uint64_t file_size, const Window& w, ZipEntry& e, size_t in
              std::string& spare, Problems& problems) {
   const uint64_t lho = e.local_header_offset;
   if (lho >= file_size) {
-    return problems.Record(index, e.full_name, Errc::kCorrupt,
-                           "local header offset " + std::to_string(lho) + " is past the end of the file");
+    return problems.Record(
+        index, e.full_name, Errc::kCorrupt,
+        "local header offset " + std::to_string(lho) + " is past the end of the file");
   }
   std::string_view h = Fetch(fd, w, lho, kLocalHeaderSize, spare, problems);
   if (h.size() < kLocalHeaderSize || Load32(h.data()) != kLocalHeaderSig) {
@@ -104,7 +106,8 @@ void ReadOne(int fd, uint64_t file_size, const Window& w, ZipEntry& e, size_t in
                             Load16(h.data() + local::kExtraLength);
   h = Fetch(fd, w, lho, header_len, spare, problems);
   if (h.size() < header_len) {
-    return problems.Record(index, e.full_name, Errc::kCorrupt, "local header runs past the end of the file");
+    return problems.Record(index, e.full_name, Errc::kCorrupt,
+                           "local header runs past the end of the file");
   }
   e.data_offset = lho + header_len;
   if (e.data_offset > file_size || e.compressed_size > file_size - e.data_offset) {

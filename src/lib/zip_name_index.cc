@@ -32,7 +32,8 @@ size_t NameIndex::LowerBound(std::string_view folded_key) const {
   return static_cast<size_t>(it - order_.begin());
 }
 
-const ZipEntry* NameIndex::Find(const std::vector<ZipEntry>& entries, std::string_view record) const {
+const ZipEntry* NameIndex::Find(const std::vector<ZipEntry>& entries,
+                                std::string_view record) const {
   const std::string key = Folded(record);
   const ZipEntry* found = nullptr;
   for (size_t i = LowerBound(key); i < order_.size() && folded(order_[i]) == key; ++i) {
@@ -67,8 +68,9 @@ void NameIndex::CheckFileFolders(const std::vector<ZipEntry>& entries, Problems&
     key.assign(folded(static_cast<uint32_t>(i))).push_back('/');
     const size_t at = LowerBound(key);
     if (at < order_.size() && folded(order_[at]).starts_with(key)) {
-      problems.Record(i, entries[i].full_name, Errc::kCorrupt,
-                      "is both a file and a folder (see " + QuoteName(entries[order_[at]].full_name) + ")");
+      problems.Record(
+          i, entries[i].full_name, Errc::kCorrupt,
+          "is both a file and a folder (see " + QuoteName(entries[order_[at]].full_name) + ")");
     }
   }
 }

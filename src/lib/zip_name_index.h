@@ -48,8 +48,8 @@ class NameIndex {
   void CheckTwins(const std::vector<ZipEntry>& entries, Problems& problems) const;
   void CheckFileFolders(const std::vector<ZipEntry>& entries, Problems& problems) const;
 
-  std::string arena_;             // every folded name, back to back
-  std::vector<size_t> starts_;    // entry i's folded name is arena_[starts_[i], starts_[i+1])
+  std::string arena_;           // every folded name, back to back
+  std::vector<size_t> starts_;  // entry i's folded name is arena_[starts_[i], starts_[i+1])
   std::vector<uint32_t> order_;
 };
 

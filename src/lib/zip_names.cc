@@ -25,7 +25,8 @@ std::string_view FullNameProblem(std::string_view name, bool allow_directory) {
   bool first = true;
   for (size_t start = 0;; first = false) {
     const size_t slash = name.find('/', start);
-    const auto part = name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
+    const auto part =
+        name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
     if (auto why = ComponentProblem(part, first); !why.empty()) return why;
     if (slash == std::string_view::npos) return {};
     start = slash + 1;

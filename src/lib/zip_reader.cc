@@ -60,7 +60,8 @@ uint64_t RegularFileSize(int fd, const std::string& path) {
     const int err = errno;
     ThrowSystemError("cannot stat " + path, err);
   }
-  if (S_ISDIR(st.st_mode)) throw Error(Errc::kIsDir, path + ": is a directory, not an archive", EISDIR);
+  if (S_ISDIR(st.st_mode))
+    throw Error(Errc::kIsDir, path + ": is a directory, not an archive", EISDIR);
   return static_cast<uint64_t>(st.st_size);
 }
 
@@ -84,7 +85,9 @@ std::string ReadCentralDirectory(int fd, const CentralDirectoryLocation& cd, Pro
 void CheckReadable(const std::vector<ZipEntry>& entries, Problems& problems) {
   for (size_t i = 0; i < entries.size(); ++i) {
     const ZipEntry& e = entries[i];
-    auto refuse = [&](Errc code, const std::string& why) { problems.Record(i, e.full_name, code, why); };
+    auto refuse = [&](Errc code, const std::string& why) {
+      problems.Record(i, e.full_name, code, why);
+    };
     if (e.flags & (zipfmt::kFlagEncrypted | zipfmt::kFlagStrongEncryption)) {
       refuse(Errc::kUnsupported, "encrypted records are not supported");
     } else if (e.method != kMethodStored && e.method != kMethodDeflate) {
@@ -148,7 +151,8 @@ void CheckOverlaps(const std::vector<ZipEntry>& entries, std::span<const uint32_
     const ZipEntry& e = entries[i];
     const uint64_t end = e.data_offset + e.compressed_size;
     if (previous && e.local_header_offset < previous_end) {
-      problems.Record(i, e.full_name, Errc::kCorrupt, "overlaps record " + QuoteName(previous->full_name));
+      problems.Record(i, e.full_name, Errc::kCorrupt,
+                      "overlaps record " + QuoteName(previous->full_name));
     } else if (end > cd_offset) {
       problems.Record(i, e.full_name, Errc::kCorrupt, "data overlaps the central directory");
     }
@@ -163,7 +167,8 @@ void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& pr
   impl->file_size = RegularFileSize(fd, path);
   RefusePreRelease(fd, problems);
   const CentralDirectoryLocation cd = LocateCentralDirectory(fd, impl->file_size, strict, problems);
-  impl->entries = ParseCentralDirectory(ReadCentralDirectory(fd, cd, problems), cd.count, strict, problems);
+  impl->entries =
+      ParseCentralDirectory(ReadCentralDirectory(fd, cd, problems), cd.count, strict, problems);
   CheckReadable(impl->entries, problems);
   impl->prefix = FindPrefix(impl->entries, strict, problems);
   AssignNames(impl->entries, impl->prefix, strict, problems);

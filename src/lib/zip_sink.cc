@@ -50,8 +50,10 @@ uint64_t FdSink::CopyInKernel(int src_fd, uint64_t offset, uint64_t size) {
   while (size > 0 && kernel_copy_) {
     loff_t in = static_cast<loff_t>(offset);
     const uint64_t misalignment = offset % kKernelCopyAlignment;
-    const uint64_t to_boundary = misalignment ? kKernelCopyAlignment - misalignment : kMaxKernelChunk;
-    const size_t chunk = static_cast<size_t>(std::min<uint64_t>({size, kMaxKernelChunk, to_boundary}));
+    const uint64_t to_boundary =
+        misalignment ? kKernelCopyAlignment - misalignment : kMaxKernelChunk;
+    const size_t chunk =
+        static_cast<size_t>(std::min<uint64_t>({size, kMaxKernelChunk, to_boundary}));
     const ssize_t n = ::copy_file_range(src_fd, &in, fd_, nullptr, chunk, 0);
     if (n < 0) {
       const int err = errno;

@@ -68,10 +68,15 @@ struct ZipWriter::Impl {
   // Refuses what the reader would refuse, before any byte is written.
   void CheckRecordName(std::string_view record) const {
     std::string_view why;
-    if (record.empty()) why = "empty record name";
-    else if (record.back() == '/') why = "directory entries are not records";
-    else why = FullNameProblem(prefix + "/" + std::string(record), false);
-    if (!why.empty()) throw Error(Errc::kInvalidArgument, "cannot add record " + QuoteName(record) + ": " + std::string(why));
+    if (record.empty())
+      why = "empty record name";
+    else if (record.back() == '/')
+      why = "directory entries are not records";
+    else
+      why = FullNameProblem(prefix + "/" + std::string(record), false);
+    if (!why.empty())
+      throw Error(Errc::kInvalidArgument,
+                  "cannot add record " + QuoteName(record) + ": " + std::string(why));
     if (std::string clash = names.Problem(record); !clash.empty()) {
       throw Error(Errc::kExists, "cannot add record: " + clash);
     }
@@ -189,7 +194,8 @@ void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset
   });
 }
 
-void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record) {
+void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry,
+                              std::string_view record) {
   if (record.empty()) record = entry.name;
   // An empty record has no bytes to copy; torch writes it stored.
   if (entry.size == 0) return AddRecord(record, std::string_view());

@@ -61,8 +61,14 @@ int Dispatch(const Args& args) {
   while (i < args.size() && args[i].starts_with("-")) ++i;
   const Args global(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
   for (const auto& option : global) {
-    if (option == "-h" || option == "--help") return PrintGlobalHelp(std::cout), kExitOk;
-    if (option == "--version") return std::cout << "tpkg " TPKG_VERSION "\n", kExitOk;
+    if (option == "-h" || option == "--help") {
+      PrintGlobalHelp(std::cout);
+      return kExitOk;
+    }
+    if (option == "--version") {
+      std::cout << "tpkg " TPKG_VERSION "\n";
+      return kExitOk;
+    }
     throw UsageError("unknown option '" + option + "'", kGlobalSynopsis);
   }
   if (i == args.size()) throw UsageError("missing COMMAND", kGlobalSynopsis);
@@ -71,13 +77,15 @@ int Dispatch(const Args& args) {
 }
 
 void PrintCommandHelp(const Command& command, const po::options_description& options) {
-  std::cout << "usage: tpkg " << command.synopsis << "\n\n" << command.description << "\n\n"
+  std::cout << "usage: tpkg " << command.synopsis << "\n\n"
+            << command.description << "\n\n"
             << options;
 }
 
 }  // namespace
 
-ParsedCommand ParseCommand(const Command& command, const Args& args, po::options_description options,
+ParsedCommand ParseCommand(const Command& command, const Args& args,
+                           po::options_description options,
                            const std::vector<std::string_view>& operand_names) {
   options.add_options()("help,h", "show this help");
   po::options_description all;
@@ -86,18 +94,26 @@ ParsedCommand ParseCommand(const Command& command, const Args& args, po::options
   positional.add("operand", -1);
   ParsedCommand parsed;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), parsed.options);
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(),
+              parsed.options);
     po::notify(parsed.options);
   } catch (const po::error& e) {
     throw UsageError(e.what(), command.synopsis);
   }
-  if (parsed.options.count("help")) return PrintCommandHelp(command, options), parsed.help_shown = true, parsed;
-  if (parsed.options.count("operand")) parsed.operands = parsed.options["operand"].as<std::vector<std::string>>();
+  if (parsed.options.count("help")) {
+    PrintCommandHelp(command, options);
+    parsed.help_shown = true;
+    return parsed;
+  }
+  if (parsed.options.count("operand"))
+    parsed.operands = parsed.options["operand"].as<std::vector<std::string>>();
   if (parsed.operands.size() < operand_names.size()) {
-    throw UsageError("missing " + std::string(operand_names[parsed.operands.size()]), command.synopsis);
+    throw UsageError("missing " + std::string(operand_names[parsed.operands.size()]),
+                     command.synopsis);
   }
   if (parsed.operands.size() > operand_names.size()) {
-    throw UsageError("unexpected argument '" + parsed.operands[operand_names.size()] + "'", command.synopsis);
+    throw UsageError("unexpected argument '" + parsed.operands[operand_names.size()] + "'",
+                     command.synopsis);
   }
   return parsed;
 }

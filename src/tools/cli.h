@@ -50,14 +50,15 @@ class UsageError : public std::runtime_error {
 struct BrokenPipe {};
 
 struct ParsedCommand {
-  bool help_shown = false;          // --help was given and printed: return kExitOk
+  bool help_shown = false;  // --help was given and printed: return kExitOk
   po::variables_map options;
   std::vector<std::string> operands;  // exactly the names given to ParseCommand
 };
 
 // Parses `args` against `options` (plus -h/--help) and exactly
 // `operand_names.size()` operands; throws UsageError otherwise.
-ParsedCommand ParseCommand(const Command& command, const Args& args, po::options_description options,
+ParsedCommand ParseCommand(const Command& command, const Args& args,
+                           po::options_description options,
                            const std::vector<std::string_view>& operand_names);
 
 int Main(int argc, char** argv);

@@ -20,15 +20,16 @@ const ZipEntry& FindRecord(const ZipReader& zip, const std::string& record) {
     }
     throw Error(Errc::kNotFound, zip.path() + ": no record '" + record + "'" + hint);
   }
-  if (e->is_directory()) throw Error(Errc::kIsDir, zip.path() + ": '" + record + "' is a directory");
+  if (e->is_directory())
+    throw Error(Errc::kIsDir, zip.path() + ": '" + record + "' is a directory");
   return *e;
 }
 
 }  // namespace
 
 int RunCat(const Command& self, const Args& args) {
-  const ParsedCommand cmd = ParseCommand(self, args, po::options_description("Options"),
-                                         {"ARCHIVE", "RECORD"});
+  const ParsedCommand cmd =
+      ParseCommand(self, args, po::options_description("Options"), {"ARCHIVE", "RECORD"});
   if (cmd.help_shown) return kExitOk;
   const ZipReader zip = ZipReader::Open(cmd.operands[0]);
   RecordStream in(zip, FindRecord(zip, cmd.operands[1]));

@@ -6,7 +6,8 @@
 namespace tpkg::cli {
 
 int RunCheck(const Command& self, const Args& args) {
-  const ParsedCommand cmd = ParseCommand(self, args, po::options_description("Options"), {"ARCHIVE"});
+  const ParsedCommand cmd =
+      ParseCommand(self, args, po::options_description("Options"), {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
   const std::vector<Error> problems = CheckArchive(path);

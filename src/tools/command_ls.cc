@@ -23,7 +23,8 @@ std::string LongLine(const ZipEntry& e) {
 
 int RunLs(const Command& self, const Args& args) {
   po::options_description options("Options");
-  options.add_options()("long,l", "also print method, size, compressed size, CRC-32 and data offset");
+  options.add_options()("long,l",
+                        "also print method, size, compressed size, CRC-32 and data offset");
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   const ZipReader zip = ZipReader::Open(cmd.operands[0]);

@@ -2,8 +2,8 @@
 #include <fcntl.h>
 
 #include "atomic_file.h"
-#include "fd_sink.h"
 #include "cli.h"
+#include "fd_sink.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
 

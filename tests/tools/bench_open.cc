@@ -1,6 +1,7 @@
 // bench_open: time ZipReader::Open + a walk over entries(), in process.
 //
-//   bench_open ARCHIVE [RUNS]   ->   "open+list 5002 records: median 1.234 ms, min 1.100 ms (50 runs)"
+//   bench_open ARCHIVE [RUNS]   ->   "open+list 5002 records: median 1.234 ms, min 1.100 ms (50
+//   runs)"
 //
 // Used by scripts/bench_zip.sh; prints figures, asserts nothing.
 #include <algorithm>

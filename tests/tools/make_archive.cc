@@ -11,6 +11,8 @@
 //       then .data/extern_modules and .data/version.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <boost/program_options.hpp>
 #include <cerrno>
@@ -18,9 +20,6 @@
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
-#include <zlib.h>
 
 #include "tpkg/error.h"
 #include "tpkg/zip_reader.h"
@@ -66,7 +65,8 @@ uint32_t CrcOfZeros(uint64_t n) {
 void AddZerosRecord(tpkg::ZipWriter& w, SparseFileSink& sink, const tpkg::ZipReader& any,
                     const std::string& spec) {
   const size_t eq = spec.find('=');
-  if (eq == std::string::npos) throw tpkg::Error(tpkg::Errc::kInvalidArgument, "--zeros wants RECORD=SIZE");
+  if (eq == std::string::npos)
+    throw tpkg::Error(tpkg::Errc::kInvalidArgument, "--zeros wants RECORD=SIZE");
   tpkg::ZipEntry zeros;
   zeros.size = zeros.compressed_size = std::stoull(spec.substr(eq + 1));
   zeros.crc32 = CrcOfZeros(zeros.size);
@@ -76,7 +76,8 @@ void AddZerosRecord(tpkg::ZipWriter& w, SparseFileSink& sink, const tpkg::ZipRea
 
 void AddFileRecord(tpkg::ZipWriter& w, const std::string& spec) {
   const size_t eq = spec.find('=');
-  if (eq == std::string::npos) throw tpkg::Error(tpkg::Errc::kInvalidArgument, "--add wants RECORD=FILE");
+  if (eq == std::string::npos)
+    throw tpkg::Error(tpkg::Errc::kInvalidArgument, "--add wants RECORD=FILE");
   const std::string file = spec.substr(eq + 1);
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
@@ -86,7 +87,8 @@ void AddFileRecord(tpkg::ZipWriter& w, const std::string& spec) {
 }
 
 void CopyWithAdditions(const std::string& out, const std::string& from,
-                       const std::vector<std::string>& zeros, const std::vector<std::string>& adds) {
+                       const std::vector<std::string>& zeros,
+                       const std::vector<std::string>& adds) {
   const tpkg::ZipReader src = tpkg::ZipReader::Open(from);
   const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) tpkg::ThrowSystemError("cannot create " + out, errno);
@@ -111,7 +113,8 @@ void Fill(std::vector<char>& buffer, uint64_t seed) {
   }
 }
 
-void WriteSynthetic(const std::string& out, uint64_t records, uint64_t record_size, const std::string& prefix) {
+void WriteSynthetic(const std::string& out, uint64_t records, uint64_t record_size,
+                    const std::string& prefix) {
   tpkg::ZipWriter w = tpkg::ZipWriter::Create(out, prefix, /*overwrite=*/true);
   std::vector<char> buffer(record_size);
   for (uint64_t i = 0; i < records; ++i) {
@@ -124,12 +127,14 @@ void WriteSynthetic(const std::string& out, uint64_t records, uint64_t record_si
 }
 
 int Run(int argc, char** argv) {
-  po::options_description options("make_archive OUT (--from SRC [--add R=F]... | --records N --record-size B)");
+  po::options_description options(
+      "make_archive OUT (--from SRC [--add R=F]... | --records N --record-size B)");
   options.add_options()("out", po::value<std::string>()->required(), "output archive")(
       "from", po::value<std::string>(), "archive whose records are copied raw")(
       "add", po::value<std::vector<std::string>>()->default_value({}, ""), "RECORD=FILE to add")(
-      "zeros", po::value<std::vector<std::string>>()->default_value({}, ""), "RECORD=SIZE of zeros, sparse")(
-      "records", po::value<uint64_t>(), "synthetic: number of records")(
+      "zeros", po::value<std::vector<std::string>>()->default_value({}, ""),
+      "RECORD=SIZE of zeros, sparse")("records", po::value<uint64_t>(),
+                                      "synthetic: number of records")(
       "record-size", po::value<uint64_t>()->default_value(200), "synthetic: bytes per record")(
       "prefix", po::value<std::string>()->default_value("synthetic"), "synthetic: prefix folder");
   po::positional_options_description positional;
@@ -142,7 +147,8 @@ int Run(int argc, char** argv) {
     CopyWithAdditions(out, vm["from"].as<std::string>(), vm["zeros"].as<std::vector<std::string>>(),
                       vm["add"].as<std::vector<std::string>>());
   } else if (vm.count("records")) {
-    WriteSynthetic(out, vm["records"].as<uint64_t>(), vm["record-size"].as<uint64_t>(), vm["prefix"].as<std::string>());
+    WriteSynthetic(out, vm["records"].as<uint64_t>(), vm["record-size"].as<uint64_t>(),
+                   vm["prefix"].as<std::string>());
   } else {
     std::cerr << options << "\n";
     return 2;

@@ -44,7 +44,7 @@ TEST(ZipReaderTest, StripsThePrefixFolderOfTheFirstRecord) {
   };
   const std::vector<Case> cases = {
       {"pkg_minimal_text_only.pt", "pkg_minimal_text_only", "notes/readme.txt"},
-      {"pkg_dtypes.pt", "archive", ".data/0.storage"},  // written to a BytesIO
+      {"pkg_dtypes.pt", "archive", ".data/0.storage"},         // written to a BytesIO
       {"pkg_deflated_by_zip_tool.pt", "pkg_model_numpy", ""},  // the folder's own entry
       {"torch_save_checkpoint.pth", "torch_save_checkpoint", "data.pkl"},
   };
@@ -104,7 +104,8 @@ TEST(ZipReaderTest, RefusesTheCorpusArchiveWithRecordsOutsideThePrefix) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kCorrupt);
     const std::string what = e.what();
-    EXPECT_NE(what.find("bad_no_prefix.zip: record '.data/extern_modules'"), std::string::npos) << what;
+    EXPECT_NE(what.find("bad_no_prefix.zip: record '.data/extern_modules'"), std::string::npos)
+        << what;
     EXPECT_NE(what.find("outside the prefix folder 'notes/'"), std::string::npos) << what;
   }
 }
@@ -124,7 +125,9 @@ TEST(ZipReaderTest, FindIsExactAndCaseSensitive) {
                                          {"", false}}) {
     const ZipEntry* e = zip.Find(c.record);
     EXPECT_EQ(e != nullptr, c.found) << c.record;
-    if (e) EXPECT_EQ(e->name, c.record);
+    if (e) {
+      EXPECT_EQ(e->name, c.record);
+    }
   }
 }
 
@@ -135,9 +138,16 @@ TEST(ZipReaderTest, FindIsExactAndCaseSensitive) {
 std::string BaseArchive() {
   std::string data(100, '\0');
   std::iota(data.begin(), data.end(), 0);
-  return BuildArchive("p", {{"first.txt", "first\n"}, {"data.bin", data}, {"dup1", "one"},
-                            {"dup2", "two"}, {"sub", "file"}, {"sux/f", "in folder"},
-                            {"abs", "a"}, {"d/xx/e", "deep"}, {"outx", "out"}, {"empty", ""},
+  return BuildArchive("p", {{"first.txt", "first\n"},
+                            {"data.bin", data},
+                            {"dup1", "one"},
+                            {"dup2", "two"},
+                            {"sub", "file"},
+                            {"sux/f", "in folder"},
+                            {"abs", "a"},
+                            {"d/xx/e", "deep"},
+                            {"outx", "out"},
+                            {"empty", ""},
                             {".data/version", "6\n"}});
 }
 
@@ -206,7 +216,8 @@ std::vector<HostileCase> HostileCases() {
       {"MoreEntriesThanTheCentralDirectoryHolds", base,
        [](auto& b) {
          for (size_t at : {EocdAt(b) + 8, EocdAt(b) + 10}) Put16(b, at, Get16(b, at) + 1);
-         for (size_t at : {Zip64EocdAt(b) + 24, Zip64EocdAt(b) + 32}) Put64(b, at, Get32(b, at) + 1);
+         for (size_t at : {Zip64EocdAt(b) + 24, Zip64EocdAt(b) + 32})
+           Put64(b, at, Get32(b, at) + 1);
        },
        kCorrupt, "central directory entry #11: bad or truncated header", false},
       {"Zip64LocatorPointsElsewhere", base, [](auto& b) { Put64(b, LocatorAt(b) + 8, 0); },
@@ -215,8 +226,9 @@ std::vector<HostileCase> HostileCases() {
        "multi-disk", false},
       {"EndRecordsDisagree", base, [](auto& b) { Put16(b, EocdAt(b) + 10, 5); }, kCorrupt,
        "disagrees with the ZIP64 end record", true},
-      {"Zip64ExtraMissing", base, [](auto& b) { Put32(b, CentralAt(b, "p/dup1") + 24, 0xffffffff); },
-       kCorrupt, "record 'p/dup1': ZIP64 extra field missing", false},
+      {"Zip64ExtraMissing", base,
+       [](auto& b) { Put32(b, CentralAt(b, "p/dup1") + 24, 0xffffffff); }, kCorrupt,
+       "record 'p/dup1': ZIP64 extra field missing", false},
       {"DuplicateName", base, [](auto& b) { Rename(b, "p/dup2", "p/dup1"); }, kCorrupt,
        "record 'p/dup1': duplicate name", true},
       {"NamesDifferingOnlyInCase", base, [](auto& b) { Rename(b, "p/dup2", "p/DUP1"); }, kCorrupt,
@@ -259,7 +271,9 @@ std::vector<HostileCase> HostileCases() {
        [](auto& b) { Put32(b, CentralAt(b, "p/dup1") + 42, 0x7ffffff0); }, kCorrupt,
        "past the end of the file", false},
       {"NoLocalHeaderWhereTheDirectoryPoints", base,
-       [](auto& b) { Put32(b, CentralAt(b, "p/dup1") + 42, Get32(b, CentralAt(b, "p/dup1") + 42) + 1); },
+       [](auto& b) {
+         Put32(b, CentralAt(b, "p/dup1") + 42, Get32(b, CentralAt(b, "p/dup1") + 42) + 1);
+       },
        kCorrupt, "record 'p/dup1': no local header at offset", false},
       {"Encrypted", base,
        [](auto& b) {
@@ -310,7 +324,8 @@ TEST_P(ZipReaderHostileTest, CheckArchiveReportsTheSameReason) {
   const auto problems = CheckArchive(dir.Write("hostile.pt", bytes));
   ASSERT_FALSE(problems.empty());
   bool mentioned = false;
-  for (const auto& p : problems) mentioned |= std::string(p.what()).find(c.reason) != std::string::npos;
+  for (const auto& p : problems)
+    mentioned |= std::string(p.what()).find(c.reason) != std::string::npos;
   EXPECT_TRUE(mentioned) << problems.front().what();
 }
 
@@ -357,8 +372,8 @@ TEST(ZipReaderTest, FileProblemsAreErrorsWithErrno) {
     std::string path;
     Errc code;
   };
-  for (const auto& c : std::vector<Case>{{dir.Path("missing.pt"), Errc::kNotFound},
-                                         {dir.Path(""), Errc::kIsDir}}) {
+  for (const auto& c :
+       std::vector<Case>{{dir.Path("missing.pt"), Errc::kNotFound}, {dir.Path(""), Errc::kIsDir}}) {
     try {
       ZipReader::Open(c.path);
       FAIL() << c.path;
@@ -382,21 +397,24 @@ struct ReadCase {
 
 std::vector<ReadCase> BadDataCases() {
   return {
-      {"StoredCrcMismatch", BaseArchive,
-       [](auto& b) { b[DataAt(b, "p/data.bin")] ^= 1; }, "data.bin",
-       "record 'p/data.bin': CRC-32 mismatch"},
+      {"StoredCrcMismatch", BaseArchive, [](auto& b) { b[DataAt(b, "p/data.bin")] ^= 1; },
+       "data.bin", "record 'p/data.bin': CRC-32 mismatch"},
       {"DeflatedCrcMismatch", DeflatedArchive,
        [](auto& b) { Put32(b, CentralAt(b, "p/model.py") + 16, 0x12345678); }, "model.py",
        "CRC-32 mismatch (archive says 12345678"},
       {"DeflatedLongerThanItsSize", DeflatedArchive,
-       [](auto& b) { Put32(b, CentralAt(b, "p/model.py") + 24, Get32(b, CentralAt(b, "p/model.py") + 24) - 1); },
+       [](auto& b) {
+         Put32(b, CentralAt(b, "p/model.py") + 24, Get32(b, CentralAt(b, "p/model.py") + 24) - 1);
+       },
        "model.py", "inflates to more bytes than its size"},
       {"DeflatedShorterThanItsSize", DeflatedArchive,
-       [](auto& b) { Put32(b, CentralAt(b, "p/model.py") + 24, Get32(b, CentralAt(b, "p/model.py") + 24) + 1); },
+       [](auto& b) {
+         Put32(b, CentralAt(b, "p/model.py") + 24, Get32(b, CentralAt(b, "p/model.py") + 24) + 1);
+       },
        "model.py", "inflates to fewer bytes than its size"},
       {"DeflateGarbage", DeflatedArchive,
-       [](auto& b) { b.replace(DataAt(b, "p/model.py"), 8, 8, '\xff'); },
-       "model.py", "record 'p/model.py': "},
+       [](auto& b) { b.replace(DataAt(b, "p/model.py"), 8, 8, '\xff'); }, "model.py",
+       "record 'p/model.py': "},
   };
 }
 
@@ -461,7 +479,8 @@ TEST(ZipReaderTest, RecordStreamSkipThenReadMatchesTheTail) {
     EXPECT_EQ(in.Skip(e.size / 3), e.size / 3);
     std::string tail(whole.size(), '\0');
     size_t got = 0;
-    while (size_t n = in.Read(std::span(tail).subspan(got, std::max<size_t>(1, tail.size() - got)))) got += n;
+    while (size_t n = in.Read(std::span(tail).subspan(got, std::max<size_t>(1, tail.size() - got))))
+      got += n;
     EXPECT_EQ(tail.substr(0, got), whole.substr(e.size / 3)) << e.name;
   }
 }

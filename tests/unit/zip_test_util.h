@@ -28,10 +28,10 @@ inline const std::string kCorpus = TPKG_CORPUS_DIR;
 
 // The torch-written corpus archives (check_zip_recipe.py DEFAULT).
 inline const std::vector<std::string> kTorchWritten = {
-    "pkg_model_numpy.pt",     "pkg_mocked.pt",         "pkg_resources.pt",
-    "pkg_shared_views.pt",    "pkg_reduce_package.pt", "pkg_dtypes.pt",
-    "pkg_torchscript.pt",     "pkg_fx_graph_module.pt", "pkg_minimal_text_only.pt",
-    "pkg_protocol4.pt",       "pkg_repackaged.pt",     "torch_save_checkpoint.pth",
+    "pkg_model_numpy.pt",  "pkg_mocked.pt",          "pkg_resources.pt",
+    "pkg_shared_views.pt", "pkg_reduce_package.pt",  "pkg_dtypes.pt",
+    "pkg_torchscript.pt",  "pkg_fx_graph_module.pt", "pkg_minimal_text_only.pt",
+    "pkg_protocol4.pt",    "pkg_repackaged.pt",      "torch_save_checkpoint.pth",
 };
 
 inline std::vector<std::string> ValidCorpus() {
@@ -62,7 +62,8 @@ class StringSink : public ZipSink {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tpkg-zip-test-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "tpkg-zip-test-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
@@ -104,8 +105,8 @@ struct LibzipEntry {
 
 inline std::vector<LibzipEntry> ReadWithLibzip(const std::string& path, bool read_data = true) {
   int err = 0;
-  std::unique_ptr<zip_t, decltype(&zip_discard)> z(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err),
-                                                   &zip_discard);
+  std::unique_ptr<zip_t, decltype(&zip_discard)> z(
+      zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err), &zip_discard);
   if (!z) throw std::runtime_error("libzip cannot open " + path + ": error " + std::to_string(err));
   std::vector<LibzipEntry> out;
   for (zip_int64_t i = 0; i < zip_get_num_entries(z.get(), 0); ++i) {
@@ -114,7 +115,8 @@ inline std::vector<LibzipEntry> ReadWithLibzip(const std::string& path, bool rea
     LibzipEntry e{st.name, st.size, st.comp_size, st.crc, st.comp_method, {}};
     if (read_data) {
       e.data.resize(st.size);
-      std::unique_ptr<zip_file_t, decltype(&zip_fclose)> f(zip_fopen_index(z.get(), i, 0), &zip_fclose);
+      std::unique_ptr<zip_file_t, decltype(&zip_fclose)> f(zip_fopen_index(z.get(), i, 0),
+                                                           &zip_fclose);
       if (!f || zip_fread(f.get(), e.data.data(), st.size) != static_cast<zip_int64_t>(st.size)) {
         throw std::runtime_error("libzip cannot read " + e.name);
       }

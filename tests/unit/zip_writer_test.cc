@@ -98,13 +98,13 @@ TEST(ZipWriterTest, AlignmentPaddingFollowsTorchsFormula) {
   };
   // FORMAT.md §2.8 and the ZIP64 observations; the boundary is ">= 0xFFFFFFFF".
   const std::vector<Case> cases = {
-      {0, 38, 21, 56},                     // pkg_minimal_text_only: data at 128
-      {165, 42, 1, 15},                    // its .data/extern_modules: data at 256
-      {0, 19, 4294967396, 55},             // 4 GiB + 100 record: ZIP64 sizes, data at 128
-      {0xfffffffe, 10, 5, 22},             // just below: no ZIP64 block
-      {0xffffffff, 10, 5, 9},              // at the boundary: ZIP64 offset block
-      {k4GiB, 10, 5, 8},                   // past it
-      {k4GiB, 10, 4294967295, 56},         // both blocks: 4 + 16 + 8 bytes
+      {0, 38, 21, 56},              // pkg_minimal_text_only: data at 128
+      {165, 42, 1, 15},             // its .data/extern_modules: data at 256
+      {0, 19, 4294967396, 55},      // 4 GiB + 100 record: ZIP64 sizes, data at 128
+      {0xfffffffe, 10, 5, 22},      // just below: no ZIP64 block
+      {0xffffffff, 10, 5, 9},       // at the boundary: ZIP64 offset block
+      {k4GiB, 10, 5, 8},            // past it
+      {k4GiB, 10, 4294967295, 56},  // both blocks: 4 + 16 + 8 bytes
   };
   for (const auto& c : cases) {
     const RecordLayout r{std::string(c.name_size, 'n'), c.offset, c.size, c.size, 0, kMethodStored};
@@ -170,9 +170,9 @@ TEST(ZipWriterTest, AnEmptyRecordHasFlags0x0800AndNoDescriptor) {
 
 TEST(ZipWriterTest, LibzipAndOurReaderAgreeOnTheOutput) {
   TempDir dir;
-  const std::string path = dir.Write("agree.pt", BuildArchive("agree", {{"a.txt", "alpha"},
-                                                                         {"b/c.bin", std::string(5000, 'c')},
-                                                                         {"e", ""}}));
+  const std::string path = dir.Write(
+      "agree.pt",
+      BuildArchive("agree", {{"a.txt", "alpha"}, {"b/c.bin", std::string(5000, 'c')}, {"e", ""}}));
   const auto libzip = ReadWithLibzip(path);
   const ZipReader zip = ZipReader::Open(path);
   ASSERT_EQ(libzip.size(), 3u);
@@ -225,7 +225,8 @@ TEST(ZipWriterTest, CopyRawRecordKeepsDeflatedBytesAndRenames) {
   EXPECT_EQ(e.data_offset % 64, 0u);
   std::string raw(e.compressed_size, '\0'), raw_orig(orig.compressed_size, '\0');
   ASSERT_EQ(::pread(out.fd(), raw.data(), raw.size(), e.data_offset), ssize_t(raw.size()));
-  ASSERT_EQ(::pread(src.fd(), raw_orig.data(), raw_orig.size(), orig.data_offset), ssize_t(raw.size()));
+  ASSERT_EQ(::pread(src.fd(), raw_orig.data(), raw_orig.size(), orig.data_offset),
+            ssize_t(raw.size()));
   EXPECT_EQ(raw, raw_orig);
   EXPECT_EQ(out.ReadAll(e), src.ReadAll(orig));
   EXPECT_EQ(out.ReadAll(*out.Find(".data/version")), "6\n");
@@ -240,18 +241,12 @@ TEST(ZipWriterTest, RefusesNamesTheReaderWouldRefuse) {
     Errc code;
   };
   const std::vector<Case> cases = {
-      {{"a.py"}, "a.py", Errc::kExists},
-      {{"res/a.txt"}, "RES/A.txt", Errc::kExists},
-      {{"a/b"}, "a/b/c.py", Errc::kExists},
-      {{"a/b/c.py"}, "a/b", Errc::kExists},
-      {{"a/b/c.py"}, "A/B", Errc::kExists},
-      {{}, "", Errc::kInvalidArgument},
-      {{}, "dir/", Errc::kInvalidArgument},
-      {{}, "../x", Errc::kInvalidArgument},
-      {{}, "a/./x", Errc::kInvalidArgument},
-      {{}, "a//b", Errc::kInvalidArgument},
-      {{}, "/abs", Errc::kInvalidArgument},
-      {{}, std::string("a\0b", 3), Errc::kInvalidArgument},
+      {{"a.py"}, "a.py", Errc::kExists},     {{"res/a.txt"}, "RES/A.txt", Errc::kExists},
+      {{"a/b"}, "a/b/c.py", Errc::kExists},  {{"a/b/c.py"}, "a/b", Errc::kExists},
+      {{"a/b/c.py"}, "A/B", Errc::kExists},  {{}, "", Errc::kInvalidArgument},
+      {{}, "dir/", Errc::kInvalidArgument},  {{}, "../x", Errc::kInvalidArgument},
+      {{}, "a/./x", Errc::kInvalidArgument}, {{}, "a//b", Errc::kInvalidArgument},
+      {{}, "/abs", Errc::kInvalidArgument},  {{}, std::string("a\0b", 3), Errc::kInvalidArgument},
   };
   for (const auto& c : cases) {
     std::string out;
@@ -281,8 +276,8 @@ TEST(ZipWriterTest, AcceptsNamesThatOnlyShareAFolderInAnotherCase) {
 }
 
 TEST(ZipWriterTest, RefusesInvalidPrefixFolders) {
-  for (const std::string prefix : {std::string(""), std::string("a/b"), std::string(".."),
-                                   std::string("x\0y", 3)}) {
+  for (const std::string& prefix :
+       {std::string(""), std::string("a/b"), std::string(".."), std::string("x\0y", 3)}) {
     std::string out;
     EXPECT_THROW(ZipWriter::ToSink(std::make_unique<StringSink>(&out), prefix), Error) << prefix;
   }
@@ -328,10 +323,17 @@ TEST(ZipWriterTest, AFailedWriteMakesLaterCallsFail) {
 TEST(ZipWriterTest, PrefixForPathIsTorchsBasenameRule) {
   // Observed with torch._C.PyTorchFileWriter (FORMAT.md §2.1).
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"sub/model.pt", "model"}, {"x.tar.gz", "x.tar"},       {"a.b.c.zip", "a.b.c"},
-      {"noext", "noext"},        {"foo.", "foo"},             {".hidden.pt", ".hidden"},
-      {"weird name.pt", "weird name"}, {"ünï.pt", "ünï"},     {"a\\b.pt", "b"},
-      {"..pt", "."},             {"a..b", "a."},
+      {"sub/model.pt", "model"},
+      {"x.tar.gz", "x.tar"},
+      {"a.b.c.zip", "a.b.c"},
+      {"noext", "noext"},
+      {"foo.", "foo"},
+      {".hidden.pt", ".hidden"},
+      {"weird name.pt", "weird name"},
+      {"ünï.pt", "ünï"},
+      {"a\\b.pt", "b"},
+      {"..pt", "."},
+      {"a..b", "a."},
   };
   for (const auto& [path, prefix] : cases) EXPECT_EQ(PrefixForPath(path), prefix) << path;
   for (const std::string bad : {".pt", ".hidden", "sub/", ""}) {
@@ -347,7 +349,8 @@ TEST(ZipWriterTest, MoreThan65535RecordsUseTheZip64EndRecord) {
   const std::string path = dir.Path("many.pt");
   {
     ZipWriter w = ZipWriter::Create(path, "many");
-    for (size_t i = 0; i < kRecords; ++i) w.AddRecord("r/" + std::to_string(i), std::to_string(i * i));
+    for (size_t i = 0; i < kRecords; ++i)
+      w.AddRecord("r/" + std::to_string(i), std::to_string(i * i));
     w.Finish();
   }
   const std::string bytes = ReadFile(path);
@@ -379,7 +382,9 @@ class SparseFileSink : public ZipSink {
   void Write(std::span<const char> bytes) override {
     ASSERT_EQ(::write(fd_, bytes.data(), bytes.size()), ssize_t(bytes.size()));
   }
-  void CopyFrom(int, uint64_t, uint64_t size) override { ::lseek(fd_, static_cast<off_t>(size), SEEK_CUR); }
+  void CopyFrom(int, uint64_t, uint64_t size) override {
+    ::lseek(fd_, static_cast<off_t>(size), SEEK_CUR);
+  }
 
  private:
   int fd_;
