@@ -1,6 +1,9 @@
 #include "file_reader.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -20,10 +23,27 @@ std::string CrcMismatch(uint32_t expected, uint32_t actual) {
          Hex32(actual);
 }
 
+// pread() until `out` is full or the file ends; retries EINTR.
+size_t PreadFully(int fd, std::span<char> out, uint64_t offset) {
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = pread(fd, out.data() + done, out.size() - done,
+                            static_cast<off_t>(offset + done));
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      ThrowSystemError("cannot read the archive at offset " + std::to_string(offset + done), err);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
 }  // namespace
 
-StoredRecordReader::StoredRecordReader(int fd, const ZipEntry& entry)
-    : fd_(fd),
+StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& entry)
+    : fd_(zip.fd()),
       data_offset_(entry.data_offset),
       size_(entry.size),
       expected_crc_(entry.crc32),
@@ -40,7 +60,8 @@ size_t StoredRecordReader::Read(uint64_t offset, std::span<char> out) {
   return got;
 }
 
-DeflatedRecordReader::DeflatedRecordReader(int fd, const ZipEntry& entry) : fd_(fd), entry_(entry) {}
+DeflatedRecordReader::DeflatedRecordReader(const ZipReader& zip, const ZipEntry& entry)
+    : zip_(zip), entry_(entry) {}
 
 bool DeflatedRecordReader::holds_buffers() const {
   std::lock_guard lock(mu_);
@@ -56,9 +77,8 @@ void DeflatedRecordReader::Fail(std::string reason) {
 }
 
 void DeflatedRecordReader::Restart() {
-  stream_ = std::make_unique<InflateStream>(fd_, entry_.data_offset, entry_.compressed_size);
+  stream_ = std::make_unique<RecordStream>(zip_, entry_);
   produced_ = 0;
-  crc_ = 0;
   window_.clear();
   scratch_.resize(kChunk);
 }
@@ -70,23 +90,19 @@ void DeflatedRecordReader::Append(std::span<const char> chunk) {
   }
 }
 
-// Decodes the next chunk, hashes it, copies its overlap with the requested
-// range [want_begin, want_begin + out.size()) into `out`, and remembers it.
+// Decodes the next chunk (RecordStream checks the size and the CRC-32 when
+// it delivers the last byte), copies its overlap with the requested range
+// [want_begin, want_begin + out.size()) into `out`, and remembers it.
 void DeflatedRecordReader::ProduceChunk(uint64_t want_begin, std::span<char> out) {
-  size_t n;
+  size_t n = 0;
   try {
-    n = stream_->Produce(scratch_);
+    n = stream_->Read(scratch_);
   } catch (const Error& e) {
     if (e.code() != Errc::kCorrupt) throw;
     Fail(e.what());
   }
-  if (n == 0) {
-    Fail("the deflate stream ends after " + std::to_string(produced_) + " of " +
-         std::to_string(entry_.size) + " bytes");
-  }
-  if (produced_ + n > entry_.size) Fail("the deflate stream is longer than the record's size");
+  if (n == 0) Fail("the record ends early");  // RecordStream throws first; kept as a guard
   std::span<const char> chunk(scratch_.data(), n);
-  crc_ = Crc32(crc_, chunk);
   const uint64_t begin = std::max(produced_, want_begin);
   const uint64_t end = std::min(produced_ + n, want_begin + out.size());
   if (begin < end) {
@@ -95,8 +111,7 @@ void DeflatedRecordReader::ProduceChunk(uint64_t want_begin, std::span<char> out
   Append(chunk);
   produced_ += n;
   if (produced_ == entry_.size) {
-    if (crc_ != entry_.crc32) Fail(CrcMismatch(entry_.crc32, crc_));
-    stream_.reset();  // done: the page cache holds the data now
+    stream_.reset();  // verified; the page cache holds the data now
     scratch_ = {};
   }
 }
@@ -118,10 +133,10 @@ size_t DeflatedRecordReader::Read(uint64_t offset, std::span<char> out) {
   return out.size();
 }
 
-std::unique_ptr<RecordReader> OpenRecordReader(int fd, const ZipEntry& entry) {
+std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry) {
   switch (entry.method) {
-    case kMethodStored: return std::make_unique<StoredRecordReader>(fd, entry);
-    case kMethodDeflate: return std::make_unique<DeflatedRecordReader>(fd, entry);
+    case kMethodStored: return std::make_unique<StoredRecordReader>(zip, entry);
+    case kMethodDeflate: return std::make_unique<DeflatedRecordReader>(zip, entry);
     default:
       throw Error(Errc::kUnsupported,
                   "compression method " + std::to_string(entry.method) + " is not supported");

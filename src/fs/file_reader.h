@@ -2,18 +2,19 @@
 //
 // A stored record is read with pread() straight from the archive at
 // data_offset + offset: nothing is buffered. A deflated record is inflated
-// on demand by a stream kept between reads, with a small window of recent
-// output so that read-ahead chunks arriving slightly out of order do not
-// force a restart; reading backwards past the window restarts from the
-// start of the record (cheap for the small records ZIP tools deflate, and
-// the kernel page cache absorbs re-reads).
+// on demand by libtpkg's RecordStream, kept between reads, with a small
+// window of recent output so that read-ahead chunks arriving slightly out of
+// order do not force a restart; reading backwards past the window restarts
+// from the start of the record (cheap for the small records ZIP tools
+// deflate, and the kernel page cache absorbs re-reads).
 //
 // Integrity: the CRC-32 is checked once every byte of the record has been
-// served (CrcTracker for stored records; the inflater's own sequential pass
-// for deflated ones). A mismatch, a truncated archive or invalid deflate data
-// throws Error(kCorrupt) from that Read() and from every later one.
+// served (CrcTracker for stored records, in any order; RecordStream's own
+// sequential pass for deflated ones). A mismatch, a truncated archive or
+// invalid deflate data throws Error(kCorrupt) from that Read() and from
+// every later one.
 //
-//   auto reader = OpenRecordReader(zip.fd(), entry);
+//   auto reader = OpenRecordReader(zip, entry);
 //   size_t n = reader->Read(offset, std::span(buf, len));
 //
 // Thread safety: Read() may be called concurrently. Stored readers share
@@ -29,7 +30,6 @@
 #include <vector>
 
 #include "crc_tracker.h"
-#include "inflate_stream.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::fs {
@@ -46,7 +46,7 @@ class RecordReader {
 
 class StoredRecordReader final : public RecordReader {
  public:
-  StoredRecordReader(int fd, const ZipEntry& entry);
+  StoredRecordReader(const ZipReader& zip, const ZipEntry& entry);
   size_t Read(uint64_t offset, std::span<char> out) override;
 
  private:
@@ -62,7 +62,7 @@ class DeflatedRecordReader final : public RecordReader {
   static constexpr size_t kWindow = 256 * 1024;  // recent output kept for out-of-order reads
   static constexpr size_t kChunk = 64 * 1024;    // output produced per inflate step
 
-  DeflatedRecordReader(int fd, const ZipEntry& entry);
+  DeflatedRecordReader(const ZipReader& zip, const ZipEntry& entry);
   size_t Read(uint64_t offset, std::span<char> out) override;
   bool holds_buffers() const override;
 
@@ -72,20 +72,19 @@ class DeflatedRecordReader final : public RecordReader {
   void Append(std::span<const char> chunk);
   [[noreturn]] void Fail(std::string reason);
 
-  const int fd_;
-  const ZipEntry entry_;
+  const ZipReader& zip_;
+  const ZipEntry& entry_;
   mutable std::mutex mu_;
   // All below guarded by mu_.
-  std::unique_ptr<InflateStream> stream_;  // null before the first read and after the end
+  std::unique_ptr<RecordStream> stream_;   // null before the first read and after the end
   uint64_t produced_ = 0;                  // uncompressed bytes decoded so far
-  uint32_t crc_ = 0;                       // CRC-32 of those bytes
   std::vector<char> window_;               // bytes [produced_ - window_.size(), produced_)
   std::vector<char> scratch_;
   std::optional<std::string> failure_;     // sticky reason once the record proved corrupt
 };
 
 // The reader for `entry`; throws Error(kUnsupported) for methods other than
-// stored and deflate. `fd` must outlive the reader.
-std::unique_ptr<RecordReader> OpenRecordReader(int fd, const ZipEntry& entry);
+// stored and deflate. `zip` and `entry` must outlive the reader.
+std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry);
 
 }  // namespace tpkg::fs

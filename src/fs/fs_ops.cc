@@ -171,7 +171,7 @@ int FsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill
 std::shared_ptr<RecordReader> FsOps::ReaderFor(InodeId ino, const ZipEntry& entry) {
   std::lock_guard lock(readers_mu_);
   if (auto it = readers_.find(ino); it != readers_.end()) return it->second;
-  auto reader = std::shared_ptr<RecordReader>(OpenRecordReader(zip_->fd(), entry));
+  auto reader = std::shared_ptr<RecordReader>(OpenRecordReader(*zip_, entry));
   readers_.emplace(ino, reader);
   if (entry.method == kMethodDeflate) {
     inflating_.push_back(ino);

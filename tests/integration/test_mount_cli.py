@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from conftest import CORPUS, TPKGFS, mount_entry, started_daemon, unmount, wait_until
+from mounting import CORPUS, TPKGFS, mount_entry, unmount, wait_until
 from ziputil import data_offset
 
 GOOD = CORPUS / "pkg_model_numpy.pt"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import CORPUS, Mount
+from mounting import CORPUS, Mount
 from ziputil import expected_facts
 
 HERE = pathlib.Path(__file__).parent

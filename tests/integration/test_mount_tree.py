@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from conftest import CORPUS
+from mounting import CORPUS
 from ziputil import expected_facts, expected_tree, mounted_tree
 
 MOUNTABLE = sorted(p for p in CORPUS.glob("*") if p.suffix in (".pt", ".pth"))

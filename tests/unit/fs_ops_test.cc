@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <zip.h>
 
 #include <map>
 
@@ -17,43 +16,13 @@ namespace {
 
 using testing::Pattern;
 
-struct Record {
-  std::string data;
-  bool deflate = false;
-};
+using testing::Record;
+using testing::TestArchive;
 
-// Writes `records` under the prefix folder "pkg/" with libzip.
-class TestArchive {
- public:
-  explicit TestArchive(const std::map<std::string, Record>& records) {
-    char dir[] = "/tmp/tpkgfs_ops_XXXXXX";
-    dir_ = mkdtemp(dir);
-    path_ = dir_ + "/pkg.pt";
-    int err = 0;
-    zip_t* za = zip_open(path_.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-    if (!za) throw std::runtime_error("zip_open failed");
-    for (const auto& [name, rec] : records) {
-      zip_source_t* src = zip_source_buffer(za, rec.data.data(), rec.data.size(), 0);
-      const zip_int64_t idx = zip_file_add(za, ("pkg/" + name).c_str(), src, ZIP_FL_ENC_UTF_8);
-      if (idx < 0) throw std::runtime_error("zip_file_add failed");
-      zip_set_file_compression(za, idx, rec.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
-    }
-    if (zip_close(za) != 0) throw std::runtime_error("zip_close failed");
-  }
-  ~TestArchive() {
-    unlink(path_.c_str());
-    rmdir(dir_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
-  FsOps Mount() const {
-    return FsOps(std::make_shared<const ZipReader>(ZipReader::Open(path_)), FsOptions{123, 456});
-  }
-
- private:
-  std::string dir_;
-  std::string path_;
-};
+FsOps Mount(const TestArchive& archive) {
+  return FsOps(std::make_shared<const ZipReader>(ZipReader::Open(archive.path())),
+               FsOptions{123, 456});
+}
 
 const std::map<std::string, Record>& PackageRecords() {
   static const std::map<std::string, Record> records = {
@@ -111,7 +80,7 @@ std::vector<Listed> List(FsOps& ops, InodeId dir, int64_t offset = 0, size_t cap
 
 TEST(FsOpsTest, EveryRecordIsAFileWithItsExactBytesAndSize) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   for (const auto& [name, rec] : PackageRecords()) {
     const InodeId ino = LookupPath(ops, name);
     struct stat st;
@@ -128,7 +97,7 @@ TEST(FsOpsTest, EveryRecordIsAFileWithItsExactBytesAndSize) {
 
 TEST(FsOpsTest, FoldersAreReadOnlyDirectoriesWithSubfolderLinkCounts) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   struct stat st;
   ASSERT_EQ(ops.GetAttr(kRootInode, &st), 0);
   EXPECT_EQ(st.st_mode, S_IFDIR | 0555);
@@ -143,7 +112,7 @@ TEST(FsOpsTest, FoldersAreReadOnlyDirectoriesWithSubfolderLinkCounts) {
 
 TEST(FsOpsTest, LookupErrorsAreTheUsualErrnos) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   struct stat st;
   EXPECT_EQ(ops.Lookup(kRootInode, "missing", &st), -ENOENT);
   EXPECT_EQ(ops.Lookup(kRootInode, "MODELS", &st), -ENOENT);
@@ -156,7 +125,7 @@ TEST(FsOpsTest, LookupErrorsAreTheUsualErrnos) {
 
 TEST(FsOpsTest, ReadDirGivesDotsThenSortedChildrenWithTypesAndResumableCookies) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   const InodeId models = LookupPath(ops, "models");
   const auto all = List(ops, models);
   ASSERT_EQ(all.size(), 5u);
@@ -180,7 +149,7 @@ TEST(FsOpsTest, ReadDirGivesDotsThenSortedChildrenWithTypesAndResumableCookies) 
 
 TEST(FsOpsTest, ReadDirPlusFillsFullAttributes) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   int64_t sizes = 0;
   ops.ReadDir(LookupPath(ops, ".data"), 2, true,
               [&](std::string_view, const struct stat& st, int64_t) {
@@ -193,7 +162,7 @@ TEST(FsOpsTest, ReadDirPlusFillsFullAttributes) {
 
 TEST(FsOpsTest, WrongKindOfNodeGivesEnotdirOrEisdir) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   const InodeId file = LookupPath(ops, ".data/version");
   char buf[16];
   EXPECT_EQ(ops.ReadDir(file, 0, false, [](auto, auto&, auto) { return true; }), -ENOTDIR);
@@ -205,7 +174,7 @@ TEST(FsOpsTest, WrongKindOfNodeGivesEnotdirOrEisdir) {
 
 TEST(FsOpsTest, OpeningForWritingIsReadOnlyFileSystem) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   const InodeId file = LookupPath(ops, "models/net.py");
   EXPECT_EQ(ops.Open(file, O_RDONLY), 0);
   for (int flags : {O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC}) EXPECT_EQ(ops.Open(file, flags), -EROFS);
@@ -213,13 +182,13 @@ TEST(FsOpsTest, OpeningForWritingIsReadOnlyFileSystem) {
 
 TEST(FsOpsTest, ExternModulesIsServedForPackagesOnly) {
   TestArchive package(PackageRecords());
-  FsOps ops = package.Mount();
+  FsOps ops = Mount(package);
   const InodeId externs = LookupPath(ops, ".data/extern_modules");
   EXPECT_TRUE(std::holds_alternative<VirtualRef>(ops.tree().node(externs).source));
   EXPECT_EQ(ReadWhole(ops, externs), "torch\nnumpy\n");
 
   TestArchive checkpoint({{"data.pkl", {"p"}}, {"version", {"3\n"}}, {"data/0", {"x"}}});
-  FsOps plain = checkpoint.Mount();
+  FsOps plain = Mount(checkpoint);
   struct stat st;
   EXPECT_EQ(plain.Lookup(kRootInode, ".data", &st), -ENOENT);
   EXPECT_EQ(ReadWhole(plain, LookupPath(plain, "version")), "3\n");
@@ -240,7 +209,7 @@ TEST(FsOpsTest, CorruptRecordsReadAsEio) {
     }
     close(fd);
   }
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   for (const char* name : {"a.bin", "b.txt"}) {
     const InodeId ino = LookupPath(ops, name);
     std::string buf(20'000, '\0');
@@ -251,7 +220,7 @@ TEST(FsOpsTest, CorruptRecordsReadAsEio) {
 
 TEST(FsOpsTest, StatFsDescribesAReadOnlyFileSystem) {
   TestArchive archive(PackageRecords());
-  FsOps ops = archive.Mount();
+  FsOps ops = Mount(archive);
   struct statvfs st;
   ASSERT_EQ(ops.StatFs(&st), 0);
   EXPECT_TRUE(st.f_flag & ST_RDONLY);

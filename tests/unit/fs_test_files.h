@@ -1,63 +1,55 @@
-// Small helpers for the daemon's unit tests: temporary files and raw
-// deflate streams made with the real zlib.
+// Helpers for the daemon's unit tests: ZIP archives written by libzip (an
+// independent writer) under the prefix folder "pkg/", and test data.
 #pragma once
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <zip.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <stdexcept>
 #include <string>
 
 namespace tpkg::fs::testing {
 
-// A file in /tmp holding `content`, removed (and closed) on destruction.
-class TempFile {
+struct Record {
+  std::string data;
+  bool deflate = false;
+};
+
+// An archive in a fresh temporary folder, removed on destruction.
+class TestArchive {
  public:
-  explicit TempFile(const std::string& content) {
-    char name[] = "/tmp/tpkgfs_test_XXXXXX";
-    fd_ = mkstemp(name);
-    if (fd_ < 0) throw std::runtime_error("mkstemp failed");
-    path_ = name;
-    if (write(fd_, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
-      throw std::runtime_error("write failed");
+  explicit TestArchive(const std::map<std::string, Record>& records) {
+    char dir[] = "/tmp/tpkgfs_test_XXXXXX";
+    if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
+    dir_ = dir;
+    path_ = dir_ + "/pkg.pt";
+    int err = 0;
+    zip_t* za = zip_open(path_.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!za) throw std::runtime_error("zip_open failed");
+    for (const auto& [name, rec] : records) {
+      zip_source_t* src = zip_source_buffer(za, rec.data.data(), rec.data.size(), 0);
+      const zip_int64_t idx = zip_file_add(za, ("pkg/" + name).c_str(), src, ZIP_FL_ENC_UTF_8);
+      if (idx < 0) throw std::runtime_error("zip_file_add failed");
+      zip_set_file_compression(za, idx, rec.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 9);
     }
+    if (zip_close(za) != 0) throw std::runtime_error("zip_close failed");
   }
-  ~TempFile() {
-    close(fd_);
+  ~TestArchive() {
     unlink(path_.c_str());
+    rmdir(dir_.c_str());
   }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  int fd() const { return fd_; }
+  TestArchive(const TestArchive&) = delete;
+  TestArchive& operator=(const TestArchive&) = delete;
   const std::string& path() const { return path_; }
 
  private:
-  int fd_;
+  std::string dir_;
   std::string path_;
 };
-
-// Raw deflate (no zlib header), as ZIP stores method 8.
-inline std::string RawDeflate(const std::string& data, int level = 9) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&zs, data.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  if (deflate(&zs, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("deflate failed");
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
-inline uint32_t Crc32Of(const std::string& s) {
-  return static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
-}
 
 // Deterministic bytes that compress somewhat (not all-equal, not random).
 inline std::string Pattern(size_t n) {
