@@ -8,8 +8,13 @@
 namespace tpkg::fs {
 namespace {
 
+// NAME_MAX: the kernel refuses longer names (and a readdir reply holding
+// one would fail as a whole), so such records cannot be shown.
+constexpr size_t kMaxComponent = 255;
+
 bool ValidComponent(std::string_view c) {
-  return !c.empty() && c != "." && c != ".." && c.find('\0') == std::string_view::npos;
+  return !c.empty() && c.size() <= kMaxComponent && c != "." && c != ".." &&
+         c.find('\0') == std::string_view::npos;
 }
 
 bool NameLess(const std::pair<std::string, InodeId>& a, std::string_view b) {
@@ -119,7 +124,7 @@ Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* wa
   for (size_t i = 0; i < entries.size(); ++i) {
     const ZipEntry& e = entries[i];
     auto parts = SplitRecordPath(e.name);
-    if (!parts) { warn(e, "empty, '.' or '..' path component"); continue; }
+    if (!parts) { warn(e, "empty, '.', '..' or over-long (> 255 bytes) path component"); continue; }
     // Valid components mean the name is already canonical: "a/b/c" or "a/b/".
     std::string_view path = e.name;
     if (!path.empty() && path.back() == '/') path.remove_suffix(1);

@@ -17,6 +17,7 @@
 //   "a/b/"               directories a and a/b
 //   "a/b/c.py"           directories a, a/b and the file c.py
 //   "a//b", "a/../b"     skipped with a warning ("", ".", ".." components)
+//   a 256-byte component skipped with a warning (longer than NAME_MAX)
 //   "a" then "a/b"       the file a; "a/b" is skipped (a parent is a file)
 //   "a/b" then "a"       the directory a; the file "a" is skipped
 //   "x" twice            the later entry wins (what torch's reader does)
@@ -106,7 +107,8 @@ class Tree {
 };
 
 // Splits a record name into components; nullopt when one is "", "." or
-// ".." or holds a NUL. A trailing '/' (directory entry) is ignored.
+// "..", longer than 255 bytes, or holds a NUL. A trailing '/' (directory
+// entry) is ignored.
 std::optional<std::vector<std::string_view>> SplitRecordPath(std::string_view path);
 
 }  // namespace tpkg::fs

@@ -146,6 +146,8 @@ TEST(SplitRecordPathTest, RefusesEmptyDotAndDotDotComponents) {
     EXPECT_FALSE(SplitRecordPath(bad)) << bad;
   }
   EXPECT_FALSE(SplitRecordPath(std::string_view("a\0b", 3)));
+  EXPECT_TRUE(SplitRecordPath("d/" + std::string(255, 'x')));
+  EXPECT_FALSE(SplitRecordPath("d/" + std::string(256, 'x')));
 }
 
 }  // namespace
