@@ -11,23 +11,26 @@ namespace {
 
 po::options_description VisibleOptions() {
   po::options_description desc("Options");
-  desc.add_options()
-      ("help,h", "print this help and exit")
-      ("version,V", "print the version and exit")
-      ("foreground,f", "stay in the foreground (log to stderr)")
-      ("debug,d", "log every request in detail (implies -f)")
-      ("single,s", "handle requests on one thread")
-      ("options,o", po::value<std::vector<std::string>>()->composing(),
-       "comma-separated mount options, see below");
+  // clang-format off: one option per line reads as the table it is
+  desc.add_options()("help,h", "print this help and exit")(
+      "version,V", "print the version and exit")("foreground,f",
+                                                 "stay in the foreground (log to stderr)")(
+      "debug,d", "log every request in detail (implies -f)")("single,s",
+                                                             "handle requests on one thread")(
+      "options,o", po::value<std::vector<std::string>>()->composing(),
+      "comma-separated mount options, see below");
+  // clang-format on
   return desc;
 }
 
 po::variables_map ParseWithBoost(std::span<const char* const> args) {
   po::options_description hidden;
+  // clang-format off
   hidden.add_options()
       ("archive", po::value<std::string>())
       ("mountpoint", po::value<std::string>())
       ("extra", po::value<std::vector<std::string>>());
+  // clang-format on
   po::options_description all;
   all.add(VisibleOptions()).add(hidden);
   po::positional_options_description positional;
@@ -93,9 +96,9 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   if (vm.count("help")) return {Action::kHelp, {}};
   if (vm.count("version")) return {Action::kVersion, {}};
   if (vm.count("extra")) {
-    throw Error(Errc::kInvalidArgument,
-                "unexpected argument '" + vm["extra"].as<std::vector<std::string>>()[0] +
-                    "' (usage: tpkgfs [options] ARCHIVE MOUNTPOINT)");
+    throw Error(Errc::kInvalidArgument, "unexpected argument '" +
+                                            vm["extra"].as<std::vector<std::string>>()[0] +
+                                            "' (usage: tpkgfs [options] ARCHIVE MOUNTPOINT)");
   }
   if (!vm.count("archive") || !vm.count("mountpoint")) {
     throw Error(Errc::kInvalidArgument,

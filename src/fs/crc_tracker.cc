@@ -27,8 +27,8 @@ CrcTracker::Verdict CrcTracker::Feed(uint64_t offset, std::span<const char> data
   } else if (offset > prefix_ && !data.empty()) {
     auto next = parked_.lower_bound(offset);
     const bool overlaps_next = next != parked_.end() && next->first < end;
-    const bool overlaps_prev = next != parked_.begin() &&
-                               std::prev(next)->first + std::prev(next)->second.length > offset;
+    const bool overlaps_prev =
+        next != parked_.begin() && std::prev(next)->first + std::prev(next)->second.length > offset;
     if (next != parked_.end() && next->first == offset && next->second.length == data.size()) {
       return verdict_;  // the same chunk again
     }

@@ -60,7 +60,7 @@ class CrcTracker {
   mutable std::mutex mu_;
   // All below guarded by mu_.
   Verdict verdict_ = Verdict::kPending;
-  uint64_t prefix_ = 0;      // bytes [0, prefix_) are hashed into crc_
+  uint64_t prefix_ = 0;  // bytes [0, prefix_) are hashed into crc_
   uint32_t crc_ = 0;
   std::map<uint64_t, Parked> parked_;  // keyed by offset; all start beyond prefix_
 };

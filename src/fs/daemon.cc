@@ -33,7 +33,8 @@ std::string CheckMountpoint(const std::string& mountpoint) {
   struct stat st;
   if (stat(mountpoint.c_str(), &st) != 0) {
     const int err = errno;
-    if (err == ENOENT) throw Error(Errc::kNotFound, "mountpoint '" + mountpoint + "' does not exist", err);
+    if (err == ENOENT)
+      throw Error(Errc::kNotFound, "mountpoint '" + mountpoint + "' does not exist", err);
     ThrowSystemError("cannot use mountpoint '" + mountpoint + "'", err);
   }
   if (!S_ISDIR(st.st_mode)) {
@@ -46,8 +47,9 @@ void CheckFuseAvailable() {
   const int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    throw Error(Errc::kIo, std::string("FUSE is not available: cannot open /dev/fuse: ") +
-                               std::strerror(err), err);
+    throw Error(Errc::kIo,
+                std::string("FUSE is not available: cannot open /dev/fuse: ") + std::strerror(err),
+                err);
   }
   close(fd);
 }

@@ -27,8 +27,8 @@ std::string CrcMismatch(uint32_t expected, uint32_t actual) {
 size_t PreadFully(int fd, std::span<char> out, uint64_t offset) {
   size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = pread(fd, out.data() + done, out.size() - done,
-                            static_cast<off_t>(offset + done));
+    const ssize_t n =
+        pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
@@ -135,8 +135,10 @@ size_t DeflatedRecordReader::Read(uint64_t offset, std::span<char> out) {
 
 std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry) {
   switch (entry.method) {
-    case kMethodStored: return std::make_unique<StoredRecordReader>(zip, entry);
-    case kMethodDeflate: return std::make_unique<DeflatedRecordReader>(zip, entry);
+    case kMethodStored:
+      return std::make_unique<StoredRecordReader>(zip, entry);
+    case kMethodDeflate:
+      return std::make_unique<DeflatedRecordReader>(zip, entry);
     default:
       throw Error(Errc::kUnsupported,
                   "compression method " + std::to_string(entry.method) + " is not supported");

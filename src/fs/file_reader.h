@@ -76,11 +76,11 @@ class DeflatedRecordReader final : public RecordReader {
   const ZipEntry& entry_;
   mutable std::mutex mu_;
   // All below guarded by mu_.
-  std::unique_ptr<RecordStream> stream_;   // null before the first read and after the end
-  uint64_t produced_ = 0;                  // uncompressed bytes decoded so far
-  std::vector<char> window_;               // bytes [produced_ - window_.size(), produced_)
+  std::unique_ptr<RecordStream> stream_;  // null before the first read and after the end
+  uint64_t produced_ = 0;                 // uncompressed bytes decoded so far
+  std::vector<char> window_;              // bytes [produced_ - window_.size(), produced_)
   std::vector<char> scratch_;
-  std::optional<std::string> failure_;     // sticky reason once the record proved corrupt
+  std::optional<std::string> failure_;  // sticky reason once the record proved corrupt
 };
 
 // The reader for `entry`; throws Error(kUnsupported) for methods other than

@@ -24,7 +24,8 @@ FuseArgs::~FuseArgs() { fuse_opt_free_args(&args_); }
 
 FuseSession::FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* userdata)
     : session_(fuse_session_new(args.get(), &ops, sizeof ops, userdata)) {
-  if (!session_) throw Error(Errc::kInvalidArgument, "cannot start a FUSE session (bad -o option?)");
+  if (!session_)
+    throw Error(Errc::kInvalidArgument, "cannot start a FUSE session (bad -o option?)");
 }
 
 FuseSession::~FuseSession() { fuse_session_destroy(session_); }

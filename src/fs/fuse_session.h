@@ -15,10 +15,10 @@
 // worker threads only see the session through libfuse.
 #pragma once
 
-#include "fuse_bridge.h"
-
 #include <string>
 #include <vector>
+
+#include "fuse_bridge.h"
 
 namespace tpkg::fs {
 

@@ -45,7 +45,7 @@ struct LogVoidify {
 
 }  // namespace tpkg::fs
 
-#define TPKG_LOG(level)                                            \
-  !::tpkg::fs::LogEnabled(::tpkg::fs::LogLevel::level)             \
-      ? (void)0                                                    \
+#define TPKG_LOG(level)                                \
+  !::tpkg::fs::LogEnabled(::tpkg::fs::LogLevel::level) \
+      ? (void)0                                        \
       : ::tpkg::fs::LogVoidify() & ::tpkg::fs::LogLine(::tpkg::fs::LogLevel::level).stream()

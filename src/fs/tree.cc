@@ -17,9 +17,7 @@ bool ValidComponent(std::string_view c) {
          c.find('\0') == std::string_view::npos;
 }
 
-bool NameLess(const std::pair<std::string, InodeId>& a, std::string_view b) {
-  return a.first < b;
-}
+bool NameLess(const std::pair<std::string, InodeId>& a, std::string_view b) { return a.first < b; }
 
 std::string Joined(std::span<const std::string_view> parts) {
   std::string out;
@@ -124,7 +122,10 @@ Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* wa
   for (size_t i = 0; i < entries.size(); ++i) {
     const ZipEntry& e = entries[i];
     auto parts = SplitRecordPath(e.name);
-    if (!parts) { warn(e, "empty, '.', '..' or over-long (> 255 bytes) path component"); continue; }
+    if (!parts) {
+      warn(e, "empty, '.', '..' or over-long (> 255 bytes) path component");
+      continue;
+    }
     // Valid components mean the name is already canonical: "a/b/c" or "a/b/".
     std::string_view path = e.name;
     if (!path.empty() && path.back() == '/') path.remove_suffix(1);
@@ -136,7 +137,10 @@ Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* wa
     const size_t slash = path.rfind('/');
     const std::string_view folder = slash == std::string_view::npos ? "" : path.substr(0, slash);
     auto parent = builder.Directory(folder, all.first(all.size() - 1));
-    if (!parent) { warn(e, "a parent folder is a file"); continue; }
+    if (!parent) {
+      warn(e, "a parent folder is a file");
+      continue;
+    }
     if (!builder.File(*parent, path, all.back(), RecordRef{i})) {
       warn(e, "a folder has the same path");
     }

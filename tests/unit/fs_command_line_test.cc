@@ -1,9 +1,8 @@
 // Command line: libfuse conventions, including the argv shape that
 // mount.fuse3 produces for `mount -t fuse.tpkgfs` and /etc/fstab.
-#include "command_line.h"
-
 #include <gtest/gtest.h>
 
+#include "command_line.h"
 #include "tpkg/error.h"
 
 namespace tpkg::fs {
@@ -51,7 +50,8 @@ TEST(CommandLineTest, OurOptionsAreConsumedAndTheRestPassedThrough) {
   const std::vector<Case> cases = {
       {{"a.pt", "m", "-o", "nostrict"}, false, {}},
       {{"a.pt", "m", "-o", "nostrict,strict"}, true, {}},
-      {{"-o", "allow_other,default_permissions", "a.pt", "m"}, true,
+      {{"-o", "allow_other,default_permissions", "a.pt", "m"},
+       true,
        {"allow_other", "default_permissions"}},
       {{"-oallow_other", "a.pt", "m"}, true, {"allow_other"}},
       {{"-o", "ro", "-o", "fsname=x\\,y", "a.pt", "m"}, true, {"fsname=x,y"}},
@@ -74,11 +74,7 @@ TEST(CommandLineTest, HelpAndVersionNeedNoPositionals) {
 
 TEST(CommandLineTest, UsageErrorsAreInvalidArgument) {
   const std::vector<std::vector<const char*>> bad = {
-      {},
-      {"a.pt"},
-      {"a.pt", "m", "extra"},
-      {"--bogus", "a.pt", "m"},
-      {"a.pt", "m", "-o"},
+      {}, {"a.pt"}, {"a.pt", "m", "extra"}, {"--bogus", "a.pt", "m"}, {"a.pt", "m", "-o"},
   };
   for (const auto& args : bad) {
     try {

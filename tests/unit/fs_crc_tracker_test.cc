@@ -1,13 +1,13 @@
 // CrcTracker: the verdict depends only on the bytes served, not on the
 // order in which the kernel's read-ahead delivered them.
-#include "crc_tracker.h"
-
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "crc_tracker.h"
 
 namespace tpkg::fs {
 namespace {
@@ -38,8 +38,8 @@ TEST(CrcTrackerTest, VerdictIsTheSameForEveryDeliveryOrder) {
       {{0, 100}, {100, 200}, {200, 300}},
       {{100, 200}, {0, 100}, {200, 300}},
       {{200, 300}, {100, 200}, {0, 100}},
-      {{0, 100}, {50, 150}, {150, 300}},    // overlapping re-read of the prefix
-      {{0, 100}, {0, 100}, {100, 300}},     // the same chunk twice
+      {{0, 100}, {50, 150}, {150, 300}},  // overlapping re-read of the prefix
+      {{0, 100}, {0, 100}, {100, 300}},   // the same chunk twice
       {{100, 200}, {100, 200}, {0, 100}, {200, 300}},
   };
   for (const auto& order : orders) {

@@ -2,14 +2,13 @@
 // reported as kCorrupt, bounded state for deflated records. Archives come
 // from libzip; a copied ZipEntry with a wrong CRC or size stands in for a
 // lying central directory.
-#include "file_reader.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <functional>
 
+#include "file_reader.h"
 #include "fs_test_files.h"
 #include "tpkg/error.h"
 
@@ -67,8 +66,8 @@ TEST_P(RecordReaderTest, ServesExactBytesForEveryRange) {
     size_t len;
   };
   const std::vector<Range> ranges = {
-      {0, 10},     {5, 4096},    {650'000, 4096},   {699'990, 100},     {1000, 1},
-      {0, 700'000}, {700'000, 10}, {800'000, 10}, {300'000, 131'072},
+      {0, 10},      {5, 4096},     {650'000, 4096}, {699'990, 100},     {1000, 1},
+      {0, 700'000}, {700'000, 10}, {800'000, 10},   {300'000, 131'072},
   };
   for (const Range& x : ranges) {
     const std::string want = x.offset >= r.data.size() ? "" : r.data.substr(x.offset, x.len);
@@ -114,8 +113,7 @@ TEST_P(RecordReaderTest, EmptyRecordReadsAsEndOfFile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(StoredAndDeflated, RecordReaderTest,
-                         ::testing::Values(kMethodStored, kMethodDeflate),
-                         [](const auto& info) {
+                         ::testing::Values(kMethodStored, kMethodDeflate), [](const auto& info) {
                            return info.param == kMethodStored ? "Stored" : "Deflated";
                          });
 

@@ -26,12 +26,9 @@ FsOps Mount(const TestArchive& archive) {
 
 const std::map<std::string, Record>& PackageRecords() {
   static const std::map<std::string, Record> records = {
-      {".data/version", {"6\n"}},
-      {".data/extern_modules", {"torch\nnumpy\n"}},
-      {".data/0.storage", {Pattern(5000)}},
-      {"models/net.py", {Pattern(70'000), true}},
-      {"models/sub/util.py", {"X = 1\n"}},
-      {"models/net.pkl", {Pattern(300)}},
+      {".data/version", {"6\n"}},           {".data/extern_modules", {"torch\nnumpy\n"}},
+      {".data/0.storage", {Pattern(5000)}}, {"models/net.py", {Pattern(70'000), true}},
+      {"models/sub/util.py", {"X = 1\n"}},  {"models/net.pkl", {Pattern(300)}},
   };
   return records;
 }
@@ -68,12 +65,12 @@ struct Listed {
 std::vector<Listed> List(FsOps& ops, InodeId dir, int64_t offset = 0, size_t capacity = 1000,
                          bool plus = false) {
   std::vector<Listed> out;
-  const int rc = ops.ReadDir(dir, offset, plus, [&](std::string_view name, const struct stat& st,
-                                                    int64_t next) {
-    if (out.size() == capacity) return false;
-    out.push_back({std::string(name), static_cast<mode_t>(st.st_mode & S_IFMT), next});
-    return true;
-  });
+  const int rc = ops.ReadDir(
+      dir, offset, plus, [&](std::string_view name, const struct stat& st, int64_t next) {
+        if (out.size() == capacity) return false;
+        out.push_back({std::string(name), static_cast<mode_t>(st.st_mode & S_IFMT), next});
+        return true;
+      });
   EXPECT_EQ(rc, 0);
   return out;
 }

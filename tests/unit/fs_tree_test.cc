@@ -1,10 +1,9 @@
 // Tree: record names become directories and files the way FORMAT.md's
 // directory mode expects (prefix stripped, implied folders, sorted listing).
-#include "tree.h"
-
 #include <gtest/gtest.h>
 
 #include "tpkg/error.h"
+#include "tree.h"
 
 namespace tpkg::fs {
 namespace {
@@ -78,8 +77,8 @@ TEST(TreeTest, UnplaceableRecordsAreSkippedWithAWarning) {
       {{"a/./b"}, {}, 1},
       {{"../evil"}, {}, 1},
       {{"a/.."}, {}, 1},
-      {{"a", "a/b"}, {"a"}, 1},     // the file came first: a/b has no folder
-      {{"a/b", "a"}, {"a"}, 1},     // the folder came first: the file is dropped
+      {{"a", "a/b"}, {"a"}, 1},  // the file came first: a/b has no folder
+      {{"a/b", "a"}, {"a"}, 1},  // the folder came first: the file is dropped
       {{"ok.py", "x//y"}, {"ok.py"}, 1},
   };
   for (const Case& c : cases) {
