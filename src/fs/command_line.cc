@@ -11,14 +11,16 @@ namespace {
 
 po::options_description VisibleOptions() {
   po::options_description desc("Options");
-  // clang-format off: one option per line reads as the table it is
-  desc.add_options()("help,h", "print this help and exit")(
-      "version,V", "print the version and exit")("foreground,f",
-                                                 "stay in the foreground (log to stderr)")(
-      "debug,d", "log every request in detail (implies -f)")("single,s",
-                                                             "handle requests on one thread")(
-      "options,o", po::value<std::vector<std::string>>()->composing(),
-      "comma-separated mount options, see below");
+  // One option per line reads as the table it is.
+  // clang-format off
+  desc.add_options()
+      ("help,h", "print this help and exit")
+      ("version,V", "print the version and exit")
+      ("foreground,f", "stay in the foreground (log to stderr)")
+      ("debug,d", "log every request in detail (implies -f)")
+      ("single,s", "handle requests on one thread")
+      ("options,o", po::value<std::vector<std::string>>()->composing(),
+       "comma-separated mount options, see below");
   // clang-format on
   return desc;
 }
