@@ -68,6 +68,10 @@ struct PickleScanLimits {
   // Distinct memo slots written (PUT/BINPUT/LONG_BINPUT/MEMOIZE). Each slot
   // costs a few dozen bytes, so this caps the memo's memory.
   size_t max_memo_entries = size_t{1} << 24;
+  // Longest string copied into a StorageRef / ReducePackageRef field (the
+  // global's module plus name counts as one). Every reference copies its
+  // strings, so without a bound a 3-byte BINGET could repeat a megabyte.
+  size_t max_persistent_id_string = 4096;
 };
 
 struct PickleScan {
