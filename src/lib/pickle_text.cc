@@ -1,6 +1,8 @@
 // pickle_text.cc: protocol 0 text operand decoders.
 #include "pickle_text.h"
 
+#include "utf8.h"
+
 namespace tpkg::pickle {
 namespace {
 
@@ -59,26 +61,6 @@ ParsedInt ParseTextInt(std::string_view text, bool allow_prefix, bool allow_l_su
   }
   out.value = negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
   return out;
-}
-
-bool AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp > 0x10FFFF) return false;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return true;
 }
 
 std::optional<std::string> DecodeQuotedString(std::string_view text) {

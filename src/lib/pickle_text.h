@@ -30,7 +30,4 @@ std::optional<std::string> DecodeQuotedString(std::string_view text);
 // malformed escape.
 std::optional<std::string> DecodeRawUnicodeEscape(std::string_view text);
 
-// Appends the UTF-8 encoding of `code_point`; false if it is not a valid one.
-bool AppendUtf8(uint32_t code_point, std::string& out);
-
 }  // namespace tpkg::pickle

@@ -1,0 +1,368 @@
+// py_tokenizer.cc: Python 3.11 tokenizer (see py_tokenizer.h).
+#include "py_tokenizer.h"
+
+#include <cstring>
+
+namespace tpkg::py {
+namespace {
+
+constexpr size_t kMaxBracketDepth = 200;  // CPython MAXLEVEL
+constexpr size_t kMaxIndentLevels = 100;  // CPython MAXINDENT
+constexpr int kTabSize = 8;
+
+bool IsIdentStart(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+}
+bool IsIdentChar(unsigned char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
+bool IsDigit(int c) { return c >= '0' && c <= '9'; }
+
+bool IsDigitOfBase(int c, int base) {
+  if (base == 16) return IsDigit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+  if (base == 8) return c >= '0' && c <= '7';
+  if (base == 2) return c == '0' || c == '1';
+  return IsDigit(c);
+}
+
+char ClosingFor(char open) { return open == '(' ? ')' : open == '[' ? ']' : '}'; }
+
+struct OperatorSpec {
+  const char* text;
+  Sym sym;
+};
+
+// Longest first, as CPython's PyToken_ThreeChars/TwoChars/OneChar.
+constexpr OperatorSpec kOperators[] = {
+    {"**=", Sym::kAugAssign}, {"...", Sym::kEllipsis}, {"//=", Sym::kAugAssign},
+    {"<<=", Sym::kAugAssign}, {">>=", Sym::kAugAssign},
+    {"!=", Sym::kCompare}, {"%=", Sym::kAugAssign}, {"&=", Sym::kAugAssign}, {"**", Sym::kDoubleStar},
+    {"*=", Sym::kAugAssign}, {"+=", Sym::kAugAssign}, {"-=", Sym::kAugAssign}, {"->", Sym::kArrow},
+    {"//", Sym::kBinary}, {"/=", Sym::kAugAssign}, {":=", Sym::kColonEqual}, {"<<", Sym::kBinary},
+    {"<=", Sym::kCompare}, {"==", Sym::kCompare}, {">=", Sym::kCompare}, {">>", Sym::kBinary},
+    {"@=", Sym::kAugAssign}, {"^=", Sym::kAugAssign}, {"|=", Sym::kAugAssign},
+    {"%", Sym::kBinary}, {"&", Sym::kBinary}, {"(", Sym::kLParen}, {")", Sym::kRParen},
+    {"*", Sym::kStar}, {"+", Sym::kPlus}, {",", Sym::kComma}, {"-", Sym::kMinus}, {".", Sym::kDot},
+    {"/", Sym::kBinary}, {":", Sym::kColon}, {";", Sym::kSemi}, {"<", Sym::kCompare},
+    {"=", Sym::kEqual}, {">", Sym::kCompare}, {"@", Sym::kAt}, {"[", Sym::kLSquare},
+    {"]", Sym::kRSquare}, {"^", Sym::kBinary}, {"{", Sym::kLBrace}, {"|", Sym::kBinary},
+    {"}", Sym::kRBrace}, {"~", Sym::kTilde},
+};
+
+}  // namespace
+
+Sym KeywordSym(std::string_view n) {
+  struct Kw {
+    std::string_view text;
+    Sym sym;
+  };
+  static constexpr Kw kKeywords[] = {
+      {"False", Sym::kFalse}, {"None", Sym::kNoneKw}, {"True", Sym::kTrue}, {"and", Sym::kAnd},
+      {"as", Sym::kAs}, {"assert", Sym::kAssert}, {"async", Sym::kAsync}, {"await", Sym::kAwait},
+      {"break", Sym::kBreak}, {"class", Sym::kClass}, {"continue", Sym::kContinue}, {"def", Sym::kDef},
+      {"del", Sym::kDel}, {"elif", Sym::kElif}, {"else", Sym::kElse}, {"except", Sym::kExcept},
+      {"finally", Sym::kFinally}, {"for", Sym::kFor}, {"from", Sym::kFrom}, {"global", Sym::kGlobal},
+      {"if", Sym::kIf}, {"import", Sym::kImport}, {"in", Sym::kIn}, {"is", Sym::kIs},
+      {"lambda", Sym::kLambda}, {"nonlocal", Sym::kNonlocal}, {"not", Sym::kNot}, {"or", Sym::kOr},
+      {"pass", Sym::kPass}, {"raise", Sym::kRaise}, {"return", Sym::kReturn}, {"try", Sym::kTry},
+      {"while", Sym::kWhile}, {"with", Sym::kWith}, {"yield", Sym::kYield},
+  };
+  if (n.size() < 2 || n.size() > 8) return Sym::kNone;
+  for (const Kw& kw : kKeywords)
+    if (kw.text == n) return kw.sym;
+  return Sym::kNone;
+}
+
+Tokenizer::Tokenizer(std::string_view source, uint32_t first_line, bool in_brackets)
+    : src_(source), line_(first_line), implicit_brackets_(in_brackets) {
+  if (src_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;  // UTF-8 BOM
+  if (in_brackets) at_line_start_ = false;
+}
+
+void Tokenizer::Fail(const std::string& reason) const { FailAt(line_, reason); }
+
+void Tokenizer::FailAt(uint32_t line, const std::string& reason) const { throw SyntaxError{line, reason}; }
+
+int Tokenizer::Peek(size_t ahead) const {
+  return pos_ + ahead < src_.size() ? static_cast<unsigned char>(src_[pos_ + ahead]) : -1;
+}
+
+bool Tokenizer::AtNewline() const { return Peek() == '\n' || Peek() == '\r'; }
+
+// "\r\n", "\r" and "\n" all end a line (ast.parse translates them).
+void Tokenizer::SkipNewline() {
+  pos_ += (Peek() == '\r' && Peek(1) == '\n') ? 2 : 1;
+  ++line_;
+}
+
+Token Tokenizer::Make(TokenKind kind, size_t start, Sym sym) const {
+  return Token{kind, sym, src_.substr(start, pos_ - start), token_line_};
+}
+
+Tokenizer::State Tokenizer::Save() const {
+  return State{pos_, line_, at_line_start_, emitted_token_on_line_, pending_indents_, done_,
+               brackets_, indents_, alt_indents_};
+}
+
+void Tokenizer::Restore(const State& s) {
+  pos_ = s.pos;
+  line_ = s.line;
+  at_line_start_ = s.at_line_start;
+  emitted_token_on_line_ = s.emitted_token_on_line;
+  pending_indents_ = s.pending_indents;
+  done_ = s.done;
+  brackets_ = s.brackets;
+  indents_ = s.indents;
+  alt_indents_ = s.alt_indents;
+}
+
+Token Tokenizer::Next() {
+  for (;;) {
+    token_line_ = line_;
+    if (pending_indents_ > 0) {
+      --pending_indents_;
+      return Make(TokenKind::kIndent, pos_);
+    }
+    if (pending_indents_ < 0) {
+      ++pending_indents_;
+      return Make(TokenKind::kDedent, pos_);
+    }
+    if (done_) return Make(TokenKind::kEndMarker, pos_);
+    if (at_line_start_) {
+      at_line_start_ = false;
+      if (!HandleLineStart()) {
+        at_line_start_ = true;  // blank or comment-only line: no tokens
+        continue;
+      }
+      if (pending_indents_ != 0) continue;
+    }
+    SkipSpacesAndComments();
+    token_line_ = line_;
+    if (pos_ >= src_.size()) return EndOfInput();
+    int c = Peek();
+    if (c == '\n' || c == '\r') {
+      bool logical_end = brackets_.empty() && !implicit_brackets_;
+      size_t start = pos_;
+      SkipNewline();
+      if (!logical_end) continue;
+      at_line_start_ = true;
+      if (!emitted_token_on_line_) continue;
+      emitted_token_on_line_ = false;
+      return Token{TokenKind::kNewline, Sym::kNone, src_.substr(start, 0), token_line_};
+    }
+    if (c == '\\') {
+      ++pos_;
+      if (pos_ >= src_.size()) Fail("unexpected EOF while parsing");
+      if (!AtNewline()) Fail("unexpected character after line continuation character");
+      SkipNewline();
+      if (pos_ >= src_.size()) Fail("unexpected EOF while parsing");
+      continue;
+    }
+    emitted_token_on_line_ = true;
+    if (IsIdentStart(static_cast<unsigned char>(c))) return ReadName();
+    if (IsDigit(c) || (c == '.' && IsDigit(Peek(1)))) return ReadNumber();
+    if (c == '"' || c == '\'') return ReadString(pos_);
+    return ReadOperator();
+  }
+}
+
+// Indentation of a new logical line (CPython tok_get, "atbol"). Returns
+// false for a blank or comment-only line, which it consumes.
+bool Tokenizer::HandleLineStart() {
+  int col = 0, alt_col = 0;
+  for (;; ++pos_) {
+    int c = Peek();
+    if (c == ' ') {
+      ++col, ++alt_col;
+    } else if (c == '\t') {
+      col = (col / kTabSize + 1) * kTabSize;
+      ++alt_col;
+    } else if (c == '\f') {
+      col = alt_col = 0;
+    } else {
+      break;
+    }
+  }
+  if (Peek() == '#' || AtNewline()) {
+    SkipSpacesAndComments();
+    if (AtNewline()) SkipNewline();
+    return false;
+  }
+  if (pos_ >= src_.size() || !brackets_.empty()) return true;  // EndOfInput dedents
+  if (col == indents_.back()) {
+    if (alt_col != alt_indents_.back()) Fail("inconsistent use of tabs and spaces in indentation");
+  } else if (col > indents_.back()) {
+    if (indents_.size() >= kMaxIndentLevels) Fail("too many levels of indentation");
+    if (alt_col <= alt_indents_.back()) Fail("inconsistent use of tabs and spaces in indentation");
+    indents_.push_back(col);
+    alt_indents_.push_back(alt_col);
+    pending_indents_ = 1;
+  } else {
+    while (indents_.size() > 1 && col < indents_.back()) {
+      indents_.pop_back();
+      alt_indents_.pop_back();
+      --pending_indents_;
+    }
+    if (col != indents_.back()) Fail("unindent does not match any outer indentation level");
+    if (alt_col != alt_indents_.back()) Fail("inconsistent use of tabs and spaces in indentation");
+  }
+  return true;
+}
+
+void Tokenizer::SkipSpacesAndComments() {
+  for (;;) {
+    int c = Peek();
+    if (c == ' ' || c == '\t' || c == '\f') {
+      ++pos_;
+    } else if (c == '#') {
+      while (pos_ < src_.size() && !AtNewline()) ++pos_;
+    } else {
+      return;
+    }
+  }
+}
+
+Token Tokenizer::EndOfInput() {
+  if (!brackets_.empty() && !implicit_brackets_)
+    FailAt(brackets_.back().second, std::string("'") + brackets_.back().first + "' was never closed");
+  if (emitted_token_on_line_ && !implicit_brackets_) {
+    emitted_token_on_line_ = false;
+    return Make(TokenKind::kNewline, pos_);
+  }
+  if (!brackets_.empty()) Fail(std::string("'") + brackets_.back().first + "' was never closed");
+  pending_indents_ = -static_cast<int>(indents_.size() - 1);
+  indents_.resize(1);
+  alt_indents_.resize(1);
+  done_ = true;
+  return Next();
+}
+
+Token Tokenizer::ReadName() {
+  size_t start = pos_;
+  // String prefixes, in the combinations CPython accepts (no "ur").
+  bool saw_b = false, saw_r = false, saw_u = false, saw_f = false;
+  for (;;) {
+    int lower = Peek() | 0x20;
+    if (!(saw_b || saw_u || saw_f) && lower == 'b') saw_b = true;
+    else if (!(saw_b || saw_u || saw_r || saw_f) && lower == 'u') saw_u = true;
+    else if (!(saw_r || saw_u) && lower == 'r') saw_r = true;
+    else if (!(saw_f || saw_b || saw_u) && lower == 'f') saw_f = true;
+    else break;
+    ++pos_;
+    if (Peek() == '"' || Peek() == '\'') return ReadString(start);
+  }
+  while (pos_ < src_.size() && IsIdentChar(static_cast<unsigned char>(src_[pos_]))) ++pos_;
+  Token t = Make(TokenKind::kName, start);
+  t.sym = KeywordSym(t.text);
+  return t;
+}
+
+Token Tokenizer::ReadNumber() {
+  size_t start = pos_;
+  auto digits = [this](int base, bool required) {
+    bool any = false;
+    while (IsDigitOfBase(Peek(), base) || (Peek() == '_' && any)) {
+      if (Peek() == '_' && !IsDigitOfBase(Peek(1), base)) Fail("invalid decimal literal");
+      ++pos_;
+      any = true;
+    }
+    if (required && !any) Fail("invalid number literal");
+  };
+  int prefix = Peek(1) | 0x20;
+  if (Peek() == '0' && (prefix == 'x' || prefix == 'o' || prefix == 'b')) {
+    pos_ += 2;
+    if (Peek() == '_') ++pos_;
+    digits(prefix == 'x' ? 16 : prefix == 'o' ? 8 : 2, true);
+    CheckNumberEnd(start);
+    return Make(TokenKind::kNumber, start);
+  }
+  if (Peek() != '.') digits(10, true);
+  bool is_integer = true;
+  if (Peek() == '.') {
+    ++pos_;
+    is_integer = false;
+    digits(10, false);
+  }
+  if ((Peek() | 0x20) == 'e' && (IsDigit(Peek(1)) || ((Peek(1) == '+' || Peek(1) == '-') && IsDigit(Peek(2))))) {
+    pos_ += IsDigit(Peek(1)) ? 1 : 2;
+    is_integer = false;
+    digits(10, true);
+  }
+  if ((Peek() | 0x20) == 'j') {
+    ++pos_;
+    is_integer = false;
+  }
+  std::string_view text = src_.substr(start, pos_ - start);
+  if (is_integer && text.size() > 1 && text[0] == '0' && text.find_first_not_of("0_") != std::string_view::npos)
+    Fail("leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers");
+  CheckNumberEnd(start);
+  return Make(TokenKind::kNumber, start);
+}
+
+// CPython's verify_end_of_number: a number may touch a following keyword
+// ("1if x else 2") but not another identifier.
+void Tokenizer::CheckNumberEnd(size_t /*start*/) {
+  if (!IsIdentChar(static_cast<unsigned char>(Peek() < 0 ? ' ' : Peek()))) return;
+  std::string_view rest = src_.substr(pos_);
+  for (std::string_view kw : {"and", "else", "for", "if", "in", "is", "not", "or"})
+    if (rest.substr(0, kw.size()) == kw) return;
+  Fail("invalid decimal literal");
+}
+
+Token Tokenizer::ReadString(size_t start) {
+  const char quote = src_[pos_];
+  const uint32_t start_line = line_;
+  const bool triple = Peek(1) == quote && Peek(2) == quote;
+  pos_ += triple ? 3 : 1;
+  for (;;) {
+    if (pos_ >= src_.size()) {
+      FailAt(start_line, std::string(triple ? "unterminated triple-quoted string literal"
+                                            : "unterminated string literal") +
+                             " (detected at line " + std::to_string(line_) + ")");
+    }
+    int c = Peek();
+    if (c == '\\' && pos_ + 1 < src_.size()) {
+      ++pos_;
+      if (AtNewline()) SkipNewline();
+      else ++pos_;
+    } else if (c == quote && (!triple || (Peek(1) == quote && Peek(2) == quote))) {
+      pos_ += triple ? 3 : 1;
+      break;
+    } else if (c == '\n' || c == '\r') {
+      if (!triple)
+        FailAt(start_line, "unterminated string literal (detected at line " + std::to_string(line_) + ")");
+      SkipNewline();
+    } else {
+      ++pos_;
+    }
+  }
+  Token t = Make(TokenKind::kString, start);
+  t.line = start_line;
+  return t;
+}
+
+Token Tokenizer::ReadOperator() {
+  size_t start = pos_;
+  std::string_view rest = src_.substr(pos_, 3);
+  for (const OperatorSpec& op : kOperators) {
+    size_t len = std::strlen(op.text);
+    if (rest.substr(0, len) != op.text) continue;
+    pos_ += len;
+    char c = op.text[0];
+    if (len == 1 && (c == '(' || c == '[' || c == '{')) {
+      if (brackets_.size() >= kMaxBracketDepth) Fail("too many nested parentheses");
+      brackets_.emplace_back(c, line_);
+    } else if (len == 1 && (c == ')' || c == ']' || c == '}')) {
+      if (brackets_.empty()) Fail(std::string("unmatched '") + c + "'");
+      if (ClosingFor(brackets_.back().first) != c)
+        Fail(std::string("closing parenthesis '") + c + "' does not match opening parenthesis '" +
+             brackets_.back().first + "'");
+      brackets_.pop_back();
+    }
+    return Make(TokenKind::kOp, start, op.sym);
+  }
+  int c = Peek();
+  if (c == 0) Fail("source code cannot contain null bytes");
+  Fail(c >= 0x20 && c < 0x7f ? std::string("invalid character '") + static_cast<char>(c) + "'"
+                             : "invalid non-printable character");
+}
+
+}  // namespace tpkg::py
