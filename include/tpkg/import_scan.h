@@ -72,14 +72,23 @@ struct ImportRef {
 // that climbs too far is silently dropped, as torch does.
 //
 // Syntax checking: the tokenizer is complete (strings with every prefix,
-// f-string replacement fields, continuations, brackets, indentation, tabs)
-// and the parser covers the whole Python 3.11 grammar, but it accepts a
-// superset: it does not check assignment/deletion targets (`f() = 1`),
-// duplicate parameters or keywords, `*`/`**` placement rules, identifier
-// characters beyond "ASCII or non-ASCII", numeric literal details, escape
-// sequence validity, or `nonlocal`/`return`/`await` placement (the last
-// are compile-time errors that ast.parse does not raise either). Such
-// files are scanned instead of refused.
+// f-string replacement fields, continuations, brackets, indentation, tabs,
+// numeric literal shapes) and the parser covers the whole Python 3.11
+// grammar, including argument and parameter ordering rules. It is not a
+// full compiler front end, so it accepts a small superset of what ast.parse
+// accepts; such files are scanned instead of refused:
+//   * assignment, augmented-assignment and `del` targets are not checked
+//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`);
+//   * identifier characters are "ASCII letters, digits, _ or any non-ASCII
+//     UTF-8" (CPython wants XID_Start/XID_Continue: `× = 1` is refused);
+//   * escape sequences are only decoded, and so only checked, in the
+//     arguments of `__import__` (`'\N{unknown}'`, `'\x4'` elsewhere pass);
+//   * a generator expression as a class base (`class C(x for x in y)`).
+// Compile-time errors that ast.parse does not raise either (`return` or
+// `nonlocal` at module level, duplicate parameters or keywords) are not
+// errors here. Expressions nested deeper than 300 levels (CPython allows 200
+// brackets, and deeper unbracketed nesting up to its C stack) are refused
+// as "too many nested expressions".
 std::vector<ImportRef> ScanImports(std::string_view source, std::string_view package);
 
 // The `package` torch passes for a module (PackageExporter._get_dependencies):

@@ -167,6 +167,15 @@ class Parser {
     Token cur;
     std::optional<Token> next;
   };
+  class ScopedFlag {
+   public:
+    ScopedFlag(bool& flag, bool value) : flag_(flag), saved_(flag) { flag_ = value; }
+    ~ScopedFlag() { flag_ = saved_; }
+
+   private:
+    bool& flag_;
+    bool saved_;
+  };
   class NestingGuard {
    public:
     explicit NestingGuard(Parser& p) : p_(p) {
@@ -217,7 +226,15 @@ class Parser {
   Events ParseDecorated();
   Events ParseFunctionDef(Events decorators);
   Events ParseClassDef(Events decorators);
+  struct Parameters {
+    Events annotations, kw_defaults, kwarg_annotation, defaults;
+    bool keyword_only = false;
+    bool seen_default = false;       // a positional parameter had a default
+    bool bare_star_pending = false;  // `*,` not yet followed by a named parameter
+    bool after_kwarg = false;
+  };
   Events ParseParameters(Sym closing, bool annotations);
+  void ParseParameter(Parameters& params, bool annotations);
   bool TryParseMatch(Events& out);
   Events ParseCaseBlock();
 
@@ -244,7 +261,14 @@ class Parser {
   Events ParseSlices();
   void ParseSlice(Events& events);
   Expr ParseCall(Expr callee);
+  struct ArgumentOrder {
+    int count = 0;
+    bool keyword = false;
+    bool double_star = false;
+    bool bare_genexp = false;
+  };
   Arguments ParseArguments(bool want_literals);
+  void ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& order);
   void AddElement(Expr& display, Expr element);
   Expr Comprehension(Expr first, Sym closing);
 
@@ -608,31 +632,44 @@ Events Parser::ParseClassDef(Events decorators) {
 // `arguments` fields: posonlyargs, args, vararg, kwonlyargs (their
 // annotations, in source order), kw_defaults, kwarg (annotation), defaults.
 Events Parser::ParseParameters(Sym closing, bool annotations) {
-  Events annotation_events, kw_defaults, kwarg_annotation, defaults;
-  bool keyword_only = false;
+  Parameters params;
   while (!At(closing)) {
-    if (At(Sym::kBinary) && cur_.text == "/") {
-      Advance();
-    } else if (Accept(Sym::kStar)) {
-      keyword_only = true;
-      if (AtKind(TokenKind::kName)) {
-        ExpectName();
-        if (annotations && Accept(Sym::kColon)) Append(annotation_events, ParseStarExpression().events);
-      }
-    } else if (Accept(Sym::kDoubleStar)) {
-      ExpectName();
-      if (annotations && Accept(Sym::kColon)) kwarg_annotation = ParseExpression().events;
-    } else {
-      ExpectName();
-      if (annotations && Accept(Sym::kColon)) Append(annotation_events, ParseExpression().events);
-      if (Accept(Sym::kEqual)) Append(keyword_only ? kw_defaults : defaults, ParseExpression().events);
-    }
+    if (params.after_kwarg) Fail("arguments cannot follow var-keyword argument");
+    ParseParameter(params, annotations);
     if (!Accept(Sym::kComma)) break;
   }
-  Append(annotation_events, std::move(kw_defaults));
-  Append(annotation_events, std::move(kwarg_annotation));
-  Append(annotation_events, std::move(defaults));
-  return annotation_events;
+  if (params.bare_star_pending) Fail("named arguments must follow bare *");
+  Append(params.annotations, std::move(params.kw_defaults));
+  Append(params.annotations, std::move(params.kwarg_annotation));
+  Append(params.annotations, std::move(params.defaults));
+  return std::move(params.annotations);
+}
+
+void Parser::ParseParameter(Parameters& params, bool annotations) {
+  if (At(Sym::kBinary) && cur_.text == "/") {
+    Advance();
+  } else if (Accept(Sym::kStar)) {
+    params.keyword_only = true;
+    params.bare_star_pending = !AtKind(TokenKind::kName);
+    if (params.bare_star_pending) return;
+    ExpectName();
+    if (annotations && Accept(Sym::kColon)) Append(params.annotations, ParseStarExpression().events);
+  } else if (Accept(Sym::kDoubleStar)) {
+    if (params.bare_star_pending) Fail("named arguments must follow bare *");
+    params.after_kwarg = true;
+    ExpectName();
+    if (annotations && Accept(Sym::kColon)) params.kwarg_annotation = ParseExpression().events;
+  } else {
+    ExpectName();
+    params.bare_star_pending = false;
+    if (annotations && Accept(Sym::kColon)) Append(params.annotations, ParseExpression().events);
+    if (Accept(Sym::kEqual)) {
+      Append(params.keyword_only ? params.kw_defaults : params.defaults, ParseExpression().events);
+      params.seen_default |= !params.keyword_only;
+    } else if (params.seen_default && !params.keyword_only) {
+      Fail("non-default argument follows default argument");
+    }
+  }
 }
 
 // `match` is a soft keyword: a line starting with it is a match statement
@@ -868,6 +905,9 @@ Expr Parser::ParseStrings() {
   while (AtKind(TokenKind::kString)) {
     StringLiteral s = SplitStringToken(cur_.text, cur_.line);
     (s.bytes ? any_bytes : any_text) = true;
+    if (s.bytes)
+      for (char c : s.body)
+        if (static_cast<unsigned char>(c) >= 0x80) Fail("bytes can only contain ASCII literal characters");
     if (s.fstring) {
       any_f = true;
       ForEachFStringField(s, [this, &e](std::string_view field, uint32_t line) {
@@ -899,9 +939,13 @@ Expr Parser::ParseParenthesized() {
     Expect(Sym::kRParen);
     return y;
   }
+  bool starred = At(Sym::kStar);
   Expr first = ParseStarNamedExpression();
   if (At(Sym::kFor) || At(Sym::kAsync)) return Comprehension(std::move(first), Sym::kRParen);
-  if (Accept(Sym::kRParen)) return first;  // a group keeps its inner node
+  if (Accept(Sym::kRParen)) {
+    if (starred) Fail("cannot use starred expression here");
+    return first;  // a group keeps its inner node
+  }
   AddElement(tuple, std::move(first));
   while (Accept(Sym::kComma) && !At(Sym::kRParen)) AddElement(tuple, ParseStarNamedExpression());
   Expect(Sym::kRParen);
@@ -1051,40 +1095,54 @@ Expr Parser::ParseCall(Expr callee) {
 
 Parser::Arguments Parser::ParseArguments(bool want_literals) {
   Arguments out;
-  bool saved = want_elts_;
-  want_elts_ = want_literals;
+  ScopedFlag collect(want_elts_, want_literals);
+  ArgumentOrder order;
+  while (!At(Sym::kRParen)) {
+    ParseArgument(out, want_literals, order);
+    if (!Accept(Sym::kComma)) break;
+  }
+  if (order.bare_genexp && order.count > 1) Fail("Generator expression must be parenthesized");
+  return out;
+}
+
+void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& order) {
+  ++order.count;
   auto add_positional = [&](Expr e) {
     Append(out.positional_events, std::move(e.events));
     if (want_literals) out.positional.push_back(std::move(e));
   };
-  while (!At(Sym::kRParen)) {
-    if (Accept(Sym::kStar)) {
-      Expr starred = ParseExpression();
-      starred.node = Node::kAstValue;
-      add_positional(std::move(starred));
-    } else if (Accept(Sym::kDoubleStar)) {
-      Expr value = ParseExpression();
-      Append(out.keyword_events, std::move(value.events));
-      if (want_literals) out.keywords.emplace_back("", std::move(value));
-    } else {
-      Expr e = ParseNamedExpression();
-      if (e.node == Node::kName && Accept(Sym::kEqual)) {
-        Expr value = ParseExpression();
-        Append(out.keyword_events, std::move(value.events));
-        if (want_literals) out.keywords.emplace_back(e.text, std::move(value));
-      } else if (At(Sym::kFor) || At(Sym::kAsync)) {
-        Expr genexp;
-        genexp.events = std::move(e.events);
-        Append(genexp.events, ParseComprehension());
-        add_positional(std::move(genexp));
-      } else {
-        add_positional(std::move(e));
-      }
-    }
-    if (!Accept(Sym::kComma)) break;
+  if (Accept(Sym::kStar)) {
+    if (order.double_star) Fail("iterable argument unpacking follows keyword argument unpacking");
+    Expr starred = ParseExpression();
+    starred.node = Node::kAstValue;
+    add_positional(std::move(starred));
+    return;
   }
-  want_elts_ = saved;
-  return out;
+  if (Accept(Sym::kDoubleStar)) {
+    order.double_star = true;
+    Expr value = ParseExpression();
+    Append(out.keyword_events, std::move(value.events));
+    if (want_literals) out.keywords.emplace_back("", std::move(value));
+    return;
+  }
+  Expr e = ParseNamedExpression();
+  if (e.node == Node::kName && Accept(Sym::kEqual)) {
+    order.keyword = true;
+    Expr value = ParseExpression();
+    Append(out.keyword_events, std::move(value.events));
+    if (want_literals) out.keywords.emplace_back(e.text, std::move(value));
+    return;
+  }
+  if (order.double_star) Fail("positional argument follows keyword argument unpacking");
+  if (order.keyword) Fail("positional argument follows keyword argument");
+  if (At(Sym::kFor) || At(Sym::kAsync)) {
+    order.bare_genexp = true;
+    Expr genexp;
+    genexp.events = std::move(e.events);
+    Append(genexp.events, ParseComprehension());
+    e = std::move(genexp);
+  }
+  add_positional(std::move(e));
 }
 
 void Parser::AddElement(Expr& display, Expr element) {
