@@ -32,15 +32,10 @@ int64_t ReadHex(std::string_view body, size_t i, int digits) {
   return v;
 }
 
-uint32_t LineAt(const StringLiteral& s, size_t offset) {
-  auto n = std::count(s.body.begin(), s.body.begin() + static_cast<ptrdiff_t>(offset), '\n');
-  return s.line + static_cast<uint32_t>(n);
-}
-
 class FStringScanner {
  public:
   FStringScanner(const StringLiteral& s, const std::function<void(std::string_view, uint32_t)>& on_field)
-      : s_(s), body_(s.body), on_field_(on_field) {}
+      : s_(s), body_(s.body), on_field_(on_field), line_(s.line) {}
 
   // fstring_parse: literal text and fields until the end (level 0) or the
   // '}' closing a format spec (level 1).
@@ -53,7 +48,18 @@ class FStringScanner {
   }
 
  private:
-  [[noreturn]] void Fail(const std::string& reason) const { throw SyntaxError{LineAt(s_, i_), reason}; }
+  [[noreturn]] void Fail(const std::string& reason) { throw SyntaxError{LineAt(i_), reason}; }
+
+  // Line of body_[offset]. Offsets only grow while scanning, so counting
+  // from the last answer keeps this linear in the body.
+  uint32_t LineAt(size_t offset) {
+    offset = std::min(offset, body_.size());
+    if (offset < line_offset_) line_offset_ = 0, line_ = s_.line;
+    line_ += static_cast<uint32_t>(std::count(body_.begin() + static_cast<ptrdiff_t>(line_offset_),
+                                              body_.begin() + static_cast<ptrdiff_t>(offset), '\n'));
+    line_offset_ = offset;
+    return line_;
+  }
 
   // fstring_find_literal. Returns false after a doubled brace (the caller
   // loops), true when stopped at a single brace or the end.
@@ -91,7 +97,7 @@ class FStringScanner {
     std::string_view expr = body_.substr(start, i_ - start);
     if (expr.find_first_not_of(" \t\n\r\f\v") == std::string_view::npos)
       Fail("f-string: empty expression not allowed");
-    on_field_(expr, LineAt(s_, start));
+    on_field_(expr, LineAt(start));
     if (body_[i_] == '=') {
       ++i_;
       while (i_ < body_.size() && std::string_view(" \t\n\r\f\v").find(body_[i_]) != std::string_view::npos) ++i_;
@@ -114,7 +120,7 @@ class FStringScanner {
     ++i_;
   }
 
-  void ExpectMore() const {
+  void ExpectMore() {
     if (i_ >= body_.size()) Fail("f-string: expecting '}'");
   }
 
@@ -167,6 +173,8 @@ class FStringScanner {
   std::string_view body_;
   const std::function<void(std::string_view, uint32_t)>& on_field_;
   size_t i_ = 0;
+  size_t line_offset_ = 0;  // LineAt() cache
+  uint32_t line_;
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // py_tokenizer.cc: Python 3.11 tokenizer (see py_tokenizer.h).
 #include "py_tokenizer.h"
 
-#include <cstring>
+#include <initializer_list>
+#include <utility>
 
 namespace tpkg::py {
 namespace {
@@ -25,50 +26,48 @@ bool IsDigitOfBase(int c, int base) {
 
 char ClosingFor(char open) { return open == '(' ? ')' : open == '[' ? ']' : '}'; }
 
-struct OperatorSpec {
-  const char* text;
+// An operator token: its length and symbol.
+struct OpChoice {
+  size_t length;
   Sym sym;
 };
 
-// Longest first, as CPython's PyToken_ThreeChars/TwoChars/OneChar.
-constexpr OperatorSpec kOperators[] = {
-    {"**=", Sym::kAugAssign}, {"...", Sym::kEllipsis}, {"//=", Sym::kAugAssign},
-    {"<<=", Sym::kAugAssign}, {">>=", Sym::kAugAssign},
-    {"!=", Sym::kCompare}, {"%=", Sym::kAugAssign}, {"&=", Sym::kAugAssign}, {"**", Sym::kDoubleStar},
-    {"*=", Sym::kAugAssign}, {"+=", Sym::kAugAssign}, {"-=", Sym::kAugAssign}, {"->", Sym::kArrow},
-    {"//", Sym::kBinary}, {"/=", Sym::kAugAssign}, {":=", Sym::kColonEqual}, {"<<", Sym::kBinary},
-    {"<=", Sym::kCompare}, {"==", Sym::kCompare}, {">=", Sym::kCompare}, {">>", Sym::kBinary},
-    {"@=", Sym::kAugAssign}, {"^=", Sym::kAugAssign}, {"|=", Sym::kAugAssign},
-    {"%", Sym::kBinary}, {"&", Sym::kBinary}, {"(", Sym::kLParen}, {")", Sym::kRParen},
-    {"*", Sym::kStar}, {"+", Sym::kPlus}, {",", Sym::kComma}, {"-", Sym::kMinus}, {".", Sym::kDot},
-    {"/", Sym::kBinary}, {":", Sym::kColon}, {";", Sym::kSemi}, {"<", Sym::kCompare},
-    {"=", Sym::kEqual}, {">", Sym::kCompare}, {"@", Sym::kAt}, {"[", Sym::kLSquare},
-    {"]", Sym::kRSquare}, {"^", Sym::kBinary}, {"{", Sym::kLBrace}, {"|", Sym::kBinary},
-    {"}", Sym::kRBrace}, {"~", Sym::kTilde},
-};
+Sym MatchKeyword(std::string_view n, std::initializer_list<std::pair<std::string_view, Sym>> candidates) {
+  for (const auto& [text, sym] : candidates)
+    if (text == n) return sym;
+  return Sym::kNone;
+}
 
 }  // namespace
 
+// Dispatch on the first letter: this runs for every NAME token.
 Sym KeywordSym(std::string_view n) {
-  struct Kw {
-    std::string_view text;
-    Sym sym;
-  };
-  static constexpr Kw kKeywords[] = {
-      {"False", Sym::kFalse}, {"None", Sym::kNoneKw}, {"True", Sym::kTrue}, {"and", Sym::kAnd},
-      {"as", Sym::kAs}, {"assert", Sym::kAssert}, {"async", Sym::kAsync}, {"await", Sym::kAwait},
-      {"break", Sym::kBreak}, {"class", Sym::kClass}, {"continue", Sym::kContinue}, {"def", Sym::kDef},
-      {"del", Sym::kDel}, {"elif", Sym::kElif}, {"else", Sym::kElse}, {"except", Sym::kExcept},
-      {"finally", Sym::kFinally}, {"for", Sym::kFor}, {"from", Sym::kFrom}, {"global", Sym::kGlobal},
-      {"if", Sym::kIf}, {"import", Sym::kImport}, {"in", Sym::kIn}, {"is", Sym::kIs},
-      {"lambda", Sym::kLambda}, {"nonlocal", Sym::kNonlocal}, {"not", Sym::kNot}, {"or", Sym::kOr},
-      {"pass", Sym::kPass}, {"raise", Sym::kRaise}, {"return", Sym::kReturn}, {"try", Sym::kTry},
-      {"while", Sym::kWhile}, {"with", Sym::kWith}, {"yield", Sym::kYield},
-  };
   if (n.size() < 2 || n.size() > 8) return Sym::kNone;
-  for (const Kw& kw : kKeywords)
-    if (kw.text == n) return kw.sym;
-  return Sym::kNone;
+  switch (n[0]) {
+    case 'F': return MatchKeyword(n, {{"False", Sym::kFalse}});
+    case 'N': return MatchKeyword(n, {{"None", Sym::kNoneKw}});
+    case 'T': return MatchKeyword(n, {{"True", Sym::kTrue}});
+    case 'a':
+      return MatchKeyword(n, {{"and", Sym::kAnd}, {"as", Sym::kAs}, {"assert", Sym::kAssert},
+                              {"async", Sym::kAsync}, {"await", Sym::kAwait}});
+    case 'b': return MatchKeyword(n, {{"break", Sym::kBreak}});
+    case 'c': return MatchKeyword(n, {{"class", Sym::kClass}, {"continue", Sym::kContinue}});
+    case 'd': return MatchKeyword(n, {{"def", Sym::kDef}, {"del", Sym::kDel}});
+    case 'e': return MatchKeyword(n, {{"elif", Sym::kElif}, {"else", Sym::kElse}, {"except", Sym::kExcept}});
+    case 'f': return MatchKeyword(n, {{"finally", Sym::kFinally}, {"for", Sym::kFor}, {"from", Sym::kFrom}});
+    case 'g': return MatchKeyword(n, {{"global", Sym::kGlobal}});
+    case 'i':
+      return MatchKeyword(n, {{"if", Sym::kIf}, {"import", Sym::kImport}, {"in", Sym::kIn}, {"is", Sym::kIs}});
+    case 'l': return MatchKeyword(n, {{"lambda", Sym::kLambda}});
+    case 'n': return MatchKeyword(n, {{"nonlocal", Sym::kNonlocal}, {"not", Sym::kNot}});
+    case 'o': return MatchKeyword(n, {{"or", Sym::kOr}});
+    case 'p': return MatchKeyword(n, {{"pass", Sym::kPass}});
+    case 'r': return MatchKeyword(n, {{"raise", Sym::kRaise}, {"return", Sym::kReturn}});
+    case 't': return MatchKeyword(n, {{"try", Sym::kTry}});
+    case 'w': return MatchKeyword(n, {{"while", Sym::kWhile}, {"with", Sym::kWith}});
+    case 'y': return MatchKeyword(n, {{"yield", Sym::kYield}});
+    default: return Sym::kNone;
+  }
 }
 
 Tokenizer::Tokenizer(std::string_view source, uint32_t first_line, bool in_brackets)
@@ -80,10 +79,6 @@ Tokenizer::Tokenizer(std::string_view source, uint32_t first_line, bool in_brack
 void Tokenizer::Fail(const std::string& reason) const { FailAt(line_, reason); }
 
 void Tokenizer::FailAt(uint32_t line, const std::string& reason) const { throw SyntaxError{line, reason}; }
-
-int Tokenizer::Peek(size_t ahead) const {
-  return pos_ + ahead < src_.size() ? static_cast<unsigned char>(src_[pos_ + ahead]) : -1;
-}
 
 bool Tokenizer::AtNewline() const { return Peek() == '\n' || Peek() == '\r'; }
 
@@ -208,12 +203,12 @@ bool Tokenizer::HandleLineStart() {
 }
 
 void Tokenizer::SkipSpacesAndComments() {
-  for (;;) {
-    int c = Peek();
+  while (pos_ < src_.size()) {
+    char c = src_[pos_];
     if (c == ' ' || c == '\t' || c == '\f') {
       ++pos_;
     } else if (c == '#') {
-      while (pos_ < src_.size() && !AtNewline()) ++pos_;
+      while (pos_ < src_.size() && src_[pos_] != '\n' && src_[pos_] != '\r') ++pos_;
     } else {
       return;
     }
@@ -339,30 +334,64 @@ Token Tokenizer::ReadString(size_t start) {
   return t;
 }
 
+// CPython's PyToken_OneChar/TwoChars/ThreeChars as one switch.
 Token Tokenizer::ReadOperator() {
-  size_t start = pos_;
-  std::string_view rest = src_.substr(pos_, 3);
-  for (const OperatorSpec& op : kOperators) {
-    size_t len = std::strlen(op.text);
-    if (rest.substr(0, len) != op.text) continue;
-    pos_ += len;
-    char c = op.text[0];
-    if (len == 1 && (c == '(' || c == '[' || c == '{')) {
-      if (brackets_.size() >= kMaxBracketDepth) Fail("too many nested parentheses");
-      brackets_.emplace_back(c, line_);
-    } else if (len == 1 && (c == ')' || c == ']' || c == '}')) {
-      if (brackets_.empty()) Fail(std::string("unmatched '") + c + "'");
-      if (ClosingFor(brackets_.back().first) != c)
-        Fail(std::string("closing parenthesis '") + c + "' does not match opening parenthesis '" +
-             brackets_.back().first + "'");
-      brackets_.pop_back();
-    }
-    return Make(TokenKind::kOp, start, op.sym);
+  const size_t start = pos_;
+  const int c = Peek(), c1 = Peek(1), c2 = Peek(2);
+  // `op=` forms are augmented assignments, except where noted.
+  auto with_equal = [&](Sym plain) { return c1 == '=' ? OpChoice{2, Sym::kAugAssign} : OpChoice{1, plain}; };
+  OpChoice op{1, Sym::kNone};
+  switch (c) {
+    case '(': case '[': case '{': OpenBracket(static_cast<char>(c)); op.sym = c == '(' ? Sym::kLParen : c == '[' ? Sym::kLSquare : Sym::kLBrace; break;
+    case ')': case ']': case '}': CloseBracket(static_cast<char>(c)); op.sym = c == ')' ? Sym::kRParen : c == ']' ? Sym::kRSquare : Sym::kRBrace; break;
+    case ':': op = c1 == '=' ? OpChoice{2, Sym::kColonEqual} : OpChoice{1, Sym::kColon}; break;
+    case ',': op.sym = Sym::kComma; break;
+    case ';': op.sym = Sym::kSemi; break;
+    case '~': op.sym = Sym::kTilde; break;
+    case '.': op = c1 == '.' && c2 == '.' ? OpChoice{3, Sym::kEllipsis} : OpChoice{1, Sym::kDot}; break;
+    case '+': op = with_equal(Sym::kPlus); break;
+    case '-': op = c1 == '>' ? OpChoice{2, Sym::kArrow} : with_equal(Sym::kMinus); break;
+    case '@': op = with_equal(Sym::kAt); break;
+    case '%': case '&': case '|': case '^': op = with_equal(Sym::kBinary); break;
+    case '*':
+      if (c1 == '*') op = c2 == '=' ? OpChoice{3, Sym::kAugAssign} : OpChoice{2, Sym::kDoubleStar};
+      else op = with_equal(Sym::kStar);
+      break;
+    case '/':
+      if (c1 == '/') op = c2 == '=' ? OpChoice{3, Sym::kAugAssign} : OpChoice{2, Sym::kBinary};
+      else op = with_equal(Sym::kBinary);
+      break;
+    case '<': case '>':
+      if (c1 == c) op = c2 == '=' ? OpChoice{3, Sym::kAugAssign} : OpChoice{2, Sym::kBinary};  // << >>
+      else op = c1 == '=' ? OpChoice{2, Sym::kCompare} : OpChoice{1, Sym::kCompare};
+      break;
+    case '=': op = c1 == '=' ? OpChoice{2, Sym::kCompare} : OpChoice{1, Sym::kEqual}; break;
+    case '!':
+      if (c1 == '=') op = OpChoice{2, Sym::kCompare};
+      break;
+    default:
+      break;
   }
-  int c = Peek();
-  if (c == 0) Fail("source code cannot contain null bytes");
-  Fail(c >= 0x20 && c < 0x7f ? std::string("invalid character '") + static_cast<char>(c) + "'"
-                             : "invalid non-printable character");
+  if (op.sym == Sym::kNone) {
+    if (c == 0) Fail("source code cannot contain null bytes");
+    Fail(c >= 0x20 && c < 0x7f ? std::string("invalid character '") + static_cast<char>(c) + "'"
+                               : "invalid non-printable character");
+  }
+  pos_ += op.length;
+  return Make(TokenKind::kOp, start, op.sym);
+}
+
+void Tokenizer::OpenBracket(char open) {
+  if (brackets_.size() >= kMaxBracketDepth) Fail("too many nested parentheses");
+  brackets_.emplace_back(open, line_);
+}
+
+void Tokenizer::CloseBracket(char close) {
+  if (brackets_.empty()) Fail(std::string("unmatched '") + close + "'");
+  if (ClosingFor(brackets_.back().first) != close)
+    Fail(std::string("closing parenthesis '") + close + "' does not match opening parenthesis '" +
+         brackets_.back().first + "'");
+  brackets_.pop_back();
 }
 
 }  // namespace tpkg::py

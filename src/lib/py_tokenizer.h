@@ -85,7 +85,9 @@ class Tokenizer {
  private:
   [[noreturn]] void Fail(const std::string& reason) const;
   [[noreturn]] void FailAt(uint32_t line, const std::string& reason) const;
-  int Peek(size_t ahead = 0) const;
+  int Peek(size_t ahead = 0) const {
+    return pos_ + ahead < src_.size() ? static_cast<unsigned char>(src_[pos_ + ahead]) : -1;
+  }
   bool AtNewline() const;
   void SkipNewline();
   bool HandleLineStart();  // indentation; false when the line is blank
@@ -95,6 +97,8 @@ class Tokenizer {
   Token ReadNumber();
   Token ReadString(size_t start);  // pos_ at the opening quote
   Token ReadOperator();
+  void OpenBracket(char open);
+  void CloseBracket(char close);
   Token EndOfInput();
   void CheckNumberEnd(size_t start);
 

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -30,6 +29,13 @@ struct Job {
   std::string source;
 };
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 std::vector<Job> ReadJobs(bool with_sources) {
   std::vector<Job> jobs;
   std::string line;
@@ -37,10 +43,7 @@ std::vector<Job> ReadJobs(bool with_sources) {
     size_t tab = line.find('\t');
     if (tab == std::string::npos) continue;
     Job job{line.substr(0, tab), line.substr(tab + 1), {}};
-    if (with_sources) {
-      std::ifstream in(job.path, std::ios::binary);
-      job.source.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    if (with_sources) job.source = ReadFile(job.path);
     jobs.push_back(std::move(job));
   }
   return jobs;
@@ -58,8 +61,7 @@ std::string RefsJson(const std::vector<tpkg::ImportRef>& refs) {
 
 void DumpEach() {
   for (Job& job : ReadJobs(false)) {
-    std::ifstream in(job.path, std::ios::binary);
-    std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string source = ReadFile(job.path);
     std::string result;
     try {
       result = "\"refs\": " + RefsJson(tpkg::ScanImports(source, job.package));
