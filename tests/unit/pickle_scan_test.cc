@@ -251,6 +251,23 @@ TEST(PickleScanTest, EveryTruncationOfAValidPickleIsAnErrorNotACrash) {
   for (size_t n = 0; n < p.size(); ++n) EXPECT_THROW(Scan(p.substr(0, n)), Error) << "prefix " << n;
 }
 
+TEST(PickleScanTest, EverySingleByteMutationGivesErrorOrResult) {
+  const std::string p = Proto(4) + "\x95" + LE(40, 8) + ShortUnicode("torch") + kMemoize + ShortUnicode("Tensor") +
+                        kMemoize + kStackGlobal + kMemoize + "(" + StoragePid(BinInt1(1), 2) + BinGet(0) + BinGet(1) +
+                        kStackGlobal + "l" + "\x86.";
+  for (size_t i = 0; i < p.size(); ++i) {
+    for (int b : {0x00, 0x28, 0x2e, 0x30, 0x51, 0x68, 0x74, 0x8c, 0x8d, 0x93, 0x94, 0xff}) {
+      std::string mutated = p;
+      mutated[i] = static_cast<char>(b);
+      try {
+        Scan(mutated);
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::kCorrupt);
+      }
+    }
+  }
+}
+
 TEST(PickleScanTest, TrailingBytesAfterStopAreIgnored) {
   EXPECT_NO_THROW(Scan("N.\xff\xff garbage"));
 }
