@@ -163,7 +163,10 @@ Token Tokenizer::Next() {
 // false for a blank or comment-only line, which it consumes.
 bool Tokenizer::HandleLineStart() {
   int col = 0, alt_col = 0;
-  for (;; ++pos_) {
+  // Indentation cannot be split with backslashes: the first one preceded by
+  // whitespace fixes the level (CPython's cont_line_col; 0 means unset).
+  int continuation_col = 0;
+  for (;;) {
     int c = Peek();
     if (c == ' ') {
       ++col, ++alt_col;
@@ -172,15 +175,24 @@ bool Tokenizer::HandleLineStart() {
       ++alt_col;
     } else if (c == '\f') {
       col = alt_col = 0;
+    } else if (c == '\\') {
+      continuation_col = continuation_col != 0 ? continuation_col : col;
+      ++pos_;
+      if (!AtNewline()) Fail("unexpected character after line continuation character");
+      SkipNewline();
+      if (pos_ >= src_.size()) Fail("unexpected EOF while parsing");
+      continue;
     } else {
       break;
     }
+    ++pos_;
   }
   if (Peek() == '#' || AtNewline()) {
     SkipSpacesAndComments();
     if (AtNewline()) SkipNewline();
     return false;
   }
+  if (continuation_col != 0) col = alt_col = continuation_col;
   if (pos_ >= src_.size() || !brackets_.empty()) return true;  // EndOfInput dedents
   if (col == indents_.back()) {
     if (alt_col != alt_indents_.back()) Fail("inconsistent use of tabs and spaces in indentation");

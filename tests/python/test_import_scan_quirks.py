@@ -77,6 +77,7 @@ CASES = [
     ("x = 1 \\\n    + 2\nimport \\\n    cont\n", "p"),
     ("x = (1,\n     2)  # comment\n\n\n    # indented comment\nimport after\n", "p"),
     ("if True:\n\tif True:\n\t\timport tabbed\n", "p"),
+    ("if x:\n    a\n\\\n    import b\nif y:\n    a\n    \\\nimport c\n\\\nimport d\n", "p"),
     ("x = 1if y else 2\nimport z\n", "p"),
     ("class C:\n    def f(self): return 1\n\n    import body\n", "p"),
     ("print >>sys.stderr, 'hello'\nimport after_print\n", "p"),
@@ -154,6 +155,7 @@ INVALID = [
     "f(a=1, b)", "f(**k, *a)", "f(**k, a)", "def f(a=1, b): pass", "def f(*): pass", "def f(**k, a): pass",
     "x = b'\u00e9'",
     "(*a)", "a := 1", "import a.b as c.d", "lambda a=1, b: 0", "print(*a for a in b)", "x = 5 \u00d7 3",
+    "if x:\n    a\n  \\\n    b\n", "  \\\nimport a\n", "x = 1\n\\",
 ]
 
 # Sources ast.parse refuses but the scanner accepts: the documented superset
