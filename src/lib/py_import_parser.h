@@ -2,7 +2,8 @@
 // in the order torch's ast.NodeVisitor meets them (private to libtpkg).
 //
 // A recursive-descent parser over the whole Python 3.11 grammar (a superset:
-// see import_scan.h for what it does not check). It builds no tree: each
+// see import_scan.h for what it does not check; the parser itself is in
+// py_parser.h). It builds no tree: each
 // rule returns the events of its subtree already in ast field order, so the
 // quirks of torch's visitor fall out of the grammar:
 //   * a Call's events are dropped (visit_Call never visits children), except
