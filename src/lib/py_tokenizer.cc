@@ -2,6 +2,7 @@
 #include "py_tokenizer.h"
 
 #include <initializer_list>
+#include <optional>
 #include <utility>
 
 namespace tpkg::py {
@@ -112,43 +113,19 @@ void Tokenizer::Restore(const State& s) {
 Token Tokenizer::Next() {
   for (;;) {
     token_line_ = line_;
-    if (pending_indents_ > 0) {
-      --pending_indents_;
-      return Make(TokenKind::kIndent, pos_);
-    }
-    if (pending_indents_ < 0) {
-      ++pending_indents_;
-      return Make(TokenKind::kDedent, pos_);
-    }
+    if (pending_indents_ != 0) return IndentToken();
     if (done_) return Make(TokenKind::kEndMarker, pos_);
-    if (at_line_start_) {
-      at_line_start_ = false;
-      if (!HandleLineStart()) {
-        at_line_start_ = true;  // blank or comment-only line: no tokens
-        continue;
-      }
-      if (pending_indents_ != 0) continue;
-    }
+    if (at_line_start_ && !StartLine()) continue;
     SkipSpacesAndComments();
     token_line_ = line_;
     if (pos_ >= src_.size()) return EndOfInput();
     int c = Peek();
     if (c == '\n' || c == '\r') {
-      bool logical_end = brackets_.empty() && !implicit_brackets_;
-      size_t start = pos_;
-      SkipNewline();
-      if (!logical_end) continue;
-      at_line_start_ = true;
-      if (!emitted_token_on_line_) continue;
-      emitted_token_on_line_ = false;
-      return Token{TokenKind::kNewline, Sym::kNone, src_.substr(start, 0), token_line_};
+      if (std::optional<Token> newline = EndOfLine()) return *newline;
+      continue;
     }
     if (c == '\\') {
-      ++pos_;
-      if (pos_ >= src_.size()) Fail("unexpected EOF while parsing");
-      if (!AtNewline()) Fail("unexpected character after line continuation character");
-      SkipNewline();
-      if (pos_ >= src_.size()) Fail("unexpected EOF while parsing");
+      SkipLineContinuation();
       continue;
     }
     emitted_token_on_line_ = true;
@@ -159,10 +136,48 @@ Token Tokenizer::Next() {
   }
 }
 
-// Indentation of a new logical line (CPython tok_get, "atbol"). Returns
-// false for a blank or comment-only line, which it consumes.
-bool Tokenizer::HandleLineStart() {
+Token Tokenizer::IndentToken() {
+  bool indent = pending_indents_ > 0;
+  pending_indents_ += indent ? -1 : 1;
+  return Make(indent ? TokenKind::kIndent : TokenKind::kDedent, pos_);
+}
+
+// False when the caller must loop: a blank line, or INDENT/DEDENTs to emit.
+bool Tokenizer::StartLine() {
+  at_line_start_ = false;
   int col = 0, alt_col = 0;
+  if (!MeasureIndentation(col, alt_col)) {
+    at_line_start_ = true;  // blank or comment-only line: no tokens
+    return false;
+  }
+  if (pos_ < src_.size()) ApplyIndentation(col, alt_col);  // at EOF, EndOfInput dedents
+  return pending_indents_ == 0;
+}
+
+// A NEWLINE token at the end of a logical line with tokens on it; nothing
+// inside brackets or after a blank line.
+std::optional<Token> Tokenizer::EndOfLine() {
+  bool logical_end = brackets_.empty() && !implicit_brackets_;
+  size_t start = pos_;
+  SkipNewline();
+  if (!logical_end) return std::nullopt;
+  at_line_start_ = true;
+  if (!emitted_token_on_line_) return std::nullopt;
+  emitted_token_on_line_ = false;
+  return Token{TokenKind::kNewline, Sym::kNone, src_.substr(start, 0), token_line_};
+}
+
+void Tokenizer::SkipLineContinuation() {
+  ++pos_;
+  if (!AtNewline()) Fail("unexpected character after line continuation character");
+  SkipNewline();
+  if (pos_ >= src_.size()) Fail("unexpected EOF while parsing");
+}
+
+// Columns of a new line's indentation (CPython tok_get, "atbol"), with tabs
+// to 8 (col) and to 1 (alt_col) for the consistency check. Returns false
+// for a blank or comment-only line, which it consumes.
+bool Tokenizer::MeasureIndentation(int& col, int& alt_col) {
   // Indentation cannot be split with backslashes: the first one preceded by
   // whitespace fixes the level (CPython's cont_line_col; 0 means unset).
   int continuation_col = 0;
@@ -177,10 +192,7 @@ bool Tokenizer::HandleLineStart() {
       col = alt_col = 0;
     } else if (c == '\\') {
       continuation_col = continuation_col != 0 ? continuation_col : col;
-      ++pos_;
-      if (!AtNewline()) Fail("unexpected character after line continuation character");
-      SkipNewline();
-      if (pos_ >= src_.size()) Fail("unexpected EOF while parsing");
+      SkipLineContinuation();
       continue;
     } else {
       break;
@@ -193,12 +205,16 @@ bool Tokenizer::HandleLineStart() {
     return false;
   }
   if (continuation_col != 0) col = alt_col = continuation_col;
-  if (pos_ >= src_.size() || !brackets_.empty()) return true;  // EndOfInput dedents
+  return true;
+}
+
+void Tokenizer::ApplyIndentation(int col, int alt_col) {
+  constexpr const char* kTabError = "inconsistent use of tabs and spaces in indentation";
   if (col == indents_.back()) {
-    if (alt_col != alt_indents_.back()) Fail("inconsistent use of tabs and spaces in indentation");
+    if (alt_col != alt_indents_.back()) Fail(kTabError);
   } else if (col > indents_.back()) {
     if (indents_.size() >= kMaxIndentLevels) Fail("too many levels of indentation");
-    if (alt_col <= alt_indents_.back()) Fail("inconsistent use of tabs and spaces in indentation");
+    if (alt_col <= alt_indents_.back()) Fail(kTabError);
     indents_.push_back(col);
     alt_indents_.push_back(alt_col);
     pending_indents_ = 1;
@@ -209,9 +225,8 @@ bool Tokenizer::HandleLineStart() {
       --pending_indents_;
     }
     if (col != indents_.back()) Fail("unindent does not match any outer indentation level");
-    if (alt_col != alt_indents_.back()) Fail("inconsistent use of tabs and spaces in indentation");
+    if (alt_col != alt_indents_.back()) Fail(kTabError);
   }
-  return true;
 }
 
 void Tokenizer::SkipSpacesAndComments() {

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,7 +91,12 @@ class Tokenizer {
   }
   bool AtNewline() const;
   void SkipNewline();
-  bool HandleLineStart();  // indentation; false when the line is blank
+  Token IndentToken();
+  bool StartLine();
+  std::optional<Token> EndOfLine();
+  void SkipLineContinuation();
+  bool MeasureIndentation(int& col, int& alt_col);
+  void ApplyIndentation(int col, int alt_col);
   void SkipSpacesAndComments();
   Token Make(TokenKind kind, size_t start, Sym sym = Sym::kNone) const;
   Token ReadName();
