@@ -36,11 +36,16 @@
 // before positional defaults, dict keys before dict values, `a if t else b`
 // as t, a, b. Duplicates keep their first position.
 //
-// Not modelled (absurd in real code; documented residual differences):
-// identifiers are not NFKC-normalized (`ｏｓ` stays as written); an
-// `__import__` whose module or fromlist item is a literal of another type
-// (int, bytes, None, an expression with a `.value` field) makes torch record
-// a non-str entry that can never be imported: such entries are omitted.
+// Documented residual differences (the only ones the differential tests allow):
+//   * torch records entries whose module or attribute is not a str when an
+//     `__import__` argument is a non-str literal or an expression with a
+//     `.value` field: `__import__(info.name)` records the ast.Name node
+//     itself (8 files of Debian's Python tree do this). Such entries can
+//     never be imported (the exporter drops them), have no ImportRef form,
+//     and are omitted. With a positive level and a truthy non-str module,
+//     torch formats "<package>.<repr>" strings: omitted as well.
+//   * identifiers are not NFKC-normalized (`import ｏｓ` stays as written,
+//     where CPython's parser turns it into `os`).
 //
 // Thread safety: pure functions.
 #pragma once
