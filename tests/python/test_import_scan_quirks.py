@@ -191,3 +191,11 @@ def test_line_numbers_of_errors_match_ast_parse(scan):
             compile(src, "<unknown>", "exec")
         except SyntaxError as e:
             assert got["error"].startswith(f"line {e.lineno}:"), (src, got, e)
+
+
+def test_nfkc_identifiers_are_the_documented_residual(scan):
+    """CPython NFKC-normalizes identifiers; ScanImports keeps them as written
+    (import_scan.h). If this changes, update the header."""
+    src = "import \uff4f\uff53\n"  # fullwidth "os"
+    assert _torch(src, "p") == {"refs": [["os", None]]}
+    assert scan([(src, "p")])[0]["refs"] == [["\uff4f\uff53", None]]
