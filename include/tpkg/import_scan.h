@@ -22,7 +22,7 @@
 //   __import__("a.b.c")                     (a.b.c, -) (a.b, -)     parent, not top level
 //   __import__("a.b", fromlist=["x"])       (a.b, x)
 //   __import__("m", g, l, ["x"], 1)         (p.q.m, x)
-//   __import__("a.b", g, l, [], 1)          (a.b, -) (p.q.a, -)     only the parent is made relative
+//   __import__("a.b", g, l, [], 1)          (a.b, -) (p.q.a, -)     only the parent is relative
 //   __import__(name) / importlib...         nothing (non-literal arguments are ignored)
 //   f(__import__("a"))                      nothing: torch's visit_Call never visits a call's
 //   __import__("a").b()                     children, so an __import__ anywhere inside another

@@ -21,7 +21,8 @@ using py::ArgValue;
 }
 
 uint32_t LineOfOffset(std::string_view source, size_t offset) {
-  return 1 + static_cast<uint32_t>(std::count(source.begin(), source.begin() + static_cast<ptrdiff_t>(offset), '\n'));
+  return 1 + static_cast<uint32_t>(
+                 std::count(source.begin(), source.begin() + static_cast<ptrdiff_t>(offset), '\n'));
 }
 
 // ast.parse refuses NUL bytes; bytes that are not UTF-8 cannot be a str.
@@ -35,7 +36,8 @@ void CheckEncoding(std::string_view source) {
 // torch/package/_importlib.py _resolve_name: `package.rsplit(".", level - 1)`
 // must give `level` parts; the base is the first. nullopt when it climbs
 // above the top-level package.
-std::optional<std::string> ResolveName(const std::string* name, std::string_view package, int64_t level) {
+std::optional<std::string> ResolveName(const std::string* name, std::string_view package,
+                                       int64_t level) {
   size_t end = package.size();
   for (int64_t i = 1; i < level; ++i) {
     size_t dot = end == 0 ? std::string_view::npos : package.rfind('.', end - 1);
@@ -74,7 +76,8 @@ class Visitor {
   // raises (level not comparable with 0, a float level, climbing too high).
   std::optional<std::string> AbsModule(const std::string& name, const ArgValue& level) const;
   static bool ReadFromlist(const py::CallArg& arg, std::vector<ArgValue>& out);
-  void VisitImportCall(const ArgValue& name, const std::vector<ArgValue>& fromlist, const ArgValue& level);
+  void VisitImportCall(const ArgValue& name, const std::vector<ArgValue>& fromlist,
+                       const ArgValue& level);
 
   std::string_view package_;
   References refs_;
@@ -85,13 +88,15 @@ class Visitor {
 void Visitor::operator()(const py::ImportFromStmt& s) {
   std::string module;
   if (s.level > 0) {
-    std::optional<std::string> resolved = ResolveName(s.module ? &*s.module : nullptr, package_, s.level);
+    std::optional<std::string> resolved =
+        ResolveName(s.module ? &*s.module : nullptr, package_, s.level);
     if (!resolved) FailAtLine(s.line, "attempted relative import beyond top-level package");
     module = std::move(*resolved);
   } else {
     module = *s.module;
   }
-  for (const std::string& alias : s.names) refs_.Add(module, alias == "*" ? std::nullopt : std::optional(alias));
+  for (const std::string& alias : s.names)
+    refs_.Add(module, alias == "*" ? std::nullopt : std::optional(alias));
 }
 
 // visit_Call for `__import__(...)`: any exception torch's code would hit
@@ -108,7 +113,8 @@ void Visitor::operator()(const py::ImportCall& c) {
   }
   ArgValue level;
   level.kind = ArgValue::Kind::kInt;
-  if (c.args.size() > 4) level = c.args[4].value;
+  if (c.args.size() > 4)
+    level = c.args[4].value;
   else
     for (const auto& [keyword, arg] : c.keywords)
       if (keyword == "level") level = arg.value;
@@ -127,7 +133,8 @@ bool Visitor::ReadFromlist(const py::CallArg& arg, std::vector<ArgValue>& out) {
 
 // Non-str modules or names are references torch records but that can never
 // be imported; they have no ImportRef form and are left out.
-void Visitor::VisitImportCall(const ArgValue& name, const std::vector<ArgValue>& fromlist, const ArgValue& level) {
+void Visitor::VisitImportCall(const ArgValue& name, const std::vector<ArgValue>& fromlist,
+                              const ArgValue& level) {
   if (fromlist.empty()) {
     if (name.kind != ArgValue::Kind::kStr) return;
     refs_.Add(name.text, std::nullopt);
@@ -151,7 +158,8 @@ void Visitor::VisitImportCall(const ArgValue& name, const std::vector<ArgValue>&
   }
 }
 
-std::optional<std::string> Visitor::AbsModule(const std::string& name, const ArgValue& level) const {
+std::optional<std::string> Visitor::AbsModule(const std::string& name,
+                                              const ArgValue& level) const {
   switch (level.kind) {
     case ArgValue::Kind::kInt:
       if (level.number <= 0) return name;

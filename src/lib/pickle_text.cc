@@ -37,7 +37,8 @@ int BaseFromPrefix(std::string_view& digits) {
 
 ParsedInt ParseTextInt(std::string_view text, bool allow_prefix, bool allow_l_suffix) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   if (allow_l_suffix && !text.empty() && text.back() == 'L') text.remove_suffix(1);
   bool negative = false;
   if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
@@ -51,7 +52,8 @@ ParsedInt ParseTextInt(std::string_view text, bool allow_prefix, bool allow_l_su
   for (char c : text) {
     int d = DigitValue(c);
     if (d >= base) return out;
-    if (magnitude > (UINT64_MAX - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base)) out.big = true;
+    if (magnitude > (UINT64_MAX - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base))
+      out.big = true;
     magnitude = magnitude * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
   }
   out.valid = true;
@@ -63,6 +65,7 @@ ParsedInt ParseTextInt(std::string_view text, bool allow_prefix, bool allow_l_su
   return out;
 }
 
+// clang-format off
 std::optional<std::string> DecodeQuotedString(std::string_view text) {
   if (text.size() < 2 || text.front() != text.back() || (text.front() != '\'' && text.front() != '"'))
     return std::nullopt;
@@ -106,6 +109,7 @@ std::optional<std::string> DecodeQuotedString(std::string_view text) {
   }
   return out;
 }
+// clang-format on
 
 std::optional<std::string> DecodeRawUnicodeEscape(std::string_view text) {
   std::string out;

@@ -13,7 +13,7 @@ namespace tpkg::pickle {
 
 struct ParsedInt {
   bool valid = false;
-  bool big = false;   // valid, but outside int64
+  bool big = false;  // valid, but outside int64
   int64_t value = 0;
 };
 

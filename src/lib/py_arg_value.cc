@@ -80,16 +80,19 @@ ArgValue ArgValueOf(const Expr& e) {
       return v;
     case Node::kNumber:
       return NumberValue(e.text);
-    case Node::kTrue: case Node::kFalse:
+    case Node::kTrue:
+    case Node::kFalse:
       v.kind = ArgValue::Kind::kInt;
       v.number = e.node == Node::kTrue ? 1 : 0;
       v.truthy = e.node == Node::kTrue;
       return v;
-    case Node::kNone: case Node::kNoneValue:
+    case Node::kNone:
+    case Node::kNoneValue:
       v.kind = ArgValue::Kind::kOther;
       v.truthy = false;
       return v;
-    case Node::kEllipsis: case Node::kAstValue:
+    case Node::kEllipsis:
+    case Node::kAstValue:
       v.kind = ArgValue::Kind::kOther;
       return v;
     default:

@@ -48,16 +48,16 @@ struct ImportFromStmt {
 // Yield, YieldFrom) and `node.elts` (List, Tuple, Set).
 struct ArgValue {
   enum class Kind : uint8_t {
-    kMissing,   // the node has no `.value` (Name, Call, BinOp, JoinedStr, ...)
-    kStr,       // Constant str
-    kInt,       // Constant int or bool (True is 1)
-    kFloat,     // Constant float
-    kOther,     // another constant (None, bytes, complex, ...), or an AST node
+    kMissing,  // the node has no `.value` (Name, Call, BinOp, JoinedStr, ...)
+    kStr,      // Constant str
+    kInt,      // Constant int or bool (True is 1)
+    kFloat,    // Constant float
+    kOther,    // another constant (None, bytes, complex, ...), or an AST node
   };
   Kind kind = Kind::kMissing;
-  bool truthy = true;     // bool(value), for kOther
-  std::string text;       // kStr
-  int64_t number = 0;     // kInt (saturated); kFloat: 1 if > 0 else 0
+  bool truthy = true;  // bool(value), for kOther
+  std::string text;    // kStr
+  int64_t number = 0;  // kInt (saturated); kFloat: 1 if > 0 else 0
 };
 
 struct CallArg {
@@ -67,7 +67,7 @@ struct CallArg {
 
 // A direct `__import__(...)` call (one torch's visitor reaches).
 struct ImportCall {
-  std::vector<CallArg> args;                            // positional, Starred included
+  std::vector<CallArg> args;                              // positional, Starred included
   std::vector<std::pair<std::string, CallArg>> keywords;  // name "" for **kwargs
   uint32_t line = 0;
 };

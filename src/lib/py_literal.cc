@@ -34,7 +34,8 @@ int64_t ReadHex(std::string_view body, size_t i, int digits) {
 
 class FStringScanner {
  public:
-  FStringScanner(const StringLiteral& s, const std::function<void(std::string_view, uint32_t)>& on_field)
+  FStringScanner(const StringLiteral& s,
+                 const std::function<void(std::string_view, uint32_t)>& on_field)
       : s_(s), body_(s.body), on_field_(on_field), line_(s.line) {}
 
   // fstring_parse: literal text and fields until the end (level 0) or the
@@ -55,8 +56,9 @@ class FStringScanner {
   uint32_t LineAt(size_t offset) {
     offset = std::min(offset, body_.size());
     if (offset < line_offset_) line_offset_ = 0, line_ = s_.line;
-    line_ += static_cast<uint32_t>(std::count(body_.begin() + static_cast<ptrdiff_t>(line_offset_),
-                                              body_.begin() + static_cast<ptrdiff_t>(offset), '\n'));
+    line_ +=
+        static_cast<uint32_t>(std::count(body_.begin() + static_cast<ptrdiff_t>(line_offset_),
+                                         body_.begin() + static_cast<ptrdiff_t>(offset), '\n'));
     line_offset_ = offset;
     return line_;
   }
@@ -100,7 +102,9 @@ class FStringScanner {
     on_field_(expr, LineAt(start));
     if (body_[i_] == '=') {
       ++i_;
-      while (i_ < body_.size() && std::string_view(" \t\n\r\f\v").find(body_[i_]) != std::string_view::npos) ++i_;
+      while (i_ < body_.size() &&
+             std::string_view(" \t\n\r\f\v").find(body_[i_]) != std::string_view::npos)
+        ++i_;
       ExpectMore();
     }
     if (body_[i_] == '!') {
@@ -134,8 +138,10 @@ class FStringScanner {
       char ch = body_[i_];
       if (ch == '\\') Fail("f-string expression part cannot include a backslash");
       if (quote != 0) {
-        if (ch == quote && !triple) quote = 0;
-        else if (ch == quote && i_ + 2 < body_.size() && body_[i_ + 1] == ch && body_[i_ + 2] == ch) quote = 0, i_ += 2;
+        if (ch == quote && !triple)
+          quote = 0;
+        else if (ch == quote && i_ + 2 < body_.size() && body_[i_ + 1] == ch && body_[i_ + 2] == ch)
+          quote = 0, i_ += 2;
         continue;
       }
       if (ch == '\'' || ch == '"') {
@@ -147,7 +153,8 @@ class FStringScanner {
         brackets.push_back(ch);
       } else if (ch == '#') {
         Fail("f-string expression part cannot include '#'");
-      } else if (brackets.empty() && std::string_view("!:}=<>").find(ch) != std::string_view::npos) {
+      } else if (brackets.empty() &&
+                 std::string_view("!:}=<>").find(ch) != std::string_view::npos) {
         char next = i_ + 1 < body_.size() ? body_[i_ + 1] : 0;
         if (next == '=' && ch != ':' && ch != '}') {  // != == <= >=
           ++i_;
@@ -160,8 +167,8 @@ class FStringScanner {
         char open = brackets.back();
         brackets.pop_back();
         if ((open == '(') != (ch == ')') || (open == '[') != (ch == ']'))
-          Fail(std::string("f-string: closing parenthesis '") + ch + "' does not match opening parenthesis '" +
-               open + "'");
+          Fail(std::string("f-string: closing parenthesis '") + ch +
+               "' does not match opening parenthesis '" + open + "'");
       }
     }
     if (quote != 0) Fail("f-string: unterminated string");
@@ -196,6 +203,7 @@ StringLiteral SplitStringToken(std::string_view token, uint32_t line) {
   return s;
 }
 
+// clang-format off
 std::optional<std::string> DecodeStringBody(const StringLiteral& s) {
   if (s.raw) return std::string(s.body);
   std::string out;
@@ -241,6 +249,7 @@ std::optional<std::string> DecodeStringBody(const StringLiteral& s) {
   }
   return out;
 }
+// clang-format on
 
 void ForEachFStringField(const StringLiteral& s,
                          const std::function<void(std::string_view, uint32_t)>& on_field) {

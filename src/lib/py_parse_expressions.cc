@@ -78,8 +78,10 @@ Expr Parser::ParseInfix(bool stop_at_in) {
       prefixed = true;
     }
     Expr operand = ParsePrimary();
-    if (operands++ == 0) result = std::move(operand);
-    else Append(result.events, std::move(operand.events));
+    if (operands++ == 0)
+      result = std::move(operand);
+    else
+      Append(result.events, std::move(operand.events));
   } while (AcceptInfixOperator(stop_at_in));
   if (operands > 1 || prefixed) {
     result.node = Node::kOther;
@@ -88,6 +90,7 @@ Expr Parser::ParseInfix(bool stop_at_in) {
   return result;
 }
 
+// clang-format off
 bool Parser::AcceptInfixOperator(bool stop_at_in) {
   switch (cur_.sym) {
     case Sym::kOr: case Sym::kAnd: case Sym::kCompare: case Sym::kBinary: case Sym::kPlus:
@@ -111,12 +114,14 @@ bool Parser::AcceptInfixOperator(bool stop_at_in) {
       return false;
   }
 }
+// clang-format on
 
 // Assignment targets of `for` and comprehensions: stop before `in`.
 Expr Parser::ParseTargets() {
   Expr first = ParseStarTarget();
   if (!At(Sym::kComma)) return first;
-  while (Accept(Sym::kComma) && !At(Sym::kIn) && !At(Sym::kEqual)) Append(first.events, ParseStarTarget().events);
+  while (Accept(Sym::kComma) && !At(Sym::kIn) && !At(Sym::kEqual))
+    Append(first.events, ParseStarTarget().events);
   first.node = Node::kDisplay;
   return first;
 }
@@ -148,6 +153,7 @@ Expr Parser::ParsePrimary() {
   return e;
 }
 
+// clang-format off
 Expr Parser::ParseAtom() {
   Expr e;
   e.line = cur_.line;
@@ -180,6 +186,7 @@ Expr Parser::ParseAtom() {
     default: FailSyntax();
   }
 }
+// clang-format on
 
 // Adjacent string tokens form one Constant, or one JoinedStr when any is an
 // f-string (whose replacement fields are code, visited in source order).
@@ -194,7 +201,8 @@ Expr Parser::ParseStrings() {
     (s.bytes ? any_bytes : any_text) = true;
     if (s.bytes)
       for (char c : s.body)
-        if (static_cast<unsigned char>(c) >= 0x80) Fail("bytes can only contain ASCII literal characters");
+        if (static_cast<unsigned char>(c) >= 0x80)
+          Fail("bytes can only contain ASCII literal characters");
     if (s.fstring) {
       any_f = true;
       ForEachFStringField(s, [this, &e](std::string_view field, uint32_t line) {
@@ -349,7 +357,9 @@ Events Parser::ParseSlices() {
 void Parser::ParseSlice(Events& events) {
   if (!At(Sym::kColon)) Append(events, ParseStarNamedExpression().events);
   if (!Accept(Sym::kColon)) return;
-  auto bound_follows = [this] { return !At(Sym::kColon) && !At(Sym::kComma) && !At(Sym::kRSquare); };
+  auto bound_follows = [this] {
+    return !At(Sym::kColon) && !At(Sym::kComma) && !At(Sym::kRSquare);
+  };
   if (bound_follows()) Append(events, ParseExpression().events);
   if (Accept(Sym::kColon) && bound_follows()) Append(events, ParseExpression().events);
 }
@@ -375,7 +385,8 @@ Expr Parser::ParseCall(Expr callee) {
     return arg;
   };
   for (const Expr& e : args.positional) event.args.push_back(to_arg(e));
-  for (const auto& [name, e] : args.keywords) event.keywords.emplace_back(std::string(name), to_arg(e));
+  for (const auto& [name, e] : args.keywords)
+    event.keywords.emplace_back(std::string(name), to_arg(e));
   call.events.emplace_back(std::move(event));
   return call;
 }

@@ -77,6 +77,7 @@ Events Parser::ParseFile() {
   return events;
 }
 
+// clang-format off
 Events Parser::ParseStatement() {
   if (AtKind(TokenKind::kIndent)) Fail("unexpected indent");
   switch (cur_.sym) {
@@ -101,6 +102,7 @@ Events Parser::ParseStatement() {
   if (AtSoftKeyword("match") && TryParseMatch(events)) return events;
   return ParseSimpleStatements();
 }
+// clang-format on
 
 Events Parser::ParseSimpleStatements() {
   Events events;
@@ -111,6 +113,7 @@ Events Parser::ParseSimpleStatements() {
   return events;
 }
 
+// clang-format off
 Events Parser::ParseSimpleStatement() {
   switch (cur_.sym) {
     case Sym::kImport: return ParseImport();
@@ -143,6 +146,7 @@ Events Parser::ParseSimpleStatement() {
       return ParseExpressionStatement();
   }
 }
+// clang-format on
 
 // Expr, Assign (targets then value), AugAssign, AnnAssign: all source order.
 Events Parser::ParseExpressionStatement() {
@@ -380,7 +384,8 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
     params.bare_star_pending = !AtKind(TokenKind::kName);
     if (params.bare_star_pending) return;
     ExpectName();
-    if (annotations && Accept(Sym::kColon)) Append(params.annotations, ParseStarExpression().events);
+    if (annotations && Accept(Sym::kColon))
+      Append(params.annotations, ParseStarExpression().events);
   } else if (Accept(Sym::kDoubleStar)) {
     if (params.bare_star_pending) Fail("named arguments must follow bare *");
     params.after_kwarg = true;
@@ -412,7 +417,8 @@ bool Parser::TryParseMatch(Events& out) {
     Advance();
     Expr subject = ParseStarNamedExpression();
     events = std::move(subject.events);
-    while (Accept(Sym::kComma) && !At(Sym::kColon)) Append(events, ParseStarNamedExpression().events);
+    while (Accept(Sym::kComma) && !At(Sym::kColon))
+      Append(events, ParseStarNamedExpression().events);
     Expect(Sym::kColon);
     ExpectKind(TokenKind::kNewline);
     if (!AtKind(TokenKind::kIndent)) FailSyntax();

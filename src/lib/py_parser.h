@@ -45,15 +45,18 @@ inline void Append(Events& dst, Events&& src) {
 // The root node of an expression, as far as torch's visit_Call can tell
 // nodes apart (`.value`, `.elts`, `.id`).
 enum class Node : uint8_t {
-  kName,          // Name: text is the identifier
-  kStr,           // Constant str: text spans the string tokens
-  kBytes,         // Constant bytes: text spans the string tokens
-  kNumber,        // Constant int/float/complex: text is the token
-  kTrue, kFalse, kNone, kEllipsis,
-  kAstValue,      // Attribute, Subscript, Starred, NamedExpr, Await, Yield x, YieldFrom
-  kNoneValue,     // Yield without a value (`.value` is None)
-  kDisplay,       // List, Tuple, Set (have `.elts`)
-  kOther,         // everything else: no `.value`, no `.elts`
+  kName,    // Name: text is the identifier
+  kStr,     // Constant str: text spans the string tokens
+  kBytes,   // Constant bytes: text spans the string tokens
+  kNumber,  // Constant int/float/complex: text is the token
+  kTrue,
+  kFalse,
+  kNone,
+  kEllipsis,
+  kAstValue,   // Attribute, Subscript, Starred, NamedExpr, Await, Yield x, YieldFrom
+  kNoneValue,  // Yield without a value (`.value` is None)
+  kDisplay,    // List, Tuple, Set (have `.elts`)
+  kOther,      // everything else: no `.value`, no `.elts`
 };
 
 struct Expr {
@@ -81,7 +84,7 @@ class Parser {
   struct Arguments {
     Events positional_events;
     Events keyword_events;
-    std::vector<Expr> positional;                          // only with want_literals
+    std::vector<Expr> positional;                             // only with want_literals
     std::vector<std::pair<std::string_view, Expr>> keywords;  // only with want_literals
   };
   struct Checkpoint {

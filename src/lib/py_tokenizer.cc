@@ -33,7 +33,8 @@ struct OpChoice {
   Sym sym;
 };
 
-Sym MatchKeyword(std::string_view n, std::initializer_list<std::pair<std::string_view, Sym>> candidates) {
+Sym MatchKeyword(std::string_view n,
+                 std::initializer_list<std::pair<std::string_view, Sym>> candidates) {
   for (const auto& [text, sym] : candidates)
     if (text == n) return sym;
   return Sym::kNone;
@@ -42,6 +43,7 @@ Sym MatchKeyword(std::string_view n, std::initializer_list<std::pair<std::string
 }  // namespace
 
 // Dispatch on the first letter: this runs for every NAME token.
+// clang-format off
 Sym KeywordSym(std::string_view n) {
   if (n.size() < 2 || n.size() > 8) return Sym::kNone;
   switch (n[0]) {
@@ -70,6 +72,7 @@ Sym KeywordSym(std::string_view n) {
     default: return Sym::kNone;
   }
 }
+// clang-format on
 
 Tokenizer::Tokenizer(std::string_view source, uint32_t first_line, bool in_brackets)
     : src_(source), line_(first_line), implicit_brackets_(in_brackets) {
@@ -79,7 +82,9 @@ Tokenizer::Tokenizer(std::string_view source, uint32_t first_line, bool in_brack
 
 void Tokenizer::Fail(const std::string& reason) const { FailAt(line_, reason); }
 
-void Tokenizer::FailAt(uint32_t line, const std::string& reason) const { throw SyntaxError{line, reason}; }
+void Tokenizer::FailAt(uint32_t line, const std::string& reason) const {
+  throw SyntaxError{line, reason};
+}
 
 bool Tokenizer::AtNewline() const { return Peek() == '\n' || Peek() == '\r'; }
 
@@ -94,7 +99,7 @@ Token Tokenizer::Make(TokenKind kind, size_t start, Sym sym) const {
 }
 
 Tokenizer::State Tokenizer::Save() const {
-  return State{pos_, line_, at_line_start_, emitted_token_on_line_, pending_indents_, done_,
+  return State{pos_,      line_,    at_line_start_, emitted_token_on_line_, pending_indents_, done_,
                brackets_, indents_, alt_indents_};
 }
 
@@ -244,7 +249,8 @@ void Tokenizer::SkipSpacesAndComments() {
 
 Token Tokenizer::EndOfInput() {
   if (!brackets_.empty() && !implicit_brackets_)
-    FailAt(brackets_.back().second, std::string("'") + brackets_.back().first + "' was never closed");
+    FailAt(brackets_.back().second,
+           std::string("'") + brackets_.back().first + "' was never closed");
   if (emitted_token_on_line_ && !implicit_brackets_) {
     emitted_token_on_line_ = false;
     return Make(TokenKind::kNewline, pos_);
@@ -263,11 +269,16 @@ Token Tokenizer::ReadName() {
   bool saw_b = false, saw_r = false, saw_u = false, saw_f = false;
   for (;;) {
     int lower = Peek() | 0x20;
-    if (!(saw_b || saw_u || saw_f) && lower == 'b') saw_b = true;
-    else if (!(saw_b || saw_u || saw_r || saw_f) && lower == 'u') saw_u = true;
-    else if (!(saw_r || saw_u) && lower == 'r') saw_r = true;
-    else if (!(saw_f || saw_b || saw_u) && lower == 'f') saw_f = true;
-    else break;
+    if (!(saw_b || saw_u || saw_f) && lower == 'b')
+      saw_b = true;
+    else if (!(saw_b || saw_u || saw_r || saw_f) && lower == 'u')
+      saw_u = true;
+    else if (!(saw_r || saw_u) && lower == 'r')
+      saw_r = true;
+    else if (!(saw_f || saw_b || saw_u) && lower == 'f')
+      saw_f = true;
+    else
+      break;
     ++pos_;
     if (Peek() == '"' || Peek() == '\'') return ReadString(start);
   }
@@ -279,44 +290,55 @@ Token Tokenizer::ReadName() {
 
 Token Tokenizer::ReadNumber() {
   size_t start = pos_;
-  auto digits = [this](int base, bool required) {
-    bool any = false;
-    while (IsDigitOfBase(Peek(), base) || (Peek() == '_' && any)) {
-      if (Peek() == '_' && !IsDigitOfBase(Peek(1), base)) Fail("invalid decimal literal");
-      ++pos_;
-      any = true;
-    }
-    if (required && !any) Fail("invalid number literal");
-  };
   int prefix = Peek(1) | 0x20;
   if (Peek() == '0' && (prefix == 'x' || prefix == 'o' || prefix == 'b')) {
     pos_ += 2;
     if (Peek() == '_') ++pos_;
-    digits(prefix == 'x' ? 16 : prefix == 'o' ? 8 : 2, true);
-    CheckNumberEnd(start);
-    return Make(TokenKind::kNumber, start);
+    ReadDigits(prefix == 'x' ? 16 : prefix == 'o' ? 8 : 2, true);
+  } else {
+    ReadDecimalNumber();
   }
-  if (Peek() != '.') digits(10, true);
+  CheckNumberEnd(start);
+  return Make(TokenKind::kNumber, start);
+}
+
+// digits ["." digits] [exponent] ["j"], refusing "0777"-style integers.
+void Tokenizer::ReadDecimalNumber() {
+  size_t start = pos_;
+  if (Peek() != '.') ReadDigits(10, true);
   bool is_integer = true;
   if (Peek() == '.') {
     ++pos_;
     is_integer = false;
-    digits(10, false);
+    ReadDigits(10, false);
   }
-  if ((Peek() | 0x20) == 'e' && (IsDigit(Peek(1)) || ((Peek(1) == '+' || Peek(1) == '-') && IsDigit(Peek(2))))) {
-    pos_ += IsDigit(Peek(1)) ? 1 : 2;
+  int sign_or_digit = Peek(1);
+  if ((Peek() | 0x20) == 'e' &&
+      (IsDigit(sign_or_digit) ||
+       ((sign_or_digit == '+' || sign_or_digit == '-') && IsDigit(Peek(2))))) {
+    pos_ += IsDigit(sign_or_digit) ? 1 : 2;
     is_integer = false;
-    digits(10, true);
+    ReadDigits(10, true);
   }
   if ((Peek() | 0x20) == 'j') {
     ++pos_;
     is_integer = false;
   }
   std::string_view text = src_.substr(start, pos_ - start);
-  if (is_integer && text.size() > 1 && text[0] == '0' && text.find_first_not_of("0_") != std::string_view::npos)
-    Fail("leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers");
-  CheckNumberEnd(start);
-  return Make(TokenKind::kNumber, start);
+  if (is_integer && text.size() > 1 && text[0] == '0' &&
+      text.find_first_not_of("0_") != std::string_view::npos)
+    Fail("leading zeros in decimal integer literals are not permitted; use an 0o prefix");
+}
+
+// Digits of `base` with single underscores between them.
+void Tokenizer::ReadDigits(int base, bool required) {
+  bool any = false;
+  while (IsDigitOfBase(Peek(), base) || (Peek() == '_' && any)) {
+    if (Peek() == '_' && !IsDigitOfBase(Peek(1), base)) Fail("invalid decimal literal");
+    ++pos_;
+    any = true;
+  }
+  if (required && !any) Fail("invalid number literal");
 }
 
 // CPython's verify_end_of_number: a number may touch a following keyword
@@ -343,14 +365,17 @@ Token Tokenizer::ReadString(size_t start) {
     int c = Peek();
     if (c == '\\' && pos_ + 1 < src_.size()) {
       ++pos_;
-      if (AtNewline()) SkipNewline();
-      else ++pos_;
+      if (AtNewline())
+        SkipNewline();
+      else
+        ++pos_;
     } else if (c == quote && (!triple || (Peek(1) == quote && Peek(2) == quote))) {
       pos_ += triple ? 3 : 1;
       break;
     } else if (c == '\n' || c == '\r') {
       if (!triple)
-        FailAt(start_line, "unterminated string literal (detected at line " + std::to_string(line_) + ")");
+        FailAt(start_line,
+               "unterminated string literal (detected at line " + std::to_string(line_) + ")");
       SkipNewline();
     } else {
       ++pos_;
@@ -362,6 +387,7 @@ Token Tokenizer::ReadString(size_t start) {
 }
 
 // CPython's PyToken_OneChar/TwoChars/ThreeChars as one switch.
+// clang-format off
 Token Tokenizer::ReadOperator() {
   const size_t start = pos_;
   const int c = Peek(), c1 = Peek(1), c2 = Peek(2);
@@ -407,6 +433,7 @@ Token Tokenizer::ReadOperator() {
   pos_ += op.length;
   return Make(TokenKind::kOp, start, op.sym);
 }
+// clang-format on
 
 void Tokenizer::OpenBracket(char open) {
   if (brackets_.size() >= kMaxBracketDepth) Fail("too many nested parentheses");

@@ -34,9 +34,19 @@ struct SyntaxError {
   std::string reason;
 };
 
-enum class TokenKind : uint8_t { kName, kNumber, kString, kOp, kNewline, kIndent, kDedent, kEndMarker };
+enum class TokenKind : uint8_t {
+  kName,
+  kNumber,
+  kString,
+  kOp,
+  kNewline,
+  kIndent,
+  kDedent,
+  kEndMarker
+};
 
 // Operators and keywords, so the parser compares small integers, not text.
+// clang-format off
 enum class Sym : uint8_t {
   kNone,  // identifiers, numbers, strings, layout tokens
   // Brackets and punctuation.
@@ -50,6 +60,7 @@ enum class Sym : uint8_t {
   kDel, kElif, kElse, kExcept, kFinally, kFor, kFrom, kGlobal, kIf, kImport, kIn, kIs, kLambda,
   kNonlocal, kNot, kOr, kPass, kRaise, kReturn, kTry, kWhile, kWith, kYield,
 };
+// clang-format on
 
 struct Token {
   TokenKind kind = TokenKind::kEndMarker;
@@ -101,6 +112,8 @@ class Tokenizer {
   Token Make(TokenKind kind, size_t start, Sym sym = Sym::kNone) const;
   Token ReadName();
   Token ReadNumber();
+  void ReadDecimalNumber();
+  void ReadDigits(int base, bool required);
   Token ReadString(size_t start);  // pos_ at the opening quote
   Token ReadOperator();
   void OpenBracket(char open);

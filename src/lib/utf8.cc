@@ -31,7 +31,9 @@ namespace {
 size_t SequenceLength(std::string_view text, size_t i) {
   auto at = [&](size_t k) { return i + k < text.size() ? static_cast<uint8_t>(text[i + k]) : 0; };
   uint8_t b0 = at(0);
-  auto cont = [&](size_t k, uint8_t lo = 0x80, uint8_t hi = 0xBF) { return at(k) >= lo && at(k) <= hi; };
+  auto cont = [&](size_t k, uint8_t lo = 0x80, uint8_t hi = 0xBF) {
+    return at(k) >= lo && at(k) <= hi;
+  };
   if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
   if (b0 == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
   if (b0 == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;

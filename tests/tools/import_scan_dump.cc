@@ -85,14 +85,17 @@ void TimeAll() {
     }
   }
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  std::cout << "{\"files\": " << jobs.size() << ", \"bytes\": " << bytes << ", \"errors\": " << errors
-            << ", \"refs\": " << refs << ", \"seconds\": " << elapsed.count() << "}\n";
+  std::cout << "{\"files\": " << jobs.size() << ", \"bytes\": " << bytes
+            << ", \"errors\": " << errors << ", \"refs\": " << refs
+            << ", \"seconds\": " << elapsed.count() << "}\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "--time") TimeAll();
-  else DumpEach();
+  if (argc > 1 && std::string(argv[1]) == "--time")
+    TimeAll();
+  else
+    DumpEach();
   return 0;
 }

@@ -26,19 +26,22 @@ std::string GlobalJson(const tpkg::PickleGlobal& g) {
 std::string ScanJson(const tpkg::PickleScan& s) {
   std::ostringstream out;
   out << "\"protocol\": " << s.protocol << ", \"globals\": [";
-  for (size_t i = 0; i < s.globals.size(); ++i) out << (i ? ", " : "") << "[" << GlobalJson(s.globals[i]) << "]";
+  for (size_t i = 0; i < s.globals.size(); ++i)
+    out << (i ? ", " : "") << "[" << GlobalJson(s.globals[i]) << "]";
   out << "], \"modules\": [";
   for (size_t i = 0; i < s.modules.size(); ++i) out << (i ? ", " : "") << JsonString(s.modules[i]);
   out << "], \"storages\": [";
   for (size_t i = 0; i < s.storages.size(); ++i) {
     const auto& r = s.storages[i];
     out << (i ? ", " : "") << "[" << GlobalJson(r.storage_type) << ", " << JsonString(r.key) << ", "
-        << (r.key_is_int ? "true" : "false") << ", " << JsonString(r.location) << ", " << r.numel << "]";
+        << (r.key_is_int ? "true" : "false") << ", " << JsonString(r.location) << ", " << r.numel
+        << "]";
   }
   out << "], \"reduce_packages\": [";
   for (size_t i = 0; i < s.reduce_packages.size(); ++i) {
     const auto& r = s.reduce_packages[i];
-    out << (i ? ", " : "") << "[" << GlobalJson(r.func) << ", " << (r.has_id ? "true" : "false") << "]";
+    out << (i ? ", " : "") << "[" << GlobalJson(r.func) << ", " << (r.has_id ? "true" : "false")
+        << "]";
   }
   out << "]";
   return out.str();

@@ -43,34 +43,68 @@ INSTANTIATE_TEST_SUITE_P(
     Semantics, ScanImportsTest,
     testing::Values(
         ScanCase{"ImportKeepsFullDottedNames", "import a.b.c, d as e\n", "p", {M("a.b.c"), M("d")}},
-        ScanCase{"FromImportPairsModuleWithEachName", "from a import b, c as d\n", "p", {MN("a", "b"), MN("a", "c")}},
+        ScanCase{"FromImportPairsModuleWithEachName",
+                 "from a import b, c as d\n",
+                 "p",
+                 {MN("a", "b"), MN("a", "c")}},
         ScanCase{"StarImportIsModuleAlone", "from a import *\n", "p", {M("a")}},
-        ScanCase{"RelativeImportsResolveAgainstPackage", "from . import x\nfrom ..m import y\n", "p.q",
+        ScanCase{"RelativeImportsResolveAgainstPackage",
+                 "from . import x\nfrom ..m import y\n",
+                 "p.q",
                  {MN("p.q", "x"), MN("p.m", "y")}},
-        ScanCase{"DuplicatesKeepFirstPosition", "import a\nimport b\nimport a\n", "p", {M("a"), M("b")}},
+        ScanCase{
+            "DuplicatesKeepFirstPosition", "import a\nimport b\nimport a\n", "p", {M("a"), M("b")}},
         ScanCase{"ImportsInsideBlocksCount",
-                 "def f():\n    try:\n        import a\n    except E:\n        if x:\n            import b\n"
+                 "def f():\n    try:\n        import a\n    except E:\n        if x:\n            "
+                 "import b\n"
                  "class C:\n    import c\nx = 1; import d\n",
-                 "p", {M("a"), M("b"), M("c"), M("d")}},
-        ScanCase{"StringsAndCommentsDoNotCount", "s = 'import a'\n# import b\nt = '''\nimport c\n'''\n", "p", {}},
+                 "p",
+                 {M("a"), M("b"), M("c"), M("d")}},
+        ScanCase{"StringsAndCommentsDoNotCount",
+                 "s = 'import a'\n# import b\nt = '''\nimport c\n'''\n",
+                 "p",
+                 {}},
         ScanCase{"DunderImportAddsParent", "__import__('a.b.c')\n", "p", {M("a.b.c"), M("a.b")}},
-        ScanCase{"DunderImportWithFromlist", "__import__('a', fromlist=['b', '*'])\n", "p", {MN("a", "b"), M("a")}},
-        ScanCase{"DunderImportLevelMakesOnlyParentRelative", "__import__('a.b', globals(), locals(), [], 1)\n",
-                 "p.q", {M("a.b"), M("p.q.a")}},
-        ScanCase{"DunderImportTooHighIsDropped", "__import__('m', fromlist=['x'], level=3)\n", "p", {}},
-        ScanCase{"NonLiteralDunderImportIsIgnored", "__import__(name)\n__import__('a' + 'b')\n", "p", {}},
-        ScanCase{"CallArgumentsAreNeverVisited", "print(__import__('a'))\n__import__('b').c()\n", "p", {}},
-        ScanCase{"AttributeAndSubscriptOfDunderImportCount", "__import__('a').b\n__import__('c')[0]\n", "p",
+        ScanCase{"DunderImportWithFromlist",
+                 "__import__('a', fromlist=['b', '*'])\n",
+                 "p",
+                 {MN("a", "b"), M("a")}},
+        ScanCase{"DunderImportLevelMakesOnlyParentRelative",
+                 "__import__('a.b', globals(), locals(), [], 1)\n",
+                 "p.q",
+                 {M("a.b"), M("p.q.a")}},
+        ScanCase{
+            "DunderImportTooHighIsDropped", "__import__('m', fromlist=['x'], level=3)\n", "p", {}},
+        ScanCase{"NonLiteralDunderImportIsIgnored",
+                 "__import__(name)\n__import__('a' + 'b')\n",
+                 "p",
+                 {}},
+        ScanCase{"CallArgumentsAreNeverVisited",
+                 "print(__import__('a'))\n__import__('b').c()\n",
+                 "p",
+                 {}},
+        ScanCase{"AttributeAndSubscriptOfDunderImportCount",
+                 "__import__('a').b\n__import__('c')[0]\n",
+                 "p",
                  {M("a"), M("c")}},
         ScanCase{"OnlyTheBareNameCounts", "x.__import__('a')\n(__import__)('b')\n", "p", {M("b")}},
-        ScanCase{"DecoratorsComeAfterTheBody", "@__import__('deco').d\ndef f():\n    import body\n", "p",
+        ScanCase{"DecoratorsComeAfterTheBody",
+                 "@__import__('deco').d\ndef f():\n    import body\n",
+                 "p",
                  {M("body"), M("deco")}},
-        ScanCase{"DictKeysBeforeValues", "{__import__('k1').a: __import__('v1').b, __import__('k2').c: 0}\n", "p",
+        ScanCase{"DictKeysBeforeValues",
+                 "{__import__('k1').a: __import__('v1').b, __import__('k2').c: 0}\n",
+                 "p",
                  {M("k1"), M("k2"), M("v1")}},
-        ScanCase{"ConditionalTestFirst", "__import__('body').x if __import__('test').y else 0\n", "p",
+        ScanCase{"ConditionalTestFirst",
+                 "__import__('body').x if __import__('test').y else 0\n",
+                 "p",
                  {M("test"), M("body")}},
         ScanCase{"FStringFieldsAreCode", "x = f'{__import__(\"fs\").y}'\n", "p", {M("fs")}},
-        ScanCase{"MatchIsASoftKeyword", "match = 1\nmatch x:\n    case 1:\n        import a\n", "p", {M("a")}}),
+        ScanCase{"MatchIsASoftKeyword",
+                 "match = 1\nmatch x:\n    case 1:\n        import a\n",
+                 "p",
+                 {M("a")}}),
     [](const testing::TestParamInfo<ScanCase>& info) { return info.param.name; });
 
 struct BadSource {
@@ -97,7 +131,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSource{"UnbalancedBracket", "import a\nx = (1,\n", "line 2: '(' was never closed"},
         BadSource{"MismatchedBracket", "x = [1)\n", "line 1: closing parenthesis ')'"},
         BadSource{"UnterminatedString", "a = 1\ns = 'abc\n", "line 2: unterminated string literal"},
-        BadSource{"UnterminatedTripleQuote", "s = '''abc\n\n", "line 1: unterminated triple-quoted"},
+        BadSource{"UnterminatedTripleQuote", "s = '''abc\n\n",
+                  "line 1: unterminated triple-quoted"},
         BadSource{"BadImportShape", "from a import b,\n", "line 1: invalid syntax"},
         BadSource{"ImportAsDotted", "import a as b.c\n", "line 1: invalid syntax"},
         BadSource{"UnexpectedIndent", "import a\n  import b\n", "line 2: unexpected indent"},
@@ -105,7 +140,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSource{"MixedTabs", "if x:\n\tif y:\n        a\n", "inconsistent use of tabs"},
         BadSource{"RelativeBeyondTop", "import a\nfrom ... import x\n",
                   "line 2: attempted relative import beyond top-level package"},
-        BadSource{"NulByte", std::string("import a\nx = 1\0\n", 15), "line 2: source code cannot contain null bytes"},
+        BadSource{"NulByte", std::string("import a\nx = 1\0\n", 15),
+                  "line 2: source code cannot contain null bytes"},
         BadSource{"InvalidUtf8", "import a\n# \xff\xfe\n", "line 2: source is not valid UTF-8"},
         BadSource{"Python2Print", "print 'hello'\n", "line 1: invalid syntax"},
         BadSource{"EmptyFString", "x = f'{}'\n", "empty expression not allowed"}),
@@ -167,8 +203,10 @@ TEST(ScanImportsHostileTest, UnterminatedStringAtEndOfFile) {
 
 TEST(ScanImportsHostileTest, EveryPrefixOfAValidFileGivesErrorOrResult) {
   std::string src =
-      "import a\nfrom .b import (c,\n  d)\n@deco(x)\nclass K(B, metaclass=M):\n    def f(self, *a, k=1, **kw) -> T:\n"
-      "        return f'{__import__(\"q\").x!r:>{w}}' + \"\"\"doc\"\"\"\n    match v:\n        case [1, *r] if r:\n"
+      "import a\nfrom .b import (c,\n  d)\n@deco(x)\nclass K(B, metaclass=M):\n    def f(self, *a, "
+      "k=1, **kw) -> T:\n"
+      "        return f'{__import__(\"q\").x!r:>{w}}' + \"\"\"doc\"\"\"\n    match v:\n        "
+      "case [1, *r] if r:\n"
       "            pass\n";
   ASSERT_NO_THROW(ScanImports(src, "p"));
   for (size_t n = 0; n <= src.size(); ++n) {
@@ -183,7 +221,8 @@ TEST(ScanImportsHostileTest, EveryPrefixOfAValidFileGivesErrorOrResult) {
 TEST(ScanImportsHostileTest, EverySingleByteMutationGivesErrorOrResult) {
   const std::string src =
       "from . import (a,\n  b)\nx = {k: [__import__('m', fromlist=['n'], level=1), f'{y!r:{w}}']}\n"
-      "def g(p=1, *q, r: 'T' = 2, **s) -> None:\n    \"\"\"doc\"\"\"\n    return lambda: p if q else r  # c\n";
+      "def g(p=1, *q, r: 'T' = 2, **s) -> None:\n    \"\"\"doc\"\"\"\n    return lambda: p if q "
+      "else r  # c\n";
   for (size_t i = 0; i < src.size(); ++i) {
     for (char c : {'(', ')', '"', '\'', '\n', ' ', '\\', '{', '#', '\t', 'f', ':', '\xff'}) {
       std::string mutated = src;

@@ -24,7 +24,9 @@ std::string LE(uint64_t v, int n) {
   return out;
 }
 std::string Proto(int p) { return "\x80"s + U8(p); }
-std::string ShortUnicode(const std::string& s) { return "\x8c"s + U8(static_cast<int>(s.size())) + s; }
+std::string ShortUnicode(const std::string& s) {
+  return "\x8c"s + U8(static_cast<int>(s.size())) + s;
+}
 std::string BinUnicode(const std::string& s) { return "X"s + LE(s.size(), 4) + s; }
 std::string Global(const std::string& m, const std::string& n) { return "c" + m + "\n" + n + "\n"; }
 const std::string kMemoize = "\x94";
@@ -46,8 +48,8 @@ std::vector<std::string> GlobalNames(const PickleScan& s) {
 
 // ('storage', torch.FloatStorage, key, 'cpu', numel) as torch.package writes it.
 std::string StoragePid(const std::string& key_ops, int numel) {
-  return "(" + BinUnicode("storage") + Global("torch", "FloatStorage") + key_ops + BinUnicode("cpu") +
-         BinInt1(numel) + "tQ";
+  return "(" + BinUnicode("storage") + Global("torch", "FloatStorage") + key_ops +
+         BinUnicode("cpu") + BinInt1(numel) + "tQ";
 }
 
 TEST(PickleScanTest, ReportsProtocolAndGlobalsInFirstUseOrderWithoutDuplicates) {
@@ -60,9 +62,7 @@ TEST(PickleScanTest, ReportsProtocolAndGlobalsInFirstUseOrderWithoutDuplicates) 
   EXPECT_EQ(s.modules, (std::vector<std::string>{"collections", "builtins"}));
 }
 
-TEST(PickleScanTest, ProtocolIsZeroWithoutProtoOpcode) {
-  EXPECT_EQ(Scan("N.").protocol, 0);
-}
+TEST(PickleScanTest, ProtocolIsZeroWithoutProtoOpcode) { EXPECT_EQ(Scan("N.").protocol, 0); }
 
 TEST(PickleScanTest, DecodesStackGlobalOperandsThroughTheMemo) {
   std::string p = Proto(4) + ShortUnicode("torch") + kMemoize + ShortUnicode("Tensor") + kMemoize +
@@ -86,20 +86,22 @@ TEST(PickleScanTest, ObjPopsClassAndArgumentsAboveMark) {
 }
 
 TEST(PickleScanTest, DecodesStoragePersistentIdsInLoadOrder) {
-  std::string p = Proto(3) + "(" + StoragePid(BinInt1(0), 6) + StoragePid(BinInt1(0), 6) +
-                  "(" + BinUnicode("storage") + Global("torch", "LongStorage") + BinUnicode("0.storage") +
+  std::string p = Proto(3) + "(" + StoragePid(BinInt1(0), 6) + StoragePid(BinInt1(0), 6) + "(" +
+                  BinUnicode("storage") + Global("torch", "LongStorage") + BinUnicode("0.storage") +
                   BinUnicode("cuda:0") + "\x8a\x02\x00\x01"s + "tQ" + "l.";
   PickleScan s = Scan(p);
   ASSERT_EQ(s.storages.size(), 3u);
   EXPECT_EQ(s.storages[0], (StorageRef{{"torch", "FloatStorage"}, "0", true, "cpu", 6}));
   EXPECT_EQ(s.storages[1], s.storages[0]);  // not deduplicated
-  EXPECT_EQ(s.storages[2], (StorageRef{{"torch", "LongStorage"}, "0.storage", false, "cuda:0", 256}));
+  EXPECT_EQ(s.storages[2],
+            (StorageRef{{"torch", "LongStorage"}, "0.storage", false, "cuda:0", 256}));
 }
 
 TEST(PickleScanTest, DecodesPersistentIdsBuiltFromMemoizedParts) {
-  std::string p = Proto(2) + "(" + BinUnicode("storage") + BinPut(0) + Global("torch", "FloatStorage") +
-                  BinPut(1) + BinUnicode("7") + BinUnicode("cpu") + BinPut(2) + BinInt1(3) + "tQ" + "(" +
-                  BinGet(0) + BinGet(1) + BinUnicode("8") + BinGet(2) + BinInt1(4) + "tQ" + "\x86.";
+  std::string p = Proto(2) + "(" + BinUnicode("storage") + BinPut(0) +
+                  Global("torch", "FloatStorage") + BinPut(1) + BinUnicode("7") +
+                  BinUnicode("cpu") + BinPut(2) + BinInt1(3) + "tQ" + "(" + BinGet(0) + BinGet(1) +
+                  BinUnicode("8") + BinGet(2) + BinInt1(4) + "tQ" + "\x86.";
   PickleScan s = Scan(p);
   ASSERT_EQ(s.storages.size(), 2u);
   EXPECT_EQ(s.storages[1], (StorageRef{{"torch", "FloatStorage"}, "8", false, "cpu", 4}));
@@ -153,9 +155,9 @@ INSTANTIATE_TEST_SUITE_P(
         // LONG_BINGET is invisible to torch: its "module" is the string
         // before the fetched one.
         TorchModuleCase{"LongBinGetIsNotTracked",
-                        Proto(4) + ShortUnicode("a.b") + kMemoize + ShortUnicode("X") + kMemoize + kStackGlobal +
-                            "0" + ShortUnicode("c.d") + kMemoize + LongBinGet(0) + ShortUnicode("Y") + kMemoize +
-                            kStackGlobal + ".",
+                        Proto(4) + ShortUnicode("a.b") + kMemoize + ShortUnicode("X") + kMemoize +
+                            kStackGlobal + "0" + ShortUnicode("c.d") + kMemoize + LongBinGet(0) +
+                            ShortUnicode("Y") + kMemoize + kStackGlobal + ".",
                         {"a.b", "c.d"},
                         {"a.b.X", "a.b.Y"}},
         // BINUNICODE (4-byte length) is not tracked either.
@@ -166,19 +168,17 @@ INSTANTIATE_TEST_SUITE_P(
                         {"m2.Z"}},
         // Protocol 3: only GLOBAL counts; a STACK_GLOBAL is ignored.
         TorchModuleCase{"Protocol3IgnoresStackGlobal",
-                        Proto(3) + Global("g", "A") + "0" + BinUnicode("s") + BinUnicode("B") + kStackGlobal + ".",
+                        Proto(3) + Global("g", "A") + "0" + BinUnicode("s") + BinUnicode("B") +
+                            kStackGlobal + ".",
                         {"g"},
                         {"g.A", "s.B"}},
         // Protocol 4: GLOBAL is ignored by torch.
-        TorchModuleCase{"Protocol4IgnoresGlobal",
-                        Proto(4) + Global("g", "A") + ".",
-                        {},
-                        {"g.A"}},
+        TorchModuleCase{"Protocol4IgnoresGlobal", Proto(4) + Global("g", "A") + ".", {}, {"g.A"}},
         // Torch's tracked module is None here (its memo never saw a string
         // at index 5): torch asserts; we fall back to the real module.
         TorchModuleCase{"UntrackedModuleFallsBackToRealModule",
-                        Proto(4) + BinUnicode("real") + "r" + LE(5, 4) + "0" + LongBinGet(5) + ShortUnicode("N") +
-                            kStackGlobal + ".",
+                        Proto(4) + BinUnicode("real") + "r" + LE(5, 4) + "0" + LongBinGet(5) +
+                            ShortUnicode("N") + kStackGlobal + ".",
                         {"real"},
                         {"real.N"}},
         // A space breaks torch's `arg.split(" ")`: real module used.
@@ -211,11 +211,11 @@ TEST_P(MalformedPickleTest, IsRejectedWithOffset) {
 INSTANTIATE_TEST_SUITE_P(
     Errors, MalformedPickleTest,
     testing::Values(
-        BadPickle{"Empty", "", "no STOP"},
-        BadPickle{"NoStop", Proto(2) + "N", "no STOP"},
+        BadPickle{"Empty", "", "no STOP"}, BadPickle{"NoStop", Proto(2) + "N", "no STOP"},
         BadPickle{"InvalidOpcode", Proto(2) + "\xff", "invalid opcode 0xff"},
         BadPickle{"UnsupportedProtocol", Proto(6) + "N.", "unsupported pickle protocol 6"},
-        BadPickle{"LyingBinUnicode8Length", Proto(4) + "\x8d" + LE(uint64_t{1} << 62, 8) + "ab.", "truncated"},
+        BadPickle{"LyingBinUnicode8Length", Proto(4) + "\x8d" + LE(uint64_t{1} << 62, 8) + "ab.",
+                  "truncated"},
         BadPickle{"LyingBinBytesLength", Proto(3) + "B" + LE(0xffffffff, 4) + "ab.", "truncated"},
         BadPickle{"TruncatedOperand", Proto(2) + "J\x01\x02", "truncated"},
         BadPickle{"GlobalWithoutNewline", "cmodule", "no newline"},
@@ -224,37 +224,42 @@ INSTANTIATE_TEST_SUITE_P(
         BadPickle{"AppendOnEmptyStack", "Na0.", "underflow"},
         BadPickle{"ReduceBelowMark", "N(NR.", "underflow"},
         BadPickle{"TupleWithoutMark", "Nt.", "MARK not found"},
-        BadPickle{"MissingMemoEntry", Proto(2) + BinGet(3) + ".", "memo value not found at index 3"},
+        BadPickle{"MissingMemoEntry", Proto(2) + BinGet(3) + ".",
+                  "memo value not found at index 3"},
         BadPickle{"PutOnEmptyStack", Proto(2) + BinPut(0) + "N.", "underflow"},
         BadPickle{"BadTextMemoIndex", "Np-1\n.", "invalid memo index"},
         BadPickle{"ExtensionCode", Proto(2) + "\x82\x01.", "unregistered extension code"},
-        BadPickle{"StackGlobalOfNonStrings", Proto(4) + "NN" + kStackGlobal + ".", "not literal strings"},
+        BadPickle{"StackGlobalOfNonStrings", Proto(4) + "NN" + kStackGlobal + ".",
+                  "not literal strings"},
         BadPickle{"UnquotedString", "Sabc\n.", "must be quoted"},
         BadPickle{"BadInt", "I12x\n.", "invalid literal"},
         BadPickle{"StorageIdWithFourFields",
-                  Proto(2) + "(" + BinUnicode("storage") + Global("torch", "FloatStorage") + BinInt1(0) +
-                      BinUnicode("cpu") + "tQ.",
+                  Proto(2) + "(" + BinUnicode("storage") + Global("torch", "FloatStorage") +
+                      BinInt1(0) + BinUnicode("cpu") + "tQ.",
                   "4 fields"},
         BadPickle{"StorageTypeNotAGlobal",
-                  Proto(2) + "(" + BinUnicode("storage") + "N" + BinInt1(0) + BinUnicode("cpu") + BinInt1(1) + "tQ.",
+                  Proto(2) + "(" + BinUnicode("storage") + "N" + BinInt1(0) + BinUnicode("cpu") +
+                      BinInt1(1) + "tQ.",
                   "not a global"},
         BadPickle{"NegativeNumel",
-                  Proto(2) + "(" + BinUnicode("storage") + Global("t", "S") + BinInt1(0) + BinUnicode("cpu") +
-                      "J" + LE(0xffffffff, 4) + "tQ.",
+                  Proto(2) + "(" + BinUnicode("storage") + Global("t", "S") + BinInt1(0) +
+                      BinUnicode("cpu") + "J" + LE(0xffffffff, 4) + "tQ.",
                   "numel"}),
     [](const testing::TestParamInfo<BadPickle>& info) { return info.param.name; });
 
 TEST(PickleScanTest, EveryTruncationOfAValidPickleIsAnErrorNotACrash) {
-  std::string p = Proto(4) + "\x95" + LE(40, 8) + ShortUnicode("torch") + kMemoize + ShortUnicode("Tensor") +
-                  kMemoize + kStackGlobal + kMemoize + "(" + StoragePid(BinInt1(1), 2) + "l" + "\x86.";
+  std::string p = Proto(4) + "\x95" + LE(40, 8) + ShortUnicode("torch") + kMemoize +
+                  ShortUnicode("Tensor") + kMemoize + kStackGlobal + kMemoize + "(" +
+                  StoragePid(BinInt1(1), 2) + "l" + "\x86.";
   ASSERT_NO_THROW(Scan(p));
   for (size_t n = 0; n < p.size(); ++n) EXPECT_THROW(Scan(p.substr(0, n)), Error) << "prefix " << n;
 }
 
 TEST(PickleScanTest, EverySingleByteMutationGivesErrorOrResult) {
-  const std::string p = Proto(4) + "\x95" + LE(40, 8) + ShortUnicode("torch") + kMemoize + ShortUnicode("Tensor") +
-                        kMemoize + kStackGlobal + kMemoize + "(" + StoragePid(BinInt1(1), 2) + BinGet(0) + BinGet(1) +
-                        kStackGlobal + "l" + "\x86.";
+  const std::string p = Proto(4) + "\x95" + LE(40, 8) + ShortUnicode("torch") + kMemoize +
+                        ShortUnicode("Tensor") + kMemoize + kStackGlobal + kMemoize + "(" +
+                        StoragePid(BinInt1(1), 2) + BinGet(0) + BinGet(1) + kStackGlobal + "l" +
+                        "\x86.";
   for (size_t i = 0; i < p.size(); ++i) {
     for (int b : {0x00, 0x28, 0x2e, 0x30, 0x51, 0x68, 0x74, 0x8c, 0x8d, 0x93, 0x94, 0xff}) {
       std::string mutated = p;
@@ -323,8 +328,8 @@ TEST(PickleScanTest, ReusedLongStringsAreHashedOncePerObject) {
 }
 
 TEST(PickleScanTest, HugeMemoIndicesUseNoMemoryForTheGap) {
-  std::string p = "N" + "r"s + LE(0xfffffff0, 4) + "p99999999999999\n" + "j" + LE(0xfffffff0, 4) + "g99999999999999\n" +
-                  "\x86\x86.";
+  std::string p = "N" + "r"s + LE(0xfffffff0, 4) + "p99999999999999\n" + "j" + LE(0xfffffff0, 4) +
+                  "g99999999999999\n" + "\x86\x86.";
   EXPECT_NO_THROW(Scan(p));
 }
 
@@ -340,8 +345,8 @@ TEST(PickleScanTest, MemoLimitIsEnforced) {
 }
 
 TEST(PickleScanTest, LongPersistentIdStringsAreRefused) {
-  std::string p = Proto(2) + "(" + BinUnicode("storage") + Global("torch", "FloatStorage") + BinInt1(0) +
-                  BinUnicode(std::string(5000, 'c')) + BinInt1(1) + "tQ.";
+  std::string p = Proto(2) + "(" + BinUnicode("storage") + Global("torch", "FloatStorage") +
+                  BinInt1(0) + BinUnicode(std::string(5000, 'c')) + BinInt1(1) + "tQ.";
   EXPECT_THROW(Scan(p), Error);
   PickleScanLimits limits;
   limits.max_persistent_id_string = 5000;
