@@ -220,7 +220,10 @@ bool Scanner::HandleStackOp(Op op) {
       return true;
     }
     case Op::kFrame:
-      cursor_.ReadLE(8);  // frames only group opcodes; nothing to check
+      // Frames only group opcodes, but like _pickle.c refuse one that
+      // claims more bytes than are left.
+      if (cursor_.ReadLE(8) > cursor_.remaining())
+        Fail("truncated pickle: FRAME longer than the data");
       return true;
     default:
       return false;

@@ -217,6 +217,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadPickle{"LyingBinUnicode8Length", Proto(4) + "\x8d" + LE(uint64_t{1} << 62, 8) + "ab.",
                   "truncated"},
         BadPickle{"LyingBinBytesLength", Proto(3) + "B" + LE(0xffffffff, 4) + "ab.", "truncated"},
+        BadPickle{"LyingFrameLength", Proto(4) + "\x95" + LE(1000, 8) + "N.", "FRAME longer"},
         BadPickle{"TruncatedOperand", Proto(2) + "J\x01\x02", "truncated"},
         BadPickle{"GlobalWithoutNewline", "cmodule", "no newline"},
         BadPickle{"NegativeBinString", "T" + LE(0xfffffffe, 4) + ".", "negative"},
