@@ -1,0 +1,131 @@
+// write_plan.cc: PlanWriteBack(), the order and source of every record a
+// write-back writes (rules in tpkg/write_back.h).
+#include <zlib.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "file_util.h"
+#include "tpkg/write_back.h"
+
+namespace tpkg {
+namespace {
+
+constexpr std::string_view kExternModules = ".data/extern_modules";
+constexpr std::string_view kVersion = ".data/version";
+
+uint32_t Crc32OfFd(int fd, uint64_t size, const std::string& what) {
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(size, 1 << 20)));
+  uLong crc = crc32(0, nullptr, 0);
+  for (uint64_t off = 0; off < size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - off, buf.size()));
+    PreadExact(fd, std::span<char>(buf.data(), n), off, what);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(n));
+    off += n;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+class Planner {
+ public:
+  Planner(const ZipReader& original, const Journal& journal, const RegeneratedRecords& metadata)
+      : original_(original), journal_(journal), metadata_(metadata) {
+    for (auto& [path, node] : journal.Files()) files_.emplace(path, node);
+  }
+
+  WritePlan Run() {
+    const size_t insert_at = InsertionPoint();
+    const std::vector<ZipEntry>& entries = original_.entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i == insert_at) EmitNewRecords();
+      const ZipEntry& e = entries[i];
+      if (e.is_directory()) {
+        EmitDirectoryEntry(e);
+      } else if (e.name != kVersion && Exists(e.name)) {
+        Emit(e.name);
+      }
+    }
+    if (insert_at == entries.size()) EmitNewRecords();
+    if (Exists(std::string(kVersion))) Emit(std::string(kVersion));
+    plan_.changed = !SameAsOriginal();
+    return std::move(plan_);
+  }
+
+ private:
+  bool Exists(const std::string& name) const { return files_.count(name) || metadata_.count(name); }
+
+  size_t InsertionPoint() const {
+    const std::vector<ZipEntry>& entries = original_.entries();
+    for (std::string_view anchor : {kExternModules, kVersion}) {
+      for (size_t i = 0; i < entries.size(); ++i)
+        if (entries[i].name == anchor) return i;
+    }
+    return entries.size();
+  }
+
+  // Names the original archive does not have: created files, rename
+  // targets, then regenerated records it lacked.
+  void EmitNewRecords() {
+    for (const auto& [path, node] : files_)
+      if (!original_.Find(path) && path != kVersion && !metadata_.count(path)) Emit(path);
+    for (const auto& [name, bytes] : metadata_)
+      if (!original_.Find(name) && name != kVersion) Emit(name);
+  }
+
+  void EmitDirectoryEntry(const ZipEntry& e) {
+    std::string dir = e.name;
+    while (!dir.empty() && dir.back() == '/') dir.pop_back();
+    const std::optional<JournalNode> node = journal_.Stat(dir);
+    if (node && node->is_dir) plan_.records.push_back({e.name, PlannedRecord::Source::kRaw, &e});
+  }
+
+  void Emit(const std::string& name) {
+    const ZipEntry* same_name = original_.Find(name);
+    if (auto m = metadata_.find(name); m != metadata_.end()) {
+      if (same_name && same_name->size == m->second.size() && original_.ReadAll(*same_name) == m->second)
+        return Raw(name, same_name);
+      return plan_.records.push_back({name, PlannedRecord::Source::kRegenerated, nullptr, &m->second});
+    }
+    const JournalNode& node = files_.at(name);
+    if (node.original) return Raw(name, node.original);
+    if (same_name && same_name->size == node.size && UnchangedBytes(name, *same_name)) return Raw(name, same_name);
+    plan_.records.push_back({name, PlannedRecord::Source::kJournal});
+  }
+
+  void Raw(const std::string& name, const ZipEntry* entry) {
+    plan_.records.push_back({name, PlannedRecord::Source::kRaw, entry});
+  }
+
+  // An edited file that holds exactly its original bytes (opened for
+  // writing, or rewritten with the same content) needs no rewrite.
+  bool UnchangedBytes(const std::string& name, const ZipEntry& entry) const {
+    ScopedFd fd = journal_.OpenForRead(name);
+    return Crc32OfFd(fd.get(), entry.size, journal_.directory() + " (" + name + ")") == entry.crc32;
+  }
+
+  bool SameAsOriginal() const {
+    const std::vector<ZipEntry>& entries = original_.entries();
+    if (plan_.records.size() != entries.size()) return false;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const PlannedRecord& r = plan_.records[i];
+      if (r.source != PlannedRecord::Source::kRaw || r.entry != &entries[i] || r.name != entries[i].name) return false;
+    }
+    return true;
+  }
+
+  const ZipReader& original_;
+  const Journal& journal_;
+  const RegeneratedRecords& metadata_;
+  std::map<std::string, JournalNode> files_;
+  WritePlan plan_;
+};
+
+}  // namespace
+
+WritePlan PlanWriteBack(const ZipReader& original, const Journal& journal, const RegeneratedRecords& metadata) {
+  return Planner(original, journal, metadata).Run();
+}
+
+}  // namespace tpkg
