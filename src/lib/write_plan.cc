@@ -105,14 +105,25 @@ class Planner {
     return Crc32OfFd(fd.get(), entry.size, journal_.directory() + " (" + name + ")") == entry.crc32;
   }
 
+  // True when the user's files are the original records, in order: then
+  // the save is skipped, whatever the regenerated metadata says.
   bool SameAsOriginal() const {
     const std::vector<ZipEntry>& entries = original_.entries();
-    if (plan_.records.size() != entries.size()) return false;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const PlannedRecord& r = plan_.records[i];
-      if (r.source != PlannedRecord::Source::kRaw || r.entry != &entries[i] || r.name != entries[i].name) return false;
+    size_t i = 0;
+    for (const PlannedRecord& r : plan_.records) {
+      const ZipEntry* entry = r.entry;
+      if (r.source == PlannedRecord::Source::kRegenerated) {
+        auto file = files_.find(r.name);
+        if (file == files_.end() && !original_.Find(r.name)) continue;  // added by the metadata alone
+        if (file == files_.end()) return false;                          // the user deleted it
+        entry = file->second.original;
+      } else if (r.source == PlannedRecord::Source::kJournal) {
+        return false;
+      }
+      if (i == entries.size() || entry != &entries[i] || r.name != entries[i].name) return false;
+      ++i;
     }
-    return true;
+    return i == entries.size();
   }
 
   const ZipReader& original_;

@@ -233,7 +233,7 @@ TEST_F(JournalTest, EditsAreRecoveredByTheNextOpen) {
   EXPECT_TRUE(j.recovered());
   EXPECT_TRUE(j.dirty());
   EXPECT_EQ(j.recovery_summary(),
-            "recovered 5 edited records from " + journal_dir() + " (2 written, 1 renamed, 2 deleted)");
+            "recovered 5 edited records from " + journal_dir() + " (2 written, 2 renamed, 1 deleted)");
   VerifyEdits(j, *zip_);
 }
 

@@ -134,7 +134,8 @@ TEST_F(WriteBackTest, EditedArchiveIsWhatTheExporterWouldHaveWritten) {
   EXPECT_EQ(r.raw_copied, 6);
   EXPECT_FALSE(PathExists(journal_dir())) << "the journal is dropped after a save";
   // Byte for byte the archive ZipWriter makes from the expected records.
-  const std::string expected_path = dir_ / "expected.pt";
+  ASSERT_EQ(mkdir((dir_ / "expected").c_str(), 0755), 0);
+  const std::string expected_path = dir_ / "expected/model.pt";  // same prefix folder
   MakeArchive(expected_path, ExpectedAfterEditSession());
   EXPECT_EQ(ReadFile(archive_), ReadFile(expected_path));
 }
@@ -165,6 +166,7 @@ TEST_F(WriteBackTest, UnchangedDeflatedRecordsStayDeflated) {
   archive_ = dir_ / "ts.pt";
   zip_.emplace(ZipReader::Open(archive_));
   Journal j = Open();
+  j.Mkdir("extra");
   WriteFd(j.Create("extra/notes.txt").get(), "added\n");
   WriteBack(*zip_, j, {});
   const ZipReader saved = ZipReader::Open(archive_);
@@ -284,7 +286,7 @@ TEST_F(WriteBackTest, NoSpaceLeftKeepsArchiveAndJournal) {
   UseArchive(dir_ / "small", {{".data/0.storage", std::string(1 << 20, 's')}, {".data/version", "6\n"}});
   const std::string before = ReadFile(archive_);
   Journal j = Open();
-  WriteFd(j.Create("pkg/edit.py").get(), "print('kept')\n");
+  WriteFd(j.Create("edit.py").get(), "print('kept')\n");
   try {
     WriteBack(*zip_, j, {});
     FAIL() << "the save fit in a full filesystem";
@@ -295,31 +297,25 @@ TEST_F(WriteBackTest, NoSpaceLeftKeepsArchiveAndJournal) {
   }
   ExpectArchiveUnchanged(before);
   EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
-  EXPECT_EQ(testing::ReadFd(j.OpenForRead("pkg/edit.py").get()), "print('kept')\n");
+  EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
 }
 
-TEST_F(WriteBackTest, ReadOnlyFilesystemKeepsArchiveAndJournal) {
+// The kernel refuses to make a filesystem read-only while files on it are
+// open for writing (the journal's), so EROFS is met when opening: the
+// daemon then mounts read-only, and no write is accepted that would be lost.
+TEST_F(WriteBackTest, ReadOnlyFilesystemRefusesAJournal) {
   ScopedTmpfs fs(dir_ / "ro", "size=8m");
   if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";
   UseArchive(dir_ / "ro", SamplePackage());
-  const std::string before = ReadFile(archive_);
-  {
-    Journal j = Open();
-    EditSession(j);
-    ASSERT_EQ(fs.Remount(MS_RDONLY), 0) << strerror(errno);
-    try {
-      WriteBack(*zip_, j, {});
-      FAIL();
-    } catch (const Error& e) {
-      EXPECT_EQ(ToErrno(e), EROFS) << e.what();
-      EXPECT_EQ(std::string(e.what()).rfind("Cannot save " + archive_ + ": ", 0), 0u) << e.what();
-    }
+  ASSERT_EQ(fs.Remount(MS_RDONLY), 0) << strerror(errno);
+  try {
+    Open();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(ToErrno(e), EROFS) << e.what();
+    EXPECT_NE(std::string(e.what()).find(journal_dir()), std::string::npos) << e.what();
   }
-  ExpectArchiveUnchanged(before);
-  ASSERT_EQ(fs.Remount(0), 0);
-  Journal j = Open();
-  EXPECT_TRUE(j.recovered());
-  EXPECT_TRUE(j.Stat("pkg/new.py"));
+  EXPECT_FALSE(PathExists(journal_dir()));
 }
 
 TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
@@ -357,7 +353,7 @@ void WriteBackKilledAt(const std::string& archive, WriteBackStage stage) {
       options.on_stage = [stage](WriteBackStage s) {
         if (s == stage) raise(SIGKILL);
       };
-      WriteBack(zip, j, {});
+      WriteBack(zip, j, {}, options);
     } catch (...) {
     }
     _exit(3);
