@@ -107,6 +107,17 @@ struct JournalChild {
   bool is_dir = false;
 };
 
+// Validates a record path as a name a file can have in the mount and a
+// record can have in the archive. Every Journal operation applies it; the
+// FUSE layer may call it first to answer lookups of impossible names.
+//
+//   path                         result
+//   "" (the root), "a/b.py"      0
+//   "/a", "a/", "a//b", "a/..", "./a", "a\0b"   EINVAL
+//   a component over 255 bytes   ENAMETOOLONG (NAME_MAX)
+//   a path over 4095 bytes       ENAMETOOLONG (PATH_MAX)
+int ValidateRecordPath(std::string_view path);
+
 class Journal {
  public:
   // Opens the journal of `archive_path` (creating it if there is none),

@@ -57,6 +57,16 @@ bool StillLinked(int fd, const std::string& path) {
   return by_path.st_dev == opened.st_dev && by_path.st_ino == opened.st_ino && opened.st_nlink > 0;
 }
 
+// A journal for an archive that cannot be replaced would collect writes only
+// to drop them at unmount: refuse it (the daemon then mounts read-only).
+// Immutable files give EPERM here, read-only ones EACCES (except for root).
+void CheckWritable(const std::string& archive) {
+  if (::faccessat(AT_FDCWD, archive.c_str(), W_OK, AT_EACCESS) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot keep edits of '" + archive + "': the archive is not writable", err);
+  }
+}
+
 // Creates the journal directory if needed and takes its lock (non-blocking):
 // two daemons never share a journal.
 void LockDirectory(JournalState& impl) {
@@ -277,6 +287,7 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   CheckSameFile(impl->archive_path, original);
   impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;
   impl->identity = ArchiveIdentity::Of(original);
+  CheckWritable(impl->archive_path);
   LockDirectory(*impl);
   OpenDirectories(*impl);
   std::vector<std::string> notes;

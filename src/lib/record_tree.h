@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tpkg/journal.h"  // ValidateRecordPath
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -101,11 +102,5 @@ class RecordTree {
   std::map<std::string, TreeFile, std::less<>> files_;
   std::map<std::string, TreeDir, std::less<>> dirs_;  // always holds "" (the root)
 };
-
-// Validates a record path as a name a file can have in the mount and a
-// record can have in the archive: returns 0, EINVAL (empty component, ".",
-// "..", NUL, leading/trailing '/'), or ENAMETOOLONG (a component over 255
-// bytes, or the whole path over 4095).
-int ValidateRecordPath(std::string_view path);
 
 }  // namespace tpkg

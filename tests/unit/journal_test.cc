@@ -3,12 +3,15 @@
 #include "tpkg/journal.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <thread>
 
@@ -447,6 +450,27 @@ TEST_F(JournalTest, UncreatableJournalDirectoryIsAnError) {
     EXPECT_EQ(ToErrno(e), ENOTDIR);
     EXPECT_NE(std::string(e.what()).find(options.directory), std::string::npos) << e.what();
   }
+}
+
+TEST_F(JournalTest, ArchiveThatCannotBeWrittenGetsNoJournal) {
+  ScopedFd fd(open(archive_.c_str(), O_RDONLY | O_CLOEXEC));
+  int flags = 0;
+  if (ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) GTEST_SKIP() << "no inode flags here";
+  const int immutable = flags | FS_IMMUTABLE_FL;
+  if (ioctl(fd.get(), FS_IOC_SETFLAGS, &immutable) != 0)
+    GTEST_SKIP() << "cannot make a file immutable here: " << strerror(errno);
+  int err = 0;
+  std::string message;
+  try {
+    Open();
+  } catch (const Error& e) {
+    err = ToErrno(e);
+    message = e.what();
+  }
+  ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
+  EXPECT_EQ(err, EPERM);
+  EXPECT_NE(message.find(archive_), std::string::npos) << message;
+  EXPECT_FALSE(PathExists(journal_dir()));
 }
 
 TEST_F(JournalTest, SymlinkedArchiveJournalsBesideTheTarget) {
