@@ -49,12 +49,16 @@ std::string ReadPid(int fd) {
   return pid.empty() ? "unknown" : pid;
 }
 
-// True when `fd` is still the file named `path` (a Drop() by the previous
-// owner may have unlinked it between our open and our flock).
-bool StillLinked(int fd, const std::string& path) {
-  struct stat by_path, opened;
-  if (::stat(path.c_str(), &by_path) != 0 || ::fstat(fd, &opened) != 0) return false;
-  return by_path.st_dev == opened.st_dev && by_path.st_ino == opened.st_ino && opened.st_nlink > 0;
+// True when `lock_fd` is still the lock file of the journal directory named
+// by `dir` (a Drop() by the previous owner may have removed either between
+// our open and our flock).
+bool StillLinked(const std::string& dir, int dir_fd, int lock_fd) {
+  struct stat dir_by_path, dir_opened, lock_by_name, lock_opened;
+  if (::stat(dir.c_str(), &dir_by_path) != 0 || ::fstat(dir_fd, &dir_opened) != 0) return false;
+  if (::fstatat(dir_fd, kLockName, &lock_by_name, AT_SYMLINK_NOFOLLOW) != 0 || ::fstat(lock_fd, &lock_opened) != 0)
+    return false;
+  return dir_by_path.st_dev == dir_opened.st_dev && dir_by_path.st_ino == dir_opened.st_ino &&
+         lock_by_name.st_ino == lock_opened.st_ino && lock_opened.st_nlink > 0;
 }
 
 // A journal for an archive that cannot be replaced would collect writes only
@@ -67,16 +71,28 @@ void CheckWritable(const std::string& archive) {
   }
 }
 
-// Creates the journal directory if needed and takes its lock (non-blocking):
-// two daemons never share a journal.
+// Opens the journal directory, creating it if needed. It must be a real
+// directory (not a symlink) owned by us: whoever owns it controls what the
+// journal's files point to.
+ScopedFd OpenJournalDirectory(const JournalState& impl) {
+  if (::mkdir(impl.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    const int err = errno;
+    ThrowSystemError("Cannot create the journal directory '" + impl.dir + "' of '" + impl.archive_path + "'", err);
+  }
+  ScopedFd fd = OpenOrThrow(impl.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  const struct stat st = FstatOrThrow(fd.get(), impl.dir);
+  if (st.st_uid != ::geteuid())
+    throw Error(Errc::kPermission, "Journal directory '" + impl.dir + "' belongs to uid " + std::to_string(st.st_uid) +
+                                       ", not to this user; move it away or mount as its owner", EPERM);
+  return fd;
+}
+
+// Takes the journal's lock (non-blocking): two daemons never share a journal.
 void LockDirectory(JournalState& impl) {
   const std::string lock_path = impl.dir + "/" + kLockName;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    if (::mkdir(impl.dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      const int err = errno;
-      ThrowSystemError("Cannot create the journal directory '" + impl.dir + "' of '" + impl.archive_path + "'", err);
-    }
-    ScopedFd fd = OpenOrThrow(lock_path, O_RDWR | O_CREAT, 0600);
+    ScopedFd dir_fd = OpenJournalDirectory(impl);
+    ScopedFd fd = OpenAtOrThrow(dir_fd.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, lock_path);
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       if (err != EWOULDBLOCK) ThrowSystemError("Cannot lock '" + lock_path + "'", err);
@@ -85,7 +101,7 @@ void LockDirectory(JournalState& impl) {
                       ReadPid(fd.get()) + ")",
                   EBUSY);
     }
-    if (!StillLinked(fd.get(), lock_path)) continue;
+    if (!StillLinked(impl.dir, dir_fd.get(), fd.get())) continue;
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd.get(), 0) != 0) {
       const int err = errno;
@@ -93,18 +109,19 @@ void LockDirectory(JournalState& impl) {
     }
     PwriteAll(fd.get(), pid, 0, lock_path);
     impl.lock_fd = std::move(fd);
+    impl.dir_fd = std::move(dir_fd);
     return;
   }
   throw Error(Errc::kIo, "Cannot lock '" + lock_path + "': it keeps being removed", EBUSY);
 }
 
-void OpenDirectories(JournalState& impl) {
-  impl.dir_fd = OpenOrThrow(impl.dir, O_RDONLY | O_DIRECTORY);
+void OpenDataDirectory(JournalState& impl) {
   if (::mkdirat(impl.dir_fd.get(), kDataDirName, 0700) != 0 && errno != EEXIST) {
     const int err = errno;
     ThrowSystemError("Cannot create '" + impl.dir + "/data'", err);
   }
-  impl.data_fd = OpenAtOrThrow(impl.dir_fd.get(), kDataDirName, O_RDONLY | O_DIRECTORY, 0, impl.dir + "/data");
+  impl.data_fd = OpenAtOrThrow(impl.dir_fd.get(), kDataDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
+                               impl.dir + "/data");
 }
 
 // Names in an open directory (without "." and "..").
@@ -289,7 +306,7 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   impl->identity = ArchiveIdentity::Of(original);
   CheckWritable(impl->archive_path);
   LockDirectory(*impl);
-  OpenDirectories(*impl);
+  OpenDataDirectory(*impl);
   std::vector<std::string> notes;
   if (int n = RemoveTempFiles(*impl)) notes.push_back("removed " + std::to_string(n) + " unfinished temp files");
   LoadManifest(*impl, &notes);

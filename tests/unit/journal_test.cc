@@ -473,6 +473,25 @@ TEST_F(JournalTest, ArchiveThatCannotBeWrittenGetsNoJournal) {
   EXPECT_FALSE(PathExists(journal_dir()));
 }
 
+TEST_F(JournalTest, JournalDirectoryMustBeOursAndReal) {
+  const std::string elsewhere = dir_ / "elsewhere";
+  ASSERT_EQ(mkdir(elsewhere.c_str(), 0700), 0);
+  ASSERT_EQ(symlink(elsewhere.c_str(), journal_dir().c_str()), 0);
+  EXPECT_EQ(ErrnoOf([&] { Open(); }), ELOOP) << "a planted symlink is not followed";
+  EXPECT_FALSE(PathExists(elsewhere + "/lock"));
+  ASSERT_EQ(unlink(journal_dir().c_str()), 0);
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the directory to another user";
+  ASSERT_EQ(mkdir(journal_dir().c_str(), 0700), 0);
+  ASSERT_EQ(chown(journal_dir().c_str(), 1234, 1234), 0);
+  try {
+    Open();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(ToErrno(e), EPERM);
+    EXPECT_NE(std::string(e.what()).find("belongs to uid 1234"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(JournalTest, SymlinkedArchiveJournalsBesideTheTarget) {
   const std::string link = dir_ / "link.pt";
   ASSERT_EQ(symlink(archive_.c_str(), link.c_str()), 0);
