@@ -96,6 +96,10 @@ struct JournalNode {
   // under another name after a rename); nullptr once the content lives in
   // the journal (edited()).
   const ZipEntry* original = nullptr;
+  // Files: the journal data file holding the content (0 while original). It
+  // changes only when the content is replaced (first write, O_TRUNC of an
+  // original), never on rename: a stable identity for inode/page-cache logic.
+  uint64_t data_id = 0;
   uint64_t size = 0;                       // files: current size in bytes
   std::optional<uint32_t> mode;            // set by Create/Mkdir/SetMode, else daemon default
   std::optional<struct timespec> mtime;    // SetMtime override, or the data file's mtime when edited

@@ -152,6 +152,7 @@ JournalNode DirNode(const TreeAttr& attr) {
 JournalNode NodeOf(const JournalState& impl, const TreeFile& file) {
   JournalNode node;
   node.original = file.original;
+  node.data_id = file.journal_id;
   node.mode = file.attr.mode;
   node.mtime = file.attr.mtime;
   if (file.original) {

@@ -108,9 +108,13 @@ TEST_F(JournalTest, FirstWriteCopiesTheOriginalBytes) {
   EXPECT_EQ(Content(j, "pkg/code.py"), "y = 1\n");
   EXPECT_TRUE(j.Stat("pkg/code.py")->edited());
   EXPECT_EQ(j.Stat("pkg/code.py")->size, 6u);
+  const uint64_t id = j.Stat("pkg/code.py")->data_id;
+  EXPECT_NE(id, 0u);
+  j.Rename("pkg/code.py", "pkg/moved.py");
+  EXPECT_EQ(j.Stat("pkg/moved.py")->data_id, id) << "a rename keeps the content's identity";
   EXPECT_TRUE(j.dirty());
   // A second open shares the same data file.
-  ScopedFd again = j.OpenForWrite("pkg/code.py", false);
+  ScopedFd again = j.OpenForWrite("pkg/moved.py", false);
   EXPECT_EQ(ReadFd(again.get()), "y = 1\n");
 }
 
