@@ -17,7 +17,7 @@
 //   tpkg::ScopedFd fd = journal.OpenForWrite("pkg/code.py", /*truncate=*/true);
 //   ::pwrite(fd.get(), "x = 1\n", 6, 0);
 //   journal.Rename("pkg/code.py", "pkg/main.py");
-//   ... at unmount: tpkg::WriteBack(zip, journal, metadata) (write_back.h),
+//   ... at unmount: tpkg::WriteBack(journal, metadata) (write_back.h),
 //       or journal.Drop() when !journal.dirty().
 //
 // Rules (documented here because users see them):

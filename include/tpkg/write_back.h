@@ -1,7 +1,7 @@
 // write_back.h: save the edits of a Journal into the archive, atomically.
 //
 //   tpkg::RegeneratedRecords metadata = {{".data/extern_modules", "numpy\n"}};
-//   tpkg::WriteBackResult r = tpkg::WriteBack(zip, journal, metadata);
+//   tpkg::WriteBackResult r = tpkg::WriteBack(journal, metadata);
 //   log(r.summary);   // "saved /x/model.pt: 1 record from the journal, 57 copied raw, ..."
 //   // on any failure: Error "Cannot save /x/model.pt: <reason>[; <reason>...]"
 //
@@ -94,7 +94,9 @@ struct WritePlan {
 };
 
 // The records a write-back would write, in order (see the rules above).
-WritePlan PlanWriteBack(const ZipReader& original, const Journal& journal, const RegeneratedRecords& metadata);
+// The archive is journal.original(): the journal's namespace refers to its
+// entries, so no other reader could stand in for it.
+WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata);
 
 struct WriteBackResult {
   bool written = false;  // false: nothing changed; the archive was not touched
@@ -106,8 +108,6 @@ struct WriteBackResult {
 };
 
 // Saves the journal's edits into journal.archive_path() (see above).
-// `original` is the archive the journal was opened with.
-WriteBackResult WriteBack(const ZipReader& original, Journal& journal, const RegeneratedRecords& metadata,
-                          const WriteBackOptions& options = {});
+WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata, const WriteBackOptions& options = {});
 
 }  // namespace tpkg

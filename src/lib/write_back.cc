@@ -85,8 +85,9 @@ void Stage(const WriteBackOptions& options, WriteBackStage stage) {
 
 // Writes, checks and renames the new archive; throws on any failure with the
 // temp file removed.
-void SaveAtomically(const WritePlan& plan, const ZipReader& original, Journal& journal,
-                    const WriteBackOptions& options, WriteBackResult* result) {
+void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOptions& options,
+                    WriteBackResult* result) {
+  const ZipReader& original = journal.original();
   const std::string& archive = journal.archive_path();
   Journal::SaveFile save = journal.CreateSaveFile();
   TempFileGuard guard(save.path);
@@ -122,18 +123,17 @@ std::string Summary(const std::string& archive, const WriteBackResult& r) {
 
 }  // namespace
 
-WriteBackResult WriteBack(const ZipReader& original, Journal& journal, const RegeneratedRecords& metadata,
-                          const WriteBackOptions& options) {
+WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata, const WriteBackOptions& options) {
   const std::string archive = journal.archive_path();
   WriteBackResult result;
   try {
-    const WritePlan plan = PlanWriteBack(original, journal, metadata);
+    const WritePlan plan = PlanWriteBack(journal, metadata);
     if (!plan.changed) {
       journal.Drop();
       result.summary = "no changes; " + archive + " left untouched";
       return result;
     }
-    SaveAtomically(plan, original, journal, options, &result);
+    SaveAtomically(plan, journal, options, &result);
   } catch (const Error& e) {
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
   }

@@ -30,8 +30,8 @@ uint32_t Crc32OfFd(int fd, uint64_t size, const std::string& what) {
 
 class Planner {
  public:
-  Planner(const ZipReader& original, const Journal& journal, const RegeneratedRecords& metadata)
-      : original_(original), journal_(journal), metadata_(metadata) {
+  Planner(const Journal& journal, const RegeneratedRecords& metadata)
+      : original_(journal.original()), journal_(journal), metadata_(metadata) {
     for (auto& [path, node] : journal.Files()) files_.emplace(path, node);
   }
 
@@ -135,8 +135,8 @@ class Planner {
 
 }  // namespace
 
-WritePlan PlanWriteBack(const ZipReader& original, const Journal& journal, const RegeneratedRecords& metadata) {
-  return Planner(original, journal, metadata).Run();
+WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
+  return Planner(journal, metadata).Run();
 }
 
 }  // namespace tpkg

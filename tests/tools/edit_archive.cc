@@ -129,7 +129,7 @@ int Run(const Options& o) {
   tpkg::RegeneratedRecords metadata;
   for (const Command& c : o.commands) Apply(journal, c, &metadata);
   if (!o.save) return 0;
-  std::cout << tpkg::WriteBack(zip, journal, metadata).summary << "\n";
+  std::cout << tpkg::WriteBack(journal, metadata).summary << "\n";
   return 0;
 }
 

@@ -107,7 +107,7 @@ TEST_F(WriteBackTest, PlanKeepsOriginalOrderAndPutsNewRecordsBeforeTheMetadata) 
   Journal j = Open();
   EditSession(j);
   const RegeneratedRecords metadata = {{".data/extern_modules", "numpy\n"}};
-  const WritePlan plan = PlanWriteBack(*zip_, j, metadata);
+  const WritePlan plan = PlanWriteBack(j, metadata);
   using S = PlannedRecord::Source;
   const std::vector<std::pair<std::string, S>> expected = {
       {".data/0.storage", S::kRaw},      {"pkg/__init__.py", S::kRaw},
@@ -127,7 +127,7 @@ TEST_F(WriteBackTest, PlanKeepsOriginalOrderAndPutsNewRecordsBeforeTheMetadata) 
 TEST_F(WriteBackTest, EditedArchiveIsWhatTheExporterWouldHaveWritten) {
   Journal j = Open();
   EditSession(j);
-  const WriteBackResult r = WriteBack(*zip_, j, {{".data/extern_modules", "numpy\n"}});
+  const WriteBackResult r = WriteBack(j, {{".data/extern_modules", "numpy\n"}});
   EXPECT_TRUE(r.written);
   EXPECT_EQ(r.from_journal, 2);
   EXPECT_EQ(r.regenerated, 1);
@@ -143,7 +143,7 @@ TEST_F(WriteBackTest, EditedArchiveIsWhatTheExporterWouldHaveWritten) {
 TEST_F(WriteBackTest, RecordsAreAlignedRawCopiesIdenticalAndCrcsRight) {
   Journal j = Open();
   EditSession(j);
-  WriteBack(*zip_, j, {});
+  WriteBack(j, {});
   const ZipReader saved = ZipReader::Open(archive_);
   for (const ZipEntry& e : saved.entries()) {
     EXPECT_EQ(e.data_offset % 64, 0u) << e.name;
@@ -168,7 +168,7 @@ TEST_F(WriteBackTest, UnchangedDeflatedRecordsStayDeflated) {
   Journal j = Open();
   j.Mkdir("extra");
   WriteFd(j.Create("extra/notes.txt").get(), "added\n");
-  WriteBack(*zip_, j, {});
+  WriteBack(j, {});
   const ZipReader saved = ZipReader::Open(archive_);
   int deflated = 0;
   for (const ZipEntry& before : zip_->entries()) {
@@ -194,7 +194,7 @@ TEST_F(WriteBackTest, NoChangeLeavesTheArchiveUntouched) {
   j.Unlink("scratch.tmp");
   j.Mkdir("emptydir");
   ASSERT_TRUE(j.dirty());
-  const WriteBackResult r = WriteBack(*zip_, j, {{".data/extern_modules", "something else\n"}});
+  const WriteBackResult r = WriteBack(j, {{".data/extern_modules", "something else\n"}});
   EXPECT_FALSE(r.written);
   ExpectArchiveUnchanged(before);
   EXPECT_EQ(MtimeOf(archive_).tv_sec, 1000000);
@@ -207,7 +207,7 @@ TEST_F(WriteBackTest, ModeAndOwnerOfTheOriginalAreKept) {
   if (root) ASSERT_EQ(chown(archive_.c_str(), 1234, 5678), 0);
   Journal j = Open();
   EditSession(j);
-  WriteBack(*zip_, j, {});
+  WriteBack(j, {});
   struct stat st;
   ASSERT_EQ(stat(archive_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
@@ -227,7 +227,7 @@ TEST_F(WriteBackTest, ValidationFailureKeepsArchiveAndJournal) {
     throw Error(Errc::kPolicy, "the package would not load: boom");
   };
   try {
-    WriteBack(*zip_, j, {}, options);
+    WriteBack(j, {}, options);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "Cannot save " + archive_ + ": the package would not load: boom");
@@ -238,7 +238,7 @@ TEST_F(WriteBackTest, ValidationFailureKeepsArchiveAndJournal) {
   EXPECT_TRUE(j.dirty());
   EXPECT_TRUE(j.Stat("pkg/new.py"));
   // A later attempt (e.g. after fixing the problem) still works.
-  EXPECT_TRUE(WriteBack(*zip_, j, {}).written);
+  EXPECT_TRUE(WriteBack(j, {}).written);
 }
 
 TEST_F(WriteBackTest, NamesDifferingOnlyInCaseBlockTheSave) {
@@ -246,7 +246,7 @@ TEST_F(WriteBackTest, NamesDifferingOnlyInCaseBlockTheSave) {
   Journal j = Open();
   WriteFd(j.Create("pkg/CODE.py").get(), "y = 1\n");
   try {
-    WriteBack(*zip_, j, {});
+    WriteBack(j, {});
     FAIL() << "torch's case-insensitive lookup could not tell the two apart";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()).rfind("Cannot save " + archive_ + ": ", 0), 0u) << e.what();
@@ -288,7 +288,7 @@ TEST_F(WriteBackTest, NoSpaceLeftKeepsArchiveAndJournal) {
   Journal j = Open();
   WriteFd(j.Create("edit.py").get(), "print('kept')\n");
   try {
-    WriteBack(*zip_, j, {});
+    WriteBack(j, {});
     FAIL() << "the save fit in a full filesystem";
   } catch (const Error& e) {
     EXPECT_EQ(ToErrno(e), ENOSPC) << e.what();
@@ -330,7 +330,7 @@ TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
     GTEST_SKIP() << "cannot make a directory immutable here: " << strerror(errno);
   std::string message;
   try {
-    WriteBack(*zip_, j, {});
+    WriteBack(j, {});
   } catch (const Error& e) {
     message = e.what();
   }
@@ -353,7 +353,7 @@ void WriteBackKilledAt(const std::string& archive, WriteBackStage stage) {
       options.on_stage = [stage](WriteBackStage s) {
         if (s == stage) raise(SIGKILL);
       };
-      WriteBack(zip, j, {}, options);
+      WriteBack(j, {}, options);
     } catch (...) {
     }
     _exit(3);
@@ -429,7 +429,7 @@ TEST_F(WriteBackTest, KillDuringALargeWriteBackLeavesOldOrNewNeverCorrupt) {
     try {
       const ZipReader zip = ZipReader::Open(archive_);
       Journal j = Journal::OpenOrCreate(archive_, zip);
-      WriteBack(zip, j, {});
+      WriteBack(j, {});
     } catch (...) {
     }
     _exit(0);
@@ -447,7 +447,7 @@ TEST_F(WriteBackTest, KillDuringALargeWriteBackLeavesOldOrNewNeverCorrupt) {
   Journal j = Journal::OpenOrCreate(archive_, after);
   EXPECT_FALSE(PathExists(temp)) << "no leftover temp file after the next open";
   if (j.dirty()) {
-    EXPECT_TRUE(WriteBack(after, j, {}).written);
+    EXPECT_TRUE(WriteBack(j, {}).written);
     const ZipReader saved = ZipReader::Open(archive_);
     EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 2\n");
     EXPECT_EQ(saved.Find(".data/0.storage")->size, mib << 20);
