@@ -313,7 +313,8 @@ TEST_F(WriteBackTest, ReadOnlyFilesystemRefusesAJournal) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(ToErrno(e), EROFS) << e.what();
-    EXPECT_NE(std::string(e.what()).find(journal_dir()), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()), "Cannot keep edits of '" + archive_ +
+                                         "': the archive is not writable: Read-only file system");
   }
   EXPECT_FALSE(PathExists(journal_dir()));
 }
