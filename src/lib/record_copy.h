@@ -5,8 +5,8 @@
 //   CopyRecordToFd(zip, *zip.Find("a/b.py"), out.get(), UINT64_MAX, "journal/data/7");
 //
 // Stored records go through copy_file_range (in-kernel; a reflink where the
-// filesystem shares extents); deflated ones are inflated chunk by chunk and
-// their size and CRC-32 verified against the central directory.
+// filesystem shares extents); deflated ones are inflated by a RecordStream
+// (bounded memory), which verifies their size and CRC-32.
 //
 // Thread safety: stateless; safe from any thread (the archive is read with pread).
 #pragma once

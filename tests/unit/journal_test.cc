@@ -511,7 +511,7 @@ TEST_F(JournalTest, ConcurrentCallsFromManyThreadsStayConsistent) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&j, t] {
       for (int i = 0; i < 10; ++i) {
-        const std::string name = "t" + std::to_string(t) + "_" + std::to_string(i);
+        const std::string name = std::to_string(t) + "_" + std::to_string(i) + ".t";
         WriteFd(j.Create(name).get(), name);
         j.Rename(name, name + ".done");
         j.Stat("pkg/code.py");
@@ -520,7 +520,7 @@ TEST_F(JournalTest, ConcurrentCallsFromManyThreadsStayConsistent) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(j.List("").size(), 4u + 40u);
-  EXPECT_EQ(ReadFd(j.OpenForRead("t3_9.done").get()), "t3_9");
+  EXPECT_EQ(ReadFd(j.OpenForRead("3_9.t.done").get()), "3_9.t");
 }
 
 }  // namespace

@@ -33,12 +33,6 @@ using testing::ScratchDir;
 using testing::WriteFd;
 using testing::WriteFile;
 
-std::vector<std::string> RecordNames(const ZipReader& zip) {
-  std::vector<std::string> names;
-  for (const ZipEntry& e : zip.entries()) names.push_back(e.name);
-  return names;
-}
-
 // The raw (possibly compressed) bytes of an entry as stored in the file.
 std::string RawBytes(const ZipReader& zip, const ZipEntry& e) {
   std::string out(e.compressed_size, '\0');
@@ -204,7 +198,9 @@ TEST_F(WriteBackTest, NoChangeLeavesTheArchiveUntouched) {
 TEST_F(WriteBackTest, ModeAndOwnerOfTheOriginalAreKept) {
   ASSERT_EQ(chmod(archive_.c_str(), 0640), 0);
   const bool root = geteuid() == 0;
-  if (root) ASSERT_EQ(chown(archive_.c_str(), 1234, 5678), 0);
+  if (root) {
+    ASSERT_EQ(chown(archive_.c_str(), 1234, 5678), 0);
+  }
   Journal j = Open();
   EditSession(j);
   WriteBack(j, {});
@@ -444,7 +440,9 @@ TEST_F(WriteBackTest, KillDuringALargeWriteBackLeavesOldOrNewNeverCorrupt) {
   waitpid(pid, nullptr, 0);
 
   const ZipReader after = ZipReader::Open(archive_);  // never corrupt
-  if (FileCrc(archive_) != old_crc) EXPECT_EQ(after.ReadAll(*after.Find("pkg/code.py")), "x = 2\n");
+  if (FileCrc(archive_) != old_crc) {
+    EXPECT_EQ(after.ReadAll(*after.Find("pkg/code.py")), "x = 2\n");  // the new one, complete
+  }
   Journal j = Journal::OpenOrCreate(archive_, after);
   EXPECT_FALSE(PathExists(temp)) << "no leftover temp file after the next open";
   if (j.dirty()) {
