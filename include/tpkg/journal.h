@@ -100,9 +100,9 @@ struct JournalNode {
   // changes only when the content is replaced (first write, O_TRUNC of an
   // original), never on rename: a stable identity for inode/page-cache logic.
   uint64_t data_id = 0;
-  uint64_t size = 0;                       // files: current size in bytes
-  std::optional<uint32_t> mode;            // set by Create/Mkdir/SetMode, else daemon default
-  std::optional<struct timespec> mtime;    // SetMtime override, or the data file's mtime when edited
+  uint64_t size = 0;                     // files: current size in bytes
+  std::optional<uint32_t> mode;          // set by Create/Mkdir/SetMode, else daemon default
+  std::optional<struct timespec> mtime;  // SetMtime override, or the data file's mtime when edited
   bool edited() const { return !is_dir && original == nullptr; }
 };
 

@@ -82,10 +82,10 @@ struct WriteBackOptions {
 
 struct PlannedRecord {
   enum class Source { kRaw, kJournal, kRegenerated };
-  std::string name;                   // record name in the new archive
+  std::string name;  // record name in the new archive
   Source source = Source::kRaw;
-  const ZipEntry* entry = nullptr;    // kRaw: the original entry to copy
-  const std::string* bytes = nullptr; // kRegenerated: points into the metadata map
+  const ZipEntry* entry = nullptr;     // kRaw: the original entry to copy
+  const std::string* bytes = nullptr;  // kRegenerated: points into the metadata map
 };
 
 struct WritePlan {
@@ -104,10 +104,11 @@ struct WriteBackResult {
   int raw_copied = 0;
   int from_journal = 0;
   int regenerated = 0;
-  std::string summary;   // one line for the daemon's log
+  std::string summary;  // one line for the daemon's log
 };
 
 // Saves the journal's edits into journal.archive_path() (see above).
-WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata, const WriteBackOptions& options = {});
+WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
+                          const WriteBackOptions& options = {});
 
 }  // namespace tpkg

@@ -38,10 +38,12 @@ ArchiveIdentity ArchiveIdentity::Of(const ZipReader& zip) {
   for (const ZipEntry& e : zip.entries()) {
     h.AddU64(e.full_name.size());
     h.Add(e.full_name.data(), e.full_name.size());
-    for (uint64_t v : {uint64_t{e.method}, uint64_t{e.crc32}, e.compressed_size, e.size, e.local_header_offset})
+    for (uint64_t v :
+         {uint64_t{e.method}, uint64_t{e.crc32}, e.compressed_size, e.size, e.local_header_offset})
       h.AddU64(v);
   }
-  return ArchiveIdentity{static_cast<uint64_t>(st.st_size), h.value(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+  return ArchiveIdentity{static_cast<uint64_t>(st.st_size), h.value(), st.st_mtim.tv_sec,
+                         st.st_mtim.tv_nsec};
 }
 
 std::string ArchiveIdentity::Describe() const {

@@ -97,7 +97,8 @@ void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset,
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
-      if (KernelRefusedCopy(err)) return CopyByReadWrite(src_fd, src_offset, dst_fd, dst_offset, size, what);
+      if (KernelRefusedCopy(err))
+        return CopyByReadWrite(src_fd, src_offset, dst_fd, dst_offset, size, what);
       ThrowSystemError("Cannot copy into '" + what + "'", err);
     }
     if (n == 0) throw Error(Errc::kCorrupt, "Cannot copy into '" + what + "': source ends early");

@@ -17,25 +17,35 @@
 namespace tpkg {
 
 void ThrowOpError(const std::string& verb, std::string_view path, int err) {
-  throw Error(ErrcFromErrno(err), "Cannot " + verb + " '" + std::string(path) + "': " + std::strerror(err), err);
+  throw Error(ErrcFromErrno(err),
+              "Cannot " + verb + " '" + std::string(path) + "': " + std::strerror(err), err);
 }
 
 bool ChangesArchive(LogOp op) {
-  return op != LogOp::kHeader && op != LogOp::kCommit && op != LogOp::kSetMode && op != LogOp::kSetMtime;
+  return op != LogOp::kHeader && op != LogOp::kCommit && op != LogOp::kSetMode &&
+         op != LogOp::kSetMtime;
 }
 
 int JournalState::CheckEntry(const LogEntry& e) const {
   switch (e.op) {
-    case LogOp::kCreate: return tree.CheckCreate(e.path);
-    case LogOp::kSetContent: return tree.CheckFileExists(e.path);
-    case LogOp::kUnlink: return tree.CheckUnlink(e.path);
-    case LogOp::kRename: return tree.CheckRename(e.path, e.path2, e.flags & kNoReplace);
-    case LogOp::kMkdir: return tree.CheckMkdir(e.path);
-    case LogOp::kRmdir: return tree.CheckRmdir(e.path);
+    case LogOp::kCreate:
+      return tree.CheckCreate(e.path);
+    case LogOp::kSetContent:
+      return tree.CheckFileExists(e.path);
+    case LogOp::kUnlink:
+      return tree.CheckUnlink(e.path);
+    case LogOp::kRename:
+      return tree.CheckRename(e.path, e.path2, e.flags & kNoReplace);
+    case LogOp::kMkdir:
+      return tree.CheckMkdir(e.path);
+    case LogOp::kRmdir:
+      return tree.CheckRmdir(e.path);
     case LogOp::kSetMode:
-    case LogOp::kSetMtime: return tree.CheckAttr(e.path);
+    case LogOp::kSetMtime:
+      return tree.CheckAttr(e.path);
     case LogOp::kHeader:
-    case LogOp::kCommit: return 0;
+    case LogOp::kCommit:
+      return 0;
   }
   return EINVAL;
 }
@@ -45,16 +55,30 @@ std::vector<uint64_t> JournalState::ApplyEntry(const LogEntry& e) {
       (e.flags & kHasMode) ? std::optional<uint32_t>(e.mode & 07777) : std::nullopt;
   if (ChangesArchive(e.op)) dirty = true;
   switch (e.op) {
-    case LogOp::kCreate: tree.Create(e.path, e.id, mode); return {};
-    case LogOp::kSetContent: return tree.SetContent(e.path, e.id);
-    case LogOp::kUnlink: return tree.Unlink(e.path);
-    case LogOp::kRename: return tree.Rename(e.path, e.path2);
-    case LogOp::kMkdir: tree.Mkdir(e.path, mode); return {};
-    case LogOp::kRmdir: tree.Rmdir(e.path); return {};
-    case LogOp::kSetMode: tree.SetMode(e.path, e.mode); return {};
-    case LogOp::kSetMtime: tree.SetMtime(e.path, timespec{e.sec, e.nsec}); return {};
+    case LogOp::kCreate:
+      tree.Create(e.path, e.id, mode);
+      return {};
+    case LogOp::kSetContent:
+      return tree.SetContent(e.path, e.id);
+    case LogOp::kUnlink:
+      return tree.Unlink(e.path);
+    case LogOp::kRename:
+      return tree.Rename(e.path, e.path2);
+    case LogOp::kMkdir:
+      tree.Mkdir(e.path, mode);
+      return {};
+    case LogOp::kRmdir:
+      tree.Rmdir(e.path);
+      return {};
+    case LogOp::kSetMode:
+      tree.SetMode(e.path, e.mode);
+      return {};
+    case LogOp::kSetMtime:
+      tree.SetMtime(e.path, timespec{e.sec, e.nsec});
+      return {};
     case LogOp::kHeader:
-    case LogOp::kCommit: return {};
+    case LogOp::kCommit:
+      return {};
   }
   return {};
 }
@@ -92,7 +116,9 @@ void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& e)
 class DataFileGuard {
  public:
   DataFileGuard(const JournalState& impl, uint64_t id) : impl_(impl), id_(id) {}
-  ~DataFileGuard() { if (armed_) impl_.FreeData({id_}); }
+  ~DataFileGuard() {
+    if (armed_) impl_.FreeData({id_});
+  }
   void Disarm() { armed_ = false; }
 
  private:
@@ -107,7 +133,8 @@ template <class Fill>
 ScopedFd NewDataFile(JournalState& impl, LogEntry e, Fill fill) {
   e.id = impl.next_id++;
   const std::string what = impl.DataPath(e.id);
-  ScopedFd fd = OpenAtOrThrow(impl.data_fd.get(), std::to_string(e.id), O_RDWR | O_CREAT | O_EXCL, 0600, what);
+  ScopedFd fd = OpenAtOrThrow(impl.data_fd.get(), std::to_string(e.id), O_RDWR | O_CREAT | O_EXCL,
+                              0600, what);
   DataFileGuard guard(impl, e.id);
   if (fill(fd.get(), what)) FdatasyncOrThrow(fd.get(), what);
   // The manifest may only name a file whose directory entry is durable.
@@ -122,16 +149,17 @@ ScopedFd NewDataFile(JournalState& impl, LogEntry e, Fill fill) {
 // `new_size` bytes (all when nullopt) and extending with zeros past them.
 ScopedFd CopyOnWrite(JournalState& impl, std::string_view record, const ZipEntry& original,
                      std::optional<uint64_t> new_size) {
-  return NewDataFile(impl, PathEntry(LogOp::kSetContent, record), [&](int fd, const std::string& what) {
-    const uint64_t keep = new_size.value_or(original.size);
-    if (keep == 0) return false;  // nothing to copy, nothing to sync
-    CopyRecordToFd(impl.zip, original, fd, keep, what);
-    if (keep > original.size && ::ftruncate(fd, static_cast<off_t>(keep)) != 0) {
-      const int err = errno;
-      ThrowSystemError("Cannot extend '" + what + "'", err);
-    }
-    return true;
-  });
+  return NewDataFile(impl, PathEntry(LogOp::kSetContent, record),
+                     [&](int fd, const std::string& what) {
+                       const uint64_t keep = new_size.value_or(original.size);
+                       if (keep == 0) return false;  // nothing to copy, nothing to sync
+                       CopyRecordToFd(impl.zip, original, fd, keep, what);
+                       if (keep > original.size && ::ftruncate(fd, static_cast<off_t>(keep)) != 0) {
+                         const int err = errno;
+                         ThrowSystemError("Cannot extend '" + what + "'", err);
+                       }
+                       return true;
+                     });
 }
 
 void TruncateFd(int fd, uint64_t size, const std::string& what) {
@@ -195,8 +223,7 @@ std::optional<JournalNode> Journal::Stat(std::string_view path) const {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
   if (ValidateRecordPath(path) != 0) return std::nullopt;
-  if (const TreeDir* dir = impl_->tree.FindDir(path))
-    return DirNode(dir->attr);
+  if (const TreeDir* dir = impl_->tree.FindDir(path)) return DirNode(dir->attr);
   if (const TreeFile* file = impl_->tree.FindFile(path)) return NodeOf(*impl_, *file);
   return std::nullopt;
 }
@@ -205,7 +232,8 @@ std::vector<JournalChild> Journal::List(std::string_view dir) const {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
   if (int err = ValidateRecordPath(dir)) ThrowOpError("list", dir, err);
-  if (!impl_->tree.FindDir(dir)) ThrowOpError("list", dir, impl_->tree.FindFile(dir) ? ENOTDIR : ENOENT);
+  if (!impl_->tree.FindDir(dir))
+    ThrowOpError("list", dir, impl_->tree.FindFile(dir) ? ENOTDIR : ENOENT);
   std::vector<JournalChild> out;
   for (TreeChild& c : impl_->tree.List(dir)) out.push_back({std::move(c.name), c.is_dir});
   return out;
@@ -234,7 +262,8 @@ ScopedFd Journal::OpenForWrite(std::string_view record, bool truncate) {
   if (int err = impl_->tree.CheckFileExists(record)) ThrowOpError("open", record, err);
   const TreeFile& file = *impl_->tree.FindFile(record);
   if (file.journal_id == 0)
-    return CopyOnWrite(*impl_, record, *file.original, truncate ? std::optional<uint64_t>(0) : std::nullopt);
+    return CopyOnWrite(*impl_, record, *file.original,
+                       truncate ? std::optional<uint64_t>(0) : std::nullopt);
   ScopedFd fd = impl_->OpenData(file.journal_id, O_RDWR);
   if (truncate) TruncateFd(fd.get(), 0, impl_->DataPath(file.journal_id));
   return fd;
@@ -256,7 +285,8 @@ void Journal::Truncate(std::string_view record, uint64_t size) {
   if (int err = impl_->tree.CheckFileExists(record)) ThrowOpError("truncate", record, err);
   const TreeFile& file = *impl_->tree.FindFile(record);
   if (file.journal_id != 0) {
-    TruncateFd(impl_->OpenData(file.journal_id, O_WRONLY).get(), size, impl_->DataPath(file.journal_id));
+    TruncateFd(impl_->OpenData(file.journal_id, O_WRONLY).get(), size,
+               impl_->DataPath(file.journal_id));
   } else if (size != file.original->size) {
     CopyOnWrite(*impl_, record, *file.original, size);
   }
@@ -268,7 +298,8 @@ void Journal::Fsync(std::string_view record) {
   const TreeFile* file = impl_->tree.FindFile(record);
   if (!file) ThrowOpError("fsync", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
   if (file->journal_id != 0)
-    FdatasyncOrThrow(impl_->OpenData(file->journal_id, O_RDONLY).get(), impl_->DataPath(file->journal_id));
+    FdatasyncOrThrow(impl_->OpenData(file->journal_id, O_RDONLY).get(),
+                     impl_->DataPath(file->journal_id));
 }
 
 void Journal::Unlink(std::string_view record) {
@@ -278,14 +309,12 @@ void Journal::Unlink(std::string_view record) {
 
 void Journal::Rename(std::string_view from, std::string_view to, bool no_replace) {
   std::lock_guard lock(impl_->mu);
-  LogAndApply(*impl_, "rename",
-              PathEntry(LogOp::kRename, from, to, no_replace ? kNoReplace : 0));
+  LogAndApply(*impl_, "rename", PathEntry(LogOp::kRename, from, to, no_replace ? kNoReplace : 0));
 }
 
 void Journal::Mkdir(std::string_view dir, std::optional<uint32_t> mode) {
   std::lock_guard lock(impl_->mu);
-  LogAndApply(*impl_, "create directory",
-              ModeEntry(LogOp::kMkdir, dir, mode));
+  LogAndApply(*impl_, "create directory", ModeEntry(LogOp::kMkdir, dir, mode));
 }
 
 void Journal::Rmdir(std::string_view dir) {
@@ -305,14 +334,14 @@ void Journal::SetMtime(std::string_view path, struct timespec mtime) {
   if (file && file->journal_id != 0) {
     // An edited file's mtime is its data file's: later writes move it on.
     const struct timespec times[2] = {{0, UTIME_OMIT}, mtime};
-    if (::utimensat(impl_->data_fd.get(), std::to_string(file->journal_id).c_str(), times, 0) != 0) {
+    if (::utimensat(impl_->data_fd.get(), std::to_string(file->journal_id).c_str(), times, 0) !=
+        0) {
       const int err = errno;
       ThrowOpError("set the time of", path, err);
     }
     return;
   }
-  LogAndApply(*impl_, "set the time of",
-              MtimeEntry(path, mtime));
+  LogAndApply(*impl_, "set the time of", MtimeEntry(path, mtime));
 }
 
 Journal::SaveFile Journal::CreateSaveFile() {
@@ -320,7 +349,9 @@ Journal::SaveFile Journal::CreateSaveFile() {
   impl_->ThrowIfDropped();
   ::unlinkat(impl_->dir_fd.get(), kSaveTempName, 0);
   const std::string path = impl_->dir + "/" + kSaveTempName;
-  return SaveFile{OpenAtOrThrow(impl_->dir_fd.get(), kSaveTempName, O_RDWR | O_CREAT | O_EXCL, 0600, path), path};
+  return SaveFile{
+      OpenAtOrThrow(impl_->dir_fd.get(), kSaveTempName, O_RDWR | O_CREAT | O_EXCL, 0600, path),
+      path};
 }
 
 void Journal::MarkCommitting(const ZipReader& new_archive) {

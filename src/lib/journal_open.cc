@@ -55,7 +55,8 @@ std::string ReadPid(int fd) {
 bool StillLinked(const std::string& dir, int dir_fd, int lock_fd) {
   struct stat dir_by_path, dir_opened, lock_by_name, lock_opened;
   if (::stat(dir.c_str(), &dir_by_path) != 0 || ::fstat(dir_fd, &dir_opened) != 0) return false;
-  if (::fstatat(dir_fd, kLockName, &lock_by_name, AT_SYMLINK_NOFOLLOW) != 0 || ::fstat(lock_fd, &lock_opened) != 0)
+  if (::fstatat(dir_fd, kLockName, &lock_by_name, AT_SYMLINK_NOFOLLOW) != 0 ||
+      ::fstat(lock_fd, &lock_opened) != 0)
     return false;
   return dir_by_path.st_dev == dir_opened.st_dev && dir_by_path.st_ino == dir_opened.st_ino &&
          lock_by_name.st_ino == lock_opened.st_ino && lock_opened.st_nlink > 0;
@@ -77,13 +78,17 @@ void CheckWritable(const std::string& archive) {
 ScopedFd OpenJournalDirectory(const JournalState& impl) {
   if (::mkdir(impl.dir.c_str(), 0700) != 0 && errno != EEXIST) {
     const int err = errno;
-    ThrowSystemError("Cannot create the journal directory '" + impl.dir + "' of '" + impl.archive_path + "'", err);
+    ThrowSystemError(
+        "Cannot create the journal directory '" + impl.dir + "' of '" + impl.archive_path + "'",
+        err);
   }
   ScopedFd fd = OpenOrThrow(impl.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   const struct stat st = FstatOrThrow(fd.get(), impl.dir);
   if (st.st_uid != ::geteuid())
-    throw Error(Errc::kPermission, "Journal directory '" + impl.dir + "' belongs to uid " + std::to_string(st.st_uid) +
-                                       ", not to this user; move it away or mount as its owner", EPERM);
+    throw Error(Errc::kPermission,
+                "Journal directory '" + impl.dir + "' belongs to uid " + std::to_string(st.st_uid) +
+                    ", not to this user; move it away or mount as its owner",
+                EPERM);
   return fd;
 }
 
@@ -92,13 +97,14 @@ void LockDirectory(JournalState& impl) {
   const std::string lock_path = impl.dir + "/" + kLockName;
   for (int attempt = 0; attempt < 100; ++attempt) {
     ScopedFd dir_fd = OpenJournalDirectory(impl);
-    ScopedFd fd = OpenAtOrThrow(dir_fd.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, lock_path);
+    ScopedFd fd =
+        OpenAtOrThrow(dir_fd.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, lock_path);
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       if (err != EWOULDBLOCK) ThrowSystemError("Cannot lock '" + lock_path + "'", err);
       throw Error(Errc::kIo,
-                  "Journal '" + impl.dir + "' of '" + impl.archive_path + "' is in use by another tpkgfs (pid " +
-                      ReadPid(fd.get()) + ")",
+                  "Journal '" + impl.dir + "' of '" + impl.archive_path +
+                      "' is in use by another tpkgfs (pid " + ReadPid(fd.get()) + ")",
                   EBUSY);
     }
     if (!StillLinked(impl.dir, dir_fd.get(), fd.get())) continue;
@@ -120,8 +126,8 @@ void OpenDataDirectory(JournalState& impl) {
     const int err = errno;
     ThrowSystemError("Cannot create '" + impl.dir + "/data'", err);
   }
-  impl.data_fd = OpenAtOrThrow(impl.dir_fd.get(), kDataDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
-                               impl.dir + "/data");
+  impl.data_fd = OpenAtOrThrow(impl.dir_fd.get(), kDataDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+                               0, impl.dir + "/data");
 }
 
 // Names in an open directory (without "." and "..").
@@ -145,7 +151,8 @@ std::vector<std::string> ListNames(int dir_fd, const std::string& what) {
 
 // The id a data file name stands for, or 0 when it is not a plain decimal id.
 uint64_t ParseDataId(const std::string& name) {
-  if (name.empty() || name.size() > 19 || name.find_first_not_of("0123456789") != std::string::npos) return 0;
+  if (name.empty() || name.size() > 19 || name.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
   return std::stoull(name);
 }
 
@@ -190,8 +197,8 @@ bool SaveCompleted(const ManifestContents& c, const ArchiveIdentity& now) {
 }
 
 std::string DescribeEntry(const LogEntry& e) {
-  static const char* const kNames[] = {"?", "header", "create", "write", "unlink", "rename",
-                                        "mkdir", "rmdir", "chmod", "utimens", "commit"};
+  static const char* const kNames[] = {"?",     "header", "create", "write",   "unlink", "rename",
+                                       "mkdir", "rmdir",  "chmod",  "utimens", "commit"};
   const auto op = static_cast<size_t>(e.op);
   std::string text = std::string(op < std::size(kNames) ? kNames[op] : "?") + " '" + e.path + "'";
   if (e.op == LogOp::kRename) text += " to '" + e.path2 + "'";
@@ -206,8 +213,9 @@ int Replay(JournalState& impl, const ManifestContents& c) {
     const LogEntry& e = c.entries[i];
     if (e.op == LogOp::kHeader || e.op == LogOp::kCommit) continue;
     if (int err = impl.CheckEntry(e))
-      throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' is inconsistent at entry " + std::to_string(i) + " (" +
-                                      DescribeEntry(e) + "): " + std::strerror(err) +
+      throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' is inconsistent at entry " +
+                                      std::to_string(i) + " (" + DescribeEntry(e) +
+                                      "): " + std::strerror(err) +
                                       "; move it away to mount the archive as it is");
     if (e.id >= impl.next_id) impl.next_id = e.id + 1;
     impl.ApplyEntry(e);  // data files freed here are removed as orphans below
@@ -236,8 +244,8 @@ int RemoveOrphanData(JournalState& impl) {
   }
   for (const auto& [path, file] : impl.tree.files())
     if (file.journal_id && !present.count(file.journal_id))
-      throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' has lost the data of '" + path + "' (" +
-                                      impl.DataPath(file.journal_id) + " is missing)");
+      throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' has lost the data of '" + path +
+                                      "' (" + impl.DataPath(file.journal_id) + " is missing)");
   return removed;
 }
 
@@ -253,9 +261,9 @@ std::string RecoveredLine(const JournalState& impl) {
   // Deleted: neither kept under some name nor rewritten under its own.
   for (const ZipEntry& e : impl.zip.entries())
     if (!e.is_directory() && !present.count(&e) && !impl.tree.FindFile(e.name)) ++deleted;
-  return "recovered " + std::to_string(written + renamed + deleted) + " edited records from " + impl.dir + " (" +
-         std::to_string(written) + " written, " + std::to_string(renamed) + " renamed, " +
-         std::to_string(deleted) + " deleted)";
+  return "recovered " + std::to_string(written + renamed + deleted) + " edited records from " +
+         impl.dir + " (" + std::to_string(written) + " written, " + std::to_string(renamed) +
+         " renamed, " + std::to_string(deleted) + " deleted)";
 }
 
 void AddNote(std::string* summary, const std::string& dir, const std::string& note) {
@@ -275,18 +283,23 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
   }
   ManifestContents c;
   ManifestLog log = ManifestLog::Open(impl.dir_fd.get(), impl.dir, &c);
-  if (c.torn_bytes) notes->push_back("dropped a torn manifest tail of " + std::to_string(c.torn_bytes) + " bytes");
+  if (c.torn_bytes)
+    notes->push_back("dropped a torn manifest tail of " + std::to_string(c.torn_bytes) + " bytes");
   const ArchiveIdentity& recorded = c.entries[0].identity;
   if (!recorded.SameArchive(impl.identity)) {
     if (SaveCompleted(c, impl.identity)) {
-      notes->push_back("removed the journal of a save of " + impl.archive_path + " that had completed");
+      notes->push_back("removed the journal of a save of " + impl.archive_path +
+                       " that had completed");
     } else if (!HasArchiveChanges(c)) {
-      notes->push_back("discarded an empty journal made for another version of " + impl.archive_path);
+      notes->push_back("discarded an empty journal made for another version of " +
+                       impl.archive_path);
     } else {
       throw Error(Errc::kInvalidArgument,
-                  "Journal '" + impl.dir + "' holds edits of a different archive than '" + impl.archive_path +
-                      "' (journal made for: " + recorded.Describe() + "; archive now: " + impl.identity.Describe() +
-                      "). Move the journal away to use the archive as it is, or put back the archive it was made for");
+                  "Journal '" + impl.dir + "' holds edits of a different archive than '" +
+                      impl.archive_path + "' (journal made for: " + recorded.Describe() +
+                      "; archive now: " + impl.identity.Describe() +
+                      "). Move the journal away to use the archive as it is, or put back the "
+                      "archive it was made for");
     }
     ClearContents(impl);
     return CreateFreshManifest(impl);
@@ -308,9 +321,11 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   LockDirectory(*impl);
   OpenDataDirectory(*impl);
   std::vector<std::string> notes;
-  if (int n = RemoveTempFiles(*impl)) notes.push_back("removed " + std::to_string(n) + " unfinished temp files");
+  if (int n = RemoveTempFiles(*impl))
+    notes.push_back("removed " + std::to_string(n) + " unfinished temp files");
   LoadManifest(*impl, &notes);
-  if (int n = RemoveOrphanData(*impl)) notes.push_back("removed " + std::to_string(n) + " orphan data files");
+  if (int n = RemoveOrphanData(*impl))
+    notes.push_back("removed " + std::to_string(n) + " orphan data files");
   if (impl->recovered) impl->summary = RecoveredLine(*impl);
   for (const std::string& note : notes) AddNote(&impl->summary, impl->dir, note);
   return Journal(std::move(impl));

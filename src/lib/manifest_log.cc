@@ -58,7 +58,11 @@ class PayloadReader {
   bool ok() const { return ok_ && rest_.empty(); }
 
  private:
-  uint64_t Fail() { ok_ = false; rest_ = {}; return 0; }
+  uint64_t Fail() {
+    ok_ = false;
+    rest_ = {};
+    return 0;
+  }
   std::string_view rest_;
   bool ok_ = true;
 };
@@ -79,7 +83,8 @@ std::optional<LogEntry> DecodePayload(std::string_view payload) {
   e.identity.mtime_sec = static_cast<int64_t>(r.U(8));
   e.identity.mtime_nsec = static_cast<int64_t>(r.U(8));
   const auto op = static_cast<uint8_t>(e.op);
-  if (!r.ok() || op < static_cast<uint8_t>(LogOp::kHeader) || op > static_cast<uint8_t>(LogOp::kCommit))
+  if (!r.ok() || op < static_cast<uint8_t>(LogOp::kHeader) ||
+      op > static_cast<uint8_t>(LogOp::kCommit))
     return std::nullopt;
   return e;
 }
@@ -179,10 +184,11 @@ ManifestLog ManifestLog::Open(int dir_fd, const std::string& dir, ManifestConten
   ScopedFd fd = OpenAtOrThrow(dir_fd, kFileName, O_RDWR, 0, path);
   const std::string bytes = ReadWholeFile(fd.get(), path);
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-    throw Error(Errc::kCorrupt, "Journal manifest '" + path + "' is not a tpkgfs journal (bad magic)");
+    throw Error(Errc::kCorrupt,
+                "Journal manifest '" + path + "' is not a tpkgfs journal (bad magic)");
   contents->entries.clear();
-  const uint64_t good =
-      sizeof kMagic + ParseEntries(std::string_view(bytes).substr(sizeof kMagic), &contents->entries);
+  const uint64_t good = sizeof kMagic + ParseEntries(std::string_view(bytes).substr(sizeof kMagic),
+                                                     &contents->entries);
   if (contents->entries.empty() || contents->entries[0].op != LogOp::kHeader)
     throw Error(Errc::kCorrupt, "Journal manifest '" + path + "' has no valid header entry");
   contents->torn_bytes = bytes.size() - good;
@@ -198,7 +204,8 @@ ManifestLog ManifestLog::Open(int dir_fd, const std::string& dir, ManifestConten
 
 void ManifestLog::Append(const LogEntry& entry) {
   if (broken_)
-    throw Error(Errc::kIo, "Journal manifest '" + path_ + "' could not be repaired after a failed write", EIO);
+    throw Error(Errc::kIo,
+                "Journal manifest '" + path_ + "' could not be repaired after a failed write", EIO);
   const std::string bytes = EncodeLogEntry(entry);
   try {
     PwriteAll(fd_.get(), bytes, end_, path_);
@@ -206,7 +213,8 @@ void ManifestLog::Append(const LogEntry& entry) {
   } catch (const Error&) {
     // A half-written or unsynced entry must not survive: it would apply at
     // the next replay although the caller was told the operation failed.
-    if (::ftruncate(fd_.get(), static_cast<off_t>(end_)) != 0 || ::fdatasync(fd_.get()) != 0) broken_ = true;
+    if (::ftruncate(fd_.get(), static_cast<off_t>(end_)) != 0 || ::fdatasync(fd_.get()) != 0)
+      broken_ = true;
     throw;
   }
   end_ += bytes.size();

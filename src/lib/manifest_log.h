@@ -40,16 +40,16 @@
 namespace tpkg {
 
 enum class LogOp : uint8_t {
-  kHeader = 1,   // identity, path = archive path (informative)
-  kCreate,       // path, id, mode (flags & kHasMode)
-  kSetContent,   // path now holds journal data file `id`
-  kUnlink,       // path
-  kRename,       // path -> path2 (files or whole directories)
-  kMkdir,        // path, mode (flags & kHasMode)
-  kRmdir,        // path
-  kSetMode,      // path, mode
-  kSetMtime,     // path, sec, nsec
-  kCommit,       // a write-back is about to replace the archive with `identity`
+  kHeader = 1,  // identity, path = archive path (informative)
+  kCreate,      // path, id, mode (flags & kHasMode)
+  kSetContent,  // path now holds journal data file `id`
+  kUnlink,      // path
+  kRename,      // path -> path2 (files or whole directories)
+  kMkdir,       // path, mode (flags & kHasMode)
+  kRmdir,       // path
+  kSetMode,     // path, mode
+  kSetMtime,    // path, sec, nsec
+  kCommit,      // a write-back is about to replace the archive with `identity`
 };
 
 inline constexpr uint8_t kHasMode = 1;

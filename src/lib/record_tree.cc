@@ -9,21 +9,22 @@ namespace {
 // The errno each check returns, as rename(2), unlink(2), mkdir(2), rmdir(2)
 // and Linux specify them (first matching row wins):
 //
-//   operation          condition                                  errno
-//   any                an ancestor is missing                     ENOENT
-//   any                an ancestor is a file                      ENOTDIR
-//   create, mkdir      the name exists (file or directory)        EEXIST
-//   open for write     the name is a directory / is missing       EISDIR / ENOENT
-//   unlink             the name is a directory / is missing       EISDIR / ENOENT
-//   rmdir              root / a file / missing / has children     EBUSY / ENOTDIR / ENOENT / ENOTEMPTY
-//   rename             either side is the root                    EBUSY
-//   rename             `from` is missing                          ENOENT
-//   rename             from == to                                 0 (nothing to do)
-//   rename             `to` is inside `from` (a/b -> a/b/c)       EINVAL
-//   rename             NOREPLACE and `to` exists                  EEXIST
-//   rename             dir over a file                            ENOTDIR
-//   rename             dir over a non-empty dir (also a/b -> a)   ENOTEMPTY
-//   rename             file over a dir                            EISDIR
+//   operation       condition                                errno
+//   any             an ancestor is missing                   ENOENT
+//   any             an ancestor is a file                    ENOTDIR
+//   create, mkdir   the name exists (file or directory)      EEXIST
+//   open for write  the name is a directory / is missing     EISDIR / ENOENT
+//   unlink          the name is a directory / is missing     EISDIR / ENOENT
+//   rmdir           the root / a file / missing              EBUSY / ENOTDIR / ENOENT
+//   rmdir           the directory has children               ENOTEMPTY
+//   rename          either side is the root                  EBUSY
+//   rename          `from` is missing                        ENOENT
+//   rename          from == to                               0 (nothing to do)
+//   rename          `to` is inside `from` (a/b -> a/b/c)     EINVAL
+//   rename          NOREPLACE and `to` exists                EEXIST
+//   rename          dir over a file                          ENOTDIR
+//   rename          dir over a non-empty dir (a/b -> a too)  ENOTEMPTY
+//   rename          file over a dir                          EISDIR
 
 constexpr size_t kNameMax = 255;   // NAME_MAX
 constexpr size_t kPathMax = 4095;  // PATH_MAX without its NUL
@@ -86,7 +87,8 @@ RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {
     } else {
       files_.emplace(std::string(name), TreeFile{&e, 0, {}});
     }
-    for (std::string_view p = Parent(name); !p.empty(); p = Parent(p)) dirs_.emplace(std::string(p), TreeDir{});
+    for (std::string_view p = Parent(name); !p.empty(); p = Parent(p))
+      dirs_.emplace(std::string(p), TreeDir{});
   }
 }
 
@@ -114,12 +116,14 @@ std::vector<TreeChild> RecordTree::List(std::string_view dir) const {
   std::vector<TreeChild> out;
   CollectChildren(dirs_, prefix, true, &out);
   CollectChildren(files_, prefix, false, &out);
-  std::sort(out.begin(), out.end(), [](const TreeChild& a, const TreeChild& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const TreeChild& a, const TreeChild& b) { return a.name < b.name; });
   return out;
 }
 
 int RecordTree::CheckParent(std::string_view path) const {
-  for (size_t slash = path.find('/'); slash != std::string_view::npos; slash = path.find('/', slash + 1)) {
+  for (size_t slash = path.find('/'); slash != std::string_view::npos;
+       slash = path.find('/', slash + 1)) {
     const std::string_view ancestor = path.substr(0, slash);
     if (FindFile(ancestor)) return ENOTDIR;
     if (!FindDir(ancestor)) return ENOENT;
@@ -241,8 +245,12 @@ TreeAttr* RecordTree::MutableAttr(std::string_view path) {
   return &dirs_.find(path)->second.attr;
 }
 
-void RecordTree::SetMode(std::string_view path, uint32_t mode) { MutableAttr(path)->mode = mode & 07777; }
+void RecordTree::SetMode(std::string_view path, uint32_t mode) {
+  MutableAttr(path)->mode = mode & 07777;
+}
 
-void RecordTree::SetMtime(std::string_view path, struct timespec mtime) { MutableAttr(path)->mtime = mtime; }
+void RecordTree::SetMtime(std::string_view path, struct timespec mtime) {
+  MutableAttr(path)->mtime = mtime;
+}
 
 }  // namespace tpkg

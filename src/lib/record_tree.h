@@ -38,7 +38,7 @@ namespace tpkg {
 
 // Optional attribute overrides (absent: the daemon's defaults apply).
 struct TreeAttr {
-  std::optional<uint32_t> mode;          // permission bits (07777)
+  std::optional<uint32_t> mode;  // permission bits (07777)
   std::optional<struct timespec> mtime;
 };
 

@@ -38,8 +38,8 @@ class TempFileGuard {
   std::string path_;
 };
 
-void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journal& journal, ZipWriter& writer,
-                  WriteBackResult* result) {
+void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journal& journal,
+                  ZipWriter& writer, WriteBackResult* result) {
   for (const PlannedRecord& r : plan.records) {
     switch (r.source) {
       case PlannedRecord::Source::kRaw:
@@ -73,7 +73,8 @@ void KeepModeAndOwner(int fd, const std::string& archive, const std::string& tem
     ThrowSystemError("Cannot chmod '" + temp + "'", err);
   }
   const struct stat now = FstatOrThrow(fd, temp);
-  if ((now.st_uid != st.st_uid || now.st_gid != st.st_gid) && ::fchown(fd, st.st_uid, st.st_gid) != 0) {
+  if ((now.st_uid != st.st_uid || now.st_gid != st.st_gid) &&
+      ::fchown(fd, st.st_uid, st.st_gid) != 0) {
     const int err = errno;
     ThrowSystemError("Cannot give '" + temp + "' the owner of '" + archive + "'", err);
   }
@@ -116,14 +117,15 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
 }
 
 std::string Summary(const std::string& archive, const WriteBackResult& r) {
-  return "saved " + archive + ": " + std::to_string(r.from_journal) + " records from the journal, " +
-         std::to_string(r.regenerated) + " regenerated, " + std::to_string(r.raw_copied) + " copied raw, " +
-         std::to_string(r.size) + " bytes";
+  return "saved " + archive + ": " + std::to_string(r.from_journal) +
+         " records from the journal, " + std::to_string(r.regenerated) + " regenerated, " +
+         std::to_string(r.raw_copied) + " copied raw, " + std::to_string(r.size) + " bytes";
 }
 
 }  // namespace
 
-WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata, const WriteBackOptions& options) {
+WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
+                          const WriteBackOptions& options) {
   const std::string archive = journal.archive_path();
   WriteBackResult result;
   try {

@@ -84,13 +84,16 @@ class Planner {
   void Emit(const std::string& name) {
     const ZipEntry* same_name = original_.Find(name);
     if (auto m = metadata_.find(name); m != metadata_.end()) {
-      if (same_name && same_name->size == m->second.size() && original_.ReadAll(*same_name) == m->second)
+      if (same_name && same_name->size == m->second.size() &&
+          original_.ReadAll(*same_name) == m->second)
         return Raw(name, same_name);
-      return plan_.records.push_back({name, PlannedRecord::Source::kRegenerated, nullptr, &m->second});
+      return plan_.records.push_back(
+          {name, PlannedRecord::Source::kRegenerated, nullptr, &m->second});
     }
     const JournalNode& node = files_.at(name);
     if (node.original) return Raw(name, node.original);
-    if (same_name && same_name->size == node.size && UnchangedBytes(name, *same_name)) return Raw(name, same_name);
+    if (same_name && same_name->size == node.size && UnchangedBytes(name, *same_name))
+      return Raw(name, same_name);
     plan_.records.push_back({name, PlannedRecord::Source::kJournal});
   }
 
@@ -114,8 +117,9 @@ class Planner {
       const ZipEntry* entry = r.entry;
       if (r.source == PlannedRecord::Source::kRegenerated) {
         auto file = files_.find(r.name);
-        if (file == files_.end() && !original_.Find(r.name)) continue;  // added by the metadata alone
-        if (file == files_.end()) return false;                          // the user deleted it
+        if (file == files_.end() && !original_.Find(r.name))
+          continue;                              // added by the metadata alone
+        if (file == files_.end()) return false;  // the user deleted it
         entry = file->second.original;
       } else if (r.source == PlannedRecord::Source::kJournal) {
         return false;

@@ -42,7 +42,8 @@ struct Options {
 };
 
 int Arity(const std::string& verb) {
-  if (verb == "put" || verb == "put-file" || verb == "append" || verb == "mv" || verb == "regen") return 2;
+  if (verb == "put" || verb == "put-file" || verb == "append" || verb == "mv" || verb == "regen")
+    return 2;
   if (verb == "rm" || verb == "mkdir" || verb == "rmdir") return 1;
   throw tpkg::Error(tpkg::Errc::kInvalidArgument, "unknown command '" + verb + "'");
 }
@@ -50,7 +51,9 @@ int Arity(const std::string& verb) {
 Options ParseCommandLine(int argc, char** argv) {
   Options o;
   std::vector<std::string> words(argv + 1, argv + argc);
-  if (words.empty()) throw tpkg::Error(tpkg::Errc::kInvalidArgument, "usage: edit_archive ARCHIVE [--no-save] COMMAND...");
+  if (words.empty())
+    throw tpkg::Error(tpkg::Errc::kInvalidArgument,
+                      "usage: edit_archive ARCHIVE [--no-save] COMMAND...");
   o.archive = words[0];
   for (size_t i = 1; i < words.size();) {
     if (words[i] == "--no-save") {
@@ -61,8 +64,10 @@ Options ParseCommandLine(int argc, char** argv) {
     Command c{words[i], {}};
     const size_t n = static_cast<size_t>(Arity(c.verb));
     if (i + n >= words.size())
-      throw tpkg::Error(tpkg::Errc::kInvalidArgument, "'" + c.verb + "' needs " + std::to_string(n) + " arguments");
-    c.args.assign(words.begin() + static_cast<long>(i) + 1, words.begin() + static_cast<long>(i + 1 + n));
+      throw tpkg::Error(tpkg::Errc::kInvalidArgument,
+                        "'" + c.verb + "' needs " + std::to_string(n) + " arguments");
+    c.args.assign(words.begin() + static_cast<long>(i) + 1,
+                  words.begin() + static_cast<long>(i + 1 + n));
     o.commands.push_back(std::move(c));
     i += 1 + n;
   }
@@ -77,7 +82,8 @@ void WriteAll(int fd, const std::string& text, off_t offset) {
 }
 
 void MakeParents(tpkg::Journal& j, const std::string& record) {
-  for (size_t slash = record.find('/'); slash != std::string::npos; slash = record.find('/', slash + 1)) {
+  for (size_t slash = record.find('/'); slash != std::string::npos;
+       slash = record.find('/', slash + 1)) {
     const std::string dir = record.substr(0, slash);
     if (!j.Stat(dir)) j.Mkdir(dir);
   }

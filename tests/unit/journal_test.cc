@@ -3,6 +3,7 @@
 #include "tpkg/journal.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -14,8 +15,6 @@
 #include <cstring>
 #include <functional>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "scratch_dir.h"
 #include "tpkg/error.h"
@@ -200,14 +199,14 @@ TEST_F(JournalTest, RefusedOperationMessagesNameThePaths) {
 
 // Performs one edit of each kind; VerifyEdits() checks them all.
 void MakeEdits(Journal& j) {
-  WriteFd(j.OpenForWrite("pkg/code.py", false).get(), "z", 0);     // copy-on-write
-  WriteFd(j.Create("pkg/new.py", 0640u).get(), "import pkg\n");    // create
-  j.Unlink("notes/readme.txt");                                     // unlink
-  j.Rename("pkg/sub", "pkg/moved");                                 // directory rename
-  j.Mkdir("assets", 0700u);                                         // empty directory
-  j.SetMode("pkg/moved/deep.py", 0600u);                            // chmod
-  j.SetMtime(".data/version", timespec{1000, 7});                   // utimens
-  j.Rename("model/model.pkl", "model/renamed.pkl");                 // file rename
+  WriteFd(j.OpenForWrite("pkg/code.py", false).get(), "z", 0);   // copy-on-write
+  WriteFd(j.Create("pkg/new.py", 0640u).get(), "import pkg\n");  // create
+  j.Unlink("notes/readme.txt");                                  // unlink
+  j.Rename("pkg/sub", "pkg/moved");                              // directory rename
+  j.Mkdir("assets", 0700u);                                      // empty directory
+  j.SetMode("pkg/moved/deep.py", 0600u);                         // chmod
+  j.SetMtime(".data/version", timespec{1000, 7});                // utimens
+  j.Rename("model/model.pkl", "model/renamed.pkl");              // file rename
 }
 
 void VerifyEdits(const Journal& j, const ZipReader& zip) {
@@ -239,8 +238,8 @@ TEST_F(JournalTest, EditsAreRecoveredByTheNextOpen) {
   Journal j = Open();
   EXPECT_TRUE(j.recovered());
   EXPECT_TRUE(j.dirty());
-  EXPECT_EQ(j.recovery_summary(),
-            "recovered 5 edited records from " + journal_dir() + " (2 written, 2 renamed, 1 deleted)");
+  EXPECT_EQ(j.recovery_summary(), "recovered 5 edited records from " + journal_dir() +
+                                      " (2 written, 2 renamed, 1 deleted)");
   VerifyEdits(j, *zip_);
 }
 
@@ -309,7 +308,8 @@ TEST_F(JournalTest, SigkillDuringCopyOnWriteLeavesNoOrphan) {
     EXPECT_EQ(ReadFd(j.OpenForRead("big.storage").get()), std::string(64 << 20, 's'));
   } else {
     EXPECT_FALSE(PathExists(data_dir)) << "an interrupted copy must not survive recovery";
-    EXPECT_NE(j.recovery_summary().find("removed 1 orphan data files"), std::string::npos) << j.recovery_summary();
+    EXPECT_NE(j.recovery_summary().find("removed 1 orphan data files"), std::string::npos)
+        << j.recovery_summary();
   }
 }
 
@@ -418,7 +418,8 @@ TEST_F(JournalTest, OrphansAreRemovedAtOpen) {
   EXPECT_FALSE(PathExists(journal_dir() + "/data/77"));
   EXPECT_FALSE(PathExists(journal_dir() + "/data/77.partial"));
   EXPECT_EQ(j.recovery_summary(),
-            "journal " + journal_dir() + ": removed 2 unfinished temp files; removed 2 orphan data files");
+            "journal " + journal_dir() +
+                ": removed 2 unfinished temp files; removed 2 orphan data files");
   // Ids never collide with a removed orphan's.
   j.Create("fresh.txt");
   EXPECT_TRUE(PathExists(journal_dir() + "/data/78"));
@@ -482,7 +483,8 @@ TEST_F(JournalTest, JournalDirectoryMustBeOursAndReal) {
   ASSERT_EQ(mkdir(elsewhere.c_str(), 0700), 0);
   ASSERT_EQ(symlink(elsewhere.c_str(), journal_dir().c_str()), 0);
   const int err = ErrnoOf([&] { Open(); });  // O_NOFOLLOW | O_DIRECTORY on a symlink
-  EXPECT_TRUE(err == ENOTDIR || err == ELOOP) << "a planted symlink is not followed: " << strerror(err);
+  EXPECT_TRUE(err == ENOTDIR || err == ELOOP)
+      << "a planted symlink is not followed: " << strerror(err);
   EXPECT_FALSE(PathExists(elsewhere + "/lock"));
   ASSERT_EQ(unlink(journal_dir().c_str()), 0);
   if (geteuid() != 0) GTEST_SKIP() << "needs root to give the directory to another user";

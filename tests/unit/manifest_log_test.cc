@@ -2,9 +2,8 @@
 #include "manifest_log.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "file_util.h"
 #include "scratch_dir.h"
@@ -17,14 +16,17 @@ using testing::ReadFile;
 using testing::ScratchDir;
 using testing::WriteFile;
 
-ArchiveIdentity SomeIdentity() { return ArchiveIdentity{969, 0x1234abcd5678ef00ULL, 1700000000, 5}; }
+ArchiveIdentity SomeIdentity() {
+  return ArchiveIdentity{969, 0x1234abcd5678ef00ULL, 1700000000, 5};
+}
 
 class ManifestLogTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_fd_ = OpenOrThrow(dir_.path(), O_RDONLY | O_DIRECTORY); }
 
   ManifestLog CreateWithEdits() {
-    ManifestLog log = ManifestLog::Create(dir_fd_.get(), dir_.path(), IdentityEntry(LogOp::kHeader, SomeIdentity(), "/x/a.pt"));
+    ManifestLog log = ManifestLog::Create(dir_fd_.get(), dir_.path(),
+                                          IdentityEntry(LogOp::kHeader, SomeIdentity(), "/x/a.pt"));
     log.Append(ModeEntry(LogOp::kCreate, "pkg/new.py", 0644u));
     log.Append(PathEntry(LogOp::kRename, "pkg", "lib"));
     log.Append(MtimeEntry("lib/new.py", timespec{12, 34}));
@@ -90,7 +92,8 @@ TEST_F(ManifestLogTest, AppendAfterATornTailIsReadable) {
 TEST_F(ManifestLogTest, CorruptEntryEndsTheLog) {
   CreateWithEdits();
   std::string bytes = ReadFile(manifest());
-  const size_t header = 8 + EncodeLogEntry(IdentityEntry(LogOp::kHeader, SomeIdentity(), "/x/a.pt")).size();
+  const size_t header =
+      8 + EncodeLogEntry(IdentityEntry(LogOp::kHeader, SomeIdentity(), "/x/a.pt")).size();
   bytes[header + 12] ^= 0x40;  // inside the payload of the second entry: CRC mismatch
   WriteFile(manifest(), bytes);
   const ManifestContents c = Reopen();

@@ -1,11 +1,11 @@
 // The namespace model behind the journal: POSIX errno rules and subtree moves.
 #include "record_tree.h"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <cstring>
 #include <functional>
-
-#include <gtest/gtest.h>
 
 namespace tpkg {
 namespace {
@@ -23,7 +23,9 @@ std::vector<ZipEntry> Entries(std::initializer_list<const char*> names) {
 }
 
 // a/b.py, a/c/d.py, top.txt, .data/version, and an empty directory entry.
-std::vector<ZipEntry> Sample() { return Entries({"a/b.py", "a/c/d.py", "top.txt", ".data/version", "empty/"}); }
+std::vector<ZipEntry> Sample() {
+  return Entries({"a/b.py", "a/c/d.py", "top.txt", ".data/version", "empty/"});
+}
 
 std::vector<std::string> Names(const std::vector<TreeChild>& children) {
   std::vector<std::string> out;
@@ -75,17 +77,25 @@ TEST(RecordTreeTest, ChecksReturnTheErrnoPosixSpecifies) {
       {"rmdir file", [](auto& t) { return t.CheckRmdir("top.txt"); }, ENOTDIR},
       {"rmdir missing", [](auto& t) { return t.CheckRmdir("zzz"); }, ENOENT},
       {"rename missing", [](auto& t) { return t.CheckRename("missing", "x", false); }, ENOENT},
-      {"rename dir into itself", [](auto& t) { return t.CheckRename("a", "a/c/z", false); }, EINVAL},
+      {"rename dir into itself", [](auto& t) { return t.CheckRename("a", "a/c/z", false); },
+       EINVAL},
       {"rename onto itself", [](auto& t) { return t.CheckRename("a", "a", false); }, 0},
-      {"rename dir onto its parent", [](auto& t) { return t.CheckRename("a/c", "a", false); }, ENOTEMPTY},
+      {"rename dir onto its parent", [](auto& t) { return t.CheckRename("a/c", "a", false); },
+       ENOTEMPTY},
       {"rename file onto dir", [](auto& t) { return t.CheckRename("a/b.py", "a", false); }, EISDIR},
-      {"rename dir onto file", [](auto& t) { return t.CheckRename("a", "top.txt", false); }, ENOTDIR},
+      {"rename dir onto file", [](auto& t) { return t.CheckRename("a", "top.txt", false); },
+       ENOTDIR},
       {"rename dir onto empty dir", [](auto& t) { return t.CheckRename("a", "empty", false); }, 0},
-      {"rename dir onto non-empty dir", [](auto& t) { return t.CheckRename("empty", "a", false); }, ENOTEMPTY},
-      {"rename file over file", [](auto& t) { return t.CheckRename("top.txt", "a/b.py", false); }, 0},
-      {"rename NOREPLACE over file", [](auto& t) { return t.CheckRename("top.txt", "a/b.py", true); }, EEXIST},
-      {"rename into missing dir", [](auto& t) { return t.CheckRename("top.txt", "nodir/x", false); }, ENOENT},
-      {"rename under a file", [](auto& t) { return t.CheckRename("top.txt", "a/b.py/x", false); }, ENOTDIR},
+      {"rename dir onto non-empty dir", [](auto& t) { return t.CheckRename("empty", "a", false); },
+       ENOTEMPTY},
+      {"rename file over file", [](auto& t) { return t.CheckRename("top.txt", "a/b.py", false); },
+       0},
+      {"rename NOREPLACE over file",
+       [](auto& t) { return t.CheckRename("top.txt", "a/b.py", true); }, EEXIST},
+      {"rename into missing dir",
+       [](auto& t) { return t.CheckRename("top.txt", "nodir/x", false); }, ENOENT},
+      {"rename under a file", [](auto& t) { return t.CheckRename("top.txt", "a/b.py/x", false); },
+       ENOTDIR},
       {"rename root", [](auto& t) { return t.CheckRename("", "x", false); }, EBUSY},
       {"chmod root", [](auto& t) { return t.CheckAttr(""); }, 0},
       {"chmod missing", [](auto& t) { return t.CheckAttr("missing"); }, ENOENT},
@@ -113,7 +123,8 @@ TEST(RecordTreeTest, PathValidationFollowsNameMaxAndPathMax) {
       {"a/..", EINVAL},
       {std::string("a\0b", 3), EINVAL},
   };
-  for (const Row& row : rows) EXPECT_EQ(ValidateRecordPath(row.path), row.expected) << row.path.substr(0, 40);
+  for (const Row& row : rows)
+    EXPECT_EQ(ValidateRecordPath(row.path), row.expected) << row.path.substr(0, 40);
 }
 
 TEST(RecordTreeTest, RenamingADirectoryMovesItsWholeSubtree) {

@@ -23,7 +23,8 @@ namespace tpkg::testing {
 class ScratchDir {
  public:
   ScratchDir() {
-    std::string templ = (getenv("TMPDIR") ? std::string(getenv("TMPDIR")) : "/tmp") + "/tpkg-test-XXXXXX";
+    std::string templ =
+        (getenv("TMPDIR") ? std::string(getenv("TMPDIR")) : "/tmp") + "/tpkg-test-XXXXXX";
     if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
     path_ = templ;
   }
@@ -35,8 +36,10 @@ class ScratchDir {
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }
 
   static void RemoveTree(const std::string& path) {
-    nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-         FTW_DEPTH | FTW_PHYS);
+    nftw(
+        path.c_str(),
+        [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
   }
 
  private:

@@ -3,6 +3,7 @@
 #include "tpkg/write_back.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -15,8 +16,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
-
-#include <gtest/gtest.h>
 
 #include "scratch_dir.h"
 #include "tpkg/error.h"
@@ -49,7 +48,8 @@ struct timespec MtimeOf(const std::string& path) {
 
 uint32_t FileCrc(const std::string& path) {
   const std::string bytes = ReadFile(path);
-  return static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
 }
 
 class WriteBackTest : public ::testing::Test {
@@ -104,10 +104,14 @@ TEST_F(WriteBackTest, PlanKeepsOriginalOrderAndPutsNewRecordsBeforeTheMetadata) 
   const WritePlan plan = PlanWriteBack(j, metadata);
   using S = PlannedRecord::Source;
   const std::vector<std::pair<std::string, S>> expected = {
-      {".data/0.storage", S::kRaw},      {"pkg/__init__.py", S::kRaw},
-      {"pkg/code.py", S::kJournal},      {"pkg/sub/deep.py", S::kRaw},
-      {"model/renamed.pkl", S::kRaw},    {"pkg/new.py", S::kJournal},
-      {".data/extern_modules", S::kRegenerated}, {".data/python_version", S::kRaw},
+      {".data/0.storage", S::kRaw},
+      {"pkg/__init__.py", S::kRaw},
+      {"pkg/code.py", S::kJournal},
+      {"pkg/sub/deep.py", S::kRaw},
+      {"model/renamed.pkl", S::kRaw},
+      {"pkg/new.py", S::kJournal},
+      {".data/extern_modules", S::kRegenerated},
+      {".data/python_version", S::kRaw},
       {".data/version", S::kRaw},
   };
   ASSERT_EQ(plan.records.size(), expected.size());
@@ -182,7 +186,7 @@ TEST_F(WriteBackTest, NoChangeLeavesTheArchiveUntouched) {
   ASSERT_EQ(utimensat(AT_FDCWD, archive_.c_str(), old_times, 0), 0);
   Journal j = Open();
   // Touches that end where they started.
-  j.OpenForWrite("pkg/code.py", false);                            // opened, not changed
+  j.OpenForWrite("pkg/code.py", false);                                // opened, not changed
   WriteFd(j.OpenForWrite("notes/readme.txt", true).get(), "hello\n");  // rewritten identically
   j.Create("scratch.tmp");
   j.Unlink("scratch.tmp");
@@ -226,7 +230,8 @@ TEST_F(WriteBackTest, ValidationFailureKeepsArchiveAndJournal) {
     WriteBack(j, {}, options);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "Cannot save " + archive_ + ": the package would not load: boom");
+    EXPECT_EQ(std::string(e.what()),
+              "Cannot save " + archive_ + ": the package would not load: boom");
     EXPECT_EQ(e.code(), Errc::kPolicy);
   }
   ExpectArchiveUnchanged(before);
@@ -268,7 +273,9 @@ class ScopedTmpfs {
   }
   bool mounted() const { return mounted_; }
   const std::string& error() const { return error_; }
-  int Remount(unsigned long flags) { return mount(nullptr, dir_.c_str(), nullptr, MS_REMOUNT | flags, nullptr); }
+  int Remount(unsigned long flags) {
+    return mount(nullptr, dir_.c_str(), nullptr, MS_REMOUNT | flags, nullptr);
+  }
 
  private:
   std::string dir_;
@@ -278,8 +285,10 @@ class ScopedTmpfs {
 
 TEST_F(WriteBackTest, NoSpaceLeftKeepsArchiveAndJournal) {
   ScopedTmpfs fs(dir_ / "small", "size=1536k");
-  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << "); ENOSPC path not exercised";
-  UseArchive(dir_ / "small", {{".data/0.storage", std::string(1 << 20, 's')}, {".data/version", "6\n"}});
+  if (!fs.mounted())
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << "); ENOSPC path not exercised";
+  UseArchive(dir_ / "small",
+             {{".data/0.storage", std::string(1 << 20, 's')}, {".data/version", "6\n"}});
   const std::string before = ReadFile(archive_);
   Journal j = Open();
   WriteFd(j.Create("edit.py").get(), "print('kept')\n");
@@ -288,7 +297,8 @@ TEST_F(WriteBackTest, NoSpaceLeftKeepsArchiveAndJournal) {
     FAIL() << "the save fit in a full filesystem";
   } catch (const Error& e) {
     EXPECT_EQ(ToErrno(e), ENOSPC) << e.what();
-    EXPECT_NE(std::string(e.what()).find("Cannot save " + archive_ + ": "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Cannot save " + archive_ + ": "), std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
   }
   ExpectArchiveUnchanged(before);
@@ -389,7 +399,8 @@ TEST_F(WriteBackTest, CrashAfterTheRenameFinishesTheSaveAtNextOpen) {
   Journal j = Journal::OpenOrCreate(archive_, saved);
   EXPECT_FALSE(j.recovered());
   EXPECT_FALSE(j.dirty());
-  EXPECT_NE(j.recovery_summary().find("removed the journal of a save of " + archive_ + " that had completed"),
+  EXPECT_NE(j.recovery_summary().find("removed the journal of a save of " + archive_ +
+                                      " that had completed"),
             std::string::npos)
       << j.recovery_summary();
   EXPECT_FALSE(j.Stat("pkg/code.py")->edited());  // read from the new archive
@@ -434,7 +445,8 @@ TEST_F(WriteBackTest, KillDuringALargeWriteBackLeavesOldOrNewNeverCorrupt) {
   // Kill once the temp archive is well under way (or the child is done).
   const std::string temp = journal_dir() + "/save.tmp";
   struct stat st {};
-  while (waitpid(pid, nullptr, WNOHANG) == 0 && !(stat(temp.c_str(), &st) == 0 && st.st_size > (16 << 20)))
+  while (waitpid(pid, nullptr, WNOHANG) == 0 &&
+         !(stat(temp.c_str(), &st) == 0 && st.st_size > (16 << 20)))
     usleep(500);
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
