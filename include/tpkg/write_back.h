@@ -9,8 +9,9 @@
 // 1. Plan (PlanWriteBack). The new archive holds the current files, in this
 //    order:
 //      a. the original records still present under their original name, in
-//         their original order (ZIP directory entries too, while their
-//         directory exists), except `.data/version`;
+//         their original order, except `.data/version`. ZIP directory
+//         entries (`dir/`, made by zip tools, never by torch) are dropped:
+//         torch needs none, and ZipWriter writes records only;
 //      b. at the position of the original `.data/extern_modules` (else of
 //         `.data/version`, else at the end), the records whose name is new
 //         (created, or renamed from another name), sorted by name, then
@@ -24,7 +25,8 @@
 //    regenerated record (`metadata`, e.g. `.data/extern_modules`) replaces
 //    the record of that name, and is copied raw if its bytes are unchanged.
 //    Every record's data is 64-byte aligned, as torch writes it.
-// 2. Nothing changed (the plan is the original archive record for record):
+// 2. Nothing changed (the plan is the original archive record for record,
+//    directory entries aside):
 //    the archive is not touched at all (bytes and mtime identical) and the
 //    journal is dropped. Regenerated metadata alone never causes a rewrite.
 // 3. Otherwise: write `<journal>/save.tmp` (created O_EXCL), give it the

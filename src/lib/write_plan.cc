@@ -41,9 +41,7 @@ class Planner {
     for (size_t i = 0; i < entries.size(); ++i) {
       if (i == insert_at) EmitNewRecords();
       const ZipEntry& e = entries[i];
-      if (e.is_directory()) {
-        EmitDirectoryEntry(e);
-      } else if (e.name != kVersion && Exists(e.name)) {
+      if (!e.is_directory() && e.name != kVersion && Exists(e.name)) {
         Emit(e.name);
       }
     }
@@ -74,13 +72,6 @@ class Planner {
       if (!original_.Find(name) && name != kVersion) Emit(name);
   }
 
-  void EmitDirectoryEntry(const ZipEntry& e) {
-    std::string dir = e.name;
-    while (!dir.empty() && dir.back() == '/') dir.pop_back();
-    const std::optional<JournalNode> node = journal_.Stat(dir);
-    if (node && node->is_dir) plan_.records.push_back({e.name, PlannedRecord::Source::kRaw, &e});
-  }
-
   void Emit(const std::string& name) {
     const ZipEntry* same_name = original_.Find(name);
     if (auto m = metadata_.find(name); m != metadata_.end()) {
@@ -109,9 +100,12 @@ class Planner {
   }
 
   // True when the user's files are the original records, in order: then
-  // the save is skipped, whatever the regenerated metadata says.
+  // the save is skipped, whatever the regenerated metadata says. ZIP
+  // directory entries do not count (they are never written, see the header).
   bool SameAsOriginal() const {
-    const std::vector<ZipEntry>& entries = original_.entries();
+    std::vector<const ZipEntry*> entries;
+    for (const ZipEntry& e : original_.entries())
+      if (!e.is_directory()) entries.push_back(&e);
     size_t i = 0;
     for (const PlannedRecord& r : plan_.records) {
       const ZipEntry* entry = r.entry;
@@ -124,7 +118,7 @@ class Planner {
       } else if (r.source == PlannedRecord::Source::kJournal) {
         return false;
       }
-      if (i == entries.size() || entry != &entries[i] || r.name != entries[i].name) return false;
+      if (i == entries.size() || entry != entries[i] || r.name != entries[i]->name) return false;
       ++i;
     }
     return i == entries.size();

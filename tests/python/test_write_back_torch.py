@@ -53,8 +53,11 @@ def local_data_offsets(path):
     return offsets
 
 
-def check_container(path):
-    """Every record 64-byte aligned, every CRC right, `.data/version` last."""
+def check_container(path, tpkg_bin):
+    """Every record 64-byte aligned, every CRC right, `.data/version` last,
+    and our own strict reader (`tpkg check`) accepts it."""
+    check = subprocess.run([tpkg_bin, "check", str(path)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
     with zipfile.ZipFile(path) as z:
         assert z.testzip() is None
         names = z.namelist()
@@ -71,7 +74,7 @@ def model_output(archive):
         return model(torch.ones(1, 4))
 
 
-def test_edited_source_and_new_module_take_effect(corpus_dir, tmp_path, edit_archive):
+def test_edited_source_and_new_module_take_effect(corpus_dir, tmp_path, edit_archive, tpkg_bin):
     archive = copy_case(corpus_dir, tmp_path, "pkg_model_numpy.pt")
     before = model_output(archive)
     original_util = zipfile.ZipFile(archive).read("pkg_model_numpy/corpus_models/util.py").decode()
@@ -81,7 +84,7 @@ def test_edited_source_and_new_module_take_effect(corpus_dir, tmp_path, edit_arc
     run_edit(edit_archive, archive,
              "put", "corpus_models/extra.py", "FACTOR = 10.0\n",
              "put", "corpus_models/util.py", new_util)
-    names = check_container(archive)
+    names = check_container(archive, tpkg_bin)
     # The new module sits where the exporter writes sources: before the metadata.
     assert names.index("pkg_model_numpy/corpus_models/extra.py") < names.index("pkg_model_numpy/.data/extern_modules")
     after = model_output(archive)
@@ -110,14 +113,14 @@ def test_unchanged_records_are_raw_copies(corpus_dir, tmp_path, edit_archive):
     model_output(archive)  # still loads
 
 
-def test_resources_renamed_deleted_and_rewritten(corpus_dir, tmp_path, edit_archive):
+def test_resources_renamed_deleted_and_rewritten(corpus_dir, tmp_path, edit_archive, tpkg_bin):
     archive = copy_case(corpus_dir, tmp_path, "pkg_resources.pt")
     run_edit(edit_archive, archive,
              "mv", "respkg/greeting.txt", "respkg/hello.txt",
              "put", "respkg/sub/nested.txt", "rewritten nested\n",
              "rm", "assets/table.bin",
              "put", "assets/new.txt", "brand new\n")
-    check_container(archive)
+    check_container(archive, tpkg_bin)
     importer = PackageImporter(str(archive))
     original = zipfile.ZipFile(corpus_dir / "pkg_resources.pt").read("pkg_resources/respkg/greeting.txt").decode()
     assert importer.load_text("respkg", "hello.txt") == original
@@ -127,12 +130,12 @@ def test_resources_renamed_deleted_and_rewritten(corpus_dir, tmp_path, edit_arch
         importer.load_binary("assets", "table.bin")
 
 
-def test_regenerated_extern_modules_replace_the_old(corpus_dir, tmp_path, edit_archive):
+def test_regenerated_extern_modules_replace_the_old(corpus_dir, tmp_path, edit_archive, tpkg_bin):
     archive = copy_case(corpus_dir, tmp_path, "pkg_minimal_text_only.pt")
     run_edit(edit_archive, archive,
              "put", "notes/readme.txt", "edited\n",
              "regen", ".data/extern_modules", "numpy\n")
-    names = check_container(archive)
+    names = check_container(archive, tpkg_bin)
     z = zipfile.ZipFile(archive)
     assert z.read("pkg_minimal_text_only/.data/extern_modules") == b"numpy\n"
     assert names.index("pkg_minimal_text_only/.data/extern_modules") < names.index(
@@ -172,3 +175,21 @@ def test_refused_save_keeps_archive_and_names_the_reason(corpus_dir, tmp_path, e
     assert result.stderr.startswith(f"edit_archive: Cannot save {archive}: "), result.stderr
     assert archive.read_bytes() == original
     assert not (tmp_path / ".pkg_minimal_text_only.pt.tpkgfs" / "save.tmp").exists()
+
+
+def test_zip_tool_archive_with_directory_entries_and_deflate(corpus_dir, tmp_path, edit_archive, tpkg_bin):
+    archive = copy_case(corpus_dir, tmp_path, "pkg_deflated_by_zip_tool.pt")
+    before = model_output(archive)
+    old = {i.filename: i for i in zipfile.ZipFile(archive).infolist()}
+    util = zipfile.ZipFile(archive).read("pkg_model_numpy/corpus_models/util.py").decode()
+    run_edit(edit_archive, archive, "put", "corpus_models/util.py", util.replace("* math.pi", "* math.pi * 2"))
+    check_container(archive, tpkg_bin)
+    new = {i.filename: i for i in zipfile.ZipFile(archive).infolist()}
+    # Original order, directory entries dropped, `.data/version` moved last as torch writes it.
+    version = "pkg_model_numpy/.data/version"
+    assert list(new) == [n for n in old if not n.endswith("/") and n != version] + [version]
+    for name, info in old.items():
+        if name in new and not name.endswith("util.py"):
+            assert (new[name].compress_type, new[name].CRC) == (info.compress_type, info.CRC), name
+    assert any(i.compress_type == zipfile.ZIP_DEFLATED for i in new.values())
+    assert torch.allclose(model_output(archive), before * 2)

@@ -199,6 +199,19 @@ TEST_F(WriteBackTest, NoChangeLeavesTheArchiveUntouched) {
   EXPECT_FALSE(PathExists(journal_dir()));
 }
 
+TEST_F(WriteBackTest, DirectoryEntriesAloneAreNoChange) {
+  // Info-ZIP wrote directory entries, deflate and no alignment: a write-back
+  // would drop the entries, but with no edit it must not happen at all.
+  archive_ = dir_ / "zipped.pt";
+  WriteFile(archive_, ReadFile(TPKG_CORPUS_DIR "/pkg_deflated_by_zip_tool.pt"));
+  zip_.emplace(ZipReader::Open(archive_));
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  j.OpenForWrite("corpus_models/util.py", false);
+  EXPECT_FALSE(WriteBack(j, {}).written);
+  ExpectArchiveUnchanged(before);
+}
+
 TEST_F(WriteBackTest, ModeAndOwnerOfTheOriginalAreKept) {
   ASSERT_EQ(chmod(archive_.c_str(), 0640), 0);
   const bool root = geteuid() == 0;
