@@ -25,8 +25,9 @@
 //    regenerated record (`metadata`, e.g. `.data/extern_modules`) replaces
 //    the record of that name, and is copied raw if its bytes are unchanged.
 //    Every record's data is 64-byte aligned, as torch writes it.
-// 2. Nothing changed (the plan is the original archive record for record,
-//    directory entries aside):
+// 2. Nothing changed (every current file holds the original record of its
+//    name, no record added or removed; the layout changes of step 1 alone
+//    do not count):
 //    the archive is not touched at all (bytes and mtime identical) and the
 //    journal is dropped. Regenerated metadata alone never causes a rewrite.
 // 3. Otherwise: write `<journal>/save.tmp` (created O_EXCL), give it the
@@ -92,7 +93,7 @@ struct PlannedRecord {
 
 struct WritePlan {
   std::vector<PlannedRecord> records;  // in write order
-  bool changed = false;                // false: the archive would come out identical
+  bool changed = false;                // false: the user changed no record (see above)
 };
 
 // The records a write-back would write, in order (see the rules above).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -99,29 +100,40 @@ class Planner {
     return Crc32OfFd(fd.get(), entry.size, journal_.directory() + " (" + name + ")") == entry.crc32;
   }
 
-  // True when the user's files are the original records, in order: then
-  // the save is skipped, whatever the regenerated metadata says. ZIP
-  // directory entries do not count (they are never written, see the header).
+  // True when the user's files are the original records: then the save is
+  // skipped, whatever the regenerated metadata says. Layout the plan changes
+  // on its own (ZIP directory entries dropped, `.data/version` moved last)
+  // is no reason to rewrite an archive either.
   bool SameAsOriginal() const {
-    std::vector<const ZipEntry*> entries;
+    std::vector<const ZipEntry*> expected;
     for (const ZipEntry& e : original_.entries())
-      if (!e.is_directory()) entries.push_back(&e);
-    size_t i = 0;
+      if (!e.is_directory()) expected.push_back(&e);
+    std::vector<const ZipEntry*> planned;
     for (const PlannedRecord& r : plan_.records) {
-      const ZipEntry* entry = r.entry;
-      if (r.source == PlannedRecord::Source::kRegenerated) {
-        auto file = files_.find(r.name);
-        if (file == files_.end() && !original_.Find(r.name))
-          continue;                              // added by the metadata alone
-        if (file == files_.end()) return false;  // the user deleted it
-        entry = file->second.original;
-      } else if (r.source == PlannedRecord::Source::kJournal) {
-        return false;
-      }
-      if (i == entries.size() || entry != entries[i] || r.name != entries[i]->name) return false;
-      ++i;
+      const std::optional<const ZipEntry*> entry = UserContent(r);
+      if (!entry) continue;  // added by the metadata alone
+      if (!*entry || r.name != (*entry)->name) return false;
+      planned.push_back(*entry);
     }
-    return i == entries.size();
+    const auto is_version = [](const ZipEntry* e) { return e->name == kVersion; };
+    if (std::count_if(expected.begin(), expected.end(), is_version) !=
+        std::count_if(planned.begin(), planned.end(), is_version))
+      return false;
+    std::erase_if(expected, is_version);
+    std::erase_if(planned, is_version);
+    return planned == expected;
+  }
+
+  // The original entry whose bytes the user's file named r.name holds:
+  // nullptr for edited or deleted content, nullopt when neither a user file
+  // nor an original record has that name (the metadata added it).
+  std::optional<const ZipEntry*> UserContent(const PlannedRecord& r) const {
+    if (r.source == PlannedRecord::Source::kRaw) return r.entry;
+    if (r.source == PlannedRecord::Source::kJournal) return nullptr;
+    auto file = files_.find(r.name);
+    if (file != files_.end()) return file->second.original;
+    if (original_.Find(r.name)) return nullptr;
+    return std::nullopt;
   }
 
   const ZipReader& original_;

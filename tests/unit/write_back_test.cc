@@ -90,7 +90,11 @@ class WriteBackTest : public ::testing::Test {
   }
 
   // Asserts the archive still has exactly the bytes it had.
-  void ExpectArchiveUnchanged(const std::string& before) { EXPECT_EQ(ReadFile(archive_), before); }
+  void ExpectArchiveUnchanged(const std::string& before) {
+    const std::string now = ReadFile(archive_);
+    EXPECT_TRUE(now == before) << archive_ << " changed: " << before.size() << " -> " << now.size()
+                               << " bytes";
+  }
 
   ScratchDir dir_;
   std::string archive_;
