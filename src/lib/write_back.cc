@@ -11,6 +11,7 @@
 #include "file_util.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
+#include "write_behind_sink.h"
 
 namespace tpkg {
 namespace {
@@ -93,7 +94,8 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
   Journal::SaveFile save = journal.CreateSaveFile();
   TempFileGuard guard(save.path);
   try {
-    ZipWriter writer = ZipWriter::ToFd(save.fd.get(), original.prefix());
+    ZipWriter writer = ZipWriter::ToSink(
+        std::make_unique<WriteBehindSink>(save.fd.get(), save.path), original.prefix());
     WriteRecords(plan, original, journal, writer, result);
     result->size = writer.Finish();
     KeepModeAndOwner(save.fd.get(), archive, save.path);

@@ -2,7 +2,7 @@
 // tests can edit a package the way a mount would and load the result with
 // real torch.
 //
-//   edit_archive ARCHIVE [--no-save] COMMAND...
+//   edit_archive ARCHIVE [--no-save] [--time] COMMAND...
 //     put RECORD TEXT      replace RECORD's bytes (created, with its parent
 //                          directories, if missing)
 //     append RECORD TEXT   append to RECORD
@@ -12,6 +12,8 @@
 //     mkdir DIR | rmdir DIR
 //     regen RECORD TEXT    regenerated metadata handed to WriteBack
 //   --no-save leaves the edits in the journal (a later run recovers them).
+//   --time prints "write-back: <seconds> s" (the WriteBack() call alone) on
+//   stderr, for scripts/bench_write_back.sh.
 //
 // Prints the journal's recovery summary (if any) and the write-back summary;
 // on error prints "edit_archive: <reason>" and exits 1.
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -38,6 +41,7 @@ struct Command {
 struct Options {
   std::string archive;
   bool save = true;
+  bool time = false;
   std::vector<Command> commands;
 };
 
@@ -53,9 +57,14 @@ Options ParseCommandLine(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
   if (words.empty())
     throw tpkg::Error(tpkg::Errc::kInvalidArgument,
-                      "usage: edit_archive ARCHIVE [--no-save] COMMAND...");
+                      "usage: edit_archive ARCHIVE [--no-save] [--time] COMMAND...");
   o.archive = words[0];
   for (size_t i = 1; i < words.size();) {
+    if (words[i] == "--time") {
+      o.time = true;
+      ++i;
+      continue;
+    }
     if (words[i] == "--no-save") {
       o.save = false;
       ++i;
@@ -135,7 +144,11 @@ int Run(const Options& o) {
   tpkg::RegeneratedRecords metadata;
   for (const Command& c : o.commands) Apply(journal, c, &metadata);
   if (!o.save) return 0;
-  std::cout << tpkg::WriteBack(journal, metadata).summary << "\n";
+  const auto start = std::chrono::steady_clock::now();
+  const tpkg::WriteBackResult result = tpkg::WriteBack(journal, metadata);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  std::cout << result.summary << "\n";
+  if (o.time) std::cerr << "write-back: " << took.count() << " s\n";
   return 0;
 }
 
