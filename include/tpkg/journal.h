@@ -190,6 +190,10 @@ class Journal {
   };
   // A new, empty temp file for the next archive, inside the journal.
   SaveFile CreateSaveFile();
+  // Throws (kIo, ESTALE) when the file at archive_path() is no longer the
+  // one opened (replaced, or rewritten: other inode, size or mtime), naming
+  // the archive and both states: saving would overwrite someone's change.
+  void CheckArchiveUnchanged() const;
   // Records (durably) that the archive is about to be replaced by
   // `new_archive` (the finished temp file, opened).
   void MarkCommitting(const ZipReader& new_archive);

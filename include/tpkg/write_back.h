@@ -38,7 +38,9 @@
 //
 // What blocks a write-back (the archive stays intact, the edits stay in the
 // journal, the temp file is removed, and the Error names the archive and
-// every reason): any OS error while writing, syncing or renaming (ENOSPC,
+// every reason): the archive was replaced or rewritten by another program
+// since it was opened (ESTALE; saving would destroy that change); any OS
+// error while writing, syncing or renaming (ENOSPC,
 // EDQUOT, EROFS, EACCES, EPERM on an immutable directory, EIO); a new
 // archive the strict reader refuses (e.g. two names differing only in case,
 // which torch's case-insensitive lookup could confuse); an Error thrown by

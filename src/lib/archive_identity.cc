@@ -46,14 +46,18 @@ ArchiveIdentity ArchiveIdentity::Of(const ZipReader& zip) {
                          st.st_mtim.tv_nsec};
 }
 
-std::string ArchiveIdentity::Describe() const {
+std::string ArchiveIdentity::Describe(bool with_digest) const {
   char when[64] = "?";
   const time_t t = static_cast<time_t>(mtime_sec);
   struct tm tm;
   if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  char text[160];
-  snprintf(text, sizeof text, "%llu bytes, central directory digest %016llx, modified %s",
-           static_cast<unsigned long long>(size), static_cast<unsigned long long>(digest), when);
+  char digest_text[64] = "";
+  if (with_digest)
+    snprintf(digest_text, sizeof digest_text, ", central directory digest %016llx",
+             static_cast<unsigned long long>(digest));
+  char text[192];
+  snprintf(text, sizeof text, "%llu bytes%s, modified %s", static_cast<unsigned long long>(size),
+           digest_text, when);
   return text;
 }
 

@@ -30,8 +30,9 @@ struct ArchiveIdentity {
   bool SameArchive(const ArchiveIdentity& other) const {
     return size == other.size && digest == other.digest;
   }
-  // "969 bytes, 3 entries digest 0x1f2e..., modified 2024-05-01 12:00:00 UTC"
-  std::string Describe() const;
+  // "969 bytes, central directory digest 1f2e..., modified 2024-05-01 12:00:00 UTC"
+  // (without the digest when it is not known).
+  std::string Describe(bool with_digest = true) const;
 };
 
 }  // namespace tpkg

@@ -354,6 +354,33 @@ Journal::SaveFile Journal::CreateSaveFile() {
       path};
 }
 
+void Journal::CheckArchiveUnchanged() const {
+  std::lock_guard lock(impl_->mu);
+  const struct stat opened = FstatOrThrow(impl_->zip.fd(), impl_->archive_path);
+  struct stat now;
+  if (::stat(impl_->archive_path.c_str(), &now) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + impl_->archive_path + "'", err);
+  }
+  const ArchiveIdentity& at_open = impl_->identity;
+  const bool same = now.st_dev == opened.st_dev && now.st_ino == opened.st_ino &&
+                    static_cast<uint64_t>(now.st_size) == at_open.size &&
+                    now.st_mtim.tv_sec == at_open.mtime_sec &&
+                    now.st_mtim.tv_nsec == at_open.mtime_nsec;
+  if (same) return;
+  ArchiveIdentity then = at_open, seen = at_open;
+  seen.size = static_cast<uint64_t>(now.st_size);
+  seen.mtime_sec = now.st_mtim.tv_sec;
+  seen.mtime_nsec = now.st_mtim.tv_nsec;
+  throw Error(Errc::kIo,
+              "'" + impl_->archive_path +
+                  "' was changed by another program while it was mounted (" +
+                  (now.st_ino != opened.st_ino ? std::string("replaced by another file; ") : "") +
+                  "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
+                  "); saving would overwrite that change",
+              ESTALE);
+}
+
 void Journal::MarkCommitting(const ZipReader& new_archive) {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();

@@ -103,6 +103,7 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
     Stage(options, WriteBackStage::kTempWritten);
     const ZipReader written = ZipReader::Open(save.path);  // strict: torch must be able to read it
     if (options.validate) options.validate(save.path);
+    journal.CheckArchiveUnchanged();
     journal.MarkCommitting(written);
     Stage(options, WriteBackStage::kCommitted);
     if (::rename(save.path.c_str(), archive.c_str()) != 0) {
@@ -131,7 +132,11 @@ WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
   const std::string archive = journal.archive_path();
   WriteBackResult result;
   try {
-    const WritePlan plan = PlanWriteBack(journal, metadata);
+    // Checked first (the raw copies read the archive) and again just before
+    // the rename (the copy takes time). Without edits there is nothing to
+    // protect and nothing to refuse.
+    if (journal.dirty()) journal.CheckArchiveUnchanged();
+    const WritePlan plan = journal.dirty() ? PlanWriteBack(journal, metadata) : WritePlan{};
     if (!plan.changed) {
       journal.Drop();
       result.summary = "no changes; " + archive + " left untouched";

@@ -259,6 +259,40 @@ TEST_F(WriteBackTest, ValidationFailureKeepsArchiveAndJournal) {
   EXPECT_TRUE(WriteBack(j, {}).written);
 }
 
+TEST_F(WriteBackTest, ArchiveChangedByAnotherProgramIsNotOverwritten) {
+  struct Row {
+    const char* what;
+    std::function<void(const std::string&)> change;
+  };
+  const Row rows[] = {
+      {"replaced by rename",
+       [this](const std::string& other) { ASSERT_EQ(rename(other.c_str(), archive_.c_str()), 0); }},
+      {"rewritten in place",
+       [this](const std::string& other) { WriteFile(archive_, ReadFile(other)); }},
+  };
+  for (const Row& row : rows) {
+    UseArchive(dir_.path(), SamplePackage());
+    Journal j = Open();
+    EditSession(j);
+    const std::string other = dir_ / "other.pt";
+    MakeArchive(other, {{"theirs.txt", "someone else's change"}});
+    row.change(other);
+    const std::string theirs = ReadFile(archive_);
+    try {
+      WriteBack(j, {});
+      ADD_FAILURE() << row.what << ": saved over another program's change";
+    } catch (const Error& e) {
+      EXPECT_EQ(ToErrno(e), ESTALE) << row.what;
+      EXPECT_NE(std::string(e.what()).find("was changed by another program"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_TRUE(ReadFile(archive_) == theirs) << row.what;
+    EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp")) << row.what;
+    EXPECT_TRUE(j.Stat("pkg/new.py")) << row.what;
+    j.Drop();
+  }
+}
+
 TEST_F(WriteBackTest, NamesDifferingOnlyInCaseBlockTheSave) {
   const std::string before = ReadFile(archive_);
   Journal j = Open();
