@@ -27,9 +27,12 @@
 //   the same filesystem as the archive: write-back renames into place
 //   atomically and copies can share extents. JournalOptions::directory
 //   overrides it (e.g. a state directory on the same filesystem). If the
-//   directory cannot be created or locked, OpenOrCreate throws (EACCES,
-//   EROFS, ...) and nothing is written: the daemon then mounts read-only
-//   with a warning, so no write is ever accepted that could not be kept.
+//   archive is not writable (EACCES, EPERM for an immutable file, EROFS),
+//   or the directory cannot be created or locked, OpenOrCreate throws and
+//   nothing is written: the daemon then mounts read-only with a warning, so
+//   no write is ever accepted that could not be kept. The directory must be
+//   a real directory (not a symlink) owned by the user, else EPERM/ENOTDIR:
+//   whoever owns it controls what the journal's files point to.
 // * Layout:
 //     lock        flock(LOCK_EX) held while a Journal is open; holds the pid
 //     manifest    append-only log of namespace operations (manifest_log.h):
@@ -55,6 +58,8 @@
 //   (torch writes none), empty directories (the exporter writes no directory
 //   entries). They last as long as the journal, i.e. until the next
 //   successful write-back; SetMode/SetMtime alone do not make it dirty().
+// * Growth: the manifest gains ~100 bytes per namespace operation and is
+//   read whole at recovery; it is not compacted before the next write-back.
 //
 // Paths are record names relative to the archive's prefix folder, '/'
 // separated ("pkg/code.py"); "" is the root directory. Errors are
