@@ -80,3 +80,13 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 }
 
 }  // namespace tpkg
+
+namespace tpkg {
+
+std::string PackageOf(std::string_view module_name, bool is_package) {
+  const size_t dot = module_name.rfind('.');
+  if (is_package || dot == std::string_view::npos) return std::string(module_name);
+  return std::string(module_name.substr(0, dot));
+}
+
+}  // namespace tpkg
