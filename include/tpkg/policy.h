@@ -117,6 +117,7 @@ struct PickleDependencies {
 struct UnresolvedImport {
   std::string importer;   // the module whose source has the import
   std::string name;       // X.n for (X, n), X for (X, None)
+  bool from_import_name = false;     // name is X.n of an (X, n) candidate (n may be an attribute)
   bool fell_back_to_parent = false;  // (X, n): X was importable and used instead
 };
 

@@ -133,14 +133,14 @@ std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source
         continue;
       }
       const bool parent = env_.Importable(ref.module);
-      unresolved_.push_back({std::string(module), submodule, parent});
+      unresolved_.push_back({std::string(module), submodule, true, parent});
       if (parent) keep(ref.module);
       continue;
     }
     if (env_.Importable(ref.module)) {
       keep(ref.module);
     } else {
-      unresolved_.push_back({std::string(module), ref.module, false});
+      unresolved_.push_back({std::string(module), ref.module, false, false});
     }
   }
   return deps;
