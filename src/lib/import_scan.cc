@@ -28,14 +28,14 @@ std::vector<std::string> SplitNames(const std::string& s) {
   return out;
 }
 
-std::string Resolve(const std::string& mod, std::string_view package) {
+std::string Resolve(const std::string& mod, std::string_view package, int lineno) {
   size_t level = 0;
   while (level < mod.size() && mod[level] == '.') ++level;
   if (level == 0) return mod;
   std::string base(package);
   for (size_t i = 1; i < level; ++i) {
     const auto dot = base.rfind('.');
-    if (dot == std::string::npos) throw Error(Errc::kInvalidArgument, "attempted relative import beyond top-level package");
+    if (dot == std::string::npos) throw Error(Errc::kInvalidArgument, "line " + std::to_string(lineno) + ": attempted relative import beyond top-level package");
     base = base.substr(0, dot);
   }
   const std::string rest = mod.substr(level);
@@ -56,7 +56,7 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
   while (std::getline(in, line)) {
     ++lineno;
     if (line.find("!!syntax error!!") != std::string::npos) {
-      throw Error(Errc::kInvalidArgument, "invalid syntax (<unknown>, line " + std::to_string(lineno) + ")");
+      throw Error(Errc::kInvalidArgument, "line " + std::to_string(lineno) + ": invalid syntax");
     }
     const std::string t = Trim(line.substr(0, line.find('#')));
     if (t.starts_with("import ")) {
@@ -70,7 +70,7 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
         ++lineno;
         names += " " + line;
       }
-      const std::string mod = Resolve(Trim(t.substr(5, imp - 5)), package);
+      const std::string mod = Resolve(Trim(t.substr(5, imp - 5)), package, lineno);
       for (auto& n : SplitNames(names)) {
         if (n == "*") add(mod, std::nullopt); else add(mod, n);
       }

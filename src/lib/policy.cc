@@ -19,6 +19,20 @@ std::string RecordFor(std::string_view module, bool is_package) {
   return record + (is_package ? "/__init__.py" : ".py");
 }
 
+// ScanImports() errors read "line N: reason"; torch's context is str() of
+// the exception ast.parse or _resolve_name raised: "reason (<unknown>, line N)"
+// for a SyntaxError, the bare message for the relative-import ValueError.
+std::string TorchErrorContext(std::string_view message) {
+  static constexpr std::string_view kLine = "line ";
+  static constexpr std::string_view kRelative = "attempted relative import beyond top-level package";
+  const size_t colon = message.find(": ");
+  if (!message.starts_with(kLine) || colon == std::string_view::npos) return std::string(message);
+  const std::string_view number = message.substr(kLine.size(), colon - kLine.size());
+  const std::string_view reason = message.substr(colon + 2);
+  if (reason == kRelative) return std::string(reason);
+  return std::string(reason) + " (<unknown>, line " + std::string(number) + ")";
+}
+
 std::string PythonListRepr(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) {
@@ -108,16 +122,13 @@ HookHandle ExportPolicy::RegisterMockHook(ActionHook hook) { return Register(moc
 // _get_dependencies(): scan, resolve (X, n) candidates, first-seen order.
 std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source,
                                                        std::string_view module, bool is_package) {
-  const size_t dot = module.rfind('.');
-  const std::string_view package =
-      is_package || dot == std::string_view::npos ? module : module.substr(0, dot);
   std::vector<ImportRef> refs;
   try {
-    refs = ScanImports(source, package);
+    refs = ScanImports(source, PackageOf(module, is_package));
   } catch (const Error& e) {
     NodeAttrs& node = graph_.AddNode(module);
     node.error = PackagingErrorReason::kDependencyResolutionFailed;
-    node.error_context = e.what();
+    node.error_context = TorchErrorContext(e.what());
     return {};
   }
   std::vector<std::string> deps;
