@@ -92,7 +92,7 @@ SCENARIOS = {
         ["save_source_string", "top", "from . import sibling\nimport json\n", False, True],
         ["close"]]),
     "syntax_error_is_dependency_resolution_failed": ({}, [
-        ["save_source_string", "broken", "import json\ndef (:\n  !!syntax error!!\n", False, True],
+        ["save_source_string", "broken", "import json\nx = = 1  # !!syntax error!!\n", False, True],
         ["close"]]),
     "hooks_run_in_registration_order_and_can_be_removed": (APP, [
         rule("extern", "numpy.**"), rule("mock", "app.heavy"), rule("mock", "app.secret"),
