@@ -35,6 +35,10 @@ def node_facts(graph):
 def run_steps(exporter, steps, hooks, handles, state):
     for step in steps:
         op, args = step[0], step[1:]
+        if op == "save_pickle":  # [package, resource, python expression, protocol, dependencies]
+            exporter.save_pickle(args[0], args[1], eval(args[2], {}), dependencies=args[4],
+                                 pickle_protocol=args[3])
+            continue
         if op in ("intern", "extern", "mock"):
             getattr(exporter, op)(pattern(args[0]), exclude=pattern(args[1]), allow_empty=args[2])
         elif op == "deny":
@@ -73,6 +77,15 @@ def run_scenario(index, spec, workdir):
     archive = os.path.join(workdir, f"out{index}.pt")
     exporter = PackageExporter(archive)
     hooks, handles, state, error = [], {}, {"closed": False}, None
+    pickles = []  # the bytes of every save_pickle record, for our side to scan
+    write = exporter._write
+
+    def capture(filename, data):
+        if filename.endswith(".pkl"):
+            pickles.append(bytes(data).hex())
+        return write(filename, data)
+
+    exporter._write = capture
     try:
         run_steps(exporter, spec["steps"], hooks, handles, state)
     except (PackagingError, EmptyMatchError, ModuleNotFoundError) as e:
@@ -84,6 +97,7 @@ def run_scenario(index, spec, workdir):
         "externed": exporter.externed_modules(), "interned": exporter.interned_modules(),
         "mocked": exporter.mocked_modules(), "denied": exporter.denied_modules(),
         "writes": writes, "extern_modules": extern_modules, "hooks": hooks, "error": error,
+        "pickles": pickles,
     }
     del sys.path[: len(roots)]
     tops = {n.split(".")[0] for root in roots for n in os.listdir(root)}

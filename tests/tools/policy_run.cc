@@ -8,6 +8,7 @@
 //              ["save_module", name, dependencies],
 //              ["save_source_string", name, source, is_package, dependencies],
 //              ["add_dependency", name],
+//              ["save_pickle", package, resource, hex_bytes, dependencies],
 //              ["hook", "intern"|"extern"|"mock", label], ["remove_hook", label],
 //              ["close"]]}
 // where include/exclude are a string or a list (lists marked as tuples when
@@ -25,6 +26,7 @@
 
 #include "../unit/json_lite.h"
 #include "tpkg/error.h"
+#include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
 
 namespace {
@@ -84,6 +86,7 @@ class Runner {
     else if (op == "save_module") policy_.SaveModule(s[1].string, s[2].boolean);
     else if (op == "save_source_string") policy_.SaveSourceString(s[1].string, s[2].string, s[3].boolean, s[4].boolean);
     else if (op == "add_dependency") policy_.AddDependency(s[1].string);
+    else if (op == "save_pickle") SavePickle(s[1].string, s[2].string, s[3].string, s[4].boolean);
     else if (op == "hook") AddHook(s[1].string, s[2].string);
     else if (op == "remove_hook") handles_.at(s[1].string).Remove();
     else if (op == "close") Close();
@@ -91,6 +94,20 @@ class Runner {
   }
   static tpkg::GlobGroup Group(const std::vector<Json>& s) {
     return tpkg::GlobGroup(Pattern(s[1]), Pattern(s[2]));
+  }
+  // The dependency facts come from our pickle scanner; the 1.13 quirk of the
+  // mocked-object check is not reproduced (torch_last_module stays unset).
+  void SavePickle(const std::string& package, const std::string& resource, const std::string& hex,
+                  bool dependencies) {
+    std::string bytes;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+      bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    const tpkg::PickleScan scan = tpkg::ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    tpkg::PickleDependencies deps;
+    deps.modules = scan.modules;
+    for (const auto& g : scan.globals) deps.globals.emplace_back(g.module, g.name);
+    policy_.SavePickle(package, resource, deps, dependencies);
   }
   void AddHook(const std::string& kind, const std::string& label) {
     auto hook = [this, label](std::string_view module) { hooks_.push_back({label, std::string(module)}); };
