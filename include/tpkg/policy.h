@@ -228,6 +228,7 @@ class ExportPolicy {
   void CheckMockedPickle(std::string_view package, std::string_view resource,
                          const PickleDependencies& deps, const std::string& node);
   HookHandle Register(const std::shared_ptr<HookHandle::Table>& table, ActionHook hook);
+  void PlanNode(DepGraph::NodeId id, ClosePlan& plan);
   std::vector<std::string> NodesWithAction(Action action) const;
 
   ModuleEnvironment& env_;

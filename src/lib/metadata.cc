@@ -98,22 +98,29 @@ void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason r
   attrs.error_context = context;
 }
 
-bool InBaseline(const std::string& module, const MetadataOptions& options) {
-  std::string path = module;
-  std::replace(path.begin(), path.end(), '.', '/');
-  for (const auto& record : options.baseline_records) {
-    if (record == path + ".py" || record.starts_with(path + "/")) return true;
+// Module and folder names the baseline records provided.
+std::unordered_set<std::string> BaselineModules(const std::vector<std::string>& records) {
+  std::unordered_set<std::string> out;
+  for (const auto& record : records) {
+    if (IsFrameworkRecord(record)) continue;
+    if (const auto source = ModuleOfRecord(record)) out.insert(source->module);
+    for (size_t slash = record.find('/'); slash != std::string::npos; slash = record.find('/', slash + 1)) {
+      std::string folder = record.substr(0, slash);
+      std::replace(folder.begin(), folder.end(), '/', '.');
+      out.insert(std::move(folder));
+    }
   }
-  return false;
+  return out;
 }
 
 // Imports of packaged code that the archive no longer satisfies (metadata.h).
 void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
                          const MetadataOptions& options) {
+  const auto baseline = BaselineModules(options.baseline_records);
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
     const size_t dot = u.name.rfind('.');
     if (dot == std::string::npos || !layout.Provides(u.name.substr(0, dot))) continue;
-    if (u.from_import_name && !InBaseline(u.name, options)) continue;  // may be an attribute
+    if (u.from_import_name && !baseline.contains(u.name)) continue;  // may be an attribute
     AddProblem(policy.mutable_graph(), u.name, PackagingErrorReason::kMissingModule,
                "imported by " + u.importer);
   }

@@ -311,56 +311,65 @@ void ExportPolicy::Validate() const {
   }
 }
 
+namespace {
+
+void RunHooks(const HookHandle::Table& table, const std::string& module) {
+  const HookHandle::Table snapshot = table;  // a hook may remove hooks while we iterate
+  for (const auto& [id, hook] : snapshot) hook(module);
+}
+
+void AddMockFile(ClosePlan& plan) {
+  for (const auto& w : plan.writes) {
+    if (w.kind == WriteStep::Kind::kMockFile) return;  // written once
+  }
+  plan.writes.push_back({WriteStep::Kind::kMockFile, "_mock", "_mock.py", false, nullptr});
+}
+
+}  // namespace
+
+// One node of close()'s loop: hooks, then what gets written.
+void ExportPolicy::PlanNode(DepGraph::NodeId id, ClosePlan& plan) {
+  const std::string& module = graph_.name(id);
+  const NodeAttrs& node = graph_.attrs(id);
+  if (!node.action) throw Error(Errc::kInvalidArgument, "Module has no action: " + module);
+  switch (*node.action) {
+    case Action::kExtern:
+      RunHooks(*extern_hooks_, module);
+      plan.extern_modules.push_back(module);
+      return;
+    case Action::kMock: {
+      RunHooks(*mock_hooks_, module);
+      AddMockFile(plan);
+      const auto found = env_.Find(module);  // torch imports it to ask hasattr(m, "__path__")
+      if (!found) throw Error(Errc::kNotFound, "No module named '" + module + "'");
+      plan.writes.push_back({WriteStep::Kind::kMockStub, module, RecordFor(module, found->is_package),
+                             found->is_package, nullptr});
+      return;
+    }
+    case Action::kIntern: {
+      RunHooks(*intern_hooks_, module);
+      if (!node.provided) {
+        throw Error(Errc::kInvalidArgument, "Module was marked `intern` but not provided: " + module);
+      }
+      if (node.is_pickle || !node.source) return;  // pickles and implicit packages write nothing
+      const bool is_package = node.is_package.value_or(false);
+      plan.writes.push_back({WriteStep::Kind::kSource, module, RecordFor(module, is_package),
+                             is_package, &*node.source});
+      return;
+    }
+    case Action::kRepackagedMockModule:
+      AddMockFile(plan);
+      return;
+    case Action::kSkip:
+    case Action::kDeny:  // unreachable after Validate(): DENY nodes carry an error
+      return;
+  }
+}
+
 ClosePlan ExportPolicy::Close() {
   Validate();
   ClosePlan plan;
-  bool mock_file_written = false;
-  auto write_mock_file = [&] {
-    if (mock_file_written) return;
-    mock_file_written = true;
-    plan.writes.push_back({WriteStep::Kind::kMockFile, "_mock", "_mock.py", false, nullptr});
-  };
-  auto run_hooks = [](const HookHandle::Table& table, const std::string& module) {
-    // Copy: a hook may remove itself (or another) while we iterate.
-    const HookHandle::Table snapshot = table;
-    for (const auto& [id, hook] : snapshot) hook(module);
-  };
-  for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) {
-    const std::string& module = graph_.name(id);
-    const NodeAttrs& node = graph_.attrs(id);
-    if (!node.action) throw Error(Errc::kInvalidArgument, "Module has no action: " + module);
-    switch (*node.action) {
-      case Action::kExtern:
-        run_hooks(*extern_hooks_, module);
-        plan.extern_modules.push_back(module);
-        break;
-      case Action::kMock: {
-        run_hooks(*mock_hooks_, module);
-        write_mock_file();
-        const auto found = env_.Find(module);
-        if (!found) throw Error(Errc::kNotFound, "No module named '" + module + "'");
-        plan.writes.push_back({WriteStep::Kind::kMockStub, module,
-                               RecordFor(module, found->is_package), found->is_package, nullptr});
-        break;
-      }
-      case Action::kIntern:
-        run_hooks(*intern_hooks_, module);
-        if (!node.provided) {
-          throw Error(Errc::kInvalidArgument, "Module was marked `intern` but not provided: " + module);
-        }
-        if (node.is_pickle || !node.source) break;  // pickles and implicit packages write nothing
-        plan.writes.push_back({WriteStep::Kind::kSource, module,
-                               RecordFor(module, node.is_package.value_or(false)),
-                               node.is_package.value_or(false), &*node.source});
-        break;
-      case Action::kRepackagedMockModule:
-        write_mock_file();
-        break;
-      case Action::kSkip:
-      case Action::kDeny:  // unreachable: DENY nodes carry an error
-        break;
-    }
-  }
+  for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) PlanNode(id, plan);
   for (const auto& name : plan.extern_modules) plan.extern_modules_text += name + "\n";
   if (plan.extern_modules.empty()) plan.extern_modules_text = "\n";
   return plan;
