@@ -14,6 +14,7 @@
 #include "corpus_records.h"
 #include "json_lite.h"
 #include "tpkg/dep_graph.h"
+#include "tpkg/error.h"
 #include "tpkg/policy.h"
 
 namespace tpkg {
@@ -206,6 +207,59 @@ TEST(MetadataTest, UnreachedStubsAreStillMocked) {
   const Metadata m = RegenerateMetadata(edited);
   EXPECT_EQ(m.mocked, std::vector<std::string>{"lone.stub"});
   EXPECT_EQ(m.extern_modules_text, "\n");
+}
+
+}  // namespace
+}  // namespace tpkg
+
+namespace tpkg {
+namespace {
+
+// Records held in memory, in the given order.
+class MemoryRecords : public RecordSource {
+ public:
+  explicit MemoryRecords(std::vector<std::pair<std::string, std::string>> records)
+      : records_(std::move(records)) {}
+  std::vector<std::string> RecordNames() const override {
+    std::vector<std::string> out;
+    for (const auto& [name, bytes] : records_) out.push_back(name);
+    return out;
+  }
+  std::string ReadRecord(const std::string& name) const override {
+    for (const auto& [n, bytes] : records_) if (n == name) return bytes;
+    throw Error(Errc::kNotFound, "no record " + name);
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> records_;
+};
+
+TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
+  const std::string proto3 = "\x80\x03";
+  const MemoryRecords records({
+      {"", ""}, {"/", ""}, {"a//b.py", "import a\n"}, {".py", "x"}, {"__init__.py", "import os\n"},
+      {"x/__init__.py/y", ""}, {"p.pkl", proto3 + "c"}, {"e.pkl", proto3 + "c\n\n."}, {"q.bin", proto3 + "\xff\xff"},
+      {"r.pkl", std::string("\x80\x05\x95", 3)}, {"s/t.py", "from .... import x\n"},
+      {"u.py", std::string("\xff\xfe\x00import sys", 13)}, {"v.pkl", proto3 + "cos\nsystem\n."},
+      {".data/extern_modules", "\r\nzz\r\n\n"}, {"w/.hidden.py", "import w\n"},
+  });
+  Metadata m;
+  ASSERT_NO_THROW(m = RegenerateMetadata(records));
+  // r.pkl's protocol is not save_pickle's (a resource), but p.pkl does not scan.
+  EXPECT_NE(m.problems.find("    <.p.pkl>\n"), std::string::npos) << m.problems;
+  EXPECT_EQ(m.problems.find("<.r.pkl>"), std::string::npos) << m.problems;
+}
+
+TEST(MetadataTest, ThousandsOfModulesStayFast) {
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < 3000; ++i) {
+    records.emplace_back("big/m" + std::to_string(i) + ".py",
+                         "import json\nfrom big import m" + std::to_string((i + 1) % 3000) + "\n");
+  }
+  const Metadata m = RegenerateMetadata(MemoryRecords(std::move(records)));
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.extern_modules_text, "json\n");
+  EXPECT_EQ(m.interned.size(), 3000u);  // `from big import m1` needs big.m1, not `big`
 }
 
 }  // namespace
