@@ -6,7 +6,8 @@
 // saves an edited package. The graph is not stored in archives, so it is
 // rebuilt by replaying the exporter (policy.h) over the records:
 //
-//   tpkg::Metadata m = tpkg::RegenerateMetadata(records);   // a RecordSource
+//   auto zip = tpkg::ZipReader::Open("model.pt");
+//   tpkg::Metadata m = tpkg::RegenerateMetadata(tpkg::ZipRecordSource(zip));
 //   if (!m.ok()) throw tpkg::PackagingError(m.problems);     // every problem at once
 //   write(".data/extern_modules", m.extern_modules_text);
 //   serve(".data/deps.dot", m.deps_dot);
@@ -66,6 +67,7 @@
 #include "tpkg/dep_graph.h"
 #include "tpkg/glob.h"
 #include "tpkg/module_env.h"
+#include "tpkg/zip_reader.h"
 
 namespace tpkg {
 
@@ -81,6 +83,20 @@ class RecordSource {
   // The first `n` bytes (fewer if the record is shorter). Override when the
   // record may be large: the default reads it all.
   virtual std::string ReadPrefix(const std::string& name, size_t n) const;
+};
+
+// RecordSource over an open archive (entries() order, prefix stripped).
+// The reader must outlive it; reads are safe from several threads.
+class ZipRecordSource : public RecordSource {
+ public:
+  explicit ZipRecordSource(const ZipReader& zip) : zip_(zip) {}
+  std::vector<std::string> RecordNames() const override;
+  std::string ReadRecord(const std::string& name) const override;
+  std::string ReadPrefix(const std::string& name, size_t n) const override;
+
+ private:
+  const ZipEntry& Entry(const std::string& name) const;
+  const ZipReader& zip_;
 };
 
 struct MetadataOptions {

@@ -1,9 +1,6 @@
-// corpus_records.h: test-only RecordSources: a corpus archive read with
-// libzip (central-directory order, prefix folder stripped as torch does), and
-// an editable overlay to simulate what a user changes through the mount.
+// corpus_records.h: test-only RecordSource overlay that simulates what a
+// user changes through the mount (records replaced, added or removed).
 #pragma once
-
-#include <zip.h>
 
 #include <algorithm>
 #include <map>
@@ -16,40 +13,6 @@
 #include "tpkg/metadata.h"
 
 namespace tpkg::testing {
-
-class LibzipRecords : public RecordSource {
- public:
-  explicit LibzipRecords(const std::string& path) {
-    int err = 0;
-    zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &err);
-    if (!z) throw std::runtime_error("cannot open " + path);
-    zip_.reset(z);
-    const zip_int64_t n = zip_get_num_entries(z, 0);
-    for (zip_int64_t i = 0; i < n; ++i) full_.push_back(zip_get_name(z, i, ZIP_FL_ENC_RAW));
-    prefix_ = full_.empty() ? "" : full_[0].substr(0, full_[0].find('/') + 1);
-  }
-  std::vector<std::string> RecordNames() const override {
-    std::vector<std::string> out;
-    for (const auto& f : full_) out.push_back(f.substr(prefix_.size()));
-    return out;
-  }
-  std::string ReadRecord(const std::string& name) const override {
-    zip_file_t* f = zip_fopen(zip_.get(), (prefix_ + name).c_str(), 0);
-    if (!f) throw std::runtime_error("no record " + name);
-    std::string out;
-    char buf[65536];
-    zip_int64_t got;
-    while ((got = zip_fread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(got));
-    zip_fclose(f);
-    return out;
-  }
-
- private:
-  struct Closer { void operator()(zip_t* z) const { zip_discard(z); } };
-  std::unique_ptr<zip_t, Closer> zip_;
-  std::vector<std::string> full_;
-  std::string prefix_;
-};
 
 // Records of a base source with edits: replaced or added records (added
 // ones go at the end, as a new file would) and removed records.

@@ -22,7 +22,15 @@ namespace {
 
 using testing::EditedRecords;
 using testing::Json;
-using testing::LibzipRecords;
+
+// A corpus archive opened with our ZipReader (strict mode, as the mount does).
+struct CorpusArchive {
+  explicit CorpusArchive(const std::string& name)
+      : zip(ZipReader::Open(std::string(TPKG_CORPUS_DIR) + "/" + name)), records(zip) {}
+  CorpusArchive(const CorpusArchive&) = delete;
+  ZipReader zip;
+  ZipRecordSource records;
+};
 
 const std::string kCorpus = TPKG_CORPUS_DIR;
 
@@ -53,7 +61,8 @@ Json PackageFacts(const std::string& archive) {
 class CorpusMetadataTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CorpusMetadataTest, RegeneratesExternModulesByteForByte) {
-  const LibzipRecords records(kCorpus + "/" + GetParam());
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
   const Metadata m = RegenerateMetadata(records);
   EXPECT_EQ(m.problems, "");
   EXPECT_EQ(m.extern_modules_text, PackageFacts(GetParam())["extern_modules_raw"].string);
@@ -61,7 +70,8 @@ TEST_P(CorpusMetadataTest, RegeneratesExternModulesByteForByte) {
 
 TEST_P(CorpusMetadataTest, ExternModulesNeedNoPreviousList) {
   // Without the previous list the order is pure graph order: still torch's.
-  const LibzipRecords records(kCorpus + "/" + GetParam());
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
   MetadataOptions options;
   options.previous_externs = std::vector<std::string>{};
   EXPECT_EQ(RegenerateMetadata(records, options).extern_modules_text,
@@ -69,13 +79,15 @@ TEST_P(CorpusMetadataTest, ExternModulesNeedNoPreviousList) {
 }
 
 TEST_P(CorpusMetadataTest, DepsDotIsTorchsDependencyGraphString) {
-  const LibzipRecords records(kCorpus + "/" + GetParam());
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
   EXPECT_EQ(RegenerateMetadata(records).deps_dot,
             ExporterFacts(GetParam())["dependency_graph_string"].string);
 }
 
 TEST_P(CorpusMetadataTest, GraphNodesAndActionsMatchTheExporter) {
-  const LibzipRecords records(kCorpus + "/" + GetParam());
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
   const Metadata m = RegenerateMetadata(records);
   const Json facts = ExporterFacts(GetParam());
   std::vector<std::string> ours, theirs;
@@ -105,10 +117,9 @@ TEST(MetadataTest, CorpusHasEveryTorchPackageCase) {
   EXPECT_EQ(PackageCases().size(), 12u);
 }
 
-LibzipRecords Corpus(const std::string& name) { return LibzipRecords(kCorpus + "/" + name); }
-
 TEST(MetadataTest, NeededExternsKeepTheirOrderNewOnesAreAppendedUnneededDropped) {
-  const LibzipRecords base = Corpus("pkg_model_numpy.pt");
+  const CorpusArchive base_archive("pkg_model_numpy.pt");
+  const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   // util.py no longer imports math; model.py gains json and a new submodule.
   edited.Put("corpus_models/util.py", "import torch\n\ndef squash(x):\n    return torch.tanh(x)\n");
@@ -126,7 +137,8 @@ TEST(MetadataTest, NeededExternsKeepTheirOrderNewOnesAreAppendedUnneededDropped)
 }
 
 TEST(MetadataTest, PreviousOrderWinsOverDiscoveryOrder) {
-  const LibzipRecords records = Corpus("pkg_dtypes.pt");
+  const CorpusArchive records_archive("pkg_dtypes.pt");
+  const RecordSource& records = records_archive.records;
   MetadataOptions options;
   options.previous_externs = std::vector<std::string>{"collections", "gone", "torch"};
   EXPECT_EQ(RegenerateMetadata(records, options).extern_modules_text,
@@ -134,7 +146,8 @@ TEST(MetadataTest, PreviousOrderWinsOverDiscoveryOrder) {
 }
 
 TEST(MetadataTest, EveryProblemIsReportedAtOnce) {
-  const LibzipRecords base = Corpus("pkg_model_numpy.pt");
+  const CorpusArchive base_archive("pkg_model_numpy.pt");
+  const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   edited.Remove("corpus_models/util.py");  // model.py: `from . import util`
   edited.Put("corpus_models/layers.py", "import torch\nimport corpus_models.gone\n");
@@ -156,7 +169,8 @@ TEST(MetadataTest, EveryProblemIsReportedAtOnce) {
 }
 
 TEST(MetadataTest, DeniedModulesAreReported) {
-  const LibzipRecords records = Corpus("pkg_model_numpy.pt");
+  const CorpusArchive records_archive("pkg_model_numpy.pt");
+  const RecordSource& records = records_archive.records;
   MetadataOptions options;
   options.deny.emplace_back("numpy.**");
   const Metadata m = RegenerateMetadata(records, options);
@@ -164,7 +178,8 @@ TEST(MetadataTest, DeniedModulesAreReported) {
 }
 
 TEST(MetadataTest, PickleUsingAMockedModuleIsReported) {
-  const LibzipRecords base = Corpus("pkg_mocked.pt");
+  const CorpusArchive base_archive("pkg_mocked.pt");
+  const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   // GLOBAL corpus_mock.heavy Thing, EMPTY_TUPLE, NEWOBJ, STOP.
   static constexpr char kPickle[] = "\x80\x03" "ccorpus_mock.heavy\nThing\n)\x81.";
@@ -175,7 +190,8 @@ TEST(MetadataTest, PickleUsingAMockedModuleIsReported) {
 }
 
 TEST(MetadataTest, StubsWithoutMockFileAreReported) {
-  const LibzipRecords base = Corpus("pkg_mocked.pt");
+  const CorpusArchive base_archive("pkg_mocked.pt");
+  const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   edited.Remove("_mock.py");
   const Metadata m = RegenerateMetadata(edited);
@@ -183,7 +199,8 @@ TEST(MetadataTest, StubsWithoutMockFileAreReported) {
 }
 
 TEST(MetadataTest, ModuleFileBeforeItsFolderIsReported) {
-  const LibzipRecords base = Corpus("pkg_minimal_text_only.pt");
+  const CorpusArchive base_archive("pkg_minimal_text_only.pt");
+  const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   edited.Put("a.py", "X = 1\n").Put("a/b.txt", "x");
   const Metadata m = RegenerateMetadata(edited);
@@ -192,7 +209,8 @@ TEST(MetadataTest, ModuleFileBeforeItsFolderIsReported) {
 }
 
 TEST(MetadataTest, FromImportOfAnAttributeIsNotAMissingModule) {
-  const LibzipRecords base = Corpus("pkg_model_numpy.pt");
+  const CorpusArchive base_archive("pkg_model_numpy.pt");
+  const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   edited.Put("corpus_models/layers.py", "import torch\nfrom corpus_models import NOT_A_MODULE\n");
   MetadataOptions options;
@@ -201,7 +219,8 @@ TEST(MetadataTest, FromImportOfAnAttributeIsNotAMissingModule) {
 }
 
 TEST(MetadataTest, UnreachedStubsAreStillMocked) {
-  const LibzipRecords base = Corpus("pkg_minimal_text_only.pt");
+  const CorpusArchive base_archive("pkg_minimal_text_only.pt");
+  const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   edited.Put("_mock.py", "# support\n").Put("lone/stub.py", std::string(kMockStubSource));
   const Metadata m = RegenerateMetadata(edited);
