@@ -43,9 +43,9 @@ namespace tpkg {
 // default empty tuple).
 class GlobPattern {
  public:
-  GlobPattern(const char* pattern);                       // a str
-  GlobPattern(std::string pattern);                       // a str
-  GlobPattern(std::vector<std::string> patterns);         // a list
+  GlobPattern(const char* pattern);                          // a str
+  GlobPattern(std::string pattern);                          // a str
+  GlobPattern(std::vector<std::string> patterns);            // a list
   GlobPattern(std::initializer_list<std::string> patterns);  // a list
   static GlobPattern Tuple(std::vector<std::string> patterns);
   // For bindings: the patterns plus the exact text Python's str() gives for

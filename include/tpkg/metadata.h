@@ -112,13 +112,13 @@ struct MetadataOptions {
 };
 
 struct Metadata {
-  DepGraph graph;                       // as the exporter would have built it
-  std::vector<std::string> interned;    // sorted, as interned_modules()
-  std::vector<std::string> mocked;      // sorted, as mocked_modules()
-  std::vector<std::string> externs;     // extern_modules order (rules above)
-  std::string extern_modules_text;      // "\n".join(externs) + "\n"
-  std::string deps_dot;                 // graph.ToDot()
-  std::string problems;                 // PackagingError text; empty when loadable
+  DepGraph graph;                     // as the exporter would have built it
+  std::vector<std::string> interned;  // sorted, as interned_modules()
+  std::vector<std::string> mocked;    // sorted, as mocked_modules()
+  std::vector<std::string> externs;   // extern_modules order (rules above)
+  std::string extern_modules_text;    // "\n".join(externs) + "\n"
+  std::string deps_dot;               // graph.ToDot()
+  std::string problems;               // PackagingError text; empty when loadable
   bool ok() const { return problems.empty(); }
 };
 

@@ -56,11 +56,11 @@ bool IsBuiltinModule(std::string_view module);
 // What the exporter learns by importing a module (torch's _intern_module).
 struct ModuleSource {
   enum class Kind {
-    kSource,          // __file__ ends in .py: `source` holds its text
-    kNoFile,          // no __file__ (builtin, namespace package)
-    kExtension,       // __file__ is a C extension
-    kFileNotFound,    // __file__ exists but is not a readable .py (bytecode only, ...)
-    kImplicitPackage, // tpkg: a folder of the archive itself, written with no source
+    kSource,           // __file__ ends in .py: `source` holds its text
+    kNoFile,           // no __file__ (builtin, namespace package)
+    kExtension,        // __file__ is a C extension
+    kFileNotFound,     // __file__ exists but is not a readable .py (bytecode only, ...)
+    kImplicitPackage,  // tpkg: a folder of the archive itself, written with no source
   };
   Kind kind = Kind::kSource;
   std::string source;       // kSource: text, newlines normalized to \n (linecache)

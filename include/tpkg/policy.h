@@ -115,8 +115,8 @@ struct PickleDependencies {
 // An import candidate that was not importable (torch drops these silently;
 // metadata regeneration uses them to find modules that went missing).
 struct UnresolvedImport {
-  std::string importer;   // the module whose source has the import
-  std::string name;       // X.n for (X, n), X for (X, None)
+  std::string importer;              // the module whose source has the import
+  std::string name;                  // X.n for (X, n), X for (X, None)
   bool from_import_name = false;     // name is X.n of an (X, n) candidate (n may be an attribute)
   bool fell_back_to_parent = false;  // (X, n): X was importable and used instead
 };
@@ -125,8 +125,8 @@ struct UnresolvedImport {
 struct WriteStep {
   enum class Kind { kSource, kMockFile, kMockStub };
   Kind kind;
-  std::string module;   // "_mock" for kMockFile
-  std::string record;   // a/b.py or a/b/__init__.py
+  std::string module;  // "_mock" for kMockFile
+  std::string record;  // a/b.py or a/b/__init__.py
   bool is_package = false;
   const std::string* source = nullptr;  // kSource: the node's text (owned by the graph)
 };

@@ -62,8 +62,9 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
     }
   }
   for (const auto& [module, index] : last_record) layout.module_order_.push_back(module);
-  std::sort(layout.module_order_.begin(), layout.module_order_.end(),
-            [&](const std::string& a, const std::string& b) { return last_record[a] < last_record[b]; });
+  std::sort(
+      layout.module_order_.begin(), layout.module_order_.end(),
+      [&](const std::string& a, const std::string& b) { return last_record[a] < last_record[b]; });
   std::map<std::string, size_t> stub_order;
   for (const auto& [module, index] : last_record) {
     if (layout.modules_.at(module).is_stub) stub_order[module] = index;
@@ -86,7 +87,8 @@ void ArchiveLayout::AddModule(const std::string& record, const RecordSource& rec
 }
 
 void ArchiveLayout::AddFolders(const std::string& record) {
-  for (size_t slash = record.find('/'); slash != std::string::npos; slash = record.find('/', slash + 1)) {
+  for (size_t slash = record.find('/'); slash != std::string::npos;
+       slash = record.find('/', slash + 1)) {
     folders_.insert(DotsFor(record.substr(0, slash)));
   }
 }
@@ -95,8 +97,10 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
   const std::string head = records.ReadPrefix(record, 2);
   if (!IsPickleCandidate(record, head) || !IsSavePickleProtocol(head)) return;
   const size_t slash = record.rfind('/');
-  ArchivePickle pickle{record, slash == std::string::npos ? "" : DotsFor(record.substr(0, slash)),
-                       record.substr(slash == std::string::npos ? 0 : slash + 1), {}};
+  ArchivePickle pickle{record,
+                       slash == std::string::npos ? "" : DotsFor(record.substr(0, slash)),
+                       record.substr(slash == std::string::npos ? 0 : slash + 1),
+                       {}};
   try {
     const std::string bytes = records.ReadRecord(record);
     pickle.scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
@@ -148,7 +152,8 @@ const ArchiveModule* ArchiveLayout::Module(std::string_view name) const {
 ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
                                        const std::vector<std::string>& previous_externs,
                                        const PythonPath& python)
-    : layout_(layout), previous_externs_(previous_externs.begin(), previous_externs.end()),
+    : layout_(layout),
+      previous_externs_(previous_externs.begin(), previous_externs.end()),
       python_(python) {}
 
 std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {

@@ -22,7 +22,7 @@ namespace tpkg {
 struct ArchiveModule {
   std::string record;
   bool is_package = false;
-  bool is_stub = false;   // the text is torch's mock stub
+  bool is_stub = false;  // the text is torch's mock stub
   std::string text;
 };
 
@@ -64,7 +64,8 @@ class ArchiveLayout {
   void AddFolders(const std::string& record);
   void MaybeAddPickle(const std::string& record, const RecordSource& records);
   void CheckModuleBeforeFolder(const std::vector<std::string>& records);
-  void FinishMockForm(const std::map<std::string, size_t>& stub_order, std::optional<size_t> mock_file);
+  void FinishMockForm(const std::map<std::string, size_t>& stub_order,
+                      std::optional<size_t> mock_file);
 
   std::unordered_map<std::string, ArchiveModule> modules_;
   std::vector<std::string> module_order_;

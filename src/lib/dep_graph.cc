@@ -11,12 +11,18 @@ namespace tpkg {
 
 std::string_view ActionName(Action action) {
   switch (action) {
-    case Action::kIntern: return "INTERN";
-    case Action::kExtern: return "EXTERN";
-    case Action::kMock: return "MOCK";
-    case Action::kDeny: return "DENY";
-    case Action::kRepackagedMockModule: return "REPACKAGED_MOCK_MODULE";
-    case Action::kSkip: return "SKIP";
+    case Action::kIntern:
+      return "INTERN";
+    case Action::kExtern:
+      return "EXTERN";
+    case Action::kMock:
+      return "MOCK";
+    case Action::kDeny:
+      return "DENY";
+    case Action::kRepackagedMockModule:
+      return "REPACKAGED_MOCK_MODULE";
+    case Action::kSkip:
+      return "SKIP";
   }
   return "?";
 }
@@ -26,13 +32,16 @@ std::string_view ReasonText(PackagingErrorReason reason) {
   switch (reason) {
     case R::kIsExtensionModule:
       return "Module is a C extension module. torch.package supports Python modules only.";
-    case R::kNoDunderFile: return "Module had no __file__ defined.";
+    case R::kNoDunderFile:
+      return "Module had no __file__ defined.";
     case R::kSourceFileNotFound:
       return "Module had a __file__, but we could not find it in your filesystem.";
-    case R::kDependencyResolutionFailed: return "Dependency resolution failed.";
+    case R::kDependencyResolutionFailed:
+      return "Dependency resolution failed.";
     case R::kNoAction:
       return "Module did not match against any action pattern. Extern, mock, or intern it.";
-    case R::kDenied: return "Module was denied by a pattern.";
+    case R::kDenied:
+      return "Module was denied by a pattern.";
     case R::kMockedButStillUsed:
       return "Module was mocked out, but is still being used in the package. Please intern or "
              "extern the mocked modules if objects are supposed to be in the package.";
@@ -40,7 +49,8 @@ std::string_view ReasonText(PackagingErrorReason reason) {
       return "Module is imported by packaged code but is missing from the package.";
     case R::kInconsistentStructure:
       return "Module layout would not load: inconsistent module structure.";
-    case R::kUnreadablePickle: return "Pickle could not be scanned for dependencies.";
+    case R::kUnreadablePickle:
+      return "Pickle could not be scanned for dependencies.";
   }
   return "?";
 }
@@ -53,7 +63,8 @@ std::optional<DepGraph::NodeId> DepGraph::Id(std::string_view name) const {
 
 DepGraph::NodeId DepGraph::Require(std::string_view name) const {
   const auto id = Id(name);
-  if (!id) throw Error(Errc::kNotFound, "The node " + std::string(name) + " is not in the digraph.");
+  if (!id)
+    throw Error(Errc::kNotFound, "The node " + std::string(name) + " is not in the digraph.");
   return *id;
 }
 
@@ -132,11 +143,13 @@ std::vector<DepGraph::NodeId> Closure(size_t node_count, DepGraph::NodeId start,
 }  // namespace
 
 std::vector<DepGraph::NodeId> DepGraph::ForwardClosure(std::string_view name) const {
-  return Closure(nodes_.size(), Require(name), [this](NodeId id) -> const auto& { return nodes_[id].succ; });
+  return Closure(
+      nodes_.size(), Require(name), [this](NodeId id) -> const auto& { return nodes_[id].succ; });
 }
 
 std::vector<DepGraph::NodeId> DepGraph::BackwardClosure(std::string_view name) const {
-  return Closure(nodes_.size(), Require(name), [this](NodeId id) -> const auto& { return nodes_[id].pred; });
+  return Closure(
+      nodes_.size(), Require(name), [this](NodeId id) -> const auto& { return nodes_[id].pred; });
 }
 
 // torch's loop re-enqueues a node every time it is reached, which adds only

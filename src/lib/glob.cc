@@ -130,7 +130,8 @@ class Program {
     size_t start = 0;
     while (true) {
       const size_t star = component.find('*', start);
-      EmitLiteral(DecodeUtf8(component.substr(start, star == std::string_view::npos ? star : star - start)));
+      EmitLiteral(DecodeUtf8(
+          component.substr(start, star == std::string_view::npos ? star : star - start)));
       if (star == std::string_view::npos) break;
       EmitStar();
       start = star + 1;
@@ -174,8 +175,8 @@ bool Program::FullMatch(const std::u32string& text) const {
     next.clear();
     for (int pc : current) {
       const Inst& in = insts_[pc];
-      const bool step = (in.op == Op::kChar && in.c == text[i]) ||
-                        (in.op == Op::kNotSep && !IsSep(text[i]));
+      const bool step =
+          (in.op == Op::kChar && in.c == text[i]) || (in.op == Op::kNotSep && !IsSep(text[i]));
       if (step) AddThread(next, mark, i + 1, pc + 1);
     }
     std::swap(current, next);
@@ -202,10 +203,8 @@ std::string ListRepr(const std::vector<std::string>& items, char open, char clos
 }  // namespace
 
 GlobPattern::GlobPattern(const char* pattern) : GlobPattern(std::string(pattern)) {}
-GlobPattern::GlobPattern(std::string pattern)
-    : patterns_{pattern}, repr_(std::move(pattern)) {}
-GlobPattern::GlobPattern(std::vector<std::string> patterns)
-    : repr_(ListRepr(patterns, '[', ']')) {
+GlobPattern::GlobPattern(std::string pattern) : patterns_{pattern}, repr_(std::move(pattern)) {}
+GlobPattern::GlobPattern(std::vector<std::string> patterns) : repr_(ListRepr(patterns, '[', ']')) {
   patterns_ = std::move(patterns);
 }
 GlobPattern::GlobPattern(std::initializer_list<std::string> patterns)
@@ -232,8 +231,10 @@ GlobGroup::GlobGroup(GlobPattern include, GlobPattern exclude, std::string separ
   if (separator.empty()) throw Error(Errc::kInvalidArgument, "empty separator");
   auto impl = std::make_shared<Impl>();
   impl->separator32 = DecodeUtf8(separator);
-  for (const auto& p : include.patterns()) impl->include.emplace_back(p, impl->separator32, separator);
-  for (const auto& p : exclude.patterns()) impl->exclude.emplace_back(p, impl->separator32, separator);
+  for (const auto& p : include.patterns())
+    impl->include.emplace_back(p, impl->separator32, separator);
+  for (const auto& p : exclude.patterns())
+    impl->exclude.emplace_back(p, impl->separator32, separator);
   impl->separator = std::move(separator);
   impl->repr = "GlobGroup(include=" + include.repr() + ", exclude=" + exclude.repr() + ")";
   impl_ = std::move(impl);
@@ -243,7 +244,10 @@ bool GlobGroup::Matches(std::string_view candidate) const {
   const std::u32string text = impl_->separator32 + DecodeUtf8(candidate);
   bool included = false;
   for (const auto& p : impl_->include) {
-    if (p.FullMatch(text)) { included = true; break; }
+    if (p.FullMatch(text)) {
+      included = true;
+      break;
+    }
   }
   if (!included) return false;
   for (const auto& p : impl_->exclude) {

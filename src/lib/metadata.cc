@@ -28,7 +28,8 @@ std::vector<std::string> ParseExternModules(const std::string& text) {
   return out;
 }
 
-std::vector<std::string> PreviousExterns(const RecordSource& records, const MetadataOptions& options) {
+std::vector<std::string> PreviousExterns(const RecordSource& records,
+                                         const MetadataOptions& options) {
   if (options.previous_externs) return *options.previous_externs;
   for (const auto& name : records.RecordNames()) {
     if (name == ".data/extern_modules") return ParseExternModules(records.ReadRecord(name));
@@ -44,13 +45,15 @@ PickleDependencies DependenciesOf(const PickleScan& scan) {
 }
 
 // The rules that stand in for the patterns the archive was exported with.
-void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout, const MetadataOptions& options) {
+void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
+                     const MetadataOptions& options) {
   for (const GlobGroup& deny : options.deny) policy.Deny(deny);
   const bool stubs_mocked = !layout.repackaged_form();
-  policy.AddRule(Action::kMock, "the archive's mock stubs", [&layout, stubs_mocked](std::string_view m) {
-    const ArchiveModule* module = layout.Module(m);
-    return stubs_mocked && module && module->is_stub;
-  });
+  policy.AddRule(Action::kMock, "the archive's mock stubs",
+                 [&layout, stubs_mocked](std::string_view m) {
+                   const ArchiveModule* module = layout.Module(m);
+                   return stubs_mocked && module && module->is_stub;
+                 });
   policy.AddRule(Action::kIntern, "the archive's modules",
                  [&layout](std::string_view m) { return layout.Provides(m); });
   policy.AddRule(Action::kExtern, "everything else", [](std::string_view) { return true; });
@@ -63,7 +66,8 @@ void AddPickles(ExportPolicy& policy, const ArchiveLayout& layout) {
 }
 
 // Sources some pickle reaches (a dry run over the pickles alone).
-std::unordered_set<std::string> ReachedFromPickles(const ArchiveLayout& layout, ArchiveEnvironment& env,
+std::unordered_set<std::string> ReachedFromPickles(const ArchiveLayout& layout,
+                                                   ArchiveEnvironment& env,
                                                    const MetadataOptions& options) {
   ExportPolicy dry(env);
   AddArchiveRules(dry, layout, options);
@@ -104,7 +108,8 @@ std::unordered_set<std::string> BaselineModules(const std::vector<std::string>& 
   for (const auto& record : records) {
     if (IsFrameworkRecord(record)) continue;
     if (const auto source = ModuleOfRecord(record)) out.insert(source->module);
-    for (size_t slash = record.find('/'); slash != std::string::npos; slash = record.find('/', slash + 1)) {
+    for (size_t slash = record.find('/'); slash != std::string::npos;
+         slash = record.find('/', slash + 1)) {
       std::string folder = record.substr(0, slash);
       std::replace(folder.begin(), folder.end(), '/', '.');
       out.insert(std::move(folder));
@@ -142,7 +147,8 @@ void CheckExternFolders(ExportPolicy& policy, const ArchiveLayout& layout) {
   }
 }
 
-std::vector<std::string> OrderExterns(const DepGraph& graph, const std::vector<std::string>& previous) {
+std::vector<std::string> OrderExterns(const DepGraph& graph,
+                                      const std::vector<std::string>& previous) {
   std::vector<std::string> now;
   std::unordered_set<std::string> needed;
   for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {

@@ -26,7 +26,8 @@ const std::unordered_set<std::string_view>& BuiltinNames() {
   static const std::unordered_set<std::string_view> names = {
 #include "builtin_modules.inc"
       // typing puts these in sys.modules itself when it is imported.
-      "typing.io", "typing.re",
+      "typing.io",
+      "typing.re",
   };
   return names;
 }
@@ -94,7 +95,8 @@ std::vector<std::string> PythonPath::DefaultSearchPath() {
           "/usr/lib/python3.11/dist-packages"};
 }
 
-PythonPath::PythonPath(std::vector<std::string> search_path) : search_path_(std::move(search_path)) {}
+PythonPath::PythonPath(std::vector<std::string> search_path)
+    : search_path_(std::move(search_path)) {}
 
 std::optional<FoundModule> PythonPath::Find(std::string_view module) const {
   const std::string key(module);

@@ -24,7 +24,8 @@ std::string RecordFor(std::string_view module, bool is_package) {
 // for a SyntaxError, the bare message for the relative-import ValueError.
 std::string TorchErrorContext(std::string_view message) {
   static constexpr std::string_view kLine = "line ";
-  static constexpr std::string_view kRelative = "attempted relative import beyond top-level package";
+  static constexpr std::string_view kRelative =
+      "attempted relative import beyond top-level package";
   const size_t colon = message.find(": ");
   if (!message.starts_with(kLine) || colon == std::string_view::npos) return std::string(message);
   const std::string_view number = message.substr(kLine.size(), colon - kLine.size());
@@ -49,7 +50,8 @@ std::string FormatPackagingError(const DepGraph& graph) {
   for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
     const auto& error = graph.attrs(id).error;
     if (!error) continue;
-    auto it = std::find_if(broken.begin(), broken.end(), [&](auto& b) { return b.first == *error; });
+    auto it =
+        std::find_if(broken.begin(), broken.end(), [&](auto& b) { return b.first == *error; });
     if (it == broken.end()) it = broken.insert(broken.end(), {*error, {}});
     it->second.push_back(id);
   }
@@ -110,14 +112,21 @@ void ExportPolicy::Deny(GlobGroup include) {
   AddRule(Action::kDeny, std::move(text), Matcher(std::move(include)), /*allow_empty=*/true);
 }
 
-HookHandle ExportPolicy::Register(const std::shared_ptr<HookHandle::Table>& table, ActionHook hook) {
+HookHandle ExportPolicy::Register(const std::shared_ptr<HookHandle::Table>& table,
+                                  ActionHook hook) {
   const uint64_t id = next_hook_id++;
   (*table)[id] = std::move(hook);
   return HookHandle(table, id);
 }
-HookHandle ExportPolicy::RegisterInternHook(ActionHook hook) { return Register(intern_hooks_, std::move(hook)); }
-HookHandle ExportPolicy::RegisterExternHook(ActionHook hook) { return Register(extern_hooks_, std::move(hook)); }
-HookHandle ExportPolicy::RegisterMockHook(ActionHook hook) { return Register(mock_hooks_, std::move(hook)); }
+HookHandle ExportPolicy::RegisterInternHook(ActionHook hook) {
+  return Register(intern_hooks_, std::move(hook));
+}
+HookHandle ExportPolicy::RegisterExternHook(ActionHook hook) {
+  return Register(extern_hooks_, std::move(hook));
+}
+HookHandle ExportPolicy::RegisterMockHook(ActionHook hook) {
+  return Register(mock_hooks_, std::move(hook));
+}
 
 // _get_dependencies(): scan, resolve (X, n) candidates, first-seen order.
 std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source,
@@ -201,9 +210,18 @@ std::optional<ExportPolicy::Frame> ExportPolicy::AddDependencyStep(std::string_v
     node.provided = true;
     return &node;
   };
-  if (module == "torch_package_importer") { mark(Action::kSkip); return std::nullopt; }
-  if (module == "_mock") { mark(Action::kRepackagedMockModule); return std::nullopt; }
-  if (CanImplicitlyExtern(module)) { mark(Action::kExtern); return std::nullopt; }
+  if (module == "torch_package_importer") {
+    mark(Action::kSkip);
+    return std::nullopt;
+  }
+  if (module == "_mock") {
+    mark(Action::kRepackagedMockModule);
+    return std::nullopt;
+  }
+  if (CanImplicitlyExtern(module)) {
+    mark(Action::kExtern);
+    return std::nullopt;
+  }
   for (Rule& rule : rules_) {
     if (!rule.matches(module)) continue;
     rule.was_matched = true;
@@ -227,7 +245,8 @@ void ExportPolicy::Drain(std::vector<Frame>& stack) {
     }
     const std::string dep = top.deps[top.next++];
     graph_.AddEdge(top.module, dep);
-    if (auto frame = AddDependencyStep(dep, /*dependencies=*/true)) stack.push_back(std::move(*frame));
+    if (auto frame = AddDependencyStep(dep, /*dependencies=*/true))
+      stack.push_back(std::move(*frame));
   }
 }
 
@@ -342,14 +361,15 @@ void ExportPolicy::PlanNode(DepGraph::NodeId id, ClosePlan& plan) {
       AddMockFile(plan);
       const auto found = env_.Find(module);  // torch imports it to ask hasattr(m, "__path__")
       if (!found) throw Error(Errc::kNotFound, "No module named '" + module + "'");
-      plan.writes.push_back({WriteStep::Kind::kMockStub, module, RecordFor(module, found->is_package),
-                             found->is_package, nullptr});
+      plan.writes.push_back({WriteStep::Kind::kMockStub, module,
+                             RecordFor(module, found->is_package), found->is_package, nullptr});
       return;
     }
     case Action::kIntern: {
       RunHooks(*intern_hooks_, module);
       if (!node.provided) {
-        throw Error(Errc::kInvalidArgument, "Module was marked `intern` but not provided: " + module);
+        throw Error(Errc::kInvalidArgument,
+                    "Module was marked `intern` but not provided: " + module);
       }
       if (node.is_pickle || !node.source) return;  // pickles and implicit packages write nothing
       const bool is_package = node.is_package.value_or(false);

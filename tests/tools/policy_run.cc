@@ -36,12 +36,21 @@ using tpkg::testing::Json;
 std::string Quote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\') { out += '\\'; out += static_cast<char>(c); }
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\r') out += "\\r";
-    else if (c < 0x20) { char buf[8]; std::snprintf(buf, sizeof buf, "\\u%04x", c); out += buf; }
-    else out += static_cast<char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else
+      out += static_cast<char>(c);
   }
   return out + "\"";
 }
@@ -79,18 +88,30 @@ class Runner {
  private:
   void Step(const std::vector<Json>& s) {
     const std::string& op = s[0].string;
-    if (op == "intern") policy_.Intern(Group(s), s[3].boolean);
-    else if (op == "extern") policy_.Extern(Group(s), s[3].boolean);
-    else if (op == "mock") policy_.Mock(Group(s), s[3].boolean);
-    else if (op == "deny") policy_.Deny(Group(s));
-    else if (op == "save_module") policy_.SaveModule(s[1].string, s[2].boolean);
-    else if (op == "save_source_string") policy_.SaveSourceString(s[1].string, s[2].string, s[3].boolean, s[4].boolean);
-    else if (op == "add_dependency") policy_.AddDependency(s[1].string);
-    else if (op == "save_pickle") SavePickle(s[1].string, s[2].string, s[3].string, s[4].boolean);
-    else if (op == "hook") AddHook(s[1].string, s[2].string);
-    else if (op == "remove_hook") handles_.at(s[1].string).Remove();
-    else if (op == "close") Close();
-    else throw std::runtime_error("unknown step " + op);
+    if (op == "intern")
+      policy_.Intern(Group(s), s[3].boolean);
+    else if (op == "extern")
+      policy_.Extern(Group(s), s[3].boolean);
+    else if (op == "mock")
+      policy_.Mock(Group(s), s[3].boolean);
+    else if (op == "deny")
+      policy_.Deny(Group(s));
+    else if (op == "save_module")
+      policy_.SaveModule(s[1].string, s[2].boolean);
+    else if (op == "save_source_string")
+      policy_.SaveSourceString(s[1].string, s[2].string, s[3].boolean, s[4].boolean);
+    else if (op == "add_dependency")
+      policy_.AddDependency(s[1].string);
+    else if (op == "save_pickle")
+      SavePickle(s[1].string, s[2].string, s[3].string, s[4].boolean);
+    else if (op == "hook")
+      AddHook(s[1].string, s[2].string);
+    else if (op == "remove_hook")
+      handles_.at(s[1].string).Remove();
+    else if (op == "close")
+      Close();
+    else
+      throw std::runtime_error("unknown step " + op);
   }
   static tpkg::GlobGroup Group(const std::vector<Json>& s) {
     return tpkg::GlobGroup(Pattern(s[1]), Pattern(s[2]));
@@ -103,17 +124,23 @@ class Runner {
     for (size_t i = 0; i + 1 < hex.size(); i += 2) {
       bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
     }
-    const tpkg::PickleScan scan = tpkg::ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    const tpkg::PickleScan scan =
+        tpkg::ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
     tpkg::PickleDependencies deps;
     deps.modules = scan.modules;
     for (const auto& g : scan.globals) deps.globals.emplace_back(g.module, g.name);
     policy_.SavePickle(package, resource, deps, dependencies);
   }
   void AddHook(const std::string& kind, const std::string& label) {
-    auto hook = [this, label](std::string_view module) { hooks_.push_back({label, std::string(module)}); };
-    if (kind == "intern") handles_.emplace(label, policy_.RegisterInternHook(hook));
-    else if (kind == "extern") handles_.emplace(label, policy_.RegisterExternHook(hook));
-    else handles_.emplace(label, policy_.RegisterMockHook(hook));
+    auto hook = [this, label](std::string_view module) {
+      hooks_.push_back({label, std::string(module)});
+    };
+    if (kind == "intern")
+      handles_.emplace(label, policy_.RegisterInternHook(hook));
+    else if (kind == "extern")
+      handles_.emplace(label, policy_.RegisterExternHook(hook));
+    else
+      handles_.emplace(label, policy_.RegisterMockHook(hook));
   }
   void Close() {
     const tpkg::ClosePlan plan = policy_.Close();
@@ -146,19 +173,21 @@ std::string Runner::Report() const {
         << (a.error ? Quote(std::string(tpkg::ReasonText(*a.error))) : "null") << ", "
         << (a.error_context ? Quote(*a.error_context) : "null") << "]";
   }
-  out << "], \"dot\": " << Quote(g.ToDot())
-      << ", \"externed\": " << List(policy_.ExternedModules())
+  out << "], \"dot\": " << Quote(g.ToDot()) << ", \"externed\": " << List(policy_.ExternedModules())
       << ", \"interned\": " << List(policy_.InternedModules())
       << ", \"mocked\": " << List(policy_.MockedModules())
-      << ", \"denied\": " << List(policy_.DeniedModules())
-      << ", \"writes\": " << List(writes_)
-      << ", \"extern_modules\": " << (closed_ ? Quote(extern_modules_) : "null") << ", \"hooks\": [";
+      << ", \"denied\": " << List(policy_.DeniedModules()) << ", \"writes\": " << List(writes_)
+      << ", \"extern_modules\": " << (closed_ ? Quote(extern_modules_) : "null")
+      << ", \"hooks\": [";
   for (size_t i = 0; i < hooks_.size(); ++i) {
-    out << (i ? ", " : "") << "[" << Quote(hooks_[i].first) << ", " << Quote(hooks_[i].second) << "]";
+    out << (i ? ", " : "") << "[" << Quote(hooks_[i].first) << ", " << Quote(hooks_[i].second)
+        << "]";
   }
   out << "], \"error\": ";
-  if (error_) out << "[" << Quote(error_->first) << ", " << Quote(error_->second) << "]";
-  else out << "null";
+  if (error_)
+    out << "[" << Quote(error_->first) << ", " << Quote(error_->second) << "]";
+  else
+    out << "null";
   out << "}\n";
   return out.str();
 }

@@ -63,7 +63,8 @@ DepGraph ReplayModelNumpyExport() {
 
 TEST(DepGraphTest, DotTextIsTorchsDependencyGraphString) {
   const Json expected = Expected("pkg_model_numpy.pt");
-  EXPECT_EQ(ReplayModelNumpyExport().ToDot(), expected["exporter"]["dependency_graph_string"].string);
+  EXPECT_EQ(ReplayModelNumpyExport().ToDot(),
+            expected["exporter"]["dependency_graph_string"].string);
 }
 
 TEST(DepGraphTest, NodesKeepFirstInsertionOrder) {
@@ -167,19 +168,23 @@ TEST(DepGraphTest, AllPathsOnTheCorpusGraph) {
   const DepGraph g = ReplayModelNumpyExport();
   EXPECT_EQ(g.AllPaths("<model.model.pkl>", "numpy").Edges(),
             (std::vector<std::pair<std::string, std::string>>{
-                {"corpus_models.model", "numpy"}, {"<model.model.pkl>", "numpy"},
+                {"corpus_models.model", "numpy"},
+                {"<model.model.pkl>", "numpy"},
                 {"<model.model.pkl>", "corpus_models.model"}}));
   EXPECT_EQ(g.AllPaths("corpus_models.model", "torch").Edges(),
             (std::vector<std::pair<std::string, std::string>>{
-                {"corpus_models.model", "torch"}, {"corpus_models.model", "corpus_models.layers"},
+                {"corpus_models.model", "torch"},
+                {"corpus_models.model", "corpus_models.layers"},
                 {"corpus_models.model", "corpus_models.util"},
-                {"corpus_models.layers", "torch"}, {"corpus_models.util", "torch"}}));
+                {"corpus_models.layers", "torch"},
+                {"corpus_models.util", "torch"}}));
 }
 
 TEST(DepGraphTest, FirstPathFollowsEarliestPredecessors) {
   const DepGraph g = ReplayModelNumpyExport();
   EXPECT_EQ(g.FirstPath("math"),
-            (std::vector<std::string>{"<model.model.pkl>", "corpus_models.model", "corpus_models.util", "math"}));
+            (std::vector<std::string>{"<model.model.pkl>", "corpus_models.model",
+                                      "corpus_models.util", "math"}));
   DepGraph cyc;
   cyc.AddEdge("a", "b");
   cyc.AddEdge("b", "a");

@@ -43,14 +43,16 @@ TEST(GlobGroupTest, MatchesFormatSpecTable) {
       EXPECT_TRUE(c.group.Matches(name)) << c.group.ToString() << " should match '" << name << "'";
     }
     for (const auto& name : c.rejects) {
-      EXPECT_FALSE(c.group.Matches(name)) << c.group.ToString() << " should reject '" << name << "'";
+      EXPECT_FALSE(c.group.Matches(name))
+          << c.group.ToString() << " should reject '" << name << "'";
     }
   }
 }
 
 TEST(GlobGroupTest, RegexMetacharactersAreLiteral) {
   GlobGroup g(std::vector<std::string>{"a+b", "x$", "(c)", "[d]", "e?f", "g|h"});
-  for (const char* name : {"a+b", "x$", "(c)", "[d]", "e?f", "g|h"}) EXPECT_TRUE(g.Matches(name)) << name;
+  for (const char* name : {"a+b", "x$", "(c)", "[d]", "e?f", "g|h"})
+    EXPECT_TRUE(g.Matches(name)) << name;
   for (const char* name : {"aab", "x", "c", "d", "ef", "g"}) EXPECT_FALSE(g.Matches(name)) << name;
 }
 
@@ -66,9 +68,7 @@ TEST(GlobGroupTest, DoubleStarInsideASegmentIsTorchsValueError) {
   }
 }
 
-TEST(GlobGroupTest, ExcludePatternsAreValidatedToo) {
-  EXPECT_THROW(GlobGroup("a", "b**"), Error);
-}
+TEST(GlobGroupTest, ExcludePatternsAreValidatedToo) { EXPECT_THROW(GlobGroup("a", "b**"), Error); }
 
 TEST(GlobGroupTest, ToStringIsTorchsRepr) {
   EXPECT_EQ(GlobGroup("torch.**").ToString(), "GlobGroup(include=torch.**, exclude=())");

@@ -25,11 +25,13 @@ struct Json {
   std::vector<std::pair<std::string, Json>> object;
 
   bool Has(const std::string& key) const {
-    for (const auto& [k, v] : object) if (k == key) return true;
+    for (const auto& [k, v] : object)
+      if (k == key) return true;
     return false;
   }
   const Json& operator[](const std::string& key) const {
-    for (const auto& [k, v] : object) if (k == key) return v;
+    for (const auto& [k, v] : object)
+      if (k == key) return v;
     throw std::runtime_error("json: no key " + key);
   }
   std::vector<std::string> Strings() const {
@@ -53,19 +55,44 @@ class JsonParser {
   [[noreturn]] void Fail(const char* what) {
     throw std::runtime_error(std::string("json: ") + what + " at " + std::to_string(i_));
   }
-  void Ws() { while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_; }
-  bool Eat(char c) { Ws(); if (i_ < s_.size() && s_[i_] == c) { ++i_; return true; } return false; }
-  void Expect(char c) { if (!Eat(c)) Fail("unexpected character"); }
+  void Ws() {
+    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+  }
+  bool Eat(char c) {
+    Ws();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  void Expect(char c) {
+    if (!Eat(c)) Fail("unexpected character");
+  }
   bool Word(const char* w) {
     const std::string word(w);
-    if (s_.compare(i_, word.size(), word) == 0) { i_ += word.size(); return true; }
+    if (s_.compare(i_, word.size(), word) == 0) {
+      i_ += word.size();
+      return true;
+    }
     return false;
   }
   static void Utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) { out += static_cast<char>(cp); }
-    else if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
-    else if (cp < 0x10000) { out += static_cast<char>(0xE0 | (cp >> 12)); out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
-    else { out += static_cast<char>(0xF0 | (cp >> 18)); out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F)); out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
   }
   unsigned Hex4() {
     if (i_ + 4 > s_.size()) Fail("short \\u escape");
@@ -78,21 +105,36 @@ class JsonParser {
     std::string out;
     while (i_ < s_.size() && s_[i_] != '"') {
       char c = s_[i_++];
-      if (c != '\\') { out += c; continue; }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
       c = s_[i_++];
       switch (c) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           unsigned cp = Hex4();
-          if (cp >= 0xD800 && cp < 0xDC00 && Word("\\u")) cp = 0x10000 + ((cp - 0xD800) << 10) + (Hex4() - 0xDC00);
+          if (cp >= 0xD800 && cp < 0xDC00 && Word("\\u"))
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (Hex4() - 0xDC00);
           Utf8(out, cp);
           break;
         }
-        default: out += c;
+        default:
+          out += c;
       }
     }
     Expect('"');
@@ -107,21 +149,32 @@ class JsonParser {
       v.kind = Json::Kind::kObject;
       ++i_;
       if (Eat('}')) return v;
-      do { Ws(); std::string k = String(); Expect(':'); v.object.emplace_back(k, Value()); } while (Eat(','));
+      do {
+        Ws();
+        std::string k = String();
+        Expect(':');
+        v.object.emplace_back(k, Value());
+      } while (Eat(','));
       Expect('}');
     } else if (c == '[') {
       v.kind = Json::Kind::kArray;
       ++i_;
       if (Eat(']')) return v;
-      do { v.array.push_back(Value()); } while (Eat(','));
+      do {
+        v.array.push_back(Value());
+      } while (Eat(','));
       Expect(']');
     } else if (c == '"') {
       v.kind = Json::Kind::kString;
       v.string = String();
-    } else if (Word("true")) { v.kind = Json::Kind::kBool; v.boolean = true; }
-    else if (Word("false")) { v.kind = Json::Kind::kBool; }
-    else if (Word("null")) { v.kind = Json::Kind::kNull; }
-    else {
+    } else if (Word("true")) {
+      v.kind = Json::Kind::kBool;
+      v.boolean = true;
+    } else if (Word("false")) {
+      v.kind = Json::Kind::kBool;
+    } else if (Word("null")) {
+      v.kind = Json::Kind::kNull;
+    } else {
       size_t used = 0;
       v.kind = Json::Kind::kNumber;
       v.number = std::stod(s_.substr(i_, 64), &used);

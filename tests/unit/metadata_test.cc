@@ -50,7 +50,8 @@ std::vector<std::string> PackageCases() {
 // pkg_model_numpy.pt re-zipped by Info-ZIP (byte-sorted records, directory
 // entries): no exporter ran for it, so the original's facts apply.
 Json ExporterFacts(const std::string& archive) {
-  const std::string source = archive == "pkg_deflated_by_zip_tool.pt" ? "pkg_model_numpy.pt" : archive;
+  const std::string source =
+      archive == "pkg_deflated_by_zip_tool.pt" ? "pkg_model_numpy.pt" : archive;
   return testing::ReadJsonFile(kCorpus + "/" + source + ".expected.json")["exporter"];
 }
 
@@ -109,13 +110,12 @@ TEST_P(CorpusMetadataTest, GraphNodesAndActionsMatchTheExporter) {
 INSTANTIATE_TEST_SUITE_P(Corpus, CorpusMetadataTest, ::testing::ValuesIn(PackageCases()),
                          [](const auto& info) {
                            std::string n = info.param;
-                           for (char& c : n) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           for (char& c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
                          });
 
-TEST(MetadataTest, CorpusHasEveryTorchPackageCase) {
-  EXPECT_EQ(PackageCases().size(), 12u);
-}
+TEST(MetadataTest, CorpusHasEveryTorchPackageCase) { EXPECT_EQ(PackageCases().size(), 12u); }
 
 TEST(MetadataTest, NeededExternsKeepTheirOrderNewOnesAreAppendedUnneededDropped) {
   const CorpusArchive base_archive("pkg_model_numpy.pt");
@@ -123,8 +123,8 @@ TEST(MetadataTest, NeededExternsKeepTheirOrderNewOnesAreAppendedUnneededDropped)
   EditedRecords edited(base);
   // util.py no longer imports math; model.py gains json and a new submodule.
   edited.Put("corpus_models/util.py", "import torch\n\ndef squash(x):\n    return torch.tanh(x)\n");
-  edited.Put("corpus_models/model.py",
-             base.ReadRecord("corpus_models/model.py") + "import json\nimport corpus_models.extra\n");
+  edited.Put("corpus_models/model.py", base.ReadRecord("corpus_models/model.py") +
+                                           "import json\nimport corpus_models.extra\n");
   edited.Put("corpus_models/extra.py", "import email.utils\n");
   const Metadata m = RegenerateMetadata(edited);
   EXPECT_EQ(m.problems, "");
@@ -160,12 +160,24 @@ TEST(MetadataTest, EveryProblemIsReportedAtOnce) {
   const Metadata m = RegenerateMetadata(edited, options);
   EXPECT_FALSE(m.ok());
   const std::string& p = m.problems;
-  EXPECT_NE(p.find("* Dependency resolution failed.\n    corpus_models.broken\n      Context: "), std::string::npos) << p;
-  EXPECT_NE(p.find("* Module is imported by packaged code but is missing from the package.\n"), std::string::npos) << p;
-  EXPECT_NE(p.find("    corpus_models.util\n      Context: imported by corpus_models.model\n"), std::string::npos) << p;
-  EXPECT_NE(p.find("    corpus_models.gone\n      Context: imported by corpus_models.layers\n"), std::string::npos) << p;
-  EXPECT_NE(p.find("* Module layout would not load: inconsistent module structure.\n    torch\n"), std::string::npos) << p;
-  EXPECT_NE(p.find("* Pickle could not be scanned for dependencies.\n    <model.model.pkl>\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("* Dependency resolution failed.\n    corpus_models.broken\n      Context: "),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("* Module is imported by packaged code but is missing from the package.\n"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("    corpus_models.util\n      Context: imported by corpus_models.model\n"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("    corpus_models.gone\n      Context: imported by corpus_models.layers\n"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("* Module layout would not load: inconsistent module structure.\n    torch\n"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("* Pickle could not be scanned for dependencies.\n    <model.model.pkl>\n"),
+            std::string::npos)
+      << p;
 }
 
 TEST(MetadataTest, DeniedModulesAreReported) {
@@ -174,7 +186,8 @@ TEST(MetadataTest, DeniedModulesAreReported) {
   MetadataOptions options;
   options.deny.emplace_back("numpy.**");
   const Metadata m = RegenerateMetadata(records, options);
-  EXPECT_EQ(m.problems, "\n* Module was denied by a pattern.\n    numpy\n    numpy.core.multiarray\n");
+  EXPECT_EQ(m.problems,
+            "\n* Module was denied by a pattern.\n    numpy\n    numpy.core.multiarray\n");
 }
 
 TEST(MetadataTest, PickleUsingAMockedModuleIsReported) {
@@ -182,11 +195,16 @@ TEST(MetadataTest, PickleUsingAMockedModuleIsReported) {
   const RecordSource& base = base_archive.records;
   EditedRecords edited(base);
   // GLOBAL corpus_mock.heavy Thing, EMPTY_TUPLE, NEWOBJ, STOP.
-  static constexpr char kPickle[] = "\x80\x03" "ccorpus_mock.heavy\nThing\n)\x81.";
+  static constexpr char kPickle[] =
+      "\x80\x03"
+      "ccorpus_mock.heavy\nThing\n)\x81.";
   edited.Put("model/other.pkl", std::string(kPickle, sizeof kPickle - 1));
   const Metadata m = RegenerateMetadata(edited);
-  EXPECT_NE(m.problems.find("    corpus_mock.heavy\n      Context: Object(s) '['Thing']' from module "
-                            "`corpus_mock.heavy` was mocked out"), std::string::npos) << m.problems;
+  EXPECT_NE(
+      m.problems.find("    corpus_mock.heavy\n      Context: Object(s) '['Thing']' from module "
+                      "`corpus_mock.heavy` was mocked out"),
+      std::string::npos)
+      << m.problems;
 }
 
 TEST(MetadataTest, StubsWithoutMockFileAreReported) {
@@ -195,7 +213,8 @@ TEST(MetadataTest, StubsWithoutMockFileAreReported) {
   EditedRecords edited(base);
   edited.Remove("_mock.py");
   const Metadata m = RegenerateMetadata(edited);
-  EXPECT_NE(m.problems.find("    _mock\n      Context: mock stubs import it"), std::string::npos) << m.problems;
+  EXPECT_NE(m.problems.find("    _mock\n      Context: mock stubs import it"), std::string::npos)
+      << m.problems;
 }
 
 TEST(MetadataTest, ModuleFileBeforeItsFolderIsReported) {
@@ -204,8 +223,10 @@ TEST(MetadataTest, ModuleFileBeforeItsFolderIsReported) {
   EditedRecords edited(base);
   edited.Put("a.py", "X = 1\n").Put("a/b.txt", "x");
   const Metadata m = RegenerateMetadata(edited);
-  EXPECT_NE(m.problems.find("* Module layout would not load: inconsistent module structure.\n    a\n"),
-            std::string::npos) << m.problems;
+  EXPECT_NE(
+      m.problems.find("* Module layout would not load: inconsistent module structure.\n    a\n"),
+      std::string::npos)
+      << m.problems;
 }
 
 TEST(MetadataTest, FromImportOfAnAttributeIsNotAMissingModule) {
@@ -245,7 +266,8 @@ class MemoryRecords : public RecordSource {
     return out;
   }
   std::string ReadRecord(const std::string& name) const override {
-    for (const auto& [n, bytes] : records_) if (n == name) return bytes;
+    for (const auto& [n, bytes] : records_)
+      if (n == name) return bytes;
     throw Error(Errc::kNotFound, "no record " + name);
   }
 
@@ -256,11 +278,21 @@ class MemoryRecords : public RecordSource {
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
   const std::string proto3 = "\x80\x03";
   const MemoryRecords records({
-      {"", ""}, {"/", ""}, {"a//b.py", "import a\n"}, {".py", "x"}, {"__init__.py", "import os\n"},
-      {"x/__init__.py/y", ""}, {"p.pkl", proto3 + "c"}, {"e.pkl", proto3 + "c\n\n."}, {"q.bin", proto3 + "\xff\xff"},
-      {"r.pkl", std::string("\x80\x05\x95", 3)}, {"s/t.py", "from .... import x\n"},
-      {"u.py", std::string("\xff\xfe\x00import sys", 13)}, {"v.pkl", proto3 + "cos\nsystem\n."},
-      {".data/extern_modules", "\r\nzz\r\n\n"}, {"w/.hidden.py", "import w\n"},
+      {"", ""},
+      {"/", ""},
+      {"a//b.py", "import a\n"},
+      {".py", "x"},
+      {"__init__.py", "import os\n"},
+      {"x/__init__.py/y", ""},
+      {"p.pkl", proto3 + "c"},
+      {"e.pkl", proto3 + "c\n\n."},
+      {"q.bin", proto3 + "\xff\xff"},
+      {"r.pkl", std::string("\x80\x05\x95", 3)},
+      {"s/t.py", "from .... import x\n"},
+      {"u.py", std::string("\xff\xfe\x00import sys", 13)},
+      {"v.pkl", proto3 + "cos\nsystem\n."},
+      {".data/extern_modules", "\r\nzz\r\n\n"},
+      {"w/.hidden.py", "import w\n"},
   });
   Metadata m;
   ASSERT_NO_THROW(m = RegenerateMetadata(records));

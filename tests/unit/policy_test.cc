@@ -17,14 +17,17 @@ namespace {
 class MapEnvironment : public ModuleEnvironment {
  public:
   void Add(std::string name, std::string source, bool is_package = false) {
-    modules_[std::move(name)] = ModuleSource{ModuleSource::Kind::kSource, std::move(source), is_package, ""};
+    modules_[std::move(name)] =
+        ModuleSource{ModuleSource::Kind::kSource, std::move(source), is_package, ""};
   }
   std::optional<ModuleSource> Find(std::string_view module) override {
     const auto it = modules_.find(std::string(module));
     if (it == modules_.end()) return std::nullopt;
     return it->second;
   }
-  bool Importable(std::string_view module) override { return modules_.contains(std::string(module)); }
+  bool Importable(std::string_view module) override {
+    return modules_.contains(std::string(module));
+  }
 
  private:
   std::map<std::string, ModuleSource> modules_;
@@ -73,7 +76,8 @@ TEST(ExportPolicyTest, MockedObjectInPickleIsReportedPerModule) {
   p.Mock("m.heavy");
   p.Intern("m.**");
   p.SavePickle("model", "net.pkl",
-               {{"m.heavy", "m.net"}, {{"m.heavy", "Big"}, {"m.net", "Net"}, {"m.heavy", "Big"}},
+               {{"m.heavy", "m.net"},
+                {{"m.heavy", "Big"}, {"m.net", "Net"}, {"m.heavy", "Big"}},
                 std::nullopt});
   try {
     p.Validate();
@@ -97,14 +101,16 @@ TEST(ExportPolicyTest, TorchQuirkChecksOnlyTheLastModuleButMarksEveryModule) {
   quirk.Mock("m.heavy");
   quirk.Intern("m.**");
   // The mocked module is not last: torch 1.13 misses it entirely.
-  quirk.SavePickle("p", "r.pkl", {{"m.heavy", "m.net"}, {{"m.heavy", "Big"}, {"m.net", "Net"}}, "m.net"});
+  quirk.SavePickle("p", "r.pkl",
+                   {{"m.heavy", "m.net"}, {{"m.heavy", "Big"}, {"m.net", "Net"}}, "m.net"});
   EXPECT_NO_THROW(quirk.Validate());
   EXPECT_EQ(quirk.graph().Find("m.heavy")->action, Action::kMock);
 
   ExportPolicy last(env);
   last.Mock("m.heavy");
   last.Intern("m.**");
-  last.SavePickle("p", "r.pkl", {{"m.net", "m.heavy"}, {{"m.net", "Net"}, {"m.heavy", "Big"}}, "m.heavy"});
+  last.SavePickle("p", "r.pkl",
+                  {{"m.net", "m.heavy"}, {{"m.net", "Net"}, {"m.heavy", "Big"}}, "m.heavy"});
   EXPECT_EQ(last.graph().Find("m.net")->error, PackagingErrorReason::kMockedButStillUsed);
   EXPECT_EQ(last.graph().Find("m.net")->action, Action::kMock);
   EXPECT_EQ(*last.graph().Find("m.net")->error_context,
@@ -139,9 +145,11 @@ TEST(ExportPolicyTest, HooksRunPerModuleInRegistrationOrderAndHandlesOutliveTheP
     ExportPolicy p(env);
     p.Intern("m.**");
     p.RegisterInternHook([&](std::string_view m) { calls.push_back("i1:" + std::string(m)); });
-    HookHandle removed = p.RegisterExternHook([&](std::string_view m) { calls.push_back("x:" + std::string(m)); });
+    HookHandle removed =
+        p.RegisterExternHook([&](std::string_view m) { calls.push_back("x:" + std::string(m)); });
     p.RegisterExternHook([&](std::string_view m) { calls.push_back("e:" + std::string(m)); });
-    late = p.RegisterInternHook([&](std::string_view m) { calls.push_back("i2:" + std::string(m)); });
+    late =
+        p.RegisterInternHook([&](std::string_view m) { calls.push_back("i2:" + std::string(m)); });
     removed.Remove();
     removed.Remove();  // idempotent
     p.SaveModule("m.a");
@@ -178,7 +186,9 @@ TEST(ExportPolicyTest, ImplicitPackagesAreProvidedWithoutARecord) {
       if (m == "ns") return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};
       return MapEnvironment::Find(m);
     }
-    bool Importable(std::string_view m) override { return m == "ns" || MapEnvironment::Importable(m); }
+    bool Importable(std::string_view m) override {
+      return m == "ns" || MapEnvironment::Importable(m);
+    }
   } env;
   env.Add("ns.mod", "import ns\n");
   ExportPolicy p(env);
@@ -210,7 +220,8 @@ TEST(ExportPolicyTest, VeryDeepImportChainsDoNotRecurse) {
   MapEnvironment env;
   constexpr int kDepth = 30000;  // a recursive walk overflows an 8 MiB stack near 15000
   for (int i = 0; i < kDepth; ++i) {
-    env.Add("c" + std::to_string(i), i + 1 < kDepth ? "import c" + std::to_string(i + 1) + "\n" : "");
+    env.Add("c" + std::to_string(i),
+            i + 1 < kDepth ? "import c" + std::to_string(i + 1) + "\n" : "");
   }
   ExportPolicy p(env);
   p.Intern("**");
