@@ -22,7 +22,7 @@
 //   __import__("a.b.c")                     (a.b.c, -) (a.b, -)     parent, not top level
 //   __import__("a.b", fromlist=["x"])       (a.b, x)
 //   __import__("m", g, l, ["x"], 1)         (p.q.m, x)
-//   __import__("a.b", g, l, [], 1)          (a.b, -) (p.q.a, -)     only the parent is made relative
+//   __import__("a.b", g, l, [], 1)          (a.b, -) (p.q.a, -)     only the parent is relative
 //   __import__(name) / importlib...         nothing (non-literal arguments are ignored)
 //   f(__import__("a"))                      nothing: torch's visit_Call never visits a call's
 //   __import__("a").b()                     children, so an __import__ anywhere inside another
@@ -36,11 +36,16 @@
 // before positional defaults, dict keys before dict values, `a if t else b`
 // as t, a, b. Duplicates keep their first position.
 //
-// Not modelled (absurd in real code; documented residual differences):
-// identifiers are not NFKC-normalized (`ｏｓ` stays as written); an
-// `__import__` whose module or fromlist item is a literal of another type
-// (int, bytes, None, an expression with a `.value` field) makes torch record
-// a non-str entry that can never be imported: such entries are omitted.
+// Documented residual differences (the only ones the differential tests allow):
+//   * torch records entries whose module or attribute is not a str when an
+//     `__import__` argument is a non-str literal or an expression with a
+//     `.value` field: `__import__(info.name)` records the ast.Name node
+//     itself (8 files of Debian's Python tree do this). Such entries can
+//     never be imported (the exporter drops them), have no ImportRef form,
+//     and are omitted. With a positive level and a truthy non-str module,
+//     torch formats "<package>.<repr>" strings: omitted as well.
+//   * identifiers are not NFKC-normalized (`import ｏｓ` stays as written,
+//     where CPython's parser turns it into `os`).
 //
 // Thread safety: pure functions.
 #pragma once
@@ -72,14 +77,23 @@ struct ImportRef {
 // that climbs too far is silently dropped, as torch does.
 //
 // Syntax checking: the tokenizer is complete (strings with every prefix,
-// f-string replacement fields, continuations, brackets, indentation, tabs)
-// and the parser covers the whole Python 3.11 grammar, but it accepts a
-// superset: it does not check assignment/deletion targets (`f() = 1`),
-// duplicate parameters or keywords, `*`/`**` placement rules, identifier
-// characters beyond "ASCII or non-ASCII", numeric literal details, escape
-// sequence validity, or `nonlocal`/`return`/`await` placement (the last
-// are compile-time errors that ast.parse does not raise either). Such
-// files are scanned instead of refused.
+// f-string replacement fields, continuations, brackets, indentation, tabs,
+// numeric literal shapes) and the parser covers the whole Python 3.11
+// grammar, including argument and parameter ordering rules. It is not a
+// full compiler front end, so it accepts a small superset of what ast.parse
+// accepts; such files are scanned instead of refused:
+//   * assignment, augmented-assignment and `del` targets are not checked
+//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`);
+//   * identifier characters are "ASCII letters, digits, _ or any non-ASCII
+//     UTF-8" (CPython wants XID_Start/XID_Continue: `× = 1` is refused);
+//   * escape sequences are only decoded, and so only checked, in the
+//     arguments of `__import__` (`'\N{unknown}'`, `'\x4'` elsewhere pass);
+//   * a generator expression as a class base (`class C(x for x in y)`).
+// Compile-time errors that ast.parse does not raise either (`return` or
+// `nonlocal` at module level, duplicate parameters or keywords) are not
+// errors here. Expressions nested deeper than 300 levels (CPython allows 200
+// brackets, and deeper unbracketed nesting up to its C stack) are refused
+// as "too many nested expressions".
 std::vector<ImportRef> ScanImports(std::string_view source, std::string_view package);
 
 // The `package` torch passes for a module (PackageExporter._get_dependencies):

@@ -39,8 +39,10 @@ class Cursor {
   }
 
   std::string_view ReadBytes(uint64_t n) {
-    if (n > remaining()) FailAt("truncated pickle: " + std::to_string(n) + " bytes declared, " +
-                                std::to_string(remaining()) + " left", pos_);
+    if (n > remaining())
+      FailAt("truncated pickle: " + std::to_string(n) + " bytes declared, " +
+                 std::to_string(remaining()) + " left",
+             pos_);
     std::string_view out(data_ + pos_, static_cast<size_t>(n));
     pos_ += static_cast<size_t>(n);
     return out;

@@ -5,6 +5,7 @@
 
 namespace tpkg::pickle {
 
+// clang-format off
 enum class Op : uint8_t {
   // Protocol 0 (text) and 1.
   kMark = '(', kStop = '.', kPop = '0', kPopMark = '1', kDup = '2',
@@ -29,6 +30,7 @@ enum class Op : uint8_t {
   // Protocol 5.
   kByteArray8 = 0x96, kNextBuffer = 0x97, kReadOnlyBuffer = 0x98,
 };
+// clang-format on
 
 inline constexpr int kHighestProtocol = 5;
 

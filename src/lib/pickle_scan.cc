@@ -196,8 +196,10 @@ bool Scanner::HandleStackOp(Op op) {
       return true;
     case Op::kPop:
       // _pickle.c: POP removes a MARK when one sits on top of the stack.
-      if (!marks_.empty() && marks_.back() == stack_.size()) marks_.pop_back();
-      else Pop();
+      if (!marks_.empty() && marks_.back() == stack_.size())
+        marks_.pop_back();
+      else
+        Pop();
       return true;
     case Op::kPopMark:
       stack_.resize(PopMark());
@@ -211,13 +213,17 @@ bool Scanner::HandleStackOp(Op op) {
       return true;
     case Op::kProto: {
       int protocol = cursor_.ReadU8();
-      if (protocol > pickle::kHighestProtocol) Fail("unsupported pickle protocol " + std::to_string(protocol));
+      if (protocol > pickle::kHighestProtocol)
+        Fail("unsupported pickle protocol " + std::to_string(protocol));
       if (!saw_proto_) result_.protocol = protocol;
       saw_proto_ = true;
       return true;
     }
     case Op::kFrame:
-      cursor_.ReadLE(8);  // frames only group opcodes; nothing to check
+      // Frames only group opcodes, but like _pickle.c refuse one that
+      // claims more bytes than are left.
+      if (cursor_.ReadLE(8) > cursor_.remaining())
+        Fail("truncated pickle: FRAME longer than the data");
       return true;
     default:
       return false;
@@ -225,6 +231,7 @@ bool Scanner::HandleStackOp(Op op) {
 }
 
 // Numbers, None, bools, bytes and floats.
+// clang-format off
 bool Scanner::HandleScalarOp(Op op) {
   switch (op) {
     case Op::kInt: PushTextInt(false); return true;
@@ -249,9 +256,11 @@ bool Scanner::HandleScalarOp(Op op) {
     default: return false;
   }
 }
+// clang-format on
 
 // str values. Python 2 byte strings (STRING/BINSTRING/SHORT_BINSTRING) load
 // as str under the unpickler's default ASCII encoding, so they are str too.
+// clang-format off
 bool Scanner::HandleStringOp(Op op) {
   switch (op) {
     case Op::kShortBinUnicode: PushBinaryStr(cursor_.ReadLE(1), true); return true;
@@ -280,7 +289,9 @@ bool Scanner::HandleStringOp(Op op) {
       return false;
   }
 }
+// clang-format on
 
+// clang-format off
 bool Scanner::HandleContainerOp(Op op) {
   switch (op) {
     case Op::kEmptyList: case Op::kEmptyDict: case Op::kEmptySet:
@@ -320,7 +331,9 @@ bool Scanner::HandleContainerOp(Op op) {
       return false;
   }
 }
+// clang-format on
 
+// clang-format off
 bool Scanner::HandleMemoOp(Op op) {
   auto text_index = [this] {
     pickle::ParsedInt index = pickle::ParseTextInt(cursor_.ReadLine(), false, false);
@@ -338,7 +351,9 @@ bool Scanner::HandleMemoOp(Op op) {
     default: return false;
   }
 }
+// clang-format on
 
+// clang-format off
 bool Scanner::HandleObjectOp(Op op) {
   switch (op) {
     case Op::kGlobal: PushGlobalFromLines(false); return true;
@@ -365,6 +380,7 @@ bool Scanner::HandleObjectOp(Op op) {
       return false;
   }
 }
+// clang-format on
 
 void Scanner::PushTextInt(bool is_long) {
   std::string_view line = cursor_.ReadLine();
@@ -386,7 +402,8 @@ void Scanner::PushLong(uint64_t length) {
   }
   uint64_t v = 0;
   for (size_t i = bytes.size(); i-- > 0;) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
-  if (length > 0 && length < 8 && (static_cast<uint8_t>(bytes.back()) & 0x80)) v |= ~uint64_t{0} << (8 * length);
+  if (length > 0 && length < 8 && (static_cast<uint8_t>(bytes.back()) & 0x80))
+    v |= ~uint64_t{0} << (8 * length);
   Push(Value::Int(static_cast<int64_t>(v)));
 }
 
@@ -432,7 +449,8 @@ void Scanner::PushGlobalFromLines(bool is_inst) {
     return;
   }
   // torch splits pickletools' "module name" on spaces and expects two parts.
-  bool torch_splits = module.find(' ') == std::string_view::npos && name.find(' ') == std::string_view::npos;
+  bool torch_splits =
+      module.find(' ') == std::string_view::npos && name.find(' ') == std::string_view::npos;
   torch_.OnGlobalOpcode(module_id, torch_splits, module_id);
   Push(Value::Global(module_id, name_id));
 }
@@ -451,7 +469,8 @@ void Scanner::PushStackGlobal() {
 
 void Scanner::AddGlobal(uint32_t module_id, uint32_t name_id) {
   if (seen_globals_.insert((uint64_t{module_id} << 32) | name_id).second)
-    result_.globals.push_back({std::string(strings_.Text(module_id)), std::string(strings_.Text(name_id))});
+    result_.globals.push_back(
+        {std::string(strings_.Text(module_id)), std::string(strings_.Text(name_id))});
 }
 
 // torch's persistent_load dispatches on the tuple's first element; other
@@ -459,13 +478,16 @@ void Scanner::AddGlobal(uint32_t module_id, uint32_t name_id) {
 void Scanner::DecodePersistentId(const Value& pid) {
   if (pid.kind != Kind::kTuple || pid.items().empty() || pid.items()[0].kind != Kind::kStr) return;
   std::string_view type = pid.items()[0].text;
-  if (type == "storage") DecodeStorage(pid.items());
-  else if (type == "reduce_package") DecodeReducePackage(pid.items());
+  if (type == "storage")
+    DecodeStorage(pid.items());
+  else if (type == "reduce_package")
+    DecodeReducePackage(pid.items());
 }
 
 // ('storage', storage_type, key, location, numel)
 void Scanner::DecodeStorage(const std::vector<Value>& items) {
-  if (items.size() != 5) Fail("storage persistent id has " + std::to_string(items.size()) + " fields, not 5");
+  if (items.size() != 5)
+    Fail("storage persistent id has " + std::to_string(items.size()) + " fields, not 5");
   StorageRef ref;
   ref.storage_type = GlobalOf(items[1], "storage type");
   const Value& key = items[2];
@@ -476,7 +498,8 @@ void Scanner::DecodeStorage(const std::vector<Value>& items) {
     ref.key = PidString(key, "storage key");
   }
   ref.location = PidString(items[3], "storage location");
-  if (items[4].kind != Kind::kInt || items[4].int_value < 0) Fail("storage numel is not a non-negative int");
+  if (items[4].kind != Kind::kInt || items[4].int_value < 0)
+    Fail("storage numel is not a non-negative int");
   ref.numel = static_cast<uint64_t>(items[4].int_value);
   result_.storages.push_back(std::move(ref));
 }
@@ -484,7 +507,8 @@ void Scanner::DecodeStorage(const std::vector<Value>& items) {
 // ('reduce_package', id, func, args) or the older ('reduce_package', func, args)
 void Scanner::DecodeReducePackage(const std::vector<Value>& items) {
   if (items.size() != 3 && items.size() != 4)
-    Fail("reduce_package persistent id has " + std::to_string(items.size()) + " fields, not 3 or 4");
+    Fail("reduce_package persistent id has " + std::to_string(items.size()) +
+         " fields, not 3 or 4");
   ReducePackageRef ref;
   ref.has_id = items.size() == 4;
   ref.func = GlobalOf(items[ref.has_id ? 2 : 1], "reduce_package function");

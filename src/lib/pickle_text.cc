@@ -1,6 +1,8 @@
 // pickle_text.cc: protocol 0 text operand decoders.
 #include "pickle_text.h"
 
+#include "utf8.h"
+
 namespace tpkg::pickle {
 namespace {
 
@@ -35,7 +37,8 @@ int BaseFromPrefix(std::string_view& digits) {
 
 ParsedInt ParseTextInt(std::string_view text, bool allow_prefix, bool allow_l_suffix) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   if (allow_l_suffix && !text.empty() && text.back() == 'L') text.remove_suffix(1);
   bool negative = false;
   if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
@@ -49,7 +52,8 @@ ParsedInt ParseTextInt(std::string_view text, bool allow_prefix, bool allow_l_su
   for (char c : text) {
     int d = DigitValue(c);
     if (d >= base) return out;
-    if (magnitude > (UINT64_MAX - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base)) out.big = true;
+    if (magnitude > (UINT64_MAX - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base))
+      out.big = true;
     magnitude = magnitude * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
   }
   out.valid = true;
@@ -61,26 +65,7 @@ ParsedInt ParseTextInt(std::string_view text, bool allow_prefix, bool allow_l_su
   return out;
 }
 
-bool AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp > 0x10FFFF) return false;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return true;
-}
-
+// clang-format off
 std::optional<std::string> DecodeQuotedString(std::string_view text) {
   if (text.size() < 2 || text.front() != text.back() || (text.front() != '\'' && text.front() != '"'))
     return std::nullopt;
@@ -124,6 +109,7 @@ std::optional<std::string> DecodeQuotedString(std::string_view text) {
   }
   return out;
 }
+// clang-format on
 
 std::optional<std::string> DecodeRawUnicodeEscape(std::string_view text) {
   std::string out;

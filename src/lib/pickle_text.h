@@ -13,7 +13,7 @@ namespace tpkg::pickle {
 
 struct ParsedInt {
   bool valid = false;
-  bool big = false;   // valid, but outside int64
+  bool big = false;  // valid, but outside int64
   int64_t value = 0;
 };
 
@@ -29,8 +29,5 @@ std::optional<std::string> DecodeQuotedString(std::string_view text);
 // every other byte is a Latin-1 code point. Returns UTF-8; nullopt on a
 // malformed escape.
 std::optional<std::string> DecodeRawUnicodeEscape(std::string_view text);
-
-// Appends the UTF-8 encoding of `code_point`; false if it is not a valid one.
-bool AppendUtf8(uint32_t code_point, std::string& out);
 
 }  // namespace tpkg::pickle

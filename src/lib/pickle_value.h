@@ -39,7 +39,7 @@ struct Shared {
 struct Value {
   Kind kind = Kind::kOpaque;
   int64_t int_value = 0;
-  std::string_view text;                // kStr: into the input or into shared->owned
+  std::string_view text;  // kStr: into the input or into shared->owned
   std::shared_ptr<const Shared> shared;
 
   static Value Make(Kind kind, int64_t int_value = 0) {
@@ -64,7 +64,9 @@ struct Value {
   }
   static Value Tuple(std::vector<Value> items);
 
-  uint32_t global_module() const { return static_cast<uint32_t>(static_cast<uint64_t>(int_value) >> 32); }
+  uint32_t global_module() const {
+    return static_cast<uint32_t>(static_cast<uint64_t>(int_value) >> 32);
+  }
   uint32_t global_name() const { return static_cast<uint32_t>(int_value); }
   const std::vector<Value>& items() const { return shared->items; }
 };
