@@ -46,10 +46,12 @@
 //     An unmodified archive gets its own text back byte for byte.
 //   * Problems, all collected (torch's PackagingError text), never written
 //     silently: a syntax error in a packaged source (Dependency resolution
-//     failed); `import pkg.gone` where pkg is a package of the archive and
-//     pkg.gone is nowhere, or `from pkg import gone` where pkg/gone(.py) was
-//     in `options.baseline_records` but is gone now (missing module); a
-//     module matching `options.deny`; a pickle using a mocked module; stubs
+//     failed); an import (`import pkg.gone`, `from pkg import gone`) of a
+//     module that `options.baseline_records` had and that is importable from
+//     nowhere now (missing module: the edit removed it; imports of modules
+//     that never existed are dropped silently, as torch drops them, because
+//     they are guarded optional imports in exported code); a module matching
+//     `options.deny`; a pickle using a mocked module; stubs
 //     without `_mock.py`; an extern module the archive also has files under,
 //     or a module file `a.py` recorded before files under `a/` (the importer
 //     refuses both: inconsistent structure); a `.pkl` save_pickle record that
@@ -103,7 +105,8 @@ struct MetadataOptions {
   // The extern list as last written. nullopt: read `.data/extern_modules`
   // from the source if it has one.
   std::optional<std::vector<std::string>> previous_externs;
-  // Records of the archive before it was edited, for the missing-module check.
+  // Records of the archive before it was edited (as opened), for the
+  // missing-module check; empty: that check is off.
   std::vector<std::string> baseline_records;
   // Modules the package must not use (reported as denied).
   std::vector<GlobGroup> deny;

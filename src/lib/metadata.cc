@@ -121,13 +121,21 @@ std::unordered_set<std::string> BaselineModules(const std::vector<std::string>& 
 // Imports of packaged code that the archive no longer satisfies (metadata.h).
 void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
                          const MetadataOptions& options) {
+  // Only modules the edit removed: an import of a module that never existed
+  // is dropped silently by torch too (a guarded `try: import pkg.optional`).
   const auto baseline = BaselineModules(options.baseline_records);
+  DepGraph& graph = policy.mutable_graph();
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
-    const size_t dot = u.name.rfind('.');
-    if (dot == std::string::npos || !layout.Provides(u.name.substr(0, dot))) continue;
-    if (u.from_import_name && !baseline.contains(u.name)) continue;  // may be an attribute
-    AddProblem(policy.mutable_graph(), u.name, PackagingErrorReason::kMissingModule,
-               "imported by " + u.importer);
+    if (!baseline.contains(u.name)) continue;
+    NodeAttrs& node = graph.AddNode(u.name);
+    if (node.error == PackagingErrorReason::kMissingModule) {
+      if (!node.error_context->ends_with(" " + u.importer) &&
+          node.error_context->find(" " + u.importer + ",") == std::string::npos) {
+        *node.error_context += ", " + u.importer;
+      }
+      continue;
+    }
+    AddProblem(graph, u.name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
   }
   if (layout.has_stubs() && !layout.Module("_mock")) {
     AddProblem(policy.mutable_graph(), "_mock", PackagingErrorReason::kMissingModule,
