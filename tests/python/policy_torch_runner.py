@@ -97,7 +97,7 @@ def run_scenario(index, spec, workdir):
         "externed": exporter.externed_modules(), "interned": exporter.interned_modules(),
         "mocked": exporter.mocked_modules(), "denied": exporter.denied_modules(),
         "writes": writes, "extern_modules": extern_modules, "hooks": hooks, "error": error,
-        "pickles": pickles,
+        "pickles": pickles, "archive": archive if state["closed"] else None,
     }
     del sys.path[: len(roots)]
     tops = {n.split(".")[0] for root in roots for n in os.listdir(root)}
@@ -108,9 +108,11 @@ def run_scenario(index, spec, workdir):
 
 
 def main():
+    """argv[1], if given, is a directory that keeps the archives torch wrote."""
     specs = json.load(sys.stdin)
     results = []
-    with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = sys.argv[1] if len(sys.argv) > 1 else scratch
         for index, spec in enumerate(specs):
             results.append(run_scenario(index, spec, workdir))
     json.dump(results, sys.stdout)

@@ -173,9 +173,10 @@ def specs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def torch_results(specs):
+def torch_results(specs, tmp_path_factory):
     names = list(specs)
-    proc = subprocess.run([sys.executable, str(HERE / "policy_torch_runner.py")],
+    archives = tmp_path_factory.mktemp("archives")
+    proc = subprocess.run([sys.executable, str(HERE / "policy_torch_runner.py"), str(archives)],
                           input=json.dumps([specs[n] for n in names]),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -185,6 +186,7 @@ def torch_results(specs):
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_policy_matches_torch_exporter(name, specs, torch_results, build_dir):
     theirs = dict(torch_results[name])
+    theirs.pop("archive")
     pickles = iter(theirs.pop("pickles"))
     # Our side gets the bytes torch pickled, in place of the Python expression.
     steps = [s[:3] + [next(pickles), s[5]] if s[0] == "save_pickle" else s
@@ -196,3 +198,34 @@ def test_policy_matches_torch_exporter(name, specs, torch_results, build_dir):
     ours = json.loads(proc.stdout)
     for key in theirs:
         assert ours[key] == theirs[key], f"{name}: {key} differs"
+
+
+# Metadata regeneration (metadata.h) on the archives torch wrote above: the
+# records alone must give back torch's .data/extern_modules and graph. Not
+# applicable where the archive cannot tell how it was made:
+NOT_FROM_RECORDS = {
+    # save_module(..., dependencies=False): the archive does not say that
+    # imports were not followed, so regeneration follows them.
+    "dependencies_false_follows_nothing",
+    # save_pickle(..., dependencies=False): likewise for the pickle's modules.
+    "pickle_without_dependencies_is_only_a_node",
+}
+
+
+def test_metadata_regenerated_from_every_torch_archive(torch_results, build_dir):
+    """Every scenario whose export succeeded (the others wrote no archive)."""
+    exe = build_dir / "tests" / "tools" / "metadata_run"
+    compared, diffs = [], []
+    for name, theirs in torch_results.items():
+        if name in NOT_FROM_RECORDS or theirs["archive"] is None:
+            continue
+        proc = subprocess.run([str(exe), theirs["archive"]], capture_output=True, text=True)
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+        ours = json.loads(proc.stdout)
+        compared.append(name)
+        for key, want in [("problems", ""), ("extern_modules", theirs["extern_modules"]),
+                          ("dot", theirs["dot"]), ("mocked", theirs["mocked"])]:
+            if ours[key] != want:
+                diffs.append((name, key, ours[key], want))
+    assert not diffs, diffs
+    assert len(compared) >= 10, compared
