@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "corpus_records.h"
+#include "edited_records.h"
 #include "json_lite.h"
 #include "tpkg/dep_graph.h"
 #include "tpkg/error.h"

@@ -1,4 +1,4 @@
-// corpus_records.h: test-only RecordSource overlay that simulates what a
+// edited_records.h: test-only RecordSource overlay that simulates what a
 // user changes through the mount (records replaced, added or removed).
 #pragma once
 
