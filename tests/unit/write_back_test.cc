@@ -451,6 +451,31 @@ TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
   EXPECT_TRUE(j.Stat("pkg/new.py"));
 }
 
+TEST_F(WriteBackTest, ImmutableDirectoryRefusesAJournalEvenWhenOneExists) {
+  // The journal directory was made while the directory was writable; the
+  // rename into place would now fail, so no new edit may be accepted.
+  { WriteFd(Open().Create("pkg/new.py").get(), "import numpy\n"); }
+  ScopedFd dir_fd(open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int flags = 0;
+  if (ioctl(dir_fd.get(), FS_IOC_GETFLAGS, &flags) != 0) GTEST_SKIP() << "no inode flags here";
+  const int immutable = flags | FS_IMMUTABLE_FL;
+  if (ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &immutable) != 0)
+    GTEST_SKIP() << "cannot make a directory immutable here: " << strerror(errno);
+  int err = 0;
+  std::string message;
+  try {
+    Open();
+  } catch (const Error& e) {
+    err = ToErrno(e);
+    message = e.what();
+  }
+  ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &flags);  // before any assertion can return
+  EXPECT_EQ(err, EPERM) << message;
+  EXPECT_EQ(message.rfind("Cannot keep edits of '" + archive_ + "': its directory", 0), 0u)
+      << message;
+  EXPECT_TRUE(Open().Stat("pkg/new.py")) << "the pending edit is still in the journal";
+}
+
 // Runs a write-back in a child that SIGKILLs itself at `stage`.
 void WriteBackKilledAt(const std::string& archive, WriteBackStage stage) {
   const pid_t pid = fork();
