@@ -4,9 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/fs.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -432,19 +430,16 @@ TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
   const std::string before = ReadFile(archive_);
   Journal j = Open();
   EditSession(j);
-  ScopedFd dir_fd(open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  int flags = 0;
-  if (ioctl(dir_fd.get(), FS_IOC_GETFLAGS, &flags) != 0) GTEST_SKIP() << "no inode flags here";
-  const int immutable = flags | FS_IMMUTABLE_FL;
-  if (ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &immutable) != 0)
-    GTEST_SKIP() << "cannot make a directory immutable here: " << strerror(errno);
   std::string message;
-  try {
-    WriteBack(j, {});
-  } catch (const Error& e) {
-    message = e.what();
+  {
+    testing::ScopedImmutable immutable(dir_.path());
+    if (!immutable.set()) GTEST_SKIP() << immutable.error();
+    try {
+      WriteBack(j, {});
+    } catch (const Error& e) {
+      message = e.what();
+    }
   }
-  ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &flags);  // before any assertion can return
   EXPECT_EQ(message.rfind("Cannot save " + archive_ + ": Cannot rename", 0), 0u) << message;
   ExpectArchiveUnchanged(before);
   EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
@@ -455,21 +450,18 @@ TEST_F(WriteBackTest, ImmutableDirectoryRefusesAJournalEvenWhenOneExists) {
   // The journal directory was made while the directory was writable; the
   // rename into place would now fail, so no new edit may be accepted.
   { WriteFd(Open().Create("pkg/new.py").get(), "import numpy\n"); }
-  ScopedFd dir_fd(open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  int flags = 0;
-  if (ioctl(dir_fd.get(), FS_IOC_GETFLAGS, &flags) != 0) GTEST_SKIP() << "no inode flags here";
-  const int immutable = flags | FS_IMMUTABLE_FL;
-  if (ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &immutable) != 0)
-    GTEST_SKIP() << "cannot make a directory immutable here: " << strerror(errno);
   int err = 0;
   std::string message;
-  try {
-    Open();
-  } catch (const Error& e) {
-    err = ToErrno(e);
-    message = e.what();
+  {
+    testing::ScopedImmutable immutable(dir_.path());
+    if (!immutable.set()) GTEST_SKIP() << immutable.error();
+    try {
+      Open();
+    } catch (const Error& e) {
+      err = ToErrno(e);
+      message = e.what();
+    }
   }
-  ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &flags);  // before any assertion can return
   EXPECT_EQ(err, EPERM) << message;
   EXPECT_EQ(message.rfind("Cannot keep edits of '" + archive_ + "': its directory", 0), 0u)
       << message;
