@@ -179,6 +179,13 @@ void ClearContents(const JournalState& impl) {
     const int err = errno;
     ThrowSystemError("Cannot remove '" + impl.dir + "/manifest'", err);
   }
+  // The manifest's removal must be durable before its data files go: after a
+  // power loss a surviving manifest naming missing data files would block the
+  // next mount.
+  if (::fsync(impl.dir_fd.get()) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot sync '" + impl.dir + "'", err);
+  }
   for (const std::string& name : ListNames(impl.data_fd.get(), impl.dir + "/data"))
     ::unlinkat(impl.data_fd.get(), name.c_str(), 0);
 }
