@@ -134,6 +134,7 @@ def test_a_crc_mismatch_reads_as_eio_and_is_logged(tmp_path, mount_factory, arch
     bad = flip_byte(archive, tmp_path / archive.name, record, delta=5)
     m = mount_factory(bad)
     m.allow_stderr(r"^tpkgfs: Cannot read '" + record + "': ")
+    m.allow_stderr(r"cannot regenerate the package metadata: .*" + record)
     rel = record.split("/", 1)[1]
     with pytest.raises(OSError) as info:
         (m.path / rel).read_bytes()
@@ -142,6 +143,13 @@ def test_a_crc_mismatch_reads_as_eio_and_is_logged(tmp_path, mount_factory, arch
         for name in zf.namelist():
             if name != record and not name.endswith("/"):
                 assert (m.path / name.split("/", 1)[1]).read_bytes() == zf.read(name)
+    if record.endswith(".py"):  # the analysis cannot read it either
+        with pytest.raises(OSError) as info:
+            (m.path / ".data" / "deps.dot").read_bytes()
+        assert info.value.errno == errno.EIO
+        with zipfile.ZipFile(archive) as zf:  # the archive's own list is still served
+            own = zf.read(record.split("/", 1)[0] + "/.data/extern_modules")
+        assert (m.path / ".data" / "extern_modules").read_bytes() == own
     m.stop()
     assert "Cannot read '" + record + "'" in m.stderr()
 

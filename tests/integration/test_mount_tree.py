@@ -3,7 +3,9 @@ import errno
 import mmap
 import os
 import pathlib
+import shutil
 import stat
+import subprocess
 
 import pytest
 
@@ -18,12 +20,24 @@ def ids(paths):
     return [p.name for p in paths]
 
 
+# Archives holding exactly the package of another case (re-zipped by a tool),
+# whose exporter facts therefore apply.
+SAME_PACKAGE_AS = {"pkg_deflated_by_zip_tool.pt": "pkg_model_numpy.pt"}
+
+
+def exporter_facts(archive):
+    return expected_facts(CORPUS / SAME_PACKAGE_AS.get(archive.name, archive.name))["exporter"]
+
+
 def virtual_files(archive):
     """What the generated files must contain, from the facts real torch recorded."""
     facts = expected_facts(archive)
     if facts is None or facts["kind"] != "torch.package":
         return {}
-    return {".data/extern_modules": facts["package"]["extern_modules_raw"].encode()}
+    return {
+        ".data/extern_modules": facts["package"]["extern_modules_raw"].encode(),
+        ".data/deps.dot": exporter_facts(archive)["dependency_graph_string"].encode(),
+    }
 
 
 @pytest.mark.parametrize("mounted", MOUNTABLE, indirect=True, ids=ids(MOUNTABLE))
@@ -31,7 +45,6 @@ def test_tree_names_types_and_bytes_equal_zipfile_view(mounted):
     want = expected_tree(mounted.archive)
     want.update(virtual_files(mounted.archive))
     got = mounted_tree(mounted.path)
-    got.pop(".data/deps.dot", None)  # checked against torch's graph in its own test
     assert sorted(got) == sorted(want)
     for path, content in want.items():
         assert got[path] == content, path
@@ -44,8 +57,19 @@ def test_virtual_files_equal_what_torch_reports(mounted):
     assert externs.read_text() == facts["package"]["extern_modules_raw"]
     assert externs.stat().st_size == len(facts["package"]["extern_modules_raw"].encode())
     dot = mounted.path / ".data" / "deps.dot"
-    if dot.exists():  # generated once libtpkg's metadata regeneration is wired in
-        assert dot.read_text() == facts["exporter"]["dependency_graph_string"]
+    want = exporter_facts(mounted.archive)["dependency_graph_string"]
+    assert dot.read_text() == want
+    assert dot.stat().st_size == len(want.encode())
+    assert ".data/deps.dot" in [f".data/{n}" for n in os.listdir(mounted.path / ".data")]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz")
+@pytest.mark.parametrize("mounted", PACKAGES[:2], indirect=True, ids=ids(PACKAGES[:2]))
+def test_graphviz_renders_deps_dot(mounted, tmp_path):
+    svg = tmp_path / "deps.svg"
+    subprocess.run(["dot", "-Tsvg", str(mounted.path / ".data" / "deps.dot"), "-o", str(svg)],
+                   check=True, timeout=60)
+    assert "<svg" in svg.read_text()
 
 
 @pytest.mark.parametrize("mounted", MOUNTABLE, indirect=True, ids=ids(MOUNTABLE))
@@ -87,6 +111,7 @@ def test_the_view_is_read_only(mounted):
         lambda: open(mounted.path / ".data" / "version", "w"),
         lambda: open(mounted.path / ".data" / "version", "a"),
         lambda: open(mounted.path / ".data" / "extern_modules", "w"),
+        lambda: open(mounted.path / ".data" / "deps.dot", "r+"),
         lambda: open(mounted.path / "new.txt", "w"),
         lambda: os.mkdir(mounted.path / "newdir"),
         lambda: os.unlink(mounted.path / ".data" / "version"),

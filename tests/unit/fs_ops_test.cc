@@ -24,13 +24,21 @@ FsOps Mount(const TestArchive& archive) {
                FsOptions{123, 456});
 }
 
+// A small package whose metadata the analysis regenerates unchanged.
 const std::map<std::string, Record>& PackageRecords() {
   static const std::map<std::string, Record> records = {
-      {".data/version", {"6\n"}},           {".data/extern_modules", {"torch\nnumpy\n"}},
-      {".data/0.storage", {Pattern(5000)}}, {"models/net.py", {Pattern(70'000), true}},
-      {"models/sub/util.py", {"X = 1\n"}},  {"models/net.pkl", {Pattern(300)}},
+      {".data/version", {"6\n"}},
+      {".data/extern_modules", {"torch\nnumpy\n"}},
+      {".data/0.storage", {Pattern(5000)}},
+      {"models/net.py", {"import torch\nimport numpy\n# " + Pattern(70'000) + "\n", true}},
+      {"models/sub/util.py", {"X = 1\n"}},
+      {"models/weights.bin", {Pattern(300)}},
   };
   return records;
+}
+
+bool IsGenerated(const std::string& path) {
+  return path == kExternModulesPath || path == kDepsDotPath;
 }
 
 InodeId LookupPath(FsOps& ops, const std::string& path) {
@@ -79,6 +87,7 @@ TEST(FsOpsTest, EveryRecordIsAFileWithItsExactBytesAndSize) {
   TestArchive archive(PackageRecords());
   FsOps ops = Mount(archive);
   for (const auto& [name, rec] : PackageRecords()) {
+    if (IsGenerated(name)) continue;
     const InodeId ino = LookupPath(ops, name);
     struct stat st;
     ASSERT_EQ(ops.GetAttr(ino, &st), 0);
@@ -126,8 +135,8 @@ TEST(FsOpsTest, ReadDirGivesDotsThenSortedChildrenWithTypesAndResumableCookies) 
   const InodeId models = LookupPath(ops, "models");
   const auto all = List(ops, models);
   ASSERT_EQ(all.size(), 5u);
-  const std::vector<std::string> names = {".", "..", "net.pkl", "net.py", "sub"};
-  const std::vector<mode_t> types = {S_IFDIR, S_IFDIR, S_IFREG, S_IFREG, S_IFDIR};
+  const std::vector<std::string> names = {".", "..", "net.py", "sub", "weights.bin"};
+  const std::vector<mode_t> types = {S_IFDIR, S_IFDIR, S_IFREG, S_IFDIR, S_IFREG};
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i].name, names[i]);
     EXPECT_EQ(all[i].type, types[i]) << names[i];
@@ -144,17 +153,23 @@ TEST(FsOpsTest, ReadDirGivesDotsThenSortedChildrenWithTypesAndResumableCookies) 
   EXPECT_TRUE(List(ops, models, 99).empty());
 }
 
-TEST(FsOpsTest, ReadDirPlusFillsFullAttributes) {
+TEST(FsOpsTest, ReadDirPlusGivesTheSameAttributesAsLookup) {
   TestArchive archive(PackageRecords());
   FsOps ops = Mount(archive);
-  int64_t sizes = 0;
-  ops.ReadDir(LookupPath(ops, ".data"), 2, true,
-              [&](std::string_view, const struct stat& st, int64_t) {
-                EXPECT_EQ(st.st_mode, S_IFREG | 0444);
-                sizes += st.st_size;
-                return true;
-              });
-  EXPECT_EQ(sizes, 2 + 12 + 5000);
+  const InodeId data = LookupPath(ops, ".data");
+  std::vector<std::string> names;
+  ops.ReadDir(data, 2, true, [&](std::string_view name, const struct stat& st, int64_t) {
+    struct stat looked_up;
+    EXPECT_EQ(ops.Lookup(data, name, &looked_up), 0) << name;
+    EXPECT_EQ(st.st_ino, looked_up.st_ino) << name;
+    EXPECT_EQ(st.st_mode, looked_up.st_mode) << name;
+    EXPECT_EQ(st.st_size, looked_up.st_size) << name;
+    EXPECT_GT(st.st_size, 0) << name;
+    names.emplace_back(name);
+    return true;
+  });
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"0.storage", "deps.dot", "extern_modules", "version"}));
 }
 
 TEST(FsOpsTest, WrongKindOfNodeGivesEnotdirOrEisdir) {
@@ -177,16 +192,21 @@ TEST(FsOpsTest, OpeningForWritingIsReadOnlyFileSystem) {
   for (int flags : {O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC}) EXPECT_EQ(ops.Open(file, flags), -EROFS);
 }
 
-TEST(FsOpsTest, ExternModulesIsServedForPackagesOnly) {
+TEST(FsOpsTest, GeneratedMetadataIsServedForPackagesOnly) {
   TestArchive package(PackageRecords());
   FsOps ops = Mount(package);
   const InodeId externs = LookupPath(ops, ".data/extern_modules");
   EXPECT_TRUE(std::holds_alternative<VirtualRef>(ops.tree().node(externs).source));
-  EXPECT_EQ(ReadWhole(ops, externs), "torch\nnumpy\n");
+  EXPECT_EQ(ReadWhole(ops, externs), "torch\nnumpy\n");  // regenerated: unchanged
+  const std::string dot = ReadWhole(ops, LookupPath(ops, ".data/deps.dot"));
+  EXPECT_EQ(dot.rfind("digraph G {", 0), 0u) << dot;
+  EXPECT_NE(dot.find("\"models.net\" -> \"torch\";"), std::string::npos) << dot;
+  struct stat st;
+  ASSERT_EQ(ops.GetAttr(LookupPath(ops, ".data/deps.dot"), &st), 0);
+  EXPECT_EQ(static_cast<size_t>(st.st_size), dot.size());
 
   TestArchive checkpoint({{"data.pkl", {"p"}}, {"version", {"3\n"}}, {"data/0", {"x"}}});
   FsOps plain = Mount(checkpoint);
-  struct stat st;
   EXPECT_EQ(plain.Lookup(kRootInode, ".data", &st), -ENOENT);
   EXPECT_EQ(ReadWhole(plain, LookupPath(plain, "version")), "3\n");
 }
