@@ -84,6 +84,11 @@ uint64_t FsOps::FileSize(const Node& node) const {
   return 0;
 }
 
+bool FsOps::AttrIsCheap(const Node& node) const {
+  const auto* virt = std::get_if<VirtualRef>(&node.source);
+  return !virt || virtual_files_.IsGenerated();
+}
+
 void FsOps::FillAttr(InodeId ino, struct stat* out) const {
   const Node& node = tree_.node(ino);
   *out = {};
@@ -141,14 +146,14 @@ int FsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill
     const Node& dir = tree_.node(ino);
     if (dir.kind != NodeKind::kDirectory) return -ENOTDIR;
     auto emit = [&](std::string_view name, InodeId target, int64_t next) {
-      struct stat st {};
-      if (plus) {
-        FillAttr(target, &st);
+      DirEntry e{name, {}, plus && AttrIsCheap(tree_.node(target)), next};
+      if (e.attr_complete) {
+        FillAttr(target, &e.attr);
       } else {
-        st.st_ino = target;
-        st.st_mode = tree_.node(target).kind == NodeKind::kDirectory ? S_IFDIR : S_IFREG;
+        e.attr.st_ino = target;
+        e.attr.st_mode = tree_.node(target).kind == NodeKind::kDirectory ? S_IFDIR : S_IFREG;
       }
-      return fill(name, st, next);
+      return fill(e);
     };
     // Cookies: 0 -> ".", 1 -> "..", 2 + i -> children[i].
     for (int64_t pos = std::max<int64_t>(offset, 0);; ++pos) {

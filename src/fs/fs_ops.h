@@ -51,10 +51,21 @@ struct FsOptions {
   gid_t gid = 0;
 };
 
-// Receives one directory entry; returns false when the reply buffer is full
-// (the entry was not taken). `next_offset` is the cookie of the entry after it.
-using DirFiller =
-    std::function<bool(std::string_view name, const struct stat& attr, int64_t next_offset)>;
+// One directory entry as ReadDir() hands it out.
+struct DirEntry {
+  std::string_view name;
+  // With plus: full attributes when attr_complete; otherwise (and always
+  // without plus) only st_ino and the type bits of st_mode.
+  struct stat attr;
+  // False for a generated file whose size is not known yet: computing it
+  // would run the whole package analysis just because a folder was listed.
+  bool attr_complete;
+  int64_t next_offset;  // the cookie of the entry after this one
+};
+
+// Receives one entry; returns false when the reply buffer is full (the entry
+// was not taken).
+using DirFiller = std::function<bool(const DirEntry& entry)>;
 
 class FsOps {
  public:
@@ -70,8 +81,7 @@ class FsOps {
   // Only used when the kernel cannot skip OPEN: checks the access mode.
   int Open(InodeId ino, int flags) noexcept;
   int OpenDir(InodeId ino) noexcept;
-  // Entries from cookie `offset` on ("." and ".." first). With plus=false
-  // only st_ino and the type bits of st_mode are filled.
+  // Entries from cookie `offset` on ("." and ".." first); see DirEntry.
   int ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill) noexcept;
   // Bytes copied into `out` (short only at the end of the file) or -errno.
   ssize_t Read(InodeId ino, uint64_t offset, std::span<char> out) noexcept;
@@ -81,6 +91,8 @@ class FsOps {
 
  private:
   void FillAttr(InodeId ino, struct stat* out) const;
+  // Whether FillAttr() would be cheap (false for a virtual file not generated yet).
+  bool AttrIsCheap(const Node& node) const;
   uint64_t FileSize(const Node& node) const;
   std::shared_ptr<RecordReader> ReaderFor(InodeId ino, const ZipEntry& entry);
   size_t ReadNode(InodeId ino, uint64_t offset, std::span<char> out);

@@ -102,15 +102,18 @@ template <bool kPlus>
 void ReadDirImpl(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
   auto buffer = std::make_unique<char[]>(size);
   size_t used = 0;
-  auto fill = [&](std::string_view name, const struct stat& st, int64_t next) {
-    const std::string cname(name);
+  auto fill = [&](const DirEntry& entry) {
+    const std::string name(entry.name);  // libfuse wants a C string
     char* at = buffer.get() + used;
     size_t need;
     if constexpr (kPlus) {
-      const fuse_entry_param e = EntryFor(st);
-      need = fuse_add_direntry_plus(req, at, size - used, cname.c_str(), &e, next);
+      fuse_entry_param e = EntryFor(entry.attr);
+      // Node id 0 tells the kernel "no attributes for this one": it will
+      // look the name up when someone asks, instead of caching a guess.
+      if (!entry.attr_complete) e.ino = 0;
+      need = fuse_add_direntry_plus(req, at, size - used, name.c_str(), &e, entry.next_offset);
     } else {
-      need = fuse_add_direntry(req, at, size - used, cname.c_str(), &st, next);
+      need = fuse_add_direntry(req, at, size - used, name.c_str(), &entry.attr, entry.next_offset);
     }
     if (need > size - used) return false;
     used += need;

@@ -1,5 +1,7 @@
 #include "virtual_files.h"
 
+#include <malloc.h>
+
 #include "log.h"
 
 namespace tpkg::fs {
@@ -37,7 +39,12 @@ void VirtualFiles::GenerateOnce() const {
 }
 
 std::shared_ptr<const std::string> VirtualFiles::Content(size_t slot) const {
-  std::call_once(once_, [this] { GenerateOnce(); });
+  std::call_once(once_, [this] {
+    GenerateOnce();
+    // The analysis held every source in memory; hand that back to the system.
+    malloc_trim(0);
+    generated_flag_.store(true, std::memory_order_release);
+  });
   const bool externs = paths_.at(slot) == kExternModulesPath;
   const auto& content = externs ? generated_.extern_modules : generated_.deps_dot;
   if (!content) throw *generated_.failure;

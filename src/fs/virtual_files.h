@@ -26,6 +26,7 @@
 // thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,8 @@ class VirtualFiles {
   const std::string& path(size_t slot) const { return paths_[slot]; }
   // The file's bytes. Throws Error when they cannot be produced.
   std::shared_ptr<const std::string> Content(size_t slot) const;
+  // Whether Content() has run the analysis already (it is then cheap).
+  bool IsGenerated() const { return generated_flag_.load(std::memory_order_acquire); }
 
  private:
   struct Generated {
@@ -66,6 +69,7 @@ class VirtualFiles {
   std::shared_ptr<const ZipReader> zip_;
   std::vector<std::string> paths_;  // slot -> path: extern_modules, deps.dot
   mutable std::once_flag once_;
+  mutable std::atomic<bool> generated_flag_{false};
   mutable Generated generated_;  // written once under once_
 };
 

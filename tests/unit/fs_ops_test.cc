@@ -73,12 +73,12 @@ struct Listed {
 std::vector<Listed> List(FsOps& ops, InodeId dir, int64_t offset = 0, size_t capacity = 1000,
                          bool plus = false) {
   std::vector<Listed> out;
-  const int rc = ops.ReadDir(
-      dir, offset, plus, [&](std::string_view name, const struct stat& st, int64_t next) {
-        if (out.size() == capacity) return false;
-        out.push_back({std::string(name), static_cast<mode_t>(st.st_mode & S_IFMT), next});
-        return true;
-      });
+  const int rc = ops.ReadDir(dir, offset, plus, [&](const DirEntry& e) {
+    if (out.size() == capacity) return false;
+    out.push_back(
+        {std::string(e.name), static_cast<mode_t>(e.attr.st_mode & S_IFMT), e.next_offset});
+    return true;
+  });
   EXPECT_EQ(rc, 0);
   return out;
 }
@@ -153,23 +153,38 @@ TEST(FsOpsTest, ReadDirGivesDotsThenSortedChildrenWithTypesAndResumableCookies) 
   EXPECT_TRUE(List(ops, models, 99).empty());
 }
 
-TEST(FsOpsTest, ReadDirPlusGivesTheSameAttributesAsLookup) {
+// Listing .data must not run the package analysis; once it has run (a read
+// of a generated file), listings carry the generated files' sizes too.
+TEST(FsOpsTest, ReadDirPlusGivesLookupsAttributesButDoesNotGenerateMetadata) {
   TestArchive archive(PackageRecords());
   FsOps ops = Mount(archive);
   const InodeId data = LookupPath(ops, ".data");
-  std::vector<std::string> names;
-  ops.ReadDir(data, 2, true, [&](std::string_view name, const struct stat& st, int64_t) {
-    struct stat looked_up;
-    EXPECT_EQ(ops.Lookup(data, name, &looked_up), 0) << name;
-    EXPECT_EQ(st.st_ino, looked_up.st_ino) << name;
-    EXPECT_EQ(st.st_mode, looked_up.st_mode) << name;
-    EXPECT_EQ(st.st_size, looked_up.st_size) << name;
-    EXPECT_GT(st.st_size, 0) << name;
-    names.emplace_back(name);
-    return true;
-  });
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"0.storage", "deps.dot", "extern_modules", "version"}));
+  for (const bool generated : {false, true}) {
+    std::vector<std::string> names;
+    std::vector<std::string> incomplete;
+    ops.ReadDir(data, 2, true, [&](const DirEntry& e) {
+      names.emplace_back(e.name);
+      if (!e.attr_complete) {
+        incomplete.emplace_back(e.name);
+        return true;
+      }
+      struct stat looked_up;
+      EXPECT_EQ(ops.Lookup(data, e.name, &looked_up), 0) << e.name;
+      EXPECT_EQ(e.attr.st_ino, looked_up.st_ino) << e.name;
+      EXPECT_EQ(e.attr.st_mode, looked_up.st_mode) << e.name;
+      EXPECT_EQ(e.attr.st_size, looked_up.st_size) << e.name;
+      EXPECT_GT(e.attr.st_size, 0) << e.name;
+      return true;
+    });
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"0.storage", "deps.dot", "extern_modules", "version"}));
+    if (generated) {
+      EXPECT_TRUE(incomplete.empty());
+    } else {
+      EXPECT_EQ(incomplete, (std::vector<std::string>{"deps.dot", "extern_modules"}));
+      EXPECT_FALSE(ReadWhole(ops, LookupPath(ops, ".data/deps.dot")).empty());
+    }
+  }
 }
 
 TEST(FsOpsTest, WrongKindOfNodeGivesEnotdirOrEisdir) {
@@ -177,7 +192,7 @@ TEST(FsOpsTest, WrongKindOfNodeGivesEnotdirOrEisdir) {
   FsOps ops = Mount(archive);
   const InodeId file = LookupPath(ops, ".data/version");
   char buf[16];
-  EXPECT_EQ(ops.ReadDir(file, 0, false, [](auto, auto&, auto) { return true; }), -ENOTDIR);
+  EXPECT_EQ(ops.ReadDir(file, 0, false, [](const DirEntry&) { return true; }), -ENOTDIR);
   EXPECT_EQ(ops.OpenDir(file), -ENOTDIR);
   EXPECT_EQ(ops.OpenDir(kRootInode), 0);
   EXPECT_EQ(ops.Read(kRootInode, 0, std::span(buf)), -EISDIR);
