@@ -14,10 +14,15 @@
 // ("Cannot read 'model/.data/0.storage': CRC-32 mismatch ...") and returns
 // -ToErrno(e). Normal misses (ENOENT on lookup) are not logged.
 //
-// The view is read-only for now (issue 5 adds the journal): write-side
-// operations return -EROFS. Open state is kept per inode, not per open file,
-// because the bridge lets the kernel skip OPEN/RELEASE round trips
-// (FUSE_CAP_NO_OPEN_SUPPORT) to keep small-file reads at page-cache speed.
+// The view is read-only for now (issue 5 adds the journal): the daemon
+// mounts with "ro", registers no write-side operation (the kernel answers
+// EROFS itself), and Open() refuses write access with -EROFS.
+//
+// Open state is kept per inode, not per open file, because the bridge lets
+// the kernel skip OPEN/RELEASE round trips (FUSE_CAP_NO_OPEN_SUPPORT) to keep
+// small-file reads at page-cache speed. The tree's nodes say where bytes come
+// from (tree.h FileSource), so a journal-backed source can join the record
+// and virtual ones.
 //
 // Thread safety: FsOps is shared by all FUSE worker threads. The Tree,
 // VirtualFiles' slot list and the options are immutable after construction;
