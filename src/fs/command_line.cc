@@ -58,8 +58,11 @@ std::vector<std::string> ConsumeOwnOptions(const std::vector<std::string>& lists
         o->strict = false;
       } else if (opt == "debug") {
         o->debug = true;
-      } else if (opt == "ro" || opt == "rw") {
-        // The view is read-only for now; the daemon always mounts "ro".
+      } else if (opt == "ro") {
+        o->read_only = true;
+      } else if (opt == "rw") {
+        // The default; kept out of libfuse's list so that a later "ro" wins.
+        o->read_only = false;
       } else {
         rest.push_back(std::move(opt));
       }
@@ -122,14 +125,17 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
 std::string UsageText(std::string_view program) {
   std::ostringstream out;
   out << "usage: " << program << " [options] ARCHIVE MOUNTPOINT\n\n"
-      << "Mount a torch.package archive (or any ZIP) as a read-only directory.\n"
-      << "Unmount with `fusermount3 -u MOUNTPOINT`.\n\n"
+      << "Mount a torch.package archive (or any ZIP) as a read/write directory.\n"
+      << "Edits are kept in .ARCHIVE.tpkgfs/ beside the archive and saved into it\n"
+      << "when you unmount with `fusermount3 -u MOUNTPOINT`.\n\n"
       << VisibleOptions() << "\n"
       << "Mount options (-o):\n"
       << "  strict               refuse archives that torch's reader could read\n"
       << "                       differently (default)\n"
       << "  nostrict             mount anything the ZIP reader can read at all\n"
-      << "  ro, rw               accepted; the view is read-only for now\n"
+      << "  ro                   read-only view: no journal, nothing saved\n"
+      << "  rw                   read/write (default; read-only with a warning when\n"
+      << "                       the archive or its folder cannot be written)\n"
       << "  allow_other          let other users see the mount (needs\n"
       << "                       user_allow_other in /etc/fuse.conf unless root)\n"
       << "  default_permissions  let the kernel check file modes\n"

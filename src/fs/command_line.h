@@ -12,7 +12,8 @@
 //   option             meaning
 //   strict (default)   refuse archives torch's reader and ours could disagree about
 //   nostrict           mount anything the reader can read at all
-//   ro, rw             accepted; the view is read-only until the write path lands
+//   ro                 read-only view (no journal; the archive is never written)
+//   rw                 read/write (the default; see daemon.h for when it falls back)
 //   debug              same as -d
 //   anything else      passed to libfuse (allow_other, default_permissions,
 //                      fsname=, subtype=, nosuid, nodev, noatime, ...)
@@ -34,6 +35,7 @@ struct Options {
   bool debug = false;  // implies foreground, as in libfuse
   bool single_threaded = false;
   bool strict = true;
+  bool read_only = false;  // -o ro
   std::vector<std::string> fuse_options;  // for libfuse's -o, in order, unescaped
 };
 

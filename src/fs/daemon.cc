@@ -9,12 +9,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "fs_ops.h"
 #include "fuse_bridge.h"
 #include "fuse_session.h"
+#include "journal_bridge.h"
+#include "journal_fs_ops.h"
 #include "log.h"
+#include "save_edits.h"
 #include "tpkg/error.h"
+#include "tpkg/journal.h"
 
 namespace tpkg::fs {
 namespace {
@@ -93,15 +98,15 @@ std::shared_ptr<const ZipReader> OpenArchive(const std::string& path, bool stric
 }
 
 // libfuse's argv: ours first so that the user's fsname=/subtype= win, and
-// "ro" last so that mount.fuse3's "rw" cannot make the view writable.
-std::vector<std::string> FuseArgv(const Options& o, const std::string& archive) {
+// "ro" last for a read-only view so that nothing can make it writable.
+std::vector<std::string> FuseArgv(const Options& o, const std::string& archive, bool read_only) {
   std::vector<std::string> argv{"tpkgfs"};
   if (o.debug) argv.push_back("-d");
   char* list = nullptr;
   fuse_opt_add_opt(&list, "subtype=tpkgfs");
   fuse_opt_add_opt_escaped(&list, ("fsname=" + archive).c_str());
   for (const std::string& opt : o.fuse_options) fuse_opt_add_opt_escaped(&list, opt.c_str());
-  fuse_opt_add_opt(&list, "ro");
+  if (read_only) fuse_opt_add_opt(&list, "ro");
   std::unique_ptr<char, decltype(&std::free)> owner(list, &std::free);
   if (!list) throw Error(Errc::kIo, "out of memory building FUSE options", ENOMEM);
   argv.insert(argv.end(), {"-o", list});
@@ -124,6 +129,70 @@ int ExitStatus(int loop_result) {
   return 0;  // unmounted, or asked to stop by SIGINT / SIGTERM / SIGHUP
 }
 
+// Why edits of `archive` could not be kept, or "" when they can. Root may
+// write anything, but an archive (or folder) without a single write bit is
+// read-only by its owner's intent (ls shows it so, vim warns): mounting it
+// read/write would replace it at the first edit.
+std::string WhyNotWritable(const std::string& archive) {
+  for (const std::string& path : {archive, archive.substr(0, archive.rfind('/') + 1)}) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && (st.st_mode & 0222) == 0)
+      return "'" + path + "' has no write permission";
+  }
+  return "";
+}
+
+// The journal of a read/write mount, after recovering what an earlier
+// daemon left; nullopt (with a one-line warning) when the view must be
+// read-only: writes that could not be kept are never accepted.
+std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
+                                   const ZipReader& zip) {
+  if (o.read_only) return std::nullopt;
+  std::string why = o.strict ? WhyNotWritable(archive) : "-o nostrict archives are never rewritten";
+  if (why.empty()) {
+    try {
+      Journal journal = Journal::OpenOrCreate(archive, zip);
+      if (!journal.recovery_summary().empty()) TPKG_LOG(kWarning) << journal.recovery_summary();
+      return journal;
+    } catch (const Error& e) {
+      why = e.what();
+    }
+  }
+  TPKG_LOG(kWarning) << "mounting " << archive << " read-only: " << why;
+  return std::nullopt;
+}
+
+int RunReadOnly(const Options& options, const std::string& mountpoint, const std::string& archive,
+                std::shared_ptr<const ZipReader> zip) {
+  FsOps ops(std::move(zip), FsOptions{getuid(), getgid()});
+  FuseBridge bridge(ops);
+  FuseArgs args(FuseArgv(options, archive, /*read_only=*/true));
+  FuseSession session(args, FuseBridge::Operations(), &bridge);
+  FuseMount mount(session, mountpoint);
+  FuseSignalHandlers signals(session);
+  if (!options.foreground) Daemonize();
+  return ExitStatus(RunSessionLoop(session, options.single_threaded));
+}
+
+// Serves until unmounted (or SIGINT/SIGTERM/SIGHUP), then saves the edits.
+// `zip` is the archive the journal refers to: it must outlive the save.
+int RunWritable(const Options& options, const std::string& mountpoint, const std::string& archive,
+                const std::shared_ptr<const ZipReader>& zip, Journal& journal) {
+  int loop_status;
+  {
+    JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()});
+    JournalBridge bridge(ops);
+    FuseArgs args(FuseArgv(options, archive, /*read_only=*/false));
+    FuseSession session(args, JournalBridge::Operations(), &bridge);
+    FuseMount mount(session, mountpoint);
+    FuseSignalHandlers signals(session);
+    if (!options.foreground) Daemonize();
+    loop_status = ExitStatus(RunSessionLoop(session, options.single_threaded));
+  }  // unmounted: nobody can change the journal any more
+  const int save_status = SaveEdits(journal);
+  return loop_status != 0 ? loop_status : save_status;
+}
+
 }  // namespace
 
 int RunDaemon(const Options& options) {
@@ -132,14 +201,10 @@ int RunDaemon(const Options& options) {
   const std::string mountpoint = CheckMountpoint(options.mountpoint);
   CheckFuseAvailable();
   const std::string archive = CheckArchiveFile(options.archive);
-  FsOps ops(OpenArchive(archive, options.strict), FsOptions{getuid(), getgid()});
-  FuseBridge bridge(ops);
-  FuseArgs args(FuseArgv(options, archive));
-  FuseSession session(args, FuseBridge::Operations(), &bridge);
-  FuseMount mount(session, mountpoint);
-  FuseSignalHandlers signals(session);
-  if (!options.foreground) Daemonize();
-  return ExitStatus(RunSessionLoop(session, options.single_threaded));
+  std::shared_ptr<const ZipReader> zip = OpenArchive(archive, options.strict);
+  std::optional<Journal> journal = OpenJournal(options, archive, *zip);
+  if (!journal) return RunReadOnly(options, mountpoint, archive, std::move(zip));
+  return RunWritable(options, mountpoint, archive, zip, *journal);
 }
 
 }  // namespace tpkg::fs

@@ -3,10 +3,21 @@
 //   return RunDaemon(ParseCommandLine(args).options);   // the process exit status
 //
 // Order (each step fails with one clear line before anything is mounted):
-// mountpoint checks -> /dev/fuse -> archive (strict reader) -> FsOps ->
-// FUSE session -> mount -> signal handlers -> (background: daemonize, the
-// parent exits 0 only now that the mount works) -> loop -> unmount.
-// SIGINT, SIGTERM, SIGHUP, `fusermount3 -u` and `umount` all end with 0.
+// mountpoint checks -> /dev/fuse -> archive (strict reader) -> journal
+// (recovers an earlier session's edits and says so) -> FsOps or JournalFsOps
+// -> FUSE session -> mount -> signal handlers -> (background: daemonize, the
+// parent exits 0 only now that the mount works) -> loop -> unmount -> save.
+//
+// Read/write unless one of these makes the view read-only (one warning
+// line, then no write is accepted, so none can be lost): `-o ro` (no
+// warning), `-o nostrict`, an archive or folder with no write permission
+// bit (even for root), or a journal that cannot be opened (folder not
+// writable, immutable, another daemon holds it, the journal belongs to
+// another archive: the reason names it).
+//
+// SIGINT, SIGTERM, SIGHUP, `fusermount3 -u` and `umount` all end the loop;
+// the exit status is then SaveEdits()' (save_edits.h): 0 when saved or
+// nothing changed, 1 when the save failed (edits kept in the journal).
 //
 // Thread safety: called once, from main's thread.
 #pragma once

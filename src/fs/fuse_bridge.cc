@@ -1,5 +1,7 @@
 #include "fuse_bridge.h"
 
+#include "fuse_dir_reply.h"
+
 #include <cerrno>
 #include <memory>
 #include <string>
@@ -100,31 +102,13 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
 
 template <bool kPlus>
 void ReadDirImpl(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
-  auto buffer = std::make_unique<char[]>(size);
-  size_t used = 0;
-  auto fill = [&](const DirEntry& entry) {
-    const std::string name(entry.name);  // libfuse wants a C string
-    char* at = buffer.get() + used;
-    size_t need;
-    if constexpr (kPlus) {
-      fuse_entry_param e = EntryFor(entry.attr);
-      // Node id 0 tells the kernel "no attributes for this one": it will
-      // look the name up when someone asks, instead of caching a guess.
-      if (!entry.attr_complete) e.ino = 0;
-      need = fuse_add_direntry_plus(req, at, size - used, name.c_str(), &e, entry.next_offset);
-    } else {
-      need = fuse_add_direntry(req, at, size - used, name.c_str(), &entry.attr, entry.next_offset);
-    }
-    if (need > size - used) return false;
-    used += need;
-    return true;
-  };
-  const int rc = BridgeOf(req).ops().ReadDir(ino, off, kPlus, fill);
-  if (rc < 0) {
-    fuse_reply_err(req, -rc);
-  } else {
-    fuse_reply_buf(req, buffer.get(), used);
-  }
+  FsOps& ops = BridgeOf(req).ops();
+  ReplyDir<kPlus>(
+      req, size, off,
+      [&](int64_t offset, bool plus, const DirFiller& fill) {
+        return ops.ReadDir(ino, offset, plus, fill);
+      },
+      EntryFor);
 }
 
 void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {

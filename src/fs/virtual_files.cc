@@ -10,41 +10,57 @@ bool IsTorchPackage(const ZipReader& zip) {
   return zip.Find(kExternModulesPath) != nullptr || zip.Find(kVersionPath) != nullptr;
 }
 
-VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip) : zip_(std::move(zip)) {
+VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip)
+    : VirtualFiles(zip, std::make_shared<ZipRecordSource>(*zip), MetadataOptions{}) {}
+
+// The ZipRecordSource above refers to *zip, which zip_ keeps alive.
+VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip,
+                           std::shared_ptr<const RecordSource> source, MetadataOptions options)
+    : zip_(std::move(zip)), source_(std::move(source)), options_(std::move(options)) {
   if (IsTorchPackage(*zip_)) paths_ = {kExternModulesPath, kDepsDotPath};
 }
 
+std::optional<size_t> VirtualFiles::SlotOf(std::string_view path) const {
+  for (size_t slot = 0; slot < paths_.size(); ++slot) {
+    if (paths_[slot] == path) return slot;
+  }
+  return std::nullopt;
+}
+
 // When a record cannot be read (corrupt data), nothing can be regenerated:
-// `.data/extern_modules` then falls back to the archive's own bytes, which
-// are the current state of a read-only view, and `.data/deps.dot` fails with
-// the reason rather than show a partial graph.
-void VirtualFiles::GenerateOnce() const {
+// `.data/extern_modules` then falls back to the archive's own bytes, and
+// `.data/deps.dot` fails with the reason rather than show a partial graph.
+VirtualFiles::Generated VirtualFiles::Generate() const {
+  Generated out;
   try {
-    const Metadata m = RegenerateMetadata(ZipRecordSource(*zip_));
+    const Metadata m = RegenerateMetadata(*source_, options_);
     if (!m.ok()) {
       TPKG_LOG(kWarning) << zip_->path() << ": the package would not export as it is:\n"
                          << m.problems;
     }
-    generated_.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
-    generated_.deps_dot = std::make_shared<const std::string>(m.deps_dot);
+    out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
+    out.deps_dot = std::make_shared<const std::string>(m.deps_dot);
   } catch (const Error& e) {
-    generated_.failure = std::make_shared<const Error>(
+    out.failure = std::make_shared<const Error>(
         e.code(), std::string("cannot regenerate the package metadata: ") + e.what(),
         e.sys_errno());
-    TPKG_LOG(kWarning) << generated_.failure->what();
+    TPKG_LOG(kWarning) << out.failure->what();
     if (const ZipEntry* own = zip_->Find(kExternModulesPath)) {
-      generated_.extern_modules = std::make_shared<const std::string>(zip_->ReadAll(*own));
+      out.extern_modules = std::make_shared<const std::string>(zip_->ReadAll(*own));
     }
   }
+  return out;
 }
 
 std::shared_ptr<const std::string> VirtualFiles::Content(size_t slot) const {
-  std::call_once(once_, [this] {
-    GenerateOnce();
+  std::lock_guard lock(mu_);
+  const uint64_t epoch = epoch_.load(std::memory_order_acquire);
+  if (generated_epoch_.load(std::memory_order_relaxed) != epoch) {
+    generated_ = Generate();
     // The analysis held every source in memory; hand that back to the system.
     malloc_trim(0);
-    generated_flag_.store(true, std::memory_order_release);
-  });
+    generated_epoch_.store(epoch, std::memory_order_release);
+  }
   const bool externs = paths_.at(slot) == kExternModulesPath;
   const auto& content = externs ? generated_.extern_modules : generated_.deps_dot;
   if (!content) throw *generated_.failure;

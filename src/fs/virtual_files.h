@@ -11,25 +11,30 @@
 //                           dependency_graph_string() prints it
 //
 // Any other ZIP (torch.save checkpoints, generic zips) gets none. The
-// analysis runs once, on first use (stat or read of either file), not at
-// mount time; problems it finds (torch's PackagingError text) are logged
-// once and the files are still served. If a record cannot be read at all
+// analysis runs on first use (stat or read of either file), not at mount
+// time, and again on the first use after Invalidate() (a read/write mount
+// calls it on every change, so the files follow the edits); problems it
+// finds (torch's PackagingError text) are logged once per run and the files
+// are still served. If a record cannot be read at all
 // (corrupt data), `.data/extern_modules` falls back to the archive's own
 // bytes and `.data/deps.dot` reads fail with the reason.
 //
-//   VirtualFiles vf(zip);
+//   VirtualFiles vf(zip);                // or (zip, journal_records, options)
 //   for (size_t i = 0; i < vf.size(); ++i) tree.AddVirtualFile(vf.path(i), i);
-//   auto bytes = vf.Content(0);   // generated once, then cached
+//   auto bytes = vf.Content(0);   // generated once, then cached until Invalidate()
 //
 // Thread safety: the slot list is immutable after construction; Content()
-// runs the analysis at most once (std::call_once) and may be called from any
-// thread.
+// and Invalidate() may be called from any thread: the analysis runs under
+// mu_ (one at a time), and an Invalidate() that lands while it runs makes
+// the next Content() run it again (epochs), so no stale result sticks.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tpkg/error.h"
@@ -47,7 +52,12 @@ bool IsTorchPackage(const ZipReader& zip);
 
 class VirtualFiles {
  public:
+  // The records of `zip` as they are (the read-only view).
   explicit VirtualFiles(std::shared_ptr<const ZipReader> zip);
+  // The records of `source` (the edited namespace; `zip` is the archive
+  // as opened, whose own `.data/extern_modules` is the fallback).
+  VirtualFiles(std::shared_ptr<const ZipReader> zip, std::shared_ptr<const RecordSource> source,
+               MetadataOptions options);
   VirtualFiles(const VirtualFiles&) = delete;
   VirtualFiles& operator=(const VirtualFiles&) = delete;
 
@@ -55,8 +65,15 @@ class VirtualFiles {
   const std::string& path(size_t slot) const { return paths_[slot]; }
   // The file's bytes. Throws Error when they cannot be produced.
   std::shared_ptr<const std::string> Content(size_t slot) const;
-  // Whether Content() has run the analysis already (it is then cheap).
-  bool IsGenerated() const { return generated_flag_.load(std::memory_order_acquire); }
+  // The slot of `path`, if it is a generated file.
+  std::optional<size_t> SlotOf(std::string_view path) const;
+  // Whether Content() has a current result (it is then cheap).
+  bool IsGenerated() const {
+    return generated_epoch_.load(std::memory_order_acquire) ==
+           epoch_.load(std::memory_order_acquire);
+  }
+  // The records changed: the next Content() runs the analysis again.
+  void Invalidate() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
   struct Generated {
@@ -64,13 +81,16 @@ class VirtualFiles {
     std::shared_ptr<const std::string> deps_dot;        // null: see failure
     std::shared_ptr<const Error> failure;               // why the analysis failed
   };
-  void GenerateOnce() const;  // never throws: failures land in generated_
+  Generated Generate() const;  // never throws: failures land in the result
 
   std::shared_ptr<const ZipReader> zip_;
+  std::shared_ptr<const RecordSource> source_;
+  const MetadataOptions options_;
   std::vector<std::string> paths_;  // slot -> path: extern_modules, deps.dot
-  mutable std::once_flag once_;
-  mutable std::atomic<bool> generated_flag_{false};
-  mutable Generated generated_;  // written once under once_
+  std::atomic<uint64_t> epoch_{1};  // bumped by Invalidate()
+  mutable std::mutex mu_;
+  mutable std::atomic<uint64_t> generated_epoch_{0};  // epoch of generated_; written under mu_
+  mutable Generated generated_;                       // guarded by mu_
 };
 
 }  // namespace tpkg::fs

@@ -1,0 +1,47 @@
+// journal_bridge.h: libfuse's low-level operation table for the read/write
+// mount, as one-line trampolines into JournalFsOps.
+//
+//   JournalBridge bridge(ops);
+//   FuseSession session(args, JournalBridge::Operations(), &bridge);
+//
+// Kernel cache policy (the simplest scheme that stays correct): every change
+// to a name, an attribute or a byte of a journal-backed file reaches the
+// journal *through this kernel mount*, and the kernel updates its own
+// dentry, attribute and page caches for every change it forwards (it
+// replaces dentries on rename/unlink, truncates pages on truncate and
+// O_TRUNC, writes through its pages on write(2) and on msync of a shared
+// mmap, and invalidates the attributes after each write). Nothing else
+// writes the journal (it is locked to this daemon). So for those files the
+// long timeouts and keep_cache of the read-only view stay correct: readers
+// see their own and others' writes at once, and mmap works. The exception
+// is the generated `.data/extern_modules` and `.data/deps.dot`, whose bytes
+// change when *other* files change: they get zero entry/attribute timeouts
+// and no keep_cache, so every open re-reads them. The kernel's writeback
+// cache stays off, so a write(2) has reached the journal's data file (and
+// survives SIGKILL) before it returns.
+//
+// Thread safety: the bridge is shared by all FUSE worker threads and has no
+// mutable state.
+#pragma once
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include "journal_fs_ops.h"
+
+namespace tpkg::fs {
+
+class JournalBridge {
+ public:
+  // For names and attributes only the kernel itself can change (see above).
+  static constexpr double kCacheSeconds = 86400.0;
+
+  explicit JournalBridge(JournalFsOps& ops) : ops_(ops) {}
+  static const fuse_lowlevel_ops& Operations();
+  JournalFsOps& ops() { return ops_; }
+
+ private:
+  JournalFsOps& ops_;
+};
+
+}  // namespace tpkg::fs

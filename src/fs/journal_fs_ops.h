@@ -1,0 +1,168 @@
+// journal_fs_ops.h: the read/write mount's file-system operations, over the
+// edit journal (tpkg/journal.h), as plain C++ returning 0 / -errno.
+//
+// Like FsOps (the read-only view) there are no FUSE types here, so the whole
+// write path is unit-testable without a kernel; journal_bridge.cc adapts it
+// to libfuse. Every method is noexcept: it catches once, logs once
+// ("Cannot write 'model/a.py': No space left on device") and returns
+// -ToErrno(e).
+//
+//   JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()});
+//   struct stat st; uint64_t fh;
+//   ops.Create(kRootInode, "new.py", 0644, O_WRONLY, &st, &fh);
+//   ops.Write(fh, 0, bytes);
+//   ops.Release(fh);
+//
+// What a package can hold, and so what the mount accepts (the rules users see):
+//   * regular files and directories only: symlink, link and mknod of anything
+//     but a regular file give EPERM (a ZIP record has no such kinds, and
+//     torch.package would not know what to do with them);
+//   * names of at most 255 bytes (ENAMETOOLONG), paths the journal accepts;
+//   * `.data/extern_modules` and `.data/deps.dot` are generated from the
+//     package's contents and follow every edit: opening them for writing,
+//     truncating, removing or renaming them gives EACCES / EPERM with a log
+//     line saying why;
+//   * permission bits and mtimes are kept while mounted (and in the journal),
+//     but a saved archive holds neither (torch writes none); owners cannot
+//     change (EPERM).
+//
+// Files: an open file is a handle (`fh`, a key into handles_, never a
+// pointer). Its bytes are those of the journal node at the inode's current
+// path: the original record until the first write, then the journal data
+// file. When an open file loses its name (unlink, or another file renamed
+// over it), the inode keeps the descriptor / record it had, so reads and
+// writes through open handles go on working, as POSIX requires.
+//
+// Thread safety: shared by all FUSE worker threads. ns_mu_ is held
+// exclusively by every operation that changes names (create, mkdir, unlink,
+// rmdir, rename) and shared by the others, so a path resolved through the
+// inode table stays valid during the journal call that uses it. files_mu_
+// guards the handle and open-inode tables; it is never held during I/O.
+// The Journal serializes its own calls; VirtualFiles guards itself.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "file_reader.h"
+#include "fs_ops.h"  // FsOptions, DirEntry, DirFiller
+#include "inode_table.h"
+#include "tpkg/journal.h"
+#include "virtual_files.h"
+
+namespace tpkg::fs {
+
+// Which attributes SetAttr() changes (bit set).
+enum SetAttrField : unsigned {
+  kSetMode = 1u << 0,
+  kSetSize = 1u << 1,
+  kSetMtime = 1u << 2,     // to attr.st_mtim
+  kSetMtimeNow = 1u << 3,  // to the current time
+  kSetAtime = 1u << 4,     // accepted and ignored (no atimes in a package)
+  kSetOwner = 1u << 5,     // uid or gid: EPERM unless unchanged
+};
+
+class JournalFsOps {
+ public:
+  JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal, FsOptions options);
+
+  // --- Names and attributes ---
+  int Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept;
+  int GetAttr(InodeId ino, struct stat* out) noexcept;
+  int SetAttr(InodeId ino, const struct stat& attr, unsigned fields, std::optional<uint64_t> fh,
+              struct stat* out) noexcept;
+  int OpenDir(InodeId ino) noexcept;
+  int ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill) noexcept;
+  int Mkdir(InodeId parent, std::string_view name, mode_t mode, struct stat* out) noexcept;
+  int Unlink(InodeId parent, std::string_view name) noexcept;
+  int Rmdir(InodeId parent, std::string_view name) noexcept;
+  // `no_replace`: RENAME_NOREPLACE; `exchange` (RENAME_EXCHANGE) gives EINVAL.
+  int Rename(InodeId parent, std::string_view name, InodeId new_parent, std::string_view new_name,
+             bool no_replace, bool exchange) noexcept;
+  // symlink, link, mknod of a non-regular file: -EPERM (see the rules above).
+  int RefuseSpecialFile(const char* what, InodeId parent, std::string_view name) noexcept;
+  int StatFs(struct statvfs* out) noexcept;
+
+  // --- Files ---
+  // O_TRUNC empties the file; O_APPEND writes at the end.
+  int Open(InodeId ino, int flags, uint64_t* fh) noexcept;
+  // O_CREAT|O_EXCL semantics (the kernel checked the name is free).
+  int Create(InodeId parent, std::string_view name, mode_t mode, int flags, struct stat* out,
+             uint64_t* fh) noexcept;
+  ssize_t Read(uint64_t fh, uint64_t offset, std::span<char> out) noexcept;
+  ssize_t Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept;
+  int Fsync(uint64_t fh) noexcept;
+  int Release(uint64_t fh) noexcept;
+
+  // Whether `ino` is a generated file: its bytes change with every edit
+  // elsewhere, so the bridge lets the kernel cache neither its attributes
+  // nor its pages.
+  bool IsVirtual(InodeId ino) noexcept;
+
+ private:
+  // What an inode that is open holds on to, so it survives losing its name.
+  struct OpenInode {
+    int open_count = 0;
+    int write_count = 0;  // handles open for writing
+    // The journal data file (read/write), once edited; shared with the
+    // Content of reads and writes in flight so Release() cannot close it
+    // under them.
+    std::shared_ptr<const ScopedFd> fd;
+    uint64_t data_id = 0;      // of fd
+    const ZipEntry* original = nullptr;    // content still the original record
+    std::shared_ptr<RecordReader> reader;  // for `original`
+  };
+  struct Handle {
+    InodeId ino = 0;
+    bool write = false;
+    bool append = false;
+  };
+  struct Content;  // what one Read/Write goes to (journal_fs_ops.cc)
+
+  std::optional<std::string> PathOf(InodeId ino) const;
+  InodeId Intern(const std::string& path);
+  std::string ChildPath(InodeId parent, std::string_view name) const;  // throws ENOENT
+  void FillAttr(InodeId ino, const std::string& path, struct stat* out) const;
+  void FillNodeAttr(InodeId ino, const JournalNode& node, struct stat* out) const;
+  Content ContentOf(InodeId ino, bool for_write);
+  Content CachedEdited(InodeId ino, const std::string& path, uint64_t data_id);
+  Content OriginalContent(InodeId ino, const ZipEntry* original);
+  Content OrphanContent(InodeId ino);
+  void OrphanAttr(InodeId ino, struct stat* out);
+  void CaptureBeforeLosingName(const std::string& path);
+  void RefuseGenerated(const std::string& path, const char* verb) const;
+  Handle HandleOf(uint64_t fh);
+  uint64_t AddHandle(InodeId ino, int flags);
+  void Changed();
+  std::string Describe(const std::string& path) const;
+  template <class Fn>
+  auto Guard(const char* verb, const std::string& what, Fn&& fn) noexcept -> decltype(fn());
+
+  const std::shared_ptr<const ZipReader> zip_;
+  Journal& journal_;
+  const FsOptions options_;
+  const struct timespec archive_mtime_;
+  VirtualFiles virtual_files_;
+
+  mutable std::shared_mutex ns_mu_;
+  mutable std::mutex table_mu_;  // held only inside PathOf/Intern/... (never across calls)
+  InodeTable inodes_;            // guarded by table_mu_
+
+  std::mutex files_mu_;
+  uint64_t next_fh_ = 1;                                 // guarded by files_mu_
+  std::unordered_map<uint64_t, Handle> handles_;         // guarded by files_mu_
+  std::unordered_map<InodeId, OpenInode> open_inodes_;  // guarded by files_mu_
+};
+
+}  // namespace tpkg::fs

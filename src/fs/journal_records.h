@@ -1,0 +1,44 @@
+// journal_records.h: the current contents of a read/write mount as a
+// metadata RecordSource (tpkg/metadata.h), for the regenerated
+// `.data/extern_modules` and `.data/deps.dot` and for the check before a save.
+//
+//   JournalRecords records(journal);
+//   tpkg::Metadata m = tpkg::RegenerateMetadata(records, options);
+//
+// Record order is the order the next write-back will write (write_back.h):
+// the original records still present under their name, in archive order,
+// with the new names (sorted) at the position of `.data/extern_modules`
+// (else `.data/version`, else the end), and `.data/version` last. The
+// exporter graph is rebuilt in record order, so this keeps the virtual files
+// equal to what the saved archive will hold. Paths not in the journal (the
+// generated `.data/deps.dot`) are never records.
+//
+// Thread safety: const methods only; the Journal serializes its own calls,
+// so several threads may read through one JournalRecords.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tpkg/journal.h"
+#include "tpkg/metadata.h"
+
+namespace tpkg::fs {
+
+class JournalRecords : public RecordSource {
+ public:
+  explicit JournalRecords(const Journal& journal) : journal_(journal) {}
+  std::vector<std::string> RecordNames() const override;
+  std::string ReadRecord(const std::string& name) const override;
+  std::string ReadPrefix(const std::string& name, size_t n) const override;
+
+ private:
+  std::string Read(const std::string& name, size_t limit) const;
+  const Journal& journal_;
+};
+
+// The names of the original archive's records (prefix stripped, no
+// directory entries): MetadataOptions::baseline_records of an edited package.
+std::vector<std::string> OriginalRecordNames(const ZipReader& zip);
+
+}  // namespace tpkg::fs
