@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "journal_records.h"
 #include "log.h"
@@ -79,26 +80,52 @@ JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journa
       virtual_files_(zip_, std::make_shared<JournalRecords>(journal),
                      EditedPackageOptions(*zip_)) {}
 
-template <class Fn>
-auto JournalFsOps::Guard(const char* verb, const std::string& what, Fn&& fn) noexcept
-    -> decltype(fn()) {
+// `what` is the path named in log lines, or a callable computing it (only
+// when something is logged).
+template <class What, class Fn>
+auto JournalFsOps::Guard(const char* verb, const What& what, Fn&& fn) noexcept -> decltype(fn()) {
+  auto name = [&]() -> std::string {
+    try {
+      if constexpr (std::is_invocable_v<const What&>) {
+        return Describe(what());
+      } else {
+        return Describe(std::string(what));
+      }
+    } catch (...) {
+      return "?";
+    }
+  };
   try {
     return fn();
   } catch (const Error& e) {
     const int err = ToErrno(e);
     if (IsOrdinaryAnswer(err)) {
-      TPKG_LOG(kDebug) << verb << " '" << what << "': " << e.what();
+      TPKG_LOG(kDebug) << verb << " '" << name() << "': " << e.what();
     } else {
-      TPKG_LOG(kError) << "Cannot " << verb << " '" << Describe(what) << "': " << e.what();
+      TPKG_LOG(kError) << "Cannot " << verb << " '" << name() << "': " << e.what();
     }
     return -err;
   } catch (const std::bad_alloc&) {
-    TPKG_LOG(kError) << "Cannot " << verb << " '" << Describe(what) << "': out of memory";
+    TPKG_LOG(kError) << "Cannot " << verb << " '" << name() << "': out of memory";
     return -ENOMEM;
   } catch (const std::exception& e) {
-    TPKG_LOG(kError) << "Cannot " << verb << " '" << Describe(what) << "': " << e.what();
+    TPKG_LOG(kError) << "Cannot " << verb << " '" << name() << "': " << e.what();
     return -EIO;
   }
+}
+
+std::string JournalFsOps::NameOfInode(InodeId ino) const {
+  if (std::optional<std::string> path = PathOf(ino)) return *path;
+  return "(removed file, inode " + std::to_string(ino) + ")";
+}
+
+std::string JournalFsOps::NameOfHandle(uint64_t fh) {
+  std::optional<InodeId> ino;
+  {
+    std::lock_guard lock(files_mu_);
+    if (auto it = handles_.find(fh); it != handles_.end()) ino = it->second.ino;
+  }
+  return ino ? NameOfInode(*ino) : "(handle " + std::to_string(fh) + ")";
 }
 
 std::string JournalFsOps::Describe(const std::string& path) const {
@@ -192,7 +219,7 @@ bool GeneratedFileVisible(const Journal& journal, const VirtualFiles& vf, const 
 }  // namespace
 
 int JournalFsOps::Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept {
-  return Guard("look up", std::string(name), [&]() -> int {
+  return Guard("look up", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     const bool generated = GeneratedFileVisible(journal_, virtual_files_, path);
@@ -206,7 +233,7 @@ int JournalFsOps::Lookup(InodeId parent, std::string_view name, struct stat* out
 }
 
 int JournalFsOps::GetAttr(InodeId ino, struct stat* out) noexcept {
-  return Guard("stat", std::to_string(ino), [&]() -> int {
+  return Guard("stat", [&] { return NameOfInode(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     if (const std::optional<std::string> path = PathOf(ino)) {
       FillAttr(ino, *path, out);
@@ -236,7 +263,7 @@ void JournalFsOps::OrphanAttr(InodeId ino, struct stat* out) {
 }
 
 int JournalFsOps::OpenDir(InodeId ino) noexcept {
-  return Guard("open", std::to_string(ino), [&]() -> int {
+  return Guard("open", [&] { return NameOfInode(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::optional<std::string> path = PathOf(ino);
     if (!path) return -ENOENT;
@@ -247,7 +274,7 @@ int JournalFsOps::OpenDir(InodeId ino) noexcept {
 }
 
 int JournalFsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill) noexcept {
-  return Guard("list", std::to_string(ino), [&]() -> int {
+  return Guard("list", [&] { return NameOfInode(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::optional<std::string> dir = PathOf(ino);
     if (!dir) return -ENOENT;
@@ -397,7 +424,7 @@ uint64_t JournalFsOps::AddHandle(InodeId ino, int flags) {
 // --- File operations --------------------------------------------------------
 
 int JournalFsOps::Open(InodeId ino, int flags, uint64_t* fh) noexcept {
-  return Guard("open", std::to_string(ino), [&]() -> int {
+  return Guard("open", [&] { return NameOfInode(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::optional<std::string> path = PathOf(ino);
     if (!path) return -ENOENT;
@@ -420,7 +447,7 @@ int JournalFsOps::Open(InodeId ino, int flags, uint64_t* fh) noexcept {
 
 int JournalFsOps::Create(InodeId parent, std::string_view name, mode_t mode, int flags,
                          struct stat* out, uint64_t* fh) noexcept {
-  return Guard("create", std::string(name), [&]() -> int {
+  return Guard("create", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     if (virtual_files_.SlotOf(path)) return -EEXIST;
@@ -441,7 +468,7 @@ int JournalFsOps::Create(InodeId parent, std::string_view name, mode_t mode, int
 }
 
 ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) noexcept {
-  return Guard("read", std::to_string(fh), [&]() -> ssize_t {
+  return Guard("read", [&] { return NameOfHandle(fh); }, [&]() -> ssize_t {
     const Handle h = HandleOf(fh);
     Content c;
     {
@@ -464,7 +491,7 @@ ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) no
 }
 
 ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept {
-  return Guard("write", std::to_string(fh), [&]() -> ssize_t {
+  return Guard("write", [&] { return NameOfHandle(fh); }, [&]() -> ssize_t {
     const Handle h = HandleOf(fh);
     if (!h.write) return -EBADF;
     std::shared_lock ns(ns_mu_);
@@ -481,7 +508,7 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
 }
 
 int JournalFsOps::Fsync(uint64_t fh) noexcept {
-  return Guard("sync", std::to_string(fh), [&]() -> int {
+  return Guard("sync", [&] { return NameOfHandle(fh); }, [&]() -> int {
     const Handle h = HandleOf(fh);
     Content c;
     {
@@ -509,7 +536,7 @@ int JournalFsOps::Release(uint64_t fh) noexcept {
 
 int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
                           std::optional<uint64_t> fh, struct stat* out) noexcept {
-  return Guard("change attributes of", std::to_string(ino), [&]() -> int {
+  return Guard("change attributes of", [&] { return NameOfInode(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     if ((fields & kSetOwner) && (attr.st_uid != options_.uid || attr.st_gid != options_.gid))
       return -EPERM;
@@ -543,7 +570,7 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
 
 int JournalFsOps::Mkdir(InodeId parent, std::string_view name, mode_t mode,
                         struct stat* out) noexcept {
-  return Guard("make directory", std::string(name), [&]() -> int {
+  return Guard("make directory", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     if (virtual_files_.SlotOf(path)) return -EEXIST;
@@ -555,7 +582,7 @@ int JournalFsOps::Mkdir(InodeId parent, std::string_view name, mode_t mode,
 }
 
 int JournalFsOps::Unlink(InodeId parent, std::string_view name) noexcept {
-  return Guard("remove", std::string(name), [&]() -> int {
+  return Guard("remove", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     if (virtual_files_.SlotOf(path)) RefuseGenerated(path, "remove");
@@ -571,7 +598,7 @@ int JournalFsOps::Unlink(InodeId parent, std::string_view name) noexcept {
 }
 
 int JournalFsOps::Rmdir(InodeId parent, std::string_view name) noexcept {
-  return Guard("remove directory", std::string(name), [&]() -> int {
+  return Guard("remove directory", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     journal_.Rmdir(path);
@@ -586,7 +613,7 @@ int JournalFsOps::Rmdir(InodeId parent, std::string_view name) noexcept {
 
 int JournalFsOps::Rename(InodeId parent, std::string_view name, InodeId new_parent,
                          std::string_view new_name, bool no_replace, bool exchange) noexcept {
-  return Guard("rename", std::string(name), [&]() -> int {
+  return Guard("rename", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
     if (exchange) return -EINVAL;  // the journal has no atomic exchange
     std::unique_lock ns(ns_mu_);
     const std::string from = ChildPath(parent, name);

@@ -145,9 +145,11 @@ class JournalFsOps {
   Handle HandleOf(uint64_t fh);
   uint64_t AddHandle(InodeId ino, int flags);
   void Changed();
-  std::string Describe(const std::string& path) const;
-  template <class Fn>
-  auto Guard(const char* verb, const std::string& what, Fn&& fn) noexcept -> decltype(fn());
+  std::string Describe(const std::string& path) const;  // with the prefix folder
+  std::string NameOfInode(InodeId ino) const;
+  std::string NameOfHandle(uint64_t fh);
+  template <class What, class Fn>
+  auto Guard(const char* verb, const What& what, Fn&& fn) noexcept -> decltype(fn());
 
   const std::shared_ptr<const ZipReader> zip_;
   Journal& journal_;

@@ -67,6 +67,15 @@ def unmount(path):
     return True
 
 
+def read_only_expected(archive, options):
+    """Whether the daemon will serve `archive` read-only with a warning: the
+    archive or its folder has no write bit (the shared corpus), or -o nostrict."""
+    archive = pathlib.Path(archive)
+    no_write_bit = any(p.exists() and not p.stat().st_mode & 0o222
+                       for p in (archive, archive.parent))
+    return no_write_bit or any("nostrict" in o for o in options)
+
+
 class Mount:
     """One `tpkgfs -f` daemon serving `archive` at `path`."""
 
@@ -78,6 +87,8 @@ class Mount:
         self.proc = None
         self.returncode = None
         self._allowed = []
+        if read_only_expected(self.archive, self.options):
+            self.allow_stderr(r"^tpkgfs: mounting .* read-only: ")
 
     def start(self):
         self.path.mkdir(parents=True, exist_ok=True)
