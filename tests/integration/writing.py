@@ -35,7 +35,7 @@ def writable_copy(directory, name="model.pt", source=SOURCE_PACKAGE):
 def session(archive, mnt, *options, allow=()):
     """A mount of `archive` at `mnt`; unmounted (and saved) when the block ends."""
     m = Mount(archive, mnt, options)
-    m.allow_stderr(r"^tpkgfs: saved ")
+    m.allow_stderr(r"^tpkgfs: (saved |no changes; )")
     for pattern in allow:
         m.allow_stderr(pattern)
     m.problems = None

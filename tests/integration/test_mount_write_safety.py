@@ -1,0 +1,210 @@
+"""The read/write mount never loses a byte: POSIX errors instead of crashes,
+recovery after SIGKILL, an untouched archive when nothing changed or the save
+fails (ENOSPC), a read-only view when edits could not be kept, and
+concurrent writers that all get their bytes back."""
+import errno
+import multiprocessing
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from mounting import mount_entry, wait_until
+from writing import INIT, INIT_TEXT, records, session, stop, torch_check, writable_copy
+
+SLOW = os.environ.get("TPKG_SLOW") == "1"
+
+
+def test_fuse_zip_crash_sequence_gives_enotempty_and_the_daemon_stays_up(tmp_path):
+    archive = writable_copy(tmp_path)
+    with session(archive, tmp_path / "mnt") as m:
+        os.mkdir(m.path / "a")
+        os.mkdir(m.path / "b")
+        (m.path / "b" / "f").touch()
+        mv = subprocess.run(["mv", "-T", str(m.path / "a"), str(m.path / "b")],
+                            capture_output=True, text=True)
+        assert mv.returncode != 0 and "Directory not empty" in mv.stderr
+        with pytest.raises(OSError) as info:
+            os.rename(m.path / "a", m.path / "b")
+        assert info.value.errno == errno.ENOTEMPTY
+        os.unlink(m.path / "b" / "f")
+        assert sorted(os.listdir(m.path / "b")) == []
+        assert (m.path / INIT).read_bytes() == INIT_TEXT  # still serving
+    assert m.problems == []
+
+
+def test_what_a_package_cannot_hold_is_refused_with_eperm_or_enametoolong(tmp_path):
+    archive = writable_copy(tmp_path)
+    allow = [r"a package holds only regular files and directories"]
+    with session(archive, tmp_path / "mnt", allow=allow) as m:
+        for make in (lambda p: os.symlink("x", p), lambda p: os.link(m.path / INIT, p),
+                     lambda p: os.mkfifo(p)):
+            with pytest.raises(OSError) as info:
+                make(m.path / "special")
+            assert info.value.errno == errno.EPERM
+        with pytest.raises(OSError) as info:
+            (m.path / ("n" * 256)).write_bytes(b"")
+        assert info.value.errno == errno.ENAMETOOLONG
+    assert m.problems == []
+    assert records(archive) == records(writable_copy(tmp_path / "orig"))
+
+
+def test_generated_files_follow_edits_and_refuse_writes(tmp_path):
+    archive = writable_copy(tmp_path)
+    with session(archive, tmp_path / "mnt", allow=[r"is generated from the package"]) as m:
+        externs = m.path / ".data" / "extern_modules"
+        before = externs.read_bytes()
+        assert b"json" not in before
+        with open(m.path / INIT, "ab") as f:
+            f.write(b"import json\n")
+        assert externs.read_bytes() == before + b"json\n"
+        assert '"corpus_models" -> "json"' in (m.path / ".data" / "deps.dot").read_text()
+        for write in (lambda: externs.write_bytes(b"x\n"), lambda: os.truncate(externs, 0),
+                      lambda: os.unlink(externs)):
+            with pytest.raises(PermissionError):
+                write()
+    assert m.problems == []
+    assert records(archive)[".data/extern_modules"] == before + b"json\n"
+
+
+def test_noop_mount_leaves_the_archive_byte_and_mtime_identical(tmp_path):
+    archive = writable_copy(tmp_path)
+    os.utime(archive, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    before = (archive.read_bytes(), os.stat(archive).st_mtime_ns, os.stat(archive).st_ino)
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / INIT).read_bytes()
+        os.listdir(m.path / ".data")
+        (m.path / ".data" / "deps.dot").read_bytes()
+    assert m.problems == []
+    assert (archive.read_bytes(), os.stat(archive).st_mtime_ns, os.stat(archive).st_ino) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnt", "mnt.stderr", "model.pt"]
+
+
+def test_sigkill_with_pending_edits_loses_nothing(tmp_path):
+    archive = writable_copy(tmp_path)
+    original = records(archive)
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / INIT).write_bytes(INIT_TEXT.replace(b"= 3", b"= 21"))
+        (m.path / "corpus_models" / "added.py").write_bytes(b"ADDED = 1\n")
+        os.rename(m.path / "corpus_models" / "util.py", m.path / "corpus_models" / "util2.py")
+        os.rename(m.path / "corpus_models" / "util2.py", m.path / "corpus_models" / "util.py")
+        os.mkdir(m.path / "empty_dir")
+        m.proc.send_signal(signal.SIGKILL)
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    assert m.problems == [f"tpkgfs exited with {-signal.SIGKILL}"]
+    assert records(archive) == original  # nothing saved yet
+    with session(archive, tmp_path / "again", allow=[r"^tpkgfs: recovered \d+ edited records"]) as m:
+        assert (m.path / INIT).read_bytes() == INIT_TEXT.replace(b"= 3", b"= 21")
+        assert (m.path / "corpus_models" / "added.py").read_bytes() == b"ADDED = 1\n"
+        assert (m.path / "empty_dir").is_dir()
+    assert m.problems == []
+    assert "recovered" in m.stderr()
+    saved = records(archive)
+    assert saved[INIT] == INIT_TEXT.replace(b"= 3", b"= 21")
+    assert saved["corpus_models/added.py"] == b"ADDED = 1\n"
+    assert not list(tmp_path.glob(".*.tpkgfs"))
+    loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
+    assert loaded["k"].get("value") == "21", loaded
+
+
+def test_a_package_that_would_not_load_is_not_saved(tmp_path):
+    archive = writable_copy(tmp_path)
+    before = archive.read_bytes()
+    allow = [r"^tpkgfs: Cannot save .*would no longer load", r"^\s*$", r"^\s*\*|^\s+\S",
+             r"the edits are kept in", r"would not export as it is"]
+    with session(archive, tmp_path / "mnt", allow=allow) as m:
+        os.unlink(m.path / "corpus_models" / "util.py")  # model.py imports it
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert "corpus_models.util" in m.stderr()
+    assert archive.read_bytes() == before
+    assert list(tmp_path.glob(".*.tpkgfs"))  # the edit is kept
+
+
+def test_an_archive_without_write_permission_mounts_read_only(tmp_path):
+    archive = writable_copy(tmp_path / "ro")
+    archive.chmod(0o444)
+    with session(archive, tmp_path / "mnt") as m:  # the warning is expected (mounting.py)
+        assert "read-only" in m.stderr()
+        with pytest.raises(OSError) as info:
+            (m.path / INIT).write_bytes(b"x")
+        assert info.value.errno == errno.EROFS
+    assert m.problems == []
+    assert not list((tmp_path / "ro").glob(".*.tpkgfs"))
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 3 MiB tmpfs mounted in tmp_path (root only); always unmounted."""
+    where = tmp_path / "small"
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tpkg-test", str(where)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_enospc_during_write_back_keeps_the_original_and_the_edits(tmp_path, small_tmpfs):
+    # A 1.6 MB package: the save needs a second copy, which does not fit in 3 MiB.
+    big = writable_copy(tmp_path / "build")
+    with session(big, tmp_path / "build_mnt") as m:
+        (m.path / ".data" / "padding.bin").write_bytes(os.urandom(1_600_000))
+    assert m.problems == []
+    archive = writable_copy(small_tmpfs, source=big)
+    before = archive.read_bytes()
+    allow = [r"^tpkgfs: Cannot save .*No space left on device", r"the edits are kept in"]
+    with session(archive, tmp_path / "mnt", allow=allow) as m:
+        with open(m.path / INIT, "ab") as f:
+            f.write(b"ENOSPC_EDIT = 1\n")
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert "No space left on device" in m.stderr()
+    assert archive.read_bytes() == before
+    assert sorted(p.name for p in small_tmpfs.iterdir()) == [".model.pt.tpkgfs", "model.pt"]
+    subprocess.run(["mount", "-o", "remount,size=8m", str(small_tmpfs)], check=True)
+    with session(archive, tmp_path / "again", allow=[r"^tpkgfs: recovered "]) as m:
+        assert (m.path / INIT).read_bytes().endswith(b"ENOSPC_EDIT = 1\n")
+    assert m.problems == []
+    assert records(archive)[INIT].endswith(b"ENOSPC_EDIT = 1\n")
+
+
+def _writer(root, index, seconds, result):
+    """Rewrites its own file with changing content and reads it back; counts mismatches."""
+    path = os.path.join(root, f"worker{index}.bin")
+    deadline = time.monotonic() + seconds
+    rounds = bad = 0
+    data = b""
+    while time.monotonic() < deadline:
+        data = bytes([(index * 31 + rounds) % 256]) * (4096 * (1 + rounds % 7)) + b"%d\n" % rounds
+        with open(path, "wb") as f:
+            f.write(data)
+        with open(path, "rb") as f:
+            bad += f.read() != data
+        rounds += 1
+    result.put((index, rounds, bad, data))
+
+
+def test_concurrent_writers_and_readers_get_every_byte(tmp_path):
+    archive = writable_copy(tmp_path)
+    seconds = 30 if SLOW else 10
+    workers = 4
+    with session(archive, tmp_path / "mnt") as m:
+        result = multiprocessing.Queue()
+        procs = [multiprocessing.Process(target=_writer, args=(str(m.path), i, seconds, result))
+                 for i in range(workers)]
+        for p in procs:
+            p.start()
+        outcomes = [result.get(timeout=seconds + 60) for _ in procs]
+        for p in procs:
+            p.join()
+        assert (m.path / INIT).read_bytes() == INIT_TEXT
+    assert m.problems == []
+    saved = records(archive)
+    for index, rounds, bad, data in outcomes:
+        assert rounds > 0 and bad == 0, (index, rounds, bad)
+        assert saved[f"worker{index}.bin"] == data
