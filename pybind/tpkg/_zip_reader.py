@@ -68,6 +68,7 @@ class ArchiveReader:
         self.path = path  # a path torch._C.PyTorchFileReader can open too
         self._keepalive = keepalive
         self._check_version()
+        self._check_prefix()
 
     @classmethod
     def from_file(cls, fileobj) -> "ArchiveReader":
@@ -79,8 +80,8 @@ class ArchiveReader:
 
     def _check_version(self):
         # torch's reader refuses archives without a readable version in 1..10.
-        record = ".data/version" if self._zip.has_record(".data/version") else "version"
-        if not self._zip.has_record(record):
+        record = ".data/version" if self.has_record(".data/version") else "version"
+        if not self.has_record(record):
             raise RuntimeError(
                 'Expected hasRecord("version") to be true, but got false.  (Could this error '
                 "message be improved?  If so, please report an enhancement request to PyTorch.)"
@@ -96,6 +97,14 @@ class ArchiveReader:
                 "may be too old."
             )
 
+    def _check_prefix(self):
+        # torch lists records only when every entry sits in the prefix folder
+        # (the non-strict reader also lists the strays, by their full name).
+        folder = self._zip.prefix + "/"
+        for entry in self._zip.entries():
+            if not entry.full_name.startswith(folder):
+                raise RuntimeError(f"file in archive is not in a subdirectory {folder}: {entry.full_name}")
+
     def get_record(self, name: str) -> bytes:
         try:
             return self._zip.get_record(name)
@@ -103,7 +112,8 @@ class ArchiveReader:
             raise RecordNotFoundError(name) from None
 
     def has_record(self, name: str) -> bool:
-        return self._zip.has_record(name)
+        entry = self._zip.entry(name)
+        return entry is not None and entry.full_name.startswith(self._zip.prefix + "/")
 
     def get_all_records(self):
         return self._zip.records()

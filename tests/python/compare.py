@@ -23,6 +23,7 @@ def unmangle_text(text: str) -> str:
 class Comparer:
     def __init__(self):
         import torch
+        import torch.fx
 
         self.torch = torch
         self.storages_a = []  # storage data_ptr of each tensor met, in walk order
@@ -36,6 +37,8 @@ class Comparer:
         self._seen.add(key)
         torch = self.torch
         if isinstance(a, torch.jit.ScriptModule):
+            return self._same_script(a, b, path)
+        if isinstance(a, torch.fx.GraphModule):
             return self._same_script(a, b, path)
         if isinstance(a, torch.Tensor):
             return self._same_tensor(a, b, path)
@@ -58,9 +61,10 @@ class Comparer:
             assert unmangle_text(repr(a)) == unmangle_text(repr(b)), path
             return
         if isinstance(a, dict):
-            assert list(a.keys()) == list(b.keys()), path
-            for k in a:
-                self.same(a[k], b[k], f"{path}[{k!r}]")
+            assert len(a) == len(b), path
+            for (ka, va), (kb, vb) in zip(a.items(), b.items()):
+                self.same(ka, kb, f"{path}.keys()")
+                self.same(va, vb, f"{path}[{ka!r}]")
             if type(a) is dict or type(a).__module__ == "collections":
                 return
         elif isinstance(a, (list, tuple)):
@@ -98,6 +102,7 @@ class Comparer:
         self.storages_b.append(b.storage().data_ptr())
 
     def _same_script(self, a, b, path):
+        # Script and fx modules: same code, same tensors.
         assert type(a).__name__ == type(b).__name__, path
         assert a.code == b.code, path
         self.same(dict(a.state_dict()), dict(b.state_dict()), f"{path}.state_dict()")
