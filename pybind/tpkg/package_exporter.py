@@ -210,6 +210,8 @@ class PackageExporter:
 
         self.patterns: Dict[GlobGroup, _PatternInfo] = {}
         self._unique_id = 0
+        # Names found not to exist (_module_exists), so each is looked up once.
+        self._missing_modules: Set[str] = set()
 
     def save_source_file(self, module_name: str, file_or_directory: str, dependencies=True):
         """Adds the file or directory ``file_or_directory`` as the code of
@@ -300,6 +302,12 @@ class PackageExporter:
         self._write(module_name.replace(".", "/") + extension, src)
 
     def _import_module(self, module_name: str):
+        if self.importer is sys_importer:
+            # importlib.import_module's own answer for an imported module,
+            # without its locking round trip (the exporter asks ~10x per module).
+            module = sys.modules.get(module_name)
+            if module is not None:
+                return module
         try:
             return self.importer.import_module(module_name)
         except ModuleNotFoundError:
@@ -312,9 +320,19 @@ class PackageExporter:
             raise ModuleNotFoundError(msg) from None
 
     def _module_exists(self, module_name: str) -> bool:
+        if module_name in self._missing_modules:
+            return False
+        if self.importer is sys_importer and _cannot_be_submodule(module_name):
+            return False
         try:
             self._import_module(module_name)
             return True
+        except ModuleNotFoundError as e:
+            # Missing itself (not failing on some other import): asking again
+            # would walk the same directories for the same answer.
+            if e.name == module_name:
+                self._missing_modules.add(module_name)
+            return False
         except Exception:
             return False
 
@@ -792,6 +810,18 @@ from _mock import MockedObject
 def __getattr__(attr: str):
     return MockedObject(__name__ + '.' + attr, _suppress_err=True)
 """
+
+
+def _cannot_be_submodule(module_name: str) -> bool:
+    """True when importing `module_name` must fail at once: its parent is an
+    imported module that is not a package (importlib then raises "'a.b' is
+    not a package" without looking anywhere). The typical case is
+    `from mod import function`, which torch first tries as a submodule."""
+    parent, dot, _ = module_name.rpartition(".")
+    if not dot:
+        return False
+    parent_module = sys.modules.get(parent)
+    return parent_module is not None and not hasattr(parent_module, "__path__")
 
 
 def _read_file(filename: str) -> str:

@@ -1,0 +1,162 @@
+"""tpkg vs torch.package on one workload (run by scripts/bench_python.sh).
+
+The workload: a generated package of GROUPS x PER_GROUP interned modules
+(absolute, relative and stdlib imports; the model's module imports every
+group) and a model with 100 storages. Each library is timed
+in fresh interpreters (ROUNDS of them, alternating libraries) with the
+modules already imported (as when a user exports a model they hold), best
+of ROUNDS x REPEATS:
+  export       PackageExporter: intern("bench.**"), save_pickle(model), close
+  import+load  PackageImporter(path), load_pickle (executes every module), a forward pass
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+GROUPS, PER_GROUP, LAYERS, REPEATS, ROUNDS = 40, 52, 50, 4, 2
+
+MODULE = '''\
+"""Generated module {g}.{m}."""
+import os
+import json
+from collections import OrderedDict
+{imports}
+
+CONSTANT_{m} = {m}
+
+
+class Thing{m}:
+    """A class with a few methods."""
+
+    def __init__(self, value=CONSTANT_{m}):
+        self.value = value
+        self.table = OrderedDict(a=1, b=2)
+
+    def describe(self):
+        return json.dumps({{"value": self.value, "sep": os.sep}})
+
+    def twice(self):
+        return self.value * 2
+
+
+def helper_{m}(x):
+    if x > 0:
+        return x - 1
+    return Thing{m}(x).twice()
+'''
+
+MODEL = '''\
+import torch
+{group_imports}
+
+
+class Model(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(64, 64) for _ in range({layers}))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        return x
+'''
+
+
+def generate(root):
+    pkg = os.path.join(root, "bench")
+    os.makedirs(pkg)
+    open(os.path.join(pkg, "__init__.py"), "w").close()
+    for g in range(GROUPS):
+        gdir = os.path.join(pkg, f"g{g}")
+        os.makedirs(gdir)
+        with open(os.path.join(gdir, "__init__.py"), "w") as f:
+            members = ", ".join(f"m{m}" for m in range(PER_GROUP))
+            f.write(f'"""Group {g}."""\nfrom . import {members}\n')
+        for m in range(PER_GROUP):
+            imports = []
+            if m > 0:
+                imports.append(f"from . import m{m - 1}")
+            if g > 0:
+                imports.append(f"import bench.g{g - 1}.m{m}")
+            if m > 1:
+                imports.append(f"from .m{m - 2} import helper_{m - 2}")
+            with open(os.path.join(gdir, f"m{m}.py"), "w") as f:
+                f.write(MODULE.format(g=g, m=m, imports="\n".join(imports)))
+    with open(os.path.join(pkg, "model.py"), "w") as f:
+        group_imports = "\n".join(f"import bench.g{g}" for g in range(GROUPS))
+        f.write(MODEL.format(group_imports=group_imports, layers=LAYERS))
+
+
+CHILD = textwrap.dedent('''
+    import gc, importlib, json, sys, time
+    sys.path.insert(0, SRC)
+    import torch
+    lib = importlib.import_module(LIB)
+    import bench.model
+    torch.manual_seed(0)
+    model = bench.model.Model()
+    x = torch.ones(2, 64)
+
+    def export(path):
+        with lib.PackageExporter(path) as pe:
+            pe.intern("bench.**")
+            pe.save_pickle("model", "model.pkl", model)
+        return len(pe.interned_modules())
+
+    def load(path):
+        imp = lib.PackageImporter(path)
+        loaded = imp.load_pickle("model", "model.pkl")
+        return loaded(x)
+
+    export_times, load_times = [], []
+    for i in range(REPEATS):
+        path = f"{OUT}.{i}.pt"
+        gc.collect()
+        t = time.perf_counter(); interned = export(path); export_times.append(time.perf_counter() - t)
+    for i in range(REPEATS):
+        gc.collect()
+        t = time.perf_counter(); y = load(f"{OUT}.{i}.pt"); load_times.append(time.perf_counter() - t)
+    assert torch.equal(y, model(x))
+    print(json.dumps({"export": min(export_times), "load": min(load_times), "interned": interned,
+                      "storages": sum(1 for _ in model.parameters())}))
+''')
+
+
+def run(lib, src, out):
+    prelude = f"LIB = {lib!r}\nSRC = {src!r}\nOUT = {out!r}\nREPEATS = {REPEATS}\n"
+    done = subprocess.run([sys.executable, "-c", prelude + CHILD], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{lib} failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def best(results):
+    return {key: min(r[key] for r in results) for key in ("export", "load")} | results[0]
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="tpkg-bench-") as tmp:
+        src = os.path.join(tmp, "src")
+        generate(src)
+        runs = {"torch.package": [], "tpkg": []}
+        for _ in range(ROUNDS):  # alternated, so load on the shared machine hits both
+            for lib in runs:
+                os.makedirs(os.path.join(tmp, lib), exist_ok=True)
+                runs[lib].append(run(lib, src, os.path.join(tmp, lib, "model")))
+        torch_result, tpkg_result = best(runs["torch.package"]), best(runs["tpkg"])
+        ours, theirs = (open(os.path.join(tmp, lib, "model.0.pt"), "rb").read() for lib in ("tpkg", "torch.package"))
+    print(f"workload: {tpkg_result['interned']} interned modules, {tpkg_result['storages']} storages; "
+          f"best of {ROUNDS} processes x {REPEATS} runs; archive {len(ours)} bytes, "
+          f"byte-identical to torch's: {ours == theirs}")
+    print(f"{'':14}{'torch.package':>15}{'tpkg':>12}{'ratio':>10}{'target':>10}")
+    for key, label, target in (("export", "export", "<= 0.30"), ("load", "import+load", "<= 1.00")):
+        t, o = torch_result[key], tpkg_result[key]
+        print(f"{label:14}{t * 1000:13.1f}ms{o * 1000:10.1f}ms{o / t:10.2f}{target:>10}")
+
+
+if __name__ == "__main__":
+    main()
