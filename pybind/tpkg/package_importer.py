@@ -72,8 +72,8 @@ class PackageImporter(Importer):
             ImportError: If the package will use a module that ``module_allowed`` refuses.
         """
         _torch_compat.register_importers_with_torch()
+        self._torch_reader = None  # torch's reader of the same archive, made on demand
         self._reader = self._open_reader(file_or_buffer)
-        self._torch_reader = None
 
         self.root = _PackageNode(None)
         self.modules = {}
@@ -173,7 +173,7 @@ class PackageImporter(Importer):
         unpickler = FastPackageUnpickler(self, data)
         unpickler.persistent_load = loader.persistent_load  # type: ignore[assignment]
 
-        with self._deserialization_context(loader.storage_context, map_location):
+        with self._deserialization_context(map_location):
             result = unpickler.load()
 
         torch = _torch_compat.loaded_torch()
@@ -182,9 +182,9 @@ class PackageImporter(Importer):
         return result
 
     @contextmanager
-    def _deserialization_context(self, storage_context, map_location):
-        # Lets __reduce_package__ loaders (TorchScript) share this load's storages.
-        self.storage_context = storage_context
+    def _deserialization_context(self, map_location):
+        # Lets __reduce_package__ loaders (TorchScript) share this load's
+        # storages: _PickleLoad sets storage_context once torch is loaded.
         self.last_map_location = map_location
         try:
             yield
@@ -477,9 +477,20 @@ class _PickleLoad:
         self._loaded_reduces: Dict[Any, Any] = {}
         self._map_location = map_location
         self._restore_location = None
-        torch = _torch_compat.loaded_torch()
-        # torch's context, so TorchScript loaders share this call's storages.
-        self.storage_context = torch._C.DeserializationStorageContext() if torch is not None else None
+        self._storage_context = None
+        if _torch_compat.loaded_torch() is not None:
+            self._context()
+
+    def _context(self):
+        """torch's DeserializationStorageContext of this call (so TorchScript
+        loaders share its storages), made once torch is loaded: unpickling
+        may be what imports torch."""
+        if self._storage_context is None:
+            import torch
+
+            self._storage_context = torch._C.DeserializationStorageContext()
+            self._importer.storage_context = self._storage_context
+        return self._storage_context
 
     def persistent_load(self, saved_id):
         assert isinstance(saved_id, tuple)
@@ -506,7 +517,7 @@ class _PickleLoad:
 
     def _read_storage(self, dtype, numel, key):
         name = f"{key}.storage"
-        context = self.storage_context
+        context = self._context()
         if context.has_storage(name):
             return context.get_storage(name, dtype).storage()
         reader = self._importer._reader
@@ -518,6 +529,8 @@ class _PickleLoad:
     def _load_reduce(self, data):
         # The 1.13 4-tuple carries id(obj): one call per object per load. The
         # older 3-tuple has no id and is called for every reference.
+        if _torch_compat.loaded_torch() is not None:
+            self._context()  # the loader may be TorchScript's, which reads it
         if len(data) == 2:
             func, args = data
             return func(self._importer, *args)

@@ -199,3 +199,22 @@ def test_zip_reader_is_torchs_reader_in_zip_mode(in_corpus, tmp_path):
     reader_imp = tpkg.PackageImporter(torch._C.PyTorchFileReader("pkg_minimal_text_only.pt"))
     assert reader_imp.load_text("notes", "readme.txt") == "only a text resource\n"
     assert str(reader_imp.file_structure()).startswith("─── <pytorch_file_reader>\n")
+
+
+def test_loading_tensors_imports_torch_on_demand(staging_dir):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tpkg\n"
+        "assert 'torch' not in sys.modules\n"
+        f"imp = tpkg.PackageImporter({os.path.join(CORPUS, 'pkg_torchscript.pt')!r})\n"
+        "o = imp.load_pickle('model', 'scripted.pkl')\n"
+        "assert o['w_shared'].storage().data_ptr() == o['script'].w.storage().data_ptr()\n"
+        f"d = tpkg.PackageImporter({os.path.join(CORPUS, 'pkg_dtypes.pt')!r}).load_pickle('tensors', 'all.pkl')\n"
+        "print(d['int64'].tolist())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(staging_dir)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str([-(2 ** 63), 1, 2 ** 40])
