@@ -94,3 +94,61 @@ def test_graph_wrapper_reads_like_torchs_digraph():
     with pytest.raises(ValueError, match="The node zz is not in the digraph."):
         g.successors("zz")
     assert g.to_dot() == 'digraph G {\nrankdir = LR;\nnode [shape=box];\n"<a.pkl>" -> "m";\n}\n'
+
+
+def test_mock_support_module_is_torchs_byte_for_byte():
+    import hashlib
+    import pathlib
+
+    ours = (pathlib.Path(tpkg.__file__).parent / "_mock.py").read_bytes()
+    # FORMAT.md §6.6: torch 1.13's torch/package/_mock.py.
+    assert hashlib.sha256(ours).hexdigest() == "eb24eb2b81ce589a1b51a546b7579d5f3b377e4dc8cb3ac409b26cdbd5e4991f"
+    torch_package = pytest.importorskip("torch.package")
+    assert ours == (pathlib.Path(torch_package.__file__).parent / "_mock.py").read_bytes()
+
+
+def test_submodules_are_named_like_torch_packages():
+    import importlib
+
+    names = ["package_exporter", "package_importer", "glob_group", "importer", "analyze", "_mangling",
+             "_digraph", "file_structure_representation", "_package_pickler", "_package_unpickler",
+             "_directory_reader", "_importlib", "_mock", "find_file_dependencies", "_stdlib",
+             "analyze.is_from_package", "analyze.trace_dependencies", "analyze.find_first_use_of_broken_modules"]
+    torch_package = pytest.importorskip("torch.package")
+    for name in names:
+        ours = importlib.import_module("tpkg." + name)
+        theirs = importlib.import_module("torch.package." + name)
+        public = {n for n in getattr(theirs, "__all__", []) if not n.startswith("_")}
+        assert public <= set(dir(ours)), (name, public - set(dir(ours)))
+    assert set(torch_package.__all__ if hasattr(torch_package, "__all__") else
+               [n for n in dir(torch_package) if not n.startswith("_")]) - {"analyze", "file_structure_representation",
+               "find_file_dependencies", "glob_group", "importer", "package_exporter", "package_importer"} <= set(dir(tpkg))
+
+
+def _shape(fn):
+    import inspect
+
+    def default(value):  # each library's own sys_importer
+        return "sys_importer" if type(value).__name__ == "_SysImporter" else value
+
+    return [(p.name, p.kind, default(p.default)) for p in inspect.signature(fn).parameters.values()]
+
+
+@pytest.mark.parametrize("cls", ["PackageExporter", "PackageImporter", "GlobGroup", "Directory",
+                                 "OrderedImporter", "Importer"])
+def test_public_methods_have_torchs_signatures(cls):
+    torch_package = pytest.importorskip("torch.package")
+    ours, theirs = getattr(tpkg, cls), getattr(torch_package, cls)
+    for name in dir(theirs):
+        if name.startswith("_") and name != "__init__":
+            continue
+        their_attr = getattr(theirs, name)
+        if not callable(their_attr):
+            continue
+        our_attr = getattr(ours, name, None)
+        assert our_attr is not None, f"{cls}.{name} is missing"
+        if name == "__init__" and cls == "PackageImporter":
+            # torch's default is a lambda: compare all but its identity.
+            assert [s[:2] for s in _shape(our_attr)] == [s[:2] for s in _shape(their_attr)]
+            continue
+        assert _shape(our_attr) == _shape(their_attr), f"{cls}.{name}"
