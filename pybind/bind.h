@@ -10,5 +10,9 @@ namespace tpkg::python {
 
 void BindErrors(pybind11::module_& m);  // tpkg::Error -> Python exceptions
 void BindZip(pybind11::module_& m);     // ZipReader, ZipWriter, PrefixForPath
+void BindScan(pybind11::module_& m);    // ScanImports, ScanPickle
+void BindGlob(pybind11::module_& m);    // GlobGroup
+void BindGraph(pybind11::module_& m);   // DepGraph, Action, PackagingErrorReason
+void BindPolicy(pybind11::module_& m);  // ExportPolicy over a Python ModuleEnvironment
 
 }  // namespace tpkg::python

@@ -12,4 +12,8 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "libtpkg bindings (archive I/O, dependency analysis) for the tpkg package";
   tpkg::python::BindErrors(m);
   tpkg::python::BindZip(m);
+  tpkg::python::BindScan(m);
+  tpkg::python::BindGlob(m);
+  tpkg::python::BindGraph(m);
+  tpkg::python::BindPolicy(m);
 }

@@ -42,8 +42,9 @@ class DiGraph:
     """Really simple unweighted directed graph data structure to track dependencies
     (networkx-like API, as torch.package's)."""
 
-    def __init__(self):
-        self._graph = _core.DepGraph()
+    def __init__(self, graph: "_core.DepGraph" = None):
+        # A fresh graph, or a view of one the exporter's policy builds.
+        self._graph = graph if graph is not None else _core.DepGraph()
         self._extra: Dict[str, Dict[str, Any]] = {}
 
     def add_node(self, n, **kwargs):

@@ -1,37 +1,25 @@
-"""torch.package's "mocked but still used" check of save_pickle, quirk for quirk.
+"""Inputs for torch.package's "mocked but still used" check of save_pickle.
 
 torch walks the pickle's opcodes tracking a (module, field) pair, collects
 the fields of every global whose module's first matching pattern is MOCK,
-and then tests only the *last* tracked module against that collection (a
-variable mix-up in 1.13). When it is there, every module of the pickle is
-flagged with that module's fields. The exporter calls this only when some
-module of the pickle is claimed by a mock pattern, which is rare, so the
-pure-Python opcode walk costs nothing in ordinary exports.
+then tests only the *last* tracked module against that collection (a
+variable mix-up in 1.13) and, when it is there, flags every module of the
+pickle. The policy (tpkg/policy.h) replays the check from the globals in
+opcode order and that last module, which this walk computes. The exporter
+runs it only when a module of the pickle is claimed by a mock pattern, so
+ordinary exports never pay for the pure-Python opcode walk.
 """
-from collections import defaultdict
-from typing import Callable, DefaultDict, Dict, List, Optional
+import pickletools
+from typing import Dict, List, Optional, Tuple
 
 
-def mocked_fields_of_last_module(data: bytes, first_action: Callable) -> Optional[List[str]]:
-    """The fields torch reports, or None when its check does not fire.
-
-    `first_action(module)` is the action of the first user pattern matching
-    `module` (None for implicit externs and unmatched modules).
-    """
-    import pickletools
-
-    from .package_exporter import _ModuleProviderAction
-
+def torch_mock_check_inputs(data: bytes) -> Tuple[List[Tuple[str, str]], Optional[str]]:
+    """(every (module, field) global in opcode order, torch's last tracked module)."""
     protocol = data[1] if len(data) >= 2 and data[0] == 0x80 else 0
-    mocked: DefaultDict[str, List[str]] = defaultdict(list)
+    globals_: List[Tuple[str, str]] = []
     module = field = None
     memo: Dict[int, str] = {}
     memo_count = 0
-
-    def check(mod, fld):
-        if first_action(mod) == _ModuleProviderAction.MOCK:
-            mocked[mod].append(fld)
-
     for opcode, arg, _ in pickletools.genops(data):
         name = opcode.name
         if protocol == 4:
@@ -43,8 +31,8 @@ def mocked_fields_of_last_module(data: bytes, first_action: Callable) -> Optiona
             elif name == "MEMOIZE":
                 memo_count += 1
             elif name == "STACK_GLOBAL" and isinstance(module, str) and isinstance(field, str):
-                check(module, field)
+                globals_.append((module, field))
         elif name == "GLOBAL":
             module, field = arg.split(" ")
-            check(module, field)
-    return mocked[module] if module in mocked else None
+            globals_.append((module, field))
+    return globals_, module if isinstance(module, str) else ""

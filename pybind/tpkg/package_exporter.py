@@ -1,20 +1,23 @@
 """PackageExporter: write code, pickled objects and resources into a package.
 
 The Python side does what needs the interpreter (importing modules to find
-their source, pickling objects, user hooks); libtpkg does the rest: the
-archive writer (tpkg/zip_writer.h), the import and pickle scanners
-(import_scan.h, pickle_scan.h), pattern matching (glob.h) and the
-dependency graph (dep_graph.h). The records, their order, the graph and
-every error match torch.package 1.13's (FORMAT.md §5-§7).
+their source, pickling objects, user hooks); libtpkg does the rest: which
+module gets which action and why (tpkg/policy.h, which asks back through
+_PolicyEnvironment whenever it needs an import), the archive writer
+(zip_writer.h), the import and pickle scanners (import_scan.h,
+pickle_scan.h), patterns (glob.h) and the graph (dep_graph.h). The records,
+their order, the graph and every error match torch.package 1.13's
+(FORMAT.md §5-§7).
 """
 import collections.abc
 import importlib.machinery
 import io
+import weakref
 import linecache
 import platform
 import sys
 import types
-from collections import defaultdict, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -25,8 +28,6 @@ from ._digraph import DiGraph
 from ._importlib import _normalize_path
 from ._mangling import demangle, is_mangled
 from ._package_pickler import create_pickler
-from ._stdlib import is_stdlib_module
-from .find_file_dependencies import find_files_source_depends_on
 from .glob_group import GlobGroup, GlobPattern
 from .importer import Importer, is_importer, OrderedImporter, sys_importer
 
@@ -97,29 +98,16 @@ class PackagingError(Exception):
     """Every problem found while exporting, grouped by reason."""
 
     def __init__(self, dependency_graph: DiGraph):
-        broken: Dict[PackagingErrorReason, List[str]] = defaultdict(list)
-        nodes = dependency_graph.nodes
-        for module_name, attrs in nodes.items():
-            error = attrs.get("error")
-            if error is None:
-                continue
-            if error == PackagingErrorReason.NO_ACTION:
-                assert "action" not in attrs
-            broken[error].append(module_name)
-
-        message = io.StringIO()
-        message.write("\n")
-        for reason, module_names in broken.items():
-            message.write(f"* {reason.value}\n")
-            for module_name in module_names:
-                message.write(f"    {module_name}\n")
-                error_context = nodes[module_name].get("error_context")
-                if error_context is not None:
-                    message.write(f"      Context: {error_context}\n")
+        core = dependency_graph._graph
+        for attrs in core.nodes():
+            # torch asserts this while grouping; a module given an action after
+            # it failed to match (save_source_file's quirk) trips it.
+            if attrs.error == _core.Reason.NO_ACTION:
+                assert attrs.action is None
 
         # Tooling (analyze.find_first_use_of_broken_modules) reads the graph.
         self.dependency_graph = dependency_graph
-        super().__init__(message.getvalue())
+        super().__init__("\n" + _core.format_packaging_error(core).lstrip("\n"))
 
 
 class RemovableHandle:
@@ -184,10 +172,12 @@ class PackageExporter:
 
         self.serialized_reduces: Dict[int, Any] = {}
 
-        # Modules and pickles (named '<package.resource>') with "u needs v" edges;
-        # nodes carry how to write them (see _digraph).
-        self.dependency_graph = DiGraph()
-        self._graph = self.dependency_graph._graph
+        # The decisions, and the graph they build: modules and pickles (named
+        # '<package.resource>') with "u needs v" edges; nodes carry how to
+        # write them (see _digraph).
+        self._policy = _core.ExportPolicy(_PolicyEnvironment(self))
+        self._graph = self._policy.graph
+        self.dependency_graph = DiGraph(self._graph)
 
         # Storage numbering (.data/N.storage): storage id -> (N, storage kept alive).
         self._storages: Dict[int, Any] = {}
@@ -245,31 +235,6 @@ class PackageExporter:
         self._unique_id += 1
         return ret
 
-    def _get_dependencies(self, src: str, module_name: str, is_package: bool) -> List[str]:
-        """The modules `src` imports (unique, in order), keeping only those that
-        can be imported; `from pkg import sub` names `pkg.sub`, not `pkg`."""
-        package_name = module_name if is_package else module_name.rsplit(".", maxsplit=1)[0]
-        try:
-            dep_pairs = find_files_source_depends_on(src, package_name)
-        except Exception as e:
-            self.dependency_graph.add_node(
-                module_name,
-                error=PackagingErrorReason.DEPENDENCY_RESOLUTION_FAILED,
-                error_context=str(e),
-            )
-            return []
-
-        dependencies = {}
-        for dep_module_name, dep_module_obj in dep_pairs:
-            if dep_module_obj is not None:
-                possible_submodule = f"{dep_module_name}.{dep_module_obj}"
-                if self._module_exists(possible_submodule):
-                    dependencies[possible_submodule] = True
-                    continue
-            if self._module_exists(dep_module_name):
-                dependencies[dep_module_name] = True
-        return list(dependencies.keys())
-
     def save_source_string(
         self,
         module_name: str,
@@ -284,18 +249,7 @@ class PackageExporter:
                 which may have submodules and resources.
             dependencies: scan ``src`` for imports and handle them.
         """
-        attrs = self._graph.add_node(module_name)
-        attrs.source = src
-        attrs.is_package = is_package
-        attrs.provided = True
-        attrs.action = _core.Action.INTERN
-        if dependencies:
-            self._add_source_dependencies(module_name, src, is_package)
-
-    def _add_source_dependencies(self, module_name: str, src: str, is_package: bool):
-        for dep in self._get_dependencies(src, module_name, is_package):
-            self._graph.add_edge(module_name, dep)
-            self.add_dependency(dep)
+        self._policy.save_source_string(module_name, src, is_package, dependencies)
 
     def _write_source_string(self, module_name: str, src: str, is_package: bool = False):
         extension = "/__init__.py" if is_package else ".py"
@@ -346,36 +300,7 @@ class PackageExporter:
         """Add `module_name` to the dependency graph with the action of the
         first pattern it matches (torch and the standard library, except
         ``sys`` and ``io``, are always extern)."""
-        attrs = self._graph.find(module_name)
-        if attrs is not None and attrs.provided:
-            return
-
-        special = _SPECIAL_MODULES.get(module_name)
-        if special is not None:
-            self._set_provided(module_name, special)
-            return
-
-        if self._can_implicitly_extern(module_name):
-            self._set_provided(module_name, _core.Action.EXTERN)
-            return
-
-        for pattern, pattern_info in self.patterns.items():
-            if pattern.matches(module_name):
-                pattern_info.was_matched = True
-                action = pattern_info.action
-                self._set_provided(module_name, _CORE_ACTIONS[action])
-                if action == _ModuleProviderAction.DENY:
-                    self._graph.node(module_name).error = _core.Reason.DENIED
-                if action == _ModuleProviderAction.INTERN:
-                    self._intern_module(module_name, dependencies)
-                return
-
-        self._graph.add_node(module_name).error = _core.Reason.NO_ACTION
-
-    def _set_provided(self, module_name: str, action):
-        attrs = self._graph.add_node(module_name)
-        attrs.action = action
-        attrs.provided = True
+        self._policy.add_dependency(module_name, dependencies)
 
     def save_module(self, module_name: str, dependencies=True):
         """Save the code of ``module_name`` (found through the importer and its
@@ -386,34 +311,27 @@ class PackageExporter:
 
     def _intern_module(self, module_name: str, dependencies: bool):
         """Adds the module as interned, with its source, then its dependencies."""
-        module_obj = self._import_module(module_name)
-        # The import worked, so a mangled name was recognized by an importer:
-        # the package stores the plain name.
-        module_name = demangle(module_name)
+        if is_mangled(module_name):
+            # Only an importer in the chain can recognize it; the package
+            # stores the plain name.
+            self._import_module(module_name)
+            module_name = demangle(module_name)
+        self._policy.save_module(module_name, dependencies)
 
-        is_package = hasattr(module_obj, "__path__")
-        source = self._get_source_of_module(module_obj)
-        attrs = self._graph.add_node(module_name)
-        attrs.action = _core.Action.INTERN
-        attrs.is_package = is_package
-        attrs.provided = True
-        if source is None:
-            self._mark_source_missing(attrs, module_obj)
-            return
-        attrs.source = source
-        if dependencies:
-            self._add_source_dependencies(module_name, source, is_package)
-
-    @staticmethod
-    def _mark_source_missing(attrs, module_obj):
-        filename = getattr(module_obj, "__file__", None)
+    def _find_module_source(self, module_name: str):
+        """What importing `module_name` through the importer reveals (the
+        policy's ModuleEnvironment.Find); raises the importer's errors."""
+        module = self._import_module(module_name)
+        is_package = hasattr(module, "__path__")
+        source = self._get_source_of_module(module)
+        if source is not None:
+            return _core.ModuleSource(_core.ModuleKind.SOURCE, source, is_package)
+        filename = getattr(module, "__file__", None)
         if filename is None:
-            attrs.error = _core.Reason.NO_DUNDER_FILE
-        elif filename.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
-            attrs.error = _core.Reason.IS_EXTENSION_MODULE
-        else:
-            attrs.error = _core.Reason.SOURCE_FILE_NOT_FOUND
-            attrs.error_context = f"filename: {filename}"
+            return _core.ModuleSource(_core.ModuleKind.NO_FILE, "", is_package)
+        if filename.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            return _core.ModuleSource(_core.ModuleKind.EXTENSION, "", is_package, filename)
+        return _core.ModuleSource(_core.ModuleKind.FILE_NOT_FOUND, "", is_package, filename)
 
     def save_pickle(
         self,
@@ -439,47 +357,25 @@ class PackageExporter:
         pickler.dump(obj)
         data_value = data_buf.getvalue()
 
-        name_in_dependency_graph = f"<{package}.{resource}>"
-        attrs = self._graph.add_node(name_in_dependency_graph)
-        attrs.action = _core.Action.INTERN
-        attrs.provided = True
-        attrs.is_pickle = True
-
+        modules, globals_, last = [], [], None
         if dependencies:
-            self._add_pickle_dependencies(name_in_dependency_graph, data_value, package, resource)
+            modules = _core.scan_pickle_modules(data_value)
+            globals_, last = self._mock_check_inputs(data_value, modules)
+        self._policy.save_pickle(package, resource, modules, globals_, last, dependencies)
         self._write(filename, data_value)
 
-    def _add_pickle_dependencies(self, node: str, data: bytes, package: str, resource: str):
-        modules = _core.scan_pickle_modules(data)
-        mocked = self._mocked_but_used(data, modules)
-        for module_name in modules:
-            self._graph.add_edge(node, module_name)
-            if mocked is None:
-                self.add_dependency(module_name)
-                continue
-            fields = mocked
-            self.dependency_graph.add_node(
-                module_name,
-                action=_ModuleProviderAction.MOCK,
-                error=PackagingErrorReason.MOCKED_BUT_STILL_USED,
-                error_context=f"Object(s) '{fields}' from module `{module_name}` was mocked out during packaging "
-                f"but is being used in resource - `{resource}` in package `{package}`. ",
-                provided=True,
-            )
+    def _mock_check_inputs(self, data: bytes, modules: List[str]):
+        """What the policy needs to replay torch's check for objects of mocked
+        modules: every global in opcode order and the module torch's loop
+        tracked last (its check looks only at that one, FORMAT.md §6.6).
 
-    def _mocked_but_used(self, data: bytes, modules: List[str]) -> Optional[List[str]]:
-        """torch's check for objects of mocked modules in a pickle, with its
-        quirk: it fires only when the module it tracked last is mocked, and then
-        flags every module of the pickle with that module's objects.
-
-        Returns those objects, or None when the check does not fire. Only a
-        pickle naming a module that a mock pattern claims needs the opcode
-        walk (pure Python), so the common case costs nothing."""
+        Only a pickle naming a module that a mock pattern claims needs the
+        opcode walk (pure Python); otherwise no global can be flagged."""
         if not any(self._first_action(m) == _ModuleProviderAction.MOCK for m in modules):
-            return None
+            return [], ""
         from . import _pickle_mock_check
 
-        return _pickle_mock_check.mocked_fields_of_last_module(data, self._first_action)
+        return _pickle_mock_check.torch_mock_check_inputs(data)
 
     def _first_action(self, module: str) -> Optional[_ModuleProviderAction]:
         """The action of the first user pattern matching `module`, None for
@@ -552,7 +448,12 @@ class PackageExporter:
 
     def _add_pattern(self, include, exclude, action: _ModuleProviderAction, allow_empty: bool):
         # Keyed by the (identity-hashed) group: an equal pattern added twice is two entries.
-        self.patterns[GlobGroup(include, exclude=exclude)] = _PatternInfo(action, allow_empty)
+        group = GlobGroup(include, exclude=exclude)
+        self.patterns[group] = _PatternInfo(action, allow_empty)
+        if action == _ModuleProviderAction.DENY:
+            self._policy.deny(group._group)
+        else:
+            getattr(self._policy, action.name.lower())(group._group, allow_empty)
 
     def _persistent_id(self, obj):
         torch = _torch_compat.loaded_torch()
@@ -660,15 +561,14 @@ class PackageExporter:
         self._zip.add_record(filename, str_or_bytes)
 
     def _validate_dependency_graph(self):
-        # 1. Errors recorded during dependency analysis.
-        if self._graph.has_errors():
-            raise PackagingError(self.dependency_graph)
-        # 2. Patterns with allow_empty=False that never matched.
-        for pattern, pattern_info in self.patterns.items():
-            if not pattern_info.allow_empty and not pattern_info.was_matched:
-                raise EmptyMatchError(
-                    f"Exporter did not match any modules to {pattern}, which was marked as allow_empty=False"
-                )
+        # 1. Errors recorded during dependency analysis, 2. patterns with
+        # allow_empty=False that never matched.
+        try:
+            self._policy.validate()
+        except _core.PolicyError as e:
+            if self._graph.has_errors():
+                raise PackagingError(self.dependency_graph) from None
+            raise EmptyMatchError(str(e)) from None
 
     def _write_mock_file(self):
         if "_mock.py" not in self._written_files:
@@ -754,10 +654,8 @@ class PackageExporter:
         return f"{package_path}/{resource}"
 
     def _can_implicitly_extern(self, module_name: str):
-        top_level_package_name = module_name.partition(".")[0]
-        return top_level_package_name == "torch" or (
-            top_level_package_name not in _DISALLOWED_MODULES and is_stdlib_module(top_level_package_name)
-        )
+        # torch.*, or the standard library except sys and io.
+        return _core.can_implicitly_extern(module_name)
 
     def dependency_graph_string(self) -> str:
         """The dependency graph as DOT text."""
@@ -791,19 +689,22 @@ class PackageExporter:
         return self.dependency_graph.all_paths(src, dst)
 
 
+class _PolicyEnvironment:
+    """The exporter's importer as the policy's ModuleEnvironment. It holds the
+    exporter weakly: the exporter owns the policy, which owns this."""
+
+    def __init__(self, exporter: "PackageExporter"):
+        self._exporter = weakref.ref(exporter)
+
+    def find(self, module_name: str):
+        return self._exporter()._find_module_source(module_name)
+
+    def importable(self, module_name: str) -> bool:
+        return self._exporter()._module_exists(module_name)
+
+
 _CORE_ACTIONS = {a: getattr(_core.Action, a.name) for a in _ModuleProviderAction}
 _CORE_ACTIONS[None] = None
-
-# Modules add_dependency handles before any pattern.
-_SPECIAL_MODULES = {
-    # The importer's own fake module: never re-exported.
-    "torch_package_importer": _core.Action.SKIP,
-    # The mock support module of a re-packaged package: _mock.py is written once.
-    "_mock": _core.Action.REPACKAGED_MOCK_MODULE,
-}
-
-# Standard library modules that are not implicitly externed (system access).
-_DISALLOWED_MODULES = ["sys", "io"]
 
 _MOCK_IMPL = """\
 from _mock import MockedObject
