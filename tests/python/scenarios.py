@@ -267,10 +267,23 @@ def directory_without_patterns(pkg, out, ctx):
         pe.save_source_file("dirsrc", str(ctx.src_root / "dirsrc"))
 
 
+def many_problems(pkg, out, ctx):
+    # Several reasons at once: grouped by reason, in order of first appearance.
+    import plain.point
+
+    with pkg.PackageExporter(out) as pe:
+        pe.deny("heavy_dep")
+        pe.intern("plain.**", exclude="plain.helpers")
+        pe.save_source_string("bad_src", "import json\ndef f(:\n    pass\n")
+        pe.save_pickle("d", "p.pkl", plain.point.Point(1, 1))
+        pe.save_module("needs_sys")
+        pe.save_source_string("climber", "from ... import x\n")
+
+
 def bad_protocol(pkg, out, ctx):
     with pkg.PackageExporter(out) as pe:
         pe.save_pickle("a", "b.pkl", 1, pickle_protocol=2)
 
 
 FAILURES = [denied, no_action, not_allowed_empty, syntax_error, relative_beyond, sys_and_io,
-            extension_module, mocked_but_used, duplicate_record, resource_with_folder, directory_without_patterns, bad_protocol]
+            extension_module, mocked_but_used, duplicate_record, resource_with_folder, directory_without_patterns, many_problems, bad_protocol]

@@ -121,3 +121,20 @@ def test_importer_argument_must_be_importers(tmp_path):
             pkg.PackageExporter(str(tmp_path / "x.pt"), importer=42)
         errors.append(str(info.value))
     assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize("loader", ["tpkg", "torch"])
+def test_repackaging_reproduces_the_corpus_archive_byte_for_byte(loader, tmp_path):
+    # corpus/pkg_repackaged.pt: pkg_mocked.pt loaded, then re-exported with
+    # importer=(that importer, sys_importer) and intern("**").
+    import os
+
+    corpus = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus"))
+    source = (tpkg if loader == "tpkg" else torch.package).PackageImporter(os.path.join(corpus, "pkg_mocked.pt"))
+    net = source.load_pickle("model", "net.pkl")
+    out = tmp_path / "pkg_repackaged.pt"
+    with tpkg.PackageExporter(str(out), importer=(source, tpkg.sys_importer)) as pe:
+        pe.intern("**")
+        pe.save_pickle("model", "net.pkl", net)
+    with open(os.path.join(corpus, "pkg_repackaged.pt"), "rb") as f:
+        assert out.read_bytes() == f.read()
