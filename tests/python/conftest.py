@@ -16,7 +16,7 @@ BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
 STAGING = BUILD / "pybind"
 
 sys.path.insert(0, str(STAGING))
-sys.path.insert(0, str(HERE))  # shared helpers (compare.py, scenarios.py)
+sys.path.insert(0, str(HERE))  # shared helpers (tpkg_compare.py, tpkg_scenarios.py, tpkg_corpus_facts.py)
 
 
 @pytest.fixture(scope="session")

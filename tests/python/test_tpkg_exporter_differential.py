@@ -8,8 +8,8 @@ import zipfile
 import pytest
 
 import tpkg
-from compare import assert_same_value
-import scenarios
+from tpkg_compare import assert_same_value
+import tpkg_scenarios as scenarios
 
 torch = pytest.importorskip("torch")
 import torch.package  # noqa: E402

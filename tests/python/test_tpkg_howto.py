@@ -8,7 +8,7 @@ import pytest
 
 import tpkg
 import tpkg.package_exporter
-from compare import assert_same_value
+from tpkg_compare import assert_same_value
 
 torch = pytest.importorskip("torch")
 import torch.package  # noqa: E402

@@ -10,8 +10,8 @@ import zipfile
 import pytest
 
 import tpkg
-from compare import assert_same_value, unmangle_text
-from corpus_facts import FACTS
+from tpkg_compare import assert_same_value, unmangle_text
+from tpkg_corpus_facts import FACTS
 
 torch = pytest.importorskip("torch")
 import torch.package  # noqa: E402
