@@ -6,6 +6,8 @@ import os.path
 
 def _normalize_line_endings(source: bytes) -> bytes:
     """'\\r\\n' and '\\r' become '\\n', as the zipimport loader does."""
+    if b"\r" not in source:
+        return source
     return source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 

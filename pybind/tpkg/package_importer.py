@@ -357,6 +357,8 @@ class PackageImporter(Importer):
     def _gcd_import(self, name, package=None, level=0):
         """Import and return the module based on its name, the package the call
         is being made from, and the level adjustment (CPython's _gcd_import)."""
+        if level == 0 and type(name) is str and name:
+            return self._find_and_load(name)  # the common case, checked inline
         _sanity_check(name, package, level)
         if level > 0:
             name = _resolve_name(name, package, level)
