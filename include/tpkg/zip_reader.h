@@ -13,12 +13,20 @@
 // disagree about (truncation, CD out of range, duplicate or case-colliding
 // names, file-and-directory names, absolute / `..` / empty / NUL components,
 // local headers disagreeing with the CD, overlapping records, records outside
-// the prefix folder, encryption, methods other than stored/deflate). Every
-// refusal is an Error(kCorrupt or kUnsupported) whose message names the
-// archive, the record and the reason.
+// the prefix folder, encryption, methods other than stored/deflate, an empty
+// archive, the pre-release `PYTORCH1` format). Every refusal is an
+// Error(kCorrupt or kUnsupported) whose message names the archive, the record
+// and the reason:  `model.pt: record 'model/../x.py': '..' path component`.
+// Non-strict mode keeps only the refusals without which nothing could be read.
+//
+// Parsing is libtpkg's own, not libzip's: libzip exposes no data offsets,
+// cannot say which rule an archive breaks, and does not compare local
+// headers with the central directory. CheckArchive() lists every problem
+// instead of the first; RecordStream reads a record with bounded memory.
 //
 // Thread safety: a ZipReader is immutable after Open(); const methods may be
-// called concurrently from any thread (they use pread on a shared fd).
+// called concurrently from any thread (they use pread on a shared fd). A
+// RecordStream belongs to one thread; many may share one ZipReader.
 #pragma once
 
 #include <cstddef>
@@ -29,13 +37,16 @@
 #include <string_view>
 #include <vector>
 
+#include "tpkg/error.h"
+
 namespace tpkg {
 
 inline constexpr uint16_t kMethodStored = 0;
 inline constexpr uint16_t kMethodDeflate = 8;
 
 struct ZipEntry {
-  std::string name;            // record name, prefix folder stripped ("" or "dir/" for directory entries)
+  std::string name;            // record name, prefix folder stripped ("" or "dir/" for directory entries;
+                               // the full name for an entry outside the prefix, non-strict mode only)
   std::string full_name;       // name as stored in the archive
   uint16_t method = 0;         // kMethodStored or kMethodDeflate
   uint16_t flags = 0;          // general-purpose bit flags from the central directory
@@ -50,6 +61,9 @@ struct ZipEntry {
 struct ZipReaderOptions {
   bool strict = true;  // false: still refuses what cannot be read at all
 };
+
+class ZipReader;
+std::vector<Error> CheckArchive(const std::string& path);
 
 class ZipReader {
  public:
@@ -71,6 +85,7 @@ class ZipReader {
   // The whole record, inflated if needed; the CRC is verified (kCorrupt on mismatch).
   std::string ReadAll(const ZipEntry& entry) const;
   // Up to out.size() bytes of the uncompressed data starting at `offset`;
+  // no CRC check (the whole record is not read);
   // returns the count (short only at the end of the record). Stored records:
   // one pread, no copy of the rest. Deflated records: inflates from the start
   // with bounded memory (callers that stream should keep an Inflater instead).
@@ -80,9 +95,43 @@ class ZipReader {
   uint64_t file_size() const;
 
  private:
+  friend std::vector<Error> CheckArchive(const std::string& path);
   struct Impl;
   explicit ZipReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Sequential reader of one record's uncompressed bytes with bounded memory:
+// stored data is pread in place, deflated data inflated 64 KiB at a time.
+// When the end is reached the size and the CRC-32 are verified (kCorrupt).
+// `zip` and `entry` must outlive the stream.
+//
+//   tpkg::RecordStream in(zip, *zip.Find("model/model.pkl"));
+//   char buf[65536];
+//   while (size_t n = in.Read(buf)) consume(buf, n);
+class RecordStream {
+ public:
+  RecordStream(const ZipReader& zip, const ZipEntry& entry);
+  RecordStream(RecordStream&&) noexcept;
+  RecordStream& operator=(RecordStream&&) noexcept;
+  ~RecordStream();
+
+  // Fills up to out.size() bytes (out must not be empty); 0 only at the end.
+  size_t Read(std::span<char> out);
+  // Discards up to `count` bytes; returns how many were skipped.
+  uint64_t Skip(uint64_t count);
+  // Uncompressed bytes delivered or skipped so far.
+  uint64_t position() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Every problem strict mode finds in the archive at `path`, plus each record
+// whose data does not match its CRC-32 or size; empty when the archive is
+// valid. Problems of the file itself (missing, not a ZIP) are one entry.
+// Throws only std::bad_alloc.
+std::vector<Error> CheckArchive(const std::string& path);
 
 }  // namespace tpkg

@@ -14,13 +14,19 @@
 //   w.AddRecord(".data/version", "6\n");   // the caller decides the order
 //   w.Finish();                             // central directory + end records
 //
-// The writer does not reorder, deduplicate or add records: it refuses a name
-// written twice (kExists). Finish() must be called; destroying an unfinished
-// writer leaves an incomplete file the caller is expected to discard.
+// The writer does not reorder, deduplicate or add records. It refuses, before
+// writing anything, what the strict reader would refuse: a name written
+// twice, names differing only in case, a name used as file and folder
+// (kExists); empty, absolute, `.`/`..`/empty-component, NUL and
+// directory (`dir/`) names (kInvalidArgument). After a failed write (a full
+// disk) every later call throws. Finish() must be called; destroying an
+// unfinished writer leaves an incomplete file the caller is expected to
+// discard (tpkg repack writes through a temporary file and renames it).
 //
 // Thread safety: none; one thread owns a ZipWriter.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -57,14 +63,21 @@ class ZipWriter {
 
   // A stored record from memory.
   void AddRecord(std::string_view record, std::span<const char> data);
-  void AddRecord(std::string_view record, std::string_view data) {
-    AddRecord(record, std::span<const char>(data.data(), data.size()));
+  // Text (std::string, string_view, a literal without its NUL): a template so
+  // that it wins over the span overload instead of being ambiguous with it.
+  template <typename Text>
+    requires std::convertible_to<const Text&, std::string_view>
+  void AddRecord(std::string_view record, const Text& data) {
+    const std::string_view text = data;
+    AddRecord(record, std::span<const char>(text.data(), text.size()));
   }
   // A stored record streamed from `size` bytes at `offset` of `fd` (a journal
   // file, a temp file): CRC computed while copying, memory bounded.
   void AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size);
   // An entry of `src` copied without decoding (stored or deflated), under
-  // `record` (defaults to the entry's own name), re-aligned to 64 bytes.
+  // `record` (defaults to the entry's own name), re-aligned to 64 bytes. The
+  // CRC-32 is taken from `entry`, not recomputed. A 0-byte entry is written
+  // as an empty stored record, as torch does.
   void CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record = {});
 
   // Bytes written so far (the offset of the next local header).

@@ -1,3 +1,4 @@
-// placeholder until the CLI lands
-#include <iostream>
-int main() { std::cerr << "tpkg: not built yet\n"; return 2; }
+// tpkg: scriptable inspection of torch.package archives (see cli.cc).
+#include "cli.h"
+
+int main(int argc, char** argv) { return tpkg::cli::Main(argc, argv); }

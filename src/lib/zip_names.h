@@ -1,0 +1,65 @@
+// zip_names.h: the record-name rules shared by the reader and the writer (private).
+//
+// Torch looks names up case-insensitively (miniz folds ASCII only) and a
+// mount turns them into paths, so both sides refuse the same names:
+//
+//   | full name            | verdict                                    |
+//   | -------------------- | ------------------------------------------ |
+//   | `model/a/b.py`       | ok                                         |
+//   | `model/a/`           | ok only as a directory entry (reader)      |
+//   | `./a.py`             | ok: "." is allowed as the prefix folder    |
+//   | `/model/a.py`        | absolute name                              |
+//   | `model//a.py`        | empty path component                       |
+//   | `model/../a.py`      | '..' path component                        |
+//   | `model/./a.py`       | '.' path component                         |
+//   | `model/a\0.py`       | NUL byte                                   |
+//
+//   if (auto why = tpkg::FullNameProblem(name, true); !why.empty()) refuse(why);
+//
+// Thread safety: free functions are pure; a NameRegistry is owned by one thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace tpkg {
+
+// Why `full_name` (prefix folder included) is unacceptable, or "" when it is fine.
+// `allow_directory`: a trailing '/' (a directory entry) is accepted.
+std::string_view FullNameProblem(std::string_view full_name, bool allow_directory);
+
+// ASCII-only case folding, exactly as miniz's case-insensitive lookup does.
+inline char FoldAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+std::string Folded(std::string_view name);
+
+// `name` in single quotes, bytes outside printable ASCII escaped as \xNN, cut
+// after 200 bytes: safe to put into a one-line error message.
+std::string QuoteName(std::string_view name);
+
+// The names a writer has produced so far, to refuse what the reader would:
+// a name twice, names differing only in case, a name both file and folder.
+//
+//   | written before | new          | verdict                            |
+//   | -------------- | ------------ | ---------------------------------- |
+//   | `a/b.py`       | `a/b.py`     | written twice                      |
+//   | `a/b.py`       | `A/B.py`     | differs only in case               |
+//   | `a/b`          | `a/b/c.py`   | 'a/b' is a file                    |
+//   | `a/b/c.py`     | `a/b`        | 'a/b' is a folder                  |
+//   | `A/x.py`       | `a/y.py`     | ok (only whole names collide)      |
+class NameRegistry {
+ public:
+  // Why `record` cannot be added, or "" when it can.
+  std::string Problem(std::string_view record) const;
+  // Registers `record` (call after Problem() returned "").
+  void Add(std::string_view record);
+
+ private:
+  struct Seen {
+    bool is_folder;
+    std::string spelling;  // as first written, for messages
+  };
+  std::unordered_map<std::string, Seen> seen_;  // keyed by the folded name
+};
+
+}  // namespace tpkg

@@ -1,0 +1,140 @@
+// The `tpkg` front door: global options, the command table, and the one
+// place where failures become messages and exit codes.
+#include "cli.h"
+
+#include <csignal>
+#include <iostream>
+#include <new>
+
+#include "tpkg/error.h"
+
+#ifndef TPKG_VERSION
+#define TPKG_VERSION "unknown"
+#endif
+
+namespace tpkg::cli {
+namespace {
+
+constexpr std::string_view kGlobalSynopsis = "[--help] [--version] COMMAND [ARGS...]";
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+      {"ls", "ls [-l] ARCHIVE",
+       "List the records of ARCHIVE in archive order, one per line, with the prefix folder "
+       "stripped (what torch's get_all_records() returns).",
+       RunLs},
+      {"cat", "cat ARCHIVE RECORD",
+       "Write the bytes of RECORD (named without the prefix folder) to standard output, "
+       "inflated if needed; the CRC-32 is checked at the end.",
+       RunCat},
+      {"check", "check ARCHIVE",
+       "Validate ARCHIVE strictly (everything torch's reader and ours could disagree about) "
+       "and every record's CRC-32. Prints one line per problem and exits 1, or 'ok' and exits 0.",
+       RunCheck},
+      {"repack", "repack [--prefix NAME] IN OUT",
+       "Rewrite IN as OUT through the torch-compatible writer, copying every record raw "
+       "(never decoded). Directory entries are dropped, since torch never writes them. OUT is "
+       "replaced atomically: a failure leaves it as it was.",
+       RunRepack},
+  };
+  return commands;
+}
+
+void PrintGlobalHelp(std::ostream& out) {
+  out << "usage: tpkg " << kGlobalSynopsis << "\n\n"
+      << "Inspect and rewrite torch.package archives without mounting them.\n\nCommands:\n";
+  for (const auto& c : Commands()) out << "  tpkg " << c.synopsis << "\n";
+  out << "\nOptions:\n  -h, --help     show this help (or `tpkg COMMAND --help`)\n"
+      << "  --version      print the version\n";
+}
+
+const Command& FindCommand(const std::string& name) {
+  for (const auto& c : Commands()) {
+    if (c.name == name) return c;
+  }
+  throw UsageError("unknown command '" + name + "'", kGlobalSynopsis);
+}
+
+// Options before the command are tpkg's own; everything after it is the command's.
+int Dispatch(const Args& args) {
+  size_t i = 0;
+  while (i < args.size() && args[i].starts_with("-")) ++i;
+  const Args global(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+  for (const auto& option : global) {
+    if (option == "-h" || option == "--help") {
+      PrintGlobalHelp(std::cout);
+      return kExitOk;
+    }
+    if (option == "--version") {
+      std::cout << "tpkg " TPKG_VERSION "\n";
+      return kExitOk;
+    }
+    throw UsageError("unknown option '" + option + "'", kGlobalSynopsis);
+  }
+  if (i == args.size()) throw UsageError("missing COMMAND", kGlobalSynopsis);
+  const Command& command = FindCommand(args[i]);
+  return command.run(command, Args(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
+}
+
+void PrintCommandHelp(const Command& command, const po::options_description& options) {
+  std::cout << "usage: tpkg " << command.synopsis << "\n\n"
+            << command.description << "\n\n"
+            << options;
+}
+
+}  // namespace
+
+ParsedCommand ParseCommand(const Command& command, const Args& args,
+                           po::options_description options,
+                           const std::vector<std::string_view>& operand_names) {
+  options.add_options()("help,h", "show this help");
+  po::options_description all;
+  all.add(options).add_options()("operand", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description positional;
+  positional.add("operand", -1);
+  ParsedCommand parsed;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(),
+              parsed.options);
+    po::notify(parsed.options);
+  } catch (const po::error& e) {
+    throw UsageError(e.what(), command.synopsis);
+  }
+  if (parsed.options.count("help")) {
+    PrintCommandHelp(command, options);
+    parsed.help_shown = true;
+    return parsed;
+  }
+  if (parsed.options.count("operand"))
+    parsed.operands = parsed.options["operand"].as<std::vector<std::string>>();
+  if (parsed.operands.size() < operand_names.size()) {
+    throw UsageError("missing " + std::string(operand_names[parsed.operands.size()]),
+                     command.synopsis);
+  }
+  if (parsed.operands.size() > operand_names.size()) {
+    throw UsageError("unexpected argument '" + parsed.operands[operand_names.size()] + "'",
+                     command.synopsis);
+  }
+  return parsed;
+}
+
+int Main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes EPIPE, handled as BrokenPipe
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit becomes EFBIG, an error like ENOSPC
+  try {
+    return Dispatch(Args(argv + 1, argv + argc));
+  } catch (const UsageError& e) {
+    std::cerr << "tpkg: " << e.what() << "\nusage: tpkg " << e.synopsis() << "\n";
+    return kExitUsage;
+  } catch (const BrokenPipe&) {
+    return kExitOk;
+  } catch (const Error& e) {
+    std::cerr << "tpkg: " << e.what() << "\n";
+    return kExitFailure;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "tpkg: out of memory\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace tpkg::cli

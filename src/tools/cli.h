@@ -1,0 +1,71 @@
+// cli.h: the skeleton shared by the `tpkg` subcommands (private to src/tools).
+//
+// Each subcommand is a `Command` row (name, synopsis, summary, run function)
+// in cli.cc's table and a `RunX()` in its own command_x.cc, which parses its
+// arguments with ParseCommand() and throws to report failure:
+//
+//   | thrown          | main() prints                         | exit |
+//   | --------------- | ------------------------------------- | ---- |
+//   | UsageError      | `tpkg: <why>` + `usage: tpkg <synopsis>` | 2 |
+//   | tpkg::Error     | `tpkg: <message>`                     | 1    |
+//   | BrokenPipe      | nothing (the reader of stdout left)   | 0    |
+//
+// Thread safety: single-threaded tool.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tpkg::cli {
+
+namespace po = boost::program_options;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  std::string_view name;
+  std::string_view synopsis;     // after "tpkg ", e.g. "ls [-l] ARCHIVE"
+  std::string_view description;  // a paragraph for --help
+  int (*run)(const Command& self, const Args& args);
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  UsageError(const std::string& why, std::string_view synopsis)
+      : std::runtime_error(why), synopsis_(synopsis) {}
+  const std::string& synopsis() const { return synopsis_; }
+
+ private:
+  std::string synopsis_;
+};
+
+// Thrown when writing to stdout fails with EPIPE.
+struct BrokenPipe {};
+
+struct ParsedCommand {
+  bool help_shown = false;  // --help was given and printed: return kExitOk
+  po::variables_map options;
+  std::vector<std::string> operands;  // exactly the names given to ParseCommand
+};
+
+// Parses `args` against `options` (plus -h/--help) and exactly
+// `operand_names.size()` operands; throws UsageError otherwise.
+ParsedCommand ParseCommand(const Command& command, const Args& args,
+                           po::options_description options,
+                           const std::vector<std::string_view>& operand_names);
+
+int Main(int argc, char** argv);
+
+int RunLs(const Command& self, const Args& args);
+int RunCat(const Command& self, const Args& args);
+int RunCheck(const Command& self, const Args& args);
+int RunRepack(const Command& self, const Args& args);
+
+}  // namespace tpkg::cli

@@ -1,0 +1,38 @@
+// `tpkg ls [-l] ARCHIVE`: the record names, one per line, in archive order.
+#include <cstdio>
+
+#include "cli.h"
+#include "output.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg::cli {
+namespace {
+
+// "stored      12345      12345 1a2b3c4d        128 name"
+std::string LongLine(const ZipEntry& e) {
+  char fields[96];
+  std::snprintf(fields, sizeof(fields), "%-7s %12llu %12llu %08x %12llu ",
+                e.method == kMethodDeflate ? "deflate" : "stored",
+                static_cast<unsigned long long>(e.size),
+                static_cast<unsigned long long>(e.compressed_size), e.crc32,
+                static_cast<unsigned long long>(e.data_offset));
+  return fields + e.name;
+}
+
+}  // namespace
+
+int RunLs(const Command& self, const Args& args) {
+  po::options_description options("Options");
+  options.add_options()("long,l",
+                        "also print method, size, compressed size, CRC-32 and data offset");
+  const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
+  if (cmd.help_shown) return kExitOk;
+  const ZipReader zip = ZipReader::Open(cmd.operands[0]);
+  const bool long_format = cmd.options.count("long") != 0;
+  Output out;
+  for (const ZipEntry& e : zip.entries()) out.Line(long_format ? LongLine(e) : e.name);
+  out.Flush();
+  return kExitOk;
+}
+
+}  // namespace tpkg::cli

@@ -1,0 +1,281 @@
+"""The `tpkg` command-line tool, run as a real binary from the build directory.
+
+Differential against Python's zipfile (ls, cat) and the corpus expectations,
+byte-identical `repack` of the torch-written corpus, interop with real
+PyTorch (/usr/bin/python3) for archives our writer produced, and the
+error behaviour (exit codes, one-line messages, closed pipes, full disks).
+"""
+import json
+import os
+import resource
+import subprocess
+import textwrap
+import zipfile
+
+import pytest
+
+# check_zip_recipe.py DEFAULT: the archives PyTorch itself wrote.
+TORCH_WRITTEN = [
+    "pkg_model_numpy.pt", "pkg_mocked.pt", "pkg_resources.pt", "pkg_shared_views.pt",
+    "pkg_reduce_package.pt", "pkg_dtypes.pt", "pkg_torchscript.pt", "pkg_fx_graph_module.pt",
+    "pkg_minimal_text_only.pt", "pkg_protocol4.pt", "pkg_repackaged.pt",
+    "torch_save_checkpoint.pth",
+]
+VALID = TORCH_WRITTEN + ["pkg_deflated_by_zip_tool.pt"]
+TORCH_PYTHON = "/usr/bin/python3"
+COMMANDS = ["ls", "cat", "check", "repack"]
+
+
+def run(*args, **kwargs):
+    return subprocess.run([str(a) for a in args], capture_output=True, timeout=120, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def make_archive(build_dir):
+    path = build_dir / "tests" / "tools" / "make_archive"
+    if not path.exists():
+        pytest.skip("make_archive is not built")
+    return str(path)
+
+
+def records_by_zipfile(path):
+    """(record name without the prefix folder, ZipInfo) in central-directory order."""
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+    prefix = infos[0].filename.split("/", 1)[0] + "/"
+    return [(info.filename[len(prefix):], info) for info in infos]
+
+
+# ------------------------------------------------------------------ ls, cat, check
+
+@pytest.mark.parametrize("archive", VALID)
+def test_ls_lists_what_zipfile_and_torch_list(tpkg_bin, corpus_dir, archive):
+    result = run(tpkg_bin, "ls", corpus_dir / archive)
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.decode().split("\n")[:-1]
+    assert listed == [name for name, _ in records_by_zipfile(corpus_dir / archive)]
+    expected = json.loads((corpus_dir / (archive + ".expected.json")).read_text())
+    if "get_all_records" in expected.get("torch_reader", {}):
+        assert listed == expected["torch_reader"]["get_all_records"]
+
+
+@pytest.mark.parametrize("archive", VALID)
+def test_cat_prints_each_record_exactly(tpkg_bin, corpus_dir, archive):
+    with zipfile.ZipFile(corpus_dir / archive) as z:
+        for name, info in records_by_zipfile(corpus_dir / archive):
+            if info.is_dir():
+                continue
+            result = run(tpkg_bin, "cat", corpus_dir / archive, name)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == z.read(info), name
+
+
+@pytest.mark.parametrize("archive", VALID)
+def test_check_accepts_every_valid_corpus_archive(tpkg_bin, corpus_dir, archive):
+    result = run(tpkg_bin, "check", corpus_dir / archive)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.decode() == f"{corpus_dir / archive}: ok\n"
+
+
+def test_check_lists_each_record_outside_the_prefix(tpkg_bin, corpus_dir):
+    result = run(tpkg_bin, "check", corpus_dir / "bad_no_prefix.zip")
+    assert result.returncode == 1
+    lines = result.stdout.decode().splitlines()
+    assert [line.split("'")[1] for line in lines] == [
+        ".data/extern_modules", ".data/python_version", ".data/version"]
+    assert all("outside the prefix folder 'notes/'" in line for line in lines)
+
+
+def test_check_reports_a_flipped_data_byte(tpkg_bin, corpus_dir, tmp_path):
+    data = bytearray((corpus_dir / "pkg_minimal_text_only.pt").read_bytes())
+    data[128] ^= 0x20  # first byte of notes/readme.txt (FORMAT.md §2.8)
+    (tmp_path / "flipped.pt").write_bytes(bytes(data))
+    result = run(tpkg_bin, "check", tmp_path / "flipped.pt")
+    assert result.returncode == 1
+    assert "record 'pkg_minimal_text_only/notes/readme.txt': CRC-32 mismatch" in result.stdout.decode()
+
+
+# ------------------------------------------------------------------ repack
+
+@pytest.mark.parametrize("archive", TORCH_WRITTEN)
+def test_repack_of_a_torch_written_archive_is_byte_identical(tpkg_bin, corpus_dir, tmp_path, archive):
+    out = tmp_path / archive
+    result = run(tpkg_bin, "repack", corpus_dir / archive, out)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == (corpus_dir / archive).read_bytes()
+
+
+def test_repack_aligns_the_zip_tool_archive_and_drops_directories(tpkg_bin, corpus_dir, tmp_path):
+    out = tmp_path / "aligned.pt"
+    assert run(tpkg_bin, "repack", corpus_dir / "pkg_deflated_by_zip_tool.pt", out).returncode == 0
+    with zipfile.ZipFile(corpus_dir / "pkg_deflated_by_zip_tool.pt") as src, zipfile.ZipFile(out) as z:
+        assert z.testzip() is None
+        files = [i for i in src.infolist() if not i.is_dir()]
+        assert [i.filename for i in z.infolist()] == [i.filename for i in files]
+        for old, new in zip(files, z.infolist()):
+            assert new.compress_type == old.compress_type  # copied raw, not re-encoded
+            assert z.read(new) == src.read(old)
+    assert run(tpkg_bin, "check", out).returncode == 0
+
+
+def test_repack_can_rename_the_prefix_and_replace_its_input(tpkg_bin, corpus_dir, tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes((corpus_dir / "pkg_minimal_text_only.pt").read_bytes())
+    assert run(tpkg_bin, "repack", "--prefix", "renamed", path, path).returncode == 0
+    with zipfile.ZipFile(path) as z:
+        assert z.namelist()[0] == "renamed/notes/readme.txt"
+    assert os.listdir(tmp_path) == ["model.pt"]
+
+
+def test_a_failed_repack_leaves_out_untouched(tpkg_bin, corpus_dir, tmp_path):
+    out = tmp_path / "out.pt"
+    out.write_bytes(b"precious")
+
+    def small_file_limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    result = run(tpkg_bin, "repack", corpus_dir / "pkg_mocked.pt", out, preexec_fn=small_file_limit)
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("tpkg: ") and result.stderr.count(b"\n") == 1
+    assert "File too large" in result.stderr.decode()
+    assert out.read_bytes() == b"precious"
+    assert os.listdir(tmp_path) == ["out.pt"]  # no temporary file left behind
+
+
+# ------------------------------------------------------------------ interop with real torch
+
+LOAD_MODEL = textwrap.dedent("""
+    import sys, torch
+    from torch.package import PackageImporter
+    original = PackageImporter(sys.argv[1]).load_pickle("model", "model.pkl")
+    importer = PackageImporter(sys.argv[2])
+    ours = importer.load_pickle("model", "model.pkl")
+    a, b = original.state_dict(), ours.state_dict()
+    assert list(a) == list(b), (list(a), list(b))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    x = torch.arange(8, dtype=torch.float32).reshape(2, 4) / 8
+    assert torch.equal(original(x), ours(x))
+    for spec in sys.argv[3:]:
+        package, resource, text = spec.split(":", 2)
+        assert importer.load_text(package, resource) == text, (package, resource)
+    print("same", len(a))
+""")
+
+
+def load_in_torch(original, ours, *resources):
+    result = run(TORCH_PYTHON, "-c", LOAD_MODEL, original, ours, *resources)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def test_torch_loads_records_copied_raw_plus_new_ones(make_archive, tpkg_bin, corpus_dir, tmp_path):
+    (tmp_path / "notes.txt").write_text("a new resource, written by libtpkg\n")
+    (tmp_path / "more.txt").write_text("ünïcode too\n")
+    out = tmp_path / "extended.pt"
+    result = run(make_archive, out, "--from", corpus_dir / "pkg_model_numpy.pt",
+                 "--add", f"extra/notes.txt={tmp_path / 'notes.txt'}",
+                 "--add", f"model/more.txt={tmp_path / 'more.txt'}")
+    assert result.returncode == 0, result.stderr
+    assert run(tpkg_bin, "check", out).returncode == 0
+    assert load_in_torch(corpus_dir / "pkg_model_numpy.pt", out,
+                         "extra:notes.txt:a new resource, written by libtpkg\n",
+                         "model:more.txt:ünïcode too\n").startswith("same")
+
+
+def test_torch_loads_a_zip64_archive_past_4_gib(make_archive, tpkg_bin, corpus_dir, tmp_path):
+    # A 4 GiB + 100 byte record of zeros first (a hole: no disk, no time), so
+    # every copied record lies past 4 GiB: ZIP64 sizes, offsets, end records.
+    out = tmp_path / "zip64.pt"
+    result = run(make_archive, out, "--from", corpus_dir / "pkg_model_numpy.pt",
+                 "--zeros", f".data/big.bin={4 * 2**30 + 100}")
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 4 * 2**30 and out.stat().st_blocks * 512 < 2**20
+    with zipfile.ZipFile(out) as z:
+        assert z.getinfo("pkg_model_numpy/.data/big.bin").file_size == 4 * 2**30 + 100
+        assert z.infolist()[1].header_offset > 4 * 2**30
+        assert z.read("pkg_model_numpy/.data/version") == b"6\n"
+    assert run(tpkg_bin, "cat", out, "model/model.pkl").stdout == \
+        run(tpkg_bin, "cat", corpus_dir / "pkg_model_numpy.pt", "model/model.pkl").stdout
+    load_in_torch(corpus_dir / "pkg_model_numpy.pt", out)
+
+
+def test_torch_loads_the_repacked_zip_tool_archive(tpkg_bin, corpus_dir, tmp_path):
+    out = tmp_path / "aligned.pt"
+    assert run(tpkg_bin, "repack", corpus_dir / "pkg_deflated_by_zip_tool.pt", out).returncode == 0
+    load_in_torch(corpus_dir / "pkg_model_numpy.pt", out)
+
+
+# ------------------------------------------------------------------ errors and usage
+
+@pytest.mark.parametrize("args", [
+    [], ["frob"], ["--frob"], ["ls"], ["ls", "a", "b"], ["ls", "--frob", "x"],
+    ["cat", "x.pt"], ["check"], ["repack", "in.pt"], ["repack", "--prefix"],
+])
+def test_bad_arguments_print_a_usage_line_and_exit_2(tpkg_bin, args):
+    result = run(tpkg_bin, *args)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("tpkg: ") and lines[1].startswith("usage: tpkg ")
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(tpkg_bin, command):
+    result = run(tpkg_bin, command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.decode().startswith(f"usage: tpkg {command} ")
+
+
+def test_global_help_and_version(tpkg_bin):
+    help_text = run(tpkg_bin, "--help").stdout.decode()
+    assert all(f"tpkg {c} " in help_text for c in COMMANDS)
+    version = run(tpkg_bin, "--version")
+    assert version.returncode == 0 and version.stdout.decode().startswith("tpkg ")
+
+
+def corrupt_copy(corpus_dir, tmp_path):
+    data = (corpus_dir / "pkg_model_numpy.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[:-30])
+    return tmp_path / "truncated.pt"
+
+
+@pytest.mark.parametrize("command,case,expected", [
+    (command, case, expected)
+    for command in ["ls", "cat"]
+    for case, expected in [("missing", "No such file or directory"),
+                           ("not_a_zip", "not a ZIP archive"),
+                           ("corrupt", "no end of central directory record")]
+] + [("cat", "no_record", "no record 'nope'")])
+def test_errors_are_one_line_and_exit_1(tpkg_bin, corpus_dir, tmp_path, command, case, expected):
+    (tmp_path / "text.pt").write_text("hello, I am not a zip archive at all\n")
+    archive = {"missing": tmp_path / "missing.pt", "not_a_zip": tmp_path / "text.pt",
+               "corrupt": corrupt_copy(corpus_dir, tmp_path),
+               "no_record": corpus_dir / "pkg_model_numpy.pt"}[case]
+    args = [command, archive] + (["nope"] if command == "cat" else [])
+    result = run(tpkg_bin, *args)
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("tpkg: ") and result.stderr.count(b"\n") == 1
+    assert expected in result.stderr.decode()
+
+
+def test_check_of_a_missing_file_is_one_problem(tpkg_bin, tmp_path):
+    result = run(tpkg_bin, "check", tmp_path / "missing.pt")
+    assert result.returncode == 1
+    assert result.stdout.decode().count("\n") == 1 and "No such file" in result.stdout.decode()
+
+
+def test_cat_into_a_closed_pipe_is_quiet(tpkg_bin, make_archive, tmp_path):
+    big = tmp_path / "big.pt"
+    assert run(make_archive, big, "--records", "1", "--record-size", str(8 << 20)).returncode == 0
+    result = run("bash", "-c", f'"{tpkg_bin}" cat "{big}" pkg0/module_0.py | head -c1 >/dev/null; '
+                 'echo "${PIPESTATUS[0]}"')
+    assert result.stdout.decode().strip() == "0"
+    assert result.stderr == b""
+
+
+def test_cat_onto_a_full_disk_is_an_error(tpkg_bin, corpus_dir):
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run([tpkg_bin, "cat", str(corpus_dir / "pkg_dtypes.pt"), ".data/0.storage"],
+                                stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.decode() == "tpkg: cannot write to standard output: No space left on device\n"
