@@ -34,11 +34,16 @@ PyObject* g_policy = nullptr;
 PyObject* ExceptionTypeFor(const Error& e) {
   if (e.sys_errno() != 0) return PyExc_OSError;
   switch (e.code()) {
-    case Errc::kCorrupt: return g_corrupt;
-    case Errc::kUnsupported: return g_unsupported;
-    case Errc::kPolicy: return g_policy;
-    case Errc::kInvalidArgument: return PyExc_ValueError;
-    default: return PyExc_OSError;
+    case Errc::kCorrupt:
+      return g_corrupt;
+    case Errc::kUnsupported:
+      return g_unsupported;
+    case Errc::kPolicy:
+      return g_policy;
+    case Errc::kInvalidArgument:
+      return PyExc_ValueError;
+    default:
+      return PyExc_OSError;
   }
 }
 
@@ -81,8 +86,8 @@ void BindErrors(py::module_& m) {
       .value("POLICY", Errc::kPolicy)
       .value("IO", Errc::kIo);
 
-  PyObject* base = NewException(m, "TpkgError", PyExc_RuntimeError,
-                                "A libtpkg error that is not an OS error.");
+  PyObject* base =
+      NewException(m, "TpkgError", PyExc_RuntimeError, "A libtpkg error that is not an OS error.");
   g_corrupt = NewException(m, "CorruptArchiveError", base,
                            "The archive's bytes are not what they claim to be.");
   g_unsupported = NewException(m, "UnsupportedArchiveError", base,
@@ -97,9 +102,12 @@ void BindErrors(py::module_& m) {
     }
   });
   // Lets tests exercise the table without a failing archive at hand.
-  m.def("_raise_error", [](Errc code, const std::string& message, int sys_errno) {
-    throw Error(code, message, sys_errno);
-  }, py::arg("code"), py::arg("message"), py::arg("sys_errno") = 0);
+  m.def(
+      "_raise_error",
+      [](Errc code, const std::string& message, int sys_errno) {
+        throw Error(code, message, sys_errno);
+      },
+      py::arg("code"), py::arg("message"), py::arg("sys_errno") = 0);
 }
 
 }  // namespace tpkg::python

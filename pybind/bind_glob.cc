@@ -22,8 +22,8 @@ void BindGlob(py::module_& m) {
                               GlobPattern::WithRepr(std::move(exclude), std::move(exclude_repr)),
                               std::move(separator));
            }),
-           py::arg("include"), py::arg("include_repr"), py::arg("exclude"),
-           py::arg("exclude_repr"), py::arg("separator") = ".")
+           py::arg("include"), py::arg("include_repr"), py::arg("exclude"), py::arg("exclude_repr"),
+           py::arg("separator") = ".")
       .def("matches", &GlobGroup::Matches, py::arg("candidate"))
       .def_property_readonly("separator", &GlobGroup::separator)
       .def("__str__", &GlobGroup::ToString)

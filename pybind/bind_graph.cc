@@ -116,10 +116,18 @@ void BindGraph(py::module_& m) {
       .def("predecessors", &DepGraph::Predecessors, py::arg("name"))
       .def("rdeps", &DepGraph::Rdeps, py::arg("name"))
       .def("edges", &DepGraph::Edges)
-      .def("forward_closure", [](const DepGraph& g, std::string_view n) {
-             return ClosureNames(g, g.ForwardClosure(n)); }, py::arg("name"))
-      .def("backward_closure", [](const DepGraph& g, std::string_view n) {
-             return ClosureNames(g, g.BackwardClosure(n)); }, py::arg("name"))
+      .def(
+          "forward_closure",
+          [](const DepGraph& g, std::string_view n) {
+            return ClosureNames(g, g.ForwardClosure(n));
+          },
+          py::arg("name"))
+      .def(
+          "backward_closure",
+          [](const DepGraph& g, std::string_view n) {
+            return ClosureNames(g, g.BackwardClosure(n));
+          },
+          py::arg("name"))
       .def("all_paths_dot", &DepGraph::AllPathsDot, py::arg("src"), py::arg("dst"))
       .def("first_path", &DepGraph::FirstPath, py::arg("dst"))
       .def("to_dot", &DepGraph::ToDot)

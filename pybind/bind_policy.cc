@@ -71,10 +71,12 @@ void BindPolicy(py::module_& m) {
       .value("IMPLICIT_PACKAGE", ModuleSource::Kind::kImplicitPackage);
 
   py::class_<ModuleSource>(m, "ModuleSource", "A module as the exporter's importer sees it.")
-      .def(py::init([](ModuleSource::Kind kind, std::string source, bool is_package, std::string file) {
-             return ModuleSource{kind, std::move(source), is_package, std::move(file)};
-           }),
-           py::arg("kind"), py::arg("source") = "", py::arg("is_package") = false, py::arg("file") = "")
+      .def(py::init(
+               [](ModuleSource::Kind kind, std::string source, bool is_package, std::string file) {
+                 return ModuleSource{kind, std::move(source), is_package, std::move(file)};
+               }),
+           py::arg("kind"), py::arg("source") = "", py::arg("is_package") = false,
+           py::arg("file") = "")
       .def_readonly("kind", &ModuleSource::kind)
       .def_readonly("source", &ModuleSource::source)
       .def_readonly("is_package", &ModuleSource::is_package)
@@ -83,28 +85,45 @@ void BindPolicy(py::module_& m) {
   using P = PyExportPolicy;
   py::class_<P>(m, "ExportPolicy", "PackageExporter's module decisions (tpkg/policy.h).")
       .def(py::init([](const py::object& env) { return std::make_unique<P>(env); }), py::arg("env"))
-      .def("intern", [](P& p, GlobGroup g, bool allow_empty) { p.policy.Intern(std::move(g), allow_empty); },
-           py::arg("include"), py::arg("allow_empty") = true)
-      .def("extern", [](P& p, GlobGroup g, bool allow_empty) { p.policy.Extern(std::move(g), allow_empty); },
-           py::arg("include"), py::arg("allow_empty") = true)
-      .def("mock", [](P& p, GlobGroup g, bool allow_empty) { p.policy.Mock(std::move(g), allow_empty); },
-           py::arg("include"), py::arg("allow_empty") = true)
-      .def("deny", [](P& p, GlobGroup g) { p.policy.Deny(std::move(g)); }, py::arg("include"))
-      .def("save_source_string", [](P& p, std::string_view module, std::string source, bool is_package,
-                                    bool dependencies) {
-             p.policy.SaveSourceString(module, std::move(source), is_package, dependencies);
-           }, py::arg("module"), py::arg("source"), py::arg("is_package"), py::arg("dependencies"))
-      .def("save_module", [](P& p, std::string_view module, bool dependencies) {
-             p.policy.SaveModule(module, dependencies);
-           }, py::arg("module"), py::arg("dependencies"))
-      .def("add_dependency", [](P& p, std::string_view module, bool dependencies) {
-             p.policy.AddDependency(module, dependencies);
-           }, py::arg("module"), py::arg("dependencies"))
+      .def(
+          "intern",
+          [](P& p, GlobGroup g, bool allow_empty) { p.policy.Intern(std::move(g), allow_empty); },
+          py::arg("include"), py::arg("allow_empty") = true)
+      .def(
+          "extern",
+          [](P& p, GlobGroup g, bool allow_empty) { p.policy.Extern(std::move(g), allow_empty); },
+          py::arg("include"), py::arg("allow_empty") = true)
+      .def(
+          "mock",
+          [](P& p, GlobGroup g, bool allow_empty) { p.policy.Mock(std::move(g), allow_empty); },
+          py::arg("include"), py::arg("allow_empty") = true)
+      .def(
+          "deny", [](P& p, GlobGroup g) { p.policy.Deny(std::move(g)); }, py::arg("include"))
+      .def(
+          "save_source_string",
+          [](P& p, std::string_view module, std::string source, bool is_package,
+             bool dependencies) {
+            p.policy.SaveSourceString(module, std::move(source), is_package, dependencies);
+          },
+          py::arg("module"), py::arg("source"), py::arg("is_package"), py::arg("dependencies"))
+      .def(
+          "save_module",
+          [](P& p, std::string_view module, bool dependencies) {
+            p.policy.SaveModule(module, dependencies);
+          },
+          py::arg("module"), py::arg("dependencies"))
+      .def(
+          "add_dependency",
+          [](P& p, std::string_view module, bool dependencies) {
+            p.policy.AddDependency(module, dependencies);
+          },
+          py::arg("module"), py::arg("dependencies"))
       .def("save_pickle", &SavePickle, py::arg("package"), py::arg("resource"), py::arg("modules"),
            py::arg("globals"), py::arg("torch_last_module"), py::arg("dependencies"))
       .def("validate", [](const P& p) { p.policy.Validate(); })
-      .def_property_readonly("graph", [](P& p) -> DepGraph& { return p.policy.mutable_graph(); },
-                             py::return_value_policy::reference_internal);
+      .def_property_readonly(
+          "graph", [](P& p) -> DepGraph& { return p.policy.mutable_graph(); },
+          py::return_value_policy::reference_internal);
 
   m.def("format_packaging_error", &FormatPackagingError, py::arg("graph"));
   m.def("can_implicitly_extern", &CanImplicitlyExtern, py::arg("module"));

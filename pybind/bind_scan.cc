@@ -51,7 +51,8 @@ void BindScan(py::module_& m) {
   py::class_<PickleGlobal>(m, "PickleGlobal")
       .def_readonly("module", &PickleGlobal::module)
       .def_readonly("name", &PickleGlobal::name)
-      .def("__repr__", [](const PickleGlobal& g) { return "PickleGlobal(" + g.module + "." + g.name + ")"; });
+      .def("__repr__",
+           [](const PickleGlobal& g) { return "PickleGlobal(" + g.module + "." + g.name + ")"; });
 
   py::class_<StorageRef>(m, "StorageRef")
       .def_readonly("storage_type", &StorageRef::storage_type)

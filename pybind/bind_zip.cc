@@ -41,8 +41,7 @@ class PyFileSink : public ZipSink {
 const ZipEntry& FindOrThrow(const ZipReader& reader, std::string_view record) {
   const ZipEntry* entry = reader.Find(record);
   if (entry == nullptr) {
-    throw Error(Errc::kNotFound,
-                reader.path() + ": no record '" + std::string(record) + "'");
+    throw Error(Errc::kNotFound, reader.path() + ": no record '" + std::string(record) + "'");
   }
   return *entry;
 }
@@ -126,29 +125,36 @@ void BindZip(py::module_& m) {
       .def_property_readonly("file_size", &ZipReader::file_size)
       .def("records", &RecordNames, "Record names in central-directory order.")
       .def("entries", &ZipReader::entries, py::return_value_policy::reference_internal)
-      .def("entry", [](const ZipReader& r, std::string_view record) { return r.Find(record); },
-           py::return_value_policy::reference_internal, py::arg("record"))
-      .def("has_record", [](const ZipReader& r, std::string_view record) {
-             return r.Find(record) != nullptr;
-           }, py::arg("record"))
+      .def(
+          "entry", [](const ZipReader& r, std::string_view record) { return r.Find(record); },
+          py::return_value_policy::reference_internal, py::arg("record"))
+      .def(
+          "has_record",
+          [](const ZipReader& r, std::string_view record) { return r.Find(record) != nullptr; },
+          py::arg("record"))
       .def("get_record", &ReadRecord, py::arg("record"));
 
   py::class_<ZipWriter>(m, "ZipWriter", "A torch-identical archive writer (tpkg/zip_writer.h).")
       .def_static("create", &ZipWriter::Create, py::arg("path"), py::arg("prefix"),
                   py::arg("overwrite") = false, py::call_guard<py::gil_scoped_release>())
-      .def_static("to_file", [](py::object file, std::string prefix) {
-                    return ZipWriter::ToSink(std::make_unique<PyFileSink>(std::move(file)),
-                                             std::move(prefix));
-                  }, py::arg("file"), py::arg("prefix"))
+      .def_static(
+          "to_file",
+          [](py::object file, std::string prefix) {
+            return ZipWriter::ToSink(std::make_unique<PyFileSink>(std::move(file)),
+                                     std::move(prefix));
+          },
+          py::arg("file"), py::arg("prefix"))
       .def("add_record", &AddBuffer, py::arg("record"), py::arg("data"))
       .def("add_record_from_memory", &AddMemory, py::arg("record"), py::arg("address"),
            py::arg("size"))
-      .def("copy_raw_record", [](ZipWriter& w, const ZipReader& src, std::string_view name,
-                                 std::string_view record) {
-             const ZipEntry& entry = FindOrThrow(src, name);
-             py::gil_scoped_release nogil;
-             w.CopyRawRecord(src, entry, record);
-           }, py::arg("source"), py::arg("name"), py::arg("record") = "")
+      .def(
+          "copy_raw_record",
+          [](ZipWriter& w, const ZipReader& src, std::string_view name, std::string_view record) {
+            const ZipEntry& entry = FindOrThrow(src, name);
+            py::gil_scoped_release nogil;
+            w.CopyRawRecord(src, entry, record);
+          },
+          py::arg("source"), py::arg("name"), py::arg("record") = "")
       .def_property_readonly("offset", &ZipWriter::offset)
       .def("finish", &ZipWriter::Finish, py::call_guard<py::gil_scoped_release>());
 
