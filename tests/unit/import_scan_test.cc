@@ -1,1 +1,284 @@
-// placeholder: tests land with the module
+// Unit tests for ScanImports(): torch's visitor semantics as a readable table,
+// syntax errors with line numbers, and hostile sources. (The differential
+// tests against real torch are tests/python/test_import_scan_*.py.)
+#include "tpkg/import_scan.h"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <string>
+#include <vector>
+
+#include "tpkg/error.h"
+
+namespace tpkg {
+namespace {
+
+using Refs = std::vector<ImportRef>;
+
+ImportRef M(const char* module) { return {module, std::nullopt}; }
+ImportRef MN(const char* module, const char* name) { return {module, std::string(name)}; }
+
+std::string Describe(const Refs& refs) {
+  std::string out;
+  for (const auto& r : refs) out += "(" + r.module + ", " + (r.name ? *r.name : "None") + ") ";
+  return out;
+}
+
+struct ScanCase {
+  const char* name;
+  const char* source;
+  const char* package;
+  Refs expected;
+};
+
+class ScanImportsTest : public testing::TestWithParam<ScanCase> {};
+
+TEST_P(ScanImportsTest, GivesTorchsReferences) {
+  Refs got = ScanImports(GetParam().source, GetParam().package);
+  EXPECT_EQ(got, GetParam().expected) << Describe(got);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Semantics, ScanImportsTest,
+    testing::Values(
+        ScanCase{"ImportKeepsFullDottedNames", "import a.b.c, d as e\n", "p", {M("a.b.c"), M("d")}},
+        ScanCase{"FromImportPairsModuleWithEachName",
+                 "from a import b, c as d\n",
+                 "p",
+                 {MN("a", "b"), MN("a", "c")}},
+        ScanCase{"StarImportIsModuleAlone", "from a import *\n", "p", {M("a")}},
+        ScanCase{"RelativeImportsResolveAgainstPackage",
+                 "from . import x\nfrom ..m import y\n",
+                 "p.q",
+                 {MN("p.q", "x"), MN("p.m", "y")}},
+        ScanCase{
+            "DuplicatesKeepFirstPosition", "import a\nimport b\nimport a\n", "p", {M("a"), M("b")}},
+        ScanCase{"ImportsInsideBlocksCount",
+                 "def f():\n    try:\n        import a\n    except E:\n        if x:\n            "
+                 "import b\n"
+                 "class C:\n    import c\nx = 1; import d\n",
+                 "p",
+                 {M("a"), M("b"), M("c"), M("d")}},
+        ScanCase{"StringsAndCommentsDoNotCount",
+                 "s = 'import a'\n# import b\nt = '''\nimport c\n'''\n",
+                 "p",
+                 {}},
+        ScanCase{"DunderImportAddsParent", "__import__('a.b.c')\n", "p", {M("a.b.c"), M("a.b")}},
+        ScanCase{"DunderImportWithFromlist",
+                 "__import__('a', fromlist=['b', '*'])\n",
+                 "p",
+                 {MN("a", "b"), M("a")}},
+        ScanCase{"DunderImportLevelMakesOnlyParentRelative",
+                 "__import__('a.b', globals(), locals(), [], 1)\n",
+                 "p.q",
+                 {M("a.b"), M("p.q.a")}},
+        ScanCase{
+            "DunderImportTooHighIsDropped", "__import__('m', fromlist=['x'], level=3)\n", "p", {}},
+        ScanCase{"NonLiteralDunderImportIsIgnored",
+                 "__import__(name)\n__import__('a' + 'b')\n",
+                 "p",
+                 {}},
+        ScanCase{"CallArgumentsAreNeverVisited",
+                 "print(__import__('a'))\n__import__('b').c()\n",
+                 "p",
+                 {}},
+        ScanCase{"AttributeAndSubscriptOfDunderImportCount",
+                 "__import__('a').b\n__import__('c')[0]\n",
+                 "p",
+                 {M("a"), M("c")}},
+        ScanCase{"OnlyTheBareNameCounts", "x.__import__('a')\n(__import__)('b')\n", "p", {M("b")}},
+        ScanCase{"DecoratorsComeAfterTheBody",
+                 "@__import__('deco').d\ndef f():\n    import body\n",
+                 "p",
+                 {M("body"), M("deco")}},
+        ScanCase{"DictKeysBeforeValues",
+                 "{__import__('k1').a: __import__('v1').b, __import__('k2').c: 0}\n",
+                 "p",
+                 {M("k1"), M("k2"), M("v1")}},
+        ScanCase{"ConditionalTestFirst",
+                 "__import__('body').x if __import__('test').y else 0\n",
+                 "p",
+                 {M("test"), M("body")}},
+        ScanCase{"FStringFieldsAreCode", "x = f'{__import__(\"fs\").y}'\n", "p", {M("fs")}},
+        ScanCase{"MatchIsASoftKeyword",
+                 "match = 1\nmatch x:\n    case 1:\n        import a\n",
+                 "p",
+                 {M("a")}}),
+    [](const testing::TestParamInfo<ScanCase>& info) { return info.param.name; });
+
+struct BadSource {
+  const char* name;
+  std::string source;
+  const char* message_part;
+};
+
+class InvalidSourceTest : public testing::TestWithParam<BadSource> {};
+
+TEST_P(InvalidSourceTest, IsRefusedWithLineAndReason) {
+  try {
+    ScanImports(GetParam().source, "p");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find(GetParam().message_part), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Errors, InvalidSourceTest,
+    testing::Values(
+        BadSource{"UnbalancedBracket", "import a\nx = (1,\n", "line 2: '(' was never closed"},
+        BadSource{"MismatchedBracket", "x = [1)\n", "line 1: closing parenthesis ')'"},
+        BadSource{"UnterminatedString", "a = 1\ns = 'abc\n", "line 2: unterminated string literal"},
+        BadSource{"UnterminatedTripleQuote", "s = '''abc\n\n",
+                  "line 1: unterminated triple-quoted"},
+        BadSource{"BadImportShape", "from a import b,\n", "line 1: invalid syntax"},
+        BadSource{"ImportAsDotted", "import a as b.c\n", "line 1: invalid syntax"},
+        BadSource{"UnexpectedIndent", "import a\n  import b\n", "line 2: unexpected indent"},
+        BadSource{"BadDedent", "if x:\n    a\n  b\n", "line 3: unindent does not match"},
+        BadSource{"MixedTabs", "if x:\n\tif y:\n        a\n", "inconsistent use of tabs"},
+        BadSource{"RelativeBeyondTop", "import a\nfrom ... import x\n",
+                  "line 2: attempted relative import beyond top-level package"},
+        BadSource{"NulByte", std::string("import a\nx = 1\0\n", 15),
+                  "line 2: source code cannot contain null bytes"},
+        BadSource{"InvalidUtf8", "import a\n# \xff\xfe\n", "line 2: source is not valid UTF-8"},
+        BadSource{"Python2Print", "print 'hello'\n", "line 1: invalid syntax"},
+        BadSource{"EmptyFString", "x = f'{}'\n", "empty expression not allowed"}),
+    [](const testing::TestParamInfo<BadSource>& info) { return info.param.name; });
+
+TEST(ScanImportsHostileTest, MillionOpenBracketsAreRefused) {
+  EXPECT_THROW(ScanImports(std::string(1000000, '('), "p"), Error);
+}
+
+TEST(ScanImportsHostileTest, LongUnaryChainsDoNotRecurse) {
+  std::string src = "x = ";
+  for (int i = 0; i < 1000000; ++i) src += "not -";
+  src += "1\nimport after\n";
+  EXPECT_EQ(ScanImports(src, "p"), (Refs{M("after")}));
+}
+
+TEST(ScanImportsHostileTest, DeepLambdaDefaultsHitTheNestingLimit) {
+  std::string src = "f = ";
+  for (int i = 0; i < 100000; ++i) src += "lambda a=";
+  src += "1";
+  for (int i = 0; i < 100000; ++i) src += ": 0";
+  EXPECT_THROW(ScanImports(src + "\n", "p"), Error);
+}
+
+TEST(ScanImportsHostileTest, TooManyIndentationLevelsAreRefused) {
+  std::string src;
+  for (int i = 0; i < 120; ++i) src += std::string(static_cast<size_t>(i), ' ') + "if x:\n";
+  src += std::string(120, ' ') + "pass\n";
+  EXPECT_THROW(ScanImports(src, "p"), Error);
+}
+
+TEST(ScanImportsHostileTest, TenMegabyteSingleLineIsScanned) {
+  std::string src = "x = [";
+  while (src.size() < (size_t{10} << 20)) src += "a.b(c[1:2], 'str', {3: 4}), ";
+  src += "]; import last\n";
+  EXPECT_EQ(ScanImports(src, "p"), (Refs{M("last")}));
+}
+
+TEST(ScanImportsHostileTest, TenMegabyteStringAndFStringAreScanned) {
+  std::string body(size_t{10} << 20, 'x');
+  EXPECT_EQ(ScanImports("s = '" + body + "'\nimport a\n", "p"), (Refs{M("a")}));
+  std::string fields;
+  while (fields.size() < (size_t{10} << 20)) fields += "{a}\n";
+  EXPECT_EQ(ScanImports("s = f'''" + fields + "{__import__('b').c}'''\n", "p"), (Refs{M("b")}));
+}
+
+TEST(ScanImportsHostileTest, MillionImportStatementsAreDeduplicatedInLinearTime) {
+  std::string src;
+  for (int i = 0; i < 1000000; ++i) src += "import m" + std::to_string(i % 1000) + "\n";
+  EXPECT_EQ(ScanImports(src, "p").size(), 1000u);
+}
+
+TEST(ScanImportsHostileTest, UnterminatedStringAtEndOfFile) {
+  EXPECT_THROW(ScanImports("x = 'abc", "p"), Error);
+  EXPECT_THROW(ScanImports("x = '''abc", "p"), Error);
+  EXPECT_THROW(ScanImports("x = f'{a", "p"), Error);
+  EXPECT_THROW(ScanImports("x = 1 \\", "p"), Error);
+}
+
+TEST(ScanImportsHostileTest, EveryPrefixOfAValidFileGivesErrorOrResult) {
+  std::string src =
+      "import a\nfrom .b import (c,\n  d)\n@deco(x)\nclass K(B, metaclass=M):\n    def f(self, *a, "
+      "k=1, **kw) -> T:\n"
+      "        return f'{__import__(\"q\").x!r:>{w}}' + \"\"\"doc\"\"\"\n    match v:\n        "
+      "case [1, *r] if r:\n"
+      "            pass\n";
+  ASSERT_NO_THROW(ScanImports(src, "p"));
+  for (size_t n = 0; n <= src.size(); ++n) {
+    try {
+      ScanImports(src.substr(0, n), "p");
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+    }
+  }
+}
+
+TEST(ScanImportsHostileTest, EverySingleByteMutationGivesErrorOrResult) {
+  const std::string src =
+      "from . import (a,\n  b)\nx = {k: [__import__('m', fromlist=['n'], level=1), f'{y!r:{w}}']}\n"
+      "def g(p=1, *q, r: 'T' = 2, **s) -> None:\n    \"\"\"doc\"\"\"\n    return lambda: p if q "
+      "else r  # c\n";
+  for (size_t i = 0; i < src.size(); ++i) {
+    for (char c : {'(', ')', '"', '\'', '\n', ' ', '\\', '{', '#', '\t', 'f', ':', '\xff'}) {
+      std::string mutated = src;
+      mutated[i] = c;
+      try {
+        ScanImports(mutated, "p.q");
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+      }
+    }
+  }
+}
+
+// The nesting bounds keep the parser's stack use small: the worst inputs
+// must complete on a thread with a 1 MiB stack (release builds need about
+// 400 KiB; AddressSanitizer's redzones make frames several times larger).
+#ifdef __SANITIZE_ADDRESS__
+constexpr size_t kSmallStack = size_t{8} << 20;
+#else
+constexpr size_t kSmallStack = size_t{1} << 20;
+#endif
+
+void* ScanWorstNestingCases(void* failed) {
+  std::string brackets = std::string(199, '[') + std::string(199, ']') + "\n";
+  std::string lambdas = "f = ";
+  for (int i = 0; i < 280; ++i) lambdas += "lambda a=";
+  lambdas += "1";
+  for (int i = 0; i < 280; ++i) lambdas += ": 0";
+  for (const std::string& src : {brackets, lambdas + "\n"}) {
+    try {
+      ScanImports(src, "p");
+    } catch (const Error&) {
+      *static_cast<bool*>(failed) = true;
+    }
+  }
+  return nullptr;
+}
+
+TEST(ScanImportsHostileTest, DeepestAcceptedNestingFitsInASmallStack) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kSmallStack);
+  bool failed = false;
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(&thread, &attr, ScanWorstNestingCases, &failed), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  EXPECT_FALSE(failed);
+}
+
+TEST(PackageOfTest, FollowsTorchsRule) {
+  EXPECT_EQ(PackageOf("a.b.c", false), "a.b");
+  EXPECT_EQ(PackageOf("a.b.c", true), "a.b.c");
+  EXPECT_EQ(PackageOf("top", false), "top");  // torch's rsplit quirk
+  EXPECT_EQ(PackageOf("top", true), "top");
+}
+
+}  // namespace
+}  // namespace tpkg

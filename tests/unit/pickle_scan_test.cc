@@ -1,1 +1,358 @@
-// placeholder: tests land with the module
+// Unit tests for ScanPickle(): hand-assembled pickles for each opcode family,
+// torch's module-derivation quirks, malformed input and hostile sizes.
+// (Differential tests against CPython's unpickler and torch's exporter live in
+// tests/python/test_pickle_scan_differential.py.)
+#include "tpkg/pickle_scan.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tpkg/error.h"
+
+namespace tpkg {
+namespace {
+
+using namespace std::string_literals;
+
+// Tiny assembler for readable pickles.
+std::string U8(int v) { return std::string(1, static_cast<char>(v)); }
+std::string LE(uint64_t v, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+std::string Proto(int p) { return "\x80"s + U8(p); }
+std::string ShortUnicode(const std::string& s) {
+  return "\x8c"s + U8(static_cast<int>(s.size())) + s;
+}
+std::string BinUnicode(const std::string& s) { return "X"s + LE(s.size(), 4) + s; }
+std::string Global(const std::string& m, const std::string& n) { return "c" + m + "\n" + n + "\n"; }
+const std::string kMemoize = "\x94";
+const std::string kStackGlobal = "\x93";
+std::string BinGet(int i) { return "h"s + U8(i); }
+std::string LongBinGet(uint32_t i) { return "j"s + LE(i, 4); }
+std::string BinPut(int i) { return "q"s + U8(i); }
+std::string BinInt1(int i) { return "K"s + U8(i); }
+
+PickleScan Scan(const std::string& bytes, const PickleScanLimits& limits = {}) {
+  return ScanPickle(std::span<const char>(bytes.data(), bytes.size()), limits);
+}
+
+std::vector<std::string> GlobalNames(const PickleScan& s) {
+  std::vector<std::string> out;
+  for (const auto& g : s.globals) out.push_back(g.module + "." + g.name);
+  return out;
+}
+
+// ('storage', torch.FloatStorage, key, 'cpu', numel) as torch.package writes it.
+std::string StoragePid(const std::string& key_ops, int numel) {
+  return "(" + BinUnicode("storage") + Global("torch", "FloatStorage") + key_ops +
+         BinUnicode("cpu") + BinInt1(numel) + "tQ";
+}
+
+TEST(PickleScanTest, ReportsProtocolAndGlobalsInFirstUseOrderWithoutDuplicates) {
+  std::string p = Proto(2) + Global("collections", "OrderedDict") + BinPut(0) + ")R" +
+                  Global("builtins", "set") + BinPut(1) + BinGet(0) + ")R" + "\x86" + "0" +
+                  Global("collections", "OrderedDict") + ")R.";
+  PickleScan s = Scan(p);
+  EXPECT_EQ(s.protocol, 2);
+  EXPECT_EQ(GlobalNames(s), (std::vector<std::string>{"collections.OrderedDict", "builtins.set"}));
+  EXPECT_EQ(s.modules, (std::vector<std::string>{"collections", "builtins"}));
+}
+
+TEST(PickleScanTest, ProtocolIsZeroWithoutProtoOpcode) { EXPECT_EQ(Scan("N.").protocol, 0); }
+
+TEST(PickleScanTest, DecodesStackGlobalOperandsThroughTheMemo) {
+  std::string p = Proto(4) + ShortUnicode("torch") + kMemoize + ShortUnicode("Tensor") + kMemoize +
+                  kStackGlobal + kMemoize + "0" + BinGet(0) + ShortUnicode("Size") + kMemoize +
+                  kStackGlobal + ".";
+  PickleScan s = Scan(p);
+  EXPECT_EQ(GlobalNames(s), (std::vector<std::string>{"torch.Tensor", "torch.Size"}));
+  EXPECT_EQ(s.modules, (std::vector<std::string>{"torch"}));
+}
+
+TEST(PickleScanTest, InstCountsAsGlobalButNotAsTorchModule) {
+  std::string p = "(" + "imy.mod\nKlass\n"s + "p0\n.";
+  PickleScan s = Scan(p);
+  EXPECT_EQ(GlobalNames(s), (std::vector<std::string>{"my.mod.Klass"}));
+  EXPECT_TRUE(s.modules.empty());  // torch's loop only looks at GLOBAL
+}
+
+TEST(PickleScanTest, ObjPopsClassAndArgumentsAboveMark) {
+  std::string p = Proto(1) + "(" + Global("a", "B") + BinInt1(1) + "o.";
+  EXPECT_EQ(GlobalNames(Scan(p)), (std::vector<std::string>{"a.B"}));
+}
+
+TEST(PickleScanTest, DecodesStoragePersistentIdsInLoadOrder) {
+  std::string p = Proto(3) + "(" + StoragePid(BinInt1(0), 6) + StoragePid(BinInt1(0), 6) + "(" +
+                  BinUnicode("storage") + Global("torch", "LongStorage") + BinUnicode("0.storage") +
+                  BinUnicode("cuda:0") + "\x8a\x02\x00\x01"s + "tQ" + "l.";
+  PickleScan s = Scan(p);
+  ASSERT_EQ(s.storages.size(), 3u);
+  EXPECT_EQ(s.storages[0], (StorageRef{{"torch", "FloatStorage"}, "0", true, "cpu", 6}));
+  EXPECT_EQ(s.storages[1], s.storages[0]);  // not deduplicated
+  EXPECT_EQ(s.storages[2],
+            (StorageRef{{"torch", "LongStorage"}, "0.storage", false, "cuda:0", 256}));
+}
+
+TEST(PickleScanTest, DecodesPersistentIdsBuiltFromMemoizedParts) {
+  std::string p = Proto(2) + "(" + BinUnicode("storage") + BinPut(0) +
+                  Global("torch", "FloatStorage") + BinPut(1) + BinUnicode("7") +
+                  BinUnicode("cpu") + BinPut(2) + BinInt1(3) + "tQ" + "(" + BinGet(0) + BinGet(1) +
+                  BinUnicode("8") + BinGet(2) + BinInt1(4) + "tQ" + "\x86.";
+  PickleScan s = Scan(p);
+  ASSERT_EQ(s.storages.size(), 2u);
+  EXPECT_EQ(s.storages[1], (StorageRef{{"torch", "FloatStorage"}, "8", false, "cpu", 4}));
+}
+
+TEST(PickleScanTest, DecodesReducePackageIdsOfBothArities) {
+  std::string four = "(" + BinUnicode("reduce_package") + "\x8a\x05\x10\x32\x54\x76\x01" +
+                     Global("pkg.vocab", "load") + "(" + BinUnicode("0") + BinInt1(3) + "t" + "tQ";
+  std::string three = "(" + BinUnicode("reduce_package") + Global("pkg.vocab", "old") + ")" + "tQ";
+  PickleScan s = Scan(Proto(3) + four + three + "\x86.");
+  ASSERT_EQ(s.reduce_packages.size(), 2u);
+  EXPECT_EQ(s.reduce_packages[0], (ReducePackageRef{{"pkg.vocab", "load"}, true}));
+  EXPECT_EQ(s.reduce_packages[1], (ReducePackageRef{{"pkg.vocab", "old"}, false}));
+}
+
+TEST(PickleScanTest, IgnoresPersistentIdsTorchDoesNotDecode) {
+  std::string p = Proto(0) + "Pplain string id\n" + "(" + BinUnicode("other") + BinInt1(1) + "tQ" +
+                  BinUnicode("not a tuple") + "Q" + "\x87.";
+  PickleScan s = Scan(p);
+  EXPECT_TRUE(s.storages.empty());
+  EXPECT_TRUE(s.reduce_packages.empty());
+}
+
+TEST(PickleScanTest, Protocol0TextOperandsAreDecoded) {
+  // STRING with escapes and UNICODE with \u escapes both give str values.
+  std::string p = "(S'storage'\nctorch\nFloatStorage\nV\\u0030\nS'c\\x70u'\nI12\ntQ.";
+  PickleScan s = Scan(p);
+  ASSERT_EQ(s.storages.size(), 1u);
+  EXPECT_EQ(s.storages[0], (StorageRef{{"torch", "FloatStorage"}, "0", false, "cpu", 12}));
+}
+
+// Torch's save_pickle loop (FORMAT.md §6.2) has quirks the module list keeps.
+struct TorchModuleCase {
+  const char* name;
+  std::string pickle;
+  std::vector<std::string> modules;
+  std::vector<std::string> globals;
+};
+
+class TorchModuleQuirkTest : public testing::TestWithParam<TorchModuleCase> {};
+
+TEST_P(TorchModuleQuirkTest, ModulesMatchTorchsGenopsLoop) {
+  PickleScan s = Scan(GetParam().pickle);
+  EXPECT_EQ(s.modules, GetParam().modules);
+  EXPECT_EQ(GlobalNames(s), GetParam().globals);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Quirks, TorchModuleQuirkTest,
+    testing::Values(
+        // LONG_BINGET is invisible to torch: its "module" is the string
+        // before the fetched one.
+        TorchModuleCase{"LongBinGetIsNotTracked",
+                        Proto(4) + ShortUnicode("a.b") + kMemoize + ShortUnicode("X") + kMemoize +
+                            kStackGlobal + "0" + ShortUnicode("c.d") + kMemoize + LongBinGet(0) +
+                            ShortUnicode("Y") + kMemoize + kStackGlobal + ".",
+                        {"a.b", "c.d"},
+                        {"a.b.X", "a.b.Y"}},
+        // BINUNICODE (4-byte length) is not tracked either.
+        TorchModuleCase{"BinUnicodeIsNotTracked",
+                        Proto(4) + ShortUnicode("m1") + kMemoize + BinUnicode("m2") + kMemoize +
+                            ShortUnicode("Z") + kMemoize + kStackGlobal + ".",
+                        {"m1"},
+                        {"m2.Z"}},
+        // Protocol 3: only GLOBAL counts; a STACK_GLOBAL is ignored.
+        TorchModuleCase{"Protocol3IgnoresStackGlobal",
+                        Proto(3) + Global("g", "A") + "0" + BinUnicode("s") + BinUnicode("B") +
+                            kStackGlobal + ".",
+                        {"g"},
+                        {"g.A", "s.B"}},
+        // Protocol 4: GLOBAL is ignored by torch.
+        TorchModuleCase{"Protocol4IgnoresGlobal", Proto(4) + Global("g", "A") + ".", {}, {"g.A"}},
+        // Torch's tracked module is None here (its memo never saw a string
+        // at index 5): torch asserts; we fall back to the real module.
+        TorchModuleCase{"UntrackedModuleFallsBackToRealModule",
+                        Proto(4) + BinUnicode("real") + "r" + LE(5, 4) + "0" + LongBinGet(5) +
+                            ShortUnicode("N") + kStackGlobal + ".",
+                        {"real"},
+                        {"real.N"}},
+        // A space breaks torch's `arg.split(" ")`: real module used.
+        TorchModuleCase{"SpaceInGlobalFallsBackToRealModule",
+                        Proto(3) + Global("my mod", "K") + ".",
+                        {"my mod"},
+                        {"my mod.K"}}),
+    [](const testing::TestParamInfo<TorchModuleCase>& info) { return info.param.name; });
+
+// Malformed input: always an Error(kCorrupt) naming the byte offset.
+struct BadPickle {
+  const char* name;
+  std::string bytes;
+  std::string message_part;
+};
+
+class MalformedPickleTest : public testing::TestWithParam<BadPickle> {};
+
+TEST_P(MalformedPickleTest, IsRejectedWithOffset) {
+  try {
+    Scan(GetParam().bytes);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find(GetParam().message_part), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(" at byte "), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Errors, MalformedPickleTest,
+    testing::Values(
+        BadPickle{"Empty", "", "no STOP"}, BadPickle{"NoStop", Proto(2) + "N", "no STOP"},
+        BadPickle{"InvalidOpcode", Proto(2) + "\xff", "invalid opcode 0xff"},
+        BadPickle{"UnsupportedProtocol", Proto(6) + "N.", "unsupported pickle protocol 6"},
+        BadPickle{"LyingBinUnicode8Length", Proto(4) + "\x8d" + LE(uint64_t{1} << 62, 8) + "ab.",
+                  "truncated"},
+        BadPickle{"LyingBinBytesLength", Proto(3) + "B" + LE(0xffffffff, 4) + "ab.", "truncated"},
+        BadPickle{"LyingFrameLength", Proto(4) + "\x95" + LE(1000, 8) + "N.", "FRAME longer"},
+        BadPickle{"TruncatedOperand", Proto(2) + "J\x01\x02", "truncated"},
+        BadPickle{"GlobalWithoutNewline", "cmodule", "no newline"},
+        BadPickle{"NegativeBinString", "T" + LE(0xfffffffe, 4) + ".", "negative"},
+        BadPickle{"StopOnEmptyStack", ".", "underflow"},
+        BadPickle{"AppendOnEmptyStack", "Na0.", "underflow"},
+        BadPickle{"ReduceBelowMark", "N(NR.", "underflow"},
+        BadPickle{"TupleWithoutMark", "Nt.", "MARK not found"},
+        BadPickle{"MissingMemoEntry", Proto(2) + BinGet(3) + ".",
+                  "memo value not found at index 3"},
+        BadPickle{"PutOnEmptyStack", Proto(2) + BinPut(0) + "N.", "underflow"},
+        BadPickle{"BadTextMemoIndex", "Np-1\n.", "invalid memo index"},
+        BadPickle{"ExtensionCode", Proto(2) + "\x82\x01.", "unregistered extension code"},
+        BadPickle{"StackGlobalOfNonStrings", Proto(4) + "NN" + kStackGlobal + ".",
+                  "not literal strings"},
+        BadPickle{"UnquotedString", "Sabc\n.", "must be quoted"},
+        BadPickle{"BadInt", "I12x\n.", "invalid literal"},
+        BadPickle{"StorageIdWithFourFields",
+                  Proto(2) + "(" + BinUnicode("storage") + Global("torch", "FloatStorage") +
+                      BinInt1(0) + BinUnicode("cpu") + "tQ.",
+                  "4 fields"},
+        BadPickle{"StorageTypeNotAGlobal",
+                  Proto(2) + "(" + BinUnicode("storage") + "N" + BinInt1(0) + BinUnicode("cpu") +
+                      BinInt1(1) + "tQ.",
+                  "not a global"},
+        BadPickle{"NegativeNumel",
+                  Proto(2) + "(" + BinUnicode("storage") + Global("t", "S") + BinInt1(0) +
+                      BinUnicode("cpu") + "J" + LE(0xffffffff, 4) + "tQ.",
+                  "numel"}),
+    [](const testing::TestParamInfo<BadPickle>& info) { return info.param.name; });
+
+TEST(PickleScanTest, EveryTruncationOfAValidPickleIsAnErrorNotACrash) {
+  std::string p = Proto(4) + "\x95" + LE(40, 8) + ShortUnicode("torch") + kMemoize +
+                  ShortUnicode("Tensor") + kMemoize + kStackGlobal + kMemoize + "(" +
+                  StoragePid(BinInt1(1), 2) + "l" + "\x86.";
+  ASSERT_NO_THROW(Scan(p));
+  for (size_t n = 0; n < p.size(); ++n) EXPECT_THROW(Scan(p.substr(0, n)), Error) << "prefix " << n;
+}
+
+TEST(PickleScanTest, EverySingleByteMutationGivesErrorOrResult) {
+  const std::string p = Proto(4) + "\x95" + LE(40, 8) + ShortUnicode("torch") + kMemoize +
+                        ShortUnicode("Tensor") + kMemoize + kStackGlobal + kMemoize + "(" +
+                        StoragePid(BinInt1(1), 2) + BinGet(0) + BinGet(1) + kStackGlobal + "l" +
+                        "\x86.";
+  for (size_t i = 0; i < p.size(); ++i) {
+    for (int b : {0x00, 0x28, 0x2e, 0x30, 0x51, 0x68, 0x74, 0x8c, 0x8d, 0x93, 0x94, 0xff}) {
+      std::string mutated = p;
+      mutated[i] = static_cast<char>(b);
+      try {
+        Scan(mutated);
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::kCorrupt);
+      }
+    }
+  }
+}
+
+TEST(PickleScanTest, TrailingBytesAfterStopAreIgnored) {
+  EXPECT_NO_THROW(Scan("N.\xff\xff garbage"));
+}
+
+TEST(PickleScanTest, MillionsOfNestedMarksHitTheStackLimit) {
+  std::string p(size_t{2} << 20, '(');
+  p += ".";
+  EXPECT_THROW(Scan(p), Error);
+}
+
+TEST(PickleScanTest, MillionNestedMarksCompleteWithinARaisedLimit) {
+  const size_t n = size_t{1} << 20;
+  std::string p(n, '(');
+  p += "N";
+  for (size_t i = 0; i < n; ++i) p += "t";  // each tuple wraps the last
+  p += ".";
+  PickleScanLimits limits;
+  limits.max_stack_depth = n + 8;
+  EXPECT_NO_THROW(Scan(p, limits));  // nesting past the tracked depth turns opaque
+}
+
+TEST(PickleScanTest, MillionMarksPoppedOneByOneComplete) {
+  std::string p;
+  for (int i = 0; i < 1000000; ++i) p += "(0";  // POP removes a MARK on top
+  p += "N.";
+  EXPECT_NO_THROW(Scan(p));
+}
+
+TEST(PickleScanTest, MemoExpansionStaysLinear) {
+  // Billion laughs: every tuple holds its predecessor three times.
+  std::string p = Proto(2) + BinUnicode(std::string(1 << 16, 'x')) + "r" + LE(0, 4);
+  for (uint32_t i = 0; i < 200000; ++i) {
+    p += '0';
+    p += LongBinGet(i) + LongBinGet(i) + LongBinGet(i);
+    p += '\x87';
+    p += 'r';
+    p += LE(i + 1, 4);
+  }
+  p += ".";
+  EXPECT_NO_THROW(Scan(p));
+}
+
+TEST(PickleScanTest, ReusedLongStringsAreHashedOncePerObject) {
+  // 1M STACK_GLOBALs naming the same 1 MB module through the memo: linear
+  // only if a string object is hashed once, not once per use.
+  std::string p = Proto(4) + "\x8d" + LE(1 << 20, 8) + std::string(1 << 20, 'm') + kMemoize +
+                  "\x8d" + LE(1 << 20, 8) + std::string(1 << 20, 'n') + kMemoize;
+  for (int i = 0; i < 1000000; ++i) p += BinGet(0) + BinGet(1) + kStackGlobal + "0";
+  p += "N.";
+  PickleScan s = Scan(p);
+  EXPECT_EQ(s.globals.size(), 1u);
+  EXPECT_EQ(s.modules.size(), 1u);
+}
+
+TEST(PickleScanTest, HugeMemoIndicesUseNoMemoryForTheGap) {
+  std::string p = "N" + "r"s + LE(0xfffffff0, 4) + "p99999999999999\n" + "j" + LE(0xfffffff0, 4) +
+                  "g99999999999999\n" + "\x86\x86.";
+  EXPECT_NO_THROW(Scan(p));
+}
+
+TEST(PickleScanTest, MemoLimitIsEnforced) {
+  std::string p = "N";
+  for (int i = 0; i < 100; ++i) p += BinPut(i);
+  p += ".";
+  PickleScanLimits limits;
+  limits.max_memo_entries = 50;
+  EXPECT_THROW(Scan(p, limits), Error);
+  limits.max_memo_entries = 100;
+  EXPECT_NO_THROW(Scan(p, limits));
+}
+
+TEST(PickleScanTest, LongPersistentIdStringsAreRefused) {
+  std::string p = Proto(2) + "(" + BinUnicode("storage") + Global("torch", "FloatStorage") +
+                  BinInt1(0) + BinUnicode(std::string(5000, 'c')) + BinInt1(1) + "tQ.";
+  EXPECT_THROW(Scan(p), Error);
+  PickleScanLimits limits;
+  limits.max_persistent_id_string = 5000;
+  EXPECT_EQ(Scan(p, limits).storages.size(), 1u);
+}
+
+}  // namespace
+}  // namespace tpkg

@@ -1,0 +1,105 @@
+// import_scan.h: which modules a Python source file imports, as torch.package sees it.
+//
+// ScanImports() reproduces torch 1.13's find_files_source_depends_on(src,
+// package) (torch/package/find_file_dependencies.py) without Python: a
+// Python 3.11 tokenizer and a recursive-descent parser that computes, for
+// every import statement and every `__import__(...)` call, the (module,
+// attribute) candidates torch's ast.NodeVisitor records, in the same order.
+// Strings and comments never count; imports inside functions, classes, `if`,
+// `try`, `with`, `match` and after `;` do.
+//
+//   auto refs = tpkg::ScanImports("from . import util\nimport numpy as np\n",
+//                                 tpkg::PackageOf("corpus_models.model", false));
+//   // {("corpus_models", "util"), ("numpy", nullopt)}
+//
+// What torch records (FORMAT.md §6.3), for package "p.q":
+//
+//   source                                  references
+//   import a.b as c, d                      (a.b, -) (d, -)
+//   from a import b, c                      (a, b) (a, c)
+//   from a import *                         (a, -)
+//   from . import x / from ..m import y     (p.q, x) / (p.m, y)
+//   __import__("a.b.c")                     (a.b.c, -) (a.b, -)     parent, not top level
+//   __import__("a.b", fromlist=["x"])       (a.b, x)
+//   __import__("m", g, l, ["x"], 1)         (p.q.m, x)
+//   __import__("a.b", g, l, [], 1)          (a.b, -) (p.q.a, -)     only the parent is relative
+//   __import__(name) / importlib...         nothing (non-literal arguments are ignored)
+//   f(__import__("a"))                      nothing: torch's visit_Call never visits a call's
+//   __import__("a").b()                     children, so an __import__ anywhere inside another
+//   __import__("a")("b")                    call (arguments or callee) is not seen
+//   m = __import__("a"); __import__("a").b  (a, -)
+//   x.__import__("a")                       nothing (only a bare name `__import__`)
+//
+// The order is torch's (ast field order, not always source order): decorators
+// after the body they decorate, a function's return annotation last, class
+// keywords after all bases, parameter annotations before kw-only defaults
+// before positional defaults, dict keys before dict values, `a if t else b`
+// as t, a, b. Duplicates keep their first position.
+//
+// Documented residual differences (the only ones the differential tests allow):
+//   * torch records entries whose module or attribute is not a str when an
+//     `__import__` argument is a non-str literal or an expression with a
+//     `.value` field: `__import__(info.name)` records the ast.Name node
+//     itself (8 files of Debian's Python tree do this). Such entries can
+//     never be imported (the exporter drops them), have no ImportRef form,
+//     and are omitted. With a positive level and a truthy non-str module,
+//     torch formats "<package>.<repr>" strings: omitted as well.
+//   * identifiers are not NFKC-normalized (`import ｏｓ` stays as written,
+//     where CPython's parser turns it into `os`).
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tpkg {
+
+// One candidate, torch's (module, attr-or-None): `attr` may name a submodule
+// (`from pkg import sub`), which the exporter tries first.
+struct ImportRef {
+  std::string module;
+  std::optional<std::string> name;
+  friend bool operator==(const ImportRef&, const ImportRef&) = default;
+};
+
+// Exactly torch.package's find_files_source_depends_on(src, package):
+// ordered, unique. `source` is UTF-8 (a PEP 263 coding cookie is ignored, as
+// ast.parse ignores it for str input; a leading BOM is skipped). `package` is
+// the package the module lives in: see PackageOf().
+//
+// Throws Error(kInvalidArgument, "line N: reason") on source the parser
+// refuses (callers prefix the file name), and "line N: attempted relative
+// import beyond top-level package" for a relative `from` import that climbs
+// above `package` (torch raises the same ValueError). A relative `__import__`
+// that climbs too far is silently dropped, as torch does.
+//
+// Syntax checking: the tokenizer is complete (strings with every prefix,
+// f-string replacement fields, continuations, brackets, indentation, tabs,
+// numeric literal shapes) and the parser covers the whole Python 3.11
+// grammar, including argument and parameter ordering rules. It is not a
+// full compiler front end, so it accepts a small superset of what ast.parse
+// accepts; such files are scanned instead of refused:
+//   * assignment, augmented-assignment and `del` targets are not checked
+//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`);
+//   * identifier characters are "ASCII letters, digits, _ or any non-ASCII
+//     UTF-8" (CPython wants XID_Start/XID_Continue: `× = 1` is refused);
+//   * escape sequences are only decoded, and so only checked, in the
+//     arguments of `__import__` (`'\N{unknown}'`, `'\x4'` elsewhere pass);
+//   * a generator expression as a class base (`class C(x for x in y)`).
+// Compile-time errors that ast.parse does not raise either (`return` or
+// `nonlocal` at module level, duplicate parameters or keywords) are not
+// errors here. Expressions nested deeper than 300 levels (CPython allows 200
+// brackets, and deeper unbracketed nesting up to its C stack) are refused
+// as "too many nested expressions".
+std::vector<ImportRef> ScanImports(std::string_view source, std::string_view package);
+
+// The `package` torch passes for a module (PackageExporter._get_dependencies):
+// the module itself when it is a package, else `module.rsplit(".", 1)[0]`,
+// which for a top-level module is the module name itself (a torch quirk:
+// `from . import x` in top-level module "m" resolves to ("m", "x")).
+std::string PackageOf(std::string_view module_name, bool is_package);
+
+}  // namespace tpkg

@@ -1,0 +1,214 @@
+// journal.h: the on-disk, copy-on-write store of the edits made to one
+// archive through a read/write mount, and the current namespace they produce.
+//
+// Edits live on disk from the first write: a record's bytes move into a
+// journal data file the first time it is written (copy-on-write from the
+// archive), and every namespace change (create, unlink, rename, mkdir, rmdir,
+// chmod, utimens) is appended to a checksummed manifest and fdatasync'd before
+// the call returns. A daemon killed with SIGKILL therefore loses nothing: the
+// next OpenOrCreate() replays the manifest and finds every edit. Data written
+// with write() to a descriptor from OpenForWrite()/Create() survives SIGKILL
+// through the page cache; Fsync() (or fsync on that descriptor) makes it
+// durable against power loss too.
+//
+//   auto zip = tpkg::ZipReader::Open("model.pt");
+//   auto journal = tpkg::Journal::OpenOrCreate("model.pt", zip);
+//   if (!journal.recovery_summary().empty()) log(journal.recovery_summary());
+//   tpkg::ScopedFd fd = journal.OpenForWrite("pkg/code.py", /*truncate=*/true);
+//   ::pwrite(fd.get(), "x = 1\n", 6, 0);
+//   journal.Rename("pkg/code.py", "pkg/main.py");
+//   ... at unmount: tpkg::WriteBack(journal, metadata) (write_back.h),
+//       or journal.Drop() when !journal.dirty().
+//
+// Rules (documented here because users see them):
+//
+// * Location: a directory beside the archive, `<dir>/.<archive name>.tpkgfs/`
+//   (the archive path is resolved through symlinks first), so that it is on
+//   the same filesystem as the archive: write-back renames into place
+//   atomically and copies can share extents. JournalOptions::directory
+//   overrides it (e.g. a state directory on the same filesystem). If the
+//   archive is not writable (EACCES, EPERM for an immutable file, EROFS),
+//   or the directory cannot be created or locked, OpenOrCreate throws and
+//   nothing is written: the daemon then mounts read-only with a warning, so
+//   no write is ever accepted that could not be kept. The directory must be
+//   a real directory (not a symlink) owned by the user, else EPERM/ENOTDIR:
+//   whoever owns it controls what the journal's files point to.
+// * Layout:
+//     lock        flock(LOCK_EX) held while a Journal is open; holds the pid
+//     manifest    append-only log of namespace operations (manifest_log.h):
+//                 a header with the archive's identity, then one checksummed
+//                 entry per operation; a torn tail is detected and dropped
+//     data/<id>   the full current bytes of one edited or created record
+//                 (<id> is a decimal number never reused within a journal)
+//     save.tmp    the archive being written by a write-back
+//     manifest.tmp  a manifest being created
+//   Anything else in data/ that the manifest does not reference, save.tmp and
+//   manifest.tmp are leftovers of an interrupted copy-on-write, write-back or
+//   creation: OpenOrCreate removes them, so no orphan survives a recovery.
+// * Identity: the manifest header records the archive's size and a digest of
+//   its central directory (its mtime only for messages). A journal is never
+//   replayed onto another archive: OpenOrCreate throws an Error naming the
+//   journal, the archive, and both identities. One exception makes a crashed
+//   write-back safe: if the archive now matches the identity a write-back
+//   committed to (the kCommit entry written just before the final rename),
+//   the save had completed and the journal is simply removed.
+// * Concurrency between processes: two daemons never share a journal; the
+//   second OpenOrCreate fails with EBUSY naming the first one's pid.
+// * What a journal keeps that the archive cannot: permission bits and mtimes
+//   (torch writes none), empty directories (the exporter writes no directory
+//   entries). They last as long as the journal, i.e. until the next
+//   successful write-back; SetMode/SetMtime alone do not make it dirty().
+// * Growth: the manifest gains ~100 bytes per namespace operation and is
+//   read whole at recovery; it is not compacted before the next write-back.
+//
+// Paths are record names relative to the archive's prefix folder, '/'
+// separated ("pkg/code.py"); "" is the root directory. Errors are
+// tpkg::Error carrying the errno POSIX specifies (ENOENT, EEXIST, ENOTDIR,
+// EISDIR, ENOTEMPTY, EINVAL, ENAMETOOLONG, EBUSY, ENOSPC, ...), so the FUSE
+// layer returns -ToErrno(e).
+//
+// Thread safety: every method may be called from any thread; one mutex inside
+// serializes them (including the copy-on-write copy of a first write, which
+// therefore delays other journal calls for the length of that copy). The
+// ZipReader passed to OpenOrCreate must outlive the Journal.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tpkg/scoped_fd.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+struct JournalState;  // private (src/lib/journal_impl.h)
+
+struct JournalOptions {
+  // Where the journal lives; empty: Journal::DirectoryFor(archive_path).
+  std::string directory;
+};
+
+// One name in the current namespace.
+struct JournalNode {
+  bool is_dir = false;
+  // Files: the original record whose bytes this file still has (possibly
+  // under another name after a rename); nullptr once the content lives in
+  // the journal (edited()).
+  const ZipEntry* original = nullptr;
+  // Files: the journal data file holding the content (0 while original). It
+  // changes only when the content is replaced (first write, O_TRUNC of an
+  // original), never on rename: a stable identity for inode/page-cache logic.
+  uint64_t data_id = 0;
+  uint64_t size = 0;                     // files: current size in bytes
+  std::optional<uint32_t> mode;          // set by Create/Mkdir/SetMode, else daemon default
+  std::optional<struct timespec> mtime;  // SetMtime override, or the data file's mtime when edited
+  bool edited() const { return !is_dir && original == nullptr; }
+};
+
+struct JournalChild {
+  std::string name;  // one component
+  bool is_dir = false;
+};
+
+// Validates a record path as a name a file can have in the mount and a
+// record can have in the archive. Every Journal operation applies it; the
+// FUSE layer may call it first to answer lookups of impossible names.
+//
+//   path                         result
+//   "" (the root), "a/b.py"      0
+//   "/a", "a/", "a//b", "a/..", "./a", "a\0b"   EINVAL
+//   a component over 255 bytes   ENAMETOOLONG (NAME_MAX)
+//   a path over 4095 bytes       ENAMETOOLONG (PATH_MAX)
+int ValidateRecordPath(std::string_view path);
+
+class Journal {
+ public:
+  // Opens the journal of `archive_path` (creating it if there is none),
+  // takes its lock, removes orphans and replays any edits found. `original`
+  // must be the archive at `archive_path`, opened by the caller.
+  static Journal OpenOrCreate(const std::string& archive_path, const ZipReader& original,
+                              const JournalOptions& options = {});
+  // `<dir>/.<name>.tpkgfs` for `<dir>/<name>` (no filesystem access).
+  static std::string DirectoryFor(const std::string& archive_path);
+
+  Journal(Journal&&) noexcept;
+  Journal& operator=(Journal&&) noexcept;
+  ~Journal();  // releases the lock; keeps the journal on disk
+
+  const std::string& archive_path() const;  // resolved (realpath)
+  const std::string& directory() const;
+  const ZipReader& original() const;
+
+  // True when OpenOrCreate found edits from an earlier session.
+  bool recovered() const;
+  // What OpenOrCreate found and did, for the daemon to print; empty when
+  // there was nothing to say. Starts with "recovered N edited records from
+  // <journal>" when recovered().
+  const std::string& recovery_summary() const;
+  // True when the namespace or some record's content may differ from the
+  // archive (a write-back is needed; it may still find nothing changed).
+  bool dirty() const;
+
+  // --- The current namespace -------------------------------------------
+  std::optional<JournalNode> Stat(std::string_view path) const;
+  // Children of a directory, sorted by name; throws ENOENT / ENOTDIR.
+  std::vector<JournalChild> List(std::string_view dir) const;
+  // Every file, sorted by path (a snapshot, for write-back).
+  std::vector<std::pair<std::string, JournalNode>> Files() const;
+
+  // --- Content ------------------------------------------------------------
+  // A read-only descriptor of an edited file's data; an empty ScopedFd when
+  // the file is not edited (read the original record instead).
+  ScopedFd OpenForRead(std::string_view record) const;
+  // A read/write descriptor of the record's journal data file. The first
+  // call for an original record copies its bytes (stored: copy_file_range
+  // from the archive; deflated: inflated with bounded memory) unless
+  // `truncate`, fsyncs the copy and logs it. ENOENT, EISDIR.
+  ScopedFd OpenForWrite(std::string_view record, bool truncate);
+  // A new empty file (O_CREAT|O_EXCL semantics: EEXIST if the name exists).
+  ScopedFd Create(std::string_view record, std::optional<uint32_t> mode = std::nullopt);
+  // truncate(2) by name: copies at most `size` original bytes.
+  void Truncate(std::string_view record, uint64_t size);
+  // Makes an edited file's data durable (fdatasync); no-op for originals.
+  void Fsync(std::string_view record);
+
+  // --- Namespace (each logged and fdatasync'd before returning) -----------
+  void Unlink(std::string_view record);
+  // rename(2): file over file, directory (with its contents) over an empty
+  // directory. `no_replace`: RENAME_NOREPLACE (EEXIST).
+  void Rename(std::string_view from, std::string_view to, bool no_replace = false);
+  void Mkdir(std::string_view dir, std::optional<uint32_t> mode = std::nullopt);
+  void Rmdir(std::string_view dir);
+  void SetMode(std::string_view path, uint32_t mode);
+  void SetMtime(std::string_view path, struct timespec mtime);
+
+  // --- Write-back support (write_back.h) -----------------------------------
+  struct SaveFile {
+    ScopedFd fd;
+    std::string path;
+  };
+  // A new, empty temp file for the next archive, inside the journal.
+  SaveFile CreateSaveFile();
+  // Throws (kIo, ESTALE) when the file at archive_path() is no longer the
+  // one opened (replaced, or rewritten: other inode, size or mtime), naming
+  // the archive and both states: saving would overwrite someone's change.
+  void CheckArchiveUnchanged() const;
+  // Records (durably) that the archive is about to be replaced by
+  // `new_archive` (the finished temp file, opened).
+  void MarkCommitting(const ZipReader& new_archive);
+  // Removes the journal from disk (after a successful write-back, or when
+  // nothing changed). The Journal may not be used afterwards.
+  void Drop();
+
+ private:
+  explicit Journal(std::unique_ptr<JournalState> state);
+  std::unique_ptr<JournalState> impl_;
+};
+
+}  // namespace tpkg

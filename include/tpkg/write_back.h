@@ -1,0 +1,119 @@
+// write_back.h: save the edits of a Journal into the archive, atomically.
+//
+//   tpkg::RegeneratedRecords metadata = {{".data/extern_modules", "numpy\n"}};
+//   tpkg::WriteBackResult r = tpkg::WriteBack(journal, metadata);
+//   log(r.summary);   // "saved /x/model.pt: 1 record from the journal, 57 copied raw, ..."
+//   // on any failure: Error "Cannot save /x/model.pt: <reason>[; <reason>...]"
+//
+// What happens:
+// 1. Plan (PlanWriteBack). The new archive holds the current files, in this
+//    order:
+//      a. the original records still present under their original name, in
+//         their original order, except `.data/version`. ZIP directory
+//         entries (`dir/`, made by zip tools, never by torch) are dropped:
+//         torch needs none, and ZipWriter writes records only;
+//      b. at the position of the original `.data/extern_modules` (else of
+//         `.data/version`, else at the end), the records whose name is new
+//         (created, or renamed from another name), sorted by name, then
+//         regenerated records the original did not have: this is where
+//         PackageExporter writes sources and stubs, just before its metadata;
+//      c. `.data/version` last, as torch writes it.
+//    A record is copied raw (ZipWriter::CopyRawRecord: bytes, compression
+//    and CRC unchanged, no decoding) when its content is an original record,
+//    including an edited file whose bytes ended up identical (same size and
+//    CRC-32); edited files are streamed from their journal data file; a
+//    regenerated record (`metadata`, e.g. `.data/extern_modules`) replaces
+//    the record of that name, and is copied raw if its bytes are unchanged.
+//    Every record's data is 64-byte aligned, as torch writes it.
+// 2. Nothing changed (every current file holds the original record of its
+//    name, no record added or removed; the layout changes of step 1 alone
+//    do not count):
+//    the archive is not touched at all (bytes and mtime identical) and the
+//    journal is dropped. Regenerated metadata alone never causes a rewrite.
+// 3. Otherwise: write `<journal>/save.tmp` (created O_EXCL), give it the
+//    original's permission bits and owner, fsync it, read it back with the
+//    strict ZipReader, run options.validate on it, record the commit in the
+//    journal, rename it over the archive, fsync the directory, and drop the
+//    journal.
+//
+// What blocks a write-back (the archive stays intact, the edits stay in the
+// journal, the temp file is removed, and the Error names the archive and
+// every reason): the archive was replaced or rewritten by another program
+// since it was opened (ESTALE; saving would destroy that change); any OS
+// error while writing, syncing or renaming (ENOSPC,
+// EDQUOT, EROFS, EACCES, EPERM on an immutable directory, EIO); a new
+// archive the strict reader refuses (e.g. two names differing only in case,
+// which torch's case-insensitive lookup could confuse); an Error thrown by
+// options.validate (e.g. the package would not load, metadata analysis
+// failed).
+//
+// Crash safety: a SIGKILL or power loss at any point leaves the archive
+// either old or new, never partial (the rename is the only change to it).
+// The next Journal::OpenOrCreate removes save.tmp; if the rename had
+// happened it recognises the committed archive and removes the journal, else
+// it recovers the edits as usual.
+//
+// Thread safety: call when no other thread uses the journal (after the FUSE
+// loop has returned).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tpkg/journal.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+// Regenerated metadata records, by record name (".data/extern_modules").
+using RegeneratedRecords = std::map<std::string, std::string>;
+
+enum class WriteBackStage {
+  kTempWritten,  // save.tmp complete and fsync'd
+  kCommitted,    // the commit entry is durable in the journal
+  kRenamed,      // save.tmp has replaced the archive
+};
+
+struct WriteBackOptions {
+  // Runs on the finished temp archive before it replaces the original;
+  // throw Error to refuse the save (its message becomes one of the reasons).
+  std::function<void(const std::string& temp_path)> validate;
+  // For tests: called after each stage (crash injection).
+  std::function<void(WriteBackStage)> on_stage;
+};
+
+struct PlannedRecord {
+  enum class Source { kRaw, kJournal, kRegenerated };
+  std::string name;  // record name in the new archive
+  Source source = Source::kRaw;
+  const ZipEntry* entry = nullptr;     // kRaw: the original entry to copy
+  const std::string* bytes = nullptr;  // kRegenerated: points into the metadata map
+};
+
+struct WritePlan {
+  std::vector<PlannedRecord> records;  // in write order
+  bool changed = false;                // false: the user changed no record (see above)
+};
+
+// The records a write-back would write, in order (see the rules above).
+// The archive is journal.original(): the journal's namespace refers to its
+// entries, so no other reader could stand in for it.
+WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata);
+
+struct WriteBackResult {
+  bool written = false;  // false: nothing changed; the archive was not touched
+  uint64_t size = 0;     // size of the new archive
+  int raw_copied = 0;
+  int from_journal = 0;
+  int regenerated = 0;
+  std::string summary;  // one line for the daemon's log
+};
+
+// Saves the journal's edits into journal.archive_path() (see above).
+WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
+                          const WriteBackOptions& options = {});
+
+}  // namespace tpkg

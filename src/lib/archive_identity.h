@@ -1,0 +1,38 @@
+// archive_identity.h (private): what makes a journal belong to one archive.
+//
+// A journal records edits relative to the records of one archive; replaying
+// it onto another would corrupt both. The identity is the archive's size and
+// a 64-bit digest of its central directory as the reader parsed it (every
+// entry's stored name, method, CRC-32, sizes and offset); the mtime is kept
+// for messages only, so `touch model.pt` or a copy of the same bytes does not
+// orphan the edits.
+//
+//   ArchiveIdentity now = ArchiveIdentity::Of(zip);
+//   if (!now.SameArchive(recorded)) ...refuse, naming now.Describe() and recorded.Describe()
+//
+// Thread safety: a value type.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+struct ArchiveIdentity {
+  uint64_t size = 0;
+  uint64_t digest = 0;  // FNV-1a over the central directory entries
+  int64_t mtime_sec = 0;
+  int64_t mtime_nsec = 0;
+
+  static ArchiveIdentity Of(const ZipReader& zip);
+  bool SameArchive(const ArchiveIdentity& other) const {
+    return size == other.size && digest == other.digest;
+  }
+  // "969 bytes, central directory digest 1f2e..., modified 2024-05-01 12:00:00 UTC"
+  // (without the digest when it is not known).
+  std::string Describe(bool with_digest = true) const;
+};
+
+}  // namespace tpkg

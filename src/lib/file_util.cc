@@ -1,0 +1,142 @@
+#include "file_util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "tpkg/error.h"
+
+namespace tpkg {
+namespace {
+
+// Bounded buffer for the pread/pwrite fallback: memory stays constant
+// whatever the record size.
+constexpr size_t kCopyChunk = 1 << 20;
+
+void CopyByReadWrite(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset,
+                     uint64_t size, const std::string& what) {
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(size, kCopyChunk)));
+  while (size > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(size, buf.size()));
+    PreadExact(src_fd, std::span<char>(buf.data(), n), src_offset, what);
+    PwriteAll(dst_fd, std::span<const char>(buf.data(), n), dst_offset, what);
+    src_offset += n;
+    dst_offset += n;
+    size -= n;
+  }
+}
+
+// copy_file_range errors after which the plain loop can still work.
+bool KernelRefusedCopy(int err) {
+  return err == EXDEV || err == EINVAL || err == EOPNOTSUPP || err == ENOSYS || err == EBADF ||
+         err == EPERM;
+}
+
+}  // namespace
+
+ScopedFd OpenOrThrow(const std::string& path, int flags, mode_t mode) {
+  return OpenAtOrThrow(AT_FDCWD, path, flags, mode, path);
+}
+
+ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mode,
+                       const std::string& what) {
+  int fd;
+  do fd = ::openat(dir_fd, name.c_str(), flags | O_CLOEXEC, mode);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot open '" + what + "'", err);
+  }
+  return ScopedFd(fd);
+}
+
+struct stat FstatOrThrow(int fd, const std::string& what) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + what + "'", err);
+  }
+  return st;
+}
+
+void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, const std::string& what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ThrowSystemError("Cannot write '" + what + "'", err);
+    }
+    bytes = bytes.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
+void PreadExact(int fd, std::span<char> out, uint64_t offset, const std::string& what) {
+  while (!out.empty()) {
+    const ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ThrowSystemError("Cannot read '" + what + "'", err);
+    }
+    if (n == 0) throw Error(Errc::kCorrupt, "Cannot read '" + what + "': unexpected end of file");
+    out = out.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
+void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset, uint64_t size,
+               const std::string& what) {
+  while (size > 0) {
+    loff_t in = static_cast<loff_t>(src_offset), out = static_cast<loff_t>(dst_offset);
+    const ssize_t n = ::copy_file_range(src_fd, &in, dst_fd, &out, size, 0);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (KernelRefusedCopy(err))
+        return CopyByReadWrite(src_fd, src_offset, dst_fd, dst_offset, size, what);
+      ThrowSystemError("Cannot copy into '" + what + "'", err);
+    }
+    if (n == 0) throw Error(Errc::kCorrupt, "Cannot copy into '" + what + "': source ends early");
+    src_offset += static_cast<uint64_t>(n);
+    dst_offset += static_cast<uint64_t>(n);
+    size -= static_cast<uint64_t>(n);
+  }
+}
+
+void FsyncOrThrow(int fd, const std::string& what) {
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot fsync '" + what + "'", err);
+  }
+}
+
+void FdatasyncOrThrow(int fd, const std::string& what) {
+  if (::fdatasync(fd) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot fsync '" + what + "'", err);
+  }
+}
+
+void FsyncDirectory(const std::string& dir) {
+  ScopedFd fd = OpenOrThrow(dir, O_RDONLY | O_DIRECTORY);
+  FsyncOrThrow(fd.get(), dir);
+}
+
+std::string DirName(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace tpkg

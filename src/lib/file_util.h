@@ -1,0 +1,51 @@
+// file_util.h (private): small POSIX helpers that retry EINTR and short
+// transfers and throw tpkg::Error naming the file and the reason.
+//
+//   ScopedFd fd = OpenOrThrow(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+//   PwriteAll(fd.get(), bytes, 0, path);
+//   FsyncOrThrow(fd.get(), path);
+//
+// Thread safety: stateless functions; safe from any thread.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "tpkg/scoped_fd.h"
+
+namespace tpkg {
+
+// open(2)/openat(2) with O_CLOEXEC added; throws "Cannot open '<what>': <reason>".
+ScopedFd OpenOrThrow(const std::string& path, int flags, mode_t mode = 0);
+ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mode,
+                       const std::string& what);
+
+struct stat FstatOrThrow(int fd, const std::string& what);
+
+// Writes all of `bytes` at `offset` (pwrite loop).
+void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, const std::string& what);
+// Reads exactly `out.size()` bytes at `offset`; kCorrupt when the file ends early.
+void PreadExact(int fd, std::span<char> out, uint64_t offset, const std::string& what);
+
+// Copies `size` bytes from `src_fd` at `src_offset` to `dst_fd` at
+// `dst_offset`. Uses copy_file_range (in-kernel, reflink where the
+// filesystem can) and falls back to a bounded pread/pwrite loop when the
+// kernel refuses it for this pair of files (EXDEV, EINVAL, EOPNOTSUPP, ...).
+void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset, uint64_t size,
+               const std::string& what);
+
+void FsyncOrThrow(int fd, const std::string& what);
+void FdatasyncOrThrow(int fd, const std::string& what);
+// Opens a directory read-only and fsyncs it, making renames/creates/unlinks
+// inside it durable.
+void FsyncDirectory(const std::string& dir);
+
+// dirname/basename of a path without touching the filesystem
+// ("/a/b.pt" -> "/a", "b.pt"; "b.pt" -> ".", "b.pt").
+std::string DirName(const std::string& path);
+std::string BaseName(const std::string& path);
+
+}  // namespace tpkg

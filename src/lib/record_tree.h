@@ -1,0 +1,106 @@
+// record_tree.h (private): the current namespace of an archive being edited,
+// as POSIX sees it: files (whose bytes are an original record or a journal
+// data file) and directories, with the checks rename(2), unlink(2), mkdir(2)
+// and rmdir(2) specify.
+//
+// The Journal checks an operation here, logs it, then applies it; replaying
+// the log after a crash applies the same operations again, so live state and
+// recovered state cannot diverge.
+//
+//   RecordTree tree(zip.entries());
+//   if (int err = tree.CheckRename("a", "b", false)) return -err;   // e.g. ENOTEMPTY
+//   tree.Rename("a", "b");
+//
+// Paths are record names relative to the archive's prefix folder, '/'
+// separated, no leading or trailing slash; "" is the root directory.
+//
+// Directories: every ancestor of an original record is a directory, and so is
+// every ZIP directory entry ("x/"); removing the last file of a directory
+// leaves it in place (POSIX), so directories are tracked explicitly, not
+// derived from file names.
+//
+// Thread safety: none; the Journal guards its tree with its mutex.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tpkg/journal.h"  // ValidateRecordPath
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+// Optional attribute overrides (absent: the daemon's defaults apply).
+struct TreeAttr {
+  std::optional<uint32_t> mode;  // permission bits (07777)
+  std::optional<struct timespec> mtime;
+};
+
+struct TreeFile {
+  const ZipEntry* original = nullptr;  // content source while journal_id == 0
+  uint64_t journal_id = 0;             // != 0: content is journal data file <id>
+  TreeAttr attr;
+};
+
+struct TreeDir {
+  TreeAttr attr;
+};
+
+struct TreeChild {
+  std::string name;  // one component
+  bool is_dir = false;
+};
+
+class RecordTree {
+ public:
+  // Builds the namespace of an archive as it was written. `entries` must
+  // outlive the tree (files point at them).
+  explicit RecordTree(const std::vector<ZipEntry>& entries);
+
+  const TreeFile* FindFile(std::string_view path) const;
+  const TreeDir* FindDir(std::string_view path) const;
+  bool Exists(std::string_view path) const { return FindFile(path) || FindDir(path); }
+  bool IsEmptyDir(std::string_view path) const;
+  // Children of a directory, sorted by name. Precondition: FindDir(dir).
+  std::vector<TreeChild> List(std::string_view dir) const;
+  const std::map<std::string, TreeFile, std::less<>>& files() const { return files_; }
+
+  // Each Check returns 0 when the operation is allowed, else the errno POSIX
+  // specifies for it (see the table in record_tree.cc).
+  int CheckCreate(std::string_view path) const;
+  int CheckFileExists(std::string_view path) const;  // SetContent, open for write
+  int CheckUnlink(std::string_view path) const;
+  int CheckRename(std::string_view from, std::string_view to, bool no_replace) const;
+  int CheckMkdir(std::string_view path) const;
+  int CheckRmdir(std::string_view path) const;
+  int CheckAttr(std::string_view path) const;  // chmod, utimens: file or directory
+
+  // Mutations. Precondition: the matching Check returned 0. Each returns the
+  // journal data ids the namespace no longer references (the caller deletes
+  // those files).
+  void Create(std::string_view path, uint64_t journal_id, std::optional<uint32_t> mode);
+  std::vector<uint64_t> SetContent(std::string_view path, uint64_t journal_id);
+  std::vector<uint64_t> Unlink(std::string_view path);
+  std::vector<uint64_t> Rename(std::string_view from, std::string_view to);
+  void Mkdir(std::string_view path, std::optional<uint32_t> mode);
+  void Rmdir(std::string_view path);
+  void SetMode(std::string_view path, uint32_t mode);
+  void SetMtime(std::string_view path, struct timespec mtime);
+
+ private:
+  // 0 when every ancestor of `path` is a directory; ENOENT or ENOTDIR otherwise.
+  int CheckParent(std::string_view path) const;
+  TreeAttr* MutableAttr(std::string_view path);
+  void MoveSubtree(const std::string& from, const std::string& to);
+
+  std::map<std::string, TreeFile, std::less<>> files_;
+  std::map<std::string, TreeDir, std::less<>> dirs_;  // always holds "" (the root)
+};
+
+}  // namespace tpkg
