@@ -27,8 +27,8 @@
 //   the same filesystem as the archive: write-back renames into place
 //   atomically and copies can share extents. JournalOptions::directory
 //   overrides it (e.g. a state directory on the same filesystem). If the
-//   archive is not writable (EACCES, EPERM for an immutable file, EROFS),
-//   or the directory cannot be created or locked, OpenOrCreate throws and
+//   archive or its directory is not writable (EACCES, EPERM when immutable,
+//   EROFS), or the journal directory cannot be created or locked, OpenOrCreate throws and
 //   nothing is written: the daemon then mounts read-only with a warning, so
 //   no write is ever accepted that could not be kept. The directory must be
 //   a real directory (not a symlink) owned by the user, else EPERM/ENOTDIR:

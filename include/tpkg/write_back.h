@@ -20,8 +20,8 @@
 //      c. `.data/version` last, as torch writes it.
 //    A record is copied raw (ZipWriter::CopyRawRecord: bytes, compression
 //    and CRC unchanged, no decoding) when its content is an original record,
-//    including an edited file whose bytes ended up identical (same size and
-//    CRC-32); edited files are streamed from their journal data file; a
+//    including an edited file whose bytes ended up identical (compared byte
+//    for byte: a matching CRC-32 proves nothing); edited files are streamed from their journal data file; a
 //    regenerated record (`metadata`, e.g. `.data/extern_modules`) replaces
 //    the record of that name, and is copied raw if its bytes are unchanged.
 //    Every record's data is 64-byte aligned, as torch writes it.

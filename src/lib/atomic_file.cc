@@ -8,23 +8,13 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "file_util.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
 namespace {
 
 constexpr int kCreateAttempts = 100;
-
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string BaseOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 std::string RandomSuffix() {
   uint32_t value = 0;
@@ -38,14 +28,14 @@ std::string RandomSuffix() {
 // O_EXCL with our own random name (not mkstemp) so that the kernel applies
 // the umask to 0666, without the thread-unsafe umask() dance.
 ScopedFd CreateTemp(const std::string& path, std::string& temp_path) {
-  const std::string stem = DirectoryOf(path) + "/." + BaseOf(path) + ".tpkg-";
+  const std::string stem = DirName(path) + "/." + BaseName(path) + ".tpkg-";
   for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
     temp_path = stem + RandomSuffix();
     ScopedFd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (fd.valid()) return fd;
     const int err = errno;
     if (err != EEXIST)
-      ThrowSystemError("cannot create a temporary file in " + DirectoryOf(path), err);
+      ThrowSystemError("cannot create a temporary file in " + DirName(path), err);
   }
   throw Error(Errc::kExists, "cannot create a temporary file beside " + path);
 }
@@ -77,7 +67,7 @@ void AtomicFile::Commit() {
   ThrowIfFailed(::rename(temp_path_.c_str(), path_.c_str()),
                 "cannot rename " + temp_path_ + " to " + path_);
   committed_ = true;
-  const std::string dir = DirectoryOf(path_);
+  const std::string dir = DirName(path_);
   ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.valid()) ThrowIfFailed(::fsync(dir_fd.get()), "cannot sync directory " + dir);
 }

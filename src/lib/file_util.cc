@@ -29,13 +29,12 @@ void CopyByReadWrite(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_o
   }
 }
 
-// copy_file_range errors after which the plain loop can still work.
+}  // namespace
+
 bool KernelRefusedCopy(int err) {
   return err == EXDEV || err == EINVAL || err == EOPNOTSUPP || err == ENOSYS || err == EBADF ||
-         err == EPERM;
+         err == EPERM || err == ETXTBSY;
 }
-
-}  // namespace
 
 ScopedFd OpenOrThrow(const std::string& path, int flags, mode_t mode) {
   return OpenAtOrThrow(AT_FDCWD, path, flags, mode, path);

@@ -34,6 +34,11 @@ void PreadExact(int fd, std::span<char> out, uint64_t offset, const std::string&
 // `dst_offset`. Uses copy_file_range (in-kernel, reflink where the
 // filesystem can) and falls back to a bounded pread/pwrite loop when the
 // kernel refuses it for this pair of files (EXDEV, EINVAL, EOPNOTSUPP, ...).
+// True for the copy_file_range(2) errors that mean "not for these two
+// files" (EXDEV, EINVAL, EOPNOTSUPP, ENOSYS, EBADF for O_APPEND, EPERM,
+// ETXTBSY): a pread/write loop can still do the copy.
+bool KernelRefusedCopy(int err);
+
 void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset, uint64_t size,
                const std::string& what);
 

@@ -64,12 +64,18 @@ bool StillLinked(const std::string& dir, int dir_fd, int lock_fd) {
 
 // A journal for an archive that cannot be replaced would collect writes only
 // to drop them at unmount: refuse it (the daemon then mounts read-only).
+// Write-back renames a new file over the archive, so its directory must be
+// writable too, even when the journal directory already exists there.
 // Immutable files give EPERM here, read-only ones EACCES (except for root).
 void CheckWritable(const std::string& archive) {
-  if (::faccessat(AT_FDCWD, archive.c_str(), W_OK, AT_EACCESS) != 0) {
-    const int err = errno;
-    ThrowSystemError("Cannot keep edits of '" + archive + "': the archive is not writable", err);
-  }
+  auto refuse_unless_writable = [&archive](const std::string& path, const std::string& what) {
+    if (::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) != 0) {
+      const int err = errno;
+      ThrowSystemError("Cannot keep edits of '" + archive + "': " + what + " is not writable", err);
+    }
+  };
+  refuse_unless_writable(archive, "the archive");
+  refuse_unless_writable(DirName(archive), "its directory");
 }
 
 // Opens the journal directory, creating it if needed. It must be a real
@@ -172,6 +178,13 @@ void ClearContents(const JournalState& impl) {
   if (::unlinkat(impl.dir_fd.get(), ManifestLog::kFileName, 0) != 0 && errno != ENOENT) {
     const int err = errno;
     ThrowSystemError("Cannot remove '" + impl.dir + "/manifest'", err);
+  }
+  // The manifest's removal must be durable before its data files go: after a
+  // power loss a surviving manifest naming missing data files would block the
+  // next mount.
+  if (::fsync(impl.dir_fd.get()) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot sync '" + impl.dir + "'", err);
   }
   for (const std::string& name : ListNames(impl.data_fd.get(), impl.dir + "/data"))
     ::unlinkat(impl.data_fd.get(), name.c_str(), 0);

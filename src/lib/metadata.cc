@@ -1,1 +1,213 @@
-// placeholder: implemented in its own change
+// RegenerateMetadata: replay PackageExporter over an archive's records.
+#include "tpkg/metadata.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "archive_layout.h"
+#include "tpkg/error.h"
+#include "tpkg/policy.h"
+
+namespace tpkg {
+namespace {
+
+// `.data/extern_modules` as PackageImporter reads it: splitlines(), here
+// without the empty names ("\n" means no externs).
+std::vector<std::string> ParseExternModules(const std::string& text) {
+  std::vector<std::string> out;
+  std::string line;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == '\n' || text[i] == '\r') {
+      if (!line.empty()) out.push_back(std::move(line));
+      line.clear();
+      if (i + 1 < text.size() && text[i] == '\r' && text[i + 1] == '\n') ++i;
+    } else {
+      line += text[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> PreviousExterns(const RecordSource& records,
+                                         const MetadataOptions& options) {
+  if (options.previous_externs) return *options.previous_externs;
+  for (const auto& name : records.RecordNames()) {
+    if (name == ".data/extern_modules") return ParseExternModules(records.ReadRecord(name));
+  }
+  return {};
+}
+
+PickleDependencies DependenciesOf(const PickleScan& scan) {
+  PickleDependencies deps;
+  deps.modules = scan.modules;
+  for (const auto& g : scan.globals) deps.globals.emplace_back(g.module, g.name);
+  return deps;  // torch_last_module unset: check every module (what torch means)
+}
+
+// The rules that stand in for the patterns the archive was exported with.
+void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
+                     const MetadataOptions& options) {
+  for (const GlobGroup& deny : options.deny) policy.Deny(deny);
+  const bool stubs_mocked = !layout.repackaged_form();
+  policy.AddRule(Action::kMock, "the archive's mock stubs",
+                 [&layout, stubs_mocked](std::string_view m) {
+                   const ArchiveModule* module = layout.Module(m);
+                   return stubs_mocked && module && module->is_stub;
+                 });
+  policy.AddRule(Action::kIntern, "the archive's modules",
+                 [&layout](std::string_view m) { return layout.Provides(m); });
+  policy.AddRule(Action::kExtern, "everything else", [](std::string_view) { return true; });
+}
+
+void AddPickles(ExportPolicy& policy, const ArchiveLayout& layout) {
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    policy.SavePickle(pickle.package, pickle.resource, DependenciesOf(pickle.scan));
+  }
+}
+
+// Sources some pickle reaches (a dry run over the pickles alone).
+std::unordered_set<std::string> ReachedFromPickles(const ArchiveLayout& layout,
+                                                   ArchiveEnvironment& env,
+                                                   const MetadataOptions& options) {
+  ExportPolicy dry(env);
+  AddArchiveRules(dry, layout, options);
+  AddPickles(dry, layout);
+  std::unordered_set<std::string> reached;
+  const DepGraph& g = dry.graph();
+  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
+    if (g.attrs(id).provided) reached.insert(g.name(id));
+  }
+  return reached;
+}
+
+void AddUnreachedSources(ExportPolicy& policy, const ArchiveLayout& layout,
+                         const std::unordered_set<std::string>& reached) {
+  for (const std::string& name : layout.module_order()) {
+    if (name == "_mock" || reached.contains(name)) continue;
+    if (const NodeAttrs* node = policy.graph().Find(name); node && node->provided) continue;
+    const ArchiveModule& module = *layout.Module(name);
+    if (module.is_stub && !layout.repackaged_form()) {
+      policy.AddDependency(name);  // a MOCK node, as the exporter had it
+    } else {
+      policy.SaveSourceString(name, module.text, module.is_package);
+    }
+  }
+}
+
+void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason reason,
+                const std::string& context) {
+  NodeAttrs& attrs = graph.AddNode(node);
+  if (attrs.error) return;  // one reason per node, as in torch; the first one stays
+  attrs.error = reason;
+  attrs.error_context = context;
+}
+
+// Module and folder names the baseline records provided.
+std::unordered_set<std::string> BaselineModules(const std::vector<std::string>& records) {
+  std::unordered_set<std::string> out;
+  for (const auto& record : records) {
+    if (IsFrameworkRecord(record)) continue;
+    if (const auto source = ModuleOfRecord(record)) out.insert(source->module);
+    for (size_t slash = record.find('/'); slash != std::string::npos;
+         slash = record.find('/', slash + 1)) {
+      std::string folder = record.substr(0, slash);
+      std::replace(folder.begin(), folder.end(), '/', '.');
+      out.insert(std::move(folder));
+    }
+  }
+  return out;
+}
+
+// Imports of packaged code that the archive no longer satisfies (metadata.h).
+void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
+                         const MetadataOptions& options) {
+  // Only modules the edit removed: an import of a module that never existed
+  // is dropped silently by torch too (a guarded `try: import pkg.optional`).
+  const auto baseline = BaselineModules(options.baseline_records);
+  DepGraph& graph = policy.mutable_graph();
+  for (const UnresolvedImport& u : policy.unresolved_imports()) {
+    if (!baseline.contains(u.name)) continue;
+    NodeAttrs& node = graph.AddNode(u.name);
+    if (node.error == PackagingErrorReason::kMissingModule) {
+      if (!node.error_context->ends_with(" " + u.importer) &&
+          node.error_context->find(" " + u.importer + ",") == std::string::npos) {
+        *node.error_context += ", " + u.importer;
+      }
+      continue;
+    }
+    AddProblem(graph, u.name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
+  }
+  if (layout.has_stubs() && !layout.Module("_mock")) {
+    AddProblem(policy.mutable_graph(), "_mock", PackagingErrorReason::kMissingModule,
+               "mock stubs import it, and _mock.py is not in the archive");
+  }
+}
+
+// Externs the archive also has files under: the importer refuses them.
+void CheckExternFolders(ExportPolicy& policy, const ArchiveLayout& layout) {
+  DepGraph& g = policy.mutable_graph();
+  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
+    if (g.attrs(id).action != Action::kExtern || !layout.HasFolder(g.name(id))) continue;
+    std::string path = g.name(id);
+    std::replace(path.begin(), path.end(), '.', '/');
+    AddProblem(g, g.name(id), PackagingErrorReason::kInconsistentStructure,
+               "the module is extern but the archive has files under " + path + "/");
+  }
+}
+
+std::vector<std::string> OrderExterns(const DepGraph& graph,
+                                      const std::vector<std::string>& previous) {
+  std::vector<std::string> now;
+  std::unordered_set<std::string> needed;
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    const NodeAttrs& a = graph.attrs(id);
+    if (a.action == Action::kExtern && !a.is_pickle && needed.insert(graph.name(id)).second) {
+      now.push_back(graph.name(id));
+    }
+  }
+  std::vector<std::string> out;
+  std::unordered_set<std::string> kept;
+  for (const auto& name : previous) {
+    if (needed.contains(name) && kept.insert(name).second) out.push_back(name);
+  }
+  for (const auto& name : now) {
+    if (!kept.contains(name)) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& options) {
+  static const PythonPath default_python;
+  const PythonPath& python = options.python ? *options.python : default_python;
+  const ArchiveLayout layout = ArchiveLayout::Read(records);
+  const std::vector<std::string> previous = PreviousExterns(records, options);
+  ArchiveEnvironment env(layout, previous, python);
+
+  const auto reached = ReachedFromPickles(layout, env, options);
+  ExportPolicy policy(env);
+  AddArchiveRules(policy, layout, options);
+  AddUnreachedSources(policy, layout, reached);
+  AddPickles(policy, layout);
+
+  CheckMissingModules(policy, layout, options);
+  CheckExternFolders(policy, layout);
+  for (const LayoutProblem& p : layout.problems()) {
+    AddProblem(policy.mutable_graph(), p.node, p.reason, p.context);
+    if (p.is_pickle) policy.mutable_graph().AddNode(p.node).is_pickle = true;
+  }
+
+  Metadata m;
+  m.interned = policy.InternedModules();
+  m.mocked = policy.MockedModules();
+  m.externs = OrderExterns(policy.graph(), previous);
+  for (const auto& name : m.externs) m.extern_modules_text += name + "\n";
+  if (m.externs.empty()) m.extern_modules_text = "\n";
+  m.deps_dot = policy.graph().ToDot();
+  m.problems = FormatPackagingError(policy.graph());
+  m.graph = policy.graph();
+  return m;
+}
+
+}  // namespace tpkg

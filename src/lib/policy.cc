@@ -1,1 +1,408 @@
-// placeholder: implemented in its own change
+// ExportPolicy: PackageExporter's module decisions, step for step.
+#include "tpkg/policy.h"
+
+#include <algorithm>
+#include <atomic>
+#include <unordered_set>
+
+#include "tpkg/import_scan.h"
+
+namespace tpkg {
+namespace {
+
+// torch's RemovableHandle ids come from one process-wide counter.
+std::atomic<uint64_t> next_hook_id{0};
+
+std::string RecordFor(std::string_view module, bool is_package) {
+  std::string record(module);
+  std::replace(record.begin(), record.end(), '.', '/');
+  return record + (is_package ? "/__init__.py" : ".py");
+}
+
+// ScanImports() errors read "line N: reason"; torch's context is str() of
+// the exception ast.parse or _resolve_name raised: "reason (<unknown>, line N)"
+// for a SyntaxError, the bare message for the relative-import ValueError.
+std::string TorchErrorContext(std::string_view message) {
+  static constexpr std::string_view kLine = "line ";
+  static constexpr std::string_view kRelative =
+      "attempted relative import beyond top-level package";
+  const size_t colon = message.find(": ");
+  if (!message.starts_with(kLine) || colon == std::string_view::npos) return std::string(message);
+  const std::string_view number = message.substr(kLine.size(), colon - kLine.size());
+  const std::string_view reason = message.substr(colon + 2);
+  if (reason == kRelative) return std::string(reason);
+  return std::string(reason) + " (<unknown>, line " + std::string(number) + ")";
+}
+
+std::string PythonListRepr(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    out += PythonStrRepr(items[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string FormatPackagingError(const DepGraph& graph) {
+  std::vector<std::pair<PackagingErrorReason, std::vector<DepGraph::NodeId>>> broken;
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    const auto& error = graph.attrs(id).error;
+    if (!error) continue;
+    auto it =
+        std::find_if(broken.begin(), broken.end(), [&](auto& b) { return b.first == *error; });
+    if (it == broken.end()) it = broken.insert(broken.end(), {*error, {}});
+    it->second.push_back(id);
+  }
+  if (broken.empty()) return "";
+  std::string message = "\n";
+  for (const auto& [reason, ids] : broken) {
+    message += "* " + std::string(ReasonText(reason)) + "\n";
+    for (DepGraph::NodeId id : ids) {
+      message += "    " + graph.name(id) + "\n";
+      if (const auto& context = graph.attrs(id).error_context) {
+        message += "      Context: " + *context + "\n";
+      }
+    }
+  }
+  return message;
+}
+
+bool CanImplicitlyExtern(std::string_view module) {
+  const std::string_view top = module.substr(0, module.find('.'));
+  return top == "torch" || (top != "sys" && top != "io" && IsStdlibModule(top));
+}
+
+void HookHandle::Remove() {
+  if (auto table = table_.lock()) table->erase(id_);
+}
+
+ExportPolicy::ExportPolicy(ModuleEnvironment& env)
+    : env_(env),
+      intern_hooks_(std::make_shared<HookHandle::Table>()),
+      extern_hooks_(std::make_shared<HookHandle::Table>()),
+      mock_hooks_(std::make_shared<HookHandle::Table>()) {}
+
+void ExportPolicy::AddRule(Action action, std::string description,
+                           std::function<bool(std::string_view)> matches, bool allow_empty) {
+  rules_.push_back(Rule{action, std::move(description), std::move(matches), allow_empty});
+}
+
+namespace {
+std::function<bool(std::string_view)> Matcher(GlobGroup group) {
+  return [group = std::move(group)](std::string_view name) { return group.Matches(name); };
+}
+}  // namespace
+
+void ExportPolicy::Intern(GlobGroup include, bool allow_empty) {
+  std::string text = include.ToString();
+  AddRule(Action::kIntern, std::move(text), Matcher(std::move(include)), allow_empty);
+}
+void ExportPolicy::Extern(GlobGroup include, bool allow_empty) {
+  std::string text = include.ToString();
+  AddRule(Action::kExtern, std::move(text), Matcher(std::move(include)), allow_empty);
+}
+void ExportPolicy::Mock(GlobGroup include, bool allow_empty) {
+  std::string text = include.ToString();
+  AddRule(Action::kMock, std::move(text), Matcher(std::move(include)), allow_empty);
+}
+void ExportPolicy::Deny(GlobGroup include) {
+  std::string text = include.ToString();
+  AddRule(Action::kDeny, std::move(text), Matcher(std::move(include)), /*allow_empty=*/true);
+}
+
+HookHandle ExportPolicy::Register(const std::shared_ptr<HookHandle::Table>& table,
+                                  ActionHook hook) {
+  const uint64_t id = next_hook_id++;
+  (*table)[id] = std::move(hook);
+  return HookHandle(table, id);
+}
+HookHandle ExportPolicy::RegisterInternHook(ActionHook hook) {
+  return Register(intern_hooks_, std::move(hook));
+}
+HookHandle ExportPolicy::RegisterExternHook(ActionHook hook) {
+  return Register(extern_hooks_, std::move(hook));
+}
+HookHandle ExportPolicy::RegisterMockHook(ActionHook hook) {
+  return Register(mock_hooks_, std::move(hook));
+}
+
+// _get_dependencies(): scan, resolve (X, n) candidates, first-seen order.
+std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source,
+                                                       std::string_view module, bool is_package) {
+  std::vector<ImportRef> refs;
+  try {
+    refs = ScanImports(source, PackageOf(module, is_package));
+  } catch (const Error& e) {
+    NodeAttrs& node = graph_.AddNode(module);
+    node.error = PackagingErrorReason::kDependencyResolutionFailed;
+    node.error_context = TorchErrorContext(e.what());
+    return {};
+  }
+  std::vector<std::string> deps;
+  std::unordered_set<std::string> seen;
+  auto keep = [&](const std::string& name) {
+    if (seen.insert(name).second) deps.push_back(name);
+  };
+  for (const ImportRef& ref : refs) {
+    if (ref.name) {
+      const std::string submodule = ref.module + "." + *ref.name;
+      if (env_.Importable(submodule)) {
+        keep(submodule);
+        continue;
+      }
+      const bool parent = env_.Importable(ref.module);
+      unresolved_.push_back({std::string(module), submodule, true, parent});
+      if (parent) keep(ref.module);
+      continue;
+    }
+    if (env_.Importable(ref.module)) {
+      keep(ref.module);
+    } else {
+      unresolved_.push_back({std::string(module), ref.module, false, false});
+    }
+  }
+  return deps;
+}
+
+// _intern_module(): returns the frame of dependencies still to add.
+std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view module,
+                                                              bool dependencies) {
+  const auto found = env_.Find(module);
+  if (!found) throw Error(Errc::kNotFound, "No module named '" + std::string(module) + "'");
+  NodeAttrs& node = graph_.AddNode(module);
+  node.action = Action::kIntern;
+  node.is_package = found->is_package;
+  node.provided = true;
+  using K = ModuleSource::Kind;
+  switch (found->kind) {
+    case K::kImplicitPackage:
+      return std::nullopt;
+    case K::kNoFile:
+      node.error = PackagingErrorReason::kNoDunderFile;
+      node.error_context.reset();
+      return std::nullopt;
+    case K::kExtension:
+      node.error = PackagingErrorReason::kIsExtensionModule;
+      node.error_context.reset();
+      return std::nullopt;
+    case K::kFileNotFound:
+      node.error = PackagingErrorReason::kSourceFileNotFound;
+      node.error_context = "filename: " + found->file;
+      return std::nullopt;
+    case K::kSource:
+      break;
+  }
+  node.source = found->source;
+  if (!dependencies) return std::nullopt;
+  return Frame{std::string(module), GetDependencies(found->source, module, found->is_package)};
+}
+
+std::optional<ExportPolicy::Frame> ExportPolicy::AddDependencyStep(std::string_view module,
+                                                                   bool dependencies) {
+  if (const NodeAttrs* existing = graph_.Find(module); existing && existing->provided) {
+    return std::nullopt;
+  }
+  auto mark = [&](Action action) {
+    NodeAttrs& node = graph_.AddNode(module);
+    node.action = action;
+    node.provided = true;
+    return &node;
+  };
+  if (module == "torch_package_importer") {
+    mark(Action::kSkip);
+    return std::nullopt;
+  }
+  if (module == "_mock") {
+    mark(Action::kRepackagedMockModule);
+    return std::nullopt;
+  }
+  if (CanImplicitlyExtern(module)) {
+    mark(Action::kExtern);
+    return std::nullopt;
+  }
+  for (Rule& rule : rules_) {
+    if (!rule.matches(module)) continue;
+    rule.was_matched = true;
+    NodeAttrs* node = mark(rule.action);
+    if (rule.action == Action::kDeny) node->error = PackagingErrorReason::kDenied;
+    if (rule.action == Action::kIntern) return InternModule(module, dependencies);
+    return std::nullopt;
+  }
+  graph_.AddNode(module).error = PackagingErrorReason::kNoAction;
+  return std::nullopt;
+}
+
+// Adds the remaining dependencies of every frame, depth first: exactly the
+// order of torch's recursion (edge, then add_dependency, per dependency).
+void ExportPolicy::Drain(std::vector<Frame>& stack) {
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    if (top.next == top.deps.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const std::string dep = top.deps[top.next++];
+    graph_.AddEdge(top.module, dep);
+    if (auto frame = AddDependencyStep(dep, /*dependencies=*/true))
+      stack.push_back(std::move(*frame));
+  }
+}
+
+void ExportPolicy::Follow(std::optional<Frame> frame) {
+  if (!frame) return;
+  std::vector<Frame> stack;
+  stack.push_back(std::move(*frame));
+  Drain(stack);
+}
+
+void ExportPolicy::AddDependency(std::string_view module, bool dependencies) {
+  Follow(AddDependencyStep(module, dependencies));
+}
+
+void ExportPolicy::SaveModule(std::string_view module, bool dependencies) {
+  Follow(InternModule(module, dependencies));
+}
+
+void ExportPolicy::SaveSourceString(std::string_view module, std::string source, bool is_package,
+                                    bool dependencies) {
+  NodeAttrs& node = graph_.AddNode(module);
+  node.source = std::move(source);
+  node.is_package = is_package;
+  node.provided = true;
+  node.action = Action::kIntern;
+  if (!dependencies) return;
+  Follow(Frame{std::string(module), GetDependencies(*node.source, module, is_package)});
+}
+
+void ExportPolicy::SavePickle(std::string_view package, std::string_view resource,
+                              const PickleDependencies& deps, bool dependencies) {
+  const std::string name = "<" + std::string(package) + "." + std::string(resource) + ">";
+  NodeAttrs& node = graph_.AddNode(name);
+  node.action = Action::kIntern;
+  node.provided = true;
+  node.is_pickle = true;
+  if (!dependencies) return;
+  CheckMockedPickle(package, resource, deps, name);
+}
+
+// The loop at the end of save_pickle: an edge per module, then either the
+// mocked-object error or add_dependency().
+void ExportPolicy::CheckMockedPickle(std::string_view package, std::string_view resource,
+                                     const PickleDependencies& deps, const std::string& node) {
+  std::map<std::string, std::vector<std::string>, std::less<>> mocked;
+  for (const auto& [module, field] : deps.globals) {
+    if (CanImplicitlyExtern(module)) continue;
+    for (const Rule& rule : rules_) {
+      if (!rule.matches(module)) continue;
+      if (rule.action == Action::kMock) mocked[module].push_back(field);
+      break;
+    }
+  }
+  for (const std::string& module : deps.modules) {
+    graph_.AddEdge(node, module);
+    const std::string& key = deps.torch_last_module ? *deps.torch_last_module : module;
+    const auto hit = mocked.find(key);
+    if (hit == mocked.end()) {
+      AddDependency(module);
+      continue;
+    }
+    NodeAttrs& bad = graph_.AddNode(module);
+    bad.action = Action::kMock;
+    bad.provided = true;
+    bad.error = PackagingErrorReason::kMockedButStillUsed;
+    bad.error_context = "Object(s) '" + PythonListRepr(hit->second) + "' from module `" + module +
+                        "` was mocked out during packaging but is being used in resource - `" +
+                        std::string(resource) + "` in package `" + std::string(package) + "`. ";
+  }
+}
+
+void ExportPolicy::Validate() const {
+  if (std::string message = FormatPackagingError(graph_); !message.empty()) {
+    throw PackagingError(message);
+  }
+  for (const Rule& rule : rules_) {
+    if (!rule.allow_empty && !rule.was_matched) {
+      throw EmptyMatchError("Exporter did not match any modules to " + rule.description +
+                            ", which was marked as allow_empty=False");
+    }
+  }
+}
+
+namespace {
+
+void RunHooks(const HookHandle::Table& table, const std::string& module) {
+  const HookHandle::Table snapshot = table;  // a hook may remove hooks while we iterate
+  for (const auto& [id, hook] : snapshot) hook(module);
+}
+
+void AddMockFile(ClosePlan& plan) {
+  for (const auto& w : plan.writes) {
+    if (w.kind == WriteStep::Kind::kMockFile) return;  // written once
+  }
+  plan.writes.push_back({WriteStep::Kind::kMockFile, "_mock", "_mock.py", false, nullptr});
+}
+
+}  // namespace
+
+// One node of close()'s loop: hooks, then what gets written.
+void ExportPolicy::PlanNode(DepGraph::NodeId id, ClosePlan& plan) {
+  const std::string& module = graph_.name(id);
+  const NodeAttrs& node = graph_.attrs(id);
+  if (!node.action) throw Error(Errc::kInvalidArgument, "Module has no action: " + module);
+  switch (*node.action) {
+    case Action::kExtern:
+      RunHooks(*extern_hooks_, module);
+      plan.extern_modules.push_back(module);
+      return;
+    case Action::kMock: {
+      RunHooks(*mock_hooks_, module);
+      AddMockFile(plan);
+      const auto found = env_.Find(module);  // torch imports it to ask hasattr(m, "__path__")
+      if (!found) throw Error(Errc::kNotFound, "No module named '" + module + "'");
+      plan.writes.push_back({WriteStep::Kind::kMockStub, module,
+                             RecordFor(module, found->is_package), found->is_package, nullptr});
+      return;
+    }
+    case Action::kIntern: {
+      RunHooks(*intern_hooks_, module);
+      if (!node.provided) {
+        throw Error(Errc::kInvalidArgument,
+                    "Module was marked `intern` but not provided: " + module);
+      }
+      if (node.is_pickle || !node.source) return;  // pickles and implicit packages write nothing
+      const bool is_package = node.is_package.value_or(false);
+      plan.writes.push_back({WriteStep::Kind::kSource, module, RecordFor(module, is_package),
+                             is_package, &*node.source});
+      return;
+    }
+    case Action::kRepackagedMockModule:
+      AddMockFile(plan);
+      return;
+    case Action::kSkip:
+    case Action::kDeny:  // unreachable after Validate(): DENY nodes carry an error
+      return;
+  }
+}
+
+ClosePlan ExportPolicy::Close() {
+  Validate();
+  ClosePlan plan;
+  for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) PlanNode(id, plan);
+  for (const auto& name : plan.extern_modules) plan.extern_modules_text += name + "\n";
+  if (plan.extern_modules.empty()) plan.extern_modules_text = "\n";
+  return plan;
+}
+
+std::vector<std::string> ExportPolicy::NodesWithAction(Action action) const {
+  std::vector<std::string> out;
+  for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) {
+    const NodeAttrs& node = graph_.attrs(id);
+    if (node.action == action && !node.is_pickle) out.push_back(graph_.name(id));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace tpkg

@@ -1,8 +1,7 @@
 // write_plan.cc: PlanWriteBack(), the order and source of every record a
 // write-back writes (rules in tpkg/write_back.h).
-#include <zlib.h>
-
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -17,17 +16,7 @@ namespace {
 constexpr std::string_view kExternModules = ".data/extern_modules";
 constexpr std::string_view kVersion = ".data/version";
 
-uint32_t Crc32OfFd(int fd, uint64_t size, const std::string& what) {
-  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(size, 1 << 20)));
-  uLong crc = crc32(0, nullptr, 0);
-  for (uint64_t off = 0; off < size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - off, buf.size()));
-    PreadExact(fd, std::span<char>(buf.data(), n), off, what);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(n));
-    off += n;
-  }
-  return static_cast<uint32_t>(crc);
-}
+constexpr size_t kCompareChunk = 64 * 1024;
 
 class Planner {
  public:
@@ -94,10 +83,29 @@ class Planner {
   }
 
   // An edited file that holds exactly its original bytes (opened for
-  // writing, or rewritten with the same content) needs no rewrite.
+  // writing, or rewritten with the same content) needs no rewrite. The bytes
+  // themselves are compared: equal size and CRC-32 are easy to reach with
+  // other content, and taking them for "unchanged" would drop the edit. An
+  // original that cannot be read back (corrupt) counts as changed, so the
+  // user's bytes are written.
   bool UnchangedBytes(const std::string& name, const ZipEntry& entry) const {
     ScopedFd fd = journal_.OpenForRead(name);
-    return Crc32OfFd(fd.get(), entry.size, journal_.directory() + " (" + name + ")") == entry.crc32;
+    const std::string what = journal_.directory() + " (" + name + ")";
+    std::vector<char> edited(kCompareChunk), original(kCompareChunk);
+    try {
+      RecordStream in(original_, entry);
+      for (uint64_t offset = 0; offset < entry.size;) {
+        const size_t n = in.Read(original);
+        if (n == 0) return false;
+        PreadExact(fd.get(), std::span<char>(edited.data(), n), offset, what);
+        if (std::memcmp(edited.data(), original.data(), n) != 0) return false;
+        offset += n;
+      }
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      return false;
+    }
+    return true;
   }
 
   // True when the user's files are the original records: then the save is

@@ -7,6 +7,7 @@
 
 #include "fd_io.h"
 #include "fd_sink.h"
+#include "file_util.h"
 
 namespace tpkg {
 namespace {
@@ -22,12 +23,6 @@ constexpr uint64_t kKernelCopyAlignment = 64 * 1024;
 
 [[noreturn]] void ThrowSourceEnded() {
   throw Error(Errc::kCorrupt, "source archive ended before the record being copied");
-}
-
-// errno values with which copy_file_range says "not for these two files".
-bool KernelCopyUnsupported(int err) {
-  return err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == EBADF ||
-         err == ETXTBSY;
 }
 
 }  // namespace
@@ -58,7 +53,7 @@ uint64_t FdSink::CopyInKernel(int src_fd, uint64_t offset, uint64_t size) {
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
-      if (!KernelCopyUnsupported(err)) ThrowSystemError(what_ + ": copy failed", err);
+      if (!KernelRefusedCopy(err)) ThrowSystemError(what_ + ": copy failed", err);
       kernel_copy_ = false;
     } else if (n == 0) {
       ThrowSourceEnded();

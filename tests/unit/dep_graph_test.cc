@@ -1,1 +1,205 @@
-// placeholder: tests land with the module
+// DepGraph: ordering rules, DOT text and rdeps against what real torch
+// recorded in the corpus, and the all_paths() torch 1.13 meant to have.
+#include "tpkg/dep_graph.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "json_lite.h"
+#include "tpkg/error.h"
+
+namespace tpkg {
+namespace {
+
+using testing::Json;
+using testing::ReadJsonFile;
+
+Json Expected(const std::string& archive) {
+  return ReadJsonFile(std::string(TPKG_CORPUS_DIR) + "/" + archive + ".expected.json");
+}
+
+// The add_node/add_edge calls PackageExporter made for pkg_model_numpy.pt,
+// in order: save_pickle adds the pickle node, then for each module of the
+// pickle an edge and add_dependency(), which interns corpus_models.model and
+// recurses depth first into its imports (FORMAT.md §6.2-6.4).
+DepGraph ReplayModelNumpyExport() {
+  DepGraph g;
+  NodeAttrs& pkl = g.AddNode("<model.model.pkl>");
+  pkl.action = Action::kIntern;
+  pkl.provided = pkl.is_pickle = true;
+  const std::vector<std::pair<const char*, const char*>> calls = {
+      {"<model.model.pkl>", "corpus_models.model"},
+      {"corpus_models.model", "numpy"},
+      {"corpus_models.model", "torch"},
+      {"corpus_models.model", "corpus_models"},
+      {"corpus_models.model", "corpus_models.layers"},
+      {"corpus_models.layers", "torch"},
+      {"corpus_models.model", "corpus_models.util"},
+      {"corpus_models.util", "math"},
+      {"corpus_models.util", "torch"},
+      {"<model.model.pkl>", "collections"},
+      {"<model.model.pkl>", "torch._utils"},
+      {"<model.model.pkl>", "torch"},
+      {"<model.model.pkl>", "builtins"},
+      {"<model.model.pkl>", "torch.nn.modules.linear"},
+      {"<model.model.pkl>", "corpus_models.layers"},
+      {"<model.model.pkl>", "numpy.core.multiarray"},
+      {"<model.model.pkl>", "numpy"},
+  };
+  for (const auto& [from, to] : calls) {
+    g.AddEdge(from, to);
+    NodeAttrs& dep = g.AddNode(to);
+    if (!dep.provided) {
+      dep.provided = true;
+      const bool interned = std::string_view(to).starts_with("corpus_models");
+      dep.action = interned ? Action::kIntern : Action::kExtern;
+    }
+  }
+  return g;
+}
+
+TEST(DepGraphTest, DotTextIsTorchsDependencyGraphString) {
+  const Json expected = Expected("pkg_model_numpy.pt");
+  EXPECT_EQ(ReplayModelNumpyExport().ToDot(),
+            expected["exporter"]["dependency_graph_string"].string);
+}
+
+TEST(DepGraphTest, NodesKeepFirstInsertionOrder) {
+  const Json expected = Expected("pkg_model_numpy.pt");
+  const DepGraph g = ReplayModelNumpyExport();
+  std::vector<std::string> names;
+  for (DepGraph::NodeId id = 0; id < g.size(); ++id) names.push_back(g.name(id));
+  std::vector<std::string> torch_names;
+  for (const Json& n : expected["exporter"]["graph_nodes_in_insertion_order"].array) {
+    torch_names.push_back(n["name"].string);
+  }
+  EXPECT_EQ(names, torch_names);
+}
+
+TEST(DepGraphTest, RdepsArePredecessorsInEdgeInsertionOrder) {
+  const Json expected = Expected("pkg_model_numpy.pt");
+  const DepGraph g = ReplayModelNumpyExport();
+  for (const auto& [module, rdeps] : expected["exporter"]["get_rdeps"].object) {
+    EXPECT_EQ(g.Rdeps(module), rdeps.Strings()) << module;
+  }
+  EXPECT_TRUE(g.Rdeps("not.a.node").empty());
+}
+
+TEST(DepGraphTest, EmptyGraphHasTheBlankLineTorchPrints) {
+  const Json expected = Expected("pkg_minimal_text_only.pt");
+  EXPECT_EQ(DepGraph().ToDot(), expected["exporter"]["dependency_graph_string"].string);
+  DepGraph lonely;
+  lonely.AddNode("a");  // nodes without edges never appear
+  EXPECT_EQ(lonely.ToDot(), "digraph G {\nrankdir = LR;\nnode [shape=box];\n\n}\n");
+}
+
+TEST(DepGraphTest, ReAddingANodeUpdatesAttributesInPlace) {
+  DepGraph g;
+  g.AddNode("a");
+  g.AddNode("b");
+  g.AddNode("a").action = Action::kMock;
+  EXPECT_EQ(g.name(0), "a");
+  EXPECT_EQ(g.attrs(0).action, Action::kMock);
+  EXPECT_EQ(g.size(), 2u);
+  EXPECT_FALSE(g.attrs(1).action.has_value());
+}
+
+TEST(DepGraphTest, DuplicateEdgesKeepTheirFirstPosition) {
+  DepGraph g;
+  g.AddEdge("a", "b");
+  g.AddEdge("a", "c");
+  g.AddEdge("a", "b");
+  EXPECT_EQ(g.Successors("a"), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(g.edge_count(), 2u);
+}
+
+TEST(DepGraphTest, UnknownNodeIsTorchsValueErrorText) {
+  DepGraph g;
+  try {
+    g.Successors("x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kNotFound);
+    EXPECT_STREQ(e.what(), "The node x is not in the digraph.");
+  }
+}
+
+DepGraph Diamond() {
+  DepGraph g;
+  for (auto [u, v] : std::vector<std::pair<const char*, const char*>>{
+           {"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}, {"x", "d"}, {"d", "e"}}) {
+    g.AddEdge(u, v);
+  }
+  return g;
+}
+
+TEST(DepGraphTest, AllPathsKeepsOnlyNodesBetweenSrcAndDst) {
+  // Backward walk from d: preds b, c (x is not reachable from a), then a.
+  EXPECT_EQ(Diamond().AllPathsDot("a", "d"),
+            "digraph G {\nrankdir = LR;\nnode [shape=box];\n"
+            "\"b\" -> \"d\";\n\"c\" -> \"d\";\n\"a\" -> \"b\";\n\"a\" -> \"c\";\n}\n");
+  EXPECT_EQ(Diamond().AllPaths("b", "e").Edges(),
+            (std::vector<std::pair<std::string, std::string>>{{"d", "e"}, {"b", "d"}}));
+}
+
+TEST(DepGraphTest, AllPathsOfUnreachableOrUnknownDstIsEmpty) {
+  EXPECT_EQ(Diamond().AllPaths("b", "c").size(), 0u);
+  EXPECT_EQ(Diamond().AllPaths("a", "nope").size(), 0u);
+  EXPECT_THROW(Diamond().AllPaths("nope", "a"), Error);
+}
+
+TEST(DepGraphTest, AllPathsTerminatesOnCycles) {
+  DepGraph g;
+  g.AddEdge("a", "b");
+  g.AddEdge("b", "c");
+  g.AddEdge("c", "a");
+  g.AddEdge("c", "d");
+  // c -> a lies on walks a -> b -> c -> a -> ... -> d, so it belongs to the
+  // subgraph; it is listed under c, the node the backward walk added first.
+  const DepGraph paths = g.AllPaths("a", "d");
+  EXPECT_EQ(paths.Edges(), (std::vector<std::pair<std::string, std::string>>{
+                               {"c", "d"}, {"c", "a"}, {"b", "c"}, {"a", "b"}}));
+}
+
+TEST(DepGraphTest, AllPathsOnTheCorpusGraph) {
+  const DepGraph g = ReplayModelNumpyExport();
+  EXPECT_EQ(g.AllPaths("<model.model.pkl>", "numpy").Edges(),
+            (std::vector<std::pair<std::string, std::string>>{
+                {"corpus_models.model", "numpy"},
+                {"<model.model.pkl>", "numpy"},
+                {"<model.model.pkl>", "corpus_models.model"}}));
+  EXPECT_EQ(g.AllPaths("corpus_models.model", "torch").Edges(),
+            (std::vector<std::pair<std::string, std::string>>{
+                {"corpus_models.model", "torch"},
+                {"corpus_models.model", "corpus_models.layers"},
+                {"corpus_models.model", "corpus_models.util"},
+                {"corpus_models.layers", "torch"},
+                {"corpus_models.util", "torch"}}));
+}
+
+TEST(DepGraphTest, FirstPathFollowsEarliestPredecessors) {
+  const DepGraph g = ReplayModelNumpyExport();
+  EXPECT_EQ(g.FirstPath("math"),
+            (std::vector<std::string>{"<model.model.pkl>", "corpus_models.model",
+                                      "corpus_models.util", "math"}));
+  DepGraph cyc;
+  cyc.AddEdge("a", "b");
+  cyc.AddEdge("b", "a");
+  EXPECT_EQ(cyc.FirstPath("b"), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(DepGraphTest, ClosuresAreBreadthFirst) {
+  const DepGraph g = Diamond();
+  std::vector<std::string> fwd;
+  for (auto id : g.ForwardClosure("a")) fwd.push_back(g.name(id));
+  EXPECT_EQ(fwd, (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  std::vector<std::string> back;
+  for (auto id : g.BackwardClosure("d")) back.push_back(g.name(id));
+  EXPECT_EQ(back, (std::vector<std::string>{"d", "b", "c", "x", "a"}));
+}
+
+}  // namespace
+}  // namespace tpkg

@@ -4,9 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/fs.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -458,21 +456,18 @@ TEST_F(JournalTest, UncreatableJournalDirectoryIsAnError) {
 }
 
 TEST_F(JournalTest, ArchiveThatCannotBeWrittenGetsNoJournal) {
-  ScopedFd fd(open(archive_.c_str(), O_RDONLY | O_CLOEXEC));
-  int flags = 0;
-  if (ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) GTEST_SKIP() << "no inode flags here";
-  const int immutable = flags | FS_IMMUTABLE_FL;
-  if (ioctl(fd.get(), FS_IOC_SETFLAGS, &immutable) != 0)
-    GTEST_SKIP() << "cannot make a file immutable here: " << strerror(errno);
   int err = 0;
   std::string message;
-  try {
-    Open();
-  } catch (const Error& e) {
-    err = ToErrno(e);
-    message = e.what();
+  {
+    testing::ScopedImmutable immutable(archive_);
+    if (!immutable.set()) GTEST_SKIP() << immutable.error();
+    try {
+      Open();
+    } catch (const Error& e) {
+      err = ToErrno(e);
+      message = e.what();
+    }
   }
-  ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
   EXPECT_EQ(err, EPERM);
   EXPECT_NE(message.find(archive_), std::string::npos) << message;
   EXPECT_FALSE(PathExists(journal_dir()));

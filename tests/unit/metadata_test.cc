@@ -1,1 +1,330 @@
-// placeholder: tests land with the module
+// Metadata regeneration: every torch.package archive of the corpus gets its
+// own .data/extern_modules back byte for byte and the dependency graph torch
+// built (dependency_graph_string(), node order and actions, interned/mocked
+// lists, rdeps); edited archives get the documented extern order and every
+// problem reported at once.
+#include "tpkg/metadata.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "edited_records.h"
+#include "json_lite.h"
+#include "tpkg/dep_graph.h"
+#include "tpkg/error.h"
+#include "tpkg/policy.h"
+
+namespace tpkg {
+namespace {
+
+using testing::EditedRecords;
+using testing::Json;
+
+// A corpus archive opened with our ZipReader (strict mode, as the mount does).
+struct CorpusArchive {
+  explicit CorpusArchive(const std::string& name)
+      : zip(ZipReader::Open(std::string(TPKG_CORPUS_DIR) + "/" + name)), records(zip) {}
+  CorpusArchive(const CorpusArchive&) = delete;
+  ZipReader zip;
+  ZipRecordSource records;
+};
+
+const std::string kCorpus = TPKG_CORPUS_DIR;
+
+std::vector<std::string> PackageCases() {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(kCorpus)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(".expected.json")) continue;
+    const Json j = testing::ReadJsonFile(entry.path().string());
+    if (j["kind"].string == "torch.package") out.push_back(name.substr(0, name.size() - 14));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The exporter facts of a case. pkg_deflated_by_zip_tool.pt is
+// pkg_model_numpy.pt re-zipped by Info-ZIP (byte-sorted records, directory
+// entries): no exporter ran for it, so the original's facts apply.
+Json ExporterFacts(const std::string& archive) {
+  const std::string source =
+      archive == "pkg_deflated_by_zip_tool.pt" ? "pkg_model_numpy.pt" : archive;
+  return testing::ReadJsonFile(kCorpus + "/" + source + ".expected.json")["exporter"];
+}
+
+Json PackageFacts(const std::string& archive) {
+  return testing::ReadJsonFile(kCorpus + "/" + archive + ".expected.json")["package"];
+}
+
+class CorpusMetadataTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CorpusMetadataTest, RegeneratesExternModulesByteForByte) {
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
+  const Metadata m = RegenerateMetadata(records);
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.extern_modules_text, PackageFacts(GetParam())["extern_modules_raw"].string);
+}
+
+TEST_P(CorpusMetadataTest, ExternModulesNeedNoPreviousList) {
+  // Without the previous list the order is pure graph order: still torch's.
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
+  MetadataOptions options;
+  options.previous_externs = std::vector<std::string>{};
+  EXPECT_EQ(RegenerateMetadata(records, options).extern_modules_text,
+            PackageFacts(GetParam())["extern_modules_raw"].string);
+}
+
+TEST_P(CorpusMetadataTest, DepsDotIsTorchsDependencyGraphString) {
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
+  EXPECT_EQ(RegenerateMetadata(records).deps_dot,
+            ExporterFacts(GetParam())["dependency_graph_string"].string);
+}
+
+TEST_P(CorpusMetadataTest, GraphNodesAndActionsMatchTheExporter) {
+  const CorpusArchive archive(GetParam());
+  const RecordSource& records = archive.records;
+  const Metadata m = RegenerateMetadata(records);
+  const Json facts = ExporterFacts(GetParam());
+  std::vector<std::string> ours, theirs;
+  for (DepGraph::NodeId id = 0; id < m.graph.size(); ++id) {
+    const NodeAttrs& a = m.graph.attrs(id);
+    ours.push_back(m.graph.name(id) + " " + std::string(a.action ? ActionName(*a.action) : "-"));
+  }
+  for (const Json& n : facts["graph_nodes_in_insertion_order"].array) {
+    theirs.push_back(n["name"].string + " " + n["action"].string);
+  }
+  EXPECT_EQ(ours, theirs);
+  EXPECT_EQ(m.interned, facts["interned_modules"].Strings());
+  EXPECT_EQ(m.mocked, facts["mocked_modules"].Strings());
+  for (const auto& [module, rdeps] : facts["get_rdeps"].object) {
+    EXPECT_EQ(m.graph.Rdeps(module), rdeps.Strings()) << module;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, CorpusMetadataTest, ::testing::ValuesIn(PackageCases()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return n;
+                         });
+
+TEST(MetadataTest, CorpusHasEveryTorchPackageCase) { EXPECT_EQ(PackageCases().size(), 12u); }
+
+TEST(MetadataTest, NeededExternsKeepTheirOrderNewOnesAreAppendedUnneededDropped) {
+  const CorpusArchive base_archive("pkg_model_numpy.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  // util.py no longer imports math; model.py gains json and a new submodule.
+  edited.Put("corpus_models/util.py", "import torch\n\ndef squash(x):\n    return torch.tanh(x)\n");
+  edited.Put("corpus_models/model.py", base.ReadRecord("corpus_models/model.py") +
+                                           "import json\nimport corpus_models.extra\n");
+  edited.Put("corpus_models/extra.py", "import email.utils\n");
+  const Metadata m = RegenerateMetadata(edited);
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.extern_modules_text,
+            "numpy\ntorch\ncollections\ntorch._utils\nbuiltins\ntorch.nn.modules.linear\n"
+            "numpy.core.multiarray\njson\nemail.utils\n");
+  EXPECT_EQ(m.interned, (std::vector<std::string>{"corpus_models", "corpus_models.extra",
+                                                  "corpus_models.layers", "corpus_models.model",
+                                                  "corpus_models.util"}));
+}
+
+TEST(MetadataTest, PreviousOrderWinsOverDiscoveryOrder) {
+  const CorpusArchive records_archive("pkg_dtypes.pt");
+  const RecordSource& records = records_archive.records;
+  MetadataOptions options;
+  options.previous_externs = std::vector<std::string>{"collections", "gone", "torch"};
+  EXPECT_EQ(RegenerateMetadata(records, options).extern_modules_text,
+            "collections\ntorch\ntorch._utils\n");
+}
+
+TEST(MetadataTest, EveryProblemIsReportedAtOnce) {
+  const CorpusArchive base_archive("pkg_model_numpy.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  edited.Remove("corpus_models/util.py");  // model.py: `from . import util`
+  edited.Put("corpus_models/layers.py", "import torch\nimport corpus_models.util\n");
+  edited.Put("corpus_models/broken.py", "def (:\n  !!syntax error!!\n");
+  edited.Put("model/model.pkl", std::string("\x80\x03garbage", 9));
+  edited.Put("torch/extra.txt", "files under an implicit extern");
+  MetadataOptions options;
+  options.baseline_records = base.RecordNames();
+  options.deny.emplace_back("numpy.core.**");
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_FALSE(m.ok());
+  const std::string& p = m.problems;
+  EXPECT_NE(p.find("* Dependency resolution failed.\n    corpus_models.broken\n      Context: "),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("* Module is imported by packaged code but is missing from the package.\n"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("    corpus_models.util\n      Context: imported by corpus_models.model, "
+                   "corpus_models.layers\n"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("* Module layout would not load: inconsistent module structure.\n    torch\n"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("* Pickle could not be scanned for dependencies.\n    <model.model.pkl>\n"),
+            std::string::npos)
+      << p;
+}
+
+TEST(MetadataTest, DeniedModulesAreReported) {
+  const CorpusArchive records_archive("pkg_model_numpy.pt");
+  const RecordSource& records = records_archive.records;
+  MetadataOptions options;
+  options.deny.emplace_back("numpy.**");
+  const Metadata m = RegenerateMetadata(records, options);
+  EXPECT_EQ(m.problems,
+            "\n* Module was denied by a pattern.\n    numpy\n    numpy.core.multiarray\n");
+}
+
+TEST(MetadataTest, PickleUsingAMockedModuleIsReported) {
+  const CorpusArchive base_archive("pkg_mocked.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  // GLOBAL corpus_mock.heavy Thing, EMPTY_TUPLE, NEWOBJ, STOP.
+  static constexpr char kPickle[] =
+      "\x80\x03"
+      "ccorpus_mock.heavy\nThing\n)\x81.";
+  edited.Put("model/other.pkl", std::string(kPickle, sizeof kPickle - 1));
+  const Metadata m = RegenerateMetadata(edited);
+  EXPECT_NE(
+      m.problems.find("    corpus_mock.heavy\n      Context: Object(s) '['Thing']' from module "
+                      "`corpus_mock.heavy` was mocked out"),
+      std::string::npos)
+      << m.problems;
+}
+
+TEST(MetadataTest, StubsWithoutMockFileAreReported) {
+  const CorpusArchive base_archive("pkg_mocked.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  edited.Remove("_mock.py");
+  const Metadata m = RegenerateMetadata(edited);
+  EXPECT_NE(m.problems.find("    _mock\n      Context: mock stubs import it"), std::string::npos)
+      << m.problems;
+}
+
+TEST(MetadataTest, ModuleFileBeforeItsFolderIsReported) {
+  const CorpusArchive base_archive("pkg_minimal_text_only.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  edited.Put("a.py", "X = 1\n").Put("a/b.txt", "x");
+  const Metadata m = RegenerateMetadata(edited);
+  EXPECT_NE(
+      m.problems.find("* Module layout would not load: inconsistent module structure.\n    a\n"),
+      std::string::npos)
+      << m.problems;
+}
+
+TEST(MetadataTest, FromImportOfAnAttributeIsNotAMissingModule) {
+  const CorpusArchive base_archive("pkg_model_numpy.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  edited.Put("corpus_models/layers.py", "import torch\nfrom corpus_models import NOT_A_MODULE\n");
+  MetadataOptions options;
+  options.baseline_records = base.RecordNames();
+  EXPECT_EQ(RegenerateMetadata(edited, options).problems, "");
+}
+
+TEST(MetadataTest, ImportsOfModulesThatNeverExistedAreDroppedLikeTorchDoes) {
+  const CorpusArchive base_archive("pkg_model_numpy.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  edited.Put("corpus_models/layers.py",
+             "import torch\ntry:\n    import corpus_models.optional_accel\nexcept ImportError:\n"
+             "    pass\n");
+  MetadataOptions options;
+  options.baseline_records = base.RecordNames();
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.extern_modules_text, "numpy\ntorch\nmath\ncollections\ntorch._utils\nbuiltins\n"
+                                   "torch.nn.modules.linear\nnumpy.core.multiarray\n");
+}
+
+TEST(MetadataTest, UnreachedStubsAreStillMocked) {
+  const CorpusArchive base_archive("pkg_minimal_text_only.pt");
+  const RecordSource& base = base_archive.records;
+  EditedRecords edited(base);
+  edited.Put("_mock.py", "# support\n").Put("lone/stub.py", std::string(kMockStubSource));
+  const Metadata m = RegenerateMetadata(edited);
+  EXPECT_EQ(m.mocked, std::vector<std::string>{"lone.stub"});
+  EXPECT_EQ(m.extern_modules_text, "\n");
+}
+
+}  // namespace
+}  // namespace tpkg
+
+namespace tpkg {
+namespace {
+
+// Records held in memory, in the given order.
+class MemoryRecords : public RecordSource {
+ public:
+  explicit MemoryRecords(std::vector<std::pair<std::string, std::string>> records)
+      : records_(std::move(records)) {}
+  std::vector<std::string> RecordNames() const override {
+    std::vector<std::string> out;
+    for (const auto& [name, bytes] : records_) out.push_back(name);
+    return out;
+  }
+  std::string ReadRecord(const std::string& name) const override {
+    for (const auto& [n, bytes] : records_)
+      if (n == name) return bytes;
+    throw Error(Errc::kNotFound, "no record " + name);
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> records_;
+};
+
+TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
+  const std::string proto3 = "\x80\x03";
+  const MemoryRecords records({
+      {"", ""},
+      {"/", ""},
+      {"a//b.py", "import a\n"},
+      {".py", "x"},
+      {"__init__.py", "import os\n"},
+      {"x/__init__.py/y", ""},
+      {"p.pkl", proto3 + "c"},
+      {"e.pkl", proto3 + "c\n\n."},
+      {"q.bin", proto3 + "\xff\xff"},
+      {"r.pkl", std::string("\x80\x05\x95", 3)},
+      {"s/t.py", "from .... import x\n"},
+      {"u.py", std::string("\xff\xfe\x00import sys", 13)},
+      {"v.pkl", proto3 + "cos\nsystem\n."},
+      {".data/extern_modules", "\r\nzz\r\n\n"},
+      {"w/.hidden.py", "import w\n"},
+  });
+  Metadata m;
+  ASSERT_NO_THROW(m = RegenerateMetadata(records));
+  // r.pkl's protocol is not save_pickle's (a resource), but p.pkl does not scan.
+  EXPECT_NE(m.problems.find("    <.p.pkl>\n"), std::string::npos) << m.problems;
+  EXPECT_EQ(m.problems.find("<.r.pkl>"), std::string::npos) << m.problems;
+}
+
+TEST(MetadataTest, ThousandsOfModulesStayFast) {
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < 3000; ++i) {
+    records.emplace_back("big/m" + std::to_string(i) + ".py",
+                         "import json\nfrom big import m" + std::to_string((i + 1) % 3000) + "\n");
+  }
+  const Metadata m = RegenerateMetadata(MemoryRecords(std::move(records)));
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.extern_modules_text, "json\n");
+  EXPECT_EQ(m.interned.size(), 3000u);  // `from big import m1` needs big.m1, not `big`
+}
+
+}  // namespace
+}  // namespace tpkg

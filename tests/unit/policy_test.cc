@@ -1,1 +1,247 @@
-// placeholder: tests land with the module
+// ExportPolicy: the parts of PackageExporter's logic the Python differential
+// (tests/python/test_policy_differential.py) cannot reach cheaply: the
+// save_pickle dependency loop and its mocked-object quirk, error message
+// layout, hook handle lifetime, the close() plan, and very deep import chains.
+#include "tpkg/policy.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tpkg {
+namespace {
+
+// An in-memory ModuleEnvironment: module name -> (source, is_package).
+class MapEnvironment : public ModuleEnvironment {
+ public:
+  void Add(std::string name, std::string source, bool is_package = false) {
+    modules_[std::move(name)] =
+        ModuleSource{ModuleSource::Kind::kSource, std::move(source), is_package, ""};
+  }
+  std::optional<ModuleSource> Find(std::string_view module) override {
+    const auto it = modules_.find(std::string(module));
+    if (it == modules_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool Importable(std::string_view module) override {
+    return modules_.contains(std::string(module));
+  }
+
+ private:
+  std::map<std::string, ModuleSource> modules_;
+};
+
+std::vector<std::string> NodeNames(const DepGraph& g) {
+  std::vector<std::string> out;
+  for (DepGraph::NodeId id = 0; id < g.size(); ++id) out.push_back(g.name(id));
+  return out;
+}
+
+TEST(ExportPolicyTest, PickleModulesBecomeEdgesThenDependenciesDepthFirst) {
+  MapEnvironment env;
+  env.Add("m.model", "import m.layers\nimport numpy\n");
+  env.Add("m.layers", "import torch\n");
+  env.Add("numpy", "");
+  env.Add("torch", "");
+  ExportPolicy p(env);
+  p.Extern("numpy.**");
+  p.Intern("m.**");
+  p.SavePickle("model", "model.pkl", {{"m.model", "collections", "torch"}, {}, std::nullopt});
+  EXPECT_EQ(NodeNames(p.graph()),
+            (std::vector<std::string>{"<model.model.pkl>", "m.model", "m.layers", "torch", "numpy",
+                                      "collections"}));
+  EXPECT_EQ(p.graph().Rdeps("torch"), (std::vector<std::string>{"m.layers", "<model.model.pkl>"}));
+  const NodeAttrs* pkl = p.graph().Find("<model.model.pkl>");
+  EXPECT_TRUE(pkl->is_pickle && pkl->provided);
+  EXPECT_EQ(pkl->action, Action::kIntern);
+  EXPECT_EQ(p.Close().extern_modules_text, "torch\nnumpy\ncollections\n");
+  EXPECT_EQ(p.InternedModules(), (std::vector<std::string>{"m.layers", "m.model"}));
+}
+
+TEST(ExportPolicyTest, PickleWithoutDependenciesAddsOnlyItsNode) {
+  MapEnvironment env;
+  ExportPolicy p(env);
+  p.SavePickle("a", "b.pkl", {{"x.y"}, {{"x.y", "Z"}}, std::nullopt}, /*dependencies=*/false);
+  EXPECT_EQ(NodeNames(p.graph()), (std::vector<std::string>{"<a.b.pkl>"}));
+  EXPECT_EQ(p.Close().extern_modules_text, "\n");
+}
+
+TEST(ExportPolicyTest, MockedObjectInPickleIsReportedPerModule) {
+  MapEnvironment env;
+  env.Add("m.heavy", "");
+  env.Add("m.net", "");
+  ExportPolicy p(env);
+  p.Mock("m.heavy");
+  p.Intern("m.**");
+  p.SavePickle("model", "net.pkl",
+               {{"m.heavy", "m.net"},
+                {{"m.heavy", "Big"}, {"m.net", "Net"}, {"m.heavy", "Big"}},
+                std::nullopt});
+  try {
+    p.Validate();
+    FAIL();
+  } catch (const PackagingError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "\n* Module was mocked out, but is still being used in the package. Please intern or "
+              "extern the mocked modules if objects are supposed to be in the package.\n"
+              "    m.heavy\n      Context: Object(s) '['Big', 'Big']' from module `m.heavy` was "
+              "mocked out during packaging but is being used in resource - `net.pkl` in package "
+              "`model`. \n");
+  }
+  EXPECT_EQ(p.graph().Find("m.net")->action, Action::kIntern);
+}
+
+TEST(ExportPolicyTest, TorchQuirkChecksOnlyTheLastModuleButMarksEveryModule) {
+  MapEnvironment env;
+  env.Add("m.heavy", "");
+  env.Add("m.net", "");
+  ExportPolicy quirk(env);
+  quirk.Mock("m.heavy");
+  quirk.Intern("m.**");
+  // The mocked module is not last: torch 1.13 misses it entirely.
+  quirk.SavePickle("p", "r.pkl",
+                   {{"m.heavy", "m.net"}, {{"m.heavy", "Big"}, {"m.net", "Net"}}, "m.net"});
+  EXPECT_NO_THROW(quirk.Validate());
+  EXPECT_EQ(quirk.graph().Find("m.heavy")->action, Action::kMock);
+
+  ExportPolicy last(env);
+  last.Mock("m.heavy");
+  last.Intern("m.**");
+  last.SavePickle("p", "r.pkl",
+                  {{"m.net", "m.heavy"}, {{"m.net", "Net"}, {"m.heavy", "Big"}}, "m.heavy"});
+  EXPECT_EQ(last.graph().Find("m.net")->error, PackagingErrorReason::kMockedButStillUsed);
+  EXPECT_EQ(last.graph().Find("m.net")->action, Action::kMock);
+  EXPECT_EQ(*last.graph().Find("m.net")->error_context,
+            "Object(s) '['Big']' from module `m.net` was mocked out during packaging but is being "
+            "used in resource - `r.pkl` in package `p`. ");
+}
+
+TEST(ExportPolicyTest, PackagingErrorGroupsByFirstAppearanceOfReason) {
+  DepGraph g;
+  g.AddNode("a").error = PackagingErrorReason::kNoAction;
+  g.AddNode("ok");
+  NodeAttrs& b = g.AddNode("b");
+  b.error = PackagingErrorReason::kSourceFileNotFound;
+  b.error_context = "filename: /x/b.pyc";
+  g.AddNode("c").error = PackagingErrorReason::kNoAction;
+  EXPECT_EQ(FormatPackagingError(g),
+            "\n* Module did not match against any action pattern. Extern, mock, or intern it.\n"
+            "    a\n    c\n"
+            "* Module had a __file__, but we could not find it in your filesystem.\n"
+            "    b\n      Context: filename: /x/b.pyc\n");
+  EXPECT_EQ(FormatPackagingError(DepGraph()), "");
+}
+
+TEST(ExportPolicyTest, HooksRunPerModuleInRegistrationOrderAndHandlesOutliveThePolicy) {
+  MapEnvironment env;
+  env.Add("m.a", "import m.b\nimport json\n");
+  env.Add("m.b", "");
+  env.Add("json", "");
+  std::vector<std::string> calls;
+  HookHandle late(std::weak_ptr<HookHandle::Table>(), 0);
+  {
+    ExportPolicy p(env);
+    p.Intern("m.**");
+    p.RegisterInternHook([&](std::string_view m) { calls.push_back("i1:" + std::string(m)); });
+    HookHandle removed =
+        p.RegisterExternHook([&](std::string_view m) { calls.push_back("x:" + std::string(m)); });
+    p.RegisterExternHook([&](std::string_view m) { calls.push_back("e:" + std::string(m)); });
+    late =
+        p.RegisterInternHook([&](std::string_view m) { calls.push_back("i2:" + std::string(m)); });
+    removed.Remove();
+    removed.Remove();  // idempotent
+    p.SaveModule("m.a");
+    p.Close();
+  }
+  EXPECT_EQ(calls, (std::vector<std::string>{"i1:m.a", "i2:m.a", "i1:m.b", "i2:m.b", "e:json"}));
+  late.Remove();  // the policy is gone: nothing happens
+}
+
+TEST(ExportPolicyTest, ClosePlanWritesSourcesStubsAndMockFileInGraphOrder) {
+  MapEnvironment env;
+  env.Add("m.a", "import m.pkg\nimport m.stub\n");
+  env.Add("m.pkg", "import _mock\n", /*is_package=*/true);
+  env.Add("m.stub", "", /*is_package=*/true);
+  ExportPolicy p(env);
+  p.Mock("m.stub");
+  p.Intern("m.**");
+  p.SaveModule("m.a");
+  p.AddDependency("torch_package_importer");
+  const ClosePlan plan = p.Close();
+  std::vector<std::string> records;
+  for (const auto& w : plan.writes) records.push_back(w.record);
+  // _mock comes from m.pkg's import before the stub needs it: written once.
+  EXPECT_EQ(records, (std::vector<std::string>{"m/a.py", "m/pkg/__init__.py", "_mock.py",
+                                               "m/stub/__init__.py"}));
+  EXPECT_EQ(*plan.writes[0].source, "import m.pkg\nimport m.stub\n");
+  EXPECT_EQ(p.graph().Find("torch_package_importer")->action, Action::kSkip);
+}
+
+TEST(ExportPolicyTest, ImplicitPackagesAreProvidedWithoutARecord) {
+  class FolderEnv : public MapEnvironment {
+   public:
+    std::optional<ModuleSource> Find(std::string_view m) override {
+      if (m == "ns") return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};
+      return MapEnvironment::Find(m);
+    }
+    bool Importable(std::string_view m) override {
+      return m == "ns" || MapEnvironment::Importable(m);
+    }
+  } env;
+  env.Add("ns.mod", "import ns\n");
+  ExportPolicy p(env);
+  p.Intern("ns.**");
+  p.SaveModule("ns.mod");
+  const ClosePlan plan = p.Close();
+  ASSERT_EQ(plan.writes.size(), 1u);
+  EXPECT_EQ(plan.writes[0].record, "ns/mod.py");
+  EXPECT_EQ(p.graph().Find("ns")->is_package, true);
+}
+
+TEST(ExportPolicyTest, UnresolvedImportsAreRecorded) {
+  MapEnvironment env;
+  env.Add("m", "", true);
+  env.Add("m.a", "from m import gone\nimport m.lost\nfrom m import CONST\n");
+  ExportPolicy p(env);
+  p.Intern("m.**");
+  p.SaveModule("m.a");
+  const auto& u = p.unresolved_imports();
+  ASSERT_EQ(u.size(), 3u);
+  EXPECT_EQ(u[0].name, "m.gone");
+  EXPECT_TRUE(u[0].fell_back_to_parent);
+  EXPECT_EQ(u[1].name, "m.lost");
+  EXPECT_FALSE(u[1].fell_back_to_parent);
+  EXPECT_EQ(u[2].importer, "m.a");
+}
+
+TEST(ExportPolicyTest, VeryDeepImportChainsDoNotRecurse) {
+  MapEnvironment env;
+  constexpr int kDepth = 30000;  // a recursive walk overflows an 8 MiB stack near 15000
+  for (int i = 0; i < kDepth; ++i) {
+    env.Add("c" + std::to_string(i),
+            i + 1 < kDepth ? "import c" + std::to_string(i + 1) + "\n" : "");
+  }
+  ExportPolicy p(env);
+  p.Intern("**");
+  p.SaveModule("c0");
+  EXPECT_EQ(p.graph().size(), static_cast<size_t>(kDepth));
+  EXPECT_EQ(p.graph().edge_count(), static_cast<size_t>(kDepth - 1));
+}
+
+TEST(ExportPolicyTest, MissingModuleWhileInterningIsModuleNotFound) {
+  MapEnvironment env;
+  ExportPolicy p(env);
+  p.Intern("**");
+  try {
+    p.AddDependency("nowhere");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kNotFound);
+    EXPECT_STREQ(e.what(), "No module named 'nowhere'");
+  }
+}
+
+}  // namespace
+}  // namespace tpkg

@@ -1,14 +1,18 @@
 // scratch_dir.h: test helpers for tests that need real files: a temporary
 // directory removed with its contents, small file readers/writers, and an
-// archive builder on top of ZipWriter.
+// archive builder on top of ZipWriter, and an immutable-flag holder.
 #pragma once
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/fs.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -94,6 +98,41 @@ inline void MakeArchive(const std::string& path, const Records& records) {
 }
 
 // A small package shaped like PackageExporter's output.
+// Makes a file or directory immutable (chattr +i) for its lifetime, so the
+// flag is cleared even when an assertion returns early. Needs CAP_LINUX_IMMUTABLE
+// and a filesystem with inode flags: check set() and skip otherwise.
+class ScopedImmutable {
+ public:
+  explicit ScopedImmutable(const std::string& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_ < 0 || ::ioctl(fd_, FS_IOC_GETFLAGS, &flags_) != 0) {
+      error_ = "no inode flags here";
+      return;
+    }
+    int immutable = flags_ | FS_IMMUTABLE_FL;
+    if (::ioctl(fd_, FS_IOC_SETFLAGS, &immutable) != 0) {
+      error_ = std::string("cannot make ") + path + " immutable: " + std::strerror(errno);
+      return;
+    }
+    set_ = true;
+  }
+  ~ScopedImmutable() {
+    if (set_) ::ioctl(fd_, FS_IOC_SETFLAGS, &flags_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ScopedImmutable(const ScopedImmutable&) = delete;
+  ScopedImmutable& operator=(const ScopedImmutable&) = delete;
+
+  bool set() const { return set_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  int fd_;
+  int flags_ = 0;
+  bool set_ = false;
+  std::string error_;
+};
+
 inline Records SamplePackage() {
   return {
       {".data/0.storage", std::string(200, '\x01')},

@@ -4,9 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/fs.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -50,6 +48,43 @@ uint32_t FileCrc(const std::string& path) {
   const std::string bytes = ReadFile(path);
   return static_cast<uint32_t>(
       crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+}
+
+// A different string of the same length and CRC-32. CRC-32 is affine over
+// GF(2), so among 33 single-bit flips some subset's changes cancel out;
+// Gaussian elimination on the CRC changes finds it.
+std::string CrcTwin(const std::string& x) {
+  auto crc = [](const std::string& s) {
+    return static_cast<uint32_t>(
+        crc32(0, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+  };
+  struct Row {
+    uint32_t change = 0;  // CRC-32 xor of the flips
+    uint64_t flips = 0;   // bit i: bit i of x flipped
+  };
+  Row basis[32];
+  for (int bit = 0; bit < 33; ++bit) {
+    std::string y = x;
+    y[bit / 8] = static_cast<char>(y[bit / 8] ^ (1 << (bit % 8)));
+    Row r{crc(y) ^ crc(x), uint64_t{1} << bit};
+    for (int k = 31; k >= 0 && r.change != 0; --k) {
+      if (!((r.change >> k) & 1)) continue;
+      if (basis[k].flips == 0) {
+        basis[k] = r;
+        r.flips = 0;
+        break;
+      }
+      r.change ^= basis[k].change;
+      r.flips ^= basis[k].flips;
+    }
+    if (r.flips == 0) continue;
+    std::string twin = x;
+    for (int i = 0; i < 64; ++i)
+      if ((r.flips >> i) & 1) twin[i / 8] = static_cast<char>(twin[i / 8] ^ (1 << (i % 8)));
+    return twin;
+  }
+  ADD_FAILURE() << "no CRC-32 twin found";
+  return x;
 }
 
 class WriteBackTest : public ::testing::Test {
@@ -201,6 +236,21 @@ TEST_F(WriteBackTest, NoChangeLeavesTheArchiveUntouched) {
   ExpectArchiveUnchanged(before);
   EXPECT_EQ(MtimeOf(archive_).tv_sec, 1000000);
   EXPECT_FALSE(PathExists(journal_dir()));
+}
+
+TEST_F(WriteBackTest, AnEditKeepingTheSizeAndCrcIsStillSaved) {
+  // Same size and CRC-32 is no proof of same bytes: taking it for one would
+  // drop the edit (and the journal holding it) as "nothing changed".
+  const std::string original(200, '\x01');
+  const std::string twin = CrcTwin(original);
+  ASSERT_NE(twin, original);
+  Journal j = Open();
+  WriteFd(j.OpenForWrite(".data/0.storage", /*truncate=*/true).get(), twin);
+  EXPECT_TRUE(PlanWriteBack(j, {}).changed);
+  const WriteBackResult r = WriteBack(j, {});
+  EXPECT_TRUE(r.written);
+  const ZipReader saved = ZipReader::Open(archive_);
+  EXPECT_EQ(saved.ReadAll(*saved.Find(".data/0.storage")), twin);
 }
 
 TEST_F(WriteBackTest, DirectoryEntriesAloneAreNoChange) {
@@ -380,23 +430,42 @@ TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
   const std::string before = ReadFile(archive_);
   Journal j = Open();
   EditSession(j);
-  ScopedFd dir_fd(open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  int flags = 0;
-  if (ioctl(dir_fd.get(), FS_IOC_GETFLAGS, &flags) != 0) GTEST_SKIP() << "no inode flags here";
-  const int immutable = flags | FS_IMMUTABLE_FL;
-  if (ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &immutable) != 0)
-    GTEST_SKIP() << "cannot make a directory immutable here: " << strerror(errno);
   std::string message;
-  try {
-    WriteBack(j, {});
-  } catch (const Error& e) {
-    message = e.what();
+  {
+    testing::ScopedImmutable immutable(dir_.path());
+    if (!immutable.set()) GTEST_SKIP() << immutable.error();
+    try {
+      WriteBack(j, {});
+    } catch (const Error& e) {
+      message = e.what();
+    }
   }
-  ioctl(dir_fd.get(), FS_IOC_SETFLAGS, &flags);  // before any assertion can return
   EXPECT_EQ(message.rfind("Cannot save " + archive_ + ": Cannot rename", 0), 0u) << message;
   ExpectArchiveUnchanged(before);
   EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
   EXPECT_TRUE(j.Stat("pkg/new.py"));
+}
+
+TEST_F(WriteBackTest, ImmutableDirectoryRefusesAJournalEvenWhenOneExists) {
+  // The journal directory was made while the directory was writable; the
+  // rename into place would now fail, so no new edit may be accepted.
+  { WriteFd(Open().Create("pkg/new.py").get(), "import numpy\n"); }
+  int err = 0;
+  std::string message;
+  {
+    testing::ScopedImmutable immutable(dir_.path());
+    if (!immutable.set()) GTEST_SKIP() << immutable.error();
+    try {
+      Open();
+    } catch (const Error& e) {
+      err = ToErrno(e);
+      message = e.what();
+    }
+  }
+  EXPECT_EQ(err, EPERM) << message;
+  EXPECT_EQ(message.rfind("Cannot keep edits of '" + archive_ + "': its directory", 0), 0u)
+      << message;
+  EXPECT_TRUE(Open().Stat("pkg/new.py")) << "the pending edit is still in the journal";
 }
 
 // Runs a write-back in a child that SIGKILLs itself at `stage`.

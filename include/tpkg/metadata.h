@@ -1,0 +1,132 @@
+// metadata.h: `.data/extern_modules` and the dependency graph of an
+// archive's *current* contents, rebuilt the way PackageExporter built them.
+//
+// The mount serves `.data/extern_modules` and a virtual `.data/deps.dot`
+// from this, and the write-back regenerates `.data/extern_modules` before it
+// saves an edited package. The graph is not stored in archives, so it is
+// rebuilt by replaying the exporter (policy.h) over the records:
+//
+//   auto zip = tpkg::ZipReader::Open("model.pt");
+//   tpkg::Metadata m = tpkg::RegenerateMetadata(tpkg::ZipRecordSource(zip));
+//   if (!m.ok()) throw tpkg::PackagingError(m.problems);     // every problem at once
+//   write(".data/extern_modules", m.extern_modules_text);
+//   serve(".data/deps.dot", m.deps_dot);
+//
+// How the records are read (the rules; FORMAT.md §6, §8.1):
+//   * `.data/**` and directory entries are framework files, never modules.
+//   * `a/b.py` is module a.b, `a/b/__init__.py` is package a.b; any folder
+//     that holds a record is an implicit package (the importer makes one).
+//   * A source whose text is exactly torch's mock stub (kMockStubSource) is
+//     a mocked module; `_mock.py` is torch's support file, not a module of
+//     its own. Exception, the re-packaged form (FORMAT.md §6.6): torch writes
+//     `_mock.py` just before the first stub it mocks, so a stub *before*
+//     `_mock.py` in record order was interned as source when a package with
+//     stubs was exported again; then every stub is an interned source (whose
+//     `from _mock import` makes `_mock` a REPACKAGED_MOCK_MODULE node).
+//   * Pickle records: `*.pkl`, or any record starting with a PROTO opcode,
+//     outside `.data/`, that starts with protocol 3 or 4 (save_pickle writes
+//     no other) and scans. Each is node "<package.resource>".
+// How the graph is rebuilt (graph insertion order = exporter order):
+//   1. Sources that no pickle reaches (in record order, which is the
+//      exporter's close() order) are added first as save_source_string()
+//      would: this is where `__reduce_package__` hooks (fx) and explicit
+//      save_source_string/save_module calls put them, before the pickles.
+//   2. Pickles in record order, as save_pickle(): an edge to each module of
+//      the scan, then add_dependency() depth first.
+//   add_dependency() decides: torch_package_importer -> SKIP, _mock ->
+//   REPACKAGED_MOCK_MODULE, torch/stdlib -> EXTERN (torch's implicit rule),
+//   `options.deny` -> DENY, a stub -> MOCK, a source or folder of the
+//   archive -> INTERN (imports followed), anything else -> EXTERN.
+//   Import candidates are importable when the archive has them (source,
+//   stub or folder), when they are an entry of the previous extern_modules,
+//   or when the target Python (module_env.h PythonPath) has them on disk.
+// Rules for an edited package:
+//   * extern_modules: previous entries still needed keep their order, new
+//     ones are appended in discovery (graph) order, unneeded ones are dropped.
+//     An unmodified archive gets its own text back byte for byte.
+//   * Problems, all collected (torch's PackagingError text), never written
+//     silently: a syntax error in a packaged source (Dependency resolution
+//     failed); an import (`import pkg.gone`, `from pkg import gone`) of a
+//     module that `options.baseline_records` had and that is importable from
+//     nowhere now (missing module: the edit removed it; imports of modules
+//     that never existed are dropped silently, as torch drops them, because
+//     they are guarded optional imports in exported code); a module matching
+//     `options.deny`; a pickle using a mocked module; stubs
+//     without `_mock.py`; an extern module the archive also has files under,
+//     or a module file `a.py` recorded before files under `a/` (the importer
+//     refuses both: inconsistent structure); a `.pkl` save_pickle record that
+//     does not scan.
+//
+// Thread safety: RegenerateMetadata() is a pure function of its inputs; a
+// RecordSource must allow concurrent reads if it is shared across threads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tpkg/dep_graph.h"
+#include "tpkg/glob.h"
+#include "tpkg/module_env.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+// The records of an archive, prefix folder stripped, as the daemon's live
+// tree or a ZipReader sees them.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  // Record names in archive order.
+  virtual std::vector<std::string> RecordNames() const = 0;
+  // The whole record. Throws Error naming the record.
+  virtual std::string ReadRecord(const std::string& name) const = 0;
+  // The first `n` bytes (fewer if the record is shorter). Override when the
+  // record may be large: the default reads it all.
+  virtual std::string ReadPrefix(const std::string& name, size_t n) const;
+};
+
+// RecordSource over an open archive (entries() order, prefix stripped).
+// The reader must outlive it; reads are safe from several threads.
+class ZipRecordSource : public RecordSource {
+ public:
+  explicit ZipRecordSource(const ZipReader& zip) : zip_(zip) {}
+  std::vector<std::string> RecordNames() const override;
+  std::string ReadRecord(const std::string& name) const override;
+  std::string ReadPrefix(const std::string& name, size_t n) const override;
+
+ private:
+  const ZipEntry& Entry(const std::string& name) const;
+  const ZipReader& zip_;
+};
+
+struct MetadataOptions {
+  // The extern list as last written. nullopt: read `.data/extern_modules`
+  // from the source if it has one.
+  std::optional<std::vector<std::string>> previous_externs;
+  // Records of the archive before it was edited (as opened), for the
+  // missing-module check; empty: that check is off.
+  std::vector<std::string> baseline_records;
+  // Modules the package must not use (reported as denied).
+  std::vector<GlobGroup> deny;
+  // Where modules outside the package are looked up; nullptr: /usr/bin/python3's sys.path.
+  const PythonPath* python = nullptr;
+};
+
+struct Metadata {
+  DepGraph graph;                     // as the exporter would have built it
+  std::vector<std::string> interned;  // sorted, as interned_modules()
+  std::vector<std::string> mocked;    // sorted, as mocked_modules()
+  std::vector<std::string> externs;   // extern_modules order (rules above)
+  std::string extern_modules_text;    // "\n".join(externs) + "\n"
+  std::string deps_dot;               // graph.ToDot()
+  std::string problems;               // PackagingError text; empty when loadable
+  bool ok() const { return problems.empty(); }
+};
+
+// Throws Error only when the source cannot be read; analysis problems go to
+// Metadata::problems.
+Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& options = {});
+
+}  // namespace tpkg

@@ -1,0 +1,241 @@
+// policy.h: which modules a package interns, externs, mocks or denies:
+// the decision logic of torch's PackageExporter without the pickling and the
+// writing (package_exporter.py: add_dependency, _intern_module,
+// _get_dependencies, the dependency part of save_pickle, close()'s
+// validation; FORMAT.md §5.4, §6).
+//
+//   tpkg::FileSystemEnvironment env({"/src"});
+//   tpkg::ExportPolicy policy(env);
+//   policy.Extern("numpy.**");
+//   policy.Intern("my_models.**");
+//   policy.SaveModule("my_models.net");        // interns it and follows its imports
+//   tpkg::ClosePlan plan = policy.Close();     // throws PackagingError listing every problem
+//   plan.extern_modules_text;                  // ".data/extern_modules"
+//   policy.graph().ToDot();                    // dependency_graph_string()
+//
+// add_dependency(name), checked in this order (first hit decides):
+//   1. the node exists and is provided        -> nothing
+//   2. name == "torch_package_importer"        -> SKIP (never written)
+//   3. name == "_mock"                         -> REPACKAGED_MOCK_MODULE
+//   4. top-level name is torch, or a Python 3.11 stdlib module other than
+//      sys and io                              -> EXTERN, before any user rule
+//   5. the user's rules in registration order, first match wins:
+//        intern -> INTERN, import it and follow its imports depth first
+//        extern / mock -> EXTERN / MOCK;  deny -> DENY + "denied" error
+//   6. nothing matched                         -> "did not match" error
+// Imports of an interned source: ScanImports() gives (X, n) and (X, None)
+// candidates; (X, n) becomes X.n if importable, else X if importable, else
+// it is dropped; (X, None) is kept if importable. First occurrence order,
+// no duplicates.
+//
+// Errors are collected on graph nodes; Validate()/Close() raise them all at
+// once as PackagingError with torch's exact message, then EmptyMatchError for
+// an allow_empty=false rule nothing matched. A module that cannot be found
+// at all while interning raises Error(kNotFound) at once (torch's
+// ModuleNotFoundError).
+//
+// Thread safety: an ExportPolicy is a single-threaded builder; use one per
+// export. Hooks run on the thread that calls Close().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tpkg/dep_graph.h"
+#include "tpkg/error.h"
+#include "tpkg/glob.h"
+#include "tpkg/module_env.h"
+
+namespace tpkg {
+
+// The stub torch writes for every mocked module (package_exporter._MOCK_IMPL).
+inline constexpr std::string_view kMockStubSource =
+    "from _mock import MockedObject\n"
+    "def __getattr__(attr: str):\n"
+    "    return MockedObject(__name__ + '.' + attr, _suppress_err=True)\n";
+
+// PackagingError: graph nodes carry errors; the message lists them all.
+class PackagingError : public Error {
+ public:
+  explicit PackagingError(const std::string& message) : Error(Errc::kPolicy, message) {}
+};
+
+// An allow_empty=false rule matched no module.
+class EmptyMatchError : public Error {
+ public:
+  explicit EmptyMatchError(const std::string& message) : Error(Errc::kPolicy, message) {}
+};
+
+// torch's PackagingError text: "\n", then per reason (in order of first
+// appearance over the nodes) "* <reason>\n", and per module "    <name>\n"
+// plus "      Context: <context>\n" when there is one. "" when no node has an
+// error.
+std::string FormatPackagingError(const DepGraph& graph);
+
+// torch's _can_implicitly_extern(): torch.*, or stdlib except sys and io.
+bool CanImplicitlyExtern(std::string_view module);
+
+// Called as hook(module_name) from Close(), per module, in registration order.
+using ActionHook = std::function<void(std::string_view module)>;
+
+// torch's RemovableHandle: Remove() unregisters the hook (idempotent; safe
+// after the policy is gone).
+class HookHandle {
+ public:
+  using Table = std::map<uint64_t, ActionHook>;
+  HookHandle(std::weak_ptr<Table> table, uint64_t id) : table_(std::move(table)), id_(id) {}
+  void Remove();
+  uint64_t id() const { return id_; }
+
+ private:
+  std::weak_ptr<Table> table_;
+  uint64_t id_;
+};
+
+// What save_pickle's opcode scan found (pickle_scan.h's PickleScan has it).
+struct PickleDependencies {
+  // Modules in first-seen order without duplicates (torch's all_dependencies).
+  std::vector<std::string> modules;
+  // Every (module, name) global, in opcode order, for the mocked-object check.
+  std::vector<std::pair<std::string, std::string>> globals;
+  // torch 1.13 applies the mocked-object check only if its loop variable
+  // `module`, left at its last value, names a mocked module, and then marks
+  // every module of the pickle (FORMAT.md §6.6). Set this to reproduce that
+  // quirk; leave it empty to check each module on its own (what torch means).
+  std::optional<std::string> torch_last_module;
+};
+
+// An import candidate that was not importable (torch drops these silently;
+// metadata regeneration uses them to find modules that went missing).
+struct UnresolvedImport {
+  std::string importer;              // the module whose source has the import
+  std::string name;                  // X.n for (X, n), X for (X, None)
+  bool from_import_name = false;     // name is X.n of an (X, n) candidate (n may be an attribute)
+  bool fell_back_to_parent = false;  // (X, n): X was importable and used instead
+};
+
+// One record close() writes, in order.
+struct WriteStep {
+  enum class Kind { kSource, kMockFile, kMockStub };
+  Kind kind;
+  std::string module;  // "_mock" for kMockFile
+  std::string record;  // a/b.py or a/b/__init__.py
+  bool is_package = false;
+  const std::string* source = nullptr;  // kSource: the node's text (owned by the graph)
+};
+
+struct ClosePlan {
+  std::vector<WriteStep> writes;
+  std::vector<std::string> extern_modules;  // graph order
+  std::string extern_modules_text;          // "\n".join(extern_modules) + "\n"
+};
+
+class ExportPolicy {
+ public:
+  // `env` must outlive the policy.
+  explicit ExportPolicy(ModuleEnvironment& env);
+
+  // torch's intern/extern/mock/deny, in call order. Equal patterns
+  // registered twice are two rules (torch keys them by identity).
+  void Intern(GlobGroup include, bool allow_empty = true);
+  void Extern(GlobGroup include, bool allow_empty = true);
+  void Mock(GlobGroup include, bool allow_empty = true);
+  void Deny(GlobGroup include);
+  // The same with torch's argument list: intern(include, exclude=(), allow_empty=True).
+  void Intern(GlobPattern include, GlobPattern exclude = GlobPattern::Tuple({}),
+              bool allow_empty = true) {
+    Intern(GlobGroup(std::move(include), std::move(exclude)), allow_empty);
+  }
+  void Extern(GlobPattern include, GlobPattern exclude = GlobPattern::Tuple({}),
+              bool allow_empty = true) {
+    Extern(GlobGroup(std::move(include), std::move(exclude)), allow_empty);
+  }
+  void Mock(GlobPattern include, GlobPattern exclude = GlobPattern::Tuple({}),
+            bool allow_empty = true) {
+    Mock(GlobGroup(std::move(include), std::move(exclude)), allow_empty);
+  }
+  void Deny(GlobPattern include, GlobPattern exclude = GlobPattern::Tuple({})) {
+    Deny(GlobGroup(std::move(include), std::move(exclude)));
+  }
+  // A rule with any predicate; `description` plays GlobGroup's repr in
+  // EmptyMatchError.
+  void AddRule(Action action, std::string description,
+               std::function<bool(std::string_view)> matches, bool allow_empty = true);
+
+  HookHandle RegisterInternHook(ActionHook hook);
+  HookHandle RegisterExternHook(ActionHook hook);
+  HookHandle RegisterMockHook(ActionHook hook);
+
+  // save_source_string(): always interned, whatever the rules say.
+  void SaveSourceString(std::string_view module, std::string source, bool is_package = false,
+                        bool dependencies = true);
+  // save_module(): import through the environment and intern.
+  void SaveModule(std::string_view module, bool dependencies = true);
+  // add_dependency() (see the table above).
+  void AddDependency(std::string_view module, bool dependencies = true);
+  // The dependency part of save_pickle(package, resource, ...): a node
+  // "<package.resource>" with an edge to each module.
+  void SavePickle(std::string_view package, std::string_view resource,
+                  const PickleDependencies& deps, bool dependencies = true);
+
+  // Throws PackagingError, then EmptyMatchError, like close() does.
+  void Validate() const;
+  // Validate(), run the hooks in node order, and list what close() writes.
+  // The plan points into graph(); keep the policy alive while using it.
+  ClosePlan Close();
+
+  // Sorted names with that action, pickle nodes excluded (externed_modules()...).
+  std::vector<std::string> ExternedModules() const { return NodesWithAction(Action::kExtern); }
+  std::vector<std::string> InternedModules() const { return NodesWithAction(Action::kIntern); }
+  std::vector<std::string> MockedModules() const { return NodesWithAction(Action::kMock); }
+  std::vector<std::string> DeniedModules() const { return NodesWithAction(Action::kDeny); }
+
+  const DepGraph& graph() const { return graph_; }
+  // For callers that attach problems of their own (metadata.h) before Validate().
+  DepGraph& mutable_graph() { return graph_; }
+  const std::vector<UnresolvedImport>& unresolved_imports() const { return unresolved_; }
+
+ private:
+  struct Rule {
+    Action action;
+    std::string description;
+    std::function<bool(std::string_view)> matches;
+    bool allow_empty;
+    bool was_matched = false;
+  };
+  // A module being interned whose dependencies are still to be added (an
+  // explicit stack instead of recursion: import chains in hostile archives
+  // can be arbitrarily deep).
+  struct Frame {
+    std::string module;
+    std::vector<std::string> deps;
+    size_t next = 0;
+  };
+
+  std::optional<Frame> AddDependencyStep(std::string_view module, bool dependencies);
+  std::optional<Frame> InternModule(std::string_view module, bool dependencies);
+  std::vector<std::string> GetDependencies(const std::string& source, std::string_view module,
+                                           bool is_package);
+  void Drain(std::vector<Frame>& stack);
+  void Follow(std::optional<Frame> frame);
+  void CheckMockedPickle(std::string_view package, std::string_view resource,
+                         const PickleDependencies& deps, const std::string& node);
+  HookHandle Register(const std::shared_ptr<HookHandle::Table>& table, ActionHook hook);
+  void PlanNode(DepGraph::NodeId id, ClosePlan& plan);
+  std::vector<std::string> NodesWithAction(Action action) const;
+
+  ModuleEnvironment& env_;
+  DepGraph graph_;
+  std::vector<Rule> rules_;
+  std::vector<UnresolvedImport> unresolved_;
+  std::shared_ptr<HookHandle::Table> intern_hooks_, extern_hooks_, mock_hooks_;
+};
+
+}  // namespace tpkg

@@ -1,0 +1,105 @@
+// archive_layout.h (private): what the records of an archive provide as
+// Python modules, pickles and folders, and the ModuleEnvironment metadata
+// regeneration runs the exporter policy against. Rules: metadata.h.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tpkg/dep_graph.h"
+#include "tpkg/metadata.h"
+#include "tpkg/module_env.h"
+#include "tpkg/pickle_scan.h"
+
+namespace tpkg {
+
+struct ArchiveModule {
+  std::string record;
+  bool is_package = false;
+  bool is_stub = false;  // the text is torch's mock stub
+  std::string text;
+};
+
+struct ArchivePickle {
+  std::string record;
+  std::string package;   // "a.b" for a/b/x.pkl
+  std::string resource;  // "x.pkl"
+  PickleScan scan;
+  std::string NodeName() const { return "<" + package + "." + resource + ">"; }
+};
+
+// A problem found in the layout itself (not by the policy).
+struct LayoutProblem {
+  std::string node;
+  PackagingErrorReason reason;
+  std::string context;
+  bool is_pickle = false;
+};
+
+class ArchiveLayout {
+ public:
+  static ArchiveLayout Read(const RecordSource& records);
+
+  const ArchiveModule* Module(std::string_view name) const;
+  // A folder holding records: an implicit package for the importer.
+  bool HasFolder(std::string_view name) const { return folders_.contains(std::string(name)); }
+  bool Provides(std::string_view name) const { return Module(name) || HasFolder(name); }
+
+  // Module names in record order (a name appears once, at its last record).
+  const std::vector<std::string>& module_order() const { return module_order_; }
+  const std::vector<ArchivePickle>& pickles() const { return pickles_; }
+  const std::vector<LayoutProblem>& problems() const { return problems_; }
+  // Stubs were interned as sources, not mocked (see metadata.h).
+  bool repackaged_form() const { return repackaged_form_; }
+  bool has_stubs() const { return has_stubs_; }
+
+ private:
+  void AddModule(const std::string& record, const RecordSource& records);
+  void AddFolders(const std::string& record);
+  void MaybeAddPickle(const std::string& record, const RecordSource& records);
+  void CheckModuleBeforeFolder(const std::vector<std::string>& records);
+  void FinishMockForm(const std::map<std::string, size_t>& stub_order,
+                      std::optional<size_t> mock_file);
+
+  std::unordered_map<std::string, ArchiveModule> modules_;
+  std::vector<std::string> module_order_;
+  std::unordered_set<std::string> folders_;
+  std::vector<ArchivePickle> pickles_;
+  std::vector<LayoutProblem> problems_;
+  bool repackaged_form_ = false;
+  bool has_stubs_ = false;
+};
+
+// The exporter's importer, seen from the archive (metadata.h "importable").
+class ArchiveEnvironment : public ModuleEnvironment {
+ public:
+  ArchiveEnvironment(const ArchiveLayout& layout, const std::vector<std::string>& previous_externs,
+                     const PythonPath& python);
+  std::optional<ModuleSource> Find(std::string_view module) override;
+  bool Importable(std::string_view module) override;
+
+ private:
+  const ArchiveLayout& layout_;
+  std::unordered_set<std::string> previous_externs_;
+  const PythonPath& python_;
+};
+
+// The module name a source record provides ("a/b.py" -> a.b, "a/b/__init__.py"
+// -> a.b package); nullopt for non-sources.
+struct SourceRecordName {
+  std::string module;
+  bool is_package;
+};
+std::optional<SourceRecordName> ModuleOfRecord(std::string_view record);
+
+// True for records the importer never treats as modules or folders:
+// directory entries and everything under .data/.
+bool IsFrameworkRecord(std::string_view record);
+
+}  // namespace tpkg

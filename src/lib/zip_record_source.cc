@@ -1,0 +1,32 @@
+// ZipRecordSource: metadata's RecordSource over a ZipReader.
+#include "tpkg/error.h"
+#include "tpkg/metadata.h"
+
+namespace tpkg {
+
+std::vector<std::string> ZipRecordSource::RecordNames() const {
+  std::vector<std::string> names;
+  names.reserve(zip_.entries().size());
+  for (const ZipEntry& e : zip_.entries()) names.push_back(e.name);
+  return names;
+}
+
+const ZipEntry& ZipRecordSource::Entry(const std::string& name) const {
+  const ZipEntry* entry = zip_.Find(name);
+  if (!entry) throw Error(Errc::kNotFound, "No record '" + name + "' in " + zip_.path());
+  return *entry;
+}
+
+std::string ZipRecordSource::ReadRecord(const std::string& name) const {
+  return zip_.ReadAll(Entry(name));
+}
+
+// Reads only what is asked for: resources can be large.
+std::string ZipRecordSource::ReadPrefix(const std::string& name, size_t n) const {
+  const ZipEntry& entry = Entry(name);
+  std::string out(static_cast<size_t>(std::min<uint64_t>(n, entry.size)), '\0');
+  out.resize(zip_.ReadAt(entry, 0, std::span<char>(out.data(), out.size())));
+  return out;
+}
+
+}  // namespace tpkg
