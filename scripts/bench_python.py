@@ -2,10 +2,10 @@
 
 The workload: a generated package of GROUPS x PER_GROUP interned modules
 (absolute, relative and stdlib imports; the model's module imports every
-group) and a model with 100 storages. Each library is timed
-in fresh interpreters (ROUNDS of them, alternating libraries) with the
-modules already imported (as when a user exports a model they hold), best
-of ROUNDS x REPEATS:
+group) and a model with 100 storages. Each phase of each
+library runs in fresh interpreters (ROUNDS of them, alternating libraries),
+exports with the modules already imported (as when a user exports a model
+they hold); the figure is the best of ROUNDS x REPEATS:
   export       PackageExporter: intern("bench.**"), save_pickle(model), close
   import+load  PackageImporter(path), load_pickle (executes every module), a forward pass
 """
@@ -15,9 +15,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
-GROUPS, PER_GROUP, LAYERS, REPEATS, ROUNDS = 40, 52, 50, 4, 2
+GROUPS, PER_GROUP, LAYERS, REPEATS, ROUNDS = 40, 52, 50, 3, 3
 
 MODULE = '''\
 """Generated module {g}.{m}."""
@@ -105,56 +104,56 @@ CHILD = textwrap.dedent('''
         with lib.PackageExporter(path) as pe:
             pe.intern("bench.**")
             pe.save_pickle("model", "model.pkl", model)
-        return len(pe.interned_modules())
+        return {"interned": len(pe.interned_modules()), "storages": sum(1 for _ in model.parameters())}
 
     def load(path):
         imp = lib.PackageImporter(path)
-        loaded = imp.load_pickle("model", "model.pkl")
-        return loaded(x)
+        y = imp.load_pickle("model", "model.pkl")(x)
+        assert torch.equal(y, model(x))
+        return {}
 
-    export_times, load_times = [], []
-    for i in range(REPEATS):
-        path = f"{OUT}.{i}.pt"
-        gc.collect()
-        t = time.perf_counter(); interned = export(path); export_times.append(time.perf_counter() - t)
+    times = []
     for i in range(REPEATS):
         gc.collect()
-        t = time.perf_counter(); y = load(f"{OUT}.{i}.pt"); load_times.append(time.perf_counter() - t)
-    assert torch.equal(y, model(x))
-    print(json.dumps({"export": min(export_times), "load": min(load_times), "interned": interned,
-                      "storages": sum(1 for _ in model.parameters())}))
+        t = time.perf_counter()
+        facts = export(f"{OUT}.{i}.pt") if MODE == "export" else load(f"{OUT}.0.pt")
+        times.append(time.perf_counter() - t)
+    print(json.dumps(dict(facts, seconds=min(times))))
 ''')
 
 
-def run(lib, src, out):
-    prelude = f"LIB = {lib!r}\nSRC = {src!r}\nOUT = {out!r}\nREPEATS = {REPEATS}\n"
+def run(lib, mode, src, out):
+    """One fresh interpreter: `mode` (export or load) with `lib`, best of REPEATS."""
+    prelude = f"LIB = {lib!r}\nMODE = {mode!r}\nSRC = {src!r}\nOUT = {out!r}\nREPEATS = {REPEATS}\n"
     done = subprocess.run([sys.executable, "-c", prelude + CHILD], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        sys.exit(f"{lib} failed:\n{done.stderr}")
+        sys.exit(f"{lib} {mode} failed:\n{done.stderr}")
     return json.loads(done.stdout)
-
-
-def best(results):
-    return {key: min(r[key] for r in results) for key in ("export", "load")} | results[0]
 
 
 def main():
     with tempfile.TemporaryDirectory(prefix="tpkg-bench-") as tmp:
         src = os.path.join(tmp, "src")
         generate(src)
-        runs = {"torch.package": [], "tpkg": []}
-        for _ in range(ROUNDS):  # alternated, so load on the shared machine hits both
-            for lib in runs:
-                os.makedirs(os.path.join(tmp, lib), exist_ok=True)
-                runs[lib].append(run(lib, src, os.path.join(tmp, lib, "model")))
-        torch_result, tpkg_result = best(runs["torch.package"]), best(runs["tpkg"])
+        libs = ("torch.package", "tpkg")
+        seconds = {(lib, mode): [] for lib in libs for mode in ("export", "load")}
+        facts = {}
+        # Fresh processes, alternating libraries, so that load on the shared
+        # machine and leftovers of one phase never favour one side.
+        for _ in range(ROUNDS):
+            for mode in ("export", "load"):
+                for lib in libs:
+                    os.makedirs(os.path.join(tmp, lib), exist_ok=True)
+                    result = run(lib, mode, src, os.path.join(tmp, lib, "model"))
+                    seconds[(lib, mode)].append(result.pop("seconds"))
+                    facts.update(result)
         ours, theirs = (open(os.path.join(tmp, lib, "model.0.pt"), "rb").read() for lib in ("tpkg", "torch.package"))
-    print(f"workload: {tpkg_result['interned']} interned modules, {tpkg_result['storages']} storages; "
-          f"best of {ROUNDS} processes x {REPEATS} runs; archive {len(ours)} bytes, "
+    print(f"workload: {facts['interned']} interned modules, {facts['storages']} storages; "
+          f"best of {ROUNDS} processes x {REPEATS} runs each; archive {len(ours)} bytes, "
           f"byte-identical to torch's: {ours == theirs}")
     print(f"{'':14}{'torch.package':>15}{'tpkg':>12}{'ratio':>10}{'target':>10}")
-    for key, label, target in (("export", "export", "<= 0.30"), ("load", "import+load", "<= 1.00")):
-        t, o = torch_result[key], tpkg_result[key]
+    for mode, label, target in (("export", "export", "<= 0.30"), ("load", "import+load", "<= 1.00")):
+        t, o = min(seconds[("torch.package", mode)]), min(seconds[("tpkg", mode)])
         print(f"{label:14}{t * 1000:13.1f}ms{o * 1000:10.1f}ms{o / t:10.2f}{target:>10}")
 
 

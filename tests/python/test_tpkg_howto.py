@@ -208,8 +208,6 @@ def test_mocked_modules_fail_only_when_used(tmp_path, src_tree):
         "def infer(x):\n    return x + 1\n"
         "def train():\n    return app.training.fit()\n"),
         "app/training.py": "def fit():\n    return 'fitted'\n"})
-    import app.main
-
     with tpkg.PackageExporter(tmp_path / "mock.pt") as pe:
         pe.mock("app.training")
         pe.intern("app.**")

@@ -4,13 +4,12 @@ the same archive in this process (every pickle compared deeply)."""
 import io
 import json
 import os
-import shutil
 import zipfile
 
 import pytest
 
 import tpkg
-from tpkg_compare import assert_same_value, unmangle_text
+from tpkg_compare import assert_same_value
 from tpkg_corpus_facts import FACTS
 
 torch = pytest.importorskip("torch")
