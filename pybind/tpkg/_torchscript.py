@@ -40,4 +40,14 @@ class TorchScriptRecords:
                 continue
             claim(name)
             zip_writer.copy_raw_record(side, name)
-        os.close(self._fd)
+        del side
+        self._close()
+
+    def _close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        # An exporter dropped without close(): only the memory file to free.
+        self._close()

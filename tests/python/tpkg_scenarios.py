@@ -280,10 +280,23 @@ def many_problems(pkg, out, ctx):
         pe.save_source_string("climber", "from ... import x\n")
 
 
+def missing_module(pkg, out, ctx):
+    # The importer's own ModuleNotFoundError, raised through the C++ policy.
+    with pkg.PackageExporter(out) as pe:
+        pe.save_module("no_such_module_anywhere")
+
+
+def interned_dependency_missing(pkg, out, ctx):
+    with pkg.PackageExporter(out) as pe:
+        pe.intern("ghost_pkg.**")
+        pe.add_dependency("ghost_pkg.child")
+
+
 def bad_protocol(pkg, out, ctx):
     with pkg.PackageExporter(out) as pe:
         pe.save_pickle("a", "b.pkl", 1, pickle_protocol=2)
 
 
 FAILURES = [denied, no_action, not_allowed_empty, syntax_error, relative_beyond, sys_and_io,
-            extension_module, mocked_but_used, duplicate_record, resource_with_folder, directory_without_patterns, many_problems, bad_protocol]
+            extension_module, mocked_but_used, duplicate_record, resource_with_folder, directory_without_patterns, many_problems, missing_module,
+            interned_dependency_missing, bad_protocol]
