@@ -44,7 +44,7 @@ class TorchScriptRecords:
         self._close()
 
     def _close(self):
-        if self._fd is not None:
+        if getattr(self, "_fd", None) is not None:
             os.close(self._fd)
             self._fd = None
 
