@@ -125,6 +125,7 @@ void BindPolicy(py::module_& m) {
           "graph", [](P& p) -> DepGraph& { return p.policy.mutable_graph(); },
           py::return_value_policy::reference_internal);
 
+  m.attr("MOCK_STUB_SOURCE") = std::string(kMockStubSource);
   m.def("format_packaging_error", &FormatPackagingError, py::arg("graph"));
   m.def("can_implicitly_extern", &CanImplicitlyExtern, py::arg("module"));
 }

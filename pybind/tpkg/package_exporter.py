@@ -12,11 +12,11 @@ their order, the graph and every error match torch.package 1.13's
 import collections.abc
 import importlib.machinery
 import io
-import weakref
 import linecache
 import platform
 import sys
 import types
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
@@ -706,11 +706,8 @@ class _PolicyEnvironment:
 _CORE_ACTIONS = {a: getattr(_core.Action, a.name) for a in _ModuleProviderAction}
 _CORE_ACTIONS[None] = None
 
-_MOCK_IMPL = """\
-from _mock import MockedObject
-def __getattr__(attr: str):
-    return MockedObject(__name__ + '.' + attr, _suppress_err=True)
-"""
+# The stub written for every mocked module (torch's _MOCK_IMPL).
+_MOCK_IMPL = _core.MOCK_STUB_SOURCE
 
 
 def _cannot_be_submodule(module_name: str) -> bool:
