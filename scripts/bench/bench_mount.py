@@ -1,0 +1,232 @@
+"""One benchmark run: tpkgfs vs fuse-zip vs the natively extracted directory.
+
+    python3 bench_mount.py TPKGFS_BINARY WORK_DIR
+
+Generates the packages (make_packages.py) into WORK_DIR and extracts them
+natively. For each package it first times mounting (median of 6 runs with
+warm caches and of 3 after dropping every cache), then mounts both file
+systems at once and measures the three systems in interleaved rounds, so
+that load from other users of the machine hits them alike:
+
+  find / cat .py cold   first run after dropping caches (median of 3 rounds)
+  find / cat .py warm   best of 5 rounds
+  seq cold              dd of the largest file, caches dropped before each (median of 3)
+  seq warm              dd again with everything cached (best of 5)
+  rand 4K warm          100,000 random 4 KiB preads (randread.c), best of 3
+  peak RSS              the daemon's VmHWM after all of the above
+  metadata 1st stat     tpkgfs: the first stat of .data/extern_modules, which
+                        runs the package analysis, and VmHWM after it
+
+Prints a table with ratios against native: for seconds lower is better, for
+MB/s higher is better. Needs root (drop_caches, mounting).
+"""
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+RANDOM_READS = 100_000
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, **kw)
+
+
+def drop_caches():
+    sh("sync; echo 3 > /proc/sys/vm/drop_caches")
+
+
+def timed(cmd):
+    t = time.perf_counter()
+    sh(cmd, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def extract_native(archive, dest):
+    if dest.exists():
+        return
+    with zipfile.ZipFile(archive) as zf:
+        prefix = zf.infolist()[0].filename.split("/")[0] + "/"
+        for info in zf.infolist():
+            target = dest / info.filename[len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                while chunk := src.read(8 << 20):
+                    out.write(chunk)
+
+
+def daemon_pid(mountpoint):
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(mountpoint).encode() in argv and b"/bin/sh" not in argv[0]:
+                return int(entry)
+    return None
+
+
+def peak_rss_mib(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+class System:
+    """A way to present an archive as a directory: native, tpkgfs or fuse-zip."""
+
+    def __init__(self, name, mount_cmd, root_of):
+        self.name, self.mount_cmd, self.root_of = name, mount_cmd, root_of
+        self.mnt = self.root = self.pid = None
+
+    def mount(self, archive, work):
+        """Mounts; returns the seconds until the mount command returned."""
+        self.mnt = work / f"mnt_{self.name}_{archive.stem}"
+        seconds = 0.0
+        if self.mount_cmd:
+            self.mnt.mkdir(parents=True, exist_ok=True)
+            seconds = timed(self.mount_cmd.format(archive=archive, mnt=self.mnt))
+            self.pid = daemon_pid(self.mnt)
+        self.root = self.root_of(archive, self.mnt)
+        return seconds
+
+    def unmount(self):
+        if not self.mount_cmd:
+            return
+        sh(f"fusermount3 -u {self.mnt}")
+        deadline = time.time() + 30
+        while self.pid and os.path.exists(f"/proc/{self.pid}") and time.time() < deadline:
+            time.sleep(0.01)
+
+
+def mount_times(system, archive, work):
+    warm, cold = [], []
+    for i in range(10):
+        if i >= 7:
+            drop_caches()
+        (cold if i >= 7 else warm).append(system.mount(archive, work))
+        system.unmount()
+    return statistics.median(warm[1:]) * 1000, statistics.median(cold) * 1000
+
+
+def cold_rounds(systems, command, rounds=3):
+    """{system: median seconds}, caches dropped before every single run."""
+    times = {s.name: [] for s in systems}
+    for _ in range(rounds):
+        for s in systems:
+            drop_caches()
+            times[s.name].append(timed(command(s)))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def warm_rounds(systems, command, rounds=5):
+    """{system: best seconds} over interleaved rounds (after one untimed run each)."""
+    for s in systems:
+        timed(command(s))
+    times = {s.name: [] for s in systems}
+    for _ in range(rounds):
+        for s in systems:
+            times[s.name].append(timed(command(s)))
+    return {name: min(t) for name, t in times.items()}
+
+
+def random_reads(systems, path_of, work, rounds=3):
+    best = {s.name: float("inf") for s in systems}
+    for _ in range(rounds):
+        for s in systems:
+            out = subprocess.run([str(work / "randread"), str(path_of(s)), str(RANDOM_READS)],
+                                 check=True, capture_output=True, text=True).stdout
+            best[s.name] = min(best[s.name], float(out))
+    return {name: RANDOM_READS * 4096 / t / 1e6 for name, t in best.items()}
+
+
+def measure(systems, archive, work, seq_file):
+    results = {s.name: {} for s in systems}
+    for s in systems:
+        if s.mount_cmd:
+            results[s.name]["mount warm ms"], results[s.name]["mount cold ms"] = \
+                mount_times(s, archive, work)
+    for s in systems:
+        s.mount(archive, work)
+    try:
+        def put(metric, values, convert=lambda v: v):
+            for name, v in values.items():
+                results[name][metric] = convert(v)
+
+        find = lambda s: f"find {s.root} > /dev/null"
+        cat = lambda s: f"find {s.root} -name '*.py' -print0 | xargs -0 cat > /dev/null"
+        put("find cold s", cold_rounds(systems, find))
+        put("find warm s", warm_rounds(systems, find))
+        put("cat .py cold s", cold_rounds(systems, cat))
+        put("cat .py warm s", warm_rounds(systems, cat))
+        if seq_file:
+            size = (systems[0].root / seq_file).stat().st_size
+            dd = lambda s: f"dd if={s.root / seq_file} of=/dev/null bs=1M status=none"
+            put("seq cold MB/s", cold_rounds(systems, dd), lambda t: size / t / 1e6)
+            put("seq warm MB/s", warm_rounds(systems, dd), lambda t: size / t / 1e6)
+            put("rand 4K warm MB/s", random_reads(systems, lambda s: s.root / seq_file, work))
+        for s in systems:
+            if s.pid:
+                results[s.name]["peak RSS MiB"] = peak_rss_mib(s.pid)
+        # tpkgfs only: the first stat of a generated file runs the package
+        # analysis (metadata.h); its time and the daemon's peak after it.
+        for s in systems:
+            if s.name == "tpkgfs":
+                results[s.name]["metadata 1st stat ms"] = \
+                    timed(f"stat {s.root}/.data/extern_modules") * 1000
+                results[s.name]["peak RSS after MiB"] = peak_rss_mib(s.pid)
+    finally:
+        for s in systems:
+            s.unmount()
+    return results
+
+
+def print_table(title, results):
+    systems = list(results)
+    metrics = list(dict.fromkeys(m for s in systems for m in results[s]))
+    print(f"\n{title}")
+    print(f"{'metric':<20}" + "".join(f"{s:>12}" for s in systems)
+          + "".join(f"{s + '/native':>17}" for s in systems if s != "native"))
+    for m in metrics:
+        row = f"{m:<20}"
+        for s in systems:
+            v = results[s].get(m)
+            row += f"{v:>12.3f}" if v is not None else f"{'-':>12}"
+        for s in systems[1:]:
+            v, n = results[s].get(m), results["native"].get(m)
+            row += f"{v / n:>16.2f}x" if v is not None and n else f"{'-':>17}"
+        print(row)
+
+
+def main():
+    tpkgfs, work = pathlib.Path(sys.argv[1]).resolve(), pathlib.Path(sys.argv[2]).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "big.pt").exists() or not (work / "many.pt").exists():
+        sh(f"{sys.executable} {HERE / 'make_packages.py'} {work}")
+    sh(f"cc -O2 -o {work / 'randread'} {HERE / 'randread.c'}")
+    for name in ("big", "many"):
+        extract_native(work / f"{name}.pt", work / "native" / name)
+    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
+    for package, seq_file in (("big", ".data/0.storage"), ("many", None)):
+        archive = work / f"{package}.pt"
+        systems = [
+            System("native", None, lambda a, m: work / "native" / a.stem),
+            System("tpkgfs", f"{tpkgfs} {{archive}} {{mnt}}", lambda a, m: m),
+            System("fuse-zip", "fuse-zip -r {archive} {mnt}", lambda a, m: m / a.stem),
+        ]
+        results = measure(systems, archive, work, seq_file)
+        with zipfile.ZipFile(archive) as zf:
+            records = len(zf.infolist())
+        print_table(f"{package}.pt ({archive.stat().st_size / 2**20:.0f} MiB, {records} records)",
+                    results)
+    print(f"\nload average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

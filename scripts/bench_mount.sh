@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One benchmark run of the mount: tpkgfs vs fuse-zip (Debian) vs the natively
+# extracted directory, on a generated ~2 GiB package (one 768 MiB storage) and a
+# 5,000-record package. Prints figures and ratios against native (no pass/fail).
+# Needs root (it drops the page cache and mounts) and about 6 GiB in BENCH_DIR;
+# the generated files are deleted afterwards unless KEEP=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${TPKG_BUILD_DIR:-build}
+BENCH_DIR=${BENCH_DIR:-/tmp/tpkgfs-bench}
+tpkgfs=$(realpath "$BUILD_DIR/src/fs/tpkgfs")
+cleanup() {
+  grep -o "$BENCH_DIR/mnt_[^ ]*" /proc/mounts | xargs -r -n1 fusermount3 -uz || true
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$BENCH_DIR"
+}
+trap cleanup EXIT
+/usr/bin/python3 scripts/bench/bench_mount.py "$tpkgfs" "$BENCH_DIR"

@@ -1,0 +1,141 @@
+#include "command_line.h"
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+#include "tpkg/error.h"
+
+namespace tpkg::fs {
+namespace po = boost::program_options;
+namespace {
+
+po::options_description VisibleOptions() {
+  po::options_description desc("Options");
+  // One option per line reads as the table it is.
+  // clang-format off
+  desc.add_options()
+      ("help,h", "print this help and exit")
+      ("version,V", "print the version and exit")
+      ("foreground,f", "stay in the foreground (log to stderr)")
+      ("debug,d", "log every request in detail (implies -f)")
+      ("single,s", "handle requests on one thread")
+      ("options,o", po::value<std::vector<std::string>>()->composing(),
+       "comma-separated mount options, see below");
+  // clang-format on
+  return desc;
+}
+
+po::variables_map ParseWithBoost(std::span<const char* const> args) {
+  po::options_description hidden;
+  // clang-format off
+  hidden.add_options()
+      ("archive", po::value<std::string>())
+      ("mountpoint", po::value<std::string>())
+      ("extra", po::value<std::vector<std::string>>());
+  // clang-format on
+  po::options_description all;
+  all.add(VisibleOptions()).add(hidden);
+  po::positional_options_description positional;
+  positional.add("archive", 1).add("mountpoint", 1).add("extra", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
+                .options(all)
+                .positional(positional)
+                .run(),
+            vm);
+  po::notify(vm);
+  return vm;
+}
+
+// Takes our own -o options out of `o`; returns the ones libfuse must see.
+std::vector<std::string> ConsumeOwnOptions(const std::vector<std::string>& lists, Options* o) {
+  std::vector<std::string> rest;
+  for (const std::string& list : lists) {
+    for (std::string& opt : SplitOptionList(list)) {
+      if (opt == "strict") {
+        o->strict = true;
+      } else if (opt == "nostrict") {
+        o->strict = false;
+      } else if (opt == "debug") {
+        o->debug = true;
+      } else if (opt == "ro" || opt == "rw") {
+        // The view is read-only for now; the daemon always mounts "ro".
+      } else {
+        rest.push_back(std::move(opt));
+      }
+    }
+  }
+  return rest;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitOptionList(std::string_view list) {
+  std::vector<std::string> out;
+  std::string current;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i] == '\\' && i + 1 < list.size()) {
+      current += list[++i];
+    } else if (list[i] == ',') {
+      if (!current.empty()) out.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += list[i];
+    }
+  }
+  if (!current.empty()) out.push_back(std::move(current));
+  return out;
+}
+
+CommandLine ParseCommandLine(std::span<const char* const> args) {
+  po::variables_map vm;
+  try {
+    vm = ParseWithBoost(args);
+  } catch (const po::error& e) {
+    throw Error(Errc::kInvalidArgument, std::string(e.what()) + " (see --help)");
+  }
+  CommandLine cl;
+  if (vm.count("help")) return {Action::kHelp, {}};
+  if (vm.count("version")) return {Action::kVersion, {}};
+  if (vm.count("extra")) {
+    throw Error(Errc::kInvalidArgument, "unexpected argument '" +
+                                            vm["extra"].as<std::vector<std::string>>()[0] +
+                                            "' (usage: tpkgfs [options] ARCHIVE MOUNTPOINT)");
+  }
+  if (!vm.count("archive") || !vm.count("mountpoint")) {
+    throw Error(Errc::kInvalidArgument,
+                "missing ARCHIVE or MOUNTPOINT (usage: tpkgfs [options] ARCHIVE MOUNTPOINT)");
+  }
+  Options& o = cl.options;
+  o.archive = vm["archive"].as<std::string>();
+  o.mountpoint = vm["mountpoint"].as<std::string>();
+  o.foreground = vm.count("foreground") > 0;
+  o.debug = vm.count("debug") > 0;
+  o.single_threaded = vm.count("single") > 0;
+  if (vm.count("options")) {
+    o.fuse_options = ConsumeOwnOptions(vm["options"].as<std::vector<std::string>>(), &o);
+  }
+  if (o.debug) o.foreground = true;
+  return cl;
+}
+
+std::string UsageText(std::string_view program) {
+  std::ostringstream out;
+  out << "usage: " << program << " [options] ARCHIVE MOUNTPOINT\n\n"
+      << "Mount a torch.package archive (or any ZIP) as a read-only directory.\n"
+      << "Unmount with `fusermount3 -u MOUNTPOINT`.\n\n"
+      << VisibleOptions() << "\n"
+      << "Mount options (-o):\n"
+      << "  strict               refuse archives that torch's reader could read\n"
+      << "                       differently (default)\n"
+      << "  nostrict             mount anything the ZIP reader can read at all\n"
+      << "  ro, rw               accepted; the view is read-only for now\n"
+      << "  allow_other          let other users see the mount (needs\n"
+      << "                       user_allow_other in /etc/fuse.conf unless root)\n"
+      << "  default_permissions  let the kernel check file modes\n"
+      << "  fsname=NAME, subtype=NAME and the other libfuse mount options\n"
+      << "                       (nosuid, nodev, noexec, noatime, ...) pass through\n";
+  return out.str();
+}
+
+}  // namespace tpkg::fs

@@ -1,0 +1,148 @@
+#include "file_reader.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "tpkg/error.h"
+
+namespace tpkg::fs {
+namespace {
+
+std::string Hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+std::string CrcMismatch(uint32_t expected, uint32_t actual) {
+  return "CRC-32 mismatch: the archive says " + Hex32(expected) + ", the data gives " +
+         Hex32(actual);
+}
+
+// pread() until `out` is full or the file ends; retries EINTR.
+size_t PreadFully(int fd, std::span<char> out, uint64_t offset) {
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n =
+        pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      ThrowSystemError("cannot read the archive at offset " + std::to_string(offset + done), err);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+}  // namespace
+
+StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& entry)
+    : fd_(zip.fd()),
+      data_offset_(entry.data_offset),
+      size_(entry.size),
+      expected_crc_(entry.crc32),
+      crc_(entry.size, entry.crc32) {}
+
+size_t StoredRecordReader::Read(uint64_t offset, std::span<char> out) {
+  if (offset >= size_) return 0;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
+  const size_t got = PreadFully(fd_, out.first(want), data_offset_ + offset);
+  if (got < want) throw Error(Errc::kCorrupt, "the archive ends inside the record");
+  if (crc_.Feed(offset, out.first(got)) == CrcTracker::Verdict::kBad) {
+    throw Error(Errc::kCorrupt, CrcMismatch(expected_crc_, crc_.actual()));
+  }
+  return got;
+}
+
+DeflatedRecordReader::DeflatedRecordReader(const ZipReader& zip, const ZipEntry& entry)
+    : zip_(zip), entry_(entry) {}
+
+bool DeflatedRecordReader::holds_buffers() const {
+  std::lock_guard lock(mu_);
+  return stream_ != nullptr || !window_.empty();
+}
+
+void DeflatedRecordReader::Fail(std::string reason) {
+  failure_ = std::move(reason);
+  stream_.reset();
+  window_ = {};
+  scratch_ = {};
+  throw Error(Errc::kCorrupt, *failure_);
+}
+
+void DeflatedRecordReader::Restart() {
+  stream_ = std::make_unique<RecordStream>(zip_, entry_);
+  produced_ = 0;
+  window_.clear();
+  scratch_.resize(kChunk);
+}
+
+void DeflatedRecordReader::Append(std::span<const char> chunk) {
+  window_.insert(window_.end(), chunk.begin(), chunk.end());
+  if (window_.size() > kWindow) {
+    window_.erase(window_.begin(), window_.begin() + static_cast<long>(window_.size() - kWindow));
+  }
+}
+
+// Decodes the next chunk (RecordStream checks the size and the CRC-32 when
+// it delivers the last byte), copies its overlap with the requested range
+// [want_begin, want_begin + out.size()) into `out`, and remembers it.
+void DeflatedRecordReader::ProduceChunk(uint64_t want_begin, std::span<char> out) {
+  size_t n = 0;
+  try {
+    n = stream_->Read(scratch_);
+  } catch (const Error& e) {
+    if (e.code() != Errc::kCorrupt) throw;
+    Fail(e.what());
+  }
+  if (n == 0) Fail("the record ends early");  // RecordStream throws first; kept as a guard
+  std::span<const char> chunk(scratch_.data(), n);
+  const uint64_t begin = std::max(produced_, want_begin);
+  const uint64_t end = std::min(produced_ + n, want_begin + out.size());
+  if (begin < end) {
+    std::memcpy(out.data() + (begin - want_begin), chunk.data() + (begin - produced_), end - begin);
+  }
+  Append(chunk);
+  produced_ += n;
+  if (produced_ == entry_.size) {
+    stream_.reset();  // verified; the page cache holds the data now
+    scratch_ = {};
+  }
+}
+
+size_t DeflatedRecordReader::Read(uint64_t offset, std::span<char> out) {
+  std::lock_guard lock(mu_);
+  if (failure_) throw Error(Errc::kCorrupt, *failure_);
+  if (offset >= entry_.size) return 0;
+  const uint64_t end = std::min<uint64_t>(offset + out.size(), entry_.size);
+  out = out.first(end - offset);
+  const uint64_t window_begin = produced_ - window_.size();
+  if (offset < window_begin || (produced_ < end && !stream_)) Restart();
+  if (offset < produced_) {  // the head of the range is still in the window
+    const uint64_t have_end = std::min(end, produced_);
+    const char* src = window_.data() + (offset - (produced_ - window_.size()));
+    std::memcpy(out.data(), src, have_end - offset);
+  }
+  while (produced_ < end) ProduceChunk(offset, out);
+  return out.size();
+}
+
+std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry) {
+  switch (entry.method) {
+    case kMethodStored:
+      return std::make_unique<StoredRecordReader>(zip, entry);
+    case kMethodDeflate:
+      return std::make_unique<DeflatedRecordReader>(zip, entry);
+    default:
+      throw Error(Errc::kUnsupported,
+                  "compression method " + std::to_string(entry.method) + " is not supported");
+  }
+}
+
+}  // namespace tpkg::fs

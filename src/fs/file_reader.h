@@ -1,0 +1,90 @@
+// file_reader.h: serve byte ranges of one original archive record.
+//
+// A stored record is read with pread() straight from the archive at
+// data_offset + offset: nothing is buffered. A deflated record is inflated
+// on demand by libtpkg's RecordStream, kept between reads, with a small
+// window of recent output so that read-ahead chunks arriving slightly out of
+// order do not force a restart; reading backwards past the window restarts
+// from the start of the record (cheap for the small records ZIP tools
+// deflate, and the kernel page cache absorbs re-reads).
+//
+// Integrity: the CRC-32 is checked once every byte of the record has been
+// served (CrcTracker for stored records, in any order; RecordStream's own
+// sequential pass for deflated ones). A mismatch, a truncated archive or
+// invalid deflate data throws Error(kCorrupt) from that Read() and from
+// every later one.
+//
+//   auto reader = OpenRecordReader(zip, entry);
+//   size_t n = reader->Read(offset, std::span(buf, len));
+//
+// Thread safety: Read() may be called concurrently. Stored readers share
+// only the CrcTracker (own mutex); deflated readers serialize on a mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crc_tracker.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg::fs {
+
+class RecordReader {
+ public:
+  virtual ~RecordReader() = default;
+  // Copies up to out.size() bytes of the uncompressed record starting at
+  // `offset`; returns the count, short only at the end of the record.
+  virtual size_t Read(uint64_t offset, std::span<char> out) = 0;
+  // Whether this reader holds memory worth reclaiming (a live inflater).
+  virtual bool holds_buffers() const { return false; }
+};
+
+class StoredRecordReader final : public RecordReader {
+ public:
+  StoredRecordReader(const ZipReader& zip, const ZipEntry& entry);
+  size_t Read(uint64_t offset, std::span<char> out) override;
+
+ private:
+  const int fd_;
+  const uint64_t data_offset_;
+  const uint64_t size_;
+  const uint32_t expected_crc_;
+  CrcTracker crc_;
+};
+
+class DeflatedRecordReader final : public RecordReader {
+ public:
+  static constexpr size_t kWindow = 256 * 1024;  // recent output kept for out-of-order reads
+  static constexpr size_t kChunk = 64 * 1024;    // output produced per inflate step
+
+  DeflatedRecordReader(const ZipReader& zip, const ZipEntry& entry);
+  size_t Read(uint64_t offset, std::span<char> out) override;
+  bool holds_buffers() const override;
+
+ private:
+  void Restart();
+  void ProduceChunk(uint64_t want_begin, std::span<char> out);
+  void Append(std::span<const char> chunk);
+  [[noreturn]] void Fail(std::string reason);
+
+  const ZipReader& zip_;
+  const ZipEntry& entry_;
+  mutable std::mutex mu_;
+  // All below guarded by mu_.
+  std::unique_ptr<RecordStream> stream_;  // null before the first read and after the end
+  uint64_t produced_ = 0;                 // uncompressed bytes decoded so far
+  std::vector<char> window_;              // bytes [produced_ - window_.size(), produced_)
+  std::vector<char> scratch_;
+  std::optional<std::string> failure_;  // sticky reason once the record proved corrupt
+};
+
+// The reader for `entry`; throws Error(kUnsupported) for methods other than
+// stored and deflate. `zip` and `entry` must outlive the reader.
+std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry);
+
+}  // namespace tpkg::fs

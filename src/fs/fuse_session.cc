@@ -1,0 +1,89 @@
+#include "fuse_session.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "log.h"
+#include "tpkg/error.h"
+
+namespace tpkg::fs {
+
+FuseArgs::FuseArgs(const std::vector<std::string>& argv) {
+  for (const std::string& a : argv) {
+    if (fuse_opt_add_arg(&args_, a.c_str()) != 0) {
+      fuse_opt_free_args(&args_);
+      throw Error(Errc::kIo, "out of memory building FUSE arguments", ENOMEM);
+    }
+  }
+}
+
+FuseArgs::~FuseArgs() { fuse_opt_free_args(&args_); }
+
+FuseSession::FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* userdata)
+    : session_(fuse_session_new(args.get(), &ops, sizeof ops, userdata)) {
+  if (!session_)
+    throw Error(Errc::kInvalidArgument, "cannot start a FUSE session (bad -o option?)");
+}
+
+FuseSession::~FuseSession() { fuse_session_destroy(session_); }
+
+FuseMount::FuseMount(FuseSession& session, const std::string& mountpoint) : session_(session) {
+  if (fuse_session_mount(session_.get(), mountpoint.c_str()) != 0) {
+    throw Error(Errc::kIo, "cannot mount on '" + mountpoint + "'");
+  }
+}
+
+FuseMount::~FuseMount() { fuse_session_unmount(session_.get()); }
+
+FuseSignalHandlers::FuseSignalHandlers(FuseSession& session) : session_(session) {
+  if (fuse_set_signal_handlers(session_.get()) != 0) {
+    throw Error(Errc::kIo, "cannot install signal handlers");
+  }
+}
+
+FuseSignalHandlers::~FuseSignalHandlers() { fuse_remove_signal_handlers(session_.get()); }
+
+int RunSessionLoop(FuseSession& session, bool single_threaded) {
+  if (single_threaded) return fuse_session_loop(session.get());
+  std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(
+      fuse_loop_cfg_create(), &fuse_loop_cfg_destroy);
+  if (!config) throw Error(Errc::kIo, "out of memory configuring the FUSE loop", ENOMEM);
+  return fuse_session_loop_mt(session.get(), config.get());
+}
+
+namespace {
+
+void EmitFuseLine(enum fuse_log_level level, const std::string& line) {
+  if (level >= FUSE_LOG_DEBUG) {
+    TPKG_LOG(kDebug) << line;
+  } else if (level >= FUSE_LOG_INFO) {
+    TPKG_LOG(kInfo) << line;
+  } else if (level >= FUSE_LOG_WARNING) {
+    TPKG_LOG(kWarning) << line;
+  } else {
+    TPKG_LOG(kError) << line;
+  }
+}
+
+// libfuse sometimes builds one line from several fuse_log() calls, so text
+// is collected per thread until its newline.
+void FuseLogHandler(enum fuse_log_level level, const char* fmt, va_list ap) {
+  thread_local std::string pending;
+  char piece[1024];
+  std::vsnprintf(piece, sizeof piece, fmt, ap);
+  pending += piece;
+  size_t newline;
+  while ((newline = pending.find('\n')) != std::string::npos) {
+    if (newline > 0) EmitFuseLine(level, pending.substr(0, newline));
+    pending.erase(0, newline + 1);
+  }
+}
+
+}  // namespace
+
+void RouteFuseLogToOurLog() { fuse_set_log_func(FuseLogHandler); }
+
+}  // namespace tpkg::fs

@@ -1,0 +1,78 @@
+// fuse_session.h: RAII owners for libfuse's argument vector, session,
+// mount and signal handlers, and the session loop.
+//
+//   FuseArgs args({"tpkgfs", "-o", "ro,fsname=/srv/model.pt"});
+//   FuseSession session(args, FuseBridge::Operations(), &bridge);
+//   FuseMount mount(session, "/mnt/model");          // unmounts when destroyed
+//   FuseSignalHandlers signals(session);             // SIGINT/SIGTERM/SIGHUP end the loop
+//   int rc = RunSessionLoop(session, /*single_threaded=*/false);
+//
+// Destroy in reverse order of construction (declare them in this order).
+// Each constructor throws Error(kIo) naming what failed; libfuse has already
+// logged its own detail through the fuse log handler by then.
+//
+// Thread safety: these are owned and used by main's thread; the loop's
+// worker threads only see the session through libfuse.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "fuse_bridge.h"
+
+namespace tpkg::fs {
+
+class FuseArgs {
+ public:
+  explicit FuseArgs(const std::vector<std::string>& argv);
+  ~FuseArgs();
+  FuseArgs(const FuseArgs&) = delete;
+  FuseArgs& operator=(const FuseArgs&) = delete;
+  fuse_args* get() { return &args_; }
+
+ private:
+  fuse_args args_ = FUSE_ARGS_INIT(0, nullptr);
+};
+
+class FuseSession {
+ public:
+  FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* userdata);
+  ~FuseSession();
+  FuseSession(const FuseSession&) = delete;
+  FuseSession& operator=(const FuseSession&) = delete;
+  fuse_session* get() { return session_; }
+
+ private:
+  fuse_session* session_;
+};
+
+class FuseMount {
+ public:
+  FuseMount(FuseSession& session, const std::string& mountpoint);
+  ~FuseMount();  // harmless if the mount is already gone (fusermount3 -u)
+  FuseMount(const FuseMount&) = delete;
+  FuseMount& operator=(const FuseMount&) = delete;
+
+ private:
+  FuseSession& session_;
+};
+
+class FuseSignalHandlers {
+ public:
+  explicit FuseSignalHandlers(FuseSession& session);
+  ~FuseSignalHandlers();
+  FuseSignalHandlers(const FuseSignalHandlers&) = delete;
+  FuseSignalHandlers& operator=(const FuseSignalHandlers&) = delete;
+
+ private:
+  FuseSession& session_;
+};
+
+// Runs the loop until unmount or a handled signal. Returns libfuse's result:
+// 0 (unmounted), a positive signal number, or -errno.
+int RunSessionLoop(FuseSession& session, bool single_threaded);
+
+// Routes libfuse's own messages through TPKG_LOG.
+void RouteFuseLogToOurLog();
+
+}  // namespace tpkg::fs

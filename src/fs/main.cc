@@ -1,0 +1,40 @@
+// tpkgfs: mount a torch.package archive as a directory. See daemon.h.
+#include <iostream>
+#include <span>
+
+#include "command_line.h"
+#include "daemon.h"
+#include "fuse_bridge.h"
+#include "log.h"
+#include "tpkg/error.h"
+
+namespace {
+
+void PrintVersion() {
+  std::cout << "tpkgfs " << TPKGFS_VERSION << "\nlibfuse " << fuse_pkgversion() << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tpkg::fs;
+  try {
+    const CommandLine cl = ParseCommandLine(std::span<const char* const>(argv, argc));
+    switch (cl.action) {
+      case Action::kHelp:
+        std::cout << UsageText("tpkgfs");
+        return 0;
+      case Action::kVersion:
+        PrintVersion();
+        return 0;
+      case Action::kMount:
+        return RunDaemon(cl.options);
+    }
+  } catch (const tpkg::Error& e) {
+    TPKG_LOG(kError) << e.what();
+    return e.code() == tpkg::Errc::kInvalidArgument ? 2 : 1;
+  } catch (const std::exception& e) {
+    TPKG_LOG(kError) << e.what();
+  }
+  return 1;
+}

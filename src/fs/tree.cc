@@ -1,0 +1,243 @@
+#include "tree.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "tpkg/error.h"
+
+namespace tpkg::fs {
+namespace {
+
+// NAME_MAX: the kernel refuses longer names (and a readdir reply holding
+// one would fail as a whole), so such records cannot be shown.
+constexpr size_t kMaxComponent = 255;
+
+bool ValidComponent(std::string_view c) {
+  return !c.empty() && c.size() <= kMaxComponent && c != "." && c != ".." &&
+         c.find('\0') == std::string_view::npos;
+}
+
+bool NameLess(const std::pair<std::string, InodeId>& a, std::string_view b) { return a.first < b; }
+
+std::string Joined(std::span<const std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) {
+    if (!out.empty()) out += '/';
+    out += p;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string_view>> SplitRecordPath(std::string_view path) {
+  if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  std::vector<std::string_view> parts;
+  if (path.empty()) return parts;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = path.find('/', start);
+    const std::string_view part = path.substr(start, slash - start);
+    if (!ValidComponent(part)) return std::nullopt;
+    parts.push_back(part);
+    if (slash == std::string_view::npos) return parts;
+    start = slash + 1;
+  }
+}
+
+// Build() keeps children unsorted and finds them through one hash map keyed
+// by the full path; sorting once at the end keeps building a 5,000-record
+// archive linear instead of quadratic.
+class TreeBuilder {
+ public:
+  explicit TreeBuilder(std::vector<Node>* nodes) : nodes_(*nodes) {}
+
+  // `path` is the components of `dirs` joined by '/' (the record name's
+  // folder part, already validated). Consecutive records usually share
+  // their folder, so the last answer is remembered.
+  std::optional<InodeId> Directory(std::string_view path, std::span<const std::string_view> dirs) {
+    if (last_dir_ && path == last_dir_path_) return last_dir_;
+    InodeId current = kRootInode;
+    std::string prefix;
+    for (std::string_view d : dirs) {
+      if (!prefix.empty()) prefix += '/';
+      prefix += d;
+      auto it = by_path_.find(prefix);
+      if (it == by_path_.end()) {
+        current = Add(current, std::string(d), NodeKind::kDirectory, {});
+        by_path_.emplace(prefix, current);
+      } else if (nodes_[it->second - 1].kind != NodeKind::kDirectory) {
+        return std::nullopt;
+      } else {
+        current = it->second;
+      }
+    }
+    last_dir_path_.assign(path);
+    last_dir_ = current;
+    return current;
+  }
+
+  // Returns false when a directory already has this path.
+  bool File(InodeId parent, std::string_view path, std::string_view name, FileSource source) {
+    auto it = by_path_.find(std::string(path));
+    if (it == by_path_.end()) {
+      by_path_.emplace(path, Add(parent, std::string(name), NodeKind::kFile, source));
+      return true;
+    }
+    Node& existing = nodes_[it->second - 1];
+    if (existing.kind == NodeKind::kDirectory) return false;
+    existing.source = source;  // the later duplicate wins, as in torch's reader
+    return true;
+  }
+
+ private:
+  InodeId Add(InodeId parent, std::string name, NodeKind kind, FileSource source) {
+    Node n;
+    n.name = name;
+    n.parent = parent;
+    n.kind = kind;
+    n.source = source;
+    nodes_.push_back(std::move(n));
+    const InodeId ino = nodes_.size();
+    nodes_[parent - 1].children.emplace_back(std::move(name), ino);
+    if (kind == NodeKind::kDirectory) ++nodes_[parent - 1].subdirectories;
+    return ino;
+  }
+
+  std::vector<Node>& nodes_;
+  std::unordered_map<std::string, InodeId> by_path_;
+  std::string last_dir_path_;
+  std::optional<InodeId> last_dir_;
+};
+
+Tree::Tree() { nodes_.emplace_back(); }  // the root: a directory named ""
+
+Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* warnings) {
+  Tree tree;
+  tree.nodes_.reserve(entries.size() + 1);
+  TreeBuilder builder(&tree.nodes_);
+  auto warn = [&](const ZipEntry& e, const char* why) {
+    if (warnings) warnings->push_back("skipping record '" + e.full_name + "': " + why);
+  };
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const ZipEntry& e = entries[i];
+    auto parts = SplitRecordPath(e.name);
+    if (!parts) {
+      warn(e, "empty, '.', '..' or over-long (> 255 bytes) path component");
+      continue;
+    }
+    // Valid components mean the name is already canonical: "a/b/c" or "a/b/".
+    std::string_view path = e.name;
+    if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    std::span<const std::string_view> all(*parts);
+    if (e.is_directory() || path.size() != e.name.size() || all.empty()) {
+      if (!builder.Directory(path, all)) warn(e, "a file has the same path");
+      continue;
+    }
+    const size_t slash = path.rfind('/');
+    const std::string_view folder = slash == std::string_view::npos ? "" : path.substr(0, slash);
+    auto parent = builder.Directory(folder, all.first(all.size() - 1));
+    if (!parent) {
+      warn(e, "a parent folder is a file");
+      continue;
+    }
+    if (!builder.File(*parent, path, all.back(), RecordRef{i})) {
+      warn(e, "a folder has the same path");
+    }
+  }
+  tree.SortChildren();
+  return tree;
+}
+
+void Tree::SortChildren() {
+  for (Node& n : nodes_) {
+    std::sort(n.children.begin(), n.children.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+}
+
+InodeId Tree::NewNode(InodeId parent, std::string name, NodeKind kind, FileSource source) {
+  Node n;
+  n.name = name;
+  n.parent = parent;
+  n.kind = kind;
+  n.source = source;
+  nodes_.push_back(std::move(n));
+  const InodeId ino = nodes_.size();
+  auto& siblings = nodes_[parent - 1].children;
+  auto pos = std::lower_bound(siblings.begin(), siblings.end(), std::string_view(name), NameLess);
+  siblings.emplace(pos, std::move(name), ino);
+  if (kind == NodeKind::kDirectory) ++nodes_[parent - 1].subdirectories;
+  return ino;
+}
+
+std::pair<std::string, InodeId>* Tree::FindChild(InodeId parent, std::string_view name) {
+  auto& siblings = nodes_[parent - 1].children;
+  auto pos = std::lower_bound(siblings.begin(), siblings.end(), name, NameLess);
+  if (pos == siblings.end() || pos->first != name) return nullptr;
+  return &*pos;
+}
+
+std::optional<InodeId> Tree::EnsureDirectories(std::span<const std::string_view> dirs) {
+  InodeId current = kRootInode;
+  for (std::string_view d : dirs) {
+    auto* child = FindChild(current, d);
+    if (!child) {
+      current = NewNode(current, std::string(d), NodeKind::kDirectory, {});
+    } else if (nodes_[child->second - 1].kind != NodeKind::kDirectory) {
+      return std::nullopt;
+    } else {
+      current = child->second;
+    }
+  }
+  return current;
+}
+
+InodeId Tree::AddVirtualFile(std::string_view path, size_t slot) {
+  auto parts = SplitRecordPath(path);
+  if (!parts || parts->empty()) {
+    throw Error(Errc::kInvalidArgument, "invalid virtual file path '" + std::string(path) + "'");
+  }
+  std::span<const std::string_view> all(*parts);
+  auto parent = EnsureDirectories(all.first(all.size() - 1));
+  if (!parent) throw Error(Errc::kNotDir, "a parent of '" + std::string(path) + "' is a file");
+  if (auto* existing = FindChild(*parent, all.back())) {
+    Node& n = nodes_[existing->second - 1];
+    if (n.kind == NodeKind::kDirectory) {
+      throw Error(Errc::kIsDir, "'" + std::string(path) + "' is a folder in the archive");
+    }
+    n.source = VirtualRef{slot};
+    return existing->second;
+  }
+  return NewNode(*parent, std::string(all.back()), NodeKind::kFile, VirtualRef{slot});
+}
+
+std::optional<InodeId> Tree::Lookup(InodeId parent, std::string_view name) const {
+  if (!Contains(parent)) return std::nullopt;
+  const auto& siblings = node(parent).children;
+  auto pos = std::lower_bound(siblings.begin(), siblings.end(), name, NameLess);
+  if (pos == siblings.end() || pos->first != name) return std::nullopt;
+  return pos->second;
+}
+
+std::optional<InodeId> Tree::Resolve(std::string_view path) const {
+  auto parts = SplitRecordPath(path);
+  if (!parts) return std::nullopt;
+  InodeId current = kRootInode;
+  for (std::string_view part : *parts) {
+    auto next = Lookup(current, part);
+    if (!next) return std::nullopt;
+    current = *next;
+  }
+  return current;
+}
+
+std::string Tree::PathOf(InodeId ino) const {
+  if (!Contains(ino)) return "?";
+  std::vector<std::string_view> parts;
+  for (InodeId i = ino; i != kRootInode; i = node(i).parent) parts.push_back(node(i).name);
+  std::reverse(parts.begin(), parts.end());
+  return Joined(parts);
+}
+
+}  // namespace tpkg::fs

@@ -1,0 +1,131 @@
+"""Helpers for tests that mount archives with the tpkgfs daemon.
+
+`Mount` runs one `tpkgfs -f ARCHIVE MNT`, waits until MNT shows up in
+/proc/self/mountinfo, and on stop() always unmounts (`fusermount3 -u`, lazy
+`-uz` as a fallback), waits for the daemon's exit status (kill after a
+timeout) and reports an exit status other than 0 or daemon stderr that the
+test did not declare with `Mount.allow_stderr()`.
+"""
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
+TPKGFS = BUILD / "src" / "fs" / "tpkgfs"
+CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
+
+MOUNT_TIMEOUT = 10.0
+EXIT_TIMEOUT = 10.0
+
+
+def fuse_usable():
+    try:
+        fd = os.open("/dev/fuse", os.O_RDWR)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def unescape_mountinfo(field):
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mount_entry(path):
+    """The fstype of the mount at `path`, or None when nothing is mounted there."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if unescape_mountinfo(fields[4]) == path:
+                sep = fields.index("-")
+                return fields[sep + 1]
+    return None
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def unmount(path):
+    """fusermount3 -u, falling back to a lazy unmount; True when something was unmounted."""
+    if mount_entry(path) is None:
+        return False
+    r = subprocess.run(["fusermount3", "-u", str(path)], capture_output=True)
+    if r.returncode != 0:
+        subprocess.run(["fusermount3", "-uz", str(path)], capture_output=True)
+    return True
+
+
+class Mount:
+    """One `tpkgfs -f` daemon serving `archive` at `path`."""
+
+    def __init__(self, archive, path, options=(), stderr_path=None):
+        self.archive = pathlib.Path(archive)
+        self.path = pathlib.Path(path)
+        self.options = list(options)
+        self.stderr_path = pathlib.Path(stderr_path or f"{path}.stderr")
+        self.proc = None
+        self.returncode = None
+        self._allowed = []
+
+    def start(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._stderr = open(self.stderr_path, "w+b")
+        cmd = [str(TPKGFS), "-f", *self.options, str(self.archive), str(self.path)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        ok = wait_until(lambda: self.proc.poll() is not None or mount_entry(self.path),
+                        MOUNT_TIMEOUT)
+        if self.proc.poll() is not None or not ok:
+            self.stop()
+            pytest.fail(f"tpkgfs did not mount {self.archive.name}: {self.stderr()!r}")
+        assert mount_entry(self.path) == "fuse.tpkgfs"
+        return self
+
+    def allow_stderr(self, pattern):
+        """Declares that daemon stderr lines matching `pattern` are expected."""
+        self._allowed.append(re.compile(pattern))
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def unexpected_stderr(self):
+        return [line for line in self.stderr().splitlines()
+                if line and not any(p.search(line) for p in self._allowed)]
+
+    def wait(self, timeout=EXIT_TIMEOUT):
+        """Waits for the daemon; kills it after `timeout`. Returns its exit status."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.returncode = "killed after timeout"
+        self._stderr.close()
+        return self.returncode
+
+    def stop(self):
+        """Unmounts (always), waits, and returns a list of problems."""
+        if self.proc is None:
+            return []
+        if self.returncode is None:
+            unmount(self.path)
+            self.wait()
+        problems = []
+        if mount_entry(self.path) is not None:
+            problems.append(f"{self.path} still mounted")
+            subprocess.run(["fusermount3", "-uz", str(self.path)], capture_output=True)
+        if self.returncode != 0:
+            problems.append(f"tpkgfs exited with {self.returncode}")
+        problems += [f"unexpected stderr: {line}" for line in self.unexpected_stderr()]
+        return problems

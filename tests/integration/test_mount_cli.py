@@ -1,0 +1,340 @@
+"""The daemon's command line, refusals, mount helpers and ways to stop it."""
+import errno
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+import zipfile
+
+import pytest
+
+from mounting import CORPUS, TPKGFS, mount_entry, unmount, wait_until
+from ziputil import data_offset
+
+GOOD = CORPUS / "pkg_model_numpy.pt"
+
+
+def run_tpkgfs(*args, timeout=20, **kwargs):
+    return subprocess.run([str(TPKGFS), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def daemon_pids(mountpoint):
+    """Live tpkgfs processes serving `mountpoint` (for daemons we did not start directly)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"tpkgfs") and str(mountpoint).encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def pid_gone(pid):
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"  # exited; waiting for a parent that is not us
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_mounted(tmp_path):
+    yield
+    leftovers = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            if point.startswith(str(tmp_path)):
+                leftovers.append(point)
+                subprocess.run(["fusermount3", "-uz", point], capture_output=True)
+    assert not leftovers, f"mounts left behind: {leftovers}"
+
+
+# --- archives that must be refused at mount time ---------------------------
+
+def truncated(tmp):
+    path = tmp / "truncated.pt"
+    path.write_bytes(GOOD.read_bytes()[:-100])
+    return path
+
+
+def bad_central_directory(tmp):
+    data = bytearray(GOOD.read_bytes())
+    at = data.rfind(b"PK\x01\x02")
+    data[at:at + 4] = b"XXXX"
+    path = tmp / "bad_cd.pt"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def not_a_zip(tmp):
+    path = tmp / "not_a_zip.pt"
+    path.write_bytes(b"\x80\x02\x8a\x0a" + b"legacy torch.save stream, not a zip" * 10)
+    return path
+
+
+def empty_file(tmp):
+    path = tmp / "empty.pt"
+    path.write_bytes(b"")
+    return path
+
+
+def no_prefix(tmp):
+    return CORPUS / "bad_no_prefix.zip"
+
+
+@pytest.mark.parametrize("make", [truncated, bad_central_directory, not_a_zip, empty_file,
+                                  no_prefix])
+def test_hostile_archives_are_refused_with_their_reason(tmp_path, make):
+    archive = make(tmp_path)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_tpkgfs("-f", archive, mnt)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"tpkgfs: cannot mount {archive}: "), lines[0]
+    assert len(lines[0]) > len(f"tpkgfs: cannot mount {archive}: ") + 5  # a reason follows
+    assert mount_entry(mnt) is None
+
+
+def test_the_refusal_names_the_prefix_rule_and_offers_nostrict(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_tpkgfs("-f", CORPUS / "bad_no_prefix.zip", mnt)
+    assert "prefix" in r.stderr and "-o nostrict" in r.stderr
+
+
+def test_nostrict_mounts_what_the_lenient_reader_accepts(mount_factory):
+    m = mount_factory(CORPUS / "bad_no_prefix.zip", "-o", "nostrict")
+    assert os.listdir(m.path)
+
+
+# --- corrupt data is never served as good ----------------------------------
+
+def flip_byte(src, dst, record, delta=0):
+    data = bytearray(src.read_bytes())
+    data[data_offset(src, record) + delta] ^= 0x01
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("archive,record", [
+    (CORPUS / "pkg_minimal_text_only.pt", "pkg_minimal_text_only/notes/readme.txt"),
+    (CORPUS / "pkg_deflated_by_zip_tool.pt", "pkg_model_numpy/corpus_models/model.py"),
+])
+def test_a_crc_mismatch_reads_as_eio_and_is_logged(tmp_path, mount_factory, archive, record):
+    bad = flip_byte(archive, tmp_path / archive.name, record, delta=5)
+    m = mount_factory(bad)
+    m.allow_stderr(r"^tpkgfs: Cannot read '" + record + "': ")
+    m.allow_stderr(r"cannot regenerate the package metadata: .*" + record)
+    rel = record.split("/", 1)[1]
+    with pytest.raises(OSError) as info:
+        (m.path / rel).read_bytes()
+    assert info.value.errno == errno.EIO
+    with zipfile.ZipFile(archive) as zf:  # the other records are fine
+        for name in zf.namelist():
+            if name != record and not name.endswith("/"):
+                assert (m.path / name.split("/", 1)[1]).read_bytes() == zf.read(name)
+    if record.endswith(".py"):  # the analysis cannot read it either
+        with pytest.raises(OSError) as info:
+            (m.path / ".data" / "deps.dot").read_bytes()
+        assert info.value.errno == errno.EIO
+        with zipfile.ZipFile(archive) as zf:  # the archive's own list is still served
+            own = zf.read(record.split("/", 1)[0] + "/.data/extern_modules")
+        assert (m.path / ".data" / "extern_modules").read_bytes() == own
+    m.stop()
+    assert "Cannot read '" + record + "'" in m.stderr()
+
+
+# --- command line errors ---------------------------------------------------
+
+def test_usage_errors_exit_2_with_one_line(tmp_path):
+    for args in ([], [GOOD], [GOOD, tmp_path, "extra"], ["--bogus", GOOD, tmp_path]):
+        r = run_tpkgfs(*args)
+        assert r.returncode == 2, args
+        assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("tpkgfs: "), r.stderr
+
+
+def test_help_and_version(tmp_path):
+    r = run_tpkgfs("--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: tpkgfs [options] ARCHIVE MOUNTPOINT")
+    r = run_tpkgfs("-V")
+    assert r.returncode == 0 and r.stdout.startswith("tpkgfs ") and "libfuse 3." in r.stdout
+
+
+def test_path_errors_exit_1_with_one_clear_line(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    cases = [
+        ((tmp_path / "missing.pt", mnt), "cannot open archive '{0}': No such file or directory"),
+        ((tmp_path, mnt), "cannot open archive '{0}': it is a directory"),
+        ((GOOD, tmp_path / "nope"), "mountpoint '{1}' does not exist"),
+        ((GOOD, a_file), "mountpoint '{1}' is not a directory"),
+    ]
+    for args, message in cases:
+        r = run_tpkgfs("-f", *args)
+        assert r.returncode == 1, args
+        assert r.stderr == "tpkgfs: " + message.format(*args) + "\n"
+        assert mount_entry(mnt) is None
+
+
+def test_unknown_fuse_option_is_refused_before_mounting(tmp_path):
+    r = run_tpkgfs("-f", "-o", "no_such_option", GOOD, tmp_path)
+    assert r.returncode != 0
+    assert "unknown option" in r.stderr and "no_such_option" in r.stderr
+    assert mount_entry(tmp_path) is None
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_missing_dev_fuse_is_reported(tmp_path):
+    # A private mount namespace whose /dev is an empty tmpfs: no /dev/fuse.
+    script = f"mount -t tmpfs none /dev && exec {TPKGFS} -f {GOOD} {tmp_path}"
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
+                       timeout=20)
+    if "tpkgfs" not in r.stderr:
+        pytest.skip(f"cannot make a mount namespace here: {r.stderr.strip()}")
+    assert r.returncode == 1
+    assert r.stderr == ("tpkgfs: FUSE is not available: cannot open /dev/fuse: "
+                        "No such file or directory\n")
+
+
+# --- how the daemon starts and stops ---------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_end_the_daemon_cleanly(mount_factory, sig):
+    m = mount_factory(GOOD)
+    m.proc.send_signal(sig)
+    assert m.wait() == 0
+    assert mount_entry(m.path) is None
+
+
+@pytest.mark.parametrize("command", [["fusermount3", "-u"], ["umount"]])
+def test_unmount_commands_end_the_daemon_cleanly(mount_factory, command):
+    m = mount_factory(GOOD)
+    subprocess.run([*command, str(m.path)], check=True)
+    assert m.wait() == 0
+    assert mount_entry(m.path) is None
+
+
+def test_background_mode_returns_once_the_mount_works(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_tpkgfs(GOOD, mnt)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert mount_entry(mnt) == "fuse.tpkgfs"  # already there when the parent exits
+        assert (mnt / ".data" / "version").read_text() == "6\n"
+        pids = daemon_pids(mnt)
+        assert len(pids) == 1
+    finally:
+        unmount(mnt)
+    assert wait_until(lambda: pid_gone(pids[0]), 10)
+
+
+def test_background_mode_failure_exits_non_zero_without_a_daemon(tmp_path):
+    r = run_tpkgfs(CORPUS / "bad_no_prefix.zip", tmp_path)
+    assert r.returncode == 1 and "cannot mount" in r.stderr
+    assert daemon_pids(tmp_path) == []
+
+
+# mount(8) runs helpers with a fixed PATH (/usr/local/sbin:/usr/local/bin:...),
+# where scripts/setup.sh installs tpkgfs. These tests put the freshly built
+# binary there inside a private mount namespace (a tmpfs over /usr/local/bin,
+# nothing outside the namespace changes), then mount exactly as a user would.
+IN_NAMESPACE = """
+set -e
+mount -t tmpfs tpkgfs-test /usr/local/bin
+touch /usr/local/bin/tpkgfs
+mount --bind {tpkgfs} /usr/local/bin/tpkgfs
+{mount_command}
+grep -q ' {mnt} fuse.tpkgfs ' /proc/self/mounts
+cat {mnt}/.data/version
+grep ' {mnt} ' /proc/self/mounts
+umount {mnt}
+"""
+
+
+def mount_in_namespace(mnt, mount_command):
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1)")
+    script = IN_NAMESPACE.format(tpkgfs=TPKGFS, mount_command=mount_command, mnt=mnt)
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
+                       timeout=30)
+    if "tpkgfs-test" in r.stderr or "unshare" in r.stderr:
+        pytest.skip(f"cannot make a mount namespace here: {r.stderr.strip()}")
+    return r
+
+
+def test_mount_dash_t_fuse_tpkgfs(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = mount_in_namespace(mnt, f"mount -t fuse.tpkgfs {GOOD} {mnt}")
+    assert r.returncode == 0, r.stderr
+    version, mount_line = r.stdout.splitlines()
+    assert version == "6"
+    assert mount_line.split()[:3] == [str(GOOD), str(mnt), "fuse.tpkgfs"]
+    assert "ro" in mount_line.split()[3].split(",")
+    assert wait_until(lambda: not daemon_pids(mnt), 10)  # umount ended the daemon
+
+
+def test_fstab_line_mounts_with_its_options(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    fstab = tmp_path / "fstab"
+    fstab.write_text(f"{GOOD} {mnt} fuse.tpkgfs noauto,nosuid,nodev,allow_other 0 0\n")
+    r = mount_in_namespace(mnt, f"mount -T {fstab} {mnt}")
+    assert r.returncode == 0, r.stderr
+    options = r.stdout.splitlines()[1].split()[3].split(",")
+    assert {"ro", "nosuid", "nodev", "allow_other"} <= set(options)
+    assert wait_until(lambda: not daemon_pids(mnt), 10)
+
+
+def test_mount_fuse3_helper_with_tpkgfs_on_path(tmp_path):
+    """What `mount -t fuse.tpkgfs` runs once tpkgfs is on PATH, without a namespace."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    env = dict(os.environ, PATH=f"{TPKGFS.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    r = subprocess.run(["mount.fuse3", str(GOOD), str(mnt), "-t", "tpkgfs", "-o", "rw,dev,suid"],
+                       capture_output=True, text=True, env=env, timeout=20)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert mount_entry(mnt) == "fuse.tpkgfs"
+        assert (mnt / "corpus_models" / "__init__.py").exists()
+        pids = daemon_pids(mnt)
+        assert len(pids) == 1
+    finally:
+        unmount(mnt)
+    assert wait_until(lambda: pid_gone(pids[0]), 10)
+
+
+def test_debug_flag_logs_requests_to_stderr(mount_factory):
+    m = mount_factory(GOOD, "-d")
+    m.allow_stderr(".")
+    os.stat(m.path / ".data" / "version")
+    m.stop()
+    assert "LOOKUP" in m.stderr()
+
+
+def test_fsname_and_subtype_identify_the_archive(mount_factory):
+    m = mount_factory(GOOD)
+    line = next(line.split() for line in open("/proc/self/mounts")
+                if line.split()[1] == str(m.path))
+    assert line[0] == str(GOOD) and line[2] == "fuse.tpkgfs"
+    assert "ro" in line[3].split(",")
+
+
+def test_rw_from_mount_helpers_still_gives_a_read_only_mount(mount_factory):
+    m = mount_factory(GOOD, "-o", "rw,nosuid,nodev")
+    with pytest.raises(OSError) as info:
+        open(m.path / "x", "w")
+    assert info.value.errno == errno.EROFS
