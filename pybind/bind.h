@@ -1,0 +1,18 @@
+// bind.h: the per-area binding entry points called from module.cc.
+//
+// Each Bind*() adds one libtpkg area to the `_core` module. They run once,
+// at import, with the GIL held.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace tpkg::python {
+
+void BindErrors(pybind11::module_& m);  // tpkg::Error -> Python exceptions
+void BindZip(pybind11::module_& m);     // ZipReader, ZipWriter, PrefixForPath
+void BindScan(pybind11::module_& m);    // ScanImports, ScanPickle
+void BindGlob(pybind11::module_& m);    // GlobGroup
+void BindGraph(pybind11::module_& m);   // DepGraph, Action, PackagingErrorReason
+void BindPolicy(pybind11::module_& m);  // ExportPolicy over a Python ModuleEnvironment
+
+}  // namespace tpkg::python

@@ -1,0 +1,166 @@
+"""The archive side of PackageImporter: torch's PyTorchFileReader interface
+(``get_record``, ``has_record``, ``get_all_records``,
+``get_storage_from_record``) over libtpkg's ZipReader.
+
+Differences from torch's reader, all invisible to package code:
+
+* Storages are not copied when they can be mapped: a stored, 64-byte aligned
+  record of at least ``_MMAP_MIN_BYTES`` becomes a private copy-on-write
+  mapping of the archive (what torch's DirectoryReader does for files).
+  Every call maps afresh, so tensors from two ``load_pickle`` calls never
+  share memory, exactly as with torch's copying reader.
+* A file-like object is read once into an anonymous memory file (memfd), or
+  used in place when it is a real file with a ``fileno()``.
+"""
+import errno
+import mmap
+import os
+import re
+import sys
+
+from . import _core
+
+_MMAP_MIN_BYTES = 1 << 16
+_MIN_VERSION, _MAX_VERSION = 1, 10  # torch 1.13's kMin/kMaxSupportedFileFormatVersion
+
+
+class RecordNotFoundError(FileNotFoundError, RuntimeError):
+    """A record is missing from a zip archive. A RuntimeError too, as torch's
+    reader raises for the same case, and a FileNotFoundError, as torch's
+    DirectoryReader raises."""
+
+    def __init__(self, record: str):
+        super().__init__(f"PytorchStreamReader failed locating file {record}: file not found")
+        self.errno = errno.ENOENT
+        self.record = record
+
+
+def _file_path_of(fileobj):
+    """A path naming the same open file, or None for in-memory objects."""
+    try:
+        fd = fileobj.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return f"/proc/self/fd/{fd}"
+
+
+class _MemoryFile:
+    """Owns an anonymous in-memory file holding a copy of a buffer's bytes."""
+
+    def __init__(self, fileobj):
+        fileobj.seek(0)
+        self.fd = os.memfd_create("tpkg-archive", os.MFD_CLOEXEC)
+        with os.fdopen(os.dup(self.fd), "wb") as out:
+            while chunk := fileobj.read(1 << 20):
+                out.write(chunk)
+        self.path = f"/proc/self/fd/{self.fd}"
+
+    def __del__(self):
+        os.close(self.fd)
+
+
+class ArchiveReader:
+    """Reads a torch.package zip through ``tpkg._core.ZipReader``."""
+
+    def __init__(self, path: str, keepalive=None):
+        # Non-strict: the importer must open whatever torch 1.13 opens.
+        self._zip = _core.ZipReader(path, strict=False)
+        self.path = path  # a path torch._C.PyTorchFileReader can open too
+        self._keepalive = keepalive
+        self._check_version()
+        self._check_prefix()
+
+    @classmethod
+    def from_file(cls, fileobj) -> "ArchiveReader":
+        path = _file_path_of(fileobj)
+        if path is not None:
+            return cls(path, keepalive=fileobj)
+        memory = _MemoryFile(fileobj)
+        return cls(memory.path, keepalive=memory)
+
+    def _check_version(self):
+        # torch's reader refuses archives without a readable version in 1..10.
+        record = ".data/version" if self.has_record(".data/version") else "version"
+        if not self.has_record(record):
+            raise RuntimeError(
+                'Expected hasRecord("version") to be true, but got false.  (Could this error '
+                "message be improved?  If so, please report an enhancement request to PyTorch.)"
+            )
+        match = re.match(rb"\s*([0-9]+)", self._zip.get_record(record))
+        if match is None:
+            raise RuntimeError(f"Couldn't parse the version {record} as Long Long.")
+        version = int(match.group(1))
+        if not _MIN_VERSION <= version <= _MAX_VERSION:
+            raise RuntimeError(
+                f"Attempted to read a PyTorch file with version {version}, but the maximum "
+                f"supported version for reading is {_MAX_VERSION}. Your PyTorch installation "
+                "may be too old."
+            )
+
+    def _check_prefix(self):
+        # torch lists records only when every entry sits in the prefix folder
+        # (the non-strict reader also lists the strays, by their full name).
+        folder = self._zip.prefix + "/"
+        for entry in self._zip.entries():
+            if not entry.full_name.startswith(folder):
+                raise RuntimeError(f"file in archive is not in a subdirectory {folder}: {entry.full_name}")
+
+    def get_record(self, name: str) -> bytes:
+        try:
+            return self._zip.get_record(name)
+        except FileNotFoundError:
+            raise RecordNotFoundError(name) from None
+
+    def has_record(self, name: str) -> bool:
+        entry = self._zip.entry(name)
+        return entry is not None and entry.full_name.startswith(self._zip.prefix + "/")
+
+    def get_all_records(self):
+        return self._zip.records()
+
+    def get_storage_from_record(self, name: str, numel: int, dtype):
+        """A 1-D tensor of `numel` elements of `dtype` holding the record's bytes."""
+        torch = sys.modules["torch"]
+        nbytes = numel * torch._utils._element_size(dtype)
+        if nbytes == 0:
+            return torch.empty(0, dtype=dtype)
+        entry = self._zip.entry(name)
+        if entry is None:
+            raise RecordNotFoundError(name)
+        if entry.size < nbytes:
+            raise RuntimeError(
+                f"record {name} holds {entry.size} bytes, fewer than the {nbytes} "
+                f"bytes of {numel} {dtype} elements"
+            )
+        buffer = self._storage_buffer(entry, nbytes)
+        return torch.frombuffer(buffer, dtype=torch.uint8, count=nbytes).view(dtype)
+
+    def _storage_buffer(self, entry, nbytes: int):
+        if entry.method != _core.METHOD_STORED:
+            return bytearray(memoryview(self.get_record(entry.name))[:nbytes])
+        if entry.data_offset % 64 == 0 and nbytes >= _MMAP_MIN_BYTES:
+            return self._map(entry.data_offset, nbytes)
+        buffer = bytearray(nbytes)
+        self._pread_into(buffer, entry.data_offset)
+        return buffer
+
+    def _map(self, offset: int, nbytes: int):
+        # A private writable mapping: writes to the tensor never reach the file.
+        page_start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        mapping = mmap.mmap(
+            self._zip.fd,
+            offset - page_start + nbytes,
+            flags=mmap.MAP_PRIVATE,
+            prot=mmap.PROT_READ | mmap.PROT_WRITE,
+            offset=page_start,
+        )
+        return memoryview(mapping)[offset - page_start:]
+
+    def _pread_into(self, buffer: bytearray, offset: int):
+        view = memoryview(buffer)
+        done = 0
+        while done < len(buffer):
+            got = os.preadv(self._zip.fd, [view[done:]], offset + done)
+            if got == 0:
+                raise RuntimeError(f"{self.path}: unexpected end of file at offset {offset + done}")
+            done += got

@@ -1,0 +1,634 @@
+"""PackageImporter: load code and objects from a package, hermetically.
+
+Modules come from the archive (or from the real environment for names the
+package lists as extern), under ``<torch_package_N>``-mangled names, in a
+module table private to the importer (``self.modules``), never in
+``sys.modules``. The import machinery mirrors CPython's (and
+torch.package's) so that package code sees ordinary import semantics.
+"""
+import builtins
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+import linecache
+import os.path
+import types
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, cast, Dict, Iterable, List, Optional, Union
+from weakref import WeakValueDictionary
+
+from . import _torch_compat
+from ._directory_reader import DirectoryReader
+from ._importlib import (
+    _calc___package__,
+    _normalize_line_endings,
+    _normalize_path,
+    _resolve_name,
+    _sanity_check,
+)
+from ._mangling import demangle, PackageMangler
+from ._package_unpickler import FastPackageUnpickler, PackageUnpickler
+from ._zip_reader import ArchiveReader
+from .file_structure_representation import _create_directory_from_file_list, Directory
+from .glob_group import GlobPattern
+from .importer import Importer
+
+__all__ = ["PackageImporter"]
+
+
+# Imports that are allowed even if not externed: torch implicitly depends on
+# numpy and packages cannot track it (pytorch/MultiPy#46).
+IMPLICIT_IMPORT_ALLOWLIST: Iterable[str] = [
+    "numpy",
+    "numpy.core",
+    "numpy.core._multiarray_umath",
+]
+
+
+class PackageImporter(Importer):
+    """Importers allow you to load code written to packages by :class:`PackageExporter`.
+    Code is loaded in a hermetic way, using files from the package rather than
+    the normal python import system.
+
+    The importer ensures that code in the module can only be loaded from within
+    the package, except for modules explicitly listed as external during export
+    (the archive's ``.data/extern_modules``).
+    """
+
+    modules: Dict[str, types.ModuleType]
+
+    def __init__(
+        self,
+        file_or_buffer: Union[str, Path, BinaryIO, Any],
+        module_allowed: Callable[[str], bool] = lambda module_name: True,
+    ):
+        """Open ``file_or_buffer`` (a path to an archive or to a directory of
+        unzipped records, a seekable binary file object, or a
+        ``torch._C.PyTorchFileReader``) for importing.
+
+        Raises:
+            ImportError: If the package will use a module that ``module_allowed`` refuses.
+        """
+        _torch_compat.register_importers_with_torch()
+        self._torch_reader = None  # torch's reader of the same archive, made on demand
+        self._reader = self._open_reader(file_or_buffer)
+
+        self.root = _PackageNode(None)
+        self.modules = {}
+        self.extern_modules = self._read_extern()
+
+        for extern_module in self.extern_modules:
+            if not module_allowed(extern_module):
+                raise ImportError(
+                    f"package '{file_or_buffer}' needs the external module '{extern_module}' "
+                    f"but that module has been disallowed"
+                )
+            self._add_extern(extern_module)
+
+        for fname in self._reader.get_all_records():
+            self._add_file(fname)
+
+        self.patched_builtins = builtins.__dict__.copy()
+        self.patched_builtins["__import__"] = self.__import__
+        # Packaged modules can reach their importer with `import torch_package_importer`.
+        self.modules["torch_package_importer"] = self  # type: ignore[assignment]
+
+        self._mangler = PackageMangler()
+
+        # Set during load_pickle, for __reduce_package__ loaders (TorchScript).
+        self.storage_context: Any = None
+        self.last_map_location = None
+
+        # Used by torch.serialization._load.
+        self.Unpickler = lambda *args, **kwargs: PackageUnpickler(self, *args, **kwargs)
+
+    def _open_reader(self, file_or_buffer):
+        torch = _torch_compat.loaded_torch()
+        if torch is not None and isinstance(file_or_buffer, torch._C.PyTorchFileReader):
+            self.filename = "<pytorch_file_reader>"
+            self._torch_reader = file_or_buffer
+            return file_or_buffer
+        if isinstance(file_or_buffer, (Path, str)):
+            self.filename = str(file_or_buffer)
+            if os.path.isdir(self.filename):
+                return DirectoryReader(self.filename)
+            return ArchiveReader(self.filename)
+        self.filename = "<binary>"
+        return ArchiveReader.from_file(file_or_buffer)
+
+    @property
+    def zip_reader(self):
+        """The torch-side reader of this package: a ``DirectoryReader`` in
+        directory mode, else a ``torch._C.PyTorchFileReader`` over the same
+        archive (made on first use: TorchScript loading needs torch's own)."""
+        if not isinstance(self._reader, ArchiveReader):
+            return self._reader
+        if self._torch_reader is None:
+            import torch
+
+            self._torch_reader = torch._C.PyTorchFileReader(self._reader.path)
+        return self._torch_reader
+
+    def import_module(self, name: str, package=None):
+        """Load a module from the package if it hasn't already been loaded, and
+        return it. Modules live in ``self.modules``, not ``sys.modules``.
+
+        Args:
+            name (str): Fully qualified name of the module to load (it may be
+                mangled by this importer, e.g. ``obj.__module__``).
+            package: Unused; matches importlib.import_module's signature.
+        """
+        # Names mangled by another importer pass through unchanged.
+        name = self._mangler.demangle(name)
+        return self._gcd_import(name)
+
+    def load_binary(self, package: str, resource: str) -> bytes:
+        """Load raw bytes of ``resource`` in ``package`` (e.g. ``"my_package.sub"``)."""
+        path = self._zipfile_path(package, resource)
+        return self._reader.get_record(path)
+
+    def load_text(
+        self,
+        package: str,
+        resource: str,
+        encoding: str = "utf-8",
+        errors: str = "strict",
+    ) -> str:
+        """Load a string (``encoding`` and ``errors`` are passed to ``decode``)."""
+        data = self.load_binary(package, resource)
+        return data.decode(encoding, errors)
+
+    def load_pickle(self, package: str, resource: str, map_location=None) -> Any:
+        """Unpickle ``resource`` of ``package``, importing the modules needed to
+        construct the objects with :meth:`import_module`.
+
+        Args:
+            map_location: as for ``torch.load``: where tensors go. Defaults to ``None``.
+        """
+        pickle_file = self._zipfile_path(package, resource)
+        loader = _PickleLoad(self, map_location)
+        data = self._reader.get_record(pickle_file)
+        unpickler = FastPackageUnpickler(self, data)
+        unpickler.persistent_load = loader.persistent_load  # type: ignore[assignment]
+
+        with self._deserialization_context(map_location):
+            result = unpickler.load()
+
+        torch = _torch_compat.loaded_torch()
+        if torch is not None:
+            torch._utils._validate_loaded_sparse_tensors()
+        return result
+
+    @contextmanager
+    def _deserialization_context(self, map_location):
+        # Lets __reduce_package__ loaders (TorchScript) share this load's
+        # storages: _PickleLoad sets storage_context once torch is loaded.
+        self.last_map_location = map_location
+        try:
+            yield
+        finally:
+            self.storage_context = None
+            self.last_map_location = None
+
+    def id(self):
+        """The identifier that distinguishes importers, e.g. ``<torch_package_0>``."""
+        return self._mangler.parent_name()
+
+    def file_structure(self, *, include: "GlobPattern" = "**", exclude: "GlobPattern" = ()) -> Directory:
+        """The package's records as a :class:`Directory` tree, filtered by glob
+        patterns over ``/``-separated record names."""
+        return _create_directory_from_file_list(
+            self.filename, self._reader.get_all_records(), include, exclude
+        )
+
+    def python_version(self):
+        """The Python version that made the package (e.g. ``3.11.2``), or None."""
+        python_version_path = ".data/python_version"
+        if not self._reader.has_record(python_version_path):
+            return None
+        return self._reader.get_record(python_version_path).decode("utf-8").strip()
+
+    def _read_extern(self):
+        return self._reader.get_record(".data/extern_modules").decode("utf-8").splitlines(keepends=False)
+
+    def _make_module(self, name: str, filename: Optional[str], is_package: bool, parent: str):
+        mangled_filename = self._mangler.mangle(filename) if filename else None
+        spec = importlib.machinery.ModuleSpec(
+            name,
+            self,  # type: ignore[arg-type]
+            origin="<package_importer>",
+            is_package=is_package,
+        )
+        module = importlib.util.module_from_spec(spec)
+        self.modules[name] = module
+        module.__name__ = self._mangler.mangle(name)
+        ns = module.__dict__
+        ns["__spec__"] = spec
+        ns["__loader__"] = self
+        ns["__file__"] = mangled_filename
+        ns["__cached__"] = None
+        ns["__builtins__"] = self.patched_builtins
+        ns["__torch_package__"] = True
+
+        # Unique thanks to mangling; lets inspect.getfile find packaged classes.
+        assert module.__name__ not in _package_imported_modules
+        _package_imported_modules[module.__name__] = module
+
+        # Installed on the parent first, so IMPORT_FROM never consults sys.modules.
+        self._install_on_parent(parent, name, module)
+
+        if filename is not None:
+            assert mangled_filename is not None
+            # Register the source lazily so tracebacks and inspect work.
+            assert filename not in linecache.cache  # type: ignore[attr-defined]
+            linecache.lazycache(mangled_filename, ns)
+            code = self._compile_source(filename, mangled_filename)
+            exec(code, ns)
+
+        return module
+
+    def _load_module(self, name: str, parent: str):
+        cur: _PathNode = self.root
+        for atom in name.split("."):
+            if not isinstance(cur, _PackageNode) or atom not in cur.children:
+                if name in IMPLICIT_IMPORT_ALLOWLIST:
+                    module = self.modules[name] = importlib.import_module(name)
+                    return module
+                raise ModuleNotFoundError(
+                    f'No module named "{name}" in self-contained archive "{self.filename}"'
+                    f" and the module is also not in the list of allowed external modules: {self.extern_modules}",
+                    name=name,
+                )
+            cur = cur.children[atom]
+            if isinstance(cur, _ExternNode):
+                module = self.modules[name] = importlib.import_module(name)
+                return module
+        return self._make_module(name, cur.source_file, isinstance(cur, _PackageNode), parent)  # type: ignore[attr-defined]
+
+    def _compile_source(self, fullpath: str, mangled_filename: str):
+        source = self._reader.get_record(fullpath)
+        source = _normalize_line_endings(source)
+        return compile(source, mangled_filename, "exec", dont_inherit=True)
+
+    # Named `get_source` so that linecache finds the source of packaged modules.
+    def get_source(self, module_name) -> str:
+        # linecache passes the (mangled) module.__name__.
+        module = self.import_module(demangle(module_name))
+        return self._reader.get_record(demangle(module.__file__)).decode("utf-8")
+
+    # Named `get_resource_reader` so that importlib.resources finds it.
+    def get_resource_reader(self, fullname):
+        try:
+            package = self._get_package(fullname)
+        except ImportError:
+            return None
+        if package.__loader__ is not self:
+            return None
+        return _PackageResourceReader(self, fullname)
+
+    def _install_on_parent(self, parent: str, name: str, module: types.ModuleType):
+        if not parent:
+            return
+        parent_module = self.modules[parent]
+        if parent_module.__loader__ is self:
+            setattr(parent_module, name.rpartition(".")[2], module)
+
+    # CPython's import code, with module creation replaced by _load_module.
+    def _do_find_and_load(self, name):
+        parent = name.rpartition(".")[0]
+        module_name_no_parent = name.rpartition(".")[-1]
+        if parent:
+            if parent not in self.modules:
+                self._gcd_import(parent)
+            # Importing the parent may have imported this module already.
+            if name in self.modules:
+                return self.modules[name]
+            parent_module = self.modules[parent]
+            try:
+                parent_module.__path__  # type: ignore[attr-defined]
+            except AttributeError:
+                self._raise_not_a_package(name, parent, parent_module, module_name_no_parent)
+
+        module = self._load_module(name, parent)
+        self._install_on_parent(parent, name, module)
+        return module
+
+    def _raise_not_a_package(self, name, parent, parent_module, module_name_no_parent):
+        # A package of only pybind'ed files is no Python package: tell the
+        # user to extern it rather than "not a package".
+        if isinstance(parent_module.__loader__, importlib.machinery.ExtensionFileLoader):
+            if name not in self.extern_modules:
+                msg = (
+                    _ERR_MSG
+                    + "; {!r} is a c extension module which was not externed. C extension modules \
+                    need to be externed by the PackageExporter in order to be used as we do not support interning them.}."
+                ).format(name, name)
+                raise ModuleNotFoundError(msg, name=name) from None
+            if not isinstance(parent_module.__dict__.get(module_name_no_parent), types.ModuleType):
+                msg = (_ERR_MSG + "; {!r} is a c extension package which does not contain {!r}.").format(
+                    name, parent, name
+                )
+                raise ModuleNotFoundError(msg, name=name) from None
+            return
+        msg = (_ERR_MSG + "; {!r} is not a package").format(name, parent)
+        raise ModuleNotFoundError(msg, name=name) from None
+
+    # CPython's import code.
+    def _find_and_load(self, name):
+        module = self.modules.get(name, _NEEDS_LOADING)
+        if module is _NEEDS_LOADING:
+            return self._do_find_and_load(name)
+
+        if module is None:
+            message = "import of {} halted; None in sys.modules".format(name)
+            raise ModuleNotFoundError(message, name=name)
+
+        # The stdlib fakes submodules by editing sys.modules (pytorch#57490).
+        if name == "os":
+            self.modules["os.path"] = cast(Any, module).path
+        elif name == "typing":
+            self.modules["typing.io"] = cast(Any, module).io
+            self.modules["typing.re"] = cast(Any, module).re
+
+        return module
+
+    def _gcd_import(self, name, package=None, level=0):
+        """Import and return the module based on its name, the package the call
+        is being made from, and the level adjustment (CPython's _gcd_import)."""
+        if level == 0 and type(name) is str and name:
+            return self._find_and_load(name)  # the common case, checked inline
+        _sanity_check(name, package, level)
+        if level > 0:
+            name = _resolve_name(name, package, level)
+        return self._find_and_load(name)
+
+    # CPython's import code.
+    def _handle_fromlist(self, module, fromlist, *, recursive=False):
+        """Figure out what __import__ should return for a fromlist."""
+        module_name = demangle(module.__name__)
+        # If a package was imported, try to import stuff from fromlist.
+        if hasattr(module, "__path__"):
+            for x in fromlist:
+                if not isinstance(x, str):
+                    where = module_name + ".__all__" if recursive else "``from list''"
+                    raise TypeError(f"Item in {where} must be str, not {type(x).__name__}")
+                elif x == "*":
+                    if not recursive and hasattr(module, "__all__"):
+                        self._handle_fromlist(module, module.__all__, recursive=True)
+                elif not hasattr(module, x):
+                    from_name = "{}.{}".format(module_name, x)
+                    try:
+                        self._gcd_import(from_name)
+                    except ModuleNotFoundError as exc:
+                        # Failed fromlist imports of modules that don't exist are ignored.
+                        if exc.name == from_name and self.modules.get(from_name, _NEEDS_LOADING) is not None:
+                            continue
+                        raise
+        return module
+
+    def __import__(self, name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0:
+            module = self._gcd_import(name)
+        else:
+            globals_ = globals if globals is not None else {}
+            package = _calc___package__(globals_)
+            module = self._gcd_import(name, package, level)
+        if fromlist:
+            return self._handle_fromlist(module, fromlist)
+        # Return up to the first dot in 'name' (which may be relative).
+        if level == 0:
+            return self._gcd_import(name.partition(".")[0])
+        if not name:
+            return module
+        cut_off = len(name) - len(name.partition(".")[0])
+        module_name = demangle(module.__name__)
+        return self.modules[module_name[: len(module_name) - cut_off]]
+
+    def _get_package(self, package):
+        """Take a package name or module object and return the module; raise
+        TypeError if it is not a package."""
+        if hasattr(package, "__spec__"):
+            if package.__spec__.submodule_search_locations is None:
+                raise TypeError("{!r} is not a package".format(package.__spec__.name))
+            return package
+        module = self.import_module(package)
+        if module.__spec__.submodule_search_locations is None:
+            raise TypeError("{!r} is not a package".format(package))
+        return module
+
+    def _zipfile_path(self, package, resource=None):
+        package = self._get_package(package)
+        assert package.__loader__ is self
+        name = demangle(package.__name__)
+        if resource is not None:
+            resource = _normalize_path(resource)
+            return f"{name.replace('.', '/')}/{resource}"
+        return f"{name.replace('.', '/')}"
+
+    def _get_or_create_package(self, atoms: List[str]) -> "Union[_PackageNode, _ExternNode]":
+        cur = self.root
+        for i, atom in enumerate(atoms):
+            node = cur.children.get(atom, None)
+            if node is None:
+                node = cur.children[atom] = _PackageNode(None)
+            if isinstance(node, _ExternNode):
+                return node
+            if isinstance(node, _ModuleNode):
+                name = ".".join(atoms[:i])
+                raise ImportError(
+                    f"inconsistent module structure. module {name} is not a package, but has submodules"
+                )
+            assert isinstance(node, _PackageNode)
+            cur = node
+        return cur
+
+    def _add_file(self, filename: str):
+        """Adds a record to the module tree (records under .data/ are ignored)."""
+        *prefix, last = filename.split("/")
+        if len(prefix) > 1 and prefix[0] == ".data":
+            return
+        package = self._get_or_create_package(prefix)
+        if isinstance(package, _ExternNode):
+            raise ImportError(
+                f"inconsistent module structure. package contains a module file {filename}"
+                f" that is a subpackage of a module marked external."
+            )
+        if last == "__init__.py":
+            package.source_file = filename
+        elif last.endswith(".py"):
+            package_name = last[: -len(".py")]
+            package.children[package_name] = _ModuleNode(filename)
+
+    def _add_extern(self, extern_name: str):
+        *prefix, last = extern_name.split(".")
+        package = self._get_or_create_package(prefix)
+        if isinstance(package, _ExternNode):
+            return  # the shorter extern covers this one
+        package.children[last] = _ExternNode()
+
+
+class _PickleLoad:
+    """The state of one load_pickle call: storages and reduce_package objects
+    are shared within the call, never across calls."""
+
+    def __init__(self, importer: PackageImporter, map_location):
+        self._importer = importer
+        self._loaded_storages: Dict[Any, Any] = {}
+        self._loaded_reduces: Dict[Any, Any] = {}
+        self._map_location = map_location
+        self._restore_location = None
+        self._storage_context = None
+        if _torch_compat.loaded_torch() is not None:
+            self._context()
+
+    def _context(self):
+        """torch's DeserializationStorageContext of this call (so TorchScript
+        loaders share its storages), made once torch is loaded: unpickling
+        may be what imports torch."""
+        if self._storage_context is None:
+            import torch
+
+            self._storage_context = torch._C.DeserializationStorageContext()
+            self._importer.storage_context = self._storage_context
+        return self._storage_context
+
+    def persistent_load(self, saved_id):
+        assert isinstance(saved_id, tuple)
+        typename = _maybe_decode_ascii(saved_id[0])
+        data = saved_id[1:]
+        if typename == "storage":
+            return self._load_storage(*data)
+        if typename == "reduce_package":
+            return self._load_reduce(data)
+        # torch 1.13 builds this message but never raises it; objects become None.
+        return None
+
+    def _load_storage(self, storage_type, key, location, numel):
+        import torch  # a storage class was just unpickled, so torch is loaded
+
+        dtype = storage_type.dtype
+        if key not in self._loaded_storages:
+            if self._restore_location is None:
+                self._restore_location = torch.serialization._get_restore_location(self._map_location)
+            storage = self._read_storage(dtype, numel, key)
+            self._loaded_storages[key] = self._restore_location(storage, _maybe_decode_ascii(location))
+        storage = self._loaded_storages[key]
+        return torch.storage.TypedStorage(wrap_storage=storage.untyped(), dtype=dtype)
+
+    def _read_storage(self, dtype, numel, key):
+        name = f"{key}.storage"
+        context = self._context()
+        if context.has_storage(name):
+            return context.get_storage(name, dtype).storage()
+        reader = self._importer._reader
+        tensor = reader.get_storage_from_record(".data/" + name, numel, dtype)
+        if not isinstance(reader, DirectoryReader):
+            context.add_storage(name, tensor)
+        return tensor.storage()
+
+    def _load_reduce(self, data):
+        # The 1.13 4-tuple carries id(obj): one call per object per load. The
+        # older 3-tuple has no id and is called for every reference.
+        if _torch_compat.loaded_torch() is not None:
+            self._context()  # the loader may be TorchScript's, which reads it
+        if len(data) == 2:
+            func, args = data
+            return func(self._importer, *args)
+        reduce_id, func, args = data
+        if reduce_id not in self._loaded_reduces:
+            self._loaded_reduces[reduce_id] = func(self._importer, *args)
+        return self._loaded_reduces[reduce_id]
+
+
+def _maybe_decode_ascii(bytes_str: Union[bytes, str]) -> str:
+    # Python 2 pickles may hold bytes where str is expected.
+    if isinstance(bytes_str, bytes):
+        return bytes_str.decode("ascii")
+    return bytes_str
+
+
+_NEEDS_LOADING = object()
+_ERR_MSG_PREFIX = "No module named "
+_ERR_MSG = _ERR_MSG_PREFIX + "{!r}"
+
+
+class _PathNode:
+    pass
+
+
+class _PackageNode(_PathNode):
+    def __init__(self, source_file: Optional[str]):
+        self.source_file = source_file
+        self.children: Dict[str, _PathNode] = {}
+
+
+class _ModuleNode(_PathNode):
+    __slots__ = ["source_file"]
+
+    def __init__(self, source_file: str):
+        self.source_file = source_file
+
+
+class _ExternNode(_PathNode):
+    pass
+
+
+# Every module any tpkg importer has made, by mangled name.
+_package_imported_modules: WeakValueDictionary = WeakValueDictionary()
+
+# `inspect` only looks in sys.modules for the files of classes; packaged
+# classes live elsewhere. Chained, so torch.package's own patch keeps working.
+_orig_getfile = inspect.getfile
+
+
+def _patched_getfile(object):
+    if inspect.isclass(object):
+        if object.__module__ in _package_imported_modules:
+            return _package_imported_modules[object.__module__].__file__
+    return _orig_getfile(object)
+
+
+inspect.getfile = _patched_getfile
+
+
+class _PackageResourceReader:
+    """importlib.abc.ResourceReader for PackageImporter.get_resource_reader()."""
+
+    def __init__(self, importer, fullname):
+        self.importer = importer
+        self.fullname = fullname
+
+    def open_resource(self, resource):
+        from io import BytesIO
+
+        return BytesIO(self.importer.load_binary(self.fullname, resource))
+
+    def resource_path(self, resource):
+        # Either a concrete file system path or FileNotFoundError.
+        reader = self.importer._reader
+        if isinstance(reader, DirectoryReader) and reader.has_record(os.path.join(self.fullname, resource)):
+            return os.path.join(reader.directory, self.fullname, resource)
+        raise FileNotFoundError
+
+    def is_resource(self, name):
+        path = self.importer._zipfile_path(self.fullname, name)
+        return self.importer._reader.has_record(path)
+
+    def contents(self):
+        fullname_path = Path(self.importer._zipfile_path(self.fullname))
+        files = self.importer._reader.get_all_records()
+        subdirs_seen = set()
+        for filename in files:
+            try:
+                relative = Path(filename).relative_to(fullname_path)
+            except ValueError:
+                continue
+            # A name in a subdirectory yields that subdirectory, once.
+            parent_name = relative.parent.name
+            if len(parent_name) == 0:
+                yield relative.name
+            elif parent_name not in subdirs_seen:
+                subdirs_seen.add(parent_name)
+                yield parent_name
