@@ -60,6 +60,10 @@ cp_s=$(elapsed "$t0" "$t1"); rm "$work/copy.pt"
 cat "$work/model.pt" >/dev/null
 t0=$(now); cp "$work/model.pt" "$work/copy.pt"; sync "$work/copy.pt"; t1=$(now)
 cps_s=$(elapsed "$t0" "$t1")
+# Settle before each timed save: on ext4 mounted with `discard`, the blocks
+# freed by an earlier rm are trimmed at the next journal commit, which the
+# save's fsync would otherwise pay for.
+sync
 
 # tpkgfs: the save after a one-line edit.
 mkdir "$work/mnt_tpkgfs"
@@ -76,6 +80,7 @@ unzip -p "$work/model.pt" pkg_model_numpy/corpus_models/__init__.py | grep -q "D
 fz_s="n/a"
 if command -v fuse-zip >/dev/null; then
   mkdir "$work/mnt_fz"
+  sync
   cat "$work/copy.pt" >/dev/null
   fuse-zip -f "$work/copy.pt" "$work/mnt_fz" 2>"$work/fz.err" & fz=$!
   wait_mounted "$work/mnt_fz"
@@ -86,6 +91,7 @@ fi
 rm -f "$work/copy.pt"
 
 # Memory while DD_MIB MiB are rewritten through the mount, and over the save.
+sync
 mkdir "$work/mnt_dd"
 /usr/bin/time -f %M -o "$work/rss_total" "$TPKGFS" -f "$work/model.pt" "$work/mnt_dd" \
   2>"$work/dd.err" & tpid=$!

@@ -14,9 +14,10 @@
 // ("Cannot read 'model/.data/0.storage': CRC-32 mismatch ...") and returns
 // -ToErrno(e). Normal misses (ENOENT on lookup) are not logged.
 //
-// The view is read-only for now (issue 5 adds the journal): the daemon
-// mounts with "ro", registers no write-side operation (the kernel answers
-// EROFS itself), and Open() refuses write access with -EROFS.
+// This is the read-only view (`-o ro`, or an archive whose edits could not
+// be kept; journal_fs_ops.h is the read/write one): the daemon mounts with
+// "ro", registers no write-side operation (the kernel answers EROFS
+// itself), and Open() refuses write access with -EROFS.
 //
 // Open state is kept per inode, not per open file, because the bridge lets
 // the kernel skip OPEN/RELEASE round trips (FUSE_CAP_NO_OPEN_SUPPORT) to keep

@@ -36,9 +36,11 @@
 // Thread safety: shared by all FUSE worker threads. ns_mu_ is held
 // exclusively by every operation that changes names (create, mkdir, unlink,
 // rmdir, rename) and shared by the others, so a path resolved through the
-// inode table stays valid during the journal call that uses it. files_mu_
-// guards the handle and open-inode tables; it is never held during I/O.
-// The Journal serializes its own calls; VirtualFiles guards itself.
+// inode table stays valid during the journal call that uses it. table_mu_
+// guards the InodeTable itself (lookups intern names under the shared
+// lock); files_mu_ guards the handle and open-inode tables. Neither is held
+// during I/O. The Journal serializes its own calls; VirtualFiles guards
+// itself.
 #pragma once
 
 #include <sys/stat.h>

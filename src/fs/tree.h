@@ -3,8 +3,8 @@
 //
 // Inode numbers are indices into one vector plus one, so the root is
 // FUSE_ROOT_ID (1) and a number never changes while the daemon runs. A file
-// node says where its bytes come from (FileSource); issue 5 adds a journal
-// source beside the two kinds below without changing the tree's shape.
+// node says where its bytes come from (FileSource). (The read/write mount
+// uses InodeTable over the journal instead: its names change.)
 //
 //   Tree tree = Tree::Build(zip.entries());
 //   InodeId ino = *tree.Resolve(".data/version");
