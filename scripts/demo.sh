@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: make a sample torch.package with real PyTorch, mount it with
 # tpkgfs, show what a user sees (listing, the live metadata files, a Python
-# import and a real torch.package load from the mount), then unmount.
+# import and a real torch.package load from the mount), edit it through the
+# mount, unmount, and load the written-back archive with real PyTorch.
 # Run after scripts/setup.sh (README.md). DEMO_DIR overrides the work folder.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +51,29 @@ print("PackageImporter(mnt):", type(model).__name__, "->", tuple(model(torch.one
 print(importer.load_text("notes", "README.txt"), end="")
 PY
 
+step sed -i "s/DEFAULT_HIDDEN = 8/DEFAULT_HIDDEN = 16/" "$mnt/demo_models/__init__.py"
+sed -i "s/DEFAULT_HIDDEN = 8/DEFAULT_HIDDEN = 16/" "$mnt/demo_models/__init__.py"
+
+step "echo 'import json' >> $mnt/demo_models/layers.py && cat $mnt/.data/extern_modules"
+echo 'import json' >> "$mnt/demo_models/layers.py"
+cat "$mnt/.data/extern_modules"
+
+# The daemon writes the archive back when it exits, just after fusermount3 -u returns.
+daemon=$(pgrep -f "^tpkgfs $archive $mnt" || true)
 step fusermount3 -u "$mnt"
 fusermount3 -u "$mnt"
-echo "unmounted; $archive is unchanged: $(sha256sum "$archive" | cut -c1-16)..."
+# Wait until the daemon is gone (an unreaped zombie counts as gone).
+while [ -n "$daemon" ] && [ -e "/proc/$daemon" ] && [ "$(cut -d' ' -f3 "/proc/$daemon/stat" 2>/dev/null)" != Z ]; do
+  sleep 0.1
+done
+tpkg check "$archive"
+
+step "/usr/bin/python3  # real torch.package loads the written-back archive with the edits"
+/usr/bin/python3 - "$archive" <<'PY'
+import sys
+from torch.package import PackageImporter
+
+importer = PackageImporter(sys.argv[1])
+print("demo_models.DEFAULT_HIDDEN =", importer.import_module("demo_models").DEFAULT_HIDDEN)
+print("extern modules:", importer.extern_modules)
+PY
