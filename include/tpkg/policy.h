@@ -221,8 +221,7 @@ class ExportPolicy {
 
   std::optional<Frame> AddDependencyStep(std::string_view module, bool dependencies);
   std::optional<Frame> InternModule(std::string_view module, bool dependencies);
-  std::vector<std::string> GetDependencies(const std::string& source, std::string_view module,
-                                           bool is_package);
+  std::vector<std::string> GetDependencies(const ScannedImports& imports, std::string_view module);
   void Drain(std::vector<Frame>& stack);
   void Follow(std::optional<Frame> frame);
   void CheckMockedPickle(std::string_view package, std::string_view resource,

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "tpkg/error.h"
+#include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
 
 namespace tpkg {
@@ -81,9 +82,10 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
 // importer's tree (FORMAT.md §8.1).
 void ArchiveLayout::AddModule(const std::string& record, const RecordSource& records) {
   const auto source = ModuleOfRecord(record);
-  ArchiveModule module{record, source->is_package, false, records.ReadRecord(record)};
-  module.is_stub = module.text == kMockStubSource;
-  modules_[source->module] = std::move(module);
+  const std::string text = records.ReadRecord(record);
+  modules_[source->module] =
+      ArchiveModule{record, source->is_package, text == kMockStubSource,
+                    ScanModuleImports(text, source->module, source->is_package)};
 }
 
 void ArchiveLayout::AddFolders(const std::string& record) {
@@ -103,7 +105,9 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
                        {}};
   try {
     const std::string bytes = records.ReadRecord(record);
-    pickle.scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    PickleScan scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    pickle.deps.modules = std::move(scan.modules);
+    for (auto& g : scan.globals) pickle.deps.globals.emplace_back(std::move(g.module), std::move(g.name));
   } catch (const Error& e) {
     if (record.ends_with(".pkl")) {
       problems_.push_back({pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
@@ -158,7 +162,7 @@ ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
 
 std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {
   if (const ArchiveModule* m = layout_.Module(module)) {
-    return ModuleSource{ModuleSource::Kind::kSource, m->text, m->is_package, m->record};
+    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record, &m->imports};
   }
   if (layout_.HasFolder(module)) {
     return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};

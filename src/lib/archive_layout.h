@@ -15,22 +15,24 @@
 #include "tpkg/dep_graph.h"
 #include "tpkg/metadata.h"
 #include "tpkg/module_env.h"
-#include "tpkg/pickle_scan.h"
+#include "tpkg/policy.h"
 
 namespace tpkg {
 
+// A source record, scanned when read; its text is not kept (an archive's
+// sources together can be far larger than what the analysis needs).
 struct ArchiveModule {
   std::string record;
   bool is_package = false;
   bool is_stub = false;  // the text is torch's mock stub
-  std::string text;
+  ScannedImports imports;
 };
 
 struct ArchivePickle {
   std::string record;
   std::string package;   // "a.b" for a/b/x.pkl
   std::string resource;  // "x.pkl"
-  PickleScan scan;
+  PickleDependencies deps;  // what save_pickle's scan found (torch_last_module unset)
   std::string NodeName() const { return "<" + package + "." + resource + ">"; }
 };
 

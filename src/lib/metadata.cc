@@ -37,13 +37,6 @@ std::vector<std::string> PreviousExterns(const RecordSource& records,
   return {};
 }
 
-PickleDependencies DependenciesOf(const PickleScan& scan) {
-  PickleDependencies deps;
-  deps.modules = scan.modules;
-  for (const auto& g : scan.globals) deps.globals.emplace_back(g.module, g.name);
-  return deps;  // torch_last_module unset: check every module (what torch means)
-}
-
 // The rules that stand in for the patterns the archive was exported with.
 void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
                      const MetadataOptions& options) {
@@ -61,7 +54,7 @@ void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
 
 void AddPickles(ExportPolicy& policy, const ArchiveLayout& layout) {
   for (const ArchivePickle& pickle : layout.pickles()) {
-    policy.SavePickle(pickle.package, pickle.resource, DependenciesOf(pickle.scan));
+    policy.SavePickle(pickle.package, pickle.resource, pickle.deps);
   }
 }
 
@@ -89,7 +82,7 @@ void AddUnreachedSources(ExportPolicy& policy, const ArchiveLayout& layout,
     if (module.is_stub && !layout.repackaged_form()) {
       policy.AddDependency(name);  // a MOCK node, as the exporter had it
     } else {
-      policy.SaveSourceString(name, module.text, module.is_package);
+      policy.SaveModule(name);  // as save_source_string(): the archive has its source
     }
   }
 }
@@ -206,7 +199,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   if (m.externs.empty()) m.extern_modules_text = "\n";
   m.deps_dot = policy.graph().ToDot();
   m.problems = FormatPackagingError(policy.graph());
-  m.graph = policy.graph();
+  m.graph = std::move(policy.mutable_graph());
   return m;
 }
 

@@ -134,6 +134,17 @@ std::optional<FoundModule> PythonPath::FindUncached(const std::string& module) c
   return namespace_pkg;
 }
 
+ScannedImports ScanModuleImports(std::string_view source, std::string_view module,
+                                 bool is_package) {
+  ScannedImports out;
+  try {
+    out.refs = ScanImports(source, PackageOf(module, is_package));
+  } catch (const Error& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
 std::string ReadPythonSource(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <unordered_set>
 
-#include "tpkg/import_scan.h"
 
 namespace tpkg {
 namespace {
@@ -128,16 +127,13 @@ HookHandle ExportPolicy::RegisterMockHook(ActionHook hook) {
   return Register(mock_hooks_, std::move(hook));
 }
 
-// _get_dependencies(): scan, resolve (X, n) candidates, first-seen order.
-std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source,
-                                                       std::string_view module, bool is_package) {
-  std::vector<ImportRef> refs;
-  try {
-    refs = ScanImports(source, PackageOf(module, is_package));
-  } catch (const Error& e) {
+// _get_dependencies(): resolve the (X, n) candidates of the scan, first-seen order.
+std::vector<std::string> ExportPolicy::GetDependencies(const ScannedImports& imports,
+                                                       std::string_view module) {
+  if (imports.error) {
     NodeAttrs& node = graph_.AddNode(module);
     node.error = PackagingErrorReason::kDependencyResolutionFailed;
-    node.error_context = TorchErrorContext(e.what());
+    node.error_context = TorchErrorContext(*imports.error);
     return {};
   }
   std::vector<std::string> deps;
@@ -145,7 +141,7 @@ std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source
   auto keep = [&](const std::string& name) {
     if (seen.insert(name).second) deps.push_back(name);
   };
-  for (const ImportRef& ref : refs) {
+  for (const ImportRef& ref : imports.refs) {
     if (ref.name) {
       const std::string submodule = ref.module + "." + *ref.name;
       if (env_.Importable(submodule)) {
@@ -194,9 +190,11 @@ std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view m
     case K::kSource:
       break;
   }
-  node.source = found->source;
+  if (!found->imports) node.source = found->source;
   if (!dependencies) return std::nullopt;
-  return Frame{std::string(module), GetDependencies(found->source, module, found->is_package)};
+  if (found->imports) return Frame{std::string(module), GetDependencies(*found->imports, module)};
+  return Frame{std::string(module),
+               GetDependencies(ScanModuleImports(found->source, module, found->is_package), module)};
 }
 
 std::optional<ExportPolicy::Frame> ExportPolicy::AddDependencyStep(std::string_view module,
@@ -273,7 +271,8 @@ void ExportPolicy::SaveSourceString(std::string_view module, std::string source,
   node.provided = true;
   node.action = Action::kIntern;
   if (!dependencies) return;
-  Follow(Frame{std::string(module), GetDependencies(*node.source, module, is_package)});
+  Follow(Frame{std::string(module),
+               GetDependencies(ScanModuleImports(*node.source, module, is_package), module)});
 }
 
 void ExportPolicy::SavePickle(std::string_view package, std::string_view resource,

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -279,14 +280,37 @@ class MemoryRecords : public RecordSource {
     return out;
   }
   std::string ReadRecord(const std::string& name) const override {
+    ++reads[name];
     for (const auto& [n, bytes] : records_)
       if (n == name) return bytes;
     throw Error(Errc::kNotFound, "no record " + name);
   }
+  mutable std::map<std::string, int> reads;  // ReadRecord() calls per name
 
  private:
   std::vector<std::pair<std::string, std::string>> records_;
 };
+
+// The analysis scans each record once and keeps only names and references
+// (metadata.h "Memory"): no node of the result holds a source text.
+TEST(MetadataTest, ReadsEachSourceOnceAndKeepsNoSourceText) {
+  const MemoryRecords records({
+      {"p/__init__.py", "from p import a\n"},
+      {"p/a.py", "import json\nfrom . import b\n"},
+      {"p/b.py", "x = 1\n"},
+      {"p/model.pkl", std::string("\x80\x03cp.a\nC\nq\x00.", 12)},
+  });
+  const Metadata m = RegenerateMetadata(records);
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.interned, (std::vector<std::string>{"p", "p.a", "p.b"}));
+  EXPECT_EQ(m.extern_modules_text, "json\n");
+  for (const char* source : {"p/__init__.py", "p/a.py", "p/b.py"}) {
+    EXPECT_EQ(records.reads[source], 1) << source;
+  }
+  for (DepGraph::NodeId id = 0; id < m.graph.size(); ++id) {
+    EXPECT_FALSE(m.graph.attrs(id).source.has_value()) << m.graph.name(id);
+  }
+}
 
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
   const std::string proto3 = "\x80\x03";
