@@ -61,8 +61,7 @@ struct ScannedImports {
   std::optional<std::string> error;  // ScanImports()' message ("line N: reason")
 };
 // ScanImports(source, PackageOf(module, is_package)), the error kept instead of thrown.
-ScannedImports ScanModuleImports(std::string_view source, std::string_view module,
-                                 bool is_package);
+ScannedImports ScanModuleImports(std::string_view source, std::string_view module, bool is_package);
 
 // What the exporter learns by importing a module (torch's _intern_module).
 struct ModuleSource {

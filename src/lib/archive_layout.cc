@@ -107,7 +107,8 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
     const std::string bytes = records.ReadRecord(record);
     PickleScan scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
     pickle.deps.modules = std::move(scan.modules);
-    for (auto& g : scan.globals) pickle.deps.globals.emplace_back(std::move(g.module), std::move(g.name));
+    for (auto& g : scan.globals)
+      pickle.deps.globals.emplace_back(std::move(g.module), std::move(g.name));
   } catch (const Error& e) {
     if (record.ends_with(".pkl")) {
       problems_.push_back({pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,

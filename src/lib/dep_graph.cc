@@ -121,6 +121,20 @@ std::vector<std::pair<std::string, std::string>> DepGraph::Edges() const {
   return out;
 }
 
+std::vector<std::string> DepGraph::NamesWithAction(std::optional<Action> action) const {
+  std::vector<std::string> out;
+  for (const Node& n : nodes_) {
+    if (n.attrs.action == action && !n.attrs.is_pickle) out.push_back(n.name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool DepGraph::HasErrors() const {
+  return std::any_of(nodes_.begin(), nodes_.end(),
+                     [](const Node& n) { return n.attrs.error.has_value(); });
+}
+
 namespace {
 
 // Breadth-first closure over `next(id)` (successors or predecessors).

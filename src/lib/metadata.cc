@@ -195,8 +195,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   m.interned = policy.InternedModules();
   m.mocked = policy.MockedModules();
   m.externs = OrderExterns(policy.graph(), previous);
-  for (const auto& name : m.externs) m.extern_modules_text += name + "\n";
-  if (m.externs.empty()) m.extern_modules_text = "\n";
+  m.extern_modules_text = ExternModulesText(m.externs);
   m.deps_dot = policy.graph().ToDot();
   m.problems = FormatPackagingError(policy.graph());
   m.graph = std::move(policy.mutable_graph());

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <unordered_set>
 
-
 namespace tpkg {
 namespace {
 
@@ -66,6 +65,13 @@ std::string FormatPackagingError(const DepGraph& graph) {
     }
   }
   return message;
+}
+
+std::string ExternModulesText(const std::vector<std::string>& modules) {
+  if (modules.empty()) return "\n";
+  std::string text;
+  for (const auto& name : modules) text += name + "\n";
+  return text;
 }
 
 bool CanImplicitlyExtern(std::string_view module) {
@@ -193,8 +199,9 @@ std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view m
   if (!found->imports) node.source = found->source;
   if (!dependencies) return std::nullopt;
   if (found->imports) return Frame{std::string(module), GetDependencies(*found->imports, module)};
-  return Frame{std::string(module),
-               GetDependencies(ScanModuleImports(found->source, module, found->is_package), module)};
+  return Frame{
+      std::string(module),
+      GetDependencies(ScanModuleImports(found->source, module, found->is_package), module)};
 }
 
 std::optional<ExportPolicy::Frame> ExportPolicy::AddDependencyStep(std::string_view module,
@@ -389,19 +396,8 @@ ClosePlan ExportPolicy::Close() {
   Validate();
   ClosePlan plan;
   for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) PlanNode(id, plan);
-  for (const auto& name : plan.extern_modules) plan.extern_modules_text += name + "\n";
-  if (plan.extern_modules.empty()) plan.extern_modules_text = "\n";
+  plan.extern_modules_text = ExternModulesText(plan.extern_modules);
   return plan;
-}
-
-std::vector<std::string> ExportPolicy::NodesWithAction(Action action) const {
-  std::vector<std::string> out;
-  for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) {
-    const NodeAttrs& node = graph_.attrs(id);
-    if (node.action == action && !node.is_pickle) out.push_back(graph_.name(id));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 }  // namespace tpkg
