@@ -116,7 +116,11 @@ class PythonPath {
   const std::vector<std::string>& search_path() const { return search_path_; }
 
  private:
-  std::optional<FoundModule> FindUncached(const std::string& module) const;
+  // One name whose parent (if any) is a package with __path__ `parent_path`; cached.
+  std::optional<FoundModule> Cached(std::string_view module,
+                                    const std::vector<std::string>* parent_path) const;
+  std::optional<FoundModule> FindUncached(const std::string& module,
+                                          const std::vector<std::string>& dirs) const;
 
   std::vector<std::string> search_path_;
   mutable std::mutex mu_;
