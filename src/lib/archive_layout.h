@@ -3,6 +3,7 @@
 // regeneration runs the exporter policy against. Rules: metadata.h.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -21,6 +22,26 @@ namespace tpkg {
 
 // A source record, scanned when read; its text is not kept (an archive's
 // sources together can be far larger than what the analysis needs).
+// Dotted names of the folders that hold records ("a/b/c.py": a, a.b), as
+// views into one dotted copy of each record name: a name with n slashes
+// costs its own length, not n prefixes (a hostile 64 KiB name of `a/a/...`
+// would otherwise take a gigabyte).
+class FolderSet {
+ public:
+  FolderSet() = default;
+  FolderSet(FolderSet&&) = default;  // a deque's elements do not move with it
+  FolderSet& operator=(FolderSet&&) = default;
+  FolderSet(const FolderSet&) = delete;
+  FolderSet& operator=(const FolderSet&) = delete;
+
+  void AddParentsOf(std::string_view record);
+  bool contains(std::string_view dotted) const { return folders_.contains(dotted); }
+
+ private:
+  std::deque<std::string> dotted_records_;
+  std::unordered_set<std::string_view> folders_;
+};
+
 struct ArchiveModule {
   std::string record;
   bool is_package = false;
@@ -50,7 +71,7 @@ class ArchiveLayout {
 
   const ArchiveModule* Module(std::string_view name) const;
   // A folder holding records: an implicit package for the importer.
-  bool HasFolder(std::string_view name) const { return folders_.contains(std::string(name)); }
+  bool HasFolder(std::string_view name) const { return folders_.contains(name); }
   bool Provides(std::string_view name) const { return Module(name) || HasFolder(name); }
 
   // Module names in record order (a name appears once, at its last record).
@@ -63,7 +84,6 @@ class ArchiveLayout {
 
  private:
   void AddModule(const std::string& record, const RecordSource& records);
-  void AddFolders(const std::string& record);
   void MaybeAddPickle(const std::string& record, const RecordSource& records);
   void CheckModuleBeforeFolder(const std::vector<std::string>& records);
   void FinishMockForm(const std::map<std::string, size_t>& stub_order,
@@ -71,7 +91,7 @@ class ArchiveLayout {
 
   std::unordered_map<std::string, ArchiveModule> modules_;
   std::vector<std::string> module_order_;
-  std::unordered_set<std::string> folders_;
+  FolderSet folders_;
   std::vector<ArchivePickle> pickles_;
   std::vector<LayoutProblem> problems_;
   bool repackaged_form_ = false;

@@ -96,27 +96,27 @@ void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason r
 }
 
 // Module and folder names the baseline records provided.
-std::unordered_set<std::string> BaselineModules(const std::vector<std::string>& records) {
-  std::unordered_set<std::string> out;
-  for (const auto& record : records) {
-    if (IsFrameworkRecord(record)) continue;
-    if (const auto source = ModuleOfRecord(record)) out.insert(source->module);
-    for (size_t slash = record.find('/'); slash != std::string::npos;
-         slash = record.find('/', slash + 1)) {
-      std::string folder = record.substr(0, slash);
-      std::replace(folder.begin(), folder.end(), '/', '.');
-      out.insert(std::move(folder));
+struct BaselineModules {
+  explicit BaselineModules(const std::vector<std::string>& records) {
+    for (const auto& record : records) {
+      if (IsFrameworkRecord(record)) continue;
+      if (const auto source = ModuleOfRecord(record)) modules.insert(source->module);
+      folders.AddParentsOf(record);
     }
   }
-  return out;
-}
+  bool contains(const std::string& name) const {
+    return modules.contains(name) || folders.contains(name);
+  }
+  std::unordered_set<std::string> modules;
+  FolderSet folders;
+};
 
 // Imports of packaged code that the archive no longer satisfies (metadata.h).
 void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
                          const MetadataOptions& options) {
   // Only modules the edit removed: an import of a module that never existed
   // is dropped silently by torch too (a guarded `try: import pkg.optional`).
-  const auto baseline = BaselineModules(options.baseline_records);
+  const BaselineModules baseline(options.baseline_records);
   DepGraph& graph = policy.mutable_graph();
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
     if (!baseline.contains(u.name)) continue;

@@ -6,7 +6,9 @@
 #include "tpkg/metadata.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -348,6 +350,24 @@ TEST(MetadataTest, ThousandsOfModulesStayFast) {
   EXPECT_EQ(m.problems, "");
   EXPECT_EQ(m.extern_modules_text, "json\n");
   EXPECT_EQ(m.interned.size(), 3000u);  // `from big import m1` needs big.m1, not `big`
+}
+
+// A 60 KiB record name of 30,000 folders: every folder name was a copy of
+// its prefix (about 1 GB); the analysis must fit in 512 MiB of address space.
+int AnalyzeDeepNameUnderMemoryLimit() {
+  const rlimit limit{512 << 20, 512 << 20};
+  if (setrlimit(RLIMIT_AS, &limit) != 0) return 2;
+  std::string deep = "p/";
+  for (int i = 0; i < 30000; ++i) deep += "a/";
+  const MemoryRecords records({{deep + "m.py", "import json\n"}, {"p/q.py", "import p.a\n"}});
+  MetadataOptions options;
+  options.baseline_records = {deep + "m.py", "p/q.py"};
+  const Metadata m = RegenerateMetadata(records, options);
+  return m.problems.empty() && m.interned.size() == 3 && m.extern_modules_text == "json\n" ? 0 : 1;
+}
+
+TEST(MetadataTest, DeepRecordNamesTakeMemoryInProportionToTheirLength) {
+  EXPECT_EXIT(std::exit(AnalyzeDeepNameUnderMemoryLimit()), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
