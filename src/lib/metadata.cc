@@ -2,7 +2,9 @@
 #include "tpkg/metadata.h"
 
 #include <algorithm>
+#include <set>
 #include <unordered_set>
+#include <utility>
 
 #include "archive_layout.h"
 #include "tpkg/error.h"
@@ -118,16 +120,17 @@ void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
   // is dropped silently by torch too (a guarded `try: import pkg.optional`).
   const BaselineModules baseline(options.baseline_records);
   DepGraph& graph = policy.mutable_graph();
+  // (module, importer) pairs listed: a set, not a search of the growing
+  // context, which would be quadratic in the number of importers.
+  std::set<std::pair<std::string_view, std::string_view>> listed;
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
     if (!baseline.contains(u.name)) continue;
     NodeAttrs& node = graph.AddNode(u.name);
     if (node.error == PackagingErrorReason::kMissingModule) {
-      if (!node.error_context->ends_with(" " + u.importer) &&
-          node.error_context->find(" " + u.importer + ",") == std::string::npos) {
-        *node.error_context += ", " + u.importer;
-      }
+      if (listed.emplace(u.name, u.importer).second) *node.error_context += ", " + u.importer;
       continue;
     }
+    if (!node.error) listed.emplace(u.name, u.importer);
     AddProblem(graph, u.name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
   }
   if (layout.has_stubs() && !layout.Module("_mock")) {
