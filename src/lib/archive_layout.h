@@ -1,6 +1,10 @@
 // archive_layout.h (private): what the records of an archive provide as
 // Python modules, pickles and folders, and the ModuleEnvironment metadata
 // regeneration runs the exporter policy against. Rules: metadata.h.
+//
+// Thread safety: an ArchiveLayout is immutable once Read() returns and may be
+// read from any thread; an ArchiveEnvironment belongs to the one policy that
+// uses it (its PythonPath guards its own cache).
 #pragma once
 
 #include <deque>
