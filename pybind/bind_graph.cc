@@ -6,7 +6,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -46,24 +45,6 @@ py::list NodeRefs(py::object self) {
 std::vector<std::string> ClosureNames(const DepGraph& g, const std::vector<DepGraph::NodeId>& ids) {
   std::vector<std::string> names;
   for (DepGraph::NodeId id : ids) names.push_back(g.name(id));
-  return names;
-}
-
-bool HasErrors(const DepGraph& g) {
-  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
-    if (g.attrs(id).error.has_value()) return true;
-  }
-  return false;
-}
-
-// torch's _nodes_with_action_type(): sorted names, pickle nodes left out.
-std::vector<std::string> NamesWithAction(const DepGraph& g, std::optional<Action> action) {
-  std::vector<std::string> names;
-  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
-    const NodeAttrs& a = g.attrs(id);
-    if (a.action == action && !a.is_pickle) names.push_back(g.name(id));
-  }
-  std::sort(names.begin(), names.end());
   return names;
 }
 
@@ -131,8 +112,8 @@ void BindGraph(py::module_& m) {
       .def("all_paths_dot", &DepGraph::AllPathsDot, py::arg("src"), py::arg("dst"))
       .def("first_path", &DepGraph::FirstPath, py::arg("dst"))
       .def("to_dot", &DepGraph::ToDot)
-      .def("has_errors", &HasErrors)
-      .def("names_with_action", &NamesWithAction, py::arg("action"));
+      .def("has_errors", &DepGraph::HasErrors)
+      .def("names_with_action", &DepGraph::NamesWithAction, py::arg("action"));
 }
 
 }  // namespace tpkg::python

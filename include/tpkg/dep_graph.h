@@ -103,6 +103,12 @@ class DepGraph {
   // Every edge (from, to): sources in node order, then their edge order.
   std::vector<std::pair<std::string, std::string>> Edges() const;
 
+  // torch's _nodes_with_action_type(): sorted names of the nodes whose
+  // action is `action` (nullopt: nodes without one), pickle nodes left out.
+  std::vector<std::string> NamesWithAction(std::optional<Action> action) const;
+  // True when some node carries an error (the exporter would raise).
+  bool HasErrors() const;
+
   // Nodes reachable from `name` (itself included), in BFS discovery order.
   std::vector<NodeId> ForwardClosure(std::string_view name) const;
   std::vector<NodeId> BackwardClosure(std::string_view name) const;

@@ -57,6 +57,10 @@
 //     refuses both: inconsistent structure); a `.pkl` save_pickle record that
 //     does not scan.
 //
+// Memory: each record is read, scanned and dropped as it comes (sources keep
+// their import references, pickles their module lists), so the peak is one
+// record plus the graph, not the archive's sources together.
+//
 // Thread safety: RegenerateMetadata() is a pure function of its inputs; a
 // RecordSource must allow concurrent reads if it is shared across threads.
 #pragma once
@@ -115,7 +119,7 @@ struct MetadataOptions {
 };
 
 struct Metadata {
-  DepGraph graph;                     // as the exporter would have built it
+  DepGraph graph;                     // as the exporter built it, without source texts
   std::vector<std::string> interned;  // sorted, as interned_modules()
   std::vector<std::string> mocked;    // sorted, as mocked_modules()
   std::vector<std::string> externs;   // extern_modules order (rules above)

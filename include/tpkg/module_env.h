@@ -43,6 +43,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tpkg/import_scan.h"
+
 namespace tpkg {
 
 // True when the top-level name of `module` (before the first '.') is in
@@ -52,6 +54,14 @@ bool IsStdlibModule(std::string_view module);
 // sys.builtin_module_names, the frozen modules (`os.path`, ...), and the
 // aliases `typing.io` / `typing.re` that typing registers itself.
 bool IsBuiltinModule(std::string_view module);
+
+// A source's imports as ScanImports() gave them, or why it did not scan.
+struct ScannedImports {
+  std::vector<ImportRef> refs;
+  std::optional<std::string> error;  // ScanImports()' message ("line N: reason")
+};
+// ScanImports(source, PackageOf(module, is_package)), the error kept instead of thrown.
+ScannedImports ScanModuleImports(std::string_view source, std::string_view module, bool is_package);
 
 // What the exporter learns by importing a module (torch's _intern_module).
 struct ModuleSource {
@@ -66,6 +76,11 @@ struct ModuleSource {
   std::string source;       // kSource: text, newlines normalized to \n (linecache)
   bool is_package = false;  // hasattr(module, "__path__")
   std::string file;         // __file__, for error contexts
+  // kSource, instead of `source`: the imports, already scanned (owned by the
+  // environment, valid while it lives). The policy then follows these and
+  // keeps no text on the node, so an analysis that needs only the graph
+  // never holds every source at once (metadata.h).
+  const ScannedImports* imports = nullptr;
 };
 
 // The exporter's importer, as the policy sees it.
@@ -101,7 +116,11 @@ class PythonPath {
   const std::vector<std::string>& search_path() const { return search_path_; }
 
  private:
-  std::optional<FoundModule> FindUncached(const std::string& module) const;
+  // One name whose parent (if any) is a package with __path__ `parent_path`; cached.
+  std::optional<FoundModule> Cached(std::string_view module,
+                                    const std::vector<std::string>* parent_path) const;
+  std::optional<FoundModule> FindUncached(const std::string& module,
+                                          const std::vector<std::string>& dirs) const;
 
   std::vector<std::string> search_path_;
   mutable std::mutex mu_;

@@ -79,6 +79,9 @@ class EmptyMatchError : public Error {
 // error.
 std::string FormatPackagingError(const DepGraph& graph);
 
+// `.data/extern_modules` for that list: "\n".join(modules) + "\n" ("\n" when empty).
+std::string ExternModulesText(const std::vector<std::string>& modules);
+
 // torch's _can_implicitly_extern(): torch.*, or stdlib except sys and io.
 bool CanImplicitlyExtern(std::string_view module);
 
@@ -192,10 +195,10 @@ class ExportPolicy {
   ClosePlan Close();
 
   // Sorted names with that action, pickle nodes excluded (externed_modules()...).
-  std::vector<std::string> ExternedModules() const { return NodesWithAction(Action::kExtern); }
-  std::vector<std::string> InternedModules() const { return NodesWithAction(Action::kIntern); }
-  std::vector<std::string> MockedModules() const { return NodesWithAction(Action::kMock); }
-  std::vector<std::string> DeniedModules() const { return NodesWithAction(Action::kDeny); }
+  std::vector<std::string> ExternedModules() const { return WithAction(Action::kExtern); }
+  std::vector<std::string> InternedModules() const { return WithAction(Action::kIntern); }
+  std::vector<std::string> MockedModules() const { return WithAction(Action::kMock); }
+  std::vector<std::string> DeniedModules() const { return WithAction(Action::kDeny); }
 
   const DepGraph& graph() const { return graph_; }
   // For callers that attach problems of their own (metadata.h) before Validate().
@@ -221,15 +224,14 @@ class ExportPolicy {
 
   std::optional<Frame> AddDependencyStep(std::string_view module, bool dependencies);
   std::optional<Frame> InternModule(std::string_view module, bool dependencies);
-  std::vector<std::string> GetDependencies(const std::string& source, std::string_view module,
-                                           bool is_package);
+  std::vector<std::string> GetDependencies(const ScannedImports& imports, std::string_view module);
   void Drain(std::vector<Frame>& stack);
   void Follow(std::optional<Frame> frame);
   void CheckMockedPickle(std::string_view package, std::string_view resource,
                          const PickleDependencies& deps, const std::string& node);
   HookHandle Register(const std::shared_ptr<HookHandle::Table>& table, ActionHook hook);
   void PlanNode(DepGraph::NodeId id, ClosePlan& plan);
-  std::vector<std::string> NodesWithAction(Action action) const;
+  std::vector<std::string> WithAction(Action a) const { return graph_.NamesWithAction(a); }
 
   ModuleEnvironment& env_;
   DepGraph graph_;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "tpkg/error.h"
+#include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
 
 namespace tpkg {
@@ -14,6 +15,12 @@ std::string DotsFor(std::string_view path) {
   std::replace(out.begin(), out.end(), '/', '.');
   return out;
 }
+
+// Lets unordered_map<std::string, ...> find a string_view without a copy.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
 
 bool IsPickleCandidate(std::string_view record, std::string_view head) {
   return record.ends_with(".pkl") || (!head.empty() && head[0] == '\x80');
@@ -53,7 +60,7 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
   }
   std::unordered_map<std::string, size_t> last_record;  // module -> index of its record
   for (size_t i = 0; i < names.size(); ++i) {
-    layout.AddFolders(names[i]);
+    layout.folders_.AddParentsOf(names[i]);
     if (const auto source = ModuleOfRecord(names[i])) {
       layout.AddModule(names[i], records);
       last_record[source->module] = i;
@@ -81,15 +88,20 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
 // importer's tree (FORMAT.md §8.1).
 void ArchiveLayout::AddModule(const std::string& record, const RecordSource& records) {
   const auto source = ModuleOfRecord(record);
-  ArchiveModule module{record, source->is_package, false, records.ReadRecord(record)};
-  module.is_stub = module.text == kMockStubSource;
-  modules_[source->module] = std::move(module);
+  const std::string text = records.ReadRecord(record);
+  modules_[source->module] =
+      ArchiveModule{record, source->is_package, text == kMockStubSource,
+                    ScanModuleImports(text, source->module, source->is_package)};
 }
 
-void ArchiveLayout::AddFolders(const std::string& record) {
-  for (size_t slash = record.find('/'); slash != std::string::npos;
-       slash = record.find('/', slash + 1)) {
-    folders_.insert(DotsFor(record.substr(0, slash)));
+void FolderSet::AddParentsOf(std::string_view record) {
+  const size_t last_slash = record.rfind('/');
+  if (last_slash == std::string_view::npos) return;
+  std::string parent = DotsFor(record.substr(0, last_slash));
+  if (folders_.contains(parent)) return;  // and so are its own parents
+  const std::string& dotted = dotted_records_.emplace_back(std::move(parent));
+  for (size_t slash = record.find('/'); slash <= last_slash; slash = record.find('/', slash + 1)) {
+    folders_.insert(std::string_view(dotted).substr(0, slash));
   }
 }
 
@@ -103,7 +115,10 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
                        {}};
   try {
     const std::string bytes = records.ReadRecord(record);
-    pickle.scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    PickleScan scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    pickle.deps.modules = std::move(scan.modules);
+    for (auto& g : scan.globals)
+      pickle.deps.globals.emplace_back(std::move(g.module), std::move(g.name));
   } catch (const Error& e) {
     if (record.ends_with(".pkl")) {
       problems_.push_back({pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
@@ -117,15 +132,17 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
 // The importer walks records in order; a module file `a.py` followed by a
 // record under `a/` raises "module is not a package, but has submodules".
 void ArchiveLayout::CheckModuleBeforeFolder(const std::vector<std::string>& records) {
-  std::unordered_map<std::string, std::string> module_files;  // module -> its record
-  std::set<std::string> reported;
+  // module -> its record
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> module_files;
+  std::set<std::string, std::less<>> reported;
   for (const auto& record : records) {
+    const std::string dotted = DotsFor(record);
     for (size_t slash = record.find('/'); slash != std::string::npos;
          slash = record.find('/', slash + 1)) {
-      const std::string folder = DotsFor(record.substr(0, slash));
+      const std::string_view folder = std::string_view(dotted).substr(0, slash);
       const auto it = module_files.find(folder);
-      if (it == module_files.end() || !reported.insert(folder).second) continue;
-      problems_.push_back({folder, PackagingErrorReason::kInconsistentStructure,
+      if (it == module_files.end() || !reported.emplace(folder).second) continue;
+      problems_.push_back({std::string(folder), PackagingErrorReason::kInconsistentStructure,
                            "module file " + it->second + " comes before " + record +
                                ", so the importer cannot open the package"});
     }
@@ -158,7 +175,7 @@ ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
 
 std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {
   if (const ArchiveModule* m = layout_.Module(module)) {
-    return ModuleSource{ModuleSource::Kind::kSource, m->text, m->is_package, m->record};
+    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record, &m->imports};
   }
   if (layout_.HasFolder(module)) {
     return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};

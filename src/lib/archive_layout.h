@@ -1,8 +1,13 @@
 // archive_layout.h (private): what the records of an archive provide as
 // Python modules, pickles and folders, and the ModuleEnvironment metadata
 // regeneration runs the exporter policy against. Rules: metadata.h.
+//
+// Thread safety: an ArchiveLayout is immutable once Read() returns and may be
+// read from any thread; an ArchiveEnvironment belongs to the one policy that
+// uses it (its PythonPath guards its own cache).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,22 +20,44 @@
 #include "tpkg/dep_graph.h"
 #include "tpkg/metadata.h"
 #include "tpkg/module_env.h"
-#include "tpkg/pickle_scan.h"
+#include "tpkg/policy.h"
 
 namespace tpkg {
+
+// A source record, scanned when read; its text is not kept (an archive's
+// sources together can be far larger than what the analysis needs).
+// Dotted names of the folders that hold records ("a/b/c.py": a, a.b), as
+// views into one dotted copy of each record name: a name with n slashes
+// costs its own length, not n prefixes (a hostile 64 KiB name of `a/a/...`
+// would otherwise take a gigabyte).
+class FolderSet {
+ public:
+  FolderSet() = default;
+  FolderSet(FolderSet&&) = default;  // a deque's elements do not move with it
+  FolderSet& operator=(FolderSet&&) = default;
+  FolderSet(const FolderSet&) = delete;
+  FolderSet& operator=(const FolderSet&) = delete;
+
+  void AddParentsOf(std::string_view record);
+  bool contains(std::string_view dotted) const { return folders_.contains(dotted); }
+
+ private:
+  std::deque<std::string> dotted_records_;
+  std::unordered_set<std::string_view> folders_;
+};
 
 struct ArchiveModule {
   std::string record;
   bool is_package = false;
   bool is_stub = false;  // the text is torch's mock stub
-  std::string text;
+  ScannedImports imports;
 };
 
 struct ArchivePickle {
   std::string record;
   std::string package;   // "a.b" for a/b/x.pkl
   std::string resource;  // "x.pkl"
-  PickleScan scan;
+  PickleDependencies deps;  // what save_pickle's scan found (torch_last_module unset)
   std::string NodeName() const { return "<" + package + "." + resource + ">"; }
 };
 
@@ -48,7 +75,7 @@ class ArchiveLayout {
 
   const ArchiveModule* Module(std::string_view name) const;
   // A folder holding records: an implicit package for the importer.
-  bool HasFolder(std::string_view name) const { return folders_.contains(std::string(name)); }
+  bool HasFolder(std::string_view name) const { return folders_.contains(name); }
   bool Provides(std::string_view name) const { return Module(name) || HasFolder(name); }
 
   // Module names in record order (a name appears once, at its last record).
@@ -61,7 +88,6 @@ class ArchiveLayout {
 
  private:
   void AddModule(const std::string& record, const RecordSource& records);
-  void AddFolders(const std::string& record);
   void MaybeAddPickle(const std::string& record, const RecordSource& records);
   void CheckModuleBeforeFolder(const std::vector<std::string>& records);
   void FinishMockForm(const std::map<std::string, size_t>& stub_order,
@@ -69,7 +95,7 @@ class ArchiveLayout {
 
   std::unordered_map<std::string, ArchiveModule> modules_;
   std::vector<std::string> module_order_;
-  std::unordered_set<std::string> folders_;
+  FolderSet folders_;
   std::vector<ArchivePickle> pickles_;
   std::vector<LayoutProblem> problems_;
   bool repackaged_form_ = false;

@@ -2,7 +2,9 @@
 #include "tpkg/metadata.h"
 
 #include <algorithm>
+#include <set>
 #include <unordered_set>
+#include <utility>
 
 #include "archive_layout.h"
 #include "tpkg/error.h"
@@ -37,13 +39,6 @@ std::vector<std::string> PreviousExterns(const RecordSource& records,
   return {};
 }
 
-PickleDependencies DependenciesOf(const PickleScan& scan) {
-  PickleDependencies deps;
-  deps.modules = scan.modules;
-  for (const auto& g : scan.globals) deps.globals.emplace_back(g.module, g.name);
-  return deps;  // torch_last_module unset: check every module (what torch means)
-}
-
 // The rules that stand in for the patterns the archive was exported with.
 void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
                      const MetadataOptions& options) {
@@ -61,7 +56,7 @@ void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
 
 void AddPickles(ExportPolicy& policy, const ArchiveLayout& layout) {
   for (const ArchivePickle& pickle : layout.pickles()) {
-    policy.SavePickle(pickle.package, pickle.resource, DependenciesOf(pickle.scan));
+    policy.SavePickle(pickle.package, pickle.resource, pickle.deps);
   }
 }
 
@@ -89,7 +84,7 @@ void AddUnreachedSources(ExportPolicy& policy, const ArchiveLayout& layout,
     if (module.is_stub && !layout.repackaged_form()) {
       policy.AddDependency(name);  // a MOCK node, as the exporter had it
     } else {
-      policy.SaveSourceString(name, module.text, module.is_package);
+      policy.SaveModule(name);  // as save_source_string(): the archive has its source
     }
   }
 }
@@ -103,38 +98,39 @@ void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason r
 }
 
 // Module and folder names the baseline records provided.
-std::unordered_set<std::string> BaselineModules(const std::vector<std::string>& records) {
-  std::unordered_set<std::string> out;
-  for (const auto& record : records) {
-    if (IsFrameworkRecord(record)) continue;
-    if (const auto source = ModuleOfRecord(record)) out.insert(source->module);
-    for (size_t slash = record.find('/'); slash != std::string::npos;
-         slash = record.find('/', slash + 1)) {
-      std::string folder = record.substr(0, slash);
-      std::replace(folder.begin(), folder.end(), '/', '.');
-      out.insert(std::move(folder));
+struct BaselineModules {
+  explicit BaselineModules(const std::vector<std::string>& records) {
+    for (const auto& record : records) {
+      if (IsFrameworkRecord(record)) continue;
+      if (const auto source = ModuleOfRecord(record)) modules.insert(source->module);
+      folders.AddParentsOf(record);
     }
   }
-  return out;
-}
+  bool contains(const std::string& name) const {
+    return modules.contains(name) || folders.contains(name);
+  }
+  std::unordered_set<std::string> modules;
+  FolderSet folders;
+};
 
 // Imports of packaged code that the archive no longer satisfies (metadata.h).
 void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
                          const MetadataOptions& options) {
   // Only modules the edit removed: an import of a module that never existed
   // is dropped silently by torch too (a guarded `try: import pkg.optional`).
-  const auto baseline = BaselineModules(options.baseline_records);
+  const BaselineModules baseline(options.baseline_records);
   DepGraph& graph = policy.mutable_graph();
+  // (module, importer) pairs listed: a set, not a search of the growing
+  // context, which would be quadratic in the number of importers.
+  std::set<std::pair<std::string_view, std::string_view>> listed;
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
     if (!baseline.contains(u.name)) continue;
     NodeAttrs& node = graph.AddNode(u.name);
     if (node.error == PackagingErrorReason::kMissingModule) {
-      if (!node.error_context->ends_with(" " + u.importer) &&
-          node.error_context->find(" " + u.importer + ",") == std::string::npos) {
-        *node.error_context += ", " + u.importer;
-      }
+      if (listed.emplace(u.name, u.importer).second) *node.error_context += ", " + u.importer;
       continue;
     }
+    if (!node.error) listed.emplace(u.name, u.importer);
     AddProblem(graph, u.name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
   }
   if (layout.has_stubs() && !layout.Module("_mock")) {
@@ -202,11 +198,10 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   m.interned = policy.InternedModules();
   m.mocked = policy.MockedModules();
   m.externs = OrderExterns(policy.graph(), previous);
-  for (const auto& name : m.externs) m.extern_modules_text += name + "\n";
-  if (m.externs.empty()) m.extern_modules_text = "\n";
+  m.extern_modules_text = ExternModulesText(m.externs);
   m.deps_dot = policy.graph().ToDot();
   m.problems = FormatPackagingError(policy.graph());
-  m.graph = policy.graph();
+  m.graph = std::move(policy.mutable_graph());
   return m;
 }
 

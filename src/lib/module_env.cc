@@ -98,30 +98,40 @@ std::vector<std::string> PythonPath::DefaultSearchPath() {
 PythonPath::PythonPath(std::vector<std::string> search_path)
     : search_path_(std::move(search_path)) {}
 
+// Parents before children, in a loop: importing `a.b.c` needs `a` and `a.b`
+// to be packages first, and a hostile archive may import a name with any
+// number of dots (recursion would overflow the stack). A builtin name is
+// found whatever its parent is (`os.path`; `os` is no package).
 std::optional<FoundModule> PythonPath::Find(std::string_view module) const {
+  if (IsBuiltinModule(module)) return FoundModule{FoundModule::Kind::kBuiltin, "", {}};
+  std::optional<FoundModule> parent;
+  for (size_t dot = module.find('.');; dot = module.find('.', dot + 1)) {
+    auto found = Cached(module.substr(0, dot), parent ? &parent->search_path : nullptr);
+    if (dot == std::string_view::npos) return found;
+    // No package, so no submodule below it (builtins, the only exception, are handled above).
+    if (!found || !found->is_package()) return std::nullopt;
+    parent = std::move(found);
+  }
+}
+
+std::optional<FoundModule> PythonPath::Cached(std::string_view module,
+                                              const std::vector<std::string>* parent_path) const {
   const std::string key(module);
   {
     std::lock_guard lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   }
-  // Not under the lock: the parent lookups recurse into Find().
-  auto found = FindUncached(key);
+  auto found = FindUncached(key, parent_path ? *parent_path : search_path_);
   std::lock_guard lock(mu_);
   cache_.emplace(key, found);
   return found;
 }
 
-std::optional<FoundModule> PythonPath::FindUncached(const std::string& module) const {
-  if (module.empty()) return std::nullopt;
+// `module` in the directories `dirs` (sys.path, or its parent's __path__).
+std::optional<FoundModule> PythonPath::FindUncached(const std::string& module,
+                                                    const std::vector<std::string>& dirs) const {
   if (IsBuiltinModule(module)) return FoundModule{FoundModule::Kind::kBuiltin, "", {}};
-  const size_t dot = module.rfind('.');
-  std::vector<std::string> dirs = search_path_;
-  if (dot != std::string::npos) {
-    const auto parent = Find(std::string_view(module).substr(0, dot));
-    if (!parent || !parent->is_package()) return std::nullopt;
-    dirs = parent->search_path;
-  }
-  const std::string name = module.substr(dot == std::string::npos ? 0 : dot + 1);
+  const std::string name = module.substr(module.rfind('.') + 1);  // npos + 1 == 0
   if (name.empty() || name.find('/') != std::string::npos) return std::nullopt;
   FoundModule namespace_pkg{FoundModule::Kind::kNamespacePackage, "", {}};
   for (const auto& dir : dirs) {
@@ -132,6 +142,17 @@ std::optional<FoundModule> PythonPath::FindUncached(const std::string& module) c
   }
   if (namespace_pkg.search_path.empty()) return std::nullopt;
   return namespace_pkg;
+}
+
+ScannedImports ScanModuleImports(std::string_view source, std::string_view module,
+                                 bool is_package) {
+  ScannedImports out;
+  try {
+    out.refs = ScanImports(source, PackageOf(module, is_package));
+  } catch (const Error& e) {
+    out.error = e.what();
+  }
+  return out;
 }
 
 std::string ReadPythonSource(const std::string& path) {

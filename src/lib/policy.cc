@@ -5,8 +5,6 @@
 #include <atomic>
 #include <unordered_set>
 
-#include "tpkg/import_scan.h"
-
 namespace tpkg {
 namespace {
 
@@ -69,6 +67,13 @@ std::string FormatPackagingError(const DepGraph& graph) {
   return message;
 }
 
+std::string ExternModulesText(const std::vector<std::string>& modules) {
+  if (modules.empty()) return "\n";
+  std::string text;
+  for (const auto& name : modules) text += name + "\n";
+  return text;
+}
+
 bool CanImplicitlyExtern(std::string_view module) {
   const std::string_view top = module.substr(0, module.find('.'));
   return top == "torch" || (top != "sys" && top != "io" && IsStdlibModule(top));
@@ -128,16 +133,13 @@ HookHandle ExportPolicy::RegisterMockHook(ActionHook hook) {
   return Register(mock_hooks_, std::move(hook));
 }
 
-// _get_dependencies(): scan, resolve (X, n) candidates, first-seen order.
-std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source,
-                                                       std::string_view module, bool is_package) {
-  std::vector<ImportRef> refs;
-  try {
-    refs = ScanImports(source, PackageOf(module, is_package));
-  } catch (const Error& e) {
+// _get_dependencies(): resolve the (X, n) candidates of the scan, first-seen order.
+std::vector<std::string> ExportPolicy::GetDependencies(const ScannedImports& imports,
+                                                       std::string_view module) {
+  if (imports.error) {
     NodeAttrs& node = graph_.AddNode(module);
     node.error = PackagingErrorReason::kDependencyResolutionFailed;
-    node.error_context = TorchErrorContext(e.what());
+    node.error_context = TorchErrorContext(*imports.error);
     return {};
   }
   std::vector<std::string> deps;
@@ -145,7 +147,7 @@ std::vector<std::string> ExportPolicy::GetDependencies(const std::string& source
   auto keep = [&](const std::string& name) {
     if (seen.insert(name).second) deps.push_back(name);
   };
-  for (const ImportRef& ref : refs) {
+  for (const ImportRef& ref : imports.refs) {
     if (ref.name) {
       const std::string submodule = ref.module + "." + *ref.name;
       if (env_.Importable(submodule)) {
@@ -194,9 +196,12 @@ std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view m
     case K::kSource:
       break;
   }
-  node.source = found->source;
+  if (!found->imports) node.source = found->source;
   if (!dependencies) return std::nullopt;
-  return Frame{std::string(module), GetDependencies(found->source, module, found->is_package)};
+  if (found->imports) return Frame{std::string(module), GetDependencies(*found->imports, module)};
+  return Frame{
+      std::string(module),
+      GetDependencies(ScanModuleImports(found->source, module, found->is_package), module)};
 }
 
 std::optional<ExportPolicy::Frame> ExportPolicy::AddDependencyStep(std::string_view module,
@@ -273,7 +278,8 @@ void ExportPolicy::SaveSourceString(std::string_view module, std::string source,
   node.provided = true;
   node.action = Action::kIntern;
   if (!dependencies) return;
-  Follow(Frame{std::string(module), GetDependencies(*node.source, module, is_package)});
+  Follow(Frame{std::string(module),
+               GetDependencies(ScanModuleImports(*node.source, module, is_package), module)});
 }
 
 void ExportPolicy::SavePickle(std::string_view package, std::string_view resource,
@@ -390,19 +396,8 @@ ClosePlan ExportPolicy::Close() {
   Validate();
   ClosePlan plan;
   for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) PlanNode(id, plan);
-  for (const auto& name : plan.extern_modules) plan.extern_modules_text += name + "\n";
-  if (plan.extern_modules.empty()) plan.extern_modules_text = "\n";
+  plan.extern_modules_text = ExternModulesText(plan.extern_modules);
   return plan;
-}
-
-std::vector<std::string> ExportPolicy::NodesWithAction(Action action) const {
-  std::vector<std::string> out;
-  for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) {
-    const NodeAttrs& node = graph_.attrs(id);
-    if (node.action == action && !node.is_pickle) out.push_back(graph_.name(id));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 }  // namespace tpkg

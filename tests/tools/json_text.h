@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tpkg::test {
 
@@ -24,6 +25,13 @@ inline std::string JsonString(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+// A JSON array of strings: ["a", "b"].
+inline std::string JsonList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + JsonString(items[i]);
+  return out + "]";
 }
 
 }  // namespace tpkg::test

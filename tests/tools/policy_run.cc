@@ -25,41 +25,16 @@
 #include <vector>
 
 #include "../unit/json_lite.h"
+#include "json_text.h"
 #include "tpkg/error.h"
 #include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
 
 namespace {
 
+using tpkg::test::JsonList;
+using tpkg::test::JsonString;
 using tpkg::testing::Json;
-
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n')
-      out += "\\n";
-    else if (c == '\t')
-      out += "\\t";
-    else if (c == '\r')
-      out += "\\r";
-    else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else
-      out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
-
-std::string List(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + Quote(items[i]);
-  return out + "]";
-}
 
 tpkg::GlobPattern Pattern(const Json& j) {
   if (j.kind == Json::Kind::kString) return tpkg::GlobPattern(j.string);
@@ -165,27 +140,29 @@ std::string Runner::Report() const {
   out << "{\"nodes\": [";
   for (tpkg::DepGraph::NodeId id = 0; id < g.size(); ++id) {
     const auto& a = g.attrs(id);
-    out << (id ? ", " : "") << "[" << Quote(g.name(id)) << ", "
-        << (a.action ? Quote(std::string(tpkg::ActionName(*a.action))) : "null") << ", "
+    out << (id ? ", " : "") << "[" << JsonString(g.name(id)) << ", "
+        << (a.action ? JsonString(std::string(tpkg::ActionName(*a.action))) : "null") << ", "
         << (a.provided ? "true" : "false") << ", "
         << (a.is_package ? (*a.is_package ? "true" : "false") : "null") << ", "
         << (a.is_pickle ? "true" : "false") << ", "
-        << (a.error ? Quote(std::string(tpkg::ReasonText(*a.error))) : "null") << ", "
-        << (a.error_context ? Quote(*a.error_context) : "null") << "]";
+        << (a.error ? JsonString(std::string(tpkg::ReasonText(*a.error))) : "null") << ", "
+        << (a.error_context ? JsonString(*a.error_context) : "null") << "]";
   }
-  out << "], \"dot\": " << Quote(g.ToDot()) << ", \"externed\": " << List(policy_.ExternedModules())
-      << ", \"interned\": " << List(policy_.InternedModules())
-      << ", \"mocked\": " << List(policy_.MockedModules())
-      << ", \"denied\": " << List(policy_.DeniedModules()) << ", \"writes\": " << List(writes_)
-      << ", \"extern_modules\": " << (closed_ ? Quote(extern_modules_) : "null")
+  out << "], \"dot\": " << JsonString(g.ToDot())
+      << ", \"externed\": " << JsonList(policy_.ExternedModules())
+      << ", \"interned\": " << JsonList(policy_.InternedModules())
+      << ", \"mocked\": " << JsonList(policy_.MockedModules())
+      << ", \"denied\": " << JsonList(policy_.DeniedModules())
+      << ", \"writes\": " << JsonList(writes_)
+      << ", \"extern_modules\": " << (closed_ ? JsonString(extern_modules_) : "null")
       << ", \"hooks\": [";
   for (size_t i = 0; i < hooks_.size(); ++i) {
-    out << (i ? ", " : "") << "[" << Quote(hooks_[i].first) << ", " << Quote(hooks_[i].second)
-        << "]";
+    out << (i ? ", " : "") << "[" << JsonString(hooks_[i].first) << ", "
+        << JsonString(hooks_[i].second) << "]";
   }
   out << "], \"error\": ";
   if (error_)
-    out << "[" << Quote(error_->first) << ", " << Quote(error_->second) << "]";
+    out << "[" << JsonString(error_->first) << ", " << JsonString(error_->second) << "]";
   else
     out << "null";
   out << "}\n";

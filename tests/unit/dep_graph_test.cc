@@ -201,5 +201,21 @@ TEST(DepGraphTest, ClosuresAreBreadthFirst) {
   EXPECT_EQ(back, (std::vector<std::string>{"d", "b", "c", "x", "a"}));
 }
 
+TEST(DepGraphTest, NamesWithActionAreSortedAndLeavePicklesOut) {
+  DepGraph g;
+  g.AddNode("zeta").action = Action::kExtern;
+  g.AddNode("alpha").action = Action::kExtern;
+  g.AddNode("mid").action = Action::kIntern;
+  g.AddNode("<p.x.pkl>").action = Action::kExtern;
+  g.AddNode("<p.x.pkl>").is_pickle = true;
+  g.AddNode("bare");
+  EXPECT_EQ(g.NamesWithAction(Action::kExtern), (std::vector<std::string>{"alpha", "zeta"}));
+  EXPECT_EQ(g.NamesWithAction(std::nullopt), (std::vector<std::string>{"bare"}));
+  EXPECT_TRUE(g.NamesWithAction(Action::kMock).empty());
+  EXPECT_FALSE(g.HasErrors());
+  g.AddNode("mid").error = PackagingErrorReason::kDenied;
+  EXPECT_TRUE(g.HasErrors());
+}
+
 }  // namespace
 }  // namespace tpkg

@@ -6,8 +6,11 @@
 #include "tpkg/metadata.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -279,14 +282,37 @@ class MemoryRecords : public RecordSource {
     return out;
   }
   std::string ReadRecord(const std::string& name) const override {
+    ++reads[name];
     for (const auto& [n, bytes] : records_)
       if (n == name) return bytes;
     throw Error(Errc::kNotFound, "no record " + name);
   }
+  mutable std::map<std::string, int> reads;  // ReadRecord() calls per name
 
  private:
   std::vector<std::pair<std::string, std::string>> records_;
 };
+
+// The analysis scans each record once and keeps only names and references
+// (metadata.h "Memory"): no node of the result holds a source text.
+TEST(MetadataTest, ReadsEachSourceOnceAndKeepsNoSourceText) {
+  const MemoryRecords records({
+      {"p/__init__.py", "from p import a\n"},
+      {"p/a.py", "import json\nfrom . import b\n"},
+      {"p/b.py", "x = 1\n"},
+      {"p/model.pkl", std::string("\x80\x03cp.a\nC\nq\x00.", 12)},
+  });
+  const Metadata m = RegenerateMetadata(records);
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.interned, (std::vector<std::string>{"p", "p.a", "p.b"}));
+  EXPECT_EQ(m.extern_modules_text, "json\n");
+  for (const char* source : {"p/__init__.py", "p/a.py", "p/b.py"}) {
+    EXPECT_EQ(records.reads[source], 1) << source;
+  }
+  for (DepGraph::NodeId id = 0; id < m.graph.size(); ++id) {
+    EXPECT_FALSE(m.graph.attrs(id).source.has_value()) << m.graph.name(id);
+  }
+}
 
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
   const std::string proto3 = "\x80\x03";
@@ -324,6 +350,24 @@ TEST(MetadataTest, ThousandsOfModulesStayFast) {
   EXPECT_EQ(m.problems, "");
   EXPECT_EQ(m.extern_modules_text, "json\n");
   EXPECT_EQ(m.interned.size(), 3000u);  // `from big import m1` needs big.m1, not `big`
+}
+
+// A 60 KiB record name of 30,000 folders: every folder name was a copy of
+// its prefix (about 1 GB); the analysis must fit in 512 MiB of address space.
+int AnalyzeDeepNameUnderMemoryLimit() {
+  const rlimit limit{512 << 20, 512 << 20};
+  if (setrlimit(RLIMIT_AS, &limit) != 0) return 2;
+  std::string deep = "p/";
+  for (int i = 0; i < 30000; ++i) deep += "a/";
+  const MemoryRecords records({{deep + "m.py", "import json\n"}, {"p/q.py", "import p.a\n"}});
+  MetadataOptions options;
+  options.baseline_records = {deep + "m.py", "p/q.py"};
+  const Metadata m = RegenerateMetadata(records, options);
+  return m.problems.empty() && m.interned.size() == 3 && m.extern_modules_text == "json\n" ? 0 : 1;
+}
+
+TEST(MetadataTest, DeepRecordNamesTakeMemoryInProportionToTheirLength) {
+  EXPECT_EXIT(std::exit(AnalyzeDeepNameUnderMemoryLimit()), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

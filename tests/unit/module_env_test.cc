@@ -97,6 +97,21 @@ TEST(ModuleEnvTest, NamespacePortionsSpanDirectoriesButRealModulesWin) {
   EXPECT_EQ(py.Find("mixed")->path, two.root() + "/mixed.py");
 }
 
+// Archive sources can import any dotted name; the lookup walks the parents
+// in a loop (a recursion per dot overflowed the stack here).
+TEST(ModuleEnvTest, NamesWithHundredsOfThousandsOfDotsAreNotFoundWithoutCrashing) {
+  TempTree t;
+  t.Write("a/__init__.py");
+  t.Write("a/a/__init__.py");
+  const PythonPath py({t.root()});
+  std::string deep = "a";
+  for (int i = 0; i < 300000; ++i) deep += ".a";
+  EXPECT_FALSE(py.Find(deep));
+  EXPECT_TRUE(py.Find("a.a"));
+  EXPECT_EQ(py.Find("os.path")->kind, K::kBuiltin);  // builtin whatever its parent is
+  EXPECT_FALSE(py.Find("os.path.x"));
+}
+
 TEST(ModuleEnvTest, EnvironmentReportsWhatTheExporterWouldSee) {
   TempTree t;
   t.Write("pkg/__init__.py", "import os\r\nx = 1\r");
