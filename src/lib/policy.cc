@@ -284,7 +284,9 @@ void ExportPolicy::SaveSourceString(std::string_view module, std::string source,
 
 void ExportPolicy::SavePickle(std::string_view package, std::string_view resource,
                               const PickleDependencies& deps, bool dependencies) {
-  const std::string name = "<" + std::string(package) + "." + std::string(resource) + ">";
+  // Built with append: GCC 12 warns (-Wrestrict, a known false positive) on "<" + std::string.
+  std::string name = "<";
+  name.append(package).append(".").append(resource).append(">");
   NodeAttrs& node = graph_.AddNode(name);
   node.action = Action::kIntern;
   node.provided = true;
