@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <vector>
 
-#include "fd_io.h"
 #include "fd_sink.h"
 #include "file_util.h"
 
@@ -39,7 +38,7 @@ void ZipSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
   }
 }
 
-void FdSink::Write(std::span<const char> bytes) { WriteFull(fd_, bytes, what_); }
+void FdSink::Write(std::span<const char> bytes) { WriteAll(fd_, bytes, what_); }
 
 uint64_t FdSink::CopyInKernel(int src_fd, uint64_t offset, uint64_t size) {
   while (size > 0 && kernel_copy_) {
