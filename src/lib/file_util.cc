@@ -16,6 +16,14 @@ namespace {
 // whatever the record size.
 constexpr size_t kCopyChunk = 1 << 20;
 
+constexpr uint64_t kMaxKernelChunk = 1 << 30;
+// copy_file_range calls that start off a 64 KiB boundary are markedly slower
+// (measured on ext4, kernel 6.18: a 2 GB repack took 1.4 s against cp's
+// 1.05 s; splitting each record's copy at the next 64 KiB boundary of the
+// source brought it to 1.07 s). Torch aligns data to 64 bytes only, so the
+// first piece of every record is cut short to reach that boundary.
+constexpr uint64_t kKernelCopyAlignment = 64 * 1024;
+
 void CopyByReadWrite(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset,
                      uint64_t size, const std::string& what) {
   std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(size, kCopyChunk)));
@@ -106,23 +114,39 @@ void WriteAll(int fd, std::span<const char> bytes, std::string_view what) {
   WriteLoop(fd, bytes, -1, what);
 }
 
-void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset, uint64_t size,
-               const std::string& what) {
+uint64_t CopyInKernel(int src_fd, uint64_t src_offset, int dst_fd,
+                      std::optional<uint64_t> dst_offset, uint64_t size, std::string_view what) {
   while (size > 0) {
-    loff_t in = static_cast<loff_t>(src_offset), out = static_cast<loff_t>(dst_offset);
-    const ssize_t n = ::copy_file_range(src_fd, &in, dst_fd, &out, size, 0);
+    loff_t in = static_cast<loff_t>(src_offset);
+    loff_t out = static_cast<loff_t>(dst_offset.value_or(0));
+    const uint64_t misalignment = src_offset % kKernelCopyAlignment;
+    const uint64_t to_boundary =
+        misalignment ? kKernelCopyAlignment - misalignment : kMaxKernelChunk;
+    const size_t chunk =
+        static_cast<size_t>(std::min<uint64_t>({size, kMaxKernelChunk, to_boundary}));
+    const ssize_t n =
+        ::copy_file_range(src_fd, &in, dst_fd, dst_offset ? &out : nullptr, chunk, 0);
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
-      if (KernelRefusedCopy(err))
-        return CopyByReadWrite(src_fd, src_offset, dst_fd, dst_offset, size, what);
-      ThrowSystemError("Cannot copy into '" + what + "'", err);
+      if (KernelRefusedCopy(err)) return size;
+      ThrowSystemError("Cannot copy into '" + std::string(what) + "'", err);
     }
-    if (n == 0) throw Error(Errc::kCorrupt, "Cannot copy into '" + what + "': source ends early");
+    if (n == 0) {
+      throw Error(Errc::kCorrupt, "Cannot copy into '" + std::string(what) + "': source ends early");
+    }
     src_offset += static_cast<uint64_t>(n);
-    dst_offset += static_cast<uint64_t>(n);
+    if (dst_offset) *dst_offset += static_cast<uint64_t>(n);
     size -= static_cast<uint64_t>(n);
   }
+  return 0;
+}
+
+void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset, uint64_t size,
+               const std::string& what) {
+  const uint64_t left = CopyInKernel(src_fd, src_offset, dst_fd, dst_offset, size, what);
+  const uint64_t done = size - left;
+  if (left > 0) CopyByReadWrite(src_fd, src_offset + done, dst_fd, dst_offset + done, left, what);
 }
 
 void FsyncOrThrow(int fd, const std::string& what) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +44,16 @@ void WriteAll(int fd, std::span<const char> bytes, std::string_view what);
 // files" (EXDEV, EINVAL, EOPNOTSUPP, ENOSYS, EBADF for O_APPEND, EPERM,
 // ETXTBSY): a pread/write loop can still do the copy.
 bool KernelRefusedCopy(int err);
+
+// The in-kernel half of a copy: copy_file_range(2) from `src_fd` at
+// `src_offset` to `dst_fd` at `dst_offset`, or at (and advancing) dst's file
+// position when `dst_offset` is nullopt. Pieces are cut at 64 KiB boundaries
+// of the source (faster; see file_util.cc). Returns how many trailing bytes
+// were NOT copied because the kernel refused this pair (KernelRefusedCopy):
+// 0 when everything was copied. Throws on other errors, and kCorrupt when the
+// source ends early.
+uint64_t CopyInKernel(int src_fd, uint64_t src_offset, int dst_fd,
+                      std::optional<uint64_t> dst_offset, uint64_t size, std::string_view what);
 
 // Copies `size` bytes from `src_fd` at `src_offset` to `dst_fd` at
 // `dst_offset`. Uses copy_file_range (in-kernel, reflink where the
