@@ -28,6 +28,22 @@ std::string Joined(std::span<const std::string_view> parts) {
   return out;
 }
 
+// Appends a node under `parent` (counting it in the parent's st_nlink when it
+// is a directory) and returns its inode. Linking it into the parent's
+// children is the caller's: the bulk build appends and sorts once, later
+// additions insert in order.
+InodeId AppendNode(std::vector<Node>& nodes, InodeId parent, const std::string& name,
+                   NodeKind kind, FileSource source) {
+  Node n;
+  n.name = name;
+  n.parent = parent;
+  n.kind = kind;
+  n.source = std::move(source);
+  nodes.push_back(std::move(n));
+  if (kind == NodeKind::kDirectory) ++nodes[parent - 1].subdirectories;
+  return nodes.size();
+}
+
 }  // namespace
 
 std::optional<std::vector<std::string_view>> SplitRecordPath(std::string_view path) {
@@ -92,15 +108,8 @@ class TreeBuilder {
 
  private:
   InodeId Add(InodeId parent, std::string name, NodeKind kind, FileSource source) {
-    Node n;
-    n.name = name;
-    n.parent = parent;
-    n.kind = kind;
-    n.source = source;
-    nodes_.push_back(std::move(n));
-    const InodeId ino = nodes_.size();
-    nodes_[parent - 1].children.emplace_back(std::move(name), ino);
-    if (kind == NodeKind::kDirectory) ++nodes_[parent - 1].subdirectories;
+    const InodeId ino = AppendNode(nodes_, parent, name, kind, source);
+    nodes_[parent - 1].children.emplace_back(std::move(name), ino);  // sorted once, at the end
     return ino;
   }
 
@@ -157,17 +166,10 @@ void Tree::SortChildren() {
 }
 
 InodeId Tree::NewNode(InodeId parent, std::string name, NodeKind kind, FileSource source) {
-  Node n;
-  n.name = name;
-  n.parent = parent;
-  n.kind = kind;
-  n.source = source;
-  nodes_.push_back(std::move(n));
-  const InodeId ino = nodes_.size();
+  const InodeId ino = AppendNode(nodes_, parent, name, kind, source);
   auto& siblings = nodes_[parent - 1].children;
   auto pos = std::lower_bound(siblings.begin(), siblings.end(), std::string_view(name), NameLess);
   siblings.emplace(pos, std::move(name), ino);
-  if (kind == NodeKind::kDirectory) ++nodes_[parent - 1].subdirectories;
   return ino;
 }
 

@@ -28,9 +28,6 @@ class FdSink : public ZipSink {
   void CopyFrom(int src_fd, uint64_t offset, uint64_t size) override;
 
  private:
-  // Copies what copy_file_range accepts; returns the bytes it could not.
-  uint64_t CopyInKernel(int src_fd, uint64_t offset, uint64_t size);
-
   int fd_;
   ScopedFd owned_;  // invalid when the descriptor is borrowed
   std::string what_;

@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "tpkg/scoped_fd.h"
 
@@ -25,20 +27,38 @@ ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mo
 
 struct stat FstatOrThrow(int fd, const std::string& what);
 
-// Writes all of `bytes` at `offset` (pwrite loop).
-void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, const std::string& what);
-// Reads exactly `out.size()` bytes at `offset`; kCorrupt when the file ends early.
-void PreadExact(int fd, std::span<char> out, uint64_t offset, const std::string& what);
+// Whole-buffer transfers. Each retries EINTR and short transfers; an I/O
+// error throws "Cannot read '<what>'" / "Cannot write '<what>'" with errno.
+//
+//   call         position            file ends early
+//   PreadFull    `offset` (pread)    returns the bytes read so far
+//   PreadExact   `offset` (pread)    throws Errc::kCorrupt
+//   PwriteAll    `offset` (pwrite)   (n/a)
+//   WriteAll     current (write)     (n/a)
+size_t PreadFull(int fd, std::span<char> out, uint64_t offset, std::string_view what);
+void PreadExact(int fd, std::span<char> out, uint64_t offset, std::string_view what);
+void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, std::string_view what);
+void WriteAll(int fd, std::span<const char> bytes, std::string_view what);
 
-// Copies `size` bytes from `src_fd` at `src_offset` to `dst_fd` at
-// `dst_offset`. Uses copy_file_range (in-kernel, reflink where the
-// filesystem can) and falls back to a bounded pread/pwrite loop when the
-// kernel refuses it for this pair of files (EXDEV, EINVAL, EOPNOTSUPP, ...).
 // True for the copy_file_range(2) errors that mean "not for these two
 // files" (EXDEV, EINVAL, EOPNOTSUPP, ENOSYS, EBADF for O_APPEND, EPERM,
 // ETXTBSY): a pread/write loop can still do the copy.
 bool KernelRefusedCopy(int err);
 
+// The in-kernel half of a copy: copy_file_range(2) from `src_fd` at
+// `src_offset` to `dst_fd` at `dst_offset`, or at (and advancing) dst's file
+// position when `dst_offset` is nullopt. Pieces are cut at 64 KiB boundaries
+// of the source (faster; see file_util.cc). Returns how many trailing bytes
+// were NOT copied because the kernel refused this pair (KernelRefusedCopy):
+// 0 when everything was copied. Throws on other errors, and kCorrupt when the
+// source ends early.
+uint64_t CopyInKernel(int src_fd, uint64_t src_offset, int dst_fd,
+                      std::optional<uint64_t> dst_offset, uint64_t size, std::string_view what);
+
+// Copies `size` bytes from `src_fd` at `src_offset` to `dst_fd` at
+// `dst_offset`. Uses copy_file_range (in-kernel, reflink where the
+// filesystem can) and falls back to a bounded pread/pwrite loop when the
+// kernel refuses it for this pair of files (EXDEV, EINVAL, EOPNOTSUPP, ...).
 void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset, uint64_t size,
                const std::string& what);
 

@@ -1,6 +1,7 @@
 // pickle_text.cc: protocol 0 text operand decoders.
 #include "pickle_text.h"
 
+#include "backslash_escapes.h"
 #include "utf8.h"
 
 namespace tpkg::pickle {
@@ -11,18 +12,6 @@ int DigitValue(char c) {
   if (c >= 'a' && c <= 'z') return c - 'a' + 10;
   if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
   return 99;
-}
-
-// Parses up to `digits` hex digits at `text[i]`; -1 when fewer are present.
-int64_t ReadHex(std::string_view text, size_t i, int digits) {
-  if (i + static_cast<size_t>(digits) > text.size()) return -1;
-  int64_t v = 0;
-  for (int k = 0; k < digits; ++k) {
-    int d = DigitValue(text[i + static_cast<size_t>(k)]);
-    if (d >= 16) return -1;
-    v = v * 16 + d;
-  }
-  return v;
 }
 
 int BaseFromPrefix(std::string_view& digits) {
@@ -78,18 +67,14 @@ std::optional<std::string> DecodeQuotedString(std::string_view text) {
       continue;
     }
     char e = text[++i];
+    if (auto simple = SimpleEscape(e)) {
+      out += *simple;
+      continue;
+    }
     switch (e) {
       case '\n': break;
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
-      case '\\': case '\'': case '"': out += e; break;
       case 'x': {
-        int64_t v = ReadHex(text, i + 1, 2);
+        int64_t v = ReadHexDigits(text, i + 1, 2);
         if (v < 0) return std::nullopt;  // escape_decode: "invalid \x escape"
         out += static_cast<char>(v);
         i += 2;
@@ -129,7 +114,7 @@ std::optional<std::string> DecodeRawUnicodeEscape(std::string_view text) {
     if (run % 2 == 0 || i >= text.size() || (text[i] != 'u' && text[i] != 'U')) continue;
     out.pop_back();
     int digits = text[i] == 'u' ? 4 : 8;
-    int64_t cp = ReadHex(text, i + 1, digits);
+    int64_t cp = ReadHexDigits(text, i + 1, digits);
     if (cp < 0 || !AppendUtf8(static_cast<uint32_t>(cp), out)) return std::nullopt;
     i += 1 + static_cast<size_t>(digits);
   }

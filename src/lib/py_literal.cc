@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backslash_escapes.h"
 #include "py_tokenizer.h"
 #include "utf8.h"
 
@@ -12,25 +13,6 @@ namespace tpkg::py {
 namespace {
 
 constexpr size_t kMaxFStringBrackets = 200;  // CPython MAXLEVEL
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  int lower = c | 0x20;
-  if (lower >= 'a' && lower <= 'f') return lower - 'a' + 10;
-  return -1;
-}
-
-// Reads exactly `digits` hex digits at body[i]; -1 if they are not there.
-int64_t ReadHex(std::string_view body, size_t i, int digits) {
-  if (i + static_cast<size_t>(digits) > body.size()) return -1;
-  int64_t v = 0;
-  for (int k = 0; k < digits; ++k) {
-    int d = HexValue(body[i + static_cast<size_t>(k)]);
-    if (d < 0) return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
 
 class FStringScanner {
  public:
@@ -215,21 +197,17 @@ std::optional<std::string> DecodeStringBody(const StringLiteral& s) {
       continue;
     }
     char e = b[++i];
+    if (auto simple = SimpleEscape(e)) {
+      out += *simple;
+      continue;
+    }
     switch (e) {
       case '\n': break;
       case '\r': if (i + 1 < b.size() && b[i + 1] == '\n') ++i; break;
-      case '\\': case '\'': case '"': out += e; break;
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
       case 'N': return std::nullopt;
       case 'x': case 'u': case 'U': {
         int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-        int64_t cp = ReadHex(b, i + 1, digits);
+        int64_t cp = ReadHexDigits(b, i + 1, digits);
         if (cp < 0) fail("truncated escape");
         if (!AppendUtf8(static_cast<uint32_t>(cp), out)) fail("illegal Unicode character");
         i += static_cast<size_t>(digits);

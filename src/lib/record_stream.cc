@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "fd_io.h"
+#include "file_util.h"
 #include "inflater.h"
 #include "tpkg/zip_reader.h"
 #include "zip_problems.h"

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <string>
 
-#include "fd_io.h"
+#include "file_util.h"
 #include "zip_format.h"
 
 namespace tpkg {

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "fd_io.h"
+#include "file_util.h"
 #include "zip_format.h"
 
 namespace tpkg {

@@ -16,7 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "fd_io.h"
+#include "file_util.h"
 #include "scoped_fd.h"
 #include "zip_central_directory.h"
 #include "zip_end_records.h"

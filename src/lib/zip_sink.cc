@@ -1,11 +1,7 @@
 // ZipSink's default raw copy and FdSink.
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <vector>
 
-#include "fd_io.h"
 #include "fd_sink.h"
 #include "file_util.h"
 
@@ -13,13 +9,6 @@ namespace tpkg {
 namespace {
 
 constexpr size_t kCopyBuffer = 1 << 20;
-constexpr size_t kMaxKernelChunk = 1 << 30;
-// copy_file_range calls that start off a 64 KiB boundary are markedly slower
-// (measured on ext4, kernel 6.18: a 2 GB repack took 1.4 s against cp's
-// 1.05 s; splitting each record's copy at the next 64 KiB boundary of the
-// source brought it to 1.07 s). Torch aligns data to 64 bytes only, so the
-// first piece of every record is cut short to reach that boundary.
-constexpr uint64_t kKernelCopyAlignment = 64 * 1024;
 
 [[noreturn]] void ThrowSourceEnded() {
   throw Error(Errc::kCorrupt, "source archive ended before the record being copied");
@@ -39,34 +28,16 @@ void ZipSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
   }
 }
 
-void FdSink::Write(std::span<const char> bytes) { WriteFull(fd_, bytes, what_); }
-
-uint64_t FdSink::CopyInKernel(int src_fd, uint64_t offset, uint64_t size) {
-  while (size > 0 && kernel_copy_) {
-    loff_t in = static_cast<loff_t>(offset);
-    const uint64_t misalignment = offset % kKernelCopyAlignment;
-    const uint64_t to_boundary =
-        misalignment ? kKernelCopyAlignment - misalignment : kMaxKernelChunk;
-    const size_t chunk =
-        static_cast<size_t>(std::min<uint64_t>({size, kMaxKernelChunk, to_boundary}));
-    const ssize_t n = ::copy_file_range(src_fd, &in, fd_, nullptr, chunk, 0);
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      if (!KernelRefusedCopy(err)) ThrowSystemError(what_ + ": copy failed", err);
-      kernel_copy_ = false;
-    } else if (n == 0) {
-      ThrowSourceEnded();
-    } else {
-      offset += static_cast<uint64_t>(n);
-      size -= static_cast<uint64_t>(n);
-    }
-  }
-  return size;
-}
+void FdSink::Write(std::span<const char> bytes) { WriteAll(fd_, bytes, what_); }
 
 void FdSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
-  const uint64_t left = CopyInKernel(src_fd, offset, size);
+  uint64_t left = size;
+  if (kernel_copy_) {
+    // At the descriptor's position (no explicit offset): the sink may be a
+    // pipe or O_APPEND file, which is also why a refusal sticks for the sink.
+    left = CopyInKernel(src_fd, offset, fd_, std::nullopt, size, what_);
+    kernel_copy_ = left == 0;
+  }
   if (left > 0) ZipSink::CopyFrom(src_fd, offset + (size - left), left);
 }
 

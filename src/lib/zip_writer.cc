@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <vector>
 
-#include "fd_io.h"
 #include "fd_sink.h"
+#include "file_util.h"
 #include "zip_layout.h"
 #include "zip_names.h"
 
