@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   # build
-  g++ meson ninja-build pkg-config
+  g++ gcc meson ninja-build pkg-config
   libfuse3-dev fuse3 libzip-dev zlib1g-dev libdeflate-dev libboost-program-options-dev
   python3-dev pybind11-dev libgtest-dev googletest
   # reference implementation and test runners
   python3-torch python3-numpy python3-pytest
   # tools the tests and benchmarks drive
-  graphviz fuse-zip vim-nox sed zip unzip psmisc util-linux procps time
+  graphviz fuse-zip vim-nox sed zip unzip psmisc util-linux mount procps time
   # scripts/bench_write_back.sh REFLINK=1: a loop-mounted XFS with reflinks
   xfsprogs
 )

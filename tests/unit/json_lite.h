@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "utf8.h"
+
 namespace tpkg::testing {
 
 struct Json {
@@ -77,23 +79,7 @@ class JsonParser {
     }
     return false;
   }
-  static void Utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
+
   unsigned Hex4() {
     if (i_ + 4 > s_.size()) Fail("short \\u escape");
     const unsigned v = std::stoul(s_.substr(i_, 4), nullptr, 16);
@@ -130,7 +116,7 @@ class JsonParser {
           unsigned cp = Hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && Word("\\u"))
             cp = 0x10000 + ((cp - 0xD800) << 10) + (Hex4() - 0xDC00);
-          Utf8(out, cp);
+          tpkg::AppendUtf8(cp, out);  // libtpkg's encoder (utf8.h)
           break;
         }
         default:
