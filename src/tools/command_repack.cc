@@ -1,9 +1,9 @@
 // `tpkg repack [--prefix NAME] IN OUT`: rewrite through the writer, records copied raw.
 #include <fcntl.h>
 
-#include "atomic_file.h"
+#include "base/atomic_file.h"
 #include "cli.h"
-#include "fd_sink.h"
+#include "zip/fd_sink.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
 

@@ -1,11 +1,11 @@
 // The journal's manifest: round trip, torn tails, corruption.
-#include "manifest_log.h"
+#include "journal/manifest_log.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "file_util.h"
+#include "base/file_util.h"
 #include "scratch_dir.h"
 #include "tpkg/error.h"
 

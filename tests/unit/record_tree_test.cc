@@ -1,5 +1,5 @@
 // The namespace model behind the journal: POSIX errno rules and subtree moves.
-#include "record_tree.h"
+#include "journal/record_tree.h"
 
 #include <gtest/gtest.h>
 

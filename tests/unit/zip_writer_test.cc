@@ -12,9 +12,9 @@
 
 #include <cstdlib>
 
-#include "scoped_fd.h"
+#include "base/scoped_fd.h"
 #include "tpkg/error.h"
-#include "zip_layout.h"
+#include "zip/zip_layout.h"
 #include "zip_test_util.h"
 
 namespace tpkg {

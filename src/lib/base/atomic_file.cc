@@ -1,0 +1,75 @@
+#include "base/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "base/file_util.h"
+#include "tpkg/error.h"
+
+namespace tpkg {
+namespace {
+
+constexpr int kCreateAttempts = 100;
+
+std::string RandomSuffix() {
+  uint32_t value = 0;
+  if (::getrandom(&value, sizeof(value), 0) != sizeof(value))
+    value = static_cast<uint32_t>(::getpid());
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08x", value);
+  return buf;
+}
+
+// O_EXCL with our own random name (not mkstemp) so that the kernel applies
+// the umask to 0666, without the thread-unsafe umask() dance.
+ScopedFd CreateTemp(const std::string& path, std::string& temp_path) {
+  const std::string stem = DirName(path) + "/." + BaseName(path) + ".tpkg-";
+  for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
+    temp_path = stem + RandomSuffix();
+    ScopedFd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    if (fd.valid()) return fd;
+    const int err = errno;
+    if (err != EEXIST)
+      ThrowSystemError("cannot create a temporary file in " + DirName(path), err);
+  }
+  throw Error(Errc::kExists, "cannot create a temporary file beside " + path);
+}
+
+void ThrowIfFailed(int rc, const std::string& what) {
+  if (rc != 0) {
+    const int err = errno;
+    ThrowSystemError(what, err);
+  }
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  fd_ = CreateTemp(path_, temp_path_);
+  struct stat old {};
+  if (::stat(path_.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
+    ::fchmod(fd_.get(), old.st_mode & 07777);  // best effort: keep the old permissions
+  }
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) ::unlink(temp_path_.c_str());
+}
+
+void AtomicFile::Commit() {
+  ThrowIfFailed(::fsync(fd_.get()), "cannot sync " + temp_path_);
+  fd_.Close(temp_path_);
+  ThrowIfFailed(::rename(temp_path_.c_str(), path_.c_str()),
+                "cannot rename " + temp_path_ + " to " + path_);
+  committed_ = true;
+  const std::string dir = DirName(path_);
+  ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.valid()) ThrowIfFailed(::fsync(dir_fd.get()), "cannot sync directory " + dir);
+}
+
+}  // namespace tpkg

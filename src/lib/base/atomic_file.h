@@ -1,0 +1,42 @@
+// atomic_file.h: replace a file atomically (temp file beside it + rename) (private).
+//
+//   tpkg::AtomicFile out("model.pt");               // ".model.pt.tpkg-1a2b3c" beside it
+//   tpkg::ZipWriter w = tpkg::ZipWriter::ToFd(out.fd(), "model");
+//   ... w.Finish();
+//   out.Commit();   // fsync, rename over model.pt, fsync the directory
+//
+// Readers of `path` see the old file or the complete new one, never a
+// partial write. If Commit() is not reached (an exception, a full disk) the
+// destructor removes the temporary file and `path` is untouched. The new
+// file gets the permission bits of the file it replaces, else 0666 & ~umask.
+//
+// Thread safety: one thread owns an AtomicFile; distinct ones are independent.
+#pragma once
+
+#include <string>
+
+#include "base/scoped_fd.h"
+
+namespace tpkg {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);  // throws Error naming the directory
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  int fd() const { return fd_.get(); }
+  const std::string& temp_path() const { return temp_path_; }
+
+  // Makes the new content durable and visible under `path`.
+  void Commit();
+
+ private:
+  std::string path_;
+  std::string temp_path_;
+  ScopedFd fd_;
+  bool committed_ = false;
+};
+
+}  // namespace tpkg

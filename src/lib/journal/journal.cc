@@ -1,0 +1,390 @@
+// journal.cc: the live operations of tpkg::Journal. Opening, locking and
+// recovery are in journal_open.cc.
+#include "tpkg/journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/file_util.h"
+#include "journal/journal_impl.h"
+#include "zip/record_copy.h"
+#include "tpkg/error.h"
+
+namespace tpkg {
+
+void ThrowOpError(const std::string& verb, std::string_view path, int err) {
+  throw Error(ErrcFromErrno(err),
+              "Cannot " + verb + " '" + std::string(path) + "': " + std::strerror(err), err);
+}
+
+bool ChangesArchive(LogOp op) {
+  return op != LogOp::kHeader && op != LogOp::kCommit && op != LogOp::kSetMode &&
+         op != LogOp::kSetMtime;
+}
+
+int JournalState::CheckEntry(const LogEntry& e) const {
+  switch (e.op) {
+    case LogOp::kCreate:
+      return tree.CheckCreate(e.path);
+    case LogOp::kSetContent:
+      return tree.CheckFileExists(e.path);
+    case LogOp::kUnlink:
+      return tree.CheckUnlink(e.path);
+    case LogOp::kRename:
+      return tree.CheckRename(e.path, e.path2, e.flags & kNoReplace);
+    case LogOp::kMkdir:
+      return tree.CheckMkdir(e.path);
+    case LogOp::kRmdir:
+      return tree.CheckRmdir(e.path);
+    case LogOp::kSetMode:
+    case LogOp::kSetMtime:
+      return tree.CheckAttr(e.path);
+    case LogOp::kHeader:
+    case LogOp::kCommit:
+      return 0;
+  }
+  return EINVAL;
+}
+
+std::vector<uint64_t> JournalState::ApplyEntry(const LogEntry& e) {
+  const std::optional<uint32_t> mode =
+      (e.flags & kHasMode) ? std::optional<uint32_t>(e.mode & 07777) : std::nullopt;
+  if (ChangesArchive(e.op)) dirty = true;
+  switch (e.op) {
+    case LogOp::kCreate:
+      tree.Create(e.path, e.id, mode);
+      return {};
+    case LogOp::kSetContent:
+      return tree.SetContent(e.path, e.id);
+    case LogOp::kUnlink:
+      return tree.Unlink(e.path);
+    case LogOp::kRename:
+      return tree.Rename(e.path, e.path2);
+    case LogOp::kMkdir:
+      tree.Mkdir(e.path, mode);
+      return {};
+    case LogOp::kRmdir:
+      tree.Rmdir(e.path);
+      return {};
+    case LogOp::kSetMode:
+      tree.SetMode(e.path, e.mode);
+      return {};
+    case LogOp::kSetMtime:
+      tree.SetMtime(e.path, timespec{e.sec, e.nsec});
+      return {};
+    case LogOp::kHeader:
+    case LogOp::kCommit:
+      return {};
+  }
+  return {};
+}
+
+ScopedFd JournalState::OpenData(uint64_t id, int flags) const {
+  return OpenAtOrThrow(data_fd.get(), std::to_string(id), flags, 0, DataPath(id));
+}
+
+void JournalState::FreeData(const std::vector<uint64_t>& ids) const {
+  for (uint64_t id : ids) ::unlinkat(data_fd.get(), std::to_string(id).c_str(), 0);
+}
+
+void JournalState::ThrowIfDropped() const {
+  if (dropped) throw Error(Errc::kInvalidArgument, "Journal '" + dir + "' was dropped");
+}
+
+namespace {
+
+// Validates the path(s), checks the operation, logs it durably, applies it
+// and deletes the data files it freed. `verb` names it in errors.
+void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& e) {
+  impl.ThrowIfDropped();
+  for (const std::string* p : {&e.path, &e.path2}) {
+    if (int err = ValidateRecordPath(*p)) ThrowOpError(verb, *p, err);
+  }
+  const std::string shown = e.op == LogOp::kRename ? e.path + "' to '" + e.path2 : e.path;
+  if (int err = impl.CheckEntry(e)) ThrowOpError(verb, shown, err);
+  if (e.op == LogOp::kRename && e.path == e.path2) return;  // POSIX: nothing to do
+  impl.log->Append(e);
+  impl.FreeData(impl.ApplyEntry(e));
+}
+
+// Deletes a data file unless disarmed: the copy or the log append after its
+// creation failed, so nothing will reference it.
+class DataFileGuard {
+ public:
+  DataFileGuard(const JournalState& impl, uint64_t id) : impl_(impl), id_(id) {}
+  ~DataFileGuard() {
+    if (armed_) impl_.FreeData({id_});
+  }
+  void Disarm() { armed_ = false; }
+
+ private:
+  const JournalState& impl_;
+  uint64_t id_;
+  bool armed_ = true;
+};
+
+// Creates data file <id> (empty), runs `fill` on it, makes its bytes and its
+// name durable, then logs `e` (whose id is set here) and applies it.
+template <class Fill>
+ScopedFd NewDataFile(JournalState& impl, LogEntry e, Fill fill) {
+  e.id = impl.next_id++;
+  const std::string what = impl.DataPath(e.id);
+  ScopedFd fd = OpenAtOrThrow(impl.data_fd.get(), std::to_string(e.id), O_RDWR | O_CREAT | O_EXCL,
+                              0600, what);
+  DataFileGuard guard(impl, e.id);
+  if (fill(fd.get(), what)) FdatasyncOrThrow(fd.get(), what);
+  // The manifest may only name a file whose directory entry is durable.
+  FsyncOrThrow(impl.data_fd.get(), impl.dir + "/data");
+  impl.log->Append(e);
+  guard.Disarm();
+  impl.FreeData(impl.ApplyEntry(e));
+  return fd;
+}
+
+// Copy-on-write of an original record into a new data file, keeping its first
+// `new_size` bytes (all when nullopt) and extending with zeros past them.
+ScopedFd CopyOnWrite(JournalState& impl, std::string_view record, const ZipEntry& original,
+                     std::optional<uint64_t> new_size) {
+  return NewDataFile(impl, PathEntry(LogOp::kSetContent, record),
+                     [&](int fd, const std::string& what) {
+                       const uint64_t keep = new_size.value_or(original.size);
+                       if (keep == 0) return false;  // nothing to copy, nothing to sync
+                       CopyRecordToFd(impl.zip, original, fd, keep, what);
+                       if (keep > original.size && ::ftruncate(fd, static_cast<off_t>(keep)) != 0) {
+                         const int err = errno;
+                         ThrowSystemError("Cannot extend '" + what + "'", err);
+                       }
+                       return true;
+                     });
+}
+
+void TruncateFd(int fd, uint64_t size, const std::string& what) {
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot truncate '" + what + "'", err);
+  }
+}
+
+JournalNode DirNode(const TreeAttr& attr) {
+  JournalNode node;
+  node.is_dir = true;
+  node.mode = attr.mode;
+  node.mtime = attr.mtime;
+  return node;
+}
+
+JournalNode NodeOf(const JournalState& impl, const TreeFile& file) {
+  JournalNode node;
+  node.original = file.original;
+  node.data_id = file.journal_id;
+  node.mode = file.attr.mode;
+  node.mtime = file.attr.mtime;
+  if (file.original) {
+    node.size = file.original->size;
+    return node;
+  }
+  struct stat st;
+  if (::fstatat(impl.data_fd.get(), std::to_string(file.journal_id).c_str(), &st, 0) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + impl.DataPath(file.journal_id) + "'", err);
+  }
+  node.size = static_cast<uint64_t>(st.st_size);
+  if (!node.mtime) node.mtime = st.st_mtim;
+  return node;
+}
+
+}  // namespace
+
+Journal::Journal(std::unique_ptr<JournalState> impl) : impl_(std::move(impl)) {}
+Journal::Journal(Journal&&) noexcept = default;
+Journal& Journal::operator=(Journal&&) noexcept = default;
+Journal::~Journal() = default;
+
+std::string Journal::DirectoryFor(const std::string& archive_path) {
+  return DirName(archive_path) + "/." + BaseName(archive_path) + ".tpkgfs";
+}
+
+const std::string& Journal::archive_path() const { return impl_->archive_path; }
+const std::string& Journal::directory() const { return impl_->dir; }
+const ZipReader& Journal::original() const { return impl_->zip; }
+bool Journal::recovered() const { return impl_->recovered; }
+const std::string& Journal::recovery_summary() const { return impl_->summary; }
+
+bool Journal::dirty() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->dirty;
+}
+
+std::optional<JournalNode> Journal::Stat(std::string_view path) const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  if (ValidateRecordPath(path) != 0) return std::nullopt;
+  if (const TreeDir* dir = impl_->tree.FindDir(path)) return DirNode(dir->attr);
+  if (const TreeFile* file = impl_->tree.FindFile(path)) return NodeOf(*impl_, *file);
+  return std::nullopt;
+}
+
+std::vector<JournalChild> Journal::List(std::string_view dir) const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  if (int err = ValidateRecordPath(dir)) ThrowOpError("list", dir, err);
+  if (!impl_->tree.FindDir(dir))
+    ThrowOpError("list", dir, impl_->tree.FindFile(dir) ? ENOTDIR : ENOENT);
+  std::vector<JournalChild> out;
+  for (TreeChild& c : impl_->tree.List(dir)) out.push_back({std::move(c.name), c.is_dir});
+  return out;
+}
+
+std::vector<std::pair<std::string, JournalNode>> Journal::Files() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  std::vector<std::pair<std::string, JournalNode>> out;
+  for (const auto& [path, file] : impl_->tree.files()) out.emplace_back(path, NodeOf(*impl_, file));
+  return out;
+}
+
+ScopedFd Journal::OpenForRead(std::string_view record) const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  const TreeFile* file = impl_->tree.FindFile(record);
+  if (!file) ThrowOpError("open", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
+  return file->journal_id ? impl_->OpenData(file->journal_id, O_RDONLY) : ScopedFd();
+}
+
+ScopedFd Journal::OpenForWrite(std::string_view record, bool truncate) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  if (int err = ValidateRecordPath(record)) ThrowOpError("open", record, err);
+  if (int err = impl_->tree.CheckFileExists(record)) ThrowOpError("open", record, err);
+  const TreeFile& file = *impl_->tree.FindFile(record);
+  if (file.journal_id == 0)
+    return CopyOnWrite(*impl_, record, *file.original,
+                       truncate ? std::optional<uint64_t>(0) : std::nullopt);
+  ScopedFd fd = impl_->OpenData(file.journal_id, O_RDWR);
+  if (truncate) TruncateFd(fd.get(), 0, impl_->DataPath(file.journal_id));
+  return fd;
+}
+
+ScopedFd Journal::Create(std::string_view record, std::optional<uint32_t> mode) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  if (int err = ValidateRecordPath(record)) ThrowOpError("create", record, err);
+  if (int err = impl_->tree.CheckCreate(record)) ThrowOpError("create", record, err);
+  const LogEntry e = ModeEntry(LogOp::kCreate, record, mode);
+  return NewDataFile(*impl_, e, [](int, const std::string&) { return false; });
+}
+
+void Journal::Truncate(std::string_view record, uint64_t size) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  if (int err = ValidateRecordPath(record)) ThrowOpError("truncate", record, err);
+  if (int err = impl_->tree.CheckFileExists(record)) ThrowOpError("truncate", record, err);
+  const TreeFile& file = *impl_->tree.FindFile(record);
+  if (file.journal_id != 0) {
+    TruncateFd(impl_->OpenData(file.journal_id, O_WRONLY).get(), size,
+               impl_->DataPath(file.journal_id));
+  } else if (size != file.original->size) {
+    CopyOnWrite(*impl_, record, *file.original, size);
+  }
+}
+
+void Journal::Fsync(std::string_view record) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  const TreeFile* file = impl_->tree.FindFile(record);
+  if (!file) ThrowOpError("fsync", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
+  if (file->journal_id != 0)
+    FdatasyncOrThrow(impl_->OpenData(file->journal_id, O_RDONLY).get(),
+                     impl_->DataPath(file->journal_id));
+}
+
+void Journal::Unlink(std::string_view record) {
+  std::lock_guard lock(impl_->mu);
+  LogAndApply(*impl_, "unlink", PathEntry(LogOp::kUnlink, record));
+}
+
+void Journal::Rename(std::string_view from, std::string_view to, bool no_replace) {
+  std::lock_guard lock(impl_->mu);
+  LogAndApply(*impl_, "rename", PathEntry(LogOp::kRename, from, to, no_replace ? kNoReplace : 0));
+}
+
+void Journal::Mkdir(std::string_view dir, std::optional<uint32_t> mode) {
+  std::lock_guard lock(impl_->mu);
+  LogAndApply(*impl_, "create directory", ModeEntry(LogOp::kMkdir, dir, mode));
+}
+
+void Journal::Rmdir(std::string_view dir) {
+  std::lock_guard lock(impl_->mu);
+  LogAndApply(*impl_, "remove directory", PathEntry(LogOp::kRmdir, dir));
+}
+
+void Journal::SetMode(std::string_view path, uint32_t mode) {
+  std::lock_guard lock(impl_->mu);
+  LogAndApply(*impl_, "chmod", ModeEntry(LogOp::kSetMode, path, mode));
+}
+
+void Journal::SetMtime(std::string_view path, struct timespec mtime) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  const TreeFile* file = impl_->tree.FindFile(path);
+  if (file && file->journal_id != 0) {
+    // An edited file's mtime is its data file's: later writes move it on.
+    const struct timespec times[2] = {{0, UTIME_OMIT}, mtime};
+    if (::utimensat(impl_->data_fd.get(), std::to_string(file->journal_id).c_str(), times, 0) !=
+        0) {
+      const int err = errno;
+      ThrowOpError("set the time of", path, err);
+    }
+    return;
+  }
+  LogAndApply(*impl_, "set the time of", MtimeEntry(path, mtime));
+}
+
+Journal::SaveFile Journal::CreateSaveFile() {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  ::unlinkat(impl_->dir_fd.get(), kSaveTempName, 0);
+  const std::string path = impl_->dir + "/" + kSaveTempName;
+  return SaveFile{
+      OpenAtOrThrow(impl_->dir_fd.get(), kSaveTempName, O_RDWR | O_CREAT | O_EXCL, 0600, path),
+      path};
+}
+
+void Journal::CheckArchiveUnchanged() const {
+  std::lock_guard lock(impl_->mu);
+  const struct stat opened = FstatOrThrow(impl_->zip.fd(), impl_->archive_path);
+  struct stat now;
+  if (::stat(impl_->archive_path.c_str(), &now) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + impl_->archive_path + "'", err);
+  }
+  const ArchiveIdentity& at_open = impl_->identity;
+  const bool same = now.st_dev == opened.st_dev && now.st_ino == opened.st_ino &&
+                    static_cast<uint64_t>(now.st_size) == at_open.size &&
+                    now.st_mtim.tv_sec == at_open.mtime_sec &&
+                    now.st_mtim.tv_nsec == at_open.mtime_nsec;
+  if (same) return;
+  ArchiveIdentity then = at_open, seen = at_open;
+  seen.size = static_cast<uint64_t>(now.st_size);
+  seen.mtime_sec = now.st_mtim.tv_sec;
+  seen.mtime_nsec = now.st_mtim.tv_nsec;
+  throw Error(Errc::kIo,
+              "'" + impl_->archive_path +
+                  "' was changed by another program while it was mounted (" +
+                  (now.st_ino != opened.st_ino ? std::string("replaced by another file; ") : "") +
+                  "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
+                  "); saving would overwrite that change",
+              ESTALE);
+}
+
+void Journal::MarkCommitting(const ZipReader& new_archive) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  impl_->log->Append(IdentityEntry(LogOp::kCommit, ArchiveIdentity::Of(new_archive)));
+}
+
+}  // namespace tpkg

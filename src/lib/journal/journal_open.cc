@@ -1,0 +1,372 @@
+// journal_open.cc: the life cycle of a journal directory: lock, recover
+// (replay, orphan removal, identity check), and Drop().
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+#include "base/file_util.h"
+#include "journal/journal_impl.h"
+#include "tpkg/error.h"
+#include "tpkg/journal.h"
+
+namespace tpkg {
+namespace {
+
+std::string RealPath(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (!::realpath(path.c_str(), resolved)) {
+    const int err = errno;
+    ThrowSystemError("Cannot resolve '" + path + "'", err);
+  }
+  return resolved;
+}
+
+void CheckSameFile(const std::string& path, const ZipReader& zip) {
+  struct stat by_path;
+  if (::stat(path.c_str(), &by_path) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + path + "'", err);
+  }
+  const struct stat opened = FstatOrThrow(zip.fd(), zip.path());
+  if (by_path.st_dev != opened.st_dev || by_path.st_ino != opened.st_ino)
+    throw Error(Errc::kInvalidArgument,
+                "'" + path + "' is not the archive the reader opened ('" + zip.path() + "')");
+}
+
+std::string ReadPid(int fd) {
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == '\0')) pid.pop_back();
+  return pid.empty() ? "unknown" : pid;
+}
+
+// True when `lock_fd` is still the lock file of the journal directory named
+// by `dir` (a Drop() by the previous owner may have removed either between
+// our open and our flock).
+bool StillLinked(const std::string& dir, int dir_fd, int lock_fd) {
+  struct stat dir_by_path, dir_opened, lock_by_name, lock_opened;
+  if (::stat(dir.c_str(), &dir_by_path) != 0 || ::fstat(dir_fd, &dir_opened) != 0) return false;
+  if (::fstatat(dir_fd, kLockName, &lock_by_name, AT_SYMLINK_NOFOLLOW) != 0 ||
+      ::fstat(lock_fd, &lock_opened) != 0)
+    return false;
+  return dir_by_path.st_dev == dir_opened.st_dev && dir_by_path.st_ino == dir_opened.st_ino &&
+         lock_by_name.st_ino == lock_opened.st_ino && lock_opened.st_nlink > 0;
+}
+
+// A journal for an archive that cannot be replaced would collect writes only
+// to drop them at unmount: refuse it (the daemon then mounts read-only).
+// Write-back renames a new file over the archive, so its directory must be
+// writable too, even when the journal directory already exists there.
+// Immutable files give EPERM here, read-only ones EACCES (except for root).
+void CheckWritable(const std::string& archive) {
+  auto refuse_unless_writable = [&archive](const std::string& path, const std::string& what) {
+    if (::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) != 0) {
+      const int err = errno;
+      ThrowSystemError("Cannot keep edits of '" + archive + "': " + what + " is not writable", err);
+    }
+  };
+  refuse_unless_writable(archive, "the archive");
+  refuse_unless_writable(DirName(archive), "its directory");
+}
+
+// Opens the journal directory, creating it if needed. It must be a real
+// directory (not a symlink) owned by us: whoever owns it controls what the
+// journal's files point to.
+ScopedFd OpenJournalDirectory(const JournalState& impl) {
+  if (::mkdir(impl.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    const int err = errno;
+    ThrowSystemError(
+        "Cannot create the journal directory '" + impl.dir + "' of '" + impl.archive_path + "'",
+        err);
+  }
+  ScopedFd fd = OpenOrThrow(impl.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  const struct stat st = FstatOrThrow(fd.get(), impl.dir);
+  if (st.st_uid != ::geteuid())
+    throw Error(Errc::kPermission,
+                "Journal directory '" + impl.dir + "' belongs to uid " + std::to_string(st.st_uid) +
+                    ", not to this user; move it away or mount as its owner",
+                EPERM);
+  return fd;
+}
+
+// Takes the journal's lock (non-blocking): two daemons never share a journal.
+void LockDirectory(JournalState& impl) {
+  const std::string lock_path = impl.dir + "/" + kLockName;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ScopedFd dir_fd = OpenJournalDirectory(impl);
+    ScopedFd fd =
+        OpenAtOrThrow(dir_fd.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, lock_path);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      if (err != EWOULDBLOCK) ThrowSystemError("Cannot lock '" + lock_path + "'", err);
+      throw Error(Errc::kIo,
+                  "Journal '" + impl.dir + "' of '" + impl.archive_path +
+                      "' is in use by another tpkgfs (pid " + ReadPid(fd.get()) + ")",
+                  EBUSY);
+    }
+    if (!StillLinked(impl.dir, dir_fd.get(), fd.get())) continue;
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd.get(), 0) != 0) {
+      const int err = errno;
+      ThrowSystemError("Cannot write '" + lock_path + "'", err);
+    }
+    PwriteAll(fd.get(), pid, 0, lock_path);
+    impl.lock_fd = std::move(fd);
+    impl.dir_fd = std::move(dir_fd);
+    return;
+  }
+  throw Error(Errc::kIo, "Cannot lock '" + lock_path + "': it keeps being removed", EBUSY);
+}
+
+void OpenDataDirectory(JournalState& impl) {
+  if (::mkdirat(impl.dir_fd.get(), kDataDirName, 0700) != 0 && errno != EEXIST) {
+    const int err = errno;
+    ThrowSystemError("Cannot create '" + impl.dir + "/data'", err);
+  }
+  impl.data_fd = OpenAtOrThrow(impl.dir_fd.get(), kDataDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+                               0, impl.dir + "/data");
+}
+
+// Names in an open directory (without "." and "..").
+std::vector<std::string> ListNames(int dir_fd, const std::string& what) {
+  const int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  DIR* dir = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr;
+  if (!dir) {
+    const int err = errno;
+    if (dup_fd >= 0) ::close(dup_fd);
+    ThrowSystemError("Cannot list '" + what + "'", err);
+  }
+  ::rewinddir(dir);
+  std::vector<std::string> names;
+  while (const dirent* d = ::readdir(dir)) {
+    const std::string name = d->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  return names;
+}
+
+// The id a data file name stands for, or 0 when it is not a plain decimal id.
+uint64_t ParseDataId(const std::string& name) {
+  if (name.empty() || name.size() > 19 || name.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  return std::stoull(name);
+}
+
+// Removes what an interrupted write-back or manifest creation left; returns
+// how many files it removed.
+int RemoveTempFiles(const JournalState& impl) {
+  int removed = 0;
+  for (const char* name : {kSaveTempName, ManifestLog::kTempName}) {
+    if (::unlinkat(impl.dir_fd.get(), name, 0) == 0) ++removed;
+  }
+  return removed;
+}
+
+// Empties the journal (manifest and data files), keeping the directory and
+// its lock.
+void ClearContents(const JournalState& impl) {
+  if (::unlinkat(impl.dir_fd.get(), ManifestLog::kFileName, 0) != 0 && errno != ENOENT) {
+    const int err = errno;
+    ThrowSystemError("Cannot remove '" + impl.dir + "/manifest'", err);
+  }
+  // The manifest's removal must be durable before its data files go: after a
+  // power loss a surviving manifest naming missing data files would block the
+  // next mount.
+  if (::fsync(impl.dir_fd.get()) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot sync '" + impl.dir + "'", err);
+  }
+  for (const std::string& name : ListNames(impl.data_fd.get(), impl.dir + "/data"))
+    ::unlinkat(impl.data_fd.get(), name.c_str(), 0);
+}
+
+void CreateFreshManifest(JournalState& impl) {
+  impl.log = ManifestLog::Create(impl.dir_fd.get(), impl.dir,
+                                 IdentityEntry(LogOp::kHeader, impl.identity, impl.archive_path));
+}
+
+bool HasArchiveChanges(const ManifestContents& c) {
+  for (const LogEntry& e : c.entries)
+    if (ChangesArchive(e.op)) return true;
+  return false;
+}
+
+// True when the journal's last commit entry names the archive as it is now:
+// the write-back it belongs to renamed its result into place.
+bool SaveCompleted(const ManifestContents& c, const ArchiveIdentity& now) {
+  for (auto it = c.entries.rbegin(); it != c.entries.rend(); ++it)
+    if (it->op == LogOp::kCommit) return it->identity.SameArchive(now);
+  return false;
+}
+
+std::string DescribeEntry(const LogEntry& e) {
+  static const char* const kNames[] = {"?",     "header", "create", "write",   "unlink", "rename",
+                                       "mkdir", "rmdir",  "chmod",  "utimens", "commit"};
+  const auto op = static_cast<size_t>(e.op);
+  std::string text = std::string(op < std::size(kNames) ? kNames[op] : "?") + " '" + e.path + "'";
+  if (e.op == LogOp::kRename) text += " to '" + e.path2 + "'";
+  return text;
+}
+
+// Applies the logged operations after the header to the original namespace.
+// Returns how many were applied.
+int Replay(JournalState& impl, const ManifestContents& c) {
+  int applied = 0;
+  for (size_t i = 1; i < c.entries.size(); ++i) {
+    const LogEntry& e = c.entries[i];
+    if (e.op == LogOp::kHeader || e.op == LogOp::kCommit) continue;
+    if (int err = impl.CheckEntry(e))
+      throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' is inconsistent at entry " +
+                                      std::to_string(i) + " (" + DescribeEntry(e) +
+                                      "): " + std::strerror(err) +
+                                      "; move it away to mount the archive as it is");
+    if (e.id >= impl.next_id) impl.next_id = e.id + 1;
+    impl.ApplyEntry(e);  // data files freed here are removed as orphans below
+    ++applied;
+  }
+  return applied;
+}
+
+// Deletes every data file the namespace does not reference (copies
+// interrupted by a crash, files freed by operations whose cleanup did not
+// run), and checks that every referenced one exists. Returns the count removed.
+int RemoveOrphanData(JournalState& impl) {
+  std::set<uint64_t> referenced;
+  for (const auto& [path, file] : impl.tree.files())
+    if (file.journal_id) referenced.insert(file.journal_id);
+  int removed = 0;
+  std::set<uint64_t> present;
+  for (const std::string& name : ListNames(impl.data_fd.get(), impl.dir + "/data")) {
+    const uint64_t id = ParseDataId(name);
+    if (id >= impl.next_id) impl.next_id = id + 1;
+    if (id != 0 && referenced.count(id)) {
+      present.insert(id);
+    } else if (::unlinkat(impl.data_fd.get(), name.c_str(), 0) == 0) {
+      ++removed;
+    }
+  }
+  for (const auto& [path, file] : impl.tree.files())
+    if (file.journal_id && !present.count(file.journal_id))
+      throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' has lost the data of '" + path +
+                                      "' (" + impl.DataPath(file.journal_id) + " is missing)");
+  return removed;
+}
+
+// "recovered 3 edited records from <dir> (1 written, 1 renamed, 1 deleted)"
+std::string RecoveredLine(const JournalState& impl) {
+  int written = 0, renamed = 0, deleted = 0;
+  std::set<const ZipEntry*> present;
+  for (const auto& [path, file] : impl.tree.files()) {
+    if (file.journal_id) ++written;
+    if (file.original) present.insert(file.original);
+    if (file.original && file.original->name != path) ++renamed;
+  }
+  // Deleted: neither kept under some name nor rewritten under its own.
+  for (const ZipEntry& e : impl.zip.entries())
+    if (!e.is_directory() && !present.count(&e) && !impl.tree.FindFile(e.name)) ++deleted;
+  return "recovered " + std::to_string(written + renamed + deleted) + " edited records from " +
+         impl.dir + " (" + std::to_string(written) + " written, " + std::to_string(renamed) +
+         " renamed, " + std::to_string(deleted) + " deleted)";
+}
+
+void AddNote(std::string* summary, const std::string& dir, const std::string& note) {
+  *summary += summary->empty() ? "journal " + dir + ": " : std::string("; ");
+  *summary += note;
+}
+
+// Opens the manifest (or creates one) and brings the namespace up to date.
+void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
+  if (::faccessat(impl.dir_fd.get(), ManifestLog::kFileName, F_OK, 0) != 0) {
+    if (errno != ENOENT) {
+      const int err = errno;
+      ThrowSystemError("Cannot access '" + impl.dir + "/manifest'", err);
+    }
+    ClearContents(impl);
+    return CreateFreshManifest(impl);
+  }
+  ManifestContents c;
+  ManifestLog log = ManifestLog::Open(impl.dir_fd.get(), impl.dir, &c);
+  if (c.torn_bytes)
+    notes->push_back("dropped a torn manifest tail of " + std::to_string(c.torn_bytes) + " bytes");
+  const ArchiveIdentity& recorded = c.entries[0].identity;
+  if (!recorded.SameArchive(impl.identity)) {
+    if (SaveCompleted(c, impl.identity)) {
+      notes->push_back("removed the journal of a save of " + impl.archive_path +
+                       " that had completed");
+    } else if (!HasArchiveChanges(c)) {
+      notes->push_back("discarded an empty journal made for another version of " +
+                       impl.archive_path);
+    } else {
+      throw Error(Errc::kInvalidArgument,
+                  "Journal '" + impl.dir + "' holds edits of a different archive than '" +
+                      impl.archive_path + "' (journal made for: " + recorded.Describe() +
+                      "; archive now: " + impl.identity.Describe() +
+                      "). Move the journal away to use the archive as it is, or put back the "
+                      "archive it was made for");
+    }
+    ClearContents(impl);
+    return CreateFreshManifest(impl);
+  }
+  impl.log = std::move(log);
+  impl.recovered = Replay(impl, c) > 0;
+}
+
+}  // namespace
+
+Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& original,
+                              const JournalOptions& options) {
+  auto impl = std::make_unique<JournalState>(original);
+  impl->archive_path = RealPath(archive_path);
+  CheckSameFile(impl->archive_path, original);
+  impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;
+  impl->identity = ArchiveIdentity::Of(original);
+  CheckWritable(impl->archive_path);
+  LockDirectory(*impl);
+  OpenDataDirectory(*impl);
+  std::vector<std::string> notes;
+  if (int n = RemoveTempFiles(*impl))
+    notes.push_back("removed " + std::to_string(n) + " unfinished temp files");
+  LoadManifest(*impl, &notes);
+  if (int n = RemoveOrphanData(*impl))
+    notes.push_back("removed " + std::to_string(n) + " orphan data files");
+  if (impl->recovered) impl->summary = RecoveredLine(*impl);
+  for (const std::string& note : notes) AddNote(&impl->summary, impl->dir, note);
+  return Journal(std::move(impl));
+}
+
+void Journal::Drop() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->dropped) return;
+  JournalState& impl = *impl_;
+  // The manifest goes first: without it, whatever else remains is orphans.
+  ClearContents(impl);
+  RemoveTempFiles(impl);
+  ::unlinkat(impl.dir_fd.get(), kDataDirName, AT_REMOVEDIR);
+  ::unlinkat(impl.dir_fd.get(), kLockName, 0);
+  // ENOTEMPTY: another daemon started using the directory after our unlink
+  // of the lock; it is theirs now.
+  ::rmdir(impl.dir.c_str());
+  impl.log.reset();
+  impl.data_fd.reset();
+  impl.dir_fd.reset();
+  impl.lock_fd.reset();
+  impl.dropped = true;
+  try {
+    FsyncDirectory(DirName(impl.dir));
+  } catch (const Error&) {
+    // Not durable yet is harmless: a journal that reappears after a power
+    // loss is recognised (completed save) or holds no changes.
+  }
+}
+
+}  // namespace tpkg

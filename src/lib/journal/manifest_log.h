@@ -1,0 +1,114 @@
+// manifest_log.h (private): the journal's append-only log of namespace
+// operations, with a checksum per entry so that a torn tail is detected and
+// dropped.
+//
+// File format (all integers little-endian):
+//
+//   magic     8 bytes  "TPKGJNL1"
+//   entries   repeated:
+//     u32 payload length (1 .. kMaxPayload)
+//     u32 CRC-32 of the payload (zlib polynomial)
+//     payload: u8 op, u8 flags, str path, str path2, u64 id, u32 mode,
+//              i64 sec, i64 nsec, u64 identity.size, u64 identity.digest,
+//              i64 identity.mtime_sec, i64 identity.mtime_nsec
+//              (str = u32 length + bytes)
+//
+// The first entry is always kHeader (the identity of the archive the edits
+// apply to, the archive path in `path`). The file is created whole (temp,
+// fsync, rename, fsync dir), so a valid header is always there; every later
+// entry is one pwrite() followed by fdatasync(). Reading stops at the first
+// entry that is incomplete, too long or fails its CRC: that is a write torn
+// by a crash, and it is truncated away before anything is appended.
+//
+//   ManifestLog log = ManifestLog::Create(dir_fd, "/x/.m.pt.tpkgfs", header);
+//   log.Append({.op = LogOp::kUnlink, .path = "a/b.py"});   // durable on return
+//
+// Thread safety: none; the Journal serializes access with its mutex.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "journal/archive_identity.h"
+#include "tpkg/scoped_fd.h"
+
+namespace tpkg {
+
+enum class LogOp : uint8_t {
+  kHeader = 1,  // identity, path = archive path (informative)
+  kCreate,      // path, id, mode (flags & kHasMode)
+  kSetContent,  // path now holds journal data file `id`
+  kUnlink,      // path
+  kRename,      // path -> path2 (files or whole directories)
+  kMkdir,       // path, mode (flags & kHasMode)
+  kRmdir,       // path
+  kSetMode,     // path, mode
+  kSetMtime,    // path, sec, nsec
+  kCommit,      // a write-back is about to replace the archive with `identity`
+};
+
+inline constexpr uint8_t kHasMode = 1;
+
+struct LogEntry {
+  LogOp op = LogOp::kHeader;
+  uint8_t flags = 0;
+  std::string path;
+  std::string path2;
+  uint64_t id = 0;
+  uint32_t mode = 0;
+  int64_t sec = 0;
+  int64_t nsec = 0;
+  ArchiveIdentity identity;
+};
+
+// Builders (fields an operation does not use stay zero).
+LogEntry PathEntry(LogOp op, std::string_view path, std::string_view path2 = {}, uint8_t flags = 0);
+LogEntry ModeEntry(LogOp op, std::string_view path, std::optional<uint32_t> mode);
+LogEntry MtimeEntry(std::string_view path, struct timespec mtime);
+LogEntry IdentityEntry(LogOp op, const ArchiveIdentity& identity, std::string_view path = {});
+
+struct ManifestContents {
+  std::vector<LogEntry> entries;  // entries[0] is the header
+  uint64_t torn_bytes = 0;        // bytes dropped from the tail
+};
+
+class ManifestLog {
+ public:
+  static constexpr const char* kFileName = "manifest";
+  static constexpr const char* kTempName = "manifest.tmp";
+
+  // Writes a log holding only `header`, atomically, in directory `dir_fd`
+  // (`dir` is its path, for messages).
+  static ManifestLog Create(int dir_fd, const std::string& dir, const LogEntry& header);
+  // Opens the existing log, returns its entries, and truncates a torn tail.
+  // kCorrupt when the magic or the header entry is unreadable.
+  static ManifestLog Open(int dir_fd, const std::string& dir, ManifestContents* contents);
+
+  ManifestLog(ManifestLog&&) noexcept = default;
+  ManifestLog& operator=(ManifestLog&&) noexcept = default;
+
+  // Appends and fdatasyncs. On failure the file is cut back to its previous
+  // end (so no half entry precedes the next one) and Error is thrown; if even
+  // that fails, every later Append throws.
+  void Append(const LogEntry& entry);
+  const std::string& path() const { return path_; }
+
+ private:
+  ManifestLog(ScopedFd fd, std::string path, uint64_t end)
+      : fd_(std::move(fd)), path_(std::move(path)), end_(end) {}
+
+  ScopedFd fd_;
+  std::string path_;
+  uint64_t end_ = 0;
+  bool broken_ = false;
+};
+
+// Serialization, exposed for tests that tear and corrupt logs on purpose.
+std::string EncodeLogEntry(const LogEntry& entry);
+
+}  // namespace tpkg

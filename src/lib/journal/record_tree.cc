@@ -1,0 +1,256 @@
+#include "journal/record_tree.h"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace tpkg {
+namespace {
+
+// The errno each check returns, as rename(2), unlink(2), mkdir(2), rmdir(2)
+// and Linux specify them (first matching row wins):
+//
+//   operation       condition                                errno
+//   any             an ancestor is missing                   ENOENT
+//   any             an ancestor is a file                    ENOTDIR
+//   create, mkdir   the name exists (file or directory)      EEXIST
+//   open for write  the name is a directory / is missing     EISDIR / ENOENT
+//   unlink          the name is a directory / is missing     EISDIR / ENOENT
+//   rmdir           the root / a file / missing              EBUSY / ENOTDIR / ENOENT
+//   rmdir           the directory has children               ENOTEMPTY
+//   rename          either side is the root                  EBUSY
+//   rename          `from` is missing                        ENOENT
+//   rename          from == to                               0 (nothing to do)
+//   rename          `to` is inside `from` (a/b -> a/b/c)     EINVAL
+//   rename          NOREPLACE and `to` exists                EEXIST
+//   rename          dir over a file                          ENOTDIR
+//   rename          dir over a non-empty dir (a/b -> a too)  ENOTEMPTY
+//   rename          file over a dir                          EISDIR
+
+constexpr size_t kNameMax = 255;   // NAME_MAX
+constexpr size_t kPathMax = 4095;  // PATH_MAX without its NUL
+
+std::string_view Parent(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
+// "" for the root, "dir/" otherwise: the key prefix of everything inside `dir`.
+std::string ChildPrefix(std::string_view dir) {
+  return dir.empty() ? std::string() : std::string(dir) + "/";
+}
+
+// Appends the immediate children of `prefix` found among the keys of `map`,
+// jumping over deeper subtrees in one lower_bound each.
+template <class Map>
+void CollectChildren(const Map& map, const std::string& prefix, bool is_dir,
+                     std::vector<TreeChild>* out) {
+  auto it = map.lower_bound(prefix);
+  while (it != map.end() && it->first.starts_with(prefix)) {
+    const std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    const size_t slash = rest.find('/');
+    if (rest.empty()) {
+      ++it;
+    } else if (slash == std::string_view::npos) {
+      out->push_back({std::string(rest), is_dir});
+      ++it;
+    } else {
+      // '0' is the character after '/': the first key past "<prefix><child>/...".
+      it = map.lower_bound(prefix + std::string(rest.substr(0, slash)) + '0');
+    }
+  }
+}
+
+}  // namespace
+
+int ValidateRecordPath(std::string_view path) {
+  if (path.empty()) return 0;
+  if (path.size() > kPathMax) return ENAMETOOLONG;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, slash - start);
+    if (part.empty() || part == "." || part == "..") return EINVAL;
+    if (part.find('\0') != std::string_view::npos) return EINVAL;
+    if (part.size() > kNameMax) return ENAMETOOLONG;
+    if (slash == path.size()) return 0;
+    start = slash + 1;
+  }
+}
+
+RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {
+  dirs_.emplace("", TreeDir{});
+  for (const ZipEntry& e : entries) {
+    std::string_view name = e.name;
+    if (e.is_directory()) {
+      while (name.ends_with('/')) name.remove_suffix(1);
+      if (!name.empty()) dirs_.emplace(std::string(name), TreeDir{});
+    } else {
+      files_.emplace(std::string(name), TreeFile{&e, 0, {}});
+    }
+    for (std::string_view p = Parent(name); !p.empty(); p = Parent(p))
+      dirs_.emplace(std::string(p), TreeDir{});
+  }
+}
+
+const TreeFile* RecordTree::FindFile(std::string_view path) const {
+  auto it = files_.find(path);
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+const TreeDir* RecordTree::FindDir(std::string_view path) const {
+  auto it = dirs_.find(path);
+  return it == dirs_.end() ? nullptr : &it->second;
+}
+
+bool RecordTree::IsEmptyDir(std::string_view path) const {
+  if (path.empty()) return files_.empty() && dirs_.size() == 1;
+  const std::string prefix = ChildPrefix(path);
+  auto f = files_.lower_bound(prefix);
+  if (f != files_.end() && f->first.starts_with(prefix)) return false;
+  auto d = dirs_.lower_bound(prefix);
+  return d == dirs_.end() || !d->first.starts_with(prefix);
+}
+
+std::vector<TreeChild> RecordTree::List(std::string_view dir) const {
+  const std::string prefix = ChildPrefix(dir);
+  std::vector<TreeChild> out;
+  CollectChildren(dirs_, prefix, true, &out);
+  CollectChildren(files_, prefix, false, &out);
+  std::sort(out.begin(), out.end(),
+            [](const TreeChild& a, const TreeChild& b) { return a.name < b.name; });
+  return out;
+}
+
+int RecordTree::CheckParent(std::string_view path) const {
+  for (size_t slash = path.find('/'); slash != std::string_view::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::string_view ancestor = path.substr(0, slash);
+    if (FindFile(ancestor)) return ENOTDIR;
+    if (!FindDir(ancestor)) return ENOENT;
+  }
+  return 0;
+}
+
+int RecordTree::CheckCreate(std::string_view path) const {
+  if (int err = CheckParent(path)) return err;
+  return Exists(path) ? EEXIST : 0;
+}
+
+int RecordTree::CheckFileExists(std::string_view path) const {
+  if (int err = CheckParent(path)) return err;
+  if (FindDir(path)) return EISDIR;
+  return FindFile(path) ? 0 : ENOENT;
+}
+
+int RecordTree::CheckUnlink(std::string_view path) const { return CheckFileExists(path); }
+
+int RecordTree::CheckMkdir(std::string_view path) const { return CheckCreate(path); }
+
+int RecordTree::CheckRmdir(std::string_view path) const {
+  if (path.empty()) return EBUSY;
+  if (int err = CheckParent(path)) return err;
+  if (FindFile(path)) return ENOTDIR;
+  if (!FindDir(path)) return ENOENT;
+  return IsEmptyDir(path) ? 0 : ENOTEMPTY;
+}
+
+int RecordTree::CheckAttr(std::string_view path) const {
+  if (path.empty()) return 0;
+  if (int err = CheckParent(path)) return err;
+  return Exists(path) ? 0 : ENOENT;
+}
+
+int RecordTree::CheckRename(std::string_view from, std::string_view to, bool no_replace) const {
+  if (from.empty() || to.empty()) return EBUSY;
+  if (int err = CheckParent(from)) return err;
+  if (!Exists(from)) return ENOENT;
+  if (int err = CheckParent(to)) return err;
+  if (from == to) return 0;
+  if (to.starts_with(from) && to[from.size()] == '/') return EINVAL;
+  if (!Exists(to)) return 0;
+  if (no_replace) return EEXIST;
+  if (FindDir(from)) {
+    if (FindFile(to)) return ENOTDIR;
+    return IsEmptyDir(to) ? 0 : ENOTEMPTY;
+  }
+  return FindDir(to) ? EISDIR : 0;
+}
+
+void RecordTree::Create(std::string_view path, uint64_t journal_id, std::optional<uint32_t> mode) {
+  files_.emplace(std::string(path), TreeFile{nullptr, journal_id, TreeAttr{mode, std::nullopt}});
+}
+
+std::vector<uint64_t> RecordTree::SetContent(std::string_view path, uint64_t journal_id) {
+  TreeFile& file = files_.find(path)->second;
+  std::vector<uint64_t> freed;
+  if (file.journal_id != 0 && file.journal_id != journal_id) freed.push_back(file.journal_id);
+  file.journal_id = journal_id;
+  file.original = nullptr;
+  // From now on the data file's own mtime tells when the content changed.
+  file.attr.mtime.reset();
+  return freed;
+}
+
+std::vector<uint64_t> RecordTree::Unlink(std::string_view path) {
+  auto it = files_.find(path);
+  std::vector<uint64_t> freed;
+  if (it->second.journal_id != 0) freed.push_back(it->second.journal_id);
+  files_.erase(it);
+  return freed;
+}
+
+std::vector<uint64_t> RecordTree::Rename(std::string_view from, std::string_view to) {
+  if (from == to) return {};
+  std::vector<uint64_t> freed;
+  if (auto it = files_.find(from); it != files_.end()) {
+    TreeFile moved = it->second;
+    files_.erase(it);
+    if (auto old = files_.find(to); old != files_.end()) {
+      if (old->second.journal_id != 0) freed.push_back(old->second.journal_id);
+      files_.erase(old);
+    }
+    files_.emplace(std::string(to), moved);
+    return freed;
+  }
+  dirs_.erase(std::string(to));  // an empty directory being replaced, if any
+  MoveSubtree(std::string(from), std::string(to));
+  return freed;
+}
+
+void RecordTree::MoveSubtree(const std::string& from, const std::string& to) {
+  const std::string prefix = from + "/";
+  auto rekey = [&](auto& map) {
+    std::vector<std::string> keys;
+    for (auto it = map.lower_bound(prefix); it != map.end() && it->first.starts_with(prefix); ++it)
+      keys.push_back(it->first);
+    if (map.count(from)) keys.push_back(from);
+    for (const std::string& key : keys) {
+      auto node = map.extract(key);
+      node.key() = to + key.substr(from.size());
+      map.insert(std::move(node));
+    }
+  };
+  rekey(dirs_);
+  rekey(files_);
+}
+
+void RecordTree::Mkdir(std::string_view path, std::optional<uint32_t> mode) {
+  dirs_.emplace(std::string(path), TreeDir{TreeAttr{mode, std::nullopt}});
+}
+
+void RecordTree::Rmdir(std::string_view path) { dirs_.erase(std::string(path)); }
+
+TreeAttr* RecordTree::MutableAttr(std::string_view path) {
+  if (auto it = files_.find(path); it != files_.end()) return &it->second.attr;
+  return &dirs_.find(path)->second.attr;
+}
+
+void RecordTree::SetMode(std::string_view path, uint32_t mode) {
+  MutableAttr(path)->mode = mode & 07777;
+}
+
+void RecordTree::SetMtime(std::string_view path, struct timespec mtime) {
+  MutableAttr(path)->mtime = mtime;
+}
+
+}  // namespace tpkg

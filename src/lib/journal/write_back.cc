@@ -1,0 +1,161 @@
+// write_back.cc: WriteBack(), the atomic replacement of an archive by its
+// edited version (rules in tpkg/write_back.h).
+#include "tpkg/write_back.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/file_util.h"
+#include "tpkg/error.h"
+#include "tpkg/zip_writer.h"
+#include "zip/write_behind_sink.h"
+
+namespace tpkg {
+namespace {
+
+// Removes the temp archive unless disarmed (after the rename), and says why
+// if it could not, so that message joins the others.
+class TempFileGuard {
+ public:
+  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
+  ~TempFileGuard() { Remove(); }
+  void Disarm() { path_.clear(); }
+  // Returns "" or "; the temp file '<path>' could not be removed: <reason>".
+  std::string Remove() {
+    if (path_.empty()) return {};
+    std::string problem;
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+      const int err = errno;
+      problem = "; the temp file '" + path_ + "' could not be removed: " + std::strerror(err);
+    }
+    path_.clear();
+    return problem;
+  }
+
+ private:
+  std::string path_;
+};
+
+void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journal& journal,
+                  ZipWriter& writer, WriteBackResult* result) {
+  for (const PlannedRecord& r : plan.records) {
+    switch (r.source) {
+      case PlannedRecord::Source::kRaw:
+        writer.CopyRawRecord(original, *r.entry, r.name.empty() ? r.entry->name : r.name);
+        ++result->raw_copied;
+        break;
+      case PlannedRecord::Source::kJournal: {
+        ScopedFd fd = journal.OpenForRead(r.name);
+        const uint64_t size = static_cast<uint64_t>(FstatOrThrow(fd.get(), r.name).st_size);
+        writer.AddRecordFromFd(r.name, fd.get(), 0, size);
+        ++result->from_journal;
+        break;
+      }
+      case PlannedRecord::Source::kRegenerated:
+        writer.AddRecord(r.name, std::span<const char>(r.bytes->data(), r.bytes->size()));
+        ++result->regenerated;
+        break;
+    }
+  }
+}
+
+// The new archive gets the permission bits and owner of the one it replaces.
+void KeepModeAndOwner(int fd, const std::string& archive, const std::string& temp) {
+  struct stat st;
+  if (::stat(archive.c_str(), &st) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + archive + "'", err);
+  }
+  if (::fchmod(fd, st.st_mode & 07777) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot chmod '" + temp + "'", err);
+  }
+  const struct stat now = FstatOrThrow(fd, temp);
+  if ((now.st_uid != st.st_uid || now.st_gid != st.st_gid) &&
+      ::fchown(fd, st.st_uid, st.st_gid) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot give '" + temp + "' the owner of '" + archive + "'", err);
+  }
+}
+
+void Stage(const WriteBackOptions& options, WriteBackStage stage) {
+  if (options.on_stage) options.on_stage(stage);
+}
+
+// Writes, checks and renames the new archive; throws on any failure with the
+// temp file removed.
+void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOptions& options,
+                    WriteBackResult* result) {
+  const ZipReader& original = journal.original();
+  const std::string& archive = journal.archive_path();
+  Journal::SaveFile save = journal.CreateSaveFile();
+  TempFileGuard guard(save.path);
+  try {
+    ZipWriter writer = ZipWriter::ToSink(
+        std::make_unique<WriteBehindSink>(save.fd.get(), save.path), original.prefix());
+    WriteRecords(plan, original, journal, writer, result);
+    result->size = writer.Finish();
+    KeepModeAndOwner(save.fd.get(), archive, save.path);
+    FsyncOrThrow(save.fd.get(), save.path);
+    Stage(options, WriteBackStage::kTempWritten);
+    const ZipReader written = ZipReader::Open(save.path);  // strict: torch must be able to read it
+    if (options.validate) options.validate(save.path);
+    journal.CheckArchiveUnchanged();
+    journal.MarkCommitting(written);
+    Stage(options, WriteBackStage::kCommitted);
+    if (::rename(save.path.c_str(), archive.c_str()) != 0) {
+      const int err = errno;
+      ThrowSystemError("Cannot rename '" + save.path + "' to '" + archive + "'", err);
+    }
+    guard.Disarm();
+  } catch (const Error& e) {
+    const std::string cleanup = guard.Remove();
+    throw Error(e.code(), e.what() + cleanup, e.sys_errno());
+  }
+  Stage(options, WriteBackStage::kRenamed);
+  FsyncDirectory(DirName(archive));
+}
+
+std::string Summary(const std::string& archive, const WriteBackResult& r) {
+  return "saved " + archive + ": " + std::to_string(r.from_journal) +
+         " records from the journal, " + std::to_string(r.regenerated) + " regenerated, " +
+         std::to_string(r.raw_copied) + " copied raw, " + std::to_string(r.size) + " bytes";
+}
+
+}  // namespace
+
+WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
+                          const WriteBackOptions& options) {
+  const std::string archive = journal.archive_path();
+  WriteBackResult result;
+  try {
+    // Checked first (the raw copies read the archive) and again just before
+    // the rename (the copy takes time). Without edits there is nothing to
+    // protect and nothing to refuse.
+    if (journal.dirty()) journal.CheckArchiveUnchanged();
+    const WritePlan plan = journal.dirty() ? PlanWriteBack(journal, metadata) : WritePlan{};
+    if (!plan.changed) {
+      journal.Drop();
+      result.summary = "no changes; " + archive + " left untouched";
+      return result;
+    }
+    SaveAtomically(plan, journal, options, &result);
+  } catch (const Error& e) {
+    throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
+  }
+  result.written = true;
+  result.summary = Summary(archive, result);
+  try {
+    journal.Drop();
+  } catch (const Error& e) {
+    // The archive is saved; the leftover journal names it as committed and
+    // the next OpenOrCreate removes it.
+    result.summary += "; the journal could not be removed yet: " + std::string(e.what());
+  }
+  return result;
+}
+
+}  // namespace tpkg

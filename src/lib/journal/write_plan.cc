@@ -1,0 +1,160 @@
+// write_plan.cc: PlanWriteBack(), the order and source of every record a
+// write-back writes (rules in tpkg/write_back.h).
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "base/file_util.h"
+#include "tpkg/write_back.h"
+
+namespace tpkg {
+namespace {
+
+constexpr std::string_view kExternModules = ".data/extern_modules";
+constexpr std::string_view kVersion = ".data/version";
+
+constexpr size_t kCompareChunk = 64 * 1024;
+
+class Planner {
+ public:
+  Planner(const Journal& journal, const RegeneratedRecords& metadata)
+      : original_(journal.original()), journal_(journal), metadata_(metadata) {
+    for (auto& [path, node] : journal.Files()) files_.emplace(path, node);
+  }
+
+  WritePlan Run() {
+    const size_t insert_at = InsertionPoint();
+    const std::vector<ZipEntry>& entries = original_.entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i == insert_at) EmitNewRecords();
+      const ZipEntry& e = entries[i];
+      if (!e.is_directory() && e.name != kVersion && Exists(e.name)) {
+        Emit(e.name);
+      }
+    }
+    if (insert_at == entries.size()) EmitNewRecords();
+    if (Exists(std::string(kVersion))) Emit(std::string(kVersion));
+    plan_.changed = !SameAsOriginal();
+    return std::move(plan_);
+  }
+
+ private:
+  bool Exists(const std::string& name) const { return files_.count(name) || metadata_.count(name); }
+
+  size_t InsertionPoint() const {
+    const std::vector<ZipEntry>& entries = original_.entries();
+    for (std::string_view anchor : {kExternModules, kVersion}) {
+      for (size_t i = 0; i < entries.size(); ++i)
+        if (entries[i].name == anchor) return i;
+    }
+    return entries.size();
+  }
+
+  // Names the original archive does not have: created files, rename
+  // targets, then regenerated records it lacked.
+  void EmitNewRecords() {
+    for (const auto& [path, node] : files_)
+      if (!original_.Find(path) && path != kVersion && !metadata_.count(path)) Emit(path);
+    for (const auto& [name, bytes] : metadata_)
+      if (!original_.Find(name) && name != kVersion) Emit(name);
+  }
+
+  void Emit(const std::string& name) {
+    const ZipEntry* same_name = original_.Find(name);
+    if (auto m = metadata_.find(name); m != metadata_.end()) {
+      if (same_name && same_name->size == m->second.size() &&
+          original_.ReadAll(*same_name) == m->second)
+        return Raw(name, same_name);
+      return plan_.records.push_back(
+          {name, PlannedRecord::Source::kRegenerated, nullptr, &m->second});
+    }
+    const JournalNode& node = files_.at(name);
+    if (node.original) return Raw(name, node.original);
+    if (same_name && same_name->size == node.size && UnchangedBytes(name, *same_name))
+      return Raw(name, same_name);
+    plan_.records.push_back({name, PlannedRecord::Source::kJournal});
+  }
+
+  void Raw(const std::string& name, const ZipEntry* entry) {
+    plan_.records.push_back({name, PlannedRecord::Source::kRaw, entry});
+  }
+
+  // An edited file that holds exactly its original bytes (opened for
+  // writing, or rewritten with the same content) needs no rewrite. The bytes
+  // themselves are compared: equal size and CRC-32 are easy to reach with
+  // other content, and taking them for "unchanged" would drop the edit. An
+  // original that cannot be read back (corrupt) counts as changed, so the
+  // user's bytes are written.
+  bool UnchangedBytes(const std::string& name, const ZipEntry& entry) const {
+    ScopedFd fd = journal_.OpenForRead(name);
+    const std::string what = journal_.directory() + " (" + name + ")";
+    std::vector<char> edited(kCompareChunk), original(kCompareChunk);
+    try {
+      RecordStream in(original_, entry);
+      for (uint64_t offset = 0; offset < entry.size;) {
+        const size_t n = in.Read(original);
+        if (n == 0) return false;
+        PreadExact(fd.get(), std::span<char>(edited.data(), n), offset, what);
+        if (std::memcmp(edited.data(), original.data(), n) != 0) return false;
+        offset += n;
+      }
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      return false;
+    }
+    return true;
+  }
+
+  // True when the user's files are the original records: then the save is
+  // skipped, whatever the regenerated metadata says. Layout the plan changes
+  // on its own (ZIP directory entries dropped, `.data/version` moved last)
+  // is no reason to rewrite an archive either.
+  bool SameAsOriginal() const {
+    std::vector<const ZipEntry*> expected;
+    for (const ZipEntry& e : original_.entries())
+      if (!e.is_directory()) expected.push_back(&e);
+    std::vector<const ZipEntry*> planned;
+    for (const PlannedRecord& r : plan_.records) {
+      const std::optional<const ZipEntry*> entry = UserContent(r);
+      if (!entry) continue;  // added by the metadata alone
+      if (!*entry || r.name != (*entry)->name) return false;
+      planned.push_back(*entry);
+    }
+    const auto is_version = [](const ZipEntry* e) { return e->name == kVersion; };
+    if (std::count_if(expected.begin(), expected.end(), is_version) !=
+        std::count_if(planned.begin(), planned.end(), is_version))
+      return false;
+    std::erase_if(expected, is_version);
+    std::erase_if(planned, is_version);
+    return planned == expected;
+  }
+
+  // The original entry whose bytes the user's file named r.name holds:
+  // nullptr for edited or deleted content, nullopt when neither a user file
+  // nor an original record has that name (the metadata added it).
+  std::optional<const ZipEntry*> UserContent(const PlannedRecord& r) const {
+    if (r.source == PlannedRecord::Source::kRaw) return r.entry;
+    if (r.source == PlannedRecord::Source::kJournal) return nullptr;
+    auto file = files_.find(r.name);
+    if (file != files_.end()) return file->second.original;
+    if (original_.Find(r.name)) return nullptr;
+    return std::nullopt;
+  }
+
+  const ZipReader& original_;
+  const Journal& journal_;
+  const RegeneratedRecords& metadata_;
+  std::map<std::string, JournalNode> files_;
+  WritePlan plan_;
+};
+
+}  // namespace
+
+WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
+  return Planner(journal, metadata).Run();
+}
+
+}  // namespace tpkg

@@ -1,0 +1,208 @@
+// RegenerateMetadata: replay PackageExporter over an archive's records.
+#include "tpkg/metadata.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+#include <utility>
+
+#include "package/package_layout.h"
+#include "tpkg/error.h"
+#include "tpkg/policy.h"
+
+namespace tpkg {
+namespace {
+
+// `.data/extern_modules` as PackageImporter reads it: splitlines(), here
+// without the empty names ("\n" means no externs).
+std::vector<std::string> ParseExternModules(const std::string& text) {
+  std::vector<std::string> out;
+  std::string line;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == '\n' || text[i] == '\r') {
+      if (!line.empty()) out.push_back(std::move(line));
+      line.clear();
+      if (i + 1 < text.size() && text[i] == '\r' && text[i + 1] == '\n') ++i;
+    } else {
+      line += text[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> PreviousExterns(const RecordSource& records,
+                                         const MetadataOptions& options) {
+  if (options.previous_externs) return *options.previous_externs;
+  for (const auto& name : records.RecordNames()) {
+    if (name == ".data/extern_modules") return ParseExternModules(records.ReadRecord(name));
+  }
+  return {};
+}
+
+// The rules that stand in for the patterns the archive was exported with.
+void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
+                     const MetadataOptions& options) {
+  for (const GlobGroup& deny : options.deny) policy.Deny(deny);
+  const bool stubs_mocked = !layout.repackaged_form();
+  policy.AddRule(Action::kMock, "the archive's mock stubs",
+                 [&layout, stubs_mocked](std::string_view m) {
+                   const ArchiveModule* module = layout.Module(m);
+                   return stubs_mocked && module && module->is_stub;
+                 });
+  policy.AddRule(Action::kIntern, "the archive's modules",
+                 [&layout](std::string_view m) { return layout.Provides(m); });
+  policy.AddRule(Action::kExtern, "everything else", [](std::string_view) { return true; });
+}
+
+void AddPickles(ExportPolicy& policy, const ArchiveLayout& layout) {
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    policy.SavePickle(pickle.package, pickle.resource, pickle.deps);
+  }
+}
+
+// Sources some pickle reaches (a dry run over the pickles alone).
+std::unordered_set<std::string> ReachedFromPickles(const ArchiveLayout& layout,
+                                                   ArchiveEnvironment& env,
+                                                   const MetadataOptions& options) {
+  ExportPolicy dry(env);
+  AddArchiveRules(dry, layout, options);
+  AddPickles(dry, layout);
+  std::unordered_set<std::string> reached;
+  const DepGraph& g = dry.graph();
+  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
+    if (g.attrs(id).provided) reached.insert(g.name(id));
+  }
+  return reached;
+}
+
+void AddUnreachedSources(ExportPolicy& policy, const ArchiveLayout& layout,
+                         const std::unordered_set<std::string>& reached) {
+  for (const std::string& name : layout.module_order()) {
+    if (name == "_mock" || reached.contains(name)) continue;
+    if (const NodeAttrs* node = policy.graph().Find(name); node && node->provided) continue;
+    const ArchiveModule& module = *layout.Module(name);
+    if (module.is_stub && !layout.repackaged_form()) {
+      policy.AddDependency(name);  // a MOCK node, as the exporter had it
+    } else {
+      policy.SaveModule(name);  // as save_source_string(): the archive has its source
+    }
+  }
+}
+
+void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason reason,
+                const std::string& context) {
+  NodeAttrs& attrs = graph.AddNode(node);
+  if (attrs.error) return;  // one reason per node, as in torch; the first one stays
+  attrs.error = reason;
+  attrs.error_context = context;
+}
+
+// Module and folder names the baseline records provided.
+struct BaselineModules {
+  explicit BaselineModules(const std::vector<std::string>& records) {
+    for (const auto& record : records) {
+      if (IsFrameworkRecord(record)) continue;
+      if (const auto source = ModuleOfRecord(record)) modules.insert(source->module);
+      folders.AddParentsOf(record);
+    }
+  }
+  bool contains(const std::string& name) const {
+    return modules.contains(name) || folders.contains(name);
+  }
+  std::unordered_set<std::string> modules;
+  FolderSet folders;
+};
+
+// Imports of packaged code that the archive no longer satisfies (metadata.h).
+void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
+                         const MetadataOptions& options) {
+  // Only modules the edit removed: an import of a module that never existed
+  // is dropped silently by torch too (a guarded `try: import pkg.optional`).
+  const BaselineModules baseline(options.baseline_records);
+  DepGraph& graph = policy.mutable_graph();
+  // (module, importer) pairs listed: a set, not a search of the growing
+  // context, which would be quadratic in the number of importers.
+  std::set<std::pair<std::string_view, std::string_view>> listed;
+  for (const UnresolvedImport& u : policy.unresolved_imports()) {
+    if (!baseline.contains(u.name)) continue;
+    NodeAttrs& node = graph.AddNode(u.name);
+    if (node.error == PackagingErrorReason::kMissingModule) {
+      if (listed.emplace(u.name, u.importer).second) *node.error_context += ", " + u.importer;
+      continue;
+    }
+    if (!node.error) listed.emplace(u.name, u.importer);
+    AddProblem(graph, u.name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
+  }
+  if (layout.has_stubs() && !layout.Module("_mock")) {
+    AddProblem(policy.mutable_graph(), "_mock", PackagingErrorReason::kMissingModule,
+               "mock stubs import it, and _mock.py is not in the archive");
+  }
+}
+
+// Externs the archive also has files under: the importer refuses them.
+void CheckExternFolders(ExportPolicy& policy, const ArchiveLayout& layout) {
+  DepGraph& g = policy.mutable_graph();
+  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
+    if (g.attrs(id).action != Action::kExtern || !layout.HasFolder(g.name(id))) continue;
+    std::string path = g.name(id);
+    std::replace(path.begin(), path.end(), '.', '/');
+    AddProblem(g, g.name(id), PackagingErrorReason::kInconsistentStructure,
+               "the module is extern but the archive has files under " + path + "/");
+  }
+}
+
+std::vector<std::string> OrderExterns(const DepGraph& graph,
+                                      const std::vector<std::string>& previous) {
+  std::vector<std::string> now;
+  std::unordered_set<std::string> needed;
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    const NodeAttrs& a = graph.attrs(id);
+    if (a.action == Action::kExtern && !a.is_pickle && needed.insert(graph.name(id)).second) {
+      now.push_back(graph.name(id));
+    }
+  }
+  std::vector<std::string> out;
+  std::unordered_set<std::string> kept;
+  for (const auto& name : previous) {
+    if (needed.contains(name) && kept.insert(name).second) out.push_back(name);
+  }
+  for (const auto& name : now) {
+    if (!kept.contains(name)) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& options) {
+  static const PythonPath default_python;
+  const PythonPath& python = options.python ? *options.python : default_python;
+  const ArchiveLayout layout = ArchiveLayout::Read(records);
+  const std::vector<std::string> previous = PreviousExterns(records, options);
+  ArchiveEnvironment env(layout, previous, python);
+
+  const auto reached = ReachedFromPickles(layout, env, options);
+  ExportPolicy policy(env);
+  AddArchiveRules(policy, layout, options);
+  AddUnreachedSources(policy, layout, reached);
+  AddPickles(policy, layout);
+
+  CheckMissingModules(policy, layout, options);
+  CheckExternFolders(policy, layout);
+  for (const LayoutProblem& p : layout.problems()) {
+    AddProblem(policy.mutable_graph(), p.node, p.reason, p.context);
+    if (p.is_pickle) policy.mutable_graph().AddNode(p.node).is_pickle = true;
+  }
+
+  Metadata m;
+  m.interned = policy.InternedModules();
+  m.mocked = policy.MockedModules();
+  m.externs = OrderExterns(policy.graph(), previous);
+  m.extern_modules_text = ExternModulesText(m.externs);
+  m.deps_dot = policy.graph().ToDot();
+  m.problems = FormatPackagingError(policy.graph());
+  m.graph = std::move(policy.mutable_graph());
+  return m;
+}
+
+}  // namespace tpkg

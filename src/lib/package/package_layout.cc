@@ -1,0 +1,192 @@
+// ArchiveLayout / ArchiveEnvironment: the archive's records as modules.
+#include "package/package_layout.h"
+
+#include <algorithm>
+
+#include "tpkg/error.h"
+#include "tpkg/pickle_scan.h"
+#include "tpkg/policy.h"
+
+namespace tpkg {
+namespace {
+
+std::string DotsFor(std::string_view path) {
+  std::string out(path);
+  std::replace(out.begin(), out.end(), '/', '.');
+  return out;
+}
+
+// Lets unordered_map<std::string, ...> find a string_view without a copy.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+
+bool IsPickleCandidate(std::string_view record, std::string_view head) {
+  return record.ends_with(".pkl") || (!head.empty() && head[0] == '\x80');
+}
+
+// save_pickle writes protocol 3 or 4 only.
+bool IsSavePickleProtocol(std::string_view head) {
+  return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
+}
+
+}  // namespace
+
+std::string RecordSource::ReadPrefix(const std::string& name, size_t n) const {
+  std::string all = ReadRecord(name);
+  if (all.size() > n) all.resize(n);
+  return all;
+}
+
+bool IsFrameworkRecord(std::string_view record) {
+  return record.empty() || record.ends_with('/') || record.starts_with(".data/");
+}
+
+std::optional<SourceRecordName> ModuleOfRecord(std::string_view record) {
+  if (IsFrameworkRecord(record) || !record.ends_with(".py")) return std::nullopt;
+  if (record == "__init__.py") return std::nullopt;  // would be the nameless root package
+  if (record.ends_with("/__init__.py")) {
+    return SourceRecordName{DotsFor(record.substr(0, record.size() - 12)), true};
+  }
+  return SourceRecordName{DotsFor(record.substr(0, record.size() - 3)), false};
+}
+
+ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
+  ArchiveLayout layout;
+  std::vector<std::string> names;
+  for (auto& name : records.RecordNames()) {
+    if (!IsFrameworkRecord(name)) names.push_back(std::move(name));
+  }
+  std::unordered_map<std::string, size_t> last_record;  // module -> index of its record
+  for (size_t i = 0; i < names.size(); ++i) {
+    layout.folders_.AddParentsOf(names[i]);
+    if (const auto source = ModuleOfRecord(names[i])) {
+      layout.AddModule(names[i], records);
+      last_record[source->module] = i;
+    } else {
+      layout.MaybeAddPickle(names[i], records);
+    }
+  }
+  for (const auto& [module, index] : last_record) layout.module_order_.push_back(module);
+  std::sort(
+      layout.module_order_.begin(), layout.module_order_.end(),
+      [&](const std::string& a, const std::string& b) { return last_record[a] < last_record[b]; });
+  std::map<std::string, size_t> stub_order;
+  for (const auto& [module, index] : last_record) {
+    if (layout.modules_.at(module).is_stub) stub_order[module] = index;
+  }
+  const auto mock_file = last_record.find("_mock");
+  layout.FinishMockForm(stub_order, mock_file == last_record.end()
+                                        ? std::nullopt
+                                        : std::optional<size_t>(mock_file->second));
+  layout.CheckModuleBeforeFolder(names);
+  return layout;
+}
+
+// A later record for the same module replaces the earlier one, as in the
+// importer's tree (FORMAT.md §8.1).
+void ArchiveLayout::AddModule(const std::string& record, const RecordSource& records) {
+  const auto source = ModuleOfRecord(record);
+  const std::string text = records.ReadRecord(record);
+  modules_[source->module] =
+      ArchiveModule{record, source->is_package, text == kMockStubSource,
+                    ScanModuleImports(text, source->module, source->is_package)};
+}
+
+void FolderSet::AddParentsOf(std::string_view record) {
+  const size_t last_slash = record.rfind('/');
+  if (last_slash == std::string_view::npos) return;
+  std::string parent = DotsFor(record.substr(0, last_slash));
+  if (folders_.contains(parent)) return;  // and so are its own parents
+  const std::string& dotted = dotted_records_.emplace_back(std::move(parent));
+  for (size_t slash = record.find('/'); slash <= last_slash; slash = record.find('/', slash + 1)) {
+    folders_.insert(std::string_view(dotted).substr(0, slash));
+  }
+}
+
+void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource& records) {
+  const std::string head = records.ReadPrefix(record, 2);
+  if (!IsPickleCandidate(record, head) || !IsSavePickleProtocol(head)) return;
+  const size_t slash = record.rfind('/');
+  ArchivePickle pickle{record,
+                       slash == std::string::npos ? "" : DotsFor(record.substr(0, slash)),
+                       record.substr(slash == std::string::npos ? 0 : slash + 1),
+                       {}};
+  try {
+    const std::string bytes = records.ReadRecord(record);
+    PickleScan scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    pickle.deps.modules = std::move(scan.modules);
+    for (auto& g : scan.globals)
+      pickle.deps.globals.emplace_back(std::move(g.module), std::move(g.name));
+  } catch (const Error& e) {
+    if (record.ends_with(".pkl")) {
+      problems_.push_back({pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
+                           record + ": " + e.what(), true});
+    }
+    return;
+  }
+  pickles_.push_back(std::move(pickle));
+}
+
+// The importer walks records in order; a module file `a.py` followed by a
+// record under `a/` raises "module is not a package, but has submodules".
+void ArchiveLayout::CheckModuleBeforeFolder(const std::vector<std::string>& records) {
+  // module -> its record
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> module_files;
+  std::set<std::string, std::less<>> reported;
+  for (const auto& record : records) {
+    const std::string dotted = DotsFor(record);
+    for (size_t slash = record.find('/'); slash != std::string::npos;
+         slash = record.find('/', slash + 1)) {
+      const std::string_view folder = std::string_view(dotted).substr(0, slash);
+      const auto it = module_files.find(folder);
+      if (it == module_files.end() || !reported.emplace(folder).second) continue;
+      problems_.push_back({std::string(folder), PackagingErrorReason::kInconsistentStructure,
+                           "module file " + it->second + " comes before " + record +
+                               ", so the importer cannot open the package"});
+    }
+    const auto source = ModuleOfRecord(record);
+    if (source && !source->is_package) module_files[source->module] = record;
+    if (source && source->is_package) module_files.erase(source->module);
+  }
+}
+
+void ArchiveLayout::FinishMockForm(const std::map<std::string, size_t>& stub_order,
+                                   std::optional<size_t> mock_file) {
+  has_stubs_ = !stub_order.empty();
+  if (!mock_file) return;
+  for (const auto& [name, order] : stub_order) {
+    if (order < *mock_file) repackaged_form_ = true;
+  }
+}
+
+const ArchiveModule* ArchiveLayout::Module(std::string_view name) const {
+  const auto it = modules_.find(std::string(name));
+  return it == modules_.end() ? nullptr : &it->second;
+}
+
+ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
+                                       const std::vector<std::string>& previous_externs,
+                                       const PythonPath& python)
+    : layout_(layout),
+      previous_externs_(previous_externs.begin(), previous_externs.end()),
+      python_(python) {}
+
+std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {
+  if (const ArchiveModule* m = layout_.Module(module)) {
+    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record, &m->imports};
+  }
+  if (layout_.HasFolder(module)) {
+    return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};
+  }
+  return std::nullopt;
+}
+
+bool ArchiveEnvironment::Importable(std::string_view module) {
+  if (module.empty()) return false;
+  return layout_.Provides(module) || previous_externs_.contains(std::string(module)) ||
+         python_.Find(module).has_value();
+}
+
+}  // namespace tpkg

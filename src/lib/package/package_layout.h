@@ -1,0 +1,131 @@
+// package_layout.h (private): what the records of an archive provide as
+// Python modules, pickles and folders, and the ModuleEnvironment metadata
+// regeneration runs the exporter policy against. Rules: metadata.h.
+//
+// Thread safety: an ArchiveLayout is immutable once Read() returns and may be
+// read from any thread; an ArchiveEnvironment belongs to the one policy that
+// uses it (its PythonPath guards its own cache).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tpkg/dep_graph.h"
+#include "tpkg/metadata.h"
+#include "tpkg/module_env.h"
+#include "tpkg/policy.h"
+
+namespace tpkg {
+
+// A source record, scanned when read; its text is not kept (an archive's
+// sources together can be far larger than what the analysis needs).
+// Dotted names of the folders that hold records ("a/b/c.py": a, a.b), as
+// views into one dotted copy of each record name: a name with n slashes
+// costs its own length, not n prefixes (a hostile 64 KiB name of `a/a/...`
+// would otherwise take a gigabyte).
+class FolderSet {
+ public:
+  FolderSet() = default;
+  FolderSet(FolderSet&&) = default;  // a deque's elements do not move with it
+  FolderSet& operator=(FolderSet&&) = default;
+  FolderSet(const FolderSet&) = delete;
+  FolderSet& operator=(const FolderSet&) = delete;
+
+  void AddParentsOf(std::string_view record);
+  bool contains(std::string_view dotted) const { return folders_.contains(dotted); }
+
+ private:
+  std::deque<std::string> dotted_records_;
+  std::unordered_set<std::string_view> folders_;
+};
+
+struct ArchiveModule {
+  std::string record;
+  bool is_package = false;
+  bool is_stub = false;  // the text is torch's mock stub
+  ScannedImports imports;
+};
+
+struct ArchivePickle {
+  std::string record;
+  std::string package;   // "a.b" for a/b/x.pkl
+  std::string resource;  // "x.pkl"
+  PickleDependencies deps;  // what save_pickle's scan found (torch_last_module unset)
+  std::string NodeName() const { return "<" + package + "." + resource + ">"; }
+};
+
+// A problem found in the layout itself (not by the policy).
+struct LayoutProblem {
+  std::string node;
+  PackagingErrorReason reason;
+  std::string context;
+  bool is_pickle = false;
+};
+
+class ArchiveLayout {
+ public:
+  static ArchiveLayout Read(const RecordSource& records);
+
+  const ArchiveModule* Module(std::string_view name) const;
+  // A folder holding records: an implicit package for the importer.
+  bool HasFolder(std::string_view name) const { return folders_.contains(name); }
+  bool Provides(std::string_view name) const { return Module(name) || HasFolder(name); }
+
+  // Module names in record order (a name appears once, at its last record).
+  const std::vector<std::string>& module_order() const { return module_order_; }
+  const std::vector<ArchivePickle>& pickles() const { return pickles_; }
+  const std::vector<LayoutProblem>& problems() const { return problems_; }
+  // Stubs were interned as sources, not mocked (see metadata.h).
+  bool repackaged_form() const { return repackaged_form_; }
+  bool has_stubs() const { return has_stubs_; }
+
+ private:
+  void AddModule(const std::string& record, const RecordSource& records);
+  void MaybeAddPickle(const std::string& record, const RecordSource& records);
+  void CheckModuleBeforeFolder(const std::vector<std::string>& records);
+  void FinishMockForm(const std::map<std::string, size_t>& stub_order,
+                      std::optional<size_t> mock_file);
+
+  std::unordered_map<std::string, ArchiveModule> modules_;
+  std::vector<std::string> module_order_;
+  FolderSet folders_;
+  std::vector<ArchivePickle> pickles_;
+  std::vector<LayoutProblem> problems_;
+  bool repackaged_form_ = false;
+  bool has_stubs_ = false;
+};
+
+// The exporter's importer, seen from the archive (metadata.h "importable").
+class ArchiveEnvironment : public ModuleEnvironment {
+ public:
+  ArchiveEnvironment(const ArchiveLayout& layout, const std::vector<std::string>& previous_externs,
+                     const PythonPath& python);
+  std::optional<ModuleSource> Find(std::string_view module) override;
+  bool Importable(std::string_view module) override;
+
+ private:
+  const ArchiveLayout& layout_;
+  std::unordered_set<std::string> previous_externs_;
+  const PythonPath& python_;
+};
+
+// The module name a source record provides ("a/b.py" -> a.b, "a/b/__init__.py"
+// -> a.b package); nullopt for non-sources.
+struct SourceRecordName {
+  std::string module;
+  bool is_package;
+};
+std::optional<SourceRecordName> ModuleOfRecord(std::string_view record);
+
+// True for records the importer never treats as modules or folders:
+// directory entries and everything under .data/.
+bool IsFrameworkRecord(std::string_view record);
+
+}  // namespace tpkg

@@ -1,0 +1,462 @@
+// py_parse_expressions.cc: expressions of the import parser (see py_parser.h).
+#include <string>
+#include <utility>
+
+#include "scan/py_literal.h"
+#include "scan/py_parser.h"
+
+namespace tpkg::py::internal {
+
+// ------------------------------------------------------------- expressions
+
+Expr Parser::ParseStarExpressions() {
+  Expr first = ParseStarExpression();
+  if (!At(Sym::kComma)) return first;
+  Expr tuple;
+  tuple.node = Node::kDisplay;
+  AddElement(tuple, std::move(first));
+  while (Accept(Sym::kComma) && AtExpressionStart()) AddElement(tuple, ParseStarExpression());
+  return tuple;
+}
+
+Expr Parser::ParseStarExpression() {
+  if (!Accept(Sym::kStar)) return ParseExpression();
+  Expr starred = ParseInfix();
+  starred.node = Node::kAstValue;
+  return starred;
+}
+
+Expr Parser::ParseStarNamedExpression() {
+  if (!At(Sym::kStar)) return ParseNamedExpression();
+  return ParseStarExpression();
+}
+
+Expr Parser::ParseNamedExpression() {
+  Expr e = ParseExpression();
+  if (!Accept(Sym::kColonEqual)) return e;
+  if (e.node != Node::kName) Fail("cannot use assignment expressions with this target");
+  Expr named = ParseExpression();
+  named.node = Node::kAstValue;
+  named.elts.clear();
+  return named;
+}
+
+// lambda and conditional expressions, as a loop so that chains of them do
+// not recurse: Lambda visits args then body; IfExp test, body, orelse.
+Expr Parser::ParseExpression() {
+  NestingGuard guard(*this);
+  Expr chain;
+  bool first = true;
+  for (;;) {
+    if (Accept(Sym::kLambda)) {
+      Append(chain.events, ParseParameters(Sym::kColon, false));
+      Expect(Sym::kColon);
+    } else {
+      Expr body = ParseInfix();
+      if (!Accept(Sym::kIf)) {
+        if (first) return body;
+        Append(chain.events, std::move(body.events));
+        return chain;
+      }
+      Expr test = ParseInfix();
+      Expect(Sym::kElse);
+      Append(chain.events, std::move(test.events));
+      Append(chain.events, std::move(body.events));
+    }
+    first = false;
+  }
+}
+
+// Everything from `or` down to `**`: operands in source order.
+Expr Parser::ParseInfix(bool stop_at_in) {
+  Expr result;
+  int operands = 0;
+  bool prefixed = false;
+  do {
+    while (At(Sym::kNot) || At(Sym::kMinus) || At(Sym::kPlus) || At(Sym::kTilde)) {
+      Advance();
+      prefixed = true;
+    }
+    Expr operand = ParsePrimary();
+    if (operands++ == 0)
+      result = std::move(operand);
+    else
+      Append(result.events, std::move(operand.events));
+  } while (AcceptInfixOperator(stop_at_in));
+  if (operands > 1 || prefixed) {
+    result.node = Node::kOther;
+    result.elts.clear();
+  }
+  return result;
+}
+
+// clang-format off
+bool Parser::AcceptInfixOperator(bool stop_at_in) {
+  switch (cur_.sym) {
+    case Sym::kOr: case Sym::kAnd: case Sym::kCompare: case Sym::kBinary: case Sym::kPlus:
+    case Sym::kMinus: case Sym::kStar: case Sym::kDoubleStar: case Sym::kAt:
+      Advance();
+      return true;
+    case Sym::kIs:
+      Advance();
+      Accept(Sym::kNot);
+      return true;
+    case Sym::kIn:
+      if (stop_at_in) return false;
+      Advance();
+      return true;
+    case Sym::kNot:
+      if (stop_at_in || PeekNext().sym != Sym::kIn) return false;
+      Advance();
+      Advance();
+      return true;
+    default:
+      return false;
+  }
+}
+// clang-format on
+
+// Assignment targets of `for` and comprehensions: stop before `in`.
+Expr Parser::ParseTargets() {
+  Expr first = ParseStarTarget();
+  if (!At(Sym::kComma)) return first;
+  while (Accept(Sym::kComma) && !At(Sym::kIn) && !At(Sym::kEqual))
+    Append(first.events, ParseStarTarget().events);
+  first.node = Node::kDisplay;
+  return first;
+}
+
+Expr Parser::ParseStarTarget() {
+  Accept(Sym::kStar);
+  return ParseInfix(true);
+}
+
+Expr Parser::ParsePrimary() {
+  bool awaited = Accept(Sym::kAwait);
+  Expr e = ParseAtom();
+  for (;;) {
+    if (Accept(Sym::kDot)) {
+      ExpectName();
+      e.node = Node::kAstValue;
+    } else if (At(Sym::kLParen)) {
+      e = ParseCall(std::move(e));
+    } else if (Accept(Sym::kLSquare)) {
+      Append(e.events, ParseSlices());
+      Expect(Sym::kRSquare);
+      e.node = Node::kAstValue;
+    } else {
+      break;
+    }
+    e.elts.clear();
+  }
+  if (awaited) e.node = Node::kAstValue;
+  return e;
+}
+
+// clang-format off
+Expr Parser::ParseAtom() {
+  Expr e;
+  e.line = cur_.line;
+  e.text = cur_.text;
+  switch (cur_.kind) {
+    case TokenKind::kName:
+      switch (cur_.sym) {
+        case Sym::kNone: e.node = Node::kName; break;
+        case Sym::kTrue: e.node = Node::kTrue; break;
+        case Sym::kFalse: e.node = Node::kFalse; break;
+        case Sym::kNoneKw: e.node = Node::kNone; break;
+        default: FailSyntax();
+      }
+      Advance();
+      return e;
+    case TokenKind::kNumber:
+      e.node = Node::kNumber;
+      Advance();
+      return e;
+    case TokenKind::kString:
+      return ParseStrings();
+    default:
+      break;
+  }
+  switch (cur_.sym) {
+    case Sym::kEllipsis: e.node = Node::kEllipsis; Advance(); return e;
+    case Sym::kLParen: return ParseParenthesized();
+    case Sym::kLSquare: return ParseList();
+    case Sym::kLBrace: return ParseBraces();
+    default: FailSyntax();
+  }
+}
+// clang-format on
+
+// Adjacent string tokens form one Constant, or one JoinedStr when any is an
+// f-string (whose replacement fields are code, visited in source order).
+Expr Parser::ParseStrings() {
+  Expr e;
+  e.line = cur_.line;
+  const char* begin = cur_.text.data();
+  const char* end = begin;
+  bool any_bytes = false, any_text = false, any_f = false;
+  while (AtKind(TokenKind::kString)) {
+    StringLiteral s = SplitStringToken(cur_.text, cur_.line);
+    (s.bytes ? any_bytes : any_text) = true;
+    if (s.bytes)
+      for (char c : s.body)
+        if (static_cast<unsigned char>(c) >= 0x80)
+          Fail("bytes can only contain ASCII literal characters");
+    if (s.fstring) {
+      any_f = true;
+      ForEachFStringField(s, [this, &e](std::string_view field, uint32_t line) {
+        std::string wrapped;  // CPython compiles "(" + field + ")"
+        wrapped.reserve(field.size() + 2);
+        wrapped += '(';
+        wrapped += field;
+        wrapped += ')';
+        Parser sub(wrapped, line, depth_ + 1);
+        Append(e.events, sub.ParseFStringField().events);
+      });
+    }
+    end = cur_.text.data() + cur_.text.size();
+    Advance();
+  }
+  if (any_bytes && any_text) Fail("cannot mix bytes and nonbytes literals");
+  e.node = any_f ? Node::kOther : any_bytes ? Node::kBytes : Node::kStr;
+  e.text = std::string_view(begin, static_cast<size_t>(end - begin));
+  return e;
+}
+
+Expr Parser::ParseParenthesized() {
+  Advance();
+  Expr tuple;
+  tuple.node = Node::kDisplay;
+  if (Accept(Sym::kRParen)) return tuple;
+  if (At(Sym::kYield)) {
+    Expr y = ParseYield();
+    Expect(Sym::kRParen);
+    return y;
+  }
+  bool starred = At(Sym::kStar);
+  Expr first = ParseStarNamedExpression();
+  if (At(Sym::kFor) || At(Sym::kAsync)) return Comprehension(std::move(first), Sym::kRParen);
+  if (Accept(Sym::kRParen)) {
+    if (starred) Fail("cannot use starred expression here");
+    return first;  // a group keeps its inner node
+  }
+  AddElement(tuple, std::move(first));
+  while (Accept(Sym::kComma) && !At(Sym::kRParen)) AddElement(tuple, ParseStarNamedExpression());
+  Expect(Sym::kRParen);
+  return tuple;
+}
+
+Expr Parser::ParseList() {
+  Advance();
+  Expr list;
+  list.node = Node::kDisplay;
+  if (Accept(Sym::kRSquare)) return list;
+  Expr first = ParseStarNamedExpression();
+  if (At(Sym::kFor) || At(Sym::kAsync)) return Comprehension(std::move(first), Sym::kRSquare);
+  AddElement(list, std::move(first));
+  while (Accept(Sym::kComma) && !At(Sym::kRSquare)) AddElement(list, ParseStarNamedExpression());
+  Expect(Sym::kRSquare);
+  return list;
+}
+
+// Dict and set displays and comprehensions. Dict visits all keys, then all values.
+Expr Parser::ParseBraces() {
+  Advance();
+  Events keys, values;
+  if (Accept(Sym::kRBrace)) return Expr{};
+  if (Accept(Sym::kDoubleStar)) {
+    values = ParseInfix().events;
+    return ParseDictRest(std::move(keys), std::move(values));
+  }
+  Expr first = ParseStarNamedExpression();
+  if (Accept(Sym::kColon)) {
+    Expr value = ParseExpression();
+    if (At(Sym::kFor) || At(Sym::kAsync)) {  // DictComp: key, value, generators
+      Append(first.events, std::move(value.events));
+      return Comprehension(std::move(first), Sym::kRBrace);
+    }
+    return ParseDictRest(std::move(first.events), std::move(value.events));
+  }
+  if (At(Sym::kFor) || At(Sym::kAsync)) return Comprehension(std::move(first), Sym::kRBrace);
+  Expr set;
+  set.node = Node::kDisplay;
+  AddElement(set, std::move(first));
+  while (Accept(Sym::kComma) && !At(Sym::kRBrace)) AddElement(set, ParseStarNamedExpression());
+  Expect(Sym::kRBrace);
+  return set;
+}
+
+Expr Parser::ParseDictRest(Events keys, Events values) {
+  while (Accept(Sym::kComma) && !At(Sym::kRBrace)) ParseDictEntry(keys, values);
+  Expect(Sym::kRBrace);
+  Expr dict;
+  dict.events = std::move(keys);
+  Append(dict.events, std::move(values));
+  return dict;
+}
+
+void Parser::ParseDictEntry(Events& keys, Events& values) {
+  if (Accept(Sym::kDoubleStar)) {
+    Append(values, ParseInfix().events);
+    return;
+  }
+  Append(keys, ParseExpression().events);
+  Expect(Sym::kColon);
+  Append(values, ParseExpression().events);
+}
+
+Expr Parser::Comprehension(Expr first, Sym closing) {
+  Expr comp;
+  comp.events = std::move(first.events);
+  Append(comp.events, ParseComprehension());
+  Expect(closing);
+  return comp;
+}
+
+Events Parser::ParseComprehension() {
+  Events events;
+  while (At(Sym::kFor) || At(Sym::kAsync)) {
+    Accept(Sym::kAsync);
+    Expect(Sym::kFor);
+    Append(events, ParseTargets().events);
+    Expect(Sym::kIn);
+    Append(events, ParseInfix().events);
+    while (Accept(Sym::kIf)) Append(events, ParseInfix().events);
+  }
+  return events;
+}
+
+Expr Parser::ParseYield() {
+  Expect(Sym::kYield);
+  Expr y;
+  if (Accept(Sym::kFrom)) {
+    y.events = ParseExpression().events;
+    y.node = Node::kAstValue;
+  } else if (AtExpressionStart()) {
+    y.events = ParseStarExpressions().events;
+    y.node = Node::kAstValue;
+  } else {
+    y.node = Node::kNoneValue;
+  }
+  return y;
+}
+
+Events Parser::ParseSlices() {
+  Events events;
+  bool any = false;
+  do {
+    if (At(Sym::kRSquare) && any) break;  // trailing comma
+    ParseSlice(events);
+    any = true;
+  } while (Accept(Sym::kComma));
+  return events;
+}
+
+// [lower] ':' [upper] [':' [step]], a named expression, or *starred (3.11).
+void Parser::ParseSlice(Events& events) {
+  if (!At(Sym::kColon)) Append(events, ParseStarNamedExpression().events);
+  if (!Accept(Sym::kColon)) return;
+  auto bound_follows = [this] {
+    return !At(Sym::kColon) && !At(Sym::kComma) && !At(Sym::kRSquare);
+  };
+  if (bound_follows()) Append(events, ParseExpression().events);
+  if (Accept(Sym::kColon) && bound_follows()) Append(events, ParseExpression().events);
+}
+
+// A Call's children are never visited by torch; a call of the bare name
+// `__import__` becomes an ImportCall event (its arguments' literal shape).
+Expr Parser::ParseCall(Expr callee) {
+  uint32_t line = cur_.line;
+  Advance();
+  bool is_import = callee.node == Node::kName && callee.text == "__import__";
+  Arguments args = ParseArguments(is_import);
+  Expect(Sym::kRParen);
+  Expr call;
+  if (!is_import) return call;
+  ImportCall event;
+  event.line = line;
+  auto to_arg = [](const Expr& e) {
+    CallArg arg{ArgValueOf(e), std::nullopt};
+    if (e.node == Node::kDisplay) {
+      arg.elts.emplace();
+      for (const Expr& elt : e.elts) arg.elts->push_back(ArgValueOf(elt));
+    }
+    return arg;
+  };
+  for (const Expr& e : args.positional) event.args.push_back(to_arg(e));
+  for (const auto& [name, e] : args.keywords)
+    event.keywords.emplace_back(std::string(name), to_arg(e));
+  call.events.emplace_back(std::move(event));
+  return call;
+}
+
+Parser::Arguments Parser::ParseArguments(bool want_literals) {
+  Arguments out;
+  ScopedFlag collect(want_elts_, want_literals);
+  ArgumentOrder order;
+  while (!At(Sym::kRParen)) {
+    ParseArgument(out, want_literals, order);
+    if (!Accept(Sym::kComma)) break;
+  }
+  if (order.bare_genexp && order.count > 1) Fail("Generator expression must be parenthesized");
+  return out;
+}
+
+void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& order) {
+  ++order.count;
+  auto add_positional = [&](Expr e) {
+    Append(out.positional_events, std::move(e.events));
+    if (want_literals) out.positional.push_back(std::move(e));
+  };
+  if (Accept(Sym::kStar)) {
+    if (order.double_star) Fail("iterable argument unpacking follows keyword argument unpacking");
+    Expr starred = ParseExpression();
+    starred.node = Node::kAstValue;
+    add_positional(std::move(starred));
+    return;
+  }
+  if (Accept(Sym::kDoubleStar)) {
+    order.double_star = true;
+    Expr value = ParseExpression();
+    Append(out.keyword_events, std::move(value.events));
+    if (want_literals) out.keywords.emplace_back("", std::move(value));
+    return;
+  }
+  Expr e = ParseNamedExpression();
+  if (e.node == Node::kName && Accept(Sym::kEqual)) {
+    order.keyword = true;
+    Expr value = ParseExpression();
+    Append(out.keyword_events, std::move(value.events));
+    if (want_literals) out.keywords.emplace_back(e.text, std::move(value));
+    return;
+  }
+  if (order.double_star) Fail("positional argument follows keyword argument unpacking");
+  if (order.keyword) Fail("positional argument follows keyword argument");
+  if (At(Sym::kFor) || At(Sym::kAsync)) {
+    order.bare_genexp = true;
+    Expr genexp;
+    genexp.events = std::move(e.events);
+    Append(genexp.events, ParseComprehension());
+    e = std::move(genexp);
+  }
+  add_positional(std::move(e));
+}
+
+void Parser::AddElement(Expr& display, Expr element) {
+  Append(display.events, std::move(element.events));
+  if (want_elts_) {
+    element.elts.clear();
+    display.elts.push_back(std::move(element));
+  }
+}
+
+// An f-string replacement field, wrapped in parentheses as CPython does.
+Expr Parser::ParseFStringField() {
+  Expr e = ParseStarExpressions();
+  ExpectKind(TokenKind::kNewline);
+  if (!AtKind(TokenKind::kEndMarker)) FailSyntax();
+  return e;
+}
+
+}  // namespace tpkg::py::internal

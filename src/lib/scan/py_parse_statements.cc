@@ -1,0 +1,462 @@
+// py_parse_statements.cc: tokens and statements of the import parser (see py_parser.h).
+#include <utility>
+
+#include "scan/py_parser.h"
+
+namespace tpkg::py {
+namespace internal {
+
+// ------------------------------------------------------------------ tokens
+
+void Parser::Advance() {
+  if (next_) {
+    cur_ = *next_;
+    next_.reset();
+  } else {
+    cur_ = tok_.Next();
+  }
+}
+
+const Token& Parser::PeekNext() {
+  if (!next_) next_ = tok_.Next();
+  return *next_;
+}
+
+void Parser::Restore(const Checkpoint& c) {
+  tok_.Restore(c.tokenizer);
+  cur_ = c.cur;
+  next_ = c.next;
+}
+
+bool Parser::Accept(Sym s) {
+  if (!At(s) || s == Sym::kNone) return false;
+  Advance();
+  return true;
+}
+
+void Parser::Expect(Sym s) {
+  if (!Accept(s)) FailSyntax();
+}
+
+void Parser::ExpectKind(TokenKind k) {
+  if (!AtKind(k)) {
+    if (AtKind(TokenKind::kIndent)) Fail("unexpected indent");
+    FailSyntax();
+  }
+  Advance();
+}
+
+std::string_view Parser::ExpectName() {
+  if (!AtKind(TokenKind::kName) || cur_.sym != Sym::kNone) FailSyntax();
+  std::string_view name = cur_.text;
+  Advance();
+  return name;
+}
+
+bool Parser::AtExpressionStart() const {
+  switch (cur_.kind) {
+    case TokenKind::kName:
+      return cur_.sym == Sym::kNone || At(Sym::kTrue) || At(Sym::kFalse) || At(Sym::kNoneKw) ||
+             At(Sym::kLambda) || At(Sym::kNot) || At(Sym::kAwait);
+    case TokenKind::kNumber:
+    case TokenKind::kString:
+      return true;
+    case TokenKind::kOp:
+      return At(Sym::kLParen) || At(Sym::kLSquare) || At(Sym::kLBrace) || At(Sym::kMinus) ||
+             At(Sym::kPlus) || At(Sym::kTilde) || At(Sym::kStar) || At(Sym::kEllipsis);
+    default:
+      return false;
+  }
+}
+
+// -------------------------------------------------------------- statements
+
+Events Parser::ParseFile() {
+  Events events;
+  while (!AtKind(TokenKind::kEndMarker)) Append(events, ParseStatement());
+  return events;
+}
+
+// clang-format off
+Events Parser::ParseStatement() {
+  if (AtKind(TokenKind::kIndent)) Fail("unexpected indent");
+  switch (cur_.sym) {
+    case Sym::kIf: return ParseIf();
+    case Sym::kWhile: return ParseWhile();
+    case Sym::kFor: return ParseFor();
+    case Sym::kTry: return ParseTry();
+    case Sym::kWith: return ParseWith();
+    case Sym::kDef: return ParseFunctionDef({});
+    case Sym::kClass: return ParseClassDef({});
+    case Sym::kAt: return ParseDecorated();
+    case Sym::kAsync:
+      Advance();
+      if (At(Sym::kDef)) return ParseFunctionDef({});
+      if (At(Sym::kFor)) return ParseFor();
+      if (At(Sym::kWith)) return ParseWith();
+      FailSyntax();
+    default:
+      break;
+  }
+  Events events;
+  if (AtSoftKeyword("match") && TryParseMatch(events)) return events;
+  return ParseSimpleStatements();
+}
+// clang-format on
+
+Events Parser::ParseSimpleStatements() {
+  Events events;
+  do {
+    Append(events, ParseSimpleStatement());
+  } while (Accept(Sym::kSemi) && !AtKind(TokenKind::kNewline));
+  ExpectKind(TokenKind::kNewline);
+  return events;
+}
+
+// clang-format off
+Events Parser::ParseSimpleStatement() {
+  switch (cur_.sym) {
+    case Sym::kImport: return ParseImport();
+    case Sym::kFrom: return ParseFromImport();
+    case Sym::kPass: case Sym::kBreak: case Sym::kContinue:
+      Advance();
+      return {};
+    case Sym::kReturn:
+    case Sym::kDel:
+      Advance();
+      return AtExpressionStart() ? ParseStarExpressions().events : Events{};
+    case Sym::kRaise: {
+      Advance();
+      if (!AtExpressionStart()) return {};
+      Events events = ParseExpression().events;
+      if (Accept(Sym::kFrom)) Append(events, ParseExpression().events);
+      return events;
+    }
+    case Sym::kGlobal: case Sym::kNonlocal:
+      Advance();
+      do ExpectName(); while (Accept(Sym::kComma));
+      return {};
+    case Sym::kAssert: {
+      Advance();
+      Events events = ParseExpression().events;
+      if (Accept(Sym::kComma)) Append(events, ParseExpression().events);
+      return events;
+    }
+    default:
+      return ParseExpressionStatement();
+  }
+}
+// clang-format on
+
+// Expr, Assign (targets then value), AugAssign, AnnAssign: all source order.
+Events Parser::ParseExpressionStatement() {
+  Events events = At(Sym::kYield) ? ParseYield().events : ParseStarExpressions().events;
+  if (Accept(Sym::kColon)) {
+    Append(events, ParseExpression().events);
+    if (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
+  } else if (Accept(Sym::kAugAssign)) {
+    Append(events, ParseAssignedValue());
+  } else {
+    while (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
+  }
+  return events;
+}
+
+Events Parser::ParseAssignedValue() {
+  return At(Sym::kYield) ? ParseYield().events : ParseStarExpressions().events;
+}
+
+Events Parser::ParseBlock() {
+  Expect(Sym::kColon);
+  if (!AtKind(TokenKind::kNewline)) return ParseSimpleStatements();
+  Advance();
+  if (!AtKind(TokenKind::kIndent)) Fail("expected an indented block");
+  Advance();
+  Events events;
+  while (!AtKind(TokenKind::kDedent)) Append(events, ParseStatement());
+  Advance();
+  return events;
+}
+
+Events Parser::ParseImport() {
+  uint32_t line = cur_.line;
+  Advance();
+  Events events;
+  do {
+    std::string module = ParseDottedName();
+    if (Accept(Sym::kAs)) ExpectName();
+    events.emplace_back(ImportStmt{std::move(module), line});
+  } while (Accept(Sym::kComma));
+  return events;
+}
+
+Events Parser::ParseFromImport() {
+  ImportFromStmt stmt;
+  stmt.line = cur_.line;
+  Advance();
+  for (; At(Sym::kDot) || At(Sym::kEllipsis); Advance()) stmt.level += At(Sym::kDot) ? 1 : 3;
+  if (!At(Sym::kImport) || stmt.level == 0) stmt.module = ParseDottedName();
+  Expect(Sym::kImport);
+  if (Accept(Sym::kStar)) {
+    stmt.names.emplace_back("*");
+  } else if (Accept(Sym::kLParen)) {
+    ParseImportNames(stmt.names, true);
+    Expect(Sym::kRParen);
+  } else {
+    ParseImportNames(stmt.names, false);
+  }
+  Events events;
+  events.emplace_back(std::move(stmt));
+  return events;
+}
+
+void Parser::ParseImportNames(std::vector<std::string>& names, bool parenthesized) {
+  do {
+    if (parenthesized && At(Sym::kRParen) && !names.empty()) break;  // trailing comma
+    names.emplace_back(ExpectName());
+    if (Accept(Sym::kAs)) ExpectName();
+  } while (Accept(Sym::kComma));
+}
+
+std::string Parser::ParseDottedName() {
+  std::string name(ExpectName());
+  while (Accept(Sym::kDot)) {
+    name += '.';
+    name += ExpectName();
+  }
+  return name;
+}
+
+Events Parser::ParseIf() {
+  Advance();
+  Events events = ParseNamedExpression().events;
+  Append(events, ParseBlock());
+  while (Accept(Sym::kElif)) {
+    Append(events, ParseNamedExpression().events);
+    Append(events, ParseBlock());
+  }
+  if (Accept(Sym::kElse)) Append(events, ParseBlock());
+  return events;
+}
+
+Events Parser::ParseWhile() {
+  Advance();
+  Events events = ParseNamedExpression().events;
+  Append(events, ParseBlock());
+  if (Accept(Sym::kElse)) Append(events, ParseBlock());
+  return events;
+}
+
+Events Parser::ParseFor() {
+  Advance();
+  Events events = ParseTargets().events;
+  Expect(Sym::kIn);
+  Append(events, ParseStarExpressions().events);
+  Append(events, ParseBlock());
+  if (Accept(Sym::kElse)) Append(events, ParseBlock());
+  return events;
+}
+
+Events Parser::ParseTry() {
+  Advance();
+  Events events = ParseBlock();
+  bool handlers = false;
+  while (Accept(Sym::kExcept)) {
+    handlers = true;
+    Accept(Sym::kStar);  // except* (3.11)
+    if (!At(Sym::kColon)) {
+      Append(events, ParseExpression().events);
+      if (Accept(Sym::kAs)) ExpectName();
+    }
+    Append(events, ParseBlock());
+  }
+  if (handlers && Accept(Sym::kElse)) Append(events, ParseBlock());
+  bool final_block = Accept(Sym::kFinally);
+  if (final_block) Append(events, ParseBlock());
+  if (!handlers && !final_block) Fail("expected 'except' or 'finally' block");
+  return events;
+}
+
+Events Parser::ParseWith() {
+  Advance();
+  Events events;
+  if (!At(Sym::kLParen) || !TryParseParenthesizedWithItems(events)) events = ParseWithItems();
+  Append(events, ParseBlock());
+  return events;
+}
+
+// `with (a as b, c as d):` (3.10). On failure the items are an ordinary
+// expression starting with '(' and are parsed again as such.
+bool Parser::TryParseParenthesizedWithItems(Events& out) {
+  Checkpoint start = Save();
+  try {
+    Advance();
+    Events events;
+    bool any = false;
+    do {
+      if (At(Sym::kRParen) && any) break;  // trailing comma
+      any = true;
+      Append(events, ParseExpression().events);
+      if (Accept(Sym::kAs)) Append(events, ParseStarTarget().events);
+    } while (Accept(Sym::kComma));
+    Expect(Sym::kRParen);
+    if (!At(Sym::kColon)) FailSyntax();
+    out = std::move(events);
+    return true;
+  } catch (const SyntaxError&) {
+    Restore(start);
+    return false;
+  }
+}
+
+Events Parser::ParseWithItems() {
+  Events events;
+  do {
+    Append(events, ParseExpression().events);
+    if (Accept(Sym::kAs)) Append(events, ParseStarTarget().events);
+  } while (Accept(Sym::kComma));
+  return events;
+}
+
+Events Parser::ParseDecorated() {
+  Events decorators;
+  while (Accept(Sym::kAt)) {
+    Append(decorators, ParseNamedExpression().events);
+    ExpectKind(TokenKind::kNewline);
+  }
+  if (At(Sym::kClass)) return ParseClassDef(std::move(decorators));
+  Accept(Sym::kAsync);
+  return ParseFunctionDef(std::move(decorators));
+}
+
+// FunctionDef fields: args, body, decorator_list, returns.
+Events Parser::ParseFunctionDef(Events decorators) {
+  Expect(Sym::kDef);
+  ExpectName();
+  Expect(Sym::kLParen);
+  Events events = ParseParameters(Sym::kRParen, true);
+  Expect(Sym::kRParen);
+  Events returns;
+  if (Accept(Sym::kArrow)) returns = ParseExpression().events;
+  Append(events, ParseBlock());
+  Append(events, std::move(decorators));
+  Append(events, std::move(returns));
+  return events;
+}
+
+// ClassDef fields: bases, keywords, body, decorator_list.
+Events Parser::ParseClassDef(Events decorators) {
+  Expect(Sym::kClass);
+  ExpectName();
+  Events events;
+  if (Accept(Sym::kLParen)) {
+    Arguments args = ParseArguments(false);
+    Expect(Sym::kRParen);
+    events = std::move(args.positional_events);
+    Append(events, std::move(args.keyword_events));
+  }
+  Append(events, ParseBlock());
+  Append(events, std::move(decorators));
+  return events;
+}
+
+// `arguments` fields: posonlyargs, args, vararg, kwonlyargs (their
+// annotations, in source order), kw_defaults, kwarg (annotation), defaults.
+Events Parser::ParseParameters(Sym closing, bool annotations) {
+  Parameters params;
+  while (!At(closing)) {
+    if (params.after_kwarg) Fail("arguments cannot follow var-keyword argument");
+    ParseParameter(params, annotations);
+    if (!Accept(Sym::kComma)) break;
+  }
+  if (params.bare_star_pending) Fail("named arguments must follow bare *");
+  Append(params.annotations, std::move(params.kw_defaults));
+  Append(params.annotations, std::move(params.kwarg_annotation));
+  Append(params.annotations, std::move(params.defaults));
+  return std::move(params.annotations);
+}
+
+void Parser::ParseParameter(Parameters& params, bool annotations) {
+  if (At(Sym::kBinary) && cur_.text == "/") {
+    Advance();
+  } else if (Accept(Sym::kStar)) {
+    params.keyword_only = true;
+    params.bare_star_pending = !AtKind(TokenKind::kName);
+    if (params.bare_star_pending) return;
+    ExpectName();
+    if (annotations && Accept(Sym::kColon))
+      Append(params.annotations, ParseStarExpression().events);
+  } else if (Accept(Sym::kDoubleStar)) {
+    if (params.bare_star_pending) Fail("named arguments must follow bare *");
+    params.after_kwarg = true;
+    ExpectName();
+    if (annotations && Accept(Sym::kColon)) params.kwarg_annotation = ParseExpression().events;
+  } else {
+    ExpectName();
+    params.bare_star_pending = false;
+    if (annotations && Accept(Sym::kColon)) Append(params.annotations, ParseExpression().events);
+    if (Accept(Sym::kEqual)) {
+      Append(params.keyword_only ? params.kw_defaults : params.defaults, ParseExpression().events);
+      params.seen_default |= !params.keyword_only;
+    } else if (params.seen_default && !params.keyword_only) {
+      Fail("non-default argument follows default argument");
+    }
+  }
+}
+
+// `match` is a soft keyword: a line starting with it is a match statement
+// only if `match <subject>:` NEWLINE INDENT parses (as CPython's PEG tries).
+bool Parser::TryParseMatch(Events& out) {
+  Sym next = PeekNext().sym;
+  if (PeekNext().kind == TokenKind::kNewline || next == Sym::kEqual || next == Sym::kDot ||
+      next == Sym::kAugAssign || next == Sym::kColon || next == Sym::kComma || next == Sym::kSemi)
+    return false;
+  Checkpoint start = Save();
+  Events events;
+  try {
+    Advance();
+    Expr subject = ParseStarNamedExpression();
+    events = std::move(subject.events);
+    while (Accept(Sym::kComma) && !At(Sym::kColon))
+      Append(events, ParseStarNamedExpression().events);
+    Expect(Sym::kColon);
+    ExpectKind(TokenKind::kNewline);
+    if (!AtKind(TokenKind::kIndent)) FailSyntax();
+  } catch (const SyntaxError&) {
+    Restore(start);
+    return false;
+  }
+  Advance();
+  while (!AtKind(TokenKind::kDedent)) Append(events, ParseCaseBlock());
+  Advance();
+  out = std::move(events);
+  return true;
+}
+
+// Patterns hold no calls (no events): skip them to the guard or the colon.
+Events Parser::ParseCaseBlock() {
+  if (!AtSoftKeyword("case")) FailSyntax();
+  Advance();
+  int depth = 0;
+  bool any = false;
+  while (depth > 0 || (!At(Sym::kIf) && !At(Sym::kColon))) {
+    if (AtKind(TokenKind::kNewline) || AtKind(TokenKind::kEndMarker)) FailSyntax();
+    if (At(Sym::kLParen) || At(Sym::kLSquare) || At(Sym::kLBrace)) ++depth;
+    if (At(Sym::kRParen) || At(Sym::kRSquare) || At(Sym::kRBrace)) --depth;
+    Advance();
+    any = true;
+  }
+  if (!any) FailSyntax();
+  Events events;
+  if (Accept(Sym::kIf)) events = ParseNamedExpression().events;
+  Append(events, ParseBlock());
+  return events;
+}
+
+}  // namespace internal
+
+std::vector<ImportEvent> ParseImportEvents(std::string_view source) {
+  return internal::Parser(source, 1, 0).ParseFile();
+}
+
+}  // namespace tpkg::py

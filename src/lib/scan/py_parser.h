@@ -1,0 +1,207 @@
+// py_parser.h: the recursive-descent parser behind ParseImportEvents()
+// (private to libtpkg; see py_import_parser.h for what it computes).
+//
+// Expressions are parsed without building a tree: an Expr carries its
+// subtree's events plus just enough about its root node for torch's
+// visit_Call (is it the name `__import__`? a constant? a display with
+// elements?). Every infix operator yields its operands' events in source
+// order, so one flat loop parses `or`, `and`, `not`, comparisons and all
+// arithmetic; only the constructs whose ast field order differs from the
+// source order get their own handling.
+//
+// Split over py_parse_statements.cc, py_parse_expressions.cc and
+// py_arg_value.cc.
+//
+// Thread safety: a Parser is used by one thread for one source.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "scan/py_import_parser.h"
+#include "scan/py_tokenizer.h"
+
+namespace tpkg::py::internal {
+
+// Brackets alone stop at 200 (tokenizer); this bounds the other nestings
+// (lambda defaults, f-strings) and with them the parser's stack use.
+inline constexpr int kMaxNesting = 300;
+
+using Events = std::vector<ImportEvent>;
+
+inline void Append(Events& dst, Events&& src) {
+  if (src.empty()) return;
+  if (dst.empty()) {
+    dst = std::move(src);
+    return;
+  }
+  dst.insert(dst.end(), std::make_move_iterator(src.begin()), std::make_move_iterator(src.end()));
+}
+
+// The root node of an expression, as far as torch's visit_Call can tell
+// nodes apart (`.value`, `.elts`, `.id`).
+enum class Node : uint8_t {
+  kName,    // Name: text is the identifier
+  kStr,     // Constant str: text spans the string tokens
+  kBytes,   // Constant bytes: text spans the string tokens
+  kNumber,  // Constant int/float/complex: text is the token
+  kTrue,
+  kFalse,
+  kNone,
+  kEllipsis,
+  kAstValue,   // Attribute, Subscript, Starred, NamedExpr, Await, Yield x, YieldFrom
+  kNoneValue,  // Yield without a value (`.value` is None)
+  kDisplay,    // List, Tuple, Set (have `.elts`)
+  kOther,      // everything else: no `.value`, no `.elts`
+};
+
+struct Expr {
+  Events events;  // of the whole subtree, in visit order
+  Node node = Node::kOther;
+  std::string_view text;
+  uint32_t line = 0;
+  std::vector<Expr> elts;  // kDisplay elements, kept only for __import__ arguments
+};
+
+// What `node.value` / `node.elts` give torch for an argument node.
+ArgValue ArgValueOf(const Expr& e);
+
+class Parser {
+ public:
+  Parser(std::string_view source, uint32_t first_line, int depth)
+      : tok_(source, first_line), depth_(depth) {
+    cur_ = tok_.Next();
+  }
+
+  Events ParseFile();
+  Expr ParseFStringField();
+
+ private:
+  struct Arguments {
+    Events positional_events;
+    Events keyword_events;
+    std::vector<Expr> positional;                             // only with want_literals
+    std::vector<std::pair<std::string_view, Expr>> keywords;  // only with want_literals
+  };
+  struct Checkpoint {
+    Tokenizer::State tokenizer;
+    Token cur;
+    std::optional<Token> next;
+  };
+  class ScopedFlag {
+   public:
+    ScopedFlag(bool& flag, bool value) : flag_(flag), saved_(flag) { flag_ = value; }
+    ~ScopedFlag() { flag_ = saved_; }
+
+   private:
+    bool& flag_;
+    bool saved_;
+  };
+  class NestingGuard {
+   public:
+    explicit NestingGuard(Parser& p) : p_(p) {
+      if (++p_.depth_ > kMaxNesting) p_.Fail("too many nested expressions");
+    }
+    ~NestingGuard() { --p_.depth_; }
+
+   private:
+    Parser& p_;
+  };
+
+  // Tokens.
+  bool At(Sym s) const { return cur_.sym == s; }
+  bool AtKind(TokenKind k) const { return cur_.kind == k; }
+  bool AtSoftKeyword(std::string_view word) const {
+    return cur_.kind == TokenKind::kName && cur_.sym == Sym::kNone && cur_.text == word;
+  }
+  bool AtExpressionStart() const;
+  void Advance();
+  bool Accept(Sym s);
+  void Expect(Sym s);
+  void ExpectKind(TokenKind k);
+  const Token& PeekNext();
+  std::string_view ExpectName();
+  Checkpoint Save() const { return {tok_.Save(), cur_, next_}; }
+  void Restore(const Checkpoint& c);
+  [[noreturn]] void Fail(const std::string& reason) const { throw SyntaxError{cur_.line, reason}; }
+  [[noreturn]] void FailSyntax() const { Fail("invalid syntax"); }
+
+  // Statements.
+  Events ParseStatement();
+  Events ParseSimpleStatements();
+  Events ParseSimpleStatement();
+  Events ParseExpressionStatement();
+  Events ParseAssignedValue();
+  Events ParseBlock();
+  Events ParseImport();
+  Events ParseFromImport();
+  void ParseImportNames(std::vector<std::string>& names, bool parenthesized);
+  std::string ParseDottedName();
+  Events ParseIf();
+  Events ParseWhile();
+  Events ParseFor();
+  Events ParseTry();
+  Events ParseWith();
+  bool TryParseParenthesizedWithItems(Events& out);
+  Events ParseWithItems();
+  Events ParseDecorated();
+  Events ParseFunctionDef(Events decorators);
+  Events ParseClassDef(Events decorators);
+  struct Parameters {
+    Events annotations, kw_defaults, kwarg_annotation, defaults;
+    bool keyword_only = false;
+    bool seen_default = false;       // a positional parameter had a default
+    bool bare_star_pending = false;  // `*,` not yet followed by a named parameter
+    bool after_kwarg = false;
+  };
+  Events ParseParameters(Sym closing, bool annotations);
+  void ParseParameter(Parameters& params, bool annotations);
+  bool TryParseMatch(Events& out);
+  Events ParseCaseBlock();
+
+  // Expressions.
+  Expr ParseStarExpressions();
+  Expr ParseStarExpression();
+  Expr ParseStarNamedExpression();
+  Expr ParseNamedExpression();
+  Expr ParseExpression();
+  Expr ParseInfix(bool stop_at_in = false);
+  bool AcceptInfixOperator(bool stop_at_in);
+  Expr ParseTargets();
+  Expr ParseStarTarget();
+  Expr ParsePrimary();
+  Expr ParseAtom();
+  Expr ParseStrings();
+  Expr ParseParenthesized();
+  Expr ParseList();
+  Expr ParseBraces();
+  Expr ParseDictRest(Events keys, Events values);
+  void ParseDictEntry(Events& keys, Events& values);
+  Expr ParseYield();
+  Events ParseComprehension();
+  Events ParseSlices();
+  void ParseSlice(Events& events);
+  Expr ParseCall(Expr callee);
+  struct ArgumentOrder {
+    int count = 0;
+    bool keyword = false;
+    bool double_star = false;
+    bool bare_genexp = false;
+  };
+  Arguments ParseArguments(bool want_literals);
+  void ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& order);
+  void AddElement(Expr& display, Expr element);
+  Expr Comprehension(Expr first, Sym closing);
+
+  Tokenizer tok_;
+  Token cur_;
+  std::optional<Token> next_;
+  int depth_;
+  bool want_elts_ = false;  // collecting display elements for __import__ arguments
+};
+
+}  // namespace tpkg::py::internal

@@ -1,0 +1,136 @@
+#include "zip/zip_layout.h"
+
+#include <algorithm>
+
+namespace tpkg {
+namespace {
+
+using namespace zipfmt;
+
+constexpr uint16_t kVersionMadeBy = 0;
+constexpr uint16_t kVersionDeflate = 20;
+constexpr uint16_t kZip64VersionMadeBy = 0x031e;  // what miniz puts in the ZIP64 EOCD
+constexpr uint16_t kZip64VersionNeeded = 0x002d;
+constexpr uint64_t kZip64EocdRecordSize = 44;  // the ZIP64 EOCD minus its first 12 bytes
+
+uint16_t Flags(const RecordLayout& r) {
+  return r.has_descriptor() ? (kFlagUtf8 | kFlagDataDescriptor) : kFlagUtf8;
+}
+uint16_t VersionNeeded(const RecordLayout& r) {
+  return r.method == kMethodDeflate ? kVersionDeflate : 0;
+}
+
+// miniz's local ZIP64 block: [size, 0] for big records, then the header
+// offset past 4 GiB (non-standard, but what torch writes).
+std::string LocalZip64Block(const RecordLayout& r) {
+  std::string block;
+  if (!r.zip64_sizes() && !r.zip64_offset()) return block;
+  const int fields = (r.zip64_sizes() ? 2 : 0) + (r.zip64_offset() ? 1 : 0);
+  Append16(block, kZip64ExtraId);
+  Append16(block, 8 * fields);
+  if (r.zip64_sizes()) Append64(block, r.size), Append64(block, 0);
+  if (r.zip64_offset()) Append64(block, r.offset);
+  return block;
+}
+
+// The standard central ZIP64 block: sizes, then offset, as needed.
+std::string CentralZip64Block(const RecordLayout& r) {
+  std::string block;
+  if (!r.zip64_sizes() && !r.zip64_offset()) return block;
+  const int fields = (r.zip64_sizes() ? 2 : 0) + (r.zip64_offset() ? 1 : 0);
+  Append16(block, kZip64ExtraId);
+  Append16(block, 8 * fields);
+  if (r.zip64_sizes()) Append64(block, r.size), Append64(block, r.compressed_size);
+  if (r.zip64_offset()) Append64(block, r.offset);
+  return block;
+}
+
+}  // namespace
+
+size_t AlignmentPadding(const RecordLayout& r) {
+  uint64_t start = r.offset + kLocalHeaderSize + r.full_name.size() + 4;
+  if (r.zip64_sizes() || r.zip64_offset()) {
+    start += 4;
+    if (r.zip64_sizes()) start += 16;
+    if (r.zip64_offset()) start += 8;
+  }
+  return static_cast<size_t>((kAlignment - start % kAlignment) % kAlignment);
+}
+
+void AppendLocalHeader(std::string& out, const RecordLayout& r) {
+  const std::string zip64 = LocalZip64Block(r);
+  const size_t pad = AlignmentPadding(r);
+  Append32(out, kLocalHeaderSig);
+  Append16(out, VersionNeeded(r));
+  Append16(out, Flags(r));
+  Append16(out, r.method);
+  Append32(out, 0);  // DOS time and date
+  Append32(out, 0);  // CRC-32: in the descriptor
+  Append64(out, 0);  // both sizes: in the descriptor
+  Append16(out, r.full_name.size());
+  Append16(out, zip64.size() + 4 + pad);
+  out += r.full_name;
+  out += zip64;
+  Append16(out, kPaddingExtraId);
+  Append16(out, pad);
+  out.append(pad, kPaddingByte);
+}
+
+void AppendDataDescriptor(std::string& out, const RecordLayout& r) {
+  if (!r.has_descriptor()) return;
+  Append32(out, kDataDescriptorSig);
+  Append32(out, r.crc32);
+  if (r.zip64_sizes() || r.zip64_offset()) {
+    Append64(out, r.compressed_size);
+    Append64(out, r.size);
+  } else {
+    Append32(out, r.compressed_size);
+    Append32(out, r.size);
+  }
+}
+
+void AppendCentralHeader(std::string& out, const RecordLayout& r) {
+  const std::string zip64 = CentralZip64Block(r);
+  Append32(out, kCentralHeaderSig);
+  Append16(out, kVersionMadeBy);
+  Append16(out, VersionNeeded(r));
+  Append16(out, Flags(r));
+  Append16(out, r.method);
+  Append32(out, 0);  // DOS time and date
+  Append32(out, r.crc32);
+  Append32(out, r.zip64_sizes() ? kMax32 : r.compressed_size);
+  Append32(out, r.zip64_sizes() ? kMax32 : r.size);
+  Append16(out, r.full_name.size());
+  Append16(out, zip64.size());
+  Append64(out, 0);  // comment length, disk start, internal and external attributes
+  Append16(out, 0);
+  Append32(out, std::min(r.offset, kMax32));
+  out += r.full_name;
+  out += zip64;
+}
+
+void AppendEndRecords(std::string& out, uint64_t count, uint64_t cd_offset, uint64_t cd_size) {
+  const uint64_t zip64_eocd = cd_offset + cd_size;
+  Append32(out, kZip64EocdSig);
+  Append64(out, kZip64EocdRecordSize);
+  Append16(out, kZip64VersionMadeBy);
+  Append16(out, kZip64VersionNeeded);
+  Append64(out, 0);  // this disk, disk with the central directory
+  Append64(out, count);
+  Append64(out, count);
+  Append64(out, cd_size);
+  Append64(out, cd_offset);
+  Append32(out, kZip64LocatorSig);
+  Append32(out, 0);
+  Append64(out, zip64_eocd);
+  Append32(out, 1);  // total disks
+  Append32(out, kEocdSig);
+  Append32(out, 0);  // this disk, disk with the central directory
+  Append16(out, std::min(count, kMax16));
+  Append16(out, std::min(count, kMax16));
+  Append32(out, std::min(cd_size, kMax32));
+  Append32(out, std::min(cd_offset, kMax32));
+  Append16(out, 0);  // comment length
+}
+
+}  // namespace tpkg

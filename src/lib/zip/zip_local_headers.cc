@@ -1,0 +1,143 @@
+#include "zip/zip_local_headers.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "base/file_util.h"
+#include "zip/zip_format.h"
+
+namespace tpkg {
+namespace {
+
+using namespace zipfmt;
+
+constexpr uint64_t kWindowBytes = 64 * 1024;
+// Room guessed for a local extra field: torch's FB block (<= 67 bytes) plus
+// its ZIP64 block (<= 28). Longer extras just cost one more pread.
+constexpr uint64_t kExtraAllowance = 128;
+
+// File bytes [start, start + bytes.size()) read in one pread.
+struct Window {
+  uint64_t start = 0;
+  std::string bytes;
+};
+
+uint64_t HeaderGuessEnd(const ZipEntry& e) {
+  const uint64_t room = kLocalHeaderSize + e.full_name.size() + kExtraAllowance;
+  return e.local_header_offset > UINT64_MAX - room ? UINT64_MAX : e.local_header_offset + room;
+}
+
+// Index one past the last entry whose guessed header fits in the window starting at `first`.
+size_t WindowEnd(const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
+                 size_t first) {
+  const uint64_t start = entries[by_offset[first]].local_header_offset;
+  size_t last = first + 1;
+  while (last < by_offset.size() &&
+         HeaderGuessEnd(entries[by_offset[last]]) - start <= kWindowBytes) {
+    ++last;
+  }
+  return last;
+}
+
+// `len` bytes at `offset`, from the window when they are inside it, else
+// from a pread into `spare`. Shorter only at the end of the file.
+std::string_view Fetch(int fd, const Window& w, uint64_t offset, size_t len, std::string& spare,
+                       Problems& problems) {
+  if (offset >= w.start && offset - w.start + len <= w.bytes.size()) {
+    return std::string_view(w.bytes).substr(offset - w.start, len);
+  }
+  spare.resize(len);
+  spare.resize(PreadFull(fd, spare, offset, problems.archive()));
+  return spare;
+}
+
+// Local CRC/sizes, with ZIP64 sizes when the 32-bit slots are at their maximum.
+struct LocalSums {
+  uint64_t crc, compressed, size;
+};
+
+LocalSums ReadLocalSums(std::string_view header, std::string_view extra) {
+  LocalSums s{Load32(header.data() + local::kCrc), Load32(header.data() + local::kCompressedSize),
+              Load32(header.data() + local::kSize)};
+  bool well_formed = true;
+  if (s.size == kMax32 || s.compressed == kMax32) {
+    auto block = FindExtraBlock(extra, kZip64ExtraId, well_formed);
+    if (block && block->size() >= 16) {
+      s.size = Load64(block->data());
+      s.compressed = Load64(block->data() + 8);
+    }
+  }
+  return s;
+}
+
+// Why the local header `h` (fixed part, name, extra) disagrees with the central entry.
+std::string Disagreement(const ZipEntry& e, std::string_view h) {
+  const size_t name_len = Load16(h.data() + local::kNameLength);
+  const std::string_view name = h.substr(kLocalHeaderSize, name_len);
+  if (name != e.full_name) return "name " + QuoteName(name);
+  if (Load16(h.data() + local::kMethod) != e.method) return "compression method";
+  if (Load16(h.data() + local::kFlags) != e.flags) return "flags";
+  const LocalSums s = ReadLocalSums(h, h.substr(kLocalHeaderSize + name_len));
+  // With a data descriptor the local fields may be zero (torch writes zeros).
+  const bool deferred = (e.flags & kFlagDataDescriptor) != 0;
+  auto agrees = [deferred](uint64_t local, uint64_t central) {
+    return local == central || (deferred && local == 0);
+  };
+  if (!agrees(s.crc, e.crc32)) return "CRC-32";
+  if (!agrees(s.compressed, e.compressed_size) || !agrees(s.size, e.size)) return "sizes";
+  return {};
+}
+
+void ReadOne(int fd, uint64_t file_size, const Window& w, ZipEntry& e, size_t index, bool strict,
+             std::string& spare, Problems& problems) {
+  const uint64_t lho = e.local_header_offset;
+  if (lho >= file_size) {
+    return problems.Record(
+        index, e.full_name, Errc::kCorrupt,
+        "local header offset " + std::to_string(lho) + " is past the end of the file");
+  }
+  std::string_view h = Fetch(fd, w, lho, kLocalHeaderSize, spare, problems);
+  if (h.size() < kLocalHeaderSize || Load32(h.data()) != kLocalHeaderSig) {
+    return problems.Record(index, e.full_name, Errc::kCorrupt,
+                           "no local header at offset " + std::to_string(lho));
+  }
+  const size_t header_len = kLocalHeaderSize + Load16(h.data() + local::kNameLength) +
+                            Load16(h.data() + local::kExtraLength);
+  h = Fetch(fd, w, lho, header_len, spare, problems);
+  if (h.size() < header_len) {
+    return problems.Record(index, e.full_name, Errc::kCorrupt,
+                           "local header runs past the end of the file");
+  }
+  e.data_offset = lho + header_len;
+  if (e.data_offset > file_size || e.compressed_size > file_size - e.data_offset) {
+    return problems.Record(index, e.full_name, Errc::kCorrupt,
+                           "data runs past the end of the file (truncated archive)");
+  }
+  if (!strict) return;
+  if (std::string why = Disagreement(e, h); !why.empty()) {
+    problems.Record(index, e.full_name, Errc::kCorrupt,
+                    "local header disagrees with the central directory (" + why + ")");
+  }
+}
+
+}  // namespace
+
+void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries,
+                      std::span<const uint32_t> by_offset, bool strict, Problems& problems) {
+  Window window;
+  std::string spare;
+  for (size_t first = 0; first < by_offset.size();) {
+    const size_t last = WindowEnd(entries, by_offset, first);
+    window.start = entries[by_offset[first]].local_header_offset;
+    const uint64_t stop = std::min(file_size, HeaderGuessEnd(entries[by_offset[last - 1]]));
+    window.bytes.resize(stop > window.start ? stop - window.start : 0);
+    window.bytes.resize(PreadFull(fd, window.bytes, window.start, problems.archive()));
+    for (size_t k = first; k < last; ++k) {
+      ReadOne(fd, file_size, window, entries[by_offset[k]], by_offset[k], strict, spare, problems);
+    }
+    first = last;
+  }
+}
+
+}  // namespace tpkg

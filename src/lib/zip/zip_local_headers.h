@@ -1,0 +1,29 @@
+// zip_local_headers.h: read every local file header, find each record's data (private).
+//
+//   ReadLocalHeaders(fd, file_size, entries, by_offset, strict, problems);
+//   // now entries[i].data_offset is the absolute offset of the (compressed) data
+//
+// Headers are visited in file order and neighbours are fetched together
+// (one pread per 64 KiB window), so a package of many small records costs a
+// handful of system calls, and one of big records one small pread each.
+// Always refused: a missing local header, data running past the end of the
+// file. Strict: a local header disagreeing with the central directory (name,
+// method, flags, and CRC/sizes unless a data descriptor carries them).
+//
+// Thread safety: stateless.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "tpkg/zip_reader.h"
+#include "zip/zip_problems.h"
+
+namespace tpkg {
+
+// `by_offset`: entry indices sorted by local_header_offset.
+void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries,
+                      std::span<const uint32_t> by_offset, bool strict, Problems& problems);
+
+}  // namespace tpkg

@@ -1,0 +1,78 @@
+#include "zip/zip_name_index.h"
+
+#include <algorithm>
+#include <string>
+
+#include "zip/zip_names.h"
+
+namespace tpkg {
+
+NameIndex::NameIndex(const std::vector<ZipEntry>& entries) : order_(entries.size()) {
+  size_t total = 0;
+  for (const auto& e : entries) total += e.name.size();
+  arena_.reserve(total);
+  starts_.reserve(entries.size() + 1);
+  for (const auto& e : entries) {
+    starts_.push_back(arena_.size());
+    for (const char c : e.name) arena_.push_back(FoldAscii(c));
+  }
+  starts_.push_back(arena_.size());
+  for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  std::sort(order_.begin(), order_.end(), [this, &entries](uint32_t a, uint32_t b) {
+    const int by_folded = folded(a).compare(folded(b));
+    if (by_folded != 0) return by_folded < 0;
+    const int exact = entries[a].name.compare(entries[b].name);
+    return exact != 0 ? exact < 0 : a < b;
+  });
+}
+
+size_t NameIndex::LowerBound(std::string_view folded_key) const {
+  auto it = std::lower_bound(order_.begin(), order_.end(), folded_key,
+                             [this](uint32_t i, std::string_view key) { return folded(i) < key; });
+  return static_cast<size_t>(it - order_.begin());
+}
+
+const ZipEntry* NameIndex::Find(const std::vector<ZipEntry>& entries,
+                                std::string_view record) const {
+  const std::string key = Folded(record);
+  const ZipEntry* found = nullptr;
+  for (size_t i = LowerBound(key); i < order_.size() && folded(order_[i]) == key; ++i) {
+    if (entries[order_[i]].name == record) found = &entries[order_[i]];
+  }
+  return found;
+}
+
+void NameIndex::Check(const std::vector<ZipEntry>& entries, Problems& problems) const {
+  CheckTwins(entries, problems);
+  CheckFileFolders(entries, problems);
+}
+
+void NameIndex::CheckTwins(const std::vector<ZipEntry>& entries, Problems& problems) const {
+  for (size_t i = 1; i < order_.size(); ++i) {
+    const ZipEntry& before = entries[order_[i - 1]];
+    const ZipEntry& e = entries[order_[i]];
+    if (folded(order_[i - 1]) != folded(order_[i])) continue;
+    problems.Record(order_[i], e.full_name, Errc::kCorrupt,
+                    before.name == e.name
+                        ? std::string("duplicate name")
+                        : "name differs only in case from " + QuoteName(before.full_name));
+  }
+}
+
+// A file `f` clashes with any name starting with `f/`. In folded order those
+// names sort after `f/` itself, so one binary search per file finds them.
+void NameIndex::CheckFileFolders(const std::vector<ZipEntry>& entries, Problems& problems) const {
+  std::string key;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].is_directory() || entries[i].name.empty()) continue;
+    key.assign(folded(static_cast<uint32_t>(i))).push_back('/');
+    const size_t at = LowerBound(key);
+    if (at < order_.size() && folded(order_[at]).starts_with(key)) {
+      problems.Record(
+          i, entries[i].full_name, Errc::kCorrupt,
+          "is both a file and a folder (see " + QuoteName(entries[order_[at]].full_name) + ")");
+    }
+  }
+}
+
+}  // namespace tpkg

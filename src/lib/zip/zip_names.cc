@@ -1,0 +1,85 @@
+#include "zip/zip_names.h"
+
+#include <cstdio>
+
+namespace tpkg {
+namespace {
+
+constexpr size_t kQuoteLimit = 200;
+
+// The verdict on one '/'-separated component; `first` is the prefix folder.
+std::string_view ComponentProblem(std::string_view part, bool first) {
+  if (part.empty()) return "empty path component";
+  if (part == "..") return "'..' path component";
+  if (part == "." && !first) return "'.' path component";
+  return {};
+}
+
+}  // namespace
+
+std::string_view FullNameProblem(std::string_view name, bool allow_directory) {
+  if (name.empty()) return "empty name";
+  if (name.find('\0') != std::string_view::npos) return "name contains a NUL byte";
+  if (name.front() == '/') return "absolute name";
+  if (allow_directory && name.back() == '/') name.remove_suffix(1);
+  bool first = true;
+  for (size_t start = 0;; first = false) {
+    const size_t slash = name.find('/', start);
+    const auto part =
+        name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
+    if (auto why = ComponentProblem(part, first); !why.empty()) return why;
+    if (slash == std::string_view::npos) return {};
+    start = slash + 1;
+  }
+}
+
+std::string Folded(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = FoldAscii(c);
+  return out;
+}
+
+std::string QuoteName(std::string_view name) {
+  std::string out = "'";
+  for (const char c : name.substr(0, kQuoteLimit)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
+      out += hex;
+    }
+  }
+  if (name.size() > kQuoteLimit) out += "...";
+  return out + "'";
+}
+
+std::string NameRegistry::Problem(std::string_view record) const {
+  const std::string folded = Folded(record);
+  if (auto it = seen_.find(folded); it != seen_.end()) {
+    if (it->second.is_folder) return QuoteName(record) + " is already a folder";
+    if (it->second.spelling == record) return QuoteName(record) + " is written twice";
+    return QuoteName(record) + " differs only in case from " + QuoteName(it->second.spelling);
+  }
+  for (size_t slash = folded.find('/'); slash != std::string::npos;
+       slash = folded.find('/', slash + 1)) {
+    auto it = seen_.find(folded.substr(0, slash));
+    if (it != seen_.end() && !it->second.is_folder) {
+      return QuoteName(record) + " needs " + QuoteName(it->second.spelling) +
+             " as a folder, but it is a file";
+    }
+  }
+  return {};
+}
+
+void NameRegistry::Add(std::string_view record) {
+  std::string folded = Folded(record);
+  for (size_t slash = folded.find('/'); slash != std::string::npos;
+       slash = folded.find('/', slash + 1)) {
+    seen_.try_emplace(folded.substr(0, slash), Seen{true, std::string(record.substr(0, slash))});
+  }
+  seen_.try_emplace(std::move(folded), Seen{false, std::string(record)});
+}
+
+}  // namespace tpkg

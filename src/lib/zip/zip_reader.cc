@@ -1,0 +1,236 @@
+// ZipReader: opening, validation and lookup. The pieces live in
+// zip_end_records.cc (find the central directory), zip_central_directory.cc,
+// zip_local_headers.cc, zip_name_index.cc; reading data is record_stream.cc.
+//
+// Why our own parser rather than libzip (which the project links anyway,
+// and which the tests use as an independent cross-check): libzip exposes no
+// data offsets (needed for one-pread reads of stored records), does not
+// compare local headers with the central directory or detect overlaps, and
+// reports failures as a generic code, so it could not name the record and
+// the reason of a refusal. Parsing a torch archive's headers is ~400 lines.
+#include "tpkg/zip_reader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "base/file_util.h"
+#include "base/scoped_fd.h"
+#include "zip/zip_central_directory.h"
+#include "zip/zip_end_records.h"
+#include "zip/zip_format.h"
+#include "zip/zip_local_headers.h"
+#include "zip/zip_name_index.h"
+#include "zip/zip_names.h"
+#include "zip/zip_problems.h"
+
+namespace tpkg {
+
+namespace {
+
+// Everything Open() learns about an archive (ZipReader::Impl is this).
+struct ArchiveState {
+  std::string path;
+  ScopedFd fd;
+  uint64_t file_size = 0;
+  std::string prefix;
+  std::vector<ZipEntry> entries;
+  NameIndex index;
+};
+
+// Deflate cannot expand more than 1032:1 (a 258-byte match per 2 bits), so a
+// larger claimed size is a lie; refusing it bounds what ReadAll allocates.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+constexpr std::string_view kPreReleaseMagic = "PYTORCH1";
+
+ScopedFd OpenReadOnly(const std::string& path) {
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    const int err = errno;
+    ThrowSystemError("cannot open " + path, err);
+  }
+  return fd;
+}
+
+uint64_t RegularFileSize(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ThrowSystemError("cannot stat " + path, err);
+  }
+  if (S_ISDIR(st.st_mode))
+    throw Error(Errc::kIsDir, path + ": is a directory, not an archive", EISDIR);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+void RefusePreRelease(int fd, Problems& problems) {
+  char head[kPreReleaseMagic.size()];
+  if (PreadFull(fd, head, 0, problems.archive()) == sizeof(head) &&
+      std::string_view(head, sizeof(head)) == kPreReleaseMagic) {
+    problems.Fatal(Errc::kUnsupported, "pre-release PyTorch format (starts with PYTORCH1)");
+  }
+}
+
+std::string ReadCentralDirectory(int fd, const CentralDirectoryLocation& cd, Problems& problems) {
+  std::string bytes(cd.size, '\0');
+  if (PreadFull(fd, bytes, cd.offset, problems.archive()) != cd.size) {
+    problems.Fatal(Errc::kCorrupt, "central directory truncated");
+  }
+  return bytes;
+}
+
+// Refusals that hold in every mode: without them a record cannot be read.
+void CheckReadable(const std::vector<ZipEntry>& entries, Problems& problems) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const ZipEntry& e = entries[i];
+    auto refuse = [&](Errc code, const std::string& why) {
+      problems.Record(i, e.full_name, code, why);
+    };
+    if (e.flags & (zipfmt::kFlagEncrypted | zipfmt::kFlagStrongEncryption)) {
+      refuse(Errc::kUnsupported, "encrypted records are not supported");
+    } else if (e.method != kMethodStored && e.method != kMethodDeflate) {
+      refuse(Errc::kUnsupported, "compression method " + std::to_string(e.method) +
+                                     " is not supported (torch reads stored and deflate only)");
+    } else if (e.method == kMethodStored && e.compressed_size != e.size) {
+      refuse(Errc::kCorrupt, "stored record whose compressed size differs from its size");
+    } else if (e.method == kMethodDeflate && e.size > kMaxDeflateRatio &&
+               (e.size - kMaxDeflateRatio) / kMaxDeflateRatio > e.compressed_size) {
+      refuse(Errc::kCorrupt, "claims a size deflate cannot reach from its compressed size");
+    }
+  }
+}
+
+// Torch takes the prefix folder from the first central-directory name, up to
+// its first '/', and requires every name to start with it (FORMAT.md §2.1).
+std::string FindPrefix(const std::vector<ZipEntry>& entries, bool strict, Problems& problems) {
+  const std::string& first = entries.front().full_name;
+  const size_t slash = first.find('/');
+  if (slash != std::string::npos) return first.substr(0, slash);
+  if (strict) problems.Record(0, first, Errc::kCorrupt, "first record is not in a prefix folder");
+  return {};
+}
+
+// Strips the prefix folder; strict mode also applies the name rules.
+void AssignNames(std::vector<ZipEntry>& entries, const std::string& prefix, bool strict,
+                 Problems& problems) {
+  const std::string folder = prefix + "/";
+  for (size_t i = 0; i < entries.size(); ++i) {
+    ZipEntry& e = entries[i];
+    const bool inside = !prefix.empty() && e.full_name.starts_with(folder);
+    e.name = inside ? e.full_name.substr(folder.size()) : e.full_name;
+    if (!strict) continue;
+    if (auto why = FullNameProblem(e.full_name, true); !why.empty()) {
+      problems.Record(i, e.full_name, Errc::kCorrupt, why);
+    } else if (!inside && !prefix.empty()) {
+      problems.Record(i, e.full_name, Errc::kCorrupt,
+                      "outside the prefix folder " + QuoteName(folder) +
+                          " (torch takes the prefix from the first record)");
+    }
+  }
+}
+
+std::vector<uint32_t> SortByOffset(const std::vector<ZipEntry>& entries) {
+  std::vector<uint32_t> order(entries.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&entries](uint32_t a, uint32_t b) {
+    return entries[a].local_header_offset < entries[b].local_header_offset;
+  });
+  return order;
+}
+
+// Each record spans [local header, end of data); spans must not meet, nor
+// reach into the central directory.
+void CheckOverlaps(const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
+                   uint64_t cd_offset, Problems& problems) {
+  uint64_t previous_end = 0;
+  const ZipEntry* previous = nullptr;
+  for (const uint32_t i : by_offset) {
+    if (problems.flagged(i)) continue;  // its data offset is unknown
+    const ZipEntry& e = entries[i];
+    const uint64_t end = e.data_offset + e.compressed_size;
+    if (previous && e.local_header_offset < previous_end) {
+      problems.Record(i, e.full_name, Errc::kCorrupt,
+                      "overlaps record " + QuoteName(previous->full_name));
+    } else if (end > cd_offset) {
+      problems.Record(i, e.full_name, Errc::kCorrupt, "data overlaps the central directory");
+    }
+    if (end > previous_end) previous_end = end, previous = &e;
+  }
+}
+
+void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& problems) {
+  impl->path = path;
+  impl->fd = OpenReadOnly(path);
+  const int fd = impl->fd.get();
+  impl->file_size = RegularFileSize(fd, path);
+  RefusePreRelease(fd, problems);
+  const CentralDirectoryLocation cd = LocateCentralDirectory(fd, impl->file_size, strict, problems);
+  impl->entries =
+      ParseCentralDirectory(ReadCentralDirectory(fd, cd, problems), cd.count, strict, problems);
+  CheckReadable(impl->entries, problems);
+  impl->prefix = FindPrefix(impl->entries, strict, problems);
+  AssignNames(impl->entries, impl->prefix, strict, problems);
+  const std::vector<uint32_t> by_offset = SortByOffset(impl->entries);
+  ReadLocalHeaders(fd, impl->file_size, impl->entries, by_offset, strict, problems);
+  if (strict) CheckOverlaps(impl->entries, by_offset, cd.offset, problems);
+  impl->index = NameIndex(impl->entries);
+  if (strict) impl->index.Check(impl->entries, problems);
+}
+
+// Reads every record not already refused to the end, so RecordStream checks
+// its size and CRC-32.
+void CheckRecordData(const ZipReader& zip, Problems& problems) {
+  std::vector<char> buffer(256 * 1024);
+  for (size_t i = 0; i < zip.entries().size(); ++i) {
+    if (problems.flagged(i)) continue;
+    try {
+      RecordStream in(zip, zip.entries()[i]);
+      while (in.Read(buffer) != 0) {
+      }
+    } catch (const Error& e) {
+      problems.Add(e);
+    }
+  }
+}
+
+}  // namespace
+
+struct ZipReader::Impl : ArchiveState {};
+
+ZipReader ZipReader::Open(const std::string& path, ZipReaderOptions options) {
+  Problems problems(path, Problems::Mode::kThrowFirst);
+  auto impl = std::make_unique<Impl>();
+  Load(impl.get(), path, options.strict, problems);
+  return ZipReader(std::move(impl));
+}
+
+ZipReader::ZipReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ZipReader::ZipReader(ZipReader&&) noexcept = default;
+ZipReader& ZipReader::operator=(ZipReader&&) noexcept = default;
+ZipReader::~ZipReader() = default;
+
+const std::string& ZipReader::path() const { return impl_->path; }
+const std::string& ZipReader::prefix() const { return impl_->prefix; }
+const std::vector<ZipEntry>& ZipReader::entries() const { return impl_->entries; }
+int ZipReader::fd() const { return impl_->fd.get(); }
+uint64_t ZipReader::file_size() const { return impl_->file_size; }
+
+const ZipEntry* ZipReader::Find(std::string_view record) const {
+  return impl_->index.Find(impl_->entries, record);
+}
+
+std::vector<Error> CheckArchive(const std::string& path) {
+  Problems problems(path, Problems::Mode::kCollect);
+  try {
+    auto impl = std::make_unique<ZipReader::Impl>();
+    Load(impl.get(), path, /*strict=*/true, problems);
+    CheckRecordData(ZipReader(std::move(impl)), problems);
+  } catch (const Error& e) {
+    problems.Add(e);
+  }
+  return std::move(problems.found());
+}
+
+}  // namespace tpkg

@@ -1,0 +1,234 @@
+// ZipWriter: our own writer, because libzip cannot place data on 64-byte
+// boundaries nor reproduce torch's header conventions byte for byte. The
+// bytes around each record come from zip_layout.cc; this file does the
+// bookkeeping (offsets, names, buffering) and the I/O.
+#include "tpkg/zip_writer.h"
+
+#include <fcntl.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "zip/fd_sink.h"
+#include "base/file_util.h"
+#include "zip/zip_layout.h"
+#include "zip/zip_names.h"
+
+namespace tpkg {
+namespace {
+
+// Headers, descriptors and small records are gathered up to this size
+// before they reach the sink; bigger payloads go straight through.
+constexpr size_t kFlushThreshold = 1 << 20;
+constexpr size_t kStreamChunk = 1 << 20;
+
+uint32_t Crc(uint32_t crc, std::span<const char> bytes) {
+  return static_cast<uint32_t>(
+      crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+}
+
+std::string CheckedPrefix(std::string prefix) {
+  if (prefix.empty() || prefix.find('/') != std::string::npos ||
+      !FullNameProblem(prefix + "/x", false).empty()) {
+    throw Error(Errc::kInvalidArgument, "invalid prefix folder " + QuoteName(prefix));
+  }
+  return prefix;
+}
+
+}  // namespace
+
+struct ZipWriter::Impl {
+  std::unique_ptr<ZipSink> sink;
+  std::string prefix;
+  std::string pending;  // bytes accepted but not yet handed to the sink
+  uint64_t offset = 0;  // bytes accepted so far, pending included
+  std::vector<RecordLayout> records;
+  NameRegistry names;
+  bool finished = false;
+  bool failed = false;
+
+  void Append(std::span<const char> bytes) {
+    if (pending.size() + bytes.size() > kFlushThreshold) Flush();
+    if (bytes.size() >= kFlushThreshold) {
+      sink->Write(bytes);
+    } else {
+      pending.append(bytes.data(), bytes.size());
+    }
+    offset += bytes.size();
+  }
+
+  void Flush() {
+    if (pending.empty()) return;
+    sink->Write(pending);
+    pending.clear();
+  }
+
+  // Refuses what the reader would refuse, before any byte is written.
+  void CheckRecordName(std::string_view record) const {
+    std::string_view why;
+    if (record.empty())
+      why = "empty record name";
+    else if (record.back() == '/')
+      why = "directory entries are not records";
+    else
+      why = FullNameProblem(prefix + "/" + std::string(record), false);
+    if (!why.empty())
+      throw Error(Errc::kInvalidArgument,
+                  "cannot add record " + QuoteName(record) + ": " + std::string(why));
+    if (std::string clash = names.Problem(record); !clash.empty()) {
+      throw Error(Errc::kExists, "cannot add record: " + clash);
+    }
+  }
+
+  // Runs one write step; a failure leaves the output unusable, so later calls refuse.
+  template <typename Step>
+  void Guarded(Step&& step) {
+    if (finished) throw Error(Errc::kInvalidArgument, "ZipWriter: already finished");
+    if (failed) throw Error(Errc::kIo, "ZipWriter: an earlier write failed");
+    try {
+      step();
+    } catch (...) {
+      failed = true;
+      throw;
+    }
+  }
+
+  RecordLayout Begin(std::string_view record, uint64_t size, uint64_t compressed, uint16_t method) {
+    names.Add(record);
+    RecordLayout r{prefix + "/" + std::string(record), offset, size, compressed, 0, method};
+    std::string header;
+    AppendLocalHeader(header, r);
+    Append(header);
+    return r;
+  }
+
+  void End(RecordLayout r) {
+    std::string descriptor;
+    AppendDataDescriptor(descriptor, r);
+    Append(descriptor);
+    records.push_back(std::move(r));
+  }
+
+  void StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size);
+  uint64_t WriteCentralDirectory();
+};
+
+void ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size) {
+  Flush();
+  std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(size, kStreamChunk)));
+  for (uint64_t done = 0; done < size;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, buffer.size()));
+    const auto chunk = std::span(buffer).first(want);
+    if (PreadFull(fd, chunk, from + done, "record source for " + r.full_name) != want) {
+      throw Error(Errc::kIo, "record source for " + QuoteName(r.full_name) + " ended early");
+    }
+    r.crc32 = Crc(r.crc32, chunk);
+    sink->Write(chunk);
+    offset += want;
+    done += want;
+  }
+}
+
+uint64_t ZipWriter::Impl::WriteCentralDirectory() {
+  const uint64_t cd_offset = offset;
+  std::string bytes;
+  for (const RecordLayout& r : records) {
+    AppendCentralHeader(bytes, r);
+    if (bytes.size() >= kFlushThreshold) Append(bytes), bytes.clear();
+  }
+  Append(bytes);
+  bytes.clear();
+  AppendEndRecords(bytes, records.size(), cd_offset, offset - cd_offset);
+  Append(bytes);
+  Flush();
+  return offset;
+}
+
+ZipWriter ZipWriter::Create(const std::string& path, std::string prefix, bool overwrite) {
+  prefix = CheckedPrefix(std::move(prefix));
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
+  ScopedFd fd(::open(path.c_str(), flags, 0666));
+  if (!fd.valid()) {
+    const int err = errno;
+    ThrowSystemError("cannot create " + path, err);
+  }
+  return ToSink(std::make_unique<FdSink>(std::move(fd), path), std::move(prefix));
+}
+
+ZipWriter ZipWriter::ToFd(int fd, std::string prefix) {
+  return ToSink(std::make_unique<FdSink>(fd, "fd " + std::to_string(fd)), std::move(prefix));
+}
+
+ZipWriter ZipWriter::ToSink(std::unique_ptr<ZipSink> sink, std::string prefix) {
+  auto impl = std::make_unique<Impl>();
+  impl->prefix = CheckedPrefix(std::move(prefix));
+  impl->sink = std::move(sink);
+  return ZipWriter(std::move(impl));
+}
+
+ZipWriter::ZipWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ZipWriter::ZipWriter(ZipWriter&&) noexcept = default;
+ZipWriter& ZipWriter::operator=(ZipWriter&&) noexcept = default;
+ZipWriter::~ZipWriter() = default;
+
+uint64_t ZipWriter::offset() const { return impl_->offset; }
+
+void ZipWriter::AddRecord(std::string_view record, std::span<const char> data) {
+  impl_->CheckRecordName(record);
+  impl_->Guarded([&] {
+    RecordLayout r = impl_->Begin(record, data.size(), data.size(), kMethodStored);
+    r.crc32 = Crc(0, data);
+    impl_->Append(data);
+    impl_->End(std::move(r));
+  });
+}
+
+void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size) {
+  impl_->CheckRecordName(record);
+  impl_->Guarded([&] {
+    RecordLayout r = impl_->Begin(record, size, size, kMethodStored);
+    impl_->StreamFromFd(r, fd, offset, size);
+    impl_->End(std::move(r));
+  });
+}
+
+void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry,
+                              std::string_view record) {
+  if (record.empty()) record = entry.name;
+  // An empty record has no bytes to copy; torch writes it stored.
+  if (entry.size == 0) return AddRecord(record, std::string_view());
+  impl_->CheckRecordName(record);
+  impl_->Guarded([&] {
+    RecordLayout r = impl_->Begin(record, entry.size, entry.compressed_size, entry.method);
+    r.crc32 = entry.crc32;
+    impl_->Flush();
+    impl_->sink->CopyFrom(src.fd(), entry.data_offset, entry.compressed_size);
+    impl_->offset += entry.compressed_size;
+    impl_->End(std::move(r));
+  });
+}
+
+uint64_t ZipWriter::Finish() {
+  uint64_t size = 0;
+  impl_->Guarded([&] { size = impl_->WriteCentralDirectory(); });
+  impl_->finished = true;
+  return size;
+}
+
+// torch's basename(): after the last '/' or '\', cut at the last '.'
+// (FORMAT.md §2.1; ".hidden" gives "" because the dot is at the start).
+std::string PrefixForPath(std::string_view path) {
+  const size_t sep = path.find_last_of("/\\");
+  std::string_view base = sep == std::string_view::npos ? path : path.substr(sep + 1);
+  if (const size_t dot = base.find_last_of('.'); dot != std::string_view::npos) {
+    base = base.substr(0, dot);
+  }
+  if (base.empty()) {
+    throw Error(Errc::kInvalidArgument, "invalid file name: " + std::string(path));
+  }
+  return std::string(base);
+}
+
+}  // namespace tpkg
