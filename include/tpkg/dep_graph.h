@@ -1,6 +1,6 @@
 // dep_graph.h: the exporter's dependency graph (torch/package/_digraph.py),
 // with typed node attributes and the exact DOT text of
-// PackageExporter.dependency_graph_string() (FORMAT.md §6.1, §7).
+// PackageExporter.dependency_graph_string() (doc/format.md §6.1, §7).
 //
 //   tpkg::DepGraph g;
 //   g.AddEdge("<model.model.pkl>", "corpus_models.model");
@@ -51,7 +51,7 @@ enum class PackagingErrorReason {
   kMockedButStillUsed,
   // tpkg additions:
   kMissingModule,          // packaged code imports a module of the package that is gone
-  kInconsistentStructure,  // the importer would refuse the record layout (FORMAT.md §8.1)
+  kInconsistentStructure,  // the importer would refuse the record layout (doc/format.md §8.1)
   kUnreadablePickle,       // a save_pickle record that cannot be scanned
 };
 // The message torch prints for the reason (its enum value), e.g.
@@ -114,7 +114,7 @@ class DepGraph {
   std::vector<NodeId> BackwardClosure(std::string_view name) const;
 
   // The subgraph of every path src -> ... -> dst, as torch's all_paths()
-  // intends (1.13's raises on ordinary names, FORMAT.md §7.3): walk the
+  // intends (1.13's raises on ordinary names, doc/format.md §7.3): walk the
   // predecessors back from dst, breadth first, keeping those reachable from
   // src; edges are added in that walk's order. Empty when dst is unknown or
   // unreachable. Terminates on cycles. Throws kNotFound for an unknown src.

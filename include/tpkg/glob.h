@@ -1,5 +1,5 @@
 // glob.h: torch.package's GlobGroup, the include/exclude name patterns behind
-// intern()/extern()/mock()/deny() and file_structure() (FORMAT.md §6.5).
+// intern()/extern()/mock()/deny() and file_structure() (doc/format.md §6.5).
 //
 //   tpkg::GlobGroup g("torch.**", {"torch.cuda", "torch.x.*"});
 //   g.Matches("torch.nn.functional");  // true

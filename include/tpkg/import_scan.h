@@ -12,7 +12,7 @@
 //                                 tpkg::PackageOf("corpus_models.model", false));
 //   // {("corpus_models", "util"), ("numpy", nullopt)}
 //
-// What torch records (FORMAT.md §6.3), for package "p.q":
+// What torch records (doc/format.md §6.3), for package "p.q":
 //
 //   source                                  references
 //   import a.b as c, d                      (a.b, -) (d, -)

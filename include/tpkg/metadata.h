@@ -12,13 +12,13 @@
 //   write(".data/extern_modules", m.extern_modules_text);
 //   serve(".data/deps.dot", m.deps_dot);
 //
-// How the records are read (the rules; FORMAT.md §6, §8.1):
+// How the records are read (the rules; doc/format.md §6, §8.1):
 //   * `.data/**` and directory entries are framework files, never modules.
 //   * `a/b.py` is module a.b, `a/b/__init__.py` is package a.b; any folder
 //     that holds a record is an implicit package (the importer makes one).
 //   * A source whose text is exactly torch's mock stub (kMockStubSource) is
 //     a mocked module; `_mock.py` is torch's support file, not a module of
-//     its own. Exception, the re-packaged form (FORMAT.md §6.6): torch writes
+//     its own. Exception, the re-packaged form (doc/format.md §6.6): torch writes
 //     `_mock.py` just before the first stub it mocks, so a stub *before*
 //     `_mock.py` in record order was interned as source when a package with
 //     stubs was exported again; then every stub is an interned source (whose

@@ -4,7 +4,7 @@
 // (protocols 0-5) and reports the globals the pickle names, the module list
 // torch.package's exporter derives from it, and every persistent id that
 // torch.package / torch.save / TorchScript pickles use for storages and
-// `__reduce_package__` objects (FORMAT.md §4.3, §4.4, §6.2). Nothing is
+// `__reduce_package__` objects (doc/format.md §4.3, §4.4, §6.2). Nothing is
 // imported, called or constructed: values are tracked only as far as needed
 // to decode persistent ids and STACK_GLOBAL operands.
 //
@@ -85,7 +85,7 @@ struct PickleScan {
   std::vector<PickleGlobal> globals;
 
   // Exactly the module list torch's PackageExporter.save_pickle derives
-  // (FORMAT.md §6.2): unique, first-seen order.
+  // (doc/format.md §6.2): unique, first-seen order.
   //   protocol <= 3: the module of every GLOBAL opcode (INST is ignored, as
   //                  torch ignores it).
   //   protocol >= 4: torch's string tracking: SHORT_BINUNICODE/BINUNICODE8

@@ -2,7 +2,7 @@
 // the decision logic of torch's PackageExporter without the pickling and the
 // writing (package_exporter.py: add_dependency, _intern_module,
 // _get_dependencies, the dependency part of save_pickle, close()'s
-// validation; FORMAT.md §5.4, §6).
+// validation; doc/format.md §5.4, §6).
 //
 //   tpkg::FileSystemEnvironment env({"/src"});
 //   tpkg::ExportPolicy policy(env);
@@ -110,7 +110,7 @@ struct PickleDependencies {
   std::vector<std::pair<std::string, std::string>> globals;
   // torch 1.13 applies the mocked-object check only if its loop variable
   // `module`, left at its last value, names a mocked module, and then marks
-  // every module of the pickle (FORMAT.md §6.6). Set this to reproduce that
+  // every module of the pickle (doc/format.md §6.6). Set this to reproduce that
   // quirk; leave it empty to check each module on its own (what torch means).
   std::optional<std::string> torch_last_module;
 };

@@ -2,7 +2,7 @@
 //
 // Start here for anything that reads archives. The reader lists records in
 // central-directory order with the prefix folder stripped exactly as torch's
-// PyTorchStreamReader does (FORMAT.md §2.1), and exposes, for stored records,
+// PyTorchStreamReader does (doc/format.md §2.1), and exposes, for stored records,
 // the absolute data offset so that a byte range is one pread() on fd().
 //
 //   auto zip = tpkg::ZipReader::Open("model.pt");           // strict

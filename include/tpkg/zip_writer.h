@@ -3,7 +3,7 @@
 // Records are stored (method 0) with their data 64-byte aligned through the
 // `FB` extra field, data descriptors as torch writes them, ZIP64 blocks when a
 // size or offset reaches 4 GiB, and the ZIP64 end records always
-// (FORMAT.md §2.2-2.9). Feeding the records of a torch-written archive in
+// (doc/format.md §2.2-2.9). Feeding the records of a torch-written archive in
 // order rebuilds it byte for byte. Unchanged records of another archive are
 // copied raw (never decoded, never held in memory; copy_file_range when the
 // kernel offers it), so rewriting a big archive after a small edit costs

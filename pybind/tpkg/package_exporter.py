@@ -7,7 +7,7 @@ _PolicyEnvironment whenever it needs an import), the archive writer
 (zip_writer.h), the import and pickle scanners (import_scan.h,
 pickle_scan.h), patterns (glob.h) and the graph (dep_graph.h). The records,
 their order, the graph and every error match torch.package 1.13's
-(FORMAT.md §5-§7).
+(doc/format.md §5-§7).
 """
 import collections.abc
 import importlib.machinery
@@ -367,7 +367,7 @@ class PackageExporter:
     def _mock_check_inputs(self, data: bytes, modules: List[str]):
         """What the policy needs to replay torch's check for objects of mocked
         modules: every global in opcode order and the module torch's loop
-        tracked last (its check looks only at that one, FORMAT.md §6.6).
+        tracked last (its check looks only at that one, doc/format.md §6.6).
 
         Only a pickle naming a module that a mock pattern claims needs the
         opcode walk (pure Python); otherwise no global can be flagged."""

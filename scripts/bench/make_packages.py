@@ -7,7 +7,7 @@ big.pt   about 2 GiB: one 768 MiB storage, ten 128 MiB storages, a few
 many.pt  5,000 records: 4,000 Python sources (1-8 KiB) in 100 packages,
          1,000 small storages, plus .data/version and extern_modules.
 
-Both are laid out as PyTorch writes them (FORMAT.md §2.2): one prefix
+Both are laid out as PyTorch writes them (doc/format.md §2.2): one prefix
 folder, stored records, every record's data 64-byte aligned through an
 `FB` padding extra field.
 """

@@ -47,7 +47,7 @@ inline constexpr const char* kExternModulesPath = ".data/extern_modules";
 inline constexpr const char* kDepsDotPath = ".data/deps.dot";
 inline constexpr const char* kVersionPath = ".data/version";
 
-// Whether `zip` is a torch.package (FORMAT.md §10.3).
+// Whether `zip` is a torch.package (doc/format.md §10.3).
 bool IsTorchPackage(const ZipReader& zip);
 
 class VirtualFiles {

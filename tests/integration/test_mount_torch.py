@@ -1,5 +1,5 @@
 """Real torch.package loads every corpus package from the mount exactly as
-from the archive (FORMAT.md §9), and packaged modules import via sys.path."""
+from the archive (doc/format.md §9), and packaged modules import via sys.path."""
 import json
 import pathlib
 import subprocess

@@ -88,7 +88,7 @@ def test_check_lists_each_record_outside_the_prefix(tpkg_bin, corpus_dir):
 
 def test_check_reports_a_flipped_data_byte(tpkg_bin, corpus_dir, tmp_path):
     data = bytearray((corpus_dir / "pkg_minimal_text_only.pt").read_bytes())
-    data[128] ^= 0x20  # first byte of notes/readme.txt (FORMAT.md §2.8)
+    data[128] ^= 0x20  # first byte of notes/readme.txt (doc/format.md §2.8)
     (tmp_path / "flipped.pt").write_bytes(bytes(data))
     result = run(tpkg_bin, "check", tmp_path / "flipped.pt")
     assert result.returncode == 1

@@ -14,7 +14,7 @@ import pytest
 torch_package = pytest.importorskip("torch.package")
 GlobGroup = torch_package.GlobGroup
 
-# FORMAT.md §6.5 and torch's docstrings, plus corner cases.
+# doc/format.md §6.5 and torch's docstrings, plus corner cases.
 PATTERNS = [
     "torch.**", "torch.*", "torch*.**", "**.linear", "a.**.c", "foo*bar", "numpy", "*", "**",
     "", ".", "..", "a.", ".a", "a..b", "**.**", "a.**.**.b", "*.*", "*.**", "**.*", "a*b*c",

@@ -101,7 +101,7 @@ def test_mock_support_module_is_torchs_byte_for_byte():
     import pathlib
 
     ours = (pathlib.Path(tpkg.__file__).parent / "_mock.py").read_bytes()
-    # FORMAT.md §6.6: torch 1.13's torch/package/_mock.py.
+    # doc/format.md §6.6: torch 1.13's torch/package/_mock.py.
     assert hashlib.sha256(ours).hexdigest() == "eb24eb2b81ce589a1b51a546b7579d5f3b377e4dc8cb3ac409b26cdbd5e4991f"
     torch_package = pytest.importorskip("torch.package")
     assert ours == (pathlib.Path(torch_package.__file__).parent / "_mock.py").read_bytes()

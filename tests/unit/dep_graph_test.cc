@@ -24,7 +24,7 @@ Json Expected(const std::string& archive) {
 // The add_node/add_edge calls PackageExporter made for pkg_model_numpy.pt,
 // in order: save_pickle adds the pickle node, then for each module of the
 // pickle an edge and add_dependency(), which interns corpus_models.model and
-// recurses depth first into its imports (FORMAT.md §6.2-6.4).
+// recurses depth first into its imports (doc/format.md §6.2-6.4).
 DepGraph ReplayModelNumpyExport() {
   DepGraph g;
   NodeAttrs& pkl = g.AddNode("<model.model.pkl>");

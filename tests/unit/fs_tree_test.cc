@@ -1,4 +1,4 @@
-// Tree: record names become directories and files the way FORMAT.md's
+// Tree: record names become directories and files the way doc/format.md §9's
 // directory mode expects (prefix stripped, implied folders, sorted listing).
 #include <gtest/gtest.h>
 

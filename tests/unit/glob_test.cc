@@ -1,4 +1,4 @@
-// GlobGroup: FORMAT.md §6.5's table and torch's docstring examples. The
+// GlobGroup: doc/format.md §6.5's table and torch's docstring examples. The
 // exhaustive comparison with real torch is tests/python/test_glob_differential.py.
 #include "tpkg/glob.h"
 

@@ -133,7 +133,7 @@ TEST(PickleScanTest, Protocol0TextOperandsAreDecoded) {
   EXPECT_EQ(s.storages[0], (StorageRef{{"torch", "FloatStorage"}, "0", false, "cpu", 12}));
 }
 
-// Torch's save_pickle loop (FORMAT.md §6.2) has quirks the module list keeps.
+// Torch's save_pickle loop (doc/format.md §6.2) has quirks the module list keeps.
 struct TorchModuleCase {
   const char* name;
   std::string pickle;

@@ -96,7 +96,7 @@ TEST(ZipWriterTest, AlignmentPaddingFollowsTorchsFormula) {
     uint64_t size;
     size_t pad;
   };
-  // FORMAT.md §2.8 and the ZIP64 observations; the boundary is ">= 0xFFFFFFFF".
+  // doc/format.md §2.8 and the ZIP64 observations; the boundary is ">= 0xFFFFFFFF".
   const std::vector<Case> cases = {
       {0, 38, 21, 56},              // pkg_minimal_text_only: data at 128
       {165, 42, 1, 15},             // its .data/extern_modules: data at 256
@@ -116,7 +116,7 @@ TEST(ZipWriterTest, AlignmentPaddingFollowsTorchsFormula) {
 }
 
 TEST(ZipWriterTest, Zip64BlocksAreWhatMinizWrites) {
-  // FORMAT.md §2.8: a 4 GiB + 100 record at 0, then a record past 4 GiB.
+  // doc/format.md §2.8: a 4 GiB + 100 record at 0, then a record past 4 GiB.
   const RecordLayout big{"p/.data/0.storage", 0, 4294967396, 4294967396, 7, kMethodStored};
   std::string local, descriptor, central;
   AppendLocalHeader(local, big);
@@ -321,7 +321,7 @@ TEST(ZipWriterTest, AFailedWriteMakesLaterCallsFail) {
 // ---------------------------------------------------------------- prefix
 
 TEST(ZipWriterTest, PrefixForPathIsTorchsBasenameRule) {
-  // Observed with torch._C.PyTorchFileWriter (FORMAT.md §2.1).
+  // Observed with torch._C.PyTorchFileWriter (doc/format.md §2.1).
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"sub/model.pt", "model"},
       {"x.tar.gz", "x.tar"},

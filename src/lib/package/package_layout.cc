@@ -85,7 +85,7 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
 }
 
 // A later record for the same module replaces the earlier one, as in the
-// importer's tree (FORMAT.md §8.1).
+// importer's tree (doc/format.md §8.1).
 void ArchiveLayout::AddModule(const std::string& record, const RecordSource& records) {
   const auto source = ModuleOfRecord(record);
   const std::string text = records.ReadRecord(record);

@@ -2,7 +2,7 @@
 //
 // Signatures, fixed sizes and field offsets of the headers that torch's
 // writer (miniz) produces and that the reader parses, plus little-endian
-// load/store helpers. The numbers come from APPNOTE.TXT and FORMAT.md §2.2.
+// load/store helpers. The numbers come from APPNOTE.TXT and doc/format.md §2.2.
 //
 //   if (zipfmt::Load32(p) != zipfmt::kLocalHeaderSig) ...;
 //   zipfmt::Append16(out, zipfmt::kFlagsDescriptorUtf8);

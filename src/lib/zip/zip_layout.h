@@ -1,6 +1,6 @@
 // zip_layout.h: the bytes PyTorch 1.13's writer (miniz) puts around each record (private).
 //
-// Pure functions from a RecordLayout to header bytes, following FORMAT.md
+// Pure functions from a RecordLayout to header bytes, following doc/format.md
 // §2.2-2.9 (and corpus/check_zip_recipe.py, its executable reference):
 //
 //   | piece              | torch writes                                              |
@@ -35,14 +35,14 @@ struct RecordLayout {
   uint32_t crc32 = 0;
   uint16_t method = kMethodStored;
 
-  // torch tests ">= 0xFFFFFFFF" (FORMAT.md §2.2); the compressed size is
+  // torch tests ">= 0xFFFFFFFF" (doc/format.md §2.2); the compressed size is
   // included so that a (never torch-written) big deflated record stays valid.
   bool zip64_sizes() const { return size >= zipfmt::kMax32 || compressed_size >= zipfmt::kMax32; }
   bool zip64_offset() const { return offset >= zipfmt::kMax32; }
   bool has_descriptor() const { return size > 0; }
 };
 
-// Bytes of 'Z' padding in the FB block (FORMAT.md §2.2).
+// Bytes of 'Z' padding in the FB block (doc/format.md §2.2).
 size_t AlignmentPadding(const RecordLayout& r);
 // Local header, name, ZIP64 block (if any) and FB block; data follows.
 void AppendLocalHeader(std::string& out, const RecordLayout& r);

@@ -103,7 +103,7 @@ void CheckReadable(const std::vector<ZipEntry>& entries, Problems& problems) {
 }
 
 // Torch takes the prefix folder from the first central-directory name, up to
-// its first '/', and requires every name to start with it (FORMAT.md §2.1).
+// its first '/', and requires every name to start with it (doc/format.md §2.1).
 std::string FindPrefix(const std::vector<ZipEntry>& entries, bool strict, Problems& problems) {
   const std::string& first = entries.front().full_name;
   const size_t slash = first.find('/');

@@ -218,7 +218,7 @@ uint64_t ZipWriter::Finish() {
 }
 
 // torch's basename(): after the last '/' or '\', cut at the last '.'
-// (FORMAT.md §2.1; ".hidden" gives "" because the dot is at the start).
+// (doc/format.md §2.1; ".hidden" gives "" because the dot is at the start).
 std::string PrefixForPath(std::string_view path) {
   const size_t sep = path.find_last_of("/\\");
   std::string_view base = sep == std::string_view::npos ? path : path.substr(sep + 1);
