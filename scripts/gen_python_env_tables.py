@@ -4,8 +4,8 @@
     /usr/bin/python3 scripts/gen_python_env_tables.py          # rewrite the tables
     /usr/bin/python3 scripts/gen_python_env_tables.py --check  # exit 1 if they are stale
 
-Writes src/lib/stdlib_modules.inc (sys.stdlib_module_names: torch.package's
-implicit-extern list on Python >= 3.10) and src/lib/builtin_modules.inc
+Writes src/lib/package/stdlib_modules.inc (sys.stdlib_module_names: torch.package's
+implicit-extern list on Python >= 3.10) and src/lib/package/builtin_modules.inc
 (sys.builtin_module_names and the frozen modules: importable modules that
 have no file on disk, for the filesystem probe of module_finder.h).
 Run it with the interpreter the packages target (Debian's /usr/bin/python3,
@@ -16,7 +16,7 @@ import pathlib
 import platform
 import sys
 
-SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "lib"
+SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "lib" / "package"
 
 
 def table(names, what):

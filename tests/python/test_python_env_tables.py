@@ -13,12 +13,12 @@ def literals(path):
 
 
 def test_stdlib_table_is_sys_stdlib_module_names():
-    assert literals(REPO / "src" / "lib" / "stdlib_modules.inc") == set(sys.stdlib_module_names)
+    assert literals(REPO / "src" / "lib" / "package" / "stdlib_modules.inc") == set(sys.stdlib_module_names)
 
 
 def test_builtin_table_is_builtin_and_frozen_modules():
     expected = set(sys.builtin_module_names) | set(_imp._frozen_module_names())
-    assert literals(REPO / "src" / "lib" / "builtin_modules.inc") == expected
+    assert literals(REPO / "src" / "lib" / "package" / "builtin_modules.inc") == expected
 
 
 def test_generator_reports_no_stale_table():
