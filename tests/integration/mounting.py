@@ -15,10 +15,11 @@ import time
 
 import pytest
 
+from corpus_paths import CORPUS  # noqa: F401  re-exported: the test corpus, never written
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
 TPKGFS = BUILD / "src" / "fs" / "tpkgfs"
-CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
 
 MOUNT_TIMEOUT = 10.0
 EXIT_TIMEOUT = 10.0
