@@ -21,8 +21,9 @@ DD_MIB=${DD_MIB:-1024}
 BUILD_DIR=$(realpath "${TPKG_BUILD_DIR:-build}")
 TPKGFS="$BUILD_DIR/src/fs/tpkgfs"
 EDIT="$BUILD_DIR/tests/tools/edit_archive"
-CORPUS=$(realpath ../shared/corpus)
-[ -x "$TPKGFS" ] && [ -x "$EDIT" ] || { echo "build first ($TPKGFS, $EDIT)" >&2; exit 1; }
+CORPUS="$BUILD_DIR/tests/corpus"  # made by ninja (tests/corpus/make_corpus.py)
+[ -x "$TPKGFS" ] && [ -x "$EDIT" ] && [ -f "$CORPUS/MANIFEST.json" ] ||
+  { echo "build first ($TPKGFS, $EDIT, $CORPUS)" >&2; exit 1; }
 
 work=$(mktemp -d -p "${BENCH_DIR:-/tmp}" tpkg-bench-write-XXXXXX)
 cleanup() {
@@ -47,7 +48,7 @@ with open(sys.argv[1], "wb") as f:
         f.write(block)
 PY
 cp "$CORPUS/pkg_model_numpy.pt" "$work/model.pt"
-chmod 644 "$work/model.pt"  # the corpus is read-only; tpkgfs would mount it so
+chmod 644 "$work/model.pt"  # whatever the corpus's mode, the copy must be writable
 "$EDIT" "$work/model.pt" put-file .data/0.storage "$work/storage.bin" >/dev/null
 rm "$work/storage.bin"
 sync -f "$work/model.pt"

@@ -24,8 +24,9 @@ SIZE_MIB=${SIZE_MIB:-2048}
 RUNS=${RUNS:-3}
 BUILD_DIR=$(realpath "${TPKG_BUILD_DIR:-build}")
 EDIT="$BUILD_DIR/tests/tools/edit_archive"
-CORPUS=$(realpath ../shared/corpus)
+CORPUS="$BUILD_DIR/tests/corpus"  # made by ninja (tests/corpus/make_corpus.py)
 [ -x "$EDIT" ] || { echo "build first: $EDIT is missing" >&2; exit 1; }
+[ -f "$CORPUS/MANIFEST.json" ] || { echo "build first: $CORPUS is missing" >&2; exit 1; }
 
 work=$(mktemp -d -p "${BENCH_DIR:-/tmp}" tpkg-bench-XXXXXX)
 xfs_mnt=""

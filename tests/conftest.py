@@ -1,12 +1,43 @@
-"""Shared pytest configuration: where the built binaries and the corpus are."""
-import os
+"""Shared pytest configuration: where the built binaries and the corpus are.
+
+The corpus is made by the build (tests/corpus_paths.py): a missing one stops
+the run with the way to make it. Tests never write into it; the session
+fixture `corpus_stays_unchanged` checks that against MANIFEST.json before
+and after the run and fails loudly when anything changed.
+"""
 import pathlib
+import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
-CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
+HERE = pathlib.Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))  # corpus_paths, for the test modules too
+
+import corpus_paths  # noqa: E402
+
+BUILD = corpus_paths.BUILD
+CORPUS = corpus_paths.CORPUS
+
+
+def pytest_configure(config):
+    reason = corpus_paths.missing()
+    if reason:
+        raise pytest.UsageError(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def corpus_stays_unchanged():
+    before = corpus_paths.changes()
+    if before:
+        pytest.fail(f"the test corpus {CORPUS} differs from its MANIFEST.json before the run: "
+                    f"{'; '.join(before)}. Remake it: rm -r {CORPUS}, then "
+                    f"{corpus_paths.HOW_TO_MAKE}", pytrace=False)
+    yield
+    after = corpus_paths.changes()
+    if after:
+        pytest.fail(f"a test wrote into the test corpus {CORPUS}: {'; '.join(after)}. Tests "
+                    "must work on copies (tmp_path) or mount with -o ro", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -16,8 +47,6 @@ def build_dir():
 
 @pytest.fixture(scope="session")
 def corpus_dir():
-    if not CORPUS.is_dir():
-        pytest.skip("the shared corpus is not beside the repository")
     return CORPUS
 
 

@@ -1,7 +1,7 @@
 """Fixtures for the tests that mount archives (test_mount_*.py).
 
 `mounted` (indirectly parametrized with an archive path) is a started
-`mounting.Mount`; `mount_factory(archive, *options)` starts more. Both stop
+read-only (-o ro) `mounting.Mount`; `mount_factory(archive, *options)` starts more. Both stop
 every daemon at teardown and fail the test on a non-zero exit status, a
 mount left behind, or unexpected daemon stderr. Mount tests are skipped
 when /dev/fuse cannot be opened or the daemon has not been built.
@@ -46,6 +46,7 @@ def mount_factory(tmp_path):
 
 @pytest.fixture
 def mounted(request, mount_factory):
-    """The archive given by indirect parametrization, mounted at tmp_path/<stem>_dir."""
+    """The archive given by indirect parametrization (a corpus file: never served
+    read/write), mounted read-only at tmp_path/<stem>_dir."""
     archive = pathlib.Path(request.param)
-    return mount_factory(archive, name=f"{archive.name.split('.')[0]}_dir")
+    return mount_factory(archive, "-o", "ro", name=f"{archive.name.split('.')[0]}_dir")

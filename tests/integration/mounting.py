@@ -9,15 +9,17 @@ test did not declare with `Mount.allow_stderr()`.
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import time
 
 import pytest
 
+from corpus_paths import CORPUS  # noqa: F401  re-exported: the test corpus, never written
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
 TPKGFS = BUILD / "src" / "fs" / "tpkgfs"
-CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
 
 MOUNT_TIMEOUT = 10.0
 EXIT_TIMEOUT = 10.0
@@ -69,11 +71,23 @@ def unmount(path):
 
 def read_only_expected(archive, options):
     """Whether the daemon will serve `archive` read-only with a warning: the
-    archive or its folder has no write bit (the shared corpus), or -o nostrict."""
+    archive or its folder has no write bit (see private_copy), or -o nostrict."""
     archive = pathlib.Path(archive)
     no_write_bit = any(p.exists() and not p.stat().st_mode & 0o222
                        for p in (archive, archive.parent))
     return no_write_bit or any("nostrict" in o for o in options)
+
+
+def private_copy(archive, directory, read_only=False):
+    """A copy of `archive` (from the corpus) in `directory`, for a daemon started without
+    -o ro: the corpus is never served read/write, so no test can save into it. With
+    `read_only`, the copy has no write bit, which tpkgfs serves read-only with a warning."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    copy = directory / pathlib.Path(archive).name
+    shutil.copyfile(archive, copy)
+    copy.chmod(0o444 if read_only else 0o644)
+    return copy
 
 
 class Mount:

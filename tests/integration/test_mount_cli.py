@@ -10,10 +10,10 @@ import zipfile
 
 import pytest
 
-from mounting import CORPUS, TPKGFS, mount_entry, unmount, wait_until
+from mounting import CORPUS, TPKGFS, mount_entry, private_copy, unmount, wait_until
 from ziputil import data_offset
 
-GOOD = CORPUS / "pkg_model_numpy.pt"
+MODEL = CORPUS / "pkg_model_numpy.pt"  # only read: daemons get copies (`good`, private_copy)
 
 
 def run_tpkgfs(*args, timeout=20, **kwargs):
@@ -44,6 +44,13 @@ def pid_gone(pid):
     return state == "Z"  # exited; waiting for a parent that is not us
 
 
+@pytest.fixture
+def good(tmp_path):
+    """A copy of MODEL without write bits: these tests expect the read-only mount of a
+    read-only archive, and a daemon must never be given the corpus itself."""
+    return private_copy(MODEL, tmp_path / "archive", read_only=True)
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_mounted(tmp_path):
     yield
@@ -61,12 +68,12 @@ def nothing_left_mounted(tmp_path):
 
 def truncated(tmp):
     path = tmp / "truncated.pt"
-    path.write_bytes(GOOD.read_bytes()[:-100])
+    path.write_bytes(MODEL.read_bytes()[:-100])
     return path
 
 
 def bad_central_directory(tmp):
-    data = bytearray(GOOD.read_bytes())
+    data = bytearray(MODEL.read_bytes())
     at = data.rfind(b"PK\x01\x02")
     data[at:at + 4] = b"XXXX"
     path = tmp / "bad_cd.pt"
@@ -87,7 +94,7 @@ def empty_file(tmp):
 
 
 def no_prefix(tmp):
-    return CORPUS / "bad_no_prefix.zip"
+    return private_copy(CORPUS / "bad_no_prefix.zip", tmp)
 
 
 @pytest.mark.parametrize("make", [truncated, bad_central_directory, not_a_zip, empty_file,
@@ -108,12 +115,12 @@ def test_hostile_archives_are_refused_with_their_reason(tmp_path, make):
 def test_the_refusal_names_the_prefix_rule_and_offers_nostrict(tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r = run_tpkgfs("-f", CORPUS / "bad_no_prefix.zip", mnt)
+    r = run_tpkgfs("-f", private_copy(CORPUS / "bad_no_prefix.zip", tmp_path), mnt)
     assert "prefix" in r.stderr and "-o nostrict" in r.stderr
 
 
-def test_nostrict_mounts_what_the_lenient_reader_accepts(mount_factory):
-    m = mount_factory(CORPUS / "bad_no_prefix.zip", "-o", "nostrict")
+def test_nostrict_mounts_what_the_lenient_reader_accepts(mount_factory, tmp_path):
+    m = mount_factory(private_copy(CORPUS / "bad_no_prefix.zip", tmp_path), "-o", "nostrict")
     assert os.listdir(m.path)
 
 
@@ -156,8 +163,8 @@ def test_a_crc_mismatch_reads_as_eio_and_is_logged(tmp_path, mount_factory, arch
 
 # --- command line errors ---------------------------------------------------
 
-def test_usage_errors_exit_2_with_one_line(tmp_path):
-    for args in ([], [GOOD], [GOOD, tmp_path, "extra"], ["--bogus", GOOD, tmp_path]):
+def test_usage_errors_exit_2_with_one_line(tmp_path, good):
+    for args in ([], [good], [good, tmp_path, "extra"], ["--bogus", good, tmp_path]):
         r = run_tpkgfs(*args)
         assert r.returncode == 2, args
         assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("tpkgfs: "), r.stderr
@@ -170,7 +177,7 @@ def test_help_and_version(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("tpkgfs ") and "libfuse 3." in r.stdout
 
 
-def test_path_errors_exit_1_with_one_clear_line(tmp_path):
+def test_path_errors_exit_1_with_one_clear_line(tmp_path, good):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     a_file = tmp_path / "file"
@@ -178,8 +185,8 @@ def test_path_errors_exit_1_with_one_clear_line(tmp_path):
     cases = [
         ((tmp_path / "missing.pt", mnt), "cannot open archive '{0}': No such file or directory"),
         ((tmp_path, mnt), "cannot open archive '{0}': it is a directory"),
-        ((GOOD, tmp_path / "nope"), "mountpoint '{1}' does not exist"),
-        ((GOOD, a_file), "mountpoint '{1}' is not a directory"),
+        ((good, tmp_path / "nope"), "mountpoint '{1}' does not exist"),
+        ((good, a_file), "mountpoint '{1}' is not a directory"),
     ]
     for args, message in cases:
         r = run_tpkgfs("-f", *args)
@@ -188,17 +195,17 @@ def test_path_errors_exit_1_with_one_clear_line(tmp_path):
         assert mount_entry(mnt) is None
 
 
-def test_unknown_fuse_option_is_refused_before_mounting(tmp_path):
-    r = run_tpkgfs("-f", "-o", "no_such_option", GOOD, tmp_path)
+def test_unknown_fuse_option_is_refused_before_mounting(tmp_path, good):
+    r = run_tpkgfs("-f", "-o", "no_such_option", good, tmp_path)
     assert r.returncode != 0
     assert "unknown option" in r.stderr and "no_such_option" in r.stderr
     assert mount_entry(tmp_path) is None
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
-def test_missing_dev_fuse_is_reported(tmp_path):
+def test_missing_dev_fuse_is_reported(tmp_path, good):
     # A private mount namespace whose /dev is an empty tmpfs: no /dev/fuse.
-    script = f"mount -t tmpfs none /dev && exec {TPKGFS} -f {GOOD} {tmp_path}"
+    script = f"mount -t tmpfs none /dev && exec {TPKGFS} -f {good} {tmp_path}"
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
                        timeout=20)
     if "tpkgfs" not in r.stderr:
@@ -211,25 +218,25 @@ def test_missing_dev_fuse_is_reported(tmp_path):
 # --- how the daemon starts and stops ---------------------------------------
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_signals_end_the_daemon_cleanly(mount_factory, sig):
-    m = mount_factory(GOOD)
+def test_signals_end_the_daemon_cleanly(mount_factory, sig, good):
+    m = mount_factory(good)
     m.proc.send_signal(sig)
     assert m.wait() == 0
     assert mount_entry(m.path) is None
 
 
 @pytest.mark.parametrize("command", [["fusermount3", "-u"], ["umount"]])
-def test_unmount_commands_end_the_daemon_cleanly(mount_factory, command):
-    m = mount_factory(GOOD)
+def test_unmount_commands_end_the_daemon_cleanly(mount_factory, command, good):
+    m = mount_factory(good)
     subprocess.run([*command, str(m.path)], check=True)
     assert m.wait() == 0
     assert mount_entry(m.path) is None
 
 
-def test_background_mode_returns_once_the_mount_works(tmp_path):
+def test_background_mode_returns_once_the_mount_works(tmp_path, good):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r = run_tpkgfs(GOOD, mnt)
+    r = run_tpkgfs(good, mnt)
     try:
         assert r.returncode == 0, r.stderr
         assert mount_entry(mnt) == "fuse.tpkgfs"  # already there when the parent exits
@@ -242,7 +249,7 @@ def test_background_mode_returns_once_the_mount_works(tmp_path):
 
 
 def test_background_mode_failure_exits_non_zero_without_a_daemon(tmp_path):
-    r = run_tpkgfs(CORPUS / "bad_no_prefix.zip", tmp_path)
+    r = run_tpkgfs(private_copy(CORPUS / "bad_no_prefix.zip", tmp_path / "archive"), tmp_path)
     assert r.returncode == 1 and "cannot mount" in r.stderr
     assert daemon_pids(tmp_path) == []
 
@@ -275,23 +282,23 @@ def mount_in_namespace(mnt, mount_command):
     return r
 
 
-def test_mount_dash_t_fuse_tpkgfs(tmp_path):
+def test_mount_dash_t_fuse_tpkgfs(tmp_path, good):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r = mount_in_namespace(mnt, f"mount -t fuse.tpkgfs {GOOD} {mnt}")
+    r = mount_in_namespace(mnt, f"mount -t fuse.tpkgfs {good} {mnt}")
     assert r.returncode == 0, r.stderr
     version, mount_line = r.stdout.splitlines()
     assert version == "6"
-    assert mount_line.split()[:3] == [str(GOOD), str(mnt), "fuse.tpkgfs"]
+    assert mount_line.split()[:3] == [str(good), str(mnt), "fuse.tpkgfs"]
     assert "ro" in mount_line.split()[3].split(",")
     assert wait_until(lambda: not daemon_pids(mnt), 10)  # umount ended the daemon
 
 
-def test_fstab_line_mounts_with_its_options(tmp_path):
+def test_fstab_line_mounts_with_its_options(tmp_path, good):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     fstab = tmp_path / "fstab"
-    fstab.write_text(f"{GOOD} {mnt} fuse.tpkgfs noauto,nosuid,nodev,allow_other 0 0\n")
+    fstab.write_text(f"{good} {mnt} fuse.tpkgfs noauto,nosuid,nodev,allow_other 0 0\n")
     r = mount_in_namespace(mnt, f"mount -T {fstab} {mnt}")
     assert r.returncode == 0, r.stderr
     options = r.stdout.splitlines()[1].split()[3].split(",")
@@ -299,12 +306,12 @@ def test_fstab_line_mounts_with_its_options(tmp_path):
     assert wait_until(lambda: not daemon_pids(mnt), 10)
 
 
-def test_mount_fuse3_helper_with_tpkgfs_on_path(tmp_path):
+def test_mount_fuse3_helper_with_tpkgfs_on_path(tmp_path, good):
     """What `mount -t fuse.tpkgfs` runs once tpkgfs is on PATH, without a namespace."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     env = dict(os.environ, PATH=f"{TPKGFS.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}")
-    r = subprocess.run(["mount.fuse3", str(GOOD), str(mnt), "-t", "tpkgfs", "-o", "rw,dev,suid"],
+    r = subprocess.run(["mount.fuse3", str(good), str(mnt), "-t", "tpkgfs", "-o", "rw,dev,suid"],
                        capture_output=True, text=True, env=env, timeout=20)
     try:
         assert r.returncode == 0, r.stderr
@@ -317,24 +324,24 @@ def test_mount_fuse3_helper_with_tpkgfs_on_path(tmp_path):
     assert wait_until(lambda: pid_gone(pids[0]), 10)
 
 
-def test_debug_flag_logs_requests_to_stderr(mount_factory):
-    m = mount_factory(GOOD, "-d")
+def test_debug_flag_logs_requests_to_stderr(mount_factory, good):
+    m = mount_factory(good, "-d")
     m.allow_stderr(".")
     os.stat(m.path / ".data" / "version")
     m.stop()
     assert "LOOKUP" in m.stderr()
 
 
-def test_fsname_and_subtype_identify_the_archive(mount_factory):
-    m = mount_factory(GOOD)
+def test_fsname_and_subtype_identify_the_archive(mount_factory, good):
+    m = mount_factory(good)
     line = next(line.split() for line in open("/proc/self/mounts")
                 if line.split()[1] == str(m.path))
-    assert line[0] == str(GOOD) and line[2] == "fuse.tpkgfs"
+    assert line[0] == str(good) and line[2] == "fuse.tpkgfs"
     assert "ro" in line[3].split(",")
 
 
-def test_rw_from_mount_helpers_still_gives_a_read_only_mount(mount_factory):
-    m = mount_factory(GOOD, "-o", "rw,nosuid,nodev")
+def test_rw_from_mount_helpers_still_gives_a_read_only_mount(mount_factory, good):
+    m = mount_factory(good, "-o", "rw,nosuid,nodev")
     with pytest.raises(OSError) as info:
         open(m.path / "x", "w")
     assert info.value.errno == errno.EROFS

@@ -19,9 +19,9 @@ CASES = [p.name.split(".")[0] for p in PACKAGES]
 
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
-    """Mounts every package at <case>_dir, runs torch_compare.py once over all."""
+    """Mounts every package read-only at <case>_dir, runs torch_compare.py once over all."""
     root = tmp_path_factory.mktemp("torch")
-    mounts = [Mount(p, root / f"{p.name.split('.')[0]}_dir") for p in PACKAGES]
+    mounts = [Mount(p, root / f"{p.name.split('.')[0]}_dir", ["-o", "ro"]) for p in PACKAGES]
     try:
         for m in mounts:
             m.start()
@@ -71,7 +71,8 @@ def test_values_from_the_mount_match_what_torch_recorded(comparison, case):
 
 
 def test_packaged_modules_import_through_sys_path(mount_factory):
-    m = mount_factory(CORPUS / "pkg_model_numpy.pt")
+    # Read-only: a read/write mount would save the __pycache__ that Python writes into it.
+    m = mount_factory(CORPUS / "pkg_model_numpy.pt", "-o", "ro")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import corpus_models, corpus_models.model as mm;"

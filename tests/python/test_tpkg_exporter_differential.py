@@ -124,12 +124,12 @@ def test_importer_argument_must_be_importers(tmp_path):
 
 
 @pytest.mark.parametrize("loader", ["tpkg", "torch"])
-def test_repackaging_reproduces_the_corpus_archive_byte_for_byte(loader, tmp_path):
+def test_repackaging_reproduces_the_corpus_archive_byte_for_byte(loader, tmp_path, corpus_dir):
     # corpus/pkg_repackaged.pt: pkg_mocked.pt loaded, then re-exported with
     # importer=(that importer, sys_importer) and intern("**").
     import os
 
-    corpus = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus"))
+    corpus = str(corpus_dir)
     source = (tpkg if loader == "tpkg" else torch.package).PackageImporter(os.path.join(corpus, "pkg_mocked.pt"))
     net = source.load_pickle("model", "net.pkl")
     out = tmp_path / "pkg_repackaged.pt"

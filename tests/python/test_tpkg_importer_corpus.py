@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+import corpus_paths
 import tpkg
 from tpkg_compare import assert_same_value
 from tpkg_corpus_facts import FACTS
@@ -15,7 +16,7 @@ from tpkg_corpus_facts import FACTS
 torch = pytest.importorskip("torch")
 import torch.package  # noqa: E402
 
-CORPUS = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus"))
+CORPUS = str(corpus_paths.CORPUS)
 ARCHIVES = sorted(FACTS)
 
 

@@ -5,7 +5,9 @@ import subprocess
 import sys
 import textwrap
 
-CORPUS = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus"))
+import corpus_paths
+
+CORPUS = str(corpus_paths.CORPUS)
 
 SCRIPT = textwrap.dedent(r'''
     import importlib.abc, io, os, sys, zipfile

@@ -1,7 +1,7 @@
 """The `loads` facts of the corpus, computed from any importer.
 
 Each function below computes, from an opened importer, exactly the facts
-that corpus/make_corpus.py recorded with real torch.package into the
+that tests/corpus/make_corpus.py recorded with real torch.package into the
 `loads` key of `<archive>.expected.json`, so a loader passes when its facts
 equal the recorded ones.
 """
