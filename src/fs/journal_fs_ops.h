@@ -130,7 +130,7 @@ class JournalFsOps {
     bool write = false;
     bool append = false;
   };
-  struct Content;  // what one Read/Write goes to (journal_fs_ops.cc)
+  struct Content;  // what one Read/Write goes to (journal_fs_ops_internal.h)
 
   std::optional<std::string> PathOf(InodeId ino) const;
   InodeId Intern(const std::string& path);
