@@ -130,7 +130,7 @@ uint64_t JournalFsOps::AddHandle(InodeId ino, int flags) {
 // --- File operations --------------------------------------------------------
 
 int JournalFsOps::Open(InodeId ino, int flags, uint64_t* fh) noexcept {
-  return Guard("open", [&] { return NameOfInode(ino); }, [&]() -> int {
+  return GuardFuseOp("open", [&] { return PathForLog(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::optional<std::string> path = PathOf(ino);
     if (!path) return -ENOENT;
@@ -153,7 +153,7 @@ int JournalFsOps::Open(InodeId ino, int flags, uint64_t* fh) noexcept {
 
 int JournalFsOps::Create(InodeId parent, std::string_view name, mode_t mode, int flags,
                          struct stat* out, uint64_t* fh) noexcept {
-  return Guard("create", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
+  return GuardFuseOp("create", [&] { return PathForLog(parent, name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     if (virtual_files_.SlotOf(path)) return -EEXIST;
@@ -174,7 +174,7 @@ int JournalFsOps::Create(InodeId parent, std::string_view name, mode_t mode, int
 }
 
 ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) noexcept {
-  return Guard("read", [&] { return NameOfHandle(fh); }, [&]() -> ssize_t {
+  return GuardFuseOp("read", [&] { return HandlePathForLog(fh); }, [&]() -> ssize_t {
     const Handle h = HandleOf(fh);
     Content c;
     {
@@ -197,7 +197,7 @@ ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) no
 }
 
 ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept {
-  return Guard("write", [&] { return NameOfHandle(fh); }, [&]() -> ssize_t {
+  return GuardFuseOp("write", [&] { return HandlePathForLog(fh); }, [&]() -> ssize_t {
     const Handle h = HandleOf(fh);
     if (!h.write) return -EBADF;
     std::shared_lock ns(ns_mu_);
@@ -214,7 +214,7 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
 }
 
 int JournalFsOps::Fsync(uint64_t fh) noexcept {
-  return Guard("sync", [&] { return NameOfHandle(fh); }, [&]() -> int {
+  return GuardFuseOp("sync", [&] { return HandlePathForLog(fh); }, [&]() -> int {
     const Handle h = HandleOf(fh);
     Content c;
     {
@@ -228,16 +228,18 @@ int JournalFsOps::Fsync(uint64_t fh) noexcept {
 }
 
 int JournalFsOps::Release(uint64_t fh) noexcept {
-  std::lock_guard lock(files_mu_);
-  auto it = handles_.find(fh);
-  if (it == handles_.end()) return -EBADF;
-  auto oi = open_inodes_.find(it->second.ino);
-  if (oi != open_inodes_.end()) {
-    if (it->second.write) --oi->second.write_count;
-    if (--oi->second.open_count <= 0) open_inodes_.erase(oi);
-  }
-  handles_.erase(it);
-  return 0;
+  return GuardFuseOp("close", [&] { return HandlePathForLog(fh); }, [&]() -> int {
+    std::lock_guard lock(files_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return -EBADF;
+    auto oi = open_inodes_.find(it->second.ino);
+    if (oi != open_inodes_.end()) {
+      if (it->second.write) --oi->second.write_count;
+      if (--oi->second.open_count <= 0) open_inodes_.erase(oi);
+    }
+    handles_.erase(it);
+    return 0;
+  });
 }
 
 }  // namespace tpkg::fs

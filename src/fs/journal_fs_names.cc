@@ -26,7 +26,7 @@ bool GeneratedFileVisible(const Journal& journal, const VirtualFiles& vf, const 
 }  // namespace
 
 int JournalFsOps::Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept {
-  return Guard("look up", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
+  return GuardFuseOp("look up", [&] { return PathForLog(parent, name); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     const bool generated = GeneratedFileVisible(journal_, virtual_files_, path);
@@ -40,7 +40,7 @@ int JournalFsOps::Lookup(InodeId parent, std::string_view name, struct stat* out
 }
 
 int JournalFsOps::OpenDir(InodeId ino) noexcept {
-  return Guard("open", [&] { return NameOfInode(ino); }, [&]() -> int {
+  return GuardFuseOp("open", [&] { return PathForLog(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::optional<std::string> path = PathOf(ino);
     if (!path) return -ENOENT;
@@ -51,7 +51,7 @@ int JournalFsOps::OpenDir(InodeId ino) noexcept {
 }
 
 int JournalFsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill) noexcept {
-  return Guard("list", [&] { return NameOfInode(ino); }, [&]() -> int {
+  return GuardFuseOp("list", [&] { return PathForLog(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     const std::optional<std::string> dir = PathOf(ino);
     if (!dir) return -ENOENT;
@@ -99,7 +99,7 @@ int JournalFsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFille
 
 int JournalFsOps::Mkdir(InodeId parent, std::string_view name, mode_t mode,
                         struct stat* out) noexcept {
-  return Guard("make directory", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
+  return GuardFuseOp("make directory", [&] { return PathForLog(parent, name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     if (virtual_files_.SlotOf(path)) return -EEXIST;
@@ -111,7 +111,7 @@ int JournalFsOps::Mkdir(InodeId parent, std::string_view name, mode_t mode,
 }
 
 int JournalFsOps::Unlink(InodeId parent, std::string_view name) noexcept {
-  return Guard("remove", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
+  return GuardFuseOp("remove", [&] { return PathForLog(parent, name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     if (virtual_files_.SlotOf(path)) RefuseGenerated(path, "remove");
@@ -127,7 +127,7 @@ int JournalFsOps::Unlink(InodeId parent, std::string_view name) noexcept {
 }
 
 int JournalFsOps::Rmdir(InodeId parent, std::string_view name) noexcept {
-  return Guard("remove directory", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
+  return GuardFuseOp("remove directory", [&] { return PathForLog(parent, name); }, [&]() -> int {
     std::unique_lock ns(ns_mu_);
     const std::string path = ChildPath(parent, name);
     journal_.Rmdir(path);
@@ -142,7 +142,7 @@ int JournalFsOps::Rmdir(InodeId parent, std::string_view name) noexcept {
 
 int JournalFsOps::Rename(InodeId parent, std::string_view name, InodeId new_parent,
                          std::string_view new_name, bool no_replace, bool exchange) noexcept {
-  return Guard("rename", [&] { return JoinPath(NameOfInode(parent), name); }, [&]() -> int {
+  return GuardFuseOp("rename", [&] { return PathForLog(parent, name); }, [&]() -> int {
     if (exchange) return -EINVAL;  // the journal has no atomic exchange
     std::unique_lock ns(ns_mu_);
     const std::string from = ChildPath(parent, name);
@@ -162,11 +162,11 @@ int JournalFsOps::Rename(InodeId parent, std::string_view name, InodeId new_pare
 
 int JournalFsOps::RefuseSpecialFile(const char* what, InodeId parent,
                                     std::string_view name) noexcept {
-  std::string path(name);
-  if (std::optional<std::string> dir = PathOf(parent)) path = JoinPath(*dir, name);
-  TPKG_LOG(kWarning) << "Cannot create " << what << " '" << Describe(path)
-                     << "': a package holds only regular files and directories";
-  return -EPERM;
+  return GuardFuseOp("create", [&] { return PathForLog(parent, name); }, [&]() -> int {
+    TPKG_LOG(kWarning) << "Cannot create " << what << " '" << PathForLog(parent, name)
+                       << "': a package holds only regular files and directories";
+    return -EPERM;
+  });
 }
 
 }  // namespace tpkg::fs

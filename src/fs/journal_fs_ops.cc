@@ -46,13 +46,18 @@ std::string JournalFsOps::NameOfInode(InodeId ino) const {
   return "(removed file, inode " + std::to_string(ino) + ")";
 }
 
-std::string JournalFsOps::NameOfHandle(uint64_t fh) {
+std::string JournalFsOps::PathForLog(InodeId ino, std::string_view name) const {
+  const std::string path = NameOfInode(ino);
+  return Describe(name.empty() ? path : JoinPath(path, name));
+}
+
+std::string JournalFsOps::HandlePathForLog(uint64_t fh) {
   std::optional<InodeId> ino;
   {
     std::lock_guard lock(files_mu_);
     if (auto it = handles_.find(fh); it != handles_.end()) ino = it->second.ino;
   }
-  return ino ? NameOfInode(*ino) : "(handle " + std::to_string(fh) + ")";
+  return ino ? PathForLog(*ino) : "(handle " + std::to_string(fh) + ")";
 }
 
 std::string JournalFsOps::Describe(const std::string& path) const {
@@ -129,7 +134,7 @@ void JournalFsOps::FillAttr(InodeId ino, const std::string& path, struct stat* o
 }
 
 int JournalFsOps::GetAttr(InodeId ino, struct stat* out) noexcept {
-  return Guard("stat", [&] { return NameOfInode(ino); }, [&]() -> int {
+  return GuardFuseOp("stat", [&] { return PathForLog(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     if (const std::optional<std::string> path = PathOf(ino)) {
       FillAttr(ino, *path, out);
@@ -160,7 +165,7 @@ void JournalFsOps::OrphanAttr(InodeId ino, struct stat* out) {
 
 int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
                           std::optional<uint64_t> fh, struct stat* out) noexcept {
-  return Guard("change attributes of", [&] { return NameOfInode(ino); }, [&]() -> int {
+  return GuardFuseOp("change attributes of", [&] { return PathForLog(ino); }, [&]() -> int {
     std::shared_lock ns(ns_mu_);
     if ((fields & kSetOwner) && (attr.st_uid != options_.uid || attr.st_gid != options_.gid))
       return -EPERM;
@@ -191,7 +196,7 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
 }
 
 int JournalFsOps::StatFs(struct statvfs* out) noexcept {
-  return Guard("stat the file system of", journal_.directory(), [&]() -> int {
+  return GuardFuseOp("stat the file system of", journal_.directory(), [&]() -> int {
     // Edits land in the journal, on the archive's file system: its free
     // space is what the mount can take.
     if (::statvfs(journal_.directory().c_str(), out) != 0)

@@ -3,9 +3,9 @@
 //
 // Like FsOps (the read-only view) there are no FUSE types here, so the whole
 // write path is unit-testable without a kernel; journal_bridge.cc adapts it
-// to libfuse. Every method is noexcept: it catches once, logs once
-// ("Cannot write 'model/a.py': No space left on device") and returns
-// -ToErrno(e).
+// to libfuse. Every method is noexcept: what it throws is caught, logged
+// once and returned as -errno by GuardFuseOp (fuse_op_guard.h), e.g.
+// "Cannot write 'model/a.py': No space left on device" and -ENOSPC.
 //
 //   JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()});
 //   struct stat st; uint64_t fh;
@@ -112,6 +112,10 @@ class JournalFsOps {
   // nor its pages.
   bool IsVirtual(InodeId ino) noexcept;
 
+  // The archive path (with the prefix folder) that log lines name for `ino`,
+  // or for `name` in directory `ino`.
+  std::string PathForLog(InodeId ino, std::string_view name = {}) const;
+
  private:
   // What an inode that is open holds on to, so it survives losing its name.
   struct OpenInode {
@@ -149,9 +153,7 @@ class JournalFsOps {
   void Changed();
   std::string Describe(const std::string& path) const;  // with the prefix folder
   std::string NameOfInode(InodeId ino) const;
-  std::string NameOfHandle(uint64_t fh);
-  template <class What, class Fn>
-  auto Guard(const char* verb, const What& what, Fn&& fn) noexcept -> decltype(fn());
+  std::string HandlePathForLog(uint64_t fh);
 
   const std::shared_ptr<const ZipReader> zip_;
   Journal& journal_;
