@@ -97,45 +97,44 @@ int JournalFsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFille
   });
 }
 
+// One change of the name `name` in `parent`: under the exclusive namespace
+// lock, `change(path)` returns 0 or -errno; a change that happened makes the
+// generated files stale.
+template <class Change>
+int JournalFsOps::ChangeName(const char* verb, InodeId parent, std::string_view name,
+                             Change&& change) noexcept {
+  return GuardFuseOp(verb, [&] { return PathForLog(parent, name); }, [&]() -> int {
+    std::unique_lock ns(ns_mu_);
+    const int rc = change(ChildPath(parent, name));
+    if (rc == 0) Changed();
+    return rc;
+  });
+}
+
 int JournalFsOps::Mkdir(InodeId parent, std::string_view name, mode_t mode,
                         struct stat* out) noexcept {
-  return GuardFuseOp("make directory", [&] { return PathForLog(parent, name); }, [&]() -> int {
-    std::unique_lock ns(ns_mu_);
-    const std::string path = ChildPath(parent, name);
+  return ChangeName("make directory", parent, name, [&](const std::string& path) {
     if (virtual_files_.SlotOf(path)) return -EEXIST;
     journal_.Mkdir(path, mode & 07777);
     FillAttr(Intern(path), path, out);
-    Changed();
     return 0;
   });
 }
 
 int JournalFsOps::Unlink(InodeId parent, std::string_view name) noexcept {
-  return GuardFuseOp("remove", [&] { return PathForLog(parent, name); }, [&]() -> int {
-    std::unique_lock ns(ns_mu_);
-    const std::string path = ChildPath(parent, name);
+  return ChangeName("remove", parent, name, [&](const std::string& path) {
     if (virtual_files_.SlotOf(path)) RefuseGenerated(path, "remove");
     CaptureBeforeLosingName(path);
     journal_.Unlink(path);
-    {
-      std::lock_guard lock(table_mu_);
-      inodes_.Forget(path);
-    }
-    Changed();
+    Forget(path);
     return 0;
   });
 }
 
 int JournalFsOps::Rmdir(InodeId parent, std::string_view name) noexcept {
-  return GuardFuseOp("remove directory", [&] { return PathForLog(parent, name); }, [&]() -> int {
-    std::unique_lock ns(ns_mu_);
-    const std::string path = ChildPath(parent, name);
+  return ChangeName("remove directory", parent, name, [&](const std::string& path) {
     journal_.Rmdir(path);
-    {
-      std::lock_guard lock(table_mu_);
-      inodes_.Forget(path);
-    }
-    Changed();
+    Forget(path);
     return 0;
   });
 }

@@ -75,6 +75,11 @@ InodeId JournalFsOps::Intern(const std::string& path) {
   return inodes_.Intern(path);
 }
 
+void JournalFsOps::Forget(const std::string& path) {
+  std::lock_guard lock(table_mu_);
+  inodes_.Forget(path);
+}
+
 std::string JournalFsOps::ChildPath(InodeId parent, std::string_view name) const {
   if (name.size() > NAME_MAX) ThrowErrno(ENAMETOOLONG, std::string(name.substr(0, 32)) + "...");
   const std::optional<std::string> dir = PathOf(parent);

@@ -138,6 +138,7 @@ class JournalFsOps {
 
   std::optional<std::string> PathOf(InodeId ino) const;
   InodeId Intern(const std::string& path);
+  void Forget(const std::string& path);  // the name and every name below it
   std::string ChildPath(InodeId parent, std::string_view name) const;  // throws ENOENT
   void FillAttr(InodeId ino, const std::string& path, struct stat* out) const;
   void FillNodeAttr(InodeId ino, const JournalNode& node, struct stat* out) const;
@@ -151,6 +152,9 @@ class JournalFsOps {
   Handle HandleOf(uint64_t fh);
   uint64_t AddHandle(InodeId ino, int flags);
   void Changed();
+  template <class Change>
+  int ChangeName(const char* verb, InodeId parent, std::string_view name,
+                 Change&& change) noexcept;
   std::string Describe(const std::string& path) const;  // with the prefix folder
   std::string NameOfInode(InodeId ino) const;
   std::string HandlePathForLog(uint64_t fh);
