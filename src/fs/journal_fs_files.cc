@@ -18,8 +18,11 @@ void WriteAll(int fd, std::span<const char> data, uint64_t offset) {
   while (done < data.size()) {
     const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
                                static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ThrowSystemError("cannot write the journal data file", errno);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      ThrowSystemError("cannot write the journal data file", err);
+    }
     done += static_cast<size_t>(n);
   }
 }
@@ -81,7 +84,9 @@ JournalFsOps::Content JournalFsOps::ContentOf(InodeId ino, bool for_write) {
   const std::optional<JournalNode> node = journal_.Stat(*path);
   if (!node) ThrowErrno(ENOENT, *path);
   if (node->is_dir) ThrowErrno(EISDIR, *path);
-  if (node->edited() || for_write) return CachedEdited(ino, *path, node->edited() ? node->data_id : 0);
+  if (node->edited() || for_write) {
+    return CachedEdited(ino, *path, node->edited() ? node->data_id : 0);
+  }
   return OriginalContent(ino, node->original);
 }
 
@@ -191,7 +196,8 @@ ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) no
     for (;;) {
       const ssize_t n = ::pread(c.fd->get(), out.data(), out.size(), static_cast<off_t>(offset));
       if (n >= 0) return n;
-      if (errno != EINTR) ThrowSystemError("cannot read the journal data file", errno);
+      const int err = errno;
+      if (err != EINTR) ThrowSystemError("cannot read the journal data file", err);
     }
   });
 }
@@ -204,7 +210,10 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
     const Content c = ContentOf(h.ino, true);
     if (h.append) {
       struct stat st {};
-      if (fstat(c.fd->get(), &st) != 0) ThrowSystemError("cannot stat the journal data file", errno);
+      if (fstat(c.fd->get(), &st) != 0) {
+        const int err = errno;
+        ThrowSystemError("cannot stat the journal data file", err);
+      }
       offset = static_cast<uint64_t>(st.st_size);
     }
     WriteAll(c.fd->get(), data, offset);
@@ -222,7 +231,10 @@ int JournalFsOps::Fsync(uint64_t fh) noexcept {
       c = ContentOf(h.ino, false);
     }
     // Originals and generated files are already as durable as the archive.
-    if (c.fd && ::fdatasync(c.fd->get()) != 0) ThrowSystemError("cannot sync the journal data file", errno);
+    if (c.fd && ::fdatasync(c.fd->get()) != 0) {
+      const int err = errno;
+      ThrowSystemError("cannot sync the journal data file", err);
+    }
     return 0;
   });
 }

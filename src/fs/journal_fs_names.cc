@@ -60,8 +60,9 @@ int JournalFsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFille
       const std::string& vpath = virtual_files_.path(slot);
       if (ParentPath(vpath) != *dir) continue;
       JournalChild child{vpath.substr(vpath.rfind('/') + 1), false};
-      auto at = std::lower_bound(children.begin(), children.end(), child.name,
-                                 [](const JournalChild& c, const std::string& n) { return c.name < n; });
+      auto at = std::lower_bound(
+          children.begin(), children.end(), child.name,
+          [](const JournalChild& c, const std::string& n) { return c.name < n; });
       if (at == children.end() || at->name != child.name) children.insert(at, child);
     }
     const std::string parent_path = ParentPath(*dir);

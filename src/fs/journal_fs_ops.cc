@@ -20,7 +20,10 @@ constexpr mode_t kGeneratedMode = S_IFREG | 0444;
 
 struct timespec MtimeOf(int fd) {
   struct stat st {};
-  if (fstat(fd, &st) != 0) ThrowSystemError("cannot stat the archive", errno);
+  if (fstat(fd, &st) != 0) {
+    const int err = errno;
+    ThrowSystemError("cannot stat the archive", err);
+  }
   return st.st_mtim;
 }
 
@@ -157,7 +160,10 @@ void JournalFsOps::OrphanAttr(InodeId ino, struct stat* out) {
   JournalNode node;
   if (c.fd) {
     struct stat st {};
-    if (fstat(c.fd->get(), &st) != 0) ThrowSystemError("cannot stat the journal data file", errno);
+    if (fstat(c.fd->get(), &st) != 0) {
+      const int err = errno;
+      ThrowSystemError("cannot stat the journal data file", err);
+    }
     node.size = static_cast<uint64_t>(st.st_size);
     node.mtime = st.st_mtim;
   } else {
@@ -179,7 +185,10 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
       // Only ftruncate makes sense on a file whose name is gone.
       if (!(fields & kSetSize) || !fh) return -ENOENT;
       const Content c = ContentOf(ino, true);
-      if (::ftruncate(c.fd->get(), attr.st_size) != 0) ThrowSystemError("cannot truncate", errno);
+      if (::ftruncate(c.fd->get(), attr.st_size) != 0) {
+        const int err = errno;
+        ThrowSystemError("cannot truncate", err);
+      }
       OrphanAttr(ino, out);
       return 0;
     }
@@ -204,8 +213,10 @@ int JournalFsOps::StatFs(struct statvfs* out) noexcept {
   return GuardFuseOp("stat the file system of", journal_.directory(), [&]() -> int {
     // Edits land in the journal, on the archive's file system: its free
     // space is what the mount can take.
-    if (::statvfs(journal_.directory().c_str(), out) != 0)
-      ThrowSystemError("cannot stat the journal's file system", errno);
+    if (::statvfs(journal_.directory().c_str(), out) != 0) {
+      const int err = errno;
+      ThrowSystemError("cannot stat the journal's file system", err);
+    }
     out->f_namemax = NAME_MAX;
     out->f_flag &= ~static_cast<unsigned long>(ST_RDONLY);
     return 0;
