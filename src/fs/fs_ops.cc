@@ -20,15 +20,6 @@ constexpr mode_t kDirMode = S_IFDIR | 0555;
 constexpr mode_t kFileMode = S_IFREG | 0444;
 constexpr blksize_t kBlockSize = 4096;
 
-struct timespec ArchiveMtime(int fd) {
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    ThrowSystemError("cannot stat the archive", err);
-  }
-  return st.st_mtim;
-}
-
 // The records' tree plus the generated files; records the tree cannot
 // place (only possible with -o nostrict) are logged and skipped.
 Tree BuildTree(const ZipReader& zip, const VirtualFiles& virtual_files) {
@@ -43,12 +34,21 @@ Tree BuildTree(const ZipReader& zip, const VirtualFiles& virtual_files) {
 
 }  // namespace
 
+struct timespec ArchiveMtime(const ZipReader& zip) {
+  struct stat st {};
+  if (fstat(zip.fd(), &st) != 0) {
+    const int err = errno;
+    ThrowSystemError("cannot stat the archive", err);
+  }
+  return st.st_mtim;
+}
+
 FsOps::FsOps(std::shared_ptr<const ZipReader> zip, FsOptions options)
     : zip_(std::move(zip)),
       options_(options),
       virtual_files_(zip_),
       tree_(BuildTree(*zip_, virtual_files_)),
-      archive_mtime_(ArchiveMtime(zip_->fd())) {}
+      archive_mtime_(ArchiveMtime(*zip_)) {}
 
 std::string FsOps::PathForLog(InodeId ino, std::string_view name) const {
   std::string path = tree_.PathOf(ino);

@@ -59,6 +59,9 @@ struct FsOptions {
   gid_t gid = 0;
 };
 
+// The archive's modification time: every node shows it until edited.
+struct timespec ArchiveMtime(const ZipReader& zip);
+
 // One directory entry as ReadDir() hands it out.
 struct DirEntry {
   std::string_view name;

@@ -18,15 +18,6 @@ constexpr uint32_t kDefaultFileMode = 0644;
 constexpr uint32_t kDefaultDirMode = 0755;
 constexpr mode_t kGeneratedMode = S_IFREG | 0444;
 
-struct timespec MtimeOf(int fd) {
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    ThrowSystemError("cannot stat the archive", err);
-  }
-  return st.st_mtim;
-}
-
 MetadataOptions EditedPackageOptions(const ZipReader& zip) {
   MetadataOptions options;
   options.baseline_records = OriginalRecordNames(zip);
@@ -40,7 +31,7 @@ JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journa
     : zip_(std::move(zip)),
       journal_(journal),
       options_(options),
-      archive_mtime_(MtimeOf(zip_->fd())),
+      archive_mtime_(ArchiveMtime(*zip_)),
       virtual_files_(zip_, std::make_shared<JournalRecords>(journal),
                      EditedPackageOptions(*zip_)) {}
 
