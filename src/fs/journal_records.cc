@@ -1,12 +1,11 @@
 #include "journal_records.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <set>
 
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 
 namespace tpkg::fs {
 namespace {
@@ -25,15 +24,7 @@ size_t InsertionPoint(const std::vector<ZipEntry>& entries) {
 // Reads up to `limit` bytes of `fd` from offset 0.
 std::string ReadFd(int fd, uint64_t size, size_t limit, const std::string& name) {
   std::string out(static_cast<size_t>(std::min<uint64_t>(size, limit)), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ThrowSystemError("Cannot read the edited record '" + name + "'", errno);
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  out.resize(done);
+  out.resize(PreadFull(fd, out, 0, name));
   return out;
 }
 

@@ -5,7 +5,6 @@
 #include "tpkg/zip_writer.h"
 
 #include <fcntl.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +12,7 @@
 
 #include "zip/fd_sink.h"
 #include "base/file_util.h"
+#include "tpkg/crc32.h"
 #include "zip/zip_layout.h"
 #include "zip/zip_names.h"
 
@@ -23,11 +23,6 @@ namespace {
 // before they reach the sink; bigger payloads go straight through.
 constexpr size_t kFlushThreshold = 1 << 20;
 constexpr size_t kStreamChunk = 1 << 20;
-
-uint32_t Crc(uint32_t crc, std::span<const char> bytes) {
-  return static_cast<uint32_t>(
-      crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-}
 
 std::string CheckedPrefix(std::string prefix) {
   if (prefix.empty() || prefix.find('/') != std::string::npos ||
@@ -124,7 +119,7 @@ void ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint6
     if (PreadFull(fd, chunk, from + done, "record source for " + r.full_name) != want) {
       throw Error(Errc::kIo, "record source for " + QuoteName(r.full_name) + " ended early");
     }
-    r.crc32 = Crc(r.crc32, chunk);
+    r.crc32 = Crc32(r.crc32, chunk);
     sink->Write(chunk);
     offset += want;
     done += want;
@@ -179,7 +174,7 @@ void ZipWriter::AddRecord(std::string_view record, std::span<const char> data) {
   impl_->CheckRecordName(record);
   impl_->Guarded([&] {
     RecordLayout r = impl_->Begin(record, data.size(), data.size(), kMethodStored);
-    r.crc32 = Crc(0, data);
+    r.crc32 = Crc32(0, data);
     impl_->Append(data);
     impl_->End(std::move(r));
   });
