@@ -13,6 +13,7 @@
 #include "zip/fd_sink.h"
 #include "base/file_util.h"
 #include "tpkg/crc32.h"
+#include "tpkg/record_path.h"
 #include "zip/zip_layout.h"
 #include "zip/zip_names.h"
 
@@ -26,7 +27,7 @@ constexpr size_t kStreamChunk = 1 << 20;
 
 std::string CheckedPrefix(std::string prefix) {
   if (prefix.empty() || prefix.find('/') != std::string::npos ||
-      !FullNameProblem(prefix + "/x", false).empty()) {
+      CheckRecordPath(prefix + "/x", {.dot_prefix_folder = true})) {
     throw Error(Errc::kInvalidArgument, "invalid prefix folder " + QuoteName(prefix));
   }
   return prefix;
@@ -68,7 +69,7 @@ struct ZipWriter::Impl {
     else if (record.back() == '/')
       why = "directory entries are not records";
     else
-      why = FullNameProblem(prefix + "/" + std::string(record), false);
+      why = CheckRecordPath(prefix + "/" + std::string(record), {.dot_prefix_folder = true}).why;
     if (!why.empty())
       throw Error(Errc::kInvalidArgument,
                   "cannot add record " + QuoteName(record) + ": " + std::string(why));
