@@ -237,20 +237,10 @@ TEST_F(JournalTest, UncreatableJournalDirectoryIsAnError) {
 }
 
 TEST_F(JournalTest, ArchiveThatCannotBeWrittenGetsNoJournal) {
-  int err = 0;
-  std::string message;
-  {
-    testing::ScopedImmutable immutable(archive_);
-    if (!immutable.set()) GTEST_SKIP() << immutable.error();
-    try {
-      Open();
-    } catch (const Error& e) {
-      err = ToErrno(e);
-      message = e.what();
-    }
-  }
-  EXPECT_EQ(err, EPERM);
-  EXPECT_NE(message.find(archive_), std::string::npos) << message;
+  const testing::ImmutableOutcome out = testing::WhileImmutable(archive_, [&] { Open(); });
+  if (out.skipped) GTEST_SKIP() << out.message;
+  EXPECT_EQ(out.err, EPERM);
+  EXPECT_NE(out.message.find(archive_), std::string::npos) << out.message;
   EXPECT_FALSE(PathExists(journal_dir()));
 }
 

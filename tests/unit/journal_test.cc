@@ -23,12 +23,9 @@ namespace {
 
 using testing::ErrnoOf;
 using testing::JournalTest;
-using testing::MakeArchive;
-using testing::MakeEdits;
 using testing::PathExists;
 using testing::ReadFd;
 using testing::ReadFile;
-using testing::VerifyEdits;
 using testing::WriteFd;
 using testing::WriteFile;
 

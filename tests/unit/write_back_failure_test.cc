@@ -185,17 +185,11 @@ TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
   const std::string before = ReadFile(archive_);
   Journal j = Open();
   EditSession(j);
-  std::string message;
-  {
-    testing::ScopedImmutable immutable(dir_.path());
-    if (!immutable.set()) GTEST_SKIP() << immutable.error();
-    try {
-      WriteBack(j, {});
-    } catch (const Error& e) {
-      message = e.what();
-    }
-  }
-  EXPECT_EQ(message.rfind("Cannot save " + archive_ + ": Cannot rename", 0), 0u) << message;
+  const testing::ImmutableOutcome out =
+      testing::WhileImmutable(dir_.path(), [&] { WriteBack(j, {}); });
+  if (out.skipped) GTEST_SKIP() << out.message;
+  EXPECT_EQ(out.message.rfind("Cannot save " + archive_ + ": Cannot rename", 0), 0u)
+      << out.message;
   ExpectArchiveUnchanged(before);
   EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
   EXPECT_TRUE(j.Stat("pkg/new.py"));
@@ -205,21 +199,11 @@ TEST_F(WriteBackTest, ImmutableDirectoryRefusesAJournalEvenWhenOneExists) {
   // The journal directory was made while the directory was writable; the
   // rename into place would now fail, so no new edit may be accepted.
   { WriteFd(Open().Create("pkg/new.py").get(), "import numpy\n"); }
-  int err = 0;
-  std::string message;
-  {
-    testing::ScopedImmutable immutable(dir_.path());
-    if (!immutable.set()) GTEST_SKIP() << immutable.error();
-    try {
-      Open();
-    } catch (const Error& e) {
-      err = ToErrno(e);
-      message = e.what();
-    }
-  }
-  EXPECT_EQ(err, EPERM) << message;
-  EXPECT_EQ(message.rfind("Cannot keep edits of '" + archive_ + "': its directory", 0), 0u)
-      << message;
+  const testing::ImmutableOutcome out = testing::WhileImmutable(dir_.path(), [&] { Open(); });
+  if (out.skipped) GTEST_SKIP() << out.message;
+  EXPECT_EQ(out.err, EPERM) << out.message;
+  EXPECT_EQ(out.message.rfind("Cannot keep edits of '" + archive_ + "': its directory", 0), 0u)
+      << out.message;
   EXPECT_TRUE(Open().Stat("pkg/new.py")) << "the pending edit is still in the journal";
 }
 

@@ -21,7 +21,6 @@ namespace {
 using testing::MakeArchive;
 using testing::PathExists;
 using testing::ReadFile;
-using testing::Records;
 using testing::WriteBackTest;
 using testing::WriteFd;
 using testing::WriteFile;
