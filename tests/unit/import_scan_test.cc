@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "slow_tier.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -151,11 +152,40 @@ TEST(ScanImportsHostileTest, MillionOpenBracketsAreRefused) {
   EXPECT_THROW(ScanImports(std::string(1000000, '('), "p"), Error);
 }
 
-TEST(ScanImportsHostileTest, LongUnaryChainsDoNotRecurse) {
+// Stress cases: a scaled-down run here, the full size in the slow tier.
+void CheckUnaryChainOf(int length) {
   std::string src = "x = ";
-  for (int i = 0; i < 1000000; ++i) src += "not -";
+  for (int i = 0; i < length; ++i) src += "not -";
   src += "1\nimport after\n";
   EXPECT_EQ(ScanImports(src, "p"), (Refs{M("after")}));
+}
+
+void CheckSingleLineOf(size_t bytes) {
+  std::string src = "x = [";
+  while (src.size() < bytes) src += "a.b(c[1:2], 'str', {3: 4}), ";
+  src += "]; import last\n";
+  EXPECT_EQ(ScanImports(src, "p"), (Refs{M("last")}));
+}
+
+void CheckStringAndFStringOf(size_t bytes) {
+  std::string body(bytes, 'x');
+  EXPECT_EQ(ScanImports("s = '" + body + "'\nimport a\n", "p"), (Refs{M("a")}));
+  std::string fields;
+  while (fields.size() < bytes) fields += "{a}\n";
+  EXPECT_EQ(ScanImports("s = f'''" + fields + "{__import__('b').c}'''\n", "p"), (Refs{M("b")}));
+}
+
+void CheckImportStatements(int count) {
+  std::string src;
+  for (int i = 0; i < count; ++i) src += "import m" + std::to_string(i % 1000) + "\n";
+  EXPECT_EQ(ScanImports(src, "p").size(), 1000u);
+}
+
+TEST(ScanImportsHostileTest, LongUnaryChainsDoNotRecurse) { CheckUnaryChainOf(100000); }
+
+TEST(ScanImportsSlowTest, MillionLongUnaryChainsDoNotRecurse) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckUnaryChainOf(1000000);
 }
 
 TEST(ScanImportsHostileTest, DeepLambdaDefaultsHitTheNestingLimit) {
@@ -173,25 +203,27 @@ TEST(ScanImportsHostileTest, TooManyIndentationLevelsAreRefused) {
   EXPECT_THROW(ScanImports(src, "p"), Error);
 }
 
-TEST(ScanImportsHostileTest, TenMegabyteSingleLineIsScanned) {
-  std::string src = "x = [";
-  while (src.size() < (size_t{10} << 20)) src += "a.b(c[1:2], 'str', {3: 4}), ";
-  src += "]; import last\n";
-  EXPECT_EQ(ScanImports(src, "p"), (Refs{M("last")}));
+TEST(ScanImportsHostileTest, MegabyteSingleLineIsScanned) { CheckSingleLineOf(size_t{1} << 20); }
+
+TEST(ScanImportsSlowTest, TenMegabyteSingleLineIsScanned) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckSingleLineOf(size_t{10} << 20);
 }
 
-TEST(ScanImportsHostileTest, TenMegabyteStringAndFStringAreScanned) {
-  std::string body(size_t{10} << 20, 'x');
-  EXPECT_EQ(ScanImports("s = '" + body + "'\nimport a\n", "p"), (Refs{M("a")}));
-  std::string fields;
-  while (fields.size() < (size_t{10} << 20)) fields += "{a}\n";
-  EXPECT_EQ(ScanImports("s = f'''" + fields + "{__import__('b').c}'''\n", "p"), (Refs{M("b")}));
+TEST(ScanImportsHostileTest, MegabyteStringAndFStringAreScanned) {
+  CheckStringAndFStringOf(size_t{1} << 20);
 }
 
-TEST(ScanImportsHostileTest, MillionImportStatementsAreDeduplicatedInLinearTime) {
-  std::string src;
-  for (int i = 0; i < 1000000; ++i) src += "import m" + std::to_string(i % 1000) + "\n";
-  EXPECT_EQ(ScanImports(src, "p").size(), 1000u);
+TEST(ScanImportsSlowTest, TenMegabyteStringAndFStringAreScanned) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckStringAndFStringOf(size_t{10} << 20);
+}
+
+TEST(ScanImportsHostileTest, ManyImportStatementsAreDeduplicated) { CheckImportStatements(100000); }
+
+TEST(ScanImportsSlowTest, MillionImportStatementsAreDeduplicatedInLinearTime) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckImportStatements(1000000);
 }
 
 TEST(ScanImportsHostileTest, UnterminatedStringAtEndOfFile) {

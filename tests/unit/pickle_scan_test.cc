@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "slow_tier.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -278,14 +279,14 @@ TEST(PickleScanTest, TrailingBytesAfterStopAreIgnored) {
   EXPECT_NO_THROW(Scan("N.\xff\xff garbage"));
 }
 
-TEST(PickleScanTest, MillionsOfNestedMarksHitTheStackLimit) {
-  std::string p(size_t{2} << 20, '(');
+// Stress cases: a scaled-down run here, the full size in the slow tier.
+void CheckNestedMarksHitTheLimit(size_t marks, const PickleScanLimits& limits) {
+  std::string p(marks, '(');
   p += ".";
-  EXPECT_THROW(Scan(p), Error);
+  EXPECT_THROW(Scan(p, limits), Error);
 }
 
-TEST(PickleScanTest, MillionNestedMarksCompleteWithinARaisedLimit) {
-  const size_t n = size_t{1} << 20;
+void CheckNestedMarksWithinARaisedLimit(size_t n) {
   std::string p(n, '(');
   p += "N";
   for (size_t i = 0; i < n; ++i) p += "t";  // each tuple wraps the last
@@ -295,17 +296,10 @@ TEST(PickleScanTest, MillionNestedMarksCompleteWithinARaisedLimit) {
   EXPECT_NO_THROW(Scan(p, limits));  // nesting past the tracked depth turns opaque
 }
 
-TEST(PickleScanTest, MillionMarksPoppedOneByOneComplete) {
-  std::string p;
-  for (int i = 0; i < 1000000; ++i) p += "(0";  // POP removes a MARK on top
-  p += "N.";
-  EXPECT_NO_THROW(Scan(p));
-}
-
-TEST(PickleScanTest, MemoExpansionStaysLinear) {
-  // Billion laughs: every tuple holds its predecessor three times.
+// Billion laughs: every tuple holds its predecessor three times.
+void CheckMemoExpansionOf(uint32_t tuples) {
   std::string p = Proto(2) + BinUnicode(std::string(1 << 16, 'x')) + "r" + LE(0, 4);
-  for (uint32_t i = 0; i < 200000; ++i) {
+  for (uint32_t i = 0; i < tuples; ++i) {
     p += '0';
     p += LongBinGet(i) + LongBinGet(i) + LongBinGet(i);
     p += '\x87';
@@ -316,16 +310,57 @@ TEST(PickleScanTest, MemoExpansionStaysLinear) {
   EXPECT_NO_THROW(Scan(p));
 }
 
-TEST(PickleScanTest, ReusedLongStringsAreHashedOncePerObject) {
-  // 1M STACK_GLOBALs naming the same 1 MB module through the memo: linear
-  // only if a string object is hashed once, not once per use.
+// `uses` STACK_GLOBALs naming the same 1 MB module through the memo: linear
+// only if a string object is hashed once, not once per use.
+void CheckReusedLongStrings(int uses) {
   std::string p = Proto(4) + "\x8d" + LE(1 << 20, 8) + std::string(1 << 20, 'm') + kMemoize +
                   "\x8d" + LE(1 << 20, 8) + std::string(1 << 20, 'n') + kMemoize;
-  for (int i = 0; i < 1000000; ++i) p += BinGet(0) + BinGet(1) + kStackGlobal + "0";
+  for (int i = 0; i < uses; ++i) p += BinGet(0) + BinGet(1) + kStackGlobal + "0";
   p += "N.";
   PickleScan s = Scan(p);
   EXPECT_EQ(s.globals.size(), 1u);
   EXPECT_EQ(s.modules.size(), 1u);
+}
+
+TEST(PickleScanTest, NestedMarksHitTheStackLimit) {
+  PickleScanLimits limits;
+  limits.max_stack_depth = 1 << 16;
+  CheckNestedMarksHitTheLimit(size_t{2} << 16, limits);
+}
+
+TEST(PickleScanSlowTest, MillionsOfNestedMarksHitTheDefaultStackLimit) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckNestedMarksHitTheLimit(size_t{2} << 20, PickleScanLimits{});
+}
+
+TEST(PickleScanTest, NestedMarksCompleteWithinARaisedLimit) {
+  CheckNestedMarksWithinARaisedLimit(size_t{1} << 16);
+}
+
+TEST(PickleScanSlowTest, MillionNestedMarksCompleteWithinARaisedLimit) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckNestedMarksWithinARaisedLimit(size_t{1} << 20);
+}
+
+TEST(PickleScanTest, MillionMarksPoppedOneByOneComplete) {
+  std::string p;
+  for (int i = 0; i < 1000000; ++i) p += "(0";  // POP removes a MARK on top
+  p += "N.";
+  EXPECT_NO_THROW(Scan(p));
+}
+
+TEST(PickleScanTest, MemoExpansionStaysLinear) { CheckMemoExpansionOf(20000); }
+
+TEST(PickleScanSlowTest, MemoExpansionOf200000TuplesStaysLinear) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckMemoExpansionOf(200000);
+}
+
+TEST(PickleScanTest, ReusedLongStringsAreHashedOncePerObject) { CheckReusedLongStrings(100000); }
+
+TEST(PickleScanSlowTest, MillionReusesOfLongStringsAreHashedOncePerObject) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckReusedLongStrings(1000000);
 }
 
 TEST(PickleScanTest, HugeMemoIndicesUseNoMemoryForTheGap) {
