@@ -13,6 +13,7 @@
 #include "scan/pickle_opcodes.h"
 #include "scan/pickle_text.h"
 #include "scan/pickle_value.h"
+#include "scan/torch_pickle_loop.h"
 
 namespace tpkg {
 namespace {
@@ -21,6 +22,7 @@ using pickle::Cursor;
 using pickle::Kind;
 using pickle::Op;
 using pickle::StringInterner;
+using pickle::TorchPickleLoop;
 using pickle::Value;
 
 // Persistent ids have 3 to 5 elements and nest at most one tuple deep
@@ -29,63 +31,6 @@ using pickle::Value;
 // a million frames deep.
 constexpr size_t kMaxTrackedTupleSize = 8;
 constexpr int64_t kMaxTrackedTupleDepth = 16;
-
-// Unique ids in first-seen order.
-class OrderedIdSet {
- public:
-  void Add(uint32_t id) {
-    if (seen_.insert(id).second) order_.push_back(id);
-  }
-  const std::vector<uint32_t>& order() const { return order_; }
-
- private:
-  std::unordered_set<uint32_t> seen_;
-  std::vector<uint32_t> order_;
-};
-
-// Mimics the genops loop of torch 1.13's PackageExporter.save_pickle, which
-// derives the modules a pickle depends on from opcodes alone, quirks kept:
-// protocol 3 looks at GLOBAL only; protocol 4 follows SHORT_BINUNICODE /
-// BINUNICODE8 strings and GET/BINGET (it tests for "BINGET_LONG", a name no
-// opcode has, so LONG_BINGET is missed) through its own MEMOIZE counter.
-class TorchModuleTracker {
- public:
-  explicit TorchModuleTracker(StringInterner& strings) : strings_(strings) {}
-
-  // protocol <= 3 rule. `torch_splits` is false when "module name" holds an
-  // extra space, where torch's `module, field = arg.split(" ")` would raise.
-  void OnGlobalOpcode(uint32_t module_id, bool torch_splits, uint32_t real_module_id) {
-    by_global_.Add(torch_splits ? module_id : real_module_id);
-  }
-  void OnTrackedString(const Value& str) {
-    module_ = field_;
-    field_ = str;
-    memo_[memo_count_] = str;
-  }
-  void OnGet(uint64_t index) {
-    module_ = field_;
-    auto it = memo_.find(index);
-    field_ = it == memo_.end() ? Value::None() : it->second;
-  }
-  void OnMemoize() { ++memo_count_; }
-  // protocol >= 4 rule; torch asserts its module is a str, else we fall back
-  // to the global's real module.
-  void OnStackGlobal(uint32_t real_module_id) {
-    by_strings_.Add(module_.kind == Kind::kStr ? strings_.Intern(module_) : real_module_id);
-  }
-  const std::vector<uint32_t>& ModulesFor(int protocol) const {
-    return protocol >= 4 ? by_strings_.order() : by_global_.order();
-  }
-
- private:
-  StringInterner& strings_;
-  Value module_ = Value::None();
-  Value field_ = Value::None();
-  std::unordered_map<uint64_t, Value> memo_;
-  uint64_t memo_count_ = 0;
-  OrderedIdSet by_global_;
-  OrderedIdSet by_strings_;
-};
 
 class Scanner {
  public:
@@ -134,7 +79,7 @@ class Scanner {
   std::vector<size_t> marks_;
   pickle::Memo memo_;
   StringInterner strings_;
-  TorchModuleTracker torch_;
+  TorchPickleLoop torch_;
   std::unordered_set<uint64_t> seen_globals_;
   bool stopped_ = false;
   bool saw_proto_ = false;
@@ -153,8 +98,8 @@ PickleScan Scanner::Run() {
       Fail(std::string("invalid opcode 0x") + kHex[code >> 4] + kHex[code & 15]);
     }
   }
-  for (uint32_t id : torch_.ModulesFor(result_.protocol))
-    result_.modules.emplace_back(strings_.Text(id));
+  result_.modules = torch_.Modules(result_.protocol);
+  result_.mock_check = torch_.MockCheck(result_.protocol);
   return std::move(result_);
 }
 
@@ -448,10 +393,7 @@ void Scanner::PushGlobalFromLines(bool is_inst) {
     Push(Value::Opaque());
     return;
   }
-  // torch splits pickletools' "module name" on spaces and expects two parts.
-  bool torch_splits =
-      module.find(' ') == std::string_view::npos && name.find(' ') == std::string_view::npos;
-  torch_.OnGlobalOpcode(module_id, torch_splits, module_id);
+  torch_.OnGlobalOpcode(module_id, name_id);
   Push(Value::Global(module_id, name_id));
 }
 
