@@ -176,6 +176,19 @@ def hooks_in_order(pkg, out, ctx):
     return {"exporter": pe, "pickles": [("d", "p.pkl")], "facts": calls}
 
 
+def hooks_write_records(pkg, out, ctx):
+    # A record a hook writes during close() lands between the modules' records.
+    import plain.point
+
+    with pkg.PackageExporter(out) as pe:
+        pe.extern("heavy_dep")
+        pe.intern("plain.**")
+        pe.register_extern_hook(lambda e, m: e.save_text("hooked", m + ".txt", m))
+        pe.register_intern_hook(lambda e, m: e.save_binary("hooked", m + ".bin", m.encode()))
+        pe.save_pickle("d", "p.pkl", plain.point.Point(1, 1))
+    return {"exporter": pe, "pickles": [("d", "p.pkl")]}
+
+
 def reduce_package_objects(pkg, out, ctx):
     import reducer.vocab
 
@@ -194,7 +207,7 @@ def minimal_text(pkg, out, ctx):
 
 SUCCESS = [model_with_interned_code, resources_and_sources, mocked_helpers, extern_and_protocol4,
            tensors_views_dtypes, to_buffer, save_module_and_files, hooks_in_order,
-           reduce_package_objects, minimal_text]
+           hooks_write_records, reduce_package_objects, minimal_text]
 
 
 # Scenarios whose close() must fail the same way.
