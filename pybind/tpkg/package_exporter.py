@@ -399,7 +399,8 @@ class PackageExporter:
         return self._graph.to_dot()
 
     def _nodes_with_action_type(self, action: Optional[_ModuleProviderAction]) -> List[str]:
-        return self._graph.names_with_action(None if action is None else getattr(_core.Action, action.name))
+        core_action = None if action is None else getattr(_core.Action, action.name)
+        return self._graph.names_with_action(core_action)
 
     def externed_modules(self) -> List[str]:
         """The modules that are externed (sorted)."""

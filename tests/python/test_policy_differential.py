@@ -55,7 +55,8 @@ HEAVY_F = "__import__('app.heavy', fromlist=['f']).f"
 THING_CLASS = "__import__('app.util', fromlist=['Thing']).Thing"
 # torch 1.13's check for objects of mocked modules looks only at the module
 # its opcode loop saw last, and then flags every module of the pickle.
-MOCKED_OBJECT_RULES = [rule("extern", "numpy.**"), rule("mock", "app.heavy"), rule("intern", "app.**")]
+MOCKED_OBJECT_RULES = [
+    rule("extern", "numpy.**"), rule("mock", "app.heavy"), rule("intern", "app.**")]
 
 SCENARIOS = {
     "intern_and_extern": (APP, [

@@ -203,7 +203,8 @@ class MockCheckInputsTest : public testing::TestWithParam<MockCheckCase> {};
 TEST_P(MockCheckInputsTest, MatchTorchsGenopsLoop) {
   const MockCheckInputs m = Scan(GetParam().pickle).mock_check;
   std::vector<std::string> pairs;
-  for (const auto& [module, field] : m.globals) pairs.push_back(m.names[module] + ":" + m.names[field]);
+  for (const auto& [module, field] : m.globals)
+    pairs.push_back(m.names[module] + ":" + m.names[field]);
   EXPECT_EQ(pairs, GetParam().pairs);
   EXPECT_EQ(m.last_module, GetParam().last_module);
 }

@@ -201,7 +201,8 @@ TEST(ExportPolicyTest, CloseWritesEachNodeRightAfterItsHooks) {
   p.RegisterExternHook(log("extern:"));
   p.RegisterMockHook(log("mock:"));
   p.SaveModule("m.a");
-  const ClosePlan plan = p.Close([&](const WriteStep& w) { events.push_back("write:" + w.record); });
+  const ClosePlan plan =
+      p.Close([&](const WriteStep& w) { events.push_back("write:" + w.record); });
   EXPECT_EQ(events, (std::vector<std::string>{"intern:m.a", "write:m/a.py", "mock:m.stub",
                                               "write:_mock.py", "write:m/stub.py", "extern:json",
                                               "intern:m.b", "write:m/b.py"}));

@@ -387,7 +387,8 @@ void ExportPolicy::CloseNode(DepGraph::NodeId id, ClosePlan& plan, const WriteSi
   const std::string& module = graph_.name(id);
   const NodeAttrs& node = graph_.attrs(id);
   if (!node.action) {
-    throw GraphInvariantError("Invalid action: " + module + ", None. Please report a bug to PyTorch.");
+    throw GraphInvariantError("Invalid action: " + module +
+                              ", None. Please report a bug to PyTorch.");
   }
   switch (*node.action) {
     case Action::kExtern:
