@@ -189,6 +189,68 @@ INSTANTIATE_TEST_SUITE_P(
                         {"my mod.K"}}),
     [](const testing::TestParamInfo<TorchModuleCase>& info) { return info.param.name; });
 
+// The same loop feeds torch's check for objects of mocked modules (doc/format.md
+// §6.6): every (module, field) pair it holds at a global, repeats kept, and
+// what its `module` variable is left with.
+struct MockCheckCase {
+  const char* name;
+  std::string pickle;
+  std::vector<std::string> pairs;  // "module:field"
+  std::string last_module;
+};
+
+class MockCheckInputsTest : public testing::TestWithParam<MockCheckCase> {};
+
+TEST_P(MockCheckInputsTest, MatchTorchsGenopsLoop) {
+  const MockCheckInputs m = Scan(GetParam().pickle).mock_check;
+  std::vector<std::string> pairs;
+  for (const auto& [module, field] : m.globals)
+    pairs.push_back(m.names[module] + ":" + m.names[field]);
+  EXPECT_EQ(pairs, GetParam().pairs);
+  EXPECT_EQ(m.last_module, GetParam().last_module);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Quirks, MockCheckInputsTest,
+    testing::Values(
+        // Strings after the last global move torch's `module` on.
+        MockCheckCase{"Protocol4TrailingStringsMoveTheLastModule",
+                      Proto(4) + ShortUnicode("torch") + kMemoize + ShortUnicode("Tensor") +
+                          kMemoize + kStackGlobal + kMemoize + "0" + BinGet(0) +
+                          ShortUnicode("Size") + kMemoize + kStackGlobal + "0" +
+                          ShortUnicode("key") + "0" + "N.",
+                      {"torch:Tensor", "torch:Size"},
+                      "Size"},
+        // LONG_BINGET is invisible: the pair is the two strings before it.
+        MockCheckCase{"LongBinGetIsNotTracked",
+                      Proto(4) + ShortUnicode("a.b") + kMemoize + ShortUnicode("X") + kMemoize +
+                          kStackGlobal + "0" + ShortUnicode("c.d") + kMemoize + LongBinGet(0) +
+                          ShortUnicode("Y") + kMemoize + kStackGlobal + ".",
+                      {"a.b:X", "c.d:Y"},
+                      "c.d"},
+        // torch's module is None at the STACK_GLOBAL: no pair, no last module.
+        MockCheckCase{"UntrackedModuleGivesNoPair",
+                      Proto(4) + BinUnicode("real") + "r" + LE(5, 4) + "0" + LongBinGet(5) +
+                          ShortUnicode("N") + kStackGlobal + ".",
+                      {},
+                      ""},
+        // A GET of a slot torch's memo never filled leaves None as the field.
+        MockCheckCase{"GetOfUnknownSlotIsNone",
+                      Proto(4) + ShortUnicode("m") + "r" + LE(0, 4) + ShortUnicode("F") +
+                          "r" + LE(7, 4) + "0" + "0" + "j" + LE(0, 4) + "j" + LE(7, 4) +
+                          "g7\n" + "0" + kStackGlobal + ".",
+                      {},
+                      "F"},
+        // Protocol 3: every GLOBAL, repeats kept; STACK_GLOBAL ignored.
+        MockCheckCase{"Protocol3SeesEveryGlobal",
+                      Proto(3) + Global("g", "A") + "0" + Global("h", "B") + "0" +
+                          Global("g", "A") + "0" + BinUnicode("s") + BinUnicode("C") +
+                          kStackGlobal + ".",
+                      {"g:A", "h:B", "g:A"},
+                      "g"},
+        MockCheckCase{"NoGlobalsNoLastModule", Proto(3) + "N.", {}, ""}),
+    [](const testing::TestParamInfo<MockCheckCase>& info) { return info.param.name; });
+
 // Malformed input: always an Error(kCorrupt) naming the byte offset.
 struct BadPickle {
   const char* name;
@@ -320,6 +382,9 @@ void CheckReusedLongStrings(int uses) {
   PickleScan s = Scan(p);
   EXPECT_EQ(s.globals.size(), 1u);
   EXPECT_EQ(s.modules.size(), 1u);
+  // The mocked-object check sees every repeat, but each string only once.
+  EXPECT_EQ(s.mock_check.names.size(), 2u);
+  EXPECT_EQ(s.mock_check.globals.size(), static_cast<size_t>(uses));
 }
 
 TEST(PickleScanTest, NestedMarksHitTheStackLimit) {

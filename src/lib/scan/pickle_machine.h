@@ -25,6 +25,7 @@
 #include "scan/pickle_cursor.h"
 #include "scan/pickle_opcodes.h"
 #include "scan/pickle_value.h"
+#include "scan/torch_pickle_loop.h"
 #include "tpkg/pickle_scan.h"
 
 namespace tpkg::pickle {
@@ -35,63 +36,6 @@ namespace tpkg::pickle {
 // a million frames deep.
 constexpr size_t kMaxTrackedTupleSize = 8;
 constexpr int64_t kMaxTrackedTupleDepth = 16;
-
-// Unique ids in first-seen order.
-class OrderedIdSet {
- public:
-  void Add(uint32_t id) {
-    if (seen_.insert(id).second) order_.push_back(id);
-  }
-  const std::vector<uint32_t>& order() const { return order_; }
-
- private:
-  std::unordered_set<uint32_t> seen_;
-  std::vector<uint32_t> order_;
-};
-
-// Mimics the genops loop of torch 1.13's PackageExporter.save_pickle, which
-// derives the modules a pickle depends on from opcodes alone, quirks kept:
-// protocol 3 looks at GLOBAL only; protocol 4 follows SHORT_BINUNICODE /
-// BINUNICODE8 strings and GET/BINGET (it tests for "BINGET_LONG", a name no
-// opcode has, so LONG_BINGET is missed) through its own MEMOIZE counter.
-class TorchModuleTracker {
- public:
-  explicit TorchModuleTracker(StringInterner& strings) : strings_(strings) {}
-
-  // protocol <= 3 rule. `torch_splits` is false when "module name" holds an
-  // extra space, where torch's `module, field = arg.split(" ")` would raise.
-  void OnGlobalOpcode(uint32_t module_id, bool torch_splits, uint32_t real_module_id) {
-    by_global_.Add(torch_splits ? module_id : real_module_id);
-  }
-  void OnTrackedString(const Value& str) {
-    module_ = field_;
-    field_ = str;
-    memo_[memo_count_] = str;
-  }
-  void OnGet(uint64_t index) {
-    module_ = field_;
-    auto it = memo_.find(index);
-    field_ = it == memo_.end() ? Value::None() : it->second;
-  }
-  void OnMemoize() { ++memo_count_; }
-  // protocol >= 4 rule; torch asserts its module is a str, else we fall back
-  // to the global's real module.
-  void OnStackGlobal(uint32_t real_module_id) {
-    by_strings_.Add(module_.kind == Kind::kStr ? strings_.Intern(module_) : real_module_id);
-  }
-  const std::vector<uint32_t>& ModulesFor(int protocol) const {
-    return protocol >= 4 ? by_strings_.order() : by_global_.order();
-  }
-
- private:
-  StringInterner& strings_;
-  Value module_ = Value::None();
-  Value field_ = Value::None();
-  std::unordered_map<uint64_t, Value> memo_;
-  uint64_t memo_count_ = 0;
-  OrderedIdSet by_global_;
-  OrderedIdSet by_strings_;
-};
 
 class Scanner {
  public:
@@ -140,7 +84,7 @@ class Scanner {
   std::vector<size_t> marks_;
   pickle::Memo memo_;
   StringInterner strings_;
-  TorchModuleTracker torch_;
+  TorchPickleLoop torch_;
   std::unordered_set<uint64_t> seen_globals_;
   bool stopped_ = false;
   bool saw_proto_ = false;

@@ -23,8 +23,8 @@ PickleScan Scanner::Run() {
       Fail(std::string("invalid opcode 0x") + kHex[code >> 4] + kHex[code & 15]);
     }
   }
-  for (uint32_t id : torch_.ModulesFor(result_.protocol))
-    result_.modules.emplace_back(strings_.Text(id));
+  result_.modules = torch_.Modules(result_.protocol);
+  result_.mock_check = torch_.MockCheck(result_.protocol);
   return std::move(result_);
 }
 
@@ -122,10 +122,7 @@ void Scanner::PushGlobalFromLines(bool is_inst) {
     Push(Value::Opaque());
     return;
   }
-  // torch splits pickletools' "module name" on spaces and expects two parts.
-  bool torch_splits =
-      module.find(' ') == std::string_view::npos && name.find(' ') == std::string_view::npos;
-  torch_.OnGlobalOpcode(module_id, torch_splits, module_id);
+  torch_.OnGlobalOpcode(module_id, name_id);
   Push(Value::Global(module_id, name_id));
 }
 
