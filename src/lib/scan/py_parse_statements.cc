@@ -60,6 +60,7 @@ bool Parser::AtExpressionStart() const {
              At(Sym::kLambda) || At(Sym::kNot) || At(Sym::kAwait);
     case TokenKind::kNumber:
     case TokenKind::kString:
+    case TokenKind::kFStringStart:
       return true;
     case TokenKind::kOp:
       return At(Sym::kLParen) || At(Sym::kLSquare) || At(Sym::kLBrace) || At(Sym::kMinus) ||
@@ -143,6 +144,9 @@ Events Parser::ParseSimpleStatement() {
       return events;
     }
     default:
+      if (AtSoftKeyword("type") && PeekNext().kind == TokenKind::kName &&
+          PeekNext().sym == Sym::kNone)
+        return ParseTypeAlias();
       return ParseExpressionStatement();
   }
 }
@@ -260,13 +264,16 @@ Events Parser::ParseFor() {
 Events Parser::ParseTry() {
   Advance();
   Events events = ParseBlock();
-  bool handlers = false;
+  bool handlers = false, plain = false, star = false;
   while (Accept(Sym::kExcept)) {
     handlers = true;
-    Accept(Sym::kStar);  // except* (3.11)
+    (Accept(Sym::kStar) ? star : plain) = true;  // except* (3.11)
+    if (plain && star) Fail("cannot have both 'except' and 'except*' on the same 'try'");
     if (!At(Sym::kColon)) {
       Append(events, ParseExpression().events);
       if (Accept(Sym::kAs)) ExpectName();
+    } else if (star) {
+      Fail("expected one or more exception types");
     }
     Append(events, ParseBlock());
   }
@@ -329,10 +336,12 @@ Events Parser::ParseDecorated() {
   return ParseFunctionDef(std::move(decorators));
 }
 
-// FunctionDef fields: args, body, decorator_list, returns.
+// FunctionDef fields: args, body, decorator_list, returns, type_params.
 Events Parser::ParseFunctionDef(Events decorators) {
   Expect(Sym::kDef);
   ExpectName();
+  Events type_params;
+  if (At(Sym::kLSquare)) type_params = ParseTypeParams();
   Expect(Sym::kLParen);
   Events events = ParseParameters(Sym::kRParen, true);
   Expect(Sym::kRParen);
@@ -341,13 +350,16 @@ Events Parser::ParseFunctionDef(Events decorators) {
   Append(events, ParseBlock());
   Append(events, std::move(decorators));
   Append(events, std::move(returns));
+  Append(events, std::move(type_params));
   return events;
 }
 
-// ClassDef fields: bases, keywords, body, decorator_list.
+// ClassDef fields: bases, keywords, body, decorator_list, type_params.
 Events Parser::ParseClassDef(Events decorators) {
   Expect(Sym::kClass);
   ExpectName();
+  Events type_params;
+  if (At(Sym::kLSquare)) type_params = ParseTypeParams();
   Events events;
   if (Accept(Sym::kLParen)) {
     Arguments args = ParseArguments(false);
@@ -357,6 +369,7 @@ Events Parser::ParseClassDef(Events decorators) {
   }
   Append(events, ParseBlock());
   Append(events, std::move(decorators));
+  Append(events, std::move(type_params));
   return events;
 }
 
@@ -456,7 +469,7 @@ Events Parser::ParseCaseBlock() {
 }  // namespace internal
 
 std::vector<ImportEvent> ParseImportEvents(std::string_view source) {
-  return internal::Parser(source, 1, 0).ParseFile();
+  return internal::Parser(source).ParseFile();
 }
 
 }  // namespace tpkg::py

@@ -9,8 +9,9 @@
 // arithmetic; only the constructs whose ast field order differs from the
 // source order get their own handling.
 //
-// Split over py_parse_statements.cc, py_parse_expressions.cc and
-// py_arg_value.cc.
+// Split over py_parse_statements.cc, py_parse_expressions.cc,
+// py_parse_strings.cc (literals and f-strings), py_parse_type_params.cc
+// (PEP 695 generics and `type` statements) and py_arg_value.cc.
 //
 // Thread safety: a Parser is used by one thread for one source.
 #pragma once
@@ -27,8 +28,8 @@
 
 namespace tpkg::py::internal {
 
-// Brackets alone stop at 200 (tokenizer); this bounds the other nestings
-// (lambda defaults, f-strings) and with them the parser's stack use.
+// Brackets alone stop at 200 and f-strings at 149 (tokenizer); this bounds
+// the other nestings (lambda defaults) and with them the parser's stack use.
 inline constexpr int kMaxNesting = 300;
 
 using Events = std::vector<ImportEvent>;
@@ -72,13 +73,9 @@ ArgValue ArgValueOf(const Expr& e);
 
 class Parser {
  public:
-  Parser(std::string_view source, uint32_t first_line, int depth)
-      : tok_(source, first_line), depth_(depth) {
-    cur_ = tok_.Next();
-  }
+  explicit Parser(std::string_view source) : tok_(source) { cur_ = tok_.Next(); }
 
   Events ParseFile();
-  Expr ParseFStringField();
 
  private:
   struct Arguments {
@@ -151,6 +148,8 @@ class Parser {
   Events ParseDecorated();
   Events ParseFunctionDef(Events decorators);
   Events ParseClassDef(Events decorators);
+  Events ParseTypeParams();
+  Events ParseTypeAlias();
   struct Parameters {
     Events annotations, kw_defaults, kwarg_annotation, defaults;
     bool keyword_only = false;
@@ -176,6 +175,9 @@ class Parser {
   Expr ParsePrimary();
   Expr ParseAtom();
   Expr ParseStrings();
+  Events ParseFString();
+  Events ParseReplacementField();
+  void ParseConversion();
   Expr ParseParenthesized();
   Expr ParseList();
   Expr ParseBraces();
@@ -200,7 +202,7 @@ class Parser {
   Tokenizer tok_;
   Token cur_;
   std::optional<Token> next_;
-  int depth_;
+  int depth_ = 0;
   bool want_elts_ = false;  // collecting display elements for __import__ arguments
 };
 
