@@ -95,7 +95,8 @@ struct ImportRef {
 // superset of what ast.parse accepts; such files are scanned instead of
 // refused:
 //   * assignment, augmented-assignment and `del` targets are not checked
-//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`);
+//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`); annotated ones
+//     are (`a + 1: int` is refused);
 //   * identifier characters are "ASCII letters, digits, _ or any non-ASCII
 //     UTF-8" (CPython wants XID_Start/XID_Continue: `× = 1` is refused);
 //   * escape sequences are only decoded, and so only checked, in the

@@ -180,6 +180,10 @@ INSTANTIATE_TEST_SUITE_P(
                  {M("after")}},
         ScanCase{
             "ExceptStar", "try:\n    import a\nexcept* E:\n    import b\n", "p", {M("a"), M("b")}},
+        ScanCase{"AnnotationTargets",
+                 "a: int\n(b): int\na.b[0]: int = __import__('v').x\n((a).b): int\n[a][0]: int\n",
+                 "p",
+                 {M("v")}},
         ScanCase{"WildcardCase", "match x:\n    case _:\n        import w\n", "p", {M("w")}}),
     [](const testing::TestParamInfo<ScanCase>& info) { return info.param.name; });
 
@@ -220,7 +224,15 @@ INSTANTIATE_TEST_SUITE_P(
                   "line 2: source code cannot contain null bytes"},
         BadSource{"InvalidUtf8", "import a\n# \xff\xfe\n", "line 2: source is not valid UTF-8"},
         BadSource{"Python2Print", "print 'hello'\n", "line 1: invalid syntax"},
-        BadSource{"EmptyFString", "x = f'{}'\n", "empty expression not allowed"}),
+        BadSource{"EmptyFString", "x = f'{}'\n", "empty expression not allowed"},
+        BadSource{"TwoStarParameters", "def f(*a, *, b): pass\n",
+                  "line 1: * argument may appear only once"},
+        BadSource{"AnnotatedBinOp", "a @ b: int = 1\n", "line 1: illegal target for annotation"},
+        BadSource{"AnnotatedTuple", "a, b: int\n", "line 1: only single target"},
+        // CPython's rule commits to `(a)` as the target, then finds '[' (the
+        // same line without the parentheses is fine).
+        BadSource{"AnnotatedSubscriptOfAGroup", "(a)[0]: int = 1\n",
+                  "line 1: illegal target for annotation"}),
     [](const testing::TestParamInfo<BadSource>& info) { return info.param.name; });
 
 // What Python 3.13 still refuses in the newer constructs.

@@ -132,21 +132,26 @@ Expr Parser::ParseStarTarget() {
 
 Expr Parser::ParsePrimary() {
   bool awaited = Accept(Sym::kAwait);
+  bool parenthesized = At(Sym::kLParen);
   Expr e = ParseAtom();
+  bool grouped_target =
+      parenthesized && (e.node == Node::kName || e.node == Node::kAttributeOrSubscript);
+  e.trailer_after_grouped_target = false;
   for (;;) {
     if (Accept(Sym::kDot)) {
       ExpectName();
-      e.node = Node::kAstValue;
+      e.node = Node::kAttributeOrSubscript;
     } else if (At(Sym::kLParen)) {
       e = ParseCall(std::move(e));
     } else if (Accept(Sym::kLSquare)) {
       Append(e.events, ParseSlices());
       Expect(Sym::kRSquare);
-      e.node = Node::kAstValue;
+      e.node = Node::kAttributeOrSubscript;
     } else {
       break;
     }
     e.elts.clear();
+    e.trailer_after_grouped_target = grouped_target;
   }
   if (awaited) e.node = Node::kAstValue;
   return e;

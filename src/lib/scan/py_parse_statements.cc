@@ -154,8 +154,11 @@ Events Parser::ParseSimpleStatement() {
 
 // Expr, Assign (targets then value), AugAssign, AnnAssign: all source order.
 Events Parser::ParseExpressionStatement() {
-  Events events = At(Sym::kYield) ? ParseYield().events : ParseStarExpressions().events;
-  if (Accept(Sym::kColon)) {
+  Expr first = At(Sym::kYield) ? ParseYield() : ParseStarExpressions();
+  Events events = std::move(first.events);
+  if (At(Sym::kColon)) {
+    CheckAnnotationTarget(first);
+    Advance();
     Append(events, ParseExpression().events);
     if (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
   } else if (Accept(Sym::kAugAssign)) {
@@ -164,6 +167,15 @@ Events Parser::ParseExpressionStatement() {
     while (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
   }
   return events;
+}
+
+// AnnAssign targets: a Name, an Attribute or a Subscript, as CPython's
+// grammar has them (other assignment targets are not checked: import_scan.h).
+void Parser::CheckAnnotationTarget(const Expr& target) const {
+  if (target.node == Node::kDisplay) Fail("only single target (not tuple) can be annotated");
+  bool single = target.node == Node::kName || (target.node == Node::kAttributeOrSubscript &&
+                                               !target.trailer_after_grouped_target);
+  if (!single) Fail("illegal target for annotation");
 }
 
 Events Parser::ParseAssignedValue() {
@@ -393,6 +405,7 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
   if (At(Sym::kBinary) && cur_.text == "/") {
     Advance();
   } else if (Accept(Sym::kStar)) {
+    if (params.keyword_only) Fail("* argument may appear only once");
     params.keyword_only = true;
     params.bare_star_pending = !AtKind(TokenKind::kName);
     if (params.bare_star_pending) return;

@@ -54,7 +54,8 @@ enum class Node : uint8_t {
   kFalse,
   kNone,
   kEllipsis,
-  kAstValue,   // Attribute, Subscript, Starred, NamedExpr, Await, Yield x, YieldFrom
+  kAttributeOrSubscript,  // has a `.value`, and may be an annotation target
+  kAstValue,   // Starred, NamedExpr, Await, Yield x, YieldFrom
   kNoneValue,  // Yield without a value (`.value` is None)
   kDisplay,    // List, Tuple, Set (have `.elts`)
   kOther,      // everything else: no `.value`, no `.elts`
@@ -66,6 +67,10 @@ struct Expr {
   std::string_view text;
   uint32_t line = 0;
   std::vector<Expr> elts;  // kDisplay elements, kept only for __import__ arguments
+  // `(a).b`, `(a.b)[0]`: a trailer after a parenthesized Name, Attribute or
+  // Subscript. CPython's annotated-assignment rule commits to the
+  // parenthesized target once it matched, so this is no annotation target.
+  bool trailer_after_grouped_target = false;
 };
 
 // What `node.value` / `node.elts` give torch for an argument node.
@@ -132,6 +137,7 @@ class Parser {
   Events ParseSimpleStatements();
   Events ParseSimpleStatement();
   Events ParseExpressionStatement();
+  void CheckAnnotationTarget(const Expr& target) const;
   Events ParseAssignedValue();
   Events ParseBlock();
   Events ParseImport();
