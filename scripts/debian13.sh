@@ -6,9 +6,14 @@
 #
 # Makes a Debian 13 root with debootstrap the first time (reused afterwards), from the Debian
 # archive this machine's apt-get already uses (the only network there is), binds /proc, /sys,
-# /dev (so /dev/fuse works inside) and this checkout into it, runs the command in the checkout
-# (as /tpkgfs inside the root) with its own build folder, and unbinds everything on exit,
-# failure and signals included. Must run as root (debootstrap, mount, chroot).
+# /dev (so /dev/fuse works inside) and this checkout into it, and runs the command in the
+# checkout (as /tpkgfs inside the root) with its own build folder. Must run as root
+# (debootstrap, mount, chroot).
+#
+# The binds are made in a mount namespace of the command's own (unshare): nobody else sees
+# them, they never touch binds that other users of the root made, and the kernel drops them
+# when the command ends, however it ends (failure, signal, even SIGKILL, which no trap
+# survives). FUSE mounts the command makes live and die there too.
 #
 # Environment:
 #   TPKG_DEBIAN13_ROOT    where the root lives (default /var/cache/tpkgfs/debian13); outside the
@@ -57,16 +62,29 @@ SECURITY_MIRROR=$(apt_source_uris | grep -E '/debian-security/?$' | head -n 1 ||
 mounts_below() {
   findmnt -rn -o TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1'
 }
-unmount_below() {  # unmount_below DIR WHY: what is mounted there, deepest first
-  local target
-  for target in $(mounts_below "$1" | sort -r); do
-    log "unmounting $target, $2"
-    umount -l "$target" || log "could not unmount $target"
-  done
-}
 
-# Serialises runs on the same root: two runs would bind over each other and the first to
-# finish would unbind the other's checkout.
+# Second stage, in the new mount namespace (see the end): bind, then become the command.
+if [ "${1:-}" = "--in-namespace" ]; then
+  shift
+  mount -t proc proc "$ROOT/proc"
+  for dir in /sys /dev; do
+    mount --rbind "$dir" "$ROOT$dir"
+    mount --make-rslave "$ROOT$dir"
+  done
+  mkdir -p "$ROOT$INSIDE"
+  mount --rbind "$CHECKOUT" "$ROOT$INSIDE"
+  # Name resolution for apt-get inside, the same as the host's.
+  cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+  exec chroot "$ROOT" /usr/bin/env -i \
+    HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    TPKG_BUILD_DIR="${TPKG_BUILD_DIR:-build-debian13}" \
+    ${TPKG_SLOW:+TPKG_SLOW="$TPKG_SLOW"} ${CI:+CI="$CI"} \
+    /bin/sh -c 'cd "$0" && exec "$@"' "$INSIDE" "$@"
+fi
+
+# Serialises the runs of this script on one root: making it, and the commands, which share its
+# /usr/local, /tmp and apt state (scripts/setup.sh installs there).
 mkdir -p "$(dirname "$ROOT")"
 exec 9>"$ROOT.lock"
 flock 9
@@ -79,7 +97,11 @@ create_root() {
   }
   local staging="$ROOT.partial"
   # debootstrap mounts /proc and /sys in its target; an interrupted run may leave them.
-  unmount_below "$staging" "left by an interrupted debootstrap"
+  local target
+  for target in $(mounts_below "$staging" | sort -r); do
+    log "unmounting $target, left by an interrupted debootstrap"
+    umount -l "$target" || true
+  done
   [ -z "$(mounts_below "$staging")" ] || die "cannot unmount what is mounted in $staging"
   rm -rf --one-file-system "$staging"
   log "creating $ROOT from $MIRROR ($SUITE); this takes several minutes"
@@ -113,67 +135,10 @@ if [ ! -f "$ROOT/$COMPLETE_MARK" ]; then
   create_root
 fi
 
-# Binds, undone in reverse order on any exit. Each is recorded only once it succeeded.
-BOUND=()
-unbind_all() {
-  local i
-  for ((i = ${#BOUND[@]} - 1; i >= 0; i--)); do
-    umount -R "${BOUND[i]}" 2>/dev/null || {
-      log "${BOUND[i]} busy; detaching it lazily"
-      umount -R -l "${BOUND[i]}" || log "could not unmount ${BOUND[i]}"
-    }
-  done
-  BOUND=()
-  unmount_below "$ROOT" "left by the command"  # a FUSE mount in the root's /tmp, say
-}
-# The command runs in the background so that a signal reaches these traps at
-# once (bash runs traps only between commands): it is passed on to the
-# command, and the binds go once it has ended.
-CHILD=""
-on_signal() {
-  if [ -n "$CHILD" ]; then
-    kill -TERM "$CHILD" 2>/dev/null || true
-    wait "$CHILD" 2>/dev/null || true
-  fi
-  exit "$1"
-}
-trap unbind_all EXIT
-trap 'on_signal 130' INT
-trap 'on_signal 143' TERM
-trap 'on_signal 129' HUP
-
-# With the lock held, anything mounted in the root is left over by a run that
-# was killed (SIGKILL runs no trap).
-unmount_below "$ROOT" "left by an interrupted run"
-[ -z "$(mounts_below "$ROOT")" ] || die "cannot unmount what is mounted in $ROOT"
-bind() {  # bind SOURCE TARGET-INSIDE-ROOT
-  mkdir -p "$ROOT$2"
-  mount --rbind "$1" "$ROOT$2"
-  BOUND+=("$ROOT$2")
-  # Mounts made inside (FUSE mounts, /proc/sys/fs/binfmt_misc...) must not echo back to the host
-  # through the recursive bind, nor the host's into here after the fact.
-  mount --make-rslave "$ROOT$2"
-}
-mkdir -p "$ROOT/proc"
-mount -t proc proc "$ROOT/proc"
-BOUND+=("$ROOT/proc")
-bind /sys /sys
-bind /dev /dev
-bind "$CHECKOUT" "$INSIDE"
-# Name resolution for apt-get inside, the same as the host's.
-cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
-
 if (($# == 0)); then
   set -- bash -c 'bash scripts/setup.sh && bash scripts/test.sh'
 fi
-chroot "$ROOT" /usr/bin/env -i \
-  HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
-  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  TPKG_BUILD_DIR="${TPKG_BUILD_DIR:-build-debian13}" \
-  ${TPKG_SLOW:+TPKG_SLOW="$TPKG_SLOW"} ${CI:+CI="$CI"} \
-  /bin/sh -c 'cd "$0" && exec "$@"' "$INSIDE" "$@" <&0 &
-CHILD=$!
-status=0
-wait "$CHILD" || status=$?
-CHILD=""
-exit "$status"
+# A new mount namespace whose mounts are slaves of this one's (they see later host mounts;
+# theirs never propagate back). unshare execs, so the command keeps this process id (signals
+# reach it) and the lock on fd 9.
+exec unshare --mount --propagation slave -- "$BASH" "$0" --in-namespace "$@"
