@@ -100,7 +100,8 @@ struct ImportRef {
 //   * identifier characters are "ASCII letters, digits, _ or any non-ASCII
 //     UTF-8" (CPython wants XID_Start/XID_Continue: `× = 1` is refused);
 //   * escape sequences are only decoded, and so only checked, in the
-//     arguments of `__import__` (`'\N{unknown}'`, `'\x4'` elsewhere pass);
+//     arguments of `__import__` (`'\N{unknown}'`, `'\x4'`, `b'\x4'`
+//     elsewhere pass);
 //   * a generator expression as a class base (`class C(x for x in y)`);
 //   * `case` patterns are skipped to their guard or colon, not checked
 //     (they hold no calls, so no imports).

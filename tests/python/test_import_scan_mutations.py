@@ -29,7 +29,8 @@ SEED = 20240611
 DOCUMENTED_SUPERSET = (
     "cannot assign to", "cannot delete", "illegal expression for augmented assignment",
     "Maybe you meant '==' or ':=' instead of '='", "expression cannot contain assignment",
-    "(unicode error)", "invalid character", "Generator expression must be parenthesized",
+    "(unicode error)", "(value error)",  # escapes in str / bytes literals (b'\x8=d')
+    "invalid character", "Generator expression must be parenthesized",
     "assignment to yield expression not possible",
 )
 
