@@ -8,20 +8,24 @@
 #include <vector>
 
 #include "base/file_util.h"
+#include "tpkg/serialization_id.h"
 #include "tpkg/write_back.h"
+#include "zip/torch_trailer.h"
 
 namespace tpkg {
 namespace {
 
 constexpr std::string_view kExternModules = ".data/extern_modules";
-constexpr std::string_view kVersion = ".data/version";
 
 constexpr size_t kCompareChunk = 64 * 1024;
 
 class Planner {
  public:
   Planner(const Journal& journal, const RegeneratedRecords& metadata)
-      : original_(journal.original()), journal_(journal), metadata_(metadata) {
+      : original_(journal.original()),
+        journal_(journal),
+        metadata_(metadata),
+        trailer_(TorchTrailer(original_.entries())) {
     for (auto& [path, node] : journal.Files()) files_.emplace(path, node);
   }
 
@@ -31,22 +35,26 @@ class Planner {
     for (size_t i = 0; i < entries.size(); ++i) {
       if (i == insert_at) EmitNewRecords();
       const ZipEntry& e = entries[i];
-      if (!e.is_directory() && e.name != kVersion && Exists(e.name)) {
+      if (!e.is_directory() && !IsTrailer(e.name) && Exists(e.name)) {
         Emit(e.name);
       }
     }
     if (insert_at == entries.size()) EmitNewRecords();
-    if (Exists(std::string(kVersion))) Emit(std::string(kVersion));
+    for (const std::string& name : trailer_)
+      if (Exists(name)) Emit(name);
     plan_.changed = !SameAsOriginal();
     return std::move(plan_);
   }
 
  private:
   bool Exists(const std::string& name) const { return files_.count(name) || metadata_.count(name); }
+  bool IsTrailer(std::string_view name) const {
+    return std::find(trailer_.begin(), trailer_.end(), name) != trailer_.end();
+  }
 
   size_t InsertionPoint() const {
     const std::vector<ZipEntry>& entries = original_.entries();
-    for (std::string_view anchor : {kExternModules, kVersion}) {
+    for (std::string_view anchor : {kExternModules, std::string_view(trailer_.front())}) {
       for (size_t i = 0; i < entries.size(); ++i)
         if (entries[i].name == anchor) return i;
     }
@@ -57,12 +65,14 @@ class Planner {
   // targets, then regenerated records it lacked.
   void EmitNewRecords() {
     for (const auto& [path, node] : files_)
-      if (!original_.Find(path) && path != kVersion && !metadata_.count(path)) Emit(path);
+      if (!original_.Find(path) && !IsTrailer(path) && !metadata_.count(path)) Emit(path);
     for (const auto& [name, bytes] : metadata_)
-      if (!original_.Find(name) && name != kVersion) Emit(name);
+      if (!original_.Find(name) && !IsTrailer(name)) Emit(name);
   }
 
   void Emit(const std::string& name) {
+    if (name == kSerializationIdRecord && IsTrailer(name))
+      return plan_.records.push_back({name, PlannedRecord::Source::kSerializationId});
     const ZipEntry* same_name = original_.Find(name);
     if (auto m = metadata_.find(name); m != metadata_.end()) {
       if (same_name && same_name->size == m->second.size() &&
@@ -110,8 +120,8 @@ class Planner {
 
   // True when the user's files are the original records: then the save is
   // skipped, whatever the regenerated metadata says. Layout the plan changes
-  // on its own (ZIP directory entries dropped, `.data/version` moved last)
-  // is no reason to rewrite an archive either.
+  // on its own (ZIP directory entries dropped, the trailer moved last) is no
+  // reason to rewrite an archive either.
   bool SameAsOriginal() const {
     std::vector<const ZipEntry*> expected;
     for (const ZipEntry& e : original_.entries())
@@ -123,12 +133,12 @@ class Planner {
       if (!*entry || r.name != (*entry)->name) return false;
       planned.push_back(*entry);
     }
-    const auto is_version = [](const ZipEntry* e) { return e->name == kVersion; };
-    if (std::count_if(expected.begin(), expected.end(), is_version) !=
-        std::count_if(planned.begin(), planned.end(), is_version))
+    const auto in_trailer = [this](const ZipEntry* e) { return IsTrailer(e->name); };
+    if (std::count_if(expected.begin(), expected.end(), in_trailer) !=
+        std::count_if(planned.begin(), planned.end(), in_trailer))
       return false;
-    std::erase_if(expected, is_version);
-    std::erase_if(planned, is_version);
+    std::erase_if(expected, in_trailer);
+    std::erase_if(planned, in_trailer);
     return planned == expected;
   }
 
@@ -147,6 +157,8 @@ class Planner {
   const ZipReader& original_;
   const Journal& journal_;
   const RegeneratedRecords& metadata_;
+  // What torch's finish step wrote, written last in its order (zip/torch_trailer.h).
+  const std::vector<std::string> trailer_;
   std::map<std::string, JournalNode> files_;
   WritePlan plan_;
 };
