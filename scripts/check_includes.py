@@ -40,6 +40,7 @@ PUBLIC_CLUSTER = {
     "glob.h": "package",
     "dep_graph.h": "package",
     "module_env.h": "package",
+    "python_env.h": "package",
     "policy.h": "package",
     "metadata.h": "package",
     "journal.h": "journal",

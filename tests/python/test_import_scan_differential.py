@@ -18,6 +18,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sysconfig
 import tokenize
 import warnings
 
@@ -26,7 +27,9 @@ import pytest
 pytest.importorskip("torch")
 from torch.package.find_file_dependencies import find_files_source_depends_on  # noqa: E402
 
-ROOTS = [pathlib.Path("/usr/lib/python3.11"), pathlib.Path("/usr/lib/python3/dist-packages")]
+# The running interpreter's stdlib (the one with torch) and Debian's dist-packages.
+ROOTS = [pathlib.Path(sysconfig.get_paths()["stdlib"]),
+         pathlib.Path("/usr/lib/python3/dist-packages")]
 
 
 def _python_files():

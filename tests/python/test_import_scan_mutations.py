@@ -14,6 +14,7 @@ import os
 import pathlib
 import random
 import subprocess
+import sysconfig
 import tokenize
 import warnings
 
@@ -22,7 +23,9 @@ import pytest
 pytest.importorskip("torch")
 from torch.package.find_file_dependencies import find_files_source_depends_on  # noqa: E402
 
-ROOTS = [pathlib.Path("/usr/lib/python3.11"), pathlib.Path("/usr/lib/python3/dist-packages")]
+# The running interpreter's stdlib (the one with torch) and Debian's dist-packages.
+ROOTS = [pathlib.Path(sysconfig.get_paths()["stdlib"]),
+         pathlib.Path("/usr/lib/python3/dist-packages")]
 SEED = 20240611
 
 # CPython's messages for the checks import_scan.h lists as not performed.
