@@ -46,7 +46,7 @@ def test_generator_reports_no_stale_table():
 
 @pytest.fixture
 def configured():
-    path = BUILD / "src" / "lib" / "configured_python.inc"
+    path = BUILD / "src" / "lib" / "package" / "configured_python.inc"
     if not path.exists():
         pytest.skip(f"{path} is not built")
     text = path.read_text()

@@ -1,6 +1,7 @@
 // The interpreter facts of tpkg/python_env.h: the configured interpreter's,
-// generated at build time (configured_python.inc, in the build folder), and
-// the committed per-version stdlib tables (package/python_tables/).
+// generated at build time (package/configured_python.inc, in the build
+// folder), and the committed per-version stdlib tables
+// (package/python_tables/).
 #include "tpkg/python_env.h"
 
 #include <span>
@@ -9,7 +10,7 @@
 namespace tpkg {
 namespace {
 
-#include "configured_python.inc"
+#include "package/configured_python.inc"
 
 struct CommittedStdlib {
   std::string_view version;  // "3.11"
