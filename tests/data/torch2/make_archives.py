@@ -7,13 +7,16 @@ torch 1.13 (Debian 12) writes neither `byteorder` in packages nor
 `.data/serialization_id`, so these archives cannot be made on the host: they
 are committed, and this script is how they were made (GENERATED_BY says with
 which torch). Every archive is written by torch itself (torch.save,
-PackageExporter); none is typed by hand or assembled by tpkg.
+PackageExporter, or torch's own writer torch._C.PyTorchFileWriter for the
+descriptor look-alikes); none is typed by hand or assembled by tpkg. The
+script is deterministic: rerunning it rewrites the same bytes.
 
 Pairs for the write-back tests: `X.pt` and `edited/X.pt` are what torch
 writes for two states of the same objects, differing in the one record a user
 would edit through a mount (the same basename, so the same prefix folder).
 libtpkg's write-back of `X.pt` with that record edited must give
-`edited/X.pt` byte for byte, its `.data/serialization_id` included.
+`edited/X.pt` byte for byte, its `.data/serialization_id` included;
+`added/package.pt` is `package.pt` with one more module.
 """
 import pathlib
 import platform
