@@ -18,11 +18,12 @@ import os
 import pathlib
 import subprocess
 import sys
+import sysconfig
 import time
 import tokenize
 import warnings
 
-DEFAULT_ROOTS = ["/usr/lib/python3.11", "/usr/lib/python3/dist-packages"]
+DEFAULT_ROOTS = [sysconfig.get_paths()["stdlib"], "/usr/lib/python3/dist-packages"]
 
 
 def collect(roots):

@@ -34,7 +34,9 @@
 //   2. Pickles in record order, as save_pickle(): an edge to each module of
 //      the scan, then add_dependency() depth first.
 //   add_dependency() decides: torch_package_importer -> SKIP, _mock ->
-//   REPACKAGED_MOCK_MODULE, torch/stdlib -> EXTERN (torch's implicit rule),
+//   REPACKAGED_MOCK_MODULE, torch/stdlib -> EXTERN (torch's implicit rule;
+//   the stdlib of the Python named by `.data/python_version` when we have
+//   its table, python_env.h, else of the configured interpreter),
 //   `options.deny` -> DENY, a stub -> MOCK, a source or folder of the
 //   archive -> INTERN (imports followed), anything else -> EXTERN.
 //   Import candidates are importable when the archive has them (source,
@@ -114,7 +116,8 @@ struct MetadataOptions {
   std::vector<std::string> baseline_records;
   // Modules the package must not use (reported as denied).
   std::vector<GlobGroup> deny;
-  // Where modules outside the package are looked up; nullptr: /usr/bin/python3's sys.path.
+  // Where modules outside the package are looked up; nullptr: the configured
+  // interpreter's sys.path (python_env.h).
   const PythonPath* python = nullptr;
 };
 

@@ -101,7 +101,10 @@ std::string FormatPackagingError(const DepGraph& graph);
 // `.data/extern_modules` for that list: "\n".join(modules) + "\n" ("\n" when empty).
 std::string ExternModulesText(const std::vector<std::string>& modules);
 
-// torch's _can_implicitly_extern(): torch.*, or stdlib except sys and io.
+// torch's _can_implicitly_extern(): torch.*, or stdlib except sys and io,
+// the stdlib being `stdlib`'s (ExportPolicy uses its environment's) or the
+// configured interpreter's.
+bool CanImplicitlyExtern(std::string_view module, const StdlibNames& stdlib);
 bool CanImplicitlyExtern(std::string_view module);
 
 // Called as hook(module_name) from Close(), per module, in registration order.

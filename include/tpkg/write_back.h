@@ -9,15 +9,21 @@
 // 1. Plan (PlanWriteBack). The new archive holds the current files, in this
 //    order:
 //      a. the original records still present under their original name, in
-//         their original order, except `.data/version`. ZIP directory
+//         their original order, except the trailer (c). ZIP directory
 //         entries (`dir/`, made by zip tools, never by torch) are dropped:
 //         torch needs none, and ZipWriter writes records only;
 //      b. at the position of the original `.data/extern_modules` (else of
-//         `.data/version`, else at the end), the records whose name is new
-//         (created, or renamed from another name), sorted by name, then
-//         regenerated records the original did not have: this is where
+//         the first trailer record, else at the end), the records whose name
+//         is new (created, or renamed from another name), sorted by name,
+//         then regenerated records the original did not have: this is where
 //         PackageExporter writes sources and stubs, just before its metadata;
-//      c. `.data/version` last, as torch writes it.
+//      c. the trailer, the records torch's writer adds when it finishes
+//         (zip/torch_trailer.h), last and in its order: `.data/version` for
+//         archives of torch 1.13; for torch 2.x archives (those with
+//         `.data/serialization_id`) the version record, `byteorder` when
+//         torch's finish step wrote it, and `.data/serialization_id`, which
+//         is recomputed from the records before it exactly as torch does
+//         (serialization_id.h; Source::kSerializationId).
 //    A record is copied raw (ZipWriter::CopyRawRecord: bytes, compression
 //    and CRC unchanged, no decoding) when its content is an original record,
 //    including an edited file whose bytes ended up identical (compared byte
@@ -86,7 +92,8 @@ struct WriteBackOptions {
 };
 
 struct PlannedRecord {
-  enum class Source { kRaw, kJournal, kRegenerated };
+  // kSerializationId: torch 2.x's id of the records written before it.
+  enum class Source { kRaw, kJournal, kRegenerated, kSerializationId };
   std::string name;  // record name in the new archive
   Source source = Source::kRaw;
   const ZipEntry* entry = nullptr;     // kRaw: the original entry to copy
@@ -115,7 +122,7 @@ struct WriteBackResult {
   uint64_t size = 0;     // size of the new archive
   int raw_copied = 0;
   int from_journal = 0;
-  int regenerated = 0;
+  int regenerated = 0;  // the serialization id included
   std::string summary;  // one line for the daemon's log
 };
 

@@ -1,4 +1,5 @@
-// zip_writer.h: write archives exactly as PyTorch 1.13's PyTorchStreamWriter does.
+// zip_writer.h: write archives exactly as PyTorch's PyTorchStreamWriter does
+// (1.13's, and 2.x's: the same layout, plus `.data/serialization_id`).
 //
 // Records are stored (method 0) with their data 64-byte aligned through the
 // `FB` extra field, data descriptors as torch writes them, ZIP64 blocks when a
@@ -79,6 +80,12 @@ class ZipWriter {
   // CRC-32 is taken from `entry`, not recomputed. A 0-byte entry is written
   // as an empty stored record, as torch does.
   void CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record = {});
+
+  // `.data/serialization_id` computed from every record written so far, as
+  // torch 2.x's writer adds it at the end of the file (serialization_id.h).
+  // Call it after the last other record; an archive whose records came from
+  // torch 1.13 has none and gets none.
+  void AddSerializationId();
 
   // Bytes written so far (the offset of the next local header).
   uint64_t offset() const;

@@ -58,6 +58,10 @@ void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journa
         writer.AddRecord(r.name, std::span<const char>(r.bytes->data(), r.bytes->size()));
         ++result->regenerated;
         break;
+      case PlannedRecord::Source::kSerializationId:
+        writer.AddSerializationId();
+        ++result->regenerated;
+        break;
     }
   }
 }

@@ -8,20 +8,24 @@
 #include <vector>
 
 #include "base/file_util.h"
+#include "tpkg/serialization_id.h"
 #include "tpkg/write_back.h"
+#include "zip/torch_trailer.h"
 
 namespace tpkg {
 namespace {
 
 constexpr std::string_view kExternModules = ".data/extern_modules";
-constexpr std::string_view kVersion = ".data/version";
 
 constexpr size_t kCompareChunk = 64 * 1024;
 
-// Where the new names go: at `.data/extern_modules`, else `.data/version`,
-// else the end (an index into `entries`).
-size_t InsertionPoint(const std::vector<ZipEntry>& entries) {
-  for (std::string_view anchor : {kExternModules, kVersion}) {
+// Where the new names go: at `.data/extern_modules`, else at the first
+// record of torch's trailer, else the end (an index into `entries`).
+size_t InsertionPoint(const std::vector<ZipEntry>& entries,
+                      const std::vector<std::string>& trailer) {
+  std::vector<std::string_view> anchors{kExternModules};
+  if (!trailer.empty()) anchors.emplace_back(trailer.front());
+  for (std::string_view anchor : anchors) {
     for (size_t i = 0; i < entries.size(); ++i)
       if (entries[i].name == anchor) return i;
   }
@@ -31,7 +35,10 @@ size_t InsertionPoint(const std::vector<ZipEntry>& entries) {
 class Planner {
  public:
   Planner(const Journal& journal, const RegeneratedRecords& metadata)
-      : original_(journal.original()), journal_(journal), metadata_(metadata) {
+      : original_(journal.original()),
+        journal_(journal),
+        metadata_(metadata),
+        trailer_(TorchTrailer(original_.entries())) {
     for (auto& [path, node] : journal.Files()) files_.emplace(path, node);
   }
 
@@ -42,7 +49,13 @@ class Planner {
   }
 
  private:
+  bool IsTrailer(std::string_view name) const {
+    return std::find(trailer_.begin(), trailer_.end(), name) != trailer_.end();
+  }
+
   void Emit(const std::string& name) {
+    if (name == kSerializationIdRecord && IsTrailer(name))
+      return plan_.records.push_back({name, PlannedRecord::Source::kSerializationId});
     const ZipEntry* same_name = original_.Find(name);
     if (auto m = metadata_.find(name); m != metadata_.end()) {
       if (same_name && same_name->size == m->second.size() &&
@@ -90,8 +103,8 @@ class Planner {
 
   // True when the user's files are the original records: then the save is
   // skipped, whatever the regenerated metadata says. Layout the plan changes
-  // on its own (ZIP directory entries dropped, `.data/version` moved last)
-  // is no reason to rewrite an archive either.
+  // on its own (ZIP directory entries dropped, the trailer moved last) is no
+  // reason to rewrite an archive either.
   bool SameAsOriginal() const {
     std::vector<const ZipEntry*> expected;
     for (const ZipEntry& e : original_.entries())
@@ -103,12 +116,12 @@ class Planner {
       if (!*entry || r.name != (*entry)->name) return false;
       planned.push_back(*entry);
     }
-    const auto is_version = [](const ZipEntry* e) { return e->name == kVersion; };
-    if (std::count_if(expected.begin(), expected.end(), is_version) !=
-        std::count_if(planned.begin(), planned.end(), is_version))
+    const auto in_trailer = [this](const ZipEntry* e) { return IsTrailer(e->name); };
+    if (std::count_if(expected.begin(), expected.end(), in_trailer) !=
+        std::count_if(planned.begin(), planned.end(), in_trailer))
       return false;
-    std::erase_if(expected, is_version);
-    std::erase_if(planned, is_version);
+    std::erase_if(expected, in_trailer);
+    std::erase_if(planned, in_trailer);
     return planned == expected;
   }
 
@@ -127,6 +140,8 @@ class Planner {
   const ZipReader& original_;
   const Journal& journal_;
   const RegeneratedRecords& metadata_;
+  // What torch's finish step wrote, written last in its order (zip/torch_trailer.h).
+  const std::vector<std::string> trailer_;
   std::map<std::string, JournalNode> files_;
   WritePlan plan_;
 };
@@ -136,6 +151,12 @@ class Planner {
 std::vector<std::string> WriteBackOrder(const Journal& journal,
                                         const RegeneratedRecords& metadata) {
   const ZipReader& original = journal.original();
+  const std::vector<ZipEntry>& entries = original.entries();
+  // What torch's finish step wrote goes last, in its order (zip/torch_trailer.h).
+  const std::vector<std::string> trailer = TorchTrailer(entries);
+  const auto in_trailer = [&](std::string_view name) {
+    return std::find(trailer.begin(), trailer.end(), name) != trailer.end();
+  };
   std::set<std::string> files;
   for (auto& [path, node] : journal.Files()) files.insert(path);
   const auto exists = [&](const std::string& name) {
@@ -146,19 +167,20 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
   // targets, then regenerated records it lacked.
   const auto add_new_names = [&] {
     for (const std::string& path : files)
-      if (!original.Find(path) && path != kVersion && !metadata.count(path)) order.push_back(path);
+      if (!original.Find(path) && !in_trailer(path) && !metadata.count(path))
+        order.push_back(path);
     for (const auto& [name, bytes] : metadata)
-      if (!original.Find(name) && name != kVersion) order.push_back(name);
+      if (!original.Find(name) && !in_trailer(name)) order.push_back(name);
   };
-  const std::vector<ZipEntry>& entries = original.entries();
-  const size_t insert_at = InsertionPoint(entries);
+  const size_t insert_at = InsertionPoint(entries, trailer);
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i == insert_at) add_new_names();
     const ZipEntry& e = entries[i];
-    if (!e.is_directory() && e.name != kVersion && exists(e.name)) order.push_back(e.name);
+    if (!e.is_directory() && !in_trailer(e.name) && exists(e.name)) order.push_back(e.name);
   }
   if (insert_at == entries.size()) add_new_names();
-  if (exists(std::string(kVersion))) order.emplace_back(kVersion);
+  for (const std::string& name : trailer)
+    if (exists(name)) order.push_back(name);
   return order;
 }
 

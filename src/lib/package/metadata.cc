@@ -39,6 +39,17 @@ std::vector<std::string> PreviousExterns(const RecordSource& records,
   return {};
 }
 
+// The stdlib of the Python the package was exported with, as its
+// `.data/python_version` says (torch's implicit externs are that Python's
+// sys.stdlib_module_names); the configured interpreter's when it says nothing
+// we have a table for.
+const StdlibNames& ExportingStdlib(const RecordSource& records) {
+  for (const auto& name : records.RecordNames()) {
+    if (name == ".data/python_version") return StdlibNamesFor(records.ReadPrefix(name, 64));
+  }
+  return ConfiguredStdlibNames();
+}
+
 // The rules that stand in for the patterns the archive was exported with.
 void AddArchiveRules(ExportPolicy& policy, const ArchiveLayout& layout,
                      const MetadataOptions& options) {
@@ -179,7 +190,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   const PythonPath& python = options.python ? *options.python : default_python;
   const ArchiveLayout layout = ArchiveLayout::Read(records);
   const std::vector<std::string> previous = PreviousExterns(records, options);
-  ArchiveEnvironment env(layout, previous, python);
+  ArchiveEnvironment env(layout, previous, python, ExportingStdlib(records));
 
   const auto reached = ReachedFromPickles(layout, env, options);
   ExportPolicy policy(env);

@@ -3,34 +3,14 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
-#include <array>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/python_env.h"
 
 namespace tpkg {
 namespace {
-
-const std::unordered_set<std::string_view>& StdlibNames() {
-  static const std::unordered_set<std::string_view> names = {
-#include "package/stdlib_modules.inc"
-  };
-  return names;
-}
-
-const std::unordered_set<std::string_view>& BuiltinNames() {
-  static const std::unordered_set<std::string_view> names = {
-#include "package/builtin_modules.inc"
-      // typing puts these in sys.modules itself when it is imported.
-      "typing.io",
-      "typing.re",
-  };
-  return names;
-}
 
 enum class PathKind { kNone, kFile, kDir };
 
@@ -41,22 +21,14 @@ PathKind Stat(const std::string& path) {
   return S_ISREG(st.st_mode) ? PathKind::kFile : PathKind::kNone;
 }
 
-// importlib.machinery.EXTENSION_SUFFIXES on Linux, with the platform triplet
-// left open: `.cpython-311-<triplet>.so`, `.abi3.so`, `.so`.
+// The configured interpreter's importlib.machinery.EXTENSION_SUFFIXES, in
+// its order (3.11: `.cpython-311-x86_64-linux-gnu.so`, `.abi3.so`, `.so`).
 std::optional<std::string> FindExtension(const std::string& dir, const std::string& stem) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec) return std::nullopt;
-  std::optional<std::string> abi3, plain;
-  for (const auto& entry : it) {
-    const std::string name = entry.path().filename().string();
-    if (!name.starts_with(stem + ".") || !name.ends_with(".so")) continue;
-    const std::string middle = name.substr(stem.size(), name.size() - stem.size() - 3);
-    if (middle.starts_with(".cpython-311-")) return dir + "/" + name;
-    if (middle == ".abi3") abi3 = dir + "/" + name;
-    if (middle.empty()) plain = dir + "/" + name;
+  for (const std::string& suffix : ConfiguredPython().extension_suffixes) {
+    std::string path = dir + "/" + stem + suffix;
+    if (Stat(path) == PathKind::kFile) return path;
   }
-  return abi3 ? abi3 : plain;
+  return std::nullopt;
 }
 
 // One directory of a search path, as importlib's FileFinder sees it. Returns
@@ -83,16 +55,8 @@ std::optional<FoundModule> FindInDirectory(const std::string& dir, const std::st
 
 }  // namespace
 
-bool IsStdlibModule(std::string_view module) {
-  return StdlibNames().contains(module.substr(0, module.find('.')));
-}
-
-bool IsBuiltinModule(std::string_view module) { return BuiltinNames().contains(module); }
-
 std::vector<std::string> PythonPath::DefaultSearchPath() {
-  return {"/usr/lib/python3.11", "/usr/lib/python3.11/lib-dynload",
-          "/usr/local/lib/python3.11/dist-packages", "/usr/lib/python3/dist-packages",
-          "/usr/lib/python3.11/dist-packages"};
+  return ConfiguredPython().search_path;
 }
 
 PythonPath::PythonPath(std::vector<std::string> search_path)

@@ -168,10 +168,11 @@ const ArchiveModule* ArchiveLayout::Module(std::string_view name) const {
 
 ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
                                        const std::vector<std::string>& previous_externs,
-                                       const PythonPath& python)
+                                       const PythonPath& python, const StdlibNames& stdlib)
     : layout_(layout),
       previous_externs_(previous_externs.begin(), previous_externs.end()),
-      python_(python) {}
+      python_(python),
+      stdlib_(stdlib) {}
 
 std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {
   if (const ArchiveModule* m = layout_.Module(module)) {

@@ -105,15 +105,18 @@ class ArchiveLayout {
 // The exporter's importer, seen from the archive (metadata.h "importable").
 class ArchiveEnvironment : public ModuleEnvironment {
  public:
+  // `stdlib`: that of the Python the package was exported with.
   ArchiveEnvironment(const ArchiveLayout& layout, const std::vector<std::string>& previous_externs,
-                     const PythonPath& python);
+                     const PythonPath& python, const StdlibNames& stdlib);
   std::optional<ModuleSource> Find(std::string_view module) override;
   bool Importable(std::string_view module) override;
+  const StdlibNames& stdlib_names() const override { return stdlib_; }
 
  private:
   const ArchiveLayout& layout_;
   std::unordered_set<std::string> previous_externs_;
   const PythonPath& python_;
+  const StdlibNames& stdlib_;
 };
 
 // The module name a source record provides ("a/b.py" -> a.b, "a/b/__init__.py"

@@ -74,9 +74,13 @@ std::string ExternModulesText(const std::vector<std::string>& modules) {
   return text;
 }
 
-bool CanImplicitlyExtern(std::string_view module) {
+bool CanImplicitlyExtern(std::string_view module, const StdlibNames& stdlib) {
   const std::string_view top = module.substr(0, module.find('.'));
-  return top == "torch" || (top != "sys" && top != "io" && IsStdlibModule(top));
+  return top == "torch" || (top != "sys" && top != "io" && stdlib.Contains(top));
+}
+
+bool CanImplicitlyExtern(std::string_view module) {
+  return CanImplicitlyExtern(module, ConfiguredStdlibNames());
 }
 
 void HookHandle::Remove() {
@@ -223,7 +227,7 @@ std::optional<ExportPolicy::Frame> ExportPolicy::AddDependencyStep(std::string_v
     mark(Action::kRepackagedMockModule);
     return std::nullopt;
   }
-  if (CanImplicitlyExtern(module)) {
+  if (CanImplicitlyExtern(module, env_.stdlib_names())) {
     mark(Action::kExtern);
     return std::nullopt;
   }
@@ -301,7 +305,7 @@ void ExportPolicy::CheckMockedPickle(std::string_view package, std::string_view 
                                      const PickleDependencies& deps, const std::string& node) {
   std::map<std::string, std::vector<std::string>, std::less<>> mocked;
   for (const auto& [module, field] : deps.globals) {
-    if (CanImplicitlyExtern(module)) continue;
+    if (CanImplicitlyExtern(module, env_.stdlib_names())) continue;
     for (const Rule& rule : rules_) {
       if (!rule.matches(module)) continue;
       if (rule.action == Action::kMock) mocked[module].push_back(field);

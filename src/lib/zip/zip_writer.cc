@@ -14,6 +14,7 @@
 #include "base/file_util.h"
 #include "tpkg/crc32.h"
 #include "tpkg/record_path.h"
+#include "tpkg/serialization_id.h"
 #include "zip/zip_layout.h"
 #include "zip/zip_names.h"
 
@@ -24,6 +25,8 @@ namespace {
 // before they reach the sink; bigger payloads go straight through.
 constexpr size_t kFlushThreshold = 1 << 20;
 constexpr size_t kStreamChunk = 1 << 20;
+// What the serialization id needs of a record's data (serialization_id.h).
+constexpr size_t kHeadSize = 8;
 
 std::string CheckedPrefix(std::string prefix) {
   if (prefix.empty() || prefix.find('/') != std::string::npos ||
@@ -41,6 +44,8 @@ struct ZipWriter::Impl {
   std::string pending;  // bytes accepted but not yet handed to the sink
   uint64_t offset = 0;  // bytes accepted so far, pending included
   std::vector<RecordLayout> records;
+  // Per record, its first min(8, size) bytes as written, for the serialization id.
+  std::vector<std::string> heads;
   NameRegistry names;
   bool finished = false;
   bool failed = false;
@@ -100,19 +105,23 @@ struct ZipWriter::Impl {
     return r;
   }
 
-  void End(RecordLayout r) {
+  void End(RecordLayout r, std::string_view data_start) {
     std::string descriptor;
     AppendDataDescriptor(descriptor, r);
     Append(descriptor);
     records.push_back(std::move(r));
+    heads.emplace_back(data_start.substr(0, kHeadSize));
   }
 
-  void StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size);
+  // Streams the data; returns its first kHeadSize bytes.
+  std::string StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size);
   uint64_t WriteCentralDirectory();
 };
 
-void ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size) {
+std::string ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from,
+                                         uint64_t size) {
   Flush();
+  std::string head;
   std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(size, kStreamChunk)));
   for (uint64_t done = 0; done < size;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, buffer.size()));
@@ -121,10 +130,12 @@ void ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint6
       throw Error(Errc::kIo, "record source for " + QuoteName(r.full_name) + " ended early");
     }
     r.crc32 = Crc32(r.crc32, chunk);
+    if (done == 0) head.assign(chunk.data(), std::min(chunk.size(), kHeadSize));
     sink->Write(chunk);
     offset += want;
     done += want;
   }
+  return head;
 }
 
 uint64_t ZipWriter::Impl::WriteCentralDirectory() {
@@ -177,7 +188,7 @@ void ZipWriter::AddRecord(std::string_view record, std::span<const char> data) {
     RecordLayout r = impl_->Begin(record, data.size(), data.size(), kMethodStored);
     r.crc32 = Crc32(0, data);
     impl_->Append(data);
-    impl_->End(std::move(r));
+    impl_->End(std::move(r), std::string_view(data.data(), data.size()));
   });
 }
 
@@ -185,8 +196,8 @@ void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset
   impl_->CheckRecordName(record);
   impl_->Guarded([&] {
     RecordLayout r = impl_->Begin(record, size, size, kMethodStored);
-    impl_->StreamFromFd(r, fd, offset, size);
-    impl_->End(std::move(r));
+    const std::string head = impl_->StreamFromFd(r, fd, offset, size);
+    impl_->End(std::move(r), head);
   });
 }
 
@@ -199,11 +210,25 @@ void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry,
   impl_->Guarded([&] {
     RecordLayout r = impl_->Begin(record, entry.size, entry.compressed_size, entry.method);
     r.crc32 = entry.crc32;
+    std::string head(std::min<uint64_t>(entry.compressed_size, kHeadSize), '\0');
+    PreadExact(src.fd(), head, entry.data_offset, src.path() + " (" + entry.name + ")");
     impl_->Flush();
     impl_->sink->CopyFrom(src.fd(), entry.data_offset, entry.compressed_size);
     impl_->offset += entry.compressed_size;
-    impl_->End(std::move(r));
+    impl_->End(std::move(r), head);
   });
+}
+
+void ZipWriter::AddSerializationId() {
+  const size_t prefix_size = impl_->prefix.size() + 1;  // "<prefix>/"
+  std::vector<RecordDigest> written;
+  written.reserve(impl_->records.size());
+  for (size_t i = 0; i < impl_->records.size(); ++i) {
+    const RecordLayout& r = impl_->records[i];
+    written.push_back(
+        {std::string_view(r.full_name).substr(prefix_size), r.crc32, r.size, impl_->heads[i]});
+  }
+  AddRecord(kSerializationIdRecord, TorchSerializationId(impl_->prefix, written));
 }
 
 uint64_t ZipWriter::Finish() {
