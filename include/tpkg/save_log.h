@@ -119,8 +119,10 @@ std::optional<SaveLogEntry> LastSave(const std::vector<SaveLogEntry>& entries);
 std::optional<SaveLogEntry> PendingSaveFailure(const std::string& archive_path);
 
 // One line for a warning: "the last save of /srv/model.pt failed
-// (2025-01-31T12:00:00Z, tpkgfs pid 4242): <first reason>; the edits are
-// kept in /srv/.model.pt.tpkgfs (every reason: /srv/.model.pt.tpkgfs.log)".
+// (2025-01-31T12:00:00Z, tpkgfs pid 4242): <the reasons, joined, cut at 240
+// bytes>; the edits are kept in /srv/.model.pt.tpkgfs (every reason:
+// /srv/.model.pt.tpkgfs.log)". The last detail line of a failure is the
+// advice of the daemon and is left out.
 std::string DescribeSaveFailure(const SaveLogEntry& failure);
 
 // "2025-01-31T12:00:00Z" for a time in seconds since the epoch.

@@ -186,8 +186,9 @@ TEST(SaveLogTest, APendingFailureNeedsTheJournalStillThere) {
   const std::string log = SaveLogPathFor(archive);
   EXPECT_FALSE(PendingSaveFailure(archive));  // no log
   AppendToSaveLog(log, Entry(SaveLogKind::kFailed,
-                             {"Cannot save " + archive + ": the package would no longer load:",
-                              "  * corpus_models.layers: invalid syntax", "advice"},
+                             {"Cannot save " + archive + ": the package would no longer load:", "",
+                              "* Dependency resolution failed.", "    corpus_models.model",
+                              "      Context: invalid syntax", "advice"},
                              42, archive));
   EXPECT_FALSE(PendingSaveFailure(archive));  // the journal was removed by hand: nothing pending
   ASSERT_EQ(::mkdir(Journal::DirectoryFor(archive).c_str(), 0700), 0);
@@ -196,7 +197,8 @@ TEST(SaveLogTest, APendingFailureNeedsTheJournalStillThere) {
   EXPECT_EQ(DescribeSaveFailure(*failure),
             "the last save of " + archive +
                 " failed (2025-01-31T12:00:00Z, tpkgfs pid 42): the package would no longer "
-                "load: corpus_models.layers: invalid syntax; the edits are kept in " +
+                "load: * Dependency resolution failed. corpus_models.model Context: invalid syntax; "
+                "the edits are kept in " +
                 Journal::DirectoryFor(archive) + " (every reason: " + log + ")");
   AppendToSaveLog(log, Entry(SaveLogKind::kError, {"EIO while serving"}, 43, archive));
   EXPECT_TRUE(PendingSaveFailure(archive));  // errors do not change the last save's outcome

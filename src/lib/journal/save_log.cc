@@ -348,15 +348,22 @@ std::optional<SaveLogEntry> PendingSaveFailure(const std::string& archive_path) 
 }
 
 std::string DescribeSaveFailure(const SaveLogEntry& failure) {
-  // The first reason without the "Cannot save <archive>: " the line already says.
-  std::string reason = failure.details.empty() ? "no reason recorded" : failure.details[0];
+  // The reasons on one line, without the "Cannot save <archive>: " the line
+  // already says and without the advice (the last detail) that follows.
+  constexpr size_t kMaxReason = 240;
   const std::string prefix = "Cannot save " + failure.archive + ": ";
-  if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
-  if (reason.ends_with(':') && failure.details.size() > 1) {
-    std::string next = failure.details[1];
-    next.erase(0, next.find_first_not_of(" \t*-"));
-    reason += " " + next;
+  std::string reason;
+  const size_t reasons = failure.details.size() > 1 ? failure.details.size() - 1 : 1;
+  for (size_t i = 0; i < reasons && i < failure.details.size(); ++i) {
+    std::string line = failure.details[i];
+    if (line.starts_with(prefix)) line.erase(0, prefix.size());
+    line.erase(0, std::min(line.find_first_not_of(" \t"), line.size()));
+    if (line.empty()) continue;
+    if (!reason.empty()) reason += ' ';
+    reason += line;
   }
+  if (reason.empty()) reason = "no reason recorded";
+  if (reason.size() > kMaxReason) reason = reason.substr(0, kMaxReason - 3) + "...";
   return "the last save of " + failure.archive + " failed (" + FormatUtcTime(failure.time) +
          ", tpkgfs pid " + std::to_string(failure.pid) + "): " + reason +
          "; the edits are kept in " + Journal::DirectoryFor(failure.archive) +
