@@ -160,7 +160,7 @@ void WaitForSaveOf(const std::string& archive, const WaitNotice& on_wait) {
     bool waited = false;
     for (const ArchiveHolder& h :
          FindArchiveHolders(st.st_dev, st.st_ino, ParseMountInfo(ReadMountInfo()))) {
-      if (h.serving || h.program != "tpkgfs") continue;
+      if (h.serving) continue;  // includes whatever is not a tpkgfs daemon
       if (announced.insert(h.pid).second && on_wait) on_wait(h);
       WaitForExit(h);
       waited = true;
