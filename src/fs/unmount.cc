@@ -191,9 +191,12 @@ class Progress {
   void Update() {
     const auto elapsed = Clock::now() - start_;
     if (!shown_ || elapsed < std::chrono::seconds(1)) return;
-    std::string what = "checking the package";
+    // The temp archive appears after the package checks and is renamed
+    // over the archive at the end; the journal is removed after that.
+    std::string what = seen_temp_ ? "finishing" : "checking the package";
     struct stat temp, archive;
     if (::stat((target_.journal + "/save.tmp").c_str(), &temp) == 0) {
+      seen_temp_ = true;
       what = Bytes(static_cast<uint64_t>(temp.st_size)) + " written";
       if (::stat(target_.archive.c_str(), &archive) == 0)
         what += " (the archive was " + Bytes(static_cast<uint64_t>(archive.st_size)) + ")";
@@ -210,6 +213,7 @@ class Progress {
   bool shown_;
   Clock::time_point start_;
   bool drawn_ = false;
+  bool seen_temp_ = false;
 };
 
 void WaitForDaemon(ProcessWatch& watch, const Target& target) {
