@@ -87,10 +87,25 @@ std::string ArchiveHolder::Describe() const {
   return text + " at " + record->mountpoint + " (from " + record->archive + ")";
 }
 
+// The read/write daemons of our own registry that serve the file (`dev`,
+// `ino`): where /proc/locks names the device otherwise than stat(2) does
+// (btrfs subvolumes), the lock's holder is found this way.
+std::vector<pid_t> RegisteredHolders(dev_t dev, ino_t ino) {
+  std::vector<pid_t> pids;
+  for (const MountRecord& r : LiveRecords(RegistryDirFor(::geteuid()), ::geteuid())) {
+    if (r.writable && r.archive_dev == static_cast<uint64_t>(dev) &&
+        r.archive_ino == static_cast<uint64_t>(ino))
+      pids.push_back(r.pid);
+  }
+  return pids;
+}
+
 std::vector<ArchiveHolder> FindArchiveHolders(dev_t dev, ino_t ino,
                                               const std::vector<MountInfo>& mounts) {
   std::vector<ArchiveHolder> holders;
-  for (pid_t pid : FlockHolders(ReadProcLocks(), dev, ino)) {
+  std::vector<pid_t> pids = FlockHolders(ReadProcLocks(), dev, ino);
+  if (pids.empty()) pids = RegisteredHolders(dev, ino);
+  for (pid_t pid : pids) {
     if (pid == ::getpid()) continue;
     const std::optional<uint64_t> start = ProcessStartTime(pid);
     if (!start) continue;  // exited in the meantime

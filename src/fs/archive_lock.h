@@ -13,8 +13,10 @@
 // saved archive too before renaming it into place, so a mount started at
 // any moment of a save sees a holder. Read-only views take no lock.
 //
-// Who holds it (the pid comes from /proc/locks, readable by everyone; the
-// rest from the holder's mount record, mount_registry.h):
+// Who holds it (the pid comes from /proc/locks, readable by everyone, or
+// where that names the device differently, from the read/write mount
+// records of our own user that name this file; the rest from the holder's
+// mount record, mount_registry.h):
 //
 //   holder                                          LockArchive
 //   starting, or mounted (its FUSE mount is there)  refuses: EBUSY, one line naming it
