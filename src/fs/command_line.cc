@@ -16,8 +16,7 @@ po::options_description VisibleOptions() {
   desc.add_options()
       ("help,h", "print this help and exit")
       ("version,V", "print the version and exit")
-      ("unmount,u", "unmount MOUNTPOINT, wait until its archive is saved, print the\n"
-                    "outcome; exit 1 if the save failed")
+      ("unmount,u", "unmount MOUNTPOINT, wait for the save, print its outcome")
       ("foreground,f", "stay in the foreground (log to stderr)")
       ("debug,d", "log every request in detail (implies -f)")
       ("single,s", "handle requests on one thread")
