@@ -46,6 +46,7 @@ PUBLIC_CLUSTER = {
     "metadata.h": "package",
     "journal.h": "journal",
     "write_back.h": "journal",
+    "save_log.h": "journal",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -10,7 +10,7 @@ DEMO_DIR=${DEMO_DIR:-/tmp/tpkgfs-demo}
 archive=$DEMO_DIR/sample.pt
 mnt=$DEMO_DIR/mnt
 
-cleanup() { mountpoint -q "$mnt" && fusermount3 -u "$mnt" || true; }
+cleanup() { mountpoint -q "$mnt" && tpkgfs -u "$mnt" || true; }
 trap cleanup EXIT
 
 mkdir -p "$DEMO_DIR" "$mnt"
@@ -58,14 +58,11 @@ step "echo 'import json' >> $mnt/demo_models/layers.py && cat $mnt/.data/extern_
 echo 'import json' >> "$mnt/demo_models/layers.py"
 cat "$mnt/.data/extern_modules"
 
-# The daemon writes the archive back when it exits, just after fusermount3 -u returns.
-daemon=$(pgrep -f "^tpkgfs $archive $mnt" || true)
-step fusermount3 -u "$mnt"
-fusermount3 -u "$mnt"
-# Wait until the daemon is gone (an unreaped zombie counts as gone).
-while [ -n "$daemon" ] && [ -e "/proc/$daemon" ] && [ "$(cut -d' ' -f3 "/proc/$daemon/stat" 2>/dev/null)" != Z ]; do
-  sleep 0.1
-done
+# tpkgfs -u unmounts, waits until the daemon has written the archive back, and
+# prints what it saved (or every reason the save failed, and exits 1).
+step tpkgfs -u "$mnt"
+tpkgfs -u "$mnt"
+step tpkg check "$archive"
 tpkg check "$archive"
 
 step "/usr/bin/python3  # real torch.package loads the written-back archive with the edits"

@@ -16,6 +16,7 @@ po::options_description VisibleOptions() {
   desc.add_options()
       ("help,h", "print this help and exit")
       ("version,V", "print the version and exit")
+      ("unmount,u", "unmount MOUNTPOINT, wait for the save, print its outcome")
       ("foreground,f", "stay in the foreground (log to stderr)")
       ("debug,d", "log every request in detail (implies -f)")
       ("single,s", "handle requests on one thread")
@@ -71,6 +72,24 @@ std::vector<std::string> ConsumeOwnOptions(const std::vector<std::string>& lists
   return rest;
 }
 
+// `tpkgfs -u MOUNTPOINT`: the one positional argument lands in "archive".
+CommandLine ParseUnmount(const po::variables_map& vm) {
+  constexpr const char* kUsage = " (usage: tpkgfs -u MOUNTPOINT)";
+  for (const char* other : {"foreground", "debug", "single", "options"}) {
+    if (vm.count(other))
+      throw Error(Errc::kInvalidArgument, std::string("-u takes no other option") + kUsage);
+  }
+  if (vm.count("mountpoint")) {
+    throw Error(Errc::kInvalidArgument,
+                "unexpected argument '" + vm["mountpoint"].as<std::string>() + "'" + kUsage);
+  }
+  if (!vm.count("archive")) throw Error(Errc::kInvalidArgument, std::string("missing MOUNTPOINT") + kUsage);
+  CommandLine cl;
+  cl.action = Action::kUnmount;
+  cl.options.mountpoint = vm["archive"].as<std::string>();
+  return cl;
+}
+
 }  // namespace
 
 std::vector<std::string> SplitOptionList(std::string_view list) {
@@ -100,6 +119,7 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   CommandLine cl;
   if (vm.count("help")) return {Action::kHelp, {}};
   if (vm.count("version")) return {Action::kVersion, {}};
+  if (vm.count("unmount")) return ParseUnmount(vm);
   if (vm.count("extra")) {
     throw Error(Errc::kInvalidArgument, "unexpected argument '" +
                                             vm["extra"].as<std::vector<std::string>>()[0] +
@@ -124,10 +144,13 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
 
 std::string UsageText(std::string_view program) {
   std::ostringstream out;
-  out << "usage: " << program << " [options] ARCHIVE MOUNTPOINT\n\n"
+  out << "usage: " << program << " [options] ARCHIVE MOUNTPOINT\n"
+      << "       " << program << " -u MOUNTPOINT\n\n"
       << "Mount a torch.package archive (or any ZIP) as a read/write directory.\n"
       << "Edits are kept in .ARCHIVE.tpkgfs/ beside the archive and saved into it\n"
-      << "when you unmount with `fusermount3 -u MOUNTPOINT`.\n\n"
+      << "when the file system is unmounted. `" << program << " -u MOUNTPOINT` unmounts,\n"
+      << "waits for the save and prints its outcome (exit 1 if it failed). Every\n"
+      << "save's outcome is also logged in .ARCHIVE.tpkgfs.log beside the archive.\n\n"
       << VisibleOptions() << "\n"
       << "Mount options (-o):\n"
       << "  strict               refuse archives that torch's reader could read\n"

@@ -4,6 +4,8 @@
 //   tpkgfs -f -o allow_other model.pt /mnt/m    foreground, other users may read
 //   mount -t fuse.tpkgfs model.pt /mnt/m        mount.fuse3 runs
 //                                               `tpkgfs model.pt /mnt/m -o rw,...`
+//   tpkgfs -u /mnt/model                        unmount, wait for the save, report it
+//                                               (unmount.h); takes no other option
 //
 // `-o` takes a comma-separated list (a `\,` is a literal comma). Our own
 // options are consumed here; everything else goes to libfuse unchanged,
@@ -30,7 +32,7 @@ namespace tpkg::fs {
 
 struct Options {
   std::string archive;     // as given
-  std::string mountpoint;  // as given
+  std::string mountpoint;  // as given (the only field set for -u)
   bool foreground = false;
   bool debug = false;  // implies foreground, as in libfuse
   bool single_threaded = false;
@@ -39,7 +41,7 @@ struct Options {
   std::vector<std::string> fuse_options;  // for libfuse's -o, in order, unescaped
 };
 
-enum class Action { kMount, kHelp, kVersion };
+enum class Action { kMount, kUnmount, kHelp, kVersion };
 
 struct CommandLine {
   Action action = Action::kMount;

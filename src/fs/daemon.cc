@@ -8,18 +8,24 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 
+#include "archive_lock.h"
+#include "background.h"
 #include "fs_ops.h"
 #include "fuse_bridge.h"
 #include "fuse_session.h"
 #include "journal_bridge.h"
 #include "journal_fs_ops.h"
 #include "log.h"
+#include "mount_registry.h"
+#include "mount_table.h"
 #include "save_edits.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
+#include "tpkg/save_log.h"
 
 namespace tpkg::fs {
 namespace {
@@ -113,13 +119,6 @@ std::vector<std::string> FuseArgv(const Options& o, const std::string& archive, 
   return argv;
 }
 
-void Daemonize() {
-  ConfigureLogging(LogSink::kSyslog, LogEnabled(LogLevel::kDebug));
-  if (fuse_daemonize(/*foreground=*/0) != 0) {
-    throw Error(Errc::kIo, "cannot move to the background");
-  }
-}
-
 int ExitStatus(int loop_result) {
   if (loop_result < 0) {
     TPKG_LOG(kError) << "the FUSE session failed: " << std::strerror(-loop_result);
@@ -142,13 +141,20 @@ std::string WhyNotWritable(const std::string& archive) {
   return "";
 }
 
+// Why the view will be read-only before the journal is even tried ("" when
+// it may be read/write); `-o ro` gives a read-only view without a warning.
+std::string WhyReadOnly(const Options& o, const std::string& archive) {
+  if (o.read_only) return "-o ro";
+  return o.strict ? WhyNotWritable(archive) : "-o nostrict archives are never rewritten";
+}
+
 // The journal of a read/write mount, after recovering what an earlier
 // daemon left; nullopt (with a one-line warning) when the view must be
 // read-only: writes that could not be kept are never accepted.
 std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
                                    const ZipReader& zip) {
   if (o.read_only) return std::nullopt;
-  std::string why = o.strict ? WhyNotWritable(archive) : "-o nostrict archives are never rewritten";
+  std::string why = WhyReadOnly(o, archive);
   if (why.empty()) {
     try {
       Journal journal = Journal::OpenOrCreate(archive, zip);
@@ -162,32 +168,85 @@ std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
   return std::nullopt;
 }
 
-int RunReadOnly(const Options& options, const std::string& mountpoint, const std::string& archive,
-                std::shared_ptr<const ZipReader> zip) {
+void AnnounceWait(const ArchiveHolder& holder) {
+  const std::string archive = holder.record ? holder.record->archive : std::string("the archive");
+  TPKG_LOG(kInfo) << "waiting for the save of " << archive << " (pid " << holder.pid
+                  << ") to finish";
+}
+
+// A failed save whose edits are still pending: say so before anything else.
+void ReportPendingFailure(const std::string& archive) {
+  if (const std::optional<SaveLogEntry> failure = PendingSaveFailure(archive))
+    TPKG_LOG(kWarning) << DescribeSaveFailure(*failure);
+}
+
+mode_t ArchiveMode(const std::string& archive) {
+  struct stat st {};
+  return stat(archive.c_str(), &st) == 0 ? (st.st_mode & 0666) : 0644;
+}
+
+// Everything a daemon keeps from start-up to exit besides the FUSE objects.
+struct DaemonState {
+  std::string mountpoint;
+  std::string archive;
+  std::optional<Background> background;  // empty in the foreground
+  MountRegistration registration;
+  ScopedFd archive_lock;  // held by read/write daemons (archive_lock.h)
+};
+
+// Mounted: record it, and in the background let the parent go.
+void Mounted(DaemonState& d, bool writable, bool debug) {
+  const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
+  if (const MountInfo* m = TopMountAt(mounts, d.mountpoint))
+    d.registration.SetServing(m->major, m->minor, writable);
+  if (!d.background) return;
+  d.background->Ready();
+  ConfigureLogging(LogSink::kSyslog, debug);
+  if (!writable) return;
+  // syslog may not run at all: errors and warnings also go to the save log.
+  SetLogMirror([log = SaveLogPathFor(d.archive), mode = ArchiveMode(d.archive),
+                archive = d.archive](LogLevel level, const std::string& line) {
+    SaveLogEntry entry{static_cast<int64_t>(::time(nullptr)), ::getpid(),
+                       level == LogLevel::kError ? SaveLogKind::kError : SaveLogKind::kWarning,
+                       archive, SplitLines(line)};
+    try {
+      AppendToSaveLog(log, entry, {.mode = mode});
+    } catch (const Error&) {
+      // syslog has the line; the mirror must never log (it would recurse).
+    }
+  });
+}
+
+int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const ZipReader> zip) {
   FsOps ops(std::move(zip), FsOptions{getuid(), getgid()});
   FuseBridge bridge(ops);
-  FuseArgs args(FuseArgv(options, archive, /*read_only=*/true));
+  FuseArgs args(FuseArgv(options, d.archive, /*read_only=*/true));
   FuseSession session(args, FuseBridge::Operations(), &bridge);
-  FuseMount mount(session, mountpoint);
+  FuseMount mount(session, d.mountpoint);
   FuseSignalHandlers signals(session);
-  if (!options.foreground) Daemonize();
-  return ExitStatus(RunSessionLoop(session, options.single_threaded));
+  Mounted(d, /*writable=*/false, options.debug);
+  const int status = ExitStatus(RunSessionLoop(session, options.single_threaded));
+  d.registration.SetSaving();
+  return status;
 }
 
 // Serves until unmounted (or SIGINT/SIGTERM/SIGHUP), then saves the edits.
 // `zip` is the archive the journal refers to: it must outlive the save.
-int RunWritable(const Options& options, const std::string& mountpoint, const std::string& archive,
-                const std::shared_ptr<const ZipReader>& zip, Journal& journal) {
+int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<const ZipReader>& zip,
+                Journal& journal) {
   int loop_status;
   {
     JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()});
     JournalBridge bridge(ops);
-    FuseArgs args(FuseArgv(options, archive, /*read_only=*/false));
+    FuseArgs args(FuseArgv(options, d.archive, /*read_only=*/false));
     FuseSession session(args, JournalBridge::Operations(), &bridge);
-    FuseMount mount(session, mountpoint);
+    FuseMount mount(session, d.mountpoint);
     FuseSignalHandlers signals(session);
-    if (!options.foreground) Daemonize();
+    Mounted(d, /*writable=*/true, options.debug);
     loop_status = ExitStatus(RunSessionLoop(session, options.single_threaded));
+    // The workers are gone; a mount started from now on waits for the save.
+    SetLogMirror(nullptr);
+    d.registration.SetSaving();
   }  // unmounted: nobody can change the journal any more
   const int save_status = SaveEdits(journal);
   return loop_status != 0 ? loop_status : save_status;
@@ -198,13 +257,39 @@ int RunWritable(const Options& options, const std::string& mountpoint, const std
 int RunDaemon(const Options& options) {
   ConfigureLogging(LogSink::kStderr, options.debug);
   RouteFuseLogToOurLog();
-  const std::string mountpoint = CheckMountpoint(options.mountpoint);
+  DaemonState d;
+  d.mountpoint = CheckMountpoint(options.mountpoint);
   CheckFuseAvailable();
-  const std::string archive = CheckArchiveFile(options.archive);
-  std::shared_ptr<const ZipReader> zip = OpenArchive(archive, options.strict);
-  std::optional<Journal> journal = OpenJournal(options, archive, *zip);
-  if (!journal) return RunReadOnly(options, mountpoint, archive, std::move(zip));
-  return RunWritable(options, mountpoint, archive, zip, *journal);
+  d.archive = CheckArchiveFile(options.archive);
+  // From here on the pid is the daemon's for good (background.h).
+  if (!options.foreground) d.background.emplace(Background::Start());
+  ReportPendingFailure(d.archive);
+  const bool may_write = WhyReadOnly(options, d.archive).empty();
+  struct stat st {};
+  stat(d.archive.c_str(), &st);
+  // Registered before the lock is taken, so that whoever meets the lock
+  // finds who holds it and in which state.
+  d.registration = MountRegistration::Register(
+      RegistryDirFor(geteuid()),
+      MountRecord{.writable = may_write,
+                  .archive = d.archive,
+                  .archive_dev = static_cast<uint64_t>(st.st_dev),
+                  .archive_ino = static_cast<uint64_t>(st.st_ino),
+                  .mountpoint = d.mountpoint,
+                  .journal = may_write ? Journal::DirectoryFor(d.archive) : "",
+                  .log = may_write ? SaveLogPathFor(d.archive) : ""});
+  if (may_write) {
+    d.archive_lock = LockArchive(d.archive, AnnounceWait);
+  } else {
+    WaitForSaveOf(d.archive, AnnounceWait);
+  }
+  std::shared_ptr<const ZipReader> zip = OpenArchive(d.archive, options.strict);
+  std::optional<Journal> journal = OpenJournal(options, d.archive, *zip);
+  if (!journal) {
+    d.archive_lock.reset();  // a read-only view holds no lock
+    return RunReadOnly(options, d, std::move(zip));
+  }
+  return RunWritable(options, d, zip, *journal);
 }
 
 }  // namespace tpkg::fs

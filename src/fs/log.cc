@@ -11,6 +11,7 @@ namespace {
 
 std::atomic<LogSink> g_sink{LogSink::kStderr};
 std::atomic<bool> g_debug{false};
+LogMirror g_mirror;  // set only while no other thread runs (log.h)
 
 int SyslogPriority(LogLevel level) {
   switch (level) {
@@ -34,6 +35,8 @@ void ConfigureLogging(LogSink sink, bool debug) {
   g_debug.store(debug);
 }
 
+void SetLogMirror(LogMirror mirror) { g_mirror = std::move(mirror); }
+
 bool LogEnabled(LogLevel level) {
   return level != LogLevel::kDebug || g_debug.load(std::memory_order_relaxed);
 }
@@ -43,6 +46,8 @@ LogLine::~LogLine() {
   // memory is dropped (it may be the one reporting that very shortage).
   try {
     const std::string text = stream_.str();
+    if (g_mirror && (level_ == LogLevel::kError || level_ == LogLevel::kWarning))
+      g_mirror(level_, text);
     if (g_sink.load() == LogSink::kSyslog) {
       syslog(SyslogPriority(level_), "%s", text.c_str());
       return;

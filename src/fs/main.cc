@@ -1,4 +1,5 @@
-// tpkgfs: mount a torch.package archive as a directory. See daemon.h.
+// tpkgfs: mount a torch.package archive as a directory (daemon.h), or
+// unmount one and report its save (`tpkgfs -u`, unmount.h).
 #include <iostream>
 #include <span>
 
@@ -7,6 +8,7 @@
 #include "fuse_bridge.h"
 #include "log.h"
 #include "tpkg/error.h"
+#include "unmount.h"
 
 namespace {
 
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
         return 0;
       case Action::kMount:
         return RunDaemon(cl.options);
+      case Action::kUnmount:
+        return RunUnmount(cl.options.mountpoint);
     }
   } catch (const tpkg::Error& e) {
     TPKG_LOG(kError) << e.what();

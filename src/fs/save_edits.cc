@@ -1,9 +1,16 @@
 #include "save_edits.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "archive_lock.h"
 #include "journal_records.h"
 #include "log.h"
 #include "tpkg/error.h"
 #include "tpkg/metadata.h"
+#include "tpkg/save_log.h"
 #include "tpkg/write_back.h"
 #include "virtual_files.h"
 
@@ -24,27 +31,55 @@ RegeneratedRecords RegenerateForSave(const Journal& journal) {
   return {{kExternModulesPath, m.extern_modules_text}};
 }
 
+void Record(SaveLogEntry entry) {
+  entry.time = static_cast<int64_t>(::time(nullptr));
+  entry.pid = ::getpid();
+  struct stat st {};
+  const mode_t mode = ::stat(entry.archive.c_str(), &st) == 0 ? (st.st_mode & 0666) : 0644;
+  try {
+    AppendToSaveLog(SaveLogPathFor(entry.archive), entry, {.mode = mode, .sync = true});
+  } catch (const Error& e) {
+    TPKG_LOG(kWarning) << "the outcome of the save could not be logged: " << e.what();
+  }
+}
+
 }  // namespace
 
 int SaveEdits(Journal& journal) noexcept {
   const std::string archive = journal.archive_path();
   const std::string directory = journal.directory();
+  SaveLogEntry entry{.kind = SaveLogKind::kUnchanged, .archive = archive, .details = {}};
+  int status = 0;
   try {
     if (!journal.dirty()) {
       journal.Drop();
       TPKG_LOG(kDebug) << archive << ": nothing changed, the archive was not touched";
-      return 0;
+      entry.details = {"no changes; " + archive + " left untouched"};
+    } else {
+      const RegeneratedRecords metadata = RegenerateForSave(journal);
+      ScopedFd saved_lock;  // held until the journal is dropped (WriteBack returns)
+      WriteBackOptions options;
+      options.validate = [&saved_lock](const std::string& temp) {
+        saved_lock = LockSavedArchive(temp);
+      };
+      const WriteBackResult result = WriteBack(journal, metadata, options);
+      TPKG_LOG(kInfo) << result.summary;
+      entry.kind = result.written ? SaveLogKind::kSaved : SaveLogKind::kUnchanged;
+      entry.details = {result.summary};
     }
-    const RegeneratedRecords metadata = RegenerateForSave(journal);
-    const WriteBackResult result = WriteBack(journal, metadata);
-    TPKG_LOG(kInfo) << result.summary;
-    return 0;
   } catch (const std::exception& e) {
+    const std::string advice = "the edits are kept in " + directory + ": mount " + archive +
+                               " again to fix them (the next unmount saves them), or delete " +
+                               directory + " to discard them";
     TPKG_LOG(kError) << e.what();
-    TPKG_LOG(kError) << "the edits are kept in " << directory
-                     << "; mount the archive again to fix them, then unmount to save";
-    return 1;
+    TPKG_LOG(kError) << advice;
+    entry.kind = SaveLogKind::kFailed;
+    entry.details = SplitLines(e.what());
+    entry.details.push_back(advice);
+    status = 1;
   }
+  Record(std::move(entry));
+  return status;
 }
 
 }  // namespace tpkg::fs

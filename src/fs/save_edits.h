@@ -1,5 +1,6 @@
 // save_edits.h: what the read/write mount does once it is unmounted: save
-// the journal's edits into the archive (tpkg/write_back.h).
+// the journal's edits into the archive (tpkg/write_back.h), and record how
+// it went in the archive's save log (tpkg/save_log.h).
 //
 //   int status = SaveEdits(journal);   // after the FUSE loop has returned
 //
@@ -8,14 +9,20 @@
 // `.data/extern_modules` from the current contents (metadata.h); a package
 // that would no longer load (any metadata problem: a syntax error, a missing
 // module the edit removed, ...) blocks the save. Then WriteBack(): atomic
-// replace, or the original intact on any failure.
+// replace, or the original intact on any failure. The new archive file is
+// locked (archive_lock.h) before it is renamed into place, so a mount
+// started during the save waits for this daemon to finish.
 //
-// What blocks a save, and what the user sees: every problem on the log
-// (stderr in the foreground, syslog in the background), "Cannot save
-// <archive>: <reason>", then where the edits are kept
-// ("the edits are kept in <journal>; mount the archive again to fix them,
-// then unmount"), and a non-zero exit status. The journal stays, so the
-// next mount recovers every edit.
+// What the user sees, whatever unmounted the file system: one entry in
+// the save log, SaveLogPathFor(archive) (saved / unchanged / failed with
+// every reason and the advice below), fdatasync'd, created with the
+// archive's read/write bits; `tpkgfs -u` prints it, the next mount and the `tpkg`
+// commands warn about a failure. On the daemon's log (stderr in the
+// foreground, syslog in the background): the summary, or every problem
+// ("Cannot save <archive>: <reason>"), then where the edits are kept and
+// what to do: "the edits are kept in <journal>: mount <archive> again to fix
+// them (the next unmount saves them), or delete <journal> to discard them".
+// The journal stays, so the next mount recovers every edit.
 //
 // Thread safety: call from main's thread with no other user of the journal.
 #pragma once

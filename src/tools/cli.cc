@@ -3,10 +3,13 @@
 #include "cli.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <new>
 
 #include "tpkg/error.h"
+#include "tpkg/save_log.h"
 
 #ifndef TPKG_VERSION
 #define TPKG_VERSION "unknown"
@@ -29,7 +32,8 @@ const std::vector<Command>& Commands() {
        RunCat},
       {"check", "check ARCHIVE",
        "Validate ARCHIVE strictly (everything torch's reader and ours could disagree about) "
-       "and every record's CRC-32. Prints one line per problem and exits 1, or 'ok' and exits 0.",
+       "and every record's CRC-32; a failed tpkgfs save whose edits are still pending counts as a "
+       "problem. Prints one line per problem and exits 1, or 'ok' and exits 0.",
        RunCheck},
       {"repack", "repack [--prefix NAME] IN OUT",
        "Rewrite IN as OUT through the torch-compatible writer, copying every record raw "
@@ -116,6 +120,18 @@ ParsedCommand ParseCommand(const Command& command, const Args& args,
                      command.synopsis);
   }
   return parsed;
+}
+
+std::string WarnIfLastSaveFailed(const std::string& archive) {
+  // The log sits beside the file the name resolves to, as the daemon's does.
+  std::unique_ptr<char, decltype(&std::free)> resolved(realpath(archive.c_str(), nullptr),
+                                                       &std::free);
+  if (!resolved) return "";
+  const std::optional<SaveLogEntry> failure = PendingSaveFailure(resolved.get());
+  if (!failure) return "";
+  const std::string line = DescribeSaveFailure(*failure);
+  std::cerr << "tpkg: warning: " << line << std::endl;
+  return line;
 }
 
 int Main(int argc, char** argv) {

@@ -63,6 +63,11 @@ ParsedCommand ParseCommand(const Command& command, const Args& args,
 
 int Main(int argc, char** argv);
 
+// When the last save of `archive` through tpkgfs failed and its edits are
+// still pending (tpkg/save_log.h): prints one warning line on stderr and
+// returns it; "" otherwise. The commands that read an archive call it.
+std::string WarnIfLastSaveFailed(const std::string& archive);
+
 int RunLs(const Command& self, const Args& args);
 int RunCat(const Command& self, const Args& args);
 int RunCheck(const Command& self, const Args& args);

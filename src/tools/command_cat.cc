@@ -31,6 +31,7 @@ int RunCat(const Command& self, const Args& args) {
   const ParsedCommand cmd =
       ParseCommand(self, args, po::options_description("Options"), {"ARCHIVE", "RECORD"});
   if (cmd.help_shown) return kExitOk;
+  WarnIfLastSaveFailed(cmd.operands[0]);
   const ZipReader zip = ZipReader::Open(cmd.operands[0]);
   RecordStream in(zip, FindRecord(zip, cmd.operands[1]));
   std::vector<char> buffer(kChunk);

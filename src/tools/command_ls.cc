@@ -27,6 +27,7 @@ int RunLs(const Command& self, const Args& args) {
                         "also print method, size, compressed size, CRC-32 and data offset");
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
+  WarnIfLastSaveFailed(cmd.operands[0]);
   const ZipReader zip = ZipReader::Open(cmd.operands[0]);
   const bool long_format = cmd.options.count("long") != 0;
   Output out;

@@ -118,7 +118,11 @@ def test_sigkill_during_the_write_back_of_a_large_archive_leaves_it_old_or_new(t
         assert (m.path / INIT).read_bytes() == EDITED
     assert m.problems == []
     assert "recovered" in m.stderr()
-    assert sorted(p.name for p in archive.parent.iterdir()) == ["model.pt"]  # journal gone
+    # The journal is gone; the save log records only the save that completed (the killed
+    # daemon wrote nothing).
+    assert sorted(p.name for p in archive.parent.iterdir()) == [".model.pt.tpkgfs.log", "model.pt"]
+    log = (archive.parent / ".model.pt.tpkgfs.log").read_text()
+    assert f" saved {archive}\n" in log and " failed " not in log, log
     assert_complete_new_archive(archive)
     loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
     assert loaded["k"].get("value") == "21", loaded

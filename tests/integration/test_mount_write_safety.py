@@ -79,7 +79,10 @@ def test_noop_mount_leaves_the_archive_byte_and_mtime_identical(tmp_path):
         (m.path / ".data" / "deps.dot").read_bytes()
     assert m.problems == []
     assert (archive.read_bytes(), os.stat(archive).st_mtime_ns, os.stat(archive).st_ino) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnt", "mnt.stderr", "model.pt"]
+    # No journal is left; the save log beside the archive records that nothing changed.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".model.pt.tpkgfs.log", "mnt", "mnt.stderr", "model.pt"]
+    assert f" unchanged {archive}\n" in (tmp_path / ".model.pt.tpkgfs.log").read_text()
 
 
 def test_sigkill_with_pending_edits_loses_nothing(tmp_path):
@@ -165,11 +168,15 @@ def test_enospc_during_write_back_keeps_the_original_and_the_edits(tmp_path, sma
     assert m.problems == ["tpkgfs exited with 1"]
     assert "No space left on device" in m.stderr()
     assert archive.read_bytes() == before
-    assert sorted(p.name for p in small_tmpfs.iterdir()) == [".model.pt.tpkgfs", "model.pt"]
+    assert sorted(p.name for p in small_tmpfs.iterdir()) == [
+        ".model.pt.tpkgfs", ".model.pt.tpkgfs.log", "model.pt"]
+    assert "No space left on device" in (small_tmpfs / ".model.pt.tpkgfs.log").read_text()
     subprocess.run(["mount", "-o", "remount,size=8m", str(small_tmpfs)], check=True)
-    with session(archive, tmp_path / "again", allow=[r"^tpkgfs: recovered "]) as m:
+    allow = [r"^tpkgfs: recovered ", r"^tpkgfs: the last save of .* failed .*No space left on device"]
+    with session(archive, tmp_path / "again", allow=allow) as m:
         assert (m.path / INIT).read_bytes().endswith(b"ENOSPC_EDIT = 1\n")
     assert m.problems == []
+    assert "the last save of" in m.stderr()  # the next mount says why the edits are pending
     assert records(archive)[INIT].endswith(b"ENOSPC_EDIT = 1\n")
 
 

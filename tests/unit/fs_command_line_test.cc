@@ -103,5 +103,26 @@ TEST(UsageTextTest, NamesEveryOption) {
   }
 }
 
+TEST(CommandLineTest, UnmountTakesOneMountpointAndNothingElse) {
+  for (auto args : {std::vector<const char*>{"-u", "/mnt/m"},
+                    std::vector<const char*>{"/mnt/m", "--unmount"}}) {
+    const CommandLine cl = Parse(args);
+    EXPECT_EQ(cl.action, Action::kUnmount);
+    EXPECT_EQ(cl.options.mountpoint, "/mnt/m");
+  }
+  for (auto args : {std::vector<const char*>{"-u"}, std::vector<const char*>{"-u", "a", "b"},
+                    std::vector<const char*>{"-u", "-f", "/mnt/m"},
+                    std::vector<const char*>{"-u", "-o", "ro", "/mnt/m"}}) {
+    try {
+      Parse(args);
+      ADD_FAILURE() << "accepted " << args.size() << " arguments";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("usage: tpkgfs -u MOUNTPOINT"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tpkg::fs

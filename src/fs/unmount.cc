@@ -1,0 +1,330 @@
+#include "unmount.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "mount_registry.h"
+#include "mount_table.h"
+#include "process_info.h"
+#include "tpkg/error.h"
+#include "tpkg/journal.h"
+#include "tpkg/save_log.h"
+
+extern char** environ;
+
+namespace tpkg::fs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The daemon serving a mount, and what it told the registry.
+struct Daemon {
+  pid_t pid = 0;
+  uint64_t start_time = 0;
+  std::optional<MountRecord> record;
+};
+
+// What the save concerns: the archive, its journal and log.
+struct Target {
+  std::string archive;
+  std::string journal;
+  std::string log;
+  bool writable = true;
+  int64_t serving_since = 0;  // when the daemon started (its errors since then count)
+};
+
+[[noreturn]] void Fail(const std::string& message, int err = 0) {
+  throw Error(Errc::kIo, message, err);
+}
+
+// The absolute path of a mountpoint without stat(2)ing the mountpoint
+// itself (its daemon answers that stat, and may hang): only its folder is
+// resolved.
+std::string CanonicalMountpoint(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (path == "/") return path;
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  if (name == "." || name == "..") {
+    std::unique_ptr<char, decltype(&std::free)> all(realpath(path.c_str(), nullptr), &std::free);
+    if (all) return all.get();
+  }
+  std::unique_ptr<char, decltype(&std::free)> resolved(realpath(folder.c_str(), nullptr),
+                                                       &std::free);
+  if (!resolved) {
+    const int err = errno;
+    Fail("cannot unmount '" + path + "': " + std::strerror(err), err);
+  }
+  const std::string base = resolved.get();
+  return (base == "/" ? "" : base) + "/" + name;
+}
+
+std::vector<MountRecord> KnownRecords(std::optional<uid_t> owner) {
+  std::vector<MountRecord> records = LiveRecords(RegistryDirFor(::geteuid()), ::geteuid());
+  if (owner && *owner != ::geteuid()) {
+    for (MountRecord& r : LiveRecords(RegistryDirFor(*owner), *owner))
+      records.push_back(std::move(r));
+  }
+  return records;
+}
+
+// The daemon of the mount `m`: its record, else the tpkgfs process that
+// holds the lock of the archive named by the mount's source.
+std::optional<Daemon> FindDaemon(const MountInfo& m, const std::vector<MountRecord>& records) {
+  for (const MountRecord& r : records) {
+    if (r.fuse_major == m.major && r.fuse_minor == m.minor && r.mountpoint == m.mount_point)
+      return Daemon{r.pid, r.start_time, r};
+  }
+  struct stat st;
+  if (!m.source.starts_with("/") || ::stat(m.source.c_str(), &st) != 0) return std::nullopt;
+  for (pid_t pid : FlockHolders(ReadProcLocks(), st.st_dev, st.st_ino)) {
+    const std::optional<uint64_t> start = ProcessStartTime(pid);
+    if (start && ProcessName(pid) == "tpkgfs") return Daemon{pid, *start, std::nullopt};
+  }
+  return std::nullopt;
+}
+
+Target TargetOf(const MountInfo* m, const Daemon* daemon) {
+  Target t;
+  if (daemon && daemon->record) {
+    const MountRecord& r = *daemon->record;
+    t.archive = r.archive;
+    t.journal = r.journal.empty() ? Journal::DirectoryFor(r.archive) : r.journal;
+    t.log = r.log.empty() ? SaveLogPathFor(r.archive) : r.log;
+    t.writable = r.writable;
+    t.serving_since = r.started;
+    return t;
+  }
+  t.archive = m ? m->source : "";
+  t.journal = Journal::DirectoryFor(t.archive);
+  t.log = SaveLogPathFor(t.archive);
+  t.writable = m && !m->read_only();
+  return t;
+}
+
+std::string Trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const size_t last_line = text.rfind('\n');
+  if (last_line != std::string::npos) text.erase(0, last_line + 1);
+  if (text.starts_with("fusermount3: ")) text.erase(0, 13);
+  return text;
+}
+
+// `fusermount3 -u PATH`, its complaint as one line.
+void UnmountWithHelper(const std::string& path) {
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    const int err = errno;
+    Fail("cannot unmount '" + path + "': " + std::strerror(err), err);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  const char* argv[] = {"fusermount3", "-u", path.c_str(), nullptr};
+  pid_t child = 0;
+  const int spawn_err = posix_spawnp(&child, "fusermount3", &actions, nullptr,
+                                     const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(err_pipe[1]);
+  std::string complaint;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(err_pipe[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    complaint.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(err_pipe[0]);
+  if (spawn_err != 0) Fail("cannot run fusermount3: " + std::string(std::strerror(spawn_err)));
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const std::string why = Trimmed(complaint);
+    Fail("cannot unmount '" + path + "': " + (why.empty() ? "fusermount3 failed" : why));
+  }
+}
+
+void Unmount(const std::string& path) {
+  if (::geteuid() != 0) return UnmountWithHelper(path);
+  if (::umount2(path.c_str(), UMOUNT_NOFOLLOW) == 0) return;
+  const int err = errno;
+  std::string why = std::strerror(err);
+  if (err == EBUSY) why = "it is busy (a process has a file open or its working folder there)";
+  Fail("cannot unmount '" + path + "': " + why, err);
+}
+
+std::string Bytes(uint64_t n) {
+  char text[32];
+  if (n >= (1ull << 30)) {
+    std::snprintf(text, sizeof text, "%.1f GB", static_cast<double>(n) / (1ull << 30));
+  } else {
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(n) / (1ull << 20));
+  }
+  return text;
+}
+
+// One status line, rewritten in place on the terminal.
+class Progress {
+ public:
+  explicit Progress(const Target& target)
+      : target_(target), shown_(::isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
+  ~Progress() {
+    if (drawn_) std::fputs("\r\033[K", stderr);
+  }
+  // Milliseconds to wait before the next Update (-1: none needed).
+  int interval() const { return shown_ ? 250 : -1; }
+  void Update() {
+    const auto elapsed = Clock::now() - start_;
+    if (!shown_ || elapsed < std::chrono::seconds(1)) return;
+    // The temp archive appears after the package checks and is renamed
+    // over the archive at the end; the journal is removed after that.
+    std::string what = seen_temp_ ? "finishing" : "checking the package";
+    struct stat temp, archive;
+    if (::stat((target_.journal + "/save.tmp").c_str(), &temp) == 0) {
+      seen_temp_ = true;
+      what = Bytes(static_cast<uint64_t>(temp.st_size)) + " written";
+      if (::stat(target_.archive.c_str(), &archive) == 0)
+        what += " (the archive was " + Bytes(static_cast<uint64_t>(archive.st_size)) + ")";
+    }
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(elapsed).count();
+    std::fprintf(stderr, "\r\033[Ktpkgfs: saving %s: %s, %llds", target_.archive.c_str(),
+                 what.c_str(), static_cast<long long>(seconds));
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+ private:
+  const Target& target_;
+  bool shown_;
+  Clock::time_point start_;
+  bool drawn_ = false;
+  bool seen_temp_ = false;
+};
+
+void WaitForDaemon(ProcessWatch& watch, const Target& target) {
+  Progress progress(target);
+  while (!watch.WaitForExit(progress.interval())) progress.Update();
+}
+
+// As the daemon printed them: the first line (the outcome) and the last
+// (a failure's advice) are its log lines, the others continue the first.
+void PrintDetails(std::ostream& out, const std::vector<std::string>& details) {
+  for (size_t i = 0; i < details.size(); ++i) {
+    const bool own_line = i == 0 || i + 1 == details.size();
+    out << (own_line ? "tpkgfs: " : "") << details[i] << "\n";
+  }
+}
+
+// Reports the save of `daemon` (which has exited); returns the exit status.
+int Report(const std::string& path, const Daemon& daemon, const Target& target, int64_t since) {
+  if (!target.writable) {
+    std::cout << "tpkgfs: unmounted " << path << " (read-only: nothing to save)\n";
+    return 0;
+  }
+  std::vector<SaveLogEntry> entries;
+  try {
+    entries = ReadSaveLog(target.log);
+  } catch (const Error& e) {
+    std::cerr << "tpkgfs: " << e.what() << "\n";
+  }
+  std::optional<SaveLogEntry> outcome;
+  int errors = 0;
+  for (const SaveLogEntry& e : entries) {
+    if (e.pid != daemon.pid) continue;
+    if (e.is_save() && e.time >= since - 1) outcome = e;
+    if (e.kind == SaveLogKind::kError && target.serving_since && e.time >= target.serving_since)
+      ++errors;
+  }
+  if (errors > 0) {
+    std::cerr << "tpkgfs: " << errors << " error" << (errors == 1 ? " was" : "s were")
+              << " logged while " << path << " was mounted (see " << target.log << ")\n";
+  }
+  if (!outcome) {
+    std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
+              << ") exited without recording the outcome of its save (was it killed?); "
+              << "any edits are kept in " << target.journal << ": mount " << target.archive
+              << " again to recover them\n";
+    return 1;
+  }
+  if (outcome->kind == SaveLogKind::kFailed) {
+    std::cout.flush();
+    PrintDetails(std::cerr, outcome->details);
+    std::cerr << "tpkgfs: every reason is also in " << target.log << "\n";
+    return 1;
+  }
+  PrintDetails(std::cout, outcome->details);
+  return 0;
+}
+
+// `path` is no longer mounted: a daemon that served it may still be saving.
+int WaitForUnmountedSave(const std::string& path, int64_t since) {
+  for (const MountRecord& r : KnownRecords(std::nullopt)) {
+    if (r.mountpoint != path || r.state == MountState::kStarting) continue;
+    const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
+    if (r.state == MountState::kServing && MountWithDevice(mounts, r.fuse_major, r.fuse_minor))
+      continue;
+    Daemon daemon{r.pid, r.start_time, r};
+    ProcessWatch watch = ProcessWatch::Open(r.pid, r.start_time);
+    const Target target = TargetOf(nullptr, &daemon);
+    if (::isatty(STDERR_FILENO) == 1)
+      std::cerr << "tpkgfs: " << path << " is unmounted already; waiting for its save\n";
+    WaitForDaemon(watch, target);
+    return Report(path, daemon, target, since);
+  }
+  Fail("cannot unmount '" + path + "': it is not mounted", EINVAL);
+}
+
+}  // namespace
+
+int RunUnmount(const std::string& mountpoint) {
+  // Log entries are stamped in whole seconds: the outcome we wait for is
+  // the daemon's first one from this second on.
+  const int64_t since = static_cast<int64_t>(::time(nullptr));
+  const std::string path = CanonicalMountpoint(mountpoint);
+  const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
+  const MountInfo* m = TopMountAt(mounts, path);
+  if (!m) return WaitForUnmountedSave(path, since);
+  const std::vector<MountRecord> records = KnownRecords(m->fuse_owner());
+  std::optional<Daemon> daemon = FindDaemon(*m, records);
+  if (!daemon && m->fstype != "fuse.tpkgfs")
+    Fail("cannot unmount '" + path + "': it is not a tpkgfs mount (it is " + m->fstype + ")");
+  const std::optional<uid_t> owner = m->fuse_owner();
+  if (::geteuid() != 0 && owner && *owner != ::getuid()) {
+    Fail("cannot unmount '" + path + "': it was mounted by uid " + std::to_string(*owner) +
+             " (only that user or root may unmount it)",
+         EPERM);
+  }
+  const Target target = TargetOf(m, daemon ? &*daemon : nullptr);
+  std::optional<ProcessWatch> watch;
+  if (daemon) watch = ProcessWatch::Open(daemon->pid, daemon->start_time);
+  Unmount(path);
+  if (!daemon) {
+    if (!target.writable) {
+      std::cout << "tpkgfs: unmounted " << path << " (read-only: nothing to save)\n";
+      return 0;
+    }
+    std::cerr << "tpkgfs: unmounted " << path
+              << ", but its daemon could not be found to wait for its save; its outcome will be "
+              << "in " << target.log << "\n";
+    return 1;
+  }
+  WaitForDaemon(*watch, target);
+  return Report(path, *daemon, target, since);
+}
+
+}  // namespace tpkg::fs

@@ -1,0 +1,397 @@
+"""`tpkgfs -u`, the save log, remounts during a save and one daemon per archive file.
+
+Every test mounts in the background, as a user does (`tpkgfs ARCHIVE MNT`), on a copy of a
+corpus archive in tmp_path; the `background` fixture unmounts whatever is left and waits for
+every daemon it started, even when a test fails.
+"""
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from mounting import BUILD, CORPUS, TPKGFS, mount_entry, unescape_mountinfo, wait_until
+from writing import INIT, INIT_TEXT, torch_check, writable_copy
+
+TPKG = BUILD / "src" / "tools" / "tpkg"
+MODEL_PY = "corpus_models/model.py"
+BROKEN_IMPORT = b"\nfrom .layers import\n"  # a syntax error: the package would no longer load
+
+
+def run(*args, timeout=120, **kwargs):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def daemon_pids(mountpoint):
+    """Live tpkgfs daemons started for `mountpoint` (found by their command line)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = pathlib.Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if (argv and argv[0].endswith(b"tpkgfs") and str(mountpoint).encode() in argv
+                and b"-u" not in argv and state != "Z"):
+            pids.append(int(entry))
+    return pids
+
+
+def still_mounted(mnt):
+    """Whether `mnt` (a canonical path) is a mount point, read from mountinfo only: unlike
+    mount_entry(), nothing touches the mount, whose daemon a test may have stopped."""
+    with open("/proc/self/mountinfo") as f:
+        return any(unescape_mountinfo(line.split()[4]) == str(mnt) for line in f)
+
+
+def log_of(archive):
+    return archive.parent / f".{archive.name}.tpkgfs.log"
+
+
+def journal_of(archive):
+    return archive.parent / f".{archive.name}.tpkgfs"
+
+
+class Background:
+    """Starts background mounts; at teardown unmounts them and waits for their daemons."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.mountpoints = []
+        self.stopped = []  # pids stopped with SIGSTOP by a test
+
+    def mount(self, archive, name="mnt", *options, where=None):
+        mnt = (where or self.tmp_path) / name
+        mnt.mkdir(exist_ok=True)
+        self.mountpoints.append(mnt)
+        return mnt, run(TPKGFS, *options, archive, mnt, timeout=60)
+
+    def cleanup(self):
+        for pid in self.stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        problems = []
+        for mnt in self.mountpoints:
+            pids = daemon_pids(mnt)
+            if mount_entry(mnt) is not None:
+                problems.append(f"{mnt} left mounted")
+                subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)
+            for pid in pids:
+                if not wait_until(lambda: not daemon_pids(mnt), 60):
+                    problems.append(f"daemon {pid} of {mnt} did not exit")
+                    os.kill(pid, signal.SIGKILL)
+        return problems
+
+
+@pytest.fixture
+def background(tmp_path):
+    b = Background(tmp_path)
+    try:
+        yield b
+    finally:
+        problems = b.cleanup()
+    assert not problems, problems
+
+
+def test_a_failed_save_is_reported_by_tpkgfs_u_the_log_the_next_mount_and_tpkg(tmp_path,
+                                                                             background):
+    archive = writable_copy(tmp_path / "a")
+    before = archive.read_bytes()
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(BROKEN_IMPORT)
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 1, u
+    assert u.stdout == ""
+    assert f"tpkgfs: Cannot save {archive}: the package would no longer load" in u.stderr
+    assert "corpus_models.model" in u.stderr and "invalid syntax" in u.stderr
+    assert f"the edits are kept in {journal_of(archive)}: mount {archive} again" in u.stderr
+    assert mount_entry(mnt) is None and daemon_pids(mnt) == []
+    assert archive.read_bytes() == before
+    log = log_of(archive).read_text()
+    assert re.search(r"^\S+Z tpkgfs\[\d+\] failed " + re.escape(str(archive)) + "$", log, re.M)
+    assert "invalid syntax" in log
+
+    # The next mount, and the tpkg commands on the archive, say that the last save failed.
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    assert f"tpkgfs: the last save of {archive} failed (" in r.stderr
+    assert "invalid syntax" in r.stderr
+    for command, status in ((["check"], 1), (["ls"], 0), (["cat", ".data/version"], 0)):
+        t = run(TPKG, command[0], archive, *command[1:])
+        assert t.returncode == status, (command, t)
+        warnings = t.stderr.splitlines()
+        assert len(warnings) == 1 and warnings[0].startswith(
+            f"tpkg: warning: the last save of {archive} failed ("), (command, t.stderr)
+        assert "invalid syntax" in warnings[0]
+    check = run(TPKG, "check", archive)
+    assert "ok" not in check.stdout and "invalid syntax" in check.stdout
+
+    # Fixed through the mount: the save goes through and the warnings stop.
+    text = (mnt / MODEL_PY).read_bytes()
+    assert text.endswith(BROKEN_IMPORT)
+    (mnt / MODEL_PY).write_bytes(text[:-len(BROKEN_IMPORT)] + b"\nFIXED = 1\n")
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u
+    assert u.stdout.startswith(f"tpkgfs: saved {archive}: ")
+    check = run(TPKG, "check", archive)
+    assert (check.returncode, check.stdout, check.stderr) == (0, f"{archive}: ok\n", "")
+    loaded = torch_check([{"name": "fixed", "archive": str(archive), "attr": "FIXED",
+                           "module": "corpus_models.model"}])
+    assert loaded["fixed"].get("value") == "1", loaded
+
+
+def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(tmp_path,
+                                                                             background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(BROKEN_IMPORT)
+    subprocess.run(["fusermount3", "-u", str(mnt)], check=True)  # exits 0, says nothing
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    log = log_of(archive).read_text()
+    assert f" failed {archive}\n" in log and "invalid syntax" in log
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    assert "invalid syntax" in r.stderr and "recovered 1 edited records" in r.stderr
+    assert (mnt / MODEL_PY).read_bytes().endswith(BROKEN_IMPORT)  # the edit was kept
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 1 and "invalid syntax" in u.stderr
+
+
+def stopped_daemon(background, mnt):
+    """Stops (SIGSTOP) the one daemon serving `mnt`; the fixture continues it at teardown."""
+    pids = daemon_pids(mnt)
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGSTOP)
+    background.stopped.append(pids[0])
+    return pids[0]
+
+
+def test_tpkgfs_u_returns_only_once_the_archive_is_saved_and_torch_loads_it(tmp_path,
+                                                                          background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    (mnt / INIT).write_bytes(INIT_TEXT.replace(b"= 3", b"= 21"))
+    pid = stopped_daemon(background, mnt)  # a save that takes as long as we like
+    u = subprocess.Popen([str(TPKGFS), "-u", str(mnt)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: not still_mounted(mnt), 20)  # unmounted already...
+        time.sleep(0.5)
+        assert u.poll() is None  # ...but tpkgfs -u waits for the daemon
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, err = u.communicate(timeout=60)
+    assert u.returncode == 0, err
+    assert out.startswith(f"tpkgfs: saved {archive}: 1 records from the journal"), out
+    assert err == ""
+    assert daemon_pids(mnt) == [] and not journal_of(archive).exists()
+    loaded = torch_check([{"name": "saved", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
+    assert loaded["saved"].get("value") == "21", loaded
+    assert f" saved {archive}\n" in log_of(archive).read_text()
+
+
+def test_nothing_changed_and_read_only_mounts_say_so(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    before = archive.read_bytes()
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    (mnt / INIT).read_bytes()
+    u = run(TPKGFS, "-u", mnt)
+    assert (u.returncode, u.stderr) == (0, "")
+    assert u.stdout == f"tpkgfs: no changes; {archive} left untouched\n"
+    assert archive.read_bytes() == before
+    mnt, r = background.mount(archive, "mnt", "-o", "ro")
+    assert r.returncode == 0, r.stderr
+    u = run(TPKGFS, "-u", mnt)
+    assert (u.returncode, u.stderr) == (0, "")
+    assert u.stdout == f"tpkgfs: unmounted {mnt} (read-only: nothing to save)\n"
+
+
+def test_a_remount_right_after_fusermount3_waits_for_the_save_and_shows_it(tmp_path,
+                                                                         background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    (mnt / INIT).write_bytes(INIT_TEXT.replace(b"= 3", b"= 22"))
+    pid = stopped_daemon(background, mnt)
+    subprocess.run(["fusermount3", "-u", str(mnt)], check=True, timeout=20)
+    remount = subprocess.Popen([str(TPKGFS), str(archive), str(mnt)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    background.mountpoints.append(mnt)
+    try:
+        time.sleep(0.5)
+        assert remount.poll() is None  # waiting, not serving the old content
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, err = remount.communicate(timeout=60)
+    assert remount.returncode == 0, err
+    assert err == f"tpkgfs: waiting for the save of {archive} (pid {pid}) to finish\n"
+    assert (mnt / INIT).read_bytes() == INIT_TEXT.replace(b"= 3", b"= 22")
+    (mnt / "corpus_models" / "again.py").write_bytes(b"AGAIN = 1\n")  # read/write
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u.stderr
+
+
+def test_an_immediate_remount_after_fusermount3_is_writable_with_the_new_content(tmp_path,
+                                                                               background):
+    archive = writable_copy(tmp_path / "a")
+    for round in range(3):
+        mnt, r = background.mount(archive)
+        assert r.returncode == 0 and "read-only" not in r.stderr, r.stderr
+        if round:  # the previous round's save, already there
+            assert (mnt / "corpus_models" / "round.py").read_bytes() == (
+                f"ROUND = {round - 1}\n".encode())
+        (mnt / "corpus_models" / "round.py").write_bytes(f"ROUND = {round}\n".encode())
+        subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    loaded = torch_check([{"name": "r", "archive": str(archive), "attr": "ROUND",
+                           "module": "corpus_models.round"}])
+    assert loaded["r"].get("value") == "2", loaded
+
+
+def test_a_second_read_write_mount_of_the_same_file_is_refused(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    other = tmp_path / "b"
+    other.mkdir()
+    link = other / "link.pt"
+    os.link(archive, link)
+    symlink = other / "symlink.pt"
+    symlink.symlink_to(archive)
+    m1, r = background.mount(archive, "m1")
+    assert r.returncode == 0, r.stderr
+    for name in (link, symlink, archive):
+        m2, r = background.mount(name, "m2")
+        assert r.returncode == 1, (name, r)
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1, r.stderr
+        assert lines[0].startswith(f"tpkgfs: cannot mount {name.resolve()} read/write: the same "
+                                   f"file is already mounted read/write by tpkgfs (pid ")
+        assert f"at {m1} (from {archive})" in lines[0] and f"tpkgfs -u {m1}" in lines[0]
+        assert mount_entry(m2) is None and daemon_pids(m2) == []
+    assert not journal_of(link).exists() and not log_of(link).exists()
+    m2, r = background.mount(link, "m2", "-o", "ro")  # a read-only view is fine
+    assert r.returncode == 0, r.stderr
+    (m1 / INIT).write_bytes(INIT_TEXT.replace(b"= 3", b"= 23"))
+    assert run(TPKGFS, "-u", m2).returncode == 0
+    u = run(TPKGFS, "-u", m1)
+    assert u.returncode == 0, u.stderr
+    m2, r = background.mount(link, "m2")  # the first daemon is gone: free again
+    assert r.returncode == 0, r.stderr
+    assert run(TPKGFS, "-u", m2).returncode == 0
+
+
+def test_outcomes_of_signals_and_umount_are_logged_too(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    for round, stop in enumerate(("SIGTERM", "umount", "SIGINT")):
+        mnt, r = background.mount(archive)
+        assert r.returncode == 0, r.stderr
+        (mnt / INIT).write_bytes(INIT_TEXT.replace(b"= 3", f"= {30 + round}".encode()))
+        pids = daemon_pids(mnt)
+        if stop == "umount":
+            subprocess.run(["umount", str(mnt)], check=True)
+        else:
+            os.kill(pids[0], getattr(signal, stop))
+        assert wait_until(lambda: not daemon_pids(mnt), 30)
+        assert mount_entry(mnt) is None
+        saved = [line for line in log_of(archive).read_text().splitlines()
+                 if re.match(rf"\S+Z tpkgfs\[{pids[0]}\] saved {re.escape(str(archive))}$", line)]
+        assert len(saved) == 1, (stop, log_of(archive).read_text())
+
+
+def test_errors_of_a_background_daemon_reach_the_log(tmp_path, background):
+    source = CORPUS / "pkg_minimal_text_only.pt"
+    record = "pkg_minimal_text_only/notes/readme.txt"
+    from ziputil import data_offset
+    data = bytearray(source.read_bytes())
+    data[data_offset(source, record) + 5] ^= 0x01  # a stored record with a bad CRC
+    archive = tmp_path / "a" / "text.pt"
+    archive.parent.mkdir()
+    archive.write_bytes(bytes(data))
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(OSError):
+        (mnt / "notes" / "readme.txt").read_bytes()
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u.stderr
+    assert re.search(rf"^tpkgfs: \d+ errors? (was|were) logged while {mnt} was mounted "
+                     rf"\(see {re.escape(str(log_of(archive)))}\)$", u.stderr, re.M), u.stderr
+    log = log_of(archive).read_text()
+    assert re.search(r"^\S+Z tpkgfs\[\d+\] error " + re.escape(str(archive)) + "\n  Cannot read '"
+                     + re.escape(record) + "'", log, re.M), log
+
+
+# --- what tpkgfs -u refuses -------------------------------------------------
+
+def one_line_failure(r):
+    assert r.returncode == 1, r
+    assert r.stdout == ""
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    return r.stderr
+
+
+def test_unmount_errors_are_one_line(tmp_path, background):
+    (tmp_path / "plain").mkdir()
+    err = one_line_failure(run(TPKGFS, "-u", tmp_path / "plain"))
+    assert err == f"tpkgfs: cannot unmount '{tmp_path / 'plain'}': it is not mounted\n"
+    err = one_line_failure(run(TPKGFS, "-u", tmp_path / "missing" / "m"))
+    assert "No such file or directory" in err
+    usage = run(TPKGFS, "-u")
+    assert usage.returncode == 2 and "usage: tpkgfs -u MOUNTPOINT" in usage.stderr
+
+
+def test_unmounting_something_else_is_refused(tmp_path):
+    where = tmp_path / "tmpfs"
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tpkg-test", str(where)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
+    try:
+        err = one_line_failure(run(TPKGFS, "-u", where))
+        assert err == f"tpkgfs: cannot unmount '{where}': it is not a tpkgfs mount (it is tmpfs)\n"
+        assert mount_entry(where) == "tmpfs"
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_another_users_mount_cannot_be_unmounted(tmp_path, background, request):
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv(1)")
+    archive = writable_copy(tmp_path / "a")
+    # tmp_path's folders are private to root: the mountpoint must be where nobody can look.
+    public = pathlib.Path(tempfile.mkdtemp(prefix="tpkgfs-test-"))
+
+    def remove_public():  # runs before the fixture's cleanup: never recurse into a mount
+        if still_mounted(public / "mnt"):
+            subprocess.run(["fusermount3", "-uz", str(public / "mnt")], capture_output=True)
+        shutil.rmtree(public, ignore_errors=True)
+
+    request.addfinalizer(remove_public)
+    public.chmod(0o755)
+    mnt, r = background.mount(archive, where=public)
+    assert r.returncode == 0, r.stderr
+    as_nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", str(TPKGFS)]
+    probe = run(*as_nobody, "--version")
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot run the build's tpkgfs: {probe.stderr.strip()}")
+    err = one_line_failure(run(*as_nobody, "-u", mnt))
+    assert err == (f"tpkgfs: cannot unmount '{mnt}': it was mounted by uid 0 (only that user or "
+                   "root may unmount it)\n")
+    assert mount_entry(mnt) == "fuse.tpkgfs"
+    assert run(TPKGFS, "-u", mnt).returncode == 0

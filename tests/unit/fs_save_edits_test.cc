@@ -1,0 +1,98 @@
+// The save at unmount records every outcome in the save log beside the
+// archive: saved, nothing changed, failed with every reason and the advice.
+#include "save_edits.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "scratch_dir.h"
+#include "tpkg/save_log.h"
+
+namespace tpkg::fs {
+namespace {
+
+using tpkg::testing::MakeArchive;
+using tpkg::testing::ReadFile;
+using tpkg::testing::SamplePackage;
+using tpkg::testing::ScratchDir;
+
+class SaveEditsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    archive_ = dir_ / "model.pt";
+    tpkg::testing::Records records = SamplePackage();
+    for (auto& [name, bytes] : records) {
+      if (name == "model/model.pkl") bytes = std::string("\x80\x03K\x01.", 5);  // the int 1
+    }
+    MakeArchive(archive_, records);
+    ASSERT_EQ(::chmod(archive_.c_str(), 0640), 0);
+    zip_.emplace(ZipReader::Open(archive_));
+    journal_.emplace(Journal::OpenOrCreate(archive_, *zip_));
+  }
+  void Edit(const std::string& record, const std::string& text) {
+    ScopedFd fd = journal_->OpenForWrite(record, /*truncate=*/true);
+    ASSERT_EQ(::pwrite(fd.get(), text.data(), text.size(), 0),
+              static_cast<ssize_t>(text.size()));
+  }
+  std::vector<SaveLogEntry> Log() { return ReadSaveLog(SaveLogPathFor(archive_)); }
+
+  ScratchDir dir_;
+  std::string archive_;
+  std::optional<ZipReader> zip_;
+  std::optional<Journal> journal_;
+};
+
+TEST_F(SaveEditsTest, ASavedArchiveIsLoggedWithItsSummary) {
+  Edit("pkg/code.py", "x = 2\n");
+  EXPECT_EQ(SaveEdits(*journal_), 0);
+  const std::vector<SaveLogEntry> log = Log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].kind, SaveLogKind::kSaved);
+  EXPECT_EQ(log[0].pid, ::getpid());
+  EXPECT_EQ(log[0].archive, archive_);
+  ASSERT_EQ(log[0].details.size(), 1u);
+  EXPECT_TRUE(log[0].details[0].starts_with("saved " + archive_ + ": 1 records from the journal"))
+      << log[0].details[0];
+  struct stat st;
+  ASSERT_EQ(::stat(SaveLogPathFor(archive_).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0027, 0u) << std::oct << st.st_mode
+                                    << ": the log is no more open than the 0640 archive";
+  EXPECT_FALSE(PendingSaveFailure(archive_));
+}
+
+TEST_F(SaveEditsTest, NothingChangedIsLoggedToo) {
+  EXPECT_EQ(SaveEdits(*journal_), 0);
+  const std::vector<SaveLogEntry> log = Log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].kind, SaveLogKind::kUnchanged);
+  EXPECT_EQ(log[0].details, std::vector<std::string>{"no changes; " + archive_ + " left untouched"});
+}
+
+TEST_F(SaveEditsTest, AFailedSaveLogsEveryReasonAndTheAdvice) {
+  const std::string before = ReadFile(archive_);
+  Edit("pkg/code.py", "x = 1\nfrom .sub import\n");
+  EXPECT_EQ(SaveEdits(*journal_), 1);
+  EXPECT_EQ(ReadFile(archive_), before);
+  const std::vector<SaveLogEntry> log = Log();
+  ASSERT_EQ(log.size(), 1u);
+  const SaveLogEntry& e = log[0];
+  EXPECT_EQ(e.kind, SaveLogKind::kFailed);
+  ASSERT_GE(e.details.size(), 3u);
+  EXPECT_EQ(e.details[0], "Cannot save " + archive_ + ": the package would no longer load:");
+  std::string all;
+  for (const std::string& line : e.details) all += line + "\n";
+  EXPECT_NE(all.find("pkg.code"), std::string::npos) << all;
+  EXPECT_NE(all.find("invalid syntax"), std::string::npos) << all;
+  const std::string journal = Journal::DirectoryFor(archive_);
+  EXPECT_EQ(e.details.back(), "the edits are kept in " + journal + ": mount " + archive_ +
+                                  " again to fix them (the next unmount saves them), or delete " +
+                                  journal + " to discard them");
+  const std::optional<SaveLogEntry> pending = PendingSaveFailure(archive_);
+  ASSERT_TRUE(pending);
+  EXPECT_NE(DescribeSaveFailure(*pending).find("invalid syntax"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tpkg::fs
