@@ -1,16 +1,34 @@
 // `tpkg check ARCHIVE`: strict validation, one line per problem.
 #include "cli.h"
 #include "output.h"
+#include "tpkg/metadata.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::cli {
+namespace {
+
+// A torch.package's declared extern modules against what it needs; "" when
+// they agree or `path` is no torch.package.
+std::string PackageExternsMismatch(const std::string& path) {
+  const auto zip = ZipReader::Open(path);
+  if (!zip.Find(".data/extern_modules") && !zip.Find(".data/version")) return "";
+  const ZipRecordSource records(zip);
+  return ExternModulesMismatch(records, RegenerateMetadata(records));
+}
+
+}  // namespace
 
 int RunCheck(const Command& self, const Args& args) {
   const ParsedCommand cmd =
       ParseCommand(self, args, po::options_description("Options"), {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
-  const std::vector<Error> problems = CheckArchive(path);
+  std::vector<Error> problems = CheckArchive(path);
+  if (problems.empty()) {
+    if (std::string mismatch = PackageExternsMismatch(path); !mismatch.empty()) {
+      problems.emplace_back(Errc::kPolicy, path + ": " + mismatch);
+    }
+  }
   Output out;
   for (const Error& e : problems) out.Line(e.what());
   if (problems.empty()) out.Line(path + ": ok");
