@@ -157,10 +157,12 @@ struct Metadata {
 // Metadata::problems.
 Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& options = {});
 
-// For `tpkg check`: "" when the package's own `.data/extern_modules` lists
-// exactly the extern modules `m` (regenerated without options) says it
-// needs (a module under a declared one counts as declared), else one line
-// naming the modules missing from it and those it lists needlessly.
+// For `tpkg check`: "" when the package's own `.data/extern_modules` declares
+// every extern module `m` (regenerated without options) says it needs (a
+// module under a declared one counts as declared), else one line naming the
+// missing ones: torch refuses to import them. Modules declared but not found
+// needed are not reported: the exporter lists what add_dependency() or a
+// `__reduce_package__` hook added, which the records need not show.
 std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m);
 
 }  // namespace tpkg

@@ -140,8 +140,8 @@ def test_an_unrelated_edit_never_adds_an_extern_module(tmp_path, posix_package):
                            text=True, timeout=120)
     assert check.returncode == 1
     assert check.stdout.splitlines() == [
-        f"{posix_package}: .data/extern_modules does not match what the package needs: "
-        "missing posix"]
+        f"{posix_package}: .data/extern_modules does not declare modules the package needs: "
+        "posix"]
     with session(posix_package, tmp_path / "mnt") as m:
         assert (m.path / ".data" / "extern_modules").read_bytes() == b"\n"
         with open(m.path / "notes" / "readme.txt", "ab") as f:
@@ -166,10 +166,10 @@ def test_an_unedited_mount_shows_the_archives_own_extern_modules(tmp_path):
                 own = data + b"os\nsubprocess\n"
                 data = own
             dst.writestr(info, data)
+    # Declared but unused externs are no load problem: `tpkg check` accepts them.
     check = subprocess.run([str(TPKG), "check", str(archive)], capture_output=True, text=True,
                            timeout=120)
-    assert check.returncode == 1
-    assert check.stdout.strip().endswith("listed but not needed os, subprocess"), check.stdout
+    assert check.returncode == 0, check.stdout
     for options in ((), ("-o", "ro")):
         with session(archive, tmp_path / ("mnt" + "".join(options)), *options) as m:
             assert (m.path / ".data" / "extern_modules").read_bytes() == own

@@ -292,25 +292,12 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
 std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m) {
   const std::vector<std::string> declared_list = PreviousExterns(records, MetadataOptions{});
   const std::unordered_set<std::string> declared(declared_list.begin(), declared_list.end());
-  const std::unordered_set<std::string> needed(m.externs.begin(), m.externs.end());
-  const auto join = [](const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
-    return out;
-  };
-  std::vector<std::string> missing, needless;
+  std::string missing;
   for (const auto& name : m.externs) {
-    if (!DeclaredExtern(name, declared)) missing.push_back(name);
+    if (!DeclaredExtern(name, declared)) missing += (missing.empty() ? "" : ", ") + name;
   }
-  for (const auto& name : declared_list) {
-    if (!needed.contains(name)) needless.push_back(name);
-  }
-  if (missing.empty() && needless.empty()) return "";
-  std::string line = ".data/extern_modules does not match what the package needs:";
-  if (!missing.empty()) line += " missing " + join(missing);
-  if (!missing.empty() && !needless.empty()) line += ";";
-  if (!needless.empty()) line += " listed but not needed " + join(needless);
-  return line;
+  if (missing.empty()) return "";
+  return ".data/extern_modules does not declare modules the package needs: " + missing;
 }
 
 }  // namespace tpkg
