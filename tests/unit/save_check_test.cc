@@ -58,6 +58,31 @@ TEST(SaveCheckTest, InternedModuleThatDisappearsIsAProblemNeverAnExtern) {
   EXPECT_TRUE(m.new_externs.empty());
 }
 
+TEST(SaveCheckTest, EveryImportFormOfAGoneModuleIsAProblem) {
+  ScratchDir python;
+  std::filesystem::create_directories(python / "corpus_models");
+  testing::WriteFile(python / "corpus_models/__init__.py", "");
+  testing::WriteFile(python / "corpus_models/util.py", "");
+  const PythonPath path(std::vector<std::string>{python.path()});
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Remove("corpus_models/util.py");  // model.py: from . import util
+  edited.Put("corpus_models/layers.py", "__import__('corpus_models.util')\nimport torch\n");
+  edited.Put("corpus_models/extra.py", "import corpus_models.util\n");
+  edited.Put("corpus_models/more.py", "from .util import squash\n");
+  MetadataOptions options = SaveOptions(base.records, edited);
+  options.python = &path;
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_TRUE(Has(m.problems, "    corpus_models.util\n      Context: a module of the package that "
+                              "is gone (it would not become extern); used by "))
+      << m.problems;
+  for (const char* user : {"corpus_models.model", "corpus_models.layers", "corpus_models.extra",
+                           "corpus_models.more"}) {
+    EXPECT_TRUE(Has(m.problems, user)) << user << m.problems;
+  }
+  EXPECT_FALSE(Has(m.extern_modules_text, "corpus_models")) << m.extern_modules_text;
+}
+
 TEST(SaveCheckTest, UneditedReferencesNeverAddExterns) {
   // The package declares less than it uses; an unrelated edit keeps it so.
   const CorpusArchive base("pkg_model_numpy.pt");
