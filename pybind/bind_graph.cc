@@ -69,7 +69,9 @@ void BindGraph(py::module_& m) {
       .value("MOCKED_BUT_STILL_USED", PackagingErrorReason::kMockedButStillUsed)
       .value("MISSING_MODULE", PackagingErrorReason::kMissingModule)
       .value("INCONSISTENT_STRUCTURE", PackagingErrorReason::kInconsistentStructure)
-      .value("UNREADABLE_PICKLE", PackagingErrorReason::kUnreadablePickle);
+      .value("UNREADABLE_PICKLE", PackagingErrorReason::kUnreadablePickle)
+      .value("MISSING_STORAGE", PackagingErrorReason::kMissingStorage)
+      .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

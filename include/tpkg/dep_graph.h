@@ -53,6 +53,8 @@ enum class PackagingErrorReason {
   kMissingModule,          // packaged code imports a module of the package that is gone
   kInconsistentStructure,  // the importer would refuse the record layout (doc/format.md §8.1)
   kUnreadablePickle,       // a save_pickle record that cannot be scanned
+  kMissingStorage,         // a pickle's storage record is missing or too short
+  kUnsupportedVersion,     // `.data/version` is not one torch loads
 };
 // The message torch prints for the reason (its enum value), e.g.
 // "Module was denied by a pattern."

@@ -127,6 +127,7 @@ struct JournalChild {
 //   "/a", "a/", "a//b", "a/..", "./a", "a\0b"   EINVAL
 //   a component over 255 bytes   ENAMETOOLONG (NAME_MAX)
 //   a path over 4095 bytes       ENAMETOOLONG (PATH_MAX)
+//   a component that is not valid UTF-8   EILSEQ
 int ValidateRecordPath(std::string_view path);
 
 class Journal {

@@ -57,7 +57,22 @@
 //     without `_mock.py`; an extern module the archive also has files under,
 //     or a module file `a.py` recorded before files under `a/` (the importer
 //     refuses both: inconsistent structure); a `.pkl` save_pickle record that
-//     does not scan.
+//     does not scan; a storage a pickle references (`.data/<key>.storage`)
+//     that is missing or holds fewer bytes than numel x element size (missing
+//     storage); a torch.package whose `.data/version` (or top-level
+//     `version`) is not one torch 1.13 loads, 1 to 10 (unsupported version).
+// Rules for a save (`options.edited` set; the previous extern list is then
+// what the package declared): extern modules only grow on purpose.
+//   * A module already declared extern (or under one: `numpy` covers
+//     `numpy.core`) stays as above.
+//   * A module the baseline records provided is an interned module that is
+//     gone: a missing-module problem, never a new extern.
+//   * A new module that only unedited records reference is left out: the
+//     package declared it not, and loads exactly as well as before.
+//   * A new module an edited record (written, created or renamed) imports
+//     becomes extern when torch's exporter would extern it implicitly
+//     (stdlib, torch) and is listed in Metadata::new_externs; anything else
+//     is torch's "no action" problem.
 //
 // Memory: each record is read, scanned and dropped as it comes (sources keep
 // their import references, pickles their module lists), so the peak is one
@@ -67,6 +82,7 @@
 // RecordSource must allow concurrent reads if it is shared across threads.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,6 +107,9 @@ class RecordSource {
   // The first `n` bytes (fewer if the record is shorter). Override when the
   // record may be large: the default reads it all.
   virtual std::string ReadPrefix(const std::string& name, size_t n) const;
+  // The record's size in bytes. Override when the record may be large: the
+  // default reads it all.
+  virtual uint64_t RecordSize(const std::string& name) const;
 };
 
 // RecordSource over an open archive (entries() order, prefix stripped).
@@ -101,6 +120,7 @@ class ZipRecordSource : public RecordSource {
   std::vector<std::string> RecordNames() const override;
   std::string ReadRecord(const std::string& name) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
+  uint64_t RecordSize(const std::string& name) const override;
 
  private:
   const ZipEntry& Entry(const std::string& name) const;
@@ -119,6 +139,9 @@ struct MetadataOptions {
   // Where modules outside the package are looked up; nullptr: the configured
   // interpreter's sys.path (python_env.h).
   const PythonPath* python = nullptr;
+  // Set for a save (rules above): whether the record now named so was
+  // edited (written, created or renamed) since the archive was opened.
+  std::function<bool(const std::string& record)> edited;
 };
 
 struct Metadata {
@@ -127,6 +150,7 @@ struct Metadata {
   std::vector<std::string> mocked;    // sorted, as mocked_modules()
   std::vector<std::string> externs;   // extern_modules order (rules above)
   std::string extern_modules_text;    // "\n".join(externs) + "\n"
+  std::vector<std::string> new_externs;  // with options.edited: externs an edit added
   std::string deps_dot;               // graph.ToDot()
   std::string problems;               // PackagingError text; empty when loadable
   bool ok() const { return problems.empty(); }
@@ -135,5 +159,13 @@ struct Metadata {
 // Throws Error only when the source cannot be read; analysis problems go to
 // Metadata::problems.
 Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& options = {});
+
+// For `tpkg check`: "" when the package's own `.data/extern_modules` declares
+// every extern module `m` (regenerated without options) says it needs (a
+// module under a declared one counts as declared), else one line naming the
+// missing ones: torch refuses to import them. Modules declared but not found
+// needed are not reported: the exporter lists what add_dependency() or a
+// `__reduce_package__` hook added, which the records need not show.
+std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m);
 
 }  // namespace tpkg

@@ -18,9 +18,10 @@
 //   | `model/a/`           | ok with `directory_entry`, else empty component  |
 //   | 256-byte component   | too long with `name_max` (NAME_MAX)              |
 //   | 4096-byte path       | too long with `path_max` (PATH_MAX)              |
+//   | `model/a\xff.py`     | not valid UTF-8 with `utf8`                      |
 //
 // The first problem met wins: empty name, path length, absolute name, then
-// each component in order (form, NUL byte, length).
+// each component in order (form, NUL byte, UTF-8, length).
 //
 //   if (tpkg::RecordPathProblem p = tpkg::CheckRecordPath(name); p) refuse(p.why);
 //
@@ -45,11 +46,16 @@ struct RecordPathRules {
   bool name_max = false;
   // A path longer than kRecordPathMax bytes is refused.
   bool path_max = false;
+  // A component that is not valid UTF-8 is refused: the writer flags every
+  // name UTF-8 (as torch does), and Python's zipfile and torch cannot open
+  // an archive whose flagged name does not decode.
+  bool utf8 = false;
 };
 
 struct RecordPathProblem {
   std::string_view why;   // "" when the path is fine; a static string otherwise
   bool too_long = false;  // a length rule (ENAMETOOLONG) rather than the form (EINVAL)
+  bool not_utf8 = false;  // the `utf8` rule (EILSEQ)
   explicit operator bool() const { return !why.empty(); }
 };
 

@@ -18,12 +18,6 @@ constexpr uint32_t kDefaultFileMode = 0644;
 constexpr uint32_t kDefaultDirMode = 0755;
 constexpr mode_t kGeneratedMode = S_IFREG | 0444;
 
-MetadataOptions EditedPackageOptions(const ZipReader& zip) {
-  MetadataOptions options;
-  options.baseline_records = OriginalRecordNames(zip);
-  return options;
-}
-
 }  // namespace
 
 JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal,
@@ -32,8 +26,8 @@ JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journa
       journal_(journal),
       options_(options),
       archive_mtime_(ArchiveMtime(*zip_)),
-      virtual_files_(zip_, std::make_shared<JournalRecords>(journal),
-                     EditedPackageOptions(*zip_)) {}
+      virtual_files_(zip_, std::make_shared<JournalRecords>(journal), SaveCheckOptions(journal),
+                     [&journal] { return !journal.dirty(); }) {}
 
 std::string JournalFsOps::NameOfInode(InodeId ino) const {
   if (std::optional<std::string> path = PathOf(ino)) return *path;

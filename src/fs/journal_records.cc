@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
@@ -50,6 +51,25 @@ std::string JournalRecords::ReadRecord(const std::string& name) const {
 
 std::string JournalRecords::ReadPrefix(const std::string& name, size_t n) const {
   return Read(name, n);
+}
+
+uint64_t JournalRecords::RecordSize(const std::string& name) const {
+  const std::optional<JournalNode> node = journal_.Stat(name);
+  if (!node || node->is_dir) throw Error(Errc::kNotFound, "No record '" + name + "'", ENOENT);
+  return node->size;
+}
+
+bool JournalRecords::IsEdited(const std::string& name) const {
+  const std::optional<JournalNode> node = journal_.Stat(name);
+  return !node || node->edited() || node->original->name != name;
+}
+
+MetadataOptions SaveCheckOptions(const Journal& journal) {
+  MetadataOptions options;
+  options.baseline_records = OriginalRecordNames(journal.original());
+  options.edited = [records = std::make_shared<JournalRecords>(journal)](
+                       const std::string& record) { return records->IsEdited(record); };
+  return options;
 }
 
 }  // namespace tpkg::fs

@@ -29,6 +29,10 @@ class JournalRecords : public RecordSource {
   std::vector<std::string> RecordNames() const override;
   std::string ReadRecord(const std::string& name) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
+  uint64_t RecordSize(const std::string& name) const override;
+  // Whether the file now named `name` was written, created or renamed since
+  // the archive was opened (MetadataOptions::edited).
+  bool IsEdited(const std::string& name) const;
 
  private:
   std::string Read(const std::string& name, size_t limit) const;
@@ -38,5 +42,10 @@ class JournalRecords : public RecordSource {
 // The names of the original archive's records (prefix stripped, no
 // directory entries): MetadataOptions::baseline_records of an edited package.
 std::vector<std::string> OriginalRecordNames(const ZipReader& zip);
+
+// The options of a save check (or of the virtual files of a read/write
+// mount): the original records as baseline, the journal's edits as
+// `edited`. The journal must outlive them.
+MetadataOptions SaveCheckOptions(const Journal& journal);
 
 }  // namespace tpkg::fs

@@ -21,12 +21,14 @@ namespace {
 // when the package would not load as it is.
 RegeneratedRecords RegenerateForSave(const Journal& journal) {
   if (!IsTorchPackage(journal.original())) return {};
-  MetadataOptions options;
-  options.baseline_records = OriginalRecordNames(journal.original());
-  const Metadata m = RegenerateMetadata(JournalRecords(journal), options);
+  const Metadata m = RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal));
   if (!m.ok()) {
     throw Error(Errc::kPolicy, "Cannot save " + journal.archive_path() +
                                    ": the package would no longer load:\n" + m.problems);
+  }
+  for (const std::string& module : m.new_externs) {
+    TPKG_LOG(kInfo) << journal.archive_path() << ": " << module
+                    << " is now extern (an edited source imports it)";
   }
   return {{kExternModulesPath, m.extern_modules_text}};
 }

@@ -11,12 +11,17 @@ bool IsTorchPackage(const ZipReader& zip) {
 }
 
 VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip)
-    : VirtualFiles(zip, std::make_shared<ZipRecordSource>(*zip), MetadataOptions{}) {}
+    : VirtualFiles(zip, std::make_shared<ZipRecordSource>(*zip), MetadataOptions{},
+                   [] { return true; }) {}
 
 // The ZipRecordSource above refers to *zip, which zip_ keeps alive.
 VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip,
-                           std::shared_ptr<const RecordSource> source, MetadataOptions options)
-    : zip_(std::move(zip)), source_(std::move(source)), options_(std::move(options)) {
+                           std::shared_ptr<const RecordSource> source, MetadataOptions options,
+                           std::function<bool()> unchanged)
+    : zip_(std::move(zip)),
+      source_(std::move(source)),
+      options_(std::move(options)),
+      unchanged_(std::move(unchanged)) {
   if (IsTorchPackage(*zip_)) paths_ = {kExternModulesPath, kDepsDotPath};
 }
 
@@ -39,6 +44,11 @@ VirtualFiles::Generated VirtualFiles::Generate() const {
                          << m.problems;
     }
     out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
+    // An unedited archive is shown as it is, even where the analysis would
+    // write another list: the mount must not misreport what the package declares.
+    if (const ZipEntry* own = zip_->Find(kExternModulesPath); own && unchanged_()) {
+      out.extern_modules = std::make_shared<const std::string>(zip_->ReadAll(*own));
+    }
     out.deps_dot = std::make_shared<const std::string>(m.deps_dot);
   } catch (const Error& e) {
     out.failure = std::make_shared<const Error>(

@@ -5,8 +5,8 @@
 // from libtpkg's metadata regeneration (metadata.h) over the current records:
 //
 //   path                    content
-//   .data/extern_modules    the extern list as the exporter would write it now
-//                           (an unmodified archive gets its own bytes back)
+//   .data/extern_modules    the archive's own record while nothing changed;
+//                           after an edit, the extern list the save will write
 //   .data/deps.dot          the dependency graph, as torch's
 //                           dependency_graph_string() prints it
 //
@@ -30,6 +30,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,9 +56,10 @@ class VirtualFiles {
   // The records of `zip` as they are (the read-only view).
   explicit VirtualFiles(std::shared_ptr<const ZipReader> zip);
   // The records of `source` (the edited namespace; `zip` is the archive
-  // as opened, whose own `.data/extern_modules` is the fallback).
+  // as opened, whose own `.data/extern_modules` is the fallback, and is
+  // shown as it is while `unchanged()` says the records are the archive's).
   VirtualFiles(std::shared_ptr<const ZipReader> zip, std::shared_ptr<const RecordSource> source,
-               MetadataOptions options);
+               MetadataOptions options, std::function<bool()> unchanged);
   VirtualFiles(const VirtualFiles&) = delete;
   VirtualFiles& operator=(const VirtualFiles&) = delete;
 
@@ -86,6 +88,7 @@ class VirtualFiles {
   std::shared_ptr<const ZipReader> zip_;
   std::shared_ptr<const RecordSource> source_;
   const MetadataOptions options_;
+  const std::function<bool()> unchanged_;
   std::vector<std::string> paths_;  // slot -> path: extern_modules, deps.dot
   std::atomic<uint64_t> epoch_{1};  // bumped by Invalidate()
   mutable std::mutex mu_;

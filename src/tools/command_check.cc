@@ -3,9 +3,22 @@
 // what its user last saw through the mount.
 #include "cli.h"
 #include "output.h"
+#include "tpkg/metadata.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::cli {
+namespace {
+
+// A torch.package's declared extern modules against what it needs; "" when
+// they agree or `path` is no torch.package.
+std::string PackageExternsMismatch(const std::string& path) {
+  const auto zip = ZipReader::Open(path);
+  if (!zip.Find(".data/extern_modules") && !zip.Find(".data/version")) return "";
+  const ZipRecordSource records(zip);
+  return ExternModulesMismatch(records, RegenerateMetadata(records));
+}
+
+}  // namespace
 
 int RunCheck(const Command& self, const Args& args) {
   const ParsedCommand cmd =
@@ -13,7 +26,12 @@ int RunCheck(const Command& self, const Args& args) {
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
   const std::string failed_save = WarnIfLastSaveFailed(path);
-  const std::vector<Error> problems = CheckArchive(path);
+  std::vector<Error> problems = CheckArchive(path);
+  if (problems.empty()) {
+    if (std::string mismatch = PackageExternsMismatch(path); !mismatch.empty()) {
+      problems.emplace_back(Errc::kPolicy, path + ": " + mismatch);
+    }
+  }
   Output out;
   for (const Error& e : problems) out.Line(e.what());
   if (!failed_save.empty()) out.Line(path + ": " + failed_save);

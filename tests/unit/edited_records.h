@@ -32,6 +32,11 @@ class EditedRecords : public RecordSource {
     edits_[name] = std::nullopt;
     return *this;
   }
+  // Whether the record was put (MetadataOptions::edited).
+  bool IsEdited(const std::string& name) const {
+    const auto it = edits_.find(name);
+    return it != edits_.end() && it->second;
+  }
   std::vector<std::string> RecordNames() const override {
     std::vector<std::string> out;
     for (const auto& n : base_.RecordNames()) {

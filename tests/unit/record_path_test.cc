@@ -49,12 +49,18 @@ TEST(RecordPathTest, FollowsTheTable) {
       {std::string(4096, '/'), kMount, "path longer than 4095 bytes", true},
       {"a/../" + std::string(256, 'x'), kMount, "'..' path component"},
       {std::string(256, 'x') + "/..", kMount, "path component longer than 255 bytes", true},
+      // Names that are not UTF-8: refused only with the `utf8` rule (EILSEQ).
+      {"m/notes\xff.txt", kPlain, ""},
+      {"m/notes\xff.txt", {.utf8 = true}, "name is not valid UTF-8"},
+      {"m/caf\xc3\xa9.txt", {.utf8 = true}, ""},
+      {"m/\xed\xa0\x80.txt", {.utf8 = true}, "name is not valid UTF-8"},  // a surrogate
   };
   for (const Row& row : rows) {
     const RecordPathProblem p = CheckRecordPath(row.path, row.rules);
     EXPECT_EQ(std::string(p.why), row.why) << row.path.substr(0, 40);
     EXPECT_EQ(static_cast<bool>(p), !row.why.empty()) << row.path.substr(0, 40);
     EXPECT_EQ(p.too_long, row.too_long) << row.path.substr(0, 40);
+    EXPECT_EQ(p.not_utf8, row.why == "name is not valid UTF-8") << row.path.substr(0, 40);
   }
 }
 

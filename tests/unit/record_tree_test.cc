@@ -122,6 +122,8 @@ TEST(RecordTreeTest, PathValidationFollowsNameMaxAndPathMax) {
       {"./a", EINVAL},
       {"a/..", EINVAL},
       {std::string("a\0b", 3), EINVAL},
+      {"m/notes\xff.txt", EILSEQ},
+      {"m/caf\xc3\xa9.txt", 0},
   };
   for (const Row& row : rows)
     EXPECT_EQ(ValidateRecordPath(row.path), row.expected) << row.path.substr(0, 40);

@@ -63,8 +63,10 @@ void CollectChildren(const Map& map, const std::string& prefix, bool is_dir,
 
 int ValidateRecordPath(std::string_view path) {
   if (path.empty()) return 0;  // the root
-  const RecordPathProblem p = CheckRecordPath(path, {.name_max = true, .path_max = true});
-  return !p ? 0 : p.too_long ? ENAMETOOLONG : EINVAL;
+  const RecordPathProblem p =
+      CheckRecordPath(path, {.name_max = true, .path_max = true, .utf8 = true});
+  if (!p) return 0;
+  return p.too_long ? ENAMETOOLONG : p.not_utf8 ? EILSEQ : EINVAL;
 }
 
 RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {

@@ -51,6 +51,10 @@ std::string_view ReasonText(PackagingErrorReason reason) {
       return "Module layout would not load: inconsistent module structure.";
     case R::kUnreadablePickle:
       return "Pickle could not be scanned for dependencies.";
+    case R::kMissingStorage:
+      return "Storage is loaded by a pickle but is missing from the package or too short.";
+    case R::kUnsupportedVersion:
+      return "Package version is not one torch loads.";
   }
   return "?";
 }

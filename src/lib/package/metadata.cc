@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "package/load_checks.h"
 #include "package/package_layout.h"
 #include "tpkg/error.h"
 #include "tpkg/policy.h"
@@ -163,11 +164,13 @@ void CheckExternFolders(ExportPolicy& policy, const ArchiveLayout& layout) {
 }
 
 std::vector<std::string> OrderExterns(const DepGraph& graph,
-                                      const std::vector<std::string>& previous) {
+                                      const std::vector<std::string>& previous,
+                                      const std::unordered_set<std::string>& left_out) {
   std::vector<std::string> now;
   std::unordered_set<std::string> needed;
   for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
     const NodeAttrs& a = graph.attrs(id);
+    if (left_out.contains(graph.name(id))) continue;
     if (a.action == Action::kExtern && !a.is_pickle && needed.insert(graph.name(id)).second) {
       now.push_back(graph.name(id));
     }
@@ -181,6 +184,80 @@ std::vector<std::string> OrderExterns(const DepGraph& graph,
     if (!kept.contains(name)) out.push_back(name);
   }
   return out;
+}
+
+// Whether the importer lets `module` through as declared: it or a parent
+// package is in the extern list (its tree has an extern node on the way), or
+// it is on the importer's implicit allow list.
+bool DeclaredExtern(std::string_view module, const std::unordered_set<std::string>& declared) {
+  static const std::unordered_set<std::string_view> kImplicitAllowList = {
+      "numpy", "numpy.core", "numpy.core._multiarray_umath", "builtins"};
+  if (kImplicitAllowList.contains(module)) return true;
+  for (size_t dot = module.find('.');; dot = module.find('.', dot + 1)) {
+    if (declared.contains(std::string(module.substr(0, dot)))) return true;
+    if (dot == std::string_view::npos) return false;
+  }
+}
+
+// The record a graph node stands for ("" for nodes that are no record).
+std::string RecordOfNode(const ArchiveLayout& layout, const std::string& node) {
+  if (const ArchiveModule* module = layout.Module(node)) return module->record;
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    if (pickle.NodeName() == node) return pickle.record;
+  }
+  return "";
+}
+
+// A save's extern rules (metadata.h): returns the externs left out, adds
+// problems for the refused ones and lists the accepted new ones.
+std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
+                                                   const ArchiveLayout& layout,
+                                                   const std::vector<std::string>& previous,
+                                                   const MetadataOptions& options,
+                                                   std::vector<std::string>& new_externs) {
+  const std::unordered_set<std::string> declared(previous.begin(), previous.end());
+  const BaselineModules baseline(options.baseline_records);
+  DepGraph& graph = policy.mutable_graph();
+  std::unordered_set<std::string> left_out;
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    const NodeAttrs& attrs = graph.attrs(id);
+    if (attrs.action != Action::kExtern || attrs.is_pickle) continue;
+    const std::string name = graph.name(id);
+    if (DeclaredExtern(name, declared)) continue;
+    std::string users, edited_users;
+    for (DepGraph::NodeId user : graph.predecessor_ids(id)) {
+      users += (users.empty() ? "" : ", ") + graph.name(user);
+      const std::string record = RecordOfNode(layout, graph.name(user));
+      if (!record.empty() && options.edited(record)) {
+        edited_users += (edited_users.empty() ? "" : ", ") + record;
+      }
+    }
+    left_out.insert(name);
+    if (baseline.contains(name)) {
+      AddProblem(graph, name, PackagingErrorReason::kMissingModule,
+                 "a module of the package that is gone (it would not become extern); used by " +
+                     users);
+    } else if (edited_users.empty()) {
+      continue;  // unedited code references it: the package never declared it; nor does the save
+    } else if (CanImplicitlyExtern(name)) {
+      left_out.erase(name);
+      new_externs.push_back(name);
+    } else {
+      AddProblem(graph, name, PackagingErrorReason::kNoAction,
+                 "newly imported by " + edited_users +
+                     ", and only the standard library and torch become extern implicitly");
+    }
+  }
+  return left_out;
+}
+
+// Storage and version problems, formatted after the graph's own.
+std::string LoadProblems(const RecordSource& records, const ArchiveLayout& layout) {
+  const std::vector<std::string> names = records.RecordNames();
+  DepGraph problems;
+  CheckStorages(layout, records, names, problems);
+  CheckVersion(records, names, problems);
+  return FormatPackagingError(problems);
 }
 
 }  // namespace
@@ -206,14 +283,32 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   }
 
   Metadata m;
+  std::unordered_set<std::string> left_out;
+  if (options.edited) left_out = RestrictNewExterns(policy, layout, previous, options, m.new_externs);
   m.interned = policy.InternedModules();
   m.mocked = policy.MockedModules();
-  m.externs = OrderExterns(policy.graph(), previous);
+  m.externs = OrderExterns(policy.graph(), previous, left_out);
   m.extern_modules_text = ExternModulesText(m.externs);
   m.deps_dot = policy.graph().ToDot();
   m.problems = FormatPackagingError(policy.graph());
+  std::string load_problems = LoadProblems(records, layout);
+  if (!load_problems.empty()) {
+    // One message: the second list continues the first one's "* reason" blocks.
+    m.problems += m.problems.empty() ? load_problems : load_problems.substr(1);
+  }
   m.graph = std::move(policy.mutable_graph());
   return m;
+}
+
+std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m) {
+  const std::vector<std::string> declared_list = PreviousExterns(records, MetadataOptions{});
+  const std::unordered_set<std::string> declared(declared_list.begin(), declared_list.end());
+  std::string missing;
+  for (const auto& name : m.externs) {
+    if (!DeclaredExtern(name, declared)) missing += (missing.empty() ? "" : ", ") + name;
+  }
+  if (missing.empty()) return "";
+  return ".data/extern_modules does not declare modules the package needs: " + missing;
 }
 
 }  // namespace tpkg

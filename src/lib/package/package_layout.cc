@@ -39,6 +39,10 @@ std::string RecordSource::ReadPrefix(const std::string& name, size_t n) const {
   return all;
 }
 
+uint64_t RecordSource::RecordSize(const std::string& name) const {
+  return ReadRecord(name).size();
+}
+
 bool IsFrameworkRecord(std::string_view record) {
   return record.empty() || record.ends_with('/') || record.starts_with(".data/");
 }
@@ -112,6 +116,7 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
   ArchivePickle pickle{record,
                        slash == std::string::npos ? "" : DotsFor(record.substr(0, slash)),
                        record.substr(slash == std::string::npos ? 0 : slash + 1),
+                       {},
                        {}};
   try {
     const std::string bytes = records.ReadRecord(record);
@@ -119,6 +124,7 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
     pickle.deps.modules = std::move(scan.modules);
     for (auto& g : scan.globals)
       pickle.deps.globals.emplace_back(std::move(g.module), std::move(g.name));
+    pickle.storages = std::move(scan.storages);
   } catch (const Error& e) {
     if (record.ends_with(".pkl")) {
       problems_.push_back({pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,

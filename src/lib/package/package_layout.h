@@ -20,6 +20,7 @@
 #include "tpkg/dep_graph.h"
 #include "tpkg/metadata.h"
 #include "tpkg/module_env.h"
+#include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
 
 namespace tpkg {
@@ -58,6 +59,7 @@ struct ArchivePickle {
   std::string package;   // "a.b" for a/b/x.pkl
   std::string resource;  // "x.pkl"
   PickleDependencies deps;  // what save_pickle's scan found (torch_last_module unset)
+  std::vector<StorageRef> storages;  // the storages it loads (load_checks.h)
   std::string NodeName() const { return "<" + package + "." + resource + ">"; }
 };
 

@@ -29,4 +29,6 @@ std::string ZipRecordSource::ReadPrefix(const std::string& name, size_t n) const
   return out;
 }
 
+uint64_t ZipRecordSource::RecordSize(const std::string& name) const { return Entry(name).size; }
+
 }  // namespace tpkg

@@ -1,10 +1,13 @@
 #include "tpkg/record_path.h"
 
+#include "base/utf8.h"
+
 namespace tpkg {
 namespace {
 
 RecordPathProblem Invalid(std::string_view why) { return {why, false}; }
 RecordPathProblem TooLong(std::string_view why) { return {why, true}; }
+RecordPathProblem NotUtf8(std::string_view why) { return {why, false, true}; }
 
 // The verdict on one '/'-separated component; `first` is the leftmost one.
 RecordPathProblem ComponentProblem(std::string_view part, bool first,
@@ -13,6 +16,9 @@ RecordPathProblem ComponentProblem(std::string_view part, bool first,
   if (part == "..") return Invalid("'..' path component");
   if (part == "." && !(first && rules.dot_prefix_folder)) return Invalid("'.' path component");
   if (part.find('\0') != std::string_view::npos) return Invalid("name contains a NUL byte");
+  if (rules.utf8 && FindInvalidUtf8(part) != std::string_view::npos) {
+    return NotUtf8("name is not valid UTF-8");
+  }
   if (rules.name_max && part.size() > kRecordNameMax) {
     return TooLong("path component longer than 255 bytes");
   }

@@ -1,0 +1,28 @@
+// load_checks.h (private): what torch's loader needs beyond modules: the
+// storages the pickles load and a supported `.data/version` (metadata.h
+// "Problems"). Both add nodes to a graph of their own, so the dependency
+// graph (and `.data/deps.dot`) stays as the exporter built it.
+//
+// Thread safety: pure functions of their arguments.
+#pragma once
+
+#include "package/package_layout.h"
+#include "tpkg/dep_graph.h"
+#include "tpkg/metadata.h"
+
+namespace tpkg {
+
+// Bytes per element of a storage class ("FloatStorage": 4); 0 when unknown.
+uint64_t StorageElementSize(std::string_view storage_class);
+
+// Every `.data/<key>.storage` a pickle loads that is missing or shorter than
+// numel x element size: a kMissingStorage node named after the record.
+void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
+                   const std::vector<std::string>& names, DepGraph& problems);
+
+// A torch.package (`.data/extern_modules` or `.data/version` present) whose
+// version record is missing or outside 1..10: a kUnsupportedVersion node.
+void CheckVersion(const RecordSource& records, const std::vector<std::string>& names,
+                  DepGraph& problems);
+
+}  // namespace tpkg

@@ -1,0 +1,180 @@
+"""A save never breaks or widens a package (issue 11, points 3, 4, 5, 7).
+
+Each scenario runs on a real mount of a copy in tmp_path: edits that would
+make the package fail to load are refused before anything is written (every
+problem named, the archive untouched, the edits kept); an unrelated edit
+never adds an extern module the package did not declare; names that are not
+UTF-8 are refused with EILSEQ; an unedited mount shows the archive's own
+`.data/extern_modules`. Real torch loads, or correctly refuses, every archive
+the tests save.
+"""
+import errno
+import json
+import os
+import subprocess
+import zipfile
+
+import pytest
+
+from mounting import BUILD
+from writing import PYTHON, records, session, torch_check, writable_copy
+
+TPKG = BUILD / "src" / "tools" / "tpkg"
+REFUSED = [r"^tpkgfs: Cannot save .*would no longer load", r"^\s*$", r"^\s*\*|^\s+\S",
+           r"the edits are kept in", r"would not export as it is"]
+
+
+def refused_save(tmp_path, edit):
+    """Runs `edit(mount_path)` on a copy of the corpus package; the save must fail.
+    Returns the daemon's stderr."""
+    archive = writable_copy(tmp_path)
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt", allow=REFUSED) as m:
+        edit(m.path)
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert archive.read_bytes() == before  # nothing written
+    assert list(tmp_path.glob(".*.tpkgfs"))  # the edits are kept
+    loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
+    assert "error" not in loaded["k"], loaded
+    return m.stderr()
+
+
+def test_removing_an_interned_module_is_refused_never_made_extern(tmp_path):
+    stderr = refused_save(tmp_path, lambda p: os.unlink(p / "corpus_models" / "layers.py"))
+    assert "Module is imported by packaged code but is missing from the package." in stderr
+    assert "corpus_models.layers" in stderr
+
+
+def test_renaming_a_module_a_pickle_needs_is_refused(tmp_path):
+    stderr = refused_save(tmp_path, lambda p: os.rename(p / "corpus_models" / "model.py",
+                                                        p / "corpus_models" / "model2.py"))
+    assert "corpus_models.model\n" in stderr
+
+
+def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path):
+    def edit(p):
+        os.truncate(p / ".data" / "1.storage", 0)
+        os.unlink(p / ".data" / "2.storage")
+    stderr = refused_save(tmp_path, edit)
+    assert "Storage is loaded by a pickle but is missing from the package or too short." in stderr
+    assert ".data/1.storage" in stderr and ".data/2.storage" in stderr
+
+
+def test_a_version_torch_refuses_is_refused(tmp_path):
+    stderr = refused_save(tmp_path, lambda p: (p / ".data" / "version").write_bytes(b"99\n"))
+    assert "Package version is not one torch loads." in stderr
+    assert "version 99" in stderr
+
+
+def test_names_that_are_not_utf8_are_refused_with_eilseq(tmp_path):
+    archive = writable_copy(tmp_path)
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt") as m:
+        root = os.fsencode(m.path)
+        for make in (lambda: open(root + b"/notes\xff.txt", "wb"),
+                     lambda: os.mkdir(root + b"/dir\xff"),
+                     lambda: os.rename(root + b"/corpus_models/util.py", root + b"/u\xff.py")):
+            with pytest.raises(OSError) as info:
+                make()
+            assert info.value.errno == errno.EILSEQ
+    assert m.problems == []
+    assert archive.read_bytes() == before  # nothing changed, nothing saved
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
+
+
+# A package whose pickle calls posix.system, exported by torch; its declared
+# extern list is then emptied, so torch refuses to load it ("posix" is not extern).
+MAKE_POSIX_PACKAGE = r"""
+import sys, zipfile, posix
+from torch.package import PackageExporter
+
+class Runs:
+    def __reduce__(self):
+        return (posix.system, ("true",))
+
+exported, out = sys.argv[1], sys.argv[2]
+with PackageExporter(exported) as pe:
+    pe.save_text("notes", "readme.txt", "hello\n")
+    pe.save_pickle("evil", "obj.pkl", Runs())
+with zipfile.ZipFile(exported) as src, zipfile.ZipFile(out, "w") as dst:
+    for info in src.infolist():
+        data = src.read(info)
+        if info.filename.endswith("/.data/extern_modules"):
+            assert data == b"posix\n", data
+            data = b"\n"
+        dst.writestr(info, data)
+"""
+
+LOAD_POSIX_PACKAGE = r"""
+import sys
+from torch.package import PackageImporter
+imp = PackageImporter(sys.argv[1])
+try:
+    imp.load_pickle("evil", "obj.pkl")
+    print("ran")
+except ModuleNotFoundError as e:
+    print("refused:", e)
+"""
+
+
+def load_posix_package(archive):
+    run = subprocess.run([PYTHON, "-c", LOAD_POSIX_PACKAGE, str(archive)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
+@pytest.fixture
+def posix_package(tmp_path):
+    archive = tmp_path / "posix.pt"
+    run = subprocess.run([PYTHON, "-c", MAKE_POSIX_PACKAGE, str(tmp_path / "exported.pt"),
+                          str(archive)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert load_posix_package(archive).startswith("refused:")
+    return archive
+
+
+def test_an_unrelated_edit_never_adds_an_extern_module(tmp_path, posix_package):
+    check = subprocess.run([str(TPKG), "check", str(posix_package)], capture_output=True,
+                           text=True, timeout=120)
+    assert check.returncode == 1
+    assert check.stdout.splitlines() == [
+        f"{posix_package}: .data/extern_modules does not declare modules the package needs: "
+        "posix"]
+    with session(posix_package, tmp_path / "mnt") as m:
+        assert (m.path / ".data" / "extern_modules").read_bytes() == b"\n"
+        with open(m.path / "notes" / "readme.txt", "ab") as f:
+            f.write(b"one more line\n")
+        # The edited view shows what the save will write: still no posix.
+        assert (m.path / ".data" / "extern_modules").read_bytes() == b"\n"
+    assert m.problems == []
+    saved = records(posix_package)
+    assert saved["notes/readme.txt"] == b"hello\none more line\n"
+    assert saved[".data/extern_modules"] == b"\n"
+    assert load_posix_package(posix_package).startswith("refused:")
+
+
+def test_an_unedited_mount_shows_the_archives_own_extern_modules(tmp_path):
+    # The corpus package with `os` and `subprocess` declared, which its code never imports.
+    source = writable_copy(tmp_path / "src")
+    archive = tmp_path / "declared.pt"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(archive, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("/.data/extern_modules"):
+                own = data + b"os\nsubprocess\n"
+                data = own
+            dst.writestr(info, data)
+    # Declared but unused externs are no load problem: `tpkg check` accepts them.
+    check = subprocess.run([str(TPKG), "check", str(archive)], capture_output=True, text=True,
+                           timeout=120)
+    assert check.returncode == 0, check.stdout
+    for options in ((), ("-o", "ro")):
+        with session(archive, tmp_path / ("mnt" + "".join(options)), *options) as m:
+            assert (m.path / ".data" / "extern_modules").read_bytes() == own
+        assert m.problems == []
+    assert records(archive)[".data/extern_modules"] == own
+    loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
+    assert "error" not in loaded["k"], loaded
+    assert loaded["k"]["externs"][-2:] == ["os", "subprocess"]

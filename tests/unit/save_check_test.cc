@@ -1,0 +1,172 @@
+// The checks a save runs (metadata.h "Rules for a save", load_checks.h):
+// extern modules grow only on purpose, an interned module that disappears is
+// a problem, pickles find their storages, the version is one torch loads.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "edited_records.h"
+#include "scratch_dir.h"
+#include "tpkg/metadata.h"
+
+namespace tpkg {
+namespace {
+
+using testing::EditedRecords;
+using testing::ScratchDir;
+
+struct CorpusArchive {
+  explicit CorpusArchive(const std::string& name)
+      : zip(ZipReader::Open(std::string(TPKG_CORPUS_DIR) + "/" + name)), records(zip) {}
+  ZipReader zip;
+  ZipRecordSource records;
+};
+
+// A save's options over `edited` (whose base is `base`).
+MetadataOptions SaveOptions(const RecordSource& base, const EditedRecords& edited) {
+  MetadataOptions options;
+  options.baseline_records = base.RecordNames();
+  options.edited = [&edited](const std::string& record) { return edited.IsEdited(record); };
+  return options;
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(SaveCheckTest, InternedModuleThatDisappearsIsAProblemNeverAnExtern) {
+  // The module stays importable from outside (a copy on the Python path):
+  // still not a reason to make it extern.
+  ScratchDir python;
+  std::filesystem::create_directories(python / "corpus_models");
+  testing::WriteFile(python / "corpus_models/__init__.py", "");
+  testing::WriteFile(python / "corpus_models/layers.py", "class Scale: pass\n");
+  const PythonPath path(std::vector<std::string>{python.path()});
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Remove("corpus_models/layers.py");  // model.py: from .layers import Scale
+  MetadataOptions options = SaveOptions(base.records, edited);
+  options.python = &path;
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_TRUE(Has(m.problems,
+                  "* Module is imported by packaged code but is missing from the package.\n"
+                  "    corpus_models.layers\n"))
+      << m.problems;
+  EXPECT_FALSE(Has(m.extern_modules_text, "corpus_models")) << m.extern_modules_text;
+  EXPECT_TRUE(m.new_externs.empty());
+}
+
+TEST(SaveCheckTest, EveryImportFormOfAGoneModuleIsAProblem) {
+  ScratchDir python;
+  std::filesystem::create_directories(python / "corpus_models");
+  testing::WriteFile(python / "corpus_models/__init__.py", "");
+  testing::WriteFile(python / "corpus_models/util.py", "");
+  const PythonPath path(std::vector<std::string>{python.path()});
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Remove("corpus_models/util.py");  // model.py: from . import util
+  edited.Put("corpus_models/layers.py", "__import__('corpus_models.util')\nimport torch\n");
+  edited.Put("corpus_models/extra.py", "import corpus_models.util\n");
+  edited.Put("corpus_models/more.py", "from .util import squash\n");
+  MetadataOptions options = SaveOptions(base.records, edited);
+  options.python = &path;
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_TRUE(Has(m.problems, "    corpus_models.util\n      Context: a module of the package that "
+                              "is gone (it would not become extern); used by "))
+      << m.problems;
+  for (const char* user : {"corpus_models.model", "corpus_models.layers", "corpus_models.extra",
+                           "corpus_models.more"}) {
+    EXPECT_TRUE(Has(m.problems, user)) << user << m.problems;
+  }
+  EXPECT_FALSE(Has(m.extern_modules_text, "corpus_models")) << m.extern_modules_text;
+}
+
+TEST(SaveCheckTest, UneditedReferencesNeverAddExterns) {
+  // The package declares less than it uses; an unrelated edit keeps it so.
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Put(".data/extern_modules", "numpy\ntorch\n");
+  edited.Put("notes.txt", "an unrelated edit\n");
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_EQ(m.problems, "");
+  // torch and numpy cover their submodules; builtins is always allowed.
+  EXPECT_EQ(m.extern_modules_text,
+            "numpy\ntorch\ntorch._utils\nbuiltins\ntorch.nn.modules.linear\n"
+            "numpy.core.multiarray\n");
+  EXPECT_TRUE(m.new_externs.empty());
+}
+
+TEST(SaveCheckTest, AnEditedSourceAddsStdlibExternsAndNamesThem) {
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Put("corpus_models/model.py",
+             base.records.ReadRecord("corpus_models/model.py") + "import json\n");
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.new_externs, std::vector<std::string>{"json"});
+  EXPECT_TRUE(m.extern_modules_text.ends_with("\njson\n")) << m.extern_modules_text;
+}
+
+TEST(SaveCheckTest, AnEditedSourceImportingAThirdPartyModuleIsRefused) {
+  ScratchDir python;
+  testing::WriteFile(python / "thirdparty.py", "");
+  const PythonPath path(std::vector<std::string>{python.path()});
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Put("corpus_models/model.py",
+             base.records.ReadRecord("corpus_models/model.py") + "import thirdparty\n");
+  MetadataOptions options = SaveOptions(base.records, edited);
+  options.python = &path;
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_TRUE(Has(m.problems, "* Module did not match against any action pattern. Extern, mock, "
+                              "or intern it.\n    thirdparty\n      Context: newly imported by "
+                              "corpus_models/model.py"))
+      << m.problems;
+  EXPECT_FALSE(Has(m.extern_modules_text, "thirdparty"));
+}
+
+TEST(SaveCheckTest, MissingOrShortStoragesAreReported) {
+  const CorpusArchive base("pkg_dtypes.pt");
+  EditedRecords edited(base.records);
+  edited.Put(".data/0.storage", "");
+  edited.Remove(".data/1.storage");
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems,
+                  "* Storage is loaded by a pickle but is missing from the package or too short.\n"
+                  "    .data/0.storage\n"))
+      << m.problems;
+  EXPECT_TRUE(Has(m.problems, "the record holds 0")) << m.problems;
+  EXPECT_TRUE(Has(m.problems, "    .data/1.storage\n      Context: loaded by ")) << m.problems;
+  EXPECT_TRUE(Has(m.problems, "and the package has no such record")) << m.problems;
+}
+
+TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
+  const CorpusArchive base("pkg_dtypes.pt");
+  for (const auto& [text, ok] : std::vector<std::pair<std::string, bool>>{
+           {"6\n", true}, {"1", true}, {"10\n", true}, {" 7junk", true},
+           {"99\n", false}, {"0\n", false}, {"", false}, {"six\n", false}}) {
+    EditedRecords edited(base.records);
+    edited.Put(".data/version", text);
+    const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+    EXPECT_EQ(m.ok(), ok) << text << m.problems;
+    if (!ok) {
+      EXPECT_TRUE(Has(m.problems, "* Package version is not one torch loads.\n    .data/version\n"))
+          << m.problems;
+    }
+  }
+}
+
+TEST(SaveCheckTest, ExternModulesMismatchNamesTheUndeclaredModules) {
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EXPECT_EQ(ExternModulesMismatch(base.records, RegenerateMetadata(base.records)), "");
+  EditedRecords edited(base.records);
+  edited.Put(".data/extern_modules", "numpy\ntorch\nbuiltins\nsubprocess\n");
+  // A declared module nothing imports is no load problem (metadata.h).
+  EXPECT_EQ(ExternModulesMismatch(edited, RegenerateMetadata(edited)),
+            ".data/extern_modules does not declare modules the package needs: math, collections");
+}
+
+}  // namespace
+}  // namespace tpkg
