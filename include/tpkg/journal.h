@@ -58,6 +58,12 @@
 //   (torch writes none), empty directories (the exporter writes no directory
 //   entries). They last as long as the journal, i.e. until the next
 //   successful write-back; SetMode/SetMtime alone do not make it dirty().
+// * Python bytecode caches are never part of a package: creating, making or
+//   renaming to a path with a `__pycache__` component, or a file name ending
+//   in `.pyc`, fails with EPERM (IsBytecodeCachePath). Python's importer
+//   ignores every OSError when it writes a cache, so importing from a mount
+//   works and simply compiles in memory; records the archive already has
+//   under such names stay as they are.
 // * Growth: the manifest gains ~100 bytes per namespace operation and is
 //   read whole at recovery; it is not compacted before the next write-back.
 //
@@ -128,6 +134,14 @@ struct JournalChild {
 //   a component over 255 bytes   ENAMETOOLONG (NAME_MAX)
 //   a path over 4095 bytes       ENAMETOOLONG (PATH_MAX)
 int ValidateRecordPath(std::string_view path);
+
+// Whether `path` names a Python bytecode cache: a `__pycache__` component
+// anywhere, or a last component ending in `.pyc`. The journal refuses to
+// create such names (EPERM, see the rules above).
+//
+//   "pkg/__pycache__", "pkg/__pycache__/m.cpython-311.pyc", "m.pyc"   true
+//   "pkg/m.py", "pkg/pycache/x", "pkg/m.pyc.txt"                      false
+bool IsBytecodeCachePath(std::string_view path);
 
 class Journal {
  public:

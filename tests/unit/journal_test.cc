@@ -123,6 +123,10 @@ TEST_F(JournalTest, OperationsFailWithThePosixErrno) {
       {"rename dir onto file", [&] { j.Rename("empty", "pkg/code.py"); }, ENOTDIR},
       {"rename NOREPLACE", [&] { j.Rename("pkg/code.py", "notes/readme.txt", true); }, EEXIST},
       {"chmod missing", [&] { j.SetMode("nope", 0600); }, ENOENT},
+      {"mkdir __pycache__", [&] { j.Mkdir("pkg/__pycache__"); }, EPERM},
+      {"create a .pyc", [&] { j.Create("pkg/code.cpython-311.pyc"); }, EPERM},
+      {"rename into __pycache__", [&] { j.Rename("empty", "pkg/__pycache__"); }, EPERM},
+      {"rename to a .pyc", [&] { j.Rename("pkg/code.py", "pkg/code.pyc"); }, EPERM},
       {"list a file", [&] { j.List("pkg/code.py"); }, ENOTDIR},
   };
   for (const Row& row : rows) EXPECT_EQ(ErrnoOf(row.op), row.expected) << row.what;
