@@ -31,7 +31,10 @@
 //    the archive is not touched at all (bytes and mtime identical) and the
 //    journal is dropped. Regenerated metadata alone never causes a rewrite.
 // 3. Otherwise: write `<journal>/save.tmp` (created O_EXCL), give it the
-//    original's permission bits and owner, fsync it, read it back with the
+//    original's owner, group and permission bits (what the saver may not
+//    give, another user or a group they are not in, is left as it comes
+//    and named in WriteBackResult::warnings; the group bits then grant no
+//    more than the other bits), fsync it, read it back with the
 //    strict ZipReader, run options.validate on it, record the commit in the
 //    journal, rename it over the archive, fsync the directory, and drop the
 //    journal.
@@ -116,7 +119,10 @@ struct WriteBackResult {
   int raw_copied = 0;
   int from_journal = 0;
   int regenerated = 0;
-  std::string summary;  // one line for the daemon's log
+  // What the save could not keep but did not refuse for: the archive's
+  // owner or group (a non-root saver, or one outside the archive's group).
+  std::vector<std::string> warnings;
+  std::string summary;  // one line for the daemon's log, warnings included
 };
 
 // Saves the journal's edits into journal.archive_path() (see above).
