@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/file_util.h"
+#include "journal/free_space.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
 #include "zip/write_behind_sink.h"
@@ -170,6 +171,8 @@ WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
       result.summary = "no changes; " + archive + " left untouched";
       return result;
     }
+    if (options.check_free_space)
+      CheckFreeSpace(EstimateSaveSize(plan, journal), journal.directory());
     SaveAtomically(plan, journal, options, &result);
   } catch (const Error& e) {
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
