@@ -150,6 +150,12 @@ class Journal {
   // must be the archive at `archive_path`, opened by the caller.
   static Journal OpenOrCreate(const std::string& archive_path, const ZipReader& original,
                               const JournalOptions& options = {});
+  // Like OpenOrCreate, but only when a journal exists: std::nullopt (and
+  // nothing created) when the archive has none. For tools that inspect or
+  // discard pending edits (`tpkg edits`); EBUSY while a mount holds it.
+  static std::optional<Journal> OpenExisting(const std::string& archive_path,
+                                             const ZipReader& original,
+                                             const JournalOptions& options = {});
   // `<dir>/.<name>.tpkgfs` for `<dir>/<name>` (no filesystem access).
   static std::string DirectoryFor(const std::string& archive_path);
 
@@ -170,6 +176,16 @@ class Journal {
   // True when the namespace or some record's content may differ from the
   // archive (a write-back is needed; it may still find nothing changed).
   bool dirty() const;
+
+  // The files that differ from the archive, for people: sorted by path,
+  // deleted records last. A written file may still hold its original bytes.
+  struct PendingEdit {
+    enum class Kind { kWritten, kAdded, kRenamed, kDeleted };
+    Kind kind = Kind::kWritten;
+    std::string path;  // the current name (the record's name for kDeleted)
+    std::string from;  // kRenamed: the record's name in the archive
+  };
+  std::vector<PendingEdit> PendingEdits() const;
 
   // --- The current namespace -------------------------------------------
   std::optional<JournalNode> Stat(std::string_view path) const;

@@ -1,8 +1,10 @@
 """What the read/write mount accepts is kept by the save, and what a package
 must not hold is refused: Python's bytecode caches (importing from the mount
-still works), ..."""
+still works); and the edits a mount left behind can be listed and discarded
+(`tpkg edits`)."""
 import errno
 import os
+import signal
 import subprocess
 
 import pytest
@@ -46,3 +48,39 @@ def test_importing_from_a_writable_mount_saves_no_bytecode_cache(tmp_path):
     assert saved[INIT].endswith(b"EDITED = 1\n")
     got = torch_check([{"name": "saved", "archive": str(archive), "attr": "EDITED"}])
     assert got["saved"].get("value") == "1", got
+
+
+def test_tpkg_edits_lists_then_discards_what_a_killed_mount_left(tmp_path, tpkg_bin):
+    archive = writable_copy(tmp_path)
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 21\n")
+        (m.path / "corpus_models" / "added.py").write_bytes(b"ADDED = 1\n")
+        os.rename(m.path / "corpus_models" / "util.py", m.path / "corpus_models" / "util2.py")
+        busy = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+        assert busy.returncode == 1 and "tpkg: " in busy.stderr  # the mount holds the journal
+        m.proc.send_signal(signal.SIGKILL)
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    assert m.problems == [f"tpkgfs exited with {-signal.SIGKILL}"]
+    journal = tmp_path / ".model.pt.tpkgfs"
+    listed = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        f"{archive}: 3 pending edits in {journal}",
+        "written  corpus_models/__init__.py",
+        "added    corpus_models/added.py",
+        "renamed  corpus_models/util2.py (from corpus_models/util.py)",
+    ]
+    discarded = subprocess.run([tpkg_bin, "edits", "--discard", str(archive)],
+                               capture_output=True, text=True)
+    assert discarded.returncode == 0, discarded.stderr
+    assert discarded.stdout == f"{archive}: discarded 3 pending edits (removed {journal})\n"
+    assert not journal.exists()
+    assert archive.read_bytes() == before
+    again = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+    assert again.stdout == f"{archive}: no pending edits\n"
+    with session(archive, tmp_path / "after") as m:  # mounts without recovering anything
+        assert (m.path / "corpus_models" / "util.py").exists()
+    assert m.problems == [] and "recovered" not in m.stderr()
+    assert archive.read_bytes() == before
