@@ -58,6 +58,12 @@
 //   (torch writes none), empty directories (the exporter writes no directory
 //   entries). They last as long as the journal, i.e. until the next
 //   successful write-back; SetMode/SetMtime alone do not make it dirty().
+// * Python bytecode caches are never part of a package: creating, making or
+//   renaming to a path with a `__pycache__` component, or a file name ending
+//   in `.pyc`, fails with EPERM (IsBytecodeCachePath). Python's importer
+//   ignores every OSError when it writes a cache, so importing from a mount
+//   works and simply compiles in memory; records the archive already has
+//   under such names stay as they are.
 // * Growth: the manifest gains ~100 bytes per namespace operation and is
 //   read whole at recovery; it is not compacted before the next write-back.
 //
@@ -130,6 +136,14 @@ struct JournalChild {
 //   a component that is not valid UTF-8   EILSEQ
 int ValidateRecordPath(std::string_view path);
 
+// Whether `path` names a Python bytecode cache: a `__pycache__` component
+// anywhere, or a last component ending in `.pyc`. The journal refuses to
+// create such names (EPERM, see the rules above).
+//
+//   "pkg/__pycache__", "pkg/__pycache__/m.cpython-311.pyc", "m.pyc"   true
+//   "pkg/m.py", "pkg/pycache/x", "pkg/m.pyc.txt"                      false
+bool IsBytecodeCachePath(std::string_view path);
+
 class Journal {
  public:
   // Opens the journal of `archive_path` (creating it if there is none),
@@ -137,6 +151,12 @@ class Journal {
   // must be the archive at `archive_path`, opened by the caller.
   static Journal OpenOrCreate(const std::string& archive_path, const ZipReader& original,
                               const JournalOptions& options = {});
+  // Like OpenOrCreate, but only when a journal exists: std::nullopt (and
+  // nothing created) when the archive has none. For tools that inspect or
+  // discard pending edits (`tpkg edits`); EBUSY while a mount holds it.
+  static std::optional<Journal> OpenExisting(const std::string& archive_path,
+                                             const ZipReader& original,
+                                             const JournalOptions& options = {});
   // `<dir>/.<name>.tpkgfs` for `<dir>/<name>` (no filesystem access).
   static std::string DirectoryFor(const std::string& archive_path);
 
@@ -157,6 +177,16 @@ class Journal {
   // True when the namespace or some record's content may differ from the
   // archive (a write-back is needed; it may still find nothing changed).
   bool dirty() const;
+
+  // The files that differ from the archive, for people: sorted by path,
+  // deleted records last. A written file may still hold its original bytes.
+  struct PendingEdit {
+    enum class Kind { kWritten, kAdded, kRenamed, kDeleted };
+    Kind kind = Kind::kWritten;
+    std::string path;  // the current name (the record's name for kDeleted)
+    std::string from;  // kRenamed: the record's name in the archive
+  };
+  std::vector<PendingEdit> PendingEdits() const;
 
   // --- The current namespace -------------------------------------------
   std::optional<JournalNode> Stat(std::string_view path) const;

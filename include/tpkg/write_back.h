@@ -36,8 +36,15 @@
 //    do not count):
 //    the archive is not touched at all (bytes and mtime identical) and the
 //    journal is dropped. Regenerated metadata alone never causes a rewrite.
-// 3. Otherwise: write `<journal>/save.tmp` (created O_EXCL), give it the
-//    original's permission bits and owner, fsync it, read it back with the
+// 3. Otherwise: check that the journal's file system has room for the new
+//    archive beside the old one (an upper bound of its size; the bytes of
+//    raw copies are not counted on btrfs and XFS, where a reflink may share
+//    them); if not, fail with ENOSPC naming the space needed and available,
+//    before writing anything. Then write `<journal>/save.tmp` (created O_EXCL), give it the
+//    original's owner, group and permission bits (what the saver may not
+//    give, another user or a group they are not in, is left as it comes
+//    and named in WriteBackResult::warnings; the group bits then grant no
+//    more than the other bits), fsync it, read it back with the
 //    strict ZipReader, run options.validate on it, record the commit in the
 //    journal, rename it over the archive, fsync the directory, and drop the
 //    journal.
@@ -87,6 +94,10 @@ struct WriteBackOptions {
   // Runs on the finished temp archive before it replaces the original;
   // throw Error to refuse the save (its message becomes one of the reasons).
   std::function<void(const std::string& temp_path)> validate;
+  // Refuse the save before writing anything when the journal's file system
+  // has less free space than the new archive needs (rule 3 above); false
+  // only to exercise an ENOSPC in the middle of the write.
+  bool check_free_space = true;
   // For tests: called after each stage (crash injection).
   std::function<void(WriteBackStage)> on_stage;
 };
@@ -123,7 +134,10 @@ struct WriteBackResult {
   int raw_copied = 0;
   int from_journal = 0;
   int regenerated = 0;  // the serialization id included
-  std::string summary;  // one line for the daemon's log
+  // What the save could not keep but did not refuse for: the archive's
+  // owner or group (a non-root saver, or one outside the archive's group).
+  std::vector<std::string> warnings;
+  std::string summary;  // one line for the daemon's log, warnings included
 };
 
 // Saves the journal's edits into journal.archive_path() (see above).

@@ -18,6 +18,8 @@
 //     but a regular file give EPERM (a ZIP record has no such kinds, and
 //     torch.package would not know what to do with them);
 //   * names of at most 255 bytes (ENAMETOOLONG), paths the journal accepts;
+//   * no Python bytecode caches: `__pycache__` folders and `.pyc` files give
+//     EPERM (tpkg/journal.h), which Python's importer silently ignores;
 //   * `.data/extern_modules` and `.data/deps.dot` are generated from the
 //     package's contents and follow every edit: opening them for writing,
 //     truncating, removing or renaming them gives EACCES / EPERM with a log

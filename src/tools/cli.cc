@@ -40,6 +40,11 @@ const std::vector<Command>& Commands() {
        "(never decoded). Directory entries are dropped, since torch never writes them. OUT is "
        "replaced atomically: a failure leaves it as it was.",
        RunRepack},
+      {"edits", "edits [--discard] ARCHIVE",
+       "List the edits a read/write mount of ARCHIVE keeps in its journal and has not saved "
+       "yet (written, added, renamed, deleted), or with --discard remove them and the journal. "
+       "Fails (EBUSY) while a tpkgfs mount of ARCHIVE is running.",
+       RunEdits},
   };
   return commands;
 }

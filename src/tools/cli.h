@@ -72,5 +72,6 @@ int RunLs(const Command& self, const Args& args);
 int RunCat(const Command& self, const Args& args);
 int RunCheck(const Command& self, const Args& args);
 int RunRepack(const Command& self, const Args& args);
+int RunEdits(const Command& self, const Args& args);
 
 }  // namespace tpkg::cli

@@ -71,7 +71,7 @@ def test_values_from_the_mount_match_what_torch_recorded(comparison, case):
 
 
 def test_packaged_modules_import_through_sys_path(mount_factory):
-    # Read-only: a read/write mount would save the __pycache__ that Python writes into it.
+    # Read-only here; a read/write mount refuses __pycache__ (test_mount_write_kept.py).
     m = mount_factory(CORPUS / "pkg_model_numpy.pt", "-o", "ro")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"

@@ -13,7 +13,10 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "journal_fixture.h"
 #include "tpkg/error.h"
@@ -123,6 +126,10 @@ TEST_F(JournalTest, OperationsFailWithThePosixErrno) {
       {"rename dir onto file", [&] { j.Rename("empty", "pkg/code.py"); }, ENOTDIR},
       {"rename NOREPLACE", [&] { j.Rename("pkg/code.py", "notes/readme.txt", true); }, EEXIST},
       {"chmod missing", [&] { j.SetMode("nope", 0600); }, ENOENT},
+      {"mkdir __pycache__", [&] { j.Mkdir("pkg/__pycache__"); }, EPERM},
+      {"create a .pyc", [&] { j.Create("pkg/code.cpython-311.pyc"); }, EPERM},
+      {"rename into __pycache__", [&] { j.Rename("empty", "pkg/__pycache__"); }, EPERM},
+      {"rename to a .pyc", [&] { j.Rename("pkg/code.py", "pkg/code.pyc"); }, EPERM},
       {"list a file", [&] { j.List("pkg/code.py"); }, ENOTDIR},
   };
   for (const Row& row : rows) EXPECT_EQ(ErrnoOf(row.op), row.expected) << row.what;
@@ -141,6 +148,33 @@ TEST_F(JournalTest, RefusedOperationMessagesNameThePaths) {
     EXPECT_STREQ(e.what(), "Cannot rename 'empty' to 'pkg': Directory not empty");
     EXPECT_EQ(e.code(), Errc::kNotEmpty);
   }
+}
+
+TEST_F(JournalTest, PendingEditsNameWhatDiffersFromTheArchive) {
+  EXPECT_FALSE(Journal::OpenExisting(archive_, *zip_).has_value());
+  EXPECT_FALSE(PathExists(journal_dir()));  // looking created nothing
+  {
+    Journal j = Open();
+    EXPECT_TRUE(j.PendingEdits().empty());
+    WriteFd(j.OpenForWrite("pkg/code.py", true).get(), "x = 2\n");
+    WriteFd(j.Create("pkg/new.py").get(), "y = 1\n");
+    j.Rename("notes/readme.txt", "notes/README");
+    j.Unlink("pkg/__init__.py");
+  }
+  std::optional<Journal> j = Journal::OpenExisting(archive_, *zip_);
+  ASSERT_TRUE(j.has_value());
+  using Kind = Journal::PendingEdit::Kind;
+  std::vector<std::tuple<Kind, std::string, std::string>> got;
+  for (const Journal::PendingEdit& e : j->PendingEdits()) got.emplace_back(e.kind, e.path, e.from);
+  const std::vector<std::tuple<Kind, std::string, std::string>> expected = {
+      {Kind::kRenamed, "notes/README", "notes/readme.txt"},
+      {Kind::kWritten, "pkg/code.py", ""},
+      {Kind::kAdded, "pkg/new.py", ""},
+      {Kind::kDeleted, "pkg/__init__.py", ""},
+  };
+  EXPECT_EQ(got, expected);
+  j->Drop();
+  EXPECT_FALSE(PathExists(journal_dir()));
 }
 
 TEST_F(JournalTest, AttributesAloneDoNotMakeItDirty) {

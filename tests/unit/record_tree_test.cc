@@ -129,6 +129,15 @@ TEST(RecordTreeTest, PathValidationFollowsNameMaxAndPathMax) {
     EXPECT_EQ(ValidateRecordPath(row.path), row.expected) << row.path.substr(0, 40);
 }
 
+TEST(RecordTreeTest, BytecodeCachePathsAreRecognised) {
+  for (const char* path : {"__pycache__", "pkg/__pycache__", "pkg/__pycache__/m.cpython-311.pyc",
+                           "__pycache__/x.tmp", "m.pyc", "a/b/m.cpython-311.opt-1.pyc"})
+    EXPECT_TRUE(IsBytecodeCachePath(path)) << path;
+  for (const char* path : {"", "pkg/m.py", "pkg/pycache/x", "pkg/__pycache__x/y", "pkg/m.pyc.txt",
+                           "x__pycache__"})
+    EXPECT_FALSE(IsBytecodeCachePath(path)) << path;
+}
+
 TEST(RecordTreeTest, RenamingADirectoryMovesItsWholeSubtree) {
   const auto entries = Sample();
   RecordTree tree(entries);

@@ -162,6 +162,61 @@ TEST_F(WriteBackTest, NoSpaceLeftKeepsArchiveAndJournal) {
   EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
 }
 
+TEST_F(WriteBackTest, NoSpaceLeftDuringTheWriteKeepsArchiveAndJournal) {
+  ScopedTmpfs fs(dir_ / "small", "size=1536k");
+  if (!fs.mounted())
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << "); ENOSPC path not exercised";
+  UseArchive(dir_ / "small",
+             {{".data/0.storage", std::string(1 << 20, 's')}, {".data/version", "6\n"}});
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  WriteFd(j.Create("edit.py").get(), "print('kept')\n");
+  try {
+    WriteBackOptions options;
+    options.check_free_space = false;  // reach the write itself
+    WriteBack(j, {}, options);
+    FAIL() << "the save fit in a full filesystem";
+  } catch (const Error& e) {
+    EXPECT_EQ(ToErrno(e), ENOSPC) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Cannot save " + archive_ + ": "), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
+  ExpectArchiveUnchanged(before);
+  EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
+}
+
+TEST_F(WriteBackTest, MissingFreeSpaceIsNamedBeforeAnythingIsWritten) {
+  ScopedTmpfs fs(dir_ / "small", "size=1536k");
+  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";
+  UseArchive(dir_ / "small",
+             {{".data/0.storage", std::string(1 << 20, 's')}, {".data/version", "6\n"}});
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  WriteFd(j.Create("edit.py").get(), "print('kept')\n");
+  bool wrote = false;
+  WriteBackOptions options;
+  options.on_stage = [&](WriteBackStage) { wrote = true; };
+  try {
+    WriteBack(j, {}, options);
+    FAIL() << "the save fit in a full filesystem";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(ToErrno(e), ENOSPC) << what;
+    EXPECT_NE(what.find("Cannot save " + archive_ + ": No space left on device: the new archive "
+                        "needs up to 1.0 MiB ("),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find(".model.pt.tpkgfs' has "), std::string::npos) << what;
+    EXPECT_NE(what.find("available; nothing was written"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(wrote);
+  ExpectArchiveUnchanged(before);
+  EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
+}
+
 // The kernel refuses to make a filesystem read-only while files on it are
 // open for writing (the journal's), so EROFS is met when opening: the
 // daemon then mounts read-only, and no write is accepted that would be lost.

@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -257,6 +259,47 @@ TEST_F(WriteBackTest, ModeAndOwnerOfTheOriginalAreKept) {
     EXPECT_EQ(st.st_uid, 1234u);
     EXPECT_EQ(st.st_gid, 5678u);
   }
+}
+
+TEST_F(WriteBackTest, AnOwnerOrGroupTheSaverCannotGiveIsWarnedAboutNotFatal) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to set up another user's archive";
+  constexpr uid_t kUser = 65534;  // nobody: not in group 0
+  constexpr gid_t kUserGroup = 65534;
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  const std::string folder = dir_.path() + "/user";
+  ASSERT_EQ(mkdir(folder.c_str(), 0755), 0);
+  ASSERT_EQ(chown(folder.c_str(), kUser, kUserGroup), 0);
+  UseArchive(folder, testing::SamplePackage());
+  ASSERT_EQ(chown(archive_.c_str(), kUser, 0), 0);
+  ASSERT_EQ(chmod(archive_.c_str(), 0664), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the non-root saver; reports through its exit status
+    if (setgroups(0, nullptr) != 0 || setgid(kUserGroup) != 0 || setuid(kUser) != 0) _exit(2);
+    try {
+      Journal j = Open();
+      EditSession(j);
+      const WriteBackResult r = WriteBack(j, {});
+      const bool warned = r.warnings.size() == 1 &&
+                          r.warnings[0].find("now belongs to group 65534 instead of 0") !=
+                              std::string::npos &&
+                          r.summary.find("; warning: ") != std::string::npos;
+      _exit(r.written && warned ? 0 : 3);
+    } catch (...) {
+      _exit(4);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  struct stat st;
+  ASSERT_EQ(stat(archive_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kUser);
+  EXPECT_EQ(st.st_gid, kUserGroup);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);  // group bits no more than the others'
+  EXPECT_EQ(ZipReader::Open(archive_).entries().size(), testing::SamplePackage().size());
+  EXPECT_FALSE(PathExists(journal_dir()));
 }
 
 }  // namespace

@@ -97,6 +97,11 @@ void JournalState::ThrowIfDropped() const {
 
 namespace {
 
+// The names a new file or folder may not take (journal.h: bytecode caches).
+void RefuseBytecodeCache(const std::string& verb, std::string_view path) {
+  if (IsBytecodeCachePath(path)) ThrowOpError(verb, path, EPERM);
+}
+
 // Validates the path(s), checks the operation, logs it durably, applies it
 // and deletes the data files it freed. `verb` names it in errors.
 void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& e) {
@@ -106,6 +111,8 @@ void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& e)
   }
   const std::string shown = e.op == LogOp::kRename ? e.path + "' to '" + e.path2 : e.path;
   if (int err = impl.CheckEntry(e)) ThrowOpError(verb, shown, err);
+  if (e.op == LogOp::kMkdir) RefuseBytecodeCache(verb, e.path);
+  if (e.op == LogOp::kRename && e.path != e.path2) RefuseBytecodeCache(verb, e.path2);
   if (e.op == LogOp::kRename && e.path == e.path2) return;  // POSIX: nothing to do
   impl.log->Append(e);
   impl.FreeData(impl.ApplyEntry(e));
@@ -274,6 +281,7 @@ ScopedFd Journal::Create(std::string_view record, std::optional<uint32_t> mode) 
   impl_->ThrowIfDropped();
   if (int err = ValidateRecordPath(record)) ThrowOpError("create", record, err);
   if (int err = impl_->tree.CheckCreate(record)) ThrowOpError("create", record, err);
+  RefuseBytecodeCache("create", record);
   const LogEntry e = ModeEntry(LogOp::kCreate, record, mode);
   return NewDataFile(*impl_, e, [](int, const std::string&) { return false; });
 }

@@ -344,6 +344,20 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   return Journal(std::move(impl));
 }
 
+std::optional<Journal> Journal::OpenExisting(const std::string& archive_path,
+                                             const ZipReader& original,
+                                             const JournalOptions& options) {
+  const std::string dir =
+      options.directory.empty() ? DirectoryFor(RealPath(archive_path)) : options.directory;
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return std::nullopt;
+    ThrowSystemError("Cannot stat '" + dir + "'", err);
+  }
+  return OpenOrCreate(archive_path, original, options);
+}
+
 void Journal::Drop() {
   std::lock_guard lock(impl_->mu);
   if (impl_->dropped) return;

@@ -69,6 +69,17 @@ int ValidateRecordPath(std::string_view path) {
   return p.too_long ? ENAMETOOLONG : p.not_utf8 ? EILSEQ : EINVAL;
 }
 
+bool IsBytecodeCachePath(std::string_view path) {
+  if (path.ends_with(".pyc")) return true;
+  for (size_t start = 0; start <= path.size();) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (path.substr(start, slash - start) == "__pycache__") return true;
+    start = slash + 1;
+  }
+  return false;
+}
+
 RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {
   dirs_.emplace("", TreeDir{});
   for (const ZipEntry& e : entries) {

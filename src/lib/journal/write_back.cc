@@ -7,8 +7,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "base/file_util.h"
+#include "journal/free_space.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
 #include "zip/write_behind_sink.h"
@@ -66,22 +69,48 @@ void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journa
   }
 }
 
-// The new archive gets the permission bits and owner of the one it replaces.
-void KeepModeAndOwner(int fd, const std::string& archive, const std::string& temp) {
+// The new archive gets the owner, group and permission bits of the one it
+// replaces, as far as this process may give them: a user who may not (not
+// root, or not in the archive's group) still saves, with the owner or group
+// it can give and a warning naming what changed. When the group could not be
+// kept, the group bits grant no more than the "other" bits, so the saver's
+// own group never gains access the archive did not give it.
+void KeepModeAndOwner(int fd, const std::string& archive, const std::string& temp,
+                      std::vector<std::string>* warnings) {
   struct stat st;
   if (::stat(archive.c_str(), &st) != 0) {
     const int err = errno;
     ThrowSystemError("Cannot stat '" + archive + "'", err);
   }
-  if (::fchmod(fd, st.st_mode & 07777) != 0) {
-    const int err = errno;
-    ThrowSystemError("Cannot chmod '" + temp + "'", err);
-  }
-  const struct stat now = FstatOrThrow(fd, temp);
+  struct stat now = FstatOrThrow(fd, temp);
   if ((now.st_uid != st.st_uid || now.st_gid != st.st_gid) &&
       ::fchown(fd, st.st_uid, st.st_gid) != 0) {
     const int err = errno;
-    ThrowSystemError("Cannot give '" + temp + "' the owner of '" + archive + "'", err);
+    if (err != EPERM)
+      ThrowSystemError("Cannot give '" + temp + "' the owner of '" + archive + "'", err);
+    // Keep each one alone if possible (a non-root user may pick one of
+    // their own groups, never another owner).
+    if (now.st_gid != st.st_gid) (void)::fchown(fd, static_cast<uid_t>(-1), st.st_gid);
+    if (now.st_uid != st.st_uid) (void)::fchown(fd, st.st_uid, static_cast<gid_t>(-1));
+  }
+  now = FstatOrThrow(fd, temp);
+  mode_t mode = st.st_mode & 07777;
+  if (now.st_uid != st.st_uid) {
+    warnings->push_back("'" + archive + "' now belongs to user " + std::to_string(now.st_uid) +
+                        " instead of " + std::to_string(st.st_uid) +
+                        " (only root can give a file to another user)");
+  }
+  if (now.st_gid != st.st_gid) {
+    mode = (mode & ~static_cast<mode_t>(S_IRWXG | S_ISGID)) |
+           (((mode & S_IRWXO) << 3) & mode & S_IRWXG);
+    warnings->push_back("'" + archive + "' now belongs to group " + std::to_string(now.st_gid) +
+                        " instead of " + std::to_string(st.st_gid) +
+                        " (the saver is not in that group); its group permissions are no more "
+                        "than everybody's");
+  }
+  if (::fchmod(fd, mode) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot chmod '" + temp + "'", err);
   }
 }
 
@@ -102,7 +131,7 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
         std::make_unique<WriteBehindSink>(save.fd.get(), save.path), original.prefix());
     WriteRecords(plan, original, journal, writer, result);
     result->size = writer.Finish();
-    KeepModeAndOwner(save.fd.get(), archive, save.path);
+    KeepModeAndOwner(save.fd.get(), archive, save.path, &result->warnings);
     FsyncOrThrow(save.fd.get(), save.path);
     Stage(options, WriteBackStage::kTempWritten);
     const ZipReader written = ZipReader::Open(save.path);  // strict: torch must be able to read it
@@ -146,12 +175,15 @@ WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
       result.summary = "no changes; " + archive + " left untouched";
       return result;
     }
+    if (options.check_free_space)
+      CheckFreeSpace(EstimateSaveSize(plan, journal), journal.directory());
     SaveAtomically(plan, journal, options, &result);
   } catch (const Error& e) {
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
   }
   result.written = true;
   result.summary = Summary(archive, result);
+  for (const std::string& warning : result.warnings) result.summary += "; warning: " + warning;
   try {
     journal.Drop();
   } catch (const Error& e) {

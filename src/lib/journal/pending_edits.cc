@@ -1,0 +1,34 @@
+// pending_edits.cc: Journal::PendingEdits(), the difference between the
+// journal's namespace and its archive, as people read it (`tpkg edits`).
+#include <mutex>
+#include <set>
+
+#include "journal/journal_impl.h"
+#include "tpkg/journal.h"
+
+namespace tpkg {
+
+std::vector<Journal::PendingEdit> Journal::PendingEdits() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  const ZipReader& zip = impl_->zip;
+  std::vector<PendingEdit> edits;
+  std::set<const ZipEntry*> kept;  // original records still present under some name
+  for (const auto& [path, file] : impl_->tree.files()) {
+    if (file.original) kept.insert(file.original);
+    if (file.journal_id != 0) {
+      const bool had_name = zip.Find(path) != nullptr;
+      edits.push_back({had_name ? PendingEdit::Kind::kWritten : PendingEdit::Kind::kAdded, path,
+                       {}});
+    } else if (file.original && file.original->name != path) {
+      edits.push_back({PendingEdit::Kind::kRenamed, path, file.original->name});
+    }
+  }
+  for (const ZipEntry& e : zip.entries()) {
+    if (!e.is_directory() && !kept.count(&e) && !impl_->tree.FindFile(e.name))
+      edits.push_back({PendingEdit::Kind::kDeleted, e.name, {}});
+  }
+  return edits;
+}
+
+}  // namespace tpkg

@@ -1,0 +1,86 @@
+"""What the read/write mount accepts is kept by the save, and what a package
+must not hold is refused: Python's bytecode caches (importing from the mount
+still works); and the edits a mount left behind can be listed and discarded
+(`tpkg edits`)."""
+import errno
+import os
+import signal
+import subprocess
+
+import pytest
+
+from writing import INIT, PYTHON, records, session, torch_check, writable_copy
+
+IMPORT_FROM_MOUNT = (
+    "import sys; sys.dont_write_bytecode = False; sys.path.insert(0, sys.argv[1]);"
+    "import corpus_models, corpus_models.model as mm;"
+    "print(corpus_models.DEFAULT_HIDDEN, mm.__file__.startswith(sys.argv[1]))"
+)
+
+
+def python_env():
+    env = dict(os.environ)
+    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"):
+        env.pop(name, None)
+    return env
+
+
+def test_importing_from_a_writable_mount_saves_no_bytecode_cache(tmp_path):
+    archive = writable_copy(tmp_path)
+    with session(archive, tmp_path / "mnt") as m:
+        for _ in range(2):  # the second import finds no cache either, and still works
+            run = subprocess.run([PYTHON, "-c", IMPORT_FROM_MOUNT, str(m.path)],
+                                 capture_output=True, text=True, timeout=120, env=python_env())
+            assert run.returncode == 0, run.stderr
+            assert run.stdout.split() == ["3", "True"]
+        assert not (m.path / "corpus_models" / "__pycache__").exists()
+        for make in (lambda: os.mkdir(m.path / "corpus_models" / "__pycache__"),
+                     lambda: (m.path / "corpus_models" / "model.cpython-311.pyc").write_bytes(b"x"),
+                     lambda: os.rename(m.path / INIT, m.path / "corpus_models" / "x.pyc")):
+            with pytest.raises(OSError) as info:
+                make()
+            assert info.value.errno == errno.EPERM
+        with open(m.path / INIT, "ab") as f:  # an edit, so that the save writes an archive
+            f.write(b"EDITED = 1\n")
+    assert m.problems == []
+    saved = records(archive)
+    assert not [n for n in saved if "__pycache__" in n or n.endswith(".pyc")]
+    assert saved[INIT].endswith(b"EDITED = 1\n")
+    got = torch_check([{"name": "saved", "archive": str(archive), "attr": "EDITED"}])
+    assert got["saved"].get("value") == "1", got
+
+
+def test_tpkg_edits_lists_then_discards_what_a_killed_mount_left(tmp_path, tpkg_bin):
+    archive = writable_copy(tmp_path)
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 21\n")
+        (m.path / "corpus_models" / "added.py").write_bytes(b"ADDED = 1\n")
+        os.rename(m.path / "corpus_models" / "util.py", m.path / "corpus_models" / "util2.py")
+        busy = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+        assert busy.returncode == 1 and "tpkg: " in busy.stderr  # the mount holds the journal
+        m.proc.send_signal(signal.SIGKILL)
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    assert m.problems == [f"tpkgfs exited with {-signal.SIGKILL}"]
+    journal = tmp_path / ".model.pt.tpkgfs"
+    listed = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        f"{archive}: 3 pending edits in {journal}",
+        "written  corpus_models/__init__.py",
+        "added    corpus_models/added.py",
+        "renamed  corpus_models/util2.py (from corpus_models/util.py)",
+    ]
+    discarded = subprocess.run([tpkg_bin, "edits", "--discard", str(archive)],
+                               capture_output=True, text=True)
+    assert discarded.returncode == 0, discarded.stderr
+    assert discarded.stdout == f"{archive}: discarded 3 pending edits (removed {journal})\n"
+    assert not journal.exists()
+    assert archive.read_bytes() == before
+    again = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+    assert again.stdout == f"{archive}: no pending edits\n"
+    with session(archive, tmp_path / "after") as m:  # mounts without recovering anything
+        assert (m.path / "corpus_models" / "util.py").exists()
+    assert m.problems == [] and "recovered" not in m.stderr()
+    assert archive.read_bytes() == before
