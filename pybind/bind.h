@@ -6,6 +6,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "tpkg/pickle_scan.h"
+
 namespace tpkg::python {
 
 void BindErrors(pybind11::module_& m);  // tpkg::Error -> Python exceptions
@@ -14,5 +16,9 @@ void BindScan(pybind11::module_& m);    // ScanImports, ScanPickle
 void BindGlob(pybind11::module_& m);    // GlobGroup
 void BindGraph(pybind11::module_& m);   // DepGraph, Action, PackagingErrorReason
 void BindPolicy(pybind11::module_& m);  // ExportPolicy over a Python ModuleEnvironment
+
+// ScanPickle() of a bytes object, with the GIL released while it scans
+// (bind_scan.cc). The caller keeps `data` alive.
+PickleScan ScanPickleBytes(const pybind11::bytes& data);
 
 }  // namespace tpkg::python

@@ -1,6 +1,6 @@
 // bind_errors.cc: the one translator from tpkg::Error to Python exceptions.
 //
-// It switches on Error::code(), never on message text:
+// It switches on Error::code() (and one error type), never on message text:
 //
 //   Errc                          Python exception
 //   ----------------------------  ------------------------------------------
@@ -10,6 +10,8 @@
 //                                 as torch's reader raises RuntimeError)
 //   kUnsupported                  tpkg.UnsupportedArchiveError (RuntimeError)
 //   kPolicy                       tpkg.PolicyError (RuntimeError)
+//   GraphInvariantError           AssertionError (torch's type for a graph
+//                                 close() cannot handle, policy.h)
 //   kInvalidArgument              ValueError
 //   every other Errc              OSError(ToErrno(e), msg)
 //
@@ -19,6 +21,7 @@
 
 #include "bind.h"
 #include "tpkg/error.h"
+#include "tpkg/policy.h"
 
 namespace py = pybind11;
 
@@ -33,6 +36,7 @@ PyObject* g_policy = nullptr;
 
 PyObject* ExceptionTypeFor(const Error& e) {
   if (e.sys_errno() != 0) return PyExc_OSError;
+  if (dynamic_cast<const GraphInvariantError*>(&e) != nullptr) return PyExc_AssertionError;
   switch (e.code()) {
     case Errc::kCorrupt:
       return g_corrupt;

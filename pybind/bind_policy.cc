@@ -9,7 +9,16 @@
 // torch's ModuleNotFoundError for a module that cannot be interned.
 //
 // The policy calls back into Python for every candidate module, so its
-// methods keep the GIL (releasing it per call would cost more than it saves).
+// methods keep the GIL (releasing it per call would cost more than it saves);
+// only save_pickle's scan runs without it. Hooks are Python callables held
+// as std::function by pybind11/functional.h, which takes the GIL to call,
+// copy and drop them (so a handle removed from any thread is safe).
+//
+// close(write) runs the C++ close(): hooks, and per record
+// write(record, data), where data is the record's bytes, or None for
+// _mock.py (torch's file, which ships with the Python package); it returns
+// the text of .data/extern_modules.
+#include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -52,12 +61,23 @@ struct PyExportPolicy {
   ExportPolicy policy;
 };
 
+// save_pickle(): the dependencies come from a scan of the bytes just pickled.
 void SavePickle(PyExportPolicy& p, std::string_view package, std::string_view resource,
-                std::vector<std::string> modules,
-                std::vector<std::pair<std::string, std::string>> globals,
-                std::optional<std::string> torch_last_module, bool dependencies) {
-  PickleDependencies deps{std::move(modules), std::move(globals), std::move(torch_last_module)};
+                const py::bytes& data, bool dependencies) {
+  PickleDependencies deps;
+  if (dependencies) deps = TorchPickleDependencies(ScanPickleBytes(data));
   p.policy.SavePickle(package, resource, deps, dependencies);
+}
+
+std::string Close(PyExportPolicy& p, const py::function& write) {
+  const ClosePlan plan = p.policy.Close([&write](const WriteStep& step) {
+    if (step.kind == WriteStep::Kind::kMockFile) {
+      write(step.record, py::none());
+    } else {
+      write(step.record, py::bytes(step.text.data(), step.text.size()));
+    }
+  });
+  return plan.extern_modules_text;
 }
 
 }  // namespace
@@ -81,6 +101,18 @@ void BindPolicy(py::module_& m) {
       .def_readonly("source", &ModuleSource::source)
       .def_readonly("is_package", &ModuleSource::is_package)
       .def_readonly("file", &ModuleSource::file);
+
+  py::class_<HookHandle>(m, "HookHandle", "torch's RemovableHandle for an exporter hook.")
+      .def("remove", &HookHandle::Remove)
+      .def_property_readonly("id", &HookHandle::id)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](HookHandle& h, const py::args&) { h.Remove(); });
+
+  py::class_<RuleState>(m, "RuleState", "A user rule of the policy and whether it matched.")
+      .def_readonly("action", &RuleState::action)
+      .def_readonly("description", &RuleState::description)
+      .def_readonly("allow_empty", &RuleState::allow_empty)
+      .def_readonly("was_matched", &RuleState::was_matched);
 
   using P = PyExportPolicy;
   py::class_<P>(m, "ExportPolicy", "PackageExporter's module decisions (tpkg/policy.h).")
@@ -118,9 +150,23 @@ void BindPolicy(py::module_& m) {
             p.policy.AddDependency(module, dependencies);
           },
           py::arg("module"), py::arg("dependencies"))
-      .def("save_pickle", &SavePickle, py::arg("package"), py::arg("resource"), py::arg("modules"),
-           py::arg("globals"), py::arg("torch_last_module"), py::arg("dependencies"))
+      .def("save_pickle", &SavePickle, py::arg("package"), py::arg("resource"), py::arg("data"),
+           py::arg("dependencies"))
+      .def(
+          "register_intern_hook",
+          [](P& p, ActionHook hook) { return p.policy.RegisterInternHook(std::move(hook)); },
+          py::arg("hook"))
+      .def(
+          "register_extern_hook",
+          [](P& p, ActionHook hook) { return p.policy.RegisterExternHook(std::move(hook)); },
+          py::arg("hook"))
+      .def(
+          "register_mock_hook",
+          [](P& p, ActionHook hook) { return p.policy.RegisterMockHook(std::move(hook)); },
+          py::arg("hook"))
       .def("validate", [](const P& p) { p.policy.Validate(); })
+      .def("close", &Close, py::arg("write"))
+      .def("rules", [](const P& p) { return p.policy.Rules(); })
       .def_property_readonly(
           "graph", [](P& p) -> DepGraph& { return p.policy.mutable_graph(); },
           py::return_value_policy::reference_internal);

@@ -35,17 +35,17 @@ py::list ScanImportsToList(std::string_view source, std::string_view package) {
   return out;
 }
 
-PickleScan ScanPickleBytes(const py::bytes& data) {
-  std::span<const char> bytes = BytesSpan(data);  // `data` stays referenced by the caller
-  py::gil_scoped_release nogil;
-  return ScanPickle(bytes);
-}
-
 std::vector<std::string> ScanPickleModules(const py::bytes& data) {
   return ScanPickleBytes(data).modules;
 }
 
 }  // namespace
+
+PickleScan ScanPickleBytes(const py::bytes& data) {
+  std::span<const char> bytes = BytesSpan(data);  // `data` stays referenced by the caller
+  py::gil_scoped_release nogil;
+  return ScanPickle(bytes);
+}
 
 void BindScan(py::module_& m) {
   py::class_<PickleGlobal>(m, "PickleGlobal")

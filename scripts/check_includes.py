@@ -34,6 +34,7 @@ PUBLIC_CLUSTER = {
     "zip_reader.h": "zip",
     "zip_writer.h": "zip",
     "zip_repack.h": "zip",
+    "record_path.h": "zip",
     "pickle_scan.h": "scan",
     "import_scan.h": "scan",
     "glob.h": "package",

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   # build
   g++ gcc meson ninja-build pkg-config
-  libfuse3-dev fuse3 libzip-dev zlib1g-dev libdeflate-dev libboost-program-options-dev
+  libfuse3-dev fuse3 libzip-dev zlib1g-dev libisal-dev libboost-program-options-dev
   python3-dev pybind11-dev libgtest-dev googletest
   # reference implementation and test runners
   python3-torch python3-numpy python3-pytest

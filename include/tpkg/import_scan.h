@@ -1,12 +1,16 @@
 // import_scan.h: which modules a Python source file imports, as torch.package sees it.
 //
-// ScanImports() reproduces torch 1.13's find_files_source_depends_on(src,
-// package) (torch/package/find_file_dependencies.py) without Python: a
-// Python 3.11 tokenizer and a recursive-descent parser that computes, for
-// every import statement and every `__import__(...)` call, the (module,
-// attribute) candidates torch's ast.NodeVisitor records, in the same order.
-// Strings and comments never count; imports inside functions, classes, `if`,
-// `try`, `with`, `match` and after `;` do.
+// ScanImports() reproduces torch's find_files_source_depends_on(src,
+// package) (torch/package/find_file_dependencies.py, the same visitor in
+// 1.13 and 2.6) without Python: a tokenizer and a recursive-descent parser
+// for the grammar of Python 3.8 to 3.13 (that is, 3.13's, which accepts all
+// the older ones) that compute, for every import statement and every
+// `__import__(...)` call, the (module, attribute) candidates torch's
+// ast.NodeVisitor records, in the same order. Strings and comments never
+// count; imports inside functions, classes, `if`, `try`, `with`, `match`,
+// f-string replacement fields, type parameters and after `;` do. Newer
+// syntax is accepted whatever Python runs beside it: a package written for
+// 3.12+ scans the same on a machine with 3.11.
 //
 //   auto refs = tpkg::ScanImports("from . import util\nimport numpy as np\n",
 //                                 tpkg::PackageOf("corpus_models.model", false));
@@ -31,8 +35,10 @@
 //   x.__import__("a")                       nothing (only a bare name `__import__`)
 //
 // The order is torch's (ast field order, not always source order): decorators
-// after the body they decorate, a function's return annotation last, class
-// keywords after all bases, parameter annotations before kw-only defaults
+// after the body they decorate, a function's return annotation after them and
+// its type parameters (PEP 695: bound, then default) last, a class's type
+// parameters after its decorators, a `type` statement's parameters before its
+// value, class keywords after all bases, parameter annotations before kw-only defaults
 // before positional defaults, dict keys before dict values, `a if t else b`
 // as t, a, b. Duplicates keep their first position.
 //
@@ -77,18 +83,28 @@ struct ImportRef {
 // that climbs too far is silently dropped, as torch does.
 //
 // Syntax checking: the tokenizer is complete (strings with every prefix,
-// f-string replacement fields, continuations, brackets, indentation, tabs,
-// numeric literal shapes) and the parser covers the whole Python 3.11
-// grammar, including argument and parameter ordering rules. It is not a
-// full compiler front end, so it accepts a small superset of what ast.parse
-// accepts; such files are scanned instead of refused:
+// f-strings as Python 3.12+ tokenizes them (PEP 701: any quotes, comments,
+// backslashes and newlines in replacement fields, nested f-strings), format
+// specs, continuations, brackets, indentation, tabs, numeric literal shapes)
+// and the parser covers the whole Python 3.13 grammar (soft keywords `match`,
+// `case`, `_`, `type`; PEP 695/696 type parameters; `except*`), including
+// argument and parameter ordering rules. Newer syntax is accepted under an
+// older interpreter: on Python 3.11, where torch's own scan refuses
+// `f"{d["k"]}"` or `type X = int`, ScanImports reports what torch on 3.13
+// reports. It is not a full compiler front end, so it accepts a small
+// superset of what ast.parse accepts; such files are scanned instead of
+// refused:
 //   * assignment, augmented-assignment and `del` targets are not checked
-//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`);
+//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`); annotated ones
+//     are (`a + 1: int` is refused);
 //   * identifier characters are "ASCII letters, digits, _ or any non-ASCII
 //     UTF-8" (CPython wants XID_Start/XID_Continue: `× = 1` is refused);
 //   * escape sequences are only decoded, and so only checked, in the
-//     arguments of `__import__` (`'\N{unknown}'`, `'\x4'` elsewhere pass);
-//   * a generator expression as a class base (`class C(x for x in y)`).
+//     arguments of `__import__` (`'\N{unknown}'`, `'\x4'`, `b'\x4'`
+//     elsewhere pass);
+//   * a generator expression as a class base (`class C(x for x in y)`);
+//   * `case` patterns are skipped to their guard or colon, not checked
+//     (they hold no calls, so no imports).
 // Compile-time errors that ast.parse does not raise either (`return` or
 // `nonlocal` at module level, duplicate parameters or keywords) are not
 // errors here. Expressions nested deeper than 300 levels (CPython allows 200

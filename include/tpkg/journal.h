@@ -117,8 +117,10 @@ struct JournalChild {
 };
 
 // Validates a record path as a name a file can have in the mount and a
-// record can have in the archive. Every Journal operation applies it; the
-// FUSE layer may call it first to answer lookups of impossible names.
+// record can have in the archive (CheckRecordPath of tpkg/record_path.h with
+// the NAME_MAX and PATH_MAX rules, as an errno). Every Journal operation
+// applies it; the FUSE layer may call it first to answer lookups of
+// impossible names.
 //
 //   path                         result
 //   "" (the root), "a/b.py"      0

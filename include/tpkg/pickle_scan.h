@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tpkg {
@@ -74,6 +75,19 @@ struct PickleScanLimits {
   size_t max_persistent_id_string = 4096;
 };
 
+// What torch 1.13's save_pickle loop hands its check for objects of mocked
+// modules (doc/format.md §6.6; policy.h replays the check): the (module, field)
+// pair the loop holds at each global, in opcode order with repeats, and the
+// str its `module` variable is left with. The loop follows the same rules as
+// PickleScan::modules, so a pair is reported only where torch's loop holds
+// two strs. Pairs index `names`, which holds each string once: a pickle that
+// repeats one long string through the memo costs 8 bytes a repeat.
+struct MockCheckInputs {
+  std::vector<std::string> names;
+  std::vector<std::pair<uint32_t, uint32_t>> globals;  // (module, field): indices into names
+  std::string last_module;                             // "" when torch's `module` is no str
+};
+
 struct PickleScan {
   int protocol = 0;  // PROTO operand of the first PROTO opcode, 0 when absent
 
@@ -96,6 +110,9 @@ struct PickleScan {
   // string, or a GLOBAL operand holds a space), the global's real module is
   // used.
   std::vector<std::string> modules;
+
+  // The inputs of the mocked-object check that goes with `modules`.
+  MockCheckInputs mock_check;
 
   // Every storage persistent id (BINPERSID/PERSID), in load order, not
   // deduplicated (several tensors on one storage repeat the key).

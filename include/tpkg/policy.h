@@ -9,7 +9,8 @@
 //   policy.Extern("numpy.**");
 //   policy.Intern("my_models.**");
 //   policy.SaveModule("my_models.net");        // interns it and follows its imports
-//   tpkg::ClosePlan plan = policy.Close();     // throws PackagingError listing every problem
+//   tpkg::ClosePlan plan = policy.Close(sink); // throws PackagingError listing every problem;
+//                                              // hooks, then each record to `sink`, node by node
 //   plan.extern_modules_text;                  // ".data/extern_modules"
 //   policy.graph().ToDot();                    // dependency_graph_string()
 //
@@ -34,8 +35,16 @@
 // at all while interning raises Error(kNotFound) at once (torch's
 // ModuleNotFoundError).
 //
+// close(), per node in graph order (the nodes present when it starts): the
+// hooks of the node's action in registration order, then what it writes
+// (torch's _execute_dependency_graph): EXTERN -> a line of extern_modules;
+// MOCK -> _mock.py (once) and the stub as the module's record; INTERN -> the
+// source (pickles and implicit packages write nothing); REPACKAGED_MOCK_MODULE
+// -> _mock.py (once); SKIP -> nothing.
+//
 // Thread safety: an ExportPolicy is a single-threaded builder; use one per
-// export. Hooks run on the thread that calls Close().
+// export. Hooks and the write sink run on the thread that calls Close(), and
+// may call back into the policy (a hook may add modules or remove hooks).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +61,7 @@
 #include "tpkg/error.h"
 #include "tpkg/glob.h"
 #include "tpkg/module_env.h"
+#include "tpkg/pickle_scan.h"
 
 namespace tpkg {
 
@@ -71,6 +81,15 @@ class PackagingError : public Error {
 class EmptyMatchError : public Error {
  public:
   explicit EmptyMatchError(const std::string& message) : Error(Errc::kPolicy, message) {}
+};
+
+// close() met a node the exporter's own calls cannot make (no action, or
+// interned but not provided: only direct graph edits do that). torch fails
+// there with an AssertionError; this carries the same text.
+class GraphInvariantError : public Error {
+ public:
+  explicit GraphInvariantError(const std::string& message)
+      : Error(Errc::kInvalidArgument, message) {}
 };
 
 // torch's PackagingError text: "\n", then per reason (in order of first
@@ -115,6 +134,13 @@ struct PickleDependencies {
   std::optional<std::string> torch_last_module;
 };
 
+// save_pickle's dependencies of a pickle the exporter has just written, from
+// the scan of its bytes: torch's module list, and its mocked-object check
+// replayed with the 1.13 quirk (every global the loop checked, with repeats,
+// and torch_last_module). The globals are copied out once per occurrence:
+// meant for the exporter's own pickles, not for hostile archives.
+PickleDependencies TorchPickleDependencies(const PickleScan& scan);
+
 // An import candidate that was not importable (torch drops these silently;
 // metadata regeneration uses them to find modules that went missing).
 struct UnresolvedImport {
@@ -131,13 +157,29 @@ struct WriteStep {
   std::string module;  // "_mock" for kMockFile
   std::string record;  // a/b.py or a/b/__init__.py
   bool is_package = false;
-  const std::string* source = nullptr;  // kSource: the node's text (owned by the graph)
+  // The record's text: kSource, the node's source (a view into the graph,
+  // valid until that node's source changes); kMockStub, kMockStubSource;
+  // kMockFile, empty: torch's _mock.py ships with the caller (the Python
+  // package), which writes it.
+  std::string_view text;
 };
+
+// Receives each record as close() reaches it, right after the hooks of its
+// node, so that records a hook writes land where torch puts them.
+using WriteSink = std::function<void(const WriteStep& step)>;
 
 struct ClosePlan {
   std::vector<WriteStep> writes;
   std::vector<std::string> extern_modules;  // graph order
   std::string extern_modules_text;          // "\n".join(extern_modules) + "\n"
+};
+
+// A user rule as close() left it (torch's PackageExporter.patterns values).
+struct RuleState {
+  Action action;
+  std::string description;  // GlobGroup's repr
+  bool allow_empty = true;
+  bool was_matched = false;
 };
 
 class ExportPolicy {
@@ -190,9 +232,15 @@ class ExportPolicy {
 
   // Throws PackagingError, then EmptyMatchError, like close() does.
   void Validate() const;
-  // Validate(), run the hooks in node order, and list what close() writes.
-  // The plan points into graph(); keep the policy alive while using it.
-  ClosePlan Close();
+  // close(): Validate(), then per node its hooks and its records (to `sink`
+  // as they come, when given); returns every record and extern_modules. The
+  // plan's texts point into graph(): keep the policy alive while using them.
+  // Throws GraphInvariantError for a node close() cannot handle; whatever a
+  // hook or the sink throws passes through unchanged.
+  ClosePlan Close(const WriteSink& sink = nullptr);
+
+  // The user rules in registration order.
+  std::vector<RuleState> Rules() const;
 
   // Sorted names with that action, pickle nodes excluded (externed_modules()...).
   std::vector<std::string> ExternedModules() const { return WithAction(Action::kExtern); }
@@ -230,7 +278,7 @@ class ExportPolicy {
   void CheckMockedPickle(std::string_view package, std::string_view resource,
                          const PickleDependencies& deps, const std::string& node);
   HookHandle Register(const std::shared_ptr<HookHandle::Table>& table, ActionHook hook);
-  void PlanNode(DepGraph::NodeId id, ClosePlan& plan);
+  void CloseNode(DepGraph::NodeId id, ClosePlan& plan, const WriteSink& sink);
   std::vector<std::string> WithAction(Action a) const { return graph_.NamesWithAction(a); }
 
   ModuleEnvironment& env_;

@@ -4,7 +4,10 @@
 // ScopedFd, so no path can leak one. Move-only; closes on destruction.
 //
 //   tpkg::ScopedFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-//   if (!fd.valid()) tpkg::ThrowSystemError("Cannot open '" + path + "'", errno);
+//   if (!fd.valid()) {
+//     const int err = errno;  // before the message's allocation can change it
+//     tpkg::ThrowSystemError("Cannot open '" + path + "'", err);
+//   }
 //   ::pread(fd.get(), buf, n, 0);
 //   int raw = fd.release();  // the caller now closes `raw` (e.g. kept in a FUSE handle table)
 //

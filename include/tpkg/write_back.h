@@ -98,6 +98,13 @@ struct WritePlan {
   bool changed = false;                // false: the user changed no record (see above)
 };
 
+// The names of the records a write-back writes, in write order (rules a-c
+// above): the journal's current files plus the records of `metadata`. The
+// daemon lists a mount's records in this order (tpkgfs's JournalRecords), so
+// that the metadata it regenerates is what the saved archive will hold.
+std::vector<std::string> WriteBackOrder(const Journal& journal,
+                                        const RegeneratedRecords& metadata = {});
+
 // The records a write-back would write, in order (see the rules above).
 // The archive is journal.original(): the journal's namespace refers to its
 // entries, so no other reader could stand in for it.

@@ -10,14 +10,9 @@ passed to ``add_node``).
 from typing import Any, Dict, List, Set
 
 from . import _core
+from ._exporter_errors import _ModuleProviderAction, PackagingErrorReason
 
 _CORE_ATTRS = ("action", "provided", "is_package", "is_pickle", "source", "error", "error_context")
-
-
-def _enums():
-    from .package_exporter import _ModuleProviderAction, PackagingErrorReason
-
-    return _ModuleProviderAction, PackagingErrorReason
 
 
 def to_core(key: str, value):
@@ -32,9 +27,9 @@ def to_core(key: str, value):
 def from_core(key: str, value):
     """A core attribute value as torch's graph dict would hold it."""
     if key == "action":
-        return getattr(_enums()[0], value.name)
+        return getattr(_ModuleProviderAction, value.name)
     if key == "error":
-        return getattr(_enums()[1], value.name)
+        return getattr(PackagingErrorReason, value.name)
     return value
 
 

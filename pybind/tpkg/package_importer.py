@@ -10,17 +10,18 @@ import builtins
 import importlib
 import importlib.machinery
 import importlib.util
-import inspect
 import linecache
 import os.path
 import types
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, cast, Dict, Iterable, List, Optional, Union
-from weakref import WeakValueDictionary
+from typing import Any, BinaryIO, Callable, cast, Dict, Iterable, Optional, Union
 
 from . import _torch_compat
 from ._directory_reader import DirectoryReader
+from ._importer_pickles import PickleLoad
+from ._importer_resources import _package_imported_modules, PackageResourceReader
+from ._importer_tree import add_extern, add_file, ExternNode, PackageNode
 from ._importlib import (
     _calc___package__,
     _normalize_line_endings,
@@ -75,7 +76,7 @@ class PackageImporter(Importer):
         self._torch_reader = None  # torch's reader of the same archive, made on demand
         self._reader = self._open_reader(file_or_buffer)
 
-        self.root = _PackageNode(None)
+        self.root = PackageNode(None)
         self.modules = {}
         self.extern_modules = self._read_extern()
 
@@ -85,10 +86,10 @@ class PackageImporter(Importer):
                     f"package '{file_or_buffer}' needs the external module '{extern_module}' "
                     f"but that module has been disallowed"
                 )
-            self._add_extern(extern_module)
+            add_extern(self.root, extern_module)
 
         for fname in self._reader.get_all_records():
-            self._add_file(fname)
+            add_file(self.root, fname)
 
         self.patched_builtins = builtins.__dict__.copy()
         self.patched_builtins["__import__"] = self.__import__
@@ -168,7 +169,7 @@ class PackageImporter(Importer):
             map_location: as for ``torch.load``: where tensors go. Defaults to ``None``.
         """
         pickle_file = self._zipfile_path(package, resource)
-        loader = _PickleLoad(self, map_location)
+        loader = PickleLoad(self, map_location)
         data = self._reader.get_record(pickle_file)
         unpickler = FastPackageUnpickler(self, data)
         unpickler.persistent_load = loader.persistent_load  # type: ignore[assignment]
@@ -184,7 +185,7 @@ class PackageImporter(Importer):
     @contextmanager
     def _deserialization_context(self, map_location):
         # Lets __reduce_package__ loaders (TorchScript) share this load's
-        # storages: _PickleLoad sets storage_context once torch is loaded.
+        # storages: PickleLoad sets storage_context once torch is loaded.
         self.last_map_location = map_location
         try:
             yield
@@ -250,9 +251,9 @@ class PackageImporter(Importer):
         return module
 
     def _load_module(self, name: str, parent: str):
-        cur: _PathNode = self.root
+        cur = self.root
         for atom in name.split("."):
-            if not isinstance(cur, _PackageNode) or atom not in cur.children:
+            if not isinstance(cur, PackageNode) or atom not in cur.children:
                 if name in IMPLICIT_IMPORT_ALLOWLIST:
                     module = self.modules[name] = importlib.import_module(name)
                     return module
@@ -262,10 +263,10 @@ class PackageImporter(Importer):
                     name=name,
                 )
             cur = cur.children[atom]
-            if isinstance(cur, _ExternNode):
+            if isinstance(cur, ExternNode):
                 module = self.modules[name] = importlib.import_module(name)
                 return module
-        return self._make_module(name, cur.source_file, isinstance(cur, _PackageNode), parent)  # type: ignore[attr-defined]
+        return self._make_module(name, cur.source_file, isinstance(cur, PackageNode), parent)  # type: ignore[attr-defined]
 
     def _compile_source(self, fullpath: str, mangled_filename: str):
         source = self._reader.get_record(fullpath)
@@ -286,7 +287,7 @@ class PackageImporter(Importer):
             return None
         if package.__loader__ is not self:
             return None
-        return _PackageResourceReader(self, fullname)
+        return PackageResourceReader(self, fullname)
 
     def _install_on_parent(self, parent: str, name: str, module: types.ModuleType):
         if not parent:
@@ -427,208 +428,7 @@ class PackageImporter(Importer):
             return f"{name.replace('.', '/')}/{resource}"
         return f"{name.replace('.', '/')}"
 
-    def _get_or_create_package(self, atoms: List[str]) -> "Union[_PackageNode, _ExternNode]":
-        cur = self.root
-        for i, atom in enumerate(atoms):
-            node = cur.children.get(atom, None)
-            if node is None:
-                node = cur.children[atom] = _PackageNode(None)
-            if isinstance(node, _ExternNode):
-                return node
-            if isinstance(node, _ModuleNode):
-                name = ".".join(atoms[:i])
-                raise ImportError(
-                    f"inconsistent module structure. module {name} is not a package, but has submodules"
-                )
-            assert isinstance(node, _PackageNode)
-            cur = node
-        return cur
-
-    def _add_file(self, filename: str):
-        """Adds a record to the module tree (records under .data/ are ignored)."""
-        *prefix, last = filename.split("/")
-        if len(prefix) > 1 and prefix[0] == ".data":
-            return
-        package = self._get_or_create_package(prefix)
-        if isinstance(package, _ExternNode):
-            raise ImportError(
-                f"inconsistent module structure. package contains a module file {filename}"
-                f" that is a subpackage of a module marked external."
-            )
-        if last == "__init__.py":
-            package.source_file = filename
-        elif last.endswith(".py"):
-            package_name = last[: -len(".py")]
-            package.children[package_name] = _ModuleNode(filename)
-
-    def _add_extern(self, extern_name: str):
-        *prefix, last = extern_name.split(".")
-        package = self._get_or_create_package(prefix)
-        if isinstance(package, _ExternNode):
-            return  # the shorter extern covers this one
-        package.children[last] = _ExternNode()
-
-
-class _PickleLoad:
-    """The state of one load_pickle call: storages and reduce_package objects
-    are shared within the call, never across calls."""
-
-    def __init__(self, importer: PackageImporter, map_location):
-        self._importer = importer
-        self._loaded_storages: Dict[Any, Any] = {}
-        self._loaded_reduces: Dict[Any, Any] = {}
-        self._map_location = map_location
-        self._restore_location = None
-        self._storage_context = None
-        if _torch_compat.loaded_torch() is not None:
-            self._context()
-
-    def _context(self):
-        """torch's DeserializationStorageContext of this call (so TorchScript
-        loaders share its storages), made once torch is loaded: unpickling
-        may be what imports torch."""
-        if self._storage_context is None:
-            import torch
-
-            self._storage_context = torch._C.DeserializationStorageContext()
-            self._importer.storage_context = self._storage_context
-        return self._storage_context
-
-    def persistent_load(self, saved_id):
-        assert isinstance(saved_id, tuple)
-        typename = _maybe_decode_ascii(saved_id[0])
-        data = saved_id[1:]
-        if typename == "storage":
-            return self._load_storage(*data)
-        if typename == "reduce_package":
-            return self._load_reduce(data)
-        # torch 1.13 builds this message but never raises it; objects become None.
-        return None
-
-    def _load_storage(self, storage_type, key, location, numel):
-        import torch  # a storage class was just unpickled, so torch is loaded
-
-        dtype = storage_type.dtype
-        if key not in self._loaded_storages:
-            if self._restore_location is None:
-                self._restore_location = torch.serialization._get_restore_location(self._map_location)
-            storage = self._read_storage(dtype, numel, key)
-            self._loaded_storages[key] = self._restore_location(storage, _maybe_decode_ascii(location))
-        storage = self._loaded_storages[key]
-        return torch.storage.TypedStorage(wrap_storage=storage.untyped(), dtype=dtype)
-
-    def _read_storage(self, dtype, numel, key):
-        name = f"{key}.storage"
-        context = self._context()
-        if context.has_storage(name):
-            return context.get_storage(name, dtype).storage()
-        reader = self._importer._reader
-        tensor = reader.get_storage_from_record(".data/" + name, numel, dtype)
-        if not isinstance(reader, DirectoryReader):
-            context.add_storage(name, tensor)
-        return tensor.storage()
-
-    def _load_reduce(self, data):
-        # The 1.13 4-tuple carries id(obj): one call per object per load. The
-        # older 3-tuple has no id and is called for every reference.
-        if _torch_compat.loaded_torch() is not None:
-            self._context()  # the loader may be TorchScript's, which reads it
-        if len(data) == 2:
-            func, args = data
-            return func(self._importer, *args)
-        reduce_id, func, args = data
-        if reduce_id not in self._loaded_reduces:
-            self._loaded_reduces[reduce_id] = func(self._importer, *args)
-        return self._loaded_reduces[reduce_id]
-
-
-def _maybe_decode_ascii(bytes_str: Union[bytes, str]) -> str:
-    # Python 2 pickles may hold bytes where str is expected.
-    if isinstance(bytes_str, bytes):
-        return bytes_str.decode("ascii")
-    return bytes_str
-
 
 _NEEDS_LOADING = object()
 _ERR_MSG_PREFIX = "No module named "
 _ERR_MSG = _ERR_MSG_PREFIX + "{!r}"
-
-
-class _PathNode:
-    pass
-
-
-class _PackageNode(_PathNode):
-    def __init__(self, source_file: Optional[str]):
-        self.source_file = source_file
-        self.children: Dict[str, _PathNode] = {}
-
-
-class _ModuleNode(_PathNode):
-    __slots__ = ["source_file"]
-
-    def __init__(self, source_file: str):
-        self.source_file = source_file
-
-
-class _ExternNode(_PathNode):
-    pass
-
-
-# Every module any tpkg importer has made, by mangled name.
-_package_imported_modules: WeakValueDictionary = WeakValueDictionary()
-
-# `inspect` only looks in sys.modules for the files of classes; packaged
-# classes live elsewhere. Chained, so torch.package's own patch keeps working.
-_orig_getfile = inspect.getfile
-
-
-def _patched_getfile(object):
-    if inspect.isclass(object):
-        if object.__module__ in _package_imported_modules:
-            return _package_imported_modules[object.__module__].__file__
-    return _orig_getfile(object)
-
-
-inspect.getfile = _patched_getfile
-
-
-class _PackageResourceReader:
-    """importlib.abc.ResourceReader for PackageImporter.get_resource_reader()."""
-
-    def __init__(self, importer, fullname):
-        self.importer = importer
-        self.fullname = fullname
-
-    def open_resource(self, resource):
-        from io import BytesIO
-
-        return BytesIO(self.importer.load_binary(self.fullname, resource))
-
-    def resource_path(self, resource):
-        # Either a concrete file system path or FileNotFoundError.
-        reader = self.importer._reader
-        if isinstance(reader, DirectoryReader) and reader.has_record(os.path.join(self.fullname, resource)):
-            return os.path.join(reader.directory, self.fullname, resource)
-        raise FileNotFoundError
-
-    def is_resource(self, name):
-        path = self.importer._zipfile_path(self.fullname, name)
-        return self.importer._reader.has_record(path)
-
-    def contents(self):
-        fullname_path = Path(self.importer._zipfile_path(self.fullname))
-        files = self.importer._reader.get_all_records()
-        subdirs_seen = set()
-        for filename in files:
-            try:
-                relative = Path(filename).relative_to(fullname_path)
-            except ValueError:
-                continue
-            # A name in a subdirectory yields that subdirectory, once.
-            parent_name = relative.parent.name
-            if len(parent_name) == 0:
-                yield relative.name
-            elif parent_name not in subdirs_seen:
-                subdirs_seen.add(parent_name)
-                yield parent_name

@@ -1,16 +1,8 @@
 #include "crc_tracker.h"
 
-#include <libdeflate.h>
-#include <zlib.h>
+#include "tpkg/crc32.h"
 
 namespace tpkg::fs {
-
-// libdeflate's CRC-32 uses carry-less multiplication: about 14 GB/s here
-// against zlib 1.2.13's 4 GB/s, which made checksumming the daemon's largest
-// cost on cold sequential reads. zlib still provides crc32_combine().
-uint32_t Crc32(uint32_t crc, std::span<const char> data) {
-  return libdeflate_crc32(crc, data.data(), data.size());
-}
 
 CrcTracker::Verdict CrcTracker::Feed(uint64_t offset, std::span<const char> data) {
   std::lock_guard lock(mu_);
@@ -41,7 +33,7 @@ CrcTracker::Verdict CrcTracker::Feed(uint64_t offset, std::span<const char> data
 }
 
 void CrcTracker::Extend(uint32_t crc, uint64_t length) {
-  crc_ = crc32_combine(crc_, crc, static_cast<z_off_t>(length));
+  crc_ = Crc32Combine(crc_, crc, length);
   prefix_ += length;
 }
 

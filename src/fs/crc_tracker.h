@@ -3,7 +3,7 @@
 // The kernel issues read-ahead for one file from several threads at once, so
 // chunks of a sequential read can arrive out of order. The tracker keeps the
 // CRC of the contiguous prefix seen so far and parks early chunks as
-// (offset, length, crc) triples, merged with crc32_combine() once the gap
+// (offset, length, crc) triples, merged with Crc32Combine() once the gap
 // closes: no data is kept, only 16 bytes per parked chunk.
 //
 //   CrcTracker t(size, entry.crc32);
@@ -25,9 +25,6 @@
 #include <span>
 
 namespace tpkg::fs {
-
-// The CRC-32 of `data` continued from `crc` (0 to start), as ZIP stores it.
-uint32_t Crc32(uint32_t crc, std::span<const char> data);
 
 class CrcTracker {
  public:

@@ -1,13 +1,11 @@
 #include "file_reader.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 
 namespace tpkg::fs {
 namespace {
@@ -23,23 +21,6 @@ std::string CrcMismatch(uint32_t expected, uint32_t actual) {
          Hex32(actual);
 }
 
-// pread() until `out` is full or the file ends; retries EINTR.
-size_t PreadFully(int fd, std::span<char> out, uint64_t offset) {
-  size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n =
-        pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      ThrowSystemError("cannot read the archive at offset " + std::to_string(offset + done), err);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
-}
-
 }  // namespace
 
 StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& entry)
@@ -52,7 +33,7 @@ StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& ent
 size_t StoredRecordReader::Read(uint64_t offset, std::span<char> out) {
   if (offset >= size_) return 0;
   const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
-  const size_t got = PreadFully(fd_, out.first(want), data_offset_ + offset);
+  const size_t got = PreadFull(fd_, out.first(want), data_offset_ + offset, "the archive");
   if (got < want) throw Error(Errc::kCorrupt, "the archive ends inside the record");
   if (crc_.Feed(offset, out.first(got)) == CrcTracker::Verdict::kBad) {
     throw Error(Errc::kCorrupt, CrcMismatch(expected_crc_, crc_.actual()));

@@ -6,9 +6,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <new>
 #include <string>
 
+#include "fuse_op_guard.h"
+#include "inode_table.h"  // JoinPath
 #include "log.h"
 #include "tpkg/error.h"
 
@@ -18,15 +19,6 @@ namespace {
 constexpr mode_t kDirMode = S_IFDIR | 0555;
 constexpr mode_t kFileMode = S_IFREG | 0444;
 constexpr blksize_t kBlockSize = 4096;
-
-struct timespec ArchiveMtime(int fd) {
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    ThrowSystemError("cannot stat the archive", err);
-  }
-  return st.st_mtim;
-}
 
 // The records' tree plus the generated files; records the tree cannot
 // place (only possible with -o nostrict) are logged and skipped.
@@ -42,34 +34,25 @@ Tree BuildTree(const ZipReader& zip, const VirtualFiles& virtual_files) {
 
 }  // namespace
 
+struct timespec ArchiveMtime(const ZipReader& zip) {
+  struct stat st {};
+  if (fstat(zip.fd(), &st) != 0) {
+    const int err = errno;
+    ThrowSystemError("cannot stat the archive", err);
+  }
+  return st.st_mtim;
+}
+
 FsOps::FsOps(std::shared_ptr<const ZipReader> zip, FsOptions options)
     : zip_(std::move(zip)),
       options_(options),
       virtual_files_(zip_),
       tree_(BuildTree(*zip_, virtual_files_)),
-      archive_mtime_(ArchiveMtime(zip_->fd())) {}
+      archive_mtime_(ArchiveMtime(*zip_)) {}
 
-template <class Fn>
-auto FsOps::Guard(const char* verb, InodeId ino, Fn&& fn) noexcept -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Error& e) {
-    TPKG_LOG(kError) << "Cannot " << verb << " '" << Describe(ino) << "': " << e.what();
-    return -ToErrno(e);
-  } catch (const std::bad_alloc&) {
-    TPKG_LOG(kError) << "Cannot " << verb << " '" << Describe(ino) << "': out of memory";
-    return -ENOMEM;
-  } catch (const std::exception& e) {
-    TPKG_LOG(kError) << "Cannot " << verb << " '" << Describe(ino) << "': " << e.what();
-    return -EIO;
-  } catch (...) {
-    TPKG_LOG(kError) << "Cannot " << verb << " '" << Describe(ino) << "': unknown error";
-    return -EIO;
-  }
-}
-
-std::string FsOps::Describe(InodeId ino) const {
-  const std::string path = tree_.PathOf(ino);
+std::string FsOps::PathForLog(InodeId ino, std::string_view name) const {
+  std::string path = tree_.PathOf(ino);
+  if (!name.empty()) path = JoinPath(path, name);
   if (zip_->prefix().empty()) return path;
   return path.empty() ? zip_->prefix() : zip_->prefix() + "/" + path;
 }
@@ -109,7 +92,7 @@ void FsOps::FillAttr(InodeId ino, struct stat* out) const {
 }
 
 int FsOps::Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept {
-  return Guard("look up in", parent, [&]() -> int {
+  return GuardFuseOp("look up", [&] { return PathForLog(parent, name); }, [&]() -> int {
     if (!tree_.Contains(parent)) return -ENOENT;
     if (tree_.node(parent).kind != NodeKind::kDirectory) return -ENOTDIR;
     if (name.size() > NAME_MAX) return -ENAMETOOLONG;
@@ -121,7 +104,7 @@ int FsOps::Lookup(InodeId parent, std::string_view name, struct stat* out) noexc
 }
 
 int FsOps::GetAttr(InodeId ino, struct stat* out) noexcept {
-  return Guard("stat", ino, [&]() -> int {
+  return GuardFuseOp("stat", [&] { return PathForLog(ino); }, [&]() -> int {
     if (!tree_.Contains(ino)) return -ENOENT;
     FillAttr(ino, out);
     return 0;
@@ -141,7 +124,7 @@ int FsOps::OpenDir(InodeId ino) noexcept {
 }
 
 int FsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill) noexcept {
-  return Guard("list", ino, [&]() -> int {
+  return GuardFuseOp("list", [&] { return PathForLog(ino); }, [&]() -> int {
     if (!tree_.Contains(ino)) return -ENOENT;
     const Node& dir = tree_.node(ino);
     if (dir.kind != NodeKind::kDirectory) return -ENOTDIR;
@@ -203,7 +186,7 @@ size_t FsOps::ReadNode(InodeId ino, uint64_t offset, std::span<char> out) {
 }
 
 ssize_t FsOps::Read(InodeId ino, uint64_t offset, std::span<char> out) noexcept {
-  return Guard("read", ino, [&]() -> ssize_t {
+  return GuardFuseOp("read", [&] { return PathForLog(ino); }, [&]() -> ssize_t {
     if (!tree_.Contains(ino)) return -ENOENT;
     if (tree_.node(ino).kind == NodeKind::kDirectory) return -EISDIR;
     return static_cast<ssize_t>(ReadNode(ino, offset, out));

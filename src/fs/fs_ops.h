@@ -10,9 +10,10 @@
 //   if (ops.Lookup(kRootInode, ".data", &st) == 0) { /* st.st_ino is the inode */ }
 //   ssize_t n = ops.Read(ino, 0, std::span(buf, sizeof buf));   // bytes or -errno
 //
-// Every method is noexcept: it catches once, logs once
-// ("Cannot read 'model/.data/0.storage': CRC-32 mismatch ...") and returns
-// -ToErrno(e). Normal misses (ENOENT on lookup) are not logged.
+// Every method is noexcept: what it throws is caught, logged once and
+// returned as -errno by GuardFuseOp (fuse_op_guard.h), e.g. "Cannot read
+// 'model/.data/0.storage': CRC-32 mismatch ..." and -EIO. Normal misses
+// (ENOENT on lookup) are returned, not thrown, and not logged.
 //
 // This is the read-only view (`-o ro`, or an archive whose edits could not
 // be kept; journal_fs_ops.h is the read/write one): the daemon mounts with
@@ -41,6 +42,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -56,6 +58,9 @@ struct FsOptions {
   uid_t uid = 0;  // owner shown for every node
   gid_t gid = 0;
 };
+
+// The archive's modification time: every node shows it until edited.
+struct timespec ArchiveMtime(const ZipReader& zip);
 
 // One directory entry as ReadDir() hands it out.
 struct DirEntry {
@@ -95,6 +100,10 @@ class FsOps {
 
   const Tree& tree() const { return tree_; }
 
+  // The archive path (with the prefix folder) that log lines name for `ino`,
+  // or for `name` in directory `ino`.
+  std::string PathForLog(InodeId ino, std::string_view name = {}) const;
+
  private:
   void FillAttr(InodeId ino, struct stat* out) const;
   // Whether FillAttr() would be cheap (false for a virtual file not generated yet).
@@ -102,9 +111,6 @@ class FsOps {
   uint64_t FileSize(const Node& node) const;
   std::shared_ptr<RecordReader> ReaderFor(InodeId ino, const ZipEntry& entry);
   size_t ReadNode(InodeId ino, uint64_t offset, std::span<char> out);
-  std::string Describe(InodeId ino) const;  // the archive path named in log lines
-  template <class Fn>
-  auto Guard(const char* verb, InodeId ino, Fn&& fn) noexcept -> decltype(fn());
 
   const std::shared_ptr<const ZipReader> zip_;
   const FsOptions options_;

@@ -1,24 +1,9 @@
 #include "fuse_bridge.h"
 
-#include "fuse_dir_reply.h"
-
 #include <cerrno>
-#include <memory>
-#include <string>
 
 namespace tpkg::fs {
 namespace {
-
-FuseBridge& BridgeOf(fuse_req_t req) { return *static_cast<FuseBridge*>(fuse_req_userdata(req)); }
-
-fuse_entry_param EntryFor(const struct stat& st) {
-  fuse_entry_param e{};
-  e.ino = st.st_ino;
-  e.attr = st;
-  e.attr_timeout = FuseBridge::kCacheSeconds;
-  e.entry_timeout = FuseBridge::kCacheSeconds;
-  return e;
-}
 
 void Init(void* userdata, fuse_conn_info* conn) {
   auto* bridge = static_cast<FuseBridge*>(userdata);
@@ -37,119 +22,41 @@ void Init(void* userdata, fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }
 
-void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  struct stat st;
-  const int rc = BridgeOf(req).ops().Lookup(parent, name, &st);
-  if (rc == -ENOENT) {
-    fuse_entry_param negative{};  // ino 0: the kernel caches the miss
-    negative.entry_timeout = FuseBridge::kCacheSeconds;
-    fuse_reply_entry(req, &negative);
-  } else if (rc < 0) {
-    fuse_reply_err(req, -rc);
-  } else {
-    const fuse_entry_param e = EntryFor(st);
-    fuse_reply_entry(req, &e);
-  }
-}
-
-void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  struct stat st;
-  const int rc = BridgeOf(req).ops().GetAttr(ino, &st);
-  if (rc < 0) {
-    fuse_reply_err(req, -rc);
-  } else {
-    fuse_reply_attr(req, &st, FuseBridge::kCacheSeconds);
-  }
-}
-
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  FuseBridge& bridge = BridgeOf(req);
-  if (bridge.kernel_skips_open) return (void)fuse_reply_err(req, ENOSYS);
-  const int rc = bridge.ops().Open(ino, fi->flags);
-  if (rc < 0) return (void)fuse_reply_err(req, -rc);
-  fi->keep_cache = 1;
-  fi->noflush = 1;
-  fuse_reply_open(req, fi);
+  FuseBridge& bridge = FuseBridge::Of(req);
+  bridge.Serve(req, "open", ino, [&] {
+    if (bridge.kernel_skips_open) return -ENOSYS;
+    const int rc = bridge.ops().Open(ino, fi->flags);
+    if (rc < 0) return rc;
+    fi->keep_cache = 1;
+    fi->noflush = 1;
+    fuse_reply_open(req, fi);
+    return 0;
+  });
 }
 
 void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  FuseBridge& bridge = BridgeOf(req);
-  if (bridge.kernel_skips_opendir) return (void)fuse_reply_err(req, ENOSYS);
-  const int rc = bridge.ops().OpenDir(ino);
-  if (rc < 0) return (void)fuse_reply_err(req, -rc);
-  fi->keep_cache = 1;
-  fi->cache_readdir = 1;
-  fuse_reply_open(req, fi);
-}
-
-void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  // One buffer per worker thread, grown to the largest request seen
-  // (bounded by the kernel's max_read); no initialization, pread fills it.
-  thread_local std::unique_ptr<char[]> buffer;
-  thread_local size_t capacity = 0;
-  if (capacity < size) {
-    buffer.reset(new char[size]);
-    capacity = size;
-  }
-  const ssize_t n =
-      BridgeOf(req).ops().Read(ino, static_cast<uint64_t>(off), std::span(buffer.get(), size));
-  if (n < 0) {
-    fuse_reply_err(req, static_cast<int>(-n));
-  } else {
-    fuse_reply_buf(req, buffer.get(), static_cast<size_t>(n));
-  }
-}
-
-template <bool kPlus>
-void ReadDirImpl(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
-  FsOps& ops = BridgeOf(req).ops();
-  ReplyDir<kPlus>(
-      req, size, off,
-      [&](int64_t offset, bool plus, const DirFiller& fill) {
-        return ops.ReadDir(ino, offset, plus, fill);
-      },
-      EntryFor);
-}
-
-void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  ReadDirImpl<false>(req, ino, size, off);
-}
-
-void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  ReadDirImpl<true>(req, ino, size, off);
-}
-
-void StatFs(fuse_req_t req, fuse_ino_t) {
-  struct statvfs st;
-  const int rc = BridgeOf(req).ops().StatFs(&st);
-  if (rc < 0) {
-    fuse_reply_err(req, -rc);
-  } else {
-    fuse_reply_statfs(req, &st);
-  }
-}
-
-fuse_lowlevel_ops MakeOperations() {
-  fuse_lowlevel_ops ops{};
-  ops.init = Init;
-  ops.lookup = Lookup;
-  ops.getattr = GetAttr;
-  ops.open = Open;
-  ops.read = Read;
-  ops.opendir = OpenDir;
-  ops.readdir = ReadDir;
-  ops.readdirplus = ReadDirPlus;
-  ops.statfs = StatFs;
-  // Everything that would change the tree is left unset: the mount is
-  // read-only ("ro"), so the kernel answers EROFS before asking us.
-  return ops;
+  FuseBridge& bridge = FuseBridge::Of(req);
+  bridge.Serve(req, "open", ino, [&] {
+    if (bridge.kernel_skips_opendir) return -ENOSYS;
+    const int rc = bridge.ops().OpenDir(ino);
+    if (rc < 0) return rc;
+    fi->keep_cache = 1;
+    fi->cache_readdir = 1;
+    fuse_reply_open(req, fi);
+    return 0;
+  });
 }
 
 }  // namespace
 
-const fuse_lowlevel_ops& FuseBridge::Operations() {
-  static const fuse_lowlevel_ops ops = MakeOperations();
-  return ops;
+// Lookup, getattr, read, readdir(plus) and statfs are the shared ones.
+// Everything that would change the tree is left unset: the mount is
+// read-only ("ro"), so the kernel answers EROFS before asking us.
+void FuseBridge::AddOperations(fuse_lowlevel_ops* ops) {
+  ops->init = Init;
+  ops->open = Open;
+  ops->opendir = OpenDir;
 }
 
 }  // namespace tpkg::fs

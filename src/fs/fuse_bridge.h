@@ -1,5 +1,6 @@
-// fuse_bridge.h: libfuse's low-level operation table, as one-line
-// trampolines into FsOps.
+// fuse_bridge.h: libfuse's low-level operation table for the read-only
+// view, as short trampolines into FsOps (the shared ones are in
+// fuse_bridge_base.h).
 //
 //   FuseBridge bridge(ops);
 //   FuseSession session(args, FuseBridge::Operations(), &bridge);
@@ -16,28 +17,23 @@
 // before any other request, and read-only afterwards.
 #pragma once
 
-#define FUSE_USE_VERSION 314
-#include <fuse_lowlevel.h>
-
 #include "fs_ops.h"
+#include "fuse_bridge_base.h"
 
 namespace tpkg::fs {
 
-class FuseBridge {
+class FuseBridge : public BridgeBase<FuseBridge, FsOps> {
  public:
+  using BridgeBase::BridgeBase;
+
   // The view does not change under the kernel while mounted read-only.
-  static constexpr double kCacheSeconds = 86400.0;
+  double AttrTimeout(fuse_ino_t) const { return kCacheSeconds; }
+  uint64_t ReadTarget(fuse_ino_t ino, const fuse_file_info*) const { return ino; }
+  static void AddOperations(fuse_lowlevel_ops* ops);  // init, open, opendir
 
-  explicit FuseBridge(FsOps& ops) : ops_(ops) {}
-  static const fuse_lowlevel_ops& Operations();
-
-  FsOps& ops() { return ops_; }
   // Written by init() only.
   bool kernel_skips_open = false;
   bool kernel_skips_opendir = false;
-
- private:
-  FsOps& ops_;
 };
 
 }  // namespace tpkg::fs

@@ -1,5 +1,6 @@
 // journal_bridge.h: libfuse's low-level operation table for the read/write
-// mount, as one-line trampolines into JournalFsOps.
+// mount, as short trampolines into JournalFsOps (the ones shared with the
+// read-only view are in fuse_bridge_base.h).
 //
 //   JournalBridge bridge(ops);
 //   FuseSession session(args, JournalBridge::Operations(), &bridge);
@@ -24,24 +25,20 @@
 // mutable state.
 #pragma once
 
-#define FUSE_USE_VERSION 314
-#include <fuse_lowlevel.h>
-
+#include "fuse_bridge_base.h"
 #include "journal_fs_ops.h"
 
 namespace tpkg::fs {
 
-class JournalBridge {
+class JournalBridge : public BridgeBase<JournalBridge, JournalFsOps> {
  public:
-  // For names and attributes only the kernel itself can change (see above).
-  static constexpr double kCacheSeconds = 86400.0;
+  using BridgeBase::BridgeBase;
 
-  explicit JournalBridge(JournalFsOps& ops) : ops_(ops) {}
-  static const fuse_lowlevel_ops& Operations();
-  JournalFsOps& ops() { return ops_; }
-
- private:
-  JournalFsOps& ops_;
+  // Long for what only the kernel itself can change, zero for the generated
+  // files (see above).
+  double AttrTimeout(fuse_ino_t ino) const { return ops().IsVirtual(ino) ? 0.0 : kCacheSeconds; }
+  uint64_t ReadTarget(fuse_ino_t, const fuse_file_info* fi) const { return fi->fh; }
+  static void AddOperations(fuse_lowlevel_ops* ops);  // everything but the shared ones
 };
 
 }  // namespace tpkg::fs

@@ -3,9 +3,9 @@
 //
 // Like FsOps (the read-only view) there are no FUSE types here, so the whole
 // write path is unit-testable without a kernel; journal_bridge.cc adapts it
-// to libfuse. Every method is noexcept: it catches once, logs once
-// ("Cannot write 'model/a.py': No space left on device") and returns
-// -ToErrno(e).
+// to libfuse. Every method is noexcept: what it throws is caught, logged
+// once and returned as -errno by GuardFuseOp (fuse_op_guard.h), e.g.
+// "Cannot write 'model/a.py': No space left on device" and -ENOSPC.
 //
 //   JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()});
 //   struct stat st; uint64_t fh;
@@ -112,6 +112,10 @@ class JournalFsOps {
   // nor its pages.
   bool IsVirtual(InodeId ino) noexcept;
 
+  // The archive path (with the prefix folder) that log lines name for `ino`,
+  // or for `name` in directory `ino`.
+  std::string PathForLog(InodeId ino, std::string_view name = {}) const;
+
  private:
   // What an inode that is open holds on to, so it survives losing its name.
   struct OpenInode {
@@ -130,10 +134,11 @@ class JournalFsOps {
     bool write = false;
     bool append = false;
   };
-  struct Content;  // what one Read/Write goes to (journal_fs_ops.cc)
+  struct Content;  // what one Read/Write goes to (journal_fs_ops_internal.h)
 
   std::optional<std::string> PathOf(InodeId ino) const;
   InodeId Intern(const std::string& path);
+  void Forget(const std::string& path);  // the name and every name below it
   std::string ChildPath(InodeId parent, std::string_view name) const;  // throws ENOENT
   void FillAttr(InodeId ino, const std::string& path, struct stat* out) const;
   void FillNodeAttr(InodeId ino, const JournalNode& node, struct stat* out) const;
@@ -147,11 +152,12 @@ class JournalFsOps {
   Handle HandleOf(uint64_t fh);
   uint64_t AddHandle(InodeId ino, int flags);
   void Changed();
+  template <class Change>
+  int ChangeName(const char* verb, InodeId parent, std::string_view name,
+                 Change&& change) noexcept;
   std::string Describe(const std::string& path) const;  // with the prefix folder
   std::string NameOfInode(InodeId ino) const;
-  std::string NameOfHandle(uint64_t fh);
-  template <class What, class Fn>
-  auto Guard(const char* verb, const What& what, Fn&& fn) noexcept -> decltype(fn());
+  std::string HandlePathForLog(uint64_t fh);
 
   const std::shared_ptr<const ZipReader> zip_;
   Journal& journal_;

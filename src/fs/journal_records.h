@@ -5,12 +5,10 @@
 //   JournalRecords records(journal);
 //   tpkg::Metadata m = tpkg::RegenerateMetadata(records, options);
 //
-// Record order is the order the next write-back will write (write_back.h):
-// the original records still present under their name, in archive order,
-// with the new names (sorted) at the position of `.data/extern_modules`
-// (else `.data/version`, else the end), and `.data/version` last. The
-// exporter graph is rebuilt in record order, so this keeps the virtual files
-// equal to what the saved archive will hold. Paths not in the journal (the
+// Record order is the order the next write-back will write
+// (tpkg::WriteBackOrder, whose rules write_back.h states). The exporter graph
+// is rebuilt in record order, so this keeps the virtual files equal to what
+// the saved archive will hold. Paths not in the journal (the
 // generated `.data/deps.dot`) are never records.
 //
 // Thread safety: const methods only; the Journal serializes its own calls,

@@ -42,17 +42,22 @@ bool LogEnabled(LogLevel level) {
 }
 
 LogLine::~LogLine() {
-  const std::string text = stream_.str();
-  if (g_mirror && (level_ == LogLevel::kError || level_ == LogLevel::kWarning))
-    g_mirror(level_, text);
-  if (g_sink.load() == LogSink::kSyslog) {
-    syslog(SyslogPriority(level_), "%s", text.c_str());
-    return;
+  // A destructor must not throw: a line that cannot be built for lack of
+  // memory is dropped (it may be the one reporting that very shortage).
+  try {
+    const std::string text = stream_.str();
+    if (g_mirror && (level_ == LogLevel::kError || level_ == LogLevel::kWarning))
+      g_mirror(level_, text);
+    if (g_sink.load() == LogSink::kSyslog) {
+      syslog(SyslogPriority(level_), "%s", text.c_str());
+      return;
+    }
+    const std::string line = "tpkgfs: " + text + "\n";
+    // One write so that concurrent lines do not interleave; nothing useful
+    // can be done if stderr is gone.
+    [[maybe_unused]] ssize_t n = write(STDERR_FILENO, line.data(), line.size());
+  } catch (...) {
   }
-  const std::string line = "tpkgfs: " + text + "\n";
-  // One write so that concurrent lines do not interleave; nothing useful
-  // can be done if stderr is gone.
-  [[maybe_unused]] ssize_t n = write(STDERR_FILENO, line.data(), line.size());
 }
 
 }  // namespace tpkg::fs

@@ -4,18 +4,10 @@
 #include <unordered_map>
 
 #include "tpkg/error.h"
+#include "tpkg/record_path.h"
 
 namespace tpkg::fs {
 namespace {
-
-// NAME_MAX: the kernel refuses longer names (and a readdir reply holding
-// one would fail as a whole), so such records cannot be shown.
-constexpr size_t kMaxComponent = 255;
-
-bool ValidComponent(std::string_view c) {
-  return !c.empty() && c.size() <= kMaxComponent && c != "." && c != ".." &&
-         c.find('\0') == std::string_view::npos;
-}
 
 bool NameLess(const std::pair<std::string, InodeId>& a, std::string_view b) { return a.first < b; }
 
@@ -50,12 +42,12 @@ std::optional<std::vector<std::string_view>> SplitRecordPath(std::string_view pa
   if (!path.empty() && path.back() == '/') path.remove_suffix(1);
   std::vector<std::string_view> parts;
   if (path.empty()) return parts;
-  size_t start = 0;
-  while (true) {
+  // NAME_MAX: the kernel refuses longer names (and a readdir reply holding
+  // one would fail as a whole), so such records cannot be shown.
+  if (CheckRecordPath(path, {.name_max = true})) return std::nullopt;
+  for (size_t start = 0;;) {
     const size_t slash = path.find('/', start);
-    const std::string_view part = path.substr(start, slash - start);
-    if (!ValidComponent(part)) return std::nullopt;
-    parts.push_back(part);
+    parts.push_back(path.substr(start, slash - start));
     if (slash == std::string_view::npos) return parts;
     start = slash + 1;
   }

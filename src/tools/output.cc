@@ -6,20 +6,19 @@
 
 #include "cli.h"
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 
 namespace tpkg::cli {
 namespace {
 
+// The message names standard output in the tool's words; EPIPE means the
+// reader left (BrokenPipe), not a failure.
 void WriteToStdout(std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      if (err == EPIPE) throw BrokenPipe{};
-      ThrowSystemError("cannot write to standard output", err);
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
+  try {
+    WriteAll(STDOUT_FILENO, bytes, "standard output");
+  } catch (const Error& e) {
+    if (e.sys_errno() == EPIPE) throw BrokenPipe{};
+    ThrowSystemError("cannot write to standard output", e.sys_errno());
   }
 }
 

@@ -7,6 +7,8 @@ References, all run in this process with /usr/bin/python3:
 * modules: torch's PackageExporter itself (the successors of the pickle's
   node in its dependency graph) for pickles that torch.package writes, and a
   transcription of save_pickle's genops loop for the other pickles;
+* the inputs of the mocked-object check: the same transcription (every
+  (module, field) pair it checks, and its `module` variable at the end);
 * protocol: pickletools.genops.
 
 The C++ side runs through the test-only tool tests/tools/pickle_scan_dump.
@@ -104,8 +106,15 @@ def torch_loop_reference(raw, protocol):
     """Transcription of the genops loop in torch 1.13's PackageExporter.save_pickle
     (torch/package/package_exporter.py), run with pickle_protocol=4 for
     protocols >= 4 and 3 otherwise, quirks included."""
+    return torch_loop_with_mock_check(raw, protocol)[0]
+
+
+def torch_loop_with_mock_check(raw, protocol):
+    """The same loop; also returns what it hands _check_mocked_error (every
+    (module, field) pair, in opcode order) and its `module` variable at the
+    end, which its mocked-object test reads ("" when not a str)."""
     pickle_protocol = 4 if protocol >= 4 else 3
-    all_dependencies = []
+    all_dependencies, checked = [], []
     module = field = None
     memo = collections.defaultdict(None)
     memo_count = 0
@@ -122,11 +131,21 @@ def torch_loop_reference(raw, protocol):
                 assert isinstance(module, str)
                 if module not in all_dependencies:
                     all_dependencies.append(module)
+                if isinstance(field, str):
+                    checked.append([module, field])
         elif pickle_protocol == 3 and opcode.name == "GLOBAL":
             module, field = arg.split(" ")
             if module not in all_dependencies:
                 all_dependencies.append(module)
-    return all_dependencies
+            checked.append([module, field])
+    last_module = module if isinstance(module, str) else ""
+    return all_dependencies, {"globals": checked, "last_module": last_module}
+
+
+def assert_matches_torch_loop(raw, got):
+    modules, mock_check = torch_loop_with_mock_check(raw, got["protocol"])
+    assert got["modules"] == modules
+    assert got["mock_check"] == mock_check
 
 
 def assert_matches_unpickler(raw, got):
@@ -196,6 +215,7 @@ def test_corpus_pickles_match_recorded_facts(corpus_dir, dump):
             checked_against_graph += 1
         else:
             assert got["modules"] == torch_loop_reference(raw, got["protocol"]), where
+        assert got["mock_check"] == torch_loop_with_mock_check(raw, got["protocol"])[1], where
         assert_matches_unpickler(raw, got)
     assert checked_against_graph >= 12
 
@@ -244,7 +264,7 @@ def test_torch_save_pickles_match_cpython_unpickler(dump, protocol):
     blobs = [_torch_save_pickle(obj, protocol) for obj in objects.values()]
     for name, raw, got in zip(objects, blobs, dump(blobs)):
         assert_matches_unpickler(raw, got), name
-        assert got["modules"] == torch_loop_reference(raw, got["protocol"]), name
+        assert_matches_torch_loop(raw, got), name
 
 
 @pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
@@ -255,7 +275,7 @@ def test_plain_pickles_match_cpython_unpickler(dump, protocol):
     blobs += [pickle._dumps(obj, protocol=protocol) for obj in objects.values()]  # pure-Python pickler
     for raw, got in zip(blobs, dump(blobs)):
         assert_matches_unpickler(raw, got)
-        assert got["modules"] == torch_loop_reference(raw, got["protocol"])
+        assert_matches_torch_loop(raw, got)
 
 
 def _export(obj, protocol, repackaging):
@@ -282,6 +302,7 @@ def test_package_exporter_pickles_give_torchs_modules(dump, protocol, repackagin
     for name, (raw, modules), got in zip(objects, exported, results):
         assert got["modules"] == modules, name
         assert_matches_unpickler(raw, got)
+        assert_matches_torch_loop(raw, got)
 
 
 def test_long_binget_quirk_is_reproduced_from_real_torch(dump):
@@ -293,6 +314,7 @@ def test_long_binget_quirk_is_reproduced_from_real_torch(dump):
     raw, modules = _export(obj, 4, repackaging=True)
     got = dump([raw])[0]
     assert got["modules"] == modules
+    assert_matches_torch_loop(raw, got)
     real_modules = list(dict.fromkeys(m for m, _ in got["globals"]))
     assert modules != real_modules  # the quirk really fired
 

@@ -44,6 +44,8 @@ def exporter_facts(pe):
         "denied": pe.denied_modules(),
         "rdeps": {n: pe.get_rdeps(n) for n in graph_nodes},
         "nodes": graph_nodes,
+        "patterns": [(str(group), info.action.name, info.allow_empty, info.was_matched)
+                     for group, info in pe.patterns.items()],
     }
 
 

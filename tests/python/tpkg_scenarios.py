@@ -176,6 +176,19 @@ def hooks_in_order(pkg, out, ctx):
     return {"exporter": pe, "pickles": [("d", "p.pkl")], "facts": calls}
 
 
+def hooks_write_records(pkg, out, ctx):
+    # A record a hook writes during close() lands between the modules' records.
+    import plain.point
+
+    with pkg.PackageExporter(out) as pe:
+        pe.extern("heavy_dep")
+        pe.intern("plain.**")
+        pe.register_extern_hook(lambda e, m: e.save_text("hooked", m + ".txt", m))
+        pe.register_intern_hook(lambda e, m: e.save_binary("hooked", m + ".bin", m.encode()))
+        pe.save_pickle("d", "p.pkl", plain.point.Point(1, 1))
+    return {"exporter": pe, "pickles": [("d", "p.pkl")]}
+
+
 def reduce_package_objects(pkg, out, ctx):
     import reducer.vocab
 
@@ -194,7 +207,7 @@ def minimal_text(pkg, out, ctx):
 
 SUCCESS = [model_with_interned_code, resources_and_sources, mocked_helpers, extern_and_protocol4,
            tensors_views_dtypes, to_buffer, save_module_and_files, hooks_in_order,
-           reduce_package_objects, minimal_text]
+           hooks_write_records, reduce_package_objects, minimal_text]
 
 
 # Scenarios whose close() must fail the same way.
@@ -292,6 +305,22 @@ def interned_dependency_missing(pkg, out, ctx):
         pe.add_dependency("ghost_pkg.child")
 
 
+def hook_raises(pkg, out, ctx):
+    # An exception from a hook leaves close() through the library unchanged.
+    def refuse(exporter, module_name):
+        raise ValueError(f"refused {module_name}")
+
+    with pkg.PackageExporter(out) as pe:
+        pe.register_extern_hook(refuse)
+        pe.save_source_string("m", "import json\n")
+
+
+def intern_node_not_provided(pkg, out, ctx):
+    # Only a direct graph edit makes such a node; close() refuses it.
+    with pkg.PackageExporter(out) as pe:
+        pe.dependency_graph.add_node("ghost", action=pkg.package_exporter._ModuleProviderAction.INTERN)
+
+
 def bad_protocol(pkg, out, ctx):
     with pkg.PackageExporter(out) as pe:
         pe.save_pickle("a", "b.pkl", 1, pickle_protocol=2)
@@ -299,4 +328,4 @@ def bad_protocol(pkg, out, ctx):
 
 FAILURES = [denied, no_action, not_allowed_empty, syntax_error, relative_beyond, sys_and_io,
             extension_module, mocked_but_used, duplicate_record, resource_with_folder, directory_without_patterns, many_problems, missing_module,
-            interned_dependency_missing, bad_protocol]
+            interned_dependency_missing, hook_raises, intern_node_not_provided, bad_protocol]

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
 
@@ -36,11 +37,7 @@ class SparseFileSink : public tpkg::ZipSink {
  public:
   explicit SparseFileSink(int fd) : fd_(fd) {}
   ~SparseFileSink() override { ::close(fd_); }
-  void Write(std::span<const char> bytes) override {
-    if (::write(fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
-      tpkg::ThrowSystemError("write failed", errno);
-    }
-  }
+  void Write(std::span<const char> bytes) override { tpkg::WriteAll(fd_, bytes, "the archive"); }
   void CopyFrom(int src_fd, uint64_t offset, uint64_t size) override {
     if (!next_copy_is_zeros_) return ZipSink::CopyFrom(src_fd, offset, size);
     next_copy_is_zeros_ = false;
@@ -81,7 +78,10 @@ void AddFileRecord(tpkg::ZipWriter& w, const std::string& spec) {
   const std::string file = spec.substr(eq + 1);
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
-  if (fd < 0 || ::fstat(fd, &st) != 0) tpkg::ThrowSystemError("cannot open " + file, errno);
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    const int err = errno;
+    tpkg::ThrowSystemError("cannot open " + file, err);
+  }
   w.AddRecordFromFd(spec.substr(0, eq), fd, 0, static_cast<uint64_t>(st.st_size));
   ::close(fd);
 }
@@ -91,7 +91,10 @@ void CopyWithAdditions(const std::string& out, const std::string& from,
                        const std::vector<std::string>& adds) {
   const tpkg::ZipReader src = tpkg::ZipReader::Open(from);
   const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) tpkg::ThrowSystemError("cannot create " + out, errno);
+  if (fd < 0) {
+    const int err = errno;
+    tpkg::ThrowSystemError("cannot create " + out, err);
+  }
   auto sink = std::make_unique<SparseFileSink>(fd);
   SparseFileSink& sparse = *sink;
   tpkg::ZipWriter w = tpkg::ZipWriter::ToSink(std::move(sink), src.prefix());

@@ -3,7 +3,8 @@
 //   pickle_scan_dump a.pkl b.pkl
 //   {"file": "a.pkl", "protocol": 3, "globals": [["torch", "FloatStorage"]], "modules": [...],
 //    "storages": [["torch", "FloatStorage", "0", true, "cpu", 6]],
-//    "reduce_packages": [["mod", "func", true]]}
+//    "reduce_packages": [["mod", "func", true]],
+//    "mock_check": {"globals": [["torch", "FloatStorage"]], "last_module": "torch"}}
 //   {"file": "b.pkl", "error": "invalid opcode 0xff at byte 7"}
 #include <fstream>
 #include <iostream>
@@ -43,7 +44,13 @@ std::string ScanJson(const tpkg::PickleScan& s) {
     out << (i ? ", " : "") << "[" << GlobalJson(r.func) << ", " << (r.has_id ? "true" : "false")
         << "]";
   }
-  out << "]";
+  out << "], \"mock_check\": {\"globals\": [";
+  const tpkg::MockCheckInputs& m = s.mock_check;
+  for (size_t i = 0; i < m.globals.size(); ++i) {
+    out << (i ? ", " : "") << "[" << JsonString(m.names[m.globals[i].first]) << ", "
+        << JsonString(m.names[m.globals[i].second]) << "]";
+  }
+  out << "], \"last_module\": " << JsonString(m.last_module) << "}";
   return out.str();
 }
 

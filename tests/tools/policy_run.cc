@@ -91,8 +91,8 @@ class Runner {
   static tpkg::GlobGroup Group(const std::vector<Json>& s) {
     return tpkg::GlobGroup(Pattern(s[1]), Pattern(s[2]));
   }
-  // The dependency facts come from our pickle scanner; the 1.13 quirk of the
-  // mocked-object check is not reproduced (torch_last_module stays unset).
+  // The dependency facts come from our pickle scanner, the 1.13 quirk of the
+  // mocked-object check included (what the tpkg exporter passes).
   void SavePickle(const std::string& package, const std::string& resource, const std::string& hex,
                   bool dependencies) {
     std::string bytes;
@@ -101,10 +101,7 @@ class Runner {
     }
     const tpkg::PickleScan scan =
         tpkg::ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
-    tpkg::PickleDependencies deps;
-    deps.modules = scan.modules;
-    for (const auto& g : scan.globals) deps.globals.emplace_back(g.module, g.name);
-    policy_.SavePickle(package, resource, deps, dependencies);
+    policy_.SavePickle(package, resource, tpkg::TorchPickleDependencies(scan), dependencies);
   }
   void AddHook(const std::string& kind, const std::string& label) {
     auto hook = [this, label](std::string_view module) {

@@ -107,6 +107,14 @@ TEST_F(JournalOpsTest, WritesAreReadBackAndSurviveReopening) {
   EXPECT_EQ(st.st_size, 2);
 }
 
+TEST_F(JournalOpsTest, LogLinesNameTheArchivePathWithThePrefixFolder) {
+  const std::string prefix = zip_->prefix();
+  ASSERT_FALSE(prefix.empty());
+  EXPECT_EQ(ops_->PathForLog(Resolve("pkg/code.py")), prefix + "/pkg/code.py");
+  EXPECT_EQ(ops_->PathForLog(Resolve("pkg"), "new.py"), prefix + "/pkg/new.py");
+  EXPECT_EQ(ops_->PathForLog(kRootInode), prefix);
+}
+
 TEST_F(JournalOpsTest, ErrnoTable) {
   struct stat st;
   uint64_t fh;

@@ -129,6 +129,15 @@ TEST(FsOpsTest, LookupErrorsAreTheUsualErrnos) {
   EXPECT_EQ(ops.GetAttr(0, &st), -ENOENT);
 }
 
+TEST(FsOpsTest, LogLinesNameTheArchivePathWithThePrefixFolder) {
+  TestArchive archive(PackageRecords());
+  FsOps ops = Mount(archive);
+  EXPECT_EQ(ops.PathForLog(LookupPath(ops, "models/net.py")), "pkg/models/net.py");
+  EXPECT_EQ(ops.PathForLog(LookupPath(ops, "models"), "new.py"), "pkg/models/new.py");
+  EXPECT_EQ(ops.PathForLog(kRootInode), "pkg");
+  EXPECT_EQ(ops.PathForLog(kRootInode, "x"), "pkg/x");
+}
+
 TEST(FsOpsTest, ReadDirGivesDotsThenSortedChildrenWithTypesAndResumableCookies) {
   TestArchive archive(PackageRecords());
   FsOps ops = Mount(archive);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "slow_tier.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -188,6 +189,68 @@ INSTANTIATE_TEST_SUITE_P(
                         {"my mod.K"}}),
     [](const testing::TestParamInfo<TorchModuleCase>& info) { return info.param.name; });
 
+// The same loop feeds torch's check for objects of mocked modules (doc/format.md
+// §6.6): every (module, field) pair it holds at a global, repeats kept, and
+// what its `module` variable is left with.
+struct MockCheckCase {
+  const char* name;
+  std::string pickle;
+  std::vector<std::string> pairs;  // "module:field"
+  std::string last_module;
+};
+
+class MockCheckInputsTest : public testing::TestWithParam<MockCheckCase> {};
+
+TEST_P(MockCheckInputsTest, MatchTorchsGenopsLoop) {
+  const MockCheckInputs m = Scan(GetParam().pickle).mock_check;
+  std::vector<std::string> pairs;
+  for (const auto& [module, field] : m.globals)
+    pairs.push_back(m.names[module] + ":" + m.names[field]);
+  EXPECT_EQ(pairs, GetParam().pairs);
+  EXPECT_EQ(m.last_module, GetParam().last_module);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Quirks, MockCheckInputsTest,
+    testing::Values(
+        // Strings after the last global move torch's `module` on.
+        MockCheckCase{"Protocol4TrailingStringsMoveTheLastModule",
+                      Proto(4) + ShortUnicode("torch") + kMemoize + ShortUnicode("Tensor") +
+                          kMemoize + kStackGlobal + kMemoize + "0" + BinGet(0) +
+                          ShortUnicode("Size") + kMemoize + kStackGlobal + "0" +
+                          ShortUnicode("key") + "0" + "N.",
+                      {"torch:Tensor", "torch:Size"},
+                      "Size"},
+        // LONG_BINGET is invisible: the pair is the two strings before it.
+        MockCheckCase{"LongBinGetIsNotTracked",
+                      Proto(4) + ShortUnicode("a.b") + kMemoize + ShortUnicode("X") + kMemoize +
+                          kStackGlobal + "0" + ShortUnicode("c.d") + kMemoize + LongBinGet(0) +
+                          ShortUnicode("Y") + kMemoize + kStackGlobal + ".",
+                      {"a.b:X", "c.d:Y"},
+                      "c.d"},
+        // torch's module is None at the STACK_GLOBAL: no pair, no last module.
+        MockCheckCase{"UntrackedModuleGivesNoPair",
+                      Proto(4) + BinUnicode("real") + "r" + LE(5, 4) + "0" + LongBinGet(5) +
+                          ShortUnicode("N") + kStackGlobal + ".",
+                      {},
+                      ""},
+        // A GET of a slot torch's memo never filled leaves None as the field.
+        MockCheckCase{"GetOfUnknownSlotIsNone",
+                      Proto(4) + ShortUnicode("m") + "r" + LE(0, 4) + ShortUnicode("F") +
+                          "r" + LE(7, 4) + "0" + "0" + "j" + LE(0, 4) + "j" + LE(7, 4) +
+                          "g7\n" + "0" + kStackGlobal + ".",
+                      {},
+                      "F"},
+        // Protocol 3: every GLOBAL, repeats kept; STACK_GLOBAL ignored.
+        MockCheckCase{"Protocol3SeesEveryGlobal",
+                      Proto(3) + Global("g", "A") + "0" + Global("h", "B") + "0" +
+                          Global("g", "A") + "0" + BinUnicode("s") + BinUnicode("C") +
+                          kStackGlobal + ".",
+                      {"g:A", "h:B", "g:A"},
+                      "g"},
+        MockCheckCase{"NoGlobalsNoLastModule", Proto(3) + "N.", {}, ""}),
+    [](const testing::TestParamInfo<MockCheckCase>& info) { return info.param.name; });
+
 // Malformed input: always an Error(kCorrupt) naming the byte offset.
 struct BadPickle {
   const char* name;
@@ -278,14 +341,14 @@ TEST(PickleScanTest, TrailingBytesAfterStopAreIgnored) {
   EXPECT_NO_THROW(Scan("N.\xff\xff garbage"));
 }
 
-TEST(PickleScanTest, MillionsOfNestedMarksHitTheStackLimit) {
-  std::string p(size_t{2} << 20, '(');
+// Stress cases: a scaled-down run here, the full size in the slow tier.
+void CheckNestedMarksHitTheLimit(size_t marks, const PickleScanLimits& limits) {
+  std::string p(marks, '(');
   p += ".";
-  EXPECT_THROW(Scan(p), Error);
+  EXPECT_THROW(Scan(p, limits), Error);
 }
 
-TEST(PickleScanTest, MillionNestedMarksCompleteWithinARaisedLimit) {
-  const size_t n = size_t{1} << 20;
+void CheckNestedMarksWithinARaisedLimit(size_t n) {
   std::string p(n, '(');
   p += "N";
   for (size_t i = 0; i < n; ++i) p += "t";  // each tuple wraps the last
@@ -295,17 +358,10 @@ TEST(PickleScanTest, MillionNestedMarksCompleteWithinARaisedLimit) {
   EXPECT_NO_THROW(Scan(p, limits));  // nesting past the tracked depth turns opaque
 }
 
-TEST(PickleScanTest, MillionMarksPoppedOneByOneComplete) {
-  std::string p;
-  for (int i = 0; i < 1000000; ++i) p += "(0";  // POP removes a MARK on top
-  p += "N.";
-  EXPECT_NO_THROW(Scan(p));
-}
-
-TEST(PickleScanTest, MemoExpansionStaysLinear) {
-  // Billion laughs: every tuple holds its predecessor three times.
+// Billion laughs: every tuple holds its predecessor three times.
+void CheckMemoExpansionOf(uint32_t tuples) {
   std::string p = Proto(2) + BinUnicode(std::string(1 << 16, 'x')) + "r" + LE(0, 4);
-  for (uint32_t i = 0; i < 200000; ++i) {
+  for (uint32_t i = 0; i < tuples; ++i) {
     p += '0';
     p += LongBinGet(i) + LongBinGet(i) + LongBinGet(i);
     p += '\x87';
@@ -316,16 +372,60 @@ TEST(PickleScanTest, MemoExpansionStaysLinear) {
   EXPECT_NO_THROW(Scan(p));
 }
 
-TEST(PickleScanTest, ReusedLongStringsAreHashedOncePerObject) {
-  // 1M STACK_GLOBALs naming the same 1 MB module through the memo: linear
-  // only if a string object is hashed once, not once per use.
+// `uses` STACK_GLOBALs naming the same 1 MB module through the memo: linear
+// only if a string object is hashed once, not once per use.
+void CheckReusedLongStrings(int uses) {
   std::string p = Proto(4) + "\x8d" + LE(1 << 20, 8) + std::string(1 << 20, 'm') + kMemoize +
                   "\x8d" + LE(1 << 20, 8) + std::string(1 << 20, 'n') + kMemoize;
-  for (int i = 0; i < 1000000; ++i) p += BinGet(0) + BinGet(1) + kStackGlobal + "0";
+  for (int i = 0; i < uses; ++i) p += BinGet(0) + BinGet(1) + kStackGlobal + "0";
   p += "N.";
   PickleScan s = Scan(p);
   EXPECT_EQ(s.globals.size(), 1u);
   EXPECT_EQ(s.modules.size(), 1u);
+  // The mocked-object check sees every repeat, but each string only once.
+  EXPECT_EQ(s.mock_check.names.size(), 2u);
+  EXPECT_EQ(s.mock_check.globals.size(), static_cast<size_t>(uses));
+}
+
+TEST(PickleScanTest, NestedMarksHitTheStackLimit) {
+  PickleScanLimits limits;
+  limits.max_stack_depth = 1 << 16;
+  CheckNestedMarksHitTheLimit(size_t{2} << 16, limits);
+}
+
+TEST(PickleScanSlowTest, MillionsOfNestedMarksHitTheDefaultStackLimit) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckNestedMarksHitTheLimit(size_t{2} << 20, PickleScanLimits{});
+}
+
+TEST(PickleScanTest, NestedMarksCompleteWithinARaisedLimit) {
+  CheckNestedMarksWithinARaisedLimit(size_t{1} << 16);
+}
+
+TEST(PickleScanSlowTest, MillionNestedMarksCompleteWithinARaisedLimit) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckNestedMarksWithinARaisedLimit(size_t{1} << 20);
+}
+
+TEST(PickleScanTest, MillionMarksPoppedOneByOneComplete) {
+  std::string p;
+  for (int i = 0; i < 1000000; ++i) p += "(0";  // POP removes a MARK on top
+  p += "N.";
+  EXPECT_NO_THROW(Scan(p));
+}
+
+TEST(PickleScanTest, MemoExpansionStaysLinear) { CheckMemoExpansionOf(20000); }
+
+TEST(PickleScanSlowTest, MemoExpansionOf200000TuplesStaysLinear) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckMemoExpansionOf(200000);
+}
+
+TEST(PickleScanTest, ReusedLongStringsAreHashedOncePerObject) { CheckReusedLongStrings(100000); }
+
+TEST(PickleScanSlowTest, MillionReusesOfLongStringsAreHashedOncePerObject) {
+  TPKG_SLOW_TIER_ONLY();
+  CheckReusedLongStrings(1000000);
 }
 
 TEST(PickleScanTest, HugeMemoIndicesUseNoMemoryForTheGap) {

@@ -1,14 +1,18 @@
 // ExportPolicy: the parts of PackageExporter's logic the Python differential
 // (tests/python/test_policy_differential.py) cannot reach cheaply: the
 // save_pickle dependency loop and its mocked-object quirk, error message
-// layout, hook handle lifetime, the close() plan, and very deep import chains.
+// layout, hook handle lifetime, the close() plan and its order against the
+// hooks, graphs close() refuses, and very deep import chains.
 #include "tpkg/policy.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
+
+#include "tpkg/pickle_scan.h"
 
 namespace tpkg {
 namespace {
@@ -175,8 +179,138 @@ TEST(ExportPolicyTest, ClosePlanWritesSourcesStubsAndMockFileInGraphOrder) {
   // _mock comes from m.pkg's import before the stub needs it: written once.
   EXPECT_EQ(records, (std::vector<std::string>{"m/a.py", "m/pkg/__init__.py", "_mock.py",
                                                "m/stub/__init__.py"}));
-  EXPECT_EQ(*plan.writes[0].source, "import m.pkg\nimport m.stub\n");
+  EXPECT_EQ(plan.writes[0].text, "import m.pkg\nimport m.stub\n");
+  EXPECT_EQ(plan.writes[3].text, kMockStubSource);
   EXPECT_EQ(p.graph().Find("torch_package_importer")->action, Action::kSkip);
+}
+
+TEST(ExportPolicyTest, CloseWritesEachNodeRightAfterItsHooks) {
+  MapEnvironment env;
+  env.Add("m.a", "import m.stub\nimport json\nimport m.b\n");
+  env.Add("m.b", "");
+  env.Add("m.stub", "");
+  env.Add("json", "");
+  ExportPolicy p(env);
+  p.Mock("m.stub");
+  p.Intern("m.**");
+  std::vector<std::string> events;
+  auto log = [&](const char* what) {
+    return [&events, what](std::string_view m) { events.push_back(what + std::string(m)); };
+  };
+  p.RegisterInternHook(log("intern:"));
+  p.RegisterExternHook(log("extern:"));
+  p.RegisterMockHook(log("mock:"));
+  p.SaveModule("m.a");
+  const ClosePlan plan =
+      p.Close([&](const WriteStep& w) { events.push_back("write:" + w.record); });
+  EXPECT_EQ(events, (std::vector<std::string>{"intern:m.a", "write:m/a.py", "mock:m.stub",
+                                              "write:_mock.py", "write:m/stub.py", "extern:json",
+                                              "intern:m.b", "write:m/b.py"}));
+  ASSERT_EQ(plan.writes.size(), 4u);
+  EXPECT_EQ(plan.writes[1].kind, WriteStep::Kind::kMockFile);
+  EXPECT_TRUE(plan.writes[1].text.empty());
+  EXPECT_EQ(plan.extern_modules_text, "json\n");
+}
+
+TEST(ExportPolicyTest, HooksThatAddModulesDoNotExtendClose) {
+  MapEnvironment env;
+  env.Add("m.a", "");
+  ExportPolicy p(env);
+  p.Intern("m.**");
+  p.SaveModule("m.a");
+  p.RegisterInternHook([&](std::string_view m) {
+    if (m == "m.a") p.SaveSourceString("late", "X = 1\n");
+  });
+  const ClosePlan plan = p.Close();
+  ASSERT_EQ(plan.writes.size(), 1u);
+  EXPECT_EQ(plan.writes[0].record, "m/a.py");
+  EXPECT_TRUE(p.graph().Contains("late"));
+}
+
+TEST(ExportPolicyTest, MockFileIsNotWrittenOverAModuleNamedMock) {
+  MapEnvironment env;
+  env.Add("m.stub", "");
+  ExportPolicy p(env);
+  p.Mock("m.stub");
+  p.SaveSourceString("_mock", "MINE = 1\n", false, /*dependencies=*/false);
+  p.AddDependency("m.stub");
+  const ClosePlan plan = p.Close();
+  std::vector<std::string> records;
+  for (const auto& w : plan.writes) records.push_back(w.record);
+  EXPECT_EQ(records, (std::vector<std::string>{"_mock.py", "m/stub.py"}));
+  EXPECT_EQ(plan.writes[0].kind, WriteStep::Kind::kSource);
+}
+
+TEST(ExportPolicyTest, CloseRefusesNodesTheExporterCannotMake) {
+  MapEnvironment env;
+  ExportPolicy no_action(env);
+  no_action.mutable_graph().AddNode("odd");
+  try {
+    no_action.Close();
+    FAIL();
+  } catch (const GraphInvariantError& e) {
+    EXPECT_STREQ(e.what(), "Invalid action: odd, None. Please report a bug to PyTorch.");
+  }
+  ExportPolicy not_provided(env);
+  not_provided.mutable_graph().AddNode("ghost").action = Action::kIntern;
+  try {
+    not_provided.Close();
+    FAIL();
+  } catch (const GraphInvariantError& e) {
+    EXPECT_STREQ(e.what(), "Module was marked `intern` but not provided: ghost");
+  }
+}
+
+TEST(ExportPolicyTest, RulesReportWhatMatched) {
+  MapEnvironment env;
+  env.Add("m.a", "import numpy\n");
+  env.Add("numpy", "");
+  ExportPolicy p(env);
+  p.Extern("numpy.**");
+  p.Intern("m.**", GlobPattern::Tuple({}), /*allow_empty=*/false);
+  p.Mock(GlobPattern({"x", "y"}));
+  p.SaveModule("m.a");
+  const std::vector<RuleState> rules = p.Rules();
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].action, Action::kExtern);
+  EXPECT_TRUE(rules[0].was_matched);
+  EXPECT_FALSE(rules[1].was_matched);  // save_module interns without asking the rules
+  EXPECT_FALSE(rules[1].allow_empty);
+  EXPECT_EQ(rules[2].description, GlobGroup(GlobPattern({"x", "y"})).ToString());
+  EXPECT_FALSE(rules[2].was_matched);
+}
+
+// A protocol 3 pickle naming `first`.Big, then `second`.Net (GLOBAL opcodes).
+std::string TwoGlobalsPickle(const std::string& first, const std::string& second) {
+  return "\x80\x03" "c" + first + "\nBig\n0c" + second + "\nNet\n0N.";
+}
+
+PickleDependencies DepsOf(const std::string& pickle) {
+  return TorchPickleDependencies(ScanPickle(std::span<const char>(pickle.data(), pickle.size())));
+}
+
+TEST(ExportPolicyTest, TorchPickleDependenciesReplayTheQuirkFromTheScan) {
+  MapEnvironment env;
+  env.Add("m.heavy", "");
+  env.Add("m.net", "");
+  const PickleDependencies missed = DepsOf(TwoGlobalsPickle("m.heavy", "m.net"));
+  EXPECT_EQ(missed.modules, (std::vector<std::string>{"m.heavy", "m.net"}));
+  EXPECT_EQ(missed.torch_last_module, "m.net");
+  ExportPolicy quirk(env);
+  quirk.Mock("m.heavy");
+  quirk.Intern("m.**");
+  quirk.SavePickle("p", "r.pkl", missed);
+  EXPECT_NO_THROW(quirk.Validate());  // the mocked module is not last: torch 1.13 misses it
+
+  const PickleDependencies caught = DepsOf(TwoGlobalsPickle("m.net", "m.heavy"));
+  EXPECT_EQ(caught.globals, (std::vector<std::pair<std::string, std::string>>{
+                                {"m.net", "Big"}, {"m.heavy", "Net"}}));
+  ExportPolicy flagged(env);
+  flagged.Mock("m.heavy");
+  flagged.Intern("m.**");
+  flagged.SavePickle("p", "r.pkl", caught);
+  EXPECT_EQ(flagged.graph().Find("m.net")->error, PackagingErrorReason::kMockedButStillUsed);
+  EXPECT_EQ(flagged.graph().Find("m.heavy")->error, PackagingErrorReason::kMockedButStillUsed);
 }
 
 TEST(ExportPolicyTest, ImplicitPackagesAreProvidedWithoutARecord) {

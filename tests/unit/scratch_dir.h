@@ -14,12 +14,14 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
 
 namespace tpkg::testing {
@@ -132,6 +134,29 @@ class ScopedImmutable {
   bool set_ = false;
   std::string error_;
 };
+
+// What `op` threw while `path` was immutable: `skipped` (with the reason)
+// when the flag cannot be set here, else the errno and message of the Error
+// (0 and "" when it threw none).
+//
+//   const ImmutableOutcome out = WhileImmutable(dir, [&] { Open(); });
+//   if (out.skipped) GTEST_SKIP() << out.message;
+struct ImmutableOutcome {
+  bool skipped = false;
+  int err = 0;
+  std::string message;
+};
+
+inline ImmutableOutcome WhileImmutable(const std::string& path, const std::function<void()>& op) {
+  ScopedImmutable immutable(path);
+  if (!immutable.set()) return {true, 0, immutable.error()};
+  try {
+    op();
+  } catch (const Error& e) {
+    return {false, ToErrno(e), e.what()};
+  }
+  return {};
+}
 
 inline Records SamplePackage() {
   return {

@@ -1,7 +1,8 @@
 // Tests of tpkg::ZipWriter: byte-identical rebuilds of the torch-written
 // corpus, torch's layout rules (alignment, descriptors, ZIP64), refusals,
-// raw copies, more than 65,535 records, and archives past 4 GiB (a sparse
-// one in the default tier, a real one with TPKG_SLOW=1).
+// raw copies, more than 65,535 records (their end records in the default
+// tier, a whole archive of 70,000 with TPKG_SLOW=1), and archives past 4 GiB
+// (a sparse one in the default tier, a real one with TPKG_SLOW=1).
 #include "tpkg/zip_writer.h"
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "base/scoped_fd.h"
 #include "tpkg/error.h"
 #include "zip/zip_layout.h"
+#include "slow_tier.h"
 #include "zip_test_util.h"
 
 namespace tpkg {
@@ -343,7 +345,24 @@ TEST(ZipWriterTest, PrefixForPathIsTorchsBasenameRule) {
 
 // ---------------------------------------------------------------- ZIP64
 
-TEST(ZipWriterTest, MoreThan65535RecordsUseTheZip64EndRecord) {
+// The end records for 70,000 records: the classic one clamps the counts to
+// 0xffff, the ZIP64 one holds them (the whole archive: the slow tier below).
+TEST(ZipWriterTest, MoreThan65535RecordsAreCountedInTheZip64EndRecord) {
+  std::string out;
+  AppendEndRecords(out, 70000, 0x123456, 0x7890);
+  ASSERT_EQ(out.size(), 56u + 20u + 22u);  // ZIP64 record, ZIP64 locator, classic record
+  EXPECT_EQ(Get32(out, 0), 0x06064b50u);
+  EXPECT_EQ(Get32(out, 24), 70000u);  // records on this disk
+  EXPECT_EQ(Get32(out, 32), 70000u);  // records in total
+  EXPECT_EQ(Get32(out, 48), 0x123456u);  // central directory offset
+  const size_t eocd = out.size() - 22;
+  EXPECT_EQ(Get32(out, eocd), 0x06054b50u);
+  EXPECT_EQ(Get16(out, eocd + 8), 0xffff);
+  EXPECT_EQ(Get16(out, eocd + 10), 0xffff);
+}
+
+TEST(ZipWriterSlowTest, MoreThan65535RecordsUseTheZip64EndRecord) {
+  TPKG_SLOW_TIER_ONLY();
   constexpr size_t kRecords = 70000;
   TempDir dir;
   const std::string path = dir.Path("many.pt");
@@ -436,7 +455,7 @@ TEST(ZipWriterTest, RecordsAndArchivesPast4GiBUseZip64Sparse) {
 // The real thing: a 4 GiB + 100 byte record streamed from a sparse file,
 // written out in full (about 4 GiB of disk for the duration of the test).
 TEST(ZipWriterSlowTest, RecordsAndArchivesPast4GiBUseZip64) {
-  if (!std::getenv("TPKG_SLOW")) GTEST_SKIP() << "set TPKG_SLOW=1";
+  TPKG_SLOW_TIER_ONLY();
   const uint64_t kBig = k4GiB + 100;
   TempDir dir;
   const std::string source = dir.Path("zeros.bin");

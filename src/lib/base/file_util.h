@@ -1,5 +1,7 @@
 // file_util.h (private): small POSIX helpers that retry EINTR and short
-// transfers and throw tpkg::Error naming the file and the reason.
+// transfers and throw tpkg::Error naming the file and the reason. The
+// whole-buffer reads and writes (PreadFull, PreadExact, PwriteAll, WriteAll)
+// are public, in tpkg/file_io.h, which this header includes.
 //
 //   ScopedFd fd = OpenOrThrow(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 //   PwriteAll(fd.get(), bytes, 0, path);
@@ -16,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "tpkg/file_io.h"
 #include "tpkg/scoped_fd.h"
 
 namespace tpkg {
@@ -26,19 +29,6 @@ ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mo
                        const std::string& what);
 
 struct stat FstatOrThrow(int fd, const std::string& what);
-
-// Whole-buffer transfers. Each retries EINTR and short transfers; an I/O
-// error throws "Cannot read '<what>'" / "Cannot write '<what>'" with errno.
-//
-//   call         position            file ends early
-//   PreadFull    `offset` (pread)    returns the bytes read so far
-//   PreadExact   `offset` (pread)    throws Errc::kCorrupt
-//   PwriteAll    `offset` (pwrite)   (n/a)
-//   WriteAll     current (write)     (n/a)
-size_t PreadFull(int fd, std::span<char> out, uint64_t offset, std::string_view what);
-void PreadExact(int fd, std::span<char> out, uint64_t offset, std::string_view what);
-void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, std::string_view what);
-void WriteAll(int fd, std::span<const char> bytes, std::string_view what);
 
 // True for the copy_file_range(2) errors that mean "not for these two
 // files" (EXDEV, EINVAL, EOPNOTSUPP, ENOSYS, EBADF for O_APPEND, EPERM,

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,6 +9,7 @@
 #include <string_view>
 
 #include "base/file_util.h"
+#include "tpkg/crc32.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -30,11 +30,6 @@ void PutU32(std::string* out, uint32_t v) {
 void PutStr(std::string* out, const std::string& s) {
   PutU32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
-}
-
-uint32_t Crc(std::string_view bytes) {
-  return static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
 }
 
 // Reads a payload field by field; any overrun marks it invalid.
@@ -98,7 +93,7 @@ uint64_t ParseEntries(std::string_view bytes, std::vector<LogEntry>* out) {
     const uint64_t length = header.U(4), crc = header.U(4);
     if (length == 0 || length > kMaxPayload || bytes.size() - good - kEntryHeader < length) break;
     const std::string_view payload = bytes.substr(good + kEntryHeader, length);
-    if (Crc(payload) != crc) break;
+    if (Crc32(0, payload) != crc) break;
     std::optional<LogEntry> entry = DecodePayload(payload);
     if (!entry) break;
     out->push_back(std::move(*entry));
@@ -160,7 +155,7 @@ std::string EncodeLogEntry(const LogEntry& e) {
   PutU64(&p, static_cast<uint64_t>(e.identity.mtime_nsec));
   std::string out;
   PutU32(&out, static_cast<uint32_t>(p.size()));
-  PutU32(&out, Crc(p));
+  PutU32(&out, Crc32(0, p));
   return out + p;
 }
 

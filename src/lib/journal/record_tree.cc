@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "tpkg/record_path.h"
+
 namespace tpkg {
 namespace {
 
@@ -25,9 +27,6 @@ namespace {
 //   rename          dir over a file                          ENOTDIR
 //   rename          dir over a non-empty dir (a/b -> a too)  ENOTEMPTY
 //   rename          file over a dir                          EISDIR
-
-constexpr size_t kNameMax = 255;   // NAME_MAX
-constexpr size_t kPathMax = 4095;  // PATH_MAX without its NUL
 
 std::string_view Parent(std::string_view path) {
   const size_t slash = path.rfind('/');
@@ -63,18 +62,9 @@ void CollectChildren(const Map& map, const std::string& prefix, bool is_dir,
 }  // namespace
 
 int ValidateRecordPath(std::string_view path) {
-  if (path.empty()) return 0;
-  if (path.size() > kPathMax) return ENAMETOOLONG;
-  size_t start = 0;
-  while (true) {
-    const size_t slash = std::min(path.find('/', start), path.size());
-    const std::string_view part = path.substr(start, slash - start);
-    if (part.empty() || part == "." || part == "..") return EINVAL;
-    if (part.find('\0') != std::string_view::npos) return EINVAL;
-    if (part.size() > kNameMax) return ENAMETOOLONG;
-    if (slash == path.size()) return 0;
-    start = slash + 1;
-  }
+  if (path.empty()) return 0;  // the root
+  const RecordPathProblem p = CheckRecordPath(path, {.name_max = true, .path_max = true});
+  return !p ? 0 : p.too_long ? ENAMETOOLONG : EINVAL;
 }
 
 RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {

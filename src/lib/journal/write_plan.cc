@@ -1,5 +1,5 @@
-// write_plan.cc: PlanWriteBack(), the order and source of every record a
-// write-back writes (rules in tpkg/write_back.h).
+// write_plan.cc: WriteBackOrder() and PlanWriteBack(), the order and source
+// of every record a write-back writes (rules in tpkg/write_back.h).
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -18,6 +18,16 @@ constexpr std::string_view kVersion = ".data/version";
 
 constexpr size_t kCompareChunk = 64 * 1024;
 
+// Where the new names go: at `.data/extern_modules`, else `.data/version`,
+// else the end (an index into `entries`).
+size_t InsertionPoint(const std::vector<ZipEntry>& entries) {
+  for (std::string_view anchor : {kExternModules, kVersion}) {
+    for (size_t i = 0; i < entries.size(); ++i)
+      if (entries[i].name == anchor) return i;
+  }
+  return entries.size();
+}
+
 class Planner {
  public:
   Planner(const Journal& journal, const RegeneratedRecords& metadata)
@@ -26,42 +36,12 @@ class Planner {
   }
 
   WritePlan Run() {
-    const size_t insert_at = InsertionPoint();
-    const std::vector<ZipEntry>& entries = original_.entries();
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (i == insert_at) EmitNewRecords();
-      const ZipEntry& e = entries[i];
-      if (!e.is_directory() && e.name != kVersion && Exists(e.name)) {
-        Emit(e.name);
-      }
-    }
-    if (insert_at == entries.size()) EmitNewRecords();
-    if (Exists(std::string(kVersion))) Emit(std::string(kVersion));
+    for (const std::string& name : WriteBackOrder(journal_, metadata_)) Emit(name);
     plan_.changed = !SameAsOriginal();
     return std::move(plan_);
   }
 
  private:
-  bool Exists(const std::string& name) const { return files_.count(name) || metadata_.count(name); }
-
-  size_t InsertionPoint() const {
-    const std::vector<ZipEntry>& entries = original_.entries();
-    for (std::string_view anchor : {kExternModules, kVersion}) {
-      for (size_t i = 0; i < entries.size(); ++i)
-        if (entries[i].name == anchor) return i;
-    }
-    return entries.size();
-  }
-
-  // Names the original archive does not have: created files, rename
-  // targets, then regenerated records it lacked.
-  void EmitNewRecords() {
-    for (const auto& [path, node] : files_)
-      if (!original_.Find(path) && path != kVersion && !metadata_.count(path)) Emit(path);
-    for (const auto& [name, bytes] : metadata_)
-      if (!original_.Find(name) && name != kVersion) Emit(name);
-  }
-
   void Emit(const std::string& name) {
     const ZipEntry* same_name = original_.Find(name);
     if (auto m = metadata_.find(name); m != metadata_.end()) {
@@ -152,6 +132,35 @@ class Planner {
 };
 
 }  // namespace
+
+std::vector<std::string> WriteBackOrder(const Journal& journal,
+                                        const RegeneratedRecords& metadata) {
+  const ZipReader& original = journal.original();
+  std::set<std::string> files;
+  for (auto& [path, node] : journal.Files()) files.insert(path);
+  const auto exists = [&](const std::string& name) {
+    return files.count(name) || metadata.count(name);
+  };
+  std::vector<std::string> order;
+  // Names the original archive does not have: created files, rename
+  // targets, then regenerated records it lacked.
+  const auto add_new_names = [&] {
+    for (const std::string& path : files)
+      if (!original.Find(path) && path != kVersion && !metadata.count(path)) order.push_back(path);
+    for (const auto& [name, bytes] : metadata)
+      if (!original.Find(name) && name != kVersion) order.push_back(name);
+  };
+  const std::vector<ZipEntry>& entries = original.entries();
+  const size_t insert_at = InsertionPoint(entries);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i == insert_at) add_new_names();
+    const ZipEntry& e = entries[i];
+    if (!e.is_directory() && e.name != kVersion && exists(e.name)) order.push_back(e.name);
+  }
+  if (insert_at == entries.size()) add_new_names();
+  if (exists(std::string(kVersion))) order.emplace_back(kVersion);
+  return order;
+}
 
 WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
   return Planner(journal, metadata).Run();

@@ -338,27 +338,58 @@ void ExportPolicy::Validate() const {
   }
 }
 
+std::vector<RuleState> ExportPolicy::Rules() const {
+  std::vector<RuleState> out;
+  for (const Rule& rule : rules_)
+    out.push_back({rule.action, rule.description, rule.allow_empty, rule.was_matched});
+  return out;
+}
+
+PickleDependencies TorchPickleDependencies(const PickleScan& scan) {
+  PickleDependencies deps;
+  deps.modules = scan.modules;
+  const MockCheckInputs& check = scan.mock_check;
+  deps.globals.reserve(check.globals.size());
+  for (const auto& [module, field] : check.globals)
+    deps.globals.emplace_back(check.names[module], check.names[field]);
+  deps.torch_last_module = check.last_module;
+  return deps;
+}
+
 namespace {
 
 void RunHooks(const HookHandle::Table& table, const std::string& module) {
+  if (table.empty()) return;
   const HookHandle::Table snapshot = table;  // a hook may remove hooks while we iterate
   for (const auto& [id, hook] : snapshot) hook(module);
 }
 
-void AddMockFile(ClosePlan& plan) {
+constexpr std::string_view kMockFileRecord = "_mock.py";
+
+void Emit(WriteStep step, ClosePlan& plan, const WriteSink& sink) {
+  if (sink) sink(step);
+  plan.writes.push_back(std::move(step));
+}
+
+// torch writes _mock.py unless a record of that name was written already.
+void AddMockFile(ClosePlan& plan, const WriteSink& sink) {
   for (const auto& w : plan.writes) {
-    if (w.kind == WriteStep::Kind::kMockFile) return;  // written once
+    if (w.record == kMockFileRecord) return;
   }
-  plan.writes.push_back({WriteStep::Kind::kMockFile, "_mock", "_mock.py", false, nullptr});
+  Emit({WriteStep::Kind::kMockFile, "_mock", std::string(kMockFileRecord), false, {}}, plan, sink);
 }
 
 }  // namespace
 
-// One node of close()'s loop: hooks, then what gets written.
-void ExportPolicy::PlanNode(DepGraph::NodeId id, ClosePlan& plan) {
+// One node of close()'s loop: hooks, then what gets written. The node is
+// read after the hooks ran (they may change it; nodes never move).
+void ExportPolicy::CloseNode(DepGraph::NodeId id, ClosePlan& plan, const WriteSink& sink) {
   const std::string& module = graph_.name(id);
   const NodeAttrs& node = graph_.attrs(id);
-  if (!node.action) throw Error(Errc::kInvalidArgument, "Module has no action: " + module);
+  if (!node.action) {
+    throw GraphInvariantError("Invalid action: " + module +
+                              ", None. Please report a bug to PyTorch.");
+  }
   switch (*node.action) {
     case Action::kExtern:
       RunHooks(*extern_hooks_, module);
@@ -366,27 +397,28 @@ void ExportPolicy::PlanNode(DepGraph::NodeId id, ClosePlan& plan) {
       return;
     case Action::kMock: {
       RunHooks(*mock_hooks_, module);
-      AddMockFile(plan);
+      AddMockFile(plan, sink);
       const auto found = env_.Find(module);  // torch imports it to ask hasattr(m, "__path__")
       if (!found) throw Error(Errc::kNotFound, "No module named '" + module + "'");
-      plan.writes.push_back({WriteStep::Kind::kMockStub, module,
-                             RecordFor(module, found->is_package), found->is_package, nullptr});
+      Emit({WriteStep::Kind::kMockStub, module, RecordFor(module, found->is_package),
+            found->is_package, kMockStubSource},
+           plan, sink);
       return;
     }
     case Action::kIntern: {
       RunHooks(*intern_hooks_, module);
       if (!node.provided) {
-        throw Error(Errc::kInvalidArgument,
-                    "Module was marked `intern` but not provided: " + module);
+        throw GraphInvariantError("Module was marked `intern` but not provided: " + module);
       }
       if (node.is_pickle || !node.source) return;  // pickles and implicit packages write nothing
       const bool is_package = node.is_package.value_or(false);
-      plan.writes.push_back({WriteStep::Kind::kSource, module, RecordFor(module, is_package),
-                             is_package, &*node.source});
+      Emit({WriteStep::Kind::kSource, module, RecordFor(module, is_package), is_package,
+            *node.source},
+           plan, sink);
       return;
     }
     case Action::kRepackagedMockModule:
-      AddMockFile(plan);
+      AddMockFile(plan, sink);
       return;
     case Action::kSkip:
     case Action::kDeny:  // unreachable after Validate(): DENY nodes carry an error
@@ -394,10 +426,12 @@ void ExportPolicy::PlanNode(DepGraph::NodeId id, ClosePlan& plan) {
   }
 }
 
-ClosePlan ExportPolicy::Close() {
+ClosePlan ExportPolicy::Close(const WriteSink& sink) {
   Validate();
   ClosePlan plan;
-  for (DepGraph::NodeId id = 0; id < graph_.size(); ++id) PlanNode(id, plan);
+  // The nodes present now: a hook that adds modules does not extend the loop.
+  const size_t nodes = graph_.size();
+  for (DepGraph::NodeId id = 0; id < nodes; ++id) CloseNode(id, plan, sink);
   plan.extern_modules_text = ExternModulesText(plan.extern_modules);
   return plan;
 }

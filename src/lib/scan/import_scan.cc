@@ -1,4 +1,4 @@
-// import_scan.cc: torch 1.13's _ExtractModuleReferences (find_file_dependencies.py)
+// import_scan.cc: torch's _ExtractModuleReferences (find_file_dependencies.py, 1.13 to 2.6)
 // applied to the events of py_import_parser, with its exact semantics.
 #include "tpkg/import_scan.h"
 

@@ -1,145 +1,15 @@
-// pickle_scan.cc: a symbolic pickle machine that never executes anything.
-//
-// It follows CPython's _pickle.c stack discipline (values plus a mark stack,
-// a memo, the same underflow rules) but pushes kOpaque for every object it
-// would have to build. Only strings, ints, bools, None, globals and small
-// tuples are tracked: enough for persistent ids and STACK_GLOBAL operands.
+// pickle_scan.cc: ScanPickle() and the symbolic pickle machine's run loop,
+// stack discipline, value builders, globals and persistent-id decoding
+// (scan/pickle_machine.h; the opcode groups are in pickle_dispatch.cc).
 #include "tpkg/pickle_scan.h"
 
-#include <unordered_set>
 #include <utility>
 
-#include "scan/pickle_cursor.h"
-#include "scan/pickle_opcodes.h"
+#include "scan/pickle_machine.h"
 #include "scan/pickle_text.h"
-#include "scan/pickle_value.h"
 
 namespace tpkg {
-namespace {
-
-using pickle::Cursor;
-using pickle::Kind;
-using pickle::Op;
-using pickle::StringInterner;
-using pickle::Value;
-
-// Persistent ids have 3 to 5 elements and nest at most one tuple deep
-// (reduce_package args); bigger or deeper tuples need not be tracked. The
-// depth bound also keeps destruction of nested shared tuples from recursing
-// a million frames deep.
-constexpr size_t kMaxTrackedTupleSize = 8;
-constexpr int64_t kMaxTrackedTupleDepth = 16;
-
-// Unique ids in first-seen order.
-class OrderedIdSet {
- public:
-  void Add(uint32_t id) {
-    if (seen_.insert(id).second) order_.push_back(id);
-  }
-  const std::vector<uint32_t>& order() const { return order_; }
-
- private:
-  std::unordered_set<uint32_t> seen_;
-  std::vector<uint32_t> order_;
-};
-
-// Mimics the genops loop of torch 1.13's PackageExporter.save_pickle, which
-// derives the modules a pickle depends on from opcodes alone, quirks kept:
-// protocol 3 looks at GLOBAL only; protocol 4 follows SHORT_BINUNICODE /
-// BINUNICODE8 strings and GET/BINGET (it tests for "BINGET_LONG", a name no
-// opcode has, so LONG_BINGET is missed) through its own MEMOIZE counter.
-class TorchModuleTracker {
- public:
-  explicit TorchModuleTracker(StringInterner& strings) : strings_(strings) {}
-
-  // protocol <= 3 rule. `torch_splits` is false when "module name" holds an
-  // extra space, where torch's `module, field = arg.split(" ")` would raise.
-  void OnGlobalOpcode(uint32_t module_id, bool torch_splits, uint32_t real_module_id) {
-    by_global_.Add(torch_splits ? module_id : real_module_id);
-  }
-  void OnTrackedString(const Value& str) {
-    module_ = field_;
-    field_ = str;
-    memo_[memo_count_] = str;
-  }
-  void OnGet(uint64_t index) {
-    module_ = field_;
-    auto it = memo_.find(index);
-    field_ = it == memo_.end() ? Value::None() : it->second;
-  }
-  void OnMemoize() { ++memo_count_; }
-  // protocol >= 4 rule; torch asserts its module is a str, else we fall back
-  // to the global's real module.
-  void OnStackGlobal(uint32_t real_module_id) {
-    by_strings_.Add(module_.kind == Kind::kStr ? strings_.Intern(module_) : real_module_id);
-  }
-  const std::vector<uint32_t>& ModulesFor(int protocol) const {
-    return protocol >= 4 ? by_strings_.order() : by_global_.order();
-  }
-
- private:
-  StringInterner& strings_;
-  Value module_ = Value::None();
-  Value field_ = Value::None();
-  std::unordered_map<uint64_t, Value> memo_;
-  uint64_t memo_count_ = 0;
-  OrderedIdSet by_global_;
-  OrderedIdSet by_strings_;
-};
-
-class Scanner {
- public:
-  Scanner(std::span<const char> bytes, const PickleScanLimits& limits)
-      : cursor_(bytes), limits_(limits), torch_(strings_) {}
-
-  PickleScan Run();
-
- private:
-  [[noreturn]] void Fail(const std::string& reason) const { pickle::FailAt(reason, op_offset_); }
-
-  // Stack discipline of _pickle.c: values above the last MARK only.
-  size_t Fence() const { return marks_.empty() ? 0 : marks_.back(); }
-  void CheckDepth() const;
-  void Push(Value v);
-  Value Pop();
-  Value& Top();
-  size_t PopMark();  // pops the last MARK, returns where its items start
-
-  bool HandleStackOp(Op op);
-  bool HandleScalarOp(Op op);
-  bool HandleStringOp(Op op);
-  bool HandleContainerOp(Op op);
-  bool HandleMemoOp(Op op);
-  bool HandleObjectOp(Op op);
-
-  void PushTextInt(bool is_long);
-  void PushLong(uint64_t length);
-  void PushBinaryStr(uint64_t length, bool torch_tracks);
-  void PushTuple(std::vector<Value> items);
-  void PushMemo(uint64_t index);
-  void PutMemo(uint64_t index);
-  void PushGlobalFromLines(bool is_inst);
-  void PushStackGlobal();
-  void AddGlobal(uint32_t module_id, uint32_t name_id);
-  void DecodePersistentId(const Value& pid);
-  void DecodeStorage(const std::vector<Value>& items);
-  void DecodeReducePackage(const std::vector<Value>& items);
-  PickleGlobal GlobalOf(const Value& v, const char* what) const;
-  std::string PidString(const Value& v, const char* what) const;
-
-  Cursor cursor_;
-  const PickleScanLimits limits_;
-  size_t op_offset_ = 0;
-  std::vector<Value> stack_;
-  std::vector<size_t> marks_;
-  pickle::Memo memo_;
-  StringInterner strings_;
-  TorchModuleTracker torch_;
-  std::unordered_set<uint64_t> seen_globals_;
-  bool stopped_ = false;
-  bool saw_proto_ = false;
-  PickleScan result_;
-};
+namespace pickle {
 
 PickleScan Scanner::Run() {
   while (!stopped_) {
@@ -153,8 +23,8 @@ PickleScan Scanner::Run() {
       Fail(std::string("invalid opcode 0x") + kHex[code >> 4] + kHex[code & 15]);
     }
   }
-  for (uint32_t id : torch_.ModulesFor(result_.protocol))
-    result_.modules.emplace_back(strings_.Text(id));
+  result_.modules = torch_.Modules(result_.protocol);
+  result_.mock_check = torch_.MockCheck(result_.protocol);
   return std::move(result_);
 }
 
@@ -186,202 +56,6 @@ size_t Scanner::PopMark() {
   marks_.pop_back();
   return start;
 }
-
-// MARK, POP, POP_MARK, DUP, STOP, PROTO, FRAME.
-bool Scanner::HandleStackOp(Op op) {
-  switch (op) {
-    case Op::kMark:
-      CheckDepth();
-      marks_.push_back(stack_.size());
-      return true;
-    case Op::kPop:
-      // _pickle.c: POP removes a MARK when one sits on top of the stack.
-      if (!marks_.empty() && marks_.back() == stack_.size())
-        marks_.pop_back();
-      else
-        Pop();
-      return true;
-    case Op::kPopMark:
-      stack_.resize(PopMark());
-      return true;
-    case Op::kDup:
-      Push(Value(Top()));
-      return true;
-    case Op::kStop:
-      Pop();
-      stopped_ = true;
-      return true;
-    case Op::kProto: {
-      int protocol = cursor_.ReadU8();
-      if (protocol > pickle::kHighestProtocol)
-        Fail("unsupported pickle protocol " + std::to_string(protocol));
-      if (!saw_proto_) result_.protocol = protocol;
-      saw_proto_ = true;
-      return true;
-    }
-    case Op::kFrame:
-      // Frames only group opcodes, but like _pickle.c refuse one that
-      // claims more bytes than are left.
-      if (cursor_.ReadLE(8) > cursor_.remaining())
-        Fail("truncated pickle: FRAME longer than the data");
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Numbers, None, bools, bytes and floats.
-// clang-format off
-bool Scanner::HandleScalarOp(Op op) {
-  switch (op) {
-    case Op::kInt: PushTextInt(false); return true;
-    case Op::kLong: PushTextInt(true); return true;
-    case Op::kBinInt: Push(Value::Int(static_cast<int32_t>(cursor_.ReadLE(4)))); return true;
-    case Op::kBinInt1: Push(Value::Int(static_cast<int64_t>(cursor_.ReadLE(1)))); return true;
-    case Op::kBinInt2: Push(Value::Int(static_cast<int64_t>(cursor_.ReadLE(2)))); return true;
-    case Op::kLong1: PushLong(cursor_.ReadLE(1)); return true;
-    case Op::kLong4: PushLong(cursor_.ReadLE(4)); return true;
-    case Op::kNone: Push(Value::None()); return true;
-    case Op::kNewTrue: Push(Value::Bool(true)); return true;
-    case Op::kNewFalse: Push(Value::Bool(false)); return true;
-    case Op::kFloat: cursor_.ReadLine(); Push(Value::Opaque()); return true;
-    case Op::kBinFloat: cursor_.ReadBytes(8); Push(Value::Opaque()); return true;
-    // Bytes are not tracked (nothing torch decodes is bytes): skip them.
-    case Op::kBinBytes: cursor_.ReadBytes(cursor_.ReadLE(4)); Push(Value::Opaque()); return true;
-    case Op::kShortBinBytes: cursor_.ReadBytes(cursor_.ReadLE(1)); Push(Value::Opaque()); return true;
-    case Op::kBinBytes8:
-    case Op::kByteArray8: cursor_.ReadBytes(cursor_.ReadLE(8)); Push(Value::Opaque()); return true;
-    case Op::kNextBuffer: Push(Value::Opaque()); return true;
-    case Op::kReadOnlyBuffer: Top() = Value::Opaque(); return true;
-    default: return false;
-  }
-}
-// clang-format on
-
-// str values. Python 2 byte strings (STRING/BINSTRING/SHORT_BINSTRING) load
-// as str under the unpickler's default ASCII encoding, so they are str too.
-// clang-format off
-bool Scanner::HandleStringOp(Op op) {
-  switch (op) {
-    case Op::kShortBinUnicode: PushBinaryStr(cursor_.ReadLE(1), true); return true;
-    case Op::kBinUnicode: PushBinaryStr(cursor_.ReadLE(4), false); return true;
-    case Op::kBinUnicode8: PushBinaryStr(cursor_.ReadLE(8), true); return true;
-    case Op::kShortBinString: PushBinaryStr(cursor_.ReadLE(1), false); return true;
-    case Op::kBinString: {
-      auto length = static_cast<int32_t>(cursor_.ReadLE(4));
-      if (length < 0) Fail("BINSTRING pickle has negative byte count");
-      PushBinaryStr(static_cast<uint64_t>(length), false);
-      return true;
-    }
-    case Op::kString: {
-      auto decoded = pickle::DecodeQuotedString(cursor_.ReadLine());
-      if (!decoded) Fail("the STRING opcode argument must be quoted");
-      Push(Value::OwnedStr(std::move(*decoded)));
-      return true;
-    }
-    case Op::kUnicode: {
-      auto decoded = pickle::DecodeRawUnicodeEscape(cursor_.ReadLine());
-      if (!decoded) Fail("malformed \\u escape in UNICODE operand");
-      Push(Value::OwnedStr(std::move(*decoded)));
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-// clang-format on
-
-// clang-format off
-bool Scanner::HandleContainerOp(Op op) {
-  switch (op) {
-    case Op::kEmptyList: case Op::kEmptyDict: case Op::kEmptySet:
-      Push(Value::Opaque());
-      return true;
-    case Op::kEmptyTuple: PushTuple({}); return true;
-    case Op::kTuple1: { Value a = Pop(); PushTuple({std::move(a)}); return true; }
-    case Op::kTuple2: { Value b = Pop(); Value a = Pop(); PushTuple({std::move(a), std::move(b)}); return true; }
-    case Op::kTuple3: {
-      Value c = Pop(); Value b = Pop(); Value a = Pop();
-      PushTuple({std::move(a), std::move(b), std::move(c)});
-      return true;
-    }
-    case Op::kTuple: {
-      size_t start = PopMark();
-      std::vector<Value> items;
-      if (stack_.size() - start <= kMaxTrackedTupleSize)
-        items.assign(std::make_move_iterator(stack_.begin() + static_cast<ptrdiff_t>(start)),
-                     std::make_move_iterator(stack_.end()));
-      else
-        items.resize(kMaxTrackedTupleSize + 1);  // marks it untracked
-      stack_.resize(start);
-      PushTuple(std::move(items));
-      return true;
-    }
-    case Op::kList: case Op::kDict: case Op::kFrozenSet:
-      stack_.resize(PopMark());
-      Push(Value::Opaque());
-      return true;
-    case Op::kAppend: Pop(); Top(); return true;
-    case Op::kSetItem: Pop(); Pop(); Top(); return true;
-    case Op::kAppends: case Op::kSetItems: case Op::kAddItems:
-      stack_.resize(PopMark());
-      Top();  // the container they extend
-      return true;
-    default:
-      return false;
-  }
-}
-// clang-format on
-
-// clang-format off
-bool Scanner::HandleMemoOp(Op op) {
-  auto text_index = [this] {
-    pickle::ParsedInt index = pickle::ParseTextInt(cursor_.ReadLine(), false, false);
-    if (!index.valid || index.big || index.value < 0) Fail("invalid memo index");
-    return static_cast<uint64_t>(index.value);
-  };
-  switch (op) {
-    case Op::kGet: { uint64_t i = text_index(); torch_.OnGet(i); PushMemo(i); return true; }
-    case Op::kBinGet: { uint64_t i = cursor_.ReadLE(1); torch_.OnGet(i); PushMemo(i); return true; }
-    case Op::kLongBinGet: PushMemo(cursor_.ReadLE(4)); return true;
-    case Op::kPut: PutMemo(text_index()); return true;
-    case Op::kBinPut: PutMemo(cursor_.ReadLE(1)); return true;
-    case Op::kLongBinPut: PutMemo(cursor_.ReadLE(4)); return true;
-    case Op::kMemoize: torch_.OnMemoize(); PutMemo(memo_.size()); return true;
-    default: return false;
-  }
-}
-// clang-format on
-
-// clang-format off
-bool Scanner::HandleObjectOp(Op op) {
-  switch (op) {
-    case Op::kGlobal: PushGlobalFromLines(false); return true;
-    case Op::kInst: PushGlobalFromLines(true); return true;
-    case Op::kStackGlobal: PushStackGlobal(); return true;
-    case Op::kObj: {
-      size_t start = PopMark();
-      if (stack_.size() <= start) Fail("pickle stack underflow");
-      stack_.resize(start);
-      Push(Value::Opaque());
-      return true;
-    }
-    case Op::kReduce: case Op::kNewObj: Pop(); Top() = Value::Opaque(); return true;
-    case Op::kNewObjEx: Pop(); Pop(); Top() = Value::Opaque(); return true;
-    case Op::kBuild: Pop(); Top(); return true;
-    case Op::kPersId: cursor_.ReadLine(); Push(Value::Opaque()); return true;  // a str pid: no torch id
-    case Op::kBinPersId: DecodePersistentId(Pop()); Push(Value::Opaque()); return true;
-    case Op::kExt1: case Op::kExt2: case Op::kExt4:
-      // copyreg's extension registry is empty unless a program fills it,
-      // and torch never does: pickle.Unpickler fails here as well.
-      cursor_.ReadLE(op == Op::kExt1 ? 1 : op == Op::kExt2 ? 2 : 4);
-      Fail("unregistered extension code");
-    default:
-      return false;
-  }
-}
-// clang-format on
-
 void Scanner::PushTextInt(bool is_long) {
   std::string_view line = cursor_.ReadLine();
   if (!is_long && (line == "00" || line == "01")) {  // protocol 0 bools
@@ -448,10 +122,7 @@ void Scanner::PushGlobalFromLines(bool is_inst) {
     Push(Value::Opaque());
     return;
   }
-  // torch splits pickletools' "module name" on spaces and expects two parts.
-  bool torch_splits =
-      module.find(' ') == std::string_view::npos && name.find(' ') == std::string_view::npos;
-  torch_.OnGlobalOpcode(module_id, torch_splits, module_id);
+  torch_.OnGlobalOpcode(module_id, name_id);
   Push(Value::Global(module_id, name_id));
 }
 
@@ -533,10 +204,10 @@ std::string Scanner::PidString(const Value& v, const char* what) const {
   return std::string(v.text);
 }
 
-}  // namespace
+}  // namespace pickle
 
 PickleScan ScanPickle(std::span<const char> bytes, const PickleScanLimits& limits) {
-  return Scanner(bytes, limits).Run();
+  return pickle::Scanner(bytes, limits).Run();
 }
 
 }  // namespace tpkg

@@ -92,6 +92,7 @@ ArgValue ArgValueOf(const Expr& e) {
       v.truthy = false;
       return v;
     case Node::kEllipsis:
+    case Node::kAttributeOrSubscript:
     case Node::kAstValue:
       v.kind = ArgValue::Kind::kOther;
       return v;

@@ -1,7 +1,7 @@
 // py_import_parser.h: the import-relevant events of a Python source file,
 // in the order torch's ast.NodeVisitor meets them (private to libtpkg).
 //
-// A recursive-descent parser over the whole Python 3.11 grammar (a superset:
+// A recursive-descent parser over the whole Python 3.13 grammar (a superset:
 // see import_scan.h for what it does not check; the parser itself is in
 // py_parser.h). It builds no tree: each
 // rule returns the events of its subtree already in ast field order, so the
@@ -9,8 +9,9 @@
 //   * a Call's events are dropped (visit_Call never visits children), except
 //     a call whose callee is the bare name `__import__`, which yields one
 //     ImportCall event describing its literal arguments;
-//   * FunctionDef visits args, body, decorators, returns; ClassDef bases,
-//     keywords, body, decorators; `arguments` annotations, kw_defaults,
+//   * FunctionDef visits args, body, decorators, returns, type_params;
+//     ClassDef bases, keywords, body, decorators, type_params; TypeAlias
+//     type_params, value; `arguments` annotations, kw_defaults,
 //     kwarg annotation, defaults; Dict all keys then all values; IfExp
 //     test, body, orelse.
 //

@@ -2,7 +2,6 @@
 #include <string>
 #include <utility>
 
-#include "scan/py_literal.h"
 #include "scan/py_parser.h"
 
 namespace tpkg::py::internal {
@@ -133,21 +132,26 @@ Expr Parser::ParseStarTarget() {
 
 Expr Parser::ParsePrimary() {
   bool awaited = Accept(Sym::kAwait);
+  bool parenthesized = At(Sym::kLParen);
   Expr e = ParseAtom();
+  bool grouped_target =
+      parenthesized && (e.node == Node::kName || e.node == Node::kAttributeOrSubscript);
+  e.trailer_after_grouped_target = false;
   for (;;) {
     if (Accept(Sym::kDot)) {
       ExpectName();
-      e.node = Node::kAstValue;
+      e.node = Node::kAttributeOrSubscript;
     } else if (At(Sym::kLParen)) {
       e = ParseCall(std::move(e));
     } else if (Accept(Sym::kLSquare)) {
       Append(e.events, ParseSlices());
       Expect(Sym::kRSquare);
-      e.node = Node::kAstValue;
+      e.node = Node::kAttributeOrSubscript;
     } else {
       break;
     }
     e.elts.clear();
+    e.trailer_after_grouped_target = grouped_target;
   }
   if (awaited) e.node = Node::kAstValue;
   return e;
@@ -174,6 +178,7 @@ Expr Parser::ParseAtom() {
       Advance();
       return e;
     case TokenKind::kString:
+    case TokenKind::kFStringStart:
       return ParseStrings();
     default:
       break;
@@ -187,42 +192,6 @@ Expr Parser::ParseAtom() {
   }
 }
 // clang-format on
-
-// Adjacent string tokens form one Constant, or one JoinedStr when any is an
-// f-string (whose replacement fields are code, visited in source order).
-Expr Parser::ParseStrings() {
-  Expr e;
-  e.line = cur_.line;
-  const char* begin = cur_.text.data();
-  const char* end = begin;
-  bool any_bytes = false, any_text = false, any_f = false;
-  while (AtKind(TokenKind::kString)) {
-    StringLiteral s = SplitStringToken(cur_.text, cur_.line);
-    (s.bytes ? any_bytes : any_text) = true;
-    if (s.bytes)
-      for (char c : s.body)
-        if (static_cast<unsigned char>(c) >= 0x80)
-          Fail("bytes can only contain ASCII literal characters");
-    if (s.fstring) {
-      any_f = true;
-      ForEachFStringField(s, [this, &e](std::string_view field, uint32_t line) {
-        std::string wrapped;  // CPython compiles "(" + field + ")"
-        wrapped.reserve(field.size() + 2);
-        wrapped += '(';
-        wrapped += field;
-        wrapped += ')';
-        Parser sub(wrapped, line, depth_ + 1);
-        Append(e.events, sub.ParseFStringField().events);
-      });
-    }
-    end = cur_.text.data() + cur_.text.size();
-    Advance();
-  }
-  if (any_bytes && any_text) Fail("cannot mix bytes and nonbytes literals");
-  e.node = any_f ? Node::kOther : any_bytes ? Node::kBytes : Node::kStr;
-  e.text = std::string_view(begin, static_cast<size_t>(end - begin));
-  return e;
-}
 
 Expr Parser::ParseParenthesized() {
   Advance();
@@ -449,14 +418,6 @@ void Parser::AddElement(Expr& display, Expr element) {
     element.elts.clear();
     display.elts.push_back(std::move(element));
   }
-}
-
-// An f-string replacement field, wrapped in parentheses as CPython does.
-Expr Parser::ParseFStringField() {
-  Expr e = ParseStarExpressions();
-  ExpectKind(TokenKind::kNewline);
-  if (!AtKind(TokenKind::kEndMarker)) FailSyntax();
-  return e;
 }
 
 }  // namespace tpkg::py::internal

@@ -60,6 +60,7 @@ bool Parser::AtExpressionStart() const {
              At(Sym::kLambda) || At(Sym::kNot) || At(Sym::kAwait);
     case TokenKind::kNumber:
     case TokenKind::kString:
+    case TokenKind::kFStringStart:
       return true;
     case TokenKind::kOp:
       return At(Sym::kLParen) || At(Sym::kLSquare) || At(Sym::kLBrace) || At(Sym::kMinus) ||
@@ -143,6 +144,9 @@ Events Parser::ParseSimpleStatement() {
       return events;
     }
     default:
+      if (AtSoftKeyword("type") && PeekNext().kind == TokenKind::kName &&
+          PeekNext().sym == Sym::kNone)
+        return ParseTypeAlias();
       return ParseExpressionStatement();
   }
 }
@@ -150,8 +154,11 @@ Events Parser::ParseSimpleStatement() {
 
 // Expr, Assign (targets then value), AugAssign, AnnAssign: all source order.
 Events Parser::ParseExpressionStatement() {
-  Events events = At(Sym::kYield) ? ParseYield().events : ParseStarExpressions().events;
-  if (Accept(Sym::kColon)) {
+  Expr first = At(Sym::kYield) ? ParseYield() : ParseStarExpressions();
+  Events events = std::move(first.events);
+  if (At(Sym::kColon)) {
+    CheckAnnotationTarget(first);
+    Advance();
     Append(events, ParseExpression().events);
     if (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
   } else if (Accept(Sym::kAugAssign)) {
@@ -160,6 +167,15 @@ Events Parser::ParseExpressionStatement() {
     while (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
   }
   return events;
+}
+
+// AnnAssign targets: a Name, an Attribute or a Subscript, as CPython's
+// grammar has them (other assignment targets are not checked: import_scan.h).
+void Parser::CheckAnnotationTarget(const Expr& target) const {
+  if (target.node == Node::kDisplay) Fail("only single target (not tuple) can be annotated");
+  bool single = target.node == Node::kName || (target.node == Node::kAttributeOrSubscript &&
+                                               !target.trailer_after_grouped_target);
+  if (!single) Fail("illegal target for annotation");
 }
 
 Events Parser::ParseAssignedValue() {
@@ -260,13 +276,16 @@ Events Parser::ParseFor() {
 Events Parser::ParseTry() {
   Advance();
   Events events = ParseBlock();
-  bool handlers = false;
+  bool handlers = false, plain = false, star = false;
   while (Accept(Sym::kExcept)) {
     handlers = true;
-    Accept(Sym::kStar);  // except* (3.11)
+    (Accept(Sym::kStar) ? star : plain) = true;  // except* (3.11)
+    if (plain && star) Fail("cannot have both 'except' and 'except*' on the same 'try'");
     if (!At(Sym::kColon)) {
       Append(events, ParseExpression().events);
       if (Accept(Sym::kAs)) ExpectName();
+    } else if (star) {
+      Fail("expected one or more exception types");
     }
     Append(events, ParseBlock());
   }
@@ -329,10 +348,12 @@ Events Parser::ParseDecorated() {
   return ParseFunctionDef(std::move(decorators));
 }
 
-// FunctionDef fields: args, body, decorator_list, returns.
+// FunctionDef fields: args, body, decorator_list, returns, type_params.
 Events Parser::ParseFunctionDef(Events decorators) {
   Expect(Sym::kDef);
   ExpectName();
+  Events type_params;
+  if (At(Sym::kLSquare)) type_params = ParseTypeParams();
   Expect(Sym::kLParen);
   Events events = ParseParameters(Sym::kRParen, true);
   Expect(Sym::kRParen);
@@ -341,13 +362,16 @@ Events Parser::ParseFunctionDef(Events decorators) {
   Append(events, ParseBlock());
   Append(events, std::move(decorators));
   Append(events, std::move(returns));
+  Append(events, std::move(type_params));
   return events;
 }
 
-// ClassDef fields: bases, keywords, body, decorator_list.
+// ClassDef fields: bases, keywords, body, decorator_list, type_params.
 Events Parser::ParseClassDef(Events decorators) {
   Expect(Sym::kClass);
   ExpectName();
+  Events type_params;
+  if (At(Sym::kLSquare)) type_params = ParseTypeParams();
   Events events;
   if (Accept(Sym::kLParen)) {
     Arguments args = ParseArguments(false);
@@ -357,6 +381,7 @@ Events Parser::ParseClassDef(Events decorators) {
   }
   Append(events, ParseBlock());
   Append(events, std::move(decorators));
+  Append(events, std::move(type_params));
   return events;
 }
 
@@ -380,6 +405,7 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
   if (At(Sym::kBinary) && cur_.text == "/") {
     Advance();
   } else if (Accept(Sym::kStar)) {
+    if (params.keyword_only) Fail("* argument may appear only once");
     params.keyword_only = true;
     params.bare_star_pending = !AtKind(TokenKind::kName);
     if (params.bare_star_pending) return;
@@ -456,7 +482,7 @@ Events Parser::ParseCaseBlock() {
 }  // namespace internal
 
 std::vector<ImportEvent> ParseImportEvents(std::string_view source) {
-  return internal::Parser(source, 1, 0).ParseFile();
+  return internal::Parser(source).ParseFile();
 }
 
 }  // namespace tpkg::py

@@ -9,8 +9,9 @@
 // arithmetic; only the constructs whose ast field order differs from the
 // source order get their own handling.
 //
-// Split over py_parse_statements.cc, py_parse_expressions.cc and
-// py_arg_value.cc.
+// Split over py_parse_statements.cc, py_parse_expressions.cc,
+// py_parse_strings.cc (literals and f-strings), py_parse_type_params.cc
+// (PEP 695 generics and `type` statements) and py_arg_value.cc.
 //
 // Thread safety: a Parser is used by one thread for one source.
 #pragma once
@@ -27,8 +28,8 @@
 
 namespace tpkg::py::internal {
 
-// Brackets alone stop at 200 (tokenizer); this bounds the other nestings
-// (lambda defaults, f-strings) and with them the parser's stack use.
+// Brackets alone stop at 200 and f-strings at 149 (tokenizer); this bounds
+// the other nestings (lambda defaults) and with them the parser's stack use.
 inline constexpr int kMaxNesting = 300;
 
 using Events = std::vector<ImportEvent>;
@@ -53,7 +54,8 @@ enum class Node : uint8_t {
   kFalse,
   kNone,
   kEllipsis,
-  kAstValue,   // Attribute, Subscript, Starred, NamedExpr, Await, Yield x, YieldFrom
+  kAttributeOrSubscript,  // has a `.value`, and may be an annotation target
+  kAstValue,   // Starred, NamedExpr, Await, Yield x, YieldFrom
   kNoneValue,  // Yield without a value (`.value` is None)
   kDisplay,    // List, Tuple, Set (have `.elts`)
   kOther,      // everything else: no `.value`, no `.elts`
@@ -65,6 +67,10 @@ struct Expr {
   std::string_view text;
   uint32_t line = 0;
   std::vector<Expr> elts;  // kDisplay elements, kept only for __import__ arguments
+  // `(a).b`, `(a.b)[0]`: a trailer after a parenthesized Name, Attribute or
+  // Subscript. CPython's annotated-assignment rule commits to the
+  // parenthesized target once it matched, so this is no annotation target.
+  bool trailer_after_grouped_target = false;
 };
 
 // What `node.value` / `node.elts` give torch for an argument node.
@@ -72,13 +78,9 @@ ArgValue ArgValueOf(const Expr& e);
 
 class Parser {
  public:
-  Parser(std::string_view source, uint32_t first_line, int depth)
-      : tok_(source, first_line), depth_(depth) {
-    cur_ = tok_.Next();
-  }
+  explicit Parser(std::string_view source) : tok_(source) { cur_ = tok_.Next(); }
 
   Events ParseFile();
-  Expr ParseFStringField();
 
  private:
   struct Arguments {
@@ -135,6 +137,7 @@ class Parser {
   Events ParseSimpleStatements();
   Events ParseSimpleStatement();
   Events ParseExpressionStatement();
+  void CheckAnnotationTarget(const Expr& target) const;
   Events ParseAssignedValue();
   Events ParseBlock();
   Events ParseImport();
@@ -151,6 +154,8 @@ class Parser {
   Events ParseDecorated();
   Events ParseFunctionDef(Events decorators);
   Events ParseClassDef(Events decorators);
+  Events ParseTypeParams();
+  Events ParseTypeAlias();
   struct Parameters {
     Events annotations, kw_defaults, kwarg_annotation, defaults;
     bool keyword_only = false;
@@ -176,6 +181,9 @@ class Parser {
   Expr ParsePrimary();
   Expr ParseAtom();
   Expr ParseStrings();
+  Events ParseFString();
+  Events ParseReplacementField();
+  void ParseConversion();
   Expr ParseParenthesized();
   Expr ParseList();
   Expr ParseBraces();
@@ -200,7 +208,7 @@ class Parser {
   Tokenizer tok_;
   Token cur_;
   std::optional<Token> next_;
-  int depth_;
+  int depth_ = 0;
   bool want_elts_ = false;  // collecting display elements for __import__ arguments
 };
 

@@ -1,4 +1,5 @@
-// py_tokenizer.cc: Python 3.11 tokenizer (see py_tokenizer.h).
+// py_tokenizer.cc: Python 3.13 tokenizer (see py_tokenizer.h); f-strings are in
+// py_tokenize_fstring.cc.
 #include "scan/py_tokenizer.h"
 
 #include <initializer_list>
@@ -100,7 +101,7 @@ Token Tokenizer::Make(TokenKind kind, size_t start, Sym sym) const {
 
 Tokenizer::State Tokenizer::Save() const {
   return State{pos_,      line_,    at_line_start_, emitted_token_on_line_, pending_indents_, done_,
-               brackets_, indents_, alt_indents_};
+               brackets_, indents_, alt_indents_,  fstrings_};
 }
 
 void Tokenizer::Restore(const State& s) {
@@ -113,6 +114,7 @@ void Tokenizer::Restore(const State& s) {
   brackets_ = s.brackets;
   indents_ = s.indents;
   alt_indents_ = s.alt_indents;
+  fstrings_ = s.fstrings;
 }
 
 Token Tokenizer::Next() {
@@ -120,6 +122,10 @@ Token Tokenizer::Next() {
     token_line_ = line_;
     if (pending_indents_ != 0) return IndentToken();
     if (done_) return Make(TokenKind::kEndMarker, pos_);
+    if (!fstrings_.empty() && fstrings_.back().in_literal) {
+      if (std::optional<Token> t = NextInFString()) return *t;
+      continue;  // a replacement field starts: its code is tokenized as usual
+    }
     if (at_line_start_ && !StartLine()) continue;
     SkipSpacesAndComments();
     token_line_ = line_;
@@ -280,7 +286,7 @@ Token Tokenizer::ReadName() {
     else
       break;
     ++pos_;
-    if (Peek() == '"' || Peek() == '\'') return ReadString(start);
+    if (Peek() == '"' || Peek() == '\'') return saw_f ? StartFString(start) : ReadString(start);
   }
   while (pos_ < src_.size() && IsIdentChar(static_cast<unsigned char>(src_[pos_]))) ++pos_;
   Token t = Make(TokenKind::kName, start);
@@ -397,7 +403,10 @@ Token Tokenizer::ReadOperator() {
   switch (c) {
     case '(': case '[': case '{': OpenBracket(static_cast<char>(c)); op.sym = c == '(' ? Sym::kLParen : c == '[' ? Sym::kLSquare : Sym::kLBrace; break;
     case ')': case ']': case '}': CloseBracket(static_cast<char>(c)); op.sym = c == ')' ? Sym::kRParen : c == ']' ? Sym::kRSquare : Sym::kRBrace; break;
-    case ':': op = c1 == '=' ? OpChoice{2, Sym::kColonEqual} : OpChoice{1, Sym::kColon}; break;
+    case ':':
+      if (ColonStartsFormatSpec()) op.sym = Sym::kColon;  // even before '=': f'{x:=^9}'
+      else op = c1 == '=' ? OpChoice{2, Sym::kColonEqual} : OpChoice{1, Sym::kColon};
+      break;
     case ',': op.sym = Sym::kComma; break;
     case ';': op.sym = Sym::kSemi; break;
     case '~': op.sym = Sym::kTilde; break;
@@ -419,9 +428,7 @@ Token Tokenizer::ReadOperator() {
       else op = c1 == '=' ? OpChoice{2, Sym::kCompare} : OpChoice{1, Sym::kCompare};
       break;
     case '=': op = c1 == '=' ? OpChoice{2, Sym::kCompare} : OpChoice{1, Sym::kEqual}; break;
-    case '!':
-      if (c1 == '=') op = OpChoice{2, Sym::kCompare};
-      break;
+    case '!': op = c1 == '=' ? OpChoice{2, Sym::kCompare} : OpChoice{1, Sym::kExclamation}; break;
     default:
       break;
   }
@@ -438,14 +445,31 @@ Token Tokenizer::ReadOperator() {
 void Tokenizer::OpenBracket(char open) {
   if (brackets_.size() >= kMaxBracketDepth) Fail("too many nested parentheses");
   brackets_.emplace_back(open, line_);
+  if (!fstrings_.empty()) ++fstrings_.back().bracket_depth;
 }
 
+// Inside an f-string, the '}' that closes a replacement field returns to its
+// literal text (or to the format spec the field is nested in).
 void Tokenizer::CloseBracket(char close) {
+  FStringState* f = fstrings_.empty() ? nullptr : &fstrings_.back();
+  if (f != nullptr && close == '}' && f->bracket_depth == 0)
+    Fail("f-string: single '}' is not allowed");
   if (brackets_.empty()) Fail(std::string("unmatched '") + close + "'");
-  if (ClosingFor(brackets_.back().first) != close)
+  char open = brackets_.back().first;
+  if (ClosingFor(open) != close) {
+    if (f != nullptr && open == '{' && f->bracket_depth - 1 == f->field_depth)
+      Fail(std::string("f-string: unmatched '") + close + "'");
     Fail(std::string("closing parenthesis '") + close + "' does not match opening parenthesis '" +
-         brackets_.back().first + "'");
+         open + "'");
+  }
   brackets_.pop_back();
+  if (f == nullptr) return;
+  if (--f->bracket_depth < 0) Fail(std::string("f-string: unmatched '") + close + "'");
+  if (close == '}' && f->bracket_depth == f->field_depth) {
+    --f->field_depth;
+    f->in_literal = true;
+    f->in_format_spec = false;
+  }
 }
 
 }  // namespace tpkg::py

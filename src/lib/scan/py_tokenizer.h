@@ -1,12 +1,20 @@
-// py_tokenizer.h: a Python 3.11 tokenizer (private to libtpkg).
+// py_tokenizer.h: a Python 3.13 tokenizer (private to libtpkg).
 //
-// Follows CPython's Parser/tokenizer.c for everything that decides where
+// Follows CPython's Parser/lexer.c for everything that decides where
 // tokens and logical lines start and end: string prefixes and quotes
 // (single, triple, every r/b/u/f combination), backslash continuations,
 // comments, bracket nesting (newlines inside brackets are ignored), and
 // INDENT/DEDENT with CPython's tab consistency check. It is written by hand
 // because no Debian library tokenizes Python from C++ and embedding the
 // interpreter is what the scanner exists to avoid.
+//
+// F-strings are tokenized as Python 3.12+ does (PEP 701), not as one STRING
+// token: FSTRING_START, then literal text (FSTRING_MIDDLE) and the ordinary
+// tokens of each replacement field ('{' ... '}', with '!' and ':' for the
+// conversion and format spec), then FSTRING_END. A field is code like any
+// other (nested quotes of any kind, nested f-strings, comments, backslashes,
+// newlines), so the end of an f-string is known only by tokenizing its
+// fields; the tokenizer keeps one FStringState per f-string being read.
 //
 //   Tokenizer t(source);
 //   for (Token tok = t.Next(); tok.kind != TokenKind::kEndMarker; tok = t.Next()) ...
@@ -37,7 +45,10 @@ struct SyntaxError {
 enum class TokenKind : uint8_t {
   kName,
   kNumber,
-  kString,
+  kString,        // a whole str or bytes literal (never an f-string)
+  kFStringStart,  // f-string prefix and opening quote(s)
+  kFStringMiddle, // literal text of an f-string or of a format spec (may be empty)
+  kFStringEnd,    // closing quote(s)
   kOp,
   kNewline,
   kIndent,
@@ -52,6 +63,7 @@ enum class Sym : uint8_t {
   // Brackets and punctuation.
   kLParen, kRParen, kLSquare, kRSquare, kLBrace, kRBrace,
   kColon, kComma, kSemi, kDot, kEllipsis, kAt, kArrow, kColonEqual, kEqual, kAugAssign,
+  kExclamation /* '!' alone: f-string conversions */,
   // Expression operators.
   kPlus, kMinus, kStar, kDoubleStar, kTilde, kBinary /* | ^ & << >> / // % */,
   kCompare /* < > == != <= >= */,
@@ -67,6 +79,23 @@ struct Token {
   Sym sym = Sym::kNone;
   std::string_view text;  // into the source ("" for layout tokens)
   uint32_t line = 0;      // 1-based line where the token starts
+};
+
+// One f-string being read (CPython's tokenizer_mode). F-strings nest through
+// their replacement fields, so the tokenizer keeps a stack of these.
+struct FStringState {
+  char quote = '"';
+  uint8_t quote_size = 1;  // 1 or 3
+  bool raw = false;
+  bool in_literal = true;  // reading literal text or a format spec, not a field's code
+  int bracket_depth = 0;   // brackets open in this f-string's fields, field braces included
+  int field_depth = -1;    // nesting of the innermost open field (-1: none; 0: top level)
+  // Right after a field's ':' (CPython's in_format_spec): there '{{' opens a
+  // nested field and a newline ends a single-quoted f-string with its own
+  // message. A nested field's '}' clears it, so after `{x:{y}` the rest of
+  // the spec reads '{{' and '}}' as escapes, as CPython 3.13.5 does.
+  bool in_format_spec = false;
+  uint32_t start_line = 0;
 };
 
 class Tokenizer {
@@ -90,6 +119,7 @@ class Tokenizer {
     std::vector<std::pair<char, uint32_t>> brackets;
     std::vector<int> indents;
     std::vector<int> alt_indents;
+    std::vector<FStringState> fstrings;
   };
   State Save() const;
   void Restore(const State& s);
@@ -115,6 +145,13 @@ class Tokenizer {
   void ReadDecimalNumber();
   void ReadDigits(int base, bool required);
   Token ReadString(size_t start);  // pos_ at the opening quote
+  // F-strings (py_tokenize_fstring.cc).
+  Token StartFString(size_t start);  // pos_ at the opening quote
+  std::optional<Token> NextInFString();
+  bool AtClosingQuote(const FStringState& f) const;
+  void EnterField(FStringState& f);
+  [[noreturn]] void FailUnterminatedFString(const FStringState& f) const;
+  bool ColonStartsFormatSpec();
   Token ReadOperator();
   void OpenBracket(char open);
   void CloseBracket(char close);
@@ -133,6 +170,7 @@ class Tokenizer {
   std::vector<std::pair<char, uint32_t>> brackets_;  // open bracket and its line
   std::vector<int> indents_{0};
   std::vector<int> alt_indents_{0};
+  std::vector<FStringState> fstrings_;  // innermost last
 };
 
 // Keyword lookup for a NAME token (Sym::kNone for ordinary identifiers).

@@ -1,11 +1,10 @@
 // RecordStream and the ZipReader methods that read record data.
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <vector>
 
 #include "base/file_util.h"
+#include "tpkg/crc32.h"
 #include "zip/inflater.h"
 #include "tpkg/zip_reader.h"
 #include "zip/zip_problems.h"
@@ -15,11 +14,6 @@ namespace {
 
 constexpr size_t kInputChunk = 64 * 1024;
 constexpr size_t kSkipChunk = 64 * 1024;
-
-uint32_t UpdateCrc(uint32_t crc, std::span<const char> bytes) {
-  return static_cast<uint32_t>(
-      crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-}
 
 std::string Hex32(uint32_t v) {
   char buf[16];
@@ -125,7 +119,7 @@ size_t RecordStream::Read(std::span<char> out) {
   out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), left)));
   size_t n = 0;
   if (!out.empty()) n = s.inflater ? s.ReadDeflated(out) : s.ReadStored(out);
-  s.crc = UpdateCrc(s.crc, out.first(n));
+  s.crc = Crc32(s.crc, out.first(n));
   s.position += n;
   if (s.position == s.entry->size && !s.verified) s.Verify();
   return n;

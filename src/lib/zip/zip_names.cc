@@ -7,31 +7,7 @@ namespace {
 
 constexpr size_t kQuoteLimit = 200;
 
-// The verdict on one '/'-separated component; `first` is the prefix folder.
-std::string_view ComponentProblem(std::string_view part, bool first) {
-  if (part.empty()) return "empty path component";
-  if (part == "..") return "'..' path component";
-  if (part == "." && !first) return "'.' path component";
-  return {};
-}
-
 }  // namespace
-
-std::string_view FullNameProblem(std::string_view name, bool allow_directory) {
-  if (name.empty()) return "empty name";
-  if (name.find('\0') != std::string_view::npos) return "name contains a NUL byte";
-  if (name.front() == '/') return "absolute name";
-  if (allow_directory && name.back() == '/') name.remove_suffix(1);
-  bool first = true;
-  for (size_t start = 0;; first = false) {
-    const size_t slash = name.find('/', start);
-    const auto part =
-        name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
-    if (auto why = ComponentProblem(part, first); !why.empty()) return why;
-    if (slash == std::string_view::npos) return {};
-    start = slash + 1;
-  }
-}
 
 std::string Folded(std::string_view name) {
   std::string out(name);

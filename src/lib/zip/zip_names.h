@@ -1,20 +1,10 @@
-// zip_names.h: the record-name rules shared by the reader and the writer (private).
+// zip_names.h: the record-name helpers shared by the reader and the writer (private).
 //
 // Torch looks names up case-insensitively (miniz folds ASCII only) and a
-// mount turns them into paths, so both sides refuse the same names:
-//
-//   | full name            | verdict                                    |
-//   | -------------------- | ------------------------------------------ |
-//   | `model/a/b.py`       | ok                                         |
-//   | `model/a/`           | ok only as a directory entry (reader)      |
-//   | `./a.py`             | ok: "." is allowed as the prefix folder    |
-//   | `/model/a.py`        | absolute name                              |
-//   | `model//a.py`        | empty path component                       |
-//   | `model/../a.py`      | '..' path component                        |
-//   | `model/./a.py`       | '.' path component                         |
-//   | `model/a\0.py`       | NUL byte                                   |
-//
-//   if (auto why = tpkg::FullNameProblem(name, true); !why.empty()) refuse(why);
+// mount turns them into paths, so both sides refuse the same names: the
+// form of one name is CheckRecordPath's (tpkg/record_path.h; full names
+// with RecordPathRules{.dot_prefix_folder = true}); the clashes between
+// names are NameRegistry's, below.
 //
 // Thread safety: free functions are pure; a NameRegistry is owned by one thread.
 #pragma once
@@ -24,10 +14,6 @@
 #include <unordered_map>
 
 namespace tpkg {
-
-// Why `full_name` (prefix folder included) is unacceptable, or "" when it is fine.
-// `allow_directory`: a trailing '/' (a directory entry) is accepted.
-std::string_view FullNameProblem(std::string_view full_name, bool allow_directory);
 
 // ASCII-only case folding, exactly as miniz's case-insensitive lookup does.
 inline char FoldAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }

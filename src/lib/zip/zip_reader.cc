@@ -18,6 +18,7 @@
 
 #include "base/file_util.h"
 #include "base/scoped_fd.h"
+#include "tpkg/record_path.h"
 #include "zip/zip_central_directory.h"
 #include "zip/zip_end_records.h"
 #include "zip/zip_format.h"
@@ -44,6 +45,8 @@ struct ArchiveState {
 // larger claimed size is a lie; refusing it bounds what ReadAll allocates.
 constexpr uint64_t kMaxDeflateRatio = 1032;
 constexpr std::string_view kPreReleaseMagic = "PYTORCH1";
+// Full names: "." may be the prefix folder, "dir/" is a directory entry.
+constexpr RecordPathRules kFullNameRules{.dot_prefix_folder = true, .directory_entry = true};
 
 ScopedFd OpenReadOnly(const std::string& path) {
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -121,8 +124,8 @@ void AssignNames(std::vector<ZipEntry>& entries, const std::string& prefix, bool
     const bool inside = !prefix.empty() && e.full_name.starts_with(folder);
     e.name = inside ? e.full_name.substr(folder.size()) : e.full_name;
     if (!strict) continue;
-    if (auto why = FullNameProblem(e.full_name, true); !why.empty()) {
-      problems.Record(i, e.full_name, Errc::kCorrupt, why);
+    if (RecordPathProblem p = CheckRecordPath(e.full_name, kFullNameRules)) {
+      problems.Record(i, e.full_name, Errc::kCorrupt, p.why);
     } else if (!inside && !prefix.empty()) {
       problems.Record(i, e.full_name, Errc::kCorrupt,
                       "outside the prefix folder " + QuoteName(folder) +

@@ -5,7 +5,6 @@
 #include "tpkg/zip_writer.h"
 
 #include <fcntl.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +12,8 @@
 
 #include "zip/fd_sink.h"
 #include "base/file_util.h"
+#include "tpkg/crc32.h"
+#include "tpkg/record_path.h"
 #include "zip/zip_layout.h"
 #include "zip/zip_names.h"
 
@@ -24,14 +25,9 @@ namespace {
 constexpr size_t kFlushThreshold = 1 << 20;
 constexpr size_t kStreamChunk = 1 << 20;
 
-uint32_t Crc(uint32_t crc, std::span<const char> bytes) {
-  return static_cast<uint32_t>(
-      crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-}
-
 std::string CheckedPrefix(std::string prefix) {
   if (prefix.empty() || prefix.find('/') != std::string::npos ||
-      !FullNameProblem(prefix + "/x", false).empty()) {
+      CheckRecordPath(prefix + "/x", {.dot_prefix_folder = true})) {
     throw Error(Errc::kInvalidArgument, "invalid prefix folder " + QuoteName(prefix));
   }
   return prefix;
@@ -73,7 +69,7 @@ struct ZipWriter::Impl {
     else if (record.back() == '/')
       why = "directory entries are not records";
     else
-      why = FullNameProblem(prefix + "/" + std::string(record), false);
+      why = CheckRecordPath(prefix + "/" + std::string(record), {.dot_prefix_folder = true}).why;
     if (!why.empty())
       throw Error(Errc::kInvalidArgument,
                   "cannot add record " + QuoteName(record) + ": " + std::string(why));
@@ -124,7 +120,7 @@ void ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint6
     if (PreadFull(fd, chunk, from + done, "record source for " + r.full_name) != want) {
       throw Error(Errc::kIo, "record source for " + QuoteName(r.full_name) + " ended early");
     }
-    r.crc32 = Crc(r.crc32, chunk);
+    r.crc32 = Crc32(r.crc32, chunk);
     sink->Write(chunk);
     offset += want;
     done += want;
@@ -179,7 +175,7 @@ void ZipWriter::AddRecord(std::string_view record, std::span<const char> data) {
   impl_->CheckRecordName(record);
   impl_->Guarded([&] {
     RecordLayout r = impl_->Begin(record, data.size(), data.size(), kMethodStored);
-    r.crc32 = Crc(0, data);
+    r.crc32 = Crc32(0, data);
     impl_->Append(data);
     impl_->End(std::move(r));
   });

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Run a command on the Debian 13 ("trixie") stack: Python 3.13 and Debian's PyTorch 2.6.
+#
+#   bash scripts/debian13.sh                 # the README's set-up and test command, inside
+#   bash scripts/debian13.sh CMD [ARGS...]   # any command, run in the bound checkout
+#
+# Makes a Debian 13 root with debootstrap the first time (reused afterwards), from the Debian
+# archive this machine's apt-get already uses (the only network there is), binds /proc, /sys,
+# /dev (so /dev/fuse works inside) and this checkout into it, and runs the command in the
+# checkout (as /tpkgfs inside the root) with its own build folder. Must run as root
+# (debootstrap, mount, chroot).
+#
+# The binds are made in a mount namespace of the command's own (unshare): nobody else sees
+# them, they never touch binds that other users of the root made, and the kernel drops them
+# when the command ends, however it ends (failure, signal, even SIGKILL, which no trap
+# survives). FUSE mounts the command makes live and die there too.
+#
+# Environment:
+#   TPKG_DEBIAN13_ROOT    where the root lives (default /var/cache/tpkgfs/debian13); outside the
+#                         checkout so that it survives between runs and fresh clones
+#   TPKG_DEBIAN13_MIRROR  the Debian archive to use (default: the first one in apt's sources)
+#   TPKG_BUILD_DIR        build folder inside the checkout (default build-debian13, so it never
+#                         collides with the host's build/)
+#   TPKG_SLOW, CI         passed through to the command
+set -euo pipefail
+CHECKOUT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=${TPKG_DEBIAN13_ROOT:-/var/cache/tpkgfs/debian13}
+ROOT=$(realpath -m "$ROOT")
+SUITE=trixie
+INSIDE=/tpkgfs  # where the checkout appears inside the root
+COMPLETE_MARK=.tpkgfs-debian13-complete
+
+die() { echo "debian13: $*" >&2; exit 1; }
+log() { echo "debian13: $*" >&2; }
+[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, mount and chroot need it)"
+case "$ROOT/" in
+  "$CHECKOUT"/*) die "the root $ROOT must be outside the checkout $CHECKOUT" ;;
+esac
+
+# Prints the URIs of apt's sources, one per line, from both the one-line (.list) and the
+# deb822 (.sources) formats.
+apt_source_uris() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI suite components...
+    sed -n -E 's/^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/p' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    sed -n -E 's/^URIs:[[:space:]]*//p' "$f" | tr ' ' '\n'
+  done
+}
+
+# The Debian archive: a URI whose path ends in /debian; the security archive ends in
+# /debian-security.
+MIRROR=${TPKG_DEBIAN13_MIRROR:-$(apt_source_uris | grep -E '/debian/?$' | head -n 1 || true)}
+SECURITY_MIRROR=$(apt_source_uris | grep -E '/debian-security/?$' | head -n 1 || true)
+[ -n "$MIRROR" ] || die "no Debian archive in /etc/apt/sources.list{,.d/*}; set TPKG_DEBIAN13_MIRROR"
+
+# Mount points currently at or below $1 (deepest last).
+mounts_below() {
+  findmnt -rn -o TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1'
+}
+
+# Second stage, in the new mount namespace (see the end): bind, then become the command.
+if [ "${1:-}" = "--in-namespace" ]; then
+  shift
+  mount -t proc proc "$ROOT/proc"
+  for dir in /sys /dev; do
+    mount --rbind "$dir" "$ROOT$dir"
+    mount --make-rslave "$ROOT$dir"
+  done
+  mkdir -p "$ROOT$INSIDE"
+  mount --rbind "$CHECKOUT" "$ROOT$INSIDE"
+  # Name resolution for apt-get inside, the same as the host's.
+  cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+  exec chroot "$ROOT" /usr/bin/env -i \
+    HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    TPKG_BUILD_DIR="${TPKG_BUILD_DIR:-build-debian13}" \
+    ${TPKG_SLOW:+TPKG_SLOW="$TPKG_SLOW"} ${CI:+CI="$CI"} \
+    /bin/sh -c 'cd "$0" && exec "$@"' "$INSIDE" "$@"
+fi
+
+# Serialises the runs of this script on one root: making it, and the commands, which share its
+# /usr/local, /tmp and apt state (scripts/setup.sh installs there).
+mkdir -p "$(dirname "$ROOT")"
+exec 9>"$ROOT.lock"
+flock 9
+
+create_root() {
+  command -v debootstrap >/dev/null || {
+    log "installing debootstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+  }
+  local staging="$ROOT.partial"
+  # debootstrap mounts /proc and /sys in its target; an interrupted run may leave them.
+  local target
+  for target in $(mounts_below "$staging" | sort -r); do
+    log "unmounting $target, left by an interrupted debootstrap"
+    umount -l "$target" || true
+  done
+  [ -z "$(mounts_below "$staging")" ] || die "cannot unmount what is mounted in $staging"
+  rm -rf --one-file-system "$staging"
+  log "creating $ROOT from $MIRROR ($SUITE); this takes several minutes"
+  local started=$SECONDS
+  debootstrap --variant=minbase "$SUITE" "$staging" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 || {
+    tail -n 20 "$ROOT.debootstrap.log" >&2
+    die "debootstrap failed (log: $ROOT.debootstrap.log)"
+  }
+  {
+    echo "deb $MIRROR $SUITE main"
+    echo "deb $MIRROR $SUITE-updates main"
+    [ -z "$SECURITY_MIRROR" ] || echo "deb $SECURITY_MIRROR $SUITE-security main"
+  } >"$staging/etc/apt/sources.list"
+  # No documentation or translations: smaller root, faster installs.
+  cat >"$staging/etc/dpkg/dpkg.cfg.d/01-tpkgfs-nodoc" <<'EOF'
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/locale.alias
+EOF
+  echo 'Acquire::Languages "none";' >"$staging/etc/apt/apt.conf.d/01-tpkgfs-nolang"
+  touch "$staging/$COMPLETE_MARK"
+  [ -z "$(mounts_below "$staging")" ] || die "debootstrap left mounts in $staging"
+  mv "$staging" "$ROOT"
+  log "created $ROOT in $((SECONDS - started)) s"
+}
+
+if [ ! -f "$ROOT/$COMPLETE_MARK" ]; then
+  [ ! -e "$ROOT" ] || die "$ROOT exists but is not a complete root made by this script; remove it"
+  create_root
+fi
+
+if (($# == 0)); then
+  set -- bash -c 'bash scripts/setup.sh && bash scripts/test.sh'
+fi
+# A new mount namespace whose mounts are slaves of this one's (they see later host mounts;
+# theirs never propagate back). unshare execs, so the command keeps this process id (signals
+# reach it) and the lock on fd 9.
+exec unshare --mount --propagation slave -- "$BASH" "$0" --in-namespace "$@"

@@ -1,0 +1,204 @@
+// pickle_dispatch.cc: the opcode groups of the symbolic pickle machine
+// (scan/pickle_machine.h): what each opcode does to the stack, the memo and
+// the scan result. Each Handle*Op returns false for opcodes outside its group.
+#include "scan/pickle_machine.h"
+#include "scan/pickle_text.h"
+
+namespace tpkg::pickle {
+
+// MARK, POP, POP_MARK, DUP, STOP, PROTO, FRAME.
+bool Scanner::HandleStackOp(Op op) {
+  switch (op) {
+    case Op::kMark:
+      CheckDepth();
+      marks_.push_back(stack_.size());
+      return true;
+    case Op::kPop:
+      // _pickle.c: POP removes a MARK when one sits on top of the stack.
+      if (!marks_.empty() && marks_.back() == stack_.size())
+        marks_.pop_back();
+      else
+        Pop();
+      return true;
+    case Op::kPopMark:
+      stack_.resize(PopMark());
+      return true;
+    case Op::kDup:
+      Push(Value(Top()));
+      return true;
+    case Op::kStop:
+      Pop();
+      stopped_ = true;
+      return true;
+    case Op::kProto: {
+      int protocol = cursor_.ReadU8();
+      if (protocol > pickle::kHighestProtocol)
+        Fail("unsupported pickle protocol " + std::to_string(protocol));
+      if (!saw_proto_) result_.protocol = protocol;
+      saw_proto_ = true;
+      return true;
+    }
+    case Op::kFrame:
+      // Frames only group opcodes, but like _pickle.c refuse one that
+      // claims more bytes than are left.
+      if (cursor_.ReadLE(8) > cursor_.remaining())
+        Fail("truncated pickle: FRAME longer than the data");
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Numbers, None, bools, bytes and floats.
+// clang-format off
+bool Scanner::HandleScalarOp(Op op) {
+  switch (op) {
+    case Op::kInt: PushTextInt(false); return true;
+    case Op::kLong: PushTextInt(true); return true;
+    case Op::kBinInt: Push(Value::Int(static_cast<int32_t>(cursor_.ReadLE(4)))); return true;
+    case Op::kBinInt1: Push(Value::Int(static_cast<int64_t>(cursor_.ReadLE(1)))); return true;
+    case Op::kBinInt2: Push(Value::Int(static_cast<int64_t>(cursor_.ReadLE(2)))); return true;
+    case Op::kLong1: PushLong(cursor_.ReadLE(1)); return true;
+    case Op::kLong4: PushLong(cursor_.ReadLE(4)); return true;
+    case Op::kNone: Push(Value::None()); return true;
+    case Op::kNewTrue: Push(Value::Bool(true)); return true;
+    case Op::kNewFalse: Push(Value::Bool(false)); return true;
+    case Op::kFloat: cursor_.ReadLine(); Push(Value::Opaque()); return true;
+    case Op::kBinFloat: cursor_.ReadBytes(8); Push(Value::Opaque()); return true;
+    // Bytes are not tracked (nothing torch decodes is bytes): skip them.
+    case Op::kBinBytes: cursor_.ReadBytes(cursor_.ReadLE(4)); Push(Value::Opaque()); return true;
+    case Op::kShortBinBytes: cursor_.ReadBytes(cursor_.ReadLE(1)); Push(Value::Opaque()); return true;
+    case Op::kBinBytes8:
+    case Op::kByteArray8: cursor_.ReadBytes(cursor_.ReadLE(8)); Push(Value::Opaque()); return true;
+    case Op::kNextBuffer: Push(Value::Opaque()); return true;
+    case Op::kReadOnlyBuffer: Top() = Value::Opaque(); return true;
+    default: return false;
+  }
+}
+// clang-format on
+
+// str values. Python 2 byte strings (STRING/BINSTRING/SHORT_BINSTRING) load
+// as str under the unpickler's default ASCII encoding, so they are str too.
+// clang-format off
+bool Scanner::HandleStringOp(Op op) {
+  switch (op) {
+    case Op::kShortBinUnicode: PushBinaryStr(cursor_.ReadLE(1), true); return true;
+    case Op::kBinUnicode: PushBinaryStr(cursor_.ReadLE(4), false); return true;
+    case Op::kBinUnicode8: PushBinaryStr(cursor_.ReadLE(8), true); return true;
+    case Op::kShortBinString: PushBinaryStr(cursor_.ReadLE(1), false); return true;
+    case Op::kBinString: {
+      auto length = static_cast<int32_t>(cursor_.ReadLE(4));
+      if (length < 0) Fail("BINSTRING pickle has negative byte count");
+      PushBinaryStr(static_cast<uint64_t>(length), false);
+      return true;
+    }
+    case Op::kString: {
+      auto decoded = pickle::DecodeQuotedString(cursor_.ReadLine());
+      if (!decoded) Fail("the STRING opcode argument must be quoted");
+      Push(Value::OwnedStr(std::move(*decoded)));
+      return true;
+    }
+    case Op::kUnicode: {
+      auto decoded = pickle::DecodeRawUnicodeEscape(cursor_.ReadLine());
+      if (!decoded) Fail("malformed \\u escape in UNICODE operand");
+      Push(Value::OwnedStr(std::move(*decoded)));
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+// clang-format on
+
+// clang-format off
+bool Scanner::HandleContainerOp(Op op) {
+  switch (op) {
+    case Op::kEmptyList: case Op::kEmptyDict: case Op::kEmptySet:
+      Push(Value::Opaque());
+      return true;
+    case Op::kEmptyTuple: PushTuple({}); return true;
+    case Op::kTuple1: { Value a = Pop(); PushTuple({std::move(a)}); return true; }
+    case Op::kTuple2: { Value b = Pop(); Value a = Pop(); PushTuple({std::move(a), std::move(b)}); return true; }
+    case Op::kTuple3: {
+      Value c = Pop(); Value b = Pop(); Value a = Pop();
+      PushTuple({std::move(a), std::move(b), std::move(c)});
+      return true;
+    }
+    case Op::kTuple: {
+      size_t start = PopMark();
+      std::vector<Value> items;
+      if (stack_.size() - start <= kMaxTrackedTupleSize)
+        items.assign(std::make_move_iterator(stack_.begin() + static_cast<ptrdiff_t>(start)),
+                     std::make_move_iterator(stack_.end()));
+      else
+        items.resize(kMaxTrackedTupleSize + 1);  // marks it untracked
+      stack_.resize(start);
+      PushTuple(std::move(items));
+      return true;
+    }
+    case Op::kList: case Op::kDict: case Op::kFrozenSet:
+      stack_.resize(PopMark());
+      Push(Value::Opaque());
+      return true;
+    case Op::kAppend: Pop(); Top(); return true;
+    case Op::kSetItem: Pop(); Pop(); Top(); return true;
+    case Op::kAppends: case Op::kSetItems: case Op::kAddItems:
+      stack_.resize(PopMark());
+      Top();  // the container they extend
+      return true;
+    default:
+      return false;
+  }
+}
+// clang-format on
+
+// clang-format off
+bool Scanner::HandleMemoOp(Op op) {
+  auto text_index = [this] {
+    pickle::ParsedInt index = pickle::ParseTextInt(cursor_.ReadLine(), false, false);
+    if (!index.valid || index.big || index.value < 0) Fail("invalid memo index");
+    return static_cast<uint64_t>(index.value);
+  };
+  switch (op) {
+    case Op::kGet: { uint64_t i = text_index(); torch_.OnGet(i); PushMemo(i); return true; }
+    case Op::kBinGet: { uint64_t i = cursor_.ReadLE(1); torch_.OnGet(i); PushMemo(i); return true; }
+    case Op::kLongBinGet: PushMemo(cursor_.ReadLE(4)); return true;
+    case Op::kPut: PutMemo(text_index()); return true;
+    case Op::kBinPut: PutMemo(cursor_.ReadLE(1)); return true;
+    case Op::kLongBinPut: PutMemo(cursor_.ReadLE(4)); return true;
+    case Op::kMemoize: torch_.OnMemoize(); PutMemo(memo_.size()); return true;
+    default: return false;
+  }
+}
+// clang-format on
+
+// clang-format off
+bool Scanner::HandleObjectOp(Op op) {
+  switch (op) {
+    case Op::kGlobal: PushGlobalFromLines(false); return true;
+    case Op::kInst: PushGlobalFromLines(true); return true;
+    case Op::kStackGlobal: PushStackGlobal(); return true;
+    case Op::kObj: {
+      size_t start = PopMark();
+      if (stack_.size() <= start) Fail("pickle stack underflow");
+      stack_.resize(start);
+      Push(Value::Opaque());
+      return true;
+    }
+    case Op::kReduce: case Op::kNewObj: Pop(); Top() = Value::Opaque(); return true;
+    case Op::kNewObjEx: Pop(); Pop(); Top() = Value::Opaque(); return true;
+    case Op::kBuild: Pop(); Top(); return true;
+    case Op::kPersId: cursor_.ReadLine(); Push(Value::Opaque()); return true;  // a str pid: no torch id
+    case Op::kBinPersId: DecodePersistentId(Pop()); Push(Value::Opaque()); return true;
+    case Op::kExt1: case Op::kExt2: case Op::kExt4:
+      // copyreg's extension registry is empty unless a program fills it,
+      // and torch never does: pickle.Unpickler fails here as well.
+      cursor_.ReadLE(op == Op::kExt1 ? 1 : op == Op::kExt2 ? 2 : 4);
+      Fail("unregistered extension code");
+    default:
+      return false;
+  }
+}
+// clang-format on
+
+}  // namespace tpkg::pickle

@@ -1,0 +1,94 @@
+// pickle_machine.h (private): the symbolic pickle machine behind ScanPickle
+// (tpkg/pickle_scan.h), shared by its two source files:
+//
+//   pickle_scan.cc      the run loop, stack discipline, value builders,
+//                       globals and persistent-id decoding
+//   pickle_dispatch.cc  the opcode groups (Handle*Op): which builder each
+//                       opcode calls
+//
+// It follows CPython's _pickle.c stack discipline (values plus a mark stack,
+// a memo, the same underflow rules) but pushes kOpaque for every object it
+// would have to build. Only strings, ints, bools, None, globals and small
+// tuples are tracked: enough for persistent ids and STACK_GLOBAL operands.
+//
+// Thread safety: a Scanner is owned by one thread (ScanPickle makes one per call).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "scan/pickle_cursor.h"
+#include "scan/pickle_opcodes.h"
+#include "scan/pickle_value.h"
+#include "scan/torch_pickle_loop.h"
+#include "tpkg/pickle_scan.h"
+
+namespace tpkg::pickle {
+
+// Persistent ids have 3 to 5 elements and nest at most one tuple deep
+// (reduce_package args); bigger or deeper tuples need not be tracked. The
+// depth bound also keeps destruction of nested shared tuples from recursing
+// a million frames deep.
+constexpr size_t kMaxTrackedTupleSize = 8;
+constexpr int64_t kMaxTrackedTupleDepth = 16;
+
+class Scanner {
+ public:
+  Scanner(std::span<const char> bytes, const PickleScanLimits& limits)
+      : cursor_(bytes), limits_(limits), torch_(strings_) {}
+
+  PickleScan Run();
+
+ private:
+  [[noreturn]] void Fail(const std::string& reason) const { pickle::FailAt(reason, op_offset_); }
+
+  // Stack discipline of _pickle.c: values above the last MARK only.
+  size_t Fence() const { return marks_.empty() ? 0 : marks_.back(); }
+  void CheckDepth() const;
+  void Push(Value v);
+  Value Pop();
+  Value& Top();
+  size_t PopMark();  // pops the last MARK, returns where its items start
+
+  bool HandleStackOp(Op op);
+  bool HandleScalarOp(Op op);
+  bool HandleStringOp(Op op);
+  bool HandleContainerOp(Op op);
+  bool HandleMemoOp(Op op);
+  bool HandleObjectOp(Op op);
+
+  void PushTextInt(bool is_long);
+  void PushLong(uint64_t length);
+  void PushBinaryStr(uint64_t length, bool torch_tracks);
+  void PushTuple(std::vector<Value> items);
+  void PushMemo(uint64_t index);
+  void PutMemo(uint64_t index);
+  void PushGlobalFromLines(bool is_inst);
+  void PushStackGlobal();
+  void AddGlobal(uint32_t module_id, uint32_t name_id);
+  void DecodePersistentId(const Value& pid);
+  void DecodeStorage(const std::vector<Value>& items);
+  void DecodeReducePackage(const std::vector<Value>& items);
+  PickleGlobal GlobalOf(const Value& v, const char* what) const;
+  std::string PidString(const Value& v, const char* what) const;
+
+  Cursor cursor_;
+  const PickleScanLimits limits_;
+  size_t op_offset_ = 0;
+  std::vector<Value> stack_;
+  std::vector<size_t> marks_;
+  pickle::Memo memo_;
+  StringInterner strings_;
+  TorchPickleLoop torch_;
+  std::unordered_set<uint64_t> seen_globals_;
+  bool stopped_ = false;
+  bool saw_proto_ = false;
+  PickleScan result_;
+};
+
+}  // namespace tpkg::pickle

@@ -1,0 +1,101 @@
+// py_parse_strings.cc: string literals and f-strings of the import parser (see py_parser.h).
+//
+// F-strings follow Python 3.12+ (PEP 701): the tokenizer hands over their
+// replacement fields as ordinary tokens, so a field is parsed by the same
+// rules as any expression, nested f-strings included. torch's visitor walks
+// a JoinedStr's FormattedValues in source order: a field's value, then the
+// fields nested in its format spec.
+#include <string>
+#include <utility>
+
+#include "scan/py_literal.h"
+#include "scan/py_parser.h"
+
+namespace tpkg::py::internal {
+
+// Adjacent string tokens form one Constant, or one JoinedStr when any is an
+// f-string.
+Expr Parser::ParseStrings() {
+  Expr e;
+  e.line = cur_.line;
+  const char* begin = cur_.text.data();
+  const char* end = begin;
+  bool any_bytes = false, any_text = false, any_f = false;
+  for (;;) {
+    if (AtKind(TokenKind::kFStringStart)) {
+      any_f = any_text = true;
+      Append(e.events, ParseFString());
+      continue;
+    }
+    if (!AtKind(TokenKind::kString)) break;
+    StringLiteral s = SplitStringToken(cur_.text, cur_.line);
+    (s.bytes ? any_bytes : any_text) = true;
+    if (s.bytes)
+      for (char c : s.body)
+        if (static_cast<unsigned char>(c) >= 0x80)
+          Fail("bytes can only contain ASCII literal characters");
+    end = cur_.text.data() + cur_.text.size();
+    Advance();
+  }
+  if (any_bytes && any_text) Fail("cannot mix bytes and nonbytes literals");
+  e.node = any_f ? Node::kOther : any_bytes ? Node::kBytes : Node::kStr;
+  e.text = std::string_view(begin, static_cast<size_t>(end - begin));
+  return e;
+}
+
+// FSTRING_START (FSTRING_MIDDLE | field)* FSTRING_END.
+// Nesting needs no guard here: the tokenizer stops at 149 nested f-strings.
+Events Parser::ParseFString() {
+  Advance();
+  Events events;
+  for (;;) {
+    if (AtKind(TokenKind::kFStringMiddle))
+      Advance();
+    else if (At(Sym::kLBrace))
+      Append(events, ParseReplacementField());
+    else
+      break;
+  }
+  if (!AtKind(TokenKind::kFStringEnd)) Fail("f-string: expecting '}'");
+  Advance();
+  return events;
+}
+
+// '{' (yield_expr | star_expressions) ['='] ['!' NAME] [':' format_spec] '}',
+// the spec being literal text and nested fields.
+Events Parser::ParseReplacementField() {
+  Expect(Sym::kLBrace);
+  if (At(Sym::kRBrace) || At(Sym::kExclamation) || At(Sym::kColon) || At(Sym::kEqual))
+    Fail("f-string: empty expression not allowed");
+  Events events = At(Sym::kYield) ? ParseYield().events : ParseStarExpressions().events;
+  Accept(Sym::kEqual);  // f'{x=}': the expression's text is shown too
+  if (At(Sym::kExclamation)) ParseConversion();
+  if (Accept(Sym::kColon)) {
+    for (;;) {
+      if (AtKind(TokenKind::kFStringMiddle))
+        Advance();
+      else if (At(Sym::kLBrace))
+        Append(events, ParseReplacementField());
+      else
+        break;
+    }
+  }
+  if (!At(Sym::kRBrace)) Fail("f-string: expecting '}'");
+  Advance();
+  return events;
+}
+
+// '!' then s, r or a, with nothing in between.
+void Parser::ParseConversion() {
+  const char* after_mark = cur_.text.data() + cur_.text.size();
+  Advance();
+  if (!AtKind(TokenKind::kName)) Fail("f-string: missing conversion character");
+  if (cur_.text.data() != after_mark)
+    Fail("f-string: conversion type must come right after the exclamanation mark");
+  if (cur_.text != "s" && cur_.text != "r" && cur_.text != "a")
+    Fail("f-string: invalid conversion character '" + std::string(cur_.text) +
+         "': expected 's', 'r', or 'a'");
+  Advance();
+}
+
+}  // namespace tpkg::py::internal

@@ -1,0 +1,87 @@
+// torch_pickle_loop.h: the opcode loop of torch 1.13's PackageExporter.save_pickle,
+// replayed beside the pickle scanner (doc/format.md §6.2, §6.6).
+//
+// torch derives a pickle's modules from opcodes alone, quirks kept:
+// protocol 3 looks at GLOBAL only; protocol 4 follows SHORT_BINUNICODE /
+// BINUNICODE8 strings and GET/BINGET (it tests for "BINGET_LONG", a name no
+// opcode has, so LONG_BINGET is missed) through its own MEMOIZE counter, and
+// at each STACK_GLOBAL takes the second-to-last string as the module. The same
+// loop feeds its check for objects of mocked modules: the (module, field)
+// pair at each global, and whatever `module` holds when the loop ends.
+//
+// Strings are kept as interned ids (the scanner's StringInterner), so a
+// hostile pickle repeating one long string through the memo costs a few
+// bytes a repeat: time and memory stay linear in the input.
+//
+// Thread safety: one loop per scan, used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "scan/pickle_value.h"
+#include "tpkg/pickle_scan.h"
+
+namespace tpkg::pickle {
+
+// Unique ids in first-seen order.
+class OrderedIdSet {
+ public:
+  void Add(uint32_t id) {
+    if (seen_.insert(id).second) order_.push_back(id);
+  }
+  const std::vector<uint32_t>& order() const { return order_; }
+
+ private:
+  std::unordered_set<uint32_t> seen_;
+  std::vector<uint32_t> order_;
+};
+
+class TorchPickleLoop {
+ public:
+  explicit TorchPickleLoop(StringInterner& strings) : strings_(strings) {}
+
+  // GLOBAL (the protocol 3 rule). Where "module name" holds an extra space,
+  // torch's `module, field = arg.split(" ")` would raise; the global's real
+  // module and name stand in, so the scan goes on and reports what the
+  // pickle names.
+  void OnGlobalOpcode(uint32_t module_id, uint32_t name_id);
+  // SHORT_BINUNICODE and BINUNICODE8.
+  void OnTrackedString(const Value& str);
+  // GET and BINGET.
+  void OnGet(uint64_t index);
+  void OnMemoize() { ++memo_count_; }
+  // STACK_GLOBAL (the protocol >= 4 rule); torch asserts its module is a
+  // str, else the global's real module is used.
+  void OnStackGlobal(uint32_t real_module_id);
+
+  // save_pickle's module list for a pickle of that protocol.
+  std::vector<std::string> Modules(int protocol) const;
+  // What the mocked-object check is given for a pickle of that protocol.
+  MockCheckInputs MockCheck(int protocol) const;
+
+ private:
+  // What one protocol rule saw.
+  struct Rule {
+    OrderedIdSet modules;
+    std::vector<std::pair<uint32_t, uint32_t>> globals;  // (module, field), with repeats
+  };
+  static constexpr uint32_t kNoString = UINT32_MAX;
+  const Rule& RuleFor(int protocol) const { return protocol >= 4 ? by_strings_ : by_global_; }
+  uint32_t IdOf(const Value& v) { return v.kind == Kind::kStr ? strings_.Intern(v) : kNoString; }
+
+  StringInterner& strings_;
+  Value module_ = Value::None();
+  Value field_ = Value::None();
+  std::unordered_map<uint64_t, Value> memo_;
+  uint64_t memo_count_ = 0;
+  uint32_t last_global_module_ = kNoString;  // protocol 3: `module` after the last GLOBAL
+  Rule by_global_;
+  Rule by_strings_;
+};
+
+}  // namespace tpkg::pickle

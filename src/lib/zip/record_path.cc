@@ -1,0 +1,42 @@
+#include "tpkg/record_path.h"
+
+namespace tpkg {
+namespace {
+
+RecordPathProblem Invalid(std::string_view why) { return {why, false}; }
+RecordPathProblem TooLong(std::string_view why) { return {why, true}; }
+
+// The verdict on one '/'-separated component; `first` is the leftmost one.
+RecordPathProblem ComponentProblem(std::string_view part, bool first,
+                                   const RecordPathRules& rules) {
+  if (part.empty()) return Invalid("empty path component");
+  if (part == "..") return Invalid("'..' path component");
+  if (part == "." && !(first && rules.dot_prefix_folder)) return Invalid("'.' path component");
+  if (part.find('\0') != std::string_view::npos) return Invalid("name contains a NUL byte");
+  if (rules.name_max && part.size() > kRecordNameMax) {
+    return TooLong("path component longer than 255 bytes");
+  }
+  return {};
+}
+
+}  // namespace
+
+RecordPathProblem CheckRecordPath(std::string_view path, const RecordPathRules& rules) {
+  if (path.empty()) return Invalid("empty name");
+  if (rules.path_max && path.size() > kRecordPathMax) {
+    return TooLong("path longer than 4095 bytes");
+  }
+  if (path.front() == '/') return Invalid("absolute name");
+  if (rules.directory_entry && path.back() == '/') path.remove_suffix(1);
+  size_t start = 0;
+  for (bool first = true;; first = false) {
+    const size_t slash = path.find('/', start);
+    const std::string_view part =
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
+    if (RecordPathProblem p = ComponentProblem(part, first, rules)) return p;
+    if (slash == std::string_view::npos) return {};
+    start = slash + 1;
+  }
+}
+
+}  // namespace tpkg

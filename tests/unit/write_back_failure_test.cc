@@ -1,0 +1,342 @@
+// Write-back, when a save must not happen or is interrupted: validation
+// failures, another program's change, a full or read-only filesystem, an
+// immutable directory, and SIGKILL at every stage (a large archive in the
+// slow tier). The archive and the journal must stay intact.
+#include "tpkg/write_back.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "slow_tier.h"
+#include "tpkg/error.h"
+#include "write_back_fixture.h"
+
+namespace tpkg {
+namespace {
+
+using testing::MakeArchive;
+using testing::PathExists;
+using testing::ReadFile;
+using testing::SamplePackage;
+using testing::WriteBackTest;
+using testing::WriteFd;
+using testing::WriteFile;
+
+uint32_t FileCrc(const std::string& path) {
+  const std::string bytes = ReadFile(path);
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+}
+
+TEST_F(WriteBackTest, ValidationFailureKeepsArchiveAndJournal) {
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  EditSession(j);
+  WriteBackOptions options;
+  options.validate = [](const std::string& temp) {
+    EXPECT_TRUE(PathExists(temp));
+    throw Error(Errc::kPolicy, "the package would not load: boom");
+  };
+  try {
+    WriteBack(j, {}, options);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "Cannot save " + archive_ + ": the package would not load: boom");
+    EXPECT_EQ(e.code(), Errc::kPolicy);
+  }
+  ExpectArchiveUnchanged(before);
+  EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  EXPECT_TRUE(j.dirty());
+  EXPECT_TRUE(j.Stat("pkg/new.py"));
+  // A later attempt (e.g. after fixing the problem) still works.
+  EXPECT_TRUE(WriteBack(j, {}).written);
+}
+
+TEST_F(WriteBackTest, ArchiveChangedByAnotherProgramIsNotOverwritten) {
+  struct Row {
+    const char* what;
+    std::function<void(const std::string&)> change;
+  };
+  const Row rows[] = {
+      {"replaced by rename",
+       [this](const std::string& other) { ASSERT_EQ(rename(other.c_str(), archive_.c_str()), 0); }},
+      {"rewritten in place",
+       [this](const std::string& other) { WriteFile(archive_, ReadFile(other)); }},
+  };
+  for (const Row& row : rows) {
+    UseArchive(dir_.path(), SamplePackage());
+    Journal j = Open();
+    EditSession(j);
+    const std::string other = dir_ / "other.pt";
+    MakeArchive(other, {{"theirs.txt", "someone else's change"}});
+    row.change(other);
+    const std::string theirs = ReadFile(archive_);
+    try {
+      WriteBack(j, {});
+      ADD_FAILURE() << row.what << ": saved over another program's change";
+    } catch (const Error& e) {
+      EXPECT_EQ(ToErrno(e), ESTALE) << row.what;
+      EXPECT_NE(std::string(e.what()).find("was changed by another program"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_TRUE(ReadFile(archive_) == theirs) << row.what;
+    EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp")) << row.what;
+    EXPECT_TRUE(j.Stat("pkg/new.py")) << row.what;
+    j.Drop();
+  }
+}
+
+TEST_F(WriteBackTest, NamesDifferingOnlyInCaseBlockTheSave) {
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  WriteFd(j.Create("pkg/CODE.py").get(), "y = 1\n");
+  try {
+    WriteBack(j, {});
+    FAIL() << "torch's case-insensitive lookup could not tell the two apart";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("Cannot save " + archive_ + ": ", 0), 0u) << e.what();
+  }
+  ExpectArchiveUnchanged(before);
+  EXPECT_TRUE(j.Stat("pkg/CODE.py"));
+}
+
+// A tmpfs mounted on a scratch directory; unmounted (lazily, so that a
+// failing test cannot leave it behind) at destruction.
+class ScopedTmpfs {
+ public:
+  ScopedTmpfs(const std::string& dir, const std::string& options) : dir_(dir) {
+    mkdir(dir.c_str(), 0755);
+    if (mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0) {
+      mounted_ = true;
+    } else {
+      error_ = strerror(errno);
+    }
+  }
+  ~ScopedTmpfs() {
+    if (mounted_) umount2(dir_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  int Remount(unsigned long flags) {
+    return mount(nullptr, dir_.c_str(), nullptr, MS_REMOUNT | flags, nullptr);
+  }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+TEST_F(WriteBackTest, NoSpaceLeftKeepsArchiveAndJournal) {
+  ScopedTmpfs fs(dir_ / "small", "size=1536k");
+  if (!fs.mounted())
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << "); ENOSPC path not exercised";
+  UseArchive(dir_ / "small",
+             {{".data/0.storage", std::string(1 << 20, 's')}, {".data/version", "6\n"}});
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  WriteFd(j.Create("edit.py").get(), "print('kept')\n");
+  try {
+    WriteBack(j, {});
+    FAIL() << "the save fit in a full filesystem";
+  } catch (const Error& e) {
+    EXPECT_EQ(ToErrno(e), ENOSPC) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Cannot save " + archive_ + ": "), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
+  ExpectArchiveUnchanged(before);
+  EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
+}
+
+// The kernel refuses to make a filesystem read-only while files on it are
+// open for writing (the journal's), so EROFS is met when opening: the
+// daemon then mounts read-only, and no write is accepted that would be lost.
+TEST_F(WriteBackTest, ReadOnlyFilesystemRefusesAJournal) {
+  ScopedTmpfs fs(dir_ / "ro", "size=8m");
+  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";
+  UseArchive(dir_ / "ro", SamplePackage());
+  ASSERT_EQ(fs.Remount(MS_RDONLY), 0) << strerror(errno);
+  try {
+    Open();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(ToErrno(e), EROFS) << e.what();
+    EXPECT_EQ(std::string(e.what()), "Cannot keep edits of '" + archive_ +
+                                         "': the archive is not writable: Read-only file system");
+  }
+  EXPECT_FALSE(PathExists(journal_dir()));
+}
+
+TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  EditSession(j);
+  const testing::ImmutableOutcome out =
+      testing::WhileImmutable(dir_.path(), [&] { WriteBack(j, {}); });
+  if (out.skipped) GTEST_SKIP() << out.message;
+  EXPECT_EQ(out.message.rfind("Cannot save " + archive_ + ": Cannot rename", 0), 0u)
+      << out.message;
+  ExpectArchiveUnchanged(before);
+  EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  EXPECT_TRUE(j.Stat("pkg/new.py"));
+}
+
+TEST_F(WriteBackTest, ImmutableDirectoryRefusesAJournalEvenWhenOneExists) {
+  // The journal directory was made while the directory was writable; the
+  // rename into place would now fail, so no new edit may be accepted.
+  { WriteFd(Open().Create("pkg/new.py").get(), "import numpy\n"); }
+  const testing::ImmutableOutcome out = testing::WhileImmutable(dir_.path(), [&] { Open(); });
+  if (out.skipped) GTEST_SKIP() << out.message;
+  EXPECT_EQ(out.err, EPERM) << out.message;
+  EXPECT_EQ(out.message.rfind("Cannot keep edits of '" + archive_ + "': its directory", 0), 0u)
+      << out.message;
+  EXPECT_TRUE(Open().Stat("pkg/new.py")) << "the pending edit is still in the journal";
+}
+
+// Runs a write-back in a child that SIGKILLs itself at `stage`.
+void WriteBackKilledAt(const std::string& archive, WriteBackStage stage) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      const ZipReader zip = ZipReader::Open(archive);
+      Journal j = Journal::OpenOrCreate(archive, zip);
+      WriteBackOptions options;
+      options.on_stage = [stage](WriteBackStage s) {
+        if (s == stage) raise(SIGKILL);
+      };
+      WriteBack(j, {}, options);
+    } catch (...) {
+    }
+    _exit(3);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status;
+}
+
+TEST_F(WriteBackTest, CrashBeforeTheRenameKeepsTheOldArchiveAndTheEdits) {
+  const std::string before = ReadFile(archive_);
+  for (WriteBackStage stage : {WriteBackStage::kTempWritten, WriteBackStage::kCommitted}) {
+    {
+      Journal j = Open();
+      if (!j.dirty()) EditSession(j);
+    }
+    WriteBackKilledAt(archive_, stage);
+    ExpectArchiveUnchanged(before);
+    Journal j = Open();
+    EXPECT_TRUE(j.recovered());
+    EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+    EXPECT_NE(j.recovery_summary().find("removed 1 unfinished temp files"), std::string::npos)
+        << j.recovery_summary();
+    EXPECT_TRUE(j.Stat("pkg/new.py"));
+  }
+}
+
+TEST_F(WriteBackTest, CrashAfterTheRenameFinishesTheSaveAtNextOpen) {
+  {
+    Journal j = Open();
+    EditSession(j);
+  }
+  WriteBackKilledAt(archive_, WriteBackStage::kRenamed);
+  const ZipReader saved = ZipReader::Open(archive_);
+  EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 2\n");
+  Journal j = Journal::OpenOrCreate(archive_, saved);
+  EXPECT_FALSE(j.recovered());
+  EXPECT_FALSE(j.dirty());
+  EXPECT_NE(j.recovery_summary().find("removed the journal of a save of " + archive_ +
+                                      " that had completed"),
+            std::string::npos)
+      << j.recovery_summary();
+  EXPECT_FALSE(j.Stat("pkg/code.py")->edited());  // read from the new archive
+}
+
+// An archive of `mib` MiB (one storage record, from a sparse file so that
+// building it costs no RAM) plus a small source.
+void MakeBigArchive(const std::string& path, const std::string& scratch, uint64_t mib) {
+  const std::string sparse = scratch + "/sparse.bin";
+  ScopedFd fd(open(sparse.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  ASSERT_EQ(ftruncate(fd.get(), static_cast<off_t>(mib << 20)), 0);
+  WriteFd(fd.get(), "tensor bytes", 4096);
+  ZipWriter w = ZipWriter::Create(path, PrefixForPath(path), true);
+  w.AddRecordFromFd(".data/0.storage", fd.get(), 0, mib << 20);
+  w.AddRecord("pkg/code.py", std::string_view("x = 1\n"));
+  w.AddRecord(".data/version", std::string_view("6\n"));
+  w.Finish();
+  unlink(sparse.c_str());
+}
+
+// A SIGKILL while a write-back of a `mib` MiB archive is under way (once the
+// temp archive holds a few MiB, or after the child is done).
+class WriteBackKillTest : public WriteBackTest {
+ protected:
+  void KillDuringAWriteBackOf(uint64_t mib) {
+    const off_t kill_after = std::min<off_t>(16 << 20, static_cast<off_t>(mib << 20) / 4);
+    archive_ = dir_ / "big.pt";
+    MakeBigArchive(archive_, dir_.path(), mib);
+    zip_.emplace(ZipReader::Open(archive_));
+    const uint32_t old_crc = FileCrc(archive_);
+    {
+      Journal j = Open();
+      WriteFd(j.OpenForWrite("pkg/code.py", true).get(), "x = 2\n");
+    }
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      try {
+        const ZipReader zip = ZipReader::Open(archive_);
+        Journal j = Journal::OpenOrCreate(archive_, zip);
+        WriteBack(j, {});
+      } catch (...) {
+      }
+      _exit(0);
+    }
+    // Kill once the temp archive is well under way (or the child is done).
+    const std::string temp = journal_dir() + "/save.tmp";
+    struct stat st {};
+    while (waitpid(pid, nullptr, WNOHANG) == 0 &&
+           !(stat(temp.c_str(), &st) == 0 && st.st_size > kill_after))
+      usleep(500);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+
+    const ZipReader after = ZipReader::Open(archive_);  // never corrupt
+    if (FileCrc(archive_) != old_crc) {
+      EXPECT_EQ(after.ReadAll(*after.Find("pkg/code.py")), "x = 2\n");  // the new one, complete
+    }
+    Journal j = Journal::OpenOrCreate(archive_, after);
+    EXPECT_FALSE(PathExists(temp)) << "no leftover temp file after the next open";
+    if (j.dirty()) {
+      EXPECT_TRUE(WriteBack(j, {}).written);
+      const ZipReader saved = ZipReader::Open(archive_);
+      EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 2\n");
+      EXPECT_EQ(saved.Find(".data/0.storage")->size, mib << 20);
+    }
+  }
+};
+
+TEST_F(WriteBackKillTest, KillDuringAWriteBackLeavesOldOrNewNeverCorrupt) {
+  KillDuringAWriteBackOf(8);
+}
+
+TEST_F(WriteBackKillTest, KillDuringALargeWriteBackLeavesOldOrNewNeverCorrupt) {
+  TPKG_SLOW_TIER_ONLY();
+  KillDuringAWriteBackOf(2048);
+}
+
+}  // namespace
+}  // namespace tpkg
