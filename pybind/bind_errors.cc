@@ -38,16 +38,11 @@ PyObject* ExceptionTypeFor(const Error& e) {
   if (e.sys_errno() != 0) return PyExc_OSError;
   if (dynamic_cast<const GraphInvariantError*>(&e) != nullptr) return PyExc_AssertionError;
   switch (e.code()) {
-    case Errc::kCorrupt:
-      return g_corrupt;
-    case Errc::kUnsupported:
-      return g_unsupported;
-    case Errc::kPolicy:
-      return g_policy;
-    case Errc::kInvalidArgument:
-      return PyExc_ValueError;
-    default:
-      return PyExc_OSError;
+    case Errc::kCorrupt: return g_corrupt;
+    case Errc::kUnsupported: return g_unsupported;
+    case Errc::kPolicy: return g_policy;
+    case Errc::kInvalidArgument: return PyExc_ValueError;
+    default: return PyExc_OSError;
   }
 }
 

@@ -174,8 +174,8 @@ void BindPolicy(py::module_& m) {
   m.attr("MOCK_STUB_SOURCE") = std::string(kMockStubSource);
   m.def("format_packaging_error", &FormatPackagingError, py::arg("graph"));
   m.def(
-      "can_implicitly_extern",
-      [](std::string_view module) { return CanImplicitlyExtern(module); }, py::arg("module"));
+      "can_implicitly_extern", [](std::string_view module) { return CanImplicitlyExtern(module); },
+      py::arg("module"));
 }
 
 }  // namespace tpkg::python

@@ -145,14 +145,14 @@ struct MetadataOptions {
 };
 
 struct Metadata {
-  DepGraph graph;                     // as the exporter built it, without source texts
-  std::vector<std::string> interned;  // sorted, as interned_modules()
-  std::vector<std::string> mocked;    // sorted, as mocked_modules()
-  std::vector<std::string> externs;   // extern_modules order (rules above)
-  std::string extern_modules_text;    // "\n".join(externs) + "\n"
+  DepGraph graph;                        // as the exporter built it, without source texts
+  std::vector<std::string> interned;     // sorted, as interned_modules()
+  std::vector<std::string> mocked;       // sorted, as mocked_modules()
+  std::vector<std::string> externs;      // extern_modules order (rules above)
+  std::string extern_modules_text;       // "\n".join(externs) + "\n"
   std::vector<std::string> new_externs;  // with options.edited: externs an edit added
-  std::string deps_dot;               // graph.ToDot()
-  std::string problems;               // PackagingError text; empty when loadable
+  std::string deps_dot;                  // graph.ToDot()
+  std::string problems;                  // PackagingError text; empty when loadable
   bool ok() const { return problems.empty(); }
 };
 

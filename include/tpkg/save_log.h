@@ -83,9 +83,9 @@ struct SaveLogEntry {
 };
 
 struct SaveLogOptions {
-  mode_t mode = 0644;                // permission bits of a new log (umask applies)
-  size_t max_bytes = 64 * 1024;      // the log never grows past this
-  bool sync = false;                 // fdatasync the entry (save outcomes)
+  mode_t mode = 0644;            // permission bits of a new log (umask applies)
+  size_t max_bytes = 64 * 1024;  // the log never grows past this
+  bool sync = false;             // fdatasync the entry (save outcomes)
 };
 
 // `<dir>/.<name>.tpkgfs.log` for `<dir>/<name>` (no filesystem access).

@@ -45,11 +45,11 @@ inline constexpr std::string_view kSerializationIdRecord = ".data/serialization_
 
 // One record as the id sees it.
 struct RecordDigest {
-  std::string_view name;   // without the prefix folder
-  uint32_t crc32 = 0;      // of the uncompressed bytes
-  uint64_t size = 0;       // uncompressed; 0: no descriptor, so no CRC in the id
-  std::string_view head;   // the first min(8, size) bytes as written (only a
-                           // descriptor look-alike start matters)
+  std::string_view name;  // without the prefix folder
+  uint32_t crc32 = 0;     // of the uncompressed bytes
+  uint64_t size = 0;      // uncompressed; 0: no descriptor, so no CRC in the id
+  std::string_view head;  // the first min(8, size) bytes as written (only a
+                          // descriptor look-alike start matters)
 };
 
 // The id torch 2.x writes into an archive with prefix folder `prefix` whose

@@ -27,10 +27,10 @@
 //    A record is copied raw (ZipWriter::CopyRawRecord: bytes, compression
 //    and CRC unchanged, no decoding) when its content is an original record,
 //    including an edited file whose bytes ended up identical (compared byte
-//    for byte: a matching CRC-32 proves nothing); edited files are streamed from their journal data file; a
-//    regenerated record (`metadata`, e.g. `.data/extern_modules`) replaces
-//    the record of that name, and is copied raw if its bytes are unchanged.
-//    Every record's data is 64-byte aligned, as torch writes it.
+//    for byte: a matching CRC-32 proves nothing); edited files are streamed from their journal data
+//    file; a regenerated record (`metadata`, e.g. `.data/extern_modules`) replaces the record of
+//    that name, and is copied raw if its bytes are unchanged. Every record's data is 64-byte
+//    aligned, as torch writes it.
 // 2. Nothing changed (every current file holds the original record of its
 //    name, no record added or removed; the layout changes of step 1 alone
 //    do not count):

@@ -45,16 +45,16 @@ inline constexpr uint16_t kMethodStored = 0;
 inline constexpr uint16_t kMethodDeflate = 8;
 
 struct ZipEntry {
-  std::string name;            // record name, prefix folder stripped ("" or "dir/" for directory entries;
-                               // the full name for an entry outside the prefix, non-strict mode only)
-  std::string full_name;       // name as stored in the archive
-  uint16_t method = 0;         // kMethodStored or kMethodDeflate
-  uint16_t flags = 0;          // general-purpose bit flags from the central directory
+  std::string name;  // record name, prefix folder stripped ("" or "dir/" for directory entries;
+                     // the full name for an entry outside the prefix, non-strict mode only)
+  std::string full_name;  // name as stored in the archive
+  uint16_t method = 0;    // kMethodStored or kMethodDeflate
+  uint16_t flags = 0;     // general-purpose bit flags from the central directory
   uint32_t crc32 = 0;
   uint64_t compressed_size = 0;
-  uint64_t size = 0;           // uncompressed size
+  uint64_t size = 0;  // uncompressed size
   uint64_t local_header_offset = 0;
-  uint64_t data_offset = 0;    // absolute offset of the (possibly compressed) data
+  uint64_t data_offset = 0;  // absolute offset of the (possibly compressed) data
   bool is_directory() const { return !full_name.empty() && full_name.back() == '/'; }
 };
 
@@ -91,7 +91,7 @@ class ZipReader {
   // with bounded memory (callers that stream should keep an Inflater instead).
   size_t ReadAt(const ZipEntry& entry, uint64_t offset, std::span<char> out) const;
 
-  int fd() const;              // the archive's descriptor (O_RDONLY | O_CLOEXEC)
+  int fd() const;  // the archive's descriptor (O_RDONLY | O_CLOEXEC)
   uint64_t file_size() const;
 
  private:

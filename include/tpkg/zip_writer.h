@@ -67,7 +67,7 @@ class ZipWriter {
   // Text (std::string, string_view, a literal without its NUL): a template so
   // that it wins over the span overload instead of being ambiguous with it.
   template <typename Text>
-    requires std::convertible_to<const Text&, std::string_view>
+  requires std::convertible_to<const Text&, std::string_view>
   void AddRecord(std::string_view record, const Text& data) {
     const std::string_view text = data;
     AddRecord(record, std::span<const char>(text.data(), text.size()));

@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (long i = 0; i < count; ++i) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;  /* xorshift64 */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17; /* xorshift64 */
     if (pread(fd, buf, sizeof buf, (off_t)(x % blocks) * 4096) != sizeof buf) return 1;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);

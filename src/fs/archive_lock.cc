@@ -43,12 +43,10 @@ bool SomeMountServes(dev_t dev, ino_t ino, const std::vector<MountInfo>& mounts)
 
 bool Serving(const MountRecord& r, const std::vector<MountInfo>& mounts) {
   switch (r.state) {
-    case MountState::kStarting:
-      return true;
+    case MountState::kStarting: return true;
     case MountState::kServing:
       return MountWithDevice(mounts, r.fuse_major, r.fuse_minor) != nullptr;
-    case MountState::kSaving:
-      return false;
+    case MountState::kSaving: return false;
   }
   return true;
 }
@@ -75,8 +73,8 @@ void WaitForExit(const ArchiveHolder& h) {
 }  // namespace
 
 std::string ArchiveHolder::Describe() const {
-  std::string text = (program.empty() ? std::string("a process") : program) + " (pid " +
-                     std::to_string(pid);
+  std::string text =
+      (program.empty() ? std::string("a process") : program) + " (pid " + std::to_string(pid);
   if (!record) {
     const std::optional<uid_t> uid = ProcessUid(pid);
     if (uid && *uid != ::geteuid()) text += ", uid " + std::to_string(*uid);

@@ -83,7 +83,8 @@ CommandLine ParseUnmount(const po::variables_map& vm) {
     throw Error(Errc::kInvalidArgument,
                 "unexpected argument '" + vm["mountpoint"].as<std::string>() + "'" + kUsage);
   }
-  if (!vm.count("archive")) throw Error(Errc::kInvalidArgument, std::string("missing MOUNTPOINT") + kUsage);
+  if (!vm.count("archive"))
+    throw Error(Errc::kInvalidArgument, std::string("missing MOUNTPOINT") + kUsage);
   CommandLine cl;
   cl.action = Action::kUnmount;
   cl.options.mountpoint = vm["archive"].as<std::string>();

@@ -37,7 +37,7 @@ struct Options {
   bool debug = false;  // implies foreground, as in libfuse
   bool single_threaded = false;
   bool strict = true;
-  bool read_only = false;  // -o ro
+  bool read_only = false;                 // -o ro
   std::vector<std::string> fuse_options;  // for libfuse's -o, in order, unescaped
 };
 

@@ -116,10 +116,8 @@ size_t DeflatedRecordReader::Read(uint64_t offset, std::span<char> out) {
 
 std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry) {
   switch (entry.method) {
-    case kMethodStored:
-      return std::make_unique<StoredRecordReader>(zip, entry);
-    case kMethodDeflate:
-      return std::make_unique<DeflatedRecordReader>(zip, entry);
+    case kMethodStored: return std::make_unique<StoredRecordReader>(zip, entry);
+    case kMethodDeflate: return std::make_unique<DeflatedRecordReader>(zip, entry);
     default:
       throw Error(Errc::kUnsupported,
                   "compression method " + std::to_string(entry.method) + " is not supported");

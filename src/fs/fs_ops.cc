@@ -92,23 +92,27 @@ void FsOps::FillAttr(InodeId ino, struct stat* out) const {
 }
 
 int FsOps::Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept {
-  return GuardFuseOp("look up", [&] { return PathForLog(parent, name); }, [&]() -> int {
-    if (!tree_.Contains(parent)) return -ENOENT;
-    if (tree_.node(parent).kind != NodeKind::kDirectory) return -ENOTDIR;
-    if (name.size() > NAME_MAX) return -ENAMETOOLONG;
-    const auto child = tree_.Lookup(parent, name);
-    if (!child) return -ENOENT;
-    FillAttr(*child, out);
-    return 0;
-  });
+  return GuardFuseOp(
+      "look up", [&] { return PathForLog(parent, name); },
+      [&]() -> int {
+        if (!tree_.Contains(parent)) return -ENOENT;
+        if (tree_.node(parent).kind != NodeKind::kDirectory) return -ENOTDIR;
+        if (name.size() > NAME_MAX) return -ENAMETOOLONG;
+        const auto child = tree_.Lookup(parent, name);
+        if (!child) return -ENOENT;
+        FillAttr(*child, out);
+        return 0;
+      });
 }
 
 int FsOps::GetAttr(InodeId ino, struct stat* out) noexcept {
-  return GuardFuseOp("stat", [&] { return PathForLog(ino); }, [&]() -> int {
-    if (!tree_.Contains(ino)) return -ENOENT;
-    FillAttr(ino, out);
-    return 0;
-  });
+  return GuardFuseOp(
+      "stat", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        if (!tree_.Contains(ino)) return -ENOENT;
+        FillAttr(ino, out);
+        return 0;
+      });
 }
 
 int FsOps::Open(InodeId ino, int flags) noexcept {
@@ -124,36 +128,38 @@ int FsOps::OpenDir(InodeId ino) noexcept {
 }
 
 int FsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill) noexcept {
-  return GuardFuseOp("list", [&] { return PathForLog(ino); }, [&]() -> int {
-    if (!tree_.Contains(ino)) return -ENOENT;
-    const Node& dir = tree_.node(ino);
-    if (dir.kind != NodeKind::kDirectory) return -ENOTDIR;
-    auto emit = [&](std::string_view name, InodeId target, int64_t next) {
-      DirEntry e{name, {}, plus && AttrIsCheap(tree_.node(target)), next};
-      if (e.attr_complete) {
-        FillAttr(target, &e.attr);
-      } else {
-        e.attr.st_ino = target;
-        e.attr.st_mode = tree_.node(target).kind == NodeKind::kDirectory ? S_IFDIR : S_IFREG;
-      }
-      return fill(e);
-    };
-    // Cookies: 0 -> ".", 1 -> "..", 2 + i -> children[i].
-    for (int64_t pos = std::max<int64_t>(offset, 0);; ++pos) {
-      bool taken;
-      if (pos == 0) {
-        taken = emit(".", ino, 1);
-      } else if (pos == 1) {
-        taken = emit("..", ino == kRootInode ? ino : dir.parent, 2);
-      } else if (static_cast<size_t>(pos - 2) < dir.children.size()) {
-        const auto& [name, child] = dir.children[static_cast<size_t>(pos - 2)];
-        taken = emit(name, child, pos + 1);
-      } else {
-        return 0;
-      }
-      if (!taken) return 0;
-    }
-  });
+  return GuardFuseOp(
+      "list", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        if (!tree_.Contains(ino)) return -ENOENT;
+        const Node& dir = tree_.node(ino);
+        if (dir.kind != NodeKind::kDirectory) return -ENOTDIR;
+        auto emit = [&](std::string_view name, InodeId target, int64_t next) {
+          DirEntry e{name, {}, plus && AttrIsCheap(tree_.node(target)), next};
+          if (e.attr_complete) {
+            FillAttr(target, &e.attr);
+          } else {
+            e.attr.st_ino = target;
+            e.attr.st_mode = tree_.node(target).kind == NodeKind::kDirectory ? S_IFDIR : S_IFREG;
+          }
+          return fill(e);
+        };
+        // Cookies: 0 -> ".", 1 -> "..", 2 + i -> children[i].
+        for (int64_t pos = std::max<int64_t>(offset, 0);; ++pos) {
+          bool taken;
+          if (pos == 0) {
+            taken = emit(".", ino, 1);
+          } else if (pos == 1) {
+            taken = emit("..", ino == kRootInode ? ino : dir.parent, 2);
+          } else if (static_cast<size_t>(pos - 2) < dir.children.size()) {
+            const auto& [name, child] = dir.children[static_cast<size_t>(pos - 2)];
+            taken = emit(name, child, pos + 1);
+          } else {
+            return 0;
+          }
+          if (!taken) return 0;
+        }
+      });
 }
 
 std::shared_ptr<RecordReader> FsOps::ReaderFor(InodeId ino, const ZipEntry& entry) {
@@ -186,11 +192,13 @@ size_t FsOps::ReadNode(InodeId ino, uint64_t offset, std::span<char> out) {
 }
 
 ssize_t FsOps::Read(InodeId ino, uint64_t offset, std::span<char> out) noexcept {
-  return GuardFuseOp("read", [&] { return PathForLog(ino); }, [&]() -> ssize_t {
-    if (!tree_.Contains(ino)) return -ENOENT;
-    if (tree_.node(ino).kind == NodeKind::kDirectory) return -EISDIR;
-    return static_cast<ssize_t>(ReadNode(ino, offset, out));
-  });
+  return GuardFuseOp(
+      "read", [&] { return PathForLog(ino); },
+      [&]() -> ssize_t {
+        if (!tree_.Contains(ino)) return -ENOENT;
+        if (tree_.node(ino).kind == NodeKind::kDirectory) return -EISDIR;
+        return static_cast<ssize_t>(ReadNode(ino, offset, out));
+      });
 }
 
 int FsOps::StatFs(struct statvfs* out) noexcept {

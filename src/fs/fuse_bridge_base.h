@@ -158,8 +158,7 @@ struct SharedOperations {
     ReadDirImpl<false>(req, ino, size, off);
   }
 
-  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                          fuse_file_info*) {
+  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
     ReadDirImpl<true>(req, ino, size, off);
   }
 
@@ -217,7 +216,8 @@ class BridgeBase {
   template <class Work>
   void Serve(fuse_req_t req, const char* verb, fuse_ino_t ino, std::string_view name,
              Work&& work) const noexcept {
-    const int rc = GuardFuseOp(verb, [&] { return ops_.PathForLog(ino, name); }, work);
+    const int rc = GuardFuseOp(
+        verb, [&] { return ops_.PathForLog(ino, name); }, work);
     if (rc < 0) fuse_reply_err(req, -rc);
   }
   template <class Work>

@@ -25,11 +25,18 @@ OpFailure CurrentOpFailure() noexcept {
 
 bool IsOrdinaryAnswer(int err) noexcept {
   switch (err) {
-    case ENOENT: case EEXIST: case ENOTEMPTY: case ENOTDIR: case EISDIR:
-    case ENAMETOOLONG: case EINVAL: case EACCES: case EPERM: case EBADF: case EILSEQ:
-      return true;
-    default:
-      return false;
+    case ENOENT:
+    case EEXIST:
+    case ENOTEMPTY:
+    case ENOTDIR:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case EINVAL:
+    case EACCES:
+    case EPERM:
+    case EBADF:
+    case EILSEQ: return true;
+    default: return false;
   }
 }
 

@@ -181,9 +181,9 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_
             const char* new_name, unsigned flags) {
   const JournalBridge& bridge = JournalBridge::Of(req);
   bridge.Serve(req, "rename", parent, name, [&] {
-    return ReplyStatus(req, bridge.ops().Rename(parent, name, new_parent, new_name,
-                                                (flags & RENAME_NOREPLACE) != 0,
-                                                (flags & RENAME_EXCHANGE) != 0));
+    return ReplyStatus(
+        req, bridge.ops().Rename(parent, name, new_parent, new_name,
+                                 (flags & RENAME_NOREPLACE) != 0, (flags & RENAME_EXCHANGE) != 0));
   });
 }
 

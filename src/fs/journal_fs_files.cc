@@ -16,8 +16,8 @@ namespace {
 void WriteAll(int fd, std::span<const char> data, uint64_t offset) {
   size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                               static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
@@ -135,123 +135,136 @@ uint64_t JournalFsOps::AddHandle(InodeId ino, int flags) {
 // --- File operations --------------------------------------------------------
 
 int JournalFsOps::Open(InodeId ino, int flags, uint64_t* fh) noexcept {
-  return GuardFuseOp("open", [&] { return PathForLog(ino); }, [&]() -> int {
-    std::shared_lock ns(ns_mu_);
-    const std::optional<std::string> path = PathOf(ino);
-    if (!path) return -ENOENT;
-    const bool write = (flags & O_ACCMODE) != O_RDONLY;
-    if (virtual_files_.SlotOf(*path)) {
-      if (write || (flags & O_TRUNC)) RefuseGenerated(*path, "open for writing");
-    } else {
-      const std::optional<JournalNode> node = journal_.Stat(*path);
-      if (!node) return -ENOENT;
-      if (node->is_dir) return write ? -EISDIR : 0;
-      if (write && (flags & O_TRUNC)) {
-        journal_.Truncate(*path, 0);
-        Changed();
-      }
-    }
-    *fh = AddHandle(ino, flags);
-    return 0;
-  });
+  return GuardFuseOp(
+      "open", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        std::shared_lock ns(ns_mu_);
+        const std::optional<std::string> path = PathOf(ino);
+        if (!path) return -ENOENT;
+        const bool write = (flags & O_ACCMODE) != O_RDONLY;
+        if (virtual_files_.SlotOf(*path)) {
+          if (write || (flags & O_TRUNC)) RefuseGenerated(*path, "open for writing");
+        } else {
+          const std::optional<JournalNode> node = journal_.Stat(*path);
+          if (!node) return -ENOENT;
+          if (node->is_dir) return write ? -EISDIR : 0;
+          if (write && (flags & O_TRUNC)) {
+            journal_.Truncate(*path, 0);
+            Changed();
+          }
+        }
+        *fh = AddHandle(ino, flags);
+        return 0;
+      });
 }
 
 int JournalFsOps::Create(InodeId parent, std::string_view name, mode_t mode, int flags,
                          struct stat* out, uint64_t* fh) noexcept {
-  return GuardFuseOp("create", [&] { return PathForLog(parent, name); }, [&]() -> int {
-    std::unique_lock ns(ns_mu_);
-    const std::string path = ChildPath(parent, name);
-    if (virtual_files_.SlotOf(path)) return -EEXIST;
-    ScopedFd fd = journal_.Create(path, mode & 07777);
-    const InodeId ino = Intern(path);
-    *fh = AddHandle(ino, flags);
-    const std::optional<JournalNode> node = journal_.Stat(path);
-    {
-      std::lock_guard lock(files_mu_);
-      OpenInode& oi = open_inodes_[ino];
-      oi.fd = std::make_shared<const ScopedFd>(std::move(fd));
-      oi.data_id = node ? node->data_id : 0;
-    }
-    FillAttr(ino, path, out);
-    Changed();
-    return 0;
-  });
+  return GuardFuseOp(
+      "create", [&] { return PathForLog(parent, name); },
+      [&]() -> int {
+        std::unique_lock ns(ns_mu_);
+        const std::string path = ChildPath(parent, name);
+        if (virtual_files_.SlotOf(path)) return -EEXIST;
+        ScopedFd fd = journal_.Create(path, mode & 07777);
+        const InodeId ino = Intern(path);
+        *fh = AddHandle(ino, flags);
+        const std::optional<JournalNode> node = journal_.Stat(path);
+        {
+          std::lock_guard lock(files_mu_);
+          OpenInode& oi = open_inodes_[ino];
+          oi.fd = std::make_shared<const ScopedFd>(std::move(fd));
+          oi.data_id = node ? node->data_id : 0;
+        }
+        FillAttr(ino, path, out);
+        Changed();
+        return 0;
+      });
 }
 
 ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) noexcept {
-  return GuardFuseOp("read", [&] { return HandlePathForLog(fh); }, [&]() -> ssize_t {
-    const Handle h = HandleOf(fh);
-    Content c;
-    {
-      std::shared_lock ns(ns_mu_);
-      c = ContentOf(h.ino, false);
-    }
-    if (c.generated) {
-      if (offset >= c.generated->size()) return 0;
-      const size_t n = std::min<size_t>(out.size(), c.generated->size() - offset);
-      std::memcpy(out.data(), c.generated->data() + offset, n);
-      return static_cast<ssize_t>(n);
-    }
-    if (c.reader) return static_cast<ssize_t>(c.reader->Read(offset, out));
-    for (;;) {
-      const ssize_t n = ::pread(c.fd->get(), out.data(), out.size(), static_cast<off_t>(offset));
-      if (n >= 0) return n;
-      const int err = errno;
-      if (err != EINTR) ThrowSystemError("cannot read the journal data file", err);
-    }
-  });
+  return GuardFuseOp(
+      "read", [&] { return HandlePathForLog(fh); },
+      [&]() -> ssize_t {
+        const Handle h = HandleOf(fh);
+        Content c;
+        {
+          std::shared_lock ns(ns_mu_);
+          c = ContentOf(h.ino, false);
+        }
+        if (c.generated) {
+          if (offset >= c.generated->size()) return 0;
+          const size_t n = std::min<size_t>(out.size(), c.generated->size() - offset);
+          std::memcpy(out.data(), c.generated->data() + offset, n);
+          return static_cast<ssize_t>(n);
+        }
+        if (c.reader) return static_cast<ssize_t>(c.reader->Read(offset, out));
+        for (;;) {
+          const ssize_t n =
+              ::pread(c.fd->get(), out.data(), out.size(), static_cast<off_t>(offset));
+          if (n >= 0) return n;
+          const int err = errno;
+          if (err != EINTR) ThrowSystemError("cannot read the journal data file", err);
+        }
+      });
 }
 
 ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept {
-  return GuardFuseOp("write", [&] { return HandlePathForLog(fh); }, [&]() -> ssize_t {
-    const Handle h = HandleOf(fh);
-    if (!h.write) return -EBADF;
-    std::shared_lock ns(ns_mu_);
-    const Content c = ContentOf(h.ino, true);
-    if (h.append) {
-      struct stat st {};
-      if (fstat(c.fd->get(), &st) != 0) {
-        const int err = errno;
-        ThrowSystemError("cannot stat the journal data file", err);
-      }
-      offset = static_cast<uint64_t>(st.st_size);
-    }
-    WriteAll(c.fd->get(), data, offset);
-    Changed();
-    return static_cast<ssize_t>(data.size());
-  });
+  return GuardFuseOp(
+      "write", [&] { return HandlePathForLog(fh); },
+      [&]() -> ssize_t {
+        const Handle h = HandleOf(fh);
+        if (!h.write) return -EBADF;
+        std::shared_lock ns(ns_mu_);
+        const Content c = ContentOf(h.ino, true);
+        if (h.append) {
+          struct stat st {};
+          if (fstat(c.fd->get(), &st) != 0) {
+            const int err = errno;
+            ThrowSystemError("cannot stat the journal data file", err);
+          }
+          offset = static_cast<uint64_t>(st.st_size);
+        }
+        WriteAll(c.fd->get(), data, offset);
+        Changed();
+        return static_cast<ssize_t>(data.size());
+      });
 }
 
 int JournalFsOps::Fsync(uint64_t fh) noexcept {
-  return GuardFuseOp("sync", [&] { return HandlePathForLog(fh); }, [&]() -> int {
-    const Handle h = HandleOf(fh);
-    Content c;
-    {
-      std::shared_lock ns(ns_mu_);
-      c = ContentOf(h.ino, false);
-    }
-    // Originals and generated files are already as durable as the archive.
-    if (c.fd && ::fdatasync(c.fd->get()) != 0) {
-      const int err = errno;
-      ThrowSystemError("cannot sync the journal data file", err);
-    }
-    return 0;
-  });
+  return GuardFuseOp(
+      "sync", [&] { return HandlePathForLog(fh); },
+      [&]() -> int {
+        const Handle h = HandleOf(fh);
+        Content c;
+        {
+          std::shared_lock ns(ns_mu_);
+          c = ContentOf(h.ino, false);
+        }
+        // Originals and generated files are already as durable as the archive.
+        if (c.fd && ::fdatasync(c.fd->get()) != 0) {
+          const int err = errno;
+          ThrowSystemError("cannot sync the journal data file", err);
+        }
+        return 0;
+      });
 }
 
 int JournalFsOps::Release(uint64_t fh) noexcept {
-  return GuardFuseOp("close", [&] { return HandlePathForLog(fh); }, [&]() -> int {
-    std::lock_guard lock(files_mu_);
-    auto it = handles_.find(fh);
-    if (it == handles_.end()) return -EBADF;
-    auto oi = open_inodes_.find(it->second.ino);
-    if (oi != open_inodes_.end()) {
-      if (it->second.write) --oi->second.write_count;
-      if (--oi->second.open_count <= 0) open_inodes_.erase(oi);
-    }
-    handles_.erase(it);
-    return 0;
-  });
+  return GuardFuseOp(
+      "close", [&] { return HandlePathForLog(fh); },
+      [&]() -> int {
+        std::lock_guard lock(files_mu_);
+        auto it = handles_.find(fh);
+        if (it == handles_.end()) return -EBADF;
+        auto oi = open_inodes_.find(it->second.ino);
+        if (oi != open_inodes_.end()) {
+          if (it->second.write) --oi->second.write_count;
+          if (--oi->second.open_count <= 0) open_inodes_.erase(oi);
+        }
+        handles_.erase(it);
+        return 0;
+      });
 }
 
 }  // namespace tpkg::fs

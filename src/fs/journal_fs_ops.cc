@@ -127,15 +127,17 @@ void JournalFsOps::FillAttr(InodeId ino, const std::string& path, struct stat* o
 }
 
 int JournalFsOps::GetAttr(InodeId ino, struct stat* out) noexcept {
-  return GuardFuseOp("stat", [&] { return PathForLog(ino); }, [&]() -> int {
-    std::shared_lock ns(ns_mu_);
-    if (const std::optional<std::string> path = PathOf(ino)) {
-      FillAttr(ino, *path, out);
-      return 0;
-    }
-    OrphanAttr(ino, out);
-    return 0;
-  });
+  return GuardFuseOp(
+      "stat", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        std::shared_lock ns(ns_mu_);
+        if (const std::optional<std::string> path = PathOf(ino)) {
+          FillAttr(ino, *path, out);
+          return 0;
+        }
+        OrphanAttr(ino, out);
+        return 0;
+      });
 }
 
 // An open file whose name is gone (unlinked or replaced): nlink 0, and the
@@ -161,37 +163,40 @@ void JournalFsOps::OrphanAttr(InodeId ino, struct stat* out) {
 
 int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
                           std::optional<uint64_t> fh, struct stat* out) noexcept {
-  return GuardFuseOp("change attributes of", [&] { return PathForLog(ino); }, [&]() -> int {
-    std::shared_lock ns(ns_mu_);
-    if ((fields & kSetOwner) && (attr.st_uid != options_.uid || attr.st_gid != options_.gid))
-      return -EPERM;
-    const std::optional<std::string> path = PathOf(ino);
-    if (!path) {
-      // Only ftruncate makes sense on a file whose name is gone.
-      if (!(fields & kSetSize) || !fh) return -ENOENT;
-      const Content c = ContentOf(ino, true);
-      if (::ftruncate(c.fd->get(), attr.st_size) != 0) {
-        const int err = errno;
-        ThrowSystemError("cannot truncate", err);
-      }
-      OrphanAttr(ino, out);
-      return 0;
-    }
-    if (virtual_files_.SlotOf(*path) && (fields & (kSetMode | kSetSize | kSetMtime | kSetMtimeNow)))
-      RefuseGenerated(*path, "change");
-    if (fields & kSetSize) {
-      journal_.Truncate(*path, static_cast<uint64_t>(attr.st_size));
-      Changed();
-    }
-    if (fields & kSetMode) journal_.SetMode(*path, attr.st_mode & 07777);
-    if (fields & (kSetMtime | kSetMtimeNow)) {
-      struct timespec now {};
-      clock_gettime(CLOCK_REALTIME, &now);
-      journal_.SetMtime(*path, (fields & kSetMtimeNow) ? now : attr.st_mtim);
-    }
-    FillAttr(ino, *path, out);
-    return 0;
-  });
+  return GuardFuseOp(
+      "change attributes of", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        std::shared_lock ns(ns_mu_);
+        if ((fields & kSetOwner) && (attr.st_uid != options_.uid || attr.st_gid != options_.gid))
+          return -EPERM;
+        const std::optional<std::string> path = PathOf(ino);
+        if (!path) {
+          // Only ftruncate makes sense on a file whose name is gone.
+          if (!(fields & kSetSize) || !fh) return -ENOENT;
+          const Content c = ContentOf(ino, true);
+          if (::ftruncate(c.fd->get(), attr.st_size) != 0) {
+            const int err = errno;
+            ThrowSystemError("cannot truncate", err);
+          }
+          OrphanAttr(ino, out);
+          return 0;
+        }
+        if (virtual_files_.SlotOf(*path) &&
+            (fields & (kSetMode | kSetSize | kSetMtime | kSetMtimeNow)))
+          RefuseGenerated(*path, "change");
+        if (fields & kSetSize) {
+          journal_.Truncate(*path, static_cast<uint64_t>(attr.st_size));
+          Changed();
+        }
+        if (fields & kSetMode) journal_.SetMode(*path, attr.st_mode & 07777);
+        if (fields & (kSetMtime | kSetMtimeNow)) {
+          struct timespec now {};
+          clock_gettime(CLOCK_REALTIME, &now);
+          journal_.SetMtime(*path, (fields & kSetMtimeNow) ? now : attr.st_mtim);
+        }
+        FillAttr(ino, *path, out);
+        return 0;
+      });
 }
 
 int JournalFsOps::StatFs(struct statvfs* out) noexcept {

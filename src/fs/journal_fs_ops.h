@@ -127,7 +127,7 @@ class JournalFsOps {
     // Content of reads and writes in flight so Release() cannot close it
     // under them.
     std::shared_ptr<const ScopedFd> fd;
-    uint64_t data_id = 0;      // of fd
+    uint64_t data_id = 0;                  // of fd
     const ZipEntry* original = nullptr;    // content still the original record
     std::shared_ptr<RecordReader> reader;  // for `original`
   };
@@ -155,8 +155,7 @@ class JournalFsOps {
   uint64_t AddHandle(InodeId ino, int flags);
   void Changed();
   template <class Change>
-  int ChangeName(const char* verb, InodeId parent, std::string_view name,
-                 Change&& change) noexcept;
+  int ChangeName(const char* verb, InodeId parent, std::string_view name, Change&& change) noexcept;
   std::string Describe(const std::string& path) const;  // with the prefix folder
   std::string NameOfInode(InodeId ino) const;
   std::string HandlePathForLog(uint64_t fh);
@@ -172,8 +171,8 @@ class JournalFsOps {
   InodeTable inodes_;            // guarded by table_mu_
 
   std::mutex files_mu_;
-  uint64_t next_fh_ = 1;                                 // guarded by files_mu_
-  std::unordered_map<uint64_t, Handle> handles_;         // guarded by files_mu_
+  uint64_t next_fh_ = 1;                                // guarded by files_mu_
+  std::unordered_map<uint64_t, Handle> handles_;        // guarded by files_mu_
   std::unordered_map<InodeId, OpenInode> open_inodes_;  // guarded by files_mu_
 };
 

@@ -27,9 +27,7 @@ std::vector<std::string> OriginalRecordNames(const ZipReader& zip) {
   return names;
 }
 
-std::vector<std::string> JournalRecords::RecordNames() const {
-  return WriteBackOrder(journal_);
-}
+std::vector<std::string> JournalRecords::RecordNames() const { return WriteBackOrder(journal_); }
 
 std::string JournalRecords::Read(const std::string& name, size_t limit) const {
   const std::optional<JournalNode> node = journal_.Stat(name);

@@ -15,14 +15,10 @@ LogMirror g_mirror;  // set only while no other thread runs (log.h)
 
 int SyslogPriority(LogLevel level) {
   switch (level) {
-    case LogLevel::kError:
-      return LOG_ERR;
-    case LogLevel::kWarning:
-      return LOG_WARNING;
-    case LogLevel::kInfo:
-      return LOG_INFO;
-    case LogLevel::kDebug:
-      return LOG_DEBUG;
+    case LogLevel::kError: return LOG_ERR;
+    case LogLevel::kWarning: return LOG_WARNING;
+    case LogLevel::kInfo: return LOG_INFO;
+    case LogLevel::kDebug: return LOG_DEBUG;
   }
   return LOG_ERR;
 }

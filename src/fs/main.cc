@@ -23,16 +23,10 @@ int main(int argc, char** argv) {
   try {
     const CommandLine cl = ParseCommandLine(std::span<const char* const>(argv, argc));
     switch (cl.action) {
-      case Action::kHelp:
-        std::cout << UsageText("tpkgfs");
-        return 0;
-      case Action::kVersion:
-        PrintVersion();
-        return 0;
-      case Action::kMount:
-        return RunDaemon(cl.options);
-      case Action::kUnmount:
-        return RunUnmount(cl.options.mountpoint);
+      case Action::kHelp: std::cout << UsageText("tpkgfs"); return 0;
+      case Action::kVersion: PrintVersion(); return 0;
+      case Action::kMount: return RunDaemon(cl.options);
+      case Action::kUnmount: return RunUnmount(cl.options.mountpoint);
     }
   } catch (const tpkg::Error& e) {
     TPKG_LOG(kError) << e.what();

@@ -19,8 +19,7 @@
 namespace tpkg::fs {
 namespace {
 
-constexpr MountState kStates[] = {MountState::kStarting, MountState::kServing,
-                                  MountState::kSaving};
+constexpr MountState kStates[] = {MountState::kStarting, MountState::kServing, MountState::kSaving};
 
 // Values are one line each: a newline or backslash in a path is escaped.
 std::string Escape(std::string_view value) {
@@ -75,12 +74,9 @@ std::optional<MountRecord> ReadRecord(const std::string& path) {
 
 std::string_view MountStateName(MountState state) {
   switch (state) {
-    case MountState::kStarting:
-      return "starting";
-    case MountState::kServing:
-      return "serving";
-    case MountState::kSaving:
-      return "saving";
+    case MountState::kStarting: return "starting";
+    case MountState::kServing: return "serving";
+    case MountState::kSaving: return "saving";
   }
   return "starting";
 }
@@ -89,10 +85,10 @@ std::string FormatMountRecord(const MountRecord& r) {
   std::ostringstream out;
   out << "pid " << r.pid << "\nstart_time " << r.start_time << "\nstarted " << r.started
       << "\nstate " << MountStateName(r.state) << "\nwritable " << (r.writable ? 1 : 0)
-      << "\narchive " << Escape(r.archive) << "\narchive_dev " << r.archive_dev
-      << "\narchive_ino " << r.archive_ino << "\nmountpoint " << Escape(r.mountpoint)
-      << "\nfuse_device " << r.fuse_major << ":" << r.fuse_minor << "\njournal "
-      << Escape(r.journal) << "\nlog " << Escape(r.log) << "\n";
+      << "\narchive " << Escape(r.archive) << "\narchive_dev " << r.archive_dev << "\narchive_ino "
+      << r.archive_ino << "\nmountpoint " << Escape(r.mountpoint) << "\nfuse_device "
+      << r.fuse_major << ":" << r.fuse_minor << "\njournal " << Escape(r.journal) << "\nlog "
+      << Escape(r.log) << "\n";
   return out.str();
 }
 
@@ -182,8 +178,7 @@ std::optional<MountRecord> RecordOfProcess(pid_t pid) {
   return std::nullopt;
 }
 
-MountRegistration MountRegistration::Register(const std::string& dir,
-                                              MountRecord record) noexcept {
+MountRegistration MountRegistration::Register(const std::string& dir, MountRecord record) noexcept {
   MountRegistration reg;
   const uid_t me = ::geteuid();
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -192,8 +187,7 @@ MountRegistration MountRegistration::Register(const std::string& dir,
     return reg;
   }
   if (!TrustedFolder(dir, me)) {
-    TPKG_LOG(kDebug) << "no mount record: " << dir
-                     << " is not a private folder of this user";
+    TPKG_LOG(kDebug) << "no mount record: " << dir << " is not a private folder of this user";
     return reg;
   }
   record.pid = ::getpid();

@@ -52,7 +52,7 @@ struct MountRecord {
   std::string archive;  // resolved path
   uint64_t archive_dev = 0;
   uint64_t archive_ino = 0;
-  std::string mountpoint;  // canonical
+  std::string mountpoint;   // canonical
   unsigned fuse_major = 0;  // the FUSE connection (0:0 until mounted)
   unsigned fuse_minor = 0;
   std::string journal;  // read/write mounts: the journal folder and the save log

@@ -81,8 +81,7 @@ std::vector<MountInfo> ParseMountInfo(std::string_view text) {
     const size_t colon = f[2].find(':');
     if (colon == std::string::npos) continue;
     auto [e1, ec1] = std::from_chars(f[2].data(), f[2].data() + colon, m.major);
-    auto [e2, ec2] =
-        std::from_chars(f[2].data() + colon + 1, f[2].data() + f[2].size(), m.minor);
+    auto [e2, ec2] = std::from_chars(f[2].data() + colon + 1, f[2].data() + f[2].size(), m.minor);
     if (ec1 != std::errc() || ec2 != std::errc()) continue;
     m.mount_point = Unescape(f[4]);
     m.mount_options = f[5];

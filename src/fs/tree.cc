@@ -24,8 +24,8 @@ std::string Joined(std::span<const std::string_view> parts) {
 // is a directory) and returns its inode. Linking it into the parent's
 // children is the caller's: the bulk build appends and sorts once, later
 // additions insert in order.
-InodeId AppendNode(std::vector<Node>& nodes, InodeId parent, const std::string& name,
-                   NodeKind kind, FileSource source) {
+InodeId AppendNode(std::vector<Node>& nodes, InodeId parent, const std::string& name, NodeKind kind,
+                   FileSource source) {
   Node n;
   n.name = name;
   n.parent = parent;

@@ -10,14 +10,10 @@ namespace {
 
 const char* KindName(Journal::PendingEdit::Kind kind) {
   switch (kind) {
-    case Journal::PendingEdit::Kind::kWritten:
-      return "written ";
-    case Journal::PendingEdit::Kind::kAdded:
-      return "added   ";
-    case Journal::PendingEdit::Kind::kRenamed:
-      return "renamed ";
-    case Journal::PendingEdit::Kind::kDeleted:
-      return "deleted ";
+    case Journal::PendingEdit::Kind::kWritten: return "written ";
+    case Journal::PendingEdit::Kind::kAdded: return "added   ";
+    case Journal::PendingEdit::Kind::kRenamed: return "renamed ";
+    case Journal::PendingEdit::Kind::kDeleted: return "deleted ";
   }
   return "?       ";
 }

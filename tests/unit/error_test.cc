@@ -13,11 +13,14 @@ TEST(ErrorTest, SysErrnoWinsOverCategory) {
 }
 
 TEST(ErrorTest, CategoryMapsToErrno) {
-  struct Row { Errc code; int err; };
+  struct Row {
+    Errc code;
+    int err;
+  };
   const Row rows[] = {
-      {Errc::kNotFound, ENOENT},  {Errc::kExists, EEXIST},      {Errc::kNotDir, ENOTDIR},
-      {Errc::kIsDir, EISDIR},     {Errc::kNotEmpty, ENOTEMPTY}, {Errc::kNameTooLong, ENAMETOOLONG},
-      {Errc::kCorrupt, EIO},      {Errc::kReadOnly, EROFS},     {Errc::kNoSpace, ENOSPC},
+      {Errc::kNotFound, ENOENT}, {Errc::kExists, EEXIST},      {Errc::kNotDir, ENOTDIR},
+      {Errc::kIsDir, EISDIR},    {Errc::kNotEmpty, ENOTEMPTY}, {Errc::kNameTooLong, ENAMETOOLONG},
+      {Errc::kCorrupt, EIO},     {Errc::kReadOnly, EROFS},     {Errc::kNoSpace, ENOSPC},
   };
   for (const Row& r : rows) EXPECT_EQ(ToErrno(Error(r.code, "x")), r.err);
 }

@@ -89,7 +89,8 @@ TEST(FileIoTest, ErrorsNameTheFileAndKeepErrno) {
 // then ends it early (EINTR, or a short write). Every byte must still
 // arrive, in order.
 TEST(FileIoTest, WriteAllSurvivesSignalsAndShortWrites) {
-  struct sigaction action {}, old_action {};
+  struct sigaction action {
+  }, old_action{};
   action.sa_handler = [](int) {};
   sigemptyset(&action.sa_mask);
   ASSERT_EQ(sigaction(SIGALRM, &action, &old_action), 0);

@@ -37,52 +37,69 @@ TEST_F(FuseOpGuardTest, PassesTheResultThroughWithoutLogging) {
   bool path_computed = false;
   ::testing::internal::CaptureStderr();
   const ssize_t n = GuardFuseOp(
-      "read", [&] { path_computed = true; return std::string("a.py"); },
+      "read",
+      [&] {
+        path_computed = true;
+        return std::string("a.py");
+      },
       []() -> ssize_t { return 1234; });
   log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(n, 1234);
   EXPECT_EQ(log, "");
   EXPECT_FALSE(path_computed);
-  EXPECT_EQ(Guarded("open", "a.py", []() -> int { return -ENOENT; }, &log), -ENOENT);
+  EXPECT_EQ(Guarded(
+                "open", "a.py", []() -> int { return -ENOENT; }, &log),
+            -ENOENT);
   EXPECT_EQ(log, "") << "a returned -errno is an answer, not a failure";
 }
 
 TEST_F(FuseOpGuardTest, ErrorBecomesItsErrnoAndOneErrorLine) {
   std::string log;
-  const int rc = Guarded("read", "model/.data/0.storage", []() -> int {
-    throw Error(Errc::kCorrupt, "CRC-32 mismatch");
-  }, &log);
+  const int rc = Guarded(
+      "read", "model/.data/0.storage",
+      []() -> int { throw Error(Errc::kCorrupt, "CRC-32 mismatch"); }, &log);
   EXPECT_EQ(rc, -EIO);
   EXPECT_EQ(log, "tpkgfs: Cannot read 'model/.data/0.storage': CRC-32 mismatch\n");
 
-  const ssize_t n = Guarded("write", "model/a.py", []() -> ssize_t {
-    throw Error(Errc::kNoSpace, "cannot write the journal data file: No space left", EDQUOT);
-  }, &log);
+  const ssize_t n = Guarded(
+      "write", "model/a.py",
+      []() -> ssize_t {
+        throw Error(Errc::kNoSpace, "cannot write the journal data file: No space left", EDQUOT);
+      },
+      &log);
   EXPECT_EQ(n, -EDQUOT) << "the OS errno wins over the category";
-  EXPECT_EQ(log, "tpkgfs: Cannot write 'model/a.py': cannot write the journal data file: "
-                 "No space left\n");
+  EXPECT_EQ(log,
+            "tpkgfs: Cannot write 'model/a.py': cannot write the journal data file: "
+            "No space left\n");
 }
 
 TEST_F(FuseOpGuardTest, BadAllocBecomesEnomem) {
   std::string log;
-  const int rc = Guarded("list", "model", []() -> int { throw std::bad_alloc(); }, &log);
+  const int rc = Guarded(
+      "list", "model", []() -> int { throw std::bad_alloc(); }, &log);
   EXPECT_EQ(rc, -ENOMEM);
   EXPECT_EQ(log, "tpkgfs: Cannot list 'model': out of memory\n");
 }
 
 TEST_F(FuseOpGuardTest, AnythingElseBecomesEio) {
   std::string log;
-  EXPECT_EQ(Guarded("stat", "a.py", []() -> int { throw std::logic_error("broken"); }, &log),
+  EXPECT_EQ(Guarded(
+                "stat", "a.py", []() -> int { throw std::logic_error("broken"); }, &log),
             -EIO);
   EXPECT_EQ(log, "tpkgfs: Cannot stat 'a.py': broken\n");
-  EXPECT_EQ(Guarded("stat", "a.py", []() -> int { throw 42; }, &log), -EIO);
+  EXPECT_EQ(Guarded(
+                "stat", "a.py", []() -> int { throw 42; }, &log),
+            -EIO);
   EXPECT_EQ(log, "tpkgfs: Cannot stat 'a.py': unknown error\n");
 }
 
 TEST_F(FuseOpGuardTest, OrdinaryAnswersAreLoggedOnlyWithDebug) {
   std::string log;
   bool path_computed = false;
-  auto path = [&] { path_computed = true; return std::string("model/a.py"); };
+  auto path = [&] {
+    path_computed = true;
+    return std::string("model/a.py");
+  };
   auto exists = []() -> int { throw Error(Errc::kExists, "model/a.py: File exists", EEXIST); };
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(GuardFuseOp("create", path, exists), -EEXIST);
@@ -109,8 +126,8 @@ TEST_F(FuseOpGuardTest, APathThatCannotBeComputedIsLoggedAsAQuestionMark) {
 }
 
 TEST(OrdinaryAnswerTest, NamesWhatProgramsReportThemselves) {
-  for (int err : {ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, ENAMETOOLONG, EINVAL, EACCES,
-                  EPERM, EBADF}) {
+  for (int err :
+       {ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, ENAMETOOLONG, EINVAL, EACCES, EPERM, EBADF}) {
     EXPECT_TRUE(IsOrdinaryAnswer(err)) << err;
   }
   for (int err : {EIO, ENOMEM, ENOSPC, EDQUOT, EROFS, ENOTSUP}) {

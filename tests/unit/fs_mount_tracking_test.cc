@@ -203,8 +203,8 @@ TEST(MountRegistryTest, StaleRecordsAndUntrustedFoldersAreIgnored) {
 
 // A child process that takes the archive lock the way a daemon does and
 // registers in `registry` in `state`, then waits for a byte on `go`.
-pid_t FakeDaemon(const std::string& archive, const std::string& registry, MountState state,
-                 int go, int ready) {
+pid_t FakeDaemon(const std::string& archive, const std::string& registry, MountState state, int go,
+                 int ready) {
   const pid_t child = ::fork();
   if (child != 0) return child;
   MountRecord r = SampleRecord();

@@ -33,8 +33,7 @@ class SaveEditsTest : public ::testing::Test {
   }
   void Edit(const std::string& record, const std::string& text) {
     ScopedFd fd = journal_->OpenForWrite(record, /*truncate=*/true);
-    ASSERT_EQ(::pwrite(fd.get(), text.data(), text.size(), 0),
-              static_cast<ssize_t>(text.size()));
+    ASSERT_EQ(::pwrite(fd.get(), text.data(), text.size(), 0), static_cast<ssize_t>(text.size()));
   }
   std::vector<SaveLogEntry> Log() { return ReadSaveLog(SaveLogPathFor(archive_)); }
 
@@ -57,8 +56,8 @@ TEST_F(SaveEditsTest, ASavedArchiveIsLoggedWithItsSummary) {
       << log[0].details[0];
   struct stat st;
   ASSERT_EQ(::stat(SaveLogPathFor(archive_).c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0027, 0u) << std::oct << st.st_mode
-                                    << ": the log is no more open than the 0640 archive";
+  EXPECT_EQ(st.st_mode & 0027, 0u)
+      << std::oct << st.st_mode << ": the log is no more open than the 0640 archive";
   EXPECT_FALSE(PendingSaveFailure(archive_));
 }
 
@@ -67,7 +66,8 @@ TEST_F(SaveEditsTest, NothingChangedIsLoggedToo) {
   const std::vector<SaveLogEntry> log = Log();
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].kind, SaveLogKind::kUnchanged);
-  EXPECT_EQ(log[0].details, std::vector<std::string>{"no changes; " + archive_ + " left untouched"});
+  EXPECT_EQ(log[0].details,
+            std::vector<std::string>{"no changes; " + archive_ + " left untouched"});
 }
 
 TEST_F(SaveEditsTest, AFailedSaveLogsEveryReasonAndTheAdvice) {

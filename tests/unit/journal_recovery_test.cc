@@ -119,7 +119,9 @@ class JournalKillTest : public JournalTest {
   }
 };
 
-TEST_F(JournalKillTest, SigkillDuringCopyOnWriteLeavesNoOrphan) { KillDuringCopyOnWriteOf(8 << 20); }
+TEST_F(JournalKillTest, SigkillDuringCopyOnWriteLeavesNoOrphan) {
+  KillDuringCopyOnWriteOf(8 << 20);
+}
 
 TEST_F(JournalKillTest, SigkillDuringALargeCopyOnWriteLeavesNoOrphan) {
   TPKG_SLOW_TIER_ONLY();

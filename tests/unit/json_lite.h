@@ -97,21 +97,11 @@ class JsonParser {
       }
       c = s_[i_++];
       switch (c) {
-        case 'n':
-          out += '\n';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case 'r': out += '\r'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
         case 'u': {
           unsigned cp = Hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && Word("\\u"))
@@ -119,8 +109,7 @@ class JsonParser {
           tpkg::AppendUtf8(cp, out);  // libtpkg's encoder (utf8.h)
           break;
         }
-        default:
-          out += c;
+        default: out += c;
       }
     }
     Expect('"');

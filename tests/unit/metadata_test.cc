@@ -251,8 +251,9 @@ TEST(MetadataTest, ImportsOfModulesThatNeverExistedAreDroppedLikeTorchDoes) {
   options.baseline_records = base.RecordNames();
   const Metadata m = RegenerateMetadata(edited, options);
   EXPECT_EQ(m.problems, "");
-  EXPECT_EQ(m.extern_modules_text, "numpy\ntorch\nmath\ncollections\ntorch._utils\nbuiltins\n"
-                                   "torch.nn.modules.linear\nnumpy.core.multiarray\n");
+  EXPECT_EQ(m.extern_modules_text,
+            "numpy\ntorch\nmath\ncollections\ntorch._utils\nbuiltins\n"
+            "torch.nn.modules.linear\nnumpy.core.multiarray\n");
 }
 
 TEST(MetadataTest, UnreachedStubsAreStillMocked) {

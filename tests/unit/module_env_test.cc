@@ -210,13 +210,36 @@ std::string WhatTheProbeSays(const PythonPath& py, const std::string& name) {
 // its version: the same answer as its importlib for stdlib, lib-dynload,
 // dist-packages, builtin, frozen and missing names.
 TEST(ModuleEnvTest, ProbeAgreesWithTheConfiguredInterpretersImportlib) {
-  const std::vector<std::string> names = {
-      "json", "json.decoder", "_json", "math", "sys", "os", "os.path", "typing", "typing.io",
-      "typing.re", "_ctypes", "_decimal", "_sqlite3", "encodings.utf_8", "xml.etree.ElementTree",
-      "email.mime.text", "importlib.resources", "numpy", "numpy.core.multiarray",
-      "numpy.core._multiarray_umath", "numpy._core._multiarray_umath", "numpy.linalg",
-      "torch.nn.modules.linear", "torch.Tensor", "math.nan", "json.decoder.JSONDecoder",
-      "telnetlib", "_pyrepl", "tomllib", "no_such_module_anywhere"};
+  const std::vector<std::string> names = {"json",
+                                          "json.decoder",
+                                          "_json",
+                                          "math",
+                                          "sys",
+                                          "os",
+                                          "os.path",
+                                          "typing",
+                                          "typing.io",
+                                          "typing.re",
+                                          "_ctypes",
+                                          "_decimal",
+                                          "_sqlite3",
+                                          "encodings.utf_8",
+                                          "xml.etree.ElementTree",
+                                          "email.mime.text",
+                                          "importlib.resources",
+                                          "numpy",
+                                          "numpy.core.multiarray",
+                                          "numpy.core._multiarray_umath",
+                                          "numpy._core._multiarray_umath",
+                                          "numpy.linalg",
+                                          "torch.nn.modules.linear",
+                                          "torch.Tensor",
+                                          "math.nan",
+                                          "json.decoder.JSONDecoder",
+                                          "telnetlib",
+                                          "_pyrepl",
+                                          "tomllib",
+                                          "no_such_module_anywhere"};
   const auto expected = AskTheInterpreter(names);
   ASSERT_EQ(expected.size(), names.size()) << "cannot run " << ConfiguredPython().executable;
   const PythonPath py;

@@ -236,9 +236,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ""},
         // A GET of a slot torch's memo never filled leaves None as the field.
         MockCheckCase{"GetOfUnknownSlotIsNone",
-                      Proto(4) + ShortUnicode("m") + "r" + LE(0, 4) + ShortUnicode("F") +
-                          "r" + LE(7, 4) + "0" + "0" + "j" + LE(0, 4) + "j" + LE(7, 4) +
-                          "g7\n" + "0" + kStackGlobal + ".",
+                      Proto(4) + ShortUnicode("m") + "r" + LE(0, 4) + ShortUnicode("F") + "r" +
+                          LE(7, 4) + "0" + "0" + "j" + LE(0, 4) + "j" + LE(7, 4) + "g7\n" + "0" +
+                          kStackGlobal + ".",
                       {},
                       "F"},
         // Protocol 3: every GLOBAL, repeats kept; STACK_GLOBAL ignored.

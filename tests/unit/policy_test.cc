@@ -282,7 +282,9 @@ TEST(ExportPolicyTest, RulesReportWhatMatched) {
 
 // A protocol 3 pickle naming `first`.Big, then `second`.Net (GLOBAL opcodes).
 std::string TwoGlobalsPickle(const std::string& first, const std::string& second) {
-  return "\x80\x03" "c" + first + "\nBig\n0c" + second + "\nNet\n0N.";
+  return "\x80\x03"
+         "c" +
+         first + "\nBig\n0c" + second + "\nNet\n0N.";
 }
 
 PickleDependencies DepsOf(const std::string& pickle) {
@@ -303,8 +305,8 @@ TEST(ExportPolicyTest, TorchPickleDependenciesReplayTheQuirkFromTheScan) {
   EXPECT_NO_THROW(quirk.Validate());  // the mocked module is not last: torch 1.13 misses it
 
   const PickleDependencies caught = DepsOf(TwoGlobalsPickle("m.net", "m.heavy"));
-  EXPECT_EQ(caught.globals, (std::vector<std::pair<std::string, std::string>>{
-                                {"m.net", "Big"}, {"m.heavy", "Net"}}));
+  EXPECT_EQ(caught.globals, (std::vector<std::pair<std::string, std::string>>{{"m.net", "Big"},
+                                                                              {"m.heavy", "Net"}}));
   ExportPolicy flagged(env);
   flagged.Mock("m.heavy");
   flagged.Intern("m.**");

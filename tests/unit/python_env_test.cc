@@ -20,9 +20,9 @@ namespace {
 
 // What the configured interpreter prints for `expression`.
 std::string Ask(const std::string& expression) {
-  const std::string command =
-      ConfiguredPython().executable + " -E -s -c 'import platform, sys, sysconfig; print(" +
-      expression + ")'";
+  const std::string command = ConfiguredPython().executable +
+                              " -E -s -c 'import platform, sys, sysconfig; print(" + expression +
+                              ")'";
   std::string out;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) return out;
@@ -86,7 +86,9 @@ TEST(PythonEnvTest, UnknownVersionsFallBackToTheConfiguredInterpreter) {
 class PackagePythonTest : public ::testing::Test {
  protected:
   PackagePythonTest()
-      : zip_(ZipReader::Open(testing::Torch2Path("package.pt"))), records_(zip_), edited_(records_) {}
+      : zip_(ZipReader::Open(testing::Torch2Path("package.pt"))),
+        records_(zip_),
+        edited_(records_) {}
   Metadata Regenerate(const std::string& denied) {
     MetadataOptions options;
     options.deny.emplace_back(denied);

@@ -133,8 +133,8 @@ TEST(RecordTreeTest, BytecodeCachePathsAreRecognised) {
   for (const char* path : {"__pycache__", "pkg/__pycache__", "pkg/__pycache__/m.cpython-311.pyc",
                            "__pycache__/x.tmp", "m.pyc", "a/b/m.cpython-311.opt-1.pyc"})
     EXPECT_TRUE(IsBytecodeCachePath(path)) << path;
-  for (const char* path : {"", "pkg/m.py", "pkg/pycache/x", "pkg/__pycache__x/y", "pkg/m.pyc.txt",
-                           "x__pycache__"})
+  for (const char* path :
+       {"", "pkg/m.py", "pkg/pycache/x", "pkg/__pycache__x/y", "pkg/m.pyc.txt", "x__pycache__"})
     EXPECT_FALSE(IsBytecodeCachePath(path)) << path;
 }
 

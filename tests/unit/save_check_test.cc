@@ -73,8 +73,9 @@ TEST(SaveCheckTest, EveryImportFormOfAGoneModuleIsAProblem) {
   MetadataOptions options = SaveOptions(base.records, edited);
   options.python = &path;
   const Metadata m = RegenerateMetadata(edited, options);
-  EXPECT_TRUE(Has(m.problems, "    corpus_models.util\n      Context: a module of the package that "
-                              "is gone (it would not become extern); used by "))
+  EXPECT_TRUE(Has(m.problems,
+                  "    corpus_models.util\n      Context: a module of the package that "
+                  "is gone (it would not become extern); used by "))
       << m.problems;
   for (const char* user : {"corpus_models.model", "corpus_models.layers", "corpus_models.extra",
                            "corpus_models.more"}) {
@@ -120,9 +121,10 @@ TEST(SaveCheckTest, AnEditedSourceImportingAThirdPartyModuleIsRefused) {
   MetadataOptions options = SaveOptions(base.records, edited);
   options.python = &path;
   const Metadata m = RegenerateMetadata(edited, options);
-  EXPECT_TRUE(Has(m.problems, "* Module did not match against any action pattern. Extern, mock, "
-                              "or intern it.\n    thirdparty\n      Context: newly imported by "
-                              "corpus_models/model.py"))
+  EXPECT_TRUE(Has(m.problems,
+                  "* Module did not match against any action pattern. Extern, mock, "
+                  "or intern it.\n    thirdparty\n      Context: newly imported by "
+                  "corpus_models/model.py"))
       << m.problems;
   EXPECT_FALSE(Has(m.extern_modules_text, "thirdparty"));
 }
@@ -144,9 +146,14 @@ TEST(SaveCheckTest, MissingOrShortStoragesAreReported) {
 
 TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
   const CorpusArchive base("pkg_dtypes.pt");
-  for (const auto& [text, ok] : std::vector<std::pair<std::string, bool>>{
-           {"6\n", true}, {"1", true}, {"10\n", true}, {" 7junk", true},
-           {"99\n", false}, {"0\n", false}, {"", false}, {"six\n", false}}) {
+  for (const auto& [text, ok] : std::vector<std::pair<std::string, bool>>{{"6\n", true},
+                                                                          {"1", true},
+                                                                          {"10\n", true},
+                                                                          {" 7junk", true},
+                                                                          {"99\n", false},
+                                                                          {"0\n", false},
+                                                                          {"", false},
+                                                                          {"six\n", false}}) {
     EditedRecords edited(base.records);
     edited.Put(".data/version", text);
     const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));

@@ -34,10 +34,10 @@ TEST(SaveLogTest, PathIsBesideTheArchiveAndOutsideTheJournal) {
 }
 
 TEST(SaveLogTest, FormatIsReadableText) {
-  const SaveLogEntry e = Entry(SaveLogKind::kFailed,
-                               {"Cannot save /srv/model.pt: the package would no longer load:\n"
-                                "  * corpus_models.layers: invalid syntax",
-                                "the edits are kept in /srv/.model.pt.tpkgfs"});
+  const SaveLogEntry e =
+      Entry(SaveLogKind::kFailed, {"Cannot save /srv/model.pt: the package would no longer load:\n"
+                                   "  * corpus_models.layers: invalid syntax",
+                                   "the edits are kept in /srv/.model.pt.tpkgfs"});
   EXPECT_EQ(FormatSaveLogEntry(e),
             "2025-01-31T12:00:00Z tpkgfs[42] failed /srv/model.pt\n"
             "  Cannot save /srv/model.pt: the package would no longer load:\n"
@@ -194,12 +194,13 @@ TEST(SaveLogTest, APendingFailureNeedsTheJournalStillThere) {
   ASSERT_EQ(::mkdir(Journal::DirectoryFor(archive).c_str(), 0700), 0);
   const std::optional<SaveLogEntry> failure = PendingSaveFailure(archive);
   ASSERT_TRUE(failure);
-  EXPECT_EQ(DescribeSaveFailure(*failure),
-            "the last save of " + archive +
-                " failed (2025-01-31T12:00:00Z, tpkgfs pid 42): the package would no longer "
-                "load: * Dependency resolution failed. corpus_models.model Context: invalid syntax; "
-                "the edits are kept in " +
-                Journal::DirectoryFor(archive) + " (every reason: " + log + ")");
+  EXPECT_EQ(
+      DescribeSaveFailure(*failure),
+      "the last save of " + archive +
+          " failed (2025-01-31T12:00:00Z, tpkgfs pid 42): the package would no longer "
+          "load: * Dependency resolution failed. corpus_models.model Context: invalid syntax; "
+          "the edits are kept in " +
+          Journal::DirectoryFor(archive) + " (every reason: " + log + ")");
   AppendToSaveLog(log, Entry(SaveLogKind::kError, {"EIO while serving"}, 43, archive));
   EXPECT_TRUE(PendingSaveFailure(archive));  // errors do not change the last save's outcome
   AppendToSaveLog(log, Entry(SaveLogKind::kSaved, {"saved"}, 44, archive));

@@ -6,9 +6,9 @@
 
 #include <vector>
 
+#include "torch2_archives.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
-#include "torch2_archives.h"
 #include "zip_test_util.h"
 
 namespace tpkg {
@@ -97,8 +97,13 @@ TEST(SerializationIdTest, DescriptorLookAlikesCountOnlyFromEightBytes) {
   EXPECT_EQ(crc_half("m", too_short), crc_half("m", plain));
   EXPECT_EQ(crc_half("m", empty), std::string(20, '0'));
   // "PK\x07\x08" "abcd/a": the full name is written in one piece too.
-  EXPECT_NE(crc_half(std::string("PK\x07\x08" "abcd", 8), plain), crc_half("m", plain));
-  EXPECT_EQ(crc_half(std::string("PK\x07\x08", 4), empty), crc_half("m", empty));  // "PK../a": 6 bytes
+  EXPECT_NE(crc_half(std::string("PK\x07\x08"
+                                 "abcd",
+                                 8),
+                     plain),
+            crc_half("m", plain));
+  EXPECT_EQ(crc_half(std::string("PK\x07\x08", 4), empty),
+            crc_half("m", empty));  // "PK../a": 6 bytes
 }
 
 TEST(SerializationIdTest, IsFortyDigitsEvenWithoutRecords) {

@@ -19,12 +19,19 @@ inline std::string Torch2Path(const std::string& name) { return kTorch2Dir + "/"
 // Every archive of the folder. `X` and `edited/X` (`added/X`) are the same
 // objects written by torch before and after a change of one record.
 inline const std::vector<std::string> kTorch2Archives = {
-    "save.pt",           "save_nobyteorder.pt",        "save_many.pt",
-    "package.pt",        "package_many.pt",            "edited/save.pt",
-    "edited/package.pt", "edited/save_nobyteorder.pt", "added/package.pt",
+    "save.pt",
+    "save_nobyteorder.pt",
+    "save_many.pt",
+    "package.pt",
+    "package_many.pt",
+    "edited/save.pt",
+    "edited/package.pt",
+    "edited/save_nobyteorder.pt",
+    "added/package.pt",
     // Written by torch's PyTorchFileWriter: records and a prefix folder that
     // start like a ZIP data descriptor, and a 0-byte record.
-    "lookalike_data.pt", "lookalike_prefix.pt",
+    "lookalike_data.pt",
+    "lookalike_prefix.pt",
 };
 
 }  // namespace tpkg::testing

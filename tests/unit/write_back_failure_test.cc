@@ -204,7 +204,8 @@ TEST_F(WriteBackTest, MissingFreeSpaceIsNamedBeforeAnythingIsWritten) {
   } catch (const Error& e) {
     const std::string what = e.what();
     EXPECT_EQ(ToErrno(e), ENOSPC) << what;
-    EXPECT_NE(what.find("Cannot save " + archive_ + ": No space left on device: the new archive "
+    EXPECT_NE(what.find("Cannot save " + archive_ +
+                        ": No space left on device: the new archive "
                         "needs up to 1.0 MiB ("),
               std::string::npos)
         << what;
@@ -243,8 +244,7 @@ TEST_F(WriteBackTest, ImmutableDirectoryKeepsArchiveAndJournal) {
   const testing::ImmutableOutcome out =
       testing::WhileImmutable(dir_.path(), [&] { WriteBack(j, {}); });
   if (out.skipped) GTEST_SKIP() << out.message;
-  EXPECT_EQ(out.message.rfind("Cannot save " + archive_ + ": Cannot rename", 0), 0u)
-      << out.message;
+  EXPECT_EQ(out.message.rfind("Cannot save " + archive_ + ": Cannot rename", 0), 0u) << out.message;
   ExpectArchiveUnchanged(before);
   EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
   EXPECT_TRUE(j.Stat("pkg/new.py"));

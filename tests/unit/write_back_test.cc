@@ -4,8 +4,8 @@
 #include "tpkg/write_back.h"
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -280,10 +280,10 @@ TEST_F(WriteBackTest, AnOwnerOrGroupTheSaverCannotGiveIsWarnedAboutNotFatal) {
       Journal j = Open();
       EditSession(j);
       const WriteBackResult r = WriteBack(j, {});
-      const bool warned = r.warnings.size() == 1 &&
-                          r.warnings[0].find("now belongs to group 65534 instead of 0") !=
-                              std::string::npos &&
-                          r.summary.find("; warning: ") != std::string::npos;
+      const bool warned =
+          r.warnings.size() == 1 &&
+          r.warnings[0].find("now belongs to group 65534 instead of 0") != std::string::npos &&
+          r.summary.find("; warning: ") != std::string::npos;
       _exit(r.written && warned ? 0 : 3);
     } catch (...) {
       _exit(4);

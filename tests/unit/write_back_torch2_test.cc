@@ -94,7 +94,8 @@ TEST_F(WriteBackTorch2Test, AddedModuleGoesWhereTheExporterPutsIt) {
   Use("package.pt");
   WriteFd(journal_->Create("added.py").get(), RecordOf("added/package.pt", "added.py"));
   WriteBack(*journal_, SameExterns());
-  EXPECT_EQ(Names(ZipReader::Open(archive_)), Names(ZipReader::Open(Torch2Path("added/package.pt"))));
+  EXPECT_EQ(Names(ZipReader::Open(archive_)),
+            Names(ZipReader::Open(Torch2Path("added/package.pt"))));
   EXPECT_TRUE(ReadFile(archive_) == ReadFile(Torch2Path("added/package.pt")));
 }
 
@@ -158,7 +159,8 @@ TEST_F(WriteBackTorch2Test, RenameAndDeleteRecomputeTheId) {
   EXPECT_NE(id, zip_->ReadAll(*zip_->Find(kSerializationIdRecord)));
   const std::vector<std::string> names = Names(saved);
   const std::vector<std::string> tail(names.end() - 3, names.end());
-  EXPECT_EQ(tail, (std::vector<std::string>{".data/version", "byteorder", ".data/serialization_id"}));
+  EXPECT_EQ(tail,
+            (std::vector<std::string>{".data/version", "byteorder", ".data/serialization_id"}));
 }
 
 }  // namespace

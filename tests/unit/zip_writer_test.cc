@@ -14,9 +14,9 @@
 #include <cstdlib>
 
 #include "base/scoped_fd.h"
+#include "slow_tier.h"
 #include "tpkg/error.h"
 #include "zip/zip_layout.h"
-#include "slow_tier.h"
 #include "zip_test_util.h"
 
 namespace tpkg {
@@ -352,8 +352,8 @@ TEST(ZipWriterTest, MoreThan65535RecordsAreCountedInTheZip64EndRecord) {
   AppendEndRecords(out, 70000, 0x123456, 0x7890);
   ASSERT_EQ(out.size(), 56u + 20u + 22u);  // ZIP64 record, ZIP64 locator, classic record
   EXPECT_EQ(Get32(out, 0), 0x06064b50u);
-  EXPECT_EQ(Get32(out, 24), 70000u);  // records on this disk
-  EXPECT_EQ(Get32(out, 32), 70000u);  // records in total
+  EXPECT_EQ(Get32(out, 24), 70000u);     // records on this disk
+  EXPECT_EQ(Get32(out, 32), 70000u);     // records in total
   EXPECT_EQ(Get32(out, 48), 0x123456u);  // central directory offset
   const size_t eocd = out.size() - 22;
   EXPECT_EQ(Get32(out, eocd), 0x06054b50u);

@@ -34,8 +34,7 @@ ScopedFd CreateTemp(const std::string& path, std::string& temp_path) {
     ScopedFd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (fd.valid()) return fd;
     const int err = errno;
-    if (err != EEXIST)
-      ThrowSystemError("cannot create a temporary file in " + DirName(path), err);
+    if (err != EEXIST) ThrowSystemError("cannot create a temporary file in " + DirName(path), err);
   }
   throw Error(Errc::kExists, "cannot create a temporary file beside " + path);
 }

@@ -79,8 +79,7 @@ uint64_t CopyInKernel(int src_fd, uint64_t src_offset, int dst_fd,
         misalignment ? kKernelCopyAlignment - misalignment : kMaxKernelChunk;
     const size_t chunk =
         static_cast<size_t>(std::min<uint64_t>({size, kMaxKernelChunk, to_boundary}));
-    const ssize_t n =
-        ::copy_file_range(src_fd, &in, dst_fd, dst_offset ? &out : nullptr, chunk, 0);
+    const ssize_t n = ::copy_file_range(src_fd, &in, dst_fd, dst_offset ? &out : nullptr, chunk, 0);
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
@@ -88,7 +87,8 @@ uint64_t CopyInKernel(int src_fd, uint64_t src_offset, int dst_fd,
       ThrowSystemError("Cannot copy into '" + std::string(what) + "'", err);
     }
     if (n == 0) {
-      throw Error(Errc::kCorrupt, "Cannot copy into '" + std::string(what) + "': source ends early");
+      throw Error(Errc::kCorrupt,
+                  "Cannot copy into '" + std::string(what) + "': source ends early");
     }
     src_offset += static_cast<uint64_t>(n);
     if (dst_offset) *dst_offset += static_cast<uint64_t>(n);

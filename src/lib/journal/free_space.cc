@@ -45,9 +45,7 @@ SpaceNeeded EstimateSaveSize(const WritePlan& plan, const Journal& journal) {
       case PlannedRecord::Source::kJournal:
         if (const std::optional<JournalNode> node = journal.Stat(r.name)) data = node->size;
         break;
-      case PlannedRecord::Source::kRegenerated:
-        data = r.bytes->size();
-        break;
+      case PlannedRecord::Source::kRegenerated: data = r.bytes->size(); break;
     }
     need.archive_bytes += kRecordOverhead + 2 * (prefix + r.name.size()) + data;
   }
@@ -61,9 +59,9 @@ void CheckFreeSpace(const SpaceNeeded& need, const std::string& directory) {
     const int err = errno;
     ThrowSystemError("Cannot measure the free space of '" + directory + "'", err);
   }
-  const bool may_share = ::statfs(directory.c_str(), &fs) == 0 &&
-                         (static_cast<long>(fs.f_type) == kBtrfsMagic ||
-                          static_cast<long>(fs.f_type) == kXfsMagic);
+  const bool may_share =
+      ::statfs(directory.c_str(), &fs) == 0 &&
+      (static_cast<long>(fs.f_type) == kBtrfsMagic || static_cast<long>(fs.f_type) == kXfsMagic);
   const uint64_t needed = need.archive_bytes - (may_share ? need.shareable_bytes : 0);
   const uint64_t available = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   if (needed <= available) return;

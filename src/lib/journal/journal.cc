@@ -11,8 +11,8 @@
 
 #include "base/file_util.h"
 #include "journal/journal_impl.h"
-#include "zip/record_copy.h"
 #include "tpkg/error.h"
+#include "zip/record_copy.h"
 
 namespace tpkg {
 
@@ -28,24 +28,16 @@ bool ChangesArchive(LogOp op) {
 
 int JournalState::CheckEntry(const LogEntry& e) const {
   switch (e.op) {
-    case LogOp::kCreate:
-      return tree.CheckCreate(e.path);
-    case LogOp::kSetContent:
-      return tree.CheckFileExists(e.path);
-    case LogOp::kUnlink:
-      return tree.CheckUnlink(e.path);
-    case LogOp::kRename:
-      return tree.CheckRename(e.path, e.path2, e.flags & kNoReplace);
-    case LogOp::kMkdir:
-      return tree.CheckMkdir(e.path);
-    case LogOp::kRmdir:
-      return tree.CheckRmdir(e.path);
+    case LogOp::kCreate: return tree.CheckCreate(e.path);
+    case LogOp::kSetContent: return tree.CheckFileExists(e.path);
+    case LogOp::kUnlink: return tree.CheckUnlink(e.path);
+    case LogOp::kRename: return tree.CheckRename(e.path, e.path2, e.flags & kNoReplace);
+    case LogOp::kMkdir: return tree.CheckMkdir(e.path);
+    case LogOp::kRmdir: return tree.CheckRmdir(e.path);
     case LogOp::kSetMode:
-    case LogOp::kSetMtime:
-      return tree.CheckAttr(e.path);
+    case LogOp::kSetMtime: return tree.CheckAttr(e.path);
     case LogOp::kHeader:
-    case LogOp::kCommit:
-      return 0;
+    case LogOp::kCommit: return 0;
   }
   return EINVAL;
 }
@@ -55,30 +47,16 @@ std::vector<uint64_t> JournalState::ApplyEntry(const LogEntry& e) {
       (e.flags & kHasMode) ? std::optional<uint32_t>(e.mode & 07777) : std::nullopt;
   if (ChangesArchive(e.op)) dirty = true;
   switch (e.op) {
-    case LogOp::kCreate:
-      tree.Create(e.path, e.id, mode);
-      return {};
-    case LogOp::kSetContent:
-      return tree.SetContent(e.path, e.id);
-    case LogOp::kUnlink:
-      return tree.Unlink(e.path);
-    case LogOp::kRename:
-      return tree.Rename(e.path, e.path2);
-    case LogOp::kMkdir:
-      tree.Mkdir(e.path, mode);
-      return {};
-    case LogOp::kRmdir:
-      tree.Rmdir(e.path);
-      return {};
-    case LogOp::kSetMode:
-      tree.SetMode(e.path, e.mode);
-      return {};
-    case LogOp::kSetMtime:
-      tree.SetMtime(e.path, timespec{e.sec, e.nsec});
-      return {};
+    case LogOp::kCreate: tree.Create(e.path, e.id, mode); return {};
+    case LogOp::kSetContent: return tree.SetContent(e.path, e.id);
+    case LogOp::kUnlink: return tree.Unlink(e.path);
+    case LogOp::kRename: return tree.Rename(e.path, e.path2);
+    case LogOp::kMkdir: tree.Mkdir(e.path, mode); return {};
+    case LogOp::kRmdir: tree.Rmdir(e.path); return {};
+    case LogOp::kSetMode: tree.SetMode(e.path, e.mode); return {};
+    case LogOp::kSetMtime: tree.SetMtime(e.path, timespec{e.sec, e.nsec}); return {};
     case LogOp::kHeader:
-    case LogOp::kCommit:
-      return {};
+    case LogOp::kCommit: return {};
   }
   return {};
 }

@@ -18,8 +18,8 @@ std::vector<Journal::PendingEdit> Journal::PendingEdits() const {
     if (file.original) kept.insert(file.original);
     if (file.journal_id != 0) {
       const bool had_name = zip.Find(path) != nullptr;
-      edits.push_back({had_name ? PendingEdit::Kind::kWritten : PendingEdit::Kind::kAdded, path,
-                       {}});
+      edits.push_back(
+          {had_name ? PendingEdit::Kind::kWritten : PendingEdit::Kind::kAdded, path, {}});
     } else if (file.original && file.original->name != path) {
       edits.push_back({PendingEdit::Kind::kRenamed, path, file.original->name});
     }

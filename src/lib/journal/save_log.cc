@@ -23,8 +23,7 @@ namespace {
 constexpr std::string_view kIndent = "  ";
 constexpr size_t kReadLimit = 1 << 20;  // a hostile or foreign huge file is read in part only
 constexpr SaveLogKind kKinds[] = {SaveLogKind::kSaved, SaveLogKind::kUnchanged,
-                                  SaveLogKind::kFailed, SaveLogKind::kError,
-                                  SaveLogKind::kWarning};
+                                  SaveLogKind::kFailed, SaveLogKind::kError, SaveLogKind::kWarning};
 
 std::string EscapePath(std::string_view path) {
   std::string out;
@@ -55,8 +54,8 @@ std::string UnescapePath(std::string_view text) {
 
 std::optional<int64_t> ParseUtcTime(std::string_view text) {
   // 2025-01-31T12:00:00Z
-  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
-      text[13] != ':' || text[16] != ':' || text[19] != 'Z')
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != 'Z')
     return std::nullopt;
   auto number = [&text](size_t at, size_t len) -> std::optional<int> {
     int value = 0;
@@ -223,16 +222,11 @@ void Rewrite(int fd, const std::string& path, const std::string& text,
 
 std::string_view SaveLogKindName(SaveLogKind kind) {
   switch (kind) {
-    case SaveLogKind::kSaved:
-      return "saved";
-    case SaveLogKind::kUnchanged:
-      return "unchanged";
-    case SaveLogKind::kFailed:
-      return "failed";
-    case SaveLogKind::kError:
-      return "error";
-    case SaveLogKind::kWarning:
-      return "warning";
+    case SaveLogKind::kSaved: return "saved";
+    case SaveLogKind::kUnchanged: return "unchanged";
+    case SaveLogKind::kFailed: return "failed";
+    case SaveLogKind::kError: return "error";
+    case SaveLogKind::kWarning: return "warning";
   }
   return "error";
 }
@@ -309,8 +303,8 @@ void AppendToSaveLog(const std::string& log_path, const SaveLogEntry& entry,
     if (options.sync) FdatasyncOrThrow(fd.get(), log_path);
     return;
   }
-  throw Error(Errc::kIo, "Cannot append to the save log '" + log_path + "': it keeps being replaced",
-              EBUSY);
+  throw Error(Errc::kIo,
+              "Cannot append to the save log '" + log_path + "': it keeps being replaced", EBUSY);
 }
 
 std::vector<SaveLogEntry> ReadSaveLog(const std::string& log_path) {

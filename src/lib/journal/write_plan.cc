@@ -167,8 +167,7 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
   // targets, then regenerated records it lacked.
   const auto add_new_names = [&] {
     for (const std::string& path : files)
-      if (!original.Find(path) && !in_trailer(path) && !metadata.count(path))
-        order.push_back(path);
+      if (!original.Find(path) && !in_trailer(path) && !metadata.count(path)) order.push_back(path);
     for (const auto& [name, bytes] : metadata)
       if (!original.Find(name) && !in_trailer(name)) order.push_back(name);
   };

@@ -11,18 +11,12 @@ namespace tpkg {
 
 std::string_view ActionName(Action action) {
   switch (action) {
-    case Action::kIntern:
-      return "INTERN";
-    case Action::kExtern:
-      return "EXTERN";
-    case Action::kMock:
-      return "MOCK";
-    case Action::kDeny:
-      return "DENY";
-    case Action::kRepackagedMockModule:
-      return "REPACKAGED_MOCK_MODULE";
-    case Action::kSkip:
-      return "SKIP";
+    case Action::kIntern: return "INTERN";
+    case Action::kExtern: return "EXTERN";
+    case Action::kMock: return "MOCK";
+    case Action::kDeny: return "DENY";
+    case Action::kRepackagedMockModule: return "REPACKAGED_MOCK_MODULE";
+    case Action::kSkip: return "SKIP";
   }
   return "?";
 }
@@ -32,16 +26,13 @@ std::string_view ReasonText(PackagingErrorReason reason) {
   switch (reason) {
     case R::kIsExtensionModule:
       return "Module is a C extension module. torch.package supports Python modules only.";
-    case R::kNoDunderFile:
-      return "Module had no __file__ defined.";
+    case R::kNoDunderFile: return "Module had no __file__ defined.";
     case R::kSourceFileNotFound:
       return "Module had a __file__, but we could not find it in your filesystem.";
-    case R::kDependencyResolutionFailed:
-      return "Dependency resolution failed.";
+    case R::kDependencyResolutionFailed: return "Dependency resolution failed.";
     case R::kNoAction:
       return "Module did not match against any action pattern. Extern, mock, or intern it.";
-    case R::kDenied:
-      return "Module was denied by a pattern.";
+    case R::kDenied: return "Module was denied by a pattern.";
     case R::kMockedButStillUsed:
       return "Module was mocked out, but is still being used in the package. Please intern or "
              "extern the mocked modules if objects are supposed to be in the package.";
@@ -49,12 +40,10 @@ std::string_view ReasonText(PackagingErrorReason reason) {
       return "Module is imported by packaged code but is missing from the package.";
     case R::kInconsistentStructure:
       return "Module layout would not load: inconsistent module structure.";
-    case R::kUnreadablePickle:
-      return "Pickle could not be scanned for dependencies.";
+    case R::kUnreadablePickle: return "Pickle could not be scanned for dependencies.";
     case R::kMissingStorage:
       return "Storage is loaded by a pickle but is missing from the package or too short.";
-    case R::kUnsupportedVersion:
-      return "Package version is not one torch loads.";
+    case R::kUnsupportedVersion: return "Package version is not one torch loads.";
   }
   return "?";
 }

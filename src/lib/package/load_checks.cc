@@ -40,12 +40,12 @@ std::optional<uint64_t> ParseVersion(std::string_view text) {
 
 uint64_t StorageElementSize(std::string_view storage_class) {
   static const std::map<std::string_view, uint64_t> kSizes = {
-      {"DoubleStorage", 8},  {"FloatStorage", 4},         {"HalfStorage", 2},
-      {"BFloat16Storage", 2}, {"LongStorage", 8},         {"IntStorage", 4},
-      {"ShortStorage", 2},   {"CharStorage", 1},          {"ByteStorage", 1},
-      {"BoolStorage", 1},    {"ComplexDoubleStorage", 16}, {"ComplexFloatStorage", 8},
-      {"QInt8Storage", 1},   {"QInt32Storage", 4},        {"QUInt8Storage", 1},
-      {"QUInt4x2Storage", 1}, {"QUInt2x4Storage", 1},     {"UntypedStorage", 1},
+      {"DoubleStorage", 8},   {"FloatStorage", 4},          {"HalfStorage", 2},
+      {"BFloat16Storage", 2}, {"LongStorage", 8},           {"IntStorage", 4},
+      {"ShortStorage", 2},    {"CharStorage", 1},           {"ByteStorage", 1},
+      {"BoolStorage", 1},     {"ComplexDoubleStorage", 16}, {"ComplexFloatStorage", 8},
+      {"QInt8Storage", 1},    {"QInt32Storage", 4},         {"QUInt8Storage", 1},
+      {"QUInt4x2Storage", 1}, {"QUInt2x4Storage", 1},       {"UntypedStorage", 1},
   };
   const auto it = kSizes.find(storage_class);
   return it == kSizes.end() ? 0 : it->second;

@@ -234,9 +234,9 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
     }
     left_out.insert(name);
     if (baseline.contains(name)) {
-      AddProblem(graph, name, PackagingErrorReason::kMissingModule,
-                 "a module of the package that is gone (it would not become extern); used by " +
-                     users);
+      AddProblem(
+          graph, name, PackagingErrorReason::kMissingModule,
+          "a module of the package that is gone (it would not become extern); used by " + users);
     } else if (edited_users.empty()) {
       continue;  // unedited code references it: the package never declared it; nor does the save
     } else if (CanImplicitlyExtern(name)) {
@@ -284,7 +284,8 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
 
   Metadata m;
   std::unordered_set<std::string> left_out;
-  if (options.edited) left_out = RestrictNewExterns(policy, layout, previous, options, m.new_externs);
+  if (options.edited)
+    left_out = RestrictNewExterns(policy, layout, previous, options, m.new_externs);
   m.interned = policy.InternedModules();
   m.mocked = policy.MockedModules();
   m.externs = OrderExterns(policy.graph(), previous, left_out);

@@ -55,9 +55,7 @@ std::optional<FoundModule> FindInDirectory(const std::string& dir, const std::st
 
 }  // namespace
 
-std::vector<std::string> PythonPath::DefaultSearchPath() {
-  return ConfiguredPython().search_path;
-}
+std::vector<std::string> PythonPath::DefaultSearchPath() { return ConfiguredPython().search_path; }
 
 PythonPath::PythonPath(std::vector<std::string> search_path)
     : search_path_(std::move(search_path)) {}
@@ -170,15 +168,9 @@ std::optional<ModuleSource> FileSystemEnvironment::Find(std::string_view module)
       out.source = ReadPythonSource(found->path);
       break;
     case K::kBuiltin:
-    case K::kNamespacePackage:
-      out.kind = ModuleSource::Kind::kNoFile;
-      break;
-    case K::kExtension:
-      out.kind = ModuleSource::Kind::kExtension;
-      break;
-    case K::kBytecode:
-      out.kind = ModuleSource::Kind::kFileNotFound;
-      break;
+    case K::kNamespacePackage: out.kind = ModuleSource::Kind::kNoFile; break;
+    case K::kExtension: out.kind = ModuleSource::Kind::kExtension; break;
+    case K::kBytecode: out.kind = ModuleSource::Kind::kFileNotFound; break;
   }
   return out;
 }

@@ -39,9 +39,7 @@ std::string RecordSource::ReadPrefix(const std::string& name, size_t n) const {
   return all;
 }
 
-uint64_t RecordSource::RecordSize(const std::string& name) const {
-  return ReadRecord(name).size();
-}
+uint64_t RecordSource::RecordSize(const std::string& name) const { return ReadRecord(name).size(); }
 
 bool IsFrameworkRecord(std::string_view record) {
   return record.empty() || record.ends_with('/') || record.starts_with(".data/");

@@ -56,9 +56,9 @@ struct ArchiveModule {
 
 struct ArchivePickle {
   std::string record;
-  std::string package;   // "a.b" for a/b/x.pkl
-  std::string resource;  // "x.pkl"
-  PickleDependencies deps;  // what save_pickle's scan found (torch_last_module unset)
+  std::string package;               // "a.b" for a/b/x.pkl
+  std::string resource;              // "x.pkl"
+  PickleDependencies deps;           // what save_pickle's scan found (torch_last_module unset)
   std::vector<StorageRef> storages;  // the storages it loads (load_checks.h)
   std::string NodeName() const { return "<" + package + "." + resource + ">"; }
 };

@@ -183,8 +183,7 @@ std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view m
   node.provided = true;
   using K = ModuleSource::Kind;
   switch (found->kind) {
-    case K::kImplicitPackage:
-      return std::nullopt;
+    case K::kImplicitPackage: return std::nullopt;
     case K::kNoFile:
       node.error = PackagingErrorReason::kNoDunderFile;
       node.error_context.reset();
@@ -197,8 +196,7 @@ std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view m
       node.error = PackagingErrorReason::kSourceFileNotFound;
       node.error_context = "filename: " + found->file;
       return std::nullopt;
-    case K::kSource:
-      break;
+    case K::kSource: break;
   }
   if (!found->imports) node.source = found->source;
   if (!dependencies) return std::nullopt;
@@ -421,9 +419,7 @@ void ExportPolicy::CloseNode(DepGraph::NodeId id, ClosePlan& plan, const WriteSi
            plan, sink);
       return;
     }
-    case Action::kRepackagedMockModule:
-      AddMockFile(plan, sink);
-      return;
+    case Action::kRepackagedMockModule: AddMockFile(plan, sink); return;
     case Action::kSkip:
     case Action::kDeny:  // unreachable after Validate(): DENY nodes carry an error
       return;

@@ -58,9 +58,9 @@ const PythonInterpreter& ConfiguredPython() {
 }
 
 const StdlibNames& ConfiguredStdlibNames() {
-  static const StdlibNames names(
-      MajorMinor(kConfiguredVersion),
-      std::unordered_set<std::string_view>(std::begin(kConfiguredStdlib), std::end(kConfiguredStdlib)));
+  static const StdlibNames names(MajorMinor(kConfiguredVersion),
+                                 std::unordered_set<std::string_view>(std::begin(kConfiguredStdlib),
+                                                                      std::end(kConfiguredStdlib)));
   return names;
 }
 

@@ -27,7 +27,9 @@ inline std::optional<char> SimpleEscape(char e) {
     case 'r': return '\r';
     case 't': return '\t';
     case 'v': return '\v';
-    case '\\': case '\'': case '"': return e;
+    case '\\':
+    case '\'':
+    case '"': return e;
     default: return std::nullopt;
   }
 }
@@ -40,9 +42,12 @@ inline int64_t ReadHexDigits(std::string_view text, size_t i, int digits) {
     const char c = text[i + static_cast<size_t>(k)];
     const int lower = c | 0x20;
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (lower >= 'a' && lower <= 'f') d = lower - 'a' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (lower >= 'a' && lower <= 'f')
+      d = lower - 'a' + 10;
+    else
+      return -1;
     v = v * 16 + d;
   }
   return v;

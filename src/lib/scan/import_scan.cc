@@ -6,10 +6,10 @@
 #include <unordered_set>
 #include <variant>
 
+#include "base/utf8.h"
 #include "scan/py_import_parser.h"
 #include "scan/py_tokenizer.h"
 #include "tpkg/error.h"
-#include "base/utf8.h"
 
 namespace tpkg {
 namespace {

@@ -20,12 +20,8 @@ bool Scanner::HandleStackOp(Op op) {
       else
         Pop();
       return true;
-    case Op::kPopMark:
-      stack_.resize(PopMark());
-      return true;
-    case Op::kDup:
-      Push(Value(Top()));
-      return true;
+    case Op::kPopMark: stack_.resize(PopMark()); return true;
+    case Op::kDup: Push(Value(Top())); return true;
     case Op::kStop:
       Pop();
       stopped_ = true;
@@ -44,8 +40,7 @@ bool Scanner::HandleStackOp(Op op) {
       if (cursor_.ReadLE(8) > cursor_.remaining())
         Fail("truncated pickle: FRAME longer than the data");
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 

@@ -1,8 +1,8 @@
 // pickle_text.cc: protocol 0 text operand decoders.
 #include "scan/pickle_text.h"
 
-#include "scan/backslash_escapes.h"
 #include "base/utf8.h"
+#include "scan/backslash_escapes.h"
 
 namespace tpkg::pickle {
 namespace {

@@ -78,8 +78,7 @@ ArgValue ArgValueOf(const Expr& e) {
       v.kind = ArgValue::Kind::kOther;
       v.truthy = !StringsAreEmpty(e);
       return v;
-    case Node::kNumber:
-      return NumberValue(e.text);
+    case Node::kNumber: return NumberValue(e.text);
     case Node::kTrue:
     case Node::kFalse:
       v.kind = ArgValue::Kind::kInt;
@@ -93,11 +92,8 @@ ArgValue ArgValueOf(const Expr& e) {
       return v;
     case Node::kEllipsis:
     case Node::kAttributeOrSubscript:
-    case Node::kAstValue:
-      v.kind = ArgValue::Kind::kOther;
-      return v;
-    default:
-      return v;  // kMissing
+    case Node::kAstValue: v.kind = ArgValue::Kind::kOther; return v;
+    default: return v;  // kMissing
   }
 }
 

@@ -1,9 +1,9 @@
 // py_literal.cc: string literal decoding, following CPython's Parser/string_parser.c.
 #include "scan/py_literal.h"
 
+#include "base/utf8.h"
 #include "scan/backslash_escapes.h"
 #include "scan/py_tokenizer.h"
-#include "base/utf8.h"
 
 namespace tpkg::py {
 

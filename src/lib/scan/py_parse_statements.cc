@@ -60,13 +60,11 @@ bool Parser::AtExpressionStart() const {
              At(Sym::kLambda) || At(Sym::kNot) || At(Sym::kAwait);
     case TokenKind::kNumber:
     case TokenKind::kString:
-    case TokenKind::kFStringStart:
-      return true;
+    case TokenKind::kFStringStart: return true;
     case TokenKind::kOp:
       return At(Sym::kLParen) || At(Sym::kLSquare) || At(Sym::kLBrace) || At(Sym::kMinus) ||
              At(Sym::kPlus) || At(Sym::kTilde) || At(Sym::kStar) || At(Sym::kEllipsis);
-    default:
-      return false;
+    default: return false;
   }
 }
 

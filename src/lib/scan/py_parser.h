@@ -55,10 +55,10 @@ enum class Node : uint8_t {
   kNone,
   kEllipsis,
   kAttributeOrSubscript,  // has a `.value`, and may be an annotation target
-  kAstValue,   // Starred, NamedExpr, Await, Yield x, YieldFrom
-  kNoneValue,  // Yield without a value (`.value` is None)
-  kDisplay,    // List, Tuple, Set (have `.elts`)
-  kOther,      // everything else: no `.value`, no `.elts`
+  kAstValue,              // Starred, NamedExpr, Await, Yield x, YieldFrom
+  kNoneValue,             // Yield without a value (`.value` is None)
+  kDisplay,               // List, Tuple, Set (have `.elts`)
+  kOther,                 // everything else: no `.value`, no `.elts`
 };
 
 struct Expr {

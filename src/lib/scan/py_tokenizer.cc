@@ -100,8 +100,8 @@ Token Tokenizer::Make(TokenKind kind, size_t start, Sym sym) const {
 }
 
 Tokenizer::State Tokenizer::Save() const {
-  return State{pos_,      line_,    at_line_start_, emitted_token_on_line_, pending_indents_, done_,
-               brackets_, indents_, alt_indents_,  fstrings_};
+  return State{pos_,  line_,     at_line_start_, emitted_token_on_line_, pending_indents_,
+               done_, brackets_, indents_,       alt_indents_,           fstrings_};
 }
 
 void Tokenizer::Restore(const State& s) {

@@ -45,10 +45,10 @@ struct SyntaxError {
 enum class TokenKind : uint8_t {
   kName,
   kNumber,
-  kString,        // a whole str or bytes literal (never an f-string)
-  kFStringStart,  // f-string prefix and opening quote(s)
-  kFStringMiddle, // literal text of an f-string or of a format spec (may be empty)
-  kFStringEnd,    // closing quote(s)
+  kString,         // a whole str or bytes literal (never an f-string)
+  kFStringStart,   // f-string prefix and opening quote(s)
+  kFStringMiddle,  // literal text of an f-string or of a format spec (may be empty)
+  kFStringEnd,     // closing quote(s)
   kOp,
   kNewline,
   kIndent,

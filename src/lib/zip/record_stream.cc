@@ -5,8 +5,8 @@
 
 #include "base/file_util.h"
 #include "tpkg/crc32.h"
-#include "zip/inflater.h"
 #include "tpkg/zip_reader.h"
+#include "zip/inflater.h"
 #include "zip/zip_problems.h"
 
 namespace tpkg {

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "zip/fd_sink.h"
 #include "base/file_util.h"
+#include "zip/fd_sink.h"
 
 namespace tpkg {
 namespace {

@@ -10,11 +10,11 @@
 #include <cerrno>
 #include <vector>
 
-#include "zip/fd_sink.h"
 #include "base/file_util.h"
 #include "tpkg/crc32.h"
 #include "tpkg/record_path.h"
 #include "tpkg/serialization_id.h"
+#include "zip/fd_sink.h"
 #include "zip/zip_layout.h"
 #include "zip/zip_names.h"
 
@@ -118,8 +118,7 @@ struct ZipWriter::Impl {
   uint64_t WriteCentralDirectory();
 };
 
-std::string ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from,
-                                         uint64_t size) {
+std::string ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size) {
   Flush();
   std::string head;
   std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(size, kStreamChunk)));
