@@ -31,6 +31,7 @@ PUBLIC_CLUSTER = {
     "scoped_fd.h": "base",
     "file_io.h": "base",
     "crc32.h": "base",
+    "line_escape.h": "base",
     "zip_reader.h": "zip",
     "zip_writer.h": "zip",
     "zip_repack.h": "zip",

@@ -15,39 +15,12 @@
 
 #include "log.h"
 #include "process_info.h"
+#include "tpkg/line_escape.h"
 
 namespace tpkg::fs {
 namespace {
 
 constexpr MountState kStates[] = {MountState::kStarting, MountState::kServing, MountState::kSaving};
-
-// Values are one line each: a newline or backslash in a path is escaped.
-std::string Escape(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string Unescape(std::string_view value) {
-  std::string out;
-  for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] == '\\' && i + 1 < value.size()) {
-      ++i;
-      out += value[i] == 'n' ? '\n' : value[i];
-    } else {
-      out += value[i];
-    }
-  }
-  return out;
-}
 
 template <typename T>
 bool ParseInto(std::string_view text, T* out) {
@@ -85,10 +58,10 @@ std::string FormatMountRecord(const MountRecord& r) {
   std::ostringstream out;
   out << "pid " << r.pid << "\nstart_time " << r.start_time << "\nstarted " << r.started
       << "\nstate " << MountStateName(r.state) << "\nwritable " << (r.writable ? 1 : 0)
-      << "\narchive " << Escape(r.archive) << "\narchive_dev " << r.archive_dev << "\narchive_ino "
-      << r.archive_ino << "\nmountpoint " << Escape(r.mountpoint) << "\nfuse_device "
-      << r.fuse_major << ":" << r.fuse_minor << "\njournal " << Escape(r.journal) << "\nlog "
-      << Escape(r.log) << "\n";
+      << "\narchive " << EscapeLine(r.archive) << "\narchive_dev " << r.archive_dev
+      << "\narchive_ino " << r.archive_ino << "\nmountpoint " << EscapeLine(r.mountpoint)
+      << "\nfuse_device " << r.fuse_major << ":" << r.fuse_minor << "\njournal "
+      << EscapeLine(r.journal) << "\nlog " << EscapeLine(r.log) << "\n";
   return out.str();
 }
 
@@ -114,13 +87,13 @@ std::optional<MountRecord> ParseMountRecord(std::string_view text) {
     } else if (key == "writable") {
       r.writable = value == "1";
     } else if (key == "archive") {
-      r.archive = Unescape(value), has_archive = true;
+      r.archive = UnescapeLine(value), has_archive = true;
     } else if (key == "archive_dev") {
       ParseInto(value, &r.archive_dev);
     } else if (key == "archive_ino") {
       ParseInto(value, &r.archive_ino);
     } else if (key == "mountpoint") {
-      r.mountpoint = Unescape(value), has_mountpoint = true;
+      r.mountpoint = UnescapeLine(value), has_mountpoint = true;
     } else if (key == "fuse_device") {
       const size_t colon = value.find(':');
       if (colon != std::string_view::npos) {
@@ -128,9 +101,9 @@ std::optional<MountRecord> ParseMountRecord(std::string_view text) {
         ParseInto(value.substr(colon + 1), &r.fuse_minor);
       }
     } else if (key == "journal") {
-      r.journal = Unescape(value);
+      r.journal = UnescapeLine(value);
     } else if (key == "log") {
-      r.log = Unescape(value);
+      r.log = UnescapeLine(value);
     }
   }
   if (!has_pid || !has_start || !has_state || !has_archive || !has_mountpoint) return std::nullopt;

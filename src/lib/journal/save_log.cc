@@ -1,6 +1,7 @@
 // The save log beside an archive (tpkg/save_log.h): format, parse, append
 // with trimming, and the "last save failed" query.
 #include "tpkg/save_log.h"
+#include "tpkg/line_escape.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -24,33 +25,6 @@ constexpr std::string_view kIndent = "  ";
 constexpr size_t kReadLimit = 1 << 20;  // a hostile or foreign huge file is read in part only
 constexpr SaveLogKind kKinds[] = {SaveLogKind::kSaved, SaveLogKind::kUnchanged,
                                   SaveLogKind::kFailed, SaveLogKind::kError, SaveLogKind::kWarning};
-
-std::string EscapePath(std::string_view path) {
-  std::string out;
-  for (char c : path) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string UnescapePath(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 1 < text.size()) {
-      ++i;
-      out += text[i] == 'n' ? '\n' : text[i];
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 std::optional<int64_t> ParseUtcTime(std::string_view text) {
   // 2025-01-31T12:00:00Z
@@ -107,7 +81,7 @@ std::optional<SaveLogEntry> ParseHeader(std::string_view line) {
   const auto kind = ParseKind(line.substr(0, kind_end));
   if (!kind) return std::nullopt;
   entry.kind = *kind;
-  entry.archive = UnescapePath(line.substr(kind_end + 1));
+  entry.archive = UnescapeLine(line.substr(kind_end + 1));
   return entry;
 }
 
@@ -257,7 +231,7 @@ std::vector<std::string> SplitLines(std::string_view text) {
 
 std::string FormatSaveLogEntry(const SaveLogEntry& entry) {
   std::string text = FormatUtcTime(entry.time) + " tpkgfs[" + std::to_string(entry.pid) + "] " +
-                     std::string(SaveLogKindName(entry.kind)) + " " + EscapePath(entry.archive) +
+                     std::string(SaveLogKindName(entry.kind)) + " " + EscapeLine(entry.archive) +
                      "\n";
   for (const std::string& detail : entry.details) {
     for (const std::string& line : SplitLines(detail)) {
