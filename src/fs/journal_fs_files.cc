@@ -9,25 +9,9 @@
 #include <shared_mutex>
 
 #include "journal_fs_ops_internal.h"
+#include "tpkg/file_io.h"
 
 namespace tpkg::fs {
-namespace {
-
-void WriteAll(int fd, std::span<const char> data, uint64_t offset) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      ThrowSystemError("cannot write the journal data file", err);
-    }
-    done += static_cast<size_t>(n);
-  }
-}
-
-}  // namespace
 
 // --- Content ---------------------------------------------------------------
 
@@ -199,13 +183,8 @@ ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) no
           return static_cast<ssize_t>(n);
         }
         if (c.reader) return static_cast<ssize_t>(c.reader->Read(offset, out));
-        for (;;) {
-          const ssize_t n =
-              ::pread(c.fd->get(), out.data(), out.size(), static_cast<off_t>(offset));
-          if (n >= 0) return n;
-          const int err = errno;
-          if (err != EINTR) ThrowSystemError("cannot read the journal data file", err);
-        }
+        // The kernel expects a full buffer except at the end of the file.
+        return static_cast<ssize_t>(PreadFull(c.fd->get(), out, offset, "the journal data file"));
       });
 }
 
@@ -225,7 +204,7 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
           }
           offset = static_cast<uint64_t>(st.st_size);
         }
-        WriteAll(c.fd->get(), data, offset);
+        PwriteAll(c.fd->get(), data, offset, "the journal data file");
         Changed();
         return static_cast<ssize_t>(data.size());
       });

@@ -48,14 +48,7 @@ Expr Parser::ParseStrings() {
 Events Parser::ParseFString() {
   Advance();
   Events events;
-  for (;;) {
-    if (AtKind(TokenKind::kFStringMiddle))
-      Advance();
-    else if (At(Sym::kLBrace))
-      Append(events, ParseReplacementField());
-    else
-      break;
-  }
+  ParseFStringParts(events);
   if (!AtKind(TokenKind::kFStringEnd)) Fail("f-string: expecting '}'");
   Advance();
   return events;
@@ -70,19 +63,23 @@ Events Parser::ParseReplacementField() {
   Events events = At(Sym::kYield) ? ParseYield().events : ParseStarExpressions().events;
   Accept(Sym::kEqual);  // f'{x=}': the expression's text is shown too
   if (At(Sym::kExclamation)) ParseConversion();
-  if (Accept(Sym::kColon)) {
-    for (;;) {
-      if (AtKind(TokenKind::kFStringMiddle))
-        Advance();
-      else if (At(Sym::kLBrace))
-        Append(events, ParseReplacementField());
-      else
-        break;
-    }
-  }
+  if (Accept(Sym::kColon)) ParseFStringParts(events);
   if (!At(Sym::kRBrace)) Fail("f-string: expecting '}'");
   Advance();
   return events;
+}
+
+// Literal text (FSTRING_MIDDLE) and replacement fields, as an f-string's
+// body and a format spec both hold them.
+void Parser::ParseFStringParts(Events& events) {
+  for (;;) {
+    if (AtKind(TokenKind::kFStringMiddle))
+      Advance();
+    else if (At(Sym::kLBrace))
+      Append(events, ParseReplacementField());
+    else
+      return;
+  }
 }
 
 // '!' then s, r or a, with nothing in between.

@@ -183,6 +183,7 @@ class Parser {
   Expr ParseStrings();
   Events ParseFString();
   Events ParseReplacementField();
+  void ParseFStringParts(Events& events);  // literal text and fields, appended
   void ParseConversion();
   Expr ParseParenthesized();
   Expr ParseList();
