@@ -10,6 +10,7 @@ PACKAGES=(
   # build
   g++ gcc meson ninja-build pkg-config
   libfuse3-dev fuse3 libzip-dev zlib1g-dev libisal-dev libboost-program-options-dev
+  nlohmann-json3-dev
   python3-dev pybind11-dev libgtest-dev googletest
   # reference implementation and test runners
   python3-torch python3-numpy python3-pytest
