@@ -1,43 +1,27 @@
 #include "file_reader.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
 
 namespace tpkg::fs {
-namespace {
 
-std::string Hex32(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
-
-std::string CrcMismatch(uint32_t expected, uint32_t actual) {
-  return "CRC-32 mismatch: the archive says " + Hex32(expected) + ", the data gives " +
-         Hex32(actual);
-}
-
-}  // namespace
-
-StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& entry)
-    : fd_(zip.fd()),
-      data_offset_(entry.data_offset),
-      size_(entry.size),
-      expected_crc_(entry.crc32),
-      crc_(entry.size, entry.crc32) {}
+StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& entry,
+                                       RecordVerifier& verifier)
+    : fd_(zip.fd()), entry_(entry), verifier_(verifier) {}
 
 size_t StoredRecordReader::Read(uint64_t offset, std::span<char> out) {
-  if (offset >= size_) return 0;
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
-  const size_t got = PreadFull(fd_, out.first(want), data_offset_ + offset, "the archive");
-  if (got < want) throw Error(Errc::kCorrupt, "the archive ends inside the record");
-  if (crc_.Feed(offset, out.first(got)) == CrcTracker::Verdict::kBad) {
-    throw Error(Errc::kCorrupt, CrcMismatch(expected_crc_, crc_.actual()));
+  if (!verified_.load(std::memory_order_acquire)) {
+    verifier_.Check(entry_);  // throws for a corrupt record, before anything is served
+    verified_.store(true, std::memory_order_release);
   }
+  if (offset >= entry_.size) return 0;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), entry_.size - offset));
+  const size_t got = PreadFull(fd_, out.first(want), entry_.data_offset + offset, "the archive");
+  // Verified, then shrunk under us: never serve what was not checked.
+  if (got < want) throw Error(Errc::kCorrupt, "the archive ends inside the record");
   return got;
 }
 
@@ -114,9 +98,10 @@ size_t DeflatedRecordReader::Read(uint64_t offset, std::span<char> out) {
   return out.size();
 }
 
-std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry) {
+std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry,
+                                               RecordVerifier& verifier) {
   switch (entry.method) {
-    case kMethodStored: return std::make_unique<StoredRecordReader>(zip, entry);
+    case kMethodStored: return std::make_unique<StoredRecordReader>(zip, entry, verifier);
     case kMethodDeflate: return std::make_unique<DeflatedRecordReader>(zip, entry);
     default:
       throw Error(Errc::kUnsupported,

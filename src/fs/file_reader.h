@@ -8,19 +8,24 @@
 // from the start of the record (cheap for the small records ZIP tools
 // deflate, and the kernel page cache absorbs re-reads).
 //
-// Integrity: the CRC-32 is checked once every byte of the record has been
-// served (CrcTracker for stored records, in any order; RecordStream's own
-// sequential pass for deflated ones). A mismatch, a truncated archive or
-// invalid deflate data throws Error(kCorrupt) from that Read() and from
-// every later one.
+// Integrity: a stored record is verified whole before its first byte is
+// served, once per mount (RecordVerifier, record_verifier.h): a mismatch or
+// a truncated archive throws Error(kCorrupt) from the first Read() and from
+// every later one, so no byte of a corrupt stored record ever leaves the
+// daemon. A deflated record is checked by RecordStream's own sequential pass
+// when its last byte is decoded: invalid deflate data, a wrong size or CRC
+// throws Error(kCorrupt) from that Read() and every later one.
 //
-//   auto reader = OpenRecordReader(zip, entry);
+//   RecordVerifier verifier(zip);  // one per mount
+//   auto reader = OpenRecordReader(zip, entry, verifier);
 //   size_t n = reader->Read(offset, std::span(buf, len));
 //
 // Thread safety: Read() may be called concurrently. Stored readers share
-// only the CrcTracker (own mutex); deflated readers serialize on a mutex.
+// only the RecordVerifier (guards itself); deflated readers serialize on a
+// mutex.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -29,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "crc_tracker.h"
+#include "record_verifier.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::fs {
@@ -46,15 +51,14 @@ class RecordReader {
 
 class StoredRecordReader final : public RecordReader {
  public:
-  StoredRecordReader(const ZipReader& zip, const ZipEntry& entry);
+  StoredRecordReader(const ZipReader& zip, const ZipEntry& entry, RecordVerifier& verifier);
   size_t Read(uint64_t offset, std::span<char> out) override;
 
  private:
   const int fd_;
-  const uint64_t data_offset_;
-  const uint64_t size_;
-  const uint32_t expected_crc_;
-  CrcTracker crc_;
+  const ZipEntry& entry_;
+  RecordVerifier& verifier_;
+  std::atomic<bool> verified_{false};  // set once verifier_ said so: skips its table
 };
 
 class DeflatedRecordReader final : public RecordReader {
@@ -84,7 +88,8 @@ class DeflatedRecordReader final : public RecordReader {
 };
 
 // The reader for `entry`; throws Error(kUnsupported) for methods other than
-// stored and deflate. `zip` and `entry` must outlive the reader.
-std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry);
+// stored and deflate. `zip`, `entry` and `verifier` must outlive the reader.
+std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry,
+                                               RecordVerifier& verifier);
 
 }  // namespace tpkg::fs

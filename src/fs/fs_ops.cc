@@ -48,7 +48,8 @@ FsOps::FsOps(std::shared_ptr<const ZipReader> zip, FsOptions options)
       options_(options),
       virtual_files_(zip_),
       tree_(BuildTree(*zip_, virtual_files_)),
-      archive_mtime_(ArchiveMtime(*zip_)) {}
+      archive_mtime_(ArchiveMtime(*zip_)),
+      verifier_(*zip_) {}
 
 std::string FsOps::PathForLog(InodeId ino, std::string_view name) const {
   std::string path = tree_.PathOf(ino);
@@ -165,7 +166,7 @@ int FsOps::ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill
 std::shared_ptr<RecordReader> FsOps::ReaderFor(InodeId ino, const ZipEntry& entry) {
   std::lock_guard lock(readers_mu_);
   if (auto it = readers_.find(ino); it != readers_.end()) return it->second;
-  auto reader = std::shared_ptr<RecordReader>(OpenRecordReader(*zip_, entry));
+  auto reader = std::shared_ptr<RecordReader>(OpenRecordReader(*zip_, entry, verifier_));
   readers_.emplace(ino, reader);
   if (entry.method == kMethodDeflate) {
     inflating_.push_back(ino);

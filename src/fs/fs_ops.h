@@ -29,7 +29,7 @@
 // Thread safety: FsOps is shared by all FUSE worker threads. The Tree,
 // VirtualFiles' slot list and the options are immutable after construction;
 // the reader table is guarded by readers_mu_ (never held during I/O); each
-// RecordReader guards itself (file_reader.h).
+// RecordReader and the RecordVerifier guard themselves.
 #pragma once
 
 #include <sys/stat.h>
@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "file_reader.h"
+#include "record_verifier.h"
 #include "tpkg/zip_reader.h"
 #include "tree.h"
 #include "virtual_files.h"
@@ -117,6 +118,7 @@ class FsOps {
   VirtualFiles virtual_files_;
   const Tree tree_;
   const struct timespec archive_mtime_;
+  RecordVerifier verifier_;  // each stored record's CRC, checked once per mount
 
   std::mutex readers_mu_;
   // Guarded by readers_mu_: one reader per file inode that has been read.

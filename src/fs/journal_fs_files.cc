@@ -42,7 +42,7 @@ JournalFsOps::Content JournalFsOps::OriginalContent(InodeId ino, const ZipEntry*
   OpenInode& oi = open_inodes_[ino];  // erased by Release() when it was not open
   if (oi.original != original || !oi.reader) {
     oi.original = original;
-    oi.reader = std::shared_ptr<RecordReader>(OpenRecordReader(*zip_, *original));
+    oi.reader = std::shared_ptr<RecordReader>(OpenRecordReader(*zip_, *original, verifier_));
   }
   Content c{nullptr, oi.reader, nullptr};
   if (oi.open_count == 0) open_inodes_.erase(ino);

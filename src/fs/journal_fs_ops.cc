@@ -27,7 +27,8 @@ JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journa
       options_(options),
       archive_mtime_(ArchiveMtime(*zip_)),
       virtual_files_(zip_, std::make_shared<JournalRecords>(journal), SaveCheckOptions(journal),
-                     [&journal] { return !journal.dirty(); }) {}
+                     [&journal] { return !journal.dirty(); }),
+      verifier_(*zip_) {}
 
 std::string JournalFsOps::NameOfInode(InodeId ino) const {
   if (std::optional<std::string> path = PathOf(ino)) return *path;

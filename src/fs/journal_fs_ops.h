@@ -41,8 +41,8 @@
 // inode table stays valid during the journal call that uses it. table_mu_
 // guards the InodeTable itself (lookups intern names under the shared
 // lock); files_mu_ guards the handle and open-inode tables. Neither is held
-// during I/O. The Journal serializes its own calls; VirtualFiles guards
-// itself.
+// during I/O. The Journal serializes its own calls; VirtualFiles and the
+// RecordVerifier guard themselves.
 #pragma once
 
 #include <sys/stat.h>
@@ -165,6 +165,7 @@ class JournalFsOps {
   const FsOptions options_;
   const struct timespec archive_mtime_;
   VirtualFiles virtual_files_;
+  RecordVerifier verifier_;  // each original stored record's CRC, checked once per mount
 
   mutable std::shared_mutex ns_mu_;
   mutable std::mutex table_mu_;  // held only inside PathOf/Intern/... (never across calls)

@@ -1,5 +1,5 @@
 // Record readers: exact bytes for every range, CRC and truncation errors
-// reported as kCorrupt, bounded state for deflated records. Archives come
+// reported as kCorrupt (a stored record's before any byte is served), bounded state for deflated records. Archives come
 // from libzip; a copied ZipEntry with a wrong CRC or size stands in for a
 // lying central directory.
 #include <fcntl.h>
@@ -24,11 +24,13 @@ struct OneRecord {
       : data(content),
         archive({{"r", {content, method == kMethodDeflate}}}),
         zip(ZipReader::Open(archive.path())),
-        entry(*zip.Find("r")) {}
+        entry(*zip.Find("r")),
+        verifier(zip) {}
   std::string data;
   TestArchive archive;
   ZipReader zip;
   ZipEntry entry;  // a copy that tests may falsify
+  RecordVerifier verifier;
 };
 
 std::string ReadRange(RecordReader& r, uint64_t offset, size_t len) {
@@ -60,7 +62,7 @@ class RecordReaderTest : public ::testing::TestWithParam<uint16_t> {};
 TEST_P(RecordReaderTest, ServesExactBytesForEveryRange) {
   OneRecord r(Pattern(700'000), GetParam());
   ASSERT_EQ(r.entry.method, GetParam());
-  auto reader = OpenRecordReader(r.zip, r.entry);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
   struct Range {
     uint64_t offset;
     size_t len;
@@ -77,24 +79,53 @@ TEST_P(RecordReaderTest, ServesExactBytesForEveryRange) {
 
 TEST_P(RecordReaderTest, SequentialReadOfACorrectRecordSucceedsTwice) {
   OneRecord r(Pattern(300'000), GetParam());
-  auto reader = OpenRecordReader(r.zip, r.entry);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
   EXPECT_EQ(ReadSequentially(*reader, 65536), r.data);
   EXPECT_EQ(ReadSequentially(*reader, 65536), r.data);
 }
 
-TEST_P(RecordReaderTest, CrcMismatchFailsTheReadThatCompletesTheRecordAndStays) {
-  OneRecord r(Pattern(200'000), GetParam());
-  r.entry.crc32 ^= 0x10;
-  auto reader = OpenRecordReader(r.zip, r.entry);
-  EXPECT_EQ(ReadRange(*reader, 0, 131'072), r.data.substr(0, 131'072));
+void ExpectCrcMismatch(const std::function<void()>& fn, const char* what) {
   try {
-    ReadRange(*reader, 131'072, 131'072);
-    FAIL() << "a CRC mismatch must not be served";
+    fn();
+    ADD_FAILURE() << "a CRC mismatch must not be served: " << what;
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::kCorrupt);
+    EXPECT_EQ(e.code(), Errc::kCorrupt) << what;
     EXPECT_NE(std::string(e.what()).find("CRC-32 mismatch"), std::string::npos) << e.what();
   }
+}
+
+// A deflated record is checked as it is decoded: the read that decodes the
+// last byte fails, and every later one.
+TEST(DeflatedRecordReaderTest, CrcMismatchFailsTheReadThatCompletesTheRecordAndStays) {
+  OneRecord r(Pattern(200'000), kMethodDeflate);
+  r.entry.crc32 ^= 0x10;
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
+  EXPECT_EQ(ReadRange(*reader, 0, 131'072), r.data.substr(0, 131'072));
+  ExpectCrcMismatch([&] { ReadRange(*reader, 131'072, 131'072); }, "the last read");
   ExpectCorrupt([&] { ReadRange(*reader, 131'072, 100); }, "sticky");
+}
+
+// A stored record is checked whole before its first byte is served: not one
+// byte of it leaves the reader, whatever the first range.
+TEST(StoredRecordReaderTest, CrcMismatchFailsTheFirstReadAndStays) {
+  for (const uint64_t first : {uint64_t{0}, uint64_t{150'000}}) {
+    OneRecord r(Pattern(200'000), kMethodStored);
+    r.entry.crc32 ^= 0x10;
+    auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
+    ExpectCrcMismatch([&] { ReadRange(*reader, first, 4096); }, "the first read");
+    ExpectCrcMismatch([&] { ReadRange(*reader, 0, 100); }, "sticky");
+  }
+}
+
+// The verdict belongs to the record, not to one reader: a second reader
+// (another open of the same file) neither serves it nor repeats the pass.
+TEST(StoredRecordReaderTest, TheVerdictIsSharedByEveryReaderOfTheRecord) {
+  OneRecord r(Pattern(200'000), kMethodStored);
+  r.entry.crc32 ^= 0x10;
+  auto first = OpenRecordReader(r.zip, r.entry, r.verifier);
+  ExpectCrcMismatch([&] { ReadRange(*first, 0, 10); }, "first reader");
+  auto second = OpenRecordReader(r.zip, r.entry, r.verifier);
+  ExpectCrcMismatch([&] { ReadRange(*second, 100'000, 10); }, "second reader");
 }
 
 TEST_P(RecordReaderTest, ATruncatedArchiveIsCorrupt) {
@@ -102,13 +133,13 @@ TEST_P(RecordReaderTest, ATruncatedArchiveIsCorrupt) {
   ASSERT_EQ(truncate(r.archive.path().c_str(),
                      static_cast<off_t>(r.entry.data_offset + r.entry.compressed_size / 2)),
             0);
-  auto reader = OpenRecordReader(r.zip, r.entry);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
   ExpectCorrupt([&] { ReadSequentially(*reader, 65536); }, "truncated");
 }
 
 TEST_P(RecordReaderTest, EmptyRecordReadsAsEndOfFile) {
   OneRecord r("", GetParam());
-  auto reader = OpenRecordReader(r.zip, r.entry);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
   EXPECT_EQ(ReadRange(*reader, 0, 100), "");
 }
 
@@ -120,15 +151,14 @@ INSTANTIATE_TEST_SUITE_P(StoredAndDeflated, RecordReaderTest,
 TEST(StoredRecordReaderTest, OutOfOrderReadAheadStillVerifiesTheCrc) {
   OneRecord r(Pattern(400'000), kMethodStored);
   r.entry.crc32 ^= 1;
-  auto reader = OpenRecordReader(r.zip, r.entry);
-  ReadRange(*reader, 131'072, 131'072);
-  ReadRange(*reader, 262'144, 200'000);
-  ExpectCorrupt([&] { ReadRange(*reader, 0, 131'072); }, "the gap closed last");
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
+  ExpectCorrupt([&] { ReadRange(*reader, 131'072, 131'072); }, "read-ahead first");
+  ExpectCorrupt([&] { ReadRange(*reader, 0, 131'072); }, "the gap");
 }
 
 TEST(DeflatedRecordReaderTest, ReadsSlightlyBehindTheCursorComeFromTheWindow) {
   OneRecord r(Pattern(1'000'000), kMethodDeflate);
-  auto reader = OpenRecordReader(r.zip, r.entry);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
   // Read-ahead order as two worker threads may deliver it.
   EXPECT_EQ(ReadRange(*reader, 131'072, 131'072), r.data.substr(131'072, 131'072));
   EXPECT_EQ(ReadRange(*reader, 0, 131'072), r.data.substr(0, 131'072));
@@ -137,7 +167,7 @@ TEST(DeflatedRecordReaderTest, ReadsSlightlyBehindTheCursorComeFromTheWindow) {
 
 TEST(DeflatedRecordReaderTest, ReadingBackwardsPastTheWindowRestarts) {
   OneRecord r(Pattern(2'000'000), kMethodDeflate);
-  auto reader = OpenRecordReader(r.zip, r.entry);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
   EXPECT_EQ(ReadRange(*reader, 1'500'000, 1000), r.data.substr(1'500'000, 1000));
   EXPECT_EQ(ReadRange(*reader, 10, 1000), r.data.substr(10, 1000));
   EXPECT_EQ(ReadRange(*reader, 1'999'000, 5000), r.data.substr(1'999'000));
@@ -150,7 +180,7 @@ TEST(DeflatedRecordReaderTest, InvalidDeflateDataIsCorrupt) {
   ASSERT_EQ(pwrite(fd, garbage.data(), garbage.size(), static_cast<off_t>(r.entry.data_offset)),
             64);
   close(fd);
-  auto reader = OpenRecordReader(r.zip, r.entry);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
   ExpectCorrupt([&] { ReadRange(*reader, 0, 50'000); }, "garbage");
 }
 
@@ -158,7 +188,7 @@ TEST(DeflatedRecordReaderTest, AStreamShorterOrLongerThanTheRecordIsCorrupt) {
   for (uint64_t claimed : {uint64_t{40'000}, uint64_t{60'000}}) {
     OneRecord r(Pattern(50'000), kMethodDeflate);
     r.entry.size = claimed;
-    auto reader = OpenRecordReader(r.zip, r.entry);
+    auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
     ExpectCorrupt([&] { ReadSequentially(*reader, 65536); }, "wrong size");
   }
 }
@@ -167,7 +197,7 @@ TEST(OpenRecordReaderTest, RefusesOtherMethods) {
   OneRecord r("x", kMethodStored);
   r.entry.method = 12;  // bzip2
   try {
-    OpenRecordReader(r.zip, r.entry);
+    OpenRecordReader(r.zip, r.entry, r.verifier);
     FAIL();
   } catch (const Error& err) {
     EXPECT_EQ(err.code(), Errc::kUnsupported);
