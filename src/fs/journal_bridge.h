@@ -21,8 +21,15 @@
 // cache stays off, so a write(2) has reached the journal's data file (and
 // survives SIGKILL) before it returns.
 //
-// Thread safety: the bridge is shared by all FUSE worker threads and has no
-// mutable state.
+// Folders: the kernel skips OPENDIR/RELEASEDIR (FUSE_CAP_NO_OPENDIR_SUPPORT)
+// and keeps each folder's listing in its readdir cache, which it drops
+// itself whenever it forwards a change to that folder (create, mkdir,
+// unlink, rmdir, rename, link): a repeated `find` or `ls -R` costs no
+// round trip, and a cold one one READDIRPLUS per folder plus its end.
+//
+// Thread safety: the bridge is shared by all FUSE worker threads; its only
+// mutable state, kernel_skips_opendir, is written once by Init before any
+// other request and read-only afterwards.
 #pragma once
 
 #include "fuse_bridge_base.h"
@@ -39,6 +46,9 @@ class JournalBridge : public BridgeBase<JournalBridge, JournalFsOps> {
   double AttrTimeout(fuse_ino_t ino) const { return ops().IsVirtual(ino) ? 0.0 : kCacheSeconds; }
   uint64_t ReadTarget(fuse_ino_t, const fuse_file_info* fi) const { return fi->fh; }
   static void AddOperations(fuse_lowlevel_ops* ops);  // everything but the shared ones
+
+  // Set by Init when the kernel treats OPENDIR's ENOSYS as "never ask again".
+  bool kernel_skips_opendir = false;
 };
 
 }  // namespace tpkg::fs
