@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -194,11 +195,36 @@ struct DaemonState {
   ScopedFd archive_lock;  // held by read/write daemons (archive_lock.h)
 };
 
-// Mounted: record it, and in the background let the parent go.
-void Mounted(DaemonState& d, bool writable, bool debug) {
+// The kernel sizes FUSE read-ahead from the mount's backing device info,
+// 128 KiB by default, and the INIT reply can only lower it. At 128 KiB a
+// sequential read is one request round trip per 128 KiB; at kReadAheadKiB
+// the kernel sends several 1 MiB requests (max_pages) at once, which the
+// worker threads serve in parallel. Only root may raise it (sysfs): for
+// others the mount keeps the default, which is merely slower. The INIT
+// reply would undo an earlier write, so the bridge runs this on its first
+// request after INIT (BridgeBase::RunAfterInit).
+constexpr unsigned kReadAheadKiB = 4096;
+
+std::function<void()> RaiseReadAhead(const MountInfo& m) {
+  return [knob = "/sys/class/bdi/" + std::to_string(m.major) + ":" + std::to_string(m.minor) +
+                 "/read_ahead_kb"] {
+    ScopedFd fd(open(knob.c_str(), O_WRONLY | O_CLOEXEC));
+    const std::string value = std::to_string(kReadAheadKiB) + "\n";
+    if (!fd || write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+      TPKG_LOG(kDebug) << "kernel read-ahead left at its default: cannot write " << knob;
+    }
+  };
+}
+
+// Mounted: record it, tell the bridge to raise read-ahead once INIT is
+// done, and in the background let the parent go.
+template <class Bridge>
+void Mounted(DaemonState& d, Bridge& bridge, bool writable, bool debug) {
   const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
-  if (const MountInfo* m = TopMountAt(mounts, d.mountpoint))
+  if (const MountInfo* m = TopMountAt(mounts, d.mountpoint)) {
     d.registration.SetServing(m->major, m->minor, writable);
+    bridge.RunAfterInit(RaiseReadAhead(*m));
+  }
   if (!d.background) return;
   d.background->Ready();
   ConfigureLogging(LogSink::kSyslog, debug);
@@ -224,7 +250,7 @@ int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const Zi
   FuseSession session(args, FuseBridge::Operations(), &bridge);
   FuseMount mount(session, d.mountpoint);
   FuseSignalHandlers signals(session);
-  Mounted(d, /*writable=*/false, options.debug);
+  Mounted(d, bridge, /*writable=*/false, options.debug);
   const int status = ExitStatus(RunSessionLoop(session, options.single_threaded));
   d.registration.SetSaving();
   return status;
@@ -242,7 +268,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
     FuseSession session(args, JournalBridge::Operations(), &bridge);
     FuseMount mount(session, d.mountpoint);
     FuseSignalHandlers signals(session);
-    Mounted(d, /*writable=*/true, options.debug);
+    Mounted(d, bridge, /*writable=*/true, options.debug);
     loop_status = ExitStatus(RunSessionLoop(session, options.single_threaded));
     // The workers are gone; a mount started from now on waits for the save.
     SetLogMirror(nullptr);

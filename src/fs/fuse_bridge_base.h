@@ -18,8 +18,9 @@
 // every request gets exactly one reply.
 //
 // Thread safety: a bridge is shared by all FUSE worker threads; BridgeBase
-// holds only the reference to the ops (which guard themselves). The read
-// buffer is per thread.
+// holds the reference to the ops (which guard themselves) and the after-INIT
+// hook (set before the loop, run once under a once_flag). The read buffer is
+// per thread.
 #pragma once
 
 #define FUSE_USE_VERSION 314
@@ -27,7 +28,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
 #include <cerrno>
+#include <functional>
+#include <mutex>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -213,9 +217,18 @@ class BridgeBase {
   // replies and returns 0, or returns -errno without replying. That -errno,
   // and whatever `work` throws (logged once as "Cannot <verb> '<path>': ..."),
   // is answered with fuse_reply_err.
+  // `fn` runs once, on the first request after INIT has been answered (the
+  // kernel applies INIT's reply before it sends anything else). Set before
+  // the session loop starts.
+  void RunAfterInit(std::function<void()> fn) {
+    after_init_ = std::move(fn);
+    after_init_pending_.store(static_cast<bool>(after_init_), std::memory_order_release);
+  }
+
   template <class Work>
   void Serve(fuse_req_t req, const char* verb, fuse_ino_t ino, std::string_view name,
              Work&& work) const noexcept {
+    if (after_init_pending_.load(std::memory_order_acquire)) RunPendingAfterInit();
     const int rc = GuardFuseOp(
         verb, [&] { return ops_.PathForLog(ino, name); }, work);
     if (rc < 0) fuse_reply_err(req, -rc);
@@ -226,7 +239,22 @@ class BridgeBase {
   }
 
  private:
+  void RunPendingAfterInit() const noexcept {
+    std::call_once(after_init_once_, [this] {
+      GuardFuseOp(
+          "tune", [] { return std::string("the mount"); },
+          [this] {
+            after_init_();
+            return 0;
+          });
+      after_init_pending_.store(false, std::memory_order_release);
+    });
+  }
+
   Ops& ops_;
+  std::function<void()> after_init_;               // written before the loop starts
+  mutable std::once_flag after_init_once_;
+  mutable std::atomic<bool> after_init_pending_{false};
 };
 
 }  // namespace tpkg::fs
