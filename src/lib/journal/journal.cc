@@ -112,8 +112,16 @@ class DataFileGuard {
   bool armed_ = true;
 };
 
+void SyncDataNames(JournalState& impl) {
+  FsyncOrThrow(impl.data_fd.get(), impl.dir + "/data");
+  impl.data_names_pending = false;
+}
+
 // Creates data file <id> (empty), runs `fill` on it, makes its bytes and its
-// name durable, then logs `e` (whose id is set here) and applies it.
+// name durable, then logs `e` (whose id is set here) and applies it. A
+// create (e.op == kCreate) fills nothing and skips the name's sync: recovery
+// remakes a lost empty file (JournalState::data_names_pending), so the
+// manifest's own sync is the create's only one.
 template <class Fill>
 ScopedFd NewDataFile(JournalState& impl, LogEntry e, Fill fill) {
   e.id = impl.next_id++;
@@ -121,9 +129,15 @@ ScopedFd NewDataFile(JournalState& impl, LogEntry e, Fill fill) {
   ScopedFd fd = OpenAtOrThrow(impl.data_fd.get(), std::to_string(e.id), O_RDWR | O_CREAT | O_EXCL,
                               0600, what);
   DataFileGuard guard(impl, e.id);
-  if (fill(fd.get(), what)) FdatasyncOrThrow(fd.get(), what);
-  // The manifest may only name a file whose directory entry is durable.
-  FsyncOrThrow(impl.data_fd.get(), impl.dir + "/data");
+  const bool filled = fill(fd.get(), what);
+  if (filled) FdatasyncOrThrow(fd.get(), what);
+  if (e.op == LogOp::kCreate && !filled) {
+    impl.data_names_pending = true;
+  } else {
+    // The manifest may only name a file with content once its directory
+    // entry is durable.
+    SyncDataNames(impl);
+  }
   impl.log->Append(e);
   guard.Disarm();
   impl.FreeData(impl.ApplyEntry(e));
@@ -283,9 +297,12 @@ void Journal::Fsync(std::string_view record) {
   impl_->ThrowIfDropped();
   const TreeFile* file = impl_->tree.FindFile(record);
   if (!file) ThrowOpError("fsync", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
-  if (file->journal_id != 0)
+  if (file->journal_id != 0) {
     FdatasyncOrThrow(impl_->OpenData(file->journal_id, O_RDONLY).get(),
                      impl_->DataPath(file->journal_id));
+    // Synced bytes must not sit in a file whose name a crash could lose.
+    if (impl_->data_names_pending) SyncDataNames(*impl_);
+  }
 }
 
 void Journal::Unlink(std::string_view record) {

@@ -14,6 +14,7 @@
 
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,15 @@ struct JournalState {
   std::optional<ManifestLog> log;
   RecordTree tree;
   uint64_t next_id = 1;
+  // A created (empty) data file's directory entry is not synced when the
+  // file is made: the manifest's fdatasync is the create's only sync. If a
+  // crash loses such a name, recovery makes the empty file again (its
+  // unsynced bytes are lost as any unsynced write is). Set when such a name
+  // may not be durable yet; the next fsync of any data file, or the next
+  // data file made with content, syncs the data folder and clears it.
+  bool data_names_pending = false;
+  // Ids that replayed create entries named (recovery only).
+  std::set<uint64_t> created_ids;
   bool dirty = false;
   bool recovered = false;
   bool dropped = false;

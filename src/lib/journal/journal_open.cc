@@ -231,6 +231,7 @@ int Replay(JournalState& impl, const ManifestContents& c) {
                                       "): " + std::strerror(err) +
                                       "; move it away to mount the archive as it is");
     if (e.id >= impl.next_id) impl.next_id = e.id + 1;
+    if (e.op == LogOp::kCreate) impl.created_ids.insert(e.id);
     impl.ApplyEntry(e);  // data files freed here are removed as orphans below
     ++applied;
   }
@@ -239,8 +240,10 @@ int Replay(JournalState& impl, const ManifestContents& c) {
 
 // Deletes every data file the namespace does not reference (copies
 // interrupted by a crash, files freed by operations whose cleanup did not
-// run), and checks that every referenced one exists. Returns the count removed.
-int RemoveOrphanData(JournalState& impl) {
+// run), and checks that every referenced one exists: a created file whose
+// name the crash lost (its name is not synced, journal_impl.h) is made
+// again, empty, and counted in `*remade`. Returns the count removed.
+int RemoveOrphanData(JournalState& impl, int* remade) {
   std::set<uint64_t> referenced;
   for (const auto& [path, file] : impl.tree.files())
     if (file.journal_id) referenced.insert(file.journal_id);
@@ -255,10 +258,17 @@ int RemoveOrphanData(JournalState& impl) {
       ++removed;
     }
   }
-  for (const auto& [path, file] : impl.tree.files())
-    if (file.journal_id && !present.count(file.journal_id))
+  *remade = 0;
+  for (const auto& [path, file] : impl.tree.files()) {
+    if (!file.journal_id || present.count(file.journal_id)) continue;
+    if (!impl.created_ids.count(file.journal_id))
       throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' has lost the data of '" + path +
                                       "' (" + impl.DataPath(file.journal_id) + " is missing)");
+    OpenAtOrThrow(impl.data_fd.get(), std::to_string(file.journal_id), O_RDWR | O_CREAT | O_EXCL,
+                  0600, impl.DataPath(file.journal_id));
+    ++*remade;
+  }
+  if (*remade) FsyncOrThrow(impl.data_fd.get(), impl.dir + "/data");
   return removed;
 }
 
@@ -337,8 +347,12 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   if (int n = RemoveTempFiles(*impl))
     notes.push_back("removed " + std::to_string(n) + " unfinished temp files");
   LoadManifest(*impl, &notes);
-  if (int n = RemoveOrphanData(*impl))
+  int remade = 0;
+  if (int n = RemoveOrphanData(*impl, &remade))
     notes.push_back("removed " + std::to_string(n) + " orphan data files");
+  if (remade)
+    notes.push_back("made " + std::to_string(remade) +
+                    " created files again, empty: a crash lost their unsynced names");
   if (impl->recovered) impl->summary = RecoveredLine(*impl);
   for (const std::string& note : notes) AddNote(&impl->summary, impl->dir, note);
   return Journal(std::move(impl));
