@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One benchmark run of the mount: tpkgfs vs fuse-zip (Debian) vs the natively
-# extracted directory, on a generated ~2 GiB package (one 768 MiB storage) and a
-# 5,000-record package. Prints figures and ratios against native (no pass/fail).
+# extracted directory, on a ~2 GiB package (one 768 MiB storage) and a
+# 5,000-record package, both made by real torch.package (/usr/bin/python3).
+# Prints figures and ratios against native (no pass/fail), and the load average.
+#   scripts/bench_mount.sh [big] [many]      # default: both
 # Needs root (it drops the page cache and mounts) and about 6 GiB in BENCH_DIR;
 # the generated files are deleted afterwards unless KEEP=1.
 set -euo pipefail
@@ -14,4 +16,4 @@ cleanup() {
   [ "${KEEP:-0}" = 1 ] || rm -rf "$BENCH_DIR"
 }
 trap cleanup EXIT
-/usr/bin/python3 scripts/bench/bench_mount.py "$tpkgfs" "$BENCH_DIR"
+/usr/bin/python3 scripts/bench/bench_mount.py "$tpkgfs" "$BENCH_DIR" "$@"

@@ -2,17 +2,21 @@
 
     python3 bench_mount.py TPKGFS_BINARY WORK_DIR
 
-Generates the packages (make_packages.py) into WORK_DIR and extracts them
-natively. For each package it first times mounting (median of 6 runs with
+Generates the packages with real torch.package (make_packages.py, run by
+/usr/bin/python3) into WORK_DIR and extracts them natively. For each package it first times mounting (median of 6 runs with
 warm caches and of 3 after dropping every cache), then mounts both file
 systems at once and measures the three systems in interleaved rounds, so
 that load from other users of the machine hits them alike:
 
-  find / cat .py cold   first run after dropping caches (median of 3 rounds)
-  find / cat .py warm   best of 5 rounds
+  find / ls -lR / cat .py cold   first run after dropping caches (median of 3 rounds)
+  find / ls -lR / cat .py warm   best of 5 rounds
+  seq 1st read         tpkgfs: the first dd of the largest file on this mount,
+                        caches dropped: it includes the record's CRC pass
+                        (record_verifier.h); the other systems' first cold dd
   seq cold              dd of the largest file, caches dropped before each (median of 3)
   seq warm              dd again with everything cached (best of 5)
-  rand 4K warm          100,000 random 4 KiB preads (randread.c), best of 3
+  rand 4K cold          20,000 random 4 KiB preads (randread.c), caches dropped (median of 3)
+  rand 4K warm          100,000 random 4 KiB preads, best of 3
   peak RSS              the daemon's VmHWM after all of the above
   metadata 1st stat     tpkgfs: the first stat of .data/extern_modules, which
                         runs the package analysis, and VmHWM after it
@@ -136,14 +140,18 @@ def warm_rounds(systems, command, rounds=5):
     return {name: min(t) for name, t in times.items()}
 
 
-def random_reads(systems, path_of, work, rounds=3):
-    best = {s.name: float("inf") for s in systems}
+def random_reads(systems, path_of, work, count=RANDOM_READS, rounds=3, cold=False):
+    """{system: MB/s}: best of `rounds` warm, or median of `rounds` with caches dropped."""
+    times = {s.name: [] for s in systems}
     for _ in range(rounds):
         for s in systems:
-            out = subprocess.run([str(work / "randread"), str(path_of(s)), str(RANDOM_READS)],
+            if cold:
+                drop_caches()
+            out = subprocess.run([str(work / "randread"), str(path_of(s)), str(count)],
                                  check=True, capture_output=True, text=True).stdout
-            best[s.name] = min(best[s.name], float(out))
-    return {name: RANDOM_READS * 4096 / t / 1e6 for name, t in best.items()}
+            times[s.name].append(float(out))
+    pick = statistics.median if cold else min
+    return {name: count * 4096 / pick(t) / 1e6 for name, t in times.items()}
 
 
 def measure(systems, archive, work, seq_file):
@@ -161,15 +169,21 @@ def measure(systems, archive, work, seq_file):
 
         find = lambda s: f"find {s.root} > /dev/null"
         cat = lambda s: f"find {s.root} -name '*.py' -print0 | xargs -0 cat > /dev/null"
+        ls = lambda s: f"ls -lR {s.root} > /dev/null"
         put("find cold s", cold_rounds(systems, find))
         put("find warm s", warm_rounds(systems, find))
+        put("ls -lR cold s", cold_rounds(systems, ls))
+        put("ls -lR warm s", warm_rounds(systems, ls))
         put("cat .py cold s", cold_rounds(systems, cat))
         put("cat .py warm s", warm_rounds(systems, cat))
         if seq_file:
             size = (systems[0].root / seq_file).stat().st_size
             dd = lambda s: f"dd if={s.root / seq_file} of=/dev/null bs=1M status=none"
+            put("seq 1st read MB/s", cold_rounds(systems, dd, rounds=1), lambda t: size / t / 1e6)
             put("seq cold MB/s", cold_rounds(systems, dd), lambda t: size / t / 1e6)
             put("seq warm MB/s", warm_rounds(systems, dd), lambda t: size / t / 1e6)
+            put("rand 4K cold MB/s", random_reads(systems, lambda s: s.root / seq_file, work,
+                                                  count=RANDOM_READS // 5, cold=True))
             put("rand 4K warm MB/s", random_reads(systems, lambda s: s.root / seq_file, work))
         for s in systems:
             if s.pid:
@@ -208,12 +222,15 @@ def main():
     tpkgfs, work = pathlib.Path(sys.argv[1]).resolve(), pathlib.Path(sys.argv[2]).resolve()
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "big.pt").exists() or not (work / "many.pt").exists():
-        sh(f"{sys.executable} {HERE / 'make_packages.py'} {work}")
+        sh(f"/usr/bin/python3 {HERE / 'make_packages.py'} {work}")
     sh(f"cc -O2 -o {work / 'randread'} {HERE / 'randread.c'}")
     for name in ("big", "many"):
         extract_native(work / f"{name}.pt", work / "native" / name)
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
+    packages = sys.argv[3:] or ["big", "many"]
     for package, seq_file in (("big", ".data/0.storage"), ("many", None)):
+        if package not in packages:
+            continue
         archive = work / f"{package}.pt"
         systems = [
             System("native", None, lambda a, m: work / "native" / a.stem),
