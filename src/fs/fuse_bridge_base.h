@@ -30,10 +30,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <functional>
-#include <mutex>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -252,7 +252,7 @@ class BridgeBase {
   }
 
   Ops& ops_;
-  std::function<void()> after_init_;               // written before the loop starts
+  std::function<void()> after_init_;  // written before the loop starts
   mutable std::once_flag after_init_once_;
   mutable std::atomic<bool> after_init_pending_{false};
 };

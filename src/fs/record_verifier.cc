@@ -58,8 +58,8 @@ void RecordVerifier::Pass(const ZipEntry& entry, Slot& slot) {
       posix_fadvise(fd_, static_cast<off_t>(entry.data_offset + next + kPassChunk),
                     static_cast<off_t>(kPassChunk), POSIX_FADV_WILLNEED);
     }
-    const size_t got = PreadFull(fd_, std::span(buffer.get(), want), entry.data_offset + done,
-                                 "the archive");
+    const size_t got =
+        PreadFull(fd_, std::span(buffer.get(), want), entry.data_offset + done, "the archive");
     if (got < want) {
       slot.failure = "the archive ends inside the record";
       slot.state = State::kBad;
@@ -69,8 +69,8 @@ void RecordVerifier::Pass(const ZipEntry& entry, Slot& slot) {
     done = next;
   }
   if (crc != entry.crc32) {
-    slot.failure = "CRC-32 mismatch: the archive says " + Hex32(entry.crc32) +
-                   ", the data gives " + Hex32(crc);
+    slot.failure = "CRC-32 mismatch: the archive says " + Hex32(entry.crc32) + ", the data gives " +
+                   Hex32(crc);
     slot.state = State::kBad;
     return;
   }

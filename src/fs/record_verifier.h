@@ -49,9 +49,9 @@ class RecordVerifier {
   struct Slot {
     std::mutex pass_mu;  // held for the whole pass
     std::atomic<State> state{State::kUnknown};
-    uint64_t size = 0;      // guarded by pass_mu
-    uint32_t crc32 = 0;     // guarded by pass_mu
-    std::string failure;    // guarded by pass_mu; set once state is kBad
+    uint64_t size = 0;    // guarded by pass_mu
+    uint32_t crc32 = 0;   // guarded by pass_mu
+    std::string failure;  // guarded by pass_mu; set once state is kBad
   };
   std::shared_ptr<Slot> SlotFor(uint64_t data_offset);
   void Pass(const ZipEntry& entry, Slot& slot);

@@ -1,6 +1,6 @@
 // Record readers: exact bytes for every range, CRC and truncation errors
-// reported as kCorrupt (a stored record's before any byte is served), bounded state for deflated records. Archives come
-// from libzip; a copied ZipEntry with a wrong CRC or size stands in for a
+// reported as kCorrupt (a stored record's before any byte is served), bounded state for deflated
+// records. Archives come from libzip; a copied ZipEntry with a wrong CRC or size stands in for a
 // lying central directory.
 #include <fcntl.h>
 #include <gtest/gtest.h>
