@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 
+#include "journal/manifest_log.h"
 #include "journal_fixture.h"
 #include "slow_tier.h"
 #include "tpkg/error.h"
@@ -142,6 +143,27 @@ TEST_F(JournalTest, TornManifestTailIsDropped) {
   EXPECT_TRUE(j.Stat("pkg/code.py"));
   EXPECT_NE(j.recovery_summary().find("dropped a torn manifest tail of"), std::string::npos)
       << j.recovery_summary();
+}
+
+// Found by tests/fuzz/journal_recovery_fuzz: a replayed entry whose path no
+// lookup accepts (here not UTF-8) was listed by List() but never found by
+// Stat(). Such a manifest was not written by the journal: it is refused.
+TEST_F(JournalTest, ReplayedEntryWithAnInvalidPathIsRefused) {
+  { Journal j = Open(); j.Unlink("pkg/code.py"); }
+  const std::string manifest = journal_dir() + "/manifest";
+  for (const std::string bad : {std::string("new\xff.py"), std::string("a//b"), std::string("/abs")}) {
+    WriteFile(manifest, ReadFile(manifest) + EncodeLogEntry(PathEntry(LogOp::kMkdir, bad)));
+    try {
+      Open();
+      ADD_FAILURE() << "a manifest creating '" << bad << "' was replayed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kCorrupt) << e.what();
+      EXPECT_NE(std::string(e.what()).find("is inconsistent at entry"), std::string::npos) << e.what();
+    }
+    WriteFile(manifest, ReadFile(manifest).substr(0, ReadFile(manifest).size() -
+                                                         EncodeLogEntry(PathEntry(LogOp::kMkdir, bad)).size()));
+  }
+  EXPECT_FALSE(Open().Stat("pkg/code.py"));  // the good entries still replay
 }
 
 TEST_F(JournalTest, JournalOfAnotherArchiveIsRefused) {

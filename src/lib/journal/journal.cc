@@ -27,6 +27,14 @@ bool ChangesArchive(LogOp op) {
 }
 
 int JournalState::CheckEntry(const LogEntry& e) const {
+  // Live operations validated their paths already; a replayed manifest may
+  // hold anything (a damaged or hand-edited file), and a name the tree takes
+  // but no lookup can reach would be listed yet never found.
+  if (e.op != LogOp::kHeader && e.op != LogOp::kCommit) {
+    if (int err = ValidateRecordPath(e.path)) return err;
+    if (e.op == LogOp::kRename)
+      if (int err = ValidateRecordPath(e.path2)) return err;
+  }
   switch (e.op) {
     case LogOp::kCreate: return tree.CheckCreate(e.path);
     case LogOp::kSetContent: return tree.CheckFileExists(e.path);
