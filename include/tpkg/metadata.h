@@ -112,6 +112,16 @@ class RecordSource {
   virtual uint64_t RecordSize(const std::string& name) const;
 };
 
+// The most the analysis (metadata, pickle scan, import scan) reads from one
+// record. A deflated record has no size cap of its own (a 1 KiB record may
+// inflate to a gigabyte; reading it through the mount is fine, it streams),
+// so everything the analysis reads goes through ReadForAnalysis.
+inline constexpr uint64_t kMaxAnalysedRecordBytes = uint64_t{64} << 20;
+
+// The whole record, or Error(kUnsupported) naming it when it is larger than
+// kMaxAnalysedRecordBytes (checked before anything is read).
+std::string ReadForAnalysis(const RecordSource& records, const std::string& name);
+
 // RecordSource over an open archive (entries() order, prefix stripped).
 // The reader must outlive it; reads are safe from several threads.
 class ZipRecordSource : public RecordSource {
