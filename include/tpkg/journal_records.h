@@ -32,6 +32,7 @@ class JournalRecords : public RecordSource {
   std::string ReadRecord(const std::string& name) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
+  bool knows_sizes() const override { return true; }
   // Whether the file now named `name` was written, created or renamed since
   // the archive was opened (MetadataOptions::edited).
   bool IsEdited(const std::string& name) const;

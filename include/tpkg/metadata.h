@@ -110,6 +110,9 @@ class RecordSource {
   // The record's size in bytes. Override when the record may be large: the
   // default reads it all.
   virtual uint64_t RecordSize(const std::string& name) const;
+  // Whether RecordSize() costs no read (archives and journals know sizes;
+  // the in-memory default does not), so that a size can be checked first.
+  virtual bool knows_sizes() const { return false; }
 };
 
 // The most the analysis (metadata, pickle scan, import scan) reads from one
@@ -119,7 +122,8 @@ class RecordSource {
 inline constexpr uint64_t kMaxAnalysedRecordBytes = uint64_t{64} << 20;
 
 // The whole record, or Error(kUnsupported) naming it when it is larger than
-// kMaxAnalysedRecordBytes (checked before anything is read).
+// kMaxAnalysedRecordBytes (checked before anything is read when the source
+// knows_sizes(); a source without sizes holds its records anyway).
 std::string ReadForAnalysis(const RecordSource& records, const std::string& name);
 
 // RecordSource over an open archive (entries() order, prefix stripped).
@@ -131,6 +135,7 @@ class ZipRecordSource : public RecordSource {
   std::string ReadRecord(const std::string& name) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
+  bool knows_sizes() const override { return true; }
 
  private:
   const ZipEntry& Entry(const std::string& name) const;

@@ -139,6 +139,7 @@ class HugeRecord : public RecordSource {
     return {};
   }
   uint64_t RecordSize(const std::string&) const override { return kMaxAnalysedRecordBytes + 1; }
+  bool knows_sizes() const override { return true; }
 };
 
 TEST(AnalysisBoundTest, ARecordLargerThanTheBoundIsRefusedBeforeItIsRead) {

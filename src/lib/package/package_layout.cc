@@ -42,13 +42,19 @@ std::string RecordSource::ReadPrefix(const std::string& name, size_t n) const {
 uint64_t RecordSource::RecordSize(const std::string& name) const { return ReadRecord(name).size(); }
 
 std::string ReadForAnalysis(const RecordSource& records, const std::string& name) {
-  const uint64_t size = records.RecordSize(name);
-  if (size > kMaxAnalysedRecordBytes) {
-    throw Error(Errc::kUnsupported,
-                "record '" + name + "': " + std::to_string(size) + " bytes, and the analysis reads at most " +
-                    std::to_string(kMaxAnalysedRecordBytes >> 20) + " MiB of one record");
+  auto refuse = [&name](uint64_t size) {
+    return Error(Errc::kUnsupported, "record '" + name + "': " + std::to_string(size) +
+                                         " bytes, and the analysis reads at most " +
+                                         std::to_string(kMaxAnalysedRecordBytes >> 20) +
+                                         " MiB of one record");
+  };
+  if (records.knows_sizes()) {
+    if (const uint64_t size = records.RecordSize(name); size > kMaxAnalysedRecordBytes)
+      throw refuse(size);
   }
-  return records.ReadRecord(name);
+  std::string bytes = records.ReadRecord(name);
+  if (bytes.size() > kMaxAnalysedRecordBytes) throw refuse(bytes.size());
+  return bytes;
 }
 
 bool IsFrameworkRecord(std::string_view record) {
