@@ -45,9 +45,11 @@ PUBLIC_CLUSTER = {
     "python_env.h": "package",
     "policy.h": "package",
     "metadata.h": "package",
+    "torch_records.h": "package",
     "journal.h": "journal",
     "write_back.h": "journal",
     "save_log.h": "journal",
+    "journal_records.h": "journal",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

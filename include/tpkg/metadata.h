@@ -110,7 +110,21 @@ class RecordSource {
   // The record's size in bytes. Override when the record may be large: the
   // default reads it all.
   virtual uint64_t RecordSize(const std::string& name) const;
+  // Whether RecordSize() costs no read (archives and journals know sizes;
+  // the in-memory default does not), so that a size can be checked first.
+  virtual bool knows_sizes() const { return false; }
 };
+
+// The most the analysis (metadata, pickle scan, import scan) reads from one
+// record. A deflated record has no size cap of its own (a 1 KiB record may
+// inflate to a gigabyte; reading it through the mount is fine, it streams),
+// so everything the analysis reads goes through ReadForAnalysis.
+inline constexpr uint64_t kMaxAnalysedRecordBytes = uint64_t{64} << 20;
+
+// The whole record, or Error(kUnsupported) naming it when it is larger than
+// kMaxAnalysedRecordBytes (checked before anything is read when the source
+// knows_sizes(); a source without sizes holds its records anyway).
+std::string ReadForAnalysis(const RecordSource& records, const std::string& name);
 
 // RecordSource over an open archive (entries() order, prefix stripped).
 // The reader must outlive it; reads are safe from several threads.
@@ -121,6 +135,7 @@ class ZipRecordSource : public RecordSource {
   std::string ReadRecord(const std::string& name) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
+  bool knows_sizes() const override { return true; }
 
  private:
   const ZipEntry& Entry(const std::string& name) const;

@@ -53,6 +53,18 @@ struct StorageRef {
   friend bool operator==(const StorageRef&, const StorageRef&) = default;
 };
 
+// A tensor rebuilt on a storage (`torch._utils._rebuild_tensor_v2`,
+// `_rebuild_tensor`, `_rebuild_qtensor` called with a storage persistent id,
+// an int offset and literal int tuples for size and stride): the elements of
+// the storage it spans, offset + sum((size[i] - 1) * stride[i]) + 1, or 0 for
+// an empty tensor. torch's loader sets the tensor on the storage it loaded,
+// which cannot grow, so a tensor spanning more elements fails the load.
+struct TensorExtent {
+  size_t storage = 0;     // index into PickleScan::storages
+  uint64_t elements = 0;  // of the storage's dtype
+  friend bool operator==(const TensorExtent&, const TensorExtent&) = default;
+};
+
 // A `__reduce_package__` persistent id: ('reduce_package', id, func, args)
 // as written by torch 1.13, or the older 3-tuple ('reduce_package', func, args).
 struct ReducePackageRef {
@@ -117,6 +129,9 @@ struct PickleScan {
   // Every storage persistent id (BINPERSID/PERSID), in load order, not
   // deduplicated (several tensors on one storage repeat the key).
   std::vector<StorageRef> storages;
+
+  // Every tensor whose extent is knowable (see TensorExtent), in load order.
+  std::vector<TensorExtent> tensors;
 
   // Every `reduce_package` persistent id, in load order.
   std::vector<ReducePackageRef> reduce_packages;

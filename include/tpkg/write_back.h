@@ -144,4 +144,19 @@ struct WriteBackResult {
 WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
                           const WriteBackOptions& options = {});
 
+// Saves the journal's edits to another path: the archive WriteBack would
+// write (same plan, same free-space check, in `out`'s folder; the strict
+// reader and options.validate on the result), written to a temp file beside
+// `out` and then linked to `out`, which must not exist (never overwritten:
+// EEXIST). The new file gets the archive's permission bits and the caller's
+// owner. The archive and its journal are left exactly as they were: the
+// edits stay pending, so nothing is lost if `out` is not what the user
+// wanted (drop them with Journal::Drop, `tpkg edits --discard`, once `out`
+// is right). Written even when no record changed (`out` is then the
+// archive's records in the layout rules above).
+// Throws Error "Cannot save the edits of <archive> to <out>: <reason>".
+WriteBackResult WriteBackTo(const Journal& journal, const std::string& out,
+                            const RegeneratedRecords& metadata,
+                            const WriteBackOptions& options = {});
+
 }  // namespace tpkg

@@ -17,7 +17,16 @@
 // archive, the pre-release `PYTORCH1` format). Every refusal is an
 // Error(kCorrupt or kUnsupported) whose message names the archive, the record
 // and the reason:  `model.pt: record 'model/../x.py': '..' path component`.
-// Non-strict mode keeps only the refusals without which nothing could be read.
+// Non-strict mode keeps only the refusals without which nothing could be read,
+// plus overlapping records (one span of bytes read as many records). What it
+// serves is what torch loads: of several entries with one name, the one
+// torch's lookup finds (zip/torch_lookup.h; the others are `shadowed`); a
+// local header whose name or flags disagree with the central directory is
+// read as torch reads it (central-directory name, sizes and CRC; the local
+// header only says where the data starts). Strict mode also refuses bytes
+// between records that no record holds (a hidden local header), a data
+// descriptor disagreeing with the central directory, and malformed extra
+// fields (zip/zip_gaps.h).
 //
 // Parsing is libtpkg's own, not libzip's: libzip exposes no data offsets,
 // cannot say which rule an archive breaks, and does not compare local
@@ -55,6 +64,10 @@ struct ZipEntry {
   uint64_t size = 0;  // uncompressed size
   uint64_t local_header_offset = 0;
   uint64_t data_offset = 0;  // absolute offset of the (possibly compressed) data
+  // Non-strict mode only: another entry has the same name (or one differing
+  // only in case) and torch's lookup returns that one, never this; Find()
+  // and the mount skip it.
+  bool shadowed = false;
   bool is_directory() const { return !full_name.empty() && full_name.back() == '/'; }
 };
 
@@ -80,6 +93,7 @@ class ZipReader {
   // All entries in central-directory order.
   const std::vector<ZipEntry>& entries() const;
   // Exact (case-sensitive) lookup of a record name; nullptr when absent.
+  // Never returns a shadowed entry.
   const ZipEntry* Find(std::string_view record) const;
 
   // The whole record, inflated if needed; the CRC is verified (kCorrupt on mismatch).

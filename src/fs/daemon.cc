@@ -27,6 +27,7 @@
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
 #include "tpkg/save_log.h"
+#include "tpkg/torch_records.h"
 
 namespace tpkg::fs {
 namespace {
@@ -93,9 +94,17 @@ bool LenientReaderAccepts(const std::string& path) {
   }
 }
 
+// Strict mode also refuses a torch archive whose version or extern-module
+// record torch would choke on (or that hides data): tpkg/torch_records.h.
 std::shared_ptr<const ZipReader> OpenArchive(const std::string& path, bool strict) {
   try {
-    return std::make_shared<const ZipReader>(ZipReader::Open(path, ZipReaderOptions{strict}));
+    auto zip = std::make_shared<const ZipReader>(ZipReader::Open(path, ZipReaderOptions{strict}));
+    if (strict) {
+      if (std::vector<Error> problems = CheckTorchRecords(*zip); !problems.empty()) {
+        throw problems.front();
+      }
+    }
+    return zip;
   } catch (const Error& e) {
     // The reader's message already starts with the archive's path.
     std::string message = std::string("cannot mount ") + e.what();

@@ -8,7 +8,7 @@
 #include <cerrno>
 
 #include "journal_fs_ops_internal.h"
-#include "journal_records.h"
+#include "tpkg/journal_records.h"
 
 namespace tpkg::fs {
 namespace {

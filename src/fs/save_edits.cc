@@ -6,9 +6,9 @@
 #include <ctime>
 
 #include "archive_lock.h"
-#include "journal_records.h"
 #include "log.h"
 #include "tpkg/error.h"
+#include "tpkg/journal_records.h"
 #include "tpkg/metadata.h"
 #include "tpkg/save_log.h"
 #include "tpkg/write_back.h"
@@ -16,22 +16,6 @@
 
 namespace tpkg::fs {
 namespace {
-
-// The regenerated metadata; throws Error(kPolicy) listing every problem
-// when the package would not load as it is.
-RegeneratedRecords RegenerateForSave(const Journal& journal) {
-  if (!IsTorchPackage(journal.original())) return {};
-  const Metadata m = RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal));
-  if (!m.ok()) {
-    throw Error(Errc::kPolicy, "Cannot save " + journal.archive_path() +
-                                   ": the package would no longer load:\n" + m.problems);
-  }
-  for (const std::string& module : m.new_externs) {
-    TPKG_LOG(kInfo) << journal.archive_path() << ": " << module
-                    << " is now extern (an edited source imports it)";
-  }
-  return {{kExternModulesPath, m.extern_modules_text}};
-}
 
 void Record(SaveLogEntry entry) {
   entry.time = static_cast<int64_t>(::time(nullptr));
@@ -58,7 +42,12 @@ int SaveEdits(Journal& journal) noexcept {
       TPKG_LOG(kDebug) << archive << ": nothing changed, the archive was not touched";
       entry.details = {"no changes; " + archive + " left untouched"};
     } else {
-      const RegeneratedRecords metadata = RegenerateForSave(journal);
+      // The notes go to the log and to the save log alike: a daemon in the
+      // background has no terminal, and the save log is what `tpkgfs -u` and
+      // the user read.
+      std::vector<std::string> notes;
+      const RegeneratedRecords metadata = SaveMetadata(journal, notes);
+      for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
       ScopedFd saved_lock;  // held until the journal is dropped (WriteBack returns)
       WriteBackOptions options;
       options.validate = [&saved_lock](const std::string& temp) {
@@ -68,6 +57,7 @@ int SaveEdits(Journal& journal) noexcept {
       TPKG_LOG(kInfo) << result.summary;
       entry.kind = result.written ? SaveLogKind::kSaved : SaveLogKind::kUnchanged;
       entry.details = {result.summary};
+      if (result.written) entry.details.insert(entry.details.end(), notes.begin(), notes.end());
     }
   } catch (const std::exception& e) {
     const std::string advice = "the edits are kept in " + directory + ": mount " + archive +

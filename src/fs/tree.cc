@@ -94,7 +94,7 @@ class TreeBuilder {
     }
     Node& existing = nodes_[it->second - 1];
     if (existing.kind == NodeKind::kDirectory) return false;
-    existing.source = source;  // the later duplicate wins, as in torch's reader
+    existing.source = source;  // a twin torch's lookup skips is never passed here
     return true;
   }
 
@@ -122,6 +122,7 @@ Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* wa
   };
   for (size_t i = 0; i < entries.size(); ++i) {
     const ZipEntry& e = entries[i];
+    if (e.shadowed) continue;  // torch's lookup returns another entry of this name
     auto parts = SplitRecordPath(e.name);
     if (!parts) {
       warn(e, "empty, '.', '..' or over-long (> 255 bytes) path component");

@@ -1,14 +1,12 @@
 #include "virtual_files.h"
 
+#include "tpkg/journal_records.h"
+
 #include <malloc.h>
 
 #include "log.h"
 
 namespace tpkg::fs {
-
-bool IsTorchPackage(const ZipReader& zip) {
-  return zip.Find(kExternModulesPath) != nullptr || zip.Find(kVersionPath) != nullptr;
-}
 
 VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip)
     : VirtualFiles(zip, std::make_shared<ZipRecordSource>(*zip), MetadataOptions{},

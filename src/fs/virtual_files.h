@@ -49,7 +49,6 @@ inline constexpr const char* kDepsDotPath = ".data/deps.dot";
 inline constexpr const char* kVersionPath = ".data/version";
 
 // Whether `zip` is a torch.package (doc/format.md §10.3).
-bool IsTorchPackage(const ZipReader& zip);
 
 class VirtualFiles {
  public:

@@ -40,10 +40,12 @@ const std::vector<Command>& Commands() {
        "(never decoded). Directory entries are dropped, since torch never writes them. OUT is "
        "replaced atomically: a failure leaves it as it was.",
        RunRepack},
-      {"edits", "edits [--discard] ARCHIVE",
+      {"edits", "edits [--discard | --save-to OUT] ARCHIVE",
        "List the edits a read/write mount of ARCHIVE keeps in its journal and has not saved "
        "yet (written, added, renamed, deleted), or with --discard remove them and the journal. "
-       "Fails (EBUSY) while a tpkgfs mount of ARCHIVE is running.",
+       "With --save-to, write the edited package to the new file OUT instead, with every check "
+       "of a save (it must still load; OUT is never overwritten); ARCHIVE and its pending edits "
+       "stay as they are. Fails (EBUSY) while a tpkgfs mount of ARCHIVE is running.",
        RunEdits},
   };
   return commands;

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "output.h"
 #include "tpkg/metadata.h"
+#include "tpkg/torch_records.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::cli {
@@ -27,6 +28,7 @@ int RunCheck(const Command& self, const Args& args) {
   const std::string& path = cmd.operands[0];
   const std::string failed_save = WarnIfLastSaveFailed(path);
   std::vector<Error> problems = CheckArchive(path);
+  if (problems.empty()) problems = CheckTorchRecords(ZipReader::Open(path));
   if (problems.empty()) {
     if (std::string mismatch = PackageExternsMismatch(path); !mismatch.empty()) {
       problems.emplace_back(Errc::kPolicy, path + ": " + mismatch);

@@ -1,8 +1,14 @@
-// `tpkg edits [--discard] ARCHIVE`: the edits a read/write mount left in the
-// archive's journal and not yet saved (tpkg/journal.h), or their removal.
+// `tpkg edits [--discard | --save-to OUT] ARCHIVE`: the edits a read/write
+// mount left in the archive's journal and not yet saved (tpkg/journal.h),
+// their removal, or the edited package saved to another path
+// (tpkg/write_back.h WriteBackTo, after the checks of tpkg/journal_records.h).
+#include <cerrno>
+
 #include "cli.h"
 #include "output.h"
 #include "tpkg/journal.h"
+#include "tpkg/journal_records.h"
+#include "tpkg/write_back.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::cli {
@@ -18,21 +24,43 @@ const char* KindName(Journal::PendingEdit::Kind kind) {
   return "?       ";
 }
 
+// Writes the edited package to `out`; the journal stays.
+int SaveTo(const Journal& journal, const std::string& out_path, Output& out) {
+  std::vector<std::string> notes;
+  const RegeneratedRecords metadata = SaveMetadata(journal, notes);
+  const WriteBackResult result = WriteBackTo(journal, out_path, metadata);
+  out.Line(result.summary);
+  for (const std::string& note : notes) out.Line(note);
+  out.Flush();
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunEdits(const Command& self, const Args& args) {
   po::options_description options("Options");
-  options.add_options()("discard", "remove the journal and every edit in it");
+  options.add_options()("discard", "remove the journal and every edit in it")(
+      "save-to", po::value<std::string>()->value_name("OUT"),
+      "write the edited package to the new file OUT; the journal stays");
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
+  if (cmd.options.count("discard") && cmd.options.count("save-to")) {
+    throw Error(Errc::kInvalidArgument, "--discard and --save-to exclude each other");
+  }
   const ZipReader zip = ZipReader::Open(path);
   std::optional<Journal> journal = Journal::OpenExisting(path, zip);
   Output out;
   if (!journal) {
+    if (cmd.options.count("save-to")) {
+      throw Error(Errc::kNotFound, path + ": no pending edits, nothing to save", ENOENT);
+    }
     out.Line(path + ": no pending edits");
     out.Flush();
     return kExitOk;
+  }
+  if (cmd.options.count("save-to")) {
+    return SaveTo(*journal, cmd.options["save-to"].as<std::string>(), out);
   }
   const std::vector<Journal::PendingEdit> edits = journal->PendingEdits();
   const std::string count = std::to_string(edits.size()) + " pending edits";

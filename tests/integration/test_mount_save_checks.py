@@ -178,3 +178,33 @@ def test_an_unedited_mount_shows_the_archives_own_extern_modules(tmp_path):
     loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
     assert "error" not in loaded["k"], loaded
     assert loaded["k"]["externs"][-2:] == ["os", "subprocess"]
+
+
+def test_a_tensor_spanning_more_than_its_storage_is_refused(tmp_path):
+    """views/b.pkl sets 5 shorts at offset 40 of `.data/1.storage` (100 shorts, 200 bytes);
+    moved to offset 97 the storage record is still long enough, but the tensor spans 102
+    elements and torch fails ("Trying to resize storage that is not resizable")."""
+    from mounting import CORPUS
+    archive = writable_copy(tmp_path, source=CORPUS / "pkg_shared_views.pt")
+    before = archive.read_bytes()
+    pickle = records(archive)["views/b.pkl"]
+    assert pickle.count(b"K\x28K\x05\x85") == 1
+    patched = pickle.replace(b"K\x28K\x05\x85", b"K\x61K\x05\x85")
+    with session(archive, tmp_path / "mnt", allow=REFUSED) as m:
+        (m.path / "views" / "b.pkl").write_bytes(patched)
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert archive.read_bytes() == before
+    stderr = m.stderr()
+    assert "Storage is loaded by a pickle but is missing from the package or too short." in stderr
+    assert ("a tensor of views/b.pkl spans 102 x ShortStorage (204 bytes, offset included), "
+            "and torch loads 200 bytes for this storage") in stderr, stderr
+    # The same edit made without the mount: torch refuses it, as the save said.
+    hostile = tmp_path / "hostile.pt"
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(hostile, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, patched if info.filename.endswith("/views/b.pkl") else data)
+    run = subprocess.run([PYTHON, "-c", "import sys, torch\n"
+                          "torch.package.PackageImporter(sys.argv[1]).load_pickle('views', 'b.pkl')",
+                          str(hostile)], capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "not resizable" in run.stderr, run.stderr

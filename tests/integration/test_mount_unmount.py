@@ -171,6 +171,69 @@ def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(t
     assert u.returncode == 1 and "invalid syntax" in u.stderr
 
 
+def test_a_new_extern_module_is_named_in_the_save_log_of_a_background_save(tmp_path,
+                                                                          background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / INIT, "ab") as f:
+        f.write(b"\nimport colorsys\n")  # stdlib: extern as torch's exporter would make it
+    subprocess.run(["fusermount3", "-u", str(mnt)], check=True)  # no terminal, no tpkgfs -u
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    log = log_of(archive).read_text()
+    assert f" saved {archive}\n" in log, log
+    assert f"  {archive}: colorsys is now extern (an edited source imports it)\n" in log, log
+    loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
+    assert "colorsys" in loaded["k"]["externs"], loaded
+
+
+def pending_edits_of_a_killed_daemon(tmp_path, background, edit):
+    """A copy whose daemon was killed (SIGKILL) after `edit(mnt)`: the edits stay pending."""
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    edit(mnt)
+    (pid,) = daemon_pids(mnt)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)
+    return archive
+
+
+def test_tpkg_edits_save_to_writes_the_edited_package_elsewhere_and_keeps_the_edits(
+        tmp_path, background):
+    def edit(mnt):
+        (mnt / INIT).write_bytes(INIT_TEXT.replace(b"= 3", b"= 23") + b"import colorsys\n")
+    archive = pending_edits_of_a_killed_daemon(tmp_path, background, edit)
+    before = archive.read_bytes()
+    out = tmp_path / "elsewhere.pt"
+    r = run(TPKG, "edits", "--save-to", out, archive)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"saved the edits of {archive} to {out}: 1 records from the "
+                               "journal, 1 regenerated, "), r.stdout
+    assert r.stdout.splitlines()[0].endswith(f"; {archive} and its pending edits are unchanged")
+    assert f"{archive}: colorsys is now extern (an edited source imports it)" in r.stdout
+    assert archive.read_bytes() == before
+    listed = run(TPKG, "edits", archive)
+    assert listed.returncode == 0 and f"written  {INIT}" in listed.stdout, listed.stdout
+    loaded = torch_check([{"name": "out", "archive": str(out), "attr": "DEFAULT_HIDDEN"}])
+    assert loaded["out"].get("value") == "23", loaded
+    again = run(TPKG, "edits", "--save-to", out, archive)  # never overwrites
+    assert again.returncode == 1 and "exists (never overwritten)" in again.stderr, again.stderr
+
+
+def test_tpkg_edits_save_to_runs_the_checks_of_a_save(tmp_path, background):
+    def edit(mnt):
+        with open(mnt / MODEL_PY, "ab") as f:
+            f.write(BROKEN_IMPORT)
+    archive = pending_edits_of_a_killed_daemon(tmp_path, background, edit)
+    out = tmp_path / "elsewhere.pt"
+    r = run(TPKG, "edits", "--save-to", out, archive)
+    assert r.returncode == 1 and "would no longer load" in r.stderr, r.stderr
+    assert "invalid syntax" in r.stderr
+    assert not out.exists() and not list(tmp_path.glob("elsewhere.pt.tpkg-*"))
+
+
 def stopped_daemon(background, mnt):
     """Stops (SIGSTOP) the one daemon serving `mnt`; the fixture continues it at teardown."""
     pids = daemon_pids(mnt)

@@ -98,6 +98,25 @@ TEST(PickleScanTest, DecodesStoragePersistentIdsInLoadOrder) {
             (StorageRef{{"torch", "LongStorage"}, "0.storage", false, "cuda:0", 256}));
 }
 
+// _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks):
+// offset + sum((size - 1) * stride) + 1 elements, 0 for an empty tensor;
+// nothing when an operand is no literal (here a float offset).
+TEST(PickleScanTest, RecordsTheExtentOfEachTensorOnAStorage) {
+  auto tensor = [](const std::string& offset, const std::string& size,
+                   const std::string& stride) {
+    return Global("torch._utils", "_rebuild_tensor_v2") + "(" + StoragePid(BinInt1(0), 30) +
+           offset + size + stride + "\x89" + Global("collections", "OrderedDict") + ")Rt" + "R";
+  };
+  const std::string p = Proto(2) + "(" +
+                        tensor(BinInt1(2), "(K\x04K\x06t", "(K\x06K\x01t") +  // 2+18+5+1
+                        tensor(BinInt1(0), "(K\x00K\x06t"s, "(K\x06K\x01t") +  // empty
+                        tensor("G?\xf0\x00\x00\x00\x00\x00\x00"s, ")", ")") +  // 1.0
+                        "l.";
+  const PickleScan s = Scan(p);
+  ASSERT_EQ(s.storages.size(), 3u);
+  EXPECT_EQ(s.tensors, (std::vector<TensorExtent>{{0, 26}, {1, 0}}));
+}
+
 TEST(PickleScanTest, DecodesPersistentIdsBuiltFromMemoizedParts) {
   std::string p = Proto(2) + "(" + BinUnicode("storage") + BinPut(0) +
                   Global("torch", "FloatStorage") + BinPut(1) + BinUnicode("7") +

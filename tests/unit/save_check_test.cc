@@ -144,6 +144,29 @@ TEST(SaveCheckTest, MissingOrShortStoragesAreReported) {
   EXPECT_TRUE(Has(m.problems, "and the package has no such record")) << m.problems;
 }
 
+// views/b.pkl sets a tensor of 5 shorts at offset 40 on `.data/1.storage`
+// (100 shorts). Moving it to offset 97 keeps the record long enough for the
+// storage, but the tensor now spans 102 elements: torch's set_() cannot grow
+// the loaded storage ("Trying to resize storage that is not resizable").
+TEST(SaveCheckTest, ATensorSpanningMoreThanItsStorageIsReported) {
+  const CorpusArchive base("pkg_shared_views.pt");
+  std::string pickle = base.records.ReadRecord("views/b.pkl");
+  const std::string offset_40 = std::string("K\x28K\x05\x85", 5);
+  ASSERT_EQ(pickle.find(offset_40), pickle.rfind(offset_40));
+  ASSERT_NE(pickle.find(offset_40), std::string::npos);
+  pickle[pickle.find(offset_40) + 1] = 97;
+  EditedRecords edited(base.records);
+  edited.Put("views/b.pkl", pickle);
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems, "    .data/1.storage\n      Context: a tensor of views/b.pkl spans "
+                              "102 x ShortStorage (204 bytes, offset included), and torch loads "
+                              "200 bytes for this storage"))
+      << m.problems;
+  pickle[pickle.find(std::string("K\x61K\x05\x85", 5)) + 1] = 95;  // 100 elements: fits
+  edited.Put("views/b.pkl", pickle);
+  EXPECT_TRUE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).ok());
+}
+
 TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
   const CorpusArchive base("pkg_dtypes.pt");
   for (const auto& [text, ok] : std::vector<std::pair<std::string, bool>>{{"6\n", true},

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -152,6 +154,61 @@ TEST_F(WriteBackTest, EditedArchiveIsWhatTheExporterWouldHaveWritten) {
   const std::string expected_path = dir_ / "expected/model.pt";  // same prefix folder
   MakeArchive(expected_path, ExpectedAfterEditSession());
   EXPECT_EQ(ReadFile(archive_), ReadFile(expected_path));
+}
+
+// Files in `directory` other than the given ones (temp files left behind).
+std::vector<std::string> OtherFiles(const std::string& directory,
+                                    const std::vector<std::string>& expected) {
+  std::vector<std::string> others;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    const std::string name = entry.path().filename().string();
+    if (std::find(expected.begin(), expected.end(), name) == expected.end())
+      others.push_back(name);
+  }
+  return others;
+}
+
+TEST_F(WriteBackTest, SaveToWritesWhatASaveWouldAndLeavesTheArchiveAndItsEdits) {
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  EditSession(j);
+  ASSERT_EQ(mkdir((dir_ / "out").c_str(), 0755), 0);
+  const std::string out = dir_ / "out/model.pt";
+  const WriteBackResult r = WriteBackTo(j, out, {{".data/extern_modules", "numpy\n"}});
+  EXPECT_TRUE(r.written);
+  EXPECT_EQ(r.summary.rfind("saved the edits of " + j.archive_path() + " to " + out + ": 2 "
+                            "records from the journal, 1 regenerated, 6 copied raw, ", 0), 0u)
+      << r.summary;
+  ExpectArchiveUnchanged(before);
+  EXPECT_EQ(j.PendingEdits().size(), 4u);  // written, added, renamed, deleted
+  EXPECT_TRUE(PathExists(journal_dir()));
+  ASSERT_EQ(mkdir((dir_ / "expected").c_str(), 0755), 0);
+  MakeArchive(dir_ / "expected/model.pt", ExpectedAfterEditSession());
+  EXPECT_EQ(ReadFile(out), ReadFile(dir_ / "expected/model.pt"));
+  EXPECT_TRUE(OtherFiles(dir_ / "out", {"model.pt"}).empty());
+}
+
+TEST_F(WriteBackTest, SaveToNeverOverwritesAndLeavesNoTempFileWhenRefused) {
+  Journal j = Open();
+  EditSession(j);
+  const std::string out = dir_ / "taken.pt";
+  WriteFile(out, "mine");
+  try {
+    WriteBackTo(j, out, {});
+    FAIL() << "overwrote";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kExists);
+    EXPECT_NE(std::string(e.what()).find("'" + out + "' exists (never overwritten)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ReadFile(out), "mine");
+  WriteBackOptions refuse;
+  refuse.validate = [](const std::string&) { throw Error(Errc::kPolicy, "would not load"); };
+  const std::string other = dir_ / "other.pt";
+  EXPECT_THROW(WriteBackTo(j, other, {}, refuse), Error);
+  EXPECT_FALSE(PathExists(other));
+  EXPECT_TRUE(OtherFiles(dir_.path(), {"model.pt", "taken.pt", ".model.pt.tpkgfs"}).empty())
+      << OtherFiles(dir_.path(), {"model.pt", "taken.pt", ".model.pt.tpkgfs"}).front();
 }
 
 TEST_F(WriteBackTest, RecordsAreAlignedRawCopiesIdenticalAndCrcsRight) {

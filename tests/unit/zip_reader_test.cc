@@ -10,6 +10,7 @@
 
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
+#include "zip_hostile_util.h"
 #include "zip_test_util.h"
 
 namespace tpkg {
@@ -133,51 +134,6 @@ TEST(ZipReaderTest, FindIsExactAndCaseSensitive) {
 
 // ---------------------------------------------------------------- hostile archives
 
-// The base archive every hostile case starts from. Names are chosen so that
-// a same-length patch turns one into the case under test.
-std::string BaseArchive() {
-  std::string data(100, '\0');
-  std::iota(data.begin(), data.end(), 0);
-  return BuildArchive("p", {{"first.txt", "first\n"},
-                            {"data.bin", data},
-                            {"dup1", "one"},
-                            {"dup2", "two"},
-                            {"sub", "file"},
-                            {"sux/f", "in folder"},
-                            {"abs", "a"},
-                            {"d/xx/e", "deep"},
-                            {"outx", "out"},
-                            {"empty", ""},
-                            {".data/version", "6\n"}});
-}
-
-// An archive holding one deflated record copied from the zip-tool corpus file.
-std::string DeflatedArchive() {
-  const ZipReader src = ZipReader::Open(CorpusPath("pkg_deflated_by_zip_tool.pt"));
-  std::string out;
-  ZipWriter w = ZipWriter::ToSink(std::make_unique<StringSink>(&out), "p");
-  w.CopyRawRecord(src, *src.Find("corpus_models/model.py"), "model.py");
-  w.AddRecord(".data/version", "6\n");
-  w.Finish();
-  return out;
-}
-
-size_t LocalAt(const std::string& b, const std::string& full) { return b.find(full) - 30; }
-size_t CentralAt(const std::string& b, const std::string& full) { return b.rfind(full) - 46; }
-size_t DataAt(const std::string& b, const std::string& full) {
-  const size_t local = LocalAt(b, full);
-  return local + 30 + Get16(b, local + 26) + Get16(b, local + 28);
-}
-size_t EocdAt(const std::string& b) { return b.size() - 22; }
-size_t Zip64EocdAt(const std::string& b) { return b.size() - 22 - 20 - 56; }
-size_t LocatorAt(const std::string& b) { return b.size() - 22 - 20; }
-
-// Renames a record in both its local and its central header (same length).
-void Rename(std::string& b, const std::string& from, const std::string& to) {
-  b.replace(b.find(from), to.size(), to);
-  b.replace(b.rfind(from), to.size(), to);
-}
-
 using Mutation = std::function<void(std::string&)>;
 
 struct HostileCase {
@@ -261,7 +217,36 @@ std::vector<HostileCase> HostileCases() {
        [](auto& b) {
          for (size_t at : {20, 24}) Put32(b, CentralAt(b, "p/data.bin") + at, 250);
        },
-       kCorrupt, "record 'p/dup1': overlaps record 'p/data.bin'", true},
+       kCorrupt, "record 'p/dup1': overlaps record 'p/data.bin'", false},
+      {"LocalHeaderTheDirectoryDoesNotList", base, [](auto& b) { Unlist(b, "p/dup2"); },
+       kCorrupt,
+       "64 bytes at offset 403 before record 'p/sub' belong to no record (a local header the "
+       "central directory does not list)",
+       true},
+      {"DataBetweenRecords", base,
+       [](auto& b) {
+         Unlist(b, "p/dup2");
+         Put32(b, LocalAt(b, "p/dup2"), 0x12345678);
+       },
+       kCorrupt, "before record 'p/sub' belong to no record (data outside any record)", true},
+      {"DataDescriptorDisagrees", base,
+       [](auto& b) { Put32(b, DataAt(b, "p/dup1") + 3 + 8, 300); }, kCorrupt,
+       "record 'p/dup1': data descriptor disagrees with the central directory", true},
+      {"DataDescriptorMissing", base,
+       [](auto& b) {
+         Put16(b, LocalAt(b, "p/empty") + 6, 0x0808);
+         Put16(b, CentralAt(b, "p/empty") + 8, 0x0808);
+       },
+       kCorrupt, "record 'p/empty': data descriptor missing", true},
+      {"CentralExtraBlockRunsPastTheField", base,
+       [](auto& b) {
+         Put16(b, CentralAt(b, "p/d/xx/e") + 28, 4);
+         Put16(b, CentralAt(b, "p/d/xx/e") + 30, 4);
+       },
+       kCorrupt,
+       "record 'p/d/': central directory extra block 0x7878 at byte 0 declares 25903 bytes, "
+       "and only 0 remain",
+       true},
       {"DataPastTheEndOfTheFile", base,
        [](auto& b) {
          for (size_t at : {20, 24}) Put32(b, CentralAt(b, "p/data.bin") + at, 0x10000000);
@@ -400,16 +385,22 @@ std::vector<ReadCase> BadDataCases() {
       {"StoredCrcMismatch", BaseArchive, [](auto& b) { b[DataAt(b, "p/data.bin")] ^= 1; },
        "data.bin", "record 'p/data.bin': CRC-32 mismatch"},
       {"DeflatedCrcMismatch", DeflatedArchive,
-       [](auto& b) { Put32(b, CentralAt(b, "p/model.py") + 16, 0x12345678); }, "model.py",
+       [](auto& b) {
+         Put32(b, CentralAt(b, "p/model.py") + 16, 0x12345678);
+         Put32(b, DescriptorAt(b, "p/model.py") + 4, 0x12345678);  // consistent headers
+       },
+       "model.py",
        "CRC-32 mismatch (archive says 12345678"},
       {"DeflatedLongerThanItsSize", DeflatedArchive,
        [](auto& b) {
          Put32(b, CentralAt(b, "p/model.py") + 24, Get32(b, CentralAt(b, "p/model.py") + 24) - 1);
+         Put32(b, DescriptorAt(b, "p/model.py") + 12, Get32(b, CentralAt(b, "p/model.py") + 24));
        },
        "model.py", "inflates to more bytes than its size"},
       {"DeflatedShorterThanItsSize", DeflatedArchive,
        [](auto& b) {
          Put32(b, CentralAt(b, "p/model.py") + 24, Get32(b, CentralAt(b, "p/model.py") + 24) + 1);
+         Put32(b, DescriptorAt(b, "p/model.py") + 12, Get32(b, CentralAt(b, "p/model.py") + 24));
        },
        "model.py", "inflates to fewer bytes than its size"},
       {"DeflateGarbage", DeflatedArchive,

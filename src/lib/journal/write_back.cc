@@ -2,6 +2,8 @@
 // edited version (rules in tpkg/write_back.h).
 #include "tpkg/write_back.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,10 +154,68 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
   FsyncDirectory(DirName(archive));
 }
 
+std::string Counts(const WriteBackResult& r) {
+  return std::to_string(r.from_journal) + " records from the journal, " +
+         std::to_string(r.regenerated) + " regenerated, " + std::to_string(r.raw_copied) +
+         " copied raw, " + std::to_string(r.size) + " bytes";
+}
+
 std::string Summary(const std::string& archive, const WriteBackResult& r) {
-  return "saved " + archive + ": " + std::to_string(r.from_journal) +
-         " records from the journal, " + std::to_string(r.regenerated) + " regenerated, " +
-         std::to_string(r.raw_copied) + " copied raw, " + std::to_string(r.size) + " bytes";
+  return "saved " + archive + ": " + Counts(r);
+}
+
+void RefuseExisting(const std::string& out) {
+  struct stat st {};
+  if (::lstat(out.c_str(), &st) == 0) {
+    throw Error(Errc::kExists, "'" + out + "' exists (never overwritten)", EEXIST);
+  }
+  if (errno != ENOENT) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + out + "'", err);
+  }
+}
+
+// A new temp file beside `out`, readable and writable by the caller only
+// until it gets the archive's permission bits.
+ScopedFd CreateTempBeside(const std::string& out, std::string& temp) {
+  temp = out + ".tpkg-XXXXXX";
+  ScopedFd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd.valid()) {
+    const int err = errno;
+    ThrowSystemError("Cannot create a temp file beside '" + out + "'", err);
+  }
+  return fd;
+}
+
+void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string& out,
+               const WriteBackOptions& options, WriteBackResult* result) {
+  const ZipReader& original = journal.original();
+  std::string temp;
+  ScopedFd fd = CreateTempBeside(out, temp);
+  TempFileGuard guard(temp);
+  try {
+    ZipWriter writer = ZipWriter::ToSink(std::make_unique<WriteBehindSink>(fd.get(), temp),
+                                         original.prefix());
+    WriteRecords(plan, original, journal, writer, result);
+    result->size = writer.Finish();
+    const mode_t mode = FstatOrThrow(original.fd(), journal.archive_path()).st_mode & 0777;
+    if (::fchmod(fd.get(), mode) != 0) {
+      const int err = errno;
+      ThrowSystemError("Cannot chmod '" + temp + "'", err);
+    }
+    FsyncOrThrow(fd.get(), temp);
+    ZipReader::Open(temp);  // strict: torch must be able to read it
+    if (options.validate) options.validate(temp);
+    if (::link(temp.c_str(), out.c_str()) != 0) {  // fails rather than replace a new `out`
+      const int err = errno;
+      ThrowSystemError("Cannot link '" + temp + "' to '" + out + "'", err);
+    }
+  } catch (const Error& e) {
+    const std::string cleanup = guard.Remove();
+    throw Error(e.code(), e.what() + cleanup, e.sys_errno());
+  }
+  (void)guard.Remove();
+  FsyncDirectory(DirName(out));
 }
 
 }  // namespace
@@ -191,6 +251,27 @@ WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
     // the next OpenOrCreate removes it.
     result.summary += "; the journal could not be removed yet: " + std::string(e.what());
   }
+  return result;
+}
+
+WriteBackResult WriteBackTo(const Journal& journal, const std::string& out,
+                            const RegeneratedRecords& metadata, const WriteBackOptions& options) {
+  const std::string archive = journal.archive_path();
+  WriteBackResult result;
+  try {
+    RefuseExisting(out);
+    journal.CheckArchiveUnchanged();  // the raw copies read the archive
+    const WritePlan plan = PlanWriteBack(journal, metadata);
+    if (options.check_free_space)
+      CheckFreeSpace(EstimateSaveSize(plan, journal), DirName(out));
+    WriteCopy(plan, journal, out, options, &result);
+  } catch (const Error& e) {
+    throw Error(e.code(), "Cannot save the edits of " + archive + " to " + out + ": " + e.what(),
+                e.sys_errno());
+  }
+  result.written = true;
+  result.summary = "saved the edits of " + archive + " to " + out + ": " + Counts(result) +
+                   "; " + archive + " and its pending edits are unchanged";
   return result;
 }
 

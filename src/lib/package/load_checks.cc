@@ -3,14 +3,11 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace tpkg {
 namespace {
-
-// caffe2/serialize/versions.h of torch 1.13 (doc/format.md §3.1).
-constexpr uint64_t kMinSupportedVersion = 1;
-constexpr uint64_t kMaxSupportedVersion = 10;
 
 void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason reason,
                 const std::string& context) {
@@ -20,9 +17,11 @@ void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason r
   attrs.error_context = context;
 }
 
+}  // namespace
+
 // The value as the reader parses it: C strtoull in base 10, leading blanks
 // skipped, trailing junk ignored; nullopt when no digit was parsed.
-std::optional<uint64_t> ParseVersion(std::string_view text) {
+std::optional<uint64_t> ParseTorchVersion(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && (text[i] == ' ' || (text[i] >= '\t' && text[i] <= '\r'))) ++i;
   if (i < text.size() && text[i] == '+') ++i;
@@ -35,8 +34,6 @@ std::optional<uint64_t> ParseVersion(std::string_view text) {
   if (digits == 0) return std::nullopt;
   return value;
 }
-
-}  // namespace
 
 uint64_t StorageElementSize(std::string_view storage_class) {
   static const std::map<std::string_view, uint64_t> kSizes = {
@@ -51,22 +48,61 @@ uint64_t StorageElementSize(std::string_view storage_class) {
   return it == kSizes.end() ? 0 : it->second;
 }
 
+namespace {
+
+// What torch.package's loader holds for one key: the bytes of its first load.
+struct LoadedStorage {
+  uint64_t bytes = 0;
+  bool knowable = false;
+};
+
+void CheckTensorExtents(const ArchivePickle& pickle,
+                        const std::unordered_map<std::string, LoadedStorage>& loaded,
+                        DepGraph& problems) {
+  for (const TensorExtent& t : pickle.tensors) {
+    if (t.storage >= pickle.storages.size()) continue;
+    const StorageRef& ref = pickle.storages[t.storage];
+    if (!ref.key_is_int) continue;
+    const auto it = loaded.find(ref.key);
+    const uint64_t element = StorageElementSize(ref.storage_type.name);
+    if (it == loaded.end() || !it->second.knowable || element == 0 ||
+        t.elements > UINT64_MAX / element)
+      continue;
+    const uint64_t needed = t.elements * element;
+    if (needed > it->second.bytes) {
+      const std::string record = ".data/" + ref.key + ".storage";
+      AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+                 "a tensor of " + pickle.record + " spans " + std::to_string(t.elements) + " x " +
+                     ref.storage_type.name + " (" + std::to_string(needed) +
+                     " bytes, offset included), and torch loads " +
+                     std::to_string(it->second.bytes) + " bytes for this storage");
+    }
+  }
+}
+
+}  // namespace
+
 void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                    const std::vector<std::string>& names, DepGraph& problems) {
   const std::unordered_set<std::string> present(names.begin(), names.end());
+  // Keyed by storage key; the first persistent id of a key decides, as in
+  // PackageImporter's loaded_storages (pickles are loaded in record order).
+  std::unordered_map<std::string, LoadedStorage> loaded;
   for (const ArchivePickle& pickle : layout.pickles()) {
     for (const StorageRef& ref : pickle.storages) {
       // torch.package pickles name storages by int key; other keys belong to
       // TorchScript or torch.save, whose records live elsewhere.
       if (!ref.key_is_int) continue;
       const std::string record = ".data/" + ref.key + ".storage";
+      const uint64_t element = StorageElementSize(ref.storage_type.name);
+      const bool knowable = element != 0 && ref.numel <= UINT64_MAX / element;
+      loaded.try_emplace(ref.key, LoadedStorage{knowable ? ref.numel * element : 0, knowable});
       if (!present.contains(record)) {
         AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
                    "loaded by " + pickle.record + ", and the package has no such record");
         continue;
       }
-      const uint64_t element = StorageElementSize(ref.storage_type.name);
-      if (element == 0 || ref.numel > UINT64_MAX / element) continue;  // size not knowable
+      if (!knowable) continue;  // size not knowable
       const uint64_t needed = ref.numel * element;
       const uint64_t size = records.RecordSize(record);
       if (size < needed) {
@@ -76,6 +112,7 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                        " bytes), and the record holds " + std::to_string(size));
       }
     }
+    CheckTensorExtents(pickle, loaded, problems);
   }
 }
 
@@ -93,7 +130,7 @@ void CheckVersion(const RecordSource& records, const std::vector<std::string>& n
     return;
   }
   const std::string text = records.ReadPrefix(record, 64);
-  const std::optional<uint64_t> version = ParseVersion(text);
+  const std::optional<uint64_t> version = ParseTorchVersion(text);
   if (!version) {
     AddProblem(problems, record, PackagingErrorReason::kUnsupportedVersion,
                "not a number, torch cannot parse the version");

@@ -6,17 +6,31 @@
 // Thread safety: pure functions of their arguments.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include "package/package_layout.h"
 #include "tpkg/dep_graph.h"
 #include "tpkg/metadata.h"
 
 namespace tpkg {
 
+// caffe2/serialize/versions.h of torch 1.13 (doc/format.md §3.1).
+inline constexpr uint64_t kMinSupportedVersion = 1;
+inline constexpr uint64_t kMaxSupportedVersion = 10;
+
+// A version record's value as torch's reader parses it (C strtoull in base
+// 10, leading blanks skipped, trailing junk ignored); nullopt without digits.
+std::optional<uint64_t> ParseTorchVersion(std::string_view text);
+
 // Bytes per element of a storage class ("FloatStorage": 4); 0 when unknown.
 uint64_t StorageElementSize(std::string_view storage_class);
 
 // Every `.data/<key>.storage` a pickle loads that is missing or shorter than
-// numel x element size: a kMissingStorage node named after the record.
+// numel x element size, or on which a tensor spans more elements than the
+// storage torch loads holds (torch.package loads a key once, with the numel
+// and dtype of its first persistent id, and cannot grow it): a
+// kMissingStorage node named after the record.
 void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                    const std::vector<std::string>& names, DepGraph& problems);
 

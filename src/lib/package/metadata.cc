@@ -35,7 +35,7 @@ std::vector<std::string> PreviousExterns(const RecordSource& records,
                                          const MetadataOptions& options) {
   if (options.previous_externs) return *options.previous_externs;
   for (const auto& name : records.RecordNames()) {
-    if (name == ".data/extern_modules") return ParseExternModules(records.ReadRecord(name));
+    if (name == ".data/extern_modules") return ParseExternModules(ReadForAnalysis(records, name));
   }
   return {};
 }

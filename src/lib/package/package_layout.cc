@@ -41,6 +41,22 @@ std::string RecordSource::ReadPrefix(const std::string& name, size_t n) const {
 
 uint64_t RecordSource::RecordSize(const std::string& name) const { return ReadRecord(name).size(); }
 
+std::string ReadForAnalysis(const RecordSource& records, const std::string& name) {
+  auto refuse = [&name](uint64_t size) {
+    return Error(Errc::kUnsupported, "record '" + name + "': " + std::to_string(size) +
+                                         " bytes, and the analysis reads at most " +
+                                         std::to_string(kMaxAnalysedRecordBytes >> 20) +
+                                         " MiB of one record");
+  };
+  if (records.knows_sizes()) {
+    if (const uint64_t size = records.RecordSize(name); size > kMaxAnalysedRecordBytes)
+      throw refuse(size);
+  }
+  std::string bytes = records.ReadRecord(name);
+  if (bytes.size() > kMaxAnalysedRecordBytes) throw refuse(bytes.size());
+  return bytes;
+}
+
 bool IsFrameworkRecord(std::string_view record) {
   return record.empty() || record.ends_with('/') || record.starts_with(".data/");
 }
@@ -90,7 +106,7 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
 // importer's tree (doc/format.md §8.1).
 void ArchiveLayout::AddModule(const std::string& record, const RecordSource& records) {
   const auto source = ModuleOfRecord(record);
-  const std::string text = records.ReadRecord(record);
+  const std::string text = ReadForAnalysis(records, record);
   modules_[source->module] =
       ArchiveModule{record, source->is_package, text == kMockStubSource,
                     ScanModuleImports(text, source->module, source->is_package)};
@@ -115,14 +131,16 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
                        slash == std::string::npos ? "" : DotsFor(record.substr(0, slash)),
                        record.substr(slash == std::string::npos ? 0 : slash + 1),
                        {},
+                       {},
                        {}};
   try {
-    const std::string bytes = records.ReadRecord(record);
+    const std::string bytes = ReadForAnalysis(records, record);
     PickleScan scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
     pickle.deps.modules = std::move(scan.modules);
     for (auto& g : scan.globals)
       pickle.deps.globals.emplace_back(std::move(g.module), std::move(g.name));
     pickle.storages = std::move(scan.storages);
+    pickle.tensors = std::move(scan.tensors);
   } catch (const Error& e) {
     if (record.ends_with(".pkl")) {
       problems_.push_back({pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,

@@ -60,6 +60,7 @@ struct ArchivePickle {
   std::string resource;              // "x.pkl"
   PickleDependencies deps;           // what save_pickle's scan found (torch_last_module unset)
   std::vector<StorageRef> storages;  // the storages it loads (load_checks.h)
+  std::vector<TensorExtent> tensors;  // the tensors it sets on them (load_checks.h)
   std::string NodeName() const { return "<" + package + "." + resource + ">"; }
 };
 

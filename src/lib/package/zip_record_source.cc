@@ -7,7 +7,9 @@ namespace tpkg {
 std::vector<std::string> ZipRecordSource::RecordNames() const {
   std::vector<std::string> names;
   names.reserve(zip_.entries().size());
-  for (const ZipEntry& e : zip_.entries()) names.push_back(e.name);
+  for (const ZipEntry& e : zip_.entries()) {
+    if (!e.shadowed) names.push_back(e.name);
+  }
   return names;
 }
 

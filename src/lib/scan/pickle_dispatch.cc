@@ -180,11 +180,17 @@ bool Scanner::HandleObjectOp(Op op) {
       Push(Value::Opaque());
       return true;
     }
-    case Op::kReduce: case Op::kNewObj: Pop(); Top() = Value::Opaque(); return true;
+    case Op::kReduce: {
+      const Value args = Pop();
+      NoteTensor(Top(), args);
+      Top() = Value::Opaque();
+      return true;
+    }
+    case Op::kNewObj: Pop(); Top() = Value::Opaque(); return true;
     case Op::kNewObjEx: Pop(); Pop(); Top() = Value::Opaque(); return true;
     case Op::kBuild: Pop(); Top(); return true;
     case Op::kPersId: cursor_.ReadLine(); Push(Value::Opaque()); return true;  // a str pid: no torch id
-    case Op::kBinPersId: DecodePersistentId(Pop()); Push(Value::Opaque()); return true;
+    case Op::kBinPersId: Push(DecodePersistentId(Pop())); return true;
     case Op::kExt1: case Op::kExt2: case Op::kExt4:
       // copyreg's extension registry is empty unless a program fills it,
       // and torch never does: pickle.Unpickler fails here as well.

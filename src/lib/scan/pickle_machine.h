@@ -71,8 +71,11 @@ class Scanner {
   void PushGlobalFromLines(bool is_inst);
   void PushStackGlobal();
   void AddGlobal(uint32_t module_id, uint32_t name_id);
-  void DecodePersistentId(const Value& pid);
+  // What BINPERSID pushes: a kStorage value for a storage id, else kOpaque.
+  Value DecodePersistentId(const Value& pid);
   void DecodeStorage(const std::vector<Value>& items);
+  // Records the extent of a tensor when `callable(args)` rebuilds one.
+  void NoteTensor(const Value& callable, const Value& args);
   void DecodeReducePackage(const std::vector<Value>& items);
   PickleGlobal GlobalOf(const Value& v, const char* what) const;
   std::string PidString(const Value& v, const char* what) const;

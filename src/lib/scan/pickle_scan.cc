@@ -3,6 +3,7 @@
 // (scan/pickle_machine.h; the opcode groups are in pickle_dispatch.cc).
 #include "tpkg/pickle_scan.h"
 
+#include <optional>
 #include <utility>
 
 #include "scan/pickle_machine.h"
@@ -146,13 +147,61 @@ void Scanner::AddGlobal(uint32_t module_id, uint32_t name_id) {
 
 // torch's persistent_load dispatches on the tuple's first element; other
 // shapes load as None in 1.13 and are ignored here too.
-void Scanner::DecodePersistentId(const Value& pid) {
-  if (pid.kind != Kind::kTuple || pid.items().empty() || pid.items()[0].kind != Kind::kStr) return;
+Value Scanner::DecodePersistentId(const Value& pid) {
+  if (pid.kind != Kind::kTuple || pid.items().empty() || pid.items()[0].kind != Kind::kStr)
+    return Value::Opaque();
   std::string_view type = pid.items()[0].text;
-  if (type == "storage")
+  if (type == "storage") {
     DecodeStorage(pid.items());
-  else if (type == "reduce_package")
-    DecodeReducePackage(pid.items());
+    return Value::Make(Kind::kStorage, static_cast<int64_t>(result_.storages.size() - 1));
+  }
+  if (type == "reduce_package") DecodeReducePackage(pid.items());
+  return Value::Opaque();
+}
+
+namespace {
+
+bool IsTensorRebuild(std::string_view module, std::string_view name) {
+  return module == "torch._utils" &&
+         (name == "_rebuild_tensor_v2" || name == "_rebuild_tensor" || name == "_rebuild_qtensor");
+}
+
+// offset + sum((size[i] - 1) * stride[i]) + 1 (0 when a size is 0), or
+// nullopt when a value is no literal non-negative int or the sum overflows.
+std::optional<uint64_t> Extent(const Value& offset, const Value& size, const Value& stride) {
+  auto non_negative = [](const Value& v) { return v.kind == Kind::kInt && v.int_value >= 0; };
+  if (!non_negative(offset) || size.kind != Kind::kTuple || stride.kind != Kind::kTuple ||
+      size.items().size() != stride.items().size())
+    return std::nullopt;
+  uint64_t last = static_cast<uint64_t>(offset.int_value);
+  bool overflow = false;
+  for (size_t i = 0; i < size.items().size(); ++i) {
+    const Value& n = size.items()[i];
+    const Value& step = stride.items()[i];
+    if (!non_negative(n) || !non_negative(step)) return std::nullopt;
+    if (n.int_value == 0) return 0;  // an empty tensor needs no element
+    uint64_t span = 0;
+    overflow |= __builtin_mul_overflow(static_cast<uint64_t>(n.int_value - 1),
+                                       static_cast<uint64_t>(step.int_value), &span);
+    overflow |= __builtin_add_overflow(last, span, &last);
+  }
+  if (overflow || last == UINT64_MAX) return std::nullopt;
+  return last + 1;
+}
+
+}  // namespace
+
+void Scanner::NoteTensor(const Value& callable, const Value& args) {
+  if (callable.kind != Kind::kGlobal || args.kind != Kind::kTuple || args.items().size() < 4 ||
+      args.items()[0].kind != Kind::kStorage)
+    return;
+  if (!IsTensorRebuild(strings_.Text(callable.global_module()),
+                       strings_.Text(callable.global_name())))
+    return;
+  const std::vector<Value>& a = args.items();
+  if (const std::optional<uint64_t> elements = Extent(a[1], a[2], a[3])) {
+    result_.tensors.push_back({static_cast<size_t>(a[0].int_value), *elements});
+  }
 }
 
 // ('storage', storage_type, key, location, numel)

@@ -26,6 +26,7 @@ enum class Kind : uint8_t {
   kStr,     // text
   kGlobal,  // int_value packs the interned (module, name) ids
   kTuple,   // shared->items; int_value is the nesting depth (1 = no tuple inside)
+  kStorage,  // what a storage persistent id loads; int_value indexes PickleScan::storages
 };
 
 struct Value;

@@ -33,13 +33,9 @@ bool NeedsZip64(const ZipEntry& e, uint32_t disk) {
 }
 
 // Fills the 64-bit fields of `e` from the extra field; fatal when they are absent.
-void ResolveZip64(std::string_view extra, ZipEntry& e, uint32_t& disk, size_t index, bool strict,
-                  Problems& problems) {
-  bool well_formed = true;
+void ResolveZip64(std::string_view extra, ZipEntry& e, uint32_t& disk, Problems& problems) {
+  bool well_formed = true;  // a malformed field is reported by ParseCentralDirectory
   auto block = FindExtraBlock(extra, kZip64ExtraId, well_formed);
-  if (strict && !well_formed) {
-    problems.Record(index, e.full_name, Errc::kCorrupt, "malformed extra field");
-  }
   if (!block || !ApplyZip64Extra(*block, e, disk)) {
     problems.Fatal(Errc::kCorrupt,
                    "record " + QuoteName(e.full_name) + ": ZIP64 extra field missing or too short");
@@ -79,10 +75,13 @@ std::vector<ZipEntry> ParseCentralDirectory(std::string_view cd, uint64_t count,
     ZipEntry& e = entries.emplace_back(ParseFixedPart(p));
     e.full_name.assign(p + kCentralHeaderSize, name_len);
     uint32_t disk = Load16(p + central::kDiskStart);
-    if (NeedsZip64(e, disk)) {
-      ResolveZip64(cd.substr(pos + kCentralHeaderSize + name_len, extra_len), e, disk, i, strict,
-                   problems);
+    const std::string_view extra = cd.substr(pos + kCentralHeaderSize + name_len, extra_len);
+    if (strict) {
+      if (std::string why = ExtraFieldProblem(extra); !why.empty()) {
+        problems.Record(i, e.full_name, Errc::kCorrupt, "central directory " + why);
+      }
     }
+    if (NeedsZip64(e, disk)) ResolveZip64(extra, e, disk, problems);
     if (disk != 0) problems.Fatal(Errc::kUnsupported, "multi-disk archives are not supported");
     pos += total;
   }

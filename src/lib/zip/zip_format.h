@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -99,6 +100,27 @@ inline std::optional<std::string_view> FindExtraBlock(std::string_view extra, ui
     extra.remove_prefix(4 + len);
   }
   return std::nullopt;
+}
+
+// Why the blocks of an extra field do not fit in it, or "" when they do: a
+// block whose declared length runs past the field. Torch's reader walks the
+// field only when it needs ZIP64 values; strict mode refuses a malformed one
+// anyway, since the bytes it claims belong to whatever follows. (1-3 stray
+// bytes after the last block are tolerated, as in FindExtraBlock.)
+inline std::string ExtraFieldProblem(std::string_view extra) {
+  for (size_t at = 0; extra.size() - at >= 4;) {
+    const size_t len = Load16(extra.data() + at + 2);
+    const size_t remain = extra.size() - at - 4;
+    if (len > remain) {
+      char id[8];
+      std::snprintf(id, sizeof(id), "0x%04x", Load16(extra.data() + at));
+      return "extra block " + std::string(id) + " at byte " + std::to_string(at) + " declares " +
+             std::to_string(len) + " bytes, and only " + std::to_string(remain) +
+             " remain in the extra field";
+    }
+    at += 4 + len;
+  }
+  return {};
 }
 
 }  // namespace tpkg::zipfmt

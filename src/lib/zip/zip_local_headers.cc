@@ -118,6 +118,9 @@ void ReadOne(int fd, uint64_t file_size, const Window& w, ZipEntry& e, size_t in
   if (std::string why = Disagreement(e, h); !why.empty()) {
     problems.Record(index, e.full_name, Errc::kCorrupt,
                     "local header disagrees with the central directory (" + why + ")");
+  } else if (std::string bad = ExtraFieldProblem(h.substr(header_len - Load16(h.data() + local::kExtraLength)));
+             !bad.empty()) {
+    problems.Record(index, e.full_name, Errc::kCorrupt, "local header " + bad);
   }
 }
 

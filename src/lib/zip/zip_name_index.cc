@@ -37,9 +37,20 @@ const ZipEntry* NameIndex::Find(const std::vector<ZipEntry>& entries,
   const std::string key = Folded(record);
   const ZipEntry* found = nullptr;
   for (size_t i = LowerBound(key); i < order_.size() && folded(order_[i]) == key; ++i) {
-    if (entries[order_[i]].name == record) found = &entries[order_[i]];
+    const ZipEntry& e = entries[order_[i]];
+    if (e.name == record && !e.shadowed) found = &e;
   }
   return found;
+}
+
+std::vector<uint32_t> NameIndex::Twins() const {
+  std::vector<uint32_t> twins;
+  for (size_t i = 0; i < order_.size(); ++i) {
+    const bool same_as_before = i > 0 && folded(order_[i - 1]) == folded(order_[i]);
+    const bool same_as_next = i + 1 < order_.size() && folded(order_[i + 1]) == folded(order_[i]);
+    if (same_as_before || same_as_next) twins.push_back(order_[i]);
+  }
+  return twins;
 }
 
 void NameIndex::Check(const std::vector<ZipEntry>& entries, Problems& problems) const {

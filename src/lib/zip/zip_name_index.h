@@ -34,8 +34,10 @@ class NameIndex {
   NameIndex() = default;
   explicit NameIndex(const std::vector<ZipEntry>& entries);
 
-  // The entry named exactly `record` (the later one if duplicated), or nullptr.
+  // The entry named exactly `record` that is not shadowed, or nullptr.
   const ZipEntry* Find(const std::vector<ZipEntry>& entries, std::string_view record) const;
+  // Entries whose ASCII-folded name another entry shares (duplicates, case twins).
+  std::vector<uint32_t> Twins() const;
   // Reports duplicate names, names differing only in case, and file-and-folder names.
   void Check(const std::vector<ZipEntry>& entries, Problems& problems) const;
 

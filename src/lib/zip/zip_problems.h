@@ -58,6 +58,7 @@ class Problems {
     found_.push_back(std::move(error));
   }
   bool flagged(size_t index) const { return flagged_.count(index) != 0; }
+  bool any_flagged() const { return !flagged_.empty(); }
   std::vector<Error>& found() { return found_; }
 
  private:

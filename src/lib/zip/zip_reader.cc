@@ -22,10 +22,12 @@
 #include "zip/zip_central_directory.h"
 #include "zip/zip_end_records.h"
 #include "zip/zip_format.h"
+#include "zip/zip_gaps.h"
 #include "zip/zip_local_headers.h"
 #include "zip/zip_name_index.h"
 #include "zip/zip_names.h"
 #include "zip/zip_problems.h"
+#include "zip/torch_lookup.h"
 
 namespace tpkg {
 
@@ -163,6 +165,17 @@ void CheckOverlaps(const std::vector<ZipEntry>& entries, std::span<const uint32_
   }
 }
 
+// Of entries sharing a (case-folded) name, all but the one torch's lookup
+// returns are shadowed: non-strict mode serves what torch would load.
+void MarkShadowed(std::vector<ZipEntry>& entries, const NameIndex& index) {
+  const std::vector<uint32_t> twins = index.Twins();
+  if (twins.empty()) return;
+  const std::vector<uint32_t> sorted = MinizSortedOrder(entries);
+  for (const uint32_t i : twins) {
+    entries[i].shadowed = MinizLocate(entries, sorted, entries[i].full_name) != i;
+  }
+}
+
 void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& problems) {
   impl->path = path;
   impl->fd = OpenReadOnly(path);
@@ -177,9 +190,20 @@ void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& pr
   AssignNames(impl->entries, impl->prefix, strict, problems);
   const std::vector<uint32_t> by_offset = SortByOffset(impl->entries);
   ReadLocalHeaders(fd, impl->file_size, impl->entries, by_offset, strict, problems);
-  if (strict) CheckOverlaps(impl->entries, by_offset, cd.offset, problems);
+  // Overlapping records are refused in every mode: torch would serve them,
+  // but one span of data read as many records multiplies what a small file
+  // can claim to hold (and hides which record a byte belongs to).
+  CheckOverlaps(impl->entries, by_offset, cd.offset, problems);
+  // Offsets are only known when no record was refused.
+  if (strict && !problems.any_flagged()) {
+    CheckGaps(fd, impl->entries, by_offset, cd.offset, problems);
+  }
   impl->index = NameIndex(impl->entries);
-  if (strict) impl->index.Check(impl->entries, problems);
+  if (strict) {
+    impl->index.Check(impl->entries, problems);
+  } else {
+    MarkShadowed(impl->entries, impl->index);
+  }
 }
 
 // Reads every record not already refused to the end, so RecordStream checks

@@ -1,4 +1,4 @@
-#include "journal_records.h"
+#include "tpkg/journal_records.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,7 +8,7 @@
 #include "tpkg/file_io.h"
 #include "tpkg/write_back.h"
 
-namespace tpkg::fs {
+namespace tpkg {
 namespace {
 
 // Reads up to `limit` bytes of `fd` from offset 0.
@@ -70,4 +70,22 @@ MetadataOptions SaveCheckOptions(const Journal& journal) {
   return options;
 }
 
-}  // namespace tpkg::fs
+bool IsTorchPackage(const ZipReader& zip) {
+  return zip.Find(".data/extern_modules") != nullptr || zip.Find(".data/version") != nullptr;
+}
+
+RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes) {
+  if (!IsTorchPackage(journal.original())) return {};
+  const Metadata m = RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal));
+  if (!m.ok()) {
+    throw Error(Errc::kPolicy, "Cannot save " + journal.archive_path() +
+                                   ": the package would no longer load:\n" + m.problems);
+  }
+  for (const std::string& module : m.new_externs) {
+    notes.push_back(journal.archive_path() + ": " + module +
+                    " is now extern (an edited source imports it)");
+  }
+  return {{".data/extern_modules", m.extern_modules_text}};
+}
+
+}  // namespace tpkg

@@ -1,4 +1,5 @@
-// journal_records.h: the current contents of a read/write mount as a
+// journal_records.h: the current contents of a journal (a read/write mount's
+// edits over its archive) as a
 // metadata RecordSource (tpkg/metadata.h), for the regenerated
 // `.data/extern_modules` and `.data/deps.dot` and for the check before a save.
 //
@@ -20,8 +21,9 @@
 
 #include "tpkg/journal.h"
 #include "tpkg/metadata.h"
+#include "tpkg/write_back.h"
 
-namespace tpkg::fs {
+namespace tpkg {
 
 class JournalRecords : public RecordSource {
  public:
@@ -30,6 +32,7 @@ class JournalRecords : public RecordSource {
   std::string ReadRecord(const std::string& name) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
+  bool knows_sizes() const override { return true; }
   // Whether the file now named `name` was written, created or renamed since
   // the archive was opened (MetadataOptions::edited).
   bool IsEdited(const std::string& name) const;
@@ -48,4 +51,18 @@ std::vector<std::string> OriginalRecordNames(const ZipReader& zip);
 // `edited`. The journal must outlive them.
 MetadataOptions SaveCheckOptions(const Journal& journal);
 
-}  // namespace tpkg::fs
+// Whether `zip` is a torch.package (it has `.data/extern_modules` or
+// `.data/version`): only then does a save regenerate and check metadata.
+bool IsTorchPackage(const ZipReader& zip);
+
+// The metadata a save of `journal` writes (`.data/extern_modules` of a
+// torch.package; nothing for other archives), after the checks every save
+// runs (metadata.h "Rules for a save"): throws Error(kPolicy) "Cannot save
+// <archive>: the package would no longer load:" and every problem, one per
+// line, when the edited package would not load. `notes` receives one line
+// per module the save makes extern ("<archive>: json is now extern (an
+// edited source imports it)"). Used by the daemon's save and by
+// `tpkg edits --save-to`.
+RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes);
+
+}  // namespace tpkg
