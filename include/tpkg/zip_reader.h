@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,6 +56,13 @@ struct ZipEntry {
   uint64_t size = 0;  // uncompressed size
   uint64_t local_header_offset = 0;
   uint64_t data_offset = 0;  // absolute offset of the (possibly compressed) data
+  // What a zip tool or a tpkgfs save recorded about the file (torch records
+  // neither; doc/format.md §2.5): the permission bits (07777) of the external
+  // attributes when "version made by" names a Unix host, and the modification
+  // time in seconds since the epoch, from the 0x5455 extended-timestamp extra
+  // field, else from a valid DOS date and time (read as local time).
+  std::optional<uint32_t> mode;
+  std::optional<int64_t> mtime;
   bool is_directory() const { return !full_name.empty() && full_name.back() == '/'; }
 };
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "zip/zip_attributes.h"
 #include "zip/zip_format.h"
 
 namespace tpkg {
@@ -79,10 +80,9 @@ std::vector<ZipEntry> ParseCentralDirectory(std::string_view cd, uint64_t count,
     ZipEntry& e = entries.emplace_back(ParseFixedPart(p));
     e.full_name.assign(p + kCentralHeaderSize, name_len);
     uint32_t disk = Load16(p + central::kDiskStart);
-    if (NeedsZip64(e, disk)) {
-      ResolveZip64(cd.substr(pos + kCentralHeaderSize + name_len, extra_len), e, disk, i, strict,
-                   problems);
-    }
+    const std::string_view extra = cd.substr(pos + kCentralHeaderSize + name_len, extra_len);
+    if (NeedsZip64(e, disk)) ResolveZip64(extra, e, disk, i, strict, problems);
+    ReadAttributes(p, extra, &e);
     if (disk != 0) problems.Fatal(Errc::kUnsupported, "multi-disk archives are not supported");
     pos += total;
   }
