@@ -54,10 +54,18 @@
 //   the save had completed and the journal is simply removed.
 // * Concurrency between processes: two daemons never share a journal; the
 //   second OpenOrCreate fails with EBUSY naming the first one's pid.
-// * What a journal keeps that the archive cannot: permission bits and mtimes
-//   (torch writes none), empty directories (the exporter writes no directory
-//   entries). They last as long as the journal, i.e. until the next
-//   successful write-back; SetMode/SetMtime alone do not make it dirty().
+// * Attributes: permission bits and mtimes start as the archive's ZIP
+//   entries hold them (torch writes none) and are saved into the archive by
+//   a write-back (write_back.h), as are empty folders; SetMode and SetMtime
+//   make the journal dirty(). Times are logged with every operation, so the
+//   ctime of what changed and the mtime/ctime of the folders whose listing
+//   changed (create, mkdir, unlink, rmdir, rename) replay identically; a new
+//   file or folder gets the current time. What the archive cannot hold lasts
+//   only as long as the journal (until the next successful write-back): the
+//   access time (SetAtime, apart from the mtime), the ctime, sub-second
+//   parts of times, and the creator of a file (Create/Mkdir `owner`).
+//   An mtime a ZIP cannot hold (before 1970 or after 2106) fails with
+//   EOVERFLOW.
 // * Python bytecode caches are never part of a package: creating, making or
 //   renaming to a path with a `__pycache__` component, or a file name ending
 //   in `.pyc`, fails with EPERM (IsBytecodeCachePath). Python's importer
@@ -100,6 +108,11 @@ struct JournalOptions {
   std::string directory;
 };
 
+// The modes a mount shows for a file or folder the archive holds none for;
+// a save stores a mode only when it differs (tpkg/write_back.h).
+inline constexpr uint32_t kDefaultFileMode = 0644;
+inline constexpr uint32_t kDefaultFolderMode = 0755;
+
 // One name in the current namespace.
 struct JournalNode {
   bool is_dir = false;
@@ -112,9 +125,33 @@ struct JournalNode {
   // original), never on rename: a stable identity for inode/page-cache logic.
   uint64_t data_id = 0;
   uint64_t size = 0;                     // files: current size in bytes
-  std::optional<uint32_t> mode;          // set by Create/Mkdir/SetMode, else daemon default
-  std::optional<struct timespec> mtime;  // SetMtime override, or the data file's mtime when edited
+  std::optional<uint32_t> mode;          // the archive's, or set by Create/Mkdir/SetMode
+  // The archive's, SetMtime's, or the data file's when edited.
+  std::optional<struct timespec> mtime;
+  std::optional<struct timespec> atime;  // SetAtime's (else: as the mtime)
+  std::optional<struct timespec> ctime;  // the last change (else: as the mtime)
+  std::optional<struct timespec> chosen_mtime;  // the last SetMtime's (saved while still current)
+  std::optional<uint32_t> uid, gid;      // the creator, when not the mount's owner
+  uint32_t subdirs = 0;                  // folders: how many folders it holds
   bool edited() const { return !is_dir && original == nullptr; }
+};
+
+// Who made a file or folder (fuse_get_context), when it is not the mount's owner.
+struct JournalOwner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// A folder, for write-back (Journal::Folders()).
+struct JournalFolder {
+  std::string path;
+  std::optional<uint32_t> mode;
+  std::optional<struct timespec> mtime;
+  std::optional<struct timespec> chosen_mtime;  // as JournalNode's
+  bool empty = false;
+  bool made = false;  // made by Mkdir (not a folder the archive's records implied)
+  // The folder entry the archive had under this very name, if any.
+  const ZipEntry* original_entry = nullptr;
 };
 
 struct JournalChild {
@@ -194,6 +231,8 @@ class Journal {
   std::vector<JournalChild> List(std::string_view dir) const;
   // Every file, sorted by path (a snapshot, for write-back).
   std::vector<std::pair<std::string, JournalNode>> Files() const;
+  // Every folder but the root, sorted by path (a snapshot, for write-back).
+  std::vector<JournalFolder> Folders() const;
 
   // --- Content ------------------------------------------------------------
   // A read-only descriptor of an edited file's data; an empty ScopedFd when
@@ -205,7 +244,8 @@ class Journal {
   // `truncate`, fsyncs the copy and logs it. ENOENT, EISDIR.
   ScopedFd OpenForWrite(std::string_view record, bool truncate);
   // A new empty file (O_CREAT|O_EXCL semantics: EEXIST if the name exists).
-  ScopedFd Create(std::string_view record, std::optional<uint32_t> mode = std::nullopt);
+  ScopedFd Create(std::string_view record, std::optional<uint32_t> mode = std::nullopt,
+                  std::optional<JournalOwner> owner = std::nullopt);
   // truncate(2) by name: copies at most `size` original bytes.
   void Truncate(std::string_view record, uint64_t size);
   // Makes an edited file's data durable (fdatasync); no-op for originals.
@@ -216,10 +256,13 @@ class Journal {
   // rename(2): file over file, directory (with its contents) over an empty
   // directory. `no_replace`: RENAME_NOREPLACE (EEXIST).
   void Rename(std::string_view from, std::string_view to, bool no_replace = false);
-  void Mkdir(std::string_view dir, std::optional<uint32_t> mode = std::nullopt);
+  void Mkdir(std::string_view dir, std::optional<uint32_t> mode = std::nullopt,
+             std::optional<JournalOwner> owner = std::nullopt);
   void Rmdir(std::string_view dir);
   void SetMode(std::string_view path, uint32_t mode);
+  // EOVERFLOW for a time a ZIP cannot hold (see the rules above).
   void SetMtime(std::string_view path, struct timespec mtime);
+  void SetAtime(std::string_view path, struct timespec atime);
 
   // --- Write-back support (write_back.h) -----------------------------------
   struct SaveFile {

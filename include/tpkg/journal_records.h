@@ -6,7 +6,8 @@
 //   JournalRecords records(journal);
 //   tpkg::Metadata m = tpkg::RegenerateMetadata(records, options);
 //
-// Record order is the order the next write-back will write
+// Record order is the order the next write-back will write, folder entries
+// ("dir/", empty) included
 // (tpkg::WriteBackOrder, whose rules write_back.h states). The exporter graph
 // is rebuilt in record order, so this keeps the virtual files equal to what
 // the saved archive will hold. Paths not in the journal (the

@@ -9,14 +9,16 @@
 // 1. Plan (PlanWriteBack). The new archive holds the current files, in this
 //    order:
 //      a. the original records still present under their original name, in
-//         their original order, except the trailer (c). ZIP directory
-//         entries (`dir/`, made by zip tools, never by torch) are dropped:
-//         torch needs none, and ZipWriter writes records only;
+//         their original order, except the trailer (c); likewise the
+//         archive's folder entries (`dir/`, made by zip tools, never by
+//         torch) whose folder still exists under that name (the entry of the
+//         prefix folder itself is dropped);
 //      b. at the position of the original `.data/extern_modules` (else of
 //         the first trailer record, else at the end), the records whose name
-//         is new (created, or renamed from another name), sorted by name,
-//         then regenerated records the original did not have: this is where
-//         PackageExporter writes sources and stubs, just before its metadata;
+//         is new (created, or renamed from another name) and the new folder
+//         entries (below), sorted by name, then regenerated records the
+//         original did not have: this is where PackageExporter writes
+//         sources and stubs, just before its metadata;
 //      c. the trailer, the records torch's writer adds when it finishes
 //         (zip/torch_trailer.h), last and in its order: `.data/version` for
 //         archives of torch 1.13; for torch 2.x archives (those with
@@ -31,9 +33,26 @@
 //    file; a regenerated record (`metadata`, e.g. `.data/extern_modules`) replaces the record of
 //    that name, and is copied raw if its bytes are unchanged. Every record's data is 64-byte
 //    aligned, as torch writes it.
+//    Attributes (zip_writer.h RecordAttributes) of records and folder
+//    entries: the permission bits when they differ from the mount's default
+//    (kDefaultFileMode, kDefaultFolderMode) or the archive had some for that
+//    record; the mtime (whole seconds) set through the mount (utimens, e.g.
+//    `touch -d`) while it is still the current one, else the archive's own
+//    while the content is unchanged, else none: the incidental time of a
+//    write or of a folder's listing change is not stored, and such a file
+//    shows the archive file's time (the save's) afterwards. So the records
+//    nobody touched keep their headers (torch's: none), and an edit made
+//    with an editor or `sed -i` saves what torch itself would write. A
+//    folder gets an entry `dir/` when mkdir made it and it is empty, it has
+//    attributes to keep, or the archive had one for it (a folder the
+//    archive's records implied goes with its last file, as in the
+//    archive). torch's reader lists such entries as records and
+//    PackageImporter ignores them (doc/format.md §2.5). The root (the
+//    prefix folder) gets none: its times are the archive file's.
 // 2. Nothing changed (every current file holds the original record of its
-//    name, no record added or removed; the layout changes of step 1 alone
-//    do not count):
+//    name with the original's attributes, no record added or removed, the
+//    same folder entries with the same attributes; the layout changes of
+//    step 1 alone do not count):
 //    the archive is not touched at all (bytes and mtime identical) and the
 //    journal is dropped. Regenerated metadata alone never causes a rewrite.
 // 3. Otherwise: check that the journal's file system has room for the new
@@ -78,6 +97,7 @@
 
 #include "tpkg/journal.h"
 #include "tpkg/zip_reader.h"
+#include "tpkg/zip_writer.h"  // RecordAttributes
 
 namespace tpkg {
 
@@ -104,11 +124,14 @@ struct WriteBackOptions {
 
 struct PlannedRecord {
   // kSerializationId: torch 2.x's id of the records written before it.
-  enum class Source { kRaw, kJournal, kRegenerated, kSerializationId };
+  // kFolder: a folder entry (`name` ends with '/').
+  enum class Source { kRaw, kJournal, kRegenerated, kSerializationId, kFolder };
   std::string name;  // record name in the new archive
   Source source = Source::kRaw;
-  const ZipEntry* entry = nullptr;     // kRaw: the original entry to copy
+  const ZipEntry* entry = nullptr;     // kRaw: the original entry to copy; kFolder: the
+                                       // archive's entry for that folder, if any
   const std::string* bytes = nullptr;  // kRegenerated: points into the metadata map
+  RecordAttributes attrs;              // what the headers say besides the bytes
 };
 
 struct WritePlan {
@@ -117,7 +140,7 @@ struct WritePlan {
 };
 
 // The names of the records a write-back writes, in write order (rules a-c
-// above): the journal's current files plus the records of `metadata`. The
+// above), folder entries as "dir/": the journal's current files plus the records of `metadata`. The
 // daemon lists a mount's records in this order (tpkgfs's JournalRecords), so
 // that the metadata it regenerates is what the saved archive will hold.
 std::vector<std::string> WriteBackOrder(const Journal& journal,
@@ -134,6 +157,7 @@ struct WriteBackResult {
   int raw_copied = 0;
   int from_journal = 0;
   int regenerated = 0;  // the serialization id included
+  int folders = 0;      // folder entries (write_back.h rule 1)
   // What the save could not keep but did not refuse for: the archive's
   // owner or group (a non-root saver, or one outside the archive's group).
   std::vector<std::string> warnings;

@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,6 +69,13 @@ struct ZipEntry {
   // only in case) and torch's lookup returns that one, never this; Find()
   // and the mount skip it.
   bool shadowed = false;
+  // What a zip tool or a tpkgfs save recorded about the file (torch records
+  // neither; doc/format.md §2.5): the permission bits (07777) of the external
+  // attributes when "version made by" names a Unix host, and the modification
+  // time in seconds since the epoch, from the 0x5455 extended-timestamp extra
+  // field, else from a valid DOS date and time (read as local time).
+  std::optional<uint32_t> mode;
+  std::optional<int64_t> mtime;
   bool is_directory() const { return !full_name.empty() && full_name.back() == '/'; }
 };
 

@@ -15,6 +15,12 @@
 //   w.AddRecord(".data/version", "6\n");   // the caller decides the order
 //   w.Finish();                             // central directory + end records
 //
+// Attributes (RecordAttributes): a record or folder may carry permission
+// bits (Unix "version made by" and external attributes) and a modification
+// time (the DOS date and time plus the 0x5455 extended timestamp, whole
+// seconds). Without them the headers are torch's, byte for byte; torch's
+// reader ignores them either way (doc/format.md §2.5).
+//
 // The writer does not reorder, deduplicate or add records. It refuses, before
 // writing anything, what the strict reader would refuse: a name written
 // twice, names differing only in case, a name used as file and folder
@@ -31,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,6 +56,15 @@ class ZipSink {
   virtual void CopyFrom(int src_fd, uint64_t offset, uint64_t size);
 };
 
+// What a record or folder entry says about the file besides its bytes.
+struct RecordAttributes {
+  std::optional<uint32_t> mode;   // permission bits (07777)
+  std::optional<int64_t> mtime;   // seconds since the epoch, 0 .. kMaxZipTime
+  bool operator==(const RecordAttributes&) const = default;
+};
+// The extended timestamp is an unsigned 32-bit count of seconds (to 2106).
+inline constexpr int64_t kMaxZipTime = 0xffffffffLL;
+
 class ZipWriter {
  public:
   // Creates (O_CREAT|O_TRUNC|O_EXCL unless `overwrite`) `path` and writes to it.
@@ -63,23 +79,31 @@ class ZipWriter {
   ~ZipWriter();
 
   // A stored record from memory.
-  void AddRecord(std::string_view record, std::span<const char> data);
+  void AddRecord(std::string_view record, std::span<const char> data,
+                 const RecordAttributes& attrs = {});
   // Text (std::string, string_view, a literal without its NUL): a template so
   // that it wins over the span overload instead of being ambiguous with it.
   template <typename Text>
   requires std::convertible_to<const Text&, std::string_view>
-  void AddRecord(std::string_view record, const Text& data) {
+  void AddRecord(std::string_view record, const Text& data, const RecordAttributes& attrs = {}) {
     const std::string_view text = data;
-    AddRecord(record, std::span<const char>(text.data(), text.size()));
+    AddRecord(record, std::span<const char>(text.data(), text.size()), attrs);
   }
   // A stored record streamed from `size` bytes at `offset` of `fd` (a journal
   // file, a temp file): CRC computed while copying, memory bounded.
-  void AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size);
+  void AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size,
+                       const RecordAttributes& attrs = {});
   // An entry of `src` copied without decoding (stored or deflated), under
   // `record` (defaults to the entry's own name), re-aligned to 64 bytes. The
   // CRC-32 is taken from `entry`, not recomputed. A 0-byte entry is written
-  // as an empty stored record, as torch does.
-  void CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record = {});
+  // as an empty stored record, as torch does. The headers carry `attrs`, not
+  // the entry's own attributes.
+  void CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record = {},
+                     const RecordAttributes& attrs = {});
+  // A folder entry `<prefix>/<folder>/` (0 bytes, stored), as zip tools write
+  // them: how an empty folder, or a folder's mode and time, is kept. Refused
+  // (kExists) when `folder` is a file or its entry was already written.
+  void AddDirectory(std::string_view folder, const RecordAttributes& attrs = {});
 
   // `.data/serialization_id` computed from every record written so far, as
   // torch 2.x's writer adds it at the end of the file (serialization_id.h).

@@ -81,12 +81,23 @@ void FsOps::FillAttr(InodeId ino, struct stat* out) const {
   out->st_gid = options_.gid;
   out->st_atim = out->st_mtim = out->st_ctim = archive_mtime_;
   out->st_blksize = kBlockSize;
+  // The mode and time the archive holds for the record or folder, if any
+  // (zip_reader.h: ZipEntry::mode, ::mtime); else the archive file's time
+  // and read-only defaults.
+  std::optional<uint32_t> mode = node.mode;
+  std::optional<int64_t> mtime = node.mtime;
+  if (const auto* rec = std::get_if<RecordRef>(&node.source)) {
+    const ZipEntry& e = zip_->entries()[rec->entry_index];
+    mode = e.mode;
+    mtime = e.mtime;
+  }
+  if (mtime) out->st_atim = out->st_mtim = out->st_ctim = timespec{static_cast<time_t>(*mtime), 0};
   if (node.kind == NodeKind::kDirectory) {
-    out->st_mode = kDirMode;
+    out->st_mode = mode ? S_IFDIR | *mode : kDirMode;
     out->st_nlink = 2 + node.subdirectories;
     return;
   }
-  out->st_mode = kFileMode;
+  out->st_mode = mode ? S_IFREG | *mode : kFileMode;
   out->st_nlink = 1;
   out->st_size = static_cast<off_t>(FileSize(node));
   out->st_blocks = (out->st_size + 511) / 512;

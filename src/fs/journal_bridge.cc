@@ -9,6 +9,12 @@
 namespace tpkg::fs {
 namespace {
 
+// Who made the request: what it creates belongs to them.
+Caller CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Caller{ctx->uid, ctx->gid};
+}
+
 int ReplyEntry(fuse_req_t req, const JournalBridge& bridge, const struct stat& st) {
   const fuse_entry_param e = EntryFor(bridge, st);
   fuse_reply_entry(req, &e);
@@ -38,7 +44,8 @@ unsigned FieldsOf(int to_set) {
   if (to_set & FUSE_SET_ATTR_SIZE) f |= kSetSize;
   if (to_set & FUSE_SET_ATTR_MTIME) f |= kSetMtime;
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) f |= kSetMtimeNow;
-  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) f |= kSetAtime;
+  if (to_set & FUSE_SET_ATTR_ATIME) f |= kSetAtime;
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) f |= kSetAtimeNow;
   if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) f |= kSetOwner;
   return f;
 }
@@ -82,7 +89,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   bridge.Serve(req, "create", parent, name, [&] {
     struct stat st;
     uint64_t fh = 0;
-    const int rc = bridge.ops().Create(parent, name, mode, fi->flags, &st, &fh);
+    const int rc = bridge.ops().Create(parent, name, mode, fi->flags, &st, &fh, CallerOf(req));
     if (rc < 0) return rc;
     fi->fh = fh;
     fi->keep_cache = 1;
@@ -140,7 +147,7 @@ void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   const JournalBridge& bridge = JournalBridge::Of(req);
   bridge.Serve(req, "make directory", parent, name, [&] {
     struct stat st;
-    const int rc = bridge.ops().Mkdir(parent, name, mode, &st);
+    const int rc = bridge.ops().Mkdir(parent, name, mode, &st, CallerOf(req));
     return rc < 0 ? rc : ReplyEntry(req, bridge, st);
   });
 }
@@ -154,7 +161,7 @@ void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
     if (!S_ISREG(mode)) return ops.RefuseSpecialFile("special file", parent, name);
     struct stat st;
     uint64_t fh = 0;
-    const int rc = ops.Create(parent, name, mode, O_WRONLY, &st, &fh);
+    const int rc = ops.Create(parent, name, mode, O_WRONLY, &st, &fh, CallerOf(req));
     if (rc < 0) return rc;
     ops.Release(fh);
     return ReplyEntry(req, bridge, st);

@@ -143,14 +143,14 @@ int JournalFsOps::Open(InodeId ino, int flags, uint64_t* fh) noexcept {
 }
 
 int JournalFsOps::Create(InodeId parent, std::string_view name, mode_t mode, int flags,
-                         struct stat* out, uint64_t* fh) noexcept {
+                         struct stat* out, uint64_t* fh, std::optional<Caller> caller) noexcept {
   return GuardFuseOp(
       "create", [&] { return PathForLog(parent, name); },
       [&]() -> int {
         std::unique_lock ns(ns_mu_);
         const std::string path = ChildPath(parent, name);
         if (virtual_files_.SlotOf(path)) return -EEXIST;
-        ScopedFd fd = journal_.Create(path, mode & 07777);
+        ScopedFd fd = journal_.Create(path, mode & 07777, OwnerOf(caller));
         const InodeId ino = Intern(path);
         *fh = AddHandle(ino, flags);
         const std::optional<JournalNode> node = journal_.Stat(path);

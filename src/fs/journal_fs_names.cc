@@ -120,11 +120,11 @@ int JournalFsOps::ChangeName(const char* verb, InodeId parent, std::string_view 
       });
 }
 
-int JournalFsOps::Mkdir(InodeId parent, std::string_view name, mode_t mode,
-                        struct stat* out) noexcept {
+int JournalFsOps::Mkdir(InodeId parent, std::string_view name, mode_t mode, struct stat* out,
+                        std::optional<Caller> caller) noexcept {
   return ChangeName("make directory", parent, name, [&](const std::string& path) {
     if (virtual_files_.SlotOf(path)) return -EEXIST;
-    journal_.Mkdir(path, mode & 07777);
+    journal_.Mkdir(path, mode & 07777, OwnerOf(caller));
     FillAttr(Intern(path), path, out);
     return 0;
   });

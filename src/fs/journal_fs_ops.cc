@@ -14,8 +14,6 @@ namespace tpkg::fs {
 namespace {
 
 constexpr blksize_t kBlockSize = 4096;
-constexpr uint32_t kDefaultFileMode = 0644;
-constexpr uint32_t kDefaultDirMode = 0755;
 constexpr mode_t kGeneratedMode = S_IFREG | 0444;
 
 }  // namespace
@@ -93,19 +91,26 @@ void JournalFsOps::RefuseGenerated(const std::string& path, const char* verb) co
 
 void JournalFsOps::Changed() { virtual_files_.Invalidate(); }
 
+std::optional<JournalOwner> JournalFsOps::OwnerOf(std::optional<Caller> caller) const {
+  if (!caller || (caller->uid == options_.uid && caller->gid == options_.gid)) return std::nullopt;
+  return JournalOwner{caller->uid, caller->gid};
+}
+
 void JournalFsOps::FillNodeAttr(InodeId ino, const JournalNode& node, struct stat* out) const {
   *out = {};
   out->st_ino = ino;
   out->st_uid = options_.uid;
   out->st_gid = options_.gid;
   out->st_blksize = kBlockSize;
+  out->st_uid = node.uid.value_or(options_.uid);
+  out->st_gid = node.gid.value_or(options_.gid);
   const struct timespec mtime = node.mtime.value_or(archive_mtime_);
-  out->st_atim = out->st_mtim = out->st_ctim = mtime;
+  out->st_mtim = mtime;
+  out->st_atim = node.atime.value_or(mtime);
+  out->st_ctim = node.ctime.value_or(mtime);
   if (node.is_dir) {
-    out->st_mode = S_IFDIR | node.mode.value_or(kDefaultDirMode);
-    // 1: "subdirectories not counted" (as btrfs does), so find(1) never
-    // skips a directory on the strength of a stale count.
-    out->st_nlink = 1;
+    out->st_mode = S_IFDIR | node.mode.value_or(kDefaultFolderMode);
+    out->st_nlink = 2 + node.subdirs;  // ".", its name, and each subfolder's ".."
     return;
   }
   out->st_mode = S_IFREG | node.mode.value_or(kDefaultFileMode);
@@ -168,9 +173,16 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
       "change attributes of", [&] { return PathForLog(ino); },
       [&]() -> int {
         std::shared_lock ns(ns_mu_);
-        if ((fields & kSetOwner) && (attr.st_uid != options_.uid || attr.st_gid != options_.gid))
-          return -EPERM;
         const std::optional<std::string> path = PathOf(ino);
+        if (fields & kSetOwner) {
+          struct stat current;
+          if (path) {
+            FillAttr(ino, *path, &current);
+          } else {
+            OrphanAttr(ino, &current);
+          }
+          if (attr.st_uid != current.st_uid || attr.st_gid != current.st_gid) return -EPERM;
+        }
         if (!path) {
           // Only ftruncate makes sense on a file whose name is gone.
           if (!(fields & kSetSize) || !fh) return -ENOENT;
@@ -190,11 +202,13 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
           Changed();
         }
         if (fields & kSetMode) journal_.SetMode(*path, attr.st_mode & 07777);
-        if (fields & (kSetMtime | kSetMtimeNow)) {
-          struct timespec now {};
-          clock_gettime(CLOCK_REALTIME, &now);
+        struct timespec now {};
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (fields & (kSetMtime | kSetMtimeNow))
           journal_.SetMtime(*path, (fields & kSetMtimeNow) ? now : attr.st_mtim);
-        }
+        // A generated file has no times of its own to keep.
+        if ((fields & (kSetAtime | kSetAtimeNow)) && !virtual_files_.SlotOf(*path))
+          journal_.SetAtime(*path, (fields & kSetAtimeNow) ? now : attr.st_atim);
         FillAttr(ino, *path, out);
         return 0;
       });

@@ -24,9 +24,18 @@
 //     package's contents and follow every edit: opening them for writing,
 //     truncating, removing or renaming them gives EACCES / EPERM with a log
 //     line saying why;
-//   * permission bits and mtimes are kept while mounted (and in the journal),
-//     but a saved archive holds neither (torch writes none); owners cannot
-//     change (EPERM).
+//   * permission bits, mtimes set with utimens (`touch -d`) and empty
+//     folders are kept by the save (in the ZIP's headers and folder entries;
+//     the exact rules in tpkg/write_back.h); mtimes to the second, from 1970
+//     to 2106 (else EOVERFLOW). Kept only while mounted
+//     (in the journal, until the next save): atimes (apart from mtimes),
+//     ctimes, and who created a file (fuse_get_context, seen with
+//     -o allow_other); after a save everything belongs to the mount's owner
+//     again. Owners cannot change (EPERM);
+//   * POSIX times: create, mkdir, unlink, rmdir and rename set the mtime and
+//     ctime of the folders whose listing changed; chmod, utimens and writes
+//     set the ctime; a new file or folder gets the current time. Folders
+//     count 2 + their subfolders in st_nlink.
 //
 // Files: an open file is a handle (`fh`, a key into handles_, never a
 // pointer). Its bytes are those of the journal node at the inode's current
@@ -73,8 +82,16 @@ enum SetAttrField : unsigned {
   kSetSize = 1u << 1,
   kSetMtime = 1u << 2,     // to attr.st_mtim
   kSetMtimeNow = 1u << 3,  // to the current time
-  kSetAtime = 1u << 4,     // accepted and ignored (no atimes in a package)
+  kSetAtime = 1u << 4,     // to attr.st_atim (kept while mounted, never saved)
   kSetOwner = 1u << 5,     // uid or gid: EPERM unless unchanged
+  kSetAtimeNow = 1u << 6,  // to the current time
+};
+
+// Who asks for an operation (fuse_get_context): a file or folder it creates
+// is its own.
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
 };
 
 class JournalFsOps {
@@ -88,7 +105,8 @@ class JournalFsOps {
               struct stat* out) noexcept;
   int OpenDir(InodeId ino) noexcept;
   int ReadDir(InodeId ino, int64_t offset, bool plus, const DirFiller& fill) noexcept;
-  int Mkdir(InodeId parent, std::string_view name, mode_t mode, struct stat* out) noexcept;
+  int Mkdir(InodeId parent, std::string_view name, mode_t mode, struct stat* out,
+            std::optional<Caller> caller = std::nullopt) noexcept;
   int Unlink(InodeId parent, std::string_view name) noexcept;
   int Rmdir(InodeId parent, std::string_view name) noexcept;
   // `no_replace`: RENAME_NOREPLACE; `exchange` (RENAME_EXCHANGE) gives EINVAL.
@@ -103,7 +121,7 @@ class JournalFsOps {
   int Open(InodeId ino, int flags, uint64_t* fh) noexcept;
   // O_CREAT|O_EXCL semantics (the kernel checked the name is free).
   int Create(InodeId parent, std::string_view name, mode_t mode, int flags, struct stat* out,
-             uint64_t* fh) noexcept;
+             uint64_t* fh, std::optional<Caller> caller = std::nullopt) noexcept;
   ssize_t Read(uint64_t fh, uint64_t offset, std::span<char> out) noexcept;
   ssize_t Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept;
   int Fsync(uint64_t fh) noexcept;
@@ -159,6 +177,8 @@ class JournalFsOps {
   std::string Describe(const std::string& path) const;  // with the prefix folder
   std::string NameOfInode(InodeId ino) const;
   std::string HandlePathForLog(uint64_t fh);
+  // The owner to record for `caller` (nullopt: the mount's owner).
+  std::optional<JournalOwner> OwnerOf(std::optional<Caller> caller) const;
 
   const std::shared_ptr<const ZipReader> zip_;
   Journal& journal_;

@@ -133,7 +133,13 @@ Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* wa
     if (!path.empty() && path.back() == '/') path.remove_suffix(1);
     std::span<const std::string_view> all(*parts);
     if (e.is_directory() || path.size() != e.name.size() || all.empty()) {
-      if (!builder.Directory(path, all)) warn(e, "a file has the same path");
+      const std::optional<InodeId> dir = builder.Directory(path, all);
+      if (!dir) {
+        warn(e, "a file has the same path");
+      } else if (e.mode || e.mtime) {  // a folder entry's attributes are the folder's
+        tree.nodes_[*dir - 1].mode = e.mode;
+        tree.nodes_[*dir - 1].mtime = e.mtime;
+      }
       continue;
     }
     const size_t slash = path.rfind('/');

@@ -66,6 +66,10 @@ struct Node {
   // position is the readdir cookie). Empty for files.
   std::vector<std::pair<std::string, InodeId>> children;
   uint32_t subdirectories = 0;  // for st_nlink
+  // Directories: what the archive's folder entry ("a/") says, if it has one
+  // (files take theirs from their ZipEntry).
+  std::optional<uint32_t> mode;
+  std::optional<int64_t> mtime;
 };
 
 class Tree {

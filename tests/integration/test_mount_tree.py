@@ -6,6 +6,7 @@ import pathlib
 import shutil
 import stat
 import subprocess
+import zipfile
 
 import pytest
 
@@ -75,20 +76,39 @@ def test_graphviz_renders_deps_dot(mounted, tmp_path):
 @pytest.mark.parametrize("mounted", MOUNTABLE, indirect=True, ids=ids(MOUNTABLE))
 def test_attributes_are_sane_and_come_from_the_archive(mounted):
     archive_mtime = mounted.archive.stat().st_mtime_ns
+    # What a zip tool stored (Unix mode, UT mtime), by path; torch stores none.
+    held = {}
+    with zipfile.ZipFile(mounted.archive) as zf:
+        prefix = zf.infolist()[0].filename.split("/", 1)[0] + "/"
+        for info in zf.infolist():
+            if info.create_system == 3 and info.external_attr >> 16:
+                mtime = None
+                if info.extra[:2] == b"UT" and info.extra[4] & 1:
+                    mtime = int.from_bytes(info.extra[5:9], "little") * 1_000_000_000
+                held[info.filename[len(prefix):].rstrip("/")] = (
+                    stat.S_IMODE(info.external_attr >> 16), mtime)
     for dirpath, dirnames, filenames in os.walk(mounted.path):
         for name in dirnames:
-            st = os.lstat(os.path.join(dirpath, name))
-            assert stat.S_IMODE(st.st_mode) == 0o555
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            mode, _ = held.get(os.path.relpath(path, mounted.path), (0o555, None))
+            assert stat.S_IMODE(st.st_mode) == mode
             assert st.st_nlink >= 2
         for name in filenames:
-            st = os.lstat(os.path.join(dirpath, name))
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
             assert stat.S_ISREG(st.st_mode)
-            assert stat.S_IMODE(st.st_mode) == 0o444  # no setuid/setgid/sticky, no exec
+            rel = os.path.relpath(path, mounted.path)
+            generated = rel in (".data/deps.dot", ".data/extern_modules")
+            mode, mtime = (0o444, None) if generated else held.get(rel, (0o444, None))
+            assert stat.S_IMODE(st.st_mode) == mode  # torch's: no setuid/setgid/sticky, no exec
             assert st.st_nlink == 1
-            assert st.st_mtime_ns == archive_mtime
+            assert st.st_mtime_ns == (mtime if mtime is not None else archive_mtime)
             assert st.st_uid == os.getuid() and st.st_gid == os.getgid()
     root = os.stat(mounted.path)
-    assert stat.S_ISDIR(root.st_mode) and root.st_mtime_ns == archive_mtime
+    assert stat.S_ISDIR(root.st_mode)
+    root_mtime = held.get("", (None, None))[1]  # the prefix folder's own entry, if any
+    assert root.st_mtime_ns == (root_mtime if root_mtime is not None else archive_mtime)
 
 
 @pytest.mark.parametrize("mounted", PACKAGES[:1], indirect=True, ids=ids(PACKAGES[:1]))

@@ -161,7 +161,9 @@ def test_no_change_leaves_bytes_and_mtime(corpus_dir, tmp_path, edit_archive):
     os.utime(archive, ns=(1_000_000_000, 1_000_000_000))
     original = archive.read_bytes()
     util = zipfile.ZipFile(archive).read("pkg_model_numpy/corpus_models/util.py").decode()
-    result = run_edit(edit_archive, archive, "put", "corpus_models/util.py", util, "mkdir", "scratch")
+    # An empty folder is saved (a folder entry) unless it is removed again.
+    result = run_edit(edit_archive, archive, "put", "corpus_models/util.py", util, "mkdir", "scratch",
+                      "rmdir", "scratch")
     assert "left untouched" in result.stdout
     assert archive.read_bytes() == original
     assert archive.stat().st_mtime_ns == 1_000_000_000
@@ -187,7 +189,9 @@ def test_zip_tool_archive_with_directory_entries_and_deflate(corpus_dir, tmp_pat
     new = {i.filename: i for i in zipfile.ZipFile(archive).infolist()}
     # Original order, directory entries dropped, `.data/version` moved last as torch writes it.
     version = "pkg_model_numpy/.data/version"
-    assert list(new) == [n for n in old if not n.endswith("/") and n != version] + [version]
+    # The folder entries are kept in place (but the prefix folder's own), the version goes last.
+    root = "pkg_model_numpy/"
+    assert list(new) == [n for n in old if n not in (root, version)] + [version]
     for name, info in old.items():
         if name in new and not name.endswith("util.py"):
             assert (new[name].compress_type, new[name].CRC) == (info.compress_type, info.CRC), name

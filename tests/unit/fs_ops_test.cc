@@ -86,12 +86,16 @@ std::vector<Listed> List(FsOps& ops, InodeId dir, int64_t offset = 0, size_t cap
 TEST(FsOpsTest, EveryRecordIsAFileWithItsExactBytesAndSize) {
   TestArchive archive(PackageRecords());
   FsOps ops = Mount(archive);
+  const ZipReader zip = ZipReader::Open(archive.path());
   for (const auto& [name, rec] : PackageRecords()) {
     if (IsGenerated(name)) continue;
     const InodeId ino = LookupPath(ops, name);
     struct stat st;
     ASSERT_EQ(ops.GetAttr(ino, &st), 0);
-    EXPECT_EQ(st.st_mode, S_IFREG | 0444) << name;
+    // The mode the archive holds (libzip writes 0666), else read-only 0444.
+    const ZipEntry* entry = zip.Find(name);
+    ASSERT_NE(entry, nullptr) << name;
+    EXPECT_EQ(st.st_mode, S_IFREG | entry->mode.value_or(0444)) << name;
     EXPECT_EQ(static_cast<uint64_t>(st.st_size), rec.data.size()) << name;
     EXPECT_EQ(st.st_nlink, 1u);
     EXPECT_EQ(st.st_uid, 123u);

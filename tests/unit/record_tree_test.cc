@@ -172,10 +172,10 @@ TEST(RecordTreeTest, RemovingTheLastFileKeepsTheDirectory) {
 TEST(RecordTreeTest, FuseZipCrashSequenceGivesEnotempty) {
   // mkdir a b; touch b/f; mv -T a b; rm b/f  (fuse-zip crashes on this)
   RecordTree tree(std::vector<ZipEntry>{});
-  tree.Mkdir("a", std::nullopt);
-  tree.Mkdir("b", std::nullopt);
+  tree.Mkdir("a", TreeAttr{});
+  tree.Mkdir("b", TreeAttr{});
   ASSERT_EQ(tree.CheckCreate("b/f"), 0);
-  tree.Create("b/f", 1, std::nullopt);
+  tree.Create("b/f", 1, TreeAttr{});
   EXPECT_EQ(tree.CheckRename("a", "b", false), ENOTEMPTY);
   ASSERT_EQ(tree.CheckUnlink("b/f"), 0);
   EXPECT_EQ(tree.Unlink("b/f"), std::vector<uint64_t>{1});

@@ -46,6 +46,8 @@ SpaceNeeded EstimateSaveSize(const WritePlan& plan, const Journal& journal) {
         if (const std::optional<JournalNode> node = journal.Stat(r.name)) data = node->size;
         break;
       case PlannedRecord::Source::kRegenerated: data = r.bytes->size(); break;
+      case PlannedRecord::Source::kSerializationId:
+      case PlannedRecord::Source::kFolder: break;
     }
     need.archive_bytes += kRecordOverhead + 2 * (prefix + r.name.size()) + data;
   }

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include "base/file_util.h"
 #include "journal/journal_impl.h"
 #include "tpkg/error.h"
+#include "tpkg/zip_writer.h"  // kMaxZipTime
 #include "zip/record_copy.h"
 
 namespace tpkg {
@@ -22,8 +24,8 @@ void ThrowOpError(const std::string& verb, std::string_view path, int err) {
 }
 
 bool ChangesArchive(LogOp op) {
-  return op != LogOp::kHeader && op != LogOp::kCommit && op != LogOp::kSetMode &&
-         op != LogOp::kSetMtime;
+  // Modes and mtimes are saved (zip_writer.h: RecordAttributes); atimes are not.
+  return op != LogOp::kHeader && op != LogOp::kCommit && op != LogOp::kSetAtime;
 }
 
 int JournalState::CheckEntry(const LogEntry& e) const {
@@ -43,30 +45,82 @@ int JournalState::CheckEntry(const LogEntry& e) const {
     case LogOp::kMkdir: return tree.CheckMkdir(e.path);
     case LogOp::kRmdir: return tree.CheckRmdir(e.path);
     case LogOp::kSetMode:
-    case LogOp::kSetMtime: return tree.CheckAttr(e.path);
+    case LogOp::kSetMtime:
+    case LogOp::kSetAtime: return tree.CheckAttr(e.path);
     case LogOp::kHeader:
     case LogOp::kCommit: return 0;
   }
   return EINVAL;
 }
 
+namespace {
+
+std::string_view ParentOf(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
+// The attributes of a file or folder made by `e` at `at`.
+TreeAttr NewAttr(const LogEntry& e, std::optional<uint32_t> mode,
+                 std::optional<struct timespec> at) {
+  TreeAttr attr;
+  attr.mode = mode;
+  attr.ctime = at;
+  // A folder's times are its own; a file's mtime is its data file's.
+  if (e.op == LogOp::kMkdir) attr.mtime = at;
+  if (e.uid != kNoOwner) attr.uid = e.uid;
+  if (e.gid != kNoOwner) attr.gid = e.gid;
+  return attr;
+}
+
+// What POSIX says an operation changes besides its target: the ctime of
+// what changed, the mtime and ctime of the folders whose listing changed.
+void StampTimes(RecordTree& tree, const LogEntry& e, struct timespec at) {
+  switch (e.op) {
+    case LogOp::kCreate:
+    case LogOp::kMkdir:
+    case LogOp::kUnlink:
+    case LogOp::kRmdir: tree.StampDir(ParentOf(e.path), at); break;
+    case LogOp::kRename:
+      tree.StampDir(ParentOf(e.path), at);
+      tree.StampDir(ParentOf(e.path2), at);
+      tree.SetCtime(e.path2, at);
+      break;
+    case LogOp::kSetContent:
+    case LogOp::kSetMode:
+    case LogOp::kSetMtime:
+    case LogOp::kSetAtime: tree.SetCtime(e.path, at); break;
+    case LogOp::kHeader:
+    case LogOp::kCommit: break;
+  }
+}
+
+}  // namespace
+
 std::vector<uint64_t> JournalState::ApplyEntry(const LogEntry& e) {
   const std::optional<uint32_t> mode =
       (e.flags & kHasMode) ? std::optional<uint32_t>(e.mode & 07777) : std::nullopt;
+  const std::optional<struct timespec> at =
+      (e.at_sec != 0 || e.at_nsec != 0)
+          ? std::optional<struct timespec>(timespec{static_cast<time_t>(e.at_sec), e.at_nsec})
+          : std::nullopt;
   if (ChangesArchive(e.op)) dirty = true;
+  std::vector<uint64_t> freed;
   switch (e.op) {
-    case LogOp::kCreate: tree.Create(e.path, e.id, mode); return {};
-    case LogOp::kSetContent: return tree.SetContent(e.path, e.id);
-    case LogOp::kUnlink: return tree.Unlink(e.path);
-    case LogOp::kRename: return tree.Rename(e.path, e.path2);
-    case LogOp::kMkdir: tree.Mkdir(e.path, mode); return {};
-    case LogOp::kRmdir: tree.Rmdir(e.path); return {};
-    case LogOp::kSetMode: tree.SetMode(e.path, e.mode); return {};
-    case LogOp::kSetMtime: tree.SetMtime(e.path, timespec{e.sec, e.nsec}); return {};
+    case LogOp::kCreate: tree.Create(e.path, e.id, NewAttr(e, mode, at)); break;
+    case LogOp::kSetContent: freed = tree.SetContent(e.path, e.id); break;
+    case LogOp::kUnlink: freed = tree.Unlink(e.path); break;
+    case LogOp::kRename: freed = tree.Rename(e.path, e.path2); break;
+    case LogOp::kMkdir: tree.Mkdir(e.path, NewAttr(e, mode, at)); break;
+    case LogOp::kRmdir: tree.Rmdir(e.path); break;
+    case LogOp::kSetMode: tree.SetMode(e.path, e.mode); break;
+    case LogOp::kSetMtime: tree.SetMtime(e.path, timespec{e.sec, e.nsec}); break;
+    case LogOp::kSetAtime: tree.SetAtime(e.path, timespec{e.sec, e.nsec}); break;
     case LogOp::kHeader:
-    case LogOp::kCommit: return {};
+    case LogOp::kCommit: break;
   }
-  return {};
+  if (at) StampTimes(tree, e, *at);
+  return freed;
 }
 
 ScopedFd JournalState::OpenData(uint64_t id, int flags) const {
@@ -88,9 +142,19 @@ void RefuseBytecodeCache(const std::string& verb, std::string_view path) {
   if (IsBytecodeCachePath(path)) ThrowOpError(verb, path, EPERM);
 }
 
+// Marks `e` with the current time (LogEntry::at_sec).
+LogEntry Stamped(LogEntry e) {
+  struct timespec now {};
+  clock_gettime(CLOCK_REALTIME, &now);
+  e.at_sec = now.tv_sec;
+  e.at_nsec = now.tv_nsec;
+  return e;
+}
+
 // Validates the path(s), checks the operation, logs it durably, applies it
 // and deletes the data files it freed. `verb` names it in errors.
-void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& e) {
+void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& entry) {
+  const LogEntry e = Stamped(entry);
   impl.ThrowIfDropped();
   for (const std::string* p : {&e.path, &e.path2}) {
     if (int err = ValidateRecordPath(*p)) ThrowOpError(verb, *p, err);
@@ -131,7 +195,8 @@ void SyncDataNames(JournalState& impl) {
 // remakes a lost empty file (JournalState::data_names_pending), so the
 // manifest's own sync is the create's only one.
 template <class Fill>
-ScopedFd NewDataFile(JournalState& impl, LogEntry e, Fill fill) {
+ScopedFd NewDataFile(JournalState& impl, LogEntry entry, Fill fill) {
+  LogEntry e = Stamped(std::move(entry));
   e.id = impl.next_id++;
   const std::string what = impl.DataPath(e.id);
   ScopedFd fd = OpenAtOrThrow(impl.data_fd.get(), std::to_string(e.id), O_RDWR | O_CREAT | O_EXCL,
@@ -176,20 +241,33 @@ void TruncateFd(int fd, uint64_t size, const std::string& what) {
   }
 }
 
-JournalNode DirNode(const TreeAttr& attr) {
+void CopyAttr(const TreeAttr& attr, JournalNode* node) {
+  node->mode = attr.mode;
+  node->mtime = attr.mtime;
+  node->atime = attr.atime;
+  node->ctime = attr.ctime;
+  node->chosen_mtime = attr.chosen_mtime;
+  node->uid = attr.uid;
+  node->gid = attr.gid;
+}
+
+JournalNode DirNode(const RecordTree& tree, std::string_view path, const TreeAttr& attr) {
   JournalNode node;
   node.is_dir = true;
-  node.mode = attr.mode;
-  node.mtime = attr.mtime;
+  CopyAttr(attr, &node);
+  node.subdirs = static_cast<uint32_t>(tree.CountSubdirs(path));
   return node;
+}
+
+bool Before(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
 }
 
 JournalNode NodeOf(const JournalState& impl, const TreeFile& file) {
   JournalNode node;
   node.original = file.original;
   node.data_id = file.journal_id;
-  node.mode = file.attr.mode;
-  node.mtime = file.attr.mtime;
+  CopyAttr(file.attr, &node);
   if (file.original) {
     node.size = file.original->size;
     return node;
@@ -201,6 +279,8 @@ JournalNode NodeOf(const JournalState& impl, const TreeFile& file) {
   }
   node.size = static_cast<uint64_t>(st.st_size);
   if (!node.mtime) node.mtime = st.st_mtim;
+  // Writes change the data file's ctime; names and modes change the tree's.
+  if (!node.ctime || Before(*node.ctime, st.st_ctim)) node.ctime = st.st_ctim;
   return node;
 }
 
@@ -230,7 +310,7 @@ std::optional<JournalNode> Journal::Stat(std::string_view path) const {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
   if (ValidateRecordPath(path) != 0) return std::nullopt;
-  if (const TreeDir* dir = impl_->tree.FindDir(path)) return DirNode(dir->attr);
+  if (const TreeDir* dir = impl_->tree.FindDir(path)) return DirNode(impl_->tree, path, dir->attr);
   if (const TreeFile* file = impl_->tree.FindFile(path)) return NodeOf(*impl_, *file);
   return std::nullopt;
 }
@@ -251,6 +331,27 @@ std::vector<std::pair<std::string, JournalNode>> Journal::Files() const {
   impl_->ThrowIfDropped();
   std::vector<std::pair<std::string, JournalNode>> out;
   for (const auto& [path, file] : impl_->tree.files()) out.emplace_back(path, NodeOf(*impl_, file));
+  return out;
+}
+
+std::vector<JournalFolder> Journal::Folders() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  std::vector<JournalFolder> out;
+  for (const auto& [path, dir] : impl_->tree.dirs()) {
+    if (path.empty()) continue;  // the root is the prefix folder: no entry of its own
+    JournalFolder f{path,
+                    dir.attr.mode,
+                    dir.attr.mtime,
+                    dir.attr.chosen_mtime,
+                    impl_->tree.IsEmptyDir(path),
+                    dir.made,
+                    nullptr};
+    if (dir.entry && std::string_view(dir.entry->name).substr(0, path.size()) == path &&
+        dir.entry->name.find_first_not_of('/', path.size()) == std::string::npos)
+      f.original_entry = dir.entry;
+    out.push_back(std::move(f));
+  }
   return out;
 }
 
@@ -276,13 +377,24 @@ ScopedFd Journal::OpenForWrite(std::string_view record, bool truncate) {
   return fd;
 }
 
-ScopedFd Journal::Create(std::string_view record, std::optional<uint32_t> mode) {
+namespace {
+
+// A Create/Mkdir entry naming its creator.
+LogEntry WithOwner(LogEntry e, std::optional<JournalOwner> owner) {
+  if (owner) e.uid = owner->uid, e.gid = owner->gid;
+  return e;
+}
+
+}  // namespace
+
+ScopedFd Journal::Create(std::string_view record, std::optional<uint32_t> mode,
+                         std::optional<JournalOwner> owner) {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
   if (int err = ValidateRecordPath(record)) ThrowOpError("create", record, err);
   if (int err = impl_->tree.CheckCreate(record)) ThrowOpError("create", record, err);
   RefuseBytecodeCache("create", record);
-  const LogEntry e = ModeEntry(LogOp::kCreate, record, mode);
+  const LogEntry e = WithOwner(ModeEntry(LogOp::kCreate, record, mode), owner);
   return NewDataFile(*impl_, e, [](int, const std::string&) { return false; });
 }
 
@@ -323,9 +435,10 @@ void Journal::Rename(std::string_view from, std::string_view to, bool no_replace
   LogAndApply(*impl_, "rename", PathEntry(LogOp::kRename, from, to, no_replace ? kNoReplace : 0));
 }
 
-void Journal::Mkdir(std::string_view dir, std::optional<uint32_t> mode) {
+void Journal::Mkdir(std::string_view dir, std::optional<uint32_t> mode,
+                    std::optional<JournalOwner> owner) {
   std::lock_guard lock(impl_->mu);
-  LogAndApply(*impl_, "create directory", ModeEntry(LogOp::kMkdir, dir, mode));
+  LogAndApply(*impl_, "create directory", WithOwner(ModeEntry(LogOp::kMkdir, dir, mode), owner));
 }
 
 void Journal::Rmdir(std::string_view dir) {
@@ -341,6 +454,9 @@ void Journal::SetMode(std::string_view path, uint32_t mode) {
 void Journal::SetMtime(std::string_view path, struct timespec mtime) {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
+  // The archive keeps whole seconds since 1970 in 32 unsigned bits (zip_writer.h).
+  if (mtime.tv_sec < 0 || mtime.tv_sec > kMaxZipTime)
+    ThrowOpError("set the time of", path, EOVERFLOW);
   const TreeFile* file = impl_->tree.FindFile(path);
   if (file && file->journal_id != 0) {
     // An edited file's mtime is its data file's: later writes move it on.
@@ -350,9 +466,14 @@ void Journal::SetMtime(std::string_view path, struct timespec mtime) {
       const int err = errno;
       ThrowOpError("set the time of", path, err);
     }
-    return;
   }
+  // Logged for edited files too: the chosen time is saved (write_back.h).
   LogAndApply(*impl_, "set the time of", MtimeEntry(path, mtime));
+}
+
+void Journal::SetAtime(std::string_view path, struct timespec atime) {
+  std::lock_guard lock(impl_->mu);
+  LogAndApply(*impl_, "set the access time of", MtimeEntry(path, atime, LogOp::kSetAtime));
 }
 
 Journal::SaveFile Journal::CreateSaveFile() {

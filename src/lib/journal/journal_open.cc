@@ -211,7 +211,7 @@ bool SaveCompleted(const ManifestContents& c, const ArchiveIdentity& now) {
 
 std::string DescribeEntry(const LogEntry& e) {
   static const char* const kNames[] = {"?",     "header", "create", "write",   "unlink", "rename",
-                                       "mkdir", "rmdir",  "chmod",  "utimens", "commit"};
+                                       "mkdir", "rmdir",  "chmod",  "utimens", "commit", "atime"};
   const auto op = static_cast<size_t>(e.op);
   std::string text = std::string(op < std::size(kNames) ? kNames[op] : "?") + " '" + e.path + "'";
   if (e.op == LogOp::kRename) text += " to '" + e.path2 + "'";

@@ -27,9 +27,12 @@ std::vector<std::string> OriginalRecordNames(const ZipReader& zip) {
   return names;
 }
 
+// Folder entries ("dir/") included: torch's importer walks them like records
+// (doc/format.md §8.1), so the analysis must see what the save will write.
 std::vector<std::string> JournalRecords::RecordNames() const { return WriteBackOrder(journal_); }
 
 std::string JournalRecords::Read(const std::string& name, size_t limit) const {
+  if (name.ends_with('/')) return {};  // a folder entry holds no bytes
   const std::optional<JournalNode> node = journal_.Stat(name);
   if (!node || node->is_dir) throw Error(Errc::kNotFound, "No record '" + name + "'", ENOENT);
   if (node->original) {
@@ -52,6 +55,7 @@ std::string JournalRecords::ReadPrefix(const std::string& name, size_t n) const 
 }
 
 uint64_t JournalRecords::RecordSize(const std::string& name) const {
+  if (name.ends_with('/')) return 0;
   const std::optional<JournalNode> node = journal_.Stat(name);
   if (!node || node->is_dir) throw Error(Errc::kNotFound, "No record '" + name + "'", ENOENT);
   return node->size;

@@ -51,6 +51,7 @@ class PayloadReader {
     return s;
   }
   bool ok() const { return ok_ && rest_.empty(); }
+  bool at_end() const { return rest_.empty(); }
 
  private:
   uint64_t Fail() {
@@ -77,9 +78,15 @@ std::optional<LogEntry> DecodePayload(std::string_view payload) {
   e.identity.digest = r.U(8);
   e.identity.mtime_sec = static_cast<int64_t>(r.U(8));
   e.identity.mtime_nsec = static_cast<int64_t>(r.U(8));
+  if (!r.at_end()) {  // written by a journal that keeps times and owners
+    e.at_sec = static_cast<int64_t>(r.U(8));
+    e.at_nsec = static_cast<int64_t>(r.U(8));
+    e.uid = static_cast<uint32_t>(r.U(4));
+    e.gid = static_cast<uint32_t>(r.U(4));
+  }
   const auto op = static_cast<uint8_t>(e.op);
   if (!r.ok() || op < static_cast<uint8_t>(LogOp::kHeader) ||
-      op > static_cast<uint8_t>(LogOp::kCommit))
+      op > static_cast<uint8_t>(LogOp::kSetAtime))
     return std::nullopt;
   return e;
 }
@@ -126,8 +133,8 @@ LogEntry ModeEntry(LogOp op, std::string_view path, std::optional<uint32_t> mode
   return e;
 }
 
-LogEntry MtimeEntry(std::string_view path, struct timespec mtime) {
-  LogEntry e = PathEntry(LogOp::kSetMtime, path);
+LogEntry MtimeEntry(std::string_view path, struct timespec mtime, LogOp op) {
+  LogEntry e = PathEntry(op, path);
   e.sec = mtime.tv_sec;
   e.nsec = mtime.tv_nsec;
   return e;
@@ -153,6 +160,10 @@ std::string EncodeLogEntry(const LogEntry& e) {
   PutU64(&p, e.identity.digest);
   PutU64(&p, static_cast<uint64_t>(e.identity.mtime_sec));
   PutU64(&p, static_cast<uint64_t>(e.identity.mtime_nsec));
+  PutU64(&p, static_cast<uint64_t>(e.at_sec));
+  PutU64(&p, static_cast<uint64_t>(e.at_nsec));
+  PutU32(&p, e.uid);
+  PutU32(&p, e.gid);
   std::string out;
   PutU32(&out, static_cast<uint32_t>(p.size()));
   PutU32(&out, Crc32(0, p));

@@ -10,7 +10,10 @@
 //     u32 CRC-32 of the payload (zlib polynomial)
 //     payload: u8 op, u8 flags, str path, str path2, u64 id, u32 mode,
 //              i64 sec, i64 nsec, u64 identity.size, u64 identity.digest,
-//              i64 identity.mtime_sec, i64 identity.mtime_nsec
+//              i64 identity.mtime_sec, i64 identity.mtime_nsec,
+//              then (entries written since tpkgfs kept times and owners; an
+//              entry without them replays with neither)
+//              i64 at_sec, i64 at_nsec, u32 uid, u32 gid
 //              (str = u32 length + bytes)
 //
 // The first entry is always kHeader (the identity of the archive the edits
@@ -50,9 +53,11 @@ enum class LogOp : uint8_t {
   kSetMode,     // path, mode
   kSetMtime,    // path, sec, nsec
   kCommit,      // a write-back is about to replace the archive with `identity`
+  kSetAtime,    // path, sec, nsec (the access time; never saved into the archive)
 };
 
 inline constexpr uint8_t kHasMode = 1;
+inline constexpr uint32_t kNoOwner = 0xffffffff;  // LogEntry::uid/gid: the mount's owner
 
 struct LogEntry {
   LogOp op = LogOp::kHeader;
@@ -64,12 +69,20 @@ struct LogEntry {
   int64_t sec = 0;
   int64_t nsec = 0;
   ArchiveIdentity identity;
+  // When the operation happened (0: unknown, an entry of an older journal):
+  // it becomes the ctime of what changed and the mtime of the folders whose
+  // listing changed, identically live and at replay.
+  int64_t at_sec = 0;
+  int64_t at_nsec = 0;
+  // kCreate, kMkdir: who made the file (kNoOwner: the mount's owner).
+  uint32_t uid = kNoOwner;
+  uint32_t gid = kNoOwner;
 };
 
 // Builders (fields an operation does not use stay zero).
 LogEntry PathEntry(LogOp op, std::string_view path, std::string_view path2 = {}, uint8_t flags = 0);
 LogEntry ModeEntry(LogOp op, std::string_view path, std::optional<uint32_t> mode);
-LogEntry MtimeEntry(std::string_view path, struct timespec mtime);
+LogEntry MtimeEntry(std::string_view path, struct timespec mtime, LogOp op = LogOp::kSetMtime);
 LogEntry IdentityEntry(LogOp op, const ArchiveIdentity& identity, std::string_view path = {});
 
 struct ManifestContents {

@@ -59,6 +59,14 @@ void CollectChildren(const Map& map, const std::string& prefix, bool is_dir,
   }
 }
 
+// The attributes the archive holds for an entry.
+TreeAttr AttrOf(const ZipEntry& e) {
+  TreeAttr attr;
+  attr.mode = e.mode;
+  if (e.mtime) attr.mtime = timespec{static_cast<time_t>(*e.mtime), 0};
+  return attr;
+}
+
 }  // namespace
 
 int ValidateRecordPath(std::string_view path) {
@@ -86,9 +94,13 @@ RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {
     std::string_view name = e.name;
     if (e.is_directory()) {
       while (name.ends_with('/')) name.remove_suffix(1);
-      if (!name.empty()) dirs_.emplace(std::string(name), TreeDir{});
+      if (!name.empty()) {
+        TreeDir& dir = dirs_[std::string(name)];  // an ancestor of an earlier record, maybe
+        dir.attr = AttrOf(e);
+        dir.entry = &e;
+      }
     } else {
-      files_.emplace(std::string(name), TreeFile{&e, 0, {}});
+      files_.emplace(std::string(name), TreeFile{&e, 0, AttrOf(e)});
     }
     for (std::string_view p = Parent(name); !p.empty(); p = Parent(p))
       dirs_.emplace(std::string(p), TreeDir{});
@@ -112,6 +124,12 @@ bool RecordTree::IsEmptyDir(std::string_view path) const {
   if (f != files_.end() && f->first.starts_with(prefix)) return false;
   auto d = dirs_.lower_bound(prefix);
   return d == dirs_.end() || !d->first.starts_with(prefix);
+}
+
+size_t RecordTree::CountSubdirs(std::string_view dir) const {
+  std::vector<TreeChild> subdirs;
+  CollectChildren(dirs_, ChildPrefix(dir), true, &subdirs);
+  return subdirs.size();
 }
 
 std::vector<TreeChild> RecordTree::List(std::string_view dir) const {
@@ -179,8 +197,8 @@ int RecordTree::CheckRename(std::string_view from, std::string_view to, bool no_
   return FindDir(to) ? EISDIR : 0;
 }
 
-void RecordTree::Create(std::string_view path, uint64_t journal_id, std::optional<uint32_t> mode) {
-  files_.emplace(std::string(path), TreeFile{nullptr, journal_id, TreeAttr{mode, std::nullopt}});
+void RecordTree::Create(std::string_view path, uint64_t journal_id, const TreeAttr& attr) {
+  files_.emplace(std::string(path), TreeFile{nullptr, journal_id, attr});
 }
 
 std::vector<uint64_t> RecordTree::SetContent(std::string_view path, uint64_t journal_id) {
@@ -237,8 +255,8 @@ void RecordTree::MoveSubtree(const std::string& from, const std::string& to) {
   rekey(files_);
 }
 
-void RecordTree::Mkdir(std::string_view path, std::optional<uint32_t> mode) {
-  dirs_.emplace(std::string(path), TreeDir{TreeAttr{mode, std::nullopt}});
+void RecordTree::Mkdir(std::string_view path, const TreeAttr& attr) {
+  dirs_.emplace(std::string(path), TreeDir{attr, nullptr, /*made=*/true});
 }
 
 void RecordTree::Rmdir(std::string_view path) { dirs_.erase(std::string(path)); }
@@ -253,7 +271,26 @@ void RecordTree::SetMode(std::string_view path, uint32_t mode) {
 }
 
 void RecordTree::SetMtime(std::string_view path, struct timespec mtime) {
-  MutableAttr(path)->mtime = mtime;
+  TreeAttr* attr = MutableAttr(path);
+  attr->chosen_mtime = mtime;
+  // An edited file's mtime is its data file's (Journal::SetMtime sets it).
+  const TreeFile* file = FindFile(path);
+  if (!file || file->journal_id == 0) attr->mtime = mtime;
+}
+
+void RecordTree::SetAtime(std::string_view path, struct timespec atime) {
+  MutableAttr(path)->atime = atime;
+}
+
+void RecordTree::SetCtime(std::string_view path, struct timespec ctime) {
+  if (Exists(path)) MutableAttr(path)->ctime = ctime;
+}
+
+void RecordTree::StampDir(std::string_view dir, struct timespec at) {
+  auto it = dirs_.find(dir);
+  if (it == dirs_.end()) return;
+  it->second.attr.mtime = at;
+  it->second.attr.ctime = at;
 }
 
 }  // namespace tpkg

@@ -36,10 +36,19 @@
 
 namespace tpkg {
 
-// Optional attribute overrides (absent: the daemon's defaults apply).
+// A file's or folder's attributes; absent ones fall back to defaults (the
+// mode: the daemon's; times: the mtime, else the archive file's; owner: the
+// mount's). An original record starts with what its ZIP entry holds
+// (ZipEntry::mode, ::mtime), a folder with what its folder entry holds.
 struct TreeAttr {
   std::optional<uint32_t> mode;  // permission bits (07777)
   std::optional<struct timespec> mtime;
+  std::optional<struct timespec> atime;  // kept apart from mtime; never saved
+  std::optional<struct timespec> ctime;  // the last change of name, mode or times
+  // The mtime last set by utimens: saved while the mtime still is that (a
+  // later write or listing change makes the mtime incidental again).
+  std::optional<struct timespec> chosen_mtime;
+  std::optional<uint32_t> uid, gid;      // who created it, when not the mount's owner
 };
 
 struct TreeFile {
@@ -50,6 +59,8 @@ struct TreeFile {
 
 struct TreeDir {
   TreeAttr attr;
+  const ZipEntry* entry = nullptr;  // the folder entry ("x/") the archive had for it, if any
+  bool made = false;                // made by mkdir (not implied by the archive's records)
 };
 
 struct TreeChild {
@@ -69,7 +80,10 @@ class RecordTree {
   bool IsEmptyDir(std::string_view path) const;
   // Children of a directory, sorted by name. Precondition: FindDir(dir).
   std::vector<TreeChild> List(std::string_view dir) const;
+  // How many folders `dir` holds directly (for st_nlink). Precondition: FindDir(dir).
+  size_t CountSubdirs(std::string_view dir) const;
   const std::map<std::string, TreeFile, std::less<>>& files() const { return files_; }
+  const std::map<std::string, TreeDir, std::less<>>& dirs() const { return dirs_; }
 
   // Each Check returns 0 when the operation is allowed, else the errno POSIX
   // specifies for it (see the table in record_tree.cc).
@@ -84,14 +98,20 @@ class RecordTree {
   // Mutations. Precondition: the matching Check returned 0. Each returns the
   // journal data ids the namespace no longer references (the caller deletes
   // those files).
-  void Create(std::string_view path, uint64_t journal_id, std::optional<uint32_t> mode);
+  void Create(std::string_view path, uint64_t journal_id, const TreeAttr& attr);
   std::vector<uint64_t> SetContent(std::string_view path, uint64_t journal_id);
   std::vector<uint64_t> Unlink(std::string_view path);
   std::vector<uint64_t> Rename(std::string_view from, std::string_view to);
-  void Mkdir(std::string_view path, std::optional<uint32_t> mode);
+  void Mkdir(std::string_view path, const TreeAttr& attr);
   void Rmdir(std::string_view path);
   void SetMode(std::string_view path, uint32_t mode);
   void SetMtime(std::string_view path, struct timespec mtime);
+  void SetAtime(std::string_view path, struct timespec atime);
+  // The ctime of `path` (file or folder), when it exists.
+  void SetCtime(std::string_view path, struct timespec ctime);
+  // A folder's listing changed at `at`: its mtime and ctime become `at`
+  // (nothing when it does not exist).
+  void StampDir(std::string_view dir, struct timespec at);
 
  private:
   // 0 when every ancestor of `path` is a directory; ENOENT or ENOTDIR otherwise.

@@ -49,16 +49,21 @@ void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journa
   for (const PlannedRecord& r : plan.records) {
     switch (r.source) {
       case PlannedRecord::Source::kRaw:
-        writer.CopyRawRecord(original, *r.entry, r.name.empty() ? r.entry->name : r.name);
+        writer.CopyRawRecord(original, *r.entry, r.name.empty() ? r.entry->name : r.name,
+                             r.attrs);
         ++result->raw_copied;
         break;
       case PlannedRecord::Source::kJournal: {
         ScopedFd fd = journal.OpenForRead(r.name);
         const uint64_t size = static_cast<uint64_t>(FstatOrThrow(fd.get(), r.name).st_size);
-        writer.AddRecordFromFd(r.name, fd.get(), 0, size);
+        writer.AddRecordFromFd(r.name, fd.get(), 0, size, r.attrs);
         ++result->from_journal;
         break;
       }
+      case PlannedRecord::Source::kFolder:
+        writer.AddDirectory(std::string_view(r.name).substr(0, r.name.size() - 1), r.attrs);
+        ++result->folders;
+        break;
       case PlannedRecord::Source::kRegenerated:
         writer.AddRecord(r.name, std::span<const char>(r.bytes->data(), r.bytes->size()));
         ++result->regenerated;
@@ -157,7 +162,9 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
 std::string Counts(const WriteBackResult& r) {
   return std::to_string(r.from_journal) + " records from the journal, " +
          std::to_string(r.regenerated) + " regenerated, " + std::to_string(r.raw_copied) +
-         " copied raw, " + std::to_string(r.size) + " bytes";
+         " copied raw, " +
+         (r.folders ? std::to_string(r.folders) + " folder entries, " : std::string()) +
+         std::to_string(r.size) + " bytes";
 }
 
 std::string Summary(const std::string& archive, const WriteBackResult& r) {

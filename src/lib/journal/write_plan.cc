@@ -32,6 +32,40 @@ size_t InsertionPoint(const std::vector<ZipEntry>& entries,
   return entries.size();
 }
 
+RecordAttributes AttrsOf(const ZipEntry& e) { return {e.mode, e.mtime}; }
+
+bool SameTime(const std::optional<struct timespec>& a, const std::optional<struct timespec>& b) {
+  return a && b && a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+// What a save keeps of a file's or folder's attributes (write_back.h):
+// `archived` is the archive's entry whose content (or folder) this still is.
+// The mode when it is not the default or the archive had one; the mtime set
+// by utimens while it is still current, else the archive's own while the
+// content is unchanged, else none (a write's or a listing change's time).
+RecordAttributes AttrsToSave(std::optional<uint32_t> mode, std::optional<struct timespec> mtime,
+                             std::optional<struct timespec> chosen_mtime,
+                             const ZipEntry* archived, uint32_t default_mode) {
+  RecordAttributes a;
+  if (mode && ((archived && archived->mode) || *mode != default_mode)) a.mode = mode;
+  if (SameTime(mtime, chosen_mtime)) {
+    a.mtime = static_cast<int64_t>(chosen_mtime->tv_sec);
+  } else if (archived && archived->mtime && mtime && mtime->tv_sec == *archived->mtime) {
+    a.mtime = archived->mtime;
+  }
+  return a;
+}
+
+RecordAttributes FolderAttrs(const JournalFolder& f) {
+  return AttrsToSave(f.mode, f.mtime, f.chosen_mtime, f.original_entry, kDefaultFolderMode);
+}
+
+// Whether a folder gets an entry (write_back.h): the archive had one, mkdir
+// made it and it is empty, or it has attributes to keep.
+bool NeedsEntry(const JournalFolder& f) {
+  return f.original_entry || (f.empty && f.made) || FolderAttrs(f) != RecordAttributes{};
+}
+
 class Planner {
  public:
   Planner(const Journal& journal, const RegeneratedRecords& metadata)
@@ -40,6 +74,9 @@ class Planner {
         metadata_(metadata),
         trailer_(TorchTrailer(original_.entries())) {
     for (auto& [path, node] : journal.Files()) files_.emplace(path, node);
+    for (JournalFolder& f : journal.Folders()) {
+      folders_.emplace(f.path + "/", std::move(f));
+    }
   }
 
   WritePlan Run() {
@@ -55,24 +92,38 @@ class Planner {
 
   void Emit(const std::string& name) {
     if (name == kSerializationIdRecord && IsTrailer(name))
-      return plan_.records.push_back({name, PlannedRecord::Source::kSerializationId});
+      return plan_.records.push_back(
+          {name, PlannedRecord::Source::kSerializationId, nullptr, nullptr, {}});
+    if (auto f = folders_.find(name); f != folders_.end()) {
+      return plan_.records.push_back({name, PlannedRecord::Source::kFolder,
+                                      f->second.original_entry, nullptr, FolderAttrs(f->second)});
+    }
     const ZipEntry* same_name = original_.Find(name);
     if (auto m = metadata_.find(name); m != metadata_.end()) {
       if (same_name && same_name->size == m->second.size() &&
           original_.ReadAll(*same_name) == m->second)
-        return Raw(name, same_name);
+        return Raw(name, same_name, AttrsOf(*same_name));
       return plan_.records.push_back(
-          {name, PlannedRecord::Source::kRegenerated, nullptr, &m->second});
+          {name, PlannedRecord::Source::kRegenerated, nullptr, &m->second, {}});
     }
     const JournalNode& node = files_.at(name);
-    if (node.original) return Raw(name, node.original);
-    if (same_name && same_name->size == node.size && UnchangedBytes(name, *same_name))
-      return Raw(name, same_name);
-    plan_.records.push_back({name, PlannedRecord::Source::kJournal});
+    const auto attrs = [&node](const ZipEntry* archived, std::optional<struct timespec> mtime) {
+      return AttrsToSave(node.mode, mtime, node.chosen_mtime, archived, kDefaultFileMode);
+    };
+    if (node.original) return Raw(name, node.original, attrs(node.original, node.mtime));
+    // Identical bytes: the original record, and its own mtime unless one was chosen.
+    if (same_name && same_name->size == node.size && UnchangedBytes(name, *same_name)) {
+      const bool chosen = SameTime(node.mtime, node.chosen_mtime);
+      std::optional<struct timespec> mtime = node.mtime;
+      if (!chosen && same_name->mtime) mtime = timespec{static_cast<time_t>(*same_name->mtime), 0};
+      return Raw(name, same_name, attrs(same_name, mtime));
+    }
+    plan_.records.push_back(
+        {name, PlannedRecord::Source::kJournal, nullptr, nullptr, attrs(nullptr, node.mtime)});
   }
 
-  void Raw(const std::string& name, const ZipEntry* entry) {
-    plan_.records.push_back({name, PlannedRecord::Source::kRaw, entry});
+  void Raw(const std::string& name, const ZipEntry* entry, const RecordAttributes& attrs) {
+    plan_.records.push_back({name, PlannedRecord::Source::kRaw, entry, nullptr, attrs});
   }
 
   // An edited file that holds exactly its original bytes (opened for
@@ -109,8 +160,11 @@ class Planner {
     std::vector<const ZipEntry*> expected;
     for (const ZipEntry& e : original_.entries())
       if (!e.is_directory()) expected.push_back(&e);
+    if (!SameFolders()) return false;
     std::vector<const ZipEntry*> planned;
     for (const PlannedRecord& r : plan_.records) {
+      if (r.source == PlannedRecord::Source::kFolder) continue;
+      if (r.source == PlannedRecord::Source::kRaw && r.attrs != AttrsOf(*r.entry)) return false;
       const std::optional<const ZipEntry*> entry = UserContent(r);
       if (!entry) continue;  // added by the metadata alone
       if (!*entry || r.name != (*entry)->name) return false;
@@ -123,6 +177,21 @@ class Planner {
     std::erase_if(expected, in_trailer);
     std::erase_if(planned, in_trailer);
     return planned == expected;
+  }
+
+  // The folder entries planned are the archive's own (the prefix folder's
+  // aside), unchanged.
+  bool SameFolders() const {
+    size_t kept = 0;
+    for (const PlannedRecord& r : plan_.records) {
+      if (r.source != PlannedRecord::Source::kFolder) continue;
+      if (!r.entry || r.attrs != AttrsOf(*r.entry)) return false;
+      ++kept;
+    }
+    size_t had = 0;
+    for (const ZipEntry& e : original_.entries())
+      if (e.is_directory() && e.name.find_first_not_of('/') != std::string::npos) ++had;
+    return kept == had;
   }
 
   // The original entry whose bytes the user's file named r.name holds:
@@ -143,6 +212,7 @@ class Planner {
   // What torch's finish step wrote, written last in its order (zip/torch_trailer.h).
   const std::vector<std::string> trailer_;
   std::map<std::string, JournalNode> files_;
+  std::map<std::string, JournalFolder> folders_;  // keyed "dir/"
   WritePlan plan_;
 };
 
@@ -159,6 +229,15 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
   };
   std::set<std::string> files;
   for (auto& [path, node] : journal.Files()) files.insert(path);
+  // Folder entries, as "dir/": the archive's at their place, new ones sorted in.
+  std::map<const ZipEntry*, std::string> kept_folders;
+  for (const JournalFolder& f : journal.Folders()) {
+    if (!NeedsEntry(f)) continue;
+    if (f.original_entry)
+      kept_folders.emplace(f.original_entry, f.path + "/");
+    else
+      files.insert(f.path + "/");
+  }
   const auto exists = [&](const std::string& name) {
     return files.count(name) || metadata.count(name);
   };
@@ -167,7 +246,9 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
   // targets, then regenerated records it lacked.
   const auto add_new_names = [&] {
     for (const std::string& path : files)
-      if (!original.Find(path) && !in_trailer(path) && !metadata.count(path)) order.push_back(path);
+      if ((path.back() == '/' || !original.Find(path)) && !in_trailer(path) &&
+          !metadata.count(path))
+        order.push_back(path);
     for (const auto& [name, bytes] : metadata)
       if (!original.Find(name) && !in_trailer(name)) order.push_back(name);
   };
@@ -175,7 +256,10 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i == insert_at) add_new_names();
     const ZipEntry& e = entries[i];
-    if (!e.is_directory() && !in_trailer(e.name) && exists(e.name)) order.push_back(e.name);
+    if (auto kept = kept_folders.find(&e); kept != kept_folders.end())
+      order.push_back(kept->second);
+    else if (!e.is_directory() && !in_trailer(e.name) && exists(e.name))
+      order.push_back(e.name);
   }
   if (insert_at == entries.size()) add_new_names();
   for (const std::string& name : trailer)

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "zip/zip_attributes.h"
 #include "zip/zip_format.h"
 
 namespace tpkg {
@@ -82,6 +83,7 @@ std::vector<ZipEntry> ParseCentralDirectory(std::string_view cd, uint64_t count,
       }
     }
     if (NeedsZip64(e, disk)) ResolveZip64(extra, e, disk, problems);
+    ReadAttributes(p, extra, &e);
     if (disk != 0) problems.Fatal(Errc::kUnsupported, "multi-disk archives are not supported");
     pos += total;
   }

@@ -35,6 +35,11 @@ inline constexpr size_t kMaxCommentSize = 0xffff;
 
 inline constexpr uint16_t kZip64ExtraId = 0x0001;
 inline constexpr uint16_t kPaddingExtraId = 0x4246;  // "FB": torch's alignment block
+inline constexpr uint16_t kTimestampExtraId = 0x5455;  // "UT": Info-ZIP's extended timestamp
+inline constexpr uint8_t kTimestampHasMtime = 0x01;     // its flags byte: mtime follows
+inline constexpr size_t kTimestampBlockSize = 9;        // header 4 + flags 1 + mtime 4
+inline constexpr uint16_t kHostUnix = 3;                // "version made by" high byte
+inline constexpr uint32_t kDosDirectoryAttribute = 0x10;
 inline constexpr char kPaddingByte = 'Z';
 inline constexpr uint64_t kAlignment = 64;
 
@@ -50,11 +55,13 @@ inline constexpr uint16_t kFlagUtf8 = 0x0800;
 
 // Field offsets inside the fixed part of a local file header.
 namespace local {
+inline constexpr size_t kDosTime = 10, kDosDate = 12;
 inline constexpr size_t kVersionNeeded = 4, kFlags = 6, kMethod = 8, kCrc = 14,
                         kCompressedSize = 18, kSize = 22, kNameLength = 26, kExtraLength = 28;
 }
 // Field offsets inside the fixed part of a central directory header.
 namespace central {
+inline constexpr size_t kVersionMadeBy = 4, kDosTime = 12, kDosDate = 14, kExternalAttributes = 38;
 inline constexpr size_t kVersionNeeded = 6, kFlags = 8, kMethod = 10, kCrc = 16,
                         kCompressedSize = 20, kSize = 24, kNameLength = 28, kExtraLength = 30,
                         kCommentLength = 32, kDiskStart = 34, kLocalHeaderOffset = 42;

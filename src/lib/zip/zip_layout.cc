@@ -2,12 +2,13 @@
 
 #include <algorithm>
 
+#include "zip/zip_attributes.h"
+
 namespace tpkg {
 namespace {
 
 using namespace zipfmt;
 
-constexpr uint16_t kVersionMadeBy = 0;
 constexpr uint16_t kVersionDeflate = 20;
 constexpr uint16_t kZip64VersionMadeBy = 0x031e;  // what miniz puts in the ZIP64 EOCD
 constexpr uint16_t kZip64VersionNeeded = 0x002d;
@@ -45,6 +46,17 @@ std::string CentralZip64Block(const RecordLayout& r) {
   return block;
 }
 
+// The UT block (nothing without a time).
+std::string TimeBlock(const RecordLayout& r) {
+  return r.attrs.mtime ? TimestampBlock(*r.attrs.mtime) : std::string();
+}
+
+void AppendDosTime(std::string& out, const RecordLayout& r) {
+  const DosDateTime dos = r.attrs.mtime ? ToDosDateTime(*r.attrs.mtime) : DosDateTime{};
+  Append16(out, dos.time);
+  Append16(out, dos.date);
+}
+
 }  // namespace
 
 size_t AlignmentPadding(const RecordLayout& r) {
@@ -54,23 +66,26 @@ size_t AlignmentPadding(const RecordLayout& r) {
     if (r.zip64_sizes()) start += 16;
     if (r.zip64_offset()) start += 8;
   }
+  if (r.attrs.mtime) start += kTimestampBlockSize;
   return static_cast<size_t>((kAlignment - start % kAlignment) % kAlignment);
 }
 
 void AppendLocalHeader(std::string& out, const RecordLayout& r) {
   const std::string zip64 = LocalZip64Block(r);
+  const std::string time = TimeBlock(r);
   const size_t pad = AlignmentPadding(r);
   Append32(out, kLocalHeaderSig);
   Append16(out, VersionNeeded(r));
   Append16(out, Flags(r));
   Append16(out, r.method);
-  Append32(out, 0);  // DOS time and date
+  AppendDosTime(out, r);
   Append32(out, 0);  // CRC-32: in the descriptor
   Append64(out, 0);  // both sizes: in the descriptor
   Append16(out, r.full_name.size());
-  Append16(out, zip64.size() + 4 + pad);
+  Append16(out, zip64.size() + time.size() + 4 + pad);
   out += r.full_name;
   out += zip64;
+  out += time;
   Append16(out, kPaddingExtraId);
   Append16(out, pad);
   out.append(pad, kPaddingByte);
@@ -91,22 +106,26 @@ void AppendDataDescriptor(std::string& out, const RecordLayout& r) {
 
 void AppendCentralHeader(std::string& out, const RecordLayout& r) {
   const std::string zip64 = CentralZip64Block(r);
+  const std::string time = TimeBlock(r);
   Append32(out, kCentralHeaderSig);
-  Append16(out, kVersionMadeBy);
+  Append16(out, VersionMadeBy(r.attrs));
   Append16(out, VersionNeeded(r));
   Append16(out, Flags(r));
   Append16(out, r.method);
-  Append32(out, 0);  // DOS time and date
+  AppendDosTime(out, r);
   Append32(out, r.crc32);
   Append32(out, r.zip64_sizes() ? kMax32 : r.compressed_size);
   Append32(out, r.zip64_sizes() ? kMax32 : r.size);
   Append16(out, r.full_name.size());
-  Append16(out, zip64.size());
-  Append64(out, 0);  // comment length, disk start, internal and external attributes
-  Append16(out, 0);
+  Append16(out, zip64.size() + time.size());
+  Append16(out, 0);  // comment length
+  Append16(out, 0);  // disk start
+  Append16(out, 0);  // internal attributes
+  Append32(out, ExternalAttributes(r.attrs, r.directory));
   Append32(out, std::min(r.offset, kMax32));
   out += r.full_name;
   out += zip64;
+  out += time;
 }
 
 void AppendEndRecords(std::string& out, uint64_t count, uint64_t cd_offset, uint64_t cd_size) {

@@ -11,6 +11,8 @@
 //   | data descriptor    | signed; 16 bytes, 24 when the local header has ZIP64;     |
 //   |                    | none for a 0-byte record                                  |
 //   | central header     | real CRC/sizes/offset, 0xFFFFFFFF + ZIP64 block if >= 4 GiB|
+//   | with attributes    | (not torch's) DOS time/date and a UT block after ZIP64,  |
+//   |                    | Unix "made by" and external attributes (zip_attributes.h)|
 //   | end records        | ZIP64 EOCD + locator always, then the clamped classic EOCD |
 //
 //   RecordLayout r{"model/x.txt", offset, 5, 5, crc, kMethodStored};
@@ -23,6 +25,7 @@
 #include <string>
 
 #include "tpkg/zip_reader.h"
+#include "tpkg/zip_writer.h"
 #include "zip/zip_format.h"
 
 namespace tpkg {
@@ -34,6 +37,8 @@ struct RecordLayout {
   uint64_t compressed_size = 0;  // == size when stored
   uint32_t crc32 = 0;
   uint16_t method = kMethodStored;
+  RecordAttributes attrs;  // none: torch's zeros (zip_attributes.h)
+  bool directory = false;  // a folder entry ("name/")
 
   // torch tests ">= 0xFFFFFFFF" (doc/format.md §2.2); the compressed size is
   // included so that a (never torch-written) big deflated record stays valid.

@@ -58,4 +58,27 @@ void NameRegistry::Add(std::string_view record) {
   seen_.try_emplace(std::move(folded), Seen{false, std::string(record)});
 }
 
+std::string NameRegistry::FolderProblem(std::string_view folder) const {
+  if (auto it = seen_.find(Folded(folder)); it != seen_.end()) {
+    if (!it->second.is_folder) return QuoteName(folder) + " is already a file";
+    if (it->second.has_entry) return "folder " + QuoteName(folder) + " is written twice";
+  }
+  const std::string folded = Folded(folder);
+  for (size_t slash = folded.find('/'); slash != std::string::npos;
+       slash = folded.find('/', slash + 1)) {
+    auto it = seen_.find(folded.substr(0, slash));
+    if (it != seen_.end() && !it->second.is_folder)
+      return "folder " + QuoteName(folder) + " needs " + QuoteName(it->second.spelling) +
+             " as a folder, but it is a file";
+  }
+  return {};
+}
+
+void NameRegistry::AddFolder(std::string_view folder) {
+  Add(std::string(folder) + "/");  // registers the ancestors and the folder itself
+  seen_.erase(Folded(folder) + "/");
+  Seen& seen = seen_[Folded(folder)];
+  seen.has_entry = true;
+}
+
 }  // namespace tpkg

@@ -39,11 +39,16 @@ class NameRegistry {
   std::string Problem(std::string_view record) const;
   // Registers `record` (call after Problem() returned "").
   void Add(std::string_view record);
+  // The same for a folder entry ("a/b" for `a/b/`): refused when the name or
+  // an ancestor is a file, or the folder's entry was written already.
+  std::string FolderProblem(std::string_view folder) const;
+  void AddFolder(std::string_view folder);
 
  private:
   struct Seen {
     bool is_folder;
     std::string spelling;  // as first written, for messages
+    bool has_entry = false;  // folders: their own entry was written
   };
   std::unordered_map<std::string, Seen> seen_;  // keyed by the folded name
 };

@@ -83,6 +83,15 @@ struct ZipWriter::Impl {
     }
   }
 
+  static void CheckAttributes(std::string_view record, const RecordAttributes& attrs) {
+    if (attrs.mtime && (*attrs.mtime < 0 || *attrs.mtime > kMaxZipTime))
+      throw Error(Errc::kInvalidArgument,
+                  "cannot add record " + QuoteName(record) + ": its time " +
+                      std::to_string(*attrs.mtime) + " is outside what a ZIP can hold (0 to " +
+                      std::to_string(kMaxZipTime) + " seconds since 1970)",
+                  EOVERFLOW);
+  }
+
   // Runs one write step; a failure leaves the output unusable, so later calls refuse.
   template <typename Step>
   void Guarded(Step&& step) {
@@ -96,9 +105,10 @@ struct ZipWriter::Impl {
     }
   }
 
-  RecordLayout Begin(std::string_view record, uint64_t size, uint64_t compressed, uint16_t method) {
+  RecordLayout Begin(std::string_view record, uint64_t size, uint64_t compressed, uint16_t method,
+                     const RecordAttributes& attrs) {
     names.Add(record);
-    RecordLayout r{prefix + "/" + std::string(record), offset, size, compressed, 0, method};
+    RecordLayout r{prefix + "/" + std::string(record), offset, size, compressed, 0, method, attrs};
     std::string header;
     AppendLocalHeader(header, r);
     Append(header);
@@ -181,33 +191,39 @@ ZipWriter::~ZipWriter() = default;
 
 uint64_t ZipWriter::offset() const { return impl_->offset; }
 
-void ZipWriter::AddRecord(std::string_view record, std::span<const char> data) {
+void ZipWriter::AddRecord(std::string_view record, std::span<const char> data,
+                          const RecordAttributes& attrs) {
   impl_->CheckRecordName(record);
+  Impl::CheckAttributes(record, attrs);
   impl_->Guarded([&] {
-    RecordLayout r = impl_->Begin(record, data.size(), data.size(), kMethodStored);
+    RecordLayout r = impl_->Begin(record, data.size(), data.size(), kMethodStored, attrs);
     r.crc32 = Crc32(0, data);
     impl_->Append(data);
     impl_->End(std::move(r), std::string_view(data.data(), data.size()));
   });
 }
 
-void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size) {
+void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size,
+                                const RecordAttributes& attrs) {
   impl_->CheckRecordName(record);
+  Impl::CheckAttributes(record, attrs);
   impl_->Guarded([&] {
-    RecordLayout r = impl_->Begin(record, size, size, kMethodStored);
+    RecordLayout r = impl_->Begin(record, size, size, kMethodStored, attrs);
     const std::string head = impl_->StreamFromFd(r, fd, offset, size);
     impl_->End(std::move(r), head);
   });
 }
 
-void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry,
-                              std::string_view record) {
+void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record,
+                              const RecordAttributes& attrs) {
   if (record.empty()) record = entry.name;
   // An empty record has no bytes to copy; torch writes it stored.
-  if (entry.size == 0) return AddRecord(record, std::string_view());
+  if (entry.size == 0) return AddRecord(record, std::string_view(), attrs);
   impl_->CheckRecordName(record);
+  Impl::CheckAttributes(record, attrs);
   impl_->Guarded([&] {
-    RecordLayout r = impl_->Begin(record, entry.size, entry.compressed_size, entry.method);
+    RecordLayout r =
+        impl_->Begin(record, entry.size, entry.compressed_size, entry.method, attrs);
     r.crc32 = entry.crc32;
     std::string head(std::min<uint64_t>(entry.compressed_size, kHeadSize), '\0');
     PreadExact(src.fd(), head, entry.data_offset, src.path() + " (" + entry.name + ")");
@@ -218,12 +234,34 @@ void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry,
   });
 }
 
+void ZipWriter::AddDirectory(std::string_view folder, const RecordAttributes& attrs) {
+  const std::string full = impl_->prefix + "/" + std::string(folder);
+  const std::string why = folder.empty() || folder.back() == '/'
+                              ? std::string("not a folder name")
+                              : std::string(CheckRecordPath(full, {.dot_prefix_folder = true}).why);
+  if (!why.empty())
+    throw Error(Errc::kInvalidArgument, "cannot add folder " + QuoteName(folder) + ": " + why);
+  if (std::string clash = impl_->names.FolderProblem(folder); !clash.empty())
+    throw Error(Errc::kExists, "cannot add folder: " + clash);
+  Impl::CheckAttributes(folder, attrs);
+  impl_->Guarded([&] {
+    impl_->names.AddFolder(folder);
+    RecordLayout r{impl_->prefix + "/" + std::string(folder) + "/", impl_->offset, 0, 0, 0,
+                   kMethodStored, attrs, /*directory=*/true};
+    std::string header;
+    AppendLocalHeader(header, r);
+    impl_->Append(header);
+    impl_->End(std::move(r), {});
+  });
+}
+
 void ZipWriter::AddSerializationId() {
   const size_t prefix_size = impl_->prefix.size() + 1;  // "<prefix>/"
   std::vector<RecordDigest> written;
   written.reserve(impl_->records.size());
   for (size_t i = 0; i < impl_->records.size(); ++i) {
     const RecordLayout& r = impl_->records[i];
+    if (r.directory) continue;  // torch's writer has none; they are no records
     written.push_back(
         {std::string_view(r.full_name).substr(prefix_size), r.crc32, r.size, impl_->heads[i]});
   }
