@@ -30,7 +30,7 @@ RegeneratedRecords RegenerateForSave(const Journal& journal) {
     TPKG_LOG(kInfo) << journal.archive_path() << ": " << module
                     << " is now extern (an edited source imports it)";
   }
-  return {{kExternModulesPath, m.extern_modules_text}};
+  return {{std::string(kExternModulesPath), m.extern_modules_text}};
 }
 
 void Record(SaveLogEntry entry) {
