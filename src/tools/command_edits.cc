@@ -1,6 +1,7 @@
 // `tpkg edits [--discard] ARCHIVE`: the edits a read/write mount left in the
 // archive's journal and not yet saved (tpkg/journal.h), or their removal.
 #include "cli.h"
+#include "model_input.h"
 #include "output.h"
 #include "tpkg/journal.h"
 #include "tpkg/zip_reader.h"
@@ -18,17 +19,51 @@ const char* KindName(Journal::PendingEdit::Kind kind) {
   return "?       ";
 }
 
+std::string_view KindKey(Journal::PendingEdit::Kind kind) {
+  switch (kind) {
+    case Journal::PendingEdit::Kind::kWritten: return "written";
+    case Journal::PendingEdit::Kind::kAdded: return "added";
+    case Journal::PendingEdit::Kind::kRenamed: return "renamed";
+    case Journal::PendingEdit::Kind::kDeleted: return "deleted";
+  }
+  return "?";
+}
+
+// {"path", "journal": folder or null, "edits": [{"kind", "path", "from"}], "discarded"}
+int PrintEditsJson(Output& out, const std::string& path, std::optional<Journal>& journal,
+                   bool discard) {
+  Json edits = Json::array();
+  Json folder;
+  if (journal) {
+    folder = journal->directory();
+    for (const Journal::PendingEdit& e : journal->PendingEdits()) {
+      edits.push_back(Json{{"kind", KindKey(e.kind)},
+                           {"path", e.path},
+                           {"from", e.from.empty() ? Json() : Json(e.from)}});
+    }
+    if (discard) journal->Drop();
+  }
+  WriteJson(out, Json{{"path", path},
+                      {"journal", folder},
+                      {"edits", edits},
+                      {"discarded", discard && journal.has_value()}});
+  out.Flush();
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunEdits(const Command& self, const Args& args) {
   po::options_description options("Options");
   options.add_options()("discard", "remove the journal and every edit in it");
+  AddJsonOption(options);
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
   const ZipReader zip = ZipReader::Open(path);
   std::optional<Journal> journal = Journal::OpenExisting(path, zip);
   Output out;
+  if (WantsJson(cmd)) return PrintEditsJson(out, path, journal, cmd.options.count("discard") > 0);
   if (!journal) {
     out.Line(path + ": no pending edits");
     out.Flush();

@@ -216,3 +216,28 @@ def test_help_lists_and_shows_commands(tpkg_bin):
         assert f"tpkg {command}" in run(tpkg_bin, "help").stdout.decode()
     unknown = run(tpkg_bin, "help", "nope")
     assert unknown.returncode == 2 and b"unknown command 'nope'" in unknown.stderr
+
+
+# ------------------------------------------------------------------ --json of the other commands
+
+
+def test_json_of_ls_check_and_edits(tpkg_bin, corpus_dir):
+    archive = corpus_dir / "pkg_deflated_by_zip_tool.pt"
+    listing = tpkg_json(tpkg_bin, "ls", archive)
+    assert list(listing) == ["path", "prefix", "records"]
+    assert [r["name"] for r in listing["records"]] == \
+        run(tpkg_bin, "ls", archive).stdout.decode().splitlines()
+    assert {r["method"] for r in listing["records"]} == {"deflate", "stored"}
+    assert list(listing["records"][0]) == ["name", "method", "size", "compressed_size", "crc32",
+                                           "data_offset"]
+    assert tpkg_json(tpkg_bin, "check", archive) == {"path": str(archive), "ok": True,
+                                                      "problems": []}
+    bad = run(tpkg_bin, "check", "--json", corpus_dir / "bad_no_prefix.zip")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["ok"] is False
+    assert json.loads(bad.stdout)["problems"] == bad_lines(tpkg_bin, corpus_dir)
+    assert tpkg_json(tpkg_bin, "edits", archive) == {"path": str(archive), "journal": None,
+                                                      "edits": [], "discarded": False}
+
+
+def bad_lines(tpkg_bin, corpus_dir):
+    return run(tpkg_bin, "check", corpus_dir / "bad_no_prefix.zip").stdout.decode().splitlines()
