@@ -3,6 +3,7 @@
 // (tpkg/file_structure.h), for any ZIP model file.
 #include "cli.h"
 #include "model_input.h"
+#include "tpkg/error.h"
 #include "tpkg/file_structure.h"
 #include "tpkg/glob.h"
 
@@ -34,8 +35,15 @@ int RunTree(const Command& self, const Args& args) {
                                    : std::vector<std::string>{};
   };
   const std::vector<std::string> include = globs("include"), exclude = globs("exclude");
-  const GlobGroup filter(include.empty() ? GlobPattern("**") : PatternOf(include),
-                         exclude.empty() ? GlobPattern::Tuple({}) : PatternOf(exclude), "/");
+  // A bad pattern is a bad argument (torch raises ValueError for it).
+  const GlobGroup filter = [&] {
+    try {
+      return GlobGroup(include.empty() ? GlobPattern("**") : PatternOf(include),
+                       exclude.empty() ? GlobPattern::Tuple({}) : PatternOf(exclude), "/");
+    } catch (const Error& e) {
+      throw UsageError(std::string("bad GLOB: ") + e.what(), self.synopsis);
+    }
+  }();
   const ModelFile file = OpenForInspection(path);
   std::vector<std::string> records;
   for (const ZipEntry& e : file.zip->entries()) records.push_back(e.name);

@@ -241,3 +241,9 @@ def test_json_of_ls_check_and_edits(tpkg_bin, corpus_dir):
 
 def bad_lines(tpkg_bin, corpus_dir):
     return run(tpkg_bin, "check", corpus_dir / "bad_no_prefix.zip").stdout.decode().splitlines()
+
+
+def test_tree_refuses_a_glob_torch_refuses(tpkg_bin, corpus_dir):
+    result = run(tpkg_bin, "tree", "--include", "**.txt", corpus_dir / "pkg_resources.pt")
+    assert result.returncode == 2
+    assert b"bad GLOB: ** can only appear as an entire path segment" in result.stderr
