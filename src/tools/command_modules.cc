@@ -33,18 +33,22 @@ std::string Joined(const std::vector<std::string>& items) {
 // One line a module: action, name, then the record that provides it and
 // what needs it; a problem on the next line.
 void PrintModules(Output& out, const ModelReport& r) {
-  size_t width = 0;
-  for (const ModuleInfo& m : r.modules) width = std::max(width, m.name.size());
+  const auto action_of = [](const ModuleInfo& m) { return m.action.empty() ? "(none)" : m.action; };
+  size_t action_width = 12, width = 0;
   for (const ModuleInfo& m : r.modules) {
-    std::string line = m.action.empty() ? "(none)" : m.action;
-    line.resize(std::max<size_t>(line.size() + 1, 12), ' ');
+    action_width = std::max(action_width, action_of(m).size() + 1);
+    width = std::max(width, m.name.size());
+  }
+  for (const ModuleInfo& m : r.modules) {
+    std::string line = action_of(m);
+    line.resize(action_width, ' ');
     line += m.name;
-    if (!m.record.empty() || !m.needed_by.empty()) line.resize(12 + width + 2, ' ');
+    if (!m.record.empty() || !m.needed_by.empty()) line.resize(action_width + width + 2, ' ');
     if (!m.record.empty()) line += m.record;
     if (!m.needed_by.empty()) line += (m.record.empty() ? "" : "  ") + ("<- " + Joined(m.needed_by));
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out.Line(line);
-    if (!m.problem.empty()) out.Line("            problem: " + m.problem);
+    if (!m.problem.empty()) out.Line(std::string(action_width, ' ') + "problem: " + m.problem);
   }
   if (r.modules.empty()) {
     out.Line(r.kind == FileKind::kTorchExport

@@ -247,3 +247,14 @@ def test_tree_refuses_a_glob_torch_refuses(tpkg_bin, corpus_dir):
     result = run(tpkg_bin, "tree", "--include", "**.txt", corpus_dir / "pkg_resources.pt")
     assert result.returncode == 2
     assert b"bad GLOB: ** can only appear as an entire path segment" in result.stderr
+
+
+def test_modules_text_has_one_line_per_module_of_the_json(tpkg_bin, corpus_dir):
+    for name in packages(corpus_dir):
+        modules = tpkg_json(tpkg_bin, "modules", corpus_dir / name)["modules"]
+        lines = run(tpkg_bin, "modules", corpus_dir / name).stdout.decode().splitlines()
+        if not modules:
+            assert lines == ["(no modules)"], name
+            continue
+        assert [line.split()[:2] for line in lines] == \
+            [[m["action"], m["name"]] for m in modules], name
