@@ -62,13 +62,13 @@ struct ModelReport {
   std::string path;
   FileKind kind = FileKind::kZip;
   uint64_t file_size = 0;
-  std::string prefix;                // the prefix folder ("" for a .pt2)
-  uint64_t records = 0;              // directory entries excluded
-  uint64_t record_bytes = 0;         // their uncompressed bytes
-  std::string format_version;        // `.data/version` or `version`, trimmed; "" when absent
-  std::string python_version;        // `.data/python_version`, trimmed; "" when absent
-  std::string serialization_id;      // `.data/serialization_id` (torch 2.x), trimmed
-  std::vector<ModuleInfo> modules;   // above
+  std::string prefix;                 // the prefix folder ("" for a .pt2)
+  uint64_t records = 0;               // directory entries excluded
+  uint64_t record_bytes = 0;          // their uncompressed bytes
+  std::string format_version;         // `.data/version` or `version`, trimmed; "" when absent
+  std::string python_version;         // `.data/python_version`, trimmed; "" when absent
+  std::string serialization_id;       // `.data/serialization_id` (torch 2.x), trimmed
+  std::vector<ModuleInfo> modules;    // above
   std::vector<std::string> interned;  // sorted, as interned_modules() (packages)
   std::vector<std::string> externed;  // sorted, as externed_modules() (every kind)
   std::vector<std::string> mocked;    // sorted, as mocked_modules() (packages)

@@ -35,9 +35,10 @@ int PrintWhy(Output& out, const std::string& path, const Metadata& m, const std:
     return kExitOk;
   }
   out.Line(module + " (" + (action.empty() ? "no action" : action) + "): " +
-           (paths.empty() ? "nothing in the package needs it"
-                          : std::to_string(paths.size()) + (paths.size() == 1 ? " path" : " paths") +
-                                (paths.size() >= kMaxPaths ? " (the first ones)" : "")));
+           (paths.empty()
+                ? "nothing in the package needs it"
+                : std::to_string(paths.size()) + (paths.size() == 1 ? " path" : " paths") +
+                      (paths.size() >= kMaxPaths ? " (the first ones)" : "")));
   for (const auto& p : paths) out.Line("  " + ArrowJoined(p));
   return kExitOk;
 }

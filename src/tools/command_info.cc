@@ -36,11 +36,10 @@ Json InfoJson(const ModelReport& r, const SaveState& save) {
       {"format_version", text_or_null(r.format_version)},
       {"python_version", text_or_null(r.python_version)},
       {"serialization_id", text_or_null(r.serialization_id)},
-      {"modules",
-       Json{{"interned", r.interned.size()},
-            {"extern", r.externed.size()},
-            {"mocked", r.mocked.size()},
-            {"denied", r.denied.size()}}},
+      {"modules", Json{{"interned", r.interned.size()},
+                       {"extern", r.externed.size()},
+                       {"mocked", r.mocked.size()},
+                       {"denied", r.denied.size()}}},
       {"pickles", r.pickles.size()},
       {"storages", r.storages},
       {"storage_bytes", r.storage_bytes},
@@ -67,10 +66,10 @@ void PrintInfo(Output& out, const ModelReport& r, const SaveState& save) {
                      ")");
   row("file size", Grouped(r.file_size) + " bytes");
   if (r.kind == FileKind::kTorchPackage) {
-    row("modules", std::to_string(r.interned.size()) + " interned, " +
-                       std::to_string(r.externed.size()) + " extern, " +
-                       std::to_string(r.mocked.size()) + " mocked" +
-                       (r.denied.empty() ? "" : ", " + std::to_string(r.denied.size()) + " denied"));
+    row("modules",
+        std::to_string(r.interned.size()) + " interned, " + std::to_string(r.externed.size()) +
+            " extern, " + std::to_string(r.mocked.size()) + " mocked" +
+            (r.denied.empty() ? "" : ", " + std::to_string(r.denied.size()) + " denied"));
   } else if (r.kind != FileKind::kTorchExport && r.kind != FileKind::kZip) {
     row("modules", std::to_string(r.modules.size()) + " named by the pickles (" +
                        std::to_string(r.externed.size()) + " imported from the environment)");

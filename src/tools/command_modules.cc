@@ -45,7 +45,8 @@ void PrintModules(Output& out, const ModelReport& r) {
     line += m.name;
     if (!m.record.empty() || !m.needed_by.empty()) line.resize(action_width + width + 2, ' ');
     if (!m.record.empty()) line += m.record;
-    if (!m.needed_by.empty()) line += (m.record.empty() ? "" : "  ") + ("<- " + Joined(m.needed_by));
+    if (!m.needed_by.empty())
+      line += (m.record.empty() ? "" : "  ") + ("<- " + Joined(m.needed_by));
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out.Line(line);
     if (!m.problem.empty()) out.Line(std::string(action_width, ' ') + "problem: " + m.problem);

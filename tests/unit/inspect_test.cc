@@ -91,8 +91,9 @@ TEST(FileStructureTest, EqualsTorchsTextForEveryPackage) {
     const Json facts = Facts(archive)["package"];
     const ZipReader zip = ZipReader::Open(kCorpus + "/" + archive);
     // The corpus opened each archive by its relative name, which roots the tree.
-    EXPECT_EQ(FileStructureText(archive, RecordNames(zip), GlobGroup("**", GlobPattern::Tuple({}), "/")),
-              facts["file_structure"].string)
+    EXPECT_EQ(
+        FileStructureText(archive, RecordNames(zip), GlobGroup("**", GlobPattern::Tuple({}), "/")),
+        facts["file_structure"].string)
         << archive;
     EXPECT_EQ(FileStructureText(archive, RecordNames(zip), GlobGroup("**", {".data/**"}, "/")),
               facts["file_structure_exclude_data"].string)
@@ -131,7 +132,8 @@ TEST(ModelReportTest, ModuleListsEqualTheExportersForEveryPackage) {
     // Every graph node but the pickles, in insertion order, with its action.
     std::vector<std::string> want;
     for (const Json& node : exporter["graph_nodes_in_insertion_order"].array) {
-      if (!node["is_pickle"].boolean) want.push_back(node["name"].string + " " + node["action"].string);
+      if (!node["is_pickle"].boolean)
+        want.push_back(node["name"].string + " " + node["action"].string);
     }
     std::vector<std::string> got;
     for (const ModuleInfo& m : r.modules) {
@@ -142,7 +144,9 @@ TEST(ModelReportTest, ModuleListsEqualTheExportersForEveryPackage) {
     EXPECT_EQ(got, want) << archive;
     for (const auto& [module, rdeps] : exporter["get_rdeps"].object) {
       for (const ModuleInfo& m : r.modules) {
-        if (m.name == module) EXPECT_EQ(m.needed_by, rdeps.Strings()) << archive << " " << module;
+        if (m.name == module) {
+          EXPECT_EQ(m.needed_by, rdeps.Strings()) << archive << " " << module;
+        }
       }
     }
   }

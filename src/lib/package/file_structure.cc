@@ -56,8 +56,7 @@ void AddFile(Node& top, std::string_view path) {
 }
 
 // torch's _stringify_tree, line for line.
-void Stringify(const Node& node, std::string& out, std::string preamble,
-               std::string_view dir_ptr) {
+void Stringify(const Node& node, std::string& out, std::string preamble, std::string_view dir_ptr) {
   static constexpr std::string_view kSpace = "    ", kBranch = "│   ", kTee = "├── ",
                                     kLast = "└── ";
   out.append(preamble).append(dir_ptr).append(node.name).push_back('\n');

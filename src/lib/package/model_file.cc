@@ -76,8 +76,9 @@ bool IsLegacyTorchSave(std::string_view head) {
 ModelFile OpenModelFile(const std::string& path) {
   if (IsLegacyTorchSave(ReadHead(path))) {
     throw Error(Errc::kUnsupported,
-                path + ": a legacy torch.save file (PyTorch < 1.6, not a ZIP archive); "
-                       "tpkg reads ZIP archives only: torch.save(torch.load(f), g) rewrites it");
+                path +
+                    ": a legacy torch.save file (PyTorch < 1.6, not a ZIP archive); "
+                    "tpkg reads ZIP archives only: torch.save(torch.load(f), g) rewrites it");
   }
   try {
     ZipReader zip = ZipReader::Open(path);

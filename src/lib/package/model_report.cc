@@ -99,8 +99,7 @@ void AddPackageModules(const ZipReader& zip, ModelReport& report) {
   const Metadata& m = *report.metadata;
   const DepGraph& graph = m.graph;
   const std::vector<std::string> undeclared_list = UndeclaredExterns(records, m);
-  const std::unordered_set<std::string> undeclared(undeclared_list.begin(),
-                                                   undeclared_list.end());
+  const std::unordered_set<std::string> undeclared(undeclared_list.begin(), undeclared_list.end());
   for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
     const NodeAttrs& attrs = graph.attrs(id);
     if (attrs.is_pickle) continue;
@@ -137,19 +136,19 @@ void AddPickleModules(const ZipReader& zip, ModelReport& report) {
         ModuleInfo info;
         info.name = global.module;
         info.action = "extern";
-        const bool scripted = report.kind == FileKind::kTorchScript &&
-                              (global.module == "__torch__" ||
-                               global.module.starts_with("__torch__."));
+        const bool scripted =
+            report.kind == FileKind::kTorchScript &&
+            (global.module == "__torch__" || global.module.starts_with("__torch__."));
         if (scripted) {
           info.action = "torchscript";
           info.record = CodeRecordOf(zip, global.module);
           if (info.record.empty()) info.problem = "no code/ record defines it";
         }
-        if (global.module.empty()) info.problem = "a pickle global (" + global.name +
-                                                  ") with no module";
-        if (!info.problem.empty()) report.problems.push_back(pickle.record + ": " +
-                                                             (info.name.empty() ? "''" : info.name) +
-                                                             ": " + info.problem);
+        if (global.module.empty())
+          info.problem = "a pickle global (" + global.name + ") with no module";
+        if (!info.problem.empty())
+          report.problems.push_back(pickle.record + ": " + (info.name.empty() ? "''" : info.name) +
+                                    ": " + info.problem);
         report.modules.push_back(std::move(info));
       }
       std::vector<std::string>& users = report.modules[it->second].needed_by;
@@ -188,8 +187,8 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind) {
     ++report.records;
     report.record_bytes += e.size;
   }
-  report.format_version = RecordText(zip, kind == FileKind::kTorchPackage ? ".data/version"
-                                                                          : "version");
+  report.format_version =
+      RecordText(zip, kind == FileKind::kTorchPackage ? ".data/version" : "version");
   report.python_version = RecordText(zip, ".data/python_version");
   report.serialization_id = RecordText(zip, ".data/serialization_id");
   ScanPickles(zip, report);

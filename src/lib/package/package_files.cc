@@ -35,7 +35,8 @@ GeneratedFiles GeneratePackageFiles(const ZipReader& zip, const RecordSource& re
     out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
     // An unedited archive is shown as it is, even where the analysis would
     // write another list: nobody may misreport what the package declares.
-    if (own && unchanged) out.extern_modules = std::make_shared<const std::string>(zip.ReadAll(*own));
+    if (own && unchanged)
+      out.extern_modules = std::make_shared<const std::string>(zip.ReadAll(*own));
     out.deps_dot = std::make_shared<const std::string>(m.deps_dot);
   } catch (const Error& e) {
     out.failure = std::make_shared<const Error>(
