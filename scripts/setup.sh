@@ -16,6 +16,8 @@ PACKAGES=(
   python3-torch python3-numpy python3-pytest
   # tools the tests and benchmarks drive
   graphviz fuse-zip vim-nox sed zip unzip psmisc util-linux mount procps time
+  # reading the installed man pages and using the bash completion
+  man-db bash-completion
   # scripts/bench_write_back.sh REFLINK=1: a loop-mounted XFS with reflinks
   xfsprogs
 )

@@ -22,6 +22,7 @@
 
 #include "tpkg/journal.h"
 #include "tpkg/metadata.h"
+#include "tpkg/package_files.h"  // IsTorchPackage: only a torch.package gets metadata
 #include "tpkg/write_back.h"
 
 namespace tpkg {
@@ -51,10 +52,6 @@ std::vector<std::string> OriginalRecordNames(const ZipReader& zip);
 // mount): the original records as baseline, the journal's edits as
 // `edited`. The journal must outlive them.
 MetadataOptions SaveCheckOptions(const Journal& journal);
-
-// Whether `zip` is a torch.package (it has `.data/extern_modules` or
-// `.data/version`): only then does a save regenerate and check metadata.
-bool IsTorchPackage(const ZipReader& zip);
 
 // The metadata a save of `journal` writes (`.data/extern_modules` of a
 // torch.package; nothing for other archives), after the checks every save

@@ -182,5 +182,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
 // needed are not reported: the exporter lists what add_dependency() or a
 // `__reduce_package__` hook added, which the records need not show.
 std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m);
+// The same missing modules as a list, in `m.externs` order.
+std::vector<std::string> UndeclaredExterns(const RecordSource& records, const Metadata& m);
 
 }  // namespace tpkg

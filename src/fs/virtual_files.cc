@@ -20,7 +20,7 @@ VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip,
       source_(std::move(source)),
       options_(std::move(options)),
       unchanged_(std::move(unchanged)) {
-  if (IsTorchPackage(*zip_)) paths_ = {kExternModulesPath, kDepsDotPath};
+  paths_ = GeneratedFilePaths(*zip_);
 }
 
 std::optional<size_t> VirtualFiles::SlotOf(std::string_view path) const {
@@ -30,33 +30,13 @@ std::optional<size_t> VirtualFiles::SlotOf(std::string_view path) const {
   return std::nullopt;
 }
 
-// When a record cannot be read (corrupt data), nothing can be regenerated:
-// `.data/extern_modules` then falls back to the archive's own bytes, and
-// `.data/deps.dot` fails with the reason rather than show a partial graph.
-VirtualFiles::Generated VirtualFiles::Generate() const {
-  Generated out;
-  try {
-    const Metadata m = RegenerateMetadata(*source_, options_);
-    if (!m.ok()) {
-      TPKG_LOG(kWarning) << zip_->path() << ": the package would not export as it is:\n"
-                         << m.problems;
-    }
-    out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
-    // An unedited archive is shown as it is, even where the analysis would
-    // write another list: the mount must not misreport what the package declares.
-    if (const ZipEntry* own = zip_->Find(kExternModulesPath); own && unchanged_()) {
-      out.extern_modules = std::make_shared<const std::string>(zip_->ReadAll(*own));
-    }
-    out.deps_dot = std::make_shared<const std::string>(m.deps_dot);
-  } catch (const Error& e) {
-    out.failure = std::make_shared<const Error>(
-        e.code(), std::string("cannot regenerate the package metadata: ") + e.what(),
-        e.sys_errno());
-    TPKG_LOG(kWarning) << out.failure->what();
-    if (const ZipEntry* own = zip_->Find(kExternModulesPath)) {
-      out.extern_modules = std::make_shared<const std::string>(zip_->ReadAll(*own));
-    }
+GeneratedFiles VirtualFiles::Generate() const {
+  GeneratedFiles out = GeneratePackageFiles(*zip_, *source_, options_, unchanged_());
+  if (!out.problems.empty()) {
+    TPKG_LOG(kWarning) << zip_->path() << ": the package would not export as it is:\n"
+                       << out.problems;
   }
+  if (out.failure) TPKG_LOG(kWarning) << out.failure->what();
   return out;
 }
 
@@ -69,10 +49,7 @@ std::shared_ptr<const std::string> VirtualFiles::Content(size_t slot) const {
     malloc_trim(0);
     generated_epoch_.store(epoch, std::memory_order_release);
   }
-  const bool externs = paths_.at(slot) == kExternModulesPath;
-  const auto& content = externs ? generated_.extern_modules : generated_.deps_dot;
-  if (!content) throw *generated_.failure;
-  return content;
+  return generated_.Content(paths_.at(slot));
 }
 
 }  // namespace tpkg::fs

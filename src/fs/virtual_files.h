@@ -1,23 +1,13 @@
 // virtual_files.h: the generated files of a torch.package mount.
 //
-// A mount of a torch.package (an archive with `.data/extern_modules` or
-// `.data/version`) shows files whose bytes are computed rather than stored,
-// from libtpkg's metadata regeneration (metadata.h) over the current records:
-//
-//   path                    content
-//   .data/extern_modules    the archive's own record while nothing changed;
-//                           after an edit, the extern list the save will write
-//   .data/deps.dot          the dependency graph, as torch's
-//                           dependency_graph_string() prints it
-//
-// Any other ZIP (torch.save checkpoints, generic zips) gets none. The
-// analysis runs on first use (stat or read of either file), not at mount
-// time, and again on the first use after Invalidate() (a read/write mount
-// calls it on every change, so the files follow the edits); problems it
-// finds (torch's PackagingError text) are logged once per run and the files
-// are still served. If a record cannot be read at all
-// (corrupt data), `.data/extern_modules` falls back to the archive's own
-// bytes and `.data/deps.dot` reads fail with the reason.
+// A mount of a torch.package shows files whose bytes are computed rather
+// than stored: `.data/extern_modules` and `.data/deps.dot`. What they hold is
+// decided in libtpkg (tpkg/package_files.h), which `tpkg cat` uses too; this
+// class adds what a mount needs on top: the analysis runs on first use (stat
+// or read of either file), not at mount time, and again on the first use
+// after Invalidate() (a read/write mount calls it on every change, so the
+// files follow the edits); problems it finds (torch's PackagingError text)
+// are logged once per run and the files are still served.
 //
 //   VirtualFiles vf(zip);                // or (zip, journal_records, options)
 //   for (size_t i = 0; i < vf.size(); ++i) tree.AddVirtualFile(vf.path(i), i);
@@ -40,15 +30,10 @@
 
 #include "tpkg/error.h"
 #include "tpkg/metadata.h"
+#include "tpkg/package_files.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::fs {
-
-inline constexpr const char* kExternModulesPath = ".data/extern_modules";
-inline constexpr const char* kDepsDotPath = ".data/deps.dot";
-inline constexpr const char* kVersionPath = ".data/version";
-
-// Whether `zip` is a torch.package (doc/format.md §10.3).
 
 class VirtualFiles {
  public:
@@ -77,12 +62,7 @@ class VirtualFiles {
   void Invalidate() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
-  struct Generated {
-    std::shared_ptr<const std::string> extern_modules;  // null: see failure
-    std::shared_ptr<const std::string> deps_dot;        // null: see failure
-    std::shared_ptr<const Error> failure;               // why the analysis failed
-  };
-  Generated Generate() const;  // never throws: failures land in the result
+  GeneratedFiles Generate() const;  // never throws: failures land in the result
 
   std::shared_ptr<const ZipReader> zip_;
   std::shared_ptr<const RecordSource> source_;
@@ -92,7 +72,7 @@ class VirtualFiles {
   std::atomic<uint64_t> epoch_{1};  // bumped by Invalidate()
   mutable std::mutex mu_;
   mutable std::atomic<uint64_t> generated_epoch_{0};  // epoch of generated_; written under mu_
-  mutable Generated generated_;                       // guarded by mu_
+  mutable GeneratedFiles generated_;                  // guarded by mu_
 };
 
 }  // namespace tpkg::fs

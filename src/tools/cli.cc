@@ -20,6 +20,8 @@ namespace {
 
 constexpr std::string_view kGlobalSynopsis = "[--help] [--version] COMMAND [ARGS...]";
 
+}  // namespace
+
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"ls", "ls [-l] ARCHIVE",
@@ -28,7 +30,9 @@ const std::vector<Command>& Commands() {
        RunLs},
       {"cat", "cat ARCHIVE RECORD",
        "Write the bytes of RECORD (named without the prefix folder) to standard output, "
-       "inflated if needed; the CRC-32 is checked at the end.",
+       "inflated if needed; the CRC-32 is checked at the end. For a torch.package, RECORD may "
+       "also be a file a mount generates (.data/deps.dot, .data/extern_modules): the same bytes "
+       "as the mount shows.",
        RunCat},
       {"check", "check ARCHIVE",
        "Validate ARCHIVE strictly (everything torch's reader and ours could disagree about) "
@@ -47,16 +51,45 @@ const std::vector<Command>& Commands() {
        "of a save (it must still load; OUT is never overwritten); ARCHIVE and its pending edits "
        "stay as they are. Fails (EBUSY) while a tpkgfs mount of ARCHIVE is running.",
        RunEdits},
+      // Inspection: what a model file (torch.package, torch.save, TorchScript, torch.export
+      // .pt2) holds, without executing anything.
+      {"info", "info [--json] FILE",
+       "Say what kind of model file FILE is (torch.package, torch.save, torchscript, "
+       "torch.export, zip) and what it holds: format and Python versions, records and bytes, "
+       "modules by action, pickles, storages and their bytes, edits a mount left unsaved, a "
+       "failed save, and problems. A legacy (pre-1.6, non-ZIP) torch.save file is named as such.",
+       RunInfo},
+      {"modules", "modules [--json] FILE",
+       "List every module FILE uses, one a line: its action (intern, extern, mock, deny, "
+       "torchscript), the record that provides it, what needs it (<- pickles or modules), and "
+       "problems (a module the package does not declare extern, a pickle global with no module). "
+       "For a torch.package, the exporter's dependency graph is rebuilt from the records.",
+       RunModules},
+      {"deps", "deps [--why MODULE] [--json] FILE",
+       "Print a torch.package's dependency graph as DOT text, byte for byte what a mount's "
+       ".data/deps.dot shows (torch's dependency_graph_string()); with --why, every path that "
+       "pulls MODULE in, one a line, from a pickle or a source saved on its own.",
+       RunDeps},
+      {"tree", "tree [--include GLOB]... [--exclude GLOB]... [--json] FILE",
+       "Print the tree of FILE's records as PackageImporter.file_structure() prints it, with "
+       "the same glob semantics ('**' any folders, '*' within one; separator '/').",
+       RunTree},
+      {"help", "help [COMMAND]",
+       "Show the list of commands, or the help of COMMAND (the same as tpkg COMMAND --help).",
+       RunHelp},
   };
   return commands;
 }
 
 void PrintGlobalHelp(std::ostream& out) {
   out << "usage: tpkg " << kGlobalSynopsis << "\n\n"
-      << "Inspect and rewrite torch.package archives without mounting them.\n\nCommands:\n";
+      << "Inspect and rewrite model files (torch.package, torch.save, TorchScript, torch.export)\n"
+      << "without mounting them.\n\nCommands:\n";
   for (const auto& c : Commands()) out << "  tpkg " << c.synopsis << "\n";
   out << "\nOptions:\n  -h, --help     show this help (or `tpkg COMMAND --help`)\n"
-      << "  --version      print the version\n";
+      << "  --version      print the version\n\n"
+      << "`tpkg help COMMAND` shows a command's help; man tpkg(1) has every command and the\n"
+      << "JSON schemas of --json.\n";
 }
 
 const Command& FindCommand(const std::string& name) {
@@ -65,6 +98,8 @@ const Command& FindCommand(const std::string& name) {
   }
   throw UsageError("unknown command '" + name + "'", kGlobalSynopsis);
 }
+
+namespace {
 
 // Options before the command are tpkg's own; everything after it is the command's.
 int Dispatch(const Args& args) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <iosfwd>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -63,6 +64,12 @@ ParsedCommand ParseCommand(const Command& command, const Args& args,
 
 int Main(int argc, char** argv);
 
+// The command table (cli.cc), and what `tpkg --help` prints.
+const std::vector<Command>& Commands();
+// Throws UsageError for an unknown name.
+const Command& FindCommand(const std::string& name);
+void PrintGlobalHelp(std::ostream& out);
+
 // When the last save of `archive` through tpkgfs failed and its edits are
 // still pending (tpkg/save_log.h): prints one warning line on stderr and
 // returns it; "" otherwise. The commands that read an archive call it.
@@ -73,5 +80,11 @@ int RunCat(const Command& self, const Args& args);
 int RunCheck(const Command& self, const Args& args);
 int RunRepack(const Command& self, const Args& args);
 int RunEdits(const Command& self, const Args& args);
+// Inspection (info, modules, deps, tree) and help.
+int RunInfo(const Command& self, const Args& args);
+int RunModules(const Command& self, const Args& args);
+int RunDeps(const Command& self, const Args& args);
+int RunTree(const Command& self, const Args& args);
+int RunHelp(const Command& self, const Args& args);
 
 }  // namespace tpkg::cli

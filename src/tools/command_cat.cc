@@ -1,9 +1,13 @@
-// `tpkg cat ARCHIVE RECORD`: the record's bytes on standard output.
+// `tpkg cat ARCHIVE RECORD`: the record's bytes on standard output; for a
+// torch.package also the files a mount generates (.data/deps.dot, ...), from
+// the same code the mount uses (tpkg/package_files.h).
+#include <algorithm>
 #include <vector>
 
 #include "cli.h"
 #include "output.h"
 #include "tpkg/error.h"
+#include "tpkg/package_files.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::cli {
@@ -33,9 +37,17 @@ int RunCat(const Command& self, const Args& args) {
   if (cmd.help_shown) return kExitOk;
   WarnIfLastSaveFailed(cmd.operands[0]);
   const ZipReader zip = ZipReader::Open(cmd.operands[0]);
-  RecordStream in(zip, FindRecord(zip, cmd.operands[1]));
-  std::vector<char> buffer(kChunk);
+  const std::string& record = cmd.operands[1];
   Output out;
+  const std::vector<std::string> generated = GeneratedFilePaths(zip);
+  if (std::find(generated.begin(), generated.end(), record) != generated.end()) {
+    const ZipRecordSource records(zip);
+    out.Write(*GeneratePackageFiles(zip, records).Content(record));
+    out.Flush();
+    return kExitOk;
+  }
+  RecordStream in(zip, FindRecord(zip, record));
+  std::vector<char> buffer(kChunk);
   while (const size_t n = in.Read(buffer)) out.Write(std::span(buffer).first(n));
   out.Flush();
   return kExitOk;

@@ -2,6 +2,7 @@
 // tpkgfs save whose edits are pending is a problem too: the archive is not
 // what its user last saw through the mount.
 #include "cli.h"
+#include "model_input.h"
 #include "output.h"
 #include "tpkg/metadata.h"
 #include "tpkg/torch_records.h"
@@ -22,8 +23,9 @@ std::string PackageExternsMismatch(const std::string& path) {
 }  // namespace
 
 int RunCheck(const Command& self, const Args& args) {
-  const ParsedCommand cmd =
-      ParseCommand(self, args, po::options_description("Options"), {"ARCHIVE"});
+  po::options_description options("Options");
+  AddJsonOption(options);
+  const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
   const std::string failed_save = WarnIfLastSaveFailed(path);
@@ -35,9 +37,17 @@ int RunCheck(const Command& self, const Args& args) {
     }
   }
   Output out;
+  const bool ok = problems.empty() && failed_save.empty();
+  if (WantsJson(cmd)) {
+    Json lines = Json::array();
+    for (const Error& e : problems) lines.push_back(e.what());
+    if (!failed_save.empty()) lines.push_back(path + ": " + failed_save);
+    WriteJson(out, Json{{"path", path}, {"ok", ok}, {"problems", lines}});
+    out.Flush();
+    return ok ? kExitOk : kExitFailure;
+  }
   for (const Error& e : problems) out.Line(e.what());
   if (!failed_save.empty()) out.Line(path + ": " + failed_save);
-  const bool ok = problems.empty() && failed_save.empty();
   if (ok) out.Line(path + ": ok");
   out.Flush();
   return ok ? kExitOk : kExitFailure;

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "cli.h"
+#include "model_input.h"
 #include "output.h"
 #include "tpkg/journal.h"
 #include "tpkg/journal_records.h"
@@ -35,6 +36,38 @@ int SaveTo(const Journal& journal, const std::string& out_path, Output& out) {
   return kExitOk;
 }
 
+std::string_view KindKey(Journal::PendingEdit::Kind kind) {
+  switch (kind) {
+    case Journal::PendingEdit::Kind::kWritten: return "written";
+    case Journal::PendingEdit::Kind::kAdded: return "added";
+    case Journal::PendingEdit::Kind::kRenamed: return "renamed";
+    case Journal::PendingEdit::Kind::kDeleted: return "deleted";
+  }
+  return "?";
+}
+
+// {"path", "journal": folder or null, "edits": [{"kind", "path", "from"}], "discarded"}
+int PrintEditsJson(Output& out, const std::string& path, std::optional<Journal>& journal,
+                   bool discard) {
+  Json edits = Json::array();
+  Json folder;
+  if (journal) {
+    folder = journal->directory();
+    for (const Journal::PendingEdit& e : journal->PendingEdits()) {
+      edits.push_back(Json{{"kind", KindKey(e.kind)},
+                           {"path", e.path},
+                           {"from", e.from.empty() ? Json() : Json(e.from)}});
+    }
+    if (discard) journal->Drop();
+  }
+  WriteJson(out, Json{{"path", path},
+                      {"journal", folder},
+                      {"edits", edits},
+                      {"discarded", discard && journal.has_value()}});
+  out.Flush();
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunEdits(const Command& self, const Args& args) {
@@ -42,6 +75,7 @@ int RunEdits(const Command& self, const Args& args) {
   options.add_options()("discard", "remove the journal and every edit in it")(
       "save-to", po::value<std::string>()->value_name("OUT"),
       "write the edited package to the new file OUT; the journal stays");
+  AddJsonOption(options);
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
@@ -51,6 +85,9 @@ int RunEdits(const Command& self, const Args& args) {
   const ZipReader zip = ZipReader::Open(path);
   std::optional<Journal> journal = Journal::OpenExisting(path, zip);
   Output out;
+  // --save-to prints its save summary as text, with or without --json.
+  if (WantsJson(cmd) && !cmd.options.count("save-to"))
+    return PrintEditsJson(out, path, journal, cmd.options.count("discard") > 0);
   if (!journal) {
     if (cmd.options.count("save-to")) {
       throw Error(Errc::kNotFound, path + ": no pending edits, nothing to save", ENOENT);

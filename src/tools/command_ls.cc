@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "model_input.h"
 #include "output.h"
 #include "tpkg/zip_reader.h"
 
@@ -25,12 +26,27 @@ int RunLs(const Command& self, const Args& args) {
   po::options_description options("Options");
   options.add_options()("long,l",
                         "also print method, size, compressed size, CRC-32 and data offset");
+  AddJsonOption(options);
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   WarnIfLastSaveFailed(cmd.operands[0]);
   const ZipReader zip = ZipReader::Open(cmd.operands[0]);
   const bool long_format = cmd.options.count("long") != 0;
   Output out;
+  if (WantsJson(cmd)) {
+    Json records = Json::array();
+    for (const ZipEntry& e : zip.entries()) {
+      records.push_back(Json{{"name", e.name},
+                             {"method", e.method == kMethodDeflate ? "deflate" : "stored"},
+                             {"size", e.size},
+                             {"compressed_size", e.compressed_size},
+                             {"crc32", e.crc32},
+                             {"data_offset", e.data_offset}});
+    }
+    WriteJson(out, Json{{"path", zip.path()}, {"prefix", zip.prefix()}, {"records", records}});
+    out.Flush();
+    return kExitOk;
+  }
   for (const ZipEntry& e : zip.entries()) out.Line(long_format ? LongLine(e) : e.name);
   out.Flush();
   return kExitOk;

@@ -4,6 +4,7 @@ Every test mounts in the background, as a user does (`tpkgfs ARCHIVE MNT`), on a
 corpus archive in tmp_path; the `background` fixture unmounts whatever is left and waits for
 every daemon it started, even when a test fails.
 """
+import json
 import os
 import pathlib
 import re
@@ -137,6 +138,9 @@ def test_a_failed_save_is_reported_by_tpkgfs_u_the_log_the_next_mount_and_tpkg(t
         assert "invalid syntax" in warnings[0]
     check = run(TPKG, "check", archive)
     assert "ok" not in check.stdout and "invalid syntax" in check.stdout
+    info = json.loads(run(TPKG, "info", "--json", archive).stdout)
+    assert "invalid syntax" in info["last_save_failed"]
+    assert info["pending_edits"] == str(journal_of(archive))
 
     # Fixed through the mount: the save goes through and the warnings stop.
     text = (mnt / MODEL_PY).read_bytes()

@@ -74,10 +74,6 @@ MetadataOptions SaveCheckOptions(const Journal& journal) {
   return options;
 }
 
-bool IsTorchPackage(const ZipReader& zip) {
-  return zip.Find(".data/extern_modules") != nullptr || zip.Find(".data/version") != nullptr;
-}
-
 RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes) {
   if (!IsTorchPackage(journal.original())) return {};
   const Metadata m = RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal));
@@ -89,7 +85,7 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     notes.push_back(journal.archive_path() + ": " + module +
                     " is now extern (an edited source imports it)");
   }
-  return {{".data/extern_modules", m.extern_modules_text}};
+  return {{std::string(kExternModulesPath), m.extern_modules_text}};
 }
 
 }  // namespace tpkg

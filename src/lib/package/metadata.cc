@@ -312,4 +312,14 @@ std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m
   return ".data/extern_modules does not declare modules the package needs: " + missing;
 }
 
+std::vector<std::string> UndeclaredExterns(const RecordSource& records, const Metadata& m) {
+  const std::vector<std::string> declared_list = PreviousExterns(records, MetadataOptions{});
+  const std::unordered_set<std::string> declared(declared_list.begin(), declared_list.end());
+  std::vector<std::string> missing;
+  for (const auto& name : m.externs) {
+    if (!DeclaredExtern(name, declared)) missing.push_back(name);
+  }
+  return missing;
+}
+
 }  // namespace tpkg

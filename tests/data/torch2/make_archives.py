@@ -17,6 +17,9 @@ would edit through a mount (the same basename, so the same prefix folder).
 libtpkg's write-back of `X.pt` with that record edited must give
 `edited/X.pt` byte for byte, its `.data/serialization_id` included;
 `added/package.pt` is `package.pt` with one more module.
+
+Model files of other kinds, for `tpkg info/modules/tree`: `scripted.pt`
+(torch.jit.save) and `exported.pt2` (torch.export.save) of one small model.
 """
 import pathlib
 import platform
@@ -77,6 +80,32 @@ def write_lookalikes():
         shutil.copyfile(odd, HERE / "lookalike_prefix.pt")
 
 
+class TwoLayers(torch.nn.Module):
+    """A small model for torch.jit.save and torch.export: two linear layers and a buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.l0 = torch.nn.Linear(3, 4)
+        self.l1 = torch.nn.Linear(4, 2)
+        self.register_buffer("scale", torch.full((2,), 0.5))
+
+    def forward(self, x):
+        return self.l1(torch.relu(self.l0(x))) * self.scale
+
+
+def save_program_files(out):
+    """torch.jit.save (TorchScript) and torch.export.save (`.pt2`) of the same model.
+
+    torch.export.save writes through Python's zipfile, which stamps every
+    record with the current time: rerunning changes `exported.pt2`'s bytes in
+    those timestamps only (its records are the same)."""
+    torch.manual_seed(0)
+    model = TwoLayers().eval()
+    torch.jit.save(torch.jit.script(model), str(out / "scripted.pt"))
+    program = torch.export.export(model, (torch.ones(1, 3),))
+    torch.export.save(program, str(out / "exported.pt2"))
+
+
 def main():
     warnings.simplefilter("ignore")  # TypedStorage deprecation, printed by the exporter
     if int(torch.__version__.split(".")[0]) < 2:
@@ -98,6 +127,7 @@ def main():
             e.save_source_string(f"pkg.mod{i}", f"VALUE = {i}\n")
         e.save_source_string("pkg", "")
     write_lookalikes()
+    save_program_files(HERE)
 
     (HERE / "GENERATED_BY").write_text(
         f"torch {torch.__version__}, Python {platform.python_version()}, "

@@ -1,0 +1,237 @@
+// What a model file holds (model_report.h).
+#include "tpkg/model_report.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "tpkg/error.h"
+
+namespace tpkg {
+namespace {
+
+std::string Trimmed(std::string text) {
+  const auto space = [](unsigned char c) { return std::isspace(c) != 0; };
+  while (!text.empty() && space(text.back())) text.pop_back();
+  size_t start = 0;
+  while (start < text.size() && space(text[start])) ++start;
+  return text.substr(start);
+}
+
+std::string RecordText(const ZipReader& zip, std::string_view name) {
+  const ZipEntry* entry = zip.Find(name);
+  return entry ? Trimmed(zip.ReadAll(*entry)) : "";
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Pickles the loader reads: `.pkl` records outside torch's own folders
+// (`.data/` holds TorchScript's copies inside packages; `code/` debug info).
+bool IsPickleRecord(const ZipEntry& e) {
+  return !e.is_directory() && e.name.ends_with(".pkl") && !e.name.starts_with(".data/") &&
+         !e.name.starts_with("code/");
+}
+
+// Where a storage persistent id's bytes are (doc/format.md §4.3).
+std::string StorageRecord(FileKind kind, const StorageRef& ref) {
+  if (kind != FileKind::kTorchPackage) return "data/" + ref.key;
+  return ref.key_is_int ? ".data/" + ref.key + ".storage" : ".data/" + ref.key;
+}
+
+// The source or stub record of module `name` in a package, "" if none.
+std::string SourceRecordOf(const ZipReader& zip, const std::string& name) {
+  std::string path = name;
+  std::replace(path.begin(), path.end(), '.', '/');
+  for (std::string candidate : {path + ".py", path + "/__init__.py"}) {
+    if (zip.Find(candidate)) return candidate;
+  }
+  return "";
+}
+
+// The `code/` record that defines TorchScript module `name` ("__torch__.a.b"
+// -> code/__torch__/a/b.py), "" if none.
+std::string CodeRecordOf(const ZipReader& zip, const std::string& name) {
+  std::string path = "code/" + name;
+  std::replace(path.begin() + 5, path.end(), '.', '/');
+  return zip.Find(path + ".py") ? path + ".py" : "";
+}
+
+void ScanPickles(const ZipReader& zip, ModelReport& report) {
+  std::unordered_set<std::string> seen_storages;
+  for (const ZipEntry& e : zip.entries()) {
+    if (!IsPickleRecord(e)) continue;
+    PickleInfo info;
+    info.record = e.name;
+    try {
+      const std::string bytes = zip.ReadAll(e);
+      PickleScan scan = ScanPickle(bytes);
+      info.protocol = scan.protocol;
+      info.globals = std::move(scan.globals);
+      std::unordered_set<std::string> own;
+      for (const StorageRef& ref : scan.storages) {
+        std::string record = StorageRecord(report.kind, ref);
+        if (!own.insert(record).second) continue;
+        info.storage_records.push_back(record);
+        if (seen_storages.insert(record).second) {
+          const ZipEntry* storage = zip.Find(record);
+          ++report.storages;
+          if (storage) report.storage_bytes += storage->size;
+        }
+      }
+    } catch (const Error& failure) {
+      if (failure.code() != Errc::kCorrupt) throw;
+      info.error = failure.what();
+      report.problems.push_back(e.name + ": cannot be scanned: " + info.error);
+    }
+    report.pickles.push_back(std::move(info));
+  }
+}
+
+void AddPackageModules(const ZipReader& zip, ModelReport& report) {
+  const ZipRecordSource records(zip);
+  report.metadata = RegenerateMetadata(records);
+  const Metadata& m = *report.metadata;
+  const DepGraph& graph = m.graph;
+  const std::vector<std::string> undeclared_list = UndeclaredExterns(records, m);
+  const std::unordered_set<std::string> undeclared(undeclared_list.begin(), undeclared_list.end());
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    const NodeAttrs& attrs = graph.attrs(id);
+    if (attrs.is_pickle) continue;
+    const std::string& name = graph.name(id);
+    ModuleInfo info;
+    info.name = name;
+    if (attrs.action) info.action = Lower(ActionName(*attrs.action));
+    info.record = SourceRecordOf(zip, name);
+    info.needed_by = graph.Rdeps(name);
+    if (attrs.error) {
+      info.problem = std::string(ReasonText(*attrs.error));
+      if (attrs.error_context) info.problem += " " + *attrs.error_context;
+    } else if (undeclared.contains(name)) {
+      info.problem = "extern, but .data/extern_modules does not declare it";
+    }
+    report.modules.push_back(std::move(info));
+  }
+  report.interned = graph.NamesWithAction(Action::kIntern);
+  report.externed = graph.NamesWithAction(Action::kExtern);
+  report.mocked = graph.NamesWithAction(Action::kMock);
+  report.denied = graph.NamesWithAction(Action::kDeny);
+  for (const std::string& line : SplitProblemLines(m.problems)) report.problems.push_back(line);
+  if (std::string mismatch = ExternModulesMismatch(records, m); !mismatch.empty())
+    report.problems.push_back(mismatch);
+}
+
+// torch.save and TorchScript: the modules the pickles' globals name.
+void AddPickleModules(const ZipReader& zip, ModelReport& report) {
+  std::unordered_map<std::string, size_t> index;
+  for (const PickleInfo& pickle : report.pickles) {
+    for (const PickleGlobal& global : pickle.globals) {
+      auto [it, added] = index.emplace(global.module, report.modules.size());
+      if (added) {
+        ModuleInfo info;
+        info.name = global.module;
+        info.action = "extern";
+        const bool scripted =
+            report.kind == FileKind::kTorchScript &&
+            (global.module == "__torch__" || global.module.starts_with("__torch__."));
+        if (scripted) {
+          info.action = "torchscript";
+          info.record = CodeRecordOf(zip, global.module);
+          if (info.record.empty()) info.problem = "no code/ record defines it";
+        }
+        if (global.module.empty())
+          info.problem = "a pickle global (" + global.name + ") with no module";
+        if (!info.problem.empty())
+          report.problems.push_back(pickle.record + ": " + (info.name.empty() ? "''" : info.name) +
+                                    ": " + info.problem);
+        report.modules.push_back(std::move(info));
+      }
+      std::vector<std::string>& users = report.modules[it->second].needed_by;
+      if (std::find(users.begin(), users.end(), pickle.record) == users.end())
+        users.push_back(pickle.record);
+    }
+  }
+  for (const ModuleInfo& m : report.modules) {
+    if (m.action == "extern") report.externed.push_back(m.name);
+  }
+  std::sort(report.externed.begin(), report.externed.end());
+}
+
+}  // namespace
+
+std::vector<std::string> SplitProblemLines(std::string_view text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > start) lines.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+ModelReport InspectModel(const ZipReader& zip, FileKind kind) {
+  ModelReport report;
+  report.path = zip.path();
+  report.kind = kind;
+  report.file_size = zip.file_size();
+  if (kind != FileKind::kTorchExport) report.prefix = zip.prefix();
+  for (const ZipEntry& e : zip.entries()) {
+    if (e.is_directory()) continue;
+    ++report.records;
+    report.record_bytes += e.size;
+  }
+  report.format_version =
+      RecordText(zip, kind == FileKind::kTorchPackage ? ".data/version" : "version");
+  report.python_version = RecordText(zip, ".data/python_version");
+  report.serialization_id = RecordText(zip, ".data/serialization_id");
+  ScanPickles(zip, report);
+  if (kind == FileKind::kTorchPackage) {
+    AddPackageModules(zip, report);
+  } else if (kind == FileKind::kTorchScript || kind == FileKind::kTorchSave) {
+    AddPickleModules(zip, report);
+  }
+  return report;
+}
+
+std::vector<std::vector<std::string>> DependencyPaths(const DepGraph& graph,
+                                                      std::string_view module, size_t limit) {
+  std::vector<std::vector<std::string>> paths;
+  const std::optional<DepGraph::NodeId> target = graph.Id(module);
+  if (!target) return paths;
+  // Depth first over predecessors; `chain` runs from the module back to a root.
+  std::vector<DepGraph::NodeId> chain = {*target};
+  std::vector<size_t> next = {0};
+  std::vector<bool> on_chain(graph.size(), false);
+  on_chain[*target] = true;
+  while (!chain.empty() && paths.size() < limit) {
+    const DepGraph::NodeId node = chain.back();
+    const std::vector<DepGraph::NodeId>& preds = graph.predecessor_ids(node);
+    if (next.back() == 0 && preds.empty() && chain.size() > 1) {
+      std::vector<std::string> path;
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) path.push_back(graph.name(*it));
+      paths.push_back(std::move(path));
+    }
+    size_t& i = next.back();
+    while (i < preds.size() && on_chain[preds[i]]) ++i;  // cut cycles
+    if (i < preds.size()) {
+      const DepGraph::NodeId pred = preds[i++];
+      chain.push_back(pred);
+      next.push_back(0);
+      on_chain[pred] = true;
+    } else {
+      on_chain[node] = false;
+      chain.pop_back();
+      next.pop_back();
+    }
+  }
+  return paths;
+}
+
+}  // namespace tpkg

@@ -1,0 +1,54 @@
+// The generated files of a torch.package (package_files.h).
+#include "tpkg/package_files.h"
+
+namespace tpkg {
+
+bool IsTorchPackage(const ZipReader& zip) {
+  return zip.Find(kExternModulesPath) != nullptr || zip.Find(kVersionPath) != nullptr;
+}
+
+std::vector<std::string> GeneratedFilePaths(const ZipReader& zip) {
+  if (!IsTorchPackage(zip)) return {};
+  return {std::string(kExternModulesPath), std::string(kDepsDotPath)};
+}
+
+std::shared_ptr<const std::string> GeneratedFiles::Content(std::string_view path) const {
+  std::shared_ptr<const std::string> content;
+  if (path == kExternModulesPath) {
+    content = extern_modules;
+  } else if (path == kDepsDotPath) {
+    content = deps_dot;
+  } else {
+    throw Error(Errc::kNotFound, "no generated file '" + std::string(path) + "'");
+  }
+  if (!content) throw *failure;
+  return content;
+}
+
+GeneratedFiles GeneratePackageFiles(const ZipReader& zip, const RecordSource& records,
+                                    const MetadataOptions& options, bool unchanged) {
+  GeneratedFiles out;
+  const ZipEntry* own = zip.Find(kExternModulesPath);
+  try {
+    const Metadata m = RegenerateMetadata(records, options);
+    out.problems = m.problems;
+    out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
+    // An unedited archive is shown as it is, even where the analysis would
+    // write another list: nobody may misreport what the package declares.
+    if (own && unchanged)
+      out.extern_modules = std::make_shared<const std::string>(zip.ReadAll(*own));
+    out.deps_dot = std::make_shared<const std::string>(m.deps_dot);
+  } catch (const Error& e) {
+    out.failure = std::make_shared<const Error>(
+        e.code(), std::string("cannot regenerate the package metadata: ") + e.what(),
+        e.sys_errno());
+    try {
+      if (own) out.extern_modules = std::make_shared<const std::string>(zip.ReadAll(*own));
+    } catch (const Error&) {
+      // The record itself is unreadable: the failure above says why.
+    }
+  }
+  return out;
+}
+
+}  // namespace tpkg

@@ -1,0 +1,81 @@
+// `tpkg modules [--json] FILE`: every module FILE uses, with its action,
+// where it comes from and what needs it (tpkg/model_report.h).
+#include <algorithm>
+
+#include "cli.h"
+#include "model_input.h"
+#include "tpkg/model_report.h"
+
+namespace tpkg::cli {
+namespace {
+
+Json ModulesJson(const ModelReport& r) {
+  Json modules = Json::array();
+  for (const ModuleInfo& m : r.modules) {
+    modules.push_back(Json{{"name", m.name},
+                           {"action", m.action},
+                           {"record", m.record.empty() ? Json() : Json(m.record)},
+                           {"needed_by", m.needed_by},
+                           {"problem", m.problem.empty() ? Json() : Json(m.problem)}});
+  }
+  return Json{{"path", r.path},
+              {"kind", FileKindName(r.kind)},
+              {"modules", modules},
+              {"problems", r.problems}};
+}
+
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// One line a module: action, name, then the record that provides it and
+// what needs it; a problem on the next line.
+void PrintModules(Output& out, const ModelReport& r) {
+  const auto action_of = [](const ModuleInfo& m) { return m.action.empty() ? "(none)" : m.action; };
+  size_t action_width = 12, width = 0;
+  for (const ModuleInfo& m : r.modules) {
+    action_width = std::max(action_width, action_of(m).size() + 1);
+    width = std::max(width, m.name.size());
+  }
+  for (const ModuleInfo& m : r.modules) {
+    std::string line = action_of(m);
+    line.resize(action_width, ' ');
+    line += m.name;
+    if (!m.record.empty() || !m.needed_by.empty()) line.resize(action_width + width + 2, ' ');
+    if (!m.record.empty()) line += m.record;
+    if (!m.needed_by.empty())
+      line += (m.record.empty() ? "" : "  ") + ("<- " + Joined(m.needed_by));
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out.Line(line);
+    if (!m.problem.empty()) out.Line(std::string(action_width, ' ') + "problem: " + m.problem);
+  }
+  if (r.modules.empty()) {
+    out.Line(r.kind == FileKind::kTorchExport
+                 ? "(no Python modules: an exported program names operators)"
+                 : "(no modules)");
+  }
+  for (const std::string& p : r.problems) out.Line("problem: " + p);
+}
+
+}  // namespace
+
+int RunModules(const Command& self, const Args& args) {
+  po::options_description options("Options");
+  AddJsonOption(options);
+  const ParsedCommand cmd = ParseCommand(self, args, options, {"FILE"});
+  if (cmd.help_shown) return kExitOk;
+  const ModelFile file = OpenForInspection(cmd.operands[0]);
+  const ModelReport report = InspectModel(*file.zip, file.kind);
+  Output out;
+  if (WantsJson(cmd)) {
+    WriteJson(out, ModulesJson(report));
+  } else {
+    PrintModules(out, report);
+  }
+  out.Flush();
+  return kExitOk;
+}
+
+}  // namespace tpkg::cli

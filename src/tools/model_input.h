@@ -1,0 +1,33 @@
+// model_input.h: what the inspection commands (info, modules, deps, tree)
+// share: opening FILE, the --json option and printing JSON (private to
+// src/tools).
+//
+// Thread safety: single-threaded tool.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli.h"
+#include "output.h"
+#include "tpkg/model_file.h"
+
+namespace tpkg::cli {
+
+// Keys keep the order they are written in: the schemas in doc/tpkg.1 list them so.
+using Json = nlohmann::ordered_json;
+
+// The last-save warning (WarnIfLastSaveFailed), then OpenModelFile().
+ModelFile OpenForInspection(const std::string& path);
+
+// Adds `--json` ("print JSON (the schema is in tpkg(1))") to `options`.
+void AddJsonOption(po::options_description& options);
+bool WantsJson(const ParsedCommand& command);
+
+// `value` as one line of JSON (UTF-8 kept; invalid UTF-8 replaced by U+FFFD).
+void WriteJson(Output& out, const Json& value);
+
+// "1,234,567": byte counts read better grouped.
+std::string Grouped(uint64_t number);
+
+}  // namespace tpkg::cli

@@ -1,0 +1,260 @@
+"""`tpkg info/modules/deps/tree/help` and `tpkg cat` of generated files, run as the real
+binary, against what real PyTorch reported (the corpus facts, torch's own
+file_structure() run now, the mount's `.data/deps.dot`) for every kind of model file:
+torch.package, torch.save (ZIP and legacy), TorchScript and torch.export `.pt2`."""
+import json
+import pathlib
+import subprocess
+import textwrap
+
+import pytest
+
+from mounting import Mount
+from ziputil import expected_facts
+
+TORCH_PYTHON = "/usr/bin/python3"
+TORCH2 = pathlib.Path(__file__).resolve().parents[1] / "data" / "torch2"
+SAME_PACKAGE_AS = {"pkg_deflated_by_zip_tool.pt": "pkg_model_numpy.pt"}
+INSPECT_COMMANDS = ["info", "modules", "deps", "tree", "help"]
+
+
+def run(*args, **kwargs):
+    return subprocess.run([str(a) for a in args], capture_output=True, timeout=120, **kwargs)
+
+
+def packages(corpus_dir):
+    return sorted(p.name for p in corpus_dir.iterdir()
+                  if p.suffix == ".pt" and (expected_facts(p) or {}).get("kind") == "torch.package")
+
+
+def exporter_facts(corpus_dir, name):
+    return expected_facts(corpus_dir / SAME_PACKAGE_AS.get(name, name))["exporter"]
+
+
+def tpkg_json(tpkg_bin, *args, **kwargs):
+    result = run(tpkg_bin, *args, "--json", **kwargs)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def made_by_torch(tmp_path_factory):
+    """A TorchScript file (torch.jit.save) and a legacy torch.save file, written now by torch."""
+    out = tmp_path_factory.mktemp("made_by_torch")
+    script = textwrap.dedent("""
+        import sys, torch
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+        torch.jit.save(torch.jit.script(model), "scripted.pt")
+        torch.save(model.state_dict(), "legacy.pt", _use_new_zipfile_serialization=False)
+    """)
+    result = run(TORCH_PYTHON, "-c", script, cwd=out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+# ------------------------------------------------------------------ tree
+
+
+def test_tree_equals_file_structure_for_every_package(tpkg_bin, corpus_dir):
+    for name in packages(corpus_dir):
+        facts = expected_facts(corpus_dir / name)["package"]
+        tree = run(tpkg_bin, "tree", name, cwd=corpus_dir)
+        assert tree.returncode == 0, tree.stderr
+        assert tree.stdout.decode() == facts["file_structure"], name
+        no_data = run(tpkg_bin, "tree", "--exclude", ".data/**", name, cwd=corpus_dir)
+        assert no_data.stdout.decode() == facts["file_structure_exclude_data"], name
+
+
+GLOB_CASES = [
+    (["**"], []),
+    (["corpus_models/**"], []),
+    (["*.py", "**/*.pkl"], []),
+    (["**"], ["**/*.storage", ".data/*"]),
+    (["corpus_*/**"], ["**/__init__.py"]),
+    (["res*/**", "model"], ["**/*.txt"]),
+]
+
+
+def test_tree_globs_equal_torchs_file_structure_now(tpkg_bin, corpus_dir):
+    names = ["pkg_model_numpy.pt", "pkg_resources.pt", "pkg_dtypes.pt"]
+    script = textwrap.dedent("""
+        import json, sys
+        from torch.package import PackageImporter
+        out = []
+        for name, include, exclude in json.loads(sys.argv[1]):
+            inc = include[0] if len(include) == 1 else include
+            exc = exclude[0] if len(exclude) == 1 else exclude
+            out.append(str(PackageImporter(name).file_structure(include=inc, exclude=exc)))
+        print(json.dumps(out))
+    """)
+    cases = [(n, inc, exc) for n in names for inc, exc in GLOB_CASES]
+    torch = run(TORCH_PYTHON, "-c", script, json.dumps(cases), cwd=corpus_dir)
+    assert torch.returncode == 0, torch.stderr
+    for (name, include, exclude), want in zip(cases, json.loads(torch.stdout)):
+        args = [a for g in include for a in ("--include", g)] + \
+               [a for g in exclude for a in ("--exclude", g)]
+        got = run(tpkg_bin, "tree", *args, name, cwd=corpus_dir)
+        assert got.returncode == 0, got.stderr
+        assert got.stdout.decode() == want, (name, include, exclude)
+
+
+# ------------------------------------------------------------------ modules, info
+
+
+def test_modules_equal_the_exporters_lists(tpkg_bin, corpus_dir):
+    for name in packages(corpus_dir):
+        exporter = exporter_facts(corpus_dir, name)
+        modules = tpkg_json(tpkg_bin, "modules", corpus_dir / name)["modules"]
+        for action, key in (("intern", "interned_modules"), ("extern", "externed_modules"),
+                            ("mock", "mocked_modules"), ("deny", "denied_modules")):
+            assert sorted(m["name"] for m in modules if m["action"] == action) == exporter[key]
+        info = tpkg_json(tpkg_bin, "info", corpus_dir / name)
+        assert info["kind"] == "torch.package"
+        assert info["modules"] == {"interned": len(exporter["interned_modules"]),
+                                   "extern": len(exporter["externed_modules"]),
+                                   "mocked": len(exporter["mocked_modules"]),
+                                   "denied": len(exporter["denied_modules"])}
+        assert info["problems"] == []
+
+
+def test_modules_text_names_action_record_and_users(tpkg_bin, corpus_dir):
+    lines = run(tpkg_bin, "modules", corpus_dir / "pkg_mocked.pt").stdout.decode().splitlines()
+    assert lines[0].split() == ["intern", "corpus_mock.net", "corpus_mock/net.py", "<-",
+                                "<model.net.pkl>"]
+    assert ["mock", "corpus_mock.heavy", "corpus_mock/heavy.py", "<-", "corpus_mock.net"] in \
+        [line.split() for line in lines]
+
+
+INFO_KEYS = ["path", "kind", "file_size", "prefix", "records", "record_bytes", "format_version",
+             "python_version", "serialization_id", "modules", "pickles", "storages",
+             "storage_bytes", "pending_edits", "last_save_failed", "problems"]
+
+
+def test_info_of_each_kind(tpkg_bin, corpus_dir, made_by_torch):
+    kinds = {corpus_dir / "pkg_model_numpy.pt": "torch.package",
+             corpus_dir / "torch_save_checkpoint.pth": "torch.save",
+             made_by_torch / "scripted.pt": "torchscript",
+             TORCH2 / "scripted.pt": "torchscript",
+             TORCH2 / "exported.pt2": "torch.export",
+             TORCH2 / "save.pt": "torch.save"}
+    for path, kind in kinds.items():
+        info = tpkg_json(tpkg_bin, "info", path)
+        assert list(info) == INFO_KEYS
+        assert info["kind"] == kind, path
+        assert info["file_size"] == path.stat().st_size
+        assert info["problems"] == [], path
+        text = run(tpkg_bin, "info", path)
+        assert text.returncode == 0 and text.stdout.decode().startswith(f"{path}: {kind}\n")
+    ckpt = tpkg_json(tpkg_bin, "info", corpus_dir / "torch_save_checkpoint.pth")
+    assert ckpt["pickles"] == 1 and ckpt["storages"] > 0 and ckpt["format_version"] == "3"
+
+
+def test_torchscript_modules_are_code_records(tpkg_bin, made_by_torch):
+    modules = tpkg_json(tpkg_bin, "modules", made_by_torch / "scripted.pt")["modules"]
+    scripted = [m for m in modules if m["action"] == "torchscript"]
+    assert scripted and all(m["record"].startswith("code/__torch__") for m in scripted)
+    assert all(m["problem"] is None for m in modules)
+
+
+def test_legacy_torch_save_gets_one_clear_line(tpkg_bin, made_by_torch):
+    for command in ("info", "modules", "tree"):
+        result = run(tpkg_bin, command, made_by_torch / "legacy.pt")
+        assert result.returncode == 1
+        lines = result.stderr.decode().splitlines()
+        assert len(lines) == 1 and "a legacy torch.save file" in lines[0], lines
+
+
+# ------------------------------------------------------------------ deps, cat, the mount
+
+
+def test_deps_and_cat_serve_the_mounts_bytes(tpkg_bin, corpus_dir, tmp_path):
+    for name in packages(corpus_dir):
+        want = exporter_facts(corpus_dir, name)["dependency_graph_string"].encode()
+        assert run(tpkg_bin, "deps", corpus_dir / name).stdout == want, name
+        assert run(tpkg_bin, "cat", corpus_dir / name, ".data/deps.dot").stdout == want, name
+    for name in ("pkg_model_numpy.pt", "pkg_mocked.pt", "pkg_repackaged.pt"):
+        m = Mount(corpus_dir / name, tmp_path / name.split(".")[0], ["-o", "ro"]).start()
+        try:
+            for generated in (".data/deps.dot", ".data/extern_modules"):
+                shown = (m.path / generated).read_bytes()
+                assert run(tpkg_bin, "cat", corpus_dir / name, generated).stdout == shown
+            assert run(tpkg_bin, "deps", corpus_dir / name).stdout == \
+                (m.path / ".data/deps.dot").read_bytes()
+        finally:
+            assert m.stop() == []
+
+
+def test_deps_why_lists_every_path(tpkg_bin, corpus_dir):
+    why = tpkg_json(tpkg_bin, "deps", "--why", "torch", corpus_dir / "pkg_mocked.pt")
+    assert why["action"] == "EXTERN"
+    assert why["paths"] == [["<model.net.pkl>", "corpus_mock.net", "torch"],
+                            ["<model.net.pkl>", "torch"]]
+    text = run(tpkg_bin, "deps", "--why", "corpus_mock.heavy", corpus_dir / "pkg_mocked.pt")
+    assert text.stdout.decode().splitlines()[1:] == \
+        ["  <model.net.pkl> -> corpus_mock.net -> corpus_mock.heavy"]
+    missing = run(tpkg_bin, "deps", "--why", "nope", corpus_dir / "pkg_mocked.pt")
+    assert missing.returncode == 1 and b"no module 'nope'" in missing.stderr
+
+
+def test_deps_of_a_non_package_says_why_not(tpkg_bin, corpus_dir):
+    result = run(tpkg_bin, "deps", corpus_dir / "torch_save_checkpoint.pth")
+    assert result.returncode == 1
+    assert b"not a torch.package" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+# ------------------------------------------------------------------ help
+
+
+def test_help_lists_and_shows_commands(tpkg_bin):
+    assert run(tpkg_bin, "help").stdout == run(tpkg_bin, "--help").stdout
+    for command in ["ls", "cat", "check", "repack", "edits"] + INSPECT_COMMANDS:
+        shown = run(tpkg_bin, "help", command)
+        assert shown.returncode == 0
+        assert shown.stdout == run(tpkg_bin, command, "--help").stdout
+        assert shown.stdout.decode().startswith(f"usage: tpkg {command}")
+        assert f"tpkg {command}" in run(tpkg_bin, "help").stdout.decode()
+    unknown = run(tpkg_bin, "help", "nope")
+    assert unknown.returncode == 2 and b"unknown command 'nope'" in unknown.stderr
+
+
+# ------------------------------------------------------------------ --json of the other commands
+
+
+def test_json_of_ls_check_and_edits(tpkg_bin, corpus_dir):
+    archive = corpus_dir / "pkg_deflated_by_zip_tool.pt"
+    listing = tpkg_json(tpkg_bin, "ls", archive)
+    assert list(listing) == ["path", "prefix", "records"]
+    assert [r["name"] for r in listing["records"]] == \
+        run(tpkg_bin, "ls", archive).stdout.decode().splitlines()
+    assert {r["method"] for r in listing["records"]} == {"deflate", "stored"}
+    assert list(listing["records"][0]) == ["name", "method", "size", "compressed_size", "crc32",
+                                           "data_offset"]
+    assert tpkg_json(tpkg_bin, "check", archive) == {"path": str(archive), "ok": True,
+                                                      "problems": []}
+    bad = run(tpkg_bin, "check", "--json", corpus_dir / "bad_no_prefix.zip")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["ok"] is False
+    assert json.loads(bad.stdout)["problems"] == bad_lines(tpkg_bin, corpus_dir)
+    assert tpkg_json(tpkg_bin, "edits", archive) == {"path": str(archive), "journal": None,
+                                                      "edits": [], "discarded": False}
+
+
+def bad_lines(tpkg_bin, corpus_dir):
+    return run(tpkg_bin, "check", corpus_dir / "bad_no_prefix.zip").stdout.decode().splitlines()
+
+
+def test_tree_refuses_a_glob_torch_refuses(tpkg_bin, corpus_dir):
+    result = run(tpkg_bin, "tree", "--include", "**.txt", corpus_dir / "pkg_resources.pt")
+    assert result.returncode == 2
+    assert b"bad GLOB: ** can only appear as an entire path segment" in result.stderr
+
+
+def test_modules_text_has_one_line_per_module_of_the_json(tpkg_bin, corpus_dir):
+    for name in packages(corpus_dir):
+        modules = tpkg_json(tpkg_bin, "modules", corpus_dir / name)["modules"]
+        lines = run(tpkg_bin, "modules", corpus_dir / name).stdout.decode().splitlines()
+        if not modules:
+            assert lines == ["(no modules)"], name
+            continue
+        assert [line.split()[:2] for line in lines] == \
+            [[m["action"], m["name"]] for m in modules], name

@@ -1,0 +1,245 @@
+// Inspection (model_file.h, model_report.h, file_structure.h,
+// package_files.h) against what real torch recorded in the corpus: kinds,
+// the exporter's module lists, file_structure() text, deps.dot; and the
+// torch 2.6 TorchScript and .pt2 files of tests/data/torch2.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "json_lite.h"
+#include "torch2_archives.h"
+#include "tpkg/error.h"
+#include "tpkg/file_structure.h"
+#include "tpkg/glob.h"
+#include "tpkg/model_file.h"
+#include "tpkg/model_report.h"
+#include "tpkg/package_files.h"
+
+namespace tpkg {
+namespace {
+
+using testing::Json;
+using testing::ReadJsonFile;
+
+const std::string kCorpus = TPKG_CORPUS_DIR;
+
+// Archives holding exactly the package of another case: its exporter facts apply.
+std::string ExporterCase(const std::string& archive) {
+  return archive == "pkg_deflated_by_zip_tool.pt" ? "pkg_model_numpy.pt" : archive;
+}
+
+Json Facts(const std::string& archive) {
+  return ReadJsonFile(kCorpus + "/" + archive + ".expected.json");
+}
+
+// Every corpus archive of `kind` ("torch.package", "torch.save", "invalid").
+std::vector<std::string> CorpusArchives(const std::string& kind) {
+  std::vector<std::string> out;
+  for (const Json& entry : ReadJsonFile(kCorpus + "/MANIFEST.json").array) {
+    const std::string archive = entry["archive"].string;
+    if (Facts(archive)["kind"].string == kind) out.push_back(archive);
+  }
+  return out;
+}
+
+std::vector<std::string> RecordNames(const ZipReader& zip) {
+  std::vector<std::string> names;
+  for (const ZipEntry& e : zip.entries()) names.push_back(e.name);
+  return names;
+}
+
+TEST(ModelFileTest, TellsTheCorpusKinds) {
+  for (const std::string& archive : CorpusArchives("torch.package")) {
+    EXPECT_EQ(OpenModelFile(kCorpus + "/" + archive).kind, FileKind::kTorchPackage) << archive;
+  }
+  for (const std::string& archive : CorpusArchives("torch.save")) {
+    EXPECT_EQ(OpenModelFile(kCorpus + "/" + archive).kind, FileKind::kTorchSave) << archive;
+  }
+  // Invalid archives stay refused, with ZipReader's reason.
+  for (const std::string& archive : CorpusArchives("invalid")) {
+    EXPECT_THROW(OpenModelFile(kCorpus + "/" + archive), Error) << archive;
+  }
+}
+
+TEST(ModelFileTest, TellsTorch2TorchScriptAndExportedPrograms) {
+  EXPECT_EQ(OpenModelFile(testing::Torch2Path("scripted.pt")).kind, FileKind::kTorchScript);
+  EXPECT_EQ(OpenModelFile(testing::Torch2Path("save.pt")).kind, FileKind::kTorchSave);
+  EXPECT_EQ(OpenModelFile(testing::Torch2Path("package.pt")).kind, FileKind::kTorchPackage);
+  const ModelFile exported = OpenModelFile(testing::Torch2Path("exported.pt2"));
+  EXPECT_EQ(exported.kind, FileKind::kTorchExport);
+  EXPECT_NE(exported.zip->Find("serialized_exported_program.json"), nullptr);
+  EXPECT_EQ(FileKindName(FileKind::kTorchExport), "torch.export");
+}
+
+TEST(ModelFileTest, RecognisesTheLegacyFormatsHead) {
+  // What torch.save(..., _use_new_zipfile_serialization=False) writes first:
+  // PROTO 2, then the magic number as a LONG1.
+  const std::string legacy("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
+  EXPECT_TRUE(IsLegacyTorchSave(legacy));
+  EXPECT_FALSE(IsLegacyTorchSave(std::string("\x80\x02}q\x00.", 6)));  // a plain pickle
+  EXPECT_FALSE(IsLegacyTorchSave("PK\x03\x04"));
+  std::string tar(512, '\0');
+  tar.replace(257, 5, "ustar");
+  EXPECT_TRUE(IsLegacyTorchSave(tar));
+}
+
+TEST(FileStructureTest, EqualsTorchsTextForEveryPackage) {
+  for (const std::string& archive : CorpusArchives("torch.package")) {
+    const Json facts = Facts(archive)["package"];
+    const ZipReader zip = ZipReader::Open(kCorpus + "/" + archive);
+    // The corpus opened each archive by its relative name, which roots the tree.
+    EXPECT_EQ(
+        FileStructureText(archive, RecordNames(zip), GlobGroup("**", GlobPattern::Tuple({}), "/")),
+        facts["file_structure"].string)
+        << archive;
+    EXPECT_EQ(FileStructureText(archive, RecordNames(zip), GlobGroup("**", {".data/**"}, "/")),
+              facts["file_structure_exclude_data"].string)
+        << archive;
+  }
+}
+
+TEST(FileStructureTest, FollowsTorchsDirectoryRules) {
+  const std::vector<std::string> records = {"b/x.py", "a.py", "b/c/d.txt", "z/", ".data/version"};
+  const GlobGroup all("**", GlobPattern::Tuple({}), "/");
+  EXPECT_EQ(FileStructureText("m.pt", records, all),
+            "─── m.pt\n"
+            "    ├── .data\n"
+            "    │   └── version\n"
+            "    ├── b\n"
+            "    │   ├── c\n"
+            "    │   │   └── d.txt\n"
+            "    │   └── x.py\n"
+            "    └── a.py\n");  // "z/" has an empty segment, which "**" never matches
+  EXPECT_EQ(FileStructureText("m.pt", records, GlobGroup("b/*", GlobPattern::Tuple({}), "/")),
+            "─── m.pt\n    └── b\n        └── x.py\n");
+  EXPECT_EQ(FileStructureText("m.pt", {}, all), "─── m.pt\n");
+}
+
+TEST(ModelReportTest, ModuleListsEqualTheExportersForEveryPackage) {
+  for (const std::string& archive : CorpusArchives("torch.package")) {
+    const Json exporter = Facts(ExporterCase(archive))["exporter"];
+    const ModelFile file = OpenModelFile(kCorpus + "/" + archive);
+    const ModelReport r = InspectModel(*file.zip, file.kind);
+    EXPECT_EQ(r.interned, exporter["interned_modules"].Strings()) << archive;
+    EXPECT_EQ(r.externed, exporter["externed_modules"].Strings()) << archive;
+    EXPECT_EQ(r.mocked, exporter["mocked_modules"].Strings()) << archive;
+    EXPECT_EQ(r.denied, exporter["denied_modules"].Strings()) << archive;
+    EXPECT_EQ(r.metadata->deps_dot, exporter["dependency_graph_string"].string) << archive;
+    EXPECT_TRUE(r.problems.empty()) << archive << ": " << r.problems.front();
+    // Every graph node but the pickles, in insertion order, with its action.
+    std::vector<std::string> want;
+    for (const Json& node : exporter["graph_nodes_in_insertion_order"].array) {
+      if (!node["is_pickle"].boolean)
+        want.push_back(node["name"].string + " " + node["action"].string);
+    }
+    std::vector<std::string> got;
+    for (const ModuleInfo& m : r.modules) {
+      std::string action = m.action;
+      for (char& c : action) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      got.push_back(m.name + " " + action);
+    }
+    EXPECT_EQ(got, want) << archive;
+    for (const auto& [module, rdeps] : exporter["get_rdeps"].object) {
+      for (const ModuleInfo& m : r.modules) {
+        if (m.name == module) {
+          EXPECT_EQ(m.needed_by, rdeps.Strings()) << archive << " " << module;
+        }
+      }
+    }
+  }
+}
+
+TEST(ModelReportTest, NamesTheRecordsThatProvideModules) {
+  const ModelFile file = OpenModelFile(kCorpus + "/pkg_mocked.pt");
+  const ModelReport r = InspectModel(*file.zip, file.kind);
+  std::map<std::string, std::string> records;
+  for (const ModuleInfo& m : r.modules) records[m.name] = m.record;
+  EXPECT_EQ(records["corpus_mock.net"], "corpus_mock/net.py");
+  EXPECT_EQ(records["corpus_mock.heavy_pkg"], "corpus_mock/heavy_pkg/__init__.py");
+  EXPECT_EQ(records["torch"], "");
+  ASSERT_EQ(r.pickles.size(), 1u);
+  EXPECT_EQ(r.pickles[0].record, "model/net.pkl");
+  EXPECT_EQ(r.storages, r.pickles[0].storage_records.size());
+}
+
+TEST(ModelReportTest, TorchSaveModulesAndStoragesComeFromItsPickle) {
+  const ModelFile file = OpenModelFile(kCorpus + "/torch_save_checkpoint.pth");
+  const ModelReport r = InspectModel(*file.zip, file.kind);
+  EXPECT_EQ(r.format_version, "3");
+  ASSERT_EQ(r.pickles.size(), 1u);
+  EXPECT_EQ(r.pickles[0].record, "data.pkl");
+  uint64_t bytes = 0;
+  for (const std::string& storage : r.pickles[0].storage_records) {
+    ASSERT_NE(file.zip->Find(storage), nullptr) << storage;
+    bytes += file.zip->Find(storage)->size;
+  }
+  EXPECT_EQ(r.storages, r.pickles[0].storage_records.size());
+  EXPECT_EQ(r.storage_bytes, bytes);
+  EXPECT_GT(r.storages, 0u);
+  for (const ModuleInfo& m : r.modules) {
+    EXPECT_EQ(m.action, "extern") << m.name;
+    EXPECT_EQ(m.needed_by, std::vector<std::string>{"data.pkl"});
+  }
+  EXPECT_TRUE(r.problems.empty());
+}
+
+TEST(ModelReportTest, TorchScriptModulesAreItsCodeRecords) {
+  const ModelFile file = OpenModelFile(testing::Torch2Path("scripted.pt"));
+  const ModelReport r = InspectModel(*file.zip, file.kind);
+  size_t scripted = 0;
+  for (const ModuleInfo& m : r.modules) {
+    if (m.action != "torchscript") continue;
+    ++scripted;
+    EXPECT_TRUE(m.name.starts_with("__torch__")) << m.name;
+    EXPECT_NE(file.zip->Find(m.record), nullptr) << m.name;
+  }
+  EXPECT_GT(scripted, 0u);
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_FALSE(r.serialization_id.empty());
+}
+
+TEST(ModelReportTest, ExportedProgramHasNoModules) {
+  const ModelFile file = OpenModelFile(testing::Torch2Path("exported.pt2"));
+  const ModelReport r = InspectModel(*file.zip, file.kind);
+  EXPECT_TRUE(r.modules.empty());
+  EXPECT_EQ(r.prefix, "");
+  EXPECT_EQ(r.records, 5u);
+  EXPECT_FALSE(r.format_version.empty());
+}
+
+TEST(DependencyPathsTest, EveryPathFromARootCyclesCut) {
+  DepGraph g;
+  g.AddEdge("<p.pkl>", "a");
+  g.AddEdge("a", "b");
+  g.AddEdge("<p.pkl>", "b");
+  g.AddEdge("b", "a");  // a cycle
+  g.AddEdge("s", "b");
+  using Paths = std::vector<std::vector<std::string>>;
+  EXPECT_EQ(DependencyPaths(g, "b", 100),
+            (Paths{{"<p.pkl>", "a", "b"}, {"<p.pkl>", "b"}, {"s", "b"}}));
+  EXPECT_EQ(DependencyPaths(g, "b", 2).size(), 2u);
+  EXPECT_TRUE(DependencyPaths(g, "<p.pkl>", 100).empty());
+  EXPECT_TRUE(DependencyPaths(g, "nope", 100).empty());
+}
+
+TEST(PackageFilesTest, DepsDotAndExternModulesEqualTorchsForEveryPackage) {
+  for (const std::string& archive : CorpusArchives("torch.package")) {
+    const ZipReader zip = ZipReader::Open(kCorpus + "/" + archive);
+    EXPECT_EQ(GeneratedFilePaths(zip),
+              (std::vector<std::string>{".data/extern_modules", ".data/deps.dot"}));
+    const GeneratedFiles files = GeneratePackageFiles(zip, ZipRecordSource(zip));
+    EXPECT_EQ(*files.Content(kDepsDotPath),
+              Facts(ExporterCase(archive))["exporter"]["dependency_graph_string"].string);
+    EXPECT_EQ(*files.Content(kExternModulesPath),
+              Facts(archive)["package"]["extern_modules_raw"].string);
+    EXPECT_THROW(files.Content(".data/version"), Error);
+  }
+  const ZipReader save = ZipReader::Open(kCorpus + "/torch_save_checkpoint.pth");
+  EXPECT_TRUE(GeneratedFilePaths(save).empty());
+}
+
+}  // namespace
+}  // namespace tpkg
