@@ -56,7 +56,8 @@ struct ParsedCommand {
 };
 
 // Parses `args` against `options` (plus -h/--help) and exactly
-// `operand_names.size()` operands; throws UsageError otherwise.
+// `operand_names.size()` operands (names in brackets, last, are optional);
+// throws UsageError otherwise.
 ParsedCommand ParseCommand(const Command& command, const Args& args,
                            po::options_description options,
                            const std::vector<std::string_view>& operand_names);
@@ -73,5 +74,8 @@ int RunCat(const Command& self, const Args& args);
 int RunCheck(const Command& self, const Args& args);
 int RunRepack(const Command& self, const Args& args);
 int RunEdits(const Command& self, const Args& args);
+int RunPickles(const Command& self, const Args& args);
+int RunTensors(const Command& self, const Args& args);
+int RunDiff(const Command& self, const Args& args);
 
 }  // namespace tpkg::cli

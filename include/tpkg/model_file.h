@@ -1,0 +1,80 @@
+// model_file.h: the kinds of model file torch writes, their pickles and the
+// tensors those pickles rebuild, read without executing anything
+// (doc/format.md §3, §4.2, §10).
+//
+//   tpkg::ZipReader zip = tpkg::OpenModelFile("model.pt");   // legacy torch.save: a clear Error
+//   tpkg::ModelKind kind = tpkg::DetectModelKind(zip);
+//   for (const tpkg::ModelTensor& t : tpkg::ModelTensors(zip))
+//     std::cout << t.pickle << " " << t.tensor.path << " -> " << t.storage_record << "\n";
+//
+// Where a pickle's storage keys are records:
+//
+//   | kind          | pickles                                   | storage of key K      |
+//   | ------------- | ----------------------------------------- | --------------------- |
+//   | torch.package | every pickle saved with save_pickle       | `.data/K.storage`     |
+//   |               | `.data/ts_code/<id>/{data,constants}.pkl` | `.data/K` (K = "N.storage") |
+//   | torch.save    | `data.pkl`                                | `data/K`              |
+//   | TorchScript   | `data.pkl`, `constants.pkl`               | `data/K`, `constants/K` |
+//
+// Thread safety: pure functions over a ZipReader, whose reads are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tpkg/pickle_tensors.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+enum class ModelKind {
+  kTorchPackage,  // `.data/extern_modules`
+  kTorchScript,   // `constants.pkl` and `data.pkl` (torch.jit.save)
+  kTorchExport,   // `archive_format` (torch.export.save, .pt2)
+  kTorchSave,     // `data.pkl` (torch.save, zip format)
+  kOtherZip,      // none of these
+};
+
+// "torch.package", "torchscript", "torch.export", "torch.save", "zip".
+std::string_view ModelKindName(ModelKind kind);
+
+ModelKind DetectModelKind(const ZipReader& zip);
+
+// Opens `path` as an archive. A legacy torch.save file (torch < 1.6, a bare
+// pickle stream starting with torch's magic number) gets an Error saying so
+// and how to convert it, instead of "not a ZIP".
+ZipReader OpenModelFile(const std::string& path);
+
+// True when `head` (the first bytes of a file) is the start of a legacy
+// torch.save stream.
+bool IsLegacyTorchSave(std::string_view head);
+
+struct ModelPickle {
+  std::string record;          // name without the prefix folder
+  std::string storage_folder;  // where its storage keys live: ".data/", "data/", "constants/"
+  bool int_keys_add_suffix = false;  // torch.package: int key K is `.data/K.storage`
+};
+
+// The pickles a loader of that kind reads, in archive order.
+std::vector<ModelPickle> ModelPickles(const ZipReader& zip, ModelKind kind);
+
+// The record a storage persistent id of that pickle names.
+std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage);
+
+struct ModelTensor {
+  std::string pickle;          // the pickle record
+  std::string storage_record;  // the record the storage is read from
+  bool record_found = false;
+  uint64_t record_size = 0;    // its bytes in the archive (0 when missing)
+  uint32_t record_crc32 = 0;
+  PickleTensor tensor;
+};
+
+// Every tensor of every pickle ModelPickles() lists, pickle by pickle.
+// Throws Error naming the record when a pickle is malformed.
+std::vector<ModelTensor> ModelTensors(const ZipReader& zip);
+std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle);
+
+}  // namespace tpkg

@@ -1,0 +1,153 @@
+// model_file.cc: model file kinds, their pickles and tensors (tpkg/model_file.h).
+#include "tpkg/model_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "tpkg/error.h"
+#include "tpkg/scoped_fd.h"
+
+namespace tpkg {
+namespace {
+
+// PROTO 2, LONG1 of 10 bytes: torch's magic number 0x1950a86a20f9469cfc6c.
+constexpr std::string_view kLegacyMagic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19",
+                                        14);
+
+bool Has(const ZipReader& zip, std::string_view record) { return zip.Find(record) != nullptr; }
+
+std::string ReadHead(const ZipReader& zip, const ZipEntry& e, size_t n) {
+  std::string head(std::min<uint64_t>(n, e.size), '\0');
+  head.resize(zip.ReadAt(e, 0, std::span<char>(head.data(), head.size())));
+  return head;
+}
+
+// torch.package's save_pickle writes protocol 3 or 4; anything else a package
+// holds is a resource or source (doc/format.md §4.1).
+bool IsPackagePickle(const ZipReader& zip, const ZipEntry& e) {
+  if (e.is_directory() || e.name.starts_with(".data/") || e.name.ends_with(".py")) return false;
+  const std::string head = ReadHead(zip, e, 2);
+  return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
+}
+
+// `.data/ts_code/<id>/data.pkl` and `.data/ts_code/<id>/constants.pkl`.
+bool IsPackagedScriptPickle(std::string_view name) {
+  constexpr std::string_view kFolder = ".data/ts_code/";
+  if (!name.starts_with(kFolder)) return false;
+  std::string_view rest = name.substr(kFolder.size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || rest.substr(0, slash) == "code") return false;
+  rest = rest.substr(slash + 1);
+  return rest == "data.pkl" || rest == "constants.pkl";
+}
+
+}  // namespace
+
+std::string_view ModelKindName(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kTorchPackage: return "torch.package";
+    case ModelKind::kTorchScript: return "torchscript";
+    case ModelKind::kTorchExport: return "torch.export";
+    case ModelKind::kTorchSave: return "torch.save";
+    case ModelKind::kOtherZip: return "zip";
+  }
+  return "zip";
+}
+
+ModelKind DetectModelKind(const ZipReader& zip) {
+  if (Has(zip, ".data/extern_modules")) return ModelKind::kTorchPackage;
+  if (Has(zip, "constants.pkl") && Has(zip, "data.pkl")) return ModelKind::kTorchScript;
+  if (Has(zip, "archive_format") || Has(zip, "serialized_exported_program.json"))
+    return ModelKind::kTorchExport;
+  if (Has(zip, "data.pkl")) return ModelKind::kTorchSave;
+  return ModelKind::kOtherZip;
+}
+
+bool IsLegacyTorchSave(std::string_view head) { return head.starts_with(kLegacyMagic); }
+
+ZipReader OpenModelFile(const std::string& path) {
+  try {
+    return ZipReader::Open(path);
+  } catch (const Error& e) {
+    ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw;
+    std::array<char, 16> head{};
+    const ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
+    if (n <= 0 || !IsLegacyTorchSave(std::string_view(head.data(), static_cast<size_t>(n))))
+      throw;
+    throw Error(Errc::kUnsupported,
+                path + ": a legacy torch.save file (the format before torch 1.6, a pickle "
+                       "stream, not a ZIP archive); convert it with torch.save(torch.load(f), f2)");
+  }
+}
+
+std::vector<ModelPickle> ModelPickles(const ZipReader& zip, ModelKind kind) {
+  std::vector<ModelPickle> out;
+  switch (kind) {
+    case ModelKind::kTorchPackage:
+      for (const ZipEntry& e : zip.entries()) {
+        if (IsPackagedScriptPickle(e.name))
+          out.push_back({e.name, ".data/", false});
+        else if (IsPackagePickle(zip, e))
+          out.push_back({e.name, ".data/", true});
+      }
+      break;
+    case ModelKind::kTorchScript:
+      for (const char* name : {"data.pkl", "constants.pkl"}) {
+        if (Has(zip, name))
+          out.push_back({name, std::string_view(name) == "data.pkl" ? "data/" : "constants/", false});
+      }
+      break;
+    case ModelKind::kTorchSave: out.push_back({"data.pkl", "data/", false}); break;
+    case ModelKind::kTorchExport:
+    case ModelKind::kOtherZip: break;
+  }
+  return out;
+}
+
+std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage) {
+  return pickle.storage_folder + storage.key +
+         (pickle.int_keys_add_suffix && storage.key_is_int ? ".storage" : "");
+}
+
+std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle) {
+  const ZipEntry* entry = zip.Find(pickle.record);
+  if (entry == nullptr) throw Error(Errc::kNotFound, zip.path() + ": no record " + pickle.record);
+  const std::string bytes = zip.ReadAll(*entry);
+  std::vector<PickleTensor> tensors;
+  try {
+    tensors = FindPickleTensors(std::span<const char>(bytes.data(), bytes.size()));
+  } catch (const Error& e) {
+    throw Error(e.code(), zip.path() + ": " + pickle.record + ": " + e.what());
+  }
+  std::vector<ModelTensor> out;
+  for (PickleTensor& t : tensors) {
+    ModelTensor m;
+    m.pickle = pickle.record;
+    m.storage_record = StorageRecordName(pickle, t.storage);
+    if (const ZipEntry* storage = zip.Find(m.storage_record)) {
+      m.record_found = true;
+      m.record_size = storage->size;
+      m.record_crc32 = storage->crc32;
+    }
+    m.tensor = std::move(t);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<ModelTensor> ModelTensors(const ZipReader& zip) {
+  std::vector<ModelTensor> out;
+  for (const ModelPickle& pickle : ModelPickles(zip, DetectModelKind(zip))) {
+    std::vector<ModelTensor> some = PickleTensorsOf(zip, pickle);
+    out.insert(out.end(), std::make_move_iterator(some.begin()),
+               std::make_move_iterator(some.end()));
+  }
+  return out;
+}
+
+}  // namespace tpkg
