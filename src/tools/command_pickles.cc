@@ -95,7 +95,10 @@ int RunPickles(const Command& self, const Args& args) {
       first = false;
       out.Line("# " + p.record);
       out.Write(d.text);
-      if (!d.error.empty()) throw Error(Errc::kCorrupt, zip.path() + ": " + p.record + ": " + d.error);
+      if (!d.error.empty()) {
+        out.Flush();  // what pickletools prints before it raises
+        throw Error(Errc::kCorrupt, zip.path() + ": " + p.record + ": " + d.error);
+      }
       continue;
     }
     PickleScan scan;

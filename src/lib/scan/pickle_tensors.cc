@@ -36,9 +36,10 @@ constexpr std::array<DtypeRow, 17> kDtypes = {{
     {"QUInt2x4Storage", "quint2x4", 1},
 }};
 
-std::string Join(const std::string& path, std::string_view part) {
-  return path.empty() ? std::string(part) : path + "." + std::string(part);
-}
+// Paths are built only for the tensors found, from parent links, and end
+// after this many bytes ("..." marks the cut): a hostile pickle nesting a
+// million lists must not cost a million ever-longer strings.
+constexpr size_t kMaxPathBytes = 4096;
 
 // The attributes through which an nn.Module holds what its state_dict names.
 bool IsModuleContainer(std::string_view attribute) {
@@ -50,20 +51,54 @@ class TensorWalk {
   explicit TensorWalk(const PickleTree& tree) : tree_(tree), seen_(tree.nodes.size(), false) {}
 
   std::vector<PickleTensor> Run() {
-    if (tree_.root != kNoNode) pending_.push_back({tree_.root, ""});
+    if (tree_.root != kNoNode) pending_.push_back({tree_.root, kRootPath});
     while (!pending_.empty()) {
-      auto [node, path] = std::move(pending_.back());
+      const Place place = pending_.back();
       pending_.pop_back();
-      Visit(node, path);
+      Visit(place.node, place.path);
     }
     return std::move(found_);
   }
 
  private:
+  // One component of a place: a dict key or attribute name (a node of the
+  // tree, never copied) or a list/tuple index, below its parent.
+  struct PathLink {
+    uint32_t parent;
+    uint32_t key_node;  // kNoNode: `index` is the component
+    uint64_t index;
+  };
+  static constexpr uint32_t kRootPath = UINT32_MAX;
   struct Place {
     uint32_t node;
-    std::string path;
+    uint32_t path;  // index into links_, or kRootPath
   };
+
+  uint32_t Child(uint32_t parent, uint32_t key_node, uint64_t index) {
+    links_.push_back({parent, key_node, index});
+    return static_cast<uint32_t>(links_.size() - 1);
+  }
+
+  std::string PathText(uint32_t path) const {
+    std::vector<std::string> parts;
+    size_t bytes = 0;
+    bool cut = false;
+    for (uint32_t at = path; at != kRootPath; at = links_[at].parent) {
+      const PathLink& link = links_[at];
+      parts.push_back(link.key_node == kNoNode ? std::to_string(link.index) : KeyText(link.key_node));
+      bytes += parts.back().size() + 1;
+      if (bytes > kMaxPathBytes) {
+        cut = links_[at].parent != kRootPath;
+        break;
+      }
+    }
+    std::string out = cut ? "..." : "";
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      if (!out.empty()) out += '.';
+      out += *it;
+    }
+    return out;
+  }
 
   bool IsCallOf(const Node& n, std::string_view module, std::string_view name) const {
     return n.kind == NodeKind::kCall && tree_.IsGlobal(n.callable, module, name);
@@ -144,7 +179,7 @@ class TensorWalk {
   }
 
   // A tensor rebuild call, a Parameter around one, or a subclass rebuild.
-  bool TryTensor(const Node& n, const std::string& path) {
+  bool TryTensor(const Node& n, uint32_t path) {
     std::optional<PickleTensor> t;
     const std::vector<uint32_t>* args = ArgsOf(n.args);
     if (IsTensorRebuild(n.callable)) {
@@ -169,7 +204,7 @@ class TensorWalk {
       return false;
     }
     if (t) {
-      t->path = path;
+      t->path = PathText(path);
       found_.push_back(std::move(*t));
     }
     return true;  // a tensor whose arguments are not understood is not walked into either
@@ -186,17 +221,21 @@ class TensorWalk {
     }
   }
 
-  void AddPairs(const std::vector<uint32_t>& pairs, const std::string& path, bool attributes,
-                std::vector<Place>& out) const {
+  void AddPairs(const std::vector<uint32_t>& pairs, uint32_t path, bool attributes,
+                std::vector<Place>& out) {
     for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
-      std::string key = KeyText(pairs[i]);
-      bool transparent = attributes && IsModuleContainer(key);
-      out.push_back({pairs[i + 1], transparent ? path : Join(path, key)});
+      const Node& key = tree_.at(pairs[i]);
+      const bool transparent =
+          attributes && key.kind == NodeKind::kStr && IsModuleContainer(key.text);
+      out.push_back({pairs[i + 1], transparent ? path : Child(path, pairs[i], 0)});
     }
+  }
+  void AddItems(const std::vector<uint32_t>& items, uint32_t path, std::vector<Place>& out) {
+    for (size_t i = 0; i < items.size(); ++i) out.push_back({items[i], Child(path, kNoNode, i)});
   }
 
   // An object's BUILD state: its __dict__, or (__dict__, slots).
-  void AddState(uint32_t state, const std::string& path, std::vector<Place>& out) const {
+  void AddState(uint32_t state, uint32_t path, std::vector<Place>& out) {
     const Node& s = tree_.at(state);
     if (s.kind == NodeKind::kDict) {
       AddPairs(s.items, path, true, out);
@@ -210,7 +249,25 @@ class TensorWalk {
     }
   }
 
-  void Visit(uint32_t index, const std::string& path) {
+  // ('reduce_package', id, func, args): torch's loader returns func(importer,
+  // *args), an object made of its arguments; a dict among them is that
+  // object's __dict__ (torch.fx's GraphModule, for one).
+  void AddReducePackageArgs(const Node& pid, uint32_t path, std::vector<Place>& out) {
+    const std::vector<uint32_t>* id = ArgsOf(pid.items.at(0));
+    if (id == nullptr || id->size() < 3 || tree_.at((*id)[0]).kind != NodeKind::kStr ||
+        tree_.at((*id)[0]).text != "reduce_package")
+      return;
+    const std::vector<uint32_t>* args = ArgsOf(id->back());
+    if (args == nullptr) return;
+    for (uint32_t a : *args) {
+      if (tree_.at(a).kind == NodeKind::kDict)
+        AddPairs(tree_.at(a).items, path, true, out);
+      else
+        out.push_back({a, path});
+    }
+  }
+
+  void Visit(uint32_t index, uint32_t path) {
     if (seen_[index]) return;
     seen_[index] = true;
     const Node& n = tree_.at(index);
@@ -226,16 +283,13 @@ class TensorWalk {
         }
         if (n.state != kNoNode) AddState(n.state, path, children);
         AddPairs(n.dict_items, path, false, children);
-        for (size_t i = 0; i < n.items.size(); ++i)
-          children.push_back({n.items[i], Join(path, std::to_string(i))});
+        AddItems(n.items, path, children);
         break;
       case NodeKind::kDict: AddPairs(n.items, path, false, children); break;
       case NodeKind::kList:
       case NodeKind::kTuple:
-      case NodeKind::kSet:
-        for (size_t i = 0; i < n.items.size(); ++i)
-          children.push_back({n.items[i], Join(path, std::to_string(i))});
-        break;
+      case NodeKind::kSet: AddItems(n.items, path, children); break;
+      case NodeKind::kPersId: AddReducePackageArgs(n, path, children); break;
       default: return;
     }
     for (auto it = children.rbegin(); it != children.rend(); ++it) pending_.push_back(*it);
@@ -244,6 +298,7 @@ class TensorWalk {
   const PickleTree& tree_;
   std::vector<bool> seen_;
   std::vector<Place> pending_;
+  std::vector<PathLink> links_;
   std::vector<PickleTensor> found_;
 };
 
