@@ -1,7 +1,9 @@
 // `tpkg pickles [--json] [--dis] FILE [RECORD]`: per pickle, the globals it
 // references and its persistent ids, or its disassembly as pickletools.dis
 // prints it. Nothing is executed. The JSON schema is in doc/cli.md.
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "cli.h"
 #include "output.h"
@@ -55,10 +57,20 @@ void PrintPickle(Output& out, const ModelPickle& p, const PickleScan& scan) {
   out.Line(p.record + " (protocol " + std::to_string(scan.protocol) + ")");
   out.Line("  globals:");
   for (const PickleGlobal& g : scan.globals) out.Line("    " + Dotted(g));
-  if (!scan.storages.empty()) out.Line("  storages:");
+  // One line per distinct storage id; views repeat it, so say how often.
+  std::vector<std::pair<const StorageRef*, size_t>> unique;
   for (const StorageRef& s : scan.storages) {
-    out.Line("    " + StorageRecordName(p, s) + "  " + Dotted(s.storage_type) + " " + s.location +
-             " numel " + std::to_string(s.numel));
+    auto same = std::find_if(unique.begin(), unique.end(), [&](const auto& u) { return *u.first == s; });
+    if (same == unique.end())
+      unique.emplace_back(&s, 1);
+    else
+      ++same->second;
+  }
+  if (!unique.empty()) out.Line("  storages:");
+  for (const auto& [s, count] : unique) {
+    out.Line("    " + StorageRecordName(p, *s) + "  " + Dotted(s->storage_type) + " " +
+             s->location + " numel " + std::to_string(s->numel) +
+             (count > 1 ? " (" + std::to_string(count) + " references)" : ""));
   }
   if (!scan.reduce_packages.empty()) out.Line("  reduce_package:");
   for (const ReducePackageRef& r : scan.reduce_packages) out.Line("    " + Dotted(r.func));
