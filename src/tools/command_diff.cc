@@ -83,14 +83,14 @@ void PrintText(Output& out, const std::string& a, const std::string& b, const Mo
   }
 }
 
-nlohmann::json EntryJson(const std::optional<ZipEntry>& e) {
+nlohmann::ordered_json EntryJson(const std::optional<ZipEntry>& e) {
   if (!e) return nullptr;
   char crc[16];
   std::snprintf(crc, sizeof crc, "%08x", e->crc32);
   return {{"size", e->size}, {"crc32", crc}};
 }
 
-nlohmann::json TensorSide(const std::optional<ModelTensor>& m) {
+nlohmann::ordered_json TensorSide(const std::optional<ModelTensor>& m) {
   if (!m) return nullptr;
   return {{"dtype", m->tensor.dtype},
           {"shape", m->tensor.shape},
@@ -100,21 +100,21 @@ nlohmann::json TensorSide(const std::optional<ModelTensor>& m) {
           {"storage_bytes", m->tensor.storage_bytes}};
 }
 
-nlohmann::json DiffJson(const std::string& a, const std::string& b, const ModelDiff& d) {
-  nlohmann::json records = nlohmann::json::array();
+nlohmann::ordered_json DiffJson(const std::string& a, const std::string& b, const ModelDiff& d) {
+  nlohmann::ordered_json records = nlohmann::ordered_json::array();
   for (const RecordChange& r : d.records) {
     records.push_back({{"change", KindName(r.kind)},
                        {"record", r.record},
                        {"before", EntryJson(r.before)},
                        {"after", EntryJson(r.after)}});
   }
-  nlohmann::json modules = nlohmann::json::array();
+  nlohmann::ordered_json modules = nlohmann::ordered_json::array();
   for (const ModuleChange& m : d.modules) {
     modules.push_back({{"module", m.module},
-                       {"before", m.before.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.before)},
-                       {"after", m.after.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.after)}});
+                       {"before", m.before.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.before)},
+                       {"after", m.after.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.after)}});
   }
-  nlohmann::json tensors = nlohmann::json::array();
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
   for (const TensorChange& t : d.tensors) {
     tensors.push_back({{"change", KindName(t.kind)},
                        {"pickle", t.pickle},

@@ -33,10 +33,10 @@ std::vector<ModelPickle> Selected(const ZipReader& zip, ModelKind kind,
   return {ModelPickle{record, in_package ? ".data/" : "data/", in_package}};
 }
 
-nlohmann::json PickleJson(const ModelPickle& p, const PickleScan& scan) {
-  nlohmann::json globals = nlohmann::json::array();
+nlohmann::ordered_json PickleJson(const ModelPickle& p, const PickleScan& scan) {
+  nlohmann::ordered_json globals = nlohmann::ordered_json::array();
   for (const PickleGlobal& g : scan.globals) globals.push_back({{"module", g.module}, {"name", g.name}});
-  nlohmann::json storages = nlohmann::json::array();
+  nlohmann::ordered_json storages = nlohmann::ordered_json::array();
   for (const StorageRef& s : scan.storages) {
     storages.push_back({{"key", s.key},
                         {"key_is_int", s.key_is_int},
@@ -45,7 +45,7 @@ nlohmann::json PickleJson(const ModelPickle& p, const PickleScan& scan) {
                         {"numel", s.numel},
                         {"record", StorageRecordName(p, s)}});
   }
-  nlohmann::json reduce = nlohmann::json::array();
+  nlohmann::ordered_json reduce = nlohmann::ordered_json::array();
   for (const ReducePackageRef& r : scan.reduce_packages)
     reduce.push_back({{"function", Dotted(r.func)}, {"has_id", r.has_id}});
   return {{"record", p.record},         {"protocol", scan.protocol},
@@ -89,9 +89,9 @@ int RunPickles(const Command& self, const Args& args) {
   const ModelKind kind = DetectModelKind(zip);
   const bool json = cmd.options.count("json") != 0;
   const bool dis = cmd.options.count("dis") != 0;
-  nlohmann::json doc = {{"file", cmd.operands[0]},
+  nlohmann::ordered_json doc = {{"file", cmd.operands[0]},
                         {"kind", ModelKindName(kind)},
-                        {"pickles", nlohmann::json::array()}};
+                        {"pickles", nlohmann::ordered_json::array()}};
   Output out;
   bool first = true;
   for (const ModelPickle& p : Selected(zip, kind, cmd.operands)) {

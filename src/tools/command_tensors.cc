@@ -15,7 +15,7 @@ std::string ShapeText(const std::vector<int64_t>& dims) {
   return out + "]";
 }
 
-nlohmann::json TensorJson(const ModelTensor& m) {
+nlohmann::ordered_json TensorJson(const ModelTensor& m) {
   const PickleTensor& t = m.tensor;
   return {
       {"pickle", m.pickle},
@@ -49,9 +49,9 @@ int RunTensors(const Command& self, const Args& args) {
   const std::vector<ModelTensor> tensors = ModelTensors(zip);
   Output out;
   if (cmd.options.count("json")) {
-    nlohmann::json doc = {{"file", cmd.operands[0]},
+    nlohmann::ordered_json doc = {{"file", cmd.operands[0]},
                           {"kind", ModelKindName(kind)},
-                          {"tensors", nlohmann::json::array()}};
+                          {"tensors", nlohmann::ordered_json::array()}};
     for (const ModelTensor& m : tensors) doc["tensors"].push_back(TensorJson(m));
     out.Line(doc.dump(2));
   } else {
