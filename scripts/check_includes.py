@@ -49,6 +49,7 @@ PUBLIC_CLUSTER = {
     "metadata.h": "package",
     "model_file.h": "package",
     "model_diff.h": "package",
+    "record_attributes.h": "package",
     "journal.h": "journal",
     "write_back.h": "journal",
     "save_log.h": "journal",

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tpkg/metadata.h"  // RecordSource
 #include "tpkg/pickle_tensors.h"
 #include "tpkg/zip_reader.h"
 
@@ -41,6 +42,7 @@ enum class ModelKind {
 std::string_view ModelKindName(ModelKind kind);
 
 ModelKind DetectModelKind(const ZipReader& zip);
+ModelKind DetectModelKind(const RecordSource& records);
 
 // Opens `path` as an archive. A legacy torch.save file (torch < 1.6, a bare
 // pickle stream starting with torch's magic number) gets an Error saying so
@@ -59,6 +61,7 @@ struct ModelPickle {
 
 // The pickles a loader of that kind reads, in archive order.
 std::vector<ModelPickle> ModelPickles(const ZipReader& zip, ModelKind kind);
+std::vector<ModelPickle> ModelPickles(const RecordSource& records, ModelKind kind);
 
 // The record a storage persistent id of that pickle names.
 std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage);

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <unordered_set>
 
 #include "tpkg/error.h"
 #include "tpkg/scoped_fd.h"
@@ -18,19 +20,12 @@ namespace {
 constexpr std::string_view kLegacyMagic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19",
                                         14);
 
-bool Has(const ZipReader& zip, std::string_view record) { return zip.Find(record) != nullptr; }
-
-std::string ReadHead(const ZipReader& zip, const ZipEntry& e, size_t n) {
-  std::string head(std::min<uint64_t>(n, e.size), '\0');
-  head.resize(zip.ReadAt(e, 0, std::span<char>(head.data(), head.size())));
-  return head;
-}
-
 // torch.package's save_pickle writes protocol 3 or 4; anything else a package
 // holds is a resource or source (doc/format.md §4.1).
-bool IsPackagePickle(const ZipReader& zip, const ZipEntry& e) {
-  if (e.is_directory() || e.name.starts_with(".data/") || e.name.ends_with(".py")) return false;
-  const std::string head = ReadHead(zip, e, 2);
+bool IsPackagePickle(const RecordSource& records, const std::string& name) {
+  if (name.empty() || name.back() == '/' || name.starts_with(".data/") || name.ends_with(".py"))
+    return false;
+  const std::string head = records.ReadPrefix(name, 2);
   return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
 }
 
@@ -58,14 +53,18 @@ std::string_view ModelKindName(ModelKind kind) {
   return "zip";
 }
 
-ModelKind DetectModelKind(const ZipReader& zip) {
-  if (Has(zip, ".data/extern_modules")) return ModelKind::kTorchPackage;
-  if (Has(zip, "constants.pkl") && Has(zip, "data.pkl")) return ModelKind::kTorchScript;
-  if (Has(zip, "archive_format") || Has(zip, "serialized_exported_program.json"))
+ModelKind DetectModelKind(const RecordSource& records) {
+  const std::vector<std::string> names = records.RecordNames();
+  const std::unordered_set<std::string_view> has(names.begin(), names.end());
+  if (has.contains(".data/extern_modules")) return ModelKind::kTorchPackage;
+  if (has.contains("constants.pkl") && has.contains("data.pkl")) return ModelKind::kTorchScript;
+  if (has.contains("archive_format") || has.contains("serialized_exported_program.json"))
     return ModelKind::kTorchExport;
-  if (Has(zip, "data.pkl")) return ModelKind::kTorchSave;
+  if (has.contains("data.pkl")) return ModelKind::kTorchSave;
   return ModelKind::kOtherZip;
 }
+
+ModelKind DetectModelKind(const ZipReader& zip) { return DetectModelKind(ZipRecordSource(zip)); }
 
 bool IsLegacyTorchSave(std::string_view head) { return head.starts_with(kLegacyMagic); }
 
@@ -86,19 +85,24 @@ ZipReader OpenModelFile(const std::string& path) {
 }
 
 std::vector<ModelPickle> ModelPickles(const ZipReader& zip, ModelKind kind) {
+  return ModelPickles(ZipRecordSource(zip), kind);
+}
+
+std::vector<ModelPickle> ModelPickles(const RecordSource& records, ModelKind kind) {
   std::vector<ModelPickle> out;
+  const std::vector<std::string> names = records.RecordNames();
   switch (kind) {
     case ModelKind::kTorchPackage:
-      for (const ZipEntry& e : zip.entries()) {
-        if (IsPackagedScriptPickle(e.name))
-          out.push_back({e.name, ".data/", false});
-        else if (IsPackagePickle(zip, e))
-          out.push_back({e.name, ".data/", true});
+      for (const std::string& name : names) {
+        if (IsPackagedScriptPickle(name))
+          out.push_back({name, ".data/", false});
+        else if (IsPackagePickle(records, name))
+          out.push_back({name, ".data/", true});
       }
       break;
     case ModelKind::kTorchScript:
       for (const char* name : {"data.pkl", "constants.pkl"}) {
-        if (Has(zip, name))
+        if (std::find(names.begin(), names.end(), name) != names.end())
           out.push_back({name, std::string_view(name) == "data.pkl" ? "data/" : "constants/", false});
       }
       break;
