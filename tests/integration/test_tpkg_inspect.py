@@ -277,3 +277,14 @@ def test_diff_of_a_file_with_itself_is_empty(tpkg_bin, corpus_dir):
     doc = tpkg_json(tpkg_bin, "diff", path, path)
     assert doc["identical"] is True and doc["records"] == [] and doc["tensors"] == []
     assert run(tpkg_bin, "diff", path, path).stdout.decode().endswith("no differences\n")
+
+
+def test_torch_export_archive_is_named(tpkg_bin, tmp_path):
+    # torch 2.6's torch.export.save layout: a plain ZIP, no prefix folder, nested torch.save files.
+    path = tmp_path / "model.pt2"
+    with zipfile.ZipFile(path, "w") as z:
+        for name in ("serialized_exported_program.json", "serialized_state_dict.pt", "version"):
+            z.writestr(name, "{}")
+    result = run(tpkg_bin, "tensors", path)
+    assert result.returncode == 1
+    assert "a torch.export archive (.pt2)" in result.stderr.decode()

@@ -72,6 +72,17 @@ ZipReader OpenModelFile(const std::string& path) {
   try {
     return ZipReader::Open(path);
   } catch (const Error& e) {
+    // torch 2.6's torch.export.save writes a plain ZIP without torch's
+    // prefix folder, which the strict reader refuses: name it for what it is.
+    try {
+      const ZipReader lenient = ZipReader::Open(path, ZipReaderOptions{.strict = false});
+      if (DetectModelKind(lenient) == ModelKind::kTorchExport)
+        throw Error(Errc::kUnsupported,
+                    path + ": a torch.export archive (.pt2); its weights (nested torch.save "
+                           "files) are not read yet");
+    } catch (const Error& lenient_error) {
+      if (lenient_error.code() == Errc::kUnsupported) throw;
+    }
     ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw;
     std::array<char, 16> head{};
