@@ -15,6 +15,7 @@
 //   |               | `.data/ts_code/<id>/{data,constants}.pkl` | `.data/K` (K = "N.storage") |
 //   | torch.save    | `data.pkl`                                | `data/K`              |
 //   | TorchScript   | `data.pkl`, `constants.pkl`               | `data/K`, `constants/K` |
+//   | torch.export  | `serialized_state_dict.pt/data.pkl`, ... (nested torch.save files) |
 //
 // Thread safety: pure functions over a ZipReader, whose reads are thread-safe.
 #pragma once
@@ -44,7 +45,9 @@ std::string_view ModelKindName(ModelKind kind);
 ModelKind DetectModelKind(const ZipReader& zip);
 ModelKind DetectModelKind(const RecordSource& records);
 
-// Opens `path` as an archive. A legacy torch.save file (torch < 1.6, a bare
+// Opens `path` as an archive: strictly, except a torch.export archive, which
+// torch 2.6 writes as a plain ZIP without torch's prefix folder (opened
+// leniently, record names as stored). A legacy torch.save file (torch < 1.6, a bare
 // pickle stream starting with torch's magic number) gets an Error saying so
 // and how to convert it, instead of "not a ZIP".
 ZipReader OpenModelFile(const std::string& path);
@@ -75,7 +78,10 @@ struct ModelTensor {
   PickleTensor tensor;
 };
 
-// Every tensor of every pickle ModelPickles() lists, pickle by pickle.
+// Every tensor of every pickle ModelPickles() lists, pickle by pickle. For a
+// torch.export archive, those of its nested torch.save files
+// (`serialized_state_dict.pt`, `serialized_constants.pt`), whose names
+// prefix the pickle and storage names: "serialized_state_dict.pt/data.pkl".
 // Throws Error naming the record when a pickle is malformed.
 std::vector<ModelTensor> ModelTensors(const ZipReader& zip);
 std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle);

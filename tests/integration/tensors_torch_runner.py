@@ -4,7 +4,7 @@ test_tpkg_inspect.py in a separate /usr/bin/python3 with real torch).
 
     /usr/bin/python3 tensors_torch_runner.py CASES_JSON   ->  JSON on stdout
 
-CASES_JSON: [{"file": path, "kind": "torch.package"|"torch.save"|"torchscript",
+CASES_JSON: [{"file": path, "kind": "torch.package"|"torch.save"|"torchscript"|"torch.export",
               "pickles": [record, ...]}, ...]
 Result per file: {pickle record: [{"path", "dtype", "shape", "stride", "storage_offset",
 "requires_grad", "parameter", "storage_bytes", "storage"}], ...} where "storage" numbers the
@@ -16,8 +16,10 @@ list/tuple indexes, object attributes (vars()), an nn.Module's _parameters / _bu
 _modules left out of the path; each tensor once, at its first place. A TorchScript file is
 compared through its state_dict (parameters and buffers), which names the same places.
 """
+import io
 import json
 import sys
+import zipfile
 
 import torch
 from torch.package import PackageImporter
@@ -81,6 +83,11 @@ def load(case):
     path, kind = case["file"], case["kind"]
     if kind == "torch.save":
         return {"data.pkl": walk(torch.load(path, weights_only=False))}  # our own test files
+    if kind == "torch.export":  # what torch.export.load deserializes: nested torch.save files
+        with zipfile.ZipFile(path) as z:
+            return {record: walk(torch.load(io.BytesIO(z.read(record.rsplit("/", 1)[0])),
+                                            weights_only=False))
+                    for record in case["pickles"]}
     if kind == "torchscript":
         return {"data.pkl": script_module_tensors(torch.jit.load(path))}
     importer = PackageImporter(path)

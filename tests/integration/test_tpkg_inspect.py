@@ -58,6 +58,17 @@ MAKE_FILES = textwrap.dedent("""
                 1: {"flag": torch.zeros(2, dtype=torch.bool)},
                 "param": torch.nn.Parameter(torch.ones(3))}, out + "/objects.pt")
     torch.save({"w": torch.ones(2)}, out + "/legacy.pt", _use_new_zipfile_serialization=False)
+    if hasattr(torch, "export") and hasattr(torch.export, "save"):
+        ep = torch.export.export(Block(), (torch.ones(1, 3),))
+        torch.export.save(ep, out + "/model.pt2")
+    else:  # torch 1.13: torch 2.6's layout, a plain ZIP with torch.save files nested as records
+        import io, zipfile
+        state = io.BytesIO()
+        torch.save(dict(Block().state_dict(keep_vars=True)), state)
+        with zipfile.ZipFile(out + "/model.pt2", "w") as z:
+            z.writestr("serialized_exported_program.json", "{}")
+            z.writestr("serialized_state_dict.pt", state.getvalue())
+            z.writestr("version", "3")
 """)
 
 
@@ -88,7 +99,7 @@ def made_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def model_files(corpus_dir, made_dir):
     return ([corpus_dir / name for name in CORPUS_FILES] + [TORCH2 / name for name in TORCH2_FILES]
-            + [made_dir / "script.pt", made_dir / "objects.pt"])
+            + [made_dir / "script.pt", made_dir / "objects.pt", made_dir / "model.pt2"])
 
 
 @pytest.fixture(scope="session")
@@ -100,8 +111,11 @@ def ours(tpkg_bin, model_files):
 def torchs(tmp_path_factory, tpkg_bin, model_files, ours, made_dir):
     cases = []
     for f in model_files:
-        listed = tpkg_json(tpkg_bin, "pickles", f)
-        pickles = [p["record"] for p in listed["pickles"] if not p["record"].startswith(".data/")]
+        if ours[str(f)]["kind"] == "torch.export":  # the pickles of its nested torch.save files
+            pickles = sorted({t["pickle"] for t in ours[str(f)]["tensors"]})
+        else:
+            listed = tpkg_json(tpkg_bin, "pickles", f)
+            pickles = [p["record"] for p in listed["pickles"] if not p["record"].startswith(".data/")]
         cases.append({"file": str(f), "kind": ours[str(f)]["kind"], "pickles": pickles})
     cases_file = tmp_path_factory.mktemp("tensors_cases") / "cases.json"
     cases_file.write_text(json.dumps(cases))
@@ -128,6 +142,9 @@ def test_every_file_has_its_kind(ours, corpus_dir, made_dir):
     assert ours[str(corpus_dir / "torch_save_checkpoint.pth")]["kind"] == "torch.save"
     assert ours[str(made_dir / "script.pt")]["kind"] == "torchscript"
     assert ours[str(TORCH2 / "save.pt")]["kind"] == "torch.save"
+    assert ours[str(made_dir / "model.pt2")]["kind"] == "torch.export"
+    assert sorted(t["path"] for t in ours[str(made_dir / "model.pt2")]["tensors"]) == [
+        "lin.bias", "lin.weight", "running"]
 
 
 def test_tensors_equal_what_torch_loads(ours, torchs, model_files):
@@ -279,12 +296,11 @@ def test_diff_of_a_file_with_itself_is_empty(tpkg_bin, corpus_dir):
     assert run(tpkg_bin, "diff", path, path).stdout.decode().endswith("no differences\n")
 
 
-def test_torch_export_archive_is_named(tpkg_bin, tmp_path):
-    # torch 2.6's torch.export.save layout: a plain ZIP, no prefix folder, nested torch.save files.
+def test_torch_export_archive_without_torch_save_inside_is_an_error(tpkg_bin, tmp_path):
     path = tmp_path / "model.pt2"
     with zipfile.ZipFile(path, "w") as z:
         for name in ("serialized_exported_program.json", "serialized_state_dict.pt", "version"):
             z.writestr(name, "{}")
     result = run(tpkg_bin, "tensors", path)
     assert result.returncode == 1
-    assert "a torch.export archive (.pt2)" in result.stderr.decode()
+    assert "serialized_state_dict.pt is no torch.save file" in result.stderr.decode()

@@ -2,15 +2,18 @@
 #include "tpkg/model_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 #include "tpkg/scoped_fd.h"
 
 namespace tpkg {
@@ -75,13 +78,10 @@ ZipReader OpenModelFile(const std::string& path) {
     // torch 2.6's torch.export.save writes a plain ZIP without torch's
     // prefix folder, which the strict reader refuses: name it for what it is.
     try {
-      const ZipReader lenient = ZipReader::Open(path, ZipReaderOptions{.strict = false});
-      if (DetectModelKind(lenient) == ModelKind::kTorchExport)
-        throw Error(Errc::kUnsupported,
-                    path + ": a torch.export archive (.pt2); its weights (nested torch.save "
-                           "files) are not read yet");
-    } catch (const Error& lenient_error) {
-      if (lenient_error.code() == Errc::kUnsupported) throw;
+      ZipReader lenient = ZipReader::Open(path, ZipReaderOptions{.strict = false});
+      if (DetectModelKind(lenient) == ModelKind::kTorchExport) return lenient;
+    } catch (const Error&) {
+      // not even a lenient ZIP: the reasons below
     }
     ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw;
@@ -155,9 +155,49 @@ std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle
   return out;
 }
 
+// torch 2.6's torch.export.save keeps the weights as torch.save files nested
+// as records; they are read from memory (a memfd), never from a temporary file.
+constexpr std::array<std::string_view, 2> kExportWeights = {"serialized_state_dict.pt",
+                                                            "serialized_constants.pt"};
+
+std::vector<ModelTensor> NestedSaveTensors(const ZipReader& zip, std::string_view record) {
+  const ZipEntry* entry = zip.Find(record);
+  if (entry == nullptr) return {};
+  const std::string bytes = zip.ReadAll(*entry);
+  ScopedFd fd(::memfd_create("tpkg-nested", MFD_CLOEXEC));
+  if (!fd) ThrowSystemError("cannot hold " + std::string(record) + " in memory", errno);
+  WriteAll(fd.get(), std::span<const char>(bytes.data(), bytes.size()), record);
+  std::optional<ZipReader> nested;
+  try {
+    nested = ZipReader::Open("/proc/self/fd/" + std::to_string(fd.get()));
+  } catch (const Error& e) {
+    throw Error(e.code(), zip.path() + ": " + std::string(record) + " is no torch.save file: " +
+                              e.what());
+  }
+  std::vector<ModelTensor> out;
+  const std::string folder = std::string(record) + "/";
+  for (const ModelPickle& pickle : ModelPickles(*nested, DetectModelKind(*nested))) {
+    for (ModelTensor& t : PickleTensorsOf(*nested, pickle)) {
+      t.pickle = folder + t.pickle;
+      t.storage_record = folder + t.storage_record;
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
 std::vector<ModelTensor> ModelTensors(const ZipReader& zip) {
   std::vector<ModelTensor> out;
-  for (const ModelPickle& pickle : ModelPickles(zip, DetectModelKind(zip))) {
+  const ModelKind kind = DetectModelKind(zip);
+  if (kind == ModelKind::kTorchExport) {
+    for (std::string_view record : kExportWeights) {
+      std::vector<ModelTensor> some = NestedSaveTensors(zip, record);
+      out.insert(out.end(), std::make_move_iterator(some.begin()),
+                 std::make_move_iterator(some.end()));
+    }
+    return out;
+  }
+  for (const ModelPickle& pickle : ModelPickles(zip, kind)) {
     std::vector<ModelTensor> some = PickleTensorsOf(zip, pickle);
     out.insert(out.end(), std::make_move_iterator(some.begin()),
                std::make_move_iterator(some.end()));
