@@ -57,8 +57,8 @@ ZipReader OpenModelFile(const std::string& path);
 bool IsLegacyTorchSave(std::string_view head);
 
 struct ModelPickle {
-  std::string record;          // name without the prefix folder
-  std::string storage_folder;  // where its storage keys live: ".data/", "data/", "constants/"
+  std::string record;                // name without the prefix folder
+  std::string storage_folder;        // where its storage keys live: ".data/", "data/", "constants/"
   bool int_keys_add_suffix = false;  // torch.package: int key K is `.data/K.storage`
 };
 
@@ -73,7 +73,7 @@ struct ModelTensor {
   std::string pickle;          // the pickle record
   std::string storage_record;  // the record the storage is read from
   bool record_found = false;
-  uint64_t record_size = 0;    // its bytes in the archive (0 when missing)
+  uint64_t record_size = 0;  // its bytes in the archive (0 when missing)
   uint32_t record_crc32 = 0;
   PickleTensor tensor;
 };

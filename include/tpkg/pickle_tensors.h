@@ -35,11 +35,11 @@ struct PickleTensor {
   std::string dtype;  // torch's name without "torch.": "float32", "int64", "bool", ...
   std::vector<int64_t> shape;
   std::vector<int64_t> stride;
-  int64_t storage_offset = 0;   // in elements
-  StorageRef storage;           // the persistent id (key, storage class, location, numel)
-  uint64_t storage_bytes = 0;   // numel x element size: the bytes torch reads from the record
+  int64_t storage_offset = 0;  // in elements
+  StorageRef storage;          // the persistent id (key, storage class, location, numel)
+  uint64_t storage_bytes = 0;  // numel x element size: the bytes torch reads from the record
   bool requires_grad = false;
-  bool is_parameter = false;    // an nn.Parameter
+  bool is_parameter = false;  // an nn.Parameter
 };
 
 // Throws Error(kCorrupt, "<reason> at byte <offset>") on a malformed pickle

@@ -28,7 +28,8 @@ std::string TensorSummary(const ModelTensor& m) {
 
 std::string FieldChange(const std::string& field, const ModelTensor& x, const ModelTensor& y) {
   if (field == "dtype") return "dtype " + x.tensor.dtype + " -> " + y.tensor.dtype;
-  if (field == "shape") return "shape " + ShapeText(x.tensor.shape) + " -> " + ShapeText(y.tensor.shape);
+  if (field == "shape")
+    return "shape " + ShapeText(x.tensor.shape) + " -> " + ShapeText(y.tensor.shape);
   if (field == "stride")
     return "stride " + ShapeText(x.tensor.stride) + " -> " + ShapeText(y.tensor.stride);
   if (field == "storage_offset")
@@ -111,8 +112,10 @@ nlohmann::ordered_json DiffJson(const std::string& a, const std::string& b, cons
   nlohmann::ordered_json modules = nlohmann::ordered_json::array();
   for (const ModuleChange& m : d.modules) {
     modules.push_back({{"module", m.module},
-                       {"before", m.before.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.before)},
-                       {"after", m.after.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.after)}});
+                       {"before", m.before.empty() ? nlohmann::ordered_json(nullptr)
+                                                   : nlohmann::ordered_json(m.before)},
+                       {"after", m.after.empty() ? nlohmann::ordered_json(nullptr)
+                                                 : nlohmann::ordered_json(m.after)}});
   }
   nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
   for (const TensorChange& t : d.tensors) {

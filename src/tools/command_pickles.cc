@@ -35,7 +35,8 @@ std::vector<ModelPickle> Selected(const ZipReader& zip, ModelKind kind,
 
 nlohmann::ordered_json PickleJson(const ModelPickle& p, const PickleScan& scan) {
   nlohmann::ordered_json globals = nlohmann::ordered_json::array();
-  for (const PickleGlobal& g : scan.globals) globals.push_back({{"module", g.module}, {"name", g.name}});
+  for (const PickleGlobal& g : scan.globals)
+    globals.push_back({{"module", g.module}, {"name", g.name}});
   nlohmann::ordered_json storages = nlohmann::ordered_json::array();
   for (const StorageRef& s : scan.storages) {
     storages.push_back({{"key", s.key},
@@ -48,9 +49,8 @@ nlohmann::ordered_json PickleJson(const ModelPickle& p, const PickleScan& scan) 
   nlohmann::ordered_json reduce = nlohmann::ordered_json::array();
   for (const ReducePackageRef& r : scan.reduce_packages)
     reduce.push_back({{"function", Dotted(r.func)}, {"has_id", r.has_id}});
-  return {{"record", p.record},         {"protocol", scan.protocol},
-          {"globals", globals},         {"modules", scan.modules},
-          {"storages", storages},       {"reduce_package", reduce}};
+  return {{"record", p.record},      {"protocol", scan.protocol}, {"globals", globals},
+          {"modules", scan.modules}, {"storages", storages},      {"reduce_package", reduce}};
 }
 
 void PrintPickle(Output& out, const ModelPickle& p, const PickleScan& scan) {
@@ -60,7 +60,8 @@ void PrintPickle(Output& out, const ModelPickle& p, const PickleScan& scan) {
   // One line per distinct storage id; views repeat it, so say how often.
   std::vector<std::pair<const StorageRef*, size_t>> unique;
   for (const StorageRef& s : scan.storages) {
-    auto same = std::find_if(unique.begin(), unique.end(), [&](const auto& u) { return *u.first == s; });
+    auto same =
+        std::find_if(unique.begin(), unique.end(), [&](const auto& u) { return *u.first == s; });
     if (same == unique.end())
       unique.emplace_back(&s, 1);
     else
@@ -90,8 +91,8 @@ int RunPickles(const Command& self, const Args& args) {
   const bool json = cmd.options.count("json") != 0;
   const bool dis = cmd.options.count("dis") != 0;
   nlohmann::ordered_json doc = {{"file", cmd.operands[0]},
-                        {"kind", ModelKindName(kind)},
-                        {"pickles", nlohmann::ordered_json::array()}};
+                                {"kind", ModelKindName(kind)},
+                                {"pickles", nlohmann::ordered_json::array()}};
   Output out;
   bool first = true;
   for (const ModelPickle& p : Selected(zip, kind, cmd.operands)) {
@@ -100,7 +101,8 @@ int RunPickles(const Command& self, const Args& args) {
     if (dis) {
       const PickleDisassembly d = DisassemblePickle(span);
       if (json) {
-        doc["pickles"].push_back({{"record", p.record}, {"disassembly", d.text}, {"error", d.error}});
+        doc["pickles"].push_back(
+            {{"record", p.record}, {"disassembly", d.text}, {"error", d.error}});
         continue;
       }
       if (!first) out.Line("");

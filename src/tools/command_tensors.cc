@@ -50,8 +50,8 @@ int RunTensors(const Command& self, const Args& args) {
   Output out;
   if (cmd.options.count("json")) {
     nlohmann::ordered_json doc = {{"file", cmd.operands[0]},
-                          {"kind", ModelKindName(kind)},
-                          {"tensors", nlohmann::ordered_json::array()}};
+                                  {"kind", ModelKindName(kind)},
+                                  {"tensors", nlohmann::ordered_json::array()}};
     for (const ModelTensor& m : tensors) doc["tensors"].push_back(TensorJson(m));
     out.Line(doc.dump(2));
   } else {

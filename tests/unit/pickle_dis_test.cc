@@ -26,7 +26,8 @@ TEST(PickleDis, Protocol4ScalarsFramesAndMemoize) {
       "\x80\x04\x95X\x00\x00\x00\x00\x00\x00\x00(K\x01\x8c\ta\"'\n\xc3\xa9\xe2\x80\xa8\x94"
       "C\x03x'\x00\x94G?\xf8\x00\x00\x00\x00\x00\x00GCA\xc3y7\xe0\x80\x00G>\xe4\xf8\xb5\x88\xe3h"
       "\xf1G\x80\x00\x00\x00\x00\x00\x00\x00\x8a\t\x00\x00\x00\x00\x00\x00\x00\x00@\x8a\x08\x00"
-      "\x00\x00\x00\x00\x00\x00\x80N\x88]\x94}\x94" "at\x94."s;
+      "\x00\x00\x00\x00\x00\x00\x80N\x88]\x94}\x94"
+      "at\x94."s;
   const PickleDisassembly d = Dis(bytes);
   EXPECT_EQ(d.error, "");
   EXPECT_EQ(d.text,
@@ -94,7 +95,9 @@ TEST(PickleDis, ErrorsComeAfterTheLinePickletoolsPrints) {
   EXPECT_EQ(d.error, "at position 2, opcode 0xff unknown");
   d = Dis("\x80\x02t."s);
   EXPECT_EQ(d.error, "no MARK exists on stack");
-  d = Dis("\x80\x02X\x05\x00\x00\x00" "ab"s);
+  d =
+      Dis("\x80\x02X\x05\x00\x00\x00"
+          "ab"s);
   EXPECT_EQ(d.text, "    0: \\x80 PROTO      2\n");
   EXPECT_FALSE(d.error.empty());
 }

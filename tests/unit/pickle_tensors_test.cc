@@ -66,14 +66,16 @@ TEST(PickleTensors, CheckpointDictGivesStateDictKeysUnderItsKey) {
 
 // A tiny assembler for the hand-made shapes.
 std::string U8(int v) { return std::string(1, static_cast<char>(v)); }
-std::string Str(const std::string& s) { return "X"s + U8(static_cast<int>(s.size())) + "\0\0\0"s + s; }
+std::string Str(const std::string& s) {
+  return "X"s + U8(static_cast<int>(s.size())) + "\0\0\0"s + s;
+}
 std::string Global(const std::string& m, const std::string& n) { return "c" + m + "\n" + n + "\n"; }
 std::string Int(int v) { return "K"s + U8(v); }
 // _rebuild_tensor_v2(('storage', torch.<cls>, key, 'cpu', numel), offset, (n,), (1,), False, None)
 std::string Tensor(const std::string& cls, int key, int numel, int offset, int n) {
-  return Global("torch._utils", "_rebuild_tensor_v2") + "((" + Str("storage") + Global("torch", cls) +
-         Int(key) + Str("cpu") + Int(numel) + "tQ" + Int(offset) + Int(n) + "\x85"s + Int(1) +
-         "\x85"s + "\x89N" + "tR";
+  return Global("torch._utils", "_rebuild_tensor_v2") + "((" + Str("storage") +
+         Global("torch", cls) + Int(key) + Str("cpu") + Int(numel) + "tQ" + Int(offset) + Int(n) +
+         "\x85"s + Int(1) + "\x85"s + "\x89N" + "tR";
 }
 
 TEST(PickleTensors, ModuleAttributesHideParametersBuffersAndModules) {
@@ -113,7 +115,9 @@ TEST(PickleTensors, SharedTensorIsReportedOnceAtItsFirstPlace) {
 
 TEST(PickleTensors, CyclesAndRootTensorTerminate) {
   // l = []; l.append(l); (tensor, l)
-  const std::string cycle = "\x80\x02("s + Tensor("HalfStorage", 0, 2, 0, 2) + "]q\x01h\x01" "at.";
+  const std::string cycle = "\x80\x02("s + Tensor("HalfStorage", 0, 2, 0, 2) +
+                            "]q\x01h\x01"
+                            "at.";
   const std::vector<PickleTensor> t = Find(cycle);
   ASSERT_EQ(t.size(), 1u);
   EXPECT_EQ(t[0].dtype, "float16");

@@ -87,11 +87,11 @@ ZipReader OpenModelFile(const std::string& path) {
     if (!fd) throw;
     std::array<char, 16> head{};
     const ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
-    if (n <= 0 || !IsLegacyTorchSave(std::string_view(head.data(), static_cast<size_t>(n))))
-      throw;
+    if (n <= 0 || !IsLegacyTorchSave(std::string_view(head.data(), static_cast<size_t>(n)))) throw;
     throw Error(Errc::kUnsupported,
-                path + ": a legacy torch.save file (the format before torch 1.6, a pickle "
-                       "stream, not a ZIP archive); convert it with torch.save(torch.load(f), f2)");
+                path +
+                    ": a legacy torch.save file (the format before torch 1.6, a pickle "
+                    "stream, not a ZIP archive); convert it with torch.save(torch.load(f), f2)");
   }
 }
 
@@ -114,7 +114,8 @@ std::vector<ModelPickle> ModelPickles(const RecordSource& records, ModelKind kin
     case ModelKind::kTorchScript:
       for (const char* name : {"data.pkl", "constants.pkl"}) {
         if (std::find(names.begin(), names.end(), name) != names.end())
-          out.push_back({name, std::string_view(name) == "data.pkl" ? "data/" : "constants/", false});
+          out.push_back(
+              {name, std::string_view(name) == "data.pkl" ? "data/" : "constants/", false});
       }
       break;
     case ModelKind::kTorchSave: out.push_back({"data.pkl", "data/", false}); break;
@@ -171,8 +172,8 @@ std::vector<ModelTensor> NestedSaveTensors(const ZipReader& zip, std::string_vie
   try {
     nested = ZipReader::Open("/proc/self/fd/" + std::to_string(fd.get()));
   } catch (const Error& e) {
-    throw Error(e.code(), zip.path() + ": " + std::string(record) + " is no torch.save file: " +
-                              e.what());
+    throw Error(e.code(),
+                zip.path() + ": " + std::string(record) + " is no torch.save file: " + e.what());
   }
   std::vector<ModelTensor> out;
   const std::string folder = std::string(record) + "/";

@@ -19,7 +19,9 @@ std::string ShapeText(const std::vector<int64_t>& dims) {
   return out + "]";
 }
 
-std::string Attr(std::string_view name) { return std::string(kAttributePrefix) + std::string(name); }
+std::string Attr(std::string_view name) {
+  return std::string(kAttributePrefix) + std::string(name);
+}
 
 void AddSources(const RecordSource& records, const std::vector<std::string>& names,
                 std::unordered_map<std::string, RecordAttributes::List>& out) {

@@ -24,10 +24,31 @@ namespace {
 using pickle::ReprBytes;
 
 enum class Arg : uint8_t {
-  kNone, kUint1, kUint2, kInt4, kUint4, kUint8, kDecimalnlShort, kDecimalnlLong, kLong1, kLong4,
-  kStringnl, kStringnlNoescape, kStringnlNoescapePair, kString1, kString4, kBytes1, kBytes4,
-  kBytes8, kBytearray8, kUnicodestringnl, kUnicodestring1, kUnicodestring4, kUnicodestring8,
-  kFloatnl, kFloat8,
+  kNone,
+  kUint1,
+  kUint2,
+  kInt4,
+  kUint4,
+  kUint8,
+  kDecimalnlShort,
+  kDecimalnlLong,
+  kLong1,
+  kLong4,
+  kStringnl,
+  kStringnlNoescape,
+  kStringnlNoescapePair,
+  kString1,
+  kString4,
+  kBytes1,
+  kBytes4,
+  kBytes8,
+  kBytearray8,
+  kUnicodestringnl,
+  kUnicodestring1,
+  kUnicodestring4,
+  kUnicodestring8,
+  kFloatnl,
+  kFloat8,
 };
 
 struct OpInfo {
@@ -193,11 +214,26 @@ std::string IntText(int64_t v) { return std::to_string(v); }
 std::optional<ArgValue> Reader::Read(Arg arg) {
   switch (arg) {
     case Arg::kNone: return std::nullopt;
-    case Arg::kUint1: { auto v = IntText(static_cast<int64_t>(Unsigned(1, "uint1"))); return ArgValue{v, v}; }
-    case Arg::kUint2: { auto v = IntText(static_cast<int64_t>(Unsigned(2, "uint2"))); return ArgValue{v, v}; }
-    case Arg::kUint4: { auto v = IntText(static_cast<int64_t>(Unsigned(4, "uint4"))); return ArgValue{v, v}; }
-    case Arg::kInt4: { auto v = IntText(static_cast<int32_t>(Unsigned(4, "int4"))); return ArgValue{v, v}; }
-    case Arg::kUint8: { auto v = std::to_string(Unsigned(8, "uint8")); return ArgValue{v, v}; }
+    case Arg::kUint1: {
+      auto v = IntText(static_cast<int64_t>(Unsigned(1, "uint1")));
+      return ArgValue{v, v};
+    }
+    case Arg::kUint2: {
+      auto v = IntText(static_cast<int64_t>(Unsigned(2, "uint2")));
+      return ArgValue{v, v};
+    }
+    case Arg::kUint4: {
+      auto v = IntText(static_cast<int64_t>(Unsigned(4, "uint4")));
+      return ArgValue{v, v};
+    }
+    case Arg::kInt4: {
+      auto v = IntText(static_cast<int32_t>(Unsigned(4, "int4")));
+      return ArgValue{v, v};
+    }
+    case Arg::kUint8: {
+      auto v = std::to_string(Unsigned(8, "uint8"));
+      return ArgValue{v, v};
+    }
     case Arg::kDecimalnlShort: {
       std::string_view s = Line();
       if (s.ends_with('L')) throw ArgError{"trailing 'L' not allowed"};
@@ -213,12 +249,14 @@ std::optional<ArgValue> Reader::Read(Arg arg) {
     }
     case Arg::kLong1:
       return ArgValue{Checked(pickle::ReprLong(Bytes(Unsigned(1, "uint1"), "long1")),
-                              "int too large to convert to str"), ""};
+                              "int too large to convert to str"),
+                      ""};
     case Arg::kLong4: {
       auto n = static_cast<int32_t>(Unsigned(4, "int4"));
       if (n < 0) throw ArgError{"long4 byte count < 0: " + std::to_string(n)};
       return ArgValue{Checked(pickle::ReprLong(Bytes(static_cast<uint64_t>(n), "long4")),
-                              "int too large to convert to str"), ""};
+                              "int too large to convert to str"),
+                      ""};
     }
     case Arg::kStringnl: {
       std::string_view line = Line();
@@ -241,7 +279,8 @@ std::optional<ArgValue> Reader::Read(Arg arg) {
       std::string name = NoescapeText();
       return ArgValue{Checked(pickle::ReprStr(module + " " + name), "invalid UTF-8"), ""};
     }
-    case Arg::kString1: return ArgValue{pickle::ReprLatin1(Bytes(Unsigned(1, "uint1"), "string1"), modern_), ""};
+    case Arg::kString1:
+      return ArgValue{pickle::ReprLatin1(Bytes(Unsigned(1, "uint1"), "string1"), modern_), ""};
     case Arg::kString4: {
       auto n = static_cast<int32_t>(Unsigned(4, "int4"));
       if (n < 0) throw ArgError{"string4 byte count < 0: " + std::to_string(n)};
@@ -251,7 +290,8 @@ std::optional<ArgValue> Reader::Read(Arg arg) {
     case Arg::kBytes4: return ArgValue{ReprBytes(Bytes(Unsigned(4, "uint4"), "bytes4")), ""};
     case Arg::kBytes8: return ArgValue{ReprBytes(Bytes(Unsigned(8, "uint8"), "bytes8")), ""};
     case Arg::kBytearray8:
-      return ArgValue{"bytearray(" + ReprBytes(Bytes(Unsigned(8, "uint8"), "bytearray8")) + ")", ""};
+      return ArgValue{"bytearray(" + ReprBytes(Bytes(Unsigned(8, "uint8"), "bytearray8")) + ")",
+                      ""};
     case Arg::kUnicodestringnl: {
       std::optional<std::string> text = pickle::DecodeRawUnicodeEscape(Line());
       if (!text) throw ArgError{"malformed \\u escape"};
@@ -259,13 +299,16 @@ std::optional<ArgValue> Reader::Read(Arg arg) {
     }
     case Arg::kUnicodestring1:
       return ArgValue{Checked(pickle::ReprStr(Bytes(Unsigned(1, "uint1"), "unicodestring1")),
-                              "'utf-8' codec can't decode unicodestring1"), ""};
+                              "'utf-8' codec can't decode unicodestring1"),
+                      ""};
     case Arg::kUnicodestring4:
       return ArgValue{Checked(pickle::ReprStr(Bytes(Unsigned(4, "uint4"), "unicodestring4")),
-                              "'utf-8' codec can't decode unicodestring4"), ""};
+                              "'utf-8' codec can't decode unicodestring4"),
+                      ""};
     case Arg::kUnicodestring8:
       return ArgValue{Checked(pickle::ReprStr(Bytes(Unsigned(8, "uint8"), "unicodestring8")),
-                              "'utf-8' codec can't decode unicodestring8"), ""};
+                              "'utf-8' codec can't decode unicodestring8"),
+                      ""};
     case Arg::kFloatnl: {
       std::string text(Line());
       char* end = nullptr;

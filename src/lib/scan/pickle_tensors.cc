@@ -25,14 +25,22 @@ struct DtypeRow {
 
 // torch/storage.py's legacy classes and the dtypes torch.load maps them to.
 constexpr std::array<DtypeRow, 17> kDtypes = {{
-    {"DoubleStorage", "float64", 8},        {"FloatStorage", "float32", 4},
-    {"HalfStorage", "float16", 2},          {"BFloat16Storage", "bfloat16", 2},
-    {"LongStorage", "int64", 8},            {"IntStorage", "int32", 4},
-    {"ShortStorage", "int16", 2},           {"CharStorage", "int8", 1},
-    {"ByteStorage", "uint8", 1},            {"BoolStorage", "bool", 1},
-    {"ComplexDoubleStorage", "complex128", 16}, {"ComplexFloatStorage", "complex64", 8},
-    {"QInt8Storage", "qint8", 1},           {"QUInt8Storage", "quint8", 1},
-    {"QInt32Storage", "qint32", 4},         {"QUInt4x2Storage", "quint4x2", 1},
+    {"DoubleStorage", "float64", 8},
+    {"FloatStorage", "float32", 4},
+    {"HalfStorage", "float16", 2},
+    {"BFloat16Storage", "bfloat16", 2},
+    {"LongStorage", "int64", 8},
+    {"IntStorage", "int32", 4},
+    {"ShortStorage", "int16", 2},
+    {"CharStorage", "int8", 1},
+    {"ByteStorage", "uint8", 1},
+    {"BoolStorage", "bool", 1},
+    {"ComplexDoubleStorage", "complex128", 16},
+    {"ComplexFloatStorage", "complex64", 8},
+    {"QInt8Storage", "qint8", 1},
+    {"QUInt8Storage", "quint8", 1},
+    {"QInt32Storage", "qint32", 4},
+    {"QUInt4x2Storage", "quint4x2", 1},
     {"QUInt2x4Storage", "quint2x4", 1},
 }};
 
@@ -85,7 +93,8 @@ class TensorWalk {
     bool cut = false;
     for (uint32_t at = path; at != kRootPath; at = links_[at].parent) {
       const PathLink& link = links_[at];
-      parts.push_back(link.key_node == kNoNode ? std::to_string(link.index) : KeyText(link.key_node));
+      parts.push_back(link.key_node == kNoNode ? std::to_string(link.index)
+                                               : KeyText(link.key_node));
       bytes += parts.back().size() + 1;
       if (bytes > kMaxPathBytes) {
         cut = links_[at].parent != kRootPath;
@@ -241,8 +250,7 @@ class TensorWalk {
       AddPairs(s.items, path, true, out);
     } else if (s.kind == NodeKind::kTuple && s.items.size() == 2) {
       for (uint32_t part : s.items) {
-        if (tree_.at(part).kind == NodeKind::kDict)
-          AddPairs(tree_.at(part).items, path, true, out);
+        if (tree_.at(part).kind == NodeKind::kDict) AddPairs(tree_.at(part).items, path, true, out);
       }
     } else {
       out.push_back({state, path});

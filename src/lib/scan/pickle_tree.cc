@@ -147,12 +147,12 @@ class TreeBuilder {
   void Extend(uint32_t target, const std::vector<uint32_t>& items, bool pairs) {
     Node& n = tree_.nodes[target];
     if (pairs && items.size() % 2 != 0) Fail("odd number of items for SETITEMS");
-    if (n.kind == NodeKind::kDict || (!pairs && (n.kind == NodeKind::kList ||
-                                                 n.kind == NodeKind::kSet)))
+    if (n.kind == NodeKind::kDict ||
+        (!pairs && (n.kind == NodeKind::kList || n.kind == NodeKind::kSet)))
       n.items.insert(n.items.end(), items.begin(), items.end());
     else if (n.kind == NodeKind::kCall)
-      (pairs ? n.dict_items : n.items).insert((pairs ? n.dict_items : n.items).end(),
-                                              items.begin(), items.end());
+      (pairs ? n.dict_items : n.items)
+          .insert((pairs ? n.dict_items : n.items).end(), items.begin(), items.end());
   }
 
   void Step(Op op);
@@ -171,7 +171,10 @@ class TreeBuilder {
 
 void TreeBuilder::Step(Op op) {
   switch (op) {
-    case Op::kMark: CheckDepth(); marks_.push_back(stack_.size()); return;
+    case Op::kMark:
+      CheckDepth();
+      marks_.push_back(stack_.size());
+      return;
     case Op::kPop:
       if (!marks_.empty() && marks_.back() == stack_.size())
         marks_.pop_back();
@@ -180,37 +183,65 @@ void TreeBuilder::Step(Op op) {
       return;
     case Op::kPopMark: PopToMark(); return;
     case Op::kDup: Push(Top()); return;
-    case Op::kStop: tree_.root = Pop(); stopped_ = true; return;
+    case Op::kStop:
+      tree_.root = Pop();
+      stopped_ = true;
+      return;
     case Op::kProto: {
       int protocol = cursor_.ReadU8();
-      if (protocol > kHighestProtocol) Fail("unsupported pickle protocol " + std::to_string(protocol));
+      if (protocol > kHighestProtocol)
+        Fail("unsupported pickle protocol " + std::to_string(protocol));
       if (!saw_proto_) tree_.protocol = protocol;
       saw_proto_ = true;
       return;
     }
     case Op::kFrame:
-      if (cursor_.ReadLE(8) > cursor_.remaining()) Fail("truncated pickle: FRAME longer than the data");
+      if (cursor_.ReadLE(8) > cursor_.remaining())
+        Fail("truncated pickle: FRAME longer than the data");
       return;
     case Op::kInt: PushTextInt(false); return;
     case Op::kLong: PushTextInt(true); return;
-    case Op::kBinInt: Push(AddKind(NodeKind::kInt, static_cast<int32_t>(cursor_.ReadLE(4)))); return;
-    case Op::kBinInt1: Push(AddKind(NodeKind::kInt, static_cast<int64_t>(cursor_.ReadLE(1)))); return;
-    case Op::kBinInt2: Push(AddKind(NodeKind::kInt, static_cast<int64_t>(cursor_.ReadLE(2)))); return;
+    case Op::kBinInt:
+      Push(AddKind(NodeKind::kInt, static_cast<int32_t>(cursor_.ReadLE(4))));
+      return;
+    case Op::kBinInt1:
+      Push(AddKind(NodeKind::kInt, static_cast<int64_t>(cursor_.ReadLE(1))));
+      return;
+    case Op::kBinInt2:
+      Push(AddKind(NodeKind::kInt, static_cast<int64_t>(cursor_.ReadLE(2))));
+      return;
     case Op::kLong1: PushLong(cursor_.ReadLE(1)); return;
     case Op::kLong4: PushLong(cursor_.ReadLE(4)); return;
     case Op::kNone: Push(AddKind(NodeKind::kNone)); return;
     case Op::kNewTrue: Push(AddKind(NodeKind::kBool, 1)); return;
     case Op::kNewFalse: Push(AddKind(NodeKind::kBool, 0)); return;
-    case Op::kFloat: cursor_.ReadLine(); Push(AddKind(NodeKind::kOther)); return;
-    case Op::kBinFloat: cursor_.ReadBytes(8); Push(AddKind(NodeKind::kOther)); return;
-    case Op::kBinBytes: cursor_.ReadBytes(cursor_.ReadLE(4)); Push(AddKind(NodeKind::kOther)); return;
-    case Op::kShortBinBytes: cursor_.ReadBytes(cursor_.ReadLE(1)); Push(AddKind(NodeKind::kOther)); return;
+    case Op::kFloat:
+      cursor_.ReadLine();
+      Push(AddKind(NodeKind::kOther));
+      return;
+    case Op::kBinFloat:
+      cursor_.ReadBytes(8);
+      Push(AddKind(NodeKind::kOther));
+      return;
+    case Op::kBinBytes:
+      cursor_.ReadBytes(cursor_.ReadLE(4));
+      Push(AddKind(NodeKind::kOther));
+      return;
+    case Op::kShortBinBytes:
+      cursor_.ReadBytes(cursor_.ReadLE(1));
+      Push(AddKind(NodeKind::kOther));
+      return;
     case Op::kBinBytes8:
-    case Op::kByteArray8: cursor_.ReadBytes(cursor_.ReadLE(8)); Push(AddKind(NodeKind::kOther)); return;
+    case Op::kByteArray8:
+      cursor_.ReadBytes(cursor_.ReadLE(8));
+      Push(AddKind(NodeKind::kOther));
+      return;
     case Op::kNextBuffer: Push(AddKind(NodeKind::kOther)); return;
     case Op::kReadOnlyBuffer: Top(); return;
     case Op::kShortBinUnicode:
-    case Op::kShortBinString: Push(AddStr(std::string(cursor_.ReadBytes(cursor_.ReadLE(1))))); return;
+    case Op::kShortBinString:
+      Push(AddStr(std::string(cursor_.ReadBytes(cursor_.ReadLE(1)))));
+      return;
     case Op::kBinUnicode: Push(AddStr(std::string(cursor_.ReadBytes(cursor_.ReadLE(4))))); return;
     case Op::kBinUnicode8: Push(AddStr(std::string(cursor_.ReadBytes(cursor_.ReadLE(8))))); return;
     case Op::kBinString: {
@@ -235,10 +266,21 @@ void TreeBuilder::Step(Op op) {
     case Op::kEmptyDict: Push(AddSequence(NodeKind::kDict, {})); return;
     case Op::kEmptySet: Push(AddSequence(NodeKind::kSet, {})); return;
     case Op::kEmptyTuple: Push(AddSequence(NodeKind::kTuple, {})); return;
-    case Op::kTuple1: { uint32_t a = Pop(); Push(AddSequence(NodeKind::kTuple, {a})); return; }
-    case Op::kTuple2: { uint32_t b = Pop(); uint32_t a = Pop(); Push(AddSequence(NodeKind::kTuple, {a, b})); return; }
+    case Op::kTuple1: {
+      uint32_t a = Pop();
+      Push(AddSequence(NodeKind::kTuple, {a}));
+      return;
+    }
+    case Op::kTuple2: {
+      uint32_t b = Pop();
+      uint32_t a = Pop();
+      Push(AddSequence(NodeKind::kTuple, {a, b}));
+      return;
+    }
     case Op::kTuple3: {
-      uint32_t c = Pop(); uint32_t b = Pop(); uint32_t a = Pop();
+      uint32_t c = Pop();
+      uint32_t b = Pop();
+      uint32_t a = Pop();
       Push(AddSequence(NodeKind::kTuple, {a, b, c}));
       return;
     }
@@ -251,10 +293,28 @@ void TreeBuilder::Step(Op op) {
       Push(AddSequence(NodeKind::kDict, std::move(items)));
       return;
     }
-    case Op::kAppend: { uint32_t v = Pop(); Extend(Top(), {v}, false); return; }
-    case Op::kSetItem: { uint32_t v = Pop(); uint32_t k = Pop(); Extend(Top(), {k, v}, true); return; }
-    case Op::kAppends: case Op::kAddItems: { auto items = PopToMark(); Extend(Top(), items, false); return; }
-    case Op::kSetItems: { auto items = PopToMark(); Extend(Top(), items, true); return; }
+    case Op::kAppend: {
+      uint32_t v = Pop();
+      Extend(Top(), {v}, false);
+      return;
+    }
+    case Op::kSetItem: {
+      uint32_t v = Pop();
+      uint32_t k = Pop();
+      Extend(Top(), {k, v}, true);
+      return;
+    }
+    case Op::kAppends:
+    case Op::kAddItems: {
+      auto items = PopToMark();
+      Extend(Top(), items, false);
+      return;
+    }
+    case Op::kSetItems: {
+      auto items = PopToMark();
+      Extend(Top(), items, true);
+      return;
+    }
     case Op::kGet: Get(TextIndex()); return;
     case Op::kBinGet: Get(cursor_.ReadLE(1)); return;
     case Op::kLongBinGet: Get(cursor_.ReadLE(4)); return;
@@ -327,8 +387,14 @@ void TreeBuilder::StepObject(Op op) {
       Push(AddSequence(NodeKind::kPersId, {id}));
       return;
     }
-    case Op::kBinPersId: { uint32_t id = Pop(); Push(AddSequence(NodeKind::kPersId, {id})); return; }
-    case Op::kExt1: case Op::kExt2: case Op::kExt4:
+    case Op::kBinPersId: {
+      uint32_t id = Pop();
+      Push(AddSequence(NodeKind::kPersId, {id}));
+      return;
+    }
+    case Op::kExt1:
+    case Op::kExt2:
+    case Op::kExt4:
       cursor_.ReadLE(op == Op::kExt1 ? 1 : op == Op::kExt2 ? 2 : 4);
       Fail("unregistered extension code");
     default: {

@@ -46,8 +46,8 @@ enum class NodeKind : uint8_t {
 struct Node {
   NodeKind kind = NodeKind::kOther;
   int64_t int_value = 0;
-  std::string text;  // kStr: the text; kGlobal: the module
-  std::string name;  // kGlobal: the attribute
+  std::string text;             // kStr: the text; kGlobal: the module
+  std::string name;             // kGlobal: the attribute
   uint32_t callable = kNoNode;  // kCall
   uint32_t args = kNoNode;      // kCall: a kTuple (or kOther when unknown)
   uint32_t state = kNoNode;     // kCall: what BUILD gave it

@@ -25,8 +25,7 @@ bool IsPrintableNonAscii(uint32_t cp) {
     return false;
   if ((cp >= 0x600 && cp <= 0x605) || (cp >= 0x2000 && cp <= 0x200F) ||
       (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x205F && cp <= 0x206F) ||
-      (cp >= 0xD800 && cp <= 0xF8FF) || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
-      (cp & 0xFFFE) == 0xFFFE)
+      (cp >= 0xD800 && cp <= 0xF8FF) || (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp & 0xFFFE) == 0xFFFE)
     return false;
   if (cp >= 0xE0020 && cp <= 0xE007F) return false;
   return cp < 0xF0000;
@@ -61,7 +60,11 @@ std::optional<std::vector<uint32_t>> DecodeUtf8(std::string_view s) {
   std::vector<uint32_t> out;
   for (size_t i = 0; i < s.size();) {
     const auto b = static_cast<uint8_t>(s[i]);
-    int extra = b < 0x80 ? 0 : (b & 0xE0) == 0xC0 ? 1 : (b & 0xF0) == 0xE0 ? 2 : (b & 0xF8) == 0xF0 ? 3 : -1;
+    int extra = b < 0x80             ? 0
+                : (b & 0xE0) == 0xC0 ? 1
+                : (b & 0xF0) == 0xE0 ? 2
+                : (b & 0xF8) == 0xF0 ? 3
+                                     : -1;
     if (extra < 0 || i + static_cast<size_t>(extra) >= s.size() + (extra == 0 ? 1 : 0))
       return std::nullopt;
     uint32_t cp = extra == 0 ? b : b & (0x3F >> extra);
@@ -199,7 +202,8 @@ std::string ReprFloat(double value) {
     } else if (static_cast<size_t>(decpt) >= digits.size()) {
       out = digits + std::string(static_cast<size_t>(decpt) - digits.size(), '0') + ".0";
     } else {
-      out = digits.substr(0, static_cast<size_t>(decpt)) + "." + digits.substr(static_cast<size_t>(decpt));
+      out = digits.substr(0, static_cast<size_t>(decpt)) + "." +
+            digits.substr(static_cast<size_t>(decpt));
     }
   } else {
     out = digits.substr(0, 1);
