@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "tpkg/metadata.h"  // RecordSource
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -40,7 +41,9 @@ enum class FileKind { kTorchPackage, kTorchExport, kTorchScript, kTorchSave, kZi
 // stable names the tools print and put in their JSON.
 std::string_view FileKindName(FileKind kind);
 
-// The kind of an open archive (table above).
+// The kind of an open archive, or of the records of a read/write mount
+// (table above; one rule for both).
+FileKind DetectFileKind(const RecordSource& records);
 FileKind DetectFileKind(const ZipReader& zip);
 
 // Whether `head` (the first bytes of a file, 512 are enough) starts a legacy

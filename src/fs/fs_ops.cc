@@ -1,5 +1,6 @@
 #include "fs_ops.h"
 
+
 #include <fcntl.h>
 #include <limits.h>
 
@@ -11,6 +12,7 @@
 #include "fuse_op_guard.h"
 #include "inode_table.h"  // JoinPath
 #include "log.h"
+#include "record_xattrs.h"
 #include "tpkg/error.h"
 
 namespace tpkg::fs {
@@ -221,6 +223,25 @@ int FsOps::StatFs(struct statvfs* out) noexcept {
   out->f_namemax = NAME_MAX;
   out->f_flag = ST_RDONLY;
   return 0;
+}
+
+int FsOps::ListXattr(InodeId ino, std::string* out) noexcept {
+  return GuardFuseOp(
+      "list the attributes of", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        if (!tree_.Contains(ino)) return -ENOENT;
+        ListRecordXattrs(virtual_files_, tree_.PathOf(ino), out);
+        return 0;
+      });
+}
+
+int FsOps::GetXattr(InodeId ino, std::string_view name, std::string* out) noexcept {
+  return GuardFuseOp(
+      "read an attribute of", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        if (!tree_.Contains(ino)) return -ENOENT;
+        return GetRecordXattr(virtual_files_, tree_.PathOf(ino), name, out);
+      });
 }
 
 }  // namespace tpkg::fs

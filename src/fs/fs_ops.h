@@ -98,6 +98,10 @@ class FsOps {
   // Bytes copied into `out` (short only at the end of the file) or -errno.
   ssize_t Read(InodeId ino, uint64_t offset, std::span<char> out) noexcept;
   int StatFs(struct statvfs* out) noexcept;
+  // Extended attributes (record_xattrs.h): the NUL-terminated names, or one
+  // value; -ENODATA for a name the node does not have.
+  int ListXattr(InodeId ino, std::string* out) noexcept;
+  int GetXattr(InodeId ino, std::string_view name, std::string* out) noexcept;
 
   const Tree& tree() const { return tree_; }
 

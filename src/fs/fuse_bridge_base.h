@@ -1,7 +1,8 @@
 // fuse_bridge_base.h: what the read-only bridge (fuse_bridge.h, over FsOps)
 // and the read/write one (journal_bridge.h, over JournalFsOps) share: how a
 // request is served, libfuse's operation table, and the operations both
-// answer alike (lookup, getattr, read, readdir, readdirplus, statfs).
+// answer alike (lookup, getattr, read, readdir, readdirplus, statfs,
+// getxattr, listxattr).
 //
 //   class FuseBridge : public BridgeBase<FuseBridge, FsOps> {
 //    public:
@@ -177,7 +178,39 @@ struct SharedOperations {
     });
   }
 
+  // getxattr/listxattr: size 0 asks for the length; a smaller buffer is ERANGE.
+  static int ReplyXattr(fuse_req_t req, size_t size, const std::string& data) {
+    if (size == 0) {
+      fuse_reply_xattr(req, data.size());
+    } else if (size < data.size()) {
+      return -ERANGE;
+    } else {
+      fuse_reply_buf(req, data.data(), data.size());
+    }
+    return 0;
+  }
+
+  static void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    Bridge& bridge = Bridge::Of(req);
+    bridge.Serve(req, "read an attribute of", ino, [&] {
+      std::string value;
+      const int rc = bridge.ops().GetXattr(ino, name, &value);
+      return rc < 0 ? rc : ReplyXattr(req, size, value);
+    });
+  }
+
+  static void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+    Bridge& bridge = Bridge::Of(req);
+    bridge.Serve(req, "list the attributes of", ino, [&] {
+      std::string names;
+      const int rc = bridge.ops().ListXattr(ino, &names);
+      return rc < 0 ? rc : ReplyXattr(req, size, names);
+    });
+  }
+
   static void AddTo(fuse_lowlevel_ops* ops) {
+    ops->getxattr = GetXattr;
+    ops->listxattr = ListXattr;
     ops->lookup = Lookup;
     ops->getattr = GetAttr;
     ops->read = Read;

@@ -9,6 +9,7 @@
 
 #include "journal_fs_ops_internal.h"
 #include "tpkg/journal_records.h"
+#include "record_xattrs.h"
 
 namespace tpkg::fs {
 namespace {
@@ -226,6 +227,40 @@ int JournalFsOps::StatFs(struct statvfs* out) noexcept {
     out->f_flag &= ~static_cast<unsigned long>(ST_RDONLY);
     return 0;
   });
+}
+
+// Attributes describe the records as they are now (edits included).
+int JournalFsOps::ListXattr(InodeId ino, std::string* out) noexcept {
+  return GuardFuseOp(
+      "list the attributes of", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        std::optional<std::string> path;
+        {
+          std::shared_lock ns(ns_mu_);
+          path = PathOf(ino);
+        }
+        if (!path) {
+          out->clear();
+          return 0;
+        }
+        ListRecordXattrs(virtual_files_, *path, out);
+        return 0;
+      });
+}
+
+int JournalFsOps::GetXattr(InodeId ino, std::string_view name, std::string* out) noexcept {
+  return GuardFuseOp(
+      "read an attribute of", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        if (!name.starts_with(kAttributePrefix)) return -ENODATA;  // before any lock
+        std::optional<std::string> path;
+        {
+          std::shared_lock ns(ns_mu_);
+          path = PathOf(ino);
+        }
+        if (!path) return -ENODATA;
+        return GetRecordXattr(virtual_files_, *path, name, out);
+      });
 }
 
 }  // namespace tpkg::fs

@@ -115,6 +115,10 @@ class JournalFsOps {
   // symlink, link, mknod of a non-regular file: -EPERM (see the rules above).
   int RefuseSpecialFile(const char* what, InodeId parent, std::string_view name) noexcept;
   int StatFs(struct statvfs* out) noexcept;
+  // Extended attributes (record_xattrs.h): the NUL-terminated names, or one
+  // value; -ENODATA for a name the node does not have.
+  int ListXattr(InodeId ino, std::string* out) noexcept;
+  int GetXattr(InodeId ino, std::string_view name, std::string* out) noexcept;
 
   // --- Files ---
   // O_TRUNC empties the file; O_APPEND writes at the end.

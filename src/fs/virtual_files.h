@@ -31,6 +31,7 @@
 #include "tpkg/error.h"
 #include "tpkg/metadata.h"
 #include "tpkg/package_files.h"
+#include "tpkg/record_attributes.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::fs {
@@ -61,6 +62,11 @@ class VirtualFiles {
   // The records changed: the next Content() runs the analysis again.
   void Invalidate() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
 
+  // The extended attributes of every record (tpkg/record_attributes.h), for
+  // any model file, computed from the current records on first use and again
+  // after Invalidate(). Throws Error when a record cannot be read.
+  std::shared_ptr<const RecordAttributes> Attributes() const;
+
  private:
   GeneratedFiles Generate() const;  // never throws: failures land in the result
 
@@ -73,6 +79,9 @@ class VirtualFiles {
   mutable std::mutex mu_;
   mutable std::atomic<uint64_t> generated_epoch_{0};  // epoch of generated_; written under mu_
   mutable GeneratedFiles generated_;                  // guarded by mu_
+  mutable std::mutex attributes_mu_;  // never held with mu_
+  mutable uint64_t attributes_epoch_ = 0;                       // guarded by attributes_mu_
+  mutable std::shared_ptr<const RecordAttributes> attributes_;  // guarded by attributes_mu_
 };
 
 }  // namespace tpkg::fs

@@ -2,6 +2,7 @@
 // place where failures become messages and exit codes.
 #include "cli.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -77,6 +78,23 @@ const std::vector<Command>& Commands() {
       {"help", "help [COMMAND]",
        "Show the list of commands, or the help of COMMAND (the same as tpkg COMMAND --help).",
        RunHelp},
+      // Inspection of tensors and pickles (doc/cli.md has the --json schemas).
+      {"pickles", "pickles [--json] [--dis] FILE [RECORD]",
+       "For each pickle of FILE (or RECORD only): the globals it references, the modules "
+       "torch.package's exporter derives from it and its persistent ids (storages, "
+       "reduce_package); with --dis its disassembly exactly as Python's pickletools.dis prints "
+       "it. Nothing is executed.",
+       RunPickles},
+      {"tensors", "tensors [--json] FILE",
+       "List every tensor the pickles of FILE rebuild (torch.package, torch.save, TorchScript): "
+       "the pickle, its place in the object (the state_dict key where there is one), dtype, "
+       "shape, stride, storage offset, the storage record and its bytes. Nothing is executed.",
+       RunTensors},
+      {"diff", "diff [--json] A B",
+       "Compare two model files: records added, removed or changed, modules whose action "
+       "(intern, extern, mock) changed, and tensors added, removed or changed (dtype, shape, "
+       "stride, offset, bytes). Exits 0 whether or not they differ.",
+       RunDiff},
   };
   return commands;
 }
@@ -153,7 +171,10 @@ ParsedCommand ParseCommand(const Command& command, const Args& args,
   }
   if (parsed.options.count("operand"))
     parsed.operands = parsed.options["operand"].as<std::vector<std::string>>();
-  if (parsed.operands.size() < operand_names.size()) {
+  // Names in brackets ("[RECORD]") are optional and come last.
+  const auto required = static_cast<size_t>(std::count_if(
+      operand_names.begin(), operand_names.end(), [](auto n) { return !n.starts_with("["); }));
+  if (parsed.operands.size() < required) {
     throw UsageError("missing " + std::string(operand_names[parsed.operands.size()]),
                      command.synopsis);
   }

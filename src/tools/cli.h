@@ -57,7 +57,8 @@ struct ParsedCommand {
 };
 
 // Parses `args` against `options` (plus -h/--help) and exactly
-// `operand_names.size()` operands; throws UsageError otherwise.
+// `operand_names.size()` operands (names in brackets, last, are optional);
+// throws UsageError otherwise.
 ParsedCommand ParseCommand(const Command& command, const Args& args,
                            po::options_description options,
                            const std::vector<std::string_view>& operand_names);
@@ -86,5 +87,9 @@ int RunModules(const Command& self, const Args& args);
 int RunDeps(const Command& self, const Args& args);
 int RunTree(const Command& self, const Args& args);
 int RunHelp(const Command& self, const Args& args);
+// Inspection of pickles and tensors, and the diff of two model files.
+int RunPickles(const Command& self, const Args& args);
+int RunTensors(const Command& self, const Args& args);
+int RunDiff(const Command& self, const Args& args);
 
 }  // namespace tpkg::cli

@@ -3,8 +3,10 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <unordered_set>
 
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
@@ -17,15 +19,6 @@ namespace {
 // LONG1 opcode of the legacy format's first pickle stores it: little-endian.
 constexpr std::string_view kLegacyMagic = "\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
 constexpr size_t kHeadSize = 512;
-
-bool HasRecord(const ZipReader& zip, std::string_view name) { return zip.Find(name) != nullptr; }
-
-bool HasRecordUnder(const ZipReader& zip, std::string_view folder) {
-  for (const ZipEntry& e : zip.entries()) {
-    if (e.name.starts_with(folder)) return true;
-  }
-  return false;
-}
 
 std::string ReadHead(const std::string& path) {
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -51,18 +44,23 @@ std::string_view FileKindName(FileKind kind) {
   return "zip";
 }
 
-FileKind DetectFileKind(const ZipReader& zip) {
-  if (HasRecord(zip, ".data/version") || HasRecord(zip, ".data/extern_modules"))
+FileKind DetectFileKind(const RecordSource& records) {
+  const std::vector<std::string> names = records.RecordNames();
+  const std::unordered_set<std::string_view> has(names.begin(), names.end());
+  if (has.contains(".data/version") || has.contains(".data/extern_modules"))
     return FileKind::kTorchPackage;
-  if (HasRecord(zip, "serialized_exported_program.json") || HasRecord(zip, "archive_format"))
+  if (has.contains("serialized_exported_program.json") || has.contains("archive_format"))
     return FileKind::kTorchExport;
-  if (HasRecord(zip, "data.pkl")) {
-    if (HasRecord(zip, "constants.pkl") || HasRecordUnder(zip, "code/"))
-      return FileKind::kTorchScript;
+  if (has.contains("data.pkl")) {
+    const bool has_code = std::any_of(names.begin(), names.end(),
+                                      [](const std::string& n) { return n.starts_with("code/"); });
+    if (has.contains("constants.pkl") || has_code) return FileKind::kTorchScript;
     return FileKind::kTorchSave;
   }
   return FileKind::kZip;
 }
+
+FileKind DetectFileKind(const ZipReader& zip) { return DetectFileKind(ZipRecordSource(zip)); }
 
 bool IsLegacyTorchSave(std::string_view head) {
   // PROTO n, LONG1 10 <magic>: the first pickle of torch.save's legacy stream.

@@ -1,0 +1,68 @@
+// model_diff.h: what changed between two model files: records, the action of
+// each module (torch.package), and the tensors the pickles rebuild.
+//
+//   tpkg::ModelDiff d = tpkg::DiffModels(old_zip, new_zip);
+//   for (const auto& r : d.records) ...   // added / removed / changed (size or CRC-32)
+//
+// Records are compared by name (prefix folder stripped) and CRC-32 + size,
+// never by bytes. Tensors are matched by (pickle, place in the object); a
+// tensor "changed" when its dtype, shape, stride, storage offset, storage
+// record or the storage record's bytes (CRC-32 + size) differ.
+//
+// Thread safety: a pure function over two readers.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tpkg/model_tensors.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+enum class ChangeKind { kAdded, kRemoved, kChanged };
+
+struct RecordChange {
+  ChangeKind kind;
+  std::string record;
+  std::optional<ZipEntry> before;  // absent when added
+  std::optional<ZipEntry> after;   // absent when removed
+};
+
+struct ModuleChange {
+  std::string module;
+  std::string before;  // "intern", "extern", "mock", or "" when absent
+  std::string after;
+};
+
+struct TensorChange {
+  ChangeKind kind;
+  std::string pickle;
+  std::string path;
+  std::optional<ModelTensor> before;
+  std::optional<ModelTensor> after;
+  // For kChanged, in this order: "dtype", "shape", "stride", "storage_offset",
+  // "storage" (another record), "bytes" (the storage record's content).
+  std::vector<std::string> fields;
+};
+
+struct ModelDiff {
+  FileKind before_kind = FileKind::kZip;
+  FileKind after_kind = FileKind::kZip;
+  std::vector<RecordChange> records;  // removed and changed in A's order, then added in B's
+  std::vector<ModuleChange> modules;  // sorted by module name
+  std::vector<TensorChange> tensors;  // removed and changed in A's order, then added in B's
+  bool empty() const { return records.empty() && modules.empty() && tensors.empty(); }
+};
+
+// Throws Error when a pickle of either file is malformed.
+ModelDiff DiffModels(const ZipReader& before, const ZipReader& after);
+
+// module -> "intern" / "extern" / "mock" for a torch.package (as its
+// interned_modules() / externed_modules() / mocked_modules() would say);
+// empty for other kinds.
+std::vector<std::pair<std::string, std::string>> ModuleActions(const ZipReader& zip);
+
+}  // namespace tpkg

@@ -1,0 +1,65 @@
+// model_tensors.h: the pickles of each kind of model file (tpkg/model_file.h)
+// and the tensors those pickles rebuild, read without executing anything
+// (doc/format.md §3, §4.2, §10).
+//
+//   tpkg::ModelFile file = tpkg::OpenModelFile("model.pt");  // legacy torch.save: a clear Error
+//   const tpkg::ZipReader& zip = *file.zip;
+//   for (const tpkg::ModelTensor& t : tpkg::ModelTensors(zip))
+//     std::cout << t.pickle << " " << t.tensor.path << " -> " << t.storage_record << "\n";
+//
+// Where a pickle's storage keys are records:
+//
+//   | kind          | pickles                                   | storage of key K      |
+//   | ------------- | ----------------------------------------- | --------------------- |
+//   | torch.package | every pickle saved with save_pickle       | `.data/K.storage`     |
+//   |               | `.data/ts_code/<id>/{data,constants}.pkl` | `.data/K` (K = "N.storage") |
+//   | torch.save    | `data.pkl`                                | `data/K`              |
+//   | TorchScript   | `data.pkl`, `constants.pkl`               | `data/K`, `constants/K` |
+//   | torch.export  | `serialized_state_dict.pt/data.pkl`, ... (nested torch.save files) |
+//
+// Thread safety: pure functions over a ZipReader, whose reads are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tpkg/metadata.h"  // RecordSource
+#include "tpkg/model_file.h"
+#include "tpkg/pickle_tensors.h"
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+struct ModelPickle {
+  std::string record;                // name without the prefix folder
+  std::string storage_folder;        // where its storage keys live: ".data/", "data/", "constants/"
+  bool int_keys_add_suffix = false;  // torch.package: int key K is `.data/K.storage`
+};
+
+// The pickles a loader of that kind reads, in archive order.
+std::vector<ModelPickle> ModelPickles(const ZipReader& zip, FileKind kind);
+std::vector<ModelPickle> ModelPickles(const RecordSource& records, FileKind kind);
+
+// The record a storage persistent id of that pickle names.
+std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage);
+
+struct ModelTensor {
+  std::string pickle;          // the pickle record
+  std::string storage_record;  // the record the storage is read from
+  bool record_found = false;
+  uint64_t record_size = 0;  // its bytes in the archive (0 when missing)
+  uint32_t record_crc32 = 0;
+  PickleTensor tensor;
+};
+
+// Every tensor of every pickle ModelPickles() lists, pickle by pickle. For a
+// torch.export archive, those of its nested torch.save files
+// (`serialized_state_dict.pt`, `serialized_constants.pt`), whose names
+// prefix the pickle and storage names: "serialized_state_dict.pt/data.pkl".
+// Throws Error naming the record when a pickle is malformed.
+std::vector<ModelTensor> ModelTensors(const ZipReader& zip);
+std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle);
+
+}  // namespace tpkg

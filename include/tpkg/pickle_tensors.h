@@ -1,0 +1,59 @@
+// pickle_tensors.h: the tensors a pickle rebuilds, found without executing it.
+//
+// FindPickleTensors() decodes the pickle into an inert object tree and walks
+// it from the root, so each tensor gets the place where torch's loader puts
+// it: `path` joins the dict keys, list/tuple indexes and object attributes on
+// the way, leaving out an nn.Module's `_parameters`, `_buffers` and
+// `_modules`, so a pickled module or a state_dict gives the state_dict key
+// (`l0.weight`), a checkpoint dict `model.l0.weight`, a tuple `0`.
+//
+//   for (const tpkg::PickleTensor& t : tpkg::FindPickleTensors(bytes))
+//     std::cout << t.path << " " << t.dtype << " .data/" << t.storage.key << ".storage\n";
+//
+// A tensor is what `torch._utils._rebuild_tensor_v2` (or the older
+// `_rebuild_tensor`) makes from a storage persistent id, also inside
+// `_rebuild_parameter` (nn.Parameter) and `torch._tensor._rebuild_from_type_v2`
+// (tensor subclasses). Each is reported once, at the first place a
+// depth-first walk in pickle order reaches it (torch's memo shares one object
+// between all its places); a storage shared by views is reported per view.
+//
+// Thread safety: pure functions; results are plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tpkg/pickle_scan.h"
+
+namespace tpkg {
+
+struct PickleTensor {
+  std::string path;   // place in the unpickled object ("" for the root itself)
+  std::string dtype;  // torch's name without "torch.": "float32", "int64", "bool", ...
+  std::vector<int64_t> shape;
+  std::vector<int64_t> stride;
+  int64_t storage_offset = 0;  // in elements
+  StorageRef storage;          // the persistent id (key, storage class, location, numel)
+  uint64_t storage_bytes = 0;  // numel x element size: the bytes torch reads from the record
+  bool requires_grad = false;
+  bool is_parameter = false;  // an nn.Parameter
+};
+
+// Throws Error(kCorrupt, "<reason> at byte <offset>") on a malformed pickle
+// (the limits are ScanPickle's).
+std::vector<PickleTensor> FindPickleTensors(std::span<const char> bytes,
+                                            const PickleScanLimits& limits = {});
+
+// The dtype of a legacy storage class (torch.FloatStorage -> "float32",
+// torch.storage.UntypedStorage -> "uint8") and its element size in bytes;
+// nullopt for a class torch does not map to a dtype.
+struct StorageDtype {
+  std::string name;
+  uint32_t element_size = 1;
+};
+std::optional<StorageDtype> DtypeOfStorageClass(const PickleGlobal& storage_class);
+
+}  // namespace tpkg

@@ -1,0 +1,155 @@
+// model_tensors.cc: the pickles of each model file kind and their tensors (tpkg/model_tensors.h).
+#include "tpkg/model_tensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <unordered_set>
+
+#include "tpkg/error.h"
+#include "tpkg/file_io.h"
+#include "tpkg/scoped_fd.h"
+
+namespace tpkg {
+namespace {
+
+// torch.package's save_pickle writes protocol 3 or 4; anything else a package
+// holds is a resource or source (doc/format.md §4.1).
+bool IsPackagePickle(const RecordSource& records, const std::string& name) {
+  if (name.empty() || name.back() == '/' || name.starts_with(".data/") || name.ends_with(".py"))
+    return false;
+  const std::string head = records.ReadPrefix(name, 2);
+  return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
+}
+
+// `.data/ts_code/<id>/data.pkl` and `.data/ts_code/<id>/constants.pkl`.
+bool IsPackagedScriptPickle(std::string_view name) {
+  constexpr std::string_view kFolder = ".data/ts_code/";
+  if (!name.starts_with(kFolder)) return false;
+  std::string_view rest = name.substr(kFolder.size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || rest.substr(0, slash) == "code") return false;
+  rest = rest.substr(slash + 1);
+  return rest == "data.pkl" || rest == "constants.pkl";
+}
+
+}  // namespace
+
+std::vector<ModelPickle> ModelPickles(const ZipReader& zip, FileKind kind) {
+  return ModelPickles(ZipRecordSource(zip), kind);
+}
+
+std::vector<ModelPickle> ModelPickles(const RecordSource& records, FileKind kind) {
+  std::vector<ModelPickle> out;
+  const std::vector<std::string> names = records.RecordNames();
+  switch (kind) {
+    case FileKind::kTorchPackage:
+      for (const std::string& name : names) {
+        if (IsPackagedScriptPickle(name))
+          out.push_back({name, ".data/", false});
+        else if (IsPackagePickle(records, name))
+          out.push_back({name, ".data/", true});
+      }
+      break;
+    case FileKind::kTorchScript:
+      for (const char* name : {"data.pkl", "constants.pkl"}) {
+        if (std::find(names.begin(), names.end(), name) != names.end())
+          out.push_back(
+              {name, std::string_view(name) == "data.pkl" ? "data/" : "constants/", false});
+      }
+      break;
+    case FileKind::kTorchSave: out.push_back({"data.pkl", "data/", false}); break;
+    case FileKind::kTorchExport:
+    case FileKind::kZip: break;
+  }
+  return out;
+}
+
+std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage) {
+  return pickle.storage_folder + storage.key +
+         (pickle.int_keys_add_suffix && storage.key_is_int ? ".storage" : "");
+}
+
+std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle) {
+  const ZipEntry* entry = zip.Find(pickle.record);
+  if (entry == nullptr) throw Error(Errc::kNotFound, zip.path() + ": no record " + pickle.record);
+  const std::string bytes = zip.ReadAll(*entry);
+  std::vector<PickleTensor> tensors;
+  try {
+    tensors = FindPickleTensors(std::span<const char>(bytes.data(), bytes.size()));
+  } catch (const Error& e) {
+    throw Error(e.code(), zip.path() + ": " + pickle.record + ": " + e.what());
+  }
+  std::vector<ModelTensor> out;
+  for (PickleTensor& t : tensors) {
+    ModelTensor m;
+    m.pickle = pickle.record;
+    m.storage_record = StorageRecordName(pickle, t.storage);
+    if (const ZipEntry* storage = zip.Find(m.storage_record)) {
+      m.record_found = true;
+      m.record_size = storage->size;
+      m.record_crc32 = storage->crc32;
+    }
+    m.tensor = std::move(t);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// torch 2.6's torch.export.save keeps the weights as torch.save files nested
+// as records; they are read from memory (a memfd), never from a temporary file.
+constexpr std::array<std::string_view, 2> kExportWeights = {"serialized_state_dict.pt",
+                                                            "serialized_constants.pt"};
+
+std::vector<ModelTensor> NestedSaveTensors(const ZipReader& zip, std::string_view record) {
+  const ZipEntry* entry = zip.Find(record);
+  if (entry == nullptr) return {};
+  const std::string bytes = zip.ReadAll(*entry);
+  ScopedFd fd(::memfd_create("tpkg-nested", MFD_CLOEXEC));
+  if (!fd) ThrowSystemError("cannot hold " + std::string(record) + " in memory", errno);
+  WriteAll(fd.get(), std::span<const char>(bytes.data(), bytes.size()), record);
+  std::optional<ZipReader> nested;
+  try {
+    nested = ZipReader::Open("/proc/self/fd/" + std::to_string(fd.get()));
+  } catch (const Error& e) {
+    throw Error(e.code(),
+                zip.path() + ": " + std::string(record) + " is no torch.save file: " + e.what());
+  }
+  std::vector<ModelTensor> out;
+  const std::string folder = std::string(record) + "/";
+  for (const ModelPickle& pickle : ModelPickles(*nested, DetectFileKind(*nested))) {
+    for (ModelTensor& t : PickleTensorsOf(*nested, pickle)) {
+      t.pickle = folder + t.pickle;
+      t.storage_record = folder + t.storage_record;
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+std::vector<ModelTensor> ModelTensors(const ZipReader& zip) {
+  std::vector<ModelTensor> out;
+  const FileKind kind = DetectFileKind(zip);
+  if (kind == FileKind::kTorchExport) {
+    for (std::string_view record : kExportWeights) {
+      std::vector<ModelTensor> some = NestedSaveTensors(zip, record);
+      out.insert(out.end(), std::make_move_iterator(some.begin()),
+                 std::make_move_iterator(some.end()));
+    }
+    return out;
+  }
+  for (const ModelPickle& pickle : ModelPickles(zip, kind)) {
+    std::vector<ModelTensor> some = PickleTensorsOf(zip, pickle);
+    out.insert(out.end(), std::make_move_iterator(some.begin()),
+               std::make_move_iterator(some.end()));
+  }
+  return out;
+}
+
+}  // namespace tpkg
