@@ -56,10 +56,12 @@ struct ParsedCommand {
 };
 
 // Parses `args` against `options` (plus -h/--help) and exactly
-// `operand_names.size()` operands; throws UsageError otherwise.
+// `operand_names.size()` operands (at least that many when `more_operands`,
+// as in `scan PATH...`); throws UsageError otherwise.
 ParsedCommand ParseCommand(const Command& command, const Args& args,
                            po::options_description options,
-                           const std::vector<std::string_view>& operand_names);
+                           const std::vector<std::string_view>& operand_names,
+                           bool more_operands = false);
 
 int Main(int argc, char** argv);
 
@@ -73,5 +75,6 @@ int RunCat(const Command& self, const Args& args);
 int RunCheck(const Command& self, const Args& args);
 int RunRepack(const Command& self, const Args& args);
 int RunEdits(const Command& self, const Args& args);
+int RunScan(const Command& self, const Args& args);
 
 }  // namespace tpkg::cli
