@@ -40,9 +40,10 @@ def short_bytes(b):  # SHORT_BINBYTES / BINBYTES
 OS_SYSTEM_P0 = b"cos\nsystem\n(S'echo pwned'\ntR."
 
 
-def zip_bytes(records, prefix="archive"):
-    """A ZIP of (name, bytes) in order (duplicates allowed), stored."""
+def zip_bytes(records, prefix="archive", before=b""):
+    """A ZIP of (name, bytes) in order (duplicates allowed), stored, after `before`."""
     buf = io.BytesIO()
+    buf.write(before)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zipfile warns on duplicate names
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
@@ -59,8 +60,9 @@ def benign_state_dict_pickle(protocol=2):
     return pickle.dumps(collections.OrderedDict([("w", 1)]), protocol=protocol)
 
 
-def torch_save_zip(data_pkl, extra=()):
-    return zip_bytes([("data.pkl", data_pkl), ("byteorder", b"little"), *extra, ("version", b"3\n")])
+def torch_save_zip(data_pkl, extra=(), before=b""):
+    return zip_bytes([("data.pkl", data_pkl), ("byteorder", b"little"), *extra,
+                      ("version", b"3\n")], before=before)
 
 
 def package_zip(records, extern="torch\ncollections\n"):
@@ -216,6 +218,14 @@ def _():
 def _():
     inner = torch_save_zip(b"\x80\x02" + OS_SYSTEM_P0)
     return zip_bytes([("model.pt", inner)], prefix="bundle")
+
+
+@case("polyglot_pickle_then_zip.pt", "findings",
+      ["zip.data-before-archive", "pickle.global-not-allowed"], "malicious")
+def _():
+    # torch.load unpickles a file that does not start with a ZIP local header;
+    # tools reading the ZIP from its end see a clean torch.save archive.
+    return torch_save_zip(benign_state_dict_pickle(), before=b"\x80\x02" + OS_SYSTEM_P0)
 
 
 # --- torch.package ------------------------------------------------------------

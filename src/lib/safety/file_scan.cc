@@ -73,11 +73,23 @@ bool LooksLikeModelFile(const std::string& path, std::string_view head) {
 void ScanRegularFile(const std::string& path, ScanContext& ctx) {
   MappedFile file(path);
   std::string_view bytes = file.bytes();
-  if (bytes.starts_with("PK\x03\x04") || (bytes.size() >= 22 && HasZipEnd(bytes))) {
+  if (bytes.starts_with("PK\x03\x04")) {
     ScanArchive(path, "", ctx);
     return;
   }
   std::span<const char> span(bytes.data(), bytes.size());
+  if (bytes.size() >= 22 && HasZipEnd(bytes)) {
+    // torch.load decides by the first bytes (a ZIP starts with a local
+    // header) and unpickles anything else; ZIP tools read from the end. A
+    // file that is both is read differently: scan it both ways.
+    ctx.Add(Severity::kSuspicious, "zip.data-before-archive", "", 0, "",
+            "the file ends like a ZIP archive but does not start like one: torch.load "
+            "unpickles its first bytes, ZIP readers see the archive");
+    ScanArchive(path, "", ctx);
+    ctx.result.kind = "pickle + zip";
+    CheckPickles(span, "", "torch.save", nullptr, StreamShape::kRaw, false, ctx);
+    return;
+  }
   if (bytes.starts_with(kLegacyMagic)) {
     ctx.result.kind = "torch.save (legacy)";
     CheckPickles(span, "", "torch.save", nullptr, StreamShape::kLegacy, true, ctx);
