@@ -71,10 +71,14 @@ class ScanPolicy {
   // Throws Error(kInvalidArgument) naming `origin` and the problem.
   void Extend(std::string_view json_text, const std::string& origin);
 
+  // A dotted `name` (an attribute path walked from the module) is allowed
+  // only by a pattern without '*' naming it exactly.
   bool AllowsGlobal(std::string_view kind, std::string_view module, std::string_view name) const;
   // True for globals that run code or reach the system (os.system, builtins.eval, ...):
   // a finding about one is malicious, not only suspicious.
   bool IsDangerousGlobal(std::string_view module, std::string_view name) const;
+  // A module (or a submodule of one) of the policy's dangerous list.
+  bool IsDangerousModule(std::string_view module) const;
   // A Python call (dotted, aliases resolved) or import that a packaged module must not make.
   bool IsDangerousCall(std::string_view dotted) const;
   bool IsDangerousImport(std::string_view module) const;

@@ -261,6 +261,27 @@ def _():
                         b"X\x0a\x00\x00\x00echo pwned\x85R.")], extern="os\n")
 
 
+@case("package_attribute_path_from_allowed_module.pt", "findings",
+      ["pickle.global-not-allowed"], "malicious")
+def _():
+    # Protocol 4 walks dotted names from the module: torch.nn.modules.linear
+    # imports torch, torch.serialization imports os. A wildcard allowing
+    # classes of torch.nn.modules must not allow this path to os.system.
+    return package_zip([("model.pkl", b"\x80\x04" + unicode4("torch.nn.modules.linear")
+                         + unicode4("torch.serialization.os.system") + b"\x93"
+                         + unicode4("echo pwned") + b"\x85R.")],
+                       extern="torch\n")
+
+
+@case("package_interned_os_shadowing.pt", "findings",
+      ["package.shadowing-module", "source.introspection"], "suspicious")
+def _():
+    # The package brings its own `os`: a pickle's os.system resolves to it,
+    # and it reaches subprocess without naming it in an import or a call.
+    source = b"system = __builtins__['__imp' + 'ort__']('subpro' + 'cess').call\n"
+    return package_zip([("os.py", source), ("model.pkl", b"\x80\x03cos\nsystem\nN\x85R.")])
+
+
 @case("package_module_not_provided.pt", "findings", ["package.module-not-provided"],
       "suspicious")
 def _():

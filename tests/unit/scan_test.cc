@@ -72,6 +72,10 @@ TEST(ScanPolicyTest, DefaultAllowsWhatTorchWritesAndNothingElse) {
   EXPECT_TRUE(p.AllowsGlobal("torchscript", "__torch__.m", "Affine"));
   EXPECT_FALSE(p.AllowsGlobal("torch.save", "os", "system"));
   EXPECT_FALSE(p.AllowsGlobal("no such kind", "collections", "OrderedDict"));
+  // An attribute path is allowed only by its exact name, never by a wildcard.
+  EXPECT_FALSE(p.AllowsGlobal("torch.package", "torch.nn.modules.linear",
+                              "torch.serialization.os.system"));
+  EXPECT_FALSE(p.AllowsGlobal("torch.save", "torch", "serialization.os.FloatStorage"));
   EXPECT_TRUE(p.IsDangerousGlobal("os", "system"));
   EXPECT_TRUE(p.IsDangerousGlobal("os.path", "join"));
   EXPECT_TRUE(p.IsDangerousGlobal("anything", "eval"));

@@ -85,6 +85,12 @@ void ScanPackageRecords(const RecordSource& source, const std::string& where, Sc
     }
     break;
   }
+  for (const std::string& m : modules.interned)
+    if (ctx.policy.IsDangerousModule(m))
+      ctx.Add(Severity::kSuspicious, "package.shadowing-module", where, -1, "",
+              "the package interns its own '" + m +
+                  "': globals and imports of that name load the package's code, not the "
+                  "standard one");
   for (const std::string& e : modules.extern_modules)
     if (ctx.policy.IsDangerousImport(e))
       ctx.Add(Severity::kSuspicious, "package.dangerous-extern", where + "!.data/extern_modules",

@@ -41,13 +41,14 @@ struct ScanPolicy::Impl {
   std::vector<std::string> source_calls;
   std::vector<std::string> source_imports;
 
-  bool Allows(const std::string& kind, std::string_view full, int depth) const {
+  // `exact_only`: only patterns without '*' count (see AllowsGlobal).
+  bool Allows(const std::string& kind, std::string_view full, bool exact_only, int depth) const {
     auto it = allow.find(kind);
     if (it == allow.end() || depth > 8) return false;
     for (const std::string& pattern : it->second) {
       if (pattern.starts_with("@")) {
-        if (Allows(pattern.substr(1), full, depth + 1)) return true;
-      } else if (safety::MatchNamePattern(pattern, full)) {
+        if (Allows(pattern.substr(1), full, exact_only, depth + 1)) return true;
+      } else if (exact_only ? pattern == full : safety::MatchNamePattern(pattern, full)) {
         return true;
       }
     }
@@ -120,14 +121,24 @@ void ScanPolicy::Extend(std::string_view json_text, const std::string& origin) {
 bool ScanPolicy::AllowsGlobal(std::string_view kind, std::string_view module,
                               std::string_view name) const {
   std::string full = std::string(module) + "." + std::string(name);
-  return impl_->Allows(std::string(kind), full, 0);
+  // A dotted name is an attribute path the unpickler walks from the module
+  // (protocol 4's STACK_GLOBAL, pickle's _getattribute): "torch.nn.modules.linear"
+  // + "torch.serialization.os.system" is os.system. A wildcard meant for
+  // classes under a module must not let such a path through.
+  bool attribute_path = name.find('.') != std::string_view::npos;
+  return impl_->Allows(std::string(kind), full, attribute_path, 0);
 }
 
-bool ScanPolicy::IsDangerousGlobal(std::string_view module, std::string_view name) const {
+bool ScanPolicy::IsDangerousModule(std::string_view module) const {
   for (const std::string& m : impl_->dangerous_modules)
     if (module == m || (module.starts_with(m) && module.size() > m.size() &&
                         module[m.size()] == '.'))
       return true;
+  return false;
+}
+
+bool ScanPolicy::IsDangerousGlobal(std::string_view module, std::string_view name) const {
+  if (IsDangerousModule(module)) return true;
   std::string full = std::string(module) + "." + std::string(name);
   for (const std::string& pattern : impl_->dangerous_names)
     if (safety::MatchNamePattern(pattern, full)) return true;

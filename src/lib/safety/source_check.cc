@@ -90,6 +90,7 @@ class SourceChecker {
         dotted.clear();
         after_dot = false;
       } else if (tok_.kind == TokenKind::kName) {
+        if (IsIntrospection(tok_.text)) Introspection();
         dotted = after_dot && !dotted.empty() ? dotted + "." + std::string(tok_.text)
                                               : std::string(tok_.text);
         after_dot = false;
@@ -103,6 +104,20 @@ class SourceChecker {
       }
       Advance();
     }
+  }
+
+  // Names that reach code or modules around the policy's call list.
+  static bool IsIntrospection(std::string_view name) {
+    return name == "__builtins__" || name == "__import__" || name == "__globals__" ||
+           name == "__subclasses__" || name == "__code__" || name == "__loader__";
+  }
+
+  void Introspection() {
+    if (tok_.line == last_introspection_line_) return;  // one finding a line
+    last_introspection_line_ = tok_.line;
+    ctx_.Add(Severity::kSuspicious, "source.introspection", where_, -1, "",
+             "uses " + std::string(tok_.text) + ", which reaches code past any call list",
+             tok_.line);
   }
 
   std::string Resolve(const std::string& dotted) const {
@@ -199,6 +214,7 @@ class SourceChecker {
   bool pending_def_ = false;
   std::unordered_map<std::string, std::string> aliases_;
   std::vector<std::string> star_imports_;
+  uint32_t last_introspection_line_ = 0;
 };
 
 }  // namespace

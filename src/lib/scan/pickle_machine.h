@@ -11,6 +11,11 @@
 // would have to build. Only strings, ints, bools, None, globals and small
 // tuples are tracked: enough for persistent ids and STACK_GLOBAL operands.
 //
+// With an Observer (scan/pickle_observer.h, the safety scanner) it also
+// reports every global, computed STACK_GLOBAL, EXT code, frame anomaly and
+// data operand with its offset, and tolerates what only the running program
+// could resolve instead of failing; without one it behaves as before.
+//
 // Thread safety: a Scanner is owned by one thread (ScanPickle makes one per call).
 #pragma once
 
