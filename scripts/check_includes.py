@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check the include directions of libtpkg's clusters (doc/design.md).
 
-    base <- {zip, scan} <- package <- journal
+    base <- {zip, scan} <- package <- {journal, safety}
 
 A file of a cluster may include headers of its own cluster and of the
 clusters to its left, public (include/tpkg/) or private (src/lib/<cluster>/).
@@ -23,6 +23,7 @@ ALLOWED = {
     "scan": {"base", "scan"},
     "package": {"base", "zip", "scan", "package"},
     "journal": {"base", "zip", "scan", "package", "journal"},
+    "safety": {"base", "zip", "scan", "package", "safety"},
 }
 
 # The cluster each public header belongs to.
@@ -59,6 +60,7 @@ PUBLIC_CLUSTER = {
     "write_back.h": "journal",
     "save_log.h": "journal",
     "journal_records.h": "journal",
+    "scan.h": "safety",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -38,7 +38,8 @@ const std::vector<Command>& Commands() {
       {"check", "check ARCHIVE",
        "Validate ARCHIVE strictly (everything torch's reader and ours could disagree about) "
        "and every record's CRC-32; a failed tpkgfs save whose edits are still pending counts as a "
-       "problem. Prints one line per problem and exits 1, or 'ok' and exits 0.",
+       "problem. Prints one line per problem and exits 1, or 'ok' and exits 0. A format check "
+       "only: whether the archive is safe to load is `tpkg scan`'s job.",
        RunCheck},
       {"repack", "repack [--prefix NAME] IN OUT",
        "Rewrite IN as OUT through the torch-compatible writer, copying every record raw "
@@ -95,6 +96,22 @@ const std::vector<Command>& Commands() {
        "(intern, extern, mock) changed, and tensors added, removed or changed (dtype, shape, "
        "stride, offset, bytes). Exits 0 whether or not they differ.",
        RunDiff},
+      // Safety: is it safe to load?
+      {"scan", "scan [--format text|json|sarif] [--policy FILE]... [--print-policy] PATH...",
+       "Is it safe to load? Scan model files (raw pickles, torch.save ZIP and legacy files, "
+       "torch.package, TorchScript, .pt2, archives and pickles inside them) or folders (a "
+       "folder with .data/extern_modules, such as a mounted package, is one torch.package) "
+       "without running a pickle or importing a module. Globals outside the allowlist of the "
+       "file kind, computed or extension-code globals, interned sources that call os.system, "
+       "subprocess, eval, exec, importlib... and container tricks (duplicate, case-differing "
+       "or local-vs-central names) are findings, each with its record, byte offset, opcode "
+       "and severity (malicious, suspicious, info). Exits 0 when nothing was found, 1 on "
+       "findings (info findings alone do not count), 2 when a file could not be read "
+       "completely (never clean) or on bad arguments. --policy adds allowlists (the JSON "
+       "shape --print-policy and the default policy use); --print-policy prints the minimal "
+       "allowlist the files need instead of the findings; --print-default-policy prints the "
+       "built-in policy.",
+       RunScan},
   };
   return commands;
 }
@@ -150,7 +167,8 @@ void PrintCommandHelp(const Command& command, const po::options_description& opt
 
 ParsedCommand ParseCommand(const Command& command, const Args& args,
                            po::options_description options,
-                           const std::vector<std::string_view>& operand_names) {
+                           const std::vector<std::string_view>& operand_names,
+                           bool more_operands) {
   options.add_options()("help,h", "show this help");
   po::options_description all;
   all.add(options).add_options()("operand", po::value<std::vector<std::string>>(), "");
@@ -178,7 +196,7 @@ ParsedCommand ParseCommand(const Command& command, const Args& args,
     throw UsageError("missing " + std::string(operand_names[parsed.operands.size()]),
                      command.synopsis);
   }
-  if (parsed.operands.size() > operand_names.size()) {
+  if (parsed.operands.size() > operand_names.size() && !more_operands) {
     throw UsageError("unexpected argument '" + parsed.operands[operand_names.size()] + "'",
                      command.synopsis);
   }

@@ -57,11 +57,13 @@ struct ParsedCommand {
 };
 
 // Parses `args` against `options` (plus -h/--help) and exactly
-// `operand_names.size()` operands (names in brackets, last, are optional);
-// throws UsageError otherwise.
+// `operand_names.size()` operands (names in brackets, last, are optional; at
+// least that many when `more_operands`, as in `scan PATH...`); throws
+// UsageError otherwise.
 ParsedCommand ParseCommand(const Command& command, const Args& args,
                            po::options_description options,
-                           const std::vector<std::string_view>& operand_names);
+                           const std::vector<std::string_view>& operand_names,
+                           bool more_operands = false);
 
 int Main(int argc, char** argv);
 
@@ -91,5 +93,7 @@ int RunHelp(const Command& self, const Args& args);
 int RunPickles(const Command& self, const Args& args);
 int RunTensors(const Command& self, const Args& args);
 int RunDiff(const Command& self, const Args& args);
+// Safety.
+int RunScan(const Command& self, const Args& args);
 
 }  // namespace tpkg::cli

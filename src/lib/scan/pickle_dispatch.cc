@@ -34,12 +34,7 @@ bool Scanner::HandleStackOp(Op op) {
       saw_proto_ = true;
       return true;
     }
-    case Op::kFrame:
-      // Frames only group opcodes, but like _pickle.c refuse one that
-      // claims more bytes than are left.
-      if (cursor_.ReadLE(8) > cursor_.remaining())
-        Fail("truncated pickle: FRAME longer than the data");
-      return true;
+    case Op::kFrame: OnFrame(cursor_.ReadLE(8)); return true;
     default: return false;
   }
 }
@@ -61,10 +56,10 @@ bool Scanner::HandleScalarOp(Op op) {
     case Op::kFloat: cursor_.ReadLine(); Push(Value::Opaque()); return true;
     case Op::kBinFloat: cursor_.ReadBytes(8); Push(Value::Opaque()); return true;
     // Bytes are not tracked (nothing torch decodes is bytes): skip them.
-    case Op::kBinBytes: cursor_.ReadBytes(cursor_.ReadLE(4)); Push(Value::Opaque()); return true;
-    case Op::kShortBinBytes: cursor_.ReadBytes(cursor_.ReadLE(1)); Push(Value::Opaque()); return true;
+    case Op::kBinBytes: SkipData(cursor_.ReadLE(4)); return true;
+    case Op::kShortBinBytes: SkipData(cursor_.ReadLE(1)); return true;
     case Op::kBinBytes8:
-    case Op::kByteArray8: cursor_.ReadBytes(cursor_.ReadLE(8)); Push(Value::Opaque()); return true;
+    case Op::kByteArray8: SkipData(cursor_.ReadLE(8)); return true;
     case Op::kNextBuffer: Push(Value::Opaque()); return true;
     case Op::kReadOnlyBuffer: Top() = Value::Opaque(); return true;
     default: return false;
@@ -190,12 +185,23 @@ bool Scanner::HandleObjectOp(Op op) {
     case Op::kNewObjEx: Pop(); Pop(); Top() = Value::Opaque(); return true;
     case Op::kBuild: Pop(); Top(); return true;
     case Op::kPersId: cursor_.ReadLine(); Push(Value::Opaque()); return true;  // a str pid: no torch id
-    case Op::kBinPersId: Push(DecodePersistentId(Pop())); return true;
+    case Op::kBinPersId: {
+      // The safety scanner checks the globals a persistent id names, not its
+      // shape: the legacy torch.save format's storage ids have 6 fields.
+      const Value pid = Pop();
+      Push(observer_ == nullptr ? DecodePersistentId(pid) : Value::Opaque());
+      return true;
+    }
     case Op::kExt1: case Op::kExt2: case Op::kExt4:
       // copyreg's extension registry is empty unless a program fills it,
       // and torch never does: pickle.Unpickler fails here as well.
-      cursor_.ReadLE(op == Op::kExt1 ? 1 : op == Op::kExt2 ? 2 : 4);
-      Fail("unregistered extension code");
+    {
+      uint64_t code = cursor_.ReadLE(op == Op::kExt1 ? 1 : op == Op::kExt2 ? 2 : 4);
+      if (observer_ == nullptr) Fail("unregistered extension code");
+      observer_->OnExtension(op_offset_, static_cast<uint8_t>(op), code);
+      Push(Value::Opaque());
+      return true;
+    }
     default:
       return false;
   }

@@ -11,6 +11,11 @@
 // would have to build. Only strings, ints, bools, None, globals and small
 // tuples are tracked: enough for persistent ids and STACK_GLOBAL operands.
 //
+// With an Observer (scan/pickle_observer.h, the safety scanner) it also
+// reports every global, computed STACK_GLOBAL, EXT code, frame anomaly and
+// data operand with its offset, and tolerates what only the running program
+// could resolve instead of failing; without one it behaves as before.
+//
 // Thread safety: a Scanner is owned by one thread (ScanPickle makes one per call).
 #pragma once
 
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "scan/pickle_cursor.h"
+#include "scan/pickle_observer.h"
 #include "scan/pickle_opcodes.h"
 #include "scan/pickle_value.h"
 #include "scan/torch_pickle_loop.h"
@@ -39,10 +45,12 @@ constexpr int64_t kMaxTrackedTupleDepth = 16;
 
 class Scanner {
  public:
-  Scanner(std::span<const char> bytes, const PickleScanLimits& limits)
-      : cursor_(bytes), limits_(limits), torch_(strings_) {}
+  Scanner(std::span<const char> bytes, const PickleScanLimits& limits,
+          Observer* observer = nullptr)
+      : cursor_(bytes), limits_(limits), torch_(strings_), observer_(observer) {}
 
   PickleScan Run();
+  size_t end_offset() const { return cursor_.offset(); }
 
  private:
   [[noreturn]] void Fail(const std::string& reason) const { pickle::FailAt(reason, op_offset_); }
@@ -70,7 +78,10 @@ class Scanner {
   void PutMemo(uint64_t index);
   void PushGlobalFromLines(bool is_inst);
   void PushStackGlobal();
-  void AddGlobal(uint32_t module_id, uint32_t name_id);
+  void AddGlobal(uint32_t module_id, uint32_t name_id, Op op);
+  void SkipData(uint64_t length);
+  void OnFrame(uint64_t length);
+  void CheckFrameCrossing();
   // What BINPERSID pushes: a kStorage value for a storage id, else kOpaque.
   Value DecodePersistentId(const Value& pid);
   void DecodeStorage(const std::vector<Value>& items);
@@ -92,6 +103,8 @@ class Scanner {
   bool stopped_ = false;
   bool saw_proto_ = false;
   PickleScan result_;
+  Observer* observer_;     // null for ScanPickle: no events, hostile forms fail
+  size_t frame_end_ = 0;   // end of the current FRAME's data; 0 outside frames
 };
 
 }  // namespace tpkg::pickle

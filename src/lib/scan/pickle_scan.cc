@@ -23,6 +23,7 @@ PickleScan Scanner::Run() {
       auto code = static_cast<unsigned>(op);
       Fail(std::string("invalid opcode 0x") + kHex[code >> 4] + kHex[code & 15]);
     }
+    CheckFrameCrossing();
   }
   result_.modules = torch_.Modules(result_.protocol);
   result_.mock_check = torch_.MockCheck(result_.protocol);
@@ -84,6 +85,7 @@ void Scanner::PushLong(uint64_t length) {
 
 void Scanner::PushBinaryStr(uint64_t length, bool torch_tracks) {
   Value v = Value::Str(cursor_.ReadBytes(length));
+  if (observer_ != nullptr) observer_->OnData(op_offset_, v.text);
   if (torch_tracks) torch_.OnTrackedString(v);
   Push(std::move(v));
 }
@@ -117,7 +119,7 @@ void Scanner::PushGlobalFromLines(bool is_inst) {
   std::string_view name = cursor_.ReadLine();
   uint32_t module_id = strings_.Intern(module);
   uint32_t name_id = strings_.Intern(name);
-  AddGlobal(module_id, name_id);
+  AddGlobal(module_id, name_id, is_inst ? Op::kInst : Op::kGlobal);
   if (is_inst) {
     stack_.resize(PopMark());
     Push(Value::Opaque());
@@ -130,16 +132,28 @@ void Scanner::PushGlobalFromLines(bool is_inst) {
 void Scanner::PushStackGlobal() {
   Value name = Pop();
   Value module = Pop();
+  bool computed = (module.kind == Kind::kOpaque && name.kind != Kind::kTuple) ||
+                  (name.kind == Kind::kOpaque && module.kind != Kind::kTuple);
+  if (observer_ != nullptr && computed) {
+    // Only the running program knows these values (a call's result, an
+    // object): the global cannot be named here, which is a finding.
+    observer_->OnDynamicGlobal(op_offset_);
+    Push(Value::Opaque());
+    return;
+  }
   if (module.kind != Kind::kStr || name.kind != Kind::kStr)
     Fail("STACK_GLOBAL operands are not literal strings");
   uint32_t module_id = strings_.Intern(module);
   uint32_t name_id = strings_.Intern(name);
-  AddGlobal(module_id, name_id);
+  AddGlobal(module_id, name_id, Op::kStackGlobal);
   torch_.OnStackGlobal(module_id);
   Push(Value::Global(module_id, name_id));
 }
 
-void Scanner::AddGlobal(uint32_t module_id, uint32_t name_id) {
+void Scanner::AddGlobal(uint32_t module_id, uint32_t name_id, Op op) {
+  if (observer_ != nullptr)
+    observer_->OnGlobal(op_offset_, static_cast<uint8_t>(op), strings_.Text(module_id),
+                        strings_.Text(name_id));
   if (seen_globals_.insert((uint64_t{module_id} << 32) | name_id).second)
     result_.globals.push_back(
         {std::string(strings_.Text(module_id)), std::string(strings_.Text(name_id))});
@@ -251,6 +265,41 @@ std::string Scanner::PidString(const Value& v, const char* what) const {
   if (v.text.size() > limits_.max_persistent_id_string)
     Fail(std::string(what) + " in a persistent id is longer than the limit");
   return std::string(v.text);
+}
+
+// bytes operands: skipped, shown to the observer (a pickle may hide in one).
+void Scanner::SkipData(uint64_t length) {
+  std::string_view data = cursor_.ReadBytes(length);
+  if (observer_ != nullptr) observer_->OnData(op_offset_, data);
+  Push(Value::Opaque());
+}
+
+// Frames only group opcodes, but like _pickle.c refuse one that claims more
+// bytes than are left. pickle._Unpickler also refuses a frame that starts
+// before the current one ends, and an opcode crossing a frame's end; the C
+// unpickler does not: the observer hears of both.
+void Scanner::OnFrame(uint64_t length) {
+  if (length > cursor_.remaining()) Fail("truncated pickle: FRAME longer than the data");
+  if (observer_ != nullptr && frame_end_ > op_offset_)
+    observer_->OnFrameAnomaly(op_offset_, "FRAME before the end of the current frame");
+  frame_end_ = cursor_.offset() + static_cast<size_t>(length);
+}
+
+void Scanner::CheckFrameCrossing() {
+  if (frame_end_ == 0 || op_offset_ >= frame_end_) return;
+  if (cursor_.offset() > frame_end_) {
+    if (observer_ != nullptr)
+      observer_->OnFrameAnomaly(op_offset_, "opcode crosses the end of its FRAME");
+    frame_end_ = 0;
+  }
+}
+
+size_t ScanPickleObserved(std::span<const char> bytes, const PickleScanLimits& limits,
+                          Observer& observer, PickleScan* result) {
+  Scanner scanner(bytes, limits, &observer);
+  PickleScan scan = scanner.Run();
+  if (result != nullptr) *result = std::move(scan);
+  return scanner.end_offset();
 }
 
 }  // namespace pickle

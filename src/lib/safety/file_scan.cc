@@ -1,0 +1,180 @@
+// file_scan.cc: files and folders as `tpkg scan` sees them (tpkg/scan.h):
+// the kind of a file by its content, the legacy torch.save stream, raw
+// pickles, folders walked or read as one torch.package.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "base/file_util.h"
+#include "safety/mapped_file.h"
+#include "safety/scan_context.h"
+#include "tpkg/error.h"
+#include "tpkg/scan.h"
+
+namespace tpkg {
+namespace safety {
+
+MappedFile::MappedFile(const std::string& path) {
+  ScopedFd fd = OpenOrThrow(path, O_RDONLY | O_CLOEXEC);
+  struct stat st = FstatOrThrow(fd.get(), path);
+  if (!S_ISREG(st.st_mode)) throw Error(Errc::kInvalidArgument, path + ": not a regular file");
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ == 0) {
+    data_ = empty_.data();
+    return;
+  }
+  void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (p == MAP_FAILED) {
+    int err = errno;
+    throw Error(Errc::kIo, path + ": cannot map the file: " + std::strerror(err), err);
+  }
+  data_ = static_cast<const char*>(p);
+}
+
+MappedFile::~MappedFile() {
+  if (size_ != 0) munmap(const_cast<char*>(data_), size_);
+}
+
+namespace {
+
+// torch.save's legacy stream starts with a pickle of this magic number
+// (protocol 2: PROTO 2, LONG1 of 10 bytes 0x1950a86a20f9469cfc6c).
+constexpr std::string_view kLegacyMagic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19",
+                                        14);
+
+// The end-of-central-directory signature within the last 64 KiB + 22 bytes:
+// a ZIP may carry anything before it (self-extracting, prepended data).
+bool HasZipEnd(std::string_view bytes) {
+  size_t window = std::min<size_t>(bytes.size(), 65535 + 22);
+  std::string_view tail = bytes.substr(bytes.size() - window);
+  return tail.rfind(std::string_view("PK\x05\x06", 4)) != std::string_view::npos;
+}
+
+bool LooksLikeModelFile(const std::string& path, std::string_view head) {
+  if (head.starts_with("PK\x03\x04")) return true;
+  if (head.size() >= 2 && static_cast<uint8_t>(head[0]) == 0x80 &&
+      static_cast<uint8_t>(head[1]) <= 5)
+    return true;
+  static const char* kExtensions[] = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt",
+                                      ".pt2", ".ptl",    ".mar", ".joblib"};
+  for (const char* ext : kExtensions)
+    if (path.ends_with(ext)) return true;
+  return false;
+}
+
+void ScanRegularFile(const std::string& path, ScanContext& ctx) {
+  MappedFile file(path);
+  std::string_view bytes = file.bytes();
+  if (bytes.starts_with("PK\x03\x04")) {
+    ScanArchive(path, "", ctx);
+    return;
+  }
+  std::span<const char> span(bytes.data(), bytes.size());
+  if (bytes.size() >= 22 && HasZipEnd(bytes)) {
+    // torch.load decides by the first bytes (a ZIP starts with a local
+    // header) and unpickles anything else; ZIP tools read from the end. A
+    // file that is both is read differently: scan it both ways.
+    ctx.Add(Severity::kSuspicious, "zip.data-before-archive", "", 0, "",
+            "the file ends like a ZIP archive but does not start like one: torch.load "
+            "unpickles its first bytes, ZIP readers see the archive");
+    ScanArchive(path, "", ctx);
+    ctx.result.kind = "pickle + zip";
+    CheckPickles(span, "", "torch.save", nullptr, StreamShape::kRaw, false, ctx);
+    return;
+  }
+  if (bytes.starts_with(kLegacyMagic)) {
+    ctx.result.kind = "torch.save (legacy)";
+    CheckPickles(span, "", "torch.save", nullptr, StreamShape::kLegacy, true, ctx);
+    return;
+  }
+  ctx.result.kind = "pickle";
+  CheckPickles(span, "", "torch.save", nullptr, StreamShape::kRaw, true, ctx);
+}
+
+}  // namespace
+}  // namespace safety
+
+bool ScanFileResult::HasFindings() const {
+  return std::any_of(findings.begin(), findings.end(),
+                     [](const ScanFinding& f) { return f.severity != Severity::kInfo; });
+}
+
+ScanFileResult ScanFile(const std::string& path, const ScanPolicy& policy) {
+  ScanFileResult result;
+  result.path = path;
+  safety::ScanContext ctx{policy, result};
+  try {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      if (std::filesystem::exists(path + "/.data/extern_modules", ec))
+        safety::ScanPackageFolder(path, ctx);
+      else
+        ctx.Unreadable("", "a folder that is not a torch.package (give it to ScanPaths)");
+    } else {
+      safety::ScanRegularFile(path, ctx);
+    }
+  } catch (const Error& e) {
+    ctx.Unreadable("", e.what());
+  }
+  if (result.kind.empty()) result.kind = "unknown";
+  return result;
+}
+
+std::vector<ScanFileResult> ScanPaths(const std::vector<std::string>& paths,
+                                      const ScanPolicy& policy) {
+  namespace fs = std::filesystem;
+  std::vector<ScanFileResult> results;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec) || fs::exists(path + "/.data/extern_modules", ec)) {
+      results.push_back(ScanFile(path, policy));
+      continue;
+    }
+    std::vector<std::string> files;
+    auto it = fs::recursive_directory_iterator(path, fs::directory_options::none, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec) && fs::exists(it->path() / ".data/extern_modules", ec)) {
+        files.push_back(it->path().string());  // a package folder inside: one result
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file(ec)) continue;
+      char head[4] = {0, 0, 0, 0};
+      {
+        ScopedFd fd(open(it->path().c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd.valid() && read(fd.get(), head, 4) < 0) head[0] = 0;
+      }
+      if (safety::LooksLikeModelFile(it->path().string(), std::string_view(head, 4)))
+        files.push_back(it->path().string());
+    }
+    if (ec) {
+      ScanFileResult failed;
+      failed.path = path;
+      failed.kind = "directory";
+      failed.unreadable.push_back(path + ": cannot walk the folder: " + ec.message());
+      results.push_back(std::move(failed));
+    }
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files) results.push_back(ScanFile(f, policy));
+  }
+  return results;
+}
+
+int ScanExitStatus(const std::vector<ScanFileResult>& results) {
+  bool findings = false;
+  for (const ScanFileResult& r : results) {
+    if (!r.unreadable.empty()) return 2;
+    findings |= r.HasFindings();
+  }
+  return findings ? 1 : 0;
+}
+
+}  // namespace tpkg

@@ -1,0 +1,72 @@
+// `tpkg scan PATH...`: is it safe to load? The scanner is libtpkg's
+// (tpkg/scan.h); this file reads the options and prints the chosen format.
+// Exit status: 0 nothing found, 1 findings, 2 unreadable input or bad arguments.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli.h"
+#include "output.h"
+#include "tpkg/error.h"
+#include "tpkg/scan.h"
+
+namespace tpkg::cli {
+namespace {
+
+constexpr int kExitUnreadable = 2;
+
+std::string ReadPolicyFile(const std::string& path, std::string_view synopsis) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("cannot read the policy file '" + path + "'", synopsis);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+int RunScan(const Command& self, const Args& args) {
+  po::options_description options("Options");
+  options.add_options()("format", po::value<std::string>()->default_value("text"),
+                        "output format: text, json or sarif (SARIF 2.1.0)")(
+      "policy", po::value<std::vector<std::string>>(), "add the allowlists of this JSON file")(
+      "print-policy", "print the minimal allowlist the files need (JSON), not the findings")(
+      "print-default-policy", "print the built-in policy and exit");
+  ParsedCommand cmd = ParseCommand(self, args, options, {}, true);
+  if (cmd.help_shown) return kExitOk;
+  Output out;
+  if (cmd.options.count("print-default-policy")) {
+    out.Write(DefaultScanPolicyText());
+    out.Flush();
+    return kExitOk;
+  }
+  if (cmd.operands.empty()) throw UsageError("missing PATH", self.synopsis);
+  const std::string format = cmd.options["format"].as<std::string>();
+  if (format != "text" && format != "json" && format != "sarif")
+    throw UsageError("unknown format '" + format + "' (text, json or sarif)", self.synopsis);
+
+  ScanPolicy policy = ScanPolicy::Default();
+  if (cmd.options.count("policy")) {
+    for (const std::string& file : cmd.options["policy"].as<std::vector<std::string>>()) {
+      try {
+        policy.Extend(ReadPolicyFile(file, self.synopsis), file);
+      } catch (const Error& e) {
+        throw UsageError(e.what(), self.synopsis);
+      }
+    }
+  }
+  const std::vector<ScanFileResult> results = ScanPaths(cmd.operands, policy);
+  if (cmd.options.count("print-policy"))
+    out.Write(FormatMinimalPolicy(results));
+  else if (format == "json")
+    out.Write(FormatScanJson(results));
+  else if (format == "sarif")
+    out.Write(FormatScanSarif(results));
+  else
+    out.Write(FormatScanText(results));
+  out.Flush();
+  const int status = ScanExitStatus(results);
+  return status == 2 ? kExitUnreadable : status;
+}
+
+}  // namespace tpkg::cli

@@ -1,0 +1,305 @@
+// scan_test.cc: `tpkg scan`'s library (tpkg/scan.h): the policy and its
+// patterns, pickles as CPython runs them (memo'd and computed STACK_GLOBAL,
+// EXT codes, INST/OBJ/NEWOBJ, frames, several and nested pickles, legacy
+// streams), torch.package resolution and interned sources, container
+// findings, exit statuses and the output formats. The hostile corpus and the
+// CLI are tested in tests/integration/test_tpkg_scan.py.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <string>
+
+#include "safety/name_pattern.h"
+#include "scratch_dir.h"
+#include "tpkg/scan.h"
+#include "tpkg/zip_writer.h"
+
+namespace tpkg {
+namespace {
+
+using testing::ScratchDir;
+using namespace std::string_literals;  // literals with NUL bytes
+
+const ScanPolicy& Policy() {
+  static const ScanPolicy policy = ScanPolicy::Default();
+  return policy;
+}
+
+void WriteFile(const std::string& path, std::string_view bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+ScanFileResult ScanBytes(std::string_view bytes, const std::string& name = "x.pkl") {
+  ScratchDir dir;
+  WriteFile(dir / name, bytes);
+  ScanFileResult r = ScanFile(dir / name, Policy());
+  return r;
+}
+
+void WriteZip(const std::string& path,
+              const std::vector<std::pair<std::string, std::string>>& records) {
+  ZipWriter w = ZipWriter::Create(path, "archive");
+  for (const auto& [name, data] : records) w.AddRecord(name, std::span<const char>(data));
+  w.Finish();
+}
+
+bool HasRule(const ScanFileResult& r, const std::string& rule, Severity severity) {
+  for (const ScanFinding& f : r.findings)
+    if (f.rule == rule && f.severity == severity) return true;
+  return false;
+}
+
+const std::string kOsSystem = "cos\nsystem\n(S'id'\ntR.";
+
+TEST(ScanPolicyTest, PatternsMatchDottedNamesWithStars) {
+  EXPECT_TRUE(safety::MatchNamePattern("torch.*Storage", "torch.FloatStorage"));
+  EXPECT_TRUE(safety::MatchNamePattern("torch.nn.modules.*", "torch.nn.modules.linear.Linear"));
+  EXPECT_FALSE(safety::MatchNamePattern("torch.*Storage", "torch.FloatStorageX"));
+  EXPECT_TRUE(safety::MatchNamePattern("*", ""));
+  EXPECT_FALSE(safety::MatchNamePattern("os.system", "os.systemx"));
+  // Many stars over a long name stay fast (one backtrack point).
+  EXPECT_FALSE(safety::MatchNamePattern("*a*a*a*a*a*a*b", std::string(20000, 'a')));
+}
+
+TEST(ScanPolicyTest, DefaultAllowsWhatTorchWritesAndNothingElse) {
+  const ScanPolicy& p = Policy();
+  EXPECT_TRUE(p.AllowsGlobal("torch.save", "torch._utils", "_rebuild_tensor_v2"));
+  EXPECT_TRUE(p.AllowsGlobal("torch.save", "collections", "OrderedDict"));
+  EXPECT_TRUE(p.AllowsGlobal("torch.package", "torch", "FloatStorage"));  // through @torch.save
+  EXPECT_TRUE(p.AllowsGlobal("torch.package", "torch.nn.modules.linear", "Linear"));
+  EXPECT_FALSE(p.AllowsGlobal("torch.save", "torch.nn.modules.linear", "Linear"));
+  EXPECT_TRUE(p.AllowsGlobal("torchscript", "__torch__.m", "Affine"));
+  EXPECT_FALSE(p.AllowsGlobal("torch.save", "os", "system"));
+  EXPECT_FALSE(p.AllowsGlobal("no such kind", "collections", "OrderedDict"));
+  // An attribute path is allowed only by its exact name, never by a wildcard.
+  EXPECT_FALSE(p.AllowsGlobal("torch.package", "torch.nn.modules.linear",
+                              "torch.serialization.os.system"));
+  EXPECT_FALSE(p.AllowsGlobal("torch.save", "torch", "serialization.os.FloatStorage"));
+  EXPECT_TRUE(p.IsDangerousGlobal("os", "system"));
+  EXPECT_TRUE(p.IsDangerousGlobal("os.path", "join"));
+  EXPECT_TRUE(p.IsDangerousGlobal("anything", "eval"));
+  EXPECT_FALSE(p.IsDangerousGlobal("numpy", "ndarray"));
+  EXPECT_TRUE(p.IsDangerousCall("subprocess.run"));
+  EXPECT_FALSE(p.IsDangerousCall("os.path.join"));
+  EXPECT_TRUE(p.IsDangerousImport("subprocess"));
+  EXPECT_FALSE(p.IsDangerousImport("os"));
+}
+
+TEST(ScanPolicyTest, ExtendAddsListsAndRejectsBadFiles) {
+  ScanPolicy p = ScanPolicy::Default();
+  p.Extend(R"({"allow": {"torch.save": ["mylib.*"]}})", "mine.json");
+  EXPECT_TRUE(p.AllowsGlobal("torch.save", "mylib.sub", "Thing"));
+  EXPECT_FALSE(Policy().AllowsGlobal("torch.save", "mylib.sub", "Thing"));
+  EXPECT_THROW(p.Extend("[1]", "a.json"), Error);
+  EXPECT_THROW(p.Extend(R"({"allow": {"torch.save": [1]}})", "b.json"), Error);
+  EXPECT_THROW(p.Extend(R"({"deny": {}})", "c.json"), Error);
+  try {
+    p.Extend("{", "broken.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.json"), std::string::npos);
+  }
+}
+
+TEST(ScanPickleTest, GlobalNotAllowedHasOffsetAndOpcode) {
+  ScanFileResult r = ScanBytes("\x80\x02" + kOsSystem);
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].rule, "pickle.global-not-allowed");
+  EXPECT_EQ(r.findings[0].severity, Severity::kMalicious);
+  EXPECT_EQ(r.findings[0].offset, 2);
+  EXPECT_EQ(r.findings[0].opcode, "GLOBAL");
+  EXPECT_EQ(r.kind, "pickle");
+  EXPECT_EQ(ScanExitStatus({r}), 1);
+}
+
+TEST(ScanPickleTest, StackGlobalFromTheMemoIsResolved) {
+  std::string p = "\x80\x04\x8c\x02os\x94\x8c\x06system\x94" "00h\x00h\x01\x93N\x85R."s;
+  ScanFileResult r = ScanBytes(p);
+  ASSERT_EQ(r.findings.size(), 1u) << FormatScanText({r});
+  EXPECT_EQ(r.findings[0].opcode, "STACK_GLOBAL");
+  EXPECT_NE(r.findings[0].message.find("os.system"), std::string::npos);
+  EXPECT_EQ(r.findings[0].offset, 22);  // the STACK_GLOBAL opcode
+}
+
+TEST(ScanPickleTest, ComputedStackGlobalIsMalicious) {
+  std::string p = "\x80\x04" "cbuiltins\nstr\n\x8c\x02os\x85R\x8c\x06system\x93N\x85R.";
+  ScanFileResult r = ScanBytes(p);
+  EXPECT_TRUE(HasRule(r, "pickle.computed-global", Severity::kMalicious)) << FormatScanText({r});
+  EXPECT_TRUE(HasRule(r, "pickle.global-not-allowed", Severity::kMalicious));
+}
+
+TEST(ScanPickleTest, ExtensionCodesAreFindingsNotErrors) {
+  for (std::string ext : {std::string("\x82\x01", 2), "\x83\x01\x00"s,
+                          "\x84\x01\x00\x00\x00"s}) {
+    ScanFileResult r = ScanBytes("\x80\x02" + ext + ")R.");
+    EXPECT_TRUE(HasRule(r, "pickle.extension-code", Severity::kSuspicious));
+    EXPECT_TRUE(r.unreadable.empty());
+  }
+}
+
+TEST(ScanPickleTest, InstObjNewobjAndPython2NamesAreChecked) {
+  EXPECT_TRUE(HasRule(ScanBytes("(S'1'\nibuiltins\neval\n."), "pickle.global-not-allowed",
+                      Severity::kMalicious));
+  EXPECT_TRUE(HasRule(ScanBytes("(cos\nsystem\nS'id'\no."), "pickle.global-not-allowed",
+                      Severity::kMalicious));
+  EXPECT_TRUE(HasRule(ScanBytes("\x80\x02" "c__builtin__\neval\nN\x85R."),
+                      "pickle.global-not-allowed", Severity::kMalicious));
+  ScanFileResult r = ScanBytes("\x80\x02" "cmylib\nThing\n)\x81}b.");
+  EXPECT_TRUE(HasRule(r, "pickle.global-not-allowed", Severity::kSuspicious));
+}
+
+TEST(ScanPickleTest, FrameCrossingIsReported) {
+  std::string p = "\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00"s +
+                  "\x8c\x06" "abcdef.";
+  EXPECT_TRUE(HasRule(ScanBytes(p), "pickle.frame-anomaly", Severity::kSuspicious));
+}
+
+TEST(ScanPickleTest, EveryPickleOfAStreamAndNestedPicklesAreChecked) {
+  std::string benign = "\x80\x02}q\x00."s;
+  ScanFileResult r = ScanBytes(benign + kOsSystem);
+  EXPECT_TRUE(HasRule(r, "pickle.several-pickles", Severity::kInfo));
+  EXPECT_TRUE(HasRule(r, "pickle.global-not-allowed", Severity::kMalicious));
+
+  std::string inner = "\x80\x02" + kOsSystem;
+  std::string outer = "\x80\x03" "c_pickle\nloads\nC" + std::string(1, char(inner.size())) +
+                      inner + "\x85R.";
+  r = ScanBytes(outer);
+  int found = 0;
+  for (const ScanFinding& f : r.findings)
+    if (f.rule == "pickle.global-not-allowed") ++found;
+  EXPECT_EQ(found, 2) << FormatScanText({r});
+  bool nested = false;
+  for (const ScanFinding& f : r.findings) nested |= f.record.find('@') != std::string::npos;
+  EXPECT_TRUE(nested);
+}
+
+TEST(ScanPickleTest, UnreadableIsNeverClean) {
+  ScanFileResult r = ScanBytes(kOsSystem.substr(0, 8));
+  EXPECT_FALSE(r.unreadable.empty());
+  EXPECT_EQ(ScanExitStatus({r}), 2);
+  r = ScanBytes("");
+  EXPECT_EQ(ScanExitStatus({r}), 2);
+  ScanFileResult missing = ScanFile("/nonexistent/x.pkl", Policy());
+  EXPECT_EQ(ScanExitStatus({missing}), 2);
+  // Unreadable wins over findings and clean files.
+  EXPECT_EQ(ScanExitStatus({ScanBytes("\x80\x02" + kOsSystem), missing}), 2);
+}
+
+TEST(ScanPickleTest, HostileSizesStayBounded) {
+  // A million MARKs, then a million memo copies of one string: linear, no failure.
+  std::string marks(1'000'000, '(');
+  ScanFileResult r = ScanBytes(marks + ".");
+  EXPECT_FALSE(r.unreadable.empty());  // STOP on a MARK: underflow, unreadable
+  std::string memo = "\x80\x04\x8c\x02os\x94";
+  for (int i = 0; i < 100000; ++i) memo += "h\x00"s;
+  r = ScanBytes(memo + "0.");
+  EXPECT_TRUE(r.unreadable.empty());
+}
+
+TEST(ScanPickleTest, LegacyStreamStopsAtTheStorageBytes) {
+  std::string magic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
+  std::string small = "\x80\x02K\x01.";
+  std::string legacy = magic + small + small + "\x80\x02}q\x00."s + "\x80\x02]q\x00."s +
+                       std::string("\xff\xff garbage storage bytes", 24);
+  ScanFileResult r = ScanBytes(legacy, "legacy.pt");
+  EXPECT_EQ(r.kind, "torch.save (legacy)");
+  EXPECT_TRUE(r.findings.empty()) << FormatScanText({r});
+  EXPECT_EQ(ScanExitStatus({r}), 0);
+}
+
+TEST(ScanArchiveTest, TorchSaveZipAndKinds) {
+  ScratchDir dir;
+  WriteZip(dir / "ok.pt", {{"data.pkl", "\x80\x02" "ccollections\nOrderedDict\n)R."},
+                           {"byteorder", "little"},
+                           {"data/0", std::string("\x80\x02\xff", 3)},
+                           {"version", "3\n"}});
+  ScanFileResult r = ScanFile(dir / "ok.pt", Policy());
+  EXPECT_EQ(r.kind, "torch.save");
+  EXPECT_TRUE(r.findings.empty() && r.unreadable.empty()) << FormatScanText({r});
+
+  WriteZip(dir / "bad.pt", {{"data.pkl", "\x80\x02" + kOsSystem}, {"version", "3\n"}});
+  r = ScanFile(dir / "bad.pt", Policy());
+  ASSERT_TRUE(HasRule(r, "pickle.global-not-allowed", Severity::kMalicious));
+  EXPECT_EQ(r.findings[0].record, "data.pkl");
+}
+
+TEST(ScanArchiveTest, PackageResolvesInternedAndExternModulesAndChecksSources) {
+  ScratchDir dir;
+  std::string source = "import os\nimport subprocess as sp\n\ndef f():\n    sp.run(['id'])\n\n"
+                       "def eval(x):\n    return x\n\nos.system('id')\nclass C:\n    pass\n";
+  WriteZip(dir / "p.pt", {{".data/version", "6\n"},
+                          {"m/__init__.py", source},
+                          {"model.pkl", "\x80\x03" "cm\nC\n)\x81" "cnowhere\nX\n0."},
+                          {".data/extern_modules", "torch\nsubprocess\n"}});
+  ScanFileResult r = ScanFile(dir / "p.pt", Policy());
+  EXPECT_EQ(r.kind, "torch.package");
+  EXPECT_TRUE(r.unreadable.empty());
+  std::map<std::string, ScanFinding> by_rule_line;
+  for (const ScanFinding& f : r.findings) by_rule_line[f.rule + ":" + std::to_string(f.line)] = f;
+  ASSERT_TRUE(by_rule_line.count("source.dangerous-call:10")) << FormatScanText({r});
+  EXPECT_EQ(by_rule_line["source.dangerous-call:10"].severity, Severity::kMalicious);
+  ASSERT_TRUE(by_rule_line.count("source.dangerous-call:5"));
+  EXPECT_EQ(by_rule_line["source.dangerous-call:5"].severity, Severity::kSuspicious);
+  EXPECT_NE(by_rule_line["source.dangerous-call:5"].message.find("subprocess.run"),
+            std::string::npos);
+  EXPECT_TRUE(by_rule_line.count("source.dangerous-import:2"));
+  EXPECT_TRUE(by_rule_line.count("package.dangerous-extern:0"));
+  EXPECT_TRUE(by_rule_line.count("package.module-not-provided:0"));
+  EXPECT_FALSE(by_rule_line.count("source.dangerous-call:7"));  // `def eval` is no call
+  for (const ScanFinding& f : r.findings) EXPECT_NE(f.rule, "pickle.global-not-allowed");
+  // The minimal policy lists no interned global.
+  EXPECT_TRUE(r.globals_by_kind.empty()) << FormatMinimalPolicy({r});
+}
+
+TEST(ScanArchiveTest, DuplicateNamesAreContainerFindingsAndEveryCopyIsScanned) {
+  ScratchDir dir;
+  WriteZip(dir / "a.pt", {{"data.pkl", "\x80\x02" + kOsSystem}, {"version", "3\n"}});
+  // Append a second data.pkl by rewriting with a different name of equal length, then patch.
+  WriteZip(dir / "dup.pt", {{"data.pkl", "\x80\x02" + kOsSystem},
+                            {"dat2.pkl", "\x80\x02}q\x00."s},
+                            {"version", "3\n"}});
+  std::ifstream in(dir / "dup.pt", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t at; (at = bytes.find("archive/dat2.pkl")) != std::string::npos;)
+    bytes.replace(at, 16, "archive/data.pkl");
+  WriteFile(dir / "dup.pt", bytes);
+  ScanFileResult r = ScanFile(dir / "dup.pt", Policy());
+  EXPECT_TRUE(HasRule(r, "zip.container", Severity::kSuspicious)) << FormatScanText({r});
+  EXPECT_TRUE(HasRule(r, "pickle.global-not-allowed", Severity::kMalicious));
+}
+
+TEST(ScanReportTest, JsonAndSarifCarryEveryFinding) {
+  ScanFileResult r = ScanBytes("\x80\x02" + kOsSystem);
+  r.path = "m.pkl";
+  nlohmann::json j = nlohmann::json::parse(FormatScanJson({r}));
+  EXPECT_EQ(j["exit_status"], 1);
+  EXPECT_EQ(j["files"][0]["verdict"], "findings");
+  EXPECT_EQ(j["files"][0]["findings"][0]["offset"], 2);
+  EXPECT_EQ(j["files"][0]["findings"][0]["opcode"], "GLOBAL");
+  nlohmann::json s = nlohmann::json::parse(FormatScanSarif({r}));
+  EXPECT_EQ(s["version"], "2.1.0");
+  const auto& run = s["runs"][0];
+  EXPECT_EQ(run["results"][0]["ruleId"], "pickle.global-not-allowed");
+  EXPECT_EQ(run["results"][0]["level"], "error");
+  EXPECT_EQ(run["tool"]["driver"]["rules"][0]["id"], "pickle.global-not-allowed");
+  EXPECT_EQ(run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "m.pkl");
+  EXPECT_TRUE(run["invocations"][0]["executionSuccessful"]);
+  nlohmann::json policy = nlohmann::json::parse(FormatMinimalPolicy({r}));
+  EXPECT_EQ(policy["allow"]["torch.save"], nlohmann::json({"os.system"}));
+}
+
+TEST(ScanCorpusTest, RealTorchArchivesHaveNoFinding) {
+  for (const char* name : {"pkg_model_numpy.pt", "pkg_mocked.pt", "pkg_resources.pt",
+                           "pkg_shared_views.pt", "pkg_reduce_package.pt", "pkg_dtypes.pt",
+                           "pkg_torchscript.pt", "pkg_fx_graph_module.pt",
+                           "pkg_minimal_text_only.pt", "pkg_protocol4.pt", "pkg_repackaged.pt",
+                           "torch_save_checkpoint.pth", "pkg_deflated_by_zip_tool.pt"}) {
+    ScanFileResult r = ScanFile(std::string(TPKG_CORPUS_DIR) + "/" + name, Policy());
+    EXPECT_TRUE(r.findings.empty() && r.unreadable.empty()) << FormatScanText({r});
+  }
+}
+
+}  // namespace
+}  // namespace tpkg
