@@ -56,7 +56,8 @@ class PyModuleEnvironment : public ModuleEnvironment {
 
 // The policy and the environment it refers to, owned together.
 struct PyExportPolicy {
-  explicit PyExportPolicy(const py::object& env) : environment(env), policy(environment) {}
+  PyExportPolicy(const py::object& env, TorchRelease release, bool debug)
+      : environment(env), policy(environment, release, debug) {}
   PyModuleEnvironment environment;
   ExportPolicy policy;
 };
@@ -65,14 +66,15 @@ struct PyExportPolicy {
 void SavePickle(PyExportPolicy& p, std::string_view package, std::string_view resource,
                 const py::bytes& data, bool dependencies) {
   PickleDependencies deps;
-  if (dependencies) deps = TorchPickleDependencies(ScanPickleBytes(data));
+  if (dependencies) deps = TorchPickleDependencies(ScanPickleBytes(data), p.policy.release());
   p.policy.SavePickle(package, resource, deps, dependencies);
 }
 
 std::string Close(PyExportPolicy& p, const py::function& write) {
   const ClosePlan plan = p.policy.Close([&write](const WriteStep& step) {
     if (step.kind == WriteStep::Kind::kMockFile) {
-      write(step.record, py::none());
+      // The caller writes this header, then the _mock.py it ships.
+      write(step.record, py::none(), py::bytes(step.text.data(), step.text.size()));
     } else {
       write(step.record, py::bytes(step.text.data(), step.text.size()));
     }
@@ -116,7 +118,10 @@ void BindPolicy(py::module_& m) {
 
   using P = PyExportPolicy;
   py::class_<P>(m, "ExportPolicy", "PackageExporter's module decisions (tpkg/policy.h).")
-      .def(py::init([](const py::object& env) { return std::make_unique<P>(env); }), py::arg("env"))
+      .def(py::init([](const py::object& env, TorchRelease release, bool debug) {
+             return std::make_unique<P>(env, release, debug);
+           }),
+           py::arg("env"), py::arg("release") = TorchRelease::kTorch1_13, py::arg("debug") = false)
       .def(
           "intern",
           [](P& p, GlobGroup g, bool allow_empty) { p.policy.Intern(std::move(g), allow_empty); },
@@ -172,7 +177,12 @@ void BindPolicy(py::module_& m) {
           py::return_value_policy::reference_internal);
 
   m.attr("MOCK_STUB_SOURCE") = std::string(kMockStubSource);
-  m.def("format_packaging_error", &FormatPackagingError, py::arg("graph"));
+  m.def(
+      "mock_file_header",
+      [](TorchRelease release) { return py::bytes(std::string(MockFileHeader(release))); },
+      py::arg("release"));
+  m.def("format_packaging_error", &FormatPackagingError, py::arg("graph"),
+        py::arg("release") = TorchRelease::kTorch1_13, py::arg("debug") = false);
   m.def(
       "can_implicitly_extern", [](std::string_view module) { return CanImplicitlyExtern(module); },
       py::arg("module"));

@@ -12,6 +12,7 @@
 
 #include "bind.h"
 #include "tpkg/error.h"
+#include "tpkg/torch_release.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
 
@@ -134,6 +135,11 @@ void BindZip(py::module_& m) {
           py::arg("record"))
       .def("get_record", &ReadRecord, py::arg("record"));
 
+  py::enum_<TorchRelease>(m, "TorchRelease", "Whose torch.package to reproduce (tpkg/torch_release.h).")
+      .value("TORCH_1_13", TorchRelease::kTorch1_13)
+      .value("TORCH_2", TorchRelease::kTorch2);
+  m.def("torch_release_of", &TorchReleaseOf, py::arg("version"));
+
   py::class_<ZipWriter>(m, "ZipWriter", "A torch-identical archive writer (tpkg/zip_writer.h).")
       .def_static("create", &ZipWriter::Create, py::arg("path"), py::arg("prefix"),
                   py::arg("overwrite") = false, py::call_guard<py::gil_scoped_release>())
@@ -155,6 +161,7 @@ void BindZip(py::module_& m) {
             w.CopyRawRecord(src, entry, record);
           },
           py::arg("source"), py::arg("name"), py::arg("record") = "")
+      .def("add_torch_package_trailer", &ZipWriter::AddTorchPackageTrailer, py::arg("release"))
       .def_property_readonly("offset", &ZipWriter::offset)
       .def("finish", &ZipWriter::Finish, py::call_guard<py::gil_scoped_release>());
 

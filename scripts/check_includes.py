@@ -33,6 +33,7 @@ PUBLIC_CLUSTER = {
     "file_io.h": "base",
     "crc32.h": "base",
     "line_escape.h": "base",
+    "torch_release.h": "base",
     "zip_reader.h": "zip",
     "zip_writer.h": "zip",
     "zip_repack.h": "zip",

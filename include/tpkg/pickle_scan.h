@@ -126,6 +126,13 @@ struct PickleScan {
   // The inputs of the mocked-object check that goes with `modules`.
   MockCheckInputs mock_check;
 
+  // The same two as torch 2.x's loop derives them: protocol >= 4 also
+  // follows BINUNICODE and LONG_BINGET, and skips a STACK_GLOBAL whose
+  // tracked module is None; the mocked-object check looks at each module on
+  // its own (mock_check_torch2.last_module stays empty).
+  std::vector<std::string> modules_torch2;
+  MockCheckInputs mock_check_torch2;
+
   // Every storage persistent id (BINPERSID/PERSID), in load order, not
   // deduplicated (several tensors on one storage repeat the key).
   std::vector<StorageRef> storages;

@@ -18,7 +18,7 @@
 //   1. the node exists and is provided        -> nothing
 //   2. name == "torch_package_importer"        -> SKIP (never written)
 //   3. name == "_mock"                         -> REPACKAGED_MOCK_MODULE
-//   4. top-level name is torch, or a Python 3.11 stdlib module other than
+//   4. top-level name is torch, or a Python stdlib module other than
 //      sys and io                              -> EXTERN, before any user rule
 //   5. the user's rules in registration order, first match wins:
 //        intern -> INTERN, import it and follow its imports depth first
@@ -62,6 +62,7 @@
 #include "tpkg/glob.h"
 #include "tpkg/module_env.h"
 #include "tpkg/pickle_scan.h"
+#include "tpkg/torch_release.h"
 
 namespace tpkg {
 
@@ -70,6 +71,9 @@ inline constexpr std::string_view kMockStubSource =
     "from _mock import MockedObject\n"
     "def __getattr__(attr: str):\n"
     "    return MockedObject(__name__ + '.' + attr, _suppress_err=True)\n";
+
+// What torch 2.x's _mock.py has before the text of torch 1.13's ("" for 1.13).
+std::string_view MockFileHeader(TorchRelease release);
 
 // PackagingError: graph nodes carry errors; the message lists them all.
 class PackagingError : public Error {
@@ -95,8 +99,12 @@ class GraphInvariantError : public Error {
 // torch's PackagingError text: "\n", then per reason (in order of first
 // appearance over the nodes) "* <reason>\n", and per module "    <name>\n"
 // plus "      Context: <context>\n" when there is one. "" when no node has an
-// error.
-std::string FormatPackagingError(const DepGraph& graph);
+// error (torch 1.13). torch 2.x adds, per module, a note when it is `sys` or `io` and,
+// with `debug`, "      A path to <name>: a -> b -> <name>\n" (the graph's
+// FirstPath()); without `debug`, a closing paragraph suggesting it.
+std::string FormatPackagingError(const DepGraph& graph,
+                                 TorchRelease release = TorchRelease::kTorch1_13,
+                                 bool debug = false);
 
 // `.data/extern_modules` for that list: "\n".join(modules) + "\n" ("\n" when empty).
 std::string ExternModulesText(const std::vector<std::string>& modules);
@@ -142,7 +150,10 @@ struct PickleDependencies {
 // replayed with the 1.13 quirk (every global the loop checked, with repeats,
 // and torch_last_module). The globals are copied out once per occurrence:
 // meant for the exporter's own pickles, not for hostile archives.
-PickleDependencies TorchPickleDependencies(const PickleScan& scan);
+// `release` picks the loop of that torch (pickle_scan.h's modules_torch2):
+// torch 2.x checks each module on its own (no torch_last_module).
+PickleDependencies TorchPickleDependencies(const PickleScan& scan,
+                                           TorchRelease release = TorchRelease::kTorch1_13);
 
 // An import candidate that was not importable (torch drops these silently;
 // metadata regeneration uses them to find modules that went missing).
@@ -187,8 +198,11 @@ struct RuleState {
 
 class ExportPolicy {
  public:
-  // `env` must outlive the policy.
-  explicit ExportPolicy(ModuleEnvironment& env);
+  // `env` must outlive the policy. `release`: whose exporter to reproduce
+  // (its pickle loop, its PackagingError text, its _mock.py);
+  // `debug`: torch 2.x's PackageExporter(debug=True).
+  explicit ExportPolicy(ModuleEnvironment& env, TorchRelease release = TorchRelease::kTorch1_13,
+                        bool debug = false);
 
   // torch's intern/extern/mock/deny, in call order. Equal patterns
   // registered twice are two rules (torch keys them by identity).
@@ -252,6 +266,7 @@ class ExportPolicy {
   std::vector<std::string> DeniedModules() const { return WithAction(Action::kDeny); }
 
   const DepGraph& graph() const { return graph_; }
+  TorchRelease release() const { return release_; }
   // For callers that attach problems of their own (metadata.h) before Validate().
   DepGraph& mutable_graph() { return graph_; }
   const std::vector<UnresolvedImport>& unresolved_imports() const { return unresolved_; }
@@ -285,6 +300,8 @@ class ExportPolicy {
   std::vector<std::string> WithAction(Action a) const { return graph_.NamesWithAction(a); }
 
   ModuleEnvironment& env_;
+  TorchRelease release_;
+  bool debug_;
   DepGraph graph_;
   std::vector<Rule> rules_;
   std::vector<UnresolvedImport> unresolved_;

@@ -42,6 +42,7 @@
 #include <string>
 #include <string_view>
 
+#include "tpkg/torch_release.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -110,6 +111,13 @@ class ZipWriter {
   // Call it after the last other record; an archive whose records came from
   // torch 1.13 has none and gets none.
   void AddSerializationId();
+
+  // What torch's writer appends when a PackageExporter of that release
+  // finishes: `.data/version` ("6\n"); torch 2.x then `byteorder` (the host's,
+  // "little" or "big") and `.data/serialization_id` (doc/format.md §12). The
+  // exporter calls it after its last record (also for a failed export,
+  // which leaves a valid but unloadable archive, as torch does).
+  void AddTorchPackageTrailer(TorchRelease release);
 
   // Bytes written so far (the offset of the next local header).
   uint64_t offset() const;

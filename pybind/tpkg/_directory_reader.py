@@ -5,6 +5,10 @@ import os.path
 import sys
 from glob import glob
 
+from . import _torch_compat
+
+__serialization_id_record_name__ = ".data/serialization_id"
+
 
 class _HasStorage:
     # torch's reader API hands back "something with .storage()".
@@ -42,3 +46,11 @@ class DirectoryReader:
             if not os.path.isdir(filename):
                 files.append(filename[len(self.directory) + 1:])
         return files
+
+    if _torch_compat.is_torch2():
+
+        def serialization_id(self):
+            """torch 2.x: the archive's `.data/serialization_id`, or ""."""
+            if self.has_record(__serialization_id_record_name__):
+                return self.get_record(__serialization_id_record_name__)
+            return ""

@@ -5,7 +5,7 @@ them). The values mirror libtpkg's Action and Reason (tpkg/dep_graph.h).
 from dataclasses import dataclass
 from enum import Enum
 
-from . import _core
+from . import _core, _torch_compat
 
 
 class _ModuleProviderAction(Enum):
@@ -59,9 +59,20 @@ class EmptyMatchError(Exception):
 
 
 class PackagingError(Exception):
-    """Every problem found while exporting, grouped by reason."""
+    """Every problem found while exporting, grouped by reason (torch 2.x:
+    with ``debug``, the path that brought in each broken module)."""
 
-    def __init__(self, dependency_graph):
+    if _torch_compat.is_torch2():
+
+        def __init__(self, dependency_graph, debug=False):
+            self._init(dependency_graph, debug)
+
+    else:
+
+        def __init__(self, dependency_graph):
+            self._init(dependency_graph, False)
+
+    def _init(self, dependency_graph, debug):
         core = dependency_graph._graph
         for attrs in core.nodes():
             # torch asserts this while grouping; a module given an action after
@@ -71,5 +82,5 @@ class PackagingError(Exception):
 
         # Tooling (analyze.find_first_use_of_broken_modules) reads the graph.
         self.dependency_graph = dependency_graph
-        super().__init__("\n" + _core.format_packaging_error(core).lstrip("\n"))
-
+        text = _core.format_packaging_error(core, _torch_compat.torch_release(), debug)
+        super().__init__("\n" + text.lstrip("\n"))

@@ -11,7 +11,7 @@ import types
 import weakref
 from typing import Optional, Set
 
-from . import _core
+from . import _core, _torch_compat
 from ._mangling import is_mangled
 from .importer import sys_importer
 
@@ -80,9 +80,24 @@ class ExporterModules:
 
 
 def source_of_module(module: types.ModuleType) -> Optional[str]:
-    """The module's source as linecache gives it (None unless a .py file)."""
-    filename = getattr(module, "__file__", None)
-    if filename is None or not filename.endswith(".py"):
+    """The module's source as linecache gives it (None unless a .py file).
+    torch 2.x asks a SourceFileLoader for the file name first, then falls
+    back to ``__file__`` as 1.13 always does."""
+    if not _torch_compat.is_torch2():
+        filename = getattr(module, "__file__", None)
+        if filename is None or not filename.endswith(".py"):
+            return None
+        return "".join(linecache.getlines(filename, module.__dict__))
+    filename = None
+    loader = getattr(getattr(module, "__spec__", None), "loader", None)
+    if isinstance(loader, importlib.machinery.SourceFileLoader):
+        try:
+            filename = loader.get_filename(module.__name__)
+        except ImportError:
+            pass
+    if filename is None:
+        filename = getattr(module, "__file__", None)
+    if not isinstance(filename, str) or not filename.endswith(".py"):
         return None
     return "".join(linecache.getlines(filename, module.__dict__))
 

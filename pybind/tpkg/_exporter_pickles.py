@@ -42,6 +42,20 @@ class PersistentIds:
         return None
 
     def _storage_pid(self, torch, obj):
+        if _torch_compat.is_torch2():
+            # torch 2.x: typed storages by their untyped one, and bare untyped storages.
+            if isinstance(obj, torch.storage.TypedStorage):
+                storage = obj._untyped_storage
+                storage_type = getattr(torch, obj.pickle_storage_type())
+                numel = obj.size()
+            elif isinstance(obj, torch.UntypedStorage):
+                storage = obj
+                storage_type = torch.serialization.normalize_storage_type(type(obj))
+                numel = obj.nbytes()
+            else:
+                raise RuntimeError(f"storage type not recognized: {type(obj)}")
+            location = torch.serialization.location_tag(storage)
+            return ("storage", storage_type, self._storage_id(storage), location, numel)
         if not isinstance(obj, torch.storage.TypedStorage):
             # torch 1.13 fails here too (an UnboundLocalError in its exporter):
             # only storages reached through tensors can be packaged.

@@ -1,6 +1,8 @@
 """The pickler of PackageExporter.save_pickle when objects must be named
 through a custom importer (re-packaging): pickle's pure-Python pickler with
-``save_global`` resolving names through the importer."""
+``save_global`` resolving names through the importer. With the normal
+environment, torch 1.13 uses the C pickler and torch 2.x the pure-Python
+one (its _PyTorchLegacyPickler); tpkg does what the torch beside it does."""
 from pickle import (  # type: ignore[attr-defined]
     _compat_pickle,
     _extension_registry,
@@ -17,10 +19,24 @@ from pickle import (  # type: ignore[attr-defined]
 from struct import pack
 from types import FunctionType
 
+from . import _core, _torch_compat
 from .importer import Importer, ObjMismatchError, ObjNotFoundError, sys_importer
 
 
-class PackagePickler(_Pickler):
+class _PyTorchLegacyPickler(_Pickler):
+    """torch 2.x's pure-Python pickler with a settable persistent_id."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._persistent_id = None
+
+    def persistent_id(self, obj):
+        if self._persistent_id is None:
+            return super().persistent_id(obj)
+        return self._persistent_id(obj)
+
+
+class PackagePickler(_PyTorchLegacyPickler):
     """Package-aware pickler: like a normal pickler, but uses an `Importer` to
     find objects and modules to save."""
 
@@ -86,8 +102,13 @@ class PackagePickler(_Pickler):
         self.memoize(obj)  # type: ignore[attr-defined]
 
 
-def create_pickler(data_buf, importer, protocol=4):
-    """The C pickler for the normal Python environment (fast), else a PackagePickler."""
+def create_pickler(data_buf, importer, protocol=4, release=None):
+    """For the normal Python environment, the pickler of the torch beside tpkg
+    (1.13: the C pickler; 2.x: the pure-Python one), else a PackagePickler."""
     if importer is sys_importer:
+        if release is None:
+            release = _torch_compat.torch_release()
+        if release == _core.TorchRelease.TORCH_2:
+            return _PyTorchLegacyPickler(data_buf, protocol=protocol)
         return Pickler(data_buf, protocol=protocol)
     return PackagePickler(importer, data_buf, protocol=protocol)

@@ -4,8 +4,52 @@ tpkg never imports torch by itself: an object that holds tensors can only
 exist once torch has been imported, so ``loaded_torch()`` (torch if it is
 already in ``sys.modules``) is all the exporter and importer need. Without
 torch installed, every tensor-free feature still works.
+
+``torch_release()`` is the torch whose torch.package tpkg reproduces: the
+torch beside it (doc/python_module.md lists what differs between 1.13 and 2.x).
 """
+import functools
+import importlib.metadata
+import os
 import sys
+
+from . import _core
+
+# The release reproduced when no torch is installed at all: the newest one.
+_WITHOUT_TORCH = _core.TorchRelease.TORCH_2
+
+
+def torch_version():
+    """The version of the torch beside tpkg ("1.13.0a0+gitunknown",
+    "2.6.0+debian"), without importing it; None when none is installed.
+    TPKG_TORCH_VERSION overrides it (for tests and for writing packages
+    for another torch)."""
+    override = os.environ.get("TPKG_TORCH_VERSION")
+    if override:
+        return override
+    torch = sys.modules.get("torch")
+    version = getattr(torch, "__version__", None) if torch is not None else None
+    if version is not None:
+        return str(version)
+    return _installed_torch_version()
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_torch_version():
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def torch_release():
+    """The _core.TorchRelease to reproduce (tpkg/torch_release.h)."""
+    version = torch_version()
+    return _WITHOUT_TORCH if version is None else _core.torch_release_of(version)
+
+
+def is_torch2() -> bool:
+    return torch_release() == _core.TorchRelease.TORCH_2
 
 
 def loaded_torch():

@@ -8,7 +8,9 @@ pickle's dependencies, and close(): validation, hooks and the records to
 write, in order (tpkg/policy.h); the archive writer (zip_writer.h), the
 import and pickle scanners (import_scan.h, pickle_scan.h), patterns
 (glob.h) and the graph (dep_graph.h). The records, their order, the graph
-and every error match torch.package 1.13's (doc/format.md §5-§7).
+and every error match the torch.package of the torch installed beside tpkg,
+1.13 or 2.x (_torch_compat.torch_release(); doc/format.md §5-§7, §12;
+doc/python_module.md).
 """
 import collections.abc
 import io
@@ -67,18 +69,44 @@ class PackageExporter:
 
     importer: Importer
 
-    def __init__(
-        self,
-        f: Union[str, Path, BinaryIO],
-        importer: Union[Importer, Sequence[Importer]] = sys_importer,
-    ):
-        """Create an exporter.
+    if _torch_compat.is_torch2():
 
-        Args:
-            f: where to write: a ``str``/``Path`` file name or a binary I/O object.
-            importer: an Importer to find modules with, or a sequence of them
-                (an ``OrderedImporter`` is built from it).
-        """
+        def __init__(
+            self,
+            f: Union[str, Path, BinaryIO],
+            importer: Union[Importer, Sequence[Importer]] = sys_importer,
+            debug: bool = False,
+        ):
+            """Create an exporter.
+
+            Args:
+                f: where to write: a ``str``/``Path`` file name or a binary I/O object.
+                importer: an Importer to find modules with, or a sequence of them
+                    (an ``OrderedImporter`` is built from it).
+                debug: add the path to each broken module to PackagingErrors.
+            """
+            self._init(f, importer, debug)
+
+    else:
+
+        def __init__(
+            self,
+            f: Union[str, Path, BinaryIO],
+            importer: Union[Importer, Sequence[Importer]] = sys_importer,
+        ):
+            """Create an exporter.
+
+            Args:
+                f: where to write: a ``str``/``Path`` file name or a binary I/O object.
+                importer: an Importer to find modules with, or a sequence of them
+                    (an ``OrderedImporter`` is built from it).
+            """
+            self._init(f, importer, False)
+
+    def _init(self, f, importer, debug: bool):
+        # The torch whose exporter this one reproduces (tpkg/torch_release.h).
+        self._release = _torch_compat.torch_release()
+        self.debug = debug
         _torch_compat.register_importers_with_torch()
         if isinstance(f, (Path, str)):
             f = str(f)
@@ -95,7 +123,7 @@ class PackageExporter:
         # '<package.resource>') with "u needs v" edges; nodes carry how to
         # write them (see _digraph). The policy also holds the rules and hooks.
         self._modules = ExporterModules(self)
-        self._policy = _core.ExportPolicy(self._modules)
+        self._policy = _core.ExportPolicy(self._modules, self._release, debug)
         self._graph = self._policy.graph
         self.dependency_graph = DiGraph(self._graph)
         # The GlobGroup of each rule, in the policy's order (for `patterns`).
@@ -218,7 +246,7 @@ class PackageExporter:
 
         filename = self._filename(package, resource)
         data_buf = io.BytesIO()
-        pickler = create_pickler(data_buf, self.importer, protocol=pickle_protocol)
+        pickler = create_pickler(data_buf, self.importer, pickle_protocol, self._release)
         pickler.persistent_id = self._persistent_ids
         pickler.dump(obj)
         data_value = data_buf.getvalue()
@@ -336,13 +364,16 @@ class PackageExporter:
             self._policy.validate()
         except _core.PolicyError as e:
             if self._graph.has_errors():
+                if self._release == _core.TorchRelease.TORCH_2:
+                    raise PackagingError(self.dependency_graph, debug=self.debug) from None
                 raise PackagingError(self.dependency_graph) from None
             raise EmptyMatchError(str(e)) from None
 
-    def _write_close_record(self, record: str, data: Optional[bytes]):
-        """One record of the policy's close(); None is torch's _mock.py."""
+    def _write_close_record(self, record: str, data: Optional[bytes], mock_header: bytes = b""):
+        """One record of the policy's close(); None is torch's _mock.py: the
+        header the policy gives for this torch, then the file tpkg ships."""
         if data is None:
-            data = (Path(__file__).parent / "_mock.py").read_bytes()
+            data = mock_header + (Path(__file__).parent / "_mock.py").read_bytes()
         self._write(record, data)
 
     def _write_python_version(self):
@@ -367,12 +398,13 @@ class PackageExporter:
         self._finalize_zip()
 
     def _finalize_zip(self):
-        """Leave the archive closed and valid: `.data/version` last, then the
-        central directory."""
+        """Leave the archive closed and valid: what torch's writer adds last
+        (`.data/version`; torch 2.x: then `byteorder` and
+        `.data/serialization_id`), then the central directory."""
         if self._zip is None:
             return
         zip_file, self._zip = self._zip, None
-        zip_file.add_record(".data/version", b"6\n")
+        zip_file.add_torch_package_trailer(self._release)
         zip_file.finish()
         if self.buffer:
             self.buffer.flush()

@@ -12,6 +12,7 @@ import importlib.machinery
 import importlib.util
 import linecache
 import os.path
+import sys
 import types
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,12 +41,22 @@ __all__ = ["PackageImporter"]
 
 
 # Imports that are allowed even if not externed: torch implicitly depends on
-# numpy and packages cannot track it (pytorch/MultiPy#46).
+# numpy and packages cannot track it (pytorch/MultiPy#46); torch 2.x adds
+# builtins (FX GraphModules may need it and users rarely extern it).
 IMPLICIT_IMPORT_ALLOWLIST: Iterable[str] = [
     "numpy",
     "numpy.core",
     "numpy.core._multiarray_umath",
-]
+] + (["builtins"] if _torch_compat.is_torch2() else [])
+
+if _torch_compat.is_torch2():
+    # torch 2.x: names an extern module lost that old packages still use.
+    EXTERN_IMPORT_COMPAT_NAME_MAPPING: Dict[str, Dict[str, Any]] = {
+        "numpy": {
+            "str": str,
+            "bool": bool,
+        },
+    }
 
 
 class PackageImporter(Importer):
@@ -111,8 +122,8 @@ class PackageImporter(Importer):
             self.filename = "<pytorch_file_reader>"
             self._torch_reader = file_or_buffer
             return file_or_buffer
-        if isinstance(file_or_buffer, (Path, str)):
-            self.filename = str(file_or_buffer)
+        if isinstance(file_or_buffer, (os.PathLike, str) if _torch_compat.is_torch2() else (Path, str)):
+            self.filename = os.fspath(file_or_buffer)
             if os.path.isdir(self.filename):
                 return DirectoryReader(self.filename)
             return ArchiveReader(self.filename)
@@ -265,6 +276,9 @@ class PackageImporter(Importer):
             cur = cur.children[atom]
             if isinstance(cur, ExternNode):
                 module = self.modules[name] = importlib.import_module(name)
+                if _torch_compat.is_torch2():
+                    for old_name, new_name in EXTERN_IMPORT_COMPAT_NAME_MAPPING.get(name, {}).items():
+                        module.__dict__.setdefault(old_name, new_name)
                 return module
         return self._make_module(name, cur.source_file, isinstance(cur, PackageNode), parent)  # type: ignore[attr-defined]
 
@@ -349,7 +363,7 @@ class PackageImporter(Importer):
         # The stdlib fakes submodules by editing sys.modules (pytorch#57490).
         if name == "os":
             self.modules["os.path"] = cast(Any, module).path
-        elif name == "typing":
+        elif name == "typing" and sys.version_info < (3, 13):  # 3.13 removed them
             self.modules["typing.io"] = cast(Any, module).io
             self.modules["typing.re"] = cast(Any, module).re
 

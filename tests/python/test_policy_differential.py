@@ -11,6 +11,7 @@ and attributes, dependency_graph_string(), the *_modules() lists, the
 records close() writes, .data/extern_modules, the hook calls and the error
 type and text must all be identical.
 """
+import importlib.metadata
 import json
 import pathlib
 import py_compile
@@ -20,6 +21,7 @@ import sys
 import pytest
 
 pytest.importorskip("torch.package")
+TORCH_VERSION = importlib.metadata.version("torch")
 
 HERE = pathlib.Path(__file__).resolve().parent
 TUPLE = {"tuple": []}
@@ -182,7 +184,8 @@ def specs(tmp_path_factory):
     for name, (files, steps) in SCENARIOS.items():
         root = tmp_path_factory.mktemp(name)
         write_tree(root, files)
-        out[name] = {"roots": [str(root)], "steps": steps}
+        # policy_run reproduces the exporter of the torch this stack runs.
+        out[name] = {"roots": [str(root)], "steps": steps, "torch": TORCH_VERSION}
     return out
 
 

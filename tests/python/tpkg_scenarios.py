@@ -250,8 +250,12 @@ def sys_and_io(pkg, out, ctx):
 
 
 def extension_module(pkg, out, ctx):
+    import numpy
+
+    # numpy 2 moved the C extension to numpy._core (numpy.core's is a .py shim).
+    core = "numpy._core" if int(numpy.__version__.split(".")[0]) >= 2 else "numpy.core"
     with pkg.PackageExporter(out) as pe:
-        pe.save_module("numpy.core._multiarray_umath", dependencies=False)
+        pe.save_module(f"{core}._multiarray_umath", dependencies=False)
 
 
 def mocked_but_used(pkg, out, ctx):

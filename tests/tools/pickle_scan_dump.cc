@@ -4,7 +4,8 @@
 //   {"file": "a.pkl", "protocol": 3, "globals": [["torch", "FloatStorage"]], "modules": [...],
 //    "storages": [["torch", "FloatStorage", "0", true, "cpu", 6]],
 //    "reduce_packages": [["mod", "func", true]],
-//    "mock_check": {"globals": [["torch", "FloatStorage"]], "last_module": "torch"}}
+//    "mock_check": {"globals": [["torch", "FloatStorage"]], "last_module": "torch"},
+//    "modules_torch2": [...]}   (torch 2.x's save_pickle loop)
 //   {"file": "b.pkl", "error": "invalid opcode 0xff at byte 7"}
 #include <fstream>
 #include <iostream>
@@ -50,7 +51,10 @@ std::string ScanJson(const tpkg::PickleScan& s) {
     out << (i ? ", " : "") << "[" << JsonString(m.names[m.globals[i].first]) << ", "
         << JsonString(m.names[m.globals[i].second]) << "]";
   }
-  out << "], \"last_module\": " << JsonString(m.last_module) << "}";
+  out << "], \"last_module\": " << JsonString(m.last_module) << "}, \"modules_torch2\": [";
+  for (size_t i = 0; i < s.modules_torch2.size(); ++i)
+    out << (i ? ", " : "") << JsonString(s.modules_torch2[i]);
+  out << "]";
   return out.str();
 }
 

@@ -2,6 +2,8 @@
 //
 // Reads a JSON spec on stdin:
 //   {"roots": ["/tmp/x"],               // module roots searched before sys.path
+//    "torch": "2.6.0",                  // optional: the torch whose exporter to
+//                                       // reproduce (tpkg/torch_release.h; default 1.13)
 //    "steps": [["extern", include, exclude, allow_empty],
 //              ["intern", include, exclude, allow_empty],
 //              ["mock", include, exclude, allow_empty], ["deny", include, exclude],
@@ -44,7 +46,10 @@ tpkg::GlobPattern Pattern(const Json& j) {
 
 class Runner {
  public:
-  explicit Runner(const Json& spec) : env_(spec["roots"].Strings()), policy_(env_) {}
+  explicit Runner(const Json& spec)
+      : env_(spec["roots"].Strings()),
+        policy_(env_, spec.Has("torch") ? tpkg::TorchReleaseOf(spec["torch"].string)
+                                        : tpkg::TorchRelease::kTorch1_13) {}
 
   void Run(const Json& steps) {
     try {
@@ -91,8 +96,8 @@ class Runner {
   static tpkg::GlobGroup Group(const std::vector<Json>& s) {
     return tpkg::GlobGroup(Pattern(s[1]), Pattern(s[2]));
   }
-  // The dependency facts come from our pickle scanner, the 1.13 quirk of the
-  // mocked-object check included (what the tpkg exporter passes).
+  // The dependency facts come from our pickle scanner, with the policy's
+  // torch's loop (1.13's mocked-object quirk included): what the tpkg exporter passes.
   void SavePickle(const std::string& package, const std::string& resource, const std::string& hex,
                   bool dependencies) {
     std::string bytes;
@@ -101,7 +106,8 @@ class Runner {
     }
     const tpkg::PickleScan scan =
         tpkg::ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
-    policy_.SavePickle(package, resource, tpkg::TorchPickleDependencies(scan), dependencies);
+    policy_.SavePickle(package, resource, tpkg::TorchPickleDependencies(scan, policy_.release()),
+                       dependencies);
   }
   void AddHook(const std::string& kind, const std::string& label) {
     auto hook = [this, label](std::string_view module) {

@@ -43,7 +43,34 @@ std::string PythonListRepr(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::string FormatPackagingError(const DepGraph& graph) {
+std::string_view MockFileHeader(TorchRelease release) {
+  return release == TorchRelease::kTorch2 ? "# mypy: allow-untyped-defs\n" : "";
+}
+
+namespace {
+
+// torch 2.x's note under `sys` and `io` (its _DISALLOWED_MODULES).
+std::string DisallowedModuleNote(const std::string& module) {
+  return "      Note: While we usually use modules in the python standard library from the local "
+         "environment, `" +
+         module +
+         "` has a lot of system level access and therefore can pose a security risk. We heavily "
+         "recommend removing `" +
+         module +
+         "` from your packaged code. However, if that is not possible, add it to the extern "
+         "list by calling PackageExporter.extern(\"`" +
+         module + "`\")\n";
+}
+
+std::string JoinedPath(const std::vector<std::string>& path) {
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) out += (i ? " -> " : "") + path[i];
+  return out;
+}
+
+}  // namespace
+
+std::string FormatPackagingError(const DepGraph& graph, TorchRelease release, bool debug) {
   std::vector<std::pair<PackagingErrorReason, std::vector<DepGraph::NodeId>>> broken;
   for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
     const auto& error = graph.attrs(id).error;
@@ -53,7 +80,7 @@ std::string FormatPackagingError(const DepGraph& graph) {
     if (it == broken.end()) it = broken.insert(broken.end(), {*error, {}});
     it->second.push_back(id);
   }
-  if (broken.empty()) return "";
+  if (broken.empty() && release == TorchRelease::kTorch1_13) return "";
   std::string message = "\n";
   for (const auto& [reason, ids] : broken) {
     message += "* " + std::string(ReasonText(reason)) + "\n";
@@ -62,7 +89,18 @@ std::string FormatPackagingError(const DepGraph& graph) {
       if (const auto& context = graph.attrs(id).error_context) {
         message += "      Context: " + *context + "\n";
       }
+      if (release == TorchRelease::kTorch1_13) continue;
+      const std::string& name = graph.name(id);
+      if (name == "sys" || name == "io") message += DisallowedModuleNote(name);
+      if (debug) {
+        message += "      A path to " + name + ": " + JoinedPath(graph.FirstPath(name)) + "\n";
+      }
     }
+  }
+  if (release == TorchRelease::kTorch2 && !debug) {
+    message +=
+        "\nSet debug=True when invoking PackageExporter for a visualization of where broken "
+        "modules are coming from!\n";
   }
   return message;
 }
@@ -87,8 +125,10 @@ void HookHandle::Remove() {
   if (auto table = table_.lock()) table->erase(id_);
 }
 
-ExportPolicy::ExportPolicy(ModuleEnvironment& env)
+ExportPolicy::ExportPolicy(ModuleEnvironment& env, TorchRelease release, bool debug)
     : env_(env),
+      release_(release),
+      debug_(debug),
       intern_hooks_(std::make_shared<HookHandle::Table>()),
       extern_hooks_(std::make_shared<HookHandle::Table>()),
       mock_hooks_(std::make_shared<HookHandle::Table>()) {}
@@ -329,9 +369,7 @@ void ExportPolicy::CheckMockedPickle(std::string_view package, std::string_view 
 }
 
 void ExportPolicy::Validate() const {
-  if (std::string message = FormatPackagingError(graph_); !message.empty()) {
-    throw PackagingError(message);
-  }
+  if (graph_.HasErrors()) throw PackagingError(FormatPackagingError(graph_, release_, debug_));
   for (const Rule& rule : rules_) {
     if (!rule.allow_empty && !rule.was_matched) {
       throw EmptyMatchError("Exporter did not match any modules to " + rule.description +
@@ -347,14 +385,15 @@ std::vector<RuleState> ExportPolicy::Rules() const {
   return out;
 }
 
-PickleDependencies TorchPickleDependencies(const PickleScan& scan) {
+PickleDependencies TorchPickleDependencies(const PickleScan& scan, TorchRelease release) {
+  const bool torch2 = release == TorchRelease::kTorch2;
   PickleDependencies deps;
-  deps.modules = scan.modules;
-  const MockCheckInputs& check = scan.mock_check;
+  deps.modules = torch2 ? scan.modules_torch2 : scan.modules;
+  const MockCheckInputs& check = torch2 ? scan.mock_check_torch2 : scan.mock_check;
   deps.globals.reserve(check.globals.size());
   for (const auto& [module, field] : check.globals)
     deps.globals.emplace_back(check.names[module], check.names[field]);
-  deps.torch_last_module = check.last_module;
+  if (!torch2) deps.torch_last_module = check.last_module;
   return deps;
 }
 
@@ -374,11 +413,13 @@ void Emit(WriteStep step, ClosePlan& plan, const WriteSink& sink) {
 }
 
 // torch writes _mock.py unless a record of that name was written already.
-void AddMockFile(ClosePlan& plan, const WriteSink& sink) {
+void AddMockFile(ClosePlan& plan, const WriteSink& sink, TorchRelease release) {
   for (const auto& w : plan.writes) {
     if (w.record == kMockFileRecord) return;
   }
-  Emit({WriteStep::Kind::kMockFile, "_mock", std::string(kMockFileRecord), false, {}}, plan, sink);
+  Emit({WriteStep::Kind::kMockFile, "_mock", std::string(kMockFileRecord), false,
+        MockFileHeader(release)},
+       plan, sink);
 }
 
 }  // namespace
@@ -399,7 +440,7 @@ void ExportPolicy::CloseNode(DepGraph::NodeId id, ClosePlan& plan, const WriteSi
       return;
     case Action::kMock: {
       RunHooks(*mock_hooks_, module);
-      AddMockFile(plan, sink);
+      AddMockFile(plan, sink, release_);
       const auto found = env_.Find(module);  // torch imports it to ask hasattr(m, "__path__")
       if (!found) throw Error(Errc::kNotFound, "No module named '" + module + "'");
       Emit({WriteStep::Kind::kMockStub, module, RecordFor(module, found->is_package),
@@ -419,7 +460,7 @@ void ExportPolicy::CloseNode(DepGraph::NodeId id, ClosePlan& plan, const WriteSi
            plan, sink);
       return;
     }
-    case Action::kRepackagedMockModule: AddMockFile(plan, sink); return;
+    case Action::kRepackagedMockModule: AddMockFile(plan, sink, release_); return;
     case Action::kSkip:
     case Action::kDeny:  // unreachable after Validate(): DENY nodes carry an error
       return;

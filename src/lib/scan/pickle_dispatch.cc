@@ -72,14 +72,14 @@ bool Scanner::HandleScalarOp(Op op) {
 // clang-format off
 bool Scanner::HandleStringOp(Op op) {
   switch (op) {
-    case Op::kShortBinUnicode: PushBinaryStr(cursor_.ReadLE(1), true); return true;
-    case Op::kBinUnicode: PushBinaryStr(cursor_.ReadLE(4), false); return true;
-    case Op::kBinUnicode8: PushBinaryStr(cursor_.ReadLE(8), true); return true;
-    case Op::kShortBinString: PushBinaryStr(cursor_.ReadLE(1), false); return true;
+    case Op::kShortBinUnicode: PushBinaryStr(cursor_.ReadLE(1), TorchTracks::kBoth); return true;
+    case Op::kBinUnicode: PushBinaryStr(cursor_.ReadLE(4), TorchTracks::kTorch2); return true;
+    case Op::kBinUnicode8: PushBinaryStr(cursor_.ReadLE(8), TorchTracks::kBoth); return true;
+    case Op::kShortBinString: PushBinaryStr(cursor_.ReadLE(1), TorchTracks::kNo); return true;
     case Op::kBinString: {
       auto length = static_cast<int32_t>(cursor_.ReadLE(4));
       if (length < 0) Fail("BINSTRING pickle has negative byte count");
-      PushBinaryStr(static_cast<uint64_t>(length), false);
+      PushBinaryStr(static_cast<uint64_t>(length), TorchTracks::kNo);
       return true;
     }
     case Op::kString: {
@@ -150,9 +150,9 @@ bool Scanner::HandleMemoOp(Op op) {
     return static_cast<uint64_t>(index.value);
   };
   switch (op) {
-    case Op::kGet: { uint64_t i = text_index(); torch_.OnGet(i); PushMemo(i); return true; }
-    case Op::kBinGet: { uint64_t i = cursor_.ReadLE(1); torch_.OnGet(i); PushMemo(i); return true; }
-    case Op::kLongBinGet: PushMemo(cursor_.ReadLE(4)); return true;
+    case Op::kGet: { uint64_t i = text_index(); torch_.OnGet(i, true); PushMemo(i); return true; }
+    case Op::kBinGet: { uint64_t i = cursor_.ReadLE(1); torch_.OnGet(i, true); PushMemo(i); return true; }
+    case Op::kLongBinGet: { uint64_t i = cursor_.ReadLE(4); torch_.OnGet(i, false); PushMemo(i); return true; }
     case Op::kPut: PutMemo(text_index()); return true;
     case Op::kBinPut: PutMemo(cursor_.ReadLE(1)); return true;
     case Op::kLongBinPut: PutMemo(cursor_.ReadLE(4)); return true;

@@ -72,7 +72,9 @@ class Scanner {
 
   void PushTextInt(bool is_long);
   void PushLong(uint64_t length);
-  void PushBinaryStr(uint64_t length, bool torch_tracks);
+  // Which torch releases' save_pickle loops follow a string opcode.
+  enum class TorchTracks { kNo, kTorch2, kBoth };
+  void PushBinaryStr(uint64_t length, TorchTracks tracks);
   void PushTuple(std::vector<Value> items);
   void PushMemo(uint64_t index);
   void PutMemo(uint64_t index);

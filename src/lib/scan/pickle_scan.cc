@@ -25,8 +25,10 @@ PickleScan Scanner::Run() {
     }
     CheckFrameCrossing();
   }
-  result_.modules = torch_.Modules(result_.protocol);
-  result_.mock_check = torch_.MockCheck(result_.protocol);
+  result_.modules = torch_.Modules(result_.protocol, TorchRelease::kTorch1_13);
+  result_.mock_check = torch_.MockCheck(result_.protocol, TorchRelease::kTorch1_13);
+  result_.modules_torch2 = torch_.Modules(result_.protocol, TorchRelease::kTorch2);
+  result_.mock_check_torch2 = torch_.MockCheck(result_.protocol, TorchRelease::kTorch2);
   return std::move(result_);
 }
 
@@ -83,10 +85,10 @@ void Scanner::PushLong(uint64_t length) {
   Push(Value::Int(static_cast<int64_t>(v)));
 }
 
-void Scanner::PushBinaryStr(uint64_t length, bool torch_tracks) {
+void Scanner::PushBinaryStr(uint64_t length, TorchTracks tracks) {
   Value v = Value::Str(cursor_.ReadBytes(length));
   if (observer_ != nullptr) observer_->OnData(op_offset_, v.text);
-  if (torch_tracks) torch_.OnTrackedString(v);
+  if (tracks != TorchTracks::kNo) torch_.OnTrackedString(v, tracks == TorchTracks::kBoth);
   Push(std::move(v));
 }
 

@@ -1,4 +1,4 @@
-// torch_pickle_loop.cc: torch 1.13's save_pickle opcode loop, step by step.
+// torch_pickle_loop.cc: the save_pickle opcode loop of torch 1.13 and 2.x, step by step.
 #include "scan/torch_pickle_loop.h"
 
 namespace tpkg::pickle {
@@ -9,34 +9,53 @@ void TorchPickleLoop::OnGlobalOpcode(uint32_t module_id, uint32_t name_id) {
   last_global_module_ = module_id;
 }
 
-void TorchPickleLoop::OnTrackedString(const Value& str) {
-  module_ = field_;
-  field_ = str;
-  memo_[memo_count_] = str;
+void TorchPickleLoop::Strings::OnString(const Value& str) {
+  module = field;
+  field = str;
+  memo[memo_count] = str;
 }
 
-void TorchPickleLoop::OnGet(uint64_t index) {
-  module_ = field_;
-  auto it = memo_.find(index);
-  field_ = it == memo_.end() ? Value::None() : it->second;
+void TorchPickleLoop::Strings::OnGet(uint64_t index) {
+  module = field;
+  auto it = memo.find(index);
+  field = it == memo.end() ? Value::None() : it->second;
+}
+
+void TorchPickleLoop::OnTrackedString(const Value& str, bool by_torch1_13) {
+  if (by_torch1_13) torch1_13_.OnString(str);
+  torch2_.OnString(str);
+}
+
+void TorchPickleLoop::OnGet(uint64_t index, bool by_torch1_13) {
+  if (by_torch1_13) torch1_13_.OnGet(index);
+  torch2_.OnGet(index);
 }
 
 void TorchPickleLoop::OnStackGlobal(uint32_t real_module_id) {
-  const uint32_t module = IdOf(module_);
-  by_strings_.modules.Add(module != kNoString ? module : real_module_id);
-  const uint32_t field = IdOf(field_);
+  const uint32_t module = IdOf(torch1_13_.module);
+  by_strings1_13_.modules.Add(module != kNoString ? module : real_module_id);
+  const uint32_t field = IdOf(torch1_13_.field);
   // torch asserts both are str before checking; a pair that is not is no
   // object it could flag.
-  if (module != kNoString && field != kNoString) by_strings_.globals.emplace_back(module, field);
+  if (module != kNoString && field != kNoString) {
+    by_strings1_13_.globals.emplace_back(module, field);
+  }
+
+  // torch 2.x: `if module is None: continue` (its memo only holds strs).
+  const uint32_t module2 = IdOf(torch2_.module);
+  if (module2 == kNoString) return;
+  by_strings2_.modules.Add(module2);
+  const uint32_t field2 = IdOf(torch2_.field);
+  if (field2 != kNoString) by_strings2_.globals.emplace_back(module2, field2);
 }
 
-std::vector<std::string> TorchPickleLoop::Modules(int protocol) const {
+std::vector<std::string> TorchPickleLoop::Modules(int protocol, TorchRelease release) const {
   std::vector<std::string> modules;
-  for (uint32_t id : RuleFor(protocol).modules.order()) modules.emplace_back(strings_.Text(id));
+  for (uint32_t id : RuleFor(protocol, release).modules.order()) modules.emplace_back(strings_.Text(id));
   return modules;
 }
 
-MockCheckInputs TorchPickleLoop::MockCheck(int protocol) const {
+MockCheckInputs TorchPickleLoop::MockCheck(int protocol, TorchRelease release) const {
   MockCheckInputs out;
   std::unordered_map<uint32_t, uint32_t> index;  // interned id -> position in out.names
   auto name = [&](uint32_t id) {
@@ -44,10 +63,13 @@ MockCheckInputs TorchPickleLoop::MockCheck(int protocol) const {
     if (inserted) out.names.emplace_back(strings_.Text(id));
     return it->second;
   };
-  for (const auto& [module, field] : RuleFor(protocol).globals)
+  for (const auto& [module, field] : RuleFor(protocol, release).globals)
     out.globals.emplace_back(name(module), name(field));
+  // torch 2.x checks each module on its own: no last module.
+  if (release == TorchRelease::kTorch2) return out;
   if (protocol >= 4) {
-    if (module_.kind == Kind::kStr) out.last_module = std::string(module_.text);
+    const Value& module = torch1_13_.module;
+    if (module.kind == Kind::kStr) out.last_module = std::string(module.text);
   } else if (last_global_module_ != kNoString) {
     out.last_module = std::string(strings_.Text(last_global_module_));
   }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <vector>
 
@@ -266,6 +267,14 @@ void ZipWriter::AddSerializationId() {
         {std::string_view(r.full_name).substr(prefix_size), r.crc32, r.size, impl_->heads[i]});
   }
   AddRecord(kSerializationIdRecord, TorchSerializationId(impl_->prefix, written));
+}
+
+void ZipWriter::AddTorchPackageTrailer(TorchRelease release) {
+  AddRecord(".data/version", std::string_view("6\n"));
+  if (release == TorchRelease::kTorch1_13) return;
+  AddRecord("byteorder", std::endian::native == std::endian::little ? std::string_view("little")
+                                                                    : std::string_view("big"));
+  AddSerializationId();
 }
 
 uint64_t ZipWriter::Finish() {
