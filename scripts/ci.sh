@@ -33,31 +33,39 @@ summary=()
 failed=()
 
 minutes() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+# CPU seconds (user + system) of this shell's finished children, into CPU: with the wall time it
+# tells a slow machine from a busy one. `times` runs in this shell (a subshell's are its own).
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+cpu_now() {
+  times >"$cpu_file"
+  CPU=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] }
+                       printf "%d", s }' "$cpu_file")
+}
 # Prefixes every line of stdin with "$1| ", line by line.
 prefix() { sed -u "s/^/$1| /"; }
 
 # step STACK NAME CMD...: runs CMD with its output prefixed, and records its outcome.
 step() {
-  local stack=$1 name=$2 t0=$SECONDS rc
+  local stack=$1 name=$2 t0=$SECONDS cpu0 rc
   shift 2
   echo "$stack| ==> $name: $*"
+  cpu_now
+  cpu0=$CPU
   "$@" 2>&1 | prefix "$stack"
   rc=${PIPESTATUS[0]}
-  record "$stack" "$name" "$rc" $((SECONDS - t0))
+  cpu_now
+  record "$stack" "$name" "$rc" $((SECONDS - t0)) $((CPU - cpu0))
   return "$rc"
 }
 
-# record STACK NAME STATUS SECONDS
+# record STACK NAME STATUS SECONDS CPU_SECONDS
 record() {
-  local line
-  line=$(printf '%-9s %-14s %8s  ' "$1" "$2" "$(minutes "$4")")
-  if (($3 == 0)); then
-    summary+=("$line ok")
-  else
-    summary+=("$line FAILED (exit $3)")
-    failed+=("$1 $2")
-  fi
-  echo "$1| <== $2: $( (($3 == 0)) && echo ok || echo "FAILED (exit $3)") in $(minutes "$4")"
+  local line outcome="ok"
+  (($3 == 0)) || outcome="FAILED (exit $3)" failed+=("$1 $2")
+  line=$(printf '%-9s %-6s %8s (cpu %s)' "$1" "$2" "$(minutes "$4")" "$(minutes "$5")")
+  summary+=("$line $outcome")
+  echo "$1| <== $2: $outcome in $(minutes "$4") (cpu $(minutes "$5"))"
 }
 
 prepare_pid=""
@@ -83,9 +91,12 @@ fi
 
 if ((run13)); then
   if [ -n "$prepare_pid" ]; then
+    cpu_now
+    cpu0=$CPU
     wait "$prepare_pid"
     rc=$?
-    record debian13 "root" "$rc" $((SECONDS - prepare_started))
+    cpu_now
+    record debian13 "root" "$rc" $((SECONDS - prepare_started)) $((CPU - cpu0))
   else
     step debian13 "root" $SUDO bash scripts/debian13.sh --prepare
     rc=$?
@@ -100,7 +111,9 @@ fi
 
 echo "ci: summary (steps of one stack run one after the other; the debian13 root overlaps debian12)"
 for line in "${summary[@]}"; do echo "ci:   $line"; done
-echo "ci: total $(minutes $((SECONDS - started)))"
+cpu_now
+echo "ci: total $(minutes $((SECONDS - started))) (cpu $(minutes "$CPU"), $(nproc) cores," \
+  "load average now $(cut -d ' ' -f 1-3 /proc/loadavg))"
 if ((${#failed[@]})); then
   printf -v list '%s, ' "${failed[@]}"
   echo "ci: FAILED: ${list%, }" >&2
