@@ -204,6 +204,34 @@ def test_torch_loads_a_zip64_archive_past_4_gib(make_archive, tpkg_bin, corpus_d
     load_in_torch(corpus_dir / "pkg_model_numpy.pt", out)
 
 
+@pytest.mark.skipif(os.environ.get("TPKG_SLOW") != "1",
+                    reason="slow tier (TPKG_SLOW=1): writes and reads back 4 GiB")
+def test_a_real_zip64_archive_past_4_gib_opens_in_libzip_zipfile_and_torch(
+        make_archive, tpkg_bin, corpus_dir, tmp_path):
+    # The sparse test above with real bytes: the big record streamed in full from a file, then a
+    # small record whose header lies past 4 GiB, then .data/version.
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(4 * 2**30 + 99)
+        f.seek(0, os.SEEK_END)
+        f.write(b"!")
+    (tmp_path / "after.txt").write_text("after 4 GiB\n")
+    out = tmp_path / "real64.pt"
+    result = run(make_archive, out, "--from", corpus_dir / "pkg_model_numpy.pt",
+                 "--add", f"extra/big.bin={big}", "--add", f"extra/after.txt={tmp_path / 'after.txt'}")
+    big.unlink()
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_blocks * 512 > 4 * 2**30  # written out, not a hole
+    with zipfile.ZipFile(out) as z:
+        assert z.getinfo("pkg_model_numpy/extra/big.bin").file_size == 4 * 2**30 + 100
+        assert z.getinfo("pkg_model_numpy/extra/after.txt").header_offset > 4 * 2**30
+        names = [(i.filename, i.file_size) for i in z.infolist()]
+    assert libzip_entries(out) == names
+    assert run(tpkg_bin, "check", out).returncode == 0  # every CRC, the 4 GiB included
+    assert load_in_torch(corpus_dir / "pkg_model_numpy.pt", out,
+                         "extra:after.txt:after 4 GiB\n").startswith("same")
+
+
 def test_torch_loads_the_repacked_zip_tool_archive(tpkg_bin, corpus_dir, tmp_path):
     out = tmp_path / "aligned.pt"
     assert run(tpkg_bin, "repack", corpus_dir / "pkg_deflated_by_zip_tool.pt", out).returncode == 0
