@@ -3,12 +3,14 @@
 #
 #   bash scripts/debian13.sh                 # the README's set-up and test command, inside
 #   bash scripts/debian13.sh CMD [ARGS...]   # any command, run in the bound checkout
+#   bash scripts/debian13.sh --prepare       # only make the root when it is missing
 #
-# Makes a Debian 13 root with debootstrap the first time (reused afterwards), from the Debian
-# archive this machine's apt-get already uses (the only network there is), binds /proc, /sys,
-# /dev (so /dev/fuse works inside) and this checkout into it, and runs the command in the
-# checkout (as /tpkgfs inside the root) with its own build folder. Must run as root
-# (debootstrap, mount, chroot).
+# Makes a Debian 13 root the first time (reused afterwards): debootstrap from the Debian
+# archive this machine's apt-get already uses (the only network there is), then every package
+# of scripts/packages.list in one apt-get run, so that scripts/setup.sh inside finds them
+# installed and only builds. Binds /proc, /sys, /dev (so /dev/fuse works inside) and this
+# checkout into it, and runs the command in the checkout (as /tpkgfs inside the root) with its
+# own build folder. Must run as root (debootstrap, mount, chroot).
 #
 # The binds are made in a mount namespace of the command's own (unshare): nobody else sees
 # them, they never touch binds that other users of the root made, and the kernel drops them
@@ -63,9 +65,11 @@ mounts_below() {
   findmnt -rn -o TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1'
 }
 
-# Second stage, in the new mount namespace (see the end): bind, then become the command.
+# Second stage, in the new mount namespace (see the end): bind into the root given as $2, then
+# become the command.
 if [ "${1:-}" = "--in-namespace" ]; then
-  shift
+  ROOT=$2
+  shift 2
   mount -t proc proc "$ROOT/proc"
   for dir in /sys /dev; do
     mount --rbind "$dir" "$ROOT$dir"
@@ -83,11 +87,63 @@ if [ "${1:-}" = "--in-namespace" ]; then
     /bin/sh -c 'cd "$0" && exec "$@"' "$INSIDE" "$@"
 fi
 
+# Runs a command in the root $1, in a mount namespace of its own (see above).
+run_in_root() {
+  local root=$1
+  shift
+  unshare --mount --propagation slave -- "$BASH" "$0" --in-namespace "$root" "$@"
+}
+
 # Serialises the runs of this script on one root: making it, and the commands, which share its
 # /usr/local, /tmp and apt state (scripts/setup.sh installs there).
 mkdir -p "$(dirname "$ROOT")"
 exec 9>"$ROOT.lock"
 flock 9
+
+# The packages scripts/setup.sh installs: the same list on both stacks.
+setup_packages() {
+  sed -e 's/#.*//' "$CHECKOUT/scripts/packages.list" | tr -s ' \t' '\n' | grep -v '^$'
+}
+
+# Configuration of the new root at $1, before any package beyond debootstrap's.
+configure_root() {
+  local root=$1
+  {
+    echo "deb $MIRROR $SUITE main"
+    echo "deb $MIRROR $SUITE-updates main"
+    [ -z "$SECURITY_MIRROR" ] || echo "deb $SECURITY_MIRROR $SUITE-security main"
+  } >"$root/etc/apt/sources.list"
+  # No documentation or translations: smaller root, faster installs.
+  cat >"$root/etc/dpkg/dpkg.cfg.d/01-tpkgfs-nodoc" <<'END'
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/locale.alias
+END
+  # A test root that is remade when lost, not a machine to keep safe across power failures:
+  # no fsync per unpacked file (most of dpkg's time on a busy disk).
+  echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/02-tpkgfs-unsafe-io"
+  cat >"$root/etc/apt/apt.conf.d/01-tpkgfs" <<'END'
+Acquire::Languages "none";
+APT::Install-Recommends "false";
+END
+}
+
+# Installs every package of scripts/packages.list into the root at $1 in one apt-get run: one
+# download pass, one dpkg run, no recommends; eatmydata drops the maintainer scripts' fsyncs
+# too. Output goes to $ROOT.packages.log.
+install_setup_packages() {
+  local root=$1 packages
+  packages=$(setup_packages | tr '\n' ' ')
+  run_in_root "$root" sh -c "export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq &&
+    eatmydata apt-get install -y -q --no-install-recommends $packages &&
+    apt-get clean" >"$ROOT.packages.log" 2>&1 || {
+    tail -n 20 "$ROOT.packages.log" >&2
+    die "installing the packages of scripts/packages.list failed (log: $ROOT.packages.log)"
+  }
+}
 
 create_root() {
   command -v debootstrap >/dev/null || {
@@ -104,28 +160,21 @@ create_root() {
   done
   [ -z "$(mounts_below "$staging")" ] || die "cannot unmount what is mounted in $staging"
   rm -rf --one-file-system "$staging"
-  log "creating $ROOT from $MIRROR ($SUITE); this takes several minutes"
-  local started=$SECONDS
-  debootstrap --variant=minbase "$SUITE" "$staging" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 || {
+  log "creating $ROOT from $MIRROR ($SUITE)"
+  local started=$SECONDS step=$SECONDS
+  debootstrap --variant=minbase --include=eatmydata "$SUITE" "$staging" "$MIRROR" \
+    >"$ROOT.debootstrap.log" 2>&1 || {
     tail -n 20 "$ROOT.debootstrap.log" >&2
     die "debootstrap failed (log: $ROOT.debootstrap.log)"
   }
-  {
-    echo "deb $MIRROR $SUITE main"
-    echo "deb $MIRROR $SUITE-updates main"
-    [ -z "$SECURITY_MIRROR" ] || echo "deb $SECURITY_MIRROR $SUITE-security main"
-  } >"$staging/etc/apt/sources.list"
-  # No documentation or translations: smaller root, faster installs.
-  cat >"$staging/etc/dpkg/dpkg.cfg.d/01-tpkgfs-nodoc" <<'EOF'
-path-exclude=/usr/share/doc/*
-path-include=/usr/share/doc/*/copyright
-path-exclude=/usr/share/man/*
-path-exclude=/usr/share/locale/*
-path-include=/usr/share/locale/locale.alias
-EOF
-  echo 'Acquire::Languages "none";' >"$staging/etc/apt/apt.conf.d/01-tpkgfs-nolang"
-  touch "$staging/$COMPLETE_MARK"
   [ -z "$(mounts_below "$staging")" ] || die "debootstrap left mounts in $staging"
+  log "debootstrap took $((SECONDS - step)) s; installing the packages of scripts/packages.list"
+  configure_root "$staging"
+  step=$SECONDS
+  install_setup_packages "$staging"
+  log "the packages took $((SECONDS - step)) s ($(grep -c '^Setting up' "$ROOT.packages.log")" \
+    "set up, log: $ROOT.packages.log)"
+  touch "$staging/$COMPLETE_MARK"
   mv "$staging" "$ROOT"
   log "created $ROOT in $((SECONDS - started)) s"
 }
@@ -135,10 +184,14 @@ if [ ! -f "$ROOT/$COMPLETE_MARK" ]; then
   create_root
 fi
 
+if [ "${1:-}" = "--prepare" ]; then
+  log "$ROOT is ready"
+  exit 0
+fi
 if (($# == 0)); then
   set -- bash -c 'bash scripts/setup.sh && bash scripts/test.sh'
 fi
 # A new mount namespace whose mounts are slaves of this one's (they see later host mounts;
-# theirs never propagate back). unshare execs, so the command keeps this process id (signals
-# reach it) and the lock on fd 9.
-exec unshare --mount --propagation slave -- "$BASH" "$0" --in-namespace "$@"
+# theirs never propagate back). exec, so the command keeps this process id (signals reach it)
+# and the lock on fd 9.
+exec unshare --mount --propagation slave -- "$BASH" "$0" --in-namespace "$ROOT" "$@"

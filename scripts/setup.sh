@@ -1,26 +1,13 @@
 #!/usr/bin/env bash
-# Set up a Debian 12 machine for tpkgfs: install every build and test
+# Set up a Debian 12 or 13 machine for tpkgfs: install every build and test
 # dependency from Debian's archive, then configure, build and install
 # (tpkgfs and tpkg on PATH, the tpkg module importable by /usr/bin/python3).
 # Idempotent and fast when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(
-  # build
-  g++ gcc meson ninja-build pkg-config
-  libfuse3-dev fuse3 libzip-dev zlib1g-dev libisal-dev libboost-program-options-dev
-  nlohmann-json3-dev
-  python3-dev pybind11-dev libgtest-dev googletest
-  # reference implementation and test runners
-  python3-torch python3-numpy python3-pytest
-  # tools the tests and benchmarks drive
-  graphviz fuse-zip vim-nox sed zip unzip psmisc util-linux mount procps time
-  # reading the installed man pages and using the bash completion
-  man-db bash-completion
-  # scripts/bench_write_back.sh REFLINK=1: a loop-mounted XFS with reflinks
-  xfsprogs
-)
+# The list lives in scripts/packages.list, which scripts/debian13.sh reads too.
+mapfile -t PACKAGES < <(sed -e 's/#.*//' scripts/packages.list | tr -s ' \t' '\n' | grep -v '^$')
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -21,15 +21,20 @@ uint16_t VersionNeeded(const RecordLayout& r) {
   return r.method == kMethodDeflate ? kVersionDeflate : 0;
 }
 
-// miniz's local ZIP64 block: [size, 0] for big records, then the header
-// offset past 4 GiB (non-standard, but what torch writes).
+// The local ZIP64 block: [0, 0] for records of 4 GiB or more, then the header offset past
+// 4 GiB (non-standard, but what torch writes). The sizes are deferred to the data descriptor
+// like the CRC, so they are 0 here, and the 32-bit size slots hold 0xFFFFFFFF, which is what
+// makes a reader look at this block (doc/format.md §2.2). torch (miniz) writes [size, 0] behind
+// 32-bit zeros instead: Debian 13's libzip 1.11 then refuses the archive as inconsistent
+// (ZIP_CHECKCONS), and Debian 12's libzip 1.7 refuses any non-zero local size next to a
+// descriptor; this layout opens in both, and in torch and Python's zipfile.
 std::string LocalZip64Block(const RecordLayout& r) {
   std::string block;
   if (!r.zip64_sizes() && !r.zip64_offset()) return block;
   const int fields = (r.zip64_sizes() ? 2 : 0) + (r.zip64_offset() ? 1 : 0);
   Append16(block, kZip64ExtraId);
   Append16(block, 8 * fields);
-  if (r.zip64_sizes()) Append64(block, r.size), Append64(block, 0);
+  if (r.zip64_sizes()) Append64(block, 0), Append64(block, 0);
   if (r.zip64_offset()) Append64(block, r.offset);
   return block;
 }
@@ -80,7 +85,9 @@ void AppendLocalHeader(std::string& out, const RecordLayout& r) {
   Append16(out, r.method);
   AppendDosTime(out, r);
   Append32(out, 0);  // CRC-32: in the descriptor
-  Append64(out, 0);  // both sizes: in the descriptor
+  // Both sizes: in the descriptor; 0xFFFFFFFF points at the ZIP64 block when they need it.
+  Append32(out, r.zip64_sizes() ? kMax32 : 0);
+  Append32(out, r.zip64_sizes() ? kMax32 : 0);
   Append16(out, r.full_name.size());
   Append16(out, zip64.size() + time.size() + 4 + pad);
   out += r.full_name;

@@ -8,6 +8,8 @@
 //   | local header       | version 0 (20 deflated), flags 0x0808 (0x0800 if empty),  |
 //   |                    | time/date/CRC/sizes 0, then ZIP64 block if needed, then    |
 //   |                    | `FB` + pad x 'Z' so the data starts on a 64-byte boundary  |
+//   |                    | (ours differs for records >= 4 GiB: sizes 0xFFFFFFFF and   |
+//   |                    | a ZIP64 block of [0, 0], see zip_layout.cc)                |
 //   | data descriptor    | signed; 16 bytes, 24 when the local header has ZIP64;     |
 //   |                    | none for a 0-byte record                                  |
 //   | central header     | real CRC/sizes/offset, 0xFFFFFFFF + ZIP64 block if >= 4 GiB|

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Set up and run every test on both supported stacks (what .ci/run runs):
+#
+#   bash scripts/ci.sh              # Debian 12 (this machine) and Debian 13 (a debootstrap root)
+#   bash scripts/ci.sh debian12     # only this machine: scripts/setup.sh && scripts/test.sh
+#   bash scripts/ci.sh debian13     # only the Debian 13 root (scripts/debian13.sh)
+#
+# With both, the Debian 13 root is made (when missing; scripts/debian13.sh --prepare) in the
+# background while the Debian 12 stack sets up, builds and tests: making the root is mostly
+# download and dpkg, the other mostly compiling and testing, so they overlap well. Then the
+# Debian 13 stack sets up and tests inside the root. Every output line starts with its stack
+# ("debian12| ", "debian13| "). A failure of either stack fails the run: both still run, and
+# the summary at the end names every step that failed, with its exit status and time.
+# Must run as root (or with sudo) on Debian 12, like scripts/setup.sh and scripts/debian13.sh.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1  # pytest's lines reach the prefixing pipe as they happen
+
+usage() { echo "usage: bash scripts/ci.sh [debian12|debian13]..." >&2; exit 2; }
+run12=0 run13=0
+(($#)) || set -- debian12 debian13
+for stack in "$@"; do
+  case "$stack" in
+    debian12) run12=1 ;;
+    debian13) run13=1 ;;
+    *) usage ;;
+  esac
+done
+
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+started=$SECONDS
+summary=()
+failed=()
+
+minutes() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+# CPU seconds (user + system) of this shell's finished children, into CPU: with the wall time it
+# tells a slow machine from a busy one. `times` runs in this shell (a subshell's are its own).
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+cpu_now() {
+  times >"$cpu_file"
+  CPU=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] }
+                       printf "%d", s }' "$cpu_file")
+}
+# Prefixes every line of stdin with "$1| ", line by line.
+prefix() { sed -u "s/^/$1| /"; }
+
+# step STACK NAME CMD...: runs CMD with its output prefixed, and records its outcome.
+step() {
+  local stack=$1 name=$2 t0=$SECONDS cpu0 rc
+  shift 2
+  echo "$stack| ==> $name: $*"
+  cpu_now
+  cpu0=$CPU
+  "$@" 2>&1 | prefix "$stack"
+  rc=${PIPESTATUS[0]}
+  cpu_now
+  record "$stack" "$name" "$rc" $((SECONDS - t0)) $((CPU - cpu0))
+  return "$rc"
+}
+
+# record STACK NAME STATUS SECONDS CPU_SECONDS
+record() {
+  local line outcome="ok"
+  (($3 == 0)) || outcome="FAILED (exit $3)" failed+=("$1 $2")
+  line=$(printf '%-9s %-6s %8s (cpu %s)' "$1" "$2" "$(minutes "$4")" "$(minutes "$5")")
+  summary+=("$line $outcome")
+  echo "$1| <== $2: $outcome in $(minutes "$4") (cpu $(minutes "$5"))"
+}
+
+prepare_pid=""
+if ((run13)); then
+  # debootstrap comes from this machine's apt; installed first, so that its apt-get never runs
+  # at the same time as the one of scripts/setup.sh below.
+  if ! command -v debootstrap >/dev/null; then
+    step debian13 "debootstrap" $SUDO sh -c 'export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap'
+  fi
+  prepare_started=$SECONDS
+  if ((run12)); then
+    echo "debian13| ==> root: made in the background while debian12 runs"
+    { $SUDO bash scripts/debian13.sh --prepare 2>&1 | prefix debian13; } &
+    prepare_pid=$!
+  fi
+fi
+
+if ((run12)); then
+  step debian12 "setup" bash scripts/setup.sh &&
+    step debian12 "tests" bash scripts/test.sh
+fi
+
+if ((run13)); then
+  if [ -n "$prepare_pid" ]; then
+    cpu_now
+    cpu0=$CPU
+    wait "$prepare_pid"
+    rc=$?
+    cpu_now
+    record debian13 "root" "$rc" $((SECONDS - prepare_started)) $((CPU - cpu0))
+  else
+    step debian13 "root" $SUDO bash scripts/debian13.sh --prepare
+    rc=$?
+  fi
+  # Its own build folder (build-debian13), whatever TPKG_BUILD_DIR says for this machine.
+  ((rc == 0)) &&
+    step debian13 "setup" $SUDO env -u TPKG_BUILD_DIR bash scripts/debian13.sh \
+      bash scripts/setup.sh &&
+    step debian13 "tests" $SUDO env -u TPKG_BUILD_DIR bash scripts/debian13.sh \
+      bash scripts/test.sh
+fi
+
+echo "ci: summary (steps of one stack run one after the other; the debian13 root overlaps debian12)"
+for line in "${summary[@]}"; do echo "ci:   $line"; done
+cpu_now
+echo "ci: total $(minutes $((SECONDS - started))) (cpu $(minutes "$CPU"), $(nproc) cores," \
+  "load average now $(cut -d ' ' -f 1-3 /proc/loadavg))"
+if ((${#failed[@]})); then
+  printf -v list '%s, ' "${failed[@]}"
+  echo "ci: FAILED: ${list%, }" >&2
+  exit 1
+fi
+echo "ci: every stack passed"
