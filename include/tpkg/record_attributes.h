@@ -12,7 +12,7 @@
 //                           user.tpkg.shape       [4, 6]  (of the first tensor on it)
 //                           user.tpkg.tensors     one "pickle path dtype[shape]" per line
 //
-//   tpkg::RecordAttributes a = tpkg::RecordAttributes::Compute(records);
+//   tpkg::RecordXattrs a = tpkg::RecordXattrs::Compute(records);
 //   for (const auto& [name, value] : a.Of(".data/0.storage")) ...
 //
 // Computed once over all records (every pickle is decoded, never executed);
@@ -34,12 +34,12 @@ namespace tpkg {
 
 inline constexpr std::string_view kAttributePrefix = "user.tpkg.";
 
-class RecordAttributes {
+class RecordXattrs {
  public:
   using List = std::vector<std::pair<std::string, std::string>>;
 
   // Throws Error only when a record cannot be read.
-  static RecordAttributes Compute(const RecordSource& records);
+  static RecordXattrs Compute(const RecordSource& records);
 
   // The attributes of `record` (name without the prefix folder), in the
   // order of the table above; empty when it has none.

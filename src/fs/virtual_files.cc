@@ -52,11 +52,11 @@ std::shared_ptr<const std::string> VirtualFiles::Content(size_t slot) const {
   return generated_.Content(paths_.at(slot));
 }
 
-std::shared_ptr<const RecordAttributes> VirtualFiles::Attributes() const {
+std::shared_ptr<const RecordXattrs> VirtualFiles::Attributes() const {
   std::lock_guard lock(attributes_mu_);
   const uint64_t epoch = epoch_.load(std::memory_order_acquire);
   if (!attributes_ || attributes_epoch_ != epoch) {
-    attributes_ = std::make_shared<const RecordAttributes>(RecordAttributes::Compute(*source_));
+    attributes_ = std::make_shared<const RecordXattrs>(RecordXattrs::Compute(*source_));
     attributes_epoch_ = epoch;
   }
   return attributes_;

@@ -62,10 +62,10 @@ class VirtualFiles {
   // The records changed: the next Content() runs the analysis again.
   void Invalidate() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
 
-  // The extended attributes of every record (tpkg/record_attributes.h), for
+  // The extended attributes of every record (tpkg/record_attributes.h: RecordXattrs), for
   // any model file, computed from the current records on first use and again
   // after Invalidate(). Throws Error when a record cannot be read.
-  std::shared_ptr<const RecordAttributes> Attributes() const;
+  std::shared_ptr<const RecordXattrs> Attributes() const;
 
  private:
   GeneratedFiles Generate() const;  // never throws: failures land in the result
@@ -81,7 +81,7 @@ class VirtualFiles {
   mutable GeneratedFiles generated_;                  // guarded by mu_
   mutable std::mutex attributes_mu_;  // never held with mu_
   mutable uint64_t attributes_epoch_ = 0;                       // guarded by attributes_mu_
-  mutable std::shared_ptr<const RecordAttributes> attributes_;  // guarded by attributes_mu_
+  mutable std::shared_ptr<const RecordXattrs> attributes_;  // guarded by attributes_mu_
 };
 
 }  // namespace tpkg::fs

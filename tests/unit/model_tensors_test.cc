@@ -16,7 +16,7 @@ namespace {
 
 std::string Corpus(const std::string& name) { return std::string(TPKG_CORPUS_DIR) + "/" + name; }
 
-std::string Value(const RecordAttributes::List& list, const std::string& name) {
+std::string Value(const RecordXattrs::List& list, const std::string& name) {
   for (const auto& [n, v] : list) {
     if (n == name) return v;
   }
@@ -80,9 +80,9 @@ TEST(ModelDiff, DifferentPackagesDiffer) {
   EXPECT_TRUE(lin_removed);
 }
 
-TEST(RecordAttributes, SourcesPicklesAndStorages) {
+TEST(RecordXattrs, SourcesPicklesAndStorages) {
   const ZipReader zip = ZipReader::Open(Corpus("pkg_shared_views.pt"));
-  const RecordAttributes a = RecordAttributes::Compute(ZipRecordSource(zip));
+  const RecordXattrs a = RecordXattrs::Compute(ZipRecordSource(zip));
   const auto& storage = a.Of(".data/0.storage");
   EXPECT_EQ(Value(storage, "user.tpkg.dtype"), "float32");
   EXPECT_EQ(Value(storage, "user.tpkg.numel"), "24");
@@ -96,7 +96,7 @@ TEST(RecordAttributes, SourcesPicklesAndStorages) {
   EXPECT_TRUE(a.Of(".data/version").empty());
 
   const ZipReader mocked = ZipReader::Open(Corpus("pkg_mocked.pt"));
-  const RecordAttributes m = RecordAttributes::Compute(ZipRecordSource(mocked));
+  const RecordXattrs m = RecordXattrs::Compute(ZipRecordSource(mocked));
   bool saw_mock = false;
   bool saw_intern = false;
   for (const ZipEntry& e : mocked.entries()) {

@@ -1,4 +1,4 @@
-// record_attributes.cc: RecordAttributes::Compute() (tpkg/record_attributes.h).
+// record_attributes.cc: RecordXattrs::Compute() (tpkg/record_attributes.h).
 #include "tpkg/record_attributes.h"
 
 #include <algorithm>
@@ -24,7 +24,7 @@ std::string Attr(std::string_view name) {
 }
 
 void AddSources(const RecordSource& records, const std::vector<std::string>& names,
-                std::unordered_map<std::string, RecordAttributes::List>& out) {
+                std::unordered_map<std::string, RecordXattrs::List>& out) {
   std::set<std::string> mocked;
   try {
     const Metadata m = RegenerateMetadata(records);
@@ -51,7 +51,7 @@ struct StorageFacts {
 };
 
 void AddPickles(const RecordSource& records, FileKind kind,
-                std::unordered_map<std::string, RecordAttributes::List>& out) {
+                std::unordered_map<std::string, RecordXattrs::List>& out) {
   std::vector<std::pair<std::string, StorageFacts>> storages;  // in first-seen order
   for (const ModelPickle& p : ModelPickles(records, kind)) {
     const std::string bytes = records.ReadRecord(p.record);
@@ -89,15 +89,15 @@ void AddPickles(const RecordSource& records, FileKind kind,
 
 }  // namespace
 
-RecordAttributes RecordAttributes::Compute(const RecordSource& records) {
-  RecordAttributes a;
+RecordXattrs RecordXattrs::Compute(const RecordSource& records) {
+  RecordXattrs a;
   const FileKind kind = DetectFileKind(records);
   if (kind == FileKind::kTorchPackage) AddSources(records, records.RecordNames(), a.by_record_);
   AddPickles(records, kind, a.by_record_);
   return a;
 }
 
-const RecordAttributes::List& RecordAttributes::Of(std::string_view record) const {
+const RecordXattrs::List& RecordXattrs::Of(std::string_view record) const {
   static const List kNone;
   auto it = by_record_.find(std::string(record));
   return it == by_record_.end() ? kNone : it->second;
