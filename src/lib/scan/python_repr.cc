@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "base/utf8.h"
+
 namespace tpkg::pickle {
 namespace {
 
@@ -35,24 +37,6 @@ void AppendHex(std::string& out, const char* prefix, uint32_t value, int digits)
   char buf[16];
   std::snprintf(buf, sizeof buf, "%s%0*x", prefix, digits, value);
   out += buf;
-}
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // UTF-8 with 'surrogatepass': encoded surrogates are code points too.
@@ -105,7 +89,7 @@ std::string ReprCodePoints(const std::vector<uint32_t>& cps, bool ascii_only) {
     } else if (cp < 0x7F) {
       out += static_cast<char>(cp);
     } else if (!ascii_only && IsPrintableNonAscii(cp)) {
-      AppendUtf8(out, cp);
+      AppendUtf8(cp, out);  // base/utf8.h: surrogates as-is, as CPython's str holds them
     } else if (cp < 0x100) {
       AppendHex(out, "\\x", cp, 2);
     } else if (cp < 0x10000) {
