@@ -2,13 +2,14 @@
 # Set up and run every test on both supported stacks (what .ci/run runs):
 #
 #   bash scripts/ci.sh              # Debian 12 (this machine) and Debian 13 (a debootstrap root)
-#   bash scripts/ci.sh debian12     # only this machine: scripts/setup.sh && scripts/test.sh
+#   bash scripts/ci.sh debian12     # only this machine: setup.sh, test.sh, then fuzz.sh 10
 #   bash scripts/ci.sh debian13     # only the Debian 13 root (scripts/debian13.sh)
 #
 # With both, the Debian 13 root is made (when missing; scripts/debian13.sh --prepare) in the
-# background while the Debian 12 stack sets up, builds and tests: making the root is mostly
-# download and dpkg, the other mostly compiling and testing, so they overlap well. Then the
-# Debian 13 stack sets up and tests inside the root. Every output line starts with its stack
+# background while the Debian 12 stack sets up and builds: making the root is mostly download
+# and dpkg, the other mostly compiling, so they overlap well. Debian 12's tests and a short
+# fuzzing run (scripts/fuzz.sh, TPKG_FUZZ_SECONDS per target, default 10) then run while the
+# Debian 13 stack sets up and builds inside the root; Debian 13's tests come last. Every output line starts with its stack
 # ("debian12| ", "debian13| "). A failure of either stack fails the run: both still run, and
 # the summary at the end names every step that failed, with its exit status and time.
 # Must run as root (or with sudo) on Debian 12, like scripts/setup.sh and scripts/debian13.sh.
@@ -84,10 +85,44 @@ if ((run13)); then
   fi
 fi
 
+# Debian 12's tests (then a short fuzzing run of every parser, scripts/fuzz.sh) run in the
+# background while the Debian 13 stack sets up and builds: a test suite waits on mounts,
+# fsyncs and torch's start-up as much as it computes, so the two overlap well on 2 cores.
+# Debian 13's own tests start only after them (two suites at once would make the tests'
+# timeouts meet a machine twice as slow).
+lane12_pid=""
+lane12_status=$(mktemp)
+trap 'rm -f "$cpu_file" "$lane12_status"' EXIT
 if ((run12)); then
-  step debian12 "setup" bash scripts/setup.sh &&
-    step debian12 "tests" bash scripts/test.sh
+  if step debian12 "setup" bash scripts/setup.sh; then
+    lane12_started=$SECONDS
+    {
+      t0=$SECONDS
+      bash scripts/test.sh 2>&1 | prefix debian12
+      echo "tests ${PIPESTATUS[0]} $((SECONDS - t0))" >>"$lane12_status"
+      t0=$SECONDS
+      bash scripts/fuzz.sh "${TPKG_FUZZ_SECONDS:-10}" 2>&1 | prefix debian12
+      echo "fuzz ${PIPESTATUS[0]} $((SECONDS - t0))" >>"$lane12_status"
+    } &
+    lane12_pid=$!
+    echo "debian12| ==> tests, then fuzz: in the background while debian13 sets up"
+  fi
 fi
+
+# Waits for the Debian 12 lane and records its steps (CPU time is the lane's as a whole, on
+# the fuzz line).
+finish_lane12() {
+  [ -n "$lane12_pid" ] || return 0
+  cpu_now
+  local cpu0=$CPU name rc secs
+  wait "$lane12_pid"
+  cpu_now
+  lane12_pid=""
+  while read -r name rc secs; do
+    record debian12 "$name" "$rc" "$secs" $([ "$name" = fuzz ] && echo $((CPU - cpu0)) || echo 0)
+  done <"$lane12_status"
+  grep -q '^fuzz ' "$lane12_status" || record debian12 "lane" 1 $((SECONDS - lane12_started)) 0
+}
 
 if ((run13)); then
   if [ -n "$prepare_pid" ]; then
@@ -104,10 +139,14 @@ if ((run13)); then
   # Its own build folder (build-debian13), whatever TPKG_BUILD_DIR says for this machine.
   ((rc == 0)) &&
     step debian13 "setup" $SUDO env -u TPKG_BUILD_DIR bash scripts/debian13.sh \
-      bash scripts/setup.sh &&
+      bash scripts/setup.sh
+  setup13=$?
+  finish_lane12
+  ((rc == 0 && setup13 == 0)) &&
     step debian13 "tests" $SUDO env -u TPKG_BUILD_DIR bash scripts/debian13.sh \
       bash scripts/test.sh
 fi
+finish_lane12
 
 echo "ci: summary (steps of one stack run one after the other; the debian13 root overlaps debian12)"
 for line in "${summary[@]}"; do echo "ci:   $line"; done
