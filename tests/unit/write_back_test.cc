@@ -245,6 +245,9 @@ TEST_F(WriteBackTest, UnchangedDeflatedRecordsStayDeflated) {
   for (const ZipEntry& before : zip_->entries()) {
     const ZipEntry* after = saved.Find(before.name);
     ASSERT_TRUE(after) << before.name;
+    // torch 2.x archives: derived from every record's name and CRC, so a save that adds a
+    // record writes it anew (serialization_id_test and write_back_torch2_test check its value).
+    if (before.name == ".data/serialization_id") continue;
     EXPECT_EQ(after->method, before.method) << before.name;
     EXPECT_EQ(RawBytes(saved, *after), RawBytes(*zip_, before)) << before.name;
     deflated += before.method == kMethodDeflate;
