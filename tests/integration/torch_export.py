@@ -5,19 +5,25 @@
     torch_export.py load-package ARCHIVE    # {"X": m.X, "t": [...], "externs": [...]}
     torch_export.py load-checkpoint ARCHIVE # {"a": [...], "b": [...]}
     torch_export.py rewrite ARCHIVE OUT     # torch's own writer over ARCHIVE's records
+    torch_export.py serialization-id ARCHIVE SCRATCH  # {"ours": ARCHIVE's id, "torch": torch's}
 
 `rewrite` feeds every record but `.data/serialization_id`, in order, to
 torch._C.PyTorchFileWriter (what torch.save and PackageExporter write
-through), so OUT is what torch writes for exactly those records.
+through), so OUT is what torch writes for exactly those records
+(tests/torch_writer.py); `serialization-id` does so in SCRATCH and compares
+only the `.data/serialization_id` torch writes (for archives torch's writer
+would not reproduce byte for byte: attributes, folder entries, deflate).
 """
 import json
 import pathlib
 import sys
 import warnings
-import zipfile
 
 import torch
 from torch.package import PackageExporter, PackageImporter
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))  # tests/: torch_writer
+from torch_writer import rewrite_with_torch, torch_serialization_id  # noqa: E402
 
 warnings.simplefilter("ignore")  # TypedStorage deprecation in torch 2.x's exporter
 
@@ -45,18 +51,13 @@ def load_checkpoint(archive):
 
 
 def rewrite(archive, out):
-    with zipfile.ZipFile(archive) as zf:
-        infos = zf.infolist()
-        prefix = infos[0].filename.split("/", 1)[0] + "/"
-        writer = torch._C.PyTorchFileWriter(out)
-        for info in infos:
-            name = info.filename[len(prefix):]
-            if name != ".data/serialization_id":
-                data = zf.read(info)
-                writer.write_record(name, data, len(data))
-        writer.write_end_of_file()
-        del writer
+    rewrite_with_torch(archive, out)
     return {"same": pathlib.Path(archive).read_bytes() == pathlib.Path(out).read_bytes()}
+
+
+def serialization_id(archive, scratch):
+    ours, theirs = torch_serialization_id(archive, scratch)
+    return {"ours": ours, "torch": theirs}
 
 
 def main():
@@ -67,7 +68,7 @@ def main():
         checkpoint(*args)
     else:
         result = {"load-package": load_package, "load-checkpoint": load_checkpoint,
-                  "rewrite": rewrite}[command](*args)
+                  "rewrite": rewrite, "serialization-id": serialization_id}[command](*args)
         print(json.dumps(result))
 
 

@@ -99,3 +99,13 @@ def torch_check(cases):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
+
+
+def torch_serialization_id(archive, scratch):
+    """{"ours": `archive`'s `.data/serialization_id`, "torch": the one torch's own writer writes
+    for exactly its records} (torch_export.py serialization-id, with the stack's torch)."""
+    run = subprocess.run([PYTHON, str(pathlib.Path(__file__).parent / "torch_export.py"),
+                          "serialization-id", str(archive), str(scratch)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)

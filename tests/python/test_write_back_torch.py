@@ -16,6 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from torch.package import PackageImporter  # noqa: E402
+from torch_writer import SERIALIZATION_ID, torch_serialization_id  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -197,13 +198,23 @@ def test_zip_tool_archive_with_directory_entries_and_deflate(corpus_dir, tmp_pat
     run_edit(edit_archive, archive, "put", "corpus_models/util.py", util.replace("* math.pi", "* math.pi * 2"))
     check_container(archive, tpkg_bin)
     new = {i.filename: i for i in zipfile.ZipFile(archive).infolist()}
-    # Original order, directory entries dropped, `.data/version` moved last as torch writes it.
-    version = "pkg_model_numpy/.data/version"
-    # The folder entries are kept in place (but the prefix folder's own), the version goes last.
+    # Original order (the zip tool's, sorted by name), the folder entries kept in place but the
+    # prefix folder's own, and torch's trailer last: `.data/version`; for an archive of torch 2.x
+    # (the corpus is made by the stack's torch) then `.data/serialization_id`. Its `byteorder`
+    # stays where the zip tool put it: records other than the trailer's follow it, so torch's
+    # finish step did not write it there.
     root = "pkg_model_numpy/"
-    assert list(new) == [n for n in old if n not in (root, version)] + [version]
+    serialization_id = root + SERIALIZATION_ID
+    trailer = [root + ".data/version"] + [serialization_id] * (serialization_id in old)
+    assert list(new) == [n for n in old if n not in (root, *trailer)] + trailer
     for name, info in old.items():
-        if name in new and not name.endswith("util.py"):
+        # The id is derived from every record's CRC: the edit changes it (checked below).
+        if name in new and not name.endswith("util.py") and name != serialization_id:
             assert (new[name].compress_type, new[name].CRC) == (info.compress_type, info.CRC), name
+    if serialization_id in old:
+        ours, theirs = torch_serialization_id(archive, tmp_path / "by_torch")
+        assert ours == theirs
+        assert ours != zipfile.ZipFile(corpus_dir / "pkg_deflated_by_zip_tool.pt").read(
+            serialization_id).decode()
     assert any(i.compress_type == zipfile.ZIP_DEFLATED for i in new.values())
     assert torch.allclose(model_output(archive), before * 2)
