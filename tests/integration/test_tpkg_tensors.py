@@ -61,14 +61,21 @@ MAKE_FILES = textwrap.dedent("""
     if hasattr(torch, "export") and hasattr(torch.export, "save"):
         ep = torch.export.export(Block(), (torch.ones(1, 3),))
         torch.export.save(ep, out + "/model.pt2")
+        weights = [*ep.state_dict, *ep.constants]  # serialized_{state_dict,constants}.pt
     else:  # torch 1.13: torch 2.6's layout, a plain ZIP with torch.save files nested as records
         import io, zipfile
-        state = io.BytesIO()
-        torch.save(dict(Block().state_dict(keep_vars=True)), state)
+        block = Block()
+        state, constants = io.BytesIO(), io.BytesIO()
+        torch.save(dict(block.state_dict(keep_vars=True)), state)
+        torch.save({"const": block.const}, constants)  # what torch.export lifts as a constant
         with zipfile.ZipFile(out + "/model.pt2", "w") as z:
             z.writestr("serialized_exported_program.json", "{}")
             z.writestr("serialized_state_dict.pt", state.getvalue())
+            z.writestr("serialized_constants.pt", constants.getvalue())
             z.writestr("version", "3")
+        weights = [*block.state_dict(), "const"]
+    with open(out + "/model.pt2.weights", "w") as f:
+        f.write(" ".join(weights))
 """)
 
 
@@ -143,8 +150,12 @@ def test_every_file_has_its_kind(ours, corpus_dir, made_dir):
     assert ours[str(made_dir / "script.pt")]["kind"] == "torchscript"
     assert ours[str(TORCH2 / "save.pt")]["kind"] == "torch.save"
     assert ours[str(made_dir / "model.pt2")]["kind"] == "torch.export"
-    assert sorted(t["path"] for t in ours[str(made_dir / "model.pt2")]["tensors"]) == [
-        "lin.bias", "lin.weight", "running"]
+    # The parameters, the buffer and the plain tensor attribute torch.export lifts as a
+    # constant, as the torch that saved it names them.
+    weights = (made_dir / "model.pt2.weights").read_text().split()
+    assert sorted(weights) == ["const", "lin.bias", "lin.weight", "running"]
+    paths = [t["path"] for t in ours[str(made_dir / "model.pt2")]["tensors"]]
+    assert sorted(paths) == sorted(weights)
 
 
 def test_tensors_equal_what_torch_loads(ours, torchs, model_files):
