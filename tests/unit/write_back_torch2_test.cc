@@ -163,5 +163,24 @@ TEST_F(WriteBackTorch2Test, RenameAndDeleteRecomputeTheId) {
             (std::vector<std::string>{".data/version", "byteorder", ".data/serialization_id"}));
 }
 
+// A folder entry (an empty folder kept by the save) is no record torch's
+// writers ever write and PackageImporter ignores it: the id stays the one
+// torch wrote for the same files.
+TEST_F(WriteBackTorch2Test, FolderEntriesStayOutOfTheId) {
+  Use("package.pt");
+  journal_->Mkdir("empty");
+  EXPECT_TRUE(WriteBack(*journal_, SameExterns()).written);
+  const ZipReader saved = ZipReader::Open(archive_);
+  const ZipEntry* folder = saved.Find("empty/");
+  ASSERT_NE(folder, nullptr);
+  EXPECT_TRUE(folder->is_directory());
+  std::vector<std::string> files;
+  for (const ZipEntry& e : saved.entries())
+    if (!e.is_directory()) files.push_back(e.name);
+  EXPECT_EQ(files, Names(*zip_));
+  EXPECT_EQ(saved.ReadAll(*saved.Find(kSerializationIdRecord)),
+            zip_->ReadAll(*zip_->Find(kSerializationIdRecord)));
+}
+
 }  // namespace
 }  // namespace tpkg
