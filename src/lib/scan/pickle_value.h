@@ -5,11 +5,15 @@
 // tuples of those; every other object is kOpaque. Values are small and
 // cheap to copy: strings are views into the pickle (or into a shared decoded
 // buffer), tuples share their elements, so a memo GET never copies data and
-// time and memory stay linear in the input.
+// time and memory stay linear in the input. A tuple is one allocation (its
+// elements and their reference count together): state dicts build and
+// memoize several tuples per tensor, and allocation was the scanner's
+// largest cost.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,19 +33,23 @@ enum class Kind : uint8_t {
   kStorage,  // what a storage persistent id loads; int_value indexes PickleScan::storages
 };
 
-struct Value;
-
-// Heap part shared between copies of a Value.
-struct Shared {
-  std::vector<Value> items;  // tuple elements
-  std::string owned;         // decoded text (protocol 0 strings)
-};
-
+// 32 bytes: the memo and every tuple hold Values, and on a state dict the
+// scanner's time went to fresh memory (page faults) more than to opcodes.
 struct Value {
   Kind kind = Kind::kOpaque;
-  int64_t int_value = 0;
-  std::string_view text;  // kStr: into the input or into shared->owned
-  std::shared_ptr<const Shared> shared;
+  uint8_t tuple_size = 0;  // kTuple: elements in `shared` (at most kMaxTrackedTupleSize)
+  uint32_t text_size = 0;  // kStr
+  union {
+    int64_t int_value = 0;    // every kind but kStr
+    const char* text_data;    // kStr: into the input or into the std::string `shared` holds
+  };
+  // Heap part shared between copies: a tuple's elements (Value[tuple_size])
+  // or a decoded string (protocol 0).
+  std::shared_ptr<const void> shared;
+
+  std::string_view text() const {
+    return kind == Kind::kStr ? std::string_view(text_data, text_size) : std::string_view();
+  }
 
   static Value Make(Kind kind, int64_t int_value = 0) {
     Value v;
@@ -54,23 +62,31 @@ struct Value {
   static Value Bool(bool b) { return Make(Kind::kBool, b ? 1 : 0); }
   static Value Int(int64_t v) { return Make(Kind::kInt, v); }
   static Value BigInt() { return Make(Kind::kBigInt); }
+  // No name, key or location is 4 GiB long: a longer string is not tracked.
   static Value Str(std::string_view view) {
+    if (view.size() > UINT32_MAX) return Opaque();
     Value v = Make(Kind::kStr);
-    v.text = view;
+    v.text_data = view.data();
+    v.text_size = static_cast<uint32_t>(view.size());
     return v;
   }
   static Value OwnedStr(std::string s);
   static Value Global(uint32_t module_id, uint32_t name_id) {
     return Make(Kind::kGlobal, static_cast<int64_t>((uint64_t{module_id} << 32) | name_id));
   }
-  static Value Tuple(std::vector<Value> items);
+  // The elements are moved from `items` (at most 255).
+  static Value Tuple(std::span<Value> items);
 
   uint32_t global_module() const {
     return static_cast<uint32_t>(static_cast<uint64_t>(int_value) >> 32);
   }
   uint32_t global_name() const { return static_cast<uint32_t>(int_value); }
-  const std::vector<Value>& items() const { return shared->items; }
+  std::span<const Value> items() const {
+    return {static_cast<const Value*>(shared.get()), tuple_size};
+  }
 };
+
+static_assert(sizeof(Value) == 32, "the memo and tuples hold many Values: keep them small");
 
 // Gives every distinct string a small id. Each string *object* (a view into
 // the input, or a decoded buffer) is hashed by content only the first time
@@ -96,11 +112,13 @@ class StringInterner {
   std::unordered_map<Address, uint32_t, AddressHash> by_address_;
   std::unordered_map<std::string_view, uint32_t> by_content_;
   std::vector<std::string_view> texts_;
-  std::vector<std::shared_ptr<const Shared>> keep_alive_;  // decoded buffers named by texts_
+  std::vector<std::shared_ptr<const void>> keep_alive_;  // decoded buffers named by texts_
 };
 
 // The unpickler's memo: dense while indices grow one by one (what picklers
 // write), a hash map for anything else, so a huge index never allocates.
+// The dense part grows in fixed chunks rather than by doubling a vector,
+// which would copy every Value and touch twice the memory on the way.
 class Memo {
  public:
   void Put(uint64_t index, Value v);
@@ -108,7 +126,12 @@ class Memo {
   size_t size() const { return count_; }  // len(memo), what MEMOIZE uses
 
  private:
-  std::vector<Value> dense_;
+  static constexpr size_t kChunk = 4096;
+  Value& Dense(uint64_t index) { return chunks_[index / kChunk][index % kChunk]; }
+  const Value& Dense(uint64_t index) const { return chunks_[index / kChunk][index % kChunk]; }
+
+  std::vector<std::unique_ptr<Value[]>> chunks_;
+  uint64_t dense_size_ = 0;
   std::vector<bool> dense_set_;
   std::unordered_map<uint64_t, Value> sparse_;
   size_t count_ = 0;
