@@ -27,7 +27,8 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"ls", "ls [-l] ARCHIVE",
        "List the records of ARCHIVE in archive order, one per line, with the prefix folder "
-       "stripped (what torch's get_all_records() returns).",
+       "stripped (what torch's get_all_records() returns). A torch.export .pt2 has no prefix "
+       "folder; a legacy torch.save file is named as such.",
        RunLs},
       {"cat", "cat [--json] ARCHIVE RECORD",
        "Write the bytes of RECORD (named without the prefix folder) to standard output, "

@@ -10,6 +10,7 @@
 #include "progress_line.h"
 #include "tpkg/crc32.h"
 #include "tpkg/error.h"
+#include "tpkg/model_file.h"
 #include "tpkg/package_files.h"
 #include "tpkg/zip_reader.h"
 
@@ -85,7 +86,9 @@ int RunCat(const Command& self, const Args& args) {
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE", "RECORD"});
   if (cmd.help_shown) return kExitOk;
   WarnIfLastSaveFailed(cmd.operands[0]);
-  const ZipReader zip = ZipReader::Open(cmd.operands[0]);
+  // As the inspection commands open it: a .pt2 has no prefix folder.
+  const ModelFile file = OpenModelFile(cmd.operands[0]);
+  const ZipReader& zip = *file.zip;
   const std::string& record = cmd.operands[1];
   Output out;
   const std::vector<std::string> generated = GeneratedFilePaths(zip);

@@ -75,6 +75,19 @@ def test_cat_prints_each_record_exactly(tpkg_bin, corpus_dir, archive):
             assert result.stdout == z.read(info), name
 
 
+def test_ls_and_cat_read_a_pt2_without_prefix_folder(tpkg_bin):
+    # torch.export.save (torch 2.6) writes through zipfile: no prefix folder.
+    import pathlib
+    pt2 = pathlib.Path(__file__).resolve().parents[1] / "data" / "torch2" / "exported.pt2"
+    result = run(tpkg_bin, "ls", pt2)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(pt2) as z:
+        assert result.stdout.decode().splitlines() == z.namelist()
+        for name in z.namelist():
+            assert run(tpkg_bin, "cat", pt2, name).stdout == z.read(name), name
+    assert json.loads(run(tpkg_bin, "ls", "--json", pt2).stdout)["prefix"] == ""
+
+
 def test_cat_json_holds_text_as_text_and_binary_as_base64(tpkg_bin, corpus_dir):
     import base64
     import zlib
