@@ -98,7 +98,7 @@ void Scanner::PushUntrackedTuple() { Push(Value::Opaque()); }
 Value Scanner::TupleOfTop(size_t n) {
   Value tuple = Value::Tuple(std::span<Value>(stack_.data() + stack_.size() - n, n));
   stack_.resize(stack_.size() - n);
-  return tuple.int_value > kMaxTrackedTupleDepth ? Value::Opaque() : tuple;
+  return tuple.tuple_depth > kMaxTrackedTupleDepth ? Value::Opaque() : tuple;
 }
 
 void Scanner::PushTuple(std::span<Value> items) {
@@ -107,7 +107,7 @@ void Scanner::PushTuple(std::span<Value> items) {
     return;
   }
   Value tuple = Value::Tuple(items);
-  Push(tuple.int_value > kMaxTrackedTupleDepth ? Value::Opaque() : std::move(tuple));
+  Push(tuple.tuple_depth > kMaxTrackedTupleDepth ? Value::Opaque() : std::move(tuple));
 }
 
 void Scanner::PushMemo(uint64_t index) {

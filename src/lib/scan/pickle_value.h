@@ -29,27 +29,53 @@ enum class Kind : uint8_t {
   kBigInt,  // an int outside int64
   kStr,     // text
   kGlobal,  // int_value packs the interned (module, name) ids
-  kTuple,   // shared->items; int_value is the nesting depth (1 = no tuple inside)
+  kTuple,   // items(); tuple_depth is the nesting depth (1 = no tuple inside)
   kStorage,  // what a storage persistent id loads; int_value indexes PickleScan::storages
 };
 
-// 32 bytes: the memo and every tuple hold Values, and on a state dict the
-// scanner's time went to fresh memory (page faults) more than to opcodes.
+// 16 bytes, with a plain (single-thread) reference count in the heap block
+// of a tuple or a decoded string: the memo and every tuple hold Values, and
+// on a state dict the scanner's time went to fresh memory (page faults and
+// first writes) more than to opcodes.
 struct Value {
   Kind kind = Kind::kOpaque;
-  uint8_t tuple_size = 0;  // kTuple: elements in `shared` (at most kMaxTrackedTupleSize)
-  uint32_t text_size = 0;  // kStr
+  uint8_t tuple_size = 0;   // kTuple: elements (at most kMaxTrackedTupleSize)
+  uint8_t tuple_depth = 0;  // kTuple: nesting depth (1 = no tuple inside)
+  bool owned = false;       // kStr: the text is a decoded copy in a heap block
+  uint32_t text_size = 0;   // kStr, not owned
   union {
-    int64_t int_value = 0;    // every kind but kStr
-    const char* text_data;    // kStr: into the input or into the std::string `shared` holds
+    int64_t int_value = 0;  // kBool, kInt, kGlobal, kStorage
+    const char* text_data;  // kStr, not owned: into the input
+    void* heap;             // kTuple with elements (TupleBlock), owned kStr (TextBlock)
   };
-  // Heap part shared between copies: a tuple's elements (Value[tuple_size])
-  // or a decoded string (protocol 0).
-  std::shared_ptr<const void> shared;
 
-  std::string_view text() const {
-    return kind == Kind::kStr ? std::string_view(text_data, text_size) : std::string_view();
+  Value() = default;
+  Value(const Value& other) noexcept {
+    CopyBits(other);
+    Retain();
   }
+  Value(Value&& other) noexcept {
+    CopyBits(other);
+    other.Forget();
+  }
+  Value& operator=(const Value& other) noexcept {
+    if (this != &other) {
+      Value copy(other);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  Value& operator=(Value&& other) noexcept {
+    if (this != &other) {
+      Release();
+      CopyBits(other);
+      other.Forget();
+    }
+    return *this;
+  }
+  ~Value() { Release(); }
+
+  std::string_view text() const;
 
   static Value Make(Kind kind, int64_t int_value = 0) {
     Value v;
@@ -81,12 +107,31 @@ struct Value {
     return static_cast<uint32_t>(static_cast<uint64_t>(int_value) >> 32);
   }
   uint32_t global_name() const { return static_cast<uint32_t>(int_value); }
-  std::span<const Value> items() const {
-    return {static_cast<const Value*>(shared.get()), tuple_size};
+  std::span<const Value> items() const;
+
+ private:
+  // A bitwise copy: the caller retains or takes over the reference.
+  void CopyBits(const Value& other) noexcept {
+    kind = other.kind;
+    tuple_size = other.tuple_size;
+    tuple_depth = other.tuple_depth;
+    owned = other.owned;
+    text_size = other.text_size;
+    int_value = other.int_value;
   }
+  bool HasHeap() const {
+    return (kind == Kind::kTuple && tuple_size != 0) || (kind == Kind::kStr && owned);
+  }
+  void Forget() noexcept {  // after a move: no reference left to release
+    kind = Kind::kOpaque;
+    owned = false;
+    int_value = 0;
+  }
+  void Retain() noexcept;
+  void Release() noexcept;
 };
 
-static_assert(sizeof(Value) == 32, "the memo and tuples hold many Values: keep them small");
+static_assert(sizeof(Value) == 16, "the memo and tuples hold many Values: keep them small");
 
 // Gives every distinct string a small id. Each string *object* (a view into
 // the input, or a decoded buffer) is hashed by content only the first time
@@ -112,7 +157,7 @@ class StringInterner {
   std::unordered_map<Address, uint32_t, AddressHash> by_address_;
   std::unordered_map<std::string_view, uint32_t> by_content_;
   std::vector<std::string_view> texts_;
-  std::vector<std::shared_ptr<const void>> keep_alive_;  // decoded buffers named by texts_
+  std::vector<Value> keep_alive_;  // decoded strings named by texts_
 };
 
 // The unpickler's memo: dense while indices grow one by one (what picklers
