@@ -13,6 +13,10 @@ included, so large files are fairest; --size-mb sets their size), and
 pickletools.genops walks every opcode of every pickle in the file in this
 interpreter, without building anything, which is the least a Python scanner
 (picklescan, fickling, modelscan) does. Best of --repeat runs each.
+
+Wall-clock figures suffer when other work shares the machine; the CPU-time
+columns (tpkg's user + system time from wait4, genops' process time) and
+their ratio do much less. `max RSS` is tpkg's peak memory.
 """
 import argparse
 import collections
@@ -60,12 +64,27 @@ def genops_all(data):
 
 
 def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """The smallest (wall, cpu, ...) tuple of `repeat` runs of fn, by wall time."""
+    return min(fn() for _ in range(repeat))
+
+
+def run_tpkg_scan(tpkg, path):
+    """(wall seconds, CPU seconds, max RSS bytes) of one `tpkg scan` process."""
+    start = time.perf_counter()
+    child = subprocess.Popen([str(tpkg), "scan", "--format", "json", str(path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode == 2:
+        raise SystemExit(f"tpkg scan could not read {path}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def run_genops(data):
+    start, cpu = time.perf_counter(), time.process_time()
+    genops_all(data)
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main():
@@ -78,21 +97,17 @@ def main():
     tpkg = pathlib.Path(args.build_dir) / "src" / "tools" / "tpkg"
     with tempfile.TemporaryDirectory() as tmp:
         files = args.files or make_files(pathlib.Path(tmp), args.size_mb)
-        print(f"{'file':28} {'MB':>8} {'tpkg scan MB/s':>15} {'genops MB/s':>12} {'ratio':>7}")
+        print(f"{'':28} {'':>7} {'tpkg scan MB/s':>15} {'max RSS':>8} {'genops MB/s':>13} "
+              f"{'ratio':>12}")
+        print(f"{'file':28} {'MB':>7} {'wall':>7} {'cpu':>7} {'MB':>8} {'wall':>6} {'cpu':>6} "
+              f"{'wall':>5} {'cpu':>6}")
         for path in files:
             data = path.read_bytes()
             mb = len(data) / 1e6
-
-            def scan():
-                r = subprocess.run([str(tpkg), "scan", "--format", "json", str(path)],
-                                   capture_output=True)
-                if r.returncode == 2:
-                    raise SystemExit(f"tpkg scan could not read {path}: {r.stdout[-500:]!r}")
-
-            t_scan = best(scan, args.repeat)
-            t_genops = best(lambda: genops_all(data), args.repeat)
-            print(f"{path.name:28} {mb:8.1f} {mb / t_scan:15.1f} {mb / t_genops:12.1f} "
-                  f"{t_genops / t_scan:6.1f}x")
+            wall, cpu, rss = best(lambda: run_tpkg_scan(tpkg, path), args.repeat)
+            g_wall, g_cpu = best(lambda: run_genops(data), args.repeat)
+            print(f"{path.name:28} {mb:7.1f} {mb / wall:7.1f} {mb / cpu:7.1f} {rss / 1e6:8.0f} "
+                  f"{mb / g_wall:6.1f} {mb / g_cpu:6.1f} {g_wall / wall:4.1f}x {g_cpu / cpu:5.1f}x")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ PUBLIC_CLUSTER = {
     "crc32.h": "base",
     "line_escape.h": "base",
     "torch_release.h": "base",
+    "progress.h": "base",
     "zip_reader.h": "zip",
     "zip_writer.h": "zip",
     "zip_repack.h": "zip",

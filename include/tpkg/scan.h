@@ -35,6 +35,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tpkg/progress.h"
+
 namespace tpkg {
 
 enum class Severity { kInfo, kSuspicious, kMalicious };
@@ -99,12 +101,17 @@ class ScanPolicy {
 std::string_view DefaultScanPolicyText();
 
 // Scans one file or folder. Never throws for problems of the input (they
-// become `unreadable` or findings); throws only std::bad_alloc.
-ScanFileResult ScanFile(const std::string& path, const ScanPolicy& policy);
+// become `unreadable` or findings); throws only std::bad_alloc. `progress`
+// (tpkg/progress.h) follows the bytes of an archive read to check it (the
+// bulk of the work: every record's CRC-32), scaled to the file's size.
+ScanFileResult ScanFile(const std::string& path, const ScanPolicy& policy,
+                        const ProgressCallback& progress = {});
 // Scans each path; folders without `.data/extern_modules` are walked and
-// give one result per model file found inside.
+// give one result per model file found inside. `progress` follows the bytes
+// of all the files, as ScanFile's does for one.
 std::vector<ScanFileResult> ScanPaths(const std::vector<std::string>& paths,
-                                      const ScanPolicy& policy);
+                                      const ScanPolicy& policy,
+                                      const ProgressCallback& progress = {});
 
 // 2 if any file could not be read completely, else 1 if any has findings, else 0.
 int ScanExitStatus(const std::vector<ScanFileResult>& results);

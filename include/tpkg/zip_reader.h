@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "tpkg/error.h"
+#include "tpkg/progress.h"
 
 namespace tpkg {
 
@@ -84,7 +85,7 @@ struct ZipReaderOptions {
 };
 
 class ZipReader;
-std::vector<Error> CheckArchive(const std::string& path);
+std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress);
 
 class ZipReader {
  public:
@@ -117,7 +118,8 @@ class ZipReader {
   uint64_t file_size() const;
 
  private:
-  friend std::vector<Error> CheckArchive(const std::string& path);
+  friend std::vector<Error> CheckArchive(const std::string& path,
+                                         const ProgressCallback& progress);
   struct Impl;
   explicit ZipReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -153,7 +155,8 @@ class RecordStream {
 // Every problem strict mode finds in the archive at `path`, plus each record
 // whose data does not match its CRC-32 or size; empty when the archive is
 // valid. Problems of the file itself (missing, not a ZIP) are one entry.
+// `progress` (tpkg/progress.h) follows the records' compressed bytes read.
 // Throws only std::bad_alloc.
-std::vector<Error> CheckArchive(const std::string& path);
+std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress = {});
 
 }  // namespace tpkg

@@ -22,14 +22,16 @@
 #include <cstdint>
 #include <string>
 
+#include "tpkg/progress.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
 
 // Returns the size of the new archive. Throws Error naming the file and the
 // reason (kInvalidArgument for a bad prefix, kCorrupt for a record that
-// cannot be copied, the OS error otherwise).
+// cannot be copied, the OS error otherwise). `progress` (tpkg/progress.h)
+// follows the record bytes copied, one call per record.
 uint64_t RepackArchive(const ZipReader& src, const std::string& out_path,
-                       const std::string& prefix);
+                       const std::string& prefix, const ProgressCallback& progress = {});
 
 }  // namespace tpkg

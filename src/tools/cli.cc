@@ -27,24 +27,27 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"ls", "ls [-l] ARCHIVE",
        "List the records of ARCHIVE in archive order, one per line, with the prefix folder "
-       "stripped (what torch's get_all_records() returns).",
+       "stripped (what torch's get_all_records() returns). A torch.export .pt2 has no prefix "
+       "folder; a legacy torch.save file is named as such.",
        RunLs},
-      {"cat", "cat ARCHIVE RECORD",
+      {"cat", "cat [--json] ARCHIVE RECORD",
        "Write the bytes of RECORD (named without the prefix folder) to standard output, "
        "inflated if needed; the CRC-32 is checked at the end. For a torch.package, RECORD may "
        "also be a file a mount generates (.data/deps.dot, .data/extern_modules): the same bytes "
-       "as the mount shows.",
+       "as the mount shows. With --json, one object holding the bytes as text (UTF-8) or "
+       "base64, with their size and CRC-32.",
        RunCat},
-      {"check", "check ARCHIVE",
+      {"check", "check [--json] ARCHIVE",
        "Validate ARCHIVE strictly (everything torch's reader and ours could disagree about) "
        "and every record's CRC-32; a failed tpkgfs save whose edits are still pending counts as a "
        "problem. Prints one line per problem and exits 1, or 'ok' and exits 0. A format check "
        "only: whether the archive is safe to load is `tpkg scan`'s job.",
        RunCheck},
-      {"repack", "repack [--prefix NAME] IN OUT",
+      {"repack", "repack [--prefix NAME] [--json] IN OUT",
        "Rewrite IN as OUT through the torch-compatible writer, copying every record raw "
        "(never decoded). Directory entries are dropped, since torch never writes them. OUT is "
-       "replaced atomically: a failure leaves it as it was.",
+       "replaced atomically: a failure leaves it as it was. Prints nothing on success, or with "
+       "--json what was written.",
        RunRepack},
       {"edits", "edits [--discard | --save-to OUT] ARCHIVE",
        "List the edits a read/write mount of ARCHIVE keeps in its journal and has not saved "
@@ -97,7 +100,8 @@ const std::vector<Command>& Commands() {
        "stride, offset, bytes). Exits 0 whether or not they differ.",
        RunDiff},
       // Safety: is it safe to load?
-      {"scan", "scan [--format text|json|sarif] [--policy FILE]... [--print-policy] PATH...",
+      {"scan",
+       "scan [--format text|json|sarif | --json] [--policy FILE]... [--print-policy] PATH...",
        "Is it safe to load? Scan model files (raw pickles, torch.save ZIP and legacy files, "
        "torch.package, TorchScript, .pt2, archives and pickles inside them) or folders (a "
        "folder with .data/extern_modules, such as a mounted package, is one torch.package) "
@@ -124,7 +128,8 @@ void PrintGlobalHelp(std::ostream& out) {
   out << "\nOptions:\n  -h, --help     show this help (or `tpkg COMMAND --help`)\n"
       << "  --version      print the version\n\n"
       << "`tpkg help COMMAND` shows a command's help; man tpkg(1) has every command and the\n"
-      << "JSON schemas of --json.\n";
+      << "JSON schemas of --json. On a terminal, work that takes more than a second shows its\n"
+      << "progress on standard error.\n";
 }
 
 const Command& FindCommand(const std::string& name) {

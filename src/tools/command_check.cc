@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "model_input.h"
 #include "output.h"
+#include "progress_line.h"
 #include "tpkg/metadata.h"
 #include "tpkg/torch_records.h"
 #include "tpkg/zip_reader.h"
@@ -29,7 +30,9 @@ int RunCheck(const Command& self, const Args& args) {
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
   const std::string failed_save = WarnIfLastSaveFailed(path);
-  std::vector<Error> problems = CheckArchive(path);
+  ProgressLine progress("check", path);
+  std::vector<Error> problems = CheckArchive(path, progress.callback());
+  progress.Clear();
   if (problems.empty()) problems = CheckTorchRecords(ZipReader::Open(path));
   if (problems.empty()) {
     if (std::string mismatch = PackageExternsMismatch(path); !mismatch.empty()) {

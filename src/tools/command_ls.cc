@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "model_input.h"
 #include "output.h"
+#include "tpkg/model_file.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::cli {
@@ -30,7 +31,10 @@ int RunLs(const Command& self, const Args& args) {
   const ParsedCommand cmd = ParseCommand(self, args, options, {"ARCHIVE"});
   if (cmd.help_shown) return kExitOk;
   WarnIfLastSaveFailed(cmd.operands[0]);
-  const ZipReader zip = ZipReader::Open(cmd.operands[0]);
+  // As the inspection commands open it: a .pt2 has no prefix folder, a legacy
+  // torch.save file is named as such.
+  const ModelFile file = OpenModelFile(cmd.operands[0]);
+  const ZipReader& zip = *file.zip;
   const bool long_format = cmd.options.count("long") != 0;
   Output out;
   if (WantsJson(cmd)) {

@@ -1,6 +1,11 @@
-// `tpkg repack [--prefix NAME] IN OUT`: rewrite through the writer, records
-// copied raw (tpkg/zip_repack.h).
+// `tpkg repack [--prefix NAME] [--json] IN OUT`: rewrite through the writer,
+// records copied raw (tpkg/zip_repack.h).
+#include <algorithm>
+
 #include "cli.h"
+#include "model_input.h"
+#include "output.h"
+#include "progress_line.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_repack.h"
 
@@ -10,12 +15,27 @@ int RunRepack(const Command& self, const Args& args) {
   po::options_description options("Options");
   options.add_options()("prefix", po::value<std::string>(),
                         "prefix folder of OUT (default: the prefix folder of IN)");
+  AddJsonOption(options);
   const ParsedCommand cmd = ParseCommand(self, args, options, {"IN", "OUT"});
   if (cmd.help_shown) return kExitOk;
   const ZipReader src = ZipReader::Open(cmd.operands[0]);
   const std::string prefix =
       cmd.options.count("prefix") ? cmd.options["prefix"].as<std::string>() : src.prefix();
-  RepackArchive(src, cmd.operands[1], prefix);
+  ProgressLine progress("repack", cmd.operands[0]);
+  const uint64_t size = RepackArchive(src, cmd.operands[1], prefix, progress.callback());
+  progress.Clear();
+  // Success is silent in text, as cp is.
+  if (!WantsJson(cmd)) return kExitOk;
+  const auto directories = static_cast<uint64_t>(std::count_if(
+      src.entries().begin(), src.entries().end(), [](const ZipEntry& e) { return e.is_directory(); }));
+  Output out;
+  WriteJson(out, Json{{"in", cmd.operands[0]},
+                      {"out", cmd.operands[1]},
+                      {"prefix", prefix},
+                      {"records", src.entries().size() - directories},
+                      {"dropped_directories", directories},
+                      {"size", size}});
+  out.Flush();
   return kExitOk;
 }
 

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "progress_line.h"
 #include "tpkg/error.h"
 #include "tpkg/scan.h"
 
@@ -31,7 +32,8 @@ int RunScan(const Command& self, const Args& args) {
                         "output format: text, json or sarif (SARIF 2.1.0)")(
       "policy", po::value<std::vector<std::string>>(), "add the allowlists of this JSON file")(
       "print-policy", "print the minimal allowlist the files need (JSON), not the findings")(
-      "print-default-policy", "print the built-in policy and exit");
+      "print-default-policy", "print the built-in policy and exit")(
+      "json", "the same as --format json");
   ParsedCommand cmd = ParseCommand(self, args, options, {}, true);
   if (cmd.help_shown) return kExitOk;
   Output out;
@@ -41,7 +43,8 @@ int RunScan(const Command& self, const Args& args) {
     return kExitOk;
   }
   if (cmd.operands.empty()) throw UsageError("missing PATH", self.synopsis);
-  const std::string format = cmd.options["format"].as<std::string>();
+  const std::string format =
+      cmd.options.count("json") ? "json" : cmd.options["format"].as<std::string>();
   if (format != "text" && format != "json" && format != "sarif")
     throw UsageError("unknown format '" + format + "' (text, json or sarif)", self.synopsis);
 
@@ -55,7 +58,10 @@ int RunScan(const Command& self, const Args& args) {
       }
     }
   }
-  const std::vector<ScanFileResult> results = ScanPaths(cmd.operands, policy);
+  ProgressLine progress("scan", cmd.operands.size() == 1 ? cmd.operands[0] : "");
+  const std::vector<ScanFileResult> results =
+      ScanPaths(cmd.operands, policy, progress.callback());
+  progress.Clear();
   if (cmd.options.count("print-policy"))
     out.Write(FormatMinimalPolicy(results));
   else if (format == "json")

@@ -75,6 +75,53 @@ def test_cat_prints_each_record_exactly(tpkg_bin, corpus_dir, archive):
             assert result.stdout == z.read(info), name
 
 
+def test_ls_and_cat_read_a_pt2_without_prefix_folder(tpkg_bin):
+    # torch.export.save (torch 2.6) writes through zipfile: no prefix folder.
+    import pathlib
+    pt2 = pathlib.Path(__file__).resolve().parents[1] / "data" / "torch2" / "exported.pt2"
+    result = run(tpkg_bin, "ls", pt2)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(pt2) as z:
+        assert result.stdout.decode().splitlines() == z.namelist()
+        for name in z.namelist():
+            assert run(tpkg_bin, "cat", pt2, name).stdout == z.read(name), name
+    assert json.loads(run(tpkg_bin, "ls", "--json", pt2).stdout)["prefix"] == ""
+
+
+def test_cat_json_holds_text_as_text_and_binary_as_base64(tpkg_bin, corpus_dir):
+    import base64
+    import zlib
+    archive = corpus_dir / "pkg_model_numpy.pt"
+    with zipfile.ZipFile(archive) as z:
+        records = {name: z.read(info) for name, info in records_by_zipfile(archive)}
+    for name in (".data/version", "model/model.pkl"):
+        result = run(tpkg_bin, "cat", "--json", archive, name)
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert list(doc) == ["path", "record", "generated", "size", "crc32", "encoding",
+                             "content"]
+        assert doc["path"] == str(archive) and doc["record"] == name
+        assert doc["generated"] is False
+        assert doc["size"] == len(records[name]) and doc["crc32"] == zlib.crc32(records[name])
+        if doc["encoding"] == "utf-8":
+            assert doc["content"].encode() == records[name]
+        else:
+            assert doc["encoding"] == "base64"
+            assert base64.b64decode(doc["content"]) == records[name]
+    assert json.loads(run(tpkg_bin, "cat", "--json", archive, ".data/version").stdout)[
+        "encoding"] == "utf-8"
+    assert json.loads(run(tpkg_bin, "cat", "--json", archive, "model/model.pkl").stdout)[
+        "encoding"] == "base64"  # a pickle is not UTF-8
+
+
+def test_cat_json_of_a_generated_file_is_what_cat_prints(tpkg_bin, corpus_dir):
+    archive = corpus_dir / "pkg_model_numpy.pt"
+    raw = run(tpkg_bin, "cat", archive, ".data/deps.dot")
+    doc = json.loads(run(tpkg_bin, "cat", "--json", archive, ".data/deps.dot").stdout)
+    assert doc["generated"] is True and doc["encoding"] == "utf-8"
+    assert doc["content"].encode() == raw.stdout and doc["size"] == len(raw.stdout)
+
+
 @pytest.mark.parametrize("archive", VALID)
 def test_check_accepts_every_valid_corpus_archive(tpkg_bin, corpus_dir, archive):
     result = run(tpkg_bin, "check", corpus_dir / archive)
@@ -137,6 +184,22 @@ def test_repack_can_rename_the_prefix_and_replace_its_input(tpkg_bin, corpus_dir
     with zipfile.ZipFile(path) as z:
         assert z.namelist()[0] == "renamed/notes/readme.txt"
     assert os.listdir(tmp_path) == ["model.pt"]
+
+
+def test_repack_json_says_what_was_written(tpkg_bin, corpus_dir, tmp_path):
+    out = tmp_path / "aligned.pt"
+    result = run(tpkg_bin, "repack", "--json", corpus_dir / "pkg_deflated_by_zip_tool.pt", out)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    with zipfile.ZipFile(corpus_dir / "pkg_deflated_by_zip_tool.pt") as src:
+        directories = sum(1 for i in src.infolist() if i.is_dir())
+        files = len(src.infolist()) - directories
+    assert directories > 0
+    assert doc == {"in": str(corpus_dir / "pkg_deflated_by_zip_tool.pt"), "out": str(out),
+                   "prefix": "pkg_model_numpy", "records": files,
+                   "dropped_directories": directories, "size": out.stat().st_size}
+    # Without --json a repack prints nothing.
+    assert run(tpkg_bin, "repack", corpus_dir / "pkg_deflated_by_zip_tool.pt", out).stdout == b""
 
 
 def test_a_failed_repack_leaves_out_untouched(tpkg_bin, corpus_dir, tmp_path):

@@ -150,6 +150,26 @@ def test_info_of_each_kind(tpkg_bin, corpus_dir, made_by_torch):
     assert ckpt["pickles"] == 1 and ckpt["storages"] > 0 and ckpt["format_version"] == "3"
 
 
+def test_info_of_a_pt2_counts_the_storages_of_its_nested_weights(tpkg_bin):
+    # torch 2.6's .pt2 nests torch.save files; the data/N records of its weights (the
+    # state dict and the constants, not the example inputs) are the storages.
+    import io
+    import zipfile
+    storages, size = 0, 0
+    with zipfile.ZipFile(TORCH2 / "exported.pt2") as outer:
+        for name in ("serialized_state_dict.pt", "serialized_constants.pt"):
+            data = outer.read(name)
+            with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                for info in inner.infolist():
+                    parts = info.filename.split("/")
+                    if len(parts) == 3 and parts[1] == "data" and parts[2].isdigit():
+                        storages += 1
+                        size += info.file_size
+    assert storages > 0
+    info = tpkg_json(tpkg_bin, "info", TORCH2 / "exported.pt2")
+    assert (info["storages"], info["storage_bytes"]) == (storages, size)
+
+
 def test_torchscript_modules_are_code_records(tpkg_bin, made_by_torch):
     modules = tpkg_json(tpkg_bin, "modules", made_by_torch / "scripted.pt")["modules"]
     scripted = [m for m in modules if m["action"] == "torchscript"]

@@ -208,6 +208,11 @@ TEST(ModelReportTest, ExportedProgramHasNoModules) {
   EXPECT_EQ(r.prefix, "");
   EXPECT_EQ(r.records, 5u);
   EXPECT_FALSE(r.format_version.empty());
+  // The storages of its nested torch.save files: serialized_state_dict.pt holds
+  // l0.weight [4, 3], l0.bias [4], l1.weight [2, 4], l1.bias [2] and scale [2], float32.
+  EXPECT_EQ(r.storages, 5u);
+  EXPECT_EQ(r.storage_bytes, (12u + 4 + 8 + 2 + 2) * 4);
+  EXPECT_TRUE(r.problems.empty());
 }
 
 TEST(DependencyPathsTest, EveryPathFromARootCyclesCut) {

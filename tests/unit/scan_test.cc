@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "safety/name_pattern.h"
@@ -250,6 +251,45 @@ TEST(ScanArchiveTest, PackageResolvesInternedAndExternModulesAndChecksSources) {
   for (const ScanFinding& f : r.findings) EXPECT_NE(f.rule, "pickle.global-not-allowed");
   // The minimal policy lists no interned global.
   EXPECT_TRUE(r.globals_by_kind.empty()) << FormatMinimalPolicy({r});
+}
+
+// Protocols 0 and 1 have no PROTO header: torch.package's load_pickle, and
+// pickle.load on a record of any ZIP, still run them (scan/pickle_sniff.h).
+TEST(ScanArchiveTest, HeaderlessProtocol0And1PicklesAreSniffedInResourcesAndRecords) {
+  const std::string protocol1 = "cos\nsystem\n(X\x02\x00\x00\x00idtR."s;
+  ScratchDir dir;
+  WriteZip(dir / "p.pt", {{".data/version", "6\n"},
+                          {"res/config.bin", kOsSystem},
+                          {"res/blob", protocol1},
+                          {"res/notes.txt", "See the model card. Nothing to run.\n"},
+                          {"res/list.txt", "(cpu\ncuda\n"},
+                          {".data/extern_modules", "torch\n"}});
+  ScanFileResult r = ScanFile(dir / "p.pt", Policy());
+  EXPECT_EQ(r.kind, "torch.package");
+  EXPECT_TRUE(r.unreadable.empty()) << FormatScanText({r});
+  // os is not extern: the importer refuses the global, a finding at the GLOBAL of each pickle.
+  std::set<std::string> flagged;
+  for (const ScanFinding& f : r.findings) {
+    EXPECT_EQ(f.rule, "package.module-not-provided") << FormatScanText({r});
+    EXPECT_EQ(f.opcode, "GLOBAL");
+    EXPECT_EQ(f.offset, 0);
+    flagged.insert(f.record);
+  }
+  // The text resources are not pickles.
+  EXPECT_EQ(flagged, (std::set<std::string>{"res/config.bin", "res/blob"})) << FormatScanText({r});
+
+  WriteZip(dir / "plain.zip", {{"payload", kOsSystem}, {"readme", "Nothing here.\n"}});
+  r = ScanFile(dir / "plain.zip", Policy());
+  ASSERT_TRUE(HasRule(r, "pickle.global-not-allowed", Severity::kMalicious)) << FormatScanText({r});
+  EXPECT_EQ(r.findings.back().record, "payload");
+
+  // A protocol 0 pickle inside a bytes operand of another pickle.
+  std::string outer = "\x80\x03" "c_pickle\nloads\nC" + std::string(1, char(kOsSystem.size())) +
+                      kOsSystem + "\x85R.";
+  r = ScanBytes(outer);
+  int found = 0;
+  for (const ScanFinding& f : r.findings) found += f.rule == "pickle.global-not-allowed";
+  EXPECT_EQ(found, 2) << FormatScanText({r});
 }
 
 TEST(ScanArchiveTest, DuplicateNamesAreContainerFindingsAndEveryCopyIsScanned) {

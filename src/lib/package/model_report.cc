@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/model_tensors.h"
 
 namespace tpkg {
 namespace {
@@ -90,6 +91,23 @@ void ScanPickles(const ZipReader& zip, ModelReport& report) {
       report.problems.push_back(e.name + ": cannot be scanned: " + info.error);
     }
     report.pickles.push_back(std::move(info));
+  }
+}
+
+// torch.export (.pt2): the weights are torch.save files nested as records,
+// whose storages ModelTensors() reads; count those (the archive itself has
+// no pickle of its own).
+void CountNestedStorages(const ZipReader& zip, ModelReport& report) {
+  std::unordered_set<std::string> seen;
+  try {
+    for (const ModelTensor& t : ModelTensors(zip)) {
+      if (!seen.insert(t.storage_record).second) continue;
+      ++report.storages;
+      report.storage_bytes += t.record_size;
+    }
+  } catch (const Error& failure) {
+    if (failure.code() != Errc::kCorrupt) throw;
+    report.problems.push_back(std::string("weights cannot be read: ") + failure.what());
   }
 }
 
@@ -192,6 +210,7 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind) {
   report.python_version = RecordText(zip, ".data/python_version");
   report.serialization_id = RecordText(zip, ".data/serialization_id");
   ScanPickles(zip, report);
+  if (kind == FileKind::kTorchExport) CountNestedStorages(zip, report);
   if (kind == FileKind::kTorchPackage) {
     AddPackageModules(zip, report);
   } else if (kind == FileKind::kTorchScript || kind == FileKind::kTorchSave) {

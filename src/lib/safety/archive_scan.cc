@@ -13,15 +13,12 @@
 
 #include "base/scoped_fd.h"
 #include "safety/scan_context.h"
+#include "scan/pickle_sniff.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::safety {
 namespace {
-
-bool StartsLikePickle(const char* head, size_t n) {
-  return n >= 2 && static_cast<uint8_t>(head[0]) == 0x80 && static_cast<uint8_t>(head[1]) <= 5;
-}
 
 std::string KindOf(const ZipReader& zip) {
   bool data_pkl = false, constants = false, code = false, pt2 = false;
@@ -80,9 +77,15 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
                             e.name == "byteorder"))
         continue;
       char head[4];
-      size_t n = zip.ReadAt(e, 0, head);
-      if (StartsLikePickle(head, n) || (n == 4 && std::string_view(head, 4) == "PK\x03\x04")) {
+      const std::string_view start(head, zip.ReadAt(e, 0, head));
+      const bool archive = start == std::string_view("PK\x03\x04", 4);
+      const pickle::Sniff sniff = archive ? pickle::Sniff::kNo : pickle::SniffPickleHead(start);
+      if (archive || sniff != pickle::Sniff::kNo) {
         std::string bytes = zip.ReadAll(e);
+        // A headerless (protocol 0/1) pickle only shows as one when read to its STOP.
+        if (sniff == pickle::Sniff::kHeaderless &&
+            pickle::SniffPickle(bytes) == pickle::Sniff::kNo)
+          continue;
         ++ctx.depth;
         ScanNestedBytes(bytes, rec, ctx);
         --ctx.depth;
@@ -96,7 +99,9 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
 }  // namespace
 
 void ScanArchive(const std::string& path, const std::string& where, ScanContext& ctx) {
-  for (const Error& problem : CheckArchive(path)) {
+  // Reading every record to its CRC-32 is most of the work on a big file.
+  for (const Error& problem :
+       CheckArchive(path, ctx.depth == 0 ? ctx.progress : ProgressCallback())) {
     std::string msg = problem.what();
     if (msg.starts_with(path + ": ")) msg = msg.substr(path.size() + 2);
     ctx.Add(Severity::kSuspicious, "zip.container", where, -1, "",

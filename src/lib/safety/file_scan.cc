@@ -12,10 +12,12 @@
 
 #include <filesystem>
 #include <system_error>
+#include <variant>
 
 #include "base/file_util.h"
 #include "safety/mapped_file.h"
 #include "safety/scan_context.h"
+#include "scan/pickle_sniff.h"
 #include "tpkg/error.h"
 #include "tpkg/scan.h"
 
@@ -60,9 +62,9 @@ bool HasZipEnd(std::string_view bytes) {
 
 bool LooksLikeModelFile(const std::string& path, std::string_view head) {
   if (head.starts_with("PK\x03\x04")) return true;
-  if (head.size() >= 2 && static_cast<uint8_t>(head[0]) == 0x80 &&
-      static_cast<uint8_t>(head[1]) <= 5)
-    return true;
+  // A headerless (protocol 0/1) pickle would have to be read whole to tell;
+  // in a folder walk it is found by its extension.
+  if (pickle::SniffPickleHead(head) == pickle::Sniff::kProtocolHeader) return true;
   static const char* kExtensions[] = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt",
                                       ".pt2", ".ptl",    ".mar", ".joblib"};
   for (const char* ext : kExtensions)
@@ -107,10 +109,11 @@ bool ScanFileResult::HasFindings() const {
                      [](const ScanFinding& f) { return f.severity != Severity::kInfo; });
 }
 
-ScanFileResult ScanFile(const std::string& path, const ScanPolicy& policy) {
+ScanFileResult ScanFile(const std::string& path, const ScanPolicy& policy,
+                        const ProgressCallback& progress) {
   ScanFileResult result;
   result.path = path;
-  safety::ScanContext ctx{policy, result};
+  safety::ScanContext ctx{policy, result, 0, progress};
   try {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
@@ -129,13 +132,16 @@ ScanFileResult ScanFile(const std::string& path, const ScanPolicy& policy) {
 }
 
 std::vector<ScanFileResult> ScanPaths(const std::vector<std::string>& paths,
-                                      const ScanPolicy& policy) {
+                                      const ScanPolicy& policy,
+                                      const ProgressCallback& progress) {
   namespace fs = std::filesystem;
-  std::vector<ScanFileResult> results;
+  // What to scan first (folders walked), so that progress knows the total;
+  // a folder that cannot be walked is a result of its own, in its place.
+  std::vector<std::variant<std::string, ScanFileResult>> work;
   for (const std::string& path : paths) {
     std::error_code ec;
     if (!fs::is_directory(path, ec) || fs::exists(path + "/.data/extern_modules", ec)) {
-      results.push_back(ScanFile(path, policy));
+      work.emplace_back(path);
       continue;
     }
     std::vector<std::string> files;
@@ -160,10 +166,40 @@ std::vector<ScanFileResult> ScanPaths(const std::vector<std::string>& paths,
       failed.path = path;
       failed.kind = "directory";
       failed.unreadable.push_back(path + ": cannot walk the folder: " + ec.message());
-      results.push_back(std::move(failed));
+      work.emplace_back(std::move(failed));
     }
     std::sort(files.begin(), files.end());
-    for (const std::string& f : files) results.push_back(ScanFile(f, policy));
+    for (std::string& f : files) work.emplace_back(std::move(f));
+  }
+  // Folders (a package folder) count as nothing: their files are small.
+  std::vector<uint64_t> sizes(work.size(), 0);
+  uint64_t total = 0;
+  for (size_t i = 0; i < work.size(); ++i) {
+    std::error_code ec;
+    const auto* path = std::get_if<std::string>(&work[i]);
+    if (path && fs::is_regular_file(*path, ec)) sizes[i] = fs::file_size(*path, ec);
+    if (ec) sizes[i] = 0;
+    total += sizes[i];
+  }
+  std::vector<ScanFileResult> results;
+  uint64_t base = 0;
+  for (size_t i = 0; i < work.size(); ++i) {
+    if (auto* failed = std::get_if<ScanFileResult>(&work[i])) {
+      results.push_back(std::move(*failed));
+      continue;
+    }
+    ProgressCallback file_progress;
+    if (progress && sizes[i] != 0) {
+      file_progress = [&, size = sizes[i]](uint64_t done, uint64_t of) {
+        if (of == 0) return;
+        const double part = static_cast<double>(done) / static_cast<double>(of);
+        progress(base + std::min(size, static_cast<uint64_t>(part * static_cast<double>(size))),
+                 total);
+      };
+    }
+    results.push_back(ScanFile(std::get<std::string>(work[i]), policy, file_progress));
+    base += sizes[i];
+    ReportProgress(progress, base, total);
   }
   return results;
 }

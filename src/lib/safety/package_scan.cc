@@ -12,6 +12,7 @@
 
 #include "safety/mapped_file.h"
 #include "safety/scan_context.h"
+#include "scan/pickle_sniff.h"
 #include "tpkg/error.h"
 
 namespace tpkg::safety {
@@ -110,15 +111,15 @@ void ScanPackageRecords(const RecordSource& source, const std::string& where, Sc
         std::string bytes = source.Read(r);
         CheckPickles(bytes, rec, "torch.package", &modules, StreamShape::kRecord, true, ctx);
       } else {
-        // Any resource may be loaded with load_pickle(): sniff it.
+        // Any resource may be loaded with load_pickle(): sniff it (any protocol).
         std::string bytes = source.Read(r);
-        if (bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x80 &&
-            static_cast<uint8_t>(bytes[1]) <= 5) {
-          CheckPickles(bytes, rec, "torch.package", &modules, StreamShape::kRecord, false, ctx);
-        } else if (bytes.starts_with("PK\x03\x04")) {
+        // A ZIP's local header starts with 'P', which PERSID is: archives first.
+        if (bytes.starts_with("PK\x03\x04")) {
           ++ctx.depth;
           ScanNestedBytes(bytes, rec, ctx);
           --ctx.depth;
+        } else if (pickle::SniffPickle(bytes) != pickle::Sniff::kNo) {
+          CheckPickles(bytes, rec, "torch.package", &modules, StreamShape::kRecord, false, ctx);
         }
       }
     } catch (const Error& e) {

@@ -9,6 +9,7 @@
 
 #include "safety/scan_context.h"
 #include "scan/pickle_observer.h"
+#include "scan/pickle_sniff.h"
 #include "tpkg/error.h"
 
 namespace tpkg::safety {
@@ -49,9 +50,10 @@ bool Demangle(std::string_view& module) {
   return true;
 }
 
+// A bytes operand holding a whole pickle (of any protocol) ends with its STOP.
 bool LooksLikePickle(std::string_view data) {
-  return data.size() >= 4 && static_cast<uint8_t>(data[0]) == 0x80 &&
-         static_cast<uint8_t>(data[1]) <= 5 && data.back() == '.';
+  return data.size() >= 2 && data.back() == '.' &&
+         pickle::SniffPickle(data) != pickle::Sniff::kNo;
 }
 
 bool LooksLikeZip(std::string_view data) { return data.starts_with("PK\x03\x04"); }

@@ -36,6 +36,8 @@ struct ScanContext {
   const ScanPolicy& policy;
   ScanFileResult& result;
   int depth = 0;  // archives / pickles around the current one
+  // How far the scan of the file itself (depth 0) is; empty when nobody asks.
+  ProgressCallback progress = {};
 
   void Add(Severity severity, std::string rule, std::string record, int64_t offset,
            std::string opcode, std::string message, uint32_t line = 0) {

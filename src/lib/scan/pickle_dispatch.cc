@@ -107,23 +107,24 @@ bool Scanner::HandleContainerOp(Op op) {
       Push(Value::Opaque());
       return true;
     case Op::kEmptyTuple: PushTuple({}); return true;
-    case Op::kTuple1: { Value a = Pop(); PushTuple({std::move(a)}); return true; }
-    case Op::kTuple2: { Value b = Pop(); Value a = Pop(); PushTuple({std::move(a), std::move(b)}); return true; }
-    case Op::kTuple3: {
-      Value c = Pop(); Value b = Pop(); Value a = Pop();
-      PushTuple({std::move(a), std::move(b), std::move(c)});
+    case Op::kTuple1: case Op::kTuple2: case Op::kTuple3: {
+      // The top 1-3 values become the tuple, without a copy of the stack.
+      const size_t n = static_cast<size_t>(op) - static_cast<size_t>(Op::kTuple1) + 1;
+      if (stack_.size() < Fence() + n) Fail("pickle stack underflow");
+      Value tuple = TupleOfTop(n);
+      Push(std::move(tuple));
       return true;
     }
     case Op::kTuple: {
-      size_t start = PopMark();
-      std::vector<Value> items;
-      if (stack_.size() - start <= kMaxTrackedTupleSize)
-        items.assign(std::make_move_iterator(stack_.begin() + static_cast<ptrdiff_t>(start)),
-                     std::make_move_iterator(stack_.end()));
-      else
-        items.resize(kMaxTrackedTupleSize + 1);  // marks it untracked
-      stack_.resize(start);
-      PushTuple(std::move(items));
+      const size_t start = PopMark();
+      const size_t n = stack_.size() - start;
+      if (n > kMaxTrackedTupleSize) {
+        stack_.resize(start);
+        PushUntrackedTuple();
+        return true;
+      }
+      Value tuple = TupleOfTop(n);
+      Push(std::move(tuple));
       return true;
     }
     case Op::kList: case Op::kDict: case Op::kFrozenSet:

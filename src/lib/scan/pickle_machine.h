@@ -75,7 +75,12 @@ class Scanner {
   // Which torch releases' save_pickle loops follow a string opcode.
   enum class TorchTracks { kNo, kTorch2, kBoth };
   void PushBinaryStr(uint64_t length, TorchTracks tracks);
-  void PushTuple(std::vector<Value> items);
+  // Moves the elements from `items`; more than kMaxTrackedTupleSize: untracked.
+  void PushTuple(std::span<Value> items);
+  void PushUntrackedTuple();
+  // Pops the top `n` values (the caller checked they are above the last
+  // MARK) into a tuple: kOpaque when nested deeper than tracked.
+  Value TupleOfTop(size_t n);
   void PushMemo(uint64_t index);
   void PutMemo(uint64_t index);
   void PushGlobalFromLines(bool is_inst);
@@ -86,10 +91,10 @@ class Scanner {
   void CheckFrameCrossing();
   // What BINPERSID pushes: a kStorage value for a storage id, else kOpaque.
   Value DecodePersistentId(const Value& pid);
-  void DecodeStorage(const std::vector<Value>& items);
+  void DecodeStorage(std::span<const Value> items);
   // Records the extent of a tensor when `callable(args)` rebuilds one.
   void NoteTensor(const Value& callable, const Value& args);
-  void DecodeReducePackage(const std::vector<Value>& items);
+  void DecodeReducePackage(std::span<const Value> items);
   PickleGlobal GlobalOf(const Value& v, const char* what) const;
   std::string PidString(const Value& v, const char* what) const;
 

@@ -86,19 +86,28 @@ void Scanner::PushLong(uint64_t length) {
 }
 
 void Scanner::PushBinaryStr(uint64_t length, TorchTracks tracks) {
-  Value v = Value::Str(cursor_.ReadBytes(length));
-  if (observer_ != nullptr) observer_->OnData(op_offset_, v.text);
+  const std::string_view bytes = cursor_.ReadBytes(length);
+  if (observer_ != nullptr) observer_->OnData(op_offset_, bytes);
+  Value v = Value::Str(bytes);
   if (tracks != TorchTracks::kNo) torch_.OnTrackedString(v, tracks == TorchTracks::kBoth);
   Push(std::move(v));
 }
 
-void Scanner::PushTuple(std::vector<Value> items) {
+void Scanner::PushUntrackedTuple() { Push(Value::Opaque()); }
+
+Value Scanner::TupleOfTop(size_t n) {
+  Value tuple = Value::Tuple(std::span<Value>(stack_.data() + stack_.size() - n, n));
+  stack_.resize(stack_.size() - n);
+  return tuple.tuple_depth > kMaxTrackedTupleDepth ? Value::Opaque() : tuple;
+}
+
+void Scanner::PushTuple(std::span<Value> items) {
   if (items.size() > kMaxTrackedTupleSize) {
-    Push(Value::Opaque());
+    PushUntrackedTuple();
     return;
   }
-  Value tuple = Value::Tuple(std::move(items));
-  Push(tuple.int_value > kMaxTrackedTupleDepth ? Value::Opaque() : std::move(tuple));
+  Value tuple = Value::Tuple(items);
+  Push(tuple.tuple_depth > kMaxTrackedTupleDepth ? Value::Opaque() : std::move(tuple));
 }
 
 void Scanner::PushMemo(uint64_t index) {
@@ -166,7 +175,7 @@ void Scanner::AddGlobal(uint32_t module_id, uint32_t name_id, Op op) {
 Value Scanner::DecodePersistentId(const Value& pid) {
   if (pid.kind != Kind::kTuple || pid.items().empty() || pid.items()[0].kind != Kind::kStr)
     return Value::Opaque();
-  std::string_view type = pid.items()[0].text;
+  std::string_view type = pid.items()[0].text();
   if (type == "storage") {
     DecodeStorage(pid.items());
     return Value::Make(Kind::kStorage, static_cast<int64_t>(result_.storages.size() - 1));
@@ -214,14 +223,14 @@ void Scanner::NoteTensor(const Value& callable, const Value& args) {
   if (!IsTensorRebuild(strings_.Text(callable.global_module()),
                        strings_.Text(callable.global_name())))
     return;
-  const std::vector<Value>& a = args.items();
+  const std::span<const Value> a = args.items();
   if (const std::optional<uint64_t> elements = Extent(a[1], a[2], a[3])) {
     result_.tensors.push_back({static_cast<size_t>(a[0].int_value), *elements});
   }
 }
 
 // ('storage', storage_type, key, location, numel)
-void Scanner::DecodeStorage(const std::vector<Value>& items) {
+void Scanner::DecodeStorage(std::span<const Value> items) {
   if (items.size() != 5)
     Fail("storage persistent id has " + std::to_string(items.size()) + " fields, not 5");
   StorageRef ref;
@@ -241,7 +250,7 @@ void Scanner::DecodeStorage(const std::vector<Value>& items) {
 }
 
 // ('reduce_package', id, func, args) or the older ('reduce_package', func, args)
-void Scanner::DecodeReducePackage(const std::vector<Value>& items) {
+void Scanner::DecodeReducePackage(std::span<const Value> items) {
   if (items.size() != 3 && items.size() != 4)
     Fail("reduce_package persistent id has " + std::to_string(items.size()) +
          " fields, not 3 or 4");
@@ -264,9 +273,9 @@ PickleGlobal Scanner::GlobalOf(const Value& v, const char* what) const {
 // otherwise repeat a megabyte-long string in the result.
 std::string Scanner::PidString(const Value& v, const char* what) const {
   if (v.kind != Kind::kStr) Fail(std::string(what) + " in a persistent id is not a str");
-  if (v.text.size() > limits_.max_persistent_id_string)
+  if (v.text().size() > limits_.max_persistent_id_string)
     Fail(std::string(what) + " in a persistent id is longer than the limit");
-  return std::string(v.text);
+  return std::string(v.text());
 }
 
 // bytes operands: skipped, shown to the observer (a pickle may hide in one).

@@ -1,6 +1,8 @@
 // torch_pickle_loop.cc: the save_pickle opcode loop of torch 1.13 and 2.x, step by step.
 #include "scan/torch_pickle_loop.h"
 
+#include <algorithm>
+
 namespace tpkg::pickle {
 
 void TorchPickleLoop::OnGlobalOpcode(uint32_t module_id, uint32_t name_id) {
@@ -12,13 +14,18 @@ void TorchPickleLoop::OnGlobalOpcode(uint32_t module_id, uint32_t name_id) {
 void TorchPickleLoop::Strings::OnString(const Value& str) {
   module = field;
   field = str;
-  memo[memo_count] = str;
+  // memo_count never decreases: the list stays sorted by appending.
+  if (!memo.empty() && memo.back().first == memo_count)
+    memo.back().second = str.text();
+  else
+    memo.emplace_back(memo_count, str.text());
 }
 
 void TorchPickleLoop::Strings::OnGet(uint64_t index) {
   module = field;
-  auto it = memo.find(index);
-  field = it == memo.end() ? Value::None() : it->second;
+  auto it = std::lower_bound(memo.begin(), memo.end(), index,
+                             [](const auto& slot, uint64_t i) { return slot.first < i; });
+  field = it != memo.end() && it->first == index ? Value::Str(it->second) : Value::None();
 }
 
 void TorchPickleLoop::OnTrackedString(const Value& str, bool by_torch1_13) {
@@ -69,7 +76,7 @@ MockCheckInputs TorchPickleLoop::MockCheck(int protocol, TorchRelease release) c
   if (release == TorchRelease::kTorch2) return out;
   if (protocol >= 4) {
     const Value& module = torch1_13_.module;
-    if (module.kind == Kind::kStr) out.last_module = std::string(module.text);
+    if (module.kind == Kind::kStr) out.last_module = std::string(module.text());
   } else if (last_global_module_ != kNoString) {
     out.last_module = std::string(strings_.Text(last_global_module_));
   }

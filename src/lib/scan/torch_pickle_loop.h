@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -85,7 +86,11 @@ class TorchPickleLoop {
   struct Strings {
     Value module = Value::None();
     Value field = Value::None();
-    std::unordered_map<uint64_t, Value> memo;
+    // (MEMOIZE count, string) in increasing count order, the last string
+    // written at each count: memory grows with the tracked strings, not with
+    // every MEMOIZE (a state dict memoizes three tuples per string). The
+    // strings are views into the pickle (the tracked opcodes are binary strings).
+    std::vector<std::pair<uint64_t, std::string_view>> memo;
     uint64_t memo_count = 0;
     void OnString(const Value& str);
     void OnGet(uint64_t index);

@@ -207,18 +207,34 @@ void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& pr
 }
 
 // Reads every record not already refused to the end, so RecordStream checks
-// its size and CRC-32.
-void CheckRecordData(const ZipReader& zip, Problems& problems) {
+// its size and CRC-32. Progress counts compressed bytes: what is read from
+// the file, and known before inflating.
+void CheckRecordData(const ZipReader& zip, Problems& problems, const ProgressCallback& progress) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < zip.entries().size(); ++i)
+    if (!problems.flagged(i)) total += zip.entries()[i].compressed_size;
+  uint64_t done = 0;
   std::vector<char> buffer(256 * 1024);
   for (size_t i = 0; i < zip.entries().size(); ++i) {
     if (problems.flagged(i)) continue;
+    const ZipEntry& entry = zip.entries()[i];
     try {
-      RecordStream in(zip, zip.entries()[i]);
-      while (in.Read(buffer) != 0) {
+      RecordStream in(zip, entry);
+      while (const size_t n = in.Read(buffer)) {
+        // Uncompressed position scaled to the compressed size (equal when stored).
+        if (progress && entry.size != 0) {
+          const double read = static_cast<double>(in.position()) / static_cast<double>(entry.size);
+          ReportProgress(progress,
+                         done + static_cast<uint64_t>(read * static_cast<double>(
+                                                                 entry.compressed_size)),
+                         total);
+        }
       }
     } catch (const Error& e) {
       problems.Add(e);
     }
+    done += entry.compressed_size;
+    ReportProgress(progress, done, total);
   }
 }
 
@@ -248,12 +264,12 @@ const ZipEntry* ZipReader::Find(std::string_view record) const {
   return impl_->index.Find(impl_->entries, record);
 }
 
-std::vector<Error> CheckArchive(const std::string& path) {
+std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress) {
   Problems problems(path, Problems::Mode::kCollect);
   try {
     auto impl = std::make_unique<ZipReader::Impl>();
     Load(impl.get(), path, /*strict=*/true, problems);
-    CheckRecordData(ZipReader(std::move(impl)), problems);
+    CheckRecordData(ZipReader(std::move(impl)), problems, progress);
   } catch (const Error& e) {
     problems.Add(e);
   }
