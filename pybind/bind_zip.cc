@@ -13,6 +13,7 @@
 #include "bind.h"
 #include "tpkg/error.h"
 #include "tpkg/torch_release.h"
+#include "tpkg/torch_writer_trailer.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
 
@@ -133,7 +134,9 @@ void BindZip(py::module_& m) {
           "has_record",
           [](const ZipReader& r, std::string_view record) { return r.Find(record) != nullptr; },
           py::arg("record"))
-      .def("get_record", &ReadRecord, py::arg("record"));
+      .def("get_record", &ReadRecord, py::arg("record"))
+      .def("torch_writer_trailer", &TorchWriterTrailer,
+           "The records torch's writer added when it finished the archive, in its order.");
 
   py::enum_<TorchRelease>(m, "TorchRelease", "Whose torch.package to reproduce (tpkg/torch_release.h).")
       .value("TORCH_1_13", TorchRelease::kTorch1_13)

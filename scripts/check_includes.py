@@ -40,6 +40,7 @@ PUBLIC_CLUSTER = {
     "zip_repack.h": "zip",
     "record_path.h": "zip",
     "serialization_id.h": "zip",
+    "torch_writer_trailer.h": "zip",
     "pickle_scan.h": "scan",
     "pickle_tensors.h": "scan",
     "pickle_dis.h": "scan",

@@ -30,13 +30,16 @@ class TorchScriptRecords:
 
     def copy_into(self, zip_writer, claim):
         """Writes the code files, then copies every record the serializer wrote
-        (except its own version record) into `zip_writer`."""
+        into `zip_writer`, except what torch's writer added when it finished
+        the side archive (its version record; torch 2.x also `byteorder` and
+        `.data/serialization_id`): the package's own trailer has them."""
         self.serializer.write_files()
         del self.serializer
         del self._writer  # finalizes the side archive
         side = _core.ZipReader(self._path)
+        trailer = set(side.torch_writer_trailer())
         for name in side.records():
-            if name in (".data/version", "version"):
+            if name in trailer:
                 continue
             claim(name)
             zip_writer.copy_raw_record(side, name)

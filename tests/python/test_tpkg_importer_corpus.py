@@ -90,9 +90,16 @@ def extract_stripped(name, dest):
                 out.write(z.read(info))
 
 
+# torch 2.x's PackageImporter fails on every tensor of an unzipped package: its
+# DirectoryReader hands back storages its importer cannot use. tpkg loads them
+# (doc/python_module.md, "Differences that remain").
+TORCH2_DIRECTORY_TENSOR_ERROR = "AttributeError: '_HasStorage' object has no attribute '_typed_storage'"
+
+
 @pytest.mark.parametrize("name", ARCHIVES)
 def test_directory_mode_matches_the_recorded_directory_load(name, tmp_path, monkeypatch):
-    recorded = expected(name)["directory_load"]
+    facts = expected(name)
+    recorded = facts["directory_load"]
     extract_stripped(name, tmp_path / recorded["directory_name"])
     monkeypatch.chdir(tmp_path)
     imp = tpkg.PackageImporter(recorded["directory_name"])
@@ -100,6 +107,10 @@ def test_directory_mode_matches_the_recorded_directory_load(name, tmp_path, monk
     assert str(imp.file_structure()) == recorded["file_structure"]
     if recorded["ok"]:
         assert FACTS[name](imp) == recorded["loads"]
+    elif recorded["error"] == TORCH2_DIRECTORY_TENSOR_ERROR:
+        # What torch loads from the archive itself (with torch 1.13, whose
+        # directory loads work, both are the same for every corpus archive).
+        assert FACTS[name](imp) == facts["loads"]
     else:
         with pytest.raises(Exception) as info:
             FACTS[name](imp)

@@ -1,9 +1,12 @@
-// DepGraph: ordering rules, DOT text and rdeps against what real torch
-// recorded in the corpus, and the all_paths() torch 1.13 meant to have.
+// DepGraph: ordering rules, DOT text and rdeps against what the stack's real
+// torch recorded in the corpus, and the all_paths() torch 1.13 meant to have.
 #include "tpkg/dep_graph.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,42 +24,66 @@ Json Expected(const std::string& archive) {
   return ReadJsonFile(std::string(TPKG_CORPUS_DIR) + "/" + archive + ".expected.json");
 }
 
+// The modules of pkg_model_numpy.pt's pickle in the order its GLOBAL opcodes
+// name them, which is the order save_pickle adds them to the graph. They come
+// from the pickle the stack's torch wrote: torch 2.x pickles the model's
+// globals in another order than 1.13, and numpy 2's arrays name
+// numpy._core.multiarray where numpy 1's name numpy.core.multiarray. The
+// pickle (protocol 3) names top-level globals only, so a global's module is
+// everything before its last dot.
+std::vector<std::string> PickledModulesInOrder() {
+  const Json expected = Expected("pkg_model_numpy.pt");
+  const Json& pickle = expected["pickles"]["model/model.pkl"];
+  std::vector<std::string> modules;
+  for (const std::string& global : pickle["globals_in_first_use_order"].Strings()) {
+    const std::string module = global.substr(0, global.rfind('.'));
+    if (std::find(modules.begin(), modules.end(), module) == modules.end()) {
+      modules.push_back(module);
+    }
+  }
+  return modules;
+}
+
+// What each interned module of the corpus's corpus_models package imports, in
+// source order (tests/corpus/interned_sources.py: the same sources on every
+// stack). Every other module is externed.
+const std::map<std::string, std::vector<std::string>>& InternedImports() {
+  static const std::map<std::string, std::vector<std::string>> imports = {
+      {"corpus_models", {}},
+      {"corpus_models.model",
+       {"numpy", "torch", "corpus_models", "corpus_models.layers", "corpus_models.util"}},
+      {"corpus_models.layers", {"torch"}},
+      {"corpus_models.util", {"math", "torch"}},
+  };
+  return imports;
+}
+
 // The add_node/add_edge calls PackageExporter made for pkg_model_numpy.pt,
 // in order: save_pickle adds the pickle node, then for each module of the
-// pickle an edge and add_dependency(), which interns corpus_models.model and
-// recurses depth first into its imports (doc/format.md §6.2-6.4).
+// pickle an edge and add_dependency(), which provides a module once and, for
+// an interned one, adds an edge to each of its imports and recurses into it
+// depth first (doc/format.md §6.2-6.4).
 DepGraph ReplayModelNumpyExport() {
   DepGraph g;
-  NodeAttrs& pkl = g.AddNode("<model.model.pkl>");
+  const std::string pickle_node = "<model.model.pkl>";
+  NodeAttrs& pkl = g.AddNode(pickle_node);
   pkl.action = Action::kIntern;
   pkl.provided = pkl.is_pickle = true;
-  const std::vector<std::pair<const char*, const char*>> calls = {
-      {"<model.model.pkl>", "corpus_models.model"},
-      {"corpus_models.model", "numpy"},
-      {"corpus_models.model", "torch"},
-      {"corpus_models.model", "corpus_models"},
-      {"corpus_models.model", "corpus_models.layers"},
-      {"corpus_models.layers", "torch"},
-      {"corpus_models.model", "corpus_models.util"},
-      {"corpus_models.util", "math"},
-      {"corpus_models.util", "torch"},
-      {"<model.model.pkl>", "collections"},
-      {"<model.model.pkl>", "torch._utils"},
-      {"<model.model.pkl>", "torch"},
-      {"<model.model.pkl>", "builtins"},
-      {"<model.model.pkl>", "torch.nn.modules.linear"},
-      {"<model.model.pkl>", "corpus_models.layers"},
-      {"<model.model.pkl>", "numpy.core.multiarray"},
-      {"<model.model.pkl>", "numpy"},
-  };
-  for (const auto& [from, to] : calls) {
-    g.AddEdge(from, to);
-    NodeAttrs& dep = g.AddNode(to);
-    if (!dep.provided) {
-      dep.provided = true;
-      const bool interned = std::string_view(to).starts_with("corpus_models");
-      dep.action = interned ? Action::kIntern : Action::kExtern;
+  std::function<void(const std::string&)> add_dependency = [&](const std::string& module) {
+    NodeAttrs& dep = g.AddNode(module);
+    if (dep.provided) return;
+    dep.provided = true;
+    const auto interned = InternedImports().find(module);
+    dep.action = interned != InternedImports().end() ? Action::kIntern : Action::kExtern;
+    if (interned == InternedImports().end()) return;
+    for (const std::string& imported : interned->second) {
+      g.AddEdge(module, imported);
+      add_dependency(imported);
     }
+  };
+  for (const std::string& module : PickledModulesInOrder()) {
+    g.AddEdge(pickle_node, module);
+    add_dependency(module);
   }
   return g;
 }

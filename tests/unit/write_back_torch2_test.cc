@@ -7,6 +7,7 @@
 #include "scratch_dir.h"
 #include "torch2_archives.h"
 #include "tpkg/serialization_id.h"
+#include "tpkg/torch_writer_trailer.h"
 #include "tpkg/write_back.h"
 #include "tpkg/zip_reader.h"
 #include "zip/torch_trailer.h"
@@ -76,6 +77,16 @@ TEST(TorchTrailerTest, IsWhatTorchsFinishStepWrote) {
             (V{"version", "byteorder", ".data/serialization_id"}));
   // torch 1.13 archives keep the rule they always had.
   EXPECT_EQ(TorchTrailer({}), (V{".data/version"}));
+}
+
+TEST(TorchTrailerTest, PublicTrailerOfAReaderIsTheSame) {
+  using V = std::vector<std::string>;
+  // torch.jit.save: the finish step wrote every one of the three.
+  EXPECT_EQ(TorchWriterTrailer(ZipReader::Open(Torch2Path("scripted.pt"))),
+            (V{"version", "byteorder", ".data/serialization_id"}));
+  for (const char* name : {"package.pt", "save.pt", "save_nobyteorder.pt"}) {
+    EXPECT_EQ(TorchWriterTrailer(ZipReader::Open(Torch2Path(name))), TrailerOf(name)) << name;
+  }
 }
 
 TEST_F(WriteBackTorch2Test, EditedSourceGivesWhatTorchWritesForTheEditedPackage) {

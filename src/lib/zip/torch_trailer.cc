@@ -1,11 +1,12 @@
-// TorchTrailer(): which records torch's finish step wrote (rules in
-// zip/torch_trailer.h).
+// TorchTrailer() and the public TorchWriterTrailer(): which records torch's
+// finish step wrote (rules in zip/torch_trailer.h).
 #include "zip/torch_trailer.h"
 
 #include <algorithm>
 #include <string_view>
 
 #include "tpkg/serialization_id.h"
+#include "tpkg/torch_writer_trailer.h"
 
 namespace tpkg {
 namespace {
@@ -39,6 +40,10 @@ std::vector<std::string> TorchTrailer(const std::vector<ZipEntry>& entries) {
   }
   trailer.emplace_back(kSerializationIdRecord);
   return trailer;
+}
+
+std::vector<std::string> TorchWriterTrailer(const ZipReader& zip) {
+  return TorchTrailer(zip.entries());
 }
 
 }  // namespace tpkg
