@@ -1,5 +1,7 @@
 #include "file_reader.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -12,6 +14,22 @@ StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& ent
                                        RecordVerifier& verifier)
     : fd_(zip.fd()), entry_(entry), verifier_(verifier) {}
 
+// Announces up to kReadAhead bytes past [offset, end) when the read starts
+// inside what was announced before, or at 0 (a reader starting over: the
+// read-only view keeps its readers across opens), and less than half of the
+// window is left; a read past the announced end is random and announces
+// nothing. One thread wins each step.
+void StoredRecordReader::ReadAhead(uint64_t offset, uint64_t end) {
+  uint64_t seen = announced_end_.load(std::memory_order_relaxed);
+  const uint64_t announced = offset == 0 ? 0 : seen;
+  if (offset > announced || end + kReadAhead / 2 <= announced) return;
+  const uint64_t from = std::max(announced, end);
+  const uint64_t to = std::min<uint64_t>(end + kReadAhead, entry_.size);
+  if (from >= to || !announced_end_.compare_exchange_strong(seen, to)) return;
+  posix_fadvise(fd_, static_cast<off_t>(entry_.data_offset + from), static_cast<off_t>(to - from),
+                POSIX_FADV_WILLNEED);
+}
+
 size_t StoredRecordReader::Read(uint64_t offset, std::span<char> out) {
   if (!verified_.load(std::memory_order_acquire)) {
     verifier_.Check(entry_);  // throws for a corrupt record, before anything is served
@@ -19,6 +37,7 @@ size_t StoredRecordReader::Read(uint64_t offset, std::span<char> out) {
   }
   if (offset >= entry_.size) return 0;
   const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), entry_.size - offset));
+  ReadAhead(offset, offset + want);
   const size_t got = PreadFull(fd_, out.first(want), entry_.data_offset + offset, "the archive");
   // Verified, then shrunk under us: never serve what was not checked.
   if (got < want) throw Error(Errc::kCorrupt, "the archive ends inside the record");

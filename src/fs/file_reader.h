@@ -49,16 +49,28 @@ class RecordReader {
   virtual bool holds_buffers() const { return false; }
 };
 
+// Sequential reads of a stored record are announced ahead to the kernel
+// (POSIX_FADV_WILLNEED, kReadAhead bytes past them): one reader's FUSE
+// requests reach the daemon on several threads, out of order, which the
+// archive descriptor's own read-ahead takes for random reads, so without the
+// announcement every 1 MiB request waits for the disk (measured: a cold
+// sequential read of a 768 MiB storage took 2.3x longer). Random reads
+// announce nothing.
 class StoredRecordReader final : public RecordReader {
  public:
+  static constexpr uint64_t kReadAhead = 16 * 1024 * 1024;
+
   StoredRecordReader(const ZipReader& zip, const ZipEntry& entry, RecordVerifier& verifier);
   size_t Read(uint64_t offset, std::span<char> out) override;
 
  private:
+  void ReadAhead(uint64_t offset, uint64_t end);
   const int fd_;
   const ZipEntry& entry_;
   RecordVerifier& verifier_;
   std::atomic<bool> verified_{false};  // set once verifier_ said so: skips its table
+  // End of the record range already announced to the kernel (ReadAhead).
+  std::atomic<uint64_t> announced_end_{0};
 };
 
 class DeflatedRecordReader final : public RecordReader {

@@ -156,6 +156,26 @@ TEST(StoredRecordReaderTest, OutOfOrderReadAheadStillVerifiesTheCrc) {
   ExpectCorrupt([&] { ReadRange(*reader, 0, 131'072); }, "the gap");
 }
 
+// The announcement ahead of sequential reads (StoredRecordReader::kReadAhead)
+// is a hint: reads in the order the kernel's workers deliver them, restarts
+// from 0 and jumps all still get exactly the record's bytes.
+TEST(StoredRecordReaderTest, ReadsAroundTheAnnouncedWindowServeExactBytes) {
+  const size_t size = 3 * StoredRecordReader::kReadAhead / 2 + 12'345;
+  OneRecord r(Pattern(size), kMethodStored);
+  auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
+  constexpr size_t kChunk = 1 << 20;
+  for (uint64_t base = 0; base < size; base += 4 * kChunk) {
+    for (const uint64_t k : {1, 0, 3, 2}) {  // one request batch, out of order
+      const uint64_t off = base + k * kChunk;
+      const std::string want = off >= size ? "" : r.data.substr(off, kChunk);
+      ASSERT_EQ(ReadRange(*reader, off, kChunk), want) << off;
+    }
+  }
+  EXPECT_EQ(ReadSequentially(*reader, kChunk), r.data);  // starts over at 0
+  EXPECT_EQ(ReadRange(*reader, size - 10, 4096), r.data.substr(size - 10));
+  EXPECT_EQ(ReadRange(*reader, 5, 4096), r.data.substr(5, 4096));
+}
+
 TEST(DeflatedRecordReaderTest, ReadsSlightlyBehindTheCursorComeFromTheWindow) {
   OneRecord r(Pattern(1'000'000), kMethodDeflate);
   auto reader = OpenRecordReader(r.zip, r.entry, r.verifier);
