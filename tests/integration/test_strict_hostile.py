@@ -354,3 +354,17 @@ def test_the_analysis_reads_at_most_64_mib_of_one_record(tmp_path, mount_factory
     with open(m.path / "big.py", "rb") as f:
         assert f.read(10) == b"# padding\n"
     assert (m.path / "big.py").stat().st_size == len(big)
+
+
+def test_tpkg_scan_reads_at_most_64_mib_of_one_pickle(tmp_path):
+    """A 70 MiB data.pkl deflated to about 70 KiB (a bomb): `tpkg scan` reports it unreadable
+    from its central-directory size, without inflating it."""
+    archive = tmp_path / "bomb_save.pt"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("bomb_save/data.pkl", b"\x80\x02" + b"N" * (70 << 20), zipfile.ZIP_DEFLATED)
+        zf.writestr("bomb_save/version", b"3\n")
+    assert archive.stat().st_size < 1 << 20
+    r = run(TPKG, "scan", archive)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "data.pkl" in r.stdout + r.stderr
+    assert "and the analysis reads at most 64 MiB of one record" in r.stdout + r.stderr

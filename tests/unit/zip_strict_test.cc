@@ -188,5 +188,24 @@ TEST(AnalysisBoundTest, ARecordLargerThanTheBoundIsRefusedBeforeItIsRead) {
   }
 }
 
+// The scans over an open archive (tpkg scan, inspect, pickles, tensors) go by
+// the central directory's size, before inflating anything.
+TEST(AnalysisBoundTest, AnArchiveEntryLargerThanTheBoundIsRefusedBeforeItIsInflated) {
+  TempDir dir;
+  const ZipReader zip = ZipReader::Open(dir.Write("d.pt", DeflatedArchive()));
+  ZipEntry claimed = *zip.Find("model.py");
+  EXPECT_EQ(ReadForAnalysis(zip, claimed), zip.ReadAll(claimed));
+  claimed.size = kMaxAnalysedRecordBytes + 1;
+  try {
+    ReadForAnalysis(zip, claimed);
+    FAIL() << "read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kUnsupported);
+    EXPECT_EQ(std::string(e.what()),
+              "record 'model.py': 67108865 bytes, and the analysis reads at most 64 MiB of one "
+              "record");
+  }
+}
+
 }  // namespace
 }  // namespace tpkg

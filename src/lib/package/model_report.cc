@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/metadata.h"
 
 namespace tpkg {
 namespace {
@@ -69,7 +70,7 @@ void ScanPickles(const ZipReader& zip, ModelReport& report) {
     PickleInfo info;
     info.record = e.name;
     try {
-      const std::string bytes = zip.ReadAll(e);
+      const std::string bytes = ReadForAnalysis(zip, e);
       PickleScan scan = ScanPickle(bytes);
       info.protocol = scan.protocol;
       info.globals = std::move(scan.globals);

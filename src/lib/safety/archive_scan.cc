@@ -14,6 +14,7 @@
 #include "base/scoped_fd.h"
 #include "safety/scan_context.h"
 #include "tpkg/error.h"
+#include "tpkg/metadata.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::safety {
@@ -49,7 +50,7 @@ class ZipRecords : public RecordSource {
   std::string Read(const PackageRecord& record) const override {
     for (const ZipEntry& e : zip_.entries())
       if (static_cast<int64_t>(e.data_offset) == record.offset && e.name == record.name)
-        return zip_.ReadAll(e);
+        return ReadForAnalysis(zip_, e);
     throw Error(Errc::kNotFound, "record '" + record.name + "' vanished");
   }
 
@@ -70,7 +71,7 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
                          (kind == "torchscript" && (e.name == "data.pkl" ||
                                                     e.name == "constants.pkl"));
       if (main_pickle || e.name.ends_with(".pkl")) {
-        std::string bytes = zip.ReadAll(e);
+        std::string bytes = ReadForAnalysis(zip, e);
         CheckPickles(bytes, rec, policy_kind, nullptr, StreamShape::kRecord, true, ctx);
         continue;
       }
@@ -82,7 +83,7 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
       char head[4];
       size_t n = zip.ReadAt(e, 0, head);
       if (StartsLikePickle(head, n) || (n == 4 && std::string_view(head, 4) == "PK\x03\x04")) {
-        std::string bytes = zip.ReadAll(e);
+        std::string bytes = ReadForAnalysis(zip, e);
         ++ctx.depth;
         ScanNestedBytes(bytes, rec, ctx);
         --ctx.depth;
