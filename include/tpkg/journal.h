@@ -3,13 +3,27 @@
 //
 // Edits live on disk from the first write: a record's bytes move into a
 // journal data file the first time it is written (copy-on-write from the
-// archive), and every namespace change (create, unlink, rename, mkdir, rmdir,
-// chmod, utimens) is appended to a checksummed manifest and fdatasync'd before
-// the call returns. A daemon killed with SIGKILL therefore loses nothing: the
-// next OpenOrCreate() replays the manifest and finds every edit. Data written
-// with write() to a descriptor from OpenForWrite()/Create() survives SIGKILL
-// through the page cache; Fsync() (or fsync on that descriptor) makes it
-// durable against power loss too.
+// archive, fsync'd), and every namespace change (create, unlink, rename,
+// mkdir, rmdir, chmod, utimens) is appended to a checksummed manifest before
+// the call returns. Durability, precisely (doc/design.md §3.3):
+//   * A killed daemon (SIGKILL, a crash of tpkgfs) loses nothing: every
+//     change and every write() is in the kernel's page cache when the call
+//     returns, and the next OpenOrCreate() replays the manifest.
+//   * A crash of the machine (power loss, kernel panic) keeps every change
+//     up to the last group commit: the manifest is fdatasync'd by a committer
+//     thread that starts a sync as soon as changes are unsynced, one sync
+//     covering every change made while the previous one ran (so a change is
+//     durable at most two manifest syncs after it returns; committed() says
+//     whether all are). Recovery replays a prefix of the changes, in order:
+//     a namespace the mount really had, never a mix.
+//   * Fsync(), Commit() (a user's fsync(2) of a file, fsyncdir(2) of a
+//     folder) and a save return only once every change made before them is
+//     durable, and Fsync() also the file's bytes. Written bytes are durable
+//     only after such a sync, as on a local file system; close(2) syncs
+//     nothing.
+//   * A failed group commit (EIO, ENOSPC from fdatasync) fails every later
+//     change and sync with EIO: what was not synced may be lost, and the
+//     mount says so rather than accept more.
 //
 //   auto zip = tpkg::ZipReader::Open("model.pt");
 //   auto journal = tpkg::Journal::OpenOrCreate("model.pt", zip);
@@ -89,6 +103,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -106,6 +121,11 @@ struct JournalState;  // private (src/lib/journal_impl.h)
 struct JournalOptions {
   // Where the journal lives; empty: Journal::DirectoryFor(archive_path).
   std::string directory;
+  // How long the committer lets changes gather before it syncs them. 0 (the
+  // default): at once, as a sync already covers every change made while the
+  // previous one ran. Tests use a long delay to see what a machine crash
+  // before the commit would keep; Commit() and Fsync() never wait for it.
+  std::chrono::milliseconds commit_delay{0};
 };
 
 // The modes a mount shows for a file or folder the archive holds none for;
@@ -248,10 +268,16 @@ class Journal {
                   std::optional<JournalOwner> owner = std::nullopt);
   // truncate(2) by name: copies at most `size` original bytes.
   void Truncate(std::string_view record, uint64_t size);
-  // Makes an edited file's data durable (fdatasync); no-op for originals.
+  // Makes an edited file's data durable (fdatasync; nothing for originals),
+  // then commits every change made so far (Commit()).
   void Fsync(std::string_view record);
+  // Makes every change made so far durable against a machine crash (one
+  // fdatasync of the manifest, unless the committer's already covered them).
+  void Commit();
+  // Whether every change made so far is durable (no commit is pending).
+  bool committed() const;
 
-  // --- Namespace (each logged and fdatasync'd before returning) -----------
+  // --- Namespace (each logged before returning; durable as above) ---------
   void Unlink(std::string_view record);
   // rename(2): file over file, directory (with its contents) over an empty
   // directory. `no_replace`: RENAME_NOREPLACE (EEXIST).

@@ -125,6 +125,10 @@ inline constexpr uint64_t kMaxAnalysedRecordBytes = uint64_t{64} << 20;
 // kMaxAnalysedRecordBytes (checked before anything is read when the source
 // knows_sizes(); a source without sizes holds its records anyway).
 std::string ReadForAnalysis(const RecordSource& records, const std::string& name);
+// The same bound for an entry of an open archive (the scans of `tpkg scan`,
+// `tpkg inspect` and `tpkg pickles`): Error(kUnsupported) naming the record,
+// from its central-directory size, before anything is inflated.
+std::string ReadForAnalysis(const ZipReader& zip, const ZipEntry& entry);
 
 // RecordSource over an open archive (entries() order, prefix stripped).
 // The reader must outlive it; reads are safe from several threads.

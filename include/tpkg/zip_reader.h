@@ -20,7 +20,9 @@
 // Non-strict mode keeps only the refusals without which nothing could be read,
 // plus overlapping records (one span of bytes read as many records). What it
 // serves is what torch loads: of several entries with one name, the one
-// torch's lookup finds (zip/torch_lookup.h; the others are `shadowed`); a
+// torch's lookup finds (zip/torch_lookup.h; the others are `shadowed`), and,
+// when torch can open the archive at all (its prefix folder holds a version
+// record), no entry outside the prefix folder (also `shadowed`); a
 // local header whose name or flags disagree with the central directory is
 // read as torch reads it (central-directory name, sizes and CRC; the local
 // header only says where the data starts). Strict mode also refuses bytes
@@ -66,10 +68,17 @@ struct ZipEntry {
   uint64_t size = 0;  // uncompressed size
   uint64_t local_header_offset = 0;
   uint64_t data_offset = 0;  // absolute offset of the (possibly compressed) data
-  // Non-strict mode only: another entry has the same name (or one differing
-  // only in case) and torch's lookup returns that one, never this; Find()
-  // and the mount skip it.
+  // Non-strict mode only: torch's reader never returns this entry, so Find(),
+  // the analysis and the mount skip it: another entry has the same name (or
+  // one differing only in case) and torch's lookup returns that one, or the
+  // entry lies outside the prefix folder of an archive torch opens (its
+  // prefix folder holds `.data/version` or `version`).
   bool shadowed = false;
+  // The archive has a prefix folder and this entry is not in it. Torch
+  // prefixes every lookup with the folder, so it can never read the entry
+  // (torch's get_all_records() even refuses the archive); its full name
+  // could otherwise pass for an inside record's stripped name.
+  bool outside_prefix = false;
   // What a zip tool or a tpkgfs save recorded about the file (torch records
   // neither; doc/format.md §2.5): the permission bits (07777) of the external
   // attributes when "version made by" names a Unix host, and the modification

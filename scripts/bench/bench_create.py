@@ -8,9 +8,11 @@ users of the machine hits them alike): mount a fresh copy of a small package
 made by real torch.package, create COUNT files of 1 KiB in a new folder
 (open/write/close from one process, as `cp -r` or `tar x` would), then
 unmount and wait until the daemon has exited (tpkgfs: the save; fuse-zip:
-its rewrite of the archive). tpkgfs acknowledges every create only once it
-is durable in its journal; the native folder gets a final `sync -f` so that
-its figure includes reaching the disk once. OTHER_TPKGFS (optional) is
+its rewrite of the archive). tpkgfs acknowledges every create once it is in
+its journal (a killed daemon keeps it), and its group commit makes it durable
+against a machine crash by a background sync shared with the creates around
+it; the native folder gets a final `sync -f` so that its figure includes
+reaching the disk once. OTHER_TPKGFS (optional) is
 another tpkgfs binary measured alike, e.g. the build before a change.
 
 Prints the median seconds of each figure and its ratio to native; the load

@@ -125,9 +125,10 @@ void Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
   bridge.Serve(req, "sync", ino, [&] { return ReplyStatus(req, bridge.ops().Fsync(fi->fh)); });
 }
 
-// Namespace changes are durable when they return (the journal's manifest).
+// Namespace changes reach the disk by group commit; fsyncdir waits for it.
 void FsyncDir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
-  JournalBridge::Of(req).Serve(req, "sync", ino, [&] { return ReplyStatus(req, 0); });
+  const JournalBridge& bridge = JournalBridge::Of(req);
+  bridge.Serve(req, "sync", ino, [&] { return ReplyStatus(req, bridge.ops().FsyncDir()); });
 }
 
 void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -225,6 +225,17 @@ int JournalFsOps::Fsync(uint64_t fh) noexcept {
           const int err = errno;
           ThrowSystemError("cannot sync the journal data file", err);
         }
+        // The file's name and every earlier change (tpkg/journal.h).
+        journal_.Commit();
+        return 0;
+      });
+}
+
+int JournalFsOps::FsyncDir() noexcept {
+  return GuardFuseOp(
+      "sync", [] { return std::string("a folder"); },
+      [&]() -> int {
+        journal_.Commit();
         return 0;
       });
 }

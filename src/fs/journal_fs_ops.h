@@ -128,7 +128,10 @@ class JournalFsOps {
              uint64_t* fh, std::optional<Caller> caller = std::nullopt) noexcept;
   ssize_t Read(uint64_t fh, uint64_t offset, std::span<char> out) noexcept;
   ssize_t Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept;
+  // fsync(2): the file's bytes, then every change so far (Journal::Fsync's rule).
   int Fsync(uint64_t fh) noexcept;
+  // fsyncdir(2): every change so far (Journal::Commit).
+  int FsyncDir() noexcept;
   int Release(uint64_t fh) noexcept;
 
   // Whether `ino` is a generated file: its bytes change with every edit

@@ -122,7 +122,11 @@ Tree Tree::Build(std::span<const ZipEntry> entries, std::vector<std::string>* wa
   };
   for (size_t i = 0; i < entries.size(); ++i) {
     const ZipEntry& e = entries[i];
-    if (e.shadowed) continue;  // torch's lookup returns another entry of this name
+    if (e.shadowed) {  // torch's reader never returns this entry
+      warn(e, e.outside_prefix ? "outside the prefix folder (torch never reads it)"
+                               : "torch's reader returns another record of this name");
+      continue;
+    }
     auto parts = SplitRecordPath(e.name);
     if (!parts) {
       warn(e, "empty, '.', '..' or over-long (> 255 bytes) path component");

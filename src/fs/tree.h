@@ -20,9 +20,11 @@
 //   a 256-byte component skipped with a warning (longer than NAME_MAX)
 //   "a" then "a/b"       the file a; "a/b" is skipped (a parent is a file)
 //   "a/b" then "a"       the directory a; the file "a" is skipped
-//   "x" twice            the later entry wins (what torch's reader does)
+//   "x" twice            the one torch's reader returns (the others are
+//                        ZipEntry::shadowed: skipped with a warning)
+//   outside the prefix   skipped with a warning (shadowed: torch never reads it)
 //
-// (The strict ZipReader refuses the last three cases; they only reach the
+// (The strict ZipReader refuses the last four cases; they only reach the
 // tree with -o nostrict.)
 //
 // Thread safety: a Tree is immutable after Build() and AddVirtualFile();

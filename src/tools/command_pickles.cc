@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "output.h"
 #include "tpkg/error.h"
+#include "tpkg/metadata.h"
 #include "tpkg/model_tensors.h"
 #include "tpkg/pickle_dis.h"
 #include "tpkg/pickle_scan.h"
@@ -97,7 +98,7 @@ int RunPickles(const Command& self, const Args& args) {
   Output out;
   bool first = true;
   for (const ModelPickle& p : Selected(zip, kind, cmd.operands)) {
-    const std::string bytes = zip.ReadAll(*zip.Find(p.record));
+    const std::string bytes = ReadForAnalysis(zip, *zip.Find(p.record));
     const std::span<const char> span(bytes.data(), bytes.size());
     if (dis) {
       const PickleDisassembly d = DisassemblePickle(span);

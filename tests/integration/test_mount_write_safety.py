@@ -113,6 +113,42 @@ def test_sigkill_with_pending_edits_loses_nothing(tmp_path):
     assert loaded["k"].get("value") == "21", loaded
 
 
+def test_creates_and_fsynced_data_survive_a_killed_daemon_with_group_commit(tmp_path):
+    """Creates share their journal syncs (group commit, tpkg/journal.h); each is still in the
+    journal when it returns, so SIGKILL loses none, and fsync/fsyncdir return once committed."""
+    archive = writable_copy(tmp_path)
+    with session(archive, tmp_path / "mnt") as m:
+        folder = m.path / "many"
+        folder.mkdir()
+        for i in range(300):
+            (folder / f"f{i:03d}.txt").write_bytes(b"%d\n" % i)
+        with open(folder / "synced.txt", "wb") as f:
+            f.write(b"fsynced bytes\n")
+            f.flush()
+            os.fsync(f.fileno())
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.rename(folder / "f000.txt", folder / "renamed.txt")
+            os.fsync(dir_fd)  # fsyncdir: the rename is committed
+        finally:
+            os.close(dir_fd)
+        (folder / "f001.txt").unlink()
+        m.proc.send_signal(signal.SIGKILL)
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    assert m.problems == [f"tpkgfs exited with {-signal.SIGKILL}"]
+    with session(archive, tmp_path / "again", allow=[r"^tpkgfs: recovered \d+ edited records"]) as m:
+        folder = m.path / "many"
+        assert (folder / "synced.txt").read_bytes() == b"fsynced bytes\n"
+        assert (folder / "renamed.txt").read_bytes() == b"0\n"
+        assert not (folder / "f000.txt").exists() and not (folder / "f001.txt").exists()
+        assert sorted(os.listdir(folder)) == sorted(
+            [f"f{i:03d}.txt" for i in range(2, 300)] + ["renamed.txt", "synced.txt"])
+        assert (folder / "f299.txt").read_bytes() == b"299\n"
+    assert m.problems == []
+    assert records(archive)["many/synced.txt"] == b"fsynced bytes\n"
+
+
 def test_a_package_that_would_not_load_is_not_saved(tmp_path):
     archive = writable_copy(tmp_path)
     before = archive.read_bytes()

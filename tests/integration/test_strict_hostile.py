@@ -5,6 +5,7 @@ Every hostile archive is built here from a corpus archive; each case asserts `tp
 (exit 1, the reason naming the record), the strict mount (refused, the reason, the hint
 towards -o nostrict when it would help), and what real torch does with the same file.
 """
+import io
 import random
 import struct
 import warnings
@@ -184,8 +185,137 @@ def test_nostrict_serves_the_duplicate_torchs_lookup_returns(tmp_path, mount_fac
         code, out = check(archive)
         assert code == 1 and "duplicate name" in out, out
         m = mount_factory(archive, "-o", "nostrict")
+        m.allow_stderr(r": skipping record 'arc/r\d': torch's reader returns another record "
+                       r"of this name$")
         served = {n: (m.path / n).read_bytes() for n in set(names)}
         assert served == expected, (names, served, expected)
+        assert "torch's reader returns another record of this name" in m.stderr()
+
+
+DUPLICATED = {  # record -> (the copy number -> its bytes, what torch.package makes of it)
+    "m.py": (lambda i: f"X = 'copy{i}'\n".encode(), lambda imp: imp.import_module("m").X),
+    "res/t.txt": (lambda i: f"copy{i}".encode(), lambda imp: imp.load_text("res", "t.txt")),
+    "res/obj.pkl": (None, lambda imp: imp.load_pickle("res", "obj.pkl")["v"]),
+}
+
+
+def pickled_copy(i):
+    """res/obj.pkl as torch.package pickles {"v": "copy<i>"}."""
+    buf = io.BytesIO()
+    with torch.package.PackageExporter(buf) as e:
+        e.save_pickle("res", "obj.pkl", {"v": f"copy{i}"})
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as z:
+        return z.read(next(n for n in z.namelist() if n.endswith("/res/obj.pkl")))
+
+
+def with_copies(base, dst, record, copies):
+    """`base` rewritten with `record` stored once per entry of `copies`, in its place."""
+    with zipfile.ZipFile(base) as a, zipfile.ZipFile(dst, "w") as b, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for info in a.infolist():
+            if info.filename.split("/", 1)[1] == record:
+                for data in copies:
+                    b.writestr(info.filename, data)
+            else:
+                b.writestr(info.filename, a.read(info))
+    return dst
+
+
+@pytest.mark.parametrize("record", sorted(DUPLICATED))
+def test_nostrict_serves_the_copy_torch_package_loads(tmp_path, mount_factory, record):
+    """Measured with torch 1.13: of 2, 3 or 4 copies torch.package does not always load the
+    first (miniz's heap sort decides); a PackageImporter over the mount loads the same one."""
+    base = tmp_path / "base.pt"
+    with torch.package.PackageExporter(str(base)) as e:
+        e.save_source_string("m", "X = 'orig'\n")
+        e.save_text("res", "t.txt", "orig text")
+        e.save_pickle("res", "obj.pkl", {"v": "orig"})
+    make, load = DUPLICATED[record]
+    loaded = set()
+    for count in (2, 3, 4):
+        copies = [(make or pickled_copy)(i) for i in range(count)]
+        archive = with_copies(base, tmp_path / f"dup{count}.pt", record, copies)
+        from_torch = load(torch.package.PackageImporter(str(archive)))
+        m = mount_factory(archive, "-o", "nostrict")
+        m.allow_stderr(r": skipping record 'base/.*': torch's reader returns another record")
+        assert load(torch.package.PackageImporter(str(m.path))) == from_torch, count
+        assert (m.path / record).read_bytes() == copies[int(from_torch[-1])]
+        loaded.add(from_torch)
+    assert loaded != {"copy0"}, loaded  # not simply the first copy
+
+
+def test_nostrict_serves_the_data_pkl_torch_load_reads(tmp_path, mount_factory):
+    saved = tmp_path / "saved.pt"
+    torch.save({"v": "orig"}, str(saved))
+    copies = []
+    for i in range(3):
+        torch.save({"v": f"copy{i}"}, str(tmp_path / "one.pt"))
+        with zipfile.ZipFile(tmp_path / "one.pt") as z:
+            copies.append(z.read(next(n for n in z.namelist() if n.endswith("/data.pkl"))))
+    archive = with_copies(saved, tmp_path / "dup.pt", "data.pkl", copies)
+    loaded = torch.load(str(archive))["v"]
+    m = mount_factory(archive, "-o", "nostrict")
+    m.allow_stderr(r": skipping record '.*': torch's reader returns another record")
+    assert (m.path / "data.pkl").read_bytes() == copies[int(loaded[-1])]
+    assert bytes(torch._C.PyTorchFileReader(str(archive)).get_record("data.pkl")) \
+        == copies[int(loaded[-1])]
+
+
+def test_nostrict_never_serves_a_record_outside_the_prefix_folder(tmp_path, mount_factory):
+    """`m.py` after `pkg_minimal_text_only/...`: torch prefixes every lookup, so it can never
+    read it (and torch 1.13's get_all_records refuses the archive); the mount used to serve
+    its bytes as notes/readme.txt."""
+    archive = rewrite(tmp_path / "outside.pt")
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("notes/readme.txt", EVIL_PICKLE)
+    reader = torch._C.PyTorchFileReader(str(archive))
+    original = bytes(reader.get_record("notes/readme.txt"))
+    assert original != EVIL_PICKLE
+    code, out = check(archive)
+    assert code == 1 and "record 'notes/readme.txt': outside the prefix folder" in out, out
+    m = mount_factory(archive, "-o", "nostrict")
+    m.allow_stderr(r": skipping record 'notes/readme.txt': outside the prefix folder "
+                   r"\(torch never reads it\)$")
+    assert (m.path / "notes" / "readme.txt").read_bytes() == original
+    assert "skipping record 'notes/readme.txt': outside the prefix folder" in m.stderr()
+
+
+@pytest.mark.parametrize("local_name", ["notes/readmX.txt", "notes/a-much-longer-local-name.txt"])
+def test_nostrict_reads_a_mismatched_local_name_as_torch_does(tmp_path, mount_factory,
+                                                             local_name):
+    """The central directory names the record; the local header's name (even of another
+    length) only moves where the data starts, for torch and for the mount alike."""
+    src = rewrite(tmp_path / "src.pt")
+    name = PREFIX + "notes/readme.txt"
+    data = src.read_bytes()
+    local = data.index(name.encode()) - 30
+    n, e = struct.unpack("<HH", data[local + 26:local + 30])
+    assert data[local + 30:local + 30 + n] == name.encode()
+    new_name = (PREFIX + local_name).encode()
+    grown = len(new_name) - n
+    patched = bytearray(data[:local + 26] + struct.pack("<H", len(new_name)) + data[local + 28:local + 30]
+                        + new_name + data[local + 30 + n:])
+    eocd, count, cd_size, cd_offset = end_record(patched)
+    pos = cd_offset + grown
+    for _ in range(count):  # every header after the patched one moved by `grown`
+        nl, el, cl = struct.unpack("<HHH", patched[pos + 28:pos + 34])
+        (lho,) = struct.unpack("<I", patched[pos + 42:pos + 46])
+        if lho > local:
+            struct.pack_into("<I", patched, pos + 42, lho + grown)
+        pos += 46 + nl + el + cl
+    struct.pack_into("<I", patched, eocd + 16, cd_offset + grown)
+    archive = tmp_path / "mismatch.pt"
+    archive.write_bytes(bytes(patched))
+    with zipfile.ZipFile(src) as zf:
+        expected = zf.read(name)
+    assert bytes(torch._C.PyTorchFileReader(str(archive)).get_record("notes/readme.txt")) \
+        == expected
+    code, out = check(archive)
+    assert code == 1 and "local header disagrees with the central directory (name" in out, out
+    refused_mount(archive, tmp_path, "local header disagrees", "-o nostrict mounts it anyway")
+    m = mount_factory(archive, "-o", "nostrict")
+    assert (m.path / "notes" / "readme.txt").read_bytes() == expected
+    assert not (m.path / local_name).exists()
 
 
 def test_overlapping_records_are_refused_even_with_nostrict(tmp_path):
@@ -224,3 +354,17 @@ def test_the_analysis_reads_at_most_64_mib_of_one_record(tmp_path, mount_factory
     with open(m.path / "big.py", "rb") as f:
         assert f.read(10) == b"# padding\n"
     assert (m.path / "big.py").stat().st_size == len(big)
+
+
+def test_tpkg_scan_reads_at_most_64_mib_of_one_pickle(tmp_path):
+    """A 70 MiB data.pkl deflated to about 70 KiB (a bomb): `tpkg scan` reports it unreadable
+    from its central-directory size, without inflating it."""
+    archive = tmp_path / "bomb_save.pt"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("bomb_save/data.pkl", b"\x80\x02" + b"N" * (70 << 20), zipfile.ZIP_DEFLATED)
+        zf.writestr("bomb_save/version", b"3\n")
+    assert archive.stat().st_size < 1 << 20
+    r = run(TPKG, "scan", archive)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "data.pkl" in r.stdout + r.stderr
+    assert "and the analysis reads at most 64 MiB of one record" in r.stdout + r.stderr

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "inode_table.h"
@@ -201,6 +202,28 @@ TEST_F(JournalOpsTest, APackageThatWouldNotLoadIsNotSaved) {
   EXPECT_EQ(SaveEdits(*journal_), 1);
   EXPECT_EQ(tpkg::testing::ReadFile(archive_), before);
   EXPECT_TRUE(journal_->dirty());  // the edits are kept
+}
+
+// fsync(2) and fsyncdir(2) return once every change is committed (group commit:
+// with a committer that never runs on its own, only they commit).
+TEST_F(JournalOpsTest, FsyncAndFsyncDirCommitTheJournal) {
+  ops_.reset();
+  journal_.reset();
+  journal_.emplace(Journal::OpenOrCreate(archive_, *zip_,
+                                         {.commit_delay = std::chrono::hours(1)}));
+  ops_.emplace(zip_, *journal_, FsOptions{getuid(), getgid()});
+  struct stat st;
+  uint64_t fh;
+  ASSERT_EQ(ops_->Create(kRootInode, "new.txt", 0644, O_WRONLY, &st, &fh), 0);
+  Write(fh, 0, "bytes");
+  EXPECT_FALSE(journal_->committed());
+  EXPECT_EQ(ops_->Fsync(fh), 0);
+  EXPECT_TRUE(journal_->committed());
+  ops_->Release(fh);
+  ASSERT_EQ(ops_->Mkdir(kRootInode, "d", 0755, &st), 0);
+  EXPECT_FALSE(journal_->committed());
+  EXPECT_EQ(ops_->FsyncDir(), 0);
+  EXPECT_TRUE(journal_->committed());
 }
 
 }  // namespace

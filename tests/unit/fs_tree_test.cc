@@ -91,6 +91,20 @@ TEST(TreeTest, UnplaceableRecordsAreSkippedWithAWarning) {
   }
 }
 
+TEST(TreeTest, ShadowedRecordsAreSkippedWithAWarningNamingWhy) {
+  auto entries = Entries({"x.txt", "x.txt", "y.txt"});
+  entries[0].shadowed = true;  // torch's lookup returns entries[1]
+  entries[2].shadowed = entries[2].outside_prefix = true;
+  std::vector<std::string> warnings;
+  const Tree t = Tree::Build(entries, &warnings);
+  EXPECT_EQ(Listing(t, kRootInode), (std::vector<std::string>{"x.txt"}));
+  EXPECT_EQ(std::get<RecordRef>(t.node(*t.Resolve("x.txt")).source).entry_index, 1u);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("torch's reader returns another record of this name"),
+            std::string::npos);
+  EXPECT_NE(warnings[1].find("outside the prefix folder"), std::string::npos);
+}
+
 TEST(TreeTest, ALaterDuplicateRecordWins) {
   const auto entries = Entries({"x.txt", "x.txt"});
   const Tree t = Tree::Build(entries);

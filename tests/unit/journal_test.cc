@@ -195,11 +195,13 @@ TEST_F(JournalTest, MtimeOfAnEditedFileIsItsDataFiles) {
   EXPECT_EQ(j.Stat("pkg/code.py")->mtime->tv_sec, 4242);
 }
 
-TEST_F(JournalTest, UnlinkedDataIsDeletedAtOnce) {
+// (The data file goes once the unlink is committed: journal_commit_test.cc.)
+TEST_F(JournalTest, UnlinkedDataIsDeletedOnceCommitted) {
   Journal j = Open();
   j.Create("tmp.txt");
   ASSERT_TRUE(PathExists(journal_dir() + "/data/1"));
   j.Unlink("tmp.txt");
+  j.Commit();
   EXPECT_FALSE(PathExists(journal_dir() + "/data/1"));
 }
 

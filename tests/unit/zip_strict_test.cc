@@ -73,6 +73,40 @@ TEST(TorchLookupTest, NonStrictModeServesTheDuplicateTorchLoads) {
   EXPECT_EQ(served, 1u);
 }
 
+// Torch prefixes every lookup with the prefix folder: an entry outside it is
+// never read, even when its full name equals an inside record's stripped name
+// (which the mount used to serve instead, being the later entry).
+TEST(TorchLookupTest, NonStrictModeNeverServesAnEntryOutsideThePrefixFolder) {
+  TempDir dir;
+  std::string b = BaseArchive();  // "p/sux/f" holds "in folder", the later "p/abs" "a"
+  Rename(b, "p/abs", "sux/f");
+  const std::string path = dir.Write("outside.pt", b);
+  EXPECT_THROW(ZipReader::Open(path), Error);
+  const ZipReader zip = ZipReader::Open(path, {.strict = false});
+  EXPECT_EQ(zip.ReadAll(*zip.Find("sux/f")), "in folder");
+  size_t served = 0;
+  for (const ZipEntry& e : zip.entries()) {
+    EXPECT_EQ(e.outside_prefix, e.full_name == "sux/f") << e.full_name;
+    EXPECT_EQ(e.shadowed, e.outside_prefix) << e.full_name;
+  }
+  for (const std::string& n : ZipRecordSource(zip).RecordNames()) served += n == "sux/f";
+  EXPECT_EQ(served, 1u);
+}
+
+// A ZIP torch cannot open at all (no version record in its prefix folder) is
+// served whole: nothing it holds contradicts what torch loads.
+TEST(TorchLookupTest, NonStrictModeServesEveryEntryOfAZipTorchCannotOpen) {
+  TempDir dir;
+  std::string b = BaseArchive();
+  Rename(b, "p/abs", "outsx");
+  Rename(b, "p/.data/version", "q/.data/version");
+  const ZipReader zip = ZipReader::Open(dir.Write("generic.zip", b), {.strict = false});
+  for (const ZipEntry& e : zip.entries()) EXPECT_FALSE(e.shadowed) << e.full_name;
+  ASSERT_NE(zip.Find("outsx"), nullptr);
+  EXPECT_TRUE(zip.Find("outsx")->outside_prefix);
+  EXPECT_EQ(zip.ReadAll(*zip.Find("outsx")), "a");
+}
+
 // ---------------------------------------------------------------- torch records
 
 std::vector<std::string> TorchRecordProblems(const std::vector<Record>& records) {
@@ -150,6 +184,25 @@ TEST(AnalysisBoundTest, ARecordLargerThanTheBoundIsRefusedBeforeItIsRead) {
     EXPECT_EQ(e.code(), Errc::kUnsupported);
     EXPECT_EQ(std::string(e.what()),
               "record 'big.py': 67108865 bytes, and the analysis reads at most 64 MiB of one "
+              "record");
+  }
+}
+
+// The scans over an open archive (tpkg scan, inspect, pickles, tensors) go by
+// the central directory's size, before inflating anything.
+TEST(AnalysisBoundTest, AnArchiveEntryLargerThanTheBoundIsRefusedBeforeItIsInflated) {
+  TempDir dir;
+  const ZipReader zip = ZipReader::Open(dir.Write("d.pt", DeflatedArchive()));
+  ZipEntry claimed = *zip.Find("model.py");
+  EXPECT_EQ(ReadForAnalysis(zip, claimed), zip.ReadAll(claimed));
+  claimed.size = kMaxAnalysedRecordBytes + 1;
+  try {
+    ReadForAnalysis(zip, claimed);
+    FAIL() << "read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kUnsupported);
+    EXPECT_EQ(std::string(e.what()),
+              "record 'model.py': 67108865 bytes, and the analysis reads at most 64 MiB of one "
               "record");
   }
 }

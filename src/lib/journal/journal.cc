@@ -151,8 +151,9 @@ LogEntry Stamped(LogEntry e) {
   return e;
 }
 
-// Validates the path(s), checks the operation, logs it durably, applies it
-// and deletes the data files it freed. `verb` names it in errors.
+// Validates the path(s), checks the operation, logs it (group commit:
+// journal_impl.h), applies it and deletes the data files it freed once the
+// entry is durable. `verb` names it in errors.
 void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& entry) {
   const LogEntry e = Stamped(entry);
   impl.ThrowIfDropped();
@@ -164,8 +165,8 @@ void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& en
   if (e.op == LogOp::kMkdir) RefuseBytecodeCache(verb, e.path);
   if (e.op == LogOp::kRename && e.path != e.path2) RefuseBytecodeCache(verb, e.path2);
   if (e.op == LogOp::kRename && e.path == e.path2) return;  // POSIX: nothing to do
-  impl.log->Append(e);
-  impl.FreeData(impl.ApplyEntry(e));
+  impl.LogGrouped(e);
+  impl.FreeWhenCommitted(impl.ApplyEntry(e));
 }
 
 // Deletes a data file unless disarmed: the copy or the log append after its
@@ -190,10 +191,10 @@ void SyncDataNames(JournalState& impl) {
 }
 
 // Creates data file <id> (empty), runs `fill` on it, makes its bytes and its
-// name durable, then logs `e` (whose id is set here) and applies it. A
-// create (e.op == kCreate) fills nothing and skips the name's sync: recovery
-// remakes a lost empty file (JournalState::data_names_pending), so the
-// manifest's own sync is the create's only one.
+// name durable, then logs `e` (whose id is set here; group commit) and
+// applies it. A create (e.op == kCreate) fills nothing and skips the name's
+// sync: recovery remakes a lost empty file (JournalState::data_names_pending),
+// so a create costs no sync of its own, only its share of a group commit.
 template <class Fill>
 ScopedFd NewDataFile(JournalState& impl, LogEntry entry, Fill fill) {
   LogEntry e = Stamped(std::move(entry));
@@ -211,9 +212,9 @@ ScopedFd NewDataFile(JournalState& impl, LogEntry entry, Fill fill) {
     // entry is durable.
     SyncDataNames(impl);
   }
-  impl.log->Append(e);
+  impl.LogGrouped(e);
   guard.Disarm();
-  impl.FreeData(impl.ApplyEntry(e));
+  impl.FreeWhenCommitted(impl.ApplyEntry(e));
   return fd;
 }
 
@@ -413,7 +414,7 @@ void Journal::Truncate(std::string_view record, uint64_t size) {
 }
 
 void Journal::Fsync(std::string_view record) {
-  std::lock_guard lock(impl_->mu);
+  std::unique_lock lock(impl_->mu);
   impl_->ThrowIfDropped();
   const TreeFile* file = impl_->tree.FindFile(record);
   if (!file) ThrowOpError("fsync", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
@@ -423,6 +424,22 @@ void Journal::Fsync(std::string_view record) {
     // Synced bytes must not sit in a file whose name a crash could lose.
     if (impl_->data_names_pending) SyncDataNames(*impl_);
   }
+  // ... nor in a file whose create entry a crash could lose.
+  impl_->Commit(lock);
+}
+
+void Journal::Commit() {
+  std::unique_lock lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  // A data file with synced bytes may still have an unsynced name (Fsync
+  // syncs the names first; this is for the FUSE layer's own fdatasync).
+  if (impl_->data_names_pending) SyncDataNames(*impl_);
+  impl_->Commit(lock);
+}
+
+bool Journal::committed() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->dropped || impl_->log->synced() >= impl_->log->end();
 }
 
 void Journal::Unlink(std::string_view record) {

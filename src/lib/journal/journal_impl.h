@@ -5,17 +5,32 @@
 // Every namespace operation goes through the same three steps, live and at
 // replay, so the two cannot disagree:
 //   CheckEntry(e)  -> 0 or the POSIX errno       (nothing changed yet)
-//   log->Append(e) -> durable                    (live only)
-//   ApplyEntry(e)  -> the tree changes; returns data ids no longer used
+//   log->Write(e)  -> in the page cache; WakeCommitter()      (live only)
+//   ApplyEntry(e)  -> the tree changes; returns data ids no longer used,
+//                     deleted once the entry is committed (FreeWhenCommitted)
+//
+// Group commit (journal.h has the promise users see): a namespace entry is
+// written without a sync, so an operation costs no fdatasync of its own; the
+// committer thread starts one fdatasync of the manifest as soon as entries
+// are unsynced, and every entry written while it runs waits for the next, so
+// one sync covers a whole burst of creates. Commit() (a user's fsync, the
+// save's kCommit) syncs at once. Data files an entry stops referencing are
+// deleted only once that entry is durable: a power loss that drops the entry
+// must find them still there.
 //
 // Thread safety: all members are guarded by `mu` (taken by every public
-// Journal method); no other lock exists, so there is no lock order.
+// Journal method and by the committer thread, which releases it around its
+// fdatasync); no other lock exists, so there is no lock order.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "journal/archive_identity.h"
@@ -32,6 +47,9 @@ inline constexpr uint8_t kNoReplace = 2;  // LogEntry::flags bit for kRename
 
 struct JournalState {
   explicit JournalState(const ZipReader& zip) : zip(zip), tree(zip.entries()) {}
+  // Stops the committer and syncs what it has not (best effort: a failure
+  // leaves what a power loss would, a prefix of the operations).
+  ~JournalState();
 
   const ZipReader& zip;
   std::string archive_path;
@@ -57,6 +75,27 @@ struct JournalState {
   bool dropped = false;
   std::string summary;
   mutable std::mutex mu;
+
+  // --- Group commit (group_commit.cc) ---
+  // Data files to delete once the manifest is durable up to `first`.
+  std::vector<std::pair<uint64_t, uint64_t>> frees_after_commit;
+  std::condition_variable commit_cv;  // entries to sync, a sync done, or stop
+  std::thread committer;              // started by the first Write
+  std::chrono::milliseconds commit_delay{0};  // JournalOptions::commit_delay
+  bool stop_committer = false;
+  bool syncing = false;               // an fdatasync of the manifest is running
+  int commit_errno = 0;               // a failed sync: every later change fails
+
+  // log->Write(e) and wakes the committer.
+  void LogGrouped(const LogEntry& e);
+  // Deletes `ids` once every entry written so far is durable.
+  void FreeWhenCommitted(const std::vector<uint64_t>& ids);
+  // Makes every entry written so far durable; releases `lock` (on mu) during
+  // the fdatasync. Throws kIo after a failed sync.
+  void Commit(std::unique_lock<std::mutex>& lock);
+  void RunCommitter();
+  // Waits for a running sync and stops the committer (mu held by `lock`).
+  void QuiesceCommitter(std::unique_lock<std::mutex>& lock);
 
   int CheckEntry(const LogEntry& e) const;
   std::vector<uint64_t> ApplyEntry(const LogEntry& e);

@@ -336,6 +336,7 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
 Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& original,
                               const JournalOptions& options) {
   auto impl = std::make_unique<JournalState>(original);
+  impl->commit_delay = options.commit_delay;
   impl->archive_path = RealPath(archive_path);
   CheckSameFile(impl->archive_path, original);
   impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;
@@ -373,9 +374,10 @@ std::optional<Journal> Journal::OpenExisting(const std::string& archive_path,
 }
 
 void Journal::Drop() {
-  std::lock_guard lock(impl_->mu);
+  std::unique_lock lock(impl_->mu);
   if (impl_->dropped) return;
   JournalState& impl = *impl_;
+  impl.QuiesceCommitter(lock);  // no sync of the manifest may run while it goes
   // The manifest goes first: without it, whatever else remains is orphans.
   ClearContents(impl);
   RemoveTempFiles(impl);

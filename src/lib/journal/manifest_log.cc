@@ -208,10 +208,14 @@ ManifestLog ManifestLog::Open(int dir_fd, const std::string& dir, ManifestConten
   return ManifestLog(std::move(fd), path, good);
 }
 
-void ManifestLog::Append(const LogEntry& entry) {
+void ManifestLog::ThrowIfBroken() const {
   if (broken_)
     throw Error(Errc::kIo,
                 "Journal manifest '" + path_ + "' could not be repaired after a failed write", EIO);
+}
+
+void ManifestLog::Append(const LogEntry& entry) {
+  ThrowIfBroken();
   const std::string bytes = EncodeLogEntry(entry);
   try {
     PwriteAll(fd_.get(), bytes, end_, path_);
@@ -219,8 +223,22 @@ void ManifestLog::Append(const LogEntry& entry) {
   } catch (const Error&) {
     // A half-written or unsynced entry must not survive: it would apply at
     // the next replay although the caller was told the operation failed.
+    // (Entries of earlier Write() calls are cut from nothing: they stay.)
     if (::ftruncate(fd_.get(), static_cast<off_t>(end_)) != 0 || ::fdatasync(fd_.get()) != 0)
       broken_ = true;
+    throw;
+  }
+  end_ += bytes.size();
+  synced_ = end_;
+}
+
+void ManifestLog::Write(const LogEntry& entry) {
+  ThrowIfBroken();
+  const std::string bytes = EncodeLogEntry(entry);
+  try {
+    PwriteAll(fd_.get(), bytes, end_, path_);
+  } catch (const Error&) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(end_)) != 0) broken_ = true;
     throw;
   }
   end_ += bytes.size();

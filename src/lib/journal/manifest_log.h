@@ -19,18 +19,25 @@
 // The first entry is always kHeader (the identity of the archive the edits
 // apply to, the archive path in `path`). The file is created whole (temp,
 // fsync, rename, fsync dir), so a valid header is always there; every later
-// entry is one pwrite() followed by fdatasync(). Reading stops at the first
-// entry that is incomplete, too long or fails its CRC: that is a write torn
-// by a crash, and it is truncated away before anything is appended.
+// entry is one pwrite(), followed by fdatasync() (Append) or left for a later
+// one that covers many entries (Write, then Synced once some fdatasync of
+// fd() that started after it returned: the journal's group commit,
+// journal_impl.h). Reading stops at the first entry that is incomplete, too
+// long or fails its CRC: that is a write torn by a crash (or entries a power
+// loss kept only partly, out of order), and it is truncated away before
+// anything is appended, so a replay always sees a prefix of the operations.
 //
 //   ManifestLog log = ManifestLog::Create(dir_fd, "/x/.m.pt.tpkgfs", header);
 //   log.Append({.op = LogOp::kUnlink, .path = "a/b.py"});   // durable on return
+//   log.Write({.op = LogOp::kUnlink, .path = "a/c.py"});    // in the page cache
 //
-// Thread safety: none; the Journal serializes access with its mutex.
+// Thread safety: none; the Journal serializes access with its mutex (its
+// committer calls fdatasync(fd()) without it, then Synced() with it).
 #pragma once
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -109,15 +116,29 @@ class ManifestLog {
   // end (so no half entry precedes the next one) and Error is thrown; if even
   // that fails, every later Append throws.
   void Append(const LogEntry& entry);
+  // Appends without a sync: the entry survives the death of the process
+  // (page cache), and a power loss only once a sync covers it. On failure the
+  // file is cut back as by Append.
+  void Write(const LogEntry& entry);
+  // Every byte up to `end` (an end() taken before an fdatasync(fd()) started
+  // that has returned) is durable.
+  void Synced(uint64_t end) { synced_ = std::max(synced_, end); }
+  // A sync failed: what was written may be lost, so nothing more is accepted.
+  void Break() { broken_ = true; }
+  uint64_t end() const { return end_; }
+  uint64_t synced() const { return synced_; }
+  int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
 
  private:
   ManifestLog(ScopedFd fd, std::string path, uint64_t end)
-      : fd_(std::move(fd)), path_(std::move(path)), end_(end) {}
+      : fd_(std::move(fd)), path_(std::move(path)), end_(end), synced_(end) {}
+  void ThrowIfBroken() const;
 
   ScopedFd fd_;
   std::string path_;
   uint64_t end_ = 0;
+  uint64_t synced_ = 0;  // bytes known durable
   bool broken_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/metadata.h"
 #include "tpkg/model_tensors.h"
 
 namespace tpkg {
@@ -23,7 +24,7 @@ std::string Trimmed(std::string text) {
 
 std::string RecordText(const ZipReader& zip, std::string_view name) {
   const ZipEntry* entry = zip.Find(name);
-  return entry ? Trimmed(zip.ReadAll(*entry)) : "";
+  return entry ? Trimmed(ReadForAnalysis(zip, *entry)) : "";
 }
 
 std::string Lower(std::string_view text) {
@@ -70,7 +71,7 @@ void ScanPickles(const ZipReader& zip, ModelReport& report) {
     PickleInfo info;
     info.record = e.name;
     try {
-      const std::string bytes = zip.ReadAll(e);
+      const std::string bytes = ReadForAnalysis(zip, e);
       PickleScan scan = ScanPickle(bytes);
       info.protocol = scan.protocol;
       info.globals = std::move(scan.globals);

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/metadata.h"
 #include "tpkg/file_io.h"
 #include "tpkg/scoped_fd.h"
 
@@ -79,7 +80,7 @@ std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& stora
 std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle) {
   const ZipEntry* entry = zip.Find(pickle.record);
   if (entry == nullptr) throw Error(Errc::kNotFound, zip.path() + ": no record " + pickle.record);
-  const std::string bytes = zip.ReadAll(*entry);
+  const std::string bytes = ReadForAnalysis(zip, *entry);
   std::vector<PickleTensor> tensors;
   try {
     tensors = FindPickleTensors(std::span<const char>(bytes.data(), bytes.size()));

@@ -41,13 +41,26 @@ std::string RecordSource::ReadPrefix(const std::string& name, size_t n) const {
 
 uint64_t RecordSource::RecordSize(const std::string& name) const { return ReadRecord(name).size(); }
 
+namespace {
+
+Error TooLargeToAnalyse(const std::string& name, uint64_t size) {
+  return Error(Errc::kUnsupported, "record '" + name + "': " + std::to_string(size) +
+                                       " bytes, and the analysis reads at most " +
+                                       std::to_string(kMaxAnalysedRecordBytes >> 20) +
+                                       " MiB of one record");
+}
+
+}  // namespace
+
+std::string ReadForAnalysis(const ZipReader& zip, const ZipEntry& entry) {
+  // The size is the central directory's; RecordStream fails a record that
+  // inflates past it, so no more than this is ever held.
+  if (entry.size > kMaxAnalysedRecordBytes) throw TooLargeToAnalyse(entry.name, entry.size);
+  return zip.ReadAll(entry);
+}
+
 std::string ReadForAnalysis(const RecordSource& records, const std::string& name) {
-  auto refuse = [&name](uint64_t size) {
-    return Error(Errc::kUnsupported, "record '" + name + "': " + std::to_string(size) +
-                                         " bytes, and the analysis reads at most " +
-                                         std::to_string(kMaxAnalysedRecordBytes >> 20) +
-                                         " MiB of one record");
-  };
+  auto refuse = [&name](uint64_t size) { return TooLargeToAnalyse(name, size); };
   if (records.knows_sizes()) {
     if (const uint64_t size = records.RecordSize(name); size > kMaxAnalysedRecordBytes)
       throw refuse(size);

@@ -15,6 +15,7 @@
 #include "safety/scan_context.h"
 #include "scan/pickle_sniff.h"
 #include "tpkg/error.h"
+#include "tpkg/metadata.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::safety {
@@ -46,7 +47,7 @@ class ZipRecords : public RecordSource {
   std::string Read(const PackageRecord& record) const override {
     for (const ZipEntry& e : zip_.entries())
       if (static_cast<int64_t>(e.data_offset) == record.offset && e.name == record.name)
-        return zip_.ReadAll(e);
+        return ReadForAnalysis(zip_, e);
     throw Error(Errc::kNotFound, "record '" + record.name + "' vanished");
   }
 
@@ -67,7 +68,7 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
                          (kind == "torchscript" && (e.name == "data.pkl" ||
                                                     e.name == "constants.pkl"));
       if (main_pickle || e.name.ends_with(".pkl")) {
-        std::string bytes = zip.ReadAll(e);
+        std::string bytes = ReadForAnalysis(zip, e);
         CheckPickles(bytes, rec, policy_kind, nullptr, StreamShape::kRecord, true, ctx);
         continue;
       }
@@ -81,7 +82,7 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
       const bool archive = start == std::string_view("PK\x03\x04", 4);
       const pickle::Sniff sniff = archive ? pickle::Sniff::kNo : pickle::SniffPickleHead(start);
       if (archive || sniff != pickle::Sniff::kNo) {
-        std::string bytes = zip.ReadAll(e);
+        std::string bytes = ReadForAnalysis(zip, e);
         // A headerless (protocol 0/1) pickle only shows as one when read to its STOP.
         if (sniff == pickle::Sniff::kHeaderless &&
             pickle::SniffPickle(bytes) == pickle::Sniff::kNo)

@@ -125,6 +125,7 @@ void AssignNames(std::vector<ZipEntry>& entries, const std::string& prefix, bool
     ZipEntry& e = entries[i];
     const bool inside = !prefix.empty() && e.full_name.starts_with(folder);
     e.name = inside ? e.full_name.substr(folder.size()) : e.full_name;
+    e.outside_prefix = !inside && !prefix.empty();
     if (!strict) continue;
     if (RecordPathProblem p = CheckRecordPath(e.full_name, kFullNameRules)) {
       problems.Record(i, e.full_name, Errc::kCorrupt, p.why);
@@ -172,8 +173,21 @@ void MarkShadowed(std::vector<ZipEntry>& entries, const NameIndex& index) {
   if (twins.empty()) return;
   const std::vector<uint32_t> sorted = MinizSortedOrder(entries);
   for (const uint32_t i : twins) {
-    entries[i].shadowed = MinizLocate(entries, sorted, entries[i].full_name) != i;
+    if (MinizLocate(entries, sorted, entries[i].full_name) != i) entries[i].shadowed = true;
   }
+}
+
+// Non-strict mode, an archive torch's reader opens (a version record in the
+// prefix folder): an entry outside the folder is never read by torch, and its
+// full name may equal an inside record's stripped name, so serving it could
+// hide the bytes torch loads. Any other ZIP (torch opens none of it) is
+// served whole.
+void ShadowOutsiders(std::vector<ZipEntry>& entries) {
+  const bool torch_opens = std::any_of(entries.begin(), entries.end(), [](const ZipEntry& e) {
+    return !e.outside_prefix && (e.name == ".data/version" || e.name == "version");
+  });
+  if (!torch_opens) return;
+  for (ZipEntry& e : entries) e.shadowed = e.shadowed || e.outside_prefix;
 }
 
 void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& problems) {
@@ -203,6 +217,7 @@ void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& pr
     impl->index.Check(impl->entries, problems);
   } else {
     MarkShadowed(impl->entries, impl->index);
+    ShadowOutsiders(impl->entries);
   }
 }
 
