@@ -233,6 +233,62 @@ def test_unmount_commands_end_the_daemon_cleanly(mount_factory, command, good):
     assert mount_entry(m.path) is None
 
 
+DETACH_FUSE_COPIES = pathlib.Path(__file__).resolve().parents[2] / "scripts/detach_fuse_copies.sh"
+
+
+class NamespaceCopy:
+    """A mount namespace made as scripts/debian13.sh makes one (unshare --propagation slave),
+    so holding copies of this namespace's mounts, alive until the `with` block ends; with
+    `detach` it first runs scripts/detach_fuse_copies.sh, as debian13.sh does."""
+
+    def __init__(self, detach):
+        prefix = f"bash {DETACH_FUSE_COPIES} && " if detach else ""
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "slave", "--", "bash", "-c",
+             prefix + "echo ready && exec sleep 60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def __enter__(self):
+        if self.proc.stdout.readline() != "ready\n":
+            self.__exit__()
+            pytest.skip(f"cannot make a mount namespace here: {self.proc.stderr.read().strip()}")
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def mount_is_shared(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == str(path) and "shared:" in line for line in f)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_a_copy_in_another_mount_namespace_keeps_the_daemon_until_it_goes(mount_factory, good):
+    # Why a daemon could outlive `fusermount3 -u` (the kernel's rule, not ours): a private
+    # copy of the mount keeps the file system, so the daemon serves it until the copy goes.
+    m = mount_factory(good)
+    if mount_is_shared(m.path):
+        pytest.skip("shared mounts propagate the unmount to the copy")
+    with NamespaceCopy(detach=False):
+        subprocess.run(["fusermount3", "-u", str(m.path)], check=True)
+        assert mount_entry(m.path) is None
+        time.sleep(1)
+        assert m.proc.poll() is None  # still serving the copy
+    assert m.wait() == 0  # the namespace has ended: so has the daemon
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_detach_fuse_copies_lets_the_daemon_end_at_unmount(mount_factory, good):
+    # scripts/debian13.sh's namespace must not keep other people's mounts alive.
+    m = mount_factory(good)
+    with NamespaceCopy(detach=True):
+        subprocess.run(["fusermount3", "-u", str(m.path)], check=True)
+        assert m.wait() == 0  # killed after EXIT_TIMEOUT otherwise: never a hang
+    assert mount_entry(m.path) is None
+
+
 def test_background_mode_returns_once_the_mount_works(tmp_path, good):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
