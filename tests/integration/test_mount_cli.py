@@ -280,6 +280,29 @@ def test_a_copy_in_another_mount_namespace_keeps_the_daemon_until_it_goes(mount_
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_tpkgfs_u_says_which_namespace_keeps_the_daemon(mount_factory, good, tmp_path):
+    m = mount_factory(good)
+    if mount_is_shared(m.path):
+        pytest.skip("shared mounts propagate the unmount to the copy")
+    said = tmp_path / "unmount.stderr"
+    with NamespaceCopy(detach=False) as copy, open(said, "w") as err:
+        u = subprocess.Popen([str(TPKGFS), "-u", str(m.path)], stdout=subprocess.PIPE,
+                             stderr=err, text=True)
+        try:
+            assert wait_until(lambda: "still holds a copy" in said.read_text(), 10), \
+                said.read_text()
+        finally:
+            copy.__exit__()  # ends the copy: the daemon, and so `tpkgfs -u`, end too
+            out, _ = u.communicate(timeout=20)
+    assert said.read_text() == (
+        f"tpkgfs: {m.path} is unmounted here, but the mount namespace of pid {copy.proc.pid} "
+        f"(sleep) still holds a copy of it: its daemon (pid {m.proc.pid}) serves that copy "
+        "and exits (saving) only when the copy goes; waiting for it\n")
+    assert u.returncode == 0 and "read-only: nothing to save" in out
+    assert m.wait() == 0
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
 def test_detach_fuse_copies_lets_the_daemon_end_at_unmount(mount_factory, good):
     # scripts/debian13.sh's namespace must not keep other people's mounts alive.
     m = mount_factory(good)
