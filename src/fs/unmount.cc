@@ -229,12 +229,8 @@ struct Device {
 void ExplainLongWait(const std::string& path, const Daemon& daemon, const Device& device) {
   const std::vector<pid_t> holders = OtherNamespacesWithDevice(device.major, device.minor);
   if (holders.empty()) return;
-  std::string where;
-  for (pid_t pid : holders) {
-    where += (where.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid);
-    if (const std::string name = ProcessName(pid); !name.empty()) where += " (" + name + ")";
-  }
-  std::cerr << "tpkgfs: " << path << " is unmounted here, but the mount namespace of " << where
+  std::cerr << "tpkgfs: " << path << " is unmounted here, but the mount namespace of "
+            << DescribeProcesses(holders)
             << " still holds a copy of it: its daemon (pid " << daemon.pid
             << ") serves that copy and exits (saving) only when the copy goes; waiting for it\n";
 }

@@ -10,10 +10,13 @@ import zipfile
 
 import pytest
 
-from mounting import CORPUS, TPKGFS, mount_entry, private_copy, unmount, wait_until
+from mounting import CORPUS, REPO, TPKGFS, mount_entry, private_copy, unmount, wait_until
 from ziputil import data_offset
 
 MODEL = CORPUS / "pkg_model_numpy.pt"  # only read: daemons get copies (`good`, private_copy)
+# Run first in every namespace these tests unshare: the copies of other people's FUSE mounts
+# would keep those alive after their owners unmount them.
+DETACH_FUSE_COPIES = REPO / "scripts" / "detach_fuse_copies.sh"
 
 
 def run_tpkgfs(*args, timeout=20, **kwargs):
@@ -205,7 +208,8 @@ def test_unknown_fuse_option_is_refused_before_mounting(tmp_path, good):
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
 def test_missing_dev_fuse_is_reported(tmp_path, good):
     # A private mount namespace whose /dev is an empty tmpfs: no /dev/fuse.
-    script = f"mount -t tmpfs none /dev && exec {TPKGFS} -f {good} {tmp_path}"
+    script = (f"bash {DETACH_FUSE_COPIES} && mount -t tmpfs none /dev && "
+              f"exec {TPKGFS} -f {good} {tmp_path}")
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
                        timeout=20)
     if "tpkgfs" not in r.stderr:
@@ -231,9 +235,6 @@ def test_unmount_commands_end_the_daemon_cleanly(mount_factory, command, good):
     subprocess.run([*command, str(m.path)], check=True)
     assert m.wait() == 0
     assert mount_entry(m.path) is None
-
-
-DETACH_FUSE_COPIES = pathlib.Path(__file__).resolve().parents[2] / "scripts/detach_fuse_copies.sh"
 
 
 class NamespaceCopy:
@@ -303,6 +304,41 @@ def test_tpkgfs_u_says_which_namespace_keeps_the_daemon(mount_factory, good, tmp
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_a_mount_waiting_for_a_kept_daemon_says_why(mount_factory, tmp_path):
+    archive = private_copy(MODEL, tmp_path / "rw")
+    m = mount_factory(archive)
+    m.allow_stderr(r"no changes")
+    if mount_is_shared(m.path):
+        pytest.skip("shared mounts propagate the unmount to the copy")
+    second_mnt, said = tmp_path / "second", tmp_path / "second.stderr"
+    second_mnt.mkdir()
+    second = None
+    try:
+        with NamespaceCopy(detach=False) as copy, open(said, "w") as err:
+            subprocess.run(["fusermount3", "-u", str(m.path)], check=True)
+            second = subprocess.Popen([str(TPKGFS), "-f", str(archive), str(second_mnt)],
+                                      stdout=subprocess.DEVNULL, stderr=err)
+            assert wait_until(lambda: "has not begun" in said.read_text(), 10), said.read_text()
+        assert said.read_text() == (
+            f"tpkgfs: waiting for the save of {archive} (pid {m.proc.pid}) to finish\n"
+            f"tpkgfs: pid {m.proc.pid} has not begun that save: it still serves {m.path} in the "
+            f"mount namespace of pid {copy.proc.pid} (sleep), and saves when that copy goes\n")
+        assert m.wait() == 0  # the copy is gone: the first daemon saved and exited ...
+        assert wait_until(lambda: mount_entry(second_mnt), 10)  # ... and the second mounted
+    finally:
+        if second:
+            unmount(second_mnt)
+            try:
+                second.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                second.wait()
+        if mount_entry(second_mnt):
+            subprocess.run(["fusermount3", "-uz", str(second_mnt)])
+    assert second.returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
 def test_detach_fuse_copies_lets_the_daemon_end_at_unmount(mount_factory, good):
     # scripts/debian13.sh's namespace must not keep other people's mounts alive.
     m = mount_factory(good)
@@ -339,6 +375,7 @@ def test_background_mode_failure_exits_non_zero_without_a_daemon(tmp_path):
 # nothing outside the namespace changes), then mount exactly as a user would.
 IN_NAMESPACE = """
 set -e
+bash {detach}
 mount -t tmpfs tpkgfs-test /usr/local/bin
 touch /usr/local/bin/tpkgfs
 mount --bind {tpkgfs} /usr/local/bin/tpkgfs
@@ -353,7 +390,8 @@ umount {mnt}
 def mount_in_namespace(mnt, mount_command):
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare(1)")
-    script = IN_NAMESPACE.format(tpkgfs=TPKGFS, mount_command=mount_command, mnt=mnt)
+    script = IN_NAMESPACE.format(detach=DETACH_FUSE_COPIES, tpkgfs=TPKGFS,
+                                  mount_command=mount_command, mnt=mnt)
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
                        timeout=30)
     if "tpkgfs-test" in r.stderr or "unshare" in r.stderr:
