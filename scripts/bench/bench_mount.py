@@ -117,7 +117,7 @@ class System:
 def copies_of(mountpoint):
     """Why a daemon outlives its unmount: other mount namespaces still holding a copy
     (scripts/detach_fuse_copies.sh)."""
-    holders = {}
+    ours, holders = os.readlink("/proc/self/ns/mnt"), {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -125,7 +125,7 @@ def copies_of(mountpoint):
                 lines = pathlib.Path(f"/proc/{entry}/mountinfo").read_text().splitlines()
             except OSError:
                 continue
-            if any(line.split()[4] == str(mountpoint) for line in lines):
+            if namespace != ours and any(line.split()[4] == str(mountpoint) for line in lines):
                 holders.setdefault(namespace, int(entry))
     if not holders:
         return ""
