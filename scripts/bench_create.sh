@@ -10,7 +10,9 @@ BUILD_DIR=${TPKG_BUILD_DIR:-build}
 tpkgfs=$(realpath "$BUILD_DIR/src/fs/tpkgfs")
 work=$(mktemp -d -p "${BENCH_DIR:-/tmp}" tpkg-bench-create-XXXXXX)
 cleanup() {
-  grep -o "$work/[^ ]*/mnt" /proc/mounts | xargs -r -n1 fusermount3 -uz || true
+  for m in $(grep -o "$work/[^ ]*/mnt" /proc/mounts || true); do
+    fusermount3 -uz "$m" || echo "warning: cannot unmount $m: its daemon may be left" >&2
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -12,7 +12,9 @@ BUILD_DIR=${TPKG_BUILD_DIR:-build}
 BENCH_DIR=${BENCH_DIR:-/tmp/tpkgfs-bench}
 tpkgfs=$(realpath "$BUILD_DIR/src/fs/tpkgfs")
 cleanup() {
-  grep -o "$BENCH_DIR/mnt_[^ ]*" /proc/mounts | xargs -r -n1 fusermount3 -uz || true
+  for m in $(grep -o "$BENCH_DIR/mnt_[^ ]*" /proc/mounts || true); do
+    fusermount3 -uz "$m" || echo "warning: cannot unmount $m: its daemon may be left" >&2
+  done
   [ "${KEEP:-0}" = 1 ] || rm -rf "$BENCH_DIR"
 }
 trap cleanup EXIT

@@ -14,7 +14,11 @@ tpkgfs=$(realpath "$BUILD_DIR/src/fs/tpkgfs")
   echo "no $BENCH_DIR/big.pt and native/big: run KEEP=1 scripts/bench_mount.sh big first" >&2
   exit 1
 }
-cleanup() { grep -o "$BENCH_DIR/mnt_read" /proc/mounts | xargs -r -n1 fusermount3 -uz || true; }
+cleanup() {
+  for m in $(grep -o "$BENCH_DIR/mnt_read" /proc/mounts || true); do
+    fusermount3 -uz "$m" || echo "warning: cannot unmount $m: its daemon may be left" >&2
+  done
+}
 trap cleanup EXIT
 /usr/bin/python3 scripts/bench/bench_read.py "$BENCH_DIR" "${1:-3}" "tpkgfs=$tpkgfs" \
   ${OTHER_TPKGFS:+"other=$OTHER_TPKGFS"}

@@ -15,7 +15,8 @@
 # The binds are made in a mount namespace of the command's own (unshare): nobody else sees
 # them, they never touch binds that other users of the root made, and the kernel drops them
 # when the command ends, however it ends (failure, signal, even SIGKILL, which no trap
-# survives). FUSE mounts the command makes live and die there too.
+# survives). FUSE mounts the command makes live and die there too; the copies of the host's
+# FUSE mounts that unshare makes are detached first (scripts/detach_fuse_copies.sh says why).
 #
 # Environment:
 #   TPKG_DEBIAN13_ROOT    where the root lives (default /var/cache/tpkgfs/debian13); outside the
@@ -70,6 +71,8 @@ mounts_below() {
 if [ "${1:-}" = "--in-namespace" ]; then
   ROOT=$2
   shift 2
+  # The copies of the host's FUSE mounts would keep them alive after their owners unmount them.
+  bash "$CHECKOUT/scripts/detach_fuse_copies.sh"
   mount -t proc proc "$ROOT/proc"
   for dir in /sys /dev; do
     mount --rbind "$dir" "$ROOT$dir"

@@ -43,6 +43,11 @@ def wait_gone(pid, seconds=300):
     deadline = time.time() + seconds
     while pid and os.path.exists(f"/proc/{pid}") and time.time() < deadline:
         time.sleep(0.005)
+    if pid and os.path.exists(f"/proc/{pid}"):
+        # Never go on silently: the figure would be wrong and the next mount would wait.
+        raise RuntimeError(f"the daemon (pid {pid}) still runs {seconds} s after its unmount "
+                           "(another mount namespace holding a copy? "
+                           "see scripts/detach_fuse_copies.sh)")
 
 
 def daemon_pid(mountpoint):

@@ -107,6 +107,31 @@ class System:
         deadline = time.time() + 30
         while self.pid and os.path.exists(f"/proc/{self.pid}") and time.time() < deadline:
             time.sleep(0.01)
+        if self.pid and os.path.exists(f"/proc/{self.pid}"):
+            # Never go on silently: the next mount of the archive would wait for this daemon
+            # and its figures would be wrong.
+            raise RuntimeError(f"{self.name}: the daemon (pid {self.pid}) still runs 30 s after "
+                               f"`fusermount3 -u {self.mnt}` succeeded{copies_of(self.mnt)}")
+
+
+def copies_of(mountpoint):
+    """Why a daemon outlives its unmount: other mount namespaces still holding a copy
+    (scripts/detach_fuse_copies.sh)."""
+    ours, holders = os.readlink("/proc/self/ns/mnt"), {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                namespace = os.readlink(f"/proc/{entry}/ns/mnt")
+                lines = pathlib.Path(f"/proc/{entry}/mountinfo").read_text().splitlines()
+            except OSError:
+                continue
+            if namespace != ours and any(line.split()[4] == str(mountpoint) for line in lines):
+                holders.setdefault(namespace, int(entry))
+    if not holders:
+        return ""
+    return "; still mounted in the mount namespace of " + ", ".join(
+        f"pid {pid} ({pathlib.Path(f'/proc/{pid}/comm').read_text().strip()})"
+        for pid in holders.values())
 
 
 def mount_times(system, archive, work):

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mount_registry.h"
 #include "mount_table.h"
+#include "process_info.h"
 #include "save_edits.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
@@ -182,6 +183,15 @@ void AnnounceWait(const ArchiveHolder& holder) {
   const std::string archive = holder.record ? holder.record->archive : std::string("the archive");
   TPKG_LOG(kInfo) << "waiting for the save of " << archive << " (pid " << holder.pid
                   << ") to finish";
+  // Unmounted here, yet still serving: a copy of its mount in another mount
+  // namespace keeps it (mount_table.h); its save starts only when that goes.
+  if (!holder.record || holder.record->state != MountState::kServing) return;
+  const std::vector<pid_t> copies =
+      OtherNamespacesWithDevice(holder.record->fuse_major, holder.record->fuse_minor);
+  if (copies.empty()) return;
+  TPKG_LOG(kInfo) << "pid " << holder.pid << " has not begun that save: it still serves "
+                  << holder.record->mountpoint << " in the mount namespace of "
+                  << DescribeProcesses(copies) << ", and saves when that copy goes";
 }
 
 // A failed save whose edits are still pending: say so before anything else.

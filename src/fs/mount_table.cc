@@ -1,7 +1,11 @@
 #include "mount_table.h"
 
+#include <unistd.h>
+
 #include <charconv>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace tpkg::fs {
@@ -24,6 +28,21 @@ std::string Unescape(std::string_view field) {
     out += field[i];
   }
   return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The mount namespace of `proc` ("/proc/self", "/proc/123") as "mnt:[4026531841]", "" when
+// unknown.
+std::string MountNamespaceOf(const std::string& proc) {
+  char target[64];
+  const ssize_t n = ::readlink((proc + "/ns/mnt").c_str(), target, sizeof target);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
 }
 
 bool HasOption(std::string_view list, std::string_view option) {
@@ -59,12 +78,7 @@ std::optional<uid_t> MountInfo::fuse_owner() const {
   return std::nullopt;
 }
 
-std::string ReadMountInfo() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+std::string ReadMountInfo() { return ReadFile("/proc/self/mountinfo"); }
 
 std::vector<MountInfo> ParseMountInfo(std::string_view text) {
   // 36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue
@@ -104,6 +118,26 @@ const MountInfo* MountWithDevice(const std::vector<MountInfo>& mounts, unsigned 
   for (const MountInfo& m : mounts)
     if (m.major == major && m.minor == minor && m.fstype.starts_with("fuse")) return &m;
   return nullptr;
+}
+
+std::vector<pid_t> OtherNamespacesWithDevice(unsigned major, unsigned minor) {
+  std::set<std::string> seen{MountNamespaceOf("/proc/self")};
+  std::vector<pid_t> holders;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    pid_t pid = 0;
+    auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (err != std::errc() || end != name.data() + name.size()) continue;
+    const std::string proc = entry.path();
+    const std::string ns = MountNamespaceOf(proc);
+    if (ns.empty() || seen.contains(ns)) continue;
+    const std::string text = ReadFile(proc + "/mountinfo");
+    if (text.empty()) continue;  // gone meanwhile: another process may tell for its namespace
+    seen.insert(ns);
+    if (MountWithDevice(ParseMountInfo(text), major, minor)) holders.push_back(pid);
+  }
+  return holders;
 }
 
 }  // namespace tpkg::fs

@@ -1,8 +1,10 @@
-// mount_table.h: the mounts this process sees (/proc/self/mountinfo).
+// mount_table.h: the mounts this process sees (/proc/self/mountinfo), and
+// the other mount namespaces that still hold a FUSE file system.
 //
 //   std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
 //   const MountInfo* m = TopMountAt(mounts, "/mnt/model");   // nullptr: not mounted
 //   if (m && m->fstype == "fuse.tpkgfs" && !m->read_only()) ...
+//   std::vector<pid_t> holders = OtherNamespacesWithDevice(m->major, m->minor);
 //
 // Nothing here touches a mounted file system: a hung daemon cannot block
 // these calls (stat(2) of a FUSE mountpoint would wait for its daemon).
@@ -42,5 +44,11 @@ const MountInfo* TopMountAt(const std::vector<MountInfo>& mounts, std::string_vi
 // The mount of the FUSE connection major:minor, nullptr when gone.
 const MountInfo* MountWithDevice(const std::vector<MountInfo>& mounts, unsigned major,
                                  unsigned minor);
+// One process (the first found) of every mount namespace other than ours in
+// which the FUSE connection major:minor is mounted. Such a copy (unshare(1)
+// copies every mount; with private mounts it takes no part in propagation)
+// keeps the file system, and so its daemon, alive after it is unmounted here.
+// Empty when there is none or /proc cannot tell (other users' processes).
+std::vector<pid_t> OtherNamespacesWithDevice(unsigned major, unsigned minor);
 
 }  // namespace tpkg::fs

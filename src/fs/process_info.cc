@@ -78,6 +78,15 @@ std::string ProcessName(pid_t pid) {
   return name;
 }
 
+std::string DescribeProcesses(const std::vector<pid_t>& pids) {
+  std::string text;
+  for (pid_t pid : pids) {
+    text += (text.empty() ? "pid " : ", pid ") + std::to_string(pid);
+    if (const std::string name = ProcessName(pid); !name.empty()) text += " (" + name + ")";
+  }
+  return text;
+}
+
 std::optional<uid_t> ProcessUid(pid_t pid) {
   std::istringstream status(ReadSmallFile("/proc/" + std::to_string(pid) + "/status"));
   for (std::string line; std::getline(status, line);) {

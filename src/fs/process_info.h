@@ -30,6 +30,8 @@ namespace tpkg::fs {
 std::optional<uint64_t> ProcessStartTime(pid_t pid);
 // The process's command name (/proc/<pid>/comm), "" when unknown.
 std::string ProcessName(pid_t pid);
+// "pid 42 (sleep), pid 43 (bash)" (a name left out when unknown).
+std::string DescribeProcesses(const std::vector<pid_t>& pids);
 // Its real uid, nullopt when unknown.
 std::optional<uid_t> ProcessUid(pid_t pid);
 // True while `pid` runs and is the process that started at `start_time`

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -216,9 +217,44 @@ class Progress {
   bool seen_temp_ = false;
 };
 
-void WaitForDaemon(ProcessWatch& watch, const Target& target) {
+// A FUSE connection, to look for copies of its mount elsewhere.
+struct Device {
+  unsigned major = 0;
+  unsigned minor = 0;
+};
+
+// Says once, on stderr, why a daemon still runs after its unmount: copies of
+// its mount in other mount namespaces (mount_table.h), which it serves until
+// they go. Silence could look like a hang for as long as those live.
+void ExplainLongWait(const std::string& path, const Daemon& daemon, const Device& device) {
+  const std::vector<pid_t> holders = OtherNamespacesWithDevice(device.major, device.minor);
+  if (holders.empty()) return;
+  std::cerr << "tpkgfs: " << path << " is unmounted here, but the mount namespace of "
+            << DescribeProcesses(holders)
+            << " still holds a copy of it: its daemon (pid " << daemon.pid
+            << ") serves that copy and exits (saving) only when the copy goes; waiting for it\n";
+}
+
+void WaitForDaemon(ProcessWatch& watch, const Target& target, const std::string& path,
+                   const Daemon& daemon, std::optional<Device> device) {
+  constexpr auto kExplainAfter = std::chrono::seconds(2);
   Progress progress(target);
-  while (!watch.WaitForExit(progress.interval())) progress.Update();
+  const Clock::time_point start = Clock::now();
+  while (true) {
+    int timeout = progress.interval();
+    if (device) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          start + kExplainAfter - Clock::now());
+      const int until_explain = static_cast<int>(std::max<int64_t>(left.count(), 0));
+      timeout = timeout < 0 ? until_explain : std::min(timeout, until_explain);
+    }
+    if (watch.WaitForExit(timeout)) return;
+    if (device && Clock::now() >= start + kExplainAfter) {
+      ExplainLongWait(path, daemon, *device);
+      device.reset();
+    }
+    progress.Update();
+  }
 }
 
 // As the daemon printed them: the first line (the outcome) and the last
@@ -283,7 +319,7 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
     const Target target = TargetOf(nullptr, &daemon);
     if (::isatty(STDERR_FILENO) == 1)
       std::cerr << "tpkgfs: " << path << " is unmounted already; waiting for its save\n";
-    WaitForDaemon(watch, target);
+    WaitForDaemon(watch, target, path, daemon, Device{r.fuse_major, r.fuse_minor});
     return Report(path, daemon, target, since);
   }
   Fail("cannot unmount '" + path + "': it is not mounted", EINVAL);
@@ -323,7 +359,7 @@ int RunUnmount(const std::string& mountpoint) {
               << "in " << target.log << "\n";
     return 1;
   }
-  WaitForDaemon(*watch, target);
+  WaitForDaemon(*watch, target, path, *daemon, Device{m->major, m->minor});
   return Report(path, *daemon, target, since);
 }
 

@@ -13,7 +13,9 @@
 // 2. Unmounts: umount2(2) as root, `fusermount3 -u` otherwise.
 // 3. Waits for the daemon to exit (poll on the pidfd, no busy loop). On a
 //    terminal (stderr a tty), a save that takes more than a second shows
-//    its progress (bytes of the new archive written so far).
+//    its progress (bytes of the new archive written so far). A daemon still
+//    running after 2 s because another mount namespace holds a copy of the
+//    mount (mount_table.h) is explained on stderr, once; the wait goes on.
 // 4. Reads the daemon's entry in the save log (tpkg/save_log.h) and prints:
 //      saved or nothing changed      on stdout, exit 0
 //      failed                        every reason and where the edits are kept

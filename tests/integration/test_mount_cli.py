@@ -10,10 +10,13 @@ import zipfile
 
 import pytest
 
-from mounting import CORPUS, TPKGFS, mount_entry, private_copy, unmount, wait_until
+from mounting import CORPUS, REPO, TPKGFS, mount_entry, private_copy, unmount, wait_until
 from ziputil import data_offset
 
 MODEL = CORPUS / "pkg_model_numpy.pt"  # only read: daemons get copies (`good`, private_copy)
+# Run first in every namespace these tests unshare: the copies of other people's FUSE mounts
+# would keep those alive after their owners unmount them.
+DETACH_FUSE_COPIES = REPO / "scripts" / "detach_fuse_copies.sh"
 
 
 def run_tpkgfs(*args, timeout=20, **kwargs):
@@ -205,7 +208,8 @@ def test_unknown_fuse_option_is_refused_before_mounting(tmp_path, good):
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
 def test_missing_dev_fuse_is_reported(tmp_path, good):
     # A private mount namespace whose /dev is an empty tmpfs: no /dev/fuse.
-    script = f"mount -t tmpfs none /dev && exec {TPKGFS} -f {good} {tmp_path}"
+    script = (f"bash {DETACH_FUSE_COPIES} && mount -t tmpfs none /dev && "
+              f"exec {TPKGFS} -f {good} {tmp_path}")
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
                        timeout=20)
     if "tpkgfs" not in r.stderr:
@@ -230,6 +234,117 @@ def test_unmount_commands_end_the_daemon_cleanly(mount_factory, command, good):
     m = mount_factory(good)
     subprocess.run([*command, str(m.path)], check=True)
     assert m.wait() == 0
+    assert mount_entry(m.path) is None
+
+
+class NamespaceCopy:
+    """A mount namespace made as scripts/debian13.sh makes one (unshare --propagation slave),
+    so holding copies of this namespace's mounts, alive until the `with` block ends; with
+    `detach` it first runs scripts/detach_fuse_copies.sh, as debian13.sh does."""
+
+    def __init__(self, detach):
+        prefix = f"bash {DETACH_FUSE_COPIES} && " if detach else ""
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "slave", "--", "bash", "-c",
+             prefix + "echo ready && exec sleep 60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def __enter__(self):
+        if self.proc.stdout.readline() != "ready\n":
+            self.__exit__()
+            pytest.skip(f"cannot make a mount namespace here: {self.proc.stderr.read().strip()}")
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def mount_is_shared(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == str(path) and "shared:" in line for line in f)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_a_copy_in_another_mount_namespace_keeps_the_daemon_until_it_goes(mount_factory, good):
+    # Why a daemon could outlive `fusermount3 -u` (the kernel's rule, not ours): a private
+    # copy of the mount keeps the file system, so the daemon serves it until the copy goes.
+    m = mount_factory(good)
+    if mount_is_shared(m.path):
+        pytest.skip("shared mounts propagate the unmount to the copy")
+    with NamespaceCopy(detach=False):
+        subprocess.run(["fusermount3", "-u", str(m.path)], check=True)
+        assert mount_entry(m.path) is None
+        time.sleep(1)
+        assert m.proc.poll() is None  # still serving the copy
+    assert m.wait() == 0  # the namespace has ended: so has the daemon
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_tpkgfs_u_says_which_namespace_keeps_the_daemon(mount_factory, good, tmp_path):
+    m = mount_factory(good)
+    if mount_is_shared(m.path):
+        pytest.skip("shared mounts propagate the unmount to the copy")
+    said = tmp_path / "unmount.stderr"
+    with NamespaceCopy(detach=False) as copy, open(said, "w") as err:
+        u = subprocess.Popen([str(TPKGFS), "-u", str(m.path)], stdout=subprocess.PIPE,
+                             stderr=err, text=True)
+        try:
+            assert wait_until(lambda: "still holds a copy" in said.read_text(), 10), \
+                said.read_text()
+        finally:
+            copy.__exit__()  # ends the copy: the daemon, and so `tpkgfs -u`, end too
+            out, _ = u.communicate(timeout=20)
+    assert said.read_text() == (
+        f"tpkgfs: {m.path} is unmounted here, but the mount namespace of pid {copy.proc.pid} "
+        f"(sleep) still holds a copy of it: its daemon (pid {m.proc.pid}) serves that copy "
+        "and exits (saving) only when the copy goes; waiting for it\n")
+    assert u.returncode == 0 and "read-only: nothing to save" in out
+    assert m.wait() == 0
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_a_mount_waiting_for_a_kept_daemon_says_why(mount_factory, tmp_path):
+    archive = private_copy(MODEL, tmp_path / "rw")
+    m = mount_factory(archive)
+    m.allow_stderr(r"no changes")
+    if mount_is_shared(m.path):
+        pytest.skip("shared mounts propagate the unmount to the copy")
+    second_mnt, said = tmp_path / "second", tmp_path / "second.stderr"
+    second_mnt.mkdir()
+    second = None
+    try:
+        with NamespaceCopy(detach=False) as copy, open(said, "w") as err:
+            subprocess.run(["fusermount3", "-u", str(m.path)], check=True)
+            second = subprocess.Popen([str(TPKGFS), "-f", str(archive), str(second_mnt)],
+                                      stdout=subprocess.DEVNULL, stderr=err)
+            assert wait_until(lambda: "has not begun" in said.read_text(), 10), said.read_text()
+        assert said.read_text() == (
+            f"tpkgfs: waiting for the save of {archive} (pid {m.proc.pid}) to finish\n"
+            f"tpkgfs: pid {m.proc.pid} has not begun that save: it still serves {m.path} in the "
+            f"mount namespace of pid {copy.proc.pid} (sleep), and saves when that copy goes\n")
+        assert m.wait() == 0  # the copy is gone: the first daemon saved and exited ...
+        assert wait_until(lambda: mount_entry(second_mnt), 10)  # ... and the second mounted
+    finally:
+        if second:
+            unmount(second_mnt)
+            try:
+                second.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                second.wait()
+        if mount_entry(second_mnt):
+            subprocess.run(["fusermount3", "-uz", str(second_mnt)])
+    assert second.returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_detach_fuse_copies_lets_the_daemon_end_at_unmount(mount_factory, good):
+    # scripts/debian13.sh's namespace must not keep other people's mounts alive.
+    m = mount_factory(good)
+    with NamespaceCopy(detach=True):
+        subprocess.run(["fusermount3", "-u", str(m.path)], check=True)
+        assert m.wait() == 0  # killed after EXIT_TIMEOUT otherwise: never a hang
     assert mount_entry(m.path) is None
 
 
@@ -260,6 +375,7 @@ def test_background_mode_failure_exits_non_zero_without_a_daemon(tmp_path):
 # nothing outside the namespace changes), then mount exactly as a user would.
 IN_NAMESPACE = """
 set -e
+bash {detach}
 mount -t tmpfs tpkgfs-test /usr/local/bin
 touch /usr/local/bin/tpkgfs
 mount --bind {tpkgfs} /usr/local/bin/tpkgfs
@@ -274,7 +390,8 @@ umount {mnt}
 def mount_in_namespace(mnt, mount_command):
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare(1)")
-    script = IN_NAMESPACE.format(tpkgfs=TPKGFS, mount_command=mount_command, mnt=mnt)
+    script = IN_NAMESPACE.format(detach=DETACH_FUSE_COPIES, tpkgfs=TPKGFS,
+                                  mount_command=mount_command, mnt=mnt)
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
                        timeout=30)
     if "tpkgfs-test" in r.stderr or "unshare" in r.stderr:

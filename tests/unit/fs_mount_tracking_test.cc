@@ -59,6 +59,12 @@ TEST(MountTableTest, TheTopMountIsTheLastOneAtThePath) {
   EXPECT_EQ(MountWithDevice(mounts, 254, 0), nullptr);  // not FUSE
 }
 
+TEST(MountTableTest, NoOtherNamespaceHoldsAConnectionThatDoesNotExist) {
+  // The positive case needs a real mount and a second namespace:
+  // tests/integration/test_mount_cli.py (namespace copies).
+  EXPECT_TRUE(OtherNamespacesWithDevice(0, 999999).empty());
+}
+
 TEST(ProcLocksTest, OnlyExclusiveFlockHoldersOfThatInodeCount) {
   const std::string locks =
       "1: FLOCK  ADVISORY  WRITE 18340 fe:00:1123084 0 EOF\n"
