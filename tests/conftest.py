@@ -53,3 +53,12 @@ def corpus_dir():
 @pytest.fixture(scope="session")
 def tpkg_bin():
     return str(BUILD / "src" / "tools" / "tpkg")
+
+
+@pytest.fixture(scope="session")
+def make_archive(build_dir):
+    """tests/tools/make_archive: builds archives torch cannot (holes, odd layouts) for the tests."""
+    path = build_dir / "tests" / "tools" / "make_archive"
+    if not path.exists():
+        pytest.skip("make_archive is not built")
+    return str(path)

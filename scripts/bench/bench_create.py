@@ -26,6 +26,9 @@ import subprocess
 import sys
 import time
 
+import fuse_daemon
+from fuse_daemon import daemon_pid
+
 HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -40,26 +43,8 @@ with PackageExporter({str(path)!r}) as e:
 
 
 def wait_gone(pid, seconds=300):
-    deadline = time.time() + seconds
-    while pid and os.path.exists(f"/proc/{pid}") and time.time() < deadline:
-        time.sleep(0.005)
-    if pid and os.path.exists(f"/proc/{pid}"):
-        # Never go on silently: the figure would be wrong and the next mount would wait.
-        raise RuntimeError(f"the daemon (pid {pid}) still runs {seconds} s after its unmount "
-                           "(another mount namespace holding a copy? "
-                           "see scripts/detach_fuse_copies.sh)")
-
-
-def daemon_pid(mountpoint):
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if str(mountpoint).encode() in argv and b"/bin/sh" not in argv[0]:
-                return int(entry)
-    return None
+    fuse_daemon.wait_gone(pid, seconds, " (another mount namespace holding a copy? "
+                          "see scripts/detach_fuse_copies.sh)")
 
 
 def create_files(folder, count):

@@ -32,6 +32,9 @@ import sys
 import time
 import zipfile
 
+import fuse_daemon
+from fuse_daemon import daemon_pid
+
 HERE = pathlib.Path(__file__).resolve().parent
 RANDOM_READS = 100_000
 
@@ -63,18 +66,6 @@ def extract_native(archive, dest):
                     out.write(chunk)
 
 
-def daemon_pid(mountpoint):
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if str(mountpoint).encode() in argv and b"/bin/sh" not in argv[0]:
-                return int(entry)
-    return None
-
-
 def peak_rss_mib(pid):
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -104,14 +95,8 @@ class System:
         if not self.mount_cmd:
             return
         sh(f"fusermount3 -u {self.mnt}")
-        deadline = time.time() + 30
-        while self.pid and os.path.exists(f"/proc/{self.pid}") and time.time() < deadline:
-            time.sleep(0.01)
-        if self.pid and os.path.exists(f"/proc/{self.pid}"):
-            # Never go on silently: the next mount of the archive would wait for this daemon
-            # and its figures would be wrong.
-            raise RuntimeError(f"{self.name}: the daemon (pid {self.pid}) still runs 30 s after "
-                               f"`fusermount3 -u {self.mnt}` succeeded{copies_of(self.mnt)}")
+        fuse_daemon.wait_gone(self.pid, 30, f" ({self.name}, `fusermount3 -u {self.mnt}` "
+                              f"succeeded){copies_of(self.mnt)}")
 
 
 def copies_of(mountpoint):

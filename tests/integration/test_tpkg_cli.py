@@ -35,14 +35,6 @@ def run(*args, **kwargs):
     return subprocess.run([str(a) for a in args], capture_output=True, timeout=120, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def make_archive(build_dir):
-    path = build_dir / "tests" / "tools" / "make_archive"
-    if not path.exists():
-        pytest.skip("make_archive is not built")
-    return str(path)
-
-
 def records_by_zipfile(path):
     """(record name without the prefix folder, ZipInfo) in central-directory order."""
     with zipfile.ZipFile(path) as z:

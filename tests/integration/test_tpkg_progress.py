@@ -10,14 +10,6 @@ import pytest
 ERASE = b"\r\x1b[K"
 
 
-@pytest.fixture(scope="session")
-def make_archive(build_dir):
-    path = build_dir / "tests" / "tools" / "make_archive"
-    if not path.exists():
-        pytest.skip("make_archive is not built")
-    return str(path)
-
-
 def big_archive(make_archive, corpus_dir, path, size):
     """pkg_model_numpy.pt plus a record of `size` zero bytes (a hole: no disk used)."""
     result = subprocess.run([make_archive, str(path), "--from",
