@@ -23,7 +23,8 @@
 //     nothing.
 //   * A failed group commit (EIO, ENOSPC from fdatasync) fails every later
 //     change and sync with EIO: what was not synced may be lost, and the
-//     mount says so rather than accept more.
+//     mount says so rather than accept more. The background committer hands
+//     the failure to JournalOptions::on_commit_failure when it happens.
 //
 //   auto zip = tpkg::ZipReader::Open("model.pt");
 //   auto journal = tpkg::Journal::OpenOrCreate("model.pt", zip);
@@ -105,6 +106,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -126,6 +128,12 @@ struct JournalOptions {
   // previous one ran. Tests use a long delay to see what a machine crash
   // before the commit would keep; Commit() and Fsync() never wait for it.
   std::chrono::milliseconds commit_delay{0};
+  // Called once, from the committer thread and without the journal's lock,
+  // with a one-line message when a background sync of the manifest fails.
+  // Every later change fails with EIO anyway, but the person who made the
+  // failed change may never make another: the daemon logs this at once.
+  // Must be thread-safe and must not call back into the journal.
+  std::function<void(const std::string& message)> on_commit_failure;
 };
 
 // The modes a mount shows for a file or folder the archive holds none for;

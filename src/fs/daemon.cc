@@ -168,7 +168,13 @@ std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
   std::string why = WhyReadOnly(o, archive);
   if (why.empty()) {
     try {
-      Journal journal = Journal::OpenOrCreate(archive, zip);
+      JournalOptions options;
+      // A background sync that fails has no caller to tell: log it now
+      // (the log mirror also copies it into the save log).
+      options.on_commit_failure = [](const std::string& message) {
+        TPKG_LOG(kError) << message;
+      };
+      Journal journal = Journal::OpenOrCreate(archive, zip, options);
       if (!journal.recovery_summary().empty()) TPKG_LOG(kWarning) << journal.recovery_summary();
       return journal;
     } catch (const Error& e) {

@@ -80,8 +80,16 @@ void JournalState::RunCommitter() {
     }
     try {
       Commit(lock);
-    } catch (const Error&) {
+    } catch (const Error& e) {
       // commit_errno is set: every later change and Commit() reports it.
+      // Nobody waits for this sync, so say it now, outside the lock; the
+      // committer stops here (its wait needs commit_errno == 0).
+      if (on_commit_failure) {
+        const std::string message = e.what();
+        lock.unlock();
+        on_commit_failure(message);
+        lock.lock();
+      }
     }
   }
 }

@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -82,6 +83,7 @@ struct JournalState {
   std::condition_variable commit_cv;  // entries to sync, a sync done, or stop
   std::thread committer;              // started by the first Write
   std::chrono::milliseconds commit_delay{0};  // JournalOptions::commit_delay
+  std::function<void(const std::string&)> on_commit_failure;  // JournalOptions'
   bool stop_committer = false;
   bool syncing = false;               // an fdatasync of the manifest is running
   int commit_errno = 0;               // a failed sync: every later change fails

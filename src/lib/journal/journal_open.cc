@@ -337,6 +337,7 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
                               const JournalOptions& options) {
   auto impl = std::make_unique<JournalState>(original);
   impl->commit_delay = options.commit_delay;
+  impl->on_commit_failure = options.on_commit_failure;
   impl->archive_path = RealPath(archive_path);
   CheckSameFile(impl->archive_path, original);
   impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;

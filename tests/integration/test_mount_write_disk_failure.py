@@ -1,0 +1,102 @@
+"""A disk that fails under a read/write mount: the journal's background sync
+(group commit) fails with no caller waiting for it. The daemon must say so
+at once, in its log, not at the next operation (which may never come);
+later changes fail with EIO; the unmount's save fails and the archive is
+left exactly as it was.
+
+The failing disk is real: ext4 on a loop device whose sparse image lives on
+a small tmpfs. Once the tmpfs is full, every block the file system writes
+for the first time fails in the loop driver, and fdatasync reports EIO or
+ENOSPC, as on a disk that dies or a thin volume that runs out of space.
+Needs root (mount, loop devices); skipped otherwise.
+"""
+import contextlib
+import errno
+import os
+import pathlib
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from mounting import CORPUS, Mount, private_copy, unmount, wait_until
+
+ARCHIVE = CORPUS / "pkg_minimal_text_only.pt"
+BACKGROUND_FAILURE = "tpkgfs: Cannot sync the journal manifest "
+LONG_NAME = "n" * 200  # long names fill the manifest's blocks in few creates
+
+
+def run(*cmd):
+    subprocess.run([str(c) for c in cmd], check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def mounted_fs(*cmd, target):
+    run(*cmd, target)
+    try:
+        yield target
+    finally:
+        if subprocess.run(["umount", str(target)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+@pytest.fixture
+def failing_disk(tmp_path):
+    """(folder on ext4, fill()) where fill() makes every new block fail."""
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext4") or not os.path.exists(
+            "/dev/loop-control"):
+        pytest.skip("needs root, mkfs.ext4 and loop devices")
+    backing = tmp_path / "tmpfs"
+    ext = tmp_path / "ext"
+    backing.mkdir()
+    ext.mkdir()
+    with mounted_fs("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", target=backing):
+        image = backing / "disk.img"
+        run("truncate", "-s", "64M", image)
+        # No ext4 journal: a failed data write reaches fdatasync directly.
+        run("mkfs.ext4", "-q", "-F", "-O", "^has_journal", image)
+        with mounted_fs("mount", "-o", "loop", image, target=ext):
+
+            def fill():
+                os.sync()
+                with open(backing / "fill", "wb") as f:
+                    with contextlib.suppress(OSError):
+                        while True:
+                            f.write(b"\0" * (1 << 20))
+                            f.flush()
+
+            yield ext, fill
+
+
+def test_a_failed_background_sync_is_logged_when_it_happens(failing_disk, tmp_path):
+    ext, fill = failing_disk
+    archive = private_copy(ARCHIVE, ext)
+    original = ARCHIVE.read_bytes()
+    m = Mount(archive, tmp_path / "mnt")
+    m.allow_stderr(r".*")  # asserted line by line below
+    m.start()
+    try:
+        (m.path / "first.py").write_text("x = 1\n")  # the journal exists, its first blocks too
+        fill()
+        logged = False
+        for i in range(200):
+            # Each create returns before its background sync: only the log can tell.
+            (m.path / f"{LONG_NAME}{i}.txt").touch()
+            if wait_until(lambda: BACKGROUND_FAILURE in m.stderr(), 0.5):
+                logged = True
+                break
+        assert logged, m.stderr()
+        first = next(line for line in m.stderr().splitlines() if line)
+        assert first.startswith(BACKGROUND_FAILURE), m.stderr()
+        assert "manifest" in first and "nothing more is accepted" in first
+
+        with pytest.raises(OSError) as failed:
+            (m.path / "after.txt").touch()
+        assert failed.value.errno == errno.EIO
+    finally:
+        unmount(m.path)
+        status = m.wait()
+    assert status not in (0, "killed after timeout"), m.stderr()
+    assert "Cannot save" in m.stderr()
+    assert archive.read_bytes() == original
