@@ -25,6 +25,7 @@
 #include "mount_table.h"
 #include "process_info.h"
 #include "save_edits.h"
+#include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
 #include "tpkg/save_log.h"
@@ -280,8 +281,11 @@ int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const Zi
 int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<const ZipReader>& zip,
                 Journal& journal) {
   int loop_status;
+  // Per-record analysis results: filled by the mount (in the background from
+  // the first edit on), reused by the save for every record the edits left.
+  const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
   {
-    JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()});
+    JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache);
     JournalBridge bridge(ops);
     FuseArgs args(FuseArgv(options, d.archive, /*read_only=*/false));
     FuseSession session(args, JournalBridge::Operations(), &bridge);
@@ -293,7 +297,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
     SetLogMirror(nullptr);
     d.registration.SetSaving();
   }  // unmounted: nobody can change the journal any more
-  const int save_status = SaveEdits(journal);
+  const int save_status = SaveEdits(journal, analysis_cache);
   return loop_status != 0 ? loop_status : save_status;
 }
 

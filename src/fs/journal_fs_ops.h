@@ -68,6 +68,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "analysis_warmer.h"
 #include "file_reader.h"
 #include "fs_ops.h"  // FsOptions, DirEntry, DirFiller
 #include "inode_table.h"
@@ -96,7 +97,11 @@ struct Caller {
 
 class JournalFsOps {
  public:
-  JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal, FsOptions options);
+  // `cache` (tpkg/analysis_cache.h): the per-record analysis results the
+  // generated files reuse after an edit, filled in the background from the
+  // first change on (analysis_warmer.h); the daemon's save reuses them too.
+  JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal, FsOptions options,
+               std::shared_ptr<RecordAnalysisCache> cache = nullptr);
 
   // --- Names and attributes ---
   int Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept;
@@ -193,6 +198,7 @@ class JournalFsOps {
   const struct timespec archive_mtime_;
   VirtualFiles virtual_files_;
   RecordVerifier verifier_;  // each original stored record's CRC, checked once per mount
+  AnalysisWarmer warmer_;    // started by the first change; stopped before the members above go
 
   mutable std::shared_mutex ns_mu_;
   mutable std::mutex table_mu_;  // held only inside PathOf/Intern/... (never across calls)
