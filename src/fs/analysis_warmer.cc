@@ -15,7 +15,7 @@ AnalysisWarmer::AnalysisWarmer(const ZipReader& zip, std::shared_ptr<RecordAnaly
     : zip_(zip), cache_(std::move(cache)), wanted_(cache_ && IsTorchPackage(zip_)) {}
 
 AnalysisWarmer::~AnalysisWarmer() {
-  stop_.store(true, std::memory_order_relaxed);
+  Stop();
   if (thread_.joinable()) thread_.join();
 }
 

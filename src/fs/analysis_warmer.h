@@ -5,16 +5,19 @@
 //
 //   AnalysisWarmer warmer(journal.original(), cache);
 //   warmer.Start();   // on every change: the first call starts the thread
-//   ...               // destroyed (stopped and joined) before the save
+//   warmer.Stop();    // unmounted: stop after the record being scanned
+//   SaveEdits(journal, cache);
+//   // ~AnalysisWarmer joins the thread
 //
-// The thread runs at nice 10: FUSE requests come first. Unmounting stops it
-// between two records; the save then scans what it had not reached itself,
-// so the save never waits for it beyond one record's scan. A package that is
-// not a torch.package gets no analysis and no thread.
+// The thread runs at nice 10: FUSE requests come first. Stop() does not wait
+// for it: on a busy machine a nice thread may wait long for a core to finish
+// its record, and the save must not wait with it (it scans what the cache
+// lacks itself; a record both scan is stored twice, the same result). A
+// package that is not a torch.package gets no analysis and no thread.
 //
-// Thread safety: Start() may be called from any thread (std::call_once);
-// the destructor must not race with Start() (the daemon destroys the warmer
-// after the FUSE loop has returned).
+// Thread safety: Start() and Stop() may be called from any thread
+// (std::call_once, an atomic flag); the destructor must not race with them
+// (the daemon destroys the warmer after the save).
 #pragma once
 
 #include <atomic>
@@ -37,6 +40,7 @@ class AnalysisWarmer {
   AnalysisWarmer& operator=(const AnalysisWarmer&) = delete;
 
   void Start();
+  void Stop() { stop_.store(true, std::memory_order_relaxed); }
 
  private:
   void Run();

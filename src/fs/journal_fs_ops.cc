@@ -20,15 +20,17 @@ constexpr mode_t kGeneratedMode = S_IFREG | 0444;
 }  // namespace
 
 JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal,
-                           FsOptions options, std::shared_ptr<RecordAnalysisCache> cache)
+                           FsOptions options, std::shared_ptr<RecordAnalysisCache> cache,
+                           std::function<void()> on_change)
     : zip_(std::move(zip)),
       journal_(journal),
       options_(options),
       archive_mtime_(ArchiveMtime(*zip_)),
       virtual_files_(zip_, std::make_shared<JournalRecords>(journal),
-                     SaveCheckOptions(journal, cache), [&journal] { return !journal.dirty(); }),
+                     SaveCheckOptions(journal, std::move(cache)),
+                     [&journal] { return !journal.dirty(); }),
       verifier_(*zip_),
-      warmer_(journal.original(), std::move(cache)) {}
+      on_change_(std::move(on_change)) {}
 
 std::string JournalFsOps::NameOfInode(InodeId ino) const {
   if (std::optional<std::string> path = PathOf(ino)) return *path;
@@ -93,7 +95,7 @@ void JournalFsOps::RefuseGenerated(const std::string& path, const char* verb) co
 
 void JournalFsOps::Changed() {
   virtual_files_.Invalidate();
-  warmer_.Start();  // an edit: the save will need the analysis of the unchanged records
+  if (on_change_) on_change_();
 }
 
 std::optional<JournalOwner> JournalFsOps::OwnerOf(std::optional<Caller> caller) const {
