@@ -51,6 +51,7 @@ PUBLIC_CLUSTER = {
     "python_env.h": "package",
     "policy.h": "package",
     "metadata.h": "package",
+    "analysis_cache.h": "package",
     "torch_records.h": "package",
     "file_structure.h": "package",
     "model_file.h": "package",

@@ -17,6 +17,8 @@
 // so several threads may read through one JournalRecords.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,9 @@ class JournalRecords : public RecordSource {
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
   bool knows_sizes() const override { return true; }
+  // The original record a file still holds unchanged (also after a rename):
+  // what the analysis cache keys it by. Edited and created files have none.
+  std::optional<RecordContentId> ContentOf(const std::string& name) const override;
   // Whether the file now named `name` was written, created or renamed since
   // the archive was opened (MetadataOptions::edited).
   bool IsEdited(const std::string& name) const;
@@ -50,8 +55,10 @@ std::vector<std::string> OriginalRecordNames(const ZipReader& zip);
 
 // The options of a save check (or of the virtual files of a read/write
 // mount): the original records as baseline, the journal's edits as
-// `edited`. The journal must outlive them.
-MetadataOptions SaveCheckOptions(const Journal& journal);
+// `edited`, and `cache` (analysis_cache.h; nullptr: none) for the
+// per-record results of this journal's archive. The journal must outlive them.
+MetadataOptions SaveCheckOptions(const Journal& journal,
+                                 std::shared_ptr<RecordAnalysisCache> cache = nullptr);
 
 // The metadata a save of `journal` writes (`.data/extern_modules` of a
 // torch.package; nothing for other archives), after the checks every save
@@ -60,7 +67,10 @@ MetadataOptions SaveCheckOptions(const Journal& journal);
 // line, when the edited package would not load. `notes` receives one line
 // per module the save makes extern ("<archive>: json is now extern (an
 // edited source imports it)"). Used by the daemon's save and by
-// `tpkg edits --save-to`.
-RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes);
+// `tpkg edits --save-to`. With `cache` (filled by the mount's analyses or
+// WarmAnalysisCache over journal.original()) only records it lacks are read
+// and scanned; the result is the same.
+RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes,
+                                std::shared_ptr<RecordAnalysisCache> cache = nullptr);
 
 }  // namespace tpkg

@@ -83,11 +83,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tpkg/analysis_cache.h"
 #include "tpkg/dep_graph.h"
 #include "tpkg/glob.h"
 #include "tpkg/module_env.h"
@@ -113,6 +115,13 @@ class RecordSource {
   // Whether RecordSize() costs no read (archives and journals know sizes;
   // the in-memory default does not), so that a size can be checked first.
   virtual bool knows_sizes() const { return false; }
+  // The archive record whose bytes `name` holds unchanged (analysis_cache.h),
+  // or nullopt when they may differ from any (edited, created, or a source
+  // that does not say): only records with one are cached.
+  virtual std::optional<RecordContentId> ContentOf(const std::string& name) const {
+    (void)name;
+    return std::nullopt;
+  }
 };
 
 // The most the analysis (metadata, pickle scan, import scan) reads from one
@@ -140,6 +149,7 @@ class ZipRecordSource : public RecordSource {
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
   bool knows_sizes() const override { return true; }
+  std::optional<RecordContentId> ContentOf(const std::string& name) const override;
 
  private:
   const ZipEntry& Entry(const std::string& name) const;
@@ -161,6 +171,11 @@ struct MetadataOptions {
   // Set for a save (rules above): whether the record now named so was
   // edited (written, created or renamed) since the archive was opened.
   std::function<bool(const std::string& record)> edited;
+  // Per-record results kept from earlier analyses of the same archive
+  // (analysis_cache.h): records whose ContentOf() it has are not read or
+  // scanned again, and what this analysis scans is added to it. nullptr:
+  // every record is scanned. The result is the same either way.
+  std::shared_ptr<RecordAnalysisCache> cache;
 };
 
 struct Metadata {

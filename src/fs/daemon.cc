@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 
+#include "analysis_warmer.h"
 #include "archive_lock.h"
 #include "background.h"
 #include "fs_ops.h"
@@ -25,6 +26,7 @@
 #include "mount_table.h"
 #include "process_info.h"
 #include "save_edits.h"
+#include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
 #include "tpkg/save_log.h"
@@ -286,8 +288,13 @@ int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const Zi
 int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<const ZipReader>& zip,
                 Journal& journal) {
   int loop_status;
+  // Per-record analysis results: filled by the mount (in the background from
+  // the first edit on), reused by the save for every record the edits left.
+  const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
+  AnalysisWarmer warmer(journal.original(), analysis_cache);  // joined after the save
   {
-    JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()});
+    JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache,
+                     [&warmer] { warmer.Start(); });
     JournalBridge bridge(ops);
     FuseArgs args(FuseArgv(options, d.archive, /*read_only=*/false));
     FuseSession session(args, JournalBridge::Operations(), &bridge);
@@ -299,7 +306,8 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
     SetLogMirror(nullptr);
     d.registration.SetSaving();
   }  // unmounted: nobody can change the journal any more
-  const int save_status = SaveEdits(journal);
+  warmer.Stop();  // not waited for: the save scans what the cache lacks
+  const int save_status = SaveEdits(journal, analysis_cache);
   return loop_status != 0 ? loop_status : save_status;
 }
 

@@ -20,14 +20,17 @@ constexpr mode_t kGeneratedMode = S_IFREG | 0444;
 }  // namespace
 
 JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal,
-                           FsOptions options)
+                           FsOptions options, std::shared_ptr<RecordAnalysisCache> cache,
+                           std::function<void()> on_change)
     : zip_(std::move(zip)),
       journal_(journal),
       options_(options),
       archive_mtime_(ArchiveMtime(*zip_)),
-      virtual_files_(zip_, std::make_shared<JournalRecords>(journal), SaveCheckOptions(journal),
+      virtual_files_(zip_, std::make_shared<JournalRecords>(journal),
+                     SaveCheckOptions(journal, std::move(cache)),
                      [&journal] { return !journal.dirty(); }),
-      verifier_(*zip_) {}
+      verifier_(*zip_),
+      on_change_(std::move(on_change)) {}
 
 std::string JournalFsOps::NameOfInode(InodeId ino) const {
   if (std::optional<std::string> path = PathOf(ino)) return *path;
@@ -90,7 +93,10 @@ void JournalFsOps::RefuseGenerated(const std::string& path, const char* verb) co
   ThrowErrno(EACCES, path);
 }
 
-void JournalFsOps::Changed() { virtual_files_.Invalidate(); }
+void JournalFsOps::Changed() {
+  virtual_files_.Invalidate();
+  if (on_change_) on_change_();
+}
 
 std::optional<JournalOwner> JournalFsOps::OwnerOf(std::optional<Caller> caller) const {
   if (!caller || (caller->uid == options_.uid && caller->gid == options_.gid)) return std::nullopt;

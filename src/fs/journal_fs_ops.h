@@ -96,7 +96,14 @@ struct Caller {
 
 class JournalFsOps {
  public:
-  JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal, FsOptions options);
+  // `cache` (tpkg/analysis_cache.h): the per-record analysis results the
+  // generated files reuse after an edit (the daemon fills it in the
+  // background from the first change on, analysis_warmer.h, and its save
+  // reuses it). `on_change`: called after every change of the namespace or
+  // of a file's bytes, from the FUSE thread that made it (cheap, no locks held).
+  JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journal, FsOptions options,
+               std::shared_ptr<RecordAnalysisCache> cache = nullptr,
+               std::function<void()> on_change = nullptr);
 
   // --- Names and attributes ---
   int Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept;
@@ -193,6 +200,7 @@ class JournalFsOps {
   const struct timespec archive_mtime_;
   VirtualFiles virtual_files_;
   RecordVerifier verifier_;  // each original stored record's CRC, checked once per mount
+  const std::function<void()> on_change_;  // may be empty
 
   mutable std::shared_mutex ns_mu_;
   mutable std::mutex table_mu_;  // held only inside PathOf/Intern/... (never across calls)

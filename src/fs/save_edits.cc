@@ -31,7 +31,7 @@ void Record(SaveLogEntry entry) {
 
 }  // namespace
 
-int SaveEdits(Journal& journal) noexcept {
+int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noexcept {
   const std::string archive = journal.archive_path();
   const std::string directory = journal.directory();
   SaveLogEntry entry{.kind = SaveLogKind::kUnchanged, .archive = archive, .details = {}};
@@ -46,7 +46,14 @@ int SaveEdits(Journal& journal) noexcept {
       // background has no terminal, and the save log is what `tpkgfs -u` and
       // the user read.
       std::vector<std::string> notes;
-      const RegeneratedRecords metadata = SaveMetadata(journal, notes);
+      const uint64_t hits_before = cache ? cache->hits() : 0;
+      const uint64_t misses_before = cache ? cache->misses() : 0;
+      const RegeneratedRecords metadata = SaveMetadata(journal, notes, cache);
+      if (cache) {
+        TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
+                         << " records reused, " << cache->misses() - misses_before
+                         << " scanned (edited or not analysed before)";
+      }
       for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
       ScopedFd saved_lock;  // held until the journal is dropped (WriteBack returns)
       WriteBackOptions options;

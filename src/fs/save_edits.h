@@ -2,7 +2,7 @@
 // the journal's edits into the archive (tpkg/write_back.h), and record how
 // it went in the archive's save log (tpkg/save_log.h).
 //
-//   int status = SaveEdits(journal);   // after the FUSE loop has returned
+//   int status = SaveEdits(journal, cache);   // after the FUSE loop has returned
 //
 // Steps: nothing changed (journal not dirty) -> drop the journal, the
 // archive untouched. Otherwise, for a torch.package, regenerate
@@ -27,11 +27,17 @@
 // Thread safety: call from main's thread with no other user of the journal.
 #pragma once
 
+#include <memory>
+
+#include "tpkg/analysis_cache.h"
 #include "tpkg/journal.h"
 
 namespace tpkg::fs {
 
 // The daemon's exit status: 0 saved (or nothing to save), 1 not saved.
-int SaveEdits(Journal& journal) noexcept;
+// `cache`: the mount's per-record analysis results (tpkg/analysis_cache.h):
+// only the records it lacks (the edited ones, and whatever the background
+// analysis had not reached) are scanned again; the metadata is the same.
+int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache = nullptr) noexcept;
 
 }  // namespace tpkg::fs

@@ -7,7 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <memory>
+
+#include "analysis_warmer.h"
 #include "scratch_dir.h"
+#include "tpkg/analysis_cache.h"
 #include "tpkg/save_log.h"
 
 namespace tpkg::fs {
@@ -92,6 +97,39 @@ TEST_F(SaveEditsTest, AFailedSaveLogsEveryReasonAndTheAdvice) {
   const std::optional<SaveLogEntry> pending = PendingSaveFailure(archive_);
   ASSERT_TRUE(pending);
   EXPECT_NE(DescribeSaveFailure(*pending).find("invalid syntax"), std::string::npos);
+}
+
+
+// The mount's analysis cache (filled by the background analysis after the
+// first change) changes what the save scans, never what it writes.
+TEST_F(SaveEditsTest, ASaveWithTheMountsAnalysisCacheWritesTheSameArchive) {
+  const std::string plain_copy = dir_ / "copy.pt";  // saved without a cache
+  tpkg::testing::WriteFile(plain_copy, ReadFile(archive_));
+  ZipReader copy_zip = ZipReader::Open(plain_copy);
+  Journal copy_journal = Journal::OpenOrCreate(plain_copy, copy_zip);
+
+  const auto cache = std::make_shared<RecordAnalysisCache>();
+  {
+    AnalysisWarmer warmer(journal_->original(), cache);
+    warmer.Start();
+    warmer.Start();  // once
+  }  // joined: stopped at once or done, the save is the same either way
+  const std::atomic<bool> stop{false};
+  WarmAnalysisCache(journal_->original(), *cache, stop);  // whatever the thread had not reached
+  ASSERT_EQ(cache->size(), 5u);  // the pickle, the three sources, notes/readme.txt
+  const std::string text = "import pkg.sub.deep\nimport json\n";
+  Edit("pkg/code.py", text);
+  {
+    ScopedFd fd = copy_journal.OpenForWrite("pkg/code.py", /*truncate=*/true);
+    ASSERT_EQ(::pwrite(fd.get(), text.data(), text.size(), 0), static_cast<ssize_t>(text.size()));
+  }
+  const uint64_t hits = cache->hits();
+  EXPECT_EQ(SaveEdits(*journal_, cache), 0);
+  EXPECT_EQ(cache->hits() - hits, 4u);  // every record but the edited one
+  EXPECT_EQ(SaveEdits(copy_journal), 0);
+  const std::string saved = ReadFile(archive_);
+  EXPECT_EQ(saved, ReadFile(plain_copy));
+  EXPECT_NE(saved.find("json"), std::string::npos);  // the new extern is in the metadata
 }
 
 }  // namespace

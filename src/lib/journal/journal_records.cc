@@ -61,22 +61,33 @@ uint64_t JournalRecords::RecordSize(const std::string& name) const {
   return node->size;
 }
 
+std::optional<RecordContentId> JournalRecords::ContentOf(const std::string& name) const {
+  if (name.ends_with('/')) return std::nullopt;
+  const std::optional<JournalNode> node = journal_.Stat(name);
+  if (!node || node->is_dir || !node->original) return std::nullopt;
+  return RecordContentId::Of(*node->original);
+}
+
 bool JournalRecords::IsEdited(const std::string& name) const {
   const std::optional<JournalNode> node = journal_.Stat(name);
   return !node || node->edited() || node->original->name != name;
 }
 
-MetadataOptions SaveCheckOptions(const Journal& journal) {
+MetadataOptions SaveCheckOptions(const Journal& journal,
+                                 std::shared_ptr<RecordAnalysisCache> cache) {
   MetadataOptions options;
+  options.cache = std::move(cache);
   options.baseline_records = OriginalRecordNames(journal.original());
   options.edited = [records = std::make_shared<JournalRecords>(journal)](
                        const std::string& record) { return records->IsEdited(record); };
   return options;
 }
 
-RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes) {
+RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes,
+                                std::shared_ptr<RecordAnalysisCache> cache) {
   if (!IsTorchPackage(journal.original())) return {};
-  const Metadata m = RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal));
+  const Metadata m =
+      RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal, std::move(cache)));
   if (!m.ok()) {
     throw Error(Errc::kPolicy, "Cannot save " + journal.archive_path() +
                                    ": the package would no longer load:\n" + m.problems);

@@ -265,7 +265,7 @@ std::string LoadProblems(const RecordSource& records, const ArchiveLayout& layou
 Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& options) {
   static const PythonPath default_python;
   const PythonPath& python = options.python ? *options.python : default_python;
-  const ArchiveLayout layout = ArchiveLayout::Read(records);
+  const ArchiveLayout layout = ArchiveLayout::Read(records, options.cache.get());
   const std::vector<std::string> previous = PreviousExterns(records, options);
   ArchiveEnvironment env(layout, previous, python, ExportingStdlib(records));
 

@@ -83,7 +83,7 @@ std::optional<SourceRecordName> ModuleOfRecord(std::string_view record) {
   return SourceRecordName{DotsFor(record.substr(0, record.size() - 3)), false};
 }
 
-ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
+ArchiveLayout ArchiveLayout::Read(const RecordSource& records, RecordAnalysisCache* cache) {
   ArchiveLayout layout;
   std::vector<std::string> names;
   for (auto& name : records.RecordNames()) {
@@ -92,12 +92,18 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
   std::unordered_map<std::string, size_t> last_record;  // module -> index of its record
   for (size_t i = 0; i < names.size(); ++i) {
     layout.folders_.AddParentsOf(names[i]);
-    if (const auto source = ModuleOfRecord(names[i])) {
-      layout.AddModule(names[i], records);
-      last_record[source->module] = i;
-    } else {
-      layout.MaybeAddPickle(names[i], records);
+    const std::optional<RecordContentId> content = cache ? records.ContentOf(names[i]) : std::nullopt;
+    std::shared_ptr<const RecordAnalysis> analysis;
+    if (content)
+      analysis = cache->Find(names[i], *content);
+    else if (cache)
+      cache->CountUncacheable();
+    if (!analysis) {
+      analysis = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records));
+      if (content) cache->Put(names[i], *content, analysis);
     }
+    layout.Add(*analysis);
+    if (analysis->module) last_record[ModuleOfRecord(names[i])->module] = i;
   }
   for (const auto& [module, index] : last_record) layout.module_order_.push_back(module);
   std::sort(
@@ -115,28 +121,19 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records) {
   return layout;
 }
 
-// A later record for the same module replaces the earlier one, as in the
-// importer's tree (doc/format.md §8.1).
-void ArchiveLayout::AddModule(const std::string& record, const RecordSource& records) {
-  const auto source = ModuleOfRecord(record);
+namespace {
+
+// A source: whether it is torch's mock stub, and its imports.
+ArchiveModule AnalyseSource(const std::string& record, const SourceRecordName& source,
+                            const RecordSource& records) {
   const std::string text = ReadForAnalysis(records, record);
-  modules_[source->module] =
-      ArchiveModule{record, source->is_package, text == kMockStubSource,
-                    ScanModuleImports(text, source->module, source->is_package)};
+  return ArchiveModule{record, source.is_package, text == kMockStubSource,
+                       ScanModuleImports(text, source.module, source.is_package)};
 }
 
-void FolderSet::AddParentsOf(std::string_view record) {
-  const size_t last_slash = record.rfind('/');
-  if (last_slash == std::string_view::npos) return;
-  std::string parent = DotsFor(record.substr(0, last_slash));
-  if (folders_.contains(parent)) return;  // and so are its own parents
-  const std::string& dotted = dotted_records_.emplace_back(std::move(parent));
-  for (size_t slash = record.find('/'); slash <= last_slash; slash = record.find('/', slash + 1)) {
-    folders_.insert(std::string_view(dotted).substr(0, slash));
-  }
-}
-
-void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource& records) {
+// Any other record: a save_pickle pickle, a `.pkl` that does not scan (a
+// problem), or nothing the exporter would have written.
+void AnalyseOther(const std::string& record, const RecordSource& records, RecordAnalysis& out) {
   const std::string head = records.ReadPrefix(record, 2);
   if (!IsPickleCandidate(record, head) || !IsSavePickleProtocol(head)) return;
   const size_t slash = record.rfind('/');
@@ -156,12 +153,42 @@ void ArchiveLayout::MaybeAddPickle(const std::string& record, const RecordSource
     pickle.tensors = std::move(scan.tensors);
   } catch (const Error& e) {
     if (record.ends_with(".pkl")) {
-      problems_.push_back({pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
-                           record + ": " + e.what(), true});
+      out.problem = LayoutProblem{pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
+                                  record + ": " + e.what(), true};
     }
     return;
   }
-  pickles_.push_back(std::move(pickle));
+  out.pickle = std::move(pickle);
+}
+
+}  // namespace
+
+RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records) {
+  RecordAnalysis out;
+  if (const auto source = ModuleOfRecord(record))
+    out.module = AnalyseSource(record, *source, records);
+  else
+    AnalyseOther(record, records, out);
+  return out;
+}
+
+// A later record for the same module replaces the earlier one, as in the
+// importer's tree (doc/format.md §8.1).
+void ArchiveLayout::Add(const RecordAnalysis& analysis) {
+  if (analysis.module) modules_[ModuleOfRecord(analysis.module->record)->module] = *analysis.module;
+  if (analysis.pickle) pickles_.push_back(*analysis.pickle);
+  if (analysis.problem) problems_.push_back(*analysis.problem);
+}
+
+void FolderSet::AddParentsOf(std::string_view record) {
+  const size_t last_slash = record.rfind('/');
+  if (last_slash == std::string_view::npos) return;
+  std::string parent = DotsFor(record.substr(0, last_slash));
+  if (folders_.contains(parent)) return;  // and so are its own parents
+  const std::string& dotted = dotted_records_.emplace_back(std::move(parent));
+  for (size_t slash = record.find('/'); slash <= last_slash; slash = record.find('/', slash + 1)) {
+    folders_.insert(std::string_view(dotted).substr(0, slash));
+  }
 }
 
 // The importer walks records in order; a module file `a.py` followed by a

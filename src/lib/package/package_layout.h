@@ -72,9 +72,23 @@ struct LayoutProblem {
   bool is_pickle = false;
 };
 
+// What one record contributes to the layout, as the analysis cache keeps it
+// (tpkg/analysis_cache.h): at most one of module (a source), pickle (a
+// save_pickle pickle that scanned) and problem (a `.pkl` that did not).
+struct RecordAnalysis {
+  std::optional<ArchiveModule> module;
+  std::optional<ArchivePickle> pickle;
+  std::optional<LayoutProblem> problem;
+};
+
+// Reads and scans one record outside `.data/` (throws Error when it cannot
+// be read or is too large to analyse).
+RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records);
+
 class ArchiveLayout {
  public:
-  static ArchiveLayout Read(const RecordSource& records);
+  // `cache`: per-record results to reuse and to fill (nullptr: none).
+  static ArchiveLayout Read(const RecordSource& records, RecordAnalysisCache* cache = nullptr);
 
   const ArchiveModule* Module(std::string_view name) const;
   // A folder holding records: an implicit package for the importer.
@@ -90,8 +104,7 @@ class ArchiveLayout {
   bool has_stubs() const { return has_stubs_; }
 
  private:
-  void AddModule(const std::string& record, const RecordSource& records);
-  void MaybeAddPickle(const std::string& record, const RecordSource& records);
+  void Add(const RecordAnalysis& analysis);
   void CheckModuleBeforeFolder(const std::vector<std::string>& records);
   void FinishMockForm(const std::map<std::string, size_t>& stub_order,
                       std::optional<size_t> mock_file);

@@ -33,4 +33,10 @@ std::string ZipRecordSource::ReadPrefix(const std::string& name, size_t n) const
 
 uint64_t ZipRecordSource::RecordSize(const std::string& name) const { return Entry(name).size; }
 
+std::optional<RecordContentId> ZipRecordSource::ContentOf(const std::string& name) const {
+  const ZipEntry* entry = zip_.Find(name);
+  if (!entry) return std::nullopt;
+  return RecordContentId::Of(*entry);
+}
+
 }  // namespace tpkg

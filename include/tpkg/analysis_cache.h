@@ -1,0 +1,101 @@
+// analysis_cache.h: what the metadata analysis (metadata.h) learnt from each
+// record of one opened archive, kept across analyses, so that an analysis
+// after an edit reads and scans only the records the edit changed.
+//
+//   auto cache = std::make_shared<tpkg::RecordAnalysisCache>();
+//   options.cache = cache;                         // MetadataOptions
+//   tpkg::RegenerateMetadata(records, options);    // scans what the cache lacks
+//   tpkg::RegenerateMetadata(records, options);    // after an edit: the edited records only
+//
+// What is kept: for a source record, whether it is torch's mock stub and its
+// import scan (or the scan's error); for any other record outside `.data/`,
+// whether it is a save_pickle pickle and what its scan found (or why a
+// `.pkl` did not scan). Everything else the analysis does (the exporter's
+// graph, the extern list, the load checks) is redone each time from these
+// per-record results, so a cached analysis is the same, byte for byte, as a
+// full one (tests/unit/analysis_cache_test.cc).
+//
+// Key: the record's name (a source's module name and package-ness come from
+// it) and the identity of the archive record whose bytes it holds unchanged
+// (RecordSource::ContentOf: local header offset, sizes, CRC-32 in the archive
+// the cache belongs to). A record without one (edited or created through a
+// mount: its bytes live in the journal and may change at any time) is never
+// cached and always scanned. One cache serves one opened archive: identities
+// of another archive's records mean nothing to it. It holds one result per
+// record name (a later result for a name replaces the earlier one).
+//
+// Memory: the scans' results only (import references, pickle module lists,
+// storage references), never record bytes.
+//
+// Thread safety: every method may be called from any thread (one mutex,
+// never held while a record is read or scanned); results are immutable and
+// shared.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "tpkg/zip_reader.h"
+
+namespace tpkg {
+
+// The archive record whose bytes a record holds unchanged.
+struct RecordContentId {
+  uint64_t local_header_offset = 0;
+  uint64_t compressed_size = 0;
+  uint64_t size = 0;
+  uint32_t crc32 = 0;
+  bool operator==(const RecordContentId&) const = default;
+  static RecordContentId Of(const ZipEntry& e) {
+    return {e.local_header_offset, e.compressed_size, e.size, e.crc32};
+  }
+};
+
+struct RecordAnalysis;  // what one record contributed (package/package_layout.h)
+
+class RecordAnalysisCache {
+ public:
+  RecordAnalysisCache();
+  ~RecordAnalysisCache();
+  RecordAnalysisCache(const RecordAnalysisCache&) = delete;
+  RecordAnalysisCache& operator=(const RecordAnalysisCache&) = delete;
+
+  // The result kept for `record` holding `content`, or nullptr.
+  std::shared_ptr<const RecordAnalysis> Find(const std::string& record,
+                                             const RecordContentId& content) const;
+  void Put(const std::string& record, const RecordContentId& content,
+           std::shared_ptr<const RecordAnalysis> analysis);
+  // Whether Find() would find a result (not counted as a lookup).
+  bool Contains(const std::string& record, const RecordContentId& content) const;
+  size_t size() const;
+  // Records the analyses with this cache reused / had to read and scan
+  // (a Find() that found nothing, or a record that cannot be cached, which
+  // the analysis reports with CountUncacheable()): for tests and logs.
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  void CountUncacheable() { misses_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  struct Entry {
+    RecordContentId content;
+    std::shared_ptr<const RecordAnalysis> analysis;
+  };
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;  // by record name; guarded by mu_
+  mutable std::atomic<uint64_t> hits_{0}, misses_{0};
+};
+
+// Analyses every record of `zip` (prefix stripped, as ZipRecordSource names
+// them) that the cache lacks, in archive order, until `stop` becomes true:
+// what a read/write mount does in the background after its first edit, so
+// that the save re-analyses only what the edit changed. Records that cannot
+// be read or are too large to analyse are skipped (the analysis proper
+// reports them). Returns how many records it analysed.
+size_t WarmAnalysisCache(const ZipReader& zip, RecordAnalysisCache& cache,
+                         const std::atomic<bool>& stop);
+
+}  // namespace tpkg

@@ -1,0 +1,209 @@
+"""The save of a one-line edit through a real mount, tpkgfs vs fuse-zip, with `cp` and
+`cp` + fsync of the same archive as baselines, all in the same run (bench_save.sh runs it).
+
+    [OTHER_TPKGFS=a:b] [SETTLE=S] /usr/bin/python3 bench_save.py TPKGFS WORK [RUNS] [many|big ...]
+
+For each package (made by make_packages.py into WORK if missing) and each run: a private copy
+is mounted read/write, one line of one source is changed with `sed -i`, and the time from
+`fusermount3 -u` until the daemon has exited (the archive is then complete) is measured. The
+daemon's peak RSS over the whole mount comes from /usr/bin/time. Caches are warm for every
+contender (the archive is read before each), and `sync` settles the disk before each timed
+step. "new blocks" is what the file system had to allocate for the save (the replaced archive
+is kept by a hard link meanwhile): all of it when records are copied, only the edit when the
+file system shares extents (XFS/btrfs reflinks). OTHER_TPKGFS adds other builds (e.g. the one
+before a change) to every run; SETTLE waits that many seconds between the edit and the unmount.
+Prints medians and ratios; asserts nothing but that each save holds the edit.
+"""
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+
+from fuse_daemon import wait_gone
+
+HERE = pathlib.Path(__file__).resolve().parent
+# Seconds between the edit and the unmount (a user's pause; 0: unmount at once).
+SETTLE = float(os.environ.get("SETTLE", "0"))
+
+# package -> (record to edit, sed expression, text the saved record must hold)
+EDITS = {
+    "many": ("pkg000/mod01.py", r"s/^    return x + 0$/    return x + 100/", b"return x + 100\n"),
+    "big": ("model/mod0.py", r"s/^X = 0$/X = 100/", b"\nX = 100\n"),
+}
+
+
+def warm(path):
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def prefix_of(archive):
+    with zipfile.ZipFile(archive) as zf:
+        return zf.namelist()[0].split("/")[0]
+
+
+def check_saved(archive, record, expected):
+    with zipfile.ZipFile(archive) as zf:
+        data = zf.read(f"{prefix_of(archive)}/{record}")
+    if expected not in data:
+        raise RuntimeError(f"the save of {archive} does not hold the edit of {record}")
+
+
+def wait_mounted(mnt):
+    for _ in range(3000):
+        if os.path.ismount(mnt):
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"{mnt} was not mounted")
+
+
+def used_mib(folder):
+    st = os.statvfs(folder)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize / 2**20
+
+
+def save_through_mount(command, archive, mnt, edited_path, sed):
+    """Mounts, edits, unmounts; returns (seconds from unmount to daemon exit, peak RSS KiB,
+    MiB of new blocks the save took: the replaced archive is kept by a hard link meanwhile, so
+    blocks shared with it (reflinks) do not count; the daemon's CPU seconds, user + system, over
+    its whole life: on a loaded machine the figure that moves least)."""
+    mnt.mkdir(exist_ok=True)
+    rss_file = mnt.parent / "rss"
+    keep = archive.parent / "keep.pt"
+    os.link(archive, keep)
+    subprocess.run(["sync"], check=True)
+    used_before = used_mib(archive.parent)
+    warm(archive)
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", str(rss_file)] + command,
+                            stderr=subprocess.PIPE)
+    try:
+        wait_mounted(mnt)
+        subprocess.run(["sed", "-i", sed, str(mnt / edited_path)], check=True)
+        time.sleep(SETTLE)
+        t0 = time.perf_counter()
+        subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
+        proc.wait(timeout=600)
+        seconds = time.perf_counter() - t0
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.run(["fusermount3", "-uz", str(mnt)])
+        if proc.poll() is None:
+            proc.wait(timeout=600)
+    subprocess.run(["sync"], check=True)
+    new_mib = used_mib(archive.parent) - used_before
+    keep.unlink()
+    err = proc.stderr.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[0]} exited {proc.returncode}: {err}")
+    rss, user, system = rss_file.read_text().split()[-3:]
+    return seconds, int(rss), new_mib, float(user) + float(system)
+
+
+def bench(tpkgfs, work, package, runs):
+    archive = work / f"{package}.pt"
+    record, sed, expected = EDITS[package]
+    prefix = prefix_of(archive)
+    copy = work / "copy.pt"
+    others = [pathlib.Path(p).resolve() for p in os.environ.get("OTHER_TPKGFS", "").split(":") if p]
+    daemons = [("tpkgfs", tpkgfs)] + [(f"other{i + 1}", p) for i, p in enumerate(others)]
+    rows = {k: [] for k in ("cp", "cp_fsync", "cp_reflink", "fuse-zip", "fz_rss", "fz_new",
+                            "fz_cpu")}
+    for label, _ in daemons:
+        for suffix in ("", "_rss", "_new", "_cpu"):
+            rows[label + suffix] = []
+    for _ in range(runs):
+        subprocess.run(["sync"], check=True)
+        warm(archive)
+        rows["cp"].append(timed(lambda: subprocess.run(["cp", archive, copy], check=True)))
+        copy.unlink()
+        subprocess.run(["sync"], check=True)
+        warm(archive)
+        rows["cp_fsync"].append(timed(lambda: subprocess.run(
+            f"cp '{archive}' '{copy}' && sync '{copy}'", shell=True, check=True)))
+        copy.unlink()
+        subprocess.run(["sync"], check=True)
+        warm(archive)
+        rows["cp_reflink"].append(timed(lambda: subprocess.run(
+            f"cp --reflink=auto '{archive}' '{copy}' && sync '{copy}'", shell=True, check=True)))
+        copy.unlink()
+
+        for label, daemon in daemons:
+            private = work / "tpkgfs.pt"
+            shutil.copyfile(archive, private)  # its own blocks: nothing shared with `archive`
+            s, rss, new, cpu = save_through_mount(
+                [str(daemon), "-f", str(private), str(work / "mnt_t")], private, work / "mnt_t",
+                record, sed)
+            check_saved(private, record, expected)
+            rows[label].append(s)
+            rows[label + "_rss"].append(rss)
+            rows[label + "_new"].append(new)
+            rows[label + "_cpu"].append(cpu)
+            private.unlink()
+
+        private = work / "fz.pt"
+        shutil.copyfile(archive, private)
+        s, rss, new, cpu = save_through_mount(
+            ["fuse-zip", "-f", str(private), str(work / "mnt_f")], private, work / "mnt_f",
+            f"{prefix}/{record}", sed)
+        check_saved(private, record, expected)
+        rows["fuse-zip"].append(s)
+        rows["fz_rss"].append(rss)
+        rows["fz_new"].append(new)
+        rows["fz_cpu"].append(cpu)
+        private.unlink()
+
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    with zipfile.ZipFile(archive) as zf:
+        records = len(zf.infolist())
+    print(f"== {package}.pt: {archive.stat().st_size / 2**20:.0f} MiB, {records} records, "
+          f"on {subprocess.run(['stat', '-f', '-c', '%T', str(work)], capture_output=True, text=True).stdout.strip()}; "
+          f"one-line edit of {record}; medians of {runs}")
+    print(f"cp:                        {med['cp']:.3f} s")
+    print(f"cp + fsync:                {med['cp_fsync']:.3f} s")
+    print(f"cp --reflink=auto + fsync: {med['cp_reflink']:.3f} s")
+    print(f"fuse-zip save (unmount):   {med['fuse-zip']:.3f} s   "
+          f"(x{med['fuse-zip'] / med['cp_fsync']:.2f} of cp + fsync); "
+          f"peak RSS {med['fz_rss'] / 1024:.1f} MiB; new blocks {med['fz_new']:.0f} MiB; "
+          f"daemon CPU {med['fz_cpu']:.2f} s")
+    for label, daemon in daemons:
+        print(f"{label} save (unmount):     {med[label]:.3f} s   "
+              f"(x{med[label] / med['cp_fsync']:.2f} of cp + fsync, "
+              f"x{med[label] / med['fuse-zip']:.2f} of fuse-zip); "
+              f"peak RSS {med[label + '_rss'] / 1024:.1f} MiB; "
+              f"new blocks {med[label + '_new']:.0f} MiB; daemon CPU {med[label + '_cpu']:.2f} s"
+              f"  [{daemon}]")
+    print("all runs (s): " + "; ".join(
+        f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in rows.items()
+        if not k.endswith(("_rss", "_new"))))
+    print("daemon CPU, all runs (s): " + "; ".join(
+        f"{k} " + " ".join(f"{x:.2f}" for x in v) for k, v in rows.items() if k.endswith("_cpu")))
+
+
+def main():
+    tpkgfs, work = pathlib.Path(sys.argv[1]).resolve(), pathlib.Path(sys.argv[2]).resolve()
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    packages = sys.argv[4:] or ["many", "big"]
+    work.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in packages if not (work / f"{p}.pt").exists()]
+    if missing:
+        subprocess.run(["/usr/bin/python3", str(HERE / "make_packages.py"), str(work)] + missing,
+                       check=True)
+    print(f"load average before: {os.getloadavg()}; {SETTLE} s between edit and unmount")
+    for package in packages:
+        bench(tpkgfs, work, package, runs)
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

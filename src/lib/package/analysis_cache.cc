@@ -1,0 +1,64 @@
+// RecordAnalysisCache and WarmAnalysisCache (rules in tpkg/analysis_cache.h).
+#include "tpkg/analysis_cache.h"
+
+#include "package/package_layout.h"
+#include "tpkg/error.h"
+#include "tpkg/metadata.h"
+
+namespace tpkg {
+
+RecordAnalysisCache::RecordAnalysisCache() = default;
+RecordAnalysisCache::~RecordAnalysisCache() = default;
+
+std::shared_ptr<const RecordAnalysis> RecordAnalysisCache::Find(
+    const std::string& record, const RecordContentId& content) const {
+  {
+    std::lock_guard lock(mu_);
+    const auto it = entries_.find(record);
+    if (it != entries_.end() && it->second.content == content) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      return it->second.analysis;
+    }
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+void RecordAnalysisCache::Put(const std::string& record, const RecordContentId& content,
+                              std::shared_ptr<const RecordAnalysis> analysis) {
+  std::lock_guard lock(mu_);
+  entries_[record] = Entry{content, std::move(analysis)};
+}
+
+bool RecordAnalysisCache::Contains(const std::string& record,
+                                   const RecordContentId& content) const {
+  std::lock_guard lock(mu_);
+  const auto it = entries_.find(record);
+  return it != entries_.end() && it->second.content == content;
+}
+
+size_t RecordAnalysisCache::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+size_t WarmAnalysisCache(const ZipReader& zip, RecordAnalysisCache& cache,
+                         const std::atomic<bool>& stop) {
+  const ZipRecordSource records(zip);
+  size_t analysed = 0;
+  for (const std::string& name : records.RecordNames()) {
+    if (stop.load(std::memory_order_relaxed)) break;
+    if (IsFrameworkRecord(name)) continue;
+    const RecordContentId content = *records.ContentOf(name);
+    if (cache.Contains(name, content)) continue;
+    try {
+      cache.Put(name, content, std::make_shared<const RecordAnalysis>(AnalyseRecord(name, records)));
+      ++analysed;
+    } catch (const Error&) {
+      // Unreadable or too large: the analysis proper reads it again and reports it.
+    }
+  }
+  return analysed;
+}
+
+}  // namespace tpkg

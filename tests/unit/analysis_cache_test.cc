@@ -1,0 +1,147 @@
+// The analysis cache (tpkg/analysis_cache.h): an analysis that reuses the
+// per-record results of earlier ones is the same, field for field, as a full
+// analysis of the same records, whatever the edits (imports added and
+// removed, files deleted, renamed, created, rewritten with their original
+// bytes, a syntax error, the pickle renamed); and it scans only the records
+// the edits changed.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "scratch_dir.h"
+#include "tpkg/analysis_cache.h"
+#include "tpkg/journal.h"
+#include "tpkg/journal_records.h"
+#include "tpkg/metadata.h"
+
+namespace tpkg {
+namespace {
+
+using testing::ScratchDir;
+
+class AnalysisCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    archive_ = dir_ / "model.pt";
+    std::filesystem::copy_file(std::string(TPKG_CORPUS_DIR) + "/pkg_model_numpy.pt", archive_);
+    std::filesystem::permissions(archive_, std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
+    zip_.emplace(ZipReader::Open(archive_));
+    journal_.emplace(Journal::OpenOrCreate(archive_, *zip_));
+  }
+
+  Metadata Full() const {
+    return RegenerateMetadata(JournalRecords(*journal_), SaveCheckOptions(*journal_));
+  }
+  Metadata Cached() const {
+    return RegenerateMetadata(JournalRecords(*journal_), SaveCheckOptions(*journal_, cache_));
+  }
+  // Runs the cached analysis and checks it against a full one; returns how
+  // many records it had to scan.
+  uint64_t ExpectSameAsFull(const std::string& after) {
+    const uint64_t misses = cache_->misses();
+    const Metadata cached = Cached();
+    const uint64_t scanned = cache_->misses() - misses;
+    const Metadata full = Full();
+    EXPECT_EQ(cached.extern_modules_text, full.extern_modules_text) << after;
+    EXPECT_EQ(cached.deps_dot, full.deps_dot) << after;
+    EXPECT_EQ(cached.problems, full.problems) << after;
+    EXPECT_EQ(cached.new_externs, full.new_externs) << after;
+    EXPECT_EQ(cached.interned, full.interned) << after;
+    EXPECT_EQ(cached.mocked, full.mocked) << after;
+    EXPECT_EQ(cached.externs, full.externs) << after;
+    return scanned;
+  }
+  void Put(const std::string& record, const std::string& text) {
+    const std::optional<JournalNode> node = journal_->Stat(record);
+    ScopedFd fd = node ? journal_->OpenForWrite(record, /*truncate=*/true) : journal_->Create(record);
+    testing::WriteFd(fd.get(), text);
+  }
+
+  ScratchDir dir_;
+  std::string archive_;
+  std::optional<ZipReader> zip_;
+  std::optional<Journal> journal_;
+  std::shared_ptr<RecordAnalysisCache> cache_ = std::make_shared<RecordAnalysisCache>();
+};
+
+TEST_F(AnalysisCacheTest, WarmedCacheScansNothingOfAnUneditedPackage) {
+  const std::atomic<bool> stop{false};
+  // model.py, __init__.py, layers.py, util.py and model/model.pkl.
+  EXPECT_EQ(WarmAnalysisCache(*zip_, *cache_, stop), 5u);
+  EXPECT_EQ(WarmAnalysisCache(*zip_, *cache_, stop), 0u);  // nothing left to do
+  EXPECT_EQ(ExpectSameAsFull("no edit"), 0u);
+  EXPECT_GT(cache_->hits(), 0u);
+}
+
+TEST_F(AnalysisCacheTest, StoppedWarmUpAnalysesNothing) {
+  const std::atomic<bool> stop{true};
+  EXPECT_EQ(WarmAnalysisCache(*zip_, *cache_, stop), 0u);
+  EXPECT_EQ(cache_->size(), 0u);
+}
+
+TEST_F(AnalysisCacheTest, EveryKindOfEditGivesTheFullAnalysis) {
+  const std::atomic<bool> stop{false};
+  WarmAnalysisCache(*zip_, *cache_, stop);
+
+  // An import added: json becomes a new extern of the edited source.
+  Put("corpus_models/util.py", "import json\n\ndef squash(x):\n    return x\n");
+  EXPECT_EQ(ExpectSameAsFull("an import added"), 1u);
+  EXPECT_EQ(Cached().new_externs, std::vector<std::string>{"json"});
+
+  // An import removed (numpy), and one of the package's own added.
+  Put("corpus_models/model.py",
+      "import torch\nfrom corpus_models import DEFAULT_HIDDEN\nfrom .layers import Scale\n"
+      "from . import util\nimport corpus_models.layers\n");
+  EXPECT_EQ(ExpectSameAsFull("an import removed"), 2u);  // model.py and util.py
+
+  // A file renamed: its module name changes, so it is scanned under the new name.
+  journal_->Rename("corpus_models/layers.py", "corpus_models/layers2.py");
+  ExpectSameAsFull("a source renamed");
+  EXPECT_NE(Cached().problems, "");  // model.py still imports .layers
+
+  // Renamed back: the original bytes under their original name again.
+  journal_->Rename("corpus_models/layers2.py", "corpus_models/layers.py");
+  EXPECT_EQ(ExpectSameAsFull("renamed back"), 2u);  // only the two edited sources
+
+  // A file deleted, then a new one with a syntax error.
+  journal_->Unlink("corpus_models/__init__.py");
+  ExpectSameAsFull("a source deleted");
+  Put("corpus_models/broken.py", "def f(:\n");
+  ExpectSameAsFull("a syntax error");
+  EXPECT_NE(Cached().problems.find("broken"), std::string::npos) << Cached().problems;
+  journal_->Unlink("corpus_models/broken.py");
+
+  // The pickle renamed: its node name follows its record name.
+  journal_->Rename("model/model.pkl", "model/other.pkl");
+  ExpectSameAsFull("the pickle renamed");
+
+  // A source rewritten with its original bytes: a journal file, scanned,
+  // and the same result as the original.
+  Put("corpus_models/util.py", zip_->ReadAll(*zip_->Find("corpus_models/util.py")));
+  ExpectSameAsFull("original bytes written back");
+}
+
+TEST_F(AnalysisCacheTest, FilledByAnAnalysisWithoutWarmUp) {
+  // The generated files of a mount analyse with the cache: the next
+  // analysis after an edit scans the edited record only.
+  EXPECT_EQ(ExpectSameAsFull("first analysis"), 5u);
+  Put("corpus_models/layers.py", "import torch\n\nclass Scale:\n    pass\n");
+  EXPECT_EQ(ExpectSameAsFull("layers.py edited"), 1u);
+  EXPECT_EQ(ExpectSameAsFull("again"), 1u);  // an edited file is never cached
+}
+
+TEST_F(AnalysisCacheTest, ResultsOfAnotherContentAreNotReused) {
+  const ZipEntry& util = *zip_->Find("corpus_models/util.py");
+  const ZipEntry& layers = *zip_->Find("corpus_models/layers.py");
+  cache_->Put("corpus_models/util.py", RecordContentId::Of(layers), nullptr);
+  EXPECT_EQ(cache_->Find("corpus_models/util.py", RecordContentId::Of(util)), nullptr);
+  EXPECT_FALSE(cache_->Contains("corpus_models/util.py", RecordContentId::Of(util)));
+  EXPECT_TRUE(cache_->Contains("corpus_models/util.py", RecordContentId::Of(layers)));
+}
+
+}  // namespace
+}  // namespace tpkg
