@@ -118,7 +118,13 @@ int ScanExitStatus(const std::vector<ScanFileResult>& results);
 
 std::string FormatScanText(const std::vector<ScanFileResult>& results);
 std::string FormatScanJson(const std::vector<ScanFileResult>& results);
-std::string FormatScanSarif(const std::vector<ScanFileResult>& results);
+// SARIF 2.1.0 as code scanning services take it (tool `tpkg-scan`, of version
+// `tool_version` when given): one rule per finding id with its texts, one
+// result per finding located in the scanned file (relative paths stay
+// relative references, absolute ones are file: URIs) with the record as a
+// logical location, unreadable files as error notifications.
+std::string FormatScanSarif(const std::vector<ScanFileResult>& results,
+                            std::string_view tool_version = {});
 // A policy file (the shape Extend() reads) allowing exactly the globals the
 // files need beyond interned modules.
 std::string FormatMinimalPolicy(const std::vector<ScanFileResult>& results);
