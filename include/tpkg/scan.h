@@ -55,7 +55,7 @@ struct ScanFinding {
 struct ScanFileResult {
   std::string path;
   std::string kind;  // "torch.package", "torch.save", "torch.save (legacy)", "torchscript",
-                     // "pt2", "zip", "pickle", "directory (torch.package)"
+                     // "torch.export", "zip", "pickle", "directory (torch.package)"
   std::vector<ScanFinding> findings;
   std::vector<std::string> unreadable;  // why the scan is incomplete; empty when complete
   // Every global the file's pickles load that no interned module provides,

@@ -228,6 +228,28 @@ def _():
     return torch_save_zip(benign_state_dict_pickle(), before=b"\x80\x02" + OS_SYSTEM_P0)
 
 
+# --- torch.export (.pt2 as torch 2.x writes it: Python's zipfile, no prefix folder) ---
+
+def pt2_bytes(records):
+    return zip_bytes([("serialized_exported_program.json", b'{"graph_module": {}}'), *records,
+                      ("version", b"7.0")], prefix=None)
+
+
+@case("pt2_weights_os_system.pt2", "findings", ["pickle.global-not-allowed"], "malicious")
+def _():
+    # The weights are a torch.save archive nested as a record; torch.load runs its data.pkl.
+    return pt2_bytes([("serialized_state_dict.pt", torch_save_zip(b"\x80\x02" + OS_SYSTEM_P0)),
+                      ("serialized_constants.pt", torch_save_zip(benign_state_dict_pickle()))])
+
+
+@case("pt2_duplicate_weights.pt2", "findings", ["zip.container", "pickle.global-not-allowed"],
+      "malicious")
+def _():
+    # torch.export.load reads with Python's zipfile, which takes the last copy of a name.
+    return pt2_bytes([("serialized_state_dict.pt", torch_save_zip(benign_state_dict_pickle())),
+                      ("serialized_state_dict.pt", torch_save_zip(b"\x80\x02" + OS_SYSTEM_P0))])
+
+
 # --- torch.package ------------------------------------------------------------
 
 @case("package_interned_source_os_system.pt", "findings", ["source.dangerous-call"], "malicious")
