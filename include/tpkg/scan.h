@@ -55,7 +55,7 @@ struct ScanFinding {
 struct ScanFileResult {
   std::string path;
   std::string kind;  // "torch.package", "torch.save", "torch.save (legacy)", "torchscript",
-                     // "pt2", "zip", "pickle", "directory (torch.package)"
+                     // "torch.export", "zip", "pickle", "directory (torch.package)"
   std::vector<ScanFinding> findings;
   std::vector<std::string> unreadable;  // why the scan is incomplete; empty when complete
   // Every global the file's pickles load that no interned module provides,
@@ -118,7 +118,13 @@ int ScanExitStatus(const std::vector<ScanFileResult>& results);
 
 std::string FormatScanText(const std::vector<ScanFileResult>& results);
 std::string FormatScanJson(const std::vector<ScanFileResult>& results);
-std::string FormatScanSarif(const std::vector<ScanFileResult>& results);
+// SARIF 2.1.0 as code scanning services take it (tool `tpkg-scan`, of version
+// `tool_version` when given): one rule per finding id with its texts, one
+// result per finding located in the scanned file (relative paths stay
+// relative references, absolute ones are file: URIs) with the record as a
+// logical location, unreadable files as error notifications.
+std::string FormatScanSarif(const std::vector<ScanFileResult>& results,
+                            std::string_view tool_version = {});
 // A policy file (the shape Extend() reads) allowing exactly the globals the
 // files need beyond interned modules.
 std::string FormatMinimalPolicy(const std::vector<ScanFileResult>& results);

@@ -11,6 +11,10 @@
 #include "tpkg/error.h"
 #include "tpkg/scan.h"
 
+#ifndef TPKG_VERSION
+#define TPKG_VERSION "unknown"
+#endif
+
 namespace tpkg::cli {
 namespace {
 
@@ -67,7 +71,7 @@ int RunScan(const Command& self, const Args& args) {
   else if (format == "json")
     out.Write(FormatScanJson(results));
   else if (format == "sarif")
-    out.Write(FormatScanSarif(results));
+    out.Write(FormatScanSarif(results, TPKG_VERSION));
   else
     out.Write(FormatScanText(results));
   out.Flush();

@@ -228,6 +228,28 @@ def _():
     return torch_save_zip(benign_state_dict_pickle(), before=b"\x80\x02" + OS_SYSTEM_P0)
 
 
+# --- torch.export (.pt2 as torch 2.x writes it: Python's zipfile, no prefix folder) ---
+
+def pt2_bytes(records):
+    return zip_bytes([("serialized_exported_program.json", b'{"graph_module": {}}'), *records,
+                      ("version", b"7.0")], prefix=None)
+
+
+@case("pt2_weights_os_system.pt2", "findings", ["pickle.global-not-allowed"], "malicious")
+def _():
+    # The weights are a torch.save archive nested as a record; torch.load runs its data.pkl.
+    return pt2_bytes([("serialized_state_dict.pt", torch_save_zip(b"\x80\x02" + OS_SYSTEM_P0)),
+                      ("serialized_constants.pt", torch_save_zip(benign_state_dict_pickle()))])
+
+
+@case("pt2_duplicate_weights.pt2", "findings", ["zip.container", "pickle.global-not-allowed"],
+      "malicious")
+def _():
+    # torch.export.load reads with Python's zipfile, which takes the last copy of a name.
+    return pt2_bytes([("serialized_state_dict.pt", torch_save_zip(benign_state_dict_pickle())),
+                      ("serialized_state_dict.pt", torch_save_zip(b"\x80\x02" + OS_SYSTEM_P0))])
+
+
 # --- torch.package ------------------------------------------------------------
 
 @case("package_interned_source_os_system.pt", "findings", ["source.dangerous-call"], "malicious")
@@ -298,6 +320,76 @@ def _():
     # load_pickle() loads any resource: a pickle needs no .pkl name.
     return package_zip([("res/config.txt", b"\x80\x03cbuiltins\nexec\nX\x01\x00\x00\x00x\x85R.")],
                        extern="builtins\n")
+
+
+# --- protocol 0/1 streams (no PROTO header) as resources and records ----------
+# load_pickle() and pickle.load() run each opcode as they read it: a stream
+# that breaks after its call has run the call (scan/pickle_sniff.h).
+
+P0_CALL_THEN_CUT = OS_SYSTEM_P0[:-1]  # REDUCE has run; the STOP is missing
+
+
+@case("package_p0_resource.pt", "findings", ["pickle.global-not-allowed"], "malicious")
+def _():
+    return package_zip([("res/settings.txt", OS_SYSTEM_P0)], extern="os\n")
+
+
+@case("package_p1_resource.pt", "findings", ["pickle.global-not-allowed"], "malicious")
+def _():
+    # Protocol 1 opcodes (BINUNICODE, TUPLE1), still without a header.
+    return package_zip([("res/blob", b"cos\nsystem\nX\x0a\x00\x00\x00echo pwned\x85R.")],
+                       extern="os\n")
+
+
+@case("package_p0_resource_truncated.pt", "findings", ["pickle.global-not-allowed"], "malicious")
+def _():
+    return package_zip([("res/settings.txt", P0_CALL_THEN_CUT)], extern="os\n")
+
+
+@case("package_p0_resource_call_then_text.pt", "findings", ["pickle.global-not-allowed"],
+      "malicious")
+def _():
+    # The call, then prose: CPython fails at the newline after REDUCE.
+    return package_zip([("res/README", P0_CALL_THEN_CUT + b"\nThis model classifies images.\n")],
+                       extern="os\n")
+
+
+@case("package_p0_reduce_package_truncated.pt", "findings", ["pickle.global-not-allowed"],
+      "malicious")
+def _():
+    # BINPERSID of ('reduce_package', func, args): PackageUnpickler calls func, then the stream ends.
+    return package_zip([("res/state", b"(S'reduce_package'\ncos\nsystem\n(S'echo pwned'\nttQ")],
+                       extern="os\n")
+
+
+@case("zip_p0_record_truncated.zip", "findings", ["pickle.global-not-allowed"], "malicious")
+def _():
+    return zip_bytes([("payload", P0_CALL_THEN_CUT + b" garbage"), ("notes.txt", b"Nothing.\n")],
+                     prefix="bundle")
+
+
+@case("p0_truncated_after_call.pkl", "unreadable", ["pickle.global-not-allowed"], "malicious")
+def _():
+    # Given as a file: never clean (it cannot be read to its end), and the call is reported.
+    return P0_CALL_THEN_CUT
+
+
+@case("package_text_resources_clean.pt", "clean")
+def _():
+    # Texts whose first bytes are protocol 0 opcodes (GLOBAL, MARK, INT, STRING,
+    # PERSID, NONE) but that call nothing before they break.
+    texts = {
+        "res/devices.txt": b"cuda\ncpu\nmps\n",
+        "res/copyright.txt": b"(c) 2024 Example Inc.\nconfig\nvalue\n",
+        "res/scores.csv": b"ID,name,value\n1,conv,0.5\n",
+        "res/quotes.txt": b"S'hello'\nS'world'\n",
+        "res/labels.txt": b"Negative\nPositive\n",
+        "res/notes.md": b"PyTorch model, see README.\n",
+        "res/config.json": b"{\"lr\": 0.1}\n",
+        "res/global_only.txt": b"cos\nsystem\n",
+        "res/calls_with_none.txt": b"cos\nsystem\nNR",
+    }
+    return package_zip(list(texts.items()), extern="os\n")
 
 
 @case("package_clean.pt", "clean")

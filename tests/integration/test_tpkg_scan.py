@@ -76,8 +76,8 @@ def test_hostile_folder_scan_reports_every_file(tpkg_bin, hostile):
 
 def real_torch_files(corpus_dir):
     files = [p for p in sorted(corpus_dir.iterdir())
-             if p.suffix in (".pt", ".pth") and not p.name.startswith("bad_")]
-    files += sorted(TORCH2.rglob("*.pt"))
+             if p.suffix in (".pt", ".pth", ".pt2") and not p.name.startswith("bad_")]
+    files += sorted(TORCH2.rglob("*.pt")) + sorted(TORCH2.rglob("*.pt2"))
     return files
 
 
@@ -92,8 +92,10 @@ def test_every_real_torch_file_has_no_finding(tpkg_bin, corpus_dir):
 
 def test_kinds_are_recognised(tpkg_bin, corpus_dir):
     _, doc = scan_json(tpkg_bin, corpus_dir / "pkg_model_numpy.pt",
-                       corpus_dir / "torch_save_checkpoint.pth", TORCH2 / "save.pt")
-    assert [f["kind"] for f in doc["files"]] == ["torch.package", "torch.save", "torch.save"]
+                       corpus_dir / "torch_save_checkpoint.pth", TORCH2 / "save.pt",
+                       TORCH2 / "exported.pt2", TORCH2 / "scripted.pt")
+    assert [f["kind"] for f in doc["files"]] == ["torch.package", "torch.save", "torch.save",
+                                                 "torch.export", "torchscript"]
 
 
 def test_legacy_and_torchscript_files_from_real_torch_are_clean(tpkg_bin, tmp_path):

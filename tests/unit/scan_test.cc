@@ -12,6 +12,7 @@
 #include <string>
 
 #include "safety/name_pattern.h"
+#include "scan/pickle_sniff.h"
 #include "scratch_dir.h"
 #include "tpkg/scan.h"
 #include "tpkg/zip_writer.h"
@@ -286,6 +287,66 @@ TEST(ScanArchiveTest, HeaderlessProtocol0And1PicklesAreSniffedInResourcesAndReco
   // A protocol 0 pickle inside a bytes operand of another pickle.
   std::string outer = "\x80\x03" "c_pickle\nloads\nC" + std::string(1, char(kOsSystem.size())) +
                       kOsSystem + "\x85R.";
+  r = ScanBytes(outer);
+  int found = 0;
+  for (const ScanFinding& f : r.findings) found += f.rule == "pickle.global-not-allowed";
+  EXPECT_EQ(found, 2) << FormatScanText({r});
+}
+
+// CPython runs each opcode as it reads it: a headerless stream that breaks
+// after a call has made the call (scan/pickle_sniff.h). Compared with
+// CPython's unpicklers in tests/python/test_pickle_sniff_cpython.py.
+TEST(PickleSniffTest, HeaderlessStreamsThatCallBeforeTheyBreakArePickles) {
+  using pickle::Sniff;
+  using pickle::SniffPickle;
+  const std::string call = "cos\nsystem\n(S'id'\ntR";
+  EXPECT_EQ(SniffPickle(call + "."), Sniff::kHeaderless);
+  EXPECT_EQ(SniffPickle(call), Sniff::kHeaderlessCallsBeforeBreak);
+  EXPECT_EQ(SniffPickle(call + " and then some prose\n"), Sniff::kHeaderlessCallsBeforeBreak);
+  EXPECT_EQ(SniffPickle("(cos\nsystem\nS'id'\no"), Sniff::kHeaderlessCallsBeforeBreak);
+  EXPECT_EQ(SniffPickle("(S'id'\nios\nsystem\n"), Sniff::kHeaderlessCallsBeforeBreak);
+  EXPECT_EQ(SniffPickle("csubprocess\nPopen\n)\x81"), Sniff::kHeaderlessCallsBeforeBreak);
+  EXPECT_EQ(SniffPickle("(S'reduce_package'\ncos\nsystem\n(S'id'\nttQ"),
+            Sniff::kHeaderlessCallsBeforeBreak);
+  // Nothing called before the break.
+  EXPECT_EQ(SniffPickle("cos\nsystem\n(S'id'\nt"), Sniff::kNo);    // cut before REDUCE
+  EXPECT_EQ(SniffPickle("ios\nsystem\n(S'id'\nt"), Sniff::kNo);    // INST without MARK
+  EXPECT_EQ(SniffPickle("cos\nsystem\nNR"), Sniff::kNo);           // func(*None) fails first
+  EXPECT_EQ(SniffPickle("cos path\nsystem\n)R"), Sniff::kNo);      // no module of that name
+  EXPECT_EQ(SniffPickle("cos\nsys.\n)R"), Sniff::kNo);
+  EXPECT_EQ(SniffPickle("cos\nsystem\n"), Sniff::kNo);             // an import, no call
+  for (const char* text : {"cuda\ncpu\n", "(c) 2024 Example\nconfig\nvalue\n",
+                           "ID,name\n1,conv\n", "S'hello'\nS'world'\n", "Negative\nPositive\n",
+                           "{\"lr\": 0.1}\n", "class Net:\n    pass\n", "import os\nos.system('x')\n"})
+    EXPECT_EQ(SniffPickle(text), Sniff::kNo) << text;
+}
+
+TEST(ScanArchiveTest, BrokenHeaderlessResourceThatCallsIsAFinding) {
+  ScratchDir dir;
+  WriteZip(dir / "p.pt", {{".data/version", "6\n"},
+                          {"res/cut.txt", "cos\nsystem\n(S'id'\ntR"},
+                          {"res/prose.txt", "cos\nsystem\n(S'id'\ntR\nSee the model card.\n"},
+                          {"res/devices.txt", "cuda\ncpu\n"},
+                          {"res/global_only.txt", "cos\nsystem\n"},
+                          {".data/extern_modules", "os\n"}});
+  ScanFileResult r = ScanFile(dir / "p.pt", Policy());
+  EXPECT_TRUE(r.unreadable.empty()) << FormatScanText({r});
+  std::set<std::string> malicious, unreadable_info;
+  for (const ScanFinding& f : r.findings) {
+    if (f.rule == "pickle.global-not-allowed" && f.severity == Severity::kMalicious)
+      malicious.insert(f.record);
+    if (f.rule == "pickle.unreadable" && f.severity == Severity::kInfo)
+      unreadable_info.insert(f.record);
+  }
+  const std::set<std::string> both{"res/cut.txt", "res/prose.txt"};
+  EXPECT_EQ(malicious, both) << FormatScanText({r});
+  EXPECT_EQ(unreadable_info, both) << FormatScanText({r});
+  EXPECT_EQ(r.findings.size(), 4u) << FormatScanText({r});
+
+  // Inside a bytes operand: pickle.loads runs it up to its break as well.
+  const std::string broken = "cos\nsystem\n(S'id'\ntR";
+  std::string outer = "\x80\x03" "c_pickle\nloads\nC" + std::string(1, char(broken.size())) +
+                      broken + "\x85R.";
   r = ScanBytes(outer);
   int found = 0;
   for (const ScanFinding& f : r.findings) found += f.rule == "pickle.global-not-allowed";

@@ -16,24 +16,25 @@
 #include "scan/pickle_sniff.h"
 #include "tpkg/error.h"
 #include "tpkg/metadata.h"
+#include "tpkg/model_file.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::safety {
 namespace {
 
-std::string KindOf(const ZipReader& zip) {
-  bool data_pkl = false, constants = false, code = false, pt2 = false;
-  for (const ZipEntry& e : zip.entries()) {
-    if (e.name == ".data/extern_modules") return "torch.package";
-    data_pkl |= e.name == "data.pkl";
-    constants |= e.name == "constants.pkl";
-    code |= e.name.starts_with("code/");
-    pt2 |= e.name == "archive_format" || e.name.ends_with("/archive_format");
-  }
-  if (data_pkl && constants && code) return "torchscript";
-  if (pt2) return "pt2";
-  if (data_pkl) return "torch.save";
-  return "zip";
+// The one rule for file kinds (tpkg/model_file.h), by its stable names.
+std::string KindOf(const ZipReader& zip) { return std::string(FileKindName(DetectFileKind(zip))); }
+
+// torch.export.save (torch 2.x) writes its `.pt2` through Python's zipfile,
+// and torch.export.load reads it the same way: no prefix folder is torch's
+// own layout there, not a place where readers disagree. Its weights are
+// torch.save archives nested as records, read with torch's reader (and
+// checked as such).
+bool WrittenWithoutPrefix(const std::string& kind, const ZipReader& zip) {
+  return kind == "torch.export" && zip.prefix().empty();
+}
+bool IsNoPrefixProblem(const std::string& message) {
+  return message.find("first record is not in a prefix folder") != std::string::npos;
 }
 
 class ZipRecords : public RecordSource {
@@ -60,6 +61,8 @@ class ZipRecords : public RecordSource {
 void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::string& where,
                       ScanContext& ctx) {
   std::string policy_kind = kind == "torchscript" ? "torchscript" : "torch.save";
+  // A .pt2's weights are archives by design: no note that one was found.
+  const bool nested_by_design = kind == "torch.export";
   for (const ZipEntry& e : zip.entries()) {
     if (e.is_directory()) continue;
     std::string rec = where + "!" + e.name;
@@ -88,7 +91,7 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
             pickle::SniffPickle(bytes) == pickle::Sniff::kNo)
           continue;
         ++ctx.depth;
-        ScanNestedBytes(bytes, rec, ctx);
+        ScanNestedBytes(bytes, rec, ctx, !(archive && nested_by_design));
         --ctx.depth;
       }
     } catch (const Error& err) {
@@ -101,13 +104,8 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
 
 void ScanArchive(const std::string& path, const std::string& where, ScanContext& ctx) {
   // Reading every record to its CRC-32 is most of the work on a big file.
-  for (const Error& problem :
-       CheckArchive(path, ctx.depth == 0 ? ctx.progress : ProgressCallback())) {
-    std::string msg = problem.what();
-    if (msg.starts_with(path + ": ")) msg = msg.substr(path.size() + 2);
-    ctx.Add(Severity::kSuspicious, "zip.container", where, -1, "",
-            msg + " (readers of the archive may see different content)");
-  }
+  std::vector<Error> problems =
+      CheckArchive(path, ctx.depth == 0 ? ctx.progress : ProgressCallback());
   std::optional<ZipReader> zip;
   try {
     zip.emplace(ZipReader::Open(path, ZipReaderOptions{.strict = false}));
@@ -115,9 +113,17 @@ void ScanArchive(const std::string& path, const std::string& where, ScanContext&
     std::string msg = err.what();
     if (msg.starts_with(path + ": ")) msg = msg.substr(path.size() + 2);
     ctx.Unreadable(where, msg);
-    return;
+    zip.reset();
   }
-  std::string kind = KindOf(*zip);
+  const std::string kind = zip ? KindOf(*zip) : "zip";
+  for (const Error& problem : problems) {
+    std::string msg = problem.what();
+    if (msg.starts_with(path + ": ")) msg = msg.substr(path.size() + 2);
+    if (zip && WrittenWithoutPrefix(kind, *zip) && IsNoPrefixProblem(msg)) continue;
+    ctx.Add(Severity::kSuspicious, "zip.container", where, -1, "",
+            msg + " (readers of the archive may see different content)");
+  }
+  if (!zip) return;
   if (ctx.depth == 0) ctx.result.kind = kind;
   if (kind == "torch.package") {
     ZipRecords records(*zip);
@@ -127,14 +133,16 @@ void ScanArchive(const std::string& path, const std::string& where, ScanContext&
   }
 }
 
-void ScanNestedBytes(std::string_view bytes, const std::string& where, ScanContext& ctx) {
+void ScanNestedBytes(std::string_view bytes, const std::string& where, ScanContext& ctx,
+                     bool note_archive) {
   if (ctx.depth > kMaxNesting) {
     ctx.Unreadable(where, "nested more than " + std::to_string(kMaxNesting) + " levels deep");
     return;
   }
   if (bytes.starts_with("PK\x03\x04")) {
-    ctx.Add(Severity::kInfo, "zip.nested-archive", where, -1, "",
-            "an archive inside the file: scanned as well");
+    if (note_archive)
+      ctx.Add(Severity::kInfo, "zip.nested-archive", where, -1, "",
+              "an archive inside the file: scanned as well");
     // The ZIP reader works on files: give it an anonymous one.
     ScopedFd fd(memfd_create("tpkg-scan-nested", MFD_CLOEXEC));
     if (!fd.valid()) {

@@ -50,10 +50,14 @@ bool Demangle(std::string_view& module) {
   return true;
 }
 
-// A bytes operand holding a whole pickle (of any protocol) ends with its STOP.
+// A bytes operand holding a whole pickle (of any protocol) ends with its STOP;
+// one that does not counts only when it calls a global before it breaks
+// (scan/pickle_sniff.h: pickle.loads has run that call).
 bool LooksLikePickle(std::string_view data) {
-  return data.size() >= 2 && data.back() == '.' &&
-         pickle::SniffPickle(data) != pickle::Sniff::kNo;
+  if (data.size() < 2) return false;
+  if (data.back() == '.') return pickle::SniffPickle(data) != pickle::Sniff::kNo;
+  return pickle::MayNameAGlobal(data) &&
+         pickle::SniffPickle(data) == pickle::Sniff::kHeaderlessCallsBeforeBreak;
 }
 
 bool LooksLikeZip(std::string_view data) { return data.starts_with("PK\x03\x04"); }

@@ -74,8 +74,11 @@ void CheckPythonSource(std::string_view source, const std::string& where, ScanCo
 void ScanArchive(const std::string& path, const std::string& where, ScanContext& ctx);
 // Scans a folder holding `.data/extern_modules` as one torch.package.
 void ScanPackageFolder(const std::string& path, ScanContext& ctx);
-// Scans bytes of any kind found inside another file (a record, a bytes operand).
-void ScanNestedBytes(std::string_view bytes, const std::string& where, ScanContext& ctx);
+// Scans bytes of any kind found inside another file (a record, a bytes operand);
+// an archive among them is an info finding unless `note_archive` is false
+// (a file kind that nests archives by design).
+void ScanNestedBytes(std::string_view bytes, const std::string& where, ScanContext& ctx,
+                     bool note_archive = true);
 
 // The torch.package rules shared by archives and folders.
 struct PackageRecord {

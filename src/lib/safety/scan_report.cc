@@ -3,9 +3,13 @@
 // minimal policy a set of files needs.
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
+#include <system_error>
 
+#include "safety/scan_rules.h"
 #include "tpkg/scan.h"
 
 namespace tpkg {
@@ -40,6 +44,66 @@ const char* SecuritySeverity(Severity s) {
     case Severity::kInfo: return "2.0";
   }
   return "6.5";
+}
+
+// A file path as a SARIF artifact URI: a relative path stays a relative
+// reference (code scanning resolves it against the repository root, so scan
+// from there), an absolute one becomes a file: URI; bytes outside RFC 3986's
+// path characters are percent-encoded (':' too, which a first segment of a
+// relative reference must not hold).
+std::string PathUri(std::string_view path) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out = path.starts_with("/") ? "file://" : "";
+  for (char ch : path) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      std::string_view("-._~/!$&'()*+,;=@").find(ch) != std::string_view::npos;
+    if (keep) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The file a finding is in: for a package folder, the record's own file
+// ("folder!pkg/mod.py" -> folder/pkg/mod.py); else the scanned file.
+std::string FindingFile(const ScanFileResult& r, const ScanFinding& f) {
+  const std::string prefix = r.path + "!";
+  if (r.kind != "directory (torch.package)" || !f.record.starts_with(prefix)) return r.path;
+  std::string rest = f.record.substr(prefix.size());
+  rest = rest.substr(0, rest.find_first_of("!@"));  // a nested record or operand: its file
+  return rest.empty() ? r.path : r.path + "/" + rest;
+}
+
+// Stable identity of a result across runs (SARIF partialFingerprints): FNV-1a
+// of what locates it; code scanning matches results of successive uploads by it.
+std::string Fingerprint(const std::string& file, const ScanFinding& f) {
+  uint64_t hash = 1469598103934665603ULL;
+  auto add = [&hash](std::string_view part) {
+    for (char c : part) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 1099511628211ULL;
+    }
+    hash ^= 0xff;  // field separator
+    hash *= 1099511628211ULL;
+  };
+  add(file);
+  add(f.rule);
+  add(f.record);
+  add(std::to_string(f.offset));
+  add(std::to_string(f.line));
+  add(f.message);
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+nlohmann::json ArtifactLocation(const std::string& path) {
+  return {{"uri", PathUri(path)}};
 }
 
 }  // namespace
@@ -90,8 +154,10 @@ std::string FormatScanJson(const std::vector<ScanFileResult>& results) {
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string FormatScanSarif(const std::vector<ScanFileResult>& results) {
-  std::map<std::string, Severity> rules;  // id -> worst severity seen
+std::string FormatScanSarif(const std::vector<ScanFileResult>& results,
+                            std::string_view tool_version) {
+  // One rule per id, at the worst severity it was reported with.
+  std::map<std::string, Severity> rules;
   for (const ScanFileResult& r : results)
     for (const ScanFinding& f : r.findings) {
       auto [it, inserted] = rules.emplace(f.rule, f.severity);
@@ -101,10 +167,12 @@ std::string FormatScanSarif(const std::vector<ScanFileResult>& results) {
   nlohmann::json sarif_rules = nlohmann::json::array();
   for (const auto& [id, severity] : rules) {
     rule_index[id] = sarif_rules.size();
+    const safety::RuleText text = safety::DescribeRule(id);
     sarif_rules.push_back(
         {{"id", id},
-         {"name", id},
-         {"shortDescription", {{"text", id}}},
+         {"shortDescription", {{"text", std::string(text.brief)}}},
+         {"fullDescription", {{"text", std::string(text.help)}}},
+         {"help", {{"text", std::string(text.help)}}},
          {"defaultConfiguration", {{"level", SarifLevel(severity)}}},
          {"properties",
           {{"tags", {"security"}}, {"security-severity", SecuritySeverity(severity)}}}});
@@ -115,9 +183,10 @@ std::string FormatScanSarif(const std::vector<ScanFileResult>& results) {
     for (const ScanFinding& f : r.findings) {
       // Code scanning places results on lines; a pickle's byte offset goes
       // into the message and the properties.
+      const std::string file = FindingFile(r, f);
       nlohmann::json region = {{"startLine", f.line > 0 ? f.line : 1}};
       nlohmann::json location = {
-          {"physicalLocation", {{"artifactLocation", {{"uri", r.path}}}, {"region", region}}}};
+          {"physicalLocation", {{"artifactLocation", ArtifactLocation(file)}, {"region", region}}}};
       if (!f.record.empty())
         location["logicalLocations"] = {{{"fullyQualifiedName", f.record}, {"kind", "member"}}};
       std::string text = f.message;
@@ -131,27 +200,34 @@ std::string FormatScanSarif(const std::vector<ScanFileResult>& results) {
                                {"level", SarifLevel(f.severity)},
                                {"message", {{"text", text}}},
                                {"locations", {location}},
+                               {"partialFingerprints", {{"tpkgScanFinding/v1", Fingerprint(file, f)}}},
                                {"properties", props}});
     }
     for (const std::string& why : r.unreadable)
-      notifications.push_back({{"level", "error"},
-                               {"message", {{"text", r.path + ": could not be read: " + why}}},
-                               {"locations",
-                                {{{"physicalLocation",
-                                   {{"artifactLocation", {{"uri", r.path}}}}}}}}});
+      notifications.push_back(
+          {{"level", "error"},
+           {"message", {{"text", r.path + ": could not be read: " + why}}},
+           {"locations", {{{"physicalLocation", {{"artifactLocation", ArtifactLocation(r.path)}}}}}}});
   }
   bool complete = notifications.empty();
-  nlohmann::json run = {
-      {"tool",
-       {{"driver",
-         {{"name", "tpkg-scan"},
-          {"informationUri", "https://github.com/tpkgfs/tpkgfs"},
-          {"rules", std::move(sarif_rules)}}}}},
-      {"results", std::move(sarif_results)},
-      {"invocations",
-       {{{"executionSuccessful", complete},
-         {"exitCode", ScanExitStatus(results)},
-         {"toolExecutionNotifications", std::move(notifications)}}}}};
+  nlohmann::json driver = {{"name", "tpkg-scan"},
+                           {"informationUri", "https://github.com/tpkgfs/tpkgfs"},
+                           {"rules", std::move(sarif_rules)}};
+  if (!tool_version.empty()) {
+    driver["version"] = std::string(tool_version);
+    driver["semanticVersion"] = std::string(tool_version);
+  }
+  nlohmann::json invocation = {{"executionSuccessful", complete},
+                               {"exitCode", ScanExitStatus(results)},
+                               {"toolExecutionNotifications", std::move(notifications)}};
+  // Where relative URIs start, and what code scanning needs to place absolute file: URIs.
+  std::error_code ec;
+  const std::string cwd = std::filesystem::current_path(ec).string();
+  if (!ec && cwd.starts_with("/"))
+    invocation["workingDirectory"] = {{"uri", PathUri(cwd.ends_with("/") ? cwd : cwd + "/")}};
+  nlohmann::json run = {{"tool", {{"driver", std::move(driver)}}},
+                        {"results", std::move(sarif_results)},
+                        {"invocations", {std::move(invocation)}}};
   nlohmann::json doc = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
                         {"version", "2.1.0"},
                         {"runs", {std::move(run)}}};

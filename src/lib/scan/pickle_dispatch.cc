@@ -172,6 +172,7 @@ bool Scanner::HandleObjectOp(Op op) {
     case Op::kObj: {
       size_t start = PopMark();
       if (stack_.size() <= start) Fail("pickle stack underflow");
+      NoteCall(op, stack_[start], nullptr);
       stack_.resize(start);
       Push(Value::Opaque());
       return true;
@@ -179,17 +180,30 @@ bool Scanner::HandleObjectOp(Op op) {
     case Op::kReduce: {
       const Value args = Pop();
       NoteTensor(Top(), args);
+      NoteCall(op, Top(), &args);
       Top() = Value::Opaque();
       return true;
     }
-    case Op::kNewObj: Pop(); Top() = Value::Opaque(); return true;
-    case Op::kNewObjEx: Pop(); Pop(); Top() = Value::Opaque(); return true;
+    case Op::kNewObj: {
+      const Value args = Pop();
+      NoteCall(op, Top(), &args);
+      Top() = Value::Opaque();
+      return true;
+    }
+    case Op::kNewObjEx: {
+      Pop();  // kwargs
+      const Value args = Pop();
+      NoteCall(op, Top(), &args);
+      Top() = Value::Opaque();
+      return true;
+    }
     case Op::kBuild: Pop(); Top(); return true;
     case Op::kPersId: cursor_.ReadLine(); Push(Value::Opaque()); return true;  // a str pid: no torch id
     case Op::kBinPersId: {
       // The safety scanner checks the globals a persistent id names, not its
       // shape: the legacy torch.save format's storage ids have 6 fields.
       const Value pid = Pop();
+      if (observer_ != nullptr) NoteReducePackageCall(pid);
       Push(observer_ == nullptr ? DecodePersistentId(pid) : Value::Opaque());
       return true;
     }

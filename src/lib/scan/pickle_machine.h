@@ -95,6 +95,11 @@ class Scanner {
   // Records the extent of a tensor when `callable(args)` rebuilds one.
   void NoteTensor(const Value& callable, const Value& args);
   void DecodeReducePackage(std::span<const Value> items);
+  // Tells the observer that `op` calls `callee` with `args` (null: a tuple
+  // the opcode built itself) when the callee is a global (Observer::OnCall).
+  void NoteCall(Op op, const Value& callee, const Value* args);
+  // BINPERSID's call through a torch.package ('reduce_package', ...) id.
+  void NoteReducePackageCall(const Value& pid);
   PickleGlobal GlobalOf(const Value& v, const char* what) const;
   std::string PidString(const Value& v, const char* what) const;
 

@@ -17,6 +17,10 @@
 //     its Python unpickler (pickle._Unpickler, which torch.package's
 //     PackageUnpickler derives from) refuses them: OnFrameAnomaly.
 //
+// OnCall says when the machine has applied a call opcode to a global: what
+// CPython has already run when it reads the next opcode, whatever follows
+// (the pickle sniff's rule for streams that break before their STOP).
+//
 // Offsets are relative to the span handed to ScanPickleObserved.
 //
 // Thread safety: an Observer is called by the one thread running the scan.
@@ -42,6 +46,14 @@ class Observer {
   virtual void OnFrameAnomaly(size_t offset, std::string_view what) = 0;
   // A bytes or str operand (a pickle inside a pickle starts with PROTO).
   virtual void OnData(size_t offset, std::string_view data) = 0;
+  // A call of the global module.name: REDUCE, NEWOBJ or NEWOBJ_EX on it with
+  // arguments that may be iterable (CPython's pickle._Unpickler calls
+  // func(*args); None, bools and ints are refused first), OBJ or INST with
+  // their MARK found, BINPERSID with a torch.package ('reduce_package', ...)
+  // id (PackageUnpickler's persistent_load calls its function). Reported as
+  // the opcode runs, before anything after it is read.
+  virtual void OnCall(size_t /*offset*/, uint8_t /*opcode*/, std::string_view /*module*/,
+                      std::string_view /*name*/) {}
 };
 
 // Runs the machine over the pickle at the start of `bytes`, reporting to

@@ -132,7 +132,10 @@ void Scanner::PushGlobalFromLines(bool is_inst) {
   uint32_t name_id = strings_.Intern(name);
   AddGlobal(module_id, name_id, is_inst ? Op::kInst : Op::kGlobal);
   if (is_inst) {
+    // pickle._Unpickler imports the class before it looks for the MARK: no
+    // call without one.
     stack_.resize(PopMark());
+    NoteCall(Op::kInst, Value::Global(module_id, name_id), nullptr);
     Push(Value::Opaque());
     return;
   }
@@ -258,6 +261,28 @@ void Scanner::DecodeReducePackage(std::span<const Value> items) {
   ref.has_id = items.size() == 4;
   ref.func = GlobalOf(items[ref.has_id ? 2 : 1], "reduce_package function");
   result_.reduce_packages.push_back(std::move(ref));
+}
+
+void Scanner::NoteCall(Op op, const Value& callee, const Value* args) {
+  if (observer_ == nullptr || callee.kind != Kind::kGlobal) return;
+  // func(*args) refuses these before calling; anything else may be iterable.
+  if (args != nullptr && (args->kind == Kind::kNone || args->kind == Kind::kBool ||
+                          args->kind == Kind::kInt || args->kind == Kind::kBigInt))
+    return;
+  observer_->OnCall(op_offset_, static_cast<uint8_t>(op), strings_.Text(callee.global_module()),
+                    strings_.Text(callee.global_name()));
+}
+
+// torch.package's persistent_load: ('reduce_package', func, args) or
+// ('reduce_package', id, func, args) returns func(importer, *args).
+void Scanner::NoteReducePackageCall(const Value& pid) {
+  if (pid.kind != Kind::kTuple || pid.items().empty() || pid.items()[0].kind != Kind::kStr ||
+      pid.items()[0].text() != "reduce_package")
+    return;
+  const std::span<const Value> items = pid.items();
+  if (items.size() != 3 && items.size() != 4) return;
+  const size_t func = items.size() == 4 ? 2 : 1;
+  NoteCall(Op::kBinPersId, items[func], &items[func + 1]);
 }
 
 PickleGlobal Scanner::GlobalOf(const Value& v, const char* what) const {

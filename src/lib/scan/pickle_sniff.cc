@@ -1,5 +1,6 @@
 #include "scan/pickle_sniff.h"
 
+#include "base/utf8.h"
 #include "scan/pickle_observer.h"
 #include "scan/pickle_opcodes.h"
 #include "tpkg/error.h"
@@ -26,13 +27,44 @@ bool StartsHeaderless(uint8_t byte) {
   }
 }
 
-class Silent : public Observer {
+// True for "a", "a.b_2", "ns.Cls.method": what __import__ and getattr can
+// resolve. Non-ASCII letters count when the text is valid UTF-8 (CPython
+// decodes GLOBAL's lines as UTF-8; str.isidentifier's Unicode classes are
+// not reproduced, which can only make more streams count as pickles).
+bool IsDottedIdentifier(std::string_view text) {
+  if (text.empty() || FindInvalidUtf8(text) != std::string_view::npos) return false;
+  bool at_start = true;
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+    const bool digit = c >= '0' && c <= '9';
+    if (c == '.') {
+      if (at_start) return false;  // "..", ".a", "a..b"
+      at_start = true;
+    } else if (letter || (digit && !at_start)) {
+      at_start = false;
+    } else {
+      return false;
+    }
+  }
+  return !at_start;  // "a."
+}
+
+// Hears only of calls: did the stream call a global an importer can find?
+class CallWatch : public Observer {
  public:
   void OnGlobal(size_t, uint8_t, std::string_view, std::string_view) override {}
   void OnDynamicGlobal(size_t) override {}
   void OnExtension(size_t, uint8_t, uint64_t) override {}
   void OnFrameAnomaly(size_t, std::string_view) override {}
   void OnData(size_t, std::string_view) override {}
+  void OnCall(size_t, uint8_t, std::string_view module, std::string_view name) override {
+    called_ |= IsDottedIdentifier(module) && IsDottedIdentifier(name);
+  }
+  bool called() const { return called_; }
+
+ private:
+  bool called_ = false;
 };
 
 }  // namespace
@@ -50,16 +82,22 @@ Sniff SniffPickleHead(std::string_view head) {
 Sniff SniffPickle(std::string_view bytes) {
   const Sniff head = SniffPickleHead(bytes);
   if (head != Sniff::kHeaderless) return head;
-  // A pickle ends with STOP; a one-line text does not even get there.
-  if (bytes.find('.') == std::string_view::npos) return Sniff::kNo;
-  Silent silent;
+  // No STOP to reach, no global to call.
+  if (bytes.find('.') == std::string_view::npos && !MayNameAGlobal(bytes)) return Sniff::kNo;
+  CallWatch watch;
   try {
     ScanPickleObserved(std::span<const char>(bytes.data(), bytes.size()), PickleScanLimits{},
-                       silent);
+                       watch);
     return Sniff::kHeaderless;
   } catch (const Error&) {
-    return Sniff::kNo;
+    // What ran before the break has run: a call makes it a pickle.
+    return watch.called() ? Sniff::kHeaderlessCallsBeforeBreak : Sniff::kNo;
   }
+}
+
+bool MayNameAGlobal(std::string_view bytes) {
+  return bytes.find('\n') != std::string_view::npos ||
+         bytes.find(static_cast<char>(Op::kStackGlobal)) != std::string_view::npos;
 }
 
 }  // namespace tpkg::pickle
