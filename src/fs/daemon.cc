@@ -99,7 +99,12 @@ bool LenientReaderAccepts(const std::string& path) {
 // record torch would choke on (or that hides data): tpkg/torch_records.h.
 std::shared_ptr<const ZipReader> OpenArchive(const std::string& path, bool strict) {
   try {
-    auto zip = std::make_shared<const ZipReader>(ZipReader::Open(path, ZipReaderOptions{strict}));
+    // The central directory only: each record's local header and the bytes
+    // around it are checked at its first open or read (zip_reader.h), so the
+    // mount does not read the archive; an open of a bad record fails with EIO
+    // and logs why.
+    auto zip = std::make_shared<const ZipReader>(ZipReader::Open(
+        path, ZipReaderOptions{.strict = strict, .defer_record_checks = true}));
     if (strict) {
       if (std::vector<Error> problems = CheckTorchRecords(*zip); !problems.empty()) {
         throw problems.front();
@@ -168,7 +173,10 @@ std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
   std::string why = WhyReadOnly(o, archive);
   if (why.empty()) {
     try {
-      Journal journal = Journal::OpenOrCreate(archive, zip);
+      // Made at the first change: a session that only reads writes nothing
+      // beside the archive, and the mount waits for no fsync.
+      Journal journal =
+          Journal::OpenOrCreate(archive, zip, JournalOptions{.create_at_first_change = true});
       if (!journal.recovery_summary().empty()) TPKG_LOG(kWarning) << journal.recovery_summary();
       return journal;
     } catch (const Error& e) {
