@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -213,8 +214,17 @@ mode_t ArchiveMode(const std::string& archive) {
   return stat(archive.c_str(), &st) == 0 ? (st.st_mode & 0666) : 0644;
 }
 
+// Milliseconds since `start`, for the start-up timings logged at debug level.
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 // Everything a daemon keeps from start-up to exit besides the FUSE objects.
 struct DaemonState {
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  double archive_opened_ms = 0;  // start-up timings (debug log)
+  double journal_opened_ms = 0;
   std::string mountpoint;
   std::string archive;
   std::optional<Background> background;  // empty in the foreground
@@ -247,6 +257,9 @@ std::function<void()> RaiseReadAhead(const MountInfo& m) {
 // done, and in the background let the parent go.
 template <class Bridge>
 void Mounted(DaemonState& d, Bridge& bridge, bool writable, bool debug) {
+  TPKG_LOG(kDebug) << "mounted " << MillisecondsSince(d.started)
+                   << " ms after start-up (archive opened at " << d.archive_opened_ms
+                   << " ms, journal at " << d.journal_opened_ms << " ms)";
   const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
   if (const MountInfo* m = TopMountAt(mounts, d.mountpoint)) {
     d.registration.SetServing(m->major, m->minor, writable);
@@ -337,7 +350,9 @@ int RunDaemon(const Options& options) {
     WaitForSaveOf(d.archive, AnnounceWait);
   }
   std::shared_ptr<const ZipReader> zip = OpenArchive(d.archive, options.strict);
+  d.archive_opened_ms = MillisecondsSince(d.started);
   std::optional<Journal> journal = OpenJournal(options, d.archive, *zip);
+  d.journal_opened_ms = MillisecondsSince(d.started);
   if (!journal) {
     d.archive_lock.reset();  // a read-only view holds no lock
     return RunReadOnly(options, d, std::move(zip));
