@@ -4,6 +4,7 @@
 # 5,000-record package, both made by real torch.package (/usr/bin/python3).
 # Prints figures and ratios against native (no pass/fail), and the load average.
 #   scripts/bench_mount.sh [big] [many]      # default: both
+#   OTHER_TPKGFS=/path/to/tpkgfs scripts/bench_mount.sh many   # and another build, same rounds
 # Needs root (it drops the page cache and mounts) and about 6 GiB in BENCH_DIR;
 # the generated files are deleted afterwards unless KEEP=1.
 set -euo pipefail

@@ -57,6 +57,10 @@
 //                 (<id> is a decimal number never reused within a journal)
 //     save.tmp    the archive being written by a write-back
 //     manifest.tmp  a manifest being created
+//   With JournalOptions::create_at_first_change the directory is made
+//   (locked, manifest created and synced) by the first change, under the
+//   journal's lock and before that change is logged; until then nothing of
+//   the journal exists on disk, and Drop() has nothing to remove.
 //   Anything else in data/ that the manifest does not reference, save.tmp and
 //   manifest.tmp are leftovers of an interrupted copy-on-write, write-back or
 //   creation: OpenOrCreate removes them, so no orphan survives a recovery.
@@ -134,6 +138,15 @@ struct JournalOptions {
   // failed change may never make another: the daemon logs this at once.
   // Must be thread-safe and must not call back into the journal.
   std::function<void(const std::string& message)> on_commit_failure;
+  // Make the journal directory at the first change instead of in
+  // OpenOrCreate() when the archive has none: a session that changes
+  // nothing never writes (or syncs) anything beside the archive. An existing
+  // journal is still locked and recovered by OpenOrCreate(). The checks that
+  // refuse a journal (the archive or its folder not writable) still run in
+  // OpenOrCreate(); what can only fail when the directory is made (ENOSPC,
+  // EBUSY: another process made it meanwhile) fails that first change.
+  // The daemon sets it.
+  bool create_at_first_change = false;
 };
 
 // The modes a mount shows for a file or folder the archive holds none for;

@@ -35,8 +35,9 @@
 // headers with the central directory. CheckArchive() lists every problem
 // instead of the first; RecordStream reads a record with bounded memory.
 //
-// Thread safety: a ZipReader is immutable after Open(); const methods may be
-// called concurrently from any thread (they use pread on a shared fd). A
+// Thread safety: a ZipReader is immutable after Open() but for the deferred
+// checks' verdicts, which guard themselves; const methods may be called
+// concurrently from any thread (they use pread on a shared fd). A
 // RecordStream belongs to one thread; many may share one ZipReader.
 #pragma once
 
@@ -67,7 +68,10 @@ struct ZipEntry {
   uint64_t compressed_size = 0;
   uint64_t size = 0;  // uncompressed size
   uint64_t local_header_offset = 0;
-  uint64_t data_offset = 0;  // absolute offset of the (possibly compressed) data
+  // Absolute offset of the (possibly compressed) data. 0 in a reader opened
+  // with defer_record_checks, which learns it at the record's first read:
+  // ZipReader::DataOffset() is right for every reader.
+  uint64_t data_offset = 0;
   // Non-strict mode only: torch's reader never returns this entry, so Find(),
   // the analysis and the mount skip it: another entry has the same name (or
   // one differing only in case) and torch's lookup returns that one, or the
@@ -91,6 +95,19 @@ struct ZipEntry {
 
 struct ZipReaderOptions {
   bool strict = true;  // false: still refuses what cannot be read at all
+  // Open() reads the end records and the central directory only, and refuses
+  // what they show (in strict mode: names, duplicates, the prefix folder,
+  // records that overlap by their central sizes, bytes before the first
+  // record). Each record's local header, and the bytes from its data to the
+  // next record (strict: its data descriptor and nothing else), are checked
+  // by the record's first DataOffset(), which every read of the record goes
+  // through (ReadAll, ReadAt, RecordStream, ZipWriter::CopyRawRecord): a
+  // record that fails is never read, its reads throw Error(kCorrupt) naming
+  // it and the problem, and the other records read normally. The same rules
+  // as an eager open, spread over the records' first reads: a mount lists
+  // and stats a large archive without reading it (doc/design.md §3.1).
+  // CheckArchive() is always eager.
+  bool defer_record_checks = false;
 };
 
 class ZipReader;
@@ -113,6 +130,14 @@ class ZipReader {
   // Exact (case-sensitive) lookup of a record name; nullptr when absent.
   // Never returns a shadowed entry.
   const ZipEntry* Find(std::string_view record) const;
+
+  // Where the record's data starts. With defer_record_checks, the record's
+  // first call checks its local header and region (above) and throws
+  // Error(kCorrupt) now and on every later call when they are wrong; `entry`
+  // is one of entries() or a copy of one. Otherwise entry.data_offset.
+  uint64_t DataOffset(const ZipEntry& entry) const;
+  // Whether the records are checked at their first read (defer_record_checks).
+  bool deferred() const;
 
   // The whole record, inflated if needed; the CRC is verified (kCorrupt on mismatch).
   std::string ReadAll(const ZipEntry& entry) const;
@@ -137,7 +162,8 @@ class ZipReader {
 // Sequential reader of one record's uncompressed bytes with bounded memory:
 // stored data is pread in place, deflated data inflated 64 KiB at a time.
 // When the end is reached the size and the CRC-32 are verified (kCorrupt).
-// `zip` and `entry` must outlive the stream.
+// `zip` and `entry` must outlive the stream. The constructor throws what
+// ZipReader::DataOffset() throws (a deferred record whose checks fail).
 //
 //   tpkg::RecordStream in(zip, *zip.Find("model/model.pkl"));
 //   char buf[65536];

@@ -23,9 +23,15 @@ that load from other users of the machine hits them alike:
 
 Prints a table with ratios against native: for seconds lower is better, for
 MB/s higher is better. Needs root (drop_caches, mounting).
+
+OTHER_TPKGFS=<another tpkgfs binary> (e.g. a build of main) adds it as the system
+"tpkgfs-other", measured in the same interleaved rounds over its own copy of each
+package (two read/write daemons never share an archive file), so that a change is
+compared with its baseline in one run.
 """
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,13 +82,20 @@ def peak_rss_mib(pid):
 class System:
     """A way to present an archive as a directory: native, tpkgfs or fuse-zip."""
 
-    def __init__(self, name, mount_cmd, root_of):
+    def __init__(self, name, mount_cmd, root_of, own_copy=False):
         self.name, self.mount_cmd, self.root_of = name, mount_cmd, root_of
+        self.own_copy = own_copy  # mount a copy of the archive (another read/write daemon)
         self.mnt = self.root = self.pid = None
 
     def mount(self, archive, work):
         """Mounts; returns the seconds until the mount command returned."""
         self.mnt = work / f"mnt_{self.name}_{archive.stem}"
+        if self.own_copy:
+            copy = work / "copies" / self.name / archive.name
+            if not copy.exists():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(archive, copy)
+            archive = copy
         seconds = 0.0
         if self.mount_cmd:
             self.mnt.mkdir(parents=True, exist_ok=True)
@@ -119,14 +132,19 @@ def copies_of(mountpoint):
         for pid in holders.values())
 
 
-def mount_times(system, archive, work):
-    warm, cold = [], []
+def mount_times(systems, archive, work):
+    """{system: (warm ms, cold ms)}: median of 6 warm mounts (after one untimed) and of 3
+    after dropping every cache, the systems interleaved round by round."""
+    warm = {s.name: [] for s in systems}
+    cold = {s.name: [] for s in systems}
     for i in range(10):
-        if i >= 7:
-            drop_caches()
-        (cold if i >= 7 else warm).append(system.mount(archive, work))
-        system.unmount()
-    return statistics.median(warm[1:]) * 1000, statistics.median(cold) * 1000
+        for s in systems:
+            if i >= 7:
+                drop_caches()
+            (cold if i >= 7 else warm)[s.name].append(s.mount(archive, work))
+            s.unmount()
+    return {name: (statistics.median(warm[name][1:]) * 1000, statistics.median(cold[name]) * 1000)
+            for name in warm}
 
 
 def cold_rounds(systems, command, rounds=3):
@@ -166,10 +184,9 @@ def random_reads(systems, path_of, work, count=RANDOM_READS, rounds=3, cold=Fals
 
 def measure(systems, archive, work, seq_file):
     results = {s.name: {} for s in systems}
-    for s in systems:
-        if s.mount_cmd:
-            results[s.name]["mount warm ms"], results[s.name]["mount cold ms"] = \
-                mount_times(s, archive, work)
+    for name, (warm, cold) in mount_times([s for s in systems if s.mount_cmd], archive,
+                                          work).items():
+        results[name]["mount warm ms"], results[name]["mount cold ms"] = warm, cold
     for s in systems:
         s.mount(archive, work)
     try:
@@ -201,7 +218,7 @@ def measure(systems, archive, work, seq_file):
         # tpkgfs only: the first stat of a generated file runs the package
         # analysis (metadata.h); its time and the daemon's peak after it.
         for s in systems:
-            if s.name == "tpkgfs":
+            if s.name.startswith("tpkgfs"):
                 results[s.name]["metadata 1st stat ms"] = \
                     timed(f"stat {s.root}/.data/extern_modules") * 1000
                 results[s.name]["peak RSS after MiB"] = peak_rss_mib(s.pid)
@@ -231,13 +248,14 @@ def print_table(title, results):
 def main():
     tpkgfs, work = pathlib.Path(sys.argv[1]).resolve(), pathlib.Path(sys.argv[2]).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    if not (work / "big.pt").exists() or not (work / "many.pt").exists():
-        sh(f"/usr/bin/python3 {HERE / 'make_packages.py'} {work}")
+    packages = sys.argv[3:] or ["big", "many"]
+    missing = [name for name in packages if not (work / f"{name}.pt").exists()]
+    if missing:
+        sh(f"/usr/bin/python3 {HERE / 'make_packages.py'} {work} {' '.join(missing)}")
     sh(f"cc -O2 -o {work / 'randread'} {HERE / 'randread.c'}")
-    for name in ("big", "many"):
+    for name in packages:
         extract_native(work / f"{name}.pt", work / "native" / name)
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
-    packages = sys.argv[3:] or ["big", "many"]
     for package, seq_file in (("big", ".data/0.storage"), ("many", None)):
         if package not in packages:
             continue
@@ -245,6 +263,8 @@ def main():
         systems = [
             System("native", None, lambda a, m: work / "native" / a.stem),
             System("tpkgfs", f"{tpkgfs} {{archive}} {{mnt}}", lambda a, m: m),
+            *([System("tpkgfs-other", f"{os.environ['OTHER_TPKGFS']} {{archive}} {{mnt}}",
+                      lambda a, m: m, own_copy=True)] if os.environ.get("OTHER_TPKGFS") else []),
             System("fuse-zip", "fuse-zip -r {archive} {mnt}", lambda a, m: m / a.stem),
         ]
         results = measure(systems, archive, work, seq_file)

@@ -12,7 +12,7 @@ namespace tpkg::fs {
 
 StoredRecordReader::StoredRecordReader(const ZipReader& zip, const ZipEntry& entry,
                                        RecordVerifier& verifier)
-    : fd_(zip.fd()), entry_(entry), verifier_(verifier) {}
+    : fd_(zip.fd()), entry_(entry), data_offset_(zip.DataOffset(entry)), verifier_(verifier) {}
 
 // Announces up to kReadAhead bytes past [offset, end) when the read starts
 // inside what was announced before, or at 0 (a reader starting over: the
@@ -26,7 +26,7 @@ void StoredRecordReader::ReadAhead(uint64_t offset, uint64_t end) {
   const uint64_t from = std::max(announced, end);
   const uint64_t to = std::min<uint64_t>(end + kReadAhead, entry_.size);
   if (from >= to || !announced_end_.compare_exchange_strong(seen, to)) return;
-  posix_fadvise(fd_, static_cast<off_t>(entry_.data_offset + from), static_cast<off_t>(to - from),
+  posix_fadvise(fd_, static_cast<off_t>(data_offset_ + from), static_cast<off_t>(to - from),
                 POSIX_FADV_WILLNEED);
 }
 
@@ -38,14 +38,16 @@ size_t StoredRecordReader::Read(uint64_t offset, std::span<char> out) {
   if (offset >= entry_.size) return 0;
   const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), entry_.size - offset));
   ReadAhead(offset, offset + want);
-  const size_t got = PreadFull(fd_, out.first(want), entry_.data_offset + offset, "the archive");
+  const size_t got = PreadFull(fd_, out.first(want), data_offset_ + offset, "the archive");
   // Verified, then shrunk under us: never serve what was not checked.
   if (got < want) throw Error(Errc::kCorrupt, "the archive ends inside the record");
   return got;
 }
 
 DeflatedRecordReader::DeflatedRecordReader(const ZipReader& zip, const ZipEntry& entry)
-    : zip_(zip), entry_(entry) {}
+    : zip_(zip), entry_(entry) {
+  zip.DataOffset(entry);  // a deferred record is checked before it is opened
+}
 
 bool DeflatedRecordReader::holds_buffers() const {
   std::lock_guard lock(mu_);

@@ -67,6 +67,7 @@ class StoredRecordReader final : public RecordReader {
   void ReadAhead(uint64_t offset, uint64_t end);
   const int fd_;
   const ZipEntry& entry_;
+  const uint64_t data_offset_;  // ZipReader::DataOffset(): a deferred record is checked first
   RecordVerifier& verifier_;
   std::atomic<bool> verified_{false};  // set once verifier_ said so: skips its table
   // End of the record range already announced to the kernel (ReadAhead).
@@ -100,7 +101,8 @@ class DeflatedRecordReader final : public RecordReader {
 };
 
 // The reader for `entry`; throws Error(kUnsupported) for methods other than
-// stored and deflate. `zip`, `entry` and `verifier` must outlive the reader.
+// stored and deflate, and Error(kCorrupt) for a record whose local header or
+// region fails the checks a deferred ZipReader runs at its first read. `zip`, `entry` and `verifier` must outlive the reader.
 std::unique_ptr<RecordReader> OpenRecordReader(const ZipReader& zip, const ZipEntry& entry,
                                                RecordVerifier& verifier);
 

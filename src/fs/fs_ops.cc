@@ -131,9 +131,19 @@ int FsOps::GetAttr(InodeId ino, struct stat* out) noexcept {
 
 int FsOps::Open(InodeId ino, int flags) noexcept {
   if (!tree_.Contains(ino)) return -ENOENT;
-  if (tree_.node(ino).kind == NodeKind::kDirectory) return -EISDIR;
+  const Node& node = tree_.node(ino);
+  if (node.kind == NodeKind::kDirectory) return -EISDIR;
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return -EROFS;
-  return 0;
+  const auto* record = std::get_if<RecordRef>(&node.source);
+  if (!record) return 0;
+  // The record's local header and region, unless already checked (a
+  // deferred reader checks each record at its first open or read).
+  return GuardFuseOp(
+      "open", [&] { return PathForLog(ino); },
+      [&]() -> int {
+        zip_->DataOffset(zip_->entries()[record->entry_index]);
+        return 0;
+      });
 }
 
 int FsOps::OpenDir(InodeId ino) noexcept {
@@ -201,8 +211,11 @@ size_t FsOps::ReadNode(InodeId ino, uint64_t offset, std::span<char> out) {
     std::memcpy(out.data(), content->data() + offset, n);
     return n;
   }
-  const auto& rec = std::get<RecordRef>(node.source);
-  return ReaderFor(ino, zip_->entries()[rec.entry_index])->Read(offset, out);
+  const ZipEntry& entry = zip_->entries()[std::get<RecordRef>(node.source).entry_index];
+  // The record's deferred checks (its local header: I/O once, then an atomic
+  // load) before readers_mu_, which is never held across I/O.
+  zip_->DataOffset(entry);
+  return ReaderFor(ino, entry)->Read(offset, out);
 }
 
 ssize_t FsOps::Read(InodeId ino, uint64_t offset, std::span<char> out) noexcept {

@@ -38,6 +38,8 @@ JournalFsOps::Content JournalFsOps::CachedEdited(InodeId ino, const std::string&
 }
 
 JournalFsOps::Content JournalFsOps::OriginalContent(InodeId ino, const ZipEntry* original) {
+  // The record's deferred checks (I/O once) before files_mu_, never held across I/O.
+  zip_->DataOffset(*original);
   std::lock_guard lock(files_mu_);
   OpenInode& oi = open_inodes_[ino];  // erased by Release() when it was not open
   if (oi.original != original || !oi.reader) {
@@ -135,6 +137,11 @@ int JournalFsOps::Open(InodeId ino, int flags, uint64_t* fh) noexcept {
           if (write && (flags & O_TRUNC)) {
             journal_.Truncate(*path, 0);
             Changed();
+          } else if (node->original) {
+            // Its local header and region, at its first open (the archive
+            // was opened with deferred record checks): a corrupt record
+            // fails here, with EIO and a logged reason.
+            zip_->DataOffset(*node->original);
           }
         }
         *fh = AddHandle(ino, flags);

@@ -38,10 +38,11 @@ class RecordVerifier {
  public:
   static constexpr size_t kPassChunk = 4 * 1024 * 1024;  // bytes per pread of a pass
 
-  explicit RecordVerifier(const ZipReader& zip) : fd_(zip.fd()) {}
+  explicit RecordVerifier(const ZipReader& zip) : zip_(zip), fd_(zip.fd()) {}
 
   // Returns when `entry` (a stored record) matches its CRC-32; throws
-  // Error(kCorrupt) naming the mismatch or the truncation otherwise.
+  // Error(kCorrupt) naming the mismatch or the truncation otherwise, or what
+  // ZipReader::DataOffset() throws for a record whose deferred checks fail.
   void Check(const ZipEntry& entry);
 
  private:
@@ -54,8 +55,9 @@ class RecordVerifier {
     std::string failure;  // guarded by pass_mu; set once state is kBad
   };
   std::shared_ptr<Slot> SlotFor(uint64_t data_offset);
-  void Pass(const ZipEntry& entry, Slot& slot);
+  void Pass(const ZipEntry& entry, uint64_t data_offset, Slot& slot);
 
+  const ZipReader& zip_;
   const int fd_;
   std::mutex table_mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Slot>> slots_;  // guarded by table_mu_

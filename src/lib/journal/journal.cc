@@ -165,6 +165,7 @@ void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& en
   if (e.op == LogOp::kMkdir) RefuseBytecodeCache(verb, e.path);
   if (e.op == LogOp::kRename && e.path != e.path2) RefuseBytecodeCache(verb, e.path2);
   if (e.op == LogOp::kRename && e.path == e.path2) return;  // POSIX: nothing to do
+  impl.EnsureCreated();
   impl.LogGrouped(e);
   impl.FreeWhenCommitted(impl.ApplyEntry(e));
 }
@@ -197,6 +198,7 @@ void SyncDataNames(JournalState& impl) {
 // so a create costs no sync of its own, only its share of a group commit.
 template <class Fill>
 ScopedFd NewDataFile(JournalState& impl, LogEntry entry, Fill fill) {
+  impl.EnsureCreated();
   LogEntry e = Stamped(std::move(entry));
   e.id = impl.next_id++;
   const std::string what = impl.DataPath(e.id);
@@ -439,7 +441,7 @@ void Journal::Commit() {
 
 bool Journal::committed() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->dropped || impl_->log->synced() >= impl_->log->end();
+  return impl_->dropped || !impl_->log || impl_->log->synced() >= impl_->log->end();
 }
 
 void Journal::Unlink(std::string_view record) {
@@ -496,6 +498,7 @@ void Journal::SetAtime(std::string_view path, struct timespec atime) {
 Journal::SaveFile Journal::CreateSaveFile() {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
+  impl_->EnsureCreated();
   ::unlinkat(impl_->dir_fd.get(), kSaveTempName, 0);
   const std::string path = impl_->dir + "/" + kSaveTempName;
   return SaveFile{
@@ -533,6 +536,7 @@ void Journal::CheckArchiveUnchanged() const {
 void Journal::MarkCommitting(const ZipReader& new_archive) {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
+  impl_->EnsureCreated();
   impl_->log->Append(IdentityEntry(LogOp::kCommit, ArchiveIdentity::Of(new_archive)));
 }
 

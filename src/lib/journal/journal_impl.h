@@ -71,6 +71,9 @@ struct JournalState {
   bool data_names_pending = false;
   // Ids that replayed create entries named (recovery only).
   std::set<uint64_t> created_ids;
+  // False until the journal directory exists (create_at_first_change and
+  // no journal at open): EnsureCreated() makes it before the first change.
+  bool created = true;
   bool dirty = false;
   bool recovered = false;
   bool dropped = false;
@@ -98,6 +101,10 @@ struct JournalState {
   void RunCommitter();
   // Waits for a running sync and stops the committer (mu held by `lock`).
   void QuiesceCommitter(std::unique_lock<std::mutex>& lock);
+
+  // Makes, locks and syncs the journal directory and an empty manifest if
+  // `created` is false (journal_open.cc); mu held.
+  void EnsureCreated();
 
   int CheckEntry(const LogEntry& e) const;
   std::vector<uint64_t> ApplyEntry(const LogEntry& e);

@@ -333,6 +333,24 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
 
 }  // namespace
 
+void JournalState::EnsureCreated() {
+  if (created) return;
+  LockDirectory(*this);
+  OpenDataDirectory(*this);
+  RemoveTempFiles(*this);
+  // Nobody else may have made it meanwhile: its edits would mix with ours.
+  if (::faccessat(dir_fd.get(), ManifestLog::kFileName, F_OK, 0) == 0) {
+    lock_fd.reset();
+    throw Error(Errc::kIo,
+                "Journal '" + dir + "' of '" + archive_path +
+                    "' was made by another program while the archive was mounted",
+                EBUSY);
+  }
+  ClearContents(*this);
+  CreateFreshManifest(*this);
+  created = true;
+}
+
 Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& original,
                               const JournalOptions& options) {
   auto impl = std::make_unique<JournalState>(original);
@@ -343,6 +361,15 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;
   impl->identity = ArchiveIdentity::Of(original);
   CheckWritable(impl->archive_path);
+  if (options.create_at_first_change) {
+    struct stat st;
+    if (::lstat(impl->dir.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err != ENOENT) ThrowSystemError("Cannot stat '" + impl->dir + "'", err);
+      impl->created = false;  // EnsureCreated() at the first change
+      return Journal(std::move(impl));
+    }
+  }
   LockDirectory(*impl);
   OpenDataDirectory(*impl);
   std::vector<std::string> notes;
@@ -377,6 +404,10 @@ std::optional<Journal> Journal::OpenExisting(const std::string& archive_path,
 void Journal::Drop() {
   std::unique_lock lock(impl_->mu);
   if (impl_->dropped) return;
+  if (!impl_->created) {  // nothing was ever written
+    impl_->dropped = true;
+    return;
+  }
   JournalState& impl = *impl_;
   impl.QuiesceCommitter(lock);  // no sync of the manifest may run while it goes
   // The manifest goes first: without it, whatever else remains is orphans.

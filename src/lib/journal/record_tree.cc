@@ -102,7 +102,10 @@ RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {
     } else {
       files_.emplace(std::string(name), TreeFile{&e, 0, AttrOf(e)});
     }
-    for (std::string_view p = Parent(name); !p.empty(); p = Parent(p))
+    // Every folder in dirs_ has its ancestors there too: the climb stops at
+    // the first known one, so a package of many records in few folders
+    // builds its tree (at every mount) without a string per ancestor.
+    for (std::string_view p = Parent(name); !p.empty() && !dirs_.contains(p); p = Parent(p))
       dirs_.emplace(std::string(p), TreeDir{});
   }
 }

@@ -10,7 +10,7 @@ namespace tpkg {
 void CopyRecordToFd(const ZipReader& zip, const ZipEntry& entry, int dst_fd, uint64_t limit,
                     const std::string& what) {
   if (entry.method == kMethodStored) {
-    CopyRange(zip.fd(), entry.data_offset, dst_fd, 0, std::min(limit, entry.size), what);
+    CopyRange(zip.fd(), zip.DataOffset(entry), dst_fd, 0, std::min(limit, entry.size), what);
     return;
   }
   // Inflated through the whole record even past `limit`, so that the size

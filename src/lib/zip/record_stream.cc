@@ -26,6 +26,7 @@ std::string Hex32(uint32_t v) {
 struct RecordStream::Impl {
   const ZipReader* zip;
   const ZipEntry* entry;
+  uint64_t data_offset = 0;  // ZipReader::DataOffset(): checked when deferred
   uint64_t position = 0;  // uncompressed bytes delivered or skipped
   uint32_t crc = 0;
   bool crc_complete = true;  // false once stored bytes were skipped unread
@@ -42,7 +43,7 @@ struct RecordStream::Impl {
   }
 
   size_t ReadStored(std::span<char> out) {
-    if (PreadFull(zip->fd(), out, entry->data_offset + position, zip->path()) != out.size()) {
+    if (PreadFull(zip->fd(), out, data_offset + position, zip->path()) != out.size()) {
       Corrupt("data is truncated");
     }
     return out.size();
@@ -53,7 +54,7 @@ struct RecordStream::Impl {
         std::min<uint64_t>(kInputChunk, entry->compressed_size - compressed_fetched));
     if (n == 0) return;
     input.resize(kInputChunk);
-    const uint64_t at = entry->data_offset + compressed_fetched;
+    const uint64_t at = data_offset + compressed_fetched;
     if (PreadFull(zip->fd(), std::span(input).first(n), at, zip->path()) != n) {
       Corrupt("data is truncated");
     }
@@ -104,6 +105,7 @@ RecordStream::RecordStream(const ZipReader& zip, const ZipEntry& entry)
     : impl_(std::make_unique<Impl>()) {
   impl_->zip = &zip;
   impl_->entry = &entry;
+  impl_->data_offset = zip.DataOffset(entry);
   if (entry.method == kMethodDeflate) impl_->inflater = std::make_unique<Inflater>();
 }
 
@@ -162,7 +164,7 @@ size_t ZipReader::ReadAt(const ZipEntry& entry, uint64_t offset, std::span<char>
   if (offset >= entry.size || out.empty()) return 0;
   out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), entry.size - offset)));
   if (entry.method == kMethodStored) {
-    if (PreadFull(fd(), out, entry.data_offset + offset, path()) != out.size()) {
+    if (PreadFull(fd(), out, DataOffset(entry) + offset, path()) != out.size()) {
       throw Error(Errc::kCorrupt, RecordMessage(path(), entry.full_name, "data is truncated"));
     }
     return out.size();

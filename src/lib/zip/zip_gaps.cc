@@ -120,4 +120,38 @@ void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uin
   }
 }
 
+void CheckLeadingBytes(int fd, const std::vector<ZipEntry>& entries,
+                       std::span<const uint32_t> by_offset, uint64_t cd_offset,
+                       Problems& problems) {
+  const uint64_t first = by_offset.empty() ? cd_offset
+                                           : entries[by_offset.front()].local_header_offset;
+  if (first == 0) return;
+  GapReader reader(fd, cd_offset, problems.archive());
+  problems.Archive(Errc::kCorrupt,
+                   Hidden(reader, 0, std::min(first, cd_offset),
+                          by_offset.empty()
+                              ? "before the central directory"
+                              : "before record " + QuoteName(entries[by_offset.front()].full_name)));
+}
+
+void CheckRecordTail(int fd, const ZipEntry& entry, size_t index, uint64_t region_end,
+                     std::string_view next, Problems& problems) {
+  GapReader reader(fd, region_end, problems.archive());
+  uint64_t cursor = entry.data_offset + entry.compressed_size;
+  if (entry.flags & kFlagDataDescriptor) {
+    const uint64_t room = region_end > cursor ? region_end - cursor : 0;
+    const auto found = Descriptor(
+        entry,
+        reader.Get(cursor, static_cast<size_t>(std::min<uint64_t>(room, kLongestDescriptor))));
+    if (const auto* why = std::get_if<std::string>(&found)) {
+      return problems.Record(index, entry.full_name, Errc::kCorrupt, *why);
+    }
+    cursor += std::get<size_t>(found);
+  }
+  if (region_end > cursor) {
+    problems.Record(index, entry.full_name, Errc::kCorrupt,
+                    Hidden(reader, cursor, region_end, "before " + std::string(next)));
+  }
+}
+
 }  // namespace tpkg

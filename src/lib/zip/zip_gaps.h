@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "tpkg/zip_reader.h"
@@ -39,5 +40,18 @@ namespace tpkg {
 // data_offset known (call after ReadLocalHeaders found no problem).
 void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
                uint64_t cd_offset, Problems& problems);
+
+// The same rule split for deferred checks (zip/zip_deferred_checks.h): bytes
+// before the first record (known from the central directory alone), and, for
+// one record whose data_offset is known and whose data ends by `region_end`
+// (the next record's local header, or the central directory), the bytes
+// between its data and `region_end`: its descriptor and nothing else.
+// `next` names what follows ("record 'x'" or "the central directory");
+// problems are reported as the record's.
+void CheckLeadingBytes(int fd, const std::vector<ZipEntry>& entries,
+                       std::span<const uint32_t> by_offset, uint64_t cd_offset,
+                       Problems& problems);
+void CheckRecordTail(int fd, const ZipEntry& entry, size_t index, uint64_t region_end,
+                     std::string_view next, Problems& problems);
 
 }  // namespace tpkg

@@ -143,4 +143,15 @@ void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries
   }
 }
 
+void ReadLocalHeader(int fd, uint64_t file_size, ZipEntry& entry, size_t index, bool strict,
+                     Problems& problems) {
+  Window window;
+  window.start = entry.local_header_offset;
+  const uint64_t stop = std::min(file_size, HeaderGuessEnd(entry));
+  window.bytes.resize(stop > window.start ? stop - window.start : 0);
+  window.bytes.resize(PreadFull(fd, window.bytes, window.start, problems.archive()));
+  std::string spare;
+  ReadOne(fd, file_size, window, entry, index, strict, spare, problems);
+}
+
 }  // namespace tpkg

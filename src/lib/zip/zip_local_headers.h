@@ -2,6 +2,7 @@
 //
 //   ReadLocalHeaders(fd, file_size, entries, by_offset, strict, problems);
 //   // now entries[i].data_offset is the absolute offset of the (compressed) data
+//   ReadLocalHeader(fd, file_size, entry, i, strict, problems);  // one entry alone
 //
 // Headers are visited in file order and neighbours are fetched together
 // (one pread per 64 KiB window), so a package of many small records costs a
@@ -25,5 +26,11 @@ namespace tpkg {
 // `by_offset`: entry indices sorted by local_header_offset.
 void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries,
                       std::span<const uint32_t> by_offset, bool strict, Problems& problems);
+
+// The same checks for one entry (number `index` of the central directory),
+// in one pread: what a reader opened with deferred record checks runs when
+// the record is first read (zip/zip_deferred_checks.h). Sets data_offset.
+void ReadLocalHeader(int fd, uint64_t file_size, ZipEntry& entry, size_t index, bool strict,
+                     Problems& problems);
 
 }  // namespace tpkg

@@ -20,6 +20,7 @@
 #include "base/scoped_fd.h"
 #include "tpkg/record_path.h"
 #include "zip/zip_central_directory.h"
+#include "zip/zip_deferred_checks.h"
 #include "zip/zip_end_records.h"
 #include "zip/zip_format.h"
 #include "zip/zip_gaps.h"
@@ -41,6 +42,7 @@ struct ArchiveState {
   std::string prefix;
   std::vector<ZipEntry> entries;
   NameIndex index;
+  std::unique_ptr<DeferredRecordChecks> deferred;  // null: every record was checked at Open
 };
 
 // Deflate cannot expand more than 1032:1 (a 258-byte match per 2 bits), so a
@@ -166,6 +168,41 @@ void CheckOverlaps(const std::vector<ZipEntry>& entries, std::span<const uint32_
   }
 }
 
+// A deferred open's stand-in for CheckOverlaps: without local headers a
+// record spans at least its fixed local header (and, strict, its name, which
+// must equal the central one) plus its compressed data. Spans that already
+// meet, or reach the central directory or past the file, are refused here;
+// the exact spans are checked at each record's first read.
+void CheckCentralSpans(const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
+                       uint64_t cd_offset, uint64_t file_size, bool strict, Problems& problems) {
+  uint64_t previous_end = 0;
+  const ZipEntry* previous = nullptr;
+  for (const uint32_t i : by_offset) {
+    if (problems.flagged(i)) continue;
+    const ZipEntry& e = entries[i];
+    if (e.local_header_offset >= file_size) {
+      problems.Record(i, e.full_name, Errc::kCorrupt,
+                      "local header offset " + std::to_string(e.local_header_offset) +
+                          " is past the end of the file");
+      continue;
+    }
+    const uint64_t header = zipfmt::kLocalHeaderSize + (strict ? e.full_name.size() : 0);
+    const uint64_t end = e.compressed_size > UINT64_MAX - header - e.local_header_offset
+                             ? UINT64_MAX
+                             : e.local_header_offset + header + e.compressed_size;
+    if (end > file_size) {
+      problems.Record(i, e.full_name, Errc::kCorrupt,
+                      "data runs past the end of the file (truncated archive)");
+    } else if (previous && e.local_header_offset < previous_end) {
+      problems.Record(i, e.full_name, Errc::kCorrupt,
+                      "overlaps record " + QuoteName(previous->full_name));
+    } else if (end > cd_offset) {
+      problems.Record(i, e.full_name, Errc::kCorrupt, "data overlaps the central directory");
+    }
+    if (end > previous_end) previous_end = end, previous = &e;
+  }
+}
+
 // Of entries sharing a (case-folded) name, all but the one torch's lookup
 // returns are shadowed: non-strict mode serves what torch would load.
 void MarkShadowed(std::vector<ZipEntry>& entries, const NameIndex& index) {
@@ -190,7 +227,8 @@ void ShadowOutsiders(std::vector<ZipEntry>& entries) {
   for (ZipEntry& e : entries) e.shadowed = e.shadowed || e.outside_prefix;
 }
 
-void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& problems) {
+void Load(ArchiveState* impl, const std::string& path, bool strict, bool defer,
+          Problems& problems) {
   impl->path = path;
   impl->fd = OpenReadOnly(path);
   const int fd = impl->fd.get();
@@ -203,14 +241,23 @@ void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& pr
   impl->prefix = FindPrefix(impl->entries, strict, problems);
   AssignNames(impl->entries, impl->prefix, strict, problems);
   const std::vector<uint32_t> by_offset = SortByOffset(impl->entries);
-  ReadLocalHeaders(fd, impl->file_size, impl->entries, by_offset, strict, problems);
-  // Overlapping records are refused in every mode: torch would serve them,
-  // but one span of data read as many records multiplies what a small file
-  // can claim to hold (and hides which record a byte belongs to).
-  CheckOverlaps(impl->entries, by_offset, cd.offset, problems);
-  // Offsets are only known when no record was refused.
-  if (strict && !problems.any_flagged()) {
-    CheckGaps(fd, impl->entries, by_offset, cd.offset, problems);
+  if (defer) {
+    // The central directory's share of the checks below; the rest waits for
+    // each record's first read (zip/zip_deferred_checks.h).
+    CheckCentralSpans(impl->entries, by_offset, cd.offset, impl->file_size, strict, problems);
+    if (strict) CheckLeadingBytes(fd, impl->entries, by_offset, cd.offset, problems);
+    impl->deferred =
+        std::make_unique<DeferredRecordChecks>(by_offset, cd.offset, impl->file_size, strict);
+  } else {
+    ReadLocalHeaders(fd, impl->file_size, impl->entries, by_offset, strict, problems);
+    // Overlapping records are refused in every mode: torch would serve them,
+    // but one span of data read as many records multiplies what a small file
+    // can claim to hold (and hides which record a byte belongs to).
+    CheckOverlaps(impl->entries, by_offset, cd.offset, problems);
+    // Offsets are only known when no record was refused.
+    if (strict && !problems.any_flagged()) {
+      CheckGaps(fd, impl->entries, by_offset, cd.offset, problems);
+    }
   }
   impl->index = NameIndex(impl->entries);
   if (strict) {
@@ -260,7 +307,7 @@ struct ZipReader::Impl : ArchiveState {};
 ZipReader ZipReader::Open(const std::string& path, ZipReaderOptions options) {
   Problems problems(path, Problems::Mode::kThrowFirst);
   auto impl = std::make_unique<Impl>();
-  Load(impl.get(), path, options.strict, problems);
+  Load(impl.get(), path, options.strict, options.defer_record_checks, problems);
   return ZipReader(std::move(impl));
 }
 
@@ -275,6 +322,18 @@ const std::vector<ZipEntry>& ZipReader::entries() const { return impl_->entries;
 int ZipReader::fd() const { return impl_->fd.get(); }
 uint64_t ZipReader::file_size() const { return impl_->file_size; }
 
+bool ZipReader::deferred() const { return impl_->deferred != nullptr; }
+
+uint64_t ZipReader::DataOffset(const ZipEntry& entry) const {
+  if (!impl_->deferred) return entry.data_offset;
+  const std::optional<size_t> index = impl_->deferred->IndexOf(impl_->entries, entry);
+  if (!index) {
+    throw Error(Errc::kInvalidArgument,
+                RecordMessage(impl_->path, entry.full_name, "not a record of this archive"));
+  }
+  return impl_->deferred->DataOffset(impl_->fd.get(), impl_->path, impl_->entries, *index);
+}
+
 const ZipEntry* ZipReader::Find(std::string_view record) const {
   return impl_->index.Find(impl_->entries, record);
 }
@@ -283,7 +342,7 @@ std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback&
   Problems problems(path, Problems::Mode::kCollect);
   try {
     auto impl = std::make_unique<ZipReader::Impl>();
-    Load(impl.get(), path, /*strict=*/true, problems);
+    Load(impl.get(), path, /*strict=*/true, /*defer=*/false, problems);
     CheckRecordData(ZipReader(std::move(impl)), problems, progress);
   } catch (const Error& e) {
     problems.Add(e);

@@ -226,10 +226,12 @@ void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::
     RecordLayout r =
         impl_->Begin(record, entry.size, entry.compressed_size, entry.method, attrs);
     r.crc32 = entry.crc32;
+    // Checks the record's local header and region first when `src` defers them.
+    const uint64_t data_offset = src.DataOffset(entry);
     std::string head(std::min<uint64_t>(entry.compressed_size, kHeadSize), '\0');
-    PreadExact(src.fd(), head, entry.data_offset, src.path() + " (" + entry.name + ")");
+    PreadExact(src.fd(), head, data_offset, src.path() + " (" + entry.name + ")");
     impl_->Flush();
-    impl_->sink->CopyFrom(src.fd(), entry.data_offset, entry.compressed_size);
+    impl_->sink->CopyFrom(src.fd(), data_offset, entry.compressed_size);
     impl_->offset += entry.compressed_size;
     impl_->End(std::move(r), head);
   });
