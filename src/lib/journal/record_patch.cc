@@ -1,0 +1,253 @@
+// record_patch.cc: records patched in place (tpkg/record_patch.h): the chunk
+// map, merged reads, writes that copy at most the chunks they touch, and
+// Journal::OpenPatch / FindPatch.
+#include "tpkg/record_patch.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "base/file_util.h"
+#include "journal/data_files.h"
+#include "journal/journal_impl.h"
+#include "tpkg/error.h"
+#include "tpkg/file_io.h"
+#include "tpkg/journal.h"
+
+namespace tpkg {
+
+void PatchState::Map(uint64_t first, uint64_t count) {
+  if (mapped.size() < first + count) mapped.resize(first + count, false);
+  std::fill(mapped.begin() + static_cast<long>(first),
+            mapped.begin() + static_cast<long>(first + count), true);
+}
+
+namespace {
+
+constexpr size_t kCopyBlock = 1024 * 1024;
+
+// A run of bytes [pos, pos + len) of the record that one source holds.
+struct Segment {
+  bool archive = false;  // else: the data file
+  uint64_t pos = 0;
+  uint64_t len = 0;
+};
+
+// Where the bytes [offset, end) come from. `mu` held.
+std::vector<Segment> SegmentsOf(const PatchState& s, uint64_t offset, uint64_t end) {
+  std::vector<Segment> out;
+  for (uint64_t pos = offset; pos < end;) {
+    const uint64_t chunk = pos / s.chunk_size;
+    uint64_t stop = std::min(end, (chunk + 1) * s.chunk_size);
+    const bool archive = pos < s.base_len && !s.Mapped(chunk);
+    if (archive) stop = std::min(stop, s.base_len);
+    if (!out.empty() && out.back().archive == archive) {
+      out.back().len += stop - pos;
+    } else {
+      out.push_back({archive, pos, stop - pos});
+    }
+    pos = stop;
+  }
+  return out;
+}
+
+// Fills `out` (the record's bytes from `offset`) from the segments.
+void ReadSegments(const ZipReader& zip, const ZipEntry& base, int data_fd,
+                  const std::vector<Segment>& segments, uint64_t offset, std::span<char> out) {
+  for (const Segment& seg : segments) {
+    std::span<char> part = out.subspan(seg.pos - offset, seg.len);
+    if (seg.archive) {
+      if (PreadFull(zip.fd(), part, base.data_offset + seg.pos, zip.path()) != part.size())
+        throw Error(Errc::kCorrupt, "'" + zip.path() + "' ends inside record '" + base.name + "'");
+    } else {
+      // Short only when a truncate raced the read: what is gone reads as zeros.
+      const size_t got = PreadFull(data_fd, part, seg.pos, "a journal patch");
+      std::memset(part.data() + got, 0, part.size() - got);
+    }
+  }
+}
+
+uint64_t SizeOf(int fd, const std::string& what) {
+  return static_cast<uint64_t>(FstatOrThrow(fd, what).st_size);
+}
+
+void TruncateOrThrow(int fd, uint64_t size, const std::string& what) {
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot truncate '" + what + "'", err);
+  }
+}
+
+// True while the namespace still references `state` as data file <id>:
+// only then are its changes logged.
+bool Referenced(const JournalState& impl, uint64_t id, const PatchState& state) {
+  auto it = impl.patches.find(id);
+  return !impl.dropped && it != impl.patches.end() && it->second.get() == &state;
+}
+
+// Logs (group commit) and applies a chunk-map entry, or only applies it to
+// a patch the namespace no longer references.
+void LogPatchEntry(JournalState& impl, uint64_t id, PatchState& state, LogEntry e) {
+  e.id = id;
+  if (!Referenced(impl, id, state)) {
+    if (e.op == LogOp::kPatchChunks) state.Map(e.sec, e.nsec);
+    if (e.op == LogOp::kPatchCut) state.base_len = std::min<uint64_t>(state.base_len, e.sec);
+    return;
+  }
+  e = Stamped(std::move(e));
+  if (int err = impl.CheckEntry(e)) ThrowOpError("patch", impl.DataPath(id), err);
+  impl.LogGrouped(e);
+  impl.FreeWhenCommitted(impl.ApplyEntry(e));
+}
+
+// Maps every chunk [offset, end) touches below the base length: copies the
+// archive's bytes of the unmapped ones into the data file, syncs them, then
+// logs them. `mu` held.
+void MapChunks(JournalState& impl, uint64_t id, PatchState& state, int data_fd, uint64_t offset,
+               uint64_t end) {
+  if (offset >= state.base_len) return;
+  const uint64_t cs = state.chunk_size;
+  const uint64_t first = offset / cs, last = (std::min(end, state.base_len) - 1) / cs;
+  std::vector<std::pair<uint64_t, uint64_t>> runs;  // first chunk, count
+  std::vector<char> buffer;
+  const std::string what = impl.DataPath(id);
+  for (uint64_t c = first; c <= last; ++c) {
+    if (state.Mapped(c)) continue;
+    const uint64_t from = c * cs, to = std::min((c + 1) * cs, state.base_len);
+    buffer.resize(static_cast<size_t>(to - from));
+    ReadSegments(impl.zip, *state.base, data_fd, {{true, from, to - from}}, from, buffer);
+    PwriteAll(data_fd, buffer, from, what);
+    if (!runs.empty() && runs.back().first + runs.back().second == c) {
+      ++runs.back().second;
+    } else {
+      runs.emplace_back(c, 1);
+    }
+  }
+  if (runs.empty()) return;
+  // The copied archive bytes are durable before any entry says where they are.
+  FdatasyncOrThrow(data_fd, what);
+  for (const auto& [chunk, count] : runs) {
+    LogEntry e;
+    e.op = LogOp::kPatchChunks;
+    e.sec = static_cast<int64_t>(chunk);
+    e.nsec = static_cast<int64_t>(count);
+    LogPatchEntry(impl, id, state, std::move(e));
+  }
+}
+
+}  // namespace
+
+void ResizePatch(JournalState& impl, uint64_t id, PatchState& state, int data_fd, uint64_t size) {
+  const std::string what = impl.DataPath(id);
+  TruncateOrThrow(data_fd, size, what);
+  if (size >= state.base_len) return;
+  // The cut is durable before it is logged: a crash must not show archive
+  // bytes past it, nor bytes the truncate removed.
+  FdatasyncOrThrow(data_fd, what);
+  LogEntry e;
+  e.op = LogOp::kPatchCut;
+  e.sec = static_cast<int64_t>(size);
+  LogPatchEntry(impl, id, state, std::move(e));
+}
+
+void CopyPatch(const JournalState& impl, const PatchState& state, int data_fd, int dst_fd,
+               uint64_t size, const std::string& what) {
+  std::vector<char> buffer(kCopyBlock);
+  for (uint64_t pos = 0; pos < size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - pos, buffer.size()));
+    const std::span<char> part(buffer.data(), n);
+    ReadSegments(impl.zip, *state.base, data_fd, SegmentsOf(state, pos, pos + n), pos, part);
+    PwriteAll(dst_fd, part, pos, what);
+    pos += n;
+  }
+}
+
+RecordPatch::RecordPatch(JournalState& journal, uint64_t id, std::shared_ptr<PatchState> state,
+                         ScopedFd data_fd)
+    : journal_(journal), id_(id), state_(std::move(state)), fd_(std::move(data_fd)) {}
+
+RecordPatch::~RecordPatch() = default;
+
+const ZipEntry& RecordPatch::base() const { return *state_->base; }
+int RecordPatch::fd() const { return fd_.get(); }
+uint64_t RecordPatch::size() const { return SizeOf(fd_.get(), journal_.DataPath(id_)); }
+
+size_t RecordPatch::Read(uint64_t offset, std::span<char> out) const {
+  const uint64_t size = this->size();
+  if (offset >= size) return 0;
+  out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), size - offset)));
+  std::vector<Segment> segments;
+  {
+    std::lock_guard lock(journal_.mu);
+    segments = SegmentsOf(*state_, offset, offset + out.size());
+  }
+  ReadSegments(journal_.zip, *state_->base, fd_.get(), segments, offset, out);
+  return out.size();
+}
+
+void RecordPatch::Write(uint64_t offset, std::span<const char> data) {
+  if (data.empty()) return;
+  if (offset > UINT64_MAX / 2 || data.size() > UINT64_MAX / 2 - offset)
+    throw Error(Errc::kInvalidArgument, "write past the largest file size", EFBIG);
+  {
+    std::lock_guard lock(journal_.mu);
+    MapChunks(journal_, id_, *state_, fd_.get(), offset, offset + data.size());
+  }
+  // Outside the lock: the chunks are mapped, so these bytes are the record's.
+  PwriteAll(fd_.get(), data, offset, journal_.DataPath(id_));
+}
+
+void RecordPatch::Resize(uint64_t size) {
+  std::lock_guard lock(journal_.mu);
+  ResizePatch(journal_, id_, *state_, fd_.get(), size);
+}
+
+void RecordPatch::VerifyBase() const {
+  RecordStream in(journal_.zip, *state_->base);  // checks size and CRC-32 at the end
+  std::vector<char> buffer(kCopyBlock);
+  while (in.Read(buffer) != 0) {
+  }
+}
+
+std::shared_ptr<RecordPatch> Journal::FindPatch(std::string_view record) const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  const TreeFile* file = impl_->tree.FindFile(record);
+  if (!file) ThrowOpError("open", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
+  if (!file->patch_base) return nullptr;
+  return std::make_shared<RecordPatch>(*impl_, file->journal_id,
+                                       impl_->patches.at(file->journal_id),
+                                       impl_->OpenData(file->journal_id, O_RDWR));
+}
+
+std::shared_ptr<RecordPatch> Journal::OpenPatch(std::string_view record) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->ThrowIfDropped();
+    if (int err = ValidateRecordPath(record)) ThrowOpError("open", record, err);
+    if (int err = impl_->tree.CheckFileExists(record)) ThrowOpError("open", record, err);
+    const TreeFile& file = *impl_->tree.FindFile(record);
+    if (file.journal_id != 0 && !file.patch_base) return nullptr;  // a whole journal file
+    if (file.journal_id == 0) {
+      if (file.original->method != kMethodStored) return nullptr;
+      LogEntry e = PathEntry(LogOp::kSetPatch, record);
+      e.mode = static_cast<uint32_t>(RecordPatch::kChunkSize);
+      const uint64_t size = file.original->size;
+      // A sparse file of the record's size: its size and name are durable
+      // before the entry (NewDataFile), no byte is copied.
+      NewDataFile(*impl_, e, [size](int fd, const std::string& what) {
+        if (size == 0) return false;
+        TruncateOrThrow(fd, size, what);
+        return true;
+      });
+    }
+  }
+  return FindPatch(record);
+}
+
+}  // namespace tpkg
