@@ -53,6 +53,11 @@ struct PatchState;    // private (src/lib/journal/journal_impl.h)
 class RecordPatch {
  public:
   static constexpr uint64_t kChunkSize = 64 * 1024;
+  // A patch holding this much is better as a whole journal file: every new
+  // chunk costs a sync of its own (see Durability), a whole copy one sync.
+  // The mount then turns it into one (Journal::OpenForWrite, which copies
+  // the merged record once) and writes through that.
+  static constexpr uint64_t kWholeCopyBytes = 16 * 1024 * 1024;
 
   // Made by Journal::OpenPatch / FindPatch.
   RecordPatch(JournalState& journal, uint64_t id, std::shared_ptr<PatchState> state,
@@ -75,6 +80,8 @@ class RecordPatch {
   void VerifyBase() const;
 
   const ZipEntry& base() const;
+  // Bytes of the chunks written so far (whole chunks).
+  uint64_t mapped_bytes() const;
   // The data file (read/write): fdatasync it to make written bytes durable.
   int fd() const;
   uint64_t data_id() const { return id_; }

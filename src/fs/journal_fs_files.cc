@@ -61,8 +61,15 @@ JournalFsOps::Content JournalFsOps::CachedPatch(InodeId ino, const std::string& 
 }
 
 JournalFsOps::Content JournalFsOps::EditableContent(InodeId ino, const std::string& path,
-                                                    const JournalNode& node) {
-  if (node.patch_base) return CachedPatch(ino, path, node.data_id);
+                                                    const JournalNode& node, bool for_write) {
+  if (node.patch_base) {
+    Content c = CachedPatch(ino, path, node.data_id);
+    // Rewritten on a large scale (a dd over the record): one whole copy now
+    // costs less than a sync per chunk from here on (tpkg/record_patch.h).
+    if (for_write && c.patch && c.patch->mapped_bytes() >= RecordPatch::kWholeCopyBytes)
+      return CachedEdited(ino, path, 0);
+    return c;
+  }
   if (node.original && node.original->method == kMethodStored) return CachedPatch(ino, path, 0);
   return CachedEdited(ino, path, node.edited() ? node.data_id : 0);
 }
@@ -98,7 +105,7 @@ JournalFsOps::Content JournalFsOps::ContentOf(InodeId ino, bool for_write) {
   const std::optional<JournalNode> node = journal_.Stat(*path);
   if (!node) ThrowErrno(ENOENT, *path);
   if (node->is_dir) ThrowErrno(EISDIR, *path);
-  if (node->edited() || for_write) return EditableContent(ino, *path, *node);
+  if (node->edited() || for_write) return EditableContent(ino, *path, *node, for_write);
   return OriginalContent(ino, node->original);
 }
 
@@ -120,7 +127,7 @@ void JournalFsOps::CaptureBeforeLosingName(const std::string& path) {
   const std::optional<JournalNode> node = journal_.Stat(path);
   if (!node || node->is_dir) return;
   if (node->edited() || writers) {
-    EditableContent(*ino, path, *node);
+    EditableContent(*ino, path, *node, /*for_write=*/false);
   } else {
     OriginalContent(*ino, node->original);
   }

@@ -178,8 +178,10 @@ class JournalFsOps {
   Content ContentOf(InodeId ino, bool for_write);
   Content CachedEdited(InodeId ino, const std::string& path, uint64_t data_id);
   Content CachedPatch(InodeId ino, const std::string& path, uint64_t data_id);
-  // What a write to (or an open writer of) the file at `path` goes to.
-  Content EditableContent(InodeId ino, const std::string& path, const JournalNode& node);
+  // What an edited file's reads, or any file's writes, go to; a write may
+  // turn a large patch into a whole journal file.
+  Content EditableContent(InodeId ino, const std::string& path, const JournalNode& node,
+                          bool for_write);
   Content OriginalContent(InodeId ino, const ZipEntry* original);
   Content OrphanContent(InodeId ino);
   void OrphanAttr(InodeId ino, struct stat* out);

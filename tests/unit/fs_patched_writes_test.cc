@@ -29,11 +29,11 @@ class PatchedWritesTest : public ::testing::Test {
  protected:
   void SetUp() override { MakeAndOpen(false); }
 
-  void MakeAndOpen(bool corrupt) {
+  void MakeAndOpen(bool corrupt, uint64_t size = kBigSize) {
     ops_.reset();
     journal_.reset();
     tpkg::testing::Records records = tpkg::testing::SamplePackage();
-    records[0].second = Pattern(kBigSize);  // .data/0.storage
+    records[0].second = Pattern(size);  // .data/0.storage
     tpkg::testing::MakeArchive(archive_, records);
     if (corrupt) {
       std::string bytes = tpkg::testing::ReadFile(archive_);
@@ -138,6 +138,26 @@ TEST_F(PatchedWritesTest, ACorruptRecordIsWrittenButNeverServed) {
   int rc = 0;
   EXPECT_EQ(ReadAll(fh, &rc), "");
   EXPECT_EQ(rc, -EIO) << "not even the written chunk: it holds archive bytes too";
+  ops_->Release(fh);
+}
+
+TEST_F(PatchedWritesTest, ALargeRewriteBecomesAWholeCopy) {
+  const uint64_t size = RecordPatch::kWholeCopyBytes + 3 * kChunk + 11;
+  MakeAndOpen(false, size);
+  uint64_t fh;
+  ASSERT_EQ(ops_->Open(big_, O_RDWR, &fh), 0);
+  std::string model = Pattern(size);
+  const std::string block(1024 * 1024 + 3, 'w');
+  for (uint64_t offset = 5; offset < RecordPatch::kWholeCopyBytes; offset += block.size()) {
+    Write(fh, offset, block);
+    model.replace(offset, block.size(), block);
+    EXPECT_TRUE(journal_->Stat(".data/0.storage")->patch_base) << offset;
+  }
+  Write(fh, size - 2, "zz");  // past the threshold: copied whole, then written
+  model.replace(size - 2, 2, "zz");
+  EXPECT_FALSE(journal_->Stat(".data/0.storage")->patch_base);
+  EXPECT_TRUE(journal_->Stat(".data/0.storage")->edited());
+  EXPECT_TRUE(ReadAll(fh) == model);
   ops_->Release(fh);
 }
 

@@ -33,13 +33,7 @@ int JournalState::CheckEntry(const LogEntry& e) const {
   // Live operations validated their paths already; a replayed manifest may
   // hold anything (a damaged or hand-edited file), and a name the tree takes
   // but no lookup can reach would be listed yet never found.
-  if (e.op == LogOp::kPatchChunks || e.op == LogOp::kPatchCut) {
-    // Only a referenced patch is logged; a count that fits the chunk map.
-    if (!patches.count(e.id) || e.sec < 0) return ENOENT;
-    if (e.op == LogOp::kPatchChunks && (e.nsec <= 0 || e.nsec > (int64_t{1} << 40)))
-      return EINVAL;
-    return 0;
-  }
+  if (e.op == LogOp::kPatchChunks || e.op == LogOp::kPatchCut) return CheckPatchEntry(*this, e);
   if (e.op != LogOp::kHeader && e.op != LogOp::kCommit) {
     if (int err = ValidateRecordPath(e.path)) return err;
     if (e.op == LogOp::kRename)
@@ -48,13 +42,7 @@ int JournalState::CheckEntry(const LogEntry& e) const {
   switch (e.op) {
     case LogOp::kCreate: return tree.CheckCreate(e.path);
     case LogOp::kSetContent: return tree.CheckFileExists(e.path);
-    case LogOp::kSetPatch: {
-      if (int err = tree.CheckFileExists(e.path)) return err;
-      const TreeFile* file = tree.FindFile(e.path);
-      return file->original && file->original->method == kMethodStored && e.mode != 0 && e.id != 0
-                 ? 0
-                 : EINVAL;
-    }
+    case LogOp::kSetPatch: return CheckPatchEntry(*this, e);
     case LogOp::kPatchChunks:
     case LogOp::kPatchCut: return 0;  // checked above
     case LogOp::kUnlink: return tree.CheckUnlink(e.path);
@@ -220,7 +208,7 @@ ScopedFd CopyOnWrite(JournalState& impl, std::string_view record, const ZipEntry
 // copied, unless `truncate`. O(record), once.
 ScopedFd MaterializePatch(JournalState& impl, std::string_view record, uint64_t id,
                           bool truncate) {
-  const PatchState& state = *impl.patches.at(id);
+  const PatchState& state = PatchOf(impl, id);
   const ScopedFd data = impl.OpenData(id, O_RDONLY);
   const uint64_t size = truncate ? 0 : FstatOrThrow(data.get(), impl.DataPath(id)).st_size;
   return NewDataFile(impl, PathEntry(LogOp::kSetContent, record),
@@ -407,7 +395,7 @@ void Journal::Truncate(std::string_view record, uint64_t size) {
   if (int err = impl_->tree.CheckFileExists(record)) ThrowOpError("truncate", record, err);
   const TreeFile& file = *impl_->tree.FindFile(record);
   if (file.patch_base) {
-    ResizePatch(*impl_, file.journal_id, *impl_->patches.at(file.journal_id),
+    ResizePatch(*impl_, file.journal_id, PatchOf(*impl_, file.journal_id),
                 impl_->OpenData(file.journal_id, O_RDWR).get(), size);
   } else if (file.journal_id != 0) {
     TruncateFd(impl_->OpenData(file.journal_id, O_WRONLY).get(), size,

@@ -55,6 +55,7 @@ struct PatchState {
   uint64_t base_len = 0;           // archive bytes below this show through unmapped chunks
   uint64_t chunk_size = 0;         // as logged by kSetPatch
   std::vector<bool> mapped;        // chunk index -> held by the data file
+  uint64_t mapped_count = 0;       // chunks set in `mapped`
   bool Mapped(uint64_t chunk) const { return chunk < mapped.size() && mapped[chunk]; }
   void Map(uint64_t first, uint64_t count);
 };
@@ -129,6 +130,11 @@ struct JournalState {
 // a patched file. ResizePatch: truncate(2) of data file <id> (a shrink below
 // the base length is synced, then logged when the id is still referenced).
 // CopyPatch: writes the first `size` merged bytes at offset 0 of `dst_fd`.
+// The chunk map of patched data file <id>; Error(kCorrupt) when a damaged
+// manifest left a patched file without one (ids shared by two files).
+PatchState& PatchOf(const JournalState& impl, uint64_t id);
+// CheckEntry for kSetPatch, kPatchChunks and kPatchCut.
+int CheckPatchEntry(const JournalState& impl, const LogEntry& e);
 void ResizePatch(JournalState& impl, uint64_t id, PatchState& state, int data_fd, uint64_t size);
 void CopyPatch(const JournalState& impl, const PatchState& state, int data_fd, int dst_fd,
                uint64_t size, const std::string& what);

@@ -23,8 +23,10 @@ namespace tpkg {
 
 void PatchState::Map(uint64_t first, uint64_t count) {
   if (mapped.size() < first + count) mapped.resize(first + count, false);
-  std::fill(mapped.begin() + static_cast<long>(first),
-            mapped.begin() + static_cast<long>(first + count), true);
+  for (uint64_t c = first; c < first + count; ++c) {
+    if (!mapped[c]) ++mapped_count;
+    mapped[c] = true;
+  }
 }
 
 namespace {
@@ -142,6 +144,40 @@ void MapChunks(JournalState& impl, uint64_t id, PatchState& state, int data_fd, 
 
 }  // namespace
 
+PatchState& PatchOf(const JournalState& impl, uint64_t id) {
+  auto it = impl.patches.find(id);
+  if (it == impl.patches.end())
+    throw Error(Errc::kCorrupt, "Journal '" + impl.dir + "' has no chunk map for the patch " +
+                                    impl.DataPath(id) + "; move it away to mount the archive");
+  return *it->second;
+}
+
+int CheckPatchEntry(const JournalState& impl, const LogEntry& e) {
+  if (e.op == LogOp::kSetPatch) {
+    if (int err = impl.tree.CheckFileExists(e.path)) return err;
+    // A new data file: ids are handed out in log order, never shared.
+    if (e.id < impl.next_id) return EINVAL;
+    const TreeFile* file = impl.tree.FindFile(e.path);
+    // A chunk size of 4 KiB .. 1 GiB, a power of two.
+    const bool chunk_ok = e.mode >= 4096 && e.mode <= (1u << 30) && (e.mode & (e.mode - 1)) == 0;
+    return file->original && file->original->method == kMethodStored && chunk_ok && e.id != 0
+               ? 0
+               : EINVAL;
+  }
+  // Only a referenced patch is logged, and only chunks below its base
+  // length are ever mapped (MapChunks).
+  auto it = impl.patches.find(e.id);
+  if (it == impl.patches.end()) return ENOENT;
+  const PatchState& state = *it->second;
+  const uint64_t chunks = (state.base_len + state.chunk_size - 1) / state.chunk_size;
+  if (e.sec < 0) return EINVAL;
+  if (e.op == LogOp::kPatchChunks &&
+      (e.nsec <= 0 || static_cast<uint64_t>(e.sec) >= chunks ||
+       static_cast<uint64_t>(e.nsec) > chunks - static_cast<uint64_t>(e.sec)))
+    return EINVAL;
+  return 0;
+}
+
 void ResizePatch(JournalState& impl, uint64_t id, PatchState& state, int data_fd, uint64_t size) {
   const std::string what = impl.DataPath(id);
   TruncateOrThrow(data_fd, size, what);
@@ -174,6 +210,11 @@ RecordPatch::RecordPatch(JournalState& journal, uint64_t id, std::shared_ptr<Pat
 RecordPatch::~RecordPatch() = default;
 
 const ZipEntry& RecordPatch::base() const { return *state_->base; }
+
+uint64_t RecordPatch::mapped_bytes() const {
+  std::lock_guard lock(journal_.mu);
+  return state_->mapped_count * state_->chunk_size;
+}
 int RecordPatch::fd() const { return fd_.get(); }
 uint64_t RecordPatch::size() const { return SizeOf(fd_.get(), journal_.DataPath(id_)); }
 
@@ -220,6 +261,7 @@ std::shared_ptr<RecordPatch> Journal::FindPatch(std::string_view record) const {
   const TreeFile* file = impl_->tree.FindFile(record);
   if (!file) ThrowOpError("open", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
   if (!file->patch_base) return nullptr;
+  PatchOf(*impl_, file->journal_id);  // throws for a damaged journal
   return std::make_shared<RecordPatch>(*impl_, file->journal_id,
                                        impl_->patches.at(file->journal_id),
                                        impl_->OpenData(file->journal_id, O_RDWR));
