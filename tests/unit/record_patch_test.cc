@@ -232,6 +232,49 @@ TEST_F(RecordPatchTest, EveryCutOfTheManifestRecoversAPrefixOfTheWrites) {
   EXPECT_EQ(last_seen, models.size() - 1) << "the whole manifest gives the last state";
 }
 
+// What a power loss can leave of a patch's data file: no name (it is synced
+// with the first mapped chunk), no size (a new patch), or a synced cut whose
+// entry was lost.
+TEST_F(RecordPatchTest, RecoveryRepairsWhatAPowerLossLeftOfAPatch) {
+  const std::string manifest = journal_dir() + "/manifest";
+  std::string data;
+  {
+    Journal j = OpenHeld();
+    j.OpenPatch(kBig);
+    data = journal_dir() + "/data/" + std::to_string(j.Stat(kBig)->data_id);
+    j.Commit();
+  }
+  std::filesystem::resize_file(data, 0);  // the sparse file's size was lost
+  {
+    Journal j = Open();
+    EXPECT_EQ(ReadAll(*j.FindPatch(kBig)), Pattern(kBigSize));
+  }
+  std::filesystem::remove(data);  // its name was lost
+  {
+    Journal j = Open();
+    EXPECT_FALSE(j.Stat(kBig)->edited());
+    EXPECT_NE(j.recovery_summary().find("dropped 1 unsynced in-place writes"), std::string::npos)
+        << j.recovery_summary();
+    // A mapped chunk, then a cut whose entry a power loss dropped (the data
+    // file's truncation was synced before it was logged).
+    std::shared_ptr<RecordPatch> patch = j.OpenPatch(kBig);
+    patch->Write(3, std::span<const char>("abc", 3));
+    j.Commit();
+    const uint64_t before_cut = std::filesystem::file_size(manifest);
+    patch->Resize(100);
+    std::filesystem::resize_file(manifest, before_cut);
+  }
+  std::string model = Pattern(kBigSize);
+  model.replace(3, 3, "abc");
+  model.resize(100);
+  Journal j = Open();
+  std::shared_ptr<RecordPatch> patch = j.FindPatch(kBig);
+  EXPECT_EQ(ReadAll(*patch), model);
+  patch->Resize(kBigSize);  // the cut holds: zeros, not the archive's bytes
+  model.resize(kBigSize, '\0');
+  EXPECT_EQ(ReadAll(*patch), model);
+}
+
 TEST_F(RecordPatchTest, OpenForWriteMaterializesTheMergedBytes) {
   Journal j = Open();
   std::string model = Pattern(kBigSize);

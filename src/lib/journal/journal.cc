@@ -126,11 +126,12 @@ std::vector<uint64_t> JournalState::ApplyEntry(const LogEntry& e) {
     case LogOp::kSetAtime: tree.SetAtime(e.path, timespec{e.sec, e.nsec}); break;
     case LogOp::kSetPatch: {
       auto state = std::make_shared<PatchState>();
-      state->base = tree.FindFile(e.path)->original;
+      const TreeFile& file = *tree.FindFile(e.path);
+      state->base = file.original ? file.original : file.patch_base;
       state->base_len = state->base->size;
       state->chunk_size = e.mode;
       patches[e.id] = std::move(state);
-      tree.SetPatch(e.path, e.id);
+      freed = tree.SetPatch(e.path, e.id);
       break;
     }
     case LogOp::kPatchChunks:

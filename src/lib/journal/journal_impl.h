@@ -133,6 +133,14 @@ struct JournalState {
 // The chunk map of patched data file <id>; Error(kCorrupt) when a damaged
 // manifest left a patched file without one (ids shared by two files).
 PatchState& PatchOf(const JournalState& impl, uint64_t id);
+// Recovery (before orphans are removed): a patch whose data file a crash
+// lost (its name is synced only with its first chunk, or by a user's fsync)
+// is dropped, the file showing its original record again: its writes were
+// not synced. A patch shorter than its base length (a crash lost the size
+// of a new patch, or the entry of a synced cut) gets that length back when
+// it maps no chunk (nothing of it was written), else the cut is logged.
+// Returns how many patches were dropped.
+int RepairPatches(JournalState& impl);
 // CheckEntry for kSetPatch, kPatchChunks and kPatchCut.
 int CheckPatchEntry(const JournalState& impl, const LogEntry& e);
 void ResizePatch(JournalState& impl, uint64_t id, PatchState& state, int data_fd, uint64_t size);

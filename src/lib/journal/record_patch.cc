@@ -4,6 +4,7 @@
 #include "tpkg/record_patch.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,8 +132,10 @@ void MapChunks(JournalState& impl, uint64_t id, PatchState& state, int data_fd, 
     }
   }
   if (runs.empty()) return;
-  // The copied archive bytes are durable before any entry says where they are.
+  // The copied archive bytes (and the file's size) are durable before any
+  // entry says where they are, and so is the file's name.
   FdatasyncOrThrow(data_fd, what);
+  if (impl.data_names_pending) SyncDataNames(impl);
   for (const auto& [chunk, count] : runs) {
     LogEntry e;
     e.op = LogOp::kPatchChunks;
@@ -160,7 +163,10 @@ int CheckPatchEntry(const JournalState& impl, const LogEntry& e) {
     const TreeFile* file = impl.tree.FindFile(e.path);
     // A chunk size of 4 KiB .. 1 GiB, a power of two.
     const bool chunk_ok = e.mode >= 4096 && e.mode <= (1u << 30) && (e.mode & (e.mode - 1)) == 0;
-    return file->original && file->original->method == kMethodStored && chunk_ok && e.id != 0
+    // Over an original, or over a patch recovery found lost (RepairPatches
+    // reverts it without logging; the next patch replaces it at replay).
+    const ZipEntry* base = file->original ? file->original : file->patch_base;
+    return base && base->method == kMethodStored && chunk_ok && e.id != 0
                ? 0
                : EINVAL;
   }
@@ -185,6 +191,7 @@ void ResizePatch(JournalState& impl, uint64_t id, PatchState& state, int data_fd
   // The cut is durable before it is logged: a crash must not show archive
   // bytes past it, nor bytes the truncate removed.
   FdatasyncOrThrow(data_fd, what);
+  if (impl.data_names_pending) SyncDataNames(impl);
   LogEntry e;
   e.op = LogOp::kPatchCut;
   e.sec = static_cast<int64_t>(size);
@@ -255,6 +262,43 @@ void RecordPatch::VerifyBase() const {
   }
 }
 
+int RepairPatches(JournalState& impl) {
+  int reverted = 0;
+  std::vector<std::string> lost;
+  for (const auto& [path, file] : impl.tree.files()) {
+    if (!file.patch_base) continue;
+    struct stat st;
+    const std::string name = std::to_string(file.journal_id);
+    if (::fstatat(impl.data_fd.get(), name.c_str(), &st, 0) != 0) {
+      lost.push_back(path);
+      continue;
+    }
+    PatchState& state = PatchOf(impl, file.journal_id);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (size >= state.base_len) continue;
+    if (state.mapped_count > 0) {
+      // A cut was synced but its entry lost (mapping a chunk syncs the
+      // size): the file is as truncated; log the cut now.
+      LogEntry e;
+      e.op = LogOp::kPatchCut;
+      e.sec = static_cast<int64_t>(size);
+      LogPatchEntry(impl, file.journal_id, state, std::move(e));
+    } else {
+      // The size of a new patch was lost, or a cut of a patch holding no
+      // chunk: nothing of it was written, the record is back as it was.
+      const ScopedFd fd = impl.OpenData(file.journal_id, O_RDWR);
+      TruncateOrThrow(fd.get(), state.base_len, impl.DataPath(file.journal_id));
+      FdatasyncOrThrow(fd.get(), impl.DataPath(file.journal_id));
+    }
+  }
+  for (const std::string& path : lost) {
+    impl.patches.erase(impl.tree.FindFile(path)->journal_id);
+    impl.tree.RevertPatch(path);
+    ++reverted;
+  }
+  return reverted;
+}
+
 std::shared_ptr<RecordPatch> Journal::FindPatch(std::string_view record) const {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
@@ -277,16 +321,21 @@ std::shared_ptr<RecordPatch> Journal::OpenPatch(std::string_view record) {
     if (file.journal_id != 0 && !file.patch_base) return nullptr;  // a whole journal file
     if (file.journal_id == 0) {
       if (file.original->method != kMethodStored) return nullptr;
-      LogEntry e = PathEntry(LogOp::kSetPatch, record);
+      // A sparse file of the record's size; nothing copied, nothing synced:
+      // a crash that loses its size or name before the first chunk is
+      // mapped (which syncs both) is repaired by recovery (RepairPatches).
+      LogEntry e = Stamped(PathEntry(LogOp::kSetPatch, record));
       e.mode = static_cast<uint32_t>(RecordPatch::kChunkSize);
-      const uint64_t size = file.original->size;
-      // A sparse file of the record's size: its size and name are durable
-      // before the entry (NewDataFile), no byte is copied.
-      NewDataFile(*impl_, e, [size](int fd, const std::string& what) {
-        if (size == 0) return false;
-        TruncateOrThrow(fd, size, what);
-        return true;
-      });
+      e.id = impl_->next_id++;
+      const std::string what = impl_->DataPath(e.id);
+      ScopedFd fd = OpenAtOrThrow(impl_->data_fd.get(), std::to_string(e.id),
+                                  O_RDWR | O_CREAT | O_EXCL, 0600, what);
+      DataFileGuard guard(*impl_, e.id);
+      TruncateOrThrow(fd.get(), file.original->size, what);
+      impl_->data_names_pending = true;
+      impl_->LogGrouped(e);
+      guard.Disarm();
+      impl_->FreeWhenCommitted(impl_->ApplyEntry(e));
     }
   }
   return FindPatch(record);

@@ -213,12 +213,22 @@ std::vector<uint64_t> RecordTree::SetContent(std::string_view path, uint64_t jou
   return freed;
 }
 
-void RecordTree::SetPatch(std::string_view path, uint64_t journal_id) {
+void RecordTree::RevertPatch(std::string_view path) {
   TreeFile& file = files_.find(path)->second;
-  file.patch_base = file.original;
+  file.original = file.patch_base;
+  file.patch_base = nullptr;
+  file.journal_id = 0;
+}
+
+std::vector<uint64_t> RecordTree::SetPatch(std::string_view path, uint64_t journal_id) {
+  TreeFile& file = files_.find(path)->second;
+  std::vector<uint64_t> freed;
+  if (file.patch_base && file.journal_id != journal_id) freed.push_back(file.journal_id);
+  if (file.original) file.patch_base = file.original;
   file.original = nullptr;
   file.journal_id = journal_id;
   file.attr.mtime.reset();  // as SetContent: the data file's mtime from now on
+  return freed;
 }
 
 std::vector<uint64_t> RecordTree::Unlink(std::string_view path) {

@@ -103,9 +103,13 @@ class RecordTree {
   // those files).
   void Create(std::string_view path, uint64_t journal_id, const TreeAttr& attr);
   std::vector<uint64_t> SetContent(std::string_view path, uint64_t journal_id);
-  // The original record at `path` becomes patched data file `journal_id`.
-  // Precondition: CheckFileExists(path) == 0 and the file is an original.
-  void SetPatch(std::string_view path, uint64_t journal_id);
+  // The original record at `path` becomes patched data file `journal_id`
+  // (a patched file: a new patch over the same record, replacing one that
+  // recovery found lost). Precondition: CheckFileExists(path) == 0 and the
+  // file is an original or patched.
+  std::vector<uint64_t> SetPatch(std::string_view path, uint64_t journal_id);
+  // A patched file shows its original record again (its patch was lost).
+  void RevertPatch(std::string_view path);
   std::vector<uint64_t> Unlink(std::string_view path);
   std::vector<uint64_t> Rename(std::string_view from, std::string_view to);
   void Mkdir(std::string_view path, const TreeAttr& attr);
