@@ -44,9 +44,10 @@
 // (tpkg/record_patch.h), so a small write costs O(write), not a copy of the
 // record (deflated records cannot be patched in place: their first write
 // copies them). A patch's reads check the original record's CRC-32 first
-// (the RecordVerifier, once per mount), as reads of the original do. When an open file loses its name (unlink, or another file renamed
-// over it), the inode keeps the descriptor / record it had, so reads and
-// writes through open handles go on working, as POSIX requires.
+// (the RecordVerifier, once per mount), as reads of the original do. When
+// an open file loses its name (unlink, or another file renamed over it), the
+// inode keeps the descriptor / patch / record it had, so reads and writes
+// through open handles go on working, as POSIX requires.
 //
 // Thread safety: shared by all FUSE worker threads. ns_mu_ is held
 // exclusively by every operation that changes names (create, mkdir, unlink,

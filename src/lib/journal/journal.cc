@@ -349,7 +349,8 @@ ScopedFd Journal::OpenForRead(std::string_view record) const {
   if (!file) ThrowOpError("open", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
   if (file->patch_base)
     throw Error(Errc::kInvalidArgument,
-                "'" + std::string(record) + "' is patched in place: read it with FindPatch", EINVAL);
+                "'" + std::string(record) + "' is patched in place: read it through FindPatch",
+                EINVAL);
   return file->journal_id ? impl_->OpenData(file->journal_id, O_RDONLY) : ScopedFd();
 }
 
