@@ -61,6 +61,7 @@ PUBLIC_CLUSTER = {
     "model_diff.h": "package",
     "record_attributes.h": "package",
     "journal.h": "journal",
+    "record_patch.h": "journal",
     "write_back.h": "journal",
     "save_log.h": "journal",
     "journal_records.h": "journal",

@@ -3,7 +3,10 @@
 //
 // Edits live on disk from the first write: a record's bytes move into a
 // journal data file the first time it is written (copy-on-write from the
-// archive, fsync'd), and every namespace change (create, unlink, rename,
+// archive, fsync'd), or, for a stored record written in place through
+// OpenPatch (what the mount does), only the 64 KiB chunks written so far
+// (tpkg/record_patch.h: a 4-byte write into a 512 MiB storage copies one
+// chunk, not the record), and every namespace change (create, unlink, rename,
 // mkdir, rmdir, chmod, utimens) is appended to a checksummed manifest before
 // the call returns. Durability, precisely (doc/design.md §3.3):
 //   * A killed daemon (SIGKILL, a crash of tpkgfs) loses nothing: every
@@ -54,7 +57,9 @@
 //                 a header with the archive's identity, then one checksummed
 //                 entry per operation; a torn tail is detected and dropped
 //     data/<id>   the full current bytes of one edited or created record
-//                 (<id> is a decimal number never reused within a journal)
+//                 (<id> is a decimal number never reused within a journal),
+//                 or a patch: a sparse file of the record's size holding the
+//                 chunks written so far, which the manifest lists
 //     save.tmp    the archive being written by a write-back
 //     manifest.tmp  a manifest being created
 //   With JournalOptions::create_at_first_change the directory is made
@@ -100,7 +105,8 @@
 // EISDIR, ENOTEMPTY, EINVAL, ENAMETOOLONG, EBUSY, ENOSPC, ...), so the FUSE
 // layer returns -ToErrno(e).
 //
-// Thread safety: every method may be called from any thread; one mutex inside
+// Thread safety: every method may be called from any thread (and every
+// RecordPatch method, which shares the same lock); one mutex inside
 // serializes them (including the copy-on-write copy of a first write, which
 // therefore delays other journal calls for the length of that copy). The
 // ZipReader passed to OpenOrCreate must outlive the Journal.
@@ -117,6 +123,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tpkg/record_patch.h"
 #include "tpkg/scoped_fd.h"
 #include "tpkg/zip_reader.h"
 
@@ -165,6 +172,10 @@ struct JournalNode {
   // changes only when the content is replaced (first write, O_TRUNC of an
   // original), never on rename: a stable identity for inode/page-cache logic.
   uint64_t data_id = 0;
+  // Files: when set, data file `data_id` is a patch over this original
+  // record, not the whole content: read it through Journal::FindPatch
+  // (tpkg/record_patch.h). edited() is true.
+  const ZipEntry* patch_base = nullptr;
   uint64_t size = 0;                     // files: current size in bytes
   std::optional<uint32_t> mode;          // the archive's, or set by Create/Mkdir/SetMode
   // The archive's, SetMtime's, or the data file's when edited.
@@ -277,12 +288,25 @@ class Journal {
 
   // --- Content ------------------------------------------------------------
   // A read-only descriptor of an edited file's data; an empty ScopedFd when
-  // the file is not edited (read the original record instead).
+  // the file is not edited (read the original record instead). EINVAL for a
+  // patched file (JournalNode::patch_base): its data file is not the
+  // content; read it through FindPatch.
   ScopedFd OpenForRead(std::string_view record) const;
+  // The record as a patch over its original (tpkg/record_patch.h): the
+  // existing patch, or a new one for an original stored record (an empty
+  // sparse data file of its size, synced with its name, then logged: no
+  // byte is copied). nullptr when the record cannot be patched: a deflated
+  // original (it cannot be written in place; OpenForWrite copies it), or a
+  // whole journal file already. ENOENT, EISDIR.
+  std::shared_ptr<RecordPatch> OpenPatch(std::string_view record);
+  // The patch of a patched file; nullptr for any other file. ENOENT, EISDIR.
+  std::shared_ptr<RecordPatch> FindPatch(std::string_view record) const;
   // A read/write descriptor of the record's journal data file. The first
   // call for an original record copies its bytes (stored: copy_file_range
   // from the archive; deflated: inflated with bounded memory) unless
-  // `truncate`, fsyncs the copy and logs it. ENOENT, EISDIR.
+  // `truncate`, fsyncs the copy and logs it; so does the first call for a
+  // patched file (its merged bytes; the patch's RecordPatch objects then
+  // write to a file no longer in the namespace). ENOENT, EISDIR.
   ScopedFd OpenForWrite(std::string_view record, bool truncate);
   // A new empty file (O_CREAT|O_EXCL semantics: EEXIST if the name exists).
   ScopedFd Create(std::string_view record, std::optional<uint32_t> mode = std::nullopt,

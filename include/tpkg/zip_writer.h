@@ -94,6 +94,12 @@ class ZipWriter {
   // file, a temp file): CRC computed while copying, memory bounded.
   void AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size,
                        const RecordAttributes& attrs = {});
+  // A stored record of `size` bytes that `read(offset, out)` produces (it
+  // fills all of `out`, or throws): CRC computed while streaming, memory
+  // bounded. For records merged from several sources (tpkg/record_patch.h).
+  void AddRecordFromSource(std::string_view record, uint64_t size,
+                           const std::function<void(uint64_t, std::span<char>)>& read,
+                           const RecordAttributes& attrs = {});
   // An entry of `src` copied without decoding (stored or deflated), under
   // `record` (defaults to the entry's own name), re-aligned to 64 bytes. The
   // CRC-32 is taken from `entry`, not recomputed. A 0-byte entry is written

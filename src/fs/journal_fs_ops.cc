@@ -158,9 +158,9 @@ int JournalFsOps::GetAttr(InodeId ino, struct stat* out) noexcept {
 void JournalFsOps::OrphanAttr(InodeId ino, struct stat* out) {
   const Content c = OrphanContent(ino);
   JournalNode node;
-  if (c.fd) {
+  if (c.fd || c.patch) {
     struct stat st {};
-    if (fstat(c.fd->get(), &st) != 0) {
+    if (fstat(c.fd ? c.fd->get() : c.patch->fd(), &st) != 0) {
       const int err = errno;
       ThrowSystemError("cannot stat the journal data file", err);
     }
@@ -194,7 +194,9 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
           // Only ftruncate makes sense on a file whose name is gone.
           if (!(fields & kSetSize) || !fh) return -ENOENT;
           const Content c = ContentOf(ino, true);
-          if (::ftruncate(c.fd->get(), attr.st_size) != 0) {
+          if (c.patch) {
+            c.patch->Resize(static_cast<uint64_t>(attr.st_size));
+          } else if (::ftruncate(c.fd->get(), attr.st_size) != 0) {
             const int err = errno;
             ThrowSystemError("cannot truncate", err);
           }

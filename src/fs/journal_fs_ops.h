@@ -40,9 +40,14 @@
 // Files: an open file is a handle (`fh`, a key into handles_, never a
 // pointer). Its bytes are those of the journal node at the inode's current
 // path: the original record until the first write, then the journal data
-// file. When an open file loses its name (unlink, or another file renamed
-// over it), the inode keeps the descriptor / record it had, so reads and
-// writes through open handles go on working, as POSIX requires.
+// file; a stored record written without O_TRUNC becomes a patch
+// (tpkg/record_patch.h), so a small write costs O(write), not a copy of the
+// record (deflated records cannot be patched in place: their first write
+// copies them). A patch's reads check the original record's CRC-32 first
+// (the RecordVerifier, once per mount), as reads of the original do. When
+// an open file loses its name (unlink, or another file renamed over it), the
+// inode keeps the descriptor / patch / record it had, so reads and writes
+// through open handles go on working, as POSIX requires.
 //
 // Thread safety: shared by all FUSE worker threads. ns_mu_ is held
 // exclusively by every operation that changes names (create, mkdir, unlink,
@@ -159,7 +164,9 @@ class JournalFsOps {
     // Content of reads and writes in flight so Release() cannot close it
     // under them.
     std::shared_ptr<const ScopedFd> fd;
-    uint64_t data_id = 0;                  // of fd
+    uint64_t data_id = 0;                  // of fd or patch
+    // A stored record written in place (tpkg/record_patch.h), instead of fd.
+    std::shared_ptr<RecordPatch> patch;
     const ZipEntry* original = nullptr;    // content still the original record
     std::shared_ptr<RecordReader> reader;  // for `original`
   };
@@ -178,6 +185,11 @@ class JournalFsOps {
   void FillNodeAttr(InodeId ino, const JournalNode& node, struct stat* out) const;
   Content ContentOf(InodeId ino, bool for_write);
   Content CachedEdited(InodeId ino, const std::string& path, uint64_t data_id);
+  Content CachedPatch(InodeId ino, const std::string& path, uint64_t data_id);
+  // What an edited file's reads, or any file's writes, go to; a write may
+  // turn a large patch into a whole journal file.
+  Content EditableContent(InodeId ino, const std::string& path, const JournalNode& node,
+                          bool for_write);
   Content OriginalContent(InodeId ino, const ZipEntry* original);
   Content OrphanContent(InodeId ino);
   void OrphanAttr(InodeId ino, struct stat* out);

@@ -18,12 +18,14 @@
 
 namespace tpkg::fs {
 
-// What one read or write goes to: exactly one of the three is set. The
-// shared pointers keep descriptor and reader alive for the length of the I/O.
+// What one read or write goes to: exactly one of the four is set. The
+// shared pointers keep descriptor, reader and patch alive for the length of
+// the I/O.
 struct JournalFsOps::Content {
   std::shared_ptr<const ScopedFd> fd;
   std::shared_ptr<RecordReader> reader;
   std::shared_ptr<const std::string> generated;
+  std::shared_ptr<RecordPatch> patch;  // a stored record written in place
 };
 
 [[noreturn]] inline void ThrowErrno(int err, const std::string& what) {

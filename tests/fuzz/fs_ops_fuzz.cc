@@ -17,7 +17,9 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "fuzz_archive.h"
 #include "fuzz_support.h"
@@ -34,7 +36,12 @@ using tpkg::fuzz::InputCursor;
 using tpkg::fs::InodeId;
 
 constexpr std::array<const char*, 5> kFolders = {"", "pkg", "pkg/sub", "d", "d/e"};
-constexpr std::array<const char*, 7> kNames = {"a.py", "b", "model.py", "util.py", "sub", "d", "e"};
+constexpr std::array<const char*, 8> kNames = {"a.py", "b",    "model.py", "util.py",
+                                               "sub",  "d",    "e",        "weights.bin"};
+
+// An offset or size that reaches the first chunks of a record patched in
+// place (64 KiB, tpkg/record_patch.h), across their boundaries.
+uint64_t OffsetFrom(InputCursor& in) { return in.U16() % 1024 + (in.Byte() % 4) * 65000; }
 
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
@@ -142,8 +149,8 @@ class Harness {
     const std::string path = Join(dir, kNames[in.Byte() % kNames.size()]);
     switch (op) {
       case 0: CreateAndWrite(path, in.Bytes(in.Byte())); break;
-      case 1: WriteAt(path, in.U16() % 512, in.Bytes(in.Byte())); break;
-      case 2: Truncate(path, in.U16() % 512); break;
+      case 1: WriteAt(path, OffsetFrom(in), in.Bytes(in.Byte())); break;
+      case 2: Truncate(path, OffsetFrom(in)); break;
       case 3: {
         const bool ok = model_.IsFile(path);  // before the call changes the model
         Expect("unlink " + path, Unlink(path), ok);
@@ -288,8 +295,13 @@ class Harness {
     uint64_t fh = 0;
     if (ops_.Open(ino, O_RDONLY, &fh) != 0) Fail("cannot open a file that exists");
     std::string out;
-    char buffer[97];  // odd size: several reads per file
-    for (ssize_t n; (n = ops_.Read(fh, out.size(), buffer)) > 0;) out.append(buffer, n);
+    // Odd sizes: several reads per file, the first a small one.
+    std::vector<char> buffer(65537);
+    size_t want = 97;
+    for (ssize_t n; (n = ops_.Read(fh, out.size(), std::span(buffer.data(), want))) > 0;) {
+      out.append(buffer.data(), n);
+      want = buffer.size();
+    }
     ops_.Release(fh);
     return out;
   }

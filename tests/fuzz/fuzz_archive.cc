@@ -20,9 +20,21 @@ constexpr SampleRecord kRecords[] = {
     {"pkg/sub/__init__.py", "from .. import util\n"},
     // protocol 3: pkg.model.M() then EMPTY_DICT, BUILD
     {"model.pkl", "\x80\x03" "cpkg.model\nM\nq\x00)\x81q\x01}q\x02b."},
+    {"pkg/weights.bin", nullptr},  // kWeightsSize bytes of WeightsBytes(): several chunks
     {".data/extern_modules", "math\n"},
     {".data/version", "6\n"},
 };
+
+// Large enough to be patched in several 64 KiB chunks (tpkg/record_patch.h).
+constexpr size_t kWeightsSize = 3 * 64 * 1024 + 100;
+
+std::string WeightsBytes() {
+  std::string out(kWeightsSize, '\0');
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(i % 251);
+  return out;
+}
+
+std::string BytesOf(const SampleRecord& r) { return r.bytes ? r.bytes : WeightsBytes(); }
 
 }  // namespace
 
@@ -37,13 +49,13 @@ const std::vector<std::string>& SampleRecordNames() {
 
 std::string SampleRecordBytes(const std::string& name) {
   for (const SampleRecord& r : kRecords)
-    if (name == r.name) return r.bytes;
+    if (name == r.name) return BytesOf(r);
   return {};
 }
 
 void WriteSampleArchive(const std::string& path) {
   ZipWriter writer = ZipWriter::Create(path, "sample", /*overwrite=*/true);
-  for (const SampleRecord& r : kRecords) writer.AddRecord(r.name, std::string(r.bytes));
+  for (const SampleRecord& r : kRecords) writer.AddRecord(r.name, BytesOf(r));
   writer.Finish();
 }
 

@@ -19,6 +19,7 @@
 #include "journal/archive_identity.h"
 #include "journal/manifest_log.h"
 #include "tpkg/journal.h"
+#include "tpkg/record_patch.h"
 #include "tpkg/zip_reader.h"
 
 namespace {
@@ -86,6 +87,18 @@ void WalkRecovered(tpkg::Journal& journal) {
   };
   walk("");
   for (const auto& [path, node] : journal.Files()) {
+    if (node.patch_base) {
+      // A patch (tpkg/record_patch.h): merged reads, a write, a cut.
+      std::shared_ptr<tpkg::RecordPatch> patch = journal.FindPatch(path);
+      if (!patch) tpkg::fuzz::Fail("a patched file without its patch: " + path);
+      char buffer[300];
+      (void)patch->Read(0, buffer);
+      (void)patch->Read(node.size > 7 ? node.size - 7 : 0, buffer);
+      patch->Write(node.size / 2, std::span<const char>("fuzz", 4));
+      patch->Resize(node.size / 3);
+      (void)patch->Read(0, buffer);
+      continue;
+    }
     tpkg::ScopedFd fd = journal.OpenForRead(path);
     if (fd.get() >= 0) {
       char buffer[256];
@@ -118,17 +131,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   manifest += tpkg::EncodeLogEntry(
       {.op = tpkg::LogOp::kHeader, .path = sample.archive, .identity = identity});
   while (!in.empty()) {
-    const uint8_t kind = in.Byte() % 14;
-    if (kind < 10) {
+    const uint8_t kind = in.Byte() % 18;
+    if (kind < 14) {  // every LogOp, the patch entries included
       tpkg::LogEntry e = EntryFrom(in, kind + 1);
       if (e.op == tpkg::LogOp::kCommit) e.identity = sample.identity;
+      if (e.op == tpkg::LogOp::kSetPatch && (e.flags & 1)) e.mode = 64 * 1024;  // a valid size
+      if (e.op == tpkg::LogOp::kPatchChunks && (e.flags & 1)) e.sec = e.nsec = 1;  // in range
       manifest += tpkg::EncodeLogEntry(e);
-    } else if (kind == 10) {
+    } else if (kind == 14) {
       const int id = in.Byte() % kDataIds;
       WriteFile(dir + "/data/" + std::to_string(id), in.Bytes(in.U16() % 4096));
-    } else if (kind == 11) {
+    } else if (kind == 15) {
       manifest += in.Bytes(in.Byte());  // a torn or garbage tail
-    } else if (kind == 12) {
+    } else if (kind == 16) {
       static constexpr std::array<const char*, 4> kStray = {"save.tmp", "manifest.tmp",
                                                             "data/x", "data/007"};
       WriteFile(dir + "/" + kStray[in.Byte() % kStray.size()], in.Bytes(16));

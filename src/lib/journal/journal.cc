@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/file_util.h"
+#include "journal/data_files.h"
 #include "journal/journal_impl.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"  // kMaxZipTime
@@ -32,6 +33,7 @@ int JournalState::CheckEntry(const LogEntry& e) const {
   // Live operations validated their paths already; a replayed manifest may
   // hold anything (a damaged or hand-edited file), and a name the tree takes
   // but no lookup can reach would be listed yet never found.
+  if (e.op == LogOp::kPatchChunks || e.op == LogOp::kPatchCut) return CheckPatchEntry(*this, e);
   if (e.op != LogOp::kHeader && e.op != LogOp::kCommit) {
     if (int err = ValidateRecordPath(e.path)) return err;
     if (e.op == LogOp::kRename)
@@ -40,6 +42,9 @@ int JournalState::CheckEntry(const LogEntry& e) const {
   switch (e.op) {
     case LogOp::kCreate: return tree.CheckCreate(e.path);
     case LogOp::kSetContent: return tree.CheckFileExists(e.path);
+    case LogOp::kSetPatch: return CheckPatchEntry(*this, e);
+    case LogOp::kPatchChunks:
+    case LogOp::kPatchCut: return 0;  // checked above
     case LogOp::kUnlink: return tree.CheckUnlink(e.path);
     case LogOp::kRename: return tree.CheckRename(e.path, e.path2, e.flags & kNoReplace);
     case LogOp::kMkdir: return tree.CheckMkdir(e.path);
@@ -87,11 +92,14 @@ void StampTimes(RecordTree& tree, const LogEntry& e, struct timespec at) {
       tree.SetCtime(e.path2, at);
       break;
     case LogOp::kSetContent:
+    case LogOp::kSetPatch:
     case LogOp::kSetMode:
     case LogOp::kSetMtime:
     case LogOp::kSetAtime: tree.SetCtime(e.path, at); break;
     case LogOp::kHeader:
-    case LogOp::kCommit: break;
+    case LogOp::kCommit:
+    case LogOp::kPatchChunks:
+    case LogOp::kPatchCut: break;
   }
 }
 
@@ -116,10 +124,29 @@ std::vector<uint64_t> JournalState::ApplyEntry(const LogEntry& e) {
     case LogOp::kSetMode: tree.SetMode(e.path, e.mode); break;
     case LogOp::kSetMtime: tree.SetMtime(e.path, timespec{e.sec, e.nsec}); break;
     case LogOp::kSetAtime: tree.SetAtime(e.path, timespec{e.sec, e.nsec}); break;
+    case LogOp::kSetPatch: {
+      auto state = std::make_shared<PatchState>();
+      const TreeFile& file = *tree.FindFile(e.path);
+      state->base = file.original ? file.original : file.patch_base;
+      state->base_len = state->base->size;
+      state->chunk_size = e.mode;
+      patches[e.id] = std::move(state);
+      freed = tree.SetPatch(e.path, e.id);
+      break;
+    }
+    case LogOp::kPatchChunks:
+      patches.at(e.id)->Map(static_cast<uint64_t>(e.sec), static_cast<uint64_t>(e.nsec));
+      break;
+    case LogOp::kPatchCut: {
+      PatchState& state = *patches.at(e.id);
+      state.base_len = std::min(state.base_len, static_cast<uint64_t>(e.sec));
+      break;
+    }
     case LogOp::kHeader:
     case LogOp::kCommit: break;
   }
   if (at) StampTimes(tree, e, *at);
+  for (uint64_t id : freed) patches.erase(id);
   return freed;
 }
 
@@ -142,15 +169,6 @@ void RefuseBytecodeCache(const std::string& verb, std::string_view path) {
   if (IsBytecodeCachePath(path)) ThrowOpError(verb, path, EPERM);
 }
 
-// Marks `e` with the current time (LogEntry::at_sec).
-LogEntry Stamped(LogEntry e) {
-  struct timespec now {};
-  clock_gettime(CLOCK_REALTIME, &now);
-  e.at_sec = now.tv_sec;
-  e.at_nsec = now.tv_nsec;
-  return e;
-}
-
 // Validates the path(s), checks the operation, logs it (group commit:
 // journal_impl.h), applies it and deletes the data files it freed once the
 // entry is durable. `verb` names it in errors.
@@ -170,56 +188,6 @@ void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& en
   impl.FreeWhenCommitted(impl.ApplyEntry(e));
 }
 
-// Deletes a data file unless disarmed: the copy or the log append after its
-// creation failed, so nothing will reference it.
-class DataFileGuard {
- public:
-  DataFileGuard(const JournalState& impl, uint64_t id) : impl_(impl), id_(id) {}
-  ~DataFileGuard() {
-    if (armed_) impl_.FreeData({id_});
-  }
-  void Disarm() { armed_ = false; }
-
- private:
-  const JournalState& impl_;
-  uint64_t id_;
-  bool armed_ = true;
-};
-
-void SyncDataNames(JournalState& impl) {
-  FsyncOrThrow(impl.data_fd.get(), impl.dir + "/data");
-  impl.data_names_pending = false;
-}
-
-// Creates data file <id> (empty), runs `fill` on it, makes its bytes and its
-// name durable, then logs `e` (whose id is set here; group commit) and
-// applies it. A create (e.op == kCreate) fills nothing and skips the name's
-// sync: recovery remakes a lost empty file (JournalState::data_names_pending),
-// so a create costs no sync of its own, only its share of a group commit.
-template <class Fill>
-ScopedFd NewDataFile(JournalState& impl, LogEntry entry, Fill fill) {
-  impl.EnsureCreated();
-  LogEntry e = Stamped(std::move(entry));
-  e.id = impl.next_id++;
-  const std::string what = impl.DataPath(e.id);
-  ScopedFd fd = OpenAtOrThrow(impl.data_fd.get(), std::to_string(e.id), O_RDWR | O_CREAT | O_EXCL,
-                              0600, what);
-  DataFileGuard guard(impl, e.id);
-  const bool filled = fill(fd.get(), what);
-  if (filled) FdatasyncOrThrow(fd.get(), what);
-  if (e.op == LogOp::kCreate && !filled) {
-    impl.data_names_pending = true;
-  } else {
-    // The manifest may only name a file with content once its directory
-    // entry is durable.
-    SyncDataNames(impl);
-  }
-  impl.LogGrouped(e);
-  guard.Disarm();
-  impl.FreeWhenCommitted(impl.ApplyEntry(e));
-  return fd;
-}
-
 // Copy-on-write of an original record into a new data file, keeping its first
 // `new_size` bytes (all when nullopt) and extending with zeros past them.
 ScopedFd CopyOnWrite(JournalState& impl, std::string_view record, const ZipEntry& original,
@@ -233,6 +201,22 @@ ScopedFd CopyOnWrite(JournalState& impl, std::string_view record, const ZipEntry
                          const int err = errno;
                          ThrowSystemError("Cannot extend '" + what + "'", err);
                        }
+                       return true;
+                     });
+}
+
+// A patched file becomes a whole journal file (the library's callers of
+// OpenForWrite write through a plain descriptor): its merged bytes are
+// copied, unless `truncate`. O(record), once.
+ScopedFd MaterializePatch(JournalState& impl, std::string_view record, uint64_t id,
+                          bool truncate) {
+  const PatchState& state = PatchOf(impl, id);
+  const ScopedFd data = impl.OpenData(id, O_RDONLY);
+  const uint64_t size = truncate ? 0 : FstatOrThrow(data.get(), impl.DataPath(id)).st_size;
+  return NewDataFile(impl, PathEntry(LogOp::kSetContent, record),
+                     [&](int fd, const std::string& what) {
+                       if (size == 0) return false;
+                       CopyPatch(impl, state, data.get(), fd, size, what);
                        return true;
                      });
 }
@@ -270,6 +254,7 @@ JournalNode NodeOf(const JournalState& impl, const TreeFile& file) {
   JournalNode node;
   node.original = file.original;
   node.data_id = file.journal_id;
+  node.patch_base = file.patch_base;
   CopyAttr(file.attr, &node);
   if (file.original) {
     node.size = file.original->size;
@@ -363,6 +348,10 @@ ScopedFd Journal::OpenForRead(std::string_view record) const {
   impl_->ThrowIfDropped();
   const TreeFile* file = impl_->tree.FindFile(record);
   if (!file) ThrowOpError("open", record, impl_->tree.FindDir(record) ? EISDIR : ENOENT);
+  if (file->patch_base)
+    throw Error(Errc::kInvalidArgument,
+                "'" + std::string(record) + "' is patched in place: read it through FindPatch",
+                EINVAL);
   return file->journal_id ? impl_->OpenData(file->journal_id, O_RDONLY) : ScopedFd();
 }
 
@@ -375,6 +364,7 @@ ScopedFd Journal::OpenForWrite(std::string_view record, bool truncate) {
   if (file.journal_id == 0)
     return CopyOnWrite(*impl_, record, *file.original,
                        truncate ? std::optional<uint64_t>(0) : std::nullopt);
+  if (file.patch_base) return MaterializePatch(*impl_, record, file.journal_id, truncate);
   ScopedFd fd = impl_->OpenData(file.journal_id, O_RDWR);
   if (truncate) TruncateFd(fd.get(), 0, impl_->DataPath(file.journal_id));
   return fd;
@@ -407,7 +397,10 @@ void Journal::Truncate(std::string_view record, uint64_t size) {
   if (int err = ValidateRecordPath(record)) ThrowOpError("truncate", record, err);
   if (int err = impl_->tree.CheckFileExists(record)) ThrowOpError("truncate", record, err);
   const TreeFile& file = *impl_->tree.FindFile(record);
-  if (file.journal_id != 0) {
+  if (file.patch_base) {
+    ResizePatch(*impl_, file.journal_id, PatchOf(*impl_, file.journal_id),
+                impl_->OpenData(file.journal_id, O_RDWR).get(), size);
+  } else if (file.journal_id != 0) {
     TruncateFd(impl_->OpenData(file.journal_id, O_WRONLY).get(), size,
                impl_->DataPath(file.journal_id));
   } else if (size != file.original->size) {
@@ -493,51 +486,6 @@ void Journal::SetMtime(std::string_view path, struct timespec mtime) {
 void Journal::SetAtime(std::string_view path, struct timespec atime) {
   std::lock_guard lock(impl_->mu);
   LogAndApply(*impl_, "set the access time of", MtimeEntry(path, atime, LogOp::kSetAtime));
-}
-
-Journal::SaveFile Journal::CreateSaveFile() {
-  std::lock_guard lock(impl_->mu);
-  impl_->ThrowIfDropped();
-  impl_->EnsureCreated();
-  ::unlinkat(impl_->dir_fd.get(), kSaveTempName, 0);
-  const std::string path = impl_->dir + "/" + kSaveTempName;
-  return SaveFile{
-      OpenAtOrThrow(impl_->dir_fd.get(), kSaveTempName, O_RDWR | O_CREAT | O_EXCL, 0600, path),
-      path};
-}
-
-void Journal::CheckArchiveUnchanged() const {
-  std::lock_guard lock(impl_->mu);
-  const struct stat opened = FstatOrThrow(impl_->zip.fd(), impl_->archive_path);
-  struct stat now;
-  if (::stat(impl_->archive_path.c_str(), &now) != 0) {
-    const int err = errno;
-    ThrowSystemError("Cannot stat '" + impl_->archive_path + "'", err);
-  }
-  const ArchiveIdentity& at_open = impl_->identity;
-  const bool same = now.st_dev == opened.st_dev && now.st_ino == opened.st_ino &&
-                    static_cast<uint64_t>(now.st_size) == at_open.size &&
-                    now.st_mtim.tv_sec == at_open.mtime_sec &&
-                    now.st_mtim.tv_nsec == at_open.mtime_nsec;
-  if (same) return;
-  ArchiveIdentity then = at_open, seen = at_open;
-  seen.size = static_cast<uint64_t>(now.st_size);
-  seen.mtime_sec = now.st_mtim.tv_sec;
-  seen.mtime_nsec = now.st_mtim.tv_nsec;
-  throw Error(Errc::kIo,
-              "'" + impl_->archive_path +
-                  "' was changed by another program while it was mounted (" +
-                  (now.st_ino != opened.st_ino ? std::string("replaced by another file; ") : "") +
-                  "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
-                  "); saving would overwrite that change",
-              ESTALE);
-}
-
-void Journal::MarkCommitting(const ZipReader& new_archive) {
-  std::lock_guard lock(impl_->mu);
-  impl_->ThrowIfDropped();
-  impl_->EnsureCreated();
-  impl_->log->Append(IdentityEntry(LogOp::kCommit, ArchiveIdentity::Of(new_archive)));
 }
 
 }  // namespace tpkg

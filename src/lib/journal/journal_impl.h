@@ -26,6 +26,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -46,6 +48,19 @@ inline constexpr const char* kDataDirName = "data";
 inline constexpr const char* kSaveTempName = "save.tmp";
 inline constexpr uint8_t kNoReplace = 2;  // LogEntry::flags bit for kRename
 
+// The chunk map of a record patched in place (tpkg/record_patch.h), shared
+// by the journal (while the file is in the namespace) and its RecordPatch
+// objects. Guarded by JournalState::mu.
+struct PatchState {
+  const ZipEntry* base = nullptr;  // the original record (stored)
+  uint64_t base_len = 0;           // archive bytes below this show through unmapped chunks
+  uint64_t chunk_size = 0;         // as logged by kSetPatch
+  std::vector<bool> mapped;        // chunk index -> held by the data file
+  uint64_t mapped_count = 0;       // chunks set in `mapped`
+  bool Mapped(uint64_t chunk) const { return chunk < mapped.size() && mapped[chunk]; }
+  void Map(uint64_t first, uint64_t count);
+};
+
 struct JournalState {
   explicit JournalState(const ZipReader& zip) : zip(zip), tree(zip.entries()) {}
   // Stops the committer and syncs what it has not (best effort: a failure
@@ -61,6 +76,9 @@ struct JournalState {
   ScopedFd data_fd;
   std::optional<ManifestLog> log;
   RecordTree tree;
+  // The patched files of the namespace, by data id (an id leaves when the
+  // namespace stops referencing it; open RecordPatch objects keep theirs).
+  std::map<uint64_t, std::shared_ptr<PatchState>> patches;
   uint64_t next_id = 1;
   // A created (empty) data file's directory entry is not synced when the
   // file is made: the manifest's fdatasync is the create's only sync. If a
@@ -116,6 +134,27 @@ struct JournalState {
   void FreeData(const std::vector<uint64_t>& ids) const;
   void ThrowIfDropped() const;
 };
+
+// record_patch.cc, `mu` held: what Journal::Truncate and OpenForWrite do to
+// a patched file. ResizePatch: truncate(2) of data file <id> (a shrink below
+// the base length is synced, then logged when the id is still referenced).
+// CopyPatch: writes the first `size` merged bytes at offset 0 of `dst_fd`.
+// The chunk map of patched data file <id>; Error(kCorrupt) when a damaged
+// manifest left a patched file without one (ids shared by two files).
+PatchState& PatchOf(const JournalState& impl, uint64_t id);
+// Recovery (before orphans are removed): a patch whose data file a crash
+// lost (its name is synced only with its first chunk, or by a user's fsync)
+// is dropped, the file showing its original record again: its writes were
+// not synced. A patch shorter than its base length (a crash lost the size
+// of a new patch, or the entry of a synced cut) gets that length back when
+// it maps no chunk (nothing of it was written), else the cut is logged.
+// Returns how many patches were dropped.
+int RepairPatches(JournalState& impl);
+// CheckEntry for kSetPatch, kPatchChunks and kPatchCut.
+int CheckPatchEntry(const JournalState& impl, const LogEntry& e);
+void ResizePatch(JournalState& impl, uint64_t id, PatchState& state, int data_fd, uint64_t size);
+void CopyPatch(const JournalState& impl, const PatchState& state, int data_fd, int dst_fd,
+               uint64_t size, const std::string& what);
 
 // Throws Error(ErrcFromErrno(err), "Cannot <verb> '<path>': <reason>", err).
 [[noreturn]] void ThrowOpError(const std::string& verb, std::string_view path, int err);

@@ -210,8 +210,9 @@ bool SaveCompleted(const ManifestContents& c, const ArchiveIdentity& now) {
 }
 
 std::string DescribeEntry(const LogEntry& e) {
-  static const char* const kNames[] = {"?",     "header", "create", "write",   "unlink", "rename",
-                                       "mkdir", "rmdir",  "chmod",  "utimens", "commit", "atime"};
+  static const char* const kNames[] = {"?",      "header", "create", "write",  "unlink",
+                                       "rename", "mkdir",  "rmdir",  "chmod",  "utimens",
+                                       "commit", "atime",  "patch",  "chunks", "cut"};
   const auto op = static_cast<size_t>(e.op);
   std::string text = std::string(op < std::size(kNames) ? kNames[op] : "?") + " '" + e.path + "'";
   if (e.op == LogOp::kRename) text += " to '" + e.path2 + "'";
@@ -376,6 +377,9 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   if (int n = RemoveTempFiles(*impl))
     notes.push_back("removed " + std::to_string(n) + " unfinished temp files");
   LoadManifest(*impl, &notes);
+  if (int n = RepairPatches(*impl))
+    notes.push_back("dropped " + std::to_string(n) +
+                    " unsynced in-place writes: a crash lost their data files");
   int remade = 0;
   if (int n = RemoveOrphanData(*impl, &remade))
     notes.push_back("removed " + std::to_string(n) + " orphan data files");

@@ -42,6 +42,11 @@ std::string JournalRecords::Read(const std::string& name, size_t limit) const {
     out.resize(zip.ReadAt(*node->original, 0, std::span<char>(out.data(), out.size())));
     return out;
   }
+  if (const std::shared_ptr<RecordPatch> patch = journal_.FindPatch(name)) {
+    std::string out(static_cast<size_t>(std::min<uint64_t>(node->size, limit)), '\0');
+    out.resize(patch->Read(0, std::span<char>(out.data(), out.size())));
+    return out;
+  }
   const ScopedFd fd = journal_.OpenForRead(name);
   return ReadFd(fd.get(), node->size, limit, name);
 }

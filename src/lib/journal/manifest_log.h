@@ -61,6 +61,11 @@ enum class LogOp : uint8_t {
   kSetMtime,    // path, sec, nsec
   kCommit,      // a write-back is about to replace the archive with `identity`
   kSetAtime,    // path, sec, nsec (the access time; never saved into the archive)
+  // Records patched in place (tpkg/record_patch.h):
+  kSetPatch,     // path (an original stored record) now is patched data file `id`,
+                 // mode = its chunk size
+  kPatchChunks,  // data file `id` holds chunks sec .. sec + nsec - 1 (path unused)
+  kPatchCut,     // data file `id`: archive bytes show only below sec (path unused)
 };
 
 inline constexpr uint8_t kHasMode = 1;

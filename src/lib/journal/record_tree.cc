@@ -210,8 +210,27 @@ std::vector<uint64_t> RecordTree::SetContent(std::string_view path, uint64_t jou
   if (file.journal_id != 0 && file.journal_id != journal_id) freed.push_back(file.journal_id);
   file.journal_id = journal_id;
   file.original = nullptr;
+  file.patch_base = nullptr;
   // From now on the data file's own mtime tells when the content changed.
   file.attr.mtime.reset();
+  return freed;
+}
+
+void RecordTree::RevertPatch(std::string_view path) {
+  TreeFile& file = files_.find(path)->second;
+  file.original = file.patch_base;
+  file.patch_base = nullptr;
+  file.journal_id = 0;
+}
+
+std::vector<uint64_t> RecordTree::SetPatch(std::string_view path, uint64_t journal_id) {
+  TreeFile& file = files_.find(path)->second;
+  std::vector<uint64_t> freed;
+  if (file.patch_base && file.journal_id != journal_id) freed.push_back(file.journal_id);
+  if (file.original) file.patch_base = file.original;
+  file.original = nullptr;
+  file.journal_id = journal_id;
+  file.attr.mtime.reset();  // as SetContent: the data file's mtime from now on
   return freed;
 }
 

@@ -55,6 +55,9 @@ struct TreeFile {
   const ZipEntry* original = nullptr;  // content source while journal_id == 0
   uint64_t journal_id = 0;             // != 0: content is journal data file <id>
   TreeAttr attr;
+  // With journal_id: the data file is a patch over this original record
+  // (tpkg/record_patch.h), not the whole content.
+  const ZipEntry* patch_base = nullptr;
 };
 
 struct TreeDir {
@@ -100,6 +103,13 @@ class RecordTree {
   // those files).
   void Create(std::string_view path, uint64_t journal_id, const TreeAttr& attr);
   std::vector<uint64_t> SetContent(std::string_view path, uint64_t journal_id);
+  // The original record at `path` becomes patched data file `journal_id`
+  // (a patched file: a new patch over the same record, replacing one that
+  // recovery found lost). Precondition: CheckFileExists(path) == 0 and the
+  // file is an original or patched.
+  std::vector<uint64_t> SetPatch(std::string_view path, uint64_t journal_id);
+  // A patched file shows its original record again (its patch was lost).
+  void RevertPatch(std::string_view path);
   std::vector<uint64_t> Unlink(std::string_view path);
   std::vector<uint64_t> Rename(std::string_view from, std::string_view to);
   void Mkdir(std::string_view path, const TreeAttr& attr);

@@ -54,6 +54,20 @@ void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journa
         ++result->raw_copied;
         break;
       case PlannedRecord::Source::kJournal: {
+        if (const std::shared_ptr<RecordPatch> patch = journal.FindPatch(r.name)) {
+          // The archive's part must be what its CRC-32 says before it joins
+          // bytes whose new CRC would vouch for it.
+          patch->VerifyBase();
+          writer.AddRecordFromSource(
+              r.name, patch->size(),
+              [&](uint64_t offset, std::span<char> out) {
+                if (patch->Read(offset, out) != out.size())
+                  throw Error(Errc::kIo, "'" + r.name + "' shrank while being saved");
+              },
+              r.attrs);
+          ++result->from_journal;
+          break;
+        }
         ScopedFd fd = journal.OpenForRead(r.name);
         const uint64_t size = static_cast<uint64_t>(FstatOrThrow(fd.get(), r.name).st_size);
         writer.AddRecordFromFd(r.name, fd.get(), 0, size, r.attrs);

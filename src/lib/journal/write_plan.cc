@@ -133,7 +133,8 @@ class Planner {
   // original that cannot be read back (corrupt) counts as changed, so the
   // user's bytes are written.
   bool UnchangedBytes(const std::string& name, const ZipEntry& entry) const {
-    ScopedFd fd = journal_.OpenForRead(name);
+    const std::shared_ptr<RecordPatch> patch = journal_.FindPatch(name);
+    ScopedFd fd = patch ? ScopedFd() : journal_.OpenForRead(name);
     const std::string what = journal_.directory() + " (" + name + ")";
     std::vector<char> edited(kCompareChunk), original(kCompareChunk);
     try {
@@ -141,7 +142,11 @@ class Planner {
       for (uint64_t offset = 0; offset < entry.size;) {
         const size_t n = in.Read(original);
         if (n == 0) return false;
-        PreadExact(fd.get(), std::span<char>(edited.data(), n), offset, what);
+        if (patch) {
+          if (patch->Read(offset, std::span<char>(edited.data(), n)) != n) return false;
+        } else {
+          PreadExact(fd.get(), std::span<char>(edited.data(), n), offset, what);
+        }
         if (std::memcmp(edited.data(), original.data(), n) != 0) return false;
         offset += n;
       }

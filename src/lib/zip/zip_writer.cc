@@ -126,19 +126,28 @@ struct ZipWriter::Impl {
 
   // Streams the data; returns its first kHeadSize bytes.
   std::string StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size);
+  std::string StreamFrom(RecordLayout& r, uint64_t size,
+                         const std::function<void(uint64_t, std::span<char>)>& read);
   uint64_t WriteCentralDirectory();
 };
 
 std::string ZipWriter::Impl::StreamFromFd(RecordLayout& r, int fd, uint64_t from, uint64_t size) {
+  return StreamFrom(r, size, [&](uint64_t done, std::span<char> chunk) {
+    if (PreadFull(fd, chunk, from + done, "record source for " + r.full_name) != chunk.size()) {
+      throw Error(Errc::kIo, "record source for " + QuoteName(r.full_name) + " ended early");
+    }
+  });
+}
+
+std::string ZipWriter::Impl::StreamFrom(
+    RecordLayout& r, uint64_t size, const std::function<void(uint64_t, std::span<char>)>& read) {
   Flush();
   std::string head;
   std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(size, kStreamChunk)));
   for (uint64_t done = 0; done < size;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, buffer.size()));
     const auto chunk = std::span(buffer).first(want);
-    if (PreadFull(fd, chunk, from + done, "record source for " + r.full_name) != want) {
-      throw Error(Errc::kIo, "record source for " + QuoteName(r.full_name) + " ended early");
-    }
+    read(done, chunk);
     r.crc32 = Crc32(r.crc32, chunk);
     if (done == 0) head.assign(chunk.data(), std::min(chunk.size(), kHeadSize));
     sink->Write(chunk);
@@ -211,6 +220,18 @@ void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset
   impl_->Guarded([&] {
     RecordLayout r = impl_->Begin(record, size, size, kMethodStored, attrs);
     const std::string head = impl_->StreamFromFd(r, fd, offset, size);
+    impl_->End(std::move(r), head);
+  });
+}
+
+void ZipWriter::AddRecordFromSource(std::string_view record, uint64_t size,
+                                    const std::function<void(uint64_t, std::span<char>)>& read,
+                                    const RecordAttributes& attrs) {
+  impl_->CheckRecordName(record);
+  Impl::CheckAttributes(record, attrs);
+  impl_->Guarded([&] {
+    RecordLayout r = impl_->Begin(record, size, size, kMethodStored, attrs);
+    const std::string head = impl_->StreamFrom(r, size, read);
     impl_->End(std::move(r), head);
   });
 }

@@ -1,0 +1,63 @@
+// journal_save.cc: what tpkg::Journal offers a write-back (write_back.h):
+// the temp file of the next archive, the check that nobody else changed the
+// archive, and the commit mark.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "base/file_util.h"
+#include "journal/journal_impl.h"
+#include "tpkg/error.h"
+#include "tpkg/journal.h"
+
+namespace tpkg {
+
+Journal::SaveFile Journal::CreateSaveFile() {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  impl_->EnsureCreated();
+  ::unlinkat(impl_->dir_fd.get(), kSaveTempName, 0);
+  const std::string path = impl_->dir + "/" + kSaveTempName;
+  return SaveFile{
+      OpenAtOrThrow(impl_->dir_fd.get(), kSaveTempName, O_RDWR | O_CREAT | O_EXCL, 0600, path),
+      path};
+}
+
+void Journal::CheckArchiveUnchanged() const {
+  std::lock_guard lock(impl_->mu);
+  const struct stat opened = FstatOrThrow(impl_->zip.fd(), impl_->archive_path);
+  struct stat now;
+  if (::stat(impl_->archive_path.c_str(), &now) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + impl_->archive_path + "'", err);
+  }
+  const ArchiveIdentity& at_open = impl_->identity;
+  const bool same = now.st_dev == opened.st_dev && now.st_ino == opened.st_ino &&
+                    static_cast<uint64_t>(now.st_size) == at_open.size &&
+                    now.st_mtim.tv_sec == at_open.mtime_sec &&
+                    now.st_mtim.tv_nsec == at_open.mtime_nsec;
+  if (same) return;
+  ArchiveIdentity then = at_open, seen = at_open;
+  seen.size = static_cast<uint64_t>(now.st_size);
+  seen.mtime_sec = now.st_mtim.tv_sec;
+  seen.mtime_nsec = now.st_mtim.tv_nsec;
+  throw Error(Errc::kIo,
+              "'" + impl_->archive_path +
+                  "' was changed by another program while it was mounted (" +
+                  (now.st_ino != opened.st_ino ? std::string("replaced by another file; ") : "") +
+                  "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
+                  "); saving would overwrite that change",
+              ESTALE);
+}
+
+void Journal::MarkCommitting(const ZipReader& new_archive) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  impl_->EnsureCreated();
+  impl_->log->Append(IdentityEntry(LogOp::kCommit, ArchiveIdentity::Of(new_archive)));
+}
+
+}  // namespace tpkg
