@@ -109,7 +109,10 @@ void CheckReadable(const std::vector<ZipEntry>& entries, Problems& problems) {
 
 // Torch takes the prefix folder from the first central-directory name, up to
 // its first '/', and requires every name to start with it (doc/format.md §2.1).
-std::string FindPrefix(const std::vector<ZipEntry>& entries, bool strict, Problems& problems) {
+std::string FindPrefix(const std::vector<ZipEntry>& entries, ZipReaderOptions options,
+                       Problems& problems) {
+  if (!options.prefix_folder) return {};  // Python's zipfile: full names
+  const bool strict = options.strict;
   const std::string& first = entries.front().full_name;
   const size_t slash = first.find('/');
   if (slash != std::string::npos) return first.substr(0, slash);
@@ -190,7 +193,9 @@ void ShadowOutsiders(std::vector<ZipEntry>& entries) {
   for (ZipEntry& e : entries) e.shadowed = e.shadowed || e.outside_prefix;
 }
 
-void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& problems) {
+void Load(ArchiveState* impl, const std::string& path, ZipReaderOptions options,
+          Problems& problems) {
+  const bool strict = options.strict;
   impl->path = path;
   impl->fd = OpenReadOnly(path);
   const int fd = impl->fd.get();
@@ -200,7 +205,7 @@ void Load(ArchiveState* impl, const std::string& path, bool strict, Problems& pr
   impl->entries =
       ParseCentralDirectory(ReadCentralDirectory(fd, cd, problems), cd.count, strict, problems);
   CheckReadable(impl->entries, problems);
-  impl->prefix = FindPrefix(impl->entries, strict, problems);
+  impl->prefix = FindPrefix(impl->entries, options, problems);
   AssignNames(impl->entries, impl->prefix, strict, problems);
   const std::vector<uint32_t> by_offset = SortByOffset(impl->entries);
   ReadLocalHeaders(fd, impl->file_size, impl->entries, by_offset, strict, problems);
@@ -260,7 +265,7 @@ struct ZipReader::Impl : ArchiveState {};
 ZipReader ZipReader::Open(const std::string& path, ZipReaderOptions options) {
   Problems problems(path, Problems::Mode::kThrowFirst);
   auto impl = std::make_unique<Impl>();
-  Load(impl.get(), path, options.strict, problems);
+  Load(impl.get(), path, options, problems);
   return ZipReader(std::move(impl));
 }
 
@@ -280,10 +285,16 @@ const ZipEntry* ZipReader::Find(std::string_view record) const {
 }
 
 std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress) {
+  return CheckArchive(path, ZipReaderOptions{}, progress);
+}
+
+std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
+                                const ProgressCallback& progress) {
   Problems problems(path, Problems::Mode::kCollect);
+  options.strict = true;
   try {
     auto impl = std::make_unique<ZipReader::Impl>();
-    Load(impl.get(), path, /*strict=*/true, problems);
+    Load(impl.get(), path, options, problems);
     CheckRecordData(ZipReader(std::move(impl)), problems, progress);
   } catch (const Error& e) {
     problems.Add(e);
