@@ -1,7 +1,6 @@
 // What loading a torch.export archive needs (tpkg/export_program.h).
 #include "tpkg/export_program.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -88,13 +87,7 @@ void WalkTargets(const nlohmann::json& root, Visit visit) {
   }
 }
 
-std::string_view FullName(const ZipReader& zip, std::string_view name) {
-  for (const ZipEntry& e : zip.entries()) {
-    if (!e.shadowed && e.full_name == name) return e.full_name;
-  }
-  return {};
-}
-
+// torch.export.load looks records up by their full names (Python's zipfile).
 const ZipEntry* FindFull(const ZipReader& zip, std::string_view name) {
   for (const ZipEntry& e : zip.entries()) {
     if (!e.shadowed && e.full_name == name) return &e;
@@ -148,7 +141,7 @@ std::vector<std::string> ExportNestedArchives(const ZipReader& zip) {
   std::vector<std::string> out;
   for (std::string_view name :
        {"serialized_state_dict.pt", "serialized_constants.pt", "serialized_example_inputs.pt"}) {
-    if (!FullName(zip, name).empty()) out.emplace_back(name);
+    if (FindFull(zip, name) != nullptr) out.emplace_back(name);
   }
   return out;
 }

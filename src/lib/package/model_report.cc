@@ -152,9 +152,9 @@ std::vector<PickleInfo> NestedPickles(const ZipReader& zip, ModelReport& report,
       }
     } catch (const Error& failure) {
       if (failure.code() != Errc::kCorrupt && failure.code() != Errc::kUnsupported) throw;
-      const std::string line = std::string("weights cannot be read: ") + failure.what();
-      if (std::find(report.problems.begin(), report.problems.end(), line) ==
-          report.problems.end())
+      // The weights' own failure is already a problem (CountNestedStorages).
+      const std::string said = std::string("weights cannot be read: ") + failure.what();
+      if (std::find(report.problems.begin(), report.problems.end(), said) == report.problems.end())
         report.problems.push_back(record + ": cannot be scanned: " + failure.what());
     }
   }
