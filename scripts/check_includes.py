@@ -56,6 +56,7 @@ PUBLIC_CLUSTER = {
     "file_structure.h": "package",
     "model_file.h": "package",
     "model_report.h": "package",
+    "export_program.h": "package",
     "package_files.h": "package",
     "model_tensors.h": "package",
     "model_diff.h": "package",

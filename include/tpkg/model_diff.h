@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tpkg/model_tensors.h"
+#include "tpkg/progress.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -57,8 +58,10 @@ struct ModelDiff {
   bool empty() const { return records.empty() && modules.empty() && tensors.empty(); }
 };
 
-// Throws Error when a pickle of either file is malformed.
-ModelDiff DiffModels(const ZipReader& before, const ZipReader& after);
+// Throws Error when a pickle of either file is malformed. `progress`
+// (tpkg/progress.h) follows the tensor walk of both files (ModelTensors()).
+ModelDiff DiffModels(const ZipReader& before, const ZipReader& after,
+                     const ProgressCallback& progress = {});
 
 // module -> "intern" / "extern" / "mock" for a torch.package (as its
 // interned_modules() / externed_modules() / mocked_modules() would say);

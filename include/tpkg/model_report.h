@@ -19,7 +19,11 @@
 //                   the same path), the rest "extern" (the loader imports
 //                   them), needed by the pickle records.
 //   torch.save      the modules of the pickles' globals, all "extern".
-//   torch.export    none: a program names operators, not Python modules.
+//   torch.export    the modules of the globals of the pickles of its nested
+//                   torch.save files (state dict, constants, example inputs:
+//                   "serialized_state_dict.pt/data.pkl"), all "extern"; and
+//                   in `operators` the operators its program calls
+//                   (tpkg/export_program.h), with who registers each.
 // Problems (ModelReport::problems, and ModuleInfo::problem per module): what
 // the exporter would raise (its PackagingError text, one line each), extern
 // modules the package does not declare (torch's importer refuses them), a
@@ -35,9 +39,11 @@
 #include <vector>
 
 #include "tpkg/dep_graph.h"
+#include "tpkg/export_program.h"
 #include "tpkg/metadata.h"
 #include "tpkg/model_file.h"
 #include "tpkg/pickle_scan.h"
+#include "tpkg/progress.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -77,11 +83,15 @@ struct ModelReport {
   uint64_t storages = 0;              // storage records the pickles load
   uint64_t storage_bytes = 0;         // their bytes
   std::vector<std::string> problems;  // above
+  std::vector<ExportOperator> operators;  // torch.export only
   std::optional<Metadata> metadata;   // torch.packages: the rebuilt graph, deps.dot
 };
 
-// Throws Error only when a record cannot be read.
-ModelReport InspectModel(const ZipReader& zip, FileKind kind);
+// Throws Error only when a record cannot be read. `progress` (tpkg/progress.h)
+// counts the bytes of the records analysed (pickles, a package's sources, a
+// .pt2's nested files and program), advanced as each is done.
+ModelReport InspectModel(const ZipReader& zip, FileKind kind,
+                         const ProgressCallback& progress = {});
 
 // The lines of a PackagingError text (metadata.h), empty lines dropped.
 std::vector<std::string> SplitProblemLines(std::string_view text);

@@ -28,6 +28,7 @@
 #include "tpkg/metadata.h"  // RecordSource
 #include "tpkg/model_file.h"
 #include "tpkg/pickle_tensors.h"
+#include "tpkg/progress.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -58,8 +59,12 @@ struct ModelTensor {
 // torch.export archive, those of its nested torch.save files
 // (`serialized_state_dict.pt`, `serialized_constants.pt`), whose names
 // prefix the pickle and storage names: "serialized_state_dict.pt/data.pkl".
-// Throws Error naming the record when a pickle is malformed.
-std::vector<ModelTensor> ModelTensors(const ZipReader& zip);
+// Throws Error naming the record when a pickle is malformed. `progress`
+// (tpkg/progress.h) counts the bytes of the records read: each pickle, or
+// each nested torch.save file of a torch.export archive, once read and
+// decoded; its total is ModelTensorsWork(zip).
+std::vector<ModelTensor> ModelTensors(const ZipReader& zip, const ProgressCallback& progress = {});
+uint64_t ModelTensorsWork(const ZipReader& zip);
 std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle);
 
 }  // namespace tpkg

@@ -108,10 +108,16 @@ struct ZipReaderOptions {
   // and stats a large archive without reading it (doc/design.md §3.1).
   // CheckArchive() is always eager.
   bool defer_record_checks = false;
+  // false: the archive is read as Python's zipfile reads it (a torch.export
+  // `.pt2` of torch 2.6): no prefix folder is taken or required, every
+  // record is named by its full name; the other strict rules still apply.
+  bool prefix_folder = true;
 };
 
 class ZipReader;
 std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress);
+std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
+                                const ProgressCallback& progress);
 
 class ZipReader {
  public:
@@ -152,7 +158,7 @@ class ZipReader {
   uint64_t file_size() const;
 
  private:
-  friend std::vector<Error> CheckArchive(const std::string& path,
+  friend std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
                                          const ProgressCallback& progress);
   struct Impl;
   explicit ZipReader(std::unique_ptr<Impl> impl);
@@ -191,7 +197,9 @@ class RecordStream {
 // whose data does not match its CRC-32 or size; empty when the archive is
 // valid. Problems of the file itself (missing, not a ZIP) are one entry.
 // `progress` (tpkg/progress.h) follows the records' compressed bytes read.
-// Throws only std::bad_alloc.
+// Throws only std::bad_alloc. `options.strict` is ignored (always strict).
 std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress = {});
+std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
+                                const ProgressCallback& progress = {});
 
 }  // namespace tpkg

@@ -1,10 +1,13 @@
-// `tpkg check ARCHIVE`: strict validation, one line per problem. A failed
+// `tpkg check ARCHIVE`: strict validation, one line per problem (a `.pt2`
+// as Python's zipfile and torch.export.load read it). A failed
 // tpkgfs save whose edits are pending is a problem too: the archive is not
 // what its user last saw through the mount.
 #include "cli.h"
 #include "model_input.h"
 #include "output.h"
 #include "progress_line.h"
+#include "tpkg/export_program.h"
+#include "tpkg/model_file.h"
 #include "tpkg/metadata.h"
 #include "tpkg/torch_records.h"
 #include "tpkg/zip_reader.h"
@@ -21,6 +24,27 @@ std::string PackageExternsMismatch(const std::string& path) {
   return ExternModulesMismatch(records, RegenerateMetadata(records));
 }
 
+// torch 2.6 writes a `.pt2` through Python's zipfile and torch.export.load
+// reads it so: judged by zipfile's names and that loader's needs
+// (tpkg/export_program.h), not by the prefix folder torch's C++ reader needs.
+// A newer .pt2 (an `archive_format` record) is written by torch's own writer.
+bool IsZipfileExport(const std::string& path) {
+  try {
+    const ZipReader zip = ZipReader::Open(path, ZipReaderOptions{.strict = false});
+    return DetectFileKind(zip) == FileKind::kTorchExport && zip.Find("archive_format") == nullptr;
+  } catch (const Error&) {
+    return false;  // the strict check says why
+  }
+}
+
+std::vector<Error> ExportProblems(const std::string& path) {
+  std::vector<Error> problems;
+  const ZipReader zip = ZipReader::Open(path, ZipReaderOptions{.prefix_folder = false});
+  for (const std::string& line : ExportLoadProblems(zip))
+    problems.emplace_back(Errc::kUnsupported, path + ": " + line);
+  return problems;
+}
+
 }  // namespace
 
 int RunCheck(const Command& self, const Args& args) {
@@ -30,11 +54,14 @@ int RunCheck(const Command& self, const Args& args) {
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
   const std::string failed_save = WarnIfLastSaveFailed(path);
+  const bool zipfile_export = IsZipfileExport(path);
   ProgressLine progress("check", path);
-  std::vector<Error> problems = CheckArchive(path, progress.callback());
+  std::vector<Error> problems =
+      CheckArchive(path, ZipReaderOptions{.prefix_folder = !zipfile_export}, progress.callback());
   progress.Clear();
-  if (problems.empty()) problems = CheckTorchRecords(ZipReader::Open(path));
-  if (problems.empty()) {
+  if (problems.empty())
+    problems = zipfile_export ? ExportProblems(path) : CheckTorchRecords(ZipReader::Open(path));
+  if (problems.empty() && !zipfile_export) {
     if (std::string mismatch = PackageExternsMismatch(path); !mismatch.empty()) {
       problems.emplace_back(Errc::kPolicy, path + ": " + mismatch);
     }

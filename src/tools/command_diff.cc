@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "progress_line.h"
 #include "table.h"
 #include "tpkg/model_diff.h"
 
@@ -147,7 +148,9 @@ int RunDiff(const Command& self, const Args& args) {
   const ModelFile file_b = OpenModelFile(cmd.operands[1]);
   const ZipReader& a = *file_a.zip;
   const ZipReader& b = *file_b.zip;
-  const ModelDiff d = DiffModels(a, b);
+  ProgressLine progress("diff", cmd.operands[0] + " " + cmd.operands[1]);
+  const ModelDiff d = DiffModels(a, b, progress.callback());
+  progress.Clear();
   Output out;
   if (cmd.options.count("json"))
     out.Line(DiffJson(cmd.operands[0], cmd.operands[1], d).dump(2));

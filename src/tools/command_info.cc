@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "model_input.h"
+#include "progress_line.h"
 #include "tpkg/journal.h"
 #include "tpkg/model_report.h"
 
@@ -97,7 +98,9 @@ int RunInfo(const Command& self, const Args& args) {
   const std::string& path = cmd.operands[0];
   std::string failed = WarnIfLastSaveFailed(path);
   const ModelFile file = OpenModelFile(path);
-  const ModelReport report = InspectModel(*file.zip, file.kind);
+  ProgressLine progress("info", path);
+  const ModelReport report = InspectModel(*file.zip, file.kind, progress.callback());
+  progress.Clear();
   const SaveState save = ReadSaveState(path, std::move(failed));
   Output out;
   if (WantsJson(cmd)) {

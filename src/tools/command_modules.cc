@@ -18,10 +18,64 @@ Json ModulesJson(const ModelReport& r) {
                            {"needed_by", m.needed_by},
                            {"problem", m.problem.empty() ? Json() : Json(m.problem)}});
   }
+  Json operators;  // null: only a torch.export program calls operators
+  if (r.kind == FileKind::kTorchExport) {
+    operators = Json::array();
+    for (const ExportOperator& op : r.operators) {
+      operators.push_back(
+          Json{{"target", op.target},
+               {"namespace", op.ns},
+               {"registered_by", op.registered_by.empty() ? Json() : Json(op.registered_by)},
+               {"calls", op.calls},
+               {"problem", op.problem.empty() ? Json() : Json(op.problem)}});
+    }
+  }
   return Json{{"path", r.path},
               {"kind", FileKindName(r.kind)},
               {"modules", modules},
+              {"operators", operators},
               {"problems", r.problems}};
+}
+
+// "linear.default" for "torch.ops.aten.linear.default": the name within its namespace.
+std::string ShortName(const ExportOperator& op) {
+  for (const std::string& head : {"torch.ops." + op.ns + ".", op.ns + ".", "#" + op.ns + ":"}) {
+    if (op.target.starts_with(head) && op.target.size() > head.size())
+      return op.target.substr(head.size());
+  }
+  return op.target;
+}
+
+// One line a namespace, in first-use order: who registers it, then its
+// operators with their call counts; a line for each operator torch cannot resolve.
+void PrintOperators(Output& out, const ModelReport& r) {
+  if (r.operators.empty()) {
+    out.Line("operators: none (the program calls no operator)");
+    return;
+  }
+  out.Line("operators the program calls, by namespace (registered by):");
+  std::vector<std::string> namespaces;
+  for (const ExportOperator& op : r.operators) {
+    if (std::find(namespaces.begin(), namespaces.end(), op.ns) == namespaces.end())
+      namespaces.push_back(op.ns);
+  }
+  for (const std::string& ns : namespaces) {
+    std::string names, registrar;
+    for (const ExportOperator& op : r.operators) {
+      if (op.ns != ns) continue;
+      registrar = op.registered_by;
+      names += (names.empty() ? "" : ", ") + ShortName(op) +
+               (op.calls > 1 ? " x" + std::to_string(op.calls) : "");
+    }
+    const std::string who =
+        registrar.empty() ? "not torch: load the library that defines " + ns +
+                                ":: before torch.export.load"
+                          : registrar;
+    out.Line("  " + ns + " (" + who + "): " + names);
+  }
+  for (const ExportOperator& op : r.operators) {
+    if (!op.problem.empty()) out.Line("  problem: " + op.target + ": " + op.problem);
+  }
 }
 
 std::string Joined(const std::vector<std::string>& items) {
@@ -51,11 +105,8 @@ void PrintModules(Output& out, const ModelReport& r) {
     out.Line(line);
     if (!m.problem.empty()) out.Line(std::string(action_width, ' ') + "problem: " + m.problem);
   }
-  if (r.modules.empty()) {
-    out.Line(r.kind == FileKind::kTorchExport
-                 ? "(no Python modules: an exported program names operators)"
-                 : "(no modules)");
-  }
+  if (r.modules.empty()) out.Line("(no modules)");
+  if (r.kind == FileKind::kTorchExport) PrintOperators(out, r);
   for (const std::string& p : r.problems) out.Line("problem: " + p);
 }
 

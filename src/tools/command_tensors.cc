@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "progress_line.h"
 #include "table.h"
 #include "tpkg/model_tensors.h"
 
@@ -47,7 +48,9 @@ int RunTensors(const Command& self, const Args& args) {
   const ModelFile file = OpenModelFile(cmd.operands[0]);
   const ZipReader& zip = *file.zip;
   const FileKind kind = file.kind;
-  const std::vector<ModelTensor> tensors = ModelTensors(zip);
+  ProgressLine progress("tensors", cmd.operands[0]);
+  const std::vector<ModelTensor> tensors = ModelTensors(zip, progress.callback());
+  progress.Clear();
   Output out;
   if (cmd.options.count("json")) {
     nlohmann::ordered_json doc = {{"file", cmd.operands[0]},

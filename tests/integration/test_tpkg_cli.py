@@ -377,3 +377,46 @@ def test_cat_onto_a_full_disk_is_an_error(tpkg_bin, corpus_dir):
                                 stdout=full, stderr=subprocess.PIPE, timeout=60)
     assert result.returncode == 1
     assert result.stderr.decode() == "tpkg: cannot write to standard output: No space left on device\n"
+
+
+# Every command that reads a file, with where its FILE operands go.
+FILE_COMMANDS = {
+    "ls": lambda f, tmp: [f], "cat": lambda f, tmp: [f, ".data/version"],
+    "repack": lambda f, tmp: [f, tmp / "out.pt"], "edits": lambda f, tmp: [f],
+    "info": lambda f, tmp: [f], "modules": lambda f, tmp: [f], "deps": lambda f, tmp: [f],
+    "tree": lambda f, tmp: [f], "pickles": lambda f, tmp: [f], "tensors": lambda f, tmp: [f],
+    "diff": lambda f, tmp: [f, f],
+}
+
+
+@pytest.mark.parametrize("command", sorted(FILE_COMMANDS) + ["check", "scan"])
+@pytest.mark.parametrize("case", ["missing", "not_a_zip", "truncated", "folder"])
+def test_every_command_fails_on_bad_input_in_one_line(tpkg_bin, corpus_dir, tmp_path, command,
+                                                      case):
+    (tmp_path / "text.pt").write_text("hello, I am not a zip archive at all\n")
+    (tmp_path / "folder").mkdir()
+    bad = {"missing": tmp_path / "missing.pt", "not_a_zip": tmp_path / "text.pt",
+           "truncated": corrupt_copy(corpus_dir, tmp_path), "folder": tmp_path / "folder"}[case]
+    if command == "check":  # its report is its output: one problem line on stdout
+        result = run(tpkg_bin, "check", bad)
+        assert result.returncode == 1 and result.stdout.count(b"\n") == 1, result.stdout
+        return
+    if command == "scan":  # never "clean" for what it could not read (tpkg scan's exit 2)
+        result = run(tpkg_bin, "scan", bad)
+        if case != "folder":  # a folder is walked for model files: an empty one is clean
+            assert result.returncode == 2 and b"could not be read" in result.stdout, result
+        return
+    result = run(tpkg_bin, command, *FILE_COMMANDS[command](bad, tmp_path))
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tpkg: ") and str(bad) in lines[0], lines
+    assert not (tmp_path / "out.pt").exists()
+
+
+@pytest.mark.parametrize("command", sorted(FILE_COMMANDS) + ["check", "scan", "help"])
+def test_every_command_refuses_an_unknown_option_with_a_usage_line(tpkg_bin, corpus_dir, command):
+    result = run(tpkg_bin, command, "--no-such-option", corpus_dir / "pkg_model_numpy.pt")
+    assert result.returncode == 2, result
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("tpkg: ") and lines[1].startswith("usage: tpkg ")
+    assert result.stdout == b""

@@ -89,3 +89,28 @@ def test_progress_of_a_big_archive_with_the_default_delay(tpkg_bin, make_archive
     assert b"tpkg: check " in terminal and b"GiB of 8.0 GiB)" in terminal, terminal
     assert terminal.endswith(ERASE)
     assert stdout.startswith(str(archive).encode() + b": ok")
+
+
+@pytest.mark.parametrize("command", ["info", "tensors", "diff"])
+def test_inspection_progress_shows_on_a_terminal_and_is_erased(tpkg_bin, corpus_dir, tmp_path,
+                                                               command):
+    # info, tensors and diff read the pickles (and a package's sources): their progress counts
+    # those bytes. A delay of 0 shows the line at once, so a corpus package is enough.
+    package = corpus_dir / "pkg_model_numpy.pt"
+    args = [package, package] if command == "diff" else [package]
+    status, stdout, terminal = run_on_terminal(tmp_path, tpkg_bin, command, *args, delay_ms=0)
+    assert status == 0, terminal
+    assert b"\rtpkg: " + command.encode() + b" " in terminal, terminal
+    assert b"100% (" in terminal, terminal
+    assert terminal.endswith(ERASE), terminal
+    assert b"\r" not in stdout and b"100%" not in stdout
+    quiet = subprocess.run([tpkg_bin, command, *args], capture_output=True)
+    assert quiet.returncode == 0 and quiet.stdout == stdout  # the same result without a terminal
+    assert quiet.stderr == b""
+
+
+def test_inspection_of_a_small_file_shows_no_progress(tpkg_bin, corpus_dir, tmp_path):
+    for command in ("info", "tensors"):
+        status, _, terminal = run_on_terminal(tmp_path, tpkg_bin, command,
+                                              corpus_dir / "pkg_model_numpy.pt")
+        assert status == 0 and terminal == b"", (command, terminal)

@@ -12,6 +12,7 @@
 #include "json_lite.h"
 #include "torch2_archives.h"
 #include "tpkg/error.h"
+#include "tpkg/export_program.h"
 #include "tpkg/file_structure.h"
 #include "tpkg/glob.h"
 #include "tpkg/model_file.h"
@@ -201,10 +202,29 @@ TEST(ModelReportTest, TorchScriptModulesAreItsCodeRecords) {
   EXPECT_FALSE(r.serialization_id.empty());
 }
 
-TEST(ModelReportTest, ExportedProgramHasNoModules) {
+TEST(ModelReportTest, ExportedProgramNamesItsOperatorsAndTheModulesOfItsWeights) {
   const ModelFile file = OpenModelFile(testing::Torch2Path("exported.pt2"));
   const ModelReport r = InspectModel(*file.zip, file.kind);
-  EXPECT_TRUE(r.modules.empty());
+  // What torch.load imports for the nested torch.save files (pickles' globals).
+  std::vector<std::string> modules;
+  for (const ModuleInfo& m : r.modules) {
+    modules.push_back(m.name);
+    EXPECT_EQ(m.action, "extern");
+    EXPECT_EQ(m.needed_by.front(), "serialized_state_dict.pt/data.pkl");
+  }
+  EXPECT_EQ(modules, (std::vector<std::string>{"torch._utils", "torch", "collections"}));
+  // TwoLayers.forward: l1(relu(l0(x))) * scale, as torch 2.6 exported it.
+  std::vector<std::pair<std::string, uint64_t>> operators;
+  for (const ExportOperator& op : r.operators) {
+    operators.emplace_back(op.target, op.calls);
+    EXPECT_EQ(op.ns, "aten");
+    EXPECT_EQ(op.registered_by, "torch");
+    EXPECT_EQ(op.problem, "");
+  }
+  EXPECT_EQ(operators, (std::vector<std::pair<std::string, uint64_t>>{
+                           {"torch.ops.aten.linear.default", 2},
+                           {"torch.ops.aten.relu.default", 1},
+                           {"torch.ops.aten.mul.Tensor", 1}}));
   EXPECT_EQ(r.prefix, "");
   EXPECT_EQ(r.records, 5u);
   EXPECT_FALSE(r.format_version.empty());
@@ -213,6 +233,53 @@ TEST(ModelReportTest, ExportedProgramHasNoModules) {
   EXPECT_EQ(r.storages, 5u);
   EXPECT_EQ(r.storage_bytes, (12u + 4 + 8 + 2 + 2) * 4);
   EXPECT_TRUE(r.problems.empty());
+}
+
+TEST(ExportOperatorsTest, NestedGraphsOperatorArgumentsAndTargetsTorchCannotResolve) {
+  const std::string program = R"({"graph_module": {"graph": {"nodes": [
+      {"target": "torch.ops.aten.add.Tensor", "inputs": []},
+      {"target": "torch.ops.higher_order.cond", "inputs": [
+        {"name": "true_fn", "arg": {"as_graph": {"name": "g", "graph": {"nodes": [
+          {"target": "torch.ops.aten.relu.default"},
+          {"target": "torch.ops.aten.add.Tensor"}]}}}}]},
+      {"target": "torch.ops.higher_order.auto_functionalized", "inputs": [
+        {"name": "_op", "arg": {"as_operator": "torch.ops.mylib.foo.default"}}]},
+      {"target": "_operator.add"}, {"target": "torch.sym_max"},
+      {"target": "math.ceil"}, {"target": "#myext:op"},
+      {"target": "torch.ops.torchvision.nms.default"}]}}})";
+  const std::vector<ExportOperator> ops = ExportOperatorsOf(program);
+  std::map<std::string, ExportOperator> by_target;
+  for (const ExportOperator& op : ops) by_target[op.target] = op;
+  ASSERT_EQ(ops.size(), 10u);
+  EXPECT_EQ(ops.front().target, "torch.ops.aten.add.Tensor");
+  EXPECT_EQ(by_target["torch.ops.aten.add.Tensor"].calls, 2u);
+  EXPECT_EQ(by_target["torch.ops.aten.relu.default"].calls, 1u);
+  EXPECT_EQ(by_target["torch.ops.higher_order.cond"].registered_by, "torch");
+  EXPECT_EQ(by_target["torch.ops.mylib.foo.default"].ns, "mylib");
+  EXPECT_EQ(by_target["torch.ops.mylib.foo.default"].registered_by, "");
+  EXPECT_EQ(by_target["_operator.add"].registered_by, "python");
+  EXPECT_EQ(by_target["torch.sym_max"].ns, "torch");
+  EXPECT_EQ(by_target["torch.ops.torchvision.nms.default"].registered_by, "torchvision");
+  EXPECT_EQ(by_target["#myext:op"].ns, "myext");
+  EXPECT_EQ(by_target["#myext:op"].problem, "");
+  EXPECT_NE(by_target["math.ceil"].problem, "");
+  for (const ExportOperator& op : ops)
+    if (op.target != "math.ceil") EXPECT_EQ(op.problem, "") << op.target;
+}
+
+TEST(ExportOperatorsTest, BadOrDeeplyNestedJsonIsAnErrorOrWalkedWithoutRecursion) {
+  EXPECT_THROW(ExportOperatorsOf("{\"nodes\": ["), Error);
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "[";
+  deep += R"({"nodes": [{"target": "torch.ops.aten.neg.default"}]})";
+  for (int i = 0; i < 100000; ++i) deep += "]";
+  try {
+    const std::vector<ExportOperator> ops = ExportOperatorsOf(deep);
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_EQ(ops[0].target, "torch.ops.aten.neg.default");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);  // a parser's depth limit: refused, not a crash
+  }
 }
 
 TEST(DependencyPathsTest, EveryPathFromARootCyclesCut) {

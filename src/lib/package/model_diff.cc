@@ -48,9 +48,18 @@ std::vector<std::string> ChangedFields(const ModelTensor& x, const ModelTensor& 
   return fields;
 }
 
-void DiffTensors(const ZipReader& a, const ZipReader& b, ModelDiff& d) {
-  const std::vector<ModelTensor> old_tensors = ModelTensors(a);
-  const std::vector<ModelTensor> new_tensors = ModelTensors(b);
+void DiffTensors(const ZipReader& a, const ZipReader& b, ModelDiff& d,
+                 const ProgressCallback& progress) {
+  // One progress over both walks: A's bytes, then B's.
+  const uint64_t work_a = progress ? ModelTensorsWork(a) : 0;
+  const uint64_t total = progress ? work_a + ModelTensorsWork(b) : 0;
+  ProgressCallback first, second;
+  if (progress) {
+    first = [&](uint64_t done, uint64_t) { progress(done, total); };
+    second = [&](uint64_t done, uint64_t) { progress(work_a + done, total); };
+  }
+  const std::vector<ModelTensor> old_tensors = ModelTensors(a, first);
+  const std::vector<ModelTensor> new_tensors = ModelTensors(b, second);
   auto key = [](const ModelTensor& t) { return t.pickle + '\n' + t.tensor.path; };
   std::unordered_map<std::string, const ModelTensor*> old_by_key;
   std::unordered_map<std::string, const ModelTensor*> new_by_key;
@@ -86,13 +95,14 @@ std::vector<std::pair<std::string, std::string>> ModuleActions(const ZipReader& 
   return out;
 }
 
-ModelDiff DiffModels(const ZipReader& before, const ZipReader& after) {
+ModelDiff DiffModels(const ZipReader& before, const ZipReader& after,
+                     const ProgressCallback& progress) {
   ModelDiff d;
   d.before_kind = DetectFileKind(before);
   d.after_kind = DetectFileKind(after);
   DiffRecords(before, after, d);
   DiffModules(before, after, d);
-  DiffTensors(before, after, d);
+  DiffTensors(before, after, d, progress);
   return d;
 }
 

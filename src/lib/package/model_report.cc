@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/export_program.h"
 #include "tpkg/metadata.h"
 #include "tpkg/model_tensors.h"
 
@@ -32,6 +33,18 @@ std::string Lower(std::string_view text) {
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+// InspectModel()'s progress: bytes of the records analysed, step by step.
+struct AnalysisProgress {
+  const ProgressCallback& callback;
+  uint64_t total = 0;
+  uint64_t done = 0;
+  void Add(uint64_t bytes) {
+    if (!callback) return;
+    done = std::min(done + bytes, total);
+    callback(done, total);
+  }
+};
 
 // Pickles the loader reads: `.pkl` records outside torch's own folders
 // (`.data/` holds TorchScript's copies inside packages; `code/` debug info).
@@ -64,7 +77,7 @@ std::string CodeRecordOf(const ZipReader& zip, const std::string& name) {
   return zip.Find(path + ".py") ? path + ".py" : "";
 }
 
-void ScanPickles(const ZipReader& zip, ModelReport& report) {
+void ScanPickles(const ZipReader& zip, ModelReport& report, AnalysisProgress& progress) {
   std::unordered_set<std::string> seen_storages;
   for (const ZipEntry& e : zip.entries()) {
     if (!IsPickleRecord(e)) continue;
@@ -92,24 +105,60 @@ void ScanPickles(const ZipReader& zip, ModelReport& report) {
       report.problems.push_back(e.name + ": cannot be scanned: " + info.error);
     }
     report.pickles.push_back(std::move(info));
+    progress.Add(e.size);
   }
 }
 
 // torch.export (.pt2): the weights are torch.save files nested as records,
 // whose storages ModelTensors() reads; count those (the archive itself has
 // no pickle of its own).
-void CountNestedStorages(const ZipReader& zip, ModelReport& report) {
+void CountNestedStorages(const ZipReader& zip, ModelReport& report, AnalysisProgress& progress) {
   std::unordered_set<std::string> seen;
+  ProgressCallback step;
+  if (progress.callback) {
+    const uint64_t base = progress.done;
+    step = [&progress, base](uint64_t done, uint64_t) { progress.Add(base + done - progress.done); };
+  }
   try {
-    for (const ModelTensor& t : ModelTensors(zip)) {
+    for (const ModelTensor& t : ModelTensors(zip, step)) {
       if (!seen.insert(t.storage_record).second) continue;
       ++report.storages;
       report.storage_bytes += t.record_size;
     }
   } catch (const Error& failure) {
-    if (failure.code() != Errc::kCorrupt) throw;
+    if (failure.code() != Errc::kCorrupt && failure.code() != Errc::kUnsupported) throw;
     report.problems.push_back(std::string("weights cannot be read: ") + failure.what());
   }
+}
+
+// torch.export: the pickles of the nested torch.save files torch.export.load
+// reads (state dict, constants, example inputs), named below their record.
+std::vector<PickleInfo> NestedPickles(const ZipReader& zip, ModelReport& report,
+                                      AnalysisProgress& progress) {
+  std::vector<PickleInfo> out;
+  for (const std::string& record : ExportNestedArchives(zip)) {
+    if (const ZipEntry* e = zip.Find(record)) progress.Add(e->size);
+    try {
+      const ZipReader nested = OpenNestedZip(zip, record);
+      for (const ModelPickle& pickle : ModelPickles(nested, DetectFileKind(nested))) {
+        const ZipEntry* entry = nested.Find(pickle.record);
+        if (entry == nullptr) continue;
+        PickleInfo info;
+        info.record = record + "/" + pickle.record;
+        PickleScan scan = ScanPickle(ReadForAnalysis(nested, *entry));
+        info.protocol = scan.protocol;
+        info.globals = std::move(scan.globals);
+        out.push_back(std::move(info));
+      }
+    } catch (const Error& failure) {
+      if (failure.code() != Errc::kCorrupt && failure.code() != Errc::kUnsupported) throw;
+      // The weights' own failure is already a problem (CountNestedStorages).
+      const std::string said = std::string("weights cannot be read: ") + failure.what();
+      if (std::find(report.problems.begin(), report.problems.end(), said) == report.problems.end())
+        report.problems.push_back(record + ": cannot be scanned: " + failure.what());
+    }
+  }
+  return out;
 }
 
 void AddPackageModules(const ZipReader& zip, ModelReport& report) {
@@ -145,10 +194,11 @@ void AddPackageModules(const ZipReader& zip, ModelReport& report) {
     report.problems.push_back(mismatch);
 }
 
-// torch.save and TorchScript: the modules the pickles' globals name.
-void AddPickleModules(const ZipReader& zip, ModelReport& report) {
+// torch.save, TorchScript and torch.export: the modules the pickles' globals name.
+void AddPickleModules(const ZipReader& zip, const std::vector<PickleInfo>& pickles,
+                      ModelReport& report) {
   std::unordered_map<std::string, size_t> index;
-  for (const PickleInfo& pickle : report.pickles) {
+  for (const PickleInfo& pickle : pickles) {
     for (const PickleGlobal& global : pickle.globals) {
       auto [it, added] = index.emplace(global.module, report.modules.size());
       if (added) {
@@ -195,12 +245,35 @@ std::vector<std::string> SplitProblemLines(std::string_view text) {
   return lines;
 }
 
-ModelReport InspectModel(const ZipReader& zip, FileKind kind) {
+namespace {
+
+// What InspectModel() reads, in bytes: the pickles, a package's sources
+// (the metadata), a torch.export archive's nested files (twice: tensors,
+// then pickles) and program.
+uint64_t AnalysisWork(const ZipReader& zip, FileKind kind) {
+  uint64_t total = 0;
+  for (const ZipEntry& e : zip.entries()) {
+    if (IsPickleRecord(e) ||
+        (kind == FileKind::kTorchPackage && !e.is_directory() && e.name.ends_with(".py")))
+      total += e.size;
+  }
+  if (kind == FileKind::kTorchExport) {
+    total += ModelTensorsWork(zip);
+    for (const std::string& record : ExportNestedArchives(zip)) total += zip.Find(record)->size;
+    if (const ZipEntry* program = zip.Find(kExportProgramRecord)) total += program->size;
+  }
+  return total;
+}
+
+}  // namespace
+
+ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCallback& callback) {
+  AnalysisProgress progress{callback, callback ? AnalysisWork(zip, kind) : 0};
   ModelReport report;
   report.path = zip.path();
   report.kind = kind;
   report.file_size = zip.file_size();
-  if (kind != FileKind::kTorchExport) report.prefix = zip.prefix();
+  report.prefix = zip.prefix();
   for (const ZipEntry& e : zip.entries()) {
     if (e.is_directory()) continue;
     ++report.records;
@@ -210,13 +283,23 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind) {
       RecordText(zip, kind == FileKind::kTorchPackage ? ".data/version" : "version");
   report.python_version = RecordText(zip, ".data/python_version");
   report.serialization_id = RecordText(zip, ".data/serialization_id");
-  ScanPickles(zip, report);
-  if (kind == FileKind::kTorchExport) CountNestedStorages(zip, report);
+  ScanPickles(zip, report, progress);
   if (kind == FileKind::kTorchPackage) {
     AddPackageModules(zip, report);
+    progress.Add(progress.total);
   } else if (kind == FileKind::kTorchScript || kind == FileKind::kTorchSave) {
-    AddPickleModules(zip, report);
+    AddPickleModules(zip, report.pickles, report);
+  } else if (kind == FileKind::kTorchExport) {
+    CountNestedStorages(zip, report, progress);
+    AddPickleModules(zip, NestedPickles(zip, report, progress), report);
+    try {
+      report.operators = ExportOperators(zip);
+    } catch (const Error& failure) {
+      if (failure.code() != Errc::kCorrupt && failure.code() != Errc::kUnsupported) throw;
+      report.problems.push_back(std::string("the program cannot be read: ") + failure.what());
+    }
   }
+  progress.Add(progress.total);
   return report;
 }
 

@@ -1,21 +1,13 @@
 // model_tensors.cc: the pickles of each model file kind and their tensors (tpkg/model_tensors.h).
 #include "tpkg/model_tensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <optional>
 #include <unordered_set>
 
 #include "tpkg/error.h"
+#include "tpkg/export_program.h"
 #include "tpkg/metadata.h"
-#include "tpkg/file_io.h"
-#include "tpkg/scoped_fd.h"
 
 namespace tpkg {
 namespace {
@@ -104,28 +96,17 @@ std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle
 }
 
 // torch 2.6's torch.export.save keeps the weights as torch.save files nested
-// as records; they are read from memory (a memfd), never from a temporary file.
+// as records (tpkg/export_program.h reads them from memory).
 constexpr std::array<std::string_view, 2> kExportWeights = {"serialized_state_dict.pt",
                                                             "serialized_constants.pt"};
 
 std::vector<ModelTensor> NestedSaveTensors(const ZipReader& zip, std::string_view record) {
-  const ZipEntry* entry = zip.Find(record);
-  if (entry == nullptr) return {};
-  const std::string bytes = zip.ReadAll(*entry);
-  ScopedFd fd(::memfd_create("tpkg-nested", MFD_CLOEXEC));
-  if (!fd) ThrowSystemError("cannot hold " + std::string(record) + " in memory", errno);
-  WriteAll(fd.get(), std::span<const char>(bytes.data(), bytes.size()), record);
-  std::optional<ZipReader> nested;
-  try {
-    nested = ZipReader::Open("/proc/self/fd/" + std::to_string(fd.get()));
-  } catch (const Error& e) {
-    throw Error(e.code(),
-                zip.path() + ": " + std::string(record) + " is no torch.save file: " + e.what());
-  }
+  if (zip.Find(record) == nullptr) return {};
+  const ZipReader nested = OpenNestedZip(zip, record);
   std::vector<ModelTensor> out;
   const std::string folder = std::string(record) + "/";
-  for (const ModelPickle& pickle : ModelPickles(*nested, DetectFileKind(*nested))) {
-    for (ModelTensor& t : PickleTensorsOf(*nested, pickle)) {
+  for (const ModelPickle& pickle : ModelPickles(nested, DetectFileKind(nested))) {
+    for (ModelTensor& t : PickleTensorsOf(nested, pickle)) {
       t.pickle = folder + t.pickle;
       t.storage_record = folder + t.storage_record;
       out.push_back(std::move(t));
@@ -134,14 +115,52 @@ std::vector<ModelTensor> NestedSaveTensors(const ZipReader& zip, std::string_vie
   return out;
 }
 
-std::vector<ModelTensor> ModelTensors(const ZipReader& zip) {
+namespace {
+
+// The records ModelTensors() reads, in reading order.
+std::vector<const ZipEntry*> TensorWork(const ZipReader& zip, FileKind kind) {
+  std::vector<const ZipEntry*> out;
+  if (kind == FileKind::kTorchExport) {
+    for (std::string_view record : kExportWeights)
+      if (const ZipEntry* e = zip.Find(record)) out.push_back(e);
+    return out;
+  }
+  for (const ModelPickle& pickle : ModelPickles(zip, kind))
+    if (const ZipEntry* e = zip.Find(pickle.record)) out.push_back(e);
+  return out;
+}
+
+uint64_t SizeOf(const std::vector<const ZipEntry*>& entries) {
+  uint64_t total = 0;
+  for (const ZipEntry* e : entries) total += e->size;
+  return total;
+}
+
+}  // namespace
+
+uint64_t ModelTensorsWork(const ZipReader& zip) {
+  return SizeOf(TensorWork(zip, DetectFileKind(zip)));
+}
+
+std::vector<ModelTensor> ModelTensors(const ZipReader& zip, const ProgressCallback& progress) {
   std::vector<ModelTensor> out;
   const FileKind kind = DetectFileKind(zip);
+  const uint64_t total = progress ? SizeOf(TensorWork(zip, kind)) : 0;
+  uint64_t done = 0;
+  const auto step = [&](std::string_view record) {
+    if (!progress) return;
+    if (const ZipEntry* e = zip.Find(record)) done = std::min(done + e->size, total);
+    ReportProgress(progress, done, total);
+  };
   if (kind == FileKind::kTorchExport) {
+    // Weights tpkg does not read are said, never taken for "no tensors".
+    if (std::string unread = UnreadExportWeights(zip); !unread.empty())
+      throw Error(Errc::kUnsupported, zip.path() + ": " + unread);
     for (std::string_view record : kExportWeights) {
       std::vector<ModelTensor> some = NestedSaveTensors(zip, record);
       out.insert(out.end(), std::make_move_iterator(some.begin()),
                  std::make_move_iterator(some.end()));
+      step(record);
     }
     return out;
   }
@@ -149,6 +168,7 @@ std::vector<ModelTensor> ModelTensors(const ZipReader& zip) {
     std::vector<ModelTensor> some = PickleTensorsOf(zip, pickle);
     out.insert(out.end(), std::make_move_iterator(some.begin()),
                std::make_move_iterator(some.end()));
+    step(pickle.record);
   }
   return out;
 }

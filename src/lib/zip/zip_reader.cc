@@ -111,7 +111,10 @@ void CheckReadable(const std::vector<ZipEntry>& entries, Problems& problems) {
 
 // Torch takes the prefix folder from the first central-directory name, up to
 // its first '/', and requires every name to start with it (doc/format.md §2.1).
-std::string FindPrefix(const std::vector<ZipEntry>& entries, bool strict, Problems& problems) {
+std::string FindPrefix(const std::vector<ZipEntry>& entries, ZipReaderOptions options,
+                       Problems& problems) {
+  if (!options.prefix_folder) return {};  // Python's zipfile: full names
+  const bool strict = options.strict;
   const std::string& first = entries.front().full_name;
   const size_t slash = first.find('/');
   if (slash != std::string::npos) return first.substr(0, slash);
@@ -227,8 +230,10 @@ void ShadowOutsiders(std::vector<ZipEntry>& entries) {
   for (ZipEntry& e : entries) e.shadowed = e.shadowed || e.outside_prefix;
 }
 
-void Load(ArchiveState* impl, const std::string& path, bool strict, bool defer,
+void Load(ArchiveState* impl, const std::string& path, ZipReaderOptions options,
           Problems& problems) {
+  const bool strict = options.strict;
+  const bool defer = options.defer_record_checks;
   impl->path = path;
   impl->fd = OpenReadOnly(path);
   const int fd = impl->fd.get();
@@ -238,7 +243,7 @@ void Load(ArchiveState* impl, const std::string& path, bool strict, bool defer,
   impl->entries =
       ParseCentralDirectory(ReadCentralDirectory(fd, cd, problems), cd.count, strict, problems);
   CheckReadable(impl->entries, problems);
-  impl->prefix = FindPrefix(impl->entries, strict, problems);
+  impl->prefix = FindPrefix(impl->entries, options, problems);
   AssignNames(impl->entries, impl->prefix, strict, problems);
   const std::vector<uint32_t> by_offset = SortByOffset(impl->entries);
   if (defer) {
@@ -307,7 +312,7 @@ struct ZipReader::Impl : ArchiveState {};
 ZipReader ZipReader::Open(const std::string& path, ZipReaderOptions options) {
   Problems problems(path, Problems::Mode::kThrowFirst);
   auto impl = std::make_unique<Impl>();
-  Load(impl.get(), path, options.strict, options.defer_record_checks, problems);
+  Load(impl.get(), path, options, problems);
   return ZipReader(std::move(impl));
 }
 
@@ -339,10 +344,17 @@ const ZipEntry* ZipReader::Find(std::string_view record) const {
 }
 
 std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress) {
+  return CheckArchive(path, ZipReaderOptions{}, progress);
+}
+
+std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
+                                const ProgressCallback& progress) {
   Problems problems(path, Problems::Mode::kCollect);
+  options.strict = true;
   try {
     auto impl = std::make_unique<ZipReader::Impl>();
-    Load(impl.get(), path, /*strict=*/true, /*defer=*/false, problems);
+    options.defer_record_checks = false;  // CheckArchive is always eager
+    Load(impl.get(), path, options, problems);
     CheckRecordData(ZipReader(std::move(impl)), problems, progress);
   } catch (const Error& e) {
     problems.Add(e);
