@@ -65,7 +65,7 @@ void ReadSegments(const ZipReader& zip, const ZipEntry& base, int data_fd,
   for (const Segment& seg : segments) {
     std::span<char> part = out.subspan(seg.pos - offset, seg.len);
     if (seg.archive) {
-      if (PreadFull(zip.fd(), part, base.data_offset + seg.pos, zip.path()) != part.size())
+      if (PreadFull(zip.fd(), part, zip.DataOffset(base) + seg.pos, zip.path()) != part.size())
         throw Error(Errc::kCorrupt, "'" + zip.path() + "' ends inside record '" + base.name + "'");
     } else {
       // Short only when a truncate raced the read: what is gone reads as zeros.
