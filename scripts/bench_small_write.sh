@@ -41,18 +41,9 @@ trap cleanup EXIT
 
 wait_mounted() { for _ in $(seq 500); do grep -q " $1 " /proc/mounts && return 0; sleep 0.01; done; return 1; }
 
-# The corpus package with `.data/0.storage` replaced by SIZE_MIB MiB of a
-# repeated random MiB (stored, not sparse, not zeros).
-/usr/bin/python3 - "$work/storage.bin" "$SIZE_MIB" <<'PY'
-import os, sys
-block = os.urandom(1 << 20)
-with open(sys.argv[1], "wb") as f:
-    for _ in range(int(sys.argv[2])):
-        f.write(block)
-PY
-cp "$CORPUS/pkg_model_numpy.pt" "$work/model.pt"
-chmod 644 "$work/model.pt"
-"$EDIT" "$work/model.pt" put-file .data/0.storage "$work/storage.bin" >/dev/null
+# shellcheck source=bench/storage_package.sh
+. "$(dirname "$0")/bench/storage_package.sh"
+make_storage_package "$work" "$SIZE_MIB"
 mv "$work/storage.bin" "$work/native.storage"
 sync
 offset=$(( SIZE_MIB * 1024 * 1024 / 2 + 12 ))

@@ -38,18 +38,9 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 wait_mounted() { for _ in $(seq 500); do grep -q " $1 " /proc/mounts && return 0; sleep 0.01; done; return 1; }
 
-# The corpus package with `.data/0.storage` replaced by SIZE_MIB MiB of a
-# repeated random MiB (not sparse, not zeros).
-/usr/bin/python3 - "$work/storage.bin" "$SIZE_MIB" <<'PY'
-import os, sys
-block = os.urandom(1 << 20)
-with open(sys.argv[1], "wb") as f:
-    for _ in range(int(sys.argv[2])):
-        f.write(block)
-PY
-cp "$CORPUS/pkg_model_numpy.pt" "$work/model.pt"
-chmod 644 "$work/model.pt"  # whatever the corpus's mode, the copy must be writable
-"$EDIT" "$work/model.pt" put-file .data/0.storage "$work/storage.bin" >/dev/null
+# shellcheck source=bench/storage_package.sh
+. "$(dirname "$0")/bench/storage_package.sh"
+make_storage_package "$work" "$SIZE_MIB"
 rm "$work/storage.bin"
 sync -f "$work/model.pt"
 size=$(stat -c %s "$work/model.pt")

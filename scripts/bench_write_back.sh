@@ -39,16 +39,11 @@ trap cleanup EXIT
 seconds() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# shellcheck source=bench/storage_package.sh
+. "$(dirname "$0")/bench/storage_package.sh"
+
 make_package() {  # DIR -> DIR/model.pt
-  /usr/bin/python3 - "$1/storage.bin" "$SIZE_MIB" <<'PY'
-import os, sys
-block = os.urandom(1 << 20)
-with open(sys.argv[1], "wb") as f:
-    for _ in range(int(sys.argv[2])):
-        f.write(block)
-PY
-  cp "$CORPUS/pkg_model_numpy.pt" "$1/model.pt"
-  "$EDIT" "$1/model.pt" put-file .data/0.storage "$1/storage.bin" >/dev/null
+  make_storage_package "$1" "$SIZE_MIB"
   rm "$1/storage.bin"
   sync -f "$1/model.pt"
 }
