@@ -8,6 +8,9 @@
 // bytes), under `prefix` as the new prefix folder; ZIP directory entries
 // (`dir/`, written by zip tools, never by torch) are dropped. A torch-written
 // archive repacked under its own prefix comes out byte for byte identical.
+// Each record's data is verified (its CRC-32, and that it inflates) before it
+// is copied: a damaged record fails the repack, naming it, rather than be
+// copied into a file that looks freshly written.
 //
 // `out_path` is replaced atomically (a temporary file beside it, fsync,
 // rename): readers see the old file or the complete new one; on any failure

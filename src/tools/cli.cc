@@ -45,7 +45,8 @@ const std::vector<Command>& Commands() {
        RunCheck},
       {"repack", "repack [--prefix NAME] [--json] IN OUT",
        "Rewrite IN as OUT through the torch-compatible writer, copying every record raw "
-       "(never decoded). Directory entries are dropped, since torch never writes them. OUT is "
+       "(never re-encoded) once its bytes match its CRC-32: a damaged record fails the repack. "
+       "Directory entries are dropped, since torch never writes them. OUT is "
        "replaced atomically: a failure leaves it as it was. Prints nothing on success, or with "
        "--json what was written.",
        RunRepack},

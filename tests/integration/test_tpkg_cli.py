@@ -209,6 +209,24 @@ def test_a_failed_repack_leaves_out_untouched(tpkg_bin, corpus_dir, tmp_path):
     assert os.listdir(tmp_path) == ["out.pt"]  # no temporary file left behind
 
 
+def test_repack_refuses_a_record_whose_bytes_do_not_match_its_crc(tpkg_bin, corpus_dir, tmp_path):
+    data = bytearray((corpus_dir / "pkg_minimal_text_only.pt").read_bytes())
+    with zipfile.ZipFile(corpus_dir / "pkg_minimal_text_only.pt") as z:
+        info = z.getinfo("pkg_minimal_text_only/notes/readme.txt")
+        text = z.read(info)
+    # Stored: the record's bytes follow its local header (whose extra field may differ).
+    data[data.index(text, info.header_offset)] ^= 0x01  # same size, wrong CRC-32
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "out.pt"
+    result = run(tpkg_bin, "repack", damaged, out)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert err.startswith("tpkg: ") and err.count("\n") == 1, err
+    assert "notes/readme.txt" in err and "CRC" in err, err
+    assert os.listdir(tmp_path) == ["damaged.pt"]
+
+
 # ------------------------------------------------------------------ interop with real torch
 
 LOAD_MODEL = textwrap.dedent("""

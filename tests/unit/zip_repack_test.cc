@@ -99,5 +99,23 @@ TEST(ZipRepackTest, AFailureLeavesTheDestinationUntouched) {
   EXPECT_EQ(left, (std::vector<std::string>{"in.pt", "out.pt"})) << "no temporary file is left";
 }
 
+TEST(ZipRepackTest, ARecordWhoseBytesDoNotMatchItsCrcFailsTheRepack) {
+  TempDir dir;
+  std::string bytes = BuildArchive("in", {{"a.txt", "hello, world"}, {"b.txt", "fine"}});
+  const size_t at = bytes.find("hello, world");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = 'j';  // same size, wrong CRC-32
+  const ZipReader src = ZipReader::Open(dir.Write("in.pt", bytes));
+  const std::string out = dir.Path("out.pt");
+  try {
+    RepackArchive(src, out, src.prefix());
+    FAIL() << "a record with a wrong CRC-32 was copied";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("in/a.txt"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(FilesIn(dir.Path("")), (std::vector<std::string>{"in.pt"})) << "nothing is written";
+}
+
 }  // namespace
 }  // namespace tpkg

@@ -2,11 +2,26 @@
 
 #include <fcntl.h>
 
+#include <vector>
+
 #include "base/atomic_file.h"
 #include "tpkg/zip_writer.h"
 #include "zip/fd_sink.h"
 
 namespace tpkg {
+namespace {
+
+// Reads `entry` through RecordStream, which throws kCorrupt naming the record
+// when its bytes do not match its CRC-32 (or do not inflate): a raw copy would
+// carry the damage into a new file that looks freshly written. The copy that
+// follows reads the same bytes again from the page cache.
+void VerifyRecordData(const ZipReader& src, const ZipEntry& entry, std::vector<char>& buffer) {
+  RecordStream in(src, entry);
+  while (in.Read(buffer) != 0) {
+  }
+}
+
+}  // namespace
 
 uint64_t RepackArchive(const ZipReader& src, const std::string& out_path,
                        const std::string& prefix, const ProgressCallback& progress) {
@@ -20,11 +35,13 @@ uint64_t RepackArchive(const ZipReader& src, const std::string& out_path,
     if (!e.is_directory()) total += e.compressed_size;
   uint64_t done = 0;
   uint64_t size = 0;
+  std::vector<char> buffer(256 * 1024);
   {
     // The sink borrows out's descriptor, which Commit() closes.
     ZipWriter writer = ZipWriter::ToSink(std::make_unique<FdSink>(out.fd(), out_path), prefix);
     for (const ZipEntry& e : src.entries()) {
       if (e.is_directory()) continue;
+      VerifyRecordData(src, e, buffer);
       writer.CopyRawRecord(src, e);
       done += e.compressed_size;
       ReportProgress(progress, done, total);
