@@ -61,6 +61,16 @@ class AnalysisCacheTest : public ::testing::Test {
     testing::WriteFd(fd.get(), text);
   }
 
+  // What an analysis reads: every record outside `.data/`: model.py,
+  // __init__.py, layers.py, util.py, model/model.pkl, and torch 2.x's
+  // `byteorder` (a resource: any resource may be loaded as a pickle).
+  uint64_t AnalysedRecords() const {
+    uint64_t n = 0;
+    for (const ZipEntry& e : zip_->entries())
+      if (!e.is_directory() && !e.name.starts_with(".data/")) ++n;
+    return n;
+  }
+
   ScratchDir dir_;
   std::string archive_;
   std::optional<ZipReader> zip_;
@@ -70,8 +80,8 @@ class AnalysisCacheTest : public ::testing::Test {
 
 TEST_F(AnalysisCacheTest, WarmedCacheScansNothingOfAnUneditedPackage) {
   const std::atomic<bool> stop{false};
-  // model.py, __init__.py, layers.py, util.py and model/model.pkl.
-  EXPECT_EQ(WarmAnalysisCache(*zip_, *cache_, stop), 5u);
+  ASSERT_GE(AnalysedRecords(), 5u);
+  EXPECT_EQ(WarmAnalysisCache(*zip_, *cache_, stop), AnalysedRecords());
   EXPECT_EQ(WarmAnalysisCache(*zip_, *cache_, stop), 0u);  // nothing left to do
   EXPECT_EQ(ExpectSameAsFull("no edit"), 0u);
   EXPECT_GT(cache_->hits(), 0u);
@@ -128,7 +138,7 @@ TEST_F(AnalysisCacheTest, EveryKindOfEditGivesTheFullAnalysis) {
 TEST_F(AnalysisCacheTest, FilledByAnAnalysisWithoutWarmUp) {
   // The generated files of a mount analyse with the cache: the next
   // analysis after an edit scans the edited record only.
-  EXPECT_EQ(ExpectSameAsFull("first analysis"), 5u);
+  EXPECT_EQ(ExpectSameAsFull("first analysis"), AnalysedRecords());
   Put("corpus_models/layers.py", "import torch\n\nclass Scale:\n    pass\n");
   EXPECT_EQ(ExpectSameAsFull("layers.py edited"), 1u);
   EXPECT_EQ(ExpectSameAsFull("again"), 1u);  // an edited file is never cached
