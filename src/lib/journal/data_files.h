@@ -48,9 +48,11 @@ inline void SyncDataNames(JournalState& impl) {
 
 // Creates data file <id> (empty), runs `fill` on it, makes its bytes and its
 // name durable, then logs `e` (whose id is set here; group commit) and
-// applies it. A create (e.op == kCreate) fills nothing and skips the name's
-// sync: recovery remakes a lost empty file (JournalState::data_names_pending),
-// so a create costs no sync of its own, only its share of a group commit.
+// applies it. A create (kCreate) and a new patch (kSetPatch: a sparse file
+// of the record's size) hold no bytes yet and skip the name's sync: recovery
+// remakes a lost empty file and repairs a lost patch (JournalState::
+// data_names_pending, RepairPatches), so they cost no sync of their own,
+// only their share of a group commit.
 template <class Fill>
 ScopedFd NewDataFile(JournalState& impl, LogEntry entry, Fill fill) {
   impl.EnsureCreated();
@@ -62,7 +64,7 @@ ScopedFd NewDataFile(JournalState& impl, LogEntry entry, Fill fill) {
   DataFileGuard guard(impl, e.id);
   const bool filled = fill(fd.get(), what);
   if (filled) FdatasyncOrThrow(fd.get(), what);
-  if (e.op == LogOp::kCreate && !filled) {
+  if (!filled && (e.op == LogOp::kCreate || e.op == LogOp::kSetPatch)) {
     impl.data_names_pending = true;
   } else {
     // The manifest may only name a file with content once its directory

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "base/file_util.h"
@@ -62,10 +63,12 @@ std::vector<Segment> SegmentsOf(const PatchState& s, uint64_t offset, uint64_t e
 // Fills `out` (the record's bytes from `offset`) from the segments.
 void ReadSegments(const ZipReader& zip, const ZipEntry& base, int data_fd,
                   const std::vector<Segment>& segments, uint64_t offset, std::span<char> out) {
+  std::optional<uint64_t> base_offset;  // looked up once, and only when the archive is read
   for (const Segment& seg : segments) {
     std::span<char> part = out.subspan(seg.pos - offset, seg.len);
     if (seg.archive) {
-      if (PreadFull(zip.fd(), part, zip.DataOffset(base) + seg.pos, zip.path()) != part.size())
+      if (!base_offset) base_offset = zip.DataOffset(base);
+      if (PreadFull(zip.fd(), part, *base_offset + seg.pos, zip.path()) != part.size())
         throw Error(Errc::kCorrupt, "'" + zip.path() + "' ends inside record '" + base.name + "'");
     } else {
       // Short only when a truncate raced the read: what is gone reads as zeros.
@@ -324,19 +327,13 @@ std::shared_ptr<RecordPatch> Journal::OpenPatch(std::string_view record) {
       // A sparse file of the record's size; nothing copied, nothing synced:
       // a crash that loses its size or name before the first chunk is
       // mapped (which syncs both) is repaired by recovery (RepairPatches).
-      impl_->EnsureCreated();
-      LogEntry e = Stamped(PathEntry(LogOp::kSetPatch, record));
+      LogEntry e = PathEntry(LogOp::kSetPatch, record);
       e.mode = static_cast<uint32_t>(RecordPatch::kChunkSize);
-      e.id = impl_->next_id++;
-      const std::string what = impl_->DataPath(e.id);
-      ScopedFd fd = OpenAtOrThrow(impl_->data_fd.get(), std::to_string(e.id),
-                                  O_RDWR | O_CREAT | O_EXCL, 0600, what);
-      DataFileGuard guard(*impl_, e.id);
-      TruncateOrThrow(fd.get(), file.original->size, what);
-      impl_->data_names_pending = true;
-      impl_->LogGrouped(e);
-      guard.Disarm();
-      impl_->FreeWhenCommitted(impl_->ApplyEntry(e));
+      const uint64_t size = file.original->size;
+      NewDataFile(*impl_, e, [size](int fd, const std::string& what) {
+        TruncateOrThrow(fd, size, what);
+        return false;  // no bytes yet: nothing to sync
+      });
     }
   }
   return FindPatch(record);
