@@ -83,6 +83,11 @@ struct ModelReport {
   uint64_t storages = 0;              // storage records the pickles load
   uint64_t storage_bytes = 0;         // their bytes
   std::vector<std::string> problems;  // above
+  // Records that could not be read or scanned (bytes failing their CRC, a
+  // truncated pickle, an unreadable program; "the weights" when a .pt2's
+  // tensors cannot be read): each is also in `problems`;
+  // the report misses what they hold, so the CLI fails after printing it.
+  std::vector<std::string> unreadable;
   std::vector<ExportOperator> operators;  // torch.export only
   std::optional<Metadata> metadata;   // torch.packages: the rebuilt graph, deps.dot
 };

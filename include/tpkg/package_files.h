@@ -50,6 +50,7 @@ struct GeneratedFiles {
   std::shared_ptr<const std::string> deps_dot;        // null: see failure
   std::shared_ptr<const Error> failure;               // why the analysis failed
   std::string problems;  // PackagingError text: the package would not export as it is
+  std::vector<std::string> unreadable;  // Metadata::unreadable: damaged records the files miss
 
   // The bytes of the generated file `path`; throws *failure when they
   // could not be made, Error(kNotFound) for another path.

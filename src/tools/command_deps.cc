@@ -62,8 +62,10 @@ int RunDeps(const Command& self, const Args& args) {
   const ZipRecordSource records(*file.zip);
   Output out;
   if (cmd.options.count("why")) {
-    PrintWhy(out, path, RegenerateMetadata(records), cmd.options["why"].as<std::string>(),
-             WantsJson(cmd));
+    const Metadata m = RegenerateMetadata(records);
+    PrintWhy(out, path, m, cmd.options["why"].as<std::string>(), WantsJson(cmd));
+    out.Flush();
+    ThrowIfUnreadable(path, m.unreadable);
   } else {
     const GeneratedFiles generated = GeneratePackageFiles(*file.zip, records);
     const std::string& dot = *generated.Content(kDepsDotPath);
@@ -72,8 +74,9 @@ int RunDeps(const Command& self, const Args& args) {
     } else {
       out.Write(dot);
     }
+    out.Flush();
+    ThrowIfUnreadable(path, generated.unreadable);
   }
-  out.Flush();
   return kExitOk;
 }
 

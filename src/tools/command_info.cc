@@ -47,6 +47,7 @@ Json InfoJson(const ModelReport& r, const SaveState& save) {
       {"pending_edits", text_or_null(save.journal)},
       {"last_save_failed", text_or_null(save.last_failed)},
       {"problems", r.problems},
+      {"unreadable", r.unreadable},
   };
 }
 
@@ -109,6 +110,7 @@ int RunInfo(const Command& self, const Args& args) {
     PrintInfo(out, report, save);
   }
   out.Flush();
+  ThrowIfUnreadable(path, report.unreadable);
   return kExitOk;
 }
 

@@ -34,7 +34,8 @@ Json ModulesJson(const ModelReport& r) {
               {"kind", FileKindName(r.kind)},
               {"modules", modules},
               {"operators", operators},
-              {"problems", r.problems}};
+              {"problems", r.problems},
+              {"unreadable", r.unreadable}};
 }
 
 // "linear.default" for "torch.ops.aten.linear.default": the name within its namespace.
@@ -126,6 +127,7 @@ int RunModules(const Command& self, const Args& args) {
     PrintModules(out, report);
   }
   out.Flush();
+  ThrowIfUnreadable(cmd.operands[0], report.unreadable);
   return kExitOk;
 }
 

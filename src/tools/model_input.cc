@@ -1,5 +1,7 @@
 #include "model_input.h"
 
+#include "tpkg/error.h"
+
 namespace tpkg::cli {
 
 ModelFile OpenForInspection(const std::string& path) {
@@ -15,6 +17,14 @@ bool WantsJson(const ParsedCommand& command) { return command.options.count("jso
 
 void WriteJson(Output& out, const Json& value) {
   out.Line(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void ThrowIfUnreadable(const std::string& path, const std::vector<std::string>& unreadable) {
+  if (unreadable.empty()) return;
+  std::string list;
+  for (const std::string& what : unreadable) list += (list.empty() ? "" : ", ") + what;
+  throw Error(Errc::kCorrupt, path + ": damaged, cannot be read: " + list +
+                                  " (the report above misses what it holds)");
 }
 
 std::string Grouped(uint64_t number) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli.h"
 #include "output.h"
@@ -26,6 +27,11 @@ bool WantsJson(const ParsedCommand& command);
 
 // `value` as one line of JSON (UTF-8 kept; invalid UTF-8 replaced by U+FFFD).
 void WriteJson(Output& out, const Json& value);
+
+// After a report was printed: throws Error(kCorrupt) naming `unreadable`
+// (ModelReport::unreadable, Metadata::unreadable) when it is not empty. The
+// report shows what could be read; the exit status says the file is damaged.
+void ThrowIfUnreadable(const std::string& path, const std::vector<std::string>& unreadable);
 
 // "1,234,567": byte counts read better grouped.
 std::string Grouped(uint64_t number);

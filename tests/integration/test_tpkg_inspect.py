@@ -6,11 +6,12 @@ import json
 import pathlib
 import subprocess
 import textwrap
+import zipfile
 
 import pytest
 
 from mounting import Mount
-from ziputil import expected_facts
+from ziputil import data_offset, expected_facts
 
 TORCH_PYTHON = "/usr/bin/python3"
 TORCH2 = pathlib.Path(__file__).resolve().parents[1] / "data" / "torch2"
@@ -128,7 +129,7 @@ def test_modules_text_names_action_record_and_users(tpkg_bin, corpus_dir):
 
 INFO_KEYS = ["path", "kind", "file_size", "prefix", "records", "record_bytes", "format_version",
              "python_version", "serialization_id", "modules", "pickles", "storages",
-             "storage_bytes", "pending_edits", "last_save_failed", "problems"]
+             "storage_bytes", "pending_edits", "last_save_failed", "problems", "unreadable"]
 
 
 def test_info_of_each_kind(tpkg_bin, corpus_dir, made_by_torch):
@@ -143,7 +144,7 @@ def test_info_of_each_kind(tpkg_bin, corpus_dir, made_by_torch):
         assert list(info) == INFO_KEYS
         assert info["kind"] == kind, path
         assert info["file_size"] == path.stat().st_size
-        assert info["problems"] == [], path
+        assert info["problems"] == [] and info["unreadable"] == [], path
         text = run(tpkg_bin, "info", path)
         assert text.returncode == 0 and text.stdout.decode().startswith(f"{path}: {kind}\n")
     ckpt = tpkg_json(tpkg_bin, "info", corpus_dir / "torch_save_checkpoint.pth")
@@ -278,3 +279,53 @@ def test_modules_text_has_one_line_per_module_of_the_json(tpkg_bin, corpus_dir):
             continue
         assert [line.split()[:2] for line in lines] == \
             [[m["action"], m["name"]] for m in modules], name
+
+
+# ------------------------------------------------------------------ damaged files
+
+
+def damaged_copy(source, record, out):
+    """A copy of `source` with one byte of `record`'s data flipped: its CRC-32 no longer
+    matches, as after a bad disk or a truncated download patched over."""
+    data = bytearray(source.read_bytes())
+    data[data_offset(source, record) + 40] ^= 0x01
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("command", [["info"], ["modules"], ["deps"], ["deps", "--why", "torch"]])
+def test_a_damaged_pickle_fails_after_the_report(tpkg_bin, corpus_dir, tmp_path, command):
+    # The report shows what could be read, and the exit status says the file is damaged:
+    # a pipeline must not take a graph or module list that misses a pickle for the whole.
+    source = corpus_dir / "pkg_dtypes.pt"
+    path = damaged_copy(source, "archive/tensors/all.pkl", tmp_path / "damaged.pt")
+    good = run(tpkg_bin, *command, source)
+    assert good.returncode == 0 and good.stderr == b"", good.stderr
+    bad = run(tpkg_bin, *command, path)
+    assert bad.returncode == 1, bad
+    lines = bad.stderr.decode().splitlines()
+    assert len(lines) == 1 and "tensors/all.pkl" in lines[0] and "damaged" in lines[0], lines
+    assert bad.stdout, "the report is still printed"
+    if command[0] != "deps":
+        doc = run(tpkg_bin, *command, "--json", path)
+        assert doc.returncode == 1
+        report = json.loads(doc.stdout)
+        assert report["unreadable"] == ["tensors/all.pkl"]
+        assert any("CRC-32 mismatch" in p for p in report["problems"])
+
+
+@pytest.mark.parametrize("command", ["info", "modules"])
+def test_damaged_weights_of_a_torch_save_and_a_pt2_fail(tpkg_bin, corpus_dir, tmp_path, command):
+    cases = [(corpus_dir / "torch_save_checkpoint.pth", None),
+             (TORCH2 / "exported.pt2", "serialized_state_dict.pt")]
+    for source, record in cases:
+        if record is None:
+            with zipfile.ZipFile(source) as z:
+                record = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+        path = damaged_copy(source, record, tmp_path / ("damaged" + source.suffix))
+        assert run(tpkg_bin, command, source).returncode == 0
+        bad = run(tpkg_bin, command, "--json", path)
+        assert bad.returncode == 1, (source, bad.stderr)
+        lines = bad.stderr.decode().splitlines()
+        assert len(lines) == 1 and "damaged" in lines[0], lines
+        assert json.loads(bad.stdout)["unreadable"], source

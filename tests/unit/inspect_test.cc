@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "json_lite.h"
+#include "scratch_dir.h"
 #include "torch2_archives.h"
 #include "tpkg/error.h"
 #include "tpkg/export_program.h"
@@ -130,6 +131,7 @@ TEST(ModelReportTest, ModuleListsEqualTheExportersForEveryPackage) {
     EXPECT_EQ(r.denied, exporter["denied_modules"].Strings()) << archive;
     EXPECT_EQ(r.metadata->deps_dot, exporter["dependency_graph_string"].string) << archive;
     EXPECT_TRUE(r.problems.empty()) << archive << ": " << r.problems.front();
+    EXPECT_TRUE(r.unreadable.empty()) << archive;
     // Every graph node but the pickles, in insertion order, with its action.
     std::vector<std::string> want;
     for (const Json& node : exporter["graph_nodes_in_insertion_order"].array) {
@@ -151,6 +153,32 @@ TEST(ModelReportTest, ModuleListsEqualTheExportersForEveryPackage) {
       }
     }
   }
+}
+
+// One byte of a pickle's data flipped: the report still lists what it can,
+// names the record as unreadable (the CLI then fails), and the generated
+// files say the same, while a finding about a readable package is not that.
+TEST(ModelReportTest, ADamagedPickleIsUnreadableNotJustAProblem) {
+  const testing::ScratchDir dir;
+  const std::string path = dir / "damaged.pt";
+  {
+    std::string bytes = testing::ReadFile(kCorpus + "/pkg_dtypes.pt");
+    const ZipReader zip = ZipReader::Open(kCorpus + "/pkg_dtypes.pt");
+    bytes[zip.DataOffset(*zip.Find("tensors/all.pkl")) + 40] ^= 1;
+    testing::WriteFile(path, bytes);
+  }
+  const ModelFile file = OpenModelFile(path);
+  const ModelReport r = InspectModel(*file.zip, file.kind);
+  EXPECT_EQ(r.unreadable, std::vector<std::string>{"tensors/all.pkl"});
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_NE(r.problems.front().find("CRC-32 mismatch"), std::string::npos) << r.problems.front();
+  EXPECT_FALSE(r.externed.empty()) << "the readable pickle's modules are still listed";
+  const ZipRecordSource records(*file.zip);
+  EXPECT_EQ(GeneratePackageFiles(*file.zip, records).unreadable, r.unreadable);
+  EXPECT_EQ(RegenerateMetadata(records).unreadable, r.unreadable);
+
+  const ModelFile intact = OpenModelFile(kCorpus + "/pkg_dtypes.pt");
+  EXPECT_TRUE(InspectModel(*intact.zip, intact.kind).unreadable.empty());
 }
 
 TEST(ModelReportTest, NamesTheRecordsThatProvideModules) {

@@ -15,6 +15,11 @@
 namespace tpkg {
 namespace {
 
+void AddUnreadable(ModelReport& report, const std::string& what) {
+  if (std::find(report.unreadable.begin(), report.unreadable.end(), what) == report.unreadable.end())
+    report.unreadable.push_back(what);
+}
+
 std::string Trimmed(std::string text) {
   const auto space = [](unsigned char c) { return std::isspace(c) != 0; };
   while (!text.empty() && space(text.back())) text.pop_back();
@@ -103,6 +108,7 @@ void ScanPickles(const ZipReader& zip, ModelReport& report, AnalysisProgress& pr
       if (failure.code() != Errc::kCorrupt) throw;
       info.error = failure.what();
       report.problems.push_back(e.name + ": cannot be scanned: " + info.error);
+      AddUnreadable(report, e.name);
     }
     report.pickles.push_back(std::move(info));
     progress.Add(e.size);
@@ -128,6 +134,7 @@ void CountNestedStorages(const ZipReader& zip, ModelReport& report, AnalysisProg
   } catch (const Error& failure) {
     if (failure.code() != Errc::kCorrupt && failure.code() != Errc::kUnsupported) throw;
     report.problems.push_back(std::string("weights cannot be read: ") + failure.what());
+    if (failure.code() == Errc::kCorrupt) AddUnreadable(report, "the weights");
   }
 }
 
@@ -156,6 +163,7 @@ std::vector<PickleInfo> NestedPickles(const ZipReader& zip, ModelReport& report,
       const std::string said = std::string("weights cannot be read: ") + failure.what();
       if (std::find(report.problems.begin(), report.problems.end(), said) == report.problems.end())
         report.problems.push_back(record + ": cannot be scanned: " + failure.what());
+      if (failure.code() == Errc::kCorrupt) AddUnreadable(report, record);
     }
   }
   return out;
@@ -190,6 +198,7 @@ void AddPackageModules(const ZipReader& zip, ModelReport& report) {
   report.mocked = graph.NamesWithAction(Action::kMock);
   report.denied = graph.NamesWithAction(Action::kDeny);
   for (const std::string& line : SplitProblemLines(m.problems)) report.problems.push_back(line);
+  for (const std::string& record : m.unreadable) AddUnreadable(report, record);
   if (std::string mismatch = ExternModulesMismatch(records, m); !mismatch.empty())
     report.problems.push_back(mismatch);
 }
@@ -297,6 +306,7 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCall
     } catch (const Error& failure) {
       if (failure.code() != Errc::kCorrupt && failure.code() != Errc::kUnsupported) throw;
       report.problems.push_back(std::string("the program cannot be read: ") + failure.what());
+      if (failure.code() == Errc::kCorrupt) AddUnreadable(report, std::string(kExportProgramRecord));
     }
   }
   progress.Add(progress.total);

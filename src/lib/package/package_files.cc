@@ -32,6 +32,7 @@ GeneratedFiles GeneratePackageFiles(const ZipReader& zip, const RecordSource& re
   try {
     const Metadata m = RegenerateMetadata(records, options);
     out.problems = m.problems;
+    out.unreadable = m.unreadable;
     out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
     // An unedited archive is shown as it is, even where the analysis would
     // write another list: nobody may misreport what the package declares.

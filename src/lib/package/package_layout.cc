@@ -154,7 +154,7 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
   } catch (const Error& e) {
     if (record.ends_with(".pkl")) {
       out.problem = LayoutProblem{pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
-                                  record + ": " + e.what(), true};
+                                  record + ": " + e.what(), true, record};
     }
     return;
   }

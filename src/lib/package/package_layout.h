@@ -70,6 +70,7 @@ struct LayoutProblem {
   PackagingErrorReason reason;
   std::string context;
   bool is_pickle = false;
+  std::string unreadable_record;  // the record that could not be read or scanned, if that is the problem
 };
 
 // What one record contributes to the layout, as the analysis cache keeps it
