@@ -32,6 +32,7 @@ PUBLIC_CLUSTER = {
     "scoped_fd.h": "base",
     "file_io.h": "base",
     "crc32.h": "base",
+    "background_thread.h": "base",
     "line_escape.h": "base",
     "torch_release.h": "base",
     "progress.h": "base",

@@ -6,6 +6,7 @@
 
 #include <exception>
 
+#include "tpkg/background_thread.h"
 #include "log.h"
 #include "tpkg/package_files.h"
 
@@ -23,7 +24,7 @@ void AnalysisWarmer::Start() {
   if (!wanted_) return;
   std::call_once(started_, [this] {
     try {
-      thread_ = std::thread([this] { Run(); });
+      thread_ = StartBackgroundThread([this] { Run(); });
     } catch (const std::exception& e) {
       // No thread: the save scans everything itself, as it always could.
       TPKG_LOG(kDebug) << "the background analysis did not start: " << e.what();

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tpkg/background_thread.h"
 #include "base/file_util.h"
 #include "journal/journal_impl.h"
 #include "tpkg/error.h"
@@ -25,7 +26,7 @@ namespace {
 void JournalState::LogGrouped(const LogEntry& e) {
   if (commit_errno != 0) ThrowCommitFailed(*this);
   log->Write(e);
-  if (!committer.joinable()) committer = std::thread([this] { RunCommitter(); });
+  if (!committer.joinable()) committer = StartBackgroundThread([this] { RunCommitter(); });
   commit_cv.notify_all();
 }
 
