@@ -19,6 +19,7 @@ kdev=$(( ((dev >> 8 & 0xfff) << 20) | (dev & 0xff) | ((dev >> 12) & 0xfff00) ))
 events=(filemap/mm_filemap_add_to_page_cache readahead/page_cache_ra_order
         readahead/page_cache_ra_unbounded)
 was_on=$(cat "$T/tracing_on")
+was_size=$(cat "$T/buffer_size_kb" | grep -o '^[0-9]*')
 restore() {
   for e in "${events[@]}"; do
     [ -d "$T/events/$e" ] || continue
@@ -26,6 +27,7 @@ restore() {
     echo 0 > "$T/events/$e/filter"
   done
   echo > "$T/trace"
+  echo "$was_size" > "$T/buffer_size_kb"
   echo "$was_on" > "$T/tracing_on"
 }
 trap restore EXIT
