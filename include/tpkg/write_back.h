@@ -92,7 +92,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -168,27 +167,6 @@ struct WriteBackResult {
 // Saves the journal's edits into journal.archive_path() (see above).
 WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
                           const WriteBackOptions& options = {});
-
-// Metadata still to be computed: `compute` returns exactly the records
-// named in `names` (an Error otherwise).
-struct DeferredMetadata {
-  std::set<std::string> names;
-  std::function<RegeneratedRecords()> compute;
-};
-
-// The same save as WriteBack(journal, metadata.compute(), options), errors
-// included, with the computation on a thread of its own while the records
-// that do not depend on it are written: the writer waits for it at the
-// first record it names (a torch package's `.data/extern_modules` comes
-// last but for the trailer), and in every case before the archive is
-// touched or the journal dropped. Whatever compute() throws is what this
-// throws, as if it had run first (an error of the write itself is reported
-// only when compute() succeeded), and nothing is saved. The free-space
-// check counts each named record as its original size plus 64 KiB.
-// `compute` must be safe to run beside the writer (it may read the journal:
-// the Journal serializes its calls).
-WriteBackResult WriteBackDeferred(Journal& journal, DeferredMetadata metadata,
-                                  const WriteBackOptions& options = {});
 
 // Saves the journal's edits to another path: the archive WriteBack would
 // write (same plan, same free-space check, in `out`'s folder; the strict

@@ -48,24 +48,19 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       std::vector<std::string> notes;
       const uint64_t hits_before = cache ? cache->hits() : 0;
       const uint64_t misses_before = cache ? cache->misses() : 0;
-      // The analysis runs while the records that do not depend on it are
-      // copied (write_back.h DeferredMetadata): only a torch package gets
-      // metadata, and then exactly its extern list.
-      DeferredMetadata metadata;
-      if (IsTorchPackage(journal.original())) metadata.names = {std::string(kExternModulesPath)};
-      metadata.compute = [&journal, &notes, cache] { return SaveMetadata(journal, notes, cache); };
-      ScopedFd saved_lock;  // held until the journal is dropped (WriteBack returns)
-      WriteBackOptions options;
-      options.validate = [&saved_lock](const std::string& temp) {
-        saved_lock = LockSavedArchive(temp);
-      };
-      const WriteBackResult result = WriteBackDeferred(journal, std::move(metadata), options);
+      const RegeneratedRecords metadata = SaveMetadata(journal, notes, cache);
       if (cache) {
         TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
                          << " records reused, " << cache->misses() - misses_before
                          << " scanned (edited or not analysed before)";
       }
       for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
+      ScopedFd saved_lock;  // held until the journal is dropped (WriteBack returns)
+      WriteBackOptions options;
+      options.validate = [&saved_lock](const std::string& temp) {
+        saved_lock = LockSavedArchive(temp);
+      };
+      const WriteBackResult result = WriteBack(journal, metadata, options);
       TPKG_LOG(kInfo) << result.summary;
       entry.kind = result.written ? SaveLogKind::kSaved : SaveLogKind::kUnchanged;
       entry.details = {result.summary};

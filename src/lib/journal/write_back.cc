@@ -14,7 +14,6 @@
 
 #include "base/file_util.h"
 #include "journal/free_space.h"
-#include "journal/pending_metadata.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
 #include "zip/write_behind_sink.h"
@@ -45,29 +44,9 @@ class TempFileGuard {
   std::string path_;
 };
 
-// A regenerated record once its bytes are known, as PlanWriteBack decides
-// it: copied raw when the original of that name holds the same bytes.
-void WriteRegenerated(const std::string& name, const std::string& bytes,
-                      const ZipReader& original, ZipWriter& writer, WriteBackResult* result) {
-  const ZipEntry* same_name = original.Find(name);
-  if (same_name && same_name->size == bytes.size() && original.ReadAll(*same_name) == bytes) {
-    writer.CopyRawRecord(original, *same_name, name, {same_name->mode, same_name->mtime});
-    ++result->raw_copied;
-    return;
-  }
-  writer.AddRecord(name, std::span<const char>(bytes.data(), bytes.size()));
-  ++result->regenerated;
-}
-
-// `pending`: metadata still being computed (nullptr: `plan` has it); its
-// records are written once it is, where the plan has them.
 void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journal& journal,
-                  ZipWriter& writer, WriteBackResult* result, PendingMetadata* pending) {
+                  ZipWriter& writer, WriteBackResult* result) {
   for (const PlannedRecord& r : plan.records) {
-    if (pending && pending->names().contains(r.name)) {
-      WriteRegenerated(r.name, pending->Get().at(r.name), original, writer, result);
-      continue;
-    }
     switch (r.source) {
       case PlannedRecord::Source::kRaw:
         writer.CopyRawRecord(original, *r.entry, r.name.empty() ? r.entry->name : r.name,
@@ -163,7 +142,7 @@ void Stage(const WriteBackOptions& options, WriteBackStage stage) {
 // Writes, checks and renames the new archive; throws on any failure with the
 // temp file removed.
 void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOptions& options,
-                    WriteBackResult* result, PendingMetadata* pending) {
+                    WriteBackResult* result) {
   const ZipReader& original = journal.original();
   const std::string& archive = journal.archive_path();
   Journal::SaveFile save = journal.CreateSaveFile();
@@ -171,8 +150,7 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
   try {
     ZipWriter writer = ZipWriter::ToSink(
         std::make_unique<WriteBehindSink>(save.fd.get(), save.path), original.prefix());
-    WriteRecords(plan, original, journal, writer, result, pending);
-    if (pending) pending->Get();  // never saved without it, whatever the plan held
+    WriteRecords(plan, original, journal, writer, result);
     result->size = writer.Finish();
     KeepModeAndOwner(save.fd.get(), archive, save.path, &result->warnings);
     FsyncOrThrow(save.fd.get(), save.path);
@@ -239,7 +217,7 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
   try {
     ZipWriter writer = ZipWriter::ToSink(std::make_unique<WriteBehindSink>(fd.get(), temp),
                                          original.prefix());
-    WriteRecords(plan, original, journal, writer, result, nullptr);
+    WriteRecords(plan, original, journal, writer, result);
     result->size = writer.Finish();
     const mode_t mode = FstatOrThrow(original.fd(), journal.archive_path()).st_mode & 0777;
     if (::fchmod(fd.get(), mode) != 0) {
@@ -261,10 +239,10 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
   FsyncDirectory(DirName(out));
 }
 
-// WriteBack, with `pending` (or nullptr) computing the records `metadata`
-// names.
-WriteBackResult WriteBackWith(Journal& journal, const RegeneratedRecords& metadata,
-                              PendingMetadata* pending, const WriteBackOptions& options) {
+}  // namespace
+
+WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
+                          const WriteBackOptions& options) {
   const std::string archive = journal.archive_path();
   WriteBackResult result;
   try {
@@ -274,14 +252,13 @@ WriteBackResult WriteBackWith(Journal& journal, const RegeneratedRecords& metada
     if (journal.dirty()) journal.CheckArchiveUnchanged();
     const WritePlan plan = journal.dirty() ? PlanWriteBack(journal, metadata) : WritePlan{};
     if (!plan.changed) {
-      if (pending) pending->Get();  // a plain save would have failed before this
       journal.Drop();
       result.summary = "no changes; " + archive + " left untouched";
       return result;
     }
     if (options.check_free_space)
       CheckFreeSpace(EstimateSaveSize(plan, journal), journal.directory());
-    SaveAtomically(plan, journal, options, &result, pending);
+    SaveAtomically(plan, journal, options, &result);
   } catch (const Error& e) {
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
   }
@@ -296,32 +273,6 @@ WriteBackResult WriteBackWith(Journal& journal, const RegeneratedRecords& metada
     result.summary += "; the journal could not be removed yet: " + std::string(e.what());
   }
   return result;
-}
-
-}  // namespace
-
-WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
-                          const WriteBackOptions& options) {
-  return WriteBackWith(journal, metadata, nullptr, options);
-}
-
-WriteBackResult WriteBackDeferred(Journal& journal, DeferredMetadata metadata,
-                                  const WriteBackOptions& options) {
-  // What the plan holds until the records are known: sized for the
-  // free-space check, never written (WriteRecords writes the real ones).
-  RegeneratedRecords placeholders;
-  for (const std::string& name : metadata.names) {
-    const ZipEntry* original = journal.original().Find(name);
-    placeholders[name] = std::string((original ? original->size : 0) + (64 << 10), '\0');
-  }
-  PendingMetadata pending(std::move(metadata));
-  try {
-    return WriteBackWith(journal, placeholders, &pending, options);
-  } catch (...) {
-    // The computation's own error first: a plain save computes it first.
-    if (const std::exception_ptr e = pending.error()) std::rethrow_exception(e);
-    throw;
-  }
 }
 
 WriteBackResult WriteBackTo(const Journal& journal, const std::string& out,
