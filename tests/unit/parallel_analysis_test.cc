@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -39,8 +40,13 @@ class MemoryRecords : public RecordSource {
   std::string ReadRecord(const std::string& name) const override {
     const auto it = index_.find(name);
     if (it == index_.end()) throw Error(Errc::kNotFound, "no record " + name);
-    std::lock_guard lock(mu_);
-    readers_.insert(std::this_thread::get_id());
+    {
+      std::lock_guard lock(mu_);
+      readers_.insert(std::this_thread::get_id());
+    }
+    // Long enough for the helper threads to start and claim records too,
+    // even on a loaded machine.
+    if (concurrent_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return records_[it->second].second;
   }
   bool concurrent_reads() const override { return concurrent_; }
