@@ -37,6 +37,7 @@ class JournalRecords : public RecordSource {
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
   bool knows_sizes() const override { return true; }
+  bool concurrent_reads() const override { return true; }  // the Journal locks its own calls
   // The original record a file still holds unchanged (also after a rename):
   // what the analysis cache keys it by. Edited and created files have none.
   std::optional<RecordContentId> ContentOf(const std::string& name) const override;

@@ -80,6 +80,9 @@
 //
 // Thread safety: RegenerateMetadata() is a pure function of its inputs; a
 // RecordSource must allow concurrent reads if it is shared across threads.
+// It reads and scans the records it has no cached result for on up to 4
+// threads of its own when the source says it allows concurrent_reads()
+// (the result is the same: each record's analysis depends on it alone).
 #pragma once
 
 #include <functional>
@@ -115,6 +118,10 @@ class RecordSource {
   // Whether RecordSize() costs no read (archives and journals know sizes;
   // the in-memory default does not), so that a size can be checked first.
   virtual bool knows_sizes() const { return false; }
+  // Whether the const methods may be called from several threads at once:
+  // then the analysis reads and scans records on a few threads (a source
+  // that says nothing is read from one).
+  virtual bool concurrent_reads() const { return false; }
   // The archive record whose bytes `name` holds unchanged (analysis_cache.h),
   // or nullopt when they may differ from any (edited, created, or a source
   // that does not say): only records with one are cached.
@@ -149,6 +156,7 @@ class ZipRecordSource : public RecordSource {
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
   bool knows_sizes() const override { return true; }
+  bool concurrent_reads() const override { return true; }
   std::optional<RecordContentId> ContentOf(const std::string& name) const override;
 
  private:

@@ -31,10 +31,13 @@ std::vector<std::string> ParseExternModules(const std::string& text) {
   return out;
 }
 
+// `names`: records.RecordNames(), which one analysis lists once (a journal
+// builds the list from its whole tree).
 std::vector<std::string> PreviousExterns(const RecordSource& records,
+                                         const std::vector<std::string>& names,
                                          const MetadataOptions& options) {
   if (options.previous_externs) return *options.previous_externs;
-  for (const auto& name : records.RecordNames()) {
+  for (const auto& name : names) {
     if (name == ".data/extern_modules") return ParseExternModules(ReadForAnalysis(records, name));
   }
   return {};
@@ -44,8 +47,9 @@ std::vector<std::string> PreviousExterns(const RecordSource& records,
 // `.data/python_version` says (torch's implicit externs are that Python's
 // sys.stdlib_module_names); the configured interpreter's when it says nothing
 // we have a table for.
-const StdlibNames& ExportingStdlib(const RecordSource& records) {
-  for (const auto& name : records.RecordNames()) {
+const StdlibNames& ExportingStdlib(const RecordSource& records,
+                                   const std::vector<std::string>& names) {
+  for (const auto& name : names) {
     if (name == ".data/python_version") return StdlibNamesFor(records.ReadPrefix(name, 64));
   }
   return ConfiguredStdlibNames();
@@ -252,8 +256,8 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
 }
 
 // Storage and version problems, formatted after the graph's own.
-std::string LoadProblems(const RecordSource& records, const ArchiveLayout& layout) {
-  const std::vector<std::string> names = records.RecordNames();
+std::string LoadProblems(const RecordSource& records, const std::vector<std::string>& names,
+                         const ArchiveLayout& layout) {
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
   CheckVersion(records, names, problems);
@@ -265,9 +269,10 @@ std::string LoadProblems(const RecordSource& records, const ArchiveLayout& layou
 Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& options) {
   static const PythonPath default_python;
   const PythonPath& python = options.python ? *options.python : default_python;
-  const ArchiveLayout layout = ArchiveLayout::Read(records, options.cache.get());
-  const std::vector<std::string> previous = PreviousExterns(records, options);
-  ArchiveEnvironment env(layout, previous, python, ExportingStdlib(records));
+  const std::vector<std::string> names = records.RecordNames();
+  const ArchiveLayout layout = ArchiveLayout::Read(records, names, options.cache.get());
+  const std::vector<std::string> previous = PreviousExterns(records, names, options);
+  ArchiveEnvironment env(layout, previous, python, ExportingStdlib(records, names));
 
   const auto reached = ReachedFromPickles(layout, env, options);
   ExportPolicy policy(env);
@@ -294,7 +299,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   m.extern_modules_text = ExternModulesText(m.externs);
   m.deps_dot = policy.graph().ToDot();
   m.problems = FormatPackagingError(policy.graph());
-  std::string load_problems = LoadProblems(records, layout);
+  std::string load_problems = LoadProblems(records, names, layout);
   if (!load_problems.empty()) {
     // One message: the second list continues the first one's "* reason" blocks.
     m.problems += m.problems.empty() ? load_problems : load_problems.substr(1);
@@ -304,7 +309,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
 }
 
 std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m) {
-  const std::vector<std::string> declared_list = PreviousExterns(records, MetadataOptions{});
+  const std::vector<std::string> declared_list = PreviousExterns(records, records.RecordNames(), MetadataOptions{});
   const std::unordered_set<std::string> declared(declared_list.begin(), declared_list.end());
   std::string missing;
   for (const auto& name : m.externs) {
@@ -315,7 +320,7 @@ std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m
 }
 
 std::vector<std::string> UndeclaredExterns(const RecordSource& records, const Metadata& m) {
-  const std::vector<std::string> declared_list = PreviousExterns(records, MetadataOptions{});
+  const std::vector<std::string> declared_list = PreviousExterns(records, records.RecordNames(), MetadataOptions{});
   const std::unordered_set<std::string> declared(declared_list.begin(), declared_list.end());
   std::vector<std::string> missing;
   for (const auto& name : m.externs) {

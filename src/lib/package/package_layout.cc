@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/parallel_for.h"
 #include "tpkg/error.h"
 #include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
@@ -30,6 +31,14 @@ bool IsPickleCandidate(std::string_view record, std::string_view head) {
 bool IsSavePickleProtocol(std::string_view head) {
   return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
 }
+
+// Below this many records to analyse, one thread: starting others costs
+// more than they save (a save that edited a few sources and has the rest
+// cached).
+constexpr size_t kParallelAnalysisMinRecords = 16;
+// The analysis is CPU-bound (inflate, import scan): more threads than
+// cores only share them; a few are enough for a daemon on a shared machine.
+constexpr unsigned kMaxAnalysisThreads = 4;
 
 }  // namespace
 
@@ -84,26 +93,45 @@ std::optional<SourceRecordName> ModuleOfRecord(std::string_view record) {
 }
 
 ArchiveLayout ArchiveLayout::Read(const RecordSource& records, RecordAnalysisCache* cache) {
+  return Read(records, records.RecordNames(), cache);
+}
+
+ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
+                                  const std::vector<std::string>& record_names,
+                                  RecordAnalysisCache* cache) {
   ArchiveLayout layout;
   std::vector<std::string> names;
-  for (auto& name : records.RecordNames()) {
-    if (!IsFrameworkRecord(name)) names.push_back(std::move(name));
+  for (const std::string& name : record_names) {
+    if (!IsFrameworkRecord(name)) names.push_back(name);
   }
-  std::unordered_map<std::string, size_t> last_record;  // module -> index of its record
+  // What the cache has; the rest is read and scanned below, on several
+  // threads when the source allows it (each record's analysis depends on
+  // that record alone, so the order they finish in changes nothing).
+  std::vector<std::shared_ptr<const RecordAnalysis>> analyses(names.size());
+  std::vector<std::optional<RecordContentId>> contents(names.size());
+  std::vector<size_t> missing;
   for (size_t i = 0; i < names.size(); ++i) {
     layout.folders_.AddParentsOf(names[i]);
-    const std::optional<RecordContentId> content = cache ? records.ContentOf(names[i]) : std::nullopt;
-    std::shared_ptr<const RecordAnalysis> analysis;
-    if (content)
-      analysis = cache->Find(names[i], *content);
+    if (cache) contents[i] = records.ContentOf(names[i]);
+    if (contents[i])
+      analyses[i] = cache->Find(names[i], *contents[i]);
     else if (cache)
       cache->CountUncacheable();
-    if (!analysis) {
-      analysis = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records));
-      if (content) cache->Put(names[i], *content, analysis);
-    }
-    layout.Add(*analysis);
-    if (analysis->module) last_record[ModuleOfRecord(names[i])->module] = i;
+    if (!analyses[i]) missing.push_back(i);
+  }
+  const unsigned threads =
+      records.concurrent_reads() && missing.size() >= kParallelAnalysisMinRecords
+          ? UsefulThreads(kMaxAnalysisThreads)
+          : 1;
+  ParallelFor(missing.size(), threads, [&](size_t m) {
+    const size_t i = missing[m];
+    analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records));
+    if (contents[i]) cache->Put(names[i], *contents[i], analyses[i]);
+  });
+  std::unordered_map<std::string, size_t> last_record;  // module -> index of its record
+  for (size_t i = 0; i < names.size(); ++i) {
+    layout.Add(*analyses[i]);
+    if (analyses[i]->module) last_record[ModuleOfRecord(names[i])->module] = i;
   }
   for (const auto& [module, index] : last_record) layout.module_order_.push_back(module);
   std::sort(

@@ -90,6 +90,9 @@ class ArchiveLayout {
  public:
   // `cache`: per-record results to reuse and to fill (nullptr: none).
   static ArchiveLayout Read(const RecordSource& records, RecordAnalysisCache* cache = nullptr);
+  // The same with `records.RecordNames()` already listed.
+  static ArchiveLayout Read(const RecordSource& records, const std::vector<std::string>& names,
+                            RecordAnalysisCache* cache);
 
   const ArchiveModule* Module(std::string_view name) const;
   // A folder holding records: an implicit package for the importer.
