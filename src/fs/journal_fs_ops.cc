@@ -226,8 +226,15 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
 int JournalFsOps::StatFs(struct statvfs* out) noexcept {
   return GuardFuseOp("stat the file system of", journal_.directory(), [&]() -> int {
     // Edits land in the journal, on the archive's file system: its free
-    // space is what the mount can take.
-    if (::statvfs(journal_.directory().c_str(), out) != 0) {
+    // space is what the mount can take. The journal is made by the first
+    // change, so before it the folder it will be made in answers (`df` and
+    // find's fstatfs per folder on a fresh mount).
+    const std::string& journal = journal_.directory();
+    int rc = ::statvfs(journal.c_str(), out);
+    if (rc != 0 && errno == ENOENT) {
+      rc = ::statvfs(journal.substr(0, journal.rfind('/') + 1).c_str(), out);
+    }
+    if (rc != 0) {
       const int err = errno;
       ThrowSystemError("cannot stat the journal's file system", err);
     }

@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/statvfs.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 
 #include "inode_table.h"
@@ -224,6 +226,29 @@ TEST_F(JournalOpsTest, FsyncAndFsyncDirCommitTheJournal) {
   EXPECT_FALSE(journal_->committed());
   EXPECT_EQ(ops_->FsyncDir(), 0);
   EXPECT_TRUE(journal_->committed());
+}
+
+// A fresh mount's journal is made by its first change; statfs (df, and find's
+// fstatfs of every folder) must answer before that, from the folder the
+// journal will be made in, without making it.
+TEST_F(JournalOpsTest, StatFsAnswersBeforeTheJournalIsMade) {
+  ops_.reset();
+  journal_.reset();
+  std::filesystem::remove_all(Journal::DirectoryFor(archive_));  // the fixture's, unchanged
+  journal_.emplace(Journal::OpenOrCreate(archive_, *zip_, {.create_at_first_change = true}));
+  ops_.emplace(zip_, *journal_, FsOptions{getuid(), getgid()});
+  ASSERT_FALSE(std::filesystem::exists(journal_->directory()));
+  struct statvfs st {};
+  ASSERT_EQ(ops_->StatFs(&st), 0);
+  EXPECT_EQ(st.f_flag & ST_RDONLY, 0u);
+  EXPECT_GT(st.f_blocks, 0u);
+  EXPECT_FALSE(std::filesystem::exists(journal_->directory()));
+  struct stat attr;
+  uint64_t fh;
+  ASSERT_EQ(ops_->Create(kRootInode, "new.txt", 0644, O_WRONLY, &attr, &fh), 0);
+  ops_->Release(fh);
+  ASSERT_TRUE(std::filesystem::exists(journal_->directory()));
+  EXPECT_EQ(ops_->StatFs(&st), 0);
 }
 
 }  // namespace
