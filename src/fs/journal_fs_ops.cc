@@ -27,7 +27,9 @@ JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journa
       options_(options),
       archive_mtime_(ArchiveMtime(*zip_)),
       virtual_files_(zip_, std::make_shared<JournalRecords>(journal),
-                     SaveCheckOptions(journal, std::move(cache)),
+                     [&journal, cache = std::move(cache)] {
+                       return SaveCheckOptions(journal, cache);
+                     },
                      [&journal] { return !journal.dirty(); }),
       verifier_(*zip_),
       on_change_(std::move(on_change)) {}

@@ -13,7 +13,9 @@
 #include "inode_table.h"
 #include "save_edits.h"
 #include "scratch_dir.h"
+#include "tpkg/metadata.h"
 #include "tpkg/write_back.h"
+#include "virtual_files.h"
 
 namespace tpkg::fs {
 namespace {
@@ -249,6 +251,29 @@ TEST_F(JournalOpsTest, StatFsAnswersBeforeTheJournalIsMade) {
   ops_->Release(fh);
   ASSERT_TRUE(std::filesystem::exists(journal_->directory()));
   EXPECT_EQ(ops_->StatFs(&st), 0);
+}
+
+// The metadata options (the original record names: a string per record) are
+// gathered by the first analysis, not by the mount, and only once.
+TEST(VirtualFilesTest, TheAnalysisOptionsAreMadeByTheFirstAnalysisOnly) {
+  ScratchDir dir;
+  const std::string archive = dir / "sample.pt";
+  MakeArchive(archive, SamplePackage());
+  const auto zip = std::make_shared<const ZipReader>(ZipReader::Open(archive));
+  int made = 0;
+  VirtualFiles files(zip, std::make_shared<ZipRecordSource>(*zip),
+                     [&made] {
+                       ++made;
+                       return MetadataOptions{};
+                     },
+                     [] { return false; });
+  ASSERT_GT(files.size(), 0u);
+  EXPECT_EQ(made, 0);
+  const std::shared_ptr<const std::string> first = files.Content(0);
+  EXPECT_EQ(made, 1);
+  files.Invalidate();
+  EXPECT_EQ(*files.Content(0), *first);
+  EXPECT_EQ(made, 1);
 }
 
 }  // namespace
