@@ -27,7 +27,9 @@ JournalFsOps::JournalFsOps(std::shared_ptr<const ZipReader> zip, Journal& journa
       options_(options),
       archive_mtime_(ArchiveMtime(*zip_)),
       virtual_files_(zip_, std::make_shared<JournalRecords>(journal),
-                     SaveCheckOptions(journal, std::move(cache)),
+                     [&journal, cache = std::move(cache)] {
+                       return SaveCheckOptions(journal, cache);
+                     },
                      [&journal] { return !journal.dirty(); }),
       verifier_(*zip_),
       on_change_(std::move(on_change)) {}
@@ -226,8 +228,15 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
 int JournalFsOps::StatFs(struct statvfs* out) noexcept {
   return GuardFuseOp("stat the file system of", journal_.directory(), [&]() -> int {
     // Edits land in the journal, on the archive's file system: its free
-    // space is what the mount can take.
-    if (::statvfs(journal_.directory().c_str(), out) != 0) {
+    // space is what the mount can take. The journal is made by the first
+    // change, so before it the folder it will be made in answers (`df` and
+    // find's fstatfs per folder on a fresh mount).
+    const std::string& journal = journal_.directory();
+    int rc = ::statvfs(journal.c_str(), out);
+    if (rc != 0 && errno == ENOENT) {
+      rc = ::statvfs(journal.substr(0, journal.rfind('/') + 1).c_str(), out);
+    }
+    if (rc != 0) {
       const int err = errno;
       ThrowSystemError("cannot stat the journal's file system", err);
     }

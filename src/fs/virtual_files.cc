@@ -9,16 +9,17 @@
 namespace tpkg::fs {
 
 VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip)
-    : VirtualFiles(zip, std::make_shared<ZipRecordSource>(*zip), MetadataOptions{},
+    : VirtualFiles(zip, std::make_shared<ZipRecordSource>(*zip), [] { return MetadataOptions{}; },
                    [] { return true; }) {}
 
 // The ZipRecordSource above refers to *zip, which zip_ keeps alive.
 VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip,
-                           std::shared_ptr<const RecordSource> source, MetadataOptions options,
+                           std::shared_ptr<const RecordSource> source,
+                           std::function<MetadataOptions()> options,
                            std::function<bool()> unchanged)
     : zip_(std::move(zip)),
       source_(std::move(source)),
-      options_(std::move(options)),
+      make_options_(std::move(options)),
       unchanged_(std::move(unchanged)) {
   paths_ = GeneratedFilePaths(*zip_);
 }
@@ -31,7 +32,8 @@ std::optional<size_t> VirtualFiles::SlotOf(std::string_view path) const {
 }
 
 GeneratedFiles VirtualFiles::Generate() const {
-  GeneratedFiles out = GeneratePackageFiles(*zip_, *source_, options_, unchanged_());
+  if (!options_) options_ = make_options_();
+  GeneratedFiles out = GeneratePackageFiles(*zip_, *source_, *options_, unchanged_());
   if (!out.problems.empty()) {
     TPKG_LOG(kWarning) << zip_->path() << ": the package would not export as it is:\n"
                        << out.problems;

@@ -43,8 +43,11 @@ class VirtualFiles {
   // The records of `source` (the edited namespace; `zip` is the archive
   // as opened, whose own `.data/extern_modules` is the fallback, and is
   // shown as it is while `unchanged()` says the records are the archive's).
+  // `options()` is called once, by the first analysis: what it gathers (the
+  // original record names of an edited package: a string per record) is no
+  // cost of the mount.
   VirtualFiles(std::shared_ptr<const ZipReader> zip, std::shared_ptr<const RecordSource> source,
-               MetadataOptions options, std::function<bool()> unchanged);
+               std::function<MetadataOptions()> options, std::function<bool()> unchanged);
   VirtualFiles(const VirtualFiles&) = delete;
   VirtualFiles& operator=(const VirtualFiles&) = delete;
 
@@ -68,11 +71,12 @@ class VirtualFiles {
   std::shared_ptr<const RecordXattrs> Attributes() const;
 
  private:
-  GeneratedFiles Generate() const;  // never throws: failures land in the result
+  GeneratedFiles Generate() const;  // never throws: failures land in the result; under mu_
 
   std::shared_ptr<const ZipReader> zip_;
   std::shared_ptr<const RecordSource> source_;
-  const MetadataOptions options_;
+  const std::function<MetadataOptions()> make_options_;
+  mutable std::optional<MetadataOptions> options_;  // made by the first Generate(); guarded by mu_
   const std::function<bool()> unchanged_;
   std::vector<std::string> paths_;  // slot -> path: extern_modules, deps.dot
   std::atomic<uint64_t> epoch_{1};  // bumped by Invalidate()

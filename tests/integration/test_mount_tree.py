@@ -167,3 +167,18 @@ def test_statfs_reports_a_read_only_file_system(mounted):
     st = os.statvfs(mounted.path)
     assert st.f_flag & os.ST_RDONLY
     assert st.f_files >= len(expected_tree(mounted.archive))
+
+
+def test_statfs_of_a_fresh_writable_mount_answers_without_making_the_journal(tmp_path,
+                                                                             mount_factory):
+    # The journal is made by the first change; df and find (an fstatfs per
+    # folder) ask before that, and get the archive folder's file system.
+    archive = tmp_path / "model.pt"
+    shutil.copyfile(CORPUS / "pkg_model_numpy.pt", archive)
+    archive.chmod(0o644)
+    m = mount_factory(archive, name="rw")
+    st = os.statvfs(m.path)
+    assert not st.f_flag & os.ST_RDONLY
+    assert st.f_blocks == os.statvfs(tmp_path).f_blocks
+    subprocess.run(["find", str(m.path)], check=True, stdout=subprocess.DEVNULL)
+    assert not (tmp_path / ".model.pt.tpkgfs").exists()

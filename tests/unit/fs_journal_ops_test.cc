@@ -4,14 +4,18 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/statvfs.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 
 #include "inode_table.h"
 #include "save_edits.h"
 #include "scratch_dir.h"
+#include "tpkg/metadata.h"
 #include "tpkg/write_back.h"
+#include "virtual_files.h"
 
 namespace tpkg::fs {
 namespace {
@@ -224,6 +228,52 @@ TEST_F(JournalOpsTest, FsyncAndFsyncDirCommitTheJournal) {
   EXPECT_FALSE(journal_->committed());
   EXPECT_EQ(ops_->FsyncDir(), 0);
   EXPECT_TRUE(journal_->committed());
+}
+
+// A fresh mount's journal is made by its first change; statfs (df, and find's
+// fstatfs of every folder) must answer before that, from the folder the
+// journal will be made in, without making it.
+TEST_F(JournalOpsTest, StatFsAnswersBeforeTheJournalIsMade) {
+  ops_.reset();
+  journal_.reset();
+  std::filesystem::remove_all(Journal::DirectoryFor(archive_));  // the fixture's, unchanged
+  journal_.emplace(Journal::OpenOrCreate(archive_, *zip_, {.create_at_first_change = true}));
+  ops_.emplace(zip_, *journal_, FsOptions{getuid(), getgid()});
+  ASSERT_FALSE(std::filesystem::exists(journal_->directory()));
+  struct statvfs st {};
+  ASSERT_EQ(ops_->StatFs(&st), 0);
+  EXPECT_EQ(st.f_flag & ST_RDONLY, 0u);
+  EXPECT_GT(st.f_blocks, 0u);
+  EXPECT_FALSE(std::filesystem::exists(journal_->directory()));
+  struct stat attr;
+  uint64_t fh;
+  ASSERT_EQ(ops_->Create(kRootInode, "new.txt", 0644, O_WRONLY, &attr, &fh), 0);
+  ops_->Release(fh);
+  ASSERT_TRUE(std::filesystem::exists(journal_->directory()));
+  EXPECT_EQ(ops_->StatFs(&st), 0);
+}
+
+// The metadata options (the original record names: a string per record) are
+// gathered by the first analysis, not by the mount, and only once.
+TEST(VirtualFilesTest, TheAnalysisOptionsAreMadeByTheFirstAnalysisOnly) {
+  ScratchDir dir;
+  const std::string archive = dir / "sample.pt";
+  MakeArchive(archive, SamplePackage());
+  const auto zip = std::make_shared<const ZipReader>(ZipReader::Open(archive));
+  int made = 0;
+  VirtualFiles files(zip, std::make_shared<ZipRecordSource>(*zip),
+                     [&made] {
+                       ++made;
+                       return MetadataOptions{};
+                     },
+                     [] { return false; });
+  ASSERT_GT(files.size(), 0u);
+  EXPECT_EQ(made, 0);
+  const std::shared_ptr<const std::string> first = files.Content(0);
+  EXPECT_EQ(made, 1);
+  files.Invalidate();
+  EXPECT_EQ(*files.Content(0), *first);
+  EXPECT_EQ(made, 1);
 }
 
 }  // namespace

@@ -66,6 +66,24 @@ TEST(SaveLogTest, EntriesRoundTripIncludingOddPaths) {
   }
 }
 
+// The entry's time is read back by arithmetic, not timegm(): every day from
+// 1970 to 2400 (leap days, 2000 and 2100 included) against gmtime_r's view,
+// and a day past the month's end counts on into the next month as timegm's.
+TEST(SaveLogTest, TimesReadBackAsWrittenOnEveryDay) {
+  for (int64_t t = 0; t < int64_t{430} * 365 * 86400; t += 86400 + 3661) {
+    const std::string text = FormatUtcTime(t) + " tpkgfs[1] saved /a\n";
+    const std::vector<SaveLogEntry> read = ParseSaveLog(text);
+    ASSERT_EQ(read.size(), 1u) << text;
+    ASSERT_EQ(read[0].time, t) << text;
+  }
+  const std::vector<SaveLogEntry> read = ParseSaveLog(
+      "2025-02-31T00:00:00Z tpkgfs[1] saved /a\n"
+      "2024-02-30T23:59:60Z tpkgfs[1] saved /a\n");
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(FormatUtcTime(read[0].time), "2025-03-03T00:00:00Z");
+  EXPECT_EQ(FormatUtcTime(read[1].time), "2024-03-02T00:00:00Z");
+}
+
 TEST(SaveLogTest, DamagedLinesAreSkippedWithoutHidingLaterEntries) {
   const std::string text =
       "garbage line\n"

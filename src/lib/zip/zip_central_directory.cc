@@ -62,9 +62,11 @@ std::vector<ZipEntry> ParseCentralDirectory(std::string_view cd, uint64_t count,
   entries.reserve(count);
   size_t pos = 0;
   for (size_t i = 0; i < count; ++i) {
-    const std::string where = "central directory entry #" + std::to_string(i);
+    // Built only for a refusal: a string per entry was a heap allocation per
+    // record at every mount.
+    auto where = [i] { return "central directory entry #" + std::to_string(i); };
     if (cd.size() - pos < kCentralHeaderSize || Load32(cd.data() + pos) != kCentralHeaderSig) {
-      problems.Fatal(Errc::kCorrupt, where + ": bad or truncated header");
+      problems.Fatal(Errc::kCorrupt, where() + ": bad or truncated header");
     }
     const char* p = cd.data() + pos;
     const size_t name_len = Load16(p + central::kNameLength);
@@ -72,7 +74,7 @@ std::vector<ZipEntry> ParseCentralDirectory(std::string_view cd, uint64_t count,
     const size_t total =
         kCentralHeaderSize + name_len + extra_len + Load16(p + central::kCommentLength);
     if (cd.size() - pos < total)
-      problems.Fatal(Errc::kCorrupt, where + ": runs past the central directory");
+      problems.Fatal(Errc::kCorrupt, where() + ": runs past the central directory");
     ZipEntry& e = entries.emplace_back(ParseFixedPart(p));
     e.full_name.assign(p + kCentralHeaderSize, name_len);
     uint32_t disk = Load16(p + central::kDiskStart);
