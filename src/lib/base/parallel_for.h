@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "tpkg/background_thread.h"
+
 namespace tpkg {
 
 // Threads worth using for CPU-bound work on this machine: its cores, at
@@ -47,7 +49,7 @@ void ParallelFor(size_t n, unsigned threads, Fn&& fn) {
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads && t < n; ++t) {
     try {
-      helpers.emplace_back(work);
+      helpers.push_back(StartBackgroundThread(work));  // signals stay with the main thread
     } catch (const std::system_error&) {
       break;  // no thread: fewer hands, same result
     }
