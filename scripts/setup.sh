@@ -24,6 +24,9 @@ BUILD_DIR=${TPKG_BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   meson setup "$BUILD_DIR" --prefix=/usr/local -Dpython=/usr/bin/python3
 fi
+# The daemon links libfuse3, Boost and libstdc++ statically (src/fs/meson.build); ninja does not
+# track those archives, so it is always relinked (about a second) to pick up their upgrades.
+rm -f "$BUILD_DIR/src/fs/tpkgfs"
 ninja -C "$BUILD_DIR"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 $SUDO meson install -C "$BUILD_DIR" --quiet
