@@ -309,7 +309,7 @@ TEST(MetadataTest, ReadsEachSourceOnceAndKeepsNoSourceText) {
       {"p/__init__.py", "from p import a\n"},
       {"p/a.py", "import json\nfrom . import b\n"},
       {"p/b.py", "x = 1\n"},
-      {"p/model.pkl", std::string("\x80\x03cp.a\nC\nq\x00.", 12)},
+      {"p/model.pkl", std::string("\x80\x03" "cp.a\nC\nq\x00.", 12)},
   });
   const Metadata m = RegenerateMetadata(records);
   EXPECT_EQ(m.problems, "");
@@ -321,6 +321,60 @@ TEST(MetadataTest, ReadsEachSourceOnceAndKeepsNoSourceText) {
   for (DepGraph::NodeId id = 0; id < m.graph.size(); ++id) {
     EXPECT_FALSE(m.graph.attrs(id).source.has_value()) << m.graph.name(id);
   }
+}
+
+// Records whose reads fail with a given code (the prefix still reads, as a
+// stored record's first bytes do without a CRC check).
+class FailingRecords : public MemoryRecords {
+ public:
+  FailingRecords(std::vector<std::pair<std::string, std::string>> records,
+                 std::map<std::string, Errc> failures)
+      : MemoryRecords(std::move(records)), failures_(std::move(failures)) {}
+  std::string ReadRecord(const std::string& name) const override {
+    if (const auto it = failures_.find(name); it != failures_.end())
+      throw Error(it->second, name + ": made to fail");
+    return MemoryRecords::ReadRecord(name);
+  }
+  std::string ReadPrefix(const std::string& name, size_t n) const override {
+    return MemoryRecords::ReadRecord(name).substr(0, n);
+  }
+
+ private:
+  std::map<std::string, Errc> failures_;
+};
+
+// Metadata::unreadable is damage, whatever the record's name: bytes that fail
+// their CRC (kCorrupt), or a `.pkl` that starts as a pickle and does not
+// scan. A record too large to analyse or an I/O error is a problem, not
+// damage; a non-`.pkl` record that does not scan is simply not a pickle.
+TEST(MetadataTest, UnreadableRecordsAreTheDamagedOnes) {
+  const std::string pickle("\x80\x03" "cp.a\nC\nq\x00.", 12);
+  const std::string broken("\x80\x03\xff\xff\xff", 5);
+  const FailingRecords records(
+      {
+          {"p/__init__.py", ""},
+          {"p/a.py", "x = 1\n"},
+          {"p/crc.pkl", pickle},
+          {"p/model.pt", pickle},
+          {"p/broken.pkl", broken},
+          {"p/blob.bin", broken},
+          {"p/big.pkl", pickle},
+          {"p/io.pkl", pickle},
+          {"p/good.pkl", pickle},
+      },
+      {{"p/crc.pkl", Errc::kCorrupt},
+       {"p/model.pt", Errc::kCorrupt},
+       {"p/big.pkl", Errc::kUnsupported},
+       {"p/io.pkl", Errc::kIo}});
+  const Metadata m = RegenerateMetadata(records);
+  EXPECT_EQ(m.unreadable, (std::vector<std::string>{"p/crc.pkl", "p/model.pt", "p/broken.pkl"}));
+  for (const char* pkl : {"p/crc.pkl", "p/broken.pkl", "p/big.pkl", "p/io.pkl"})
+    EXPECT_NE(m.problems.find(pkl), std::string::npos) << pkl << " in\n" << m.problems;
+  EXPECT_EQ(m.problems.find("p/blob.bin"), std::string::npos) << m.problems;
+  EXPECT_NE(m.deps_dot.find("<p.good.pkl>"), std::string::npos) << "readable pickles stay";
+
+  const FailingRecords intact({{"p/a.py", "x = 1\n"}, {"p/good.pkl", pickle}}, {});
+  EXPECT_TRUE(RegenerateMetadata(intact).unreadable.empty());
 }
 
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {

@@ -85,7 +85,7 @@ std::vector<std::pair<std::string, std::string>> ManySources(int count) {
     records.emplace_back("p/m" + std::to_string(i) + ".py", std::move(text));
   }
   records.emplace_back("p/stub.py", std::string(kMockStubSource));
-  records.emplace_back("p/model.pkl", std::string("\x80\x03cp.m1\nC\nq\x00.", 13));
+  records.emplace_back("p/model.pkl", std::string("\x80\x03" "cp.m1\nC\nq\x00.", 13));
   return records;
 }
 

@@ -288,8 +288,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   }
 
   Metadata m;
-  for (const LayoutProblem& p : layout.problems())
-    if (!p.unreadable_record.empty()) m.unreadable.push_back(p.unreadable_record);
+  m.unreadable = layout.unreadable();
   std::unordered_set<std::string> left_out;
   if (options.edited)
     left_out = RestrictNewExterns(policy, layout, previous, options, m.new_externs);

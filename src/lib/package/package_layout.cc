@@ -171,8 +171,20 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
                        {},
                        {},
                        {}};
+  std::string bytes;
   try {
-    const std::string bytes = ReadForAnalysis(records, record);
+    bytes = ReadForAnalysis(records, record);
+  } catch (const Error& e) {
+    // Bytes that fail their CRC (or do not inflate): the archive is damaged,
+    // whatever the record's name. Too large or an I/O error: not damage.
+    if (e.code() == Errc::kCorrupt) out.unreadable_record = record;
+    if (record.ends_with(".pkl")) {
+      out.problem = LayoutProblem{pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
+                                  record + ": " + e.what(), true};
+    }
+    return;
+  }
+  try {
     PickleScan scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
     pickle.deps.modules = std::move(scan.modules);
     for (auto& g : scan.globals)
@@ -180,9 +192,12 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
     pickle.storages = std::move(scan.storages);
     pickle.tensors = std::move(scan.tensors);
   } catch (const Error& e) {
+    // A `.pkl` that starts as save_pickle writes but does not scan is a
+    // damaged pickle; any other record that does not scan is not a pickle.
     if (record.ends_with(".pkl")) {
+      if (e.code() == Errc::kCorrupt) out.unreadable_record = record;
       out.problem = LayoutProblem{pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
-                                  record + ": " + e.what(), true, record};
+                                  record + ": " + e.what(), true};
     }
     return;
   }
@@ -206,6 +221,7 @@ void ArchiveLayout::Add(const RecordAnalysis& analysis) {
   if (analysis.module) modules_[ModuleOfRecord(analysis.module->record)->module] = *analysis.module;
   if (analysis.pickle) pickles_.push_back(*analysis.pickle);
   if (analysis.problem) problems_.push_back(*analysis.problem);
+  if (!analysis.unreadable_record.empty()) unreadable_.push_back(analysis.unreadable_record);
 }
 
 void FolderSet::AddParentsOf(std::string_view record) {

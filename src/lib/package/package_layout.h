@@ -70,7 +70,6 @@ struct LayoutProblem {
   PackagingErrorReason reason;
   std::string context;
   bool is_pickle = false;
-  std::string unreadable_record;  // the record that could not be read or scanned, if that is the problem
 };
 
 // What one record contributes to the layout, as the analysis cache keeps it
@@ -80,6 +79,9 @@ struct RecordAnalysis {
   std::optional<ArchiveModule> module;
   std::optional<ArchivePickle> pickle;
   std::optional<LayoutProblem> problem;
+  // The record when its bytes are damaged (they fail their CRC or do not
+  // inflate, or a `.pkl` that starts as a pickle does not scan), "" otherwise.
+  std::string unreadable_record;
 };
 
 // Reads and scans one record outside `.data/` (throws Error when it cannot
@@ -103,6 +105,8 @@ class ArchiveLayout {
   const std::vector<std::string>& module_order() const { return module_order_; }
   const std::vector<ArchivePickle>& pickles() const { return pickles_; }
   const std::vector<LayoutProblem>& problems() const { return problems_; }
+  // RecordAnalysis::unreadable_record of every record, in record order.
+  const std::vector<std::string>& unreadable() const { return unreadable_; }
   // Stubs were interned as sources, not mocked (see metadata.h).
   bool repackaged_form() const { return repackaged_form_; }
   bool has_stubs() const { return has_stubs_; }
@@ -118,6 +122,7 @@ class ArchiveLayout {
   FolderSet folders_;
   std::vector<ArchivePickle> pickles_;
   std::vector<LayoutProblem> problems_;
+  std::vector<std::string> unreadable_;
   bool repackaged_form_ = false;
   bool has_stubs_ = false;
 };
