@@ -23,10 +23,14 @@ fi
 BUILD_DIR=${TPKG_BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   meson setup "$BUILD_DIR" --prefix=/usr/local -Dpython=/usr/bin/python3
+else
+  # The daemon links libfuse3, Boost and libstdc++ statically (src/fs/meson.build). Meson keeps
+  # what it found at setup (which archives exist, their link flags) and ninja does not track the
+  # archives: reconfigure, and relink the daemon (about a second), so that an upgrade of those
+  # libraries reaches it.
+  meson setup --reconfigure "$BUILD_DIR" >/dev/null
+  rm -f "$BUILD_DIR/src/fs/tpkgfs"
 fi
-# The daemon links libfuse3, Boost and libstdc++ statically (src/fs/meson.build); ninja does not
-# track those archives, so it is always relinked (about a second) to pick up their upgrades.
-rm -f "$BUILD_DIR/src/fs/tpkgfs"
 ninja -C "$BUILD_DIR"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 $SUDO meson install -C "$BUILD_DIR" --quiet

@@ -47,11 +47,14 @@ void ParallelFor(size_t n, unsigned threads, Fn&& fn) {
     }
   };
   std::vector<std::thread> helpers;
+  // Reserved first: a push_back that threw after its thread started would
+  // destroy a joinable std::thread (std::terminate).
+  helpers.reserve(threads);
   for (size_t t = 1; t < threads && t < n; ++t) {
     try {
       helpers.push_back(StartBackgroundThread(work));  // signals stay with the main thread
-    } catch (const std::system_error&) {
-      break;  // no thread: fewer hands, same result
+    } catch (...) {
+      break;  // no thread (system_error, bad_alloc): fewer hands, same result
     }
   }
   work();
