@@ -213,8 +213,9 @@ TEST_F(JournalOpsTest, APackageThatWouldNotLoadIsNotSaved) {
 TEST_F(JournalOpsTest, FsyncAndFsyncDirCommitTheJournal) {
   ops_.reset();
   journal_.reset();
-  journal_.emplace(Journal::OpenOrCreate(archive_, *zip_,
-                                         {.commit_delay = std::chrono::hours(1)}));
+  JournalOptions delayed;  // (set field by field: GCC 12 warns on designated initializers)
+  delayed.commit_delay = std::chrono::hours(1);
+  journal_.emplace(Journal::OpenOrCreate(archive_, *zip_, delayed));
   ops_.emplace(zip_, *journal_, FsOptions{getuid(), getgid()});
   struct stat st;
   uint64_t fh;
@@ -237,7 +238,9 @@ TEST_F(JournalOpsTest, StatFsAnswersBeforeTheJournalIsMade) {
   ops_.reset();
   journal_.reset();
   std::filesystem::remove_all(Journal::DirectoryFor(archive_));  // the fixture's, unchanged
-  journal_.emplace(Journal::OpenOrCreate(archive_, *zip_, {.create_at_first_change = true}));
+  JournalOptions lazy;
+  lazy.create_at_first_change = true;
+  journal_.emplace(Journal::OpenOrCreate(archive_, *zip_, lazy));
   ops_.emplace(zip_, *journal_, FsOptions{getuid(), getgid()});
   ASSERT_FALSE(std::filesystem::exists(journal_->directory()));
   struct statvfs st {};
