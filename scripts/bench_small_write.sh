@@ -19,12 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-512}
 RUNS=${RUNS:-3}
-BUILD_DIR=$(realpath "${TPKG_BUILD_DIR:-build}")
-TPKGFS="$BUILD_DIR/src/fs/tpkgfs"
-EDIT="$BUILD_DIR/tests/tools/edit_archive"
-CORPUS="$BUILD_DIR/tests/corpus"  # made by ninja (tests/corpus/make_corpus.py)
-[ -x "$TPKGFS" ] && [ -x "$EDIT" ] && [ -f "$CORPUS/MANIFEST.json" ] ||
-  { echo "build first ($TPKGFS, $EDIT, $CORPUS)" >&2; exit 1; }
+# shellcheck source=bench/storage_package.sh
+. scripts/bench/storage_package.sh
+bench_build_paths
 if [ -n "${OTHER_TPKGFS:-}" ]; then
   [ -x "$OTHER_TPKGFS" ] || { echo "OTHER_TPKGFS=$OTHER_TPKGFS is not executable" >&2; exit 1; }
 fi
@@ -41,8 +38,6 @@ trap cleanup EXIT
 
 wait_mounted() { for _ in $(seq 500); do grep -q " $1 " /proc/mounts && return 0; sleep 0.01; done; return 1; }
 
-# shellcheck source=bench/storage_package.sh
-. "$(dirname "$0")/bench/storage_package.sh"
 make_storage_package "$work" "$SIZE_MIB"
 mv "$work/storage.bin" "$work/native.storage"
 sync

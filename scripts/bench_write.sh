@@ -18,12 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-2048}
 DD_MIB=${DD_MIB:-1024}
-BUILD_DIR=$(realpath "${TPKG_BUILD_DIR:-build}")
-TPKGFS="$BUILD_DIR/src/fs/tpkgfs"
-EDIT="$BUILD_DIR/tests/tools/edit_archive"
-CORPUS="$BUILD_DIR/tests/corpus"  # made by ninja (tests/corpus/make_corpus.py)
-[ -x "$TPKGFS" ] && [ -x "$EDIT" ] && [ -f "$CORPUS/MANIFEST.json" ] ||
-  { echo "build first ($TPKGFS, $EDIT, $CORPUS)" >&2; exit 1; }
+# shellcheck source=bench/storage_package.sh
+. scripts/bench/storage_package.sh
+bench_build_paths
 
 work=$(mktemp -d -p "${BENCH_DIR:-/tmp}" tpkg-bench-write-XXXXXX)
 cleanup() {
@@ -38,8 +35,6 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 wait_mounted() { for _ in $(seq 500); do grep -q " $1 " /proc/mounts && return 0; sleep 0.01; done; return 1; }
 
-# shellcheck source=bench/storage_package.sh
-. "$(dirname "$0")/bench/storage_package.sh"
 make_storage_package "$work" "$SIZE_MIB"
 rm "$work/storage.bin"
 sync -f "$work/model.pt"

@@ -22,11 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-2048}
 RUNS=${RUNS:-3}
-BUILD_DIR=$(realpath "${TPKG_BUILD_DIR:-build}")
-EDIT="$BUILD_DIR/tests/tools/edit_archive"
-CORPUS="$BUILD_DIR/tests/corpus"  # made by ninja (tests/corpus/make_corpus.py)
-[ -x "$EDIT" ] || { echo "build first: $EDIT is missing" >&2; exit 1; }
-[ -f "$CORPUS/MANIFEST.json" ] || { echo "build first: $CORPUS is missing" >&2; exit 1; }
+# shellcheck source=bench/storage_package.sh
+. scripts/bench/storage_package.sh
+bench_build_paths
 
 work=$(mktemp -d -p "${BENCH_DIR:-/tmp}" tpkg-bench-XXXXXX)
 xfs_mnt=""
@@ -39,8 +37,6 @@ trap cleanup EXIT
 seconds() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# shellcheck source=bench/storage_package.sh
-. "$(dirname "$0")/bench/storage_package.sh"
 
 make_package() {  # DIR -> DIR/model.pt
   make_storage_package "$1" "$SIZE_MIB"
