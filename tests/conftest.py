@@ -5,6 +5,7 @@ the run with the way to make it. Tests never write into it; the session
 fixture `corpus_stays_unchanged` checks that against MANIFEST.json before
 and after the run and fails loudly when anything changed.
 """
+import os
 import pathlib
 import sys
 
@@ -38,6 +39,23 @@ def corpus_stays_unchanged():
     if after:
         pytest.fail(f"a test wrote into the test corpus {CORPUS}: {'; '.join(after)}. Tests "
                     "must work on copies (tmp_path) or mount with -o ro", pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def analysis_cache_of_the_run(tmp_path_factory):
+    """Daemons and commands the tests start keep their analysis packs in the
+    run's own folder, never in the user's ~/.cache (tpkg/analysis_cache.h).
+    Shared by the whole run: a pack one test wrote serves the next test that
+    analyses the same records, which must see the same results."""
+    before = os.environ.get("TPKG_CACHE_DIR")
+    folder = tmp_path_factory.mktemp("analysis-cache")
+    folder.chmod(0o700)
+    os.environ["TPKG_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("TPKG_CACHE_DIR", None)
+    else:
+        os.environ["TPKG_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

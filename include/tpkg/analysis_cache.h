@@ -27,9 +27,17 @@
 // Memory: the scans' results only (import references, pickle module lists,
 // storage references), never record bytes.
 //
+// On disk (KeepOnDisk): the import scans of source records are also kept in
+// the user's cache folder, keyed by the record's name and the SHA-256 of its
+// bytes, so that a later process (the next mount of this package, of a copy
+// or of its saved version, `tpkg deps`) reads such a source and checks its
+// digest but does not scan it again; the records an edit changed are
+// scanned, as in memory. Rules, files and safety: package/analysis_store.h.
+//
 // Thread safety: every method may be called from any thread (one mutex,
-// never held while a record is read or scanned); results are immutable and
-// shared.
+// never held while a record is read or scanned; the disk layer has its
+// own), except KeepOnDisk(), which must come before the cache is shared;
+// results are immutable and shared.
 #pragma once
 
 #include <atomic>
@@ -56,6 +64,7 @@ struct RecordContentId {
 };
 
 struct RecordAnalysis;  // what one record contributed (package/package_layout.h)
+class AnalysisStore;    // the disk layer (package/analysis_store.h)
 
 class RecordAnalysisCache {
  public:
@@ -79,6 +88,15 @@ class RecordAnalysisCache {
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
   void CountUncacheable() { misses_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Keeps source scans in `dir` too (DefaultAnalysisCacheDir() names the
+  // user's); "" keeps everything in memory only. Before sharing the cache.
+  void KeepOnDisk(const std::string& dir);
+  AnalysisStore* disk() const { return disk_.get(); }
+  // Sources whose scan came from the disk instead of being redone.
+  uint64_t disk_hits() const;
+  // Why the disk layer last failed to read or write a pack ("" if never).
+  std::string disk_problem() const;
+
  private:
   struct Entry {
     RecordContentId content;
@@ -87,7 +105,13 @@ class RecordAnalysisCache {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;  // by record name; guarded by mu_
   mutable std::atomic<uint64_t> hits_{0}, misses_{0};
+  std::unique_ptr<AnalysisStore> disk_;  // set before sharing, then read-only
 };
+
+// The user's folder for the disk layer: $TPKG_CACHE_DIR when set (set and
+// empty: none), else $XDG_CACHE_HOME/tpkgfs/analysis, else
+// $HOME/.cache/tpkgfs/analysis; "" when none can be named.
+std::string DefaultAnalysisCacheDir();
 
 // Analyses every record of `zip` (prefix stripped, as ZipRecordSource names
 // them) that the cache lacks, in archive order, until `stop` becomes true:

@@ -52,6 +52,7 @@ namespace tpkg {
 struct ScannedImports {
   std::vector<ImportRef> refs;
   std::optional<std::string> error;  // ScanImports()' message ("line N: reason")
+  friend bool operator==(const ScannedImports&, const ScannedImports&) = default;
 };
 // ScanImports(source, PackageOf(module, is_package)), the error kept instead of thrown.
 ScannedImports ScanModuleImports(std::string_view source, std::string_view module, bool is_package);

@@ -12,6 +12,12 @@ step. "new blocks" is what the file system had to allocate for the save (the rep
 is kept by a hard link meanwhile): all of it when records are copied, only the edit when the
 file system shares extents (XFS/btrfs reflinks). OTHER_TPKGFS adds other builds (e.g. the one
 before a change) to every run; SETTLE waits that many seconds between the edit and the unmount.
+Each save writes a number no earlier save wrote, so its edit is new to every cache.
+
+Each build runs with its own analysis disk cache (TPKG_CACHE_DIR, tpkg/analysis_cache.h) in
+WORK, filled by one untimed save before the runs: what a user's second and later mounts of a
+package see. The row "tpkgfs, new package" runs the same build with the disk cache off: the
+first mount ever of a package.
 Prints medians and ratios; asserts nothing but that each save holds the edit.
 """
 import os
@@ -29,11 +35,21 @@ HERE = pathlib.Path(__file__).resolve().parent
 # Seconds between the edit and the unmount (a user's pause; 0: unmount at once).
 SETTLE = float(os.environ.get("SETTLE", "0"))
 
-# package -> (record to edit, sed expression, text the saved record must hold)
+# package -> (record to edit, sed expression, text the saved record must hold), for a number
 EDITS = {
-    "many": ("pkg000/mod01.py", r"s/^    return x + 0$/    return x + 100/", b"return x + 100\n"),
-    "big": ("model/mod0.py", r"s/^X = 0$/X = 100/", b"\nX = 100\n"),
+    "many": ("pkg000/mod01.py", r"s/^    return x + 0$/    return x + {n}/", "return x + {n}\n"),
+    "big": ("model/mod0.py", r"s/^X = 0$/X = {n}/", "\nX = {n}\n"),
 }
+_edits_made = 0
+
+
+def next_edit(package):
+    """(record, sed expression, expected bytes) with a number no earlier edit used."""
+    global _edits_made
+    _edits_made += 1
+    record, sed, expected = EDITS[package]
+    n = 100 + _edits_made
+    return record, sed.format(n=n), expected.format(n=n).encode()
 
 
 def warm(path):
@@ -73,7 +89,7 @@ def used_mib(folder):
     return (st.f_blocks - st.f_bfree) * st.f_frsize / 2**20
 
 
-def save_through_mount(command, archive, mnt, edited_path, sed):
+def save_through_mount(command, archive, mnt, edited_path, sed, env=None):
     """Mounts, edits, unmounts; returns (seconds from unmount to daemon exit, peak RSS KiB,
     MiB of new blocks the save took: the replaced archive is kept by a hard link meanwhile, so
     blocks shared with it (reflinks) do not count; the daemon's CPU seconds, user + system, over
@@ -86,7 +102,7 @@ def save_through_mount(command, archive, mnt, edited_path, sed):
     used_before = used_mib(archive.parent)
     warm(archive)
     proc = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", str(rss_file)] + command,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, env=env)
     try:
         wait_mounted(mnt)
         subprocess.run(["sed", "-i", sed, str(mnt / edited_path)], check=True)
@@ -112,14 +128,34 @@ def save_through_mount(command, archive, mnt, edited_path, sed):
 
 def bench(tpkgfs, work, package, runs):
     archive = work / f"{package}.pt"
-    record, sed, expected = EDITS[package]
     prefix = prefix_of(archive)
     copy = work / "copy.pt"
     others = [pathlib.Path(p).resolve() for p in os.environ.get("OTHER_TPKGFS", "").split(":") if p]
-    daemons = [("tpkgfs", tpkgfs)] + [(f"other{i + 1}", p) for i, p in enumerate(others)]
+
+    def env_with_cache(folder):
+        env = dict(os.environ, TPKG_CACHE_DIR=str(folder))
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(mode=0o700)
+        return env
+
+    # (label, daemon, environment, warmed up): every build with its disk cache filled once.
+    daemons = [("tpkgfs", tpkgfs, env_with_cache(work / "cache-tpkgfs"), True),
+               ("tpkgfs, new package", tpkgfs, env_with_cache(""), False)]
+    daemons += [(f"other{i + 1}", p, env_with_cache(work / f"cache-other{i + 1}"), True)
+                for i, p in enumerate(others)]
+    for label, daemon, env, warmed in daemons:
+        if not warmed:
+            continue
+        private = work / "tpkgfs.pt"
+        shutil.copyfile(archive, private)
+        record, sed, _ = next_edit(package)
+        save_through_mount([str(daemon), "-f", str(private), str(work / "mnt_t")], private,
+                           work / "mnt_t", record, sed, env)
+        private.unlink()
     rows = {k: [] for k in ("cp", "cp_fsync", "cp_reflink", "fuse-zip", "fz_rss", "fz_new",
                             "fz_cpu")}
-    for label, _ in daemons:
+    for label, *_ in daemons:
         for suffix in ("", "_rss", "_new", "_cpu"):
             rows[label + suffix] = []
     for _ in range(runs):
@@ -138,12 +174,13 @@ def bench(tpkgfs, work, package, runs):
             f"cp --reflink=auto '{archive}' '{copy}' && sync '{copy}'", shell=True, check=True)))
         copy.unlink()
 
-        for label, daemon in daemons:
+        for label, daemon, env, _ in daemons:
             private = work / "tpkgfs.pt"
             shutil.copyfile(archive, private)  # its own blocks: nothing shared with `archive`
+            record, sed, expected = next_edit(package)
             s, rss, new, cpu = save_through_mount(
                 [str(daemon), "-f", str(private), str(work / "mnt_t")], private, work / "mnt_t",
-                record, sed)
+                record, sed, env)
             check_saved(private, record, expected)
             rows[label].append(s)
             rows[label + "_rss"].append(rss)
@@ -153,6 +190,7 @@ def bench(tpkgfs, work, package, runs):
 
         private = work / "fz.pt"
         shutil.copyfile(archive, private)
+        record, sed, expected = next_edit(package)
         s, rss, new, cpu = save_through_mount(
             ["fuse-zip", "-f", str(private), str(work / "mnt_f")], private, work / "mnt_f",
             f"{prefix}/{record}", sed)
@@ -176,8 +214,8 @@ def bench(tpkgfs, work, package, runs):
           f"(x{med['fuse-zip'] / med['cp_fsync']:.2f} of cp + fsync); "
           f"peak RSS {med['fz_rss'] / 1024:.1f} MiB; new blocks {med['fz_new']:.0f} MiB; "
           f"daemon CPU {med['fz_cpu']:.2f} s")
-    for label, daemon in daemons:
-        print(f"{label} save (unmount):     {med[label]:.3f} s   "
+    for label, daemon, *_ in daemons:
+        print(f"{label + ' save (unmount):':26} {med[label]:.3f} s   "
               f"(x{med[label] / med['cp_fsync']:.2f} of cp + fsync, "
               f"x{med[label] / med['fuse-zip']:.2f} of fuse-zip); "
               f"peak RSS {med[label + '_rss'] / 1024:.1f} MiB; "

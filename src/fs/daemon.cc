@@ -312,6 +312,9 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   // Per-record analysis results: filled by the mount (in the background from
   // the first edit on), reused by the save for every record the edits left.
   const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
+  // And on disk: the next mount of this package (or of its saved version)
+  // scans only what changed since (tpkg/analysis_cache.h).
+  analysis_cache->KeepOnDisk(DefaultAnalysisCacheDir());
   AnalysisWarmer warmer(journal.original(), analysis_cache);  // joined after the save
   {
     JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache,

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <ctime>
 
 #include "archive_lock.h"
@@ -48,11 +49,21 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       std::vector<std::string> notes;
       const uint64_t hits_before = cache ? cache->hits() : 0;
       const uint64_t misses_before = cache ? cache->misses() : 0;
+      const uint64_t disk_before = cache ? cache->disk_hits() : 0;
+      const auto started = std::chrono::steady_clock::now();
       const RegeneratedRecords metadata = SaveMetadata(journal, notes, cache);
+      const auto analysed = std::chrono::steady_clock::now();
       if (cache) {
+        const uint64_t from_disk = cache->disk_hits() - disk_before;
         TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
-                         << " records reused, " << cache->misses() - misses_before
-                         << " scanned (edited or not analysed before)";
+                         << " records reused, " << from_disk
+                         << " sources read and found in the disk cache, "
+                         << cache->misses() - misses_before - from_disk
+                         << " scanned (edited or not analysed before), "
+                         << std::chrono::duration<double, std::milli>(analysed - started).count()
+                         << " ms";
+        if (const std::string problem = cache->disk_problem(); !problem.empty())
+          TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
       }
       for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
       ScopedFd saved_lock;  // held until the journal is dropped (WriteBack returns)
@@ -61,6 +72,10 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
         saved_lock = LockSavedArchive(temp);
       };
       const WriteBackResult result = WriteBack(journal, metadata, options);
+      TPKG_LOG(kDebug) << "write-back: " << std::chrono::duration<double, std::milli>(
+                                                  std::chrono::steady_clock::now() - analysed)
+                                                  .count()
+                       << " ms";
       TPKG_LOG(kInfo) << result.summary;
       entry.kind = result.written ? SaveLogKind::kSaved : SaveLogKind::kUnchanged;
       entry.details = {result.summary};

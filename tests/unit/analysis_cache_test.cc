@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "scratch_dir.h"
+#include "corpus_journal_fixture.h"
 #include "tpkg/analysis_cache.h"
 #include "tpkg/journal.h"
 #include "tpkg/journal_records.h"
@@ -20,22 +20,8 @@
 namespace tpkg {
 namespace {
 
-using testing::ScratchDir;
-
-class AnalysisCacheTest : public ::testing::Test {
+class AnalysisCacheTest : public testing::CorpusJournalTest {
  protected:
-  void SetUp() override {
-    archive_ = dir_ / "model.pt";
-    std::filesystem::copy_file(std::string(TPKG_CORPUS_DIR) + "/pkg_model_numpy.pt", archive_);
-    std::filesystem::permissions(archive_, std::filesystem::perms::owner_write,
-                                 std::filesystem::perm_options::add);
-    zip_.emplace(ZipReader::Open(archive_));
-    journal_.emplace(Journal::OpenOrCreate(archive_, *zip_));
-  }
-
-  Metadata Full() const {
-    return RegenerateMetadata(JournalRecords(*journal_), SaveCheckOptions(*journal_));
-  }
   Metadata Cached() const {
     return RegenerateMetadata(JournalRecords(*journal_), SaveCheckOptions(*journal_, cache_));
   }
@@ -45,22 +31,9 @@ class AnalysisCacheTest : public ::testing::Test {
     const uint64_t misses = cache_->misses();
     const Metadata cached = Cached();
     const uint64_t scanned = cache_->misses() - misses;
-    const Metadata full = Full();
-    EXPECT_EQ(cached.extern_modules_text, full.extern_modules_text) << after;
-    EXPECT_EQ(cached.deps_dot, full.deps_dot) << after;
-    EXPECT_EQ(cached.problems, full.problems) << after;
-    EXPECT_EQ(cached.new_externs, full.new_externs) << after;
-    EXPECT_EQ(cached.interned, full.interned) << after;
-    EXPECT_EQ(cached.mocked, full.mocked) << after;
-    EXPECT_EQ(cached.externs, full.externs) << after;
+    CorpusJournalTest::ExpectSameAsFull(cached, after);
     return scanned;
   }
-  void Put(const std::string& record, const std::string& text) {
-    const std::optional<JournalNode> node = journal_->Stat(record);
-    ScopedFd fd = node ? journal_->OpenForWrite(record, /*truncate=*/true) : journal_->Create(record);
-    testing::WriteFd(fd.get(), text);
-  }
-
   // What an analysis reads: every record outside `.data/`: model.py,
   // __init__.py, layers.py, util.py, model/model.pkl, and torch 2.x's
   // `byteorder` (a resource: any resource may be loaded as a pickle).
@@ -71,10 +44,6 @@ class AnalysisCacheTest : public ::testing::Test {
     return n;
   }
 
-  ScratchDir dir_;
-  std::string archive_;
-  std::optional<ZipReader> zip_;
-  std::optional<Journal> journal_;
   std::shared_ptr<RecordAnalysisCache> cache_ = std::make_shared<RecordAnalysisCache>();
 };
 

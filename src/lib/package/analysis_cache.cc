@@ -1,6 +1,8 @@
 // RecordAnalysisCache and WarmAnalysisCache (rules in tpkg/analysis_cache.h).
 #include "tpkg/analysis_cache.h"
 
+#include "base/build_id.h"
+#include "package/analysis_store.h"
 #include "package/package_layout.h"
 #include "tpkg/error.h"
 #include "tpkg/metadata.h"
@@ -37,6 +39,20 @@ bool RecordAnalysisCache::Contains(const std::string& record,
   return it != entries_.end() && it->second.content == content;
 }
 
+void RecordAnalysisCache::KeepOnDisk(const std::string& dir) {
+  if (dir.empty() || OwnBuildId().empty()) {
+    disk_.reset();
+    return;
+  }
+  disk_ = std::make_unique<AnalysisStore>(dir, std::string(OwnBuildId()));
+}
+
+uint64_t RecordAnalysisCache::disk_hits() const { return disk_ ? disk_->hits() : 0; }
+
+std::string RecordAnalysisCache::disk_problem() const {
+  return disk_ ? disk_->last_problem() : std::string();
+}
+
 size_t RecordAnalysisCache::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();
@@ -45,19 +61,25 @@ size_t RecordAnalysisCache::size() const {
 size_t WarmAnalysisCache(const ZipReader& zip, RecordAnalysisCache& cache,
                          const std::atomic<bool>& stop) {
   const ZipRecordSource records(zip);
+  std::vector<std::string> names = records.RecordNames();
+  std::erase_if(names, [](const std::string& name) { return IsFrameworkRecord(name); });
+  AnalysisStore* disk = cache.disk();
+  std::optional<AnalysisStore::PackKey> pack;
+  if (disk) pack = disk->Load(names);
   size_t analysed = 0;
-  for (const std::string& name : records.RecordNames()) {
-    if (stop.load(std::memory_order_relaxed)) break;
-    if (IsFrameworkRecord(name)) continue;
+  for (const std::string& name : names) {
+    if (stop.load(std::memory_order_relaxed)) return analysed;
     const RecordContentId content = *records.ContentOf(name);
     if (cache.Contains(name, content)) continue;
     try {
-      cache.Put(name, content, std::make_shared<const RecordAnalysis>(AnalyseRecord(name, records)));
+      cache.Put(name, content,
+                std::make_shared<const RecordAnalysis>(AnalyseRecord(name, records, disk)));
       ++analysed;
     } catch (const Error&) {
       // Unreadable or too large: the analysis proper reads it again and reports it.
     }
   }
+  if (pack) disk->Save(*pack, names);
   return analysed;
 }
 

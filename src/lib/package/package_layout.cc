@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "base/parallel_for.h"
+#include "base/sha256.h"
+#include "package/analysis_store.h"
 #include "tpkg/error.h"
 #include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
@@ -119,15 +121,21 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
       cache->CountUncacheable();
     if (!analyses[i]) missing.push_back(i);
   }
+  // What an earlier process scanned: read from the disk layer once for this
+  // list of records, written back when this analysis scanned something new.
+  AnalysisStore* disk = cache ? cache->disk() : nullptr;
+  std::optional<AnalysisStore::PackKey> pack;
+  if (disk && !missing.empty()) pack = disk->Load(names);
   const unsigned threads =
       records.concurrent_reads() && missing.size() >= kParallelAnalysisMinRecords
           ? UsefulThreads(kMaxAnalysisThreads)
           : 1;
   ParallelFor(missing.size(), threads, [&](size_t m) {
     const size_t i = missing[m];
-    analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records));
+    analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records, disk));
     if (contents[i]) cache->Put(names[i], *contents[i], analyses[i]);
   });
+  if (pack) disk->Save(*pack, names);
   std::unordered_map<std::string, size_t> last_record;  // module -> index of its record
   for (size_t i = 0; i < names.size(); ++i) {
     layout.Add(*analyses[i]);
@@ -151,12 +159,21 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
 
 namespace {
 
-// A source: whether it is torch's mock stub, and its imports.
+// A source: whether it is torch's mock stub, and its imports (from `disk`
+// when it has scanned these very bytes under this name).
 ArchiveModule AnalyseSource(const std::string& record, const SourceRecordName& source,
-                            const RecordSource& records) {
+                            const RecordSource& records, AnalysisStore* disk) {
   const std::string text = ReadForAnalysis(records, record);
-  return ArchiveModule{record, source.is_package, text == kMockStubSource,
+  const std::optional<Sha256Digest> digest =
+      disk ? std::optional<Sha256Digest>(Sha256(text)) : std::nullopt;
+  if (digest) {
+    if (const auto known = disk->Find(record, *digest))
+      return ArchiveModule{record, source.is_package, known->is_stub, known->imports};
+  }
+  ArchiveModule module{record, source.is_package, text == kMockStubSource,
                        ScanModuleImports(text, source.module, source.is_package)};
+  if (digest) disk->Add(record, *digest, StoredSource{module.is_stub, module.imports});
+  return module;
 }
 
 // Any other record: a save_pickle pickle, a `.pkl` that does not scan (a
@@ -206,10 +223,11 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
 
 }  // namespace
 
-RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records) {
+RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records,
+                             AnalysisStore* disk) {
   RecordAnalysis out;
   if (const auto source = ModuleOfRecord(record))
-    out.module = AnalyseSource(record, *source, records);
+    out.module = AnalyseSource(record, *source, records, disk);
   else
     AnalyseOther(record, records, out);
   return out;

@@ -85,8 +85,10 @@ struct RecordAnalysis {
 };
 
 // Reads and scans one record outside `.data/` (throws Error when it cannot
-// be read or is too large to analyse).
-RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records);
+// be read or is too large to analyse). With `disk`, a source whose digest
+// it knows is not scanned, and one it does not know is added to it.
+RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records,
+                             AnalysisStore* disk = nullptr);
 
 class ArchiveLayout {
  public:

@@ -1,0 +1,120 @@
+// The analysis pack format (rules in analysis_pack.h).
+#include "package/analysis_pack.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace tpkg {
+namespace {
+
+constexpr std::string_view kMagic = "tpkg-analysis-pack\n";
+constexpr uint32_t kVersion = 1;
+constexpr uint8_t kStub = 1, kScanError = 2;
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void PutString(std::string& out, std::string_view s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+// Reads what PutU32/PutString wrote; throws std::out_of_range past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  std::string_view Take(size_t n) {
+    if (n > bytes_.size() - at_) throw std::out_of_range("the pack ends inside an entry");
+    const std::string_view out = bytes_.substr(at_, n);
+    at_ += n;
+    return out;
+  }
+  uint8_t U8() { return static_cast<uint8_t>(Take(1)[0]); }
+  uint32_t U32() {
+    const std::string_view b = Take(4);
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[i]);
+    return v;
+  }
+  std::string String() { return std::string(Take(U32())); }
+  bool AtEnd() const { return at_ == bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+std::string EncodeAnalysisPack(const AnalysisPack& pack) {
+  std::string out(kMagic);
+  PutU32(out, kVersion);
+  PutString(out, pack.build_id);
+  PutU32(out, static_cast<uint32_t>(pack.entries.size()));
+  for (const AnalysisPackEntry& e : pack.entries) {
+    PutString(out, e.record);
+    out.append(reinterpret_cast<const char*>(e.digest.data()), e.digest.size());
+    const ScannedImports& imports = e.source.imports;
+    out.push_back(static_cast<char>((e.source.is_stub ? kStub : 0) |
+                                    (imports.error ? kScanError : 0)));
+    if (imports.error) PutString(out, *imports.error);
+    PutU32(out, static_cast<uint32_t>(imports.refs.size()));
+    for (const ImportRef& ref : imports.refs) {
+      PutString(out, ref.module);
+      out.push_back(ref.name ? 1 : 0);
+      if (ref.name) PutString(out, *ref.name);
+    }
+  }
+  const Sha256Digest sum = Sha256(out);
+  out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  return out;
+}
+
+std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::string* why) {
+  const size_t sum_size = Sha256Digest().size();
+  if (bytes.size() < kMagic.size() + sum_size || !bytes.starts_with(kMagic)) {
+    *why = "not an analysis pack";
+    return std::nullopt;
+  }
+  const std::string_view body = bytes.substr(0, bytes.size() - sum_size);
+  const Sha256Digest sum = Sha256(body);
+  if (std::memcmp(sum.data(), bytes.data() + body.size(), sum_size) != 0) {
+    *why = "its checksum does not match (damaged or cut short)";
+    return std::nullopt;
+  }
+  try {
+    Reader in(body.substr(kMagic.size()));
+    if (const uint32_t version = in.U32(); version != kVersion) {
+      *why = "format version " + std::to_string(version) + ", not " + std::to_string(kVersion);
+      return std::nullopt;
+    }
+    AnalysisPack pack;
+    pack.build_id = in.String();
+    const uint32_t count = in.U32();
+    for (uint32_t i = 0; i < count; ++i) {
+      AnalysisPackEntry& e = pack.entries.emplace_back();
+      e.record = in.String();
+      std::memcpy(e.digest.data(), in.Take(e.digest.size()).data(), e.digest.size());
+      const uint8_t flags = in.U8();
+      e.source.is_stub = (flags & kStub) != 0;
+      if (flags & kScanError) e.source.imports.error = in.String();
+      const uint32_t refs = in.U32();
+      for (uint32_t r = 0; r < refs; ++r) {
+        ImportRef& ref = e.source.imports.refs.emplace_back();
+        ref.module = in.String();
+        if (in.U8() != 0) ref.name = in.String();
+      }
+    }
+    if (!in.AtEnd()) {
+      *why = "bytes after the last entry";
+      return std::nullopt;
+    }
+    return pack;
+  } catch (const std::out_of_range& e) {
+    *why = e.what();
+    return std::nullopt;
+  }
+}
+
+}  // namespace tpkg

@@ -1,0 +1,256 @@
+// AnalysisStore: the analysis cache's packs on disk (rules in analysis_store.h).
+#include "package/analysis_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/file_util.h"
+#include "tpkg/analysis_cache.h"
+#include "tpkg/error.h"
+#include "tpkg/file_io.h"
+
+namespace tpkg {
+namespace {
+
+constexpr std::string_view kPackSuffix = ".pack";
+// A pack larger than this is not ours (a package of 100,000 sources with
+// long import lists stays far below it).
+constexpr uint64_t kMaxPackBytes = 256 << 20;
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+// mkdir -p with 0700 for what it creates (the XDG rule for cache folders).
+bool MakeFolders(const std::string& dir, std::string* why) {
+  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    const std::string part = dir.substr(0, slash);
+    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
+      const int err = errno;
+      *why = "cannot create " + part + ": " + ErrnoText(err);
+      return false;
+    }
+    if (slash == std::string::npos) return true;
+  }
+}
+
+}  // namespace
+
+AnalysisStore::AnalysisStore(std::string dir, std::string build_id)
+    : dir_(std::move(dir)), build_id_(std::move(build_id)),
+      enabled_(!dir_.empty() && !build_id_.empty()) {}
+
+std::string AnalysisStore::last_problem() const {
+  std::lock_guard lock(mu_);
+  return last_problem_;
+}
+
+void AnalysisStore::Note(std::string problem) {
+  std::lock_guard lock(mu_);
+  last_problem_ = std::move(problem);
+}
+
+bool AnalysisStore::UsableFolder(bool create) {
+  {
+    std::lock_guard lock(mu_);
+    if (folder_ok_ >= 0) return folder_ok_ == 1;
+  }
+  struct stat st;
+  if (::lstat(dir_.c_str(), &st) != 0) {
+    const int err = errno;
+    std::string why;
+    if (err != ENOENT) {
+      Note("cannot use the analysis cache " + dir_ + ": " + ErrnoText(err));
+      return false;
+    }
+    if (!create) return false;  // nothing cached yet; asked again at the first save
+    if (!MakeFolders(dir_, &why) || ::lstat(dir_.c_str(), &st) != 0) {
+      const int err = errno;
+      Note(why.empty() ? "cannot create " + dir_ + ": " + ErrnoText(err) : why);
+      std::lock_guard lock(mu_);
+      folder_ok_ = 0;
+      return false;
+    }
+  }
+  std::string why;
+  if (!S_ISDIR(st.st_mode))
+    why = "not a folder";
+  else if (st.st_uid != ::geteuid())
+    why = "it belongs to user " + std::to_string(st.st_uid) + ", not to this one";
+  else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    why = "other users may write into it";
+  if (!why.empty()) Note("not using the analysis cache " + dir_ + ": " + why);
+  std::lock_guard lock(mu_);
+  folder_ok_ = why.empty() ? 1 : 0;
+  return folder_ok_ == 1;
+}
+
+AnalysisStore::PackKey AnalysisStore::Load(const std::vector<std::string>& names) {
+  std::vector<std::string_view> sorted(names.begin(), names.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::string joined;
+  for (std::string_view name : sorted) joined.append(name).push_back('\0');
+  PackKey key{HexOf(Sha256(joined))};
+  if (!enabled_) return key;
+  std::lock_guard loading(load_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (!loaded_.insert(key.hex).second) return key;
+  }
+  if (!UsableFolder(/*create=*/false)) return key;
+  const std::string path = dir_ + "/" + key.hex + std::string(kPackSuffix);
+  std::string bytes;
+  try {
+    ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) {
+      const int err = errno;
+      if (err != ENOENT) Note("cannot read " + path + ": " + ErrnoText(err));
+      return key;
+    }
+    const struct stat st = FstatOrThrow(fd.get(), path);
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxPackBytes) {
+      Note("ignoring " + path + ": not a pack file of a plausible size");
+      return key;
+    }
+    bytes.resize(static_cast<size_t>(st.st_size));
+    if (PreadFull(fd.get(), bytes, 0, path) != bytes.size()) {
+      Note("ignoring " + path + ": it shrank while being read");
+      return key;
+    }
+    (void)::futimens(fd.get(), nullptr);  // recently used: kept by Evict()
+  } catch (const Error& e) {
+    Note(e.what());
+    return key;
+  }
+  std::string why;
+  std::optional<AnalysisPack> pack = DecodeAnalysisPack(bytes, &why);
+  if (!pack) {
+    Note("ignoring " + path + ": " + why);
+    return key;
+  }
+  if (pack->build_id != build_id_) return key;  // another build's scanner: rewritten at Save
+  std::lock_guard lock(mu_);
+  for (AnalysisPackEntry& e : pack->entries) {
+    std::vector<Content>& known = contents_[e.record];
+    const bool have = std::any_of(known.begin(), known.end(),
+                                  [&](const Content& c) { return c.digest == e.digest; });
+    if (!have)
+      known.push_back({e.digest, std::make_shared<const StoredSource>(std::move(e.source))});
+  }
+  if (generation_ == 0) saved_at_[key.hex] = 0;
+  return key;
+}
+
+std::shared_ptr<const StoredSource> AnalysisStore::Find(const std::string& record,
+                                                        const Sha256Digest& digest) const {
+  std::lock_guard lock(mu_);
+  const auto it = contents_.find(record);
+  if (it == contents_.end()) return nullptr;
+  for (const Content& c : it->second) {
+    if (c.digest == digest) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      return c.source;
+    }
+  }
+  return nullptr;
+}
+
+void AnalysisStore::Add(const std::string& record, const Sha256Digest& digest,
+                        StoredSource source) {
+  if (!enabled_) return;
+  auto shared = std::make_shared<const StoredSource>(std::move(source));
+  std::lock_guard lock(mu_);
+  std::vector<Content>& known = contents_[record];
+  known.erase(std::remove_if(known.begin(), known.end(),
+                             [&](const Content& c) { return c.digest == digest; }),
+              known.end());
+  known.insert(known.begin(), Content{digest, std::move(shared)});
+  if (known.size() > kContentsPerRecord) known.resize(kContentsPerRecord);
+  ++generation_;
+}
+
+void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& names) {
+  if (!enabled_) return;
+  AnalysisPack pack{build_id_, {}};
+  uint64_t generation;
+  {
+    std::lock_guard lock(mu_);
+    const auto saved = saved_at_.find(key.hex);
+    if (saved != saved_at_.end() && saved->second == generation_) return;
+    generation = generation_;
+    for (const std::string& name : names) {
+      const auto it = contents_.find(name);
+      if (it == contents_.end()) continue;
+      for (const Content& c : it->second) pack.entries.push_back({name, c.digest, *c.source});
+    }
+  }
+  if (!UsableFolder(/*create=*/true)) return;
+  const std::string path = dir_ + "/" + key.hex + std::string(kPackSuffix);
+  std::string temp = path + ".tmp-XXXXXX";
+  ScopedFd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd.valid()) {
+    const int err = errno;
+    Note("cannot write into " + dir_ + ": " + ErrnoText(err));
+    return;
+  }
+  try {
+    PwriteAll(fd.get(), EncodeAnalysisPack(pack), 0, temp);
+    fd.reset();
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+      const int err = errno;
+      ThrowSystemError("cannot rename " + temp + " to " + path, err);
+    }
+  } catch (const Error& e) {
+    ::unlink(temp.c_str());
+    Note(e.what());
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    saved_at_[key.hex] = generation;
+  }
+  packs_written_.fetch_add(1, std::memory_order_relaxed);
+  Evict();
+}
+
+void AnalysisStore::Evict() {
+  DIR* dir = ::opendir(dir_.c_str());
+  if (!dir) return;
+  struct Pack {
+    std::string name;
+    timespec used;
+  };
+  std::vector<Pack> packs;
+  while (const dirent* d = ::readdir(dir)) {
+    const std::string_view name = d->d_name;
+    if (!name.ends_with(kPackSuffix)) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+      packs.push_back({std::string(name), st.st_mtim});
+  }
+  if (packs.size() > kMaxPacks) {
+    std::sort(packs.begin(), packs.end(), [](const Pack& a, const Pack& b) {
+      return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec > b.used.tv_sec
+                                            : a.used.tv_nsec > b.used.tv_nsec;
+    });
+    for (size_t i = kMaxPacks; i < packs.size(); ++i)
+      (void)::unlinkat(::dirfd(dir), packs[i].name.c_str(), 0);
+  }
+  ::closedir(dir);
+}
+
+std::string DefaultAnalysisCacheDir() {
+  if (const char* dir = std::getenv("TPKG_CACHE_DIR")) return dir;  // "" turns it off
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && xdg[0] == '/')
+    return std::string(xdg) + "/tpkgfs/analysis";
+  if (const char* home = std::getenv("HOME"); home && home[0] == '/')
+    return std::string(home) + "/.cache/tpkgfs/analysis";
+  return {};
+}
+
+}  // namespace tpkg

@@ -1,0 +1,110 @@
+// analysis_store.h (private): the disk layer of the analysis cache
+// (tpkg/analysis_cache.h), so that a new mount of a package, or of a copy or
+// a saved version of it, does not scan again the sources an earlier process
+// already scanned.
+//
+//   AnalysisStore store(dir, OwnBuildId());
+//   PackKey key = store.Load(names);               // the pack of these records, if any
+//   if (auto hit = store.Find(record, Sha256(bytes))) ...   // else scan, then:
+//   store.Add(record, digest, scanned);
+//   store.Save(key, names);                        // when it learnt something
+//
+// What is kept: for each source record (a `.py`), keyed by its name and the
+// SHA-256 of its bytes, whether it is torch's mock stub and its import scan
+// (or the scan's error): a pure function of the name and the bytes, so a
+// hit is exactly what a scan would give. A cryptographic digest, not the
+// archive's CRC-32: a crafted record with a known record's CRC and size
+// must not inherit that record's imports. Pickles are not kept (they are
+// few in a package and their scan is fast).
+//
+// Files: one pack (package/analysis_pack.h) per list of record names, named
+// by the SHA-256 of the sorted names, holding for each of those names its
+// last two contents seen (an edit, and the original a copy still has).
+// Packs are written whole to a temp file and renamed (no fsync: a pack lost
+// or cut short by a crash fails its checksum and is only scanned again);
+// the 64 most recently used are kept. A pack written by another build
+// (base/build_id.h) is ignored: its scanner may differ.
+//
+// Safety: the folder must belong to this user and be writable by nobody
+// else, else the store reads and writes nothing (another user could
+// otherwise hide imports from the analysis). Failing to read or write a
+// pack is never an error for the caller: the analysis scans instead, and
+// last_problem() says why, for the daemon's debug log.
+//
+// Thread safety: every method may be called from any thread (one mutex,
+// never held during file I/O or while the caller scans; Load() calls are
+// serialized by another, so that an analysis starting while another thread
+// reads the pack waits for it rather than scanning what it holds).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "package/analysis_pack.h"
+
+namespace tpkg {
+
+class AnalysisStore {
+ public:
+  // Nothing is read until Load(). An empty `build_id` disables the store.
+  AnalysisStore(std::string dir, std::string build_id);
+
+  // The key of a list of record names (its order does not matter).
+  struct PackKey {
+    std::string hex;
+  };
+  // Reads the pack of `names` unless done before (once per key); a missing
+  // or unusable pack leaves the store as it was.
+  PackKey Load(const std::vector<std::string>& names);
+  std::shared_ptr<const StoredSource> Find(const std::string& record,
+                                           const Sha256Digest& digest) const;
+  void Add(const std::string& record, const Sha256Digest& digest, StoredSource source);
+  // Writes the pack of `names` when the store knows something for them that
+  // the file does not hold (something added since, or no pack yet).
+  void Save(const PackKey& key, const std::vector<std::string>& names);
+
+  bool enabled() const { return enabled_; }
+  const std::string& dir() const { return dir_; }
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t packs_written() const { return packs_written_.load(std::memory_order_relaxed); }
+  std::string last_problem() const;
+
+  // Packs kept in the folder; older ones are removed when a pack is written.
+  static constexpr size_t kMaxPacks = 64;
+  // Contents kept per record name in a pack.
+  static constexpr size_t kContentsPerRecord = 2;
+
+ private:
+  struct Content {
+    Sha256Digest digest;
+    std::shared_ptr<const StoredSource> source;
+  };
+  // Whether the folder is there (made when `create`), ours, and writable by
+  // nobody else; the answer is kept once the folder exists.
+  bool UsableFolder(bool create);
+  void Note(std::string problem);
+  void Evict();
+
+  const std::string dir_;
+  const std::string build_id_;
+  const bool enabled_;
+  std::mutex load_mu_;  // serializes Load(): a second caller waits for the pack being read
+  mutable std::mutex mu_;
+  // Guarded by mu_: by record name, newest content first.
+  std::unordered_map<std::string, std::vector<Content>> contents_;
+  std::set<std::string> loaded_;  // keys whose pack was read (or found missing)
+  uint64_t generation_ = 0;       // bumped by every Add
+  // Key -> the generation its file held everything the store knew of its names.
+  std::unordered_map<std::string, uint64_t> saved_at_;
+  int folder_ok_ = -1;  // -1: not checked yet; 0/1
+  std::string last_problem_;
+  mutable std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> packs_written_{0};
+};
+
+}  // namespace tpkg
