@@ -94,9 +94,11 @@ struct ModelReport {
 
 // Throws Error only when a record cannot be read. `progress` (tpkg/progress.h)
 // counts the bytes of the records analysed (pickles, a package's sources, a
-// .pt2's nested files and program), advanced as each is done.
+// .pt2's nested files and program), advanced as each is done. `analysis`:
+// the options of a package's metadata analysis (its cache).
 ModelReport InspectModel(const ZipReader& zip, FileKind kind,
-                         const ProgressCallback& progress = {});
+                         const ProgressCallback& progress = {},
+                         const MetadataOptions& analysis = {});
 
 // The lines of a PackagingError text (metadata.h), empty lines dropped.
 std::vector<std::string> SplitProblemLines(std::string_view text);

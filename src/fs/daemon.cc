@@ -332,6 +332,10 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   }  // unmounted: nobody can change the journal any more
   warmer.Stop();  // not waited for: the save scans what the cache lacks
   const int save_status = SaveEdits(journal, analysis_cache);
+  TPKG_LOG(kDebug) << "analysis cache over the mount: " << analysis_cache->hits()
+                   << " results reused, " << analysis_cache->disk_hits()
+                   << " sources read and found on disk instead of scanned ("
+                   << DefaultAnalysisCacheDir() << ")";
   return loop_status != 0 ? loop_status : save_status;
 }
 

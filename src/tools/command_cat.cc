@@ -94,7 +94,7 @@ int RunCat(const Command& self, const Args& args) {
   const std::vector<std::string> generated = GeneratedFilePaths(zip);
   if (std::find(generated.begin(), generated.end(), record) != generated.end()) {
     const ZipRecordSource records(zip);
-    const auto content = GeneratePackageFiles(zip, records).Content(record);
+    const auto content = GeneratePackageFiles(zip, records, CachedAnalysis()).Content(record);
     if (WantsJson(cmd)) {
       PrintJson(out, zip.path(), record, true, *content);
       return kExitOk;

@@ -21,7 +21,7 @@ std::string PackageExternsMismatch(const std::string& path) {
   const auto zip = ZipReader::Open(path);
   if (!zip.Find(".data/extern_modules") && !zip.Find(".data/version")) return "";
   const ZipRecordSource records(zip);
-  return ExternModulesMismatch(records, RegenerateMetadata(records));
+  return ExternModulesMismatch(records, RegenerateMetadata(records, CachedAnalysis()));
 }
 
 // torch 2.6 writes a `.pt2` through Python's zipfile and torch.export.load

@@ -62,12 +62,12 @@ int RunDeps(const Command& self, const Args& args) {
   const ZipRecordSource records(*file.zip);
   Output out;
   if (cmd.options.count("why")) {
-    const Metadata m = RegenerateMetadata(records);
+    const Metadata m = RegenerateMetadata(records, CachedAnalysis());
     PrintWhy(out, path, m, cmd.options["why"].as<std::string>(), WantsJson(cmd));
     out.Flush();
     ThrowIfUnreadable(path, m.unreadable);
   } else {
-    const GeneratedFiles generated = GeneratePackageFiles(*file.zip, records);
+    const GeneratedFiles generated = GeneratePackageFiles(*file.zip, records, CachedAnalysis());
     const std::string& dot = *generated.Content(kDepsDotPath);
     if (WantsJson(cmd)) {
       WriteJson(out, Json{{"path", path}, {"dot", dot}});

@@ -119,7 +119,7 @@ int RunModules(const Command& self, const Args& args) {
   const ParsedCommand cmd = ParseCommand(self, args, options, {"FILE"});
   if (cmd.help_shown) return kExitOk;
   const ModelFile file = OpenForInspection(cmd.operands[0]);
-  const ModelReport report = InspectModel(*file.zip, file.kind);
+  const ModelReport report = InspectModel(*file.zip, file.kind, {}, CachedAnalysis());
   Output out;
   if (WantsJson(cmd)) {
     WriteJson(out, ModulesJson(report));

@@ -1,5 +1,6 @@
 #include "model_input.h"
 
+#include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
 
 namespace tpkg::cli {
@@ -25,6 +26,13 @@ void ThrowIfUnreadable(const std::string& path, const std::vector<std::string>& 
   for (const std::string& what : unreadable) list += (list.empty() ? "" : ", ") + what;
   throw Error(Errc::kCorrupt, path + ": damaged, cannot be read: " + list +
                                   " (the report above misses what it holds)");
+}
+
+MetadataOptions CachedAnalysis() {
+  MetadataOptions options;
+  options.cache = std::make_shared<RecordAnalysisCache>();
+  options.cache->KeepOnDisk(DefaultAnalysisCacheDir());
+  return options;
 }
 
 std::string Grouped(uint64_t number) {

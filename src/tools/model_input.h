@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "tpkg/metadata.h"
 #include "tpkg/model_file.h"
 
 namespace tpkg::cli {
@@ -32,6 +33,11 @@ void WriteJson(Output& out, const Json& value);
 // (ModelReport::unreadable, Metadata::unreadable) when it is not empty. The
 // report shows what could be read; the exit status says the file is damaged.
 void ThrowIfUnreadable(const std::string& path, const std::vector<std::string>& unreadable);
+
+// Options for a package's metadata analysis that keep source scans in the
+// user's disk cache (tpkg/analysis_cache.h), as the daemon does: a second
+// `tpkg deps` of a package, or one after a mount, scans nothing again.
+MetadataOptions CachedAnalysis();
 
 // "1,234,567": byte counts read better grouped.
 std::string Grouped(uint64_t number);

@@ -221,20 +221,27 @@ TEST(AnalysisStoreUnitTest, APackOfAnotherBuildIsNotTrusted) {
   ScratchDir dir;
   const std::vector<std::string> names = {"a.py"};
   const Sha256Digest digest = Sha256(std::string_view("import os\n"));
+  std::string old_pack;
   {
     AnalysisStore old_build(dir.path(), "build-1");
     const auto key = old_build.Load(names);
     old_build.Add("a.py", digest, StoredSource{false, {{{"os", std::nullopt}}, std::nullopt}});
     old_build.Save(key, names);
     EXPECT_EQ(old_build.packs_written(), 1u);
+    old_pack = dir / (key.hex + ".pack");
   }
   AnalysisStore same_build(dir.path(), "build-1");
   same_build.Load(names);
   EXPECT_NE(same_build.Find("a.py", digest), nullptr);
+  // Each build has its own pack name; even under the other's name, the
+  // build recorded inside decides.
   AnalysisStore new_build(dir.path(), "build-2");
+  const std::string new_pack = dir / (AnalysisStore(dir.path(), "build-2").Load(names).hex + ".pack");
+  ASSERT_NE(new_pack, old_pack);
+  std::filesystem::rename(old_pack, new_pack);
   const auto key = new_build.Load(names);
   EXPECT_EQ(new_build.Find("a.py", digest), nullptr);
-  new_build.Save(key, names);  // nothing known, but the file is another build's: rewritten
+  new_build.Save(key, names);  // the file is another build's: replaced by this one's
   EXPECT_EQ(new_build.packs_written(), 1u);
 }
 

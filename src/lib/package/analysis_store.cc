@@ -93,7 +93,10 @@ bool AnalysisStore::UsableFolder(bool create) {
 AnalysisStore::PackKey AnalysisStore::Load(const std::vector<std::string>& names) {
   std::vector<std::string_view> sorted(names.begin(), names.end());
   std::sort(sorted.begin(), sorted.end());
-  std::string joined;
+  // The build is part of the key: the daemon and `tpkg` (different builds)
+  // each keep their own pack rather than replacing each other's.
+  std::string joined = build_id_;
+  joined.push_back('\0');
   for (std::string_view name : sorted) joined.append(name).push_back('\0');
   PackKey key{HexOf(Sha256(joined))};
   if (!enabled_) return key;

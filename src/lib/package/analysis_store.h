@@ -17,8 +17,8 @@
 // must not inherit that record's imports. Pickles are not kept (they are
 // few in a package and their scan is fast).
 //
-// Files: one pack (package/analysis_pack.h) per list of record names, named
-// by the SHA-256 of the sorted names, holding for each of those names its
+// Files: one pack (package/analysis_pack.h) per list of record names and
+// build, named by the SHA-256 of the build id and the sorted names, holding for each of those names its
 // last two contents seen (an edit, and the original a copy still has).
 // Packs are written whole to a temp file and renamed (no fsync: a pack lost
 // or cut short by a crash fails its checksum and is only scanned again);
@@ -54,7 +54,7 @@ class AnalysisStore {
   // Nothing is read until Load(). An empty `build_id` disables the store.
   AnalysisStore(std::string dir, std::string build_id);
 
-  // The key of a list of record names (its order does not matter).
+  // The key of a list of record names (its order does not matter) for this build.
   struct PackKey {
     std::string hex;
   };

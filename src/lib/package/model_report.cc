@@ -169,9 +169,10 @@ std::vector<PickleInfo> NestedPickles(const ZipReader& zip, ModelReport& report,
   return out;
 }
 
-void AddPackageModules(const ZipReader& zip, ModelReport& report) {
+void AddPackageModules(const ZipReader& zip, const MetadataOptions& analysis,
+                       ModelReport& report) {
   const ZipRecordSource records(zip);
-  report.metadata = RegenerateMetadata(records);
+  report.metadata = RegenerateMetadata(records, analysis);
   const Metadata& m = *report.metadata;
   const DepGraph& graph = m.graph;
   const std::vector<std::string> undeclared_list = UndeclaredExterns(records, m);
@@ -276,7 +277,8 @@ uint64_t AnalysisWork(const ZipReader& zip, FileKind kind) {
 
 }  // namespace
 
-ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCallback& callback) {
+ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCallback& callback,
+                         const MetadataOptions& analysis) {
   AnalysisProgress progress{callback, callback ? AnalysisWork(zip, kind) : 0};
   ModelReport report;
   report.path = zip.path();
@@ -294,7 +296,7 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCall
   report.serialization_id = RecordText(zip, ".data/serialization_id");
   ScanPickles(zip, report, progress);
   if (kind == FileKind::kTorchPackage) {
-    AddPackageModules(zip, report);
+    AddPackageModules(zip, analysis, report);
     progress.Add(progress.total);
   } else if (kind == FileKind::kTorchScript || kind == FileKind::kTorchSave) {
     AddPickleModules(zip, report.pickles, report);

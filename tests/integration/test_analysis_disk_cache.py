@@ -1,0 +1,89 @@
+"""The analysis cache on disk (tpkg/analysis_cache.h), through real mounts and `tpkg`.
+
+A mount's save leaves the import scans of the package's sources in TPKG_CACHE_DIR; the next
+mount of another copy of the package finds them there instead of scanning, and saves the very
+same bytes as a mount without the disk cache; real torch loads them. `tpkg deps` reads and fills
+the same folder, and prints the same graph with it or without. A folder other users may write is
+never used.
+"""
+import os
+import subprocess
+import zipfile
+
+from mounting import BUILD
+from writing import session, torch_check, writable_copy
+
+TPKG = BUILD / "src" / "tools" / "tpkg"
+
+
+def edit_and_save(tmp_path, name):
+    """Mounts a copy of the corpus package with -d, adds an import to one source, unmounts;
+    returns (the saved archive, the daemon's stderr)."""
+    archive = writable_copy(tmp_path, name)
+    with session(archive, tmp_path / "mnt", "-d", allow=[r".*"]) as m:
+        util = m.path / "corpus_models" / "util.py"
+        util.write_text(util.read_text() + "\nimport json\n")
+    assert m.problems == [], m.problems
+    return archive, m.stderr()
+
+
+def sources_found_on_disk(stderr):
+    for line in stderr.splitlines():
+        if "sources read and found on disk instead of scanned" in line:
+            return int(line.split("analysis cache over the mount: ")[1].split(" results reused, ")[1]
+                       .split()[0])
+    raise AssertionError("no analysis cache summary in the daemon's debug log:\n" + stderr)
+
+
+def test_a_second_mount_finds_the_scans_on_disk_and_saves_the_same_bytes(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv("TPKG_CACHE_DIR", str(cache))
+    first, log = edit_and_save(tmp_path, "first.pt")
+    assert sources_found_on_disk(log) == 0
+    assert len(list(cache.glob("*.pack"))) == 1
+    second, log = edit_and_save(tmp_path, "second.pt")
+    # corpus_models/{__init__,model,layers}.py at least; util.py too when its edited
+    # text was what the first save scanned.
+    assert sources_found_on_disk(log) >= 3
+    monkeypatch.setenv("TPKG_CACHE_DIR", "")
+    third, log = edit_and_save(tmp_path, "third.pt")
+    assert sources_found_on_disk(log) == 0
+    assert second.read_bytes() == third.read_bytes() == first.read_bytes()
+    with zipfile.ZipFile(second) as zf:
+        externs = zf.read(f"{zf.namelist()[0].split('/')[0]}/.data/extern_modules").decode()
+    assert "json\n" in externs
+    loaded = torch_check([{"name": "k", "archive": str(second), "attr": "DEFAULT_HIDDEN"}])
+    assert "error" not in loaded["k"], loaded
+
+
+def tpkg_deps(archive, cache):
+    env = dict(os.environ, TPKG_CACHE_DIR=str(cache))
+    return subprocess.run([str(TPKG), "deps", str(archive)], env=env, capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_tpkg_deps_uses_the_disk_cache_and_prints_the_same_graph(tmp_path):
+    archive = writable_copy(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    without = tpkg_deps(archive, "")
+    assert "corpus_models.util" in without
+    assert tpkg_deps(archive, cache) == without
+    packs = list(cache.glob("*.pack"))
+    assert len(packs) == 1
+    inode = packs[0].stat().st_ino
+    os.utime(packs[0], ns=(0, 0))
+    assert tpkg_deps(archive, cache) == without
+    # Read (and marked as recently used), not written again: nothing was new.
+    assert packs[0].stat().st_mtime_ns > 0
+    assert packs[0].stat().st_ino == inode
+
+
+def test_a_folder_other_users_may_write_is_not_used(tmp_path):
+    archive = writable_copy(tmp_path)
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    cache.chmod(0o777)
+    assert "corpus_models.util" in tpkg_deps(archive, cache)
+    assert list(cache.iterdir()) == []
