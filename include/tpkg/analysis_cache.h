@@ -89,8 +89,11 @@ class RecordAnalysisCache {
   void CountUncacheable() { misses_.fetch_add(1, std::memory_order_relaxed); }
 
   // Keeps source scans in `dir` too (DefaultAnalysisCacheDir() names the
-  // user's); "" keeps everything in memory only. Before sharing the cache.
-  void KeepOnDisk(const std::string& dir);
+  // user's); "" keeps everything in memory only. With `home` (the archive as
+  // opened, which must outlive the cache), the first analysis also reads
+  // what the disk has for that archive's records, whatever the edits
+  // renamed, added or removed since. Before sharing the cache.
+  void KeepOnDisk(const std::string& dir, const ZipReader* home = nullptr);
   AnalysisStore* disk() const { return disk_.get(); }
   // Sources whose scan came from the disk instead of being redone.
   uint64_t disk_hits() const;

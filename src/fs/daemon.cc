@@ -314,7 +314,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
   // And on disk: the next mount of this package (or of its saved version)
   // scans only what changed since (tpkg/analysis_cache.h).
-  analysis_cache->KeepOnDisk(DefaultAnalysisCacheDir());
+  analysis_cache->KeepOnDisk(DefaultAnalysisCacheDir(), &journal.original());
   AnalysisWarmer warmer(journal.original(), analysis_cache);  // joined after the save
   {
     JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache,

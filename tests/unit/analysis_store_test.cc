@@ -129,6 +129,23 @@ std::string ForgeCrc(std::string text, size_t at, uint32_t want) {
   return text;
 }
 
+TEST_F(AnalysisStoreTest, AFileAddedSinceStillFindsTheArchivesScans) {
+  ExpectSameAsFull(NewProcessCache(), "original");
+  ScopedFd fd = journal_->Create("corpus_models/extra.py");
+  testing::WriteFd(fd.get(), "import os\n");
+  // Another list of records, whose pack does not exist yet; the cache knows
+  // the archive it was opened from and reads that one's.
+  auto cache = std::make_shared<RecordAnalysisCache>();
+  cache->KeepOnDisk(cache_dir_, &*zip_);
+  ExpectSameAsFull(cache, "a file added");
+  EXPECT_EQ(cache->disk_hits(), Sources());
+  // Without it, a list never seen finds nothing.
+  fd = journal_->Create("corpus_models/extra2.py");
+  const auto alone = NewProcessCache();
+  ExpectSameAsFull(alone, "another file added, no home");
+  EXPECT_EQ(alone->disk_hits(), 0u);
+}
+
 TEST_F(AnalysisStoreTest, ASourceForgedWithTheOriginalsCrcAndSizeIsScanned) {
   const ZipEntry& util = *zip_->Find(kUtil);
   const std::string original = zip_->ReadAll(util);

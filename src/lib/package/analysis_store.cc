@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "base/file_util.h"
 #include "tpkg/analysis_cache.h"
@@ -91,6 +92,17 @@ bool AnalysisStore::UsableFolder(bool create) {
 }
 
 AnalysisStore::PackKey AnalysisStore::Load(const std::vector<std::string>& names) {
+  std::lock_guard loading(load_mu_);
+  if (home_) {
+    // Before any other: the pack of the records as opened (a save whose
+    // edits added or removed a file asks for another list first).
+    const auto home = std::exchange(home_, nullptr);
+    LoadLocked(home());
+  }
+  return LoadLocked(names);
+}
+
+AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>& names) {
   std::vector<std::string_view> sorted(names.begin(), names.end());
   std::sort(sorted.begin(), sorted.end());
   // The build is part of the key: the daemon and `tpkg` (different builds)
@@ -100,7 +112,6 @@ AnalysisStore::PackKey AnalysisStore::Load(const std::vector<std::string>& names
   for (std::string_view name : sorted) joined.append(name).push_back('\0');
   PackKey key{HexOf(Sha256(joined))};
   if (!enabled_) return key;
-  std::lock_guard loading(load_mu_);
   {
     std::lock_guard lock(mu_);
     if (!loaded_.insert(key.hex).second) return key;

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -59,8 +60,14 @@ class AnalysisStore {
     std::string hex;
   };
   // Reads the pack of `names` unless done before (once per key); a missing
-  // or unusable pack leaves the store as it was.
+  // or unusable pack leaves the store as it was. The first call reads the
+  // pack of the home records first (SetHome).
   PackKey Load(const std::vector<std::string>& names);
+  // The records whose pack the first Load() reads too, whatever it is asked
+  // for: those of the archive as opened, so that an analysis of its edited
+  // namespace (other names: a file added, removed or renamed) still finds
+  // what was learnt from the archive. Called before the store is shared.
+  void SetHome(std::function<std::vector<std::string>()> names) { home_ = std::move(names); }
   std::shared_ptr<const StoredSource> Find(const std::string& record,
                                            const Sha256Digest& digest) const;
   void Add(const std::string& record, const Sha256Digest& digest, StoredSource source);
@@ -88,12 +95,14 @@ class AnalysisStore {
   // nobody else; the answer is kept once the folder exists.
   bool UsableFolder(bool create);
   void Note(std::string problem);
+  PackKey LoadLocked(const std::vector<std::string>& names);  // load_mu_ held
   void Evict();
 
   const std::string dir_;
   const std::string build_id_;
   const bool enabled_;
   std::mutex load_mu_;  // serializes Load(): a second caller waits for the pack being read
+  std::function<std::vector<std::string>()> home_;  // guarded by load_mu_ once shared
   mutable std::mutex mu_;
   // Guarded by mu_: by record name, newest content first.
   std::unordered_map<std::string, std::vector<Content>> contents_;
