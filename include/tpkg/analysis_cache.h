@@ -112,7 +112,7 @@ class RecordAnalysisCache {
 };
 
 // The user's folder for the disk layer: $TPKG_CACHE_DIR when set (set and
-// empty: none), else $XDG_CACHE_HOME/tpkgfs/analysis, else
+// empty: none; relative: to the current folder), else $XDG_CACHE_HOME/tpkgfs/analysis, else
 // $HOME/.cache/tpkgfs/analysis; "" when none can be named.
 std::string DefaultAnalysisCacheDir();
 

@@ -236,6 +236,7 @@ struct DaemonState {
   std::string mountpoint;
   std::string archive;
   std::optional<Background> background;  // empty in the foreground
+  std::string analysis_cache_dir;         // DefaultAnalysisCacheDir() ("": none)
   MountRegistration registration;
   ScopedFd archive_lock;  // held by read/write daemons (archive_lock.h)
 };
@@ -314,7 +315,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
   // And on disk: the next mount of this package (or of its saved version)
   // scans only what changed since (tpkg/analysis_cache.h).
-  analysis_cache->KeepOnDisk(DefaultAnalysisCacheDir(), &journal.original());
+  analysis_cache->KeepOnDisk(d.analysis_cache_dir, &journal.original());
   AnalysisWarmer warmer(journal.original(), analysis_cache);  // joined after the save
   {
     JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache,
@@ -335,7 +336,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   TPKG_LOG(kDebug) << "analysis cache over the mount: " << analysis_cache->hits()
                    << " results reused, " << analysis_cache->disk_hits()
                    << " sources read and found on disk instead of scanned ("
-                   << DefaultAnalysisCacheDir() << ")";
+                   << d.analysis_cache_dir << ")";
   return loop_status != 0 ? loop_status : save_status;
 }
 
@@ -348,6 +349,7 @@ int RunDaemon(const Options& options) {
   d.mountpoint = CheckMountpoint(options.mountpoint);
   CheckFuseAvailable();
   d.archive = CheckArchiveFile(options.archive);
+  d.analysis_cache_dir = DefaultAnalysisCacheDir();  // before the move to "/"
   // From here on the pid is the daemon's for good (background.h).
   if (!options.foreground) d.background.emplace(Background::Start());
   ReportPendingFailure(d.archive);

@@ -4,13 +4,14 @@ A mount's save leaves the import scans of the package's sources in TPKG_CACHE_DI
 mount of another copy of the package finds them there instead of scanning, and saves the very
 same bytes as a mount without the disk cache; real torch loads them. `tpkg deps` reads and fills
 the same folder, and prints the same graph with it or without. A folder other users may write is
-never used.
+never used. A relative TPKG_CACHE_DIR is the folder next to the command, also for a daemon in
+the background (which works from "/").
 """
 import os
 import subprocess
 import zipfile
 
-from mounting import BUILD
+from mounting import BUILD, TPKGFS, unmount
 from writing import session, torch_check, writable_copy
 
 TPKG = BUILD / "src" / "tools" / "tpkg"
@@ -87,3 +88,19 @@ def test_a_folder_other_users_may_write_is_not_used(tmp_path):
     cache.chmod(0o777)
     assert "corpus_models.util" in tpkg_deps(archive, cache)
     assert list(cache.iterdir()) == []
+
+
+def test_a_relative_cache_folder_is_next_to_the_command_that_mounted(tmp_path):
+    archive = writable_copy(tmp_path)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    env = dict(os.environ, TPKG_CACHE_DIR="relative/cache")
+    subprocess.run([str(TPKGFS), str(archive), str(mnt)], cwd=tmp_path, env=env, check=True)
+    try:
+        util = mnt / "corpus_models" / "util.py"
+        util.write_text(util.read_text() + "\n# edited\n")
+        done = subprocess.run([str(TPKGFS), "-u", str(mnt)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    finally:
+        unmount(mnt)
+    assert len(list((tmp_path / "relative" / "cache").glob("*.pack"))) == 1

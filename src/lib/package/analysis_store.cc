@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "base/file_util.h"
@@ -259,7 +261,12 @@ void AnalysisStore::Evict() {
 }
 
 std::string DefaultAnalysisCacheDir() {
-  if (const char* dir = std::getenv("TPKG_CACHE_DIR")) return dir;  // "" turns it off
+  if (const char* dir = std::getenv("TPKG_CACHE_DIR")) {
+    if (dir[0] == '\0' || dir[0] == '/') return dir;  // "" turns it off
+    // Relative: to the folder of the command that named it (a daemon moves to "/").
+    std::unique_ptr<char, decltype(&std::free)> cwd(::getcwd(nullptr, 0), &std::free);
+    return cwd ? std::string(cwd.get()) + "/" + dir : std::string();
+  }
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && xdg[0] == '/')
     return std::string(xdg) + "/tpkgfs/analysis";
   if (const char* home = std::getenv("HOME"); home && home[0] == '/')
