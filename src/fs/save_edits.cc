@@ -55,11 +55,11 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       const auto analysed = std::chrono::steady_clock::now();
       if (cache) {
         const uint64_t from_disk = cache->disk_hits() - disk_before;
+        const uint64_t missed = cache->misses() - misses_before;  // found on disk or scanned
         TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
                          << " records reused, " << from_disk
                          << " sources read and found in the disk cache, "
-                         << cache->misses() - misses_before - from_disk
-                         << " scanned (edited or not analysed before), "
+                         << (missed > from_disk ? missed - from_disk : 0) << " scanned (edited or not analysed before), "
                          << std::chrono::duration<double, std::milli>(analysed - started).count()
                          << " ms";
         if (const std::string problem = cache->disk_problem(); !problem.empty())
