@@ -46,13 +46,23 @@ class TempFileGuard {
 
 void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journal& journal,
                   ZipWriter& writer, WriteBackResult* result) {
+  // Consecutive raw copies go together: the writer reads runs of small
+  // records with one pread each.
+  std::vector<RawRecordCopy> raw;
+  const auto copy_raw = [&] {
+    writer.CopyRawRecords(original, raw);
+    result->raw_copied += raw.size();
+    raw.clear();
+  };
   for (const PlannedRecord& r : plan.records) {
+    if (r.source == PlannedRecord::Source::kRaw) {
+      raw.push_back({r.entry, r.name.empty() ? std::string_view(r.entry->name) : r.name, r.attrs});
+      continue;
+    }
+    if (!raw.empty()) copy_raw();
     switch (r.source) {
       case PlannedRecord::Source::kRaw:
-        writer.CopyRawRecord(original, *r.entry, r.name.empty() ? r.entry->name : r.name,
-                             r.attrs);
-        ++result->raw_copied;
-        break;
+        break;  // gathered above
       case PlannedRecord::Source::kJournal: {
         if (const std::shared_ptr<RecordPatch> patch = journal.FindPatch(r.name)) {
           // The archive's part must be what its CRC-32 says before it joins
@@ -88,6 +98,7 @@ void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journa
         break;
     }
   }
+  if (!raw.empty()) copy_raw();
 }
 
 // The new archive gets the owner, group and permission bits of the one it
