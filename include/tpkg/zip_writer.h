@@ -117,7 +117,7 @@ class ZipWriter {
   // CopyRawRecord() for each of `copies`, in order: the same bytes and the
   // same first error. Cheaper for many small records: those that follow
   // each other in `src` are read with one pread (their deferred checks run
-  // on those bytes) and written in 1 MiB pieces, where each alone costs a
+  // on those bytes) and written in 256 KiB pieces, where each alone costs a
   // few system calls; big ones are copied in the kernel as by CopyRawRecord.
   void CopyRawRecords(const ZipReader& src, std::span<const RawRecordCopy> copies);
   // A folder entry `<prefix>/<folder>/` (0 bytes, stored), as zip tools write
