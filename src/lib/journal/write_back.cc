@@ -164,9 +164,12 @@ void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOpti
     WriteRecords(plan, original, journal, writer, result);
     result->size = writer.Finish();
     KeepModeAndOwner(save.fd.get(), archive, save.path, &result->warnings);
+    // Read back while the disk writes: the strict reader sees the same bytes
+    // before the fsync as after it, and the two no longer add up.
+    StartWriteback(save.fd.get());
+    const ZipReader written = ZipReader::Open(save.path);  // strict: torch must be able to read it
     FsyncOrThrow(save.fd.get(), save.path);
     Stage(options, WriteBackStage::kTempWritten);
-    const ZipReader written = ZipReader::Open(save.path);  // strict: torch must be able to read it
     if (options.validate) options.validate(save.path);
     journal.CheckArchiveUnchanged();
     journal.MarkCommitting(written);
@@ -235,8 +238,9 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
       const int err = errno;
       ThrowSystemError("Cannot chmod '" + temp + "'", err);
     }
+    StartWriteback(fd.get());  // read back while the disk writes
+    ZipReader::Open(temp);     // strict: torch must be able to read it
     FsyncOrThrow(fd.get(), temp);
-    ZipReader::Open(temp);  // strict: torch must be able to read it
     if (options.validate) options.validate(temp);
     if (::link(temp.c_str(), out.c_str()) != 0) {  // fails rather than replace a new `out`
       const int err = errno;
