@@ -64,6 +64,15 @@ struct ZipWriter::Impl {
     offset += bytes.size();
   }
 
+  // Room for `more` records, growing geometrically (a call per record must
+  // not make it grow one by one).
+  void Reserve(size_t more) {
+    const size_t want = records.size() + more;
+    if (want <= records.capacity()) return;
+    records.reserve(std::max(want, 2 * records.capacity()));
+    heads.reserve(records.capacity());
+  }
+
   void Flush() {
     if (pending.empty()) return;
     sink->Write(pending);
@@ -246,6 +255,7 @@ void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::
 }
 
 void ZipWriter::CopyRawRecords(const ZipReader& src, std::span<const RawRecordCopy> copies) {
+  impl_->Reserve(copies.size());
   SourceWindow window;
   for (size_t i = 0; i < copies.size(); ++i) {
     const ZipEntry& entry = *copies[i].entry;
