@@ -283,6 +283,8 @@ class Journal {
   std::vector<JournalChild> List(std::string_view dir) const;
   // Every file, sorted by path (a snapshot, for write-back).
   std::vector<std::pair<std::string, JournalNode>> Files() const;
+  // Every file's path, sorted (a snapshot; what Files() says less the nodes).
+  std::vector<std::string> FileNames() const;
   // Every folder but the root, sorted by path (a snapshot, for write-back).
   std::vector<JournalFolder> Folders() const;
 

@@ -63,10 +63,10 @@
 //    original's owner, group and permission bits (what the saver may not
 //    give, another user or a group they are not in, is left as it comes
 //    and named in WriteBackResult::warnings; the group bits then grant no
-//    more than the other bits), fsync it, read it back with the
-//    strict ZipReader, run options.validate on it, record the commit in the
-//    journal, rename it over the archive, fsync the directory, and drop the
-//    journal.
+//    more than the other bits), read it back with the strict ZipReader
+//    (while the disk writes it), fsync it, run options.validate on it,
+//    record the commit in the journal, rename it over the archive, fsync the
+//    directory, and drop the journal.
 //
 // What blocks a write-back (the archive stays intact, the edits stay in the
 // journal, the temp file is removed, and the Error names the archive and

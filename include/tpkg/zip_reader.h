@@ -142,6 +142,18 @@ class ZipReader {
   // Error(kCorrupt) now and on every later call when they are wrong; `entry`
   // is one of entries() or a copy of one. Otherwise entry.data_offset.
   uint64_t DataOffset(const ZipEntry& entry) const;
+  // The same, the record's first checks taking the bytes they need from
+  // `bytes` (the file's bytes at offset `at`, which the caller read: one
+  // pread for a run of records) where it holds them: the same checks,
+  // errors and kept verdicts, without their preads.
+  uint64_t DataOffset(const ZipEntry& entry, uint64_t at, std::string_view bytes) const;
+  // Where the record's region ends: the next record's local header (by
+  // offset), or the central directory; known from the central directory
+  // alone. Its local header and data (strict: and data descriptor, and
+  // nothing else) lie in [local_header_offset, RegionEnd()) once
+  // DataOffset() has returned. nullopt when `entry` is neither one of
+  // entries() nor a copy of one.
+  std::optional<uint64_t> RegionEnd(const ZipEntry& entry) const;
   // Whether the records are checked at their first read (defer_record_checks).
   bool deferred() const;
 

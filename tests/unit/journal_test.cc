@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -175,6 +176,21 @@ TEST_F(JournalTest, PendingEditsNameWhatDiffersFromTheArchive) {
   EXPECT_EQ(got, expected);
   j->Drop();
   EXPECT_FALSE(PathExists(journal_dir()));
+}
+
+// FileNames() is Files() without the nodes: every file's path, sorted.
+TEST_F(JournalTest, FileNamesAreThePathsOfFiles) {
+  Journal j = Open();
+  WriteFd(j.Create("pkg/new.py").get(), "y = 1\n");
+  j.Rename("notes/readme.txt", "a.txt");
+  j.Unlink("pkg/__init__.py");
+  std::vector<std::string> paths;
+  for (const auto& [path, node] : j.Files()) paths.push_back(path);
+  EXPECT_EQ(j.FileNames(), paths);
+  EXPECT_TRUE(std::is_sorted(paths.begin(), paths.end()));
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "a.txt"), paths.end());
+  EXPECT_EQ(std::find(paths.begin(), paths.end(), "pkg/__init__.py"), paths.end());
+  j.Drop();
 }
 
 // Modes and mtimes are saved since tpkgfs keeps them in the archive (they

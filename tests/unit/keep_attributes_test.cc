@@ -304,5 +304,19 @@ TEST_F(KeepAttributesTest, FolderEntriesStayOutOfTheSerializationIdAndTheRecordL
   EXPECT_LT(at, externs);
 }
 
+// New folder entries are sorted in among the new files, as one list.
+TEST_F(KeepAttributesTest, NewFolderEntriesAreSortedAmongTheNewFiles) {
+  Journal j = Open();
+  WriteFd(j.Create("pkg/zz.py").get(), "z = 1\n");
+  j.Mkdir("pkg/mm");
+  j.Mkdir("aa");
+  WriteFd(j.Create("pkg/aa.py").get(), "a = 1\n");
+  const std::vector<std::string> order = WriteBackOrder(j);
+  const auto at = std::find(order.begin(), order.end(), "aa/");
+  ASSERT_NE(at, order.end());
+  EXPECT_EQ(std::vector<std::string>(at, at + 4),
+            (std::vector<std::string>{"aa/", "pkg/aa.py", "pkg/mm/", "pkg/zz.py"}));
+}
+
 }  // namespace
 }  // namespace tpkg

@@ -318,6 +318,7 @@ std::vector<std::pair<std::string, JournalNode>> Journal::Files() const {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
   std::vector<std::pair<std::string, JournalNode>> out;
+  out.reserve(impl_->tree.files().size());
   for (const auto& [path, file] : impl_->tree.files()) out.emplace_back(path, NodeOf(*impl_, file));
   return out;
 }

@@ -1,5 +1,6 @@
 // pending_edits.cc: Journal::PendingEdits(), the difference between the
-// journal's namespace and its archive, as people read it (`tpkg edits`).
+// journal's namespace and its archive, as people read it (`tpkg edits`), and
+// Journal::FileNames(), the names a save plans with.
 #include <mutex>
 #include <set>
 
@@ -29,6 +30,15 @@ std::vector<Journal::PendingEdit> Journal::PendingEdits() const {
       edits.push_back({PendingEdit::Kind::kDeleted, e.name, {}});
   }
   return edits;
+}
+
+std::vector<std::string> Journal::FileNames() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  std::vector<std::string> names;
+  names.reserve(impl_->tree.files().size());
+  for (const auto& [path, file] : impl_->tree.files()) names.push_back(path);
+  return names;
 }
 
 }  // namespace tpkg

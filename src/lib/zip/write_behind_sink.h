@@ -42,4 +42,10 @@ class WriteBehindSink : public ZipSink {
   uint64_t started_ = 0;  // writeback started for [0, started_)
 };
 
+// Starts the writeback of every dirty page of `fd` without waiting for it
+// (advisory, like the sink's): the caller's work meanwhile, such as reading
+// the file back to check it, overlaps the disk's; its fsync then waits for
+// what is left.
+void StartWriteback(int fd);
+
 }  // namespace tpkg

@@ -26,29 +26,30 @@ DeferredRecordChecks::DeferredRecordChecks(std::span<const uint32_t> by_offset,
   for (size_t k = 0; k + 1 < by_offset.size(); ++k) next_[by_offset[k]] = by_offset[k + 1];
 }
 
-std::optional<size_t> DeferredRecordChecks::IndexOf(const std::vector<ZipEntry>& entries,
-                                                    const ZipEntry& entry) const {
+std::optional<size_t> EntryIndex(const std::vector<ZipEntry>& entries,
+                                 std::span<const uint32_t> by_offset, const ZipEntry& entry) {
   if (!entries.empty() && &entry >= entries.data() && &entry < entries.data() + entries.size())
     return static_cast<size_t>(&entry - entries.data());
-  const auto it = std::lower_bound(by_offset_.begin(), by_offset_.end(), entry.local_header_offset,
+  const auto it = std::lower_bound(by_offset.begin(), by_offset.end(), entry.local_header_offset,
                                    [&entries](uint32_t i, uint64_t offset) {
                                      return entries[i].local_header_offset < offset;
                                    });
-  if (it == by_offset_.end() || entries[*it].local_header_offset != entry.local_header_offset)
+  if (it == by_offset.end() || entries[*it].local_header_offset != entry.local_header_offset)
     return std::nullopt;
   return *it;
 }
 
 uint64_t DeferredRecordChecks::DataOffset(int fd, const std::string& archive,
                                           const std::vector<ZipEntry>& entries,
-                                          size_t index) const {
+                                          size_t index, const FileBytes* prefetched) const {
   const Verdict& v = verdicts_[index];
   if (v.state.load(std::memory_order_acquire) == kGood) return v.data_offset;
-  return Check(fd, archive, entries, index);
+  return Check(fd, archive, entries, index, prefetched);
 }
 
 uint64_t DeferredRecordChecks::Check(int fd, const std::string& archive,
-                                     const std::vector<ZipEntry>& entries, size_t index) const {
+                                     const std::vector<ZipEntry>& entries, size_t index,
+                                     const FileBytes* prefetched) const {
   std::lock_guard lock(mu_);
   Verdict& v = verdicts_[index];
   switch (v.state.load(std::memory_order_acquire)) {
@@ -59,7 +60,7 @@ uint64_t DeferredRecordChecks::Check(int fd, const std::string& archive,
   Problems problems(archive, Problems::Mode::kThrowFirst);
   ZipEntry e = entries[index];
   try {
-    ReadLocalHeader(fd, file_size_, e, index, strict_, problems);
+    ReadLocalHeader(fd, file_size_, e, index, strict_, problems, prefetched);
     const uint32_t next = next_[index];
     const uint64_t region_end = next == kNone ? cd_offset_ : entries[next].local_header_offset;
     if (e.data_offset + e.compressed_size > region_end) {
@@ -71,7 +72,7 @@ uint64_t DeferredRecordChecks::Check(int fd, const std::string& archive,
       CheckRecordTail(fd, e, index, region_end,
                       next == kNone ? std::string("the central directory")
                                     : "record " + QuoteName(entries[next].full_name),
-                      problems);
+                      problems, prefetched);
     }
   } catch (const Error& error) {
     if (error.code() == Errc::kCorrupt || error.code() == Errc::kUnsupported) {

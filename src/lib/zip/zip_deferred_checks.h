@@ -8,7 +8,9 @@
 // the first record). What needs the bytes around a record waits for its
 // first DataOffset(): the record's region runs from its local header to the
 // next record's local header (or the central directory), and one pread or
-// two check it with the rules of an eager open:
+// two (none when the caller hands over the region's bytes: ZipWriter reads a
+// run of small records with one pread) check it with the rules of an eager
+// open:
 //
 //   | check                                   | eager open          | deferred      |
 //   | --------------------------------------- | ------------------- | ------------- |
@@ -40,8 +42,14 @@
 
 #include "tpkg/error.h"
 #include "tpkg/zip_reader.h"
+#include "zip/file_bytes.h"
 
 namespace tpkg {
+
+// Which of `entries` `entry` is: itself, or a copy of one (same local header
+// offset); nullopt when it is neither. `by_offset` as below.
+std::optional<size_t> EntryIndex(const std::vector<ZipEntry>& entries,
+                                 std::span<const uint32_t> by_offset, const ZipEntry& entry);
 
 class DeferredRecordChecks {
  public:
@@ -51,11 +59,15 @@ class DeferredRecordChecks {
 
   // The data offset of entries[index] once its region passed the checks;
   // throws Error(kCorrupt) when it did not (or kIo when it cannot be read).
+  // A first check takes the bytes `prefetched` holds from there (a caller's
+  // one pread of a run of records) and preads only the rest: the same
+  // checks, errors and kept verdict.
   uint64_t DataOffset(int fd, const std::string& archive, const std::vector<ZipEntry>& entries,
-                      size_t index) const;
-  // Which of `entries` `entry` is: itself, or a copy of one (same local
-  // header offset); nullopt when it is neither.
-  std::optional<size_t> IndexOf(const std::vector<ZipEntry>& entries, const ZipEntry& entry) const;
+                      size_t index, const FileBytes* prefetched = nullptr) const;
+  // Which of `entries` `entry` is (EntryIndex below).
+  std::optional<size_t> IndexOf(const std::vector<ZipEntry>& entries, const ZipEntry& entry) const {
+    return EntryIndex(entries, by_offset_, entry);
+  }
 
  private:
   enum State : uint8_t { kUnchecked, kGood, kBad };
@@ -64,7 +76,7 @@ class DeferredRecordChecks {
     uint64_t data_offset = 0;  // written before state becomes kGood
   };
   uint64_t Check(int fd, const std::string& archive, const std::vector<ZipEntry>& entries,
-                 size_t index) const;
+                 size_t index, const FileBytes* prefetched) const;
 
   const std::vector<uint32_t> by_offset_;
   std::vector<uint32_t> next_;  // entry whose local header ends entry i's region; kNone: the CD

@@ -18,14 +18,17 @@ constexpr size_t kLongestDescriptor = 24;  // signature, CRC, two 64-bit sizes
 
 // Reads file bytes below `limit` through one 64 KiB window, so an archive of
 // many small records costs a handful of preads, one of big records one each.
+// Bytes a caller already read (`prefetched`) are taken from there.
 class GapReader {
  public:
-  GapReader(int fd, uint64_t limit, const std::string& archive)
-      : fd_(fd), limit_(limit), archive_(archive) {}
+  GapReader(int fd, uint64_t limit, const std::string& archive,
+            const FileBytes* prefetched = nullptr)
+      : fd_(fd), limit_(limit), archive_(archive), prefetched_(prefetched) {}
 
   // Up to `len` bytes at `offset` (fewer at `limit`).
   std::string_view Get(uint64_t offset, size_t len) {
     len = static_cast<size_t>(std::min<uint64_t>(len, limit_ - std::min(offset, limit_)));
+    if (prefetched_ && prefetched_->Holds(offset, len)) return prefetched_->Get(offset, len);
     if (offset < start_ || offset - start_ + len > bytes_.size()) {
       start_ = offset;
       bytes_.resize(static_cast<size_t>(std::min<uint64_t>(kWindowBytes, limit_ - offset)));
@@ -38,6 +41,7 @@ class GapReader {
   int fd_;
   uint64_t limit_;
   const std::string& archive_;
+  const FileBytes* prefetched_;
   uint64_t start_ = 0;
   std::string bytes_;
 };
@@ -135,8 +139,8 @@ void CheckLeadingBytes(int fd, const std::vector<ZipEntry>& entries,
 }
 
 void CheckRecordTail(int fd, const ZipEntry& entry, size_t index, uint64_t region_end,
-                     std::string_view next, Problems& problems) {
-  GapReader reader(fd, region_end, problems.archive());
+                     std::string_view next, Problems& problems, const FileBytes* prefetched) {
+  GapReader reader(fd, region_end, problems.archive(), prefetched);
   uint64_t cursor = entry.data_offset + entry.compressed_size;
   if (entry.flags & kFlagDataDescriptor) {
     const uint64_t room = region_end > cursor ? region_end - cursor : 0;

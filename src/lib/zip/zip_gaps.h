@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "tpkg/zip_reader.h"
+#include "zip/file_bytes.h"
 #include "zip/zip_problems.h"
 
 namespace tpkg {
@@ -47,11 +48,13 @@ void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uin
 // (the next record's local header, or the central directory), the bytes
 // between its data and `region_end`: its descriptor and nothing else.
 // `next` names what follows ("record 'x'" or "the central directory");
-// problems are reported as the record's.
+// problems are reported as the record's. Bytes `prefetched` holds are taken
+// from there instead of the file: the same verdicts without the pread.
 void CheckLeadingBytes(int fd, const std::vector<ZipEntry>& entries,
                        std::span<const uint32_t> by_offset, uint64_t cd_offset,
                        Problems& problems);
 void CheckRecordTail(int fd, const ZipEntry& entry, size_t index, uint64_t region_end,
-                     std::string_view next, Problems& problems);
+                     std::string_view next, Problems& problems,
+                     const FileBytes* prefetched = nullptr);
 
 }  // namespace tpkg

@@ -42,11 +42,9 @@ size_t WindowEnd(const std::vector<ZipEntry>& entries, std::span<const uint32_t>
 
 // `len` bytes at `offset`, from the window when they are inside it, else
 // from a pread into `spare`. Shorter only at the end of the file.
-std::string_view Fetch(int fd, const Window& w, uint64_t offset, size_t len, std::string& spare,
-                       Problems& problems) {
-  if (offset >= w.start && offset - w.start + len <= w.bytes.size()) {
-    return std::string_view(w.bytes).substr(offset - w.start, len);
-  }
+std::string_view Fetch(int fd, const FileBytes& w, uint64_t offset, size_t len,
+                       std::string& spare, Problems& problems) {
+  if (w.Holds(offset, len)) return w.Get(offset, len);
   spare.resize(len);
   spare.resize(PreadFull(fd, spare, offset, problems.archive()));
   return spare;
@@ -89,7 +87,7 @@ std::string Disagreement(const ZipEntry& e, std::string_view h) {
   return {};
 }
 
-void ReadOne(int fd, uint64_t file_size, const Window& w, ZipEntry& e, size_t index, bool strict,
+void ReadOne(int fd, uint64_t file_size, const FileBytes& w, ZipEntry& e, size_t index, bool strict,
              std::string& spare, Problems& problems) {
   const uint64_t lho = e.local_header_offset;
   if (lho >= file_size) {
@@ -137,21 +135,25 @@ void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries
     window.bytes.resize(stop > window.start ? stop - window.start : 0);
     window.bytes.resize(PreadFull(fd, window.bytes, window.start, problems.archive()));
     for (size_t k = first; k < last; ++k) {
-      ReadOne(fd, file_size, window, entries[by_offset[k]], by_offset[k], strict, spare, problems);
+      ReadOne(fd, file_size, {window.start, window.bytes}, entries[by_offset[k]], by_offset[k],
+              strict, spare, problems);
     }
     first = last;
   }
 }
 
 void ReadLocalHeader(int fd, uint64_t file_size, ZipEntry& entry, size_t index, bool strict,
-                     Problems& problems) {
+                     Problems& problems, const FileBytes* prefetched) {
+  std::string spare;
+  if (prefetched && prefetched->Holds(entry.local_header_offset, kLocalHeaderSize)) {
+    return ReadOne(fd, file_size, *prefetched, entry, index, strict, spare, problems);
+  }
   Window window;
   window.start = entry.local_header_offset;
   const uint64_t stop = std::min(file_size, HeaderGuessEnd(entry));
   window.bytes.resize(stop > window.start ? stop - window.start : 0);
   window.bytes.resize(PreadFull(fd, window.bytes, window.start, problems.archive()));
-  std::string spare;
-  ReadOne(fd, file_size, window, entry, index, strict, spare, problems);
+  ReadOne(fd, file_size, {window.start, window.bytes}, entry, index, strict, spare, problems);
 }
 
 }  // namespace tpkg

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tpkg/zip_reader.h"
+#include "zip/file_bytes.h"
 #include "zip/zip_problems.h"
 
 namespace tpkg {
@@ -30,7 +31,9 @@ void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries
 // The same checks for one entry (number `index` of the central directory),
 // in one pread: what a reader opened with deferred record checks runs when
 // the record is first read (zip/zip_deferred_checks.h). Sets data_offset.
+// With `prefetched` holding the header's first bytes, the header is taken
+// from there (no pread when it is all there): the same checks and reasons.
 void ReadLocalHeader(int fd, uint64_t file_size, ZipEntry& entry, size_t index, bool strict,
-                     Problems& problems);
+                     Problems& problems, const FileBytes* prefetched = nullptr);
 
 }  // namespace tpkg

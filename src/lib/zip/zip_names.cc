@@ -40,7 +40,7 @@ std::string NameRegistry::Problem(std::string_view record) const {
   }
   for (size_t slash = folded.find('/'); slash != std::string::npos;
        slash = folded.find('/', slash + 1)) {
-    auto it = seen_.find(folded.substr(0, slash));
+    auto it = seen_.find(std::string_view(folded).substr(0, slash));
     if (it != seen_.end() && !it->second.is_folder) {
       return QuoteName(record) + " needs " + QuoteName(it->second.spelling) +
              " as a folder, but it is a file";
@@ -53,9 +53,11 @@ void NameRegistry::Add(std::string_view record) {
   std::string folded = Folded(record);
   for (size_t slash = folded.find('/'); slash != std::string::npos;
        slash = folded.find('/', slash + 1)) {
-    seen_.try_emplace(folded.substr(0, slash), Seen{true, std::string(record.substr(0, slash))});
+    const std::string_view folder = std::string_view(folded).substr(0, slash);
+    if (!seen_.contains(folder))
+      seen_.emplace(std::string(folder), Seen{true, std::string(record.substr(0, slash))});
   }
-  seen_.try_emplace(std::move(folded), Seen{false, std::string(record)});
+  if (!seen_.contains(folded)) seen_.emplace(std::move(folded), Seen{false, std::string(record)});
 }
 
 std::string NameRegistry::FolderProblem(std::string_view folder) const {
@@ -66,7 +68,7 @@ std::string NameRegistry::FolderProblem(std::string_view folder) const {
   const std::string folded = Folded(folder);
   for (size_t slash = folded.find('/'); slash != std::string::npos;
        slash = folded.find('/', slash + 1)) {
-    auto it = seen_.find(folded.substr(0, slash));
+    auto it = seen_.find(std::string_view(folded).substr(0, slash));
     if (it != seen_.end() && !it->second.is_folder)
       return "folder " + QuoteName(folder) + " needs " + QuoteName(it->second.spelling) +
              " as a folder, but it is a file";

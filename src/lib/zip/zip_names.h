@@ -9,6 +9,7 @@
 // Thread safety: free functions are pure; a NameRegistry is owned by one thread.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -50,7 +51,13 @@ class NameRegistry {
     std::string spelling;  // as first written, for messages
     bool has_entry = false;  // folders: their own entry was written
   };
-  std::unordered_map<std::string, Seen> seen_;  // keyed by the folded name
+  // Looked up by string_view too: a record's folders are found without a
+  // string made for each (a save checks thousands of names).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Seen, Hash, std::equal_to<>> seen_;  // keyed by the folded name
 };
 
 }  // namespace tpkg

@@ -43,7 +43,19 @@ struct ArchiveState {
   std::vector<ZipEntry> entries;
   NameIndex index;
   std::unique_ptr<DeferredRecordChecks> deferred;  // null: every record was checked at Open
+  std::vector<uint32_t> by_offset;  // entry indices sorted by local_header_offset
+  std::vector<uint64_t> region_ends;  // per entry: the next local header, or the CD
 };
+
+// Where each entry's region ends: the next record's local header by offset,
+// or the central directory.
+std::vector<uint64_t> RegionEnds(const std::vector<ZipEntry>& entries,
+                                 std::span<const uint32_t> by_offset, uint64_t cd_offset) {
+  std::vector<uint64_t> ends(entries.size(), cd_offset);
+  for (size_t k = 0; k + 1 < by_offset.size(); ++k)
+    ends[by_offset[k]] = entries[by_offset[k + 1]].local_header_offset;
+  return ends;
+}
 
 // Deflate cannot expand more than 1032:1 (a 258-byte match per 2 bits), so a
 // larger claimed size is a lie; refusing it bounds what ReadAll allocates.
@@ -245,7 +257,9 @@ void Load(ArchiveState* impl, const std::string& path, ZipReaderOptions options,
   CheckReadable(impl->entries, problems);
   impl->prefix = FindPrefix(impl->entries, options, problems);
   AssignNames(impl->entries, impl->prefix, strict, problems);
-  const std::vector<uint32_t> by_offset = SortByOffset(impl->entries);
+  impl->by_offset = SortByOffset(impl->entries);
+  const std::vector<uint32_t>& by_offset = impl->by_offset;
+  impl->region_ends = RegionEnds(impl->entries, by_offset, cd.offset);
   if (defer) {
     // The central directory's share of the checks below; the rest waits for
     // each record's first read (zip/zip_deferred_checks.h).
@@ -330,13 +344,25 @@ uint64_t ZipReader::file_size() const { return impl_->file_size; }
 bool ZipReader::deferred() const { return impl_->deferred != nullptr; }
 
 uint64_t ZipReader::DataOffset(const ZipEntry& entry) const {
+  return DataOffset(entry, 0, std::string_view());
+}
+
+uint64_t ZipReader::DataOffset(const ZipEntry& entry, uint64_t at, std::string_view bytes) const {
   if (!impl_->deferred) return entry.data_offset;
   const std::optional<size_t> index = impl_->deferred->IndexOf(impl_->entries, entry);
   if (!index) {
     throw Error(Errc::kInvalidArgument,
                 RecordMessage(impl_->path, entry.full_name, "not a record of this archive"));
   }
-  return impl_->deferred->DataOffset(impl_->fd.get(), impl_->path, impl_->entries, *index);
+  const FileBytes prefetched{at, bytes};
+  return impl_->deferred->DataOffset(impl_->fd.get(), impl_->path, impl_->entries, *index,
+                                     bytes.empty() ? nullptr : &prefetched);
+}
+
+std::optional<uint64_t> ZipReader::RegionEnd(const ZipEntry& entry) const {
+  const std::optional<size_t> index = EntryIndex(impl_->entries, impl_->by_offset, entry);
+  if (!index) return std::nullopt;
+  return impl_->region_ends[*index];
 }
 
 const ZipEntry* ZipReader::Find(std::string_view record) const {

@@ -16,6 +16,7 @@
 #include "tpkg/record_path.h"
 #include "tpkg/serialization_id.h"
 #include "zip/fd_sink.h"
+#include "zip/source_window.h"
 #include "zip/zip_layout.h"
 #include "zip/zip_names.h"
 
@@ -23,8 +24,10 @@ namespace tpkg {
 namespace {
 
 // Headers, descriptors and small records are gathered up to this size
-// before they reach the sink; bigger payloads go straight through.
-constexpr size_t kFlushThreshold = 1 << 20;
+// before they reach the sink; bigger payloads go straight through. Not
+// bigger: every fresh page of the buffer costs a page fault
+// (zip/source_window.h measured it).
+constexpr size_t kFlushThreshold = 256 << 10;
 constexpr size_t kStreamChunk = 1 << 20;
 // What the serialization id needs of a record's data (serialization_id.h).
 constexpr size_t kHeadSize = 8;
@@ -59,6 +62,15 @@ struct ZipWriter::Impl {
       pending.append(bytes.data(), bytes.size());
     }
     offset += bytes.size();
+  }
+
+  // Room for `more` records, growing geometrically (a call per record must
+  // not make it grow one by one).
+  void Reserve(size_t more) {
+    const size_t want = records.size() + more;
+    if (want <= records.capacity()) return;
+    records.reserve(std::max(want, 2 * records.capacity()));
+    heads.reserve(records.capacity());
   }
 
   void Flush() {
@@ -238,24 +250,48 @@ void ZipWriter::AddRecordFromSource(std::string_view record, uint64_t size,
 
 void ZipWriter::CopyRawRecord(const ZipReader& src, const ZipEntry& entry, std::string_view record,
                               const RecordAttributes& attrs) {
-  if (record.empty()) record = entry.name;
-  // An empty record has no bytes to copy; torch writes it stored.
-  if (entry.size == 0) return AddRecord(record, std::string_view(), attrs);
-  impl_->CheckRecordName(record);
-  Impl::CheckAttributes(record, attrs);
-  impl_->Guarded([&] {
-    RecordLayout r =
-        impl_->Begin(record, entry.size, entry.compressed_size, entry.method, attrs);
-    r.crc32 = entry.crc32;
-    // Checks the record's local header and region first when `src` defers them.
-    const uint64_t data_offset = src.DataOffset(entry);
-    std::string head(std::min<uint64_t>(entry.compressed_size, kHeadSize), '\0');
-    PreadExact(src.fd(), head, data_offset, src.path() + " (" + entry.name + ")");
-    impl_->Flush();
-    impl_->sink->CopyFrom(src.fd(), data_offset, entry.compressed_size);
-    impl_->offset += entry.compressed_size;
-    impl_->End(std::move(r), head);
-  });
+  const RawRecordCopy copy{&entry, record, attrs};
+  CopyRawRecords(src, std::span(&copy, 1));
+}
+
+void ZipWriter::CopyRawRecords(const ZipReader& src, std::span<const RawRecordCopy> copies) {
+  impl_->Reserve(copies.size());
+  SourceWindow window;
+  for (size_t i = 0; i < copies.size(); ++i) {
+    const ZipEntry& entry = *copies[i].entry;
+    const std::string_view record = copies[i].record.empty() ? entry.name : copies[i].record;
+    const RecordAttributes& attrs = copies[i].attrs;
+    // An empty record has no bytes to copy; torch writes it stored.
+    if (entry.size == 0) {
+      AddRecord(record, std::string_view(), attrs);
+      continue;
+    }
+    impl_->CheckRecordName(record);
+    Impl::CheckAttributes(record, attrs);
+    impl_->Guarded([&] {
+      RecordLayout r =
+          impl_->Begin(record, entry.size, entry.compressed_size, entry.method, attrs);
+      r.crc32 = entry.crc32;
+      if (const std::optional<FileBytes> bytes = window.Region(src, copies, i)) {
+        // Checks the record's local header and region first when `src`
+        // defers them, on the bytes just read.
+        const uint64_t data_offset = src.DataOffset(entry, bytes->start, bytes->bytes);
+        if (bytes->Holds(data_offset, entry.compressed_size)) {
+          const std::string_view data = bytes->Get(data_offset, entry.compressed_size);
+          impl_->Append(data);
+          return impl_->End(std::move(r), data);
+        }
+      }
+      // Checks the record's local header and region first when `src` defers them.
+      const uint64_t data_offset = src.DataOffset(entry);
+      std::string head(std::min<uint64_t>(entry.compressed_size, kHeadSize), '\0');
+      PreadExact(src.fd(), head, data_offset, src.path() + " (" + entry.name + ")");
+      impl_->Flush();
+      impl_->sink->CopyFrom(src.fd(), data_offset, entry.compressed_size);
+      impl_->offset += entry.compressed_size;
+      impl_->End(std::move(r), head);
+    });
+  }
 }
 
 void ZipWriter::AddDirectory(std::string_view folder, const RecordAttributes& attrs) {

@@ -1,0 +1,44 @@
+#include "zip/source_window.h"
+
+#include "base/file_util.h"
+
+namespace tpkg {
+namespace {
+
+// The region [start, end) of a small record of `src`, or nullopt.
+struct RegionSpan {
+  uint64_t start, end;
+};
+
+std::optional<RegionSpan> SmallRegion(const ZipReader& src, const ZipEntry& entry) {
+  const std::optional<uint64_t> end = src.RegionEnd(entry);
+  if (!end || *end <= entry.local_header_offset ||
+      *end - entry.local_header_offset > SourceWindow::kSmallRegion)
+    return std::nullopt;
+  return RegionSpan{entry.local_header_offset, *end};
+}
+
+}  // namespace
+
+std::optional<FileBytes> SourceWindow::Region(const ZipReader& src,
+                                              std::span<const RawRecordCopy> copies, size_t i) {
+  const std::optional<RegionSpan> first = SmallRegion(src, *copies[i].entry);
+  if (!first) return std::nullopt;
+  FileBytes window{start_, bytes_};
+  if (window.Holds(first->start, first->end - first->start)) return window;
+  // The run: records after it in `copies` whose regions follow in the file.
+  uint64_t end = first->end;
+  for (size_t j = i + 1; j < copies.size(); ++j) {
+    const std::optional<RegionSpan> next = SmallRegion(src, *copies[j].entry);
+    if (!next || next->start != end || next->end - first->start > kMaxBytes) break;
+    end = next->end;
+  }
+  start_ = first->start;
+  bytes_.resize(static_cast<size_t>(end - first->start));
+  // Short at the end of a truncated file: the checks then read the rest
+  // from the file and report what is missing.
+  bytes_.resize(PreadFull(src.fd(), bytes_, start_, src.path()));
+  return FileBytes{start_, bytes_};
+}
+
+}  // namespace tpkg
