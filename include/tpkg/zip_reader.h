@@ -112,6 +112,11 @@ struct ZipReaderOptions {
   // `.pt2` of torch 2.6): no prefix folder is taken or required, every
   // record is named by its full name; the other strict rules still apply.
   bool prefix_folder = true;
+  // Called once Open() has found the central directory, with its record
+  // count, before it builds anything per record: lets a caller prepare memory
+  // for them (tpkgfs pre-faults its heap, src/fs/heap_prefault.h). Called on
+  // Open()'s thread; an exception it throws leaves Open().
+  void (*on_record_count)(uint64_t records) = nullptr;
 };
 
 class ZipReader;

@@ -18,6 +18,10 @@ that load from other users of the machine hits them alike:
   rand 4K cold          20,000 random 4 KiB preads (randread.c), caches dropped (median of 3)
   rand 4K warm          100,000 random 4 KiB preads, best of 3
   peak RSS              the daemon's VmHWM after all of the above
+  floor                 mount warm/cold of what no archive code can undercut, in the same
+                        interleaved rounds: a minimal libfuse server (fuse_probe.c, serving
+                        one tiny file, daemonized by libfuse after its mount) and tpkgfs on
+                        a one-record archive; the ratios say how much of a mount is ours
   metadata 1st stat     tpkgfs: the first stat of .data/extern_modules, which
                         runs the package analysis, and VmHWM after it
 
@@ -82,13 +86,15 @@ def peak_rss_mib(pid):
 class System:
     """A way to present an archive as a directory: native, tpkgfs or fuse-zip."""
 
-    def __init__(self, name, mount_cmd, root_of, own_copy=False):
+    def __init__(self, name, mount_cmd, root_of, own_copy=False, archive=None):
         self.name, self.mount_cmd, self.root_of = name, mount_cmd, root_of
         self.own_copy = own_copy  # mount a copy of the archive (another read/write daemon)
+        self.archive = archive  # always mount this one (the floor's tiny archive)
         self.mnt = self.root = self.pid = None
 
     def mount(self, archive, work):
         """Mounts; returns the seconds until the mount command returned."""
+        archive = self.archive or archive
         self.mnt = work / f"mnt_{self.name}_{archive.stem}"
         if self.own_copy:
             copy = work / "copies" / self.name / archive.name
@@ -182,10 +188,23 @@ def random_reads(systems, path_of, work, count=RANDOM_READS, rounds=3, cold=Fals
     return {name: count * 4096 / pick(t) / 1e6 for name, t in times.items()}
 
 
-def measure(systems, archive, work, seq_file):
-    results = {s.name: {} for s in systems}
-    for name, (warm, cold) in mount_times([s for s in systems if s.mount_cmd], archive,
-                                          work).items():
+def floor_systems(tpkgfs, work):
+    """The mount floor (module docstring): a minimal libfuse server and tpkgfs on one record."""
+    tiny = work / "tiny.pt"
+    if not tiny.exists():
+        with zipfile.ZipFile(tiny, "w") as zf:
+            zf.writestr("tiny/.data/version", "3\n")
+    return [System("libfuse", f"FILE={tiny} {work / 'fuse_probe'} {{mnt}}", lambda a, m: m,
+                   archive=tiny),
+            System("tpkgfs-1rec", f"{tpkgfs} {{archive}} {{mnt}}", lambda a, m: m,
+                   own_copy=True, archive=tiny)]
+
+
+def measure(systems, archive, work, seq_file, floors=()):
+    """{system: {metric: value}}; the floor systems only have the mount figures."""
+    results = {s.name: {} for s in [*systems, *floors]}
+    for name, (warm, cold) in mount_times([s for s in systems if s.mount_cmd] + list(floors),
+                                          archive, work).items():
         results[name]["mount warm ms"], results[name]["mount cold ms"] = warm, cold
     for s in systems:
         s.mount(archive, work)
@@ -228,6 +247,16 @@ def measure(systems, archive, work, seq_file):
     return results
 
 
+def print_floor(results, floor_results):
+    """One line per floor system: its mount times, and each system's mount ratios to it."""
+    for name, floor in floor_results.items():
+        warm, cold = floor["mount warm ms"], floor["mount cold ms"]
+        ratios = ", ".join(f"{s} {r['mount warm ms'] / warm:.1f}x/{r['mount cold ms'] / cold:.1f}x"
+                           for s, r in results.items() if "mount warm ms" in r)
+        print(f"floor {name:<12} mount warm {warm:6.2f} ms, cold {cold:6.2f} ms;"
+              f" ratios (warm/cold) to it: {ratios}")
+
+
 def print_table(title, results):
     systems = list(results)
     metrics = list(dict.fromkeys(m for s in systems for m in results[s]))
@@ -253,6 +282,8 @@ def main():
     if missing:
         sh(f"/usr/bin/python3 {HERE / 'make_packages.py'} {work} {' '.join(missing)}")
     sh(f"cc -O2 -o {work / 'randread'} {HERE / 'randread.c'}")
+    sh(f"cc -O2 -o {work / 'fuse_probe'} {HERE / 'fuse_probe.c'} "
+       "$(pkg-config --cflags --libs fuse3)")
     for name in packages:
         extract_native(work / f"{name}.pt", work / "native" / name)
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
@@ -267,11 +298,14 @@ def main():
                       lambda a, m: m, own_copy=True)] if os.environ.get("OTHER_TPKGFS") else []),
             System("fuse-zip", "fuse-zip -r {archive} {mnt}", lambda a, m: m / a.stem),
         ]
-        results = measure(systems, archive, work, seq_file)
+        floors = floor_systems(tpkgfs, work)
+        results = measure(systems, archive, work, seq_file, floors)
+        floor_results = {f.name: results.pop(f.name) for f in floors}
         with zipfile.ZipFile(archive) as zf:
             records = len(zf.infolist())
         print_table(f"{package}.pt ({archive.stat().st_size / 2**20:.0f} MiB, {records} records)",
                     results)
+        print_floor(results, floor_results)
     print(f"\nload average after: {os.getloadavg()}")
 
 

@@ -20,6 +20,7 @@
 #include "fs_ops.h"
 #include "fuse_bridge.h"
 #include "fuse_session.h"
+#include "heap_prefault.h"
 #include "journal_bridge.h"
 #include "journal_fs_ops.h"
 #include "log.h"
@@ -106,8 +107,13 @@ std::shared_ptr<const ZipReader> OpenArchive(const std::string& path, bool stric
     // around it are checked at its first open or read (zip_reader.h), so the
     // mount does not read the archive; an open of a bad record fails with EIO
     // and logs why.
+    // The record tables' heap is faulted in at once (heap_prefault.h).
     auto zip = std::make_shared<const ZipReader>(ZipReader::Open(
-        path, ZipReaderOptions{.strict = strict, .defer_record_checks = true}));
+        path, ZipReaderOptions{.strict = strict,
+                               .defer_record_checks = true,
+                               .on_record_count = [](uint64_t records) {
+                                 PrefaultHeap(HeapBytesForRecords(records));
+                               }}));
     if (strict) {
       if (std::vector<Error> problems = CheckTorchRecords(*zip); !problems.empty()) {
         throw problems.front();

@@ -252,6 +252,7 @@ void Load(ArchiveState* impl, const std::string& path, ZipReaderOptions options,
   impl->file_size = RegularFileSize(fd, path);
   RefusePreRelease(fd, problems);
   const CentralDirectoryLocation cd = LocateCentralDirectory(fd, impl->file_size, strict, problems);
+  if (options.on_record_count) options.on_record_count(cd.count);
   impl->entries =
       ParseCentralDirectory(ReadCentralDirectory(fd, cd, problems), cd.count, strict, problems);
   CheckReadable(impl->entries, problems);
