@@ -41,6 +41,9 @@ class JournalRecords : public RecordSource {
   // The original record a file still holds unchanged (also after a rename):
   // what the analysis cache keys it by. Edited and created files have none.
   std::optional<RecordContentId> ContentOf(const std::string& name) const override;
+  // The archive's first checks of the records still in the archive (edited
+  // ones live in the journal).
+  void PrepareReads(std::span<const std::string> names) const override;
   // Whether the file now named `name` was written, created or renamed since
   // the archive was opened (MetadataOptions::edited).
   bool IsEdited(const std::string& name) const;

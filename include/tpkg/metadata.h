@@ -88,6 +88,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -129,6 +130,10 @@ class RecordSource {
     (void)name;
     return std::nullopt;
   }
+  // A hint that these records are read next, in this order: a source may
+  // prepare them together (an archive checks a run of them on one pread:
+  // ZipReader::CheckRecords). Errors wait for the reads.
+  virtual void PrepareReads(std::span<const std::string> names) const { (void)names; }
 };
 
 // The most the analysis (metadata, pickle scan, import scan) reads from one
@@ -153,6 +158,7 @@ class ZipRecordSource : public RecordSource {
   explicit ZipRecordSource(const ZipReader& zip) : zip_(zip) {}
   std::vector<std::string> RecordNames() const override;
   std::string ReadRecord(const std::string& name) const override;
+  void PrepareReads(std::span<const std::string> names) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
   bool knows_sizes() const override { return true; }

@@ -152,6 +152,14 @@ class ZipReader {
   // pread for a run of records) where it holds them: the same checks,
   // errors and kept verdicts, without their preads.
   uint64_t DataOffset(const ZipEntry& entry, uint64_t at, std::string_view bytes) const;
+  // Runs the first checks of these records now (with defer_record_checks;
+  // nothing otherwise), a run of small records that follow each other in
+  // the file on one pread, so that the reads coming next find their verdicts
+  // kept: what an analysis about to read most records does first (a pread
+  // or two per record otherwise). A failed check is kept, not thrown: the
+  // record's reads throw it, as they would have; an I/O error is left for
+  // them to meet.
+  void CheckRecords(std::span<const ZipEntry* const> entries) const;
   // Where the record's region ends: the next record's local header (by
   // offset), or the central directory; known from the central directory
   // alone. Its local header and data (strict: and data descriptor, and

@@ -209,6 +209,42 @@ TEST(RawCopyRunsTest, HiddenBytesInTheMiddleOfARunGiveTheSameError) {
                           "central directory does not list)");
 }
 
+// ZipReader::CheckRecords, what an analysis calls before reading most
+// records: it throws nothing, the bad record's reads then fail with the
+// error it would have given alone, and the good ones' verdicts are kept (their
+// local headers destroyed on disk afterwards, they still read).
+TEST(RawCopyRunsTest, CheckRecordsKeepsTheVerdictsAReadWouldGive) {
+  std::string b = RunArchive();
+  Put16(b, LocalAt(b, "p/r15") + 8, 8);  // compression method
+  TempDir dir;
+  const std::string path = dir.Write("bad.pt", b);
+  const ZipReader alone = ZipReader::Open(path, kDeferred);
+  const std::string expected = What([&] { alone.ReadAll(*alone.Find("r15")); });
+  ASSERT_NE(expected.find("local header disagrees"), std::string::npos) << expected;
+
+  const ZipReader zip = ZipReader::Open(path, kDeferred);
+  std::vector<const ZipEntry*> all;
+  for (const ZipEntry& e : zip.entries()) all.push_back(&e);
+  EXPECT_EQ(What([&] { zip.CheckRecords(all); }), "");
+  EXPECT_EQ(What([&] { zip.ReadAll(*zip.Find("r15")); }), expected);
+  std::string ruined = b;
+  for (int i = 0; i < 30; ++i)
+    if (i != 15) Put32(ruined, LocalAt(ruined, "p/" + RecordName(i)), 0);
+  {
+    ScopedFd fd(::open(path.c_str(), O_WRONLY));
+    ASSERT_EQ(::pwrite(fd.get(), ruined.data(), ruined.size(), 0),
+              static_cast<ssize_t>(ruined.size()));
+  }
+  const ZipReader good = ZipReader::Open(dir.Write("good.pt", RunArchive()));
+  for (int i = 0; i < 30; ++i) {
+    if (i == 15) continue;
+    EXPECT_EQ(zip.ReadAll(*zip.Find(RecordName(i))), good.ReadAll(*good.Find(RecordName(i))))
+        << RecordName(i);
+  }
+  EXPECT_NE(What([&] { ZipReader::Open(path, kDeferred).ReadAll(*zip.Find("r00")); }), "")
+      << "a new reader checks it again";
+}
+
 // The checks on bytes read ahead are the file-reading checks: for every
 // hostile archive, every record, and read-ahead bytes that hold all of the
 // file, exactly its region, half of it, or none of it, the same offset or

@@ -66,6 +66,17 @@ uint64_t JournalRecords::RecordSize(const std::string& name) const {
   return node->size;
 }
 
+void JournalRecords::PrepareReads(std::span<const std::string> names) const {
+  std::vector<const ZipEntry*> originals;
+  originals.reserve(names.size());
+  for (const std::string& name : names) {
+    if (name.ends_with('/')) continue;
+    const std::optional<JournalNode> node = journal_.Stat(name);
+    if (node && !node->is_dir && node->original) originals.push_back(node->original);
+  }
+  journal_.original().CheckRecords(originals);
+}
+
 std::optional<RecordContentId> JournalRecords::ContentOf(const std::string& name) const {
   if (name.ends_with('/')) return std::nullopt;
   const std::optional<JournalNode> node = journal_.Stat(name);

@@ -41,6 +41,10 @@ constexpr size_t kParallelAnalysisMinRecords = 16;
 // The analysis is CPU-bound (inflate, import scan): more threads than
 // cores only share them; a few are enough for a daemon on a shared machine.
 constexpr unsigned kMaxAnalysisThreads = 4;
+// Records a thread claims at a time: enough for one pread to check a run of
+// small ones (RecordSource::PrepareReads), few enough to share the work
+// evenly (a package of sources has thousands).
+constexpr size_t kAnalysisChunk = 32;
 
 }  // namespace
 
@@ -130,10 +134,23 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
       records.concurrent_reads() && missing.size() >= kParallelAnalysisMinRecords
           ? UsefulThreads(kMaxAnalysisThreads)
           : 1;
-  ParallelFor(missing.size(), threads, [&](size_t m) {
-    const size_t i = missing[m];
-    analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records, disk));
-    if (contents[i]) cache->Put(names[i], *contents[i], analyses[i]);
+  // In chunks of records, each announced to the source before it is read
+  // (an archive checks a run of them on one pread instead of one or two
+  // each); a chunk stops at its first error, the lowest of its records, so
+  // ParallelFor still rethrows the error of the first failing record.
+  const size_t chunks = (missing.size() + kAnalysisChunk - 1) / kAnalysisChunk;
+  ParallelFor(chunks, threads, [&](size_t c) {
+    const size_t first = c * kAnalysisChunk;
+    const size_t last = std::min(missing.size(), first + kAnalysisChunk);
+    std::vector<std::string> chunk_names;
+    chunk_names.reserve(last - first);
+    for (size_t m = first; m < last; ++m) chunk_names.push_back(names[missing[m]]);
+    records.PrepareReads(chunk_names);
+    for (size_t m = first; m < last; ++m) {
+      const size_t i = missing[m];
+      analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records, disk));
+      if (contents[i]) cache->Put(names[i], *contents[i], analyses[i]);
+    }
   });
   if (pack) disk->Save(*pack, names);
   std::unordered_map<std::string, size_t> last_record;  // module -> index of its record

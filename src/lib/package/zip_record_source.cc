@@ -31,6 +31,15 @@ std::string ZipRecordSource::ReadPrefix(const std::string& name, size_t n) const
   return out;
 }
 
+void ZipRecordSource::PrepareReads(std::span<const std::string> names) const {
+  std::vector<const ZipEntry*> entries;
+  entries.reserve(names.size());
+  for (const std::string& name : names) {
+    if (const ZipEntry* entry = zip_.Find(name)) entries.push_back(entry);
+  }
+  zip_.CheckRecords(entries);
+}
+
 uint64_t ZipRecordSource::RecordSize(const std::string& name) const { return Entry(name).size; }
 
 std::optional<RecordContentId> ZipRecordSource::ContentOf(const std::string& name) const {

@@ -1,5 +1,6 @@
 // source_window.h (private): how ZipWriter reads a run of small records of
-// a source archive for raw copies: with one pread.
+// a source archive for raw copies, and ZipReader::CheckRecords a run of
+// records to check: with one pread.
 //
 // Copying one small record raw used to cost a pread or two for its first
 // checks (a deferred reader's), one for its first bytes (the serialization
@@ -50,8 +51,16 @@ class SourceWindow {
   // file. nullopt when that record is not small, or not one of `src`.
   std::optional<FileBytes> Region(const ZipReader& src, std::span<const RawRecordCopy> copies,
                                   size_t i);
+  // The same over entries of `src` (ZipReader::CheckRecords).
+  std::optional<FileBytes> Region(const ZipReader& src, std::span<const ZipEntry* const> entries,
+                                  size_t i);
 
  private:
+  // The run starting at the entry_at(i), over `count` entries.
+  template <typename EntryAt>
+  std::optional<FileBytes> RegionOf(const ZipReader& src, size_t count, EntryAt entry_at,
+                                    size_t i);
+
   uint64_t start_ = 0;
   std::string bytes_;
 };
