@@ -210,10 +210,12 @@ TEST_F(AnalysisStoreTest, ADamagedPackIsIgnoredAndWrittenAgain) {
 
 TEST(AnalysisPackTest, RoundTripAndRefusals) {
   AnalysisPack pack{"build-1", {}};
-  AnalysisPackEntry a{"a/b.py", Sha256(std::string_view("x")), {}};
-  a.source.imports.refs = {{"torch", std::nullopt}, {"a", "c"}};
-  AnalysisPackEntry b{"a/__init__.py", Sha256(std::string_view("y")), {true, {}}};
-  b.source.imports.error = "line 2: invalid syntax";
+  auto imports = std::make_shared<StoredSource>();
+  imports->imports.refs = {{"torch", std::nullopt}, {"a", "c"}};
+  AnalysisPackEntry a{"a/b.py", Sha256(std::string_view("x")), imports};
+  auto broken = std::make_shared<StoredSource>(StoredSource{true, {}});
+  broken->imports.error = "line 2: invalid syntax";
+  AnalysisPackEntry b{"a/__init__.py", Sha256(std::string_view("y")), broken};
   pack.entries = {a, b};
   const std::string bytes = EncodeAnalysisPack(pack);
   std::string why;

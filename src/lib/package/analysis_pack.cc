@@ -55,8 +55,8 @@ std::string EncodeAnalysisPack(const AnalysisPack& pack) {
   for (const AnalysisPackEntry& e : pack.entries) {
     PutString(out, e.record);
     out.append(reinterpret_cast<const char*>(e.digest.data()), e.digest.size());
-    const ScannedImports& imports = e.source.imports;
-    out.push_back(static_cast<char>((e.source.is_stub ? kStub : 0) |
+    const ScannedImports& imports = e.source->imports;
+    out.push_back(static_cast<char>((e.source->is_stub ? kStub : 0) |
                                     (imports.error ? kScanError : 0)));
     if (imports.error) PutString(out, *imports.error);
     PutU32(out, static_cast<uint32_t>(imports.refs.size()));
@@ -97,14 +97,16 @@ std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::stri
       e.record = in.String();
       std::memcpy(e.digest.data(), in.Take(e.digest.size()).data(), e.digest.size());
       const uint8_t flags = in.U8();
-      e.source.is_stub = (flags & kStub) != 0;
-      if (flags & kScanError) e.source.imports.error = in.String();
+      auto source = std::make_shared<StoredSource>();
+      source->is_stub = (flags & kStub) != 0;
+      if (flags & kScanError) source->imports.error = in.String();
       const uint32_t refs = in.U32();
       for (uint32_t r = 0; r < refs; ++r) {
-        ImportRef& ref = e.source.imports.refs.emplace_back();
+        ImportRef& ref = source->imports.refs.emplace_back();
         ref.module = in.String();
         if (in.U8() != 0) ref.name = in.String();
       }
+      e.source = std::move(source);
     }
     if (!in.AtEnd()) {
       *why = "bytes after the last entry";

@@ -22,6 +22,7 @@
 // Thread safety: stateless functions.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,11 +41,15 @@ struct StoredSource {
   friend bool operator==(const StoredSource&, const StoredSource&) = default;
 };
 
+// `source` is shared (never null): a store writing a pack hands over what
+// it holds without copying every import list.
 struct AnalysisPackEntry {
   std::string record;
   Sha256Digest digest{};
-  StoredSource source;
-  friend bool operator==(const AnalysisPackEntry&, const AnalysisPackEntry&) = default;
+  std::shared_ptr<const StoredSource> source;
+  friend bool operator==(const AnalysisPackEntry& a, const AnalysisPackEntry& b) {
+    return a.record == b.record && a.digest == b.digest && *a.source == *b.source;
+  }
 };
 
 struct AnalysisPack {

@@ -156,7 +156,7 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
     const bool have = std::any_of(known.begin(), known.end(),
                                   [&](const Content& c) { return c.digest == e.digest; });
     if (!have)
-      known.push_back({e.digest, std::make_shared<const StoredSource>(std::move(e.source))});
+      known.push_back({e.digest, std::move(e.source)});
   }
   if (generation_ == 0) saved_at_[key.hex] = 0;
   return key;
@@ -202,7 +202,7 @@ void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& nam
     for (const std::string& name : names) {
       const auto it = contents_.find(name);
       if (it == contents_.end()) continue;
-      for (const Content& c : it->second) pack.entries.push_back({name, c.digest, *c.source});
+      for (const Content& c : it->second) pack.entries.push_back({name, c.digest, c.source});
     }
   }
   if (!UsableFolder(/*create=*/true)) return;
