@@ -19,16 +19,6 @@ namespace {
 
 using namespace tpkg::testing;
 
-constexpr ZipReaderOptions kDeferred{.defer_record_checks = true};
-
-std::string What(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // A base archive whose record p/dup1 has a local header that disagrees with
 // the central directory (its compression method).

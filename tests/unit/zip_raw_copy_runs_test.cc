@@ -26,16 +26,6 @@ namespace {
 
 using namespace tpkg::testing;
 
-constexpr ZipReaderOptions kDeferred{.defer_record_checks = true};
-
-std::string What(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::string RecordName(int i) { return "r" + std::to_string(100 + i).substr(1); }
 

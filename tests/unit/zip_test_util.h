@@ -14,12 +14,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tpkg/error.h"
+#include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
 
 namespace tpkg::testing {
@@ -41,6 +44,19 @@ inline std::vector<std::string> ValidCorpus() {
 }
 
 inline std::string CorpusPath(const std::string& name) { return kCorpus + "/" + name; }
+
+// A reader that defers its per-record checks to each record's first read.
+inline constexpr ZipReaderOptions kDeferred{.defer_record_checks = true};
+
+// The message of the tpkg::Error `f` throws, "" when it throws none.
+inline std::string What(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
