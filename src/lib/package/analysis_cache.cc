@@ -39,24 +39,14 @@ bool RecordAnalysisCache::Contains(const std::string& record,
   return it != entries_.end() && it->second.content == content;
 }
 
-namespace {
-
-// The records an analysis of `zip` reads (the names ArchiveLayout::Read keys packs by).
-std::vector<std::string> AnalysedRecordNames(const ZipReader& zip) {
-  std::vector<std::string> names = ZipRecordSource(zip).RecordNames();
-  std::erase_if(names, [](const std::string& name) { return IsFrameworkRecord(name); });
-  return names;
-}
-
-}  // namespace
-
 void RecordAnalysisCache::KeepOnDisk(const std::string& dir, const ZipReader* home) {
   if (dir.empty() || OwnBuildId().empty()) {
     disk_.reset();
     return;
   }
   disk_ = std::make_unique<AnalysisStore>(dir, std::string(OwnBuildId()));
-  if (home) disk_->SetHome([home] { return AnalysedRecordNames(*home); });
+  if (home)
+    disk_->SetHome([home] { return AnalysedRecords(ZipRecordSource(*home).RecordNames()); });
 }
 
 uint64_t RecordAnalysisCache::disk_hits() const { return disk_ ? disk_->hits() : 0; }
@@ -73,7 +63,7 @@ size_t RecordAnalysisCache::size() const {
 size_t WarmAnalysisCache(const ZipReader& zip, RecordAnalysisCache& cache,
                          const std::atomic<bool>& stop) {
   const ZipRecordSource records(zip);
-  const std::vector<std::string> names = AnalysedRecordNames(zip);
+  const std::vector<std::string> names = AnalysedRecords(records.RecordNames());
   AnalysisStore* disk = cache.disk();
   std::optional<AnalysisStore::PackKey> pack;
   if (disk) pack = disk->Load(names);

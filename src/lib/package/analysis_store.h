@@ -18,8 +18,9 @@
 // few in a package and their scan is fast).
 //
 // Files: one pack (package/analysis_pack.h) per list of record names and
-// build, named by the SHA-256 of the build id and the sorted names, holding for each of those names its
-// last two contents seen (an edit, and the original a copy still has).
+// build, named by the SHA-256 of the build id and the sorted names, holding
+// for each of those names its last two contents seen (an edit, and the
+// original a copy still has).
 // Packs are written whole to a temp file and renamed (no fsync: a pack lost
 // or cut short by a crash fails its checksum and is only scanned again);
 // the 64 most recently used are kept. A pack written by another build

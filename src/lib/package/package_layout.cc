@@ -89,6 +89,11 @@ bool IsFrameworkRecord(std::string_view record) {
   return record.empty() || record.ends_with('/') || record.starts_with(".data/");
 }
 
+std::vector<std::string> AnalysedRecords(std::vector<std::string> records) {
+  std::erase_if(records, [](const std::string& name) { return IsFrameworkRecord(name); });
+  return records;
+}
+
 std::optional<SourceRecordName> ModuleOfRecord(std::string_view record) {
   if (IsFrameworkRecord(record) || !record.ends_with(".py")) return std::nullopt;
   if (record == "__init__.py") return std::nullopt;  // would be the nameless root package
@@ -106,10 +111,7 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
                                   const std::vector<std::string>& record_names,
                                   RecordAnalysisCache* cache) {
   ArchiveLayout layout;
-  std::vector<std::string> names;
-  for (const std::string& name : record_names) {
-    if (!IsFrameworkRecord(name)) names.push_back(name);
-  }
+  const std::vector<std::string> names = AnalysedRecords(record_names);
   // What the cache has; the rest is read and scanned below, on several
   // threads when the source allows it (each record's analysis depends on
   // that record alone, so the order they finish in changes nothing).

@@ -157,5 +157,9 @@ std::optional<SourceRecordName> ModuleOfRecord(std::string_view record);
 // True for records the importer never treats as modules or folders:
 // directory entries and everything under .data/.
 bool IsFrameworkRecord(std::string_view record);
+// The records of `records` an analysis reads (the framework ones dropped),
+// in their order: also the list the disk layer keys its packs by, so the
+// background warm-up and the analysis proper find the same pack.
+std::vector<std::string> AnalysedRecords(std::vector<std::string> records);
 
 }  // namespace tpkg
