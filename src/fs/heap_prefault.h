@@ -49,11 +49,11 @@ HugePageSpan HugePagesWithin(uintptr_t begin, uintptr_t end);
 // Grows the main heap by `bytes` rounded up to whole huge pages (and holds,
 // untouched, what lies below the first), asks for transparent huge pages and
 // faults them in, leaving them free for the next allocations. Keeps malloc
-// from returning them to the kernel (trim threshold) and from serving the tables' larger blocks (the central
-// directory, the entries) from separate mappings that would fault again
-// (mmap threshold). Best effort: returns false, having changed nothing the
-// process depends on, when the kernel lacks MADV_POPULATE_WRITE (Linux < 5.14)
-// or malloc refuses.
+// from returning them to the kernel (trim threshold) and from serving the
+// tables' larger blocks (the central directory, the entries) from separate
+// mappings that would fault again (mmap threshold). Best effort: returns
+// false, having changed nothing the process depends on, when the kernel lacks
+// MADV_POPULATE_WRITE (Linux < 5.14) or malloc refuses.
 bool PrefaultHeap(size_t bytes);
 
 }  // namespace tpkg::fs

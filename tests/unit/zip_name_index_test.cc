@@ -68,8 +68,8 @@ TEST(GallopLowerBound, FindsWhatStdLowerBoundFinds) {
   for (int v = 0; v < 300; v += 3) sorted.insert(sorted.end(), {v, v});
   const auto less = [](int element, int key) { return element < key; };
   for (int key = -2; key < 305; ++key) {
-    const size_t expected = static_cast<size_t>(
-        std::lower_bound(sorted.begin(), sorted.end(), key) - sorted.begin());
+    const size_t expected =
+        static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), key) - sorted.begin());
     // Any start at or before the answer (its precondition) gives it.
     for (size_t from = 0; from <= expected; ++from)
       ASSERT_EQ(GallopLowerBound(sorted, from, key, less), expected) << key << " from " << from;
@@ -86,7 +86,7 @@ ZipEntry Named(const std::string& name) {
 
 // The central directory's order does not change what the checks find.
 TEST(NameIndex, FindsClashesAndNamesWhateverTheirOrder) {
-  const std::vector<std::string> names = {"z.py",   "a/b.py", "a/c.py", "A/C.PY", "m",
+  const std::vector<std::string> names = {"z.py",   "a/b.py", "a/c.py", "A/C.PY",  "m",
                                           "m/x.py", "b.py",   "a/a.py", "m-1/y.py"};
   std::vector<ZipEntry> entries;
   for (const std::string& n : names) entries.push_back(Named(n));

@@ -82,8 +82,8 @@ void NameIndex::CheckFileFolders(const std::vector<ZipEntry>& entries, Problems&
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].is_directory() || entries[i].name.empty()) continue;
     key.assign(folded(static_cast<uint32_t>(i))).push_back('/');
-    const size_t at = GallopLowerBound(order_, place[i] + size_t{1}, std::string_view(key),
-                                       folded_less);
+    const size_t at =
+        GallopLowerBound(order_, place[i] + size_t{1}, std::string_view(key), folded_less);
     if (at < order_.size() && folded(order_[at]).starts_with(key)) {
       problems.Record(
           i, entries[i].full_name, Errc::kCorrupt,

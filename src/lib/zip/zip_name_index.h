@@ -66,10 +66,9 @@ size_t GallopLowerBound(const std::vector<T>& sorted, size_t from, const Key& ke
   while (low < sorted.size() && less(sorted[low], key)) {
     const size_t next = low + step;
     if (next >= sorted.size() || !less(sorted[next], key)) {
-      auto it = std::lower_bound(sorted.begin() + static_cast<std::ptrdiff_t>(low + 1),
-                                 sorted.begin() + static_cast<std::ptrdiff_t>(
-                                                      std::min(next, sorted.size())),
-                                 key, less);
+      auto it = std::lower_bound(
+          sorted.begin() + static_cast<std::ptrdiff_t>(low + 1),
+          sorted.begin() + static_cast<std::ptrdiff_t>(std::min(next, sorted.size())), key, less);
       return static_cast<size_t>(it - sorted.begin());
     }
     low = next;
