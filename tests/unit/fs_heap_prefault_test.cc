@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"
@@ -25,6 +27,20 @@ TEST(HeapBytesForRecords, ProportionalToTheRecordsAndCapped) {
   EXPECT_EQ(HeapBytesForRecords(10000), 2 * five_thousand);
   EXPECT_EQ(HeapBytesForRecords(UINT64_MAX), kMaxHeapPrefault);  // a lying count
   EXPECT_EQ(HeapBytesForRecords(uint64_t{1} << 40), kMaxHeapPrefault);
+}
+
+TEST(HugePagesWithin, TheWhole2MiBPagesInsideTheRange) {
+  constexpr uintptr_t kMiB = uintptr_t{1} << 20;
+  EXPECT_EQ(HugePagesWithin(0, 2 * kMiB).begin, 0u);
+  EXPECT_EQ(HugePagesWithin(0, 2 * kMiB).bytes, 2 * kMiB);
+  // Unaligned ends shrink to the boundaries inside.
+  const HugePageSpan span = HugePagesWithin(3 * kMiB + 4096, 9 * kMiB - 1);
+  EXPECT_EQ(span.begin, 4 * kMiB);
+  EXPECT_EQ(span.bytes, 4 * kMiB);
+  // Shorter than a huge page, or no boundary pair inside: none.
+  EXPECT_EQ(HugePagesWithin(1 * kMiB, 3 * kMiB).bytes, 0u);
+  EXPECT_EQ(HugePagesWithin(4 * kMiB, 4 * kMiB).bytes, 0u);
+  EXPECT_EQ(HugePagesWithin(5 * kMiB, 4 * kMiB).bytes, 0u);
 }
 
 // Pages the process has touched (resident), in bytes.
@@ -49,6 +65,21 @@ TEST(PrefaultHeap, LeavesItsPagesPresentAndFreeForTheNextAllocations) {
   for (int i = 0; i < 10000; ++i) many[i].assign(64, 'x');
   EXPECT_LT(ResidentBytes(), after + (size_t{256} << 10));
   delete[] many;
+}
+
+// The heap it leaves covers the request with huge pages where the kernel
+// grants them: the allocations after it land on or past a 2 MiB boundary and
+// fill the populated block without growing the resident size.
+TEST(PrefaultHeap, LaterAllocationsFillThePopulatedBlock) {
+  const size_t bytes = size_t{3} << 20;
+  ASSERT_TRUE(PrefaultHeap(bytes));
+  const size_t after = ResidentBytes();
+  std::vector<std::unique_ptr<char[]>> blocks;
+  for (size_t filled = 0; filled < bytes; filled += 200) {
+    blocks.emplace_back(new char[200]);
+    blocks.back()[0] = 1;
+  }
+  EXPECT_LT(ResidentBytes(), after + (size_t{256} << 10));
 }
 
 TEST(OnRecordCount, CalledWithTheCentralDirectorysCountBeforeOpenReturns) {

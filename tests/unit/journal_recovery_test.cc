@@ -186,6 +186,33 @@ TEST_F(JournalTest, JournalOfAnotherArchiveIsRefused) {
   EXPECT_TRUE(PathExists(journal_dir() + "/manifest")) << "the refused journal is kept";
 }
 
+// A journal made at the first change computes the archive's digest only
+// then: its header must name the archive exactly as an eager open does.
+TEST_F(JournalTest, AJournalMadeAtTheFirstChangeNamesTheArchiveItWasOpenedFor) {
+  JournalOptions lazy;
+  lazy.create_at_first_change = true;
+  {
+    Journal j = Journal::OpenOrCreate(archive_, *zip_, lazy);
+    EXPECT_FALSE(PathExists(journal_dir()));
+    j.Unlink("notes/readme.txt");
+  }
+  ManifestContents contents;
+  {
+    const int dir_fd = open(journal_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(dir_fd, 0);
+    ManifestLog::Open(dir_fd, journal_dir(), &contents);
+    close(dir_fd);
+  }
+  ASSERT_FALSE(contents.entries.empty());
+  const ArchiveIdentity eager = ArchiveIdentity::Of(*zip_);
+  EXPECT_NE(eager.digest, 0u);
+  EXPECT_EQ(contents.entries[0].identity.digest, eager.digest);
+  EXPECT_TRUE(contents.entries[0].identity.SameArchive(eager));
+  Journal j = Journal::OpenOrCreate(archive_, *zip_, lazy);
+  EXPECT_TRUE(j.recovered());
+  EXPECT_FALSE(j.Stat("notes/readme.txt"));
+}
+
 TEST_F(JournalTest, EmptyJournalOfAnotherArchiveIsDiscarded) {
   { Journal j = Open(); }
   MakeArchive(archive_, {{"other.txt", "a different archive"}});

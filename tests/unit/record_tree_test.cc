@@ -198,5 +198,20 @@ TEST(RecordTreeTest, ListingSkipsDeepSubtreesAndSorts) {
   EXPECT_EQ(Names(tree.List("d")), (std::vector<std::string>{"a/", "x/", "y"}));
 }
 
+// The tree is built with the central directory's order as a hint: any order,
+// and a duplicate name, give the same namespace (the first entry of a name wins).
+TEST(RecordTreeTest, TheCentralDirectorysOrderDoesNotMatter) {
+  const auto in_order = Entries({"a.py", "b/c.py", "b/d.py", "e.py"});
+  const auto shuffled = Entries({"e.py", "b/d.py", "a.py", "b/c.py", "a.py"});
+  const RecordTree sorted_tree(in_order), shuffled_tree(shuffled);
+  std::vector<std::string> sorted_names, shuffled_names;
+  for (const auto& [path, file] : sorted_tree.files()) sorted_names.push_back(path);
+  for (const auto& [path, file] : shuffled_tree.files()) shuffled_names.push_back(path);
+  EXPECT_EQ(shuffled_names, sorted_names);
+  EXPECT_EQ(Names(shuffled_tree.List("")), (std::vector<std::string>{"a.py", "b/", "e.py"}));
+  ASSERT_NE(shuffled_tree.FindFile("a.py"), nullptr);
+  EXPECT_EQ(shuffled_tree.FindFile("a.py")->original, &shuffled[2]);
+}
+
 }  // namespace
 }  // namespace tpkg

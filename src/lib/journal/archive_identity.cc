@@ -32,7 +32,18 @@ class Fnv1a {
 }  // namespace
 
 ArchiveIdentity ArchiveIdentity::Of(const ZipReader& zip) {
+  ArchiveIdentity identity = OfFile(zip);
+  identity.digest = DigestOf(zip);
+  return identity;
+}
+
+ArchiveIdentity ArchiveIdentity::OfFile(const ZipReader& zip) {
   const struct stat st = FstatOrThrow(zip.fd(), zip.path());
+  return ArchiveIdentity{static_cast<uint64_t>(st.st_size), 0, st.st_mtim.tv_sec,
+                         st.st_mtim.tv_nsec};
+}
+
+uint64_t ArchiveIdentity::DigestOf(const ZipReader& zip) {
   Fnv1a h;
   h.AddU64(zip.entries().size());
   for (const ZipEntry& e : zip.entries()) {
@@ -42,8 +53,7 @@ ArchiveIdentity ArchiveIdentity::Of(const ZipReader& zip) {
          {uint64_t{e.method}, uint64_t{e.crc32}, e.compressed_size, e.size, e.local_header_offset})
       h.AddU64(v);
   }
-  return ArchiveIdentity{static_cast<uint64_t>(st.st_size), h.value(), st.st_mtim.tv_sec,
-                         st.st_mtim.tv_nsec};
+  return h.value();
 }
 
 std::string ArchiveIdentity::Describe(bool with_digest) const {

@@ -10,6 +10,10 @@
 //   ArchiveIdentity now = ArchiveIdentity::Of(zip);
 //   if (!now.SameArchive(recorded)) ...refuse, naming now.Describe() and recorded.Describe()
 //
+// The digest reads every entry (about 0.5 ms for 5,000 records): a journal
+// made at the first change takes the file's part at open (OfFile) and the
+// digest only when it writes its header (DigestOf).
+//
 // Thread safety: a value type.
 #pragma once
 
@@ -27,6 +31,9 @@ struct ArchiveIdentity {
   int64_t mtime_nsec = 0;
 
   static ArchiveIdentity Of(const ZipReader& zip);
+  // The size and times of the opened file, digest 0 (not known yet).
+  static ArchiveIdentity OfFile(const ZipReader& zip);
+  static uint64_t DigestOf(const ZipReader& zip);
   bool SameArchive(const ArchiveIdentity& other) const {
     return size == other.size && digest == other.digest;
   }

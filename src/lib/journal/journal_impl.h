@@ -70,6 +70,8 @@ struct JournalState {
   const ZipReader& zip;
   std::string archive_path;
   std::string dir;
+  // The archive as opened; its digest is 0 until EnsureCreated() while the
+  // journal is not created (only a header needs it).
   ArchiveIdentity identity;
   ScopedFd lock_fd;
   ScopedFd dir_fd;

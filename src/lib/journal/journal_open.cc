@@ -348,6 +348,7 @@ void JournalState::EnsureCreated() {
                 EBUSY);
   }
   ClearContents(*this);
+  identity.digest = ArchiveIdentity::DigestOf(zip);  // left for now by OpenOrCreate
   CreateFreshManifest(*this);
   created = true;
 }
@@ -360,7 +361,9 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   impl->archive_path = RealPath(archive_path);
   CheckSameFile(impl->archive_path, original);
   impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;
-  impl->identity = ArchiveIdentity::Of(original);
+  // The digest (every entry read) only when a header is compared or written
+  // now: a journal made at the first change takes it then (EnsureCreated).
+  impl->identity = ArchiveIdentity::OfFile(original);
   CheckWritable(impl->archive_path);
   if (options.create_at_first_change) {
     struct stat st;
@@ -371,6 +374,7 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
       return Journal(std::move(impl));
     }
   }
+  impl->identity.digest = ArchiveIdentity::DigestOf(original);
   LockDirectory(*impl);
   OpenDataDirectory(*impl);
   std::vector<std::string> notes;

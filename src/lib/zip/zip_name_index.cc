@@ -18,7 +18,7 @@ NameIndex::NameIndex(const std::vector<ZipEntry>& entries) : order_(entries.size
   }
   starts_.push_back(arena_.size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
-  std::sort(order_.begin(), order_.end(), [this, &entries](uint32_t a, uint32_t b) {
+  SortMostlyInOrder(order_, [this, &entries](uint32_t a, uint32_t b) {
     const int by_folded = folded(a).compare(folded(b));
     if (by_folded != 0) return by_folded < 0;
     const int exact = entries[a].name.compare(entries[b].name);
@@ -71,13 +71,19 @@ void NameIndex::CheckTwins(const std::vector<ZipEntry>& entries, Problems& probl
 }
 
 // A file `f` clashes with any name starting with `f/`. In folded order those
-// names sort after `f/` itself, so one binary search per file finds them.
+// names sort after `f/` itself, so one search per file finds them; it starts
+// at the file's own place (everything before it sorts before `f/`), where the
+// answer usually is.
 void NameIndex::CheckFileFolders(const std::vector<ZipEntry>& entries, Problems& problems) const {
+  std::vector<uint32_t> place(order_.size());  // entry -> its position in order_
+  for (size_t at = 0; at < order_.size(); ++at) place[order_[at]] = static_cast<uint32_t>(at);
+  const auto folded_less = [this](uint32_t i, std::string_view key) { return folded(i) < key; };
   std::string key;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].is_directory() || entries[i].name.empty()) continue;
     key.assign(folded(static_cast<uint32_t>(i))).push_back('/');
-    const size_t at = LowerBound(key);
+    const size_t at =
+        GallopLowerBound(order_, place[i] + size_t{1}, std::string_view(key), folded_less);
     if (at < order_.size() && folded(order_[at]).starts_with(key)) {
       problems.Record(
           i, entries[i].full_name, Errc::kCorrupt,

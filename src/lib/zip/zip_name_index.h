@@ -5,6 +5,12 @@
 // case-insensitive lookup would trip over sits next to its twin. The folded
 // names are kept in one arena (one allocation) so that comparisons are
 // memcmp, which keeps opening a 5,000-record archive in a few milliseconds.
+// Central directories mostly list names in order already (torch writes a
+// package's modules sorted, its .data records around them): the sort takes
+// the entries that continue the ascending run in one pass and sorts only the
+// others (SortMostlyInOrder), and the file-and-folder check searches from
+// each file's own place outward (GallopLowerBound): about one comparison per
+// entry each instead of a dozen.
 //
 //   | names in the archive     | Check() reports                         |
 //   | ------------------------ | --------------------------------------- |
@@ -19,6 +25,8 @@
 // Thread safety: immutable after construction; const methods are safe concurrently.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,6 +36,46 @@
 #include "zip/zip_problems.h"
 
 namespace tpkg {
+
+// Sorts `order` by `less`, a strict total order (ties broken, so that the
+// result is the one std::sort gives): the entries that do not continue the
+// ascending run of those before them are sorted apart and merged back, so an
+// order that is mostly sorted costs about one comparison per entry.
+template <class Less>
+void SortMostlyInOrder(std::vector<uint32_t>& order, Less less) {
+  std::vector<uint32_t> run, rest;
+  run.reserve(order.size());
+  for (const uint32_t i : order) {
+    if (run.empty() || !less(i, run.back())) {
+      run.push_back(i);
+    } else {
+      rest.push_back(i);
+    }
+  }
+  if (rest.empty()) return;  // already in order
+  std::sort(rest.begin(), rest.end(), less);
+  std::merge(run.begin(), run.end(), rest.begin(), rest.end(), order.begin(), less);
+}
+
+// std::lower_bound(sorted.begin() + from, sorted.end(), key, less) found by
+// galloping from `from`: 1, 2, 4... places on, then a binary search in the
+// last step. Cheap when the answer is near `from`.
+template <class T, class Key, class Less>
+size_t GallopLowerBound(const std::vector<T>& sorted, size_t from, const Key& key, Less less) {
+  size_t low = from, step = 1;
+  while (low < sorted.size() && less(sorted[low], key)) {
+    const size_t next = low + step;
+    if (next >= sorted.size() || !less(sorted[next], key)) {
+      auto it = std::lower_bound(
+          sorted.begin() + static_cast<std::ptrdiff_t>(low + 1),
+          sorted.begin() + static_cast<std::ptrdiff_t>(std::min(next, sorted.size())), key, less);
+      return static_cast<size_t>(it - sorted.begin());
+    }
+    low = next;
+    step *= 2;
+  }
+  return low;
+}
 
 class NameIndex {
  public:
