@@ -3,7 +3,8 @@
 The corpus (real PyTorch archives and their `<archive>.expected.json` facts)
 is made by the build: tests/corpus/make_corpus.py writes it into
 <builddir>/tests/corpus, MANIFEST.json last. The build folder comes from
-TPKG_BUILD_DIR (default: build/ in the repository). Tests only read it:
+TPKG_BUILD_DIR (default: build/ in the repository; a relative one is taken from the
+folder pytest started in, once, so that tests that change folder still find it). Tests only read it:
 anything that may write works on a copy (tests/conftest.py checks at the
 end of the session that nothing changed).
 """
@@ -13,7 +14,7 @@ import os
 import pathlib
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
+BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build")).resolve()
 CORPUS = BUILD / "tests" / "corpus"
 MANIFEST = CORPUS / "MANIFEST.json"
 

@@ -15,10 +15,9 @@ import time
 
 import pytest
 
-from corpus_paths import CORPUS  # noqa: F401  re-exported: the test corpus, never written
+from corpus_paths import BUILD, CORPUS  # noqa: F401  CORPUS re-exported: the test corpus, never written
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
 TPKGFS = BUILD / "src" / "fs" / "tpkgfs"
 
 MOUNT_TIMEOUT = 10.0

@@ -4,7 +4,6 @@
 the package sources (pybind/tpkg/meson.build), so putting `<build>/pybind`
 first on sys.path imports exactly what `ninja` built, with live sources.
 """
-import os
 import pathlib
 import sys
 
@@ -12,7 +11,9 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-BUILD = pathlib.Path(os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
+sys.path.insert(0, str(REPO / "tests"))
+from corpus_paths import BUILD  # noqa: E402  the one rule for the build folder
+
 STAGING = BUILD / "pybind"
 
 sys.path.insert(0, str(STAGING))
