@@ -179,7 +179,12 @@ std::shared_ptr<const StoredSource> AnalysisStore::Find(const std::string& recor
 void AnalysisStore::Add(const std::string& record, const Sha256Digest& digest,
                         StoredSource source) {
   if (!enabled_) return;
-  auto shared = std::make_shared<const StoredSource>(std::move(source));
+  AddShared(record, digest, std::make_shared<const StoredSource>(std::move(source)));
+}
+
+void AnalysisStore::AddShared(const std::string& record, const Sha256Digest& digest,
+                              std::shared_ptr<const StoredSource> shared) {
+  if (!enabled_) return;
   std::lock_guard lock(mu_);
   std::vector<Content>& known = contents_[record];
   known.erase(std::remove_if(known.begin(), known.end(),
