@@ -151,8 +151,11 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
   }
   if (pack->build_id != build_id_) return key;  // another build's scanner: rewritten at Save
   std::lock_guard lock(mu_);
+  contents_.reserve(contents_.size() + pack->entries.size());
   for (AnalysisPackEntry& e : pack->entries) {
-    std::vector<Content>& known = contents_[e.record];
+    const auto [it, added] = contents_.try_emplace(std::move(e.record));
+    std::vector<Content>& known = it->second;
+    if (added) known.reserve(kContentsPerRecord);
     const bool have = std::any_of(known.begin(), known.end(),
                                   [&](const Content& c) { return c.digest == e.digest; });
     if (!have)
