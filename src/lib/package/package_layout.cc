@@ -136,18 +136,22 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
       records.concurrent_reads() && missing.size() >= kParallelAnalysisMinRecords
           ? UsefulThreads(kMaxAnalysisThreads)
           : 1;
-  // In chunks of records, each announced to the source before it is read
-  // (an archive checks a run of them on one pread instead of one or two
-  // each); a chunk stops at its first error, the lowest of its records, so
-  // ParallelFor still rethrows the error of the first failing record.
+  // In chunks of records, the ones not read whole announced to the source
+  // before they are read (an archive checks a run of them on one pread
+  // instead of one or two each; a source is read whole at once, and an
+  // archive checks it on that very read: ZipReader::ReadAll); a chunk stops
+  // at its first error, the lowest of its records, so ParallelFor still
+  // rethrows the error of the first failing record.
   const size_t chunks = (missing.size() + kAnalysisChunk - 1) / kAnalysisChunk;
   ParallelFor(chunks, threads, [&](size_t c) {
     const size_t first = c * kAnalysisChunk;
     const size_t last = std::min(missing.size(), first + kAnalysisChunk);
     std::vector<std::string> chunk_names;
     chunk_names.reserve(last - first);
-    for (size_t m = first; m < last; ++m) chunk_names.push_back(names[missing[m]]);
-    records.PrepareReads(chunk_names);
+    for (size_t m = first; m < last; ++m) {
+      if (!ModuleOfRecord(names[missing[m]])) chunk_names.push_back(names[missing[m]]);
+    }
+    if (!chunk_names.empty()) records.PrepareReads(chunk_names);
     for (size_t m = first; m < last; ++m) {
       const size_t i = missing[m];
       analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records, disk));
