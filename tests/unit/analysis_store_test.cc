@@ -286,41 +286,6 @@ TEST(AnalysisStoreUnitTest, APackOfAnotherBuildIsNotTrusted) {
   EXPECT_EQ(new_build.packs_written(), 1u);
 }
 
-// StartLoad reads the pack on a helper thread: the key is Load's, and the
-// look-ups made at once (as the analysis threads make them while it reads)
-// wait for the pack instead of missing what it holds.
-TEST(AnalysisStoreUnitTest, LookUpsAfterStartLoadWaitForThePack) {
-  ScratchDir dir;
-  std::vector<std::string> names;
-  for (int i = 0; i < 2000; ++i) names.push_back("m" + std::to_string(i) + ".py");
-  auto digest_of = [](const std::string& name) { return Sha256(std::string_view(name)); };
-  {
-    AnalysisStore writer(dir.path(), "build-1");
-    const auto key = writer.Load(names);
-    for (const std::string& name : names)
-      writer.Add(name, digest_of(name),
-                 StoredSource{false, {{{name, std::nullopt}}, std::nullopt}});
-    writer.Save(key, names);
-    ASSERT_EQ(writer.packs_written(), 1u) << writer.last_problem();
-  }
-  for (int round = 0; round < 5; ++round) {
-    AnalysisStore store(dir.path(), "build-1");
-    const auto key = store.StartLoad(names);
-    EXPECT_EQ(key.hex, AnalysisStore(dir.path(), "build-1").Load(names).hex);
-    for (const std::string& name : names) {
-      const auto found = store.Find(name, digest_of(name));
-      ASSERT_NE(found, nullptr) << name << " in round " << round;
-      EXPECT_EQ(found->imports.refs.at(0).module, name);
-    }
-    store.Save(key, names);  // nothing new: not written again
-    EXPECT_EQ(store.packs_written(), 0u);
-  }
-  // Without a usable folder StartLoad finds nothing and says nothing.
-  AnalysisStore none(dir / "missing", "build-1");
-  none.StartLoad(names);
-  EXPECT_EQ(none.Find(names[0], digest_of(names[0])), nullptr);
-}
-
 TEST(AnalysisStoreUnitTest, KeepsTheMostRecentlyUsedPacks) {
   ScratchDir dir;
   AnalysisStore store(dir.path(), "build-1");

@@ -12,11 +12,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <system_error>
 #include <utility>
 
 #include "base/file_util.h"
-#include "tpkg/background_thread.h"
 #include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
@@ -49,42 +47,6 @@ bool MakeFolders(const std::string& dir, std::string* why) {
 AnalysisStore::AnalysisStore(std::string dir, std::string build_id)
     : dir_(std::move(dir)), build_id_(std::move(build_id)),
       enabled_(!dir_.empty() && !build_id_.empty()) {}
-
-AnalysisStore::~AnalysisStore() {
-  std::lock_guard starting(start_mu_);
-  if (loader_.joinable()) loader_.join();
-}
-
-AnalysisStore::PackKey AnalysisStore::StartLoad(const std::vector<std::string>& names) {
-  if (!enabled_) return KeyOf(names);
-  std::lock_guard starting(start_mu_);
-  if (loader_.joinable()) loader_.join();  // the previous one: done or about to be
-  {
-    std::lock_guard lock(mu_);
-    loading_ = true;
-  }
-  const auto done = [this] {
-    {
-      std::lock_guard lock(mu_);
-      loading_ = false;
-    }
-    load_done_.notify_all();
-  };
-  try {
-    loader_ = StartBackgroundThread([this, names, done] {
-      try {
-        Load(names);
-      } catch (const std::exception& e) {
-        Note(std::string("cannot read the pack: ") + e.what());  // the analysis scans instead
-      }
-      done();
-    });
-  } catch (const std::system_error&) {
-    done();
-    return Load(names);
-  }
-  return KeyOf(names);
-}
 
 std::string AnalysisStore::last_problem() const {
   std::lock_guard lock(mu_);
@@ -142,7 +104,7 @@ AnalysisStore::PackKey AnalysisStore::Load(const std::vector<std::string>& names
   return LoadLocked(names);
 }
 
-AnalysisStore::PackKey AnalysisStore::KeyOf(const std::vector<std::string>& names) const {
+AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>& names) {
   std::vector<std::string_view> sorted(names.begin(), names.end());
   std::sort(sorted.begin(), sorted.end());
   // The build is part of the key: the daemon and `tpkg` (different builds)
@@ -150,11 +112,7 @@ AnalysisStore::PackKey AnalysisStore::KeyOf(const std::vector<std::string>& name
   std::string joined = build_id_;
   joined.push_back('\0');
   for (std::string_view name : sorted) joined.append(name).push_back('\0');
-  return PackKey{HexOf(Sha256(joined))};
-}
-
-AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>& names) {
-  PackKey key = KeyOf(names);
+  PackKey key{HexOf(Sha256(joined))};
   if (!enabled_) return key;
   {
     std::lock_guard lock(mu_);
@@ -209,8 +167,7 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
 
 std::shared_ptr<const StoredSource> AnalysisStore::Find(const std::string& record,
                                                         const Sha256Digest& digest) const {
-  std::unique_lock lock(mu_);
-  WaitForLoad(lock);
+  std::lock_guard lock(mu_);
   const auto it = contents_.find(record);
   if (it == contents_.end()) return nullptr;
   for (const Content& c : it->second) {
@@ -231,8 +188,7 @@ void AnalysisStore::Add(const std::string& record, const Sha256Digest& digest,
 void AnalysisStore::AddShared(const std::string& record, const Sha256Digest& digest,
                               std::shared_ptr<const StoredSource> shared) {
   if (!enabled_) return;
-  std::unique_lock lock(mu_);
-  WaitForLoad(lock);
+  std::lock_guard lock(mu_);
   std::vector<Content>& known = contents_[record];
   known.erase(std::remove_if(known.begin(), known.end(),
                              [&](const Content& c) { return c.digest == digest; }),
@@ -247,8 +203,7 @@ void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& nam
   AnalysisPack pack{build_id_, {}};
   uint64_t generation;
   {
-    std::unique_lock lock(mu_);
-    WaitForLoad(lock);
+    std::lock_guard lock(mu_);
     const auto saved = saved_at_.find(key.hex);
     if (saved != saved_at_.end() && saved->second == generation_) return;
     generation = generation_;

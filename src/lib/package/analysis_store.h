@@ -37,19 +37,15 @@
 // Thread safety: every method may be called from any thread (one mutex,
 // never held during file I/O or while the caller scans; Load() calls are
 // serialized by another, so that an analysis starting while another thread
-// reads the pack waits for it rather than scanning what it holds; a
-// StartLoad() thread holds neither while it reads, and the methods that use
-// what it loads wait for it on a condition variable).
+// reads the pack waits for it rather than scanning what it holds).
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -61,9 +57,6 @@ class AnalysisStore {
  public:
   // Nothing is read until Load(). An empty `build_id` disables the store.
   AnalysisStore(std::string dir, std::string build_id);
-  ~AnalysisStore();  // joins the StartLoad() thread
-  AnalysisStore(const AnalysisStore&) = delete;
-  AnalysisStore& operator=(const AnalysisStore&) = delete;
 
   // The key of a list of record names (its order does not matter) for this build.
   struct PackKey {
@@ -73,12 +66,6 @@ class AnalysisStore {
   // or unusable pack leaves the store as it was. The first call reads the
   // pack of the home records first (SetHome).
   PackKey Load(const std::vector<std::string>& names);
-  // The same on a helper thread, returning the key at once: the caller reads
-  // and hashes its sources meanwhile, and Find(), Add(), AddShared() and
-  // Save() wait until that pack is in (a save of many sources: the pack's
-  // decoding no longer comes before the first read). When no thread can be
-  // started, loads before returning.
-  PackKey StartLoad(const std::vector<std::string>& names);
   // The records whose pack the first Load() reads too, whatever it is asked
   // for: those of the archive as opened, so that an analysis of its edited
   // namespace (other names: a file added, removed or renamed) still finds
@@ -115,11 +102,6 @@ class AnalysisStore {
   bool UsableFolder(bool create);
   void Note(std::string problem);
   PackKey LoadLocked(const std::vector<std::string>& names);  // load_mu_ held
-  PackKey KeyOf(const std::vector<std::string>& names) const;
-  // Waits (mu_ held by `lock`) until no StartLoad() is in progress.
-  void WaitForLoad(std::unique_lock<std::mutex>& lock) const {
-    load_done_.wait(lock, [this] { return !loading_; });
-  }
   void Evict();
 
   const std::string dir_;
@@ -127,11 +109,7 @@ class AnalysisStore {
   const bool enabled_;
   std::mutex load_mu_;  // serializes Load(): a second caller waits for the pack being read
   std::function<std::vector<std::string>()> home_;  // guarded by load_mu_ once shared
-  std::mutex start_mu_;  // serializes StartLoad(): one helper thread at a time
-  std::thread loader_;   // guarded by start_mu_; joined by the next StartLoad() or the destructor
   mutable std::mutex mu_;
-  mutable std::condition_variable load_done_;  // signalled when loading_ becomes false
-  bool loading_ = false;                    // guarded by mu_: a StartLoad() thread runs
   // Guarded by mu_: by record name, newest content first.
   std::unordered_map<std::string, std::vector<Content>> contents_;
   std::set<std::string> loaded_;  // keys whose pack was read (or found missing)

@@ -131,8 +131,7 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
   // list of records, written back when this analysis scanned something new.
   AnalysisStore* disk = cache ? cache->disk() : nullptr;
   std::optional<AnalysisStore::PackKey> pack;
-  // Loaded while the sources are read and hashed (their look-ups wait for it).
-  if (disk && !missing.empty()) pack = disk->StartLoad(names);
+  if (disk && !missing.empty()) pack = disk->Load(names);
   const unsigned threads =
       records.concurrent_reads() && missing.size() >= kParallelAnalysisMinRecords
           ? UsefulThreads(kMaxAnalysisThreads)
@@ -340,8 +339,7 @@ ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
 
 std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {
   if (const ArchiveModule* m = layout_.Module(module)) {
-    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record,
-                        m->imports.get()};
+    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record, m->imports.get()};
   }
   if (layout_.HasFolder(module)) {
     return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};
