@@ -16,6 +16,7 @@
 #include "base/sha256.h"
 #include "package/analysis_pack.h"
 #include "package/analysis_store.h"
+#include "package/package_layout.h"
 #include "corpus_journal_fixture.h"
 #include "tpkg/analysis_cache.h"
 #include "tpkg/crc32.h"
@@ -206,6 +207,27 @@ TEST_F(AnalysisStoreTest, ADamagedPackIsIgnoredAndWrittenAgain) {
   const auto third = NewProcessCache();
   ExpectSameAsFull(third, "pack written again");
   EXPECT_EQ(third->disk_hits(), Sources());
+}
+
+// Memory: a source's import list is held once, by the store and every
+// analysis of the same bytes alike, whether it was scanned or found on disk.
+TEST_F(AnalysisStoreTest, AnImportListIsSharedWithTheStoreNotCopied) {
+  const ZipRecordSource records(*zip_);
+  AnalysisStore store(cache_dir_, "build-1");
+  store.Load(AnalysedRecords(records.RecordNames()));
+  const RecordAnalysis scanned = AnalyseRecord(kUtil, records, &store);
+  const RecordAnalysis found = AnalyseRecord(kUtil, records, &store);
+  EXPECT_EQ(store.hits(), 1u);
+  const auto stored = store.Find(kUtil, Sha256(records.ReadRecord(kUtil)));
+  ASSERT_NE(stored, nullptr);
+  ASSERT_TRUE(scanned.module && found.module);
+  EXPECT_EQ(scanned.module->imports.get(), &stored->imports);
+  EXPECT_EQ(found.module->imports.get(), &stored->imports);
+  EXPECT_FALSE(stored->imports.refs.empty());
+  // Without a store the analysis owns its list.
+  const RecordAnalysis alone = AnalyseRecord(kUtil, records);
+  ASSERT_TRUE(alone.module && alone.module->imports);
+  EXPECT_EQ(*alone.module->imports, stored->imports);
 }
 
 TEST(AnalysisPackTest, RoundTripAndRefusals) {

@@ -1,6 +1,7 @@
 // The analysis pack format (rules in analysis_pack.h).
 #include "package/analysis_pack.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -39,6 +40,7 @@ class Reader {
   }
   std::string String() { return std::string(Take(U32())); }
   bool AtEnd() const { return at_ == bytes_.size(); }
+  size_t left() const { return bytes_.size() - at_; }
 
  private:
   std::string_view bytes_;
@@ -92,6 +94,9 @@ std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::stri
     AnalysisPack pack;
     pack.build_id = in.String();
     const uint32_t count = in.U32();
+    // An entry takes at least 41 bytes, a reference 5: a count no pack could
+    // hold reserves no more than the bytes left could hold.
+    pack.entries.reserve(std::min<size_t>(count, in.left() / 41));
     for (uint32_t i = 0; i < count; ++i) {
       AnalysisPackEntry& e = pack.entries.emplace_back();
       e.record = in.String();
@@ -101,6 +106,7 @@ std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::stri
       source->is_stub = (flags & kStub) != 0;
       if (flags & kScanError) source->imports.error = in.String();
       const uint32_t refs = in.U32();
+      source->imports.refs.reserve(std::min<size_t>(refs, in.left() / 5));
       for (uint32_t r = 0; r < refs; ++r) {
         ImportRef& ref = source->imports.refs.emplace_back();
         ref.module = in.String();

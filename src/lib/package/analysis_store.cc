@@ -151,8 +151,11 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
   }
   if (pack->build_id != build_id_) return key;  // another build's scanner: rewritten at Save
   std::lock_guard lock(mu_);
+  contents_.reserve(contents_.size() + pack->entries.size());
   for (AnalysisPackEntry& e : pack->entries) {
-    std::vector<Content>& known = contents_[e.record];
+    const auto [it, added] = contents_.try_emplace(std::move(e.record));
+    std::vector<Content>& known = it->second;
+    if (added) known.reserve(kContentsPerRecord);
     const bool have = std::any_of(known.begin(), known.end(),
                                   [&](const Content& c) { return c.digest == e.digest; });
     if (!have)
@@ -179,7 +182,12 @@ std::shared_ptr<const StoredSource> AnalysisStore::Find(const std::string& recor
 void AnalysisStore::Add(const std::string& record, const Sha256Digest& digest,
                         StoredSource source) {
   if (!enabled_) return;
-  auto shared = std::make_shared<const StoredSource>(std::move(source));
+  AddShared(record, digest, std::make_shared<const StoredSource>(std::move(source)));
+}
+
+void AnalysisStore::AddShared(const std::string& record, const Sha256Digest& digest,
+                              std::shared_ptr<const StoredSource> shared) {
+  if (!enabled_) return;
   std::lock_guard lock(mu_);
   std::vector<Content>& known = contents_[record];
   known.erase(std::remove_if(known.begin(), known.end(),

@@ -15,7 +15,9 @@
 // hit is exactly what a scan would give. A cryptographic digest, not the
 // archive's CRC-32: a crafted record with a known record's CRC and size
 // must not inherit that record's imports. Pickles are not kept (they are
-// few in a package and their scan is fast).
+// few in a package and their scan is fast). Memory: what Find() returns and
+// AddShared() keeps is the very list the in-memory cache and the layout
+// point to (ArchiveModule::imports aliases it), never a copy.
 //
 // Files: one pack (package/analysis_pack.h) per list of record names and
 // build, named by the SHA-256 of the build id and the sorted names, holding
@@ -72,6 +74,9 @@ class AnalysisStore {
   std::shared_ptr<const StoredSource> Find(const std::string& record,
                                            const Sha256Digest& digest) const;
   void Add(const std::string& record, const Sha256Digest& digest, StoredSource source);
+  // The same, keeping `source` itself (shared with the caller's analysis).
+  void AddShared(const std::string& record, const Sha256Digest& digest,
+                 std::shared_ptr<const StoredSource> source);
   // Writes the pack of `names` when the store knows something for them that
   // the file does not hold (something added since, or no pack yet).
   void Save(const PackKey& key, const std::vector<std::string>& names);

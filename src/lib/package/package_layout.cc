@@ -136,18 +136,22 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
       records.concurrent_reads() && missing.size() >= kParallelAnalysisMinRecords
           ? UsefulThreads(kMaxAnalysisThreads)
           : 1;
-  // In chunks of records, each announced to the source before it is read
-  // (an archive checks a run of them on one pread instead of one or two
-  // each); a chunk stops at its first error, the lowest of its records, so
-  // ParallelFor still rethrows the error of the first failing record.
+  // In chunks of records, the ones not read whole announced to the source
+  // before they are read (an archive checks a run of them on one pread
+  // instead of one or two each; a source is read whole at once, and an
+  // archive checks it on that very read: ZipReader::ReadAll); a chunk stops
+  // at its first error, the lowest of its records, so ParallelFor still
+  // rethrows the error of the first failing record.
   const size_t chunks = (missing.size() + kAnalysisChunk - 1) / kAnalysisChunk;
   ParallelFor(chunks, threads, [&](size_t c) {
     const size_t first = c * kAnalysisChunk;
     const size_t last = std::min(missing.size(), first + kAnalysisChunk);
     std::vector<std::string> chunk_names;
     chunk_names.reserve(last - first);
-    for (size_t m = first; m < last; ++m) chunk_names.push_back(names[missing[m]]);
-    records.PrepareReads(chunk_names);
+    for (size_t m = first; m < last; ++m) {
+      if (!ModuleOfRecord(names[missing[m]])) chunk_names.push_back(names[missing[m]]);
+    }
+    if (!chunk_names.empty()) records.PrepareReads(chunk_names);
     for (size_t m = first; m < last; ++m) {
       const size_t i = missing[m];
       analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records, disk));
@@ -160,10 +164,13 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
     layout.Add(*analyses[i]);
     if (analyses[i]->module) last_record[ModuleOfRecord(names[i])->module] = i;
   }
-  for (const auto& [module, index] : last_record) layout.module_order_.push_back(module);
-  std::sort(
-      layout.module_order_.begin(), layout.module_order_.end(),
-      [&](const std::string& a, const std::string& b) { return last_record[a] < last_record[b]; });
+  // By the index of each module's last record (each index is one module's).
+  std::vector<std::pair<size_t, const std::string*>> by_record;
+  by_record.reserve(last_record.size());
+  for (const auto& [module, index] : last_record) by_record.emplace_back(index, &module);
+  std::sort(by_record.begin(), by_record.end());
+  layout.module_order_.reserve(by_record.size());
+  for (const auto& [index, module] : by_record) layout.module_order_.push_back(*module);
   std::map<std::string, size_t> stub_order;
   for (const auto& [module, index] : last_record) {
     if (layout.modules_.at(module).is_stub) stub_order[module] = index;
@@ -186,13 +193,28 @@ ArchiveModule AnalyseSource(const std::string& record, const SourceRecordName& s
   const std::optional<Sha256Digest> digest =
       disk ? std::optional<Sha256Digest>(Sha256(text)) : std::nullopt;
   if (digest) {
-    if (const auto known = disk->Find(record, *digest))
-      return ArchiveModule{record, source.is_package, known->is_stub, known->imports};
+    if (auto known = disk->Find(record, *digest)) {
+      const bool is_stub = known->is_stub;
+      // The store's scan itself, not a copy (aliasing: kept alive by `known`).
+      const ScannedImports* imports = &known->imports;
+      return ArchiveModule{record, source.is_package, is_stub,
+                           std::shared_ptr<const ScannedImports>(std::move(known), imports)};
+    }
   }
-  ArchiveModule module{record, source.is_package, text == kMockStubSource,
-                       ScanModuleImports(text, source.module, source.is_package)};
-  if (digest) disk->Add(record, *digest, StoredSource{module.is_stub, module.imports});
+  auto scanned = std::make_shared<const StoredSource>(
+      StoredSource{text == kMockStubSource,
+                   ScanModuleImports(text, source.module, source.is_package)});
+  const ScannedImports* imports = &scanned->imports;
+  ArchiveModule module{record, source.is_package, scanned->is_stub,
+                       std::shared_ptr<const ScannedImports>(scanned, imports)};
+  if (digest) disk->AddShared(record, *digest, std::move(scanned));
   return module;
+}
+
+std::unique_ptr<const LayoutProblem> UnreadablePickle(const ArchivePickle& pickle,
+                                                      const std::string& record, const Error& e) {
+  return std::make_unique<const LayoutProblem>(LayoutProblem{
+      pickle.NodeName(), PackagingErrorReason::kUnreadablePickle, record + ": " + e.what(), true});
 }
 
 // Any other record: a save_pickle pickle, a `.pkl` that does not scan (a
@@ -215,8 +237,7 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
     // whatever the record's name. Too large or an I/O error: not damage.
     if (e.code() == Errc::kCorrupt) out.unreadable_record = record;
     if (record.ends_with(".pkl")) {
-      out.problem = LayoutProblem{pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
-                                  record + ": " + e.what(), true};
+      out.problem = UnreadablePickle(pickle, record, e);
     }
     return;
   }
@@ -232,12 +253,11 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
     // damaged pickle; any other record that does not scan is not a pickle.
     if (record.ends_with(".pkl")) {
       if (e.code() == Errc::kCorrupt) out.unreadable_record = record;
-      out.problem = LayoutProblem{pickle.NodeName(), PackagingErrorReason::kUnreadablePickle,
-                                  record + ": " + e.what(), true};
+      out.problem = UnreadablePickle(pickle, record, e);
     }
     return;
   }
-  out.pickle = std::move(pickle);
+  out.pickle = std::make_unique<const ArchivePickle>(std::move(pickle));
 }
 
 }  // namespace
@@ -319,7 +339,7 @@ ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
 
 std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {
   if (const ArchiveModule* m = layout_.Module(module)) {
-    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record, &m->imports};
+    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record, m->imports.get()};
   }
   if (layout_.HasFolder(module)) {
     return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};

@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -47,11 +48,14 @@ class FolderSet {
   std::unordered_set<std::string_view> folders_;
 };
 
+// `imports` is shared (never null) with the disk layer's copy of the same
+// scan (package/analysis_store.h) and with every layout read from the
+// analysis cache: an import list is held once however many hold it.
 struct ArchiveModule {
   std::string record;
   bool is_package = false;
   bool is_stub = false;  // the text is torch's mock stub
-  ScannedImports imports;
+  std::shared_ptr<const ScannedImports> imports;
 };
 
 struct ArchivePickle {
@@ -75,10 +79,12 @@ struct LayoutProblem {
 // What one record contributes to the layout, as the analysis cache keeps it
 // (tpkg/analysis_cache.h): at most one of module (a source), pickle (a
 // save_pickle pickle that scanned) and problem (a `.pkl` that did not).
+// The rare parts are held apart (null when absent): the cache keeps one of
+// these per record, thousands of them sources only.
 struct RecordAnalysis {
   std::optional<ArchiveModule> module;
-  std::optional<ArchivePickle> pickle;
-  std::optional<LayoutProblem> problem;
+  std::unique_ptr<const ArchivePickle> pickle;
+  std::unique_ptr<const LayoutProblem> problem;
   // The record when its bytes are damaged (they fail their CRC or do not
   // inflate, or a `.pkl` that starts as a pickle does not scan), "" otherwise.
   std::string unreadable_record;

@@ -1,6 +1,7 @@
 // RecordStream and the ZipReader methods that read record data.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "base/file_util.h"
@@ -146,7 +147,44 @@ uint64_t RecordStream::Skip(uint64_t count) {
   return skipped;
 }
 
+namespace {
+
+// Records whose region (local header, data, descriptor) is at most this big
+// are read whole by ReadAll on a deferred reader (SourceWindow's bound).
+constexpr uint64_t kSmallRegion = 64 << 10;
+
+// A small stored record of a deferred reader: its region in one pread, its
+// first checks on those bytes (ZipReader::DataOffset with bytes: the same
+// checks and verdicts), its data taken from them and its CRC verified.
+// Without this, its checks read the header (and what follows the data) and
+// the data was read again: two or three preads, or, after a run's window
+// (CheckRecords), every byte twice. nullopt when the record is not such a
+// record (the caller reads it the usual way).
+std::optional<std::string> ReadSmallStored(const ZipReader& zip, const ZipEntry& entry) {
+  if (entry.method != kMethodStored || !zip.deferred()) return std::nullopt;
+  const std::optional<uint64_t> end = zip.RegionEnd(entry);
+  const uint64_t start = entry.local_header_offset;
+  if (!end || *end <= start || *end - start > kSmallRegion) return std::nullopt;
+  std::string bytes(static_cast<size_t>(*end - start), '\0');
+  bytes.resize(PreadFull(zip.fd(), bytes, start, zip.path()));
+  const uint64_t data = zip.DataOffset(entry, start, bytes);  // throws for a bad record
+  if (data < start || data - start > bytes.size() || entry.size > bytes.size() - (data - start))
+    return std::nullopt;  // the file ended early: the usual read says so
+  bytes.erase(0, static_cast<size_t>(data - start));
+  bytes.resize(static_cast<size_t>(entry.size));
+  if (const uint32_t crc = Crc32(0, bytes); crc != entry.crc32) {
+    throw Error(Errc::kCorrupt,
+                RecordMessage(zip.path(), entry.full_name,
+                              "CRC-32 mismatch (archive says " + Hex32(entry.crc32) +
+                                  ", data gives " + Hex32(crc) + ")"));
+  }
+  return bytes;
+}
+
+}  // namespace
+
 std::string ZipReader::ReadAll(const ZipEntry& entry) const {
+  if (std::optional<std::string> small = ReadSmallStored(*this, entry)) return std::move(*small);
   std::string out(static_cast<size_t>(entry.size), '\0');
   RecordStream in(*this, entry);
   size_t done = 0;

@@ -1,6 +1,7 @@
 #include "zip/zip_gaps.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -22,8 +23,8 @@ constexpr size_t kLongestDescriptor = 24;  // signature, CRC, two 64-bit sizes
 class GapReader {
  public:
   GapReader(int fd, uint64_t limit, const std::string& archive,
-            const FileBytes* prefetched = nullptr)
-      : fd_(fd), limit_(limit), archive_(archive), prefetched_(prefetched) {}
+            const FileBytes* prefetched = nullptr, uint64_t window = kWindowBytes)
+      : fd_(fd), limit_(limit), archive_(archive), prefetched_(prefetched), window_(window) {}
 
   // Up to `len` bytes at `offset` (fewer at `limit`).
   std::string_view Get(uint64_t offset, size_t len) {
@@ -31,7 +32,8 @@ class GapReader {
     if (prefetched_ && prefetched_->Holds(offset, len)) return prefetched_->Get(offset, len);
     if (offset < start_ || offset - start_ + len > bytes_.size()) {
       start_ = offset;
-      bytes_.resize(static_cast<size_t>(std::min<uint64_t>(kWindowBytes, limit_ - offset)));
+      bytes_.resize(static_cast<size_t>(std::min<uint64_t>(std::max<uint64_t>(window_, len),
+                                                           limit_ - offset)));
       bytes_.resize(PreadFull(fd_, bytes_, offset, archive_));
     }
     return std::string_view(bytes_).substr(offset - start_, len);
@@ -42,6 +44,7 @@ class GapReader {
   uint64_t limit_;
   const std::string& archive_;
   const FileBytes* prefetched_;
+  uint64_t window_;
   uint64_t start_ = 0;
   std::string bytes_;
 };
@@ -93,8 +96,11 @@ std::string Hidden(GapReader& reader, uint64_t from, uint64_t to, std::string_vi
 }  // namespace
 
 void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
-               uint64_t cd_offset, Problems& problems) {
-  GapReader reader(fd, cd_offset, problems.archive());
+               uint64_t cd_offset, Problems& problems, const RecordTails* tails) {
+  // With the tails, what is read is only what they lack (the last record of
+  // each window of headers): a descriptor's bytes, not a window of data.
+  GapReader reader(fd, cd_offset, problems.archive(), nullptr,
+                   tails ? kLongestDescriptor : kWindowBytes);
   uint64_t cursor = 0;  // end of everything the records so far hold
   for (size_t k = 0; k <= by_offset.size(); ++k) {
     const bool last = k == by_offset.size();
@@ -113,8 +119,13 @@ void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uin
     const uint64_t room_end =
         k + 1 < by_offset.size() ? entries[by_offset[k + 1]].local_header_offset : cd_offset;
     const uint64_t room = room_end > cursor ? room_end - cursor : 0;
-    const auto found = Descriptor(
-        e, reader.Get(cursor, static_cast<size_t>(std::min<uint64_t>(room, kLongestDescriptor))));
+    // What GapReader::Get would return: no further than the central directory.
+    const size_t want = static_cast<size_t>(
+        std::min<uint64_t>(std::min<uint64_t>(room, kLongestDescriptor),
+                           cd_offset - std::min(cursor, cd_offset)));
+    std::optional<std::string_view> kept;
+    if (tails) kept = tails->Find(k, cursor, want);
+    const auto found = Descriptor(e, kept ? *kept : reader.Get(cursor, want));
     if (const auto* why = std::get_if<std::string>(&found)) {
       problems.Record(i, e.full_name, Errc::kCorrupt, *why);
       cursor = std::max(cursor, room_end);  // reported once, not again as a gap

@@ -33,14 +33,16 @@
 
 #include "tpkg/zip_reader.h"
 #include "zip/file_bytes.h"
+#include "zip/record_tails.h"
 #include "zip/zip_problems.h"
 
 namespace tpkg {
 
 // `by_offset`: entry indices sorted by local_header_offset; every entry's
-// data_offset known (call after ReadLocalHeaders found no problem).
+// data_offset known (call after ReadLocalHeaders found no problem). The
+// bytes after a record's data that `tails` holds are taken from there.
 void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
-               uint64_t cd_offset, Problems& problems);
+               uint64_t cd_offset, Problems& problems, const RecordTails* tails = nullptr);
 
 // The same rule split for deferred checks (zip/zip_deferred_checks.h): bytes
 // before the first record (known from the central directory alone), and, for

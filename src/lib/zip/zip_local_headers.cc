@@ -122,10 +122,25 @@ void ReadOne(int fd, uint64_t file_size, const FileBytes& w, ZipEntry& e, size_t
   }
 }
 
+// What the window holds of the bytes after the data of each record from
+// `first` to `last` (whose data_offset ReadOne just set, or left as it was
+// for a record it refused: a tail is only ever used at its own offset).
+void KeepTails(const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
+               size_t first, size_t last, const FileBytes& w, RecordTails& tails) {
+  for (size_t k = first; k < last; ++k) {
+    const ZipEntry& e = entries[by_offset[k]];
+    if (e.compressed_size > UINT64_MAX - e.data_offset) continue;
+    const uint64_t end = e.data_offset + e.compressed_size;
+    if (end < w.start || end - w.start >= w.bytes.size()) continue;
+    tails.Keep(k, end, w.bytes.substr(static_cast<size_t>(end - w.start), RecordTails::kBytes));
+  }
+}
+
 }  // namespace
 
 void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries,
-                      std::span<const uint32_t> by_offset, bool strict, Problems& problems) {
+                      std::span<const uint32_t> by_offset, bool strict, Problems& problems,
+                      RecordTails* tails) {
   Window window;
   std::string spare;
   for (size_t first = 0; first < by_offset.size();) {
@@ -138,6 +153,7 @@ void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries
       ReadOne(fd, file_size, {window.start, window.bytes}, entries[by_offset[k]], by_offset[k],
               strict, spare, problems);
     }
+    if (tails) KeepTails(entries, by_offset, first, last, {window.start, window.bytes}, *tails);
     first = last;
   }
 }

@@ -20,13 +20,17 @@
 
 #include "tpkg/zip_reader.h"
 #include "zip/file_bytes.h"
+#include "zip/record_tails.h"
 #include "zip/zip_problems.h"
 
 namespace tpkg {
 
-// `by_offset`: entry indices sorted by local_header_offset.
+// `by_offset`: entry indices sorted by local_header_offset. With `tails`,
+// keeps the bytes after each record's data that its windows hold
+// (zip/record_tails.h), for CheckGaps.
 void ReadLocalHeaders(int fd, uint64_t file_size, std::vector<ZipEntry>& entries,
-                      std::span<const uint32_t> by_offset, bool strict, Problems& problems);
+                      std::span<const uint32_t> by_offset, bool strict, Problems& problems,
+                      RecordTails* tails = nullptr);
 
 // The same checks for one entry (number `index` of the central directory),
 // in one pread: what a reader opened with deferred record checks runs when

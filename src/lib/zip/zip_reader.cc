@@ -269,14 +269,16 @@ void Load(ArchiveState* impl, const std::string& path, ZipReaderOptions options,
     impl->deferred =
         std::make_unique<DeferredRecordChecks>(by_offset, cd.offset, impl->file_size, strict);
   } else {
-    ReadLocalHeaders(fd, impl->file_size, impl->entries, by_offset, strict, problems);
+    RecordTails tails(strict ? by_offset.size() : 0);  // for CheckGaps: no second read
+    ReadLocalHeaders(fd, impl->file_size, impl->entries, by_offset, strict, problems,
+                     strict ? &tails : nullptr);
     // Overlapping records are refused in every mode: torch would serve them,
     // but one span of data read as many records multiplies what a small file
     // can claim to hold (and hides which record a byte belongs to).
     CheckOverlaps(impl->entries, by_offset, cd.offset, problems);
     // Offsets are only known when no record was refused.
     if (strict && !problems.any_flagged()) {
-      CheckGaps(fd, impl->entries, by_offset, cd.offset, problems);
+      CheckGaps(fd, impl->entries, by_offset, cd.offset, problems, &tails);
     }
   }
   impl->index = NameIndex(impl->entries);
