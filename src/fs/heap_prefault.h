@@ -8,15 +8,16 @@
 // (a quarter of the mount's CPU time was the fault path), and even a page
 // made present in advance costs an exit to the hypervisor at its first touch
 // (shadow page tables): 4 MiB populated still took 6-10 ms to first touch.
-// So the heap is grown once by an estimate rounded up to whole 2 MiB pages,
-// those are asked for as transparent huge pages (MADV_HUGEPAGE: honoured in
-// THP's "madvise" and "always" modes) and populated with
-// MADV_POPULATE_WRITE, and the heap below the first of them is held by an
-// untouched allocation so that the tables start at the huge pages: a few
-// faults instead of hundreds, 0.3 ms to first touch 4 MiB. Without huge pages
-// (THP "never", old kernels) the populated small pages serve as before.
-// The estimate is proportional to the records, so the daemon's memory stays
-// proportional to them too (at most one huge page more).
+// So the heap is grown once by an estimate starting on a 2 MiB boundary, the
+// whole 2 MiB pages the estimate fills are asked for as transparent huge
+// pages (MADV_HUGEPAGE: honoured in THP's "madvise" and "always" modes), the
+// estimate is populated with MADV_POPULATE_WRITE (its tail in small pages:
+// a huge page is resident whole, so rounding up would cost up to 2 MiB), and
+// the heap below the first huge page is held by an untouched allocation so
+// that the tables start there: a few faults instead of hundreds, 0.3 ms to
+// first touch 4 MiB. Without huge pages (THP "never", old kernels) the
+// populated small pages serve as before. The estimate is proportional to the
+// records, so the daemon's memory stays proportional to them too.
 //
 //   ZipReaderOptions{.on_record_count = [](uint64_t n) { PrefaultHeap(HeapBytesForRecords(n)); }}
 //
@@ -46,9 +47,9 @@ struct HugePageSpan {
 };
 HugePageSpan HugePagesWithin(uintptr_t begin, uintptr_t end);
 
-// Grows the main heap by `bytes` rounded up to whole huge pages (and holds,
-// untouched, what lies below the first), asks for transparent huge pages and
-// faults them in, leaving them free for the next allocations. Keeps malloc
+// Grows the main heap by `bytes` from a 2 MiB boundary (and holds, untouched,
+// what lies below it), asks for transparent huge pages for the whole ones in
+// it and faults it in, leaving them free for the next allocations. Keeps malloc
 // from returning them to the kernel (trim threshold) and from serving the
 // tables' larger blocks (the central directory, the entries) from separate
 // mappings that would fault again (mmap threshold). Best effort: returns
