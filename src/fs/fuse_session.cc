@@ -7,6 +7,7 @@
 #include <string>
 
 #include "log.h"
+#include "signal_waker.h"
 #include "tpkg/error.h"
 
 namespace tpkg::fs {
@@ -47,11 +48,20 @@ FuseSignalHandlers::FuseSignalHandlers(FuseSession& session) : session_(session)
 FuseSignalHandlers::~FuseSignalHandlers() { fuse_remove_signal_handlers(session_.get()); }
 
 int RunSessionLoop(FuseSession& session, bool single_threaded) {
-  if (single_threaded) return fuse_session_loop(session.get());
-  std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(
-      fuse_loop_cfg_create(), &fuse_loop_cfg_destroy);
-  if (!config) throw Error(Errc::kIo, "out of memory configuring the FUSE loop", ENOMEM);
-  return fuse_session_loop_mt(session.get(), config.get());
+  // Over libfuse's handlers (FuseSignalHandlers): a signal the loop's thread
+  // handles just before it blocks still ends the loop (signal_waker.h).
+  SignalLoopWaker waker;
+  int result;
+  if (single_threaded) {
+    result = fuse_session_loop(session.get());
+  } else {
+    std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(
+        fuse_loop_cfg_create(), &fuse_loop_cfg_destroy);
+    if (!config) throw Error(Errc::kIo, "out of memory configuring the FUSE loop", ENOMEM);
+    result = fuse_session_loop_mt(session.get(), config.get());
+  }
+  waker.Stop();  // at once: no resend reaches the save
+  return result;
 }
 
 namespace {

@@ -68,7 +68,8 @@ class FuseSignalHandlers {
   FuseSession& session_;
 };
 
-// Runs the loop until unmount or a handled signal. Returns libfuse's result:
+// Runs the loop until unmount or a handled signal (after FuseSignalHandlers;
+// a SignalLoopWaker makes sure a signal ends it). Returns libfuse's result:
 // 0 (unmounted), a positive signal number, or -errno.
 int RunSessionLoop(FuseSession& session, bool single_threaded);
 

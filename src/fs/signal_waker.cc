@@ -1,0 +1,149 @@
+#include "signal_waker.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "tpkg/background_thread.h"
+#include "tpkg/error.h"
+
+namespace tpkg::fs {
+namespace {
+
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+constexpr size_t kSignalCount = sizeof kSignals / sizeof kSignals[0];
+
+// Process-wide, as signal dispositions are. Written by the constructor
+// before its handler is installed and by Stop() after it is removed; the
+// handler only reads them.
+struct sigaction g_replaced[kSignalCount];
+bool g_wrapped[kSignalCount];  // whether ours replaced it (a handler was there)
+std::atomic<int> g_wake_fd{-1};
+std::atomic<int> g_last_signal{SIGTERM};
+std::atomic<bool> g_in_use{false};
+
+void WakeHelper(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);  // a full counter is awake anyway
+}
+
+// Async-signal-safe: the replaced handler (libfuse's sets the exit flag), an
+// atomic store and a write(2).
+void OnSignal(int sig) {
+  const int saved_errno = errno;
+  for (size_t i = 0; i < kSignalCount; ++i) {
+    if (kSignals[i] == sig && g_wrapped[i]) g_replaced[i].sa_handler(sig);
+  }
+  g_last_signal.store(sig, std::memory_order_relaxed);
+  if (const int fd = g_wake_fd.load(std::memory_order_acquire); fd >= 0) WakeHelper(fd);
+  errno = saved_errno;
+}
+
+// Only a plain handler is wrapped (libfuse's): a signal the process ignores
+// (a background job of a non-interactive shell inherits SIGINT ignored, and
+// libfuse leaves that alone) stays ignored, and nothing resends it.
+bool IsPlainHandler(const struct sigaction& action) {
+  return !(action.sa_flags & SA_SIGINFO) && action.sa_handler != SIG_DFL &&
+         action.sa_handler != SIG_IGN && action.sa_handler != nullptr;
+}
+
+sigset_t TheSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kSignals) sigaddset(&set, sig);
+  return set;
+}
+
+}  // namespace
+
+SignalLoopWaker::SignalLoopWaker() : loop_thread_(pthread_self()) {
+  if (g_in_use.exchange(true)) {
+    throw Error(Errc::kInvalidArgument, "a SignalLoopWaker already runs in this process");
+  }
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
+    const int err = errno;
+    g_in_use.store(false);
+    ThrowSystemError("cannot make the eventfd that wakes the FUSE loop after a signal", err);
+  }
+  g_wake_fd.store(wake_fd_, std::memory_order_release);
+  try {
+    helper_ = StartBackgroundThread([this] { Run(); });
+  } catch (...) {
+    g_wake_fd.store(-1);
+    ::close(wake_fd_);
+    g_in_use.store(false);
+    throw;
+  }
+  // The replaced handler is read first and ours installed after: a signal in
+  // between still runs the replaced one, never a half-recorded one.
+  struct sigaction ours {};
+  ours.sa_handler = OnSignal;
+  sigemptyset(&ours.sa_mask);
+  ours.sa_flags = 0;  // no SA_RESTART: the resend must interrupt the loop's wait
+  for (size_t i = 0; i < kSignalCount; ++i) {
+    ::sigaction(kSignals[i], nullptr, &g_replaced[i]);
+    g_wrapped[i] = IsPlainHandler(g_replaced[i]);
+    if (g_wrapped[i]) ::sigaction(kSignals[i], &ours, nullptr);
+  }
+}
+
+SignalLoopWaker::~SignalLoopWaker() { Stop(); }
+
+void SignalLoopWaker::Run() {
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> next_resend;  // set by the first signal
+  for (;;) {
+    int timeout_ms = -1;
+    if (next_resend) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next_resend - Clock::now());
+      timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    pollfd wake{wake_fd_, POLLIN, 0};
+    const int ready = ::poll(&wake, 1, timeout_ms);  // every signal is blocked here: no EINTR
+    if (stop_.load(std::memory_order_acquire)) return;
+    if (ready > 0) {
+      uint64_t count;
+      [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+      // A loop that ends on its own does so well within the interval.
+      if (!next_resend) next_resend = Clock::now() + kKickInterval;
+    }
+    if (next_resend && Clock::now() >= *next_resend) {
+      ::pthread_kill(loop_thread_, g_last_signal.load(std::memory_order_relaxed));
+      next_resend = Clock::now() + kKickInterval;
+    }
+  }
+}
+
+void SignalLoopWaker::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  const sigset_t signals = TheSignals();
+  sigset_t before;
+  ::pthread_sigmask(SIG_BLOCK, &signals, &before);
+  stop_.store(true, std::memory_order_release);
+  WakeHelper(wake_fd_);
+  helper_.join();
+  // A resend the helper made before it stopped may still be pending here
+  // (blocked): take it back, so that it never interrupts what follows.
+  const timespec now{0, 0};
+  while (::sigtimedwait(&signals, nullptr, &now) > 0) {
+  }
+  for (size_t i = 0; i < kSignalCount; ++i) {
+    if (g_wrapped[i]) ::sigaction(kSignals[i], &g_replaced[i], nullptr);
+  }
+  g_wake_fd.store(-1, std::memory_order_release);
+  ::close(wake_fd_);
+  wake_fd_ = -1;
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  g_in_use.store(false);
+}
+
+}  // namespace tpkg::fs
