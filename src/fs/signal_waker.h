@@ -6,8 +6,9 @@
 // and its signal handler only sets the exit flag. A signal handled between
 // the check and sem_wait's futex call (the main thread preempted there) is
 // consumed, and the loop then waits until some worker ends, that is until
-// the next request to the mount: a daemon told to stop stays up (seen once
-// in the test suite: a mount left for 30 s after SIGINT). The single-threaded
+// the next request to the mount: a daemon told to stop stays up. Rare (the
+// window is a few instructions, unless the thread is preempted there; no
+// failure has been traced to it), but nothing else would end it. The single-threaded
 // loop has the same window before its read of /dev/fuse. A handler cannot
 // post libfuse's semaphore, so this sends the signal again to the loop's
 // thread until the loop has returned: each one interrupts the wait (the

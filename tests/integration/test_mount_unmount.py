@@ -76,7 +76,10 @@ class Background:
         mnt = (where or self.tmp_path) / name
         mnt.mkdir(exist_ok=True)
         self.mountpoints.append(mnt)
-        return mnt, run(TPKGFS, *options, archive, mnt, timeout=60)
+        # SIGINT at its default, as in a user's interactive shell: a test run started in the
+        # background of a script (CI's lanes) inherits it ignored, and the daemon keeps an
+        # ignored SIGINT as libfuse does (unit test fs_signal_waker_test).
+        return mnt, run("env", "--default-signal=INT", TPKGFS, *options, archive, mnt, timeout=60)
 
     def cleanup(self):
         for pid in self.stopped:
