@@ -59,7 +59,8 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
         TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
                          << " records reused, " << from_disk
                          << " sources read and found in the disk cache, "
-                         << (missed > from_disk ? missed - from_disk : 0) << " scanned (edited or not analysed before), "
+                         << (missed > from_disk ? missed - from_disk : 0)
+                         << " scanned (edited or not analysed before), "
                          << std::chrono::duration<double, std::milli>(analysed - started).count()
                          << " ms";
         if (const std::string problem = cache->disk_problem(); !problem.empty())

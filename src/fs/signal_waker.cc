@@ -31,7 +31,8 @@ std::atomic<bool> g_in_use{false};
 
 void WakeHelper(int fd) {
   const uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);  // a full counter is awake anyway
+  // A full counter means the helper is awake anyway.
+  [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
 }
 
 // Async-signal-safe: the replaced handler (libfuse's sets the exit flag), an

@@ -100,7 +100,8 @@ int RunInfo(const Command& self, const Args& args) {
   std::string failed = WarnIfLastSaveFailed(path);
   const ModelFile file = OpenModelFile(path);
   ProgressLine progress("info", path);
-  const ModelReport report = InspectModel(*file.zip, file.kind, progress.callback(), CachedAnalysis());
+  const ModelReport report =
+      InspectModel(*file.zip, file.kind, progress.callback(), CachedAnalysis());
   progress.Clear();
   const SaveState save = ReadSaveState(path, std::move(failed));
   Output out;

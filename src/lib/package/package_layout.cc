@@ -339,7 +339,8 @@ ArchiveEnvironment::ArchiveEnvironment(const ArchiveLayout& layout,
 
 std::optional<ModuleSource> ArchiveEnvironment::Find(std::string_view module) {
   if (const ArchiveModule* m = layout_.Module(module)) {
-    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record, m->imports.get()};
+    return ModuleSource{ModuleSource::Kind::kSource, "", m->is_package, m->record,
+                        m->imports.get()};
   }
   if (layout_.HasFolder(module)) {
     return ModuleSource{ModuleSource::Kind::kImplicitPackage, "", true, ""};

@@ -8,6 +8,7 @@
 #include "tpkg/crc32.h"
 #include "tpkg/zip_reader.h"
 #include "zip/inflater.h"
+#include "zip/source_window.h"
 #include "zip/zip_problems.h"
 
 namespace tpkg {
@@ -149,10 +150,6 @@ uint64_t RecordStream::Skip(uint64_t count) {
 
 namespace {
 
-// Records whose region (local header, data, descriptor) is at most this big
-// are read whole by ReadAll on a deferred reader (SourceWindow's bound).
-constexpr uint64_t kSmallRegion = 64 << 10;
-
 // A small stored record of a deferred reader: its region in one pread, its
 // first checks on those bytes (ZipReader::DataOffset with bytes: the same
 // checks and verdicts), its data taken from them and its CRC verified.
@@ -162,10 +159,10 @@ constexpr uint64_t kSmallRegion = 64 << 10;
 // record (the caller reads it the usual way).
 std::optional<std::string> ReadSmallStored(const ZipReader& zip, const ZipEntry& entry) {
   if (entry.method != kMethodStored || !zip.deferred()) return std::nullopt;
-  const std::optional<uint64_t> end = zip.RegionEnd(entry);
-  const uint64_t start = entry.local_header_offset;
-  if (!end || *end <= start || *end - start > kSmallRegion) return std::nullopt;
-  std::string bytes(static_cast<size_t>(*end - start), '\0');
+  const std::optional<RegionSpan> region = SourceWindow::SmallRegion(zip, entry);
+  if (!region) return std::nullopt;
+  const uint64_t start = region->start;
+  std::string bytes(static_cast<size_t>(region->end - start), '\0');
   bytes.resize(PreadFull(zip.fd(), bytes, start, zip.path()));
   const uint64_t data = zip.DataOffset(entry, start, bytes);  // throws for a bad record
   if (data < start || data - start > bytes.size() || entry.size > bytes.size() - (data - start))

@@ -4,22 +4,15 @@
 #include "tpkg/error.h"
 
 namespace tpkg {
-namespace {
 
-// The region [start, end) of a small record of `src`, or nullopt.
-struct RegionSpan {
-  uint64_t start, end;
-};
-
-std::optional<RegionSpan> SmallRegion(const ZipReader& src, const ZipEntry& entry) {
+std::optional<RegionSpan> SourceWindow::SmallRegion(const ZipReader& src,
+                                                    const ZipEntry& entry) {
   const std::optional<uint64_t> end = src.RegionEnd(entry);
   if (!end || *end <= entry.local_header_offset ||
-      *end - entry.local_header_offset > SourceWindow::kSmallRegion)
+      *end - entry.local_header_offset > kSmallRegion)
     return std::nullopt;
   return RegionSpan{entry.local_header_offset, *end};
 }
-
-}  // namespace
 
 std::optional<FileBytes> SourceWindow::Region(const ZipReader& src,
                                               std::span<const RawRecordCopy> copies, size_t i) {

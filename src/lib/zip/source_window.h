@@ -28,6 +28,12 @@
 
 namespace tpkg {
 
+// The region [start, end) of a record: its local header, data and
+// descriptor, up to the next record (ZipReader::RegionEnd).
+struct RegionSpan {
+  uint64_t start, end;
+};
+
 class SourceWindow {
  public:
   // Records whose region (local header, data, descriptor) is at most this
@@ -44,6 +50,10 @@ class SourceWindow {
   // CPU with 1 MiB here and in the writer's buffer than with 256 KiB; 64
   // KiB saved 180 faults more, for no less CPU: four times the calls).
   static constexpr uint64_t kMaxBytes = 256 << 10;
+
+  // The region of `entry` of `src` when it is at most kSmallRegion, else
+  // nullopt: also what ZipReader::ReadAll reads whole in one pread.
+  static std::optional<RegionSpan> SmallRegion(const ZipReader& src, const ZipEntry& entry);
 
   // Bytes of `src` holding the whole region of copies[i].entry: the window
   // as it is when it holds it, else after one pread of that region and the
