@@ -77,4 +77,10 @@ MetadataOptions SaveCheckOptions(const Journal& journal,
 RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes,
                                 std::shared_ptr<RecordAnalysisCache> cache = nullptr);
 
+// What SaveMetadata most likely returns: the metadata the archive already
+// has, which is what it returns when no edit changed what the package
+// imports (the common save). WriteBack plans with it while SaveMetadata runs
+// (PendingMetadata); a wrong guess costs time, never correctness.
+RegeneratedRecords ExpectedSaveMetadata(const Journal& journal);
+
 }  // namespace tpkg

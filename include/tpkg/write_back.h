@@ -86,7 +86,8 @@
 // it recovers the edits as usual.
 //
 // Thread safety: call when no other thread uses the journal (after the FUSE
-// loop has returned).
+// loop has returned); PendingMetadata::regenerate may read the journal and
+// its archive meanwhile (both guard their own reads).
 #pragma once
 
 #include <cstdint>
@@ -167,6 +168,26 @@ struct WriteBackResult {
 // Saves the journal's edits into journal.archive_path() (see above).
 WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
                           const WriteBackOptions& options = {});
+
+// Metadata still to be computed when the save starts. `regenerate` runs on a
+// thread of WriteBack's own while it plans with `expected` and writes the
+// records no metadata can change: those before the first record that is
+// named in `expected`, regenerated or part of torch's trailer, which is where
+// the metadata goes (rule 1b/1c). Then the plan is made again with what
+// `regenerate` returned (unless that is `expected`), and the records written
+// so far are kept only if the new plan starts with the same ones; else the
+// temp file is written again from the start. So the archive is always the
+// one WriteBack(journal, regenerate()) writes, and a save waits for the
+// longer of the analysis and the copy instead of their sum.
+// An Error from `regenerate` comes first: it is the one thrown even when the
+// write failed too (as if the analysis had run before the write). Without a
+// thread (none could be started) `regenerate` runs first, on the caller's.
+struct PendingMetadata {
+  RegeneratedRecords expected;  // its names: every name regenerate() may return
+  std::function<RegeneratedRecords()> regenerate;
+};
+WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metadata,
+                                 const WriteBackOptions& options = {});
 
 // Saves the journal's edits to another path: the archive WriteBack would
 // write (same plan, same free-space check, in `out`'s folder; the strict

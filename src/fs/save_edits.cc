@@ -30,6 +30,32 @@ void Record(SaveLogEntry entry) {
   }
 }
 
+// SaveMetadata, with what the cache saved it logged.
+RegeneratedRecords AnalyseForSave(const Journal& journal, std::vector<std::string>& notes,
+                                  const std::shared_ptr<RecordAnalysisCache>& cache) {
+  const uint64_t hits_before = cache ? cache->hits() : 0;
+  const uint64_t misses_before = cache ? cache->misses() : 0;
+  const uint64_t disk_before = cache ? cache->disk_hits() : 0;
+  const auto started = std::chrono::steady_clock::now();
+  RegeneratedRecords metadata = SaveMetadata(journal, notes, cache);
+  if (cache) {
+    const uint64_t from_disk = cache->disk_hits() - disk_before;
+    const uint64_t missed = cache->misses() - misses_before;  // found on disk or scanned
+    TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
+                     << " records reused, " << from_disk
+                     << " sources read and found in the disk cache, "
+                     << (missed > from_disk ? missed - from_disk : 0)
+                     << " scanned (edited or not analysed before), "
+                     << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                  started)
+                            .count()
+                     << " ms";
+    if (const std::string problem = cache->disk_problem(); !problem.empty())
+      TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
+  }
+  return metadata;
+}
+
 }  // namespace
 
 int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noexcept {
@@ -47,36 +73,25 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       // background has no terminal, and the save log is what `tpkgfs -u` and
       // the user read.
       std::vector<std::string> notes;
-      const uint64_t hits_before = cache ? cache->hits() : 0;
-      const uint64_t misses_before = cache ? cache->misses() : 0;
-      const uint64_t disk_before = cache ? cache->disk_hits() : 0;
-      const auto started = std::chrono::steady_clock::now();
-      const RegeneratedRecords metadata = SaveMetadata(journal, notes, cache);
-      const auto analysed = std::chrono::steady_clock::now();
-      if (cache) {
-        const uint64_t from_disk = cache->disk_hits() - disk_before;
-        const uint64_t missed = cache->misses() - misses_before;  // found on disk or scanned
-        TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
-                         << " records reused, " << from_disk
-                         << " sources read and found in the disk cache, "
-                         << (missed > from_disk ? missed - from_disk : 0)
-                         << " scanned (edited or not analysed before), "
-                         << std::chrono::duration<double, std::milli>(analysed - started).count()
-                         << " ms";
-        if (const std::string problem = cache->disk_problem(); !problem.empty())
-          TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
-      }
-      for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
+      // The analysis runs beside the write-back's copy (write_back.h
+      // PendingMetadata); its log lines come from its own thread.
+      const PendingMetadata metadata{.expected = ExpectedSaveMetadata(journal),
+                                     .regenerate = [&journal, &notes, &cache] {
+                                       return AnalyseForSave(journal, notes, cache);
+                                     }};
       ScopedFd saved_lock;  // held until the journal is dropped (WriteBack returns)
       WriteBackOptions options;
       options.validate = [&saved_lock](const std::string& temp) {
         saved_lock = LockSavedArchive(temp);
       };
-      const WriteBackResult result = WriteBack(journal, metadata, options);
-      TPKG_LOG(kDebug) << "write-back: " << std::chrono::duration<double, std::milli>(
-                                                  std::chrono::steady_clock::now() - analysed)
-                                                  .count()
+      const auto started = std::chrono::steady_clock::now();
+      const WriteBackResult result = WriteBackPending(journal, metadata, options);
+      TPKG_LOG(kDebug) << "save (analysis and write-back): "
+                       << std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - started)
+                              .count()
                        << " ms";
+      for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
       TPKG_LOG(kInfo) << result.summary;
       entry.kind = result.written ? SaveLogKind::kSaved : SaveLogKind::kUnchanged;
       entry.details = {result.summary};

@@ -115,4 +115,21 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
   return {{std::string(kExternModulesPath), m.extern_modules_text}};
 }
 
+RegeneratedRecords ExpectedSaveMetadata(const Journal& journal) {
+  const ZipReader& original = journal.original();
+  if (!IsTorchPackage(original)) return {};
+  const ZipEntry* had = original.Find(kExternModulesPath);
+  // A corrupt, missing or outsized record is a guess like any other: "" is
+  // what a package without externs holds.
+  constexpr uint64_t kMostRead = 1 << 20;
+  std::string text;
+  if (had && !had->is_directory() && had->size <= kMostRead) {
+    try {
+      text = original.ReadAll(*had);
+    } catch (const Error&) {
+    }
+  }
+  return {{std::string(kExternModulesPath), std::move(text)}};
+}
+
 }  // namespace tpkg

@@ -7,15 +7,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <optional>
+#include <span>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "base/file_util.h"
 #include "journal/free_space.h"
+#include "tpkg/background_thread.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
+#include "zip/torch_trailer.h"
 #include "zip/write_behind_sink.h"
 
 namespace tpkg {
@@ -44,8 +52,8 @@ class TempFileGuard {
   std::string path_;
 };
 
-void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journal& journal,
-                  ZipWriter& writer, WriteBackResult* result) {
+void WriteRecords(std::span<const PlannedRecord> records, const ZipReader& original,
+                  const Journal& journal, ZipWriter& writer, WriteBackResult* result) {
   // Consecutive raw copies go together: the writer reads runs of small
   // records with one pread each.
   std::vector<RawRecordCopy> raw;
@@ -54,7 +62,7 @@ void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journa
     result->raw_copied += raw.size();
     raw.clear();
   };
-  for (const PlannedRecord& r : plan.records) {
+  for (const PlannedRecord& r : records) {
     if (r.source == PlannedRecord::Source::kRaw) {
       raw.push_back({r.entry, r.name.empty() ? std::string_view(r.entry->name) : r.name, r.attrs});
       continue;
@@ -99,6 +107,85 @@ void WriteRecords(const WritePlan& plan, const ZipReader& original, const Journa
     }
   }
   if (!raw.empty()) copy_raw();
+}
+
+// Runs PendingMetadata::regenerate beside the write (write_back.h); without
+// one, the metadata is `expected`. The thread is joined before the task is
+// destroyed, so whatever regenerate() uses must only outlive the task.
+class MetadataTask {
+ public:
+  explicit MetadataTask(const PendingMetadata& metadata) : metadata_(metadata) {
+    if (!metadata_.regenerate) {
+      result_ = metadata_.expected;
+      return;
+    }
+    try {
+      thread_ = StartBackgroundThread([this] { Run(); });
+    } catch (const std::system_error&) {
+      Run();  // no thread: the analysis runs first, as it would without the overlap
+    }
+  }
+  ~MetadataTask() { Join(); }
+  MetadataTask(const MetadataTask&) = delete;
+  MetadataTask& operator=(const MetadataTask&) = delete;
+
+  // Waits for the metadata; rethrows what regenerate() threw.
+  RegeneratedRecords Get() {
+    RethrowIfFailed();
+    return std::move(result_);
+  }
+  // Waits for regenerate() and rethrows what it threw, if anything.
+  void RethrowIfFailed() {
+    Join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void Run() noexcept {
+    try {
+      result_ = metadata_.regenerate();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  const PendingMetadata& metadata_;
+  RegeneratedRecords result_;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+// How many records at the start of `plan` no metadata can change, so that
+// they may be written before the metadata is known: those before the first
+// record named in `metadata`, regenerated, or of torch's trailer (that is
+// where the metadata goes, rules 1b and 1c).
+size_t RecordsBeforeMetadata(const WritePlan& plan, const RegeneratedRecords& metadata,
+                             const std::vector<std::string>& trailer) {
+  for (size_t i = 0; i < plan.records.size(); ++i) {
+    const PlannedRecord& r = plan.records[i];
+    if (r.source == PlannedRecord::Source::kRegenerated ||
+        r.source == PlannedRecord::Source::kSerializationId || metadata.count(r.name) ||
+        std::find(trailer.begin(), trailer.end(), r.name) != trailer.end())
+      return i;
+  }
+  return plan.records.size();
+}
+
+bool SamePlannedRecord(const PlannedRecord& a, const PlannedRecord& b) {
+  const bool same_bytes = a.bytes == b.bytes || (a.bytes && b.bytes && *a.bytes == *b.bytes);
+  return a.name == b.name && a.source == b.source && a.entry == b.entry && same_bytes &&
+         a.attrs == b.attrs;
+}
+
+// True when `plan` starts with the first `count` records of `written`.
+bool StartsWith(const WritePlan& plan, const WritePlan& written, size_t count) {
+  return plan.records.size() >= count &&
+         std::equal(written.records.begin(),
+                    written.records.begin() + static_cast<std::ptrdiff_t>(count),
+                    plan.records.begin(), SamePlannedRecord);
 }
 
 // The new archive gets the owner, group and permission bits of the one it
@@ -150,19 +237,46 @@ void Stage(const WriteBackOptions& options, WriteBackStage stage) {
   if (options.on_stage) options.on_stage(stage);
 }
 
-// Writes, checks and renames the new archive; throws on any failure with the
-// temp file removed.
-void SaveAtomically(const WritePlan& plan, Journal& journal, const WriteBackOptions& options,
-                    WriteBackResult* result) {
+ZipWriter WriterFor(const Journal::SaveFile& save, const ZipReader& original) {
+  return ZipWriter::ToSink(std::make_unique<WriteBehindSink>(save.fd.get(), save.path),
+                           original.prefix());
+}
+
+// Writes, checks and renames the new archive: the records of `guess` (the
+// plan for the expected metadata) that no metadata can change while `task`
+// computes it, then the rest of the plan for what it computed
+// (write_back.h PendingMetadata). Throws on any failure with the temp file
+// removed.
+void SaveAtomically(const WritePlan& guess, const RegeneratedRecords& expected, MetadataTask& task,
+                    Journal& journal, const WriteBackOptions& options, WriteBackResult* result) {
   const ZipReader& original = journal.original();
   const std::string& archive = journal.archive_path();
   Journal::SaveFile save = journal.CreateSaveFile();
   TempFileGuard guard(save.path);
   try {
-    ZipWriter writer = ZipWriter::ToSink(
-        std::make_unique<WriteBehindSink>(save.fd.get(), save.path), original.prefix());
-    WriteRecords(plan, original, journal, writer, result);
-    result->size = writer.Finish();
+    std::optional<ZipWriter> writer(WriterFor(save, original));
+    const size_t ahead = RecordsBeforeMetadata(guess, expected, TorchTrailer(original.entries()));
+    const std::span<const PlannedRecord> guessed(guess.records);
+    WriteRecords(guessed.first(ahead), original, journal, *writer, result);
+    StartWriteback(save.fd.get());  // the disk writes them while the analysis ends
+    const RegeneratedRecords metadata = task.Get();
+    WritePlan replanned;
+    if (metadata != expected) replanned = PlanWriteBack(journal, metadata);
+    const WritePlan& plan = metadata != expected ? replanned : guess;
+    size_t kept = ahead;
+    if (!StartsWith(plan, guess, ahead)) {
+      // The metadata changed a record already written: start again.
+      if (::ftruncate(save.fd.get(), 0) != 0 || ::lseek(save.fd.get(), 0, SEEK_SET) != 0) {
+        const int err = errno;
+        ThrowSystemError("Cannot truncate '" + save.path + "'", err);
+      }
+      *result = WriteBackResult{};
+      writer.emplace(WriterFor(save, original));
+      kept = 0;
+    }
+    WriteRecords(std::span<const PlannedRecord>(plan.records).subspan(kept), original, journal,
+                 *writer, result);
+    result->size = writer->Finish();
     KeepModeAndOwner(save.fd.get(), archive, save.path, &result->warnings);
     // Read back while the disk writes: the strict reader sees the same bytes
     // before the fsync as after it, and the two no longer add up.
@@ -231,7 +345,7 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
   try {
     ZipWriter writer = ZipWriter::ToSink(std::make_unique<WriteBehindSink>(fd.get(), temp),
                                          original.prefix());
-    WriteRecords(plan, original, journal, writer, result);
+    WriteRecords(plan.records, original, journal, writer, result);
     result->size = writer.Finish();
     const mode_t mode = FstatOrThrow(original.fd(), journal.archive_path()).st_mode & 0777;
     if (::fchmod(fd.get(), mode) != 0) {
@@ -258,23 +372,37 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
 
 WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
                           const WriteBackOptions& options) {
+  return WriteBackPending(journal, PendingMetadata{metadata, nullptr}, options);
+}
+
+WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metadata,
+                                 const WriteBackOptions& options) {
   const std::string archive = journal.archive_path();
   WriteBackResult result;
+  std::optional<MetadataTask> task;  // joined before `metadata` goes
   try {
     // Checked first (the raw copies read the archive) and again just before
     // the rename (the copy takes time). Without edits there is nothing to
     // protect and nothing to refuse.
-    if (journal.dirty()) journal.CheckArchiveUnchanged();
-    const WritePlan plan = journal.dirty() ? PlanWriteBack(journal, metadata) : WritePlan{};
-    if (!plan.changed) {
+    WritePlan guess;
+    if (journal.dirty()) {
+      journal.CheckArchiveUnchanged();
+      task.emplace(metadata);
+      // Whether a record changed does not depend on the metadata (rule 2).
+      guess = PlanWriteBack(journal, metadata.expected);
+    }
+    if (!guess.changed) {
+      if (task) task->RethrowIfFailed();  // a failed analysis still refuses the save
       journal.Drop();
       result.summary = "no changes; " + archive + " left untouched";
       return result;
     }
     if (options.check_free_space)
-      CheckFreeSpace(EstimateSaveSize(plan, journal), journal.directory());
-    SaveAtomically(plan, journal, options, &result);
+      CheckFreeSpace(EstimateSaveSize(guess, journal), journal.directory());
+    SaveAtomically(guess, metadata.expected, *task, journal, options, &result);
   } catch (const Error& e) {
+    // The analysis's own Error, as it is, comes first (write_back.h).
+    if (task) task->RethrowIfFailed();
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
   }
   result.written = true;
