@@ -22,6 +22,7 @@ std::string ReadFd(int fd, uint64_t size, size_t limit, const std::string& name)
 
 std::vector<std::string> OriginalRecordNames(const ZipReader& zip) {
   std::vector<std::string> names;
+  names.reserve(zip.entries().size());
   for (const ZipEntry& e : zip.entries())
     if (!e.is_directory()) names.push_back(e.name);
   return names;

@@ -142,8 +142,9 @@ class Planner {
     std::vector<std::string_view> paths;
     paths.reserve(files_.size());
     for (const auto& [path, node] : files_) paths.push_back(path);
-    for (const std::string& name : Order(original_, std::move(paths), folders, metadata_))
-      Emit(name);
+    const std::vector<std::string> order = Order(original_, std::move(paths), folders, metadata_);
+    plan_.records.reserve(order.size());
+    for (const std::string& name : order) Emit(name);
     plan_.changed = !SameAsOriginal();
     return std::move(plan_);
   }
