@@ -24,6 +24,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,10 @@ inline constexpr std::string_view kVersionPath = ".data/version";
 
 // Whether `zip` is a torch.package (doc/format.md §10.3).
 bool IsTorchPackage(const ZipReader& zip);
+
+// The archive's own `.data/extern_modules`, what the package declares as it
+// stands; nullopt when it has none. Throws Error when it cannot be read.
+std::optional<std::string> OwnExternModules(const ZipReader& zip);
 
 // The generated files of `zip`, in the order the mount lists them; empty
 // for anything but a torch.package.

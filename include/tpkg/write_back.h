@@ -138,6 +138,10 @@ struct PlannedRecord {
 struct WritePlan {
   std::vector<PlannedRecord> records;  // in write order
   bool changed = false;                // false: the user changed no record (see above)
+  // How many records at the start no metadata can change: those before the
+  // first record that the metadata names, regenerates, or that belongs to
+  // torch's trailer (where the metadata goes, rules 1b and 1c).
+  size_t before_metadata = 0;
 };
 
 // The names of the records a write-back writes, in write order (rules a-c
@@ -171,19 +175,23 @@ WriteBackResult WriteBack(Journal& journal, const RegeneratedRecords& metadata,
 
 // Metadata still to be computed when the save starts. `regenerate` runs on a
 // thread of WriteBack's own while it plans with `expected` and writes the
-// records no metadata can change: those before the first record that is
-// named in `expected`, regenerated or part of torch's trailer, which is where
-// the metadata goes (rule 1b/1c). Then the plan is made again with what
-// `regenerate` returned (unless that is `expected`), and the records written
-// so far are kept only if the new plan starts with the same ones; else the
-// temp file is written again from the start. So the archive is always the
-// one WriteBack(journal, regenerate()) writes, and a save waits for the
-// longer of the analysis and the copy instead of their sum.
-// An Error from `regenerate` comes first: it is the one thrown even when the
-// write failed too (as if the analysis had run before the write). Without a
-// thread (none could be started) `regenerate` runs first, on the caller's.
+// records no metadata can change (WritePlan::before_metadata). Then the plan
+// is made again with what `regenerate` returned (unless that is `expected`),
+// and the records written so far are kept only if the new plan starts with
+// the same ones; else the temp file is written again from the start. When
+// the plan with `expected` changes nothing, nothing is written ahead and the
+// plan with the computed metadata decides (an edit of the very record the
+// metadata replaces shows only there). So the archive, and whether there is
+// one, are always what WriteBack(journal, regenerate()) gives, and a save
+// waits for the longer of the analysis and the copy instead of their sum.
+// The free-space check (rule 3) counts the plan with `expected`: a
+// regenerated record longer than the archive's own is not in it.
+// An Error from `regenerate` comes first: it is the one thrown, as it is,
+// even when the write failed too (as if the analysis had run before the
+// write). Without a thread (none could be started) `regenerate` runs first,
+// on the caller's.
 struct PendingMetadata {
-  RegeneratedRecords expected;  // its names: every name regenerate() may return
+  RegeneratedRecords expected;  // the likely result; no record it names is written ahead
   std::function<RegeneratedRecords()> regenerate;
 };
 WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metadata,

@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -148,6 +149,10 @@ std::vector<pid_t> FlockHolders(std::string_view proc_locks, dev_t dev, ino_t in
     if (!maj || !min || !inode || !pid) continue;
     if (*maj == major(dev) && *min == minor(dev) && *inode == ino) holders.push_back(*pid);
   }
+  // /proc/locks is read in pieces: when locks come and go meanwhile, a line
+  // may appear twice (seen while other tests took locks), never as two holders.
+  std::sort(holders.begin(), holders.end());
+  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
   return holders;
 }
 

@@ -58,8 +58,8 @@ class ProcessWatch {
 // The text of /proc/locks ("" when unreadable).
 std::string ReadProcLocks();
 // The pids holding an exclusive flock(2) on the inode (`dev`, `ino`), from
-// /proc/locks text; waiters ("->" lines) are not holders. Devices compare by
-// major:minor, as the kernel prints them.
+// /proc/locks text, each once, in increasing order; waiters ("->" lines) are
+// not holders. Devices compare by major:minor, as the kernel prints them.
 std::vector<pid_t> FlockHolders(std::string_view proc_locks, dev_t dev, ino_t ino);
 
 }  // namespace tpkg::fs

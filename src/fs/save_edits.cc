@@ -63,16 +63,16 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
   const std::string directory = journal.directory();
   SaveLogEntry entry{.kind = SaveLogKind::kUnchanged, .archive = archive, .details = {}};
   int status = 0;
+  // The notes go to the log and to the save log alike: a daemon in the
+  // background has no terminal, and the save log is what `tpkgfs -u` and
+  // the user read. Filled by the analysis's thread (joined before they are read).
+  std::vector<std::string> notes;
   try {
     if (!journal.dirty()) {
       journal.Drop();
       TPKG_LOG(kDebug) << archive << ": nothing changed, the archive was not touched";
       entry.details = {"no changes; " + archive + " left untouched"};
     } else {
-      // The notes go to the log and to the save log alike: a daemon in the
-      // background has no terminal, and the save log is what `tpkgfs -u` and
-      // the user read.
-      std::vector<std::string> notes;
       // The analysis runs beside the write-back's copy (write_back.h
       // PendingMetadata); its log lines come from its own thread.
       const PendingMetadata metadata{.expected = ExpectedSaveMetadata(journal),
@@ -101,6 +101,7 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
     const std::string advice = "the edits are kept in " + directory + ": mount " + archive +
                                " again to fix them (the next unmount saves them), or delete " +
                                directory + " to discard them";
+    for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
     TPKG_LOG(kError) << e.what();
     TPKG_LOG(kError) << advice;
     entry.kind = SaveLogKind::kFailed;

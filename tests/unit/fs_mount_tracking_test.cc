@@ -78,6 +78,15 @@ TEST(ProcLocksTest, OnlyExclusiveFlockHoldersOfThatInodeCount) {
   EXPECT_EQ(FlockHolders(locks, makedev(0x103, 0xa), 1123084), std::vector<pid_t>{18346});
 }
 
+TEST(ProcLocksTest, ALineReadTwiceIsOneHolder) {
+  // A read of /proc/locks in pieces while locks change may repeat a line.
+  const std::string locks =
+      "1: FLOCK  ADVISORY  WRITE 18340 fe:00:1123084 0 EOF\n"
+      "2: FLOCK  ADVISORY  WRITE 18347 fe:00:1123084 0 EOF\n"
+      "2: FLOCK  ADVISORY  WRITE 18340 fe:00:1123084 0 EOF\n";
+  EXPECT_EQ(FlockHolders(locks, makedev(0xfe, 0), 1123084), (std::vector<pid_t>{18340, 18347}));
+}
+
 TEST(ProcLocksTest, OurOwnFlockShowsUp) {
   ScratchDir dir;
   WriteFile(dir / "a.pt", "x");

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -136,6 +137,40 @@ TEST_F(WriteBackPendingTest, AFailedAnalysisRefusesASaveThatChangesNothingToo) {
                                     }}),
                Error);
   EXPECT_TRUE(PathExists(journal_dir()));
+}
+
+TEST_F(WriteBackPendingTest, MetadataReplacingARemovedRecordIsAChangeThoughTheGuessSawNone) {
+  // With the archive's own list expected, the plan copies it back and sees
+  // no change; the computed list differs, and its plan saves it.
+  const RegeneratedRecords computed{{".data/extern_modules", "numpy\n"}};
+  const std::string twin_dir = dir_ / "twin";
+  ASSERT_EQ(mkdir(twin_dir.c_str(), 0755), 0);
+  MakeArchive(twin_dir + "/model.pt", SamplePackage());
+  const ZipReader twin_zip = ZipReader::Open(twin_dir + "/model.pt");
+  Journal twin = Journal::OpenOrCreate(twin_dir + "/model.pt", twin_zip);
+  twin.Unlink(".data/extern_modules");
+  ASSERT_TRUE(WriteBack(twin, computed).written);
+
+  Journal j = Open();
+  j.Unlink(".data/extern_modules");
+  const WriteBackResult r = WriteBackPending(j, {.expected = {{".data/extern_modules", "\n"}},
+                                                 .regenerate = [computed] { return computed; }});
+  EXPECT_TRUE(r.written);
+  EXPECT_EQ(ReadFile(archive_), ReadFile(twin_dir + "/model.pt"));
+}
+
+TEST_F(WriteBackPendingTest, AnyExceptionOfTheAnalysisLeavesEverythingAsItWas) {
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  EditSession(j);
+  EXPECT_THROW(WriteBackPending(j, {.expected = {},
+                                    .regenerate = []() -> RegeneratedRecords {
+                                      throw std::runtime_error("out of something");
+                                    }}),
+               std::runtime_error);
+  ExpectArchiveUnchanged(before);
+  EXPECT_FALSE(PathExists(j.directory() + "/save.tmp"));
+  EXPECT_EQ(j.PendingEdits().size(), 4u);
 }
 
 TEST_F(WriteBackPendingTest, TheExpectedSaveMetadataIsTheArchivesOwn) {

@@ -119,18 +119,14 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
 RegeneratedRecords ExpectedSaveMetadata(const Journal& journal) {
   const ZipReader& original = journal.original();
   if (!IsTorchPackage(original)) return {};
-  const ZipEntry* had = original.Find(kExternModulesPath);
-  // A corrupt, missing or outsized record is a guess like any other: "" is
-  // what a package without externs holds.
-  constexpr uint64_t kMostRead = 1 << 20;
-  std::string text;
-  if (had && !had->is_directory() && had->size <= kMostRead) {
-    try {
-      text = original.ReadAll(*had);
-    } catch (const Error&) {
-    }
+  // An unreadable or missing list is a guess like any other: "" is what a
+  // package without externs holds.
+  std::optional<std::string> own;
+  try {
+    own = OwnExternModules(original);
+  } catch (const Error&) {
   }
-  return {{std::string(kExternModulesPath), std::move(text)}};
+  return {{std::string(kExternModulesPath), own.value_or("")}};
 }
 
 }  // namespace tpkg

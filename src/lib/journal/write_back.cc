@@ -23,7 +23,6 @@
 #include "tpkg/background_thread.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
-#include "zip/torch_trailer.h"
 #include "zip/write_behind_sink.h"
 
 namespace tpkg {
@@ -130,9 +129,9 @@ class MetadataTask {
   MetadataTask& operator=(const MetadataTask&) = delete;
 
   // Waits for the metadata; rethrows what regenerate() threw.
-  RegeneratedRecords Get() {
+  const RegeneratedRecords& Get() {
     RethrowIfFailed();
-    return std::move(result_);
+    return result_;
   }
   // Waits for regenerate() and rethrows what it threw, if anything.
   void RethrowIfFailed() {
@@ -157,22 +156,6 @@ class MetadataTask {
   std::exception_ptr error_;
   std::thread thread_;
 };
-
-// How many records at the start of `plan` no metadata can change, so that
-// they may be written before the metadata is known: those before the first
-// record named in `metadata`, regenerated, or of torch's trailer (that is
-// where the metadata goes, rules 1b and 1c).
-size_t RecordsBeforeMetadata(const WritePlan& plan, const RegeneratedRecords& metadata,
-                             const std::vector<std::string>& trailer) {
-  for (size_t i = 0; i < plan.records.size(); ++i) {
-    const PlannedRecord& r = plan.records[i];
-    if (r.source == PlannedRecord::Source::kRegenerated ||
-        r.source == PlannedRecord::Source::kSerializationId || metadata.count(r.name) ||
-        std::find(trailer.begin(), trailer.end(), r.name) != trailer.end())
-      return i;
-  }
-  return plan.records.size();
-}
 
 bool SamePlannedRecord(const PlannedRecord& a, const PlannedRecord& b) {
   const bool same_bytes = a.bytes == b.bytes || (a.bytes && b.bytes && *a.bytes == *b.bytes);
@@ -237,32 +220,36 @@ void Stage(const WriteBackOptions& options, WriteBackStage stage) {
   if (options.on_stage) options.on_stage(stage);
 }
 
-ZipWriter WriterFor(const Journal::SaveFile& save, const ZipReader& original) {
-  return ZipWriter::ToSink(std::make_unique<WriteBehindSink>(save.fd.get(), save.path),
-                           original.prefix());
+// A writer of a new archive into `fd` (a new, empty file), with the
+// original's prefix folder.
+ZipWriter WriterInto(int fd, const std::string& path, const ZipReader& original) {
+  return ZipWriter::ToSink(std::make_unique<WriteBehindSink>(fd, path), original.prefix());
 }
 
 // Writes, checks and renames the new archive: the records of `guess` (the
-// plan for the expected metadata) that no metadata can change while `task`
-// computes it, then the rest of the plan for what it computed
-// (write_back.h PendingMetadata). Throws on any failure with the temp file
-// removed.
-void SaveAtomically(const WritePlan& guess, const RegeneratedRecords& expected, MetadataTask& task,
-                    Journal& journal, const WriteBackOptions& options, WriteBackResult* result) {
+// plan for the metadata `planned_with`) that no metadata can change while
+// `task` computes it, then the rest of the plan for what it computed
+// (write_back.h PendingMetadata). Returns false, with nothing saved, when
+// that plan changes nothing after all. Throws on any failure with the temp
+// file removed.
+bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_with,
+                    MetadataTask& task, Journal& journal, const WriteBackOptions& options,
+                    WriteBackResult* result) {
   const ZipReader& original = journal.original();
   const std::string& archive = journal.archive_path();
   Journal::SaveFile save = journal.CreateSaveFile();
   TempFileGuard guard(save.path);
   try {
-    std::optional<ZipWriter> writer(WriterFor(save, original));
-    const size_t ahead = RecordsBeforeMetadata(guess, expected, TorchTrailer(original.entries()));
-    const std::span<const PlannedRecord> guessed(guess.records);
-    WriteRecords(guessed.first(ahead), original, journal, *writer, result);
+    std::optional<ZipWriter> writer(WriterInto(save.fd.get(), save.path, original));
+    const size_t ahead = guess.before_metadata;
+    WriteRecords(std::span<const PlannedRecord>(guess.records).first(ahead), original, journal,
+                 *writer, result);
     StartWriteback(save.fd.get());  // the disk writes them while the analysis ends
-    const RegeneratedRecords metadata = task.Get();
+    const RegeneratedRecords& metadata = task.Get();
     WritePlan replanned;
-    if (metadata != expected) replanned = PlanWriteBack(journal, metadata);
-    const WritePlan& plan = metadata != expected ? replanned : guess;
+    if (metadata != planned_with) replanned = PlanWriteBack(journal, metadata);
+    const WritePlan& plan = metadata != planned_with ? replanned : guess;
+    if (!plan.changed) return false;  // save.tmp goes with the guard
     size_t kept = ahead;
     if (!StartsWith(plan, guess, ahead)) {
       // The metadata changed a record already written: start again.
@@ -271,7 +258,7 @@ void SaveAtomically(const WritePlan& guess, const RegeneratedRecords& expected, 
         ThrowSystemError("Cannot truncate '" + save.path + "'", err);
       }
       *result = WriteBackResult{};
-      writer.emplace(WriterFor(save, original));
+      writer.emplace(WriterInto(save.fd.get(), save.path, original));
       kept = 0;
     }
     WriteRecords(std::span<const PlannedRecord>(plan.records).subspan(kept), original, journal,
@@ -299,6 +286,7 @@ void SaveAtomically(const WritePlan& guess, const RegeneratedRecords& expected, 
   }
   Stage(options, WriteBackStage::kRenamed);
   FsyncDirectory(DirName(archive));
+  return true;
 }
 
 std::string Counts(const WriteBackResult& r) {
@@ -343,8 +331,7 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
   ScopedFd fd = CreateTempBeside(out, temp);
   TempFileGuard guard(temp);
   try {
-    ZipWriter writer = ZipWriter::ToSink(std::make_unique<WriteBehindSink>(fd.get(), temp),
-                                         original.prefix());
+    ZipWriter writer = WriterInto(fd.get(), temp, original);
     WriteRecords(plan.records, original, journal, writer, result);
     result->size = writer.Finish();
     const mode_t mode = FstatOrThrow(original.fd(), journal.archive_path()).st_mode & 0777;
@@ -384,28 +371,37 @@ WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metada
     // Checked first (the raw copies read the archive) and again just before
     // the rename (the copy takes time). Without edits there is nothing to
     // protect and nothing to refuse.
-    WritePlan guess;
     if (journal.dirty()) {
       journal.CheckArchiveUnchanged();
       task.emplace(metadata);
-      // Whether a record changed does not depend on the metadata (rule 2).
-      guess = PlanWriteBack(journal, metadata.expected);
+      WritePlan guess = PlanWriteBack(journal, metadata.expected);
+      const RegeneratedRecords* planned_with = &metadata.expected;
+      if (!guess.changed) {
+        // Nothing to write ahead. The computed metadata decides: an edit of
+        // the very record it regenerates shows only in its plan (and a
+        // failed analysis still refuses the save).
+        const RegeneratedRecords& computed = task->Get();
+        if (computed != metadata.expected) {
+          guess = PlanWriteBack(journal, computed);
+          planned_with = &computed;
+        }
+      }
+      if (guess.changed) {
+        if (options.check_free_space)
+          CheckFreeSpace(EstimateSaveSize(guess, journal), journal.directory());
+        result.written = SaveAtomically(guess, *planned_with, *task, journal, options, &result);
+      }
     }
-    if (!guess.changed) {
-      if (task) task->RethrowIfFailed();  // a failed analysis still refuses the save
+    if (!result.written) {
       journal.Drop();
       result.summary = "no changes; " + archive + " left untouched";
       return result;
     }
-    if (options.check_free_space)
-      CheckFreeSpace(EstimateSaveSize(guess, journal), journal.directory());
-    SaveAtomically(guess, metadata.expected, *task, journal, options, &result);
   } catch (const Error& e) {
     // The analysis's own Error, as it is, comes first (write_back.h).
     if (task) task->RethrowIfFailed();
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
   }
-  result.written = true;
   result.summary = Summary(archive, result);
   for (const std::string& warning : result.warnings) result.summary += "; warning: " + warning;
   try {

@@ -146,6 +146,7 @@ class Planner {
     plan_.records.reserve(order.size());
     for (const std::string& name : order) Emit(name);
     plan_.changed = !SameAsOriginal();
+    plan_.before_metadata = RecordsBeforeMetadata();
     return std::move(plan_);
   }
 
@@ -160,6 +161,18 @@ class Planner {
 
   bool IsTrailer(std::string_view name) const {
     return std::find(trailer_.begin(), trailer_.end(), name) != trailer_.end();
+  }
+
+  // WritePlan::before_metadata.
+  size_t RecordsBeforeMetadata() const {
+    for (size_t i = 0; i < plan_.records.size(); ++i) {
+      const PlannedRecord& r = plan_.records[i];
+      if (r.source == PlannedRecord::Source::kRegenerated ||
+          r.source == PlannedRecord::Source::kSerializationId || metadata_.count(r.name) ||
+          IsTrailer(r.name))
+        return i;
+    }
+    return plan_.records.size();
   }
 
   void Emit(const std::string& name) {

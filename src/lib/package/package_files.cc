@@ -25,10 +25,15 @@ std::shared_ptr<const std::string> GeneratedFiles::Content(std::string_view path
   return content;
 }
 
+std::optional<std::string> OwnExternModules(const ZipReader& zip) {
+  const ZipEntry* own = zip.Find(kExternModulesPath);
+  if (!own || own->is_directory()) return std::nullopt;
+  return zip.ReadAll(*own);
+}
+
 GeneratedFiles GeneratePackageFiles(const ZipReader& zip, const RecordSource& records,
                                     const MetadataOptions& options, bool unchanged) {
   GeneratedFiles out;
-  const ZipEntry* own = zip.Find(kExternModulesPath);
   try {
     const Metadata m = RegenerateMetadata(records, options);
     out.problems = m.problems;
@@ -36,15 +41,18 @@ GeneratedFiles GeneratePackageFiles(const ZipReader& zip, const RecordSource& re
     out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);
     // An unedited archive is shown as it is, even where the analysis would
     // write another list: nobody may misreport what the package declares.
-    if (own && unchanged)
-      out.extern_modules = std::make_shared<const std::string>(zip.ReadAll(*own));
+    if (unchanged) {
+      if (std::optional<std::string> own = OwnExternModules(zip))
+        out.extern_modules = std::make_shared<const std::string>(std::move(*own));
+    }
     out.deps_dot = std::make_shared<const std::string>(m.deps_dot);
   } catch (const Error& e) {
     out.failure = std::make_shared<const Error>(
         e.code(), std::string("cannot regenerate the package metadata: ") + e.what(),
         e.sys_errno());
     try {
-      if (own) out.extern_modules = std::make_shared<const std::string>(zip.ReadAll(*own));
+      if (std::optional<std::string> own = OwnExternModules(zip))
+        out.extern_modules = std::make_shared<const std::string>(std::move(*own));
     } catch (const Error&) {
       // The record itself is unreadable: the failure above says why.
     }
