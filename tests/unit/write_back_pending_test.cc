@@ -27,26 +27,29 @@ using testing::WriteBackTest;
 
 class WriteBackPendingTest : public WriteBackTest {
  protected:
-  // The archive WriteBack(metadata) saves from EditSession on a copy of the
+  using Edits = void (*)(Journal&);
+
+  // The archive WriteBack(metadata) saves from `edits` on a copy of the
   // sample package (same prefix folder).
-  std::string SavedWithKnownMetadata(const RegeneratedRecords& metadata) {
+  std::string SavedWithKnownMetadata(const RegeneratedRecords& metadata,
+                                     Edits edits = EditSession) {
     const std::string twin_dir = dir_ / "twin";
     EXPECT_EQ(mkdir(twin_dir.c_str(), 0755), 0);
     const std::string twin = twin_dir + "/model.pt";
     MakeArchive(twin, SamplePackage());
     const ZipReader zip = ZipReader::Open(twin);
     Journal j = Journal::OpenOrCreate(twin, zip);
-    EditSession(j);
+    edits(j);
     EXPECT_TRUE(WriteBack(j, metadata).written);
     return ReadFile(twin);
   }
 
-  // Saves EditSession with `computed` as what the analysis returns, after
+  // Saves `edits` with `computed` as what the analysis returns, after
   // planning with `expected`.
   WriteBackResult SaveWithPending(const RegeneratedRecords& expected,
-                                  const RegeneratedRecords& computed) {
+                                  const RegeneratedRecords& computed, Edits edits = EditSession) {
     Journal j = Open();
-    EditSession(j);
+    edits(j);
     return WriteBackPending(j,
                             {.expected = expected, .regenerate = [computed] { return computed; }});
   }
@@ -143,20 +146,10 @@ TEST_F(WriteBackPendingTest, MetadataReplacingARemovedRecordIsAChangeThoughTheGu
   // With the archive's own list expected, the plan copies it back and sees
   // no change; the computed list differs, and its plan saves it.
   const RegeneratedRecords computed{{".data/extern_modules", "numpy\n"}};
-  const std::string twin_dir = dir_ / "twin";
-  ASSERT_EQ(mkdir(twin_dir.c_str(), 0755), 0);
-  MakeArchive(twin_dir + "/model.pt", SamplePackage());
-  const ZipReader twin_zip = ZipReader::Open(twin_dir + "/model.pt");
-  Journal twin = Journal::OpenOrCreate(twin_dir + "/model.pt", twin_zip);
-  twin.Unlink(".data/extern_modules");
-  ASSERT_TRUE(WriteBack(twin, computed).written);
-
-  Journal j = Open();
-  j.Unlink(".data/extern_modules");
-  const WriteBackResult r = WriteBackPending(j, {.expected = {{".data/extern_modules", "\n"}},
-                                                 .regenerate = [computed] { return computed; }});
-  EXPECT_TRUE(r.written);
-  EXPECT_EQ(ReadFile(archive_), ReadFile(twin_dir + "/model.pt"));
+  const Edits remove_list = [](Journal& j) { j.Unlink(".data/extern_modules"); };
+  const std::string expected = SavedWithKnownMetadata(computed, remove_list);
+  EXPECT_TRUE(SaveWithPending({{".data/extern_modules", "\n"}}, computed, remove_list).written);
+  EXPECT_EQ(ReadFile(archive_), expected);
 }
 
 TEST_F(WriteBackPendingTest, AnyExceptionOfTheAnalysisLeavesEverythingAsItWas) {
