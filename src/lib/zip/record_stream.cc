@@ -23,6 +23,11 @@ std::string Hex32(uint32_t v) {
   return buf;
 }
 
+// Why a record whose data gives `got` is refused (both readers below).
+std::string CrcMismatch(const ZipEntry& entry, uint32_t got) {
+  return "CRC-32 mismatch (archive says " + Hex32(entry.crc32) + ", data gives " + Hex32(got) + ")";
+}
+
 }  // namespace
 
 struct RecordStream::Impl {
@@ -96,8 +101,7 @@ struct RecordStream::Impl {
       }
     }
     if (crc_complete && crc != entry->crc32) {
-      Corrupt("CRC-32 mismatch (archive says " + Hex32(entry->crc32) + ", data gives " +
-              Hex32(crc) + ")");
+      Corrupt(CrcMismatch(*entry, crc));
     }
     verified = true;
   }
@@ -171,9 +175,7 @@ std::optional<std::string> ReadSmallStored(const ZipReader& zip, const ZipEntry&
   bytes.resize(static_cast<size_t>(entry.size));
   if (const uint32_t crc = Crc32(0, bytes); crc != entry.crc32) {
     throw Error(Errc::kCorrupt,
-                RecordMessage(zip.path(), entry.full_name,
-                              "CRC-32 mismatch (archive says " + Hex32(entry.crc32) +
-                                  ", data gives " + Hex32(crc) + ")"));
+                RecordMessage(zip.path(), entry.full_name, CrcMismatch(entry, crc)));
   }
   return bytes;
 }
