@@ -351,12 +351,19 @@ class Journal {
   // Records (durably) that the archive is about to be replaced by
   // `new_archive` (the finished temp file, opened).
   void MarkCommitting(const ZipReader& new_archive);
-  // Removes the journal from disk (after a successful write-back, or when
-  // nothing changed). The Journal may not be used afterwards.
+  // Removes the journal from disk (when nothing changed, or to discard the
+  // edits). The Journal may not be used afterwards.
   void Drop();
+  // The same after a write-back whose commit entry (MarkCommitting) and
+  // rename are durable. One device flush cheaper: the manifest's removal is
+  // not synced before the data files go, because a manifest that survives a
+  // power loss then names the archive in place as committed, and the next
+  // OpenOrCreate removes it without reading a data file.
+  void DropSaved();
 
  private:
   explicit Journal(std::unique_ptr<JournalState> state);
+  void Remove(bool saved);
   std::unique_ptr<JournalState> impl_;
 };
 

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -318,6 +319,27 @@ TEST_F(WriteBackTest, CrashAfterTheRenameFinishesTheSaveAtNextOpen) {
             std::string::npos)
       << j.recovery_summary();
   EXPECT_FALSE(j.Stat("pkg/code.py")->edited());  // read from the new archive
+}
+
+// Journal::DropSaved does not sync the manifest's removal before the data
+// files go: a power loss may then leave the manifest of a save without its
+// data files. The next open must see a completed save, not a lost edit.
+TEST_F(WriteBackTest, AManifestOfACompletedSaveNeedsNoDataFile) {
+  {
+    Journal j = Open();
+    EditSession(j);
+  }
+  WriteBackKilledAt(archive_, WriteBackStage::kRenamed);
+  size_t removed = 0;
+  for (const auto& e : std::filesystem::directory_iterator(journal_dir() + "/data"))
+    removed += std::filesystem::remove(e.path());
+  ASSERT_GT(removed, 0u);
+  const ZipReader saved = ZipReader::Open(archive_);
+  Journal j = Journal::OpenOrCreate(archive_, saved);
+  EXPECT_FALSE(j.dirty());
+  EXPECT_NE(j.recovery_summary().find("that had completed"), std::string::npos)
+      << j.recovery_summary();
+  EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 2\n");
 }
 
 // An archive of `mib` MiB (one storage record, from a sparse file so that

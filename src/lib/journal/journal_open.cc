@@ -174,15 +174,18 @@ int RemoveTempFiles(const JournalState& impl) {
 
 // Empties the journal (manifest and data files), keeping the directory and
 // its lock.
-void ClearContents(const JournalState& impl) {
+// `saved`: the manifest ends with a durable commit entry naming the archive
+// now durably in place (Journal::DropSaved).
+void ClearContents(const JournalState& impl, bool saved = false) {
   if (::unlinkat(impl.dir_fd.get(), ManifestLog::kFileName, 0) != 0 && errno != ENOENT) {
     const int err = errno;
     ThrowSystemError("Cannot remove '" + impl.dir + "/manifest'", err);
   }
   // The manifest's removal must be durable before its data files go: after a
   // power loss a surviving manifest naming missing data files would block the
-  // next mount.
-  if (::fsync(impl.dir_fd.get()) != 0) {
+  // next mount. Not after a save: such a manifest names the archive in place
+  // as committed, and LoadManifest removes it without reading a data file.
+  if (!saved && ::fsync(impl.dir_fd.get()) != 0) {
     const int err = errno;
     ThrowSystemError("Cannot sync '" + impl.dir + "'", err);
   }
@@ -409,7 +412,11 @@ std::optional<Journal> Journal::OpenExisting(const std::string& archive_path,
   return OpenOrCreate(archive_path, original, options);
 }
 
-void Journal::Drop() {
+void Journal::Drop() { Remove(/*saved=*/false); }
+
+void Journal::DropSaved() { Remove(/*saved=*/true); }
+
+void Journal::Remove(bool saved) {
   std::unique_lock lock(impl_->mu);
   if (impl_->dropped) return;
   if (!impl_->created) {  // nothing was ever written
@@ -419,7 +426,7 @@ void Journal::Drop() {
   JournalState& impl = *impl_;
   impl.QuiesceCommitter(lock);  // no sync of the manifest may run while it goes
   // The manifest goes first: without it, whatever else remains is orphans.
-  ClearContents(impl);
+  ClearContents(impl, saved);
   RemoveTempFiles(impl);
   ::unlinkat(impl.dir_fd.get(), kDataDirName, AT_REMOVEDIR);
   ::unlinkat(impl.dir_fd.get(), kLockName, 0);
@@ -430,13 +437,11 @@ void Journal::Drop() {
   impl.data_fd.reset();
   impl.dir_fd.reset();
   impl.lock_fd.reset();
+  // The removal of the directory itself is not synced (a device flush, the
+  // dearest step of a save on many disks): a journal that reappears after a
+  // power loss is recognised (completed save) or holds no changes, and the
+  // next OpenOrCreate removes it.
   impl.dropped = true;
-  try {
-    FsyncDirectory(DirName(impl.dir));
-  } catch (const Error&) {
-    // Not durable yet is harmless: a journal that reappears after a power
-    // loss is recognised (completed save) or holds no changes.
-  }
 }
 
 }  // namespace tpkg

@@ -405,7 +405,7 @@ WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metada
   result.summary = Summary(archive, result);
   for (const std::string& warning : result.warnings) result.summary += "; warning: " + warning;
   try {
-    journal.Drop();
+    journal.DropSaved();
   } catch (const Error& e) {
     // The archive is saved; the leftover journal names it as committed and
     // the next OpenOrCreate removes it.
