@@ -2,20 +2,17 @@
 // process analysing the same records scans none of the sources it finds on
 // disk and gets, field for field, the full analysis; an edited source, or a
 // forged one with the CRC-32 and size of the original, is scanned; packs of
-// another build or key, damaged packs, folders other users may write and
-// keys they may read are not trusted; the folder keeps the most recently
-// used packs only.
+// another build, damaged packs and folders other users may write are not
+// trusted; the folder keeps the most recently used packs only.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 
-#include "base/keyed_digest.h"
 #include "base/sha256.h"
 #include "package/analysis_pack.h"
 #include "package/analysis_store.h"
@@ -33,11 +30,6 @@ namespace {
 using testing::ScratchDir;
 
 constexpr const char* kUtil = "corpus_models/util.py";
-
-std::string FileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 class AnalysisStoreTest : public testing::CorpusJournalTest {
  protected:
@@ -68,8 +60,7 @@ class AnalysisStoreTest : public testing::CorpusJournalTest {
   }
   std::vector<std::filesystem::path> Packs() const {
     std::vector<std::filesystem::path> out;
-    for (const auto& e : std::filesystem::directory_iterator(cache_dir_))
-      if (e.path().extension() == ".pack") out.push_back(e.path());
+    for (const auto& e : std::filesystem::directory_iterator(cache_dir_)) out.push_back(e.path());
     return out;
   }
 
@@ -227,7 +218,7 @@ TEST_F(AnalysisStoreTest, AnImportListIsSharedWithTheStoreNotCopied) {
   const RecordAnalysis scanned = AnalyseRecord(kUtil, records, &store);
   const RecordAnalysis found = AnalyseRecord(kUtil, records, &store);
   EXPECT_EQ(store.hits(), 1u);
-  const auto stored = store.Find(kUtil, *store.DigestOf(records.ReadRecord(kUtil)));
+  const auto stored = store.Find(kUtil, Sha256(records.ReadRecord(kUtil)));
   ASSERT_NE(stored, nullptr);
   ASSERT_TRUE(scanned.module && found.module);
   EXPECT_EQ(scanned.module->imports.get(), &stored->imports);
@@ -243,11 +234,10 @@ TEST(AnalysisPackTest, RoundTripAndRefusals) {
   AnalysisPack pack{"build-1", {}};
   auto imports = std::make_shared<StoredSource>();
   imports->imports.refs = {{"torch", std::nullopt}, {"a", "c"}};
-  const KeyedDigest digest(KeyedDigest::NewKey());
-  AnalysisPackEntry a{"a/b.py", digest.Of(std::string_view("x")), imports};
+  AnalysisPackEntry a{"a/b.py", Sha256(std::string_view("x")), imports};
   auto broken = std::make_shared<StoredSource>(StoredSource{true, {}});
   broken->imports.error = "line 2: invalid syntax";
-  AnalysisPackEntry b{"a/__init__.py", digest.Of(std::string_view("y")), broken};
+  AnalysisPackEntry b{"a/__init__.py", Sha256(std::string_view("y")), broken};
   pack.entries = {a, b};
   const std::string bytes = EncodeAnalysisPack(pack);
   std::string why;
@@ -271,12 +261,11 @@ TEST(AnalysisPackTest, RoundTripAndRefusals) {
 TEST(AnalysisStoreUnitTest, APackOfAnotherBuildIsNotTrusted) {
   ScratchDir dir;
   const std::vector<std::string> names = {"a.py"};
-  SourceDigest digest;
+  const Sha256Digest digest = Sha256(std::string_view("import os\n"));
   std::string old_pack;
   {
     AnalysisStore old_build(dir.path(), "build-1");
     const auto key = old_build.Load(names);
-    digest = *old_build.DigestOf(std::string_view("import os\n"));
     old_build.Add("a.py", digest, StoredSource{false, {{{"os", std::nullopt}}, std::nullopt}});
     old_build.Save(key, names);
     EXPECT_EQ(old_build.packs_written(), 1u);
@@ -300,10 +289,11 @@ TEST(AnalysisStoreUnitTest, APackOfAnotherBuildIsNotTrusted) {
 TEST(AnalysisStoreUnitTest, KeepsTheMostRecentlyUsedPacks) {
   ScratchDir dir;
   AnalysisStore store(dir.path(), "build-1");
+  const Sha256Digest digest = Sha256(std::string_view(""));
   auto save = [&](const std::string& record) {
     const std::vector<std::string> names = {record};
     const auto key = store.Load(names);
-    store.Add(record, *store.DigestOf(std::string_view("")), {});
+    store.Add(record, digest, {});
     store.Save(key, names);
     const std::string path = dir / (key.hex + ".pack");
     EXPECT_TRUE(std::filesystem::exists(path)) << store.last_problem();
@@ -328,108 +318,6 @@ TEST(AnalysisStoreUnitTest, KeepsTheMostRecentlyUsedPacks) {
   EXPECT_EQ(count(), AnalysisStore::kMaxPacks);
   EXPECT_FALSE(std::filesystem::exists(paths[0]));
   EXPECT_TRUE(std::filesystem::exists(paths[1]));
-}
-
-// The key: made with the first pack, for this user alone, and read by the
-// next process, whose digests are then the same.
-TEST(AnalysisStoreUnitTest, TheKeyIsMadeWithTheFirstPackForTheUserAlone) {
-  ScratchDir dir;
-  const std::string folder = dir / "analysis";  // made by the first Save
-  const std::vector<std::string> names = {"a.py"};
-  AnalysisStore first(folder, "build-1");
-  EXPECT_FALSE(first.DigestOf(std::string_view("import os\n")));  // no key before Load()
-  const auto key = first.Load(names);
-  const std::optional<SourceDigest> digest = first.DigestOf(std::string_view("import os\n"));
-  ASSERT_TRUE(digest);
-  first.Add("a.py", *digest, StoredSource{false, {{{"os", std::nullopt}}, std::nullopt}});
-  first.Save(key, names);
-  ASSERT_EQ(first.packs_written(), 1u) << first.last_problem();
-  struct stat st;
-  ASSERT_EQ(::stat((folder + "/key").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(static_cast<size_t>(st.st_size), KeyedDigest::kKeySize);
-
-  AnalysisStore second(folder, "build-1");
-  EXPECT_EQ(second.Load(names).hex, key.hex);
-  EXPECT_EQ(second.DigestOf(std::string_view("import os\n")), digest);
-  EXPECT_NE(second.DigestOf(std::string_view("import sys\n")), digest);
-  EXPECT_NE(second.Find("a.py", *digest), nullptr);
-}
-
-// A key others may read is replaced: the packs made under it are no longer
-// found (their digests could have been aimed at), and the new key is private.
-TEST(AnalysisStoreUnitTest, AKeyOtherUsersMayReadIsReplacedAndItsPacksNotTrusted) {
-  ScratchDir dir;
-  const std::vector<std::string> names = {"a.py"};
-  const std::string key_file = dir / "key";
-  SourceDigest old_digest;
-  {
-    AnalysisStore store(dir.path(), "build-1");
-    const auto key = store.Load(names);
-    old_digest = *store.DigestOf(std::string_view("import os\n"));
-    store.Add("a.py", old_digest, StoredSource{false, {{{"os", std::nullopt}}, std::nullopt}});
-    store.Save(key, names);
-    ASSERT_EQ(store.packs_written(), 1u) << store.last_problem();
-  }
-  ASSERT_EQ(::chmod(key_file.c_str(), 0644), 0);
-  const std::string old_key = FileBytes(key_file);
-
-  AnalysisStore store(dir.path(), "build-1");
-  const auto key = store.Load(names);
-  EXPECT_NE(store.last_problem().find("may be read or written by other users"),
-            std::string::npos)
-      << store.last_problem();
-  const std::optional<SourceDigest> digest = store.DigestOf(std::string_view("import os\n"));
-  ASSERT_TRUE(digest);
-  EXPECT_NE(*digest, old_digest);
-  EXPECT_EQ(store.Find("a.py", old_digest), nullptr);  // the old pack was not read
-  EXPECT_EQ(store.Find("a.py", *digest), nullptr);
-  store.Add("a.py", *digest, StoredSource{});
-  store.Save(key, names);
-  EXPECT_EQ(store.packs_written(), 1u) << store.last_problem();
-  struct stat st;
-  ASSERT_EQ(::stat(key_file.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_NE(FileBytes(key_file), old_key);
-}
-
-// Two processes that each drew a key: the first to write its key keeps it,
-// and the other writes no pack its digests would not match.
-TEST(AnalysisStoreUnitTest, TheFirstKeyWrittenWinsAndTheOtherProcessKeepsNoPack) {
-  ScratchDir dir;
-  const std::vector<std::string> names = {"a.py"};
-  AnalysisStore late(dir.path(), "build-1");
-  AnalysisStore early(dir.path(), "build-1");
-  const auto late_key = late.Load(names);
-  const auto early_key = early.Load(names);
-  const SourceDigest late_digest = *late.DigestOf(std::string_view("x"));
-  const SourceDigest early_digest = *early.DigestOf(std::string_view("x"));
-  ASSERT_NE(late_digest, early_digest);
-  early.Add("a.py", early_digest, StoredSource{true, {}});
-  early.Save(early_key, names);
-  ASSERT_EQ(early.packs_written(), 1u) << early.last_problem();
-  late.Add("a.py", late_digest, StoredSource{false, {}});
-  late.Save(late_key, names);
-  EXPECT_EQ(late.packs_written(), 0u);
-  EXPECT_NE(late.last_problem().find("wrote the analysis cache's key first"), std::string::npos)
-      << late.last_problem();
-
-  AnalysisStore next(dir.path(), "build-1");
-  next.Load(names);
-  EXPECT_EQ(next.DigestOf(std::string_view("x")), early_digest);
-  const auto found = next.Find("a.py", early_digest);
-  ASSERT_NE(found, nullptr);
-  EXPECT_TRUE(found->is_stub);
-}
-
-// A folder the store refuses gives no digest: nothing is hashed for nothing.
-TEST(AnalysisStoreUnitTest, ARefusedFolderGivesNoDigest) {
-  ScratchDir dir;
-  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);  // 0777
-  AnalysisStore store(dir.path(), "build-1");
-  store.Load({"a.py"});
-  EXPECT_FALSE(store.DigestOf(std::string_view("x")));
-  EXPECT_FALSE(std::filesystem::exists(dir / "key"));
 }
 
 }  // namespace

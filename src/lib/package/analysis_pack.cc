@@ -5,13 +5,11 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "base/sha256.h"
-
 namespace tpkg {
 namespace {
 
 constexpr std::string_view kMagic = "tpkg-analysis-pack\n";
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 1;
 constexpr uint8_t kStub = 1, kScanError = 2;
 
 void PutU32(std::string& out, uint32_t v) {
@@ -96,9 +94,9 @@ std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::stri
     AnalysisPack pack;
     pack.build_id = in.String();
     const uint32_t count = in.U32();
-    // An entry takes at least 25 bytes, a reference 5: a count no pack could
+    // An entry takes at least 41 bytes, a reference 5: a count no pack could
     // hold reserves no more than the bytes left could hold.
-    pack.entries.reserve(std::min<size_t>(count, in.left() / 25));
+    pack.entries.reserve(std::min<size_t>(count, in.left() / 41));
     for (uint32_t i = 0; i < count; ++i) {
       AnalysisPackEntry& e = pack.entries.emplace_back();
       e.record = in.String();

@@ -1,18 +1,17 @@
 // analysis_pack.h (private): the file format of an analysis pack, the unit
 // the disk layer of the analysis cache (analysis_store.h) reads and writes:
-// for each source record, the keyed digest of its bytes (base/keyed_digest.h,
-// under the store's key) and what the analysis learnt from them (torch's
-// mock stub or not, the import scan or its error).
+// for each source record, the SHA-256 of its bytes and what the analysis
+// learnt from them (torch's mock stub or not, the import scan or its error).
 //
 //   std::string bytes = EncodeAnalysisPack(pack);
 //   std::string why;
 //   std::optional<AnalysisPack> back = DecodeAnalysisPack(bytes, &why);
 //
 // Layout (integers little-endian, strings as a u32 length then the bytes):
-//   "tpkg-analysis-pack\n" (19 bytes), u32 format version (2),
+//   "tpkg-analysis-pack\n" (19 bytes), u32 format version (1),
 //   string build id (base/build_id.h: of the build that wrote it),
 //   u32 entry count, then per entry:
-//     string record name, 16-byte keyed digest of the record's bytes,
+//     string record name, 32-byte SHA-256 of the record's bytes,
 //     u8 flags (1: mock stub, 2: scan error),
 //     [string scan error], u32 import count, per import:
 //       string module, u8 has_name, [string name]
@@ -29,13 +28,10 @@
 #include <string_view>
 #include <vector>
 
-#include "base/keyed_digest.h"
+#include "base/sha256.h"
 #include "tpkg/module_env.h"
 
 namespace tpkg {
-
-// A source's bytes as the store knows them (version 1 packs held SHA-256).
-using SourceDigest = KeyedDigest::Value;
 
 // What one source record's analysis kept (package_layout.h's ArchiveModule
 // without what its name gives: the module and whether it is a package).
@@ -49,7 +45,7 @@ struct StoredSource {
 // it holds without copying every import list.
 struct AnalysisPackEntry {
   std::string record;
-  SourceDigest digest{};
+  Sha256Digest digest{};
   std::shared_ptr<const StoredSource> source;
   friend bool operator==(const AnalysisPackEntry& a, const AnalysisPackEntry& b) {
     return a.record == b.record && a.digest == b.digest && *a.source == *b.source;

@@ -15,7 +15,6 @@
 #include <utility>
 
 #include "base/file_util.h"
-#include "base/sha256.h"
 #include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
@@ -41,39 +40,6 @@ bool MakeFolders(const std::string& dir, std::string* why) {
     }
     if (slash == std::string::npos) return true;
   }
-}
-
-// The key file's key, or nullopt with why (empty when there is no file).
-std::optional<KeyedDigest::Key> ReadKeyFile(const std::string& path, std::string* why) {
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd.valid()) {
-    const int err = errno;
-    if (err != ENOENT) *why = "cannot read " + path + ": " + ErrnoText(err);
-    return std::nullopt;
-  }
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) {
-    const int err = errno;
-    *why = "cannot stat " + path + ": " + ErrnoText(err);
-    return std::nullopt;
-  }
-  KeyedDigest::Key key;
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != key.size())
-    *why = path + " is not a key file";
-  else if (st.st_uid != ::geteuid())
-    *why = path + " belongs to user " + std::to_string(st.st_uid) + ", not to this one";
-  else if ((st.st_mode & 077) != 0)
-    *why = path + " may be read or written by other users";
-  if (!why->empty()) return std::nullopt;
-  try {
-    if (PreadFull(fd.get(), std::span(reinterpret_cast<char*>(key.data()), key.size()), 0, path) ==
-        key.size())
-      return key;
-    *why = path + " shrank while being read";
-  } catch (const Error& e) {
-    *why = e.what();
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -138,97 +104,16 @@ AnalysisStore::PackKey AnalysisStore::Load(const std::vector<std::string>& names
   return LoadLocked(names);
 }
 
-void AnalysisStore::ChooseKeyLocked() {
-  if (!enabled_ || key_state_ != KeyState::kNone) return;
-  key_state_ = KeyState::kLost;  // unless a key is read or drawn below
-  std::string why;
-  if (UsableFolder(/*create=*/false)) {
-    if (const auto key = ReadKeyFile(dir_ + "/" + std::string(kKeyFile), &why)) {
-      key_ = *key;
-      key_state_ = KeyState::kOnDisk;
-    }
-  } else {
-    std::lock_guard lock(mu_);
-    if (folder_ok_ == 0) return;  // refused (another user's, say): no key, digest or pack
-  }
-  if (key_state_ != KeyState::kOnDisk) {
-    if (!why.empty()) Note("replacing the analysis cache's key: " + why);
-    try {
-      key_ = KeyedDigest::NewKey();
-    } catch (const Error& e) {
-      Note(e.what());
-      return;
-    }
-    key_state_ = why.empty() ? KeyState::kToWrite : KeyState::kToReplace;
-  }
-  digest_owner_ = std::make_unique<const KeyedDigest>(key_);
-  const KeyedDigest::Value check = digest_owner_->Of(std::string_view("tpkg analysis pack"));
-  key_hex_check_ =
-      HexOf(Sha256(std::span(reinterpret_cast<const char*>(check.data()), check.size())));
-  digest_.store(digest_owner_.get(), std::memory_order_release);
-}
-
-bool AnalysisStore::KeyOnDiskLocked() {
-  if (key_state_ == KeyState::kOnDisk) return true;
-  if (key_state_ != KeyState::kToWrite && key_state_ != KeyState::kToReplace) return false;
-  const std::string path = dir_ + "/" + std::string(kKeyFile);
-  std::string temp = path + ".tmp-XXXXXX";
-  ScopedFd fd(::mkostemp(temp.data(), O_CLOEXEC));  // 0600
-  if (!fd.valid()) {
-    const int err = errno;
-    Note("cannot write into " + dir_ + ": " + ErrnoText(err));
-    return false;
-  }
-  try {
-    PwriteAll(fd.get(), std::span(reinterpret_cast<const char*>(key_.data()), key_.size()), 0,
-              temp);
-  } catch (const Error& e) {
-    ::unlink(temp.c_str());
-    Note(e.what());
-    return false;
-  }
-  fd.reset();
-  if (key_state_ == KeyState::kToReplace) (void)::unlink(path.c_str());
-  // link(), not rename(): a key another process wrote meanwhile stays, and
-  // its packs with it; this process's digests then match no file's key.
-  const bool linked = ::link(temp.c_str(), path.c_str()) == 0;
-  const int err = errno;
-  ::unlink(temp.c_str());
-  if (linked) {
-    key_state_ = KeyState::kOnDisk;
-    return true;
-  }
-  std::string why;
-  if (err == EEXIST && ReadKeyFile(path, &why) == key_) {
-    key_state_ = KeyState::kOnDisk;
-    return true;
-  }
-  key_state_ = KeyState::kLost;
-  Note(err == EEXIST ? "another process wrote the analysis cache's key first: this one keeps "
-                       "no pack"
-                     : "cannot write " + path + ": " + ErrnoText(err));
-  return false;
-}
-
-std::optional<SourceDigest> AnalysisStore::DigestOf(std::span<const char> bytes) const {
-  const KeyedDigest* digest = digest_.load(std::memory_order_acquire);
-  if (!digest) return std::nullopt;
-  return digest->Of(bytes);
-}
-
 AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>& names) {
-  ChooseKeyLocked();
   std::vector<std::string_view> sorted(names.begin(), names.end());
   std::sort(sorted.begin(), sorted.end());
   // The build is part of the key: the daemon and `tpkg` (different builds)
-  // each keep their own pack rather than replacing each other's. So is the
-  // key's: a pack made under an earlier key is not read, only evicted.
+  // each keep their own pack rather than replacing each other's.
   std::string joined = build_id_;
   joined.push_back('\0');
-  joined.append(key_hex_check_).push_back('\0');
   for (std::string_view name : sorted) joined.append(name).push_back('\0');
   PackKey key{HexOf(Sha256(joined))};
-  if (!enabled_ || !digest_.load(std::memory_order_relaxed)) return key;
+  if (!enabled_) return key;
   {
     std::lock_guard lock(mu_);
     if (!loaded_.insert(key.hex).second) return key;
@@ -281,7 +166,7 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
 }
 
 std::shared_ptr<const StoredSource> AnalysisStore::Find(const std::string& record,
-                                                        const SourceDigest& digest) const {
+                                                        const Sha256Digest& digest) const {
   std::lock_guard lock(mu_);
   const auto it = contents_.find(record);
   if (it == contents_.end()) return nullptr;
@@ -294,13 +179,13 @@ std::shared_ptr<const StoredSource> AnalysisStore::Find(const std::string& recor
   return nullptr;
 }
 
-void AnalysisStore::Add(const std::string& record, const SourceDigest& digest,
+void AnalysisStore::Add(const std::string& record, const Sha256Digest& digest,
                         StoredSource source) {
   if (!enabled_) return;
   AddShared(record, digest, std::make_shared<const StoredSource>(std::move(source)));
 }
 
-void AnalysisStore::AddShared(const std::string& record, const SourceDigest& digest,
+void AnalysisStore::AddShared(const std::string& record, const Sha256Digest& digest,
                               std::shared_ptr<const StoredSource> shared) {
   if (!enabled_) return;
   std::lock_guard lock(mu_);
@@ -329,10 +214,6 @@ void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& nam
     }
   }
   if (!UsableFolder(/*create=*/true)) return;
-  {
-    std::lock_guard loading(load_mu_);
-    if (!KeyOnDiskLocked()) return;
-  }
   const std::string path = dir_ + "/" + key.hex + std::string(kPackSuffix);
   std::string temp = path + ".tmp-XXXXXX";
   ScopedFd fd(::mkostemp(temp.data(), O_CLOEXEC));

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/parallel_for.h"
+#include "base/sha256.h"
 #include "package/analysis_store.h"
 #include "tpkg/error.h"
 #include "tpkg/pickle_scan.h"
@@ -189,7 +190,8 @@ namespace {
 ArchiveModule AnalyseSource(const std::string& record, const SourceRecordName& source,
                             const RecordSource& records, AnalysisStore* disk) {
   const std::string text = ReadForAnalysis(records, record);
-  const std::optional<SourceDigest> digest = disk ? disk->DigestOf(text) : std::nullopt;
+  const std::optional<Sha256Digest> digest =
+      disk ? std::optional<Sha256Digest>(Sha256(text)) : std::nullopt;
   if (digest) {
     if (auto known = disk->Find(record, *digest)) {
       const bool is_stub = known->is_stub;
