@@ -11,10 +11,7 @@ void Init(void* userdata, fuse_conn_info* conn) {
     conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
     bridge->kernel_skips_open = true;
   }
-  if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
-    conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
-    bridge->kernel_skips_opendir = true;
-  }
+  bridge->SkipOpenDirWhereSupported(conn);
   // Copying through user space is cheaper than splice for page-cache reads.
   conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   // The archive does not change under a read-only view, so the kernel need
@@ -35,19 +32,6 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
-void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  FuseBridge& bridge = FuseBridge::Of(req);
-  bridge.Serve(req, "open", ino, [&] {
-    if (bridge.kernel_skips_opendir) return -ENOSYS;
-    const int rc = bridge.ops().OpenDir(ino);
-    if (rc < 0) return rc;
-    fi->keep_cache = 1;
-    fi->cache_readdir = 1;
-    fuse_reply_open(req, fi);
-    return 0;
-  });
-}
-
 }  // namespace
 
 // Lookup, getattr, read, readdir(plus) and statfs are the shared ones.
@@ -56,7 +40,6 @@ void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void FuseBridge::AddOperations(fuse_lowlevel_ops* ops) {
   ops->init = Init;
   ops->open = Open;
-  ops->opendir = OpenDir;
 }
 
 }  // namespace tpkg::fs

@@ -29,11 +29,10 @@ class FuseBridge : public BridgeBase<FuseBridge, FsOps> {
   // The view does not change under the kernel while mounted read-only.
   double AttrTimeout(fuse_ino_t) const { return kCacheSeconds; }
   uint64_t ReadTarget(fuse_ino_t ino, const fuse_file_info*) const { return ino; }
-  static void AddOperations(fuse_lowlevel_ops* ops);  // init, open, opendir
+  static void AddOperations(fuse_lowlevel_ops* ops);  // init, open
 
   // Written by init() only.
   bool kernel_skips_open = false;
-  bool kernel_skips_opendir = false;
 };
 
 }  // namespace tpkg::fs

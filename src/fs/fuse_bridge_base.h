@@ -1,8 +1,8 @@
 // fuse_bridge_base.h: what the read-only bridge (fuse_bridge.h, over FsOps)
 // and the read/write one (journal_bridge.h, over JournalFsOps) share: how a
 // request is served, libfuse's operation table, and the operations both
-// answer alike (lookup, getattr, read, readdir, readdirplus, statfs,
-// getxattr, listxattr).
+// answer alike (lookup, getattr, opendir, read, readdir, readdirplus,
+// statfs, getxattr, listxattr).
 //
 //   class FuseBridge : public BridgeBase<FuseBridge, FsOps> {
 //    public:
@@ -19,9 +19,10 @@
 // every request gets exactly one reply.
 //
 // Thread safety: a bridge is shared by all FUSE worker threads; BridgeBase
-// holds the reference to the ops (which guard themselves) and the after-INIT
-// hook (set before the loop, run once under a once_flag). The read buffer is
-// per thread.
+// holds the reference to the ops (which guard themselves), whether the
+// kernel skips OPENDIR (written by init(), which the kernel answers before
+// it sends any other request) and the after-INIT hook (set before the loop,
+// run once under a once_flag). The read buffer is per thread.
 #pragma once
 
 #define FUSE_USE_VERSION 314
@@ -136,6 +137,22 @@ struct SharedOperations {
     });
   }
 
+  // Folder handles hold nothing: where the kernel lets us (the bridge's
+  // init() called SkipOpenDirWhereSupported), ENOSYS tells it never to ask
+  // again, and it caches listings.
+  static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Bridge& bridge = Bridge::Of(req);
+    bridge.Serve(req, "open", ino, [&] {
+      if (bridge.kernel_skips_opendir()) return -ENOSYS;
+      const int rc = bridge.ops().OpenDir(ino);
+      if (rc < 0) return rc;
+      fi->keep_cache = 1;
+      fi->cache_readdir = 1;
+      fuse_reply_open(req, fi);
+      return 0;
+    });
+  }
+
   static void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     Bridge& bridge = Bridge::Of(req);
     bridge.Serve(req, "read", ino, [&] {
@@ -213,6 +230,7 @@ struct SharedOperations {
     ops->listxattr = ListXattr;
     ops->lookup = Lookup;
     ops->getattr = GetAttr;
+    ops->opendir = OpenDir;
     ops->read = Read;
     ops->readdir = ReadDir;
     ops->readdirplus = ReadDirPlus;
@@ -245,6 +263,16 @@ class BridgeBase {
   static Bridge& Of(fuse_req_t req) { return *static_cast<Bridge*>(fuse_req_userdata(req)); }
 
   Ops& ops() const { return ops_; }
+
+  // From the bridge's init(): asks the kernel to skip OPENDIR/RELEASEDIR
+  // where it can (SharedOperations::OpenDir then answers ENOSYS).
+  void SkipOpenDirWhereSupported(fuse_conn_info* conn) {
+    if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+      conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+      kernel_skips_opendir_ = true;
+    }
+  }
+  bool kernel_skips_opendir() const { return kernel_skips_opendir_; }
 
   // Serves one request about `ino` (or `name` in directory `ino`): `work`
   // replies and returns 0, or returns -errno without replying. That -errno,
@@ -285,7 +313,8 @@ class BridgeBase {
   }
 
   Ops& ops_;
-  std::function<void()> after_init_;  // written before the loop starts
+  bool kernel_skips_opendir_ = false;  // written by init(), before any other request
+  std::function<void()> after_init_;   // written before the loop starts
   mutable std::once_flag after_init_once_;
   mutable std::atomic<bool> after_init_pending_{false};
 };

@@ -26,10 +26,7 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   // Folder handles hold nothing: let the kernel skip OPENDIR/RELEASEDIR and
   // cache listings (see the header).
-  if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
-    conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
-    bridge->kernel_skips_opendir = true;
-  }
+  bridge->SkipOpenDirWhereSupported(conn);
   conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   // Write-through: a write(2) is in the journal when it returns.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
@@ -131,19 +128,6 @@ void FsyncDir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   bridge.Serve(req, "sync", ino, [&] { return ReplyStatus(req, bridge.ops().FsyncDir()); });
 }
 
-void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  const JournalBridge& bridge = JournalBridge::Of(req);
-  bridge.Serve(req, "open", ino, [&] {
-    if (bridge.kernel_skips_opendir) return -ENOSYS;
-    const int rc = bridge.ops().OpenDir(ino);
-    if (rc < 0) return rc;
-    fi->keep_cache = 1;
-    fi->cache_readdir = 1;
-    fuse_reply_open(req, fi);
-    return 0;
-  });
-}
-
 void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   const JournalBridge& bridge = JournalBridge::Of(req);
   bridge.Serve(req, "make directory", parent, name, [&] {
@@ -217,7 +201,6 @@ void JournalBridge::AddOperations(fuse_lowlevel_ops* ops) {
   ops->flush = Flush;
   ops->release = Release;
   ops->fsync = Fsync;
-  ops->opendir = OpenDir;
   ops->fsyncdir = FsyncDir;
   ops->mkdir = Mkdir;
   ops->mknod = Mknod;

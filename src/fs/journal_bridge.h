@@ -28,8 +28,8 @@
 // round trip, and a cold one one READDIRPLUS per folder plus its end.
 //
 // Thread safety: the bridge is shared by all FUSE worker threads; its only
-// mutable state, kernel_skips_opendir, is written once by Init before any
-// other request and read-only afterwards.
+// mutable state (BridgeBase's kernel_skips_opendir) is written once by Init
+// before any other request and read-only afterwards.
 #pragma once
 
 #include "fuse_bridge_base.h"
@@ -47,8 +47,6 @@ class JournalBridge : public BridgeBase<JournalBridge, JournalFsOps> {
   uint64_t ReadTarget(fuse_ino_t, const fuse_file_info* fi) const { return fi->fh; }
   static void AddOperations(fuse_lowlevel_ops* ops);  // everything but the shared ones
 
-  // Set by Init when the kernel treats OPENDIR's ENOSYS as "never ask again".
-  bool kernel_skips_opendir = false;
 };
 
 }  // namespace tpkg::fs
