@@ -351,14 +351,24 @@ class Journal {
   // Records (durably) that the archive is about to be replaced by
   // `new_archive` (the finished temp file, opened).
   void MarkCommitting(const ZipReader& new_archive);
+  // Whether the last MarkCommitting named an archive whose identity differs
+  // from the one the journal was made for (false when only modes or times
+  // changed, which the identity leaves out).
+  bool CommitNamesNewIdentity() const;
   // Removes the journal from disk (when nothing changed, or to discard the
-  // edits). The Journal may not be used afterwards.
+  // edits): the manifest's removal is synced before the data files go; the
+  // folder's own removal is not (an empty journal folder that comes back
+  // after a power loss is removed or reused by the next open). The Journal
+  // may not be used afterwards.
   void Drop();
   // The same after a write-back whose commit entry (MarkCommitting) and
-  // rename are durable. One device flush cheaper: the manifest's removal is
-  // not synced before the data files go, because a manifest that survives a
-  // power loss then names the archive in place as committed, and the next
-  // OpenOrCreate removes it without reading a data file.
+  // rename are durable. One device flush cheaper when the commit names a new
+  // identity: the manifest's removal is then not synced before the data
+  // files go, because a manifest that survives a power loss names the
+  // archive in place as committed, and the next OpenOrCreate removes it
+  // without reading a data file. (Until the file system commits the removal,
+  // such a manifest can come back; if the archive was replaced by another
+  // meanwhile, the next mount refuses it, naming both.)
   void DropSaved();
 
  private:

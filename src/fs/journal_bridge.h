@@ -27,9 +27,8 @@
 // unlink, rmdir, rename, link): a repeated `find` or `ls -R` costs no
 // round trip, and a cold one one READDIRPLUS per folder plus its end.
 //
-// Thread safety: the bridge is shared by all FUSE worker threads; its only
-// mutable state (BridgeBase's kernel_skips_opendir) is written once by Init
-// before any other request and read-only afterwards.
+// Thread safety: the bridge is shared by all FUSE worker threads; what it
+// holds is BridgeBase's (fuse_bridge_base.h says how each part is guarded).
 #pragma once
 
 #include "fuse_bridge_base.h"
@@ -46,7 +45,6 @@ class JournalBridge : public BridgeBase<JournalBridge, JournalFsOps> {
   double AttrTimeout(fuse_ino_t ino) const { return ops().IsVirtual(ino) ? 0.0 : kCacheSeconds; }
   uint64_t ReadTarget(fuse_ino_t, const fuse_file_info* fi) const { return fi->fh; }
   static void AddOperations(fuse_lowlevel_ops* ops);  // everything but the shared ones
-
 };
 
 }  // namespace tpkg::fs

@@ -14,10 +14,11 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "slow_tier.h"
 #include "tpkg/error.h"
@@ -336,10 +337,38 @@ TEST_F(WriteBackTest, AManifestOfACompletedSaveNeedsNoDataFile) {
   ASSERT_GT(removed, 0u);
   const ZipReader saved = ZipReader::Open(archive_);
   Journal j = Journal::OpenOrCreate(archive_, saved);
+  EXPECT_FALSE(j.recovered());
   EXPECT_FALSE(j.dirty());
   EXPECT_NE(j.recovery_summary().find("that had completed"), std::string::npos)
       << j.recovery_summary();
-  EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 2\n");
+  EXPECT_EQ(j.recovery_summary().find("again"), std::string::npos) << j.recovery_summary();
+  EXPECT_FALSE(j.Stat("pkg/code.py")->edited());  // read from the saved archive
+  EXPECT_FALSE(j.Stat("pkg/new.py")->edited());
+}
+
+// What makes that safe: the commit names an identity the journal's own
+// archive does not have. A save that only changes modes keeps the identity
+// (its digest leaves modes and times out), so DropSaved must sync then.
+TEST_F(WriteBackTest, OnlyACommitOfANewIdentitySkipsTheRemovalsSync) {
+  for (const bool content : {true, false}) {
+    {
+      Journal j = Open();
+      if (content) EditSession(j);
+      j.SetMode("pkg/code.py", content ? 0700 : 0755);  // each a change
+    }
+    const ZipReader zip = ZipReader::Open(archive_);
+    Journal j = Journal::OpenOrCreate(archive_, zip);
+    std::optional<bool> new_identity;
+    WriteBackOptions options;
+    options.on_stage = [&](WriteBackStage s) {
+      if (s == WriteBackStage::kCommitted) new_identity = j.CommitNamesNewIdentity();
+    };
+    const WriteBackResult result = WriteBack(j, {}, options);
+    ASSERT_TRUE(result.written) << result.summary;
+    ASSERT_TRUE(new_identity.has_value());
+    EXPECT_EQ(*new_identity, content) << (content ? "content edited" : "mode only");
+    zip_.emplace(ZipReader::Open(archive_));
+  }
 }
 
 // An archive of `mib` MiB (one storage record, from a sparse file so that

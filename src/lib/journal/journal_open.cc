@@ -175,7 +175,8 @@ int RemoveTempFiles(const JournalState& impl) {
 // Empties the journal (manifest and data files), keeping the directory and
 // its lock.
 // `saved`: the manifest ends with a durable commit entry naming the archive
-// now durably in place (Journal::DropSaved).
+// now durably in place, under an identity the header does not have
+// (Journal::DropSaved).
 void ClearContents(const JournalState& impl, bool saved = false) {
   if (::unlinkat(impl.dir_fd.get(), ManifestLog::kFileName, 0) != 0 && errno != ENOENT) {
     const int err = errno;
@@ -183,8 +184,8 @@ void ClearContents(const JournalState& impl, bool saved = false) {
   }
   // The manifest's removal must be durable before its data files go: after a
   // power loss a surviving manifest naming missing data files would block the
-  // next mount. Not after a save: such a manifest names the archive in place
-  // as committed, and LoadManifest removes it without reading a data file.
+  // next mount. Not after such a save: the manifest names the archive in
+  // place as committed, and LoadManifest removes it without reading a data file.
   if (!saved && ::fsync(impl.dir_fd.get()) != 0) {
     const int err = errno;
     ThrowSystemError("Cannot sync '" + impl.dir + "'", err);
@@ -414,7 +415,13 @@ std::optional<Journal> Journal::OpenExisting(const std::string& archive_path,
 
 void Journal::Drop() { Remove(/*saved=*/false); }
 
-void Journal::DropSaved() { Remove(/*saved=*/true); }
+void Journal::DropSaved() {
+  // A save that left the archive's identity as it was (only modes or times
+  // changed: the identity's digest leaves them out) is not told apart from
+  // its journal's own archive at the next open, which would replay the
+  // manifest: its removal must then be synced before the data files go.
+  Remove(/*saved=*/CommitNamesNewIdentity());
+}
 
 void Journal::Remove(bool saved) {
   std::unique_lock lock(impl_->mu);

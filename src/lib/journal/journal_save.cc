@@ -57,7 +57,14 @@ void Journal::MarkCommitting(const ZipReader& new_archive) {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();
   impl_->EnsureCreated();
-  impl_->log->Append(IdentityEntry(LogOp::kCommit, ArchiveIdentity::Of(new_archive)));
+  const ArchiveIdentity committed = ArchiveIdentity::Of(new_archive);
+  impl_->log->Append(IdentityEntry(LogOp::kCommit, committed));
+  impl_->commit_names_new_identity = !committed.SameArchive(impl_->identity);
+}
+
+bool Journal::CommitNamesNewIdentity() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->commit_names_new_identity;
 }
 
 }  // namespace tpkg
