@@ -356,19 +356,19 @@ class Journal {
   // changed, which the identity leaves out).
   bool CommitNamesNewIdentity() const;
   // Removes the journal from disk (when nothing changed, or to discard the
-  // edits): the manifest's removal is synced before the data files go; the
-  // folder's own removal is not (an empty journal folder that comes back
-  // after a power loss is removed or reused by the next open). The Journal
-  // may not be used afterwards.
+  // edits), durably: the manifest's removal is synced before the data files
+  // go, and the folder's removal after. The Journal may not be used
+  // afterwards.
   void Drop();
   // The same after a write-back whose commit entry (MarkCommitting) and
-  // rename are durable. One device flush cheaper when the commit names a new
-  // identity: the manifest's removal is then not synced before the data
-  // files go, because a manifest that survives a power loss names the
-  // archive in place as committed, and the next OpenOrCreate removes it
-  // without reading a data file. (Until the file system commits the removal,
-  // such a manifest can come back; if the archive was replaced by another
-  // meanwhile, the next mount refuses it, naming both.)
+  // rename are durable, with fewer device flushes: the folder's removal is
+  // not synced, nor (when the commit names a new identity) the manifest's
+  // removal before the data files go, because a manifest that survives a
+  // power loss names the archive in place as committed, and the next
+  // OpenOrCreate removes it without reading a data file. (Until the file
+  // system commits the removal, such a manifest can come back; if the
+  // archive was replaced by another meanwhile, the next mount refuses it,
+  // naming both.)
   void DropSaved();
 
  private:

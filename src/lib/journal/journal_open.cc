@@ -444,11 +444,19 @@ void Journal::Remove(bool saved) {
   impl.data_fd.reset();
   impl.dir_fd.reset();
   impl.lock_fd.reset();
-  // The removal of the directory itself is not synced (a device flush, the
-  // dearest step of a save on many disks): a journal that reappears after a
-  // power loss is recognised (completed save) or holds no changes, and the
-  // next OpenOrCreate removes it.
   impl.dropped = true;
+  // After a save, the folder's removal is not synced (a device flush, the
+  // dearest step of a save on many disks): a journal that reappears after a
+  // power loss is recognised as a completed save or holds no changes, and
+  // the next OpenOrCreate removes it. Otherwise (edits discarded, nothing
+  // changed: rare, and no save waits for it) it is, so that `tpkg info`
+  // shows no journal folder that only a power loss brought back.
+  if (saved) return;
+  try {
+    FsyncDirectory(DirName(impl.dir));
+  } catch (const Error&) {
+    // Not durable yet is harmless, as above.
+  }
 }
 
 }  // namespace tpkg
