@@ -361,14 +361,14 @@ class Journal {
   // afterwards.
   void Drop();
   // The same after a write-back whose commit entry (MarkCommitting) and
-  // rename are durable, with fewer device flushes: the folder's removal is
-  // not synced, nor (when the commit names a new identity) the manifest's
-  // removal before the data files go, because a manifest that survives a
-  // power loss names the archive in place as committed, and the next
-  // OpenOrCreate removes it without reading a data file. (Until the file
-  // system commits the removal, such a manifest can come back; if the
-  // archive was replaced by another meanwhile, the next mount refuses it,
-  // naming both.)
+  // rename are durable. When the commit names a new identity, two device
+  // flushes cheaper: neither the manifest's removal (before the data files
+  // go) nor the folder's is synced, because a manifest that survives a power
+  // loss names the archive in place as committed, and the next OpenOrCreate
+  // removes it without reading a data file. (Until the file system commits
+  // the removal, such a manifest can come back; if the archive was replaced
+  // by another meanwhile, the next mount refuses it, naming both.) Otherwise
+  // exactly Drop().
   void DropSaved();
 
  private:
