@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "tpkg/serialization_id.h"
 #include "tpkg/write_back.h"
 #include "zip/torch_trailer.h"
+#include "zip/zip_name_index.h"  // GallopLowerBound, SortMostlyInOrder
 
 namespace tpkg {
 namespace {
@@ -33,6 +35,16 @@ size_t InsertionPoint(const std::vector<ZipEntry>& entries,
 }
 
 RecordAttributes AttrsOf(const ZipEntry& e) { return {e.mode, e.mtime}; }
+
+// Whether `sorted` holds `name`, searching on from `hint` (where the last
+// search ended, updated) when `name` comes after the name before it, else
+// from the start: about one comparison a name for names that come in order.
+bool ContainsNear(const std::vector<std::string_view>& sorted, std::string_view name,
+                  size_t& hint) {
+  if (hint > sorted.size() || (hint > 0 && !(sorted[hint - 1] < name))) hint = 0;
+  hint = GallopLowerBound(sorted, hint, name, std::less<>());
+  return hint < sorted.size() && sorted[hint] == name;
+}
 
 bool SameTime(const std::optional<struct timespec>& a, const std::optional<struct timespec>& b) {
   return a && b && a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
@@ -96,18 +108,33 @@ std::vector<std::string> Order(const ZipReader& original, std::vector<std::strin
     std::inplace_merge(files.begin(), files.begin() + static_cast<std::ptrdiff_t>(had),
                        files.end());
   }
+  // The archive's names mostly come in order (torch writes a package's
+  // modules sorted): each search starts where the last one ended.
+  size_t near = 0;
   const auto exists = [&](const std::string& name) {
-    return std::binary_search(files.begin(), files.end(), std::string_view(name)) ||
-           metadata.count(name);
+    return ContainsNear(files, name, near) || metadata.count(name);
   };
   std::vector<std::string> order;
   order.reserve(entries.size() + new_folders.size() + metadata.size());
   // Names the original archive does not have: created files, rename
-  // targets, then regenerated records it lacked.
+  // targets, then regenerated records it lacked. The archive's names that
+  // Find() would return, sorted once (they mostly come in order), and
+  // searched from where the last search ended: `files` is sorted too.
+  std::vector<uint32_t> by_name;
+  by_name.reserve(entries.size());
+  for (uint32_t i = 0; i < entries.size(); ++i)
+    if (!entries[i].shadowed) by_name.push_back(i);
+  SortMostlyInOrder(by_name, [&](uint32_t a, uint32_t b) {
+    return entries[a].name != entries[b].name ? entries[a].name < entries[b].name : a < b;
+  });
+  std::vector<std::string_view> archived;
+  archived.reserve(by_name.size());
+  for (const uint32_t i : by_name) archived.emplace_back(entries[i].name);
   const auto add_new_names = [&] {
+    size_t archived_near = 0;
     for (const std::string_view path : files)
-      if ((path.back() == '/' || !original.Find(path)) && !in_trailer(path) &&
-          !metadata.count(std::string(path)))
+      if ((path.back() == '/' || !ContainsNear(archived, path, archived_near)) &&
+          !in_trailer(path) && !metadata.count(std::string(path)))
         order.emplace_back(path);
     for (const auto& [name, bytes] : metadata)
       if (!original.Find(name) && !in_trailer(name)) order.push_back(name);
@@ -151,12 +178,14 @@ class Planner {
   }
 
  private:
-  // The file named `path`, or nullptr.
+  // The file named `path`, or nullptr. Searched from where the last search
+  // ended when `path` comes after the name before it (the plan's names
+  // mostly come in order), else from the start.
   const JournalNode* FindFile(std::string_view path) const {
-    const auto it = std::lower_bound(
-        files_.begin(), files_.end(), path,
-        [](const auto& file, std::string_view name) { return file.first < name; });
-    return it != files_.end() && it->first == path ? &it->second : nullptr;
+    const auto less = [](const auto& file, std::string_view name) { return file.first < name; };
+    if (near_ > files_.size() || (near_ > 0 && !less(files_[near_ - 1], path))) near_ = 0;
+    near_ = GallopLowerBound(files_, near_, path, less);
+    return near_ < files_.size() && files_[near_].first == path ? &files_[near_].second : nullptr;
   }
 
   bool IsTrailer(std::string_view name) const {
@@ -183,8 +212,8 @@ class Planner {
       return plan_.records.push_back({name, PlannedRecord::Source::kFolder,
                                       f->second.original_entry, nullptr, FolderAttrs(f->second)});
     }
-    const ZipEntry* same_name = original_.Find(name);
     if (auto m = metadata_.find(name); m != metadata_.end()) {
+      const ZipEntry* same_name = original_.Find(name);
       if (same_name && same_name->size == m->second.size() &&
           original_.ReadAll(*same_name) == m->second)
         return Raw(name, same_name, AttrsOf(*same_name));
@@ -199,6 +228,7 @@ class Planner {
     };
     if (node.original) return Raw(name, node.original, attrs(node.original, node.mtime));
     // Identical bytes: the original record, and its own mtime unless one was chosen.
+    const ZipEntry* same_name = original_.Find(name);
     if (same_name && same_name->size == node.size && UnchangedBytes(name, *same_name)) {
       const bool chosen = SameTime(node.mtime, node.chosen_mtime);
       std::optional<struct timespec> mtime = node.mtime;
@@ -304,6 +334,7 @@ class Planner {
   const std::vector<std::string> trailer_;
   // The journal's files (one snapshot), sorted by path.
   const std::vector<std::pair<std::string, JournalNode>> files_;
+  mutable size_t near_ = 0;                       // where FindFile's last search ended
   std::map<std::string, JournalFolder> folders_;  // keyed "dir/"
   WritePlan plan_;
 };
