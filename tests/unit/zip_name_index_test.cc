@@ -85,6 +85,40 @@ ZipEntry Named(const std::string& name) {
 }
 
 // The central directory's order does not change what the checks find.
+// The write plan's searches (journal/write_plan.cc): whatever order the keys
+// come in, repeated, out of order or past either end, the answer is
+// std::lower_bound's.
+TEST(LowerBoundNear, FindsWhatStdLowerBoundFindsForKeysInAnyOrder) {
+  std::vector<int> sorted;
+  for (int v = 0; v < 200; v += 4) sorted.insert(sorted.end(), {v, v, v + 1});
+  const auto less = [](int element, int key) { return element < key; };
+  const auto expected = [&](int key) {
+    return static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), key) -
+                               sorted.begin());
+  };
+  std::vector<std::vector<int>> sequences = {
+      {},                                   // filled below: every key in order
+      {5, 5, 5, 4, 4, 8, 8, 0, 0, 300},     // repeats, one step back, both ends
+      {199, 198, 197, 3, 2, 1, 0, -1, -1},  // descending
+  };
+  for (int key = -3; key < 205; ++key) sequences[0].push_back(key);
+  uint32_t x = 12345;  // and a random walk with jumps both ways
+  std::vector<int> random;
+  for (int i = 0; i < 2000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    random.push_back(static_cast<int>(x >> 24) - 20);
+  }
+  sequences.push_back(random);
+  std::vector<int> empty;
+  for (const std::vector<int>& keys : sequences) {
+    size_t hint = 0;
+    for (const int key : keys)
+      ASSERT_EQ(LowerBoundNear(sorted, key, less, hint), expected(key)) << key;
+    size_t empty_hint = 0;
+    for (const int key : keys) ASSERT_EQ(LowerBoundNear(empty, key, less, empty_hint), 0u);
+  }
+}
+
 TEST(NameIndex, FindsClashesAndNamesWhateverTheirOrder) {
   const std::vector<std::string> names = {"z.py",   "a/b.py", "a/c.py", "A/C.PY",  "m",
                                           "m/x.py", "b.py",   "a/a.py", "m-1/y.py"};

@@ -12,7 +12,7 @@
 #include "tpkg/serialization_id.h"
 #include "tpkg/write_back.h"
 #include "zip/torch_trailer.h"
-#include "zip/zip_name_index.h"  // GallopLowerBound, SortMostlyInOrder
+#include "zip/zip_name_index.h"  // LowerBoundNear, SortMostlyInOrder
 
 namespace tpkg {
 namespace {
@@ -36,14 +36,11 @@ size_t InsertionPoint(const std::vector<ZipEntry>& entries,
 
 RecordAttributes AttrsOf(const ZipEntry& e) { return {e.mode, e.mtime}; }
 
-// Whether `sorted` holds `name`, searching on from `hint` (where the last
-// search ended, updated) when `name` comes after the name before it, else
-// from the start: about one comparison a name for names that come in order.
+// Whether `sorted` holds `name`, searching on from `hint` (LowerBoundNear).
 bool ContainsNear(const std::vector<std::string_view>& sorted, std::string_view name,
                   size_t& hint) {
-  if (hint > sorted.size() || (hint > 0 && !(sorted[hint - 1] < name))) hint = 0;
-  hint = GallopLowerBound(sorted, hint, name, std::less<>());
-  return hint < sorted.size() && sorted[hint] == name;
+  const size_t at = LowerBoundNear(sorted, name, std::less<>(), hint);
+  return at < sorted.size() && sorted[at] == name;
 }
 
 bool SameTime(const std::optional<struct timespec>& a, const std::optional<struct timespec>& b) {
@@ -178,14 +175,12 @@ class Planner {
   }
 
  private:
-  // The file named `path`, or nullptr. Searched from where the last search
-  // ended when `path` comes after the name before it (the plan's names
-  // mostly come in order), else from the start.
+  // The file named `path`, or nullptr (LowerBoundNear: the plan's names
+  // mostly come in order).
   const JournalNode* FindFile(std::string_view path) const {
     const auto less = [](const auto& file, std::string_view name) { return file.first < name; };
-    if (near_ > files_.size() || (near_ > 0 && !less(files_[near_ - 1], path))) near_ = 0;
-    near_ = GallopLowerBound(files_, near_, path, less);
-    return near_ < files_.size() && files_[near_].first == path ? &files_[near_].second : nullptr;
+    const size_t at = LowerBoundNear(files_, path, less, near_);
+    return at < files_.size() && files_[at].first == path ? &files_[at].second : nullptr;
   }
 
   bool IsTrailer(std::string_view name) const {
@@ -334,7 +329,9 @@ class Planner {
   const std::vector<std::string> trailer_;
   // The journal's files (one snapshot), sorted by path.
   const std::vector<std::pair<std::string, JournalNode>> files_;
-  mutable size_t near_ = 0;                       // where FindFile's last search ended
+  // Where FindFile's last search ended (mutable: a Planner is made for one
+  // plan and used by one thread).
+  mutable size_t near_ = 0;
   std::map<std::string, JournalFolder> folders_;  // keyed "dir/"
   WritePlan plan_;
 };
