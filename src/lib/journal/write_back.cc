@@ -246,9 +246,9 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
                  *writer, result);
     StartWriteback(save.fd.get());  // the disk writes them while the analysis ends
     const RegeneratedRecords& metadata = task.Get();
-    WritePlan replanned;
-    if (metadata != planned_with) replanned = PlanWriteBack(journal, metadata);
-    const WritePlan& plan = metadata != planned_with ? replanned : guess;
+    const bool guessed_right = metadata == planned_with;
+    const WritePlan replanned = guessed_right ? WritePlan{} : PlanWriteBack(journal, metadata);
+    const WritePlan& plan = guessed_right ? guess : replanned;
     if (!plan.changed) return false;  // save.tmp goes with the guard
     size_t kept = ahead;
     if (!StartsWith(plan, guess, ahead)) {
