@@ -97,7 +97,11 @@ class RecordAnalysisCache {
   AnalysisStore* disk() const { return disk_.get(); }
   // Sources whose scan came from the disk instead of being redone.
   uint64_t disk_hits() const;
-  // Why the disk layer last failed to read or write a pack ("" if never).
+  // Waits for the packs the disk layer is writing (AnalysisStore::Save
+  // writes them on a thread of its own); the destructor waits too.
+  void FlushDisk();
+  // Why the disk layer last failed to read or write a pack ("" if never);
+  // after FlushDisk() for the packs being written.
   std::string disk_problem() const;
 
  private:

@@ -339,10 +339,14 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   }  // unmounted: nobody can change the journal any more
   warmer.Stop();  // not waited for: the save scans what the cache lacks
   const int save_status = SaveEdits(journal, analysis_cache);
+  // The analysis's pack was written beside the save's last steps; done by now.
+  analysis_cache->FlushDisk();
   TPKG_LOG(kDebug) << "analysis cache over the mount: " << analysis_cache->hits()
                    << " results reused, " << analysis_cache->disk_hits()
                    << " sources read and found on disk instead of scanned ("
                    << d.analysis_cache_dir << ")";
+  if (const std::string problem = analysis_cache->disk_problem(); !problem.empty())
+    TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
   return loop_status != 0 ? loop_status : save_status;
 }
 

@@ -50,8 +50,6 @@ RegeneratedRecords AnalyseForSave(const Journal& journal, std::vector<std::strin
                                                                   started)
                             .count()
                      << " ms";
-    if (const std::string problem = cache->disk_problem(); !problem.empty())
-      TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
   }
   return metadata;
 }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "base/sha256.h"
 #include "package/analysis_pack.h"
@@ -45,8 +46,13 @@ class AnalysisStoreTest : public testing::CorpusJournalTest {
     cache->KeepOnDisk(cache_dir_);
     return cache;
   }
+  // One process's analysis, the pack it writes included (on the store's
+  // thread: FlushDisk waits for it).
   Metadata Analyse(const std::shared_ptr<RecordAnalysisCache>& cache) const {
-    return RegenerateMetadata(JournalRecords(*journal_), SaveCheckOptions(*journal_, cache));
+    Metadata metadata =
+        RegenerateMetadata(JournalRecords(*journal_), SaveCheckOptions(*journal_, cache));
+    cache->FlushDisk();
+    return metadata;
   }
   // Analyses with `cache` and checks the result against a full analysis.
   void ExpectSameAsFull(const std::shared_ptr<RecordAnalysisCache>& cache,
@@ -268,6 +274,7 @@ TEST(AnalysisStoreUnitTest, APackOfAnotherBuildIsNotTrusted) {
     const auto key = old_build.Load(names);
     old_build.Add("a.py", digest, StoredSource{false, {{{"os", std::nullopt}}, std::nullopt}});
     old_build.Save(key, names);
+    old_build.Flush();
     EXPECT_EQ(old_build.packs_written(), 1u);
     old_pack = dir / (key.hex + ".pack");
   }
@@ -283,6 +290,7 @@ TEST(AnalysisStoreUnitTest, APackOfAnotherBuildIsNotTrusted) {
   const auto key = new_build.Load(names);
   EXPECT_EQ(new_build.Find("a.py", digest), nullptr);
   new_build.Save(key, names);  // the file is another build's: replaced by this one's
+  new_build.Flush();
   EXPECT_EQ(new_build.packs_written(), 1u);
 }
 
@@ -295,6 +303,7 @@ TEST(AnalysisStoreUnitTest, KeepsTheMostRecentlyUsedPacks) {
     const auto key = store.Load(names);
     store.Add(record, digest, {});
     store.Save(key, names);
+    store.Flush();
     const std::string path = dir / (key.hex + ".pack");
     EXPECT_TRUE(std::filesystem::exists(path)) << store.last_problem();
     return path;
@@ -318,6 +327,41 @@ TEST(AnalysisStoreUnitTest, KeepsTheMostRecentlyUsedPacks) {
   EXPECT_EQ(count(), AnalysisStore::kMaxPacks);
   EXPECT_FALSE(std::filesystem::exists(paths[0]));
   EXPECT_TRUE(std::filesystem::exists(paths[1]));
+}
+
+// Save() returns before its pack is written (the store's thread writes it):
+// packs asked for meanwhile, from several threads, are queued, none is lost,
+// and the destructor waits for them all.
+TEST(AnalysisStoreUnitTest, PacksAskedForWhileOneIsWrittenAreAllWritten) {
+  ScratchDir dir;
+  const Sha256Digest digest = Sha256(std::string_view("import os\n"));
+  std::vector<std::string> paths;
+  std::vector<std::vector<std::string>> lists;
+  {
+    AnalysisStore store(dir.path(), "build-1");
+    std::vector<AnalysisStore::PackKey> keys;
+    for (int i = 0; i < 8; ++i) {
+      lists.push_back({"m" + std::to_string(i) + ".py"});
+      keys.push_back(store.Load(lists.back()));
+      store.Add(lists.back()[0], digest,
+                StoredSource{false, {{{"os", std::nullopt}}, std::nullopt}});
+      paths.push_back(dir / (keys.back().hex + ".pack"));
+    }
+    std::vector<std::thread> savers;
+    for (int t = 0; t < 2; ++t) {
+      savers.emplace_back([&, t] {
+        for (size_t i = static_cast<size_t>(t); i < keys.size(); i += 2)
+          store.Save(keys[i], lists[i]);
+      });
+    }
+    for (std::thread& saver : savers) saver.join();
+  }  // the destructor waits for the writer
+  for (size_t i = 0; i < lists.size(); ++i) {
+    ASSERT_TRUE(std::filesystem::exists(paths[i])) << paths[i];
+    AnalysisStore reader(dir.path(), "build-1");
+    reader.Load(lists[i]);
+    EXPECT_NE(reader.Find(lists[i][0], digest), nullptr) << lists[i][0];
+  }
 }
 
 }  // namespace

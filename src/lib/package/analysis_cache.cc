@@ -51,6 +51,10 @@ void RecordAnalysisCache::KeepOnDisk(const std::string& dir, const ZipReader* ho
 
 uint64_t RecordAnalysisCache::disk_hits() const { return disk_ ? disk_->hits() : 0; }
 
+void RecordAnalysisCache::FlushDisk() {
+  if (disk_) disk_->Flush();
+}
+
 std::string RecordAnalysisCache::disk_problem() const {
   return disk_ ? disk_->last_problem() : std::string();
 }

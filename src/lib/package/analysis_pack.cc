@@ -49,28 +49,60 @@ class Reader {
 
 }  // namespace
 
-std::string EncodeAnalysisPack(const AnalysisPack& pack) {
-  std::string out(kMagic);
-  PutU32(out, kVersion);
-  PutString(out, pack.build_id);
-  PutU32(out, static_cast<uint32_t>(pack.entries.size()));
-  for (const AnalysisPackEntry& e : pack.entries) {
-    PutString(out, e.record);
-    out.append(reinterpret_cast<const char*>(e.digest.data()), e.digest.size());
-    const ScannedImports& imports = e.source->imports;
-    out.push_back(static_cast<char>((e.source->is_stub ? kStub : 0) |
-                                    (imports.error ? kScanError : 0)));
-    if (imports.error) PutString(out, *imports.error);
-    PutU32(out, static_cast<uint32_t>(imports.refs.size()));
-    for (const ImportRef& ref : imports.refs) {
-      PutString(out, ref.module);
-      out.push_back(ref.name ? 1 : 0);
-      if (ref.name) PutString(out, *ref.name);
-    }
+namespace {
+
+// The bytes EncodeEntry appends for `e`: the pack is sized once, never grown.
+template <typename Entry>
+size_t EncodedSize(const Entry& e) {
+  const ScannedImports& imports = e.source->imports;
+  size_t size = 4 + e.record.size() + Sha256Digest().size() + 1 + 4;
+  if (imports.error) size += 4 + imports.error->size();
+  for (const ImportRef& ref : imports.refs)
+    size += 4 + ref.module.size() + 1 + (ref.name ? 4 + ref.name->size() : 0);
+  return size;
+}
+
+template <typename Entry>
+void EncodeEntry(std::string& out, const Entry& e) {
+  PutString(out, e.record);
+  out.append(reinterpret_cast<const char*>(e.digest.data()), e.digest.size());
+  const ScannedImports& imports = e.source->imports;
+  out.push_back(
+      static_cast<char>((e.source->is_stub ? kStub : 0) | (imports.error ? kScanError : 0)));
+  if (imports.error) PutString(out, *imports.error);
+  PutU32(out, static_cast<uint32_t>(imports.refs.size()));
+  for (const ImportRef& ref : imports.refs) {
+    PutString(out, ref.module);
+    out.push_back(ref.name ? 1 : 0);
+    if (ref.name) PutString(out, *ref.name);
   }
+}
+
+template <typename Entry>
+std::string Encode(std::string_view build_id, std::span<const Entry> entries) {
+  size_t size = kMagic.size() + 4 + 4 + build_id.size() + 4 + Sha256Digest().size();
+  for (const Entry& e : entries) size += EncodedSize(e);
+  std::string out;
+  out.reserve(size);
+  out.append(kMagic);
+  PutU32(out, kVersion);
+  PutString(out, build_id);
+  PutU32(out, static_cast<uint32_t>(entries.size()));
+  for (const Entry& e : entries) EncodeEntry(out, e);
   const Sha256Digest sum = Sha256(out);
   out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
   return out;
+}
+
+}  // namespace
+
+std::string EncodeAnalysisPack(const AnalysisPack& pack) {
+  return Encode(pack.build_id, std::span<const AnalysisPackEntry>(pack.entries));
+}
+
+std::string EncodeAnalysisPack(std::string_view build_id,
+                               std::span<const AnalysisPackEntryView> entries) {
+  return Encode(build_id, entries);
 }
 
 std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::string* why) {

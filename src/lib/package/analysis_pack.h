@@ -24,6 +24,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,7 +58,18 @@ struct AnalysisPack {
   std::vector<AnalysisPackEntry> entries;
 };
 
+// An entry as a store writes it: the same, with the name borrowed (a
+// store's names outlive its writes), so that writing a pack of 5,000
+// sources copies no name.
+struct AnalysisPackEntryView {
+  std::string_view record;
+  Sha256Digest digest{};
+  std::shared_ptr<const StoredSource> source;
+};
+
 std::string EncodeAnalysisPack(const AnalysisPack& pack);
+std::string EncodeAnalysisPack(std::string_view build_id,
+                               std::span<const AnalysisPackEntryView> entries);
 std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::string* why);
 
 }  // namespace tpkg

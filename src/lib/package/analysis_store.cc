@@ -12,10 +12,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <system_error>
 #include <utility>
 
 #include "base/file_util.h"
 #include "tpkg/analysis_cache.h"
+#include "tpkg/background_thread.h"
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
 
@@ -47,6 +49,8 @@ bool MakeFolders(const std::string& dir, std::string* why) {
 AnalysisStore::AnalysisStore(std::string dir, std::string build_id)
     : dir_(std::move(dir)), build_id_(std::move(build_id)),
       enabled_(!dir_.empty() && !build_id_.empty()) {}
+
+AnalysisStore::~AnalysisStore() { Flush(); }
 
 std::string AnalysisStore::last_problem() const {
   std::lock_guard lock(mu_);
@@ -200,21 +204,66 @@ void AnalysisStore::AddShared(const std::string& record, const Sha256Digest& dig
 
 void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& names) {
   if (!enabled_) return;
-  AnalysisPack pack{build_id_, {}};
-  uint64_t generation;
+  // What the pack holds, taken now: the names borrowed from contents_ (whose
+  // nodes are never removed), each source shared.
+  PendingPack pending{key, 0, {}};
   {
     std::lock_guard lock(mu_);
     const auto saved = saved_at_.find(key.hex);
-    if (saved != saved_at_.end() && saved->second == generation_) return;
-    generation = generation_;
+    if (saved != saved_at_.end() && saved->second == generation_) return;  // nothing new
+    pending.generation = generation_;
+    pending.entries.reserve(names.size());
     for (const std::string& name : names) {
       const auto it = contents_.find(name);
       if (it == contents_.end()) continue;
-      for (const Content& c : it->second) pack.entries.push_back({name, c.digest, c.source});
+      for (const Content& c : it->second)
+        pending.entries.push_back({it->first, c.digest, c.source});
     }
   }
+  std::lock_guard writing(writer_mu_);
+  to_write_.push_back(std::move(pending));
+  if (writing_) return;  // the writer takes it next
+  // Done with its queue, it was leaving: joined before the next one starts.
+  if (writer_.joinable()) writer_.join();
+  writing_ = true;
+  try {
+    writer_ = StartBackgroundThread([this] { WriteQueued(); });
+  } catch (const std::system_error&) {
+    writing_ = false;  // no thread: the caller waits, as it would without one
+    for (const PendingPack& queued : std::exchange(to_write_, {})) Write(queued);
+  }
+}
+
+void AnalysisStore::WriteQueued() noexcept {
+  for (;;) {
+    PendingPack next;
+    {
+      std::lock_guard writing(writer_mu_);
+      if (to_write_.empty()) {
+        writing_ = false;
+        writer_idle_.notify_all();
+        return;
+      }
+      next = std::move(to_write_.front());
+      to_write_.pop_front();
+    }
+    try {
+      Write(next);
+    } catch (const std::exception& e) {  // out of memory: no pack, as for any other failure
+      Note(std::string("cannot write a pack: ") + e.what());
+    }
+  }
+}
+
+void AnalysisStore::Flush() {
+  std::unique_lock writing(writer_mu_);
+  writer_idle_.wait(writing, [this] { return !writing_; });
+  if (writer_.joinable()) writer_.join();
+}
+
+void AnalysisStore::Write(const PendingPack& pending) {
   if (!UsableFolder(/*create=*/true)) return;
-  const std::string path = dir_ + "/" + key.hex + std::string(kPackSuffix);
+  const std::string path = dir_ + "/" + pending.key.hex + std::string(kPackSuffix);
   std::string temp = path + ".tmp-XXXXXX";
   ScopedFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd.valid()) {
@@ -223,7 +272,7 @@ void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& nam
     return;
   }
   try {
-    PwriteAll(fd.get(), EncodeAnalysisPack(pack), 0, temp);
+    PwriteAll(fd.get(), EncodeAnalysisPack(build_id_, pending.entries), 0, temp);
     fd.reset();
     if (::rename(temp.c_str(), path.c_str()) != 0) {
       const int err = errno;
@@ -236,7 +285,8 @@ void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& nam
   }
   {
     std::lock_guard lock(mu_);
-    saved_at_[key.hex] = generation;
+    uint64_t& saved = saved_at_[pending.key.hex];
+    saved = std::max(saved, pending.generation);
   }
   packs_written_.fetch_add(1, std::memory_order_relaxed);
   Evict();

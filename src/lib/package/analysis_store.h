@@ -8,6 +8,7 @@
 //   if (auto hit = store.Find(record, Sha256(bytes))) ...   // else scan, then:
 //   store.Add(record, digest, scanned);
 //   store.Save(key, names);                        // when it learnt something
+//   store.Flush();                                 // waits for that file (or the destructor)
 //
 // What is kept: for each source record (a `.py`), keyed by its name and the
 // SHA-256 of its bytes, whether it is torch's mock stub and its import scan
@@ -25,8 +26,11 @@
 // original a copy still has).
 // Packs are written whole to a temp file and renamed (no fsync: a pack lost
 // or cut short by a crash fails its checksum and is only scanned again);
-// the 64 most recently used are kept. A pack written by another build
-// (base/build_id.h) is ignored: its scanner may differ.
+// the 64 most recently used are kept. Save() writes on a thread of the
+// store, one pack at a time in the order asked, so that the analysis that
+// learnt something does not wait for a cache file before its metadata (a
+// few milliseconds for 5,000 sources: design.md 3.4). A pack written by
+// another build (base/build_id.h) is ignored: its scanner may differ.
 //
 // Safety: the folder must belong to this user and be writable by nobody
 // else, else the store reads and writes nothing (another user could
@@ -37,15 +41,19 @@
 // Thread safety: every method may be called from any thread (one mutex,
 // never held during file I/O or while the caller scans; Load() calls are
 // serialized by another, so that an analysis starting while another thread
-// reads the pack waits for it rather than scanning what it holds).
+// reads the pack waits for it rather than scanning what it holds; a third
+// guards the writer thread, one pack written at a time).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -57,6 +65,9 @@ class AnalysisStore {
  public:
   // Nothing is read until Load(). An empty `build_id` disables the store.
   AnalysisStore(std::string dir, std::string build_id);
+  ~AnalysisStore();  // waits for the pack being written
+  AnalysisStore(const AnalysisStore&) = delete;
+  AnalysisStore& operator=(const AnalysisStore&) = delete;
 
   // The key of a list of record names (its order does not matter) for this build.
   struct PackKey {
@@ -78,8 +89,12 @@ class AnalysisStore {
   void AddShared(const std::string& record, const Sha256Digest& digest,
                  std::shared_ptr<const StoredSource> source);
   // Writes the pack of `names` when the store knows something for them that
-  // the file does not hold (something added since, or no pack yet).
+  // the file does not hold (something added since, or no pack yet), on the
+  // store's writer thread, after the packs queued before it: returns at
+  // once. Without a thread, writes it here.
   void Save(const PackKey& key, const std::vector<std::string>& names);
+  // Waits until the packs asked for are written (or failed: last_problem()).
+  void Flush();
 
   bool enabled() const { return enabled_; }
   const std::string& dir() const { return dir_; }
@@ -102,6 +117,14 @@ class AnalysisStore {
   bool UsableFolder(bool create);
   void Note(std::string problem);
   PackKey LoadLocked(const std::vector<std::string>& names);  // load_mu_ held
+  // A pack to write: what the store knew of its names at Save().
+  struct PendingPack {
+    PackKey key;
+    uint64_t generation = 0;
+    std::vector<AnalysisPackEntryView> entries;
+  };
+  void Write(const PendingPack& pending);
+  void WriteQueued() noexcept;  // the writer thread's body
   void Evict();
 
   const std::string dir_;
@@ -109,6 +132,13 @@ class AnalysisStore {
   const bool enabled_;
   std::mutex load_mu_;  // serializes Load(): a second caller waits for the pack being read
   std::function<std::vector<std::string>()> home_;  // guarded by load_mu_ once shared
+  // The writer thread and its queue, guarded by writer_mu_: Save() queues,
+  // the thread writes each pack in turn and ends when the queue is empty.
+  std::mutex writer_mu_;
+  std::condition_variable writer_idle_;  // writing_ became false
+  std::deque<PendingPack> to_write_;
+  bool writing_ = false;
+  std::thread writer_;
   mutable std::mutex mu_;
   // Guarded by mu_: by record name, newest content first.
   std::unordered_map<std::string, std::vector<Content>> contents_;
