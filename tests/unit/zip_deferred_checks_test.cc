@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tpkg/error.h"
@@ -108,6 +109,46 @@ TEST(DeferredChecksTest, ABadLocalHeaderFailsOnlyItsRecordAndEveryTime) {
     if (&e == bad) continue;
     EXPECT_EQ(zip.DataOffset(e), eager.Find(e.name)->data_offset) << e.name;
     EXPECT_EQ(zip.ReadAll(e), eager.ReadAll(*eager.Find(e.name))) << e.name;
+  }
+}
+
+// First checks run without a lock (zip_deferred_checks.h): threads that
+// check the same records at once, good and bad, all get the verdicts one
+// thread gets, and later reads keep them.
+TEST(DeferredChecksTest, ThreadsCheckingTheSameRecordsAtOnceAgree) {
+  TempDir dir;
+  const std::string path = dir.Write("bad.pt", OneBadLocalHeader());
+  const ZipReader eager = ZipReader::Open(dir.Write("good.pt", BaseArchive()));
+  const std::string reason =
+      path + ": record 'p/dup1': local header disagrees with the central directory "
+             "(compression method)";
+  for (int round = 0; round < 20; ++round) {
+    const ZipReader zip = ZipReader::Open(path, kDeferred);
+    constexpr int kThreads = 4;
+    std::vector<std::vector<std::string>> seen(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&zip, &seen, t] {
+        for (const ZipEntry& e : zip.entries()) {
+          std::string verdict;
+          try {
+            verdict = std::to_string(zip.DataOffset(e));
+          } catch (const Error& err) {
+            verdict = err.what();
+          }
+          seen[static_cast<size_t>(t)].push_back(e.name + " " + verdict);
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    std::vector<std::string> expected;
+    for (const ZipEntry& e : zip.entries()) {
+      expected.push_back(e.name + " " +
+                         (e.name == "dup1" ? reason
+                                           : std::to_string(eager.Find(e.name)->data_offset)));
+    }
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(seen[static_cast<size_t>(t)], expected) << t;
+    EXPECT_EQ(What([&] { zip.DataOffset(*zip.Find("dup1")); }), reason) << "sticky";
   }
 }
 

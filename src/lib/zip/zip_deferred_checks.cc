@@ -50,13 +50,15 @@ uint64_t DeferredRecordChecks::DataOffset(int fd, const std::string& archive,
 uint64_t DeferredRecordChecks::Check(int fd, const std::string& archive,
                                      const std::vector<ZipEntry>& entries, size_t index,
                                      const FileBytes* prefetched) const {
-  std::lock_guard lock(mu_);
   Verdict& v = verdicts_[index];
-  switch (v.state.load(std::memory_order_acquire)) {
-    case kGood: return v.data_offset;
-    case kBad: throw failures_.at(index);
-    default: break;
+  if (v.state.load(std::memory_order_acquire) == kBad) {
+    std::lock_guard lock(mu_);
+    throw failures_.at(index);
   }
+  // Outside the lock: the checks only read the file and the entries, so the
+  // analysis's threads and the save's copy check their records side by side
+  // (under one lock they queued behind each other's preads). Two threads may
+  // check one record at once; the first verdict published stays.
   Problems problems(archive, Problems::Mode::kThrowFirst);
   ZipEntry e = entries[index];
   try {
@@ -69,20 +71,24 @@ uint64_t DeferredRecordChecks::Check(int fd, const std::string& archive,
                                     : "overlaps record " + QuoteName(entries[next].full_name));
     }
     if (strict_) {
-      CheckRecordTail(fd, e, index, region_end,
-                      next == kNone ? std::string("the central directory")
-                                    : "record " + QuoteName(entries[next].full_name),
+      CheckRecordTail(fd, e, index, region_end, next == kNone ? nullptr : &entries[next].full_name,
                       problems, prefetched);
     }
   } catch (const Error& error) {
     if (error.code() == Errc::kCorrupt || error.code() == Errc::kUnsupported) {
-      failures_.emplace(index, error);
-      v.state.store(kBad, std::memory_order_release);
+      std::lock_guard lock(mu_);
+      if (v.state.load(std::memory_order_relaxed) == kUnchecked) {
+        failures_.emplace(index, error);
+        v.state.store(kBad, std::memory_order_release);
+      }
     }
     throw;
   }
-  v.data_offset = e.data_offset;
-  v.state.store(kGood, std::memory_order_release);
+  std::lock_guard lock(mu_);
+  if (v.state.load(std::memory_order_relaxed) == kUnchecked) {
+    v.data_offset = e.data_offset;
+    v.state.store(kGood, std::memory_order_release);
+  }
   return e.data_offset;
 }
 

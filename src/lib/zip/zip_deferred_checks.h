@@ -26,8 +26,10 @@
 //   uint64_t at = checks.DataOffset(fd, archive, entries, i);  // throws if record i is bad
 //
 // Thread safety: DataOffset() may be called from any thread; a record's
-// first check runs under one mutex (checks are a pread or two), later calls
-// read its atomic state only.
+// first check runs without a lock (a pread or two, or bytes the caller
+// read) and publishes its verdict under one mutex, once (two threads
+// checking one record at once: the first verdict stays); later calls read
+// the record's atomic state only.
 #pragma once
 
 #include <atomic>
@@ -73,7 +75,7 @@ class DeferredRecordChecks {
   enum State : uint8_t { kUnchecked, kGood, kBad };
   struct Verdict {
     std::atomic<uint8_t> state{kUnchecked};
-    uint64_t data_offset = 0;  // written before state becomes kGood
+    uint64_t data_offset = 0;  // written under mu_ before state becomes kGood
   };
   uint64_t Check(int fd, const std::string& archive, const std::vector<ZipEntry>& entries,
                  size_t index, const FileBytes* prefetched) const;
@@ -84,7 +86,7 @@ class DeferredRecordChecks {
   const uint64_t file_size_;
   const bool strict_;
   const std::unique_ptr<Verdict[]> verdicts_;
-  mutable std::mutex mu_;                                 // serializes first checks
+  mutable std::mutex mu_;  // publishes verdicts: a state leaves kUnchecked once
   mutable std::unordered_map<size_t, Error> failures_;  // guarded by mu_
 };
 

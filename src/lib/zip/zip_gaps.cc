@@ -150,7 +150,8 @@ void CheckLeadingBytes(int fd, const std::vector<ZipEntry>& entries,
 }
 
 void CheckRecordTail(int fd, const ZipEntry& entry, size_t index, uint64_t region_end,
-                     std::string_view next, Problems& problems, const FileBytes* prefetched) {
+                     const std::string* next_record, Problems& problems,
+                     const FileBytes* prefetched) {
   GapReader reader(fd, region_end, problems.archive(), prefetched);
   uint64_t cursor = entry.data_offset + entry.compressed_size;
   if (entry.flags & kFlagDataDescriptor) {
@@ -164,8 +165,10 @@ void CheckRecordTail(int fd, const ZipEntry& entry, size_t index, uint64_t regio
     cursor += std::get<size_t>(found);
   }
   if (region_end > cursor) {
+    const std::string next =
+        next_record ? "record " + QuoteName(*next_record) : std::string("the central directory");
     problems.Record(index, entry.full_name, Errc::kCorrupt,
-                    Hidden(reader, cursor, region_end, "before " + std::string(next)));
+                    Hidden(reader, cursor, region_end, "before " + next));
   }
 }
 

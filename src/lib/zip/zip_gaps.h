@@ -49,14 +49,16 @@ void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uin
 // one record whose data_offset is known and whose data ends by `region_end`
 // (the next record's local header, or the central directory), the bytes
 // between its data and `region_end`: its descriptor and nothing else.
-// `next` names what follows ("record 'x'" or "the central directory");
-// problems are reported as the record's. Bytes `prefetched` holds are taken
-// from there instead of the file: the same verdicts without the pread.
+// `next_record` is the full name of the record that follows, nullptr for
+// the central directory (named in a problem only: no text is built for a
+// record that passes); problems are reported as the record's. Bytes
+// `prefetched` holds are taken from there instead of the file: the same
+// verdicts without the pread.
 void CheckLeadingBytes(int fd, const std::vector<ZipEntry>& entries,
                        std::span<const uint32_t> by_offset, uint64_t cd_offset,
                        Problems& problems);
 void CheckRecordTail(int fd, const ZipEntry& entry, size_t index, uint64_t region_end,
-                     std::string_view next, Problems& problems,
+                     const std::string* next_record, Problems& problems,
                      const FileBytes* prefetched = nullptr);
 
 }  // namespace tpkg
