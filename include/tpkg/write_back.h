@@ -151,6 +151,13 @@ struct WritePlan {
 std::vector<std::string> WriteBackOrder(const Journal& journal,
                                         const RegeneratedRecords& metadata = {});
 
+// The entries of `original` a write-back leaves out, said for a warning, or
+// "" when there are none: those torch never reads (ZipEntry::shadowed: a
+// second entry of one name, or one outside the prefix folder), which only a
+// non-strict reader lists. Leaving them out keeps what torch loads and makes
+// the archive pass the strict reader.
+std::string LeftOutEntries(const ZipReader& original);
+
 // The records a write-back would write, in order (see the rules above).
 // The archive is journal.original(): the journal's namespace refers to its
 // entries, so no other reader could stand in for it.

@@ -25,6 +25,8 @@ namespace {
 using testing::MakeArchive;
 using testing::PathExists;
 using testing::ReadFile;
+using testing::Records;
+using testing::SamplePackage;
 using testing::WriteBackTest;
 using testing::WriteFd;
 using testing::WriteFile;
@@ -274,6 +276,47 @@ TEST_F(WriteBackTest, NoChangeLeavesTheArchiveUntouched) {
   ExpectArchiveUnchanged(before);
   EXPECT_EQ(MtimeOf(archive_).tv_sec, 1000000);
   EXPECT_FALSE(PathExists(journal_dir()));
+}
+
+// A non-strict reader serves what torch loads: of two entries of one name,
+// the one torch's lookup finds (the other is `shadowed`, never read). A save
+// over it writes that one, leaves the other out and says so in its summary:
+// the saved archive loads as before and passes the strict reader.
+TEST_F(WriteBackTest, ASaveOverANonStrictReaderLeavesOutTheEntriesTorchNeverReads) {
+  Records records = SamplePackage();
+  records.insert(records.begin() + 2, {{"pkg/dupA.py", "a = 1\n"}, {"pkg/dupB.py", "b = 2\n"}});
+  MakeArchive(archive_, records);
+  std::string bytes = ReadFile(archive_);
+  for (size_t at = bytes.find("pkg/dupB.py"); at != std::string::npos;
+       at = bytes.find("pkg/dupB.py", at))
+    bytes.replace(at, 11, "pkg/dupA.py");  // in the local and the central header
+  WriteFile(archive_, bytes);
+  EXPECT_THROW(ZipReader::Open(archive_), Error) << "the strict reader refuses a duplicate name";
+  zip_.emplace(ZipReader::Open(archive_, ZipReaderOptions{.strict = false}));
+  const std::string torch_reads = zip_->ReadAll(*zip_->Find("pkg/dupA.py"));
+  // What each save must hold: one pkg/dupA.py, the one torch reads, and the edit.
+  const auto expect_saved = [&](const std::string& path) {
+    const ZipReader saved = ZipReader::Open(path);  // strict
+    EXPECT_EQ(std::count_if(saved.entries().begin(), saved.entries().end(),
+                            [](const ZipEntry& e) { return e.name == "pkg/dupA.py"; }),
+              1)
+        << path;
+    EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/dupA.py")), torch_reads) << path;
+    EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 3\n") << path;
+  };
+  const std::string left_out =
+      "left out 1 entry torch never reads: 'model/pkg/dupA.py' (a second entry of that name)";
+
+  Journal j = Open();
+  WriteFd(j.OpenForWrite("pkg/code.py", /*truncate=*/true).get(), "x = 3\n");
+  const std::string copy = dir_ / "copy.pt";
+  const WriteBackResult to_copy = WriteBackTo(j, copy, {{".data/extern_modules", "\n"}});
+  EXPECT_NE(to_copy.summary.find(left_out), std::string::npos) << to_copy.summary;
+  expect_saved(copy);
+  const WriteBackResult r = WriteBack(j, {{".data/extern_modules", "\n"}});
+  ASSERT_TRUE(r.written);
+  EXPECT_NE(r.summary.find(left_out), std::string::npos) << r.summary;
+  expect_saved(archive_);
 }
 
 TEST_F(WriteBackTest, AnEditKeepingTheSizeAndCrcIsStillSaved) {

@@ -402,6 +402,8 @@ WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metada
     if (task) task->RethrowIfFailed();
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
   }
+  if (std::string left_out = LeftOutEntries(journal.original()); !left_out.empty())
+    result.warnings.push_back(std::move(left_out));
   result.summary = Summary(archive, result);
   for (const std::string& warning : result.warnings) result.summary += "; warning: " + warning;
   try {
@@ -430,8 +432,11 @@ WriteBackResult WriteBackTo(const Journal& journal, const std::string& out,
                 e.sys_errno());
   }
   result.written = true;
+  if (std::string left_out = LeftOutEntries(journal.original()); !left_out.empty())
+    result.warnings.push_back(std::move(left_out));
   result.summary = "saved the edits of " + archive + " to " + out + ": " + Counts(result) +
                    "; " + archive + " and its pending edits are unchanged";
+  for (const std::string& warning : result.warnings) result.summary += "; warning: " + warning;
   return result;
 }
 

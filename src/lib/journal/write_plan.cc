@@ -13,6 +13,7 @@
 #include "tpkg/write_back.h"
 #include "zip/torch_trailer.h"
 #include "zip/zip_name_index.h"  // LowerBoundNear, SortMostlyInOrder
+#include "zip/zip_names.h"
 
 namespace tpkg {
 namespace {
@@ -140,6 +141,7 @@ std::vector<std::string> Order(const ZipReader& original, std::vector<std::strin
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i == insert_at) add_new_names();
     const ZipEntry& e = entries[i];
+    if (e.shadowed) continue;  // never read by torch: left out (LeftOutEntries)
     if (auto kept = kept_folders.find(&e); kept != kept_folders.end())
       order.push_back(kept->second);
     else if (!e.is_directory() && !in_trailer(e.name) && exists(e.name))
@@ -276,7 +278,7 @@ class Planner {
   bool SameAsOriginal() const {
     std::vector<const ZipEntry*> expected;
     for (const ZipEntry& e : original_.entries())
-      if (!e.is_directory()) expected.push_back(&e);
+      if (!e.is_directory() && !e.shadowed) expected.push_back(&e);
     if (!SameFolders()) return false;
     std::vector<const ZipEntry*> planned;
     for (const PlannedRecord& r : plan_.records) {
@@ -307,7 +309,8 @@ class Planner {
     }
     size_t had = 0;
     for (const ZipEntry& e : original_.entries())
-      if (e.is_directory() && e.name.find_first_not_of('/') != std::string::npos) ++had;
+      if (e.is_directory() && !e.shadowed && e.name.find_first_not_of('/') != std::string::npos)
+        ++had;
     return kept == had;
   }
 
@@ -343,6 +346,24 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
   const std::vector<std::string> files = journal.FileNames();
   return Order(journal.original(), std::vector<std::string_view>(files.begin(), files.end()),
                journal.Folders(), metadata);
+}
+
+std::string LeftOutEntries(const ZipReader& original) {
+  constexpr size_t kNamed = 5;  // a one-line warning
+  std::string named;
+  size_t count = 0;
+  for (const ZipEntry& e : original.entries()) {
+    if (!e.shadowed) continue;
+    if (++count > kNamed) continue;
+    const ZipEntry* read = original.Find(e.name);
+    const char* why =
+        read && read != &e ? " (a second entry of that name)" : " (outside the prefix folder)";
+    named += (named.empty() ? "" : ", ") + QuoteName(e.full_name) + why;
+  }
+  if (count == 0) return "";
+  if (count > kNamed) named += " and " + std::to_string(count - kNamed) + " more";
+  return "left out " + std::to_string(count) + (count == 1 ? " entry" : " entries") +
+         " torch never reads: " + named;
 }
 
 WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
