@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: the save of a one-line source edit through a real read/write
-# mount (sed -i, then time `fusermount3 -u` until the daemon has exited),
-# tpkgfs vs fuse-zip, with `cp` and `cp` + fsync of the same archive measured
-# in the same run; daemon peak RSS. Packages made by real torch.package
+# mount (sed -i, then time `fusermount3 -u` until the daemon has exited, and
+# until the new archive was renamed into place), tpkgfs vs fuse-zip, with
+# `cp` and `cp` + fsync of the same archive measured in the same run; daemon
+# peak RSS. Packages made by real torch.package
 # (scripts/bench/make_packages.py): many.pt (5,275 records) and big.pt (2 GiB).
 # Prints medians and ratios; asserts nothing.
 #   RUNS=3 scripts/bench_save.sh [many] [big]      # default: 3 runs, both

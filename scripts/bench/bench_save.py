@@ -5,7 +5,8 @@
 
 For each package (made by make_packages.py into WORK if missing) and each run: a private copy
 is mounted read/write, one line of one source is changed with `sed -i`, and the time from
-`fusermount3 -u` until the daemon has exited (the archive is then complete) is measured. The
+`fusermount3 -u` until the daemon has exited (the archive is then complete) is measured, and
+until the new archive was renamed into place (inotify; before the daemons' last steps). The
 daemon's peak RSS over the whole mount comes from /usr/bin/time. Caches are warm for every
 contender (the archive is read before each), and `sync` settles the disk before each timed
 step. "new blocks" is what the file system had to allocate for the save (the replaced archive
@@ -20,13 +21,16 @@ package see. The row "tpkgfs, new package" runs the same build with the disk cac
 first mount ever of a package.
 Prints medians and ratios; asserts nothing but that each save holds the edit.
 """
+import ctypes
 import os
 import pathlib
 import select
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 
@@ -99,6 +103,48 @@ def wait_exited(proc, seconds=600):
     proc.wait()
 
 
+class RenameWatch:
+    """When `name` was renamed into `folder`: the moment a save's new archive is in place
+    (tpkgfs and libzip, which fuse-zip uses, both write a temp file and rename it over the
+    archive), by inotify (IN_MOVED_TO), read on a thread as the events arrive. What follows
+    (tpkgfs: syncing the folder, the save log, freeing memory; both: exiting) is not in it."""
+    IN_MOVED_TO = 0x80
+    IN_CLOEXEC = 0o2000000
+
+    def __init__(self, folder, name):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(self.IN_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, os.fsencode(folder), self.IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), f"inotify_add_watch {folder}")
+        self.name = os.fsencode(name)
+        self.at = None
+        self.done = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done and self.at is None:
+            if not select.select([self.fd], [], [], 0.05)[0]:
+                continue
+            events = os.read(self.fd, 65536)
+            now = time.perf_counter()
+            at = 0
+            while at < len(events):
+                _, _, _, length = struct.unpack_from("iIII", events, at)
+                if events[at + 16:at + 16 + length].rstrip(b"\0") == self.name:
+                    self.at = now
+                at += 16 + length
+
+    def stop(self):
+        """The perf_counter time of the rename, or None."""
+        self.done = True
+        self.thread.join()
+        os.close(self.fd)
+        return self.at
+
+
 def used_mib(folder):
     st = os.statvfs(folder)
     return (st.f_blocks - st.f_bfree) * st.f_frsize / 2**20
@@ -108,7 +154,8 @@ def save_through_mount(command, archive, mnt, edited_path, sed, env=None):
     """Mounts, edits, unmounts; returns (seconds from unmount to daemon exit, peak RSS KiB,
     MiB of new blocks the save took: the replaced archive is kept by a hard link meanwhile, so
     blocks shared with it (reflinks) do not count; the daemon's CPU seconds, user + system, over
-    its whole life: on a loaded machine the figure that moves least)."""
+    its whole life: on a loaded machine the figure that moves least; seconds from unmount until
+    the new archive was renamed into place)."""
     mnt.mkdir(exist_ok=True)
     rss_file = mnt.parent / "rss"
     keep = archive.parent / "keep.pt"
@@ -122,10 +169,16 @@ def save_through_mount(command, archive, mnt, edited_path, sed, env=None):
         wait_mounted(mnt)
         subprocess.run(["sed", "-i", sed, str(mnt / edited_path)], check=True)
         time.sleep(SETTLE)
+        watch = RenameWatch(archive.parent, archive.name)
         t0 = time.perf_counter()
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
         wait_exited(proc)
         seconds = time.perf_counter() - t0
+        renamed = watch.stop()
+        if renamed is None:
+            raise RuntimeError(f"{command[0]} exited without renaming a new {archive.name} "
+                               "into place")
+        in_place = renamed - t0
     finally:
         if os.path.ismount(mnt):
             subprocess.run(["fusermount3", "-uz", str(mnt)])
@@ -138,7 +191,7 @@ def save_through_mount(command, archive, mnt, edited_path, sed, env=None):
     if proc.returncode != 0:
         raise RuntimeError(f"{command[0]} exited {proc.returncode}: {err}")
     rss, user, system = rss_file.read_text().split()[-3:]
-    return seconds, int(rss), new_mib, float(user) + float(system)
+    return seconds, int(rss), new_mib, float(user) + float(system), in_place
 
 
 def bench(tpkgfs, work, package, runs):
@@ -169,9 +222,9 @@ def bench(tpkgfs, work, package, runs):
                            work / "mnt_t", record, sed, env)
         private.unlink()
     rows = {k: [] for k in ("cp", "cp_fsync", "cp_reflink", "fuse-zip", "fz_rss", "fz_new",
-                            "fz_cpu")}
+                            "fz_cpu", "fz_in_place")}
     for label, *_ in daemons:
-        for suffix in ("", "_rss", "_new", "_cpu"):
+        for suffix in ("", "_rss", "_new", "_cpu", "_in_place"):
             rows[label + suffix] = []
     for run in range(runs):
         subprocess.run(["sync"], check=True)
@@ -196,7 +249,7 @@ def bench(tpkgfs, work, package, runs):
             private = work / "tpkgfs.pt"
             shutil.copyfile(archive, private)  # its own blocks: nothing shared with `archive`
             record, sed, expected = next_edit(package)
-            s, rss, new, cpu = save_through_mount(
+            s, rss, new, cpu, in_place = save_through_mount(
                 [str(daemon), "-f", str(private), str(work / "mnt_t")], private, work / "mnt_t",
                 record, sed, env)
             check_saved(private, record, expected)
@@ -204,12 +257,13 @@ def bench(tpkgfs, work, package, runs):
             rows[label + "_rss"].append(rss)
             rows[label + "_new"].append(new)
             rows[label + "_cpu"].append(cpu)
+            rows[label + "_in_place"].append(in_place)
             private.unlink()
 
         private = work / "fz.pt"
         shutil.copyfile(archive, private)
         record, sed, expected = next_edit(package)
-        s, rss, new, cpu = save_through_mount(
+        s, rss, new, cpu, in_place = save_through_mount(
             ["fuse-zip", "-f", str(private), str(work / "mnt_f")], private, work / "mnt_f",
             f"{prefix}/{record}", sed)
         check_saved(private, record, expected)
@@ -217,6 +271,7 @@ def bench(tpkgfs, work, package, runs):
         rows["fz_rss"].append(rss)
         rows["fz_new"].append(new)
         rows["fz_cpu"].append(cpu)
+        rows["fz_in_place"].append(in_place)
         private.unlink()
 
     med = {k: statistics.median(v) for k, v in rows.items()}
@@ -232,6 +287,10 @@ def bench(tpkgfs, work, package, runs):
           f"(x{med['fuse-zip'] / med['cp_fsync']:.2f} of cp + fsync); "
           f"peak RSS {med['fz_rss'] / 1024:.1f} MiB; new blocks {med['fz_new']:.0f} MiB; "
           f"daemon CPU {med['fz_cpu']:.2f} s")
+    print(f"{'fuse-zip, new archive in place:':26} {med['fz_in_place']:.3f} s")
+    for label, daemon, *_ in daemons:
+        print(f"{label + ', new archive in place:':26} {med[label + '_in_place']:.3f} s   "
+              f"(x{med[label + '_in_place'] / med['fz_in_place']:.2f} of fuse-zip's)")
     for label, daemon, *_ in daemons:
         print(f"{label + ' save (unmount):':26} {med[label]:.3f} s   "
               f"(x{med[label] / med['cp_fsync']:.2f} of cp + fsync, "
@@ -241,7 +300,7 @@ def bench(tpkgfs, work, package, runs):
               f"  [{daemon}]")
     print("all runs (s): " + "; ".join(
         f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in rows.items()
-        if not k.endswith(("_rss", "_new"))))
+        if not k.endswith(("_rss", "_new", "_cpu"))))
     print("daemon CPU, all runs (s): " + "; ".join(
         f"{k} " + " ".join(f"{x:.2f}" for x in v) for k, v in rows.items() if k.endswith("_cpu")))
 
