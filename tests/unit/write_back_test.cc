@@ -18,6 +18,7 @@
 
 #include "tpkg/error.h"
 #include "write_back_fixture.h"
+#include "zip/zip_names.h"
 
 namespace tpkg {
 namespace {
@@ -27,6 +28,7 @@ using testing::PathExists;
 using testing::ReadFile;
 using testing::Records;
 using testing::SamplePackage;
+using testing::ScratchDir;
 using testing::WriteBackTest;
 using testing::WriteFd;
 using testing::WriteFile;
@@ -278,45 +280,90 @@ TEST_F(WriteBackTest, NoChangeLeavesTheArchiveUntouched) {
   EXPECT_FALSE(PathExists(journal_dir()));
 }
 
-// A non-strict reader serves what torch loads: of two entries of one name,
-// the one torch's lookup finds (the other is `shadowed`, never read). A save
-// over it writes that one, leaves the other out and says so in its summary:
+// A non-strict reader serves what torch loads: of two entries of one name
+// (ASCII case aside), the one torch's lookup finds, wherever the pair sits
+// (zip/torch_lookup.h; the other is `shadowed`, never read). A save over it,
+// in place or to a copy, writes that one, leaves the other out and says so:
 // the saved archive loads as before and passes the strict reader.
-TEST_F(WriteBackTest, ASaveOverANonStrictReaderLeavesOutTheEntriesTorchNeverReads) {
-  Records records = SamplePackage();
-  records.insert(records.begin() + 2, {{"pkg/dupA.py", "a = 1\n"}, {"pkg/dupB.py", "b = 2\n"}});
-  MakeArchive(archive_, records);
-  std::string bytes = ReadFile(archive_);
-  for (size_t at = bytes.find("pkg/dupB.py"); at != std::string::npos;
-       at = bytes.find("pkg/dupB.py", at))
-    bytes.replace(at, 11, "pkg/dupA.py");  // in the local and the central header
-  WriteFile(archive_, bytes);
-  EXPECT_THROW(ZipReader::Open(archive_), Error) << "the strict reader refuses a duplicate name";
-  zip_.emplace(ZipReader::Open(archive_, ZipReaderOptions{.strict = false}));
-  const std::string torch_reads = zip_->ReadAll(*zip_->Find("pkg/dupA.py"));
-  // What each save must hold: one pkg/dupA.py, the one torch reads, and the edit.
-  const auto expect_saved = [&](const std::string& path) {
-    const ZipReader saved = ZipReader::Open(path);  // strict
-    EXPECT_EQ(std::count_if(saved.entries().begin(), saved.entries().end(),
-                            [](const ZipEntry& e) { return e.name == "pkg/dupA.py"; }),
-              1)
-        << path;
-    EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/dupA.py")), torch_reads) << path;
-    EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 3\n") << path;
-  };
-  const std::string left_out =
-      "left out 1 entry torch never reads: 'model/pkg/dupA.py' (a second entry of that name)";
+TEST_F(WriteBackTest, ASaveOverANonStrictReaderKeepsTheTwinTorchReads) {
+  for (const std::string twin : {"pkg/dupA.py", "pkg/DUPA.py"}) {
+    for (size_t at = 0; at <= SamplePackage().size(); ++at) {
+      SCOPED_TRACE(twin + " at " + std::to_string(at));
+      const ScratchDir dir;
+      archive_ = dir / "model.pt";
+      Records records = SamplePackage();
+      records.insert(records.begin() + static_cast<std::ptrdiff_t>(at),
+                     {{"pkg/dupA.py", "a = 1\n"}, {"pkg/dupB.py", "b = 2\n"}});
+      MakeArchive(archive_, records);
+      std::string bytes = ReadFile(archive_);
+      for (size_t pos = bytes.find("pkg/dupB.py"); pos != std::string::npos;
+           pos = bytes.find("pkg/dupB.py", pos))
+        bytes.replace(pos, twin.size(), twin);  // in the local and the central header
+      WriteFile(archive_, bytes);
+      EXPECT_THROW(ZipReader::Open(archive_), Error) << "the strict reader refuses twins";
+      zip_.emplace(ZipReader::Open(archive_, ZipReaderOptions{.strict = false}));
+      const ZipEntry* read = nullptr;  // the twin torch reads: the one not shadowed
+      for (const ZipEntry& e : zip_->entries())
+        if (Folded(e.name) == "pkg/dupa.py" && !e.shadowed) read = &e;
+      ASSERT_NE(read, nullptr);
+      const std::string torch_reads = zip_->ReadAll(*read);
+      const ZipEntry* other = nullptr;
+      for (const ZipEntry& e : zip_->entries())
+        if (Folded(e.name) == "pkg/dupa.py" && &e != read) other = &e;
+      ASSERT_NE(other, nullptr);
+      EXPECT_TRUE(other->shadowed);
+      const std::string left_out = "left out 1 entry torch never reads: '" + other->full_name +
+                                   "' at offset " + std::to_string(other->local_header_offset) +
+                                   " (torch reads another entry of that name";
 
+      Journal j = Open();
+      EXPECT_TRUE(j.PendingEdits().empty()) << "a shadowed entry is no deleted file";
+      WriteFd(j.OpenForWrite("pkg/code.py", /*truncate=*/true).get(), "x = 3\n");
+      const auto expect_saved = [&](const std::string& path) {
+        const ZipReader saved = ZipReader::Open(path);  // strict
+        EXPECT_EQ(std::count_if(saved.entries().begin(), saved.entries().end(),
+                                [](const ZipEntry& e) { return Folded(e.name) == "pkg/dupa.py"; }),
+                  1)
+            << path;
+        EXPECT_EQ(saved.ReadAll(*saved.Find(read->name)), torch_reads) << path;
+        EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 3\n") << path;
+      };
+      const WriteBackResult to_copy =
+          WriteBackTo(j, dir / "copy.pt", {{".data/extern_modules", "\n"}});
+      EXPECT_NE(to_copy.summary.find(left_out), std::string::npos) << to_copy.summary;
+      expect_saved(dir / "copy.pt");
+      const WriteBackResult r = WriteBack(j, {{".data/extern_modules", "\n"}});
+      ASSERT_TRUE(r.written);
+      EXPECT_NE(r.summary.find(left_out), std::string::npos) << r.summary;
+      expect_saved(archive_);
+    }
+  }
+}
+
+// An entry outside the prefix folder of an archive torch opens is never read
+// by torch (nor served by a non-strict mount): a save leaves it out rather
+// than moving it into the package.
+TEST_F(WriteBackTest, ASaveOverANonStrictReaderLeavesOutWhatLiesOutsideThePrefix) {
+  std::string bytes = ReadFile(archive_);
+  for (size_t pos = bytes.find("model/notes/readme.txt"); pos != std::string::npos;
+       pos = bytes.find("model/notes/readme.txt", pos))
+    bytes.replace(pos, 5, "other");
+  WriteFile(archive_, bytes);
+  zip_.emplace(ZipReader::Open(archive_, ZipReaderOptions{.strict = false}));
   Journal j = Open();
+  EXPECT_TRUE(j.PendingEdits().empty());
   WriteFd(j.OpenForWrite("pkg/code.py", /*truncate=*/true).get(), "x = 3\n");
-  const std::string copy = dir_ / "copy.pt";
-  const WriteBackResult to_copy = WriteBackTo(j, copy, {{".data/extern_modules", "\n"}});
-  EXPECT_NE(to_copy.summary.find(left_out), std::string::npos) << to_copy.summary;
-  expect_saved(copy);
   const WriteBackResult r = WriteBack(j, {{".data/extern_modules", "\n"}});
   ASSERT_TRUE(r.written);
-  EXPECT_NE(r.summary.find(left_out), std::string::npos) << r.summary;
-  expect_saved(archive_);
+  EXPECT_NE(r.summary.find("left out 1 entry torch never reads: 'other/notes/readme.txt' at "
+                           "offset "),
+            std::string::npos)
+      << r.summary;
+  EXPECT_NE(r.summary.find("(outside the prefix folder)"), std::string::npos) << r.summary;
+  const ZipReader saved = ZipReader::Open(archive_);  // strict
+  for (const ZipEntry& e : saved.entries())
+    EXPECT_EQ(e.full_name.find("readme"), std::string::npos) << e.full_name;
+  EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 3\n");
 }
 
 TEST_F(WriteBackTest, AnEditKeepingTheSizeAndCrcIsStillSaved) {

@@ -288,7 +288,8 @@ std::string RecoveredLine(const JournalState& impl) {
   }
   // Deleted: neither kept under some name nor rewritten under its own.
   for (const ZipEntry& e : impl.zip.entries())
-    if (!e.is_directory() && !present.count(&e) && !impl.tree.FindFile(e.name)) ++deleted;
+    if (!e.is_directory() && !e.shadowed && !present.count(&e) && !impl.tree.FindFile(e.name))
+      ++deleted;
   return "recovered " + std::to_string(written + renamed + deleted) + " edited records from " +
          impl.dir + " (" + std::to_string(written) + " written, " + std::to_string(renamed) +
          " renamed, " + std::to_string(deleted) + " deleted)";

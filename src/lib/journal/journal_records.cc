@@ -24,7 +24,7 @@ std::vector<std::string> OriginalRecordNames(const ZipReader& zip) {
   std::vector<std::string> names;
   names.reserve(zip.entries().size());
   for (const ZipEntry& e : zip.entries())
-    if (!e.is_directory()) names.push_back(e.name);
+    if (!e.is_directory() && !e.shadowed) names.push_back(e.name);
   return names;
 }
 

@@ -26,7 +26,7 @@ std::vector<Journal::PendingEdit> Journal::PendingEdits() const {
     }
   }
   for (const ZipEntry& e : zip.entries()) {
-    if (!e.is_directory() && !kept.count(&e) && !impl_->tree.FindFile(e.name))
+    if (!e.is_directory() && !e.shadowed && !kept.count(&e) && !impl_->tree.FindFile(e.name))
       edits.push_back({PendingEdit::Kind::kDeleted, e.name, {}});
   }
   return edits;

@@ -91,6 +91,10 @@ bool IsBytecodeCachePath(std::string_view path) {
 RecordTree::RecordTree(const std::vector<ZipEntry>& entries) {
   dirs_.emplace("", TreeDir{});
   for (const ZipEntry& e : entries) {
+    // What torch never reads is not in the namespace (a non-strict reader
+    // lists it): a second entry of a name, or one outside the prefix folder.
+    // The mount's tree skips the same entries (src/fs/tree.cc).
+    if (e.shadowed) continue;
     std::string_view name = e.name;
     if (e.is_directory()) {
       while (name.ends_with('/')) name.remove_suffix(1);

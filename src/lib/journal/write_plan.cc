@@ -355,10 +355,11 @@ std::string LeftOutEntries(const ZipReader& original) {
   for (const ZipEntry& e : original.entries()) {
     if (!e.shadowed) continue;
     if (++count > kNamed) continue;
-    const ZipEntry* read = original.Find(e.name);
-    const char* why =
-        read && read != &e ? " (a second entry of that name)" : " (outside the prefix folder)";
-    named += (named.empty() ? "" : ", ") + QuoteName(e.full_name) + why;
+    // The offset tells two entries of one name apart.
+    named += (named.empty() ? "" : ", ") + QuoteName(e.full_name) + " at offset " +
+             std::to_string(e.local_header_offset) +
+             (e.outside_prefix ? " (outside the prefix folder)"
+                               : " (torch reads another entry of that name, ASCII case aside)");
   }
   if (count == 0) return "";
   if (count > kNamed) named += " and " + std::to_string(count - kNamed) + " more";
