@@ -2,13 +2,14 @@
 # Set up and run every test on both supported stacks (what .ci/run runs):
 #
 #   bash scripts/ci.sh              # Debian 12 (this machine) and Debian 13 (a debootstrap root)
-#   bash scripts/ci.sh debian12     # only this machine: setup.sh, test.sh, then fuzz.sh 10
+#   bash scripts/ci.sh debian12     # only this machine: setup.sh, test.sh, fuzz.sh 10, tsan.sh
 #   bash scripts/ci.sh debian13     # only the Debian 13 root (scripts/debian13.sh)
 #
 # With both, the Debian 13 root is made (when missing; scripts/debian13.sh --prepare) in the
 # background while the Debian 12 stack sets up and builds: making the root is mostly download
-# and dpkg, the other mostly compiling, so they overlap well. Debian 12's tests and a short
-# fuzzing run (scripts/fuzz.sh, TPKG_FUZZ_SECONDS per target, default 10) then run while the
+# and dpkg, the other mostly compiling, so they overlap well. Debian 12's tests, a short
+# fuzzing run (scripts/fuzz.sh, TPKG_FUZZ_SECONDS per target, default 10) and the
+# ThreadSanitizer run of the threaded code's unit tests (scripts/tsan.sh) then run while the
 # Debian 13 stack sets up and builds inside the root; Debian 13's tests come last. Every output line starts with its stack
 # ("debian12| ", "debian13| "). A failure of either stack fails the run: both still run, and
 # the summary at the end names every step that failed, with its exit status and time.
@@ -103,14 +104,17 @@ if ((run12)); then
       t0=$SECONDS
       bash scripts/fuzz.sh "${TPKG_FUZZ_SECONDS:-10}" 2>&1 | prefix debian12
       echo "fuzz ${PIPESTATUS[0]} $((SECONDS - t0))" >>"$lane12_status"
+      t0=$SECONDS
+      bash scripts/tsan.sh 2>&1 | prefix debian12
+      echo "tsan ${PIPESTATUS[0]} $((SECONDS - t0))" >>"$lane12_status"
     } &
     lane12_pid=$!
-    echo "debian12| ==> tests, then fuzz: in the background while debian13 sets up"
+    echo "debian12| ==> tests, fuzz, then tsan: in the background while debian13 sets up"
   fi
 fi
 
 # Waits for the Debian 12 lane and records its steps (CPU time is the lane's as a whole, on
-# the fuzz line).
+# the tsan line, its last).
 finish_lane12() {
   [ -n "$lane12_pid" ] || return 0
   cpu_now
@@ -119,9 +123,9 @@ finish_lane12() {
   cpu_now
   lane12_pid=""
   while read -r name rc secs; do
-    record debian12 "$name" "$rc" "$secs" $([ "$name" = fuzz ] && echo $((CPU - cpu0)) || echo 0)
+    record debian12 "$name" "$rc" "$secs" $([ "$name" = tsan ] && echo $((CPU - cpu0)) || echo 0)
   done <"$lane12_status"
-  grep -q '^fuzz ' "$lane12_status" || record debian12 "lane" 1 $((SECONDS - lane12_started)) 0
+  grep -q '^tsan ' "$lane12_status" || record debian12 "lane" 1 $((SECONDS - lane12_started)) 0
 }
 
 if ((run13)); then

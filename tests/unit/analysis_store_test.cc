@@ -364,5 +364,31 @@ TEST(AnalysisStoreUnitTest, PacksAskedForWhileOneIsWrittenAreAllWritten) {
   }
 }
 
+// Packs are written in the order asked: a pack queued after an Add holds
+// it, whatever was still queued before; asking again with nothing new
+// writes nothing.
+TEST(AnalysisStoreUnitTest, PacksAreWrittenInTheOrderAskedAndOnlyWhenSomethingIsNew) {
+  ScratchDir dir;
+  const std::vector<std::string> names = {"a.py"};
+  const Sha256Digest older = Sha256(std::string_view("import os\n"));
+  const Sha256Digest newer = Sha256(std::string_view("import json\n"));
+  {
+    AnalysisStore store(dir.path(), "build-1");
+    const auto key = store.Load(names);
+    store.Add("a.py", older, StoredSource{false, {{{"os", std::nullopt}}, std::nullopt}});
+    store.Save(key, names);
+    store.Save(key, names);  // nothing new: not queued again
+    store.Add("a.py", newer, StoredSource{false, {{{"json", std::nullopt}}, std::nullopt}});
+    store.Save(key, names);
+    store.Flush();
+    EXPECT_EQ(store.packs_written(), 2u) << store.last_problem();
+  }
+  AnalysisStore reader(dir.path(), "build-1");
+  reader.Load(names);
+  ASSERT_NE(reader.Find("a.py", newer), nullptr) << "the last pack asked for is the file";
+  EXPECT_EQ(reader.Find("a.py", newer)->imports.refs.at(0).module, "json");
+  EXPECT_NE(reader.Find("a.py", older), nullptr) << "two contents kept per record";
+}
+
 }  // namespace
 }  // namespace tpkg

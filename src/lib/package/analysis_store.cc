@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <system_error>
+#include <optional>
 #include <utility>
 
 #include "base/file_util.h"
@@ -165,7 +165,7 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
     if (!have)
       known.push_back({e.digest, std::move(e.source)});
   }
-  if (generation_ == 0) saved_at_[key.hex] = 0;
+  if (generation_ == 0) current_at_[key.hex] = 0;
   return key;
 }
 
@@ -204,22 +204,28 @@ void AnalysisStore::AddShared(const std::string& record, const Sha256Digest& dig
 
 void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& names) {
   if (!enabled_) return;
-  // What the pack holds, taken now: the names borrowed from contents_ (whose
-  // nodes are never removed), each source shared.
-  PendingPack pending{key, 0, {}};
-  {
-    std::lock_guard lock(mu_);
-    const auto saved = saved_at_.find(key.hex);
-    if (saved != saved_at_.end() && saved->second == generation_) return;  // nothing new
-    pending.generation = generation_;
-    pending.entries.reserve(names.size());
-    for (const std::string& name : names) {
-      const auto it = contents_.find(name);
-      if (it == contents_.end()) continue;
-      for (const Content& c : it->second)
-        pending.entries.push_back({it->first, c.digest, c.source});
-    }
+  if (std::optional<PendingPack> pending = Snapshot(key, names)) Enqueue(std::move(*pending));
+}
+
+std::optional<AnalysisStore::PendingPack> AnalysisStore::Snapshot(
+    const PackKey& key, const std::vector<std::string>& names) {
+  std::lock_guard lock(mu_);
+  uint64_t& current = current_at_.try_emplace(key.hex, kNoGeneration).first->second;
+  if (current == generation_) return std::nullopt;  // written or queued with all we know
+  current = generation_;
+  // The names are borrowed from contents_, whose nodes are never removed;
+  // each source is shared.
+  PendingPack pending{key, generation_, {}};
+  pending.entries.reserve(names.size());
+  for (const std::string& name : names) {
+    const auto it = contents_.find(name);
+    if (it == contents_.end()) continue;
+    for (const Content& c : it->second) pending.entries.push_back({it->first, c.digest, c.source});
   }
+  return pending;
+}
+
+void AnalysisStore::Enqueue(PendingPack pending) {
   std::lock_guard writing(writer_mu_);
   to_write_.push_back(std::move(pending));
   if (writing_) return;  // the writer takes it next
@@ -228,8 +234,10 @@ void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& nam
   writing_ = true;
   try {
     writer_ = StartBackgroundThread([this] { WriteQueued(); });
-  } catch (const std::system_error&) {
-    writing_ = false;  // no thread: the caller waits, as it would without one
+  } catch (const std::exception&) {
+    // No thread (system_error, bad_alloc): written here, in order, with
+    // writer_mu_ held so that no writer thread overtakes them.
+    writing_ = false;
     for (const PendingPack& queued : std::exchange(to_write_, {})) Write(queued);
   }
 }
@@ -247,11 +255,7 @@ void AnalysisStore::WriteQueued() noexcept {
       next = std::move(to_write_.front());
       to_write_.pop_front();
     }
-    try {
-      Write(next);
-    } catch (const std::exception& e) {  // out of memory: no pack, as for any other failure
-      Note(std::string("cannot write a pack: ") + e.what());
-    }
+    Write(next);
   }
 }
 
@@ -261,15 +265,33 @@ void AnalysisStore::Flush() {
   if (writer_.joinable()) writer_.join();
 }
 
-void AnalysisStore::Write(const PendingPack& pending) {
-  if (!UsableFolder(/*create=*/true)) return;
+void AnalysisStore::Write(const PendingPack& pending) noexcept {
+  try {
+    if (WriteOrThrow(pending)) {
+      packs_written_.fetch_add(1, std::memory_order_relaxed);
+      Evict();
+      return;
+    }
+  } catch (const std::exception& e) {  // the file system's refusal, or out of memory
+    try {
+      Note(e.what());
+    } catch (const std::exception&) {  // no memory for the note either
+    }
+  }
+  // Not written: a later Save() of this key tries again.
+  std::lock_guard lock(mu_);
+  if (uint64_t& current = current_at_[pending.key.hex]; current == pending.generation)
+    current = kNoGeneration;
+}
+
+bool AnalysisStore::WriteOrThrow(const PendingPack& pending) {
+  if (!UsableFolder(/*create=*/true)) return false;
   const std::string path = dir_ + "/" + pending.key.hex + std::string(kPackSuffix);
   std::string temp = path + ".tmp-XXXXXX";
   ScopedFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd.valid()) {
     const int err = errno;
-    Note("cannot write into " + dir_ + ": " + ErrnoText(err));
-    return;
+    ThrowSystemError("cannot write into " + dir_, err);
   }
   try {
     PwriteAll(fd.get(), EncodeAnalysisPack(build_id_, pending.entries), 0, temp);
@@ -278,18 +300,11 @@ void AnalysisStore::Write(const PendingPack& pending) {
       const int err = errno;
       ThrowSystemError("cannot rename " + temp + " to " + path, err);
     }
-  } catch (const Error& e) {
-    ::unlink(temp.c_str());
-    Note(e.what());
-    return;
+  } catch (...) {
+    ::unlink(temp.c_str());  // no half-written pack left behind (Evict only sees *.pack)
+    throw;
   }
-  {
-    std::lock_guard lock(mu_);
-    uint64_t& saved = saved_at_[pending.key.hex];
-    saved = std::max(saved, pending.generation);
-  }
-  packs_written_.fetch_add(1, std::memory_order_relaxed);
-  Evict();
+  return true;
 }
 
 void AnalysisStore::Evict() {

@@ -51,6 +51,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -123,8 +124,14 @@ class AnalysisStore {
     uint64_t generation = 0;
     std::vector<AnalysisPackEntryView> entries;
   };
-  void Write(const PendingPack& pending);
-  void WriteQueued() noexcept;  // the writer thread's body
+  static constexpr uint64_t kNoGeneration = ~uint64_t{0};
+  // The pack of `names` unless one with everything known is written or queued.
+  std::optional<PendingPack> Snapshot(const PackKey& key, const std::vector<std::string>& names);
+  void Enqueue(PendingPack pending);  // to the writer thread (started if none)
+  void WriteQueued() noexcept;        // the writer thread's body
+  // Writes `pending`; a failure is noted (last_problem) and lets a later Save retry.
+  void Write(const PendingPack& pending) noexcept;
+  bool WriteOrThrow(const PendingPack& pending);  // false: no usable folder
   void Evict();
 
   const std::string dir_;
@@ -134,18 +141,23 @@ class AnalysisStore {
   std::function<std::vector<std::string>()> home_;  // guarded by load_mu_ once shared
   // The writer thread and its queue, guarded by writer_mu_: Save() queues,
   // the thread writes each pack in turn and ends when the queue is empty.
+  // Lock order: writer_mu_ before mu_ (never the other way round). Without
+  // a thread, Enqueue() writes with writer_mu_ held.
   std::mutex writer_mu_;
   std::condition_variable writer_idle_;  // writing_ became false
   std::deque<PendingPack> to_write_;
   bool writing_ = false;
   std::thread writer_;
   mutable std::mutex mu_;
-  // Guarded by mu_: by record name, newest content first.
+  // Guarded by mu_: by record name, newest content first. Never erased from:
+  // a queued pack borrows its names from the keys (PendingPack).
   std::unordered_map<std::string, std::vector<Content>> contents_;
   std::set<std::string> loaded_;  // keys whose pack was read (or found missing)
   uint64_t generation_ = 0;       // bumped by every Add
-  // Key -> the generation its file held everything the store knew of its names.
-  std::unordered_map<std::string, uint64_t> saved_at_;
+  // Key -> the generation at which its pack, written or queued, held
+  // everything the store knew of its names (kNoGeneration after a failed
+  // write), so that a second Save() with nothing new writes nothing.
+  std::unordered_map<std::string, uint64_t> current_at_;
   int folder_ok_ = -1;  // -1: not checked yet; 0/1
   std::string last_problem_;
   mutable std::atomic<uint64_t> hits_{0};

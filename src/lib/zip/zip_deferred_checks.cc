@@ -51,14 +51,12 @@ uint64_t DeferredRecordChecks::Check(int fd, const std::string& archive,
                                      const std::vector<ZipEntry>& entries, size_t index,
                                      const FileBytes* prefetched) const {
   Verdict& v = verdicts_[index];
-  if (v.state.load(std::memory_order_acquire) == kBad) {
-    std::lock_guard lock(mu_);
-    throw failures_.at(index);
-  }
+  if (v.state.load(std::memory_order_acquire) != kUnchecked) return Published(v, index);
   // Outside the lock: the checks only read the file and the entries, so the
   // analysis's threads and the save's copy check their records side by side
   // (under one lock they queued behind each other's preads). Two threads may
-  // check one record at once; the first verdict published stays.
+  // check one record at once; the first verdict published stays, and is the
+  // one every caller gets (they differ only if the file changed meanwhile).
   Problems problems(archive, Problems::Mode::kThrowFirst);
   ZipEntry e = entries[index];
   try {
@@ -75,21 +73,32 @@ uint64_t DeferredRecordChecks::Check(int fd, const std::string& archive,
                       problems, prefetched);
     }
   } catch (const Error& error) {
-    if (error.code() == Errc::kCorrupt || error.code() == Errc::kUnsupported) {
+    if (error.code() != Errc::kCorrupt && error.code() != Errc::kUnsupported) throw;  // kIo
+    {
       std::lock_guard lock(mu_);
       if (v.state.load(std::memory_order_relaxed) == kUnchecked) {
         failures_.emplace(index, error);
         v.state.store(kBad, std::memory_order_release);
+        throw;
       }
     }
-    throw;
+    return Published(v, index);  // another thread's verdict came first: every caller gets it
   }
+  {
+    std::lock_guard lock(mu_);
+    if (v.state.load(std::memory_order_relaxed) == kUnchecked) {
+      v.data_offset = e.data_offset;
+      v.state.store(kGood, std::memory_order_release);
+      return e.data_offset;
+    }
+  }
+  return Published(v, index);
+}
+
+uint64_t DeferredRecordChecks::Published(const Verdict& v, size_t index) const {
+  if (v.state.load(std::memory_order_acquire) == kGood) return v.data_offset;
   std::lock_guard lock(mu_);
-  if (v.state.load(std::memory_order_relaxed) == kUnchecked) {
-    v.data_offset = e.data_offset;
-    v.state.store(kGood, std::memory_order_release);
-  }
-  return e.data_offset;
+  throw failures_.at(index);
 }
 
 }  // namespace tpkg

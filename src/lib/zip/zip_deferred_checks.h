@@ -79,6 +79,8 @@ class DeferredRecordChecks {
   };
   uint64_t Check(int fd, const std::string& archive, const std::vector<ZipEntry>& entries,
                  size_t index, const FileBytes* prefetched) const;
+  // The published verdict of a checked record: its data offset, or its Error thrown.
+  uint64_t Published(const Verdict& v, size_t index) const;
 
   const std::vector<uint32_t> by_offset_;
   std::vector<uint32_t> next_;  // entry whose local header ends entry i's region; kNone: the CD

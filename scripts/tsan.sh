@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# ThreadSanitizer run of the unit tests whose code runs on several threads: the
+# deferred record checks (first checks outside their lock), the analysis store's
+# writer thread, the parallel analysis, the journal's group commit, the file
+# system's operations. A data race there seldom shows as a wrong result in a
+# normal build; TSan reports it whenever both accesses happen in a run, and
+# fails the test. Debian's gcc (its libtsan2 comes with g++, which setup.sh
+# installs).
+#
+#   bash scripts/tsan.sh [TEST...]      # default: the tests below
+#
+# Environment: TPKG_TSAN_BUILD_DIR (default build-tsan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${TPKG_TSAN_BUILD_DIR:-build-tsan}
+ALL_TESTS=(zip_deferred_checks_test analysis_store_test parallel_analysis_test
+           background_thread_test file_io_test save_log_test journal_test journal_commit_test
+           fs_journal_ops_test)
+TESTS=("${@:-${ALL_TESTS[@]}}")
+if [ ! -f "$BUILD/build.ninja" ]; then
+  meson setup "$BUILD" -Db_sanitize=thread -Dbuildtype=debugoptimized \
+    -Dpython=/usr/bin/python3 >"$BUILD.setup.log" 2>&1 ||
+    { tail -n 20 "$BUILD.setup.log" >&2; echo "tsan.sh: meson setup failed" >&2; exit 1; }
+fi
+# halt_on_error: the first race fails its test with TSan's report (second_deadlock_stack: both
+# stacks of a lock-order inversion).
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+meson test -C "$BUILD" -q --print-errorlogs "${TESTS[@]}"
