@@ -15,7 +15,9 @@ namespace tpkg::fs {
 AnalysisWarmer::AnalysisWarmer(const ZipReader& zip, std::shared_ptr<RecordAnalysisCache> cache)
     : zip_(zip), cache_(std::move(cache)), wanted_(cache_ && IsTorchPackage(zip_)) {}
 
-AnalysisWarmer::~AnalysisWarmer() {
+AnalysisWarmer::~AnalysisWarmer() { Join(); }
+
+void AnalysisWarmer::Join() {
   Stop();
   if (thread_.joinable()) thread_.join();
 }

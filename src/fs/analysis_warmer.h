@@ -7,7 +7,7 @@
 //   warmer.Start();   // on every change: the first call starts the thread
 //   warmer.Stop();    // unmounted: stop after the record being scanned
 //   SaveEdits(journal, cache);
-//   // ~AnalysisWarmer joins the thread
+//   warmer.Join();    // or ~AnalysisWarmer
 //
 // The thread runs at nice 10: FUSE requests come first. Stop() does not wait
 // for it: on a busy machine a nice thread may wait long for a core to finish
@@ -41,6 +41,9 @@ class AnalysisWarmer {
 
   void Start();
   void Stop() { stop_.store(true, std::memory_order_relaxed); }
+  // Stop(), then waits for the thread (and so for its Save() of the cache's
+  // pack to be queued). Not while Start() may still be called.
+  void Join();
 
  private:
   void Run();

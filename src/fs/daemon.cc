@@ -339,7 +339,9 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   }  // unmounted: nobody can change the journal any more
   warmer.Stop();  // not waited for: the save scans what the cache lacks
   const int save_status = SaveEdits(journal, analysis_cache);
-  // The analysis's pack was written beside the save's last steps; done by now.
+  // Every pack asked for written (the save's, beside its last steps; the
+  // background analysis's, once it has stopped), so that a failed one is logged.
+  warmer.Join();
   analysis_cache->FlushDisk();
   TPKG_LOG(kDebug) << "analysis cache over the mount: " << analysis_cache->hits()
                    << " results reused, " << analysis_cache->disk_hits()
