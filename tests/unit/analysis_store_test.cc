@@ -390,5 +390,28 @@ TEST(AnalysisStoreUnitTest, PacksAreWrittenInTheOrderAskedAndOnlyWhenSomethingIs
   EXPECT_NE(reader.Find("a.py", older), nullptr) << "two contents kept per record";
 }
 
+// A writer killed mid-pack leaves its temp file; the next pack written
+// removes it once it is older than any write takes, never a fresh one
+// (another process may be writing it right now).
+TEST(AnalysisStoreUnitTest, ATempFileAKilledWriterLeftIsRemovedLater) {
+  ScratchDir dir;
+  const std::string abandoned = dir / "0123.pack.tmp-AbCdEf";
+  const std::string fresh = dir / "4567.pack.tmp-GhIjKl";
+  testing::WriteFile(abandoned, "half a pack");
+  testing::WriteFile(fresh, "a pack being written");
+  const time_t old = ::time(nullptr) - AnalysisStore::kAbandonedTempSeconds - 60;
+  const timespec times[2] = {{old, 0}, {old, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, abandoned.c_str(), times, 0), 0);
+  {
+    AnalysisStore store(dir.path(), "build-1");
+    const std::vector<std::string> names = {"a.py"};
+    const auto key = store.Load(names);
+    store.Add("a.py", Sha256(std::string_view("")), {});
+    store.Save(key, names);
+  }  // written (and the folder swept) before the destructor returns
+  EXPECT_FALSE(std::filesystem::exists(abandoned));
+  EXPECT_TRUE(std::filesystem::exists(fresh));
+}
+
 }  // namespace
 }  // namespace tpkg

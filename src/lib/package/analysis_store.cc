@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -308,19 +309,31 @@ bool AnalysisStore::WriteOrThrow(const PendingPack& pending) {
 }
 
 void AnalysisStore::Evict() {
-  DIR* dir = ::opendir(dir_.c_str());
+  const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(dir_.c_str()), &::closedir);
   if (!dir) return;
   struct Pack {
     std::string name;
     timespec used;
   };
   std::vector<Pack> packs;
-  while (const dirent* d = ::readdir(dir)) {
+  const std::string temp_mark = std::string(kPackSuffix) + ".tmp-";
+  const time_t now = ::time(nullptr);
+  while (const dirent* d = ::readdir(dir.get())) {
     const std::string_view name = d->d_name;
-    if (!name.ends_with(kPackSuffix)) continue;
+    const bool temp = name.find(temp_mark) != std::string_view::npos;
+    if (!temp && !name.ends_with(kPackSuffix)) continue;
     struct stat st;
-    if (::fstatat(::dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-      packs.push_back({std::string(name), st.st_mtim});
+    if (::fstatat(::dirfd(dir.get()), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode))
+      continue;
+    if (temp) {
+      // Left by a process killed while it wrote a pack (nobody writes one
+      // for minutes): nothing else would ever remove it.
+      if (now - st.st_mtim.tv_sec > kAbandonedTempSeconds)
+        (void)::unlinkat(::dirfd(dir.get()), d->d_name, 0);
+      continue;
+    }
+    packs.push_back({std::string(name), st.st_mtim});
   }
   if (packs.size() > kMaxPacks) {
     std::sort(packs.begin(), packs.end(), [](const Pack& a, const Pack& b) {
@@ -328,9 +341,8 @@ void AnalysisStore::Evict() {
                                             : a.used.tv_nsec > b.used.tv_nsec;
     });
     for (size_t i = kMaxPacks; i < packs.size(); ++i)
-      (void)::unlinkat(::dirfd(dir), packs[i].name.c_str(), 0);
+      (void)::unlinkat(::dirfd(dir.get()), packs[i].name.c_str(), 0);
   }
-  ::closedir(dir);
 }
 
 std::string DefaultAnalysisCacheDir() {

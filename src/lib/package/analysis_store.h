@@ -26,7 +26,8 @@
 // original a copy still has).
 // Packs are written whole to a temp file and renamed (no fsync: a pack lost
 // or cut short by a crash fails its checksum and is only scanned again);
-// the 64 most recently used are kept. Save() writes on a thread of the
+// the 64 most recently used are kept (and a temp file a killed writer left
+// is removed after 10 minutes). Save() writes on a thread of the
 // store, one pack at a time in the order asked, so that the analysis that
 // learnt something does not wait for a cache file before its metadata (a
 // few milliseconds for 5,000 sources: design.md 3.4). A pack written by
@@ -103,8 +104,10 @@ class AnalysisStore {
   uint64_t packs_written() const { return packs_written_.load(std::memory_order_relaxed); }
   std::string last_problem() const;
 
-  // Packs kept in the folder; older ones are removed when a pack is written.
+  // Packs kept in the folder; older ones are removed when a pack is written,
+  // and so are temp files older than kAbandonedTempSeconds (a writer killed).
   static constexpr size_t kMaxPacks = 64;
+  static constexpr long kAbandonedTempSeconds = 600;
   // Contents kept per record name in a pack.
   static constexpr size_t kContentsPerRecord = 2;
 
