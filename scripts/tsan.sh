@@ -25,4 +25,5 @@ fi
 # halt_on_error: the first race fails its test with TSan's report (second_deadlock_stack: both
 # stacks of a lock-order inversion).
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
-meson test -C "$BUILD" -q --print-errorlogs "${TESTS[@]}"
+# TSan makes code 5-15 times slower, and in CI this runs beside another stack's build.
+meson test -C "$BUILD" -q --print-errorlogs --timeout-multiplier 10 "${TESTS[@]}"

@@ -413,5 +413,26 @@ TEST(AnalysisStoreUnitTest, ATempFileAKilledWriterLeftIsRemovedLater) {
   EXPECT_TRUE(std::filesystem::exists(fresh));
 }
 
+// A pack that could not be written is written by the next Save() of its
+// key, even with nothing new learnt since.
+TEST(AnalysisStoreUnitTest, APackThatFailedIsWrittenByTheNextSave) {
+  ScratchDir dir;
+  AnalysisStore store(dir.path(), "build-1");
+  const std::vector<std::string> names = {"a.py"};
+  const auto key = store.Load(names);
+  store.Add("a.py", Sha256(std::string_view("")), {});
+  const std::string pack = dir / (key.hex + ".pack");
+  std::filesystem::create_directory(pack);  // the rename onto it fails (root or not)
+  store.Save(key, names);
+  store.Flush();
+  EXPECT_EQ(store.packs_written(), 0u);
+  EXPECT_NE(store.last_problem().find("cannot rename"), std::string::npos) << store.last_problem();
+  std::filesystem::remove(pack);
+  store.Save(key, names);
+  store.Flush();
+  EXPECT_EQ(store.packs_written(), 1u) << store.last_problem();
+  EXPECT_TRUE(std::filesystem::is_regular_file(pack));
+}
+
 }  // namespace
 }  // namespace tpkg

@@ -366,6 +366,34 @@ TEST_F(WriteBackTest, ASaveOverANonStrictReaderLeavesOutWhatLiesOutsideThePrefix
   EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 3\n");
 }
 
+// In a ZIP torch cannot open (no version record), a non-strict reader lists
+// an entry outside the prefix folder under its full name: a save would move
+// it into the folder, so it is refused, and the archive stays as it was.
+TEST_F(WriteBackTest, ASaveRefusesWhatLiesOutsideThePrefixOfAZipTorchCannotOpen) {
+  Records records = SamplePackage();
+  std::erase_if(records, [](const auto& r) { return r.first == ".data/version"; });
+  MakeArchive(archive_, records);
+  std::string bytes = ReadFile(archive_);
+  for (size_t pos = bytes.find("model/notes/readme.txt"); pos != std::string::npos;
+       pos = bytes.find("model/notes/readme.txt", pos))
+    bytes.replace(pos, 5, "other");
+  WriteFile(archive_, bytes);
+  zip_.emplace(ZipReader::Open(archive_, ZipReaderOptions{.strict = false}));
+  Journal j = Open();
+  WriteFd(j.OpenForWrite("pkg/code.py", /*truncate=*/true).get(), "x = 3\n");
+  try {
+    WriteBack(j, {});
+    ADD_FAILURE() << "saved";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("'other/notes/readme.txt': it is outside the prefix "
+                                         "folder 'model'"),
+              std::string::npos)
+        << e.what();
+  }
+  ExpectArchiveUnchanged(bytes);
+}
+
 TEST_F(WriteBackTest, AnEditKeepingTheSizeAndCrcIsStillSaved) {
   // Same size and CRC-32 is no proof of same bytes: taking it for one would
   // drop the edit (and the journal holding it) as "nothing changed".

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/file_util.h"
+#include "tpkg/error.h"
 #include "tpkg/serialization_id.h"
 #include "tpkg/write_back.h"
 #include "zip/torch_trailer.h"
@@ -368,6 +369,16 @@ std::string LeftOutEntries(const ZipReader& original) {
 }
 
 WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
+  // A non-strict reader of a ZIP torch cannot open lists what lies outside
+  // its prefix folder under its full name, not shadowed: the writer would
+  // put it inside the folder (another name), so the save is refused.
+  for (const ZipEntry& e : journal.original().entries()) {
+    if (e.outside_prefix && !e.shadowed)
+      throw Error(Errc::kUnsupported,
+                  "cannot write back " + QuoteName(e.full_name) + ": it is outside the prefix " +
+                      "folder " + QuoteName(journal.original().prefix()) +
+                      " of an archive torch cannot open, and a save would move it inside");
+  }
   return Planner(journal, metadata).Run();
 }
 

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -205,6 +204,9 @@ void AnalysisStore::AddShared(const std::string& record, const Sha256Digest& dig
 
 void AnalysisStore::Save(const PackKey& key, const std::vector<std::string>& names) {
   if (!enabled_) return;
+  // The snapshot and its place in the queue under one lock: two threads'
+  // packs of one key are queued in the order of what they hold.
+  std::lock_guard writing(writer_mu_);
   if (std::optional<PendingPack> pending = Snapshot(key, names)) Enqueue(std::move(*pending));
 }
 
@@ -227,7 +229,6 @@ std::optional<AnalysisStore::PendingPack> AnalysisStore::Snapshot(
 }
 
 void AnalysisStore::Enqueue(PendingPack pending) {
-  std::lock_guard writing(writer_mu_);
   to_write_.push_back(std::move(pending));
   if (writing_) return;  // the writer takes it next
   // Done with its queue, it was leaving: joined before the next one starts.
@@ -267,22 +268,28 @@ void AnalysisStore::Flush() {
 }
 
 void AnalysisStore::Write(const PendingPack& pending) noexcept {
+  bool written = false;
   try {
-    if (WriteOrThrow(pending)) {
-      packs_written_.fetch_add(1, std::memory_order_relaxed);
-      Evict();
-      return;
-    }
+    written = WriteOrThrow(pending);
   } catch (const std::exception& e) {  // the file system's refusal, or out of memory
     try {
       Note(e.what());
     } catch (const std::exception&) {  // no memory for the note either
     }
   }
+  if (written) {
+    packs_written_.fetch_add(1, std::memory_order_relaxed);
+    try {
+      Evict();
+    } catch (const std::exception&) {  // out of memory: the folder is swept next time
+    }
+    return;
+  }
   // Not written: a later Save() of this key tries again.
   std::lock_guard lock(mu_);
-  if (uint64_t& current = current_at_[pending.key.hex]; current == pending.generation)
-    current = kNoGeneration;
+  const auto current = current_at_.find(pending.key.hex);  // there since Snapshot()
+  if (current != current_at_.end() && current->second == pending.generation)
+    current->second = kNoGeneration;
 }
 
 bool AnalysisStore::WriteOrThrow(const PendingPack& pending) {
@@ -315,9 +322,9 @@ void AnalysisStore::Evict() {
     std::string name;
     timespec used;
   };
-  std::vector<Pack> packs;
+  std::vector<Pack> packs, temps;
   const std::string temp_mark = std::string(kPackSuffix) + ".tmp-";
-  const time_t now = ::time(nullptr);
+  time_t newest = 0;  // the pack just written: "now" by the file system's own clock
   while (const dirent* d = ::readdir(dir.get())) {
     const std::string_view name = d->d_name;
     const bool temp = name.find(temp_mark) != std::string_view::npos;
@@ -326,15 +333,14 @@ void AnalysisStore::Evict() {
     if (::fstatat(::dirfd(dir.get()), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISREG(st.st_mode))
       continue;
-    if (temp) {
-      // Left by a process killed while it wrote a pack (nobody writes one
-      // for minutes): nothing else would ever remove it.
-      if (now - st.st_mtim.tv_sec > kAbandonedTempSeconds)
-        (void)::unlinkat(::dirfd(dir.get()), d->d_name, 0);
-      continue;
-    }
-    packs.push_back({std::string(name), st.st_mtim});
+    (temp ? temps : packs).push_back({std::string(name), st.st_mtim});
+    if (!temp) newest = std::max(newest, st.st_mtim.tv_sec);
   }
+  // Temp files left by a process killed while it wrote a pack (nobody
+  // writes one for minutes): nothing else would ever remove them.
+  for (const Pack& temp : temps)
+    if (newest - temp.used.tv_sec > kAbandonedTempSeconds)
+      (void)::unlinkat(::dirfd(dir.get()), temp.name.c_str(), 0);
   if (packs.size() > kMaxPacks) {
     std::sort(packs.begin(), packs.end(), [](const Pack& a, const Pack& b) {
       return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec > b.used.tv_sec

@@ -105,7 +105,8 @@ class AnalysisStore {
   std::string last_problem() const;
 
   // Packs kept in the folder; older ones are removed when a pack is written,
-  // and so are temp files older than kAbandonedTempSeconds (a writer killed).
+  // and so are temp files kAbandonedTempSeconds older than the newest pack
+  // (a writer killed; the file system's clock, not this machine's).
   static constexpr size_t kMaxPacks = 64;
   static constexpr long kAbandonedTempSeconds = 600;
   // Contents kept per record name in a pack.
@@ -130,7 +131,7 @@ class AnalysisStore {
   static constexpr uint64_t kNoGeneration = ~uint64_t{0};
   // The pack of `names` unless one with everything known is written or queued.
   std::optional<PendingPack> Snapshot(const PackKey& key, const std::vector<std::string>& names);
-  void Enqueue(PendingPack pending);  // to the writer thread (started if none)
+  void Enqueue(PendingPack pending);  // writer_mu_ held: to the writer thread (started if none)
   void WriteQueued() noexcept;        // the writer thread's body
   // Writes `pending`; a failure is noted (last_problem) and lets a later Save retry.
   void Write(const PendingPack& pending) noexcept;
