@@ -340,15 +340,21 @@ TEST_F(WriteBackTest, ASaveOverANonStrictReaderKeepsTheTwinTorchReads) {
   }
 }
 
+// Renames `record` (a full name starting "model/") to "other/..." in its local
+// and central headers; returns the archive's new bytes.
+std::string MoveOutsideThePrefixIn(const std::string& archive, const std::string& record) {
+  std::string bytes = ReadFile(archive);
+  for (size_t pos = bytes.find(record); pos != std::string::npos; pos = bytes.find(record, pos))
+    bytes.replace(pos, 5, "other");
+  WriteFile(archive, bytes);
+  return bytes;
+}
+
 // An entry outside the prefix folder of an archive torch opens is never read
 // by torch (nor served by a non-strict mount): a save leaves it out rather
 // than moving it into the package.
 TEST_F(WriteBackTest, ASaveOverANonStrictReaderLeavesOutWhatLiesOutsideThePrefix) {
-  std::string bytes = ReadFile(archive_);
-  for (size_t pos = bytes.find("model/notes/readme.txt"); pos != std::string::npos;
-       pos = bytes.find("model/notes/readme.txt", pos))
-    bytes.replace(pos, 5, "other");
-  WriteFile(archive_, bytes);
+  MoveOutsideThePrefixIn(archive_, "model/notes/readme.txt");
   zip_.emplace(ZipReader::Open(archive_, ZipReaderOptions{.strict = false}));
   Journal j = Open();
   EXPECT_TRUE(j.PendingEdits().empty());
@@ -373,11 +379,7 @@ TEST_F(WriteBackTest, ASaveRefusesWhatLiesOutsideThePrefixOfAZipTorchCannotOpen)
   Records records = SamplePackage();
   std::erase_if(records, [](const auto& r) { return r.first == ".data/version"; });
   MakeArchive(archive_, records);
-  std::string bytes = ReadFile(archive_);
-  for (size_t pos = bytes.find("model/notes/readme.txt"); pos != std::string::npos;
-       pos = bytes.find("model/notes/readme.txt", pos))
-    bytes.replace(pos, 5, "other");
-  WriteFile(archive_, bytes);
+  const std::string bytes = MoveOutsideThePrefixIn(archive_, "model/notes/readme.txt");
   zip_.emplace(ZipReader::Open(archive_, ZipReaderOptions{.strict = false}));
   Journal j = Open();
   WriteFd(j.OpenForWrite("pkg/code.py", /*truncate=*/true).get(), "x = 3\n");
