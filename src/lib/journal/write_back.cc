@@ -297,6 +297,14 @@ std::string Counts(const WriteBackResult& r) {
          std::to_string(r.size) + " bytes";
 }
 
+// The warnings of a written save, in the result and at the end of its summary:
+// what the save itself noted, then the entries it left out (LeftOutEntries).
+void AddWarnings(const Journal& journal, WriteBackResult* result) {
+  if (std::string left_out = LeftOutEntries(journal.original()); !left_out.empty())
+    result->warnings.push_back(std::move(left_out));
+  for (const std::string& warning : result->warnings) result->summary += "; warning: " + warning;
+}
+
 std::string Summary(const std::string& archive, const WriteBackResult& r) {
   return "saved " + archive + ": " + Counts(r);
 }
@@ -402,10 +410,8 @@ WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metada
     if (task) task->RethrowIfFailed();
     throw Error(e.code(), "Cannot save " + archive + ": " + e.what(), e.sys_errno());
   }
-  if (std::string left_out = LeftOutEntries(journal.original()); !left_out.empty())
-    result.warnings.push_back(std::move(left_out));
   result.summary = Summary(archive, result);
-  for (const std::string& warning : result.warnings) result.summary += "; warning: " + warning;
+  AddWarnings(journal, &result);
   try {
     journal.DropSaved();
   } catch (const Error& e) {
@@ -432,11 +438,9 @@ WriteBackResult WriteBackTo(const Journal& journal, const std::string& out,
                 e.sys_errno());
   }
   result.written = true;
-  if (std::string left_out = LeftOutEntries(journal.original()); !left_out.empty())
-    result.warnings.push_back(std::move(left_out));
   result.summary = "saved the edits of " + archive + " to " + out + ": " + Counts(result) +
                    "; " + archive + " and its pending edits are unchanged";
-  for (const std::string& warning : result.warnings) result.summary += "; warning: " + warning;
+  AddWarnings(journal, &result);
   return result;
 }
 
