@@ -3,8 +3,20 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <system_error>
+
+#include "tpkg/background_thread.h"
 
 namespace tpkg {
+
+WriteBehindSink::~WriteBehindSink() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
 
 void WriteBehindSink::Write(std::span<const char> bytes) {
   inner_.Write(bytes);
@@ -13,7 +25,7 @@ void WriteBehindSink::Write(std::span<const char> bytes) {
 
 void WriteBehindSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
   while (size > 0) {
-    const uint64_t piece = std::min(size, kWindow - offset % kWindow);
+    const uint64_t piece = std::min(size, kChunk - offset % kChunk);
     inner_.CopyFrom(src_fd, offset, piece);
     Advance(piece);
     offset += piece;
@@ -21,18 +33,60 @@ void WriteBehindSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
   }
 }
 
+uint64_t WriteBehindSink::writeback_started() const {
+  std::lock_guard lock(mu_);
+  return started_;
+}
+
 void WriteBehindSink::Advance(uint64_t bytes) {
   written_ += bytes;
-  while (written_ - started_ >= kWindow) {
-    // Advisory: a failure here only means the final fsync does more work,
-    // and that fsync reports real I/O errors.
-    ::sync_file_range(fd_, static_cast<off_t>(started_), kWindow, SYNC_FILE_RANGE_WRITE);
-    if (started_ >= kWindow) {
-      ::sync_file_range(
-          fd_, static_cast<off_t>(started_ - kWindow), kWindow,
-          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  const uint64_t whole = written_ - written_ % kChunk;
+  if (whole > published_) Publish(whole);
+  while (written_ - waited_ > kDirtyLimit) {
+    // Advisory, like every call here: a failure only leaves more to the
+    // final fsync, which reports real I/O errors.
+    ::sync_file_range(
+        fd_, static_cast<off_t>(waited_), kChunk,
+        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    waited_ += kChunk;
+  }
+}
+
+void WriteBehindSink::Publish(uint64_t end) {
+  if (!inline_ && !thread_.joinable()) {
+    try {
+      thread_ = StartBackgroundThread([this] { RunWriteback(); });
+    } catch (const std::system_error&) {
+      inline_ = true;  // no thread to be had: still write behind, from here
     }
-    started_ += kWindow;
+  }
+  if (inline_) {
+    ::sync_file_range(fd_, static_cast<off_t>(published_), static_cast<off_t>(end - published_),
+                      SYNC_FILE_RANGE_WRITE);
+    std::lock_guard lock(mu_);
+    started_ = end;
+  } else {
+    {
+      std::lock_guard lock(mu_);
+      ready_ = end;
+    }
+    wake_.notify_one();
+  }
+  published_ = end;
+}
+
+void WriteBehindSink::RunWriteback() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || ready_ > started_; });
+    if (stop_) return;  // the owner's fsync (or nobody: a failed save) does the rest
+    const uint64_t from = started_;
+    const uint64_t to = ready_;
+    lock.unlock();
+    ::sync_file_range(fd_, static_cast<off_t>(from), static_cast<off_t>(to - from),
+                      SYNC_FILE_RANGE_WRITE);
+    lock.lock();
+    started_ = to;
   }
 }
 
