@@ -25,7 +25,7 @@ void WriteBehindSink::Write(std::span<const char> bytes) {
 
 void WriteBehindSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
   while (size > 0) {
-    const uint64_t piece = std::min(size, kChunk - offset % kChunk);
+    const uint64_t piece = std::min(size, kCopyPiece - offset % kCopyPiece);
     inner_.CopyFrom(src_fd, offset, piece);
     Advance(piece);
     offset += piece;
@@ -42,13 +42,14 @@ void WriteBehindSink::Advance(uint64_t bytes) {
   written_ += bytes;
   const uint64_t whole = written_ - written_ % kChunk;
   if (whole > published_) Publish(whole);
-  while (written_ - waited_ > kDirtyLimit) {
+  if (written_ - waited_ > kDirtyLimit + kWaitStep) {
+    const uint64_t target = written_ - kDirtyLimit;
     // Advisory, like every call here: a failure only leaves more to the
     // final fsync, which reports real I/O errors.
     ::sync_file_range(
-        fd_, static_cast<off_t>(waited_), kChunk,
+        fd_, static_cast<off_t>(waited_), static_cast<off_t>(target - waited_),
         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-    waited_ += kChunk;
+    waited_ = target;
   }
 }
 
