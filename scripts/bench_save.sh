@@ -37,6 +37,7 @@ if [ "${REFLINK:-0}" = 1 ]; then
     exit 0
   fi
   [ -f "$BENCH_DIR/big.pt" ] || /usr/bin/python3 make_packages.py "$BENCH_DIR" big
+  rm -f "$BENCH_DIR/xfs.img"  # a kept one (KEEP=1) would make mkfs.xfs refuse
   truncate -s 7G "$BENCH_DIR/xfs.img"
   mkfs.xfs -q -m reflink=1 "$BENCH_DIR/xfs.img"
   mkdir -p "$xfs"
