@@ -42,7 +42,7 @@ ScopedFd CreateFile(const std::string& path) {
 
 TEST(WriteBehindSinkTest, WritesAndCopiesAcrossChunksLandIntact) {
   ScratchDir dir;
-  const std::string source = Pattern(WriteBehindSink::kCopyPiece + kChunk, 1);
+  const std::string source = Pattern(WriteBehindSink::kSharedExtentsPiece + kChunk, 1);
   WriteFile(dir / "source", source);
   ScopedFd src(::open((dir / "source").c_str(), O_RDONLY | O_CLOEXEC));
   const std::string head = Pattern(kChunk / 2 + 3, 2);
@@ -51,13 +51,13 @@ TEST(WriteBehindSinkTest, WritesAndCopiesAcrossChunksLandIntact) {
   {
     WriteBehindSink sink(out.get(), dir / "out");
     sink.Write(head);
-    // From an odd offset, over a boundary of the copy's pieces (and many
-    // of the file's chunks).
-    sink.CopyFrom(src.get(), 5, WriteBehindSink::kCopyPiece + 11);
+    // From an odd offset, over boundaries of the copy's pieces whatever
+    // their size here, and many of the file's chunks.
+    sink.CopyFrom(src.get(), 5, WriteBehindSink::kSharedExtentsPiece + 11);
     sink.Write(tail);
   }
   EXPECT_EQ(ReadFile(dir / "out"),
-            head + source.substr(5, WriteBehindSink::kCopyPiece + 11) + tail);
+            head + source.substr(5, WriteBehindSink::kSharedExtentsPiece + 11) + tail);
 }
 
 TEST(WriteBehindSinkTest, WritebackIsStartedForEachWholeChunkWhileTheOwnerWrites) {

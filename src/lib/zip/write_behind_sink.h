@@ -15,11 +15,14 @@
 // ext4 a sync_file_range allocates the chunk's blocks and queues its writes,
 // and blocks while the device's queue is full. Issued inline every 4 MiB it
 // slowed the copy of a 25 MiB package by about as much as it saved at the
-// fsync; from a thread, the save's final fsync of that package waited 0.2-0.4
-// ms instead of 4-7 (in-process timestamps), and the save of a 2 GiB package
-// took 1.80 s instead of 2.03 (32 MiB windows, inline; cp + fsync 1.70 s;
-// bench_save.sh big). Without the thread (it could not be made) the copy
-// issues them itself.
+// fsync. From a thread (bench_save.sh, against inline writeback every 32
+// MiB): the final fsync of that package waits 0.2-0.4 ms instead of 4-7
+// (in-process timestamps), but its copy takes about that much longer (its
+// save: 0.039-0.041 s against 0.041-0.042 s); the save of a 2 GiB package
+// on ext4 took
+// 1.47 s against 1.72 s (medians of 6 rounds, faster in each; cp + fsync
+// 1.35 s). Without the thread (it could not be made) the copy issues them
+// itself.
 //
 // Thread safety: one thread owns a sink and calls Write/CopyFrom. The sink's
 // writeback thread (started at the first whole chunk, joined by the
@@ -41,32 +44,32 @@ class WriteBehindSink : public ZipSink {
  public:
   static constexpr uint64_t kChunk = 4 << 20;
   // The copy waits, kWaitStep at a time, for what is more than kDirtyLimit
-  // behind it: at most kDirtyLimit + kWaitStep of dirty pages per save. (One
-  // wait per chunk cost the reflinked save of the 2 GiB package on XFS 512
-  // sync_file_range calls on clean ranges, about 2 ms.)
-  static constexpr uint64_t kDirtyLimit = 32 << 20;
-  static constexpr uint64_t kWaitStep = 32 << 20;
-  // CopyFrom's pieces: writeback starts between them. Bigger than a chunk:
-  // on XFS and btrfs each piece is a reflink of its own, and 4 MiB pieces
-  // made the save of the 2 GiB package there 3 ms slower (0.008 s against
-  // 0.005; bench_save.sh with REFLINK=1).
-  static constexpr uint64_t kCopyPiece = 32 << 20;
+  // behind it: at most kDirtyLimit + kWaitStep of dirty pages per save.
+  static constexpr uint64_t kDirtyLimit = 64 << 20;
+  static constexpr uint64_t kWaitStep = 8 << 20;
+  // CopyFrom's pieces, between which writeback starts: a chunk where the
+  // kernel copies the bytes; where copy_file_range shares extents (XFS,
+  // btrfs) each piece is a reflink of its own and writes nothing, so fewer,
+  // bigger ones: on XFS with reflinks, 4 MiB pieces made the save of the
+  // 2 GiB package take 0.008 s against 0.005 s (bench_save.sh, REFLINK=1).
+  static constexpr uint64_t kSharedExtentsPiece = 32 << 20;
 
   // Writes at `fd`'s current position, which must be 0 (a new file).
-  WriteBehindSink(int fd, std::string what) : inner_(fd, std::move(what)), fd_(fd) {}
+  WriteBehindSink(int fd, std::string what);
   ~WriteBehindSink() override;
   WriteBehindSink(const WriteBehindSink&) = delete;
   WriteBehindSink& operator=(const WriteBehindSink&) = delete;
 
   void Write(std::span<const char> bytes) override;
-  // Copies in pieces that end on kCopyPiece boundaries of the source, so
-  // that writeback can start between them (pieces stay 64 KiB aligned for
-  // FdSink).
+  // Copies in pieces that end on boundaries of copy_piece() in the source,
+  // so that writeback can start between them (pieces stay 64 KiB aligned
+  // for FdSink).
   void CopyFrom(int src_fd, uint64_t offset, uint64_t size) override;
 
   // Bytes from the start of the file whose writeback the thread (or the
   // copy) has asked for: for tests.
   uint64_t writeback_started() const;
+  uint64_t copy_piece() const { return copy_piece_; }
 
  private:
   void Advance(uint64_t bytes);
@@ -76,10 +79,11 @@ class WriteBehindSink : public ZipSink {
 
   FdSink inner_;
   const int fd_;
-  uint64_t written_ = 0;    // bytes written so far (the file offset); the owner's
-  uint64_t published_ = 0;  // [0, published_) handed to the thread; the owner's
-  uint64_t waited_ = 0;     // [0, waited_) on disk (waited for); the owner's
-  bool inline_ = false;     // the thread could not be started: the owner starts writeback
+  const uint64_t copy_piece_;  // kChunk or kSharedExtentsPiece, by the file system
+  uint64_t written_ = 0;       // bytes written so far (the file offset); the owner's
+  uint64_t published_ = 0;     // [0, published_) handed to the thread; the owner's
+  uint64_t waited_ = 0;        // [0, waited_) on disk (waited for); the owner's
+  bool inline_ = false;        // the thread could not be started: the owner starts writeback
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
