@@ -264,6 +264,7 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     WriteRecords(std::span<const PlannedRecord>(plan.records).subspan(kept), original, journal,
                  *writer, result);
     result->size = writer->Finish();
+    writer.reset();  // its write-behind thread joined: nothing more to start
     KeepModeAndOwner(save.fd.get(), archive, save.path, &result->warnings);
     // Read back while the disk writes: the strict reader sees the same bytes
     // before the fsync as after it, and the two no longer add up.
@@ -339,9 +340,11 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
   ScopedFd fd = CreateTempBeside(out, temp);
   TempFileGuard guard(temp);
   try {
-    ZipWriter writer = WriterInto(fd.get(), temp, original);
-    WriteRecords(plan.records, original, journal, writer, result);
-    result->size = writer.Finish();
+    result->size = [&] {  // the writer (and its write-behind thread) gone before the checks
+      ZipWriter writer = WriterInto(fd.get(), temp, original);
+      WriteRecords(plan.records, original, journal, writer, result);
+      return writer.Finish();
+    }();
     const mode_t mode = FstatOrThrow(original.fd(), journal.archive_path()).st_mode & 0777;
     if (::fchmod(fd.get(), mode) != 0) {
       const int err = errno;

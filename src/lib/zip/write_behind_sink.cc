@@ -2,50 +2,48 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include <algorithm>
-#include <system_error>
+#include <cerrno>
 
-#include "tpkg/background_thread.h"
+#include "tpkg/error.h"
 
 namespace tpkg {
 
-namespace {
-
-// Whether copy_file_range on the file system of `fd` shares extents (a
-// reflink) instead of copying: XFS and btrfs. A guess by file system only
-// (an XFS made without reflinks copies): it picks a piece size, nothing else.
-bool SharesExtents(int fd) {
-  struct statfs st;
-  if (::fstatfs(fd, &st) != 0) return false;
-  return st.f_type == XFS_SUPER_MAGIC || st.f_type == BTRFS_SUPER_MAGIC;
+uint64_t WriteBehindSink::CopyPieceFor(long fs_type, bool same_device) {
+  const bool may_share = fs_type == XFS_SUPER_MAGIC || fs_type == BTRFS_SUPER_MAGIC;
+  return may_share && same_device ? kSharedExtentsPiece : kChunk;
 }
 
-}  // namespace
-
-WriteBehindSink::WriteBehindSink(int fd, std::string what)
-    : inner_(fd, std::move(what)),
+WriteBehindSink::WriteBehindSink(int fd, std::string what, WritebackCalls calls)
+    : inner_(fd, what),
       fd_(fd),
-      copy_piece_(SharesExtents(fd) ? kSharedExtentsPiece : kChunk) {}
-
-WriteBehindSink::~WriteBehindSink() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+      what_(std::move(what)),
+      wait_(calls.wait),
+      starter_(fd, std::move(calls)) {
+  // Only a piece size hangs on these: unknown, the copy uses chunks.
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) == 0) fs_type_ = static_cast<long>(fs.f_type);
+  struct stat st;
+  if (::fstat(fd, &st) == 0) device_ = st.st_dev;
 }
 
 void WriteBehindSink::Write(std::span<const char> bytes) {
-  inner_.Write(bytes);
-  Advance(bytes.size());
+  while (!bytes.empty()) {
+    const size_t piece =
+        static_cast<size_t>(std::min<uint64_t>(bytes.size(), kChunk - written_ % kChunk));
+    inner_.Write(bytes.first(piece));
+    Advance(piece);
+    bytes = bytes.subspan(piece);
+  }
 }
 
 void WriteBehindSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
+  const uint64_t piece_size = CopyPiece(src_fd);
   while (size > 0) {
-    const uint64_t piece = std::min(size, copy_piece_ - offset % copy_piece_);
+    const uint64_t piece = std::min(size, piece_size - offset % piece_size);
     inner_.CopyFrom(src_fd, offset, piece);
     Advance(piece);
     offset += piece;
@@ -53,61 +51,27 @@ void WriteBehindSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
   }
 }
 
-uint64_t WriteBehindSink::writeback_started() const {
-  std::lock_guard lock(mu_);
-  return started_;
+uint64_t WriteBehindSink::CopyPiece(int src_fd) {
+  if (src_fd != piece_src_fd_) {
+    struct stat st;
+    const bool same_device = ::fstat(src_fd, &st) == 0 && st.st_dev == device_;
+    piece_ = CopyPieceFor(fs_type_, same_device);
+    piece_src_fd_ = src_fd;
+  }
+  return piece_;
 }
 
 void WriteBehindSink::Advance(uint64_t bytes) {
   written_ += bytes;
-  const uint64_t whole = written_ - written_ % kChunk;
-  if (whole > published_) Publish(whole);
+  starter_.StartUpTo(written_ - written_ % kChunk);
   if (written_ - waited_ > kDirtyLimit + kWaitStep) {
     const uint64_t target = written_ - kDirtyLimit;
-    // Advisory, like every call here: a failure only leaves more to the
-    // final fsync, which reports real I/O errors.
-    ::sync_file_range(
-        fd_, static_cast<off_t>(waited_), static_cast<off_t>(target - waited_),
-        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    if (wait_(fd_, waited_, target - waited_) != 0) {
+      // This wait took the file's writeback error: the final fsync would not see it.
+      const int err = errno;
+      ThrowSystemError("Cannot write '" + what_ + "'", err);
+    }
     waited_ = target;
-  }
-}
-
-void WriteBehindSink::Publish(uint64_t end) {
-  if (!inline_ && !thread_.joinable()) {
-    try {
-      thread_ = StartBackgroundThread([this] { RunWriteback(); });
-    } catch (const std::system_error&) {
-      inline_ = true;  // no thread to be had: still write behind, from here
-    }
-  }
-  if (inline_) {
-    ::sync_file_range(fd_, static_cast<off_t>(published_), static_cast<off_t>(end - published_),
-                      SYNC_FILE_RANGE_WRITE);
-    std::lock_guard lock(mu_);
-    started_ = end;
-  } else {
-    {
-      std::lock_guard lock(mu_);
-      ready_ = end;
-    }
-    wake_.notify_one();
-  }
-  published_ = end;
-}
-
-void WriteBehindSink::RunWriteback() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    wake_.wait(lock, [this] { return stop_ || ready_ > started_; });
-    if (stop_) return;  // the owner's fsync (or nobody: a failed save) does the rest
-    const uint64_t from = started_;
-    const uint64_t to = ready_;
-    lock.unlock();
-    ::sync_file_range(fd_, static_cast<off_t>(from), static_cast<off_t>(to - from),
-                      SYNC_FILE_RANGE_WRITE);
-    lock.lock();
-    started_ = to;
   }
 }
 
