@@ -51,25 +51,23 @@ void WriteBehindSink::CopyFrom(int src_fd, uint64_t offset, uint64_t size) {
   }
 }
 
-uint64_t WriteBehindSink::CopyPiece(int src_fd) {
-  if (src_fd != piece_src_fd_) {
-    struct stat st;
-    const bool same_device = ::fstat(src_fd, &st) == 0 && st.st_dev == device_;
-    piece_ = CopyPieceFor(fs_type_, same_device);
-    piece_src_fd_ = src_fd;
-  }
-  return piece_;
+uint64_t WriteBehindSink::CopyPiece(int src_fd) const {
+  struct stat st;
+  return CopyPieceFor(fs_type_, ::fstat(src_fd, &st) == 0 && st.st_dev == device_);
 }
 
 void WriteBehindSink::Advance(uint64_t bytes) {
   written_ += bytes;
   starter_.StartUpTo(written_ - written_ % kChunk);
-  if (written_ - waited_ > kDirtyLimit + kWaitStep) {
+  if (!waits_refused_ && written_ - waited_ > kDirtyLimit + kWaitStep) {
     const uint64_t target = written_ - kDirtyLimit;
     if (wait_(fd_, waited_, target - waited_) != 0) {
-      // This wait took the file's writeback error: the final fsync would not see it.
       const int err = errno;
-      ThrowSystemError("Cannot write '" + what_ + "'", err);
+      if (err != ENOSYS && err != EPERM && err != EINVAL && err != ESPIPE) {
+        // This wait took the file's writeback error: the final fsync would not see it.
+        ThrowSystemError("Cannot write '" + what_ + "'", err);
+      }
+      waits_refused_ = true;  // refused before doing anything: the fsync does it all
     }
     waited_ = target;
   }

@@ -1,8 +1,11 @@
 // write_behind_sink.h (private): a ZipSink for big files that must end up
 // fsync'd, such as the temp archive of a write-back.
 //
-//   ZipWriter w = ZipWriter::ToSink(std::make_unique<WriteBehindSink>(fd, path), prefix);
-//   ... w.Finish(); fsync(fd);   // finds little left to write
+//   {
+//     ZipWriter w = ZipWriter::ToSink(std::make_unique<WriteBehindSink>(fd, path), prefix);
+//     ... w.Finish();
+//   }                             // the sink's thread joined
+//   fsync(fd);                    // finds little left to write
 //
 // Copying an archive into the page cache and then fsyncing it costs the sum
 // of both; starting the disk writes while copying costs about the larger of
@@ -12,7 +15,10 @@
 // bounded. Starting writeback is advisory and gives no durability: the
 // caller's fsync does, and reports the errors of what it writes. The waits
 // are not advisory: a wait consumes the file's writeback error (the kernel
-// reports it once per open file), so a failed one throws, naming the file.
+// reports it once per open file), so a failed one throws, naming the file,
+// unless the call itself is refused (ENOSYS, EPERM under a seccomp filter,
+// EINVAL, ESPIPE: it did nothing, and took no error); then the sink stops
+// waiting and leaves it all to the fsync.
 // Measured figures: README.md, "Tests and benchmarks".
 //
 // Thread safety: one thread owns a sink and calls Write/CopyFrom; only its
@@ -63,19 +69,18 @@ class WriteBehindSink : public ZipSink {
 
  private:
   void Advance(uint64_t bytes);
-  uint64_t CopyPiece(int src_fd);
+  uint64_t CopyPiece(int src_fd) const;
 
   FdSink inner_;
   const int fd_;
   const std::string what_;
   const std::function<int(int, uint64_t, uint64_t)> wait_;
-  long fs_type_ = 0;       // statfs f_type of fd_ (0: unknown)
-  dev_t device_ = 0;       // st_dev of fd_
-  int piece_src_fd_ = -1;  // the source CopyPiece() last judged, and its piece size
-  uint64_t piece_ = kChunk;
-  uint64_t written_ = 0;      // bytes written so far (the file offset)
-  uint64_t waited_ = 0;       // [0, waited_) waited for (on disk)
-  WritebackStarter starter_;  // last: stopped and joined first
+  long fs_type_ = 0;            // statfs f_type of fd_ (0: unknown)
+  dev_t device_ = 0;            // st_dev of fd_
+  uint64_t written_ = 0;        // bytes written so far (the file offset)
+  uint64_t waited_ = 0;         // [0, waited_) waited for (on disk)
+  bool waits_refused_ = false;  // the kernel refuses the wait: the fsync does it all
+  WritebackStarter starter_;    // last: stopped and joined first
 };
 
 // Starts the writeback of every dirty page of `fd` without waiting for it

@@ -2,7 +2,7 @@
 // pages, one range after another, on a thread of its own (for
 // zip/write_behind_sink.h).
 //
-//   WritebackStarter starter(fd, WritebackCalls{});
+//   WritebackStarter starter(fd, WritebackCalls::System());
 //   starter.StartUpTo(4 << 20);   // writeback of [0, 4 MiB) starts soon
 //   ...                            // the owner goes on writing
 //   // ~WritebackStarter: stops the thread and joins it
@@ -16,9 +16,11 @@
 //
 // Thread safety: StartUpTo() and the destructor are the owner's (one
 // thread). The starter's thread only calls `calls.start` on the descriptor,
-// which must stay open until the starter is destroyed; `ready_`, `started_`
-// and `stop_` are shared with it and guarded by `mu_` (a leaf, never held
-// during the system call). `handed_`, `inline_` and `thread_` are the owner's.
+// which must stay open until the starter is destroyed. `fd_` and `calls_`
+// are set at construction and only read by both; `ready_` and `stop_` are
+// shared and guarded by `mu_` (a leaf, never held during the system call),
+// as is `started_`, which only the thread uses; `handed_`, `inline_` and
+// `thread_` are the owner's.
 #pragma once
 
 #include <condition_variable>
