@@ -73,9 +73,4 @@ void WriteBehindSink::Advance(uint64_t bytes) {
   }
 }
 
-void StartWriteback(int fd) {
-  // nbytes 0: to the end of the file. A failure only leaves more to the fsync.
-  ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-}
-
 }  // namespace tpkg

@@ -83,10 +83,4 @@ class WriteBehindSink : public ZipSink {
   WritebackStarter starter_;    // last: stopped and joined first
 };
 
-// Starts the writeback of every dirty page of `fd` without waiting for it
-// (advisory, like the sink's): the caller's work meanwhile, such as reading
-// the file back to check it, overlaps the disk's; its fsync then waits for
-// what is left.
-void StartWriteback(int fd);
-
 }  // namespace tpkg

@@ -8,13 +8,14 @@
 
 namespace tpkg {
 
+void StartWriteback(int fd, uint64_t from, uint64_t length) {
+  ::sync_file_range(fd, static_cast<off_t>(from), static_cast<off_t>(length),
+                    SYNC_FILE_RANGE_WRITE);
+}
+
 WritebackCalls WritebackCalls::System() {
   return {
-      .start =
-          [](int fd, uint64_t from, uint64_t length) {
-            ::sync_file_range(fd, static_cast<off_t>(from), static_cast<off_t>(length),
-                              SYNC_FILE_RANGE_WRITE);
-          },
+      .start = StartWriteback,
       .wait =
           [](int fd, uint64_t from, uint64_t length) {
             return ::sync_file_range(

@@ -31,10 +31,16 @@
 
 namespace tpkg {
 
+// Starts the writeback of the dirty pages of `fd` in [from, from + length)
+// (length 0: to the end of the file) without waiting for it: sync_file_range
+// WRITE, advisory (a failure only leaves more to the caller's fsync). The
+// caller's work meanwhile, such as reading the file back to check it,
+// overlaps the disk's; its fsync then waits for what is left.
+void StartWriteback(int fd, uint64_t from = 0, uint64_t length = 0);
+
 // The system calls of write-behind, replaceable by tests.
 struct WritebackCalls {
-  // Starts writeback of [from, from + length) without waiting
-  // (sync_file_range WRITE). Advisory: its result is not looked at.
+  // StartWriteback of [from, from + length).
   std::function<void(int fd, uint64_t from, uint64_t length)> start;
   // Writes [from, from + length) and waits until it is on disk
   // (sync_file_range WAIT_BEFORE | WRITE | WAIT_AFTER): 0, or -1 and errno.
