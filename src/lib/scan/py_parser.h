@@ -62,6 +62,9 @@ enum class Node : uint8_t {
 };
 
 struct Expr {
+  // Members set one by one: as an aggregate, GCC 12 zeroes a new Expr with
+  // `rep stos`, whose start-up cost made it a hot spot of the parser.
+  Expr() noexcept {}
   Events events;  // of the whole subtree, in visit order
   Node node = Node::kOther;
   std::string_view text;
@@ -84,6 +87,7 @@ class Parser {
 
  private:
   struct Arguments {
+    Arguments() noexcept {}  // not zeroed with `rep stos`: see Expr
     Events positional_events;
     Events keyword_events;
     std::vector<Expr> positional;                             // only with want_literals
@@ -157,6 +161,7 @@ class Parser {
   Events ParseTypeParams();
   Events ParseTypeAlias();
   struct Parameters {
+    Parameters() noexcept {}  // not zeroed with `rep stos`: see Expr
     Events annotations, kw_defaults, kwarg_annotation, defaults;
     bool keyword_only = false;
     bool seen_default = false;       // a positional parameter had a default

@@ -2,6 +2,7 @@
 // py_tokenize_fstring.cc.
 #include "scan/py_tokenizer.h"
 
+#include <array>
 #include <initializer_list>
 #include <optional>
 #include <utility>
@@ -13,10 +14,16 @@ constexpr size_t kMaxBracketDepth = 200;  // CPython MAXLEVEL
 constexpr size_t kMaxIndentLevels = 100;  // CPython MAXINDENT
 constexpr int kTabSize = 8;
 
-bool IsIdentStart(unsigned char c) {
+constexpr bool IsIdentStart(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
 }
-bool IsIdentChar(unsigned char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
+constexpr bool IsIdentChar(unsigned char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
+// IsIdentChar by table: it runs for every byte of every name.
+constexpr std::array<bool, 256> kIdentChar = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = IsIdentChar(static_cast<unsigned char>(c));
+  return table;
+}();
 bool IsDigit(int c) { return c >= '0' && c <= '9'; }
 
 bool IsDigitOfBase(int c, int base) {
@@ -93,10 +100,6 @@ bool Tokenizer::AtNewline() const { return Peek() == '\n' || Peek() == '\r'; }
 void Tokenizer::SkipNewline() {
   pos_ += (Peek() == '\r' && Peek(1) == '\n') ? 2 : 1;
   ++line_;
-}
-
-Token Tokenizer::Make(TokenKind kind, size_t start, Sym sym) const {
-  return Token{kind, sym, src_.substr(start, pos_ - start), token_line_};
 }
 
 Tokenizer::State Tokenizer::Save() const {
@@ -241,16 +244,20 @@ void Tokenizer::ApplyIndentation(int col, int alt_col) {
 }
 
 void Tokenizer::SkipSpacesAndComments() {
-  while (pos_ < src_.size()) {
-    char c = src_[pos_];
+  const char* const s = src_.data();  // locals: see ReadName
+  const size_t n = src_.size();
+  size_t p = pos_;
+  while (p < n) {
+    const char c = s[p];
     if (c == ' ' || c == '\t' || c == '\f') {
-      ++pos_;
+      ++p;
     } else if (c == '#') {
-      while (pos_ < src_.size() && src_[pos_] != '\n' && src_[pos_] != '\r') ++pos_;
+      while (p < n && s[p] != '\n' && s[p] != '\r') ++p;
     } else {
-      return;
+      break;
     }
   }
+  pos_ = p;
 }
 
 Token Tokenizer::EndOfInput() {
@@ -288,10 +295,15 @@ Token Tokenizer::ReadName() {
     ++pos_;
     if (Peek() == '"' || Peek() == '\'') return saw_f ? StartFString(start) : ReadString(start);
   }
-  while (pos_ < src_.size() && IsIdentChar(static_cast<unsigned char>(src_[pos_]))) ++pos_;
-  Token t = Make(TokenKind::kName, start);
-  t.sym = KeywordSym(t.text);
-  return t;
+  // Scanned with locals: a `char` read may alias any object, pos_ included,
+  // so a loop on the member would store pos_ before every byte it reads.
+  const char* const s = src_.data();
+  const size_t n = src_.size();
+  size_t p = pos_;
+  while (p < n && kIdentChar[static_cast<unsigned char>(s[p])]) ++p;
+  pos_ = p;
+  const std::string_view text = src_.substr(start, pos_ - start);
+  return Token{TokenKind::kName, KeywordSym(text), text, token_line_};
 }
 
 Token Tokenizer::ReadNumber() {
@@ -367,6 +379,16 @@ Token Tokenizer::ReadString(size_t start) {
       FailAt(start_line, std::string(triple ? "unterminated triple-quoted string literal"
                                             : "unterminated string literal") +
                              " (detected at line " + std::to_string(line_) + ")");
+    }
+    {
+      // A run of plain characters (not the quote, a backslash or a line
+      // end), with locals: see ReadName.
+      const char* const s = src_.data();
+      const size_t n = src_.size();
+      size_t p = pos_;
+      while (p < n && s[p] != quote && s[p] != '\\' && s[p] != '\n' && s[p] != '\r') ++p;
+      pos_ = p;
+      if (p >= n) continue;  // unterminated: reported above
     }
     int c = Peek();
     if (c == '\\' && pos_ + 1 < src_.size()) {

@@ -139,7 +139,10 @@ class Tokenizer {
   bool MeasureIndentation(int& col, int& alt_col);
   void ApplyIndentation(int col, int alt_col);
   void SkipSpacesAndComments();
-  Token Make(TokenKind kind, size_t start, Sym sym = Sym::kNone) const;
+  // Inline, so that a token is built in place in the caller's return slot.
+  Token Make(TokenKind kind, size_t start, Sym sym = Sym::kNone) const {
+    return Token{kind, sym, src_.substr(start, pos_ - start), token_line_};
+  }
   Token ReadName();
   Token ReadNumber();
   void ReadDecimalNumber();
