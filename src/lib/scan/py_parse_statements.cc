@@ -13,7 +13,7 @@ void Parser::Advance() {
     cur_ = *next_;
     next_.reset();
   } else {
-    cur_ = tok_.Next();
+    ::new (static_cast<void*>(&cur_)) Token(tok_.Next());
   }
 }
 

@@ -135,7 +135,11 @@ Token Tokenizer::Next() {
     if (pos_ >= src_.size()) return EndOfInput();
     int c = Peek();
     if (c == '\n' || c == '\r') {
-      if (std::optional<Token> newline = EndOfLine()) return *newline;
+      const size_t start = pos_;
+      // Built here rather than returned by EndOfLine(): one copy less of
+      // the token for every line.
+      if (EndOfLine())
+        return Token{TokenKind::kNewline, Sym::kNone, src_.substr(start, 0), token_line_};
       continue;
     }
     if (c == '\\') {
@@ -168,17 +172,16 @@ bool Tokenizer::StartLine() {
   return pending_indents_ == 0;
 }
 
-// A NEWLINE token at the end of a logical line with tokens on it; nothing
-// inside brackets or after a blank line.
-std::optional<Token> Tokenizer::EndOfLine() {
+// Consumes a line end; true when it ends a logical line with tokens on it,
+// which gives a NEWLINE token (never inside brackets or after a blank line).
+bool Tokenizer::EndOfLine() {
   bool logical_end = brackets_.empty() && !implicit_brackets_;
-  size_t start = pos_;
   SkipNewline();
-  if (!logical_end) return std::nullopt;
+  if (!logical_end) return false;
   at_line_start_ = true;
-  if (!emitted_token_on_line_) return std::nullopt;
+  if (!emitted_token_on_line_) return false;
   emitted_token_on_line_ = false;
-  return Token{TokenKind::kNewline, Sym::kNone, src_.substr(start, 0), token_line_};
+  return true;
 }
 
 void Tokenizer::SkipLineContinuation() {

@@ -134,7 +134,7 @@ class Tokenizer {
   void SkipNewline();
   Token IndentToken();
   bool StartLine();
-  std::optional<Token> EndOfLine();
+  bool EndOfLine();
   void SkipLineContinuation();
   bool MeasureIndentation(int& col, int& alt_col);
   void ApplyIndentation(int col, int alt_col);
