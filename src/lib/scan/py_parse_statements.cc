@@ -13,6 +13,10 @@ void Parser::Advance() {
     cur_ = *next_;
     next_.reset();
   } else {
+    // Constructed in place (the tokenizer writes into cur_): assigning a
+    // returned token copied it with wide loads just after the tokenizer's
+    // narrow stores, which stalled on every token (a trivial type: ending
+    // the old one's lifetime needs nothing).
     ::new (static_cast<void*>(&cur_)) Token(tok_.Next());
   }
 }
