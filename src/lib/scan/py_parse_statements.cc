@@ -1,4 +1,5 @@
 // py_parse_statements.cc: tokens and statements of the import parser (see py_parser.h).
+#include <type_traits>
 #include <utility>
 
 #include "scan/py_parser.h"
@@ -17,6 +18,7 @@ void Parser::Advance() {
     // returned token copied it with wide loads just after the tokenizer's
     // narrow stores, which stalled on every token (a trivial type: ending
     // the old one's lifetime needs nothing).
+    static_assert(std::is_trivially_destructible_v<Token>);
     ::new (static_cast<void*>(&cur_)) Token(tok_.Next());
   }
 }
