@@ -1,4 +1,5 @@
 // py_parse_statements.cc: tokens and statements of the import parser (see py_parser.h).
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -14,10 +15,11 @@ void Parser::Advance() {
     cur_ = *next_;
     next_.reset();
   } else {
-    // Constructed in place (the tokenizer writes into cur_): assigning a
-    // returned token copied it with wide loads just after the tokenizer's
-    // narrow stores, which stalled on every token (a trivial type: ending
-    // the old one's lifetime needs nothing).
+    // Constructed in place, which lets GCC pass &cur_ as the tokenizer's
+    // return slot: assigning a returned token copied it with wide loads
+    // just after the tokenizer's narrow stores, which stalled on every
+    // token. (A trivial type: ending the old one's lifetime needs nothing.
+    // std::construct_at would take the token by reference: a copy again.)
     static_assert(std::is_trivially_destructible_v<Token>);
     ::new (static_cast<void*>(&cur_)) Token(tok_.Next());
   }
@@ -30,7 +32,9 @@ const Token& Parser::PeekNext() {
 
 void Parser::Restore(const Checkpoint& c) {
   tok_.Restore(c.tokenizer);
-  cur_ = c.cur;
+  // Constructed, not assigned: after an Advance() whose tokenizer threw
+  // (the callers that catch come here), cur_ holds no live Token.
+  std::construct_at(&cur_, c.cur);
   next_ = c.next;
 }
 

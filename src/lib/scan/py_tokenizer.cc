@@ -24,6 +24,9 @@ constexpr std::array<bool, 256> kIdentChar = [] {
   for (int c = 0; c < 256; ++c) table[c] = IsIdentChar(static_cast<unsigned char>(c));
   return table;
 }();
+static_assert(kIdentChar['a'] && kIdentChar['Z'] && kIdentChar['_'] && kIdentChar['7'] &&
+              kIdentChar[0x80] && kIdentChar[0xff] && !kIdentChar[' '] && !kIdentChar['.'] &&
+              !kIdentChar['\''] && !kIdentChar[0]);
 bool IsDigit(int c) { return c >= '0' && c <= '9'; }
 
 bool IsDigitOfBase(int c, int base) {
@@ -136,8 +139,8 @@ Token Tokenizer::Next() {
     int c = Peek();
     if (c == '\n' || c == '\r') {
       const size_t start = pos_;
-      // Built here rather than returned by EndOfLine(): one copy less of
-      // the token for every line.
+      // Built here rather than returned by EndOfLine() in an optional: one
+      // copy less of every NEWLINE token.
       if (EndOfLine())
         return Token{TokenKind::kNewline, Sym::kNone, src_.substr(start, 0), token_line_};
       continue;

@@ -139,7 +139,7 @@ class Tokenizer {
   bool MeasureIndentation(int& col, int& alt_col);
   void ApplyIndentation(int col, int alt_col);
   void SkipSpacesAndComments();
-  // Inline, so that a token is built in place in the caller's return slot.
+  // Inline: no call per token, and its stores combine with the caller's.
   Token Make(TokenKind kind, size_t start, Sym sym = Sym::kNone) const {
     return Token{kind, sym, src_.substr(start, pos_ - start), token_line_};
   }
