@@ -3,7 +3,9 @@
 // second time: RecordTails keeps and finds bytes by their own offset only,
 // and an archive of many small records (several windows of headers) gets
 // the same verdicts as before wherever the damaged descriptor lies: inside a
-// window, or after the last record of one (whose tail the window lacks).
+// window, or after the last record of one (whose tail the next window
+// brings, or a pread of its own), and with records far apart, where each
+// header gets a window of its own.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -33,19 +35,22 @@ TEST(RecordTailsTest, FindsBytesAtTheirOwnOffsetOnly) {
   tails.Keep(9, 0, "x");                            // ignored
 }
 
-// 300 records of 1 KiB: several windows of 64 KiB.
-std::string ManySmallRecords() {
+// 300 records of `size` bytes: of 1 KiB, several windows of 64 KiB; of 5
+// KiB, one window per header (more than 2 KiB between them).
+std::string ManyRecords(size_t size) {
   std::vector<Record> records;
   for (int i = 0; i < 300; ++i)
     records.push_back(
-        {"r" + std::to_string(1000 + i), std::string(1024, static_cast<char>('a' + i % 26))});
+        {"r" + std::to_string(1000 + i), std::string(size, static_cast<char>('a' + i % 26))});
   records.push_back({".data/version", "6\n"});
   return BuildArchive("p", records);
 }
 
-TEST(RecordTailsTest, AStrictOpenOfManyWindowsReadsEveryDescriptor) {
+class RecordTailsBySizeTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(RecordTailsBySizeTest, AStrictOpenReadsEveryDescriptor) {
   TempDir dir;
-  const std::string good = ManySmallRecords();
+  const std::string good = ManyRecords(GetParam());
   EXPECT_EQ(ZipReader::Open(dir.Write("good.pt", good)).entries().size(), 301u);
   // A damaged descriptor anywhere is found, with the same reason, and a gap
   // after any record too: every record is both inside a window and, for some,
@@ -61,6 +66,9 @@ TEST(RecordTailsTest, AStrictOpenOfManyWindowsReadsEveryDescriptor) {
         << name;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(CloseAndFarApart, RecordTailsBySizeTest,
+                         ::testing::Values(size_t{1024}, size_t{5000}));
 
 }  // namespace
 }  // namespace tpkg

@@ -7,8 +7,9 @@
 //   CheckGaps(fd, entries, by_offset, cd_offset, problems, &tails);
 //
 // ReadLocalHeaders reads the headers of a run of small records in one 64 KiB
-// window, which holds their data too; CheckGaps then looks after each
-// record's data for its data descriptor. Without these it read the whole
+// window, which holds their data too, and starts each window at the end of
+// the data before it, so it holds the previous record's descriptor; CheckGaps
+// then looks after each record's data for its data descriptor. Without these it read the whole
 // run a second time (a save's strict re-open of 25 MiB of 5 KiB records:
 // 25 MiB more through the kernel). A tail is kept with the file offset it
 // was read at, and used only for that same offset: whatever entry computed
