@@ -6,15 +6,16 @@
 //   ReadLocalHeaders(fd, size, entries, by_offset, strict, problems, &tails);
 //   CheckGaps(fd, entries, by_offset, cd_offset, problems, &tails);
 //
-// ReadLocalHeaders reads the headers of a run of small records in one 64 KiB
-// window, which holds their data too, and starts each window at the end of
-// the data before it, so it holds the previous record's descriptor; CheckGaps
-// then looks after each record's data for its data descriptor. Without these it read the whole
-// run a second time (a save's strict re-open of 25 MiB of 5 KiB records:
-// 25 MiB more through the kernel). A tail is kept with the file offset it
-// was read at, and used only for that same offset: whatever entry computed
-// it, they are the file's bytes there, so the verdicts are the same as with
-// a pread.
+// ReadLocalHeaders reads the headers of records less than about 2 KiB apart
+// in shared windows of up to 64 KiB, which hold their data and descriptors
+// too; it reads farther ones with a window per header. Each window starts at
+// the end of the previous record's data, so it also holds that record's
+// descriptor. CheckGaps then looks after each record's data for its data
+// descriptor. Without these it read the records a second time (a save's
+// strict re-open of 25 MiB of 5 KiB records: 25 MiB more through the
+// kernel). A tail is kept with the file offset it was read at, and used only
+// for that same offset: whatever entry computed it, they are the file's
+// bytes there, so the verdicts are the same as with a pread.
 //
 // Thread safety: a value belonging to one open.
 #pragma once

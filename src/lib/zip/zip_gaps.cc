@@ -97,8 +97,9 @@ std::string Hidden(GapReader& reader, uint64_t from, uint64_t to, std::string_vi
 
 void CheckGaps(int fd, const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
                uint64_t cd_offset, Problems& problems, const RecordTails* tails) {
-  // With the tails, what is read is only what they lack (the last record of
-  // each window of headers): a descriptor's bytes, not a window of data.
+  // With the tails, what is read is only what they lack (the last record's
+  // descriptor, or one that does not end within 24 bytes of the next header
+  // or that its window cut short): a descriptor's bytes, not a window of data.
   GapReader reader(fd, cd_offset, problems.archive(), nullptr,
                    tails ? kLongestDescriptor : kWindowBytes);
   uint64_t cursor = 0;  // end of everything the records so far hold

@@ -13,9 +13,9 @@ namespace {
 using namespace zipfmt;
 
 constexpr uint64_t kWindowBytes = 64 * 1024;
-// A window stops before a header that lies further than this past the
-// previous one's end: copying the data between costs more than a pread of
-// its own. Measured in a harness on many.pt (5,000 headers 5 KiB apart, page
+// A window stops before a header that lies this far or further past the
+// previous header's guessed end (HeaderGuessEnd): copying the data between
+// costs more than a pread of its own. Measured in a harness on many.pt (5,000 headers 5 KiB apart, page
 // cache warm): its strict open took 2.4-2.6 ms with one window per header,
 // 3.0-3.3 ms with 64 KiB windows holding the data (the save's read-back of
 // it: 2.5-3.0 against 3.1-3.4 ms).
@@ -134,8 +134,9 @@ void ReadOne(int fd, uint64_t file_size, const FileBytes& w, ZipEntry& e, size_t
 }
 
 // What the window holds of the bytes after the data of each record from
-// `first` to `last` (whose data_offset ReadOne just set, or left as it was
-// for a record it refused: a tail is only ever used at its own offset).
+// `first` to `last` (whose data_offset ReadOne set, for `first` perhaps in
+// the previous window's pass, or left as it was for a record it refused: a
+// tail is only ever used at its own offset).
 void KeepTails(const std::vector<ZipEntry>& entries, std::span<const uint32_t> by_offset,
                size_t first, size_t last, const FileBytes& w, RecordTails& tails) {
   for (size_t k = first; k < last; ++k) {

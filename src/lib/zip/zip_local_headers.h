@@ -5,7 +5,7 @@
 //   ReadLocalHeader(fd, file_size, entry, i, strict, problems);  // one entry alone
 //
 // Headers are visited in file order and neighbours are fetched together
-// (one pread per window of up to 64 KiB), so a package of many tiny records
+// (one pread per window of about 64 KiB at most), so a package of many tiny records
 // costs a handful of system calls; headers 2 KiB or more apart (records of a
 // few KiB or more) get one small pread each, which costs less than copying
 // the data between them.
