@@ -5,10 +5,10 @@
 //   ReadLocalHeader(fd, file_size, entry, i, strict, problems);  // one entry alone
 //
 // Headers are visited in file order and neighbours are fetched together
-// (one pread per window of about 64 KiB at most), so a package of many tiny records
-// costs a handful of system calls; headers 2 KiB or more apart (records of a
-// few KiB or more) get one small pread each, which costs less than copying
-// the data between them.
+// (one pread per window of about 64 KiB at most), so a package of many tiny
+// records costs a handful of system calls; headers 2 KiB or more apart
+// (records of a few KiB or more) get one small pread each, which costs less
+// than copying the data between them.
 // Always refused: a missing local header, data running past the end of the
 // file. Strict: a local header disagreeing with the central directory (name,
 // method, flags, and CRC/sizes unless a data descriptor carries them).
