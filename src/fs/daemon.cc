@@ -298,16 +298,36 @@ void Mounted(DaemonState& d, Bridge& bridge, bool writable, bool debug) {
   });
 }
 
+// What the analysis cache did over the mount, for the debug log; and why its
+// disk layer last failed, if it did (after FlushDisk()).
+void LogAnalysisCache(const RecordAnalysisCache& cache, const std::string& dir) {
+  TPKG_LOG(kDebug) << "analysis cache over the mount: " << cache.hits() << " results reused, "
+                   << cache.disk_hits() << " sources read and found on disk instead of scanned ("
+                   << dir << ")";
+  if (const std::string problem = cache.disk_problem(); !problem.empty())
+    TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
+}
+
 int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const ZipReader> zip) {
-  FsOps ops(std::move(zip), FsOptions{getuid(), getgid()});
-  FuseBridge bridge(ops);
-  FuseArgs args(FuseArgv(options, d.archive, /*read_only=*/true));
-  FuseSession session(args, FuseBridge::Operations(), &bridge);
-  FuseMount mount(session, d.mountpoint);
-  FuseSignalHandlers signals(session);
-  Mounted(d, bridge, /*writable=*/false, options.debug);
-  const int status = ExitStatus(RunSessionLoop(session, options.single_threaded));
-  d.registration.SetSaving();
+  // The generated files' analysis reads and fills the user's disk cache as
+  // `tpkg deps` does: a read-only view writes nothing beside the archive,
+  // and a package mounted before is not scanned again.
+  const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
+  analysis_cache->KeepOnDisk(d.analysis_cache_dir, zip.get());
+  int status;
+  {
+    FsOps ops(zip, FsOptions{getuid(), getgid()}, analysis_cache);
+    FuseBridge bridge(ops);
+    FuseArgs args(FuseArgv(options, d.archive, /*read_only=*/true));
+    FuseSession session(args, FuseBridge::Operations(), &bridge);
+    FuseMount mount(session, d.mountpoint);
+    FuseSignalHandlers signals(session);
+    Mounted(d, bridge, /*writable=*/false, options.debug);
+    status = ExitStatus(RunSessionLoop(session, options.single_threaded));
+    d.registration.SetSaving();
+  }
+  analysis_cache->FlushDisk();  // the pack being written, so that a failure is logged
+  LogAnalysisCache(*analysis_cache, d.analysis_cache_dir);
   return status;
 }
 
@@ -343,12 +363,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   // background analysis's, once it has stopped), so that a failed one is logged.
   warmer.Join();
   analysis_cache->FlushDisk();
-  TPKG_LOG(kDebug) << "analysis cache over the mount: " << analysis_cache->hits()
-                   << " results reused, " << analysis_cache->disk_hits()
-                   << " sources read and found on disk instead of scanned ("
-                   << d.analysis_cache_dir << ")";
-  if (const std::string problem = analysis_cache->disk_problem(); !problem.empty())
-    TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
+  LogAnalysisCache(*analysis_cache, d.analysis_cache_dir);
   return loop_status != 0 ? loop_status : save_status;
 }
 

@@ -45,10 +45,11 @@ struct timespec ArchiveMtime(const ZipReader& zip) {
   return st.st_mtim;
 }
 
-FsOps::FsOps(std::shared_ptr<const ZipReader> zip, FsOptions options)
+FsOps::FsOps(std::shared_ptr<const ZipReader> zip, FsOptions options,
+             std::shared_ptr<RecordAnalysisCache> cache)
     : zip_(std::move(zip)),
       options_(options),
-      virtual_files_(zip_),
+      virtual_files_(zip_, std::move(cache)),
       tree_(BuildTree(*zip_, virtual_files_)),
       archive_mtime_(ArchiveMtime(*zip_)),
       verifier_(*zip_) {}

@@ -29,7 +29,7 @@
 // Thread safety: FsOps is shared by all FUSE worker threads. The Tree,
 // VirtualFiles' slot list and the options are immutable after construction;
 // the reader table is guarded by readers_mu_ (never held during I/O); each
-// RecordReader and the RecordVerifier guard themselves.
+// RecordReader, the RecordVerifier and the analysis cache guard themselves.
 #pragma once
 
 #include <sys/stat.h>
@@ -49,6 +49,7 @@
 
 #include "file_reader.h"
 #include "record_verifier.h"
+#include "tpkg/analysis_cache.h"
 #include "tpkg/zip_reader.h"
 #include "tree.h"
 #include "virtual_files.h"
@@ -85,7 +86,12 @@ class FsOps {
   // next read restarts), bounding memory to about this many x 400 KiB.
   static constexpr size_t kMaxLiveInflaters = 8;
 
-  FsOps(std::shared_ptr<const ZipReader> zip, FsOptions options);
+  // `cache`: where the analysis behind the generated files keeps its
+  // per-record results (tpkg/analysis_cache.h), e.g. with a disk layer, so
+  // that a later mount of the package scans only what changed; none: it
+  // scans every source at its first use.
+  FsOps(std::shared_ptr<const ZipReader> zip, FsOptions options,
+        std::shared_ptr<RecordAnalysisCache> cache = nullptr);
 
   // `out->st_ino` is the child's inode.
   int Lookup(InodeId parent, std::string_view name, struct stat* out) noexcept;

@@ -8,9 +8,16 @@
 
 namespace tpkg::fs {
 
-VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip)
-    : VirtualFiles(zip, std::make_shared<ZipRecordSource>(*zip), [] { return MetadataOptions{}; },
-                   [] { return true; }) {}
+VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip,
+                           std::shared_ptr<RecordAnalysisCache> cache)
+    : VirtualFiles(
+          zip, std::make_shared<ZipRecordSource>(*zip),
+          [cache = std::move(cache)] {
+            MetadataOptions options;
+            options.cache = cache;
+            return options;
+          },
+          [] { return true; }) {}
 
 // The ZipRecordSource above refers to *zip, which zip_ keeps alive.
 VirtualFiles::VirtualFiles(std::shared_ptr<const ZipReader> zip,

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
 #include "tpkg/metadata.h"
 #include "tpkg/package_files.h"
@@ -38,8 +39,11 @@ namespace tpkg::fs {
 
 class VirtualFiles {
  public:
-  // The records of `zip` as they are (the read-only view).
-  explicit VirtualFiles(std::shared_ptr<const ZipReader> zip);
+  // The records of `zip` as they are (the read-only view); with `cache`,
+  // the analysis keeps and reuses its per-record results there
+  // (tpkg/analysis_cache.h; with its disk layer, across mounts).
+  explicit VirtualFiles(std::shared_ptr<const ZipReader> zip,
+                        std::shared_ptr<RecordAnalysisCache> cache = nullptr);
   // The records of `source` (the edited namespace; `zip` is the archive
   // as opened, whose own `.data/extern_modules` is the fallback, and is
   // shown as it is while `unchanged()` says the records are the archive's).

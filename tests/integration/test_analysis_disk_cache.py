@@ -2,7 +2,8 @@
 
 A mount's save leaves the import scans of the package's sources in TPKG_CACHE_DIR; the next
 mount of another copy of the package finds them there instead of scanning, and saves the very
-same bytes as a mount without the disk cache; real torch loads them. `tpkg deps` reads and fills
+same bytes as a mount without the disk cache; real torch loads them. A read-only mount reads
+and fills the same folder for its generated files. `tpkg deps` reads and fills
 the same folder, and prints the same graph with it or without. A folder other users may write is
 never used. A relative TPKG_CACHE_DIR is the folder next to the command, also for a daemon in
 the background (which works from "/").
@@ -56,6 +57,35 @@ def test_a_second_mount_finds_the_scans_on_disk_and_saves_the_same_bytes(tmp_pat
     assert "json\n" in externs
     loaded = torch_check([{"name": "k", "archive": str(second), "attr": "DEFAULT_HIDDEN"}])
     assert "error" not in loaded["k"], loaded
+
+
+def test_a_read_only_mount_reads_and_fills_the_disk_cache(tmp_path, monkeypatch):
+    """The generated files of a read-only view come from the disk cache as a read/write mount's
+    do: the first mount scans and leaves a pack, the next one scans nothing, and the files are
+    the same bytes with the cache or without; the archive is never written."""
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    archive = writable_copy(tmp_path)
+    before = archive.read_bytes()
+
+    def generated(cache_dir):
+        monkeypatch.setenv("TPKG_CACHE_DIR", cache_dir)
+        with session(archive, tmp_path / "mnt", "-d", "-o", "ro", allow=[r".*"]) as m:
+            files = {name: (m.path / ".data" / name).read_bytes()
+                     for name in ("extern_modules", "deps.dot")}
+        assert m.problems == [], m.problems
+        return files, sources_found_on_disk(m.stderr())
+
+    first, found = generated(str(cache))
+    assert found == 0
+    assert len(list(cache.glob("*.pack"))) == 1
+    second, found = generated(str(cache))
+    assert found >= 4  # corpus_models/{__init__,model,layers,util}.py
+    without, found = generated("")
+    assert found == 0
+    assert first == second == without
+    assert b"corpus_models.util" in first["deps.dot"]
+    assert archive.read_bytes() == before
 
 
 def tpkg_deps(archive, cache):
