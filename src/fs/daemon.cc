@@ -311,9 +311,10 @@ void LogAnalysisCache(const RecordAnalysisCache& cache, const std::string& dir) 
 int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const ZipReader> zip) {
   // The generated files' analysis reads and fills the user's disk cache as
   // `tpkg deps` does: a read-only view writes nothing beside the archive,
-  // and a package mounted before is not scanned again.
+  // and a package mounted before is not scanned again. No `home` records:
+  // the view's records are the archive's, the list its first load reads.
   const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
-  analysis_cache->KeepOnDisk(d.analysis_cache_dir, zip.get());
+  analysis_cache->KeepOnDisk(d.analysis_cache_dir);
   int status;
   {
     FsOps ops(zip, FsOptions{getuid(), getgid()}, analysis_cache);
