@@ -250,20 +250,11 @@ void Tokenizer::ApplyIndentation(int col, int alt_col) {
 }
 
 void Tokenizer::SkipSpacesAndComments() {
-  const char* const s = src_.data();  // locals: see ReadName
-  const size_t n = src_.size();
-  size_t p = pos_;
-  while (p < n) {
-    const char c = s[p];
-    if (c == ' ' || c == '\t' || c == '\f') {
-      ++p;
-    } else if (c == '#') {
-      while (p < n && s[p] != '\n' && s[p] != '\r') ++p;
-    } else {
-      break;
-    }
+  for (;;) {
+    SkipWhile([](char c) { return c == ' ' || c == '\t' || c == '\f'; });
+    if (Peek() != '#') return;
+    SkipWhile([](char c) { return c != '\n' && c != '\r'; });
   }
-  pos_ = p;
 }
 
 Token Tokenizer::EndOfInput() {
@@ -301,13 +292,7 @@ Token Tokenizer::ReadName() {
     ++pos_;
     if (Peek() == '"' || Peek() == '\'') return saw_f ? StartFString(start) : ReadString(start);
   }
-  // Scanned with locals: a `char` read may alias any object, pos_ included,
-  // so a loop on the member would store pos_ before every byte it reads.
-  const char* const s = src_.data();
-  const size_t n = src_.size();
-  size_t p = pos_;
-  while (p < n && kIdentChar[static_cast<unsigned char>(s[p])]) ++p;
-  pos_ = p;
+  SkipWhile([](char c) { return kIdentChar[static_cast<unsigned char>(c)]; });
   const std::string_view text = src_.substr(start, pos_ - start);
   return Token{TokenKind::kName, KeywordSym(text), text, token_line_};
 }
@@ -386,16 +371,9 @@ Token Tokenizer::ReadString(size_t start) {
                                             : "unterminated string literal") +
                              " (detected at line " + std::to_string(line_) + ")");
     }
-    {
-      // A run of plain characters (not the quote, a backslash or a line
-      // end), with locals: see ReadName.
-      const char* const s = src_.data();
-      const size_t n = src_.size();
-      size_t p = pos_;
-      while (p < n && s[p] != quote && s[p] != '\\' && s[p] != '\n' && s[p] != '\r') ++p;
-      pos_ = p;
-      if (p >= n) continue;  // unterminated: reported above
-    }
+    // A run of plain characters: not the quote, a backslash or a line end.
+    SkipWhile([quote](char c) { return c != quote && c != '\\' && c != '\n' && c != '\r'; });
+    if (pos_ >= src_.size()) continue;  // unterminated: reported above
     int c = Peek();
     if (c == '\\' && pos_ + 1 < src_.size()) {
       ++pos_;

@@ -139,6 +139,18 @@ class Tokenizer {
   bool MeasureIndentation(int& col, int& alt_col);
   void ApplyIndentation(int col, int alt_col);
   void SkipSpacesAndComments();
+  // Moves pos_ past the bytes `keep` accepts. On locals: a `char` read may
+  // alias any object, pos_ included, so a loop on the member would store
+  // pos_ before every byte it reads (this runs for every byte of names,
+  // strings and comments).
+  template <typename Keep>
+  void SkipWhile(Keep keep) {
+    const char* const s = src_.data();
+    const size_t n = src_.size();
+    size_t p = pos_;
+    while (p < n && keep(s[p])) ++p;
+    pos_ = p;
+  }
   // Inline: no call per token, and its stores combine with the caller's.
   Token Make(TokenKind kind, size_t start, Sym sym = Sym::kNone) const {
     return Token{kind, sym, src_.substr(start, pos_ - start), token_line_};
