@@ -12,7 +12,8 @@
 The packages are written by tests/tools/make_archive (libtpkg's writer) in a
 temporary directory that is deleted at the end.
 
-    /usr/bin/python3 scripts/bench_zip.py [--build-dir build] [--size-mb 2048] [--runs 3] [--cold]
+    /usr/bin/python3 scripts/bench_zip.py [--build-dir build] [--record-size 200] [--size-mb 2048]
+                                          [--runs 3] [--cold]
 """
 import argparse
 import os
@@ -30,6 +31,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build-dir", default=os.environ.get("TPKG_BUILD_DIR", REPO / "build"))
     p.add_argument("--records", type=int, default=5000)
+    p.add_argument("--record-size", type=int, default=200,
+                   help="bytes per record of the open + list package (5000: headers far apart)")
     p.add_argument("--size-mb", type=int, default=2048, help="size of the repack package")
     p.add_argument("--runs", type=int, default=3, help="timed runs of cp and repack each")
     p.add_argument("--cold", action="store_true", help="drop the page cache before each run")
@@ -54,11 +57,12 @@ def drop_caches():
         f.write("3\n")
 
 
-def bench_open(tools, work, records):
+def bench_open(tools, work, records, record_size):
     package = work / "open.pt"
-    subprocess.run([tools["make_archive"], package, "--records", str(records), "--record-size", "200"],
-                   check=True)
-    print(f"(a) open + list: {records} records of 200 bytes, {package.stat().st_size / 1e6:.1f} MB")
+    subprocess.run([tools["make_archive"], package, "--records", str(records), "--record-size",
+                    str(record_size)], check=True)
+    print(f"(a) open + list: {records} records of {record_size} bytes, "
+          f"{package.stat().st_size / 1e6:.1f} MB")
     out = subprocess.run([tools["bench_open"], package, "100"], check=True, capture_output=True, text=True)
     print("    in process (bench_open):   " + out.stdout.strip())
     ls_ms = median_ms([tools["tpkg"], "ls", package], 30)
@@ -120,7 +124,7 @@ def main():
             raise SystemExit(f"bench_zip: {path} is missing; build first (ninja -C {build})")
     work = pathlib.Path(tempfile.mkdtemp(prefix="tpkg-bench-", dir=args.workdir))
     try:
-        bench_open(tools, work, args.records)
+        bench_open(tools, work, args.records, args.record_size)
         bench_repack(tools, work, args.size_mb, args.runs, args.cold)
     finally:
         shutil.rmtree(work)

@@ -24,6 +24,9 @@ that load from other users of the machine hits them alike:
                         a one-record archive; the ratios say how much of a mount is ours
   metadata 1st stat     tpkgfs: the first stat of .data/extern_modules, which
                         runs the package analysis, and VmHWM after it
+  metadata ro stat      the same on a read-only mount of the same archive made after it
+                        (the user's analysis disk cache then knows the package, if the
+                        build uses it there)
 
 Prints a table with ratios against native: for seconds lower is better, for
 MB/s higher is better. Needs root (drop_caches, mounting).
@@ -90,7 +93,7 @@ class System:
         self.name, self.mount_cmd, self.root_of = name, mount_cmd, root_of
         self.own_copy = own_copy  # mount a copy of the archive (another read/write daemon)
         self.archive = archive  # always mount this one (the floor's tiny archive)
-        self.mnt = self.root = self.pid = None
+        self.mnt = self.root = self.pid = self.served = None
 
     def mount(self, archive, work):
         """Mounts; returns the seconds until the mount command returned."""
@@ -102,6 +105,7 @@ class System:
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(archive, copy)
             archive = copy
+        self.served = archive
         seconds = 0.0
         if self.mount_cmd:
             self.mnt.mkdir(parents=True, exist_ok=True)
@@ -241,10 +245,23 @@ def measure(systems, archive, work, seq_file, floors=()):
                 results[s.name]["metadata 1st stat ms"] = \
                     timed(f"stat {s.root}/.data/extern_modules") * 1000
                 results[s.name]["peak RSS after MiB"] = peak_rss_mib(s.pid)
+                results[s.name]["metadata ro stat ms"] = first_stat_read_only(s, work)
     finally:
         for s in systems:
             s.unmount()
     return results
+
+
+def first_stat_read_only(system, work):
+    """Milliseconds of the first stat of .data/extern_modules on a fresh read-only mount (always
+    allowed beside a read/write one) of the archive `system` serves."""
+    ro = System(f"{system.name}-ro", system.mount_cmd.replace("{archive}", "-o ro {archive}"),
+                lambda a, m: m, archive=system.served)
+    ro.mount(None, work)
+    try:
+        return timed(f"stat {ro.root}/.data/extern_modules") * 1000
+    finally:
+        ro.unmount()
 
 
 def print_floor(results, floor_results):
