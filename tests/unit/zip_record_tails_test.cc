@@ -37,7 +37,7 @@ TEST(RecordTailsTest, FindsBytesAtTheirOwnOffsetOnly) {
 }
 
 // 300 records of `size` bytes: of 1 KiB, several windows of 64 KiB; of 5
-// KiB, one window per header (more than 2 KiB between them).
+// KiB, one window per header (more than 4 KiB between them).
 std::string ManyRecords(size_t size) {
   std::vector<Record> records;
   for (int i = 0; i < 300; ++i)

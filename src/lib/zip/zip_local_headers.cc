@@ -15,11 +15,13 @@ using namespace zipfmt;
 constexpr uint64_t kWindowBytes = 64 * 1024;
 // A window stops before a header that lies this far or further past the
 // previous header's guessed end (HeaderGuessEnd): copying the data between
-// costs more than a pread of its own. Measured in a harness on many.pt
-// (5,000 headers 5 KiB apart, page cache warm): its strict open took 2.4-2.6
-// ms with one window per header, 3.0-3.3 ms with 64 KiB windows holding the
-// data (the save's read-back of it: 2.5-3.0 against 3.1-3.4 ms).
-constexpr uint64_t kMaxSkippedBytes = 2 * 1024;
+// costs more than a pread of its own. Measured with tests/tools/bench_open
+// (5,000 records of one size, page cache warm; medians of 100 opens): with
+// windows holding the data, 2.0 / 2.3 / 2.8 / 6.2 ms for records of 2.1 / 3 /
+// 5 / 16 KB; one pread per header from 2 KiB on: 2.7 / 2.7 / 2.9 / 2.9 ms;
+// from 4 KiB on: 2.1 / 2.3 / 2.9 / 3.0 ms. many.pt (sources of 4 KB, storages
+// of 16 KB): 2.4 ms with windows, 1.9 ms with this bound.
+constexpr uint64_t kMaxSkippedBytes = 4 * 1024;
 // Room guessed for a local extra field: torch's FB block (<= 67 bytes) plus
 // its ZIP64 block (<= 28). Longer extras just cost one more pread.
 constexpr uint64_t kExtraAllowance = 128;

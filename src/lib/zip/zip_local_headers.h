@@ -6,7 +6,7 @@
 //
 // Headers are visited in file order and neighbours are fetched together
 // (one pread per window of about 64 KiB at most), so a package of many tiny
-// records costs a handful of system calls; headers 2 KiB or more apart
+// records costs a handful of system calls; headers 4 KiB or more apart
 // (records of a few KiB or more) get one small pread each, which costs less
 // than copying the data between them.
 // Always refused: a missing local header, data running past the end of the
