@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -184,12 +185,39 @@ TEST_F(AnalysisStoreTest, AFolderOtherUsersMayWriteIsNotUsed) {
   EXPECT_EQ(second->disk_hits(), 0u);
   EXPECT_NE(second->disk_problem().find("other users may write into it"), std::string::npos)
       << second->disk_problem();
+  // Nor does it cost the sources their digests: nothing is looked up.
+  EXPECT_EQ(second->disk()->lookups(), 0u);
+}
+
+TEST_F(AnalysisStoreTest, RootDoesNotMakeItsFolderInsideAnotherUsersHome) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown)";
+  const std::filesystem::path home = dir_ / "home";
+  std::filesystem::create_directories(home / ".cache");
+  ASSERT_EQ(::chown(home.c_str(), 1000, 1000), 0);
+  ASSERT_EQ(::chown((home / ".cache").c_str(), 1000, 1000), 0);
+  cache_dir_ = home / ".cache/tpkgfs/analysis";
+  const auto first = NewProcessCache();
+  ExpectSameAsFull(first, "first");
+  EXPECT_FALSE(std::filesystem::exists(home / ".cache/tpkgfs"));
+  EXPECT_NE(first->disk_problem().find("inside " + (home / ".cache").string() +
+                                       ", which belongs to user 1000"),
+            std::string::npos)
+      << first->disk_problem();
+  EXPECT_EQ(first->disk()->lookups(), 0u);
+  // Where root owns the nearest folder, it makes it as before.
+  ASSERT_EQ(::chown((home / ".cache").c_str(), 0, 0), 0);
+  const auto second = NewProcessCache();
+  ExpectSameAsFull(second, "second");
+  EXPECT_EQ(Packs().size(), 1u) << second->disk_problem();
 }
 
 TEST_F(AnalysisStoreTest, AMissingFolderIsMadeForTheUserAlone) {
   cache_dir_ = dir_ / "home/.cache/tpkgfs/analysis";
-  ExpectSameAsFull(NewProcessCache(), "first");
+  const auto first = NewProcessCache();
+  ExpectSameAsFull(first, "first");
   ASSERT_EQ(Packs().size(), 1u);
+  // Not there at the first analysis: its sources were digested for the pack.
+  EXPECT_EQ(first->disk()->lookups(), Sources());
   EXPECT_EQ(std::filesystem::status(cache_dir_).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_all);
   const auto second = NewProcessCache();

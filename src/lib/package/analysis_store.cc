@@ -31,6 +31,26 @@ constexpr uint64_t kMaxPackBytes = 256 << 20;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
+// Why root must not create `dir` ("" if it may): its nearest existing
+// folder belongs to another user (a daemon run as root, with the HOME of the
+// user who called sudo). The folder would be root's inside that user's home,
+// and refused from then on by that user's own runs, which it would slow down
+// for good; root, for its part, does not trust a folder of that user's.
+std::string WhyRootMustNotCreate(const std::string& dir) {
+  if (::geteuid() != 0) return {};
+  for (std::string up = dir; !up.empty();) {
+    const size_t slash = up.rfind('/');
+    up.resize(slash == std::string::npos ? 0 : slash);
+    struct stat st;
+    if (::stat(up.empty() ? "/" : up.c_str(), &st) != 0) continue;  // not there yet either
+    if (st.st_uid == 0) return {};
+    return "not creating it as root inside " + (up.empty() ? std::string("/") : up) +
+           ", which belongs to user " + std::to_string(st.st_uid) +
+           " (set TPKG_CACHE_DIR to a folder of root's)";
+  }
+  return {};
+}
+
 // mkdir -p with 0700 for what it creates (the XDG rule for cache folders).
 bool MakeFolders(const std::string& dir, std::string* why) {
   for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
@@ -73,6 +93,12 @@ bool AnalysisStore::UsableFolder(bool create) {
     std::string why;
     if (err != ENOENT) {
       Note("cannot use the analysis cache " + dir_ + ": " + ErrnoText(err));
+      return false;
+    }
+    if (std::string refused = WhyRootMustNotCreate(dir_); !refused.empty()) {
+      Note("not using the analysis cache " + dir_ + ": " + refused);
+      std::lock_guard lock(mu_);
+      folder_ok_ = 0;
       return false;
     }
     if (!create) return false;  // nothing cached yet; asked again at the first save
@@ -169,8 +195,14 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
   return key;
 }
 
+bool AnalysisStore::refused() const {
+  std::lock_guard lock(mu_);
+  return !enabled_ || folder_ok_ == 0;
+}
+
 std::shared_ptr<const StoredSource> AnalysisStore::Find(const std::string& record,
                                                         const Sha256Digest& digest) const {
+  lookups_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   const auto it = contents_.find(record);
   if (it == contents_.end()) return nullptr;

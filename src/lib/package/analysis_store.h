@@ -35,7 +35,9 @@
 //
 // Safety: the folder must belong to this user and be writable by nobody
 // else, else the store reads and writes nothing (another user could
-// otherwise hide imports from the analysis). Failing to read or write a
+// otherwise hide imports from the analysis); root does not create it inside
+// another user's folder (sudo with that user's HOME: the user's own runs
+// would refuse root's folder). Failing to read or write a
 // pack is never an error for the caller: the analysis scans instead, and
 // last_problem() says why, for the daemon's debug log.
 //
@@ -99,8 +101,14 @@ class AnalysisStore {
   void Flush();
 
   bool enabled() const { return enabled_; }
+  // Whether the store will neither read nor write a pack (disabled, or its
+  // folder was refused or could not be made): a caller need not take the
+  // digests Find() and Add() ask for. False while the folder is not there
+  // yet (the first Save() makes it).
+  bool refused() const;
   const std::string& dir() const { return dir_; }
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t lookups() const { return lookups_.load(std::memory_order_relaxed); }  // Find() calls
   uint64_t packs_written() const { return packs_written_.load(std::memory_order_relaxed); }
   std::string last_problem() const;
 
@@ -164,7 +172,7 @@ class AnalysisStore {
   std::unordered_map<std::string, uint64_t> current_at_;
   int folder_ok_ = -1;  // -1: not checked yet; 0/1
   std::string last_problem_;
-  mutable std::atomic<uint64_t> hits_{0};
+  mutable std::atomic<uint64_t> hits_{0}, lookups_{0};
   std::atomic<uint64_t> packs_written_{0};
 };
 
