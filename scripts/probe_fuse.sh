@@ -2,7 +2,7 @@
 # Does any setting a FUSE server can choose give its files large folios in the page cache?
 # Mounts scripts/bench/fuse_probe.c (one 64 MiB file) once per setting below and prints the
 # folio orders of a cold read of it (scripts/trace_folios.sh). On Linux 6.18 every setting
-# gives order 0 only (README, "What bounds the ratios"). Needs root.
+# gives order 0 only (doc/performance.md, "What bounds the ratios"). Needs root.
 #   scripts/probe_fuse.sh ["ENV=VALUE... [-o OPTION]" ...]   # default: the list below
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,7 @@
 # filemap:mm_filemap_add_to_page_cache; order 0 = 4 KiB, 9 = 2 MiB), and how many read-ahead
 # steps there were (readahead:page_cache_ra_order) and how many of them were done in single
 # pages (readahead:page_cache_ra_unbounded: the fallback for a mapping without large-folio
-# support). Used for the README's analysis of warm reads; run it on a file in a tpkgfs mount and
+# support). Used for the analysis of warm reads in doc/performance.md; run it on a file in a tpkgfs mount and
 # on its native copy. Needs root and tracefs; kernels without the readahead events (Linux 6.18 has
 # them) print only the folio orders.
 #   scripts/trace_folios.sh FILE

@@ -19,7 +19,7 @@
 // unless the call itself is refused (ENOSYS, EPERM under a seccomp filter,
 // EINVAL, ESPIPE: it did nothing, and took no error); then the sink stops
 // waiting and leaves it all to the fsync.
-// Measured figures: README.md, "Tests and benchmarks".
+// Measured figures: doc/performance.md.
 //
 // Thread safety: one thread owns a sink and calls Write/CopyFrom; only its
 // WritebackStarter has a thread (its header says what it shares). The
