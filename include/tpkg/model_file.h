@@ -46,18 +46,13 @@ std::string_view FileKindName(FileKind kind);
 FileKind DetectFileKind(const RecordSource& records);
 FileKind DetectFileKind(const ZipReader& zip);
 
-// Whether `head` (the first bytes of a file, 512 are enough) starts a legacy
-// torch.save file: its magic-number pickle, or a tar archive.
-bool IsLegacyTorchSave(std::string_view head);
-
 struct ModelFile {
   FileKind kind;
   std::optional<ZipReader> zip;  // always set on return
 };
 
-// Opens `path` and tells its kind. Throws Error naming the path: for a
-// legacy torch.save file Error(kUnsupported, "<path>: a legacy torch.save
-// file (...)"), else ZipReader's reasons.
+// Opens `path` and tells its kind. Throws Error naming the path: ZipReader's
+// reasons (a legacy torch.save file among them: IsLegacyTorchSave()).
 ModelFile OpenModelFile(const std::string& path);
 
 }  // namespace tpkg

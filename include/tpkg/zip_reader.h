@@ -14,7 +14,9 @@
 // names, file-and-directory names, absolute / `..` / empty / NUL components,
 // local headers disagreeing with the CD, overlapping records, records outside
 // the prefix folder, encryption, methods other than stored/deflate, an empty
-// archive, the pre-release `PYTORCH1` format). Every refusal is an
+// archive, the pre-release `PYTORCH1` format). In every mode it names torch's
+// formats that are not ZIP archives (`PYTORCH1`, a legacy torch.save file),
+// and refuses what is not a regular file (never blocking on a FIFO). Every refusal is an
 // Error(kCorrupt or kUnsupported) whose message names the archive, the record
 // and the reason:  `model.pt: record 'model/../x.py': '..' path component`.
 // Non-strict mode keeps only the refusals without which nothing could be read,
@@ -118,6 +120,12 @@ struct ZipReaderOptions {
   // Open()'s thread; an exception it throws leaves Open().
   void (*on_record_count)(uint64_t records) = nullptr;
 };
+
+// Whether `head` (the first bytes of a file, 512 are enough) starts a legacy
+// torch.save file (torch < 1.6, `_use_new_zipfile_serialization=False`): its
+// magic-number pickle, or the still older tar form. ZipReader::Open() names
+// such a file instead of saying only that it is not a ZIP archive.
+bool IsLegacyTorchSave(std::string_view head);
 
 class ZipReader;
 std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress);

@@ -125,7 +125,8 @@ std::vector<ArchiveHolder> FindArchiveHolders(dev_t dev, ino_t ino,
 ScopedFd LockArchive(const std::string& archive, const WaitNotice& on_wait) {
   std::set<pid_t> announced;
   for (int round = 0; round < kRounds; ++round) {
-    ScopedFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: never wait for a writer of a FIFO (the reader refuses it).
+    ScopedFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (!fd) {
       const int err = errno;
       ThrowSystemError("cannot open archive '" + archive + "'", err);

@@ -90,6 +90,20 @@ def not_a_zip(tmp):
     return path
 
 
+def legacy_torch_save(tmp):
+    # What torch.save(..., _use_new_zipfile_serialization=False) starts with:
+    # PROTO 2, then torch's magic number as a LONG1.
+    path = tmp / "legacy.pt"
+    path.write_bytes(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19." + b"\0" * 600)
+    return path
+
+
+def fifo(tmp):
+    path = tmp / "fifo.pt"
+    os.mkfifo(path)
+    return path
+
+
 def empty_file(tmp):
     path = tmp / "empty.pt"
     path.write_bytes(b"")
@@ -101,7 +115,7 @@ def no_prefix(tmp):
 
 
 @pytest.mark.parametrize("make", [truncated, bad_central_directory, not_a_zip, empty_file,
-                                  no_prefix])
+                                  no_prefix, legacy_torch_save, fifo])
 def test_hostile_archives_are_refused_with_their_reason(tmp_path, make):
     archive = make(tmp_path)
     mnt = tmp_path / "mnt"
@@ -113,6 +127,10 @@ def test_hostile_archives_are_refused_with_their_reason(tmp_path, make):
     assert lines[0].startswith(f"tpkgfs: cannot mount {archive}: "), lines[0]
     assert len(lines[0]) > len(f"tpkgfs: cannot mount {archive}: ") + 5  # a reason follows
     assert mount_entry(mnt) is None
+    named = {legacy_torch_save: "a legacy torch.save file (PyTorch < 1.6), not a ZIP archive",
+             fifo: "is a FIFO, not an archive"}
+    if make in named:
+        assert named[make] in lines[0]
 
 
 def test_the_refusal_names_the_prefix_rule_and_offers_nostrict(tmp_path):

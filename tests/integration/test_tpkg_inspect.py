@@ -3,6 +3,7 @@ binary, against what real PyTorch reported (the corpus facts, torch's own
 file_structure() run now, the mount's `.data/deps.dot`) for every kind of model file:
 torch.package, torch.save (ZIP and legacy), TorchScript and torch.export `.pt2`."""
 import json
+import os
 import pathlib
 import subprocess
 import textwrap
@@ -178,12 +179,30 @@ def test_torchscript_modules_are_code_records(tpkg_bin, made_by_torch):
     assert all(m["problem"] is None for m in modules)
 
 
-def test_legacy_torch_save_gets_one_clear_line(tpkg_bin, made_by_torch):
-    for command in ("info", "modules", "tree"):
-        result = run(tpkg_bin, command, made_by_torch / "legacy.pt")
+def test_legacy_torch_save_gets_one_clear_line(tpkg_bin, made_by_torch, tmp_path):
+    legacy = made_by_torch / "legacy.pt"
+    for command in (["info", legacy], ["modules", legacy], ["tree", legacy], ["ls", legacy],
+                    ["repack", legacy, tmp_path / "o.pt"]):
+        result = run(tpkg_bin, *command)
         assert result.returncode == 1
         lines = result.stderr.decode().splitlines()
-        assert len(lines) == 1 and "a legacy torch.save file" in lines[0], lines
+        assert len(lines) == 1 and "a legacy torch.save file" in lines[0], (command, lines)
+    assert not (tmp_path / "o.pt").exists()
+    # check reports on standard output, as for any archive it refuses
+    result = run(tpkg_bin, "check", legacy)
+    assert result.returncode == 1 and "a legacy torch.save file" in result.stdout.decode()
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tpkg_bin, tmp_path):
+    fifo = tmp_path / "model.pt"
+    os.mkfifo(fifo)
+    for command in ("info", "ls", "modules", "tensors", "diff"):
+        args = [fifo, fifo] if command == "diff" else [fifo]
+        result = run(tpkg_bin, command, *args)  # it used to block in open()
+        assert result.returncode == 1, command
+        assert result.stderr.decode() == f"tpkg: {fifo}: is a FIFO, not an archive\n", command
+    result = run(tpkg_bin, "scan", fifo)
+    assert result.returncode == 2 and "not a regular file (a FIFO)" in result.stdout.decode()
 
 
 # ------------------------------------------------------------------ deps, cat, the mount

@@ -4,6 +4,7 @@
 #include "tpkg/zip_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <functional>
 #include <numeric>
@@ -227,6 +228,46 @@ TEST(ZipReaderTest, FileProblemsAreErrorsWithErrno) {
       EXPECT_NE(std::string(e.what()).find(c.path), std::string::npos);
     }
     ASSERT_EQ(CheckArchive(c.path).size(), 1u);
+  }
+}
+
+TEST(ZipReaderTest, AFifoIsRefusedWithoutWaitingForAWriter) {
+  TempDir dir;
+  const std::string fifo = dir.Path("model.pt");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    ZipReader::Open(fifo);  // blocked in open() before O_NONBLOCK
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), fifo + ": is a FIFO, not an archive");
+  }
+}
+
+TEST(ZipReaderTest, NamesALegacyTorchSaveFileOnlyWhenItIsNoZip) {
+  TempDir dir;
+  // PROTO 2, then torch's magic number as a LONG1: what torch.save(...,
+  // _use_new_zipfile_serialization=False) writes first.
+  const std::string legacy_head("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
+  const std::string legacy = dir.Write("legacy.pt", legacy_head + std::string(600, '\0'));
+  for (const bool strict : {true, false}) {
+    try {
+      ZipReader::Open(legacy, ZipReaderOptions{.strict = strict});
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kUnsupported);
+      EXPECT_EQ(std::string(e.what()),
+                legacy + ": a legacy torch.save file (PyTorch < 1.6), not a ZIP archive; "
+                         "torch.save(torch.load(f), g) rewrites it as one");
+    }
+  }
+  // Anything else that is no ZIP keeps the ZIP reader's own reason.
+  const std::string other = dir.Write("other.pt", std::string(600, 'x'));
+  try {
+    ZipReader::Open(other);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+    EXPECT_EQ(std::string(e.what()).find("legacy"), std::string::npos) << e.what();
   }
 }
 

@@ -60,6 +60,19 @@ ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mo
   return ScopedFd(fd);
 }
 
+std::string_view FileTypeName(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFLNK: return "a symbolic link";
+  }
+  return "a special file";
+}
+
 struct stat FstatOrThrow(int fd, const std::string& what) {
   struct stat st;
   if (::fstat(fd, &st) != 0) {

@@ -29,6 +29,9 @@ ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mo
                        const std::string& what);
 
 struct stat FstatOrThrow(int fd, const std::string& what);
+// "a FIFO", "a directory", "a character device"...: for messages refusing a
+// file of the wrong type.
+std::string_view FileTypeName(mode_t mode);
 
 // True for the copy_file_range(2) errors that mean "not for these two
 // files" (EXDEV, EINVAL, EOPNOTSUPP, ENOSYS, EBADF for O_APPEND, EPERM,

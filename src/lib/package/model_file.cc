@@ -15,22 +15,6 @@
 namespace tpkg {
 namespace {
 
-// torch/serialization.py's MAGIC_NUMBER (0x1950a86a20f9469cfc6c), as the
-// LONG1 opcode of the legacy format's first pickle stores it: little-endian.
-constexpr std::string_view kLegacyMagic = "\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
-constexpr size_t kHeadSize = 512;
-
-std::string ReadHead(const std::string& path) {
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    const int err = errno;
-    ThrowSystemError(path, err);
-  }
-  std::string head(kHeadSize, '\0');
-  head.resize(PreadFull(fd.get(), head, 0, path));
-  return head;
-}
-
 }  // namespace
 
 std::string_view FileKindName(FileKind kind) {
@@ -62,22 +46,7 @@ FileKind DetectFileKind(const RecordSource& records) {
 
 FileKind DetectFileKind(const ZipReader& zip) { return DetectFileKind(ZipRecordSource(zip)); }
 
-bool IsLegacyTorchSave(std::string_view head) {
-  // PROTO n, LONG1 10 <magic>: the first pickle of torch.save's legacy stream.
-  if (head.size() >= 4 + kLegacyMagic.size() && head[0] == '\x80' && head[2] == '\x8a' &&
-      head[3] == '\x0a' && head.substr(4, kLegacyMagic.size()) == kLegacyMagic)
-    return true;
-  // The still older tar form (torch < 0.4): "ustar" at offset 257.
-  return head.size() >= 262 && head.substr(257, 5) == "ustar";
-}
-
 ModelFile OpenModelFile(const std::string& path) {
-  if (IsLegacyTorchSave(ReadHead(path))) {
-    throw Error(Errc::kUnsupported,
-                path +
-                    ": a legacy torch.save file (PyTorch < 1.6, not a ZIP archive); "
-                    "tpkg reads ZIP archives only: torch.save(torch.load(f), g) rewrites it");
-  }
   try {
     ZipReader zip = ZipReader::Open(path);
     const FileKind kind = DetectFileKind(zip);

@@ -25,9 +25,12 @@ namespace tpkg {
 namespace safety {
 
 MappedFile::MappedFile(const std::string& path) {
-  ScopedFd fd = OpenOrThrow(path, O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO would block open() until a writer came (refused below).
+  ScopedFd fd = OpenOrThrow(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st = FstatOrThrow(fd.get(), path);
-  if (!S_ISREG(st.st_mode)) throw Error(Errc::kInvalidArgument, path + ": not a regular file");
+  if (!S_ISREG(st.st_mode))
+    throw Error(Errc::kInvalidArgument,
+                path + ": not a regular file (" + std::string(FileTypeName(st.st_mode)) + ")");
   size_ = static_cast<size_t>(st.st_size);
   if (size_ == 0) {
     data_ = empty_.data();

@@ -64,8 +64,16 @@ constexpr std::string_view kPreReleaseMagic = "PYTORCH1";
 // Full names: "." may be the prefix folder, "dir/" is a directory entry.
 constexpr RecordPathRules kFullNameRules{.dot_prefix_folder = true, .directory_entry = true};
 
+// torch/serialization.py's MAGIC_NUMBER (0x1950a86a20f9469cfc6c), as the
+// LONG1 opcode of the legacy format's first pickle stores it: little-endian.
+constexpr std::string_view kLegacyMagic = "\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+constexpr size_t kLegacyHeadSize = 512;
+
+// O_NONBLOCK: a FIFO named as an archive would block open() until a writer
+// came; it is refused below like any file that is not regular (for a
+// regular file the flag changes nothing).
 ScopedFd OpenReadOnly(const std::string& path) {
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) {
     const int err = errno;
     ThrowSystemError("cannot open " + path, err);
@@ -81,7 +89,28 @@ uint64_t RegularFileSize(int fd, const std::string& path) {
   }
   if (S_ISDIR(st.st_mode))
     throw Error(Errc::kIsDir, path + ": is a directory, not an archive", EISDIR);
+  if (!S_ISREG(st.st_mode))
+    throw Error(Errc::kUnsupported,
+                path + ": is " + std::string(FileTypeName(st.st_mode)) + ", not an archive");
   return static_cast<uint64_t>(st.st_size);
+}
+
+// The central directory's place; where there is none, a legacy torch.save
+// file is named as such (checked only then: a ZIP's first record may hold
+// anything at the offsets the tar form is recognised by).
+CentralDirectoryLocation LocateOrNameTheFormat(int fd, uint64_t file_size, bool strict,
+                                               Problems& problems) {
+  try {
+    return LocateCentralDirectory(fd, file_size, strict, problems);
+  } catch (const Error&) {
+    std::string head(static_cast<size_t>(std::min<uint64_t>(file_size, kLegacyHeadSize)), '\0');
+    head.resize(PreadFull(fd, head, 0, problems.archive()));
+    if (IsLegacyTorchSave(head))
+      problems.Fatal(Errc::kUnsupported,
+                     "a legacy torch.save file (PyTorch < 1.6), not a ZIP archive; "
+                     "torch.save(torch.load(f), g) rewrites it as one");
+    throw;
+  }
 }
 
 void RefusePreRelease(int fd, Problems& problems) {
@@ -251,7 +280,7 @@ void Load(ArchiveState* impl, const std::string& path, ZipReaderOptions options,
   const int fd = impl->fd.get();
   impl->file_size = RegularFileSize(fd, path);
   RefusePreRelease(fd, problems);
-  const CentralDirectoryLocation cd = LocateCentralDirectory(fd, impl->file_size, strict, problems);
+  const CentralDirectoryLocation cd = LocateOrNameTheFormat(fd, impl->file_size, strict, problems);
   if (options.on_record_count) options.on_record_count(cd.count);
   impl->entries =
       ParseCentralDirectory(ReadCentralDirectory(fd, cd, problems), cd.count, strict, problems);
@@ -323,6 +352,15 @@ void CheckRecordData(const ZipReader& zip, Problems& problems, const ProgressCal
 }
 
 }  // namespace
+
+bool IsLegacyTorchSave(std::string_view head) {
+  // PROTO n, LONG1 10 <magic>: the first pickle of torch.save's legacy stream.
+  if (head.size() >= 4 + kLegacyMagic.size() && head[0] == '\x80' && head[2] == '\x8a' &&
+      head[3] == '\x0a' && head.substr(4, kLegacyMagic.size()) == kLegacyMagic)
+    return true;
+  // The still older tar form (torch < 0.4): "ustar" at offset 257.
+  return head.size() >= 262 && head.substr(257, 5) == "ustar";
+}
 
 struct ZipReader::Impl : ArchiveState {};
 
