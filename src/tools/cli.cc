@@ -25,7 +25,7 @@ constexpr std::string_view kGlobalSynopsis = "[--help] [--version] COMMAND [ARGS
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
-      {"ls", "ls [-l] ARCHIVE",
+      {"ls", "ls [-l] [--json] ARCHIVE",
        "List the records of ARCHIVE in archive order, one per line, with the prefix folder "
        "stripped (what torch's get_all_records() returns). A torch.export .pt2 has no prefix "
        "folder; a legacy torch.save file is named as such.",
@@ -50,7 +50,7 @@ const std::vector<Command>& Commands() {
        "replaced atomically: a failure leaves it as it was. Prints nothing on success, or with "
        "--json what was written.",
        RunRepack},
-      {"edits", "edits [--discard | --save-to OUT] ARCHIVE",
+      {"edits", "edits [--discard | --save-to OUT] [--json] ARCHIVE",
        "List the edits a read/write mount of ARCHIVE keeps in its journal and has not saved "
        "yet (written, added, renamed, deleted), or with --discard remove them and the journal. "
        "With --save-to, write the edited package to the new file OUT instead, with every check "
@@ -102,7 +102,8 @@ const std::vector<Command>& Commands() {
        RunDiff},
       // Safety: is it safe to load?
       {"scan",
-       "scan [--format text|json|sarif | --json] [--policy FILE]... [--print-policy] PATH...",
+       "scan [--format text|json|sarif | --json] [--policy FILE]... [--print-policy] PATH... "
+       "| --print-default-policy",
        "Is it safe to load? Scan model files (raw pickles, torch.save ZIP and legacy files, "
        "torch.package, TorchScript, .pt2, archives and pickles inside them) or folders (a "
        "folder with .data/extern_modules, such as a mounted package, is one torch.package) "

@@ -80,7 +80,7 @@ int RunEdits(const Command& self, const Args& args) {
   if (cmd.help_shown) return kExitOk;
   const std::string& path = cmd.operands[0];
   if (cmd.options.count("discard") && cmd.options.count("save-to")) {
-    throw Error(Errc::kInvalidArgument, "--discard and --save-to exclude each other");
+    throw UsageError("--discard and --save-to exclude each other", self.synopsis);
   }
   const ZipReader zip = ZipReader::Open(path);
   std::optional<Journal> journal = Journal::OpenExisting(path, zip);

@@ -7,6 +7,7 @@ error behaviour (exit codes, one-line messages, closed pipes, full disks).
 """
 import json
 import os
+import re
 import resource
 import subprocess
 import textwrap
@@ -326,6 +327,7 @@ def test_torch_loads_the_repacked_zip_tool_archive(tpkg_bin, corpus_dir, tmp_pat
 @pytest.mark.parametrize("args", [
     [], ["frob"], ["--frob"], ["ls"], ["ls", "a", "b"], ["ls", "--frob", "x"],
     ["cat", "x.pt"], ["check"], ["repack", "in.pt"], ["repack", "--prefix"],
+    ["edits", "--discard", "--save-to", "out.pt", "x.pt"],
 ])
 def test_bad_arguments_print_a_usage_line_and_exit_2(tpkg_bin, args):
     result = run(tpkg_bin, *args)
@@ -340,6 +342,19 @@ def test_every_command_has_help(tpkg_bin, command):
     result = run(tpkg_bin, command, "--help")
     assert result.returncode == 0
     assert result.stdout.decode().startswith(f"usage: tpkg {command} ")
+
+
+def test_every_option_of_a_command_is_in_its_usage_line(tpkg_bin):
+    commands = re.findall(r"^  tpkg ([a-z]+) ", run(tpkg_bin, "--help").stdout.decode(), re.M)
+    assert len(set(commands)) >= 14, commands
+    for command in set(commands):
+        text = run(tpkg_bin, command, "--help").stdout.decode()
+        usage, options = text.splitlines()[0], text.partition("\nOptions:\n")[2]
+        for line in options.splitlines():
+            found = re.match(r"\s+(?:-(\w) \[ )?--([a-z-]+)", line)
+            if found and found[2] != "help":
+                short, long = found.groups()
+                assert f"--{long}" in usage or (short and f"-{short}" in usage), (command, line)
 
 
 def test_global_help_and_version(tpkg_bin):
