@@ -129,6 +129,14 @@ def test_package_folder_is_scanned_as_one_package(tpkg_bin, corpus_dir, tmp_path
     [finding] = doc["files"][0]["findings"]
     assert finding["rule"] == "source.dangerous-call" and finding["severity"] == "malicious"
     assert finding["line"] == 2
+    # Named as in the archive, not after the folder again (it was "<root>!corpus_models/...").
+    assert finding["record"] == "corpus_models/util.py"
+    text = run(tpkg_bin, "scan", root).stdout.decode()
+    assert f" {root}!corpus_models/util.py:2: calls os.system" in text, text
+    sarif = json.loads(run(tpkg_bin, "scan", "--format", "sarif", root).stdout)
+    [result] = sarif["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("corpus_models/util.py"), location
 
 
 def test_text_output_and_exit_statuses(tpkg_bin, hostile, corpus_dir):

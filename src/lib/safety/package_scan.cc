@@ -132,7 +132,8 @@ void ScanPackageFolder(const std::string& path, ScanContext& ctx) {
   ctx.result.kind = "directory (torch.package)";
   try {
     FolderRecords records(path);
-    ScanPackageRecords(records, path, ctx);
+    // Records named as in an archive (the result's path names the folder).
+    ScanPackageRecords(records, "", ctx);
   } catch (const Error& e) {
     ctx.Unreadable(path, e.what());
   }

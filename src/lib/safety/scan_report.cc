@@ -70,13 +70,12 @@ std::string PathUri(std::string_view path) {
 }
 
 // The file a finding is in: for a package folder, the record's own file
-// ("folder!pkg/mod.py" -> folder/pkg/mod.py); else the scanned file.
+// (record "pkg/mod.py" of folder -> folder/pkg/mod.py); else the scanned file.
 std::string FindingFile(const ScanFileResult& r, const ScanFinding& f) {
-  const std::string prefix = r.path + "!";
-  if (r.kind != "directory (torch.package)" || !f.record.starts_with(prefix)) return r.path;
-  std::string rest = f.record.substr(prefix.size());
-  rest = rest.substr(0, rest.find_first_of("!@"));  // a nested record or operand: its file
-  return rest.empty() ? r.path : r.path + "/" + rest;
+  if (r.kind != "directory (torch.package)") return r.path;
+  // A nested record or operand ("pkg/w.pkl!data.pkl"): the file holding it.
+  const std::string file = f.record.substr(0, f.record.find_first_of("!@"));
+  return file.empty() ? r.path : r.path + "/" + file;
 }
 
 // Stable identity of a result across runs (SARIF partialFingerprints): FNV-1a
