@@ -53,6 +53,7 @@ enum class PackagingErrorReason {
   kMissingModule,          // packaged code imports a module of the package that is gone
   kInconsistentStructure,  // the importer would refuse the record layout (doc/format.md §8.1)
   kUnreadablePickle,       // a save_pickle record that cannot be scanned
+  kUnreadableSource,       // a source whose bytes fail their CRC-32 (its imports are unknown)
   kMissingStorage,         // a pickle's storage record is missing or too short
   kUnsupportedVersion,     // `.data/version` is not one torch loads
 };

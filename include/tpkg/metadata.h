@@ -201,8 +201,8 @@ struct Metadata {
   std::vector<std::string> new_externs;  // with options.edited: externs an edit added
   std::string deps_dot;                  // graph.ToDot()
   std::string problems;                  // PackagingError text; empty when loadable
-  // Records the analysis could not read or scan (a `.pkl` whose bytes fail
-  // their CRC, a truncated stream): also in `problems`, listed apart because
+  // Records the analysis could not read or scan (a `.pkl` or a source whose
+  // bytes fail their CRC, a truncated stream): also in `problems`, listed apart because
   // the archive itself is damaged, which callers report as a failure rather
   // than as a finding (the graph and externs miss what they hold).
   std::vector<std::string> unreadable;

@@ -377,6 +377,23 @@ TEST(MetadataTest, UnreadableRecordsAreTheDamagedOnes) {
   EXPECT_TRUE(RegenerateMetadata(intact).unreadable.empty());
 }
 
+// A source whose bytes fail their CRC: its module stays (the importer finds
+// the record), its imports are unknown, and it is damage (unreadable, and a
+// problem), while the other sources are analysed. An I/O error is not damage.
+TEST(MetadataTest, ADamagedSourceIsAProblemAndTheRestIsAnalysed) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"p/__init__.py", ""}, {"p/a.py", "import json\n"}, {"p/b.py", "import os\n"}};
+  const Metadata m = RegenerateMetadata(FailingRecords(files, {{"p/b.py", Errc::kCorrupt}}));
+  EXPECT_EQ(m.unreadable, std::vector<std::string>{"p/b.py"});
+  EXPECT_NE(m.problems.find("Source could not be read to find its imports."), std::string::npos)
+      << m.problems;
+  EXPECT_NE(m.problems.find("p.b"), std::string::npos) << m.problems;
+  EXPECT_EQ(m.interned, (std::vector<std::string>{"p", "p.a", "p.b"}));
+  EXPECT_EQ(m.externs, std::vector<std::string>{"json"});
+
+  EXPECT_THROW(RegenerateMetadata(FailingRecords(files, {{"p/b.py", Errc::kIo}})), Error);
+}
+
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
   const std::string proto3 = "\x80\x03";
   const MemoryRecords records({

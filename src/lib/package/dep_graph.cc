@@ -41,6 +41,7 @@ std::string_view ReasonText(PackagingErrorReason reason) {
     case R::kInconsistentStructure:
       return "Module layout would not load: inconsistent module structure.";
     case R::kUnreadablePickle: return "Pickle could not be scanned for dependencies.";
+    case R::kUnreadableSource: return "Source could not be read to find its imports.";
     case R::kMissingStorage:
       return "Storage is loaded by a pickle but is missing from the package or too short.";
     case R::kUnsupportedVersion: return "Package version is not one torch loads.";

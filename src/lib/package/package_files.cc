@@ -1,7 +1,27 @@
 // The generated files of a torch.package (package_files.h).
 #include "tpkg/package_files.h"
 
+#include "package/package_layout.h"
+
 namespace tpkg {
+namespace {
+
+// Why the files cannot be made when a source is damaged: the imports of its
+// module are unknown, so a list or graph made without them would misreport
+// the package (the archive's own extern list is served instead). "" when no
+// source is. A damaged pickle leaves the files made without it, and listed
+// in `unreadable`.
+std::string DamagedSource(const Metadata& m) {
+  for (const std::string& record : m.unreadable) {
+    const auto source = ModuleOfRecord(record);
+    if (!source) continue;
+    const NodeAttrs* node = m.graph.Find(source->module);
+    return node && node->error_context ? *node->error_context : record + ": damaged";
+  }
+  return {};
+}
+
+}  // namespace
 
 bool IsTorchPackage(const ZipReader& zip) {
   return zip.Find(kExternModulesPath) != nullptr || zip.Find(kVersionPath) != nullptr;
@@ -36,6 +56,7 @@ GeneratedFiles GeneratePackageFiles(const ZipReader& zip, const RecordSource& re
   GeneratedFiles out;
   try {
     const Metadata m = RegenerateMetadata(records, options);
+    if (std::string why = DamagedSource(m); !why.empty()) throw Error(Errc::kCorrupt, why);
     out.problems = m.problems;
     out.unreadable = m.unreadable;
     out.extern_modules = std::make_shared<const std::string>(m.extern_modules_text);

@@ -267,10 +267,25 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
 RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records,
                              AnalysisStore* disk) {
   RecordAnalysis out;
-  if (const auto source = ModuleOfRecord(record))
-    out.module = AnalyseSource(record, *source, records, disk);
-  else
+  if (const auto source = ModuleOfRecord(record)) {
+    try {
+      out.module = AnalyseSource(record, *source, records, disk);
+    } catch (const Error& e) {
+      // Bytes that fail their CRC: the archive is damaged. The module is
+      // still there (the importer finds its record), its imports unknown; a
+      // problem says so, as for a damaged pickle, so that a report shows
+      // the rest. Too large or an I/O error: not damage, the caller's.
+      if (e.code() != Errc::kCorrupt) throw;
+      out.unreadable_record = record;
+      out.module = ArchiveModule{record, source->is_package, false,
+                                 std::make_shared<const ScannedImports>()};
+      out.problem = std::make_unique<const LayoutProblem>(
+          LayoutProblem{source->module, PackagingErrorReason::kUnreadableSource,
+                        record + ": " + e.what(), false});
+    }
+  } else {
     AnalyseOther(record, records, out);
+  }
   return out;
 }
 

@@ -77,8 +77,9 @@ struct LayoutProblem {
 };
 
 // What one record contributes to the layout, as the analysis cache keeps it
-// (tpkg/analysis_cache.h): at most one of module (a source), pickle (a
-// save_pickle pickle that scanned) and problem (a `.pkl` that did not).
+// (tpkg/analysis_cache.h): a module (a source), a pickle (a save_pickle
+// pickle that scanned) or neither, and a problem (a `.pkl` that did not
+// scan, or a damaged source: then beside its module, imports unknown).
 // The rare parts are held apart (null when absent): the cache keeps one of
 // these per record, thousands of them sources only.
 struct RecordAnalysis {
