@@ -70,6 +70,7 @@ void BindGraph(py::module_& m) {
       .value("MISSING_MODULE", PackagingErrorReason::kMissingModule)
       .value("INCONSISTENT_STRUCTURE", PackagingErrorReason::kInconsistentStructure)
       .value("UNREADABLE_PICKLE", PackagingErrorReason::kUnreadablePickle)
+      .value("UNREADABLE_SOURCE", PackagingErrorReason::kUnreadableSource)
       .value("MISSING_STORAGE", PackagingErrorReason::kMissingStorage)
       .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion);
   m.def("reason_text", &ReasonText, py::arg("reason"));

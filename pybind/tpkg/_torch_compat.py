@@ -85,3 +85,23 @@ def gate_torchscript_serialization() -> bool:
 def is_script_module(obj) -> bool:
     torch = loaded_torch()
     return torch is not None and isinstance(obj, torch.jit.RecursiveScriptModule)
+
+
+# OSError subclass -> the same subclass that is also a RuntimeError.
+_TORCH_FILE_ERRORS = {}
+
+
+def torch_file_error(error: OSError) -> OSError:
+    """`error` (a file the archive reader or writer could not open or create) as
+    torch's reader and writer raise it: a RuntimeError, which code written
+    against torch.package catches; it stays the OSError it is (e.g.
+    FileNotFoundError, with its errno) for code written against tpkg."""
+    kind = type(error)
+    both = _TORCH_FILE_ERRORS.get(kind)
+    if both is None:
+        both = type(kind.__name__, (kind, RuntimeError), {"__module__": "tpkg"})
+        _TORCH_FILE_ERRORS[kind] = both
+    out = both(*error.args)
+    if hasattr(error, "code"):
+        out.code = error.code
+    return out

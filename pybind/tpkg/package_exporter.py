@@ -111,7 +111,10 @@ class PackageExporter:
         if isinstance(f, (Path, str)):
             f = str(f)
             self.buffer: Optional[BinaryIO] = None
-            self._zip = _core.ZipWriter.create(f, _core.prefix_for_path(f), overwrite=True)
+            try:
+                self._zip = _core.ZipWriter.create(f, _core.prefix_for_path(f), overwrite=True)
+            except OSError as e:  # torch raises RuntimeError for a file it cannot create
+                raise _torch_compat.torch_file_error(e) from None
         else:
             self.buffer = f
             self._zip = _core.ZipWriter.to_file(f, "archive")

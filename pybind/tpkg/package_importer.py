@@ -126,7 +126,10 @@ class PackageImporter(Importer):
             self.filename = os.fspath(file_or_buffer)
             if os.path.isdir(self.filename):
                 return DirectoryReader(self.filename)
-            return ArchiveReader(self.filename)
+            try:
+                return ArchiveReader(self.filename)
+            except OSError as e:  # torch raises RuntimeError for a file it cannot open
+                raise _torch_compat.torch_file_error(e) from None
         self.filename = "<binary>"
         return ArchiveReader.from_file(file_or_buffer)
 

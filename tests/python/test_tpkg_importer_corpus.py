@@ -1,6 +1,7 @@
 """tpkg.PackageImporter on every corpus archive, against the facts real torch
 recorded (`<archive>.expected.json`) and against real torch.package loading
 the same archive in this process (every pickle compared deeply)."""
+import errno
 import io
 import json
 import os
@@ -172,6 +173,19 @@ def test_module_allowed_refuses_like_torch(in_corpus):
     with pytest.raises(ImportError) as theirs:
         torch.package.PackageImporter("pkg_model_numpy.pt", module_allowed=lambda m: m != "numpy")
     assert str(ours.value) == str(theirs.value)
+
+
+def test_a_file_that_cannot_be_opened_or_made_raises_what_torch_raises(tmp_path):
+    # torch raises RuntimeError; tpkg's error is that and still the OSError it is.
+    cases = [lambda package: package.PackageImporter(str(tmp_path / "absent.pt")),
+             lambda package: package.PackageExporter(str(tmp_path / "no" / "such" / "x.pt"))]
+    for case in cases:
+        with pytest.raises(RuntimeError):
+            case(torch.package)
+        with pytest.raises(RuntimeError) as ours:
+            case(tpkg)
+        assert isinstance(ours.value, FileNotFoundError) and ours.value.errno == errno.ENOENT
+        assert str(tmp_path) in str(ours.value)
 
 
 def test_missing_module_error_text_matches_torch(in_corpus):
