@@ -147,7 +147,8 @@ std::string UsageText(std::string_view program) {
   std::ostringstream out;
   out << "usage: " << program << " [options] ARCHIVE MOUNTPOINT\n"
       << "       " << program << " -u MOUNTPOINT\n\n"
-      << "Mount a torch.package archive (or any ZIP) as a read/write directory.\n"
+      << "Mount a torch.package archive (or another ZIP whose records sit in one top\n"
+      << "folder, as torch writes them) as a read/write directory.\n"
       << "Edits are kept in .ARCHIVE.tpkgfs/ beside the archive and saved into it\n"
       << "when the file system is unmounted. `" << program << " -u MOUNTPOINT` unmounts,\n"
       << "waits for the save and prints its outcome (exit 1 if it failed). Every\n"
