@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mount_registry.h"
 #include "mount_table.h"
+#include "open_files.h"
 #include "process_info.h"
 #include "save_edits.h"
 #include "tpkg/analysis_cache.h"
@@ -207,14 +208,28 @@ void AnnounceWait(const ArchiveHolder& holder) {
   TPKG_LOG(kInfo) << "waiting for the save of " << archive << " (pid " << holder.pid
                   << ") to finish";
   // Unmounted here, yet still serving: a copy of its mount in another mount
-  // namespace keeps it (mount_table.h); its save starts only when that goes.
+  // namespace keeps it (mount_table.h), or files still open in a mount
+  // detached by a lazy unmount (open_files.h); its save starts only when
+  // those go.
   if (!holder.record || holder.record->state != MountState::kServing) return;
-  const std::vector<pid_t> copies =
-      OtherNamespacesWithDevice(holder.record->fuse_major, holder.record->fuse_minor);
-  if (copies.empty()) return;
-  TPKG_LOG(kInfo) << "pid " << holder.pid << " has not begun that save: it still serves "
-                  << holder.record->mountpoint << " in the mount namespace of "
-                  << DescribeProcesses(copies) << ", and saves when that copy goes";
+  const MountRecord& r = *holder.record;
+  const std::vector<pid_t> copies = OtherNamespacesWithDevice(r.fuse_major, r.fuse_minor);
+  if (!copies.empty()) {
+    TPKG_LOG(kInfo) << "pid " << holder.pid << " has not begun that save: it still serves "
+                    << r.mountpoint << " in the mount namespace of " << DescribeProcesses(copies)
+                    << ", and saves when that copy goes";
+    return;
+  }
+  std::vector<pid_t> users;
+  try {
+    users = ProcessesUsingDevice(r.fuse_major, r.fuse_minor);
+  } catch (const Error& e) {
+    TPKG_LOG(kDebug) << e.what();
+  }
+  if (users.empty()) return;  // saving by now, or held by processes we may not inspect
+  TPKG_LOG(kInfo) << "pid " << holder.pid << " has not begun that save: " << r.mountpoint
+                  << " was detached (lazy unmount) but files in it are still open, by "
+                  << DescribeProcesses(users) << "; the save starts when they are closed";
 }
 
 // A failed save whose edits are still pending: say so before anything else.

@@ -7,8 +7,11 @@
 // waits, background.h) -> "the last save failed" warning (save_log.h) ->
 // mount record (mount_registry.h) -> read/write: the archive file's lock,
 // refused while another daemon serves the same file, waiting ("waiting for
-// the save of ... (pid N) to finish") while one saves it; read-only: only
-// the wait (archive_lock.h) -> archive (strict reader) -> journal (recovers
+// the save of ... (pid N) to finish") while one saves it, plus one line
+// when that daemon has not begun its save because a copy of its mount in
+// another mount namespace, or files still open in its mount detached by a
+// lazy unmount, hold it (naming those processes); read-only: only the wait
+// (archive_lock.h) -> archive (strict reader) -> journal (recovers
 // an earlier session's edits and says so) -> FsOps or JournalFsOps -> FUSE
 // session -> mount -> signal handlers -> (background: detach, the parent
 // exits 0 only now that the mount works; errors and warnings of a read/write

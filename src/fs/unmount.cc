@@ -20,6 +20,7 @@
 
 #include "mount_registry.h"
 #include "mount_table.h"
+#include "open_files.h"
 #include "process_info.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
@@ -184,12 +185,24 @@ class Progress {
  public:
   explicit Progress(const Target& target)
       : target_(target), shown_(::isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
-  ~Progress() {
-    if (drawn_) std::fputs("\r\033[K", stderr);
-  }
+  ~Progress() { Clear(); }
   // Milliseconds to wait before the next Update (-1: none needed).
   int interval() const { return shown_ ? 250 : -1; }
+  // Erases the status line, so that a message can take its place.
+  void Clear() {
+    if (drawn_) std::fputs("\r\033[K", stderr);
+    drawn_ = false;
+  }
+  // The daemon `pid` has not begun its save (ExplainLongWait said why): no
+  // line until its record says it has, then the save's own time.
+  void Hold(pid_t pid) { held_ = pid; }
   void Update() {
+    if (held_ != 0) {
+      const std::optional<MountRecord> record = RecordOfProcess(held_);
+      if (record && record->state == MountState::kServing) return;
+      held_ = 0;
+      start_ = Clock::now();
+    }
     const auto elapsed = Clock::now() - start_;
     if (!shown_ || elapsed < std::chrono::seconds(1)) return;
     // The temp archive appears after the package checks and is renamed
@@ -215,6 +228,7 @@ class Progress {
   Clock::time_point start_;
   bool drawn_ = false;
   bool seen_temp_ = false;
+  pid_t held_ = 0;
 };
 
 // A FUSE connection, to look for copies of its mount elsewhere.
@@ -223,16 +237,38 @@ struct Device {
   unsigned minor = 0;
 };
 
-// Says once, on stderr, why a daemon still runs after its unmount: copies of
-// its mount in other mount namespaces (mount_table.h), which it serves until
-// they go. Silence could look like a hang for as long as those live.
-void ExplainLongWait(const std::string& path, const Daemon& daemon, const Device& device) {
+// Says once, on stderr, why a daemon still runs after its unmount, and
+// returns whether it did: copies of its mount in other mount namespaces
+// (mount_table.h), which it serves until they go; or, after a lazy unmount
+// (umount -l, fusermount3 -uz), files still open in the detached mount
+// (open_files.h): the kernel ends the session, and the daemon starts its
+// save, only when the last one is closed. Silence could look like a hang for
+// as long as those live. Holders this user may not inspect go unnamed, but
+// a daemon whose record still says it serves is held by something.
+bool ExplainLongWait(const std::string& path, const Daemon& daemon, const Device& device) {
   const std::vector<pid_t> holders = OtherNamespacesWithDevice(device.major, device.minor);
-  if (holders.empty()) return;
-  std::cerr << "tpkgfs: " << path << " is unmounted here, but the mount namespace of "
-            << DescribeProcesses(holders)
-            << " still holds a copy of it: its daemon (pid " << daemon.pid
-            << ") serves that copy and exits (saving) only when the copy goes; waiting for it\n";
+  if (!holders.empty()) {
+    std::cerr << "tpkgfs: " << path << " is unmounted here, but the mount namespace of "
+              << DescribeProcesses(holders) << " still holds a copy of it: its daemon (pid "
+              << daemon.pid
+              << ") serves that copy and exits (saving) only when the copy goes; waiting for it\n";
+    return true;
+  }
+  std::vector<pid_t> users;
+  try {
+    users = ProcessesUsingDevice(device.major, device.minor);
+  } catch (const Error& e) {
+    std::cerr << "tpkgfs: " << e.what() << "\n";
+  }
+  const std::optional<MountRecord> record = RecordOfProcess(daemon.pid);
+  const bool serving = record && record->state == MountState::kServing;
+  if (users.empty() && !serving) return false;  // saving: the progress line shows it
+  std::cerr << "tpkgfs: " << path << " was detached (lazy unmount) but files in it are still open"
+            << (users.empty() ? std::string(", by processes this user cannot inspect")
+                              : ", by " + DescribeProcesses(users))
+            << ": its daemon (pid " << daemon.pid
+            << ") starts the save when they are closed; waiting for it\n";
+  return true;
 }
 
 void WaitForDaemon(ProcessWatch& watch, const Target& target, const std::string& path,
@@ -250,7 +286,8 @@ void WaitForDaemon(ProcessWatch& watch, const Target& target, const std::string&
     }
     if (watch.WaitForExit(timeout)) return;
     if (device && Clock::now() >= start + kExplainAfter) {
-      ExplainLongWait(path, daemon, *device);
+      progress.Clear();
+      if (ExplainLongWait(path, daemon, *device)) progress.Hold(daemon.pid);
       device.reset();
     }
     progress.Update();

@@ -14,8 +14,12 @@
 // 3. Waits for the daemon to exit (poll on the pidfd, no busy loop). On a
 //    terminal (stderr a tty), a save that takes more than a second shows
 //    its progress (bytes of the new archive written so far). A daemon still
-//    running after 2 s because another mount namespace holds a copy of the
-//    mount (mount_table.h) is explained on stderr, once; the wait goes on.
+//    serving after 2 s is explained on stderr, once, and the wait goes on
+//    (Ctrl-C ends only the wait): another mount namespace holds a copy of
+//    the mount (mount_table.h), or the mount was detached by a lazy unmount
+//    (umount -l, fusermount3 -uz) while files in it were open, which holds
+//    off the save until they are closed: the line names the processes that
+//    hold them (open_files.h), where this user may inspect them.
 // 4. Reads the daemon's entry in the save log (tpkg/save_log.h) and prints:
 //      saved or nothing changed      on stdout, exit 0
 //      failed                        every reason and where the edits are kept

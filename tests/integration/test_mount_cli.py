@@ -359,6 +359,96 @@ def test_a_mount_waiting_for_a_kept_daemon_says_why(mount_factory, tmp_path):
     assert second.returncode == 0
 
 
+class HeldOpen:
+    """A `sleep` that holds `path` open (as its stdin) until the block ends: after a lazy
+    unmount it keeps the detached file system, and so its daemon's save, waiting."""
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            self.proc = subprocess.Popen(["sleep", "600"], stdin=f)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def edited_and_held_then_detached(mount_factory, tmp_path):
+    """A read/write mount with one edit, a `sleep` holding that file open, and the mount
+    detached by `fusermount3 -uz`: its daemon serves on, unsaved, until the file is closed."""
+    archive = private_copy(MODEL, tmp_path / "rw")
+    m = mount_factory(archive)
+    m.allow_stderr(r"saved ")
+    edited = m.path / "corpus_models" / "util.py"
+    with open(edited, "ab") as f:
+        f.write(b"\nHELD = 1\n")
+    held = HeldOpen(edited)
+    subprocess.run(["fusermount3", "-uz", str(m.path)], check=True)
+    assert mount_entry(m.path) is None
+    return archive, m, held
+
+
+def test_tpkgfs_u_after_a_lazy_unmount_names_who_keeps_files_open(mount_factory, tmp_path):
+    archive, m, held = edited_and_held_then_detached(mount_factory, tmp_path)
+    said = tmp_path / "unmount.stderr"
+    with held, open(said, "w") as err:
+        u = subprocess.Popen([str(TPKGFS), "-u", str(m.path)], stdout=subprocess.PIPE,
+                             stderr=err, text=True)
+        try:
+            assert wait_until(lambda: "was detached" in said.read_text(), 10), said.read_text()
+            time.sleep(0.5)
+            assert u.poll() is None and m.proc.poll() is None  # both wait: nothing saved yet
+        except BaseException:
+            u.kill()
+            u.wait()
+            raise
+    # The file is closed: the kernel ends the session, the daemon saves, `tpkgfs -u` reports.
+    out, _ = u.communicate(timeout=20)
+    assert said.read_text() == (
+        f"tpkgfs: {m.path} was detached (lazy unmount) but files in it are still open, by pid "
+        f"{held.proc.pid} (sleep): its daemon (pid {m.proc.pid}) starts the save when they are "
+        "closed; waiting for it\n")
+    assert u.returncode == 0 and out.startswith(f"tpkgfs: saved {archive}: "), out
+    assert m.wait() == 0
+    with zipfile.ZipFile(archive) as z:
+        assert any(n.endswith("corpus_models/util.py") and z.read(n).endswith(b"HELD = 1\n")
+                   for n in z.namelist())
+
+
+def test_a_mount_waiting_for_a_detached_busy_mount_says_who_holds_it(mount_factory, tmp_path):
+    archive, m, held = edited_and_held_then_detached(mount_factory, tmp_path)
+    second_mnt, said = tmp_path / "second", tmp_path / "second.stderr"
+    second_mnt.mkdir()
+    second = None
+    try:
+        with held, open(said, "w") as err:
+            second = subprocess.Popen([str(TPKGFS), "-f", str(archive), str(second_mnt)],
+                                      stdout=subprocess.DEVNULL, stderr=err)
+            assert wait_until(lambda: "has not begun" in said.read_text(), 10), said.read_text()
+            assert second.poll() is None and not mount_entry(second_mnt)
+        assert said.read_text() == (
+            f"tpkgfs: waiting for the save of {archive} (pid {m.proc.pid}) to finish\n"
+            f"tpkgfs: pid {m.proc.pid} has not begun that save: {m.path} was detached (lazy "
+            f"unmount) but files in it are still open, by pid {held.proc.pid} (sleep); the save "
+            "starts when they are closed\n")
+        assert m.wait() == 0  # the file is closed: the first daemon saved and exited ...
+        assert wait_until(lambda: mount_entry(second_mnt), 10)  # ... and the second mounted
+        assert (second_mnt / "corpus_models" / "util.py").read_bytes().endswith(b"HELD = 1\n")
+    finally:
+        if second:
+            unmount(second_mnt)
+            try:
+                second.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                second.wait()
+        if mount_entry(second_mnt):
+            subprocess.run(["fusermount3", "-uz", str(second_mnt)])
+    assert second.returncode == 0
+
+
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
 def test_detach_fuse_copies_lets_the_daemon_end_at_unmount(mount_factory, good):
     # scripts/debian13.sh's namespace must not keep other people's mounts alive.
