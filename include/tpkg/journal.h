@@ -348,6 +348,14 @@ class Journal {
   // one opened (replaced, or rewritten: other inode, size or mtime), naming
   // the archive and both states: saving would overwrite someone's change.
   void CheckArchiveUnchanged() const;
+  // Whether the file now at archive_path() is still the archive these edits
+  // were made for, by the identity the journal keeps (size and central
+  // directory: a `touch` or a copy of the same bytes is, another archive is
+  // not), so that opening the journal again (the next mount, `tpkg edits`)
+  // takes them. False when the file is gone or cannot be read as a ZIP.
+  // Reads the current file's central directory; for the advice after a
+  // failed save.
+  bool ArchiveStillMatches() const;
   // Records (durably) that the archive is about to be replaced by
   // `new_archive` (the finished temp file, opened).
   void MarkCommitting(const ZipReader& new_archive);

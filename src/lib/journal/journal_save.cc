@@ -12,6 +12,7 @@
 #include "journal/journal_impl.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
+#include "tpkg/zip_reader.h"
 
 namespace tpkg {
 
@@ -51,6 +52,18 @@ void Journal::CheckArchiveUnchanged() const {
                   "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
                   "); saving would overwrite that change",
               ESTALE);
+}
+
+bool Journal::ArchiveStillMatches() const {
+  std::lock_guard lock(impl_->mu);
+  ArchiveIdentity made_for = impl_->identity;
+  if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl_->zip);
+  try {
+    const ZipReader now = ZipReader::Open(impl_->archive_path, {.defer_record_checks = true});
+    return ArchiveIdentity::Of(now).SameArchive(made_for);
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 void Journal::MarkCommitting(const ZipReader& new_archive) {
