@@ -8,6 +8,7 @@
 
 #include "archive_lock.h"
 #include "log.h"
+#include "save_advice.h"
 #include "tpkg/error.h"
 #include "tpkg/journal_records.h"
 #include "tpkg/metadata.h"
@@ -58,7 +59,6 @@ RegeneratedRecords AnalyseForSave(const Journal& journal, std::vector<std::strin
 
 int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noexcept {
   const std::string archive = journal.archive_path();
-  const std::string directory = journal.directory();
   SaveLogEntry entry{.kind = SaveLogKind::kUnchanged, .archive = archive, .details = {}};
   int status = 0;
   // The notes go to the log and to the save log alike: a daemon in the
@@ -96,9 +96,7 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       if (result.written) entry.details.insert(entry.details.end(), notes.begin(), notes.end());
     }
   } catch (const std::exception& e) {
-    const std::string advice = "the edits are kept in " + directory + ": mount " + archive +
-                               " again to fix them (the next unmount saves them), or delete " +
-                               directory + " to discard them";
+    const std::string advice = KeptEditsAdvice(journal);
     for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
     TPKG_LOG(kError) << e.what();
     TPKG_LOG(kError) << advice;

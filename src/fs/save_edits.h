@@ -20,9 +20,11 @@
 // commands warn about a failure. On the daemon's log (stderr in the
 // foreground, syslog in the background): the summary, or every problem
 // ("Cannot save <archive>: <reason>"), then where the edits are kept and
-// what to do: "the edits are kept in <journal>: mount <archive> again to fix
-// them (the next unmount saves them), or delete <journal> to discard them".
-// The journal stays, so the next mount recovers every edit.
+// what to do (save_advice.h): "the edits are kept in <journal>: mount
+// <archive> again to fix them (the next unmount saves them), or delete
+// <journal> to discard them"; when the archive file was replaced by another
+// archive while mounted, how to put back the one the edits were made for.
+// The journal stays, so the next mount of that archive recovers every edit.
 //
 // Thread safety: call from main's thread with no other user of the journal.
 #pragma once

@@ -181,6 +181,49 @@ def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(t
     assert u.returncode == 1 and "invalid syntax" in u.stderr
 
 
+def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, background):
+    """`mv other.pt a.pt` under a mount: the save refuses and leaves both files alone, and
+    since mounting a.pt again would be read-only (its journal belongs to the old archive), the
+    advice is to put the old archive back, which then does take the edits."""
+    archive = writable_copy(tmp_path / "a")
+    before = archive.read_bytes()
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(b"\nKEPT = 1\n")
+    other = writable_copy(tmp_path / "other", source=CORPUS / "pkg_mocked.pt")
+    replacement = other.read_bytes()
+    other.rename(archive)
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 1, u
+    assert "replaced by another file" in u.stderr
+    journal = journal_of(archive)
+    assert u.stderr.splitlines()[-2] == (
+        f"tpkgfs: the edits are kept in {journal}, but {archive} is now another archive, which "
+        f"a mount shows read-only while they are there; to keep them, move {archive} aside and "
+        "put a copy of the archive they were made for (the same bytes: that file was deleted or "
+        f"rewritten) back at {archive}, then mount {archive} again (the next unmount saves "
+        f"them); or delete {journal} to discard them and use {archive} as it is")
+    assert "again to fix them" not in u.stderr
+    assert archive.read_bytes() == replacement and journal.is_dir()
+    assert "to keep them, move" in log_of(archive).read_text()
+
+    # Mounting the path as it is: read-only, as the advice says.
+    mnt, r = background.mount(archive, "mnt2")
+    assert r.returncode == 0 and "holds edits of a different archive" in r.stderr, r.stderr
+    assert run(TPKGFS, "-u", mnt).returncode == 0
+
+    # Following the advice: the old archive back, mounted again, the edits saved.
+    archive.rename(tmp_path / "aside.pt")
+    archive.write_bytes(before)
+    mnt, r = background.mount(archive, "mnt3")
+    assert r.returncode == 0 and "recovered 1 edited records" in r.stderr, r.stderr
+    assert (mnt / MODEL_PY).read_bytes().endswith(b"\nKEPT = 1\n")
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0 and u.stdout.startswith(f"tpkgfs: saved {archive}: "), u
+    assert not journal.exists()
+
+
 def test_a_new_extern_module_is_named_in_the_save_log_of_a_background_save(tmp_path,
                                                                           background):
     archive = writable_copy(tmp_path / "a")

@@ -99,6 +99,88 @@ TEST_F(SaveEditsTest, AFailedSaveLogsEveryReasonAndTheAdvice) {
   EXPECT_NE(DescribeSaveFailure(*pending).find("invalid syntax"), std::string::npos);
 }
 
+// An archive replaced while mounted: the save refuses, and mounting the path
+// again would not take the edits (the journal belongs to the other archive),
+// so the advice says what does.
+class ReplacedArchiveTest : public SaveEditsTest {
+ protected:
+  // Puts another archive at archive_ by rename, as `mv new.pt model.pt` does.
+  void ReplaceArchive() {
+    tpkg::testing::Records records = SamplePackage();
+    records.emplace_back("notes/extra.txt", "another archive\n");
+    MakeArchive(dir_ / "new.pt", records);
+    ASSERT_EQ(::rename((dir_ / "new.pt").c_str(), archive_.c_str()), 0);
+  }
+  std::string Advice() {
+    const std::vector<SaveLogEntry> log = Log();
+    EXPECT_EQ(log.size(), 1u);
+    EXPECT_EQ(log.back().kind, SaveLogKind::kFailed);
+    EXPECT_NE(log.back().details[0].find("replaced by another file"), std::string::npos);
+    return log.back().details.back();
+  }
+  std::string Tail(const std::string& put_back) {
+    const std::string journal = Journal::DirectoryFor(archive_);
+    return "the edits are kept in " + journal + ", but " + archive_ +
+           " is now another archive, which a mount shows read-only while they are there; to "
+           "keep them, move " +
+           archive_ + " aside and put " + put_back + " back at " + archive_ + ", then mount " +
+           archive_ + " again (the next unmount saves them); or delete " + journal +
+           " to discard them and use " + archive_ + " as it is";
+  }
+};
+
+TEST_F(ReplacedArchiveTest, NamesWhereTheOriginalIsAndThatAdviceWorks) {
+  Edit("pkg/code.py", "x = 2\n");
+  ASSERT_EQ(::link(archive_.c_str(), (dir_ / "old.pt").c_str()), 0);
+  ReplaceArchive();
+  EXPECT_EQ(SaveEdits(*journal_), 1);
+  EXPECT_EQ(Advice(), Tail(dir_ / "old.pt" + " (the archive they were made for)"));
+  // As the advice says: the original back at the path, and the edits are taken.
+  journal_.reset();
+  zip_.reset();
+  ASSERT_EQ(::rename(archive_.c_str(), (dir_ / "aside.pt").c_str()), 0);
+  ASSERT_EQ(::rename((dir_ / "old.pt").c_str(), archive_.c_str()), 0);
+  const ZipReader zip = ZipReader::Open(archive_);
+  Journal journal = Journal::OpenOrCreate(archive_, zip);
+  EXPECT_TRUE(journal.dirty());
+  EXPECT_EQ(SaveEdits(journal), 0);
+  const ZipReader saved = ZipReader::Open(archive_);
+  EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 2\n");
+}
+
+TEST_F(ReplacedArchiveTest, AnOriginalOnlyTheDaemonStillHasAsksForACopy) {
+  Edit("pkg/code.py", "x = 2\n");
+  ReplaceArchive();
+  EXPECT_EQ(SaveEdits(*journal_), 1);
+  EXPECT_EQ(Advice(), Tail("a copy of the archive they were made for (the same bytes: that file "
+                           "was deleted or rewritten)"));
+}
+
+TEST_F(ReplacedArchiveTest, AnOriginalWithANameElsewhereIsNamedByItsInode) {
+  Edit("pkg/code.py", "x = 2\n");
+  ScratchDir elsewhere;
+  ASSERT_EQ(::link(archive_.c_str(), (elsewhere / "kept.pt").c_str()), 0);
+  struct stat st;
+  ASSERT_EQ(::stat(archive_.c_str(), &st), 0);
+  ReplaceArchive();
+  EXPECT_EQ(SaveEdits(*journal_), 1);
+  EXPECT_EQ(Advice(), Tail("the archive they were made for (it has another name now, inode " +
+                           std::to_string(st.st_ino) + ")"));
+}
+
+TEST_F(ReplacedArchiveTest, TheSameBytesAgainKeepTheUsualAdvice) {
+  // A copy of the same archive (new inode and time): the journal still fits it.
+  Edit("pkg/code.py", "x = 2\n");
+  const std::string bytes = ReadFile(archive_);
+  tpkg::testing::WriteFile(dir_ / "copy.pt", bytes);
+  ASSERT_EQ(::rename((dir_ / "copy.pt").c_str(), archive_.c_str()), 0);
+  EXPECT_EQ(SaveEdits(*journal_), 1);
+  EXPECT_EQ(Advice(), "the edits are kept in " + Journal::DirectoryFor(archive_) + ": mount " +
+                          archive_ +
+                          " again to fix them (the next unmount saves them), or delete " +
+                          Journal::DirectoryFor(archive_) + " to discard them");
+}
+
 
 // The mount's analysis cache (filled by the background analysis after the
 // first change) changes what the save scans, never what it writes.
