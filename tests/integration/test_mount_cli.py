@@ -347,16 +347,21 @@ def test_a_mount_waiting_for_a_kept_daemon_says_why(mount_factory, tmp_path):
         assert m.wait() == 0  # the copy is gone: the first daemon saved and exited ...
         assert wait_until(lambda: mount_entry(second_mnt), 10)  # ... and the second mounted
     finally:
-        if second:
-            unmount(second_mnt)
-            try:
-                second.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                second.kill()
-                second.wait()
-        if mount_entry(second_mnt):
-            subprocess.run(["fusermount3", "-uz", str(second_mnt)])
+        stop_waiting_mount(second, second_mnt)
     assert second.returncode == 0
+
+
+def stop_waiting_mount(proc, mnt):
+    """Ends a second `tpkgfs -f` that waited for another daemon's save, and its mount."""
+    if proc:
+        unmount(mnt)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if mount_entry(mnt):
+        subprocess.run(["fusermount3", "-uz", str(mnt)])
 
 
 class HeldOpen:
@@ -437,15 +442,7 @@ def test_a_mount_waiting_for_a_detached_busy_mount_says_who_holds_it(mount_facto
         assert wait_until(lambda: mount_entry(second_mnt), 10)  # ... and the second mounted
         assert (second_mnt / "corpus_models" / "util.py").read_bytes().endswith(b"HELD = 1\n")
     finally:
-        if second:
-            unmount(second_mnt)
-            try:
-                second.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                second.kill()
-                second.wait()
-        if mount_entry(second_mnt):
-            subprocess.run(["fusermount3", "-uz", str(second_mnt)])
+        stop_waiting_mount(second, second_mnt)
     assert second.returncode == 0
 
 
