@@ -235,4 +235,14 @@ std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback&
 std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
                                 const ProgressCallback& progress = {});
 
+// The record-data half of CheckArchive() on an open reader: reads every
+// entry to the end, so that RecordStream verifies its size and CRC-32, and
+// throws the first failure (Error(kCorrupt) naming the archive, the record
+// and the reason, as check prints it). For callers that compare records by
+// their central-directory CRC-32 and must not vouch for data that does not
+// match it (DiffModels). `progress` counts compressed bytes; its total is
+// RecordDataWork(zip).
+void VerifyRecordData(const ZipReader& zip, const ProgressCallback& progress = {});
+uint64_t RecordDataWork(const ZipReader& zip);
+
 }  // namespace tpkg

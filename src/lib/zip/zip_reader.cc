@@ -410,6 +410,17 @@ const ZipEntry* ZipReader::Find(std::string_view record) const {
   return impl_->index.Find(impl_->entries, record);
 }
 
+void VerifyRecordData(const ZipReader& zip, const ProgressCallback& progress) {
+  Problems first(zip.path(), Problems::Mode::kThrowFirst);  // CheckRecordData throws its first
+  CheckRecordData(zip, first, progress);
+}
+
+uint64_t RecordDataWork(const ZipReader& zip) {
+  uint64_t total = 0;  // what CheckRecordData counts when no record is flagged
+  for (const ZipEntry& entry : zip.entries()) total += entry.compressed_size;
+  return total;
+}
+
 std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress) {
   return CheckArchive(path, ZipReaderOptions{}, progress);
 }
