@@ -5,9 +5,13 @@
 //   for (const auto& r : d.records) ...   // added / removed / changed (size or CRC-32)
 //
 // Records are compared by name (prefix folder stripped) and CRC-32 + size,
-// never by bytes. Tensors are matched by (pickle, place in the object); a
-// tensor "changed" when its dtype, shape, stride, storage offset, storage
-// record or the storage record's bytes (CRC-32 + size) differ.
+// never byte against byte. Tensors are matched by (pickle, place in the
+// object); a tensor "changed" when its dtype, shape, stride, storage offset,
+// storage record or the storage record's bytes (CRC-32 + size) differ. So
+// that an equal CRC-32 means equal bytes, every record of both files is read
+// first and its data verified against its CRC-32 and size (VerifyRecordData,
+// the check `tpkg check` makes): a damaged record fails the diff rather than
+// passing for unchanged. Both files are read in full.
 //
 // Thread safety: a pure function over two readers.
 #pragma once
@@ -58,8 +62,10 @@ struct ModelDiff {
   bool empty() const { return records.empty() && modules.empty() && tensors.empty(); }
 };
 
-// Throws Error when a pickle of either file is malformed. `progress`
-// (tpkg/progress.h) follows the tensor walk of both files (ModelTensors()).
+// Throws Error(kCorrupt) naming the file and the record when a record's data
+// does not match its CRC-32 or size, and Error when a pickle of either file
+// is malformed. `progress` (tpkg/progress.h) follows the verification of
+// both files' record data, then their tensor walks (ModelTensors()).
 ModelDiff DiffModels(const ZipReader& before, const ZipReader& after,
                      const ProgressCallback& progress = {});
 

@@ -98,7 +98,8 @@ const std::vector<Command>& Commands() {
       {"diff", "diff [--json] A B",
        "Compare two model files: records added, removed or changed, modules whose action "
        "(intern, extern, mock) changed, and tensors added, removed or changed (dtype, shape, "
-       "stride, offset, bytes). Exits 0 whether or not they differ.",
+       "stride, offset, bytes). Every record's data is verified against its CRC-32 first; a "
+       "damaged record fails the diff (exit 1). Exits 0 whether or not they differ.",
        RunDiff},
       // Safety: is it safe to load?
       {"scan",

@@ -307,6 +307,28 @@ def test_diff_of_a_file_with_itself_is_empty(tpkg_bin, corpus_dir):
     assert run(tpkg_bin, "diff", path, path).stdout.decode().endswith("no differences\n")
 
 
+def test_diff_fails_on_a_record_whose_bytes_do_not_match_its_crc(tpkg_bin, corpus_dir, tmp_path):
+    # Same central directory, one storage byte flipped: the CRC-32s agree, the
+    # data does not (torch 1.13 loads the changed tensor), so "no differences"
+    # would be a lie. The diff fails as check and repack do: one line, exit 1.
+    source = corpus_dir / "pkg_model_numpy.pt"
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as z:
+        info = z.getinfo("pkg_model_numpy/.data/0.storage")
+        stored = z.read(info)
+    data[data.index(stored, info.header_offset)] ^= 0x01
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    for args in ([source, damaged], [damaged, source], ["--json", source, damaged]):
+        result = run(tpkg_bin, "diff", *args)
+        assert result.returncode == 1, result.stdout.decode()
+        assert result.stdout == b""
+        err = result.stderr.decode()
+        assert err.count("\n") == 1, err
+        assert err.startswith(f"tpkg: {damaged}: record 'pkg_model_numpy/.data/0.storage': "
+                              "CRC-32 mismatch"), err
+
+
 def test_torch_export_archive_without_torch_save_inside_is_an_error(tpkg_bin, tmp_path):
     path = tmp_path / "model.pt2"
     with zipfile.ZipFile(path, "w") as z:

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "scratch_dir.h"
 #include "tpkg/error.h"
 #include "tpkg/model_diff.h"
 #include "tpkg/model_tensors.h"
@@ -78,6 +79,58 @@ TEST(ModelDiff, DifferentPackagesDiffer) {
   for (const TensorChange& t : d.tensors)
     lin_removed |= t.kind == ChangeKind::kRemoved && t.path == "lin.weight" && t.before && !t.after;
   EXPECT_TRUE(lin_removed);
+}
+
+// A copy of pkg_model_numpy.pt whose first storage has one data byte
+// flipped: same size, same central directory, data no longer matching its
+// CRC-32 (what `tpkg check` reports and torch 1.13 still loads).
+void WriteDamagedStorage(const std::string& path) {
+  std::string bytes = testing::ReadFile(Corpus("pkg_model_numpy.pt"));
+  const ZipReader zip = ZipReader::Open(Corpus("pkg_model_numpy.pt"));
+  bytes[zip.DataOffset(*zip.Find(".data/0.storage"))] ^= 1;
+  testing::WriteFile(path, bytes);
+}
+
+// The CRC-32s agree, so without reading the data both files would look
+// identical: the diff must fail, naming the damaged file and record, in
+// either order.
+TEST(ModelDiff, ADamagedRecordFailsTheDiffInsteadOfPassingForUnchanged) {
+  const testing::ScratchDir dir;
+  const std::string damaged = dir / "damaged.pt";
+  WriteDamagedStorage(damaged);
+  const ZipReader good = ZipReader::Open(Corpus("pkg_model_numpy.pt"));
+  const ZipReader bad = ZipReader::Open(damaged);
+  for (const bool damaged_first : {false, true}) {
+    try {
+      (void)(damaged_first ? DiffModels(bad, good) : DiffModels(good, bad));
+      ADD_FAILURE() << "a record that does not match its CRC-32 passed, damaged_first "
+                    << damaged_first;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kCorrupt);
+      const std::string what = e.what();
+      EXPECT_TRUE(what.starts_with(damaged + ": record 'pkg_model_numpy/.data/0.storage': "))
+          << what;
+      EXPECT_NE(what.find("CRC-32 mismatch"), std::string::npos) << what;
+    }
+  }
+}
+
+// The progress covers the verification and the tensor walks, ends at its total.
+TEST(ModelDiff, ProgressCountsTheVerifiedDataAndTheTensorWalks) {
+  const ZipReader a = ZipReader::Open(Corpus("pkg_mocked.pt"));
+  const ZipReader b = ZipReader::Open(Corpus("pkg_model_numpy.pt"));
+  const uint64_t want =
+      RecordDataWork(a) + RecordDataWork(b) + ModelTensorsWork(a) + ModelTensorsWork(b);
+  uint64_t last = 0;
+  uint64_t total = 0;
+  (void)DiffModels(a, b, [&](uint64_t done, uint64_t t) {
+    EXPECT_GE(done, last);
+    EXPECT_LE(done, t);
+    last = done;
+    total = t;
+  });
+  EXPECT_EQ(total, want);
+  EXPECT_EQ(last, want);
 }
 
 TEST(RecordXattrs, SourcesPicklesAndStorages) {

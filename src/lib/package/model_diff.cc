@@ -48,16 +48,14 @@ std::vector<std::string> ChangedFields(const ModelTensor& x, const ModelTensor& 
   return fields;
 }
 
+// One progress over several stages: this stage's `done` counts from `base`.
+ProgressCallback Stage(const ProgressCallback& progress, uint64_t base, uint64_t total) {
+  if (!progress) return {};
+  return [&progress, base, total](uint64_t done, uint64_t) { progress(base + done, total); };
+}
+
 void DiffTensors(const ZipReader& a, const ZipReader& b, ModelDiff& d,
-                 const ProgressCallback& progress) {
-  // One progress over both walks: A's bytes, then B's.
-  const uint64_t work_a = progress ? ModelTensorsWork(a) : 0;
-  const uint64_t total = progress ? work_a + ModelTensorsWork(b) : 0;
-  ProgressCallback first, second;
-  if (progress) {
-    first = [&](uint64_t done, uint64_t) { progress(done, total); };
-    second = [&](uint64_t done, uint64_t) { progress(work_a + done, total); };
-  }
+                 const ProgressCallback& first, const ProgressCallback& second) {
   const std::vector<ModelTensor> old_tensors = ModelTensors(a, first);
   const std::vector<ModelTensor> new_tensors = ModelTensors(b, second);
   auto key = [](const ModelTensor& t) { return t.pickle + '\n' + t.tensor.path; };
@@ -97,12 +95,24 @@ std::vector<std::pair<std::string, std::string>> ModuleActions(const ZipReader& 
 
 ModelDiff DiffModels(const ZipReader& before, const ZipReader& after,
                      const ProgressCallback& progress) {
+  // Progress: both files' record data, then both tensor walks.
+  const uint64_t data_a = progress ? RecordDataWork(before) : 0;
+  const uint64_t data_b = progress ? RecordDataWork(after) : 0;
+  const uint64_t tensors_a = progress ? ModelTensorsWork(before) : 0;
+  const uint64_t total = progress ? data_a + data_b + tensors_a + ModelTensorsWork(after) : 0;
+  // Every verdict below trusts the central directory's CRC-32 (records,
+  // tensor bytes): a record whose data does not match it would pass for
+  // unchanged, so the data is verified first and such a record fails the diff.
+  VerifyRecordData(before, Stage(progress, 0, total));
+  VerifyRecordData(after, Stage(progress, data_a, total));
   ModelDiff d;
   d.before_kind = DetectFileKind(before);
   d.after_kind = DetectFileKind(after);
   DiffRecords(before, after, d);
   DiffModules(before, after, d);
-  DiffTensors(before, after, d, progress);
+  const uint64_t verified = data_a + data_b;
+  DiffTensors(before, after, d, Stage(progress, verified, total),
+              Stage(progress, verified + tensors_a, total));
   return d;
 }
 
