@@ -81,6 +81,19 @@ TEST(ModelDiff, DifferentPackagesDiffer) {
   EXPECT_TRUE(lin_removed);
 }
 
+// Modules are listed by name, added and removed ones mixed (doc/cli.md):
+// pkg_mocked.pt adds corpus_mock.* and drops corpus_models.*.
+TEST(ModelDiff, ModulesAreListedByName) {
+  const ZipReader a = ZipReader::Open(Corpus("pkg_model_numpy.pt"));
+  const ZipReader b = ZipReader::Open(Corpus("pkg_mocked.pt"));
+  const ModelDiff d = DiffModels(a, b);
+  ASSERT_GE(d.modules.size(), 2u);
+  for (size_t i = 1; i < d.modules.size(); ++i)
+    EXPECT_LT(d.modules[i - 1].module, d.modules[i].module);
+  EXPECT_TRUE(d.modules.front().before.empty())
+      << "an added module first: " << d.modules.front().module;
+}
+
 // A copy of pkg_model_numpy.pt whose first storage has one data byte
 // flipped: same size, same central directory, data no longer matching its
 // CRC-32 (what `tpkg check` reports and torch 1.13 still loads).
