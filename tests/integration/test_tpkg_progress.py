@@ -94,8 +94,9 @@ def test_progress_of_a_big_archive_with_the_default_delay(tpkg_bin, make_archive
 @pytest.mark.parametrize("command", ["info", "tensors", "diff"])
 def test_inspection_progress_shows_on_a_terminal_and_is_erased(tpkg_bin, corpus_dir, tmp_path,
                                                                command):
-    # info, tensors and diff read the pickles (and a package's sources): their progress counts
-    # those bytes. A delay of 0 shows the line at once, so a corpus package is enough.
+    # info, tensors and diff read the pickles (and a package's sources; diff first every record
+    # of both files): their progress counts those bytes. A delay of 0 shows the line at once, so
+    # a corpus package is enough.
     package = corpus_dir / "pkg_model_numpy.pt"
     args = [package, package] if command == "diff" else [package]
     status, stdout, terminal = run_on_terminal(tmp_path, tpkg_bin, command, *args, delay_ms=0)
