@@ -348,14 +348,17 @@ class Journal {
   // one opened (replaced, or rewritten: other inode, size or mtime), naming
   // the archive and both states: saving would overwrite someone's change.
   void CheckArchiveUnchanged() const;
-  // Whether the file now at archive_path() is still the archive these edits
-  // were made for, by the identity the journal keeps (size and central
-  // directory: a `touch` or a copy of the same bytes is, another archive is
-  // not), so that opening the journal again (the next mount, `tpkg edits`)
-  // takes them. False when the file is gone or cannot be read as a ZIP.
+  // The file now at archive_path(), as opening this journal again (the next
+  // mount, `tpkg edits`) would judge it, by the rule Open() uses: still the
+  // archive these edits were made for (size and central directory: a `touch`
+  // or a copy of the same bytes is), so the edits are taken; the archive
+  // this journal's save renamed into place (the save completed, a later
+  // step failed), so the journal is removed; another archive, or a file that
+  // cannot be read as one, so the journal is refused; or no file at all.
   // Reads the current file's central directory; for the advice after a
-  // failed save.
-  bool ArchiveStillMatches() const;
+  // failed save. Never throws.
+  enum class ArchiveNow { kSameArchive, kSaveCompleted, kAnotherArchive, kMissing };
+  ArchiveNow JudgeArchiveNow() const;
   // Records (durably) that the archive is about to be replaced by
   // `new_archive` (the finished temp file, opened).
   void MarkCommitting(const ZipReader& new_archive);

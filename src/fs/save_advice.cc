@@ -37,12 +37,18 @@ std::string KeptEditsAdvice(const Journal& journal) {
   const std::string& archive = journal.archive_path();
   const std::string& kept = journal.directory();
   const std::string discard = "delete " + kept + " to discard them";
-  if (journal.ArchiveStillMatches()) {
+  const Journal::ArchiveNow now = journal.JudgeArchiveNow();
+  if (now == Journal::ArchiveNow::kSameArchive) {
     return "the edits are kept in " + kept + ": mount " + archive +
            " again to fix them (the next unmount saves them), or " + discard;
   }
-  // The file at `archive` is another archive now: a mount of it would be
-  // read-only while the journal is there. The daemon's file may live on.
+  if (now == Journal::ArchiveNow::kSaveCompleted) {
+    return archive + " is the saved archive (the step that failed came after it was in "
+                     "place): the next mount of it removes " + kept;
+  }
+  // The file at `archive` is gone, or another archive now (a mount of it
+  // would be read-only while the journal is there). The daemon's file may
+  // live on.
   std::string put_back =
       "a copy of the archive they were made for (the same bytes: that file was "
       "deleted or rewritten)";
@@ -56,12 +62,17 @@ std::string KeptEditsAdvice(const Journal& journal) {
       put_back = *name + " (the archive they were made for)";
     }
   }
+  const std::string mount_again =
+      ", then mount " + archive + " again (the next unmount saves them); or " + discard;
+  if (now == Journal::ArchiveNow::kMissing) {
+    return "the edits are kept in " + kept + ", but there is no " + archive +
+           " any more; to keep them, put " + put_back + " back at " + archive + mount_again;
+  }
   return "the edits are kept in " + kept + ", but " + archive +
          " is now another archive, which a mount shows read-only while they are there; to keep "
          "them, move " +
-         archive + " aside and put " + put_back + " back at " + archive + ", then mount " +
-         archive + " again (the next unmount saves them); or " + discard + " and use " + archive +
-         " as it is";
+         archive + " aside and put " + put_back + " back at " + archive + mount_again +
+         " and use " + archive + " as it is";
 }
 
 }  // namespace tpkg::fs

@@ -4,18 +4,20 @@
 //
 //   const std::string advice = KeptEditsAdvice(journal);   // after WriteBack threw
 //
-// Mounting the archive again takes the edits (and the next unmount saves
-// them) only while the file at its path is still the archive they were made
-// for (Journal::ArchiveStillMatches: same size and central directory). The
-// advice says so when it is:
+// What the next mount does with the journal decides it
+// (Journal::JudgeArchiveNow, the rule the journal's open applies). When the
+// file at A is still the archive the edits were made for (same size and
+// central directory), a mount takes them:
 //   "the edits are kept in J: mount A again to fix them (the next unmount
 //    saves them), or delete J to discard them"
-// and when the file was replaced by another archive (or rewritten) while it
-// was mounted, which the next mount would serve read-only ("holds edits of a
-// different archive"), says what does work: putting the archive they were
-// made for back at A, named where it still is (the file the daemon opened,
-// found by device and inode in A's folder), or a copy of it when it is gone;
-// or deleting J, which keeps A as it is now.
+// When A is the archive this save renamed into place (a step after the
+// rename failed), the save is done and the next mount removes J. When A is
+// gone, or another archive (replaced or rewritten while it was mounted: the
+// next mount serves it read-only, "holds edits of a different archive"), it
+// says what does work: putting the archive they were made for back at A,
+// named where it still is (the file the daemon opened, found by device and
+// inode in A's folder), or a copy of it when it is gone; or deleting J,
+// which keeps A as it is now.
 //
 // Thread safety: call from the saving thread, with no other user of the journal.
 #pragma once

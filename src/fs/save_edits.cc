@@ -96,7 +96,12 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       if (result.written) entry.details.insert(entry.details.end(), notes.begin(), notes.end());
     }
   } catch (const std::exception& e) {
-    const std::string advice = KeptEditsAdvice(journal);
+    std::string advice;
+    try {
+      advice = KeptEditsAdvice(journal);
+    } catch (const std::exception&) {  // no memory for it: the plain advice
+      advice = "the edits are kept in " + journal.directory();
+    }
     for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
     TPKG_LOG(kError) << e.what();
     TPKG_LOG(kError) << advice;

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "analysis_warmer.h"
+#include "save_advice.h"
 #include "scratch_dir.h"
 #include "tpkg/analysis_cache.h"
 #include "tpkg/save_log.h"
@@ -181,6 +182,47 @@ TEST_F(ReplacedArchiveTest, TheSameBytesAgainKeepTheUsualAdvice) {
                           Journal::DirectoryFor(archive_) + " to discard them");
 }
 
+TEST_F(ReplacedArchiveTest, AnArchiveRenamedAwaySaysWhereItIsAndToPutItBack) {
+  Edit("pkg/code.py", "x = 2\n");
+  ASSERT_EQ(::rename(archive_.c_str(), (dir_ / "old.pt").c_str()), 0);  // mv model.pt old.pt
+  EXPECT_EQ(journal_->JudgeArchiveNow(), Journal::ArchiveNow::kMissing);
+  EXPECT_EQ(SaveEdits(*journal_), 1);
+  const std::vector<SaveLogEntry> log = Log();
+  ASSERT_EQ(log.size(), 1u);
+  const std::string journal = Journal::DirectoryFor(archive_);
+  EXPECT_EQ(log.back().details.back(),
+            "the edits are kept in " + journal + ", but there is no " + archive_ +
+                " any more; to keep them, put " + (dir_ / "old.pt") +
+                " (the archive they were made for) back at " + archive_ + ", then mount " +
+                archive_ + " again (the next unmount saves them); or delete " + journal +
+                " to discard them");
+  // As the advice says.
+  journal_.reset();
+  zip_.reset();
+  ASSERT_EQ(::rename((dir_ / "old.pt").c_str(), archive_.c_str()), 0);
+  const ZipReader zip = ZipReader::Open(archive_);
+  EXPECT_TRUE(Journal::OpenOrCreate(archive_, zip).dirty());
+}
+
+// A step after the rename failed (the directory's fsync, say): the archive in
+// place is the saved one, and the next mount drops the journal as done.
+TEST_F(ReplacedArchiveTest, AfterTheRenameTheAdviceSaysTheSaveIsDone) {
+  Edit("pkg/code.py", "x = 2\n");
+  tpkg::testing::Records records = SamplePackage();
+  records.emplace_back("notes/extra.txt", "the saved archive\n");
+  MakeArchive(dir_ / "saved.pt", records);
+  journal_->MarkCommitting(ZipReader::Open(dir_ / "saved.pt"));
+  ASSERT_EQ(::rename((dir_ / "saved.pt").c_str(), archive_.c_str()), 0);
+  EXPECT_EQ(journal_->JudgeArchiveNow(), Journal::ArchiveNow::kSaveCompleted);
+  const std::string journal = Journal::DirectoryFor(archive_);
+  EXPECT_EQ(KeptEditsAdvice(*journal_),
+            archive_ + " is the saved archive (the step that failed came after it was in "
+                       "place): the next mount of it removes " + journal);
+  journal_.reset();
+  zip_.reset();
+  const ZipReader zip = ZipReader::Open(archive_);
+  EXPECT_FALSE(Journal::OpenOrCreate(archive_, zip).dirty());  // the edits went with it
+}
 
 // The mount's analysis cache (filled by the background analysis after the
 // first change) changes what the save scans, never what it writes.

@@ -71,4 +71,13 @@ std::string ArchiveIdentity::Describe(bool with_digest) const {
   return text;
 }
 
+JournalFate FateOfJournal(const ArchiveIdentity& made_for,
+                          const std::optional<ArchiveIdentity>& last_commit,
+                          bool has_archive_changes, const ArchiveIdentity& now) {
+  if (made_for.SameArchive(now)) return JournalFate::kTakeEdits;
+  if (last_commit && last_commit->SameArchive(now)) return JournalFate::kSaveCompleted;
+  if (!has_archive_changes) return JournalFate::kDropEmpty;
+  return JournalFate::kAnotherArchive;
+}
+
 }  // namespace tpkg

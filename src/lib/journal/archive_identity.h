@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "tpkg/zip_reader.h"
@@ -41,5 +42,17 @@ struct ArchiveIdentity {
   // (without the digest when it is not known).
   std::string Describe(bool with_digest = true) const;
 };
+
+// What opening a journal made for the archive `made_for` does, given the
+// archive now at its path (`now`): takes its edits (the same archive), drops
+// it because the save it belongs to completed (`last_commit`, the identity
+// its last commit entry names, is the archive now), drops it because it holds
+// no change of the archive, or refuses (another archive, edits pending).
+// One rule for Journal::Open and for the advice after a failed save
+// (Journal::JudgeArchiveNow).
+enum class JournalFate { kTakeEdits, kSaveCompleted, kDropEmpty, kAnotherArchive };
+JournalFate FateOfJournal(const ArchiveIdentity& made_for,
+                          const std::optional<ArchiveIdentity>& last_commit,
+                          bool has_archive_changes, const ArchiveIdentity& now);
 
 }  // namespace tpkg

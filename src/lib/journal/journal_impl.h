@@ -101,6 +101,8 @@ struct JournalState {
   // the header's, so a manifest that outlives the save cannot be taken for
   // one made for the archive in place (Journal::DropSaved relies on it).
   bool commit_names_new_identity = false;
+  // Set by MarkCommitting: the identity its commit entry names.
+  std::optional<ArchiveIdentity> last_commit;
   std::string summary;
   mutable std::mutex mu;
 

@@ -205,12 +205,12 @@ bool HasArchiveChanges(const ManifestContents& c) {
   return false;
 }
 
-// True when the journal's last commit entry names the archive as it is now:
-// the write-back it belongs to renamed its result into place.
-bool SaveCompleted(const ManifestContents& c, const ArchiveIdentity& now) {
+// The identity the journal's last commit entry names (the archive a
+// write-back was about to rename into place), if any.
+std::optional<ArchiveIdentity> LastCommit(const ManifestContents& c) {
   for (auto it = c.entries.rbegin(); it != c.entries.rend(); ++it)
-    if (it->op == LogOp::kCommit) return it->identity.SameArchive(now);
-  return false;
+    if (it->op == LogOp::kCommit) return it->identity;
+  return std::nullopt;
 }
 
 std::string DescribeEntry(const LogEntry& e) {
@@ -315,11 +315,12 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
   if (c.torn_bytes)
     notes->push_back("dropped a torn manifest tail of " + std::to_string(c.torn_bytes) + " bytes");
   const ArchiveIdentity& recorded = c.entries[0].identity;
-  if (!recorded.SameArchive(impl.identity)) {
-    if (SaveCompleted(c, impl.identity)) {
+  const JournalFate fate = FateOfJournal(recorded, LastCommit(c), HasArchiveChanges(c), impl.identity);
+  if (fate != JournalFate::kTakeEdits) {
+    if (fate == JournalFate::kSaveCompleted) {
       notes->push_back("removed the journal of a save of " + impl.archive_path +
                        " that had completed");
-    } else if (!HasArchiveChanges(c)) {
+    } else if (fate == JournalFate::kDropEmpty) {
       notes->push_back("discarded an empty journal made for another version of " +
                        impl.archive_path);
     } else {

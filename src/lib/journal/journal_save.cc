@@ -54,16 +54,24 @@ void Journal::CheckArchiveUnchanged() const {
               ESTALE);
 }
 
-bool Journal::ArchiveStillMatches() const {
+Journal::ArchiveNow Journal::JudgeArchiveNow() const {
   std::lock_guard lock(impl_->mu);
-  ArchiveIdentity made_for = impl_->identity;
-  if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl_->zip);
   try {
+    ArchiveIdentity made_for = impl_->identity;
+    if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl_->zip);
     const ZipReader now = ZipReader::Open(impl_->archive_path, {.defer_record_checks = true});
-    return ArchiveIdentity::Of(now).SameArchive(made_for);
-  } catch (const Error&) {
-    return false;
+    // With edits pending (has_archive_changes): never dropped as empty.
+    switch (FateOfJournal(made_for, impl_->last_commit, true, ArchiveIdentity::Of(now))) {
+      case JournalFate::kTakeEdits: return ArchiveNow::kSameArchive;
+      case JournalFate::kSaveCompleted: return ArchiveNow::kSaveCompleted;
+      case JournalFate::kDropEmpty:
+      case JournalFate::kAnotherArchive: return ArchiveNow::kAnotherArchive;
+    }
+  } catch (const Error& e) {
+    if (e.code() == Errc::kNotFound) return ArchiveNow::kMissing;
+  } catch (const std::exception&) {  // out of memory on a hostile file: not ours either way
   }
+  return ArchiveNow::kAnotherArchive;
 }
 
 void Journal::MarkCommitting(const ZipReader& new_archive) {
@@ -73,6 +81,7 @@ void Journal::MarkCommitting(const ZipReader& new_archive) {
   const ArchiveIdentity committed = ArchiveIdentity::Of(new_archive);
   impl_->log->Append(IdentityEntry(LogOp::kCommit, committed));
   impl_->commit_names_new_identity = !committed.SameArchive(impl_->identity);
+  impl_->last_commit = committed;
 }
 
 bool Journal::CommitNamesNewIdentity() const {
