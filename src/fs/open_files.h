@@ -11,11 +11,14 @@
 // save. `tpkgfs -u` and a mount waiting for that save name them (unmount.h,
 // daemon.h).
 //
-// Nothing here waits for a file system, however hung its daemon: a
-// descriptor's device comes from statx(2) with AT_STATX_DONT_SYNC and no
-// fields asked for, which FUSE answers from the inode's super block without
-// a request to its daemon (even for a caller the mount does not allow), and
-// a mapping's from /proc/<pid>/maps. Processes we may not inspect (another
+// No request goes to a FUSE daemon, however hung: a descriptor's device
+// comes from statx(2) with AT_STATX_DONT_SYNC and no fields asked for, which
+// FUSE answers from the inode's super block (even for a caller the mount
+// does not allow), and a mapping's from /proc/<pid>/maps. Other file systems
+// may still delay it: following /proc/<pid>/cwd revalidates the folder on
+// NFS, which waits for a hung server, and reading maps takes the process's
+// memory lock. Callers run it once, after 2 s of waiting, and go on waiting
+// either way. Processes we may not inspect (another
 // user's, unless we are root) and those that exit meanwhile are skipped: the
 // answer may miss a holder, never names one that holds nothing.
 //

@@ -254,20 +254,27 @@ bool ExplainLongWait(const std::string& path, const Daemon& daemon, const Device
               << ") serves that copy and exits (saving) only when the copy goes; waiting for it\n";
     return true;
   }
+  // Only while the daemon still serves is its FUSE device its own: once the
+  // session ended, the next mount on the machine may be given the same one.
+  const std::optional<MountRecord> record = RecordOfProcess(daemon.pid);
+  if (!record || record->state != MountState::kServing) return false;  // saving: the progress line
   std::vector<pid_t> users;
   try {
     users = ProcessesUsingDevice(device.major, device.minor);
   } catch (const Error& e) {
     std::cerr << "tpkgfs: " << e.what() << "\n";
   }
-  const std::optional<MountRecord> record = RecordOfProcess(daemon.pid);
-  const bool serving = record && record->state == MountState::kServing;
-  if (users.empty() && !serving) return false;  // saving: the progress line shows it
-  std::cerr << "tpkgfs: " << path << " was detached (lazy unmount) but files in it are still open"
-            << (users.empty() ? std::string(", by processes this user cannot inspect")
-                              : ", by " + DescribeProcesses(users))
-            << ": its daemon (pid " << daemon.pid
-            << ") starts the save when they are closed; waiting for it\n";
+  if (users.empty()) {
+    // Held by processes this user may not inspect, or about to save: say
+    // only what is known.
+    std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
+              << ") still serves it: a process this user cannot inspect may hold a file in it; "
+                 "waiting for it\n";
+    return true;
+  }
+  std::cerr << "tpkgfs: " << path << " was detached (lazy unmount) but files in it are still open, "
+            << "by " << DescribeProcesses(users) << ": its daemon (pid " << daemon.pid
+            << ") ends (saving any edits) when they are closed; waiting for it\n";
   return true;
 }
 

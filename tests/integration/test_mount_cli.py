@@ -413,8 +413,8 @@ def test_tpkgfs_u_after_a_lazy_unmount_names_who_keeps_files_open(mount_factory,
     out, _ = u.communicate(timeout=20)
     assert said.read_text() == (
         f"tpkgfs: {m.path} was detached (lazy unmount) but files in it are still open, by pid "
-        f"{held.proc.pid} (sleep): its daemon (pid {m.proc.pid}) starts the save when they are "
-        "closed; waiting for it\n")
+        f"{held.proc.pid} (sleep): its daemon (pid {m.proc.pid}) ends (saving any edits) when "
+        "they are closed; waiting for it\n")
     assert u.returncode == 0 and out.startswith(f"tpkgfs: saved {archive}: "), out
     assert m.wait() == 0
     with zipfile.ZipFile(archive) as z:
