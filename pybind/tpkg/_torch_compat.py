@@ -99,9 +99,16 @@ def torch_file_error(error: OSError) -> OSError:
     kind = type(error)
     both = _TORCH_FILE_ERRORS.get(kind)
     if both is None:
-        both = type(kind.__name__, (kind, RuntimeError), {"__module__": "tpkg"})
+        # Pickled by how it is made (the class is no attribute of a module), so
+        # that it crosses process boundaries (multiprocessing) as itself.
+        reduce = lambda self: (_rebuild_torch_file_error, (kind, self.args))  # noqa: E731
+        both = type(kind.__name__, (kind, RuntimeError), {"__module__": "tpkg", "__reduce__": reduce})
         _TORCH_FILE_ERRORS[kind] = both
     out = both(*error.args)
     if hasattr(error, "code"):
         out.code = error.code
     return out
+
+
+def _rebuild_torch_file_error(kind, args):
+    return torch_file_error(kind(*args))

@@ -5,6 +5,7 @@ import errno
 import io
 import json
 import os
+import pickle
 import zipfile
 
 import pytest
@@ -186,6 +187,10 @@ def test_a_file_that_cannot_be_opened_or_made_raises_what_torch_raises(tmp_path)
             case(tpkg)
         assert isinstance(ours.value, FileNotFoundError) and ours.value.errno == errno.ENOENT
         assert str(tmp_path) in str(ours.value)
+        # as multiprocessing sends it back from a worker
+        again = pickle.loads(pickle.dumps(ours.value))
+        assert isinstance(again, RuntimeError) and isinstance(again, FileNotFoundError)
+        assert again.errno == errno.ENOENT and str(again) == str(ours.value)
 
 
 def test_missing_module_error_text_matches_torch(in_corpus):
