@@ -14,8 +14,10 @@ namespace {
 // Reads `entry` through RecordStream, which throws kCorrupt naming the record
 // when its bytes do not match its CRC-32 (or do not inflate): a raw copy would
 // carry the damage into a new file that looks freshly written. The copy that
-// follows reads the same bytes again from the page cache.
-void VerifyRecordData(const ZipReader& src, const ZipEntry& entry, std::vector<char>& buffer) {
+// follows reads the same bytes again from the page cache. (One record at a
+// time, beside its copy; VerifyRecordData, zip_reader.h, checks a whole
+// archive first.)
+void CheckOneRecordData(const ZipReader& src, const ZipEntry& entry, std::vector<char>& buffer) {
   RecordStream in(src, entry);
   while (in.Read(buffer) != 0) {
   }
@@ -41,7 +43,7 @@ uint64_t RepackArchive(const ZipReader& src, const std::string& out_path,
     ZipWriter writer = ZipWriter::ToSink(std::make_unique<FdSink>(out.fd(), out_path), prefix);
     for (const ZipEntry& e : src.entries()) {
       if (e.is_directory()) continue;
-      VerifyRecordData(src, e, buffer);
+      CheckOneRecordData(src, e, buffer);
       writer.CopyRawRecord(src, e);
       done += e.compressed_size;
       ReportProgress(progress, done, total);
