@@ -43,8 +43,10 @@ std::string KeptEditsAdvice(const Journal& journal) {
            " again to fix them (the next unmount saves them), or " + discard;
   }
   if (now == Journal::ArchiveNow::kSaveCompleted) {
-    return archive + " is the saved archive (the step that failed came after it was in "
-                     "place): the next mount of it removes " + kept;
+    return archive +
+           " is the saved archive (the step that failed came after it was in "
+           "place): the next mount of it removes " +
+           kept;
   }
   // The file at `archive` is gone, or another archive now (a mount of it
   // would be read-only while the journal is there). The daemon's file may

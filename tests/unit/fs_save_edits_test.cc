@@ -216,8 +216,10 @@ TEST_F(ReplacedArchiveTest, AfterTheRenameTheAdviceSaysTheSaveIsDone) {
   EXPECT_EQ(journal_->JudgeArchiveNow(), Journal::ArchiveNow::kSaveCompleted);
   const std::string journal = Journal::DirectoryFor(archive_);
   EXPECT_EQ(KeptEditsAdvice(*journal_),
-            archive_ + " is the saved archive (the step that failed came after it was in "
-                       "place): the next mount of it removes " + journal);
+            archive_ +
+                " is the saved archive (the step that failed came after it was in "
+                "place): the next mount of it removes " +
+                journal);
   journal_.reset();
   zip_.reset();
   const ZipReader zip = ZipReader::Open(archive_);

@@ -256,8 +256,9 @@ TEST(ZipReaderTest, NamesALegacyTorchSaveFileOnlyWhenItIsNoZip) {
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), Errc::kUnsupported);
       EXPECT_EQ(std::string(e.what()),
-                legacy + ": a legacy torch.save file (PyTorch < 1.6), not a ZIP archive; "
-                         "torch.save(torch.load(f), g) rewrites it as one");
+                legacy +
+                    ": a legacy torch.save file (PyTorch < 1.6), not a ZIP archive; "
+                    "torch.save(torch.load(f), g) rewrites it as one");
     }
   }
   // Anything else that is no ZIP keeps the ZIP reader's own reason.

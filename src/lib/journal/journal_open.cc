@@ -315,7 +315,8 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
   if (c.torn_bytes)
     notes->push_back("dropped a torn manifest tail of " + std::to_string(c.torn_bytes) + " bytes");
   const ArchiveIdentity& recorded = c.entries[0].identity;
-  const JournalFate fate = FateOfJournal(recorded, LastCommit(c), HasArchiveChanges(c), impl.identity);
+  const JournalFate fate =
+      FateOfJournal(recorded, LastCommit(c), HasArchiveChanges(c), impl.identity);
   if (fate != JournalFate::kTakeEdits) {
     if (fate == JournalFate::kSaveCompleted) {
       notes->push_back("removed the journal of a save of " + impl.archive_path +
