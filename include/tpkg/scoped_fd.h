@@ -1,4 +1,5 @@
-// scoped_fd.h: the owner of one POSIX file descriptor.
+// scoped_fd.h: the owner of one POSIX file descriptor (ScopedFd), and of one
+// directory stream (ScopedDir).
 //
 // Every descriptor libtpkg hands out (journal data files, temp archives) is a
 // ScopedFd, so no path can leak one. Move-only; closes on destruction.
@@ -15,9 +16,11 @@
 // itself may of course be used concurrently with pread/pwrite.
 #pragma once
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -63,5 +66,15 @@ class ScopedFd {
  private:
   int fd_ = -1;
 };
+
+// An open directory stream (opendir, fdopendir), closed on destruction, so
+// that an exception while listing cannot leak it. Null when the open failed:
+//   ScopedDir dir(::opendir(path.c_str()));
+//   if (!dir) { const int err = errno; ... }
+//   while (const dirent* e = ::readdir(dir.get())) ...
+struct DirCloser {
+  void operator()(DIR* dir) const noexcept { ::closedir(dir); }
+};
+using ScopedDir = std::unique_ptr<DIR, DirCloser>;
 
 }  // namespace tpkg

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "process_info.h"
 #include "tpkg/line_escape.h"
+#include "tpkg/scoped_fd.h"
 
 namespace tpkg::fs {
 namespace {
@@ -122,9 +123,9 @@ std::string RegistryDirFor(uid_t uid) {
 std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner) {
   std::vector<MountRecord> records;
   if (!TrustedFolder(dir, owner)) return records;
-  DIR* d = ::opendir(dir.c_str());
+  const ScopedDir d(::opendir(dir.c_str()));
   if (!d) return records;
-  while (const dirent* e = ::readdir(d)) {
+  while (const dirent* e = ::readdir(d.get())) {
     const std::string name = e->d_name;
     pid_t pid = 0;
     if (!ParseInto(std::string_view(name), &pid)) continue;  // ".", "..", temp files
@@ -136,7 +137,6 @@ std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner) {
       ::unlink(path.c_str());  // stale (permission errors leave it: harmless)
     }
   }
-  ::closedir(d);
   return records;
 }
 

@@ -14,16 +14,12 @@
 #include <string_view>
 
 #include "tpkg/error.h"
+#include "tpkg/scoped_fd.h"
 
 namespace tpkg::fs {
 namespace {
 
-struct CloseDir {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
-using Dir = std::unique_ptr<DIR, CloseDir>;
-
-Dir OpenDir(const std::string& path) { return Dir(::opendir(path.c_str())); }
+ScopedDir OpenDir(const std::string& path) { return ScopedDir(::opendir(path.c_str())); }
 
 std::optional<pid_t> PidOf(std::string_view name) {
   pid_t pid = 0;
@@ -41,7 +37,7 @@ bool OnDevice(int dir_fd, const char* name, unsigned major, unsigned minor) {
 }
 
 bool DescriptorOnDevice(const std::string& proc, unsigned major, unsigned minor) {
-  Dir fds = OpenDir(proc + "/fd");
+  ScopedDir fds = OpenDir(proc + "/fd");
   if (!fds) return false;  // not ours to inspect, or gone
   while (const dirent* entry = ::readdir(fds.get())) {
     if (entry->d_name[0] == '.') continue;
@@ -79,7 +75,7 @@ bool UsesDevice(const std::string& proc, unsigned major, unsigned minor) {
 
 std::vector<pid_t> ProcessesUsingDevice(unsigned major, unsigned minor,
                                         const std::string& proc_root) {
-  Dir procs = OpenDir(proc_root);
+  ScopedDir procs = OpenDir(proc_root);
   if (!procs) {
     const int err = errno;
     ThrowSystemError("cannot list the processes in '" + proc_root + "'", err);

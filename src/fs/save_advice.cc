@@ -7,19 +7,17 @@
 #include <memory>
 #include <optional>
 
+#include "tpkg/scoped_fd.h"
+
 namespace tpkg::fs {
 namespace {
-
-struct CloseDir {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
 
 // The path, in the folder of `archive`, of the file (`dev`, `ino`); nullopt
 // when it has no name there.
 std::optional<std::string> NameInFolder(const std::string& archive, dev_t dev, ino_t ino) {
   const size_t slash = archive.rfind('/');
   const std::string folder = slash == std::string::npos ? "." : archive.substr(0, slash);
-  std::unique_ptr<DIR, CloseDir> dir(::opendir(folder.empty() ? "/" : folder.c_str()));
+  const ScopedDir dir(::opendir(folder.empty() ? "/" : folder.c_str()));
   if (!dir) return std::nullopt;
   while (const dirent* entry = ::readdir(dir.get())) {
     if (entry->d_ino != ino) continue;  // readdir's inode is the file's on local file systems

@@ -16,6 +16,7 @@
 #include "journal/journal_impl.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
+#include "tpkg/scoped_fd.h"
 
 namespace tpkg {
 namespace {
@@ -138,20 +139,19 @@ void OpenDataDirectory(JournalState& impl) {
 
 // Names in an open directory (without "." and "..").
 std::vector<std::string> ListNames(int dir_fd, const std::string& what) {
-  const int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  DIR* dir = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr;
+  ScopedFd dup(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  const ScopedDir dir(dup ? ::fdopendir(dup.get()) : nullptr);
   if (!dir) {
     const int err = errno;
-    if (dup_fd >= 0) ::close(dup_fd);
     ThrowSystemError("Cannot list '" + what + "'", err);
   }
-  ::rewinddir(dir);
+  dup.release();  // the stream owns it now
+  ::rewinddir(dir.get());
   std::vector<std::string> names;
-  while (const dirent* d = ::readdir(dir)) {
+  while (const dirent* d = ::readdir(dir.get())) {
     const std::string name = d->d_name;
     if (name != "." && name != "..") names.push_back(name);
   }
-  ::closedir(dir);
   return names;
 }
 

@@ -20,6 +20,7 @@
 #include "tpkg/background_thread.h"
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
+#include "tpkg/scoped_fd.h"
 
 namespace tpkg {
 namespace {
@@ -348,7 +349,7 @@ bool AnalysisStore::WriteOrThrow(const PendingPack& pending) {
 }
 
 void AnalysisStore::Evict() {
-  const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(dir_.c_str()), &::closedir);
+  const ScopedDir dir(::opendir(dir_.c_str()));
   if (!dir) return;
   struct Pack {
     std::string name;
