@@ -73,9 +73,12 @@ MetadataOptions SaveCheckOptions(const Journal& journal,
 // edited source imports it)"). Used by the daemon's save and by
 // `tpkg edits --save-to`. With `cache` (filled by the mount's analyses or
 // WarmAnalysisCache over journal.original()) only records it lacks are read
-// and scanned; the result is the same.
+// and scanned; the result is the same. With `save_to` (another file the
+// edited package goes to, `--save-to`), the refusal names it: "Cannot save
+// the edits of <archive> to <save_to>: ...".
 RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes,
-                                std::shared_ptr<RecordAnalysisCache> cache = nullptr);
+                                std::shared_ptr<RecordAnalysisCache> cache = nullptr,
+                                const std::string& save_to = {});
 
 // What SaveMetadata most likely returns: the metadata the archive already
 // has, which is what it returns when no edit changed what the package

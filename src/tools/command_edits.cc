@@ -28,7 +28,7 @@ const char* KindName(Journal::PendingEdit::Kind kind) {
 // Writes the edited package to `out`; the journal stays.
 int SaveTo(const Journal& journal, const std::string& out_path, Output& out) {
   std::vector<std::string> notes;
-  const RegeneratedRecords metadata = SaveMetadata(journal, notes);
+  const RegeneratedRecords metadata = SaveMetadata(journal, notes, nullptr, out_path);
   const WriteBackResult result = WriteBackTo(journal, out_path, metadata);
   out.Line(result.summary);
   for (const std::string& note : notes) out.Line(note);

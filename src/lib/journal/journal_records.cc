@@ -101,13 +101,17 @@ MetadataOptions SaveCheckOptions(const Journal& journal,
 }
 
 RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes,
-                                std::shared_ptr<RecordAnalysisCache> cache) {
+                                std::shared_ptr<RecordAnalysisCache> cache,
+                                const std::string& save_to) {
   if (!IsTorchPackage(journal.original())) return {};
   const Metadata m =
       RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal, std::move(cache)));
   if (!m.ok()) {
-    throw Error(Errc::kPolicy, "Cannot save " + journal.archive_path() +
-                                   ": the package would no longer load:\n" + m.problems);
+    const std::string what = save_to.empty() ? journal.archive_path()
+                                             : "the edits of " + journal.archive_path() +
+                                                   " to " + save_to;
+    throw Error(Errc::kPolicy,
+                "Cannot save " + what + ": the package would no longer load:\n" + m.problems);
   }
   for (const std::string& module : m.new_externs) {
     notes.push_back(journal.archive_path() + ": " + module +
