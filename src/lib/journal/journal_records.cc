@@ -107,9 +107,9 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
   const Metadata m =
       RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal, std::move(cache)));
   if (!m.ok()) {
-    const std::string what = save_to.empty() ? journal.archive_path()
-                                             : "the edits of " + journal.archive_path() +
-                                                   " to " + save_to;
+    const std::string what = save_to.empty()
+                                 ? journal.archive_path()
+                                 : "the edits of " + journal.archive_path() + " to " + save_to;
     throw Error(Errc::kPolicy,
                 "Cannot save " + what + ": the package would no longer load:\n" + m.problems);
   }
