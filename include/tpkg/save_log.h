@@ -88,6 +88,17 @@ struct SaveLogOptions {
   bool sync = false;             // fdatasync the entry (save outcomes)
 };
 
+// Creates the log if it is missing and allocates its blocks up to
+// options.max_bytes without changing its size (fallocate, KEEP_SIZE), so
+// that what is appended later, the save's outcome above all, still fits when
+// the file system fills up or runs out of inodes meanwhile: a full disk is
+// one of the failures the log is there to report. The read/write daemon
+// calls it before it serves. Not covered: an append that must first rewrite
+// the log (past max_bytes), which needs a new file. A file system without
+// fallocate reserves nothing, silently; throws Error when the log cannot be
+// created or opened.
+void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options);
+
 // `<dir>/.<name>.tpkgfs.log` for `<dir>/<name>` (no filesystem access).
 std::string SaveLogPathFor(const std::string& archive_path);
 

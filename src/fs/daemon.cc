@@ -358,6 +358,12 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   // And on disk: the next mount of this package (or of its saved version)
   // scans only what changed since (tpkg/analysis_cache.h).
   analysis_cache->KeepOnDisk(d.analysis_cache_dir, &journal.original());
+  try {
+    // Room for the save's outcome even if the disk is full by then.
+    ReserveSaveLog(SaveLogPathFor(d.archive), {.mode = ArchiveMode(d.archive)});
+  } catch (const Error& e) {
+    TPKG_LOG(kWarning) << "the save log has no room reserved: " << e.what();
+  }
   AnalysisWarmer warmer(journal.original(), analysis_cache);  // joined after the save
   {
     JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache,

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mounting import mount_entry, wait_until
+from mounting import TPKGFS, mount_entry, wait_until
 from writing import INIT, INIT_TEXT, records, session, stop, torch_check, writable_copy
 
 SLOW = os.environ.get("TPKG_SLOW") == "1"
@@ -214,6 +214,33 @@ def test_enospc_during_write_back_keeps_the_original_and_the_edits(tmp_path, sma
     assert m.problems == []
     assert "the last save of" in m.stderr()  # the next mount says why the edits are pending
     assert records(archive)[INIT].endswith(b"ENOSPC_EDIT = 1\n")
+
+
+def test_a_disk_filled_through_the_mount_still_gets_the_saves_reason(tmp_path, small_tmpfs):
+    # The daemon in the background, the disk filled up to the last block: the save fails, and
+    # its outcome must still reach the save log (room reserved at mount), which is all that
+    # `tpkgfs -u` can report. It used to say "exited without recording ... (was it killed?)".
+    archive = writable_copy(small_tmpfs)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run([str(TPKGFS), str(archive), str(mnt)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        with pytest.raises(OSError) as info, open(mnt / "fill.bin", "wb") as f:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        assert info.value.errno == errno.ENOSPC
+        u = subprocess.run([str(TPKGFS), "-u", str(mnt)], capture_output=True, text=True,
+                           timeout=60)
+    finally:
+        if mount_entry(mnt):
+            subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)
+    assert u.returncode == 1, u.stdout + u.stderr
+    assert "No space left on device" in u.stderr, u.stderr
+    assert "was it killed" not in u.stderr, u.stderr
+    assert "the edits are kept in" in u.stderr, u.stderr
 
 
 def _writer(root, index, seconds, result):

@@ -84,6 +84,29 @@ TEST(SaveLogTest, TimesReadBackAsWrittenOnEveryDay) {
   EXPECT_EQ(FormatUtcTime(read[1].time), "2024-03-02T00:00:00Z");
 }
 
+// The room the daemon reserves at mount: blocks up to max_bytes, size unchanged,
+// so that an append needs no new block on a full disk; entries already there stay.
+TEST(SaveLogTest, ReservedRoomKeepsTheSizeAndTheEntries) {
+  ScratchDir dir;
+  const std::string log = dir / ".m.pt.tpkgfs.log";
+  const SaveLogEntry entry{.time = 1, .pid = 2, .kind = SaveLogKind::kSaved, .archive = "/m.pt",
+                           .details = {"fine"}};
+  AppendToSaveLog(log, entry);
+  const std::string before = ReadFile(log);
+  ReserveSaveLog(log, {.mode = 0600});
+  struct stat st;
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_EQ(ReadFile(log), before);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, SaveLogOptions{}.max_bytes);
+  // A missing log is created (empty), with the mode asked for.
+  const std::string fresh = dir / ".n.pt.tpkgfs.log";
+  ReserveSaveLog(fresh, {.mode = 0600});
+  ASSERT_EQ(::stat(fresh.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(ReadSaveLog(fresh).empty());
+}
+
 TEST(SaveLogTest, DamagedLinesAreSkippedWithoutHidingLaterEntries) {
   const std::string text =
       "garbage line\n"

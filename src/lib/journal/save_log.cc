@@ -288,6 +288,13 @@ void AppendToSaveLog(const std::string& log_path, const SaveLogEntry& entry,
               "Cannot append to the save log '" + log_path + "': it keeps being replaced", EBUSY);
 }
 
+void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options) {
+  const ScopedFd fd = OpenLog(log_path, O_WRONLY | O_CREAT, options.mode);
+  // Best effort by design: EOPNOTSUPP (no fallocate) or ENOSPC (already
+  // full) leave the appends as they were without it.
+  (void)::fallocate(fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(options.max_bytes));
+}
+
 std::vector<SaveLogEntry> ReadSaveLog(const std::string& log_path) {
   ScopedFd fd(::open(log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) {
