@@ -89,8 +89,8 @@ TEST(SaveLogTest, TimesReadBackAsWrittenOnEveryDay) {
 TEST(SaveLogTest, ReservedRoomKeepsTheSizeAndTheEntries) {
   ScratchDir dir;
   const std::string log = dir / ".m.pt.tpkgfs.log";
-  const SaveLogEntry entry{.time = 1, .pid = 2, .kind = SaveLogKind::kSaved, .archive = "/m.pt",
-                           .details = {"fine"}};
+  const SaveLogEntry entry{
+      .time = 1, .pid = 2, .kind = SaveLogKind::kSaved, .archive = "/m.pt", .details = {"fine"}};
   AppendToSaveLog(log, entry);
   const std::string before = ReadFile(log);
   ReserveSaveLog(log, {.mode = 0600});
