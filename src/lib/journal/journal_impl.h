@@ -97,11 +97,10 @@ struct JournalState {
   bool dirty = false;
   bool recovered = false;
   bool dropped = false;
-  // Set by MarkCommitting: the archive it names has another identity than
-  // the header's, so a manifest that outlives the save cannot be taken for
-  // one made for the archive in place (Journal::DropSaved relies on it).
-  bool commit_names_new_identity = false;
-  // Set by MarkCommitting: the identity its commit entry names.
+  // Set by MarkCommitting: the identity its commit entry names. When it is
+  // not the header's, a manifest that outlives the save cannot be taken for
+  // one made for the archive in place (Journal::CommitNamesNewIdentity,
+  // which Journal::DropSaved relies on).
   std::optional<ArchiveIdentity> last_commit;
   std::string summary;
   mutable std::mutex mu;

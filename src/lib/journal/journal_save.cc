@@ -80,13 +80,12 @@ void Journal::MarkCommitting(const ZipReader& new_archive) {
   impl_->EnsureCreated();
   const ArchiveIdentity committed = ArchiveIdentity::Of(new_archive);
   impl_->log->Append(IdentityEntry(LogOp::kCommit, committed));
-  impl_->commit_names_new_identity = !committed.SameArchive(impl_->identity);
   impl_->last_commit = committed;
 }
 
 bool Journal::CommitNamesNewIdentity() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->commit_names_new_identity;
+  return impl_->last_commit && !impl_->last_commit->SameArchive(impl_->identity);
 }
 
 }  // namespace tpkg
