@@ -63,8 +63,10 @@
 //     `version`) is not one torch 1.13 loads, 1 to 10 (unsupported version).
 // Rules for a save (`options.edited` set; the previous extern list is then
 // what the package declared): extern modules only grow on purpose.
-//   * A module already declared extern (or under one: `numpy` covers
-//     `numpy.core`) stays as above.
+//   * A module already declared extern stays as above. One under a declared
+//     extern (`numpy` covers `numpy.linalg`) or always allowed (`builtins`)
+//     is listed as torch lists it, which lets nothing new load; when an
+//     edited record imports it, it is also named in Metadata::new_externs.
 //   * A module the baseline records provided is an interned module that is
 //     gone: a missing-module problem, never a new extern.
 //   * A new module that only unedited records reference is left out: the

@@ -116,6 +116,19 @@ TEST(SaveCheckTest, AnEditedSourceAddsStdlibExternsAndNamesThem) {
   EXPECT_TRUE(m.extern_modules_text.ends_with("\njson\n")) << m.extern_modules_text;
 }
 
+TEST(SaveCheckTest, AnEditedSourceImportingUnderADeclaredExternNamesTheNewLine) {
+  // numpy is declared; numpy.linalg loads through it, and the line the edit adds is named.
+  const CorpusArchive base("pkg_model_numpy.pt");
+  ASSERT_FALSE(Has(base.records.ReadRecord(".data/extern_modules"), "numpy.linalg"));
+  EditedRecords edited(base.records);
+  edited.Put("corpus_models/model.py",
+             base.records.ReadRecord("corpus_models/model.py") + "import numpy.linalg\n");
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.new_externs, std::vector<std::string>{"numpy.linalg"});
+  EXPECT_TRUE(m.extern_modules_text.ends_with("\nnumpy.linalg\n")) << m.extern_modules_text;
+}
+
 TEST(SaveCheckTest, AnEditedSourceImportingAThirdPartyModuleIsRefused) {
   ScratchDir python;
   testing::WriteFile(python / "thirdparty.py", "");
