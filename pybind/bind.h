@@ -2,6 +2,8 @@
 //
 // Each Bind*() adds one libtpkg area to the `_core` module. They run once,
 // at import, with the GIL held.
+// Every binding touches Python objects only with the GIL held; those that
+// release it around libtpkg work say so where they do.
 #pragma once
 
 #include <pybind11/pybind11.h>

@@ -1,5 +1,7 @@
 // utf8.h: the two UTF-8 helpers libtpkg needs (encoding one code point,
 // validating a buffer). Too small to justify a library dependency.
+//
+// Thread safety: pure functions over their arguments; nothing is shared.
 #pragma once
 
 #include <cstddef>

@@ -2,6 +2,10 @@
 //
 // Every read checks the remaining length first, so a length field that lies
 // ends in an Error, never in an allocation or a read past the end.
+//
+// Thread safety: a cursor belongs to the one scan that reads with it; the
+// bytes it reads are only read, so scans of one buffer may run on several
+// threads, each with its own cursor.
 #pragma once
 
 #include <cstddef>

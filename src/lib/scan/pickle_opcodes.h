@@ -1,4 +1,5 @@
 // pickle_opcodes.h: the pickle opcode bytes (CPython Lib/pickletools.py), protocols 0-5.
+// Constants only: nothing is shared or mutable.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,8 @@
 //
 // Hand-written because they are a few lines each and must follow CPython's
 // pickle module exactly (codecs.escape_decode, raw-unicode-escape, int()).
+//
+// Thread safety: pure functions over their arguments; nothing is shared.
 #pragma once
 
 #include <cstdint>

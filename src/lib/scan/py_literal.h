@@ -2,6 +2,9 @@
 //
 // Decoding is needed only for the arguments of `__import__(...)`. F-strings
 // are not single tokens (py_tokenizer.h) and never come here.
+//
+// Thread safety: pure functions; a StringLiteral views the source it came
+// from and is valid while that source is.
 #pragma once
 
 #include <cstdint>
