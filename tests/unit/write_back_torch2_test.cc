@@ -174,6 +174,16 @@ TEST_F(WriteBackTorch2Test, RenameAndDeleteRecomputeTheId) {
             (std::vector<std::string>{".data/version", "byteorder", ".data/serialization_id"}));
 }
 
+// torch's writer always writes the id, whatever its caller did: one deleted
+// through the mount comes back, computed for the records before it.
+TEST_F(WriteBackTorch2Test, DeletedIdIsWrittenAgain) {
+  Use("package.pt");
+  journal_->Unlink(kSerializationIdRecord);
+  Edit("m.py", RecordOf("edited/package.pt", "m.py"));
+  WriteBack(*journal_, SameExterns());
+  EXPECT_TRUE(ReadFile(archive_) == ReadFile(Torch2Path("edited/package.pt")));
+}
+
 // A folder entry (an empty folder kept by the save) is no record torch's
 // writers ever write and PackageImporter ignores it: the id stays the one
 // torch wrote for the same files.

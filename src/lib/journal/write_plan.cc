@@ -169,7 +169,13 @@ class Planner {
     std::vector<std::string_view> paths;
     paths.reserve(files_.size());
     for (const auto& [path, node] : files_) paths.push_back(path);
-    const std::vector<std::string> order = Order(original_, std::move(paths), folders, metadata_);
+    std::vector<std::string> order = Order(original_, std::move(paths), folders, metadata_);
+    // torch 2.x's writer writes the id whatever its caller wrote, so a
+    // deleted id comes back like an edited one is overwritten (doc/format.md
+    // §13.2): a save never writes an archive torch's writer cannot.
+    if (IsTrailer(kSerializationIdRecord) &&
+        std::find(order.begin(), order.end(), kSerializationIdRecord) == order.end())
+      order.emplace_back(kSerializationIdRecord);
     plan_.records.reserve(order.size());
     for (const std::string& name : order) Emit(name);
     plan_.changed = !SameAsOriginal();
