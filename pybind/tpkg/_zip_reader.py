@@ -44,6 +44,19 @@ def _file_path_of(fileobj):
     return f"/proc/self/fd/{fd}"
 
 
+def _name_of(fileobj) -> str:
+    """What the caller knows a file object by: its name, else "<binary>"."""
+    name = getattr(fileobj, "name", None)
+    return os.fsdecode(name) if isinstance(name, (str, bytes)) else "<binary>"
+
+
+def _renamed(error, path: str, name: str):
+    """`error` (a tpkg error naming `path`) naming `name` instead."""
+    renamed = type(error)(str(error).replace(path, name))
+    renamed.code = error.code
+    return renamed
+
+
 class _MemoryFile:
     """Owns an anonymous in-memory file holding a copy of a buffer's bytes."""
 
@@ -73,10 +86,16 @@ class ArchiveReader:
     @classmethod
     def from_file(cls, fileobj) -> "ArchiveReader":
         path = _file_path_of(fileobj)
-        if path is not None:
-            return cls(path, keepalive=fileobj)
-        memory = _MemoryFile(fileobj)
-        return cls(memory.path, keepalive=memory)
+        keepalive = fileobj
+        if path is None:
+            keepalive = _MemoryFile(fileobj)
+            path = keepalive.path
+        try:
+            return cls(path, keepalive=keepalive)
+        except _core.TpkgError as e:
+            # The /proc/self/fd path means nothing to the caller: name what
+            # they passed, as the importer does ("<binary>" for a buffer).
+            raise _renamed(e, path, _name_of(fileobj)) from None
 
     def _check_version(self):
         # torch's reader refuses archives without a readable version in 1..10.

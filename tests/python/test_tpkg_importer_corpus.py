@@ -193,6 +193,19 @@ def test_a_file_that_cannot_be_opened_or_made_raises_what_torch_raises(tmp_path)
         assert again.errno == errno.ENOENT and str(again) == str(ours.value)
 
 
+def test_a_damaged_file_object_is_named_as_the_caller_knows_it(tmp_path):
+    # Not by the /proc/self/fd path tpkg opens it through.
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK not a zip archive")
+    with open(bad, "rb") as f, pytest.raises(tpkg.CorruptArchiveError) as ours:
+        tpkg.PackageImporter(f)
+    assert str(ours.value).startswith(f"{bad}: not a ZIP archive"), ours.value
+    with pytest.raises(tpkg.CorruptArchiveError) as ours:
+        tpkg.PackageImporter(io.BytesIO(bad.read_bytes()))
+    assert str(ours.value).startswith("<binary>: not a ZIP archive"), ours.value
+    assert ours.value.code == tpkg._core.Errc.CORRUPT
+
+
 def test_missing_module_error_text_matches_torch(in_corpus):
     errors = []
     for package in (tpkg, torch.package):
