@@ -201,6 +201,9 @@ struct Metadata {
   std::vector<std::string> externs;      // extern_modules order (rules above)
   std::string extern_modules_text;       // "\n".join(externs) + "\n"
   std::vector<std::string> new_externs;  // with options.edited: externs an edit added
+  // For each of new_externs, the edited records that import it (", "-joined):
+  // a pickle as well as a source, so the note names the one to look at.
+  std::vector<std::string> new_extern_importers;
   std::string deps_dot;                  // graph.ToDot()
   std::string problems;                  // PackagingError text; empty when loadable
   // Records the analysis could not read or scan (a `.pkl` or a source whose

@@ -235,7 +235,7 @@ def test_a_new_extern_module_is_named_in_the_save_log_of_a_background_save(tmp_p
     assert wait_until(lambda: not daemon_pids(mnt), 30)
     log = log_of(archive).read_text()
     assert f" saved {archive}\n" in log, log
-    assert f"  {archive}: colorsys is now extern (an edited source imports it)\n" in log, log
+    assert f"  {archive}: colorsys is now extern (imported by edited {INIT})\n" in log, log
     loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
     assert "colorsys" in loaded["k"]["externs"], loaded
 
@@ -268,7 +268,7 @@ def test_tpkg_edits_save_to_writes_the_edited_package_elsewhere_and_keeps_the_ed
     assert r.stdout.startswith(f"saved the edits of {archive} to {out}: 1 records from the "
                                f"journal, {regenerated} regenerated, "), r.stdout
     assert r.stdout.splitlines()[0].endswith(f"; {archive} and its pending edits are unchanged")
-    assert f"{archive}: colorsys is now extern (an edited source imports it)" in r.stdout
+    assert f"{archive}: colorsys is now extern (imported by edited {INIT})" in r.stdout
     assert archive.read_bytes() == before
     listed = run(TPKG, "edits", archive)
     assert listed.returncode == 0 and f"written  {INIT}" in listed.stdout, listed.stdout

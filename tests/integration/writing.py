@@ -36,7 +36,7 @@ def session(archive, mnt, *options, allow=()):
     """A mount of `archive` at `mnt`; unmounted (and saved) when the block ends."""
     m = Mount(archive, mnt, options)
     m.allow_stderr(r"^tpkgfs: (saved |no changes; )")
-    m.allow_stderr(r"^tpkgfs: .*: \S+ is now extern \(an edited source imports it\)$")
+    m.allow_stderr(r"^tpkgfs: .*: \S+ is now extern \(imported by edited .+\)$")
     for pattern in allow:
         m.allow_stderr(pattern)
     m.problems = None

@@ -113,7 +113,24 @@ TEST(SaveCheckTest, AnEditedSourceAddsStdlibExternsAndNamesThem) {
   const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
   EXPECT_EQ(m.problems, "");
   EXPECT_EQ(m.new_externs, std::vector<std::string>{"json"});
+  EXPECT_EQ(m.new_extern_importers, std::vector<std::string>{"corpus_models/model.py"});
   EXPECT_TRUE(m.extern_modules_text.ends_with("\njson\n")) << m.extern_modules_text;
+}
+
+TEST(SaveCheckTest, AnEditedPickleAddingAnExternIsNamedNotASource) {
+  // The save's note names what imports the new extern: here a pickle, no source.
+  const CorpusArchive base("pkg_model_numpy.pt");
+  std::string pickle = base.records.ReadRecord("model/model.pkl");
+  const std::string global = "collections\nOrderedDict\n";  // protocol 3: GLOBAL's text operand
+  const size_t at = pickle.find(global);
+  ASSERT_NE(at, std::string::npos);
+  pickle.replace(at, global.size(), "colorsys\nOrderedDict\n");
+  EditedRecords edited(base.records);
+  edited.Put("model/model.pkl", pickle);
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.new_externs, std::vector<std::string>{"colorsys"});
+  EXPECT_EQ(m.new_extern_importers, std::vector<std::string>{"model/model.pkl"});
 }
 
 TEST(SaveCheckTest, AnEditedSourceImportingUnderADeclaredExternNamesTheNewLine) {

@@ -113,9 +113,9 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     throw Error(Errc::kPolicy,
                 "Cannot save " + what + ": the package would no longer load:\n" + m.problems);
   }
-  for (const std::string& module : m.new_externs) {
-    notes.push_back(journal.archive_path() + ": " + module +
-                    " is now extern (an edited source imports it)");
+  for (size_t i = 0; i < m.new_externs.size(); ++i) {
+    notes.push_back(journal.archive_path() + ": " + m.new_externs[i] +
+                    " is now extern (imported by edited " + m.new_extern_importers[i] + ")");
   }
   return {{std::string(kExternModulesPath), m.extern_modules_text}};
 }

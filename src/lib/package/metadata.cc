@@ -217,8 +217,7 @@ std::string RecordOfNode(const ArchiveLayout& layout, const std::string& node) {
 std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
                                                    const ArchiveLayout& layout,
                                                    const std::vector<std::string>& previous,
-                                                   const MetadataOptions& options,
-                                                   std::vector<std::string>& new_externs) {
+                                                   const MetadataOptions& options, Metadata& m) {
   const std::unordered_set<std::string> declared(previous.begin(), previous.end());
   const BaselineModules baseline(options.baseline_records);
   DepGraph& graph = policy.mutable_graph();
@@ -240,7 +239,10 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
       // Under a declared extern (numpy.linalg under numpy) or always allowed:
       // listed as torch lists it, which lets nothing new load; a line an
       // edit adds is still named, like every line an edit adds.
-      if (!edited_users.empty()) new_externs.push_back(name);
+      if (!edited_users.empty()) {
+        m.new_externs.push_back(name);
+        m.new_extern_importers.push_back(edited_users);
+      }
       continue;
     }
     left_out.insert(name);
@@ -252,7 +254,8 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
       continue;  // unedited code references it: the package never declared it; nor does the save
     } else if (CanImplicitlyExtern(name)) {
       left_out.erase(name);
-      new_externs.push_back(name);
+      m.new_externs.push_back(name);
+      m.new_extern_importers.push_back(edited_users);
     } else {
       AddProblem(graph, name, PackagingErrorReason::kNoAction,
                  "newly imported by " + edited_users +
@@ -297,8 +300,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   Metadata m;
   m.unreadable = layout.unreadable();
   std::unordered_set<std::string> left_out;
-  if (options.edited)
-    left_out = RestrictNewExterns(policy, layout, previous, options, m.new_externs);
+  if (options.edited) left_out = RestrictNewExterns(policy, layout, previous, options, m);
   m.interned = policy.InternedModules();
   m.mocked = policy.MockedModules();
   m.externs = OrderExterns(policy.graph(), previous, left_out);
