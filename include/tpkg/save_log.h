@@ -94,9 +94,11 @@ struct SaveLogOptions {
 // the file system fills up or runs out of inodes meanwhile: a full disk is
 // one of the failures the log is there to report. The read/write daemon
 // calls it before it serves. Not covered: an append that must first rewrite
-// the log (past max_bytes), which needs a new file. A file system without
-// fallocate reserves nothing, silently; throws Error when the log cannot be
-// created or opened.
+// the log (past max_bytes), which needs a new file. When the file system has
+// less free room than max_bytes, it reserves the room of one entry
+// (max_bytes / 4, an entry's bound), else of one block. A file system
+// without fallocate reserves nothing, silently; throws Error when the log
+// cannot be created or opened.
 void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options);
 
 // `<dir>/.<name>.tpkgfs.log` for `<dir>/<name>` (no filesystem access).

@@ -243,6 +243,41 @@ def test_a_disk_filled_through_the_mount_still_gets_the_saves_reason(tmp_path, s
     assert "the edits are kept in" in u.stderr, u.stderr
 
 
+def test_a_disk_nearly_full_at_mount_still_gets_the_saves_reason(tmp_path, small_tmpfs):
+    # Less free room than the log's 64 KiB when the mount starts: the room of one entry is
+    # reserved instead (tmpfs reserves nothing of a range that does not fit), and the save
+    # that the disk filled through the mount makes fail is still reported, not "was it killed".
+    archive = writable_copy(small_tmpfs)
+    filler = small_tmpfs / "filler.bin"
+    with pytest.raises(OSError) as info, open(filler, "wb") as f:
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    assert info.value.errno == errno.ENOSPC
+    os.truncate(filler, filler.stat().st_size - 40960)
+    assert os.statvfs(small_tmpfs).f_bavail * os.statvfs(small_tmpfs).f_frsize < 65536
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run([str(TPKGFS), str(archive), str(mnt)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        with pytest.raises(OSError) as info, open(mnt / "fill.bin", "wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        assert info.value.errno == errno.ENOSPC
+        u = subprocess.run([str(TPKGFS), "-u", str(mnt)], capture_output=True, text=True,
+                           timeout=60)
+    finally:
+        if mount_entry(mnt):
+            subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)
+    assert u.returncode == 1, u.stdout + u.stderr
+    assert "No space left on device" in u.stderr, u.stderr
+    assert "was it killed" not in u.stderr, u.stderr
+    assert "the edits are kept in" in u.stderr, u.stderr
+
+
 def _writer(root, index, seconds, result):
     """Rewrites its own file with changing content and reads it back; counts mismatches."""
     path = os.path.join(root, f"worker{index}.bin")

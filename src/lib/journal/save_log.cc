@@ -290,9 +290,15 @@ void AppendToSaveLog(const std::string& log_path, const SaveLogEntry& entry,
 
 void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options) {
   const ScopedFd fd = OpenLog(log_path, O_WRONLY | O_CREAT, options.mode);
-  // Best effort by design: EOPNOTSUPP (no fallocate) or ENOSPC (already
-  // full) leave the appends as they were without it.
-  (void)::fallocate(fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(options.max_bytes));
+  // Best effort by design: EOPNOTSUPP (no fallocate) leaves the appends as
+  // they were without it. A file system with less free room than max_bytes
+  // (where fallocate may reserve nothing of it: tmpfs) still gets the room of
+  // one bounded entry, then of one block: a disk that is nearly full when the
+  // mount starts is the one most likely to fill up before the save.
+  for (const size_t bytes : {options.max_bytes, options.max_bytes / 4, size_t{4096}}) {
+    if (::fallocate(fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) == 0) return;
+    if (errno != ENOSPC) return;
+  }
 }
 
 std::vector<SaveLogEntry> ReadSaveLog(const std::string& log_path) {
