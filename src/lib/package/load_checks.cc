@@ -136,7 +136,7 @@ void CheckVersion(const RecordSource& records, const std::vector<std::string>& n
                "not a number, torch cannot parse the version");
   } else if (*version < kMinSupportedVersion || *version > kMaxSupportedVersion) {
     AddProblem(problems, record, PackagingErrorReason::kUnsupportedVersion,
-               "version " + std::to_string(*version) + ", and torch 1.13 loads " +
+               "version " + std::to_string(*version) + ", and torch (1.13 to 2.6) loads " +
                    std::to_string(kMinSupportedVersion) + " to " +
                    std::to_string(kMaxSupportedVersion));
   }

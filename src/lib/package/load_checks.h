@@ -15,7 +15,8 @@
 
 namespace tpkg {
 
-// caffe2/serialize/versions.h of torch 1.13 (doc/format.md §3.1).
+// caffe2/serialize/versions.h of torch 1.13, unchanged in 2.6 (doc/format.md §3.1;
+// measured: torch 2.6's reader refuses 11).
 inline constexpr uint64_t kMinSupportedVersion = 1;
 inline constexpr uint64_t kMaxSupportedVersion = 10;
 
