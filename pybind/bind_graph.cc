@@ -72,7 +72,8 @@ void BindGraph(py::module_& m) {
       .value("UNREADABLE_PICKLE", PackagingErrorReason::kUnreadablePickle)
       .value("UNREADABLE_SOURCE", PackagingErrorReason::kUnreadableSource)
       .value("MISSING_STORAGE", PackagingErrorReason::kMissingStorage)
-      .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion);
+      .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion)
+      .value("MISSING_GLOBAL", PackagingErrorReason::kMissingGlobal);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

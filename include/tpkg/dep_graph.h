@@ -56,6 +56,7 @@ enum class PackagingErrorReason {
   kUnreadableSource,       // a source whose bytes fail their CRC-32 (its imports are unknown)
   kMissingStorage,         // a pickle's storage record is missing or too short
   kUnsupportedVersion,     // `.data/version` is not one torch loads
+  kMissingGlobal,          // a pickle's global that its edited packaged module no longer defines
 };
 // The message torch prints for the reason (its enum value), e.g.
 // "Module was denied by a pattern."

@@ -59,7 +59,9 @@
 //     refuses both: inconsistent structure); a `.pkl` save_pickle record that
 //     does not scan; a storage a pickle references (`.data/<key>.storage`)
 //     that is missing or holds fewer bytes than numel x element size (missing
-//     storage); a torch.package whose `.data/version` (or top-level
+//     storage); with options.edited, a pickle global whose edited packaged
+//     module no longer defines it (load_checks.h CheckPickleGlobals); a
+//     torch.package whose `.data/version` (or top-level
 //     `version`) is not one torch 1.13 or 2.6 loads, 1 to 10 (unsupported version).
 // Rules for a save (`options.edited` set; the previous extern list is then
 // what the package declared): extern modules only grow on purpose.

@@ -51,6 +51,17 @@ def test_renaming_a_module_a_pickle_needs_is_refused(tmp_path):
     assert "corpus_models.model\n" in stderr
 
 
+def test_renaming_the_class_a_pickle_loads_is_refused(tmp_path):
+    # The module is still there, but torch's find_class would fail on its class
+    # (AttributeError: module '<torch_package_0>.corpus_models.model' has no attribute ...).
+    def edit(p):
+        source = p / "corpus_models" / "model.py"
+        source.write_bytes(source.read_bytes().replace(b"class TinyNet", b"class SmallNet"))
+    stderr = refused_save(tmp_path, edit)
+    assert "Pickle global is not defined by its module in the package." in stderr
+    assert "corpus_models.model.TinyNet\n" in stderr
+
+
 def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path):
     def edit(p):
         os.truncate(p / ".data" / "1.storage", 0)

@@ -230,6 +230,59 @@ TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
       << m.problems;
 }
 
+// The pickle's class renamed in its edited source: the importer's find_class
+// would fail (AttributeError), so the save refuses, naming the global.
+TEST(SaveCheckTest, APickleGlobalItsEditedSourceNoLongerDefinesIsAProblem) {
+  const CorpusArchive base("pkg_model_numpy.pt");
+  const std::string source = base.records.ReadRecord("corpus_models/model.py");
+  const auto renamed = [&](const std::string& to) {
+    std::string text = source;
+    text.replace(text.find("class TinyNet"), 13, "class " + to);
+    return text;
+  };
+  EditedRecords edited(base.records);
+  edited.Put("corpus_models/model.py", renamed("SmallNet"));
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems,
+                  "* Pickle global is not defined by its module in the package.\n"
+                  "    corpus_models.model.TinyNet\n"
+                  "      Context: loaded by model/model.pkl, and corpus_models/model.py never "
+                  "defines TinyNet\n"))
+      << m.problems;
+  // A longer name that only starts with it defines nothing either.
+  edited.Put("corpus_models/model.py", renamed("TinyNet2"));
+  EXPECT_FALSE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).ok());
+}
+
+// What the text cannot rule out is no problem: the name spelt anywhere in
+// the package (an alias, another module setting it), a star import, a
+// module __getattr__; nor is a global of a module nobody edited.
+TEST(SaveCheckTest, APickleGlobalTheTextMayStillDefineIsNoProblem) {
+  const CorpusArchive base("pkg_model_numpy.pt");
+  const std::string source = base.records.ReadRecord("corpus_models/model.py");
+  std::string without = source;
+  without.replace(without.find("class TinyNet"), 13, "class SmallNet");
+  for (const std::string& extra :
+       {std::string("TinyNet = SmallNet\n"), std::string("from .layers import *\n"),
+        std::string("from .layers import (\n    *)\n"),
+        std::string("def __getattr__(name):\n    return SmallNet\n")}) {
+    EditedRecords edited(base.records);
+    edited.Put("corpus_models/model.py", without + extra);
+    const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+    EXPECT_FALSE(Has(m.problems, "Pickle global")) << extra << m.problems;
+  }
+  EditedRecords elsewhere(base.records);
+  elsewhere.Put("corpus_models/model.py", without);
+  elsewhere.Put("corpus_models/util.py",
+                base.records.ReadRecord("corpus_models/util.py") + "# TinyNet is set by hand\n");
+  EXPECT_FALSE(Has(RegenerateMetadata(elsewhere, SaveOptions(base.records, elsewhere)).problems,
+                   "Pickle global"));
+  // Not a save (no edited records): tpkg check judges the package as it is.
+  EditedRecords unsaved(base.records);
+  unsaved.Put("corpus_models/model.py", without);
+  EXPECT_FALSE(Has(RegenerateMetadata(unsaved).problems, "Pickle global"));
+}
+
 TEST(SaveCheckTest, ExternModulesMismatchNamesTheUndeclaredModules) {
   const CorpusArchive base("pkg_model_numpy.pt");
   EXPECT_EQ(ExternModulesMismatch(base.records, RegenerateMetadata(base.records)), "");

@@ -45,6 +45,7 @@ std::string_view ReasonText(PackagingErrorReason reason) {
     case R::kMissingStorage:
       return "Storage is loaded by a pickle but is missing from the package or too short.";
     case R::kUnsupportedVersion: return "Package version is not one torch loads.";
+    case R::kMissingGlobal: return "Pickle global is not defined by its module in the package.";
   }
   return "?";
 }

@@ -116,6 +116,79 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
   }
 }
 
+namespace {
+
+bool IsWordByte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u >= 0x80 || u == '_' || (u >= '0' && u <= '9') ||
+         ((u | 0x20) >= 'a' && (u | 0x20) <= 'z');
+}
+
+// Whether `word` occurs in `text` with no identifier character on either
+// side. Comments and strings count too: they only make the check miss.
+bool HasWord(std::string_view text, std::string_view word) {
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const size_t end = at + word.size();
+    if ((at == 0 || !IsWordByte(text[at - 1])) && (end == text.size() || !IsWordByte(text[end])))
+      return true;
+  }
+  return false;
+}
+
+// A star import (`from x import *`, any spacing) or a module __getattr__:
+// either can give the module names its text never spells.
+bool MayDefineAnything(std::string_view text) {
+  if (HasWord(text, "__getattr__")) return true;
+  for (size_t at = text.find('*'); at != std::string_view::npos; at = text.find('*', at + 1)) {
+    size_t before = at;
+    while (before > 0 &&
+           (text[before - 1] == ' ' || text[before - 1] == '\t' || text[before - 1] == '(' ||
+            text[before - 1] == '\\' || text[before - 1] == '\n'))
+      --before;
+    if (before >= 6 && text.substr(before - 6, 6) == "import") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
+                        const std::function<bool(const std::string&)>& edited, DepGraph& problems) {
+  if (!edited) return;
+  std::unordered_map<std::string, std::string> texts;  // by record, read when needed
+  const auto text_of = [&](const std::string& record) -> const std::string& {
+    auto it = texts.find(record);
+    if (it == texts.end()) it = texts.emplace(record, records.ReadRecord(record)).first;
+    return it->second;
+  };
+  std::unordered_set<std::string> checked;
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    for (const auto& [module_name, name] : pickle.deps.globals) {
+      const ArchiveModule* module = layout.Module(module_name);
+      if (!module || module->is_stub || name.empty()) continue;
+      if (!edited(pickle.record) && !edited(module->record)) continue;
+      const std::string first = name.substr(0, name.find('.'));
+      const std::string global = module_name + "." + name;
+      if (!checked.insert(global).second || layout.Provides(module_name + "." + first)) continue;
+      const std::string& own = text_of(module->record);
+      if (HasWord(own, first) || MayDefineAnything(own)) continue;
+      // Rare from here on: every other source is read once.
+      bool elsewhere = false;
+      for (const std::string& other : layout.module_order()) {
+        const ArchiveModule* m = layout.Module(other);
+        if (m && m != module && !m->is_stub && HasWord(text_of(m->record), first)) {
+          elsewhere = true;
+          break;
+        }
+      }
+      if (elsewhere) continue;
+      AddProblem(
+          problems, global, PackagingErrorReason::kMissingGlobal,
+          "loaded by " + pickle.record + ", and " + module->record + " never defines " + first);
+    }
+  }
+}
+
 void CheckVersion(const RecordSource& records, const std::vector<std::string>& names,
                   DepGraph& problems) {
   const auto has = [&](std::string_view n) {

@@ -6,7 +6,9 @@
 // Thread safety: pure functions of their arguments.
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "package/package_layout.h"
@@ -34,6 +36,17 @@ uint64_t StorageElementSize(std::string_view storage_class);
 // kMissingStorage node named after the record.
 void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                    const std::vector<std::string>& names, DepGraph& problems);
+
+// Every global (module, name) of a pickle whose module is a source of the
+// package, when the pickle or that source is `edited`, that the source
+// cannot define: a kMissingGlobal node "module.name" (the importer's
+// find_class fails on it: AttributeError). "Cannot" is judged on the text,
+// so that no save a loader would accept is refused: the name's first part
+// (a nested class's outer one) is a word of no source of the package (which
+// could set it from outside), the module has no star import and no module
+// __getattr__, and it is no submodule (record or folder) of that module.
+void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
+                        const std::function<bool(const std::string&)>& edited, DepGraph& problems);
 
 // A torch.package (`.data/extern_modules` or `.data/version` present) whose
 // version record is missing or outside 1..10: a kUnsupportedVersion node.

@@ -265,11 +265,12 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
   return left_out;
 }
 
-// Storage and version problems, formatted after the graph's own.
+// Storage, pickle global and version problems, formatted after the graph's own.
 std::string LoadProblems(const RecordSource& records, const std::vector<std::string>& names,
-                         const ArchiveLayout& layout) {
+                         const ArchiveLayout& layout, const MetadataOptions& options) {
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
+  CheckPickleGlobals(layout, records, options.edited, problems);
   CheckVersion(records, names, problems);
   return FormatPackagingError(problems);
 }
@@ -307,7 +308,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   m.extern_modules_text = ExternModulesText(m.externs);
   m.deps_dot = policy.graph().ToDot();
   m.problems = FormatPackagingError(policy.graph());
-  std::string load_problems = LoadProblems(records, names, layout);
+  std::string load_problems = LoadProblems(records, names, layout, options);
   if (!load_problems.empty()) {
     // One message: the second list continues the first one's "* reason" blocks.
     m.problems += m.problems.empty() ? load_problems : load_problems.substr(1);
