@@ -394,6 +394,26 @@ TEST(MetadataTest, ADamagedSourceIsAProblemAndTheRestIsAnalysed) {
   EXPECT_THROW(RegenerateMetadata(FailingRecords(files, {{"p/b.py", Errc::kIo}})), Error);
 }
 
+// A save's check of pickle globals reads the globals' sources: a damaged
+// one is the damaged-source problem it already is, never an exception that
+// would hide the rest, nor a global it "never defines".
+TEST(MetadataTest, ASaveWithADamagedSourceOfAPickleGlobalReportsTheDamage) {
+  const std::string pickle(
+      "\x80\x03"
+      "cp.a\nC\nq\x00.",
+      12);  // p.a.C
+  const FailingRecords records(
+      {{"p/__init__.py", ""}, {"p/a.py", "class C: pass\n"}, {"p/m.pkl", pickle}},
+      {{"p/a.py", Errc::kCorrupt}});
+  MetadataOptions options;
+  options.baseline_records = records.RecordNames();
+  options.edited = [](const std::string& record) { return record == "p/m.pkl"; };
+  const Metadata m = RegenerateMetadata(records, options);
+  EXPECT_NE(m.problems.find("Source could not be read to find its imports."), std::string::npos)
+      << m.problems;
+  EXPECT_EQ(m.problems.find("Pickle global"), std::string::npos) << m.problems;
+}
+
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
   const std::string proto3 = "\x80\x03";
   const MemoryRecords records({

@@ -155,37 +155,60 @@ bool MayDefineAnything(std::string_view text) {
 void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
                         const std::function<bool(const std::string&)>& edited, DepGraph& problems) {
   if (!edited) return;
-  std::unordered_map<std::string, std::string> texts;  // by record, read when needed
-  const auto text_of = [&](const std::string& record) -> const std::string& {
-    auto it = texts.find(record);
-    if (it == texts.end()) it = texts.emplace(record, records.ReadRecord(record)).first;
-    return it->second;
+  // A source that cannot be read is a problem of its own already (the
+  // layout's unreadable source): it decides nothing here.
+  const auto read = [&](const std::string& record) -> std::optional<std::string> {
+    try {
+      return records.ReadRecord(record);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
   };
+  // Globals to check, grouped by their module so that each is read once.
+  struct Suspect {
+    std::string global;  // module.name
+    std::string first;   // the name's first part, which the module must bind
+    const ArchivePickle* pickle;
+    const ArchiveModule* module;
+  };
+  std::map<std::string, std::vector<Suspect>> by_module;  // by the module's record
   std::unordered_set<std::string> checked;
   for (const ArchivePickle& pickle : layout.pickles()) {
     for (const auto& [module_name, name] : pickle.deps.globals) {
       const ArchiveModule* module = layout.Module(module_name);
       if (!module || module->is_stub || name.empty()) continue;
       if (!edited(pickle.record) && !edited(module->record)) continue;
-      const std::string first = name.substr(0, name.find('.'));
-      const std::string global = module_name + "." + name;
+      std::string first = name.substr(0, name.find('.'));
+      std::string global = module_name + "." + name;
       if (!checked.insert(global).second || layout.Provides(module_name + "." + first)) continue;
-      const std::string& own = text_of(module->record);
-      if (HasWord(own, first) || MayDefineAnything(own)) continue;
-      // Rare from here on: every other source is read once.
-      bool elsewhere = false;
-      for (const std::string& other : layout.module_order()) {
-        const ArchiveModule* m = layout.Module(other);
-        if (m && m != module && !m->is_stub && HasWord(text_of(m->record), first)) {
-          elsewhere = true;
-          break;
-        }
-      }
-      if (elsewhere) continue;
-      AddProblem(
-          problems, global, PackagingErrorReason::kMissingGlobal,
-          "loaded by " + pickle.record + ", and " + module->record + " never defines " + first);
+      by_module[module->record].push_back({std::move(global), std::move(first), &pickle, module});
     }
+  }
+  // Those whose own module's text cannot define them.
+  std::vector<Suspect> suspects;
+  for (auto& [record, candidates] : by_module) {
+    const std::optional<std::string> own = read(record);
+    if (!own || MayDefineAnything(*own)) continue;
+    for (Suspect& s : candidates) {
+      if (!HasWord(*own, s.first)) suspects.push_back(std::move(s));
+    }
+  }
+  // Rare from here on (a name its module never spells): any other source
+  // may set it from outside, so each is read once, and dropped before the
+  // next (the analysis's memory bound: one record at a time).
+  for (const std::string& other : layout.module_order()) {
+    if (suspects.empty()) return;
+    const ArchiveModule* m = layout.Module(other);
+    if (!m || m->is_stub) continue;
+    const std::optional<std::string> text = read(m->record);
+    std::erase_if(suspects, [&](const Suspect& s) {
+      return s.module != m && (!text || HasWord(*text, s.first));  // unreadable: it might
+    });
+  }
+  for (const Suspect& s : suspects) {
+    AddProblem(problems, s.global, PackagingErrorReason::kMissingGlobal,
+               "loaded by " + s.pickle->record + ", and " + s.module->record + " never defines " +
+                   s.first);
   }
 }
 
