@@ -216,31 +216,45 @@ def test_enospc_during_write_back_keeps_the_original_and_the_edits(tmp_path, sma
     assert records(archive)[INIT].endswith(b"ENOSPC_EDIT = 1\n")
 
 
-def test_a_disk_filled_through_the_mount_still_gets_the_saves_reason(tmp_path, small_tmpfs):
-    # The daemon in the background, the disk filled up to the last block: the save fails, and
-    # its outcome must still reach the save log (room reserved at mount), which is all that
-    # `tpkgfs -u` can report. It used to say "exited without recording ... (was it killed?)".
-    archive = writable_copy(small_tmpfs)
+def fill_until_enospc(path, block):
+    """Writes `block`-byte pieces to `path` until the file system is full."""
+    with pytest.raises(OSError) as info, open(path, "wb") as f:
+        while True:
+            f.write(b"\0" * block)
+            f.flush()
+    assert info.value.errno == errno.ENOSPC
+
+
+def unmount_after_filling_the_disk(tmp_path, archive, block):
+    """Mounts `archive` in the background, fills its disk through the mount, and returns what
+    `tpkgfs -u` says: the failed save's outcome can only come from the save log."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     r = subprocess.run([str(TPKGFS), str(archive), str(mnt)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
     try:
-        with pytest.raises(OSError) as info, open(mnt / "fill.bin", "wb") as f:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        assert info.value.errno == errno.ENOSPC
-        u = subprocess.run([str(TPKGFS), "-u", str(mnt)], capture_output=True, text=True,
-                           timeout=60)
+        fill_until_enospc(mnt / "fill.bin", block)
+        return subprocess.run([str(TPKGFS), "-u", str(mnt)], capture_output=True, text=True,
+                              timeout=60)
     finally:
         if mount_entry(mnt):
             subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)
+
+
+def assert_the_saves_reason_was_reported(u):
     assert u.returncode == 1, u.stdout + u.stderr
     assert "No space left on device" in u.stderr, u.stderr
     assert "was it killed" not in u.stderr, u.stderr
     assert "the edits are kept in" in u.stderr, u.stderr
+
+
+def test_a_disk_filled_through_the_mount_still_gets_the_saves_reason(tmp_path, small_tmpfs):
+    # The daemon in the background, the disk filled up to the last block: the save fails, and
+    # its outcome must still reach the save log (room reserved at mount), which is all that
+    # `tpkgfs -u` can report. It used to say "exited without recording ... (was it killed?)".
+    archive = writable_copy(small_tmpfs)
+    assert_the_saves_reason_was_reported(unmount_after_filling_the_disk(tmp_path, archive, 65536))
 
 
 def test_a_disk_nearly_full_at_mount_still_gets_the_saves_reason(tmp_path, small_tmpfs):
@@ -249,33 +263,10 @@ def test_a_disk_nearly_full_at_mount_still_gets_the_saves_reason(tmp_path, small
     # that the disk filled through the mount makes fail is still reported, not "was it killed".
     archive = writable_copy(small_tmpfs)
     filler = small_tmpfs / "filler.bin"
-    with pytest.raises(OSError) as info, open(filler, "wb") as f:
-        while True:
-            f.write(b"\0" * 65536)
-            f.flush()
-    assert info.value.errno == errno.ENOSPC
+    fill_until_enospc(filler, 65536)
     os.truncate(filler, filler.stat().st_size - 40960)
     assert os.statvfs(small_tmpfs).f_bavail * os.statvfs(small_tmpfs).f_frsize < 65536
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = subprocess.run([str(TPKGFS), str(archive), str(mnt)], capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0, r.stderr
-    try:
-        with pytest.raises(OSError) as info, open(mnt / "fill.bin", "wb") as f:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        assert info.value.errno == errno.ENOSPC
-        u = subprocess.run([str(TPKGFS), "-u", str(mnt)], capture_output=True, text=True,
-                           timeout=60)
-    finally:
-        if mount_entry(mnt):
-            subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)
-    assert u.returncode == 1, u.stdout + u.stderr
-    assert "No space left on device" in u.stderr, u.stderr
-    assert "was it killed" not in u.stderr, u.stderr
-    assert "the edits are kept in" in u.stderr, u.stderr
+    assert_the_saves_reason_was_reported(unmount_after_filling_the_disk(tmp_path, archive, 4096))
 
 
 def _writer(root, index, seconds, result):
