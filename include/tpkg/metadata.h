@@ -59,8 +59,8 @@
 //     refuses both: inconsistent structure); a `.pkl` save_pickle record that
 //     does not scan; a storage a pickle references (`.data/<key>.storage`)
 //     that is missing or holds fewer bytes than numel x element size (missing
-//     storage); with options.edited, a pickle global whose edited packaged
-//     module no longer defines it (load_checks.h CheckPickleGlobals); a
+//     storage); for a save, a pickle global whose packaged source the edits
+//     took it from (load_checks.h CheckPickleGlobals); a
 //     torch.package whose `.data/version` (or top-level
 //     `version`) is not one torch 1.13 or 2.6 loads, 1 to 10 (unsupported version).
 // Rules for a save (`options.edited` set; the previous extern list is then
@@ -181,6 +181,9 @@ struct MetadataOptions {
   // Records of the archive before it was edited (as opened), for the
   // missing-module check; empty: that check is off.
   std::vector<std::string> baseline_records;
+  // The archive before it was edited (as opened), for a save's check of the
+  // names pickles load from edited sources; nullptr: that check is off.
+  std::shared_ptr<const RecordSource> baseline;
   // Modules the package must not use (reported as denied).
   std::vector<GlobGroup> deny;
   // Where modules outside the package are looked up; nullptr: the configured
@@ -196,16 +199,22 @@ struct MetadataOptions {
   std::shared_ptr<RecordAnalysisCache> cache;
 };
 
+// An extern module a save adds (rules above), and the edited records that
+// import it (", "-joined: a pickle as well as a source), so that the save's
+// note names the one to look at.
+struct NewExtern {
+  std::string module;
+  std::string importers;
+  bool operator==(const NewExtern&) const = default;
+};
+
 struct Metadata {
   DepGraph graph;                        // as the exporter built it, without source texts
   std::vector<std::string> interned;     // sorted, as interned_modules()
   std::vector<std::string> mocked;       // sorted, as mocked_modules()
   std::vector<std::string> externs;      // extern_modules order (rules above)
   std::string extern_modules_text;       // "\n".join(externs) + "\n"
-  std::vector<std::string> new_externs;  // with options.edited: externs an edit added
-  // For each of new_externs, the edited records that import it (", "-joined):
-  // a pickle as well as a source, so the note names the one to look at.
-  std::vector<std::string> new_extern_importers;
+  std::vector<NewExtern> new_externs;    // with options.edited: externs an edit added
   std::string deps_dot;                  // graph.ToDot()
   std::string problems;                  // PackagingError text; empty when loadable
   // Records the analysis could not read or scan (a `.pkl` or a source whose

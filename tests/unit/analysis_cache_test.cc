@@ -69,7 +69,7 @@ TEST_F(AnalysisCacheTest, EveryKindOfEditGivesTheFullAnalysis) {
   // An import added: json becomes a new extern of the edited source.
   Put("corpus_models/util.py", "import json\n\ndef squash(x):\n    return x\n");
   EXPECT_EQ(ExpectSameAsFull("an import added"), 1u);
-  EXPECT_EQ(Cached().new_externs, std::vector<std::string>{"json"});
+  EXPECT_EQ(Cached().new_externs, (std::vector<NewExtern>{{"json", "corpus_models/util.py"}}));
 
   // An import removed (numpy), and one of the package's own added.
   Put("corpus_models/model.py",

@@ -103,7 +103,7 @@ TEST_F(AnalysisStoreTest, AnEditedSourceIsScanned) {
   const auto cache = NewProcessCache();
   ExpectSameAsFull(cache, "util.py edited");
   EXPECT_EQ(cache->disk_hits(), Sources() - 1);
-  EXPECT_EQ(Analyse(NewProcessCache()).new_externs, std::vector<std::string>{"json"});
+  EXPECT_EQ(Analyse(NewProcessCache()).new_externs, (std::vector<NewExtern>{{"json", kUtil}}));
 }
 
 // `text` with the 8 bytes at `at` changed (each to '@' + 6 bits, ASCII) so
@@ -173,7 +173,7 @@ TEST_F(AnalysisStoreTest, ASourceForgedWithTheOriginalsCrcAndSizeIsScanned) {
   const auto cache = NewProcessCache();
   ExpectSameAsFull(cache, "forged util.py");
   EXPECT_EQ(cache->disk_hits(), Sources() - 1);
-  EXPECT_EQ(Analyse(NewProcessCache()).new_externs, std::vector<std::string>{"json"});
+  EXPECT_EQ(Analyse(NewProcessCache()).new_externs, (std::vector<NewExtern>{{"json", kUtil}}));
 }
 
 TEST_F(AnalysisStoreTest, AFolderOtherUsersMayWriteIsNotUsed) {

@@ -1,5 +1,6 @@
-// edited_records.h: test-only RecordSource overlay that simulates what a
-// user changes through the mount (records replaced, added or removed).
+// edited_records.h: test-only RecordSources: records held in memory, and an
+// overlay that simulates what a user changes through the mount (records
+// replaced, added or removed).
 #pragma once
 
 #include <algorithm>
@@ -10,9 +11,32 @@
 #include <string>
 #include <vector>
 
+#include "tpkg/error.h"
 #include "tpkg/metadata.h"
 
 namespace tpkg::testing {
+
+// Records held in memory, in the given order.
+class MemoryRecords : public RecordSource {
+ public:
+  explicit MemoryRecords(std::vector<std::pair<std::string, std::string>> records)
+      : records_(std::move(records)) {}
+  std::vector<std::string> RecordNames() const override {
+    std::vector<std::string> out;
+    for (const auto& [name, bytes] : records_) out.push_back(name);
+    return out;
+  }
+  std::string ReadRecord(const std::string& name) const override {
+    ++reads[name];
+    for (const auto& [n, bytes] : records_)
+      if (n == name) return bytes;
+    throw Error(Errc::kNotFound, "no record " + name);
+  }
+  mutable std::map<std::string, int> reads;  // ReadRecord() calls per name
+
+ private:
+  std::vector<std::pair<std::string, std::string>> records_;
+};
 
 // Records of a base source with edits: replaced or added records (added
 // ones go at the end, as a new file would) and removed records.

@@ -280,27 +280,7 @@ TEST(MetadataTest, UnreachedStubsAreStillMocked) {
 namespace tpkg {
 namespace {
 
-// Records held in memory, in the given order.
-class MemoryRecords : public RecordSource {
- public:
-  explicit MemoryRecords(std::vector<std::pair<std::string, std::string>> records)
-      : records_(std::move(records)) {}
-  std::vector<std::string> RecordNames() const override {
-    std::vector<std::string> out;
-    for (const auto& [name, bytes] : records_) out.push_back(name);
-    return out;
-  }
-  std::string ReadRecord(const std::string& name) const override {
-    ++reads[name];
-    for (const auto& [n, bytes] : records_)
-      if (n == name) return bytes;
-    throw Error(Errc::kNotFound, "no record " + name);
-  }
-  mutable std::map<std::string, int> reads;  // ReadRecord() calls per name
-
- private:
-  std::vector<std::pair<std::string, std::string>> records_;
-};
+using testing::MemoryRecords;
 
 // The analysis scans each record once and keeps only names and references
 // (metadata.h "Memory"): no node of the result holds a source text.
@@ -396,18 +376,19 @@ TEST(MetadataTest, ADamagedSourceIsAProblemAndTheRestIsAnalysed) {
 
 // A save's check of pickle globals reads the globals' sources: a damaged
 // one is the damaged-source problem it already is, never an exception that
-// would hide the rest, nor a global it "never defines".
+// would hide the rest, nor a global it "no longer defines".
 TEST(MetadataTest, ASaveWithADamagedSourceOfAPickleGlobalReportsTheDamage) {
   const std::string pickle(
       "\x80\x03"
       "cp.a\nC\nq\x00.",
       12);  // p.a.C
-  const FailingRecords records(
-      {{"p/__init__.py", ""}, {"p/a.py", "class C: pass\n"}, {"p/m.pkl", pickle}},
-      {{"p/a.py", Errc::kCorrupt}});
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"p/__init__.py", ""}, {"p/a.py", "class C: pass\n"}, {"p/m.pkl", pickle}};
+  const FailingRecords records(files, {{"p/a.py", Errc::kCorrupt}});
   MetadataOptions options;
   options.baseline_records = records.RecordNames();
-  options.edited = [](const std::string& record) { return record == "p/m.pkl"; };
+  options.baseline = std::make_shared<MemoryRecords>(files);  // as opened: intact
+  options.edited = [](const std::string& record) { return record == "p/a.py"; };
   const Metadata m = RegenerateMetadata(records, options);
   EXPECT_NE(m.problems.find("Source could not be read to find its imports."), std::string::npos)
       << m.problems;

@@ -95,6 +95,7 @@ MetadataOptions SaveCheckOptions(const Journal& journal,
   MetadataOptions options;
   options.cache = std::move(cache);
   options.baseline_records = OriginalRecordNames(journal.original());
+  options.baseline = std::make_shared<ZipRecordSource>(journal.original());
   options.edited = [records = std::make_shared<JournalRecords>(journal)](
                        const std::string& record) { return records->IsEdited(record); };
   return options;
@@ -113,9 +114,9 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     throw Error(Errc::kPolicy,
                 "Cannot save " + what + ": the package would no longer load:\n" + m.problems);
   }
-  for (size_t i = 0; i < m.new_externs.size(); ++i) {
-    notes.push_back(journal.archive_path() + ": " + m.new_externs[i] +
-                    " is now extern (imported by edited " + m.new_extern_importers[i] + ")");
+  for (const NewExtern& added : m.new_externs) {
+    notes.push_back(journal.archive_path() + ": " + added.module +
+                    " is now extern (imported by edited " + added.importers + ")");
   }
   return {{std::string(kExternModulesPath), m.extern_modules_text}};
 }

@@ -141,74 +141,104 @@ bool MayDefineAnything(std::string_view text) {
   if (HasWord(text, "__getattr__")) return true;
   for (size_t at = text.find('*'); at != std::string_view::npos; at = text.find('*', at + 1)) {
     size_t before = at;
-    while (before > 0 &&
-           (text[before - 1] == ' ' || text[before - 1] == '\t' || text[before - 1] == '(' ||
-            text[before - 1] == '\\' || text[before - 1] == '\n'))
+    while (before > 0 && (text[before - 1] == ' ' || text[before - 1] == '\t' ||
+                          text[before - 1] == '\\' || text[before - 1] == '\n'))
       --before;
     if (before >= 6 && text.substr(before - 6, 6) == "import") return true;
   }
   return false;
 }
 
-}  // namespace
+// A record's bytes, or nullopt when they cannot be read: a damaged source
+// is a problem of its own already (the layout's unreadable source) and
+// decides nothing here.
+std::optional<std::string> ReadIfReadable(const RecordSource& records, const std::string& record) {
+  try {
+    return records.ReadRecord(record);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
 
-void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
-                        const std::function<bool(const std::string&)>& edited, DepGraph& problems) {
-  if (!edited) return;
-  // A source that cannot be read is a problem of its own already (the
-  // layout's unreadable source): it decides nothing here.
-  const auto read = [&](const std::string& record) -> std::optional<std::string> {
-    try {
-      return records.ReadRecord(record);
-    } catch (const Error&) {
-      return std::nullopt;
-    }
-  };
-  // Globals to check, grouped by their module so that each is read once.
-  struct Suspect {
-    std::string global;  // module.name
-    std::string first;   // the name's first part, which the module must bind
-    const ArchivePickle* pickle;
-    const ArchiveModule* module;
-  };
-  std::map<std::string, std::vector<Suspect>> by_module;  // by the module's record
-  std::unordered_set<std::string> checked;
+// A pickle global that may have lost its definition.
+struct Suspect {
+  std::string global;  // module.name
+  std::string first;   // the name's first part, which the module must bind
+  const ArchivePickle* pickle;
+  const ArchiveModule* module;
+};
+
+// The globals of every pickle whose module is a packaged source that was
+// edited, grouped by that source's record (each is read once).
+std::map<std::string, std::vector<Suspect>> GlobalsOfEditedSources(
+    const ArchiveLayout& layout, const std::function<bool(const std::string&)>& edited) {
+  std::map<std::string, std::vector<Suspect>> by_record;
+  std::unordered_map<const ArchiveModule*, bool> module_edited;
+  std::unordered_set<std::string> seen;
   for (const ArchivePickle& pickle : layout.pickles()) {
     for (const auto& [module_name, name] : pickle.deps.globals) {
       const ArchiveModule* module = layout.Module(module_name);
       if (!module || module->is_stub || name.empty()) continue;
-      if (!edited(pickle.record) && !edited(module->record)) continue;
+      auto [it, added] = module_edited.try_emplace(module, false);
+      if (added) it->second = edited(module->record);
+      if (!it->second) continue;  // its text is what loaded before
       std::string first = name.substr(0, name.find('.'));
       std::string global = module_name + "." + name;
-      if (!checked.insert(global).second || layout.Provides(module_name + "." + first)) continue;
-      by_module[module->record].push_back({std::move(global), std::move(first), &pickle, module});
+      if (!seen.insert(global).second || layout.Provides(module_name + "." + first)) continue;
+      by_record[module->record].push_back({std::move(global), std::move(first), &pickle, module});
     }
   }
-  // Those whose own module's text cannot define them.
+  return by_record;
+}
+
+// Those the edit took away: the source as opened spelled the name, the
+// edited one does not and has no way to bind names it does not spell.
+std::vector<Suspect> NamesTheEditsRemoved(std::map<std::string, std::vector<Suspect>> by_record,
+                                          const RecordSource& records,
+                                          const RecordSource& baseline) {
   std::vector<Suspect> suspects;
-  for (auto& [record, candidates] : by_module) {
-    const std::optional<std::string> own = read(record);
-    if (!own || MayDefineAnything(*own)) continue;
+  for (auto& [record, candidates] : by_record) {
+    const std::optional<std::string> before = ReadIfReadable(baseline, record);
+    const std::optional<std::string> now = ReadIfReadable(records, record);
+    if (!before || !now || MayDefineAnything(*now)) continue;
     for (Suspect& s : candidates) {
-      if (!HasWord(*own, s.first)) suspects.push_back(std::move(s));
+      if (HasWord(*before, s.first) && !HasWord(*now, s.first)) suspects.push_back(std::move(s));
     }
   }
-  // Rare from here on (a name its module never spells): any other source
-  // may set it from outside, so each is read once, and dropped before the
-  // next (the analysis's memory bound: one record at a time).
+  return suspects;
+}
+
+// Drops the suspects another source spells (it may set them from outside):
+// each source read once and dropped before the next (the analysis's memory
+// bound: one record at a time).
+void DropThoseOtherSourcesSpell(const ArchiveLayout& layout, const RecordSource& records,
+                                std::vector<Suspect>& suspects) {
   for (const std::string& other : layout.module_order()) {
     if (suspects.empty()) return;
     const ArchiveModule* m = layout.Module(other);
     if (!m || m->is_stub) continue;
-    const std::optional<std::string> text = read(m->record);
+    const bool only_own = std::all_of(suspects.begin(), suspects.end(),
+                                      [m](const Suspect& s) { return s.module == m; });
+    if (only_own) continue;
+    const std::optional<std::string> text = ReadIfReadable(records, m->record);
     std::erase_if(suspects, [&](const Suspect& s) {
       return s.module != m && (!text || HasWord(*text, s.first));  // unreadable: it might
     });
   }
+}
+
+}  // namespace
+
+void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
+                        const MetadataOptions& options, DepGraph& problems) {
+  if (!options.edited || !options.baseline) return;
+  std::vector<Suspect> suspects = NamesTheEditsRemoved(
+      GlobalsOfEditedSources(layout, options.edited), records, *options.baseline);
+  DropThoseOtherSourcesSpell(layout, records, suspects);
   for (const Suspect& s : suspects) {
     AddProblem(problems, s.global, PackagingErrorReason::kMissingGlobal,
-               "loaded by " + s.pickle->record + ", and " + s.module->record + " never defines " +
-                   s.first);
+               "loaded by " + s.pickle->record + ", and the edited " + s.module->record +
+                   " no longer defines " + s.first);
   }
 }
 

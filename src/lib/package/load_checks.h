@@ -37,16 +37,20 @@ uint64_t StorageElementSize(std::string_view storage_class);
 void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                    const std::vector<std::string>& names, DepGraph& problems);
 
-// Every global (module, name) of a pickle whose module is a source of the
-// package, when the pickle or that source is `edited`, that the source
-// cannot define: a kMissingGlobal node "module.name" (the importer's
-// find_class fails on it: AttributeError). "Cannot" is judged on the text,
-// so that no save a loader would accept is refused: the name's first part
-// (a nested class's outer one) is a word of no source of the package (which
-// could set it from outside), the module has no star import and no module
-// __getattr__, and it is no submodule (record or folder) of that module.
+// For a save (options.edited and options.baseline set): every global
+// (module, name) of a pickle whose module is a packaged source the edits
+// took the name from: a kMissingGlobal node "module.name" (the importer's
+// find_class would fail on it: AttributeError). Judged on the text, and
+// only what the text rules out is refused: the source as opened spelled the
+// name's first part (a nested class's outer one) as a word, the edited one
+// does not, has no star import and no module __getattr__, no other source
+// of the package spells it (it could set it from outside), and it is no
+// submodule (record or folder) of that module. A pickle edited to name
+// something its module never spelled is not caught: the text says nothing
+// about names it never had (a protobuf module binds its classes from a
+// descriptor).
 void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
-                        const std::function<bool(const std::string&)>& edited, DepGraph& problems);
+                        const MetadataOptions& options, DepGraph& problems);
 
 // A torch.package (`.data/extern_modules` or `.data/version` present) whose
 // version record is missing or outside 1..10: a kUnsupportedVersion node.

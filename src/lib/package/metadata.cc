@@ -240,8 +240,7 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
       // listed as torch lists it, which lets nothing new load; a line an
       // edit adds is still named, like every line an edit adds.
       if (!edited_users.empty()) {
-        m.new_externs.push_back(name);
-        m.new_extern_importers.push_back(edited_users);
+        m.new_externs.push_back({name, edited_users});
       }
       continue;
     }
@@ -254,8 +253,7 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
       continue;  // unedited code references it: the package never declared it; nor does the save
     } else if (CanImplicitlyExtern(name)) {
       left_out.erase(name);
-      m.new_externs.push_back(name);
-      m.new_extern_importers.push_back(edited_users);
+      m.new_externs.push_back({name, edited_users});
     } else {
       AddProblem(graph, name, PackagingErrorReason::kNoAction,
                  "newly imported by " + edited_users +
@@ -270,7 +268,7 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
                          const ArchiveLayout& layout, const MetadataOptions& options) {
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
-  CheckPickleGlobals(layout, records, options.edited, problems);
+  CheckPickleGlobals(layout, records, options, problems);
   CheckVersion(records, names, problems);
   return FormatPackagingError(problems);
 }
