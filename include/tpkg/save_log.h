@@ -96,7 +96,8 @@ struct SaveLogOptions {
 // calls it before it serves. Not covered: an append that must first rewrite
 // the log (past max_bytes), which needs a new file. When the file system has
 // less free room than max_bytes, it reserves the room of one entry
-// (max_bytes / 4, an entry's bound), else of one block. A file system
+// (max_bytes / 4, an entry's bound), else of one block, past the log's end
+// (blocks the log already fills are no room). A file system
 // without fallocate reserves nothing, silently; throws Error when the log
 // cannot be created or opened.
 void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options);

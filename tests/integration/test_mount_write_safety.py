@@ -257,14 +257,25 @@ def test_a_disk_filled_through_the_mount_still_gets_the_saves_reason(tmp_path, s
     assert_the_saves_reason_was_reported(unmount_after_filling_the_disk(tmp_path, archive, 65536))
 
 
-def test_a_disk_nearly_full_at_mount_still_gets_the_saves_reason(tmp_path, small_tmpfs):
+@pytest.mark.parametrize("earlier_log", [0, 28 * 1024])
+def test_a_disk_nearly_full_at_mount_still_gets_the_saves_reason(tmp_path, small_tmpfs,
+                                                                  earlier_log):
     # Less free room than the log's 64 KiB when the mount starts: the room of one entry is
-    # reserved instead (tmpfs reserves nothing of a range that does not fit), and the save
-    # that the disk filled through the mount makes fail is still reported, not "was it killed".
+    # reserved instead (tmpfs reserves nothing of a range that does not fit), past what the log
+    # already holds (a 28 KiB log, whole pages, and 24 KiB free: room below 28 KiB is none),
+    # and the save that the disk filled through the mount makes fail is still reported, not
+    # "was it killed".
     archive = writable_copy(small_tmpfs)
+    if earlier_log:
+        entry = f"2025-01-31T12:00:00Z tpkgfs[1] saved {archive}\n  an earlier save\n"
+        entries = entry * (earlier_log // len(entry) - 1)
+        last = entry[:-1] + "." * (earlier_log - len(entries) - len(entry)) + "\n"
+        log = small_tmpfs / f".{archive.name}.tpkgfs.log"
+        log.write_text(entries + last)
+        assert log.stat().st_size == earlier_log  # whole pages: no slack an entry could use
     filler = small_tmpfs / "filler.bin"
     fill_until_enospc(filler, 65536)
-    os.truncate(filler, filler.stat().st_size - 40960)
+    os.truncate(filler, filler.stat().st_size - (24576 if earlier_log else 40960))
     assert os.statvfs(small_tmpfs).f_bavail * os.statvfs(small_tmpfs).f_frsize < 65536
     assert_the_saves_reason_was_reported(unmount_after_filling_the_disk(tmp_path, archive, 4096))
 

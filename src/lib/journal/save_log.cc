@@ -267,9 +267,17 @@ std::vector<SaveLogEntry> ParseSaveLog(std::string_view text) {
   return entries;
 }
 
+namespace {
+
+// The most one entry takes: a quarter of the log, so that a rewrite keeps
+// earlier entries beside the newest.
+size_t EntryBound(const SaveLogOptions& options) { return options.max_bytes / 4; }
+
+}  // namespace
+
 void AppendToSaveLog(const std::string& log_path, const SaveLogEntry& entry,
                      const SaveLogOptions& options) {
-  const std::string text = FormatBounded(entry, options.max_bytes / 4);
+  const std::string text = FormatBounded(entry, EntryBound(options));
   for (int attempt = 0; attempt < 10; ++attempt) {
     ScopedFd fd = OpenLog(log_path, O_WRONLY | O_APPEND | O_CREAT, options.mode);
     LockExclusive(fd.get(), log_path);
@@ -290,13 +298,20 @@ void AppendToSaveLog(const std::string& log_path, const SaveLogEntry& entry,
 
 void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options) {
   const ScopedFd fd = OpenLog(log_path, O_WRONLY | O_CREAT, options.mode);
+  const struct stat st = FstatOrThrow(fd.get(), log_path);
+  const auto end = static_cast<uint64_t>(st.st_size);
   // Best effort by design: EOPNOTSUPP (no fallocate) leaves the appends as
-  // they were without it. A file system with less free room than max_bytes
-  // (where fallocate may reserve nothing of it: tmpfs) still gets the room of
-  // one bounded entry, then of one block: a disk that is nearly full when the
-  // mount starts is the one most likely to fill up before the save.
-  for (const size_t bytes : {options.max_bytes, options.max_bytes / 4, size_t{4096}}) {
-    if (::fallocate(fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) == 0) return;
+  // they were without it. The log's whole bound first; a file system with
+  // less free room (where fallocate may reserve nothing of a range: tmpfs)
+  // still gets the room of one bounded entry, then of one block, past what
+  // the log holds: a disk nearly full when the mount starts is the one most
+  // likely to fill up before the save.
+  const std::pair<uint64_t, uint64_t> ranges[] = {
+      {0, options.max_bytes}, {end, EntryBound(options)}, {end, 4096}};
+  for (const auto& [offset, bytes] : ranges) {
+    if (::fallocate(fd.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(bytes)) == 0)
+      return;
     if (errno != ENOSPC) return;
   }
 }
