@@ -147,7 +147,10 @@ struct WritePlan {
 // The names of the records a write-back writes, in write order (rules a-c
 // above), folder entries as "dir/": the journal's current files plus the records of `metadata`. The
 // daemon lists a mount's records in this order (tpkgfs's JournalRecords), so
-// that the metadata it regenerates is what the saved archive will hold.
+// that the metadata it regenerates is what the saved archive will hold. One
+// record more may be written, last: a torch 2.x archive's
+// `.data/serialization_id` deleted through the mount, which the write-back
+// computes from the records before it (no metadata depends on it).
 std::vector<std::string> WriteBackOrder(const Journal& journal,
                                         const RegeneratedRecords& metadata = {});
 

@@ -93,8 +93,9 @@ class ArchiveReader:
         try:
             return cls(path, keepalive=keepalive)
         except _core.TpkgError as e:
-            # The /proc/self/fd path means nothing to the caller: name what
-            # they passed, as the importer does ("<binary>" for a buffer).
+            # The /proc/self/fd path means nothing to the caller: name the
+            # file object by its name, or "<binary>" (what torch's importer
+            # calls every file object).
             raise _renamed(e, path, _name_of(fileobj)) from None
 
     def _check_version(self):

@@ -225,7 +225,7 @@ TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
   EditedRecords edited(base.records);
   edited.Put(".data/version", "99\n");
   const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
-  EXPECT_TRUE(Has(m.problems, "Context: version 99, and torch (1.13 to 2.6) loads 1 to 10\n"))
+  EXPECT_TRUE(Has(m.problems, "Context: version 99, and torch 1.13 and 2.6 load 1 to 10\n"))
       << m.problems;
 }
 

@@ -262,7 +262,7 @@ void CheckVersion(const RecordSource& records, const std::vector<std::string>& n
                "not a number, torch cannot parse the version");
   } else if (*version < kMinSupportedVersion || *version > kMaxSupportedVersion) {
     AddProblem(problems, record, PackagingErrorReason::kUnsupportedVersion,
-               "version " + std::to_string(*version) + ", and torch (1.13 to 2.6) loads " +
+               "version " + std::to_string(*version) + ", and torch 1.13 and 2.6 load " +
                    std::to_string(kMinSupportedVersion) + " to " +
                    std::to_string(kMaxSupportedVersion));
   }
