@@ -199,6 +199,10 @@ void Rewrite(int fd, const std::string& path, const std::string& text,
   }
 }
 
+// The most one entry takes: a quarter of the log, so that a rewrite keeps
+// earlier entries beside the newest.
+size_t EntryBound(const SaveLogOptions& options) { return options.max_bytes / 4; }
+
 }  // namespace
 
 std::string_view SaveLogKindName(SaveLogKind kind) {
@@ -266,14 +270,6 @@ std::vector<SaveLogEntry> ParseSaveLog(std::string_view text) {
   }
   return entries;
 }
-
-namespace {
-
-// The most one entry takes: a quarter of the log, so that a rewrite keeps
-// earlier entries beside the newest.
-size_t EntryBound(const SaveLogOptions& options) { return options.max_bytes / 4; }
-
-}  // namespace
 
 void AppendToSaveLog(const std::string& log_path, const SaveLogEntry& entry,
                      const SaveLogOptions& options) {

@@ -170,9 +170,9 @@ class Planner {
     paths.reserve(files_.size());
     for (const auto& [path, node] : files_) paths.push_back(path);
     std::vector<std::string> order = Order(original_, std::move(paths), folders, metadata_);
-    // torch 2.x's writer writes the id whatever its caller wrote, so a
-    // deleted id comes back like an edited one is overwritten (doc/format.md
-    // §13.2): a save never writes an archive torch's writer cannot.
+    // torch 2.x's writer writes the id whatever its caller wrote or left
+    // out, so a deleted id comes back like an edited one is overwritten
+    // (doc/format.md §13.2).
     if (IsTrailer(kSerializationIdRecord) &&
         std::find(order.begin(), order.end(), kSerializationIdRecord) == order.end())
       order.emplace_back(kSerializationIdRecord);

@@ -1,10 +1,12 @@
-// CheckStorages / CheckVersion: the loader's needs beyond modules.
+// CheckStorages / CheckPickleGlobals / CheckVersion: the loader's needs beyond modules.
 #include "package/load_checks.h"
 
 #include <algorithm>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "scan/py_name_bytes.h"
 
 namespace tpkg {
 namespace {
@@ -118,11 +120,7 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
 
 namespace {
 
-bool IsWordByte(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u >= 0x80 || u == '_' || (u >= '0' && u <= '9') ||
-         ((u | 0x20) >= 'a' && (u | 0x20) <= 'z');
-}
+bool IsWordByte(char c) { return py::IsNameByte(static_cast<unsigned char>(c)); }
 
 // Whether `word` occurs in `text` with no identifier character on either
 // side. Comments and strings count too: they only make the check miss.

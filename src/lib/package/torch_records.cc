@@ -8,6 +8,7 @@
 
 #include "base/utf8.h"
 #include "package/load_checks.h"
+#include "scan/py_name_bytes.h"
 #include "zip/zip_names.h"
 #include "zip/zip_problems.h"
 
@@ -53,11 +54,6 @@ void CheckVersionRecord(const ZipReader& zip, std::vector<Error>& found) {
   }
 }
 
-bool IsNameStart(unsigned char c) {
-  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-}
-bool IsNameChar(unsigned char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
-
 // A dotted Python name ("a.b_c"); any non-ASCII character counts as a letter
 // (the text is known to be UTF-8; Python's own rule is looser than the
 // byte-level view can tell, and never matters for what torch writes).
@@ -68,7 +64,7 @@ bool IsDottedName(std::string_view line) {
     if (ch == '.') {
       if (at_start) return false;
       at_start = true;
-    } else if (at_start ? IsNameStart(c) : IsNameChar(c)) {
+    } else if (at_start ? py::IsNameStartByte(c) : py::IsNameByte(c)) {
       at_start = false;
     } else {
       return false;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+#include "scan/py_name_bytes.h"
+
 namespace tpkg::py {
 namespace {
 
@@ -14,14 +16,10 @@ constexpr size_t kMaxBracketDepth = 200;  // CPython MAXLEVEL
 constexpr size_t kMaxIndentLevels = 100;  // CPython MAXINDENT
 constexpr int kTabSize = 8;
 
-constexpr bool IsIdentStart(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
-constexpr bool IsIdentChar(unsigned char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
-// IsIdentChar by table: it runs for every byte of every name.
+// IsNameByte by table: it runs for every byte of every name.
 constexpr std::array<bool, 256> kIdentChar = [] {
   std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) table[c] = IsIdentChar(static_cast<unsigned char>(c));
+  for (int c = 0; c < 256; ++c) table[c] = IsNameByte(static_cast<unsigned char>(c));
   return table;
 }();
 static_assert(kIdentChar['a'] && kIdentChar['Z'] && kIdentChar['_'] && kIdentChar['7'] &&
@@ -150,7 +148,7 @@ Token Tokenizer::Next() {
       continue;
     }
     emitted_token_on_line_ = true;
-    if (IsIdentStart(static_cast<unsigned char>(c))) return ReadName();
+    if (IsNameStartByte(static_cast<unsigned char>(c))) return ReadName();
     if (IsDigit(c) || (c == '.' && IsDigit(Peek(1)))) return ReadNumber();
     if (c == '"' || c == '\'') return ReadString(pos_);
     return ReadOperator();
@@ -353,7 +351,7 @@ void Tokenizer::ReadDigits(int base, bool required) {
 // CPython's verify_end_of_number: a number may touch a following keyword
 // ("1if x else 2") but not another identifier.
 void Tokenizer::CheckNumberEnd(size_t /*start*/) {
-  if (!IsIdentChar(static_cast<unsigned char>(Peek() < 0 ? ' ' : Peek()))) return;
+  if (!IsNameByte(static_cast<unsigned char>(Peek() < 0 ? ' ' : Peek()))) return;
   std::string_view rest = src_.substr(pos_);
   for (std::string_view kw : {"and", "else", "for", "if", "in", "is", "not", "or"})
     if (rest.substr(0, kw.size()) == kw) return;
