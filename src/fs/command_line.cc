@@ -161,9 +161,11 @@ std::string UsageText(std::string_view program) {
       << "  ro                   read-only view: no journal, nothing saved\n"
       << "  rw                   read/write (default; read-only with a warning when\n"
       << "                       the archive or its folder cannot be written)\n"
-      << "  allow_other          let other users see the mount (needs\n"
-      << "                       user_allow_other in /etc/fuse.conf unless root)\n"
-      << "  default_permissions  let the kernel check file modes\n"
+      << "  allow_other          let other users in, as far as the files' owners\n"
+      << "                       and modes allow (needs user_allow_other in\n"
+      << "                       /etc/fuse.conf unless root)\n"
+      << "  default_permissions  always on: the kernel checks every access against\n"
+      << "                       the files' owners and modes\n"
       << "  fsname=NAME, subtype=NAME and the other libfuse mount options\n"
       << "                       (nosuid, nodev, noexec, noatime, ...) pass through\n";
   return out.str();

@@ -131,6 +131,11 @@ std::shared_ptr<const ZipReader> OpenArchive(const std::string& path, bool stric
 
 // libfuse's argv: ours first so that the user's fsname=/subtype= win, and
 // "ro" last for a read-only view so that nothing can make it writable.
+// default_permissions always: the kernel checks every access against the
+// files' owners and modes, as on any other file system. The daemon checks
+// none itself, so without it a user let in by -o allow_other could change,
+// add and delete files of the mount's owner, and the owner's save would
+// write their changes into the archive.
 std::vector<std::string> FuseArgv(const Options& o, const std::string& archive, bool read_only) {
   std::vector<std::string> argv{"tpkgfs"};
   if (o.debug) argv.push_back("-d");
@@ -138,6 +143,7 @@ std::vector<std::string> FuseArgv(const Options& o, const std::string& archive, 
   fuse_opt_add_opt(&list, "subtype=tpkgfs");
   fuse_opt_add_opt_escaped(&list, ("fsname=" + archive).c_str());
   for (const std::string& opt : o.fuse_options) fuse_opt_add_opt_escaped(&list, opt.c_str());
+  fuse_opt_add_opt(&list, "default_permissions");
   if (read_only) fuse_opt_add_opt(&list, "ro");
   std::unique_ptr<char, decltype(&std::free)> owner(list, &std::free);
   if (!list) throw Error(Errc::kIo, "out of memory building FUSE options", ENOMEM);

@@ -4,8 +4,8 @@ headers and folder entries, the next mount (read-only or read/write) shows
 them, records nobody touched keep torch's headers, and real torch still
 loads the saved archives; create/mkdir/unlink/rmdir/rename stamp the parent
 folder, chmod the ctime, atimes are kept apart from mtimes, folders count
-their subfolders, and a file another user creates (-o allow_other) is theirs
-while mounted. Every mount is unmounted by `session`, even on failure."""
+their subfolders, and other users (-o allow_other) get what the modes give
+them and own what they create while mounted. Every mount is unmounted by `session`, even on failure."""
 import errno
 import os
 import stat
@@ -235,25 +235,44 @@ def test_folders_count_their_subfolders_on_both_mounts(tmp_path):
     assert m.problems == []
 
 
+def as_nobody(*command):
+    """Runs `command` as user and group nobody; returns its exit status and stderr."""
+    r = subprocess.run(list(command), user=NOBODY, group=NOBODY, capture_output=True, text=True)
+    return r.returncode, r.stderr
+
+
+NOBODY = 65534
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
-def test_a_file_another_user_creates_is_theirs_until_the_save(tmp_path):
+def test_other_users_get_what_the_modes_give_them_and_own_what_they_create(tmp_path):
     archive = writable_copy(tmp_path)
     # The mount point must be reachable by the other user (pytest's folders are 0700).
     shared = tempfile.mkdtemp(prefix="tpkgfs-owner-")
     os.chmod(shared, 0o755)
-    nobody = 65534
     try:
         with session(archive, os.path.join(shared, "mnt"), "-o", "allow_other") as m:
             folder = m.path / "corpus_models"
-            subprocess.run(["touch", str(folder / "theirs.txt")], check=True, user=nobody,
-                           group=nobody)
-            subprocess.run(["mkdir", str(folder / "their_dir")], check=True, user=nobody,
-                           group=nobody)
+            mine = folder / "mine.txt"
+            mine.write_bytes(b"the owner's\n")
+            # The kernel checks the modes (default_permissions): the owner's 0644
+            # files and 0755 folders are theirs to read, not to change.
+            assert as_nobody("cat", str(mine))[0] == 0
+            for command in (["sh", "-c", f"echo theirs >> '{mine}'"], ["rm", str(mine)],
+                            ["touch", str(folder / "theirs.txt")],
+                            ["mv", str(mine), str(folder / "moved.txt")]):
+                status, err = as_nobody(*command)
+                assert status != 0 and "Permission denied" in err, command
+            assert mine.read_bytes() == b"the owner's\n"
+            assert sorted(os.listdir(folder)).count("theirs.txt") == 0
+            # A folder the owner opens to everybody: what others create there is theirs.
+            os.chmod(folder, 0o777)
+            assert as_nobody("touch", str(folder / "theirs.txt"))[0] == 0
+            assert as_nobody("mkdir", str(folder / "their_dir"))[0] == 0
             for name in ("theirs.txt", "their_dir"):
                 st = os.stat(folder / name)
-                assert (st.st_uid, st.st_gid) == (nobody, nobody), name
-            (folder / "mine.txt").write_bytes(b"")
-            assert os.stat(folder / "mine.txt").st_uid == os.getuid()
+                assert (st.st_uid, st.st_gid) == (NOBODY, NOBODY), name
+            assert os.stat(mine).st_uid == os.getuid()
             with pytest.raises(PermissionError):
                 os.chown(folder / "theirs.txt", 0, 0)  # owners never change
         assert m.problems == []
@@ -261,6 +280,7 @@ def test_a_file_another_user_creates_is_theirs_until_the_save(tmp_path):
         with session(archive, os.path.join(shared, "again")) as m:
             assert os.stat(m.path / "corpus_models" / "theirs.txt").st_uid == os.getuid()
             assert os.path.isdir(m.path / "corpus_models" / "their_dir")
+            assert (m.path / "corpus_models" / "mine.txt").read_bytes() == b"the owner's\n"
         assert m.problems == []
     finally:
         for sub in ("mnt", "again", ""):
