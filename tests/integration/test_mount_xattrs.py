@@ -66,3 +66,35 @@ def test_getfattr_dumps_them(mount_factory):
     out = subprocess.run(["getfattr", "-d", m.path / ".data" / "0.storage"], capture_output=True,
                          text=True, check=True).stdout
     assert 'user.tpkg.dtype="float32"' in out
+
+
+@pytest.mark.parametrize("options", [("-o", "ro"), ()], ids=["read-only", "read-write"])
+def test_the_kernel_asks_for_a_files_acl_once(tmp_path, mount_factory, options):
+    """`ls -l` asks every file for its POSIX ACL. The package has none, and the kernel keeps
+    that answer after one request instead of passing every later question to the daemon
+    (FUSE_POSIX_ACL): a warm `ls -lR` costs half the requests. Counted in the daemon's
+    debug log; setting an ACL is refused as unsupported."""
+    m = mount_factory(private_copy(CORPUS / "pkg_mocked.pt", tmp_path / "copy"), "-d", *options)
+    m.allow_stderr(r".*")
+    # The generated files follow every edit: the kernel looks them up afresh each time.
+    generated = {m.path / ".data" / "deps.dot", m.path / ".data" / "extern_modules"}
+    files = sorted(p for p in m.path.rglob("*") if p.is_file() and p not in generated)
+    assert len(files) >= 5
+
+    def ask_every_file():
+        for path in files:
+            with pytest.raises(OSError) as e:
+                os.getxattr(path, "system.posix_acl_access")
+            assert e.value.errno == errno.ENODATA, path
+
+    def requests_so_far():
+        return m.stderr().count("opcode: GETXATTR")
+
+    ask_every_file()
+    first = requests_so_far()
+    ask_every_file()
+    ask_every_file()
+    assert requests_so_far() == first
+    with pytest.raises(OSError) as e:
+        os.setxattr(files[0], "system.posix_acl_access", b"\x02\x00\x00\x00")
+    assert e.value.errno in (errno.EOPNOTSUPP, errno.EROFS)
