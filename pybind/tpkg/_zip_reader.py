@@ -51,8 +51,11 @@ def _name_of(fileobj) -> str:
 
 
 def _renamed(error, path: str, name: str):
-    """`error` (a tpkg error naming `path`) naming `name` instead."""
-    renamed = type(error)(str(error).replace(path, name))
+    """`error` (a tpkg error naming `path`) naming `name` instead; an OSError keeps its errno."""
+    if isinstance(error, OSError):
+        renamed = type(error)(error.errno, error.strerror.replace(path, name))
+    else:
+        renamed = type(error)(str(error).replace(path, name))
     renamed.code = error.code
     return renamed
 
@@ -92,7 +95,9 @@ class ArchiveReader:
             path = keepalive.path
         try:
             return cls(path, keepalive=keepalive)
-        except _core.TpkgError as e:
+        except (_core.TpkgError, OSError) as e:
+            if not isinstance(getattr(e, "code", None), _core.Errc):
+                raise  # not libtpkg's: it does not name the path
             # The /proc/self/fd path means nothing to the caller: name the
             # file object by its name, or "<binary>" (what torch's importer
             # calls every file object).

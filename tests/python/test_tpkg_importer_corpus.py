@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import socket
 import zipfile
 
 import pytest
@@ -204,6 +205,12 @@ def test_a_damaged_file_object_is_named_as_the_caller_knows_it(tmp_path):
         tpkg.PackageImporter(io.BytesIO(bad.read_bytes()))
     assert str(ours.value).startswith("<binary>: not a ZIP archive"), ours.value
     assert ours.value.code == tpkg._core.Errc.CORRUPT
+    # An OS error too, with its errno: a socket has a descriptor but cannot be opened as a file.
+    left, right = socket.socketpair()
+    with left, right, left.makefile("rb") as f, pytest.raises(OSError) as ours:
+        tpkg.PackageImporter(f)
+    assert ours.value.errno == errno.ENXIO and "/proc/self/fd" not in str(ours.value), ours.value
+    assert "<binary>" in str(ours.value) and ours.value.code == tpkg._core.Errc.IO
 
 
 def test_missing_module_error_text_matches_torch(in_corpus):
