@@ -45,6 +45,18 @@ def test_removing_an_interned_module_is_refused_never_made_extern(tmp_path):
     assert "corpus_models.layers" in stderr
 
 
+def test_removing_a_module_only_a_from_import_names_is_refused(tmp_path):
+    # layers.py: `from .util import squash` (no pickle names util); util found nowhere else.
+    def edit(p):
+        layers = p / "corpus_models" / "layers.py"
+        layers.write_bytes(layers.read_bytes() + b"\nfrom .util import squash\n")
+        (p / "corpus_models" / "model.py").write_bytes(
+            (p / "corpus_models" / "model.py").read_bytes().replace(b"from . import util\n", b""))
+        os.unlink(p / "corpus_models" / "util.py")
+    stderr = refused_save(tmp_path, edit)
+    assert "    corpus_models.util\n      Context: imported by corpus_models.layers" in stderr
+
+
 def test_renaming_a_module_a_pickle_needs_is_refused(tmp_path):
     stderr = refused_save(tmp_path, lambda p: os.rename(p / "corpus_models" / "model.py",
                                                         p / "corpus_models" / "model2.py"))

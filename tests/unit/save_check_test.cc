@@ -60,6 +60,27 @@ TEST(SaveCheckTest, InternedModuleThatDisappearsIsAProblemNeverAnExtern) {
   EXPECT_TRUE(m.new_externs.empty());
 }
 
+TEST(SaveCheckTest, FromImportOfAGoneModuleFoundNowhereIsAProblem) {
+  // `from .helpers import scale` where p.helpers is gone and no copy is on
+  // the Python path: neither p.helpers.scale nor p.helpers resolves, and the
+  // module the import needs is p.helpers, not the attribute's name.
+  const testing::MemoryRecords base({{"p/net.py", "from .helpers import scale\n"},
+                                     {"p/helpers.py", "def scale(x):\n    return x\n"},
+                                     {".data/extern_modules", "\n"},
+                                     {".data/version", "6\n"}});
+  EditedRecords edited(base);
+  edited.Remove("p/helpers.py");
+  const PythonPath nowhere(std::vector<std::string>{});
+  MetadataOptions options = SaveOptions(base, edited);
+  options.python = &nowhere;
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_TRUE(Has(m.problems,
+                  "* Module is imported by packaged code but is missing from the package.\n"
+                  "    p.helpers\n      Context: imported by p.net\n"))
+      << m.problems;
+  EXPECT_FALSE(Has(m.problems, "p.helpers.scale")) << m.problems;
+}
+
 TEST(SaveCheckTest, EveryImportFormOfAGoneModuleIsAProblem) {
   ScratchDir python;
   std::filesystem::create_directories(python / "corpus_models");

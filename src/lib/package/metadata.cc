@@ -129,6 +129,17 @@ struct BaselineModules {
   FolderSet folders;
 };
 
+// The module of the baseline that an unresolved import needs, or "" for none.
+// `from X import n` needs X.n when that was a module, else X itself: when
+// neither resolves any more (X gone and found nowhere, so n is no module of
+// it either), the import fails at load on X.
+std::string_view GoneModuleOf(const UnresolvedImport& u, const BaselineModules& baseline) {
+  if (baseline.contains(u.name)) return u.name;
+  if (!u.from_import_name || u.fell_back_to_parent) return "";
+  const std::string_view parent = std::string_view(u.name).substr(0, u.name.rfind('.'));
+  return baseline.contains(std::string(parent)) ? parent : "";
+}
+
 // Imports of packaged code that the archive no longer satisfies (metadata.h).
 void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
                          const MetadataOptions& options) {
@@ -140,14 +151,16 @@ void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
   // context, which would be quadratic in the number of importers.
   std::set<std::pair<std::string_view, std::string_view>> listed;
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
-    if (!baseline.contains(u.name)) continue;
-    NodeAttrs& node = graph.AddNode(u.name);
+    const std::string_view gone = GoneModuleOf(u, baseline);
+    if (gone.empty()) continue;
+    const std::string name(gone);
+    NodeAttrs& node = graph.AddNode(name);
     if (node.error == PackagingErrorReason::kMissingModule) {
-      if (listed.emplace(u.name, u.importer).second) *node.error_context += ", " + u.importer;
+      if (listed.emplace(gone, u.importer).second) *node.error_context += ", " + u.importer;
       continue;
     }
-    if (!node.error) listed.emplace(u.name, u.importer);
-    AddProblem(graph, u.name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
+    if (!node.error) listed.emplace(gone, u.importer);
+    AddProblem(graph, name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
   }
   if (layout.has_stubs() && !layout.Module("_mock")) {
     AddProblem(policy.mutable_graph(), "_mock", PackagingErrorReason::kMissingModule,
