@@ -52,7 +52,8 @@
 //     module that `options.baseline_records` had and that is importable from
 //     nowhere now (missing module: the edit removed it; imports of modules
 //     that never existed are dropped silently, as torch drops them, because
-//     they are guarded optional imports in exported code); a module matching
+//     they are guarded optional imports in exported code; a save names those
+//     an edited record imports in Metadata::unfound_imports); a module matching
 //     `options.deny`; a pickle using a mocked module; stubs
 //     without `_mock.py`; an extern module the archive also has files under,
 //     or a module file `a.py` recorded before files under `a/` (the importer
@@ -215,6 +216,12 @@ struct Metadata {
   std::vector<std::string> externs;      // extern_modules order (rules above)
   std::string extern_modules_text;       // "\n".join(externs) + "\n"
   std::vector<NewExtern> new_externs;    // with options.edited: externs an edit added
+  // With options.edited: modules an edited record imports that neither the
+  // package nor the Python environment has and that are not declared extern
+  // (`import scipy` where scipy is not installed). Dropped as torch drops
+  // them, not a problem (a guarded optional import loads), but an unguarded
+  // one fails the load: the save names them, with their edited importers.
+  std::vector<NewExtern> unfound_imports;
   std::string deps_dot;                  // graph.ToDot()
   std::string problems;                  // PackagingError text; empty when loadable
   // Records the analysis could not read or scan (a `.pkl` or a source whose

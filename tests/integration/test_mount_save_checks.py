@@ -57,6 +57,21 @@ def test_removing_a_module_only_a_from_import_names_is_refused(tmp_path):
     assert "    corpus_models.util\n      Context: imported by corpus_models.layers" in stderr
 
 
+def test_an_edited_import_found_nowhere_is_saved_with_a_warning(tmp_path):
+    archive = writable_copy(tmp_path)
+    warning = (r"^tpkgfs: warning: .*: not_installed_anywhere, imported by edited "
+               r"corpus_models/layers.py, is not in the package, not extern and not installed "
+               r"here: the package fails to load on that import unless it is guarded")
+    with session(archive, tmp_path / "mnt", allow=[warning]) as m:
+        with open(m.path / "corpus_models" / "layers.py", "ab") as f:
+            f.write(b"\ntry:\n    import not_installed_anywhere\nexcept ImportError:\n    pass\n")
+    assert m.problems == []
+    assert any(line.startswith("tpkgfs: warning: ") for line in m.stderr().splitlines())
+    assert b"not_installed_anywhere" in records(archive)["corpus_models/layers.py"]
+    loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
+    assert "error" not in loaded["k"], loaded  # guarded: it loads
+
+
 def test_renaming_a_module_a_pickle_needs_is_refused(tmp_path):
     stderr = refused_save(tmp_path, lambda p: os.rename(p / "corpus_models" / "model.py",
                                                         p / "corpus_models" / "model2.py"))

@@ -81,6 +81,34 @@ TEST(SaveCheckTest, FromImportOfAGoneModuleFoundNowhereIsAProblem) {
   EXPECT_FALSE(Has(m.problems, "p.helpers.scale")) << m.problems;
 }
 
+TEST(SaveCheckTest, AnEditedImportFoundNowhereIsNamedNotRefused) {
+  // Dropped as torch drops it (it may be guarded), but named: unguarded, the
+  // package would no longer load. Unedited records and attributes of found
+  // modules are not named.
+  const testing::MemoryRecords base({{"p/net.py", "import json\n"},
+                                     {"p/old.py",
+                                      "try:\n    import fancy_accel\nexcept "
+                                      "ImportError:\n    pass\n"},
+                                     {".data/extern_modules", "json\n"},
+                                     {".data/version", "6\n"}});
+  EditedRecords edited(base);
+  edited.Put("p/net.py",
+             "import json\nimport not_installed_anywhere.sub\n"
+             "from not_installed_either import thing\nfrom json import dumps\n"
+             "from .nothere import f\n");
+  edited.Put("p/new.py", "import not_installed_anywhere.sub\n");
+  const PythonPath nowhere(std::vector<std::string>{});
+  MetadataOptions options = SaveOptions(base, edited);
+  options.python = &nowhere;
+  const Metadata m = RegenerateMetadata(edited, options);
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.unfound_imports,
+            (std::vector<NewExtern>{{"not_installed_anywhere.sub", "p/net.py, p/new.py"},
+                                    {"not_installed_either", "p/net.py"},
+                                    {"p.nothere", "p/net.py"}}));
+  EXPECT_EQ(m.extern_modules_text, "json\n");
+}
+
 TEST(SaveCheckTest, EveryImportFormOfAGoneModuleIsAProblem) {
   ScratchDir python;
   std::filesystem::create_directories(python / "corpus_models");

@@ -118,6 +118,12 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     notes.push_back(journal.archive_path() + ": " + added.module +
                     " is now extern (imported by edited " + added.importers + ")");
   }
+  for (const NewExtern& unfound : m.unfound_imports) {
+    notes.push_back("warning: " + journal.archive_path() + ": " + unfound.module +
+                    ", imported by edited " + unfound.importers +
+                    ", is not in the package, not extern and not installed here: the package "
+                    "fails to load on that import unless it is guarded (try/except ImportError)");
+  }
   return {{std::string(kExternModulesPath), m.extern_modules_text}};
 }
 

@@ -276,6 +276,39 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
   return left_out;
 }
 
+// The module an unresolved import fails on at load: X for `from X import n`
+// when X did not resolve either (else n is an attribute of X, which loads).
+std::optional<std::string> UnfoundModuleOf(const UnresolvedImport& u) {
+  if (!u.from_import_name) return u.name;
+  if (u.fell_back_to_parent) return std::nullopt;
+  return u.name.substr(0, u.name.rfind('.'));
+}
+
+// Metadata::unfound_imports: imports of edited records that resolve nowhere
+// and that the importer would not let through as extern, in first-seen order.
+void ListUnfoundImports(const ExportPolicy& policy, const ArchiveLayout& layout,
+                        const std::vector<std::string>& previous, const MetadataOptions& options,
+                        Metadata& m) {
+  const std::unordered_set<std::string> declared(previous.begin(), previous.end());
+  const BaselineModules baseline(options.baseline_records);
+  std::set<std::pair<std::string, std::string>> listed;  // (module, record)
+  for (const UnresolvedImport& u : policy.unresolved_imports()) {
+    const std::optional<std::string> module = UnfoundModuleOf(u);
+    // A module the baseline had is a missing-module problem already.
+    if (!module || baseline.contains(*module) || DeclaredExtern(*module, declared)) continue;
+    const std::string record = RecordOfNode(layout, u.importer);
+    if (record.empty() || !options.edited(record) || !listed.emplace(*module, record).second)
+      continue;
+    auto same = [&](const NewExtern& n) { return n.module == *module; };
+    if (auto it = std::find_if(m.unfound_imports.begin(), m.unfound_imports.end(), same);
+        it != m.unfound_imports.end()) {
+      it->importers += ", " + record;
+    } else {
+      m.unfound_imports.push_back({*module, record});
+    }
+  }
+}
+
 // Storage, pickle global and version problems, formatted after the graph's own.
 std::string LoadProblems(const RecordSource& records, const std::vector<std::string>& names,
                          const ArchiveLayout& layout, const MetadataOptions& options) {
@@ -312,7 +345,10 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   Metadata m;
   m.unreadable = layout.unreadable();
   std::unordered_set<std::string> left_out;
-  if (options.edited) left_out = RestrictNewExterns(policy, layout, previous, options, m);
+  if (options.edited) {
+    left_out = RestrictNewExterns(policy, layout, previous, options, m);
+    ListUnfoundImports(policy, layout, previous, options, m);
+  }
   m.interned = policy.InternedModules();
   m.mocked = policy.MockedModules();
   m.externs = OrderExterns(policy.graph(), previous, left_out);
