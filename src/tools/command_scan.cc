@@ -1,6 +1,8 @@
 // `tpkg scan PATH...`: is it safe to load? The scanner is libtpkg's
 // (tpkg/scan.h); this file reads the options and prints the chosen format.
 // Exit status: 0 nothing found, 1 findings, 2 unreadable input or bad arguments.
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -26,6 +28,27 @@ std::string ReadPolicyFile(const std::string& path, std::string_view synopsis) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Whether some result is `folder` itself (a package folder, or one that could
+// not be walked) or a file found under it.
+bool HasResultIn(const std::string& folder, const std::vector<ScanFileResult>& results) {
+  const std::string under = folder.ends_with('/') ? folder : folder + "/";
+  return std::any_of(results.begin(), results.end(), [&](const ScanFileResult& r) {
+    return r.path == folder || r.path.starts_with(under);
+  });
+}
+
+// A folder walked without finding a model file would otherwise pass silently
+// (exit 0, no line): a mistyped or wrong folder must not read as "clean".
+void NoteFoldersWithoutModelFiles(const std::vector<std::string>& operands,
+                                  const std::vector<ScanFileResult>& results) {
+  for (const std::string& operand : operands) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(operand, ec) || HasResultIn(operand, results)) continue;
+    std::cerr << "tpkg: scan: " << operand
+              << ": no model file in this folder (nothing was scanned)\n";
+  }
 }
 
 }  // namespace
@@ -75,6 +98,7 @@ int RunScan(const Command& self, const Args& args) {
   else
     out.Write(FormatScanText(results));
   out.Flush();
+  NoteFoldersWithoutModelFiles(cmd.operands, results);
   const int status = ScanExitStatus(results);
   return status == 2 ? kExitUnreadable : status;
 }

@@ -139,6 +139,23 @@ def test_package_folder_is_scanned_as_one_package(tpkg_bin, corpus_dir, tmp_path
     assert location["artifactLocation"]["uri"].endswith("corpus_models/util.py"), location
 
 
+def test_a_folder_without_model_files_is_named_on_stderr(tpkg_bin, corpus_dir, tmp_path):
+    empty, other = tmp_path / "empty", tmp_path / "other"
+    empty.mkdir()
+    other.mkdir()
+    (other / "readme.txt").write_text("no model here\n")
+    shutil.copyfile(corpus_dir / "pkg_model_numpy.pt", tmp_path / "model.pt")
+    for form in ("text", "json"):
+        result = run(tpkg_bin, "scan", "--format", form, empty, f"{other}/", tmp_path / "model.pt")
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.decode().splitlines() == [
+            f"tpkg: scan: {empty}: no model file in this folder (nothing was scanned)",
+            f"tpkg: scan: {other}/: no model file in this folder (nothing was scanned)"]
+    # A folder with a model file in it says nothing more.
+    result = run(tpkg_bin, "scan", tmp_path)
+    assert result.returncode == 0 and result.stderr == b"", result.stderr
+
+
 def test_text_output_and_exit_statuses(tpkg_bin, hostile, corpus_dir):
     folder, _ = hostile
     result = run(tpkg_bin, "scan", folder / "global_os_system.pkl")
