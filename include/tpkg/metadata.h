@@ -58,7 +58,8 @@
 //     without `_mock.py`; an extern module the archive also has files under,
 //     or a module file `a.py` recorded before files under `a/` (the importer
 //     refuses both: inconsistent structure); a `.pkl` save_pickle record that
-//     does not scan; a storage a pickle references (`.data/<key>.storage`)
+//     does not scan; a storage a pickle references (`.data/<key>.storage`,
+//     or `.data/<key>` of a TorchScript module's `.data/ts_code/` pickles)
 //     that is missing or holds fewer bytes than numel x element size (missing
 //     storage); for a save, a pickle global whose packaged source the edits
 //     took it from (load_checks.h CheckPickleGlobals); a

@@ -46,6 +46,12 @@ std::vector<ModelPickle> ModelPickles(const RecordSource& records, FileKind kind
 // The record a storage persistent id of that pickle names.
 std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage);
 
+// For a save of a torch.save or TorchScript archive (a torch.package's are
+// RegenerateMetadata's): every storage record its pickles load that is
+// missing or shorter than numel x element size, in PackagingError form ("*
+// Storage is loaded by a pickle but is missing ..."), or "" for none.
+std::string SerializedStorageProblems(const RecordSource& records, FileKind kind);
+
 struct ModelTensor {
   std::string pickle;          // the pickle record
   std::string storage_record;  // the record the storage is read from

@@ -98,6 +98,19 @@ def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path)
     assert ".data/1.storage" in stderr and ".data/2.storage" in stderr
 
 
+def test_a_missing_storage_of_a_torch_save_checkpoint_is_refused(tmp_path):
+    from mounting import CORPUS
+    archive = writable_copy(tmp_path, name="ck.pth", source=CORPUS / "torch_save_checkpoint.pth")
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt", allow=REFUSED) as m:
+        os.unlink(m.path / "data" / "1")
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert archive.read_bytes() == before
+    stderr = m.stderr()
+    assert f"Cannot save {archive}: the torch.save archive would no longer load:" in stderr
+    assert "    data/1\n      Context: loaded by data.pkl, and the archive has no such" in stderr
+
+
 def test_a_version_torch_refuses_is_refused(tmp_path):
     stderr = refused_save(tmp_path, lambda p: (p / ".data" / "version").write_bytes(b"99\n"))
     assert "Package version is not one torch loads." in stderr

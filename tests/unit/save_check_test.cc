@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "edited_records.h"
 #include "scratch_dir.h"
 #include "tpkg/metadata.h"
+#include "tpkg/model_tensors.h"
 
 namespace tpkg {
 namespace {
@@ -219,6 +222,44 @@ TEST(SaveCheckTest, MissingOrShortStoragesAreReported) {
   EXPECT_TRUE(Has(m.problems, "the record holds 0")) << m.problems;
   EXPECT_TRUE(Has(m.problems, "    .data/1.storage\n      Context: loaded by ")) << m.problems;
   EXPECT_TRUE(Has(m.problems, "and the package has no such record")) << m.problems;
+}
+
+// The storages of a TorchScript module in a package are loaded by its
+// `.data/ts_code/0/data.pkl`, whose keys are "N.storage" strings.
+TEST(SaveCheckTest, StoragesOfAPackagedTorchScriptModuleAreChecked) {
+  const CorpusArchive base("pkg_torchscript.pt");
+  // A storage only the scripted module's pickle loads (its bias, with torch 1.13).
+  std::map<std::string, std::set<std::string>> loaders;  // storage record -> pickles
+  for (const ModelTensor& t : ModelTensors(base.zip)) loaders[t.storage_record].insert(t.pickle);
+  std::string storage;
+  for (const auto& [record, pickles] : loaders) {
+    if (pickles.size() == 1 && pickles.begin()->starts_with(".data/ts_code/")) storage = record;
+  }
+  ASSERT_FALSE(storage.empty());
+  EditedRecords edited(base.records);
+  edited.Remove(storage);
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems, "    " + storage + "\n      Context: loaded by " +
+                                  *loaders[storage].begin() +
+                                  ", and the archive has no such record\n"))
+      << m.problems;
+}
+
+TEST(SaveCheckTest, StoragesOfATorchSaveArchiveAreChecked) {
+  const CorpusArchive base("torch_save_checkpoint.pth");
+  EXPECT_EQ(SerializedStorageProblems(base.records, FileKind::kTorchSave), "");
+  EditedRecords edited(base.records);
+  edited.Remove("data/1").Put("data/0", "short");
+  const std::string problems = SerializedStorageProblems(edited, FileKind::kTorchSave);
+  EXPECT_TRUE(Has(problems,
+                  "* Storage is loaded by a pickle but is missing from the package or too short.\n"
+                  "    data/0\n      Context: loaded by data.pkl as 6 x FloatStorage (24 bytes), "
+                  "and the record holds 5\n"))
+      << problems;
+  EXPECT_TRUE(Has(problems,
+                  "    data/1\n      Context: loaded by data.pkl, and the archive has "
+                  "no such record\n"))
+      << problems;
 }
 
 // views/b.pkl sets a tensor of 5 shorts at offset 40 on `.data/1.storage`

@@ -6,6 +6,8 @@
 
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
+#include "tpkg/model_file.h"
+#include "tpkg/model_tensors.h"
 #include "tpkg/write_back.h"
 
 namespace tpkg {
@@ -104,13 +106,23 @@ MetadataOptions SaveCheckOptions(const Journal& journal,
 RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>& notes,
                                 std::shared_ptr<RecordAnalysisCache> cache,
                                 const std::string& save_to) {
-  if (!IsTorchPackage(journal.original())) return {};
+  const std::string what = save_to.empty()
+                               ? journal.archive_path()
+                               : "the edits of " + journal.archive_path() + " to " + save_to;
+  if (!IsTorchPackage(journal.original())) {
+    // torch.save and TorchScript: no metadata, but their storages are checked.
+    const FileKind kind = DetectFileKind(journal.original());
+    if (kind != FileKind::kTorchSave && kind != FileKind::kTorchScript) return {};
+    const std::string problems = SerializedStorageProblems(JournalRecords(journal), kind);
+    if (!problems.empty())
+      throw Error(Errc::kPolicy, "Cannot save " + what + ": the " +
+                                     std::string(FileKindName(kind)) +
+                                     " archive would no longer load:\n" + problems);
+    return {};
+  }
   const Metadata m =
       RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal, std::move(cache)));
   if (!m.ok()) {
-    const std::string what = save_to.empty()
-                                 ? journal.archive_path()
-                                 : "the edits of " + journal.archive_path() + " to " + save_to;
     throw Error(Errc::kPolicy,
                 "Cannot save " + what + ": the package would no longer load:\n" + m.problems);
   }

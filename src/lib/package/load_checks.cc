@@ -7,6 +7,9 @@
 #include <unordered_set>
 
 #include "scan/py_name_bytes.h"
+#include "tpkg/error.h"
+#include "tpkg/model_tensors.h"
+#include "tpkg/pickle_scan.h"
 
 namespace tpkg {
 namespace {
@@ -116,6 +119,50 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
     }
     CheckTensorExtents(pickle, loaded, problems);
   }
+}
+
+void CheckSerializedStorages(const RecordSource& records, FileKind kind, DepGraph& problems) {
+  const std::vector<std::string> names = records.RecordNames();
+  // A package without a TorchScript module has none of these pickles: spare
+  // the save ModelPickles' look at the head of every other record.
+  if (kind == FileKind::kTorchPackage &&
+      std::none_of(names.begin(), names.end(),
+                   [](const std::string& n) { return n.starts_with(".data/ts_code/"); }))
+    return;
+  const std::unordered_set<std::string> present(names.begin(), names.end());
+  for (const ModelPickle& pickle : ModelPickles(records, kind)) {
+    if (pickle.int_keys_add_suffix || !present.contains(pickle.record)) continue;
+    std::vector<StorageRef> storages;
+    try {
+      const std::string bytes = ReadForAnalysis(records, pickle.record);
+      storages = ScanPickle(std::span<const char>(bytes.data(), bytes.size())).storages;
+    } catch (const Error&) {
+      continue;  // not scannable here: torch may still load it
+    }
+    for (const StorageRef& ref : storages) {
+      const std::string record = StorageRecordName(pickle, ref);
+      if (!present.contains(record)) {
+        AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+                   "loaded by " + pickle.record + ", and the archive has no such record");
+        continue;
+      }
+      const uint64_t element = StorageElementSize(ref.storage_type.name);
+      if (element == 0 || ref.numel > UINT64_MAX / element) continue;  // size not knowable
+      const uint64_t needed = ref.numel * element;
+      if (const uint64_t size = records.RecordSize(record); size < needed) {
+        AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+                   "loaded by " + pickle.record + " as " + std::to_string(ref.numel) + " x " +
+                       ref.storage_type.name + " (" + std::to_string(needed) +
+                       " bytes), and the record holds " + std::to_string(size));
+      }
+    }
+  }
+}
+
+std::string SerializedStorageProblems(const RecordSource& records, FileKind kind) {
+  DepGraph problems;
+  CheckSerializedStorages(records, kind, problems);
+  return FormatPackagingError(problems);
 }
 
 namespace {

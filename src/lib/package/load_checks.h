@@ -14,6 +14,7 @@
 #include "package/package_layout.h"
 #include "tpkg/dep_graph.h"
 #include "tpkg/metadata.h"
+#include "tpkg/model_file.h"
 
 namespace tpkg {
 
@@ -36,6 +37,15 @@ uint64_t StorageElementSize(std::string_view storage_class);
 // kMissingStorage node named after the record.
 void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                    const std::vector<std::string>& names, DepGraph& problems);
+
+// The same for the pickles torch's own serializer wrote, which CheckStorages
+// does not read: a torch.save or TorchScript archive's `data.pkl` and
+// `constants.pkl`, and a torch.package's `.data/ts_code/<id>/` pickles of a
+// TorchScript module (tpkg/model_tensors.h has where their keys live): every
+// storage record one loads that is missing or shorter than numel x element
+// size is a kMissingStorage node. A pickle that does not scan (or is too
+// large to analyse) is skipped: nothing here refuses what torch may load.
+void CheckSerializedStorages(const RecordSource& records, FileKind kind, DepGraph& problems);
 
 // For a save (options.edited and options.baseline set): every global
 // (module, name) of a pickle whose module is a packaged source the edits
