@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "analysis_warmer.h"
 #include "archive_lock.h"
@@ -32,6 +34,7 @@
 #include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
+#include "tpkg/record_path.h"
 #include "tpkg/save_log.h"
 #include "tpkg/torch_records.h"
 
@@ -180,6 +183,42 @@ std::string WhyReadOnly(const Options& o, const std::string& archive) {
   return o.strict ? WhyNotWritable(archive) : "-o nostrict archives are never rewritten";
 }
 
+// `name` for a one-line message: printable ASCII as is, other bytes as
+// \xNN (the name may not be UTF-8), cut after 60 bytes.
+std::string QuoteRecordName(std::string_view name) {
+  constexpr size_t kLimit = 60;
+  std::string out = "'";
+  for (const char c : name.substr(0, kLimit)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    }
+  }
+  return out + (name.size() > kLimit ? "...'" : "'");
+}
+
+// Why a read/write view cannot hold every record ("" when it can): a path
+// component over NAME_MAX or a path over PATH_MAX (torch writes and reads
+// both, and the strict reader accepts them) or a name that is not UTF-8. The
+// journal's namespace refuses such paths, so a read/write view could neither
+// list the record's folder nor save the archive; the read-only view skips
+// the record with a warning and shows the rest.
+std::string WhyRecordsNotEditable(const ZipReader& zip) {
+  static constexpr RecordPathRules kJournalRules{
+      .directory_entry = true, .name_max = true, .path_max = true, .utf8 = true};
+  for (const ZipEntry& e : zip.entries()) {
+    if (e.shadowed || e.name.empty()) continue;  // never in a view; the prefix folder
+    if (const RecordPathProblem p = CheckRecordPath(e.name, kJournalRules))
+      return "record " + QuoteRecordName(e.name) + " has a " + std::string(p.why) +
+             ", which a read/write view cannot hold";
+  }
+  return "";
+}
+
 // The journal of a read/write mount, after recovering what an earlier
 // daemon left; nullopt (with a one-line warning) when the view must be
 // read-only: writes that could not be kept are never accepted.
@@ -187,6 +226,7 @@ std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
                                    const ZipReader& zip) {
   if (o.read_only) return std::nullopt;
   std::string why = WhyReadOnly(o, archive);
+  if (why.empty()) why = WhyRecordsNotEditable(zip);
   if (why.empty()) {
     try {
       JournalOptions options;

@@ -23,7 +23,8 @@ constexpr mode_t kFileMode = S_IFREG | 0444;
 constexpr blksize_t kBlockSize = 4096;
 
 // The records' tree plus the generated files; records the tree cannot
-// place (only possible with -o nostrict) are logged and skipped.
+// place (a path component over NAME_MAX, which torch writes too, or what
+// only -o nostrict admits) are logged and skipped.
 Tree BuildTree(const ZipReader& zip, const VirtualFiles& virtual_files) {
   std::vector<std::string> warnings;
   Tree tree = Tree::Build(zip.entries(), &warnings);

@@ -111,6 +111,36 @@ def test_a_missing_storage_of_a_torch_save_checkpoint_is_refused(tmp_path):
     assert "    data/1\n      Context: loaded by data.pkl, and the archive has no such" in stderr
 
 
+MAKE_LONG_NAME_PACKAGE = r"""
+import sys
+from torch.package import PackageExporter
+with PackageExporter(sys.argv[1]) as pe:
+    pe.save_text("res", "a" * 300 + ".txt", "long\n")
+    pe.save_text("res", "ok.txt", "ok\n")
+"""
+
+
+def test_a_record_name_a_mount_cannot_show_makes_the_view_read_only(tmp_path):
+    # torch writes and reads a 300-byte name; Linux shows at most 255 bytes a
+    # component. Read/write, the folder listed nothing and every save failed.
+    archive = tmp_path / "long.pt"
+    run = subprocess.run([PYTHON, "-c", MAKE_LONG_NAME_PACKAGE, str(archive)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    before = archive.read_bytes()
+    allow = [r"^tpkgfs: mounting .*long.pt read-only: record 'res/a{56}\.\.\.' has a path "
+             r"component longer than 255 bytes, which a read/write view cannot hold$",
+             r"^tpkgfs: .*long.pt: skipping record 'long/res/a{300}\.txt': "]
+    with session(archive, tmp_path / "mnt", allow=allow) as m:
+        assert os.listdir(m.path / "res") == ["ok.txt"]
+        with pytest.raises(OSError) as info:
+            (m.path / "res" / "new.txt").write_text("x")
+        assert info.value.errno == errno.EROFS
+    assert m.problems == []
+    assert "read-only: record 'res/" in m.stderr()
+    assert archive.read_bytes() == before
+
+
 def test_a_version_torch_refuses_is_refused(tmp_path):
     stderr = refused_save(tmp_path, lambda p: (p / ".data" / "version").write_bytes(b"99\n"))
     assert "Package version is not one torch loads." in stderr
