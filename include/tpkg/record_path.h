@@ -25,10 +25,11 @@
 //
 //   if (tpkg::RecordPathProblem p = tpkg::CheckRecordPath(name); p) refuse(p.why);
 //
-// Thread safety: a pure function; safe from any thread.
+// Thread safety: pure functions; safe from any thread.
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace tpkg {
@@ -60,5 +61,9 @@ struct RecordPathProblem {
 };
 
 RecordPathProblem CheckRecordPath(std::string_view path, const RecordPathRules& rules = {});
+
+// `name` in single quotes, bytes outside printable ASCII escaped as \xNN, cut
+// after 200 bytes: safe to put into a one-line message, whatever the name.
+std::string QuoteName(std::string_view name);
 
 }  // namespace tpkg

@@ -7,14 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string_view>
 
 #include "analysis_warmer.h"
 #include "archive_lock.h"
@@ -183,24 +181,6 @@ std::string WhyReadOnly(const Options& o, const std::string& archive) {
   return o.strict ? WhyNotWritable(archive) : "-o nostrict archives are never rewritten";
 }
 
-// `name` for a one-line message: printable ASCII as is, other bytes as
-// \xNN (the name may not be UTF-8), cut after 60 bytes.
-std::string QuoteRecordName(std::string_view name) {
-  constexpr size_t kLimit = 60;
-  std::string out = "'";
-  for (const char c : name.substr(0, kLimit)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\\') {
-      out.push_back(c);
-    } else {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", u);
-      out += hex;
-    }
-  }
-  return out + (name.size() > kLimit ? "...'" : "'");
-}
-
 // Why a read/write view cannot hold every record ("" when it can): a path
 // component over NAME_MAX or a path over PATH_MAX (torch writes and reads
 // both, and the strict reader accepts them) or a name that is not UTF-8. The
@@ -213,7 +193,7 @@ std::string WhyRecordsNotEditable(const ZipReader& zip) {
   for (const ZipEntry& e : zip.entries()) {
     if (e.shadowed || e.name.empty()) continue;  // never in a view; the prefix folder
     if (const RecordPathProblem p = CheckRecordPath(e.name, kJournalRules))
-      return "record " + QuoteRecordName(e.name) + " has a " + std::string(p.why) +
+      return "record " + QuoteName(e.name) + " has a " + std::string(p.why) +
              ", which a read/write view cannot hold";
   }
   return "";

@@ -121,8 +121,8 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
   }
 }
 
-void CheckSerializedStorages(const RecordSource& records, FileKind kind, DepGraph& problems) {
-  const std::vector<std::string> names = records.RecordNames();
+void CheckSerializedStorages(const RecordSource& records, const std::vector<std::string>& names,
+                             FileKind kind, DepGraph& problems) {
   // A package without a TorchScript module has none of these pickles: spare
   // the save ModelPickles' look at the head of every other record.
   if (kind == FileKind::kTorchPackage &&
@@ -161,7 +161,7 @@ void CheckSerializedStorages(const RecordSource& records, FileKind kind, DepGrap
 
 std::string SerializedStorageProblems(const RecordSource& records, FileKind kind) {
   DepGraph problems;
-  CheckSerializedStorages(records, kind, problems);
+  CheckSerializedStorages(records, records.RecordNames(), kind, problems);
   return FormatPackagingError(problems);
 }
 

@@ -45,7 +45,9 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
 // storage record one loads that is missing or shorter than numel x element
 // size is a kMissingStorage node. A pickle that does not scan (or is too
 // large to analyse) is skipped: nothing here refuses what torch may load.
-void CheckSerializedStorages(const RecordSource& records, FileKind kind, DepGraph& problems);
+// `names`: records.RecordNames().
+void CheckSerializedStorages(const RecordSource& records, const std::vector<std::string>& names,
+                             FileKind kind, DepGraph& problems);
 
 // For a save (options.edited and options.baseline set): every global
 // (module, name) of a pickle whose module is a packaged source the edits

@@ -314,7 +314,7 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
                          const ArchiveLayout& layout, const MetadataOptions& options) {
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
-  CheckSerializedStorages(records, FileKind::kTorchPackage, problems);
+  CheckSerializedStorages(records, names, FileKind::kTorchPackage, problems);
   CheckPickleGlobals(layout, records, options, problems);
   CheckVersion(records, names, problems);
   return FormatPackagingError(problems);

@@ -1,9 +1,13 @@
 #include "tpkg/record_path.h"
 
+#include <cstdio>
+
 #include "base/utf8.h"
 
 namespace tpkg {
 namespace {
+
+constexpr size_t kQuoteLimit = 200;
 
 RecordPathProblem Invalid(std::string_view why) { return {why, false}; }
 RecordPathProblem TooLong(std::string_view why) { return {why, true}; }
@@ -43,6 +47,22 @@ RecordPathProblem CheckRecordPath(std::string_view path, const RecordPathRules& 
     if (slash == std::string_view::npos) return {};
     start = slash + 1;
   }
+}
+
+std::string QuoteName(std::string_view name) {
+  std::string out = "'";
+  for (const char c : name.substr(0, kQuoteLimit)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
+      out += hex;
+    }
+  }
+  if (name.size() > kQuoteLimit) out += "...";
+  return out + "'";
 }
 
 }  // namespace tpkg

@@ -1,34 +1,11 @@
 #include "zip/zip_names.h"
 
-#include <cstdio>
-
 namespace tpkg {
-namespace {
-
-constexpr size_t kQuoteLimit = 200;
-
-}  // namespace
 
 std::string Folded(std::string_view name) {
   std::string out(name);
   for (char& c : out) c = FoldAscii(c);
   return out;
-}
-
-std::string QuoteName(std::string_view name) {
-  std::string out = "'";
-  for (const char c : name.substr(0, kQuoteLimit)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\\') {
-      out.push_back(c);
-    } else {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
-      out += hex;
-    }
-  }
-  if (name.size() > kQuoteLimit) out += "...";
-  return out + "'";
 }
 
 std::string NameRegistry::Problem(std::string_view record) const {

@@ -14,15 +14,13 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "tpkg/record_path.h"  // QuoteName
+
 namespace tpkg {
 
 // ASCII-only case folding, exactly as miniz's case-insensitive lookup does.
 inline char FoldAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 std::string Folded(std::string_view name);
-
-// `name` in single quotes, bytes outside printable ASCII escaped as \xNN, cut
-// after 200 bytes: safe to put into a one-line error message.
-std::string QuoteName(std::string_view name);
 
 // The names a writer has produced so far, to refuse what the reader would:
 // a name twice, names differing only in case, a name both file and folder.
