@@ -73,7 +73,8 @@ void BindGraph(py::module_& m) {
       .value("UNREADABLE_SOURCE", PackagingErrorReason::kUnreadableSource)
       .value("MISSING_STORAGE", PackagingErrorReason::kMissingStorage)
       .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion)
-      .value("MISSING_GLOBAL", PackagingErrorReason::kMissingGlobal);
+      .value("MISSING_GLOBAL", PackagingErrorReason::kMissingGlobal)
+      .value("DANGEROUS_GLOBAL", PackagingErrorReason::kDangerousGlobal);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

@@ -79,6 +79,11 @@
 //     becomes extern when torch's exporter would extern it implicitly
 //     (stdlib, torch) and is listed in Metadata::new_externs; anything else
 //     is torch's "no action" problem.
+//   * A global an edited pickle loads that `tpkg scan` calls malicious (not
+//     allowed for a torch.package by its default policy, and able to run code
+//     or reach the system: os.system, builtins.eval, ...; scan.h) and that no
+//     `.pkl` of the package as opened loaded makes the package less safe than
+//     it was: Metadata::safety_problems (load_checks.h CheckNewDangerousGlobals).
 //
 // Memory: each record is read, scanned and dropped as it comes (sources keep
 // their import references, pickles their module lists), so the peak is one
@@ -230,7 +235,10 @@ struct Metadata {
   // the archive itself is damaged, which callers report as a failure rather
   // than as a finding (the graph and externs miss what they hold).
   std::vector<std::string> unreadable;
-  bool ok() const { return problems.empty(); }
+  // For a save: what would make the package less safe than it was (rules
+  // above), in the same PackagingError form; empty when nothing would.
+  std::string safety_problems;
+  bool ok() const { return problems.empty() && safety_problems.empty(); }
 };
 
 // Throws Error only when the source cannot be read; analysis problems go to

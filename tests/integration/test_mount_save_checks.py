@@ -20,8 +20,8 @@ from mounting import BUILD
 from writing import PYTHON, records, session, torch_check, writable_copy
 
 TPKG = BUILD / "src" / "tools" / "tpkg"
-REFUSED = [r"^tpkgfs: Cannot save .*would no longer load", r"^\s*$", r"^\s*\*|^\s+\S",
-           r"the edits are kept in", r"would not export as it is"]
+REFUSED = [r"^tpkgfs: Cannot save .*(would no longer load|less safe)", r"^\s*$",
+           r"^\s*\*|^\s+\S", r"the edits are kept in", r"would not export as it is"]
 
 
 def refused_save(tmp_path, edit):
@@ -87,6 +87,18 @@ def test_renaming_the_class_a_pickle_loads_is_refused(tmp_path):
     stderr = refused_save(tmp_path, edit)
     assert "Pickle global is not defined by its module in the package." in stderr
     assert "corpus_models.model.TinyNet\n" in stderr
+
+
+def test_an_edited_pickle_that_would_run_a_command_is_refused(tmp_path):
+    # tpkg scan calls such a global malicious; the package as opened loaded none.
+    def edit(p):
+        pickle = p / "model" / "model.pkl"
+        pickle.write_bytes(pickle.read_bytes().replace(b"collections\nOrderedDict\n",
+                                                       b"posix\nsystem\n"))
+    stderr = refused_save(tmp_path, edit)
+    assert "the edits would make the package less safe:" in stderr
+    assert "Pickle global can run code or reach the system" in stderr
+    assert "posix.system\n" in stderr and "loaded by the edited model/model.pkl" in stderr
 
 
 def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path):

@@ -314,6 +314,48 @@ TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
 
 // The pickle's class renamed in its edited source: the importer's find_class
 // would fail (AttributeError), so the save refuses, naming the global.
+// model/model.pkl of `base` with its collections.OrderedDict global made `to`
+// ("module\nname\n": protocol 3's GLOBAL operand).
+std::string PickleLoading(const RecordSource& base, const std::string& to) {
+  std::string pickle = base.ReadRecord("model/model.pkl");
+  const std::string global = "collections\nOrderedDict\n";
+  const size_t at = pickle.find(global);
+  if (at != std::string::npos) pickle.replace(at, global.size(), to);
+  return pickle;
+}
+
+TEST(SaveCheckTest, AnEditedPickleLoadingWhatRunsCodeIsRefusedAsLessSafe) {
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Put("model/model.pkl", PickleLoading(base.records, "posix\nsystem\n"));
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_EQ(m.problems, "");
+  EXPECT_EQ(m.safety_problems,
+            "\n* Pickle global can run code or reach the system, and no pickle of the package "
+            "loaded it before the edits.\n"
+            "    posix.system\n"
+            "      Context: loaded by the edited model/model.pkl\n")
+      << m.safety_problems;
+  EXPECT_FALSE(m.ok());
+  // A harmless standard-library global is no such problem (it is a new extern).
+  edited.Put("model/model.pkl", PickleLoading(base.records, "colorsys\nrgb_to_hsv\n"));
+  EXPECT_EQ(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "");
+}
+
+TEST(SaveCheckTest, ADangerousGlobalThePackageLoadedBeforeIsNotNew) {
+  // The package as opened already loads posix.system: a pickle moved or
+  // rewritten with it makes the package no less safe than it was.
+  const CorpusArchive corpus("pkg_model_numpy.pt");
+  EditedRecords base(corpus.records);
+  base.Put("model/model.pkl", PickleLoading(corpus.records, "posix\nsystem\n"));
+  EditedRecords edited(base);
+  edited.Put("model/again.pkl", base.ReadRecord("model/model.pkl"));
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base, edited));
+  EXPECT_EQ(m.safety_problems, "");
+  // Without the options of a save nothing is judged.
+  EXPECT_EQ(RegenerateMetadata(edited).safety_problems, "");
+}
+
 TEST(SaveCheckTest, APickleGlobalItsEditedSourceNoLongerDefinesIsAProblem) {
   const CorpusArchive base("pkg_model_numpy.pt");
   const std::string source = base.records.ReadRecord("corpus_models/model.py");

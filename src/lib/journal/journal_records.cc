@@ -123,8 +123,12 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
   const Metadata m =
       RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal, std::move(cache)));
   if (!m.ok()) {
-    throw Error(Errc::kPolicy,
-                "Cannot save " + what + ": the package would no longer load:\n" + m.problems);
+    std::string why;
+    if (!m.problems.empty()) why = "the package would no longer load:\n" + m.problems;
+    if (!m.safety_problems.empty())
+      why += (why.empty() ? "" : "\n") +
+             std::string("the edits would make the package less safe:\n") + m.safety_problems;
+    throw Error(Errc::kPolicy, "Cannot save " + what + ": " + why);
   }
   for (const NewExtern& added : m.new_externs) {
     notes.push_back(journal.archive_path() + ": " + added.module +

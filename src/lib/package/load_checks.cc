@@ -1,8 +1,10 @@
-// CheckStorages / CheckPickleGlobals / CheckVersion: the loader's needs beyond modules.
+// CheckStorages / CheckPickleGlobals / CheckVersion: the loader's needs beyond modules;
+// CheckNewDangerousGlobals: what a save must not add.
 #include "package/load_checks.h"
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -10,6 +12,7 @@
 #include "tpkg/error.h"
 #include "tpkg/model_tensors.h"
 #include "tpkg/pickle_scan.h"
+#include "tpkg/scan.h"
 
 namespace tpkg {
 namespace {
@@ -284,6 +287,64 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
     AddProblem(problems, s.global, PackagingErrorReason::kMissingGlobal,
                "loaded by " + s.pickle->record + ", and the edited " + s.module->record +
                    " no longer defines " + s.first);
+  }
+}
+
+namespace {
+
+// What `tpkg scan` calls malicious in a torch.package pickle (pickle_check.cc).
+bool IsMaliciousGlobal(std::string_view module, std::string_view name) {
+  static const ScanPolicy policy = ScanPolicy::Default();
+  return !policy.AllowsGlobal("torch.package", module, name) &&
+         policy.IsDangerousGlobal(module, name);
+}
+
+// Every (module, name) global the `.pkl` records of `baseline` load; a
+// record that cannot be read or scanned adds nothing (it is not the edit's).
+std::set<std::pair<std::string, std::string>> PickleGlobalsOf(const RecordSource& baseline) {
+  std::set<std::pair<std::string, std::string>> globals;
+  for (const std::string& record : baseline.RecordNames()) {
+    if (!record.ends_with(".pkl")) continue;
+    const std::optional<std::string> bytes = ReadIfReadable(baseline, record);
+    if (!bytes) continue;
+    try {
+      for (PickleGlobal& g :
+           ScanPickle(std::span<const char>(bytes->data(), bytes->size())).globals)
+        globals.emplace(std::move(g.module), std::move(g.name));
+    } catch (const Error&) {
+      // Does not scan: it loaded nothing the check could count.
+    }
+  }
+  return globals;
+}
+
+}  // namespace
+
+void CheckNewDangerousGlobals(const ArchiveLayout& layout, const MetadataOptions& options,
+                              DepGraph& problems) {
+  if (!options.edited || !options.baseline) return;
+  struct Found {
+    const std::pair<std::string, std::string>* global;
+    const ArchivePickle* pickle;
+  };
+  std::vector<Found> found;
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    if (!options.edited(pickle.record)) continue;
+    for (const auto& global : pickle.deps.globals) {
+      const ArchiveModule* packaged = layout.Module(global.first);
+      if (packaged && !packaged->is_stub) continue;  // the package's own code, not a callable
+      if (IsMaliciousGlobal(global.first, global.second)) found.push_back({&global, &pickle});
+    }
+  }
+  if (found.empty()) return;  // the baseline is read only when it must be
+  const std::set<std::pair<std::string, std::string>> before = PickleGlobalsOf(*options.baseline);
+  std::set<std::pair<std::string, std::string>> named;  // (global, pickle)
+  for (const Found& f : found) {
+    if (before.contains(*f.global)) continue;
+    const std::string global = f.global->first + "." + f.global->second;
+    if (!named.emplace(global, f.pickle->record).second) continue;
+    AddProblem(problems, global, PackagingErrorReason::kDangerousGlobal,
+               "loaded by the edited " + f.pickle->record);
   }
 }
 

@@ -64,6 +64,16 @@ void CheckSerializedStorages(const RecordSource& records, const std::vector<std:
 void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
                         const MetadataOptions& options, DepGraph& problems);
 
+// For a save (options.edited and options.baseline set): every global an
+// edited pickle loads, from a module the package does not hold, that `tpkg
+// scan` calls malicious (ScanPolicy::Default(): not allowed for a
+// torch.package and dangerous) and that no `.pkl` record of the package as
+// opened loaded: a kDangerousGlobal node "module.name". The edit would make
+// loading the package run what it did not run before. A global the package
+// already loaded (the pickle moved or rewritten) is not new.
+void CheckNewDangerousGlobals(const ArchiveLayout& layout, const MetadataOptions& options,
+                              DepGraph& problems);
+
 // A torch.package (`.data/extern_modules` or `.data/version` present) whose
 // version record is missing or outside 1..10: a kUnsupportedVersion node.
 void CheckVersion(const RecordSource& records, const std::vector<std::string>& names,

@@ -361,6 +361,9 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
     // One message: the second list continues the first one's "* reason" blocks.
     m.problems += m.problems.empty() ? load_problems : load_problems.substr(1);
   }
+  DepGraph safety;
+  CheckNewDangerousGlobals(layout, options, safety);
+  m.safety_problems = FormatPackagingError(safety);
   m.graph = std::move(policy.mutable_graph());
   return m;
 }
