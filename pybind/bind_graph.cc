@@ -74,7 +74,8 @@ void BindGraph(py::module_& m) {
       .value("MISSING_STORAGE", PackagingErrorReason::kMissingStorage)
       .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion)
       .value("MISSING_GLOBAL", PackagingErrorReason::kMissingGlobal)
-      .value("DANGEROUS_GLOBAL", PackagingErrorReason::kDangerousGlobal);
+      .value("DANGEROUS_GLOBAL", PackagingErrorReason::kDangerousGlobal)
+      .value("MISSING_SCRIPT_CODE", PackagingErrorReason::kMissingScriptCode);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

@@ -58,6 +58,7 @@ enum class PackagingErrorReason {
   kUnsupportedVersion,     // `.data/version` is not one torch loads
   kMissingGlobal,          // a pickle's global that its edited packaged module no longer defines
   kDangerousGlobal,        // an edited pickle's global that runs code, new to the package
+  kMissingScriptCode,      // a TorchScript module's code or pickle a pickle loads is missing
 };
 // The message torch prints for the reason (its enum value), e.g.
 // "Module was denied by a pattern."

@@ -61,10 +61,11 @@
 //     does not scan; a storage a pickle references (`.data/<key>.storage`,
 //     or `.data/<key>` of a TorchScript module's `.data/ts_code/` pickles)
 //     that is missing or holds fewer bytes than numel x element size (missing
-//     storage); for a save, a pickle global whose packaged source the edits
-//     took it from (load_checks.h CheckPickleGlobals); a
-//     torch.package whose `.data/version` (or top-level
-//     `version`) is not one torch 1.13 or 2.6 loads, 1 to 10 (unsupported version).
+//     storage); a TorchScript module's code or pickles that a pickle loads
+//     (load_checks.h CheckPackagedScriptModules); for a save, a pickle global whose packaged source
+//     the edits took it from (load_checks.h CheckPickleGlobals); a torch.package whose
+//     `.data/version` (or top-level `version`) is not one torch 1.13 or 2.6 loads, 1 to 10
+//     (unsupported version).
 // Rules for a save (`options.edited` set; the previous extern list is then
 // what the package declared): extern modules only grow on purpose.
 //   * A module already declared extern stays as above. One under a declared

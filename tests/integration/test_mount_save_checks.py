@@ -123,6 +123,41 @@ def test_a_missing_storage_of_a_torch_save_checkpoint_is_refused(tmp_path):
     assert "    data/1\n      Context: loaded by data.pkl, and the archive has no such" in stderr
 
 
+MAKE_SCRIPTED = r"""
+import sys, torch
+class Affine(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(3))
+    def forward(self, x):
+        return x * self.scale
+torch.jit.save(torch.jit.script(Affine()), sys.argv[1])
+"""
+
+
+def test_torchscript_code_a_pickle_loads_cannot_be_removed(tmp_path):
+    # The code of a scripted module's class, in a torch.jit.save archive and in a package.
+    scripted = tmp_path / "scripted.pt"
+    maker = tmp_path / "make_scripted.py"  # a file: torch.jit.script reads the class's source
+    maker.write_text(MAKE_SCRIPTED)
+    run = subprocess.run([PYTHON, str(maker), str(scripted)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    from mounting import CORPUS
+    package = writable_copy(tmp_path, name="pkg.pt", source=CORPUS / "pkg_torchscript.pt")
+    for archive, code, kind in ((scripted, "code", "torchscript"),
+                                (package, ".data/ts_code/code", "package")):
+        before = archive.read_bytes()
+        with session(archive, tmp_path / "mnt", allow=REFUSED) as m:
+            subprocess.run(["rm", "-r", str(m.path / code)], check=True)
+        assert m.problems == ["tpkgfs exited with 1"], archive
+        assert archive.read_bytes() == before
+        stderr = m.stderr()
+        assert f"Cannot save {archive}: the {kind}" in stderr
+        assert "TorchScript code or data that a pickle loads is missing from the package." in stderr
+        assert f"    {code}/__torch__" in stderr and "Context: the code of __torch__." in stderr
+
+
 MAKE_LONG_NAME_PACKAGE = r"""
 import sys
 from torch.package import PackageExporter

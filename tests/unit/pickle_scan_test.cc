@@ -131,10 +131,14 @@ TEST(PickleScanTest, DecodesReducePackageIdsOfBothArities) {
   std::string four = "(" + BinUnicode("reduce_package") + "\x8a\x05\x10\x32\x54\x76\x01" +
                      Global("pkg.vocab", "load") + "(" + BinUnicode("0") + BinInt1(3) + "t" + "tQ";
   std::string three = "(" + BinUnicode("reduce_package") + Global("pkg.vocab", "old") + ")" + "tQ";
-  PickleScan s = Scan(Proto(3) + four + three + "\x86.");
-  ASSERT_EQ(s.reduce_packages.size(), 2u);
-  EXPECT_EQ(s.reduce_packages[0], (ReducePackageRef{{"pkg.vocab", "load"}, true}));
-  EXPECT_EQ(s.reduce_packages[1], (ReducePackageRef{{"pkg.vocab", "old"}, false}));
+  // An argument that is no str is not kept (a script module's id is one).
+  std::string int_arg = "(" + BinUnicode("reduce_package") + BinInt1(7) +
+                        Global("pkg.vocab", "load") + "(" + BinInt1(3) + "t" + "tQ";
+  PickleScan s = Scan(Proto(3) + four + three + int_arg + "\x87.");
+  ASSERT_EQ(s.reduce_packages.size(), 3u);
+  EXPECT_EQ(s.reduce_packages[0], (ReducePackageRef{{"pkg.vocab", "load"}, true, "0"}));
+  EXPECT_EQ(s.reduce_packages[1], (ReducePackageRef{{"pkg.vocab", "old"}, false, ""}));
+  EXPECT_EQ(s.reduce_packages[2], (ReducePackageRef{{"pkg.vocab", "load"}, true, ""}));
 }
 
 TEST(PickleScanTest, IgnoresPersistentIdsTorchDoesNotDecode) {

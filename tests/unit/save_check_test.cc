@@ -245,6 +245,45 @@ TEST(SaveCheckTest, StoragesOfAPackagedTorchScriptModuleAreChecked) {
       << m.problems;
 }
 
+TEST(SaveCheckTest, TheCodeAndPicklesOfAPackagedTorchScriptModuleAreChecked) {
+  const CorpusArchive base("pkg_torchscript.pt");
+  std::string id;  // the module's id: `.data/ts_code/<id>/data.pkl`
+  for (const std::string& name : base.records.RecordNames()) {
+    if (name.starts_with(".data/ts_code/") && name.ends_with("/data.pkl"))
+      id = name.substr(14, name.size() - 14 - 9);
+  }
+  ASSERT_FALSE(id.empty());
+  const std::string code = ".data/ts_code/code/__torch__/corpus_ts/affine.py";
+  ASSERT_GT(base.records.RecordSize(code), 0u);
+  {  // the code of a class its data.pkl loads; its debug info is not needed
+    EditedRecords edited(base.records);
+    edited.Remove(code + ".debug_pkl");
+    EXPECT_TRUE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).ok());
+    edited.Remove(code);
+    const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+    EXPECT_TRUE(Has(m.problems,
+                    "* TorchScript code or data that a pickle loads is missing from the package.\n"
+                    "    " +
+                        code +
+                        "\n      Context: the code of __torch__.corpus_ts.affine.Affine, "
+                        "loaded by .data/ts_code/" +
+                        id + "/data.pkl\n"))
+        << m.problems;
+  }
+  {  // the module's own pickles, which the packaged pickles name by its id
+    EditedRecords edited(base.records);
+    edited.Remove(".data/ts_code/" + id + "/data.pkl")
+        .Remove(".data/ts_code/" + id + "/constants.pkl");
+    const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+    for (const char* part : {"data.pkl", "constants.pkl"}) {
+      EXPECT_TRUE(Has(m.problems, "    .data/ts_code/" + id + "/" + part +
+                                      "\n      Context: TorchScript module " + id +
+                                      ", loaded by model/scripted.pkl\n"))
+          << m.problems;
+    }
+  }
+}
+
 TEST(SaveCheckTest, StoragesOfATorchSaveArchiveAreChecked) {
   const CorpusArchive base("torch_save_checkpoint.pth");
   EXPECT_EQ(SerializedStorageProblems(base.records, FileKind::kTorchSave), "");

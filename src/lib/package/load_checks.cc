@@ -124,6 +124,74 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
   }
 }
 
+namespace {
+
+// A record's bytes, or nullopt when they cannot be read: a damaged source
+// is a problem of its own already (the layout's unreadable source) and
+// decides nothing here.
+std::optional<std::string> ReadIfReadable(const RecordSource& records, const std::string& record) {
+  try {
+    return records.ReadRecord(record);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// Where the TorchScript code of a kind's pickles lives, or "" for a kind
+// without any (torch.save).
+std::string_view ScriptCodeFolder(FileKind kind) {
+  switch (kind) {
+    case FileKind::kTorchPackage: return ".data/ts_code/code/";
+    case FileKind::kTorchScript: return "code/";
+    default: return "";
+  }
+}
+
+// The code record of a TorchScript class's module: `__torch__` is
+// `__torch__.py`, `__torch__.a.b` is `__torch__/a/b.py` (torch's source
+// importer turns a qualifier into a path so), or "" for another module.
+std::string ScriptCodeRecord(std::string_view folder, std::string_view module) {
+  if (module != "__torch__" && !module.starts_with("__torch__.")) return "";
+  std::string path(module);
+  std::replace(path.begin(), path.end(), '.', '/');
+  return std::string(folder) + path + ".py";
+}
+
+void CheckStorageRecords(const RecordSource& records, const ModelPickle& pickle,
+                         const std::vector<StorageRef>& storages,
+                         const std::unordered_set<std::string>& present, DepGraph& problems) {
+  for (const StorageRef& ref : storages) {
+    const std::string record = StorageRecordName(pickle, ref);
+    if (!present.contains(record)) {
+      AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+                 "loaded by " + pickle.record + ", and the archive has no such record");
+      continue;
+    }
+    const uint64_t element = StorageElementSize(ref.storage_type.name);
+    if (element == 0 || ref.numel > UINT64_MAX / element) continue;  // size not knowable
+    const uint64_t needed = ref.numel * element;
+    if (const uint64_t size = records.RecordSize(record); size < needed) {
+      AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+                 "loaded by " + pickle.record + " as " + std::to_string(ref.numel) + " x " +
+                     ref.storage_type.name + " (" + std::to_string(needed) +
+                     " bytes), and the record holds " + std::to_string(size));
+    }
+  }
+}
+
+void CheckScriptCode(const ModelPickle& pickle, const std::vector<PickleGlobal>& globals,
+                     std::string_view folder, const std::unordered_set<std::string>& present,
+                     DepGraph& problems) {
+  for (const PickleGlobal& g : globals) {
+    const std::string record = ScriptCodeRecord(folder, g.module);
+    if (record.empty() || present.contains(record)) continue;
+    AddProblem(problems, record, PackagingErrorReason::kMissingScriptCode,
+               "the code of " + g.module + "." + g.name + ", loaded by " + pickle.record);
+  }
+}
+
+}  // namespace
+
 void CheckSerializedStorages(const RecordSource& records, const std::vector<std::string>& names,
                              FileKind kind, DepGraph& problems) {
   // A package without a TorchScript module has none of these pickles: spare
@@ -135,28 +203,43 @@ void CheckSerializedStorages(const RecordSource& records, const std::vector<std:
   const std::unordered_set<std::string> present(names.begin(), names.end());
   for (const ModelPickle& pickle : ModelPickles(records, kind)) {
     if (pickle.int_keys_add_suffix || !present.contains(pickle.record)) continue;
-    std::vector<StorageRef> storages;
+    PickleScan scan;
     try {
       const std::string bytes = ReadForAnalysis(records, pickle.record);
-      storages = ScanPickle(std::span<const char>(bytes.data(), bytes.size())).storages;
+      scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
     } catch (const Error&) {
       continue;  // not scannable here: torch may still load it
     }
-    for (const StorageRef& ref : storages) {
-      const std::string record = StorageRecordName(pickle, ref);
-      if (!present.contains(record)) {
-        AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                   "loaded by " + pickle.record + ", and the archive has no such record");
+    CheckStorageRecords(records, pickle, scan.storages, present, problems);
+    CheckScriptCode(pickle, scan.globals, ScriptCodeFolder(kind), present, problems);
+  }
+}
+
+void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource& records,
+                                const std::vector<std::string>& names, DepGraph& problems) {
+  static const std::pair<std::string, std::string> kUnpackage{"torch.jit._script",
+                                                              "unpackage_script_module"};
+  const std::unordered_set<std::string> present(names.begin(), names.end());
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    const auto& globals = pickle.deps.globals;
+    if (std::find(globals.begin(), globals.end(), kUnpackage) == globals.end()) continue;
+    const std::optional<std::string> bytes = ReadIfReadable(records, pickle.record);
+    if (!bytes) continue;  // an unreadable pickle is a problem of its own
+    std::vector<ReducePackageRef> refs;
+    try {
+      refs = ScanPickle(std::span<const char>(bytes->data(), bytes->size())).reduce_packages;
+    } catch (const Error&) {
+      continue;  // the layout's own scan said what is wrong with it
+    }
+    for (const ReducePackageRef& ref : refs) {
+      if (ref.func.module != kUnpackage.first || ref.func.name != kUnpackage.second ||
+          ref.first_arg.empty())
         continue;
-      }
-      const uint64_t element = StorageElementSize(ref.storage_type.name);
-      if (element == 0 || ref.numel > UINT64_MAX / element) continue;  // size not knowable
-      const uint64_t needed = ref.numel * element;
-      if (const uint64_t size = records.RecordSize(record); size < needed) {
-        AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                   "loaded by " + pickle.record + " as " + std::to_string(ref.numel) + " x " +
-                       ref.storage_type.name + " (" + std::to_string(needed) +
-                       " bytes), and the record holds " + std::to_string(size));
+      for (const char* part : {"data.pkl", "constants.pkl"}) {
+        const std::string record = ".data/ts_code/" + ref.first_arg + "/" + part;
+        if (present.contains(record)) continue;
+        AddProblem(problems, record, PackagingErrorReason::kMissingScriptCode,
+                   "TorchScript module " + ref.first_arg + ", loaded by " + pickle.record);
       }
     }
   }
@@ -195,17 +278,6 @@ bool MayDefineAnything(std::string_view text) {
     if (before >= 6 && text.substr(before - 6, 6) == "import") return true;
   }
   return false;
-}
-
-// A record's bytes, or nullopt when they cannot be read: a damaged source
-// is a problem of its own already (the layout's unreadable source) and
-// decides nothing here.
-std::optional<std::string> ReadIfReadable(const RecordSource& records, const std::string& record) {
-  try {
-    return records.ReadRecord(record);
-  } catch (const Error&) {
-    return std::nullopt;
-  }
 }
 
 // A pickle global that may have lost its definition.

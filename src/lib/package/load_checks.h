@@ -45,9 +45,21 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
 // storage record one loads that is missing or shorter than numel x element
 // size is a kMissingStorage node. A pickle that does not scan (or is too
 // large to analyse) is skipped: nothing here refuses what torch may load.
-// `names`: records.RecordNames().
+// `names`: records.RecordNames(). The same pickles' TorchScript classes
+// (`__torch__.M`) need their code: `.data/ts_code/code/__torch__.py` in a
+// package, `code/__torch__.py` in a TorchScript archive; a missing one is a
+// kMissingScriptCode node (torch's loader fails on it).
 void CheckSerializedStorages(const RecordSource& records, const std::vector<std::string>& names,
                              FileKind kind, DepGraph& problems);
+
+// A save_pickle pickle of a torch.package that loads a TorchScript module
+// (a `__reduce_package__` persistent id calling
+// torch.jit._script.unpackage_script_module with the module's id) needs
+// `.data/ts_code/<id>/data.pkl` and `constants.pkl`: a missing one is a
+// kMissingScriptCode node. Only pickles whose scan names that function are
+// read again.
+void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource& records,
+                                const std::vector<std::string>& names, DepGraph& problems);
 
 // For a save (options.edited and options.baseline set): every global
 // (module, name) of a pickle whose module is a packaged source the edits

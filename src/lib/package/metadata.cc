@@ -315,6 +315,7 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
   CheckSerializedStorages(records, names, FileKind::kTorchPackage, problems);
+  CheckPackagedScriptModules(layout, records, names, problems);
   CheckPickleGlobals(layout, records, options, problems);
   CheckVersion(records, names, problems);
   return FormatPackagingError(problems);

@@ -260,6 +260,9 @@ void Scanner::DecodeReducePackage(std::span<const Value> items) {
   ReducePackageRef ref;
   ref.has_id = items.size() == 4;
   ref.func = GlobalOf(items[ref.has_id ? 2 : 1], "reduce_package function");
+  const Value& args = items[ref.has_id ? 3 : 2];
+  if (args.kind == Kind::kTuple && !args.items().empty() && args.items()[0].kind == Kind::kStr)
+    ref.first_arg = PidString(args.items()[0], "reduce_package argument");
   result_.reduce_packages.push_back(std::move(ref));
 }
 
