@@ -37,6 +37,18 @@ MetadataOptions SaveOptions(const RecordSource& base, const EditedRecords& edite
   return options;
 }
 
+// The metadata of a save of `edited` over `base`, judged in the Python
+// environment `python` instead of the machine's.
+Metadata SaveMetadataIn(const PythonPath& python, const RecordSource& base,
+                        const EditedRecords& edited) {
+  MetadataOptions options = SaveOptions(base, edited);
+  options.python = &python;
+  return RegenerateMetadata(edited, options);
+}
+
+constexpr const char* kMissingModule =
+    "* Module is imported by packaged code but is missing from the package.\n";
+
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -52,12 +64,8 @@ TEST(SaveCheckTest, InternedModuleThatDisappearsIsAProblemNeverAnExtern) {
   const CorpusArchive base("pkg_model_numpy.pt");
   EditedRecords edited(base.records);
   edited.Remove("corpus_models/layers.py");  // model.py: from .layers import Scale
-  MetadataOptions options = SaveOptions(base.records, edited);
-  options.python = &path;
-  const Metadata m = RegenerateMetadata(edited, options);
-  EXPECT_TRUE(Has(m.problems,
-                  "* Module is imported by packaged code but is missing from the package.\n"
-                  "    corpus_models.layers\n"))
+  const Metadata m = SaveMetadataIn(path, base.records, edited);
+  EXPECT_TRUE(Has(m.problems, std::string(kMissingModule) + "    corpus_models.layers\n"))
       << m.problems;
   EXPECT_FALSE(Has(m.extern_modules_text, "corpus_models")) << m.extern_modules_text;
   EXPECT_TRUE(m.new_externs.empty());
@@ -74,12 +82,9 @@ TEST(SaveCheckTest, FromImportOfAGoneModuleFoundNowhereIsAProblem) {
   EditedRecords edited(base);
   edited.Remove("p/helpers.py");
   const PythonPath nowhere(std::vector<std::string>{});
-  MetadataOptions options = SaveOptions(base, edited);
-  options.python = &nowhere;
-  const Metadata m = RegenerateMetadata(edited, options);
-  EXPECT_TRUE(Has(m.problems,
-                  "* Module is imported by packaged code but is missing from the package.\n"
-                  "    p.helpers\n      Context: imported by p.net\n"))
+  const Metadata m = SaveMetadataIn(nowhere, base, edited);
+  EXPECT_TRUE(Has(m.problems, std::string(kMissingModule) +
+                                  "    p.helpers\n      Context: imported by p.net\n"))
       << m.problems;
   EXPECT_FALSE(Has(m.problems, "p.helpers.scale")) << m.problems;
 }
@@ -101,9 +106,7 @@ TEST(SaveCheckTest, AnEditedImportFoundNowhereIsNamedNotRefused) {
              "from .nothere import f\n");
   edited.Put("p/new.py", "import not_installed_anywhere.sub\n");
   const PythonPath nowhere(std::vector<std::string>{});
-  MetadataOptions options = SaveOptions(base, edited);
-  options.python = &nowhere;
-  const Metadata m = RegenerateMetadata(edited, options);
+  const Metadata m = SaveMetadataIn(nowhere, base, edited);
   EXPECT_EQ(m.problems, "");
   EXPECT_EQ(m.unfound_imports,
             (std::vector<NewExtern>{{"not_installed_anywhere.sub", "p/net.py, p/new.py"},
@@ -124,9 +127,7 @@ TEST(SaveCheckTest, EveryImportFormOfAGoneModuleIsAProblem) {
   edited.Put("corpus_models/layers.py", "__import__('corpus_models.util')\nimport torch\n");
   edited.Put("corpus_models/extra.py", "import corpus_models.util\n");
   edited.Put("corpus_models/more.py", "from .util import squash\n");
-  MetadataOptions options = SaveOptions(base.records, edited);
-  options.python = &path;
-  const Metadata m = RegenerateMetadata(edited, options);
+  const Metadata m = SaveMetadataIn(path, base.records, edited);
   EXPECT_TRUE(Has(m.problems,
                   "    corpus_models.util\n      Context: a module of the package that "
                   "is gone (it would not become extern); used by "))
@@ -198,9 +199,7 @@ TEST(SaveCheckTest, AnEditedSourceImportingAThirdPartyModuleIsRefused) {
   EditedRecords edited(base.records);
   edited.Put("corpus_models/model.py",
              base.records.ReadRecord("corpus_models/model.py") + "import thirdparty\n");
-  MetadataOptions options = SaveOptions(base.records, edited);
-  options.python = &path;
-  const Metadata m = RegenerateMetadata(edited, options);
+  const Metadata m = SaveMetadataIn(path, base.records, edited);
   EXPECT_TRUE(Has(m.problems,
                   "* Module did not match against any action pattern. Extern, mock, "
                   "or intern it.\n    thirdparty\n      Context: newly imported by "
