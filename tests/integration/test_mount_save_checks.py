@@ -101,6 +101,16 @@ def test_an_edited_pickle_that_would_run_a_command_is_refused(tmp_path):
     assert "posix.system\n" in stderr and "loaded by the edited model/model.pkl" in stderr
 
 
+def test_a_pickle_of_protocol_0_that_would_run_code_is_refused(tmp_path):
+    # torch's exporter writes protocol 3 or 4, but load_pickle reads any: with
+    # builtins extern (as in many packages) this one ran eval when loaded.
+    def edit(p):
+        (p / "model" / "p0.pkl").write_bytes(b"c__builtin__\neval\n(S'print(1)'\ntR.")
+    stderr = refused_save(tmp_path, edit)
+    assert "the edits would make the package less safe:" in stderr
+    assert "__builtin__.eval\n" in stderr and "loaded by the edited model/p0.pkl" in stderr
+
+
 def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path):
     def edit(p):
         os.truncate(p / ".data" / "1.storage", 0)

@@ -380,6 +380,30 @@ TEST(SaveCheckTest, AnEditedPickleLoadingWhatRunsCodeIsRefusedAsLessSafe) {
   EXPECT_EQ(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "");
 }
 
+TEST(SaveCheckTest, APickleOfAnOlderProtocolLoadingWhatRunsCodeIsRefusedToo) {
+  // torch's load_pickle reads protocols 0 to 2 too, though its exporter writes
+  // 3 or 4: builtins is extern in many packages, so this ran eval when loaded.
+  const CorpusArchive base("pkg_model_numpy.pt");
+  static const char kBytes[] = "\x80\x02" "cbuiltins\neval\nX\x08\x00\x00\x00print(1)\x85R.";
+  const std::string kProtocol2Eval(kBytes, sizeof kBytes - 1);
+  for (const auto& [record, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"model/p0.pkl", "c__builtin__\neval\n(S'print(1)'\ntR."},
+           {"model/p2.bin", kProtocol2Eval},
+           {"notes/cut", "cposix\nsystem\n(S'id'\ntR\xff\xff"}}) {
+    EditedRecords edited(base.records);
+    edited.Put(record, bytes);
+    const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+    EXPECT_TRUE(Has(m.safety_problems, "Context: loaded by the edited " + record + "\n"))
+        << record << m.safety_problems;
+    EXPECT_FALSE(m.ok()) << record;
+  }
+  // Text that is no pickle, and a pickle of what cannot run code, are no such problem.
+  EditedRecords edited(base.records);
+  edited.Put("notes/readme.txt", "(posix system) and eval.\n");
+  edited.Put("model/p0_ok.pkl", "c__builtin__\nset\n(lp0\ntR.");
+  EXPECT_EQ(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "");
+}
+
 TEST(SaveCheckTest, ADangerousGlobalThePackageLoadedBeforeIsNotNew) {
   // The package as opened already loads posix.system: a pickle moved or
   // rewritten with it makes the package no less safe than it was.

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "scan/pickle_observer.h"
+#include "scan/pickle_sniff.h"
 #include "scan/py_name_bytes.h"
 #include "tpkg/error.h"
 #include "tpkg/model_tensors.h"
@@ -371,12 +373,19 @@ bool IsMaliciousGlobal(std::string_view module, std::string_view name) {
          policy.IsDangerousGlobal(module, name);
 }
 
-// Every (module, name) global the `.pkl` records of `baseline` load; a
-// record that cannot be read or scanned adds nothing (it is not the edit's).
+std::vector<std::pair<std::string, std::string>> OtherPickleGlobals(const RecordSource& records,
+                                                                    const std::string& record);
+
+// Every (module, name) global the `.pkl` records of `baseline` load, and the
+// other records that are pickles (OtherPickleGlobals); a record that cannot
+// be read or scanned adds nothing (it is not the edit's).
 std::set<std::pair<std::string, std::string>> PickleGlobalsOf(const RecordSource& baseline) {
   std::set<std::pair<std::string, std::string>> globals;
   for (const std::string& record : baseline.RecordNames()) {
-    if (!record.ends_with(".pkl")) continue;
+    if (!record.ends_with(".pkl")) {
+      for (auto& g : OtherPickleGlobals(baseline, record)) globals.insert(std::move(g));
+      continue;
+    }
     const std::optional<std::string> bytes = ReadIfReadable(baseline, record);
     if (!bytes) continue;
     try {
@@ -390,33 +399,80 @@ std::set<std::pair<std::string, std::string>> PickleGlobalsOf(const RecordSource
   return globals;
 }
 
+// Collects the globals a pickle names, up to where it breaks.
+class GlobalCollector : public pickle::Observer {
+ public:
+  void OnGlobal(size_t, uint8_t, std::string_view module, std::string_view name) override {
+    globals.emplace_back(std::string(module), std::string(name));
+  }
+  void OnDynamicGlobal(size_t) override {}
+  void OnExtension(size_t, uint8_t, uint64_t) override {}
+  void OnFrameAnomaly(size_t, std::string_view) override {}
+  void OnData(size_t, std::string_view) override {}
+  std::vector<std::pair<std::string, std::string>> globals;
+};
+
+// The globals of a record that is no save_pickle pickle (protocol 0, 1 or 2,
+// which the layout does not model since torch's exporter never writes them)
+// but that PackageImporter.load_pickle reads all the same, by
+// pickle_sniff.h's rule (the rule of tpkg scan); empty for any other record.
+// Sources and `.data/` (no package load_pickle can name) are not read.
+std::vector<std::pair<std::string, std::string>> OtherPickleGlobals(const RecordSource& records,
+                                                                    const std::string& record) {
+  if (record.ends_with(".py") || record.starts_with(".data/") || record.ends_with('/')) return {};
+  try {
+    if (pickle::SniffPickleHead(records.ReadPrefix(record, 2)) == pickle::Sniff::kNo) return {};
+    const std::string bytes = ReadForAnalysis(records, record);
+    if (pickle::SniffPickle(bytes) == pickle::Sniff::kNo) return {};
+    GlobalCollector collector;
+    try {
+      ScanPickleObserved(std::span<const char>(bytes.data(), bytes.size()), PickleScanLimits{},
+                         collector);
+    } catch (const Error&) {
+      // What it named before it broke has been loaded (pickle_sniff.h).
+    }
+    return std::move(collector.globals);
+  } catch (const Error&) {
+    return {};  // unreadable or too large: not the edit's to judge here
+  }
+}
+
 }  // namespace
 
-void CheckNewDangerousGlobals(const ArchiveLayout& layout, const MetadataOptions& options,
-                              DepGraph& problems) {
+void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& records,
+                              const std::vector<std::string>& names,
+                              const MetadataOptions& options, DepGraph& problems) {
   if (!options.edited || !options.baseline) return;
   struct Found {
-    const std::pair<std::string, std::string>* global;
-    const ArchivePickle* pickle;
+    std::pair<std::string, std::string> global;
+    std::string record;
   };
   std::vector<Found> found;
+  const auto consider = [&](const std::pair<std::string, std::string>& global,
+                            const std::string& record) {
+    const ArchiveModule* packaged = layout.Module(global.first);
+    if (packaged && !packaged->is_stub) return;  // the package's own code, not a callable
+    if (IsMaliciousGlobal(global.first, global.second)) found.push_back({global, record});
+  };
+  std::unordered_set<std::string> layout_pickles;
   for (const ArchivePickle& pickle : layout.pickles()) {
+    layout_pickles.insert(pickle.record);
     if (!options.edited(pickle.record)) continue;
-    for (const auto& global : pickle.deps.globals) {
-      const ArchiveModule* packaged = layout.Module(global.first);
-      if (packaged && !packaged->is_stub) continue;  // the package's own code, not a callable
-      if (IsMaliciousGlobal(global.first, global.second)) found.push_back({&global, &pickle});
-    }
+    for (const auto& global : pickle.deps.globals) consider(global, pickle.record);
+  }
+  for (const std::string& record : names) {
+    if (layout_pickles.contains(record) || !options.edited(record)) continue;
+    for (const auto& global : OtherPickleGlobals(records, record)) consider(global, record);
   }
   if (found.empty()) return;  // the baseline is read only when it must be
   const std::set<std::pair<std::string, std::string>> before = PickleGlobalsOf(*options.baseline);
   std::set<std::pair<std::string, std::string>> named;  // (global, pickle)
   for (const Found& f : found) {
-    if (before.contains(*f.global)) continue;
-    const std::string global = f.global->first + "." + f.global->second;
-    if (!named.emplace(global, f.pickle->record).second) continue;
+    if (before.contains(f.global)) continue;
+    const std::string global = f.global.first + "." + f.global.second;
+    if (!named.emplace(global, f.record).second) continue;
     AddProblem(problems, global, PackagingErrorReason::kDangerousGlobal,
-               "loaded by the edited " + f.pickle->record);
+               "loaded by the edited " + f.record);
   }
 }
 

@@ -83,8 +83,12 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
 // opened loaded: a kDangerousGlobal node "module.name". The edit would make
 // loading the package run what it did not run before. A global the package
 // already loaded (the pickle moved or rewritten) is not new.
-void CheckNewDangerousGlobals(const ArchiveLayout& layout, const MetadataOptions& options,
-                              DepGraph& problems);
+// Edited records that are pickles of another protocol than save_pickle's
+// (0, 1, 2: torch's load_pickle reads them all) count as well, by tpkg
+// scan's rule for what is a pickle (scan/pickle_sniff.h).
+void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& records,
+                              const std::vector<std::string>& names,
+                              const MetadataOptions& options, DepGraph& problems);
 
 // A torch.package (`.data/extern_modules` or `.data/version` present) whose
 // version record is missing or outside 1..10: a kUnsupportedVersion node.

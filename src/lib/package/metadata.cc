@@ -363,7 +363,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
     m.problems += m.problems.empty() ? load_problems : load_problems.substr(1);
   }
   DepGraph safety;
-  CheckNewDangerousGlobals(layout, options, safety);
+  CheckNewDangerousGlobals(layout, records, names, options, safety);
   m.safety_problems = FormatPackagingError(safety);
   m.graph = std::move(policy.mutable_graph());
   return m;
