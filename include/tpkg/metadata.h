@@ -80,10 +80,10 @@
 //     becomes extern when torch's exporter would extern it implicitly
 //     (stdlib, torch) and is listed in Metadata::new_externs; anything else
 //     is torch's "no action" problem.
-//   * A global an edited pickle loads that `tpkg scan` calls malicious (not
-//     allowed for a torch.package by its default policy, and able to run code
-//     or reach the system: os.system, builtins.eval, ...; scan.h) and that no
-//     `.pkl` of the package as opened loaded makes the package less safe than
+//   * A global an edited pickle loads that runs code, a command or a system
+//     call on its own (tpkg scan's policy, dangerous.commands: os.system,
+//     builtins.eval, ...; scan.h), or one computed while loading, that no
+//     pickle of the package as opened loaded makes the package less safe than
 //     it was: Metadata::safety_problems (load_checks.h CheckNewDangerousGlobals).
 //
 // Memory: each record is read, scanned and dropped as it comes (sources keep

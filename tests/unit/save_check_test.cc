@@ -380,6 +380,59 @@ TEST(SaveCheckTest, AnEditedPickleLoadingWhatRunsCodeIsRefusedAsLessSafe) {
   EXPECT_EQ(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "");
 }
 
+TEST(SaveCheckTest, WhatOrdinaryObjectsPickleIsNotLessSafe) {
+  // What torch's save_pickle writes for ordinary objects (a frozenset, a
+  // slice, typing.List[int], functools.partial, an activation function of
+  // torch.nn, a bound method through getattr) is not refused; what runs code,
+  // a command or a system call on its own is, also through an attribute path.
+  const CorpusArchive base("pkg_model_numpy.pt");
+  for (const char* global :
+       {"builtins\nfrozenset\n", "builtins\nslice\n", "builtins\nrange\n", "builtins\nEllipsis\n",
+        "builtins\nint\n", "functools\npartial\n", "torch._C._nn\ngelu\n", "builtins\ngetattr\n",
+        "collections\ndefaultdict\n"}) {
+    EditedRecords edited(base.records);
+    edited.Put("model/model.pkl", PickleLoading(base.records, global));
+    EXPECT_EQ(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "")
+        << global;
+  }
+  for (const char* global : {"builtins\neval\n", "builtins\nopen\n", "os\nremove\n",
+                             "subprocess\ngetoutput\n", "torch.serialization\nos.system\n"}) {
+    EditedRecords edited(base.records);
+    edited.Put("model/model.pkl", PickleLoading(base.records, global));
+    EXPECT_NE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "")
+        << global;
+  }
+}
+
+TEST(SaveCheckTest, AGlobalComputedWhileLoadingIsRefusedAsLessSafe) {
+  // str(b"os", "ascii") + "system" through STACK_GLOBAL: only allowed globals
+  // spelled out, os.system loaded.
+  const CorpusArchive base("pkg_model_numpy.pt");
+  static const char kBytes[] =
+      "\x80\x04"
+      "cbuiltins\nstr\n"
+      "C\x02os"
+      "\x8c\x05"
+      "ascii"
+      "\x86"
+      "R"
+      "\x8c\x06"
+      "system"
+      "\x93"
+      "\x8c\x02"
+      "ls"
+      "\x85"
+      "R"
+      ".";
+  EditedRecords edited(base.records);
+  edited.Put("model/model.pkl", std::string(kBytes, sizeof kBytes - 1));
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.safety_problems,
+                  "    a global computed while loading\n"
+                  "      Context: loaded by the edited model/model.pkl\n"))
+      << m.safety_problems;
+}
+
 TEST(SaveCheckTest, APickleOfAnOlderProtocolLoadingWhatRunsCodeIsRefusedToo) {
   // torch's load_pickle reads protocols 0 to 2 too, though its exporter writes
   // 3 or 4: builtins is extern in many packages, so this ran eval when loaded.

@@ -366,59 +366,42 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
 
 namespace {
 
-// What `tpkg scan` calls malicious in a torch.package pickle (pickle_check.cc).
-bool IsMaliciousGlobal(std::string_view module, std::string_view name) {
+using Global = std::pair<std::string, std::string>;  // (module, name)
+
+// A global that a computed STACK_GLOBAL loads: which one, only the loading
+// program knows (a pickle can build "os" from globals that are harmless).
+const Global kComputedGlobal{"<computed>", ""};
+
+// What may not enter a package by an edit: a global of `tpkg scan`'s
+// dangerous.commands (scan.h ScanPolicy::RunsCommands) that its policy does
+// not allow for a torch.package, or a computed one.
+bool RunsCommands(const Global& global) {
   static const ScanPolicy policy = ScanPolicy::Default();
-  return !policy.AllowsGlobal("torch.package", module, name) &&
-         policy.IsDangerousGlobal(module, name);
+  return global == kComputedGlobal ||
+         (!policy.AllowsGlobal("torch.package", global.first, global.second) &&
+          policy.RunsCommands(global.first, global.second));
 }
 
-std::vector<std::pair<std::string, std::string>> OtherPickleGlobals(const RecordSource& records,
-                                                                    const std::string& record);
-
-// Every (module, name) global the `.pkl` records of `baseline` load, and the
-// other records that are pickles (OtherPickleGlobals); a record that cannot
-// be read or scanned adds nothing (it is not the edit's).
-std::set<std::pair<std::string, std::string>> PickleGlobalsOf(const RecordSource& baseline) {
-  std::set<std::pair<std::string, std::string>> globals;
-  for (const std::string& record : baseline.RecordNames()) {
-    if (!record.ends_with(".pkl")) {
-      for (auto& g : OtherPickleGlobals(baseline, record)) globals.insert(std::move(g));
-      continue;
-    }
-    const std::optional<std::string> bytes = ReadIfReadable(baseline, record);
-    if (!bytes) continue;
-    try {
-      for (PickleGlobal& g :
-           ScanPickle(std::span<const char>(bytes->data(), bytes->size())).globals)
-        globals.emplace(std::move(g.module), std::move(g.name));
-    } catch (const Error&) {
-      // Does not scan: it loaded nothing the check could count.
-    }
-  }
-  return globals;
-}
-
-// Collects the globals a pickle names, up to where it breaks.
+// Collects the globals a pickle names, a computed one as kComputedGlobal, up
+// to where it breaks.
 class GlobalCollector : public pickle::Observer {
  public:
   void OnGlobal(size_t, uint8_t, std::string_view module, std::string_view name) override {
     globals.emplace_back(std::string(module), std::string(name));
   }
-  void OnDynamicGlobal(size_t) override {}
+  void OnDynamicGlobal(size_t) override { globals.push_back(kComputedGlobal); }
   void OnExtension(size_t, uint8_t, uint64_t) override {}
   void OnFrameAnomaly(size_t, std::string_view) override {}
   void OnData(size_t, std::string_view) override {}
-  std::vector<std::pair<std::string, std::string>> globals;
+  std::vector<Global> globals;
 };
 
-// The globals of a record that is no save_pickle pickle (protocol 0, 1 or 2,
-// which the layout does not model since torch's exporter never writes them)
-// but that PackageImporter.load_pickle reads all the same, by
-// pickle_sniff.h's rule (the rule of tpkg scan); empty for any other record.
-// Sources and `.data/` (no package load_pickle can name) are not read.
-std::vector<std::pair<std::string, std::string>> OtherPickleGlobals(const RecordSource& records,
-                                                                    const std::string& record) {
+// The globals `record` loads when PackageImporter.load_pickle reads it: any
+// record that is a pickle by tpkg scan's rule (scan/pickle_sniff.h), of any
+// protocol (0 to 5: torch's exporter writes 3 or 4, its importer reads all),
+// under any name; empty for any other record. Sources and `.data/` (which no
+// load_pickle names) are not read.
+std::vector<Global> PickleGlobalsOf(const RecordSource& records, const std::string& record) {
   if (record.ends_with(".py") || record.starts_with(".data/") || record.ends_with('/')) return {};
   try {
     if (pickle::SniffPickleHead(records.ReadPrefix(record, 2)) == pickle::Sniff::kNo) return {};
@@ -437,42 +420,39 @@ std::vector<std::pair<std::string, std::string>> OtherPickleGlobals(const Record
   }
 }
 
+// Every global the pickles of `baseline` load.
+std::set<Global> AllPickleGlobals(const RecordSource& baseline) {
+  std::set<Global> globals;
+  for (const std::string& record : baseline.RecordNames())
+    for (Global& g : PickleGlobalsOf(baseline, record)) globals.insert(std::move(g));
+  return globals;
+}
+
 }  // namespace
 
 void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& records,
                               const std::vector<std::string>& names,
                               const MetadataOptions& options, DepGraph& problems) {
   if (!options.edited || !options.baseline) return;
-  struct Found {
-    std::pair<std::string, std::string> global;
-    std::string record;
-  };
-  std::vector<Found> found;
-  const auto consider = [&](const std::pair<std::string, std::string>& global,
-                            const std::string& record) {
-    const ArchiveModule* packaged = layout.Module(global.first);
-    if (packaged && !packaged->is_stub) return;  // the package's own code, not a callable
-    if (IsMaliciousGlobal(global.first, global.second)) found.push_back({global, record});
-  };
-  std::unordered_set<std::string> layout_pickles;
-  for (const ArchivePickle& pickle : layout.pickles()) {
-    layout_pickles.insert(pickle.record);
-    if (!options.edited(pickle.record)) continue;
-    for (const auto& global : pickle.deps.globals) consider(global, pickle.record);
-  }
+  std::vector<std::pair<Global, const std::string*>> found;  // (global, edited record)
   for (const std::string& record : names) {
-    if (layout_pickles.contains(record) || !options.edited(record)) continue;
-    for (const auto& global : OtherPickleGlobals(records, record)) consider(global, record);
+    if (!options.edited(record)) continue;
+    for (Global& global : PickleGlobalsOf(records, record)) {
+      const ArchiveModule* packaged = layout.Module(global.first);
+      if (packaged && !packaged->is_stub) continue;  // the package's own code: its source is there
+      if (RunsCommands(global)) found.emplace_back(std::move(global), &record);
+    }
   }
   if (found.empty()) return;  // the baseline is read only when it must be
-  const std::set<std::pair<std::string, std::string>> before = PickleGlobalsOf(*options.baseline);
-  std::set<std::pair<std::string, std::string>> named;  // (global, pickle)
-  for (const Found& f : found) {
-    if (before.contains(f.global)) continue;
-    const std::string global = f.global.first + "." + f.global.second;
-    if (!named.emplace(global, f.record).second) continue;
-    AddProblem(problems, global, PackagingErrorReason::kDangerousGlobal,
-               "loaded by the edited " + f.record);
+  const std::set<Global> before = AllPickleGlobals(*options.baseline);
+  std::set<std::pair<std::string, std::string>> named;  // (global, record)
+  for (const auto& [global, record] : found) {
+    if (before.contains(global)) continue;
+    const std::string text = global == kComputedGlobal ? "a global computed while loading"
+                                                       : global.first + "." + global.second;
+    if (!named.emplace(text, *record).second) continue;
+    AddProblem(problems, text, PackagingErrorReason::kDangerousGlobal,
+               "loaded by the edited " + *record);
   }
 }
 

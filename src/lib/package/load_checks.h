@@ -77,15 +77,14 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
                         const MetadataOptions& options, DepGraph& problems);
 
 // For a save (options.edited and options.baseline set): every global an
-// edited pickle loads, from a module the package does not hold, that `tpkg
-// scan` calls malicious (ScanPolicy::Default(): not allowed for a
-// torch.package and dangerous) and that no `.pkl` record of the package as
-// opened loaded: a kDangerousGlobal node "module.name". The edit would make
-// loading the package run what it did not run before. A global the package
-// already loaded (the pickle moved or rewritten) is not new.
-// Edited records that are pickles of another protocol than save_pickle's
-// (0, 1, 2: torch's load_pickle reads them all) count as well, by tpkg
-// scan's rule for what is a pickle (scan/pickle_sniff.h).
+// edited record that is a pickle loads (any protocol, any name: tpkg scan's
+// rule for what is a pickle, since load_pickle reads them all), from a module
+// the package does not hold, that runs code, a command or a system call on
+// its own (tpkg scan's policy, dangerous.commands: os.system, builtins.eval,
+// subprocess.*; not getattr, functools.partial or plain data types, which
+// ordinary objects pickle), or that is computed while loading, and that no
+// pickle of the package as opened loaded: a kDangerousGlobal node. The edit
+// would make loading the package run what it did not run before.
 void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& records,
                               const std::vector<std::string>& names,
                               const MetadataOptions& options, DepGraph& problems);

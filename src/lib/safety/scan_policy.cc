@@ -38,6 +38,7 @@ struct ScanPolicy::Impl {
   std::unordered_map<std::string, std::vector<std::string>> allow;
   std::vector<std::string> dangerous_modules;
   std::vector<std::string> dangerous_names;
+  std::vector<std::string> commands;
   std::vector<std::string> source_calls;
   std::vector<std::string> source_imports;
 
@@ -101,13 +102,14 @@ void ScanPolicy::Extend(std::string_view json_text, const std::string& origin) {
       if (!value.is_object())
         throw Error(Errc::kInvalidArgument, origin + ": \"" + key + "\" is not an object");
       for (const auto& [sub, list] : value.items()) {
-        std::vector<std::string>* to =
-            key == "dangerous" ? (sub == "modules" ? &impl_->dangerous_modules
-                                  : sub == "names" ? &impl_->dangerous_names
-                                                   : nullptr)
-                               : (sub == "calls" ? &impl_->source_calls
-                                  : sub == "imports" ? &impl_->source_imports
-                                                     : nullptr);
+        std::vector<std::string>* to = key == "dangerous"
+                                           ? (sub == "modules"    ? &impl_->dangerous_modules
+                                              : sub == "names"    ? &impl_->dangerous_names
+                                              : sub == "commands" ? &impl_->commands
+                                                                  : nullptr)
+                                           : (sub == "calls"     ? &impl_->source_calls
+                                              : sub == "imports" ? &impl_->source_imports
+                                                                 : nullptr);
         if (to == nullptr)
           throw Error(Errc::kInvalidArgument, origin + ": unknown list " + key + "." + sub);
         append(*to, StringList(list, key + "." + sub, origin));
@@ -142,6 +144,23 @@ bool ScanPolicy::IsDangerousGlobal(std::string_view module, std::string_view nam
   std::string full = std::string(module) + "." + std::string(name);
   for (const std::string& pattern : impl_->dangerous_names)
     if (safety::MatchNamePattern(pattern, full)) return true;
+  return false;
+}
+
+bool ScanPolicy::RunsCommands(std::string_view module, std::string_view name) const {
+  const std::string full = std::string(module) + "." + std::string(name);
+  const auto listed = [this](std::string_view text) {
+    for (const std::string& pattern : impl_->commands)
+      if (safety::MatchNamePattern(pattern, text)) return true;
+    return false;
+  };
+  if (listed(full)) return true;
+  // Every tail of an attribute path: from the name's start, then after each of its dots.
+  for (size_t at = module.size();
+       at != std::string::npos && name.find('.') != std::string_view::npos;
+       at = full.find('.', at + 1)) {
+    if (listed(std::string_view(full).substr(at + 1))) return true;
+  }
   return false;
 }
 
