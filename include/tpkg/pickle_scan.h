@@ -70,8 +70,9 @@ struct TensorExtent {
 struct ReducePackageRef {
   PickleGlobal func;
   bool has_id = true;  // false for the 3-tuple form
-  // args[0] when it is a str (a TorchScript module's id for
-  // torch.jit._script.unpackage_script_module: `.data/ts_code/<id>/`), else "".
+  // For torch.jit._script.unpackage_script_module, args[0] when it is a str
+  // (the TorchScript module's id: `.data/ts_code/<id>/`); "" otherwise, and
+  // for a str over max_persistent_id_string.
   std::string first_arg;
   friend bool operator==(const ReducePackageRef&, const ReducePackageRef&) = default;
 };

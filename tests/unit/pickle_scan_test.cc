@@ -136,9 +136,27 @@ TEST(PickleScanTest, DecodesReducePackageIdsOfBothArities) {
                         Global("pkg.vocab", "load") + "(" + BinInt1(3) + "t" + "tQ";
   PickleScan s = Scan(Proto(3) + four + three + int_arg + "\x87.");
   ASSERT_EQ(s.reduce_packages.size(), 3u);
-  EXPECT_EQ(s.reduce_packages[0], (ReducePackageRef{{"pkg.vocab", "load"}, true, "0"}));
+  EXPECT_EQ(s.reduce_packages[0], (ReducePackageRef{{"pkg.vocab", "load"}, true, ""}));
   EXPECT_EQ(s.reduce_packages[1], (ReducePackageRef{{"pkg.vocab", "old"}, false, ""}));
   EXPECT_EQ(s.reduce_packages[2], (ReducePackageRef{{"pkg.vocab", "load"}, true, ""}));
+}
+
+TEST(PickleScanTest, KeepsTheIdOfAPackagedScriptModuleOnly) {
+  // unpackage_script_module's str argument names `.data/ts_code/<id>/`; any
+  // other call's argument is not kept, and a long one is no error (a custom
+  // __reduce_package__ may pass a whole vocabulary).
+  const auto call = [](const std::string& module, const std::string& name, const std::string& arg) {
+    return "(" + BinUnicode("reduce_package") + BinInt1(1) + Global(module, name) + "(" +
+           BinUnicode(arg) + "t" + "tQ";
+  };
+  const std::string long_text(5000, 'w');
+  PickleScan s = Scan(Proto(3) + call("torch.jit._script", "unpackage_script_module", "0") +
+                      call("pkg.vocab", "load", long_text) +
+                      call("torch.jit._script", "unpackage_script_module", long_text) + "\x87.");
+  ASSERT_EQ(s.reduce_packages.size(), 3u);
+  EXPECT_EQ(s.reduce_packages[0].first_arg, "0");
+  EXPECT_EQ(s.reduce_packages[1].first_arg, "");
+  EXPECT_EQ(s.reduce_packages[2].first_arg, "");
 }
 
 TEST(PickleScanTest, IgnoresPersistentIdsTorchDoesNotDecode) {

@@ -260,9 +260,14 @@ void Scanner::DecodeReducePackage(std::span<const Value> items) {
   ReducePackageRef ref;
   ref.has_id = items.size() == 4;
   ref.func = GlobalOf(items[ref.has_id ? 2 : 1], "reduce_package function");
+  // Kept for the one call whose argument names records (a TorchScript
+  // module's id): any other reduce_package's arguments are its own business,
+  // and a long one must not make the pickle unreadable.
   const Value& args = items[ref.has_id ? 3 : 2];
-  if (args.kind == Kind::kTuple && !args.items().empty() && args.items()[0].kind == Kind::kStr)
-    ref.first_arg = PidString(args.items()[0], "reduce_package argument");
+  if (ref.func.module == "torch.jit._script" && ref.func.name == "unpackage_script_module" &&
+      args.kind == Kind::kTuple && !args.items().empty() && args.items()[0].kind == Kind::kStr &&
+      args.items()[0].text().size() <= limits_.max_persistent_id_string)
+    ref.first_arg = std::string(args.items()[0].text());
   result_.reduce_packages.push_back(std::move(ref));
 }
 
