@@ -283,6 +283,34 @@ TEST(SaveCheckTest, TheCodeAndPicklesOfAPackagedTorchScriptModuleAreChecked) {
   }
 }
 
+TEST(SaveCheckTest, ACustomClassOfTorchScriptNeedsNoCode) {
+  // A scripted dynamically quantized Linear loads
+  // __torch__.torch.classes.quantized.LinearPackedParamsBase: a C++ class torch
+  // finds registered; the empty code file it writes for it is never read.
+  const testing::MemoryRecords archive(
+      {{"data.pkl", std::string("\x80\x02"
+                                "c__torch__.torch.classes.quantized\n"
+                                "LinearPackedParamsBase\n"
+                                ")\x81"
+                                ".")},
+       {"constants.pkl", std::string("\x80\x02"
+                                     ")"
+                                     ".")},
+       {"version", "3\n"}});
+  EXPECT_EQ(SerializedStorageProblems(archive, FileKind::kTorchScript), "");
+  const testing::MemoryRecords plain({{"data.pkl", std::string("\x80\x02"
+                                                               "c__torch__.m\nNet\n"
+                                                               ")\x81"
+                                                               ".")},
+                                      {"constants.pkl", std::string("\x80\x02"
+                                                                    ")"
+                                                                    ".")},
+                                      {"version", "3\n"}});
+  EXPECT_TRUE(Has(SerializedStorageProblems(plain, FileKind::kTorchScript),
+                  "    code/__torch__/m.py\n      Context: the code of __torch__.m.Net, "
+                  "loaded by data.pkl\n"));
+}
+
 TEST(SaveCheckTest, StoragesOfATorchSaveArchiveAreChecked) {
   const CorpusArchive base("torch_save_checkpoint.pth");
   EXPECT_EQ(SerializedStorageProblems(base.records, FileKind::kTorchSave), "");

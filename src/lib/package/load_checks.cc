@@ -151,9 +151,13 @@ std::string_view ScriptCodeFolder(FileKind kind) {
 
 // The code record of a TorchScript class's module: `__torch__` is
 // `__torch__.py`, `__torch__.a.b` is `__torch__/a/b.py` (torch's source
-// importer turns a qualifier into a path so), or "" for another module.
+// importer turns a qualifier into a path so), or "" for another module and
+// for a custom C++ class (`__torch__.torch.classes.*`: torch finds it
+// registered and never reads a file for it, though it writes an empty one).
 std::string ScriptCodeRecord(std::string_view folder, std::string_view module) {
-  if (module != "__torch__" && !module.starts_with("__torch__.")) return "";
+  if (folder.empty() || (module != "__torch__" && !module.starts_with("__torch__.")) ||
+      module == "__torch__.torch.classes" || module.starts_with("__torch__.torch.classes."))
+    return "";
   std::string path(module);
   std::replace(path.begin(), path.end(), '.', '/');
   return std::string(folder) + path + ".py";
