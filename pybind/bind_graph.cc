@@ -75,7 +75,8 @@ void BindGraph(py::module_& m) {
       .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion)
       .value("MISSING_GLOBAL", PackagingErrorReason::kMissingGlobal)
       .value("DANGEROUS_GLOBAL", PackagingErrorReason::kDangerousGlobal)
-      .value("MISSING_SCRIPT_CODE", PackagingErrorReason::kMissingScriptCode);
+      .value("MISSING_SCRIPT_CODE", PackagingErrorReason::kMissingScriptCode)
+      .value("MISSING_RECORD", PackagingErrorReason::kMissingRecord);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

@@ -69,7 +69,7 @@ MetadataOptions SaveCheckOptions(const Journal& journal,
 // runs (metadata.h "Rules for a save"): throws Error(kPolicy) "Cannot save
 // <archive>: the package would no longer load:" and every problem, one per
 // line, when the edited package would not load. A torch.save or TorchScript
-// archive is checked for its storages only (SerializedStorageProblems):
+// archive is checked for what its loader needs (SerializedArchiveProblems):
 // "Cannot save <archive>: the torch.save archive would no longer load:". `notes` receives one line
 // per module the save makes extern ("<archive>: json is now extern (an
 // edited source imports it)"). Used by the daemon's save and by

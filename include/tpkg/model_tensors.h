@@ -47,10 +47,12 @@ std::vector<ModelPickle> ModelPickles(const RecordSource& records, FileKind kind
 std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage);
 
 // For a save of a torch.save or TorchScript archive (a torch.package's are
-// RegenerateMetadata's): every storage record its pickles load that is
-// missing or shorter than numel x element size, in PackagingError form ("*
-// Storage is loaded by a pickle but is missing ..."), or "" for none.
-std::string SerializedStorageProblems(const RecordSource& records, FileKind kind);
+// RegenerateMetadata's): what its loader would fail on, in PackagingError
+// form, or "" for nothing: `data.pkl` (and a TorchScript archive's
+// `constants.pkl`) or the version record missing, a version torch refuses,
+// a storage its pickles load missing or shorter than numel x element size,
+// the code of a TorchScript class they load missing.
+std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind);
 
 struct ModelTensor {
   std::string pickle;          // the pickle record

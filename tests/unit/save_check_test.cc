@@ -3,6 +3,7 @@
 // a problem, pickles find their storages, the version is one torch loads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -297,7 +298,7 @@ TEST(SaveCheckTest, ACustomClassOfTorchScriptNeedsNoCode) {
                                      ")"
                                      ".")},
        {"version", "3\n"}});
-  EXPECT_EQ(SerializedStorageProblems(archive, FileKind::kTorchScript), "");
+  EXPECT_EQ(SerializedArchiveProblems(archive, FileKind::kTorchScript), "");
   const testing::MemoryRecords plain({{"data.pkl", std::string("\x80\x02"
                                                                "c__torch__.m\nNet\n"
                                                                ")\x81"
@@ -306,17 +307,17 @@ TEST(SaveCheckTest, ACustomClassOfTorchScriptNeedsNoCode) {
                                                                     ")"
                                                                     ".")},
                                       {"version", "3\n"}});
-  EXPECT_TRUE(Has(SerializedStorageProblems(plain, FileKind::kTorchScript),
+  EXPECT_TRUE(Has(SerializedArchiveProblems(plain, FileKind::kTorchScript),
                   "    code/__torch__/m.py\n      Context: the code of __torch__.m.Net, "
                   "loaded by data.pkl\n"));
 }
 
 TEST(SaveCheckTest, StoragesOfATorchSaveArchiveAreChecked) {
   const CorpusArchive base("torch_save_checkpoint.pth");
-  EXPECT_EQ(SerializedStorageProblems(base.records, FileKind::kTorchSave), "");
+  EXPECT_EQ(SerializedArchiveProblems(base.records, FileKind::kTorchSave), "");
   EditedRecords edited(base.records);
   edited.Remove("data/1").Put("data/0", "short");
-  const std::string problems = SerializedStorageProblems(edited, FileKind::kTorchSave);
+  const std::string problems = SerializedArchiveProblems(edited, FileKind::kTorchSave);
   EXPECT_TRUE(Has(problems,
                   "* Storage is loaded by a pickle but is missing from the package or too short.\n"
                   "    data/0\n      Context: loaded by data.pkl as 6 x FloatStorage (24 bytes), "
@@ -332,6 +333,31 @@ TEST(SaveCheckTest, StoragesOfATorchSaveArchiveAreChecked) {
 // (100 shorts). Moving it to offset 97 keeps the record long enough for the
 // storage, but the tensor now spans 102 elements: torch's set_() cannot grow
 // the loaded storage ("Trying to resize storage that is not resizable").
+TEST(SaveCheckTest, TheRecordsTorchsLoaderOpensFirstAreChecked) {
+  // torch.load and torch.jit.load fail without data.pkl, a TorchScript
+  // archive's constants.pkl, or a version record they accept.
+  const CorpusArchive base("torch_save_checkpoint.pth");
+  const std::vector<std::string> names = base.records.RecordNames();
+  const std::string version = std::find(names.begin(), names.end(), ".data/version") != names.end()
+                                  ? ".data/version"
+                                  : "version";
+  EditedRecords edited(base.records);
+  edited.Remove("data.pkl").Put(version, "99\n");
+  const std::string problems = SerializedArchiveProblems(edited, FileKind::kTorchSave);
+  EXPECT_TRUE(Has(problems,
+                  "* Record that torch's loader opens is missing from the archive.\n"
+                  "    data.pkl\n      Context: torch's loader opens it first\n"))
+      << problems;
+  EXPECT_TRUE(Has(problems, "    " + version + "\n      Context: version 99, and torch"))
+      << problems;
+  const testing::MemoryRecords script({{"data.pkl", std::string("\x80\x02"
+                                                                "}"
+                                                                ".")}});
+  const std::string script_problems = SerializedArchiveProblems(script, FileKind::kTorchScript);
+  EXPECT_TRUE(Has(script_problems, "    constants.pkl\n")) << script_problems;
+  EXPECT_TRUE(Has(script_problems, "the archive has no version record")) << script_problems;
+}
+
 TEST(SaveCheckTest, ATensorSpanningMoreThanItsStorageIsReported) {
   const CorpusArchive base("pkg_shared_views.pt");
   std::string pickle = base.records.ReadRecord("views/b.pkl");

@@ -113,7 +113,7 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     // torch.save and TorchScript: no metadata, but their storages are checked.
     const FileKind kind = DetectFileKind(journal.original());
     if (kind != FileKind::kTorchSave && kind != FileKind::kTorchScript) return {};
-    const std::string problems = SerializedStorageProblems(JournalRecords(journal), kind);
+    const std::string problems = SerializedArchiveProblems(JournalRecords(journal), kind);
     if (!problems.empty())
       throw Error(Errc::kPolicy, "Cannot save " + what + ": the " +
                                      std::string(FileKindName(kind)) +

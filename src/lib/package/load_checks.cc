@@ -251,12 +251,6 @@ void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource&
   }
 }
 
-std::string SerializedStorageProblems(const RecordSource& records, FileKind kind) {
-  DepGraph problems;
-  CheckSerializedStorages(records, records.RecordNames(), kind, problems);
-  return FormatPackagingError(problems);
-}
-
 namespace {
 
 bool IsWordByte(char c) { return py::IsNameByte(static_cast<unsigned char>(c)); }
@@ -460,17 +454,22 @@ void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& r
   }
 }
 
-void CheckVersion(const RecordSource& records, const std::vector<std::string>& names,
-                  DepGraph& problems) {
-  const auto has = [&](std::string_view n) {
-    return std::find(names.begin(), names.end(), n) != names.end();
-  };
-  const bool data_version = has(".data/version");
-  if (!data_version && !has(".data/extern_modules")) return;  // not a torch.package
+namespace {
+
+bool Lists(const std::vector<std::string>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The version record torch's reader reads first (`.data/version`, else
+// `version`) must be there and hold a version it loads; `what` names the
+// archive in the message ("package", "archive").
+void CheckVersionRecord(const RecordSource& records, const std::vector<std::string>& names,
+                        std::string_view what, DepGraph& problems) {
+  const bool data_version = Lists(names, ".data/version");
   const std::string record = data_version ? ".data/version" : "version";
-  if (!data_version && !has("version")) {
+  if (!data_version && !Lists(names, "version")) {
     AddProblem(problems, ".data/version", PackagingErrorReason::kUnsupportedVersion,
-               "the package has no version record");
+               "the " + std::string(what) + " has no version record");
     return;
   }
   const std::string text = records.ReadPrefix(record, 64);
@@ -484,6 +483,29 @@ void CheckVersion(const RecordSource& records, const std::vector<std::string>& n
                    std::to_string(kMinSupportedVersion) + " to " +
                    std::to_string(kMaxSupportedVersion));
   }
+}
+
+}  // namespace
+
+void CheckVersion(const RecordSource& records, const std::vector<std::string>& names,
+                  DepGraph& problems) {
+  if (!Lists(names, ".data/version") && !Lists(names, ".data/extern_modules"))
+    return;  // not a torch.package
+  CheckVersionRecord(records, names, "package", problems);
+}
+
+std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind) {
+  DepGraph problems;
+  const std::vector<std::string> names = records.RecordNames();
+  for (const std::string_view required : {"data.pkl", "constants.pkl"}) {
+    if (required == "constants.pkl" && kind != FileKind::kTorchScript) continue;
+    if (!Lists(names, required))
+      AddProblem(problems, std::string(required), PackagingErrorReason::kMissingRecord,
+                 "torch's loader opens it first");
+  }
+  CheckVersionRecord(records, names, "archive", problems);
+  CheckSerializedStorages(records, names, kind, problems);
+  return FormatPackagingError(problems);
 }
 
 }  // namespace tpkg
