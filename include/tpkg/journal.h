@@ -124,6 +124,7 @@
 #include <vector>
 
 #include "tpkg/record_patch.h"
+#include "tpkg/record_path.h"
 #include "tpkg/scoped_fd.h"
 #include "tpkg/zip_reader.h"
 
@@ -224,6 +225,8 @@ struct JournalChild {
 //   a path over 4095 bytes       ENAMETOOLONG (PATH_MAX)
 //   a component that is not valid UTF-8   EILSEQ
 int ValidateRecordPath(std::string_view path);
+// The same rule with its reason ("" for a path the journal holds).
+RecordPathProblem JournalPathProblem(std::string_view path);
 
 // Whether `path` names a Python bytecode cache: a `__pycache__` component
 // anywhere, or a last component ending in `.pyc`. The journal refuses to

@@ -182,18 +182,18 @@ std::string WhyReadOnly(const Options& o, const std::string& archive) {
 }
 
 // Why a read/write view cannot hold every record ("" when it can): a path
-// component over NAME_MAX or a path over PATH_MAX (torch writes and reads
-// both, and the strict reader accepts them) or a name that is not UTF-8. The
-// journal's namespace refuses such paths, so a read/write view could neither
-// list the record's folder nor save the archive; the read-only view skips
-// the record with a warning and shows the rest.
+// the journal refuses (JournalPathProblem: a component over NAME_MAX or a
+// path over PATH_MAX, which torch writes and reads and the strict reader
+// accepts, or a name that is not UTF-8). A read/write view could neither list
+// such a record's folder nor save the archive. The read-only view shows the
+// rest; it skips a record whose component is over NAME_MAX, with a warning.
 std::string WhyRecordsNotEditable(const ZipReader& zip) {
-  static constexpr RecordPathRules kJournalRules{
-      .directory_entry = true, .name_max = true, .path_max = true, .utf8 = true};
   for (const ZipEntry& e : zip.entries()) {
     if (e.shadowed || e.name.empty()) continue;  // never in a view; the prefix folder
-    if (const RecordPathProblem p = CheckRecordPath(e.name, kJournalRules))
-      return "record " + QuoteName(e.name) + " has a " + std::string(p.why) +
+    const std::string_view path =
+        e.name.ends_with('/') ? std::string_view(e.name).substr(0, e.name.size() - 1) : e.name;
+    if (const RecordPathProblem p = JournalPathProblem(path))
+      return "record " + QuoteName(e.name) + ": " + std::string(p.why) +
              ", which a read/write view cannot hold";
   }
   return "";

@@ -69,10 +69,13 @@ TreeAttr AttrOf(const ZipEntry& e) {
 
 }  // namespace
 
+RecordPathProblem JournalPathProblem(std::string_view path) {
+  if (path.empty()) return {};  // the root
+  return CheckRecordPath(path, {.name_max = true, .path_max = true, .utf8 = true});
+}
+
 int ValidateRecordPath(std::string_view path) {
-  if (path.empty()) return 0;  // the root
-  const RecordPathProblem p =
-      CheckRecordPath(path, {.name_max = true, .path_max = true, .utf8 = true});
+  const RecordPathProblem p = JournalPathProblem(path);
   if (!p) return 0;
   return p.too_long ? ENAMETOOLONG : p.not_utf8 ? EILSEQ : EINVAL;
 }
