@@ -39,6 +39,10 @@ struct ModelPickle {
   bool int_keys_add_suffix = false;  // torch.package: int key K is `.data/K.storage`
 };
 
+// `.data/ts_code/<id>/data.pkl` and `.data/ts_code/<id>/constants.pkl`: the
+// pickles of a TorchScript module saved into a torch.package.
+bool IsPackagedScriptPickle(std::string_view name);
+
 // The pickles a loader of that kind reads, in archive order.
 std::vector<ModelPickle> ModelPickles(const ZipReader& zip, FileKind kind);
 std::vector<ModelPickle> ModelPickles(const RecordSource& records, FileKind kind);

@@ -200,14 +200,17 @@ void CheckScriptCode(const ModelPickle& pickle, const std::vector<PickleGlobal>&
 
 void CheckSerializedStorages(const RecordSource& records, const std::vector<std::string>& names,
                              FileKind kind, DepGraph& problems) {
-  // A package without a TorchScript module has none of these pickles: spare
-  // the save ModelPickles' look at the head of every other record.
-  if (kind == FileKind::kTorchPackage &&
-      std::none_of(names.begin(), names.end(),
-                   [](const std::string& n) { return n.starts_with(".data/ts_code/"); }))
-    return;
+  // A package's TorchScript pickles are known by name: ModelPickles would
+  // also look at the head of every other record for save_pickle's.
+  std::vector<ModelPickle> pickles;
+  if (kind == FileKind::kTorchPackage) {
+    for (const std::string& name : names)
+      if (IsPackagedScriptPickle(name)) pickles.push_back({name, ".data/", false});
+  } else {
+    pickles = ModelPickles(records, kind);
+  }
   const std::unordered_set<std::string> present(names.begin(), names.end());
-  for (const ModelPickle& pickle : ModelPickles(records, kind)) {
+  for (const ModelPickle& pickle : pickles) {
     if (pickle.int_keys_add_suffix || !present.contains(pickle.record)) continue;
     PickleScan scan;
     try {

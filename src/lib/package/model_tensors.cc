@@ -21,7 +21,8 @@ bool IsPackagePickle(const RecordSource& records, const std::string& name) {
   return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
 }
 
-// `.data/ts_code/<id>/data.pkl` and `.data/ts_code/<id>/constants.pkl`.
+}  // namespace
+
 bool IsPackagedScriptPickle(std::string_view name) {
   constexpr std::string_view kFolder = ".data/ts_code/";
   if (!name.starts_with(kFolder)) return false;
@@ -31,8 +32,6 @@ bool IsPackagedScriptPickle(std::string_view name) {
   rest = rest.substr(slash + 1);
   return rest == "data.pkl" || rest == "constants.pkl";
 }
-
-}  // namespace
 
 std::vector<ModelPickle> ModelPickles(const ZipReader& zip, FileKind kind) {
   return ModelPickles(ZipRecordSource(zip), kind);
