@@ -235,13 +235,13 @@ def test_folders_count_their_subfolders_on_both_mounts(tmp_path):
     assert m.problems == []
 
 
+NOBODY = 65534
+
+
 def as_nobody(*command):
     """Runs `command` as user and group nobody; returns its exit status and stderr."""
     r = subprocess.run(list(command), user=NOBODY, group=NOBODY, capture_output=True, text=True)
     return r.returncode, r.stderr
-
-
-NOBODY = 65534
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")

@@ -404,8 +404,6 @@ TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
       << m.problems;
 }
 
-// The pickle's class renamed in its edited source: the importer's find_class
-// would fail (AttributeError), so the save refuses, naming the global.
 // model/model.pkl of `base` with its collections.OrderedDict global made `to`
 // ("module\nname\n": protocol 3's GLOBAL operand).
 std::string PickleLoading(const RecordSource& base, const std::string& to) {
@@ -525,6 +523,8 @@ TEST(SaveCheckTest, ADangerousGlobalThePackageLoadedBeforeIsNotNew) {
   EXPECT_EQ(RegenerateMetadata(edited).safety_problems, "");
 }
 
+// The pickle's class renamed in its edited source: the importer's find_class
+// would fail (AttributeError), so the save refuses, naming the global.
 TEST(SaveCheckTest, APickleGlobalItsEditedSourceNoLongerDefinesIsAProblem) {
   const CorpusArchive base("pkg_model_numpy.pt");
   const std::string source = base.records.ReadRecord("corpus_models/model.py");
