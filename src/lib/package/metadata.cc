@@ -129,15 +129,21 @@ struct BaselineModules {
   FolderSet folders;
 };
 
-// The module of the baseline that an unresolved import needs, or "" for none.
-// `from X import n` needs X.n when that was a module, else X itself: when
-// neither resolves any more (X gone and found nowhere, so n is no module of
-// it either), the import fails at load on X.
-std::string_view GoneModuleOf(const UnresolvedImport& u, const BaselineModules& baseline) {
+// The module an unresolved import fails on at load: X for `from X import n`
+// when X did not resolve either (else n is an attribute of X, which loads).
+std::optional<std::string> UnfoundModuleOf(const UnresolvedImport& u) {
+  if (!u.from_import_name) return u.name;
+  if (u.fell_back_to_parent) return std::nullopt;
+  return u.name.substr(0, u.name.rfind('.'));
+}
+
+// The module of the baseline that an unresolved import needs, or "" for
+// none: the import's own name (`from X import n` where X.n was a module),
+// else the module it fails on when the baseline had it.
+std::string GoneModuleOf(const UnresolvedImport& u, const BaselineModules& baseline) {
   if (baseline.contains(u.name)) return u.name;
-  if (!u.from_import_name || u.fell_back_to_parent) return "";
-  const std::string_view parent = std::string_view(u.name).substr(0, u.name.rfind('.'));
-  return baseline.contains(std::string(parent)) ? parent : "";
+  const std::optional<std::string> module = UnfoundModuleOf(u);
+  return module && baseline.contains(*module) ? *module : "";
 }
 
 // Imports of packaged code that the archive no longer satisfies (metadata.h).
@@ -149,17 +155,16 @@ void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
   DepGraph& graph = policy.mutable_graph();
   // (module, importer) pairs listed: a set, not a search of the growing
   // context, which would be quadratic in the number of importers.
-  std::set<std::pair<std::string_view, std::string_view>> listed;
+  std::set<std::pair<std::string, std::string_view>> listed;
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
-    const std::string_view gone = GoneModuleOf(u, baseline);
-    if (gone.empty()) continue;
-    const std::string name(gone);
+    const std::string name = GoneModuleOf(u, baseline);
+    if (name.empty()) continue;
     NodeAttrs& node = graph.AddNode(name);
     if (node.error == PackagingErrorReason::kMissingModule) {
-      if (listed.emplace(gone, u.importer).second) *node.error_context += ", " + u.importer;
+      if (listed.emplace(name, u.importer).second) *node.error_context += ", " + u.importer;
       continue;
     }
-    if (!node.error) listed.emplace(gone, u.importer);
+    if (!node.error) listed.emplace(name, u.importer);
     AddProblem(graph, name, PackagingErrorReason::kMissingModule, "imported by " + u.importer);
   }
   if (layout.has_stubs() && !layout.Module("_mock")) {
@@ -274,14 +279,6 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
     }
   }
   return left_out;
-}
-
-// The module an unresolved import fails on at load: X for `from X import n`
-// when X did not resolve either (else n is an attribute of X, which loads).
-std::optional<std::string> UnfoundModuleOf(const UnresolvedImport& u) {
-  if (!u.from_import_name) return u.name;
-  if (u.fell_back_to_parent) return std::nullopt;
-  return u.name.substr(0, u.name.rfind('.'));
 }
 
 // Metadata::unfound_imports: imports of edited records that resolve nowhere
