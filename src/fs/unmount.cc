@@ -301,11 +301,13 @@ void WaitForDaemon(ProcessWatch& watch, const Target& target, const std::string&
   }
 }
 
-// As the daemon printed them: the first line (the outcome) and the last
-// (a failure's advice) are its log lines, the others continue the first.
-void PrintDetails(std::ostream& out, const std::vector<std::string>& details) {
+// As the daemon printed them: a save's summary and each of its notes (a new
+// extern, a warning) are log lines of their own; of a failure, the first
+// line (the reasons follow it) and the last (the advice).
+void PrintDetails(std::ostream& out, const SaveLogEntry& outcome) {
+  const std::vector<std::string>& details = outcome.details;
   for (size_t i = 0; i < details.size(); ++i) {
-    const bool own_line = i == 0 || i + 1 == details.size();
+    const bool own_line = outcome.kind != SaveLogKind::kFailed || i == 0 || i + 1 == details.size();
     out << (own_line ? "tpkgfs: " : "") << details[i] << "\n";
   }
 }
@@ -343,11 +345,11 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
   }
   if (outcome->kind == SaveLogKind::kFailed) {
     std::cout.flush();
-    PrintDetails(std::cerr, outcome->details);
+    PrintDetails(std::cerr, *outcome);
     std::cerr << "tpkgfs: every reason is also in " << target.log << "\n";
     return 1;
   }
-  PrintDetails(std::cout, outcome->details);
+  PrintDetails(std::cout, *outcome);
   return 0;
 }
 

@@ -224,6 +224,21 @@ def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, back
     assert not journal.exists()
 
 
+def test_tpkgfs_u_prints_each_note_of_a_save_as_a_line_of_its_own(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / INIT, "ab") as f:
+        f.write(b"\nimport colorsys\nimport sched\nimport keyword\n")
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u.stderr
+    lines = u.stdout.splitlines()
+    assert lines[0].startswith(f"tpkgfs: saved {archive}: "), u.stdout
+    for module in ("colorsys", "sched", "keyword"):
+        assert f"tpkgfs: {archive}: {module} is now extern (imported by edited {INIT})" in lines, \
+            u.stdout
+
+
 def test_a_new_extern_module_is_named_in_the_save_log_of_a_background_save(tmp_path,
                                                                           background):
     archive = writable_copy(tmp_path / "a")
