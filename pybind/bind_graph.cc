@@ -74,6 +74,7 @@ void BindGraph(py::module_& m) {
       .value("MISSING_STORAGE", PackagingErrorReason::kMissingStorage)
       .value("UNSUPPORTED_VERSION", PackagingErrorReason::kUnsupportedVersion)
       .value("MISSING_GLOBAL", PackagingErrorReason::kMissingGlobal)
+      .value("MISSING_NAME", PackagingErrorReason::kMissingName)
       .value("DANGEROUS_GLOBAL", PackagingErrorReason::kDangerousGlobal)
       .value("MISSING_SCRIPT_CODE", PackagingErrorReason::kMissingScriptCode)
       .value("MISSING_RECORD", PackagingErrorReason::kMissingRecord);

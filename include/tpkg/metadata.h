@@ -62,7 +62,9 @@
 //     or `.data/<key>` of a TorchScript module's `.data/ts_code/` pickles)
 //     that is missing or holds fewer bytes than numel x element size (missing
 //     storage); a TorchScript module's code or pickles that a pickle loads
-//     (load_checks.h CheckPackagedScriptModules); for a save, a pickle global whose packaged source
+//     (load_checks.h CheckPackagedScriptModules); for a save, a name a source
+//     imports from a packaged module that the edits took from it
+//     (load_checks.h CheckImportedNames); a pickle global whose packaged source
 //     the edits took it from (load_checks.h CheckPickleGlobals); a torch.package whose
 //     `.data/version` (or top-level `version`) is not one torch 1.13 or 2.6 loads, 1 to 10
 //     (unsupported version).

@@ -111,6 +111,17 @@ def test_a_pickle_of_protocol_0_that_would_run_code_is_refused(tmp_path):
     assert "__builtin__.eval\n" in stderr and "loaded by the edited model/p0.pkl" in stderr
 
 
+def test_renaming_a_name_another_source_imports_is_refused(tmp_path):
+    # model.py: `from corpus_models import DEFAULT_HIDDEN` would fail with ImportError.
+    def edit(p):
+        init = p / "corpus_models" / "__init__.py"
+        init.write_bytes(init.read_bytes().replace(b"DEFAULT_HIDDEN = 3", b"HIDDEN = 3"))
+    stderr = refused_save(tmp_path, edit)
+    assert "Name imported by packaged code is not defined by its module in the package." in stderr
+    assert "corpus_models.DEFAULT_HIDDEN\n" in stderr
+    assert "imported by corpus_models.model, and the edited corpus_models/__init__.py" in stderr
+
+
 def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path):
     def edit(p):
         os.truncate(p / ".data" / "1.storage", 0)

@@ -547,6 +547,32 @@ TEST(SaveCheckTest, APickleGlobalItsEditedSourceNoLongerDefinesIsAProblem) {
   EXPECT_FALSE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).ok());
 }
 
+TEST(SaveCheckTest, ANameASourceImportsThatItsEditedModuleNoLongerDefinesIsAProblem) {
+  // `from .helpers import scale` after scale was renamed: the import fails at
+  // load (ImportError). The importer spells the name itself: that is no
+  // definition. Still defined under the old name, or never spelled by the
+  // module before, it is no problem (judged on the text only).
+  const testing::MemoryRecords base({{"p/__init__.py", ""},
+                                     {"p/net.py", "from .helpers import scale\n"},
+                                     {"p/helpers.py", "def scale(x):\n    return x\n"},
+                                     {".data/extern_modules", "\n"},
+                                     {".data/version", "6\n"}});
+  EditedRecords edited(base);
+  edited.Put("p/helpers.py", "def scale2(x):\n    return x\n");
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base, edited));
+  EXPECT_TRUE(Has(m.problems,
+                  "* Name imported by packaged code is not defined by its module in the "
+                  "package.\n    p.helpers.scale\n      Context: imported by p.net, and the "
+                  "edited p/helpers.py no longer defines scale\n"))
+      << m.problems;
+  edited.Put("p/helpers.py", "def scale2(x):\n    return x\nscale = scale2\n");
+  EXPECT_TRUE(RegenerateMetadata(edited, SaveOptions(base, edited)).ok());
+  EditedRecords unrelated(base);
+  unrelated.Put("p/net.py", "from .helpers import scale, never_there\n")
+      .Put("p/helpers.py", "def scale(x):\n    return x + 1\n");
+  EXPECT_TRUE(RegenerateMetadata(unrelated, SaveOptions(base, unrelated)).ok());
+}
+
 // What the text cannot rule out is no problem: the name spelt anywhere in
 // the package (an alias, another module setting it), a star import, a
 // module __getattr__; nor is a global of a module nobody edited.

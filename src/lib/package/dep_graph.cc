@@ -46,6 +46,8 @@ std::string_view ReasonText(PackagingErrorReason reason) {
       return "Storage is loaded by a pickle but is missing from the package or too short.";
     case R::kUnsupportedVersion: return "Package version is not one torch loads.";
     case R::kMissingGlobal: return "Pickle global is not defined by its module in the package.";
+    case R::kMissingName:
+      return "Name imported by packaged code is not defined by its module in the package.";
     case R::kMissingRecord: return "Record that torch's loader opens is missing from the archive.";
     case R::kMissingScriptCode:
       return "TorchScript code or data that a pickle loads is missing from the package.";

@@ -283,12 +283,14 @@ bool MayDefineAnything(std::string_view text) {
   return false;
 }
 
-// A pickle global that may have lost its definition.
+// A name of a packaged module (a pickle's global, or what a source imports
+// from it) that may have lost its definition.
 struct Suspect {
   std::string global;  // module.name
   std::string first;   // the name's first part, which the module must bind
-  const ArchivePickle* pickle;
+  std::string user;    // what needs it: the pickle's record, or the importing module
   const ArchiveModule* module;
+  const ArchiveModule* importer = nullptr;  // the importing module; its text spells the name
 };
 
 // The globals of every pickle whose module is a packaged source that was
@@ -308,7 +310,8 @@ std::map<std::string, std::vector<Suspect>> GlobalsOfEditedSources(
       std::string first = name.substr(0, name.find('.'));
       std::string global = module_name + "." + name;
       if (!seen.insert(global).second || layout.Provides(module_name + "." + first)) continue;
-      by_record[module->record].push_back({std::move(global), std::move(first), &pickle, module});
+      by_record[module->record].push_back(
+          {std::move(global), std::move(first), pickle.record, module});
     }
   }
   return by_record;
@@ -340,12 +343,11 @@ void DropThoseOtherSourcesSpell(const ArchiveLayout& layout, const RecordSource&
     if (suspects.empty()) return;
     const ArchiveModule* m = layout.Module(other);
     if (!m || m->is_stub) continue;
-    const bool only_own = std::all_of(suspects.begin(), suspects.end(),
-                                      [m](const Suspect& s) { return s.module == m; });
-    if (only_own) continue;
+    const auto own = [m](const Suspect& s) { return s.module == m || s.importer == m; };
+    if (std::all_of(suspects.begin(), suspects.end(), own)) continue;
     const std::optional<std::string> text = ReadIfReadable(records, m->record);
     std::erase_if(suspects, [&](const Suspect& s) {
-      return s.module != m && (!text || HasWord(*text, s.first));  // unreadable: it might
+      return !own(s) && (!text || HasWord(*text, s.first));  // unreadable: it might
     });
   }
 }
@@ -360,7 +362,35 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
   DropThoseOtherSourcesSpell(layout, records, suspects);
   for (const Suspect& s : suspects) {
     AddProblem(problems, s.global, PackagingErrorReason::kMissingGlobal,
-               "loaded by " + s.pickle->record + ", and the edited " + s.module->record +
+               "loaded by " + s.user + ", and the edited " + s.module->record +
+                   " no longer defines " + s.first);
+  }
+}
+
+void CheckImportedNames(const ArchiveLayout& layout, const RecordSource& records,
+                        const std::vector<UnresolvedImport>& unresolved,
+                        const MetadataOptions& options, DepGraph& problems) {
+  if (!options.edited || !options.baseline) return;
+  std::map<std::string, std::vector<Suspect>> by_record;
+  std::set<std::pair<std::string, std::string>> seen;  // (module.name, importer)
+  for (const UnresolvedImport& u : unresolved) {
+    // `from X import n` where X loaded and X.n is no module: n is a name X binds.
+    if (!u.from_import_name || !u.fell_back_to_parent) continue;
+    const size_t dot = u.name.rfind('.');
+    const ArchiveModule* module = layout.Module(u.name.substr(0, dot));
+    if (!module || module->is_stub || !options.edited(module->record) ||
+        !seen.emplace(u.name, u.importer).second)
+      continue;
+    by_record[module->record].push_back(
+        {u.name, u.name.substr(dot + 1), u.importer, module, layout.Module(u.importer)});
+  }
+  if (by_record.empty()) return;
+  std::vector<Suspect> suspects =
+      NamesTheEditsRemoved(std::move(by_record), records, *options.baseline);
+  DropThoseOtherSourcesSpell(layout, records, suspects);
+  for (const Suspect& s : suspects) {
+    AddProblem(problems, s.global, PackagingErrorReason::kMissingName,
+               "imported by " + s.user + ", and the edited " + s.module->record +
                    " no longer defines " + s.first);
   }
 }

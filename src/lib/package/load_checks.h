@@ -89,6 +89,15 @@ void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& r
                               const std::vector<std::string>& names,
                               const MetadataOptions& options, DepGraph& problems);
 
+// For a save: the same for a name a packaged source imports from a packaged
+// module (`from .helpers import scale`, where scale is no submodule) whose
+// edited source no longer defines it (the import would fail with ImportError):
+// a kMissingName node "module.name", judged on the text as above; the
+// importers' own text, which spells the name in the import, does not count.
+void CheckImportedNames(const ArchiveLayout& layout, const RecordSource& records,
+                        const std::vector<UnresolvedImport>& unresolved,
+                        const MetadataOptions& options, DepGraph& problems);
+
 // A torch.package (`.data/extern_modules` or `.data/version` present) whose
 // version record is missing or outside 1..10: a kUnsupportedVersion node.
 void CheckVersion(const RecordSource& records, const std::vector<std::string>& names,

@@ -308,12 +308,14 @@ void ListUnfoundImports(const ExportPolicy& policy, const ArchiveLayout& layout,
 
 // Storage, pickle global and version problems, formatted after the graph's own.
 std::string LoadProblems(const RecordSource& records, const std::vector<std::string>& names,
-                         const ArchiveLayout& layout, const MetadataOptions& options) {
+                         const ArchiveLayout& layout, const ExportPolicy& policy,
+                         const MetadataOptions& options) {
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
   CheckSerializedStorages(records, names, FileKind::kTorchPackage, problems);
   CheckPackagedScriptModules(layout, records, names, problems);
   CheckPickleGlobals(layout, records, options, problems);
+  CheckImportedNames(layout, records, policy.unresolved_imports(), options, problems);
   CheckVersion(records, names, problems);
   return FormatPackagingError(problems);
 }
@@ -354,7 +356,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   m.extern_modules_text = ExternModulesText(m.externs);
   m.deps_dot = policy.graph().ToDot();
   m.problems = FormatPackagingError(policy.graph());
-  std::string load_problems = LoadProblems(records, names, layout, options);
+  std::string load_problems = LoadProblems(records, names, layout, policy, options);
   if (!load_problems.empty()) {
     // One message: the second list continues the first one's "* reason" blocks.
     m.problems += m.problems.empty() ? load_problems : load_problems.substr(1);
