@@ -83,8 +83,8 @@
 //     (stdlib, torch) and is listed in Metadata::new_externs; anything else
 //     is torch's "no action" problem.
 //   * A global an edited pickle loads that runs code, a command or a system
-//     call on its own (tpkg scan's policy, dangerous.commands: os.system,
-//     builtins.eval, ...; scan.h), or one computed while loading, that no
+//     call on its own (os.system, builtins.eval, ...; the list is in
+//     src/lib/scan/command_globals.h), or one computed while loading, that no
 //     pickle of the package as opened loaded makes the package less safe than
 //     it was: Metadata::safety_problems (load_checks.h CheckNewDangerousGlobals).
 //

@@ -83,12 +83,6 @@ class ScanPolicy {
   bool IsDangerousModule(std::string_view module) const;
   // A Python call (dotted, aliases resolved) or import that a packaged module must not make.
   bool IsDangerousCall(std::string_view dotted) const;
-  // A global of the policy's dangerous.commands list: it runs code, a command
-  // or a system call on its own, whatever it is given (os.system, builtins.eval,
-  // subprocess.Popen), unlike getattr or functools.partial, which need one.
-  // A dotted name (an attribute path walked from the module) counts when its
-  // tail does: torch.serialization + os.system is os.system.
-  bool RunsCommands(std::string_view module, std::string_view name) const;
   bool IsDangerousImport(std::string_view module) const;
 
   ScanPolicy(const ScanPolicy&);

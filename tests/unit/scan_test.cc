@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "safety/name_pattern.h"
+#include "base/name_pattern.h"
 #include "scan/pickle_sniff.h"
 #include "scratch_dir.h"
 #include "tpkg/scan.h"
@@ -55,13 +55,13 @@ bool HasRule(const ScanFileResult& r, const std::string& rule, Severity severity
 const std::string kOsSystem = "cos\nsystem\n(S'id'\ntR.";
 
 TEST(ScanPolicyTest, PatternsMatchDottedNamesWithStars) {
-  EXPECT_TRUE(safety::MatchNamePattern("torch.*Storage", "torch.FloatStorage"));
-  EXPECT_TRUE(safety::MatchNamePattern("torch.nn.modules.*", "torch.nn.modules.linear.Linear"));
-  EXPECT_FALSE(safety::MatchNamePattern("torch.*Storage", "torch.FloatStorageX"));
-  EXPECT_TRUE(safety::MatchNamePattern("*", ""));
-  EXPECT_FALSE(safety::MatchNamePattern("os.system", "os.systemx"));
+  EXPECT_TRUE(MatchNamePattern("torch.*Storage", "torch.FloatStorage"));
+  EXPECT_TRUE(MatchNamePattern("torch.nn.modules.*", "torch.nn.modules.linear.Linear"));
+  EXPECT_FALSE(MatchNamePattern("torch.*Storage", "torch.FloatStorageX"));
+  EXPECT_TRUE(MatchNamePattern("*", ""));
+  EXPECT_FALSE(MatchNamePattern("os.system", "os.systemx"));
   // Many stars over a long name stay fast (one backtrack point).
-  EXPECT_FALSE(safety::MatchNamePattern("*a*a*a*a*a*a*b", std::string(20000, 'a')));
+  EXPECT_FALSE(MatchNamePattern("*a*a*a*a*a*a*b", std::string(20000, 'a')));
 }
 
 TEST(ScanPolicyTest, DefaultAllowsWhatTorchWritesAndNothingElse) {

@@ -8,13 +8,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "scan/command_globals.h"
 #include "scan/pickle_observer.h"
 #include "scan/pickle_sniff.h"
 #include "scan/py_name_bytes.h"
 #include "tpkg/error.h"
 #include "tpkg/model_tensors.h"
 #include "tpkg/pickle_scan.h"
-#include "tpkg/scan.h"
 
 namespace tpkg {
 namespace {
@@ -403,14 +403,10 @@ using Global = std::pair<std::string, std::string>;  // (module, name)
 // program knows (a pickle can build "os" from globals that are harmless).
 const Global kComputedGlobal{"<computed>", ""};
 
-// What may not enter a package by an edit: a global of `tpkg scan`'s
-// dangerous.commands (scan.h ScanPolicy::RunsCommands) that its policy does
-// not allow for a torch.package, or a computed one.
-bool RunsCommands(const Global& global) {
-  static const ScanPolicy policy = ScanPolicy::Default();
-  return global == kComputedGlobal ||
-         (!policy.AllowsGlobal("torch.package", global.first, global.second) &&
-          policy.RunsCommands(global.first, global.second));
+// What may not enter a package by an edit: a global that runs code or
+// commands on its own (scan/command_globals.h), or a computed one.
+bool MayNotEnter(const Global& global) {
+  return global == kComputedGlobal || RunsCommands(global.first, global.second);
 }
 
 // Collects the globals a pickle names, a computed one as kComputedGlobal, up
@@ -471,7 +467,7 @@ void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& r
     for (Global& global : PickleGlobalsOf(records, record)) {
       const ArchiveModule* packaged = layout.Module(global.first);
       if (packaged && !packaged->is_stub) continue;  // the package's own code: its source is there
-      if (RunsCommands(global)) found.emplace_back(std::move(global), &record);
+      if (MayNotEnter(global)) found.emplace_back(std::move(global), &record);
     }
   }
   if (found.empty()) return;  // the baseline is read only when it must be

@@ -80,9 +80,9 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
 // edited record that is a pickle loads (any protocol, any name: tpkg scan's
 // rule for what is a pickle, since load_pickle reads them all), from a module
 // the package does not hold, that runs code, a command or a system call on
-// its own (tpkg scan's policy, dangerous.commands: os.system, builtins.eval,
-// subprocess.*; not getattr, functools.partial or plain data types, which
-// ordinary objects pickle), or that is computed while loading, and that no
+// its own (scan/command_globals.h: os.system, builtins.eval, subprocess.*;
+// not getattr, functools.partial or plain data types, which ordinary objects
+// pickle), or that is computed while loading, and that no
 // pickle of the package as opened loaded: a kDangerousGlobal node. The edit
 // would make loading the package run what it did not run before.
 void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& records,

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "safety/name_pattern.h"
+#include "base/name_pattern.h"
 #include "tpkg/error.h"
 #include "tpkg/scan.h"
 
@@ -38,7 +38,6 @@ struct ScanPolicy::Impl {
   std::unordered_map<std::string, std::vector<std::string>> allow;
   std::vector<std::string> dangerous_modules;
   std::vector<std::string> dangerous_names;
-  std::vector<std::string> commands;
   std::vector<std::string> source_calls;
   std::vector<std::string> source_imports;
 
@@ -49,7 +48,7 @@ struct ScanPolicy::Impl {
     for (const std::string& pattern : it->second) {
       if (pattern.starts_with("@")) {
         if (Allows(pattern.substr(1), full, exact_only, depth + 1)) return true;
-      } else if (exact_only ? pattern == full : safety::MatchNamePattern(pattern, full)) {
+      } else if (exact_only ? pattern == full : MatchNamePattern(pattern, full)) {
         return true;
       }
     }
@@ -103,10 +102,9 @@ void ScanPolicy::Extend(std::string_view json_text, const std::string& origin) {
         throw Error(Errc::kInvalidArgument, origin + ": \"" + key + "\" is not an object");
       for (const auto& [sub, list] : value.items()) {
         std::vector<std::string>* to = key == "dangerous"
-                                           ? (sub == "modules"    ? &impl_->dangerous_modules
-                                              : sub == "names"    ? &impl_->dangerous_names
-                                              : sub == "commands" ? &impl_->commands
-                                                                  : nullptr)
+                                           ? (sub == "modules" ? &impl_->dangerous_modules
+                                              : sub == "names" ? &impl_->dangerous_names
+                                                               : nullptr)
                                            : (sub == "calls"     ? &impl_->source_calls
                                               : sub == "imports" ? &impl_->source_imports
                                                                  : nullptr);
@@ -143,30 +141,13 @@ bool ScanPolicy::IsDangerousGlobal(std::string_view module, std::string_view nam
   if (IsDangerousModule(module)) return true;
   std::string full = std::string(module) + "." + std::string(name);
   for (const std::string& pattern : impl_->dangerous_names)
-    if (safety::MatchNamePattern(pattern, full)) return true;
-  return false;
-}
-
-bool ScanPolicy::RunsCommands(std::string_view module, std::string_view name) const {
-  const std::string full = std::string(module) + "." + std::string(name);
-  const auto listed = [this](std::string_view text) {
-    for (const std::string& pattern : impl_->commands)
-      if (safety::MatchNamePattern(pattern, text)) return true;
-    return false;
-  };
-  if (listed(full)) return true;
-  // Every tail of an attribute path: from the name's start, then after each of its dots.
-  for (size_t at = module.size();
-       at != std::string::npos && name.find('.') != std::string_view::npos;
-       at = full.find('.', at + 1)) {
-    if (listed(std::string_view(full).substr(at + 1))) return true;
-  }
+    if (MatchNamePattern(pattern, full)) return true;
   return false;
 }
 
 bool ScanPolicy::IsDangerousCall(std::string_view dotted) const {
   for (const std::string& pattern : impl_->source_calls)
-    if (safety::MatchNamePattern(pattern, dotted)) return true;
+    if (MatchNamePattern(pattern, dotted)) return true;
   return false;
 }
 

@@ -1,12 +1,13 @@
-// name_pattern.h (private): the policy's name patterns: dotted names where
-// '*' matches any run of characters, dots included ("torch.*Storage").
+// name_pattern.h (private): name patterns of dotted names, where '*' matches
+// any run of characters, dots included ("torch.*Storage"): the scan policy's
+// lists and the globals a save refuses (scan/command_globals.h).
 //
 // Thread safety: pure functions.
 #pragma once
 
 #include <string_view>
 
-namespace tpkg::safety {
+namespace tpkg {
 
 // Iterative glob match with one backtrack point: linear in practice, never
 // exponential, whatever the pattern.
@@ -30,4 +31,4 @@ inline bool MatchNamePattern(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-}  // namespace tpkg::safety
+}  // namespace tpkg
