@@ -288,25 +288,26 @@ TEST(SaveCheckTest, ACustomClassOfTorchScriptNeedsNoCode) {
   // A scripted dynamically quantized Linear loads
   // __torch__.torch.classes.quantized.LinearPackedParamsBase: a C++ class torch
   // finds registered; the empty code file it writes for it is never read.
-  const testing::MemoryRecords archive(
-      {{"data.pkl", std::string("\x80\x02"
-                                "c__torch__.torch.classes.quantized\n"
-                                "LinearPackedParamsBase\n"
-                                ")\x81"
-                                ".")},
-       {"constants.pkl", std::string("\x80\x02"
-                                     ")"
-                                     ".")},
-       {"version", "3\n"}});
-  EXPECT_EQ(SerializedArchiveProblems(archive, FileKind::kTorchScript), "");
-  const testing::MemoryRecords plain({{"data.pkl", std::string("\x80\x02"
-                                                               "c__torch__.m\nNet\n"
-                                                               ")\x81"
-                                                               ".")},
-                                      {"constants.pkl", std::string("\x80\x02"
-                                                                    ")"
-                                                                    ".")},
-                                      {"version", "3\n"}});
+  // A TorchScript archive whose data.pkl builds an object of `module`.`name`.
+  const auto scripted = [](const std::string& module, const std::string& name) {
+    return testing::MemoryRecords({{"data.pkl",
+                                    "\x80\x02"
+                                    "c" +
+                                        module + "\n" + name +
+                                        "\n"
+                                        ")\x81"
+                                        "."},
+                                   {"constants.pkl",
+                                    "\x80\x02"
+                                    ")"
+                                    "."},
+                                   {"version", "3\n"}});
+  };
+  EXPECT_EQ(SerializedArchiveProblems(
+                scripted("__torch__.torch.classes.quantized", "LinearPackedParamsBase"),
+                FileKind::kTorchScript),
+            "");
+  const testing::MemoryRecords plain = scripted("__torch__.m", "Net");
   EXPECT_TRUE(Has(SerializedArchiveProblems(plain, FileKind::kTorchScript),
                   "    code/__torch__/m.py\n      Context: the code of __torch__.m.Net, "
                   "loaded by data.pkl\n"));
