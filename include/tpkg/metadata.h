@@ -227,7 +227,8 @@ struct Metadata {
   std::vector<NewExtern> new_externs;    // with options.edited: externs an edit added
   // With options.edited: modules an edited record imports that neither the
   // package nor the Python environment has and that are not declared extern
-  // (`import scipy` where scipy is not installed). Dropped as torch drops
+  // (`import scipy` where scipy is not installed), unless the record as
+  // opened spelled the module's last name too (the import was there before). Dropped as torch drops
   // them, not a problem (a guarded optional import loads), but an unguarded
   // one fails the load: the save names them, with their edited importers.
   std::vector<NewExtern> unfound_imports;

@@ -114,6 +114,10 @@ TEST(SaveCheckTest, AnEditedImportFoundNowhereIsNamedNotRefused) {
                                     {"not_installed_either", "p/net.py"},
                                     {"p.nothere", "p/net.py"}}));
   EXPECT_EQ(m.extern_modules_text, "json\n");
+  // An edit of a record whose guarded import was there before names nothing.
+  EditedRecords old_import(base);
+  old_import.Put("p/old.py", base.ReadRecord("p/old.py") + "X = 1\n");
+  EXPECT_TRUE(SaveMetadataIn(nowhere, base, old_import).unfound_imports.empty());
 }
 
 TEST(SaveCheckTest, EveryImportFormOfAGoneModuleIsAProblem) {

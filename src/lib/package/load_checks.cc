@@ -367,6 +367,11 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
   }
 }
 
+bool RecordSpells(const RecordSource& records, const std::string& record, std::string_view word) {
+  const std::optional<std::string> text = ReadIfReadable(records, record);
+  return text && HasWord(*text, word);
+}
+
 void CheckImportedNames(const ArchiveLayout& layout, const RecordSource& records,
                         const std::vector<UnresolvedImport>& unresolved,
                         const MetadataOptions& options, DepGraph& problems) {

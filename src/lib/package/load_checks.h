@@ -98,6 +98,10 @@ void CheckImportedNames(const ArchiveLayout& layout, const RecordSource& records
                         const std::vector<UnresolvedImport>& unresolved,
                         const MetadataOptions& options, DepGraph& problems);
 
+// Whether `record` of `records` can be read and its text has `word` with no
+// identifier character on either side (comments and strings count too).
+bool RecordSpells(const RecordSource& records, const std::string& record, std::string_view word);
+
 // A torch.package (`.data/extern_modules` or `.data/version` present) whose
 // version record is missing or outside 1..10: a kUnsupportedVersion node.
 void CheckVersion(const RecordSource& records, const std::vector<std::string>& names,
