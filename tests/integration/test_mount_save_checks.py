@@ -39,6 +39,14 @@ def refused_save(tmp_path, edit):
     return m.stderr()
 
 
+def refused_replacement(tmp_path, record, old, new):
+    """refused_save of an edit that replaces `old` by `new` in `record` through the mount."""
+    def edit(p):
+        path = p / record
+        path.write_bytes(path.read_bytes().replace(old, new))
+    return refused_save(tmp_path, edit)
+
+
 def test_removing_an_interned_module_is_refused_never_made_extern(tmp_path):
     stderr = refused_save(tmp_path, lambda p: os.unlink(p / "corpus_models" / "layers.py"))
     assert "Module is imported by packaged code but is missing from the package." in stderr
@@ -81,21 +89,16 @@ def test_renaming_a_module_a_pickle_needs_is_refused(tmp_path):
 def test_renaming_the_class_a_pickle_loads_is_refused(tmp_path):
     # The module is still there, but torch's find_class would fail on its class
     # (AttributeError: module '<torch_package_0>.corpus_models.model' has no attribute ...).
-    def edit(p):
-        source = p / "corpus_models" / "model.py"
-        source.write_bytes(source.read_bytes().replace(b"class TinyNet", b"class SmallNet"))
-    stderr = refused_save(tmp_path, edit)
+    stderr = refused_replacement(tmp_path, "corpus_models/model.py", b"class TinyNet",
+                                 b"class SmallNet")
     assert "Pickle global is not defined by its module in the package." in stderr
     assert "corpus_models.model.TinyNet\n" in stderr
 
 
 def test_an_edited_pickle_that_would_run_a_command_is_refused(tmp_path):
     # tpkg scan calls such a global malicious; the package as opened loaded none.
-    def edit(p):
-        pickle = p / "model" / "model.pkl"
-        pickle.write_bytes(pickle.read_bytes().replace(b"collections\nOrderedDict\n",
-                                                       b"posix\nsystem\n"))
-    stderr = refused_save(tmp_path, edit)
+    stderr = refused_replacement(tmp_path, "model/model.pkl", b"collections\nOrderedDict\n",
+                                 b"posix\nsystem\n")
     assert "the edits would make the package less safe:" in stderr
     assert "Pickle global can run code or reach the system" in stderr
     assert "posix.system\n" in stderr and "loaded by the edited model/model.pkl" in stderr
@@ -113,10 +116,8 @@ def test_a_pickle_of_protocol_0_that_would_run_code_is_refused(tmp_path):
 
 def test_renaming_a_name_another_source_imports_is_refused(tmp_path):
     # model.py: `from corpus_models import DEFAULT_HIDDEN` would fail with ImportError.
-    def edit(p):
-        init = p / "corpus_models" / "__init__.py"
-        init.write_bytes(init.read_bytes().replace(b"DEFAULT_HIDDEN = 3", b"HIDDEN = 3"))
-    stderr = refused_save(tmp_path, edit)
+    stderr = refused_replacement(tmp_path, "corpus_models/__init__.py", b"DEFAULT_HIDDEN = 3",
+                                 b"HIDDEN = 3")
     assert "Name imported by packaged code is not defined by its module in the package." in stderr
     assert "corpus_models.DEFAULT_HIDDEN\n" in stderr
     assert "imported by corpus_models.model, and the edited corpus_models/__init__.py" in stderr

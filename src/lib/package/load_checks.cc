@@ -198,8 +198,8 @@ void CheckScriptCode(const ModelPickle& pickle, const std::vector<PickleGlobal>&
 
 }  // namespace
 
-void CheckSerializedStorages(const RecordSource& records, const std::vector<std::string>& names,
-                             FileKind kind, DepGraph& problems) {
+void CheckSerializedPickles(const RecordSource& records, const std::vector<std::string>& names,
+                            FileKind kind, DepGraph& problems) {
   // A package's TorchScript pickles are known by name: ModelPickles would
   // also look at the head of every other record for save_pickle's.
   std::vector<ModelPickle> pickles;
@@ -209,6 +209,7 @@ void CheckSerializedStorages(const RecordSource& records, const std::vector<std:
   } else {
     pickles = ModelPickles(records, kind);
   }
+  if (pickles.empty()) return;  // most packages: no set of every name to build
   const std::unordered_set<std::string> present(names.begin(), names.end());
   for (const ModelPickle& pickle : pickles) {
     if (pickle.int_keys_add_suffix || !present.contains(pickle.record)) continue;
@@ -228,10 +229,11 @@ void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource&
                                 const std::vector<std::string>& names, DepGraph& problems) {
   static const std::pair<std::string, std::string> kUnpackage{"torch.jit._script",
                                                               "unpackage_script_module"};
-  const std::unordered_set<std::string> present(names.begin(), names.end());
+  std::optional<std::unordered_set<std::string>> present;  // made for the first such pickle
   for (const ArchivePickle& pickle : layout.pickles()) {
     const auto& globals = pickle.deps.globals;
     if (std::find(globals.begin(), globals.end(), kUnpackage) == globals.end()) continue;
+    if (!present) present.emplace(names.begin(), names.end());
     const std::optional<std::string> bytes = ReadIfReadable(records, pickle.record);
     if (!bytes) continue;  // an unreadable pickle is a problem of its own
     std::vector<ReducePackageRef> refs;
@@ -246,7 +248,7 @@ void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource&
         continue;
       for (const char* part : {"data.pkl", "constants.pkl"}) {
         const std::string record = ".data/ts_code/" + ref.first_arg + "/" + part;
-        if (present.contains(record)) continue;
+        if (present->contains(record)) continue;
         AddProblem(problems, record, PackagingErrorReason::kMissingScriptCode,
                    "TorchScript module " + ref.first_arg + ", loaded by " + pickle.record);
       }
@@ -538,7 +540,7 @@ std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind
                  "torch's loader opens it first");
   }
   CheckVersionRecord(records, names, "archive", problems);
-  CheckSerializedStorages(records, names, kind, problems);
+  CheckSerializedPickles(records, names, kind, problems);
   return FormatPackagingError(problems);
 }
 

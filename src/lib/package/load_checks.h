@@ -49,8 +49,8 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
 // (`__torch__.M`) need their code: `.data/ts_code/code/__torch__.py` in a
 // package, `code/__torch__.py` in a TorchScript archive; a missing one is a
 // kMissingScriptCode node (torch's loader fails on it).
-void CheckSerializedStorages(const RecordSource& records, const std::vector<std::string>& names,
-                             FileKind kind, DepGraph& problems);
+void CheckSerializedPickles(const RecordSource& records, const std::vector<std::string>& names,
+                            FileKind kind, DepGraph& problems);
 
 // A save_pickle pickle of a torch.package that loads a TorchScript module
 // (a `__reduce_package__` persistent id calling

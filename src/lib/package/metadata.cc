@@ -148,10 +148,9 @@ std::string GoneModuleOf(const UnresolvedImport& u, const BaselineModules& basel
 
 // Imports of packaged code that the archive no longer satisfies (metadata.h).
 void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
-                         const MetadataOptions& options) {
+                         const BaselineModules& baseline) {
   // Only modules the edit removed: an import of a module that never existed
   // is dropped silently by torch too (a guarded `try: import pkg.optional`).
-  const BaselineModules baseline(options.baseline_records);
   DepGraph& graph = policy.mutable_graph();
   // (module, importer) pairs listed: a set, not a search of the growing
   // context, which would be quadratic in the number of importers.
@@ -235,9 +234,9 @@ std::string RecordOfNode(const ArchiveLayout& layout, const std::string& node) {
 std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
                                                    const ArchiveLayout& layout,
                                                    const std::vector<std::string>& previous,
+                                                   const BaselineModules& baseline,
                                                    const MetadataOptions& options, Metadata& m) {
   const std::unordered_set<std::string> declared(previous.begin(), previous.end());
-  const BaselineModules baseline(options.baseline_records);
   DepGraph& graph = policy.mutable_graph();
   std::unordered_set<std::string> left_out;
   for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
@@ -284,10 +283,9 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
 // Metadata::unfound_imports: imports of edited records that resolve nowhere
 // and that the importer would not let through as extern, in first-seen order.
 void ListUnfoundImports(const ExportPolicy& policy, const ArchiveLayout& layout,
-                        const std::vector<std::string>& previous, const MetadataOptions& options,
-                        Metadata& m) {
+                        const std::vector<std::string>& previous, const BaselineModules& baseline,
+                        const MetadataOptions& options, Metadata& m) {
   const std::unordered_set<std::string> declared(previous.begin(), previous.end());
-  const BaselineModules baseline(options.baseline_records);
   std::set<std::pair<std::string, std::string>> listed;  // (module, record)
   for (const UnresolvedImport& u : policy.unresolved_imports()) {
     const std::optional<std::string> module = UnfoundModuleOf(u);
@@ -316,7 +314,7 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
                          const MetadataOptions& options) {
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
-  CheckSerializedStorages(records, names, FileKind::kTorchPackage, problems);
+  CheckSerializedPickles(records, names, FileKind::kTorchPackage, problems);
   CheckPackagedScriptModules(layout, records, names, problems);
   CheckPickleGlobals(layout, records, options, problems);
   CheckImportedNames(layout, records, policy.unresolved_imports(), options, problems);
@@ -340,7 +338,9 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   AddUnreachedSources(policy, layout, reached);
   AddPickles(policy, layout);
 
-  CheckMissingModules(policy, layout, options);
+  // The modules the archive as opened provided (empty outside a save).
+  const BaselineModules baseline(options.baseline_records);
+  CheckMissingModules(policy, layout, baseline);
   CheckExternFolders(policy, layout);
   for (const LayoutProblem& p : layout.problems()) {
     AddProblem(policy.mutable_graph(), p.node, p.reason, p.context);
@@ -351,8 +351,8 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   m.unreadable = layout.unreadable();
   std::unordered_set<std::string> left_out;
   if (options.edited) {
-    left_out = RestrictNewExterns(policy, layout, previous, options, m);
-    ListUnfoundImports(policy, layout, previous, options, m);
+    left_out = RestrictNewExterns(policy, layout, previous, baseline, options, m);
+    ListUnfoundImports(policy, layout, previous, baseline, options, m);
   }
   m.interned = policy.InternedModules();
   m.mocked = policy.MockedModules();
