@@ -31,6 +31,7 @@ PUBLIC_CLUSTER = {
     "error.h": "base",
     "scoped_fd.h": "base",
     "file_io.h": "base",
+    "file_stamp.h": "base",
     "crc32.h": "base",
     "background_thread.h": "base",
     "line_escape.h": "base",

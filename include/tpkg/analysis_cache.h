@@ -32,7 +32,11 @@
 // bytes, so that a later process (the next mount of this package, of a copy
 // or of its saved version, `tpkg deps`) reads such a source and checks its
 // digest but does not scan it again; the records an edit changed are
-// scanned, as in memory. Rules, files and safety: package/analysis_store.h.
+// scanned, as in memory. With the home archive given, the digests of its
+// sources are kept by their place in that very file too, so that a later
+// process opening the unchanged file (or the archive a save made of it)
+// neither reads nor hashes them. Rules, files and safety:
+// package/analysis_store.h.
 //
 // Thread safety: every method may be called from any thread (one mutex,
 // never held while a record is read or scanned; the disk layer has its
@@ -44,9 +48,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 
+#include "tpkg/file_stamp.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -61,6 +67,13 @@ struct RecordContentId {
   static RecordContentId Of(const ZipEntry& e) {
     return {e.local_header_offset, e.compressed_size, e.size, e.crc32};
   }
+};
+
+// A record a save copied unchanged: where its bytes were in the archive as
+// opened and where they are in the saved one.
+struct CarriedRecord {
+  RecordContentId before;
+  RecordContentId after;
 };
 
 struct RecordAnalysis;  // what one record contributed (package/package_layout.h)
@@ -95,6 +108,14 @@ class RecordAnalysisCache {
   // renamed, added or removed since. Before sharing the cache.
   void KeepOnDisk(const std::string& dir, const ZipReader* home = nullptr);
   AnalysisStore* disk() const { return disk_.get(); }
+  // After a save replaced the home archive (KeepOnDisk) by one stamped
+  // `saved` (tpkg/file_stamp.h) that holds the bytes of `carried` records
+  // unchanged: the disk layer keeps their digests as that file's, so that
+  // its next analysis reads only the records the save wrote anew.
+  void RememberSavedArchive(const FileStamp& saved, std::span<const CarriedRecord> carried);
+  // Sources the disk layer knew by their place in the home archive file
+  // (neither read nor hashed).
+  uint64_t digests_known() const;
   // Sources whose scan came from the disk instead of being redone.
   uint64_t disk_hits() const;
   // Waits for the packs the disk layer is writing (AnalysisStore::Save

@@ -18,7 +18,9 @@ Each save writes a number no earlier save wrote, so its edit is new to every cac
 Each build runs with its own analysis disk cache (TPKG_CACHE_DIR, tpkg/analysis_cache.h) in
 WORK, filled by one untimed save before the runs: what a user's second and later mounts of a
 package see. The row "tpkgfs, new package" runs the same build with the disk cache off: the
-first mount ever of a package.
+first mount ever of a package. The row "tpkgfs, saved before" mounts, in every run, the very
+file its previous run saved (not a fresh copy): a user's next session on a package, where the
+disk cache knows each source of that file by its place in it (package/analysis_store.h).
 Prints medians and ratios; asserts nothing but that each save holds the edit.
 """
 import ctypes
@@ -42,8 +44,8 @@ SETTLE = float(os.environ.get("SETTLE", "0"))
 
 # package -> (record to edit, sed expression, text the saved record must hold), for a number
 EDITS = {
-    "many": ("pkg000/mod01.py", r"s/^    return x + 0$/    return x + {n}/", "return x + {n}\n"),
-    "big": ("model/mod0.py", r"s/^X = 0$/X = {n}/", "\nX = {n}\n"),
+    "many": ("pkg000/mod01.py", r"s/^    return x + [0-9]*$/    return x + {n}/", "return x + {n}\n"),
+    "big": ("model/mod0.py", r"s/^X = [0-9]*$/X = {n}/", "\nX = {n}\n"),
 }
 _edits_made = 0
 
@@ -207,20 +209,24 @@ def bench(tpkgfs, work, package, runs):
             folder.mkdir(mode=0o700)
         return env
 
-    # (label, daemon, environment, warmed up): every build with its disk cache filled once.
-    daemons = [("tpkgfs", tpkgfs, env_with_cache(work / "cache-tpkgfs"), True),
-               ("tpkgfs, new package", tpkgfs, env_with_cache(""), False)]
-    daemons += [(f"other{i + 1}", p, env_with_cache(work / f"cache-other{i + 1}"), True)
+    # (label, daemon, environment, warmed up, the file its last run saved instead of a copy):
+    # every build with its disk cache filled once.
+    again = work / "again.pt"
+    daemons = [("tpkgfs", tpkgfs, env_with_cache(work / "cache-tpkgfs"), True, False),
+               ("tpkgfs, new package", tpkgfs, env_with_cache(""), False, False),
+               ("tpkgfs, saved before", tpkgfs, env_with_cache(work / "cache-again"), True, True)]
+    daemons += [(f"other{i + 1}", p, env_with_cache(work / f"cache-other{i + 1}"), True, False)
                 for i, p in enumerate(others)]
-    for label, daemon, env, warmed in daemons:
+    for label, daemon, env, warmed, same_file in daemons:
         if not warmed:
             continue
-        private = work / "tpkgfs.pt"
+        private = again if same_file else work / "tpkgfs.pt"
         shutil.copyfile(archive, private)
         record, sed, _ = next_edit(package)
         save_through_mount([str(daemon), "-f", str(private), str(work / "mnt_t")], private,
                            work / "mnt_t", record, sed, env)
-        private.unlink()
+        if not same_file:
+            private.unlink()
     rows = {k: [] for k in ("cp", "cp_fsync", "cp_reflink", "fuse-zip", "fz_rss", "fz_new",
                             "fz_cpu", "fz_in_place")}
     for label, *_ in daemons:
@@ -245,9 +251,10 @@ def bench(tpkgfs, work, package, runs):
         # Each round starts with another build: the first one after the copies above meets the
         # file system still freeing their blocks (on ext4, seconds for the 2 GiB package).
         shift = run % len(daemons)
-        for label, daemon, env, _ in daemons[shift:] + daemons[:shift]:
-            private = work / "tpkgfs.pt"
-            shutil.copyfile(archive, private)  # its own blocks: nothing shared with `archive`
+        for label, daemon, env, _, same_file in daemons[shift:] + daemons[:shift]:
+            private = again if same_file else work / "tpkgfs.pt"
+            if not same_file:
+                shutil.copyfile(archive, private)  # its own blocks: nothing shared with `archive`
             record, sed, expected = next_edit(package)
             s, rss, new, cpu, in_place = save_through_mount(
                 [str(daemon), "-f", str(private), str(work / "mnt_t")], private, work / "mnt_t",
@@ -258,7 +265,8 @@ def bench(tpkgfs, work, package, runs):
             rows[label + "_new"].append(new)
             rows[label + "_cpu"].append(cpu)
             rows[label + "_in_place"].append(in_place)
-            private.unlink()
+            if not same_file:
+                private.unlink()
 
         private = work / "fz.pt"
         shutil.copyfile(archive, private)
@@ -274,6 +282,7 @@ def bench(tpkgfs, work, package, runs):
         rows["fz_in_place"].append(in_place)
         private.unlink()
 
+    again.unlink()
     med = {k: statistics.median(v) for k, v in rows.items()}
     with zipfile.ZipFile(archive) as zf:
         records = len(zf.infolist())

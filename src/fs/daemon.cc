@@ -343,8 +343,9 @@ void Mounted(DaemonState& d, Bridge& bridge, bool writable, bool debug) {
 // disk layer last failed, if it did (after FlushDisk()).
 void LogAnalysisCache(const RecordAnalysisCache& cache, const std::string& dir) {
   TPKG_LOG(kDebug) << "analysis cache over the mount: " << cache.hits() << " results reused, "
-                   << cache.disk_hits() << " sources read and found on disk instead of scanned ("
-                   << dir << ")";
+                   << cache.disk_hits() << " sources found on disk instead of scanned ("
+                   << cache.digests_known()
+                   << " of them known by their place in the archive file, not read; " << dir << ")";
   if (const std::string problem = cache.disk_problem(); !problem.empty())
     TPKG_LOG(kDebug) << "analysis disk cache: " << problem;
 }
@@ -352,10 +353,11 @@ void LogAnalysisCache(const RecordAnalysisCache& cache, const std::string& dir) 
 int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const ZipReader> zip) {
   // The generated files' analysis reads and fills the user's disk cache as
   // `tpkg deps` does: a read-only view writes nothing beside the archive,
-  // and a package mounted before is not scanned again. No `home` records:
-  // the view's records are the archive's, the list its first load reads.
+  // and a package mounted before is not scanned again. The archive is the
+  // home one: its sources are known by their place in this very file
+  // (neither read nor hashed) when it was analysed, or saved, before.
   const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
-  analysis_cache->KeepOnDisk(d.analysis_cache_dir);
+  analysis_cache->KeepOnDisk(d.analysis_cache_dir, zip.get());
   int status;
   {
     FsOps ops(zip, FsOptions{getuid(), getgid()}, analysis_cache);

@@ -37,14 +37,16 @@ RegeneratedRecords AnalyseForSave(const Journal& journal, std::vector<std::strin
   const uint64_t hits_before = cache ? cache->hits() : 0;
   const uint64_t misses_before = cache ? cache->misses() : 0;
   const uint64_t disk_before = cache ? cache->disk_hits() : 0;
+  const uint64_t known_before = cache ? cache->digests_known() : 0;
   const auto started = std::chrono::steady_clock::now();
   RegeneratedRecords metadata = SaveMetadata(journal, notes, cache);
   if (cache) {
     const uint64_t from_disk = cache->disk_hits() - disk_before;
     const uint64_t missed = cache->misses() - misses_before;  // found on disk or scanned
     TPKG_LOG(kDebug) << "analysis for the save: " << cache->hits() - hits_before
-                     << " records reused, " << from_disk
-                     << " sources read and found in the disk cache, "
+                     << " records reused, " << from_disk << " sources found in the disk cache ("
+                     << cache->digests_known() - known_before
+                     << " known by their place in the archive file, not read), "
                      << (missed > from_disk ? missed - from_disk : 0)
                      << " scanned (edited or not analysed before), "
                      << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
@@ -84,6 +86,9 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       };
       const auto started = std::chrono::steady_clock::now();
       const WriteBackResult result = WriteBackPending(journal, metadata, options);
+      // The next mount of the saved archive reads only the sources the save wrote anew.
+      if (cache && result.saved_stamp)
+        cache->RememberSavedArchive(*result.saved_stamp, result.carried);
       TPKG_LOG(kDebug) << "save (analysis and write-back): "
                        << std::chrono::duration<double, std::milli>(
                               std::chrono::steady_clock::now() - started)

@@ -4,7 +4,9 @@ A mount's save leaves the import scans of the package's sources in TPKG_CACHE_DI
 mount of another copy of the package finds them there instead of scanning, and saves the very
 same bytes as a mount without the disk cache; real torch loads them. A read-only mount reads
 and fills the same folder for its generated files. `tpkg deps` reads and fills
-the same folder, and prints the same graph with it or without. A folder other users may write is
+the same folder, and prints the same graph with it or without. The next mount of the very
+file a save wrote (or a read-only view analysed) knows its unchanged sources by their place in
+it and reads none of them, until the file changes. A folder other users may write is
 never used. A relative TPKG_CACHE_DIR is the folder next to the command, also for a daemon in
 the background (which works from "/").
 """
@@ -29,12 +31,23 @@ def edit_and_save(tmp_path, name):
     return archive, m.stderr()
 
 
-def sources_found_on_disk(stderr):
+def cache_summary(stderr):
     for line in stderr.splitlines():
-        if "sources read and found on disk instead of scanned" in line:
-            return int(line.split("analysis cache over the mount: ")[1].split(" results reused, ")[1]
-                       .split()[0])
+        if "analysis cache over the mount: " in line:
+            return line
     raise AssertionError("no analysis cache summary in the daemon's debug log:\n" + stderr)
+
+
+def sources_found_on_disk(stderr):
+    line = cache_summary(stderr)
+    return int(line.split("analysis cache over the mount: ")[1].split(" results reused, ")[1]
+               .split()[0])
+
+
+def sources_known_by_place(stderr):
+    """Sources the daemon found on disk by their place in the archive file, without reading."""
+    line = cache_summary(stderr)
+    return int(line.split("instead of scanned (")[1].split()[0])
 
 
 def test_a_second_mount_finds_the_scans_on_disk_and_saves_the_same_bytes(tmp_path, monkeypatch):
@@ -87,6 +100,35 @@ def test_a_read_only_mount_reads_and_fills_the_disk_cache(tmp_path, monkeypatch)
     assert b"corpus_models.util" in first["deps.dot"]
     assert archive.read_bytes() == before
     assert [p.name for p in archive.parent.iterdir()] == [archive.name]  # nothing beside it
+
+
+def test_the_next_mount_of_a_saved_file_reads_only_what_the_save_wrote(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv("TPKG_CACHE_DIR", str(cache))
+    archive, log = edit_and_save(tmp_path, "saved.pt")  # util.py written anew
+    assert sources_known_by_place(log) == 0  # a fresh copy: every source read and hashed
+
+    def view(cache_dir):
+        monkeypatch.setenv("TPKG_CACHE_DIR", cache_dir)
+        with session(archive, tmp_path / "view", "-d", "-o", "ro", allow=[r".*"]) as m:
+            files = {name: (m.path / ".data" / name).read_bytes()
+                     for name in ("extern_modules", "deps.dot")}
+        assert m.problems == [], m.problems
+        return files, sources_known_by_place(m.stderr()), sources_found_on_disk(m.stderr())
+
+    without, _, _ = view("")
+    assert b"json" in without["extern_modules"]
+    # corpus_models/{__init__,model,layers}.py by their place; the edited util.py read.
+    files, by_place, found = view(str(cache))
+    assert (files, by_place, found) == (without, 3, 4)
+    # That view noted util.py's place too.
+    files, by_place, _ = view(str(cache))
+    assert (files, by_place) == (without, 4)
+    # A file whose times changed is read again (its bytes may have).
+    os.utime(archive)
+    files, by_place, found = view(str(cache))
+    assert (files, by_place, found) == (without, 0, 4)
 
 
 def tpkg_deps(archive, cache):

@@ -289,7 +289,7 @@ TEST(AnalysisPackTest, RoundTripAndRefusals) {
   const Sha256Digest sum = Sha256(cut);
   cut.append(reinterpret_cast<const char*>(sum.data()), sum.size());
   EXPECT_FALSE(DecodeAnalysisPack(cut, &why));
-  EXPECT_EQ(why, "the pack ends inside an entry");
+  EXPECT_EQ(why, "the file ends inside an entry");
 }
 
 TEST(AnalysisStoreUnitTest, APackOfAnotherBuildIsNotTrusted) {

@@ -220,6 +220,18 @@ void Stage(const WriteBackOptions& options, WriteBackStage stage) {
   if (options.on_stage) options.on_stage(stage);
 }
 
+// The records `plan` copied raw, by where their bytes were in the archive as
+// opened and are in `written` (the saved archive read back).
+std::vector<CarriedRecord> CarriedRecords(const WritePlan& plan, const ZipReader& written) {
+  std::vector<CarriedRecord> out;
+  for (const PlannedRecord& r : plan.records) {
+    if (r.source != PlannedRecord::Source::kRaw) continue;
+    const ZipEntry* now = written.Find(r.name.empty() ? r.entry->name : r.name);
+    if (now) out.push_back({RecordContentId::Of(*r.entry), RecordContentId::Of(*now)});
+  }
+  return out;
+}
+
 // A writer of a new archive into `fd` (a new, empty file), with the
 // original's prefix folder.
 ZipWriter WriterInto(int fd, const std::string& path, const ZipReader& original) {
@@ -281,6 +293,10 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
       ThrowSystemError("Cannot rename '" + save.path + "' to '" + archive + "'", err);
     }
     guard.Disarm();
+    // After the rename, which sets the file's ctime: the stamp the next
+    // open of the archive sees.
+    result->saved_stamp = TrustedStampOf(save.fd.get());
+    if (result->saved_stamp) result->carried = CarriedRecords(plan, written);
   } catch (const Error& e) {
     const std::string cleanup = guard.Remove();
     throw Error(e.code(), e.what() + cleanup, e.sys_errno());

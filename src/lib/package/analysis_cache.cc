@@ -45,9 +45,18 @@ void RecordAnalysisCache::KeepOnDisk(const std::string& dir, const ZipReader* ho
     return;
   }
   disk_ = std::make_unique<AnalysisStore>(dir, std::string(OwnBuildId()));
-  if (home)
+  if (home) {
     disk_->SetHome([home] { return AnalysedRecords(ZipRecordSource(*home).RecordNames()); });
+    disk_->SetHomeFile(home->fd());
+  }
 }
+
+void RecordAnalysisCache::RememberSavedArchive(const FileStamp& saved,
+                                               std::span<const CarriedRecord> carried) {
+  if (disk_) disk_->CarryDigests(saved, carried);
+}
+
+uint64_t RecordAnalysisCache::digests_known() const { return disk_ ? disk_->digests_known() : 0; }
 
 uint64_t RecordAnalysisCache::disk_hits() const { return disk_ ? disk_->hits() : 0; }
 
@@ -77,8 +86,9 @@ size_t WarmAnalysisCache(const ZipReader& zip, RecordAnalysisCache& cache,
     const RecordContentId content = *records.ContentOf(name);
     if (cache.Contains(name, content)) continue;
     try {
-      cache.Put(name, content,
-                std::make_shared<const RecordAnalysis>(AnalyseRecord(name, records, disk)));
+      cache.Put(
+          name, content,
+          std::make_shared<const RecordAnalysis>(AnalyseRecord(name, records, disk, content)));
       ++analysed;
     } catch (const Error&) {
       // Unreadable or too large: the analysis proper reads it again and reports it.

@@ -132,7 +132,34 @@ AnalysisStore::PackKey AnalysisStore::Load(const std::vector<std::string>& names
     const auto home = std::exchange(home_, nullptr);
     LoadLocked(home());
   }
+  LoadHomeDigests();
   return LoadLocked(names);
+}
+
+bool AnalysisStore::ReadCacheFile(const std::string& path, std::string* bytes) {
+  try {
+    ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) {
+      const int err = errno;
+      if (err != ENOENT) Note("cannot read " + path + ": " + ErrnoText(err));
+      return false;
+    }
+    const struct stat st = FstatOrThrow(fd.get(), path);
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxPackBytes) {
+      Note("ignoring " + path + ": not a cache file of a plausible size");
+      return false;
+    }
+    bytes->resize(static_cast<size_t>(st.st_size));
+    if (PreadFull(fd.get(), *bytes, 0, path) != bytes->size()) {
+      Note("ignoring " + path + ": it shrank while being read");
+      return false;
+    }
+    (void)::futimens(fd.get(), nullptr);  // recently used: kept by Evict()
+    return true;
+  } catch (const Error& e) {
+    Note(e.what());
+    return false;
+  }
 }
 
 AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>& names) {
@@ -152,28 +179,7 @@ AnalysisStore::PackKey AnalysisStore::LoadLocked(const std::vector<std::string>&
   if (!UsableFolder(/*create=*/false)) return key;
   const std::string path = dir_ + "/" + key.hex + std::string(kPackSuffix);
   std::string bytes;
-  try {
-    ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd.valid()) {
-      const int err = errno;
-      if (err != ENOENT) Note("cannot read " + path + ": " + ErrnoText(err));
-      return key;
-    }
-    const struct stat st = FstatOrThrow(fd.get(), path);
-    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxPackBytes) {
-      Note("ignoring " + path + ": not a pack file of a plausible size");
-      return key;
-    }
-    bytes.resize(static_cast<size_t>(st.st_size));
-    if (PreadFull(fd.get(), bytes, 0, path) != bytes.size()) {
-      Note("ignoring " + path + ": it shrank while being read");
-      return key;
-    }
-    (void)::futimens(fd.get(), nullptr);  // recently used: kept by Evict()
-  } catch (const Error& e) {
-    Note(e.what());
-    return key;
-  }
+  if (!ReadCacheFile(path, &bytes)) return key;
   std::string why;
   std::optional<AnalysisPack> pack = DecodeAnalysisPack(bytes, &why);
   if (!pack) {
@@ -295,9 +301,12 @@ void AnalysisStore::WriteQueued() noexcept {
 }
 
 void AnalysisStore::Flush() {
-  std::unique_lock writing(writer_mu_);
-  writer_idle_.wait(writing, [this] { return !writing_; });
-  if (writer_.joinable()) writer_.join();
+  {
+    std::unique_lock writing(writer_mu_);
+    writer_idle_.wait(writing, [this] { return !writing_; });
+    if (writer_.joinable()) writer_.join();
+  }
+  WriteHomeDigests();
 }
 
 void AnalysisStore::Write(const PendingPack& pending) noexcept {
@@ -313,7 +322,7 @@ void AnalysisStore::Write(const PendingPack& pending) noexcept {
   if (written) {
     packs_written_.fetch_add(1, std::memory_order_relaxed);
     try {
-      Evict();
+      Evict(kPackSuffix, kMaxPacks);
     } catch (const std::exception&) {  // out of memory: the folder is swept next time
     }
     return;
@@ -327,7 +336,13 @@ void AnalysisStore::Write(const PendingPack& pending) noexcept {
 
 bool AnalysisStore::WriteOrThrow(const PendingPack& pending) {
   if (!UsableFolder(/*create=*/true)) return false;
-  const std::string path = dir_ + "/" + pending.key.hex + std::string(kPackSuffix);
+  WriteCacheFile(pending.key.hex + std::string(kPackSuffix),
+                 EncodeAnalysisPack(build_id_, pending.entries));
+  return true;
+}
+
+void AnalysisStore::WriteCacheFile(const std::string& name, const std::string& bytes) const {
+  const std::string path = dir_ + "/" + name;
   std::string temp = path + ".tmp-XXXXXX";
   ScopedFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd.valid()) {
@@ -335,20 +350,19 @@ bool AnalysisStore::WriteOrThrow(const PendingPack& pending) {
     ThrowSystemError("cannot write into " + dir_, err);
   }
   try {
-    PwriteAll(fd.get(), EncodeAnalysisPack(build_id_, pending.entries), 0, temp);
+    PwriteAll(fd.get(), bytes, 0, temp);
     fd.reset();
     if (::rename(temp.c_str(), path.c_str()) != 0) {
       const int err = errno;
       ThrowSystemError("cannot rename " + temp + " to " + path, err);
     }
   } catch (...) {
-    ::unlink(temp.c_str());  // no half-written pack left behind (Evict only sees *.pack)
+    ::unlink(temp.c_str());  // no half-written file left behind (Evict only sees whole ones)
     throw;
   }
-  return true;
 }
 
-void AnalysisStore::Evict() {
+void AnalysisStore::Evict(std::string_view suffix, size_t keep) {
   const ScopedDir dir(::opendir(dir_.c_str()));
   if (!dir) return;
   struct Pack {
@@ -356,12 +370,12 @@ void AnalysisStore::Evict() {
     timespec used;
   };
   std::vector<Pack> packs, temps;
-  const std::string temp_mark = std::string(kPackSuffix) + ".tmp-";
+  const std::string temp_mark = std::string(suffix) + ".tmp-";
   time_t newest = 0;  // the pack just written: "now" by the file system's own clock
   while (const dirent* d = ::readdir(dir.get())) {
     const std::string_view name = d->d_name;
     const bool temp = name.find(temp_mark) != std::string_view::npos;
-    if (!temp && !name.ends_with(kPackSuffix)) continue;
+    if (!temp && !name.ends_with(suffix)) continue;
     struct stat st;
     if (::fstatat(::dirfd(dir.get()), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISREG(st.st_mode))
@@ -374,12 +388,12 @@ void AnalysisStore::Evict() {
   for (const Pack& temp : temps)
     if (newest - temp.used.tv_sec > kAbandonedTempSeconds)
       (void)::unlinkat(::dirfd(dir.get()), temp.name.c_str(), 0);
-  if (packs.size() > kMaxPacks) {
+  if (packs.size() > keep) {
     std::sort(packs.begin(), packs.end(), [](const Pack& a, const Pack& b) {
       return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec > b.used.tv_sec
                                             : a.used.tv_nsec > b.used.tv_nsec;
     });
-    for (size_t i = kMaxPacks; i < packs.size(); ++i)
+    for (size_t i = keep; i < packs.size(); ++i)
       (void)::unlinkat(::dirfd(dir.get()), packs[i].name.c_str(), 0);
   }
 }

@@ -154,7 +154,8 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
     if (!chunk_names.empty()) records.PrepareReads(chunk_names);
     for (size_t m = first; m < last; ++m) {
       const size_t i = missing[m];
-      analyses[i] = std::make_shared<const RecordAnalysis>(AnalyseRecord(names[i], records, disk));
+      analyses[i] = std::make_shared<const RecordAnalysis>(
+          AnalyseRecord(names[i], records, disk, contents[i]));
       if (contents[i]) cache->Put(names[i], *contents[i], analyses[i]);
     }
   });
@@ -186,22 +187,32 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
 namespace {
 
 // A source: whether it is torch's mock stub, and its imports (from `disk`
-// when it has scanned these very bytes under this name).
+// when it has scanned these very bytes under this name; without reading
+// them when it knows their digest by their place in the home archive).
 ArchiveModule AnalyseSource(const std::string& record, const SourceRecordName& source,
-                            const RecordSource& records, AnalysisStore* disk) {
+                            const RecordSource& records, AnalysisStore* disk,
+                            const std::optional<RecordContentId>& content) {
+  const auto from_disk = [&](std::shared_ptr<const StoredSource> known) {
+    const bool is_stub = known->is_stub;
+    // The store's scan itself, not a copy (aliasing: kept alive by `known`).
+    const ScannedImports* imports = &known->imports;
+    return ArchiveModule{record, source.is_package, is_stub,
+                         std::shared_ptr<const ScannedImports>(std::move(known), imports)};
+  };
+  const bool keeps = disk && !disk->refused();
+  if (keeps && content) {
+    if (const std::optional<Sha256Digest> digest = disk->KnownDigest(*content)) {
+      if (auto known = disk->Find(record, *digest)) return from_disk(std::move(known));
+    }
+  }
   const std::string text = ReadForAnalysis(records, record);
   // No digest for a store that keeps nothing: SHA-256 is most of what a
   // source found on disk costs (about 19 ms for 5,000 sources).
   const std::optional<Sha256Digest> digest =
-      disk && !disk->refused() ? std::optional<Sha256Digest>(Sha256(text)) : std::nullopt;
+      keeps ? std::optional<Sha256Digest>(Sha256(text)) : std::nullopt;
   if (digest) {
-    if (auto known = disk->Find(record, *digest)) {
-      const bool is_stub = known->is_stub;
-      // The store's scan itself, not a copy (aliasing: kept alive by `known`).
-      const ScannedImports* imports = &known->imports;
-      return ArchiveModule{record, source.is_package, is_stub,
-                           std::shared_ptr<const ScannedImports>(std::move(known), imports)};
-    }
+    if (content) disk->NoteDigest(*content, *digest);
+    if (auto known = disk->Find(record, *digest)) return from_disk(std::move(known));
   }
   auto scanned = std::make_shared<const StoredSource>(
       StoredSource{text == kMockStubSource,
@@ -265,11 +276,11 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
 }  // namespace
 
 RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records,
-                             AnalysisStore* disk) {
+                             AnalysisStore* disk, const std::optional<RecordContentId>& content) {
   RecordAnalysis out;
   if (const auto source = ModuleOfRecord(record)) {
     try {
-      out.module = AnalyseSource(record, *source, records, disk);
+      out.module = AnalyseSource(record, *source, records, disk, content);
     } catch (const Error& e) {
       // Bytes that fail their CRC: the archive is damaged. The module is
       // still there (the importer finds its record), its imports unknown; a

@@ -93,9 +93,13 @@ struct RecordAnalysis {
 
 // Reads and scans one record outside `.data/` (throws Error when it cannot
 // be read or is too large to analyse). With `disk`, a source whose digest
-// it knows is not scanned, and one it does not know is added to it.
+// it knows is not scanned, and one it does not know is added to it; with
+// `content` too (the record holds the home archive's bytes there unchanged:
+// RecordSource::ContentOf), a source whose digest the disk knows by that
+// place (AnalysisStore::KnownDigest) is not even read.
 RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records,
-                             AnalysisStore* disk = nullptr);
+                             AnalysisStore* disk = nullptr,
+                             const std::optional<RecordContentId>& content = std::nullopt);
 
 class ArchiveLayout {
  public:
