@@ -128,7 +128,7 @@ def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path)
         os.truncate(p / ".data" / "1.storage", 0)
         os.unlink(p / ".data" / "2.storage")
     stderr = refused_save(tmp_path, edit)
-    assert "Storage is loaded by a pickle but is missing from the package or too short." in stderr
+    assert "Storage is loaded by a pickle but is missing from the archive or too short." in stderr
     assert ".data/1.storage" in stderr and ".data/2.storage" in stderr
 
 
@@ -176,7 +176,7 @@ def test_torchscript_code_a_pickle_loads_cannot_be_removed(tmp_path):
         assert archive.read_bytes() == before
         stderr = m.stderr()
         assert f"Cannot save {archive}: the {kind}" in stderr
-        assert "TorchScript code or data that a pickle loads is missing from the package." in stderr
+        assert "TorchScript code or data that a pickle loads is missing from the archive." in stderr
         assert f"    {code}/__torch__" in stderr and "Context: the code of __torch__." in stderr
 
 
@@ -345,7 +345,7 @@ def test_a_tensor_spanning_more_than_its_storage_is_refused(tmp_path):
     assert m.problems == ["tpkgfs exited with 1"]
     assert archive.read_bytes() == before
     stderr = m.stderr()
-    assert "Storage is loaded by a pickle but is missing from the package or too short." in stderr
+    assert "Storage is loaded by a pickle but is missing from the archive or too short." in stderr
     assert ("a tensor of views/b.pkl spans 102 x ShortStorage (204 bytes, offset included), "
             "and torch loads 200 bytes for this storage") in stderr, stderr
     # The same edit made without the mount: torch refuses it, as the save said.

@@ -220,7 +220,7 @@ TEST(SaveCheckTest, MissingOrShortStoragesAreReported) {
   edited.Remove(".data/1.storage");
   const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
   EXPECT_TRUE(Has(m.problems,
-                  "* Storage is loaded by a pickle but is missing from the package or too short.\n"
+                  "* Storage is loaded by a pickle but is missing from the archive or too short.\n"
                   "    .data/0.storage\n"))
       << m.problems;
   EXPECT_TRUE(Has(m.problems, "the record holds 0")) << m.problems;
@@ -266,7 +266,7 @@ TEST(SaveCheckTest, TheCodeAndPicklesOfAPackagedTorchScriptModuleAreChecked) {
     edited.Remove(code);
     const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
     EXPECT_TRUE(Has(m.problems,
-                    "* TorchScript code or data that a pickle loads is missing from the package.\n"
+                    "* TorchScript code or data that a pickle loads is missing from the archive.\n"
                     "    " +
                         code +
                         "\n      Context: the code of __torch__.corpus_ts.affine.Affine, "
@@ -324,7 +324,7 @@ TEST(SaveCheckTest, StoragesOfATorchSaveArchiveAreChecked) {
   edited.Remove("data/1").Put("data/0", "short");
   const std::string problems = SerializedArchiveProblems(edited, FileKind::kTorchSave);
   EXPECT_TRUE(Has(problems,
-                  "* Storage is loaded by a pickle but is missing from the package or too short.\n"
+                  "* Storage is loaded by a pickle but is missing from the archive or too short.\n"
                   "    data/0\n      Context: loaded by data.pkl as 6 x FloatStorage (24 bytes), "
                   "and the record holds 5\n"))
       << problems;

@@ -43,14 +43,14 @@ std::string_view ReasonText(PackagingErrorReason reason) {
     case R::kUnreadablePickle: return "Pickle could not be scanned for dependencies.";
     case R::kUnreadableSource: return "Source could not be read to find its imports.";
     case R::kMissingStorage:
-      return "Storage is loaded by a pickle but is missing from the package or too short.";
+      return "Storage is loaded by a pickle but is missing from the archive or too short.";
     case R::kUnsupportedVersion: return "Package version is not one torch loads.";
     case R::kMissingGlobal: return "Pickle global is not defined by its module in the package.";
     case R::kMissingName:
       return "Name imported by packaged code is not defined by its module in the package.";
     case R::kMissingRecord: return "Record that torch's loader opens is missing from the archive.";
     case R::kMissingScriptCode:
-      return "TorchScript code or data that a pickle loads is missing from the package.";
+      return "TorchScript code or data that a pickle loads is missing from the archive.";
     case R::kDangerousGlobal:
       return "Pickle global can run code or reach the system, and no pickle of the package "
              "loaded it before the edits.";
