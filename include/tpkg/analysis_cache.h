@@ -48,9 +48,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "tpkg/file_stamp.h"
 #include "tpkg/zip_reader.h"
@@ -74,6 +74,16 @@ struct RecordContentId {
 struct CarriedRecord {
   RecordContentId before;
   RecordContentId after;
+};
+
+// What a save tells the cache about the file it wrote (tpkg/write_back.h):
+// the stamps (tpkg/file_stamp.h) of the archive it replaced, taken just
+// before its rename, and of the one it wrote, just after, and the records
+// it copied unchanged.
+struct SavedArchive {
+  FileStamp replaced;
+  FileStamp saved;
+  std::vector<CarriedRecord> carried;
 };
 
 struct RecordAnalysis;  // what one record contributed (package/package_layout.h)
@@ -108,11 +118,12 @@ class RecordAnalysisCache {
   // renamed, added or removed since. Before sharing the cache.
   void KeepOnDisk(const std::string& dir, const ZipReader* home = nullptr);
   AnalysisStore* disk() const { return disk_.get(); }
-  // After a save replaced the home archive (KeepOnDisk) by one stamped
-  // `saved` (tpkg/file_stamp.h) that holds the bytes of `carried` records
-  // unchanged: the disk layer keeps their digests as that file's, so that
-  // its next analysis reads only the records the save wrote anew.
-  void RememberSavedArchive(const FileStamp& saved, std::span<const CarriedRecord> carried);
+  // After a save replaced the home archive (KeepOnDisk): the disk layer
+  // keeps the digests of the records it copied unchanged as the saved
+  // file's, so that its next analysis reads only the records the save wrote
+  // anew (unless the home file was no longer the one the digests were taken
+  // from). Failures are noted (disk_problem), never thrown.
+  void RememberSavedArchive(const SavedArchive& saved) noexcept;
   // Sources the disk layer knew by their place in the home archive file
   // (neither read nor hashed).
   uint64_t digests_known() const;

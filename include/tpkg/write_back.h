@@ -97,8 +97,7 @@
 #include <string>
 #include <vector>
 
-#include "tpkg/analysis_cache.h"  // CarriedRecord
-#include "tpkg/file_stamp.h"
+#include "tpkg/analysis_cache.h"  // SavedArchive
 #include "tpkg/journal.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_writer.h"  // RecordAttributes
@@ -176,14 +175,12 @@ struct WriteBackResult {
   int from_journal = 0;
   int regenerated = 0;  // the serialization id included
   int folders = 0;      // folder entries (write_back.h rule 1)
-  // The saved archive's stamp taken right after the rename (nullopt when
-  // nothing was written or its file system's stamps vouch for nothing:
-  // tpkg/file_stamp.h), and the records copied unchanged from the archive
-  // as opened, by where their bytes were and are: what lets the analysis
+  // The stamps of the archive replaced and of the one written, and the
+  // records copied unchanged (nullopt when nothing was written or a file's
+  // stamp vouches for nothing: tpkg/file_stamp.h): what lets the analysis
   // cache know the saved file's sources without reading them
   // (RecordAnalysisCache::RememberSavedArchive).
-  std::optional<FileStamp> saved_stamp;
-  std::vector<CarriedRecord> carried;
+  std::optional<SavedArchive> saved_archive;
   // What the save could not keep but did not refuse for: the archive's
   // owner or group (a non-root saver, or one outside the archive's group).
   std::vector<std::string> warnings;

@@ -87,8 +87,7 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
       const auto started = std::chrono::steady_clock::now();
       const WriteBackResult result = WriteBackPending(journal, metadata, options);
       // The next mount of the saved archive reads only the sources the save wrote anew.
-      if (cache && result.saved_stamp)
-        cache->RememberSavedArchive(*result.saved_stamp, result.carried);
+      if (cache && result.saved_archive) cache->RememberSavedArchive(*result.saved_archive);
       TPKG_LOG(kDebug) << "save (analysis and write-back): "
                        << std::chrono::duration<double, std::milli>(
                               std::chrono::steady_clock::now() - started)

@@ -3,9 +3,10 @@
 // its sources and gets, field for field, the full analysis; a file changed
 // in place since is read again; a save hands the digests of the records it
 // copied unchanged to the saved file, whose next analysis reads only the
-// source the edit wrote. Stamps (tpkg/file_stamp.h) change with every write
-// and are refused for files nobody can open again and on file systems whose
-// times do not vouch for the bytes.
+// source the edit wrote, unless the file it replaced had changed since its
+// digests were taken. Stamps (tpkg/file_stamp.h) change with every write
+// and are refused for files nobody can open again, that other users may
+// write, and on file systems whose times do not vouch for the bytes.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -127,14 +128,15 @@ TEST_F(ArchiveDigestsTest, ASaveCarriesTheDigestsOfWhatItCopied) {
   std::vector<std::string> notes;
   const WriteBackResult saved = WriteBack(*journal_, SaveMetadata(*journal_, notes, cache));
   ASSERT_TRUE(saved.written);
-  ASSERT_TRUE(saved.saved_stamp);
-  ASSERT_GT(saved.carried.size(), 3u);
-  EXPECT_NE(saved.carried.back().before, saved.carried.back().after) << "the records moved";
-  cache->RememberSavedArchive(*saved.saved_stamp, saved.carried);
+  ASSERT_TRUE(saved.saved_archive);
+  const std::vector<CarriedRecord>& carried = saved.saved_archive->carried;
+  ASSERT_GT(carried.size(), 3u);
+  EXPECT_NE(carried.back().before, carried.back().after) << "the records moved";
+  cache->RememberSavedArchive(*saved.saved_archive);
   cache->FlushDisk();
 
   const ZipReader reopened = ZipReader::Open(archive_);
-  EXPECT_EQ(TrustedStampOf(reopened.fd()), saved.saved_stamp);
+  EXPECT_EQ(TrustedStampOf(reopened.fd()), saved.saved_archive->saved);
   const ZipRecordSource records(reopened);
   const CountingSource counting(records);
   const auto next = NewProcessCache(reopened);
@@ -148,6 +150,41 @@ TEST_F(ArchiveDigestsTest, ASaveCarriesTheDigestsOfWhatItCopied) {
   EXPECT_EQ(got.deps_dot, full.deps_dot);
   EXPECT_EQ(got.externs, full.externs);
   EXPECT_EQ(got.problems, full.problems);
+}
+
+TEST_F(ArchiveDigestsTest, NothingIsCarriedFromAFileChangedAfterItsLastAnalysis) {
+  const auto cache = NewProcessCache(*zip_);
+  EXPECT_EQ(AnalyseJournal(cache, "before the edit"), 4);
+  Put(kModel, "# edited\n" + zip_->ReadAll(*zip_->Find(kModel)));
+  std::vector<std::string> notes;
+  const RegeneratedRecords metadata = SaveMetadata(*journal_, notes, cache);
+  // Its owner writes the same byte back and restores the modification time:
+  // the save's own check (size and mtime) passes, the stamp's ctime differs.
+  struct stat before;
+  ASSERT_EQ(::stat(archive_.c_str(), &before), 0);
+  const int fd = ::open(archive_.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  char byte;
+  ASSERT_EQ(::pread(fd, &byte, 1, 0), 1);
+  ::usleep(20000);
+  ASSERT_EQ(::pwrite(fd, &byte, 1, 0), 1);
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ::close(fd);
+  const WriteBackResult saved = WriteBack(*journal_, metadata);
+  ASSERT_TRUE(saved.saved_archive);
+  cache->RememberSavedArchive(*saved.saved_archive);
+  cache->FlushDisk();
+
+  const ZipReader reopened = ZipReader::Open(archive_);
+  const ZipRecordSource records(reopened);
+  const CountingSource counting(records);
+  const auto next = NewProcessCache(reopened);
+  MetadataOptions options;
+  options.cache = next;
+  RegenerateMetadata(counting, options);
+  EXPECT_EQ(counting.source_reads(), 4) << "nothing carried from a file changed since";
+  EXPECT_EQ(next->digests_known(), 0u);
 }
 
 TEST(ArchiveDigestsFormatTest, RoundTripAndRefusals) {
@@ -187,6 +224,14 @@ TEST(FileStampTest, EveryWriteChangesItAndUntrustedFilesHaveNone) {
   const std::optional<FileStamp> after = TrustedStampOf(fd);
   ASSERT_TRUE(after);
   EXPECT_NE(after, before);
+  // Nobody else may write it: no write bit for others, nor for a group
+  // other than the user's private one.
+  ASSERT_EQ(::fchmod(fd, 0602), 0);
+  EXPECT_FALSE(TrustedStampOf(fd)) << "others may write it";
+  ASSERT_EQ(::fchmod(fd, 0620), 0);
+  EXPECT_EQ(TrustedStampOf(fd).has_value(), ::getegid() == ::geteuid()) << "the group may write it";
+  ASSERT_EQ(::fchmod(fd, 0600), 0);
+  ASSERT_TRUE(TrustedStampOf(fd));
   ::unlink(path.c_str());
   EXPECT_FALSE(TrustedStampOf(fd)) << "no name leads to it any more";
   ::close(fd);

@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <array>
 
@@ -18,21 +19,15 @@ constexpr std::array<unsigned long, 7> kTrustedFileSystems = {
     0x2fc12fc1UL,                                                                      // zfs
 };
 
-void AppendLittleEndian(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+// No write bit for others; the group's only when it is this user's private
+// group (Debian's default for users: gid == uid, umask 002), whose only
+// member is the user.
+bool OnlyItsOwnerMayWrite(const struct stat& st) {
+  if (st.st_mode & S_IWOTH) return false;
+  return !(st.st_mode & S_IWGRP) || (st.st_gid == ::getegid() && ::getegid() == ::geteuid());
 }
 
 }  // namespace
-
-std::string FileStamp::Bytes() const {
-  std::string out;
-  out.reserve(56);
-  for (const uint64_t v :
-       {dev, ino, size, static_cast<uint64_t>(mtime_sec), static_cast<uint64_t>(mtime_nsec),
-        static_cast<uint64_t>(ctime_sec), static_cast<uint64_t>(ctime_nsec)})
-    AppendLittleEndian(out, v);
-  return out;
-}
 
 std::optional<FileStamp> TrustedStampOf(int fd) {
   struct statfs fs;
@@ -41,8 +36,11 @@ std::optional<FileStamp> TrustedStampOf(int fd) {
   for (const unsigned long magic : kTrustedFileSystems)
     trusted = trusted || static_cast<unsigned long>(fs.f_type) == magic;
   struct stat st;
-  // A file no name leads to any more (replaced, removed) has no later reader.
-  if (!trusted || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0)
+  // A file no name leads to any more (replaced, removed) has no later
+  // reader; one that another user may write could be changed through a
+  // mapping without a new stamp.
+  if (!trusted || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0 ||
+      (st.st_uid != ::geteuid() && st.st_uid != 0) || !OnlyItsOwnerMayWrite(st))
     return std::nullopt;
   return FileStamp{static_cast<uint64_t>(st.st_dev),
                    static_cast<uint64_t>(st.st_ino),

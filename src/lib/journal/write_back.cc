@@ -288,6 +288,7 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     journal.CheckArchiveUnchanged();
     journal.MarkCommitting(written);
     Stage(options, WriteBackStage::kCommitted);
+    const std::optional<FileStamp> replaced = TrustedStampOf(original.fd());
     if (::rename(save.path.c_str(), archive.c_str()) != 0) {
       const int err = errno;
       ThrowSystemError("Cannot rename '" + save.path + "' to '" + archive + "'", err);
@@ -295,8 +296,12 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     guard.Disarm();
     // After the rename, which sets the file's ctime: the stamp the next
     // open of the archive sees.
-    result->saved_stamp = TrustedStampOf(save.fd.get());
-    if (result->saved_stamp) result->carried = CarriedRecords(plan, written);
+    const std::optional<FileStamp> saved = TrustedStampOf(save.fd.get());
+    try {
+      if (replaced && saved)
+        result->saved_archive = SavedArchive{*replaced, *saved, CarriedRecords(plan, written)};
+    } catch (const std::exception&) {  // out of memory: the next mount reads every source
+    }
   } catch (const Error& e) {
     const std::string cleanup = guard.Remove();
     throw Error(e.code(), e.what() + cleanup, e.sys_errno());

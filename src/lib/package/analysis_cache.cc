@@ -51,9 +51,8 @@ void RecordAnalysisCache::KeepOnDisk(const std::string& dir, const ZipReader* ho
   }
 }
 
-void RecordAnalysisCache::RememberSavedArchive(const FileStamp& saved,
-                                               std::span<const CarriedRecord> carried) {
-  if (disk_) disk_->CarryDigests(saved, carried);
+void RecordAnalysisCache::RememberSavedArchive(const SavedArchive& saved) noexcept {
+  if (disk_) disk_->CarryDigests(saved.replaced, saved.saved, saved.carried);
 }
 
 uint64_t RecordAnalysisCache::digests_known() const { return disk_ ? disk_->digests_known() : 0; }

@@ -37,15 +37,17 @@
 // also keeps the SHA-256 of each source of the archive file the home records
 // come from, by the source's place in that file, in a second kind of file
 // named by the file's FileStamp (tpkg/file_stamp.h). A later process that
-// opens the same, unchanged file (the same stamp) asks KnownDigest() and
+// opens the same, unchanged file (the same stamp) asks FindByPlace() and
 // finds a source's scan without reading the source: for 5,000 sources,
 // 17 MB neither read nor hashed. A save hands over the digests of the
 // records it copied unchanged into the new archive (CarryDigests), so the
 // next mount of the saved file reads only the records the edits wrote.
-// What the stamp vouches for, and its limit, is in file_stamp.h: nothing
-// that guards what is served or saved relies on it (the save's strict
-// read-back and the mount's CRC checks still read every byte they copy or
-// serve). The 64 most recently used such files are kept.
+// What the stamp vouches for, and its limits, are in file_stamp.h: only
+// files of this user that nobody else may write get one, and the worst a
+// limit allows is an analysis that describes another version of the file
+// (the mount's CRC checks and the save's strict read-back still read every
+// byte they serve or copy). The
+// kMaxDigestsFiles most recently used such files are kept.
 //
 // Safety: the folder must belong to this user and be writable by nobody
 // else, else the store reads and writes nothing (another user could
@@ -121,17 +123,22 @@ class AnalysisStore {
   // now, and the digests kept for it are read by the first Load(). Called
   // before the store is shared; `fd` must stay open while the store lives.
   void SetHomeFile(int fd);
-  // The digest of the home file's record whose bytes are at `content`, if
-  // known and the file's stamp has held since SetHomeFile().
-  std::optional<Sha256Digest> KnownDigest(const RecordContentId& content) const;
+  // The scan of `record`, when the digest of the home file's bytes at
+  // `content` is known (and the file's stamp has held since SetHomeFile())
+  // and the store has a scan for that name and digest: the source need not
+  // be read.
+  std::shared_ptr<const StoredSource> FindByPlace(const std::string& record,
+                                                  const RecordContentId& content) const;
   // Keeps `digest` as that of the home file's bytes at `content`.
   void NoteDigest(const RecordContentId& content, const Sha256Digest& digest);
-  // The home file was replaced by a saved archive (stamped `saved`) that
-  // holds, unchanged, the bytes of `carried` records: writes the digests
-  // known for them as that file's, at once. The home file's own are no
-  // longer written.
-  void CarryDigests(const FileStamp& saved, std::span<const CarriedRecord> carried);
-  // KnownDigest() calls that found a digest (sources not read to hash them).
+  // The home file (stamped `replaced` just before) was replaced by a saved
+  // archive (stamped `saved`) that holds, unchanged, the bytes of `carried`
+  // records: writes the digests known for them as that file's, at once,
+  // unless `replaced` is not the stamp the digests were taken under. The
+  // home file's own are no longer written. Failures are noted, not thrown.
+  void CarryDigests(const FileStamp& replaced, const FileStamp& saved,
+                    std::span<const CarriedRecord> carried) noexcept;
+  // FindByPlace() calls that found a scan (sources not read to hash them).
   uint64_t digests_known() const { return digests_known_.load(std::memory_order_relaxed); }
 
   bool enabled() const { return enabled_; }
@@ -153,6 +160,8 @@ class AnalysisStore {
   static constexpr long kAbandonedTempSeconds = 600;
   // Contents kept per record name in a pack.
   static constexpr size_t kContentsPerRecord = 2;
+  // Digests files kept (one per archive file version analysed or saved).
+  static constexpr size_t kMaxDigestsFiles = 64;
 
  private:
   struct Content {
@@ -186,8 +195,9 @@ class AnalysisStore {
   // The home file's digests, from its file (the first Load), and written
   // back by Flush() when something was noted and the file is unchanged.
   void LoadHomeDigests();
-  void WriteHomeDigests();
-  std::string DigestsFileName(const FileStamp& stamp) const;
+  void WriteHomeDigests() noexcept;
+  void WriteDigestsFile(const ArchiveDigests& digests) noexcept;  // failures noted
+  static std::string DigestsFileName(const FileStamp& stamp);
 
   const std::string dir_;
   const std::string build_id_;
@@ -214,10 +224,11 @@ class AnalysisStore {
   // write), so that a second Save() with nothing new writes nothing.
   std::unordered_map<std::string, uint64_t> current_at_;
   int folder_ok_ = -1;  // -1: not checked yet; 0/1
-  // The home file's digests by position. Guarded by digests_mu_ (never held
-  // with another of the store's mutexes, nor during file I/O); home_fd_ is
-  // set before sharing. `home_digests_` is empty, and stays so, once the
-  // file's stamp no longer matches (or never could be taken).
+  // The home file's digests by position. Guarded by digests_mu_, which is
+  // taken after load_mu_ (Load reads them) and never with mu_ or
+  // writer_mu_, nor during file I/O; home_fd_ is set before sharing.
+  // `home_digests_` is empty, and stays so, once the file's stamp no longer
+  // matches (or never could be taken).
   int home_fd_ = -1;
   mutable std::mutex digests_mu_;
   std::optional<ArchiveDigests> home_digests_;

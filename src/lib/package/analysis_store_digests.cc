@@ -1,10 +1,10 @@
 // AnalysisStore's digests by position: the SHA-256 of the home archive
 // file's sources by their place in it (rules in analysis_store.h and
 // archive_digests.h).
-#include <algorithm>
 #include <utility>
 
 #include "package/analysis_store.h"
+#include "package/cache_file_format.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -14,8 +14,10 @@ constexpr std::string_view kDigestsSuffix = ".digests";
 
 }  // namespace
 
-std::string AnalysisStore::DigestsFileName(const FileStamp& stamp) const {
-  return HexOf(Sha256(stamp.Bytes())) + std::string(kDigestsSuffix);
+std::string AnalysisStore::DigestsFileName(const FileStamp& stamp) {
+  std::string key;
+  PutStamp(key, stamp);
+  return HexOf(Sha256(key)) + std::string(kDigestsSuffix);
 }
 
 void AnalysisStore::SetHomeFile(int fd) {
@@ -34,8 +36,9 @@ void AnalysisStore::LoadHomeDigests() {
     if (!home_digests_) return;
     stamp = home_digests_->stamp;
   }
-  // Checked at every analysis: a file changed in place since it was opened
-  // (another program writing into it) is read and hashed from then on.
+  // Checked at every analysis that reads anything: a file changed since it
+  // was opened (another program writing into it) is read and hashed from
+  // then on.
   if (TrustedStampOf(home_fd_) != stamp) {
     std::lock_guard lock(digests_mu_);
     home_digests_.reset();
@@ -55,19 +58,25 @@ void AnalysisStore::LoadHomeDigests() {
     Note("ignoring " + path + ": " + why);
     return;
   }
-  if (read->stamp != *stamp) return;  // a file of another version (a hash collision of names)
+  if (read->stamp != *stamp) return;  // another version's (names are hashes of stamps)
   std::lock_guard lock(digests_mu_);
   if (!home_digests_) return;
   for (auto& [offset, e] : read->by_offset) home_digests_->by_offset.try_emplace(offset, e);
 }
 
-std::optional<Sha256Digest> AnalysisStore::KnownDigest(const RecordContentId& content) const {
-  std::lock_guard lock(digests_mu_);
-  if (!home_digests_) return std::nullopt;
-  const Sha256Digest* digest = home_digests_->Find(content);
-  if (!digest) return std::nullopt;
-  digests_known_.fetch_add(1, std::memory_order_relaxed);
-  return *digest;
+std::shared_ptr<const StoredSource> AnalysisStore::FindByPlace(
+    const std::string& record, const RecordContentId& content) const {
+  Sha256Digest digest;
+  {
+    std::lock_guard lock(digests_mu_);
+    if (!home_digests_) return nullptr;
+    const Sha256Digest* known = home_digests_->Find(content);
+    if (!known) return nullptr;
+    digest = *known;
+  }
+  std::shared_ptr<const StoredSource> found = Find(record, digest);
+  if (found) digests_known_.fetch_add(1, std::memory_order_relaxed);
+  return found;
 }
 
 void AnalysisStore::NoteDigest(const RecordContentId& content, const Sha256Digest& digest) {
@@ -77,44 +86,54 @@ void AnalysisStore::NoteDigest(const RecordContentId& content, const Sha256Diges
   home_digests_dirty_ = true;
 }
 
-void AnalysisStore::WriteHomeDigests() {
-  std::string bytes, name;
-  {
-    std::lock_guard lock(digests_mu_);
-    if (!home_digests_ || !home_digests_dirty_ || home_replaced_) return;
-    // Not for a file changed or removed since: no later process opens it.
-    if (TrustedStampOf(home_fd_) != home_digests_->stamp) return;
-    bytes = EncodeArchiveDigests(*home_digests_);
-    name = DigestsFileName(home_digests_->stamp);
-    home_digests_dirty_ = false;
-  }
+void AnalysisStore::WriteDigestsFile(const ArchiveDigests& digests) noexcept {
   try {
     if (!UsableFolder(/*create=*/true)) return;
-    WriteCacheFile(name, bytes);
-    Evict(kDigestsSuffix, kMaxPacks);
+    WriteCacheFile(DigestsFileName(digests.stamp), EncodeArchiveDigests(digests));
+    Evict(kDigestsSuffix, kMaxDigestsFiles);
   } catch (const std::exception& e) {  // the file system's refusal, or out of memory
-    Note(e.what());
+    try {
+      Note(e.what());
+    } catch (const std::exception&) {  // no memory for the note either
+    }
   }
 }
 
-void AnalysisStore::CarryDigests(const FileStamp& saved, std::span<const CarriedRecord> carried) {
-  ArchiveDigests out{saved, {}};
+void AnalysisStore::WriteHomeDigests() noexcept {
+  std::optional<ArchiveDigests> snapshot;
   {
     std::lock_guard lock(digests_mu_);
-    if (!home_digests_) return;
-    home_replaced_ = true;
-    out.by_offset.reserve(carried.size());
-    for (const CarriedRecord& c : carried) {
-      if (const Sha256Digest* digest = home_digests_->Find(c.before)) out.Add(c.after, *digest);
+    if (!home_digests_ || !home_digests_dirty_ || home_replaced_) return;
+    try {
+      snapshot = *home_digests_;
+    } catch (const std::exception&) {  // out of memory: not written, no harm
+      return;
     }
+    home_digests_dirty_ = false;
   }
-  if (out.by_offset.empty()) return;
+  // Not for a file changed or removed since: no later process opens it.
+  if (TrustedStampOf(home_fd_) != snapshot->stamp) return;
+  WriteDigestsFile(*snapshot);
+}
+
+void AnalysisStore::CarryDigests(const FileStamp& replaced, const FileStamp& saved,
+                                 std::span<const CarriedRecord> carried) noexcept {
   try {
-    if (!UsableFolder(/*create=*/true)) return;
-    WriteCacheFile(DigestsFileName(saved), EncodeArchiveDigests(out));
-    Evict(kDigestsSuffix, kMaxPacks);
-  } catch (const std::exception& e) {
-    Note(e.what());
+    ArchiveDigests out{saved, {}};
+    {
+      std::lock_guard lock(digests_mu_);
+      if (!home_digests_) return;
+      home_replaced_ = true;
+      // The digests were taken from the file as opened: only if the file the
+      // save copied from was still that one when it was replaced.
+      if (replaced != home_digests_->stamp) return;
+      out.by_offset.reserve(carried.size());
+      for (const CarriedRecord& c : carried) {
+        if (const Sha256Digest* digest = home_digests_->Find(c.before)) out.Add(c.after, *digest);
+      }
+    }
+    if (!out.by_offset.empty()) WriteDigestsFile(out);
+  } catch (const std::exception&) {  // out of memory: nothing carried, the next mount hashes
   }
 }
 

@@ -1,8 +1,6 @@
 // The archive digests format (rules in archive_digests.h).
 #include "package/archive_digests.h"
 
-#include <algorithm>
-
 #include "package/cache_file_format.h"
 
 namespace tpkg {
@@ -10,16 +8,16 @@ namespace {
 
 constexpr std::string_view kMagic = "tpkg-archive-digests\n";
 constexpr uint32_t kVersion = 1;
-constexpr size_t kEntryBytes = 8 + 8 + 8 + 4 + 32;
+constexpr size_t kEntryBytes = 8 + 8 + 8 + 4 + 32;  // content id, then digest
 
 }  // namespace
 
 std::string EncodeArchiveDigests(const ArchiveDigests& digests) {
   std::string out;
-  out.reserve(kMagic.size() + 4 + 56 + 4 + digests.by_offset.size() * kEntryBytes + 32);
+  out.reserve(kMagic.size() + 4 + kStampBytes + 4 + digests.by_offset.size() * kEntryBytes + 32);
   out.append(kMagic);
   PutU32(out, kVersion);
-  out.append(digests.stamp.Bytes());
+  PutStamp(out, digests.stamp);
   PutU32(out, static_cast<uint32_t>(digests.by_offset.size()));
   for (const auto& [offset, e] : digests.by_offset) {
     PutU64(out, e.content.local_header_offset);
@@ -43,14 +41,7 @@ std::optional<ArchiveDigests> DecodeArchiveDigests(std::string_view bytes, std::
       return std::nullopt;
     }
     ArchiveDigests out;
-    FileStamp& s = out.stamp;
-    s.dev = in.U64();
-    s.ino = in.U64();
-    s.size = in.U64();
-    s.mtime_sec = static_cast<int64_t>(in.U64());
-    s.mtime_nsec = static_cast<int64_t>(in.U64());
-    s.ctime_sec = static_cast<int64_t>(in.U64());
-    s.ctime_nsec = static_cast<int64_t>(in.U64());
+    out.stamp = in.Stamp();
     const uint32_t count = in.U32();
     if (in.left() != static_cast<uint64_t>(count) * kEntryBytes) {
       *why = "its entry count does not match its size";

@@ -11,7 +11,7 @@
 //   if (back && back->stamp == *TrustedStampOf(fd)) ... back->Find(content) ...
 //
 // Layout (integers little-endian): "tpkg-archive-digests\n" (21 bytes),
-// u32 format version (1), the stamp (FileStamp::Bytes, 56 bytes), u32 entry
+// u32 format version (1), the stamp (cache_file_format.h PutStamp: 7 u64), u32 entry
 // count, then per entry: u64 local header offset, u64 compressed size, u64
 // size, u32 CRC-32, 32-byte SHA-256 of the record's bytes; then the SHA-256
 // of every byte before it (cache_file_format.h). A file is trusted whole or

@@ -5,7 +5,7 @@
 // refused whole.
 //
 //   std::string out(kMagic);
-//   PutU32(out, 1); PutString(out, name);
+//   PutU32(out, 1); PutString(out, name); PutStamp(out, stamp);
 //   SealWithChecksum(out);
 //   std::optional<std::string_view> body = Unseal(bytes, kMagic, "an analysis pack", &why);
 //   CacheFileReader in(*body);  // throws std::out_of_range past the end
@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "base/sha256.h"
+#include "tpkg/file_stamp.h"
 
 namespace tpkg {
 
@@ -38,6 +39,15 @@ inline void PutString(std::string& out, std::string_view s) {
 
 inline void PutDigest(std::string& out, const Sha256Digest& d) {
   out.append(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+// The stamp's fields in order, each as a u64 (kStampBytes in all).
+inline constexpr size_t kStampBytes = 7 * 8;
+inline void PutStamp(std::string& out, const FileStamp& s) {
+  for (const uint64_t v : {s.dev, s.ino, s.size, static_cast<uint64_t>(s.mtime_sec),
+                           static_cast<uint64_t>(s.mtime_nsec), static_cast<uint64_t>(s.ctime_sec),
+                           static_cast<uint64_t>(s.ctime_nsec)})
+    PutU64(out, v);
 }
 
 // Appends the SHA-256 of `out` to it.
@@ -62,6 +72,17 @@ class CacheFileReader {
   uint32_t U32() { return static_cast<uint32_t>(Little(4)); }
   uint64_t U64() { return Little(8); }
   std::string String() { return std::string(Take(U32())); }
+  FileStamp Stamp() {  // what PutStamp wrote
+    FileStamp s;
+    s.dev = U64();
+    s.ino = U64();
+    s.size = U64();
+    s.mtime_sec = static_cast<int64_t>(U64());
+    s.mtime_nsec = static_cast<int64_t>(U64());
+    s.ctime_sec = static_cast<int64_t>(U64());
+    s.ctime_nsec = static_cast<int64_t>(U64());
+    return s;
+  }
   Sha256Digest Digest() {
     Sha256Digest d;
     const std::string_view b = Take(d.size());

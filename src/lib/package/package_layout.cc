@@ -201,9 +201,7 @@ ArchiveModule AnalyseSource(const std::string& record, const SourceRecordName& s
   };
   const bool keeps = disk && !disk->refused();
   if (keeps && content) {
-    if (const std::optional<Sha256Digest> digest = disk->KnownDigest(*content)) {
-      if (auto known = disk->Find(record, *digest)) return from_disk(std::move(known));
-    }
+    if (auto known = disk->FindByPlace(record, *content)) return from_disk(std::move(known));
   }
   const std::string text = ReadForAnalysis(records, record);
   // No digest for a store that keeps nothing: SHA-256 is most of what a

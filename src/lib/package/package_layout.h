@@ -96,7 +96,7 @@ struct RecordAnalysis {
 // it knows is not scanned, and one it does not know is added to it; with
 // `content` too (the record holds the home archive's bytes there unchanged:
 // RecordSource::ContentOf), a source whose digest the disk knows by that
-// place (AnalysisStore::KnownDigest) is not even read.
+// place (AnalysisStore::FindByPlace) is not even read.
 RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records,
                              AnalysisStore* disk = nullptr,
                              const std::optional<RecordContentId>& content = std::nullopt);
