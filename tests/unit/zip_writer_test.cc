@@ -272,6 +272,39 @@ TEST(ZipWriterTest, RefusesNamesTheReaderWouldRefuse) {
   }
 }
 
+// Names claimed under folders registered before (the walk up a name's
+// folders stops at the first one known): the clashes are still found at
+// every depth, with the messages the reader's would give.
+TEST(ZipWriterTest, RefusesClashesUnderFoldersAlreadyKnown) {
+  std::string out;
+  ZipWriter w = ZipWriter::ToSink(std::make_unique<StringSink>(&out), "p");
+  w.AddRecord("a/b/c/d.py", "1");
+  w.AddRecord("a/b/e", "2");
+  w.AddRecord("a/b/x/y/z.py", "3");  // a/b known: a/b/x and a/b/x/y registered now
+  const auto refusal = [&w](const std::string& record) {
+    try {
+      w.AddRecord(record, "y");
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kExists) << record;
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refusal("a/b/e/f.py"),
+            "cannot add record: 'a/b/e/f.py' needs 'a/b/e' as a folder, "
+            "but it is a file");
+  EXPECT_EQ(refusal("a/b/x/y"), "cannot add record: 'a/b/x/y' is already a folder");
+  EXPECT_EQ(refusal("A/B/X/Y/Z.py"),
+            "cannot add record: 'A/B/X/Y/Z.py' differs only in case from 'a/b/x/y/z.py'");
+  EXPECT_EQ(refusal("a/b/x/y/z.py/w"),
+            "cannot add record: 'a/b/x/y/z.py/w' needs "
+            "'a/b/x/y/z.py' as a folder, but it is a file");
+  w.AddRecord("a/b/x/q.py", "4");
+  w.Finish();
+  TempDir dir;
+  EXPECT_TRUE(CheckArchive(dir.Write("x.pt", out)).empty());
+}
+
 TEST(ZipWriterTest, AcceptsNamesThatOnlyShareAFolderInAnotherCase) {
   std::string out;
   ZipWriter w = ZipWriter::ToSink(std::make_unique<StringSink>(&out), "p");

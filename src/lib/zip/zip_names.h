@@ -38,12 +38,23 @@ class NameRegistry {
   std::string Problem(std::string_view record) const;
   // Registers `record` (call after Problem() returned "").
   void Add(std::string_view record);
+  // Problem() and Add() at once: registers `record` and returns "", or
+  // returns why it cannot be added and registers nothing. One fold and one
+  // walk up its folders, which stops at the first one registered before
+  // (a writer of thousands of records in a few folders).
+  std::string Claim(std::string_view record);
+  // Room for `more` names besides those registered (their folders share it).
+  void Reserve(size_t more) { seen_.reserve(seen_.size() + more); }
   // The same for a folder entry ("a/b" for `a/b/`): refused when the name or
   // an ancestor is a file, or the folder's entry was written already.
   std::string FolderProblem(std::string_view folder) const;
   void AddFolder(std::string_view folder);
 
  private:
+  // Problem() of `record` folded as `folded`; `*known` is set to the length
+  // of the deepest ancestor folder registered already (0: none), every one
+  // above it being registered too.
+  std::string ProblemOf(std::string_view record, std::string_view folded, size_t* known) const;
   struct Seen {
     bool is_folder;
     std::string spelling;  // as first written, for messages

@@ -71,6 +71,7 @@ struct ZipWriter::Impl {
     if (want <= records.capacity()) return;
     records.reserve(std::max(want, 2 * records.capacity()));
     heads.reserve(records.capacity());
+    names.Reserve(records.capacity() - records.size());
   }
 
   void Flush() {
@@ -79,21 +80,28 @@ struct ZipWriter::Impl {
     pending.clear();
   }
 
-  // Refuses what the reader would refuse, before any byte is written.
-  void CheckRecordName(std::string_view record) const {
+  // Refuses what the reader would refuse, before any byte is written, and
+  // claims the name; returns it with the prefix folder, as the headers hold it.
+  std::string ClaimRecord(std::string_view record, const RecordAttributes& attrs) {
     std::string_view why;
-    if (record.empty())
+    std::string full;
+    if (record.empty()) {
       why = "empty record name";
-    else if (record.back() == '/')
+    } else if (record.back() == '/') {
       why = "directory entries are not records";
-    else
-      why = CheckRecordPath(prefix + "/" + std::string(record), {.dot_prefix_folder = true}).why;
+    } else {
+      full.reserve(prefix.size() + 1 + record.size());
+      full.append(prefix).append("/").append(record);
+      why = CheckRecordPath(full, {.dot_prefix_folder = true}).why;
+    }
     if (!why.empty())
       throw Error(Errc::kInvalidArgument,
                   "cannot add record " + QuoteName(record) + ": " + std::string(why));
-    if (std::string clash = names.Problem(record); !clash.empty()) {
+    CheckAttributes(record, attrs);
+    if (std::string clash = names.Claim(record); !clash.empty()) {
       throw Error(Errc::kExists, "cannot add record: " + clash);
     }
+    return full;
   }
 
   static void CheckAttributes(std::string_view record, const RecordAttributes& attrs) {
@@ -118,22 +126,28 @@ struct ZipWriter::Impl {
     }
   }
 
-  RecordLayout Begin(std::string_view record, uint64_t size, uint64_t compressed, uint16_t method,
+  // `full_name`: ClaimRecord's.
+  RecordLayout Begin(std::string full_name, uint64_t size, uint64_t compressed, uint16_t method,
                      const RecordAttributes& attrs) {
-    names.Add(record);
-    RecordLayout r{prefix + "/" + std::string(record), offset, size, compressed, 0, method, attrs};
-    std::string header;
-    AppendLocalHeader(header, r);
-    Append(header);
+    RecordLayout r{std::move(full_name), offset, size, compressed, 0, method, attrs};
+    AppendInPlace([&r](std::string& out) { AppendLocalHeader(out, r); });
     return r;
   }
 
   void End(RecordLayout r, std::string_view data_start) {
-    std::string descriptor;
-    AppendDataDescriptor(descriptor, r);
-    Append(descriptor);
+    AppendInPlace([&r](std::string& out) { AppendDataDescriptor(out, r); });
     records.push_back(std::move(r));
     heads.emplace_back(data_start.substr(0, kHeadSize));
+  }
+
+  // Appends what `write` appends, straight into `pending` (a header or a
+  // descriptor: small, so the buffer passes its threshold by one at most).
+  template <typename Write>
+  void AppendInPlace(Write&& write) {
+    if (pending.size() >= kFlushThreshold) Flush();
+    const size_t before = pending.size();
+    write(pending);
+    offset += pending.size() - before;
   }
 
   // Streams the data; returns its first kHeadSize bytes.
@@ -215,10 +229,9 @@ uint64_t ZipWriter::offset() const { return impl_->offset; }
 
 void ZipWriter::AddRecord(std::string_view record, std::span<const char> data,
                           const RecordAttributes& attrs) {
-  impl_->CheckRecordName(record);
-  Impl::CheckAttributes(record, attrs);
+  std::string full = impl_->ClaimRecord(record, attrs);
   impl_->Guarded([&] {
-    RecordLayout r = impl_->Begin(record, data.size(), data.size(), kMethodStored, attrs);
+    RecordLayout r = impl_->Begin(std::move(full), data.size(), data.size(), kMethodStored, attrs);
     r.crc32 = Crc32(0, data);
     impl_->Append(data);
     impl_->End(std::move(r), std::string_view(data.data(), data.size()));
@@ -227,10 +240,9 @@ void ZipWriter::AddRecord(std::string_view record, std::span<const char> data,
 
 void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset, uint64_t size,
                                 const RecordAttributes& attrs) {
-  impl_->CheckRecordName(record);
-  Impl::CheckAttributes(record, attrs);
+  std::string full = impl_->ClaimRecord(record, attrs);
   impl_->Guarded([&] {
-    RecordLayout r = impl_->Begin(record, size, size, kMethodStored, attrs);
+    RecordLayout r = impl_->Begin(std::move(full), size, size, kMethodStored, attrs);
     const std::string head = impl_->StreamFromFd(r, fd, offset, size);
     impl_->End(std::move(r), head);
   });
@@ -239,10 +251,9 @@ void ZipWriter::AddRecordFromFd(std::string_view record, int fd, uint64_t offset
 void ZipWriter::AddRecordFromSource(std::string_view record, uint64_t size,
                                     const std::function<void(uint64_t, std::span<char>)>& read,
                                     const RecordAttributes& attrs) {
-  impl_->CheckRecordName(record);
-  Impl::CheckAttributes(record, attrs);
+  std::string full = impl_->ClaimRecord(record, attrs);
   impl_->Guarded([&] {
-    RecordLayout r = impl_->Begin(record, size, size, kMethodStored, attrs);
+    RecordLayout r = impl_->Begin(std::move(full), size, size, kMethodStored, attrs);
     const std::string head = impl_->StreamFrom(r, size, read);
     impl_->End(std::move(r), head);
   });
@@ -266,11 +277,10 @@ void ZipWriter::CopyRawRecords(const ZipReader& src, std::span<const RawRecordCo
       AddRecord(record, std::string_view(), attrs);
       continue;
     }
-    impl_->CheckRecordName(record);
-    Impl::CheckAttributes(record, attrs);
+    std::string full = impl_->ClaimRecord(record, attrs);
     impl_->Guarded([&] {
       RecordLayout r =
-          impl_->Begin(record, entry.size, entry.compressed_size, entry.method, attrs);
+          impl_->Begin(std::move(full), entry.size, entry.compressed_size, entry.method, attrs);
       r.crc32 = entry.crc32;
       if (const std::optional<FileBytes> bytes = window.Region(src, copies, i)) {
         // Checks the record's local header and region first when `src`
