@@ -44,6 +44,17 @@ def sources_found_on_disk(stderr):
                .split()[0])
 
 
+def read_only_view(archive, mnt, cache_dir, monkeypatch):
+    """Mounts `archive` read-only with -d and TPKG_CACHE_DIR=cache_dir; returns its generated
+    extern_modules and deps.dot, and the daemon's stderr."""
+    monkeypatch.setenv("TPKG_CACHE_DIR", cache_dir)
+    with session(archive, mnt, "-d", "-o", "ro", allow=[r".*"]) as m:
+        files = {name: (m.path / ".data" / name).read_bytes()
+                 for name in ("extern_modules", "deps.dot")}
+    assert m.problems == [], m.problems
+    return files, m.stderr()
+
+
 def sources_known_by_place(stderr):
     """Sources the daemon found on disk by their place in the archive file, without reading."""
     line = cache_summary(stderr)
@@ -82,12 +93,8 @@ def test_a_read_only_mount_reads_and_fills_the_disk_cache(tmp_path, monkeypatch)
     before = archive.read_bytes()
 
     def generated(cache_dir):
-        monkeypatch.setenv("TPKG_CACHE_DIR", cache_dir)
-        with session(archive, tmp_path / "mnt", "-d", "-o", "ro", allow=[r".*"]) as m:
-            files = {name: (m.path / ".data" / name).read_bytes()
-                     for name in ("extern_modules", "deps.dot")}
-        assert m.problems == [], m.problems
-        return files, sources_found_on_disk(m.stderr())
+        files, stderr = read_only_view(archive, tmp_path / "mnt", cache_dir, monkeypatch)
+        return files, sources_found_on_disk(stderr)
 
     first, found = generated(str(cache))
     assert found == 0
@@ -110,12 +117,8 @@ def test_the_next_mount_of_a_saved_file_reads_only_what_the_save_wrote(tmp_path,
     assert sources_known_by_place(log) == 0  # a fresh copy: every source read and hashed
 
     def view(cache_dir):
-        monkeypatch.setenv("TPKG_CACHE_DIR", cache_dir)
-        with session(archive, tmp_path / "view", "-d", "-o", "ro", allow=[r".*"]) as m:
-            files = {name: (m.path / ".data" / name).read_bytes()
-                     for name in ("extern_modules", "deps.dot")}
-        assert m.problems == [], m.problems
-        return files, sources_known_by_place(m.stderr()), sources_found_on_disk(m.stderr())
+        files, stderr = read_only_view(archive, tmp_path / "view", cache_dir, monkeypatch)
+        return files, sources_known_by_place(stderr), sources_found_on_disk(stderr)
 
     without, _, _ = view("")
     assert b"json" in without["extern_modules"]
