@@ -67,14 +67,11 @@ std::string EncodeAnalysisPack(std::string_view build_id,
 }
 
 std::optional<AnalysisPack> DecodeAnalysisPack(std::string_view bytes, std::string* why) {
-  const std::optional<std::string_view> body = Unseal(bytes, kMagic, "an analysis pack", why);
+  const std::optional<std::string_view> body =
+      Unseal(bytes, kMagic, kVersion, "an analysis pack", why);
   if (!body) return std::nullopt;
   try {
     CacheFileReader in(*body);
-    if (const uint32_t version = in.U32(); version != kVersion) {
-      *why = "format version " + std::to_string(version) + ", not " + std::to_string(kVersion);
-      return std::nullopt;
-    }
     AnalysisPack pack;
     pack.build_id = in.String();
     const uint32_t count = in.U32();

@@ -32,14 +32,10 @@ std::string EncodeArchiveDigests(const ArchiveDigests& digests) {
 
 std::optional<ArchiveDigests> DecodeArchiveDigests(std::string_view bytes, std::string* why) {
   const std::optional<std::string_view> body =
-      Unseal(bytes, kMagic, "an archive digests file", why);
+      Unseal(bytes, kMagic, kVersion, "an archive digests file", why);
   if (!body) return std::nullopt;
   try {
     CacheFileReader in(*body);
-    if (const uint32_t version = in.U32(); version != kVersion) {
-      *why = "format version " + std::to_string(version) + ", not " + std::to_string(kVersion);
-      return std::nullopt;
-    }
     ArchiveDigests out;
     out.stamp = in.Stamp();
     const uint32_t count = in.U32();

@@ -5,9 +5,10 @@
 // refused whole.
 //
 //   std::string out(kMagic);
-//   PutU32(out, 1); PutString(out, name); PutStamp(out, stamp);
+//   PutU32(out, 1);  // the format version
+//   PutString(out, name); PutStamp(out, stamp);
 //   SealWithChecksum(out);
-//   std::optional<std::string_view> body = Unseal(bytes, kMagic, "an analysis pack", &why);
+//   std::optional<std::string_view> body = Unseal(bytes, kMagic, 1, "an analysis pack", &why);
 //   CacheFileReader in(*body);  // throws std::out_of_range past the end
 //
 // Thread safety: stateless functions; a reader belongs to one thread.
@@ -53,10 +54,11 @@ inline void PutStamp(std::string& out, const FileStamp& s) {
 // Appends the SHA-256 of `out` to it.
 inline void SealWithChecksum(std::string& out) { PutDigest(out, Sha256(out)); }
 
-// The bytes after `magic` and before the checksum, or nullopt with `*why`
-// ("not <what>", or a damaged checksum).
+// The bytes after `magic` and the u32 format `version` and before the
+// checksum, or nullopt with `*why` ("not <what>", a damaged checksum,
+// another format version).
 std::optional<std::string_view> Unseal(std::string_view bytes, std::string_view magic,
-                                       std::string_view what, std::string* why);
+                                       uint32_t version, std::string_view what, std::string* why);
 
 // Reads what the Put functions wrote; throws std::out_of_range past the end.
 class CacheFileReader {
