@@ -209,6 +209,13 @@ TEST(ArchiveDigestsFormatTest, RoundTripAndRefusals) {
   EXPECT_FALSE(DecodeArchiveDigests(bytes.substr(0, bytes.size() - 1), &why));
   EXPECT_FALSE(DecodeArchiveDigests("tpkg-analysis-pack\n", &why));
   EXPECT_EQ(why, "not an archive digests file");
+  // Another format version, sealed as such.
+  std::string later = bytes.substr(0, bytes.size() - 32);
+  later[21] = 2;  // the u32 after the 21-byte magic
+  const Sha256Digest sum = Sha256(later);
+  later.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  EXPECT_FALSE(DecodeArchiveDigests(later, &why));
+  EXPECT_EQ(why, "format version 2, not 1");
 }
 
 TEST(FileStampTest, EveryWriteChangesItAndUntrustedFilesHaveNone) {
