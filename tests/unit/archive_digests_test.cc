@@ -188,14 +188,17 @@ TEST_F(ArchiveDigestsTest, NothingIsCarriedFromAFileChangedAfterItsLastAnalysis)
 }
 
 TEST(ArchiveDigestsFormatTest, RoundTripAndRefusals) {
-  ArchiveDigests d{FileStamp{1, 2, 3, 4, 5, 6, 7}, {}};
+  ArchiveDigests d(FileStamp{1, 2, 3, 4, 5, 6, 7});
   d.Add(RecordContentId{100, 10, 10, 0xabcdef01}, Sha256("a"));
   d.Add(RecordContentId{200, 20, 30, 0x12345678}, Sha256("b"));
   const std::string bytes = EncodeArchiveDigests(d);
   std::string why;
   const std::optional<ArchiveDigests> back = DecodeArchiveDigests(bytes, &why);
   ASSERT_TRUE(back) << why;
-  EXPECT_EQ(back->stamp, d.stamp);
+  EXPECT_EQ(back->stamp(), d.stamp());
+  EXPECT_EQ(d.Find(RecordContentId{100, 10, 10, 0xabcdef01}), nullptr) << "not settled yet";
+  d.Settle();
+  EXPECT_NE(d.Find(RecordContentId{100, 10, 10, 0xabcdef01}), nullptr);
   ASSERT_NE(back->Find(RecordContentId{200, 20, 30, 0x12345678}), nullptr);
   EXPECT_EQ(*back->Find(RecordContentId{200, 20, 30, 0x12345678}), Sha256("b"));
   // The same place with another CRC (or size) is another record.

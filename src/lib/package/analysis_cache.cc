@@ -47,7 +47,7 @@ void RecordAnalysisCache::KeepOnDisk(const std::string& dir, const ZipReader* ho
   disk_ = std::make_unique<AnalysisStore>(dir, std::string(OwnBuildId()));
   if (home) {
     disk_->SetHome([home] { return AnalysedRecords(ZipRecordSource(*home).RecordNames()); });
-    disk_->SetHomeFile(home->fd());
+    disk_->SetHomeFile(home->fd(), home->entries().size());
   }
 }
 

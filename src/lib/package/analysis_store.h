@@ -119,10 +119,11 @@ class AnalysisStore {
   // then writes the home file's digests if something new was noted.
   void Flush();
 
-  // The archive file the home records are read from: its stamp is taken
-  // now, and the digests kept for it are read by the first Load(). Called
-  // before the store is shared; `fd` must stay open while the store lives.
-  void SetHomeFile(int fd);
+  // The archive file the home records are read from (`records` of them):
+  // its stamp is taken now, and the digests kept for it are read by the
+  // first Load(). Called before the store is shared; `fd` must stay open
+  // while the store lives.
+  void SetHomeFile(int fd, size_t records);
   // The scan of `record`, when the digest of the home file's bytes at
   // `content` is known (and the file's stamp has held since SetHomeFile())
   // and the store has a scan for that name and digest: the source need not
@@ -196,7 +197,7 @@ class AnalysisStore {
   // back by Flush() when something was noted and the file is unchanged.
   void LoadHomeDigests();
   void WriteHomeDigests() noexcept;
-  void WriteDigestsFile(const ArchiveDigests& digests) noexcept;  // failures noted
+  void WriteDigestsFile(const FileStamp& stamp, const std::string& bytes) noexcept;  // noted
   static std::string DigestsFileName(const FileStamp& stamp);
 
   const std::string dir_;
@@ -232,6 +233,7 @@ class AnalysisStore {
   int home_fd_ = -1;
   mutable std::mutex digests_mu_;
   std::optional<ArchiveDigests> home_digests_;
+  size_t home_records_ = 0;          // what NoteDigest reserves room for
   bool home_digests_read_ = false;   // its file was read (or found missing)
   bool home_digests_dirty_ = false;  // something noted since read or written
   bool home_replaced_ = false;       // CarryDigests: the home file's own are not written

@@ -20,13 +20,14 @@ std::string AnalysisStore::DigestsFileName(const FileStamp& stamp) {
   return HexOf(Sha256(key)) + std::string(kDigestsSuffix);
 }
 
-void AnalysisStore::SetHomeFile(int fd) {
+void AnalysisStore::SetHomeFile(int fd, size_t records) {
   if (!enabled_) return;
   const std::optional<FileStamp> stamp = TrustedStampOf(fd);
   if (!stamp) return;
   home_fd_ = fd;
   std::lock_guard lock(digests_mu_);
-  home_digests_ = ArchiveDigests{*stamp, {}};
+  home_digests_.emplace(*stamp);
+  home_records_ = records;
 }
 
 void AnalysisStore::LoadHomeDigests() {
@@ -34,7 +35,8 @@ void AnalysisStore::LoadHomeDigests() {
   {
     std::lock_guard lock(digests_mu_);
     if (!home_digests_) return;
-    stamp = home_digests_->stamp;
+    home_digests_->Settle();  // what the last analysis noted, found by this one
+    stamp = home_digests_->stamp();
   }
   // Checked at every analysis that reads anything: a file changed since it
   // was opened (another program writing into it) is read and hashed from
@@ -58,10 +60,16 @@ void AnalysisStore::LoadHomeDigests() {
     Note("ignoring " + path + ": " + why);
     return;
   }
-  if (read->stamp != *stamp) return;  // another version's (names are hashes of stamps)
+  if (read->stamp() != *stamp) return;  // another version's (names are hashes of stamps)
   std::lock_guard lock(digests_mu_);
   if (!home_digests_) return;
-  for (auto& [offset, e] : read->by_offset) home_digests_->by_offset.try_emplace(offset, e);
+  if (home_digests_->size() == 0) {
+    *home_digests_ = std::move(*read);
+    return;
+  }
+  home_digests_->Reserve(home_digests_->size() + read->size());
+  for (const ArchiveDigests::Entry& e : read->entries()) home_digests_->Add(e.content, e.digest);
+  home_digests_->Settle();
 }
 
 std::shared_ptr<const StoredSource> AnalysisStore::FindByPlace(
@@ -82,14 +90,16 @@ std::shared_ptr<const StoredSource> AnalysisStore::FindByPlace(
 void AnalysisStore::NoteDigest(const RecordContentId& content, const Sha256Digest& digest) {
   std::lock_guard lock(digests_mu_);
   if (!home_digests_ || home_digests_->Find(content)) return;
+  // Room for every record at once: the vector never grows by copying itself.
+  if (home_digests_->entries().capacity() < home_records_) home_digests_->Reserve(home_records_);
   home_digests_->Add(content, digest);
   home_digests_dirty_ = true;
 }
 
-void AnalysisStore::WriteDigestsFile(const ArchiveDigests& digests) noexcept {
+void AnalysisStore::WriteDigestsFile(const FileStamp& stamp, const std::string& bytes) noexcept {
   try {
     if (!UsableFolder(/*create=*/true)) return;
-    WriteCacheFile(DigestsFileName(digests.stamp), EncodeArchiveDigests(digests));
+    WriteCacheFile(DigestsFileName(stamp), bytes);
     Evict(kDigestsSuffix, kMaxDigestsFiles);
   } catch (const std::exception& e) {  // the file system's refusal, or out of memory
     try {
@@ -100,39 +110,46 @@ void AnalysisStore::WriteDigestsFile(const ArchiveDigests& digests) noexcept {
 }
 
 void AnalysisStore::WriteHomeDigests() noexcept {
-  std::optional<ArchiveDigests> snapshot;
+  std::optional<FileStamp> stamp;
   {
     std::lock_guard lock(digests_mu_);
     if (!home_digests_ || !home_digests_dirty_ || home_replaced_) return;
+    stamp = home_digests_->stamp();
+  }
+  // Not for a file changed or removed since: no later process opens it.
+  if (TrustedStampOf(home_fd_) != stamp) return;
+  std::string bytes;
+  {
+    std::lock_guard lock(digests_mu_);
     try {
-      snapshot = *home_digests_;
+      home_digests_->Settle();
+      bytes = EncodeArchiveDigests(*home_digests_);  // encoded here: no copy of the entries
     } catch (const std::exception&) {  // out of memory: not written, no harm
       return;
     }
     home_digests_dirty_ = false;
   }
-  // Not for a file changed or removed since: no later process opens it.
-  if (TrustedStampOf(home_fd_) != snapshot->stamp) return;
-  WriteDigestsFile(*snapshot);
+  WriteDigestsFile(*stamp, bytes);
 }
 
 void AnalysisStore::CarryDigests(const FileStamp& replaced, const FileStamp& saved,
                                  std::span<const CarriedRecord> carried) noexcept {
   try {
-    ArchiveDigests out{saved, {}};
+    ArchiveDigests out(saved);
     {
       std::lock_guard lock(digests_mu_);
       if (!home_digests_) return;
       home_replaced_ = true;
       // The digests were taken from the file as opened: only if the file the
       // save copied from was still that one when it was replaced.
-      if (replaced != home_digests_->stamp) return;
-      out.by_offset.reserve(carried.size());
+      if (replaced != home_digests_->stamp()) return;
+      home_digests_->Settle();
+      out.Reserve(carried.size());
       for (const CarriedRecord& c : carried) {
         if (const Sha256Digest* digest = home_digests_->Find(c.before)) out.Add(c.after, *digest);
       }
     }
-    if (!out.by_offset.empty()) WriteDigestsFile(out);
+    if (out.size() != 0) WriteDigestsFile(saved, EncodeArchiveDigests(out));
   } catch (const std::exception&) {  // out of memory: nothing carried, the next mount hashes
   }
 }
