@@ -47,7 +47,8 @@ const std::vector<Command>& Commands() {
        "Rewrite IN as OUT through the torch-compatible writer, copying every record raw "
        "(never re-encoded) once its bytes match its CRC-32: a damaged record fails the repack. "
        "Directory entries are dropped, since torch never writes them. OUT is "
-       "replaced atomically: a failure leaves it as it was. Prints nothing on success, or with "
+       "replaced atomically, and only a regular file is (never a device, FIFO, folder or "
+       "symbolic link): a failure leaves it as it was. Prints nothing on success, or with "
        "--json what was written.",
        RunRepack},
       {"edits", "edits [--discard | --save-to OUT] [--json] ARCHIVE",

@@ -210,6 +210,33 @@ def test_a_failed_repack_leaves_out_untouched(tpkg_bin, corpus_dir, tmp_path):
     assert os.listdir(tmp_path) == ["out.pt"]  # no temporary file left behind
 
 
+def test_repack_replaces_only_a_regular_file(tpkg_bin, corpus_dir, tmp_path):
+    """OUT is replaced by a rename: over a FIFO, a symbolic link, a folder or a device node it
+    would put a file where that stood (as root, over /dev/null), so only a regular file is."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = tmp_path / "target.pt"
+    target.write_bytes(b"precious")
+    link = tmp_path / "link.pt"
+    link.symlink_to(target)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [(fifo, "a FIFO"), (link, "a symbolic link"), (folder, "a directory")]
+    if os.geteuid() == 0:
+        device = tmp_path / "null"
+        os.mknod(device, 0o666 | 0o020000, os.makedev(1, 3))  # a character device, as /dev/null
+        cases.append((device, "a character device"))
+    for out, kind in cases:
+        before = os.lstat(out)
+        result = run(tpkg_bin, "repack", corpus_dir / "pkg_mocked.pt", out)
+        assert result.returncode == 1, out
+        assert result.stderr.decode() == f"tpkg: '{out}' is {kind}: only a regular file is replaced\n"
+        after = os.lstat(out)
+        assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert target.read_bytes() == b"precious"
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p, _ in cases) + ["target.pt"]
+
+
 def test_repack_refuses_a_record_whose_bytes_do_not_match_its_crc(tpkg_bin, corpus_dir, tmp_path):
     data = bytearray((corpus_dir / "pkg_minimal_text_only.pt").read_bytes())
     with zipfile.ZipFile(corpus_dir / "pkg_minimal_text_only.pt") as z:

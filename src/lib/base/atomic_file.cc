@@ -49,6 +49,16 @@ void ThrowIfFailed(int rc, const std::string& what) {
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  // Only a regular file is replaced: a rename over a device node, a FIFO or
+  // a symbolic link would put a file where that stood (as root, over
+  // /dev/null), and over a folder it fails late, after the whole write.
+  struct stat there {};
+  if (::lstat(path_.c_str(), &there) == 0 && !S_ISREG(there.st_mode)) {
+    throw Error(Errc::kExists,
+                "'" + path_ + "' is " + std::string(FileTypeName(there.st_mode)) +
+                    ": only a regular file is replaced",
+                EEXIST);
+  }
   fd_ = CreateTemp(path_, temp_path_);
   struct stat old {};
   if (::stat(path_.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {

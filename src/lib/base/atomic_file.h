@@ -9,6 +9,9 @@
 // partial write. If Commit() is not reached (an exception, a full disk) the
 // destructor removes the temporary file and `path` is untouched. The new
 // file gets the permission bits of the file it replaces, else 0666 & ~umask.
+// Only a regular file is replaced: anything else at `path` (a device, a
+// FIFO, a socket, a folder, a symbolic link) is refused before anything is
+// written.
 //
 // Thread safety: one thread owns an AtomicFile; distinct ones are independent.
 #pragma once
@@ -21,7 +24,9 @@ namespace tpkg {
 
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path);  // throws Error naming the directory
+  // Throws Error naming the directory, or kExists when `path` is not a
+  // regular file.
+  explicit AtomicFile(std::string path);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
