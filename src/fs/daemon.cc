@@ -25,6 +25,7 @@
 #include "journal_fs_ops.h"
 #include "log.h"
 #include "mount_registry.h"
+#include "mount_site.h"
 #include "mount_table.h"
 #include "open_files.h"
 #include "process_info.h"
@@ -176,8 +177,12 @@ std::string WhyNotWritable(const std::string& archive) {
 
 // Why the view will be read-only before the journal is even tried ("" when
 // it may be read/write); `-o ro` gives a read-only view without a warning.
-std::string WhyReadOnly(const Options& o, const std::string& archive) {
+std::string WhyReadOnly(const Options& o, const std::string& archive,
+                        const std::string& mountpoint) {
   if (o.read_only) return "-o ro";
+  if (LiesInside(archive.substr(0, archive.rfind('/') + 1), mountpoint))
+    return "it lies inside the mountpoint, where the mount would hide its journal and save log "
+           "from the daemon itself";
   return o.strict ? WhyNotWritable(archive) : "-o nostrict archives are never rewritten";
 }
 
@@ -203,9 +208,9 @@ std::string WhyRecordsNotEditable(const ZipReader& zip) {
 // daemon left; nullopt (with a one-line warning) when the view must be
 // read-only: writes that could not be kept are never accepted.
 std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
-                                   const ZipReader& zip) {
+                                   const std::string& mountpoint, const ZipReader& zip) {
   if (o.read_only) return std::nullopt;
-  std::string why = WhyReadOnly(o, archive);
+  std::string why = WhyReadOnly(o, archive, mountpoint);
   if (why.empty()) why = WhyRecordsNotEditable(zip);
   if (why.empty()) {
     try {
@@ -425,12 +430,20 @@ int RunDaemon(const Options& options) {
   DaemonState d;
   d.mountpoint = CheckMountpoint(options.mountpoint);
   CheckFuseAvailable();
+  RefuseStackedMount(d.mountpoint);
   d.archive = CheckArchiveFile(options.archive);
+  if (const std::string hidden = HiddenEntriesWarning(d.mountpoint); !hidden.empty())
+    TPKG_LOG(kWarning) << hidden;
   d.analysis_cache_dir = DefaultAnalysisCacheDir();  // before the move to "/"
+  if (!d.analysis_cache_dir.empty() && LiesInside(d.analysis_cache_dir, d.mountpoint)) {
+    TPKG_LOG(kWarning) << "not using the analysis cache " << d.analysis_cache_dir
+                       << ": it lies inside the mountpoint";
+    d.analysis_cache_dir.clear();
+  }
   // From here on the pid is the daemon's for good (background.h).
   if (!options.foreground) d.background.emplace(Background::Start());
   ReportPendingFailure(d.archive);
-  const bool may_write = WhyReadOnly(options, d.archive).empty();
+  const bool may_write = WhyReadOnly(options, d.archive, d.mountpoint).empty();
   struct stat st {};
   stat(d.archive.c_str(), &st);
   // Registered before the lock is taken, so that whoever meets the lock
@@ -451,7 +464,7 @@ int RunDaemon(const Options& options) {
   }
   std::shared_ptr<const ZipReader> zip = OpenArchive(d.archive, options.strict);
   d.archive_opened_ms = MillisecondsSince(d.started);
-  std::optional<Journal> journal = OpenJournal(options, d.archive, *zip);
+  std::optional<Journal> journal = OpenJournal(options, d.archive, d.mountpoint, *zip);
   d.journal_opened_ms = MillisecondsSince(d.started);
   if (!journal) {
     d.archive_lock.reset();  // a read-only view holds no lock
