@@ -45,6 +45,19 @@ class ManifestLogTest : public ::testing::Test {
   ScopedFd dir_fd_;
 };
 
+// What a refused save shows of the archive as opened and as it is now: two
+// versions a second apart and two within one second read differently.
+TEST(ArchiveIdentityTest, DescribeTellsVersionsWithinOneSecondApart) {
+  ArchiveIdentity a = SomeIdentity();
+  EXPECT_EQ(a.Describe(false), "969 bytes, modified 2023-11-14 22:13:20.000000005 UTC");
+  ArchiveIdentity b = a;
+  b.mtime_nsec = 700000000;
+  EXPECT_NE(a.Describe(false), b.Describe(false));
+  EXPECT_EQ(b.Describe(true),
+            "969 bytes, central directory digest 1234abcd5678ef00, modified 2023-11-14 "
+            "22:13:20.700000000 UTC");
+}
+
 TEST_F(ManifestLogTest, EntriesRoundTrip) {
   CreateWithEdits();
   const ManifestContents c = Reopen();

@@ -60,7 +60,13 @@ std::string ArchiveIdentity::Describe(bool with_digest) const {
   char when[64] = "?";
   const time_t t = static_cast<time_t>(mtime_sec);
   struct tm tm;
-  if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  // To the nanosecond: a change within the same second (a copy over the
+  // archive) must not read "modified X; now: modified X".
+  if (gmtime_r(&t, &tm)) {
+    char seconds[32];
+    strftime(seconds, sizeof seconds, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(when, sizeof when, "%s.%09lld UTC", seconds, static_cast<long long>(mtime_nsec));
+  }
   char digest_text[64] = "";
   if (with_digest)
     snprintf(digest_text, sizeof digest_text, ", central directory digest %016llx",
