@@ -78,12 +78,13 @@ struct CarriedRecord {
 
 // What a save tells the cache about the file it wrote (tpkg/write_back.h):
 // the stamps (tpkg/file_stamp.h) of the archive it replaced, taken just
-// before its rename, and of the one it wrote, just after, and the records
-// it copied unchanged.
+// before its rename, and of the one it wrote, just after, the records it
+// copied unchanged, and the names of all its records.
 struct SavedArchive {
   FileStamp replaced;
   FileStamp saved;
   std::vector<CarriedRecord> carried;
+  std::vector<std::string> records;
 };
 
 struct RecordAnalysis;  // what one record contributed (package/package_layout.h)
@@ -120,9 +121,12 @@ class RecordAnalysisCache {
   AnalysisStore* disk() const { return disk_.get(); }
   // After a save replaced the home archive (KeepOnDisk): the disk layer
   // keeps the digests of the records it copied unchanged as the saved
-  // file's, so that its next analysis reads only the records the save wrote
-  // anew (unless the home file was no longer the one the digests were taken
-  // from). Failures are noted (disk_problem), never thrown.
+  // file's (unless the home file was no longer the one the digests were
+  // taken from), and the scans of its sources in the pack of its list of
+  // records (the next mount's home list: a save that only deleted or
+  // renamed files scanned nothing, and wrote no pack of its own), so that
+  // its next analysis reads only the records the save wrote anew. Failures
+  // are noted (disk_problem), never thrown.
   void RememberSavedArchive(const SavedArchive& saved) noexcept;
   // Sources the disk layer knew by their place in the home archive file
   // (neither read nor hashed).

@@ -187,6 +187,32 @@ TEST_F(ArchiveDigestsTest, NothingIsCarriedFromAFileChangedAfterItsLastAnalysis)
   EXPECT_EQ(next->digests_known(), 0u);
 }
 
+// A save that only deleted a record scans nothing, so its analysis writes
+// no pack for the saved archive's list of records; the save itself does,
+// so that the next mount of that archive finds every source.
+TEST_F(ArchiveDigestsTest, ASaveThatOnlyDeletedARecordLeavesThePackOfItsList) {
+  const auto cache = NewProcessCache(*zip_);
+  EXPECT_EQ(AnalyseJournal(cache, "before the edit"), 4);
+  journal_->Unlink("model/model.pkl");
+  std::vector<std::string> notes;
+  const WriteBackResult saved = WriteBack(*journal_, SaveMetadata(*journal_, notes, cache));
+  ASSERT_TRUE(saved.written) << saved.summary;
+  ASSERT_TRUE(saved.saved_archive);
+  cache->RememberSavedArchive(*saved.saved_archive);
+  cache->FlushDisk();
+
+  const ZipReader reopened = ZipReader::Open(archive_);
+  ASSERT_EQ(reopened.Find("model/model.pkl"), nullptr);
+  const ZipRecordSource records(reopened);
+  const CountingSource counting(records);
+  const auto next = NewProcessCache(reopened);
+  MetadataOptions options;
+  options.cache = next;
+  RegenerateMetadata(counting, options);
+  EXPECT_EQ(counting.source_reads(), 0);
+  EXPECT_EQ(next->disk_hits(), 4u);
+}
+
 TEST(ArchiveDigestsFormatTest, RoundTripAndRefusals) {
   ArchiveDigests d(FileStamp{1, 2, 3, 4, 5, 6, 7});
   d.Add(RecordContentId{100, 10, 10, 0xabcdef01}, Sha256("a"));

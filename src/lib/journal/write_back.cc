@@ -298,8 +298,13 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     // open of the archive sees.
     const std::optional<FileStamp> saved = TrustedStampOf(save.fd.get());
     try {
-      if (replaced && saved)
-        result->saved_archive = SavedArchive{*replaced, *saved, CarriedRecords(plan, written)};
+      if (replaced && saved) {
+        std::vector<std::string> names;
+        names.reserve(written.entries().size());
+        for (const ZipEntry& e : written.entries()) names.push_back(e.name);
+        result->saved_archive =
+            SavedArchive{*replaced, *saved, CarriedRecords(plan, written), std::move(names)};
+      }
     } catch (const std::exception&) {  // out of memory: the next mount reads every source
     }
   } catch (const Error& e) {

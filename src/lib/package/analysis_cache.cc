@@ -52,7 +52,13 @@ void RecordAnalysisCache::KeepOnDisk(const std::string& dir, const ZipReader* ho
 }
 
 void RecordAnalysisCache::RememberSavedArchive(const SavedArchive& saved) noexcept {
-  if (disk_) disk_->CarryDigests(saved.replaced, saved.saved, saved.carried);
+  if (!disk_) return;
+  disk_->CarryDigests(saved.replaced, saved.saved, saved.carried);
+  try {
+    const std::vector<std::string> names = AnalysedRecords(saved.records);
+    disk_->Save(disk_->Load(names), names);  // written when that pack lacks something
+  } catch (const std::exception&) {          // out of memory: the next mount scans again
+  }
 }
 
 uint64_t RecordAnalysisCache::digests_known() const { return disk_ ? disk_->digests_known() : 0; }
