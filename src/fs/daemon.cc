@@ -56,6 +56,12 @@ std::string CheckMountpoint(const std::string& mountpoint) {
     const int err = errno;
     if (err == ENOENT)
       throw Error(Errc::kNotFound, "mountpoint '" + mountpoint + "' does not exist", err);
+    if (err == ENOTCONN)  // a FUSE mount whose daemon is gone (killed) is still there
+      throw Error(Errc::kIo,
+                  "cannot use mountpoint '" + mountpoint +
+                      "': a file system whose daemon is gone is still mounted there (" +
+                      std::strerror(err) + "): unmount it first (tpkgfs -u " + mountpoint + ")",
+                  err);
     ThrowSystemError("cannot use mountpoint '" + mountpoint + "'", err);
   }
   if (!S_ISDIR(st.st_mode)) {

@@ -400,9 +400,13 @@ int RunUnmount(const std::string& mountpoint) {
       std::cout << "tpkgfs: unmounted " << path << " (read-only: nothing to save)\n";
       return 0;
     }
+    // Gone (killed: its mount answered "not connected"), or out of sight
+    // (another user's, or another namespace's): say what each means.
     std::cerr << "tpkgfs: unmounted " << path
-              << ", but its daemon could not be found to wait for its save; its outcome will be "
-              << "in " << target.log << "\n";
+              << ", but its daemon could not be found to wait for its save (killed?): if it is "
+              << "gone, nothing was saved and any edits are kept in " << target.journal
+              << " (mount " << target.archive << " again to recover them); if not, its outcome "
+              << "will be in " << target.log << "\n";
     return 1;
   }
   WaitForDaemon(*watch, target, path, *daemon, Device{m->major, m->minor});

@@ -268,6 +268,39 @@ def pending_edits_of_a_killed_daemon(tmp_path, background, edit):
     return archive
 
 
+def test_a_mount_whose_daemon_was_killed_is_refused_then_unmounted_with_advice(tmp_path,
+                                                                                background):
+    """A killed daemon leaves its mount answering "not connected": a new mount there is refused
+    with what to do, and `tpkgfs -u` unmounts it and says where the edits are."""
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    (mnt / INIT).write_bytes(INIT_TEXT.replace(b"= 3", b"= 24"))
+    (pid,) = daemon_pids(mnt)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    other = writable_copy(tmp_path / "b")
+    r = run(TPKGFS, other, mnt)
+    assert r.returncode == 1
+    # The kernel may still answer a stat of the mountpoint from its cache (the mount table
+    # names the dead mount) or no longer (the connection is gone): either way, what to do.
+    assert r.stderr in (
+        f"tpkgfs: mountpoint '{mnt}' is already a tpkgfs mount (of '{archive}'): unmount it "
+        f"first (tpkgfs -u {mnt})\n",
+        f"tpkgfs: cannot use mountpoint '{mnt}': a file system whose daemon is gone is still "
+        f"mounted there (Transport endpoint is not connected): unmount it first "
+        f"(tpkgfs -u {mnt})\n"), r.stderr
+    r = run(TPKGFS, "-u", mnt)
+    assert r.returncode == 1
+    journal = archive.parent / f".{archive.name}.tpkgfs"
+    assert (f"could not be found to wait for its save (killed?): if it is gone, nothing was "
+            f"saved and any edits are kept in {journal} (mount {archive} again to recover "
+            "them)") in r.stderr, r.stderr
+    assert mount_entry(mnt) is None
+    listed = run(TPKG, "edits", archive)
+    assert f"written  {INIT}" in listed.stdout, listed.stdout
+
+
 def test_tpkg_edits_save_to_writes_the_edited_package_elsewhere_and_keeps_the_edits(
         tmp_path, background):
     def edit(mnt):
