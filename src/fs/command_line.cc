@@ -161,7 +161,7 @@ std::string UsageText(std::string_view program) {
       << "  ro                   read-only view: no journal, nothing saved\n"
       << "  rw                   read/write (default; read-only with a warning when\n"
       << "                       the archive or its folder cannot be written, or\n"
-      << "                       lies inside the mountpoint)\n"
+      << "                       it or its journal lies inside the mountpoint)\n"
       << "  allow_other          let other users in, as far as the files' owners\n"
       << "                       and modes allow (needs user_allow_other in\n"
       << "                       /etc/fuse.conf unless root)\n"

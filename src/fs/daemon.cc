@@ -186,9 +186,14 @@ std::string WhyNotWritable(const std::string& archive) {
 std::string WhyReadOnly(const Options& o, const std::string& archive,
                         const std::string& mountpoint) {
   if (o.read_only) return "-o ro";
-  if (LiesInside(archive.substr(0, archive.rfind('/') + 1), mountpoint))
-    return "it lies inside the mountpoint, where the mount would hide its journal and save log "
-           "from the daemon itself";
+  // The archive's folder, its journal folder and its save log, beside it:
+  // a daemon waits for itself on anything its own mount hides.
+  for (const std::string& beside : {archive.substr(0, archive.rfind('/') + 1),
+                                    Journal::DirectoryFor(archive), SaveLogPathFor(archive)}) {
+    if (LiesInside(beside, mountpoint))
+      return "it, its journal or its save log lies inside the mountpoint, where the mount would "
+             "hide them from the daemon itself";
+  }
   return o.strict ? WhyNotWritable(archive) : "-o nostrict archives are never rewritten";
 }
 

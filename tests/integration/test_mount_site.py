@@ -16,6 +16,8 @@ from writing import records, session, writable_copy
 pytestmark = pytest.mark.skipif(not fuse_usable(), reason="needs /dev/fuse")
 
 HIDDEN = r"^tpkgfs: mountpoint '.*' is not empty: its \d+ entr(y is|ies are) hidden until it is unmounted$"
+READ_ONLY = (r"^tpkgfs: mounting .* read-only: it, its journal or its save log lies inside the "
+             r"mountpoint, where the mount would hide them from the daemon itself$")
 
 
 def run(*args, **kwargs):
@@ -27,9 +29,7 @@ def test_an_archive_mounted_over_its_own_folder_is_read_only(tmp_path):
     folder = tmp_path / "folder"
     archive = writable_copy(folder)
     before = archive.read_bytes()
-    with session(archive, folder, allow=[HIDDEN, r"^tpkgfs: mounting .* read-only: it lies inside "
-                                                 r"the mountpoint, where the mount would hide its "
-                                                 r"journal and save log from the daemon itself$"]) as m:
+    with session(archive, folder, allow=[HIDDEN, READ_ONLY]) as m:
         names = sorted(p.name for p in folder.iterdir())
         assert "corpus_models" in names
         util = folder / "corpus_models" / "util.py"
@@ -39,6 +39,17 @@ def test_an_archive_mounted_over_its_own_folder_is_read_only(tmp_path):
     assert m.problems == [], m.problems
     assert archive.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == [archive.name]  # no journal, no log
+
+
+def test_an_archive_mounted_over_its_own_journal_folder_is_read_only(tmp_path):
+    archive = writable_copy(tmp_path)
+    journal = tmp_path / f".{archive.name}.tpkgfs"
+    with session(archive, journal, allow=[READ_ONLY]) as m:
+        assert (journal / "corpus_models").is_dir()
+    assert m.problems == [], m.problems
+    assert journal.is_dir()  # the folder mounted on is left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [archive.name, journal.name, f"{journal.name}.stderr"])
 
 
 def test_an_analysis_cache_inside_the_mountpoint_is_not_used(tmp_path, monkeypatch):
