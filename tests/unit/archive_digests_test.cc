@@ -83,6 +83,29 @@ class ArchiveDigestsTest : public testing::CorpusJournalTest {
     cache->FlushDisk();
     return counting.source_reads();
   }
+  // What a new process's analysis of the saved archive (that file as its
+  // home) read and found, and how it compares with a full analysis.
+  struct NextMount {
+    int source_reads = 0;
+    uint64_t by_place = 0;
+    uint64_t from_disk = 0;
+    Metadata got, full;
+  };
+  NextMount AnalyseSavedArchive() const {
+    const ZipReader reopened = ZipReader::Open(archive_);
+    const ZipRecordSource records(reopened);
+    const CountingSource counting(records);
+    const auto cache = NewProcessCache(reopened);
+    MetadataOptions options;
+    options.cache = cache;
+    NextMount out;
+    out.got = RegenerateMetadata(counting, options);
+    out.source_reads = counting.source_reads();
+    out.by_place = cache->digests_known();
+    out.from_disk = cache->disk_hits();
+    out.full = RegenerateMetadata(records, MetadataOptions{});
+    return out;
+  }
   int DigestsFiles() const {
     int n = 0;
     for (const auto& e : std::filesystem::directory_iterator(cache_dir_))
@@ -135,21 +158,14 @@ TEST_F(ArchiveDigestsTest, ASaveCarriesTheDigestsOfWhatItCopied) {
   cache->RememberSavedArchive(*saved.saved_archive);
   cache->FlushDisk();
 
-  const ZipReader reopened = ZipReader::Open(archive_);
-  EXPECT_EQ(TrustedStampOf(reopened.fd()), saved.saved_archive->saved);
-  const ZipRecordSource records(reopened);
-  const CountingSource counting(records);
-  const auto next = NewProcessCache(reopened);
-  MetadataOptions options;
-  options.cache = next;
-  const Metadata got = RegenerateMetadata(counting, options);
-  EXPECT_EQ(counting.source_reads(), 1) << "only the edited model.py";
-  EXPECT_EQ(next->digests_known(), 3u);
-  const Metadata full = RegenerateMetadata(records, MetadataOptions{});
-  EXPECT_EQ(got.extern_modules_text, full.extern_modules_text);
-  EXPECT_EQ(got.deps_dot, full.deps_dot);
-  EXPECT_EQ(got.externs, full.externs);
-  EXPECT_EQ(got.problems, full.problems);
+  EXPECT_EQ(TrustedStampOf(ZipReader::Open(archive_).fd()), saved.saved_archive->saved);
+  const NextMount next = AnalyseSavedArchive();
+  EXPECT_EQ(next.source_reads, 1) << "only the edited model.py";
+  EXPECT_EQ(next.by_place, 3u);
+  EXPECT_EQ(next.got.extern_modules_text, next.full.extern_modules_text);
+  EXPECT_EQ(next.got.deps_dot, next.full.deps_dot);
+  EXPECT_EQ(next.got.externs, next.full.externs);
+  EXPECT_EQ(next.got.problems, next.full.problems);
 }
 
 TEST_F(ArchiveDigestsTest, NothingIsCarriedFromAFileChangedAfterItsLastAnalysis) {
@@ -176,15 +192,9 @@ TEST_F(ArchiveDigestsTest, NothingIsCarriedFromAFileChangedAfterItsLastAnalysis)
   cache->RememberSavedArchive(*saved.saved_archive);
   cache->FlushDisk();
 
-  const ZipReader reopened = ZipReader::Open(archive_);
-  const ZipRecordSource records(reopened);
-  const CountingSource counting(records);
-  const auto next = NewProcessCache(reopened);
-  MetadataOptions options;
-  options.cache = next;
-  RegenerateMetadata(counting, options);
-  EXPECT_EQ(counting.source_reads(), 4) << "nothing carried from a file changed since";
-  EXPECT_EQ(next->digests_known(), 0u);
+  const NextMount next = AnalyseSavedArchive();
+  EXPECT_EQ(next.source_reads, 4) << "nothing carried from a file changed since";
+  EXPECT_EQ(next.by_place, 0u);
 }
 
 // A save that only deleted a record scans nothing, so its analysis writes
@@ -201,16 +211,10 @@ TEST_F(ArchiveDigestsTest, ASaveThatOnlyDeletedARecordLeavesThePackOfItsList) {
   cache->RememberSavedArchive(*saved.saved_archive);
   cache->FlushDisk();
 
-  const ZipReader reopened = ZipReader::Open(archive_);
-  ASSERT_EQ(reopened.Find("model/model.pkl"), nullptr);
-  const ZipRecordSource records(reopened);
-  const CountingSource counting(records);
-  const auto next = NewProcessCache(reopened);
-  MetadataOptions options;
-  options.cache = next;
-  RegenerateMetadata(counting, options);
-  EXPECT_EQ(counting.source_reads(), 0);
-  EXPECT_EQ(next->disk_hits(), 4u);
+  ASSERT_EQ(ZipReader::Open(archive_).Find("model/model.pkl"), nullptr);
+  const NextMount next = AnalyseSavedArchive();
+  EXPECT_EQ(next.source_reads, 0);
+  EXPECT_EQ(next.from_disk, 4u);
 }
 
 TEST(ArchiveDigestsFormatTest, RoundTripAndRefusals) {
