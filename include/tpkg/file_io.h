@@ -17,13 +17,17 @@
 // "Cannot write '<what>': <reason>" carrying the errno (ThrowSystemError):
 // `what` names the file, or the record, for the message.
 //
+// And RealPath, the one wrapper of realpath(3).
+//
 // Thread safety: stateless functions; safe from any thread (pread/pwrite do
 // not move the file position; WriteAll does, so one writer per descriptor).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace tpkg {
@@ -32,5 +36,9 @@ size_t PreadFull(int fd, std::span<char> out, uint64_t offset, std::string_view 
 void PreadExact(int fd, std::span<char> out, uint64_t offset, std::string_view what);
 void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, std::string_view what);
 void WriteAll(int fd, std::span<const char> bytes, std::string_view what);
+
+// The canonical absolute path of `path` (realpath(3): symbolic links, "."
+// and ".." resolved), or nullopt with errno telling why.
+std::optional<std::string> RealPath(const std::string& path);
 
 }  // namespace tpkg

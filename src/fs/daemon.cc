@@ -32,6 +32,7 @@
 #include "save_edits.h"
 #include "tpkg/analysis_cache.h"
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 #include "tpkg/journal.h"
 #include "tpkg/record_path.h"
 #include "tpkg/save_log.h"
@@ -41,12 +42,12 @@ namespace tpkg::fs {
 namespace {
 
 std::string AbsolutePath(const std::string& path) {
-  std::unique_ptr<char, decltype(&std::free)> resolved(realpath(path.c_str(), nullptr), &std::free);
+  std::optional<std::string> resolved = RealPath(path);
   if (!resolved) {
     const int err = errno;
     ThrowSystemError("cannot resolve '" + path + "'", err);
   }
-  return resolved.get();
+  return *std::move(resolved);
 }
 
 // The canonical mountpoint (libfuse unmounts by this path after chdir("/")).

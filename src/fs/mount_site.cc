@@ -3,20 +3,17 @@
 
 #include <dirent.h>
 
-#include <cstdlib>
 #include <memory>
 
 #include "mount_table.h"
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 #include "tpkg/record_path.h"
 
 namespace tpkg::fs {
 namespace {
 
-std::string Resolved(const std::string& path) {
-  std::unique_ptr<char, decltype(&std::free)> r(::realpath(path.c_str(), nullptr), &std::free);
-  return r ? std::string(r.get()) : std::string();
-}
+std::string Resolved(const std::string& path) { return RealPath(path).value_or(""); }
 
 // `path` (absolute) with its deepest existing ancestor resolved; "" when
 // none is.

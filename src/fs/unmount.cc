@@ -23,6 +23,7 @@
 #include "open_files.h"
 #include "process_info.h"
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 #include "tpkg/journal.h"
 #include "tpkg/save_log.h"
 
@@ -63,16 +64,14 @@ std::string CanonicalMountpoint(std::string path) {
   const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + 1);
   const std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
   if (name == "." || name == "..") {
-    std::unique_ptr<char, decltype(&std::free)> all(realpath(path.c_str(), nullptr), &std::free);
-    if (all) return all.get();
+    if (std::optional<std::string> all = RealPath(path)) return *all;
   }
-  std::unique_ptr<char, decltype(&std::free)> resolved(realpath(folder.c_str(), nullptr),
-                                                       &std::free);
+  const std::optional<std::string> resolved = RealPath(folder);
   if (!resolved) {
     const int err = errno;
     Fail("cannot unmount '" + path + "': " + std::strerror(err), err);
   }
-  const std::string base = resolved.get();
+  const std::string& base = *resolved;
   return (base == "/" ? "" : base) + "/" + name;
 }
 

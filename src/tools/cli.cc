@@ -10,6 +10,7 @@
 #include <new>
 
 #include "tpkg/error.h"
+#include "tpkg/file_io.h"
 #include "tpkg/save_log.h"
 
 #ifndef TPKG_VERSION
@@ -214,10 +215,9 @@ ParsedCommand ParseCommand(const Command& command, const Args& args,
 
 std::string WarnIfLastSaveFailed(const std::string& archive) {
   // The log sits beside the file the name resolves to, as the daemon's does.
-  std::unique_ptr<char, decltype(&std::free)> resolved(realpath(archive.c_str(), nullptr),
-                                                       &std::free);
+  const std::optional<std::string> resolved = RealPath(archive);
   if (!resolved) return "";
-  const std::optional<SaveLogEntry> failure = PendingSaveFailure(resolved.get());
+  const std::optional<SaveLogEntry> failure = PendingSaveFailure(*resolved);
   if (!failure) return "";
   const std::string line = DescribeSaveFailure(*failure);
   std::cerr << "tpkg: warning: " << line << std::endl;

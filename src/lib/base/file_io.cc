@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include "tpkg/error.h"
@@ -55,6 +56,14 @@ void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, std::string
 
 void WriteAll(int fd, std::span<const char> bytes, std::string_view what) {
   WriteLoop(fd, bytes, -1, what);
+}
+
+std::optional<std::string> RealPath(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (!resolved) return std::nullopt;  // errno from realpath, untouched
+  std::string out(resolved);
+  std::free(resolved);
+  return out;
 }
 
 }  // namespace tpkg

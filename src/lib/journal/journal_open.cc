@@ -21,13 +21,13 @@
 namespace tpkg {
 namespace {
 
-std::string RealPath(const std::string& path) {
-  char resolved[PATH_MAX];
-  if (!::realpath(path.c_str(), resolved)) {
+std::string ResolvedOrThrow(const std::string& path) {
+  std::optional<std::string> resolved = RealPath(path);
+  if (!resolved) {
     const int err = errno;
     ThrowSystemError("Cannot resolve '" + path + "'", err);
   }
-  return resolved;
+  return *std::move(resolved);
 }
 
 void CheckSameFile(const std::string& path, const ZipReader& zip) {
@@ -365,7 +365,7 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   auto impl = std::make_unique<JournalState>(original);
   impl->commit_delay = options.commit_delay;
   impl->on_commit_failure = options.on_commit_failure;
-  impl->archive_path = RealPath(archive_path);
+  impl->archive_path = ResolvedOrThrow(archive_path);
   CheckSameFile(impl->archive_path, original);
   impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;
   // The digest (every entry read) only when a header is compared or written
@@ -406,7 +406,7 @@ std::optional<Journal> Journal::OpenExisting(const std::string& archive_path,
                                              const ZipReader& original,
                                              const JournalOptions& options) {
   const std::string dir =
-      options.directory.empty() ? DirectoryFor(RealPath(archive_path)) : options.directory;
+      options.directory.empty() ? DirectoryFor(ResolvedOrThrow(archive_path)) : options.directory;
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0) {
     const int err = errno;

@@ -110,26 +110,22 @@ void AnalysisStore::WriteDigestsFile(const FileStamp& stamp, const std::string& 
 }
 
 void AnalysisStore::WriteHomeDigests() noexcept {
-  std::optional<FileStamp> stamp;
+  std::string bytes;
+  FileStamp stamp;
   {
     std::lock_guard lock(digests_mu_);
     if (!home_digests_ || !home_digests_dirty_ || home_replaced_) return;
-    stamp = home_digests_->stamp();
-  }
-  // Not for a file changed or removed since: no later process opens it.
-  if (TrustedStampOf(home_fd_) != stamp) return;
-  std::string bytes;
-  {
-    std::lock_guard lock(digests_mu_);
     try {
       home_digests_->Settle();
       bytes = EncodeArchiveDigests(*home_digests_);  // encoded here: no copy of the entries
     } catch (const std::exception&) {  // out of memory: not written, no harm
       return;
     }
+    stamp = home_digests_->stamp();
     home_digests_dirty_ = false;
   }
-  WriteDigestsFile(*stamp, bytes);
+  // Not for a file changed or removed since: no later process opens it.
+  if (TrustedStampOf(home_fd_) == stamp) WriteDigestsFile(stamp, bytes);
 }
 
 void AnalysisStore::CarryDigests(const FileStamp& replaced, const FileStamp& saved,
