@@ -15,13 +15,20 @@ using namespace zipfmt;
 constexpr uint64_t kWindowBytes = 64 * 1024;
 // A window stops before a header that lies this far or further past the
 // previous header's guessed end (HeaderGuessEnd): copying the data between
-// costs more than a pread of its own. Measured with tests/tools/bench_open
-// (5,000 records of one size, page cache warm; medians of 100 opens): with
-// windows holding the data, 2.0 / 2.3 / 2.8 / 6.2 ms for records of 2.1 / 3 /
-// 5 / 16 KB; one pread per header from 2 KiB on: 2.7 / 2.7 / 2.9 / 2.9 ms;
-// from 4 KiB on: 2.1 / 2.3 / 2.9 / 3.0 ms. many.pt (sources of 4 KB, storages
-// of 16 KB): 2.4 ms with windows, 1.9 ms with this bound.
-constexpr uint64_t kMaxSkippedBytes = 4 * 1024;
+// would cost more than a pread of its own. Where that line lies depends on
+// what a system call costs against a copy. Measured with tests/tools/bench_open
+// (medians of 100 opens, page cache warm): on a VM with cheap system calls,
+// 5,000 records of one size, windows holding the data took 2.0 / 2.3 / 2.8 /
+// 6.2 ms for records of 2.1 / 3 / 5 / 16 KB against 2.1 / 2.3 / 2.9 / 3.0 ms
+// with a bound of 4 KiB, and many.pt (sources of 4 KB, storages of 16 KB)
+// 2.4 ms against 1.9 ms; on the project's later VM, where each system call
+// exits to the hypervisor (about 5 us a pread), many.pt takes 2.7-3.2 ms
+// with this bound and 2.3-3.0 ms with windows that always hold the data,
+// against 5.3-5.5 ms with a 4 KiB bound (32 KiB windows: 3.1-3.5 ms; 128
+// KiB ones, whose buffer malloc maps afresh: 5.2-7.1 ms). 16 KiB halves the
+// second VM's time for sources of a few KB and keeps the first VM's 3.0 ms
+// for records of 16 KB.
+constexpr uint64_t kMaxSkippedBytes = 16 * 1024;
 // Room guessed for a local extra field: torch's FB block (<= 67 bytes) plus
 // its ZIP64 block (<= 28). Longer extras just cost one more pread.
 constexpr uint64_t kExtraAllowance = 128;
