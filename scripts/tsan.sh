@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 BUILD=${TPKG_TSAN_BUILD_DIR:-build-tsan}
 ALL_TESTS=(zip_deferred_checks_test analysis_store_test parallel_analysis_test
            background_thread_test file_io_test save_log_test journal_test journal_commit_test
-           fs_journal_ops_test write_behind_sink_test)
+           fs_journal_ops_test write_behind_sink_test background_fsync_test write_back_pending_test)
 TESTS=("${@:-${ALL_TESTS[@]}}")
 if [ ! -f "$BUILD/build.ninja" ]; then
   meson setup "$BUILD" -Db_sanitize=thread -Dbuildtype=debugoptimized \

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/background_fsync.h"
 #include "base/file_util.h"
 #include "journal/free_space.h"
 #include "tpkg/background_thread.h"
@@ -256,7 +257,8 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     const size_t ahead = guess.before_metadata;
     WriteRecords(std::span<const PlannedRecord>(guess.records).first(ahead), original, journal,
                  *writer, result);
-    StartWriteback(save.fd.get());  // the disk writes them while the analysis ends
+    // On disk while the analysis ends: the last fsync then commits only the rest.
+    BackgroundFsync early(save.fd.get(), save.path);
     const RegeneratedRecords& metadata = task.Get();
     const bool guessed_right = metadata == planned_with;
     const WritePlan replanned = guessed_right ? WritePlan{} : PlanWriteBack(journal, metadata);
@@ -282,6 +284,7 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     // before the fsync as after it, and the two no longer add up.
     StartWriteback(save.fd.get());
     const ZipReader written = ZipReader::Open(save.path);  // strict: torch must be able to read it
+    early.Finish();
     FsyncOrThrow(save.fd.get(), save.path);
     Stage(options, WriteBackStage::kTempWritten);
     if (options.validate) options.validate(save.path);
