@@ -44,6 +44,10 @@ class JournalRecords : public RecordSource {
   // The archive's first checks of the records still in the archive (edited
   // ones live in the journal).
   void PrepareReads(std::span<const std::string> names) const override;
+  // The records still in the archive, read there together (ZipReader::
+  // ReadSmallRecords); nullopt for edited ones.
+  std::vector<std::optional<std::string>> ReadSmallRecords(
+      std::span<const std::string> names) const override;
   // Whether the file now named `name` was written, created or renamed since
   // the archive was opened (MetadataOptions::edited).
   bool IsEdited(const std::string& name) const;

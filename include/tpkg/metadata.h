@@ -148,6 +148,14 @@ class RecordSource {
   // prepare them together (an archive checks a run of them on one pread:
   // ZipReader::CheckRecords). Errors wait for the reads.
   virtual void PrepareReads(std::span<const std::string> names) const { (void)names; }
+  // The whole records `names`, in this order, where the source can read
+  // them together (an archive: a run of small stored records that follow
+  // each other on one pread, checked as ReadRecord checks them); nullopt
+  // for the others, which ReadRecord reads (and says what is wrong with).
+  virtual std::vector<std::optional<std::string>> ReadSmallRecords(
+      std::span<const std::string> names) const {
+    return std::vector<std::optional<std::string>>(names.size());
+  }
 };
 
 // The most the analysis (metadata, pickle scan, import scan) reads from one
@@ -173,6 +181,8 @@ class ZipRecordSource : public RecordSource {
   std::vector<std::string> RecordNames() const override;
   std::string ReadRecord(const std::string& name) const override;
   void PrepareReads(std::span<const std::string> names) const override;
+  std::vector<std::optional<std::string>> ReadSmallRecords(
+      std::span<const std::string> names) const override;
   std::string ReadPrefix(const std::string& name, size_t n) const override;
   uint64_t RecordSize(const std::string& name) const override;
   bool knows_sizes() const override { return true; }

@@ -104,6 +104,28 @@ TEST_F(AnalysisCacheTest, EveryKindOfEditGivesTheFullAnalysis) {
   ExpectSameAsFull("original bytes written back");
 }
 
+// What the analysis reads its sources with: the records still in the
+// archive come from it together, with ReadRecord's bytes (also under a new
+// name); an edited or created file, a folder or a missing name is left to
+// ReadRecord.
+TEST_F(AnalysisCacheTest, SourcesReadTogetherAreWhatReadRecordReads) {
+  Put("corpus_models/util.py", "import json\n");
+  Put("corpus_models/new.py", "import os\n");
+  journal_->Rename("corpus_models/layers.py", "corpus_models/layers2.py");
+  const JournalRecords records(*journal_);
+  const std::vector<std::string> names{"corpus_models/model.py",    "corpus_models/util.py",
+                                       "corpus_models/layers2.py",  "corpus_models/new.py",
+                                       "corpus_models/__init__.py", "corpus_models/",
+                                       "corpus_models/gone.py"};
+  const std::vector<std::optional<std::string>> got = records.ReadSmallRecords(names);
+  ASSERT_EQ(got.size(), names.size());
+  for (const size_t unchanged : {0u, 2u, 4u}) {
+    ASSERT_TRUE(got[unchanged].has_value()) << names[unchanged];
+    EXPECT_EQ(*got[unchanged], records.ReadRecord(names[unchanged])) << names[unchanged];
+  }
+  for (const size_t other : {1u, 3u, 5u, 6u}) EXPECT_FALSE(got[other].has_value()) << names[other];
+}
+
 TEST_F(AnalysisCacheTest, FilledByAnAnalysisWithoutWarmUp) {
   // The generated files of a mount analyse with the cache: the next
   // analysis after an edit scans the edited record only.

@@ -196,3 +196,58 @@ TEST(DeferredChecksTest, CheckArchiveStaysTheFullCheck) {
 
 }  // namespace
 }  // namespace tpkg
+
+namespace tpkg {
+namespace {
+
+// ReadSmallRecords (what an analysis reads its sources with): a run of small
+// stored records on one pread, each with ReadAll's bytes, and for a record
+// that fails a check or its CRC-32 nothing, its ReadAll then throwing what
+// is wrong; a record too big for a window is left to ReadAll. For a deferred
+// reader and an eager one alike.
+TEST(DeferredChecksTest, SmallRecordsReadTogetherGiveReadAllsBytesAndVerdicts) {
+  std::vector<Record> records;
+  for (int i = 0; i < 200; ++i)
+    records.push_back(
+        {"r" + std::to_string(1000 + i),
+         std::string(static_cast<size_t>(1000 + i), static_cast<char>('a' + i % 26))});
+  records.push_back({"big", std::string(100 << 10, 'b')});
+  const std::string good = BuildArchive("p", records);
+  std::string bad = good;
+  Put16(bad, LocalAt(bad, "p/r1050") + 8, 8);        // its local header's method disagrees
+  bad[bad.find(std::string(1100, 'w')) + 10] = 'x';  // r1100's data: its CRC-32 fails
+  TempDir dir;
+  for (const bool damaged : {false, true}) {
+    const std::string path = dir.Write("many.pt", damaged ? bad : good);
+    for (const bool deferred : {true, false}) {
+      if (!deferred && damaged) continue;  // an eager open refuses it
+      const ZipReader zip = ZipReader::Open(path, deferred ? kDeferred : ZipReaderOptions{});
+      std::vector<const ZipEntry*> entries;
+      for (const Record& r : records) entries.push_back(zip.Find(r.name));
+      const uint64_t before = ReadCalls();
+      std::vector<std::optional<std::string>> got = zip.ReadSmallRecords(entries);
+      EXPECT_LE(ReadCalls() - before, 10u) << "200 KB of records in windows of 256 KiB";
+      ASSERT_EQ(got.size(), entries.size());
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const std::string& name = entries[i]->name;
+        const bool broken = damaged && (name == "r1050" || name == "r1100");
+        if (name == "big" || broken) {
+          EXPECT_FALSE(got[i].has_value()) << name;
+        } else {
+          ASSERT_TRUE(got[i].has_value()) << name;
+          EXPECT_EQ(*got[i], zip.ReadAll(*entries[i])) << name;
+        }
+      }
+      if (damaged) {
+        EXPECT_NE(What([&] {
+                    zip.ReadAll(*zip.Find("r1050"));
+                  }).find("local header disagrees with the central directory"),
+                  std::string::npos);
+        EXPECT_NE(What([&] { zip.ReadAll(*zip.Find("r1100")); }).find("CRC"), std::string::npos);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tpkg

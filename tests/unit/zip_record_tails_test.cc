@@ -8,7 +8,6 @@
 // header gets a window of its own.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -66,17 +65,6 @@ TEST_P(RecordTailsBySizeTest, AStrictOpenReadsEveryDescriptor) {
                   "torch reads the central directory's)")
         << name;
   }
-}
-
-// Read system calls of this process so far (/proc/self/io).
-uint64_t ReadCalls() {
-  std::ifstream io("/proc/self/io");
-  std::string key;
-  uint64_t value = 0;
-  while (io >> key >> value)
-    if (key == "syscr:") return value;
-  ADD_FAILURE() << "no syscr in /proc/self/io";
-  return 0;
 }
 
 // What the windows save: records 20 KB apart are read with a small pread per

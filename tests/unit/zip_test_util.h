@@ -7,6 +7,7 @@
 // Thread safety: test code, single-threaded.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <zip.h>
 
@@ -56,6 +57,18 @@ inline std::string What(const std::function<void()>& f) {
     return e.what();
   }
   return "";
+}
+
+// Read system calls of this process so far (/proc/self/io): what a reader's
+// windows save is counted, not timed.
+inline uint64_t ReadCalls() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value)
+    if (key == "syscr:") return value;
+  ADD_FAILURE() << "no syscr in /proc/self/io";
+  return 0;
 }
 
 inline std::string ReadFile(const std::string& path) {

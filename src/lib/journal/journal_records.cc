@@ -80,6 +80,27 @@ void JournalRecords::PrepareReads(std::span<const std::string> names) const {
   journal_.original().CheckRecords(originals);
 }
 
+std::vector<std::optional<std::string>> JournalRecords::ReadSmallRecords(
+    std::span<const std::string> names) const {
+  // The originals that `names` still hold, read as one list (runs follow
+  // each other in the archive); the rest stay nullopt.
+  std::vector<const ZipEntry*> originals;
+  std::vector<size_t> at;
+  originals.reserve(names.size());
+  at.reserve(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i].ends_with('/')) continue;
+    const std::optional<JournalNode> node = journal_.Stat(names[i]);
+    if (!node || node->is_dir || !node->original) continue;
+    originals.push_back(node->original);
+    at.push_back(i);
+  }
+  std::vector<std::optional<std::string>> out(names.size());
+  std::vector<std::optional<std::string>> read = journal_.original().ReadSmallRecords(originals);
+  for (size_t k = 0; k < read.size(); ++k) out[at[k]] = std::move(read[k]);
+  return out;
+}
+
 std::optional<RecordContentId> JournalRecords::ContentOf(const std::string& name) const {
   if (name.ends_with('/')) return std::nullopt;
   const std::optional<JournalNode> node = journal_.Stat(name);

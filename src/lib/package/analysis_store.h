@@ -130,6 +130,10 @@ class AnalysisStore {
   // be read.
   std::shared_ptr<const StoredSource> FindByPlace(const std::string& record,
                                                   const RecordContentId& content) const;
+  // Whether the digest of the home file's bytes at `content` is known (the
+  // source need not be read if FindByPlace() then finds its scan): a read
+  // ahead of a run of sources leaves such ones out.
+  bool KnowsPlace(const RecordContentId& content) const;
   // Keeps `digest` as that of the home file's bytes at `content`.
   void NoteDigest(const RecordContentId& content, const Sha256Digest& digest);
   // The home file (stamped `replaced` just before) was replaced by a saved

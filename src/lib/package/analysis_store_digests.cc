@@ -87,6 +87,11 @@ std::shared_ptr<const StoredSource> AnalysisStore::FindByPlace(
   return found;
 }
 
+bool AnalysisStore::KnowsPlace(const RecordContentId& content) const {
+  std::lock_guard lock(digests_mu_);
+  return home_digests_ && home_digests_->Find(content);
+}
+
 void AnalysisStore::NoteDigest(const RecordContentId& content, const Sha256Digest& digest) {
   std::lock_guard lock(digests_mu_);
   if (!home_digests_ || home_digests_->Find(content)) return;

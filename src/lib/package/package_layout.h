@@ -96,10 +96,13 @@ struct RecordAnalysis {
 // it knows is not scanned, and one it does not know is added to it; with
 // `content` too (the record holds the home archive's bytes there unchanged:
 // RecordSource::ContentOf), a source whose digest the disk knows by that
-// place (AnalysisStore::FindByPlace) is not even read.
+// place (AnalysisStore::FindByPlace) is not even read. `bytes`: the
+// record's bytes when the caller read them already (a source read with
+// others: RecordSource::ReadSmallRecords).
 RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& records,
                              AnalysisStore* disk = nullptr,
-                             const std::optional<RecordContentId>& content = std::nullopt);
+                             const std::optional<RecordContentId>& content = std::nullopt,
+                             std::optional<std::string> bytes = std::nullopt);
 
 class ArchiveLayout {
  public:

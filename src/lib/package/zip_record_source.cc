@@ -40,6 +40,18 @@ void ZipRecordSource::PrepareReads(std::span<const std::string> names) const {
   zip_.CheckRecords(entries);
 }
 
+std::vector<std::optional<std::string>> ZipRecordSource::ReadSmallRecords(
+    std::span<const std::string> names) const {
+  std::vector<const ZipEntry*> entries;
+  entries.reserve(names.size());
+  for (const std::string& name : names) {
+    const ZipEntry* entry = zip_.Find(name);
+    if (!entry) return std::vector<std::optional<std::string>>(names.size());  // ReadRecord says
+    entries.push_back(entry);
+  }
+  return zip_.ReadSmallRecords(entries);
+}
+
 uint64_t ZipRecordSource::RecordSize(const std::string& name) const { return Entry(name).size; }
 
 std::optional<RecordContentId> ZipRecordSource::ContentOf(const std::string& name) const {

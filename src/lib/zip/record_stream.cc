@@ -154,30 +154,42 @@ uint64_t RecordStream::Skip(uint64_t count) {
 
 namespace {
 
-// A small stored record of a deferred reader: its region in one pread, its
-// first checks on those bytes (ZipReader::DataOffset with bytes: the same
-// checks and verdicts), its data taken from them and its CRC verified.
-// Without this, its checks read the header (and what follows the data) and
-// the data was read again: two or three preads, or, after a run's window
-// (CheckRecords), every byte twice. nullopt when the record is not such a
-// record (the caller reads it the usual way).
+// The data of the stored record `entry` from `region` (the file's bytes
+// holding its region), its first checks taken on those bytes
+// (ZipReader::DataOffset with bytes: the same checks and verdicts; throws
+// for a bad record) and its CRC verified. nullopt when the bytes end early
+// (the file is shorter: the usual read says so) or the CRC fails (`crc`
+// says so: the caller throws, or leaves it to the usual read).
+std::optional<std::string> StoredFromRegion(const ZipReader& zip, const ZipEntry& entry,
+                                            const FileBytes& region, uint32_t* crc) {
+  const uint64_t data = zip.DataOffset(entry, region.start, region.bytes);
+  if (!region.Holds(data, entry.size)) return std::nullopt;
+  std::string bytes(region.Get(data, entry.size));
+  *crc = Crc32(0, bytes);
+  if (*crc != entry.crc32) return std::nullopt;
+  return bytes;
+}
+
+// A small stored record of a deferred reader: its region in one pread, and
+// StoredFromRegion. Without this, its checks read the header (and what
+// follows the data) and the data was read again: two or three preads, or,
+// after a run's window (CheckRecords), every byte twice. nullopt when the
+// record is not such a record (the caller reads it the usual way).
 std::optional<std::string> ReadSmallStored(const ZipReader& zip, const ZipEntry& entry) {
+  // An eager reader checked the record at open: one pread of its data does.
   if (entry.method != kMethodStored || !zip.deferred()) return std::nullopt;
   const std::optional<RegionSpan> region = SourceWindow::SmallRegion(zip, entry);
   if (!region) return std::nullopt;
   const uint64_t start = region->start;
   std::string bytes(static_cast<size_t>(region->end - start), '\0');
   bytes.resize(PreadFull(zip.fd(), bytes, start, zip.path()));
-  const uint64_t data = zip.DataOffset(entry, start, bytes);  // throws for a bad record
-  if (data < start || data - start > bytes.size() || entry.size > bytes.size() - (data - start))
-    return std::nullopt;  // the file ended early: the usual read says so
-  bytes.erase(0, static_cast<size_t>(data - start));
-  bytes.resize(static_cast<size_t>(entry.size));
-  if (const uint32_t crc = Crc32(0, bytes); crc != entry.crc32) {
+  uint32_t crc = entry.crc32;
+  std::optional<std::string> data = StoredFromRegion(zip, entry, FileBytes{start, bytes}, &crc);
+  if (crc != entry.crc32) {
     throw Error(Errc::kCorrupt,
                 RecordMessage(zip.path(), entry.full_name, CrcMismatch(entry, crc)));
   }
-  return bytes;
+  return data;
 }
 
 }  // namespace
@@ -194,6 +206,25 @@ std::string ZipReader::ReadAll(const ZipEntry& entry) const {
   }
   char end;
   in.Read(std::span(&end, 1));  // a 0-byte record is verified on this call
+  return out;
+}
+
+std::vector<std::optional<std::string>> ZipReader::ReadSmallRecords(
+    std::span<const ZipEntry* const> entries) const {
+  std::vector<std::optional<std::string>> out(entries.size());
+  SourceWindow window;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i]->method != kMethodStored) continue;  // inflated the usual way
+    try {
+      // The run of small records after it in `entries` that follow it in
+      // the file comes with it (SourceWindow::kMaxBytes at most).
+      const std::optional<FileBytes> region = window.Region(*this, entries, i);
+      uint32_t crc = 0;
+      if (region) out[i] = StoredFromRegion(*this, *entries[i], *region, &crc);
+    } catch (const Error&) {
+      // A failed check is kept as the record's verdict; its ReadAll throws it.
+    }
+  }
   return out;
 }
 

@@ -44,7 +44,14 @@ std::optional<FileBytes> SourceWindow::RegionOf(const ZipReader& src, size_t cou
   bytes_.resize(static_cast<size_t>(end - first->start));
   // Short at the end of a truncated file: the checks then read the rest
   // from the file and report what is missing.
-  bytes_.resize(PreadFull(src.fd(), bytes_, start_, src.path()));
+  try {
+    bytes_.resize(PreadFull(src.fd(), bytes_, start_, src.path()));
+  } catch (...) {
+    // An I/O error: the window holds nothing, or the next records' checks
+    // would run on bytes never read and keep a false verdict.
+    bytes_.clear();
+    throw;
+  }
   return FileBytes{start_, bytes_};
 }
 
