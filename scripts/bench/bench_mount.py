@@ -27,6 +27,11 @@ that load from other users of the machine hits them alike:
   metadata ro stat      the same on a read-only mount of the same archive made after it
                         (the user's analysis disk cache then knows the package, if the
                         build uses it there)
+  fresh analysis        the analysis alone at its dearest: a new daemon on a new copy
+                        of the archive with an empty analysis disk cache, its first stat
+                        of .data/extern_modules (every record read and scanned) and its
+                        VmHWM after it (issue 15's bound on the analysis's memory; "peak
+                        RSS after" above also counts what the reads before it left)
 
 Prints a table with ratios against native: for seconds lower is better, for
 MB/s higher is better. Needs root (drop_caches, mounting).
@@ -246,6 +251,9 @@ def measure(systems, archive, work, seq_file, floors=()):
                     timed(f"stat {s.root}/.data/extern_modules") * 1000
                 results[s.name]["peak RSS after MiB"] = peak_rss_mib(s.pid)
                 results[s.name]["metadata ro stat ms"] = first_stat_read_only(s, work)
+                ms, peak = fresh_analysis(s, work)
+                results[s.name]["fresh analysis ms"] = ms
+                results[s.name]["fresh analysis MiB"] = peak
     finally:
         for s in systems:
             s.unmount()
@@ -262,6 +270,25 @@ def first_stat_read_only(system, work):
         return timed(f"stat {ro.root}/.data/extern_modules") * 1000
     finally:
         ro.unmount()
+
+
+def fresh_analysis(system, work):
+    """(ms, VmHWM MiB) of the first stat of .data/extern_modules by a new daemon on a new copy of
+    the archive `system` serves, with an empty analysis disk cache: the analysis alone."""
+    folder = work / f"fresh_{system.name}"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "cache").mkdir(parents=True)
+    copy = folder / system.served.name
+    shutil.copyfile(system.served, copy)
+    fresh = System(f"{system.name}-fresh",
+                   f"TPKG_CACHE_DIR={folder / 'cache'} " + system.mount_cmd, lambda a, m: m)
+    fresh.mount(copy, work)
+    try:
+        ms = timed(f"stat {fresh.root}/.data/extern_modules") * 1000
+        return ms, peak_rss_mib(fresh.pid)
+    finally:
+        fresh.unmount()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def print_floor(results, floor_results):
