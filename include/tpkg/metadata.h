@@ -152,6 +152,8 @@ class RecordSource {
   // them together (an archive: a run of small stored records that follow
   // each other on one pread, checked as ReadRecord checks them); nullopt
   // for the others, which ReadRecord reads (and says what is wrong with).
+  // One answer per name; the caller holds them all at once, so a source
+  // bounds what it reads together (an archive: 256 KiB).
   virtual std::vector<std::optional<std::string>> ReadSmallRecords(
       std::span<const std::string> names) const {
     return std::vector<std::optional<std::string>>(names.size());

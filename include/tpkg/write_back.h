@@ -123,6 +123,9 @@ struct WriteBackOptions {
   bool check_free_space = true;
   // For tests: called after each stage (crash injection).
   std::function<void(WriteBackStage)> on_stage;
+  // For tests: the system call of the early fsync of a save's records
+  // (fsync(2) when empty), to make it fail as a disk can.
+  std::function<int(int fd)> early_fsync;
 };
 
 struct PlannedRecord {

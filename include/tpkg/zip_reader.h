@@ -180,12 +180,15 @@ class ZipReader {
 
   // The whole record, inflated if needed; the CRC is verified (kCorrupt on mismatch).
   std::string ReadAll(const ZipEntry& entry) const;
-  // ReadAll of each of `entries` that is a small stored record, a run of
-  // them that follow each other in the file on one pread
-  // (an analysis reads thousands of sources of a few KiB: one system call
-  // each cost more than their copies); nullopt for any other record, and
-  // for one that fails a check or its CRC-32, whose ReadAll then reads it
-  // again and throws what is wrong. With the same kept verdicts as ReadAll.
+  // ReadAll of each of `entries` (records of this reader, none null) that is
+  // a small stored record, a run of them that follow each other in the file
+  // on one pread (an analysis reads thousands of sources of a few KiB: one
+  // system call each cost more than their copies), until kMaxReadTogether
+  // bytes are served (the caller holds them all at once); nullopt for any
+  // other record, for those past that bound, and for one that fails a check
+  // or its CRC-32, whose ReadAll then reads it again and throws what is
+  // wrong. With the same kept verdicts as ReadAll.
+  static constexpr uint64_t kMaxReadTogether = 256 << 10;
   std::vector<std::optional<std::string>> ReadSmallRecords(
       std::span<const ZipEntry* const> entries) const;
   // Up to out.size() bytes of the uncompressed data starting at `offset`;

@@ -20,6 +20,7 @@
 #include "tpkg/dep_graph.h"
 #include "tpkg/error.h"
 #include "tpkg/policy.h"
+#include "zip_test_util.h"
 
 namespace tpkg {
 namespace {
@@ -449,6 +450,54 @@ int AnalyzeDeepNameUnderMemoryLimit() {
 
 TEST(MetadataTest, DeepRecordNamesTakeMemoryInProportionToTheirLength) {
   EXPECT_EXIT(std::exit(AnalyzeDeepNameUnderMemoryLimit()), ::testing::ExitedWithCode(0), "");
+}
+
+}  // namespace
+}  // namespace tpkg
+
+namespace tpkg {
+namespace {
+
+// An archive's sources are read a run at a time (RecordSource::
+// ReadSmallRecords): damaged ones in the middle of a run (bytes that fail
+// their CRC, a local header that disagrees with the central directory) are
+// found as when each source is read by itself, with the same problems,
+// and the sources around them are analysed as before.
+class OneAtATime : public ZipRecordSource {
+ public:
+  using ZipRecordSource::ZipRecordSource;
+  std::vector<std::optional<std::string>> ReadSmallRecords(
+      std::span<const std::string> names) const override {
+    return RecordSource::ReadSmallRecords(names);  // none: each is read by ReadRecord
+  }
+};
+
+TEST(MetadataTest, DamagedSourcesReadInARunAreFoundAsWhenReadAlone) {
+  std::vector<testing::Record> records{{"p/__init__.py", ""}};
+  for (int i = 10; i < 50; ++i) {
+    const std::string module = i == 17 ? "os" : i == 33 ? "csv" : "json";
+    records.push_back({"p/m" + std::to_string(i) + ".py",
+                       "import " + module + "\n# source " + std::to_string(i) + "\n"});
+  }
+  records.push_back({".data/version", "6\n"});
+  std::string bytes = testing::BuildArchive("pk", records);
+  bytes[bytes.find("# source 25") + 3] = 'X';                    // its CRC-32 fails
+  testing::Put16(bytes, bytes.find("pk/p/m40.py") - 30 + 8, 8);  // its local header's method
+  testing::TempDir dir;
+  const std::string path = dir.Write("pk.pt", bytes);
+  const ZipReader batched_zip = ZipReader::Open(path, testing::kDeferred);
+  const ZipReader alone_zip = ZipReader::Open(path, testing::kDeferred);
+  const Metadata batched = RegenerateMetadata(ZipRecordSource(batched_zip));
+  const Metadata alone = RegenerateMetadata(OneAtATime(alone_zip));
+  EXPECT_EQ(batched.unreadable, (std::vector<std::string>{"p/m25.py", "p/m40.py"}));
+  EXPECT_EQ(batched.unreadable, alone.unreadable);
+  EXPECT_EQ(batched.problems, alone.problems);
+  EXPECT_NE(batched.problems.find("CRC"), std::string::npos) << batched.problems;
+  EXPECT_NE(batched.problems.find("local header disagrees"), std::string::npos) << batched.problems;
+  EXPECT_EQ(batched.externs, (std::vector<std::string>{"json", "os", "csv"}));
+  EXPECT_EQ(batched.externs, alone.externs);
+  EXPECT_EQ(batched.interned, alone.interned);
+  EXPECT_EQ(batched.deps_dot, alone.deps_dot);
 }
 
 }  // namespace

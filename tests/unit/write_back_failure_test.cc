@@ -66,6 +66,39 @@ TEST_F(WriteBackTest, ValidationFailureKeepsArchiveAndJournal) {
   EXPECT_TRUE(WriteBack(j, {}).written);
 }
 
+// The records before the metadata are fsynced early, on a thread of their
+// own (base/background_fsync.h). A disk error there must fail the save: the
+// kernel reports a writeback error once per open file, so the last fsync
+// could then succeed and the rename put a damaged archive in place. (The
+// error is made by the system call's stand-in: a real one cannot be had on
+// demand.)
+TEST_F(WriteBackTest, AFailedEarlyFsyncFailsTheSave) {
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  EditSession(j);
+  WriteBackOptions options;
+  int calls = 0;
+  options.early_fsync = [&calls](int) {
+    ++calls;
+    errno = EIO;
+    return -1;
+  };
+  try {
+    WriteBack(j, {}, options);
+    FAIL() << "saved";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "Cannot save " + archive_ + ": Cannot fsync '" +
+                                         journal_dir() + "/save.tmp': Input/output error")
+        << e.what();
+  }
+  EXPECT_EQ(calls, 1);
+  ExpectArchiveUnchanged(before);
+  EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  EXPECT_TRUE(j.dirty());
+  EXPECT_TRUE(j.Stat("pkg/new.py"));
+  EXPECT_TRUE(WriteBack(j, {}).written);  // the disk well again: the edits are saved
+}
+
 TEST_F(WriteBackTest, ArchiveChangedByAnotherProgramIsNotOverwritten) {
   struct Row {
     const char* what;

@@ -194,12 +194,6 @@ TEST(DeferredChecksTest, CheckArchiveStaysTheFullCheck) {
             std::string::npos);
 }
 
-}  // namespace
-}  // namespace tpkg
-
-namespace tpkg {
-namespace {
-
 // ReadSmallRecords (what an analysis reads its sources with): a run of small
 // stored records on one pread, each with ReadAll's bytes, and for a record
 // that fails a check or its CRC-32 nothing, its ReadAll then throwing what
@@ -211,6 +205,7 @@ TEST(DeferredChecksTest, SmallRecordsReadTogetherGiveReadAllsBytesAndVerdicts) {
     records.push_back(
         {"r" + std::to_string(1000 + i),
          std::string(static_cast<size_t>(1000 + i), static_cast<char>('a' + i % 26))});
+  records.insert(records.begin() + 100, {"empty", ""});
   records.push_back({"big", std::string(100 << 10, 'b')});
   const std::string good = BuildArchive("p", records);
   std::string bad = good;
@@ -223,7 +218,13 @@ TEST(DeferredChecksTest, SmallRecordsReadTogetherGiveReadAllsBytesAndVerdicts) {
       if (!deferred && damaged) continue;  // an eager open refuses it
       const ZipReader zip = ZipReader::Open(path, deferred ? kDeferred : ZipReaderOptions{});
       std::vector<const ZipEntry*> entries;
-      for (const Record& r : records) entries.push_back(zip.Find(r.name));
+      std::vector<std::string> data;  // what each entry holds
+      for (const Record& r : records) {
+        entries.push_back(zip.Find(r.name));
+        data.push_back(r.data);
+      }
+      entries.push_back(zip.Find("r1010"));  // asked for twice
+      data.push_back(records[10].data);
       const uint64_t before = ReadCalls();
       std::vector<std::optional<std::string>> got = zip.ReadSmallRecords(entries);
       EXPECT_LE(ReadCalls() - before, 10u) << "200 KB of records in windows of 256 KiB";
@@ -235,9 +236,18 @@ TEST(DeferredChecksTest, SmallRecordsReadTogetherGiveReadAllsBytesAndVerdicts) {
           EXPECT_FALSE(got[i].has_value()) << name;
         } else {
           ASSERT_TRUE(got[i].has_value()) << name;
-          EXPECT_EQ(*got[i], zip.ReadAll(*entries[i])) << name;
+          EXPECT_EQ(*got[i], data[i]) << name;
         }
       }
+      // What one call holds at once is bounded: the records asked for three
+      // times over, and those past ZipReader::kMaxReadTogether come back empty.
+      std::vector<const ZipEntry*> thrice;
+      for (int k = 0; k < 3; ++k) thrice.insert(thrice.end(), entries.begin(), entries.end());
+      uint64_t held = 0;
+      for (const std::optional<std::string>& r : zip.ReadSmallRecords(thrice))
+        held += r ? r->size() : 0;
+      EXPECT_GE(held, ZipReader::kMaxReadTogether);
+      EXPECT_LT(held, ZipReader::kMaxReadTogether + (64 << 10));
       if (damaged) {
         EXPECT_NE(What([&] {
                     zip.ReadAll(*zip.Find("r1050"));

@@ -10,10 +10,11 @@
 
 namespace tpkg {
 
-BackgroundFsync::BackgroundFsync(int fd, std::string what) : what_(std::move(what)) {
+BackgroundFsync::BackgroundFsync(int fd, std::string what, std::function<int(int)> sync)
+    : what_(std::move(what)) {
   try {
-    thread_ = StartBackgroundThread([this, fd] {
-      if (::fsync(fd) != 0) error_ = errno;
+    thread_ = StartBackgroundThread([this, fd, sync = std::move(sync)] {
+      if (sync(fd) != 0) error_ = errno;
     });
   } catch (const std::system_error&) {
     // No thread: the caller's final fsync writes it all.

@@ -14,6 +14,11 @@
 // fsync of 300 KiB appended after an earlier fsync). Taken while the save
 // waits for its analysis, it leaves the last fsync only the tail.
 //
+// Its cost when the save stops before its last fsync (the analysis refuses
+// the package, or finds nothing to change after all): the destructor waits
+// for the fsync of what was written, which the save then deletes. An fsync
+// cannot be cancelled; refusals are rare and the common path gains it.
+//
 // Errors: a failed fsync reports a writeback error once per open file, and
 // a later fsync of the same file may then succeed with the data lost, so
 // Finish() must be called before the final fsync and its exception kept: it
@@ -26,6 +31,9 @@
 // destructor) and sets `error_`, which the owner reads only after joining.
 #pragma once
 
+#include <unistd.h>
+
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -33,7 +41,9 @@ namespace tpkg {
 
 class BackgroundFsync {
  public:
-  BackgroundFsync(int fd, std::string what);
+  // `sync`: the system call, fsync(2) unless a test makes it fail (a real
+  // writeback error cannot be had on demand).
+  BackgroundFsync(int fd, std::string what, std::function<int(int)> sync = ::fsync);
   ~BackgroundFsync();  // joins; a failure not asked for by Finish() is dropped
   BackgroundFsync(const BackgroundFsync&) = delete;
   BackgroundFsync& operator=(const BackgroundFsync&) = delete;

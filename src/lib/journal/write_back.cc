@@ -258,7 +258,8 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     WriteRecords(std::span<const PlannedRecord>(guess.records).first(ahead), original, journal,
                  *writer, result);
     // On disk while the analysis ends: the last fsync then commits only the rest.
-    BackgroundFsync early(save.fd.get(), save.path);
+    BackgroundFsync early(save.fd.get(), save.path,
+                          options.early_fsync ? options.early_fsync : ::fsync);
     const RegeneratedRecords& metadata = task.Get();
     const bool guessed_right = metadata == planned_with;
     const WritePlan replanned = guessed_right ? WritePlan{} : PlanWriteBack(journal, metadata);

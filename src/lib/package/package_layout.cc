@@ -166,8 +166,13 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
     std::vector<std::optional<std::string>> read(last - first);
     if (to_read.size() > 1) {
       std::vector<std::optional<std::string>> together = records.ReadSmallRecords(to_read);
-      for (size_t k = 0; k < together.size(); ++k)
-        read[read_at[k] - first] = std::move(together[k]);
+      // Anything but one answer per name, or bytes past the analysis's
+      // bound, is read again the usual way (which applies the bound).
+      if (together.size() == to_read.size()) {
+        for (size_t k = 0; k < together.size(); ++k)
+          if (together[k] && together[k]->size() <= kMaxAnalysedRecordBytes)
+            read[read_at[k] - first] = std::move(together[k]);
+      }
     }
     for (size_t m = first; m < last; ++m) {
       const size_t i = missing[m];

@@ -42,14 +42,19 @@ void ZipRecordSource::PrepareReads(std::span<const std::string> names) const {
 
 std::vector<std::optional<std::string>> ZipRecordSource::ReadSmallRecords(
     std::span<const std::string> names) const {
+  // A name the archive lacks stays nullopt: its ReadRecord says so.
   std::vector<const ZipEntry*> entries;
-  entries.reserve(names.size());
-  for (const std::string& name : names) {
-    const ZipEntry* entry = zip_.Find(name);
-    if (!entry) return std::vector<std::optional<std::string>>(names.size());  // ReadRecord says
-    entries.push_back(entry);
+  std::vector<size_t> at;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (const ZipEntry* entry = zip_.Find(names[i])) {
+      entries.push_back(entry);
+      at.push_back(i);
+    }
   }
-  return zip_.ReadSmallRecords(entries);
+  std::vector<std::optional<std::string>> out(names.size());
+  std::vector<std::optional<std::string>> read = zip_.ReadSmallRecords(entries);
+  for (size_t k = 0; k < read.size(); ++k) out[at[k]] = std::move(read[k]);
+  return out;
 }
 
 uint64_t ZipRecordSource::RecordSize(const std::string& name) const { return Entry(name).size; }

@@ -213,7 +213,8 @@ std::vector<std::optional<std::string>> ZipReader::ReadSmallRecords(
     std::span<const ZipEntry* const> entries) const {
   std::vector<std::optional<std::string>> out(entries.size());
   SourceWindow window;
-  for (size_t i = 0; i < entries.size(); ++i) {
+  uint64_t served = 0;
+  for (size_t i = 0; i < entries.size() && served < kMaxReadTogether; ++i) {
     if (entries[i]->method != kMethodStored) continue;  // inflated the usual way
     try {
       // The run of small records after it in `entries` that follow it in
@@ -221,6 +222,7 @@ std::vector<std::optional<std::string>> ZipReader::ReadSmallRecords(
       const std::optional<FileBytes> region = window.Region(*this, entries, i);
       uint32_t crc = 0;
       if (region) out[i] = StoredFromRegion(*this, *entries[i], *region, &crc);
+      if (out[i]) served += out[i]->size();
     } catch (const Error&) {
       // A failed check is kept as the record's verdict; its ReadAll throws it.
     }

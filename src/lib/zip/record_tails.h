@@ -6,7 +6,7 @@
 //   ReadLocalHeaders(fd, size, entries, by_offset, strict, problems, &tails);
 //   CheckGaps(fd, entries, by_offset, cd_offset, problems, &tails);
 //
-// ReadLocalHeaders reads the headers of records less than about 4 KiB apart
+// ReadLocalHeaders reads the headers of records less than about 16 KiB apart
 // in shared windows of up to 64 KiB, which hold their data and descriptors
 // too; it reads farther ones with a window per header. Each window starts at
 // the end of the previous record's data, so it also holds that record's
