@@ -54,6 +54,10 @@ class JournalRecords : public RecordSource {
 
  private:
   std::string Read(const std::string& name, size_t limit) const;
+  // The archive records that `names` still hold unchanged, in order; with
+  // `at`, the index in `names` of each.
+  std::vector<const ZipEntry*> Originals(std::span<const std::string> names,
+                                         std::vector<size_t>* at) const;
   const Journal& journal_;
 };
 

@@ -69,34 +69,32 @@ uint64_t JournalRecords::RecordSize(const std::string& name) const {
   return node->size;
 }
 
-void JournalRecords::PrepareReads(std::span<const std::string> names) const {
+std::vector<const ZipEntry*> JournalRecords::Originals(std::span<const std::string> names,
+                                                       std::vector<size_t>* at) const {
   std::vector<const ZipEntry*> originals;
   originals.reserve(names.size());
-  for (const std::string& name : names) {
-    if (name.ends_with('/')) continue;
-    const std::optional<JournalNode> node = journal_.Stat(name);
-    if (node && !node->is_dir && node->original) originals.push_back(node->original);
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i].ends_with('/')) continue;  // a folder entry holds no bytes
+    const std::optional<JournalNode> node = journal_.Stat(names[i]);
+    if (!node || node->is_dir || !node->original) continue;
+    originals.push_back(node->original);
+    if (at) at->push_back(i);
   }
-  journal_.original().CheckRecords(originals);
+  return originals;
+}
+
+void JournalRecords::PrepareReads(std::span<const std::string> names) const {
+  journal_.original().CheckRecords(Originals(names, nullptr));
 }
 
 std::vector<std::optional<std::string>> JournalRecords::ReadSmallRecords(
     std::span<const std::string> names) const {
-  // The originals that `names` still hold, read as one list (runs follow
-  // each other in the archive); the rest stay nullopt.
-  std::vector<const ZipEntry*> originals;
+  // The originals read as one list (runs follow each other in the
+  // archive); the rest stay nullopt.
   std::vector<size_t> at;
-  originals.reserve(names.size());
-  at.reserve(names.size());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i].ends_with('/')) continue;
-    const std::optional<JournalNode> node = journal_.Stat(names[i]);
-    if (!node || node->is_dir || !node->original) continue;
-    originals.push_back(node->original);
-    at.push_back(i);
-  }
+  std::vector<std::optional<std::string>> read =
+      journal_.original().ReadSmallRecords(Originals(names, &at));
   std::vector<std::optional<std::string>> out(names.size());
-  std::vector<std::optional<std::string>> read = journal_.original().ReadSmallRecords(originals);
   for (size_t k = 0; k < read.size(); ++k) out[at[k]] = std::move(read[k]);
   return out;
 }
