@@ -9,7 +9,8 @@
 // FUSE file system lives on, detached, while any of these remain; only when
 // the last one goes does the kernel end the session, and tpkgfs start its
 // save. `tpkgfs -u` and a mount waiting for that save name them (unmount.h,
-// daemon.h).
+// daemon.h), as `tpkgfs -u` does when the kernel refuses to unmount a mount
+// they use (EBUSY).
 //
 // No request goes to a FUSE daemon, however hung: a descriptor's device
 // comes from statx(2) with AT_STATX_DONT_SYNC and no fields asked for, which

@@ -126,8 +126,22 @@ std::string Trimmed(std::string text) {
   return text;
 }
 
+// Why the kernel refused to unmount `m` as busy: the processes that use it
+// (open_files.h), where /proc tells, so that the user knows what to close.
+std::string BusyReason(const MountInfo& m) {
+  std::vector<pid_t> users;
+  try {
+    users = ProcessesUsingDevice(m.major, m.minor);
+  } catch (const Error&) {
+    // /proc unreadable: the reason below without the names.
+  }
+  if (users.empty()) return "it is busy (a process has a file open or its working folder there)";
+  return "it is busy: " + DescribeProcesses(users) + (users.size() == 1 ? " uses" : " use") +
+         " it (a file open, the working folder or a file mapped there)";
+}
+
 // `fusermount3 -u PATH`, its complaint as one line.
-void UnmountWithHelper(const std::string& path) {
+void UnmountWithHelper(const std::string& path, const MountInfo& m) {
   int err_pipe[2];
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
     const int err = errno;
@@ -155,18 +169,19 @@ void UnmountWithHelper(const std::string& path) {
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    const std::string why = Trimmed(complaint);
+    std::string why = Trimmed(complaint);
+    // fusermount3 says strerror(EBUSY) ("...: Device or resource busy").
+    if (why.ends_with(std::strerror(EBUSY))) why = BusyReason(m);
     Fail("cannot unmount '" + path + "': " + (why.empty() ? "fusermount3 failed" : why));
   }
 }
 
-void Unmount(const std::string& path) {
-  if (::geteuid() != 0) return UnmountWithHelper(path);
+void Unmount(const std::string& path, const MountInfo& m) {
+  if (::geteuid() != 0) return UnmountWithHelper(path, m);
   if (::umount2(path.c_str(), UMOUNT_NOFOLLOW) == 0) return;
   const int err = errno;
-  std::string why = std::strerror(err);
-  if (err == EBUSY) why = "it is busy (a process has a file open or its working folder there)";
-  Fail("cannot unmount '" + path + "': " + why, err);
+  Fail("cannot unmount '" + path + "': " + (err == EBUSY ? BusyReason(m) : std::strerror(err)),
+       err);
 }
 
 std::string Bytes(uint64_t n) {
@@ -393,7 +408,7 @@ int RunUnmount(const std::string& mountpoint) {
   const Target target = TargetOf(m, daemon ? &*daemon : nullptr);
   std::optional<ProcessWatch> watch;
   if (daemon) watch = ProcessWatch::Open(daemon->pid, daemon->start_time);
-  Unmount(path);
+  Unmount(path, *m);
   if (!daemon) {
     if (!target.writable) {
       std::cout << "tpkgfs: unmounted " << path << " (read-only: nothing to save)\n";

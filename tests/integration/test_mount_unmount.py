@@ -239,6 +239,32 @@ def test_tpkgfs_u_prints_each_note_of_a_save_as_a_line_of_its_own(tmp_path, back
             u.stdout
 
 
+def test_tpkgfs_u_of_a_busy_mount_names_the_processes_that_use_it(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    in_folder = subprocess.Popen(["sleep", "600"], cwd=mnt / "corpus_models")
+    holder = open(mnt / MODEL_PY, "rb")
+    try:
+        u = run(TPKGFS, "-u", mnt)
+        assert u.returncode == 1, u
+        users = sorted([(os.getpid(), pathlib.Path("/proc/self/comm").read_text().strip()),
+                        (in_folder.pid, "sleep")])
+        assert u.stderr == (f"tpkgfs: cannot unmount '{mnt}': it is busy: "
+                            + ", ".join(f"pid {pid} ({name})" for pid, name in users)
+                            + " use it (a file open, the working folder or a file mapped "
+                            "there)\n"), u.stderr
+        assert mount_entry(mnt) is not None  # still mounted and served
+        assert (mnt / MODEL_PY).read_bytes() == holder.read()
+    finally:
+        in_folder.kill()
+        in_folder.wait()
+        holder.close()
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u
+    assert mount_entry(mnt) is None and daemon_pids(mnt) == []
+
+
 def test_a_new_extern_module_is_named_in_the_save_log_of_a_background_save(tmp_path,
                                                                           background):
     archive = writable_copy(tmp_path / "a")
