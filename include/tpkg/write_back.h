@@ -166,6 +166,14 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
 // the archive pass the strict reader.
 std::string LeftOutEntries(const ZipReader& original);
 
+// The emptied folders a write-back leaves out, said for a warning, or ""
+// when there are none: folders the archive's records implied (no entry, not
+// made by mkdir, no attributes to keep) whose files were all deleted or moved
+// away. The mount still shows them, the saved archive has no such folder, as
+// torch's exporter would write it (an entry `dir/` would make PackageImporter
+// import `dir` as an empty package): said, so that nothing goes silently.
+std::string LeftOutEmptiedFolders(const Journal& journal);
+
 // The records a write-back would write, in order (see the rules above).
 // The archive is journal.original(): the journal's namespace refers to its
 // entries, so no other reader could stand in for it.

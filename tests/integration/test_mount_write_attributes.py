@@ -96,6 +96,26 @@ def test_chmod_touch_and_empty_folders_survive_the_save_and_torch_loads_it(tmp_p
     assert "empty" not in tree and "cache" not in tree
 
 
+def test_a_folder_emptied_of_the_files_that_implied_it_is_left_out_and_the_save_says_so(
+        tmp_path):
+    archive = writable_copy(tmp_path)
+    with session(archive, tmp_path / "mnt") as m:
+        os.mkdir(m.path / "notes")
+        (m.path / "notes" / "readme.txt").write_bytes(b"hello\n")
+    assert m.problems == []
+    assert "notes/" not in infos(archive)  # implied by its file, as torch writes folders
+    with session(archive, tmp_path / "mnt") as m:
+        os.unlink(m.path / "notes" / "readme.txt")
+        assert os.listdir(m.path / "notes") == []  # still shown while mounted
+    assert m.problems == []
+    assert not any(n.startswith("notes/") for n in infos(archive))
+    assert ("; warning: left out 1 emptied folder the archive's files implied, as torch's "
+            "exporter writes no folders: 'notes' (mkdir one again to keep it)") in m.stderr(), \
+        m.stderr()
+    loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])["k"]
+    assert "error" not in loaded, loaded
+
+
 def test_a_chmod_alone_is_saved_and_a_mount_without_changes_leaves_it_alone(tmp_path):
     archive = writable_copy(tmp_path)
     with session(archive, tmp_path / "mnt") as m:

@@ -218,6 +218,10 @@ TEST_F(KeepAttributesTest, ASaveKeepsModesTimesAndEmptyFoldersAndLeavesTheRestAs
     j.SetAtime("pkg/__init__.py", {5, 0});  // atimes are not saved
     const WriteBackResult r = WriteBack(j, {});
     EXPECT_TRUE(r.written) << r.summary;
+    // ... and the save says so.
+    EXPECT_EQ(r.warnings, std::vector<std::string>{
+                              "left out 1 emptied folder the archive's files implied, as torch's "
+                              "exporter writes no folders: 'notes' (mkdir one again to keep it)"});
   }
   const ZipReader saved = ZipReader::Open(archive_);
   const ZipEntry* code = saved.Find("pkg/code.py");

@@ -329,10 +329,13 @@ std::string Counts(const WriteBackResult& r) {
 }
 
 // The warnings of a written save, in the result and at the end of its summary:
-// what the save itself noted, then the entries it left out (LeftOutEntries).
+// what the save itself noted, then the entries and the emptied folders it left
+// out (LeftOutEntries, LeftOutEmptiedFolders).
 void AddWarnings(const Journal& journal, WriteBackResult* result) {
   if (std::string left_out = LeftOutEntries(journal.original()); !left_out.empty())
     result->warnings.push_back(std::move(left_out));
+  if (std::string emptied = LeftOutEmptiedFolders(journal); !emptied.empty())
+    result->warnings.push_back(std::move(emptied));
   for (const std::string& warning : result->warnings) result->summary += "; warning: " + warning;
 }
 

@@ -374,6 +374,22 @@ std::string LeftOutEntries(const ZipReader& original) {
          " torch never reads: " + named;
 }
 
+std::string LeftOutEmptiedFolders(const Journal& journal) {
+  constexpr size_t kNamed = 5;  // a one-line warning
+  std::string named;
+  size_t count = 0;
+  for (const JournalFolder& f : journal.Folders()) {
+    if (!f.empty || NeedsEntry(f)) continue;
+    if (++count <= kNamed) named += (named.empty() ? "" : ", ") + QuoteName(f.path);
+  }
+  if (count == 0) return "";
+  if (count > kNamed) named += " and " + std::to_string(count - kNamed) + " more";
+  return "left out " + std::to_string(count) +
+         (count == 1 ? " emptied folder" : " emptied folders") +
+         " the archive's files implied, as torch's exporter writes no folders: " + named +
+         " (mkdir one again to keep it)";
+}
+
 WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
   // A non-strict reader of a ZIP torch cannot open lists what lies outside
   // its prefix folder under its full name, not shadowed: the writer would
