@@ -77,7 +77,8 @@ void BindGraph(py::module_& m) {
       .value("MISSING_NAME", PackagingErrorReason::kMissingName)
       .value("DANGEROUS_GLOBAL", PackagingErrorReason::kDangerousGlobal)
       .value("MISSING_SCRIPT_CODE", PackagingErrorReason::kMissingScriptCode)
-      .value("MISSING_RECORD", PackagingErrorReason::kMissingRecord);
+      .value("MISSING_RECORD", PackagingErrorReason::kMissingRecord)
+      .value("SCRIPT_CODE_SYNTAX", PackagingErrorReason::kScriptCodeSyntax);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

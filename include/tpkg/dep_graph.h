@@ -61,6 +61,7 @@ enum class PackagingErrorReason {
   kDangerousGlobal,    // an edited pickle's global that runs code, new to the package
   kMissingScriptCode,  // a TorchScript module's code or pickle a pickle loads is missing
   kMissingRecord,      // a torch.save or TorchScript archive lacks a record its loader opens
+  kScriptCodeSyntax,   // an edited TorchScript code record that does not parse as Python
 };
 // The message torch prints for the reason (its enum value), e.g.
 // "Module was denied by a pattern."

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,8 +56,11 @@ std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& stora
 // form, or "" for nothing: `data.pkl` (and a TorchScript archive's
 // `constants.pkl`) or the version record missing, a version torch refuses,
 // a storage its pickles load missing or shorter than numel x element size,
-// the code of a TorchScript class they load missing.
-std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind);
+// the code of a TorchScript class they load missing; with `edited` (a save),
+// an edited TorchScript code record that does not parse as Python.
+std::string SerializedArchiveProblems(
+    const RecordSource& records, FileKind kind,
+    const std::function<bool(const std::string&)>& edited = nullptr);
 
 struct ModelTensor {
   std::string pickle;          // the pickle record

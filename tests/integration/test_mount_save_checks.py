@@ -180,6 +180,56 @@ def test_torchscript_code_a_pickle_loads_cannot_be_removed(tmp_path):
         assert f"    {code}/__torch__" in stderr and "Context: the code of __torch__." in stderr
 
 
+BROKEN_CODE_LOADS = r"""
+import sys, torch, zipfile
+source, out, record = sys.argv[1:]
+with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w") as zout:
+    for info in zin.infolist():
+        data = zin.read(info)
+        if info.filename.endswith(record):
+            data += b"def broken(:\n"
+        zout.writestr(info, data)
+try:
+    torch.jit.load(out)
+    print("loaded")
+except Exception as e:
+    print("refused by torch:", type(e).__name__)
+"""
+
+
+def test_torchscript_code_edited_into_a_syntax_error_is_refused(tmp_path):
+    # torch's loader compiles a TorchScript archive's code when it loads it, and a package's
+    # when it loads the scripted module: a syntax error there fails the load.
+    scripted = tmp_path / "scripted.pt"
+    maker = tmp_path / "make_scripted.py"  # a file: torch.jit.script reads the class's source
+    maker.write_text(MAKE_SCRIPTED)
+    subprocess.run([PYTHON, str(maker), str(scripted)], check=True, timeout=300)
+    from mounting import CORPUS
+    package = writable_copy(tmp_path, name="pkg.pt", source=CORPUS / "pkg_torchscript.pt")
+    with zipfile.ZipFile(scripted) as z:  # the class's code: `code/__torch__.py` (__main__)
+        script_code = next(n.split("/", 1)[1] for n in z.namelist()
+                           if n.split("/", 1)[1].startswith("code/") and n.endswith(".py"))
+    for archive, code, kind in ((scripted, script_code, "torchscript"),
+                                (package, ".data/ts_code/code/__torch__/corpus_ts/affine.py",
+                                 "package")):
+        before = archive.read_bytes()
+        with session(archive, tmp_path / "mnt", allow=REFUSED) as m:
+            with open(m.path / code, "ab") as f:
+                f.write(b"def broken(:\n")
+        assert m.problems == ["tpkgfs exited with 1"], (archive, m.stderr())
+        assert archive.read_bytes() == before
+        stderr = m.stderr()
+        assert f"Cannot save {archive}: the {kind}" in stderr, stderr
+        assert ("* TorchScript code is not valid Python: torch's loader cannot compile it.\n"
+                f"    {code}\n      Context: line ") in stderr, stderr
+    # What the save refused, torch refuses to load.
+    run = subprocess.run([PYTHON, "-c", BROKEN_CODE_LOADS, str(scripted),
+                          str(tmp_path / "broken.pt"), script_code],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("refused by torch:"), run.stdout
+
+
 MAKE_LONG_NAME_PACKAGE = r"""
 import sys
 from torch.package import PackageExporter

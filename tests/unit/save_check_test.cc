@@ -288,6 +288,36 @@ TEST(SaveCheckTest, TheCodeAndPicklesOfAPackagedTorchScriptModuleAreChecked) {
   }
 }
 
+TEST(SaveCheckTest, EditedTorchScriptCodeThatDoesNotParseIsAProblem) {
+  const CorpusArchive base("pkg_torchscript.pt");
+  const std::string code = ".data/ts_code/code/__torch__/corpus_ts/affine.py";
+  const std::string source = base.records.ReadRecord(code);
+  const auto lines = std::count(source.begin(), source.end(), '\n');
+  {  // still Python: torch compiles it or says why itself
+    EditedRecords edited(base.records);
+    edited.Put(code, source + "# a comment\n");
+    EXPECT_TRUE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).ok());
+  }
+  EditedRecords edited(base.records);
+  edited.Put(code, source + "def broken(:\n");
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems,
+                  "* TorchScript code is not valid Python: torch's loader cannot compile it.\n"
+                  "    " +
+                      code + "\n      Context: line " + std::to_string(lines + 1) +
+                      ": invalid syntax\n"))
+      << m.problems;
+  // The same in a TorchScript archive; code nobody edited is never parsed (torch wrote it).
+  const testing::MemoryRecords script({{"data.pkl", std::string("\x80\x02}.")},
+                                       {"constants.pkl", std::string("\x80\x02).")},
+                                       {"code/__torch__/m.py", "def broken(:\n"},
+                                       {"version", "3\n"}});
+  const auto all_edited = [](const std::string&) { return true; };
+  EXPECT_TRUE(Has(SerializedArchiveProblems(script, FileKind::kTorchScript, all_edited),
+                  "    code/__torch__/m.py\n      Context: line 1: invalid syntax\n"));
+  EXPECT_EQ(SerializedArchiveProblems(script, FileKind::kTorchScript), "");
+}
+
 TEST(SaveCheckTest, ACustomClassOfTorchScriptNeedsNoCode) {
   // A scripted dynamically quantized Linear loads
   // __torch__.torch.classes.quantized.LinearPackedParamsBase: a C++ class torch

@@ -132,7 +132,9 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     // torch.save and TorchScript: no metadata, but their storages are checked.
     const FileKind kind = DetectFileKind(journal.original());
     if (kind != FileKind::kTorchSave && kind != FileKind::kTorchScript) return {};
-    const std::string problems = SerializedArchiveProblems(JournalRecords(journal), kind);
+    const JournalRecords records(journal);
+    const std::string problems = SerializedArchiveProblems(
+        records, kind, [&records](const std::string& r) { return records.IsEdited(r); });
     if (!problems.empty())
       throw Error(Errc::kPolicy, "Cannot save " + what + ": the " +
                                      std::string(FileKindName(kind)) +

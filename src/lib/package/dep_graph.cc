@@ -49,6 +49,8 @@ std::string_view ReasonText(PackagingErrorReason reason) {
     case R::kMissingName:
       return "Name imported by packaged code is not defined by its module in the package.";
     case R::kMissingRecord: return "Record that torch's loader opens is missing from the archive.";
+    case R::kScriptCodeSyntax:
+      return "TorchScript code is not valid Python: torch's loader cannot compile it.";
     case R::kMissingScriptCode:
       return "TorchScript code or data that a pickle loads is missing from the archive.";
     case R::kDangerousGlobal:

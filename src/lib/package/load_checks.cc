@@ -13,6 +13,7 @@
 #include "scan/pickle_sniff.h"
 #include "scan/py_name_bytes.h"
 #include "tpkg/error.h"
+#include "tpkg/import_scan.h"
 #include "tpkg/model_tensors.h"
 #include "tpkg/pickle_scan.h"
 
@@ -222,6 +223,23 @@ void CheckSerializedPickles(const RecordSource& records, const std::vector<std::
     }
     CheckStorageRecords(records, pickle, scan.storages, present, problems);
     CheckScriptCode(pickle, scan.globals, ScriptCodeFolder(kind), present, problems);
+  }
+}
+
+void CheckEditedScriptCode(const RecordSource& records, const std::vector<std::string>& names,
+                           FileKind kind, const std::function<bool(const std::string&)>& edited,
+                           DepGraph& problems) {
+  const std::string_view folder = ScriptCodeFolder(kind);
+  if (folder.empty() || !edited) return;
+  for (const std::string& name : names) {
+    if (!name.starts_with(folder) || !name.ends_with(".py") || !edited(name)) continue;
+    const std::optional<std::string> source = ReadIfReadable(records, name);
+    if (!source) continue;
+    try {
+      (void)ScanImports(*source, "");
+    } catch (const Error& e) {
+      AddProblem(problems, name, PackagingErrorReason::kScriptCodeSyntax, e.what());
+    }
   }
 }
 
@@ -530,7 +548,8 @@ void CheckVersion(const RecordSource& records, const std::vector<std::string>& n
   CheckVersionRecord(records, names, "package", problems);
 }
 
-std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind) {
+std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind,
+                                      const std::function<bool(const std::string&)>& edited) {
   DepGraph problems;
   const std::vector<std::string> names = records.RecordNames();
   for (const std::string_view required : {"data.pkl", "constants.pkl"}) {
@@ -541,6 +560,7 @@ std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind
   }
   CheckVersionRecord(records, names, "archive", problems);
   CheckSerializedPickles(records, names, kind, problems);
+  CheckEditedScriptCode(records, names, kind, edited, problems);
   return FormatPackagingError(problems);
 }
 

@@ -52,6 +52,17 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
 void CheckSerializedPickles(const RecordSource& records, const std::vector<std::string>& names,
                             FileKind kind, DepGraph& problems);
 
+// For a save (`edited` set): every edited TorchScript code record of a
+// kind's code folder (`code/**.py` in a TorchScript archive,
+// `.data/ts_code/code/**.py` in a package) must parse as Python
+// (ScanImports' parser), or torch's loader fails to compile it: a
+// kScriptCodeSyntax node with the line and the reason. Code that parses but
+// is not TorchScript is not caught; an unreadable record is a problem of its
+// own and skipped here.
+void CheckEditedScriptCode(const RecordSource& records, const std::vector<std::string>& names,
+                           FileKind kind, const std::function<bool(const std::string&)>& edited,
+                           DepGraph& problems);
+
 // A save_pickle pickle of a torch.package that loads a TorchScript module
 // (a `__reduce_package__` persistent id calling
 // torch.jit._script.unpackage_script_module with the module's id) needs

@@ -315,6 +315,7 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
   CheckSerializedPickles(records, names, FileKind::kTorchPackage, problems);
+  CheckEditedScriptCode(records, names, FileKind::kTorchPackage, options.edited, problems);
   CheckPackagedScriptModules(layout, records, names, problems);
   CheckPickleGlobals(layout, records, options, problems);
   CheckImportedNames(layout, records, policy.unresolved_imports(), options, problems);
