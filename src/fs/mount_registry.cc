@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -36,6 +37,16 @@ bool TrustedFolder(const std::string& dir, uid_t owner) {
          (st.st_mode & 077) == 0;
 }
 
+// The ended record's file name for `mountpoint`: FNV-1a, written out here
+// so that every build names a mountpoint's file alike.
+std::string EndedName(const std::string& mountpoint) {
+  uint64_t hash = 14695981039346656037ull;
+  for (const unsigned char c : mountpoint) hash = (hash ^ c) * 1099511628211ull;
+  char name[32];
+  std::snprintf(name, sizeof name, "ended-%016llx", static_cast<unsigned long long>(hash));
+  return name;
+}
+
 std::optional<MountRecord> ReadRecord(const std::string& path) {
   std::ifstream in(path);
   if (!in) return std::nullopt;
@@ -63,6 +74,7 @@ std::string FormatMountRecord(const MountRecord& r) {
       << "\narchive_ino " << r.archive_ino << "\nmountpoint " << EscapeLine(r.mountpoint)
       << "\nfuse_device " << r.fuse_major << ":" << r.fuse_minor << "\njournal "
       << EscapeLine(r.journal) << "\nlog " << EscapeLine(r.log) << "\n";
+  if (r.ended != 0) out << "ended " << r.ended << "\n";
   return out.str();
 }
 
@@ -105,6 +117,8 @@ std::optional<MountRecord> ParseMountRecord(std::string_view text) {
       r.journal = UnescapeLine(value);
     } else if (key == "log") {
       r.log = UnescapeLine(value);
+    } else if (key == "ended") {
+      ParseInto(value, &r.ended);
     }
   }
   if (!has_pid || !has_start || !has_state || !has_archive || !has_mountpoint) return std::nullopt;
@@ -151,6 +165,14 @@ std::optional<MountRecord> RecordOfProcess(pid_t pid) {
   return std::nullopt;
 }
 
+std::optional<MountRecord> EndedRecordAt(const std::string& dir, uid_t owner,
+                                         const std::string& mountpoint) {
+  if (!TrustedFolder(dir, owner)) return std::nullopt;
+  std::optional<MountRecord> r = ReadRecord(dir + "/" + EndedName(mountpoint));
+  if (!r || r->ended == 0 || r->mountpoint != mountpoint) return std::nullopt;
+  return r;
+}
+
 MountRegistration MountRegistration::Register(const std::string& dir, MountRecord record) noexcept {
   MountRegistration reg;
   const uid_t me = ::geteuid();
@@ -168,7 +190,7 @@ MountRegistration MountRegistration::Register(const std::string& dir, MountRecor
   record.started = static_cast<int64_t>(::time(nullptr));
   reg.dir_ = dir;
   reg.record_ = std::move(record);
-  reg.Write();
+  reg.Write(std::to_string(reg.record_.pid));
   return reg;
 }
 
@@ -186,6 +208,11 @@ MountRegistration& MountRegistration::operator=(MountRegistration&& other) noexc
 
 MountRegistration::~MountRegistration() {
   if (dir_.empty()) return;
+  // Written before the live record goes, so that a `tpkgfs -u` always finds one of them.
+  if (record_.state == MountState::kSaving) {
+    record_.ended = static_cast<int64_t>(::time(nullptr));
+    Write(EndedName(record_.mountpoint));
+  }
   ::unlink((dir_ + "/" + std::to_string(record_.pid)).c_str());
 }
 
@@ -195,17 +222,16 @@ void MountRegistration::SetServing(unsigned fuse_major, unsigned fuse_minor,
   record_.writable = writable;
   record_.fuse_major = fuse_major;
   record_.fuse_minor = fuse_minor;
-  Write();
+  Write(std::to_string(record_.pid));
 }
 
 void MountRegistration::SetSaving() noexcept {
   record_.state = MountState::kSaving;
-  Write();
+  Write(std::to_string(record_.pid));
 }
 
-void MountRegistration::Write() noexcept {
+void MountRegistration::Write(const std::string& name) noexcept {
   if (dir_.empty()) return;
-  const std::string name = std::to_string(record_.pid);
   const std::string temp = dir_ + "/." + name + ".tmp";
   const std::string text = FormatMountRecord(record_);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

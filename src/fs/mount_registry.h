@@ -6,9 +6,11 @@
 //   MountRegistration reg = MountRegistration::Register(RegistryDirFor(geteuid()), record);
 //   reg.SetServing(fuse_major, fuse_minor, writable);   // once mounted
 //   reg.SetSaving();                          // unmounted: the save runs now
-//   // ~MountRegistration removes the record when the daemon exits
+//   // ~MountRegistration removes the record when the daemon exits, and
+//   // keeps it as the mountpoint's ended record when it had unmounted
 //
 //   for (const MountRecord& r : LiveRecords(RegistryDirFor(uid))) ...
+//   std::optional<MountRecord> last = EndedRecordAt(dir, uid, mountpoint);
 //
 // Where: `/run/tpkgfs/` for root; for other users
 // `/run/user/<uid>/tpkgfs/` when that runtime folder exists, else
@@ -18,7 +20,11 @@
 // read it, which is exactly who may unmount a FUSE mount. A record is the
 // file `<pid>` ("key value" lines), replaced atomically; a record whose
 // process is gone (its pid now runs another process, told by the start
-// time) is stale and ignored, and removed by whoever may.
+// time) is stale and ignored, and removed by whoever may. A daemon that
+// exits after its unmount leaves its record as `ended-<hash of the
+// mountpoint>` (the last one per mountpoint, `ended` set): a `tpkgfs -u`
+// that comes just after the save ended (`fusermount3 -u m; tpkgfs -u m`, or
+// SIGTERM) still finds which archive it saved and reports the outcome.
 //
 // Registration is best effort: a daemon that cannot write its record still
 // serves (tpkgfs -u then finds it through /proc/locks, see archive_lock.h).
@@ -57,6 +63,7 @@ struct MountRecord {
   unsigned fuse_minor = 0;
   std::string journal;  // read/write mounts: the journal folder and the save log
   std::string log;
+  int64_t ended = 0;  // an ended record's exit time (seconds since the epoch); else 0
 };
 
 std::string_view MountStateName(MountState state);
@@ -71,6 +78,11 @@ std::string RegistryDirFor(uid_t uid);
 std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner);
 // The live record of the daemon `pid`, looked up in its owner's registry.
 std::optional<MountRecord> RecordOfProcess(pid_t pid);
+// The ended record of the last daemon that served `mountpoint` (canonical)
+// and exited after its unmount, from `dir` when it belongs to `owner`;
+// nullopt when there is none.
+std::optional<MountRecord> EndedRecordAt(const std::string& dir, uid_t owner,
+                                         const std::string& mountpoint);
 
 class MountRegistration {
  public:
@@ -83,7 +95,7 @@ class MountRegistration {
   MountRegistration& operator=(MountRegistration&& other) noexcept;
   MountRegistration(const MountRegistration&) = delete;
   MountRegistration& operator=(const MountRegistration&) = delete;
-  ~MountRegistration();  // removes the record
+  ~MountRegistration();  // removes the record (kept as the ended record after SetSaving)
 
   // Mounted on the FUSE connection major:minor; `writable` once known.
   void SetServing(unsigned fuse_major, unsigned fuse_minor, bool writable) noexcept;
@@ -92,7 +104,7 @@ class MountRegistration {
   const MountRecord& record() const { return record_; }
 
  private:
-  void Write() noexcept;
+  void Write(const std::string& name) noexcept;
   std::string dir_;  // empty: nothing registered
   MountRecord record_;
 };

@@ -382,6 +382,16 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
     WaitForDaemon(watch, target, path, daemon, Device{r.fuse_major, r.fuse_minor});
     return Report(path, daemon, target, since);
   }
+  // Its daemon may have ended already (`fusermount3 -u m; tpkgfs -u m`, or a SIGTERM): its
+  // ended record says which archive it saved, the save log how that went. Only a recent one:
+  // what a script runs right after the unmount, not a mount of long ago.
+  constexpr int64_t kRecentSeconds = 60;
+  const std::optional<MountRecord> ended =
+      EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
+  if (ended && static_cast<int64_t>(::time(nullptr)) - ended->ended <= kRecentSeconds) {
+    const Daemon daemon{ended->pid, ended->start_time, ended};
+    return Report(path, daemon, TargetOf(nullptr, &daemon), ended->started);
+  }
   Fail("cannot unmount '" + path + "': it is not mounted", EINVAL);
 }
 

@@ -181,6 +181,39 @@ def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(t
     assert u.returncode == 1 and "invalid syntax" in u.stderr
 
 
+def test_tpkgfs_u_after_a_save_that_has_ended_already_reports_its_outcome(tmp_path, background):
+    # `fusermount3 -u m; tpkgfs -u m` (or SIGTERM) in a script: the daemon may be gone before
+    # `tpkgfs -u` looks; it still says how the save went, with its exit status.
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / INIT, "ab") as f:
+        f.write(b"\nSAVED = 1\n")
+    subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u
+    assert u.stdout.startswith(f"tpkgfs: saved {archive}: 1 records from the journal"), u.stdout
+    assert records(archive)[INIT].endswith(b"\nSAVED = 1\n")
+
+    mnt, r = background.mount(archive, "mnt2")
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(BROKEN_IMPORT)
+    daemon, = daemon_pids(mnt)
+    os.kill(daemon, signal.SIGTERM)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 1, u
+    assert f"tpkgfs: Cannot save {archive}: the package would no longer load" in u.stderr
+    assert "invalid syntax" in u.stderr
+
+    # Another folder never mounted: still "not mounted".
+    (tmp_path / "plain").mkdir()
+    u = run(TPKGFS, "-u", tmp_path / "plain")
+    assert u.returncode == 1 and u.stderr.endswith("it is not mounted\n"), u
+
+
 def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, background):
     """`mv other.pt a.pt` under a mount: the save refuses and leaves both files alone, and
     since mounting a.pt again would be read-only (its journal belongs to the old archive), the

@@ -166,6 +166,10 @@ TEST(MountRegistryTest, RecordsRoundTrip) {
   EXPECT_EQ(back->fuse_minor, 40u);
   EXPECT_EQ(back->journal, r.journal);
   EXPECT_EQ(back->log, r.log);
+  EXPECT_EQ(back->ended, 0);
+  MountRecord ended = r;
+  ended.ended = 1738328400;
+  EXPECT_EQ(ParseMountRecord(FormatMountRecord(ended))->ended, 1738328400);
   EXPECT_FALSE(ParseMountRecord("pid 1\nstate serving\n"));  // incomplete
 }
 
@@ -194,8 +198,25 @@ TEST(MountRegistryTest, ADaemonsRecordLivesAsLongAsItsRegistration) {
     EXPECT_EQ(LiveRecords(dir, ::geteuid())[0].state, MountState::kSaving);
     MountRegistration moved = std::move(reg);
     EXPECT_EQ(LiveRecords(dir, ::geteuid()).size(), 1u);
+    EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), r.mountpoint));  // not before it ends
   }
   EXPECT_TRUE(LiveRecords(dir, ::geteuid()).empty());
+  // Ended after its unmount: kept as the mountpoint's ended record.
+  const std::optional<MountRecord> ended = EndedRecordAt(dir, ::geteuid(), r.mountpoint);
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->pid, ::getpid());
+  EXPECT_EQ(ended->archive, r.archive);
+  EXPECT_EQ(ended->log, r.log);
+  EXPECT_GE(ended->ended, ended->started);
+  EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), r.mountpoint + "2"));
+  EXPECT_FALSE(EndedRecordAt(dir, ::geteuid() + 1, r.mountpoint));  // not that owner's folder
+  // A daemon that never mounted leaves none: the next one at that mountpoint replaces it
+  // only once it has unmounted.
+  MountRecord other = SampleRecord();
+  other.mountpoint = "/mnt/never";
+  other.state = MountState::kStarting;
+  { MountRegistration never = MountRegistration::Register(dir, other); }
+  EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), "/mnt/never"));
 }
 
 TEST(MountRegistryTest, StaleRecordsAndUntrustedFoldersAreIgnored) {
