@@ -249,6 +249,14 @@ class Journal {
   static std::optional<Journal> OpenExisting(const std::string& archive_path,
                                              const ZipReader& original,
                                              const JournalOptions& options = {});
+  // Removes the journal of `archive_path` and every edit in it without
+  // reading it, so also one OpenExisting cannot open (a damaged manifest,
+  // the edits of another archive): takes its lock first (EBUSY while a
+  // mount holds it), as Drop() does. The folder removed, or nullopt when
+  // there is none.
+  static std::optional<std::string> DiscardExisting(const std::string& archive_path,
+                                                    const ZipReader& original,
+                                                    const JournalOptions& options = {});
   // `<dir>/.<name>.tpkgfs` for `<dir>/<name>` (no filesystem access).
   static std::string DirectoryFor(const std::string& archive_path);
 

@@ -240,6 +240,9 @@ std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
       return journal;
     } catch (const Error& e) {
       why = e.what();
+      // A journal nothing can recover edits from: say how to be rid of it.
+      if (e.code() == Errc::kCorrupt)
+        why += "; `tpkg edits --discard " + archive + "` removes it and the edits it held";
     }
   }
   TPKG_LOG(kWarning) << "mounting " << archive << " read-only: " << why;

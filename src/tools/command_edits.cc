@@ -46,7 +46,8 @@ std::string_view KindKey(Journal::PendingEdit::Kind kind) {
   return "?";
 }
 
-// {"path", "journal": folder or null, "edits": [{"kind", "path", "from"}], "discarded"}
+// {"path", "journal": folder or null, "edits": [{"kind", "path", "from"}], "discarded",
+//  "unreadable": null}
 int PrintEditsJson(Output& out, const std::string& path, std::optional<Journal>& journal,
                    bool discard) {
   Json edits = Json::array();
@@ -63,7 +64,21 @@ int PrintEditsJson(Output& out, const std::string& path, std::optional<Journal>&
   WriteJson(out, Json{{"path", path},
                       {"journal", folder},
                       {"edits", edits},
-                      {"discarded", discard && journal.has_value()}});
+                      {"discarded", discard && journal.has_value()},
+                      {"unreadable", nullptr}});
+  out.Flush();
+  return kExitOk;
+}
+
+// The same for a journal --discard removed unread: its edits unknown, why it
+// could not be read in "unreadable".
+int WriteUnreadDiscard(Output& out, const std::string& path, const std::string& dir,
+                       const std::string& why) {
+  WriteJson(out, Json{{"path", path},
+                      {"journal", dir},
+                      {"edits", Json::array()},
+                      {"discarded", true},
+                      {"unreadable", why}});
   out.Flush();
   return kExitOk;
 }
@@ -82,12 +97,29 @@ int RunEdits(const Command& self, const Args& args) {
   if (cmd.options.count("discard") && cmd.options.count("save-to")) {
     throw UsageError("--discard and --save-to exclude each other", self.synopsis);
   }
-  const ZipReader zip = ZipReader::Open(path);
-  std::optional<Journal> journal = Journal::OpenExisting(path, zip);
+  // As a mount opens it: each record's local header is checked when it is
+  // read, so a damaged record fails only a --save-to that copies it.
+  const ZipReader zip = ZipReader::Open(path, ZipReaderOptions{.defer_record_checks = true});
+  const bool discard = cmd.options.count("discard") > 0;
+  std::optional<Journal> journal;
   Output out;
+  try {
+    journal = Journal::OpenExisting(path, zip);
+  } catch (const Error& e) {
+    // A journal that cannot be opened (a damaged manifest, another archive's
+    // edits) is what --discard is for: removed unread (still not under a mount).
+    if (!discard) throw;
+    const std::optional<std::string> dir = Journal::DiscardExisting(path, zip);
+    if (!dir) throw;
+    if (WantsJson(cmd)) return WriteUnreadDiscard(out, path, *dir, e.what());
+    out.Line(path + ": discarded the journal " + *dir + ", which could not be read (" + e.what() +
+             ")");
+    out.Flush();
+    return kExitOk;
+  }
   // --save-to prints its save summary as text, with or without --json.
   if (WantsJson(cmd) && !cmd.options.count("save-to"))
-    return PrintEditsJson(out, path, journal, cmd.options.count("discard") > 0);
+    return PrintEditsJson(out, path, journal, discard);
   if (!journal) {
     if (cmd.options.count("save-to")) {
       throw Error(Errc::kNotFound, path + ": no pending edits, nothing to save", ENOENT);
@@ -101,7 +133,7 @@ int RunEdits(const Command& self, const Args& args) {
   }
   const std::vector<Journal::PendingEdit> edits = journal->PendingEdits();
   const std::string count = std::to_string(edits.size()) + " pending edits";
-  if (cmd.options.count("discard")) {
+  if (discard) {
     const std::string dir = journal->directory();
     journal->Drop();
     out.Line(path + ": discarded " + count + " (removed " + dir + ")");

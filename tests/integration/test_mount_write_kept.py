@@ -3,9 +3,11 @@ must not hold is refused: Python's bytecode caches (importing from the mount
 still works); and the edits a mount left behind can be listed and discarded
 (`tpkg edits`)."""
 import errno
+import json
 import os
 import signal
 import subprocess
+import zipfile
 
 import pytest
 
@@ -84,3 +86,65 @@ def test_tpkg_edits_lists_then_discards_what_a_killed_mount_left(tmp_path, tpkg_
         assert (m.path / "corpus_models" / "util.py").exists()
     assert m.problems == [] and "recovered" not in m.stderr()
     assert archive.read_bytes() == before
+
+
+def test_tpkg_edits_discard_removes_a_journal_nothing_can_read(tmp_path, tpkg_bin):
+    # A manifest damaged beyond recovery: the mount says how to be rid of it, and that works.
+    archive = writable_copy(tmp_path)
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 21\n")
+        m.proc.send_signal(signal.SIGKILL)
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    journal = tmp_path / ".model.pt.tpkgfs"
+    (journal / "manifest").write_bytes(b"")
+    listed = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+    assert listed.returncode == 1
+    assert listed.stderr == (f"tpkg: Journal manifest '{journal}/manifest' is not a tpkgfs "
+                             "journal (bad magic)\n")
+    with session(archive, tmp_path / "ro", allow=[r"read-only: Journal manifest"]) as m:
+        pass
+    assert m.problems == []
+    assert (f"read-only: Journal manifest '{journal}/manifest' is not a tpkgfs journal (bad "
+            f"magic); `tpkg edits --discard {archive}` removes it and the edits it held") \
+        in m.stderr(), m.stderr()
+    discarded = subprocess.run([tpkg_bin, "edits", "--json", "--discard", str(archive)],
+                               capture_output=True, text=True)
+    assert discarded.returncode == 0, discarded.stderr
+    assert json.loads(discarded.stdout) == {
+        "path": str(archive), "journal": str(journal), "edits": [], "discarded": True,
+        "unreadable": f"Journal manifest '{journal}/manifest' is not a tpkgfs journal (bad magic)"}
+    assert not journal.exists()
+    with session(archive, tmp_path / "after") as m:  # read/write again
+        (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 22\n")
+    assert m.problems == []
+    assert records(archive)[INIT] == b"DEFAULT_HIDDEN = 22\n"
+
+
+def test_tpkg_edits_reads_an_archive_a_mount_serves_with_one_damaged_record(tmp_path, tpkg_bin):
+    # A damaged local header fails only the reads of its record, in the mount and in tpkg edits.
+    archive = writable_copy(tmp_path)
+    with zipfile.ZipFile(archive) as z:
+        info = next(i for i in z.infolist() if i.filename.endswith("/corpus_models/util.py"))
+    with open(archive, "r+b") as f:
+        f.seek(info.header_offset)
+        f.write(b"\xff\xff\xff\xff")
+    none = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+    assert none.returncode == 0, none.stderr
+    assert none.stdout == f"{archive}: no pending edits\n"
+    with session(archive, tmp_path / "mnt", allow=[r"util.py"]) as m:
+        (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 21\n")
+        m.proc.send_signal(signal.SIGKILL)
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    listed = subprocess.run([tpkg_bin, "edits", str(archive)], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1:] == ["written  corpus_models/__init__.py"]
+    out = tmp_path / "copy.pt"
+    saved = subprocess.run([tpkg_bin, "edits", "--save-to", str(out), str(archive)],
+                           capture_output=True, text=True)
+    assert saved.returncode == 1 and "corpus_models/util.py" in saved.stderr, saved
+    assert not out.exists()
+    discarded = subprocess.run([tpkg_bin, "edits", "--discard", str(archive)],
+                               capture_output=True, text=True)
+    assert discarded.returncode == 0, discarded.stderr

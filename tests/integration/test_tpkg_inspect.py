@@ -276,7 +276,8 @@ def test_json_of_ls_check_and_edits(tpkg_bin, corpus_dir):
     assert bad.returncode == 1 and json.loads(bad.stdout)["ok"] is False
     assert json.loads(bad.stdout)["problems"] == bad_lines(tpkg_bin, corpus_dir)
     assert tpkg_json(tpkg_bin, "edits", archive) == {"path": str(archive), "journal": None,
-                                                      "edits": [], "discarded": False}
+                                                      "edits": [], "discarded": False,
+                                                      "unreadable": None}
 
 
 def bad_lines(tpkg_bin, corpus_dir):

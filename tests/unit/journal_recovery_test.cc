@@ -166,6 +166,29 @@ TEST_F(JournalTest, ReplayedEntryWithAnInvalidPathIsRefused) {
   EXPECT_FALSE(Open().Stat("pkg/code.py"));  // the good entries still replay
 }
 
+TEST_F(JournalTest, DiscardExistingRemovesAJournalNothingCanReadButNotOneInUse) {
+  EXPECT_EQ(Journal::DiscardExisting(archive_, *zip_), std::nullopt);  // none
+  {
+    Journal j = Open();
+    j.Unlink("pkg/code.py");
+    // A mount holds it: never removed under it.
+    try {
+      Journal::DiscardExisting(archive_, *zip_);
+      ADD_FAILURE() << "discarded a journal in use";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sys_errno(), EBUSY) << e.what();
+    }
+  }
+  WriteFile(journal_dir() + "/manifest", "not a manifest");
+  EXPECT_THROW(Open(), Error);
+  EXPECT_EQ(Journal::DiscardExisting(archive_, *zip_), journal_dir());
+  struct stat st;
+  EXPECT_NE(::lstat(journal_dir().c_str(), &st), 0);
+  Journal fresh = Open();  // as if no mount had ever been
+  EXPECT_FALSE(fresh.recovered());
+  EXPECT_TRUE(fresh.Stat("pkg/code.py"));
+}
+
 TEST_F(JournalTest, JournalOfAnotherArchiveIsRefused) {
   {
     Journal j = Open();

@@ -416,6 +416,26 @@ std::optional<Journal> Journal::OpenExisting(const std::string& archive_path,
   return OpenOrCreate(archive_path, original, options);
 }
 
+std::optional<std::string> Journal::DiscardExisting(const std::string& archive_path,
+                                                    const ZipReader& original,
+                                                    const JournalOptions& options) {
+  auto impl = std::make_unique<JournalState>(original);
+  impl->archive_path = ResolvedOrThrow(archive_path);
+  impl->dir = options.directory.empty() ? DirectoryFor(impl->archive_path) : options.directory;
+  struct stat st;
+  if (::lstat(impl->dir.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return std::nullopt;
+    ThrowSystemError("Cannot stat '" + impl->dir + "'", err);
+  }
+  LockDirectory(*impl);
+  OpenDataDirectory(*impl);
+  impl->created = true;  // what Remove() takes away is there
+  std::string dir = impl->dir;
+  Journal(std::move(impl)).Drop();
+  return dir;
+}
+
 void Journal::Drop() { Remove(/*saved=*/false); }
 
 void Journal::DropSaved() {
