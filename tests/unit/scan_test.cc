@@ -96,6 +96,22 @@ TEST(ScanPolicyTest, ExtendAddsListsAndRejectsBadFiles) {
   EXPECT_THROW(p.Extend("[1]", "a.json"), Error);
   EXPECT_THROW(p.Extend(R"({"allow": {"torch.save": [1]}})", "b.json"), Error);
   EXPECT_THROW(p.Extend(R"({"deny": {}})", "c.json"), Error);
+  // A misspelled kind or "@kind" would allow nothing, silently: refused.
+  for (const char* text : {R"({"allow": {"torch.sav": ["datetime.datetime"]}})",
+                           R"({"allow": {"torch.save": ["@torch.pack"]}})"}) {
+    try {
+      p.Extend(text, "kinds.json");
+      ADD_FAILURE() << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("kinds.json: unknown file kind \"torch."),
+                std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("(known: torch.package, torch.save, torchscript)"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  p.Extend(R"({"allow": {"torchscript": ["@torch.save"]}})", "included.json");
   try {
     p.Extend("{", "broken.json");
     FAIL();

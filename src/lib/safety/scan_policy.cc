@@ -31,6 +31,21 @@ std::vector<std::string> StringList(const nlohmann::json& j, const std::string& 
   return out;
 }
 
+// The file kinds whose pickles a policy's "allow" lists judge: what the scans
+// pass as their kind (package_scan.cc, archive_scan.cc, file_scan.cc). A kind
+// outside them would allow nothing, so a misspelled one is refused.
+constexpr std::string_view kPolicyKinds[] = {"torch.package", "torch.save", "torchscript"};
+
+void CheckPolicyKind(std::string_view kind, const std::string& where, const std::string& origin) {
+  for (std::string_view known : kPolicyKinds)
+    if (kind == known) return;
+  std::string names;
+  for (std::string_view known : kPolicyKinds)
+    names += (names.empty() ? "" : ", ") + std::string(known);
+  throw Error(Errc::kInvalidArgument, origin + ": unknown file kind \"" + std::string(kind) +
+                                          "\" in " + where + " (known: " + names + ")");
+}
+
 }  // namespace
 
 struct ScanPolicy::Impl {
@@ -95,8 +110,13 @@ void ScanPolicy::Extend(std::string_view json_text, const std::string& origin) {
     if (key == "allow") {
       if (!value.is_object())
         throw Error(Errc::kInvalidArgument, origin + ": \"allow\" is not an object of kinds");
-      for (const auto& [kind, list] : value.items())
-        append(impl_->allow[kind], StringList(list, "allow." + kind, origin));
+      for (const auto& [kind, list] : value.items()) {
+        CheckPolicyKind(kind, "\"allow\"", origin);
+        std::vector<std::string> patterns = StringList(list, "allow." + kind, origin);
+        for (const std::string& pattern : patterns)
+          if (pattern.starts_with("@")) CheckPolicyKind(pattern.substr(1), "allow." + kind, origin);
+        append(impl_->allow[kind], std::move(patterns));
+      }
     } else if (key == "dangerous" || key == "source") {
       if (!value.is_object())
         throw Error(Errc::kInvalidArgument, origin + ": \"" + key + "\" is not an object");
