@@ -35,6 +35,7 @@ PUBLIC_CLUSTER = {
     "crc32.h": "base",
     "background_thread.h": "base",
     "line_escape.h": "base",
+    "counted.h": "base",
     "torch_release.h": "base",
     "progress.h": "base",
     "zip_reader.h": "zip",

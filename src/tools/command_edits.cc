@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "model_input.h"
 #include "output.h"
+#include "tpkg/counted.h"
 #include "tpkg/journal.h"
 #include "tpkg/journal_records.h"
 #include "tpkg/write_back.h"
@@ -132,7 +133,7 @@ int RunEdits(const Command& self, const Args& args) {
     return SaveTo(*journal, cmd.options["save-to"].as<std::string>(), out);
   }
   const std::vector<Journal::PendingEdit> edits = journal->PendingEdits();
-  const std::string count = std::to_string(edits.size()) + " pending edits";
+  const std::string count = Counted(edits.size(), "pending edit", "pending edits");
   if (discard) {
     const std::string dir = journal->directory();
     journal->Drop();

@@ -57,7 +57,7 @@ def test_tpkgfs_u_works_for_a_non_root_user_with_their_own_archive():
         u = subprocess.run([*NOBODY, str(TPKGFS), "-u", mnt], capture_output=True, text=True,
                            timeout=120, env=env)
         assert (u.returncode, u.stderr) == (0, ""), u
-        assert u.stdout.startswith(f"tpkgfs: saved {archive}: 1 records from the journal"), u.stdout
+        assert u.stdout.startswith(f"tpkgfs: saved {archive}: 1 record from the journal"), u.stdout
         assert not still_mounted(mnt) and not journal_of(archive).exists()
         assert archive.stat().st_uid == pwd.getpwnam("nobody").pw_uid
         assert records(archive)[INIT].endswith(b"X = 1\n")

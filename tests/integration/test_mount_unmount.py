@@ -175,7 +175,7 @@ def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(t
     assert f" failed {archive}\n" in log and "invalid syntax" in log
     mnt, r = background.mount(archive)
     assert r.returncode == 0, r.stderr
-    assert "invalid syntax" in r.stderr and "recovered 1 edited records" in r.stderr
+    assert "invalid syntax" in r.stderr and "recovered 1 edited record" in r.stderr
     assert (mnt / MODEL_PY).read_bytes().endswith(BROKEN_IMPORT)  # the edit was kept
     u = run(TPKGFS, "-u", mnt)
     assert u.returncode == 1 and "invalid syntax" in u.stderr
@@ -193,7 +193,7 @@ def test_tpkgfs_u_after_a_save_that_has_ended_already_reports_its_outcome(tmp_pa
     assert wait_until(lambda: not daemon_pids(mnt), 30)
     u = run(TPKGFS, "-u", mnt)
     assert u.returncode == 0, u
-    assert u.stdout.startswith(f"tpkgfs: saved {archive}: 1 records from the journal"), u.stdout
+    assert u.stdout.startswith(f"tpkgfs: saved {archive}: 1 record from the journal"), u.stdout
     assert records(archive)[INIT].endswith(b"\nSAVED = 1\n")
 
     mnt, r = background.mount(archive, "mnt2")
@@ -250,7 +250,7 @@ def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, back
     archive.rename(tmp_path / "aside.pt")
     archive.write_bytes(before)
     mnt, r = background.mount(archive, "mnt3")
-    assert r.returncode == 0 and "recovered 1 edited records" in r.stderr, r.stderr
+    assert r.returncode == 0 and "recovered 1 edited record" in r.stderr, r.stderr
     assert (mnt / MODEL_PY).read_bytes().endswith(b"\nKEPT = 1\n")
     u = run(TPKGFS, "-u", mnt)
     assert u.returncode == 0 and u.stdout.startswith(f"tpkgfs: saved {archive}: "), u
@@ -372,7 +372,7 @@ def test_tpkg_edits_save_to_writes_the_edited_package_elsewhere_and_keeps_the_ed
     # Regenerated: `.data/extern_modules` (colorsys), and for an archive of torch 2.x (the
     # corpus is made by the stack's torch) its `.data/serialization_id`.
     regenerated = 1 + (".data/serialization_id" in records(archive))
-    assert r.stdout.startswith(f"saved the edits of {archive} to {out}: 1 records from the "
+    assert r.stdout.startswith(f"saved the edits of {archive} to {out}: 1 record from the "
                                f"journal, {regenerated} regenerated, "), r.stdout
     assert r.stdout.splitlines()[0].endswith(f"; {archive} and its pending edits are unchanged")
     assert f"{archive}: colorsys is now extern (imported by edited {INIT})" in r.stdout
@@ -429,7 +429,7 @@ def test_tpkgfs_u_returns_only_once_the_archive_is_saved_and_torch_loads_it(tmp_
         os.kill(pid, signal.SIGCONT)
     out, err = u.communicate(timeout=60)
     assert u.returncode == 0, err
-    assert out.startswith(f"tpkgfs: saved {archive}: 1 records from the journal"), out
+    assert out.startswith(f"tpkgfs: saved {archive}: 1 record from the journal"), out
     assert err == ""
     assert daemon_pids(mnt) == [] and not journal_of(archive).exists()
     loaded = torch_check([{"name": "saved", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])

@@ -163,7 +163,7 @@ def test_journal_left_by_one_run_is_recovered_by_the_next(corpus_dir, tmp_path, 
     assert archive.read_bytes() == original
     assert (tmp_path / ".pkg_minimal_text_only.pt.tpkgfs" / "manifest").exists()
     result = run_edit(edit_archive, archive)
-    assert result.stdout.startswith("recovered 1 edited records from ")
+    assert result.stdout.startswith("recovered 1 edited record from ")
     assert PackageImporter(str(archive)).load_text("notes", "extra.txt") == "kept in the journal\n"
 
 

@@ -58,7 +58,7 @@ TEST_F(SaveEditsTest, ASavedArchiveIsLoggedWithItsSummary) {
   EXPECT_EQ(log[0].pid, ::getpid());
   EXPECT_EQ(log[0].archive, archive_);
   ASSERT_EQ(log[0].details.size(), 1u);
-  EXPECT_TRUE(log[0].details[0].starts_with("saved " + archive_ + ": 1 records from the journal"))
+  EXPECT_TRUE(log[0].details[0].starts_with("saved " + archive_ + ": 1 record from the journal"))
       << log[0].details[0];
   struct stat st;
   ASSERT_EQ(::stat(SaveLogPathFor(archive_).c_str(), &st), 0);

@@ -47,11 +47,11 @@ TEST(SaveLogTest, FormatIsReadableText) {
 
 TEST(SaveLogTest, EntriesRoundTripIncludingOddPaths) {
   const std::vector<SaveLogEntry> written = {
-      Entry(SaveLogKind::kSaved, {"saved /srv/model.pt: 1 records from the journal"}),
+      Entry(SaveLogKind::kSaved, {"saved /srv/model.pt: 1 record from the journal"}),
       Entry(SaveLogKind::kUnchanged, {}, 7, "/odd\\dir/new\nline.pt"),
       Entry(SaveLogKind::kFailed, {"reason", "", "  indented"}, 9),
       Entry(SaveLogKind::kError, {"Cannot read 'x': Input/output error"}),
-      Entry(SaveLogKind::kWarning, {"recovered 1 edited records"}),
+      Entry(SaveLogKind::kWarning, {"recovered 1 edited record"}),
   };
   std::string text;
   for (const SaveLogEntry& e : written) text += FormatSaveLogEntry(e);

@@ -14,6 +14,7 @@
 
 #include "base/file_util.h"
 #include "journal/journal_impl.h"
+#include "tpkg/counted.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
 #include "tpkg/scoped_fd.h"
@@ -278,6 +279,7 @@ int RemoveOrphanData(JournalState& impl, int* remade) {
 }
 
 // "recovered 3 edited records from <dir> (1 written, 1 renamed, 1 deleted)"
+// ("1 edited record" for one)
 std::string RecoveredLine(const JournalState& impl) {
   int written = 0, renamed = 0, deleted = 0;
   std::set<const ZipEntry*> present;
@@ -290,9 +292,9 @@ std::string RecoveredLine(const JournalState& impl) {
   for (const ZipEntry& e : impl.zip.entries())
     if (!e.is_directory() && !e.shadowed && !present.count(&e) && !impl.tree.FindFile(e.name))
       ++deleted;
-  return "recovered " + std::to_string(written + renamed + deleted) + " edited records from " +
-         impl.dir + " (" + std::to_string(written) + " written, " + std::to_string(renamed) +
-         " renamed, " + std::to_string(deleted) + " deleted)";
+  return "recovered " + Counted(written + renamed + deleted, "edited record", "edited records") +
+         " from " + impl.dir + " (" + std::to_string(written) + " written, " +
+         std::to_string(renamed) + " renamed, " + std::to_string(deleted) + " deleted)";
 }
 
 void AddNote(std::string* summary, const std::string& dir, const std::string& note) {

@@ -22,6 +22,7 @@
 #include "base/file_util.h"
 #include "journal/free_space.h"
 #include "tpkg/background_thread.h"
+#include "tpkg/counted.h"
 #include "tpkg/error.h"
 #include "tpkg/zip_writer.h"
 #include "zip/write_behind_sink.h"
@@ -321,11 +322,11 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
 }
 
 std::string Counts(const WriteBackResult& r) {
-  return std::to_string(r.from_journal) + " records from the journal, " +
+  return Counted(r.from_journal, "record", "records") + " from the journal, " +
          std::to_string(r.regenerated) + " regenerated, " + std::to_string(r.raw_copied) +
          " copied raw, " +
-         (r.folders ? std::to_string(r.folders) + " folder entries, " : std::string()) +
-         std::to_string(r.size) + " bytes";
+         (r.folders ? Counted(r.folders, "folder entry", "folder entries") + ", " : std::string()) +
+         Counted(r.size, "byte", "bytes");
 }
 
 // The warnings of a written save, in the result and at the end of its summary:

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/file_util.h"
+#include "tpkg/counted.h"
 #include "tpkg/error.h"
 #include "tpkg/serialization_id.h"
 #include "tpkg/write_back.h"
@@ -370,8 +371,7 @@ std::string LeftOutEntries(const ZipReader& original) {
   }
   if (count == 0) return "";
   if (count > kNamed) named += " and " + std::to_string(count - kNamed) + " more";
-  return "left out " + std::to_string(count) + (count == 1 ? " entry" : " entries") +
-         " torch never reads: " + named;
+  return "left out " + Counted(count, "entry", "entries") + " torch never reads: " + named;
 }
 
 std::string LeftOutEmptiedFolders(const Journal& journal) {
@@ -384,8 +384,7 @@ std::string LeftOutEmptiedFolders(const Journal& journal) {
   }
   if (count == 0) return "";
   if (count > kNamed) named += " and " + std::to_string(count - kNamed) + " more";
-  return "left out " + std::to_string(count) +
-         (count == 1 ? " emptied folder" : " emptied folders") +
+  return "left out " + Counted(count, "emptied folder", "emptied folders") +
          " the archive's files implied, as torch's exporter writes no folders: " + named +
          " (mkdir one again to keep it)";
 }
