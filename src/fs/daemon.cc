@@ -182,6 +182,17 @@ std::string WhyNotWritable(const std::string& archive) {
   return "";
 }
 
+// `path` as one word of a shell command the user may paste: as it is when
+// it holds only characters no shell treats specially, else single-quoted.
+std::string ShellWord(const std::string& path) {
+  if (!path.empty() && path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                              "0123456789_./+-:@%,=") == std::string::npos)
+    return path;
+  std::string quoted = "'";
+  for (const char c : path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 // Why the view will be read-only before the journal is even tried ("" when
 // it may be read/write); `-o ro` gives a read-only view without a warning.
 std::string WhyReadOnly(const Options& o, const std::string& archive,
@@ -242,7 +253,8 @@ std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
       why = e.what();
       // A journal nothing can recover edits from: say how to be rid of it.
       if (e.code() == Errc::kCorrupt)
-        why += "; `tpkg edits --discard " + archive + "` removes it and the edits it held";
+        why +=
+            "; `tpkg edits --discard " + ShellWord(archive) + "` removes it and the edits it held";
     }
   }
   TPKG_LOG(kWarning) << "mounting " << archive << " read-only: " << why;

@@ -55,6 +55,20 @@ std::optional<MountRecord> ReadRecord(const std::string& path) {
   return ParseMountRecord(text.str());
 }
 
+// Removes the ended record of `mountpoint` (a new daemon serves it now) and
+// those older than kEndedRecordSeconds, which nobody reports any more.
+void RemoveEndedRecords(const std::string& dir, const std::string& mountpoint, int64_t now) {
+  ::unlink((dir + "/" + EndedName(mountpoint)).c_str());
+  const ScopedDir d(::opendir(dir.c_str()));
+  if (!d) return;
+  while (const dirent* e = ::readdir(d.get())) {
+    const std::string name = e->d_name;
+    if (!name.starts_with("ended-")) continue;
+    const std::optional<MountRecord> r = ReadRecord(dir + "/" + name);
+    if (!r || now - r->ended > kEndedRecordSeconds) ::unlink((dir + "/" + name).c_str());
+  }
+}
+
 }  // namespace
 
 std::string_view MountStateName(MountState state) {
@@ -170,6 +184,7 @@ std::optional<MountRecord> EndedRecordAt(const std::string& dir, uid_t owner,
   if (!TrustedFolder(dir, owner)) return std::nullopt;
   std::optional<MountRecord> r = ReadRecord(dir + "/" + EndedName(mountpoint));
   if (!r || r->ended == 0 || r->mountpoint != mountpoint) return std::nullopt;
+  if (static_cast<int64_t>(::time(nullptr)) - r->ended > kEndedRecordSeconds) return std::nullopt;
   return r;
 }
 
@@ -188,6 +203,7 @@ MountRegistration MountRegistration::Register(const std::string& dir, MountRecor
   record.pid = ::getpid();
   record.start_time = ProcessStartTime(record.pid).value_or(0);
   record.started = static_cast<int64_t>(::time(nullptr));
+  RemoveEndedRecords(dir, record.mountpoint, record.started);
   reg.dir_ = dir;
   reg.record_ = std::move(record);
   reg.Write(std::to_string(reg.record_.pid));

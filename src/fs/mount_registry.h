@@ -22,9 +22,11 @@
 // process is gone (its pid now runs another process, told by the start
 // time) is stale and ignored, and removed by whoever may. A daemon that
 // exits after its unmount leaves its record as `ended-<hash of the
-// mountpoint>` (the last one per mountpoint, `ended` set): a `tpkgfs -u`
-// that comes just after the save ended (`fusermount3 -u m; tpkgfs -u m`, or
-// SIGTERM) still finds which archive it saved and reports the outcome.
+// mountpoint>` (`ended` set) for kEndedRecordSeconds: a `tpkgfs -u` that
+// comes just after the save ended (`fusermount3 -u m; tpkgfs -u m`, or
+// SIGTERM) still finds which archive it saved and reports the outcome. The
+// next daemon registered at that mountpoint removes it (its own outcome is
+// the one to report), and any registration removes those past their time.
 //
 // Registration is best effort: a daemon that cannot write its record still
 // serves (tpkgfs -u then finds it through /proc/locks, see archive_lock.h).
@@ -66,6 +68,10 @@ struct MountRecord {
   int64_t ended = 0;  // an ended record's exit time (seconds since the epoch); else 0
 };
 
+// How long an ended record is reported: what a script runs right after an
+// unmount, not a mount of long ago.
+inline constexpr int64_t kEndedRecordSeconds = 60;
+
 std::string_view MountStateName(MountState state);
 std::string FormatMountRecord(const MountRecord& record);
 // nullopt when a required key (pid, start_time, state, archive, mountpoint) is missing.
@@ -79,8 +85,8 @@ std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner);
 // The live record of the daemon `pid`, looked up in its owner's registry.
 std::optional<MountRecord> RecordOfProcess(pid_t pid);
 // The ended record of the last daemon that served `mountpoint` (canonical)
-// and exited after its unmount, from `dir` when it belongs to `owner`;
-// nullopt when there is none.
+// and exited after its unmount, at most kEndedRecordSeconds ago, from `dir`
+// when it belongs to `owner`; nullopt when there is none.
 std::optional<MountRecord> EndedRecordAt(const std::string& dir, uid_t owner,
                                          const std::string& mountpoint);
 

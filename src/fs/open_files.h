@@ -19,9 +19,11 @@
 // may still delay it: following /proc/<pid>/cwd revalidates the folder on
 // NFS, which waits for a hung server, and reading maps takes the process's
 // memory lock. Callers run it once, after 2 s of waiting, and go on waiting
-// either way. Processes we may not inspect (another
-// user's, unless we are root) and those that exit meanwhile are skipped: the
-// answer may miss a holder, never names one that holds nothing.
+// either way; a refused unmount, which must fail at once, waits at most 2 s
+// for it (on another thread) and fails without the names if it takes
+// longer. Processes we may not inspect (another user's, unless we are root)
+// and those that exit meanwhile are skipped: the answer may miss a holder,
+// never names one that holds nothing.
 //
 // Errors: Error naming `proc_root` and the reason when it cannot be read.
 // Thread safety: a plain function.

@@ -14,9 +14,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "mount_registry.h"
 #include "mount_table.h"
@@ -126,15 +128,36 @@ std::string Trimmed(std::string text) {
   return text;
 }
 
-// Why the kernel refused to unmount `m` as busy: the processes that use it
-// (open_files.h), where /proc tells, so that the user knows what to close.
-std::string BusyReason(const MountInfo& m) {
-  std::vector<pid_t> users;
+// The processes that use the mount `m` (open_files.h), this one left out (a
+// `tpkgfs -u .` run from inside it); none when /proc cannot say within 2 s:
+// a walk of /proc can block on another process (a working folder on a hung
+// NFS server), and a refused unmount must still fail at once. The walk then
+// goes on in a detached thread, which the process's exit ends.
+std::vector<pid_t> UsersOf(const MountInfo& m) {
+  constexpr auto kLimit = std::chrono::seconds(2);
+  auto found = std::make_shared<std::promise<std::vector<pid_t>>>();
+  std::future<std::vector<pid_t>> users = found->get_future();
+  std::thread([found, major = m.major, minor = m.minor] {
+    try {
+      found->set_value(ProcessesUsingDevice(major, minor));
+    } catch (...) {
+      found->set_exception(std::current_exception());
+    }
+  }).detach();
+  if (users.wait_for(kLimit) != std::future_status::ready) return {};
   try {
-    users = ProcessesUsingDevice(m.major, m.minor);
+    std::vector<pid_t> pids = users.get();
+    std::erase(pids, ::getpid());
+    return pids;
   } catch (const Error&) {
-    // /proc unreadable: the reason below without the names.
+    return {};  // /proc unreadable: the reason without the names
   }
+}
+
+// Why the kernel refused to unmount `m` as busy, naming the processes that
+// use it where /proc tells, so that the user knows what to close.
+std::string BusyReason(const MountInfo& m) {
+  const std::vector<pid_t> users = UsersOf(m);
   if (users.empty()) return "it is busy (a process has a file open or its working folder there)";
   return "it is busy: " + DescribeProcesses(users) + (users.size() == 1 ? " uses" : " use") +
          " it (a file open, the working folder or a file mapped there)";
@@ -383,12 +406,11 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
     return Report(path, daemon, target, since);
   }
   // Its daemon may have ended already (`fusermount3 -u m; tpkgfs -u m`, or a SIGTERM): its
-  // ended record says which archive it saved, the save log how that went. Only a recent one:
-  // what a script runs right after the unmount, not a mount of long ago.
-  constexpr int64_t kRecentSeconds = 60;
+  // ended record (a recent one only, mount_registry.h) says which archive it saved, the save
+  // log how that went.
   const std::optional<MountRecord> ended =
       EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
-  if (ended && static_cast<int64_t>(::time(nullptr)) - ended->ended <= kRecentSeconds) {
+  if (ended) {
     const Daemon daemon{ended->pid, ended->start_time, ended};
     return Report(path, daemon, TargetOf(nullptr, &daemon), ended->started);
   }

@@ -107,9 +107,11 @@ int RunEdits(const Command& self, const Args& args) {
   try {
     journal = Journal::OpenExisting(path, zip);
   } catch (const Error& e) {
-    // A journal that cannot be opened (a damaged manifest, another archive's
-    // edits) is what --discard is for: removed unread (still not under a mount).
-    if (!discard) throw;
+    // A journal whose contents cannot be read (a damaged manifest) is what
+    // --discard is for: removed unread (still not under a mount). Any other
+    // failure (permissions, another archive's edits, an I/O error) stands:
+    // readable edits are never removed unseen.
+    if (!discard || e.code() != Errc::kCorrupt) throw;
     const std::optional<std::string> dir = Journal::DiscardExisting(path, zip);
     if (!dir) throw;
     if (WantsJson(cmd)) return WriteUnreadDiscard(out, path, *dir, e.what());

@@ -5,12 +5,14 @@ still works); and the edits a mount left behind can be listed and discarded
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import zipfile
 
 import pytest
 
+from mounting import CORPUS
 from writing import INIT, PYTHON, records, session, torch_check, writable_copy
 
 IMPORT_FROM_MOUNT = (
@@ -115,6 +117,23 @@ def test_tpkg_edits_discard_removes_a_journal_nothing_can_read(tmp_path, tpkg_bi
         "path": str(archive), "journal": str(journal), "edits": [], "discarded": True,
         "unreadable": f"Journal manifest '{journal}/manifest' is not a tpkgfs journal (bad magic)"}
     assert not journal.exists()
+    # Any other failure leaves the journal: here the edits of the archive as it was, which
+    # another file has replaced (the advice says to put it back).
+    with session(archive, tmp_path / "again") as m:
+        (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 23\n")
+        m.proc.send_signal(signal.SIGKILL)
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    kept = archive.read_bytes()
+    shutil.copyfile(CORPUS / "pkg_minimal_text_only.pt", archive)
+    refused = subprocess.run([tpkg_bin, "edits", "--discard", str(archive)],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1 and "holds edits of a different archive" in refused.stderr, \
+        refused
+    assert (journal / "manifest").exists()
+    archive.write_bytes(kept)
+    assert subprocess.run([tpkg_bin, "edits", "--discard", str(archive)]).returncode == 0
+    assert not journal.exists()
     with session(archive, tmp_path / "after") as m:  # read/write again
         (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 22\n")
     assert m.problems == []
@@ -145,6 +164,9 @@ def test_tpkg_edits_reads_an_archive_a_mount_serves_with_one_damaged_record(tmp_
                            capture_output=True, text=True)
     assert saved.returncode == 1 and "corpus_models/util.py" in saved.stderr, saved
     assert not out.exists()
+    journal = tmp_path / ".model.pt.tpkgfs"
     discarded = subprocess.run([tpkg_bin, "edits", "--discard", str(archive)],
                                capture_output=True, text=True)
     assert discarded.returncode == 0, discarded.stderr
+    assert discarded.stdout == f"{archive}: discarded 1 pending edit (removed {journal})\n"
+    assert not journal.exists()

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "archive_lock.h"
 #include "mount_registry.h"
@@ -210,13 +211,46 @@ TEST(MountRegistryTest, ADaemonsRecordLivesAsLongAsItsRegistration) {
   EXPECT_GE(ended->ended, ended->started);
   EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), r.mountpoint + "2"));
   EXPECT_FALSE(EndedRecordAt(dir, ::geteuid() + 1, r.mountpoint));  // not that owner's folder
-  // A daemon that never mounted leaves none: the next one at that mountpoint replaces it
-  // only once it has unmounted.
+  // A daemon that never mounted leaves none.
   MountRecord other = SampleRecord();
   other.mountpoint = "/mnt/never";
   other.state = MountState::kStarting;
   { MountRegistration never = MountRegistration::Register(dir, other); }
   EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), "/mnt/never"));
+  // The next daemon at that mountpoint takes the last one's ended record away at once: its
+  // own outcome is the one a `tpkgfs -u` must report, never the earlier one.
+  {
+    MountRecord next = SampleRecord();
+    next.state = MountState::kStarting;
+    MountRegistration again = MountRegistration::Register(dir, next);
+    EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), r.mountpoint));
+  }
+  EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), r.mountpoint));  // it ended before mounting
+  // An ended record past its time is neither reported nor kept.
+  MountRecord saving = SampleRecord();
+  saving.state = MountState::kSaving;
+  for (const char* mountpoint : {"/mnt/old", "/mnt/recent"}) {
+    saving.mountpoint = mountpoint;
+    MountRegistration saved = MountRegistration::Register(dir, saving);
+  }
+  std::vector<std::string> ended_files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().starts_with("ended-")) ended_files.push_back(e.path());
+  ASSERT_EQ(ended_files.size(), 2u);
+  for (const std::string& file : ended_files) {  // /mnt/old's ended long ago
+    std::optional<MountRecord> r = ParseMountRecord(testing::ReadFile(file));
+    ASSERT_TRUE(r);
+    if (r->mountpoint != "/mnt/old") continue;
+    ASSERT_TRUE(EndedRecordAt(dir, ::geteuid(), "/mnt/old"));
+    r->ended -= kEndedRecordSeconds + 5;
+    WriteFile(file, FormatMountRecord(*r));
+  }
+  EXPECT_FALSE(EndedRecordAt(dir, ::geteuid(), "/mnt/old"));
+  { MountRegistration pruning = MountRegistration::Register(dir, other); }
+  size_t left = 0;
+  for (const std::string& file : ended_files) left += std::filesystem::exists(file);
+  EXPECT_EQ(left, 1u);  // the old one removed, the recent one kept
+  EXPECT_TRUE(EndedRecordAt(dir, ::geteuid(), "/mnt/recent"));
 }
 
 TEST(MountRegistryTest, StaleRecordsAndUntrustedFoldersAreIgnored) {

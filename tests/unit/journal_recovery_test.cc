@@ -114,7 +114,7 @@ class JournalKillTest : public JournalTest {
       EXPECT_EQ(ReadFd(j.OpenForRead("big.storage").get()), std::string(size, 's'));
     } else {
       EXPECT_FALSE(PathExists(data_dir)) << "an interrupted copy must not survive recovery";
-      EXPECT_NE(j.recovery_summary().find("removed 1 orphan data files"), std::string::npos)
+      EXPECT_NE(j.recovery_summary().find("removed 1 orphan data file"), std::string::npos)
           << j.recovery_summary();
     }
   }
@@ -313,7 +313,7 @@ TEST_F(JournalTest, ACreatedFileWhoseNameWasLostComesBackEmpty) {
   ASSERT_TRUE(j.Stat("fresh.txt"));
   EXPECT_EQ(ReadFd(j.OpenForRead("fresh.txt").get()), "");
   EXPECT_NE(j.recovery_summary().find(
-                "made 1 created files again, empty: a crash lost their unsynced names"),
+                "made 1 created file again, empty: a crash lost their unsynced names"),
             std::string::npos)
       << j.recovery_summary();
 }

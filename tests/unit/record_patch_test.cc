@@ -258,7 +258,7 @@ TEST_P(RecordPatchTest, RecoveryRepairsWhatAPowerLossLeftOfAPatch) {
   {
     Journal j = Open();
     EXPECT_FALSE(j.Stat(kBig)->edited());
-    EXPECT_NE(j.recovery_summary().find("dropped 1 unsynced in-place writes"), std::string::npos)
+    EXPECT_NE(j.recovery_summary().find("dropped 1 unsynced in-place write"), std::string::npos)
         << j.recovery_summary();
     // A mapped chunk, then a cut whose entry a power loss dropped (the data
     // file's truncation was synced before it was logged).

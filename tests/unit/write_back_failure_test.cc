@@ -331,7 +331,7 @@ TEST_F(WriteBackTest, CrashBeforeTheRenameKeepsTheOldArchiveAndTheEdits) {
     Journal j = Open();
     EXPECT_TRUE(j.recovered());
     EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
-    EXPECT_NE(j.recovery_summary().find("removed 1 unfinished temp files"), std::string::npos)
+    EXPECT_NE(j.recovery_summary().find("removed 1 unfinished temp file"), std::string::npos)
         << j.recovery_summary();
     EXPECT_TRUE(j.Stat("pkg/new.py"));
   }

@@ -315,7 +315,7 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
   ManifestContents c;
   ManifestLog log = ManifestLog::Open(impl.dir_fd.get(), impl.dir, &c);
   if (c.torn_bytes)
-    notes->push_back("dropped a torn manifest tail of " + std::to_string(c.torn_bytes) + " bytes");
+    notes->push_back("dropped a torn manifest tail of " + Counted(c.torn_bytes, "byte", "bytes"));
   const ArchiveIdentity& recorded = c.entries[0].identity;
   const JournalFate fate =
       FateOfJournal(recorded, LastCommit(c), HasArchiveChanges(c), impl.identity);
@@ -388,17 +388,17 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   OpenDataDirectory(*impl);
   std::vector<std::string> notes;
   if (int n = RemoveTempFiles(*impl))
-    notes.push_back("removed " + std::to_string(n) + " unfinished temp files");
+    notes.push_back("removed " + Counted(n, "unfinished temp file", "unfinished temp files"));
   LoadManifest(*impl, &notes);
   if (int n = RepairPatches(*impl))
-    notes.push_back("dropped " + std::to_string(n) +
-                    " unsynced in-place writes: a crash lost their data files");
+    notes.push_back("dropped " + Counted(n, "unsynced in-place write", "unsynced in-place writes") +
+                    ": a crash lost their data files");
   int remade = 0;
   if (int n = RemoveOrphanData(*impl, &remade))
-    notes.push_back("removed " + std::to_string(n) + " orphan data files");
+    notes.push_back("removed " + Counted(n, "orphan data file", "orphan data files"));
   if (remade)
-    notes.push_back("made " + std::to_string(remade) +
-                    " created files again, empty: a crash lost their unsynced names");
+    notes.push_back("made " + Counted(remade, "created file", "created files") +
+                    " again, empty: a crash lost their unsynced names");
   if (impl->recovered) impl->summary = RecoveredLine(*impl);
   for (const std::string& note : notes) AddNote(&impl->summary, impl->dir, note);
   return Journal(std::move(impl));
@@ -435,6 +435,13 @@ std::optional<std::string> Journal::DiscardExisting(const std::string& archive_p
   impl->created = true;  // what Remove() takes away is there
   std::string dir = impl->dir;
   Journal(std::move(impl)).Drop();
+  // Drop() leaves a folder it cannot remove (another file in it, no write
+  // permission on its parent): not discarded, then.
+  if (::lstat(dir.c_str(), &st) == 0)
+    throw Error(Errc::kIo,
+                "Cannot remove the journal '" + dir + "': it is not empty or its " +
+                    "folder is not writable (its edits are gone)",
+                ENOTEMPTY);
   return dir;
 }
 

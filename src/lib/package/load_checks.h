@@ -56,9 +56,12 @@ void CheckSerializedPickles(const RecordSource& records, const std::vector<std::
 // kind's code folder (`code/**.py` in a TorchScript archive,
 // `.data/ts_code/code/**.py` in a package) must parse as Python
 // (ScanImports' parser), or torch's loader fails to compile it: a
-// kScriptCodeSyntax node with the line and the reason. Code that parses but
-// is not TorchScript is not caught; an unreadable record is a problem of its
-// own and skipped here.
+// kScriptCodeSyntax node with the line and the reason. Every edited code
+// record counts, also one whose classes no pickle loads (torch compiles a
+// file only when it resolves a class of it): a file there is there to be
+// loaded, and the refusal says which and why. Code that parses but is not
+// TorchScript is not caught; an unreadable record is a problem of its own
+// and skipped here.
 void CheckEditedScriptCode(const RecordSource& records, const std::vector<std::string>& names,
                            FileKind kind, const std::function<bool(const std::string&)>& edited,
                            DepGraph& problems);
