@@ -414,6 +414,10 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
     const Daemon daemon{ended->pid, ended->start_time, ended};
     return Report(path, daemon, TargetOf(nullptr, &daemon), ended->started);
   }
+  // Not a mount: its own stat cannot reach a daemon. A mistyped path says so.
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT)
+    Fail("cannot unmount '" + path + "': no such file or folder", ENOENT);
   Fail("cannot unmount '" + path + "': it is not mounted", EINVAL);
 }
 

@@ -583,6 +583,8 @@ def test_unmount_errors_are_one_line(tmp_path, background):
     assert err == f"tpkgfs: cannot unmount '{tmp_path / 'plain'}': it is not mounted\n"
     err = one_line_failure(run(TPKGFS, "-u", tmp_path / "missing" / "m"))
     assert "No such file or directory" in err
+    err = one_line_failure(run(TPKGFS, "-u", tmp_path / "mistyped"))  # its folder exists
+    assert err == f"tpkgfs: cannot unmount '{tmp_path / 'mistyped'}': no such file or folder\n"
     usage = run(TPKGFS, "-u")
     assert usage.returncode == 2 and "usage: tpkgfs -u MOUNTPOINT" in usage.stderr
 

@@ -41,8 +41,10 @@ TEST_F(JournalTest, EditsAreRecoveredByTheNextOpen) {
   Journal j = Open();
   EXPECT_TRUE(j.recovered());
   EXPECT_TRUE(j.dirty());
+  // Counted as `tpkg edits` lists them (PendingEdits).
   EXPECT_EQ(j.recovery_summary(), "recovered 5 edited records from " + journal_dir() +
-                                      " (2 written, 2 renamed, 1 deleted)");
+                                      " (1 written, 1 added, 2 renamed, 1 deleted)");
+  EXPECT_EQ(j.PendingEdits().size(), 5u);
   VerifyEdits(j, *zip_);
 }
 

@@ -169,4 +169,9 @@ void CopyPatch(const JournalState& impl, const PatchState& state, int data_fd, i
 // True for operations that change what a write-back would write.
 bool ChangesArchive(LogOp op);
 
+// The edits `impl` holds against its archive (Journal::PendingEdits; the
+// caller holds `mu` or owns `impl` alone), one classification for what
+// `tpkg edits` lists and what a recovery says it found.
+std::vector<Journal::PendingEdit> EditsOf(const JournalState& impl);
+
 }  // namespace tpkg

@@ -278,23 +278,19 @@ int RemoveOrphanData(JournalState& impl, int* remade) {
   return removed;
 }
 
-// "recovered 3 edited records from <dir> (1 written, 1 renamed, 1 deleted)"
-// ("1 edited record" for one)
+// "recovered 4 edited records from <dir> (1 written, 1 added, 1 renamed,
+// 1 deleted)", counted as `tpkg edits` lists them ("1 edited record" for one)
 std::string RecoveredLine(const JournalState& impl) {
-  int written = 0, renamed = 0, deleted = 0;
-  std::set<const ZipEntry*> present;
-  for (const auto& [path, file] : impl.tree.files()) {
-    if (file.journal_id) ++written;
-    if (file.original) present.insert(file.original);
-    if (file.original && file.original->name != path) ++renamed;
-  }
-  // Deleted: neither kept under some name nor rewritten under its own.
-  for (const ZipEntry& e : impl.zip.entries())
-    if (!e.is_directory() && !e.shadowed && !present.count(&e) && !impl.tree.FindFile(e.name))
-      ++deleted;
-  return "recovered " + Counted(written + renamed + deleted, "edited record", "edited records") +
-         " from " + impl.dir + " (" + std::to_string(written) + " written, " +
-         std::to_string(renamed) + " renamed, " + std::to_string(deleted) + " deleted)";
+  size_t counts[4] = {};
+  const std::vector<Journal::PendingEdit> edits = EditsOf(impl);
+  for (const Journal::PendingEdit& e : edits) ++counts[static_cast<size_t>(e.kind)];
+  using Kind = Journal::PendingEdit::Kind;
+  const auto count = [&counts](Kind kind) {
+    return std::to_string(counts[static_cast<size_t>(kind)]);
+  };
+  return "recovered " + Counted(edits.size(), "edited record", "edited records") + " from " +
+         impl.dir + " (" + count(Kind::kWritten) + " written, " + count(Kind::kAdded) + " added, " +
+         count(Kind::kRenamed) + " renamed, " + count(Kind::kDeleted) + " deleted)";
 }
 
 void AddNote(std::string* summary, const std::string& dir, const std::string& note) {

@@ -1,5 +1,6 @@
 // pending_edits.cc: Journal::PendingEdits(), the difference between the
-// journal's namespace and its archive, as people read it (`tpkg edits`), and
+// journal's namespace and its archive, as people read it (`tpkg edits`, the
+// line a recovery prints), and
 // Journal::FileNames(), the names a save plans with.
 #include <mutex>
 #include <set>
@@ -9,13 +10,12 @@
 
 namespace tpkg {
 
-std::vector<Journal::PendingEdit> Journal::PendingEdits() const {
-  std::lock_guard lock(impl_->mu);
-  impl_->ThrowIfDropped();
-  const ZipReader& zip = impl_->zip;
+std::vector<Journal::PendingEdit> EditsOf(const JournalState& impl) {
+  using PendingEdit = Journal::PendingEdit;
+  const ZipReader& zip = impl.zip;
   std::vector<PendingEdit> edits;
   std::set<const ZipEntry*> kept;  // original records still present under some name
-  for (const auto& [path, file] : impl_->tree.files()) {
+  for (const auto& [path, file] : impl.tree.files()) {
     if (file.original) kept.insert(file.original);
     if (file.journal_id != 0) {
       const bool had_name = zip.Find(path) != nullptr;
@@ -26,10 +26,16 @@ std::vector<Journal::PendingEdit> Journal::PendingEdits() const {
     }
   }
   for (const ZipEntry& e : zip.entries()) {
-    if (!e.is_directory() && !e.shadowed && !kept.count(&e) && !impl_->tree.FindFile(e.name))
+    if (!e.is_directory() && !e.shadowed && !kept.count(&e) && !impl.tree.FindFile(e.name))
       edits.push_back({PendingEdit::Kind::kDeleted, e.name, {}});
   }
   return edits;
+}
+
+std::vector<Journal::PendingEdit> Journal::PendingEdits() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  return EditsOf(*impl_);
 }
 
 std::vector<std::string> Journal::FileNames() const {
