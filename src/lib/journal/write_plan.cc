@@ -356,37 +356,42 @@ std::vector<std::string> WriteBackOrder(const Journal& journal,
                journal.Folders(), metadata);
 }
 
+namespace {
+
+// "a, b, c, d, e and 3 more": the first of `named`, for a one-line warning.
+std::string FirstNamed(const std::vector<std::string>& named) {
+  constexpr size_t kShown = 5;
+  std::string text;
+  for (size_t i = 0; i < named.size() && i < kShown; ++i) text += (i ? ", " : "") + named[i];
+  if (named.size() > kShown) text += " and " + std::to_string(named.size() - kShown) + " more";
+  return text;
+}
+
+}  // namespace
+
 std::string LeftOutEntries(const ZipReader& original) {
-  constexpr size_t kNamed = 5;  // a one-line warning
-  std::string named;
-  size_t count = 0;
+  std::vector<std::string> named;
   for (const ZipEntry& e : original.entries()) {
     if (!e.shadowed) continue;
-    if (++count > kNamed) continue;
     // The offset tells two entries of one name apart.
-    named += (named.empty() ? "" : ", ") + QuoteName(e.full_name) + " at offset " +
-             std::to_string(e.local_header_offset) +
-             (e.outside_prefix ? " (outside the prefix folder)"
-                               : " (torch reads another entry of that name, ASCII case aside)");
+    named.push_back(QuoteName(e.full_name) + " at offset " + std::to_string(e.local_header_offset) +
+                    (e.outside_prefix
+                         ? " (outside the prefix folder)"
+                         : " (torch reads another entry of that name, ASCII case aside)"));
   }
-  if (count == 0) return "";
-  if (count > kNamed) named += " and " + std::to_string(count - kNamed) + " more";
-  return "left out " + Counted(count, "entry", "entries") + " torch never reads: " + named;
+  if (named.empty()) return "";
+  return "left out " + Counted(named.size(), "entry", "entries") +
+         " torch never reads: " + FirstNamed(named);
 }
 
 std::string LeftOutEmptiedFolders(const Journal& journal) {
-  constexpr size_t kNamed = 5;  // a one-line warning
-  std::string named;
-  size_t count = 0;
-  for (const JournalFolder& f : journal.Folders()) {
-    if (!f.empty || NeedsEntry(f)) continue;
-    if (++count <= kNamed) named += (named.empty() ? "" : ", ") + QuoteName(f.path);
-  }
-  if (count == 0) return "";
-  if (count > kNamed) named += " and " + std::to_string(count - kNamed) + " more";
-  return "left out " + Counted(count, "emptied folder", "emptied folders") +
-         " the archive's files implied, as torch's exporter writes no folders: " + named +
-         " (mkdir one again to keep it)";
+  std::vector<std::string> named;
+  for (const JournalFolder& f : journal.Folders())
+    if (f.empty && !NeedsEntry(f)) named.push_back(QuoteName(f.path));
+  if (named.empty()) return "";
+  return "left out " + Counted(named.size(), "emptied folder", "emptied folders") +
+         " the archive's files implied, as torch's exporter writes no folders: " +
+         FirstNamed(named) + " (mkdir one again to keep it)";
 }
 
 WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
