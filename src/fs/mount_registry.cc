@@ -55,10 +55,10 @@ std::optional<MountRecord> ReadRecord(const std::string& path) {
   return ParseMountRecord(text.str());
 }
 
-// Removes the ended record of `mountpoint` (a new daemon serves it now) and
-// those older than kEndedRecordSeconds, which nobody reports any more.
-void RemoveEndedRecords(const std::string& dir, const std::string& mountpoint, int64_t now) {
-  ::unlink((dir + "/" + EndedName(mountpoint)).c_str());
+// Removes the ended records older than kEndedRecordSeconds, which nobody
+// reports any more: every daemon does so when it registers and when it
+// leaves its own, so that they do not pile up in the registry.
+void RemoveExpiredEndedRecords(const std::string& dir, int64_t now) {
   const ScopedDir d(::opendir(dir.c_str()));
   if (!d) return;
   while (const dirent* e = ::readdir(d.get())) {
@@ -203,7 +203,9 @@ MountRegistration MountRegistration::Register(const std::string& dir, MountRecor
   record.pid = ::getpid();
   record.start_time = ProcessStartTime(record.pid).value_or(0);
   record.started = static_cast<int64_t>(::time(nullptr));
-  RemoveEndedRecords(dir, record.mountpoint, record.started);
+  // A new daemon serves the mountpoint now: its ended record is no longer the one to report.
+  ::unlink((dir + "/" + EndedName(record.mountpoint)).c_str());
+  RemoveExpiredEndedRecords(dir, record.started);
   reg.dir_ = dir;
   reg.record_ = std::move(record);
   reg.Write(std::to_string(reg.record_.pid));
@@ -227,6 +229,7 @@ MountRegistration::~MountRegistration() {
   // Written before the live record goes, so that a `tpkgfs -u` always finds one of them.
   if (record_.state == MountState::kSaving) {
     record_.ended = static_cast<int64_t>(::time(nullptr));
+    RemoveExpiredEndedRecords(dir_, record_.ended);
     Write(EndedName(record_.mountpoint));
   }
   ::unlink((dir_ + "/" + std::to_string(record_.pid)).c_str());

@@ -26,7 +26,8 @@
 // comes just after the save ended (`fusermount3 -u m; tpkgfs -u m`, or
 // SIGTERM) still finds which archive it saved and reports the outcome. The
 // next daemon registered at that mountpoint removes it (its own outcome is
-// the one to report), and any registration removes those past their time.
+// the one to report); every registration and every daemon that leaves an
+// ended record removes those past their time, so they do not pile up.
 //
 // Registration is best effort: a daemon that cannot write its record still
 // serves (tpkgfs -u then finds it through /proc/locks, see archive_lock.h).

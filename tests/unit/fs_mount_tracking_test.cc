@@ -251,6 +251,24 @@ TEST(MountRegistryTest, ADaemonsRecordLivesAsLongAsItsRegistration) {
   for (const std::string& file : ended_files) left += std::filesystem::exists(file);
   EXPECT_EQ(left, 1u);  // the old one removed, the recent one kept
   EXPECT_TRUE(EndedRecordAt(dir, ::geteuid(), "/mnt/recent"));
+  // A daemon that leaves its own ended record removes those past their time too, so that
+  // they do not pile up when no daemon registers afterwards.
+  saving.mountpoint = "/mnt/last";
+  {
+    MountRegistration saved = MountRegistration::Register(dir, saving);
+    for (const std::string& file : ended_files) {  // /mnt/recent's time passes while it serves
+      if (!std::filesystem::exists(file)) continue;
+      std::optional<MountRecord> r = ParseMountRecord(testing::ReadFile(file));
+      ASSERT_TRUE(r);
+      r->ended -= kEndedRecordSeconds + 5;
+      WriteFile(file, FormatMountRecord(*r));
+    }
+  }
+  size_t ended_left = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    ended_left += e.path().filename().string().starts_with("ended-");
+  EXPECT_EQ(ended_left, 1u);
+  EXPECT_TRUE(EndedRecordAt(dir, ::geteuid(), "/mnt/last"));
 }
 
 TEST(MountRegistryTest, StaleRecordsAndUntrustedFoldersAreIgnored) {
