@@ -270,8 +270,13 @@ TEST_F(JournalTest, SecondDaemonIsRefusedWhileTheFirstHoldsTheLock) {
       Journal::OpenOrCreate(archive_, *zip_);
     } catch (const Error& e) {
       const std::string what = e.what();
-      const bool names_pid = what.find("pid " + std::to_string(getppid())) != std::string::npos;
-      _exit(ToErrno(e) == EBUSY && names_pid ? 0 : 2);
+      // Names the holder by its command and pid (a daemon or a `tpkg edits`).
+      const std::string parent = std::to_string(getppid());
+      std::string command = ReadFile("/proc/" + parent + "/comm");
+      while (!command.empty() && command.back() == '\n') command.pop_back();
+      const bool names_holder =
+          what.find("in use by " + command + " (pid " + parent + ")") != std::string::npos;
+      _exit(ToErrno(e) == EBUSY && names_holder ? 0 : 2);
     }
     _exit(1);
   }

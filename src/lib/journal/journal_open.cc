@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <set>
 
 #include "base/file_util.h"
@@ -43,12 +44,20 @@ void CheckSameFile(const std::string& path, const ZipReader& zip) {
                 "'" + path + "' is not the archive the reader opened ('" + zip.path() + "')");
 }
 
-std::string ReadPid(int fd) {
+// Who holds the lock, from the pid its holder wrote: "tpkgfs (pid 123)" (the
+// holder may be a daemon or a `tpkg edits`), "pid 123" when its command
+// cannot be read, "an unknown process" before the holder wrote its pid.
+std::string LockHolder(int fd) {
   char buf[32] = {};
   const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
   std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
   while (!pid.empty() && (pid.back() == '\n' || pid.back() == '\0')) pid.pop_back();
-  return pid.empty() ? "unknown" : pid;
+  if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+    return "an unknown process";
+  std::ifstream comm("/proc/" + pid + "/comm");
+  std::string command;
+  if (!std::getline(comm, command) || command.empty()) return "pid " + pid;
+  return command + " (pid " + pid + ")";
 }
 
 // True when `lock_fd` is still the lock file of the journal directory named
@@ -111,8 +120,8 @@ void LockDirectory(JournalState& impl) {
       const int err = errno;
       if (err != EWOULDBLOCK) ThrowSystemError("Cannot lock '" + lock_path + "'", err);
       throw Error(Errc::kIo,
-                  "Journal '" + impl.dir + "' of '" + impl.archive_path +
-                      "' is in use by another tpkgfs (pid " + ReadPid(fd.get()) + ")",
+                  "Journal '" + impl.dir + "' of '" + impl.archive_path + "' is in use by " +
+                      LockHolder(fd.get()),
                   EBUSY);
     }
     if (!StillLinked(impl.dir, dir_fd.get(), fd.get())) continue;
