@@ -390,9 +390,20 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
   return 0;
 }
 
+// Whose registry may also know the daemon that served the unmounted `path`:
+// for root, the owner of the mountpoint folder, since fusermount3 lets a
+// user mount only on a folder they may write (in practice their own) and
+// the daemon registered in that user's registry. Nobody else may read it.
+std::optional<uid_t> FormerMountOwner(const std::string& path) {
+  struct stat st;
+  if (::geteuid() != 0 || ::lstat(path.c_str(), &st) != 0 || st.st_uid == 0) return std::nullopt;
+  return st.st_uid;
+}
+
 // `path` is no longer mounted: a daemon that served it may still be saving.
 int WaitForUnmountedSave(const std::string& path, int64_t since) {
-  for (const MountRecord& r : KnownRecords(std::nullopt)) {
+  const std::optional<uid_t> owner = FormerMountOwner(path);
+  for (const MountRecord& r : KnownRecords(owner)) {
     if (r.mountpoint != path || r.state == MountState::kStarting) continue;
     const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
     if (r.state == MountState::kServing && MountWithDevice(mounts, r.fuse_major, r.fuse_minor))
@@ -408,8 +419,8 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
   // Its daemon may have ended already (`fusermount3 -u m; tpkgfs -u m`, or a SIGTERM): its
   // ended record (a recent one only, mount_registry.h) says which archive it saved, the save
   // log how that went.
-  const std::optional<MountRecord> ended =
-      EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
+  std::optional<MountRecord> ended = EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
+  if (!ended && owner) ended = EndedRecordAt(RegistryDirFor(*owner), *owner, path);
   if (ended) {
     const Daemon daemon{ended->pid, ended->start_time, ended};
     return Report(path, daemon, TargetOf(nullptr, &daemon), ended->started);
