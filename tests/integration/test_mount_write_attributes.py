@@ -302,9 +302,16 @@ def test_other_users_get_what_the_modes_give_them_and_own_what_they_create(tmp_p
             assert os.path.isdir(m.path / "corpus_models" / "their_dir")
             assert (m.path / "corpus_models" / "mine.txt").read_bytes() == b"the owner's\n"
         assert m.problems == []
-    finally:
-        for sub in ("mnt", "again", ""):
+    finally:  # session() has unmounted both (never recurse into a mount: rmdir the mountpoints)
+        for sub in ("mnt", "again"):
             try:
                 os.rmdir(os.path.join(shared, sub))
             except OSError:
                 pass
+        for name in os.listdir(shared):  # the daemons' stderr files beside the mountpoints
+            if name.endswith(".stderr"):
+                os.unlink(os.path.join(shared, name))
+        try:
+            os.rmdir(shared)
+        except OSError:  # a mountpoint left: a failure already reported
+            pass

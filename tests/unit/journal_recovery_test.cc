@@ -153,7 +153,8 @@ TEST_F(JournalTest, TornManifestTailIsDropped) {
 TEST_F(JournalTest, ReplayedEntryWithAnInvalidPathIsRefused) {
   { Journal j = Open(); j.Unlink("pkg/code.py"); }
   const std::string manifest = journal_dir() + "/manifest";
-  for (const std::string bad : {std::string("new\xff.py"), std::string("a//b"), std::string("/abs")}) {
+  for (const std::string& bad :
+       {std::string("new\xff.py"), std::string("a//b"), std::string("/abs")}) {
     WriteFile(manifest, ReadFile(manifest) + EncodeLogEntry(PathEntry(LogOp::kMkdir, bad)));
     try {
       Open();
