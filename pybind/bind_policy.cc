@@ -2,8 +2,9 @@
 // decisions, over a ModuleEnvironment implemented in Python.
 //
 // The environment is any Python object with `find(name) -> ModuleSource`
-// (raising what the exporter's importer raises) and `importable(name) ->
-// bool`; PackageExporter passes one that imports through its importer.
+// (raising what the exporter's importer raises), `importable(name) ->
+// bool` and `parse_error(source) -> str | None` (the interpreter's parser);
+// PackageExporter passes one that imports through its importer.
 // Python exceptions raised there cross the C++ policy unchanged (as
 // pybind11::error_already_set) and reach the caller as themselves, e.g.
 // torch's ModuleNotFoundError for a module that cannot be interned.
@@ -39,7 +40,9 @@ namespace {
 class PyModuleEnvironment : public ModuleEnvironment {
  public:
   explicit PyModuleEnvironment(const py::object& env)
-      : find_(env.attr("find")), importable_(env.attr("importable")) {}
+      : find_(env.attr("find")),
+        importable_(env.attr("importable")),
+        parse_error_(env.attr("parse_error")) {}
 
   std::optional<ModuleSource> Find(std::string_view module) override {
     py::object found = find_(module);
@@ -49,9 +52,14 @@ class PyModuleEnvironment : public ModuleEnvironment {
 
   bool Importable(std::string_view module) override { return importable_(module).cast<bool>(); }
 
+  std::optional<std::string> ParseError(std::string_view source) override {
+    return parse_error_(source).cast<std::optional<std::string>>();
+  }
+
  private:
   py::object find_;
   py::object importable_;
+  py::object parse_error_;
 };
 
 // The policy and the environment it refers to, owned together.
@@ -93,16 +101,19 @@ void BindPolicy(py::module_& m) {
       .value("IMPLICIT_PACKAGE", ModuleSource::Kind::kImplicitPackage);
 
   py::class_<ModuleSource>(m, "ModuleSource", "A module as the exporter's importer sees it.")
-      .def(py::init(
-               [](ModuleSource::Kind kind, std::string source, bool is_package, std::string file) {
-                 return ModuleSource{kind, std::move(source), is_package, std::move(file)};
-               }),
+      .def(py::init([](ModuleSource::Kind kind, std::string source, bool is_package,
+                       std::string file, bool compiled) {
+             ModuleSource found{kind, std::move(source), is_package, std::move(file)};
+             found.compiled = compiled;
+             return found;
+           }),
            py::arg("kind"), py::arg("source") = "", py::arg("is_package") = false,
-           py::arg("file") = "")
+           py::arg("file") = "", py::arg("compiled") = false)
       .def_readonly("kind", &ModuleSource::kind)
       .def_readonly("source", &ModuleSource::source)
       .def_readonly("is_package", &ModuleSource::is_package)
-      .def_readonly("file", &ModuleSource::file);
+      .def_readonly("file", &ModuleSource::file)
+      .def_readonly("compiled", &ModuleSource::compiled);
 
   py::class_<HookHandle>(m, "HookHandle", "torch's RemovableHandle for an exporter hook.")
       .def("remove", &HookHandle::Remove)

@@ -75,6 +75,9 @@ struct ModuleSource {
   // keeps no text on the node, so an analysis that needs only the graph
   // never holds every source at once (metadata.h).
   const ScannedImports* imports = nullptr;
+  // kSource: the environment's interpreter compiled this source already (it
+  // imported the module from it), so ParseError() need not parse it again.
+  bool compiled = false;
 };
 
 // The exporter's importer, as the policy sees it.
@@ -85,6 +88,15 @@ class ModuleEnvironment {
   virtual std::optional<ModuleSource> Find(std::string_view module) = 0;
   // torch's _module_exists(): would importing `module` succeed?
   virtual bool Importable(std::string_view module) = 0;
+  // What the exporting interpreter's parser says of `source`: str() of the
+  // exception ast.parse raises (torch parses every source it scans, and a
+  // source that does not parse is a dependency-resolution error), nullopt
+  // when it parses. libtpkg runs no parser: its environments return nullopt
+  // and the import scanner's own errors stand (it accepts a superset of
+  // Python, import_scan.h); an environment with an interpreter says more.
+  virtual std::optional<std::string> ParseError(std::string_view /*source*/) {
+    return std::nullopt;
+  }
   // The exporting Python's stdlib (torch's implicit externs): by default
   // the configured interpreter's; an archive's environment uses the Python
   // the package records (metadata.h).

@@ -291,6 +291,9 @@ class ExportPolicy {
   std::optional<Frame> AddDependencyStep(std::string_view module, bool dependencies);
   std::optional<Frame> InternModule(std::string_view module, bool dependencies);
   std::vector<std::string> GetDependencies(const ScannedImports& imports, std::string_view module);
+  // The same for a source not scanned yet: the environment's parser first, as torch's ast.parse.
+  std::vector<std::string> DependenciesOfSource(std::string_view source, std::string_view module,
+                                                bool is_package);
   void Drain(std::vector<Frame>& stack);
   void Follow(std::optional<Frame> frame);
   void CheckMockedPickle(std::string_view package, std::string_view resource,

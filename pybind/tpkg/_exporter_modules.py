@@ -1,9 +1,11 @@
 """How the exporter finds modules: through its importer, as libtpkg's policy
-asks (the ModuleEnvironment of tpkg/policy.h: ``find`` and ``importable``).
+asks (the ModuleEnvironment of tpkg/policy.h: ``find``, ``importable`` and
+``parse_error``).
 
 Finding a module means importing it, which only the interpreter can do;
 what to do with it is the policy's decision (libtpkg).
 """
+import ast
 import importlib.machinery
 import linecache
 import sys
@@ -63,6 +65,16 @@ class ExporterModules:
         except Exception:
             return False
 
+    def parse_error(self, source: str) -> Optional[str]:
+        """torch parses every source it scans (ast.parse) and reports str()
+        of any exception as the error's context: the interpreter decides
+        what is Python, with its own messages; None when it parses."""
+        try:
+            ast.parse(source)
+        except Exception as e:
+            return str(e)
+        return None
+
     def find(self, module_name: str):
         """What importing `module_name` reveals (a _core.ModuleSource); raises
         the importer's errors."""
@@ -70,7 +82,9 @@ class ExporterModules:
         is_package = hasattr(module, "__path__")
         source = source_of_module(module)
         if source is not None:
-            return _core.ModuleSource(_core.ModuleKind.SOURCE, source, is_package)
+            # Imported, so compiled from this file: no need to parse it again
+            # (unless the file changed since; torch would parse the new text).
+            return _core.ModuleSource(_core.ModuleKind.SOURCE, source, is_package, compiled=True)
         filename = getattr(module, "__file__", None)
         if filename is None:
             return _core.ModuleSource(_core.ModuleKind.NO_FILE, "", is_package)
@@ -106,9 +120,11 @@ def _cannot_be_submodule(module_name: str) -> bool:
     """True when importing `module_name` must fail at once: its parent is an
     imported module that is not a package (importlib then raises "'a.b' is
     not a package" without looking anywhere). The typical case is
-    `from mod import function`, which torch first tries as a submodule."""
+    `from mod import function`, which torch first tries as a submodule.
+    A name already in sys.modules imports whatever its parent is, as
+    importlib returns it from there first: `os.path` (os is no package)."""
     parent, dot, _ = module_name.rpartition(".")
-    if not dot:
+    if not dot or module_name in sys.modules:
         return False
     parent_module = sys.modules.get(parent)
     return parent_module is not None and not hasattr(parent_module, "__path__")

@@ -82,6 +82,24 @@ def test_same_errors(scenario, tmp_path, ctx):
     assert errors[1] == errors[0]
 
 
+# Sources CPython's parser refuses (torch parses each source it scans with ast.parse), some of
+# which an import scanner alone accepts, and others whose message is CPython's own.
+NOT_PYTHON = ["f() = 1\n", "del f()\n", "None = 1\n", "(a, b) += 1\n", "def f():\n    yield = 3\n",
+              "x = '\\N{NOPE}'\n", "\u20ac = 1\n", "\ufeffimport json\n", "print 'hi'\n",
+              "if x:\npass\n", "x = 0777\n", "x = 1\x00\n", "x = (\n" * 250 + ")" * 250 + "\n"]
+
+
+@pytest.mark.parametrize("source", NOT_PYTHON, ids=lambda source: repr(source)[:24])
+def test_sources_that_do_not_parse_fail_as_in_torch(source, tmp_path):
+    errors = []
+    for pkg in (torch.package, tpkg):
+        with pytest.raises(Exception) as info:
+            with pkg.PackageExporter(str(tmp_path / f"{pkg.__name__}.pt")) as pe:
+                pe.save_source_string("bad", source)
+        errors.append((type(info.value).__name__, str(info.value)))
+    assert errors[1] == errors[0]
+
+
 def test_error_types_are_tpkgs_own(tmp_path, ctx):
     with pytest.raises(tpkg.PackagingError) as info:
         scenarios.denied(tpkg, str(tmp_path / "d.pt"), ctx)

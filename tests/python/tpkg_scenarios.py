@@ -205,9 +205,19 @@ def minimal_text(pkg, out, ctx):
     return {"exporter": pe, "pickles": []}
 
 
+def submodules_of_plain_modules(pkg, out, ctx):
+    # os is a module, not a package, yet `os.path` is in sys.modules: importing it works, so
+    # it is a dependency of its own (dropping it leaves a package that cannot import `os`).
+    with pkg.PackageExporter(out) as pe:
+        pe.extern(["os.**", "os", "posixpath"])
+        pe.save_source_string("uses_path", "import os.path\nfrom os.path import join\n"
+                              "from os import path, sep\n")
+    return {"exporter": pe, "pickles": []}
+
+
 SUCCESS = [model_with_interned_code, resources_and_sources, mocked_helpers, extern_and_protocol4,
            tensors_views_dtypes, to_buffer, save_module_and_files, hooks_in_order,
-           hooks_write_records, reduce_package_objects, minimal_text]
+           hooks_write_records, reduce_package_objects, minimal_text, submodules_of_plain_modules]
 
 
 # Scenarios whose close() must fail the same way.

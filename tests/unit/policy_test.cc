@@ -352,6 +352,53 @@ TEST(ExportPolicyTest, UnresolvedImportsAreRecorded) {
   EXPECT_EQ(u[2].importer, "m.a");
 }
 
+// An environment with a parser of its own: it refuses sources containing "NOT PYTHON".
+class ParsingEnvironment : public MapEnvironment {
+ public:
+  std::optional<std::string> ParseError(std::string_view source) override {
+    ++parsed;
+    if (source.find("NOT PYTHON") == std::string_view::npos) return std::nullopt;
+    return "invalid syntax (<unknown>, line 1)";
+  }
+  int parsed = 0;
+};
+
+TEST(ExportPolicyTest, TheEnvironmentsParserDecidesWhatIsPythonExceptForCompiledModules) {
+  ParsingEnvironment env;
+  env.Add("dep", "");
+  ExportPolicy p(env);
+  p.Extern("dep");
+  // The scanner alone would find `import dep` here; the parser refuses the source first.
+  p.SaveSourceString("bad", "import dep\nNOT PYTHON\n", false, true);
+  p.SaveSourceString("good", "import dep\n", false, true);
+  EXPECT_EQ(env.parsed, 2);
+  const NodeAttrs& bad = *p.graph().Find("bad");
+  EXPECT_EQ(bad.error, PackagingErrorReason::kDependencyResolutionFailed);
+  EXPECT_EQ(*bad.error_context, "invalid syntax (<unknown>, line 1)");
+  EXPECT_FALSE(p.graph().Find("good")->error);
+  EXPECT_EQ(p.graph().edge_count(), 1u);  // good -> dep only
+  // A module the environment compiled when it imported it is not parsed again.
+  ModuleSource imported{ModuleSource::Kind::kSource, "import dep\n", false, ""};
+  imported.compiled = true;
+  class Imported : public ParsingEnvironment {
+   public:
+    explicit Imported(ModuleSource m) : m_(std::move(m)) { Add("dep", ""); }
+    std::optional<ModuleSource> Find(std::string_view module) override {
+      return module == "mod" ? std::optional(m_) : MapEnvironment::Find(module);
+    }
+    bool Importable(std::string_view module) override {
+      return module == "mod" || MapEnvironment::Importable(module);
+    }
+    ModuleSource m_;
+  } with_import(imported);
+  ExportPolicy q(with_import);
+  q.Intern("mod");
+  q.Extern("dep");
+  q.SaveModule("mod");
+  EXPECT_EQ(with_import.parsed, 0);
+  EXPECT_EQ(q.graph().edge_count(), 1u);
+}
+
 TEST(ExportPolicyTest, VeryDeepImportChainsDoNotRecurse) {
   MapEnvironment env;
   constexpr int kDepth = 30000;  // a recursive walk overflows an 8 MiB stack near 15000

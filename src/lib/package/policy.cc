@@ -212,6 +212,18 @@ std::vector<std::string> ExportPolicy::GetDependencies(const ScannedImports& imp
   return deps;
 }
 
+std::vector<std::string> ExportPolicy::DependenciesOfSource(std::string_view source,
+                                                            std::string_view module,
+                                                            bool is_package) {
+  if (std::optional<std::string> error = env_.ParseError(source)) {
+    NodeAttrs& node = graph_.AddNode(module);
+    node.error = PackagingErrorReason::kDependencyResolutionFailed;
+    node.error_context = std::move(*error);
+    return {};
+  }
+  return GetDependencies(ScanModuleImports(source, module, is_package), module);
+}
+
 // _intern_module(): returns the frame of dependencies still to add.
 std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view module,
                                                               bool dependencies) {
@@ -241,9 +253,11 @@ std::optional<ExportPolicy::Frame> ExportPolicy::InternModule(std::string_view m
   if (!found->imports) node.source = found->source;
   if (!dependencies) return std::nullopt;
   if (found->imports) return Frame{std::string(module), GetDependencies(*found->imports, module)};
-  return Frame{
-      std::string(module),
-      GetDependencies(ScanModuleImports(found->source, module, found->is_package), module)};
+  if (found->compiled)
+    return Frame{
+        std::string(module),
+        GetDependencies(ScanModuleImports(found->source, module, found->is_package), module)};
+  return Frame{std::string(module), DependenciesOfSource(found->source, module, found->is_package)};
 }
 
 std::optional<ExportPolicy::Frame> ExportPolicy::AddDependencyStep(std::string_view module,
@@ -320,8 +334,7 @@ void ExportPolicy::SaveSourceString(std::string_view module, std::string source,
   node.provided = true;
   node.action = Action::kIntern;
   if (!dependencies) return;
-  Follow(Frame{std::string(module),
-               GetDependencies(ScanModuleImports(*node.source, module, is_package), module)});
+  Follow(Frame{std::string(module), DependenciesOfSource(*node.source, module, is_package)});
 }
 
 void ExportPolicy::SavePickle(std::string_view package, std::string_view resource,
