@@ -104,3 +104,10 @@ class PersistentIds:
         """close(): the records TorchScript wrote, if a ScriptModule was saved."""
         if self._ts is not None:
             self._ts.copy_into(zip_writer, claim)
+
+    def discard_torchscript(self):
+        """A failed or finished export: free TorchScript's side archive now
+        (its memory file), not whenever the exporter is collected."""
+        ts, self._ts = self._ts, None
+        if ts is not None:
+            ts.discard()

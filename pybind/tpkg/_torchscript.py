@@ -46,9 +46,16 @@ class TorchScriptRecords:
         del side
         self._close()
 
-    def _close(self):
+    def discard(self):
+        """Drops what the serializer wrote (a failed export)."""
+        self.serializer = self.context = self._writer = None
+        self._close()
+
+    def _close(self, _os_close=os.close):
+        # os.close bound at definition: at interpreter exit the module's
+        # globals may be gone before this object is collected.
         if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)
+            _os_close(self._fd)
             self._fd = None
 
     def __del__(self):

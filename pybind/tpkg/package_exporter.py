@@ -406,6 +406,7 @@ class PackageExporter:
         `.data/serialization_id`), then the central directory."""
         if self._zip is None:
             return
+        self._persistent_ids.discard_torchscript()
         zip_file, self._zip = self._zip, None
         zip_file.add_torch_package_trailer(self._release)
         zip_file.finish()

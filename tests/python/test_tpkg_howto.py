@@ -3,6 +3,8 @@ back with tpkg and with real torch.package."""
 import importlib
 import importlib.resources
 import io
+import os
+import subprocess
 import sys
 import zipfile
 
@@ -261,6 +263,33 @@ def test_torchscript_is_gated_like_torch(tmp_path):
                 pe.save_pickle("m", "m.pkl", scripted)
         errors.append(str(info.value))
     assert errors[0] == errors[1]
+
+
+FAILED_TORCHSCRIPT_EXPORT = """
+import io, os, sys
+import torch, tpkg
+from tsmod.affine import Affine
+tpkg.package_exporter._gate_torchscript_serialization = False
+def side_archives():
+    return sum(os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:tpkg-torchscript")
+               for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}"))
+try:
+    with tpkg.PackageExporter(io.BytesIO()) as pe:
+        pe.save_pickle("m", "m.pkl", torch.jit.script(Affine()))
+        assert side_archives() >= 1
+        pe.save_source_string("uses", "import models\\n")  # no action for `models`
+except tpkg.PackagingError:
+    print("refused; side archives left:", side_archives())
+"""
+
+
+def test_a_failed_export_with_torchscript_frees_its_side_archive_quietly(sources):
+    """The exporter lives on until the interpreter exits, as in a script: its TorchScript side
+    archive is freed by the failed close(), and nothing is printed at exit."""
+    path = os.pathsep.join([str(sources), *sys.path])
+    r = subprocess.run([sys.executable, "-c", FAILED_TORCHSCRIPT_EXPORT], capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "PYTHONPATH": path})
+    assert (r.returncode, r.stdout, r.stderr) == (0, "refused; side archives left: 0\n", "")
 
 
 def test_torchscript_modules_round_trip(tmp_path, ungated):
