@@ -418,12 +418,6 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   // And on disk: the next mount of this package (or of its saved version)
   // scans only what changed since (tpkg/analysis_cache.h).
   analysis_cache->KeepOnDisk(d.analysis_cache_dir, &journal.original());
-  try {
-    // Room for the save's outcome even if the disk is full by then.
-    ReserveSaveLog(SaveLogPathFor(d.archive), {.mode = ArchiveMode(d.archive)});
-  } catch (const Error& e) {
-    TPKG_LOG(kWarning) << "the save log has no room reserved: " << e.what();
-  }
   AnalysisWarmer warmer(journal.original(), analysis_cache);  // joined after the save
   {
     JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache,
@@ -432,6 +426,13 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
     FuseArgs args(FuseArgv(options, d.archive, /*read_only=*/false));
     FuseSession session(args, JournalBridge::Operations(), &bridge);
     FuseMount mount(session, d.mountpoint);
+    try {
+      // Room for the save's outcome even if the disk is full by then; made
+      // once mounted, so that a start that fails leaves nothing beside the archive.
+      ReserveSaveLog(SaveLogPathFor(d.archive), {.mode = ArchiveMode(d.archive)});
+    } catch (const Error& e) {
+      TPKG_LOG(kWarning) << "the save log has no room reserved: " << e.what();
+    }
     FuseSignalHandlers signals(session);
     Mounted(d, bridge, /*writable=*/true, options.debug);
     loop_status = ExitStatus(RunSessionLoop(session, options.single_threaded));

@@ -217,10 +217,14 @@ def test_path_errors_exit_1_with_one_clear_line(tmp_path, good):
 
 
 def test_unknown_fuse_option_is_refused_before_mounting(tmp_path, good):
-    r = run_tpkgfs("-f", "-o", "no_such_option", good, tmp_path)
-    assert r.returncode != 0
-    assert "unknown option" in r.stderr and "no_such_option" in r.stderr
-    assert mount_entry(tmp_path) is None
+    writable = private_copy(MODEL, tmp_path / "writable")
+    for archive in (good, writable):
+        r = run_tpkgfs("-f", "-o", "no_such_option", archive, tmp_path)
+        assert r.returncode != 0
+        assert "unknown option" in r.stderr and "no_such_option" in r.stderr
+        assert mount_entry(tmp_path) is None
+        # A start that fails leaves nothing beside the archive (no save log, no journal).
+        assert os.listdir(archive.parent) == [archive.name]
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
