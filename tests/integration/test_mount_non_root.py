@@ -5,9 +5,10 @@ The tests become the user nobody (setpriv) in a folder of theirs under /tmp. A u
 root needs a /dev/fuse they may open (libfuse opens it before it asks fusermount3 to mount):
 Debian's udev rule makes it 0666, but containers and CI machines often keep it 0600. So the
 mounts run in a private mount namespace (unshare) where a node of the same device, open to
-everyone, is bound over /dev/fuse, and a private tmpfs over /run/user holds nobody's runtime
-folder (and so their mount registry): nothing outside changes, and whatever is mounted inside
-ends with the namespace. Needs root, unshare(1) and setpriv(1); skipped otherwise.
+everyone, is bound over /dev/fuse, and a private tmpfs over /run holds nobody's runtime folder
+(and so their mount registry) and root's registry: nothing outside changes, and whatever is
+mounted inside ends with the namespace. Needs root, unshare(1) and setpriv(1); skipped
+otherwise.
 """
 import json
 import os
@@ -27,14 +28,15 @@ NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 STEP_TIMEOUT = 120
 
 # Runs as root inside the namespace: a fuse node open to everyone over /dev/fuse, nobody's
-# runtime folder on a private /run/user, then the command.
+# runtime folder on a private /run, then the command.
 NAMESPACE_SETUP = r"""
 set -e
 private=$1 major=$2 minor=$3; shift 3
 mount -t tmpfs -o mode=0755 tpkgfs-test "$private"
 mknod -m 0666 "$private/fuse" c "$major" "$minor"
 mount --bind "$private/fuse" /dev/fuse
-mount -t tmpfs -o mode=0755 tpkgfs-test /run/user
+mount -t tmpfs -o mode=0755 tpkgfs-test /run
+install -d -m 0755 /run/user
 install -d -o nobody -g nogroup -m 0700 "/run/user/$(id -u nobody)"
 exec "$@"
 """
@@ -69,7 +71,7 @@ print(json.dumps(results))
 
 def can_run():
     return (os.geteuid() == 0 and shutil.which("setpriv") and shutil.which("unshare")
-            and os.path.exists("/dev/fuse") and os.path.isdir("/run/user"))
+            and os.path.exists("/dev/fuse") and os.path.isdir("/run"))
 
 
 @pytest.fixture
@@ -111,7 +113,7 @@ def append_line(mnt, line):
 
 
 pytestmark = pytest.mark.skipif(not can_run(),
-                                reason="needs root, setpriv(1), unshare(1) and /run/user")
+                                reason="needs root, setpriv(1) and unshare(1)")
 
 
 def test_tpkgfs_u_works_for_a_non_root_user_with_their_own_archive(home):
