@@ -57,10 +57,22 @@ std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& stora
 // `constants.pkl`) or the version record missing, a version torch refuses,
 // a storage its pickles load missing or shorter than numel x element size,
 // the code of a TorchScript class they load missing; with `edited` (a save),
-// an edited TorchScript code record that does not parse as Python.
+// an edited TorchScript code record that does not parse as Python, and with
+// `baseline` too (the archive as opened), an edited record that was a whole
+// pickle there and no longer is one (emptied, overwritten, cut short).
 std::string SerializedArchiveProblems(
     const RecordSource& records, FileKind kind,
-    const std::function<bool(const std::string&)>& edited = nullptr);
+    const std::function<bool(const std::string&)>& edited = nullptr,
+    const RecordSource* baseline = nullptr);
+
+// For a save of such an archive: what would make loading it less safe, in
+// PackagingError form, or "": a global an edited pickle loads that runs
+// code, a command or a system call on its own (os.system, builtins.eval,
+// subprocess.*), or is computed while loading, and that no pickle of
+// `baseline` loaded (the rule a torch.package's save applies, metadata.h).
+std::string SerializedArchiveSafetyProblems(const RecordSource& records,
+                                            const RecordSource& baseline,
+                                            const std::function<bool(const std::string&)>& edited);
 
 struct ModelTensor {
   std::string pickle;          // the pickle record

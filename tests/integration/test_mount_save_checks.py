@@ -145,6 +145,37 @@ def test_a_missing_storage_of_a_torch_save_checkpoint_is_refused(tmp_path):
     assert "    data/1\n      Context: loaded by data.pkl, and the archive has no such" in stderr
 
 
+@pytest.mark.parametrize("edit, refusal", [
+    (b"", "the torch.save archive would no longer load:"),
+    (b"garbage\n", "the torch.save archive would no longer load:"),
+    (b"\x80\x02cos\nsystem\n(S'echo run'\ntR.", "the edits would make the torch.save archive "
+                                                  "less safe:"),
+], ids=["emptied", "overwritten", "runs-a-command"])
+def test_a_torch_save_pickle_edited_out_of_loading_or_into_a_command_is_refused(
+        tmp_path, edit, refusal):
+    from mounting import CORPUS
+    archive = writable_copy(tmp_path, name="ck.pth", source=CORPUS / "torch_save_checkpoint.pth")
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt", allow=REFUSED) as m:
+        (m.path / "data.pkl").write_bytes(edit)
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert archive.read_bytes() == before
+    assert f"Cannot save {archive}: {refusal}" in m.stderr()
+    assert "data.pkl" in m.stderr()
+    # What the save refused is what real torch fails on (or runs), on the same bytes.
+    edited = tmp_path / "edited.pth"
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(edited, "w") as dst:
+        for info in src.infolist():
+            data = edit if info.filename.endswith("/data.pkl") else src.read(info)
+            dst.writestr(info, data)
+    loaded = subprocess.run([PYTHON, "-c", "import sys, torch; torch.load(sys.argv[1])", edited],
+                            capture_output=True, text=True, timeout=120)
+    if edit.startswith(b"\x80\x02cos"):
+        assert "run" in loaded.stdout or loaded.returncode != 0  # ran it, or refused to load
+    else:
+        assert loaded.returncode != 0
+
+
 MAKE_SCRIPTED = r"""
 import sys, torch
 class Affine(torch.nn.Module):

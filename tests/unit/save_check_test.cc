@@ -467,6 +467,64 @@ TEST(SaveCheckTest, AnEditedPickleLoadingWhatRunsCodeIsRefusedAsLessSafe) {
   EXPECT_EQ(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "");
 }
 
+TEST(SaveCheckTest, APackagePickleEditedIntoSomethingElseIsAProblem) {
+  // Emptied or overwritten: no longer a pickle at all (the layout's own scan only judges
+  // records that still start as save_pickle writes, protocol 3 or 4).
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  for (const std::string& bytes : {std::string(), std::string("garbage\n")}) {
+    edited.Put("model/model.pkl", bytes);
+    const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+    EXPECT_TRUE(Has(m.problems,
+                    "* Pickle could not be scanned for dependencies.\n"
+                    "    model/model.pkl\n      Context: a pickle before the edits, "
+                    "no longer one: "))
+        << m.problems;
+    EXPECT_FALSE(m.ok());
+  }
+  // Cut short, it still starts as one: reported once, by the layout.
+  edited.Put("model/model.pkl", base.records.ReadRecord("model/model.pkl").substr(0, 20));
+  const Metadata cut = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_FALSE(Has(cut.problems, "a pickle before the edits")) << cut.problems;
+  EXPECT_TRUE(Has(cut.problems, "<model.model.pkl>")) << cut.problems;
+  // A record that was no pickle may become anything.
+  EditedRecords text(base.records);
+  text.Put("model/notes.txt", "").Put("model/other.bin", "garbage");
+  EXPECT_TRUE(RegenerateMetadata(text, SaveOptions(base.records, text)).ok());
+}
+
+TEST(SaveCheckTest, ATorchSaveOrTorchScriptPickleEditedIntoSomethingElseIsAProblem) {
+  const CorpusArchive base("torch_save_checkpoint.pth");
+  EditedRecords edited(base.records);
+  const auto is_edited = [&edited](const std::string& r) { return edited.IsEdited(r); };
+  edited.Put("data.pkl", "");
+  EXPECT_TRUE(Has(SerializedArchiveProblems(edited, FileKind::kTorchSave, is_edited, &base.records),
+                  "    data.pkl\n      Context: a pickle before the edits, no longer one: it is "
+                  "empty\n"));
+  // Without the archive as opened there is nothing to compare with: not judged.
+  EXPECT_FALSE(Has(SerializedArchiveProblems(edited, FileKind::kTorchSave, is_edited),
+                   "a pickle before the edits"));
+  edited.Put("data.pkl", base.records.ReadRecord("data.pkl"));
+  EXPECT_EQ(SerializedArchiveProblems(edited, FileKind::kTorchSave, is_edited, &base.records), "");
+}
+
+TEST(SaveCheckTest, ATorchSavePickleEditedToRunACommandIsRefusedAsLessSafe) {
+  const CorpusArchive base("torch_save_checkpoint.pth");
+  EditedRecords edited(base.records);
+  const auto is_edited = [&edited](const std::string& r) { return edited.IsEdited(r); };
+  EXPECT_EQ(SerializedArchiveSafetyProblems(edited, base.records, is_edited), "");
+  edited.Put("data.pkl",
+             "\x80\x02"
+             "cos\nsystem\n(S'echo hi'\ntR.");
+  EXPECT_EQ(SerializedArchiveSafetyProblems(edited, base.records, is_edited),
+            "\n* Pickle global can run code or reach the system, and no pickle of the package "
+            "loaded it before the edits.\n"
+            "    os.system\n"
+            "      Context: loaded by the edited data.pkl\n");
+  // A command the archive as opened already ran is not new.
+  EXPECT_EQ(SerializedArchiveSafetyProblems(edited, edited, is_edited), "");
+}
+
 TEST(SaveCheckTest, WhatOrdinaryObjectsPickleIsNotLessSafe) {
   // What torch's save_pickle writes for ordinary objects (a frozenset, a
   // slice, typing.List[int], functools.partial, an activation function of

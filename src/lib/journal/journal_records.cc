@@ -133,12 +133,18 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     const FileKind kind = DetectFileKind(journal.original());
     if (kind != FileKind::kTorchSave && kind != FileKind::kTorchScript) return {};
     const JournalRecords records(journal);
-    const std::string problems = SerializedArchiveProblems(
-        records, kind, [&records](const std::string& r) { return records.IsEdited(r); });
-    if (!problems.empty())
-      throw Error(Errc::kPolicy, "Cannot save " + what + ": the " +
-                                     std::string(FileKindName(kind)) +
-                                     " archive would no longer load:\n" + problems);
+    const ZipRecordSource baseline(journal.original());
+    const auto edited = [&records](const std::string& r) { return records.IsEdited(r); };
+    const std::string kind_name(FileKindName(kind));
+    std::string why;
+    if (const std::string problems = SerializedArchiveProblems(records, kind, edited, &baseline);
+        !problems.empty())
+      why = "the " + kind_name + " archive would no longer load:\n" + problems;
+    if (const std::string unsafe = SerializedArchiveSafetyProblems(records, baseline, edited);
+        !unsafe.empty())
+      why += std::string(why.empty() ? "" : "\n") + "the edits would make the " + kind_name +
+             " archive less safe:\n" + unsafe;
+    if (!why.empty()) throw Error(Errc::kPolicy, "Cannot save " + what + ": " + why);
     return {};
   }
   const Metadata m =

@@ -480,23 +480,24 @@ std::set<Global> AllPickleGlobals(const RecordSource& baseline) {
   return globals;
 }
 
-}  // namespace
-
-void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& records,
-                              const std::vector<std::string>& names,
-                              const MetadataOptions& options, DepGraph& problems) {
-  if (!options.edited || !options.baseline) return;
+// The globals of the edited records that may not enter (MayNotEnter), from
+// modules `packaged` does not hold, and that no pickle of `baseline` loaded:
+// kDangerousGlobal nodes.
+void AddNewDangerousGlobals(const RecordSource& records, const std::vector<std::string>& names,
+                            const RecordSource& baseline,
+                            const std::function<bool(const std::string&)>& edited,
+                            const std::function<bool(const std::string&)>& packaged,
+                            DepGraph& problems) {
   std::vector<std::pair<Global, const std::string*>> found;  // (global, edited record)
   for (const std::string& record : names) {
-    if (!options.edited(record)) continue;
+    if (!edited(record)) continue;
     for (Global& global : PickleGlobalsOf(records, record)) {
-      const ArchiveModule* packaged = layout.Module(global.first);
-      if (packaged && !packaged->is_stub) continue;  // the package's own code: its source is there
+      if (packaged(global.first)) continue;  // the package's own code: its source is there
       if (MayNotEnter(global)) found.emplace_back(std::move(global), &record);
     }
   }
   if (found.empty()) return;  // the baseline is read only when it must be
-  const std::set<Global> before = AllPickleGlobals(*options.baseline);
+  const std::set<Global> before = AllPickleGlobals(baseline);
   std::set<std::pair<std::string, std::string>> named;  // (global, record)
   for (const auto& [global, record] : found) {
     if (before.contains(global)) continue;
@@ -506,6 +507,68 @@ void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& r
     AddProblem(problems, text, PackagingErrorReason::kDangerousGlobal,
                "loaded by the edited " + *record);
   }
+}
+
+// Whether `record` of `records` is a whole pickle: nullopt when it cannot be
+// judged (unreadable, too large to analyse), else why it is not one ("" when
+// it is).
+std::optional<std::string> WhyNotAPickle(const RecordSource& records, const std::string& record) {
+  std::string bytes;
+  try {
+    bytes = ReadForAnalysis(records, record);
+  } catch (const Error&) {
+    return std::nullopt;  // unreadable records are problems of their own
+  }
+  if (bytes.empty()) return "it is empty";
+  if (pickle::SniffPickle(bytes) == pickle::Sniff::kNo) return "it does not start as a pickle";
+  GlobalCollector collector;
+  try {
+    ScanPickleObserved(std::span<const char>(bytes.data(), bytes.size()), PickleScanLimits{},
+                       collector);
+  } catch (const Error& e) {
+    return std::string(e.what());  // also a scan limit: the baseline's verdict decides
+  }
+  return std::string();
+}
+
+}  // namespace
+
+void CheckEditedPicklesStillLoad(const RecordSource& records, const std::vector<std::string>& names,
+                                 const RecordSource& baseline,
+                                 const std::function<bool(const std::string&)>& edited,
+                                 const std::function<bool(const std::string&)>& judged_elsewhere,
+                                 DepGraph& problems) {
+  const std::vector<std::string> before_names = baseline.RecordNames();
+  const std::unordered_set<std::string> before(before_names.begin(), before_names.end());
+  for (const std::string& record : names) {
+    if (record.ends_with('/') || record.ends_with(".py") || !edited(record) ||
+        !before.contains(record) || (judged_elsewhere && judged_elsewhere(record)))
+      continue;
+    try {  // the cheap test first: most edited records were never pickles
+      if (pickle::SniffPickleHead(baseline.ReadPrefix(record, 2)) == pickle::Sniff::kNo) continue;
+    } catch (const Error&) {
+      continue;
+    }
+    const std::optional<std::string> now = WhyNotAPickle(records, record);
+    if (!now || now->empty()) continue;
+    const std::optional<std::string> then = WhyNotAPickle(baseline, record);
+    if (!then || !then->empty()) continue;  // not a whole pickle before either
+    AddProblem(problems, record, PackagingErrorReason::kUnreadablePickle,
+               "a pickle before the edits, no longer one: " + *now);
+  }
+}
+
+void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& records,
+                              const std::vector<std::string>& names, const MetadataOptions& options,
+                              DepGraph& problems) {
+  if (!options.edited || !options.baseline) return;
+  AddNewDangerousGlobals(
+      records, names, *options.baseline, options.edited,
+      [&layout](const std::string& module) {
+        const ArchiveModule* packaged = layout.Module(module);
+        return packaged && !packaged->is_stub;
+      },
+      problems);
 }
 
 namespace {
@@ -549,7 +612,8 @@ void CheckVersion(const RecordSource& records, const std::vector<std::string>& n
 }
 
 std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind,
-                                      const std::function<bool(const std::string&)>& edited) {
+                                      const std::function<bool(const std::string&)>& edited,
+                                      const RecordSource* baseline) {
   DepGraph problems;
   const std::vector<std::string> names = records.RecordNames();
   for (const std::string_view required : {"data.pkl", "constants.pkl"}) {
@@ -561,6 +625,19 @@ std::string SerializedArchiveProblems(const RecordSource& records, FileKind kind
   CheckVersionRecord(records, names, "archive", problems);
   CheckSerializedPickles(records, names, kind, problems);
   CheckEditedScriptCode(records, names, kind, edited, problems);
+  if (edited && baseline)
+    CheckEditedPicklesStillLoad(records, names, *baseline, edited, nullptr, problems);
+  return FormatPackagingError(problems);
+}
+
+std::string SerializedArchiveSafetyProblems(const RecordSource& records,
+                                            const RecordSource& baseline,
+                                            const std::function<bool(const std::string&)>& edited) {
+  DepGraph problems;
+  // No module is the archive's own: TorchScript's `__torch__` classes run no command.
+  AddNewDangerousGlobals(
+      records, records.RecordNames(), baseline, edited, [](const std::string&) { return false; },
+      problems);
   return FormatPackagingError(problems);
 }
 

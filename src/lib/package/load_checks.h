@@ -103,6 +103,19 @@ void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& r
                               const std::vector<std::string>& names,
                               const MetadataOptions& options, DepGraph& problems);
 
+// For a save: every edited record that was a whole pickle in `baseline`
+// under the same name and no longer is one (emptied, overwritten with other
+// bytes, cut short): a kUnreadablePickle node named after the record, with
+// why. Any pickle counts, whatever its name or protocol: some loader reads
+// it (load_pickle, torch.load, torch.jit.load), and what broke it is the
+// edit. `judged_elsewhere` (may be empty) names records another check
+// judges already. Unreadable or too large records are left to other checks.
+void CheckEditedPicklesStillLoad(const RecordSource& records, const std::vector<std::string>& names,
+                                 const RecordSource& baseline,
+                                 const std::function<bool(const std::string&)>& edited,
+                                 const std::function<bool(const std::string&)>& judged_elsewhere,
+                                 DepGraph& problems);
+
 // For a save: the same for a name a packaged source imports from a packaged
 // module (`from .helpers import scale`, where scale is no submodule) whose
 // edited source no longer defines it (the import would fail with ImportError):

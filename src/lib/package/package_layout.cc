@@ -29,11 +29,6 @@ bool IsPickleCandidate(std::string_view record, std::string_view head) {
   return record.ends_with(".pkl") || (!head.empty() && head[0] == '\x80');
 }
 
-// save_pickle writes protocol 3 or 4 only.
-bool IsSavePickleProtocol(std::string_view head) {
-  return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
-}
-
 // Below this many records to analyse, one thread: starting others costs
 // more than they save (a save that edited a few sources and has the rest
 // cached).
@@ -402,6 +397,10 @@ bool ArchiveEnvironment::Importable(std::string_view module) {
   if (module.empty()) return false;
   return layout_.Provides(module) || previous_externs_.contains(std::string(module)) ||
          python_.Find(module).has_value();
+}
+
+bool IsSavePickleProtocol(std::string_view head) {
+  return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
 }
 
 }  // namespace tpkg

@@ -68,6 +68,11 @@ struct ArchivePickle {
   std::string NodeName() const { return "<" + package + "." + resource + ">"; }
 };
 
+// Whether a record's first two bytes start a pickle as save_pickle writes
+// it (protocol 3 or 4): the layout scans such records as pickles, and a
+// `.pkl` among them that does not scan is a problem of the layout's.
+bool IsSavePickleProtocol(std::string_view head);
+
 // A problem found in the layout itself (not by the policy).
 struct LayoutProblem {
   std::string node;
