@@ -257,9 +257,25 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
           }
           offset = static_cast<uint64_t>(st.st_size);
         }
-        PwriteAll(c.fd->get(), data, offset, "the journal data file");
+        // As write(2) on a native file: a disk that fills after some bytes
+        // is a short write (the writer's retry of the rest then gets ENOSPC),
+        // never an error for bytes that were written (an O_APPEND retry would
+        // write them twice).
+        size_t written = 0;
+        while (written < data.size()) {
+          const ssize_t n = ::pwrite(c.fd->get(), data.data() + written, data.size() - written,
+                                     static_cast<off_t>(offset + written));
+          if (n > 0) {
+            written += static_cast<size_t>(n);
+            continue;
+          }
+          const int err = n < 0 ? errno : EIO;
+          if (err == EINTR) continue;
+          if (written > 0) break;
+          ThrowSystemError("cannot write the journal data file", err);
+        }
         Changed();
-        return static_cast<ssize_t>(data.size());
+        return static_cast<ssize_t>(written);
       });
 }
 

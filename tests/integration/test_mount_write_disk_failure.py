@@ -1,4 +1,4 @@
-"""A disk that fails under a read/write mount: the journal's background sync
+"""A disk that fails or fills under a read/write mount. The journal's background sync
 (group commit) fails with no caller waiting for it. The daemon must say so
 at once, in its log, not at the next operation (which may never come);
 later changes fail with EIO; the unmount's save fails and the archive is
@@ -100,3 +100,53 @@ def test_a_failed_background_sync_is_logged_when_it_happens(failing_disk, tmp_pa
     assert status not in (0, "killed after timeout"), m.stderr()
     assert "Cannot save" in m.stderr()
     assert archive.read_bytes() == original
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MiB tmpfs: a folder whose space runs out."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (mount)")
+    disk = tmp_path / "small"
+    disk.mkdir()
+    with mounted_fs("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", target=disk):
+        yield disk
+
+
+def test_a_write_the_full_disk_cuts_short_is_a_short_write_never_a_duplicate(small_disk, tmp_path):
+    """write(2) on a native file that fills the disk returns how much it wrote; the writer then
+    retries the rest. Through the mount the same: an O_APPEND writer that frees space and
+    retries what was not written ends with exactly the bytes it wrote (it used to get ENOSPC
+    for bytes the journal had kept, and wrote them twice)."""
+    archive = private_copy(ARCHIVE, small_disk)
+    m = Mount(archive, tmp_path / "mnt")
+    m.allow_stderr(r".*")
+    m.start()
+    try:
+        ballast = small_disk / "ballast"
+        free = shutil.disk_usage(small_disk).free
+        with open(ballast, "wb") as f:  # leave about 1.5 MiB
+            f.write(b"\0" * (free - 3 * (1 << 19)))
+        fd = os.open(m.path / "appended.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        expected, full = b"", 0
+        try:
+            for i in range(6):
+                block = bytes([65 + i]) * (1 << 20)
+                while block:
+                    try:
+                        n = os.write(fd, block)
+                    except OSError as e:
+                        assert e.errno == errno.ENOSPC and ballast.exists(), e
+                        full += 1
+                        ballast.unlink()  # room again: retry what was not written
+                        continue
+                    expected += block[:n]
+                    block = block[n:]
+        finally:
+            os.close(fd)
+        assert full == 1
+        assert (m.path / "appended.bin").read_bytes() == expected
+        assert len(expected) == 6 << 20
+    finally:
+        unmount(m.path)
+        m.wait()
