@@ -82,6 +82,9 @@ if [ "${1:-}" = "--in-namespace" ]; then
   mount --rbind "$CHECKOUT" "$ROOT$INSIDE"
   # Name resolution for apt-get inside, the same as the host's.
   cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+  # What a booted Debian 13 has (systemd-tmpfiles makes it) and debootstrap does not:
+  # fusermount3 reads the mount table there when a user who is not root mounts.
+  [ -e "$ROOT/etc/mtab" ] || ln -sfn ../proc/self/mounts "$ROOT/etc/mtab"
   exec chroot "$ROOT" /usr/bin/env -i \
     HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -69,9 +69,31 @@ print(json.dumps(results))
 """ % STEP_TIMEOUT
 
 
+def propagation():
+    """unshare's --propagation for a namespace whose mounts never reach anyone else: `private`
+    when the root is a mount of this namespace; in a chroot (a Debian 13 root), whose root is
+    not, unshare cannot change it, and `unchanged` is as safe when the mount holding /tmp and
+    /run shares nothing (scripts/debian13.sh runs in a namespace of its own, as a slave); None
+    when it shares with others and nothing would keep the mounts in."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            optional = fields[6:fields.index("-")]
+            mounts.append((fields[4], any(o.startswith("shared:") for o in optional)))
+    if any(point == "/" for point, _ in mounts):
+        return "private"
+    for path in ("/tmp", "/run"):
+        holder = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
+                     key=lambda m: len(m[0]), default=None)
+        if holder is not None and holder[1]:
+            return None
+    return "unchanged"
+
+
 def can_run():
     return (os.geteuid() == 0 and shutil.which("setpriv") and shutil.which("unshare")
-            and os.path.exists("/dev/fuse") and os.path.isdir("/run"))
+            and os.path.exists("/dev/fuse") and os.path.isdir("/run") and propagation())
 
 
 @pytest.fixture
@@ -94,7 +116,7 @@ def home():
 def run_steps(home, steps):
     """Runs `steps` (see STEPS_DRIVER) in a private mount namespace; returns their results."""
     device = os.stat("/dev/fuse").st_rdev
-    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SETUP, "sh",
+    command = ["unshare", "--mount", "--propagation", propagation(), "sh", "-c", NAMESPACE_SETUP, "sh",
                str(home / "namespace"), str(os.major(device)), str(os.minor(device)),
                sys.executable, "-c", STEPS_DRIVER, json.dumps(NOBODY), json.dumps(steps),
                str(home / "mnt"), str(home)]
@@ -113,7 +135,8 @@ def append_line(mnt, line):
 
 
 pytestmark = pytest.mark.skipif(not can_run(),
-                                reason="needs root, setpriv(1) and unshare(1)")
+                                reason="needs root, setpriv(1), unshare(1) and mounts that can "
+                                       "be kept in a namespace")
 
 
 def test_tpkgfs_u_works_for_a_non_root_user_with_their_own_archive(home):
