@@ -99,7 +99,7 @@ struct SaveLogOptions {
 // (max_bytes / 4, an entry's bound), else of one block, past the log's end
 // (blocks the log already fills are no room). A file system
 // without fallocate reserves nothing, silently; throws Error when the log
-// cannot be created or opened.
+// cannot be created or opened, and kNoSpace when not one block is free.
 void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options);
 
 // `<dir>/.<name>.tpkgfs.log` for `<dir>/<name>` (no filesystem access).

@@ -374,9 +374,27 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
               << " logged while " << path << " was mounted (see " << target.log << ")\n";
   }
   if (!outcome) {
-    std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
-              << ") exited without recording the outcome of its save (was it killed?); "
-              << "any edits are kept in " << target.journal << ": mount " << target.archive
+    // A daemon that left its ended record ran to its end: it could not write the log.
+    std::optional<MountRecord> ended = daemon.record;
+    if (!ended || ended->ended == 0)
+      ended = EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
+    const bool ran_to_its_end = ended && ended->ended != 0 && ended->pid == daemon.pid;
+    struct stat journal_st;
+    if (ran_to_its_end && ::lstat(target.journal.c_str(), &journal_st) != 0 && errno == ENOENT) {
+      // A save drops the journal only once the new archive is in place.
+      std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
+                << ") ended and left no edits behind (no journal: " << target.archive
+                << " holds any there were), but could not record the outcome of its save in "
+                << target.log << " (is its disk full?)\n";
+      return 0;
+    }
+    std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid << ") "
+              << (ran_to_its_end
+                      ? "ended, but could not record the outcome of its save in " + target.log +
+                            " (is its disk full?)"
+                      : std::string("exited without recording the outcome of its save (was it "
+                                    "killed?)"))
+              << "; any edits are kept in " << target.journal << ": mount " << target.archive
               << " again to recover them\n";
     return 1;
   }

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from mounting import CORPUS, Mount, private_copy, unmount, wait_until
+from mounting import CORPUS, TPKGFS, Mount, mount_entry, private_copy, unmount, wait_until
 
 ARCHIVE = CORPUS / "pkg_minimal_text_only.pt"
 BACKGROUND_FAILURE = "tpkgfs: Cannot sync the journal manifest "
@@ -150,3 +150,41 @@ def test_a_write_the_full_disk_cuts_short_is_a_short_write_never_a_duplicate(sma
     finally:
         unmount(m.path)
         m.wait()
+
+
+def fill_up(disk, name):
+    """Writes `name` on `disk` until the disk is full."""
+    with open(disk / name, "wb", buffering=0) as f:
+        with contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 4096)
+
+
+def test_a_disk_full_from_the_start_is_named_at_mount_and_at_unmount(small_disk, tmp_path):
+    """No room even for the save log's reservation: the mount says so at once, and when the
+    save then finds no room either, `tpkgfs -u` says the daemon ran to its end without room to
+    record the outcome (not that it was killed), and the edits are kept."""
+    archive = private_copy(ARCHIVE, small_disk)
+    original = archive.read_bytes()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    fill_up(small_disk, "ballast")
+    try:
+        started = subprocess.run([str(TPKGFS), str(archive), str(mnt)], capture_output=True,
+                                 text=True, timeout=60)
+        assert started.returncode == 0, started.stderr
+        assert "the save log has no room reserved" in started.stderr
+        assert "the disk is full" in started.stderr
+        os.truncate(small_disk / "ballast", 0)
+        (mnt / "edit.txt").write_text("kept\n")
+        fill_up(small_disk, "ballast2")
+        u = subprocess.run([str(TPKGFS), "-u", str(mnt)], capture_output=True, text=True,
+                           timeout=120)
+        assert u.returncode == 1, u
+        assert "could not record the outcome of its save" in u.stderr, u.stderr
+        assert "was it killed" not in u.stderr
+        assert archive.read_bytes() == original
+        assert (small_disk / f".{archive.name}.tpkgfs").is_dir()  # the edits are kept
+    finally:
+        if mount_entry(mnt):
+            subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)

@@ -213,6 +213,21 @@ TEST(SaveCheckTest, AnEditedSourceImportingAThirdPartyModuleIsRefused) {
   EXPECT_FALSE(Has(m.extern_modules_text, "thirdparty"));
 }
 
+TEST(SaveCheckTest, AnEditedSourceImportingSysIsRefusedWithTorchsReason) {
+  // Standard library, yet never extern on its own: torch's exporter refuses sys and io.
+  const CorpusArchive base("pkg_model_numpy.pt");
+  EditedRecords edited(base.records);
+  edited.Put("corpus_models/model.py",
+             base.records.ReadRecord("corpus_models/model.py") + "import sys\n");
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems,
+                  "    sys\n      Context: newly imported by corpus_models/model.py, and torch's "
+                  "exporter never makes sys extern on its own (it gives packaged code "
+                  "system-level access): only a package exported with extern(\"sys\") may "
+                  "import it\n"))
+      << m.problems;
+}
+
 TEST(SaveCheckTest, MissingOrShortStoragesAreReported) {
   const CorpusArchive base("pkg_dtypes.pt");
   EditedRecords edited(base.records);

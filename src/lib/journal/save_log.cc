@@ -310,6 +310,9 @@ void ReserveSaveLog(const std::string& log_path, const SaveLogOptions& options) 
       return;
     if (errno != ENOSPC) return;
   }
+  // Not one block: the save's outcome may find no room either; the caller says so now.
+  throw Error(Errc::kNoSpace,
+              "Cannot reserve room in the save log '" + log_path + "': the disk is full", ENOSPC);
 }
 
 std::vector<SaveLogEntry> ReadSaveLog(const std::string& log_path) {

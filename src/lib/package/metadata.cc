@@ -271,6 +271,14 @@ std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
     } else if (CanImplicitlyExtern(name)) {
       left_out.erase(name);
       m.new_externs.push_back({name, edited_users});
+    } else if (const std::string_view top = std::string_view(name).substr(0, name.find('.'));
+               top == "sys" || top == "io") {
+      AddProblem(graph, name, PackagingErrorReason::kNoAction,
+                 "newly imported by " + edited_users + ", and torch's exporter never makes " +
+                     std::string(top) +
+                     " extern on its own (it gives packaged code system-level access): only a "
+                     "package exported with extern(\"" +
+                     std::string(top) + "\") may import it");
     } else {
       AddProblem(graph, name, PackagingErrorReason::kNoAction,
                  "newly imported by " + edited_users +
