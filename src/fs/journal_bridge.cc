@@ -107,7 +107,8 @@ void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t o
            fuse_file_info* fi) {
   const JournalBridge& bridge = JournalBridge::Of(req);
   bridge.Serve(req, "write", ino, [&] {
-    const ssize_t n = bridge.ops().Write(fi->fh, static_cast<uint64_t>(off), std::span(buf, size));
+    const ssize_t n = bridge.ops().Write(fi->fh, static_cast<uint64_t>(off), std::span(buf, size),
+                                         fi->writepage != 0);
     if (n < 0) return static_cast<int>(n);
     fuse_reply_write(req, static_cast<size_t>(n));
     return 0;

@@ -236,7 +236,8 @@ ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) no
       });
 }
 
-ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept {
+ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> data,
+                            bool page_cache_write) noexcept {
   return GuardFuseOp(
       "write", [&] { return HandlePathForLog(fh); },
       [&]() -> ssize_t {
@@ -244,12 +245,13 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
         if (!h.write) return -EBADF;
         std::shared_lock ns(ns_mu_);
         const Content c = ContentOf(h.ino, true);
+        const bool append = h.append && !page_cache_write;
         if (c.patch) {
-          c.patch->Write(h.append ? c.patch->size() : offset, data);
+          c.patch->Write(append ? c.patch->size() : offset, data);
           Changed();
           return static_cast<ssize_t>(data.size());
         }
-        if (h.append) {
+        if (append) {
           struct stat st {};
           if (fstat(c.fd->get(), &st) != 0) {
             const int err = errno;
@@ -271,7 +273,7 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
           }
           const int err = n < 0 ? errno : EIO;
           if (err == EINTR) continue;
-          if (written > 0) break;
+          if (written > 0 && !page_cache_write) break;
           ThrowSystemError("cannot write the journal data file", err);
         }
         Changed();

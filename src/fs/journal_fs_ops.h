@@ -139,7 +139,12 @@ class JournalFsOps {
   int Create(InodeId parent, std::string_view name, mode_t mode, int flags, struct stat* out,
              uint64_t* fh, std::optional<Caller> caller = std::nullopt) noexcept;
   ssize_t Read(uint64_t fh, uint64_t offset, std::span<char> out) noexcept;
-  ssize_t Write(uint64_t fh, uint64_t offset, std::span<const char> data) noexcept;
+  // `page_cache_write`: the kernel writing back a shared mapping's dirty pages
+  // (FUSE_WRITE_CACHE): at their own offset, whatever handle it picked (even
+  // an O_APPEND one), and all of them or an error, since it ignores a short
+  // count there; write(2)'s own writes may come back short on a full disk.
+  ssize_t Write(uint64_t fh, uint64_t offset, std::span<const char> data,
+                bool page_cache_write = false) noexcept;
   // fsync(2): the file's bytes, then every change so far (Journal::Fsync's rule).
   int Fsync(uint64_t fh) noexcept;
   // fsyncdir(2): every change so far (Journal::Commit).

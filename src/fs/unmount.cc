@@ -349,6 +349,16 @@ void PrintDetails(std::ostream& out, const SaveLogEntry& outcome) {
   }
 }
 
+// Whose registry may also know the daemon that served the unmounted `path`:
+// for root, the owner of the mountpoint folder, since fusermount3 lets a
+// user mount only on a folder they may write (in practice their own) and
+// the daemon registered in that user's registry. Nobody else may read it.
+std::optional<uid_t> FormerMountOwner(const std::string& path) {
+  struct stat st;
+  if (::geteuid() != 0 || ::lstat(path.c_str(), &st) != 0 || st.st_uid == 0) return std::nullopt;
+  return st.st_uid;
+}
+
 // Reports the save of `daemon` (which has exited); returns the exit status.
 int Report(const std::string& path, const Daemon& daemon, const Target& target, int64_t since) {
   if (!target.writable) {
@@ -378,6 +388,9 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
     std::optional<MountRecord> ended = daemon.record;
     if (!ended || ended->ended == 0)
       ended = EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
+    if (!ended)
+      if (const std::optional<uid_t> owner = FormerMountOwner(path))
+        ended = EndedRecordAt(RegistryDirFor(*owner), *owner, path);
     const bool ran_to_its_end = ended && ended->ended != 0 && ended->pid == daemon.pid;
     struct stat journal_st;
     if (ran_to_its_end && ::lstat(target.journal.c_str(), &journal_st) != 0 && errno == ENOENT) {
@@ -406,16 +419,6 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
   }
   PrintDetails(std::cout, *outcome);
   return 0;
-}
-
-// Whose registry may also know the daemon that served the unmounted `path`:
-// for root, the owner of the mountpoint folder, since fusermount3 lets a
-// user mount only on a folder they may write (in practice their own) and
-// the daemon registered in that user's registry. Nobody else may read it.
-std::optional<uid_t> FormerMountOwner(const std::string& path) {
-  struct stat st;
-  if (::geteuid() != 0 || ::lstat(path.c_str(), &st) != 0 || st.st_uid == 0) return std::nullopt;
-  return st.st_uid;
 }
 
 // `path` is no longer mounted: a daemon that served it may still be saving.

@@ -218,11 +218,13 @@ def test_path_errors_exit_1_with_one_clear_line(tmp_path, good):
 
 def test_unknown_fuse_option_is_refused_before_mounting(tmp_path, good):
     writable = private_copy(MODEL, tmp_path / "writable")
+    mnt = tmp_path / "mnt"  # outside the archives' folders: the writable one mounts read/write
+    mnt.mkdir()
     for archive in (good, writable):
-        r = run_tpkgfs("-f", "-o", "no_such_option", archive, tmp_path)
+        r = run_tpkgfs("-f", "-o", "no_such_option", archive, mnt)
         assert r.returncode != 0
         assert "unknown option" in r.stderr and "no_such_option" in r.stderr
-        assert mount_entry(tmp_path) is None
+        assert mount_entry(mnt) is None
         # A start that fails leaves nothing beside the archive (no save log, no journal).
         assert os.listdir(archive.parent) == [archive.name]
 

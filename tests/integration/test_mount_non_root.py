@@ -74,7 +74,8 @@ def propagation():
     when the root is a mount of this namespace; in a chroot (a Debian 13 root), whose root is
     not, unshare cannot change it, and `unchanged` is as safe when the mount holding /tmp and
     /run shares nothing (scripts/debian13.sh runs in a namespace of its own, as a slave); None
-    when it shares with others and nothing would keep the mounts in."""
+    when one of them (or /dev, where the fuse node goes) shares with others and nothing would
+    keep the mounts in."""
     mounts = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -83,7 +84,7 @@ def propagation():
             mounts.append((fields[4], any(o.startswith("shared:") for o in optional)))
     if any(point == "/" for point, _ in mounts):
         return "private"
-    for path in ("/tmp", "/run"):
+    for path in ("/tmp", "/run", "/dev"):
         holder = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
                      key=lambda m: len(m[0]), default=None)
         if holder is not None and holder[1]:

@@ -112,6 +112,19 @@ TEST_F(JournalOpsTest, WritesAreReadBackAndSurviveReopening) {
   EXPECT_EQ(st.st_size, 2);
 }
 
+TEST_F(JournalOpsTest, AMappingsPagesAreWrittenAtTheirOffsetEvenThroughAnAppendHandle) {
+  // The kernel writes a shared mapping's dirty pages back through any writable handle of
+  // the file, O_APPEND ones too: they belong where they were mapped, not at the end.
+  const InodeId code = Resolve("pkg/code.py");
+  uint64_t fh;
+  ASSERT_EQ(ops_->Open(code, O_WRONLY | O_APPEND, &fh), 0);
+  const std::string page = "y";
+  ASSERT_EQ(ops_->Write(fh, 0, std::span(page.data(), page.size()), /*page_cache_write=*/true), 1);
+  Write(fh, 0, "z\n");  // write(2) through the same handle still appends
+  ops_->Release(fh);
+  EXPECT_EQ(ReadAll(code), "y = 1\nz\n");
+}
+
 TEST_F(JournalOpsTest, LogLinesNameTheArchivePathWithThePrefixFolder) {
   const std::string prefix = zip_->prefix();
   ASSERT_FALSE(prefix.empty());

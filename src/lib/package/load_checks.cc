@@ -531,6 +531,13 @@ std::optional<std::string> WhyNotAPickle(const RecordSource& records, const std:
   return std::string();
 }
 
+// A torch.save or TorchScript storage record: `data/<digits>` (the prefix
+// folder stripped), which torch reads raw.
+bool IsStorageRecordName(std::string_view record) {
+  if (!record.starts_with("data/") || record.size() == 5) return false;
+  return record.substr(5).find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 }  // namespace
 
 void CheckEditedPicklesStillLoad(const RecordSource& records, const std::vector<std::string>& names,
@@ -544,8 +551,16 @@ void CheckEditedPicklesStillLoad(const RecordSource& records, const std::vector<
     if (record.ends_with('/') || record.ends_with(".py") || !edited(record) ||
         !before.contains(record) || (judged_elsewhere && judged_elsewhere(record)))
       continue;
+    // Only what a loader unpickles: a `.pkl`, or a record that opened with a
+    // PROTO opcode (protocol 2 and up, as torch and save_pickle write). Not a
+    // storage, nor text or a binary resource that happened to parse as a
+    // pickle (load_binary may read anything).
+    if (record.starts_with(".data/") || IsStorageRecordName(record)) continue;
     try {  // the cheap test first: most edited records were never pickles
-      if (pickle::SniffPickleHead(baseline.ReadPrefix(record, 2)) == pickle::Sniff::kNo) continue;
+      const std::string head = baseline.ReadPrefix(record, 2);
+      const bool proto = head.size() == 2 && head[0] == '\x80' && head[1] >= 2 && head[1] <= 5;
+      if (!record.ends_with(".pkl") && !proto) continue;
+      if (pickle::SniffPickleHead(head) == pickle::Sniff::kNo) continue;
     } catch (const Error&) {
       continue;
     }

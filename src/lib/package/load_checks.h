@@ -106,10 +106,11 @@ void CheckNewDangerousGlobals(const ArchiveLayout& layout, const RecordSource& r
 // For a save: every edited record that was a whole pickle in `baseline`
 // under the same name and no longer is one (emptied, overwritten with other
 // bytes, cut short): a kUnreadablePickle node named after the record, with
-// why. Any pickle counts, whatever its name or protocol: some loader reads
-// it (load_pickle, torch.load, torch.jit.load), and what broke it is the
-// edit. `judged_elsewhere` (may be empty) names records another check
-// judges already. Unreadable or too large records are left to other checks.
+// why. Only records a loader unpickles count (load_pickle, torch.load,
+// torch.jit.load): a `.pkl`, or one that opened with a PROTO opcode; never a
+// storage (`.data/`, `data/<n>`), nor text that happened to parse. `judged_elsewhere` (may be
+// empty) names records another check judges already. Unreadable or too large records are left to
+// other checks.
 void CheckEditedPicklesStillLoad(const RecordSource& records, const std::vector<std::string>& names,
                                  const RecordSource& baseline,
                                  const std::function<bool(const std::string&)>& edited,

@@ -328,11 +328,11 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
   CheckPickleGlobals(layout, records, options, problems);
   CheckImportedNames(layout, records, policy.unresolved_imports(), options, problems);
   if (options.edited && options.baseline) {
-    // One that starts as save_pickle writes is the layout's to judge.
+    // A `.pkl` that starts as save_pickle writes is the layout's to judge.
     CheckEditedPicklesStillLoad(
         records, names, *options.baseline, options.edited,
         [&records](const std::string& record) {
-          return IsSavePickleProtocol(records.ReadPrefix(record, 2));
+          return record.ends_with(".pkl") && IsSavePickleProtocol(records.ReadPrefix(record, 2));
         },
         problems);
   }
