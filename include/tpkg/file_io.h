@@ -11,6 +11,10 @@
 //   PreadFull    `offset` (pread)    returns the bytes read so far
 //   PreadExact   `offset` (pread)    throws Error(kCorrupt)
 //   PwriteAll    `offset` (pwrite)   (n/a)
+//   PwriteSome   `offset` (pwrite)   (n/a); returns the bytes written: short
+//                when the file system refused the rest after some were
+//                written (a full disk), as write(2) is; throws only when
+//                nothing was written
 //   WriteAll     current (write)     (n/a)
 //
 // Any other failure throws tpkg::Error "Cannot read '<what>': <reason>" /
@@ -35,6 +39,7 @@ namespace tpkg {
 size_t PreadFull(int fd, std::span<char> out, uint64_t offset, std::string_view what);
 void PreadExact(int fd, std::span<char> out, uint64_t offset, std::string_view what);
 void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, std::string_view what);
+size_t PwriteSome(int fd, std::span<const char> bytes, uint64_t offset, std::string_view what);
 void WriteAll(int fd, std::span<const char> bytes, std::string_view what);
 
 // The canonical absolute path of `path` (realpath(3): symbolic links, "."

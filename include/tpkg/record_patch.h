@@ -71,8 +71,11 @@ class RecordPatch {
   // Copies up to out.size() bytes from `offset`; short only at the end.
   // kCorrupt when the archive ends inside the record.
   size_t Read(uint64_t offset, std::span<char> out) const;
-  // pwrite(2) semantics (a write past the end extends with zeros).
-  void Write(uint64_t offset, std::span<const char> data);
+  // pwrite(2) semantics (a write past the end extends with zeros), a short
+  // count included: when the disk fills after some bytes were written it
+  // returns their count (a retry of the rest then throws the reason), so
+  // that a caller never reports bytes as unwritten that are in the file.
+  size_t Write(uint64_t offset, std::span<const char> data);
   // truncate(2) semantics: bytes past `size` are gone; extending adds zeros.
   void Resize(uint64_t size);
   // Throws Error(kCorrupt) unless the whole original record matches its

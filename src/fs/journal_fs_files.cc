@@ -246,35 +246,34 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
         std::shared_lock ns(ns_mu_);
         const Content c = ContentOf(h.ino, true);
         const bool append = h.append && !page_cache_write;
-        if (c.patch) {
-          c.patch->Write(append ? c.patch->size() : offset, data);
-          Changed();
-          return static_cast<ssize_t>(data.size());
-        }
-        if (append) {
-          struct stat st {};
-          if (fstat(c.fd->get(), &st) != 0) {
-            const int err = errno;
-            ThrowSystemError("cannot stat the journal data file", err);
-          }
-          offset = static_cast<uint64_t>(st.st_size);
-        }
         // As write(2) on a native file: a disk that fills after some bytes
         // is a short write (the writer's retry of the rest then gets ENOSPC),
         // never an error for bytes that were written (an O_APPEND retry would
-        // write them twice).
+        // write them twice). A mapping's pages are written whole: the kernel
+        // ignores a short count for them, so the rest is tried again, and a
+        // failure to write it is the error the writeback reports.
         size_t written = 0;
-        while (written < data.size()) {
-          const ssize_t n = ::pwrite(c.fd->get(), data.data() + written, data.size() - written,
-                                     static_cast<off_t>(offset + written));
-          if (n > 0) {
-            written += static_cast<size_t>(n);
-            continue;
+        if (c.patch) {
+          const uint64_t at = append ? c.patch->size() : offset;
+          do {
+            written += c.patch->Write(at + written, data.subspan(written));
+          } while (page_cache_write && written < data.size());
+        } else {
+          if (append) {
+            struct stat st {};
+            if (fstat(c.fd->get(), &st) != 0) {
+              const int err = errno;
+              ThrowSystemError("cannot stat the journal data file", err);
+            }
+            offset = static_cast<uint64_t>(st.st_size);
           }
-          const int err = n < 0 ? errno : EIO;
-          if (err == EINTR) continue;
-          if (written > 0 && !page_cache_write) break;
-          ThrowSystemError("cannot write the journal data file", err);
+          constexpr std::string_view kWhat = "the journal data file";
+          if (page_cache_write) {
+            PwriteAll(c.fd->get(), data, offset, kWhat);
+            written = data.size();
+          } else {
+            written = PwriteSome(c.fd->get(), data, offset, kWhat);
+          }
         }
         Changed();
         return static_cast<ssize_t>(written);

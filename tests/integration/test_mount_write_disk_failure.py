@@ -113,7 +113,11 @@ def small_disk(tmp_path):
         yield disk
 
 
-def test_a_write_the_full_disk_cuts_short_is_a_short_write_never_a_duplicate(small_disk, tmp_path):
+# A new file is a whole journal file; a stored record of the archive is written in place
+# (a patch over the archive's bytes, tpkg/record_patch.h): both must cut a write short.
+@pytest.mark.parametrize("name", ["appended.bin", "notes/readme.txt"])
+def test_a_write_the_full_disk_cuts_short_is_a_short_write_never_a_duplicate(small_disk, tmp_path,
+                                                                              name):
     """write(2) on a native file that fills the disk returns how much it wrote; the writer then
     retries the rest. Through the mount the same: an O_APPEND writer that frees space and
     retries what was not written ends with exactly the bytes it wrote (it used to get ENOSPC
@@ -123,12 +127,14 @@ def test_a_write_the_full_disk_cuts_short_is_a_short_write_never_a_duplicate(sma
     m.allow_stderr(r".*")
     m.start()
     try:
+        target = m.path / name
+        expected = target.read_bytes() if target.exists() else b""
         ballast = small_disk / "ballast"
         free = shutil.disk_usage(small_disk).free
         with open(ballast, "wb") as f:  # leave about 1.5 MiB
             f.write(b"\0" * (free - 3 * (1 << 19)))
-        fd = os.open(m.path / "appended.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        expected, full = b"", 0
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        full, start = 0, len(expected)
         try:
             for i in range(6):
                 block = bytes([65 + i]) * (1 << 20)
@@ -145,8 +151,8 @@ def test_a_write_the_full_disk_cuts_short_is_a_short_write_never_a_duplicate(sma
         finally:
             os.close(fd)
         assert full == 1
-        assert (m.path / "appended.bin").read_bytes() == expected
-        assert len(expected) == 6 << 20
+        assert target.read_bytes() == expected
+        assert len(expected) == start + (6 << 20)
     finally:
         unmount(m.path)
         m.wait()

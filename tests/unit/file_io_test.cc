@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "file_size_limit.h"
 #include "scratch_dir.h"
 #include "tpkg/error.h"
 #include "tpkg/scoped_fd.h"
@@ -83,6 +84,31 @@ TEST(FileIoTest, ErrorsNameTheFileAndKeepErrno) {
     EXPECT_EQ(e.sys_errno(), EBADF);
     EXPECT_EQ(std::string(e.what()).rfind("Cannot read 'model.pt': ", 0), 0u) << e.what();
   }
+}
+
+TEST(FileIoTest, PwriteSomeReturnsWhatWasWrittenWhenTheRestIsRefused) {
+  ScratchDir dir;
+  const std::string path = dir / "f";
+  ScopedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  const std::string bytes(300, 'x');
+  {
+    testing::FileSizeLimit limit(200);
+    EXPECT_EQ(PwriteSome(fd.get(), bytes, 0, path), 200u);  // cut short: no error
+    try {
+      PwriteSome(fd.get(), std::string_view(bytes).substr(200), 200, path);  // nothing fits
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sys_errno(), EFBIG) << e.what();
+    }
+    try {
+      PwriteAll(fd.get(), bytes, 100, path);  // writes 100, then the rest is refused
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sys_errno(), EFBIG) << e.what();
+    }
+  }
+  EXPECT_EQ(ReadFile(path), std::string(200, 'x'));
+  EXPECT_EQ(PwriteSome(fd.get(), bytes, 0, path), 300u);  // no limit: all of it
 }
 
 // A pipe fills up, so write(2) blocks; a timer signal without SA_RESTART

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "file_size_limit.h"
 #include "journal_fixture.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
@@ -80,6 +81,29 @@ class RecordPatchTest : public testing::JournalTest, public ::testing::WithParam
     return static_cast<uint64_t>(st.st_blocks) * 512;
   }
 };
+
+// A write the disk cuts short reports the bytes that were written (an
+// O_APPEND writer retries only the rest); the retry then fails with the reason.
+TEST_P(RecordPatchTest, AWriteCutShortReturnsWhatWasWritten) {
+  Journal j = Open();
+  std::shared_ptr<RecordPatch> patch = j.OpenPatch(kBig);
+  ASSERT_TRUE(patch);
+  std::string model = Pattern(kBigSize);
+  Write(*patch, model, 10, "chunk mapped");  // maps chunk 0 (and syncs the manifest) first
+  const std::string tail(300, 'T');
+  {
+    testing::FileSizeLimit limit(kBigSize + 100);
+    EXPECT_EQ(patch->Write(kBigSize, std::span<const char>(tail.data(), tail.size())), 100u);
+    try {
+      patch->Write(kBigSize + 100, std::span<const char>(tail.data(), 200));
+      FAIL() << "a write past the limit";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sys_errno(), EFBIG) << e.what();
+    }
+  }
+  WriteModel(model, kBigSize, tail.substr(0, 100));
+  EXPECT_EQ(ReadAll(*patch), model);
+}
 
 TEST_P(RecordPatchTest, ASmallWriteCopiesOneChunkAndReadsMerge) {
   Journal j = Open();

@@ -11,19 +11,27 @@
 namespace tpkg {
 namespace {
 
-// Shared by PwriteAll and WriteAll: `offset` < 0 means "at the current position".
-void WriteLoop(int fd, std::span<const char> bytes, int64_t offset, std::string_view what) {
-  while (!bytes.empty()) {
-    const ssize_t n = offset < 0 ? ::write(fd, bytes.data(), bytes.size())
-                                 : ::pwrite(fd, bytes.data(), bytes.size(), offset);
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      ThrowSystemError("Cannot write '" + std::string(what) + "'", err);
+// Shared by PwriteAll, PwriteSome and WriteAll: `offset` < 0 means "at the
+// current position". With `stop_short`, a failure after some bytes were
+// written ends the loop and returns their count instead of throwing.
+size_t WriteLoop(int fd, std::span<const char> bytes, int64_t offset, std::string_view what,
+                 bool stop_short = false) {
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const std::span<const char> rest = bytes.subspan(written);
+    const ssize_t n =
+        offset < 0 ? ::write(fd, rest.data(), rest.size())
+                   : ::pwrite(fd, rest.data(), rest.size(), static_cast<off_t>(offset + written));
+    if (n > 0) {
+      written += static_cast<size_t>(n);
+      continue;
     }
-    bytes = bytes.subspan(static_cast<size_t>(n));
-    if (offset >= 0) offset += n;
+    const int err = n < 0 ? errno : ENOSPC;  // 0 bytes for a non-empty write: no room
+    if (err == EINTR) continue;
+    if (stop_short && written > 0) break;
+    ThrowSystemError("Cannot write '" + std::string(what) + "'", err);
   }
+  return written;
 }
 
 }  // namespace
@@ -52,6 +60,10 @@ void PreadExact(int fd, std::span<char> out, uint64_t offset, std::string_view w
 
 void PwriteAll(int fd, std::span<const char> bytes, uint64_t offset, std::string_view what) {
   WriteLoop(fd, bytes, static_cast<int64_t>(offset), what);
+}
+
+size_t PwriteSome(int fd, std::span<const char> bytes, uint64_t offset, std::string_view what) {
+  return WriteLoop(fd, bytes, static_cast<int64_t>(offset), what, /*stop_short=*/true);
 }
 
 void WriteAll(int fd, std::span<const char> bytes, std::string_view what) {

@@ -241,8 +241,8 @@ size_t RecordPatch::Read(uint64_t offset, std::span<char> out) const {
   return out.size();
 }
 
-void RecordPatch::Write(uint64_t offset, std::span<const char> data) {
-  if (data.empty()) return;
+size_t RecordPatch::Write(uint64_t offset, std::span<const char> data) {
+  if (data.empty()) return 0;
   if (offset > UINT64_MAX / 2 || data.size() > UINT64_MAX / 2 - offset)
     throw Error(Errc::kInvalidArgument, "write past the largest file size", EFBIG);
   {
@@ -250,7 +250,8 @@ void RecordPatch::Write(uint64_t offset, std::span<const char> data) {
     MapChunks(journal_, id_, *state_, fd_.get(), offset, offset + data.size());
   }
   // Outside the lock: the chunks are mapped, so these bytes are the record's.
-  PwriteAll(fd_.get(), data, offset, journal_.DataPath(id_));
+  // A failure while mapping wrote nothing of `data`: it throws above.
+  return PwriteSome(fd_.get(), data, offset, journal_.DataPath(id_));
 }
 
 void RecordPatch::Resize(uint64_t size) {
