@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "analysis_warmer.h"
 #include "archive_lock.h"
@@ -20,6 +21,7 @@
 #include "fs_ops.h"
 #include "fuse_bridge.h"
 #include "fuse_session.h"
+#include "fuse_unmount.h"
 #include "heap_prefault.h"
 #include "journal_bridge.h"
 #include "journal_fs_ops.h"
@@ -161,6 +163,11 @@ std::vector<std::string> FuseArgv(const Options& o, const std::string& archive, 
 }
 
 int ExitStatus(int loop_result) {
+  // A connection aborted through /sys/fs/fuse/connections/N/abort, as
+  // libfuse reports it when the kernel tells (FUSE_ABORT_ERROR; older
+  // libfuse sees the end of an unmount): an end like an unmount, which
+  // DetachAbortedMount has told.
+  if (loop_result == -ECONNABORTED) return 0;
   if (loop_result < 0) {
     TPKG_LOG(kError) << "the FUSE session failed: " << std::strerror(-loop_result);
     return 1;
@@ -318,7 +325,29 @@ struct DaemonState {
   std::string analysis_cache_dir;         // DefaultAnalysisCacheDir() ("": none)
   MountRegistration registration;
   ScopedFd archive_lock;  // held by read/write daemons (archive_lock.h)
+  std::optional<std::pair<unsigned, unsigned>> fuse_device;  // the connection, once mounted
 };
+
+// A FUSE connection aborted by a write to /sys/fs/fuse/connections/N/abort
+// ends the session as an unmount does, but the kernel leaves the mount in
+// place, dead (every access fails with ENOTCONN), and libfuse does not
+// unmount it (its fd reports the abort). Whoever aborted it wanted the file
+// system gone: the daemon detaches it, says so, and goes on to save what the
+// mount had accepted, as after an unmount. Called once the session is closed.
+void DetachAbortedMount(const DaemonState& d) {
+  if (!d.fuse_device) return;
+  const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
+  const MountInfo* m = TopMountAt(mounts, d.mountpoint);
+  if (!m || m->major != d.fuse_device->first || m->minor != d.fuse_device->second) return;
+  std::string message = "the FUSE connection of " + d.mountpoint + " was aborted (" +
+                        "/sys/fs/fuse/connections/" + std::to_string(m->minor) + "/abort)";
+  if (const std::optional<UnmountFailure> failure = UnmountFuse(d.mountpoint, {.lazy = true})) {
+    message += "; its dead mount stays until unmounted (cannot detach it: " + failure->why + ")";
+  } else {
+    message += "; its dead mount is detached";
+  }
+  TPKG_LOG(kWarning) << message;
+}
 
 // The kernel sizes FUSE read-ahead from the mount's backing device info,
 // 128 KiB by default, and the INIT reply can only lower it. At 128 KiB a
@@ -350,6 +379,7 @@ void Mounted(DaemonState& d, Bridge& bridge, bool writable, bool debug) {
                    << " ms, journal at " << d.journal_opened_ms << " ms)";
   const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
   if (const MountInfo* m = TopMountAt(mounts, d.mountpoint)) {
+    d.fuse_device.emplace(m->major, m->minor);
     d.registration.SetServing(m->major, m->minor, writable);
     bridge.RunAfterInit(RaiseReadAhead(*m));
   }
@@ -390,7 +420,7 @@ int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const Zi
   // (neither read nor hashed) when it was analysed, or saved, before.
   const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
   analysis_cache->KeepOnDisk(d.analysis_cache_dir, zip.get());
-  int status;
+  int loop_result;
   {
     FsOps ops(zip, FsOptions{getuid(), getgid()}, analysis_cache);
     FuseBridge bridge(ops);
@@ -399,9 +429,11 @@ int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const Zi
     FuseMount mount(session, d.mountpoint);
     FuseSignalHandlers signals(session);
     Mounted(d, bridge, /*writable=*/false, options.debug);
-    status = ExitStatus(RunSessionLoop(session, options.single_threaded));
+    loop_result = RunSessionLoop(session, options.single_threaded);
     d.registration.SetSaving();
   }
+  if (loop_result <= 0) DetachAbortedMount(d);
+  const int status = ExitStatus(loop_result);
   analysis_cache->FlushDisk();  // the pack being written, so that a failure is logged
   LogAnalysisCache(*analysis_cache, d.analysis_cache_dir);
   return status;
@@ -411,7 +443,7 @@ int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const Zi
 // `zip` is the archive the journal refers to: it must outlive the save.
 int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<const ZipReader>& zip,
                 Journal& journal) {
-  int loop_status;
+  int loop_result;
   // Per-record analysis results: filled by the mount (in the background from
   // the first edit on), reused by the save for every record the edits left.
   const auto analysis_cache = std::make_shared<RecordAnalysisCache>();
@@ -435,11 +467,13 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
     }
     FuseSignalHandlers signals(session);
     Mounted(d, bridge, /*writable=*/true, options.debug);
-    loop_status = ExitStatus(RunSessionLoop(session, options.single_threaded));
+    loop_result = RunSessionLoop(session, options.single_threaded);
     // The workers are gone; a mount started from now on waits for the save.
     SetLogMirror(nullptr);
     d.registration.SetSaving();
   }  // unmounted: nobody can change the journal any more
+  if (loop_result <= 0) DetachAbortedMount(d);
+  const int loop_status = ExitStatus(loop_result);
   warmer.Stop();  // not waited for: the save scans what the cache lacks
   const int save_status = SaveEdits(journal, analysis_cache);
   // Every pack asked for written (the save's, beside its last steps; the

@@ -1,10 +1,6 @@
 #include "unmount.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "fuse_unmount.h"
 #include "mount_registry.h"
 #include "mount_table.h"
 #include "open_files.h"
@@ -28,8 +25,6 @@
 #include "tpkg/file_io.h"
 #include "tpkg/journal.h"
 #include "tpkg/save_log.h"
-
-extern char** environ;
 
 namespace tpkg::fs {
 namespace {
@@ -120,14 +115,6 @@ Target TargetOf(const MountInfo* m, const Daemon* daemon) {
   return t;
 }
 
-std::string Trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  const size_t last_line = text.rfind('\n');
-  if (last_line != std::string::npos) text.erase(0, last_line + 1);
-  if (text.starts_with("fusermount3: ")) text.erase(0, 13);
-  return text;
-}
-
 // The processes that use the mount `m` (open_files.h), this one left out (a
 // `tpkgfs -u .` run from inside it); none when /proc cannot say within 2 s:
 // a walk of /proc can block on another process (a working folder on a hung
@@ -163,48 +150,11 @@ std::string BusyReason(const MountInfo& m) {
          " it (a file open, the working folder or a file mapped there)";
 }
 
-// `fusermount3 -u PATH`, its complaint as one line.
-void UnmountWithHelper(const std::string& path, const MountInfo& m) {
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    const int err = errno;
-    Fail("cannot unmount '" + path + "': " + std::strerror(err), err);
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
-  const char* argv[] = {"fusermount3", "-u", path.c_str(), nullptr};
-  pid_t child = 0;
-  const int spawn_err = posix_spawnp(&child, "fusermount3", &actions, nullptr,
-                                     const_cast<char* const*>(argv), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(err_pipe[1]);
-  std::string complaint;
-  char buffer[512];
-  for (ssize_t n; (n = ::read(err_pipe[0], buffer, sizeof buffer)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    complaint.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(err_pipe[0]);
-  if (spawn_err != 0) Fail("cannot run fusermount3: " + std::string(std::strerror(spawn_err)));
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string why = Trimmed(complaint);
-    // fusermount3 says strerror(EBUSY) ("...: Device or resource busy").
-    if (why.ends_with(std::strerror(EBUSY))) why = BusyReason(m);
-    Fail("cannot unmount '" + path + "': " + (why.empty() ? "fusermount3 failed" : why));
-  }
-}
-
 void Unmount(const std::string& path, const MountInfo& m) {
-  if (::geteuid() != 0) return UnmountWithHelper(path, m);
-  if (::umount2(path.c_str(), UMOUNT_NOFOLLOW) == 0) return;
-  const int err = errno;
-  Fail("cannot unmount '" + path + "': " + (err == EBUSY ? BusyReason(m) : std::strerror(err)),
-       err);
+  const std::optional<UnmountFailure> failure = UnmountFuse(path, {.lazy = false});
+  if (!failure) return;
+  Fail("cannot unmount '" + path + "': " + (failure->err == EBUSY ? BusyReason(m) : failure->why),
+       failure->err);
 }
 
 std::string Bytes(uint64_t n) {

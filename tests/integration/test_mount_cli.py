@@ -264,6 +264,45 @@ def test_unmount_commands_end_the_daemon_cleanly(mount_factory, command, good):
     assert mount_entry(m.path) is None
 
 
+def abort_connection(path):
+    """What an administrator does to a FUSE file system whose daemon hangs: writes to
+    /sys/fs/fuse/connections/N/abort (fusectl mounted in a namespace of its own)."""
+    minor = os.minor(os.stat(path).st_dev)
+    script = (f"bash {DETACH_FUSE_COPIES} && mount -t fusectl fusectl /sys/fs/fuse/connections && "
+              f"echo 1 > /sys/fs/fuse/connections/{minor}/abort")
+    r = subprocess.run(["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=20)
+    if r.returncode != 0:
+        pytest.skip(f"cannot abort a FUSE connection here: {r.stderr.strip()}")
+    return minor
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root (fusectl) and unshare(1)")
+@pytest.mark.parametrize("writable", [True, False], ids=["read-write", "read-only"])
+def test_an_aborted_connection_is_detached_and_its_edits_saved(mount_factory, tmp_path, writable):
+    """The kernel leaves an aborted connection's mount in place, dead (ENOTCONN), and libfuse
+    does not unmount it: the daemon detaches it, says so, and saves what it had accepted, as
+    after an unmount (libfuse 3.17 reports the abort as ECONNABORTED, which used to fail the
+    daemon with "the FUSE session failed"; 3.14 sees an unmount and left the dead mount)."""
+    archive = private_copy(MODEL, tmp_path / "archive")
+    m = mount_factory(archive, *([] if writable else ["-o", "ro"]))
+    m.allow_stderr(r"saved |the FUSE connection of .* was aborted|"
+                   r"fuse: reading device: Software caused connection abort")
+    edited = m.path / "corpus_models" / "util.py"
+    if writable:
+        with open(edited, "ab") as f:
+            f.write(b"\nABORTED = 1\n")
+    minor = abort_connection(m.path)
+    assert m.wait() == 0
+    assert mount_entry(m.path) is None
+    assert (f"tpkgfs: the FUSE connection of {m.path} was aborted "
+            f"(/sys/fs/fuse/connections/{minor}/abort); its dead mount is detached\n") in m.stderr()
+    with zipfile.ZipFile(archive) as z:
+        saved = z.read("pkg_model_numpy/corpus_models/util.py")
+    assert saved.endswith(b"\nABORTED = 1\n") == writable
+
+
 class NamespaceCopy:
     """A mount namespace made as scripts/debian13.sh makes one (unshare --propagation slave),
     so holding copies of this namespace's mounts, alive until the `with` block ends; with
