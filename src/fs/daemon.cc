@@ -475,7 +475,9 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   if (loop_result <= 0) DetachAbortedMount(d);
   const int loop_status = ExitStatus(loop_result);
   warmer.Stop();  // not waited for: the save scans what the cache lacks
-  const int save_status = SaveEdits(journal, analysis_cache);
+  const int save_status = SaveEdits(journal, analysis_cache, [&d](const SaveLogEntry& outcome) {
+    d.registration.SetUnloggedOutcome(FormatSaveLogEntry(outcome));
+  });
   // Every pack asked for written (the save's, beside its last steps; the
   // background analysis's, once it has stopped), so that a failed one is logged.
   warmer.Join();

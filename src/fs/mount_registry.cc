@@ -89,6 +89,8 @@ std::string FormatMountRecord(const MountRecord& r) {
       << "\nfuse_device " << r.fuse_major << ":" << r.fuse_minor << "\njournal "
       << EscapeLine(r.journal) << "\nlog " << EscapeLine(r.log) << "\n";
   if (r.ended != 0) out << "ended " << r.ended << "\n";
+  if (!r.unlogged_outcome.empty())
+    out << "unlogged_outcome " << EscapeLine(r.unlogged_outcome) << "\n";
   return out.str();
 }
 
@@ -133,6 +135,8 @@ std::optional<MountRecord> ParseMountRecord(std::string_view text) {
       r.log = UnescapeLine(value);
     } else if (key == "ended") {
       ParseInto(value, &r.ended);
+    } else if (key == "unlogged_outcome") {
+      r.unlogged_outcome = UnescapeLine(value);
     }
   }
   if (!has_pid || !has_start || !has_state || !has_archive || !has_mountpoint) return std::nullopt;
@@ -247,6 +251,10 @@ void MountRegistration::SetServing(unsigned fuse_major, unsigned fuse_minor,
 void MountRegistration::SetSaving() noexcept {
   record_.state = MountState::kSaving;
   Write(std::to_string(record_.pid));
+}
+
+void MountRegistration::SetUnloggedOutcome(std::string save_log_entry) noexcept {
+  record_.unlogged_outcome = std::move(save_log_entry);
 }
 
 void MountRegistration::Write(const std::string& name) noexcept {

@@ -24,7 +24,8 @@
 // exits after its unmount leaves its record as `ended-<hash of the
 // mountpoint>` (`ended` set) for kEndedRecordSeconds: a `tpkgfs -u` that
 // comes just after the save ended (`fusermount3 -u m; tpkgfs -u m`, or
-// SIGTERM) still finds which archive it saved and reports the outcome. The
+// SIGTERM) still finds which archive it saved and reports the outcome (kept
+// in the ended record itself when the save log's disk had no room). The
 // next daemon registered at that mountpoint removes it (its own outcome is
 // the one to report); every registration and every daemon that leaves an
 // ended record removes those past their time, so they do not pile up.
@@ -67,6 +68,9 @@ struct MountRecord {
   std::string journal;  // read/write mounts: the journal folder and the save log
   std::string log;
   int64_t ended = 0;  // an ended record's exit time (seconds since the epoch); else 0
+  // An ended record's: the outcome of its save (a save log entry,
+  // FormatSaveLogEntry) when the save log had no room for it; else "".
+  std::string unlogged_outcome;
 };
 
 // How long an ended record is reported: what a script runs right after an
@@ -107,6 +111,9 @@ class MountRegistration {
   // Mounted on the FUSE connection major:minor; `writable` once known.
   void SetServing(unsigned fuse_major, unsigned fuse_minor, bool writable) noexcept;
   void SetSaving() noexcept;
+  // The outcome the save log could not take (a full disk): kept in the ended
+  // record, where `tpkgfs -u` finds it (the registry is on another disk).
+  void SetUnloggedOutcome(std::string save_log_entry) noexcept;
   bool active() const { return !dir_.empty(); }
   const MountRecord& record() const { return record_; }
 

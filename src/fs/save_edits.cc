@@ -19,15 +19,18 @@
 namespace tpkg::fs {
 namespace {
 
-void Record(SaveLogEntry entry) {
+// Whether the entry is in the save log.
+bool Record(SaveLogEntry& entry) {
   entry.time = static_cast<int64_t>(::time(nullptr));
   entry.pid = ::getpid();
   struct stat st {};
   const mode_t mode = ::stat(entry.archive.c_str(), &st) == 0 ? (st.st_mode & 0666) : 0644;
   try {
     AppendToSaveLog(SaveLogPathFor(entry.archive), entry, {.mode = mode, .sync = true});
+    return true;
   } catch (const Error& e) {
     TPKG_LOG(kWarning) << "the outcome of the save could not be logged: " << e.what();
+    return false;
   }
 }
 
@@ -59,7 +62,8 @@ RegeneratedRecords AnalyseForSave(const Journal& journal, std::vector<std::strin
 
 }  // namespace
 
-int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noexcept {
+int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache,
+              const std::function<void(const SaveLogEntry&)>& unlogged) noexcept {
   const std::string archive = journal.archive_path();
   SaveLogEntry entry{.kind = SaveLogKind::kUnchanged, .archive = archive, .details = {}};
   int status = 0;
@@ -114,7 +118,7 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache) noex
     entry.details.push_back(advice);
     status = 1;
   }
-  Record(std::move(entry));
+  if (!Record(entry) && unlogged) unlogged(entry);
   return status;
 }
 

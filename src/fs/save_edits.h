@@ -29,10 +29,12 @@
 // Thread safety: call from main's thread with no other user of the journal.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "tpkg/analysis_cache.h"
 #include "tpkg/journal.h"
+#include "tpkg/save_log.h"
 
 namespace tpkg::fs {
 
@@ -40,6 +42,9 @@ namespace tpkg::fs {
 // `cache`: the mount's per-record analysis results (tpkg/analysis_cache.h):
 // only the records it lacks (the edited ones, and whatever the background
 // analysis had not reached) are scanned again; the metadata is the same.
-int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache = nullptr) noexcept;
+// `unlogged` is given the outcome when the save log could not take it (its
+// disk full), so that it can be kept elsewhere (mount_registry.h).
+int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache = nullptr,
+              const std::function<void(const SaveLogEntry&)>& unlogged = {}) noexcept;
 
 }  // namespace tpkg::fs

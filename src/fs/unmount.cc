@@ -342,6 +342,18 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
       if (const std::optional<uid_t> owner = FormerMountOwner(path))
         ended = EndedRecordAt(RegistryDirFor(*owner), *owner, path);
     const bool ran_to_its_end = ended && ended->ended != 0 && ended->pid == daemon.pid;
+    // Its outcome, kept in the ended record when the save log had no room for it.
+    if (ran_to_its_end && !ended->unlogged_outcome.empty())
+      for (const SaveLogEntry& e : ParseSaveLog(ended->unlogged_outcome))
+        if (e.is_save()) outcome = e;
+    if (outcome) {
+      std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
+                << ") could not record the outcome of its save in " << target.log
+                << " (is its disk full?); it was:\n";
+      std::cout.flush();
+      PrintDetails(outcome->kind == SaveLogKind::kFailed ? std::cerr : std::cout, *outcome);
+      return outcome->kind == SaveLogKind::kFailed ? 1 : 0;
+    }
     struct stat journal_st;
     if (ran_to_its_end && ::lstat(target.journal.c_str(), &journal_st) != 0 && errno == ENOENT) {
       // A save drops the journal only once the new archive is in place.

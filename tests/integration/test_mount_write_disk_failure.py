@@ -189,6 +189,9 @@ def test_a_disk_full_from_the_start_is_named_at_mount_and_at_unmount(small_disk,
         assert u.returncode == 1, u
         assert "could not record the outcome of its save" in u.stderr, u.stderr
         assert "was it killed" not in u.stderr
+        # The outcome itself, kept in the daemon's ended record (the registry is on /run).
+        assert "(is its disk full?); it was:\ntpkgfs: Cannot save" in u.stderr, u.stderr
+        assert "No space left on device" in u.stderr, u.stderr
         assert archive.read_bytes() == original
         assert (small_disk / f".{archive.name}.tpkgfs").is_dir()  # the edits are kept
     finally:

@@ -171,6 +171,10 @@ TEST(MountRegistryTest, RecordsRoundTrip) {
   MountRecord ended = r;
   ended.ended = 1738328400;
   EXPECT_EQ(ParseMountRecord(FormatMountRecord(ended))->ended, 1738328400);
+  EXPECT_EQ(back->unlogged_outcome, "");
+  // A save log entry (several lines) the save log had no room for.
+  ended.unlogged_outcome = "2026-12-06T22:00:00Z 42 failed /a b.pt\n  Cannot save /a b.pt: full\n";
+  EXPECT_EQ(ParseMountRecord(FormatMountRecord(ended))->unlogged_outcome, ended.unlogged_outcome);
   EXPECT_FALSE(ParseMountRecord("pid 1\nstate serving\n"));  // incomplete
 }
 
