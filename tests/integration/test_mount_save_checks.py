@@ -411,6 +411,50 @@ def test_an_unedited_mount_shows_the_archives_own_extern_modules(tmp_path):
     assert loaded["k"]["externs"][-2:] == ["os", "subprocess"]
 
 
+# Sources torch's exporter writes as they are (dependencies=False) without parsing them: the
+# package loads while nothing imports them.
+MAKE_UNPARSED_PACKAGE = r"""
+import sys
+from torch.package import PackageExporter
+with PackageExporter(sys.argv[1]) as e:
+    e.save_source_string("top.rel", "from .. import nothing\n", dependencies=False)
+    e.save_source_string("top.bad", "def f(:\n    pass\n", dependencies=False)
+    e.save_source_string("top.ok", "import math\nX = 1\n")
+    e.save_pickle("m", "obj.pkl", {"a": 1})
+"""
+
+LOAD_UNPARSED_PACKAGE = r"""
+import sys
+from torch.package import PackageImporter
+imp = PackageImporter(sys.argv[1])
+print(imp.load_pickle("m", "obj.pkl"), imp.import_module("top.ok").X)
+"""
+
+
+def test_sources_torch_wrote_unparsed_do_not_block_the_save_of_other_edits(tmp_path):
+    """A save blames only what the edits wrote: it used to refuse every save of such a package
+    ("would no longer load: Dependency resolution failed"), which torch loads. An edit that
+    leaves such a source broken is still refused."""
+    archive = tmp_path / "unparsed.pt"
+    run = subprocess.run([PYTHON, "-c", MAKE_UNPARSED_PACKAGE, str(archive)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / "top" / "ok.py").write_text("import math\nX = 2\n")
+    assert m.problems == []
+    loaded = subprocess.run([PYTHON, "-c", LOAD_UNPARSED_PACKAGE, str(archive)],
+                            capture_output=True, text=True, timeout=300)
+    assert loaded.stdout == "{'a': 1} 2\n", loaded.stderr
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt2", allow=REFUSED) as m:
+        with open(m.path / "top" / "bad.py", "a") as f:
+            f.write("# still not Python\n")
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert "top.bad\n      Context: invalid syntax" in m.stderr()
+    assert "top.rel" not in m.stderr()
+    assert archive.read_bytes() == before
+
+
 def test_a_tensor_spanning_more_than_its_storage_is_refused(tmp_path):
     """views/b.pkl sets 5 shorts at offset 40 of `.data/1.storage` (100 shorts, 200 bytes);
     moved to offset 97 the storage record is still long enough, but the tensor spans 102

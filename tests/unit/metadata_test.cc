@@ -396,6 +396,29 @@ TEST(MetadataTest, ASaveWithADamagedSourceOfAPickleGlobalReportsTheDamage) {
   EXPECT_EQ(m.problems.find("Pickle global"), std::string::npos) << m.problems;
 }
 
+// torch writes a source with dependencies=False without parsing it: one that
+// does not parse, or imports beyond its top package, loads until imported.
+// A save blames only the sources its edits wrote.
+TEST(MetadataTest, ASaveBlamesOnlyEditedSourcesThatDoNotResolve) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"top/rel.py", "from .. import nothing\n"},
+      {"top/bad.py", "def f(:\n    pass\n"},
+      {"top/ok.py", "import math\n"}};
+  const MemoryRecords records(files);
+  EXPECT_NE(RegenerateMetadata(records).problems.find("top.rel"), std::string::npos)
+      << "outside a save, every such source is named";
+  MetadataOptions options;
+  options.baseline_records = records.RecordNames();
+  options.baseline = std::make_shared<MemoryRecords>(files);
+  options.edited = [](const std::string& record) { return record == "top/ok.py"; };
+  EXPECT_EQ(RegenerateMetadata(records, options).problems, "");
+  options.edited = [](const std::string& record) { return record == "top/bad.py"; };
+  const Metadata m = RegenerateMetadata(records, options);
+  EXPECT_NE(m.problems.find("top.bad\n      Context: invalid syntax"), std::string::npos)
+      << m.problems;
+  EXPECT_EQ(m.problems.find("top.rel"), std::string::npos) << m.problems;
+}
+
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
   const std::string proto3 = "\x80\x03";
   const MemoryRecords records({

@@ -229,6 +229,23 @@ std::string RecordOfNode(const ArchiveLayout& layout, const std::string& node) {
   return "";
 }
 
+// A source torch wrote with dependencies=False may not parse, or may import
+// beyond its top package: torch's importer runs it only when something
+// imports it, and the archive held it so before the edits. A save blames
+// only what the edits wrote (an edited source must still be Python whose
+// imports resolve), so such a source saved unchanged is no problem.
+void ForgiveUneditedResolutionFailures(DepGraph& graph, const ArchiveLayout& layout,
+                                       const MetadataOptions& options) {
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    NodeAttrs& attrs = graph.attrs(id);
+    if (attrs.error != PackagingErrorReason::kDependencyResolutionFailed) continue;
+    const std::string record = RecordOfNode(layout, graph.name(id));
+    if (record.empty() || options.edited(record)) continue;
+    attrs.error.reset();
+    attrs.error_context.reset();
+  }
+}
+
 // A save's extern rules (metadata.h): returns the externs left out, adds
 // problems for the refused ones and lists the accepted new ones.
 std::unordered_set<std::string> RestrictNewExterns(ExportPolicy& policy,
@@ -369,6 +386,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   m.unreadable = layout.unreadable();
   std::unordered_set<std::string> left_out;
   if (options.edited) {
+    ForgiveUneditedResolutionFailures(policy.mutable_graph(), layout, options);
     left_out = RestrictNewExterns(policy, layout, previous, baseline, options, m);
     ListUnfoundImports(policy, layout, previous, baseline, options, m);
   }
