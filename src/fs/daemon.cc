@@ -163,11 +163,6 @@ std::vector<std::string> FuseArgv(const Options& o, const std::string& archive, 
 }
 
 int ExitStatus(int loop_result) {
-  // A connection aborted through /sys/fs/fuse/connections/N/abort, as
-  // libfuse reports it when the kernel tells (FUSE_ABORT_ERROR; older
-  // libfuse sees the end of an unmount): an end like an unmount, which
-  // DetachAbortedMount has told.
-  if (loop_result == -ECONNABORTED) return 0;
   if (loop_result < 0) {
     TPKG_LOG(kError) << "the FUSE session failed: " << std::strerror(-loop_result);
     return 1;
@@ -329,11 +324,11 @@ struct DaemonState {
 };
 
 // A FUSE connection aborted by a write to /sys/fs/fuse/connections/N/abort
-// ends the session as an unmount does, but the kernel leaves the mount in
-// place, dead (every access fails with ENOTCONN), and libfuse does not
-// unmount it (its fd reports the abort). Whoever aborted it wanted the file
-// system gone: the daemon detaches it, says so, and goes on to save what the
-// mount had accepted, as after an unmount. Called once the session is closed.
+// ends the session as an unmount does (the device reads ENODEV), but the
+// kernel leaves the mount in place, dead (every access fails with
+// ENOTCONN), and libfuse does not unmount it (its fd reports the abort). Whoever aborted it wanted
+// the file system gone: the daemon detaches it, says so, and goes on to save what the mount had
+// accepted, as after an unmount. Called once the session is closed.
 void DetachAbortedMount(const DaemonState& d) {
   if (!d.fuse_device) return;
   const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());

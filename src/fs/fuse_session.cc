@@ -1,5 +1,9 @@
 #include "fuse_session.h"
 
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -31,10 +35,35 @@ FuseSession::FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* use
 
 FuseSession::~FuseSession() { fuse_session_destroy(session_); }
 
+namespace {
+
+ssize_t ReadDevice(int fd, void* buf, size_t len, void* /*userdata*/) {
+  const ssize_t n = ::read(fd, buf, len);
+  if (n < 0 && errno == ECONNABORTED) errno = ENODEV;  // the teardown race (fuse_session.h)
+  return n;
+}
+
+ssize_t WriteDevice(int fd, struct iovec* iov, int count, void* /*userdata*/) {
+  return ::writev(fd, iov, count);
+}
+
+}  // namespace
+
 FuseMount::FuseMount(FuseSession& session, const std::string& mountpoint) : session_(session) {
   if (fuse_session_mount(session_.get(), mountpoint.c_str()) != 0) {
     throw Error(Errc::kIo, "cannot mount on '" + mountpoint + "'");
   }
+  // The same descriptor, read and written through ReadDevice/WriteDevice.
+  // Splice is never asked for (the bridges' init), so every request comes
+  // through ReadDevice. Should libfuse refuse (no memory), the mount still
+  // works; only the teardown race would be reported as an error.
+  fuse_custom_io io{};
+  io.read = ReadDevice;
+  io.writev = WriteDevice;
+  if (const int err = fuse_session_custom_io(session_.get(), &io, fuse_session_fd(session_.get()));
+      err != 0)
+    TPKG_LOG(kDebug) << "reading /dev/fuse without the teardown race's fix: "
+                     << std::strerror(-err);
 }
 
 FuseMount::~FuseMount() { fuse_session_unmount(session_.get()); }

@@ -3,9 +3,21 @@
 //
 //   FuseArgs args({"tpkgfs", "-o", "ro,fsname=/srv/model.pt"});
 //   FuseSession session(args, FuseBridge::Operations(), &bridge);
-//   FuseMount mount(session, "/mnt/model");          // unmounts when destroyed
+//   FuseMount mount(session, "/mnt/model");          // unmounts when destroyed;
+//                                                    // reads /dev/fuse as below
 //   FuseSignalHandlers signals(session);             // SIGINT/SIGTERM/SIGHUP end the loop
 //   int rc = RunSessionLoop(session, /*single_threaded=*/false);
+//
+// The kernel can end one read of /dev/fuse with ECONNABORTED while it tears
+// down the connection of an ordinary unmount: in fs/fuse/dev.c (6.18) a
+// reader that took a request (often the RELEASE of the last file closed in
+// a detached mount) finds the processing queues already marked
+// disconnected. It is no abort (an abort through fusectl reads ENODEV, as
+// tpkgfs never asks for FUSE_ABORT_ERROR), but libfuse would print "fuse:
+// reading device: Software caused connection abort" and end the loop with
+// the error, and the daemon would exit 1 after a save that went well. So the
+// mount reads the device through libfuse's custom I/O, which reports that
+// error as ENODEV: the end of the session it is.
 //
 // Destroy in reverse order of construction (declare them in this order).
 // Each constructor throws Error(kIo) naming what failed; libfuse has already

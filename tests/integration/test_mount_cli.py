@@ -4,6 +4,7 @@ import os
 import pathlib
 import shutil
 import signal
+import sys
 import subprocess
 import time
 import zipfile
@@ -282,13 +283,11 @@ def abort_connection(path):
 @pytest.mark.parametrize("writable", [True, False], ids=["read-write", "read-only"])
 def test_an_aborted_connection_is_detached_and_its_edits_saved(mount_factory, tmp_path, writable):
     """The kernel leaves an aborted connection's mount in place, dead (ENOTCONN), and libfuse
-    does not unmount it: the daemon detaches it, says so, and saves what it had accepted, as
-    after an unmount (libfuse 3.17 reports the abort as ECONNABORTED, which used to fail the
-    daemon with "the FUSE session failed"; 3.14 sees an unmount and left the dead mount)."""
+    does not unmount it (it left it so): the daemon detaches it, says so, and saves what it had
+    accepted, as after an unmount."""
     archive = private_copy(MODEL, tmp_path / "archive")
     m = mount_factory(archive, *([] if writable else ["-o", "ro"]))
-    m.allow_stderr(r"saved |the FUSE connection of .* was aborted|"
-                   r"fuse: reading device: Software caused connection abort")
+    m.allow_stderr(r"saved |the FUSE connection of .* was aborted")
     edited = m.path / "corpus_models" / "util.py"
     if writable:
         with open(edited, "ab") as f:
@@ -438,6 +437,41 @@ def edited_and_held_then_detached(mount_factory, tmp_path):
     subprocess.run(["fusermount3", "-uz", str(m.path)], check=True)
     assert mount_entry(m.path) is None
     return archive, m, held
+
+
+HOLD_MANY = """
+import os, sys, time
+fds = [os.open(sys.argv[1], os.O_RDONLY) for _ in range(int(sys.argv[2]))]
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_last_close_in_a_detached_mount_ends_the_daemon_cleanly(mount_factory, tmp_path):
+    """When the last of many files open in a detached mount is closed, the kernel tears the
+    connection down while the files' RELEASE requests are still being read: one read of
+    /dev/fuse can then fail with ECONNABORTED (a race in fs/fuse/dev.c, with no abort). libfuse
+    printed "fuse: reading device: Software caused connection abort" and the daemon exited 1
+    after a good save, in about two rounds of three here. Five rounds, each must end cleanly."""
+    for round_ in range(5):
+        archive = private_copy(MODEL, tmp_path / f"rw{round_}")
+        m = mount_factory(archive, name=f"mnt{round_}")
+        m.allow_stderr(r"^tpkgfs: saved ")
+        edited = m.path / "corpus_models" / "util.py"
+        with open(edited, "ab") as f:
+            f.write(b"\nHELD = 1\n")
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_MANY, str(edited), "200"],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline() == "held\n"
+            subprocess.run(["fusermount3", "-uz", str(m.path)], check=True)
+        finally:
+            holder.kill()
+            holder.wait()
+        assert m.wait() == 0, m.stderr()
+        assert m.unexpected_stderr() == [], round_
+        with zipfile.ZipFile(archive) as z:
+            assert z.read("pkg_model_numpy/corpus_models/util.py").endswith(b"\nHELD = 1\n")
 
 
 def test_tpkgfs_u_after_a_lazy_unmount_names_who_keeps_files_open(mount_factory, tmp_path):
