@@ -13,7 +13,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <utility>
 
 #include "analysis_warmer.h"
 #include "archive_lock.h"
@@ -320,7 +319,7 @@ struct DaemonState {
   std::string analysis_cache_dir;         // DefaultAnalysisCacheDir() ("": none)
   MountRegistration registration;
   ScopedFd archive_lock;  // held by read/write daemons (archive_lock.h)
-  std::optional<std::pair<unsigned, unsigned>> fuse_device;  // the connection, once mounted
+  std::optional<MountInfo> mounted;  // the mount as made (its connection's device)
 };
 
 // A FUSE connection aborted by a write to /sys/fs/fuse/connections/N/abort
@@ -329,11 +328,21 @@ struct DaemonState {
 // ENOTCONN), and libfuse does not unmount it (its fd reports the abort). Whoever aborted it wanted
 // the file system gone: the daemon detaches it, says so, and goes on to save what the mount had
 // accepted, as after an unmount. Called once the session is closed.
+//
+// After an unmount the kernel frees the device number, and a new mount at
+// the same path may get it at once: the mount must also be of the same kind,
+// source and options (a new tpkgfs mount of this archive waits for this
+// daemon's save, so it cannot be here yet; only a read-only view of the
+// same archive mounted at this path within that instant could match). The mount itself is never
+// touched to tell (stat(2) of another daemon's mount could hang).
 void DetachAbortedMount(const DaemonState& d) {
-  if (!d.fuse_device) return;
+  if (!d.mounted) return;
   const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
   const MountInfo* m = TopMountAt(mounts, d.mountpoint);
-  if (!m || m->major != d.fuse_device->first || m->minor != d.fuse_device->second) return;
+  if (!m || m->major != d.mounted->major || m->minor != d.mounted->minor ||
+      m->fstype != d.mounted->fstype || m->source != d.mounted->source ||
+      m->super_options != d.mounted->super_options)
+    return;
   std::string message = "the FUSE connection of " + d.mountpoint + " was aborted (" +
                         "/sys/fs/fuse/connections/" + std::to_string(m->minor) + "/abort)";
   if (const std::optional<UnmountFailure> failure = UnmountFuse(d.mountpoint, {.lazy = true})) {
@@ -374,7 +383,7 @@ void Mounted(DaemonState& d, Bridge& bridge, bool writable, bool debug) {
                    << " ms, journal at " << d.journal_opened_ms << " ms)";
   const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
   if (const MountInfo* m = TopMountAt(mounts, d.mountpoint)) {
-    d.fuse_device.emplace(m->major, m->minor);
+    d.mounted = *m;
     d.registration.SetServing(m->major, m->minor, writable);
     bridge.RunAfterInit(RaiseReadAhead(*m));
   }
@@ -427,7 +436,7 @@ int RunReadOnly(const Options& options, DaemonState& d, std::shared_ptr<const Zi
     loop_result = RunSessionLoop(session, options.single_threaded);
     d.registration.SetSaving();
   }
-  if (loop_result <= 0) DetachAbortedMount(d);
+  if (loop_result == 0) DetachAbortedMount(d);  // not after a signal: it unmounted
   const int status = ExitStatus(loop_result);
   analysis_cache->FlushDisk();  // the pack being written, so that a failure is logged
   LogAnalysisCache(*analysis_cache, d.analysis_cache_dir);
@@ -467,7 +476,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
     SetLogMirror(nullptr);
     d.registration.SetSaving();
   }  // unmounted: nobody can change the journal any more
-  if (loop_result <= 0) DetachAbortedMount(d);
+  if (loop_result == 0) DetachAbortedMount(d);  // not after a signal: it unmounted
   const int loop_status = ExitStatus(loop_result);
   warmer.Stop();  // not waited for: the save scans what the cache lacks
   const int save_status = SaveEdits(journal, analysis_cache, [&d](const SaveLogEntry& outcome) {

@@ -253,27 +253,34 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
         // ignores a short count for them, so the rest is tried again, and a
         // failure to write it is the error the writeback reports.
         size_t written = 0;
-        if (c.patch) {
-          const uint64_t at = append ? c.patch->size() : offset;
-          do {
-            written += c.patch->Write(at + written, data.subspan(written));
-          } while (page_cache_write && written < data.size());
-        } else {
-          if (append) {
-            struct stat st {};
-            if (fstat(c.fd->get(), &st) != 0) {
-              const int err = errno;
-              ThrowSystemError("cannot stat the journal data file", err);
-            }
-            offset = static_cast<uint64_t>(st.st_size);
-          }
-          constexpr std::string_view kWhat = "the journal data file";
-          if (page_cache_write) {
-            PwriteAll(c.fd->get(), data, offset, kWhat);
-            written = data.size();
+        try {
+          if (c.patch) {
+            const uint64_t at = append ? c.patch->size() : offset;
+            do {
+              written += c.patch->Write(at + written, data.subspan(written));
+            } while (page_cache_write && written < data.size());
           } else {
-            written = PwriteSome(c.fd->get(), data, offset, kWhat);
+            if (append) {
+              struct stat st {};
+              if (fstat(c.fd->get(), &st) != 0) {
+                const int err = errno;
+                ThrowSystemError("cannot stat the journal data file", err);
+              }
+              offset = static_cast<uint64_t>(st.st_size);
+            }
+            constexpr std::string_view kWhat = "the journal data file";
+            if (page_cache_write) {
+              PwriteAll(c.fd->get(), data, offset, kWhat);
+              written = data.size();
+            } else {
+              written = PwriteSome(c.fd->get(), data, offset, kWhat);
+            }
           }
+        } catch (...) {
+          // A mapping's pages may be in part written before the failure:
+          // the generated files must not show the package as it was.
+          Changed();
+          throw;
         }
         Changed();
         return static_cast<ssize_t>(written);

@@ -333,27 +333,27 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
     std::cerr << "tpkgfs: " << errors << " error" << (errors == 1 ? " was" : "s were")
               << " logged while " << path << " was mounted (see " << target.log << ")\n";
   }
-  if (!outcome) {
-    // A daemon that left its ended record ran to its end: it could not write the log.
-    std::optional<MountRecord> ended = daemon.record;
-    if (!ended || ended->ended == 0)
-      ended = EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
-    if (!ended)
-      if (const std::optional<uid_t> owner = FormerMountOwner(path))
-        ended = EndedRecordAt(RegistryDirFor(*owner), *owner, path);
-    const bool ran_to_its_end = ended && ended->ended != 0 && ended->pid == daemon.pid;
-    // Its outcome, kept in the ended record when the save log had no room for it.
-    if (ran_to_its_end && !ended->unlogged_outcome.empty())
-      for (const SaveLogEntry& e : ParseSaveLog(ended->unlogged_outcome))
-        if (e.is_save()) outcome = e;
-    if (outcome) {
+  // A daemon that left its ended record ran to its end; when the save log had
+  // no room for its outcome (or only for a part of it), the record keeps it.
+  std::optional<MountRecord> ended = daemon.record;
+  if (!ended || ended->ended == 0)
+    ended = EndedRecordAt(RegistryDirFor(::geteuid()), ::geteuid(), path);
+  if (!ended)
+    if (const std::optional<uid_t> owner = FormerMountOwner(path))
+      ended = EndedRecordAt(RegistryDirFor(*owner), *owner, path);
+  const bool ran_to_its_end = ended && ended->ended != 0 && ended->pid == daemon.pid;
+  if (ran_to_its_end && !ended->unlogged_outcome.empty()) {
+    for (const SaveLogEntry& e : ParseSaveLog(ended->unlogged_outcome)) {
+      if (!e.is_save()) continue;
       std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
                 << ") could not record the outcome of its save in " << target.log
                 << " (is its disk full?); it was:\n";
       std::cout.flush();
-      PrintDetails(outcome->kind == SaveLogKind::kFailed ? std::cerr : std::cout, *outcome);
-      return outcome->kind == SaveLogKind::kFailed ? 1 : 0;
+      PrintDetails(e.kind == SaveLogKind::kFailed ? std::cerr : std::cout, e);
+      return e.kind == SaveLogKind::kFailed ? 1 : 0;
     }
+  }
+  if (!outcome) {
     struct stat journal_st;
     if (ran_to_its_end && ::lstat(target.journal.c_str(), &journal_st) != 0 && errno == ENOENT) {
       // A save drops the journal only once the new archive is in place.

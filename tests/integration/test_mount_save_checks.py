@@ -11,6 +11,7 @@ the tests save.
 import errno
 import json
 import os
+import shutil
 import subprocess
 import zipfile
 
@@ -446,13 +447,16 @@ def test_sources_torch_wrote_unparsed_do_not_block_the_save_of_other_edits(tmp_p
                             capture_output=True, text=True, timeout=300)
     assert loaded.stdout == "{'a': 1} 2\n", loaded.stderr
     before = archive.read_bytes()
-    with session(archive, tmp_path / "mnt2", allow=REFUSED) as m:
-        with open(m.path / "top" / "bad.py", "a") as f:
-            f.write("# still not Python\n")
-    assert m.problems == ["tpkgfs exited with 1"]
-    assert "top.bad\n      Context: invalid syntax" in m.stderr()
-    assert "top.rel" not in m.stderr()
-    assert archive.read_bytes() == before
+    # Edited itself, or imported by an edited source (a loader of top.ok would now run it).
+    for n, (record, text) in enumerate([("bad.py", "def f(:\n    pass\n# still not Python\n"),
+                                        ("ok.py", "from .bad import f\nX = 3\n")]):
+        with session(archive, tmp_path / f"mnt-refused{n}", allow=REFUSED) as m:
+            (m.path / "top" / record).write_text(text)
+        assert m.problems == ["tpkgfs exited with 1"]
+        assert "top.bad\n      Context: invalid syntax" in m.stderr()
+        assert "top.rel" not in m.stderr()
+        assert archive.read_bytes() == before
+        shutil.rmtree(archive.parent / f".{archive.name}.tpkgfs")  # drop the refused edit
 
 
 def test_a_tensor_spanning_more_than_its_storage_is_refused(tmp_path):

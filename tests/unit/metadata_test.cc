@@ -419,6 +419,39 @@ TEST(MetadataTest, ASaveBlamesOnlyEditedSourcesThatDoNotResolve) {
   EXPECT_EQ(m.problems.find("top.rel"), std::string::npos) << m.problems;
 }
 
+// Such a source that an edit makes a loader run is a problem again: imported
+// by an edited source, loaded from by an edited pickle, or the package above
+// an edited module (importing it runs the package's __init__.py).
+TEST(MetadataTest, ASaveBlamesUneditedSourcesThatEditsNowReach) {
+  const std::string pickle_of_f(
+      "\x80\x03"
+      "ctop.bad\nf\nq\x00.",
+      17);  // top.bad.f
+  struct Case {
+    std::string edited, text, blamed;
+  };
+  for (const Case& c :
+       {Case{"top/ok.py", "import top.bad\n", "top.bad"},
+        Case{"top/ok.py", "from .bad import f\n", "top.bad"}, Case{"m.pkl", pickle_of_f, "top.bad"},
+        Case{"broken/ok.py", "X = 2\n", "broken\n"}}) {
+    std::vector<std::pair<std::string, std::string>> files = {
+        {"top/bad.py", "def f(:\n    pass\n"},
+        {"top/ok.py", "import math\n"},
+        {"broken/__init__.py", "from ... import up\n"},
+        {"broken/ok.py", "X = 1\n"},
+        {"m.pkl", std::string("\x80\x03}q\x00.", 6)}};
+    MetadataOptions options;
+    options.baseline = std::make_shared<MemoryRecords>(files);
+    for (auto& [name, text] : files)
+      if (name == c.edited) text = c.text;
+    const MemoryRecords records(files);
+    options.baseline_records = records.RecordNames();
+    options.edited = [&c](const std::string& record) { return record == c.edited; };
+    const Metadata m = RegenerateMetadata(records, options);
+    EXPECT_NE(m.problems.find("    " + c.blamed), std::string::npos) << c.edited << m.problems;
+  }
+}
+
 TEST(MetadataTest, OddRecordNamesAndBytesNeverCrash) {
   const std::string proto3 = "\x80\x03";
   const MemoryRecords records({

@@ -2,9 +2,12 @@
 #include "tpkg/metadata.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <string>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "package/load_checks.h"
 #include "package/package_layout.h"
@@ -229,18 +232,50 @@ std::string RecordOfNode(const ArchiveLayout& layout, const std::string& node) {
   return "";
 }
 
+// The modules an edit can make a loader run: the nodes of the edited records,
+// what they import (transitively), and the packages above each of those
+// (importing a.b runs a/__init__.py first, an edge the graph does not draw).
+std::unordered_set<std::string> ReachedByEdits(const DepGraph& graph, const ArchiveLayout& layout,
+                                               const MetadataOptions& options) {
+  std::vector<bool> seen(graph.size());
+  std::vector<DepGraph::NodeId> todo;
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    const std::string record = RecordOfNode(layout, graph.name(id));
+    if (!record.empty() && options.edited(record)) seen[id] = true, todo.push_back(id);
+  }
+  while (!todo.empty()) {
+    const DepGraph::NodeId id = todo.back();
+    todo.pop_back();
+    for (const DepGraph::NodeId next : graph.successor_ids(id))
+      if (!seen[next]) seen[next] = true, todo.push_back(next);
+  }
+  std::unordered_set<std::string> reached;
+  for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
+    if (!seen[id]) continue;
+    const std::string& name = graph.name(id);
+    for (size_t end = name.size(); end != std::string::npos && end > 0;
+         end = name.rfind('.', end - 1))
+      if (!reached.insert(name.substr(0, end)).second) break;  // its packages are in already
+  }
+  return reached;
+}
+
 // A source torch wrote with dependencies=False may not parse, or may import
 // beyond its top package: torch's importer runs it only when something
 // imports it, and the archive held it so before the edits. A save blames
-// only what the edits wrote (an edited source must still be Python whose
-// imports resolve), so such a source saved unchanged is no problem.
+// what the edits wrote, and what they make a loader run: such a source that
+// no edited record reaches, saved unchanged, is no problem; an edited source
+// must still be Python whose imports resolve.
 void ForgiveUneditedResolutionFailures(DepGraph& graph, const ArchiveLayout& layout,
                                        const MetadataOptions& options) {
+  std::optional<std::unordered_set<std::string>> reached;  // computed at the first such source
   for (DepGraph::NodeId id = 0; id < graph.size(); ++id) {
     NodeAttrs& attrs = graph.attrs(id);
     if (attrs.error != PackagingErrorReason::kDependencyResolutionFailed) continue;
     const std::string record = RecordOfNode(layout, graph.name(id));
     if (record.empty() || options.edited(record)) continue;
+    if (!reached) reached = ReachedByEdits(graph, layout, options);
+    if (reached->contains(graph.name(id))) continue;
     attrs.error.reset();
     attrs.error_context.reset();
   }
