@@ -153,3 +153,25 @@ class Mount:
             problems.append(f"tpkgfs exited with {self.returncode}")
         problems += [f"unexpected stderr: {line}" for line in self.unexpected_stderr()]
         return problems
+
+
+def private_propagation(paths):
+    """unshare's --propagation for a namespace whose mounts under `paths` never reach anyone
+    else: `private` when the root is a mount of this namespace; in a chroot (a Debian 13 root),
+    whose root is not, unshare cannot change it, and `unchanged` is as safe when the mounts
+    holding `paths` share nothing (scripts/debian13.sh runs in a namespace of its own, as a
+    slave); None when one of them shares with others and nothing would keep the mounts in."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            optional = fields[6:fields.index("-")]
+            mounts.append((fields[4], any(o.startswith("shared:") for o in optional)))
+    if any(point == "/" for point, _ in mounts):
+        return "private"
+    for path in paths:
+        holder = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
+                     key=lambda m: len(m[0]), default=None)
+        if holder is not None and holder[1]:
+            return None
+    return "unchanged"

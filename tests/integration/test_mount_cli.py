@@ -11,7 +11,8 @@ import zipfile
 
 import pytest
 
-from mounting import CORPUS, REPO, TPKGFS, mount_entry, private_copy, unmount, wait_until
+from mounting import (CORPUS, REPO, TPKGFS, mount_entry, private_copy, private_propagation,
+                      unmount, wait_until)
 from ziputil import data_offset
 
 MODEL = CORPUS / "pkg_model_numpy.pt"  # only read: daemons get copies (`good`, private_copy)
@@ -269,10 +270,13 @@ def abort_connection(path):
     """What an administrator does to a FUSE file system whose daemon hangs: writes to
     /sys/fs/fuse/connections/N/abort (fusectl mounted in a namespace of its own)."""
     minor = os.minor(os.stat(path).st_dev)
+    propagation = private_propagation(("/sys",))
+    if propagation is None:
+        pytest.skip("/sys shares its mounts with others here: fusectl would be mounted there too")
     script = (f"bash {DETACH_FUSE_COPIES} && mount -t fusectl fusectl /sys/fs/fuse/connections && "
               f"echo 1 > /sys/fs/fuse/connections/{minor}/abort")
-    r = subprocess.run(["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", script],
-                       capture_output=True, text=True, timeout=20)
+    r = subprocess.run(["unshare", "--mount", "--propagation", propagation, "--", "sh", "-c",
+                        script], capture_output=True, text=True, timeout=20)
     if r.returncode != 0:
         pytest.skip(f"cannot abort a FUSE connection here: {r.stderr.strip()}")
     return minor

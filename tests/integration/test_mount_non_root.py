@@ -21,7 +21,7 @@ import tempfile
 
 import pytest
 
-from mounting import TPKGFS
+from mounting import TPKGFS, private_propagation
 from writing import INIT, records, torch_check, writable_copy
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -70,26 +70,8 @@ print(json.dumps(results))
 
 
 def propagation():
-    """unshare's --propagation for a namespace whose mounts never reach anyone else: `private`
-    when the root is a mount of this namespace; in a chroot (a Debian 13 root), whose root is
-    not, unshare cannot change it, and `unchanged` is as safe when the mount holding /tmp and
-    /run shares nothing (scripts/debian13.sh runs in a namespace of its own, as a slave); None
-    when one of them (or /dev, where the fuse node goes) shares with others and nothing would
-    keep the mounts in."""
-    mounts = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            optional = fields[6:fields.index("-")]
-            mounts.append((fields[4], any(o.startswith("shared:") for o in optional)))
-    if any(point == "/" for point, _ in mounts):
-        return "private"
-    for path in ("/tmp", "/run", "/dev"):
-        holder = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
-                     key=lambda m: len(m[0]), default=None)
-        if holder is not None and holder[1]:
-            return None
-    return "unchanged"
+    # /tmp and /run hold the test's mounts; /dev, where the fuse node goes.
+    return private_propagation(("/tmp", "/run", "/dev"))
 
 
 def can_run():
