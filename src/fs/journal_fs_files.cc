@@ -236,6 +236,28 @@ ssize_t JournalFsOps::Read(uint64_t fh, uint64_t offset, std::span<char> out) no
       });
 }
 
+namespace {
+
+// A write into a whole journal file: at its end for an O_APPEND writer; all
+// of it (`whole`) or as much as the disk takes (write(2)'s short count).
+size_t WriteJournalFile(int fd, bool append, uint64_t offset, std::span<const char> data,
+                        bool whole) {
+  if (append) {
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+      const int err = errno;
+      ThrowSystemError("cannot stat the journal data file", err);
+    }
+    offset = static_cast<uint64_t>(st.st_size);
+  }
+  constexpr std::string_view kWhat = "the journal data file";
+  if (!whole) return PwriteSome(fd, data, offset, kWhat);
+  PwriteAll(fd, data, offset, kWhat);
+  return data.size();
+}
+
+}  // namespace
+
 ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> data,
                             bool page_cache_write) noexcept {
   return GuardFuseOp(
@@ -260,21 +282,7 @@ ssize_t JournalFsOps::Write(uint64_t fh, uint64_t offset, std::span<const char> 
               written += c.patch->Write(at + written, data.subspan(written));
             } while (page_cache_write && written < data.size());
           } else {
-            if (append) {
-              struct stat st {};
-              if (fstat(c.fd->get(), &st) != 0) {
-                const int err = errno;
-                ThrowSystemError("cannot stat the journal data file", err);
-              }
-              offset = static_cast<uint64_t>(st.st_size);
-            }
-            constexpr std::string_view kWhat = "the journal data file";
-            if (page_cache_write) {
-              PwriteAll(c.fd->get(), data, offset, kWhat);
-              written = data.size();
-            } else {
-              written = PwriteSome(c.fd->get(), data, offset, kWhat);
-            }
+            written = WriteJournalFile(c.fd->get(), append, offset, data, page_cache_write);
           }
         } catch (...) {
           // A mapping's pages may be in part written before the failure:

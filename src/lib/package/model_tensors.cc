@@ -5,6 +5,7 @@
 #include <array>
 #include <unordered_set>
 
+#include "package/package_layout.h"
 #include "tpkg/error.h"
 #include "tpkg/export_program.h"
 #include "tpkg/metadata.h"
@@ -17,8 +18,7 @@ namespace {
 bool IsPackagePickle(const RecordSource& records, const std::string& name) {
   if (name.empty() || name.back() == '/' || name.starts_with(".data/") || name.ends_with(".py"))
     return false;
-  const std::string head = records.ReadPrefix(name, 2);
-  return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
+  return IsSavePickleProtocol(records.ReadPrefix(name, 2));
 }
 
 }  // namespace
