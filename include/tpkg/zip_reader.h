@@ -10,7 +10,8 @@
 //   std::string v = zip.ReadAll(*zip.Find(".data/version"));  // "6\n", CRC checked
 //
 // Strict mode (the default) refuses anything torch's reader and ours could
-// disagree about (truncation, CD out of range, duplicate or case-colliding
+// disagree about (truncation, CD out of range, bytes after the end record
+// (both modes read the end record torch's reader takes), duplicate or case-colliding
 // names, file-and-directory names, absolute / `..` / empty / NUL components,
 // local headers disagreeing with the CD, overlapping records, records outside
 // the prefix folder, encryption, methods other than stored/deflate, an empty

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tpkg/error.h"
+#include "zip/zip_format.h"
 #include "zip_hostile_util.h"
 
 namespace tpkg::testing {
@@ -36,8 +37,19 @@ inline std::vector<HostileCase> HostileCases() {
        "no end of central directory record", false},
       {"TruncatedHalf", base, [](auto& b) { b.resize(b.size() / 2); }, kCorrupt,
        "no end of central directory record", false},
+      // Torch's reader reads an archive with bytes after its end record (up
+      // to its search window): lenient mode too, strict mode refuses.
       {"TrailingBytes", base, [](auto& b) { b += "junk"; }, kCorrupt,
+       "4 bytes after the end of central directory record", true},
+      {"TrailingBytesBeyondTorchsSearch", base,
+       [](auto& b) { b += std::string(zipfmt::kTorchEocdSearchWindow - 21, 'j'); }, kCorrupt,
        "no end of central directory record", false},
+      // A signature with fewer than 22 bytes after it is no end record for torch.
+      {"TrailingShortEndRecordSignature", base,
+       [](auto& b) { b += std::string("PK\x05\x06", 4) + std::string(17, '\0'); }, kCorrupt,
+       "21 bytes after the end of central directory record", true},
+      {"EndRecordCommentPastTheEnd", base, [](auto& b) { Put16(b, EocdAt(b) + 20, 5); }, kCorrupt,
+       "comment runs past the end of the file", true},
       {"NotAZip", base, [](auto& b) { b = "just some text that is long enough"; }, kCorrupt,
        "not a ZIP archive", false},
       {"TooShort", base, [](auto& b) { b = "PK"; }, kCorrupt, "too short", false},
@@ -100,8 +112,7 @@ inline std::vector<HostileCase> HostileCases() {
          for (size_t at : {20, 24}) Put32(b, CentralAt(b, "p/data.bin") + at, 250);
        },
        kCorrupt, "record 'p/dup1': overlaps record 'p/data.bin'", false},
-      {"LocalHeaderTheDirectoryDoesNotList", base, [](auto& b) { Unlist(b, "p/dup2"); },
-       kCorrupt,
+      {"LocalHeaderTheDirectoryDoesNotList", base, [](auto& b) { Unlist(b, "p/dup2"); }, kCorrupt,
        "64 bytes at offset 403 before record 'p/sub' belong to no record (a local header the "
        "central directory does not list)",
        true},
@@ -111,9 +122,8 @@ inline std::vector<HostileCase> HostileCases() {
          Put32(b, LocalAt(b, "p/dup2"), 0x12345678);
        },
        kCorrupt, "before record 'p/sub' belong to no record (data outside any record)", true},
-      {"DataDescriptorDisagrees", base,
-       [](auto& b) { Put32(b, DataAt(b, "p/dup1") + 3 + 8, 300); }, kCorrupt,
-       "record 'p/dup1': data descriptor disagrees with the central directory", true},
+      {"DataDescriptorDisagrees", base, [](auto& b) { Put32(b, DataAt(b, "p/dup1") + 3 + 8, 300); },
+       kCorrupt, "record 'p/dup1': data descriptor disagrees with the central directory", true},
       {"DataDescriptorMissing", base,
        [](auto& b) {
          Put16(b, LocalAt(b, "p/empty") + 6, 0x0808);

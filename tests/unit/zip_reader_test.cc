@@ -191,6 +191,42 @@ TEST_P(ZipReaderHostileTest, LenientModeRefusesOnlyWhatCannotBeRead) {
 INSTANTIATE_TEST_SUITE_P(EachRefusal, ZipReaderHostileTest, ::testing::ValuesIn(HostileCases()),
                          [](const auto& info) { return info.param.name; });
 
+// One file, two archives: the end record other ZIP tools read (its comment
+// reaching exactly to the end of the file) lists every record; a second end
+// record inside that comment, with a ZIP64 end record of its own, lists all
+// but the first. Torch's reader takes the last end record with 22 bytes after
+// it: the lenient reader reads what torch reads, strict mode refuses the file.
+TEST(ZipReaderTest, ReadsTheEndRecordTorchReadsWhenTwoDisagree) {
+  std::string b = BaseArchive();
+  const std::string eocd = b.substr(EocdAt(b), 22);
+  std::string zip64 = b.substr(Zip64EocdAt(b), 56);
+  std::string locator = b.substr(LocatorAt(b), 20);
+  const uint64_t first_header = 46 + Get16(b, CentralAt(b, "p/first.txt") + 28);
+  Put64(zip64, 24, Get64(zip64, 24) - 1);             // entries on this disk
+  Put64(zip64, 32, Get64(zip64, 32) - 1);             // entries
+  Put64(zip64, 40, Get64(zip64, 40) - first_header);  // central directory size
+  Put64(zip64, 48, Get64(zip64, 48) + first_header);  // and offset
+  Put64(locator, 8, b.size());                        // where `zip64` lands
+  const std::string hidden = zip64 + locator + eocd + "JUNKJUNK";
+  Put16(b, EocdAt(b) + 20, static_cast<uint16_t>(hidden.size()));
+  b += hidden;
+
+  TempDir dir;
+  const std::string path = dir.Write("two_archives.pt", b);
+  const ZipReader torchs = ZipReader::Open(path, {.strict = false});
+  EXPECT_EQ(torchs.Find("first.txt"), nullptr);
+  ASSERT_NE(torchs.Find("data.bin"), nullptr);
+  EXPECT_EQ(torchs.entries().size(), 10u);
+  try {
+    ZipReader::Open(path);
+    FAIL() << "strict mode opened a file that holds two archives";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("8 bytes after the end of central directory record"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ZipReaderTest, TheUnmodifiedBaseArchivesAreValid) {
   TempDir dir;
   EXPECT_TRUE(CheckArchive(dir.Write("base.pt", BaseArchive())).empty());

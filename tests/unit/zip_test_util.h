@@ -162,6 +162,9 @@ inline uint16_t Get16(const std::string& b, size_t at) {
 inline uint32_t Get32(const std::string& b, size_t at) {
   return Get16(b, at) | (static_cast<uint32_t>(Get16(b, at + 2)) << 16);
 }
+inline uint64_t Get64(const std::string& b, size_t at) {
+  return Get32(b, at) | (static_cast<uint64_t>(Get32(b, at + 4)) << 32);
+}
 inline void Put16(std::string& b, size_t at, uint16_t v) {
   b[at] = static_cast<char>(v & 0xff);
   b[at + 1] = static_cast<char>(v >> 8);

@@ -14,6 +14,8 @@
 #include <system_error>
 #include <variant>
 
+#include "zip/zip_format.h"
+
 #include "base/file_util.h"
 #include "safety/mapped_file.h"
 #include "safety/scan_context.h"
@@ -55,10 +57,11 @@ namespace {
 constexpr std::string_view kLegacyMagic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19",
                                         14);
 
-// The end-of-central-directory signature within the last 64 KiB + 22 bytes:
-// a ZIP may carry anything before it (self-extracting, prepended data).
+// The end-of-central-directory signature where torch's reader looks for it
+// (zip_format.h): a ZIP may carry anything before it (self-extracting,
+// prepended data) and, for torch, some bytes after it.
 bool HasZipEnd(std::string_view bytes) {
-  size_t window = std::min<size_t>(bytes.size(), 65535 + 22);
+  size_t window = std::min<size_t>(bytes.size(), zipfmt::kTorchEocdSearchWindow);
   std::string_view tail = bytes.substr(bytes.size() - window);
   return tail.rfind(std::string_view("PK\x05\x06", 4)) != std::string_view::npos;
 }

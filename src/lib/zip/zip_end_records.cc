@@ -4,7 +4,9 @@
 #include "zip/zip_end_records.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/file_util.h"
 #include "zip/zip_format.h"
@@ -20,25 +22,67 @@ struct Eocd {
   uint64_t entries_on_disk = 0, entries = 0, cd_size = 0, cd_offset = 0;
 };
 
-// The EOCD is the last record whose comment length reaches exactly to the
-// end of the file; torch never writes a comment, so it is the last 22 bytes.
-Eocd FindEocd(int fd, uint64_t file_size, Problems& problems) {
+// Where torch's reader (miniz's mz_zip_reader_locate_header_sig, the same in
+// torch 1.13 and 2.6) finds the end record in the file's last bytes `tail`:
+// it reads 4 KiB blocks backwards, each 3 bytes over the one after it, and
+// takes the last "PK\5\6" with 22 bytes after it, whatever its comment
+// length says. It gives up after the block that starts 64 KiB + 22 bytes or
+// more from the end (zip_format.h kTorchEocdSearchWindow), and when the next
+// block would start before the file (its unsigned step wraps below 0 and the
+// read fails), so in a file over 4 KiB a record near the start may go unseen.
+std::optional<uint64_t> TorchEocdOffset(std::string_view tail, uint64_t file_size) {
+  constexpr int64_t kBlock = 4096, kOverlap = 3;
+  const auto size = static_cast<int64_t>(file_size);
+  const int64_t tail_start = size - static_cast<int64_t>(tail.size());
+  for (int64_t block = std::max<int64_t>(size - kBlock, 0); block >= 0;
+       block -= kBlock - kOverlap) {
+    const int64_t n = std::min(kBlock, size - block);
+    for (int64_t i = n - 4; i >= 0; --i) {
+      const int64_t at = block + i;
+      if (size - at >= static_cast<int64_t>(kEocdSize) &&
+          Load32(tail.data() + (at - tail_start)) == kEocdSig)
+        return static_cast<uint64_t>(at);
+    }
+    if (block == 0 || size - block >= static_cast<int64_t>(kEocdSize + kMaxCommentSize))
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The EOCD torch reads. Other ZIP tools (Info-ZIP's unzip, for one) want
+// the record whose comment reaches exactly to the end of the file; with
+// bytes after torch's record and its comment, the two can be different
+// archives in one file (a scanner that read the other one would vouch for
+// what torch never loads). So the reader always reads torch's, and strict
+// mode refuses a file that record does not end.
+Eocd FindEocd(int fd, uint64_t file_size, bool strict, Problems& problems) {
   if (file_size < kEocdSize) problems.Fatal(Errc::kCorrupt, "not a ZIP archive (too short)");
-  const uint64_t tail_size = std::min<uint64_t>(file_size, kEocdSize + kMaxCommentSize);
+  const uint64_t tail_size = std::min<uint64_t>(file_size, kTorchEocdSearchWindow);
   std::string tail(tail_size, '\0');
   const uint64_t tail_start = file_size - tail_size;
   if (PreadFull(fd, tail, tail_start, problems.archive()) != tail_size) {
     problems.Fatal(Errc::kCorrupt, "file shrank while being read");
   }
-  for (size_t i = tail_size - kEocdSize + 1; i-- > 0;) {
-    const char* p = tail.data() + i;
-    if (Load32(p) == kEocdSig && i + kEocdSize + Load16(p + 20) == tail_size) {
-      return Eocd{tail_start + i, Load16(p + 4),  Load16(p + 6), Load16(p + 8),
-                  Load16(p + 10), Load32(p + 12), Load32(p + 16)};
-    }
+  const std::optional<uint64_t> at = TorchEocdOffset(tail, file_size);
+  if (!at) {
+    problems.Fatal(Errc::kCorrupt,
+                   "not a ZIP archive or truncated (no end of central directory record)");
   }
-  problems.Fatal(Errc::kCorrupt,
-                 "not a ZIP archive or truncated (no end of central directory record)");
+  const char* p = tail.data() + (*at - tail_start);
+  const uint64_t end = *at + kEocdSize + Load16(p + 20);  // of its comment
+  if (strict && end != file_size) {
+    problems.Archive(Errc::kCorrupt,
+                     end > file_size
+                         ? std::string("the end of central directory record's comment runs past "
+                                       "the end of the file")
+                         : std::to_string(file_size - end) +
+                               " bytes after the end of central directory record and its comment "
+                               "(torch's reader ignores them; other ZIP tools may read another "
+                               "archive)");
+  }
+  return Eocd{*at,           Load16(p + 4),  Load16(p + 6),
+              Load16(p + 8), Load16(p + 10), Load32(p + 12),
+              Load32(p + 16)};
 }
 
 std::string ReadExactly(int fd, uint64_t offset, size_t size, Problems& problems,
@@ -122,7 +166,7 @@ void CheckRange(const Eocd& eocd, uint64_t end_records, bool strict, Problems& p
 
 CentralDirectoryLocation LocateCentralDirectory(int fd, uint64_t file_size, bool strict,
                                                 Problems& problems) {
-  Eocd eocd = FindEocd(fd, file_size, problems);
+  Eocd eocd = FindEocd(fd, file_size, strict, problems);
   CentralDirectoryLocation where;
   where.end_records = eocd.pos;
   if (HasZip64Locator(fd, eocd, problems)) {

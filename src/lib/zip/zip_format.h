@@ -32,6 +32,10 @@ inline constexpr size_t kEocdSize = 22;
 inline constexpr size_t kZip64EocdSize = 56;
 inline constexpr size_t kZip64LocatorSize = 20;
 inline constexpr size_t kMaxCommentSize = 0xffff;
+// How far from the end torch's reader (miniz's mz_zip_reader_locate_header_sig)
+// looks for the end record: 4 KiB blocks, each 3 bytes over the one after it,
+// until one starts 64 KiB + 22 bytes or more from the end: 4096 + 16 x 4093.
+inline constexpr size_t kTorchEocdSearchWindow = 4096 + 16 * 4093;
 
 inline constexpr uint16_t kZip64ExtraId = 0x0001;
 inline constexpr uint16_t kPaddingExtraId = 0x4246;  // "FB": torch's alignment block
