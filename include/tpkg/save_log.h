@@ -127,9 +127,11 @@ std::optional<SaveLogEntry> LastSave(const std::vector<SaveLogEntry>& entries);
 
 // The failed save whose edits are still waiting in the journal of
 // `archive_path` (resolved by the caller): the log's last save outcome is a
-// failure and the journal directory (journal.h) still exists. nullopt when
-// the last save succeeded, there is no log or no journal, or the log cannot
-// be read: never throws, since it only adds a warning to what callers do.
+// failure and the journal directory (journal.h) still exists, made before
+// that save (a journal whose manifest was created later holds other edits:
+// the failed ones were discarded). nullopt when the last save succeeded,
+// there is no log or no journal, or the log cannot be read: never throws,
+// since it only adds a warning to what callers do.
 std::optional<SaveLogEntry> PendingSaveFailure(const std::string& archive_path);
 
 // One line for a warning: "the last save of /srv/model.pt failed

@@ -162,6 +162,40 @@ def test_a_failed_save_is_reported_by_tpkgfs_u_the_log_the_next_mount_and_tpkg(t
     assert loaded["fixed"].get("value") == "1", loaded
 
 
+def test_a_failure_whose_edits_were_discarded_is_not_reported_against_new_edits(tmp_path,
+                                                                               background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(BROKEN_IMPORT)
+    assert run(TPKGFS, "-u", mnt).returncode == 1
+    discard = run(TPKG, "edits", "--discard", archive)
+    assert discard.returncode == 0, discard
+    time.sleep(1.1)  # the log's times are whole seconds: the next journal is made a second later
+
+    # A harmless edit makes a new journal: the failure of the discarded edits is not its own.
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0 and "last save" not in r.stderr, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(b"\nHARMLESS = 1\n")
+    check = run(TPKG, "check", archive)
+    assert (check.returncode, check.stderr) == (0, ""), check
+    info = json.loads(run(TPKG, "info", "--json", archive).stdout)
+    assert info["last_save_failed"] is None and info["pending_edits"] == str(journal_of(archive))
+
+    # Killed before it saves: the next mount recovers the new edits, without the old failure.
+    [pid] = daemon_pids(mnt)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    assert run("fusermount3", "-u", mnt).returncode == 0
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    assert "last save" not in r.stderr and "recovered 1 edited record" in r.stderr, r.stderr
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0 and u.stdout.startswith(f"tpkgfs: saved {archive}: "), u
+
+
 def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(tmp_path,
                                                                              background):
     archive = writable_copy(tmp_path / "a")

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <thread>
 
 #include "scratch_dir.h"
@@ -246,6 +247,24 @@ TEST(SaveLogTest, APendingFailureNeedsTheJournalStillThere) {
   EXPECT_TRUE(PendingSaveFailure(archive));  // errors do not change the last save's outcome
   AppendToSaveLog(log, Entry(SaveLogKind::kSaved, {"saved"}, 44, archive));
   EXPECT_FALSE(PendingSaveFailure(archive));
+}
+
+// `tpkg edits --discard` (or removing the folder) drops the failed save's
+// edits; a later mount's first change makes a new journal. Its edits are not
+// the ones that failed: the old failure is not reported against them.
+TEST(SaveLogTest, AJournalMadeAfterTheFailureIsNotTheOneThatKeepsItsEdits) {
+  ScratchDir dir;
+  const std::string archive = dir / "model.pt";
+  const std::string journal = Journal::DirectoryFor(archive);
+  ASSERT_EQ(::mkdir(journal.c_str(), 0700), 0);
+  WriteFile(journal + "/manifest", "made now");
+  SaveLogEntry failure = Entry(SaveLogKind::kFailed, {"why", "advice"}, 42, archive);
+  failure.time = std::time(nullptr) - 60;  // the save failed a minute before
+  AppendToSaveLog(SaveLogPathFor(archive), failure);
+  EXPECT_FALSE(PendingSaveFailure(archive));
+  failure.time = std::time(nullptr) + 60;  // the journal was made before the failure
+  AppendToSaveLog(SaveLogPathFor(archive), failure);
+  EXPECT_TRUE(PendingSaveFailure(archive));
 }
 
 TEST(SaveLogTest, AnUnreadableLogSaysNothing) {

@@ -336,6 +336,20 @@ std::optional<SaveLogEntry> LastSave(const std::vector<SaveLogEntry>& entries) {
   return std::nullopt;
 }
 
+namespace {
+
+// When the file at `path` was created, in whole seconds, where the file
+// system records it (ext4, XFS, btrfs, tmpfs do).
+std::optional<int64_t> BirthTime(const std::string& path) {
+  struct statx stx {};
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) != 0 ||
+      (stx.stx_mask & STATX_BTIME) == 0)
+    return std::nullopt;
+  return stx.stx_btime.tv_sec;
+}
+
+}  // namespace
+
 std::optional<SaveLogEntry> PendingSaveFailure(const std::string& archive_path) {
   try {
     std::optional<SaveLogEntry> last = LastSave(ReadSaveLog(SaveLogPathFor(archive_path)));
@@ -343,6 +357,15 @@ std::optional<SaveLogEntry> PendingSaveFailure(const std::string& archive_path) 
     struct stat st;
     const std::string journal = Journal::DirectoryFor(archive_path);
     if (::lstat(journal.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+    // The journal that keeps the failed save's edits was made before that
+    // save. One made later holds other edits: those were discarded (`tpkg
+    // edits --discard`, or the folder removed) and a later mount started a
+    // new one, so the failure is no longer what waits. (A journal's manifest
+    // is made once, with the journal; within the failure's second, or where
+    // no creation time is kept, the failure stays reported.)
+    if (const std::optional<int64_t> made = BirthTime(journal + "/manifest");
+        made && *made > last->time)
+      return std::nullopt;
     return last;
   } catch (const Error&) {
     return std::nullopt;
