@@ -152,7 +152,8 @@ std::string RegistryDirFor(uid_t uid) {
   return "/tmp/tpkgfs-" + std::to_string(uid);
 }
 
-std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner) {
+std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner,
+                                     std::vector<MountRecord>* gone) {
   std::vector<MountRecord> records;
   if (!TrustedFolder(dir, owner)) return records;
   const ScopedDir d(::opendir(dir.c_str()));
@@ -167,6 +168,7 @@ std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner) {
       records.push_back(std::move(*r));
     } else if (!ProcessStartTime(pid) || r) {
       ::unlink(path.c_str());  // stale (permission errors leave it: harmless)
+      if (r && r->pid == pid && gone) gone->push_back(std::move(*r));
     }
   }
   return records;

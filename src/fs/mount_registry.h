@@ -85,8 +85,11 @@ std::optional<MountRecord> ParseMountRecord(std::string_view text);
 // The registry folder of `uid` (no filesystem access but a stat of /run/user/<uid>).
 std::string RegistryDirFor(uid_t uid);
 // The live records in `dir` whose folder belongs to `owner`; stale records
-// are removed when we may. An unreadable or untrusted folder has none.
-std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner);
+// are removed when we may, and those that still parsed (a daemon killed
+// before it could remove its own) added to `gone` when given. An unreadable
+// or untrusted folder has none.
+std::vector<MountRecord> LiveRecords(const std::string& dir, uid_t owner,
+                                     std::vector<MountRecord>* gone = nullptr);
 // The live record of the daemon `pid`, looked up in its owner's registry.
 std::optional<MountRecord> RecordOfProcess(pid_t pid);
 // The ended record of the last daemon that served `mountpoint` (canonical)

@@ -72,10 +72,11 @@ std::string CanonicalMountpoint(std::string path) {
   return (base == "/" ? "" : base) + "/" + name;
 }
 
-std::vector<MountRecord> KnownRecords(std::optional<uid_t> owner) {
-  std::vector<MountRecord> records = LiveRecords(RegistryDirFor(::geteuid()), ::geteuid());
+std::vector<MountRecord> KnownRecords(std::optional<uid_t> owner,
+                                      std::vector<MountRecord>* gone = nullptr) {
+  std::vector<MountRecord> records = LiveRecords(RegistryDirFor(::geteuid()), ::geteuid(), gone);
   if (owner && *owner != ::geteuid()) {
-    for (MountRecord& r : LiveRecords(RegistryDirFor(*owner), *owner))
+    for (MountRecord& r : LiveRecords(RegistryDirFor(*owner), *owner, gone))
       records.push_back(std::move(r));
   }
   return records;
@@ -386,7 +387,8 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
 // `path` is no longer mounted: a daemon that served it may still be saving.
 int WaitForUnmountedSave(const std::string& path, int64_t since) {
   const std::optional<uid_t> owner = FormerMountOwner(path);
-  for (const MountRecord& r : KnownRecords(owner)) {
+  std::vector<MountRecord> gone;
+  for (const MountRecord& r : KnownRecords(owner, &gone)) {
     if (r.mountpoint != path || r.state == MountState::kStarting) continue;
     const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
     if (r.state == MountState::kServing && MountWithDevice(mounts, r.fuse_major, r.fuse_minor))
@@ -407,6 +409,13 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
   if (ended) {
     const Daemon daemon{ended->pid, ended->start_time, ended};
     return Report(path, daemon, TargetOf(nullptr, &daemon), ended->started);
+  }
+  // Its daemon was killed (no ended record, its record left behind): what it
+  // logged before, or that its edits wait in the journal.
+  for (const MountRecord& r : gone) {
+    if (r.mountpoint != path || !r.writable || r.state == MountState::kStarting) continue;
+    const Daemon daemon{r.pid, r.start_time, r};
+    return Report(path, daemon, TargetOf(nullptr, &daemon), r.started);
   }
   // Not a mount: its own stat cannot reach a daemon. A mistyped path says so.
   struct stat st;

@@ -196,6 +196,24 @@ def test_a_failure_whose_edits_were_discarded_is_not_reported_against_new_edits(
     assert u.returncode == 0 and u.stdout.startswith(f"tpkgfs: saved {archive}: "), u
 
 
+def test_tpkgfs_u_names_the_journal_of_a_daemon_killed_before_it_saved(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(b"\nKILLED = 1\n")
+    [pid] = daemon_pids(mnt)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    assert run("fusermount3", "-u", mnt).returncode == 0  # the dead mount goes, nothing saved
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 1, u
+    assert (f"tpkgfs: the daemon of {mnt} (pid {pid}) exited without recording the outcome of "
+            f"its save (was it killed?); any edits are kept in {journal_of(archive)}") in u.stderr
+    edits = run(TPKG, "edits", archive)
+    assert edits.returncode == 0 and f"written  {MODEL_PY}" in edits.stdout, edits
+
+
 def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(tmp_path,
                                                                              background):
     archive = writable_copy(tmp_path / "a")
