@@ -64,6 +64,7 @@ class _MemoryFile:
     """Owns an anonymous in-memory file holding a copy of a buffer's bytes."""
 
     def __init__(self, fileobj):
+        fileobj.tell()  # torch's buffer adapter asks this first: the same AttributeError
         fileobj.seek(0)
         self.fd = os.memfd_create("tpkg-archive", os.MFD_CLOEXEC)
         with os.fdopen(os.dup(self.fd), "wb") as out:
@@ -72,7 +73,8 @@ class _MemoryFile:
         self.path = f"/proc/self/fd/{self.fd}"
 
     def __del__(self):
-        os.close(self.fd)
+        if hasattr(self, "fd"):  # not when __init__ failed before making it
+            os.close(self.fd)
 
 
 class ArchiveReader:

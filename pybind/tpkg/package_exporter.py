@@ -115,6 +115,8 @@ class PackageExporter:
                 self._zip = _core.ZipWriter.create(f, _core.prefix_for_path(f), overwrite=True)
             except OSError as e:  # torch raises RuntimeError for a file it cannot create
                 raise _torch_compat.torch_file_error(e) from None
+            except ValueError as e:  # a name with no file name in it: torch's writer's RuntimeError
+                raise RuntimeError(str(e)) from None
         else:
             self.buffer = f
             self._zip = _core.ZipWriter.to_file(f, "archive")
@@ -358,7 +360,12 @@ class PackageExporter:
             )
         if isinstance(str_or_bytes, str):
             str_or_bytes = str_or_bytes.encode("utf-8")
-        self._zip.add_record(filename, str_or_bytes)
+        if self._zip is None:  # after close(), which drops torch's writer attribute
+            raise AttributeError("'PackageExporter' object has no attribute 'zip_file'")
+        try:
+            self._zip.add_record(filename, str_or_bytes)
+        except ValueError as e:  # a name no archive may hold: torch's writer's RuntimeError
+            raise RuntimeError(str(e)) from None
 
     def _validate_dependency_graph(self):
         """The policy's checks (errors found during analysis, then rules with

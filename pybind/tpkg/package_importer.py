@@ -131,6 +131,11 @@ class PackageImporter(Importer):
             except OSError as e:  # torch raises RuntimeError for a file it cannot open
                 raise _torch_compat.torch_file_error(e) from None
         self.filename = "<binary>"
+        if isinstance(file_or_buffer, bytes):  # torch's reader takes bytes as a file name
+            try:
+                return ArchiveReader(os.fsdecode(file_or_buffer))
+            except OSError as e:
+                raise _torch_compat.torch_file_error(e) from None
         return ArchiveReader.from_file(file_or_buffer)
 
     @property

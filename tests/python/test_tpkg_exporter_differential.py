@@ -143,6 +143,43 @@ def test_importer_argument_must_be_importers(tmp_path):
     assert errors[0] == errors[1]
 
 
+def _save_after_close(pkg, tmp_path, save):
+    pe = pkg.PackageExporter(str(tmp_path / f"{pkg.__name__}.pt"))
+    pe.close()
+    save(pe)
+
+
+def _save_binary(pkg, tmp_path, package, resource):
+    with pkg.PackageExporter(str(tmp_path / f"{pkg.__name__}.pt")) as pe:
+        pe.save_binary(package, resource, b"1")
+
+
+# Misuse the exporter's users meet: the exception type torch raises (its text, where it is
+# not the C++ writer's own "[enforce fail at inline_container.cc:N]" prefix).
+MISUSE = {
+    "no file name": (lambda pkg, tmp_path: pkg.PackageExporter(""), RuntimeError, "invalid file name: "),
+    "folder name": (lambda pkg, tmp_path: pkg.PackageExporter(str(tmp_path) + "/"), RuntimeError,
+                    "invalid file name: "),
+    "empty resource name": (lambda pkg, tmp_path: _save_binary(pkg, tmp_path, "a", ""), RuntimeError,
+                            "a/"),
+    "save_text after close": (lambda pkg, tmp_path: _save_after_close(
+        pkg, tmp_path, lambda pe: pe.save_text("a", "b.txt", "c")), AttributeError,
+        "'PackageExporter' object has no attribute 'zip_file'"),
+    "save_pickle after close": (lambda pkg, tmp_path: _save_after_close(
+        pkg, tmp_path, lambda pe: pe.save_pickle("a", "b.pkl", {"x": 1})), AttributeError,
+        "'PackageExporter' object has no attribute 'zip_file'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISUSE))
+def test_misuse_raises_what_torch_raises(case, tmp_path):
+    misuse, error, text = MISUSE[case]
+    for pkg in (torch.package, tpkg):
+        with pytest.raises(error) as info:
+            misuse(pkg, tmp_path)
+        assert text in str(info.value), (pkg.__name__, info.value)
+
+
 @pytest.mark.parametrize("loader", ["tpkg", "torch"])
 def test_repackaging_reproduces_the_corpus_archive_byte_for_byte(loader, tmp_path, corpus_dir):
     # corpus/pkg_repackaged.pt: pkg_mocked.pt loaded, then re-exported with

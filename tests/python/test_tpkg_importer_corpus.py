@@ -194,6 +194,26 @@ def test_a_file_that_cannot_be_opened_or_made_raises_what_torch_raises(tmp_path)
         assert again.errno == errno.ENOENT and str(again) == str(ours.value)
 
 
+def test_a_bytes_file_name_and_non_files_are_taken_as_torch_takes_them(in_corpus, capfd):
+    # torch's reader takes bytes as a file name; anything else must be a file object.
+    path = os.fsencode(os.path.join(CORPUS, "pkg_model_numpy.pt"))
+    theirs = torch.package.PackageImporter(path)
+    ours = tpkg.PackageImporter(path)
+    assert ours.filename == theirs.filename == "<binary>"
+    assert ours.file_structure().children.keys() == theirs.file_structure().children.keys()
+    for argument in (5, None):
+        messages = []
+        for package in (torch.package, tpkg):
+            with pytest.raises(AttributeError) as info:
+                package.PackageImporter(argument)
+            messages.append(str(info.value))
+        assert messages[0] == messages[1]
+    import gc
+
+    gc.collect()
+    assert "Exception ignored" not in capfd.readouterr().err  # no noise from a half-made object
+
+
 def test_a_damaged_file_object_is_named_as_the_caller_knows_it(tmp_path):
     # Not by the /proc/self/fd path tpkg opens it through.
     bad = tmp_path / "bad.pt"
