@@ -487,3 +487,33 @@ def test_a_tensor_spanning_more_than_its_storage_is_refused(tmp_path):
                           "torch.package.PackageImporter(sys.argv[1]).load_pickle('views', 'b.pkl')",
                           str(hostile)], capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "not resizable" in run.stderr, run.stderr
+
+
+def test_a_record_damaged_before_the_edits_is_named_as_such_and_can_be_replaced(tmp_path):
+    # One byte of layers.py flipped in the archive (its CRC-32 no longer matches): the save of an
+    # edit to another source cannot copy it, and says the damage is the archive's own.
+    archive = writable_copy(tmp_path)
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        [info] = [i for i in z.infolist() if i.filename.endswith("corpus_models/layers.py")]
+        good_layers = z.read(info)
+    header = info.header_offset
+    start = header + 30 + int.from_bytes(data[header + 26:header + 28], "little") + int.from_bytes(
+        data[header + 28:header + 30], "little")
+    data[start + 5] ^= 0x20
+    archive.write_bytes(bytes(data))
+    allow = [r"^tpkgfs: Cannot save .*: the archive was damaged before these edits "
+             r"\('corpus_models/layers.py' cannot be read"] + REFUSED[1:]
+    with session(archive, tmp_path / "mnt", allow=allow) as m:
+        with open(m.path / "corpus_models" / "util.py", "a") as f:
+            f.write("\nEDITED = 1\n")
+    assert m.problems == ["tpkgfs exited with 1"]
+    assert "CRC-32 mismatch" in m.stderr()
+    assert archive.read_bytes() == bytes(data)
+    # A good copy written through the mount replaces the damaged record: the save goes through.
+    with session(archive, tmp_path / "mnt", allow=[r"^tpkgfs: recovered ", r"^tpkgfs: the last save"]) as m:
+        (m.path / "corpus_models" / "layers.py").write_bytes(good_layers)
+    assert m.problems == [], m.stderr()
+    loaded = torch_check([{"name": "e", "archive": str(archive), "attr": "EDITED",
+                           "module": "corpus_models.util"}])
+    assert loaded["e"].get("value") == "1", loaded

@@ -147,11 +147,22 @@ RegeneratedRecords SaveMetadata(const Journal& journal, std::vector<std::string>
     if (!why.empty()) throw Error(Errc::kPolicy, "Cannot save " + what + ": " + why);
     return {};
   }
-  const Metadata m =
-      RegenerateMetadata(JournalRecords(journal), SaveCheckOptions(journal, std::move(cache)));
+  const JournalRecords records(journal);
+  const Metadata m = RegenerateMetadata(records, SaveCheckOptions(journal, std::move(cache)));
   if (!m.ok()) {
+    // Records the edits never touched that cannot be read are damage the
+    // archive came with, not something the edits broke: say so first.
+    std::string damaged;
+    for (const std::string& record : m.unreadable)
+      if (!records.IsEdited(record)) damaged += (damaged.empty() ? "" : ", ") + QuoteName(record);
     std::string why;
-    if (!m.problems.empty()) why = "the package would no longer load:\n" + m.problems;
+    if (!damaged.empty())
+      why = "the archive was damaged before these edits (" + damaged +
+            " cannot be read, and a save copies every record): write a good copy of each " +
+            "through the mount, or delete it there, and unmount again; every problem found:\n";
+    else if (!m.problems.empty())
+      why = "the package would no longer load:\n";
+    why += m.problems;
     if (!m.safety_problems.empty())
       why += (why.empty() ? "" : "\n") +
              std::string("the edits would make the package less safe:\n") + m.safety_problems;
