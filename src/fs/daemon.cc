@@ -35,6 +35,7 @@
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
 #include "tpkg/journal.h"
+#include "tpkg/line_escape.h"
 #include "tpkg/record_path.h"
 #include "tpkg/save_log.h"
 #include "tpkg/torch_records.h"
@@ -181,17 +182,6 @@ std::string WhyNotWritable(const std::string& archive) {
       return "'" + path + "' has no write permission";
   }
   return "";
-}
-
-// `path` as one word of a shell command the user may paste: as it is when
-// it holds only characters no shell treats specially, else single-quoted.
-std::string ShellWord(const std::string& path) {
-  if (!path.empty() && path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                              "0123456789_./+-:@%,=") == std::string::npos)
-    return path;
-  std::string quoted = "'";
-  for (const char c : path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
 }
 
 // Why the view will be read-only before the journal is even tried ("" when

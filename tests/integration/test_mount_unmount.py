@@ -196,6 +196,22 @@ def test_a_failure_whose_edits_were_discarded_is_not_reported_against_new_edits(
     assert u.returncode == 0 and u.stdout.startswith(f"tpkgfs: saved {archive}: "), u
 
 
+def test_tpkg_edits_during_a_mount_says_how_to_find_the_mount(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(b"\nBUSY = 1\n")
+    [pid] = daemon_pids(mnt)
+    edits = run(TPKG, "edits", archive)
+    assert edits.returncode == 1 and edits.stderr.count("\n") == 1, edits
+    assert (f"is in use by tpkgfs (pid {pid}), which serves or saves a mount of it: unmount that "
+            f"(`findmnt --source {archive}` shows where)") in edits.stderr
+    where = run("findmnt", "--noheadings", "--output", "TARGET", "--source", archive)
+    assert where.stdout.split() == [str(mnt)], where
+    assert run(TPKGFS, "-u", mnt).returncode == 0
+
+
 def test_tpkgfs_u_names_the_journal_of_a_daemon_killed_before_it_saved(tmp_path, background):
     archive = writable_copy(tmp_path / "a")
     mnt, r = background.mount(archive)

@@ -31,4 +31,13 @@ std::string UnescapeLine(std::string_view text) {
   return out;
 }
 
+std::string ShellWord(const std::string& path) {
+  if (!path.empty() && path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                              "0123456789_./+-:@%,=") == std::string::npos)
+    return path;
+  std::string quoted = "'";
+  for (const char c : path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 }  // namespace tpkg

@@ -18,6 +18,7 @@
 #include "tpkg/counted.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
+#include "tpkg/line_escape.h"
 #include "tpkg/scoped_fd.h"
 
 namespace tpkg {
@@ -119,9 +120,18 @@ void LockDirectory(JournalState& impl) {
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       if (err != EWOULDBLOCK) ThrowSystemError("Cannot lock '" + lock_path + "'", err);
+      const std::string holder = LockHolder(fd.get());
+      // A daemon holds it from its mount's first change to the end of its save.
+      const std::string advice =
+          holder.starts_with("tpkgfs ")
+              ? ", which serves or saves a mount of it: unmount that (`findmnt --source " +
+                    ShellWord(impl.archive_path) +
+                    "` shows where) or let its save end, then "
+                    "try again"
+              : "";
       throw Error(Errc::kIo,
                   "Journal '" + impl.dir + "' of '" + impl.archive_path + "' is in use by " +
-                      LockHolder(fd.get()),
+                      holder + advice,
                   EBUSY);
     }
     if (!StillLinked(impl.dir, dir_fd.get(), fd.get())) continue;
