@@ -267,6 +267,19 @@ TEST(SaveLogTest, AJournalMadeAfterTheFailureIsNotTheOneThatKeepsItsEdits) {
   EXPECT_TRUE(PendingSaveFailure(archive));
 }
 
+TEST(SaveLogTest, ALongReasonIsCutAfterAWholeWord) {
+  std::string reason;
+  while (reason.size() < 400) reason += "modulename" + std::to_string(reason.size()) + " ";
+  const SaveLogEntry failure = Entry(SaveLogKind::kFailed, {reason, "advice"});
+  const std::string line = DescribeSaveFailure(failure);
+  const size_t cut = line.find("...;");
+  ASSERT_NE(cut, std::string::npos) << line;
+  const size_t word = line.rfind(' ', cut);
+  const std::string last_word = line.substr(word + 1, cut - word - 1);
+  EXPECT_NE(reason.find(" " + last_word + " "), std::string::npos) << last_word;  // whole
+  EXPECT_LE(cut - line.find("): ") - 3, 240u);
+}
+
 TEST(SaveLogTest, AnUnreadableLogSaysNothing) {
   if (::geteuid() == 0) GTEST_SKIP() << "root reads anything";
   ScratchDir dir;

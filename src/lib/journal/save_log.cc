@@ -388,7 +388,12 @@ std::string DescribeSaveFailure(const SaveLogEntry& failure) {
     reason += line;
   }
   if (reason.empty()) reason = "no reason recorded";
-  if (reason.size() > kMaxReason) reason = reason.substr(0, kMaxReason - 3) + "...";
+  if (reason.size() > kMaxReason) {
+    // Cut after a whole word: the log has the rest.
+    size_t cut = reason.rfind(' ', kMaxReason - 3);
+    if (cut == std::string::npos || cut < kMaxReason / 2) cut = kMaxReason - 3;
+    reason = reason.substr(0, cut) + "...";
+  }
   return "the last save of " + failure.archive + " failed (" + FormatUtcTime(failure.time) +
          ", tpkgfs pid " + std::to_string(failure.pid) + "): " + reason +
          "; the edits are kept in " + Journal::DirectoryFor(failure.archive) +
