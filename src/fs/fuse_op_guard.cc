@@ -35,7 +35,9 @@ bool IsOrdinaryAnswer(int err) noexcept {
     case EACCES:
     case EPERM:
     case EBADF:
-    case EILSEQ: return true;
+    case EILSEQ:
+    case EOVERFLOW:  // a value the archive cannot hold (a time before 1970)
+      return true;
     default: return false;
   }
 }

@@ -133,8 +133,8 @@ def test_a_chmod_alone_is_saved_and_a_mount_without_changes_leaves_it_alone(tmp_
 
 def test_times_a_zip_cannot_hold_fail_with_eoverflow(tmp_path):
     archive = writable_copy(tmp_path)
-    with session(archive, tmp_path / "mnt",
-                 allow=(r"^tpkgfs: Cannot change attributes of .*: Value too large",)) as m:
+    # The program is told; the daemon logs no error of its own (the unmount counts none).
+    with session(archive, tmp_path / "mnt") as m:
         for when in (-86400, 2 ** 32 + 10):
             with pytest.raises(OSError) as info:
                 os.utime(m.path / INIT, (when, when))

@@ -127,7 +127,8 @@ TEST_F(FuseOpGuardTest, APathThatCannotBeComputedIsLoggedAsAQuestionMark) {
 
 TEST(OrdinaryAnswerTest, NamesWhatProgramsReportThemselves) {
   for (int err :
-       {ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, ENAMETOOLONG, EINVAL, EACCES, EPERM, EBADF}) {
+       {ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, ENAMETOOLONG, EINVAL, EACCES, EPERM, EBADF,
+        EOVERFLOW}) {
     EXPECT_TRUE(IsOrdinaryAnswer(err)) << err;
   }
   for (int err : {EIO, ENOMEM, ENOSPC, EDQUOT, EROFS, ENOTSUP}) {
