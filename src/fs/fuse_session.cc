@@ -9,12 +9,20 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "log.h"
 #include "signal_waker.h"
 #include "tpkg/error.h"
 
 namespace tpkg::fs {
+namespace {
+
+// While this thread makes a FUSE session, what libfuse complains of (an
+// unknown -o option) goes into the one-line error instead of a line of its own.
+thread_local std::string* tl_session_complaints = nullptr;
+
+}  // namespace
 
 FuseArgs::FuseArgs(const std::vector<std::string>& argv) {
   for (const std::string& a : argv) {
@@ -27,10 +35,15 @@ FuseArgs::FuseArgs(const std::vector<std::string>& argv) {
 
 FuseArgs::~FuseArgs() { fuse_opt_free_args(&args_); }
 
-FuseSession::FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* userdata)
-    : session_(fuse_session_new(args.get(), &ops, sizeof ops, userdata)) {
+FuseSession::FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* userdata) {
+  std::string complaints;
+  tl_session_complaints = &complaints;
+  session_ = fuse_session_new(args.get(), &ops, sizeof ops, userdata);
+  tl_session_complaints = nullptr;
   if (!session_)
-    throw Error(Errc::kInvalidArgument, "cannot start a FUSE session (bad -o option?)");
+    throw Error(Errc::kInvalidArgument,
+                "cannot start a FUSE session: " +
+                    (complaints.empty() ? std::string("bad -o option?") : complaints));
 }
 
 FuseSession::~FuseSession() { fuse_session_destroy(session_); }
@@ -96,6 +109,12 @@ int RunSessionLoop(FuseSession& session, bool single_threaded) {
 namespace {
 
 void EmitFuseLine(enum fuse_log_level level, const std::string& line) {
+  if (tl_session_complaints && level <= FUSE_LOG_WARNING) {
+    std::string_view text = line;
+    if (text.starts_with("fuse: ")) text.remove_prefix(6);
+    *tl_session_complaints += (tl_session_complaints->empty() ? "" : "; ") + std::string(text);
+    return;
+  }
   if (level >= FUSE_LOG_DEBUG) {
     TPKG_LOG(kDebug) << line;
   } else if (level >= FUSE_LOG_INFO) {

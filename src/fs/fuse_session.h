@@ -55,7 +55,7 @@ class FuseSession {
   fuse_session* get() { return session_; }
 
  private:
-  fuse_session* session_;
+  fuse_session* session_ = nullptr;
 };
 
 class FuseMount {
