@@ -259,6 +259,16 @@ class Journal {
                                                     const JournalOptions& options = {});
   // `<dir>/.<name>.tpkgfs` for `<dir>/<name>` (no filesystem access).
   static std::string DirectoryFor(const std::string& archive_path);
+  // What the journal of `archive_path` (resolved by the caller; `original`
+  // opened from it) holds for the archive as it is now, read without its lock
+  // and changing nothing, so that an inspection never gets in a mount's way
+  // (`tpkg info`): no edits (no journal; an empty one; the journal of a save
+  // that completed before its daemon could remove it, or an empty one of
+  // another version, which the next mount drops), edits waiting for a save,
+  // or edits made for another version of the archive. Throws Error when the
+  // journal cannot be read (kCorrupt for a damaged manifest).
+  enum class Holds { kNoEdits, kEdits, kEditsOfAnotherArchive };
+  static Holds Inspect(const std::string& archive_path, const ZipReader& original);
 
   Journal(Journal&&) noexcept;
   Journal& operator=(Journal&&) noexcept;

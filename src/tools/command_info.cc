@@ -1,10 +1,10 @@
 // `tpkg info [--json] FILE`: what kind of model file FILE is and what it
 // holds, in a few lines (counts; `modules`, `deps` and `tree` give the lists).
-#include <filesystem>
 
 #include "cli.h"
 #include "model_input.h"
 #include "progress_line.h"
+#include "tpkg/file_io.h"
 #include "tpkg/journal.h"
 #include "tpkg/model_report.h"
 
@@ -12,16 +12,31 @@ namespace tpkg::cli {
 namespace {
 
 struct SaveState {
-  std::string journal;      // the journal folder of unsaved edits, "" when none
-  std::string last_failed;  // why the last save of a mount failed, "" when it did not
+  std::string journal;       // the journal folder of unsaved edits, "" when none
+  std::string journal_note;  // what is special about them, "" when nothing
+  std::string last_failed;   // why the last save of a mount failed, "" when it did not
 };
 
-SaveState ReadSaveState(const std::string& path, std::string last_failed) {
+// Whether edits wait, judged as the next mount judges them (tpkg/journal.h
+// Journal::Inspect), without the journal's lock: a mount may be using it.
+SaveState ReadSaveState(const std::string& path, const ZipReader& zip, std::string last_failed) {
   SaveState state;
   state.last_failed = std::move(last_failed);
-  std::error_code ignored;
-  const std::string journal = Journal::DirectoryFor(path);
-  if (std::filesystem::is_directory(journal, ignored)) state.journal = journal;
+  const std::optional<std::string> resolved = RealPath(path);
+  if (!resolved) return state;
+  const std::string journal = Journal::DirectoryFor(*resolved);
+  try {
+    switch (Journal::Inspect(*resolved, zip)) {
+      case Journal::Holds::kNoEdits: return state;
+      case Journal::Holds::kEdits: break;
+      case Journal::Holds::kEditsOfAnotherArchive:
+        state.journal_note = "made for another version of this file";
+        break;
+    }
+  } catch (const Error& e) {
+    state.journal_note = std::string("unreadable: ") + e.what();
+  }
+  state.journal = journal;
   return state;
 }
 
@@ -79,7 +94,11 @@ void PrintInfo(Output& out, const ModelReport& r, const SaveState& save) {
   row("pickles", std::to_string(r.pickles.size()));
   row("storages", Grouped(r.storages) + " (" + Grouped(r.storage_bytes) + " bytes)");
   if (!r.serialization_id.empty()) row("serialization id", r.serialization_id);
-  row("pending edits", save.journal.empty() ? "none" : "in " + save.journal + " (tpkg edits)");
+  row("pending edits", save.journal.empty()
+                           ? "none"
+                           : "in " + save.journal +
+                                 (save.journal_note.empty() ? "" : ", " + save.journal_note) +
+                                 " (tpkg edits)");
   if (!save.last_failed.empty()) row("last save", save.last_failed);
   if (r.problems.empty()) {
     // info reads the sources and pickles, not the storages' bytes: say so
@@ -105,7 +124,7 @@ int RunInfo(const Command& self, const Args& args) {
   const ModelReport report =
       InspectModel(*file.zip, file.kind, progress.callback(), CachedAnalysis());
   progress.Clear();
-  const SaveState save = ReadSaveState(path, std::move(failed));
+  const SaveState save = ReadSaveState(path, *file.zip, std::move(failed));
   Output out;
   if (WantsJson(cmd)) {
     WriteJson(out, InfoJson(report, save));

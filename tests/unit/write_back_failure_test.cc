@@ -355,6 +355,39 @@ TEST_F(WriteBackTest, CrashAfterTheRenameFinishesTheSaveAtNextOpen) {
   EXPECT_FALSE(j.Stat("pkg/code.py")->edited());  // read from the new archive
 }
 
+// `tpkg info` asks without the lock (a mount may hold it) and changes nothing:
+// the journal of a save that completed before its daemon removed it holds no
+// edits; edits of a save killed before its rename still wait.
+TEST_F(WriteBackTest, InspectJudgesTheJournalAsTheNextOpenDoes) {
+  EXPECT_EQ(Journal::Inspect(archive_, ZipReader::Open(archive_)), Journal::Holds::kNoEdits);
+  {
+    Journal j = Open();
+    EditSession(j);
+    // Held by `j`, as by a mount: read all the same.
+    EXPECT_EQ(Journal::Inspect(archive_, ZipReader::Open(archive_)), Journal::Holds::kEdits);
+  }
+  WriteBackKilledAt(archive_, WriteBackStage::kCommitted);
+  EXPECT_EQ(Journal::Inspect(archive_, ZipReader::Open(archive_)), Journal::Holds::kEdits);
+  WriteBackKilledAt(archive_, WriteBackStage::kRenamed);
+  const ZipReader saved = ZipReader::Open(archive_);
+  EXPECT_EQ(Journal::Inspect(archive_, saved), Journal::Holds::kNoEdits);
+  Journal j = Journal::OpenOrCreate(archive_, saved);  // the journal was left as it was
+  EXPECT_NE(j.recovery_summary().find("that had completed"), std::string::npos)
+      << j.recovery_summary();
+}
+
+TEST_F(WriteBackTest, InspectNamesEditsMadeForAnotherVersionOfTheArchive) {
+  {
+    Journal j = Open();
+    EditSession(j);
+  }
+  const std::string other = dir_ / "other.pt";
+  MakeArchive(other, {{"theirs.txt", "someone else's change"}});
+  WriteFile(archive_, ReadFile(other));
+  EXPECT_EQ(Journal::Inspect(archive_, ZipReader::Open(archive_)),
+            Journal::Holds::kEditsOfAnotherArchive);
+}
+
 // Journal::DropSaved does not sync the manifest's removal before the data
 // files go: a power loss may then leave the manifest of a save without its
 // data files. The next open must see a completed save, not a lost edit.

@@ -358,6 +358,20 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
 
 }  // namespace
 
+Journal::Holds Journal::Inspect(const std::string& archive_path, const ZipReader& original) {
+  const std::optional<ManifestContents> c = ManifestLog::Read(DirectoryFor(archive_path));
+  if (!c) return Holds::kNoEdits;
+  ArchiveIdentity now = ArchiveIdentity::OfFile(original);
+  now.digest = ArchiveIdentity::DigestOf(original);
+  switch (FateOfJournal(c->entries[0].identity, LastCommit(*c), HasArchiveChanges(*c), now)) {
+    case JournalFate::kTakeEdits: return HasArchiveChanges(*c) ? Holds::kEdits : Holds::kNoEdits;
+    case JournalFate::kSaveCompleted:
+    case JournalFate::kDropEmpty: return Holds::kNoEdits;
+    case JournalFate::kAnotherArchive: return Holds::kEditsOfAnotherArchive;
+  }
+  return Holds::kNoEdits;
+}
+
 void JournalState::EnsureCreated() {
   if (created) return;
   LockDirectory(*this);

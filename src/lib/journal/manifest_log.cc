@@ -185,10 +185,11 @@ ManifestLog ManifestLog::Create(int dir_fd, const std::string& dir, const LogEnt
   return ManifestLog(std::move(fd), path, bytes.size());
 }
 
-ManifestLog ManifestLog::Open(int dir_fd, const std::string& dir, ManifestContents* contents) {
-  const std::string path = dir + "/" + kFileName;
-  ScopedFd fd = OpenAtOrThrow(dir_fd, kFileName, O_RDWR, 0, path);
-  const std::string bytes = ReadWholeFile(fd.get(), path);
+namespace {
+
+// The entries of a manifest's bytes; the length of the part that parses.
+uint64_t ParseManifest(const std::string& bytes, const std::string& path,
+                       ManifestContents* contents) {
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     throw Error(Errc::kCorrupt,
                 "Journal manifest '" + path + "' is not a tpkgfs journal (bad magic)");
@@ -198,6 +199,29 @@ ManifestLog ManifestLog::Open(int dir_fd, const std::string& dir, ManifestConten
   if (contents->entries.empty() || contents->entries[0].op != LogOp::kHeader)
     throw Error(Errc::kCorrupt, "Journal manifest '" + path + "' has no valid header entry");
   contents->torn_bytes = bytes.size() - good;
+  return good;
+}
+
+}  // namespace
+
+std::optional<ManifestContents> ManifestLog::Read(const std::string& dir) {
+  const std::string path = dir + "/" + kFileName;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return std::nullopt;
+    ThrowSystemError("Cannot open '" + path + "'", err);
+  }
+  const ScopedFd owned(fd);
+  ManifestContents contents;
+  ParseManifest(ReadWholeFile(owned.get(), path), path, &contents);
+  return contents;
+}
+
+ManifestLog ManifestLog::Open(int dir_fd, const std::string& dir, ManifestContents* contents) {
+  const std::string path = dir + "/" + kFileName;
+  ScopedFd fd = OpenAtOrThrow(dir_fd, kFileName, O_RDWR, 0, path);
+  const uint64_t good = ParseManifest(ReadWholeFile(fd.get(), path), path, contents);
   if (contents->torn_bytes > 0) {
     if (::ftruncate(fd.get(), static_cast<off_t>(good)) != 0) {
       const int err = errno;

@@ -113,6 +113,10 @@ class ManifestLog {
   // Opens the existing log, returns its entries, and truncates a torn tail.
   // kCorrupt when the magic or the header entry is unreadable.
   static ManifestLog Open(int dir_fd, const std::string& dir, ManifestContents* contents);
+  // The entries of the log in `dir` as they are, changing nothing (a daemon
+  // may be appending: a torn tail is left out, not cut). nullopt when there
+  // is no log; errors as Open().
+  static std::optional<ManifestContents> Read(const std::string& dir);
 
   ManifestLog(ManifestLog&&) noexcept = default;
   ManifestLog& operator=(ManifestLog&&) noexcept = default;
