@@ -110,14 +110,20 @@ def background(tmp_path):
     assert not problems, problems
 
 
+def mount_and_append(background, archive, data):
+    """Mounts `archive` in the background and appends `data` to MODEL_PY through the mount."""
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with open(mnt / MODEL_PY, "ab") as f:
+        f.write(data)
+    return mnt
+
+
 def test_a_failed_save_is_reported_by_tpkgfs_u_the_log_the_next_mount_and_tpkg(tmp_path,
                                                                              background):
     archive = writable_copy(tmp_path / "a")
     before = archive.read_bytes()
-    mnt, r = background.mount(archive)
-    assert r.returncode == 0, r.stderr
-    with open(mnt / MODEL_PY, "ab") as f:
-        f.write(BROKEN_IMPORT)
+    mnt = mount_and_append(background, archive, BROKEN_IMPORT)
     u = run(TPKGFS, "-u", mnt)
     assert u.returncode == 1, u
     assert u.stdout == ""
@@ -165,10 +171,7 @@ def test_a_failed_save_is_reported_by_tpkgfs_u_the_log_the_next_mount_and_tpkg(t
 def test_a_failure_whose_edits_were_discarded_is_not_reported_against_new_edits(tmp_path,
                                                                                background):
     archive = writable_copy(tmp_path / "a")
-    mnt, r = background.mount(archive)
-    assert r.returncode == 0, r.stderr
-    with open(mnt / MODEL_PY, "ab") as f:
-        f.write(BROKEN_IMPORT)
+    mnt = mount_and_append(background, archive, BROKEN_IMPORT)
     assert run(TPKGFS, "-u", mnt).returncode == 1
     discard = run(TPKG, "edits", "--discard", archive)
     assert discard.returncode == 0, discard
@@ -198,10 +201,7 @@ def test_a_failure_whose_edits_were_discarded_is_not_reported_against_new_edits(
 
 def test_tpkg_edits_during_a_mount_says_how_to_find_the_mount(tmp_path, background):
     archive = writable_copy(tmp_path / "a")
-    mnt, r = background.mount(archive)
-    assert r.returncode == 0, r.stderr
-    with open(mnt / MODEL_PY, "ab") as f:
-        f.write(b"\nBUSY = 1\n")
+    mnt = mount_and_append(background, archive, b"\nBUSY = 1\n")
     [pid] = daemon_pids(mnt)
     edits = run(TPKG, "edits", archive)
     assert edits.returncode == 1 and edits.stderr.count("\n") == 1, edits
@@ -214,10 +214,7 @@ def test_tpkg_edits_during_a_mount_says_how_to_find_the_mount(tmp_path, backgrou
 
 def test_tpkgfs_u_names_the_journal_of_a_daemon_killed_before_it_saved(tmp_path, background):
     archive = writable_copy(tmp_path / "a")
-    mnt, r = background.mount(archive)
-    assert r.returncode == 0, r.stderr
-    with open(mnt / MODEL_PY, "ab") as f:
-        f.write(b"\nKILLED = 1\n")
+    mnt = mount_and_append(background, archive, b"\nKILLED = 1\n")
     [pid] = daemon_pids(mnt)
     os.kill(pid, signal.SIGKILL)
     assert wait_until(lambda: not daemon_pids(mnt), 30)
@@ -233,10 +230,7 @@ def test_tpkgfs_u_names_the_journal_of_a_daemon_killed_before_it_saved(tmp_path,
 def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(tmp_path,
                                                                              background):
     archive = writable_copy(tmp_path / "a")
-    mnt, r = background.mount(archive)
-    assert r.returncode == 0, r.stderr
-    with open(mnt / MODEL_PY, "ab") as f:
-        f.write(BROKEN_IMPORT)
+    mnt = mount_and_append(background, archive, BROKEN_IMPORT)
     subprocess.run(["fusermount3", "-u", str(mnt)], check=True)  # exits 0, says nothing
     assert wait_until(lambda: not daemon_pids(mnt), 30)
     log = log_of(archive).read_text()
@@ -288,10 +282,7 @@ def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, back
     advice is to put the old archive back, which then does take the edits."""
     archive = writable_copy(tmp_path / "a")
     before = archive.read_bytes()
-    mnt, r = background.mount(archive)
-    assert r.returncode == 0, r.stderr
-    with open(mnt / MODEL_PY, "ab") as f:
-        f.write(b"\nKEPT = 1\n")
+    mnt = mount_and_append(background, archive, b"\nKEPT = 1\n")
     other = writable_copy(tmp_path / "other", source=CORPUS / "pkg_mocked.pt")
     replacement = other.read_bytes()
     other.rename(archive)
