@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -82,10 +81,9 @@ std::vector<pid_t> ProcessesUsingDevice(unsigned major, unsigned minor,
     ThrowSystemError("cannot list the processes in '" + proc_root + "'", err);
   }
   std::vector<pid_t> users;
-  const pid_t self = ::getpid();
   while (const dirent* entry = ::readdir(procs.get())) {
     const std::optional<pid_t> pid = PidOf(entry->d_name);
-    if (!pid || (*pid == self && proc_root == "/proc")) continue;
+    if (!pid) continue;
     if (UsesDevice(proc_root + "/" + entry->d_name, major, minor)) users.push_back(*pid);
   }
   std::sort(users.begin(), users.end());

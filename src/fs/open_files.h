@@ -37,9 +37,7 @@
 namespace tpkg::fs {
 
 // The pids (increasing, each once) that use the file system with st_dev
-// major:minor, the caller left out (a descriptor it inherited from the shell
-// that holds the mount is the shell's to close: the shell is listed).
-// `proc_root` is for tests.
+// major:minor. `proc_root` is for tests.
 std::vector<pid_t> ProcessesUsingDevice(unsigned major, unsigned minor,
                                         const std::string& proc_root = "/proc");
 

@@ -100,18 +100,6 @@ class OtherFileSystem : public ::testing::Test {
   Device device_{};
 };
 
-TEST_F(OtherFileSystem, LeavesOutTheCaller) {
-  WriteFile(*this / "util.py", "x = 1\n");
-  const int fd = ::open((*this / "util.py").c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  Holder holder([&] {  // and another process, as the shell that opened it for the caller
-    if (::open((*this / "util.py").c_str(), O_RDONLY) < 0) ::_exit(1);
-  });
-  EXPECT_FALSE(Uses(::getpid(), device_));
-  EXPECT_TRUE(Uses(holder.pid(), device_));
-  ::close(fd);
-}
-
 TEST_F(OtherFileSystem, FindsAProcessWithAFileOpen) {
   WriteFile(*this / "util.py", "x = 1\n");
   Holder holder([&] {
