@@ -252,6 +252,15 @@ bool ExplainLongWait(const std::string& path, const Daemon& daemon, const Device
   } catch (const Error& e) {
     std::cerr << "tpkgfs: " << e.what() << "\n";
   }
+  // A descriptor this command inherited from its shell (`exec 3<file`):
+  // named apart, since the shell is the one to close it.
+  if (std::erase(users, ::getpid()) > 0) {
+    std::cerr << "tpkgfs: " << path << " was detached (lazy unmount) but this tpkgfs -u (pid "
+              << ::getpid() << ") holds a file in it through a descriptor it inherited"
+              << (users.empty() ? std::string() : ", and so do " + DescribeProcesses(users))
+              << ": close it in the shell that started tpkgfs -u; waiting for it\n";
+    return true;
+  }
   if (users.empty()) {
     // Held by processes this user may not inspect, or about to save: say
     // only what is known.

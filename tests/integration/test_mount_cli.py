@@ -508,6 +508,30 @@ def test_tpkgfs_u_after_a_lazy_unmount_names_who_keeps_files_open(mount_factory,
                    for n in z.namelist())
 
 
+def test_tpkgfs_u_holding_a_file_through_an_inherited_descriptor_says_so(mount_factory,
+                                                                         tmp_path):
+    # `exec 3<file; fusermount3 -uz m; tpkgfs -u m`: tpkgfs -u is one of the holders itself.
+    archive, m, held = edited_and_held_then_detached(mount_factory, tmp_path)
+    said = tmp_path / "unmount.stderr"
+    with held, open(said, "w") as err:
+        fd = os.open(f"/proc/{held.proc.pid}/fd/0", os.O_RDONLY)  # the detached file, again
+        try:
+            u = subprocess.Popen([str(TPKGFS), "-u", str(m.path)], stdout=subprocess.PIPE,
+                                 stderr=err, text=True, pass_fds=(fd,))
+        finally:
+            os.close(fd)
+        try:
+            assert wait_until(lambda: "was detached" in said.read_text(), 10), said.read_text()
+        finally:
+            u.kill()  # it would wait for itself
+            u.wait()
+    assert said.read_text() == (
+        f"tpkgfs: {m.path} was detached (lazy unmount) but this tpkgfs -u (pid {u.pid}) holds a "
+        f"file in it through a descriptor it inherited, and so do pid {held.proc.pid} (sleep): "
+        "close it in the shell that started tpkgfs -u; waiting for it\n")
+    assert m.wait() == 0  # every file closed: the daemon saved and exited
+
+
 def test_a_mount_waiting_for_a_detached_busy_mount_says_who_holds_it(mount_factory, tmp_path):
     archive, m, held = edited_and_held_then_detached(mount_factory, tmp_path)
     second_mnt, said = tmp_path / "second", tmp_path / "second.stderr"
