@@ -393,6 +393,17 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
   return 0;
 }
 
+// Whether a daemon other than `r`'s recorded a save of its archive after `r`
+// started: then `r`'s edits were recovered (and saved or refused) since.
+bool SavedByAnotherSince(const MountRecord& r) {
+  try {
+    for (const SaveLogEntry& e : ReadSaveLog(r.log))
+      if (e.is_save() && e.pid != r.pid && e.time >= r.started) return true;
+  } catch (const Error&) {
+  }
+  return false;
+}
+
 // `path` is no longer mounted: a daemon that served it may still be saving.
 int WaitForUnmountedSave(const std::string& path, int64_t since) {
   const std::optional<uid_t> owner = FormerMountOwner(path);
@@ -420,9 +431,14 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
     return Report(path, daemon, TargetOf(nullptr, &daemon), ended->started);
   }
   // Its daemon was killed (no ended record, its record left behind): what it
-  // logged before, or that its edits wait in the journal.
+  // logged before, or that its edits wait in the journal. Only while they
+  // may: the journal is there and no later daemon has saved the archive
+  // since (the record stays until a tpkgfs -u removes it, maybe days later).
   for (const MountRecord& r : gone) {
     if (r.mountpoint != path || !r.writable || r.state == MountState::kStarting) continue;
+    struct stat journal_st;
+    if (::lstat(r.journal.c_str(), &journal_st) != 0 || !S_ISDIR(journal_st.st_mode)) continue;
+    if (SavedByAnotherSince(r)) continue;
     const Daemon daemon{r.pid, r.start_time, r};
     return Report(path, daemon, TargetOf(nullptr, &daemon), r.started);
   }

@@ -226,6 +226,16 @@ def test_tpkgfs_u_names_the_journal_of_a_daemon_killed_before_it_saved(tmp_path,
     edits = run(TPKG, "edits", archive)
     assert edits.returncode == 0 and f"written  {MODEL_PY}" in edits.stdout, edits
 
+    # Killed again, and its edits discarded before tpkgfs -u: nothing is kept, nothing claimed.
+    mnt = mount_and_append(background, archive, b"\nKILLED_AGAIN = 1\n")
+    [pid] = daemon_pids(mnt)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    assert run("fusermount3", "-u", mnt).returncode == 0
+    assert run(TPKG, "edits", "--discard", archive).returncode == 0
+    u = run(TPKGFS, "-u", mnt)
+    assert (u.returncode, u.stderr) == (1, f"tpkgfs: cannot unmount '{mnt}': it is not mounted\n")
+
 
 def test_a_save_failed_after_fusermount3_is_logged_and_named_at_the_next_mount(tmp_path,
                                                                              background):
