@@ -132,8 +132,8 @@ class PackageImporter(Importer):
                 raise _torch_compat.torch_file_error(e) from None
         self.filename = "<binary>"
         if isinstance(file_or_buffer, bytes):  # torch's reader takes bytes as a file name
-            try:
-                return ArchiveReader(os.fsdecode(file_or_buffer))
+            try:  # as they are: a name that is no UTF-8 still opens
+                return ArchiveReader(file_or_buffer)
             except OSError as e:
                 raise _torch_compat.torch_file_error(e) from None
         return ArchiveReader.from_file(file_or_buffer)

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "log.h"
 #include "signal_waker.h"
@@ -19,8 +20,15 @@ namespace tpkg::fs {
 namespace {
 
 // While this thread makes a FUSE session, what libfuse complains of (an
-// unknown -o option) goes into the one-line error instead of a line of its own.
-thread_local std::string* tl_session_complaints = nullptr;
+// unknown -o option) goes into the one-line error instead of a line of its
+// own; logged as usual when the session is made all the same.
+struct Complaint {
+  enum fuse_log_level level;
+  std::string line;
+};
+thread_local std::vector<Complaint>* tl_session_complaints = nullptr;
+
+void EmitFuseLine(enum fuse_log_level level, const std::string& line);
 
 }  // namespace
 
@@ -36,14 +44,22 @@ FuseArgs::FuseArgs(const std::vector<std::string>& argv) {
 FuseArgs::~FuseArgs() { fuse_opt_free_args(&args_); }
 
 FuseSession::FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* userdata) {
-  std::string complaints;
+  std::vector<Complaint> complaints;
   tl_session_complaints = &complaints;
   session_ = fuse_session_new(args.get(), &ops, sizeof ops, userdata);
   tl_session_complaints = nullptr;
-  if (!session_)
-    throw Error(Errc::kInvalidArgument,
-                "cannot start a FUSE session: " +
-                    (complaints.empty() ? std::string("bad -o option?") : complaints));
+  if (session_) {
+    for (const Complaint& c : complaints) EmitFuseLine(c.level, c.line);
+    return;
+  }
+  std::string why;
+  for (const Complaint& c : complaints) {
+    std::string_view text = c.line;
+    if (text.starts_with("fuse: ")) text.remove_prefix(6);
+    why += (why.empty() ? "" : "; ") + std::string(text);
+  }
+  throw Error(Errc::kInvalidArgument, "cannot start a FUSE session: " +
+                                          (why.empty() ? std::string("bad -o option?") : why));
 }
 
 FuseSession::~FuseSession() { fuse_session_destroy(session_); }
@@ -110,9 +126,7 @@ namespace {
 
 void EmitFuseLine(enum fuse_log_level level, const std::string& line) {
   if (tl_session_complaints && level <= FUSE_LOG_WARNING) {
-    std::string_view text = line;
-    if (text.starts_with("fuse: ")) text.remove_prefix(6);
-    *tl_session_complaints += (tl_session_complaints->empty() ? "" : "; ") + std::string(text);
+    tl_session_complaints->push_back({level, line});
     return;
   }
   if (level >= FUSE_LOG_DEBUG) {

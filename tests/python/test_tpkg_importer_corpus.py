@@ -194,13 +194,18 @@ def test_a_file_that_cannot_be_opened_or_made_raises_what_torch_raises(tmp_path)
         assert again.errno == errno.ENOENT and str(again) == str(ours.value)
 
 
-def test_a_bytes_file_name_and_non_files_are_taken_as_torch_takes_them(in_corpus, capfd):
-    # torch's reader takes bytes as a file name; anything else must be a file object.
-    path = os.fsencode(os.path.join(CORPUS, "pkg_model_numpy.pt"))
-    theirs = torch.package.PackageImporter(path)
-    ours = tpkg.PackageImporter(path)
-    assert ours.filename == theirs.filename == "<binary>"
-    assert ours.file_structure().children.keys() == theirs.file_structure().children.keys()
+def test_a_bytes_file_name_and_non_files_are_taken_as_torch_takes_them(in_corpus, capfd,
+                                                                        tmp_path):
+    # torch's reader takes bytes as a file name, also one that is no UTF-8; anything else
+    # must be a file object.
+    not_utf8 = os.fsencode(str(tmp_path)) + b"/model\xff.pt"
+    with open(os.path.join(CORPUS, "pkg_model_numpy.pt"), "rb") as f, open(not_utf8, "wb") as out:
+        out.write(f.read())
+    for path in (os.fsencode(os.path.join(CORPUS, "pkg_model_numpy.pt")), not_utf8):
+        theirs = torch.package.PackageImporter(path)
+        ours = tpkg.PackageImporter(path)
+        assert ours.filename == theirs.filename == "<binary>"
+        assert ours.file_structure().children.keys() == theirs.file_structure().children.keys()
     for argument in (5, None):
         messages = []
         for package in (torch.package, tpkg):

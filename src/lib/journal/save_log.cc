@@ -391,7 +391,10 @@ std::string DescribeSaveFailure(const SaveLogEntry& failure) {
   if (reason.size() > kMaxReason) {
     // Cut after a whole word: the log has the rest.
     size_t cut = reason.rfind(' ', kMaxReason - 3);
-    if (cut == std::string::npos || cut < kMaxReason / 2) cut = kMaxReason - 3;
+    if (cut == std::string::npos || cut < kMaxReason / 2) {
+      cut = kMaxReason - 3;  // no space near: not inside a UTF-8 character at least
+      while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) --cut;
+    }
     reason = reason.substr(0, cut) + "...";
   }
   return "the last save of " + failure.archive + " failed (" + FormatUtcTime(failure.time) +

@@ -57,9 +57,10 @@ namespace {
 constexpr std::string_view kLegacyMagic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19",
                                         14);
 
-// The end-of-central-directory signature where torch's reader looks for it
-// (zip_format.h): a ZIP may carry anything before it (self-extracting,
-// prepended data) and, for torch, some bytes after it.
+// An end-of-central-directory signature within the window torch's reader
+// searches (zip_format.h; a superset of what its block walk finds: this only
+// picks the file's kind, the reader then decides): a ZIP may carry anything
+// before it (self-extracting, prepended data) and, for torch, some bytes after.
 bool HasZipEnd(std::string_view bytes) {
   size_t window = std::min<size_t>(bytes.size(), zipfmt::kTorchEocdSearchWindow);
   std::string_view tail = bytes.substr(bytes.size() - window);
