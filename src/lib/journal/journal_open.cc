@@ -363,8 +363,9 @@ Journal::Holds Journal::Inspect(const std::string& archive_path, const ZipReader
   if (!c) return Holds::kNoEdits;
   ArchiveIdentity now = ArchiveIdentity::OfFile(original);
   now.digest = ArchiveIdentity::DigestOf(original);
-  switch (FateOfJournal(c->entries[0].identity, LastCommit(*c), HasArchiveChanges(*c), now)) {
-    case JournalFate::kTakeEdits: return HasArchiveChanges(*c) ? Holds::kEdits : Holds::kNoEdits;
+  const bool changes = HasArchiveChanges(*c);
+  switch (FateOfJournal(c->entries[0].identity, LastCommit(*c), changes, now)) {
+    case JournalFate::kTakeEdits: return changes ? Holds::kEdits : Holds::kNoEdits;
     case JournalFate::kSaveCompleted:
     case JournalFate::kDropEmpty: return Holds::kNoEdits;
     case JournalFate::kAnotherArchive: return Holds::kEditsOfAnotherArchive;
