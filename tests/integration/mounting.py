@@ -10,6 +10,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -56,6 +57,23 @@ def wait_until(predicate, timeout):
             return True
         time.sleep(0.01)
     return predicate()
+
+
+def pid_gone(pid):
+    """True once `pid` has exited (a zombie too: its files, and so its FUSE connection, are
+    closed). Not its command line: that empties while the process is still exiting."""
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"  # exited; waiting for a parent that is not us
+
+
+def kill_daemon(pid):
+    """SIGKILLs a daemon and returns once it has exited, so that what runs next meets a dead
+    daemon, not one still closing its files."""
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: pid_gone(pid), 30), f"daemon {pid} did not exit after SIGKILL"
 
 
 def unmount(path):

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from mounting import (CORPUS, REPO, TPKGFS, mount_entry, private_copy, private_propagation,
-                      unmount, wait_until)
+from mounting import (CORPUS, REPO, TPKGFS, mount_entry, pid_gone, private_copy,
+                      private_propagation, unmount, wait_until)
 from ziputil import data_offset
 
 MODEL = CORPUS / "pkg_model_numpy.pt"  # only read: daemons get copies (`good`, private_copy)
@@ -39,14 +39,6 @@ def daemon_pids(mountpoint):
         if argv and argv[0].endswith(b"tpkgfs") and str(mountpoint).encode() in argv:
             pids.append(int(entry))
     return pids
-
-
-def pid_gone(pid):
-    try:
-        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state == "Z"  # exited; waiting for a parent that is not us
 
 
 @pytest.fixture

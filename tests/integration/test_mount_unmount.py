@@ -19,7 +19,8 @@ import pytest
 # `tpkg check` is a format check and says that safety is `tpkg scan`'s job.
 CHECK_OK_NOTE = " (format; whether it is safe to load is tpkg scan's job)"
 
-from mounting import BUILD, CORPUS, TPKGFS, mount_entry, unescape_mountinfo, wait_until
+from mounting import (BUILD, CORPUS, TPKGFS, kill_daemon, mount_entry, unescape_mountinfo,
+                      wait_until)
 from writing import INIT, INIT_TEXT, records, torch_check, torch_serialization_id, writable_copy
 
 TPKG = BUILD / "src" / "tools" / "tpkg"
@@ -189,8 +190,7 @@ def test_a_failure_whose_edits_were_discarded_is_not_reported_against_new_edits(
 
     # Killed before it saves: the next mount recovers the new edits, without the old failure.
     [pid] = daemon_pids(mnt)
-    os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    kill_daemon(pid)
     assert run("fusermount3", "-u", mnt).returncode == 0
     mnt, r = background.mount(archive)
     assert r.returncode == 0, r.stderr
@@ -216,8 +216,7 @@ def test_tpkgfs_u_names_the_journal_of_a_daemon_killed_before_it_saved(tmp_path,
     archive = writable_copy(tmp_path / "a")
     mnt = mount_and_append(background, archive, b"\nKILLED = 1\n")
     [pid] = daemon_pids(mnt)
-    os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    kill_daemon(pid)
     assert run("fusermount3", "-u", mnt).returncode == 0  # the dead mount goes, nothing saved
     u = run(TPKGFS, "-u", mnt)
     assert u.returncode == 1, u
@@ -229,8 +228,7 @@ def test_tpkgfs_u_names_the_journal_of_a_daemon_killed_before_it_saved(tmp_path,
     # Killed again, and its edits discarded before tpkgfs -u: nothing is kept, nothing claimed.
     mnt = mount_and_append(background, archive, b"\nKILLED_AGAIN = 1\n")
     [pid] = daemon_pids(mnt)
-    os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    kill_daemon(pid)
     assert run("fusermount3", "-u", mnt).returncode == 0
     assert run(TPKG, "edits", "--discard", archive).returncode == 0
     u = run(TPKGFS, "-u", mnt)
@@ -390,8 +388,7 @@ def pending_edits_of_a_killed_daemon(tmp_path, background, edit):
     assert r.returncode == 0, r.stderr
     edit(mnt)
     (pid,) = daemon_pids(mnt)
-    os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    kill_daemon(pid)
     subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True)
     return archive
 
@@ -405,8 +402,7 @@ def test_a_mount_whose_daemon_was_killed_is_refused_then_unmounted_with_advice(t
     assert r.returncode == 0, r.stderr
     (mnt / INIT).write_bytes(INIT_TEXT.replace(b"= 3", b"= 24"))
     (pid,) = daemon_pids(mnt)
-    os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: not daemon_pids(mnt), 30)
+    kill_daemon(pid)
     other = writable_copy(tmp_path / "b")
     r = run(TPKGFS, other, mnt)
     assert r.returncode == 1
