@@ -9,6 +9,8 @@
 #   RUNS=3 scripts/bench_save.sh [many] [big]      # default: 3 runs, both
 #   OTHER_TPKGFS=/path/to/old/tpkgfs ...           # also another build, same runs
 #   SETTLE=2 ...                                   # pause 2 s between edit and unmount
+#   PRIME=0 ...                                    # no memory primed before each timed
+#                                                  # step (bench/bench_save.py says why)
 #   REFLINK=1 ...                                  # also big.pt on a loop-mounted XFS
 #                                                  # with reflinks (root, xfsprogs)
 # Needs fuse-zip, fusermount3 and about 7 GiB in BENCH_DIR (kept with KEEP=1;

@@ -1,7 +1,8 @@
 """The save of a one-line edit through a real mount, tpkgfs vs fuse-zip, with `cp` and
 `cp` + fsync of the same archive as baselines, all in the same run (bench_save.sh runs it).
 
-    [OTHER_TPKGFS=a:b] [SETTLE=S] /usr/bin/python3 bench_save.py TPKGFS WORK [RUNS] [many|big ...]
+    [OTHER_TPKGFS=a:b] [SETTLE=S] [PRIME=0] \
+        /usr/bin/python3 bench_save.py TPKGFS WORK [RUNS] [many|big ...]
 
 For each package (made by make_packages.py into WORK if missing) and each run: a private copy
 is mounted read/write, one line of one source is changed with `sed -i`, and the time from
@@ -14,6 +15,9 @@ is kept by a hard link meanwhile): all of it when records are copied, only the e
 file system shares extents (XFS/btrfs reflinks). OTHER_TPKGFS adds other builds (e.g. the one
 before a change) to every run; SETTLE waits that many seconds between the edit and the unmount.
 Each save writes a number no earlier save wrote, so its edit is new to every cache.
+
+Each timed step starts right after this script has written and freed memory one and a half times
+the archive's size (memory_prime.py says why; PRIME=0: not).
 
 Each build runs with its own analysis disk cache (TPKG_CACHE_DIR, tpkg/analysis_cache.h) in
 WORK, filled by one untimed save before the runs: what a user's second and later mounts of a
@@ -37,6 +41,7 @@ import time
 import zipfile
 
 from fuse_daemon import wait_gone
+from memory_prime import prime_memory
 
 HERE = pathlib.Path(__file__).resolve().parent
 # Seconds between the edit and the unmount (a user's pause; 0: unmount at once).
@@ -65,7 +70,13 @@ def warm(path):
             pass
 
 
-def timed(fn):
+def prime_for(archive):
+    """Memory for a copy of `archive` and more (memory_prime.py)."""
+    prime_memory(archive.stat().st_size * 3 // 2)
+
+
+def timed(fn, archive):
+    prime_for(archive)
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -172,6 +183,7 @@ def save_through_mount(command, archive, mnt, edited_path, sed, env=None):
         subprocess.run(["sed", "-i", sed, str(mnt / edited_path)], check=True)
         time.sleep(SETTLE)
         watch = RenameWatch(archive.parent, archive.name)
+        prime_for(archive)
         t0 = time.perf_counter()
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
         wait_exited(proc)
@@ -235,17 +247,18 @@ def bench(tpkgfs, work, package, runs):
     for run in range(runs):
         subprocess.run(["sync"], check=True)
         warm(archive)
-        rows["cp"].append(timed(lambda: subprocess.run(["cp", archive, copy], check=True)))
+        rows["cp"].append(timed(lambda: subprocess.run(["cp", archive, copy], check=True), archive))
         copy.unlink()
         subprocess.run(["sync"], check=True)
         warm(archive)
         rows["cp_fsync"].append(timed(lambda: subprocess.run(
-            f"cp '{archive}' '{copy}' && sync '{copy}'", shell=True, check=True)))
+            f"cp '{archive}' '{copy}' && sync '{copy}'", shell=True, check=True), archive))
         copy.unlink()
         subprocess.run(["sync"], check=True)
         warm(archive)
         rows["cp_reflink"].append(timed(lambda: subprocess.run(
-            f"cp --reflink=auto '{archive}' '{copy}' && sync '{copy}'", shell=True, check=True)))
+            f"cp --reflink=auto '{archive}' '{copy}' && sync '{copy}'", shell=True, check=True),
+            archive))
         copy.unlink()
 
         # Each round starts with another build: the first one after the copies above meets the
