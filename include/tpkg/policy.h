@@ -106,6 +106,11 @@ std::string FormatPackagingError(const DepGraph& graph,
                                  TorchRelease release = TorchRelease::kTorch1_13,
                                  bool debug = false);
 
+// That text (the torch 1.13 form) as one line per broken module, for tools
+// that print a problem per line: "<name>: <reason> (<context>)", the reason
+// without its closing period, the parenthesis only with a context.
+std::vector<std::string> PackagingErrorLines(std::string_view text);
+
 // `.data/extern_modules` for that list: "\n".join(modules) + "\n" ("\n" when empty).
 std::string ExternModulesText(const std::vector<std::string>& modules);
 

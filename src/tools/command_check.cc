@@ -1,5 +1,6 @@
-// `tpkg check ARCHIVE`: strict validation, one line per problem (a `.pt2`
-// as Python's zipfile and torch.export.load read it). A failed
+// `tpkg check ARCHIVE`: strict validation, one line per problem: the ZIP
+// container, torch's records, then what the loader of the archive's kind
+// needs (a `.pt2` as Python's zipfile and torch.export.load read it). A failed
 // tpkgfs save whose edits are pending is a problem too: the archive is not
 // what its user last saw through the mount.
 #include "cli.h"
@@ -7,21 +8,38 @@
 #include "output.h"
 #include "progress_line.h"
 #include "tpkg/export_program.h"
-#include "tpkg/model_file.h"
 #include "tpkg/metadata.h"
+#include "tpkg/model_file.h"
+#include "tpkg/model_tensors.h"
+#include "tpkg/policy.h"
 #include "tpkg/torch_records.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg::cli {
 namespace {
 
-// A torch.package's declared extern modules against what it needs; "" when
-// they agree or `path` is no torch.package.
-std::string PackageExternsMismatch(const std::string& path) {
+// What torch's loader of the archive's kind would fail on, one problem per
+// line (a storage a pickle loads that is missing or short, code a
+// TorchScript class needs, an inconsistent package layout, ...), and a
+// torch.package's declared extern modules against what it needs.
+std::vector<Error> LoadProblems(const std::string& path) {
   const auto zip = ZipReader::Open(path);
-  if (!zip.Find(".data/extern_modules") && !zip.Find(".data/version")) return "";
   const ZipRecordSource records(zip);
-  return ExternModulesMismatch(records, RegenerateMetadata(records, CachedAnalysis()));
+  const FileKind kind = DetectFileKind(zip);
+  std::vector<Error> problems;
+  const auto add = [&](Errc code, const std::string& line) {
+    problems.emplace_back(code, path + ": " + line);
+  };
+  if (kind == FileKind::kTorchPackage) {
+    const Metadata m = RegenerateMetadata(records, CachedAnalysis());
+    for (const std::string& line : PackagingErrorLines(m.problems)) add(Errc::kCorrupt, line);
+    if (std::string mismatch = ExternModulesMismatch(records, m); !mismatch.empty())
+      add(Errc::kPolicy, mismatch);
+  } else if (kind == FileKind::kTorchSave || kind == FileKind::kTorchScript) {
+    for (const std::string& line : PackagingErrorLines(SerializedArchiveProblems(records, kind)))
+      add(Errc::kCorrupt, line);
+  }
+  return problems;
 }
 
 // torch 2.6 writes a `.pt2` through Python's zipfile and torch.export.load
@@ -61,11 +79,7 @@ int RunCheck(const Command& self, const Args& args) {
   progress.Clear();
   if (problems.empty())
     problems = zipfile_export ? ExportProblems(path) : CheckTorchRecords(ZipReader::Open(path));
-  if (problems.empty() && !zipfile_export) {
-    if (std::string mismatch = PackageExternsMismatch(path); !mismatch.empty()) {
-      problems.emplace_back(Errc::kPolicy, path + ": " + mismatch);
-    }
-  }
+  if (problems.empty() && !zipfile_export) problems = LoadProblems(path);
   Output out;
   const bool ok = problems.empty() && failed_save.empty();
   if (WantsJson(cmd)) {

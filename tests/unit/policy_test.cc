@@ -138,6 +138,30 @@ TEST(ExportPolicyTest, PackagingErrorGroupsByFirstAppearanceOfReason) {
   EXPECT_EQ(FormatPackagingError(DepGraph()), "");
 }
 
+TEST(ExportPolicyTest, PackagingErrorLinesGiveOneLinePerBrokenModule) {
+  DepGraph g;
+  g.AddNode("a").error = PackagingErrorReason::kNoAction;
+  NodeAttrs& b = g.AddNode("b");
+  b.error = PackagingErrorReason::kSourceFileNotFound;
+  b.error_context = "filename: /x/b.pyc";
+  g.AddNode("c").error = PackagingErrorReason::kNoAction;
+  EXPECT_EQ(PackagingErrorLines(FormatPackagingError(g)),
+            (std::vector<std::string>{
+                "a: Module did not match against any action pattern. Extern, mock, or intern it",
+                "c: Module did not match against any action pattern. Extern, mock, or intern it",
+                "b: Module had a __file__, but we could not find it in your filesystem "
+                "(filename: /x/b.pyc)"}));
+  // torch 2's notes and closing paragraph add no line; a name that reads as a note (leading
+  // blanks) still leaves its reason as a problem.
+  EXPECT_EQ(PackagingErrorLines(FormatPackagingError(g, TorchRelease::kTorch2, true)).size(), 3u);
+  DepGraph odd;
+  odd.AddNode("   spaced").error = PackagingErrorReason::kMissingStorage;
+  EXPECT_EQ(PackagingErrorLines(FormatPackagingError(odd)),
+            (std::vector<std::string>{
+                "Storage is loaded by a pickle but is missing from the archive or too short"}));
+  EXPECT_TRUE(PackagingErrorLines("").empty());
+}
+
 TEST(ExportPolicyTest, HooksRunPerModuleInRegistrationOrderAndHandlesOutliveThePolicy) {
   MapEnvironment env;
   env.Add("m.a", "import m.b\nimport json\n");

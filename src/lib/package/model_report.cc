@@ -51,19 +51,6 @@ struct AnalysisProgress {
   }
 };
 
-// Pickles the loader reads: `.pkl` records outside torch's own folders
-// (`.data/` holds TorchScript's copies inside packages; `code/` debug info).
-bool IsPickleRecord(const ZipEntry& e) {
-  return !e.is_directory() && e.name.ends_with(".pkl") && !e.name.starts_with(".data/") &&
-         !e.name.starts_with("code/");
-}
-
-// Where a storage persistent id's bytes are (doc/format.md §4.3).
-std::string StorageRecord(FileKind kind, const StorageRef& ref) {
-  if (kind != FileKind::kTorchPackage) return "data/" + ref.key;
-  return ref.key_is_int ? ".data/" + ref.key + ".storage" : ".data/" + ref.key;
-}
-
 // The source or stub record of module `name` in a package, "" if none.
 std::string SourceRecordOf(const ZipReader& zip, const std::string& name) {
   std::string path = name;
@@ -82,10 +69,14 @@ std::string CodeRecordOf(const ZipReader& zip, const std::string& name) {
   return zip.Find(path + ".py") ? path + ".py" : "";
 }
 
+// The pickles the loader of the file's kind reads and the storages they
+// load, as `tpkg pickles` and `tpkg tensors` find them (model_tensors.h).
 void ScanPickles(const ZipReader& zip, ModelReport& report, AnalysisProgress& progress) {
   std::unordered_set<std::string> seen_storages;
-  for (const ZipEntry& e : zip.entries()) {
-    if (!IsPickleRecord(e)) continue;
+  for (const ModelPickle& pickle : ModelPickles(zip, report.kind)) {
+    const ZipEntry* found = zip.Find(pickle.record);
+    if (found == nullptr) continue;  // a torch.save without data.pkl: a load problem
+    const ZipEntry& e = *found;
     PickleInfo info;
     info.record = e.name;
     try {
@@ -95,7 +86,7 @@ void ScanPickles(const ZipReader& zip, ModelReport& report, AnalysisProgress& pr
       info.globals = std::move(scan.globals);
       std::unordered_set<std::string> own;
       for (const StorageRef& ref : scan.storages) {
-        std::string record = StorageRecord(report.kind, ref);
+        std::string record = StorageRecordName(pickle, ref);
         if (!own.insert(record).second) continue;
         info.storage_records.push_back(record);
         if (seen_storages.insert(record).second) {
@@ -262,10 +253,13 @@ namespace {
 // then pickles) and program.
 uint64_t AnalysisWork(const ZipReader& zip, FileKind kind) {
   uint64_t total = 0;
-  for (const ZipEntry& e : zip.entries()) {
-    if (IsPickleRecord(e) ||
-        (kind == FileKind::kTorchPackage && !e.is_directory() && e.name.ends_with(".py")))
-      total += e.size;
+  for (const ModelPickle& pickle : ModelPickles(zip, kind)) {
+    if (const ZipEntry* e = zip.Find(pickle.record)) total += e->size;
+  }
+  if (kind == FileKind::kTorchPackage) {
+    for (const ZipEntry& e : zip.entries()) {
+      if (!e.is_directory() && e.name.ends_with(".py")) total += e.size;
+    }
   }
   if (kind == FileKind::kTorchExport) {
     total += ModelTensorsWork(zip);
@@ -300,6 +294,10 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCall
     progress.Add(progress.total);
   } else if (kind == FileKind::kTorchScript || kind == FileKind::kTorchSave) {
     AddPickleModules(zip, report.pickles, report);
+    // What its loader would fail on (a missing storage, data.pkl, code), as a save judges it.
+    for (const std::string& line :
+         SplitProblemLines(SerializedArchiveProblems(ZipRecordSource(zip), kind)))
+      report.problems.push_back(line);
   } else if (kind == FileKind::kTorchExport) {
     CountNestedStorages(zip, report, progress);
     AddPickleModules(zip, NestedPickles(zip, report, progress), report);

@@ -105,6 +105,34 @@ std::string FormatPackagingError(const DepGraph& graph, TorchRelease release, bo
   return message;
 }
 
+std::vector<std::string> PackagingErrorLines(std::string_view text) {
+  std::vector<std::string> lines;
+  std::string reason;
+  size_t reason_at = 0;  // lines.size() when `reason` began
+  const auto close_reason = [&] {
+    // A reason with no module line under it (a name that reads as a note) is still a problem.
+    if (!reason.empty() && lines.size() == reason_at) lines.push_back(reason);
+  };
+  while (!text.empty()) {
+    const size_t end = std::min(text.find('\n'), text.size());
+    const std::string_view line = text.substr(0, end);
+    text.remove_prefix(std::min(end + 1, text.size()));
+    if (line.starts_with("* ")) {
+      close_reason();
+      reason = std::string(line.substr(2));
+      if (reason.ends_with('.')) reason.pop_back();
+      reason_at = lines.size();
+    } else if (line.starts_with("      ")) {  // a module's context or a note on it
+      if (line.starts_with("      Context: ") && lines.size() > reason_at)
+        lines.back() += " (" + std::string(line.substr(15)) + ")";
+    } else if (line.starts_with("    ") && !reason.empty()) {
+      lines.push_back(std::string(line.substr(4)) + ": " + reason);
+    }
+  }
+  close_reason();
+  return lines;
+}
+
 std::string ExternModulesText(const std::vector<std::string>& modules) {
   if (modules.empty()) return "\n";
   std::string text;

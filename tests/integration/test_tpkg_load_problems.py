@@ -1,0 +1,111 @@
+"""What torch's loader needs, as `tpkg check` and `tpkg info` report it: model files written
+now by the stack's real torch, some with a record taken out, judged against torch loading
+them. `info` counts the pickles and storages that `tpkg tensors` lists, whatever the
+records are named."""
+import json
+import subprocess
+import textwrap
+import zipfile
+
+import pytest
+
+TORCH_PYTHON = "/usr/bin/python3"
+
+
+def run(*args, **kwargs):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120,
+                          **kwargs)
+
+
+def torch_run(code, cwd):
+    r = run(TORCH_PYTHON, "-c", textwrap.dedent(code), cwd=cwd)
+    return r
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    out = tmp_path_factory.mktemp("load_problems")
+    r = torch_run("""
+        import torch
+        from torch.package import PackageExporter
+        torch.save({"a": torch.ones(3), "b": torch.ones(2)}, "saved.pt")
+        with PackageExporter("package.pt") as e:
+            e.extern(["torch.**", "collections"])
+            e.save_pickle("m", "weights.bin", {"w": torch.ones(5)})
+            e.save_pickle("m", "other", {"v": torch.zeros(2)})
+
+        class M(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = torch.nn.Parameter(torch.ones(3))
+
+            def forward(self, x):
+                return x * self.w + torch.arange(3, dtype=torch.float32) * 2.0
+
+        torch.jit.save(torch.jit.trace(M(), torch.randn(3)), "traced.pt")
+    """, out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def without(source, suffix, out):
+    """A copy of `source` without its one record whose name ends with `suffix`."""
+    with zipfile.ZipFile(source) as z, zipfile.ZipFile(out, "w") as o:
+        names = [i.filename for i in z.infolist() if i.filename.endswith(suffix)]
+        assert len(names) == 1, names
+        for info in z.infolist():
+            if info.filename not in names:
+                o.writestr(info, z.read(info))
+    return out
+
+
+def torch_fails_to_load(path, code):
+    r = torch_run(f"""
+        import torch
+        from torch.package import PackageImporter
+        path = {str(path)!r}
+        {code}
+    """, path.parent)
+    return r.returncode != 0
+
+
+def test_a_torch_save_without_a_storage_fails_check_as_it_fails_torch(tpkg_bin, made, tmp_path):
+    good = made / "saved.pt"
+    broken = without(good, "data/1", tmp_path / "missing.pt")
+    assert torch_fails_to_load(broken, "torch.load(path)")
+    assert not torch_fails_to_load(good, "torch.load(path)")
+    r = run(tpkg_bin, "check", broken)
+    assert r.returncode == 1, r
+    assert r.stdout == (f"{broken}: data/1: Storage is loaded by a pickle but is missing from "
+                        "the archive or too short (loaded by data.pkl, and the archive has no "
+                        "such record)\n"), r.stdout
+    assert run(tpkg_bin, "check", good).returncode == 0
+    info = json.loads(run(tpkg_bin, "info", "--json", broken).stdout)
+    assert any("data/1" in line for line in info["problems"]), info["problems"]
+
+
+def test_a_package_without_a_storage_fails_check_as_it_fails_torch(tpkg_bin, made, tmp_path):
+    good = made / "package.pt"
+    load_other = "PackageImporter(path).load_pickle('m', 'other')"
+    with zipfile.ZipFile(good) as z:
+        # The storage `other` loads: the second one saved.
+        storage = sorted(n for n in z.namelist() if n.endswith(".storage"))[-1]
+    broken = without(good, storage, tmp_path / "missing.pt")
+    assert torch_fails_to_load(broken, load_other)
+    assert not torch_fails_to_load(good, load_other)
+    r = run(tpkg_bin, "check", broken)
+    assert r.returncode == 1, r
+    assert "Storage is loaded by a pickle but is missing" in r.stdout, r.stdout
+    assert run(tpkg_bin, "check", good).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["package.pt", "traced.pt", "saved.pt"])
+def test_info_counts_the_pickles_and_storages_tensors_lists(tpkg_bin, made, name):
+    """Pickles not named `.pkl` in a package, a TorchScript file's constants: counted."""
+    info = json.loads(run(tpkg_bin, "info", "--json", made / name).stdout)
+    tensors = json.loads(run(tpkg_bin, "tensors", "--json", made / name).stdout)["tensors"]
+    storages = {t["storage"]["record"]: t["storage"]["record_bytes"] for t in tensors}
+    assert info["pickles"] == len({t["pickle"] for t in tensors}), (info, tensors)
+    assert (info["storages"], info["storage_bytes"]) == (len(storages), sum(storages.values()))
+    expected = {"package.pt": (2, 2), "traced.pt": (2, 2), "saved.pt": (1, 2)}[name]
+    assert (info["pickles"], info["storages"]) == expected, info
