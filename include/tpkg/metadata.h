@@ -57,7 +57,8 @@
 //     `options.deny`; a pickle using a mocked module; stubs
 //     without `_mock.py`; an extern module the archive also has files under,
 //     or a module file `a.py` recorded before files under `a/` (the importer
-//     refuses both: inconsistent structure); a `.pkl` save_pickle record that
+//     refuses both: inconsistent structure; a folder entry `a/`, an empty
+//     folder made through the mount, counts as a file under `a/`); a `.pkl` save_pickle record that
 //     does not scan; a storage a pickle references (`.data/<key>.storage`,
 //     or `.data/<key>` of a TorchScript module's `.data/ts_code/` pickles)
 //     that is missing or holds fewer bytes than numel x element size (missing

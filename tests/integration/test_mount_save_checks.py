@@ -133,6 +133,19 @@ def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path)
     assert ".data/1.storage" in stderr and ".data/2.storage" in stderr
 
 
+@pytest.mark.parametrize("folder, reason", [
+    ("corpus_models/layers", "module file corpus_models/layers.py comes before "
+                             "corpus_models/layers/, so the importer cannot open the package"),
+    ("collections", "the module is extern but the archive has files under collections/"),
+])
+def test_an_empty_folder_the_importer_would_refuse_is_refused(tmp_path, folder, reason):
+    """torch's importer walks a folder entry as it walks a file: an empty folder where a
+    module file is, or under an extern module, makes it refuse the whole package."""
+    stderr = refused_save(tmp_path, lambda p: os.makedirs(p / folder))
+    assert "Module layout would not load: inconsistent module structure." in stderr, stderr
+    assert reason in stderr, stderr
+
+
 def test_a_missing_storage_of_a_torch_save_checkpoint_is_refused(tmp_path):
     from mounting import CORPUS
     archive = writable_copy(tmp_path, name="ck.pth", source=CORPUS / "torch_save_checkpoint.pth")

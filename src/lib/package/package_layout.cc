@@ -107,6 +107,16 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
                                   RecordAnalysisCache* cache) {
   ArchiveLayout layout;
   const std::vector<std::string> names = AnalysedRecords(record_names);
+  // The importer walks folder entries (`a/b/`, a mkdir through the mount) as
+  // it walks the files under them: each makes its folder a package, and
+  // counts for the layout checks below.
+  std::vector<std::string> walked;
+  walked.reserve(record_names.size());
+  for (const std::string& name : record_names) {
+    if (name.empty() || name.starts_with(".data/")) continue;
+    if (name.ends_with('/')) layout.folders_.AddParentsOf(name);
+    walked.push_back(name);
+  }
   // What the cache has; the rest is read and scanned below, on several
   // threads when the source allows it (each record's analysis depends on
   // that record alone, so the order they finish in changes nothing).
@@ -197,7 +207,7 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
   layout.FinishMockForm(stub_order, mock_file == last_record.end()
                                         ? std::nullopt
                                         : std::optional<size_t>(mock_file->second));
-  layout.CheckModuleBeforeFolder(names);
+  layout.CheckModuleBeforeFolder(walked);
   return layout;
 }
 
