@@ -190,6 +190,10 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_
             const char* new_name, unsigned flags) {
   const JournalBridge& bridge = JournalBridge::Of(req);
   bridge.Serve(req, "rename", parent, name, [&] {
+    // RENAME_WHITEOUT (overlay file systems' own) or a flag newer than
+    // this code: refused, never ignored.
+    if ((flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
+      return ReplyStatus(req, -EINVAL);
     return ReplyStatus(
         req, bridge.ops().Rename(parent, name, new_parent, new_name,
                                  (flags & RENAME_NOREPLACE) != 0, (flags & RENAME_EXCHANGE) != 0));

@@ -158,6 +158,12 @@ int JournalFsOps::Rename(InodeId parent, std::string_view name, InodeId new_pare
         const std::string from = ChildPath(parent, name);
         const std::string to = ChildPath(new_parent, new_name);
         if (virtual_files_.SlotOf(from)) RefuseGenerated(from, "rename");
+        if (virtual_files_.HoldsGenerated(from)) {
+          // Its generated files would go with it and stop being generated.
+          TPKG_LOG(kWarning) << "Cannot rename '" << Describe(from)
+                             << "': it holds files generated from the package's contents";
+          return -EACCES;
+        }
         if (virtual_files_.SlotOf(to)) RefuseGenerated(to, "replace");
         if (from != to) CaptureBeforeLosingName(to);
         journal_.Rename(from, to, no_replace);

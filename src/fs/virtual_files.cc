@@ -38,6 +38,14 @@ std::optional<size_t> VirtualFiles::SlotOf(std::string_view path) const {
   return std::nullopt;
 }
 
+bool VirtualFiles::HoldsGenerated(std::string_view path) const {
+  for (const std::string& file : paths_) {
+    if (file.size() > path.size() && file.starts_with(path) && file[path.size()] == '/')
+      return true;
+  }
+  return false;
+}
+
 GeneratedFiles VirtualFiles::Generate() const {
   if (!options_) options_ = make_options_();
   GeneratedFiles out = GeneratePackageFiles(*zip_, *source_, *options_, unchanged_());

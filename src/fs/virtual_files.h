@@ -61,6 +61,8 @@ class VirtualFiles {
   std::shared_ptr<const std::string> Content(size_t slot) const;
   // The slot of `path`, if it is a generated file.
   std::optional<size_t> SlotOf(std::string_view path) const;
+  // Whether a generated file lies below the folder `path` (`.data`).
+  bool HoldsGenerated(std::string_view path) const;
   // Whether Content() has a current result (it is then cheap).
   bool IsGenerated() const {
     return generated_epoch_.load(std::memory_order_acquire) ==

@@ -2,6 +2,7 @@
 recovery after SIGKILL, an untouched archive when nothing changed or the save
 fails (ENOSPC), a read-only view when edits could not be kept, and
 concurrent writers that all get their bytes back."""
+import ctypes
 import errno
 import multiprocessing
 import os
@@ -53,7 +54,8 @@ def test_what_a_package_cannot_hold_is_refused_with_eperm_or_enametoolong(tmp_pa
 
 def test_generated_files_follow_edits_and_refuse_writes(tmp_path):
     archive = writable_copy(tmp_path)
-    with session(archive, tmp_path / "mnt", allow=[r"is generated from the package"]) as m:
+    with session(archive, tmp_path / "mnt", allow=[r"is generated from the package",
+                                                           r"holds files generated from"]) as m:
         externs = m.path / ".data" / "extern_modules"
         before = externs.read_bytes()
         assert b"json" not in before
@@ -62,11 +64,28 @@ def test_generated_files_follow_edits_and_refuse_writes(tmp_path):
         assert externs.read_bytes() == before + b"json\n"
         assert '"corpus_models" -> "json"' in (m.path / ".data" / "deps.dot").read_text()
         for write in (lambda: externs.write_bytes(b"x\n"), lambda: os.truncate(externs, 0),
-                      lambda: os.unlink(externs)):
+                      lambda: os.unlink(externs),
+                      lambda: os.rename(m.path / ".data", m.path / "moved")):
             with pytest.raises(PermissionError):
                 write()
+        assert externs.read_bytes() == before + b"json\n"
     assert m.problems == []
     assert records(archive)[".data/extern_modules"] == before + b"json\n"
+
+
+def test_a_rename_flag_the_journal_cannot_honour_is_refused(tmp_path):
+    """RENAME_EXCHANGE and RENAME_WHITEOUT get EINVAL, never a plain rename."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    archive = writable_copy(tmp_path)
+    with session(archive, tmp_path / "mnt") as m:
+        source, other = m.path / INIT, m.path / "corpus_models" / "util.py"
+        new = m.path / "corpus_models" / "renamed.py"
+        before = (source.read_bytes(), other.read_bytes())
+        for target, flag in ((other, 2), (new, 4)):  # RENAME_EXCHANGE, RENAME_WHITEOUT
+            rc = libc.renameat2(-100, bytes(source), -100, bytes(target), flag)  # AT_FDCWD
+            assert (rc, ctypes.get_errno()) == (-1, errno.EINVAL), flag
+        assert (source.read_bytes(), other.read_bytes()) == before and not new.exists()
+    assert m.problems == []
 
 
 def test_noop_mount_leaves_the_archive_byte_and_mtime_identical(tmp_path):
