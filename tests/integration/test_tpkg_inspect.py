@@ -179,6 +179,32 @@ def test_torchscript_modules_are_code_records(tpkg_bin, made_by_torch):
     assert all(m["problem"] is None for m in modules)
 
 
+def test_modules_of_a_protocol_2_pickle_are_those_python_3_imports(tpkg_bin, tmp_path):
+    """torch.save pickles whole modules with protocol 2, which names Python 2's `__builtin__`;
+    the unpickler imports what pickle's fix_imports maps it to, as listed here."""
+    script = textwrap.dedent("""
+        import pickletools, sys, torch, zipfile, _compat_pickle
+        torch.save(torch.nn.BatchNorm1d(3), "bn.pt")
+        with zipfile.ZipFile("bn.pt") as z:
+            data = z.read("bn/data.pkl")
+        names, proto = set(), 0
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "PROTO":
+                proto = arg
+            if op.name == "GLOBAL":
+                module = arg.split(" ")[0]
+                names.add(_compat_pickle.IMPORT_MAPPING.get(module, module) if proto < 3
+                          else module)
+        print(" ".join(sorted(names)))
+    """)
+    r = run(TORCH_PYTHON, "-c", script, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    imported = set(r.stdout.decode().split())
+    assert "builtins" in imported
+    modules = tpkg_json(tpkg_bin, "modules", tmp_path / "bn.pt")
+    assert {m["name"] for m in modules["modules"]} == imported, modules
+
+
 def test_legacy_torch_save_gets_one_clear_line(tpkg_bin, made_by_torch, tmp_path):
     legacy = made_by_torch / "legacy.pt"
     for command in (["info", legacy], ["modules", legacy], ["tree", legacy], ["ls", legacy],

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "scan/pickle_compat.h"
 #include "tpkg/error.h"
 #include "tpkg/export_program.h"
 #include "tpkg/metadata.h"
@@ -201,21 +202,22 @@ void AddPickleModules(const ZipReader& zip, const std::vector<PickleInfo>& pickl
   std::unordered_map<std::string, size_t> index;
   for (const PickleInfo& pickle : pickles) {
     for (const PickleGlobal& global : pickle.globals) {
-      auto [it, added] = index.emplace(global.module, report.modules.size());
+      // What the loader imports: Python 2 names mapped below protocol 3, as pickle does.
+      const std::string module(pickle.protocol < 3 ? Python3Module(global.module)
+                                                   : std::string_view(global.module));
+      auto [it, added] = index.emplace(module, report.modules.size());
       if (added) {
         ModuleInfo info;
-        info.name = global.module;
+        info.name = module;
         info.action = "extern";
-        const bool scripted =
-            report.kind == FileKind::kTorchScript &&
-            (global.module == "__torch__" || global.module.starts_with("__torch__."));
+        const bool scripted = report.kind == FileKind::kTorchScript &&
+                              (module == "__torch__" || module.starts_with("__torch__."));
         if (scripted) {
           info.action = "torchscript";
-          info.record = CodeRecordOf(zip, global.module);
+          info.record = CodeRecordOf(zip, module);
           if (info.record.empty()) info.problem = "no code/ record defines it";
         }
-        if (global.module.empty())
-          info.problem = "a pickle global (" + global.name + ") with no module";
+        if (module.empty()) info.problem = "a pickle global (" + global.name + ") with no module";
         if (!info.problem.empty())
           report.problems.push_back(pickle.record + ": " + (info.name.empty() ? "''" : info.name) +
                                     ": " + info.problem);

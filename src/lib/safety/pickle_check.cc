@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "safety/scan_context.h"
+#include "scan/pickle_compat.h"
 #include "scan/pickle_observer.h"
 #include "scan/pickle_sniff.h"
 #include "tpkg/error.h"
@@ -26,20 +27,6 @@ std::string OpcodeName(uint8_t op) {
     case 0x95: return "FRAME";
     default: return "";
   }
-}
-
-// Python 2 module names pickle's fix_imports maps for protocols < 3
-// (Lib/_compat_pickle.py): a name the policy must see as Python 3 does.
-std::string_view Python3Module(std::string_view module) {
-  static const std::pair<std::string_view, std::string_view> kMap[] = {
-      {"__builtin__", "builtins"}, {"copy_reg", "copyreg"}, {"cPickle", "pickle"},
-      {"commands", "subprocess"},  {"exceptions", "builtins"}, {"UserDict", "collections"},
-      {"urllib2", "urllib.request"}, {"httplib", "http.client"}, {"cStringIO", "io"},
-      {"StringIO", "io"},           {"Queue", "queue"},       {"thread", "_thread"},
-  };
-  for (const auto& [from, to] : kMap)
-    if (module == from) return to;
-  return module;
 }
 
 // torch.package's importer demangles "<torch_package_N>.mod" to "mod".
