@@ -149,6 +149,10 @@ class ZipWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// Whether `prefix` can be an archive's prefix folder: one path component
+// that makes valid record names (what Create/ToFd/ToSink refuse otherwise).
+bool IsValidPrefixFolder(const std::string& prefix);
+
 // The prefix torch derives from an output path: the basename cut at its last
 // '.' ("sub/model.pt" -> "model"); kInvalidArgument when that would be empty.
 std::string PrefixForPath(std::string_view path);

@@ -6,8 +6,10 @@
 #include "model_input.h"
 #include "output.h"
 #include "progress_line.h"
+#include "tpkg/record_path.h"
 #include "tpkg/zip_reader.h"
 #include "tpkg/zip_repack.h"
+#include "tpkg/zip_writer.h"
 
 namespace tpkg::cli {
 
@@ -18,6 +20,12 @@ int RunRepack(const Command& self, const Args& args) {
   AddJsonOption(options);
   const ParsedCommand cmd = ParseCommand(self, args, options, {"IN", "OUT"});
   if (cmd.help_shown) return kExitOk;
+  if (cmd.options.count("prefix") &&
+      !IsValidPrefixFolder(cmd.options["prefix"].as<std::string>())) {
+    throw UsageError("invalid --prefix " + QuoteName(cmd.options["prefix"].as<std::string>()) +
+                         ": one folder name (no '/', not empty, '.' or '..')",
+                     self.synopsis);
+  }
   const ZipReader src = ZipReader::Open(cmd.operands[0]);
   const std::string prefix =
       cmd.options.count("prefix") ? cmd.options["prefix"].as<std::string>() : src.prefix();

@@ -355,6 +355,8 @@ def test_torch_loads_the_repacked_zip_tool_archive(tpkg_bin, corpus_dir, tmp_pat
     [], ["frob"], ["--frob"], ["ls"], ["ls", "a", "b"], ["ls", "--frob", "x"],
     ["cat", "x.pt"], ["check"], ["repack", "in.pt"], ["repack", "--prefix"],
     ["edits", "--discard", "--save-to", "out.pt", "x.pt"],
+    ["repack", "--prefix", "a/b", "in.pt", "out.pt"], ["repack", "--prefix", "", "in.pt", "o.pt"],
+    ["repack", "--prefix", "..", "in.pt", "out.pt"],
 ])
 def test_bad_arguments_print_a_usage_line_and_exit_2(tpkg_bin, args):
     result = run(tpkg_bin, *args)

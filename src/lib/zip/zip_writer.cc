@@ -33,14 +33,17 @@ constexpr size_t kStreamChunk = 1 << 20;
 constexpr size_t kHeadSize = 8;
 
 std::string CheckedPrefix(std::string prefix) {
-  if (prefix.empty() || prefix.find('/') != std::string::npos ||
-      CheckRecordPath(prefix + "/x", {.dot_prefix_folder = true})) {
+  if (!IsValidPrefixFolder(prefix))
     throw Error(Errc::kInvalidArgument, "invalid prefix folder " + QuoteName(prefix));
-  }
   return prefix;
 }
 
 }  // namespace
+
+bool IsValidPrefixFolder(const std::string& prefix) {
+  return !prefix.empty() && prefix.find('/') == std::string::npos &&
+         !CheckRecordPath(prefix + "/x", {.dot_prefix_folder = true});
+}
 
 struct ZipWriter::Impl {
   std::unique_ptr<ZipSink> sink;
