@@ -14,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "fuse_unmount.h"
@@ -233,13 +234,13 @@ struct Device {
 // save, only when the last one is closed. Silence could look like a hang for
 // as long as those live. Holders this user may not inspect go unnamed, but
 // a daemon whose record still says it serves is held by something.
-bool ExplainLongWait(const std::string& path, const Daemon& daemon, const Device& device) {
+bool ExplainLongWait(const std::string& path, const Daemon& daemon, const Device& device,
+                     std::ostream& out) {
   const std::vector<pid_t> holders = OtherNamespacesWithDevice(device.major, device.minor);
   if (!holders.empty()) {
-    std::cerr << "tpkgfs: " << path << " is unmounted here, but the mount namespace of "
-              << DescribeProcesses(holders) << " still holds a copy of it: its daemon (pid "
-              << daemon.pid
-              << ") serves that copy and exits (saving) only when the copy goes; waiting for it\n";
+    out << "tpkgfs: " << path << " is unmounted here, but the mount namespace of "
+        << DescribeProcesses(holders) << " still holds a copy of it: its daemon (pid " << daemon.pid
+        << ") serves that copy and exits (saving) only when the copy goes; waiting for it\n";
     return true;
   }
   // Only while the daemon still serves is its FUSE device its own: once the
@@ -250,29 +251,39 @@ bool ExplainLongWait(const std::string& path, const Daemon& daemon, const Device
   try {
     users = ProcessesUsingDevice(device.major, device.minor);
   } catch (const Error& e) {
-    std::cerr << "tpkgfs: " << e.what() << "\n";
+    out << "tpkgfs: " << e.what() << "\n";
   }
   // A descriptor this command inherited from its shell (`exec 3<file`):
   // named apart, since the shell is the one to close it.
   if (std::erase(users, ::getpid()) > 0) {
-    std::cerr << "tpkgfs: " << path << " was detached (lazy unmount) but this tpkgfs -u (pid "
-              << ::getpid() << ") holds a file in it through a descriptor it inherited"
-              << (users.empty() ? std::string() : ", and so do " + DescribeProcesses(users))
-              << ": close it in the shell that started tpkgfs -u; waiting for it\n";
+    out << "tpkgfs: " << path << " was detached (lazy unmount) but this tpkgfs -u (pid "
+        << ::getpid() << ") holds a file in it through a descriptor it inherited"
+        << (users.empty() ? std::string() : ", and so do " + DescribeProcesses(users))
+        << ": close it in the shell that started tpkgfs -u; waiting for it\n";
     return true;
   }
   if (users.empty()) {
     // Held by processes this user may not inspect, or about to save: say
     // only what is known.
-    std::cerr << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
-              << ") still serves it: a process this user cannot inspect may hold a file in it; "
-                 "waiting for it\n";
+    out << "tpkgfs: the daemon of " << path << " (pid " << daemon.pid
+        << ") still serves it: a process this user cannot inspect may hold a file in it; "
+           "waiting for it\n";
     return true;
   }
-  std::cerr << "tpkgfs: " << path << " was detached (lazy unmount) but files in it are still open, "
-            << "by " << DescribeProcesses(users) << ": its daemon (pid " << daemon.pid
-            << ") ends (saving any edits) when they are closed; waiting for it\n";
+  out << "tpkgfs: " << path << " was detached (lazy unmount) but files in it are still open, "
+      << "by " << DescribeProcesses(users) << ": its daemon (pid " << daemon.pid
+      << ") ends (saving any edits) when they are closed; waiting for it\n";
   return true;
+}
+
+// The same, written to stderr in one piece: each `<<` to the unbuffered
+// std::cerr is a write of its own, and a reader of the terminal or the file
+// (or a test) must never see half a line.
+bool ExplainLongWait(const std::string& path, const Daemon& daemon, const Device& device) {
+  std::ostringstream out;
+  const bool said = ExplainLongWait(path, daemon, device, out);
+  std::cerr << out.str();
+  return said;
 }
 
 void WaitForDaemon(ProcessWatch& watch, const Target& target, const std::string& path,

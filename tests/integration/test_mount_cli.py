@@ -513,7 +513,9 @@ def test_tpkgfs_u_holding_a_file_through_an_inherited_descriptor_says_so(mount_f
         finally:
             os.close(fd)
         try:
-            assert wait_until(lambda: "was detached" in said.read_text(), 10), said.read_text()
+            # The whole line (what follows has no other end to wait for).
+            assert wait_until(lambda: said.read_text().endswith("waiting for it\n"), 10), \
+                said.read_text()
         finally:
             u.kill()  # it would wait for itself
             u.wait()
