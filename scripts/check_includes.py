@@ -38,6 +38,7 @@ PUBLIC_CLUSTER = {
     "counted.h": "base",
     "torch_release.h": "base",
     "progress.h": "base",
+    "temp_file_cleanup.h": "base",
     "zip_reader.h": "zip",
     "zip_writer.h": "zip",
     "zip_repack.h": "zip",

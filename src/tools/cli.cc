@@ -12,6 +12,7 @@
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
 #include "tpkg/save_log.h"
+#include "tpkg/temp_file_cleanup.h"
 
 #ifndef TPKG_VERSION
 #define TPKG_VERSION "unknown"
@@ -227,6 +228,7 @@ std::string WarnIfLastSaveFailed(const std::string& archive) {
 int Main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes EPIPE, handled as BrokenPipe
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit becomes EFBIG, an error like ENOSPC
+  RemoveTempFilesOnSignals();     // Ctrl-C during a repack leaves no partial copy
   try {
     return Dispatch(Args(argv + 1, argv + argc));
   } catch (const UsageError& e) {

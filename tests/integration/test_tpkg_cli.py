@@ -9,12 +9,14 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import textwrap
 import zipfile
 
 import pytest
 
+from mounting import wait_until
 from ziputil import libzip_entries
 
 # `tpkg check` is a format check and says that safety is `tpkg scan`'s job.
@@ -235,6 +237,33 @@ def test_repack_replaces_only_a_regular_file(tpkg_bin, corpus_dir, tmp_path):
         assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
     assert target.read_bytes() == b"precious"
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p, _ in cases) + ["target.pt"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_repack_ended_by_a_signal_leaves_no_partial_copy(tpkg_bin, tmp_path, sig):
+    """Ctrl-C (or a kill) while the output is written: no hidden temporary file is left
+    beside it, the output does not exist, and the signal ends the process as it would have."""
+    big = tmp_path / "big.pt"
+    with zipfile.ZipFile(big, "w") as z:  # one stored record: writing it takes a while
+        with z.open("big/.data/0.storage", "w", force_zip64=True) as record:
+            for _ in range(64):
+                record.write(b"\1" * (4 << 20))
+        z.writestr("big/.data/version", "3\n")
+    out = tmp_path / "out" / "out.pt"
+    out.parent.mkdir()
+    for attempt in range(5):
+        proc = subprocess.Popen([tpkg_bin, "repack", big, out], stderr=subprocess.PIPE)
+        started = wait_until(lambda: list(out.parent.iterdir()), 30)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        if proc.returncode == -sig:
+            break
+        assert proc.returncode == 0, proc.stderr.read()  # done before the signal: again
+        out.unlink()
+    else:
+        pytest.skip("the repack ended before every signal")
+    assert started
+    assert list(out.parent.iterdir()) == []
 
 
 def test_repack_refuses_a_record_whose_bytes_do_not_match_its_crc(tpkg_bin, corpus_dir, tmp_path):

@@ -10,6 +10,7 @@
 
 #include "base/file_util.h"
 #include "tpkg/error.h"
+#include "tpkg/temp_file_cleanup.h"
 
 namespace tpkg {
 namespace {
@@ -60,6 +61,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
                 EEXIST);
   }
   fd_ = CreateTemp(path_, temp_path_);
+  cleanup_slot_ = RegisterTempFile(temp_path_);
   struct stat old {};
   if (::stat(path_.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
     ::fchmod(fd_.get(), old.st_mode & 07777);  // best effort: keep the old permissions
@@ -68,6 +70,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
 
 AtomicFile::~AtomicFile() {
   if (!committed_) ::unlink(temp_path_.c_str());
+  UnregisterTempFile(cleanup_slot_);
 }
 
 void AtomicFile::Commit() {
@@ -76,6 +79,8 @@ void AtomicFile::Commit() {
   ThrowIfFailed(::rename(temp_path_.c_str(), path_.c_str()),
                 "cannot rename " + temp_path_ + " to " + path_);
   committed_ = true;
+  UnregisterTempFile(cleanup_slot_);
+  cleanup_slot_ = kNoTempFileSlot;
   const std::string dir = DirName(path_);
   ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.valid()) ThrowIfFailed(::fsync(dir_fd.get()), "cannot sync directory " + dir);

@@ -7,7 +7,9 @@
 //
 // Readers of `path` see the old file or the complete new one, never a
 // partial write. If Commit() is not reached (an exception, a full disk) the
-// destructor removes the temporary file and `path` is untouched. The new
+// destructor removes the temporary file and `path` is untouched; so does a
+// signal that ends the process, where the program asked for it
+// (tpkg/temp_file_cleanup.h). The new
 // file gets the permission bits of the file it replaces, else 0666 & ~umask.
 // Only a regular file is replaced: anything else at `path` (a device, a
 // FIFO, a socket, a folder, a symbolic link) is refused before anything is
@@ -16,6 +18,7 @@
 // Thread safety: one thread owns an AtomicFile; distinct ones are independent.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "base/scoped_fd.h"
@@ -41,6 +44,7 @@ class AtomicFile {
   std::string path_;
   std::string temp_path_;
   ScopedFd fd_;
+  size_t cleanup_slot_;  // temp_file_cleanup.h
   bool committed_ = false;
 };
 

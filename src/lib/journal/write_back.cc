@@ -16,6 +16,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/background_fsync.h"
@@ -24,6 +25,7 @@
 #include "tpkg/background_thread.h"
 #include "tpkg/counted.h"
 #include "tpkg/error.h"
+#include "tpkg/temp_file_cleanup.h"
 #include "tpkg/zip_writer.h"
 #include "zip/write_behind_sink.h"
 
@@ -31,12 +33,17 @@ namespace tpkg {
 namespace {
 
 // Removes the temp archive unless disarmed (after the rename), and says why
-// if it could not, so that message joins the others.
+// if it could not, so that message joins the others. A signal that ends a
+// program which asked for it removes it too (tpkg/temp_file_cleanup.h).
 class TempFileGuard {
  public:
-  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
+  explicit TempFileGuard(std::string path)
+      : path_(std::move(path)), cleanup_slot_(RegisterTempFile(path_)) {}
   ~TempFileGuard() { Remove(); }
-  void Disarm() { path_.clear(); }
+  void Disarm() {
+    path_.clear();
+    UnregisterTempFile(std::exchange(cleanup_slot_, kNoTempFileSlot));
+  }
   // Returns "" or "; the temp file '<path>' could not be removed: <reason>".
   std::string Remove() {
     if (path_.empty()) return {};
@@ -45,12 +52,13 @@ class TempFileGuard {
       const int err = errno;
       problem = "; the temp file '" + path_ + "' could not be removed: " + std::strerror(err);
     }
-    path_.clear();
+    Disarm();
     return problem;
   }
 
  private:
   std::string path_;
+  size_t cleanup_slot_;
 };
 
 void WriteRecords(std::span<const PlannedRecord> records, const ZipReader& original,
