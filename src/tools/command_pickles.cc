@@ -58,6 +58,8 @@ void PrintPickle(Output& out, const ModelPickle& p, const PickleScan& scan) {
   out.Line(p.record + " (protocol " + std::to_string(scan.protocol) + ")");
   out.Line("  globals:");
   for (const PickleGlobal& g : scan.globals) out.Line("    " + Dotted(g));
+  if (!scan.modules.empty()) out.Line("  modules:");
+  for (const std::string& module : scan.modules) out.Line("    " + module);
   // One line per distinct storage id; views repeat it, so say how often.
   std::vector<std::pair<const StorageRef*, size_t>> unique;
   for (const StorageRef& s : scan.storages) {

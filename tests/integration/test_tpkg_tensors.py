@@ -246,6 +246,9 @@ def test_pickles_lists_globals_and_storages(tpkg_bin, corpus_dir):
                                 "location": "cpu", "numel": 24, "record": ".data/0.storage"}
     text = run(tpkg_bin, "pickles", corpus_dir / "pkg_shared_views.pt").stdout.decode()
     assert "    torch._utils._rebuild_tensor_v2\n" in text
+    # The text says what --json says, modules included (as the help promises).
+    first = text.split("\n  storages:\n")[0]
+    assert first.endswith("  modules:\n" + "".join(f"    {m}\n" for m in a["modules"])[:-1]), text
     one = tpkg_json(tpkg_bin, "pickles", corpus_dir / "pkg_shared_views.pt", "views/b.pkl")
     assert [p["record"] for p in one["pickles"]] == ["views/b.pkl"]
 
