@@ -308,6 +308,9 @@ class Journal {
   std::vector<std::string> FileNames() const;
   // Every folder but the root, sorted by path (a snapshot, for write-back).
   std::vector<JournalFolder> Folders() const;
+  // Whether the root (the mount's top folder) was given a mode or an mtime:
+  // the archive has no entry for its prefix folder to keep them in.
+  bool RootAttributesSet() const;
 
   // --- Content ------------------------------------------------------------
   // A read-only descriptor of an edited file's data; an empty ScopedFd when

@@ -174,6 +174,12 @@ std::string LeftOutEntries(const ZipReader& original);
 // import `dir` as an empty package): said, so that nothing goes silently.
 std::string LeftOutEmptiedFolders(const Journal& journal);
 
+// The mode or time given to the mount's top folder, said for a warning, or
+// "": they are not saved (an archive has no entry for its prefix folder, and
+// an entry `prefix/` would be read as a package), and are said so that a
+// chmod or touch of it does not go silently.
+std::string LeftOutRootAttributes(const Journal& journal);
+
 // The records a write-back would write, in order (see the rules above).
 // The archive is journal.original(): the journal's namespace refers to its
 // entries, so no other reader could stand in for it.

@@ -315,3 +315,20 @@ def test_other_users_get_what_the_modes_give_them_and_own_what_they_create(tmp_p
             os.rmdir(shared)
         except OSError:  # a mountpoint left: a failure already reported
             pass
+
+
+def test_a_mode_or_time_given_to_the_top_folder_is_said_not_kept(tmp_path):
+    """The mount's top folder is the archive's prefix folder, which has no entry to keep a
+    mode or time in: a chmod or touch of it is accepted (cp -a and rsync -a set them) and the
+    save says it did not keep them, also when nothing else changed."""
+    archive = writable_copy(tmp_path)
+    before = archive.read_bytes()
+    with session(archive, tmp_path / "mnt", allow=[r"is not kept"]) as m:
+        os.chmod(m.path, 0o750)
+        os.utime(m.path, (PAST, PAST))
+        assert stat.S_IMODE(os.stat(m.path).st_mode) == 0o750
+    assert m.problems == []
+    assert archive.read_bytes() == before
+    assert ("no changes; " + str(archive) + " left untouched; warning: a mode or time given to "
+            "the mount's top folder is not kept: the archive has no entry of its own for it"
+            ) in m.stderr(), m.stderr()

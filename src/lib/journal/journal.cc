@@ -323,6 +323,13 @@ std::vector<std::pair<std::string, JournalNode>> Journal::Files() const {
   return out;
 }
 
+bool Journal::RootAttributesSet() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->ThrowIfDropped();
+  const TreeDir* root = impl_->tree.FindDir("");
+  return root && (root->attr.mode || root->attr.chosen_mtime);
+}
+
 std::vector<JournalFolder> Journal::Folders() const {
   std::lock_guard lock(impl_->mu);
   impl_->ThrowIfDropped();

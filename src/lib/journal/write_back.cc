@@ -345,6 +345,8 @@ void AddWarnings(const Journal& journal, WriteBackResult* result) {
     result->warnings.push_back(std::move(left_out));
   if (std::string emptied = LeftOutEmptiedFolders(journal); !emptied.empty())
     result->warnings.push_back(std::move(emptied));
+  if (std::string root = LeftOutRootAttributes(journal); !root.empty())
+    result->warnings.push_back(std::move(root));
   for (const std::string& warning : result->warnings) result->summary += "; warning: " + warning;
 }
 
@@ -446,8 +448,12 @@ WriteBackResult WriteBackPending(Journal& journal, const PendingMetadata& metada
       }
     }
     if (!result.written) {
-      journal.Drop();
       result.summary = "no changes; " + archive + " left untouched";
+      if (std::string root = LeftOutRootAttributes(journal); !root.empty()) {
+        result.summary += "; warning: " + root;
+        result.warnings.push_back(std::move(root));
+      }
+      journal.Drop();
       return result;
     }
   } catch (const Error& e) {

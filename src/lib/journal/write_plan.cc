@@ -394,6 +394,12 @@ std::string LeftOutEmptiedFolders(const Journal& journal) {
          FirstNamed(named) + " (mkdir one again to keep it)";
 }
 
+std::string LeftOutRootAttributes(const Journal& journal) {
+  if (!journal.RootAttributesSet()) return "";
+  return "a mode or time given to the mount's top folder is not kept: the archive has no entry "
+         "of its own for it";
+}
+
 WritePlan PlanWriteBack(const Journal& journal, const RegeneratedRecords& metadata) {
   // A non-strict reader of a ZIP torch cannot open lists what lies outside
   // its prefix folder under its full name, not shadowed: the writer would
