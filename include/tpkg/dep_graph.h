@@ -66,6 +66,13 @@ enum class PackagingErrorReason {
 // The message torch prints for the reason (its enum value), e.g.
 // "Module was denied by a pattern."
 std::string_view ReasonText(PackagingErrorReason reason);
+// Whether torch's loader fails on an archive with that problem whatever the
+// code that uses it does (a missing or short storage, a missing record or
+// TorchScript code, a layout the importer refuses, a version it refuses):
+// `tpkg check` reports these of an unedited archive. The others are an
+// exporter's or a save's judgement (a source that does not parse loads until
+// something imports it; torch saves such with dependencies=False).
+bool StopsTheLoad(PackagingErrorReason reason);
 
 // The attributes torch keeps in a node's dict. An unset optional is a key
 // that is absent from the dict (torch distinguishes "no action" from any action).

@@ -100,9 +100,6 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind,
                          const ProgressCallback& progress = {},
                          const MetadataOptions& analysis = {});
 
-// The lines of a PackagingError text (metadata.h), empty lines dropped.
-std::vector<std::string> SplitProblemLines(std::string_view text);
-
 // Every path in `graph` that pulls `module` in: node names from a root (a
 // node nothing depends on: a pickle, or a source saved on its own) to
 // `module`, in predecessor order, cycles cut; at most `limit` paths (the

@@ -108,8 +108,10 @@ std::string FormatPackagingError(const DepGraph& graph,
 
 // That text (the torch 1.13 form) as one line per broken module, for tools
 // that print a problem per line: "<name>: <reason> (<context>)", the reason
-// without its closing period, the parenthesis only with a context.
-std::vector<std::string> PackagingErrorLines(std::string_view text);
+// without its closing period, the parenthesis only with a context. With
+// `keep`, only the problems of the reasons it keeps (e.g. StopsTheLoad).
+std::vector<std::string> PackagingErrorLines(std::string_view text,
+                                             bool (*keep)(PackagingErrorReason) = nullptr);
 
 // `.data/extern_modules` for that list: "\n".join(modules) + "\n" ("\n" when empty).
 std::string ExternModulesText(const std::vector<std::string>& modules);

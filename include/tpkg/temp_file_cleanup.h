@@ -7,19 +7,26 @@
 // AtomicFile registers its temporary file while it exists:
 //
 //   tpkg::RemoveTempFilesOnSignals();        // main(): SIGINT, SIGTERM, SIGHUP
-//   const size_t slot = tpkg::RegisterTempFile(temp_path);   // AtomicFile
+//   const size_t slot = tpkg::RegisterTempFile(temp_path);   // before creating it
+//   fd = open(temp_path, O_CREAT | O_EXCL ...);
+//   tpkg::ArmTempFile(slot);                  // created: the handler removes it now
 //   ...
 //   tpkg::UnregisterTempFile(slot);          // renamed into place, or removed
 //
-// On one of those signals the handler removes every registered file, then
-// lets the signal end the process as it would have (exit status 128 + N in
-// a shell). The daemon, which handles those signals itself (a SIGTERM saves),
+// On one of those signals the handler removes every armed file, then lets
+// the signal end the process as it would have (exit status 128 + N in a
+// shell). A path is registered before its file is created and armed right
+// after, so that no window leaves a created file unknown to the handler
+// (but the one atomic store) and a name someone else created is never
+// removed. The daemon, which handles those signals itself (a SIGTERM saves),
 // does not install it; its temporary files live in the journal, whose next
 // open removes them.
 //
-// Thread safety: Register and Unregister may be called from any thread; the
-// handler is async-signal-safe: each slot keeps its own copy of the path (no
-// allocation, no pointer into memory a destructor frees) and an atomic state.
+// Thread safety: Register, Arm and Unregister may be called from any
+// thread; the handler is async-signal-safe: each slot keeps its own copy of
+// the path (no allocation, no pointer into memory a destructor frees) and an
+// atomic state, which the handler takes (armed -> removing) before it reads
+// the path, so no thread can reuse the slot under it.
 #pragma once
 
 #include <cstddef>
@@ -29,9 +36,11 @@ namespace tpkg {
 
 inline constexpr size_t kNoTempFileSlot = static_cast<size_t>(-1);
 
-// Remembers `path` for the handler; kNoTempFileSlot when every slot is in
-// use or the path is too long (the file is then only removed as before).
+// Remembers `path` for the handler, not armed yet; kNoTempFileSlot when
+// every slot is in use or the path is too long (the file is then only
+// removed as before). Arm and Unregister ignore kNoTempFileSlot.
 size_t RegisterTempFile(const std::string& path) noexcept;
+void ArmTempFile(size_t slot) noexcept;
 void UnregisterTempFile(size_t slot) noexcept;
 
 // Installs the handler for SIGINT, SIGTERM and SIGHUP (where they are not

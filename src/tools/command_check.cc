@@ -18,10 +18,11 @@
 namespace tpkg::cli {
 namespace {
 
-// What torch's loader of the archive's kind would fail on, one problem per
-// line (a storage a pickle loads that is missing or short, code a
-// TorchScript class needs, an inconsistent package layout, ...), and a
-// torch.package's declared extern modules against what it needs.
+// What torch's loader of the archive's kind fails on whatever the code that
+// uses it does (StopsTheLoad: a storage a pickle loads that is missing or
+// short, code a TorchScript class needs, a layout the importer refuses), one
+// problem per line, and a torch.package's declared extern modules against
+// what it needs.
 std::vector<Error> LoadProblems(const std::string& path) {
   const auto zip = ZipReader::Open(path);
   const ZipRecordSource records(zip);
@@ -32,11 +33,13 @@ std::vector<Error> LoadProblems(const std::string& path) {
   };
   if (kind == FileKind::kTorchPackage) {
     const Metadata m = RegenerateMetadata(records, CachedAnalysis());
-    for (const std::string& line : PackagingErrorLines(m.problems)) add(Errc::kCorrupt, line);
+    for (const std::string& line : PackagingErrorLines(m.problems, StopsTheLoad))
+      add(Errc::kCorrupt, line);
     if (std::string mismatch = ExternModulesMismatch(records, m); !mismatch.empty())
       add(Errc::kPolicy, mismatch);
   } else if (kind == FileKind::kTorchSave || kind == FileKind::kTorchScript) {
-    for (const std::string& line : PackagingErrorLines(SerializedArchiveProblems(records, kind)))
+    for (const std::string& line :
+         PackagingErrorLines(SerializedArchiveProblems(records, kind), StopsTheLoad))
       add(Errc::kCorrupt, line);
   }
   return problems;

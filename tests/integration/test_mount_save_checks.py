@@ -137,6 +137,8 @@ def test_a_short_or_missing_storage_is_refused_and_every_problem_named(tmp_path)
     ("corpus_models/layers", "module file corpus_models/layers.py comes before "
                              "corpus_models/layers/, so the importer cannot open the package"),
     ("collections", "the module is extern but the archive has files under collections/"),
+    ("numpy", "the module was declared extern and has no module file now but the archive has "
+              "files under numpy/"),
 ])
 def test_an_empty_folder_the_importer_would_refuse_is_refused(tmp_path, folder, reason):
     """torch's importer walks a folder entry as it walks a file: an empty folder where a

@@ -83,7 +83,9 @@ def test_a_rename_flag_the_journal_cannot_honour_is_refused(tmp_path):
         before = (source.read_bytes(), other.read_bytes())
         for target, flag in ((other, 2), (new, 4)):  # RENAME_EXCHANGE, RENAME_WHITEOUT
             rc = libc.renameat2(-100, bytes(source), -100, bytes(target), flag)  # AT_FDCWD
-            assert (rc, ctypes.get_errno()) == (-1, errno.EINVAL), flag
+            # Without CAP_MKNOD the kernel refuses a whiteout before the mount sees it.
+            refusals = {errno.EINVAL} if flag == 2 or os.geteuid() == 0 else {errno.EPERM}
+            assert rc == -1 and ctypes.get_errno() in refusals, (flag, ctypes.get_errno())
         assert (source.read_bytes(), other.read_bytes()) == before and not new.exists()
     assert m.problems == []
 

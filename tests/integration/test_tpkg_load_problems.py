@@ -109,3 +109,44 @@ def test_info_counts_the_pickles_and_storages_tensors_lists(tpkg_bin, made, name
     assert (info["storages"], info["storage_bytes"]) == (len(storages), sum(storages.values()))
     expected = {"package.pt": (2, 2), "traced.pt": (2, 2), "saved.pt": (1, 2)}[name]
     assert (info["pickles"], info["storages"]) == expected, info
+
+
+def test_a_folder_entry_under_a_declared_extern_fails_check_as_it_fails_torch(tpkg_bin,
+                                                                               corpus_dir,
+                                                                               tmp_path):
+    """torch's importer makes every declared extern a node before it walks the records: a
+    folder entry `numpy/` under the declared extern numpy (not one torch externs of itself,
+    like the stdlib) makes it refuse the package."""
+    good = corpus_dir / "pkg_model_numpy.pt"
+    broken = tmp_path / "folder.pt"
+    with zipfile.ZipFile(good) as z, zipfile.ZipFile(broken, "w") as o:
+        prefix = z.namelist()[0].split("/")[0]
+        assert "numpy" in z.read(f"{prefix}/.data/extern_modules").decode().split()
+        for info in z.infolist():
+            o.writestr(info, z.read(info))
+        o.writestr(zipfile.ZipInfo(f"{prefix}/numpy/"), b"")
+    assert torch_fails_to_load(broken, "PackageImporter(path)")
+    assert not torch_fails_to_load(good, "PackageImporter(path)")
+    r = run(tpkg_bin, "check", broken)
+    assert r.returncode == 1, r
+    assert r.stdout == (f"{broken}: numpy: Module layout would not load: inconsistent module "
+                        "structure (the module is declared extern in .data/extern_modules but "
+                        "the archive has files under numpy/)\n"), r.stdout
+
+
+def test_check_passes_what_torch_saves_and_loads_though_an_exporter_would_object(tpkg_bin,
+                                                                                 tmp_path):
+    """A source that does not parse, saved with dependencies=False, and a pickle larger than
+    the analysis reads: torch saves and loads the package, so `check` says ok."""
+    r = torch_run("""
+        import torch
+        from torch.package import PackageExporter, PackageImporter
+        with PackageExporter("tolerated.pt") as e:
+            e.save_source_string("bad", "def f(:\\n", dependencies=False)
+            e.save_pickle("m", "big.pkl", {"blob": b"x" * (65 << 20)})
+        assert len(PackageImporter("tolerated.pt").load_pickle("m", "big.pkl")["blob"]) == 65 << 20
+    """, tmp_path)
+    assert r.returncode == 0, r.stderr
+    c = run(tpkg_bin, "check", tmp_path / "tolerated.pt")
+    assert (c.returncode, c.stdout) == (0, f"{tmp_path / 'tolerated.pt'}: ok (format; whether "
+                                           "it is safe to load is tpkg scan's job)\n"), c

@@ -151,9 +151,12 @@ TEST(ExportPolicyTest, PackagingErrorLinesGiveOneLinePerBrokenModule) {
                 "c: Module did not match against any action pattern. Extern, mock, or intern it",
                 "b: Module had a __file__, but we could not find it in your filesystem "
                 "(filename: /x/b.pyc)"}));
-  // torch 2's notes and closing paragraph add no line; a name that reads as a note (leading
-  // blanks) still leaves its reason as a problem.
+  // torch 2's notes, paths and closing paragraph add no line; a name that reads as a note
+  // (leading blanks) still leaves its reason as a problem.
   EXPECT_EQ(PackagingErrorLines(FormatPackagingError(g, TorchRelease::kTorch2, true)).size(), 3u);
+  EXPECT_EQ(PackagingErrorLines(FormatPackagingError(g, TorchRelease::kTorch2, false)).size(), 3u);
+  // Only the reasons kept: a missing module file is no load failure of its own.
+  EXPECT_TRUE(PackagingErrorLines(FormatPackagingError(g), StopsTheLoad).empty());
   DepGraph odd;
   odd.AddNode("   spaced").error = PackagingErrorReason::kMissingStorage;
   EXPECT_EQ(PackagingErrorLines(FormatPackagingError(odd)),

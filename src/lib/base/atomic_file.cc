@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "base/file_util.h"
 #include "tpkg/error.h"
@@ -28,13 +29,20 @@ std::string RandomSuffix() {
 
 // O_EXCL with our own random name (not mkstemp) so that the kernel applies
 // the umask to 0666, without the thread-unsafe umask() dance.
-ScopedFd CreateTemp(const std::string& path, std::string& temp_path) {
+// Registered for the signal handler before it exists, armed once created
+// (tpkg/temp_file_cleanup.h); `slot` is kept registered only on success.
+ScopedFd CreateTemp(const std::string& path, std::string& temp_path, size_t& slot) {
   const std::string stem = DirName(path) + "/." + BaseName(path) + ".tpkg-";
   for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
     temp_path = stem + RandomSuffix();
+    slot = RegisterTempFile(temp_path);
     ScopedFd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-    if (fd.valid()) return fd;
     const int err = errno;
+    if (fd.valid()) {
+      ArmTempFile(slot);
+      return fd;
+    }
+    UnregisterTempFile(std::exchange(slot, kNoTempFileSlot));
     if (err != EEXIST) ThrowSystemError("cannot create a temporary file in " + DirName(path), err);
   }
   throw Error(Errc::kExists, "cannot create a temporary file beside " + path);
@@ -60,8 +68,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
                     ": only a regular file is replaced",
                 EEXIST);
   }
-  fd_ = CreateTemp(path_, temp_path_);
-  cleanup_slot_ = RegisterTempFile(temp_path_);
+  fd_ = CreateTemp(path_, temp_path_, cleanup_slot_);
   struct stat old {};
   if (::stat(path_.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
     ::fchmod(fd_.get(), old.st_mode & 07777);  // best effort: keep the old permissions

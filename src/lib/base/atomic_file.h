@@ -22,6 +22,7 @@
 #include <string>
 
 #include "base/scoped_fd.h"
+#include "tpkg/temp_file_cleanup.h"
 
 namespace tpkg {
 
@@ -44,7 +45,7 @@ class AtomicFile {
   std::string path_;
   std::string temp_path_;
   ScopedFd fd_;
-  size_t cleanup_slot_;  // temp_file_cleanup.h
+  size_t cleanup_slot_ = kNoTempFileSlot;  // tpkg/temp_file_cleanup.h
   bool committed_ = false;
 };
 

@@ -12,7 +12,10 @@
 namespace tpkg {
 namespace {
 
-enum SlotState : int { kFree, kFilling, kReady };
+// kFree -> kRegistered (path copied) -> kArmed (the file exists) -> kFree;
+// the handler takes kArmed -> kRemoving, which nothing undoes (the process
+// is ending).
+enum SlotState : int { kFree, kFilling, kRegistered, kArmed, kRemoving };
 
 struct Slot {
   std::atomic<int> state{kFree};
@@ -24,7 +27,9 @@ std::array<Slot, 8> slots;
 
 void RemoveAndReraise(int sig) {
   for (Slot& slot : slots) {
-    if (slot.state.load(std::memory_order_acquire) == kReady) ::unlink(slot.path);
+    int armed = kArmed;
+    if (slot.state.compare_exchange_strong(armed, kRemoving, std::memory_order_acquire))
+      ::unlink(slot.path);
   }
   ::signal(sig, SIG_DFL);
   ::raise(sig);
@@ -39,14 +44,24 @@ size_t RegisterTempFile(const std::string& path) noexcept {
     if (!slots[i].state.compare_exchange_strong(expected, kFilling, std::memory_order_acquire))
       continue;
     std::memcpy(slots[i].path, path.c_str(), path.size() + 1);
-    slots[i].state.store(kReady, std::memory_order_release);
+    slots[i].state.store(kRegistered, std::memory_order_release);
     return i;
   }
   return kNoTempFileSlot;
 }
 
+void ArmTempFile(size_t slot) noexcept {
+  if (slot >= slots.size()) return;
+  int registered = kRegistered;
+  slots[slot].state.compare_exchange_strong(registered, kArmed, std::memory_order_release);
+}
+
 void UnregisterTempFile(size_t slot) noexcept {
-  if (slot < slots.size()) slots[slot].state.store(kFree, std::memory_order_release);
+  if (slot >= slots.size()) return;
+  // Not under the handler's feet: a slot it took stays taken.
+  for (int from : {kArmed, kRegistered}) {
+    if (slots[slot].state.compare_exchange_strong(from, kFree, std::memory_order_release)) return;
+  }
 }
 
 void RemoveTempFilesOnSignals() noexcept {

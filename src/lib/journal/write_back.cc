@@ -37,8 +37,12 @@ namespace {
 // program which asked for it removes it too (tpkg/temp_file_cleanup.h).
 class TempFileGuard {
  public:
+  // Made by mkostemp, which picks the name: registered and armed at once
+  // after it (the one window in which a signal still leaves it behind).
   explicit TempFileGuard(std::string path)
-      : path_(std::move(path)), cleanup_slot_(RegisterTempFile(path_)) {}
+      : path_(std::move(path)), cleanup_slot_(RegisterTempFile(path_)) {
+    ArmTempFile(cleanup_slot_);
+  }
   ~TempFileGuard() { Remove(); }
   void Disarm() {
     path_.clear();

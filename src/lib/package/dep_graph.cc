@@ -21,6 +21,13 @@ std::string_view ActionName(Action action) {
   return "?";
 }
 
+bool StopsTheLoad(PackagingErrorReason reason) {
+  using R = PackagingErrorReason;
+  return reason == R::kMissingStorage || reason == R::kMissingScriptCode ||
+         reason == R::kMissingRecord || reason == R::kInconsistentStructure ||
+         reason == R::kUnsupportedVersion;
+}
+
 std::string_view ReasonText(PackagingErrorReason reason) {
   using R = PackagingErrorReason;
   switch (reason) {

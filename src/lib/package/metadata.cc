@@ -175,15 +175,32 @@ void CheckMissingModules(ExportPolicy& policy, const ArchiveLayout& layout,
   }
 }
 
-// Externs the archive also has files under: the importer refuses them.
-void CheckExternFolders(ExportPolicy& policy, const ArchiveLayout& layout) {
+// Externs the archive also has files under: the importer refuses them. The
+// archive's modules come before the extern rule, so a declared extern with
+// a folder is intern in the graph: as opened, the importer refuses it all the
+// same (it makes every declared extern a node before it walks the records);
+// for a save, a folder without a module file where a declared extern was (a
+// mkdir through the mount) would make its imports find an empty package.
+void CheckExternFolders(ExportPolicy& policy, const ArchiveLayout& layout,
+                        const std::vector<std::string>& declared, const MetadataOptions& options) {
   DepGraph& g = policy.mutable_graph();
-  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
-    if (g.attrs(id).action != Action::kExtern || !layout.HasFolder(g.name(id))) continue;
-    std::string path = g.name(id);
+  const auto refuse = [&](const std::string& module, const std::string& why) {
+    if (g.Find(module) && g.Find(module)->error) return;  // said once
+    std::string path = module;
     std::replace(path.begin(), path.end(), '.', '/');
-    AddProblem(g, g.name(id), PackagingErrorReason::kInconsistentStructure,
-               "the module is extern but the archive has files under " + path + "/");
+    AddProblem(g, module, PackagingErrorReason::kInconsistentStructure,
+               why + " but the archive has files under " + path + "/");
+  };
+  for (DepGraph::NodeId id = 0; id < g.size(); ++id) {
+    if (g.attrs(id).action == Action::kExtern && layout.HasFolder(g.name(id)))
+      refuse(g.name(id), "the module is extern");
+  }
+  for (const std::string& module : declared) {
+    if (!layout.HasFolder(module)) continue;
+    if (!options.edited)
+      refuse(module, "the module is declared extern in .data/extern_modules");
+    else if (!layout.Module(module))
+      refuse(module, "the module was declared extern and has no module file now");
   }
 }
 
@@ -411,7 +428,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   // The modules the archive as opened provided (empty outside a save).
   const BaselineModules baseline(options.baseline_records);
   CheckMissingModules(policy, layout, baseline);
-  CheckExternFolders(policy, layout);
+  CheckExternFolders(policy, layout, previous, options);
   for (const LayoutProblem& p : layout.problems()) {
     AddProblem(policy.mutable_graph(), p.node, p.reason, p.context);
     if (p.is_pickle) policy.mutable_graph().AddNode(p.node).is_pickle = true;

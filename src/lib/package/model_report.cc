@@ -12,6 +12,7 @@
 #include "tpkg/export_program.h"
 #include "tpkg/metadata.h"
 #include "tpkg/model_tensors.h"
+#include "tpkg/policy.h"
 
 namespace tpkg {
 namespace {
@@ -190,7 +191,8 @@ void AddPackageModules(const ZipReader& zip, const MetadataOptions& analysis,
   report.externed = graph.NamesWithAction(Action::kExtern);
   report.mocked = graph.NamesWithAction(Action::kMock);
   report.denied = graph.NamesWithAction(Action::kDeny);
-  for (const std::string& line : SplitProblemLines(m.problems)) report.problems.push_back(line);
+  for (std::string& line : PackagingErrorLines(m.problems))
+    report.problems.push_back(std::move(line));
   for (const std::string& record : m.unreadable) AddUnreadable(report, record);
   if (std::string mismatch = ExternModulesMismatch(records, m); !mismatch.empty())
     report.problems.push_back(mismatch);
@@ -215,12 +217,14 @@ void AddPickleModules(const ZipReader& zip, const std::vector<PickleInfo>& pickl
         if (scripted) {
           info.action = "torchscript";
           info.record = CodeRecordOf(zip, module);
+          // The module's own note; the report's problem is the load check's
+          // (SerializedArchiveProblems: TorchScript code a pickle loads is missing).
           if (info.record.empty()) info.problem = "no code/ record defines it";
         }
-        if (module.empty()) info.problem = "a pickle global (" + global.name + ") with no module";
-        if (!info.problem.empty())
-          report.problems.push_back(pickle.record + ": " + (info.name.empty() ? "''" : info.name) +
-                                    ": " + info.problem);
+        if (module.empty()) {
+          info.problem = "a pickle global (" + global.name + ") with no module";
+          report.problems.push_back(pickle.record + ": '': " + info.problem);
+        }
         report.modules.push_back(std::move(info));
       }
       std::vector<std::string>& users = report.modules[it->second].needed_by;
@@ -233,22 +237,6 @@ void AddPickleModules(const ZipReader& zip, const std::vector<PickleInfo>& pickl
   }
   std::sort(report.externed.begin(), report.externed.end());
 }
-
-}  // namespace
-
-std::vector<std::string> SplitProblemLines(std::string_view text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    if (end > start) lines.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
-namespace {
 
 // What InspectModel() reads, in bytes: the pickles, a package's sources
 // (the metadata), a torch.export archive's nested files (twice: tensors,
@@ -297,9 +285,9 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCall
   } else if (kind == FileKind::kTorchScript || kind == FileKind::kTorchSave) {
     AddPickleModules(zip, report.pickles, report);
     // What its loader would fail on (a missing storage, data.pkl, code), as a save judges it.
-    for (const std::string& line :
-         SplitProblemLines(SerializedArchiveProblems(ZipRecordSource(zip), kind)))
-      report.problems.push_back(line);
+    for (std::string& line :
+         PackagingErrorLines(SerializedArchiveProblems(ZipRecordSource(zip), kind)))
+      report.problems.push_back(std::move(line));
   } else if (kind == FileKind::kTorchExport) {
     CountNestedStorages(zip, report, progress);
     AddPickleModules(zip, NestedPickles(zip, report, progress), report);

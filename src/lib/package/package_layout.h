@@ -173,8 +173,9 @@ struct SourceRecordName {
 };
 std::optional<SourceRecordName> ModuleOfRecord(std::string_view record);
 
-// True for records the importer never treats as modules or folders:
-// directory entries and everything under .data/.
+// True for records that are no module: directory entries and everything
+// under .data/. (The importer walks a directory entry as it walks a file
+// under it: ArchiveLayout::Read counts them for its folders.)
 bool IsFrameworkRecord(std::string_view record);
 // The records of `records` an analysis reads (the framework ones dropped),
 // in their order: also the list the disk layer keys its packs by, so the

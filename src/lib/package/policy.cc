@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <unordered_set>
 
 namespace tpkg {
@@ -105,13 +106,28 @@ std::string FormatPackagingError(const DepGraph& graph, TorchRelease release, bo
   return message;
 }
 
-std::vector<std::string> PackagingErrorLines(std::string_view text) {
+namespace {
+
+// The reason whose ReasonText() is `text` (a "* " line of FormatPackagingError).
+std::optional<PackagingErrorReason> ReasonOfText(std::string_view text) {
+  for (int r = 0; r <= static_cast<int>(PackagingErrorReason::kScriptCodeSyntax); ++r) {
+    const auto reason = static_cast<PackagingErrorReason>(r);
+    if (ReasonText(reason) == text) return reason;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::string> PackagingErrorLines(std::string_view text,
+                                             bool (*keep)(PackagingErrorReason)) {
   std::vector<std::string> lines;
   std::string reason;
+  bool kept = true;
   size_t reason_at = 0;  // lines.size() when `reason` began
   const auto close_reason = [&] {
     // A reason with no module line under it (a name that reads as a note) is still a problem.
-    if (!reason.empty() && lines.size() == reason_at) lines.push_back(reason);
+    if (kept && !reason.empty() && lines.size() == reason_at) lines.push_back(reason);
   };
   while (!text.empty()) {
     const size_t end = std::min(text.find('\n'), text.size());
@@ -119,9 +135,13 @@ std::vector<std::string> PackagingErrorLines(std::string_view text) {
     text.remove_prefix(std::min(end + 1, text.size()));
     if (line.starts_with("* ")) {
       close_reason();
+      const std::optional<PackagingErrorReason> known = ReasonOfText(line.substr(2));
+      kept = keep == nullptr || (known && keep(*known));
       reason = std::string(line.substr(2));
       if (reason.ends_with('.')) reason.pop_back();
       reason_at = lines.size();
+    } else if (!kept) {
+      continue;
     } else if (line.starts_with("      ")) {  // a module's context or a note on it
       if (line.starts_with("      Context: ") && lines.size() > reason_at)
         lines.back() += " (" + std::string(line.substr(15)) + ")";

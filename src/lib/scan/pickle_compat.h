@@ -1,6 +1,8 @@
-// pickle_compat.h (private): the Python 2 module names Python's unpickler
-// maps to Python 3's (Lib/_compat_pickle.py, IMPORT_MAPPING: the modules a
-// torch checkpoint of protocol 2 names, `__builtin__` first among them).
+// pickle_compat.h (private): Python 2 module names Python's unpickler maps
+// to Python 3's (Lib/_compat_pickle.py): a subset of its IMPORT_MAPPING, the
+// modules checkpoints and attacks name (`__builtin__` first among them);
+// NAME_MAPPING's per-name moves (`__builtin__.reduce` is functools.reduce)
+// are not in it.
 // Python applies the map only to pickles of protocol < 3 (fix_imports, on
 // by default and in torch.load); `tpkg scan` applies it to all, since a
 // module name a loader might map must be judged as what it maps to.
