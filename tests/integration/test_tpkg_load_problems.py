@@ -69,17 +69,23 @@ def torch_fails_to_load(path, code):
     return r.returncode != 0
 
 
+def check_agrees_with_torch(tpkg_bin, good, broken, load, problem):
+    """torch's `load` fails on `broken` and not on `good`; `tpkg check` says `problem` of
+    `broken` (its only line, exit 1) and ok of `good`."""
+    assert torch_fails_to_load(broken, load)
+    assert not torch_fails_to_load(good, load)
+    r = run(tpkg_bin, "check", broken)
+    assert (r.returncode, r.stdout) == (1, f"{broken}: {problem}\n"), r
+    assert run(tpkg_bin, "check", good).returncode == 0
+
+
 def test_a_torch_save_without_a_storage_fails_check_as_it_fails_torch(tpkg_bin, made, tmp_path):
     good = made / "saved.pt"
     broken = without(good, "data/1", tmp_path / "missing.pt")
-    assert torch_fails_to_load(broken, "torch.load(path)")
-    assert not torch_fails_to_load(good, "torch.load(path)")
-    r = run(tpkg_bin, "check", broken)
-    assert r.returncode == 1, r
-    assert r.stdout == (f"{broken}: data/1: Storage is loaded by a pickle but is missing from "
-                        "the archive or too short (loaded by data.pkl, and the archive has no "
-                        "such record)\n"), r.stdout
-    assert run(tpkg_bin, "check", good).returncode == 0
+    check_agrees_with_torch(tpkg_bin, good, broken, "torch.load(path)",
+                            "data/1: Storage is loaded by a pickle but is missing from the "
+                            "archive or too short (loaded by data.pkl, and the archive has no "
+                            "such record)")
     info = json.loads(run(tpkg_bin, "info", "--json", broken).stdout)
     assert any("data/1" in line for line in info["problems"]), info["problems"]
 
@@ -125,13 +131,10 @@ def test_a_folder_entry_under_a_declared_extern_fails_check_as_it_fails_torch(tp
         for info in z.infolist():
             o.writestr(info, z.read(info))
         o.writestr(zipfile.ZipInfo(f"{prefix}/numpy/"), b"")
-    assert torch_fails_to_load(broken, "PackageImporter(path)")
-    assert not torch_fails_to_load(good, "PackageImporter(path)")
-    r = run(tpkg_bin, "check", broken)
-    assert r.returncode == 1, r
-    assert r.stdout == (f"{broken}: numpy: Module layout would not load: inconsistent module "
-                        "structure (the module is declared extern in .data/extern_modules but "
-                        "the archive has files under numpy/)\n"), r.stdout
+    check_agrees_with_torch(tpkg_bin, good, broken, "PackageImporter(path)",
+                            "numpy: Module layout would not load: inconsistent module structure "
+                            "(the module is declared extern in .data/extern_modules but the "
+                            "archive has files under numpy/)")
 
 
 def test_check_passes_what_torch_saves_and_loads_though_an_exporter_would_object(tpkg_bin,
