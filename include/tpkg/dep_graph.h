@@ -62,6 +62,7 @@ enum class PackagingErrorReason {
   kMissingScriptCode,  // a TorchScript module's code or pickle a pickle loads is missing
   kMissingRecord,      // a torch.save or TorchScript archive lacks a record its loader opens
   kScriptCodeSyntax,   // an edited TorchScript code record that does not parse as Python
+  // Last: PackagingErrorLines (policy.h) walks the values up to it.
 };
 // The message torch prints for the reason (its enum value), e.g.
 // "Module was denied by a pattern."

@@ -460,17 +460,6 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
   return m;
 }
 
-std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m) {
-  const std::vector<std::string> declared_list = PreviousExterns(records, records.RecordNames(), MetadataOptions{});
-  const std::unordered_set<std::string> declared(declared_list.begin(), declared_list.end());
-  std::string missing;
-  for (const auto& name : m.externs) {
-    if (!DeclaredExtern(name, declared)) missing += (missing.empty() ? "" : ", ") + name;
-  }
-  if (missing.empty()) return "";
-  return ".data/extern_modules does not declare modules the package needs: " + missing;
-}
-
 std::vector<std::string> UndeclaredExterns(const RecordSource& records, const Metadata& m) {
   const std::vector<std::string> declared_list = PreviousExterns(records, records.RecordNames(), MetadataOptions{});
   const std::unordered_set<std::string> declared(declared_list.begin(), declared_list.end());
@@ -479,6 +468,14 @@ std::vector<std::string> UndeclaredExterns(const RecordSource& records, const Me
     if (!DeclaredExtern(name, declared)) missing.push_back(name);
   }
   return missing;
+}
+
+std::string ExternModulesMismatch(const RecordSource& records, const Metadata& m) {
+  std::string missing;
+  for (const std::string& name : UndeclaredExterns(records, m))
+    missing += (missing.empty() ? "" : ", ") + name;
+  if (missing.empty()) return "";
+  return ".data/extern_modules does not declare modules the package needs: " + missing;
 }
 
 }  // namespace tpkg

@@ -73,9 +73,10 @@ std::string CodeRecordOf(const ZipReader& zip, const std::string& name) {
 
 // The pickles the loader of the file's kind reads and the storages they
 // load, as `tpkg pickles` and `tpkg tensors` find them (model_tensors.h).
-void ScanPickles(const ZipReader& zip, ModelReport& report, AnalysisProgress& progress) {
+void ScanPickles(const ZipReader& zip, const std::vector<ModelPickle>& pickles, ModelReport& report,
+                 AnalysisProgress& progress) {
   std::unordered_set<std::string> seen_storages;
-  for (const ModelPickle& pickle : ModelPickles(zip, report.kind)) {
+  for (const ModelPickle& pickle : pickles) {
     const ZipEntry* found = zip.Find(pickle.record);
     if (found == nullptr) continue;  // a torch.save without data.pkl: a load problem
     const ZipEntry& e = *found;
@@ -241,9 +242,10 @@ void AddPickleModules(const ZipReader& zip, const std::vector<PickleInfo>& pickl
 // What InspectModel() reads, in bytes: the pickles, a package's sources
 // (the metadata), a torch.export archive's nested files (twice: tensors,
 // then pickles) and program.
-uint64_t AnalysisWork(const ZipReader& zip, FileKind kind) {
+uint64_t AnalysisWork(const ZipReader& zip, FileKind kind,
+                      const std::vector<ModelPickle>& pickles) {
   uint64_t total = 0;
-  for (const ModelPickle& pickle : ModelPickles(zip, kind)) {
+  for (const ModelPickle& pickle : pickles) {
     if (const ZipEntry* e = zip.Find(pickle.record)) total += e->size;
   }
   if (kind == FileKind::kTorchPackage) {
@@ -263,7 +265,9 @@ uint64_t AnalysisWork(const ZipReader& zip, FileKind kind) {
 
 ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCallback& callback,
                          const MetadataOptions& analysis) {
-  AnalysisProgress progress{callback, callback ? AnalysisWork(zip, kind) : 0};
+  // Listed once: for a package, telling a pickle from a resource reads its first bytes.
+  const std::vector<ModelPickle> pickles = ModelPickles(zip, kind);
+  AnalysisProgress progress{callback, callback ? AnalysisWork(zip, kind, pickles) : 0};
   ModelReport report;
   report.path = zip.path();
   report.kind = kind;
@@ -278,7 +282,7 @@ ModelReport InspectModel(const ZipReader& zip, FileKind kind, const ProgressCall
       RecordText(zip, kind == FileKind::kTorchPackage ? ".data/version" : "version");
   report.python_version = RecordText(zip, ".data/python_version");
   report.serialization_id = RecordText(zip, ".data/serialization_id");
-  ScanPickles(zip, report, progress);
+  ScanPickles(zip, pickles, report, progress);
   if (kind == FileKind::kTorchPackage) {
     AddPackageModules(zip, analysis, report);
     progress.Add(progress.total);
