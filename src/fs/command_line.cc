@@ -1,7 +1,9 @@
 #include "command_line.h"
 
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <sstream>
+#include <string>
 
 #include "tpkg/error.h"
 
@@ -48,6 +50,16 @@ po::variables_map ParseWithBoost(std::span<const char* const> args) {
   return vm;
 }
 
+// Whole seconds, 0 to 86400 (a day: a longer wait is a mistake, not a plan).
+std::chrono::milliseconds ParseCloseWait(const std::string& value) {
+  unsigned seconds = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || seconds > 86400)
+    throw Error(Errc::kInvalidArgument,
+                "bad -o close_wait='" + value + "': give whole seconds from 0 to 86400");
+  return std::chrono::seconds(seconds);
+}
+
 // Takes our own -o options out of `o`; returns the ones libfuse must see.
 std::vector<std::string> ConsumeOwnOptions(const std::vector<std::string>& lists, Options* o) {
   std::vector<std::string> rest;
@@ -64,6 +76,8 @@ std::vector<std::string> ConsumeOwnOptions(const std::vector<std::string>& lists
       } else if (opt == "rw") {
         // The default; kept out of libfuse's list so that a later "ro" wins.
         o->read_only = false;
+      } else if (opt.starts_with("close_wait=")) {
+        o->close_wait = ParseCloseWait(opt.substr(11));
       } else {
         rest.push_back(std::move(opt));
       }
@@ -159,6 +173,10 @@ std::string UsageText(std::string_view program) {
       << "                       differently (default)\n"
       << "  nostrict             mount anything the ZIP reader can read at all\n"
       << "  ro                   read-only view: no journal, nothing saved\n"
+      << "  close_wait=SECONDS   after SIGINT, SIGTERM or SIGHUP, wait up to SECONDS\n"
+      << "                       (default 30) for the files open for writing in a\n"
+      << "                       read/write mount to be closed, then save (the mount\n"
+      << "                       is detached meanwhile; 0: save at once)\n"
       << "  rw                   read/write (default; read-only with a warning when\n"
       << "                       the archive or its folder cannot be written, or\n"
       << "                       it or its journal lies inside the mountpoint)\n"

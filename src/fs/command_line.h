@@ -17,16 +17,22 @@
 //   ro                 read-only view (no journal; the archive is never written)
 //   rw                 read/write (the default; see daemon.h for when it falls back)
 //   debug              same as -d
+//   close_wait=SECONDS after SIGINT, SIGTERM or SIGHUP, how long a read/write
+//                      mount waits for files open for writing to be closed
+//                      before it saves (default 30; 0: at once; graceful_stop.h)
 //   anything else      passed to libfuse (allow_other, default_permissions,
 //                      fsname=, subtype=, nosuid, nodev, noatime, ...)
 //
 // Thread safety: plain functions and values.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "graceful_stop.h"
 
 namespace tpkg::fs {
 
@@ -38,6 +44,7 @@ struct Options {
   bool single_threaded = false;
   bool strict = true;
   bool read_only = false;                 // -o ro
+  std::chrono::milliseconds close_wait = kDefaultCloseWait;  // -o close_wait=SECONDS
   std::vector<std::string> fuse_options;  // for libfuse's -o, in order, unescaped
 };
 

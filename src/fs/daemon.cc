@@ -21,6 +21,7 @@
 #include "fuse_bridge.h"
 #include "fuse_session.h"
 #include "fuse_unmount.h"
+#include "graceful_stop.h"
 #include "heap_prefault.h"
 #include "journal_bridge.h"
 #include "journal_fs_ops.h"
@@ -461,7 +462,13 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
     }
     FuseSignalHandlers signals(session);
     Mounted(d, bridge, /*writable=*/true, options.debug);
-    loop_result = RunSessionLoop(session, options.single_threaded);
+    // A signal with files open for writing: detach, and save once they are
+    // closed (within close_wait), so that their writes are kept.
+    GracefulStop stop({.mountpoint = d.mountpoint,
+                       .close_wait = options.close_wait,
+                       .files_open_for_writing = [&ops] { return ops.FilesOpenForWriting(); }});
+    loop_result = RunSessionLoop(session, options.single_threaded, &stop);
+    if (stop.detached()) mount.ForgetDetached();
     // The workers are gone; a mount started from now on waits for the save.
     SetLogMirror(nullptr);
     d.registration.SetSaving();

@@ -95,7 +95,11 @@ FuseMount::FuseMount(FuseSession& session, const std::string& mountpoint) : sess
                      << std::strerror(-err);
 }
 
-FuseMount::~FuseMount() { fuse_session_unmount(session_.get()); }
+FuseMount::~FuseMount() {
+  // Detached: fuse_session_destroy() closes the device, which ends the
+  // connection; fuse_session_unmount() would unmount whatever the path holds.
+  if (!detached_) fuse_session_unmount(session_.get());
+}
 
 FuseSignalHandlers::FuseSignalHandlers(FuseSession& session) : session_(session) {
   if (fuse_set_signal_handlers(session_.get()) != 0) {
@@ -105,10 +109,10 @@ FuseSignalHandlers::FuseSignalHandlers(FuseSession& session) : session_(session)
 
 FuseSignalHandlers::~FuseSignalHandlers() { fuse_remove_signal_handlers(session_.get()); }
 
-int RunSessionLoop(FuseSession& session, bool single_threaded) {
+int RunSessionLoop(FuseSession& session, bool single_threaded, GracefulStop* stop) {
   // Over libfuse's handlers (FuseSignalHandlers): a signal the loop's thread
   // handles just before it blocks still ends the loop (signal_waker.h).
-  SignalLoopWaker waker;
+  SignalLoopWaker waker(stop);
   int result;
   if (single_threaded) {
     result = fuse_session_loop(session.get());

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "fuse_bridge.h"
+#include "graceful_stop.h"
 
 namespace tpkg::fs {
 
@@ -65,8 +66,13 @@ class FuseMount {
   FuseMount(const FuseMount&) = delete;
   FuseMount& operator=(const FuseMount&) = delete;
 
+  // The daemon detached the mount itself (GracefulStop): the destructor
+  // must not unmount the mountpoint again, where another mount may sit now.
+  void ForgetDetached() { detached_ = true; }
+
  private:
   FuseSession& session_;
+  bool detached_ = false;
 };
 
 class FuseSignalHandlers {
@@ -81,9 +87,11 @@ class FuseSignalHandlers {
 };
 
 // Runs the loop until unmount or a handled signal (after FuseSignalHandlers;
-// a SignalLoopWaker makes sure a signal ends it). Returns libfuse's result:
-// 0 (unmounted), a positive signal number, or -errno.
-int RunSessionLoop(FuseSession& session, bool single_threaded);
+// a SignalLoopWaker makes sure a signal ends it, once `stop`, if given,
+// lets it: graceful_stop.h). Returns libfuse's result: 0 (unmounted, also
+// by the kernel once the last file of a detached mount was closed), a
+// positive signal number, or -errno.
+int RunSessionLoop(FuseSession& session, bool single_threaded, GracefulStop* stop = nullptr);
 
 // Routes libfuse's own messages through TPKG_LOG.
 void RouteFuseLogToOurLog();

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "journal_fs_ops_internal.h"
@@ -42,6 +43,20 @@ std::string JournalFsOps::NameOfInode(InodeId ino) const {
 std::string JournalFsOps::PathForLog(InodeId ino, std::string_view name) const {
   const std::string path = NameOfInode(ino);
   return Describe(name.empty() ? path : JoinPath(path, name));
+}
+
+std::vector<std::string> JournalFsOps::FilesOpenForWriting() const {
+  std::vector<InodeId> writing;
+  {
+    std::lock_guard lock(files_mu_);
+    for (const auto& [ino, open] : open_inodes_) {
+      if (open.write_count > 0) writing.push_back(ino);
+    }
+  }
+  std::vector<std::string> paths;
+  for (InodeId ino : writing) paths.push_back(NameOfInode(ino));
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 std::string JournalFsOps::HandlePathForLog(uint64_t fh) {

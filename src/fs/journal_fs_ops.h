@@ -72,6 +72,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "file_reader.h"
 #include "fs_ops.h"  // FsOptions, DirEntry, DirFiller
@@ -156,6 +157,11 @@ class JournalFsOps {
   // nor its pages.
   bool IsVirtual(InodeId ino) noexcept;
 
+  // Paths (inside the mount) of the files open for writing now, each once,
+  // sorted; a file whose name is gone is named by its inode. For a daemon
+  // told to stop (graceful_stop.h); safe while the loop serves.
+  std::vector<std::string> FilesOpenForWriting() const;
+
   // The archive path (with the prefix folder) that log lines name for `ino`,
   // or for `name` in directory `ino`.
   std::string PathForLog(InodeId ino, std::string_view name = {}) const;
@@ -223,7 +229,7 @@ class JournalFsOps {
   mutable std::mutex table_mu_;  // held only inside PathOf/Intern/... (never across calls)
   InodeTable inodes_;            // guarded by table_mu_
 
-  std::mutex files_mu_;
+  mutable std::mutex files_mu_;
   uint64_t next_fh_ = 1;                                // guarded by files_mu_
   std::unordered_map<uint64_t, Handle> handles_;        // guarded by files_mu_
   std::unordered_map<InodeId, OpenInode> open_inodes_;  // guarded by files_mu_

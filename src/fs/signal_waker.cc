@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "graceful_stop.h"
 #include "tpkg/background_thread.h"
 #include "tpkg/error.h"
 
@@ -28,6 +29,19 @@ bool g_wrapped[kSignalCount];  // whether ours replaced it (a handler was there)
 std::atomic<int> g_wake_fd{-1};
 std::atomic<int> g_last_signal{SIGTERM};
 std::atomic<bool> g_in_use{false};
+// Where the loop stands: serving; a signal recorded, the helper deciding
+// whether to wait for files (only with a GracefulStop); ending.
+enum Phase : int { kServing, kWaiting, kEnding };
+std::atomic<int> g_phase{kServing};
+std::atomic<bool> g_graceful{false};
+
+// libfuse's handler for `sig` (it sets the session's exit flag), if ours
+// replaced one. Also called from the helper thread: it only stores flags.
+void CallReplaced(int sig) {
+  for (size_t i = 0; i < kSignalCount; ++i) {
+    if (kSignals[i] == sig && g_wrapped[i]) g_replaced[i].sa_handler(sig);
+  }
+}
 
 void WakeHelper(int fd) {
   const uint64_t one = 1;
@@ -35,12 +49,16 @@ void WakeHelper(int fd) {
   [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
 }
 
-// Async-signal-safe: the replaced handler (libfuse's sets the exit flag), an
-// atomic store and a write(2).
+// Async-signal-safe: the replaced handler (libfuse's sets the exit flag),
+// atomic stores and a write(2). With a GracefulStop the first signal is only
+// recorded: the helper decides when the loop ends.
 void OnSignal(int sig) {
   const int saved_errno = errno;
-  for (size_t i = 0; i < kSignalCount; ++i) {
-    if (kSignals[i] == sig && g_wrapped[i]) g_replaced[i].sa_handler(sig);
+  int serving = kServing;
+  if (!(g_graceful.load(std::memory_order_relaxed) &&
+        g_phase.compare_exchange_strong(serving, kWaiting))) {
+    CallReplaced(sig);
+    g_phase.store(kEnding);
   }
   g_last_signal.store(sig, std::memory_order_relaxed);
   if (const int fd = g_wake_fd.load(std::memory_order_acquire); fd >= 0) WakeHelper(fd);
@@ -64,10 +82,13 @@ sigset_t TheSignals() {
 
 }  // namespace
 
-SignalLoopWaker::SignalLoopWaker() : loop_thread_(pthread_self()) {
+SignalLoopWaker::SignalLoopWaker(GracefulStop* stop)
+    : loop_thread_(pthread_self()), graceful_(stop) {
   if (g_in_use.exchange(true)) {
     throw Error(Errc::kInvalidArgument, "a SignalLoopWaker already runs in this process");
   }
+  g_phase.store(kServing);
+  g_graceful.store(stop != nullptr);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) {
     const int err = errno;
@@ -100,11 +121,14 @@ SignalLoopWaker::~SignalLoopWaker() { Stop(); }
 
 void SignalLoopWaker::Run() {
   using Clock = std::chrono::steady_clock;
-  std::optional<Clock::time_point> next_resend;  // set by the first signal
+  std::optional<Clock::time_point> next_resend;  // set once the loop is to end
+  std::optional<Clock::time_point> next_check;   // set while waiting for files
   for (;;) {
+    std::optional<Clock::time_point> next = next_resend;
+    if (next_check && (!next || *next_check < *next)) next = next_check;
     int timeout_ms = -1;
-    if (next_resend) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next_resend - Clock::now());
+    if (next) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now());
       timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
     }
     pollfd wake{wake_fd_, POLLIN, 0};
@@ -113,14 +137,40 @@ void SignalLoopWaker::Run() {
     if (ready > 0) {
       uint64_t count;
       [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+    }
+    const int sig = g_last_signal.load(std::memory_order_relaxed);
+    if (g_phase.load() == kWaiting) {  // a first signal, with a GracefulStop
+      const bool first = !next_check;
+      if (first || Clock::now() >= *next_check) {
+        if (first ? graceful_->Begin(sig) : graceful_->MayEnd()) {
+          EndLoop();
+          next_check.reset();
+          next_resend = Clock::now() + kKickInterval;
+        } else {
+          next_check = Clock::now() + kDrainPoll;
+        }
+      }
+    }
+    if (g_phase.load() == kEnding && !next_resend) {
+      // A second signal during the wait ended it.
+      if (next_check) graceful_->Interrupted(sig);
+      next_check.reset();
       // A loop that ends on its own does so well within the interval.
-      if (!next_resend) next_resend = Clock::now() + kKickInterval;
+      next_resend = Clock::now() + kKickInterval;
     }
     if (next_resend && Clock::now() >= *next_resend) {
       ::pthread_kill(loop_thread_, g_last_signal.load(std::memory_order_relaxed));
       next_resend = Clock::now() + kKickInterval;
     }
   }
+}
+
+void SignalLoopWaker::EndLoop() {
+  CallReplaced(g_last_signal.load(std::memory_order_relaxed));
+  g_phase.store(kEnding);
+  // The loop's thread waits (on a worker or on /dev/fuse): the signal
+  // interrupts that wait, and the flag set above ends the loop.
+  ::pthread_kill(loop_thread_, g_last_signal.load(std::memory_order_relaxed));
 }
 
 void SignalLoopWaker::Stop() {

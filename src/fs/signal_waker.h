@@ -29,6 +29,12 @@
 // still pending, puts the replaced handlers back and unblocks: nothing of
 // the waker reaches the code after the loop (no EINTR in the save).
 //
+// With a GracefulStop (graceful_stop.h), the first signal does not end the
+// loop: the handler only records it, and the helper thread asks the stop
+// whether the loop may end (Begin, then MayEnd every kDrainPoll); once it
+// may, the helper calls the replaced handler itself and resends as above.
+// A second signal, during that wait, ends the loop at once.
+//
 // Thread safety: one waker per process at a time (the handler is
 // process-wide; a second constructor throws). Construct, Stop() and destroy
 // on the thread that runs the loop; the handler runs on whatever thread the
@@ -44,11 +50,16 @@
 
 namespace tpkg::fs {
 
+class GracefulStop;
+
 class SignalLoopWaker {
  public:
   static constexpr std::chrono::milliseconds kKickInterval{100};
+  static constexpr std::chrono::milliseconds kDrainPoll{100};
 
-  SignalLoopWaker();  // throws tpkg::Error when the eventfd or the thread cannot be made
+  // `stop` (may be null: a signal ends the loop at once) must outlive the
+  // waker. Throws tpkg::Error when the eventfd or the thread cannot be made.
+  explicit SignalLoopWaker(GracefulStop* stop = nullptr);
   ~SignalLoopWaker();  // Stop()
   SignalLoopWaker(const SignalLoopWaker&) = delete;
   SignalLoopWaker& operator=(const SignalLoopWaker&) = delete;
@@ -58,8 +69,11 @@ class SignalLoopWaker {
 
  private:
   void Run();
+  // From the helper thread: ends the loop as the signal's handler would.
+  void EndLoop();
 
   const pthread_t loop_thread_;
+  GracefulStop* const graceful_;
   int wake_fd_ = -1;
   std::atomic<bool> stop_{false};
   bool stopped_ = false;

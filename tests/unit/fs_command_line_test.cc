@@ -87,6 +87,26 @@ TEST(CommandLineTest, UsageErrorsAreInvalidArgument) {
   }
 }
 
+TEST(CommandLineTest, CloseWaitTakesWholeSeconds) {
+  EXPECT_EQ(Parse({"a.pt", "m"}).options.close_wait, kDefaultCloseWait);
+  EXPECT_EQ(Parse({"a.pt", "m", "-o", "close_wait=0"}).options.close_wait,
+            std::chrono::milliseconds(0));
+  const CommandLine cl = Parse({"a.pt", "m", "-o", "close_wait=90,allow_other"});
+  EXPECT_EQ(cl.options.close_wait, std::chrono::seconds(90));
+  EXPECT_EQ(cl.options.fuse_options, std::vector<std::string>{"allow_other"});  // ours, consumed
+  for (const char* bad :
+       {"close_wait=", "close_wait=-1", "close_wait=1.5", "close_wait=86401", "close_wait=3s"}) {
+    try {
+      Parse({"a.pt", "m", "-o", bad});
+      FAIL() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("give whole seconds from 0 to 86400"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(SplitOptionListTest, SplitsOnUnescapedCommas) {
   EXPECT_EQ(SplitOptionList("a,b"), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(SplitOptionList("a\\,b,c"), (std::vector<std::string>{"a,b", "c"}));

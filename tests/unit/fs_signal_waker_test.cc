@@ -8,12 +8,19 @@
 #include <semaphore.h>
 #include <signal.h>
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "graceful_stop.h"
 #include "tpkg/error.h"
 
 namespace tpkg::fs {
@@ -130,6 +137,74 @@ TEST(SignalLoopWaker, OneAtATime) {
   waker.Stop();
   { SignalLoopWaker again; }  // free once stopped
   ExpectHandlersAreTheReplacedOnes();
+}
+
+// A GracefulStop whose mount has a file open for writing until `open` is
+// cleared. Its "mountpoint" is a new empty folder, no mount: the detach
+// fails (and says so), the wait is the same.
+class OpenFileStop {
+ public:
+  explicit OpenFileStop(std::chrono::milliseconds close_wait) {
+    std::string dir = (std::filesystem::path(testing::TempDir()) / "graceful.XXXXXX").string();
+    EXPECT_NE(mkdtemp(dir.data()), nullptr);
+    dir_ = dir;
+    stop_.emplace(GracefulStopOptions{
+        .mountpoint = dir_, .close_wait = close_wait, .files_open_for_writing = [this] {
+          return open ? std::vector<std::string>{"a.py"} : std::vector<std::string>{};
+        }});
+  }
+  ~OpenFileStop() { std::filesystem::remove(dir_); }
+  GracefulStop* get() { return &*stop_; }
+  std::atomic<bool> open{true};
+
+ private:
+  std::string dir_;
+  std::optional<GracefulStop> stop_;
+};
+
+int WaitInterrupted(sem_t* finish, std::chrono::seconds limit) {
+  const timespec deadline = In(limit);
+  return sem_timedwait(finish, &deadline) == -1 ? errno : 0;
+}
+
+TEST(SignalLoopWaker, WithAGracefulStopTheLoopEndsOnceNoFileIsOpenForWriting) {
+  ReplacedHandlers handlers;
+  sem_t finish;
+  ASSERT_EQ(sem_init(&finish, 0, 0), 0);
+  OpenFileStop stop(std::chrono::seconds(60));
+  SignalLoopWaker waker(stop.get());
+  ASSERT_EQ(raise(SIGTERM), 0);
+  std::this_thread::sleep_for(5 * SignalLoopWaker::kDrainPoll);
+  EXPECT_EQ(g_handled.load(), 0);  // the loop's exit flag is not set while the file is open
+  stop.open = false;
+  EXPECT_EQ(WaitInterrupted(&finish, std::chrono::seconds(10)), EINTR);
+  EXPECT_GE(g_handled.load(), 1);  // now it is, and the wait was interrupted
+  waker.Stop();
+  EXPECT_FALSE(stop.get()->detached());  // no mount there to detach
+  ExpectHandlersAreTheReplacedOnes();
+  sem_destroy(&finish);
+}
+
+TEST(SignalLoopWaker, WithAGracefulStopASecondSignalOrTheBoundEndsTheWait) {
+  for (const bool second_signal : {true, false}) {
+    ReplacedHandlers handlers;
+    sem_t finish;
+    ASSERT_EQ(sem_init(&finish, 0, 0), 0);
+    OpenFileStop stop(second_signal ? std::chrono::milliseconds(60000)
+                                    : std::chrono::milliseconds(300));
+    SignalLoopWaker waker(stop.get());
+    ASSERT_EQ(raise(SIGTERM), 0);
+    EXPECT_EQ(g_handled.load(), 0);
+    if (second_signal) {
+      ASSERT_EQ(raise(SIGTERM), 0);
+      EXPECT_EQ(g_handled.load(), 1);  // at once, on this thread
+    }
+    EXPECT_EQ(WaitInterrupted(&finish, std::chrono::seconds(10)), EINTR) << second_signal;
+    EXPECT_GE(g_handled.load(), 1);
+    EXPECT_TRUE(stop.open);  // the file never closed
+    waker.Stop();
+    sem_destroy(&finish);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,73 @@
+// graceful_stop.h: what a read/write daemon does when SIGINT, SIGTERM or
+// SIGHUP arrives while files are open for writing in its mount.
+//
+// Why: ending the FUSE loop at once ends the connection under those files:
+// their next write fails with ENOTCONN, and what a process wrote through a
+// shared mapping and had not yet synced is never sent to the daemon, so the
+// save could not keep it. `kill` and Ctrl-C are how people stop a daemon
+// (systemd sends SIGTERM, then SIGKILL after its own timeout), and nothing
+// a process wrote may be lost silently.
+//
+// So, as `fusermount3 -uz` would: the mount is detached at once (no new
+// path lookups reach it; the files already open keep working), and the
+// loop goes on serving until no file is open for writing any more, then
+// ends and the save runs. Files open only for reading are not waited for
+// (they lose nothing). The wait is bounded (`-o close_wait=SECONDS`,
+// default kDefaultCloseWait; 0 ends at once, as before): a process that
+// keeps a file open for ever must not keep its owner's edits unsaved.
+// Each step is logged as a warning that names the files (the save log too,
+// for a background daemon): the wait and its bound, and, when the bound
+// passes, which files were still open, whose later writes fail. A second
+// signal ends the wait at once (SignalLoopWaker).
+//
+//   GracefulStop stop({.mountpoint = "/mnt/m", .close_wait = 30s,
+//                      .files_open_for_writing = [&] { return ops.FilesOpenForWriting(); }});
+//   RunSessionLoop(session, single_threaded, &stop);
+//   if (stop.detached()) mount.ForgetDetached();
+//
+// Thread safety: Begin(), MayEnd() and Interrupted() run on the waker's
+// helper thread, one at a time; detached() is read by the loop's thread
+// after the waker has stopped (its thread joined: no lock needed).
+// `files_open_for_writing` must be safe to call while the loop serves.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tpkg::fs {
+
+inline constexpr std::chrono::seconds kDefaultCloseWait{30};
+
+struct GracefulStopOptions {
+  std::string mountpoint;  // absolute
+  std::chrono::milliseconds close_wait = kDefaultCloseWait;
+  // Paths (inside the mount) of the files open for writing, each once.
+  std::function<std::vector<std::string>()> files_open_for_writing;
+};
+
+class GracefulStop {
+ public:
+  explicit GracefulStop(GracefulStopOptions options);
+
+  // The first signal `sig` has arrived. Returns true when the loop may end
+  // now (nothing open for writing, or no wait allowed); otherwise detaches
+  // the mount and says what it waits for.
+  bool Begin(int sig);
+  // While waiting: true once the loop may end (logged when the bound passed).
+  bool MayEnd();
+  // Another signal ended the wait: says what was still open.
+  void Interrupted(int sig);
+
+  bool detached() const { return detached_; }
+
+ private:
+  std::string Listing(const std::vector<std::string>& files) const;
+
+  const GracefulStopOptions options_;
+  std::chrono::steady_clock::time_point deadline_{};
+  bool detached_ = false;
+};
+
+}  // namespace tpkg::fs

@@ -1,0 +1,139 @@
+"""SIGTERM, SIGINT or SIGHUP while files are open for writing in a read/write mount: the daemon
+detaches the mount, keeps serving those files until they are closed (within -o close_wait),
+then saves what they wrote, also through a shared mapping (src/fs/graceful_stop.h)."""
+import errno
+import mmap
+import re
+import signal
+import subprocess
+import zipfile
+
+import pytest
+
+from mounting import CORPUS, TPKGFS, mount_entry, private_copy, wait_until
+
+MODEL = CORPUS / "pkg_model_numpy.pt"  # only read: daemons get copies
+PREFIX = "pkg_model_numpy/"
+UTIL = "corpus_models/util.py"
+INIT = "corpus_models/__init__.py"
+
+
+def saved(archive, path):
+    with zipfile.ZipFile(archive) as z:
+        return z.read(PREFIX + path)
+
+
+def waiting_line(m, sig="SIGTERM"):
+    return re.search(rf"^tpkgfs: {sig}: \d+ files? (is|are) still open for writing in "
+                     rf"{re.escape(str(m.path))} \(.*\); the mount is detached, .*$", m.stderr(),
+                     re.M)
+
+
+@pytest.fixture
+def archive(tmp_path):
+    return private_copy(MODEL, tmp_path / "archive")
+
+
+def test_writes_after_the_signal_and_through_a_mapping_are_saved(mount_factory, archive):
+    m = mount_factory(archive, "-o", "close_wait=60")
+    m.allow_stderr(r"^tpkgfs: (SIGTERM: |saved )")
+    original_init = saved(archive, INIT)
+    with open(m.path / UTIL, "ab") as f, open(m.path / INIT, "r+b") as mapped_file:
+        f.write(b"\nBEFORE = 1\n")
+        f.flush()
+        mapping = mmap.mmap(mapped_file.fileno(), 0)
+        mapping[0:1] = b"#"  # dirty in the page cache only: not synced, not written
+        m.proc.send_signal(signal.SIGTERM)
+        assert wait_until(lambda: waiting_line(m), 20), m.stderr()
+        line = waiting_line(m).group(0)
+        assert line == (f"tpkgfs: SIGTERM: 2 files are still open for writing in {m.path} "
+                        f"({INIT}, {UTIL}); the mount is detached, and tpkgfs saves once they "
+                        f"are closed, or after 60 s (-o close_wait=SECONDS; another signal saves "
+                        f"at once)"), line
+        assert mount_entry(m.path) is None  # detached: no new path reaches it
+        assert m.proc.poll() is None  # still serving the open files
+        f.write(b"AFTER = 2\n")
+        mapping[1:2] = b"!"
+        mapping.close()  # munmap: the kernel writes the mapping's pages back now
+    assert m.wait() == 0, m.stderr()
+    assert saved(archive, UTIL).endswith(b"\nBEFORE = 1\nAFTER = 2\n")
+    assert saved(archive, INIT) == b"#!" + original_init[2:]
+
+
+def test_the_wait_is_bounded_and_names_what_stayed_open(mount_factory, archive):
+    m = mount_factory(archive, "-o", "close_wait=1")
+    m.allow_stderr(r"^tpkgfs: (SIGTERM: |saving after |saved )")
+    f = open(m.path / UTIL, "ab")
+    try:
+        f.write(b"\nBEFORE = 1\n")
+        f.flush()
+        m.proc.send_signal(signal.SIGTERM)
+        assert m.wait(timeout=30) == 0, m.stderr()
+        assert (f"tpkgfs: saving after 1 s with 1 file still open for writing in {m.path} "
+                f"({UTIL}): what reached the mount is saved; their later writes fail\n"
+                ) in m.stderr()
+        assert saved(archive, UTIL).endswith(b"\nBEFORE = 1\n")
+        with pytest.raises(OSError) as late:
+            f.write(b"LATE = 1\n")
+            f.flush()
+        assert late.value.errno == errno.ENOTCONN
+    finally:
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
+def test_another_signal_ends_the_wait_at_once(mount_factory, archive):
+    m = mount_factory(archive, "-o", "close_wait=600")
+    m.allow_stderr(r"^tpkgfs: (SIGTERM: |SIGTERM again: |saved )")
+    f = open(m.path / UTIL, "ab")
+    try:
+        f.write(b"\nBEFORE = 1\n")
+        f.flush()
+        m.proc.send_signal(signal.SIGTERM)
+        assert wait_until(lambda: waiting_line(m), 20), m.stderr()
+        m.proc.send_signal(signal.SIGTERM)
+        assert m.wait(timeout=30) == 0, m.stderr()
+        assert (f"tpkgfs: SIGTERM again: saving now with 1 file still open for writing in "
+                f"{m.path} ({UTIL}): what reached the mount is saved; their later writes fail\n"
+                ) in m.stderr()
+        assert saved(archive, UTIL).endswith(b"\nBEFORE = 1\n")
+    finally:
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("options", [(), ("-o", "close_wait=0")], ids=["reading", "close_wait=0"])
+def test_files_open_only_for_reading_and_close_wait_0_do_not_delay_the_save(
+        mount_factory, archive, options):
+    m = mount_factory(archive, *options)
+    m.allow_stderr(r"^tpkgfs: saved ")
+    writing = bool(options)
+    f = open(m.path / UTIL, "ab" if writing else "rb")
+    try:
+        if writing:
+            f.write(b"\nBEFORE = 1\n")
+            f.flush()
+        m.proc.send_signal(signal.SIGTERM)
+        assert m.wait(timeout=30) == 0, m.stderr()
+    finally:
+        try:
+            f.close()
+        except OSError:  # the connection is gone
+            pass
+    assert "open for writing" not in m.stderr()
+    if writing:
+        assert saved(archive, UTIL).endswith(b"\nBEFORE = 1\n")
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "1.5", "86401", ""])
+def test_a_bad_close_wait_is_a_usage_error(tmp_path, archive, value):
+    (tmp_path / "mnt").mkdir()
+    r = subprocess.run([str(TPKGFS), "-f", "-o", f"close_wait={value}", str(archive),
+                        str(tmp_path / "mnt")], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert f"bad -o close_wait='{value}': give whole seconds from 0 to 86400" in r.stderr
+    assert mount_entry(tmp_path / "mnt") is None
