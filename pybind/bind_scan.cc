@@ -78,6 +78,15 @@ void BindScan(py::module_& m) {
         "The modules torch.package's save_pickle derives from a pickle.");
   m.def("scan_imports", &ScanImportsToList, py::arg("source"), py::arg("package"),
         "torch.package's find_files_source_depends_on(source, package).");
+  m.def(
+      "find_compile_error",
+      [](std::string_view source) {
+        py::gil_scoped_release nogil;
+        return FindCompileError(source);
+      },
+      py::arg("source"),
+      "What Python's compile() refuses in a source that scan_imports accepts: \"line N: "
+      "reason\", or None.");
   m.def("package_of", &PackageOf, py::arg("module_name"), py::arg("is_package"));
 }
 

@@ -57,11 +57,12 @@ enum class PackagingErrorReason {
   kMissingStorage,         // a pickle's storage record is missing or too short
   kUnsupportedVersion,     // `.data/version` is not one torch loads
   kMissingGlobal,          // a pickle's global that its edited packaged module no longer defines
-  kMissingName,        // a name a source imports that its edited packaged module no longer defines
-  kDangerousGlobal,    // an edited pickle's global that runs code, new to the package
-  kMissingScriptCode,  // a TorchScript module's code or pickle a pickle loads is missing
-  kMissingRecord,      // a torch.save or TorchScript archive lacks a record its loader opens
-  kScriptCodeSyntax,   // an edited TorchScript code record that does not parse as Python
+  kMissingName,         // a name a source imports that its edited packaged module no longer defines
+  kDangerousGlobal,     // an edited pickle's global that runs code, new to the package
+  kMissingScriptCode,   // a TorchScript module's code or pickle a pickle loads is missing
+  kMissingRecord,       // a torch.save or TorchScript archive lacks a record its loader opens
+  kScriptCodeSyntax,    // an edited TorchScript code record that does not parse as Python
+  kSourceCompileError,  // an edited source that parses but that Python's compiler refuses
   // Last: PackagingErrorLines (policy.h) walks the values up to it.
 };
 // The message torch prints for the reason (its enum value), e.g.

@@ -107,10 +107,26 @@ struct ImportRef {
 //     (they hold no calls, so no imports).
 // Compile-time errors that ast.parse does not raise either (`return` or
 // `nonlocal` at module level, duplicate parameters or keywords) are not
-// errors here. Expressions nested deeper than 300 levels (CPython allows 200
+// errors here (torch's exporter accepts them too; FindCompileError below
+// finds most of them). Expressions nested deeper than 300 levels (CPython allows 200
 // brackets, and deeper unbracketed nesting up to its C stack) are refused
 // as "too many nested expressions".
 std::vector<ImportRef> ScanImports(std::string_view source, std::string_view package);
+
+// What CPython's compile() refuses in a source that ScanImports accepts
+// (torch's importer compiles each module it imports: such a module fails to
+// import with SyntaxError), as "line N: reason"; nullopt when none is found.
+// Found: `return`, `yield`, `await` (outside parentheses), `async for` and
+// `async with` where their function does not allow them, `break` and
+// `continue` outside a loop, `nonlocal` at module level, a `from __future__`
+// import after other statements or of an unknown feature, a parameter named
+// twice. Not found (it needs CPython's symbol table or more of its
+// compiler): `nonlocal` without a binding, a name both global and nonlocal
+// or used before its global declaration, `yield` or `await` inside a
+// comprehension, duplicate keywords in a call, limits such as 20 nested
+// blocks. Each check errs towards accepting: nothing compile() accepts is
+// refused (tests/python compare with the stack's compile()).
+std::optional<std::string> FindCompileError(std::string_view source);
 
 // The `package` torch passes for a module (PackageExporter._get_dependencies):
 // the module itself when it is a package, else `module.rsplit(".", 1)[0]`,

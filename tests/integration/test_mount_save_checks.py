@@ -532,3 +532,38 @@ def test_a_record_damaged_before_the_edits_is_named_as_such_and_can_be_replaced(
     loaded = torch_check([{"name": "e", "archive": str(archive), "attr": "EDITED",
                            "module": "corpus_models.util"}])
     assert loaded["e"].get("value") == "1", loaded
+
+
+def with_record_replaced(source, target, record, data):
+    """A copy of the ZIP `source` at `target` with `record`'s bytes replaced (what a save that
+    accepted the edit would have written), for asking torch how it loads."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, data if info.filename == record else zin.read(info))
+    return target
+
+
+@pytest.mark.parametrize("appended,reason", [
+    (b"\nreturn SQUASHED\n", "'return' outside function"),
+    (b"\nfor i in range(3):\n    pass\nelse:\n    break\n", "'break' outside loop"),
+    (b"\nfrom __future__ import annotations\n",
+     "from __future__ imports must occur at the beginning of the file"),
+    (b"\ndef twice(a, a):\n    pass\n", "duplicate argument 'a' in function definition"),
+], ids=["return", "break", "late future", "duplicate argument"])
+def test_an_edit_that_parses_but_does_not_compile_is_refused(tmp_path, appended, reason):
+    """ast.parse accepts these, and so does torch's exporter; torch's importer compiles the
+    module and fails with SyntaxError: the save refuses them, naming the line and the reason."""
+    util = "corpus_models/util.py"
+    original = zipfile.ZipFile(writable_copy(tmp_path / "orig")).read("pkg_model_numpy/" + util)
+    edited = original + appended
+    with pytest.raises(SyntaxError) as compiled:  # this stack's compiler: the line it names
+        compile(edited, util, "exec", dont_inherit=True)
+    line = compiled.value.lineno
+    stderr = refused_save(tmp_path, lambda p: (p / util).write_bytes(edited))
+    assert ("* Source parses, but Python's compiler refuses it: importing it raises SyntaxError.\n"
+            f"    corpus_models.util\n      Context: line {line}: {reason}\n") in stderr, stderr
+    # What the save refused, torch fails to load.
+    broken = with_record_replaced(writable_copy(tmp_path / "orig"), tmp_path / "broken.pt",
+                                  "pkg_model_numpy/" + util, edited)
+    loaded = torch_check([{"name": "k", "archive": str(broken), "attr": "DEFAULT_HIDDEN"}])
+    assert loaded["k"]["error"].startswith("SyntaxError: " + reason), loaded

@@ -441,3 +441,43 @@ TEST(PackageOfTest, FollowsTorchsRule) {
 
 }  // namespace
 }  // namespace tpkg
+
+namespace tpkg {
+namespace {
+
+// FindCompileError: what compile() refuses after ast.parse accepted it
+// (tests/python/test_compile_check_differential.py compares with compile()).
+TEST(FindCompileErrorTest, FindsWhatOnlyTheCompilerRefusesWhereScanImportsAcceptsIt) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"import os\nreturn 1\n", "line 2: 'return' outside function"},
+      {"for x in y:\n    pass\nelse:\n    break\n", "line 4: 'break' outside loop"},
+      {"while 1:\n    def f():\n        continue\n", "line 3: 'continue' not properly in loop"},
+      {"def f():\n    await x\n", "line 2: 'await' outside async function"},
+      {"x = yield\n", "line 1: 'yield' outside function"},
+      {"nonlocal x\n", "line 1: nonlocal declaration not allowed at module level"},
+      {"import os\nfrom __future__ import annotations\n",
+       "line 2: from __future__ imports must occur at the beginning of the file"},
+      {"from __future__ import braces\n", "line 1: not a chance"},
+      {"f = lambda a, *a: 0\n", "line 1: duplicate argument 'a' in function definition"},
+  };
+  for (const auto& [source, error] : cases) {
+    EXPECT_NO_THROW(ScanImports(source, "p")) << source;  // torch's exporter accepts it
+    EXPECT_EQ(FindCompileError(source), std::optional<std::string>(error)) << source;
+  }
+}
+
+TEST(FindCompileErrorTest, AcceptsWhatTheCompilerAccepts) {
+  for (const char* source : {
+           "'''doc'''\nfrom __future__ import annotations\nimport os\n",
+           "async def f():\n    await x\n    async for a in b:\n        yield a\n",
+           "def f():\n    return (await x for x in y)\n",
+           "def f():\n    x = 1\n    def g():\n        nonlocal x\n        return lambda: "
+           "(yield)\n",
+           "while 1:\n    for x in y:\n        pass\n    else:\n        break\n",
+       }) {
+    EXPECT_EQ(FindCompileError(source), std::nullopt) << source;
+  }
+}
+
+}  // namespace
+}  // namespace tpkg

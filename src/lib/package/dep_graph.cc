@@ -58,6 +58,8 @@ std::string_view ReasonText(PackagingErrorReason reason) {
     case R::kMissingRecord: return "Record that torch's loader opens is missing from the archive.";
     case R::kScriptCodeSyntax:
       return "TorchScript code is not valid Python: torch's loader cannot compile it.";
+    case R::kSourceCompileError:
+      return "Source parses, but Python's compiler refuses it: importing it raises SyntaxError.";
     case R::kMissingScriptCode:
       return "TorchScript code or data that a pickle loads is missing from the archive.";
     case R::kDangerousGlobal:

@@ -243,6 +243,20 @@ void CheckEditedScriptCode(const RecordSource& records, const std::vector<std::s
   }
 }
 
+void CheckEditedSourcesCompile(const ArchiveLayout& layout, const RecordSource& records,
+                               const std::function<bool(const std::string&)>& edited,
+                               DepGraph& problems) {
+  if (!edited) return;
+  for (const std::string& name : layout.module_order()) {
+    const ArchiveModule* module = layout.Module(name);
+    if (!module || module->is_stub || module->imports->error || !edited(module->record)) continue;
+    const std::optional<std::string> source = ReadIfReadable(records, module->record);
+    if (!source) continue;
+    if (std::optional<std::string> why = FindCompileError(*source))
+      AddProblem(problems, name, PackagingErrorReason::kSourceCompileError, *why);
+  }
+}
+
 void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource& records,
                                 const std::vector<std::string>& names, DepGraph& problems) {
   static const std::pair<std::string, std::string> kUnpackage{"torch.jit._script",

@@ -66,6 +66,15 @@ void CheckEditedScriptCode(const RecordSource& records, const std::vector<std::s
                            FileKind kind, const std::function<bool(const std::string&)>& edited,
                            DepGraph& problems);
 
+// For a save (`edited` set): every edited source of a package that parses
+// must also compile (FindCompileError, import_scan.h): torch's importer
+// compiles the module when it is imported. A kSourceCompileError node (the
+// module) with the line and the reason. A source that does not parse is the
+// policy's problem (kDependencyResolutionFailed), a stub is torch's own.
+void CheckEditedSourcesCompile(const ArchiveLayout& layout, const RecordSource& records,
+                               const std::function<bool(const std::string&)>& edited,
+                               DepGraph& problems);
+
 // A save_pickle pickle of a torch.package that loads a TorchScript module
 // (a `__reduce_package__` persistent id calling
 // torch.jit._script.unpackage_script_module with the module's id) needs

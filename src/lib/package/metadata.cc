@@ -393,6 +393,7 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
   CheckStorages(layout, records, names, problems);
   CheckSerializedPickles(records, names, FileKind::kTorchPackage, problems);
   CheckEditedScriptCode(records, names, FileKind::kTorchPackage, options.edited, problems);
+  CheckEditedSourcesCompile(layout, records, options.edited, problems);
   CheckPackagedScriptModules(layout, records, names, problems);
   CheckPickleGlobals(layout, records, options, problems);
   CheckImportedNames(layout, records, policy.unresolved_imports(), options, problems);

@@ -8,6 +8,7 @@
 
 #include "base/utf8.h"
 #include "scan/py_import_parser.h"
+#include "scan/py_parser.h"
 #include "scan/py_tokenizer.h"
 #include "tpkg/error.h"
 
@@ -185,6 +186,18 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
   Visitor visitor(package);
   for (const py::ImportEvent& event : events) std::visit(visitor, event);
   return visitor.Take();
+}
+
+std::optional<std::string> FindCompileError(std::string_view source) {
+  try {
+    CheckEncoding(source);
+    (void)py::internal::Parser(source, /*compile_checks=*/true).ParseFile();
+  } catch (const py::SyntaxError& e) {
+    return "line " + std::to_string(e.line) + ": " + e.reason;
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return std::nullopt;
 }
 
 std::string PackageOf(std::string_view module_name, bool is_package) {

@@ -46,10 +46,14 @@ Expr Parser::ParseExpression() {
   NestingGuard guard(*this);
   Expr chain;
   bool first = true;
+  // A lambda's body is the rest of this chain (lambda binds loosest).
+  std::optional<ScopeGuard> lambda_body;
   for (;;) {
     if (Accept(Sym::kLambda)) {
       Append(chain.events, ParseParameters(Sym::kColon, false));
       Expect(Sym::kColon);
+      if (compile_checks_ && !lambda_body)
+        lambda_body.emplace(*this, Scope{true, false, false, false});
     } else {
       Expr body = ParseInfix();
       if (!Accept(Sym::kIf)) {
@@ -130,7 +134,17 @@ Expr Parser::ParseStarTarget() {
   return ParseInfix(true);
 }
 
+// `await` outside an `async def`. Inside parentheses or a call it may be in
+// a generator expression, which the await makes asynchronous: allowed
+// anywhere (the element is parsed before the `for` tells), so not checked.
+void Parser::CheckAwait() const {
+  if (parens_ > 0) return;
+  CheckCompiles(scope_.async_function,
+                scope_.function ? "'await' outside async function" : "'await' outside function");
+}
+
 Expr Parser::ParsePrimary() {
+  if (At(Sym::kAwait)) CheckAwait();
   bool awaited = Accept(Sym::kAwait);
   bool parenthesized = At(Sym::kLParen);
   Expr e = ParseAtom();
@@ -194,6 +208,7 @@ Expr Parser::ParseAtom() {
 // clang-format on
 
 Expr Parser::ParseParenthesized() {
+  OpenParen open(*this);
   Advance();
   Expr tuple;
   tuple.node = Node::kDisplay;
@@ -297,6 +312,7 @@ Events Parser::ParseComprehension() {
 }
 
 Expr Parser::ParseYield() {
+  CheckCompiles(scope_.function, "'yield' outside function");
   Expect(Sym::kYield);
   Expr y;
   if (Accept(Sym::kFrom)) {
@@ -339,6 +355,7 @@ Expr Parser::ParseCall(Expr callee) {
   uint32_t line = cur_.line;
   Advance();
   bool is_import = callee.node == Node::kName && callee.text == "__import__";
+  OpenParen open(*this);
   Arguments args = ParseArguments(is_import);
   Expect(Sym::kRParen);
   Expr call;

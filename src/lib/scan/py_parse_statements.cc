@@ -1,5 +1,8 @@
 // py_parse_statements.cc: tokens and statements of the import parser (see py_parser.h).
+#include <algorithm>
+#include <iterator>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -89,6 +92,7 @@ Events Parser::ParseFile() {
 // clang-format off
 Events Parser::ParseStatement() {
   if (AtKind(TokenKind::kIndent)) Fail("unexpected indent");
+  if (compile_checks_) NoteStatementStart();
   switch (cur_.sym) {
     case Sym::kIf: return ParseIf();
     case Sym::kWhile: return ParseWhile();
@@ -100,9 +104,15 @@ Events Parser::ParseStatement() {
     case Sym::kAt: return ParseDecorated();
     case Sym::kAsync:
       Advance();
-      if (At(Sym::kDef)) return ParseFunctionDef({});
-      if (At(Sym::kFor)) return ParseFor();
-      if (At(Sym::kWith)) return ParseWith();
+      if (At(Sym::kDef)) return ParseFunctionDef({}, /*is_async=*/true);
+      if (At(Sym::kFor)) {
+        CheckCompiles(scope_.async_function, "'async for' outside async function");
+        return ParseFor();
+      }
+      if (At(Sym::kWith)) {
+        CheckCompiles(scope_.async_function, "'async with' outside async function");
+        return ParseWith();
+      }
       FailSyntax();
     default:
       break;
@@ -115,7 +125,10 @@ Events Parser::ParseStatement() {
 
 Events Parser::ParseSimpleStatements() {
   Events events;
+  bool first = true;
   do {
+    if (compile_checks_ && !first) NoteStatementStart();  // after a `;`
+    first = false;
     Append(events, ParseSimpleStatement());
   } while (Accept(Sym::kSemi) && !AtKind(TokenKind::kNewline));
   ExpectKind(TokenKind::kNewline);
@@ -127,10 +140,20 @@ Events Parser::ParseSimpleStatement() {
   switch (cur_.sym) {
     case Sym::kImport: return ParseImport();
     case Sym::kFrom: return ParseFromImport();
-    case Sym::kPass: case Sym::kBreak: case Sym::kContinue:
+    case Sym::kBreak:
+      CheckCompiles(scope_.loop, "'break' outside loop");
+      Advance();
+      return {};
+    case Sym::kContinue:
+      CheckCompiles(scope_.loop, "'continue' not properly in loop");
+      Advance();
+      return {};
+    case Sym::kPass:
       Advance();
       return {};
     case Sym::kReturn:
+      CheckCompiles(scope_.function, "'return' outside function");
+      [[fallthrough]];
     case Sym::kDel:
       Advance();
       return AtExpressionStart() ? ParseStarExpressions().events : Events{};
@@ -142,6 +165,8 @@ Events Parser::ParseSimpleStatement() {
       return events;
     }
     case Sym::kGlobal: case Sym::kNonlocal:
+      CheckCompiles(!At(Sym::kNonlocal) || !scope_.module,
+                    "nonlocal declaration not allowed at module level");
       Advance();
       do ExpectName(); while (Accept(Sym::kComma));
       return {};
@@ -229,6 +254,12 @@ Events Parser::ParseFromImport() {
   } else {
     ParseImportNames(stmt.names, false);
   }
+  // CPython takes `from .__future__` for one too.
+  if (compile_checks_ && stmt.module == "__future__") {
+    CheckFutureImport(stmt);
+  } else if (compile_checks_) {
+    future_allowed_ = false;  // NoteStatementStart left a `from` to decide here
+  }
   Events events;
   events.emplace_back(std::move(stmt));
   return events;
@@ -266,8 +297,11 @@ Events Parser::ParseIf() {
 Events Parser::ParseWhile() {
   Advance();
   Events events = ParseNamedExpression().events;
-  Append(events, ParseBlock());
-  if (Accept(Sym::kElse)) Append(events, ParseBlock());
+  {
+    ScopeGuard body(*this, Scope{scope_.function, scope_.async_function, true, scope_.module});
+    Append(events, ParseBlock());
+  }
+  if (Accept(Sym::kElse)) Append(events, ParseBlock());  // not in the loop: break leaves it
   return events;
 }
 
@@ -276,7 +310,10 @@ Events Parser::ParseFor() {
   Events events = ParseTargets().events;
   Expect(Sym::kIn);
   Append(events, ParseStarExpressions().events);
-  Append(events, ParseBlock());
+  {
+    ScopeGuard body(*this, Scope{scope_.function, scope_.async_function, true, scope_.module});
+    Append(events, ParseBlock());
+  }
   if (Accept(Sym::kElse)) Append(events, ParseBlock());
   return events;
 }
@@ -352,12 +389,13 @@ Events Parser::ParseDecorated() {
     ExpectKind(TokenKind::kNewline);
   }
   if (At(Sym::kClass)) return ParseClassDef(std::move(decorators));
-  Accept(Sym::kAsync);
-  return ParseFunctionDef(std::move(decorators));
+  const bool is_async = Accept(Sym::kAsync);
+  return ParseFunctionDef(std::move(decorators), is_async);
 }
 
 // FunctionDef fields: args, body, decorator_list, returns, type_params.
-Events Parser::ParseFunctionDef(Events decorators) {
+// Parameters, defaults and annotations belong to the enclosing scope.
+Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
   Expect(Sym::kDef);
   ExpectName();
   Events type_params;
@@ -367,7 +405,10 @@ Events Parser::ParseFunctionDef(Events decorators) {
   Expect(Sym::kRParen);
   Events returns;
   if (Accept(Sym::kArrow)) returns = ParseExpression().events;
-  Append(events, ParseBlock());
+  {
+    ScopeGuard body(*this, Scope{true, is_async, false, false});
+    Append(events, ParseBlock());
+  }
   Append(events, std::move(decorators));
   Append(events, std::move(returns));
   Append(events, std::move(type_params));
@@ -387,7 +428,10 @@ Events Parser::ParseClassDef(Events decorators) {
     events = std::move(args.positional_events);
     Append(events, std::move(args.keyword_events));
   }
-  Append(events, ParseBlock());
+  {
+    ScopeGuard body(*this, Scope{false, false, false, false});
+    Append(events, ParseBlock());
+  }
   Append(events, std::move(decorators));
   Append(events, std::move(type_params));
   return events;
@@ -417,16 +461,16 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
     params.keyword_only = true;
     params.bare_star_pending = !AtKind(TokenKind::kName);
     if (params.bare_star_pending) return;
-    ExpectName();
+    AddParameterName(params, ExpectName());
     if (annotations && Accept(Sym::kColon))
       Append(params.annotations, ParseStarExpression().events);
   } else if (Accept(Sym::kDoubleStar)) {
     if (params.bare_star_pending) Fail("named arguments must follow bare *");
     params.after_kwarg = true;
-    ExpectName();
+    AddParameterName(params, ExpectName());
     if (annotations && Accept(Sym::kColon)) params.kwarg_annotation = ParseExpression().events;
   } else {
-    ExpectName();
+    AddParameterName(params, ExpectName());
     params.bare_star_pending = false;
     if (annotations && Accept(Sym::kColon)) Append(params.annotations, ParseExpression().events);
     if (Accept(Sym::kEqual)) {
@@ -435,6 +479,43 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
     } else if (params.seen_default && !params.keyword_only) {
       Fail("non-default argument follows default argument");
     }
+  }
+}
+
+void Parser::AddParameterName(Parameters& params, std::string_view name) const {
+  if (!compile_checks_) return;
+  for (std::string_view seen : params.names)
+    CheckCompiles(seen != name,
+                  "duplicate argument '" + std::string(name) + "' in function definition");
+  params.names.push_back(name);
+}
+
+// CPython: a __future__ import only after the module's docstring and other
+// __future__ imports (comments and blank lines aside). A statement that is
+// neither ends the place where they may be.
+void Parser::NoteStatementStart() {
+  if (!future_allowed_) return;
+  const bool from_import = At(Sym::kFrom);  // ParseFromImport tells whether a __future__ one
+  // A str literal first (bytes are no docstring). Read at its first token:
+  // `"a" + b` passes for one, which errs towards accepting.
+  const bool docstring = first_statement_ && AtKind(TokenKind::kString) &&
+                         cur_.text.find_first_of("bB") > cur_.text.find_first_of("'\"");
+  first_statement_ = false;
+  if (!from_import && !docstring) future_allowed_ = false;
+}
+
+void Parser::CheckFutureImport(const ImportFromStmt& stmt) const {
+  CheckCompiles(future_allowed_, "from __future__ imports must occur at the beginning of the file",
+                stmt.line);
+  // Python 3.7 to 3.13 know the same features.
+  static constexpr std::string_view kFeatures[] = {
+      "nested_scopes",  "generators",       "division",       "absolute_import", "with_statement",
+      "print_function", "unicode_literals", "barry_as_FLUFL", "generator_stop",  "annotations"};
+  for (const std::string& name : stmt.names) {
+    CheckCompiles(name != "braces", "not a chance", stmt.line);
+    CheckCompiles(
+        std::find(std::begin(kFeatures), std::end(kFeatures), name) != std::end(kFeatures),
+        "future feature " + name + " is not defined", stmt.line);
   }
 }
 

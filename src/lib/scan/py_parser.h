@@ -83,7 +83,12 @@ ArgValue ArgValueOf(const Expr& e);
 
 class Parser {
  public:
-  explicit Parser(std::string_view source) : tok_(source) { cur_ = tok_.Next(); }
+  // With `compile_checks`, also refuses some of what CPython's compiler
+  // refuses after ast.parse accepted the source (py_compile_check.h).
+  explicit Parser(std::string_view source, bool compile_checks = false)
+      : tok_(source), compile_checks_(compile_checks) {
+    cur_ = tok_.Next();
+  }
 
   Events ParseFile();
 
@@ -108,6 +113,34 @@ class Parser {
    private:
     bool& flag_;
     bool saved_;
+  };
+  // Where a statement or expression is, for the compile checks.
+  struct Scope {
+    bool function = false;        // in the body of a def or a lambda
+    bool async_function = false;  // ... of an `async def`
+    bool loop = false;            // in a for or while body of that function (or class, module)
+    bool module = true;           // no def, lambda or class around
+  };
+  class ScopeGuard {
+   public:
+    ScopeGuard(Parser& p, Scope next) : p_(p), saved_(p.scope_) { p_.scope_ = next; }
+    ~ScopeGuard() { p_.scope_ = saved_; }
+    ScopeGuard(const ScopeGuard&) = delete;
+    ScopeGuard& operator=(const ScopeGuard&) = delete;
+
+   private:
+    Parser& p_;
+    Scope saved_;
+  };
+  class OpenParen {  // counts parens_ for CheckAwait
+   public:
+    explicit OpenParen(Parser& p) : p_(p) { ++p_.parens_; }
+    ~OpenParen() { --p_.parens_; }
+    OpenParen(const OpenParen&) = delete;
+    OpenParen& operator=(const OpenParen&) = delete;
+
+   private:
+    Parser& p_;
   };
   class NestingGuard {
    public:
@@ -137,6 +170,13 @@ class Parser {
   void Restore(const Checkpoint& c);
   [[noreturn]] void Fail(const std::string& reason) const { throw SyntaxError{cur_.line, reason}; }
   [[noreturn]] void FailSyntax() const { Fail("invalid syntax"); }
+  // The compile checks (compile_checks_ only).
+  void CheckCompiles(bool ok, std::string_view reason, uint32_t line = 0) const {
+    if (compile_checks_ && !ok) throw SyntaxError{line ? line : cur_.line, std::string(reason)};
+  }
+  void NoteStatementStart();  // for `from __future__`'s place
+  void CheckFutureImport(const ImportFromStmt& stmt) const;
+  void CheckAwait() const;
 
   // Statements.
   Events ParseStatement();
@@ -158,7 +198,7 @@ class Parser {
   bool TryParseParenthesizedWithItems(Events& out);
   Events ParseWithItems();
   Events ParseDecorated();
-  Events ParseFunctionDef(Events decorators);
+  Events ParseFunctionDef(Events decorators, bool is_async = false);
   Events ParseClassDef(Events decorators);
   Events ParseTypeParams();
   Events ParseTypeAlias();
@@ -169,9 +209,11 @@ class Parser {
     bool seen_default = false;       // a positional parameter had a default
     bool bare_star_pending = false;  // `*,` not yet followed by a named parameter
     bool after_kwarg = false;
+    std::vector<std::string_view> names;  // compile checks only: duplicates
   };
   Events ParseParameters(Sym closing, bool annotations);
   void ParseParameter(Parameters& params, bool annotations);
+  void AddParameterName(Parameters& params, std::string_view name) const;
   bool TryParseMatch(Events& out);
   Events ParseCaseBlock();
 
@@ -218,6 +260,11 @@ class Parser {
   std::optional<Token> next_;
   int depth_ = 0;
   bool want_elts_ = false;  // collecting display elements for __import__ arguments
+  const bool compile_checks_;
+  Scope scope_;
+  int parens_ = 0;               // open `(` of groupings and calls (compile checks)
+  bool first_statement_ = true;  // compile checks: the docstring's place
+  bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
 };
 
 }  // namespace tpkg::py::internal
