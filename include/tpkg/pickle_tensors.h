@@ -13,7 +13,14 @@
 // A tensor is what `torch._utils._rebuild_tensor_v2` (or the older
 // `_rebuild_tensor`) makes from a storage persistent id, also inside
 // `_rebuild_parameter` (nn.Parameter) and `torch._tensor._rebuild_from_type_v2`
-// (tensor subclasses). Each is reported once, at the first place a
+// (tensor subclasses), and `_rebuild_qtensor` (a quantized tensor, then a
+// per-channel one's scales and zero points, at `<path>.q_per_channel_scales`
+// and `<path>.q_per_channel_zero_points`). A sparse tensor
+// (`_rebuild_sparse_tensor`, 1.13's `_rebuild_sparse_csr_tensor`) has no
+// storage: its parts are reported at `<path>.indices`, `<path>.values`
+// (sparse_coo) or `<path>.crow_indices`, `<path>.col_indices`,
+// `<path>.values` (csr, bsr; ccol_indices and row_indices for csc, bsc).
+// Each is reported once, at the first place a
 // depth-first walk in pickle order reaches it (torch's memo shares one object
 // between all its places); a storage shared by views is reported per view.
 //

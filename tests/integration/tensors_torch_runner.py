@@ -58,8 +58,21 @@ def walk(root):
         if id(obj) in seen:
             continue
         seen.add(id(obj))
+        if isinstance(obj, torch.Tensor) and obj.layout != torch.strided:
+            # A sparse tensor: its parts, as torch's accessors name them.
+            parts = ({"indices": obj._indices(), "values": obj._values()}
+                     if obj.layout == torch.sparse_coo else
+                     {"crow_indices": obj.crow_indices(), "col_indices": obj.col_indices(),
+                      "values": obj.values()})
+            pending.extend(reversed([(t, join(path, name)) for name, t in parts.items()]))
+            continue
         if isinstance(obj, torch.Tensor):
             found.append(facts(obj, path, storages))
+            if obj.is_quantized and obj.qscheme() in (torch.per_channel_affine,
+                                                      torch.per_channel_affine_float_qparams):
+                pending.extend([(obj.q_per_channel_zero_points(),
+                                 join(path, "q_per_channel_zero_points")),
+                                (obj.q_per_channel_scales(), join(path, "q_per_channel_scales"))])
             continue
         if isinstance(obj, torch.jit.ScriptModule):
             continue  # loaded from ts_code records by TorchScript, not by this pickle

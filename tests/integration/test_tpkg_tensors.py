@@ -58,6 +58,14 @@ MAKE_FILES = textwrap.dedent("""
                 1: {"flag": torch.zeros(2, dtype=torch.bool)},
                 "param": torch.nn.Parameter(torch.ones(3))}, out + "/objects.pt")
     torch.save({"w": torch.ones(2)}, out + "/legacy.pt", _use_new_zipfile_serialization=False)
+    # Quantized tensors (per tensor; per channel, whose scales and zero points are tensors of
+    # their own) and sparse ones (no storage of their own: their parts have).
+    dense = torch.arange(12.0).view(3, 4) * (torch.arange(12).view(3, 4) % 3 == 0)
+    torch.save({"q": torch.quantize_per_tensor(torch.randn(4, 3), 0.1, 2, torch.qint8),
+                "qc": torch.quantize_per_channel(torch.randn(2, 3), torch.tensor([0.1, 0.2]),
+                                                 torch.tensor([0, 1]), 0, torch.quint8),
+                "coo": dense.to_sparse(), "csr": dense.to_sparse_csr(),
+                "after": torch.ones(2)}, out + "/quantized_sparse.pt")
     if hasattr(torch, "export") and hasattr(torch.export, "save"):
         ep = torch.export.export(Block(), (torch.ones(1, 3),))
         torch.export.save(ep, out + "/model.pt2")
@@ -106,7 +114,8 @@ def made_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def model_files(corpus_dir, made_dir):
     return ([corpus_dir / name for name in CORPUS_FILES] + [TORCH2 / name for name in TORCH2_FILES]
-            + [made_dir / "script.pt", made_dir / "objects.pt", made_dir / "model.pt2"])
+            + [made_dir / "script.pt", made_dir / "objects.pt", made_dir / "model.pt2",
+               made_dir / "quantized_sparse.pt"])
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 // calls (doc/format.md §4.2) and names the place of each.
 #include "tpkg/pickle_tensors.h"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 #include <utility>
@@ -73,8 +74,9 @@ class TensorWalk {
   // tree, never copied) or a list/tuple index, below its parent.
   struct PathLink {
     uint32_t parent;
-    uint32_t key_node;  // kNoNode: `index` is the component
+    uint32_t key_node;  // kNoNode: `name`, or else `index`, is the component
     uint64_t index;
+    const char* name = nullptr;  // a part's role (`values` of a sparse tensor): a literal
   };
   static constexpr uint32_t kRootPath = UINT32_MAX;
   struct Place {
@@ -86,6 +88,10 @@ class TensorWalk {
     links_.push_back({parent, key_node, index});
     return static_cast<uint32_t>(links_.size() - 1);
   }
+  uint32_t NamedChild(uint32_t parent, const char* name) {
+    links_.push_back({parent, kNoNode, 0, name});
+    return static_cast<uint32_t>(links_.size() - 1);
+  }
 
   std::string PathText(uint32_t path) const {
     std::vector<std::string> parts;
@@ -93,8 +99,9 @@ class TensorWalk {
     bool cut = false;
     for (uint32_t at = path; at != kRootPath; at = links_[at].parent) {
       const PathLink& link = links_[at];
-      parts.push_back(link.key_node == kNoNode ? std::to_string(link.index)
-                                               : KeyText(link.key_node));
+      parts.push_back(link.key_node != kNoNode ? KeyText(link.key_node)
+                      : link.name != nullptr   ? std::string(link.name)
+                                               : std::to_string(link.index));
       bytes += parts.back().size() + 1;
       if (bytes > kMaxPathBytes) {
         cut = links_[at].parent != kRootPath;
@@ -187,12 +194,77 @@ class TensorWalk {
     return t;
   }
 
+  // _rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params,
+  // requires_grad, hooks): the quantized tensor (its dtype is its storage's,
+  // qint8 and the like), then, for a per-channel scheme, the scales and zero
+  // points (tensors of their own, with storages of their own) as its parts.
+  std::optional<PickleTensor> QuantizedTensorOf(uint32_t args_node, uint32_t path) {
+    std::optional<PickleTensor> t = TensorOf(args_node);
+    const std::vector<uint32_t>* args = ArgsOf(args_node);
+    if (!t) return t;
+    t->requires_grad = args->size() > 5 && IntOf((*args)[5]).value_or(0) != 0;
+    const std::vector<uint32_t>* params = args->size() > 4 ? ArgsOf((*args)[4]) : nullptr;
+    // (qscheme, scale, zero_point) or (qscheme, scales, zero_points, axis)
+    if (params != nullptr && params->size() >= 3) {
+      // The stack is last-in first-out: the scales come out first.
+      pending_.push_back({(*params)[2], NamedChild(path, "q_per_channel_zero_points")});
+      pending_.push_back({(*params)[1], NamedChild(path, "q_per_channel_scales")});
+    }
+    return t;
+  }
+
+  // A torch.layout as a pickle holds it: `torch.serialization._get_layout(
+  // "torch.sparse_coo")`, or the global `torch.sparse_coo`; "" for another node.
+  std::string LayoutName(uint32_t node) const {
+    const Node& n = tree_.at(node);
+    if (n.kind == NodeKind::kGlobal) return n.text == "torch" ? n.name : "";
+    if (!IsCallOf(n, "torch.serialization", "_get_layout")) return "";
+    const std::vector<uint32_t>* args = ArgsOf(n.args);
+    if (args == nullptr || args->size() != 1) return "";
+    const Node& name = tree_.at((*args)[0]);
+    if (name.kind != NodeKind::kStr || !name.text.starts_with("torch.")) return "";
+    return name.text.substr(6);
+  }
+
+  // _rebuild_sparse_tensor(layout, data) (and 1.13's _rebuild_sparse_csr_tensor):
+  // no storage of its own, its parts are dense tensors, named as torch's
+  // accessors name them: (indices, values, size[, is_coalesced]) for
+  // sparse_coo, (compressed indices, plain indices, values, size) for the
+  // compressed layouts.
+  bool TrySparseTensor(const Node& n, uint32_t path) {
+    if (!IsCallOf(n, "torch._utils", "_rebuild_sparse_tensor") &&
+        !IsCallOf(n, "torch._utils", "_rebuild_sparse_csr_tensor"))
+      return false;
+    const std::vector<uint32_t>* args = ArgsOf(n.args);
+    if (args == nullptr || args->size() < 2) return true;
+    const std::vector<uint32_t>* data = ArgsOf((*args)[1]);
+    const std::string layout = LayoutName((*args)[0]);
+    if (data == nullptr) return true;
+    static constexpr std::array<const char*, 3> kCoo = {"indices", "values", nullptr};
+    static constexpr std::array<const char*, 3> kRows = {"crow_indices", "col_indices", "values"};
+    static constexpr std::array<const char*, 3> kColumns = {"ccol_indices", "row_indices",
+                                                            "values"};
+    const std::array<const char*, 3>* names = nullptr;
+    if (layout == "sparse_coo") names = &kCoo;
+    if (layout == "sparse_csr" || layout == "sparse_bsr") names = &kRows;
+    if (layout == "sparse_csc" || layout == "sparse_bsc") names = &kColumns;
+    if (names == nullptr) return true;
+    for (size_t i = std::min(data->size(), names->size()); i-- > 0;) {
+      if ((*names)[i] != nullptr) pending_.push_back({(*data)[i], NamedChild(path, (*names)[i])});
+    }
+    return true;
+  }
+
   // A tensor rebuild call, a Parameter around one, or a subclass rebuild.
   bool TryTensor(const Node& n, uint32_t path) {
     std::optional<PickleTensor> t;
     const std::vector<uint32_t>* args = ArgsOf(n.args);
     if (IsTensorRebuild(n.callable)) {
       t = TensorOf(n.args);
+    } else if (IsCallOf(n, "torch._utils", "_rebuild_qtensor")) {
+      t = QuantizedTensorOf(n.args, path);
+    } else if (TrySparseTensor(n, path)) {
+      return true;
     } else if (args != nullptr && !args->empty() &&
                (IsCallOf(n, "torch._utils", "_rebuild_parameter") ||
                 IsCallOf(n, "torch._utils", "_rebuild_parameter_with_state"))) {
