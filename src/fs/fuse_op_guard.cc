@@ -13,7 +13,7 @@ OpFailure CurrentOpFailure() noexcept {
   try {
     throw;
   } catch (const Error& e) {
-    return {ToErrno(e), e.what()};
+    return {ToErrno(e), e.what(), e.code() == Errc::kPolicy};
   } catch (const std::bad_alloc&) {
     return {ENOMEM, "out of memory"};
   } catch (const std::exception& e) {
@@ -45,6 +45,7 @@ bool IsOrdinaryAnswer(int err) noexcept {
 namespace {
 
 LogLevel LevelOf(const OpFailure& failure) {
+  if (failure.policy) return LogLevel::kWarning;
   return IsOrdinaryAnswer(failure.err) ? LogLevel::kDebug : LogLevel::kError;
 }
 
@@ -55,6 +56,11 @@ bool OpFailureLogged(const OpFailure& failure) noexcept { return LogEnabled(Leve
 void LogOpFailure(const char* verb, const std::string& path, const OpFailure& failure) noexcept {
   if (!OpFailureLogged(failure)) return;
   try {
+    if (failure.policy) {
+      // The rule's own line names the operation and the path (as the mount shows it).
+      LogLine(LogLevel::kWarning).stream() << failure.reason;
+      return;
+    }
     LogLine(LevelOf(failure)).stream()
         << "Cannot " << verb << " '" << path << "': " << failure.reason;
   } catch (...) {

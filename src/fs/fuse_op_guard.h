@@ -14,9 +14,12 @@
 //   anything else     -> -EIO
 // and it is logged once, in one format for both stacks:
 //   "Cannot read 'model/.data/0.storage': CRC-32 mismatch ..."
+// (a packaging rule's refusal, Errc::kPolicy, as its own message says it:
+// "Cannot create 'res/A.txt': 'res/a.txt' differs from it only in case, ...")
 // at debug level when the errno is an ordinary answer to what a program
 // asked (ENOENT, EEXIST, ENOTEMPTY, ...: the program reports those itself),
-// at error level otherwise. `path` is a string or a callable computing it,
+// unless a packaging rule refused it (a warning: the errno alone would not
+// say why), at error level otherwise. `path` is a string or a callable computing it,
 // called only when the line is logged.
 //
 // No FUSE types here, so the mapping is unit-tested without a kernel.
@@ -32,6 +35,9 @@ namespace tpkg::fs {
 struct OpFailure {
   int err;             // the positive errno to reply with
   const char* reason;  // valid while the exception is being handled
+  // A packaging rule refused it (Errc::kPolicy): logged as a warning even
+  // when its errno is an ordinary answer, since only the line says why.
+  bool policy = false;
 };
 
 // Call only inside a catch block (it rethrows the current exception).

@@ -73,6 +73,19 @@ TEST_F(FuseOpGuardTest, ErrorBecomesItsErrnoAndOneErrorLine) {
             "No space left\n");
 }
 
+TEST_F(FuseOpGuardTest, APolicyRefusalIsAWarningInItsOwnWords) {
+  std::string log;
+  const int rc = Guarded(
+      "create", "arch/res/A.txt",
+      []() -> int {
+        throw Error(Errc::kPolicy, "Cannot create 'res/A.txt': 'res/a.txt' differs", EEXIST);
+      },
+      &log);
+  EXPECT_EQ(rc, -EEXIST);
+  // EEXIST alone is an ordinary answer, not logged; the rule's refusal is, once.
+  EXPECT_EQ(log, "tpkgfs: Cannot create 'res/A.txt': 'res/a.txt' differs\n");
+}
+
 TEST_F(FuseOpGuardTest, BadAllocBecomesEnomem) {
   std::string log;
   const int rc = Guarded(

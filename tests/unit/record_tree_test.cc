@@ -215,3 +215,36 @@ TEST(RecordTreeTest, TheCentralDirectorysOrderDoesNotMatter) {
 
 }  // namespace
 }  // namespace tpkg
+
+namespace tpkg {
+namespace {
+
+TEST(RecordTreeTest, CaseTwinsAreFoundAsTorchsReaderFoldsNames) {
+  const auto entries = Sample();
+  RecordTree tree(entries);
+  EXPECT_EQ(tree.CaseTwin("A/B.py"), std::optional<std::string>("a/b.py"));
+  EXPECT_EQ(tree.CaseTwin("TOP.txt"), std::optional<std::string>("top.txt"));
+  EXPECT_EQ(tree.CaseTwin("A"), std::optional<std::string>("a"));  // folders too
+  EXPECT_EQ(tree.CaseTwin("a/b.py"), std::nullopt);                // itself
+  EXPECT_EQ(tree.CaseTwin("TOP.txt", "top.txt"), std::nullopt);    // a rename's source
+  EXPECT_EQ(tree.CaseTwin("a/B.pyc"), std::nullopt);
+  EXPECT_EQ(tree.CaseTwin("\xc3\x84.txt"), std::nullopt);  // only ASCII folds, as in miniz
+  // The index follows every change of the namespace.
+  tree.Create("new.txt", 1, {});
+  EXPECT_EQ(tree.CaseTwin("NEW.TXT"), std::optional<std::string>("new.txt"));
+  tree.Rename("new.txt", "moved.txt");
+  EXPECT_EQ(tree.CaseTwin("NEW.TXT"), std::nullopt);
+  EXPECT_EQ(tree.CaseTwin("Moved.txt"), std::optional<std::string>("moved.txt"));
+  tree.Rename("a", "z");  // a folder: its whole subtree moves
+  EXPECT_EQ(tree.CaseTwin("A/B.py"), std::nullopt);
+  EXPECT_EQ(tree.CaseTwin("Z/C/D.py"), std::optional<std::string>("z/c/d.py"));
+  tree.Unlink("moved.txt");
+  tree.Mkdir("Made", {});
+  EXPECT_EQ(tree.CaseTwin("moved.txt"), std::nullopt);
+  EXPECT_EQ(tree.CaseTwin("made"), std::optional<std::string>("Made"));
+  tree.Rmdir("Made");
+  EXPECT_EQ(tree.CaseTwin("made"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace tpkg

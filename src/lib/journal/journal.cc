@@ -169,6 +169,20 @@ void RefuseBytecodeCache(const std::string& verb, std::string_view path) {
   if (IsBytecodeCachePath(path)) ThrowOpError(verb, path, EPERM);
 }
 
+// Nor a name that differs from another only in case (RecordTree::CaseTwin):
+// refused when made, with the reason, rather than by the save. `except`: a
+// rename's source (`mv notes.txt NOTES.txt` renames, it makes no twin).
+void RefuseCaseTwin(const RecordTree& tree, const std::string& verb, std::string_view path,
+                    std::string_view except = {}) {
+  if (const std::optional<std::string> twin = tree.CaseTwin(path, except)) {
+    throw Error(Errc::kPolicy,
+                "Cannot " + verb + " '" + std::string(path) + "': '" + *twin +
+                    "' differs from it only in case, and torch's reader, which ignores the case "
+                    "of names, could not tell them apart",
+                EEXIST);
+  }
+}
+
 // Validates the path(s), checks the operation, logs it (group commit:
 // journal_impl.h), applies it and deletes the data files it freed once the
 // entry is durable. `verb` names it in errors.
@@ -180,8 +194,14 @@ void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& en
   }
   const std::string shown = e.op == LogOp::kRename ? e.path + "' to '" + e.path2 : e.path;
   if (int err = impl.CheckEntry(e)) ThrowOpError(verb, shown, err);
-  if (e.op == LogOp::kMkdir) RefuseBytecodeCache(verb, e.path);
-  if (e.op == LogOp::kRename && e.path != e.path2) RefuseBytecodeCache(verb, e.path2);
+  if (e.op == LogOp::kMkdir) {
+    RefuseBytecodeCache(verb, e.path);
+    RefuseCaseTwin(impl.tree, verb, e.path);
+  }
+  if (e.op == LogOp::kRename && e.path != e.path2) {
+    RefuseBytecodeCache(verb, e.path2);
+    RefuseCaseTwin(impl.tree, verb, e.path2, e.path);
+  }
   if (e.op == LogOp::kRename && e.path == e.path2) return;  // POSIX: nothing to do
   impl.EnsureCreated();
   impl.LogGrouped(e);
@@ -395,6 +415,7 @@ ScopedFd Journal::Create(std::string_view record, std::optional<uint32_t> mode,
   if (int err = ValidateRecordPath(record)) ThrowOpError("create", record, err);
   if (int err = impl_->tree.CheckCreate(record)) ThrowOpError("create", record, err);
   RefuseBytecodeCache("create", record);
+  RefuseCaseTwin(impl_->tree, "create", record);
   const LogEntry e = WithOwner(ModeEntry(LogOp::kCreate, record, mode), owner);
   return NewDataFile(*impl_, e, [](int, const std::string&) { return false; });
 }

@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "tpkg/record_path.h"
+#include "zip/zip_names.h"  // Folded: the folding torch's reader does
 
 namespace tpkg {
 namespace {
@@ -211,7 +212,7 @@ int RecordTree::CheckRename(std::string_view from, std::string_view to, bool no_
 }
 
 void RecordTree::Create(std::string_view path, uint64_t journal_id, const TreeAttr& attr) {
-  files_.emplace(std::string(path), TreeFile{nullptr, journal_id, attr});
+  if (files_.emplace(std::string(path), TreeFile{nullptr, journal_id, attr}).second) Indexed(path);
 }
 
 std::vector<uint64_t> RecordTree::SetContent(std::string_view path, uint64_t journal_id) {
@@ -244,7 +245,38 @@ std::vector<uint64_t> RecordTree::SetPatch(std::string_view path, uint64_t journ
   return freed;
 }
 
+std::optional<std::string> RecordTree::CaseTwin(std::string_view path,
+                                                std::string_view except) const {
+  if (!folded_) {
+    folded_.emplace();
+    folded_->reserve(files_.size() + dirs_.size());
+    for (const auto& [name, file] : files_) folded_->emplace(Folded(name), name);
+    for (const auto& [name, dir] : dirs_) folded_->emplace(Folded(name), name);
+  }
+  const auto [first, last] = folded_->equal_range(Folded(path));
+  for (auto it = first; it != last; ++it) {
+    if (it->second != path && it->second != except) return it->second;
+  }
+  return std::nullopt;
+}
+
+void RecordTree::Indexed(std::string_view path) {
+  if (folded_) folded_->emplace(Folded(path), std::string(path));
+}
+
+void RecordTree::Unindexed(std::string_view path) {
+  if (!folded_) return;
+  const auto [first, last] = folded_->equal_range(Folded(path));
+  for (auto it = first; it != last; ++it) {
+    if (it->second == path) {
+      folded_->erase(it);
+      return;
+    }
+  }
+}
+
 std::vector<uint64_t> RecordTree::Unlink(std::string_view path) {
+  Unindexed(path);
   auto it = files_.find(path);
   std::vector<uint64_t> freed;
   if (it->second.journal_id != 0) freed.push_back(it->second.journal_id);
@@ -258,14 +290,17 @@ std::vector<uint64_t> RecordTree::Rename(std::string_view from, std::string_view
   if (auto it = files_.find(from); it != files_.end()) {
     TreeFile moved = it->second;
     files_.erase(it);
+    Unindexed(from);
     if (auto old = files_.find(to); old != files_.end()) {
       if (old->second.journal_id != 0) freed.push_back(old->second.journal_id);
       files_.erase(old);
+      Unindexed(to);
     }
     files_.emplace(std::string(to), moved);
+    Indexed(to);
     return freed;
   }
-  dirs_.erase(std::string(to));  // an empty directory being replaced, if any
+  if (dirs_.erase(std::string(to))) Unindexed(to);  // an empty directory being replaced, if any
   MoveSubtree(std::string(from), std::string(to));
   return freed;
 }
@@ -280,6 +315,8 @@ void RecordTree::MoveSubtree(const std::string& from, const std::string& to) {
     for (const std::string& key : keys) {
       auto node = map.extract(key);
       node.key() = to + key.substr(from.size());
+      Unindexed(key);
+      Indexed(node.key());
       map.insert(std::move(node));
     }
   };
@@ -288,10 +325,12 @@ void RecordTree::MoveSubtree(const std::string& from, const std::string& to) {
 }
 
 void RecordTree::Mkdir(std::string_view path, const TreeAttr& attr) {
-  dirs_.emplace(std::string(path), TreeDir{attr, nullptr, /*made=*/true});
+  if (dirs_.emplace(std::string(path), TreeDir{attr, nullptr, /*made=*/true}).second) Indexed(path);
 }
 
-void RecordTree::Rmdir(std::string_view path) { dirs_.erase(std::string(path)); }
+void RecordTree::Rmdir(std::string_view path) {
+  if (dirs_.erase(std::string(path))) Unindexed(path);
+}
 
 TreeAttr* RecordTree::MutableAttr(std::string_view path) {
   if (auto it = files_.find(path); it != files_.end()) return &it->second.attr;

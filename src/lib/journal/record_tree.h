@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "tpkg/journal.h"  // ValidateRecordPath
@@ -98,6 +99,15 @@ class RecordTree {
   int CheckRmdir(std::string_view path) const;
   int CheckAttr(std::string_view path) const;  // chmod, utimens: file or directory
 
+  // A file or folder whose path differs from `path` only in ASCII case, other
+  // than `path` itself and `except` (a rename's source), or nullopt. Torch's
+  // reader looks names up as miniz does, folding ASCII case (zip/zip_names.h):
+  // it could not tell the two apart, and a save refuses them, so a live
+  // create, mkdir or rename refuses to make one (not a replay: an older
+  // journal may hold such a pair, and recovery must not fail on it). The
+  // first call indexes every path; mutations keep the index.
+  std::optional<std::string> CaseTwin(std::string_view path, std::string_view except = {}) const;
+
   // Mutations. Precondition: the matching Check returned 0. Each returns the
   // journal data ids the namespace no longer references (the caller deletes
   // those files).
@@ -128,9 +138,15 @@ class RecordTree {
   int CheckParent(std::string_view path) const;
   TreeAttr* MutableAttr(std::string_view path);
   void MoveSubtree(const std::string& from, const std::string& to);
+  // The case index (CaseTwin), when built.
+  void Indexed(std::string_view path);
+  void Unindexed(std::string_view path);
 
   std::map<std::string, TreeFile, std::less<>> files_;
   std::map<std::string, TreeDir, std::less<>> dirs_;  // always holds "" (the root)
+  // Folded path -> path, of every file and folder; built by the first
+  // CaseTwin (a mount that only reads never pays for it).
+  mutable std::optional<std::unordered_multimap<std::string, std::string>> folded_;
 };
 
 }  // namespace tpkg
