@@ -78,7 +78,8 @@ void BindGraph(py::module_& m) {
       .value("DANGEROUS_GLOBAL", PackagingErrorReason::kDangerousGlobal)
       .value("MISSING_SCRIPT_CODE", PackagingErrorReason::kMissingScriptCode)
       .value("MISSING_RECORD", PackagingErrorReason::kMissingRecord)
-      .value("SCRIPT_CODE_SYNTAX", PackagingErrorReason::kScriptCodeSyntax);
+      .value("SCRIPT_CODE_SYNTAX", PackagingErrorReason::kScriptCodeSyntax)
+      .value("SOURCE_COMPILE_ERROR", PackagingErrorReason::kSourceCompileError);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

@@ -171,6 +171,8 @@ Events Parser::ParseSimpleStatement() {
       do ExpectName(); while (Accept(Sym::kComma));
       return {};
     case Sym::kAssert: {
+      // Not compiled at all under `python -O`: nothing in it is checked.
+      ScopeGuard unchecked(*this, Uncompiled());
       Advance();
       Events events = ParseExpression().events;
       if (Accept(Sym::kComma)) Append(events, ParseExpression().events);
@@ -192,7 +194,12 @@ Events Parser::ParseExpressionStatement() {
   if (At(Sym::kColon)) {
     CheckAnnotationTarget(first);
     Advance();
-    Append(events, ParseExpression().events);
+    {
+      // A function never evaluates its local annotations (`x: await y` compiles).
+      std::optional<ScopeGuard> unchecked;
+      if (scope_.function) unchecked.emplace(*this, Uncompiled());
+      Append(events, ParseExpression().events);
+    }
     if (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
   } else if (Accept(Sym::kAugAssign)) {
     Append(events, ParseAssignedValue());
@@ -254,8 +261,9 @@ Events Parser::ParseFromImport() {
   } else {
     ParseImportNames(stmt.names, false);
   }
-  // CPython takes `from .__future__` for one too.
-  if (compile_checks_ && stmt.module == "__future__") {
+  // Only an absolute one: 3.11 takes `from .__future__` for one too, 3.13 does
+  // not (leaving it out errs towards accepting).
+  if (compile_checks_ && stmt.level == 0 && stmt.module == "__future__") {
     CheckFutureImport(stmt);
   } else if (compile_checks_) {
     future_allowed_ = false;  // NoteStatementStart left a `from` to decide here
@@ -461,16 +469,16 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
     params.keyword_only = true;
     params.bare_star_pending = !AtKind(TokenKind::kName);
     if (params.bare_star_pending) return;
-    AddParameterName(params, ExpectName());
+    AddNamedParameter(params);
     if (annotations && Accept(Sym::kColon))
       Append(params.annotations, ParseStarExpression().events);
   } else if (Accept(Sym::kDoubleStar)) {
     if (params.bare_star_pending) Fail("named arguments must follow bare *");
     params.after_kwarg = true;
-    AddParameterName(params, ExpectName());
+    AddNamedParameter(params);
     if (annotations && Accept(Sym::kColon)) params.kwarg_annotation = ParseExpression().events;
   } else {
-    AddParameterName(params, ExpectName());
+    AddNamedParameter(params);
     params.bare_star_pending = false;
     if (annotations && Accept(Sym::kColon)) Append(params.annotations, ParseExpression().events);
     if (Accept(Sym::kEqual)) {
@@ -482,11 +490,16 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
   }
 }
 
-void Parser::AddParameterName(Parameters& params, std::string_view name) const {
+void Parser::AddNamedParameter(Parameters& params) {
+  const uint32_t line = cur_.line;  // CPython names the line of the second spelling
+  AddParameterName(params, ExpectName(), line);
+}
+
+void Parser::AddParameterName(Parameters& params, std::string_view name, uint32_t line) const {
   if (!compile_checks_) return;
   for (std::string_view seen : params.names)
     CheckCompiles(seen != name,
-                  "duplicate argument '" + std::string(name) + "' in function definition");
+                  "duplicate argument '" + std::string(name) + "' in function definition", line);
   params.names.push_back(name);
 }
 
@@ -496,10 +509,13 @@ void Parser::AddParameterName(Parameters& params, std::string_view name) const {
 void Parser::NoteStatementStart() {
   if (!future_allowed_) return;
   const bool from_import = At(Sym::kFrom);  // ParseFromImport tells whether a __future__ one
-  // A str literal first (bytes are no docstring). Read at its first token:
-  // `"a" + b` passes for one, which errs towards accepting.
-  const bool docstring = first_statement_ && AtKind(TokenKind::kString) &&
-                         cur_.text.find_first_of("bB") > cur_.text.find_first_of("'\"");
+  // A str literal first (bytes are no docstring), maybe in parentheses. Read
+  // at its first token: `"a" + b` or `(1)` pass for one, which errs towards
+  // accepting.
+  const bool docstring =
+      first_statement_ &&
+      (At(Sym::kLParen) || (AtKind(TokenKind::kString) &&
+                            cur_.text.find_first_of("bB") > cur_.text.find_first_of("'\"")));
   first_statement_ = false;
   if (!from_import && !docstring) future_allowed_ = false;
 }

@@ -84,7 +84,8 @@ ArgValue ArgValueOf(const Expr& e);
 class Parser {
  public:
   // With `compile_checks`, also refuses some of what CPython's compiler
-  // refuses after ast.parse accepted the source (py_compile_check.h).
+  // refuses after ast.parse accepted the source (FindCompileError,
+  // tpkg/import_scan.h).
   explicit Parser(std::string_view source, bool compile_checks = false)
       : tok_(source), compile_checks_(compile_checks) {
     cur_ = tok_.Next();
@@ -121,6 +122,9 @@ class Parser {
     bool loop = false;            // in a for or while body of that function (or class, module)
     bool module = true;           // no def, lambda or class around
   };
+  // Code that is never compiled (an assert under -O) or never evaluated (a
+  // function's local annotations): nothing in it is refused.
+  static constexpr Scope Uncompiled() { return Scope{true, true, true, false}; }
   class ScopeGuard {
    public:
     ScopeGuard(Parser& p, Scope next) : p_(p), saved_(p.scope_) { p_.scope_ = next; }
@@ -213,7 +217,8 @@ class Parser {
   };
   Events ParseParameters(Sym closing, bool annotations);
   void ParseParameter(Parameters& params, bool annotations);
-  void AddParameterName(Parameters& params, std::string_view name) const;
+  void AddNamedParameter(Parameters& params);  // ExpectName, then AddParameterName
+  void AddParameterName(Parameters& params, std::string_view name, uint32_t line) const;
   bool TryParseMatch(Events& out);
   Events ParseCaseBlock();
 
