@@ -8,8 +8,9 @@
 // (systemd sends SIGTERM, then SIGKILL after its own timeout), and nothing
 // a process wrote may be lost silently.
 //
-// So, as `fusermount3 -uz` would: the mount is detached at once (no new
-// path lookups reach it; the files already open keep working), and the
+// So, as `fusermount3 -uz` would: the mount is detached at once (no path
+// from outside reaches it any more; the files already open keep working, as
+// does a process whose working folder is inside), and the
 // loop goes on serving until no file is open for writing any more, then
 // ends and the save runs. Files open only for reading are not waited for
 // (they lose nothing). The wait is bounded (`-o close_wait=SECONDS`,
@@ -18,7 +19,9 @@
 // Each step is logged as a warning that names the files (the save log too,
 // for a background daemon): the wait and its bound, and, when the bound
 // passes, which files were still open, whose later writes fail. A second
-// signal ends the wait at once (SignalLoopWaker).
+// signal ends the wait at once (SignalLoopWaker; the same signal within
+// 100 ms of the first is the same event, as a closing terminal's SIGHUP
+// arrives twice).
 //
 //   GracefulStop stop({.mountpoint = "/mnt/m", .close_wait = 30s,
 //                      .files_open_for_writing = [&] { return ops.FilesOpenForWriting(); }});

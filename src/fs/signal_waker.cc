@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,19 @@ std::atomic<bool> g_in_use{false};
 enum Phase : int { kServing, kWaiting, kEnding };
 std::atomic<int> g_phase{kServing};
 std::atomic<bool> g_graceful{false};
+// The signal that began the wait, and when (CLOCK_MONOTONIC, ns).
+std::atomic<int> g_first_signal{0};
+std::atomic<int64_t> g_first_at_ns{0};
+// The same signal again this soon after the first is the same event sent
+// twice, not a second request: a closing terminal's SIGHUP reaches a
+// foreground daemon from the kernel and from its shell at once.
+constexpr int64_t kSameEventNs = 100'000'000;
+
+int64_t MonotonicNs() {  // clock_gettime is async-signal-safe
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
 
 // libfuse's handler for `sig` (it sets the session's exit flag), if ours
 // replaced one. Also called from the helper thread: it only stores flags.
@@ -54,13 +68,23 @@ void WakeHelper(int fd) {
 // recorded: the helper decides when the loop ends.
 void OnSignal(int sig) {
   const int saved_errno = errno;
+  const bool graceful = g_graceful.load(std::memory_order_relaxed);
+  const int64_t now = MonotonicNs();
+  if (graceful && g_phase.load() == kWaiting && sig == g_first_signal.load() &&
+      now - g_first_at_ns.load() < kSameEventNs) {
+    errno = saved_errno;
+    return;
+  }
+  g_last_signal.store(sig);  // before the phase: the helper reads it once woken
+  if (graceful && g_phase.load() == kServing) {
+    g_first_signal.store(sig);
+    g_first_at_ns.store(now);
+  }
   int serving = kServing;
-  if (!(g_graceful.load(std::memory_order_relaxed) &&
-        g_phase.compare_exchange_strong(serving, kWaiting))) {
+  if (!(graceful && g_phase.compare_exchange_strong(serving, kWaiting))) {
     CallReplaced(sig);
     g_phase.store(kEnding);
   }
-  g_last_signal.store(sig, std::memory_order_relaxed);
   if (const int fd = g_wake_fd.load(std::memory_order_acquire); fd >= 0) WakeHelper(fd);
   errno = saved_errno;
 }
@@ -152,8 +176,9 @@ void SignalLoopWaker::Run() {
       }
     }
     if (g_phase.load() == kEnding && !next_resend) {
-      // A second signal during the wait ended it.
-      if (next_check) graceful_->Interrupted(sig);
+      // A second signal ended the wait (or came before it began): say what
+      // was still open.
+      if (graceful_) graceful_->Interrupted(sig);
       next_check.reset();
       // A loop that ends on its own does so well within the interval.
       next_resend = Clock::now() + kKickInterval;

@@ -33,7 +33,8 @@
 // loop: the handler only records it, and the helper thread asks the stop
 // whether the loop may end (Begin, then MayEnd every kDrainPoll); once it
 // may, the helper calls the replaced handler itself and resends as above.
-// A second signal, during that wait, ends the loop at once.
+// A second signal, during that wait, ends the loop at once (the same signal
+// within 100 ms of the first counts as the first: one event sent twice).
 //
 // Thread safety: one waker per process at a time (the handler is
 // process-wide; a second constructor throws). Construct, Stop() and destroy

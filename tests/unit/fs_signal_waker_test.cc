@@ -196,7 +196,10 @@ TEST(SignalLoopWaker, WithAGracefulStopASecondSignalOrTheBoundEndsTheWait) {
     ASSERT_EQ(raise(SIGTERM), 0);
     EXPECT_EQ(g_handled.load(), 0);
     if (second_signal) {
-      ASSERT_EQ(raise(SIGTERM), 0);
+      ASSERT_EQ(raise(SIGTERM), 0);  // at once: the same event, sent twice
+      EXPECT_EQ(g_handled.load(), 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      ASSERT_EQ(raise(SIGTERM), 0);    // a second request
       EXPECT_EQ(g_handled.load(), 1);  // at once, on this thread
     }
     EXPECT_EQ(WaitInterrupted(&finish, std::chrono::seconds(10)), EINTR) << second_signal;
