@@ -41,17 +41,16 @@ SaveState ReadSaveState(const std::string& path, const ZipReader& zip, std::stri
 }
 
 Json InfoJson(const ModelReport& r, const SaveState& save) {
-  const auto text_or_null = [](const std::string& s) { return s.empty() ? Json() : Json(s); };
   return Json{
       {"path", r.path},
       {"kind", FileKindName(r.kind)},
       {"file_size", r.file_size},
-      {"prefix", r.prefix},
+      {"prefix", TextOrNull(r.prefix)},
       {"records", r.records},
       {"record_bytes", r.record_bytes},
-      {"format_version", text_or_null(r.format_version)},
-      {"python_version", text_or_null(r.python_version)},
-      {"serialization_id", text_or_null(r.serialization_id)},
+      {"format_version", TextOrNull(r.format_version)},
+      {"python_version", TextOrNull(r.python_version)},
+      {"serialization_id", TextOrNull(r.serialization_id)},
       {"modules", Json{{"interned", r.interned.size()},
                        {"extern", r.externed.size()},
                        {"mocked", r.mocked.size()},
@@ -59,8 +58,8 @@ Json InfoJson(const ModelReport& r, const SaveState& save) {
       {"pickles", r.pickles.size()},
       {"storages", r.storages},
       {"storage_bytes", r.storage_bytes},
-      {"pending_edits", text_or_null(save.journal)},
-      {"last_save_failed", text_or_null(save.last_failed)},
+      {"pending_edits", TextOrNull(save.journal)},
+      {"last_save_failed", TextOrNull(save.last_failed)},
       {"problems", r.problems},
       {"unreadable", r.unreadable},
   };

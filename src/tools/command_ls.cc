@@ -47,7 +47,9 @@ int RunLs(const Command& self, const Args& args) {
                              {"crc32", e.crc32},
                              {"data_offset", e.data_offset}});
     }
-    WriteJson(out, Json{{"path", zip.path()}, {"prefix", zip.prefix()}, {"records", records}});
+    WriteJson(
+        out,
+        Json{{"path", zip.path()}, {"prefix", TextOrNull(zip.prefix())}, {"records", records}});
     out.Flush();
     return kExitOk;
   }

@@ -39,7 +39,7 @@ int RunRepack(const Command& self, const Args& args) {
   Output out;
   WriteJson(out, Json{{"in", cmd.operands[0]},
                       {"out", cmd.operands[1]},
-                      {"prefix", prefix},
+                      {"prefix", TextOrNull(prefix)},
                       {"records", src.entries().size() - directories},
                       {"dropped_directories", directories},
                       {"size", size}});

@@ -19,6 +19,10 @@ namespace tpkg::cli {
 // Keys keep the order they are written in: the schemas in doc/tpkg.1 list them so.
 using Json = nlohmann::ordered_json;
 
+// A value that does not apply is null (doc/cli.md): "" becomes null (a
+// version record that is absent, no prefix folder).
+inline Json TextOrNull(const std::string& s) { return s.empty() ? Json() : Json(s); }
+
 // The last-save warning (WarnIfLastSaveFailed), then OpenModelFile().
 ModelFile OpenForInspection(const std::string& path);
 

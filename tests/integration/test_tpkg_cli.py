@@ -80,7 +80,9 @@ def test_ls_and_cat_read_a_pt2_without_prefix_folder(tpkg_bin):
         assert result.stdout.decode().splitlines() == z.namelist()
         for name in z.namelist():
             assert run(tpkg_bin, "cat", pt2, name).stdout == z.read(name), name
-    assert json.loads(run(tpkg_bin, "ls", "--json", pt2).stdout)["prefix"] == ""
+    # No prefix folder: a value that does not apply is null (doc/cli.md).
+    assert json.loads(run(tpkg_bin, "ls", "--json", pt2).stdout)["prefix"] is None
+    assert json.loads(run(tpkg_bin, "info", "--json", pt2).stdout)["prefix"] is None
 
 
 def test_cat_json_holds_text_as_text_and_binary_as_base64(tpkg_bin, corpus_dir):
