@@ -343,15 +343,21 @@ int Report(const std::string& path, const Daemon& daemon, const Target& target, 
     std::cerr << "tpkgfs: " << e.what() << "\n";
   }
   std::optional<SaveLogEntry> outcome;
-  int errors = 0;
+  int errors = 0, warnings = 0;  // a warning: an operation refused by a packaging rule, say
   for (const SaveLogEntry& e : entries) {
     if (e.pid != daemon.pid) continue;
     if (e.is_save() && e.time >= since - 1) outcome = e;
-    if (e.kind == SaveLogKind::kError && target.serving_since && e.time >= target.serving_since)
-      ++errors;
+    if (!target.serving_since || e.time < target.serving_since) continue;
+    if (e.kind == SaveLogKind::kError) ++errors;
+    if (e.kind == SaveLogKind::kWarning) ++warnings;
   }
-  if (errors > 0) {
-    std::cerr << "tpkgfs: " << errors << " error" << (errors == 1 ? " was" : "s were")
+  if (errors > 0 || warnings > 0) {
+    const auto count = [](int n, const char* what) {
+      return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+    };
+    std::string logged = errors > 0 ? count(errors, "error") : "";
+    if (warnings > 0) logged += (logged.empty() ? "" : " and ") + count(warnings, "warning");
+    std::cerr << "tpkgfs: " << logged << (errors + warnings == 1 ? " was" : " were")
               << " logged while " << path << " was mounted (see " << target.log << ")\n";
   }
   // A daemon that left its ended record ran to its end; when the save log had

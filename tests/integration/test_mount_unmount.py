@@ -633,6 +633,21 @@ def test_errors_of_a_background_daemon_reach_the_log(tmp_path, background):
                      + re.escape(record) + "'", log, re.M), log
 
 
+def test_a_refusal_a_background_daemon_logged_is_pointed_at_by_tpkgfs_u(tmp_path, background):
+    """A create refused by a packaging rule gets only an errno (EEXIST) in the shell; the reason
+    is in the save log, and `tpkgfs -u` says that a warning was logged there."""
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(FileExistsError):
+        (mnt / INIT.replace("__init__", "__INIT__")).write_bytes(b"x = 1\n")
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u.stderr
+    assert (f"tpkgfs: 1 warning was logged while {mnt} was mounted (see {log_of(archive)})\n"
+            ) in u.stderr, u.stderr
+    assert "differs from it only in case" in log_of(archive).read_text()
+
+
 # --- what tpkgfs -u refuses -------------------------------------------------
 
 def one_line_failure(r):
