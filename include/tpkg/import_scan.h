@@ -72,9 +72,11 @@ struct ImportRef {
 };
 
 // Exactly torch.package's find_files_source_depends_on(src, package):
-// ordered, unique. `source` is UTF-8 (a PEP 263 coding cookie is ignored, as
-// ast.parse ignores it for str input; a leading BOM is skipped). `package` is
-// the package the module lives in: see PackageOf().
+// ordered, unique. `source` is a module's bytes: UTF-8 (a leading BOM is
+// skipped), or, when they are not valid UTF-8, in the encoding a PEP 263
+// coding declaration names, as torch's exporter (through linecache) and its
+// importer (compiling the bytes) read them. `package` is the package the
+// module lives in: see PackageOf().
 //
 // Throws Error(kInvalidArgument, "line N: reason") on source the parser
 // refuses (callers prefix the file name), and "line N: attempted relative

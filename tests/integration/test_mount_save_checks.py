@@ -567,3 +567,20 @@ def test_an_edit_that_parses_but_does_not_compile_is_refused(tmp_path, appended,
                                   "pkg_model_numpy/" + util, edited)
     loaded = torch_check([{"name": "k", "archive": str(broken), "attr": "DEFAULT_HIDDEN"}])
     assert loaded["k"]["error"].startswith("SyntaxError: " + reason), loaded
+
+
+def test_a_source_in_a_declared_encoding_is_saved_and_loads(tmp_path):
+    """A source written in latin-1 with its coding declaration (an older editor's default): torch
+    compiles its bytes in that encoding, so the save takes it (it used to refuse it as not
+    UTF-8) and torch loads the text it holds."""
+    archive = writable_copy(tmp_path)
+    util = "corpus_models/util.py"
+    source = records(archive)[util].decode() + '\nGREETING = "café"\n'
+    edited = ("# -*- coding: latin-1 -*-\n" + source).encode("latin-1")
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / util).write_bytes(edited)
+    assert m.problems == []
+    assert records(archive)[util] == edited
+    loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "GREETING",
+                           "module": "corpus_models.util"}])
+    assert loaded["k"].get("value") == repr("café"), loaded

@@ -6,10 +6,10 @@
 #include <unordered_set>
 #include <variant>
 
-#include "base/utf8.h"
 #include "scan/py_import_parser.h"
 #include "scan/py_parser.h"
 #include "scan/py_tokenizer.h"
+#include "scan/source_encoding.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -26,12 +26,12 @@ uint32_t LineOfOffset(std::string_view source, size_t offset) {
                  std::count(source.begin(), source.begin() + static_cast<ptrdiff_t>(offset), '\n'));
 }
 
-// ast.parse refuses NUL bytes; bytes that are not UTF-8 cannot be a str.
-void CheckEncoding(std::string_view source) {
+// The text the scan reads (PEP 263: scan/source_encoding.h); ast.parse
+// refuses NUL bytes.
+std::string_view SourceText(std::string_view source, std::string& converted) {
   if (size_t nul = source.find('\0'); nul != std::string_view::npos)
     FailAtLine(LineOfOffset(source, nul), "source code cannot contain null bytes");
-  if (size_t bad = FindInvalidUtf8(source); bad != std::string_view::npos)
-    FailAtLine(LineOfOffset(source, bad), "source is not valid UTF-8");
+  return SourceAsUtf8(source, converted);
 }
 
 // torch/package/_importlib.py _resolve_name: `package.rsplit(".", level - 1)`
@@ -176,7 +176,8 @@ std::optional<std::string> Visitor::AbsModule(const std::string& name,
 }  // namespace
 
 std::vector<ImportRef> ScanImports(std::string_view source, std::string_view package) {
-  CheckEncoding(source);
+  std::string converted;
+  source = SourceText(source, converted);
   std::vector<py::ImportEvent> events;
   try {
     events = py::ParseImportEvents(source);
@@ -190,7 +191,8 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 
 std::optional<std::string> FindCompileError(std::string_view source) {
   try {
-    CheckEncoding(source);
+    std::string converted;
+    source = SourceText(source, converted);
     (void)py::internal::Parser(source, /*compile_checks=*/true).ParseFile();
   } catch (const py::SyntaxError& e) {
     return "line " + std::to_string(e.line) + ": " + e.reason;
