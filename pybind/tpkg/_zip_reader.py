@@ -4,23 +4,25 @@
 
 Differences from torch's reader, all invisible to package code:
 
-* Storages are not copied when they can be mapped: a stored, 64-byte aligned
-  record of at least ``_MMAP_MIN_BYTES`` becomes a private copy-on-write
-  mapping of the archive (what torch's DirectoryReader does for files).
-  Every call maps afresh, so tensors from two ``load_pickle`` calls never
-  share memory, exactly as with torch's copying reader.
 * A file-like object is read once into an anonymous memory file (memfd), or
-  used in place when it is a real file with a ``fileno()``.
+  used in place when it is a file opened with ``open()`` (an ``io.FileIO``,
+  buffered or not). A wrapper (gzip, bz2, lzma, a reader of its own) is read
+  as a stream: the descriptor its ``fileno()`` gives is the file under it.
+
+Storages are copied out of the archive, as torch's reader copies them: a
+tensor never reads the archive file again, so saving over the file it was
+loaded from (load, fine-tune, save to the same path) neither changes it nor
+kills the process with SIGBUS, as a mapping of the file would.
 """
+import ctypes
 import errno
-import mmap
+import io
 import os
 import re
 import sys
 
 from . import _core
 
-_MMAP_MIN_BYTES = 1 << 16
 _MIN_VERSION, _MAX_VERSION = 1, 10  # torch 1.13's kMin/kMaxSupportedFileFormatVersion
 
 
@@ -36,10 +38,15 @@ class RecordNotFoundError(FileNotFoundError, RuntimeError):
 
 
 def _file_path_of(fileobj):
-    """A path naming the same open file, or None for in-memory objects."""
+    """A path naming the same open file when `fileobj` reads a file's own bytes (one opened
+    with open()), else None: in-memory objects, and wrappers whose fileno() is the file under
+    them (gzip.open's, say), whose bytes are not the ones they read."""
+    raw = fileobj.raw if isinstance(fileobj, (io.BufferedReader, io.BufferedRandom)) else fileobj
+    if not isinstance(raw, io.FileIO):
+        return None
     try:
-        fd = fileobj.fileno()
-    except (AttributeError, OSError, ValueError):
+        fd = raw.fileno()
+    except (OSError, ValueError):
         return None
     return f"/proc/self/fd/{fd}"
 
@@ -83,7 +90,7 @@ class ArchiveReader:
     def __init__(self, path: str, keepalive=None):
         # Non-strict: the importer must open whatever torch 1.13 opens.
         self._zip = _core.ZipReader(path, strict=False)
-        self.path = path  # a path torch._C.PyTorchFileReader can open too
+        self.path = path
         self._keepalive = keepalive
         self._check_version()
         self._check_prefix()
@@ -132,6 +139,13 @@ class ArchiveReader:
             if not entry.full_name.startswith(folder):
                 raise RuntimeError(f"file in archive is not in a subdirectory {folder}: {entry.full_name}")
 
+    @property
+    def same_file_path(self) -> str:
+        """A path that opens the very file this reader read, for torch._C.PyTorchFileReader
+        (TorchScript): not `path`, which may name another file by now (replaced, or relative
+        to a working folder left since)."""
+        return f"/proc/self/fd/{self._zip.fd}"
+
     def get_record(self, name: str) -> bytes:
         try:
             return self._zip.get_record(name)
@@ -159,34 +173,19 @@ class ArchiveReader:
                 f"record {name} holds {entry.size} bytes, fewer than the {nbytes} "
                 f"bytes of {numel} {dtype} elements"
             )
-        buffer = self._storage_buffer(entry, nbytes)
-        return torch.frombuffer(buffer, dtype=torch.uint8, count=nbytes).view(dtype)
+        # Storage torch's allocator owns (aligned, resizable, as torch's reader
+        # gives), filled in place: no second copy.
+        storage = torch.empty(nbytes, dtype=torch.uint8)
+        buffer = memoryview((ctypes.c_char * nbytes).from_address(storage.data_ptr())).cast("B")
+        if entry.method == _core.METHOD_STORED:
+            self._pread_into(buffer, entry.data_offset)
+        else:
+            buffer[:] = memoryview(self.get_record(entry.name))[:nbytes]
+        return storage.view(dtype)
 
-    def _storage_buffer(self, entry, nbytes: int):
-        if entry.method != _core.METHOD_STORED:
-            return bytearray(memoryview(self.get_record(entry.name))[:nbytes])
-        if entry.data_offset % 64 == 0 and nbytes >= _MMAP_MIN_BYTES:
-            return self._map(entry.data_offset, nbytes)
-        buffer = bytearray(nbytes)
-        self._pread_into(buffer, entry.data_offset)
-        return buffer
-
-    def _map(self, offset: int, nbytes: int):
-        # A private writable mapping: writes to the tensor never reach the file.
-        page_start = offset - offset % mmap.ALLOCATIONGRANULARITY
-        mapping = mmap.mmap(
-            self._zip.fd,
-            offset - page_start + nbytes,
-            flags=mmap.MAP_PRIVATE,
-            prot=mmap.PROT_READ | mmap.PROT_WRITE,
-            offset=page_start,
-        )
-        return memoryview(mapping)[offset - page_start:]
-
-    def _pread_into(self, buffer: bytearray, offset: int):
-        view = memoryview(buffer)
+    def _pread_into(self, view: memoryview, offset: int):
         done = 0
-        while done < len(buffer):
+        while done < len(view):
             got = os.preadv(self._zip.fd, [view[done:]], offset + done)
             if got == 0:
                 raise RuntimeError(f"{self.path}: unexpected end of file at offset {offset + done}")

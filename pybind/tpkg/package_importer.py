@@ -148,7 +148,7 @@ class PackageImporter(Importer):
         if self._torch_reader is None:
             import torch
 
-            self._torch_reader = torch._C.PyTorchFileReader(self._reader.path)
+            self._torch_reader = torch._C.PyTorchFileReader(self._reader.same_file_path)
         return self._torch_reader
 
     def import_module(self, name: str, package=None):
