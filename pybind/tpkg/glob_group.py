@@ -8,7 +8,12 @@ GlobPattern = Union[str, Iterable[str]]
 
 
 def _as_list(elems: GlobPattern) -> List[str]:
-    return [elems] if isinstance(elems, str) else list(elems)
+    patterns = [elems] if isinstance(elems, str) else list(elems)
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            # What torch raises, splitting the pattern into segments (b"json" gives ints).
+            raise AttributeError(f"'{type(pattern).__name__}' object has no attribute 'split'")
+    return patterns
 
 
 class GlobGroup:
@@ -50,4 +55,6 @@ class GlobGroup:
         return self._dbg
 
     def matches(self, candidate: str) -> bool:
+        if not isinstance(candidate, str):  # torch adds the separator to it first
+            raise TypeError(f'can only concatenate str (not "{type(candidate).__name__}") to str')
         return self._group.matches(candidate)

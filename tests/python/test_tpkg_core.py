@@ -77,6 +77,20 @@ def test_glob_group_refuses_mixed_double_star():
         tpkg.GlobGroup("a**")
 
 
+@pytest.mark.parametrize("make", [
+    lambda G: G(["a", 5]), lambda G: G(b"json"), lambda G: G("a", exclude=[None]),
+    lambda G: G("a").matches(5),
+], ids=["int pattern", "bytes", "None excluded", "int candidate"])
+def test_glob_group_refuses_what_is_no_str_as_torch_does(make):
+    torch_glob = pytest.importorskip("torch.package.glob_group")
+    raised = []
+    for group in (tpkg.GlobGroup, torch_glob.GlobGroup):
+        with pytest.raises((AttributeError, TypeError)) as error:
+            make(group)
+        raised.append((type(error.value), str(error.value)))
+    assert raised[0] == raised[1]
+
+
 def test_graph_wrapper_reads_like_torchs_digraph():
     from tpkg.package_exporter import _ModuleProviderAction, PackagingErrorReason
 
