@@ -87,10 +87,12 @@ class _MemoryFile:
 class ArchiveReader:
     """Reads a torch.package zip through ``tpkg._core.ZipReader``."""
 
-    def __init__(self, path: str, keepalive=None):
+    def __init__(self, path: str, keepalive=None, shown=None):
         # Non-strict: the importer must open whatever torch 1.13 opens.
         self._zip = _core.ZipReader(path, strict=False)
         self.path = path
+        # What errors call the archive: a file object's name, not the /proc path read.
+        self._shown = shown
         self._keepalive = keepalive
         self._check_version()
         self._check_prefix()
@@ -103,7 +105,7 @@ class ArchiveReader:
             keepalive = _MemoryFile(fileobj)
             path = keepalive.path
         try:
-            return cls(path, keepalive=keepalive)
+            return cls(path, keepalive=keepalive, shown=_name_of(fileobj))
         except (_core.TpkgError, OSError) as e:
             if not isinstance(getattr(e, "code", None), _core.Errc):
                 raise  # not libtpkg's: it does not name the path
@@ -151,6 +153,11 @@ class ArchiveReader:
             return self._zip.get_record(name)
         except FileNotFoundError:
             raise RecordNotFoundError(name) from None
+        except (_core.TpkgError, OSError) as e:
+            # The archive changed under a file object's reader: name it as the caller knows it.
+            if self._shown is None or not isinstance(getattr(e, "code", None), _core.Errc):
+                raise
+            raise _renamed(e, self.path, self._shown) from None
 
     def has_record(self, name: str) -> bool:
         entry = self._zip.entry(name)
@@ -188,5 +195,6 @@ class ArchiveReader:
         while done < len(view):
             got = os.preadv(self._zip.fd, [view[done:]], offset + done)
             if got == 0:
-                raise RuntimeError(f"{self.path}: unexpected end of file at offset {offset + done}")
+                shown = self.path if self._shown is None else self._shown
+                raise RuntimeError(f"{shown}: unexpected end of file at offset {offset + done}")
             done += got

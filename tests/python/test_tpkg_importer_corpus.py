@@ -234,6 +234,16 @@ def test_a_damaged_file_object_is_named_as_the_caller_knows_it(tmp_path):
         tpkg.PackageImporter(io.BytesIO(bad.read_bytes()))
     assert str(ours.value).startswith("<binary>: not a ZIP archive"), ours.value
     assert ours.value.code == tpkg._core.Errc.CORRUPT
+    # Damaged after it was opened (emptied in place): still named as the caller knows it.
+    good = tmp_path / "good.pt"
+    with torch.package.PackageExporter(str(good)) as pe:
+        pe.save_text("a", "b.txt", "text")
+    with open(good, "rb") as f:
+        importer = tpkg.PackageImporter(f)
+        good.write_bytes(b"")
+        with pytest.raises(tpkg.CorruptArchiveError) as ours:
+            importer.load_text("a", "b.txt")
+    assert str(ours.value).startswith(f"{good}: record "), ours.value
     # A stream that is no file (a socket's): read as a stream, which it cannot seek, as torch's
     # reader finds too.
     raised = []
