@@ -177,8 +177,9 @@ void SignalLoopWaker::Run() {
     }
     if (g_phase.load() == kEnding && !next_resend) {
       // A second signal ended the wait (or came before it began): say what
-      // was still open.
-      if (graceful_) graceful_->Interrupted(sig);
+      // was still open. Read again: the handler stored the signal before
+      // the phase this thread has just seen, and `sig` may be the first's.
+      if (graceful_) graceful_->Interrupted(g_last_signal.load());
       next_check.reset();
       // A loop that ends on its own does so well within the interval.
       next_resend = Clock::now() + kKickInterval;
