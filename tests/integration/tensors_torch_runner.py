@@ -51,13 +51,13 @@ def facts(t, path, storages):
 
 
 def walk(root):
-    found, seen, storages = [], set(), {}
+    found, seen, storages = [], {}, {}
     pending = [(root, "")]
     while pending:
         obj, path = pending.pop()
         if id(obj) in seen:
             continue
-        seen.add(id(obj))
+        seen[id(obj)] = obj  # kept alive: a part made by an accessor must not lend its id
         if isinstance(obj, torch.Tensor) and obj.layout != torch.strided:
             # A sparse tensor: its parts, as torch's accessors name them.
             parts = ({"indices": obj._indices(), "values": obj._values()}

@@ -65,6 +65,10 @@ MAKE_FILES = textwrap.dedent("""
                 "qc": torch.quantize_per_channel(torch.randn(2, 3), torch.tensor([0.1, 0.2]),
                                                  torch.tensor([0, 1]), 0, torch.quint8),
                 "coo": dense.to_sparse(), "csr": dense.to_sparse_csr(),
+                "pcoo": torch.nn.Parameter(dense.to_sparse(), requires_grad=False),
+                "pq": torch.nn.Parameter(torch.quantize_per_channel(
+                    torch.randn(2, 3), torch.tensor([0.1, 0.2]), torch.tensor([0, 1]), 0,
+                    torch.quint8), requires_grad=False),
                 "after": torch.ones(2)}, out + "/quantized_sparse.pt")
     if hasattr(torch, "export") and hasattr(torch.export, "save"):
         ep = torch.export.export(Block(), (torch.ones(1, 3),))

@@ -239,7 +239,7 @@ class TensorWalk {
     if (args == nullptr || args->size() < 2) return true;
     const std::vector<uint32_t>* data = ArgsOf((*args)[1]);
     const std::string layout = LayoutName((*args)[0]);
-    if (data == nullptr) return true;
+    if (data == nullptr) return false;  // walked as any call: its parts by index
     static constexpr std::array<const char*, 3> kCoo = {"indices", "values", nullptr};
     static constexpr std::array<const char*, 3> kRows = {"crow_indices", "col_indices", "values"};
     static constexpr std::array<const char*, 3> kColumns = {"ccol_indices", "row_indices",
@@ -248,7 +248,7 @@ class TensorWalk {
     if (layout == "sparse_coo") names = &kCoo;
     if (layout == "sparse_csr" || layout == "sparse_bsr") names = &kRows;
     if (layout == "sparse_csc" || layout == "sparse_bsc") names = &kColumns;
-    if (names == nullptr) return true;
+    if (names == nullptr) return false;  // a layout of a later torch: its parts by index
     for (size_t i = std::min(data->size(), names->size()); i-- > 0;) {
       if ((*names)[i] != nullptr) pending_.push_back({(*data)[i], NamedChild(path, (*names)[i])});
     }
@@ -269,9 +269,18 @@ class TensorWalk {
                (IsCallOf(n, "torch._utils", "_rebuild_parameter") ||
                 IsCallOf(n, "torch._utils", "_rebuild_parameter_with_state"))) {
       const uint32_t inner = (*args)[0];
-      if (tree_.at(inner).kind == NodeKind::kCall && IsTensorRebuild(tree_.at(inner).callable)) {
-        t = TensorOf(tree_.at(inner).args);
+      const Node& wrapped = tree_.at(inner);
+      if (wrapped.kind == NodeKind::kCall && IsTensorRebuild(wrapped.callable)) {
+        t = TensorOf(wrapped.args);
         seen_[inner] = true;
+      } else if (IsCallOf(wrapped, "torch._utils", "_rebuild_qtensor")) {
+        t = QuantizedTensorOf(wrapped.args, path);
+        seen_[inner] = true;
+      } else {
+        // A sparse tensor (its parts are no parameters), or what a later
+        // torch wraps: walked at the parameter's place.
+        pending_.push_back({inner, path});
+        return true;
       }
       if (t) {
         t->is_parameter = true;
