@@ -53,33 +53,42 @@ def test_what_a_package_cannot_hold_is_refused_with_eperm_or_enametoolong(tmp_pa
 
 
 def test_names_differing_only_in_case_are_refused_when_made(tmp_path):
-    """torch's reader ignores the case of names: `util.py` beside `UTIL.py` could not be told
-    apart, and a save would refuse the pair. So the mount refuses to make one (EEXIST, and a
-    line saying why), whether by create, mkdir or rename; renaming a name to another case of
-    itself is no pair, and the save keeps it."""
+    """torch's reader ignores the case of names: `util.py` beside `UTIL.py` (or a file beside a
+    folder of the same name) could not be told apart, and a save would refuse the pair. So the
+    mount refuses to make one (EEXIST, and a line saying why), whether by create, mkdir or
+    rename, also for a name below a folder moved; renaming a name to another case of itself is
+    no pair, and two folders are fine (only whole names collide), which the save keeps."""
     archive = writable_copy(tmp_path)
     pkg = "corpus_models"
-    with session(archive, tmp_path / "mnt", allow=[r"differs from it only in case"]) as m:
+    with session(archive, tmp_path / "mnt", allow=[r"differs from .* only in case"]) as m:
         (m.path / pkg / "new.txt").write_bytes(b"new\n")
+        os.mkdir(m.path / "Other")
+        (m.path / "Other" / "UTIL.py").write_bytes(b"y = 2\n")
         for make in (lambda: (m.path / pkg / "UTIL.py").write_bytes(b"x = 1\n"),
-                     lambda: os.mkdir(m.path / "Corpus_Models"),
+                     lambda: (m.path / "CORPUS_MODELS").write_bytes(b"a file\n"),
                      lambda: os.rename(m.path / pkg / "new.txt", m.path / pkg / "Util.PY"),
-                     lambda: os.mkdir(m.path / pkg / "NEW.TXT")):
+                     lambda: os.mkdir(m.path / pkg / "NEW.TXT"),
+                     lambda: os.rename(m.path / "Other", m.path / "Corpus_Models")):
             with pytest.raises(OSError) as info:
                 make()
             assert info.value.errno == errno.EEXIST
         os.rename(m.path / pkg / "new.txt", m.path / pkg / "NEW.txt")  # itself, in other case
+        os.mkdir(m.path / "Corpus_Models")  # beside corpus_models: two folders
+        (m.path / "Corpus_Models" / "notes.txt").write_bytes(b"notes\n")
         assert sorted(os.listdir(m.path / pkg)) == ["NEW.txt", "__init__.py", "layers.py",
                                                      "model.py", "util.py"]
     assert m.problems == []
     assert (f"tpkgfs: Cannot create '{pkg}/UTIL.py': '{pkg}/util.py' differs from it only in "
             "case, and torch's reader, which ignores the case of names, could not tell them "
             "apart\n") in m.stderr()
-    for refused in ("create directory 'Corpus_Models': 'corpus_models'",
-                    f"rename '{pkg}/Util.PY': '{pkg}/util.py'",
-                    f"create directory '{pkg}/NEW.TXT': '{pkg}/new.txt'"):
-        assert f"tpkgfs: Cannot {refused} differs from it only in case" in m.stderr(), refused
+    for refused in (f"create 'CORPUS_MODELS': '{pkg}' differs from it",
+                    f"rename '{pkg}/Util.PY': '{pkg}/util.py' differs from it",
+                    f"create directory '{pkg}/NEW.TXT': '{pkg}/new.txt' differs from it",
+                    f"rename 'Corpus_Models': '{pkg}/util.py' differs from "
+                    f"'Corpus_Models/UTIL.py'"):
+        assert f"tpkgfs: Cannot {refused} only in case" in m.stderr(), refused
     assert records(archive)["corpus_models/NEW.txt"] == b"new\n"
+    assert records(archive)["Corpus_Models/notes.txt"] == b"notes\n"
     loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
     assert "error" not in loaded["k"], loaded
 

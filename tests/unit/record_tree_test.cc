@@ -224,9 +224,22 @@ TEST(RecordTreeTest, CaseTwinsAreFoundAsTorchsReaderFoldsNames) {
   RecordTree tree(entries);
   EXPECT_EQ(tree.CaseTwin("A/B.py"), std::optional<std::string>("a/b.py"));
   EXPECT_EQ(tree.CaseTwin("TOP.txt"), std::optional<std::string>("top.txt"));
-  EXPECT_EQ(tree.CaseTwin("A"), std::optional<std::string>("a"));  // folders too
-  EXPECT_EQ(tree.CaseTwin("a/b.py"), std::nullopt);                // itself
-  EXPECT_EQ(tree.CaseTwin("TOP.txt", "top.txt"), std::nullopt);    // a rename's source
+  EXPECT_EQ(tree.CaseTwin("A"), std::optional<std::string>("a"));  // a file beside a folder
+  EXPECT_EQ(tree.CaseTwin("A", /*is_dir=*/true), std::nullopt);    // two folders are fine
+  EXPECT_EQ(tree.CaseTwin("TOP.TXT", /*is_dir=*/true), std::optional<std::string>("top.txt"));
+  EXPECT_EQ(tree.CaseTwin("a/b.py"), std::nullopt);                    // itself
+  EXPECT_EQ(tree.CaseTwinOfMove("top.txt", "TOP.txt"), std::nullopt);  // itself, in other case
+  // A folder moved: every name below it at its new place. `a` holds b.py and c/d.py.
+  tree.Mkdir("X", {});
+  tree.Create("X/B.py", 2, {});
+  EXPECT_EQ(tree.CaseTwinOfMove("X", "x"), std::nullopt);  // itself, in other case
+  const std::optional<RecordTree::CaseClash> clash = tree.CaseTwinOfMove("X", "A");
+  ASSERT_TRUE(clash);  // `A` pairs with no file, but A/B.py would with a/b.py
+  EXPECT_EQ(clash->moved, "A/B.py");
+  EXPECT_EQ(clash->twin, "a/b.py");
+  tree.Unlink("X/B.py");
+  EXPECT_EQ(tree.CaseTwinOfMove("X", "A"), std::nullopt);  // beside `a`: two folders
+  tree.Rmdir("X");
   EXPECT_EQ(tree.CaseTwin("a/B.pyc"), std::nullopt);
   EXPECT_EQ(tree.CaseTwin("\xc3\x84.txt"), std::nullopt);  // only ASCII folds, as in miniz
   // The index follows every change of the namespace.

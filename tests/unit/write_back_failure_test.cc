@@ -150,7 +150,8 @@ TEST_F(WriteBackTest, NamesDifferingOnlyInCaseAreRefusedWhenMade) {
         << e.what();
   }
   EXPECT_FALSE(j.Stat("pkg/CODE.py"));
-  EXPECT_THROW(j.Mkdir("PKG"), Error);
+  EXPECT_THROW(j.Mkdir("pkg/Code.PY"), Error);  // a folder beside a file of that name
+  j.Mkdir("PKG");                               // beside the folder `pkg`: only whole names collide
   WriteFd(j.Create("pkg/other.py").get(), "y = 1\n");
   j.Rename("pkg/other.py", "pkg/OTHER.py");  // another case of itself: no pair
   EXPECT_NO_THROW(WriteBack(j, {}));

@@ -169,18 +169,25 @@ void RefuseBytecodeCache(const std::string& verb, std::string_view path) {
   if (IsBytecodeCachePath(path)) ThrowOpError(verb, path, EPERM);
 }
 
-// Nor a name that differs from another only in case (RecordTree::CaseTwin):
-// refused when made, with the reason, rather than by the save. `except`: a
-// rename's source (`mv notes.txt NOTES.txt` renames, it makes no twin).
-void RefuseCaseTwin(const RecordTree& tree, const std::string& verb, std::string_view path,
-                    std::string_view except = {}) {
-  if (const std::optional<std::string> twin = tree.CaseTwin(path, except)) {
-    throw Error(Errc::kPolicy,
-                "Cannot " + verb + " '" + std::string(path) + "': '" + *twin +
-                    "' differs from it only in case, and torch's reader, which ignores the case "
-                    "of names, could not tell them apart",
-                EEXIST);
-  }
+// Nor a name that would pair with another differing only in case
+// (RecordTree::CaseTwin): refused when made, with the reason, rather than by
+// the save. `clash`: what CaseTwin or CaseTwinOfMove found for `path`.
+void RefuseCaseTwin(const std::optional<RecordTree::CaseClash>& clash, const std::string& verb,
+                    std::string_view path) {
+  if (!clash) return;
+  const std::string other = clash->moved == path ? "it" : "'" + clash->moved + "'";
+  throw Error(Errc::kPolicy,
+              "Cannot " + verb + " '" + std::string(path) + "': '" + clash->twin +
+                  "' differs from " + other +
+                  " only in case, and torch's reader, which ignores the case of names, could "
+                  "not tell them apart",
+              EEXIST);
+}
+
+std::optional<RecordTree::CaseClash> AsClash(std::string_view path,
+                                             std::optional<std::string> twin) {
+  if (!twin) return std::nullopt;
+  return RecordTree::CaseClash{std::string(path), std::move(*twin)};
 }
 
 // Validates the path(s), checks the operation, logs it (group commit:
@@ -196,11 +203,11 @@ void LogAndApply(JournalState& impl, const std::string& verb, const LogEntry& en
   if (int err = impl.CheckEntry(e)) ThrowOpError(verb, shown, err);
   if (e.op == LogOp::kMkdir) {
     RefuseBytecodeCache(verb, e.path);
-    RefuseCaseTwin(impl.tree, verb, e.path);
+    RefuseCaseTwin(AsClash(e.path, impl.tree.CaseTwin(e.path, /*is_dir=*/true)), verb, e.path);
   }
   if (e.op == LogOp::kRename && e.path != e.path2) {
     RefuseBytecodeCache(verb, e.path2);
-    RefuseCaseTwin(impl.tree, verb, e.path2, e.path);
+    RefuseCaseTwin(impl.tree.CaseTwinOfMove(e.path, e.path2), verb, e.path2);
   }
   if (e.op == LogOp::kRename && e.path == e.path2) return;  // POSIX: nothing to do
   impl.EnsureCreated();
@@ -415,7 +422,7 @@ ScopedFd Journal::Create(std::string_view record, std::optional<uint32_t> mode,
   if (int err = ValidateRecordPath(record)) ThrowOpError("create", record, err);
   if (int err = impl_->tree.CheckCreate(record)) ThrowOpError("create", record, err);
   RefuseBytecodeCache("create", record);
-  RefuseCaseTwin(impl_->tree, "create", record);
+  RefuseCaseTwin(AsClash(record, impl_->tree.CaseTwin(record)), "create", record);
   const LogEntry e = WithOwner(ModeEntry(LogOp::kCreate, record, mode), owner);
   return NewDataFile(*impl_, e, [](int, const std::string&) { return false; });
 }

@@ -245,19 +245,54 @@ std::vector<uint64_t> RecordTree::SetPatch(std::string_view path, uint64_t journ
   return freed;
 }
 
-std::optional<std::string> RecordTree::CaseTwin(std::string_view path,
-                                                std::string_view except) const {
-  if (!folded_) {
-    folded_.emplace();
-    folded_->reserve(files_.size() + dirs_.size());
-    for (const auto& [name, file] : files_) folded_->emplace(Folded(name), name);
-    for (const auto& [name, dir] : dirs_) folded_->emplace(Folded(name), name);
-  }
+void RecordTree::BuildCaseIndex() const {
+  if (folded_) return;
+  folded_.emplace();
+  folded_->reserve(files_.size() + dirs_.size());
+  for (const auto& [name, file] : files_) folded_->emplace(Folded(name), name);
+  for (const auto& [name, dir] : dirs_) folded_->emplace(Folded(name), name);
+}
+
+std::optional<std::string> RecordTree::TwinOf(std::string_view path, bool is_dir,
+                                              std::string_view moving) const {
   const auto [first, last] = folded_->equal_range(Folded(path));
   for (auto it = first; it != last; ++it) {
-    if (it->second != path && it->second != except) return it->second;
+    const std::string& other = it->second;
+    if (other == path) continue;
+    if (!moving.empty() && other.starts_with(moving) &&
+        (other.size() == moving.size() || other[moving.size()] == '/'))
+      continue;
+    if (is_dir && FindDir(other)) continue;  // two folders: no whole name collides
+    return other;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> RecordTree::CaseTwin(std::string_view path, bool is_dir) const {
+  BuildCaseIndex();
+  return TwinOf(path, is_dir, {});
+}
+
+std::optional<RecordTree::CaseClash> RecordTree::CaseTwinOfMove(std::string_view from,
+                                                                std::string_view to) const {
+  BuildCaseIndex();
+  const bool is_dir = FindDir(from) != nullptr;
+  if (std::optional<std::string> twin = TwinOf(to, is_dir, from))
+    return CaseClash{std::string(to), std::move(*twin)};
+  if (!is_dir) return std::nullopt;
+  const std::string prefix = ChildPrefix(from);
+  const std::string moved_prefix = ChildPrefix(to);
+  const auto check_below = [&](const auto& map, bool dirs) -> std::optional<CaseClash> {
+    for (auto it = map.lower_bound(prefix); it != map.end() && it->first.starts_with(prefix);
+         ++it) {
+      std::string moved = moved_prefix + it->first.substr(prefix.size());
+      if (std::optional<std::string> twin = TwinOf(moved, dirs, from))
+        return CaseClash{std::move(moved), std::move(*twin)};
+    }
+    return std::nullopt;
+  };
+  if (std::optional<CaseClash> clash = check_below(files_, false)) return clash;
+  return check_below(dirs_, true);
 }
 
 void RecordTree::Indexed(std::string_view path) {

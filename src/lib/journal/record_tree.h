@@ -99,14 +99,25 @@ class RecordTree {
   int CheckRmdir(std::string_view path) const;
   int CheckAttr(std::string_view path) const;  // chmod, utimens: file or directory
 
-  // A file or folder whose path differs from `path` only in ASCII case, other
-  // than `path` itself and `except` (a rename's source), or nullopt. Torch's
-  // reader looks names up as miniz does, folding ASCII case (zip/zip_names.h):
-  // it could not tell the two apart, and a save refuses them, so a live
-  // create, mkdir or rename refuses to make one (not a replay: an older
-  // journal may hold such a pair, and recovery must not fail on it). The
-  // first call indexes every path; mutations keep the index.
-  std::optional<std::string> CaseTwin(std::string_view path, std::string_view except = {}) const;
+  // Torch's reader looks names up as miniz does, folding ASCII case
+  // (zip/zip_names.h): of two files whose whole names differ only in case,
+  // or a file and a folder, it could not tell which is meant, and a save
+  // refuses them; two folders are fine (`Res/x.txt` beside `res/y.txt`:
+  // only whole names collide). So a live create, mkdir or rename refuses to
+  // make such a pair (not a replay: an older journal may hold one, and
+  // recovery must not fail on it). The first call indexes every path;
+  // mutations keep the index.
+  //
+  // The path that would pair with a new file (or, `is_dir`, folder) at
+  // `path`, or nullopt.
+  std::optional<std::string> CaseTwin(std::string_view path, bool is_dir = false) const;
+  // The same for rename(from, to): the name itself, and for a folder every
+  // name below it at its new place (whatever lies below `from` moves along).
+  struct CaseClash {
+    std::string moved;  // `to`, or the new place of a name below `from`
+    std::string twin;   // what it would pair with
+  };
+  std::optional<CaseClash> CaseTwinOfMove(std::string_view from, std::string_view to) const;
 
   // Mutations. Precondition: the matching Check returned 0. Each returns the
   // journal data ids the namespace no longer references (the caller deletes
@@ -139,6 +150,11 @@ class RecordTree {
   TreeAttr* MutableAttr(std::string_view path);
   void MoveSubtree(const std::string& from, const std::string& to);
   // The case index (CaseTwin), when built.
+  void BuildCaseIndex() const;
+  // A twin of `path` (a folder when `is_dir`): not `path` itself, nothing
+  // at or below `moving` (it moves along), no folder when `is_dir`.
+  std::optional<std::string> TwinOf(std::string_view path, bool is_dir,
+                                    std::string_view moving) const;
   void Indexed(std::string_view path);
   void Unindexed(std::string_view path);
 
