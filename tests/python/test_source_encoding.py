@@ -27,13 +27,32 @@ def test_a_declared_encoding_is_read_as_torch_reads_it(encoding, text, declarati
     assert _core.find_compile_error(data) is None
 
 
+@pytest.mark.parametrize("data", [
+    '# -*- coding: mac_roman -*-\nS = "café"\nimport os\n'.encode("mac_roman"),
+    '# coding: latin\nS = "café"\nimport os\n'.encode("latin-1"),
+    '\r# coding: latin-1\rS = "café"\rimport os\r'.encode("latin-1"),
+], ids=["mac_roman (iconv: MACINTOSH)", "latin (a Python alias)", "old Mac line ends"])
+def test_what_python_reads_and_iconv_names_otherwise_is_read(data):
+    compile(data, "m.py", "exec", dont_inherit=True)
+    assert _core.scan_imports(data, "p") == [("os", None)]
+    assert _core.find_compile_error(data) is None
+
+
+def test_a_declaration_nobody_knows_is_accepted_the_known_gap():
+    # CPython refuses it ("unknown encoding"); the scan reads it as latin-1 (source_encoding.h).
+    data = b'# coding: no-such-codec\nS = "caf\xe9"\nimport os\n'
+    with pytest.raises(SyntaxError):
+        compile(data, "m.py", "exec", dont_inherit=True)
+    assert _core.scan_imports(data, "p") == [("os", None)]
+
+
 @pytest.mark.parametrize("data,reason", [
     (b'S = "caf\xe9"\nimport os\n', "line 1: source is not valid UTF-8"),
     (b'import os\n# coding: latin-1\nS = "caf\xe9"\n', "line 3: source is not valid UTF-8"),
     (b'# coding: utf-8\nS = "caf\xe9"\n', "line 2: source is not valid UTF-8"),
-    (b'# coding: no-such-codec\nS = "caf\xe9"\n', "line 1: unknown encoding: no-such-codec"),
     (b'# coding: shift_jis\nS = "\x82"\n', "line 2: source is not valid shift_jis"),
-], ids=["undeclared", "declared after code", "declared utf-8", "unknown codec", "bad bytes"])
+    (b'\xef\xbb\xbf# coding: latin-1\nimport os\n', "line 1: encoding problem: latin-1 with BOM"),
+], ids=["undeclared", "declared after code", "declared utf-8", "bad bytes", "BOM and latin-1"])
 def test_bytes_that_do_not_decode_are_refused_as_compile_refuses_them(data, reason):
     with pytest.raises(SyntaxError):
         compile(data, "m.py", "exec", dont_inherit=True)

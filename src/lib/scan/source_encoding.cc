@@ -35,8 +35,10 @@ class IconvHandle {
   iconv_t cd_;
 };
 
+// A line ends at \n or at a lone \r (an old Mac file: torch's importer
+// turns it into \n before it compiles).
 std::string_view LineAt(std::string_view source, size_t start) {
-  const size_t end = source.find('\n', start);
+  const size_t end = source.find_first_of("\r\n", start);
   return source.substr(start, end == std::string_view::npos ? source.size() - start : end - start);
 }
 
@@ -97,30 +99,48 @@ std::optional<std::string> DeclaredSourceEncoding(std::string_view source) {
   const std::string_view first = LineAt(source, 0);
   if (std::optional<std::string> cookie = CookieOf(first)) return cookie;
   if (!BlankOrComment(first) || first.size() >= source.size()) return std::nullopt;
-  return CookieOf(LineAt(source, first.size() + 1));
+  size_t next = first.size() + 1;  // past \n, \r or \r\n
+  if (source[first.size()] == '\r' && next < source.size() && source[next] == '\n') ++next;
+  return CookieOf(LineAt(source, next));
 }
 
 std::string_view SourceAsUtf8(std::string_view source, std::string& converted) {
+  const std::optional<std::string> declared = DeclaredSourceEncoding(source);
+  if (declared && !IsUtf8Name(*declared) && source.starts_with("\xEF\xBB\xBF"))
+    Fail(source, 0, "encoding problem: " + *declared + " with BOM");
   const size_t bad = FindInvalidUtf8(source);
   if (bad == std::string_view::npos) return source;
-  const std::optional<std::string> declared = DeclaredSourceEncoding(source);
   if (!declared || IsUtf8Name(*declared)) Fail(source, bad, "source is not valid UTF-8");
   for (const std::string& name : IconvNames(*declared)) {
     const IconvHandle cd(::iconv_open("UTF-8", name.c_str()));
     if (!cd.valid()) continue;
-    converted.assign(source.size() * 4 + 16, '\0');  // 4 bytes per byte at most, in UTF-8
-    char* in = const_cast<char*>(source.data());     // iconv's signature; it does not write
+    converted.assign(source.size() * 2 + 16, '\0');
+    char* in = const_cast<char*>(source.data());  // iconv's signature; it does not write
     size_t in_left = source.size();
-    char* out = converted.data();
-    size_t out_left = converted.size();
-    if (::iconv(cd.get(), &in, &in_left, &out, &out_left) == static_cast<size_t>(-1)) {
-      Fail(source, static_cast<size_t>(in - source.data()),
-           "source is not valid " + *declared + " (its coding declaration)");
+    size_t done = 0;
+    for (;;) {
+      char* out = converted.data() + done;
+      size_t out_left = converted.size() - done;
+      const size_t rc = ::iconv(cd.get(), &in, &in_left, &out, &out_left);
+      done = converted.size() - out_left;
+      if (rc != static_cast<size_t>(-1)) break;
+      if (errno != E2BIG) {
+        Fail(source, static_cast<size_t>(in - source.data()),
+             "source is not valid " + *declared + " (its coding declaration)");
+      }
+      converted.resize(converted.size() * 2);  // room for what is left
     }
-    converted.resize(converted.size() - out_left);
+    converted.resize(done);
+    converted.shrink_to_fit();
     return converted;
   }
-  Fail(source, 0, "unknown encoding: " + *declared);
+  // A name Python knows and iconv does not (mac_roman, latin, cp65001, ...):
+  // each byte as the character it is in latin-1. Every encoding a source
+  // can declare keeps ASCII as it is, so the import statements read right;
+  // a name nobody knows, which CPython refuses, is accepted (errs towards
+  // accepting).
+  converted.clear();
+  for (const char c : source) AppendUtf8(static_cast<unsigned char>(c), converted);
+  return converted;
 }
-
 }  // namespace tpkg

@@ -8,7 +8,12 @@
 // are ASCII whatever the declaration); only bytes that are not are converted
 // from the declared encoding, with glibc's iconv (every codec a package's
 // author would name: latin-1, cp1252, shift_jis, euc-jp, gbk, koi8-r, ...),
-// instead of a table of our own.
+// instead of a table of our own. A name Python knows and iconv does not
+// (mac_roman, latin, cp65001: Python has some 300 aliases) reads each byte
+// as its latin-1 character, which keeps ASCII, and with it every import, as
+// it is. What differs from CPython errs towards accepting: a declaration
+// nobody knows, and valid UTF-8 under a declaration of another encoding
+// (CPython decodes it with that one: `café = 1` becomes mojibake there).
 //
 //   std::string converted;
 //   std::string_view text = SourceAsUtf8(bytes, converted);  // throws Error
@@ -30,8 +35,8 @@ std::optional<std::string> DeclaredSourceEncoding(std::string_view source);
 // `source` when it is valid UTF-8; otherwise its bytes converted from the
 // declared encoding into `converted`, which the result then views. Throws
 // Error(kInvalidArgument, "line N: ...") for bytes that are not UTF-8 and
-// declare no other encoding, an encoding iconv does not know, or bytes the
-// declared encoding cannot decode.
+// declare no other encoding, bytes the declared encoding cannot decode, and
+// a UTF-8 BOM before a declaration of another encoding (as CPython does).
 std::string_view SourceAsUtf8(std::string_view source, std::string& converted);
 
 }  // namespace tpkg
