@@ -1,8 +1,9 @@
 // Fuzz target: the Python import scanner (tokenizer + parser of every grammar
-// from 3.8 to 3.13, tpkg/import_scan.h). The first byte picks the package
-// the source belongs to (relative imports resolve against it); the rest is
-// the source. Syntax errors are thrown as tpkg::Error; anything else is a
-// finding.
+// from 3.8 to 3.13, tpkg/import_scan.h), and the same parser with the compile
+// checks a save runs (FindCompileError). The first byte picks the package the
+// source belongs to (relative imports resolve against it); the rest is the
+// source, in the encoding it declares. Syntax errors are thrown as
+// tpkg::Error (or returned, by FindCompileError); anything else is a finding.
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -20,5 +21,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)tpkg::ScanImports(source, package);
   } catch (const tpkg::Error&) {
   }
+  (void)tpkg::FindCompileError(source);
   return 0;
 }
