@@ -17,6 +17,8 @@ std::string SignalName(int sig) {
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+std::string Files(size_t n) { return std::to_string(n) + (n == 1 ? " file" : " files"); }
+
 std::string Seconds(std::chrono::milliseconds d) {
   std::ostringstream out;
   out << static_cast<double>(d.count()) / 1000 << " s";
@@ -52,7 +54,7 @@ bool GracefulStop::Begin(int sig) {
     detached_ = true;
   }
   const bool one = open.size() == 1;
-  TPKG_LOG(kWarning) << SignalName(sig) << ": " << open.size() << (one ? " file is" : " files are")
+  TPKG_LOG(kWarning) << SignalName(sig) << ": " << Files(open.size()) << (one ? " is" : " are")
                      << " still open for writing in " << options_.mountpoint << " ("
                      << Listing(open) << "); " << detach << ", and tpkgfs saves once "
                      << (one ? "it is" : "they are") << " closed, or after "
@@ -69,18 +71,17 @@ bool GracefulStop::MayEnd() {
     return true;
   }
   if (std::chrono::steady_clock::now() < deadline_) return false;
-  TPKG_LOG(kWarning) << "saving after " << Seconds(options_.close_wait) << " with " << open.size()
-                     << (open.size() == 1 ? " file" : " files") << " still open for writing in "
-                     << options_.mountpoint << " (" << Listing(open)
-                     << "): what reached the mount is saved; their later writes fail";
+  LogCutOff("saving after " + Seconds(options_.close_wait), open);
   return true;
 }
 
 void GracefulStop::Interrupted(int sig) {
   const std::vector<std::string> open = options_.files_open_for_writing();
-  if (open.empty()) return;
-  TPKG_LOG(kWarning) << SignalName(sig) << " again: saving now with " << open.size()
-                     << (open.size() == 1 ? " file" : " files") << " still open for writing in "
+  if (!open.empty()) LogCutOff(SignalName(sig) + " again: saving now", open);
+}
+
+void GracefulStop::LogCutOff(const std::string& lead, const std::vector<std::string>& open) const {
+  TPKG_LOG(kWarning) << lead << " with " << Files(open.size()) << " still open for writing in "
                      << options_.mountpoint << " (" << Listing(open)
                      << "): what reached the mount is saved; their later writes fail";
 }

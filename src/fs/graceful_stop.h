@@ -67,6 +67,8 @@ class GracefulStop {
 
  private:
   std::string Listing(const std::vector<std::string>& files) const;
+  // The line saying the save runs with `open` still open (after `lead`).
+  void LogCutOff(const std::string& lead, const std::vector<std::string>& open) const;
 
   const GracefulStopOptions options_;
   std::chrono::steady_clock::time_point deadline_{};
