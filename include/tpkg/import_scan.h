@@ -120,14 +120,18 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // import with SyntaxError), as "line N: reason"; nullopt when none is found.
 // Found: `return`, `yield`, `await` (outside parentheses), `async for` and
 // `async with` where their function does not allow them, `break` and
-// `continue` outside a loop, `nonlocal` at module level, a `from __future__`
-// import after other statements or of an unknown feature, a parameter named
-// twice. Not found (it needs CPython's symbol table or more of its
-// compiler): `nonlocal` without a binding, a name both global and nonlocal
-// or used before its global declaration, `yield` or `await` inside a
-// comprehension, duplicate keywords in a call, limits such as 20 nested
-// blocks. Each check errs towards accepting: nothing compile() accepts is
-// refused (tests/python compare with the stack's compile()).
+// `continue` outside a loop, `nonlocal` at module level or with no def or
+// lambda around, a name declared both global and nonlocal in one body or so
+// declared while a parameter of it, a `from __future__` import after other
+// statements or of an unknown feature, a parameter named twice, a keyword
+// argument repeated in a call. Not found (it needs the name bindings of
+// CPython's symbol table or more of its compiler): `nonlocal` of a name no
+// enclosing function binds, a name assigned or used before its global or
+// nonlocal declaration, `yield` or `await` inside a comprehension, limits
+// such as 20 nested blocks. When a source has several errors, CPython names
+// its symbol table's first, and this the first in source order. Each check
+// errs towards accepting: nothing compile() accepts is refused
+// (tests/python compare with the stack's compile()).
 std::optional<std::string> FindCompileError(std::string_view source);
 
 // The `package` torch passes for a module (PackageExporter._get_dependencies):

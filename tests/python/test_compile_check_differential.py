@@ -46,6 +46,28 @@ FOUND = [
     ("duplicate in an async def", "async def f(x, /, x):\n    pass\n"),
     ("duplicate parameter on a line of its own", "def f(a,\n      a\n):\n    pass\n"),
     ("await in a module-level annotation", "x: await y = 1\n"),
+    ("nonlocal in a def at module level", "def f():\n    nonlocal x\n"),
+    ("nonlocal in a class at module level", "class A:\n    nonlocal x\n"),
+    ("nonlocal in a method of a class at module level",
+     "class A:\n    def m(self):\n        nonlocal A\n"),
+    ("nonlocal named twice at module level", "def f():\n    nonlocal x, x\n    x = 1\n"),
+    ("global and nonlocal", "def f():\n    x = 1\n    def g():\n        global x\n"
+                            "        nonlocal x\n"),
+    ("nonlocal then global", "def f():\n    x = 1\n    def g():\n        nonlocal x\n"
+                             "        if y:\n            global x\n"),
+    ("global and nonlocal on one line", "def f():\n    x = 1\n    def g():\n"
+                                        "        global y, x; nonlocal x\n"),
+    ("global of a parameter", "def f(a, b=1):\n    global b\n"),
+    ("global of a ** parameter in a loop", "def f(*a, k, **kw):\n    while 1:\n"
+                                           "        global kw\n"),
+    ("nonlocal of a parameter", "def o():\n    x = 1\n    def f(x):\n        nonlocal x\n"),
+    ("nonlocal of a positional-only parameter", "def o():\n    def f(x, /):\n"
+                                                "        nonlocal x\n"),
+    ("keyword argument repeated", "f(a=1, a=2)\n"),
+    ("keyword argument repeated after **", "f(**k, a=1, b=2, a=3)\n"),
+    ("keyword argument repeated on its own line", "f(a=1,\n  b=2,\n  a=3)\n"),
+    ("class keyword repeated", "class C(metaclass=A,\n        metaclass=B):\n    pass\n"),
+    ("keyword repeated in a decorator", "@d(x=1, x=2)\ndef f():\n    pass\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -68,6 +90,18 @@ ACCEPTED = [
     ("break in a def's loop", "def f():\n    while 1:\n        break\n"),
     ("nonlocal in a nested def", "def f():\n    x = 1\n    def g():\n        nonlocal x\n"),
     ("global at module level", "global x\nx = 1\n"),
+    ("nonlocal in a class inside a def", "def f():\n    class C:\n        nonlocal x\n    x = 1\n"),
+    ("nonlocal in a lambda's def", "f = lambda: 0\ndef o():\n    x = 1\n    g = lambda: 0\n"
+                                   "    def f():\n        nonlocal x\n"),
+    ("global named twice", "def f():\n    global x, x\n    global x\n"),
+    ("nonlocal named twice", "def o():\n    x = 1\n    def f():\n        nonlocal x, x\n"),
+    ("global of a nested def's parameter", "def f():\n    def g(x):\n        pass\n    global x\n"),
+    ("global of a lambda's parameter", "def f():\n    g = lambda x: x\n    global x\n"),
+    ("global in a class of a method's parameter",
+     "class C:\n    def m(self, x):\n        pass\n    global x\n"),
+    ("same keyword in nested calls", "f(a=1, b=g(a=2))\n"),
+    ("same keyword in chained calls", "f(a=1)(a=2)\nclass C(metaclass=M, x=f(x=1)):\n    pass\n"),
+    ("a keyword and a **", "f(a=1, **{'a': 2})\n"),
     ("future after a docstring", "'''doc'''\nfrom __future__ import annotations\n"),
     ("future after comments and blank lines", "# c\n\n# d\nfrom __future__ import annotations\n"),
     ("future after a raw docstring and another future",
@@ -92,13 +126,13 @@ ACCEPTED = [
 # kind: FindCompileError accepts them (import_scan.h lists them). Kept here so that a change in
 # either side shows.
 NOT_FOUND = [
-    ("nonlocal without a binding", "def f():\n    nonlocal x\n"),
-    ("nonlocal in a class at module level", "class A:\n    nonlocal x\n"),
-    ("global and nonlocal", "def f():\n    x = 1\n    def g():\n        global x\n"
-                            "        nonlocal x\n"),
+    ("nonlocal that no enclosing def binds", "def o():\n    def f():\n        nonlocal x\n"),
+    ("nonlocal of a name only a class around binds",
+     "def o():\n    class A:\n        x = 1\n        def f(self):\n            nonlocal x\n"),
+    ("global after an assignment", "def f():\n    x = 1\n    global x\n"),
+    ("global after a use", "def f():\n    print(x)\n    global x\n"),
     ("yield in a list comprehension", "def f():\n    return [(yield x) for x in y]\n"),
     ("async comprehension at module level", "[x async for x in y]\n"),
-    ("duplicate keyword argument", "f(a=1, a=2)\n"),
     # An assert is not compiled at all under `python -O`, which torch may run under.
     ("yield in an assert", "assert (yield)\n"),
     ("await in an assert of a sync def", "def f():\n    assert await x\n"),

@@ -459,6 +459,10 @@ TEST(FindCompileErrorTest, FindsWhatOnlyTheCompilerRefusesWhereScanImportsAccept
        "line 2: from __future__ imports must occur at the beginning of the file"},
       {"from __future__ import braces\n", "line 1: not a chance"},
       {"f = lambda a, *a: 0\n", "line 1: duplicate argument 'a' in function definition"},
+      {"def f():\n    nonlocal x\n", "line 2: no binding for nonlocal 'x' found"},
+      {"def f():\n    nonlocal x\n    global x\n", "line 2: name 'x' is nonlocal and global"},
+      {"def f(*, b):\n    if b:\n        global b\n", "line 3: name 'b' is parameter and global"},
+      {"f(a=1,\n  a=2)\n", "line 2: keyword argument repeated: a"},
   };
   for (const auto& [source, error] : cases) {
     EXPECT_NO_THROW(ScanImports(source, "p")) << source;  // torch's exporter accepts it
@@ -474,6 +478,8 @@ TEST(FindCompileErrorTest, AcceptsWhatTheCompilerAccepts) {
            "def f():\n    x = 1\n    def g():\n        nonlocal x\n        return lambda: "
            "(yield)\n",
            "while 1:\n    for x in y:\n        pass\n    else:\n        break\n",
+           "def f():\n    class C:\n        nonlocal x\n    x = 1\n",
+           "def f(a):\n    def g(b):\n        global a\n    f(a=1, b=g(a=2))\n",
        }) {
     EXPECT_EQ(FindCompileError(source), std::nullopt) << source;
   }

@@ -53,7 +53,7 @@ Expr Parser::ParseExpression() {
       Append(chain.events, ParseParameters(Sym::kColon, false));
       Expect(Sym::kColon);
       if (compile_checks_ && !lambda_body)
-        lambda_body.emplace(*this, Scope{true, false, false, false});
+        lambda_body.emplace(*this, BodyScope(/*function=*/true, /*is_async=*/false, nullptr));
     } else {
       Expr body = ParseInfix();
       if (!Accept(Sym::kIf)) {
@@ -412,6 +412,11 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
   Expr e = ParseNamedExpression();
   if (e.node == Node::kName && Accept(Sym::kEqual)) {
     order.keyword = true;
+    if (compile_checks_) {
+      for (std::string_view seen : order.keywords)
+        CheckCompiles(seen != e.text, "keyword argument repeated: " + std::string(e.text), e.line);
+      order.keywords.push_back(e.text);
+    }
     Expr value = ParseExpression();
     Append(out.keyword_events, std::move(value.events));
     if (want_literals) out.keywords.emplace_back(e.text, std::move(value));

@@ -164,12 +164,17 @@ Events Parser::ParseSimpleStatement() {
       if (Accept(Sym::kFrom)) Append(events, ParseExpression().events);
       return events;
     }
-    case Sym::kGlobal: case Sym::kNonlocal:
-      CheckCompiles(!At(Sym::kNonlocal) || !scope_.module,
-                    "nonlocal declaration not allowed at module level");
+    case Sym::kGlobal: case Sym::kNonlocal: {
+      const bool global = At(Sym::kGlobal);
+      CheckCompiles(global || !scope_.module, "nonlocal declaration not allowed at module level");
       Advance();
-      do ExpectName(); while (Accept(Sym::kComma));
+      do {
+        const uint32_t line = cur_.line;
+        const std::string_view name = ExpectName();
+        if (compile_checks_) CheckDeclaration(name, line, global);
+      } while (Accept(Sym::kComma));
       return {};
+    }
     case Sym::kAssert: {
       // Not compiled at all under `python -O`: nothing in it is checked.
       ScopeGuard unchecked(*this, Uncompiled());
@@ -306,7 +311,7 @@ Events Parser::ParseWhile() {
   Advance();
   Events events = ParseNamedExpression().events;
   {
-    ScopeGuard body(*this, Scope{scope_.function, scope_.async_function, true, scope_.module});
+    ScopeGuard body(*this, LoopBodyScope());
     Append(events, ParseBlock());
   }
   if (Accept(Sym::kElse)) Append(events, ParseBlock());  // not in the loop: break leaves it
@@ -319,7 +324,7 @@ Events Parser::ParseFor() {
   Expect(Sym::kIn);
   Append(events, ParseStarExpressions().events);
   {
-    ScopeGuard body(*this, Scope{scope_.function, scope_.async_function, true, scope_.module});
+    ScopeGuard body(*this, LoopBodyScope());
     Append(events, ParseBlock());
   }
   if (Accept(Sym::kElse)) Append(events, ParseBlock());
@@ -409,13 +414,15 @@ Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
   Events type_params;
   if (At(Sym::kLSquare)) type_params = ParseTypeParams();
   Expect(Sym::kLParen);
-  Events events = ParseParameters(Sym::kRParen, true);
+  Declarations declarations;
+  Events events = ParseParameters(Sym::kRParen, true, &declarations.parameters);
   Expect(Sym::kRParen);
   Events returns;
   if (Accept(Sym::kArrow)) returns = ParseExpression().events;
   {
-    ScopeGuard body(*this, Scope{true, is_async, false, false});
+    ScopeGuard body(*this, BodyScope(/*function=*/true, is_async, &declarations));
     Append(events, ParseBlock());
+    CheckNonlocalsBind();
   }
   Append(events, std::move(decorators));
   Append(events, std::move(returns));
@@ -437,8 +444,10 @@ Events Parser::ParseClassDef(Events decorators) {
     Append(events, std::move(args.keyword_events));
   }
   {
-    ScopeGuard body(*this, Scope{false, false, false, false});
+    Declarations declarations;
+    ScopeGuard body(*this, BodyScope(/*function=*/false, /*is_async=*/false, &declarations));
     Append(events, ParseBlock());
+    CheckNonlocalsBind();
   }
   Append(events, std::move(decorators));
   Append(events, std::move(type_params));
@@ -447,7 +456,8 @@ Events Parser::ParseClassDef(Events decorators) {
 
 // `arguments` fields: posonlyargs, args, vararg, kwonlyargs (their
 // annotations, in source order), kw_defaults, kwarg (annotation), defaults.
-Events Parser::ParseParameters(Sym closing, bool annotations) {
+Events Parser::ParseParameters(Sym closing, bool annotations,
+                               std::vector<std::string_view>* names) {
   Parameters params;
   while (!At(closing)) {
     if (params.after_kwarg) Fail("arguments cannot follow var-keyword argument");
@@ -455,6 +465,7 @@ Events Parser::ParseParameters(Sym closing, bool annotations) {
     if (!Accept(Sym::kComma)) break;
   }
   if (params.bare_star_pending) Fail("named arguments must follow bare *");
+  if (names) *names = std::move(params.names);
   Append(params.annotations, std::move(params.kw_defaults));
   Append(params.annotations, std::move(params.kwarg_annotation));
   Append(params.annotations, std::move(params.defaults));
@@ -501,6 +512,35 @@ void Parser::AddParameterName(Parameters& params, std::string_view name, uint32_
     CheckCompiles(seen != name,
                   "duplicate argument '" + std::string(name) + "' in function definition", line);
   params.names.push_back(name);
+}
+
+// CPython's symbol table refuses a name declared both global and nonlocal in
+// one body (named at the name's first declaration, as CPython names it), or
+// declared so while a parameter of it.
+void Parser::CheckDeclaration(std::string_view name, uint32_t line, bool global) const {
+  Declarations* declarations = scope_.declarations;
+  if (!declarations) return;
+  const std::string quoted = "name '" + std::string(name) + "' is ";
+  for (std::string_view parameter : declarations->parameters)
+    CheckCompiles(parameter != name,
+                  quoted + (global ? "parameter and global" : "parameter and nonlocal"), line);
+  uint32_t first_line = line;
+  for (const Declarations::Directive& directive : declarations->directives) {
+    if (directive.name != name) continue;
+    first_line = std::min(first_line, directive.line);
+    CheckCompiles(directive.global == global, quoted + "nonlocal and global", first_line);
+  }
+  declarations->directives.push_back({name, line, global});
+}
+
+// At the end of a def or class body, as CPython's analysis after the
+// conflicts above: a nonlocal name needs a def or lambda around to bind it.
+void Parser::CheckNonlocalsBind() const {
+  if (!compile_checks_ || scope_.function_around) return;
+  for (const Declarations::Directive& directive : scope_.declarations->directives)
+    CheckCompiles(directive.global,
+                  "no binding for nonlocal '" + std::string(directive.name) + "' found",
+                  directive.line);
 }
 
 // CPython: a __future__ import only after the module's docstring and other

@@ -90,6 +90,8 @@ class Parser {
       : tok_(source), compile_checks_(compile_checks) {
     cur_ = tok_.Next();
   }
+  Parser(const Parser&) = delete;  // scope_ points into the parser itself
+  Parser& operator=(const Parser&) = delete;
 
   Events ParseFile();
 
@@ -115,16 +117,45 @@ class Parser {
     bool& flag_;
     bool saved_;
   };
+  // The `global` and `nonlocal` declarations of one def, class or module
+  // body, and a def's parameters: the part of CPython's symbol table that
+  // needs no name bindings (a binding missed would refuse valid code).
+  struct Declarations {
+    struct Directive {
+      std::string_view name;
+      uint32_t line;
+      bool global;
+    };
+    std::vector<std::string_view> parameters;
+    std::vector<Directive> directives;  // in source order, as CPython keeps them
+  };
   // Where a statement or expression is, for the compile checks.
   struct Scope {
     bool function = false;        // in the body of a def or a lambda
     bool async_function = false;  // ... of an `async def`
     bool loop = false;            // in a for or while body of that function (or class, module)
     bool module = true;           // no def, lambda or class around
+    bool function_around = false;          // a def or lambda encloses this body (nonlocal may bind)
+    Declarations* declarations = nullptr;  // of the enclosing def, class or module body
   };
   // Code that is never compiled (an assert under -O) or never evaluated (a
   // function's local annotations): nothing in it is refused.
-  static constexpr Scope Uncompiled() { return Scope{true, true, true, false}; }
+  static constexpr Scope Uncompiled() { return Scope{true, true, true, false, true, nullptr}; }
+  // The body of a def (function) or class (!function) inside the current one.
+  Scope BodyScope(bool function, bool is_async, Declarations* declarations) const {
+    Scope body{};
+    body.function = function;
+    body.async_function = is_async;
+    body.module = false;
+    body.function_around = scope_.function || scope_.function_around;
+    body.declarations = declarations;
+    return body;
+  }
+  Scope LoopBodyScope() const {
+    Scope body = scope_;
+    body.loop = true;
+    return body;
+  }
   class ScopeGuard {
    public:
     ScopeGuard(Parser& p, Scope next) : p_(p), saved_(p.scope_) { p_.scope_ = next; }
@@ -181,6 +212,10 @@ class Parser {
   void NoteStatementStart();  // for `from __future__`'s place
   void CheckFutureImport(const ImportFromStmt& stmt) const;
   void CheckAwait() const;
+  void CheckDeclaration(std::string_view name, uint32_t line, bool global) const;
+  // Whether a nonlocal name could bind: only that some def or lambda encloses
+  // the body (which names an enclosing function binds is not known here).
+  void CheckNonlocalsBind() const;
 
   // Statements.
   Events ParseStatement();
@@ -215,7 +250,9 @@ class Parser {
     bool after_kwarg = false;
     std::vector<std::string_view> names;  // compile checks only: duplicates
   };
-  Events ParseParameters(Sym closing, bool annotations);
+  // `names`: where to keep the parameters' names (compile checks only).
+  Events ParseParameters(Sym closing, bool annotations,
+                         std::vector<std::string_view>* names = nullptr);
   void ParseParameter(Parameters& params, bool annotations);
   void AddNamedParameter(Parameters& params);  // ExpectName, then AddParameterName
   void AddParameterName(Parameters& params, std::string_view name, uint32_t line) const;
@@ -254,6 +291,7 @@ class Parser {
     bool keyword = false;
     bool double_star = false;
     bool bare_genexp = false;
+    std::vector<std::string_view> keywords;  // compile checks only: repeated ones
   };
   Arguments ParseArguments(bool want_literals);
   void ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& order);
@@ -266,7 +304,8 @@ class Parser {
   int depth_ = 0;
   bool want_elts_ = false;  // collecting display elements for __import__ arguments
   const bool compile_checks_;
-  Scope scope_;
+  Declarations module_declarations_;
+  Scope scope_{false, false, false, true, false, &module_declarations_};
   int parens_ = 0;               // open `(` of groupings and calls (compile checks)
   bool first_statement_ = true;  // compile checks: the docstring's place
   bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
