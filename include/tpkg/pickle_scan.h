@@ -54,11 +54,13 @@ struct StorageRef {
 };
 
 // A tensor rebuilt on a storage (`torch._utils._rebuild_tensor_v2`,
-// `_rebuild_tensor`, `_rebuild_qtensor` called with a storage persistent id,
-// an int offset and literal int tuples for size and stride): the elements of
-// the storage it spans, offset + sum((size[i] - 1) * stride[i]) + 1, or 0 for
-// an empty tensor. torch's loader sets the tensor on the storage it loaded,
-// which cannot grow, so a tensor spanning more elements fails the load.
+// `_rebuild_tensor`, `_rebuild_qtensor`, `_rebuild_tensor_v3` called with a
+// storage persistent id, an int offset and literal int tuples for size and
+// stride): the elements of the storage it spans, offset + sum((size[i] - 1) *
+// stride[i]) + 1, or 0 for an empty tensor (for _rebuild_tensor_v3, whose
+// storage is untyped, that times the size of the dtype it names: bytes).
+// torch's loader sets the tensor on the storage it loaded, which cannot grow,
+// so a tensor spanning more elements fails the load.
 struct TensorExtent {
   size_t storage = 0;     // index into PickleScan::storages
   uint64_t elements = 0;  // of the storage's dtype

@@ -11,7 +11,9 @@
 //     std::cout << t.path << " " << t.dtype << " .data/" << t.storage.key << ".storage\n";
 //
 // A tensor is what `torch._utils._rebuild_tensor_v2` (or the older
-// `_rebuild_tensor`) makes from a storage persistent id, also inside
+// `_rebuild_tensor`, or torch 2.x's `_rebuild_tensor_v3` for float8, uint16
+// and the other dtypes without a legacy storage class, which names the dtype
+// and an untyped storage) makes from a storage persistent id, also inside
 // `_rebuild_parameter` (nn.Parameter) and `torch._tensor._rebuild_from_type_v2`
 // (tensor subclasses), and `_rebuild_qtensor` (a quantized tensor, then a
 // per-channel one's scales and zero points, at `<path>.q_per_channel_scales`
@@ -31,6 +33,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tpkg/pickle_scan.h"
@@ -62,5 +65,10 @@ struct StorageDtype {
   uint32_t element_size = 1;
 };
 std::optional<StorageDtype> DtypeOfStorageClass(const PickleGlobal& storage_class);
+
+// The element size in bytes of a dtype torch pickles ("float32" -> 4,
+// "float8_e4m3fn" -> 1), by torch's name without "torch."; nullopt for one
+// torch's loaders do not name.
+std::optional<uint32_t> ElementSizeOfDtype(std::string_view dtype);
 
 }  // namespace tpkg

@@ -70,6 +70,14 @@ MAKE_FILES = textwrap.dedent("""
                     torch.randn(2, 3), torch.tensor([0.1, 0.2]), torch.tensor([0, 1]), 0,
                     torch.quint8), requires_grad=False),
                 "after": torch.ones(2)}, out + "/quantized_sparse.pt")
+    if hasattr(torch, "float8_e4m3fn"):  # torch 2.x: dtypes pickled by _rebuild_tensor_v3
+        torch.save({"f8": torch.ones(4).to(torch.float8_e4m3fn),
+                    "u16": torch.arange(6, dtype=torch.int32).to(torch.uint16).view(2, 3)[:, 1:],
+                    "u32": torch.zeros(2, dtype=torch.uint32),
+                    "c32": torch.zeros(2, dtype=torch.complex32),
+                    "p8": torch.nn.Parameter(torch.zeros(2).to(torch.float8_e5m2),
+                                             requires_grad=False),
+                    "after": torch.ones(2)}, out + "/new_dtypes.pt")
     if hasattr(torch, "export") and hasattr(torch.export, "save"):
         ep = torch.export.export(Block(), (torch.ones(1, 3),))
         torch.export.save(ep, out + "/model.pt2")
@@ -119,7 +127,8 @@ def made_dir(tmp_path_factory):
 def model_files(corpus_dir, made_dir):
     return ([corpus_dir / name for name in CORPUS_FILES] + [TORCH2 / name for name in TORCH2_FILES]
             + [made_dir / "script.pt", made_dir / "objects.pt", made_dir / "model.pt2",
-               made_dir / "quantized_sparse.pt"])
+               made_dir / "quantized_sparse.pt"]
+            + [f for f in [made_dir / "new_dtypes.pt"] if f.exists()])  # torch 2.x only
 
 
 @pytest.fixture(scope="session")

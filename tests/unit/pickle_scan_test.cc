@@ -117,6 +117,23 @@ TEST(PickleScanTest, RecordsTheExtentOfEachTensorOnAStorage) {
   EXPECT_EQ(s.tensors, (std::vector<TensorExtent>{{0, 26}, {1, 0}}));
 }
 
+// _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks,
+// dtype): its storage is untyped, so the extent counts bytes, elements times
+// the size of the dtype the call names; nothing for a dtype torch does not name.
+TEST(PickleScanTest, RecordsTheExtentInBytesOfATensorThatNamesItsDtype) {
+  auto tensor = [](const std::string& dtype) {
+    return Global("torch._utils", "_rebuild_tensor_v3") + "(" + StoragePid(BinInt1(0), 30) +
+           BinInt1(1) + "(K\x02K\x03t" + "(K\x03K\x01t" + "\x89" +
+           Global("collections", "OrderedDict") + ")R" + Global("torch", dtype) + "t" + "R";
+  };
+  const std::string p =
+      Proto(2) + "(" + tensor("uint32") + tensor("float8_e5m2") + tensor("float128") + "l.";
+  const PickleScan s = Scan(p);
+  ASSERT_EQ(s.storages.size(), 3u);
+  // offset 1 + (2-1)*3 + (3-1)*1 + 1 = 7 elements
+  EXPECT_EQ(s.tensors, (std::vector<TensorExtent>{{0, 28}, {1, 7}}));
+}
+
 TEST(PickleScanTest, DecodesPersistentIdsBuiltFromMemoizedParts) {
   std::string p = Proto(2) + "(" + BinUnicode("storage") + BinPut(0) +
                   Global("torch", "FloatStorage") + BinPut(1) + BinUnicode("7") +

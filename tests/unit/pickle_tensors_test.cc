@@ -64,6 +64,49 @@ TEST(PickleTensors, CheckpointDictGivesStateDictKeysUnderItsKey) {
   EXPECT_EQ(t[2].storage.key, "2");
 }
 
+// torch 2.6: torch.save({'f8': torch.ones(4).to(torch.float8_e4m3fn),
+//   'u16': torch.arange(6, dtype=torch.int32).to(torch.uint16).view(2, 3)[:, 1:],
+//   'c32': torch.zeros(2, dtype=torch.complex32), 'f': torch.ones(1)}): its
+// data.pkl. The first three dtypes have no legacy storage class, so torch
+// pickles them with _rebuild_tensor_v3 on an untyped storage (numel = bytes).
+const std::string kNewDtypes = FromHex(
+    "80027d71002858020000006638710163746f7263682e5f7574696c730a5f72656275696c645f74656e736f725f76"
+    "330a71022828580700000073746f72616765710363746f7263682e73746f726167650a556e747970656453746f72"
+    "6167650a71045801000000307105580300000063707571064b04747107514b004b048571084b018571098963636f"
+    "6c6c656374696f6e730a4f726465726564446963740a710a2952710b63746f7263680a666c6f6174385f65346d33"
+    "666e0a710c74710d52710e5803000000753136710f6802282868036804580100000031711068064b0c747111514b"
+    "014b024b028671124b034b0186711389680a2952711463746f7263680a75696e7431360a71157471165271175803"
+    "00000063333271186802282868036804580100000032711968064b0874711a514b004b0285711b4b0185711c8968"
+    "0a2952711d63746f7263680a636f6d706c657833320a711e74711f527120580100000066712163746f7263682e5f"
+    "7574696c730a5f72656275696c645f74656e736f725f76320a71222828680363746f7263680a466c6f617453746f"
+    "726167650a7123580100000033712468064b01747125514b004b018571264b0185712789680a2952712874712952"
+    "712a752e");
+
+TEST(PickleTensors, DtypesWithoutAStorageClassAreNamedByTheirRebuild) {
+  const std::vector<PickleTensor> t = Find(kNewDtypes);
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[0].path, "f8");
+  EXPECT_EQ(t[0].dtype, "float8_e4m3fn");
+  EXPECT_EQ(t[0].shape, (std::vector<int64_t>{4}));
+  EXPECT_EQ(t[0].storage.storage_type.module, "torch.storage");
+  EXPECT_EQ(t[0].storage.storage_type.name, "UntypedStorage");
+  EXPECT_EQ(t[0].storage_bytes, 4u);
+  EXPECT_EQ(t[1].path, "u16");
+  EXPECT_EQ(t[1].dtype, "uint16");
+  EXPECT_EQ(t[1].shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(t[1].stride, (std::vector<int64_t>{3, 1}));
+  EXPECT_EQ(t[1].storage_offset, 1);
+  EXPECT_EQ(t[1].storage_bytes, 12u);
+  EXPECT_EQ(t[2].path, "c32");
+  EXPECT_EQ(t[2].dtype, "complex32");
+  EXPECT_EQ(t[2].storage_bytes, 8u);
+  EXPECT_EQ(t[3].path, "f");
+  EXPECT_EQ(t[3].dtype, "float32");
+  EXPECT_EQ(ElementSizeOfDtype("uint16"), 2u);
+  EXPECT_EQ(ElementSizeOfDtype("float64"), 8u);
+  EXPECT_EQ(ElementSizeOfDtype("no_such_dtype"), std::nullopt);
+}
+
 // A tiny assembler for the hand-made shapes.
 std::string U8(int v) { return std::string(1, static_cast<char>(v)); }
 std::string Str(const std::string& s) {

@@ -16,6 +16,7 @@
 #include "tpkg/import_scan.h"
 #include "tpkg/model_tensors.h"
 #include "tpkg/pickle_scan.h"
+#include "tpkg/pickle_tensors.h"
 
 namespace tpkg {
 namespace {
@@ -46,17 +47,9 @@ std::optional<uint64_t> ParseTorchVersion(std::string_view text) {
   return value;
 }
 
-uint64_t StorageElementSize(std::string_view storage_class) {
-  static const std::map<std::string_view, uint64_t> kSizes = {
-      {"DoubleStorage", 8},   {"FloatStorage", 4},          {"HalfStorage", 2},
-      {"BFloat16Storage", 2}, {"LongStorage", 8},           {"IntStorage", 4},
-      {"ShortStorage", 2},    {"CharStorage", 1},           {"ByteStorage", 1},
-      {"BoolStorage", 1},     {"ComplexDoubleStorage", 16}, {"ComplexFloatStorage", 8},
-      {"QInt8Storage", 1},    {"QInt32Storage", 4},         {"QUInt8Storage", 1},
-      {"QUInt4x2Storage", 1}, {"QUInt2x4Storage", 1},       {"UntypedStorage", 1},
-  };
-  const auto it = kSizes.find(storage_class);
-  return it == kSizes.end() ? 0 : it->second;
+uint64_t StorageElementSize(const PickleGlobal& storage_class) {
+  const std::optional<StorageDtype> dtype = DtypeOfStorageClass(storage_class);
+  return dtype ? dtype->element_size : 0;
 }
 
 namespace {
@@ -75,7 +68,7 @@ void CheckTensorExtents(const ArchivePickle& pickle,
     const StorageRef& ref = pickle.storages[t.storage];
     if (!ref.key_is_int) continue;
     const auto it = loaded.find(ref.key);
-    const uint64_t element = StorageElementSize(ref.storage_type.name);
+    const uint64_t element = StorageElementSize(ref.storage_type);
     if (it == loaded.end() || !it->second.knowable || element == 0 ||
         t.elements > UINT64_MAX / element)
       continue;
@@ -105,7 +98,7 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
       // TorchScript or torch.save, whose records live elsewhere.
       if (!ref.key_is_int) continue;
       const std::string record = ".data/" + ref.key + ".storage";
-      const uint64_t element = StorageElementSize(ref.storage_type.name);
+      const uint64_t element = StorageElementSize(ref.storage_type);
       const bool knowable = element != 0 && ref.numel <= UINT64_MAX / element;
       loaded.try_emplace(ref.key, LoadedStorage{knowable ? ref.numel * element : 0, knowable});
       if (!present.contains(record)) {
@@ -174,7 +167,7 @@ void CheckStorageRecords(const RecordSource& records, const ModelPickle& pickle,
                  "loaded by " + pickle.record + ", and the archive has no such record");
       continue;
     }
-    const uint64_t element = StorageElementSize(ref.storage_type.name);
+    const uint64_t element = StorageElementSize(ref.storage_type);
     if (element == 0 || ref.numel > UINT64_MAX / element) continue;  // size not knowable
     const uint64_t needed = ref.numel * element;
     if (const uint64_t size = records.RecordSize(record); size < needed) {

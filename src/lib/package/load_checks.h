@@ -27,8 +27,8 @@ inline constexpr uint64_t kMaxSupportedVersion = 10;
 // 10, leading blanks skipped, trailing junk ignored); nullopt without digits.
 std::optional<uint64_t> ParseTorchVersion(std::string_view text);
 
-// Bytes per element of a storage class ("FloatStorage": 4); 0 when unknown.
-uint64_t StorageElementSize(std::string_view storage_class);
+// Bytes per element of a storage class (torch.FloatStorage: 4); 0 when unknown.
+uint64_t StorageElementSize(const PickleGlobal& storage_class);
 
 // Every `.data/<key>.storage` a pickle loads that is missing or shorter than
 // numel x element size, or on which a tensor spans more elements than the

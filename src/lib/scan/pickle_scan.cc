@@ -8,6 +8,7 @@
 
 #include "scan/pickle_machine.h"
 #include "scan/pickle_text.h"
+#include "tpkg/pickle_tensors.h"
 
 namespace tpkg {
 namespace pickle {
@@ -190,8 +191,8 @@ Value Scanner::DecodePersistentId(const Value& pid) {
 namespace {
 
 bool IsTensorRebuild(std::string_view module, std::string_view name) {
-  return module == "torch._utils" &&
-         (name == "_rebuild_tensor_v2" || name == "_rebuild_tensor" || name == "_rebuild_qtensor");
+  return module == "torch._utils" && (name == "_rebuild_tensor_v2" || name == "_rebuild_tensor" ||
+                                      name == "_rebuild_qtensor" || name == "_rebuild_tensor_v3");
 }
 
 // offset + sum((size[i] - 1) * stride[i]) + 1 (0 when a size is 0), or
@@ -223,13 +224,22 @@ void Scanner::NoteTensor(const Value& callable, const Value& args) {
   if (callable.kind != Kind::kGlobal || args.kind != Kind::kTuple || args.items().size() < 4 ||
       args.items()[0].kind != Kind::kStorage)
     return;
-  if (!IsTensorRebuild(strings_.Text(callable.global_module()),
-                       strings_.Text(callable.global_name())))
-    return;
+  const std::string_view name = strings_.Text(callable.global_name());
+  if (!IsTensorRebuild(strings_.Text(callable.global_module()), name)) return;
   const std::span<const Value> a = args.items();
-  if (const std::optional<uint64_t> elements = Extent(a[1], a[2], a[3])) {
-    result_.tensors.push_back({static_cast<size_t>(a[0].int_value), *elements});
+  std::optional<uint64_t> elements = Extent(a[1], a[2], a[3]);
+  if (elements && name == "_rebuild_tensor_v3") {
+    // (..., hooks, dtype, ...) on an untyped storage, whose elements are
+    // bytes: the extent counts elements of the dtype the call names.
+    std::optional<uint32_t> size;
+    if (a.size() >= 7 && a[6].kind == Kind::kGlobal &&
+        strings_.Text(a[6].global_module()) == "torch")
+      size = ElementSizeOfDtype(strings_.Text(a[6].global_name()));
+    uint64_t bytes = 0;
+    if (!size || __builtin_mul_overflow(*elements, uint64_t{*size}, &bytes)) return;
+    elements = bytes;
   }
+  if (elements) result_.tensors.push_back({static_cast<size_t>(a[0].int_value), *elements});
 }
 
 // ('storage', storage_type, key, location, numel)

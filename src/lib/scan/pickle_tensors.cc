@@ -45,6 +45,27 @@ constexpr std::array<DtypeRow, 17> kDtypes = {{
     {"QUInt2x4Storage", "quint2x4", 1},
 }};
 
+// torch/storage.py's _new_dtypes(): the dtypes torch 2.x pickles with
+// `_rebuild_tensor_v3` on an untyped storage, naming the dtype itself
+// (they have no legacy storage class); the last two came with torch 2.7/2.8.
+constexpr std::array<std::pair<std::string_view, uint32_t>, 15> kUntypedStorageDtypes = {{
+    {"float8_e5m2", 1},
+    {"float8_e4m3fn", 1},
+    {"float8_e5m2fnuz", 1},
+    {"float8_e4m3fnuz", 1},
+    {"float8_e8m0fnu", 1},
+    {"float4_e2m1fn_x2", 1},
+    {"bits8", 1},
+    {"bits16", 2},
+    {"bits1x8", 1},
+    {"bits2x4", 1},
+    {"bits4x2", 1},
+    {"complex32", 4},
+    {"uint16", 2},
+    {"uint32", 4},
+    {"uint64", 8},
+}};
+
 // Paths are built only for the tensors found, from parent links, and end
 // after this many bytes ("..." marks the cut): a hostile pickle nesting a
 // million lists must not cost a million ever-longer strings.
@@ -121,7 +142,15 @@ class TensorWalk {
   }
   bool IsTensorRebuild(uint32_t callable) const {
     return tree_.IsGlobal(callable, "torch._utils", "_rebuild_tensor_v2") ||
-           tree_.IsGlobal(callable, "torch._utils", "_rebuild_tensor");
+           tree_.IsGlobal(callable, "torch._utils", "_rebuild_tensor") ||
+           IsDtypeTensorRebuild(callable);
+  }
+  bool IsDtypeTensorRebuild(uint32_t callable) const {
+    return tree_.IsGlobal(callable, "torch._utils", "_rebuild_tensor_v3");
+  }
+  // The tensor of a rebuild call's arguments (IsTensorRebuild(callable)).
+  std::optional<PickleTensor> TensorOfCall(uint32_t callable, uint32_t args_node) const {
+    return TensorOf(args_node, IsDtypeTensorRebuild(callable));
   }
   const std::vector<uint32_t>* ArgsOf(uint32_t tuple) const {
     if (tuple == kNoNode || tree_.at(tuple).kind != NodeKind::kTuple) return nullptr;
@@ -173,10 +202,12 @@ class TensorWalk {
     return ref;
   }
 
-  // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks, ...)
-  std::optional<PickleTensor> TensorOf(uint32_t args_node) const {
+  // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks, ...),
+  // or with `dtype_argument` _rebuild_tensor_v3(..., hooks, dtype, ...), whose
+  // storage is untyped (its numel counts bytes) and whose dtype is `torch.<name>`.
+  std::optional<PickleTensor> TensorOf(uint32_t args_node, bool dtype_argument = false) const {
     const std::vector<uint32_t>* args = ArgsOf(args_node);
-    if (args == nullptr || args->size() < 4) return std::nullopt;
+    if (args == nullptr || args->size() < (dtype_argument ? 7u : 4u)) return std::nullopt;
     std::optional<StorageRef> storage = StorageOf((*args)[0]);
     std::optional<int64_t> offset = IntOf((*args)[1]);
     std::optional<std::vector<int64_t>> shape = IntsOf((*args)[2]);
@@ -186,6 +217,11 @@ class TensorWalk {
     std::optional<StorageDtype> dtype = DtypeOfStorageClass(storage->storage_type);
     t.dtype = dtype ? dtype->name : "unknown:" + storage->storage_type.name;
     t.storage_bytes = storage->numel * (dtype ? dtype->element_size : 1);
+    if (dtype_argument) {
+      const Node& named = tree_.at((*args)[6]);
+      if (named.kind != NodeKind::kGlobal || named.text != "torch") return std::nullopt;
+      t.dtype = ElementSizeOfDtype(named.name) ? named.name : "unknown:" + named.name;
+    }
     t.storage = std::move(*storage);
     t.storage_offset = *offset;
     t.shape = std::move(*shape);
@@ -260,7 +296,7 @@ class TensorWalk {
     std::optional<PickleTensor> t;
     const std::vector<uint32_t>* args = ArgsOf(n.args);
     if (IsTensorRebuild(n.callable)) {
-      t = TensorOf(n.args);
+      t = TensorOfCall(n.callable, n.args);
     } else if (IsCallOf(n, "torch._utils", "_rebuild_qtensor")) {
       t = QuantizedTensorOf(n.args, path);
     } else if (TrySparseTensor(n, path)) {
@@ -271,7 +307,7 @@ class TensorWalk {
       const uint32_t inner = (*args)[0];
       const Node& wrapped = tree_.at(inner);
       if (wrapped.kind == NodeKind::kCall && IsTensorRebuild(wrapped.callable)) {
-        t = TensorOf(wrapped.args);
+        t = TensorOfCall(wrapped.callable, wrapped.args);
         seen_[inner] = true;
       } else if (IsCallOf(wrapped, "torch._utils", "_rebuild_qtensor")) {
         t = QuantizedTensorOf(wrapped.args, path);
@@ -289,7 +325,7 @@ class TensorWalk {
     } else if (args != nullptr && args->size() >= 3 &&
                IsCallOf(n, "torch._tensor", "_rebuild_from_type_v2") &&
                IsTensorRebuild((*args)[0])) {
-      t = TensorOf((*args)[2]);
+      t = TensorOfCall((*args)[0], (*args)[2]);
     } else {
       return false;
     }
@@ -401,6 +437,16 @@ std::optional<StorageDtype> DtypeOfStorageClass(const PickleGlobal& storage_clas
   for (const DtypeRow& row : kDtypes) {
     if (row.storage_class == storage_class.name)
       return StorageDtype{std::string(row.dtype), row.element_size};
+  }
+  return std::nullopt;
+}
+
+std::optional<uint32_t> ElementSizeOfDtype(std::string_view dtype) {
+  for (const DtypeRow& row : kDtypes) {
+    if (row.dtype == dtype) return row.element_size;
+  }
+  for (const auto& [name, size] : kUntypedStorageDtypes) {
+    if (name == dtype) return size;
   }
   return std::nullopt;
 }
