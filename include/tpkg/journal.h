@@ -368,10 +368,18 @@ class Journal {
   };
   // A new, empty temp file for the next archive, inside the journal.
   SaveFile CreateSaveFile();
-  // Throws (kIo, ESTALE) when the file at archive_path() is no longer the
-  // one opened (replaced, or rewritten: other inode, size or mtime), naming
-  // the archive and both states: saving would overwrite someone's change.
-  void CheckArchiveUnchanged() const;
+  // Throws (kIo, ESTALE) when the file at archive_path() is another archive
+  // than the one opened, naming the archive and both states: saving would
+  // overwrite someone's change. Another inode, size or mtime alone is no
+  // change: the file is then judged as Open() judges it (size and central
+  // directory), so a `touch` or a copy of the same bytes is the same archive.
+  // kDeleted when no file is there and the opened one has no name left (it
+  // was deleted while mounted): the journal's open file is the last copy of
+  // the archive, and a save puts the package back at archive_path() (without
+  // replacing a file that appears there meanwhile). A file that moved away
+  // throws as any missing one.
+  enum class ArchiveAtPath { kUnchanged, kDeleted };
+  ArchiveAtPath CheckArchiveUnchanged() const;
   // The file now at archive_path(), as opening this journal again (the next
   // mount, `tpkg edits`) would judge it, by the rule Open() uses: still the
   // archive these edits were made for (size and central directory: a `touch`

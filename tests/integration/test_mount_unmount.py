@@ -111,9 +111,10 @@ def background(tmp_path):
     assert not problems, problems
 
 
-def mount_and_append(background, archive, data):
-    """Mounts `archive` in the background and appends `data` to MODEL_PY through the mount."""
-    mnt, r = background.mount(archive)
+def mount_and_append(background, archive, data, *name):
+    """Mounts `archive` in the background (on `name`, when given) and appends `data` to
+    MODEL_PY through the mount."""
+    mnt, r = background.mount(archive, *name)
     assert r.returncode == 0, r.stderr
     with open(mnt / MODEL_PY, "ab") as f:
         f.write(data)
@@ -322,6 +323,32 @@ def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, back
     u = run(TPKGFS, "-u", mnt)
     assert u.returncode == 0 and u.stdout.startswith(f"tpkgfs: saved {archive}: "), u
     assert not journal.exists()
+
+
+def test_an_archive_deleted_or_touched_while_mounted_is_saved_with_the_edits(tmp_path, background):
+    """`rm a.pt` under a mount: the daemon's open file is the last copy of the package, so the
+    save puts it back with the edits and says so, in `tpkgfs -u` and in the save log. A `touch`
+    or a copy of the same bytes over it is no change (the remount rule): the save goes on."""
+    archive = writable_copy(tmp_path / "a")
+    mnt = mount_and_append(background, archive, b"\nKEPT = 1\n")
+    archive.unlink()
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 0, u
+    warning = (f"{archive}' was deleted while it was mounted: the save put the package, with "
+               "the edits, back at its path (delete it to discard them)")
+    assert u.stdout.startswith(f"tpkgfs: saved {archive}: ") and warning in u.stdout, u.stdout
+    assert warning in log_of(archive).read_text()
+    assert records(archive)[MODEL_PY].endswith(b"\nKEPT = 1\n")
+    assert not journal_of(archive).exists()
+
+    for name, change in (("touched", lambda: os.utime(archive)),
+                         ("copied over", lambda: shutil.copyfile(archive, tmp_path / "copy.pt")
+                          or (tmp_path / "copy.pt").rename(archive))):
+        mnt = mount_and_append(background, archive, f"\n# {name}\n".encode(), f"mnt_{name[0]}")
+        change()
+        u = run(TPKGFS, "-u", mnt)
+        assert u.returncode == 0 and "changed by another program" not in u.stderr, (name, u)
+        assert records(archive)[MODEL_PY].endswith(f"\n# {name}\n".encode()), name
 
 
 def test_tpkgfs_u_prints_each_note_of_a_save_as_a_line_of_its_own(tmp_path, background):

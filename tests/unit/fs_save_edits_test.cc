@@ -169,17 +169,18 @@ TEST_F(ReplacedArchiveTest, AnOriginalWithANameElsewhereIsNamedByItsInode) {
                            std::to_string(st.st_ino) + ")"));
 }
 
-TEST_F(ReplacedArchiveTest, TheSameBytesAgainKeepTheUsualAdvice) {
-  // A copy of the same archive (new inode and time): the journal still fits it.
+TEST_F(ReplacedArchiveTest, TheSameBytesAgainAreNoChange) {
+  // A copy of the same archive (new inode and time): the journal still fits
+  // it, and the save replaces it, as a mount of it would take the edits.
   Edit("pkg/code.py", "x = 2\n");
   const std::string bytes = ReadFile(archive_);
   tpkg::testing::WriteFile(dir_ / "copy.pt", bytes);
   ASSERT_EQ(::rename((dir_ / "copy.pt").c_str(), archive_.c_str()), 0);
-  EXPECT_EQ(SaveEdits(*journal_), 1);
-  EXPECT_EQ(Advice(), "the edits are kept in " + Journal::DirectoryFor(archive_) + ": mount " +
-                          archive_ +
-                          " again to fix them (the next unmount saves them), or delete " +
-                          Journal::DirectoryFor(archive_) + " to discard them");
+  EXPECT_EQ(SaveEdits(*journal_), 0);
+  const std::vector<SaveLogEntry> log = Log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].kind, SaveLogKind::kSaved);
+  EXPECT_NE(ReadFile(archive_).find("x = 2\n"), std::string::npos);
 }
 
 TEST_F(ReplacedArchiveTest, AnArchiveRenamedAwaySaysWhereItIsAndToPutItBack) {

@@ -137,6 +137,82 @@ TEST_F(WriteBackTest, ArchiveChangedByAnotherProgramIsNotOverwritten) {
 // the journal refuses to make such a name (the save would refuse it too:
 // the writer's NameRegistry, zip_names_test), and the save that follows
 // writes what the journal holds.
+// Another time or inode alone is no change: the archive is judged as the
+// journal's open judges it (size and central directory), so the save goes on.
+TEST_F(WriteBackTest, ArchiveTouchedOrCopiedOverWithTheSameBytesIsSaved) {
+  struct Row {
+    const char* what;
+    std::function<void()> change;
+  };
+  const Row rows[] = {
+      {"touched", [this] { ASSERT_EQ(utimensat(AT_FDCWD, archive_.c_str(), nullptr, 0), 0); }},
+      {"replaced by a copy of itself",
+       [this] {
+         const std::string copy = dir_ / "copy.pt";
+         WriteFile(copy, ReadFile(archive_));
+         ASSERT_EQ(rename(copy.c_str(), archive_.c_str()), 0);
+       }},
+  };
+  for (const Row& row : rows) {
+    UseArchive(dir_.path(), SamplePackage());
+    Journal j = Open();
+    EditSession(j);
+    row.change();
+    EXPECT_TRUE(WriteBack(j, {}).written) << row.what;
+    EXPECT_NE(ReadFile(archive_).find("pkg/new.py"), std::string::npos) << row.what;
+  }
+}
+
+// Deleted while open: the journal's file is the archive's last copy, and the
+// save puts the package with the edits back, saying so; a file that takes
+// the path meanwhile is never replaced, and a file that moved away is not
+// followed (the advice names its new name).
+TEST_F(WriteBackTest, ArchiveDeletedWhileOpenIsPutBackWithTheEdits) {
+  Journal j = Open();
+  EditSession(j);
+  ASSERT_EQ(unlink(archive_.c_str()), 0);
+  const WriteBackResult result = WriteBack(j, {});
+  EXPECT_TRUE(result.written);
+  EXPECT_NE(result.summary.find("was deleted while it was mounted: the save put the package"),
+            std::string::npos)
+      << result.summary;
+  EXPECT_NE(ReadFile(archive_).find("pkg/new.py"), std::string::npos);
+  EXPECT_FALSE(PathExists(journal_dir()));
+
+  UseArchive(dir_.path(), SamplePackage());
+  Journal again = Open();
+  EditSession(again);
+  ASSERT_EQ(unlink(archive_.c_str()), 0);
+  WriteBackOptions options;
+  options.on_stage = [this](WriteBackStage stage) {
+    if (stage == WriteBackStage::kCommitted) WriteFile(archive_, "someone's new file");
+  };
+  EXPECT_THROW(
+      {
+        try {
+          WriteBack(again, {}, options);
+        } catch (const Error& e) {
+          EXPECT_EQ(ToErrno(e), ESTALE);
+          EXPECT_NE(std::string(e.what()).find("another file took its place"), std::string::npos)
+              << e.what();
+          throw;
+        }
+      },
+      Error);
+  EXPECT_EQ(ReadFile(archive_), "someone's new file");
+  EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  again.Drop();
+
+  UseArchive(dir_.path(), SamplePackage());
+  Journal moved = Open();
+  EditSession(moved);
+  const std::string elsewhere = dir_ / "elsewhere.pt";
+  ASSERT_EQ(rename(archive_.c_str(), elsewhere.c_str()), 0);
+  EXPECT_THROW(WriteBack(moved, {}), Error);
+  EXPECT_FALSE(PathExists(archive_));
+  moved.Drop();
+}
+
 TEST_F(WriteBackTest, NamesDifferingOnlyInCaseAreRefusedWhenMade) {
   Journal j = Open();
   try {

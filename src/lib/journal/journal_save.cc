@@ -27,12 +27,23 @@ Journal::SaveFile Journal::CreateSaveFile() {
       path};
 }
 
-void Journal::CheckArchiveUnchanged() const {
+namespace {
+
+// The identity of the archive now at `path`, as the journal's Open() reads it;
+// throws when it cannot be read as an archive.
+ArchiveIdentity IdentityAt(const std::string& path) {
+  return ArchiveIdentity::Of(ZipReader::Open(path, {.defer_record_checks = true}));
+}
+
+}  // namespace
+
+Journal::ArchiveAtPath Journal::CheckArchiveUnchanged() const {
   std::lock_guard lock(impl_->mu);
   const struct stat opened = FstatOrThrow(impl_->zip.fd(), impl_->archive_path);
   struct stat now;
   if (::stat(impl_->archive_path.c_str(), &now) != 0) {
     const int err = errno;
+    if (err == ENOENT && opened.st_nlink == 0) return ArchiveAtPath::kDeleted;
     ThrowSystemError("Cannot stat '" + impl_->archive_path + "'", err);
   }
   const ArchiveIdentity& at_open = impl_->identity;
@@ -40,7 +51,13 @@ void Journal::CheckArchiveUnchanged() const {
                     static_cast<uint64_t>(now.st_size) == at_open.size &&
                     now.st_mtim.tv_sec == at_open.mtime_sec &&
                     now.st_mtim.tv_nsec == at_open.mtime_nsec;
-  if (same) return;
+  if (same) return ArchiveAtPath::kUnchanged;
+  try {
+    ArchiveIdentity made_for = at_open;
+    if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl_->zip);
+    if (made_for.SameArchive(IdentityAt(impl_->archive_path))) return ArchiveAtPath::kUnchanged;
+  } catch (const std::exception&) {  // not an archive any more: changed
+  }
   ArchiveIdentity then = at_open, seen = at_open;
   seen.size = static_cast<uint64_t>(now.st_size);
   seen.mtime_sec = now.st_mtim.tv_sec;
@@ -59,9 +76,8 @@ Journal::ArchiveNow Journal::JudgeArchiveNow() const {
   try {
     ArchiveIdentity made_for = impl_->identity;
     if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl_->zip);
-    const ZipReader now = ZipReader::Open(impl_->archive_path, {.defer_record_checks = true});
     // With edits pending (has_archive_changes): never dropped as empty.
-    switch (FateOfJournal(made_for, impl_->last_commit, true, ArchiveIdentity::Of(now))) {
+    switch (FateOfJournal(made_for, impl_->last_commit, true, IdentityAt(impl_->archive_path))) {
       case JournalFate::kTakeEdits: return ArchiveNow::kSameArchive;
       case JournalFate::kSaveCompleted: return ArchiveNow::kSaveCompleted;
       case JournalFate::kDropEmpty:

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>  // renameat2
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -191,12 +192,13 @@ bool StartsWith(const WritePlan& plan, const WritePlan& written, size_t count) {
 // it can give and a warning naming what changed. When the group could not be
 // kept, the group bits grant no more than the "other" bits, so the saver's
 // own group never gains access the archive did not give it.
-void KeepModeAndOwner(int fd, const std::string& archive, const std::string& temp,
-                      std::vector<std::string>* warnings) {
+void KeepModeAndOwner(int fd, const std::string& archive, const ZipReader& original,
+                      const std::string& temp, std::vector<std::string>* warnings) {
   struct stat st;
   if (::stat(archive.c_str(), &st) != 0) {
     const int err = errno;
-    ThrowSystemError("Cannot stat '" + archive + "'", err);
+    if (err != ENOENT) ThrowSystemError("Cannot stat '" + archive + "'", err);
+    st = FstatOrThrow(original.fd(), archive);  // deleted while mounted: the opened file's
   }
   struct stat now = FstatOrThrow(fd, temp);
   if ((now.st_uid != st.st_uid || now.st_gid != st.st_gid) &&
@@ -228,6 +230,28 @@ void KeepModeAndOwner(int fd, const std::string& archive, const std::string& tem
     const int err = errno;
     ThrowSystemError("Cannot chmod '" + temp + "'", err);
   }
+}
+
+// Renames `temp` to `archive`, where no file may be: a file that appeared
+// there after the archive was deleted is someone's, never replaced.
+void PutBack(const std::string& temp, const std::string& archive) {
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, archive.c_str(), RENAME_NOREPLACE) == 0) return;
+  int err = errno;
+  if (err == EINVAL) {  // a file system without RENAME_NOREPLACE: link() never replaces either
+    if (::link(temp.c_str(), archive.c_str()) == 0) {
+      ::unlink(temp.c_str());
+      return;
+    }
+    err = errno;
+  }
+  if (err == EEXIST) {
+    throw Error(Errc::kIo,
+                "'" + archive +
+                    "' was deleted while it was mounted and another file took its place; "
+                    "saving would overwrite that file",
+                ESTALE);
+  }
+  ThrowSystemError("Cannot rename '" + temp + "' to '" + archive + "'", err);
 }
 
 void Stage(const WriteBackOptions& options, WriteBackStage stage) {
@@ -293,7 +317,7 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
                  *writer, result);
     result->size = writer->Finish();
     writer.reset();  // its write-behind thread joined: nothing more to start
-    KeepModeAndOwner(save.fd.get(), archive, save.path, &result->warnings);
+    KeepModeAndOwner(save.fd.get(), archive, original, save.path, &result->warnings);
     // Read back while the disk writes: the strict reader sees the same bytes
     // before the fsync as after it, and the two no longer add up.
     StartWriteback(save.fd.get());
@@ -302,11 +326,16 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     FsyncOrThrow(save.fd.get(), save.path);
     Stage(options, WriteBackStage::kTempWritten);
     if (options.validate) options.validate(save.path);
-    journal.CheckArchiveUnchanged();
+    const bool deleted = journal.CheckArchiveUnchanged() == Journal::ArchiveAtPath::kDeleted;
     journal.MarkCommitting(written);
     Stage(options, WriteBackStage::kCommitted);
     const std::optional<FileStamp> replaced = TrustedStampOf(original.fd());
-    if (::rename(save.path.c_str(), archive.c_str()) != 0) {
+    if (deleted) {
+      PutBack(save.path, archive);
+      result->warnings.push_back("'" + archive +
+                                 "' was deleted while it was mounted: the save put the package, "
+                                 "with the edits, back at its path (delete it to discard them)");
+    } else if (::rename(save.path.c_str(), archive.c_str()) != 0) {
       const int err = errno;
       ThrowSystemError("Cannot rename '" + save.path + "' to '" + archive + "'", err);
     }
