@@ -87,7 +87,8 @@
 //   file or folder gets the current time. What the archive cannot hold lasts
 //   only as long as the journal (until the next successful write-back): the
 //   access time (SetAtime, apart from the mtime), the ctime, sub-second
-//   parts of times, and the creator of a file (Create/Mkdir `owner`).
+//   parts of times, and the owner of a file (its creator, Create/Mkdir
+//   `owner`, or SetOwner's).
 //   An mtime a ZIP cannot hold (before 1970 or after 2106) fails with
 //   EOVERFLOW.
 // * Python bytecode caches are never part of a package: creating, making or
@@ -184,12 +185,13 @@ struct JournalNode {
   std::optional<struct timespec> atime;  // SetAtime's (else: as the mtime)
   std::optional<struct timespec> ctime;  // the last change (else: as the mtime)
   std::optional<struct timespec> chosen_mtime;  // the last SetMtime's (saved while still current)
-  std::optional<uint32_t> uid, gid;      // the creator, when not the mount's owner
+  std::optional<uint32_t> uid, gid;             // the owner, when not the mount's (creator, chown)
   uint32_t subdirs = 0;                  // folders: how many folders it holds
   bool edited() const { return !is_dir && original == nullptr; }
 };
 
-// Who made a file or folder (fuse_get_context), when it is not the mount's owner.
+// Who made or owns a file or folder (fuse_get_context, chown), when it is not
+// the mount's owner.
 struct JournalOwner {
   uint32_t uid = 0;
   uint32_t gid = 0;
@@ -360,6 +362,10 @@ class Journal {
   // EOVERFLOW for a time a ZIP cannot hold (see the rules above).
   void SetMtime(std::string_view path, struct timespec mtime);
   void SetAtime(std::string_view path, struct timespec atime);
+  // chown(2), with the caller's right to it checked by the kernel
+  // (default_permissions); nullopt: the mount's owner. Like a creator, an
+  // owner lasts as long as the journal: a ZIP holds none.
+  void SetOwner(std::string_view path, std::optional<JournalOwner> owner);
 
   // --- Write-back support (write_back.h) -----------------------------------
   struct SaveFile {

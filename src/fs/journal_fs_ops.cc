@@ -198,6 +198,7 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
       [&]() -> int {
         std::shared_lock ns(ns_mu_);
         const std::optional<std::string> path = PathOf(ino);
+        bool new_owner = false;
         if (fields & kSetOwner) {
           struct stat current;
           if (path) {
@@ -205,7 +206,9 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
           } else {
             OrphanAttr(ino, &current);
           }
-          if (attr.st_uid != current.st_uid || attr.st_gid != current.st_gid) return -EPERM;
+          new_owner = attr.st_uid != current.st_uid || attr.st_gid != current.st_gid;
+          // A file whose name is gone, or a generated one, keeps its owner.
+          if (new_owner && (!path || virtual_files_.SlotOf(*path))) return -EPERM;
         }
         if (!path) {
           // Only ftruncate makes sense on a file whose name is gone.
@@ -227,6 +230,8 @@ int JournalFsOps::SetAttr(InodeId ino, const struct stat& attr, unsigned fields,
           journal_.Truncate(*path, static_cast<uint64_t>(attr.st_size));
           Changed();
         }
+        // The kernel checked the caller's right to it (default_permissions).
+        if (new_owner) journal_.SetOwner(*path, OwnerOf(Caller{attr.st_uid, attr.st_gid}));
         if (fields & kSetMode) journal_.SetMode(*path, attr.st_mode & 07777);
         struct timespec now {};
         clock_gettime(CLOCK_REALTIME, &now);

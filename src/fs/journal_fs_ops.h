@@ -29,9 +29,11 @@
 //     the exact rules in tpkg/write_back.h); mtimes to the second, from 1970
 //     to 2106 (else EOVERFLOW). Kept only while mounted
 //     (in the journal, until the next save): atimes (apart from mtimes),
-//     ctimes, and who created a file (fuse_get_context, seen with
-//     -o allow_other); after a save everything belongs to the mount's owner
-//     again. Owners cannot change (EPERM);
+//     ctimes, and who owns a file: its creator (fuse_get_context, seen with
+//     -o allow_other) or a chown's (whose right to it the kernel checked:
+//     default_permissions; `tar -x` and `cp -a` as root make them); after a
+//     save everything belongs to the mount's owner again. A file whose name
+//     is gone or a generated one keeps its owner (EPERM);
 //   * POSIX times: create, mkdir, unlink, rmdir and rename set the mtime and
 //     ctime of the folders whose listing changed; chmod, utimens and writes
 //     set the ctime; a new file or folder gets the current time. Folders
@@ -89,7 +91,7 @@ enum SetAttrField : unsigned {
   kSetMtime = 1u << 2,     // to attr.st_mtim
   kSetMtimeNow = 1u << 3,  // to the current time
   kSetAtime = 1u << 4,     // to attr.st_atim (kept while mounted, never saved)
-  kSetOwner = 1u << 5,     // uid or gid: EPERM unless unchanged
+  kSetOwner = 1u << 5,     // uid and gid (both given)
   kSetAtimeNow = 1u << 6,  // to the current time
 };
 

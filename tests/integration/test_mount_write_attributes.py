@@ -293,8 +293,16 @@ def test_other_users_get_what_the_modes_give_them_and_own_what_they_create(tmp_p
                 st = os.stat(folder / name)
                 assert (st.st_uid, st.st_gid) == (NOBODY, NOBODY), name
             assert os.stat(mine).st_uid == os.getuid()
-            with pytest.raises(PermissionError):
-                os.chown(folder / "theirs.txt", 0, 0)  # owners never change
+            # chown as on a native file system (the kernel checks the right to it): others
+            # may not give away or take what is not theirs, a user may give their own file
+            # to a group of theirs, and root anything to anyone (`tar -x`, `cp -a`).
+            status, err = as_nobody("chown", f"{NOBODY}:{NOBODY}", str(mine))
+            assert status != 0 and "Operation not permitted" in err, err
+            assert as_nobody("chgrp", str(NOBODY), str(folder / "theirs.txt"))[0] == 0
+            os.chown(folder / "theirs.txt", 0, 0)
+            os.chown(mine, NOBODY, NOBODY)
+            assert (os.stat(folder / "theirs.txt").st_uid, os.stat(mine).st_uid) == (0, NOBODY)
+            os.chown(mine, os.getuid(), os.getgid())
         assert m.problems == []
         # The archive holds no owners: after the save the mount's owner has them.
         with session(archive, os.path.join(shared, "again")) as m:

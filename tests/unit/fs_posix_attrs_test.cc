@@ -142,13 +142,27 @@ TEST_F(PosixAttrsTest, TheCreatorOwnsWhatItCreates) {
   ASSERT_EQ(ops_->Create(pkg, "mine.py", 0644, O_WRONLY, &st, &fh, Caller{getuid(), getgid()}), 0);
   ops_->Release(fh);
   EXPECT_EQ(st.st_uid, getuid());
-  // chown to the owner a file already has is allowed; to another is not.
+  // chown: the kernel checked the caller's right to it (default_permissions);
+  // the new owner is kept while mounted, the mount's owner as no owner of its own.
   const struct stat theirs = Attr(pkg, "theirs.py");
   struct stat out;
   EXPECT_EQ(ops_->SetAttr(theirs.st_ino, theirs, kSetOwner, std::nullopt, &out), 0);
   struct stat mine = theirs;
   mine.st_uid = getuid();
-  EXPECT_EQ(ops_->SetAttr(theirs.st_ino, mine, kSetOwner, std::nullopt, &out), -EPERM);
+  mine.st_gid = getgid();
+  EXPECT_EQ(ops_->SetAttr(theirs.st_ino, mine, kSetOwner, std::nullopt, &out), 0);
+  EXPECT_EQ(out.st_uid, getuid());
+  EXPECT_EQ(Attr(pkg, "theirs.py").st_gid, getgid());
+  struct stat given = Attr(pkg, "mine.py");
+  given.st_uid = 4321;
+  given.st_gid = 8765;
+  EXPECT_EQ(ops_->SetAttr(given.st_ino, given, kSetOwner, std::nullopt, &out), 0);
+  EXPECT_EQ(Attr(pkg, "mine.py").st_uid, 4321u);
+  EXPECT_EQ(Attr(pkg, "mine.py").st_gid, 8765u);
+  // Generated files have no owner of their own to keep.
+  struct stat generated = Attr(Attr(kRootInode, ".data").st_ino, "deps.dot");
+  generated.st_uid = 4321;
+  EXPECT_EQ(ops_->SetAttr(generated.st_ino, generated, kSetOwner, std::nullopt, &out), -EPERM);
 }
 
 }  // namespace

@@ -204,6 +204,27 @@ TEST_F(JournalTest, ModesAndMtimesMakeItDirtyAtimesDoNot) {
   EXPECT_EQ(j.Stat("pkg/code.py")->mode, 0755u);
 }
 
+// An owner (chown) is no change of the archive, which holds none, but lasts
+// as long as the journal: a replay gives it back.
+TEST_F(JournalTest, OwnersAreKeptByTheJournalNotTheArchive) {
+  {
+    Journal j = Open();
+    j.SetOwner("pkg/code.py", JournalOwner{4321, 8765});
+    EXPECT_FALSE(j.dirty());
+    EXPECT_EQ(j.Stat("pkg/code.py")->uid, std::optional<uint32_t>(4321));
+    j.SetOwner("notes", JournalOwner{1, 2});
+    j.SetOwner("notes", std::nullopt);  // back to the mount's owner
+    EXPECT_EQ(j.Stat("notes")->uid, std::nullopt);
+    j.SetMode("pkg/code.py", 0700u);  // a change the journal is kept for
+  }
+  Journal j = Open();
+  EXPECT_EQ(j.Stat("pkg/code.py")->uid, std::optional<uint32_t>(4321));
+  EXPECT_EQ(j.Stat("pkg/code.py")->gid, std::optional<uint32_t>(8765));
+  EXPECT_EQ(j.Stat("notes")->gid, std::nullopt);
+  EXPECT_THROW(j.SetOwner("no/such.py", std::nullopt), Error);
+  j.Drop();
+}
+
 TEST_F(JournalTest, MtimeOfAnEditedFileIsItsDataFiles) {
   Journal j = Open();
   j.OpenForWrite("pkg/code.py", false);

@@ -25,8 +25,10 @@ void ThrowOpError(const std::string& verb, std::string_view path, int err) {
 }
 
 bool ChangesArchive(LogOp op) {
-  // Modes and mtimes are saved (zip_writer.h: RecordAttributes); atimes are not.
-  return op != LogOp::kHeader && op != LogOp::kCommit && op != LogOp::kSetAtime;
+  // Modes and mtimes are saved (zip_writer.h: RecordAttributes); atimes and
+  // owners are not.
+  return op != LogOp::kHeader && op != LogOp::kCommit && op != LogOp::kSetAtime &&
+         op != LogOp::kSetOwner;
 }
 
 int JournalState::CheckEntry(const LogEntry& e) const {
@@ -51,7 +53,8 @@ int JournalState::CheckEntry(const LogEntry& e) const {
     case LogOp::kRmdir: return tree.CheckRmdir(e.path);
     case LogOp::kSetMode:
     case LogOp::kSetMtime:
-    case LogOp::kSetAtime: return tree.CheckAttr(e.path);
+    case LogOp::kSetAtime:
+    case LogOp::kSetOwner: return tree.CheckAttr(e.path);
     case LogOp::kHeader:
     case LogOp::kCommit: return 0;
   }
@@ -95,7 +98,8 @@ void StampTimes(RecordTree& tree, const LogEntry& e, struct timespec at) {
     case LogOp::kSetPatch:
     case LogOp::kSetMode:
     case LogOp::kSetMtime:
-    case LogOp::kSetAtime: tree.SetCtime(e.path, at); break;
+    case LogOp::kSetAtime:
+    case LogOp::kSetOwner: tree.SetCtime(e.path, at); break;
     case LogOp::kHeader:
     case LogOp::kCommit:
     case LogOp::kPatchChunks:
@@ -124,6 +128,10 @@ std::vector<uint64_t> JournalState::ApplyEntry(const LogEntry& e) {
     case LogOp::kSetMode: tree.SetMode(e.path, e.mode); break;
     case LogOp::kSetMtime: tree.SetMtime(e.path, timespec{e.sec, e.nsec}); break;
     case LogOp::kSetAtime: tree.SetAtime(e.path, timespec{e.sec, e.nsec}); break;
+    case LogOp::kSetOwner:
+      tree.SetOwner(e.path, e.uid != kNoOwner ? std::optional<uint32_t>(e.uid) : std::nullopt,
+                    e.gid != kNoOwner ? std::optional<uint32_t>(e.gid) : std::nullopt);
+      break;
     case LogOp::kSetPatch: {
       auto state = std::make_shared<PatchState>();
       const TreeFile& file = *tree.FindFile(e.path);
@@ -522,6 +530,16 @@ void Journal::SetMtime(std::string_view path, struct timespec mtime) {
 void Journal::SetAtime(std::string_view path, struct timespec atime) {
   std::lock_guard lock(impl_->mu);
   LogAndApply(*impl_, "set the access time of", MtimeEntry(path, atime, LogOp::kSetAtime));
+}
+
+void Journal::SetOwner(std::string_view path, std::optional<JournalOwner> owner) {
+  std::lock_guard lock(impl_->mu);
+  LogEntry e = PathEntry(LogOp::kSetOwner, path);
+  if (owner) {
+    e.uid = owner->uid;
+    e.gid = owner->gid;
+  }
+  LogAndApply(*impl_, "change the owner of", e);
 }
 
 }  // namespace tpkg

@@ -86,7 +86,7 @@ std::optional<LogEntry> DecodePayload(std::string_view payload) {
   }
   const auto op = static_cast<uint8_t>(e.op);
   if (!r.ok() || op < static_cast<uint8_t>(LogOp::kHeader) ||
-      op > static_cast<uint8_t>(LogOp::kPatchCut))
+      op > static_cast<uint8_t>(LogOp::kSetOwner))
     return std::nullopt;
   return e;
 }

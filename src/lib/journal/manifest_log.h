@@ -66,6 +66,7 @@ enum class LogOp : uint8_t {
                  // mode = its chunk size
   kPatchChunks,  // data file `id` holds chunks sec .. sec + nsec - 1 (path unused)
   kPatchCut,     // data file `id`: archive bytes show only below sec (path unused)
+  kSetOwner,     // path, uid, gid (kNoOwner: the mount's owner; never saved into the archive)
 };
 
 inline constexpr uint8_t kHasMode = 1;
@@ -86,7 +87,8 @@ struct LogEntry {
   // listing changed, identically live and at replay.
   int64_t at_sec = 0;
   int64_t at_nsec = 0;
-  // kCreate, kMkdir: who made the file (kNoOwner: the mount's owner).
+  // kCreate, kMkdir: who made the file; kSetOwner: who owns it now
+  // (kNoOwner: the mount's owner).
   uint32_t uid = kNoOwner;
   uint32_t gid = kNoOwner;
 };

@@ -388,6 +388,13 @@ void RecordTree::SetAtime(std::string_view path, struct timespec atime) {
   MutableAttr(path)->atime = atime;
 }
 
+void RecordTree::SetOwner(std::string_view path, std::optional<uint32_t> uid,
+                          std::optional<uint32_t> gid) {
+  TreeAttr* attr = MutableAttr(path);
+  attr->uid = uid;
+  attr->gid = gid;
+}
+
 void RecordTree::SetCtime(std::string_view path, struct timespec ctime) {
   if (Exists(path)) MutableAttr(path)->ctime = ctime;
 }

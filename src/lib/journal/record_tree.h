@@ -138,6 +138,8 @@ class RecordTree {
   void SetMode(std::string_view path, uint32_t mode);
   void SetMtime(std::string_view path, struct timespec mtime);
   void SetAtime(std::string_view path, struct timespec atime);
+  // nullopt: the mount's owner.
+  void SetOwner(std::string_view path, std::optional<uint32_t> uid, std::optional<uint32_t> gid);
   // The ctime of `path` (file or folder), when it exists.
   void SetCtime(std::string_view path, struct timespec ctime);
   // A folder's listing changed at `at`: its mtime and ctime become `at`
