@@ -308,6 +308,36 @@ TEST_F(WriteBackTest, NoSpaceLeftDuringTheWriteKeepsArchiveAndJournal) {
   EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
 }
 
+// A journal made at the first change on a full disk: the change fails, and
+// nothing of the attempt is left to look like a journal (a later change,
+// with room again, makes it).
+TEST_F(WriteBackTest, AJournalThatCannotBeMadeLeavesNothingBehind) {
+  ScopedTmpfs fs(dir_ / "small", "size=1536k");
+  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";
+  UseArchive(dir_ / "small", {{"notes.txt", "notes"}, {".data/version", "6\n"}});
+  const std::string fill = dir_ / "small/fill";
+  {
+    const ScopedFd fd(::open(fill.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    const std::string block(4096, 'f');
+    while (::write(fd.get(), block.data(), block.size()) > 0) {
+    }
+  }
+  JournalOptions options;
+  options.create_at_first_change = true;
+  Journal j = Journal::OpenOrCreate(archive_, *zip_, options);
+  try {
+    j.Create("new.txt");
+    FAIL() << "a journal was made on a full disk";
+  } catch (const Error& e) {
+    EXPECT_EQ(ToErrno(e), ENOSPC) << e.what();
+  }
+  EXPECT_FALSE(PathExists(journal_dir()));
+  ASSERT_EQ(::unlink(fill.c_str()), 0);
+  WriteFd(j.Create("new.txt").get(), "room again\n");
+  EXPECT_TRUE(PathExists(journal_dir() + "/manifest"));
+  j.Drop();
+}
+
 TEST_F(WriteBackTest, MissingFreeSpaceIsNamedBeforeAnythingIsWritten) {
   ScopedTmpfs fs(dir_ / "small", "size=1536k");
   if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";

@@ -157,6 +157,18 @@ void OpenDataDirectory(JournalState& impl) {
                                0, impl.dir + "/data");
 }
 
+// Removes a journal folder that holds no manifest, hence no edits (what a
+// failed creation left), unless another process holds its lock meanwhile.
+void RemoveFolderWithoutEdits(const std::string& dir) {
+  const ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir_fd.valid() || ::faccessat(dir_fd.get(), ManifestLog::kFileName, F_OK, 0) == 0) return;
+  const ScopedFd lock(::openat(dir_fd.get(), kLockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return;  // in use: not ours
+  ::unlinkat(dir_fd.get(), kDataDirName, AT_REMOVEDIR);                     // only when empty
+  ::unlinkat(dir_fd.get(), kLockName, 0);
+  ::rmdir(dir.c_str());  // only when empty
+}
+
 // Names in an open directory (without "." and "..").
 std::vector<std::string> ListNames(int dir_fd, const std::string& what) {
   ScopedFd dup(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
@@ -375,20 +387,30 @@ Journal::Holds Journal::Inspect(const std::string& archive_path, const ZipReader
 
 void JournalState::EnsureCreated() {
   if (created) return;
-  LockDirectory(*this);
-  OpenDataDirectory(*this);
-  RemoveTempFiles(*this);
-  // Nobody else may have made it meanwhile: its edits would mix with ours.
-  if (::faccessat(dir_fd.get(), ManifestLog::kFileName, F_OK, 0) == 0) {
+  try {
+    LockDirectory(*this);
+    OpenDataDirectory(*this);
+    RemoveTempFiles(*this);
+    // Nobody else may have made it meanwhile: its edits would mix with ours.
+    if (::faccessat(dir_fd.get(), ManifestLog::kFileName, F_OK, 0) == 0) {
+      lock_fd.reset();
+      throw Error(Errc::kIo,
+                  "Journal '" + dir + "' of '" + archive_path +
+                      "' was made by another program while the archive was mounted",
+                  EBUSY);
+    }
+    ClearContents(*this);
+    identity.digest = ArchiveIdentity::DigestOf(zip);  // left for now by OpenOrCreate
+    CreateFreshManifest(*this);
+  } catch (...) {
+    // A full disk, say: what this attempt made holds no edits, and left
+    // behind it would look like a journal to `tpkg edits` and the next mount.
+    data_fd.reset();
+    dir_fd.reset();
     lock_fd.reset();
-    throw Error(Errc::kIo,
-                "Journal '" + dir + "' of '" + archive_path +
-                    "' was made by another program while the archive was mounted",
-                EBUSY);
+    RemoveFolderWithoutEdits(dir);
+    throw;
   }
-  ClearContents(*this);
-  identity.digest = ArchiveIdentity::DigestOf(zip);  // left for now by OpenOrCreate
-  CreateFreshManifest(*this);
   created = true;
 }
 
