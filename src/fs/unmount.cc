@@ -25,6 +25,7 @@
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
 #include "tpkg/journal.h"
+#include "tpkg/line_escape.h"
 #include "tpkg/save_log.h"
 
 namespace tpkg::fs {
@@ -463,6 +464,15 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT)
     Fail("cannot unmount '" + path + "': no such file or folder", ENOENT);
+  // `tpkgfs -u model.pt`: the archive given for its mountpoint.
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    for (const MountRecord& r : KnownRecords(std::nullopt)) {
+      if (r.archive_dev == st.st_dev && r.archive_ino == st.st_ino)
+        Fail("cannot unmount '" + path + "': it is the archive mounted on " + r.mountpoint +
+                 " (tpkgfs -u " + ShellWord(r.mountpoint) + ")",
+             EINVAL);
+    }
+  }
   Fail("cannot unmount '" + path + "': it is not mounted", EINVAL);
 }
 

@@ -331,6 +331,10 @@ def test_an_archive_deleted_or_touched_while_mounted_is_saved_with_the_edits(tmp
     or a copy of the same bytes over it is no change (the remount rule): the save goes on."""
     archive = writable_copy(tmp_path / "a")
     mnt = mount_and_append(background, archive, b"\nKEPT = 1\n")
+    u = run(TPKGFS, "-u", archive)  # the archive given for its mountpoint: pointed at it
+    assert u.returncode == 1 and u.stderr == (
+        f"tpkgfs: cannot unmount '{archive}': it is the archive mounted on {mnt} "
+        f"(tpkgfs -u {mnt})\n"), u
     archive.unlink()
     u = run(TPKGFS, "-u", mnt)
     assert u.returncode == 0, u
