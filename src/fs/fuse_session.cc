@@ -19,9 +19,10 @@
 namespace tpkg::fs {
 namespace {
 
-// While this thread makes a FUSE session, what libfuse complains of (an
-// unknown -o option) goes into the one-line error instead of a line of its
-// own; logged as usual when the session is made all the same.
+// While this thread makes a FUSE session or mounts it, what libfuse
+// complains of (an unknown -o option, a mount the kernel refused) goes into
+// the one-line error instead of a line of its own; logged as usual when the
+// call succeeds all the same.
 struct Complaint {
   enum fuse_log_level level;
   std::string line;
@@ -29,6 +30,33 @@ struct Complaint {
 thread_local std::vector<Complaint>* tl_session_complaints = nullptr;
 
 void EmitFuseLine(enum fuse_log_level level, const std::string& line);
+
+class ComplaintCapture {
+ public:
+  ComplaintCapture() { tl_session_complaints = &complaints_; }
+  ~ComplaintCapture() { tl_session_complaints = nullptr; }
+  ComplaintCapture(const ComplaintCapture&) = delete;
+  ComplaintCapture& operator=(const ComplaintCapture&) = delete;
+  // The call succeeded: its complaints are logged as they came.
+  void Emit() {
+    tl_session_complaints = nullptr;
+    for (const Complaint& c : complaints_) EmitFuseLine(c.level, c.line);
+  }
+  // The call failed: its complaints, joined, for its one-line error.
+  std::string Why() {
+    tl_session_complaints = nullptr;
+    std::string why;
+    for (const Complaint& c : complaints_) {
+      std::string_view text = c.line;
+      if (text.starts_with("fuse: ")) text.remove_prefix(6);
+      why += (why.empty() ? "" : "; ") + std::string(text);
+    }
+    return why;
+  }
+
+ private:
+  std::vector<Complaint> complaints_;
+};
 
 }  // namespace
 
@@ -44,20 +72,13 @@ FuseArgs::FuseArgs(const std::vector<std::string>& argv) {
 FuseArgs::~FuseArgs() { fuse_opt_free_args(&args_); }
 
 FuseSession::FuseSession(FuseArgs& args, const fuse_lowlevel_ops& ops, void* userdata) {
-  std::vector<Complaint> complaints;
-  tl_session_complaints = &complaints;
+  ComplaintCapture capture;
   session_ = fuse_session_new(args.get(), &ops, sizeof ops, userdata);
-  tl_session_complaints = nullptr;
   if (session_) {
-    for (const Complaint& c : complaints) EmitFuseLine(c.level, c.line);
+    capture.Emit();
     return;
   }
-  std::string why;
-  for (const Complaint& c : complaints) {
-    std::string_view text = c.line;
-    if (text.starts_with("fuse: ")) text.remove_prefix(6);
-    why += (why.empty() ? "" : "; ") + std::string(text);
-  }
+  const std::string why = capture.Why();
   throw Error(Errc::kInvalidArgument, "cannot start a FUSE session: " +
                                           (why.empty() ? std::string("bad -o option?") : why));
 }
@@ -79,8 +100,16 @@ ssize_t WriteDevice(int fd, struct iovec* iov, int count, void* /*userdata*/) {
 }  // namespace
 
 FuseMount::FuseMount(FuseSession& session, const std::string& mountpoint) : session_(session) {
-  if (fuse_session_mount(session_.get(), mountpoint.c_str()) != 0) {
-    throw Error(Errc::kIo, "cannot mount on '" + mountpoint + "'");
+  {
+    ComplaintCapture capture;
+    if (fuse_session_mount(session_.get(), mountpoint.c_str()) != 0) {
+      std::string why = capture.Why();
+      // The kernel's EINVAL: a value it does not take (`-o fsname=`).
+      if (why.ends_with("Invalid argument")) why += " (a -o option the kernel refused?)";
+      throw Error(Errc::kIo,
+                  "cannot mount on '" + mountpoint + "'" + (why.empty() ? "" : ": " + why));
+    }
+    capture.Emit();
   }
   // The same descriptor, read and written through ReadDevice/WriteDevice.
   // Splice is never asked for (the bridges' init), so every request comes

@@ -224,6 +224,12 @@ def test_unknown_fuse_option_is_refused_before_mounting(tmp_path, good):
         assert mount_entry(mnt) is None
         # A start that fails leaves nothing beside the archive (no save log, no journal).
         assert os.listdir(archive.parent) == [archive.name]
+    # An option libfuse takes and the kernel refuses: one line as well, naming the mountpoint.
+    r = run_tpkgfs("-f", "-o", "fsname=", writable, mnt)
+    assert r.returncode == 1
+    assert r.stderr == (f"tpkgfs: cannot mount on '{mnt}': mount failed: Invalid argument "
+                        "(a -o option the kernel refused?)\n"), r.stderr
+    assert mount_entry(mnt) is None
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
