@@ -6,6 +6,7 @@ Run it with the interpreter the facts are about; nothing here is typed by hand.
     /usr/bin/python3 scripts/gen_python_env_tables.py          # commit this version's table
     /usr/bin/python3 scripts/gen_python_env_tables.py --check  # exit 1 if a table is stale
     PYTHON scripts/gen_python_env_tables.py --configured OUT   # meson, at build time
+    PYTHON scripts/gen_python_env_tables.py --codecs OUT       # meson, at build time
 
 Committed tables (src/lib/package/python_tables/): stdlib_<major>_<minor>.inc
 holds sys.stdlib_module_names of that version (torch.package's implicit-extern
@@ -19,6 +20,10 @@ configured with (-Dpython) into OUT: its version, stdlib folder, sys.path,
 extension suffixes, stdlib names, and the modules it has without a file
 (sys.builtin_module_names, the frozen modules, typing's aliases). The module probe
 (tpkg/module_env.h) follows that interpreter, whatever its version.
+
+--codecs OUT: the text encodings that interpreter decodes a source with (PEP 263
+declarations, scan/source_encoding.h): the codec modules of its `encodings` package
+that codecs.lookup finds and marks as text encodings, and encodings.aliases.
 """
 import _imp
 import importlib.machinery
@@ -115,6 +120,44 @@ def configured(out):
     return 0
 
 
+def text_encodings():
+    """The `encodings` modules this interpreter decodes source text with: those codecs.lookup
+    finds (mbcs and oem exist on Windows only) as text encodings (not hex, rot13, zlib...),
+    without `undefined`, whose decoding always fails."""
+    import codecs
+    import encodings
+    import pkgutil
+    found = []
+    for module in sorted(m.name for m in pkgutil.iter_modules(encodings.__path__)):
+        try:
+            info = codecs.lookup(module)
+        except LookupError:
+            continue
+        if getattr(info, "_is_text_encoding", True) and module not in ("undefined", "aliases"):
+            found.append(module)
+    return found
+
+
+def codecs_table(out):
+    import encodings.aliases
+    version = platform.python_version()
+    aliases = sorted(encodings.aliases.aliases.items())
+    lines = [
+        f"{HEADER} --codecs, at build time, from",
+        f"// {sys.executable} (Python {version}), the interpreter meson was configured with",
+        "// (-Dpython). Do not edit.",
+        *array("kTextEncodingModules", text_encodings()),
+        "inline constexpr std::pair<std::string_view, std::string_view> kEncodingAliases[] = {",
+        *[f"    {{{c_string(a)}, {c_string(m)}}}," for a, m in aliases],
+        "};",
+    ]
+    text = "\n".join(lines) + "\n"
+    path = pathlib.Path(out)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return 0
+
+
 def outputs():
     own = (sys.version_info.major, sys.version_info.minor)
     return {
@@ -126,6 +169,8 @@ def outputs():
 def main():
     if sys.argv[1:2] == ["--configured"]:
         return configured(sys.argv[2])
+    if sys.argv[1:2] == ["--codecs"]:
+        return codecs_table(sys.argv[2])
     if "--check" in sys.argv:
         stale = [p for p, text in outputs().items() if not p.exists() or p.read_text() != text]
         for p in stale:

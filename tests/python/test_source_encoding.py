@@ -38,12 +38,57 @@ def test_what_python_reads_and_iconv_names_otherwise_is_read(data):
     assert _core.find_compile_error(data) is None
 
 
-def test_a_declaration_nobody_knows_is_accepted_the_known_gap():
-    # CPython refuses it ("unknown encoding"); the scan reads it as latin-1 (source_encoding.h).
-    data = b'# coding: no-such-codec\nS = "caf\xe9"\nimport os\n'
+def declared_names():
+    """Every codec name this Python knows, spelled as people do, and names it does not."""
+    import encodings
+    import encodings.aliases
+    import pkgutil
+    names = set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())
+    names |= {m.name for m in pkgutil.iter_modules(encodings.__path__)}
+    spelled = set()
+    for n in names:
+        spelled |= {n, n.upper(), n.replace("_", "-"), n.replace("_", "."), n.replace("_", "--"),
+                    "-" + n, n + "-x", n.replace("_", "")}
+    return sorted(spelled | {"no-such-codec", "latin.1", "utf-8-anything-at-all", "UTF8",
+                             "iso-latin-1-unix", "Latin-1", "x", "_", ".", "hex", "rot13"})
+
+
+def python_verdict(source):
+    """compile()'s verdict: "accepted", "unknown" (the name is no text encoding it has), or
+    "other" (a codec it has failed on these bytes: utf_16 on ASCII, `undefined`)."""
+    try:
+        compile(source, "m.py", "exec", dont_inherit=True)
+    except SyntaxError as e:
+        unknown = e.msg.startswith("unknown encoding") or "is not a text encoding" in e.msg
+        return "unknown" if unknown else "other"
+    except Exception:
+        return "other"
+    return "accepted"
+
+
+def test_a_declaration_is_known_as_this_python_knows_it():
+    # Every name and spelling compile() knows is read; every one it does not is refused
+    # ("unknown encoding": torch's importer compiles the bytes and would refuse it too).
+    # (A codec compile() has but fails on these bytes may be either: bytes that are valid
+    # UTF-8 are read as UTF-8, source_encoding.h.)
+    wrong = []
+    for name in declared_names():
+        source = f"# coding: {name}\nimport os\n".encode()
+        error = _core.find_compile_error(source)
+        verdict = python_verdict(source)
+        if verdict == "accepted" and error is not None or verdict == "unknown" and error != (
+                f"line 1: unknown encoding: {name}"):
+            wrong.append((name, verdict, error))
+    assert wrong == []
+
+
+def test_a_declaration_nobody_knows_is_refused_on_its_line():
+    data = b'#!/usr/bin/env python3\n# coding: no-such-codec\nimport os\n'
     with pytest.raises(SyntaxError):
         compile(data, "m.py", "exec", dont_inherit=True)
-    assert _core.scan_imports(data, "p") == [("os", None)]
+    with pytest.raises(ValueError) as refused:
+        _core.scan_imports(data, "p")
+    assert str(refused.value) == "line 2: unknown encoding: no-such-codec"
 
 
 @pytest.mark.parametrize("data,reason", [

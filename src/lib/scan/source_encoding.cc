@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "base/utf8.h"
@@ -12,6 +13,10 @@
 
 namespace tpkg {
 namespace {
+
+// kTextEncodingModules and kEncodingAliases of the configured interpreter
+// (generated at build time by scripts/gen_python_env_tables.py --codecs).
+#include "scan/configured_codecs.inc"
 
 [[noreturn]] void Fail(std::string_view source, size_t offset, const std::string& reason) {
   const auto line =
@@ -79,6 +84,52 @@ bool IsUtf8Name(std::string_view name) {
   return n == "utf-8" || n == "utf8" || n.starts_with("utf-8-") || n == "utf8-sig";
 }
 
+// Whether CPython's tokenizer decodes a source declaring `name`: its own
+// spellings of utf-8 and latin-1 (tokenizer.c get_normal_name: the first 12
+// characters, lower case, '_' as '-'), else what codecs.lookup finds as a
+// text encoding: lower case with spaces and hyphens as '_' (Python 3.9+),
+// then encodings.normalize_encoding (other runs of punctuation but '.' as one
+// '_', none at the ends), then that name's alias or the name itself, as a
+// module of the `encodings` package.
+bool PythonDecodesWith(std::string_view name) {
+  std::string head;
+  for (size_t i = 0; i < name.size() && i < 12; ++i)
+    head +=
+        name[i] == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  for (const std::string_view own : {"utf-8", "latin-1", "iso-8859-1", "iso-latin-1"}) {
+    if (head == own || head.starts_with(std::string(own) + "-")) return true;
+  }
+  std::string normal;
+  bool punctuation = false;
+  for (const char c : name) {
+    const bool alnum = std::isalnum(static_cast<unsigned char>(c)) != 0;
+    if (alnum || c == '.') {
+      if (punctuation && !normal.empty()) normal += '_';
+      normal += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      punctuation = false;
+    } else {
+      punctuation = true;  // '-', '_', ' ' and the rest
+    }
+  }
+  std::string underscored = normal;
+  std::replace(underscored.begin(), underscored.end(), '.', '_');
+  auto alias_of = [](std::string_view key) -> std::string_view {
+    for (const auto& [alias, module] : kEncodingAliases) {
+      if (alias == key) return module;
+    }
+    return {};
+  };
+  std::string_view alias = alias_of(normal);
+  if (alias.empty()) alias = alias_of(underscored);
+  for (const std::string_view module : {alias, std::string_view(normal)}) {
+    if (module.empty() || module.find('.') != std::string_view::npos) continue;
+    if (std::find(std::begin(kTextEncodingModules), std::end(kTextEncodingModules), module) !=
+        std::end(kTextEncodingModules))
+      return true;
+  }
+  return false;
+}
+
 // iconv's names for a Python codec name: "latin-1" is iconv's "LATIN1",
 // "shift_jis" its "SHIFT_JIS", "euc_jp" its "EUC-JP".
 std::vector<std::string> IconvNames(std::string_view name) {
@@ -92,20 +143,34 @@ std::vector<std::string> IconvNames(std::string_view name) {
   return {upper, dashed, bare};
 }
 
-}  // namespace
-
-std::optional<std::string> DeclaredSourceEncoding(std::string_view source) {
-  if (source.starts_with("\xEF\xBB\xBF")) source.remove_prefix(3);
+// The declaration and the offset of the line that holds it.
+std::optional<std::pair<std::string, size_t>> DeclarationOf(std::string_view source) {
+  const size_t bom = source.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+  source.remove_prefix(bom);
   const std::string_view first = LineAt(source, 0);
-  if (std::optional<std::string> cookie = CookieOf(first)) return cookie;
+  if (std::optional<std::string> cookie = CookieOf(first)) return std::pair(*cookie, size_t{0});
   if (!BlankOrComment(first) || first.size() >= source.size()) return std::nullopt;
   size_t next = first.size() + 1;  // past \n, \r or \r\n
   if (source[first.size()] == '\r' && next < source.size() && source[next] == '\n') ++next;
-  return CookieOf(LineAt(source, next));
+  if (std::optional<std::string> cookie = CookieOf(LineAt(source, next)))
+    return std::pair(*cookie, bom + next);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> DeclaredSourceEncoding(std::string_view source) {
+  std::optional<std::pair<std::string, size_t>> declaration = DeclarationOf(source);
+  if (!declaration) return std::nullopt;
+  return std::move(declaration->first);
 }
 
 std::string_view SourceAsUtf8(std::string_view source, std::string& converted) {
-  const std::optional<std::string> declared = DeclaredSourceEncoding(source);
+  const std::optional<std::pair<std::string, size_t>> declaration = DeclarationOf(source);
+  const std::optional<std::string> declared =
+      declaration ? std::optional<std::string>(declaration->first) : std::nullopt;
+  if (declared && !PythonDecodesWith(*declared))
+    Fail(source, declaration->second, "unknown encoding: " + *declared);
   if (declared && !IsUtf8Name(*declared) && source.starts_with("\xEF\xBB\xBF"))
     Fail(source, 0, "encoding problem: " + *declared + " with BOM");
   const size_t bad = FindInvalidUtf8(source);
@@ -136,9 +201,7 @@ std::string_view SourceAsUtf8(std::string_view source, std::string& converted) {
   }
   // A name Python knows and iconv does not (mac_roman, latin, cp65001, ...):
   // each byte as the character it is in latin-1. Every encoding a source
-  // can declare keeps ASCII as it is, so the import statements read right;
-  // a name nobody knows, which CPython refuses, is accepted (errs towards
-  // accepting).
+  // can declare keeps ASCII as it is, so the import statements read right.
   converted.clear();
   for (const char c : source) AppendUtf8(static_cast<unsigned char>(c), converted);
   return converted;

@@ -11,9 +11,13 @@
 // instead of a table of our own. A name Python knows and iconv does not
 // (mac_roman, latin, cp65001: Python has some 300 aliases) reads each byte
 // as its latin-1 character, which keeps ASCII, and with it every import, as
-// it is. What differs from CPython errs towards accepting: a declaration
-// nobody knows, and valid UTF-8 under a declaration of another encoding
-// (CPython decodes it with that one: `café = 1` becomes mojibake there).
+// it is. A name the configured interpreter has no text encoding for is
+// refused as CPython refuses it ("unknown encoding", also for hex or rot13),
+// by that interpreter's own codec names and aliases, looked up as codecs.lookup
+// does (scan/configured_codecs.inc, generated at build time). What differs
+// from CPython errs towards accepting: valid UTF-8 under a declaration of
+// another encoding (CPython decodes it with that one: `café = 1` becomes
+// mojibake there, and UTF-16 fails).
 //
 //   std::string converted;
 //   std::string_view text = SourceAsUtf8(bytes, converted);  // throws Error
@@ -34,9 +38,10 @@ std::optional<std::string> DeclaredSourceEncoding(std::string_view source);
 
 // `source` when it is valid UTF-8; otherwise its bytes converted from the
 // declared encoding into `converted`, which the result then views. Throws
-// Error(kInvalidArgument, "line N: ...") for bytes that are not UTF-8 and
-// declare no other encoding, bytes the declared encoding cannot decode, and
-// a UTF-8 BOM before a declaration of another encoding (as CPython does).
+// Error(kInvalidArgument, "line N: ...") for a declaration of an encoding
+// Python does not have, bytes that are not UTF-8 and declare no other
+// encoding, bytes the declared encoding cannot decode, and a UTF-8 BOM before
+// a declaration of another encoding (as CPython does).
 std::string_view SourceAsUtf8(std::string_view source, std::string& converted);
 
 }  // namespace tpkg
