@@ -68,6 +68,9 @@ FOUND = [
     ("keyword argument repeated on its own line", "f(a=1,\n  b=2,\n  a=3)\n"),
     ("class keyword repeated", "class C(metaclass=A,\n        metaclass=B):\n    pass\n"),
     ("keyword repeated in a decorator", "@d(x=1, x=2)\ndef f():\n    pass\n"),
+    ("keyword repeated in an evaluated annotation", "x: g(a=1, a=2) = 1\n"),
+    ("keyword repeated in a lambda under string annotations",
+     "from __future__ import annotations\ndef f():\n    return lambda: g(a=1, a=2)\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -102,6 +105,15 @@ ACCEPTED = [
     ("same keyword in nested calls", "f(a=1, b=g(a=2))\n"),
     ("same keyword in chained calls", "f(a=1)(a=2)\nclass C(metaclass=M, x=f(x=1)):\n    pass\n"),
     ("a keyword and a **", "f(a=1, **{'a': 2})\n"),
+    ("a keyword repeated in a local annotation", "def f():\n    x: g(a=1, a=2)\n"),
+    ("a keyword repeated in a string annotation",
+     "from __future__ import annotations\ndef f(x: g(a=1, a=2), *y: h(b=1, b=2),\n"
+     "      **z: k(c=1, c=2)) -> m(d=1, d=2):\n    pass\nx: g(a=1, a=2) = 1\n"
+     "class C:\n    y: g(a=1, a=2)\n"),
+    ("a keyword repeated in a lambda of a string annotation",
+     "from __future__ import annotations\nx: (lambda: g(a=1, a=2)) = 1\n"),
+    ("nonlocal __class__ in a method", "class C:\n    def m(self):\n        nonlocal __class__\n"
+                                       "        return __class__\n"),
     ("future after a docstring", "'''doc'''\nfrom __future__ import annotations\n"),
     ("future after comments and blank lines", "# c\n\n# d\nfrom __future__ import annotations\n"),
     ("future after a raw docstring and another future",
@@ -135,6 +147,7 @@ NOT_FOUND = [
     ("async comprehension at module level", "[x async for x in y]\n"),
     # An assert is not compiled at all under `python -O`, which torch may run under.
     ("yield in an assert", "assert (yield)\n"),
+    ("keyword repeated in an assert", "assert f(a=1, a=2)\n"),
     ("await in an assert of a sync def", "def f():\n    assert await x\n"),
 ]
 

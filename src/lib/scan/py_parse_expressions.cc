@@ -412,7 +412,7 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
   Expr e = ParseNamedExpression();
   if (e.node == Node::kName && Accept(Sym::kEqual)) {
     order.keyword = true;
-    if (compile_checks_) {
+    if (compile_checks_ && scope_.evaluated) {
       for (std::string_view seen : order.keywords)
         CheckCompiles(seen != e.text, "keyword argument repeated: " + std::string(e.text), e.line);
       order.keywords.push_back(e.text);

@@ -203,6 +203,7 @@ Events Parser::ParseExpressionStatement() {
       // A function never evaluates its local annotations (`x: await y` compiles).
       std::optional<ScopeGuard> unchecked;
       if (scope_.function) unchecked.emplace(*this, Uncompiled());
+      ScopeGuard annotation(*this, scope_.function ? scope_ : AnnotationScope());
       Append(events, ParseExpression().events);
     }
     if (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
@@ -418,7 +419,10 @@ Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
   Events events = ParseParameters(Sym::kRParen, true, &declarations.parameters);
   Expect(Sym::kRParen);
   Events returns;
-  if (Accept(Sym::kArrow)) returns = ParseExpression().events;
+  if (Accept(Sym::kArrow)) {
+    ScopeGuard annotation(*this, AnnotationScope());
+    returns = ParseExpression().events;
+  }
   {
     ScopeGuard body(*this, BodyScope(/*function=*/true, is_async, &declarations));
     Append(events, ParseBlock());
@@ -481,17 +485,25 @@ void Parser::ParseParameter(Parameters& params, bool annotations) {
     params.bare_star_pending = !AtKind(TokenKind::kName);
     if (params.bare_star_pending) return;
     AddNamedParameter(params);
-    if (annotations && Accept(Sym::kColon))
+    if (annotations && Accept(Sym::kColon)) {
+      ScopeGuard annotation(*this, AnnotationScope());
       Append(params.annotations, ParseStarExpression().events);
+    }
   } else if (Accept(Sym::kDoubleStar)) {
     if (params.bare_star_pending) Fail("named arguments must follow bare *");
     params.after_kwarg = true;
     AddNamedParameter(params);
-    if (annotations && Accept(Sym::kColon)) params.kwarg_annotation = ParseExpression().events;
+    if (annotations && Accept(Sym::kColon)) {
+      ScopeGuard annotation(*this, AnnotationScope());
+      params.kwarg_annotation = ParseExpression().events;
+    }
   } else {
     AddNamedParameter(params);
     params.bare_star_pending = false;
-    if (annotations && Accept(Sym::kColon)) Append(params.annotations, ParseExpression().events);
+    if (annotations && Accept(Sym::kColon)) {
+      ScopeGuard annotation(*this, AnnotationScope());
+      Append(params.annotations, ParseExpression().events);
+    }
     if (Accept(Sym::kEqual)) {
       Append(params.keyword_only ? params.kw_defaults : params.defaults, ParseExpression().events);
       params.seen_default |= !params.keyword_only;
@@ -538,7 +550,9 @@ void Parser::CheckDeclaration(std::string_view name, uint32_t line, bool global)
 void Parser::CheckNonlocalsBind() const {
   if (!compile_checks_ || scope_.function_around) return;
   for (const Declarations::Directive& directive : scope_.declarations->directives)
-    CheckCompiles(directive.global,
+    // A class binds __class__ (and from 3.12 __classdict__) for what it holds.
+    CheckCompiles(directive.global || directive.name == "__class__" ||
+                      directive.name == "__classdict__",
                   "no binding for nonlocal '" + std::string(directive.name) + "' found",
                   directive.line);
 }
@@ -560,7 +574,7 @@ void Parser::NoteStatementStart() {
   if (!from_import && !docstring) future_allowed_ = false;
 }
 
-void Parser::CheckFutureImport(const ImportFromStmt& stmt) const {
+void Parser::CheckFutureImport(const ImportFromStmt& stmt) {
   CheckCompiles(future_allowed_, "from __future__ imports must occur at the beginning of the file",
                 stmt.line);
   // Python 3.7 to 3.13 know the same features.
@@ -569,6 +583,7 @@ void Parser::CheckFutureImport(const ImportFromStmt& stmt) const {
       "print_function", "unicode_literals", "barry_as_FLUFL", "generator_stop",  "annotations"};
   for (const std::string& name : stmt.names) {
     CheckCompiles(name != "braces", "not a chance", stmt.line);
+    if (name == "annotations" && future_allowed_) future_annotations_ = true;
     CheckCompiles(
         std::find(std::begin(kFeatures), std::end(kFeatures), name) != std::end(kFeatures),
         "future feature " + name + " is not defined", stmt.line);

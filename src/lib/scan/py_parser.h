@@ -137,10 +137,23 @@ class Parser {
     bool module = true;           // no def, lambda or class around
     bool function_around = false;          // a def or lambda encloses this body (nonlocal may bind)
     Declarations* declarations = nullptr;  // of the enclosing def, class or module body
+    // Run when its code runs: not an annotation under `from __future__ import
+    // annotations` (a string then, though the compiler still refuses a yield
+    // or await in it), nor Uncompiled code. Only evaluated calls check their
+    // keywords.
+    bool evaluated = true;
   };
   // Code that is never compiled (an assert under -O) or never evaluated (a
   // function's local annotations): nothing in it is refused.
-  static constexpr Scope Uncompiled() { return Scope{true, true, true, false, true, nullptr}; }
+  static constexpr Scope Uncompiled() {
+    return Scope{true, true, true, false, true, nullptr, false};
+  }
+  // A parameter, return or variable annotation where it is evaluated.
+  Scope AnnotationScope() const {
+    Scope annotation = scope_;
+    if (future_annotations_) annotation.evaluated = false;
+    return annotation;
+  }
   // The body of a def (function) or class (!function) inside the current one.
   Scope BodyScope(bool function, bool is_async, Declarations* declarations) const {
     Scope body{};
@@ -149,6 +162,7 @@ class Parser {
     body.module = false;
     body.function_around = scope_.function || scope_.function_around;
     body.declarations = declarations;
+    body.evaluated = scope_.evaluated;  // a lambda in an annotation
     return body;
   }
   Scope LoopBodyScope() const {
@@ -210,7 +224,7 @@ class Parser {
     if (compile_checks_ && !ok) throw SyntaxError{line ? line : cur_.line, std::string(reason)};
   }
   void NoteStatementStart();  // for `from __future__`'s place
-  void CheckFutureImport(const ImportFromStmt& stmt) const;
+  void CheckFutureImport(const ImportFromStmt& stmt);  // notes future_annotations_
   void CheckAwait() const;
   void CheckDeclaration(std::string_view name, uint32_t line, bool global) const;
   // Whether a nonlocal name could bind: only that some def or lambda encloses
@@ -309,6 +323,7 @@ class Parser {
   int parens_ = 0;               // open `(` of groupings and calls (compile checks)
   bool first_statement_ = true;  // compile checks: the docstring's place
   bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
+  bool future_annotations_ = false;  // compile checks: `from __future__ import annotations`
 };
 
 }  // namespace tpkg::py::internal
