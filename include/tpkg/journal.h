@@ -397,6 +397,13 @@ class Journal {
   // failed save. Never throws.
   enum class ArchiveNow { kSameArchive, kSaveCompleted, kAnotherArchive, kMissing };
   ArchiveNow JudgeArchiveNow() const;
+  // After a failed save: when the archive as opened was deleted while
+  // mounted (no name left, so the journal's open file is its last copy),
+  // writes its bytes back (durably), at archive_path() when no file is there
+  // (a mount of it then takes the edits, as before), else beside it as
+  // `<archive>.tpkgfs-original` (`-2`, `-3`... when taken). Returns where;
+  // nullopt when it was not deleted. Throws when it cannot be written.
+  std::optional<std::string> KeepDeletedArchive();
   // Records (durably) that the archive is about to be replaced by
   // `new_archive` (the finished temp file, opened).
   void MarkCommitting(const ZipReader& new_archive);

@@ -31,7 +31,7 @@ std::optional<std::string> NameInFolder(const std::string& archive, dev_t dev, i
 
 }  // namespace
 
-std::string KeptEditsAdvice(const Journal& journal) {
+std::string KeptEditsAdvice(const Journal& journal, const std::optional<std::string>& kept_copy) {
   const std::string& archive = journal.archive_path();
   const std::string& kept = journal.directory();
   const std::string discard = "delete " + kept + " to discard them";
@@ -53,7 +53,9 @@ std::string KeptEditsAdvice(const Journal& journal) {
       "a copy of the archive they were made for (the same bytes: that file was "
       "deleted or rewritten)";
   struct stat opened;
-  if (::fstat(journal.original().fd(), &opened) == 0 && opened.st_nlink > 0) {
+  if (kept_copy) {
+    put_back = *kept_copy + " (the archive they were made for, written there when the save failed)";
+  } else if (::fstat(journal.original().fd(), &opened) == 0 && opened.st_nlink > 0) {
     const std::optional<std::string> name = NameInFolder(archive, opened.st_dev, opened.st_ino);
     if (!name) {
       put_back = "the archive they were made for (it has another name now, inode " +

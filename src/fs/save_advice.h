@@ -22,12 +22,17 @@
 // Thread safety: call from the saving thread, with no other user of the journal.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "tpkg/journal.h"
 
 namespace tpkg::fs {
 
-std::string KeptEditsAdvice(const Journal& journal);
+// `kept_copy`: where Journal::KeepDeletedArchive put the archive the edits
+// were made for, when it was deleted while mounted and another file took
+// its path (that copy is what to put back).
+std::string KeptEditsAdvice(const Journal& journal,
+                            const std::optional<std::string>& kept_copy = std::nullopt);
 
 }  // namespace tpkg::fs

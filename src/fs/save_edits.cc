@@ -104,17 +104,36 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache,
       if (result.written) entry.details.insert(entry.details.end(), notes.begin(), notes.end());
     }
   } catch (const std::exception& e) {
+    // An archive deleted while mounted lives on only in the daemon's open
+    // file, which goes when it exits: written back first, so that the edits
+    // the journal keeps still have the archive they were made for.
+    std::string kept_note;
+    std::optional<std::string> kept_copy;
+    try {
+      if (const std::optional<std::string> kept = journal.KeepDeletedArchive()) {
+        kept_note = "'" + journal.archive_path() +
+                    "' was deleted while it was mounted; the archive as it was is now at " + *kept;
+        if (*kept != journal.archive_path()) kept_copy = kept;
+      }
+    } catch (const std::exception& keep) {
+      kept_note = "'" + journal.archive_path() +
+                  "' was deleted while it was mounted, and the archive as it was could not be "
+                  "written back: " +
+                  keep.what();
+    }
     std::string advice;
     try {
-      advice = KeptEditsAdvice(journal);
+      advice = KeptEditsAdvice(journal, kept_copy);
     } catch (const std::exception&) {  // no memory for it: the plain advice
       advice = "the edits are kept in " + journal.directory();
     }
+    if (!kept_note.empty()) TPKG_LOG(kError) << kept_note;
     for (const std::string& note : notes) TPKG_LOG(kInfo) << note;
     TPKG_LOG(kError) << e.what();
     TPKG_LOG(kError) << advice;
     entry.kind = SaveLogKind::kFailed;
     entry.details = SplitLines(e.what());
+    if (!kept_note.empty()) entry.details.push_back(kept_note);
     entry.details.push_back(advice);
     status = 1;
   }

@@ -286,9 +286,10 @@ def test_tpkgfs_u_after_a_save_that_has_ended_already_reports_its_outcome(tmp_pa
 
 
 def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, background):
-    """`mv other.pt a.pt` under a mount: the save refuses and leaves both files alone, and
-    since mounting a.pt again would be read-only (its journal belongs to the old archive), the
-    advice is to put the old archive back, which then does take the edits."""
+    """`mv other.pt a.pt` under a mount: the save refuses and leaves the new file alone; the old
+    archive, which only the daemon's open file still held, is written beside it. Since mounting
+    a.pt again would be read-only (its journal belongs to the old archive), the advice is to put
+    that copy back, which then does take the edits."""
     archive = writable_copy(tmp_path / "a")
     before = archive.read_bytes()
     mnt = mount_and_append(background, archive, b"\nKEPT = 1\n")
@@ -299,12 +300,16 @@ def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, back
     assert u.returncode == 1, u
     assert "replaced by another file" in u.stderr
     journal = journal_of(archive)
+    kept = pathlib.Path(f"{archive}.tpkgfs-original")
+    assert kept.read_bytes() == before
+    assert (f"'{archive}' was deleted while it was mounted; the archive as it was is now at "
+            f"{kept}") in u.stderr.splitlines()
     assert u.stderr.splitlines()[-2] == (
         f"tpkgfs: the edits are kept in {journal}, but {archive} is now another archive, which "
         f"a mount shows read-only while they are there; to keep them, move {archive} aside and "
-        "put a copy of the archive they were made for (the same bytes: that file was deleted or "
-        f"rewritten) back at {archive}, then mount {archive} again (the next unmount saves "
-        f"them); or delete {journal} to discard them and use {archive} as it is")
+        f"put {kept} (the archive they were made for, written there when the save failed) back "
+        f"at {archive}, then mount {archive} again (the next unmount saves them); or delete "
+        f"{journal} to discard them and use {archive} as it is")
     assert "again to fix them" not in u.stderr
     assert archive.read_bytes() == replacement and journal.is_dir()
     assert "to keep them, move" in log_of(archive).read_text()
@@ -316,7 +321,7 @@ def test_an_archive_replaced_while_mounted_gets_advice_that_works(tmp_path, back
 
     # Following the advice: the old archive back, mounted again, the edits saved.
     archive.rename(tmp_path / "aside.pt")
-    archive.write_bytes(before)
+    kept.rename(archive)
     mnt, r = background.mount(archive, "mnt3")
     assert r.returncode == 0 and "recovered 1 edited record" in r.stderr, r.stderr
     assert (mnt / MODEL_PY).read_bytes().endswith(b"\nKEPT = 1\n")
@@ -353,6 +358,21 @@ def test_an_archive_deleted_or_touched_while_mounted_is_saved_with_the_edits(tmp
         u = run(TPKGFS, "-u", mnt)
         assert u.returncode == 0 and "changed by another program" not in u.stderr, (name, u)
         assert records(archive)[MODEL_PY].endswith(f"\n# {name}\n".encode()), name
+
+    # Deleted, and the save refused (an edit that breaks the package): the archive as it was
+    # is written back at its path, so that mounting it again takes the edits to fix them.
+    before = archive.read_bytes()
+    mnt = mount_and_append(background, archive, BROKEN_IMPORT, "mnt_broken")
+    archive.unlink()
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 1, u
+    assert (f"'{archive}' was deleted while it was mounted; the archive as it was is now at "
+            f"{archive}") in u.stderr.splitlines(), u.stderr
+    assert archive.read_bytes() == before
+    mnt, r = background.mount(archive, "mnt_fixed")
+    assert r.returncode == 0 and "recovered 1 edited record" in r.stderr, r.stderr
+    assert (mnt / MODEL_PY).read_bytes().endswith(BROKEN_IMPORT)
+    assert run(TPKGFS, "-u", mnt).returncode == 1  # still refused, and kept
 
 
 def test_tpkgfs_u_prints_each_note_of_a_save_as_a_line_of_its_own(tmp_path, background):

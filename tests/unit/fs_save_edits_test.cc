@@ -149,12 +149,24 @@ TEST_F(ReplacedArchiveTest, NamesWhereTheOriginalIsAndThatAdviceWorks) {
   EXPECT_EQ(saved.ReadAll(*saved.Find("pkg/code.py")), "x = 2\n");
 }
 
-TEST_F(ReplacedArchiveTest, AnOriginalOnlyTheDaemonStillHasAsksForACopy) {
+TEST_F(ReplacedArchiveTest, AnOriginalOnlyTheDaemonStillHasIsWrittenBesideAndNamed) {
+  // `mv new.pt model.pt`: the original has no name left, and would go with
+  // the daemon's file; the failed save writes it beside the new file.
+  const std::string original = ReadFile(archive_);
   Edit("pkg/code.py", "x = 2\n");
   ReplaceArchive();
   EXPECT_EQ(SaveEdits(*journal_), 1);
-  EXPECT_EQ(Advice(), Tail("a copy of the archive they were made for (the same bytes: that file "
-                           "was deleted or rewritten)"));
+  const std::string kept = archive_ + ".tpkgfs-original";
+  EXPECT_EQ(Advice(), Tail(kept + " (the archive they were made for, written there when the save "
+                                  "failed)"));
+  EXPECT_TRUE(ReadFile(kept) == original);
+  const std::vector<SaveLogEntry> log = Log();
+  EXPECT_NE(std::find(log.back().details.begin(), log.back().details.end(),
+                      "'" + archive_ +
+                          "' was deleted while it was mounted; the archive as it was "
+                          "is now at " +
+                          kept),
+            log.back().details.end());
 }
 
 TEST_F(ReplacedArchiveTest, AnOriginalWithANameElsewhereIsNamedByItsInode) {

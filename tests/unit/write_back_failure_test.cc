@@ -180,6 +180,7 @@ TEST_F(WriteBackTest, ArchiveDeletedWhileOpenIsPutBackWithTheEdits) {
   EXPECT_FALSE(PathExists(journal_dir()));
 
   UseArchive(dir_.path(), SamplePackage());
+  const std::string original = ReadFile(archive_);
   Journal again = Open();
   EditSession(again);
   ASSERT_EQ(unlink(archive_.c_str()), 0);
@@ -201,6 +202,14 @@ TEST_F(WriteBackTest, ArchiveDeletedWhileOpenIsPutBackWithTheEdits) {
       Error);
   EXPECT_EQ(ReadFile(archive_), "someone's new file");
   EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp"));
+  // The failed save's last copy of the archive the edits were made for is
+  // written beside the file that took its place (the daemon does so, with
+  // advice: save_edits.h), and at its own path when that is free.
+  EXPECT_EQ(again.KeepDeletedArchive(), std::optional<std::string>(archive_ + ".tpkgfs-original"));
+  EXPECT_TRUE(ReadFile(archive_ + ".tpkgfs-original") == original);
+  ASSERT_EQ(unlink(archive_.c_str()), 0);
+  EXPECT_EQ(again.KeepDeletedArchive(), std::optional<std::string>(archive_));
+  EXPECT_TRUE(ReadFile(archive_) == original);
   again.Drop();
 
   UseArchive(dir_.path(), SamplePackage());

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>  // renameat2
 #include <vector>
 
 #include "tpkg/error.h"
@@ -146,6 +147,20 @@ std::string DirName(const std::string& path) {
 std::string BaseName(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool RenameNoReplace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  int err = errno;
+  if (err == EINVAL) {  // no RENAME_NOREPLACE here: link() never replaces either
+    if (::link(from.c_str(), to.c_str()) == 0) {
+      ::unlink(from.c_str());
+      return true;
+    }
+    err = errno;
+  }
+  if (err == EEXIST) return false;
+  ThrowSystemError("Cannot rename '" + from + "' to '" + to + "'", err);
 }
 
 }  // namespace tpkg

@@ -55,6 +55,11 @@ uint64_t CopyInKernel(int src_fd, uint64_t src_offset, int dst_fd,
 void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset, uint64_t size,
                const std::string& what);
 
+// rename(2) that never replaces: renameat2's RENAME_NOREPLACE, or link(2)
+// and unlink(2) on a file system without it. False when `to` exists; throws
+// on other errors.
+bool RenameNoReplace(const std::string& from, const std::string& to);
+
 void FsyncOrThrow(int fd, const std::string& what);
 void FdatasyncOrThrow(int fd, const std::string& what);
 // Opens a directory read-only and fsyncs it, making renames/creates/unlinks

@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "base/file_util.h"
 #include "journal/journal_impl.h"
 #include "tpkg/error.h"
 #include "tpkg/journal.h"
+#include "tpkg/scoped_fd.h"
 #include "tpkg/zip_reader.h"
 
 namespace tpkg {
@@ -69,6 +72,40 @@ Journal::ArchiveAtPath Journal::CheckArchiveUnchanged() const {
                   "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
                   "); saving would overwrite that change",
               ESTALE);
+}
+
+std::optional<std::string> Journal::KeepDeletedArchive() {
+  std::lock_guard lock(impl_->mu);
+  const std::string& archive = impl_->archive_path;
+  const struct stat opened = FstatOrThrow(impl_->zip.fd(), archive);
+  if (opened.st_nlink != 0) return std::nullopt;
+  std::string temp = archive + ".tpkgfs-XXXXXX";
+  const ScopedFd out(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!out.valid()) {
+    const int err = errno;
+    ThrowSystemError("Cannot create a temp file beside '" + archive + "'", err);
+  }
+  try {
+    CopyRange(impl_->zip.fd(), 0, out.get(), 0, static_cast<uint64_t>(opened.st_size), archive);
+    if (::fchmod(out.get(), opened.st_mode & 07777) != 0) {
+      const int err = errno;
+      ThrowSystemError("Cannot chmod '" + temp + "'", err);
+    }
+    FsyncOrThrow(out.get(), temp);
+    for (int n = 1; n <= 100; ++n) {
+      const std::string to = n == 1   ? archive
+                             : n == 2 ? archive + ".tpkgfs-original"
+                                      : archive + ".tpkgfs-original-" + std::to_string(n - 1);
+      if (RenameNoReplace(temp, to)) {
+        FsyncDirectory(DirName(archive));
+        return to;
+      }
+    }
+    throw Error(Errc::kExists, "'" + archive + ".tpkgfs-original' and 99 more are taken", EEXIST);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
 }
 
 Journal::ArchiveNow Journal::JudgeArchiveNow() const {

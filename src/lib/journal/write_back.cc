@@ -235,23 +235,12 @@ void KeepModeAndOwner(int fd, const std::string& archive, const ZipReader& origi
 // Renames `temp` to `archive`, where no file may be: a file that appeared
 // there after the archive was deleted is someone's, never replaced.
 void PutBack(const std::string& temp, const std::string& archive) {
-  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, archive.c_str(), RENAME_NOREPLACE) == 0) return;
-  int err = errno;
-  if (err == EINVAL) {  // a file system without RENAME_NOREPLACE: link() never replaces either
-    if (::link(temp.c_str(), archive.c_str()) == 0) {
-      ::unlink(temp.c_str());
-      return;
-    }
-    err = errno;
-  }
-  if (err == EEXIST) {
-    throw Error(Errc::kIo,
-                "'" + archive +
-                    "' was deleted while it was mounted and another file took its place; "
-                    "saving would overwrite that file",
-                ESTALE);
-  }
-  ThrowSystemError("Cannot rename '" + temp + "' to '" + archive + "'", err);
+  if (RenameNoReplace(temp, archive)) return;
+  throw Error(Errc::kIo,
+              "'" + archive +
+                  "' was deleted while it was mounted and another file took its place; "
+                  "saving would overwrite that file",
+              ESTALE);
 }
 
 void Stage(const WriteBackOptions& options, WriteBackStage stage) {
