@@ -133,10 +133,6 @@ TEST_F(WriteBackTest, ArchiveChangedByAnotherProgramIsNotOverwritten) {
   }
 }
 
-// torch's case-insensitive lookup could not tell `CODE.py` from `code.py`:
-// the journal refuses to make such a name (the save would refuse it too:
-// the writer's NameRegistry, zip_names_test), and the save that follows
-// writes what the journal holds.
 // Another time or inode alone is no change: the archive is judged as the
 // journal's open judges it (size and central directory), so the save goes on.
 TEST_F(WriteBackTest, ArchiveTouchedOrCopiedOverWithTheSameBytesIsSaved) {
@@ -222,6 +218,10 @@ TEST_F(WriteBackTest, ArchiveDeletedWhileOpenIsPutBackWithTheEdits) {
   moved.Drop();
 }
 
+// torch's case-insensitive lookup could not tell `CODE.py` from `code.py`:
+// the journal refuses to make such a name (the save would refuse it too:
+// the writer's NameRegistry, zip_names_test), and the save that follows
+// writes what the journal holds.
 TEST_F(WriteBackTest, NamesDifferingOnlyInCaseAreRefusedWhenMade) {
   Journal j = Open();
   try {

@@ -248,7 +248,8 @@ std::optional<ArchiveIdentity> LastCommit(const ManifestContents& c) {
 std::string DescribeEntry(const LogEntry& e) {
   static const char* const kNames[] = {"?",      "header", "create", "write",  "unlink",
                                        "rename", "mkdir",  "rmdir",  "chmod",  "utimens",
-                                       "commit", "atime",  "patch",  "chunks", "cut"};
+                                       "commit", "atime",  "patch",  "chunks", "cut",
+                                       "chown"};
   const auto op = static_cast<size_t>(e.op);
   std::string text = std::string(op < std::size(kNames) ? kNames[op] : "?") + " '" + e.path + "'";
   if (e.op == LogOp::kRename) text += " to '" + e.path2 + "'";

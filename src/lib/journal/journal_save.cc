@@ -69,6 +69,7 @@ Journal::ArchiveAtPath Journal::CheckArchiveUnchanged() const {
               "'" + impl_->archive_path +
                   "' was changed by another program while it was mounted (" +
                   (now.st_ino != opened.st_ino ? std::string("replaced by another file; ") : "") +
+                  "its records differ; " +
                   "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
                   "); saving would overwrite that change",
               ESTALE);

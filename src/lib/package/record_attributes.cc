@@ -72,7 +72,11 @@ void AddPickles(const RecordSource& records, FileKind kind,
       auto it = std::find_if(storages.begin(), storages.end(),
                              [&](const auto& s) { return s.first == record; });
       if (it == storages.end()) {
-        storages.push_back({record, {t.dtype, t.storage.numel, ShapeText(t.shape), ""}});
+        // In elements of the dtype: an untyped storage's numel counts bytes
+        // (torch 2.x's float8, uint16...).
+        const std::optional<uint32_t> element = ElementSizeOfDtype(t.dtype);
+        const uint64_t numel = element ? t.storage_bytes / *element : t.storage.numel;
+        storages.push_back({record, {t.dtype, numel, ShapeText(t.shape), ""}});
         it = storages.end() - 1;
       }
       it->second.tensors += p.record + " " + (t.path.empty() ? "(root)" : t.path) + " " + t.dtype +
