@@ -7,6 +7,7 @@
 
 #include "base/file_util.h"
 #include "scratch_dir.h"
+#include "tpkg/crc32.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -112,6 +113,30 @@ TEST_F(ManifestLogTest, CorruptEntryEndsTheLog) {
   const ManifestContents c = Reopen();
   EXPECT_EQ(c.entries.size(), 1u);
   EXPECT_EQ(c.torn_bytes, bytes.size() - header);
+}
+
+// A newer tpkgfs's operation (its checksum holds) is no torn tail: cutting
+// it off would drop it and every edit after it.
+TEST_F(ManifestLogTest, AnOperationOfANewerVersionIsRefusedNotCutOff) {
+  CreateWithEdits();
+  LogEntry newer = PathEntry(LogOp::kSetOwner, "pkg/new.py");
+  const std::string before = ReadFile(manifest());
+  std::string encoded = EncodeLogEntry(newer);
+  encoded[8] = static_cast<char>(static_cast<uint8_t>(LogOp::kSetOwner) + 1);  // the op byte
+  const std::string_view payload = std::string_view(encoded).substr(8);
+  const uint32_t crc = Crc32(0, std::span<const char>(payload.data(), payload.size()));
+  for (int i = 0; i < 4; ++i) encoded[4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  WriteFile(manifest(), before + encoded);
+  ManifestContents c;
+  try {
+    ManifestLog::Open(dir_fd_.get(), dir_.path(), &c);
+    FAIL() << "read past an unknown operation";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("a newer version wrote it"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(ReadFile(manifest()), before + encoded);  // nothing cut off
 }
 
 TEST_F(ManifestLogTest, HugeLengthIsGarbageNotAnAllocation) {

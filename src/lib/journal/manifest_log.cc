@@ -92,8 +92,10 @@ std::optional<LogEntry> DecodePayload(std::string_view payload) {
 }
 
 // Parses entries from `bytes` (the file after the magic); returns how many
-// bytes were valid.
-uint64_t ParseEntries(std::string_view bytes, std::vector<LogEntry>* out) {
+// bytes were valid. An entry whose checksum holds but whose operation is
+// unknown was written by a newer tpkgfs: refused (kCorrupt) rather than cut
+// off as a torn tail with every entry after it.
+uint64_t ParseEntries(std::string_view bytes, const std::string& path, std::vector<LogEntry>* out) {
   uint64_t good = 0;
   while (bytes.size() - good >= kEntryHeader) {
     PayloadReader header(bytes.substr(good, kEntryHeader));
@@ -101,6 +103,10 @@ uint64_t ParseEntries(std::string_view bytes, std::vector<LogEntry>* out) {
     if (length == 0 || length > kMaxPayload || bytes.size() - good - kEntryHeader < length) break;
     const std::string_view payload = bytes.substr(good + kEntryHeader, length);
     if (Crc32(0, payload) != crc) break;
+    if (static_cast<uint8_t>(payload[0]) > static_cast<uint8_t>(LogOp::kSetOwner))
+      throw Error(Errc::kCorrupt, "Journal manifest '" + path + "' holds an operation (" +
+                                      std::to_string(static_cast<uint8_t>(payload[0])) +
+                                      ") this tpkgfs does not know: a newer version wrote it");
     std::optional<LogEntry> entry = DecodePayload(payload);
     if (!entry) break;
     out->push_back(std::move(*entry));
@@ -195,7 +201,7 @@ uint64_t ParseManifest(const std::string& bytes, const std::string& path,
                 "Journal manifest '" + path + "' is not a tpkgfs journal (bad magic)");
   contents->entries.clear();
   const uint64_t good = sizeof kMagic + ParseEntries(std::string_view(bytes).substr(sizeof kMagic),
-                                                     &contents->entries);
+                                                     path, &contents->entries);
   if (contents->entries.empty() || contents->entries[0].op != LogOp::kHeader)
     throw Error(Errc::kCorrupt, "Journal manifest '" + path + "' has no valid header entry");
   contents->torn_bytes = bytes.size() - good;
