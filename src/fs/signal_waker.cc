@@ -157,7 +157,14 @@ void SignalLoopWaker::Run() {
     }
     pollfd wake{wake_fd_, POLLIN, 0};
     const int ready = ::poll(&wake, 1, timeout_ms);  // every signal is blocked here: no EINTR
-    if (stop_.load(std::memory_order_acquire)) return;
+    if (stop_.load(std::memory_order_acquire)) {
+      // The loop ended on a second signal before this thread first saw it
+      // (a busy machine): the files still open are named all the same (the
+      // file system is still there: Stop() runs before it goes).
+      if (graceful_ && g_phase.load() == kEnding && !next_resend)
+        graceful_->Interrupted(g_last_signal.load());
+      return;
+    }
     if (ready > 0) {
       uint64_t count;
       [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);

@@ -150,12 +150,14 @@ class OpenFileStop {
     dir_ = dir;
     stop_.emplace(GracefulStopOptions{
         .mountpoint = dir_, .close_wait = close_wait, .files_open_for_writing = [this] {
+          ++listed;
           return open ? std::vector<std::string>{"a.py"} : std::vector<std::string>{};
         }});
   }
   ~OpenFileStop() { std::filesystem::remove(dir_); }
   GracefulStop* get() { return &*stop_; }
   std::atomic<bool> open{true};
+  std::atomic<int> listed{0};  // calls of files_open_for_writing
 
  private:
   std::string dir_;
@@ -208,6 +210,21 @@ TEST(SignalLoopWaker, WithAGracefulStopASecondSignalOrTheBoundEndsTheWait) {
     waker.Stop();
     sem_destroy(&finish);
   }
+}
+
+// Two signals at once, and the loop ends (on the second) before the helper
+// thread has seen either (a busy machine): Stop() still has the files still
+// open named, with the file system still there.
+TEST(SignalLoopWaker, TwoSignalsTheHelperHadNotSeenAreStillReportedAtStop) {
+  ReplacedHandlers handlers;
+  OpenFileStop stop(std::chrono::seconds(60));
+  SignalLoopWaker waker(stop.get());
+  ASSERT_EQ(raise(SIGTERM), 0);
+  ASSERT_EQ(raise(SIGINT), 0);
+  EXPECT_EQ(g_handled.load(), 1);  // the second ends the loop at once
+  waker.Stop();
+  EXPECT_GE(stop.listed.load(), 1);
+  ExpectHandlersAreTheReplacedOnes();
 }
 
 }  // namespace
