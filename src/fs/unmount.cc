@@ -466,7 +466,8 @@ int WaitForUnmountedSave(const std::string& path, int64_t since) {
     Fail("cannot unmount '" + path + "': no such file or folder", ENOENT);
   // `tpkgfs -u model.pt`: the archive given for its mountpoint.
   if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    for (const MountRecord& r : KnownRecords(std::nullopt)) {
+    // Ours, and its owner's (root unmounting a user's mount).
+    for (const MountRecord& r : KnownRecords(st.st_uid)) {
       if (r.archive_dev == st.st_dev && r.archive_ino == st.st_ino)
         Fail("cannot unmount '" + path + "': it is the archive mounted on " + r.mountpoint +
                  " (tpkgfs -u " + ShellWord(r.mountpoint) + ")",
