@@ -45,7 +45,13 @@ bool Serving(const MountRecord& r, const std::vector<MountInfo>& mounts) {
   switch (r.state) {
     case MountState::kStarting: return true;
     case MountState::kServing:
-      return MountWithDevice(mounts, r.fuse_major, r.fuse_minor) != nullptr;
+      // `mounts` may be older than the record (read before it): a daemon
+      // that mounted in between is serving, not saving, and a second mount
+      // of its archive must be refused, not wait for it to exit. A fresh
+      // look decides.
+      return MountWithDevice(mounts, r.fuse_major, r.fuse_minor) != nullptr ||
+             MountWithDevice(ParseMountInfo(ReadMountInfo()), r.fuse_major, r.fuse_minor) !=
+                 nullptr;
     case MountState::kSaving: return false;
   }
   return true;

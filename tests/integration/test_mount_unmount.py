@@ -644,6 +644,40 @@ def test_a_second_read_write_mount_of_the_same_file_is_refused(tmp_path, backgro
     assert run(TPKGFS, "-u", m2).returncode == 0
 
 
+def test_two_read_write_mounts_started_at_once_one_is_refused(tmp_path):
+    """Started together, the second meets the first while it mounts: refused at once, never
+    taken for a daemon that is saving and waited for (which the mount that won never ends)."""
+    archive = writable_copy(tmp_path / "a")
+    link = tmp_path / "link.pt"
+    os.link(archive, link)
+    for round in range(5):
+        points = [tmp_path / f"r{round}_{i}" for i in (1, 2)]
+        for p in points:
+            p.mkdir()
+        procs = [subprocess.Popen([str(TPKGFS), str(name), str(p)], stderr=subprocess.PIPE,
+                                  text=True) for name, p in zip((archive, link), points)]
+        try:
+            results = [(p.wait(timeout=30), p.stderr.read()) for p in procs]
+            mounted = [p for p in points if mount_entry(p) is not None]
+            assert len(mounted) == 1, (round, results)
+            assert sorted(code for code, _ in results) == [0, 1], (round, results)
+            refusal = next(err for code, err in results if code == 1)
+            assert "the same file is already mounted read/write by tpkgfs" in refusal, refusal
+            assert run(TPKGFS, "-u", mounted[0]).returncode == 0
+        finally:
+            # A daemon left waiting (the defect) would mount once the other is gone: ended
+            # before the mounts are undone.
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+            for point in points:
+                for pid in subprocess.run(["pgrep", "-f", f"tpkgfs .* {point}$"],
+                                          capture_output=True, text=True).stdout.split():
+                    kill_daemon(int(pid))
+                if mount_entry(point) is not None:
+                    subprocess.run(["fusermount3", "-u", "-z", str(point)])
+
+
 def test_outcomes_of_signals_and_umount_are_logged_too(tmp_path, background):
     archive = writable_copy(tmp_path / "a")
     for round, stop in enumerate(("SIGTERM", "umount", "SIGINT")):
