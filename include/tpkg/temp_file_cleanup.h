@@ -16,9 +16,11 @@
 // On one of those signals the handler removes every armed file, then lets
 // the signal end the process as it would have (exit status 128 + N in a
 // shell). A path is registered before its file is created and armed right
-// after, so that no window leaves a created file unknown to the handler
-// (but the one atomic store) and a name someone else created is never
-// removed. The daemon, which handles those signals itself (a SIGTERM saves),
+// after, with the three signals held in between (TempFileSignalsHeld), so
+// that no window leaves a created file unknown to the handler (a signal
+// meanwhile waits, and then finds it armed: on a busy machine the thread
+// can be descheduled right after the create) and a name someone else
+// created is never removed. The daemon, which handles those signals itself (a SIGTERM saves),
 // does not install it; its temporary files live in the journal, whose next
 // open removes them.
 //
@@ -28,6 +30,8 @@
 // atomic state, which the handler takes (armed -> removing) before it reads
 // the path, so no thread can reuse the slot under it.
 #pragma once
+
+#include <signal.h>
 
 #include <cstddef>
 #include <string>
@@ -42,6 +46,19 @@ inline constexpr size_t kNoTempFileSlot = static_cast<size_t>(-1);
 size_t RegisterTempFile(const std::string& path) noexcept;
 void ArmTempFile(size_t slot) noexcept;
 void UnregisterTempFile(size_t slot) noexcept;
+
+// Holds SIGINT, SIGTERM and SIGHUP in the calling thread while alive: create
+// and arm a temp file under it.
+class TempFileSignalsHeld {
+ public:
+  TempFileSignalsHeld() noexcept;
+  ~TempFileSignalsHeld();  // a signal that came meanwhile is handled here
+  TempFileSignalsHeld(const TempFileSignalsHeld&) = delete;
+  TempFileSignalsHeld& operator=(const TempFileSignalsHeld&) = delete;
+
+ private:
+  sigset_t before_;
+};
 
 // Installs the handler for SIGINT, SIGTERM and SIGHUP (where they are not
 // ignored: a `nohup` keeps its SIGHUP ignored).

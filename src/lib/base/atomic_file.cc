@@ -36,12 +36,15 @@ ScopedFd CreateTemp(const std::string& path, std::string& temp_path, size_t& slo
   for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
     temp_path = stem + RandomSuffix();
     slot = RegisterTempFile(temp_path);
-    ScopedFd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-    const int err = errno;
-    if (fd.valid()) {
-      ArmTempFile(slot);
-      return fd;
+    int err = 0;
+    ScopedFd fd;
+    {
+      const TempFileSignalsHeld held;  // created and armed, or neither, for the handler
+      fd = ScopedFd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+      err = errno;
+      if (fd.valid()) ArmTempFile(slot);
     }
+    if (fd.valid()) return fd;
     UnregisterTempFile(std::exchange(slot, kNoTempFileSlot));
     if (err != EEXIST) ThrowSystemError("cannot create a temporary file in " + DirName(path), err);
   }

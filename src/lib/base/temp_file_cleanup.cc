@@ -64,6 +64,15 @@ void UnregisterTempFile(size_t slot) noexcept {
   }
 }
 
+TempFileSignalsHeld::TempFileSignalsHeld() noexcept {
+  sigset_t held;
+  ::sigemptyset(&held);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaddset(&held, sig);
+  ::pthread_sigmask(SIG_BLOCK, &held, &before_);
+}
+
+TempFileSignalsHeld::~TempFileSignalsHeld() { ::pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
+
 void RemoveTempFilesOnSignals() noexcept {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
     struct sigaction old {};

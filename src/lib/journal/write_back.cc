@@ -39,7 +39,7 @@ namespace {
 class TempFileGuard {
  public:
   // Made by mkostemp, which picks the name: registered and armed at once
-  // after it (the one window in which a signal still leaves it behind).
+  // after it, both under a TempFileSignalsHeld the caller holds.
   explicit TempFileGuard(std::string path)
       : path_(std::move(path)), cleanup_slot_(RegisterTempFile(path_)) {
     ArmTempFile(cleanup_slot_);
@@ -403,8 +403,10 @@ void WriteCopy(const WritePlan& plan, const Journal& journal, const std::string&
                const WriteBackOptions& options, WriteBackResult* result) {
   const ZipReader& original = journal.original();
   std::string temp;
+  std::optional<TempFileSignalsHeld> held(std::in_place);  // until the guard knows the file
   ScopedFd fd = CreateTempBeside(out, temp);
   TempFileGuard guard(temp);
+  held.reset();
   try {
     result->size = [&] {  // the writer (and its write-behind thread) gone before the checks
       ZipWriter writer = WriterInto(fd.get(), temp, original);
