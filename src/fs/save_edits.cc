@@ -110,7 +110,13 @@ int SaveEdits(Journal& journal, std::shared_ptr<RecordAnalysisCache> cache,
     std::string kept_note;
     std::optional<std::string> kept_copy;
     try {
-      if (const std::optional<std::string> kept = journal.KeepDeletedArchive()) {
+      // (Not after a save whose rename was done, which also leaves the
+      // opened file without a name: a step after it failed.)
+      const std::optional<std::string> kept =
+          journal.JudgeArchiveNow() == Journal::ArchiveNow::kSaveCompleted
+              ? std::nullopt
+              : journal.KeepDeletedArchive();
+      if (kept) {
         kept_note = "'" + journal.archive_path() +
                     "' was deleted while it was mounted; the archive as it was is now at " + *kept;
         if (*kept != journal.archive_path()) kept_copy = kept;

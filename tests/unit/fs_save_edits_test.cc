@@ -233,6 +233,10 @@ TEST_F(ReplacedArchiveTest, AfterTheRenameTheAdviceSaysTheSaveIsDone) {
                 " is the saved archive (the step that failed came after it was in "
                 "place): the next mount of it removes " +
                 journal);
+  // The file the journal opened has no name left here either, yet it is no
+  // deleted archive to write back: the failed save leaves nothing beside.
+  EXPECT_EQ(SaveEdits(*journal_), 1);
+  EXPECT_FALSE(tpkg::testing::PathExists(archive_ + ".tpkgfs-original"));
   journal_.reset();
   zip_.reset();
   const ZipReader zip = ZipReader::Open(archive_);
