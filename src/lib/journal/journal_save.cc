@@ -38,6 +38,14 @@ ArchiveIdentity IdentityAt(const std::string& path) {
   return ArchiveIdentity::Of(ZipReader::Open(path, {.defer_record_checks = true}));
 }
 
+// The identity of the archive the edits were made for, its digest computed
+// now when the journal's first change has not needed it yet.
+ArchiveIdentity MadeFor(const JournalState& impl) {
+  ArchiveIdentity made_for = impl.identity;
+  if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl.zip);
+  return made_for;
+}
+
 }  // namespace
 
 Journal::ArchiveAtPath Journal::CheckArchiveUnchanged() const {
@@ -56,9 +64,8 @@ Journal::ArchiveAtPath Journal::CheckArchiveUnchanged() const {
                     now.st_mtim.tv_nsec == at_open.mtime_nsec;
   if (same) return ArchiveAtPath::kUnchanged;
   try {
-    ArchiveIdentity made_for = at_open;
-    if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl_->zip);
-    if (made_for.SameArchive(IdentityAt(impl_->archive_path))) return ArchiveAtPath::kUnchanged;
+    if (MadeFor(*impl_).SameArchive(IdentityAt(impl_->archive_path)))
+      return ArchiveAtPath::kUnchanged;
   } catch (const std::exception&) {  // not an archive any more: changed
   }
   ArchiveIdentity then = at_open, seen = at_open;
@@ -112,10 +119,9 @@ std::optional<std::string> Journal::KeepDeletedArchive() {
 Journal::ArchiveNow Journal::JudgeArchiveNow() const {
   std::lock_guard lock(impl_->mu);
   try {
-    ArchiveIdentity made_for = impl_->identity;
-    if (made_for.digest == 0) made_for.digest = ArchiveIdentity::DigestOf(impl_->zip);
     // With edits pending (has_archive_changes): never dropped as empty.
-    switch (FateOfJournal(made_for, impl_->last_commit, true, IdentityAt(impl_->archive_path))) {
+    switch (
+        FateOfJournal(MadeFor(*impl_), impl_->last_commit, true, IdentityAt(impl_->archive_path))) {
       case JournalFate::kTakeEdits: return ArchiveNow::kSameArchive;
       case JournalFate::kSaveCompleted: return ArchiveNow::kSaveCompleted;
       case JournalFate::kDropEmpty:
