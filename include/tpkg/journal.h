@@ -386,6 +386,10 @@ class Journal {
   // throws as any missing one.
   enum class ArchiveAtPath { kUnchanged, kDeleted };
   ArchiveAtPath CheckArchiveUnchanged() const;
+  // The same judgement of the file at `path`, which a save has just taken off
+  // archive_path() (write_back.cc exchanges the two names in one step, so no
+  // file put there between a check and the rename is ever overwritten).
+  void CheckDisplacedArchive(const std::string& path) const;
   // The file now at archive_path(), as opening this journal again (the next
   // mount, `tpkg edits`) would judge it, by the rule Open() uses: still the
   // archive these edits were made for (size and central directory: a `touch`

@@ -163,4 +163,13 @@ bool RenameNoReplace(const std::string& from, const std::string& to) {
   ThrowSystemError("Cannot rename '" + from + "' to '" + to + "'", err);
 }
 
+Exchange ExchangeNames(const std::string& a, const std::string& b) {
+  if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0)
+    return Exchange::kExchanged;
+  const int err = errno;
+  if (err == EINVAL || err == ENOSYS) return Exchange::kUnsupported;
+  if (err == ENOENT) return Exchange::kMissing;
+  ThrowSystemError("Cannot rename '" + a + "' to '" + b + "' (exchanging the two)", err);
+}
+
 }  // namespace tpkg

@@ -60,6 +60,13 @@ void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset,
 // on other errors.
 bool RenameNoReplace(const std::string& from, const std::string& to);
 
+// renameat2(2)'s RENAME_EXCHANGE: `a` and `b` swap names in one step, so
+// that no other program can put a file at either name in between.
+// kUnsupported when the file system cannot (EINVAL: NFS, some FUSE file
+// systems), kMissing when either name has no file; throws on other errors.
+enum class Exchange { kExchanged, kUnsupported, kMissing };
+Exchange ExchangeNames(const std::string& a, const std::string& b);
+
 void FsyncOrThrow(int fd, const std::string& what);
 void FdatasyncOrThrow(int fd, const std::string& what);
 // Opens a directory read-only and fsyncs it, making renames/creates/unlinks

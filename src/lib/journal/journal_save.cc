@@ -48,6 +48,36 @@ ArchiveIdentity MadeFor(const JournalState& impl) {
 
 }  // namespace
 
+namespace {
+
+// Throws (kIo, ESTALE) unless `now`, the stat of the file at `path`, is the
+// archive the journal opened, by the rule of Journal::CheckArchiveUnchanged.
+void ThrowUnlessOpenedArchive(const JournalState& impl, const std::string& path,
+                              const struct stat& now, const struct stat& opened) {
+  const ArchiveIdentity& at_open = impl.identity;
+  const bool same = now.st_dev == opened.st_dev && now.st_ino == opened.st_ino &&
+                    static_cast<uint64_t>(now.st_size) == at_open.size &&
+                    now.st_mtim.tv_sec == at_open.mtime_sec &&
+                    now.st_mtim.tv_nsec == at_open.mtime_nsec;
+  if (same) return;
+  try {
+    if (MadeFor(impl).SameArchive(IdentityAt(path))) return;
+  } catch (const std::exception&) {  // not an archive any more: changed
+  }
+  ArchiveIdentity then = at_open, seen = at_open;
+  seen.size = static_cast<uint64_t>(now.st_size);
+  seen.mtime_sec = now.st_mtim.tv_sec;
+  seen.mtime_nsec = now.st_mtim.tv_nsec;
+  throw Error(Errc::kIo,
+              "'" + impl.archive_path + "' was changed by another program while it was mounted (" +
+                  (now.st_ino != opened.st_ino ? std::string("replaced by another file; ") : "") +
+                  "its records differ; " + "when opened: " + then.Describe(false) +
+                  "; now: " + seen.Describe(false) + "); saving would overwrite that change",
+              ESTALE);
+}
+
+}  // namespace
+
 Journal::ArchiveAtPath Journal::CheckArchiveUnchanged() const {
   std::lock_guard lock(impl_->mu);
   const struct stat opened = FstatOrThrow(impl_->zip.fd(), impl_->archive_path);
@@ -57,29 +87,19 @@ Journal::ArchiveAtPath Journal::CheckArchiveUnchanged() const {
     if (err == ENOENT && opened.st_nlink == 0) return ArchiveAtPath::kDeleted;
     ThrowSystemError("Cannot stat '" + impl_->archive_path + "'", err);
   }
-  const ArchiveIdentity& at_open = impl_->identity;
-  const bool same = now.st_dev == opened.st_dev && now.st_ino == opened.st_ino &&
-                    static_cast<uint64_t>(now.st_size) == at_open.size &&
-                    now.st_mtim.tv_sec == at_open.mtime_sec &&
-                    now.st_mtim.tv_nsec == at_open.mtime_nsec;
-  if (same) return ArchiveAtPath::kUnchanged;
-  try {
-    if (MadeFor(*impl_).SameArchive(IdentityAt(impl_->archive_path)))
-      return ArchiveAtPath::kUnchanged;
-  } catch (const std::exception&) {  // not an archive any more: changed
+  ThrowUnlessOpenedArchive(*impl_, impl_->archive_path, now, opened);
+  return ArchiveAtPath::kUnchanged;
+}
+
+void Journal::CheckDisplacedArchive(const std::string& path) const {
+  std::lock_guard lock(impl_->mu);
+  const struct stat opened = FstatOrThrow(impl_->zip.fd(), impl_->archive_path);
+  struct stat now;
+  if (::stat(path.c_str(), &now) != 0) {
+    const int err = errno;
+    ThrowSystemError("Cannot stat '" + path + "'", err);
   }
-  ArchiveIdentity then = at_open, seen = at_open;
-  seen.size = static_cast<uint64_t>(now.st_size);
-  seen.mtime_sec = now.st_mtim.tv_sec;
-  seen.mtime_nsec = now.st_mtim.tv_nsec;
-  throw Error(Errc::kIo,
-              "'" + impl_->archive_path +
-                  "' was changed by another program while it was mounted (" +
-                  (now.st_ino != opened.st_ino ? std::string("replaced by another file; ") : "") +
-                  "its records differ; " +
-                  "when opened: " + then.Describe(false) + "; now: " + seen.Describe(false) +
-                  "); saving would overwrite that change",
-              ESTALE);
+  ThrowUnlessOpenedArchive(*impl_, path, now, opened);
 }
 
 std::optional<std::string> Journal::KeepDeletedArchive() {

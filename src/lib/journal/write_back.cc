@@ -243,6 +243,69 @@ void PutBack(const std::string& temp, const std::string& archive) {
               ESTALE);
 }
 
+// Puts the finished `temp` at `archive` without ever overwriting a file
+// another program put there after the save's last check: the two names are
+// exchanged in one step and the file taken off the path is judged then
+// (Journal::CheckDisplacedArchive); one that is not the archive the edits
+// were made for goes back at once, and the save fails. Returns true when
+// `temp` now names the replaced archive, to be removed once the new one is
+// in place. A deleted archive is put back (PutBack), with a warning; a file
+// system without RENAME_EXCHANGE gets the check and a plain rename.
+//
+// Disarms `guard` first: a signal's cleanup removes whatever the name
+// names, which after the exchange is not the temp file. Removes `temp` itself
+// when it throws while `temp` is still ours.
+bool ReplaceArchive(Journal& journal, const std::string& temp, const std::string& archive,
+                    TempFileGuard& guard, std::vector<std::string>* warnings) {
+  guard.Disarm();
+  bool temp_is_ours = true;
+  try {
+    for (int attempt = 0;; ++attempt) {
+      switch (ExchangeNames(temp, archive)) {
+        case Exchange::kExchanged:
+          temp_is_ours = false;
+          try {
+            journal.CheckDisplacedArchive(temp);
+            return true;
+          } catch (const Error&) {
+            if (ExchangeNames(temp, archive) != Exchange::kExchanged) {
+              throw Error(Errc::kIo,
+                          "'" + archive +
+                              "' was changed by another program while it was saved, and that "
+                              "file could not be put back: it is at '" +
+                              temp + "', the saved package at '" + archive + "'",
+                          ESTALE);
+            }
+            temp_is_ours = true;
+            throw;
+          }
+        case Exchange::kUnsupported:
+          if (journal.CheckArchiveUnchanged() == Journal::ArchiveAtPath::kUnchanged) {
+            if (::rename(temp.c_str(), archive.c_str()) != 0) {
+              const int err = errno;
+              ThrowSystemError("Cannot rename '" + temp + "' to '" + archive + "'", err);
+            }
+            return false;
+          }
+          break;  // deleted
+        case Exchange::kMissing:
+          // Deleted (put back below), moved away (throws), or back by now.
+          if (journal.CheckArchiveUnchanged() == Journal::ArchiveAtPath::kDeleted) break;
+          if (attempt < 3) continue;
+          throw Error(Errc::kIo, "'" + archive + "' kept disappearing while it was saved", ESTALE);
+      }
+      PutBack(temp, archive);
+      warnings->push_back("'" + archive +
+                          "' was deleted while it was mounted: the save put the package, "
+                          "with the edits, back at its path (delete it to discard them)");
+      return false;
+    }
+  } catch (...) {
+    if (temp_is_ours) ::unlink(temp.c_str());
+    throw;
+  }
+}
+
 void Stage(const WriteBackOptions& options, WriteBackStage stage) {
   if (options.on_stage) options.on_stage(stage);
 }
@@ -278,6 +341,7 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
   const std::string& archive = journal.archive_path();
   Journal::SaveFile save = journal.CreateSaveFile();
   TempFileGuard guard(save.path);
+  bool displaced = false;  // save.path names the replaced archive
   try {
     std::optional<ZipWriter> writer(WriterInto(save.fd.get(), save.path, original));
     const size_t ahead = guess.before_metadata;
@@ -315,19 +379,11 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     FsyncOrThrow(save.fd.get(), save.path);
     Stage(options, WriteBackStage::kTempWritten);
     if (options.validate) options.validate(save.path);
-    const bool deleted = journal.CheckArchiveUnchanged() == Journal::ArchiveAtPath::kDeleted;
+    journal.CheckArchiveUnchanged();  // refused before the commit entry, in the common case
     journal.MarkCommitting(written);
     Stage(options, WriteBackStage::kCommitted);
     const std::optional<FileStamp> replaced = TrustedStampOf(original.fd());
-    if (deleted) {
-      PutBack(save.path, archive);
-      result->warnings.push_back("'" + archive +
-                                 "' was deleted while it was mounted: the save put the package, "
-                                 "with the edits, back at its path (delete it to discard them)");
-    } else if (::rename(save.path.c_str(), archive.c_str()) != 0) {
-      const int err = errno;
-      ThrowSystemError("Cannot rename '" + save.path + "' to '" + archive + "'", err);
-    }
+    displaced = ReplaceArchive(journal, save.path, archive, guard, &result->warnings);
     guard.Disarm();
     // After the rename, which sets the file's ctime: the stamp the next
     // open of the archive sees.
@@ -347,6 +403,9 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     throw Error(e.code(), e.what() + cleanup, e.sys_errno());
   }
   Stage(options, WriteBackStage::kRenamed);
+  // The replaced archive, now in the journal folder (a crash before this
+  // leaves it to the next open's removal of the completed journal).
+  if (displaced) ::unlink(save.path.c_str());
   FsyncDirectory(DirName(archive));
   return true;
 }
