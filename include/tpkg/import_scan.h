@@ -124,12 +124,14 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // lambda around, a name declared both global and nonlocal in one body or so
 // declared while a parameter of it, a `from __future__` import after other
 // statements or of an unknown feature, a parameter named twice, a keyword
-// argument repeated in a call. Not found (it needs the name bindings of
+// argument repeated in a call, a `yield` inside a comprehension (but for its
+// first iterable and its lambdas). Not found (it needs the name bindings of
 // CPython's symbol table or more of its compiler): `nonlocal` of a name no
 // enclosing function binds, a name assigned or used before its global or
-// nonlocal declaration, `yield` or `await` inside a comprehension, limits
-// such as 20 nested blocks. When a source has several errors, CPython names
-// its symbol table's first, and this the first in source order. Each check
+// nonlocal declaration, limits such as 20 nested blocks. An `await` in a
+// comprehension of a sync def is refused as an await outside an async
+// function, a `yield` in one outside any def as outside a function. When a source has several
+// errors, CPython names its symbol table's first, and this the first in source order. Each check
 // errs towards accepting: nothing compile() accepts is refused
 // (tests/python compare with the stack's compile()).
 std::optional<std::string> FindCompileError(std::string_view source);

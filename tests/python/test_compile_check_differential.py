@@ -71,6 +71,28 @@ FOUND = [
     ("keyword repeated in an evaluated annotation", "x: g(a=1, a=2) = 1\n"),
     ("keyword repeated in a lambda under string annotations",
      "from __future__ import annotations\ndef f():\n    return lambda: g(a=1, a=2)\n"),
+    ("yield in a list comprehension", "def f():\n    return [(yield x) for x in y]\n"),
+    ("yield in a set comprehension", "def f():\n    return {(yield x) for x in y}\n"),
+    ("yield in a dict comprehension's value", "def f():\n    return {x: (yield x) for x in y}\n"),
+    ("yield in a dict comprehension's key", "def f():\n    return {(yield): x for x in y}\n"),
+    ("yield from in a generator expression", "def f():\n    return ((yield from x) for x in y)\n"),
+    ("yield in a call's generator expression", "def f():\n    return g(x for x in y if (yield))\n"),
+    ("yield in a comprehension's condition", "def f():\n    return [x for x in y\n"
+                                              "            if (yield)]\n"),
+    ("yield in a second generator's iterable", "def f():\n    return [x for x in y\n"
+                                                "            for z in (yield x)]\n"),
+    ("yield in the element on its own line", "def f():\n    return [\n        (yield x)\n"
+                                             "        for x in y]\n"),
+    ("yield in the element and a later condition, the condition named",
+     "def f():\n    return [(yield)\n            for x in y if (yield)]\n"),
+    ("yield in an inner comprehension's element", "def f():\n    return [x for x in [(yield) for z in w]]\n"),
+    ("yield in an inner comprehension's first iterable, in the outer's element",
+     "def f():\n    return {[q for q in (yield)] for x in y}\n"),
+    ("yield in a comprehension in an assert", "def f():\n    assert [(yield) for a in b]\n"),
+    ("yield in a comprehension in a local annotation", "def f():\n    x: [(yield) for a in b]\n"),
+    ("yield in a comprehension in a lambda's default",
+     "def f():\n    return lambda a=[(yield) for x in y]: a\n"),
+    ("yield in an f-string in a comprehension", "def f():\n    return [f'{(yield)}' for x in y]\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -132,10 +154,19 @@ ACCEPTED = [
     ("a docstring in parentheses", "('doc')\nfrom __future__ import annotations\n"),
     ("a docstring in parentheses over lines",
      "(\n    'a'\n    'b'\n)\nfrom __future__ import annotations\n"),
+    ("yield in a comprehension's first iterable", "def f():\n    return [x for x in (yield y)]\n"),
+    ("yield in a lambda in a comprehension", "def f():\n    return [lambda: (yield) for x in y]\n"
+                                              "    [x for x in y if (lambda: (yield))]\n"),
+    ("yield in a call in a comprehension's first iterable",
+     "def f():\n    return [x for x in g(a=(yield))]\n"),
+    ("yield in an inner comprehension's first iterable, in the outer's first iterable",
+     "def f():\n    return [x for x in [q for q in (yield)]]\n"),
+    ("yield after a comprehension", "def f():\n    x = [a for a in b]\n    yield x\n"
+                                    "    return (yield), {k: v for k, v in w}\n"),
 ]
 
-# compile() refuses these too, but finding them needs CPython's symbol table or a comprehension's
-# kind: FindCompileError accepts them (import_scan.h lists them). Kept here so that a change in
+# compile() refuses these too, but finding them needs CPython's symbol table or more of its
+# compiler: FindCompileError accepts them (import_scan.h lists them). Kept here so that a change in
 # either side shows.
 NOT_FOUND = [
     ("nonlocal that no enclosing def binds", "def o():\n    def f():\n        nonlocal x\n"),
@@ -143,7 +174,6 @@ NOT_FOUND = [
      "def o():\n    class A:\n        x = 1\n        def f(self):\n            nonlocal x\n"),
     ("global after an assignment", "def f():\n    x = 1\n    global x\n"),
     ("global after a use", "def f():\n    print(x)\n    global x\n"),
-    ("yield in a list comprehension", "def f():\n    return [(yield x) for x in y]\n"),
     ("async comprehension at module level", "[x async for x in y]\n"),
     # An assert is not compiled at all under `python -O`, which torch may run under.
     ("yield in an assert", "assert (yield)\n"),
@@ -164,6 +194,10 @@ VERSION_DEPENDENT = [
 REFUSED_IN_OTHER_WORDS = [
     ("await in a list comprehension of a sync def", "def f():\n    return [await x for x in y]\n"),
     ("await in a set comprehension at module level", "{await x for x in y}\n"),
+    # ... and the yield outside a function, before it knows that.
+    ("yield in a list comprehension at module level", "[(yield) for x in y]\n"),
+    ("yield in a set comprehension in a class", "class A:\n    {(yield) for x in y}\n"),
+    ("yield in a comprehension in a default", "def f(a=[(yield) for x in y]):\n    pass\n"),
 ]
 
 

@@ -46,14 +46,24 @@ Expr Parser::ParseExpression() {
   NestingGuard guard(*this);
   Expr chain;
   bool first = true;
-  // A lambda's body is the rest of this chain (lambda binds loosest).
+  // A lambda's body is the rest of this chain (lambda binds loosest): its
+  // own scope, whose yields are no comprehension's around it.
   std::optional<ScopeGuard> lambda_body;
+  struct ForgetYields {
+    ForgetYields(std::vector<uint32_t>& l, size_t k) : lines(l), keep(k) {}  // clang: no P0960
+    ~ForgetYields() { lines.resize(keep); }
+    std::vector<uint32_t>& lines;
+    size_t keep;
+  };
+  std::optional<ForgetYields> lambda_yields;
   for (;;) {
     if (Accept(Sym::kLambda)) {
       Append(chain.events, ParseParameters(Sym::kColon, false));
       Expect(Sym::kColon);
-      if (compile_checks_ && !lambda_body)
+      if (compile_checks_ && !lambda_body) {
         lambda_body.emplace(*this, BodyScope(/*function=*/true, /*is_async=*/false, nullptr));
+        lambda_yields.emplace(yield_lines_, yield_lines_.size());
+      }
     } else {
       Expr body = ParseInfix();
       if (!Accept(Sym::kIf)) {
@@ -219,8 +229,10 @@ Expr Parser::ParseParenthesized() {
     return y;
   }
   bool starred = At(Sym::kStar);
+  const size_t element_yields = yield_lines_.size();
   Expr first = ParseStarNamedExpression();
-  if (At(Sym::kFor) || At(Sym::kAsync)) return Comprehension(std::move(first), Sym::kRParen);
+  if (At(Sym::kFor) || At(Sym::kAsync))
+    return Comprehension(std::move(first), Sym::kRParen, element_yields, "generator expression");
   if (Accept(Sym::kRParen)) {
     if (starred) Fail("cannot use starred expression here");
     return first;  // a group keeps its inner node
@@ -236,8 +248,10 @@ Expr Parser::ParseList() {
   Expr list;
   list.node = Node::kDisplay;
   if (Accept(Sym::kRSquare)) return list;
+  const size_t element_yields = yield_lines_.size();
   Expr first = ParseStarNamedExpression();
-  if (At(Sym::kFor) || At(Sym::kAsync)) return Comprehension(std::move(first), Sym::kRSquare);
+  if (At(Sym::kFor) || At(Sym::kAsync))
+    return Comprehension(std::move(first), Sym::kRSquare, element_yields, "list comprehension");
   AddElement(list, std::move(first));
   while (Accept(Sym::kComma) && !At(Sym::kRSquare)) AddElement(list, ParseStarNamedExpression());
   Expect(Sym::kRSquare);
@@ -253,16 +267,18 @@ Expr Parser::ParseBraces() {
     values = ParseInfix().events;
     return ParseDictRest(std::move(keys), std::move(values));
   }
+  const size_t element_yields = yield_lines_.size();
   Expr first = ParseStarNamedExpression();
   if (Accept(Sym::kColon)) {
     Expr value = ParseExpression();
     if (At(Sym::kFor) || At(Sym::kAsync)) {  // DictComp: key, value, generators
       Append(first.events, std::move(value.events));
-      return Comprehension(std::move(first), Sym::kRBrace);
+      return Comprehension(std::move(first), Sym::kRBrace, element_yields, "dict comprehension");
     }
     return ParseDictRest(std::move(first.events), std::move(value.events));
   }
-  if (At(Sym::kFor) || At(Sym::kAsync)) return Comprehension(std::move(first), Sym::kRBrace);
+  if (At(Sym::kFor) || At(Sym::kAsync))
+    return Comprehension(std::move(first), Sym::kRBrace, element_yields, "set comprehension");
   Expr set;
   set.node = Node::kDisplay;
   AddElement(set, std::move(first));
@@ -290,15 +306,21 @@ void Parser::ParseDictEntry(Events& keys, Events& values) {
   Append(values, ParseExpression().events);
 }
 
-Expr Parser::Comprehension(Expr first, Sym closing) {
+Expr Parser::Comprehension(Expr first, Sym closing, size_t element_yields, std::string_view kind) {
   Expr comp;
   comp.events = std::move(first.events);
-  Append(comp.events, ParseComprehension());
+  Append(comp.events, ParseComprehension(element_yields, kind));
   Expect(closing);
   return comp;
 }
 
-Events Parser::ParseComprehension() {
+// A comprehension is a scope of its own where a yield is refused, but for
+// its first iterable, which runs in the scope around it. CPython's symbol
+// table meets the generators' parts before the element, and names the
+// first yield it meets.
+Events Parser::ParseComprehension(size_t element_yields, std::string_view kind) {
+  const size_t element_end = yield_lines_.size();
+  std::optional<size_t> inside;  // where the yields after the first iterable start
   Events events;
   while (At(Sym::kFor) || At(Sym::kAsync)) {
     Accept(Sym::kAsync);
@@ -306,13 +328,20 @@ Events Parser::ParseComprehension() {
     Append(events, ParseTargets().events);
     Expect(Sym::kIn);
     Append(events, ParseInfix().events);
+    if (!inside) inside = yield_lines_.size();
     while (Accept(Sym::kIf)) Append(events, ParseInfix().events);
+  }
+  if (compile_checks_) {
+    const std::string reason = "'yield' inside " + std::string(kind);
+    if (*inside < yield_lines_.size()) throw SyntaxError{yield_lines_[*inside], reason};
+    if (element_yields < element_end) throw SyntaxError{yield_lines_[element_yields], reason};
   }
   return events;
 }
 
 Expr Parser::ParseYield() {
   CheckCompiles(scope_.function, "'yield' outside function");
+  if (compile_checks_) yield_lines_.push_back(cur_.line);
   Expect(Sym::kYield);
   Expr y;
   if (Accept(Sym::kFrom)) {
@@ -409,6 +438,7 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
     if (want_literals) out.keywords.emplace_back("", std::move(value));
     return;
   }
+  const size_t element_yields = yield_lines_.size();
   Expr e = ParseNamedExpression();
   if (e.node == Node::kName && Accept(Sym::kEqual)) {
     order.keyword = true;
@@ -428,7 +458,7 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
     order.bare_genexp = true;
     Expr genexp;
     genexp.events = std::move(e.events);
-    Append(genexp.events, ParseComprehension());
+    Append(genexp.events, ParseComprehension(element_yields, "generator expression"));
     e = std::move(genexp);
   }
   add_positional(std::move(e));

@@ -39,6 +39,7 @@ void Parser::Restore(const Checkpoint& c) {
   // (the callers that catch come here), cur_ holds no live Token.
   std::construct_at(&cur_, c.cur);
   next_ = c.next;
+  yield_lines_.resize(c.yields);
 }
 
 bool Parser::Accept(Sym s) {

@@ -107,6 +107,7 @@ class Parser {
     Tokenizer::State tokenizer;
     Token cur;
     std::optional<Token> next;
+    size_t yields;  // yield_lines_.size()
   };
   class ScopedFlag {
    public:
@@ -215,7 +216,7 @@ class Parser {
   void ExpectKind(TokenKind k);
   const Token& PeekNext();
   std::string_view ExpectName();
-  Checkpoint Save() const { return {tok_.Save(), cur_, next_}; }
+  Checkpoint Save() const { return {tok_.Save(), cur_, next_, yield_lines_.size()}; }
   void Restore(const Checkpoint& c);
   [[noreturn]] void Fail(const std::string& reason) const { throw SyntaxError{cur_.line, reason}; }
   [[noreturn]] void FailSyntax() const { Fail("invalid syntax"); }
@@ -296,7 +297,10 @@ class Parser {
   Expr ParseDictRest(Events keys, Events values);
   void ParseDictEntry(Events& keys, Events& values);
   Expr ParseYield();
-  Events ParseComprehension();
+  // The generators of a comprehension whose element (a dict's key and value)
+  // was parsed from yield_lines_[element_yields] on; `kind` ("list
+  // comprehension", ...) names it when a yield is in it.
+  Events ParseComprehension(size_t element_yields, std::string_view kind);
   Events ParseSlices();
   void ParseSlice(Events& events);
   Expr ParseCall(Expr callee);
@@ -310,7 +314,7 @@ class Parser {
   Arguments ParseArguments(bool want_literals);
   void ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& order);
   void AddElement(Expr& display, Expr element);
-  Expr Comprehension(Expr first, Sym closing);
+  Expr Comprehension(Expr first, Sym closing, size_t element_yields, std::string_view kind);
 
   Tokenizer tok_;
   Token cur_;
@@ -321,6 +325,10 @@ class Parser {
   Declarations module_declarations_;
   Scope scope_{false, false, false, true, false, &module_declarations_};
   int parens_ = 0;               // open `(` of groupings and calls (compile checks)
+  // Compile checks: the line of each yield parsed so far, in source order,
+  // but for those of a lambda's body once it ends (its own scope): a
+  // comprehension looks for one in its parts (ParseComprehension).
+  std::vector<uint32_t> yield_lines_;
   bool first_statement_ = true;  // compile checks: the docstring's place
   bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
   bool future_annotations_ = false;  // compile checks: `from __future__ import annotations`
