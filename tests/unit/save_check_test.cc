@@ -555,8 +555,12 @@ TEST(SaveCheckTest, WhatOrdinaryObjectsPickleIsNotLessSafe) {
     EXPECT_EQ(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "")
         << global;
   }
-  for (const char* global : {"builtins\neval\n", "builtins\nopen\n", "os\nremove\n",
-                             "subprocess\ngetoutput\n", "torch.serialization\nos.system\n"}) {
+  // A mangled module name is what torch's importer demangles ("<torch_package_0>" is the
+  // first importer's), and a Python 2 name what pickle maps.
+  for (const char* global :
+       {"builtins\neval\n", "builtins\nopen\n", "os\nremove\n", "subprocess\ngetoutput\n",
+        "torch.serialization\nos.system\n", "<torch_package_0>.builtins\neval\n",
+        "<torch_package_7>.torch\nload\n", "<torch_package_0>.os\nsystem\n", "cPickle\nloads\n"}) {
     EditedRecords edited(base.records);
     edited.Put("model/model.pkl", PickleLoading(base.records, global));
     EXPECT_NE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).safety_problems, "")

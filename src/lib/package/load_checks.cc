@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "scan/command_globals.h"
+#include "scan/pickle_compat.h"
 #include "scan/pickle_observer.h"
 #include "scan/pickle_sniff.h"
 #include "scan/py_name_bytes.h"
@@ -442,11 +443,14 @@ bool MayNotEnter(const Global& global) {
 }
 
 // Collects the globals a pickle names, a computed one as kComputedGlobal, up
-// to where it breaks.
+// to where it breaks. Each module as the importer resolves it: demangled
+// ("<torch_package_0>.builtins" is builtins) and, as `tpkg scan` judges it,
+// under its Python 3 name.
 class GlobalCollector : public pickle::Observer {
  public:
   void OnGlobal(size_t, uint8_t, std::string_view module, std::string_view name) override {
-    globals.emplace_back(std::string(module), std::string(name));
+    DemanglePackageModule(module);
+    globals.emplace_back(std::string(Python3Module(module)), std::string(name));
   }
   void OnDynamicGlobal(size_t) override { globals.push_back(kComputedGlobal); }
   void OnExtension(size_t, uint8_t, uint64_t) override {}

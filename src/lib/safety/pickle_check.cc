@@ -29,14 +29,6 @@ std::string OpcodeName(uint8_t op) {
   }
 }
 
-// torch.package's importer demangles "<torch_package_N>.mod" to "mod".
-bool Demangle(std::string_view& module) {
-  if (!module.starts_with("<torch_package_")) return false;
-  size_t dot = module.find('.');
-  module = dot == std::string_view::npos ? std::string_view() : module.substr(dot + 1);
-  return true;
-}
-
 // A bytes operand holding a whole pickle (of any protocol) ends with its STOP;
 // one that does not counts only when it calls a global before it breaks
 // (scan/pickle_sniff.h: pickle.loads has run that call).
@@ -60,7 +52,7 @@ class PickleChecker : public pickle::Observer {
     int64_t at = static_cast<int64_t>(base_ + offset);
     std::string op = OpcodeName(opcode);
     std::string_view module = raw_module;
-    if (Demangle(module))
+    if (DemanglePackageModule(module))
       ctx_.Add(Severity::kSuspicious, "pickle.mangled-name", where_, at, op,
                "global '" + std::string(raw_module) + "." + std::string(name) +
                    "' uses a mangled module name; torch.package loads it as '" +

@@ -25,4 +25,11 @@ std::string_view Python3Module(std::string_view module) {
   return module;
 }
 
+bool DemanglePackageModule(std::string_view& module) {
+  if (!module.starts_with("<torch_package_")) return false;
+  const size_t dot = module.find('.');
+  module = dot == std::string_view::npos ? std::string_view() : module.substr(dot + 1);
+  return true;
+}
+
 }  // namespace tpkg

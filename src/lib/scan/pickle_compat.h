@@ -9,6 +9,7 @@
 //
 //   Python3Module("__builtin__")  -> "builtins"
 //   Python3Module("collections")  -> "collections"
+//   DemanglePackageModule("<torch_package_0>.builtins") -> "builtins", true
 //
 // Thread safety: a pure function.
 #pragma once
@@ -19,5 +20,11 @@ namespace tpkg {
 
 // The module Python 3 imports for `module`; `module` itself when unmapped.
 std::string_view Python3Module(std::string_view module);
+
+// torch.package's importer demangles "<torch_package_N>.mod" to "mod" when N
+// is its own, and the first importer of a process has N = 0: a pickle can
+// name any module so, and every N counts. Strips the prefix from `module`;
+// returns whether there was one.
+bool DemanglePackageModule(std::string_view& module);
 
 }  // namespace tpkg
