@@ -15,6 +15,9 @@ from .importer import Importer, ObjMismatchError, ObjNotFoundError, OrderedImpor
 from .package_exporter import EmptyMatchError, PackageExporter, PackagingError
 from .package_importer import PackageImporter
 
+# Reachable as attributes after `import tpkg`, as they are after `import torch.package`.
+from . import _stdlib, find_file_dependencies  # noqa: E402,F401
+
 __all__ = [
     "is_from_package",
     "Directory",

@@ -1,6 +1,7 @@
 """importlib.resources and inspect support for packaged modules."""
 import inspect
 import os.path
+import sys
 from io import BytesIO
 from pathlib import Path
 from weakref import WeakValueDictionary
@@ -9,6 +10,37 @@ from ._directory_reader import DirectoryReader
 
 # Every module any tpkg importer has made, by mangled name.
 _package_imported_modules: WeakValueDictionary = WeakValueDictionary()
+# The names of those made before torch was loaded, not yet in its table.
+_not_shared_with_torch: list = []
+
+
+def register_module(module):
+    """Records a module a tpkg importer made: for inspect.getfile, and in
+    torch.package's own table once torch is loaded. torch 2.x's Dynamo looks
+    packaged modules up there by their mangled names: torch.compile and
+    torch.export of packaged code need them. The names are unique across both
+    libraries (the mangle counter is shared: _mangling.py)."""
+    name = module.__name__
+    assert name not in _package_imported_modules
+    _package_imported_modules[name] = module
+    _not_shared_with_torch.append(name)
+    share_with_torch()
+
+
+def share_with_torch():
+    """Puts the modules made so far into torch.package's table, when torch is
+    loaded (tpkg never imports it itself)."""
+    if not _not_shared_with_torch:
+        return
+    torch_importer = sys.modules.get("torch.package.package_importer")
+    theirs = getattr(torch_importer, "_package_imported_modules", None)
+    if theirs is None:
+        return
+    for name in _not_shared_with_torch:
+        module = _package_imported_modules.get(name)
+        if module is not None:
+            theirs.setdefault(name, module)
+    _not_shared_with_torch.clear()
 
 # `inspect` only looks in sys.modules for the files of classes; packaged
 # classes live elsewhere. Chained, so torch.package's own patch keeps working.

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Callable, cast, Dict, Iterable, Optional, Unio
 from . import _torch_compat
 from ._directory_reader import DirectoryReader
 from ._importer_pickles import PickleLoad
-from ._importer_resources import _package_imported_modules, PackageResourceReader
+from ._importer_resources import PackageResourceReader, register_module, share_with_torch
 from ._importer_tree import add_extern, add_file, ExternNode, PackageNode
 from ._importlib import (
     _calc___package__,
@@ -162,7 +162,9 @@ class PackageImporter(Importer):
         """
         # Names mangled by another importer pass through unchanged.
         name = self._mangler.demangle(name)
-        return self._gcd_import(name)
+        module = self._gcd_import(name)
+        share_with_torch()  # those made before the packaged code imported torch
+        return module
 
     def load_binary(self, package: str, resource: str) -> bytes:
         """Load raw bytes of ``resource`` in ``package`` (e.g. ``"my_package.sub"``)."""
@@ -252,9 +254,9 @@ class PackageImporter(Importer):
         ns["__builtins__"] = self.patched_builtins
         ns["__torch_package__"] = True
 
-        # Unique thanks to mangling; lets inspect.getfile find packaged classes.
-        assert module.__name__ not in _package_imported_modules
-        _package_imported_modules[module.__name__] = module
+        # Unique thanks to mangling; lets inspect.getfile (and torch's Dynamo)
+        # find packaged modules.
+        register_module(module)
 
         # Installed on the parent first, so IMPORT_FROM never consults sys.modules.
         self._install_on_parent(parent, name, module)

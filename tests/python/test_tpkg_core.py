@@ -1,6 +1,9 @@
 """The `_core` bindings themselves: the error translation table, GlobGroup
 and the graph wrapper against torch.package's own classes."""
 import errno
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -142,6 +145,27 @@ def test_submodules_are_named_like_torch_packages():
     assert set(torch_package.__all__ if hasattr(torch_package, "__all__") else
                [n for n in dir(torch_package) if not n.startswith("_")]) - {"analyze", "file_structure_representation",
                "find_file_dependencies", "glob_group", "importer", "package_exporter", "package_importer"} <= set(dir(tpkg))
+
+
+def _submodule_attributes(package, path):
+    """The submodules `package` has as attributes right after `import package`, in a fresh
+    interpreter (importing one here would add it)."""
+    code = ("import sys, types, importlib; m = importlib.import_module(sys.argv[1]); "
+            "print(' '.join(sorted(n for n, v in vars(m).items() if isinstance(v, types.ModuleType))))")
+    env = dict(os.environ, PYTHONPATH=str(path))
+    out = subprocess.run([sys.executable, "-c", code, package], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def test_submodules_are_attributes_after_import_as_torchs(staging_dir):
+    """Scripts written for torch.package reach e.g. `torch.package.find_file_dependencies`
+    after `import torch.package` alone."""
+    pytest.importorskip("torch.package")
+    theirs = _submodule_attributes("torch.package", staging_dir)
+    ours = _submodule_attributes("tpkg", staging_dir)
+    assert "find_file_dependencies" in theirs
+    assert theirs - ours == set()
 
 
 def _shape(fn):
