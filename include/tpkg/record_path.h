@@ -36,6 +36,7 @@ namespace tpkg {
 
 inline constexpr size_t kRecordNameMax = 255;   // NAME_MAX: one component
 inline constexpr size_t kRecordPathMax = 4095;  // PATH_MAX without its NUL
+inline constexpr size_t kZipNameMax = 65535;    // a ZIP header's 16-bit name length
 
 struct RecordPathRules {
   // The first component may be "." (a ZIP full name whose prefix folder is ".").

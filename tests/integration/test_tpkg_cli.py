@@ -183,6 +183,14 @@ def test_repack_can_rename_the_prefix_and_replace_its_input(tpkg_bin, corpus_dir
     assert os.listdir(tmp_path) == ["model.pt"]
 
 
+def test_repack_refuses_a_prefix_that_makes_names_too_long_for_a_zip(tpkg_bin, corpus_dir, tmp_path):
+    out = tmp_path / "long.pt"
+    result = run(tpkg_bin, "repack", "--prefix", "x" * 65530, corpus_dir / "pkg_minimal_text_only.pt", out)
+    assert result.returncode == 1
+    assert result.stderr.count(b"\n") == 1 and b"longer than 65535 bytes" in result.stderr, result.stderr
+    assert os.listdir(tmp_path) == []
+
+
 def test_repack_json_says_what_was_written(tpkg_bin, corpus_dir, tmp_path):
     out = tmp_path / "aligned.pt"
     result = run(tpkg_bin, "repack", "--json", corpus_dir / "pkg_deflated_by_zip_tool.pt", out)

@@ -248,12 +248,20 @@ TEST(ZipWriterTest, RefusesNamesTheReaderWouldRefuse) {
     Errc code;
   };
   const std::vector<Case> cases = {
-      {{"a.py"}, "a.py", Errc::kExists},     {{"res/a.txt"}, "RES/A.txt", Errc::kExists},
-      {{"a/b"}, "a/b/c.py", Errc::kExists},  {{"a/b/c.py"}, "a/b", Errc::kExists},
-      {{"a/b/c.py"}, "A/B", Errc::kExists},  {{}, "", Errc::kInvalidArgument},
-      {{}, "dir/", Errc::kInvalidArgument},  {{}, "../x", Errc::kInvalidArgument},
-      {{}, "a/./x", Errc::kInvalidArgument}, {{}, "a//b", Errc::kInvalidArgument},
-      {{}, "/abs", Errc::kInvalidArgument},  {{}, std::string("a\0b", 3), Errc::kInvalidArgument},
+      {{"a.py"}, "a.py", Errc::kExists},
+      {{"res/a.txt"}, "RES/A.txt", Errc::kExists},
+      {{"a/b"}, "a/b/c.py", Errc::kExists},
+      {{"a/b/c.py"}, "a/b", Errc::kExists},
+      {{"a/b/c.py"}, "A/B", Errc::kExists},
+      {{}, "", Errc::kInvalidArgument},
+      {{}, "dir/", Errc::kInvalidArgument},
+      {{}, "../x", Errc::kInvalidArgument},
+      {{}, "a/./x", Errc::kInvalidArgument},
+      {{}, "a//b", Errc::kInvalidArgument},
+      {{}, "/abs", Errc::kInvalidArgument},
+      {{}, std::string("a\0b", 3), Errc::kInvalidArgument},
+      // "p/" + this is 65,536 bytes: one more than a ZIP header can say.
+      {{}, std::string(65534, 'n'), Errc::kInvalidArgument},
   };
   for (const auto& c : cases) {
     std::string out;

@@ -33,6 +33,8 @@ RecordPathProblem ComponentProblem(std::string_view part, bool first,
 
 RecordPathProblem CheckRecordPath(std::string_view path, const RecordPathRules& rules) {
   if (path.empty()) return Invalid("empty name");
+  // Whatever the rules: a ZIP header keeps a name's length in 16 bits.
+  if (path.size() > kZipNameMax) return TooLong("name longer than 65535 bytes, a ZIP's limit");
   if (rules.path_max && path.size() > kRecordPathMax) {
     return TooLong("path longer than 4095 bytes");
   }
