@@ -427,6 +427,28 @@ TEST(SaveCheckTest, ATensorSpanningMoreThanItsStorageIsReported) {
   EXPECT_TRUE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).ok());
 }
 
+// torch.save's data.pkl keys its storages by string ("0" is data/0):
+// first_weight_row is 3 floats at offset 3 of a storage of 6.
+TEST(SaveCheckTest, ATensorSpanningMoreThanItsStorageIsReportedInATorchSaveArchive) {
+  const CorpusArchive base("torch_save_checkpoint.pth");
+  std::string pickle = base.records.ReadRecord("data.pkl");
+  const std::string offset_3 = std::string("QK\x03K\x03\x85", 6);
+  ASSERT_EQ(pickle.find(offset_3), pickle.rfind(offset_3));
+  ASSERT_NE(pickle.find(offset_3), std::string::npos);
+  pickle[pickle.find(offset_3) + 2] = 4;
+  EditedRecords edited(base.records);
+  edited.Put("data.pkl", pickle);
+  const std::string problems = SerializedArchiveProblems(edited, FileKind::kTorchSave);
+  EXPECT_TRUE(Has(problems,
+                  "    data/0\n      Context: a tensor of data.pkl spans 7 x "
+                  "FloatStorage (28 bytes, offset included), and torch loads 24 bytes "
+                  "for this storage"))
+      << problems;
+  pickle[pickle.find(std::string("QK\x04K\x03\x85", 6)) + 2] = 3;
+  edited.Put("data.pkl", pickle);
+  EXPECT_EQ(SerializedArchiveProblems(edited, FileKind::kTorchSave), "");
+}
+
 TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
   const CorpusArchive base("pkg_dtypes.pt");
   for (const auto& [text, ok] : std::vector<std::pair<std::string, bool>>{{"6\n", true},

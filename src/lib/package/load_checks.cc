@@ -55,29 +55,41 @@ uint64_t StorageElementSize(const PickleGlobal& storage_class) {
 
 namespace {
 
-// What torch.package's loader holds for one key: the bytes of its first load.
+// What a loader holds for one storage record: the bytes of its first load
+// (torch.package's loaded_storages and torch.load's are keyed so).
 struct LoadedStorage {
   uint64_t bytes = 0;
   bool knowable = false;
 };
+using LoadedStorages = std::unordered_map<std::string, LoadedStorage>;
 
-void CheckTensorExtents(const ArchivePickle& pickle,
-                        const std::unordered_map<std::string, LoadedStorage>& loaded,
-                        DepGraph& problems) {
-  for (const TensorExtent& t : pickle.tensors) {
-    if (t.storage >= pickle.storages.size()) continue;
-    const StorageRef& ref = pickle.storages[t.storage];
-    if (!ref.key_is_int) continue;
-    const auto it = loaded.find(ref.key);
+// Notes the first load of `record` by `ref`: numel x element size.
+void NoteLoad(LoadedStorages& loaded, const std::string& record, const StorageRef& ref) {
+  const uint64_t element = StorageElementSize(ref.storage_type);
+  const bool knowable = element != 0 && ref.numel <= UINT64_MAX / element;
+  loaded.try_emplace(record, LoadedStorage{knowable ? ref.numel * element : 0, knowable});
+}
+
+// A tensor of `pickle_record` that reaches past what its storage's first
+// load read: `record_of` names a storage's record ("" for one not checked).
+void CheckTensorExtents(const std::string& pickle_record, const std::vector<StorageRef>& storages,
+                        const std::vector<TensorExtent>& tensors,
+                        const std::function<std::string(const StorageRef&)>& record_of,
+                        const LoadedStorages& loaded, DepGraph& problems) {
+  for (const TensorExtent& t : tensors) {
+    if (t.storage >= storages.size()) continue;
+    const StorageRef& ref = storages[t.storage];
+    const std::string record = record_of(ref);
+    if (record.empty()) continue;
+    const auto it = loaded.find(record);
     const uint64_t element = StorageElementSize(ref.storage_type);
     if (it == loaded.end() || !it->second.knowable || element == 0 ||
         t.elements > UINT64_MAX / element)
       continue;
     const uint64_t needed = t.elements * element;
     if (needed > it->second.bytes) {
-      const std::string record = ".data/" + ref.key + ".storage";
       AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                 "a tensor of " + pickle.record + " spans " + std::to_string(t.elements) + " x " +
+                 "a tensor of " + pickle_record + " spans " + std::to_string(t.elements) + " x " +
                      ref.storage_type.name + " (" + std::to_string(needed) +
                      " bytes, offset included), and torch loads " +
                      std::to_string(it->second.bytes) + " bytes for this storage");
@@ -85,23 +97,27 @@ void CheckTensorExtents(const ArchivePickle& pickle,
   }
 }
 
+// torch.package pickles name storages by int key; other keys belong to
+// TorchScript or torch.save, whose records live elsewhere ("").
+std::string PackageStorageRecord(const StorageRef& ref) {
+  return ref.key_is_int ? ".data/" + ref.key + ".storage" : std::string();
+}
+
 }  // namespace
 
 void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                    const std::vector<std::string>& names, DepGraph& problems) {
   const std::unordered_set<std::string> present(names.begin(), names.end());
-  // Keyed by storage key; the first persistent id of a key decides, as in
-  // PackageImporter's loaded_storages (pickles are loaded in record order).
-  std::unordered_map<std::string, LoadedStorage> loaded;
+  // The first persistent id of a key decides, as in PackageImporter's
+  // loaded_storages (pickles are loaded in record order).
+  LoadedStorages loaded;
   for (const ArchivePickle& pickle : layout.pickles()) {
     for (const StorageRef& ref : pickle.storages) {
-      // torch.package pickles name storages by int key; other keys belong to
-      // TorchScript or torch.save, whose records live elsewhere.
-      if (!ref.key_is_int) continue;
-      const std::string record = ".data/" + ref.key + ".storage";
+      const std::string record = PackageStorageRecord(ref);
+      if (record.empty()) continue;
       const uint64_t element = StorageElementSize(ref.storage_type);
       const bool knowable = element != 0 && ref.numel <= UINT64_MAX / element;
-      loaded.try_emplace(ref.key, LoadedStorage{knowable ? ref.numel * element : 0, knowable});
+      NoteLoad(loaded, record, ref);
       if (!present.contains(record)) {
         AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
                    "loaded by " + pickle.record + ", and the package has no such record");
@@ -117,7 +133,8 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                        " bytes), and the record holds " + std::to_string(size));
       }
     }
-    CheckTensorExtents(pickle, loaded, problems);
+    CheckTensorExtents(pickle.record, pickle.storages, pickle.tensors, PackageStorageRecord, loaded,
+                       problems);
   }
 }
 
@@ -158,11 +175,18 @@ std::string ScriptCodeRecord(std::string_view folder, std::string_view module) {
   return std::string(folder) + path + ".py";
 }
 
+// The storages of a torch.save or TorchScript pickle, and the tensors on them
+// (torch.load keeps the first load of each key for its pickle).
 void CheckStorageRecords(const RecordSource& records, const ModelPickle& pickle,
-                         const std::vector<StorageRef>& storages,
-                         const std::unordered_set<std::string>& present, DepGraph& problems) {
-  for (const StorageRef& ref : storages) {
-    const std::string record = StorageRecordName(pickle, ref);
+                         const PickleScan& scan, const std::unordered_set<std::string>& present,
+                         DepGraph& problems) {
+  const auto record_of = [&pickle](const StorageRef& ref) {
+    return StorageRecordName(pickle, ref);
+  };
+  LoadedStorages loaded;
+  for (const StorageRef& ref : scan.storages) {
+    const std::string record = record_of(ref);
+    NoteLoad(loaded, record, ref);
     if (!present.contains(record)) {
       AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
                  "loaded by " + pickle.record + ", and the archive has no such record");
@@ -178,6 +202,7 @@ void CheckStorageRecords(const RecordSource& records, const ModelPickle& pickle,
                      " bytes), and the record holds " + std::to_string(size));
     }
   }
+  CheckTensorExtents(pickle.record, scan.storages, scan.tensors, record_of, loaded, problems);
 }
 
 void CheckScriptCode(const ModelPickle& pickle, const std::vector<PickleGlobal>& globals,
@@ -215,7 +240,7 @@ void CheckSerializedPickles(const RecordSource& records, const std::vector<std::
     } catch (const Error&) {
       continue;  // not scannable here: torch may still load it
     }
-    CheckStorageRecords(records, pickle, scan.storages, present, problems);
+    CheckStorageRecords(records, pickle, scan, present, problems);
     CheckScriptCode(pickle, scan.globals, ScriptCodeFolder(kind), present, problems);
   }
 }
