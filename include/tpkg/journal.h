@@ -278,6 +278,10 @@ class Journal {
 
   const std::string& archive_path() const;  // resolved (realpath)
   const std::string& directory() const;
+  // True when directory() was made and has been deleted since (another
+  // program's `rm -rf`, a clean-up job): the edits in its data files are
+  // gone, and no advice may send anyone there.
+  bool DirectoryDeleted() const;
   const ZipReader& original() const;
 
   // True when OpenOrCreate found edits from an earlier session.

@@ -35,6 +35,11 @@ std::string KeptEditsAdvice(const Journal& journal, const std::optional<std::str
   const std::string& archive = journal.archive_path();
   const std::string& kept = journal.directory();
   const std::string discard = "delete " + kept + " to discard them";
+  if (journal.DirectoryDeleted()) {
+    return "the edits are lost: their journal " + kept +
+           " was deleted while the archive was mounted (by another program); " + archive +
+           " is as it was before the mount";
+  }
   const Journal::ArchiveNow now = journal.JudgeArchiveNow();
   if (now == Journal::ArchiveNow::kSameArchive) {
     return "the edits are kept in " + kept + ": mount " + archive +

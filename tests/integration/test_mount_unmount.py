@@ -121,6 +121,22 @@ def mount_and_append(background, archive, data, *name):
     return mnt
 
 
+def test_a_journal_deleted_while_mounted_is_named_and_never_advised(tmp_path, background):
+    """Another program's `rm -rf` of the journal takes the edits' data with it: the failed
+    save says so, and sends nobody to the folder that is gone."""
+    archive = writable_copy(tmp_path / "a")
+    before = archive.read_bytes()
+    mnt = mount_and_append(background, archive, b"\nEDITED = 1\n")
+    shutil.rmtree(journal_of(archive))
+    u = run(TPKGFS, "-u", mnt)
+    assert u.returncode == 1, u
+    assert (f"the edits are lost: their journal {journal_of(archive)} was deleted while the "
+            f"archive was mounted") in u.stderr
+    assert "the edits are kept" not in u.stderr
+    assert archive.read_bytes() == before
+    assert mount_entry(mnt) is None and daemon_pids(mnt) == []
+
+
 def test_a_failed_save_is_reported_by_tpkgfs_u_the_log_the_next_mount_and_tpkg(tmp_path,
                                                                              background):
     archive = writable_copy(tmp_path / "a")

@@ -320,6 +320,12 @@ std::string Journal::DirectoryFor(const std::string& archive_path) {
 
 const std::string& Journal::archive_path() const { return impl_->archive_path; }
 const std::string& Journal::directory() const { return impl_->dir; }
+bool Journal::DirectoryDeleted() const {
+  std::lock_guard lock(impl_->mu);
+  struct stat st;
+  return impl_->created && impl_->dir_fd.valid() && ::fstat(impl_->dir_fd.get(), &st) == 0 &&
+         st.st_nlink == 0;
+}
 const ZipReader& Journal::original() const { return impl_->zip; }
 bool Journal::recovered() const { return impl_->recovered; }
 const std::string& Journal::recovery_summary() const { return impl_->summary; }
