@@ -97,8 +97,8 @@ struct ImportRef {
 // superset of what ast.parse accepts; such files are scanned instead of
 // refused:
 //   * assignment, augmented-assignment and `del` targets are not checked
-//     (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`); annotated ones
-//     are (`a + 1: int` is refused);
+//     here (`f() = 1`, `a + 1 = 2`, `(yield) = 1`, `f((a)=1)`); annotated ones
+//     are (`a + 1: int` is refused), and FindCompileError checks the others;
 //   * identifier characters are "ASCII letters, digits, _ or any non-ASCII
 //     UTF-8" (CPython wants XID_Start/XID_Continue: `× = 1` is refused);
 //   * escape sequences are only decoded, and so only checked, in the
@@ -125,12 +125,14 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // declared while a parameter of it, a `from __future__` import after other
 // statements or of an unknown feature, a parameter named twice, a keyword
 // argument repeated in a call, a `yield` inside a comprehension (but for its
-// first iterable and its lambdas). Not found (it needs the name bindings of
-// CPython's symbol table or more of its compiler): `nonlocal` of a name no
-// enclosing function binds, a name assigned or used before its global or
-// nonlocal declaration, limits such as 20 nested blocks. An `await` in a
-// comprehension of a sync def is refused as an await outside an async
-// function, a `yield` in one outside any def as outside a function. When a source has several
+// first iterable and its lambdas), an assignment, augmented-assignment, `del`,
+// `for`, `with` or comprehension target that is not one (`f() = 1`,
+// `a, b += 1`, `*a = 1`, `a, *b, *c = d`, `__debug__ = 1`), a starred
+// expression where none may be (`a = *b`, `[*a for a in b]`). Not found (it needs the name bindings
+// of CPython's symbol table or more of its compiler): `nonlocal` of a name no enclosing function
+// binds, a name assigned or used before its global or nonlocal declaration, limits such as 20
+// nested blocks. An `await` in a comprehension of a sync def is refused as an await outside an
+// async function, a `yield` in one outside any def as outside a function. When a source has several
 // errors, CPython names its symbol table's first, and this the first in source order. Each check
 // errs towards accepting: nothing compile() accepts is refused
 // (tests/python compare with the stack's compile()).

@@ -93,6 +93,13 @@ FOUND = [
     ("yield in a comprehension in a lambda's default",
      "def f():\n    return lambda a=[(yield) for x in y]: a\n"),
     ("yield in an f-string in a comprehension", "def f():\n    return [f'{(yield)}' for x in y]\n"),
+    ("a starred target alone", "*a = 1\n"),
+    ("a starred value alone", "a = *b\n"),
+    ("a starred annotated value", "x: int = *a\n"),
+    ("a starred augmented value", "x += *a\n"),
+    ("a starred expression statement", "*a\n"),
+    ("assignment to __debug__", "__debug__ = 1\n"),
+    ("del of __debug__", "del __debug__\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -161,6 +168,15 @@ ACCEPTED = [
      "def f():\n    return [x for x in g(a=(yield))]\n"),
     ("yield in an inner comprehension's first iterable, in the outer's first iterable",
      "def f():\n    return [x for x in [q for q in (yield)]]\n"),
+    ("targets of every shape", "() = []\n[] = []\na, *b = c\n[a, [b, *c]] = d\n(a) = 1\n"
+                               "a.b[c] = d\nf().x = 1\n(a.b) = 1\n[(a)] = b\na, (b, *c), *d = e\n"
+                               "*a, = b\nx = y = z\na[0] += 1\n"),
+    ("values with starred elements", "a = *b, c\nx = [*a, *b]\nprint(*a)\n"
+                                     "def f():\n    return *a, b\n"),
+    ("del, for, with and comprehension targets", "del a, b.c, d[0], (e, [f])\n"
+                                                "for (a, *b) in c:\n    pass\n"
+                                                "with a as (b, c), d as e.f:\n    pass\n"
+                                                "[x for (a, b) in c]\n{k: v for k, *v in w}\n"),
     ("yield after a comprehension", "def f():\n    x = [a for a in b]\n    yield x\n"
                                     "    return (yield), {k: v for k, v in w}\n"),
 ]
@@ -198,6 +214,29 @@ REFUSED_IN_OTHER_WORDS = [
     ("yield in a list comprehension at module level", "[(yield) for x in y]\n"),
     ("yield in a set comprehension in a class", "class A:\n    {(yield) for x in y}\n"),
     ("yield in a comprehension in a default", "def f(a=[(yield) for x in y]):\n    pass\n"),
+    ("two starred targets", "a, *b, *c = d\n"),
+]
+
+# ast.parse refuses these already, as CPython's grammar's invalid_* rules, which the import scan
+# leaves out (it scans a superset: import_scan.h); the compile check refuses them on the same
+# line, in its own words.
+PARSE_ERRORS = [
+    ("assignment to a call", "f() = 1\n"),
+    ("assignment to a literal", "1 = x\n"),
+    ("assignment to an ellipsis", "... = 1\n"),
+    ("assignment to a call in a chain", "a = b = f() = 1\n"),
+    ("assignment to a call after a tuple", "(a, b) = c = f() = d\n"),
+    ("del of a call", "del f()\n"),
+    ("del of a starred", "del (a, *b)\n"),
+    ("augmented assignment to a tuple", "a, b += 1\n"),
+    ("augmented assignment to an operation", "a + 1 += 1\n"),
+    ("with target a call", "with a as f():\n    pass\n"),
+    ("for target a call", "for x() in y:\n    pass\n"),
+    ("comprehension target a call", "[x for f() in y]\n"),
+    ("unpacking in a list comprehension", "x = [*a for a in b]\n"),
+    ("unpacking in a set comprehension", "x = {*a for a in b}\n"),
+    ("unpacking in a generator expression", "x = (*a for a in b)\n"),
+    ("assignment to a call on a later line", "x = 1\nif x:\n    f(x) = 2\n"),
 ]
 
 
@@ -238,6 +277,16 @@ def test_refused_in_other_words(name, source):
     found = _core.find_compile_error(source)
     assert expected is not None and found is not None
     assert found.split(":")[0] == expected.split(":")[0]  # the same line
+
+
+@pytest.mark.parametrize("name,source", PARSE_ERRORS, ids=[n for n, _ in PARSE_ERRORS])
+def test_parse_errors_the_scan_leaves_are_refused_on_their_line(name, source):
+    with pytest.raises(SyntaxError):
+        ast.parse(source)
+    expected = compile_error(source)
+    found = _core.find_compile_error(source)
+    assert expected is not None and found is not None, (expected, found)
+    assert found.split(":")[0] == expected.split(":")[0]
 
 
 @pytest.mark.parametrize("name,source", VERSION_DEPENDENT, ids=[n for n, _ in VERSION_DEPENDENT])

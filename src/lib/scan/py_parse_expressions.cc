@@ -13,6 +13,7 @@ Expr Parser::ParseStarExpressions() {
   if (!At(Sym::kComma)) return first;
   Expr tuple;
   tuple.node = Node::kDisplay;
+  tuple.target = true;
   AddElement(tuple, std::move(first));
   while (Accept(Sym::kComma) && AtExpressionStart()) AddElement(tuple, ParseStarExpression());
   return tuple;
@@ -22,6 +23,8 @@ Expr Parser::ParseStarExpression() {
   if (!Accept(Sym::kStar)) return ParseExpression();
   Expr starred = ParseInfix();
   starred.node = Node::kAstValue;
+  starred.starred = true;
+  starred.starred_inside = false;
   return starred;
 }
 
@@ -37,6 +40,7 @@ Expr Parser::ParseNamedExpression() {
   Expr named = ParseExpression();
   named.node = Node::kAstValue;
   named.elts.clear();
+  named.target = named.starred = named.starred_inside = false;
   return named;
 }
 
@@ -99,6 +103,7 @@ Expr Parser::ParseInfix(bool stop_at_in) {
   if (operands > 1 || prefixed) {
     result.node = Node::kOther;
     result.elts.clear();
+    result.target = result.starred_inside = false;
   }
   return result;
 }
@@ -133,15 +138,23 @@ bool Parser::AcceptInfixOperator(bool stop_at_in) {
 Expr Parser::ParseTargets() {
   Expr first = ParseStarTarget();
   if (!At(Sym::kComma)) return first;
+  Expr tuple;
+  tuple.node = Node::kDisplay;
+  tuple.target = true;
+  AddElement(tuple, std::move(first));
   while (Accept(Sym::kComma) && !At(Sym::kIn) && !At(Sym::kEqual))
-    Append(first.events, ParseStarTarget().events);
-  first.node = Node::kDisplay;
-  return first;
+    AddElement(tuple, ParseStarTarget());
+  return tuple;
 }
 
 Expr Parser::ParseStarTarget() {
-  Accept(Sym::kStar);
-  return ParseInfix(true);
+  const bool star = Accept(Sym::kStar);
+  Expr e = ParseInfix(true);
+  if (star) {
+    e.starred = true;
+    e.starred_inside = false;
+  }
+  return e;
 }
 
 // `await` outside an `async def`. Inside parentheses or a call it may be in
@@ -165,19 +178,26 @@ Expr Parser::ParsePrimary() {
     if (Accept(Sym::kDot)) {
       ExpectName();
       e.node = Node::kAttributeOrSubscript;
+      e.target = true;
     } else if (At(Sym::kLParen)) {
       e = ParseCall(std::move(e));
+      e.target = false;
     } else if (Accept(Sym::kLSquare)) {
       Append(e.events, ParseSlices());
       Expect(Sym::kRSquare);
       e.node = Node::kAttributeOrSubscript;
+      e.target = true;
     } else {
       break;
     }
     e.elts.clear();
+    e.starred_inside = false;
     e.trailer_after_grouped_target = grouped_target;
   }
-  if (awaited) e.node = Node::kAstValue;
+  if (awaited) {
+    e.node = Node::kAstValue;
+    e.target = e.starred_inside = false;
+  }
   return e;
 }
 
@@ -189,7 +209,7 @@ Expr Parser::ParseAtom() {
   switch (cur_.kind) {
     case TokenKind::kName:
       switch (cur_.sym) {
-        case Sym::kNone: e.node = Node::kName; break;
+        case Sym::kNone: e.node = Node::kName; e.target = e.text != "__debug__"; break;
         case Sym::kTrue: e.node = Node::kTrue; break;
         case Sym::kFalse: e.node = Node::kFalse; break;
         case Sym::kNoneKw: e.node = Node::kNone; break;
@@ -222,6 +242,7 @@ Expr Parser::ParseParenthesized() {
   Advance();
   Expr tuple;
   tuple.node = Node::kDisplay;
+  tuple.target = true;  // `() = []` unpacks nothing
   if (Accept(Sym::kRParen)) return tuple;
   if (At(Sym::kYield)) {
     Expr y = ParseYield();
@@ -247,6 +268,7 @@ Expr Parser::ParseList() {
   Advance();
   Expr list;
   list.node = Node::kDisplay;
+  list.target = true;
   if (Accept(Sym::kRSquare)) return list;
   const size_t element_yields = yield_lines_.size();
   Expr first = ParseStarNamedExpression();
@@ -307,6 +329,7 @@ void Parser::ParseDictEntry(Events& keys, Events& values) {
 }
 
 Expr Parser::Comprehension(Expr first, Sym closing, size_t element_yields, std::string_view kind) {
+  CheckCompiles(!first.starred, "iterable unpacking cannot be used in comprehension", first.line);
   Expr comp;
   comp.events = std::move(first.events);
   Append(comp.events, ParseComprehension(element_yields, kind));
@@ -325,7 +348,9 @@ Events Parser::ParseComprehension(size_t element_yields, std::string_view kind) 
   while (At(Sym::kFor) || At(Sym::kAsync)) {
     Accept(Sym::kAsync);
     Expect(Sym::kFor);
-    Append(events, ParseTargets().events);
+    Expr targets = ParseTargets();
+    CheckTarget(targets, TargetUse::kAssign);
+    Append(events, std::move(targets.events));
     Expect(Sym::kIn);
     Append(events, ParseInfix().events);
     if (!inside) inside = yield_lines_.size();
@@ -465,6 +490,11 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
 }
 
 void Parser::AddElement(Expr& display, Expr element) {
+  if (element.starred) {
+    if (display.starred_inside) display.target = false;  // two starred: no target
+    display.starred_inside = true;
+  }
+  display.target = display.target && element.target;
   Append(display.events, std::move(element.events));
   if (want_elts_) {
     element.elts.clear();

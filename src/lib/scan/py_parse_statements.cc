@@ -154,10 +154,15 @@ Events Parser::ParseSimpleStatement() {
       return {};
     case Sym::kReturn:
       CheckCompiles(scope_.function, "'return' outside function");
-      [[fallthrough]];
-    case Sym::kDel:
       Advance();
       return AtExpressionStart() ? ParseStarExpressions().events : Events{};
+    case Sym::kDel: {
+      Advance();
+      if (!AtExpressionStart()) return {};
+      Expr targets = ParseStarExpressions();
+      CheckTarget(targets, TargetUse::kDelete);
+      return std::move(targets.events);
+    }
     case Sym::kRaise: {
       Advance();
       if (!AtExpressionStart()) return {};
@@ -196,6 +201,13 @@ Events Parser::ParseSimpleStatement() {
 // Expr, Assign (targets then value), AugAssign, AnnAssign: all source order.
 Events Parser::ParseExpressionStatement() {
   Expr first = At(Sym::kYield) ? ParseYield() : ParseStarExpressions();
+  if (compile_checks_) {
+    if (At(Sym::kEqual)) CheckTarget(first, TargetUse::kAssign);
+    if (At(Sym::kAugAssign)) CheckTarget(first, TargetUse::kAugmented);
+    // An expression statement of a bare `*x` (the value of an assignment: below).
+    if (!At(Sym::kEqual) && !At(Sym::kColon))
+      CheckCompiles(!first.starred, "can't use starred expression here", first.line);
+  }
   Events events = std::move(first.events);
   if (At(Sym::kColon)) {
     CheckAnnotationTarget(first);
@@ -207,13 +219,34 @@ Events Parser::ParseExpressionStatement() {
       ScopeGuard annotation(*this, scope_.function ? scope_ : AnnotationScope());
       Append(events, ParseExpression().events);
     }
-    if (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
+    if (Accept(Sym::kEqual)) Append(events, ParseAssignedValue().events);
   } else if (Accept(Sym::kAugAssign)) {
-    Append(events, ParseAssignedValue());
+    Append(events, ParseAssignedValue().events);
   } else {
-    while (Accept(Sym::kEqual)) Append(events, ParseAssignedValue());
+    while (Accept(Sym::kEqual)) {
+      Expr value = ParseAssignedValue();
+      if (compile_checks_ && At(Sym::kEqual)) CheckTarget(value, TargetUse::kAssign);
+      Append(events, std::move(value.events));
+    }
   }
   return events;
+}
+
+void Parser::CheckTarget(const Expr& e, TargetUse use) const {
+  if (!compile_checks_) return;
+  const uint32_t line = e.line;
+  const bool del = use == TargetUse::kDelete;
+  if (e.node == Node::kName && e.text == "__debug__")
+    throw SyntaxError{line ? line : cur_.line,
+                      del ? "cannot delete __debug__" : "cannot assign to __debug__"};
+  if (use == TargetUse::kAugmented) {
+    CheckCompiles(e.node == Node::kName || e.node == Node::kAttributeOrSubscript,
+                  "illegal expression for augmented assignment", line);
+    return;
+  }
+  if (e.starred) CheckCompiles(del, "starred assignment target must be in a list or tuple", line);
+  CheckCompiles(e.target && !(del && (e.starred || e.starred_inside)),
+                del ? "cannot delete expression" : "cannot assign to expression", line);
 }
 
 // AnnAssign targets: a Name, an Attribute or a Subscript, as CPython's
@@ -225,8 +258,12 @@ void Parser::CheckAnnotationTarget(const Expr& target) const {
   if (!single) Fail("illegal target for annotation");
 }
 
-Events Parser::ParseAssignedValue() {
-  return At(Sym::kYield) ? ParseYield().events : ParseStarExpressions().events;
+// A bare `*x` is no value: only a tuple or list may hold one.
+Expr Parser::ParseAssignedValue() {
+  if (At(Sym::kYield)) return ParseYield();
+  Expr value = ParseStarExpressions();
+  CheckCompiles(!value.starred, "can't use starred expression here", value.line);
+  return value;
 }
 
 Events Parser::ParseBlock() {
@@ -322,7 +359,9 @@ Events Parser::ParseWhile() {
 
 Events Parser::ParseFor() {
   Advance();
-  Events events = ParseTargets().events;
+  Expr targets = ParseTargets();
+  CheckTarget(targets, TargetUse::kAssign);
+  Events events = std::move(targets.events);
   Expect(Sym::kIn);
   Append(events, ParseStarExpressions().events);
   {
@@ -376,7 +415,7 @@ bool Parser::TryParseParenthesizedWithItems(Events& out) {
       if (At(Sym::kRParen) && any) break;  // trailing comma
       any = true;
       Append(events, ParseExpression().events);
-      if (Accept(Sym::kAs)) Append(events, ParseStarTarget().events);
+      if (Accept(Sym::kAs)) Append(events, ParseWithTarget().events);
     } while (Accept(Sym::kComma));
     Expect(Sym::kRParen);
     if (!At(Sym::kColon)) FailSyntax();
@@ -392,9 +431,15 @@ Events Parser::ParseWithItems() {
   Events events;
   do {
     Append(events, ParseExpression().events);
-    if (Accept(Sym::kAs)) Append(events, ParseStarTarget().events);
+    if (Accept(Sym::kAs)) Append(events, ParseWithTarget().events);
   } while (Accept(Sym::kComma));
   return events;
+}
+
+Expr Parser::ParseWithTarget() {
+  Expr target = ParseStarTarget();
+  CheckTarget(target, TargetUse::kAssign);
+  return target;
 }
 
 Events Parser::ParseDecorated() {

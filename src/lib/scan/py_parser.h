@@ -76,6 +76,13 @@ struct Expr {
   // Subscript. CPython's annotated-assignment rule commits to the
   // parenthesized target once it matched, so this is no annotation target.
   bool trailer_after_grouped_target = false;
+  // For the compile checks (CheckTarget): whether this is an assignment
+  // target (a Name, Attribute or Subscript, or a tuple or list of targets
+  // with at most one starred), whether it is a starred one (`*x`), and
+  // whether a tuple or list holds one.
+  bool target = false;
+  bool starred = false;
+  bool starred_inside = false;
 };
 
 // What `node.value` / `node.elts` give torch for an argument node.
@@ -238,7 +245,11 @@ class Parser {
   Events ParseSimpleStatement();
   Events ParseExpressionStatement();
   void CheckAnnotationTarget(const Expr& target) const;
-  Events ParseAssignedValue();
+  // Compile checks: `e` where CPython's grammar wants an assignment (or,
+  // with `del`, a deletion) target; an augmented assignment's is a single one.
+  enum class TargetUse { kAssign, kDelete, kAugmented };
+  void CheckTarget(const Expr& e, TargetUse use) const;
+  Expr ParseAssignedValue();
   Events ParseBlock();
   Events ParseImport();
   Events ParseFromImport();
@@ -251,6 +262,7 @@ class Parser {
   Events ParseWith();
   bool TryParseParenthesizedWithItems(Events& out);
   Events ParseWithItems();
+  Expr ParseWithTarget();
   Events ParseDecorated();
   Events ParseFunctionDef(Events decorators, bool is_async = false);
   Events ParseClassDef(Events decorators);
