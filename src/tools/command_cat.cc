@@ -55,26 +55,88 @@ std::string Base64(std::string_view bytes) {
   return text;
 }
 
-bool IsUtf8(const std::string& bytes) {
+// Where the last whole UTF-8 sequence of `bytes` ends: what follows (at most
+// three bytes) may be completed by the next chunk.
+size_t WholeSequencesEnd(std::string_view bytes) {
+  for (size_t back = 1; back <= 3 && back <= bytes.size(); ++back) {
+    const auto c = static_cast<unsigned char>(bytes[bytes.size() - back]);
+    if (c < 0x80) return bytes.size();
+    if (c < 0xC0) continue;  // a continuation byte: look further back
+    const size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    return length > back ? bytes.size() - back : bytes.size();
+  }
+  return bytes.size();
+}
+
+// The JSON string body (no quotes) of `text`, as the one-shot output
+// escaped it; throws nlohmann's type_error when `text` is not valid UTF-8.
+std::string EscapedJson(std::string_view text) {
+  const std::string quoted = Json(std::string(text)).dump();
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+// Feeds `record` to `chunk` in pieces of whole UTF-8 sequences (when
+// `utf8`) or of whole base64 groups; the last piece may be cut anywhere.
+template <typename Chunk>
+void ForEachPiece(const ZipReader& zip, const ZipEntry& entry, bool utf8, Chunk chunk) {
+  RecordStream in(zip, entry);
+  std::vector<char> buffer(kChunk);
+  std::string pending;
+  while (const size_t n = in.Read(buffer)) {
+    pending.append(buffer.data(), n);
+    const size_t end = utf8 ? WholeSequencesEnd(pending) : pending.size() / 3 * 3;
+    chunk(std::string_view(pending).substr(0, end));
+    pending.erase(0, end);
+  }
+  chunk(pending);
+}
+
+bool RecordIsUtf8(const ZipReader& zip, const ZipEntry& entry) {
   try {
-    (void)Json(bytes).dump();  // the strict error handler refuses invalid UTF-8
+    ForEachPiece(zip, entry, true, [](std::string_view piece) { (void)EscapedJson(piece); });
     return true;
   } catch (const nlohmann::json::type_error&) {
     return false;
   }
 }
 
-// {"path", "record", "generated", "size", "crc32", "encoding", "content"}
+// The object's members but "content", and the text that opens it:
+// {"path", "record", "generated", "size", "crc32", "encoding", "content"}.
+std::string JsonHead(const std::string& path, const std::string& record, bool generated,
+                     uint64_t size, uint32_t crc, bool text) {
+  std::string head =
+      Json{{"path", path}, {"record", record}, {"generated", generated},
+           {"size", size}, {"crc32", crc},     {"encoding", text ? "utf-8" : "base64"}}
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  head.pop_back();  // the closing brace
+  return head + ",\"content\":\"";
+}
+
 void PrintJson(Output& out, const std::string& path, const std::string& record, bool generated,
                const std::string& content) {
-  const bool text = IsUtf8(content);
-  WriteJson(out, Json{{"path", path},
-                      {"record", record},
-                      {"generated", generated},
-                      {"size", content.size()},
-                      {"crc32", Crc32(0, content)},
-                      {"encoding", text ? "utf-8" : "base64"},
-                      {"content", text ? content : Base64(content)}});
+  bool text = true;
+  try {
+    (void)EscapedJson(content);  // the strict error handler refuses invalid UTF-8
+  } catch (const nlohmann::json::type_error&) {
+    text = false;
+  }
+  out.Write(JsonHead(path, record, generated, content.size(), Crc32(0, content), text));
+  out.Write(text ? EscapedJson(content) : Base64(content));
+  out.Line("\"}");
+  out.Flush();
+}
+
+// The same for a record of any size, read twice (is it text? then its
+// content) in chunks: memory stays one chunk, not the record's bytes three
+// or six times over.
+void StreamJson(Output& out, const ZipReader& zip, const ZipEntry& entry,
+                const std::string& record) {
+  const bool text = RecordIsUtf8(zip, entry);  // reads it all: its CRC-32 is checked
+  out.Write(JsonHead(zip.path(), record, false, entry.size, entry.crc32, text));
+  ForEachPiece(zip, entry, text, [&](std::string_view piece) {
+    out.Write(text ? EscapedJson(piece) : Base64(piece));
+  });
+  out.Line("\"}");
   out.Flush();
 }
 
@@ -105,7 +167,7 @@ int RunCat(const Command& self, const Args& args) {
   }
   const ZipEntry& entry = FindRecord(zip, record);
   if (WantsJson(cmd)) {
-    PrintJson(out, zip.path(), record, false, zip.ReadAll(entry));
+    StreamJson(out, zip, entry, record);
     return kExitOk;
   }
   ProgressLine progress("cat", record);

@@ -111,6 +111,28 @@ def test_cat_json_holds_text_as_text_and_binary_as_base64(tpkg_bin, corpus_dir):
         "encoding"] == "base64"  # a pickle is not UTF-8
 
 
+def test_cat_json_of_records_longer_than_its_chunks_is_exact(tpkg_bin, tmp_path):
+    """The content is read in chunks of 256 KiB: multi-byte characters, NULs and base64 groups
+    cut at chunk boundaries come out whole, and one bad byte past the first chunk makes it
+    base64."""
+    import base64
+    text = ("a\u00e9\u20ac\U0001F600\x00\"\\\n" * 40_000).encode()
+    binary = os.urandom(700_001)
+    late_bad = b"x" * 300_000 + b"\xff" + b"y" * 10
+    archive = tmp_path / "big.pt"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, data in (("text.txt", text), ("binary.bin", binary), ("late_bad.txt", late_bad)):
+            z.writestr("big/" + name, data)
+    for name, data, encoding in (("text.txt", text, "utf-8"), ("binary.bin", binary, "base64"),
+                                 ("late_bad.txt", late_bad, "base64")):
+        result = run(tpkg_bin, "cat", "--json", archive, name)
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["encoding"] == encoding and doc["size"] == len(data)
+        got = doc["content"].encode() if encoding == "utf-8" else base64.b64decode(doc["content"])
+        assert got == data, name
+
+
 def test_cat_json_of_a_generated_file_is_what_cat_prints(tpkg_bin, corpus_dir):
     archive = corpus_dir / "pkg_model_numpy.pt"
     raw = run(tpkg_bin, "cat", archive, ".data/deps.dot")
