@@ -110,7 +110,8 @@ using RegeneratedRecords = std::map<std::string, std::string>;
 enum class WriteBackStage {
   kTempWritten,  // save.tmp complete and fsync'd
   kCommitted,    // the commit entry is durable in the journal
-  kRenamed,      // save.tmp has replaced the archive
+  kExchanged,  // save.tmp and the archive swapped names; the file taken off the path not judged yet
+  kRenamed,    // save.tmp has replaced the archive
 };
 
 struct WriteBackOptions {

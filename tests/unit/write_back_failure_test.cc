@@ -495,6 +495,56 @@ TEST_F(WriteBackTest, CrashAfterTheRenameFinishesTheSaveAtNextOpen) {
   EXPECT_FALSE(j.Stat("pkg/code.py")->edited());  // read from the new archive
 }
 
+// Killed between the exchange and the judgement of the file it took off the
+// path: the next open finds the save complete, and keeps the file that was
+// there beside the archive when it is not the archive the edits were made
+// for (another program's, put there after the save's last check).
+TEST_F(WriteBackTest, CrashRightAfterTheExchangeKeepsTheFileItTookOffThePath) {
+  for (const bool foreign : {false, true}) {
+    UseArchive(dir_.path(), SamplePackage());
+    {
+      Journal j = Open();
+      EditSession(j);
+    }
+    const std::string other = dir_ / "other.pt";
+    MakeArchive(other, {{"theirs.txt", "someone else's change"}});
+    const std::string theirs = ReadFile(other);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      try {
+        const ZipReader zip = ZipReader::Open(archive_);
+        Journal j = Journal::OpenOrCreate(archive_, zip);
+        WriteBackOptions options;
+        options.on_stage = [&](WriteBackStage s) {
+          if (s == WriteBackStage::kCommitted && foreign) ::rename(other.c_str(), archive_.c_str());
+          if (s == WriteBackStage::kExchanged) raise(SIGKILL);
+        };
+        WriteBack(j, {}, options);
+      } catch (...) {
+      }
+      _exit(3);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status;
+    const ZipReader saved = ZipReader::Open(archive_);
+    EXPECT_TRUE(saved.Find("pkg/new.py")) << foreign;
+    Journal j = Journal::OpenOrCreate(archive_, saved);
+    EXPECT_NE(j.recovery_summary().find("that had completed"), std::string::npos);
+    EXPECT_FALSE(PathExists(journal_dir() + "/save.tmp")) << foreign;
+    EXPECT_EQ(PathExists(archive_ + ".tpkgfs-displaced"), foreign);
+    if (foreign) {
+      EXPECT_TRUE(ReadFile(archive_ + ".tpkgfs-displaced") == theirs);
+      EXPECT_NE(j.recovery_summary().find("moved " + archive_ + ".tpkgfs-displaced out of it"),
+                std::string::npos)
+          << j.recovery_summary();
+      ASSERT_EQ(unlink((archive_ + ".tpkgfs-displaced").c_str()), 0);
+    }
+    j.Drop();
+  }
+}
+
 // `tpkg info` asks without the lock (a mount may hold it) and changes nothing:
 // the journal of a save that completed before its daemon removed it holds no
 // edits; edits of a save killed before its rename still wait.

@@ -20,6 +20,7 @@
 #include "tpkg/journal.h"
 #include "tpkg/line_escape.h"
 #include "tpkg/scoped_fd.h"
+#include "tpkg/zip_reader.h"
 
 namespace tpkg {
 namespace {
@@ -195,13 +196,41 @@ uint64_t ParseDataId(const std::string& name) {
 }
 
 // Removes what an interrupted write-back or manifest creation left; returns
-// how many files it removed.
-int RemoveTempFiles(const JournalState& impl) {
+// how many files it removed. `save_tmp`: the save's temp file too.
+int RemoveTempFiles(const JournalState& impl, bool save_tmp = true) {
   int removed = 0;
   for (const char* name : {kSaveTempName, ManifestLog::kTempName}) {
+    if (!save_tmp && name == kSaveTempName) continue;
     if (::unlinkat(impl.dir_fd.get(), name, 0) == 0) ++removed;
   }
   return removed;
+}
+
+// A save that completed exchanged its temp file with the file at the
+// archive's path (write_back.cc ReplaceArchive): save.tmp is the archive the
+// edits were made for, removed once judged, unless the save was stopped
+// before it could judge it: then it may be a file another program put at
+// the path, which is moved beside the archive, never removed.
+void KeepDisplacedFile(const JournalState& impl, const ArchiveIdentity& made_for,
+                       std::vector<std::string>* notes) {
+  const std::string temp = impl.dir + "/" + kSaveTempName;
+  struct stat st;
+  if (::lstat(temp.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+  try {
+    if (made_for.SameArchive(
+            ArchiveIdentity::Of(ZipReader::Open(temp, {.defer_record_checks = true}))))
+      return;                        // the old archive: RemoveTempFiles
+  } catch (const std::exception&) {  // no archive: not ours
+  }
+  for (int n = 1; n <= 100; ++n) {
+    const std::string to =
+        impl.archive_path + ".tpkgfs-displaced" + (n == 1 ? "" : "-" + std::to_string(n));
+    if (RenameNoReplace(temp, to)) {
+      notes->push_back("moved " + to + " out of it: the file another program put at " +
+                       impl.archive_path + " while its save replaced it");
+      return;
+    }
+  }
 }
 
 // Empties the journal (manifest and data files), keeping the directory and
@@ -349,6 +378,7 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
       FateOfJournal(recorded, LastCommit(c), HasArchiveChanges(c), impl.identity);
   if (fate != JournalFate::kTakeEdits) {
     if (fate == JournalFate::kSaveCompleted) {
+      KeepDisplacedFile(impl, recorded, notes);
       notes->push_back("removed the journal of a save of " + impl.archive_path +
                        " that had completed");
     } else if (fate == JournalFate::kDropEmpty) {
@@ -440,9 +470,12 @@ Journal Journal::OpenOrCreate(const std::string& archive_path, const ZipReader& 
   LockDirectory(*impl);
   OpenDataDirectory(*impl);
   std::vector<std::string> notes;
-  if (int n = RemoveTempFiles(*impl))
-    notes.push_back("removed " + Counted(n, "unfinished temp file", "unfinished temp files"));
+  int temp_files = RemoveTempFiles(*impl, /*save_tmp=*/false);
   LoadManifest(*impl, &notes);
+  temp_files += RemoveTempFiles(*impl);
+  if (temp_files)
+    notes.push_back("removed " +
+                    Counted(temp_files, "unfinished temp file", "unfinished temp files"));
   if (int n = RepairPatches(*impl))
     notes.push_back("dropped " + Counted(n, "unsynced in-place write", "unsynced in-place writes") +
                     ": a crash lost their data files");

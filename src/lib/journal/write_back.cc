@@ -243,6 +243,10 @@ void PutBack(const std::string& temp, const std::string& archive) {
               ESTALE);
 }
 
+void Stage(const WriteBackOptions& options, WriteBackStage stage) {
+  if (options.on_stage) options.on_stage(stage);
+}
+
 // Puts the finished `temp` at `archive` without ever overwriting a file
 // another program put there after the save's last check: the two names are
 // exchanged in one step and the file taken off the path is judged then
@@ -256,7 +260,8 @@ void PutBack(const std::string& temp, const std::string& archive) {
 // names, which after the exchange is not the temp file. Removes `temp` itself
 // when it throws while `temp` is still ours.
 bool ReplaceArchive(Journal& journal, const std::string& temp, const std::string& archive,
-                    TempFileGuard& guard, std::vector<std::string>* warnings) {
+                    TempFileGuard& guard, const WriteBackOptions& options,
+                    std::vector<std::string>* warnings) {
   guard.Disarm();
   bool temp_is_ours = true;
   try {
@@ -264,10 +269,11 @@ bool ReplaceArchive(Journal& journal, const std::string& temp, const std::string
       switch (ExchangeNames(temp, archive)) {
         case Exchange::kExchanged:
           temp_is_ours = false;
+          Stage(options, WriteBackStage::kExchanged);
           try {
             journal.CheckDisplacedArchive(temp);
             return true;
-          } catch (const Error&) {
+          } catch (const std::exception&) {
             if (ExchangeNames(temp, archive) != Exchange::kExchanged) {
               throw Error(Errc::kIo,
                           "'" + archive +
@@ -277,6 +283,7 @@ bool ReplaceArchive(Journal& journal, const std::string& temp, const std::string
                           ESTALE);
             }
             temp_is_ours = true;
+            FsyncDirectory(DirName(archive));  // theirs back for good, even after a power loss
             throw;
           }
         case Exchange::kUnsupported:
@@ -289,6 +296,10 @@ bool ReplaceArchive(Journal& journal, const std::string& temp, const std::string
           }
           break;  // deleted
         case Exchange::kMissing:
+          if (::access(temp.c_str(), F_OK) != 0) {  // not the archive: our own file went
+            const int err = errno;
+            ThrowSystemError("Cannot rename '" + temp + "' to '" + archive + "'", err);
+          }
           // Deleted (put back below), moved away (throws), or back by now.
           if (journal.CheckArchiveUnchanged() == Journal::ArchiveAtPath::kDeleted) break;
           if (attempt < 3) continue;
@@ -304,10 +315,6 @@ bool ReplaceArchive(Journal& journal, const std::string& temp, const std::string
     if (temp_is_ours) ::unlink(temp.c_str());
     throw;
   }
-}
-
-void Stage(const WriteBackOptions& options, WriteBackStage stage) {
-  if (options.on_stage) options.on_stage(stage);
 }
 
 // The records `plan` copied raw, by where their bytes were in the archive as
@@ -383,7 +390,7 @@ bool SaveAtomically(const WritePlan& guess, const RegeneratedRecords& planned_wi
     journal.MarkCommitting(written);
     Stage(options, WriteBackStage::kCommitted);
     const std::optional<FileStamp> replaced = TrustedStampOf(original.fd());
-    displaced = ReplaceArchive(journal, save.path, archive, guard, &result->warnings);
+    displaced = ReplaceArchive(journal, save.path, archive, guard, options, &result->warnings);
     guard.Disarm();
     // After the rename, which sets the file's ctime: the stamp the next
     // open of the archive sees.
