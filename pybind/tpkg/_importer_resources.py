@@ -6,6 +6,7 @@ from io import BytesIO
 from pathlib import Path
 from weakref import WeakValueDictionary
 
+from . import _mangling
 from ._directory_reader import DirectoryReader
 
 # Every module any tpkg importer has made, by mangled name.
@@ -29,13 +30,17 @@ def register_module(module):
 
 def share_with_torch():
     """Puts the modules made so far into torch.package's table, when torch is
-    loaded (tpkg never imports it itself)."""
+    loaded (tpkg never imports it itself). torch loaded after tpkg made some
+    started its mangle counter at 0 again: it is moved past tpkg's first, so
+    that torch's next importers never make a name tpkg shared. A name one of
+    them made meanwhile stays torch's."""
     if not _not_shared_with_torch:
         return
     torch_importer = sys.modules.get("torch.package.package_importer")
     theirs = getattr(torch_importer, "_package_imported_modules", None)
     if theirs is None:
         return
+    _mangling.keep_torch_counter_in_step()
     for name in _not_shared_with_torch:
         module = _package_imported_modules.get(name)
         if module is not None:

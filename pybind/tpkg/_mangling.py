@@ -16,6 +16,14 @@ _mangle_index = 0
 _MANGLED = re.compile(r"<torch_package_\d+>")
 
 
+def keep_torch_counter_in_step():
+    """Moves torch.package's counter past every N tpkg handed out (torch may
+    have been imported after them), when torch.package is loaded."""
+    torch_mangling = sys.modules.get("torch.package._mangling")
+    if torch_mangling is not None and torch_mangling._mangle_index < _mangle_index:
+        torch_mangling._mangle_index = _mangle_index
+
+
 def _next_index() -> int:
     """Hands out the next N, keeping torch.package's counter in step."""
     global _mangle_index

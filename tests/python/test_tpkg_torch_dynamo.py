@@ -43,3 +43,27 @@ def test_torch_compile_and_export_of_packaged_code(torch):
 
         exported = torch.export.export(Module(), (torch.ones(2),))
         assert torch.equal(exported.module()(torch.ones(2)), torch.full((2,), 4.0))
+
+
+def test_torch_imported_after_tpkg_made_modules_never_reuses_their_names(tmp_path, staging_dir):
+    """tpkg's first importer took <torch_package_0> before torch was imported, whose counter then
+    starts at 0 again: sharing the module must not make torch's next importer fail on the name."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    archive = tmp_path / "m.pt"
+    archive.write_bytes(package(tpkg))
+    code = (
+        "import sys, tpkg\n"
+        "a = tpkg.PackageImporter(sys.argv[1]); m = a.import_module('model')\n"
+        "assert m.__name__.startswith('<torch_package_0>')\n"
+        "import torch.package as tp\n"
+        "a.import_module('model')\n"
+        "t = tp.PackageImporter(sys.argv[1]).import_module('model')\n"
+        "assert t.__name__ != m.__name__, t.__name__\n"
+        "assert tp.package_importer._package_imported_modules[m.__name__] is m\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True,
+                            text=True, env={"PYTHONPATH": str(staging_dir), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
