@@ -100,6 +100,7 @@ FOUND = [
     ("a starred expression statement", "*a\n"),
     ("assignment to __debug__", "__debug__ = 1\n"),
     ("del of __debug__", "del __debug__\n"),
+    ("annotated assignment to __debug__", "__debug__: int = 1\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -215,6 +216,7 @@ REFUSED_IN_OTHER_WORDS = [
     ("yield in a set comprehension in a class", "class A:\n    {(yield) for x in y}\n"),
     ("yield in a comprehension in a default", "def f(a=[(yield) for x in y]):\n    pass\n"),
     ("two starred targets", "a, *b, *c = d\n"),
+    ("two starred targets in a list over lines", "[a,\n b,\n *c, *d] = 1\n"),
 ]
 
 # ast.parse refuses these already, as CPython's grammar's invalid_* rules, which the import scan
@@ -237,6 +239,8 @@ PARSE_ERRORS = [
     ("unpacking in a set comprehension", "x = {*a for a in b}\n"),
     ("unpacking in a generator expression", "x = (*a for a in b)\n"),
     ("assignment to a call on a later line", "x = 1\nif x:\n    f(x) = 2\n"),
+    ("assignment to a tuple of literals over lines", "x = (\n 1,\n 2\n) = 3\n"),
+    ("augmented assignment to a tuple over lines", "(a,\n b) += 1\n"),
 ]
 
 

@@ -14,6 +14,7 @@ Expr Parser::ParseStarExpressions() {
   Expr tuple;
   tuple.node = Node::kDisplay;
   tuple.target = true;
+  tuple.line = first.line;
   AddElement(tuple, std::move(first));
   while (Accept(Sym::kComma) && AtExpressionStart()) AddElement(tuple, ParseStarExpression());
   return tuple;
@@ -104,6 +105,7 @@ Expr Parser::ParseInfix(bool stop_at_in) {
     result.node = Node::kOther;
     result.elts.clear();
     result.target = result.starred_inside = false;
+    result.bad_element_line = 0;
   }
   return result;
 }
@@ -141,6 +143,7 @@ Expr Parser::ParseTargets() {
   Expr tuple;
   tuple.node = Node::kDisplay;
   tuple.target = true;
+  tuple.line = first.line;
   AddElement(tuple, std::move(first));
   while (Accept(Sym::kComma) && !At(Sym::kIn) && !At(Sym::kEqual))
     AddElement(tuple, ParseStarTarget());
@@ -192,6 +195,7 @@ Expr Parser::ParsePrimary() {
     }
     e.elts.clear();
     e.starred_inside = false;
+    e.bad_element_line = 0;
     e.trailer_after_grouped_target = grouped_target;
   }
   if (awaited) {
@@ -239,10 +243,12 @@ Expr Parser::ParseAtom() {
 
 Expr Parser::ParseParenthesized() {
   OpenParen open(*this);
+  const uint32_t line = cur_.line;
   Advance();
   Expr tuple;
   tuple.node = Node::kDisplay;
   tuple.target = true;  // `() = []` unpacks nothing
+  tuple.line = line;
   if (Accept(Sym::kRParen)) return tuple;
   if (At(Sym::kYield)) {
     Expr y = ParseYield();
@@ -265,10 +271,12 @@ Expr Parser::ParseParenthesized() {
 }
 
 Expr Parser::ParseList() {
+  const uint32_t line = cur_.line;
   Advance();
   Expr list;
   list.node = Node::kDisplay;
   list.target = true;
+  list.line = line;
   if (Accept(Sym::kRSquare)) return list;
   const size_t element_yields = yield_lines_.size();
   Expr first = ParseStarNamedExpression();
@@ -494,6 +502,8 @@ void Parser::AddElement(Expr& display, Expr element) {
     if (display.starred_inside) display.target = false;  // two starred: no target
     display.starred_inside = true;
   }
+  if (!element.target && display.bad_element_line == 0)
+    display.bad_element_line = element.bad_element_line ? element.bad_element_line : element.line;
   display.target = display.target && element.target;
   Append(display.events, std::move(element.events));
   if (want_elts_) {

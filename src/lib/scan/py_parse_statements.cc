@@ -234,7 +234,8 @@ Events Parser::ParseExpressionStatement() {
 
 void Parser::CheckTarget(const Expr& e, TargetUse use) const {
   if (!compile_checks_) return;
-  const uint32_t line = e.line;
+  // CPython names the first element that is no target, else the whole.
+  const uint32_t line = e.bad_element_line ? e.bad_element_line : e.line;
   const bool del = use == TargetUse::kDelete;
   if (e.node == Node::kName && e.text == "__debug__")
     throw SyntaxError{line ? line : cur_.line,
@@ -256,6 +257,8 @@ void Parser::CheckAnnotationTarget(const Expr& target) const {
   bool single = target.node == Node::kName || (target.node == Node::kAttributeOrSubscript &&
                                                !target.trailer_after_grouped_target);
   if (!single) Fail("illegal target for annotation");
+  if (target.node == Node::kName && target.text == "__debug__")
+    CheckCompiles(false, "cannot assign to __debug__", target.line);
 }
 
 // A bare `*x` is no value: only a tuple or list may hold one.

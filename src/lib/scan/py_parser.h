@@ -83,6 +83,7 @@ struct Expr {
   bool target = false;
   bool starred = false;
   bool starred_inside = false;
+  uint32_t bad_element_line = 0;  // of a tuple's or list's first element that is no target
 };
 
 // What `node.value` / `node.elts` give torch for an argument node.
