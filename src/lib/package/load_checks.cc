@@ -469,13 +469,13 @@ bool MayNotEnter(const Global& global) {
 
 // Collects the globals a pickle names, a computed one as kComputedGlobal, up
 // to where it breaks. Each module as the importer resolves it: demangled
-// ("<torch_package_0>.builtins" is builtins) and, as `tpkg scan` judges it,
-// under its Python 3 name.
+// ("<torch_package_0>.builtins" is builtins). Python 2 names stay as written
+// (the messages name them so): command_globals.h lists those that matter.
 class GlobalCollector : public pickle::Observer {
  public:
   void OnGlobal(size_t, uint8_t, std::string_view module, std::string_view name) override {
     DemanglePackageModule(module);
-    globals.emplace_back(std::string(Python3Module(module)), std::string(name));
+    globals.emplace_back(std::string(module), std::string(name));
   }
   void OnDynamicGlobal(size_t) override { globals.push_back(kComputedGlobal); }
   void OnExtension(size_t, uint8_t, uint64_t) override {}

@@ -11,7 +11,7 @@ namespace {
 
 // module.name patterns ('*' matches any run of characters). Python 2 names
 // (__builtin__, commands) too: pickle maps them to Python 3's when loading.
-constexpr std::array<std::string_view, 43> kCommandGlobals = {"os.*",
+constexpr std::array<std::string_view, 44> kCommandGlobals = {"os.*",
                                                               "posix.*",
                                                               "nt.*",
                                                               "subprocess.*",
@@ -49,6 +49,7 @@ constexpr std::array<std::string_view, 43> kCommandGlobals = {"os.*",
                                                               "marshal.load*",
                                                               "pickle.load*",
                                                               "_pickle.load*",
+                                                              "cPickle.load*",
                                                               "torch.load",
                                                               "torch.serialization.load",
                                                               "torch.hub.*",
