@@ -156,6 +156,35 @@ def test_a_folder_without_model_files_is_named_on_stderr(tpkg_bin, corpus_dir, t
     assert result.returncode == 0 and result.stderr == b"", result.stderr
 
 
+def test_a_subfolder_that_cannot_be_read_is_named_and_the_rest_scanned(tpkg_bin, corpus_dir):
+    """As a user who may not read one subfolder (root reads every one): the files after it in
+    the walk are still scanned, and the subfolder is named as unreadable."""
+    import tempfile
+    top = pathlib.Path(tempfile.mkdtemp(prefix="tpkg-scan-", dir="/tmp"))  # nobody walks /tmp
+    try:
+        for name in ("aa.pt", "locked", "zz.pt"):
+            if name == "locked":
+                (top / name).mkdir()
+                shutil.copyfile(corpus_dir / "pkg_model_numpy.pt", top / name / "hidden.pt")
+            else:
+                shutil.copyfile(corpus_dir / "pkg_model_numpy.pt", top / name)
+        (top / "locked").chmod(0o000)
+        top.chmod(0o755)
+        result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                 str(tpkg_bin), "scan", "--format", "json", str(top)],
+                                capture_output=True, timeout=300)
+        doc = json.loads(result.stdout)
+        assert result.returncode == doc["exit_status"] == 2, result.stderr
+        results = {pathlib.Path(r["path"]).name: r for r in doc["files"]}
+        assert set(results) == {"aa.pt", "locked", "zz.pt"}, results
+        assert results["locked"]["unreadable"] == [f"{top}/locked: cannot walk the folder: "
+                                                   "Permission denied"]
+        assert not results["zz.pt"]["unreadable"]
+    finally:
+        (top / "locked").chmod(0o700)
+        shutil.rmtree(top)
+
+
 def test_text_output_and_exit_statuses(tpkg_bin, hostile, corpus_dir):
     folder, _ = hostile
     result = run(tpkg_bin, "scan", folder / "global_os_system.pkl")

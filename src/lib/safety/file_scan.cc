@@ -152,14 +152,33 @@ std::vector<ScanFileResult> ScanPaths(const std::vector<std::string>& paths,
       continue;
     }
     std::vector<std::string> files;
+    const auto cannot_walk = [&work](const std::string& folder, const std::error_code& why) {
+      ScanFileResult failed;
+      failed.path = folder;
+      failed.kind = "directory";
+      failed.unreadable.push_back(folder + ": cannot walk the folder: " + why.message());
+      work.emplace_back(std::move(failed));
+    };
     auto it = fs::recursive_directory_iterator(path, fs::directory_options::none, ec);
     for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_directory(ec) && fs::exists(it->path() / ".data/extern_modules", ec)) {
-        files.push_back(it->path().string());  // a package folder inside: one result
-        it.disable_recursion_pending();
+      std::error_code entry_ec;  // about this entry only: the walk goes on
+      if (it->is_directory(entry_ec)) {
+        if (fs::exists(it->path() / ".data/extern_modules", entry_ec)) {
+          files.push_back(it->path().string());  // a package folder inside: one result
+          it.disable_recursion_pending();
+          continue;
+        }
+        // A subfolder that cannot be read is named and skipped, not the end
+        // of the walk (whose iterator would stop at it).
+        std::error_code open_ec;
+        const fs::directory_iterator probe(it->path(), open_ec);
+        if (open_ec) {
+          cannot_walk(it->path().string(), open_ec);
+          it.disable_recursion_pending();
+        }
         continue;
       }
-      if (!it->is_regular_file(ec)) continue;
+      if (!it->is_regular_file(entry_ec)) continue;
       char head[4] = {0, 0, 0, 0};
       {
         ScopedFd fd(open(it->path().c_str(), O_RDONLY | O_CLOEXEC));
@@ -168,13 +187,7 @@ std::vector<ScanFileResult> ScanPaths(const std::vector<std::string>& paths,
       if (safety::LooksLikeModelFile(it->path().string(), std::string_view(head, 4)))
         files.push_back(it->path().string());
     }
-    if (ec) {
-      ScanFileResult failed;
-      failed.path = path;
-      failed.kind = "directory";
-      failed.unreadable.push_back(path + ": cannot walk the folder: " + ec.message());
-      work.emplace_back(std::move(failed));
-    }
+    if (ec) cannot_walk(path, ec);
     std::sort(files.begin(), files.end());
     for (std::string& f : files) work.emplace_back(std::move(f));
   }
