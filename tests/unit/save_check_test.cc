@@ -449,6 +449,24 @@ TEST(SaveCheckTest, ATensorSpanningMoreThanItsStorageIsReportedInATorchSaveArchi
   EXPECT_EQ(SerializedArchiveProblems(edited, FileKind::kTorchSave), "");
 }
 
+// torch's exporter writes protocol 3 or 4, its load_pickle reads any: an
+// edited protocol-2 pickle that loads a storage the package lacks fails.
+TEST(SaveCheckTest, AnEditedPickleOfAnotherProtocolLoadingAMissingStorageIsReported) {
+  const CorpusArchive base("pkg_model_numpy.pt");
+  // ('storage', torch.FloatStorage, 99, 'cpu', 6) as a persistent id, protocol 2.
+  static const char kBytes[] =
+      "\x80\x02(X\x07\x00\x00\x00"
+      "storagectorch\nFloatStorage\nK\x63X\x03\x00\x00\x00"
+      "cpuK\x06tQ.";
+  EditedRecords edited(base.records);
+  edited.Put("model/miss.pkl", std::string(kBytes, sizeof kBytes - 1));
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems,
+                  "    .data/99.storage\n      Context: loaded by model/miss.pkl, and "
+                  "the package has no such record\n"))
+      << m.problems;
+}
+
 TEST(SaveCheckTest, VersionsTorchRefusesAreReported) {
   const CorpusArchive base("pkg_dtypes.pt");
   for (const auto& [text, ok] : std::vector<std::pair<std::string, bool>>{{"6\n", true},

@@ -138,6 +138,71 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
   }
 }
 
+void CheckEditedOtherPickles(const ArchiveLayout& layout, const RecordSource& records,
+                             const std::vector<std::string>& names,
+                             const std::function<bool(const std::string&)>& edited,
+                             DepGraph& problems) {
+  if (!edited) return;
+  std::unordered_set<std::string> layout_pickles;
+  LoadedStorages largest;  // by record: the most bytes a layout pickle's first load reads
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    layout_pickles.insert(pickle.record);
+    for (const StorageRef& ref : pickle.storages) {
+      const std::string record = PackageStorageRecord(ref);
+      if (record.empty()) continue;
+      LoadedStorages one;
+      NoteLoad(one, record, ref);
+      LoadedStorage& known = largest[record];
+      if (!one[record].knowable) {
+        known = LoadedStorage{};  // not knowable: nothing judged against it
+        known.bytes = UINT64_MAX;
+      } else if (known.bytes != UINT64_MAX) {
+        known.bytes = std::max(known.bytes, one[record].bytes);
+        known.knowable = true;
+      }
+    }
+  }
+  const std::unordered_set<std::string> present(names.begin(), names.end());
+  for (const std::string& record : names) {
+    if (!edited(record) || layout_pickles.contains(record) || record.ends_with(".py") ||
+        record.ends_with('/') || record.starts_with(".data/"))
+      continue;
+    PickleScan scan;
+    try {
+      const std::string head = records.ReadPrefix(record, 2);
+      // What load_pickle may read: a `.pkl`, or a record opening with PROTO.
+      if (!record.ends_with(".pkl") && (head.empty() || head[0] != '\x80')) continue;
+      const std::string bytes = ReadForAnalysis(records, record);
+      if (pickle::SniffPickle(bytes) == pickle::Sniff::kNo) continue;
+      scan = ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    } catch (const Error&) {
+      continue;  // not scannable here: torch may still load it
+    }
+    LoadedStorages loaded = largest;  // its own first loads, where bigger
+    for (const StorageRef& ref : scan.storages) {
+      const std::string storage = PackageStorageRecord(ref);
+      if (storage.empty()) continue;
+      if (!present.contains(storage)) {
+        AddProblem(problems, storage, PackagingErrorReason::kMissingStorage,
+                   "loaded by " + record + ", and the package has no such record");
+        continue;
+      }
+      LoadedStorages own;
+      NoteLoad(own, storage, ref);
+      LoadedStorage& known = loaded[storage];
+      if (known.bytes == UINT64_MAX) continue;
+      if (!own[storage].knowable) {
+        known = LoadedStorage{};
+        known.bytes = UINT64_MAX;
+      } else {
+        known.bytes = std::max(known.bytes, own[storage].bytes);
+        known.knowable = true;
+      }
+    }
+    CheckTensorExtents(record, scan.storages, scan.tensors, PackageStorageRecord, loaded, problems);
+  }
+}
+
 namespace {
 
 // A record's bytes, or nullopt when they cannot be read: a damaged source

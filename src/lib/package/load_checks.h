@@ -38,6 +38,17 @@ uint64_t StorageElementSize(const PickleGlobal& storage_class);
 void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
                    const std::vector<std::string>& names, DepGraph& problems);
 
+// For a save (`edited` set): an edited pickle the layout does not read
+// (protocols 0 to 2 and 5: torch's exporter writes 3 or 4, its load_pickle
+// reads every one) that loads a `.data/<key>.storage` the package lacks, or
+// that sets a tensor past every load of its key the package could make (the
+// biggest of the layout pickles' first loads and its own: which pickle
+// loads a key first is the loading program's choice): kMissingStorage nodes.
+void CheckEditedOtherPickles(const ArchiveLayout& layout, const RecordSource& records,
+                             const std::vector<std::string>& names,
+                             const std::function<bool(const std::string&)>& edited,
+                             DepGraph& problems);
+
 // The same for the pickles torch's own serializer wrote, which CheckStorages
 // does not read: a torch.save or TorchScript archive's `data.pkl` and
 // `constants.pkl`, and a torch.package's `.data/ts_code/<id>/` pickles of a

@@ -391,6 +391,7 @@ std::string LoadProblems(const RecordSource& records, const std::vector<std::str
                          const MetadataOptions& options) {
   DepGraph problems;
   CheckStorages(layout, records, names, problems);
+  CheckEditedOtherPickles(layout, records, names, options.edited, problems);
   CheckSerializedPickles(records, names, FileKind::kTorchPackage, problems);
   CheckEditedScriptCode(records, names, FileKind::kTorchPackage, options.edited, problems);
   CheckEditedSourcesCompile(layout, records, options.edited, problems);
