@@ -435,8 +435,10 @@ TEST_F(WriteBackTest, ImmutableDirectoryRefusesAJournalEvenWhenOneExists) {
   EXPECT_TRUE(Open().Stat("pkg/new.py")) << "the pending edit is still in the journal";
 }
 
-// Runs a write-back in a child that SIGKILLs itself at `stage`.
-void WriteBackKilledAt(const std::string& archive, WriteBackStage stage) {
+// Runs a write-back in a child that SIGKILLs itself at `stage`, running
+// `meanwhile` at every stage before it.
+void WriteBackKilledAt(const std::string& archive, WriteBackStage stage,
+                       const std::function<void(WriteBackStage)>& meanwhile = {}) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -444,7 +446,8 @@ void WriteBackKilledAt(const std::string& archive, WriteBackStage stage) {
       const ZipReader zip = ZipReader::Open(archive);
       Journal j = Journal::OpenOrCreate(archive, zip);
       WriteBackOptions options;
-      options.on_stage = [stage](WriteBackStage s) {
+      options.on_stage = [stage, &meanwhile](WriteBackStage s) {
+        if (meanwhile) meanwhile(s);
         if (s == stage) raise(SIGKILL);
       };
       WriteBack(j, {}, options);
@@ -509,25 +512,9 @@ TEST_F(WriteBackTest, CrashRightAfterTheExchangeKeepsTheFileItTookOffThePath) {
     const std::string other = dir_ / "other.pt";
     MakeArchive(other, {{"theirs.txt", "someone else's change"}});
     const std::string theirs = ReadFile(other);
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      try {
-        const ZipReader zip = ZipReader::Open(archive_);
-        Journal j = Journal::OpenOrCreate(archive_, zip);
-        WriteBackOptions options;
-        options.on_stage = [&](WriteBackStage s) {
-          if (s == WriteBackStage::kCommitted && foreign) ::rename(other.c_str(), archive_.c_str());
-          if (s == WriteBackStage::kExchanged) raise(SIGKILL);
-        };
-        WriteBack(j, {}, options);
-      } catch (...) {
-      }
-      _exit(3);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status;
+    WriteBackKilledAt(archive_, WriteBackStage::kExchanged, [&](WriteBackStage s) {
+      if (s == WriteBackStage::kCommitted && foreign) ::rename(other.c_str(), archive_.c_str());
+    });
     const ZipReader saved = ZipReader::Open(archive_);
     EXPECT_TRUE(saved.Find("pkg/new.py")) << foreign;
     Journal j = Journal::OpenOrCreate(archive_, saved);
