@@ -101,6 +101,10 @@ FOUND = [
     ("assignment to __debug__", "__debug__ = 1\n"),
     ("del of __debug__", "del __debug__\n"),
     ("annotated assignment to __debug__", "__debug__: int = 1\n"),
+    ("import * in a def", "def f():\n    from os import *\n"),
+    ("import * in a class", "class A:\n    from os import *\n"),
+    ("import * in a class in a def", "def f():\n    class A:\n        from os import *\n"),
+    ("yield from in an async def", "async def f():\n    yield from x\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -178,6 +182,10 @@ ACCEPTED = [
                                                 "for (a, *b) in c:\n    pass\n"
                                                 "with a as (b, c), d as e.f:\n    pass\n"
                                                 "[x for (a, b) in c]\n{k: v for k, *v in w}\n"),
+    ("import * at module level, also in an if", "from os import *\nif x:\n    from os import *\n"),
+    ("yield from in a lambda or def of an async def",
+     "async def f():\n    def g():\n        yield from x\n    return lambda: (yield from x)\n"),
+    ("yield from in an assert of a def", "def f():\n    assert (yield from x)\n"),
     ("yield after a comprehension", "def f():\n    x = [a for a in b]\n    yield x\n"
                                     "    return (yield), {k: v for k, v in w}\n"),
 ]

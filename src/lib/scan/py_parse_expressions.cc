@@ -377,6 +377,12 @@ Expr Parser::ParseYield() {
   if (compile_checks_) yield_lines_.push_back(cur_.line);
   Expect(Sym::kYield);
   Expr y;
+  if (At(Sym::kFrom)) {
+    // Not in code never compiled or evaluated (Uncompiled says "async" to
+    // accept an await there).
+    CheckCompiles(!scope_.async_function || !scope_.evaluated,
+                  "'yield from' inside async function");
+  }
   if (Accept(Sym::kFrom)) {
     y.events = ParseExpression().events;
     y.node = Node::kAstValue;

@@ -300,6 +300,7 @@ Events Parser::ParseFromImport() {
   for (; At(Sym::kDot) || At(Sym::kEllipsis); Advance()) stmt.level += At(Sym::kDot) ? 1 : 3;
   if (!At(Sym::kImport) || stmt.level == 0) stmt.module = ParseDottedName();
   Expect(Sym::kImport);
+  if (At(Sym::kStar)) CheckCompiles(scope_.module, "import * only allowed at module level");
   if (Accept(Sym::kStar)) {
     stmt.names.emplace_back("*");
   } else if (Accept(Sym::kLParen)) {
