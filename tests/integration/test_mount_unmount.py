@@ -518,6 +518,11 @@ def test_tpkg_edits_save_to_writes_the_edited_package_elsewhere_and_keeps_the_ed
         assert ids["ours"] == ids["torch"], ids
     again = run(TPKG, "edits", "--save-to", out, archive)  # never overwrites
     assert again.returncode == 1 and "exists (never overwritten)" in again.stderr, again.stderr
+    journal = journal_of(archive)
+    for inside in (journal / "copy.pt", journal / "data" / "copy.pt"):  # the next open removes it
+        r = run(TPKG, "edits", "--save-to", inside, archive)
+        assert r.returncode == 1 and f"is inside the journal {journal}" in r.stderr, r.stderr
+        assert not inside.exists()
 
 
 def test_tpkg_edits_save_to_runs_the_checks_of_a_save(tmp_path, background):

@@ -442,6 +442,22 @@ std::string Summary(const std::string& archive, const WriteBackResult& r) {
   return "saved " + archive + ": " + Counts(r);
 }
 
+// The journal's own files come and go with it (its next open removes what
+// it does not know): a copy written inside would be lost.
+void RefuseInsideJournal(const Journal& journal, const std::string& out) {
+  char* folder = ::realpath(DirName(out).c_str(), nullptr);
+  char* journal_dir = ::realpath(journal.directory().c_str(), nullptr);
+  const std::string at = folder ? folder : "", inside = journal_dir ? journal_dir : "";
+  std::free(folder);
+  std::free(journal_dir);
+  if (!at.empty() && !inside.empty() && (at == inside || at.starts_with(inside + "/"))) {
+    throw Error(Errc::kInvalidArgument,
+                "'" + out + "' is inside the journal " + journal.directory() +
+                    ", whose next open would remove it",
+                EINVAL);
+  }
+}
+
 void RefuseExisting(const std::string& out) {
   struct stat st {};
   if (::lstat(out.c_str(), &st) == 0) {
@@ -569,6 +585,7 @@ WriteBackResult WriteBackTo(const Journal& journal, const std::string& out,
   WriteBackResult result;
   try {
     RefuseExisting(out);
+    RefuseInsideJournal(journal, out);
     journal.CheckArchiveUnchanged();  // the raw copies read the archive
     const WritePlan plan = PlanWriteBack(journal, metadata);
     if (options.check_free_space)
