@@ -186,6 +186,8 @@ ACCEPTED = [
     ("yield from in a lambda or def of an async def",
      "async def f():\n    def g():\n        yield from x\n    return lambda: (yield from x)\n"),
     ("yield from in an assert of a def", "def f():\n    assert (yield from x)\n"),
+    ("escapes of every kind", "x = '\\x41\\u0041\\U00000041\\101\\N{EM DASH}\\\\x'\n"
+                              "y = b'\\x41\\u12\\N\\\\x'\nz = r'\\x4' + br'\\x4'\n"),
     ("yield after a comprehension", "def f():\n    x = [a for a in b]\n    yield x\n"
                                     "    return (yield), {k: v for k, v in w}\n"),
 ]
@@ -249,6 +251,11 @@ PARSE_ERRORS = [
     ("assignment to a call on a later line", "x = 1\nif x:\n    f(x) = 2\n"),
     ("assignment to a tuple of literals over lines", "x = (\n 1,\n 2\n) = 3\n"),
     ("augmented assignment to a tuple over lines", "(a,\n b) += 1\n"),
+    ("a truncated \\x in a str", "x = 1\ny = 'a\\x4'\n"),
+    ("a truncated \\u in a str", "x = '\\u12'\n"),
+    ("an out-of-range \\U in a str", "x = '\\U00110000'\n"),
+    ("a truncated \\x in bytes", "x = b'\\x4'\n"),
+    ("a truncated \\x in a str after another", "x = ('a'\n     '\\x4')\n"),
 ]
 
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "scan/backslash_escapes.h"
 #include "scan/py_literal.h"
 #include "scan/py_parser.h"
 
@@ -34,6 +35,7 @@ Expr Parser::ParseStrings() {
       for (char c : s.body)
         if (static_cast<unsigned char>(c) >= 0x80)
           Fail("bytes can only contain ASCII literal characters");
+    if (compile_checks_) CheckEscapes(s);
     end = cur_.text.data() + cur_.text.size();
     Advance();
   }
@@ -41,6 +43,24 @@ Expr Parser::ParseStrings() {
   e.node = any_f ? Node::kOther : any_bytes ? Node::kBytes : Node::kStr;
   e.text = std::string_view(begin, static_cast<size_t>(end - begin));
   return e;
+}
+
+// What ast.parse refuses in a literal's escapes and the scan leaves alone
+// (py_literal.h decodes only __import__'s arguments): a truncated or
+// out-of-range \x, \u or \U in a str, a truncated \x in bytes. A \N{name}
+// is not checked (it needs the Unicode name database): the str's check
+// stops there.
+void Parser::CheckEscapes(const StringLiteral& s) const {
+  if (s.raw) return;
+  if (!s.bytes) {
+    (void)DecodeStringBody(s);  // throws SyntaxError on the line of the literal
+    return;
+  }
+  for (size_t i = 0; i + 1 < s.body.size(); ++i) {
+    if (s.body[i] != '\\') continue;
+    if (s.body[++i] == 'x' && ReadHexDigits(s.body, i + 1, 2) < 0)
+      throw SyntaxError{s.line, "(value error) invalid \\x escape"};
+  }
 }
 
 // FSTRING_START (FSTRING_MIDDLE | field)* FSTRING_END.

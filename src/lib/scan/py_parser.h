@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "scan/py_import_parser.h"
+#include "scan/py_literal.h"
 #include "scan/py_tokenizer.h"
 
 namespace tpkg::py::internal {
@@ -309,6 +310,7 @@ class Parser {
   Expr ParseBraces();
   Expr ParseDictRest(Events keys, Events values);
   void ParseDictEntry(Events& keys, Events& values);
+  void CheckEscapes(const StringLiteral& s) const;
   Expr ParseYield();
   // The generators of a comprehension whose element (a dict's key and value)
   // was parsed from yield_lines_[element_yields] on; `kind` ("list
