@@ -2,6 +2,7 @@
 // for a torch.package also the files a mount generates (.data/deps.dot, ...),
 // from the same code the mount uses (tpkg/package_files.h).
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "cli.h"
@@ -114,14 +115,14 @@ std::string JsonHead(const std::string& path, const std::string& record, bool ge
 
 void PrintJson(Output& out, const std::string& path, const std::string& record, bool generated,
                const std::string& content) {
-  bool text = true;
+  std::optional<std::string> escaped;
   try {
-    (void)EscapedJson(content);  // the strict error handler refuses invalid UTF-8
+    escaped = EscapedJson(content);  // the strict error handler refuses invalid UTF-8
   } catch (const nlohmann::json::type_error&) {
-    text = false;
   }
-  out.Write(JsonHead(path, record, generated, content.size(), Crc32(0, content), text));
-  out.Write(text ? EscapedJson(content) : Base64(content));
+  out.Write(
+      JsonHead(path, record, generated, content.size(), Crc32(0, content), escaped.has_value()));
+  out.Write(escaped ? *escaped : Base64(content));
   out.Line("\"}");
   out.Flush();
 }

@@ -163,6 +163,14 @@ bool RenameNoReplace(const std::string& from, const std::string& to) {
   ThrowSystemError("Cannot rename '" + from + "' to '" + to + "'", err);
 }
 
+std::optional<std::string> RenameToFreeName(const std::string& from, const std::string& base) {
+  for (int n = 1; n <= 99; ++n) {
+    std::string to = n == 1 ? base : base + "-" + std::to_string(n);
+    if (RenameNoReplace(from, to)) return to;
+  }
+  return std::nullopt;
+}
+
 Exchange ExchangeNames(const std::string& a, const std::string& b) {
   if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0)
     return Exchange::kExchanged;

@@ -59,6 +59,9 @@ void CopyRange(int src_fd, uint64_t src_offset, int dst_fd, uint64_t dst_offset,
 // and unlink(2) on a file system without it. False when `to` exists; throws
 // on other errors.
 bool RenameNoReplace(const std::string& from, const std::string& to);
+// RenameNoReplace to the first free name of `base`, `base`-2 ... `base`-99;
+// the name taken, or nullopt when every one is.
+std::optional<std::string> RenameToFreeName(const std::string& from, const std::string& base);
 
 // renameat2(2)'s RENAME_EXCHANGE: `a` and `b` swap names in one step, so
 // that no other program can put a file at either name in between.

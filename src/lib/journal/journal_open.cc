@@ -222,14 +222,10 @@ void KeepDisplacedFile(const JournalState& impl, const ArchiveIdentity& made_for
       return;                        // the old archive: RemoveTempFiles
   } catch (const std::exception&) {  // no archive: not ours
   }
-  for (int n = 1; n <= 100; ++n) {
-    const std::string to =
-        impl.archive_path + ".tpkgfs-displaced" + (n == 1 ? "" : "-" + std::to_string(n));
-    if (RenameNoReplace(temp, to)) {
-      notes->push_back("moved " + to + " out of it: the file another program put at " +
-                       impl.archive_path + " while its save replaced it");
-      return;
-    }
+  if (const std::optional<std::string> to =
+          RenameToFreeName(temp, impl.archive_path + ".tpkgfs-displaced")) {
+    notes->push_back("moved " + *to + " out of it: the file another program put at " +
+                     impl.archive_path + " while its save replaced it");
   }
 }
 

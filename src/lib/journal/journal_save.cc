@@ -120,16 +120,15 @@ std::optional<std::string> Journal::KeepDeletedArchive() {
       ThrowSystemError("Cannot chmod '" + temp + "'", err);
     }
     FsyncOrThrow(out.get(), temp);
-    for (int n = 1; n <= 100; ++n) {
-      const std::string to = n == 1   ? archive
-                             : n == 2 ? archive + ".tpkgfs-original"
-                                      : archive + ".tpkgfs-original-" + std::to_string(n - 1);
-      if (RenameNoReplace(temp, to)) {
-        FsyncDirectory(DirName(archive));
-        return to;
-      }
-    }
-    throw Error(Errc::kExists, "'" + archive + ".tpkgfs-original' and 99 more are taken", EEXIST);
+    std::optional<std::string> to;
+    if (RenameNoReplace(temp, archive))
+      to = archive;
+    else
+      to = RenameToFreeName(temp, archive + ".tpkgfs-original");
+    if (!to)
+      throw Error(Errc::kExists, "'" + archive + ".tpkgfs-original' and 99 more are taken", EEXIST);
+    FsyncDirectory(DirName(archive));
+    return to;
   } catch (...) {
     ::unlink(temp.c_str());
     throw;

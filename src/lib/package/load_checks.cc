@@ -63,11 +63,46 @@ struct LoadedStorage {
 };
 using LoadedStorages = std::unordered_map<std::string, LoadedStorage>;
 
-// Notes the first load of `record` by `ref`: numel x element size.
-void NoteLoad(LoadedStorages& loaded, const std::string& record, const StorageRef& ref) {
+// What a load by `ref` reads: numel x element size, when knowable.
+LoadedStorage LoadOf(const StorageRef& ref) {
   const uint64_t element = StorageElementSize(ref.storage_type);
   const bool knowable = element != 0 && ref.numel <= UINT64_MAX / element;
-  loaded.try_emplace(record, LoadedStorage{knowable ? ref.numel * element : 0, knowable});
+  return LoadedStorage{knowable ? ref.numel * element : 0, knowable};
+}
+
+// Notes the first load of `record` by `ref`.
+void NoteLoad(LoadedStorages& loaded, const std::string& record, const StorageRef& ref) {
+  loaded.try_emplace(record, LoadOf(ref));
+}
+
+// Widens what `loaded` knows of `record` to cover `load` too: the bigger of
+// the two, and not knowable for good once one is not.
+void Widen(LoadedStorages& loaded, const std::string& record, const LoadedStorage& load) {
+  const auto [it, added] = loaded.try_emplace(record, load);
+  if (added || !it->second.knowable) return;
+  it->second = load.knowable ? LoadedStorage{std::max(it->second.bytes, load.bytes), true} : load;
+}
+
+// The storage record `record` that `pickle_record` loads by `ref`: missing
+// from `present` (the names of the package or archive, `container`) or
+// shorter than the load reads.
+void CheckStorageRecord(const RecordSource& records, const std::unordered_set<std::string>& present,
+                        const std::string& pickle_record, const std::string& record,
+                        const StorageRef& ref, std::string_view container, DepGraph& problems) {
+  if (!present.contains(record)) {
+    AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+               "loaded by " + pickle_record + ", and the " + std::string(container) +
+                   " has no such record");
+    return;
+  }
+  const LoadedStorage load = LoadOf(ref);
+  if (!load.knowable) return;
+  if (const uint64_t size = records.RecordSize(record); size < load.bytes) {
+    AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+               "loaded by " + pickle_record + " as " + std::to_string(ref.numel) + " x " +
+                   ref.storage_type.name + " (" + std::to_string(load.bytes) +
+                   " bytes), and the record holds " + std::to_string(size));
+  }
 }
 
 // A tensor of `pickle_record` that reaches past what its storage's first
@@ -115,23 +150,8 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
     for (const StorageRef& ref : pickle.storages) {
       const std::string record = PackageStorageRecord(ref);
       if (record.empty()) continue;
-      const uint64_t element = StorageElementSize(ref.storage_type);
-      const bool knowable = element != 0 && ref.numel <= UINT64_MAX / element;
       NoteLoad(loaded, record, ref);
-      if (!present.contains(record)) {
-        AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                   "loaded by " + pickle.record + ", and the package has no such record");
-        continue;
-      }
-      if (!knowable) continue;  // size not knowable
-      const uint64_t needed = ref.numel * element;
-      const uint64_t size = records.RecordSize(record);
-      if (size < needed) {
-        AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                   "loaded by " + pickle.record + " as " + std::to_string(ref.numel) + " x " +
-                       ref.storage_type.name + " (" + std::to_string(needed) +
-                       " bytes), and the record holds " + std::to_string(size));
-      }
+      CheckStorageRecord(records, present, pickle.record, record, ref, "package", problems);
     }
     CheckTensorExtents(pickle.record, pickle.storages, pickle.tensors, PackageStorageRecord, loaded,
                        problems);
@@ -149,17 +169,7 @@ void CheckEditedOtherPickles(const ArchiveLayout& layout, const RecordSource& re
     layout_pickles.insert(pickle.record);
     for (const StorageRef& ref : pickle.storages) {
       const std::string record = PackageStorageRecord(ref);
-      if (record.empty()) continue;
-      LoadedStorages one;
-      NoteLoad(one, record, ref);
-      LoadedStorage& known = largest[record];
-      if (!one[record].knowable) {
-        known = LoadedStorage{};  // not knowable: nothing judged against it
-        known.bytes = UINT64_MAX;
-      } else if (known.bytes != UINT64_MAX) {
-        known.bytes = std::max(known.bytes, one[record].bytes);
-        known.knowable = true;
-      }
+      if (!record.empty()) Widen(largest, record, LoadOf(ref));
     }
   }
   const std::unordered_set<std::string> present(names.begin(), names.end());
@@ -187,17 +197,7 @@ void CheckEditedOtherPickles(const ArchiveLayout& layout, const RecordSource& re
                    "loaded by " + record + ", and the package has no such record");
         continue;
       }
-      LoadedStorages own;
-      NoteLoad(own, storage, ref);
-      LoadedStorage& known = loaded[storage];
-      if (known.bytes == UINT64_MAX) continue;
-      if (!own[storage].knowable) {
-        known = LoadedStorage{};
-        known.bytes = UINT64_MAX;
-      } else {
-        known.bytes = std::max(known.bytes, own[storage].bytes);
-        known.knowable = true;
-      }
+      Widen(loaded, storage, LoadOf(ref));
     }
     CheckTensorExtents(record, scan.storages, scan.tensors, PackageStorageRecord, loaded, problems);
   }
@@ -252,20 +252,7 @@ void CheckStorageRecords(const RecordSource& records, const ModelPickle& pickle,
   for (const StorageRef& ref : scan.storages) {
     const std::string record = record_of(ref);
     NoteLoad(loaded, record, ref);
-    if (!present.contains(record)) {
-      AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                 "loaded by " + pickle.record + ", and the archive has no such record");
-      continue;
-    }
-    const uint64_t element = StorageElementSize(ref.storage_type);
-    if (element == 0 || ref.numel > UINT64_MAX / element) continue;  // size not knowable
-    const uint64_t needed = ref.numel * element;
-    if (const uint64_t size = records.RecordSize(record); size < needed) {
-      AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                 "loaded by " + pickle.record + " as " + std::to_string(ref.numel) + " x " +
-                     ref.storage_type.name + " (" + std::to_string(needed) +
-                     " bytes), and the record holds " + std::to_string(size));
-    }
+    CheckStorageRecord(records, present, pickle.record, record, ref, "archive", problems);
   }
   CheckTensorExtents(pickle.record, scan.storages, scan.tensors, record_of, loaded, problems);
 }
