@@ -1,6 +1,11 @@
 #include "graceful_stop.h"
 
+#include <fcntl.h>
 #include <string.h>  // sigabbrev_np
+#include <unistd.h>  // syncfs
+
+#include <cerrno>
+#include <cstring>
 
 #include <optional>
 #include <sstream>
@@ -45,6 +50,9 @@ bool GracefulStop::Begin(int sig) {
   const std::vector<std::string> open = options_.files_open_for_writing();
   if (open.empty()) return true;
   deadline_ = std::chrono::steady_clock::now() + options_.close_wait;
+  // Served by the loop (OPENDIR), which still runs: this thread is not it.
+  mount_root_ = ScopedFd(::open(options_.mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!mount_root_) mount_root_errno_ = errno;
   std::string detach = "the mount is detached";
   if (const std::optional<UnmountFailure> failure =
           UnmountFuse(options_.mountpoint, {.lazy = true})) {
@@ -68,14 +76,41 @@ bool GracefulStop::MayEnd() {
   if (open.empty()) {
     TPKG_LOG(kInfo) << "every file open for writing in " << options_.mountpoint
                     << " was closed: saving";
+    mount_root_.reset();
     return true;
   }
   if (std::chrono::steady_clock::now() < deadline_) return false;
+  WriteBackMappedPages(open);
   LogCutOff("saving after " + Seconds(options_.close_wait), open);
   return true;
 }
 
+void GracefulStop::WriteBackMappedPages(const std::vector<std::string>& open) {
+  // fsync, not syncfs: FUSE ends a page's writeback before the daemon has
+  // the WRITE, so syncfs may return with the data still queued in the
+  // kernel; fsync also waits for those writes (fuse_sync_writes).
+  std::vector<std::string> failed;
+  int err = mount_root_errno_;
+  for (const std::string& path : open) {
+    if (!mount_root_) break;
+    const int fd = ::openat(mount_root_.get(), path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int file_err = fd < 0 ? errno : 0;
+    const ScopedFd file(fd);
+    if (file && ::fsync(file.get()) != 0) file_err = errno;
+    if (file_err == 0 || file_err == ENOENT) continue;  // ENOENT: deleted, so not saved anyway
+    err = file_err;
+    failed.push_back(path);
+  }
+  mount_root_.reset();  // RELEASEDIR is sent in the background: no wait
+  if (!mount_root_errno_ && failed.empty()) return;
+  TPKG_LOG(kWarning) << "cannot write back what processes wrote through shared mappings of "
+                     << (mount_root_errno_ ? Listing(open) : Listing(failed)) << " in "
+                     << options_.mountpoint << " and did not sync: " << std::strerror(err)
+                     << "; those writes are not saved";
+}
+
 void GracefulStop::Interrupted(int sig) {
+  mount_root_.reset();
   const std::vector<std::string> open = options_.files_open_for_writing();
   if (!open.empty()) LogCutOff(SignalName(sig) + " again: saving now", open);
 }

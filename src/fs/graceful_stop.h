@@ -23,6 +23,16 @@
 // 100 ms of the first is the same event, as a closing terminal's SIGHUP
 // arrives twice).
 //
+// When the bound passes, a process may still hold a shared mapping whose
+// pages it wrote but never synced: the kernel sends those only on msync,
+// munmap, fsync or its own writeback, and they would go with the
+// connection. So before the loop ends, each file still open is fsynced
+// through the mount's root, opened before the detach, while the loop still
+// serves the writes. That open keeps the detached mount alive once the
+// files close, so the loop ends on the next poll (kDrainPoll), not with the
+// mount. A second signal does not wait for the fsyncs: it is the owner
+// asking to save at once, and libfuse's handler ends the loop.
+//
 //   GracefulStop stop({.mountpoint = "/mnt/m", .close_wait = 30s,
 //                      .files_open_for_writing = [&] { return ops.FilesOpenForWriting(); }});
 //   RunSessionLoop(session, single_threaded, &stop);
@@ -38,6 +48,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "tpkg/scoped_fd.h"
 
 namespace tpkg::fs {
 
@@ -69,10 +81,16 @@ class GracefulStop {
   std::string Listing(const std::vector<std::string>& files) const;
   // The line saying the save runs with `open` still open (after `lead`).
   void LogCutOff(const std::string& lead, const std::vector<std::string>& open) const;
+  // Sends the dirty pages of the files `open` (shared mappings) to the
+  // daemon; the loop must still be serving. Logs a failure.
+  void WriteBackMappedPages(const std::vector<std::string>& open);
+
 
   const GracefulStopOptions options_;
   std::chrono::steady_clock::time_point deadline_{};
   bool detached_ = false;
+  ScopedFd mount_root_;  // opened by Begin() before the detach, for syncfs
+  int mount_root_errno_ = 0;
 };
 
 }  // namespace tpkg::fs

@@ -61,7 +61,8 @@ def archive(tmp_path):
 
 def test_writes_after_the_signal_and_through_a_mapping_are_saved(mount_factory, archive):
     m = mount_factory(archive, "-o", "close_wait=60")
-    m.allow_stderr(r"^tpkgfs: (SIGTERM: |saved )")
+    m.allow_stderr(r"^tpkgfs: (SIGTERM: |saved |every file open for writing in .* was closed: "
+                   r"saving$)")
     original_init = saved(archive, INIT)
     with open(m.path / UTIL, "ab") as f, open(m.path / INIT, "r+b") as mapped_file:
         f.write(b"\nBEFORE = 1\n")
@@ -97,6 +98,26 @@ def test_the_wait_is_bounded_and_names_what_stayed_open(mount_factory, archive):
             f.write(b"LATE = 1\n")
             f.flush()
         assert late.value.errno == errno.ENOTCONN
+
+
+def test_pages_a_mapping_still_holds_when_the_wait_runs_out_are_saved(mount_factory, archive):
+    """A process that keeps a shared mapping past -o close_wait: its pages, dirty in the kernel's
+    cache and never synced, are written back to the daemon before the save, not dropped with
+    the connection."""
+    m = mount_factory(archive, "-o", "close_wait=1")
+    m.allow_stderr(r"^tpkgfs: (SIGTERM: |saving after |saved )")
+    original_init = saved(archive, INIT)
+    with open(m.path / INIT, "r+b") as mapped_file:
+        mapping = mmap.mmap(mapped_file.fileno(), 0)
+    try:
+        mapping[0:2] = b"#!"  # dirty in the page cache only; the file itself is closed
+        m.proc.send_signal(signal.SIGTERM)
+        assert m.wait(timeout=30) == 0, m.stderr()
+        assert cut_off(m, "saving after 1 s").replace(UTIL, INIT) in m.stderr()
+        assert saved(archive, INIT) == b"#!" + original_init[2:]
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            mapping.close()
 
 
 def test_another_signal_ends_the_wait_at_once(mount_factory, archive):
