@@ -692,7 +692,7 @@ Events Parser::ParseCaseBlock() {
 }  // namespace internal
 
 std::vector<ImportEvent> ParseImportEvents(std::string_view source) {
-  return internal::Parser(source).ParseFile();
+  return internal::Parser(source).ParseFile().Release();
 }
 
 }  // namespace tpkg::py
