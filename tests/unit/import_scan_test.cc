@@ -105,7 +105,21 @@ INSTANTIATE_TEST_SUITE_P(
         ScanCase{"MatchIsASoftKeyword",
                  "match = 1\nmatch x:\n    case 1:\n        import a\n",
                  "p",
-                 {M("a")}}),
+                 {M("a")}},
+        // Line ends of every kind end a comment, and only the quote, a
+        // backslash or a line end stop a string's run of plain bytes.
+        ScanCase{"CommentsEndAtEveryLineEnd",
+                 "# one\rimport a  # two\r\nimport b # three\nimport c\n# \"'\\ last",
+                 "p",
+                 {M("a"), M("b"), M("c")}},
+        ScanCase{"StringsStopOnlyAtTheirQuote",
+                 "x = '\"#import no' \"'#\\\"\" + '''a\r\nimport no\\'x'''\nimport yes\n",
+                 "p",
+                 {M("yes")}},
+        ScanCase{"IndentationOfSpacesTabsAndFormFeeds",
+                 "if x:\n    \t  if y:\n\f        \t  import a\n    \t  import b\n",
+                 "p",
+                 {M("a"), M("b")}}),
     [](const testing::TestParamInfo<ScanCase>& info) { return info.param.name; });
 
 // Python 3.12 and 3.13 syntax (PEP 701 f-strings, PEP 695/696 generics, soft

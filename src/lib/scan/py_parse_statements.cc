@@ -42,12 +42,6 @@ void Parser::Restore(const Checkpoint& c) {
   yield_lines_.resize(c.yields);
 }
 
-bool Parser::Accept(Sym s) {
-  if (!At(s) || s == Sym::kNone) return false;
-  Advance();
-  return true;
-}
-
 void Parser::Expect(Sym s) {
   if (!Accept(s)) FailSyntax();
 }

@@ -261,7 +261,12 @@ class Parser {
   }
   bool AtExpressionStart() const;
   void Advance();
-  bool Accept(Sym s);
+  // Inline: most calls find another token and return false at once.
+  bool Accept(Sym s) {
+    if (cur_.sym != s || s == Sym::kNone) return false;
+    Advance();
+    return true;
+  }
   void Expect(Sym s);
   void ExpectKind(TokenKind k);
   const Token& PeekNext();

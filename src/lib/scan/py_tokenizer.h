@@ -139,6 +139,7 @@ class Tokenizer {
   bool MeasureIndentation(int& col, int& alt_col);
   void ApplyIndentation(int col, int alt_col);
   void SkipSpacesAndComments();
+  [[gnu::noinline]] void SkipComment();  // pos_ at '#'
   // Moves pos_ past the bytes `keep` accepts. On locals: a `char` read may
   // alias any object, pos_ included, so a loop on the member would store
   // pos_ before every byte it reads (this runs for every byte of names,
