@@ -129,7 +129,10 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // `for`, `with` or comprehension target that is not one (`f() = 1`,
 // `a, b += 1`, `*a = 1`, `a, *b, *c = d`, `__debug__ = 1`), a starred
 // expression where none may be (`a = *b`, `[*a for a in b]`), `import *`
-// in a def or class, `yield from` in an `async def`. Not found (it needs the name bindings
+// in a def or class, `yield from` in an `async def`, a truncated or
+// out-of-range `\x`, `\u` or `\U` escape in a str or in an f-string's text
+// and format specs, a truncated `\x` in bytes (named on the escape's line, as
+// 3.11 does and 3.13 does for f-strings; `\N{name}` is not checked). Not found (it needs the name bindings
 // of CPython's symbol table or more of its compiler): `nonlocal` of a name no enclosing function
 // binds, a name assigned or used before its global or nonlocal declaration, limits such as 20
 // nested blocks. An `await` in a comprehension of a sync def is refused as an await outside an

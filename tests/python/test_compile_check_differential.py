@@ -190,6 +190,8 @@ ACCEPTED = [
                               "y = b'\\x41\\u12\\N\\\\x'\nz = r'\\x4' + br'\\x4'\n"),
     ("yield after a comprehension", "def f():\n    x = [a for a in b]\n    yield x\n"
                                     "    return (yield), {k: v for k, v in w}\n"),
+    ("escapes in f-strings", 'x = rf"\\x4{y}" + f"\\N{EM DASH}{y}\\x41\\\\{y}{{" + Rf"\\u12"\n'
+                             'z = f"{y!r:>{w}}\\t" f"""\n\\x41{y}"""\n'),
 ]
 
 # compile() refuses these too, but finding them needs CPython's symbol table or more of its
@@ -256,6 +258,11 @@ PARSE_ERRORS = [
     ("an out-of-range \\U in a str", "x = '\\U00110000'\n"),
     ("a truncated \\x in bytes", "x = b'\\x4'\n"),
     ("a truncated \\x in a str after another", "x = ('a'\n     '\\x4')\n"),
+    ("a truncated \\x in an f-string", 'x = 1\ny = f"a{x}\\x4"\n'),
+    ("a truncated \\u on an f-string's second line", 'x = f"""{y}a\n\\u12"""\n'),
+    ("an out-of-range \\U in an f-string", 'x = f"a\\\\{y}\\U00110000"\n'),
+    ("a truncated \\x before a doubled brace", 'x = f"\\x{{41"\n'),
+    ("a truncated \\x in an f-string after a continued line", 'x = f"""a\\\n\\x4{y}"""\n'),
 ]
 
 

@@ -477,6 +477,11 @@ TEST(FindCompileErrorTest, FindsWhatOnlyTheCompilerRefusesWhereScanImportsAccept
       {"def f():\n    nonlocal x\n    global x\n", "line 2: name 'x' is nonlocal and global"},
       {"def f(*, b):\n    if b:\n        global b\n", "line 3: name 'b' is parameter and global"},
       {"f(a=1,\n  a=2)\n", "line 2: keyword argument repeated: a"},
+      // A format spec's text is decoded too (Python 3.13 then fails with
+      // UnicodeDecodeError, 3.11 with SyntaxError), and a raw f-string's
+      // fields may hold a plain one.
+      {"x = f'{y:\\x4}'\n", "line 1: (unicode error) truncated escape"},
+      {"x = rf'\\x4{f\"\\u12\"}'\n", "line 1: (unicode error) truncated escape"},
   };
   for (const auto& [source, error] : cases) {
     EXPECT_NO_THROW(ScanImports(source, "p")) << source;  // torch's exporter accepts it

@@ -66,6 +66,9 @@ void Parser::CheckEscapes(const StringLiteral& s) const {
 // FSTRING_START (FSTRING_MIDDLE | field)* FSTRING_END.
 // Nesting needs no guard here: the tokenizer stops at 149 nested f-strings.
 Events Parser::ParseFString() {
+  bool raw = false;  // the prefix: the token is it and the opening quote
+  for (char c : cur_.text) raw |= (c | 0x20) == 'r';
+  const ScopedFlag raw_fstring(raw_fstring_, raw);
   Advance();
   Events events;
   ParseFStringParts(events);
@@ -93,9 +96,14 @@ Events Parser::ParseReplacementField() {
 // body and a format spec both hold them.
 void Parser::ParseFStringParts(Events& events) {
   for (;;) {
-    if (AtKind(TokenKind::kFStringMiddle))
+    if (AtKind(TokenKind::kFStringMiddle)) {
+      // Literal text is decoded as a str's body is ("{{" is two characters
+      // here, which changes no verdict), format specs included; CPython
+      // names the line where the text starts.
+      if (compile_checks_ && !raw_fstring_)
+        (void)DecodeStringBody(StringLiteral{false, false, cur_.text, cur_.line});
       Advance();
-    else if (At(Sym::kLBrace))
+    } else if (At(Sym::kLBrace))
       Append(events, ParseReplacementField());
     else
       return;

@@ -393,6 +393,7 @@ class Parser {
   bool first_statement_ = true;  // compile checks: the docstring's place
   bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
   bool future_annotations_ = false;  // compile checks: `from __future__ import annotations`
+  bool raw_fstring_ = false;  // compile checks: the innermost f-string being parsed is raw
 };
 
 }  // namespace tpkg::py::internal
