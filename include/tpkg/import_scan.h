@@ -132,7 +132,10 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // in a def or class, `yield from` in an `async def`, a truncated or
 // out-of-range `\x`, `\u` or `\U` escape in a str or in an f-string's text
 // and format specs, a truncated `\x` in bytes (named on the escape's line, as
-// 3.11 does and 3.13 does for f-strings; `\N{name}` is not checked). Not found (it needs the name bindings
+// 3.11 does and 3.13 does for f-strings; `\N{name}` is not checked), a list,
+// set or dict comprehension with an `async for` (or holding such a
+// comprehension) outside an async def (a generator expression may be
+// asynchronous anywhere). Not found (it needs the name bindings
 // of CPython's symbol table or more of its compiler): `nonlocal` of a name no enclosing function
 // binds, a name assigned or used before its global or nonlocal declaration, limits such as 20
 // nested blocks. An `await` in a comprehension of a sync def is refused as an await outside an

@@ -105,6 +105,19 @@ FOUND = [
     ("import * in a class", "class A:\n    from os import *\n"),
     ("import * in a class in a def", "def f():\n    class A:\n        from os import *\n"),
     ("yield from in an async def", "async def f():\n    yield from x\n"),
+    ("async comprehension at module level", "[x async for x in y]\n"),
+    ("async set comprehension in a def", "def f():\n    return {x async for x in y}\n"),
+    ("async dict comprehension in a class", "class A:\n    x = {k: 1 async for k in b}\n"),
+    ("async comprehension in a def of an async def",
+     "async def f():\n    def g():\n        return [x async for x in y]\n"),
+    ("async comprehension in a lambda of an async def",
+     "async def f():\n    return lambda: [x async for x in y]\n"),
+    ("async comprehension inside another", "def f():\n    return [\n        [x async for x in y]\n"
+                                            "        for z in w]\n"),
+    ("async comprehension as a first iterable", "def f():\n    return (x for x in\n"
+                                                "        [a async for a in b])\n"),
+    ("async comprehension in a condition", "def f():\n    return [x for x in y if [a async for a in b]]\n"),
+    ("async comprehension in an evaluated annotation", "def f(x: [a async for a in b]): pass\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -192,6 +205,12 @@ ACCEPTED = [
                                     "    return (yield), {k: v for k, v in w}\n"),
     ("escapes in f-strings", 'x = rf"\\x4{y}" + f"\\N{EM DASH}{y}\\x41\\\\{y}{{" + Rf"\\u12"\n'
                              'z = f"{y!r:>{w}}\\t" f"""\n\\x41{y}"""\n'),
+    ("async comprehensions where they may be",
+     "async def f():\n    return [[x async for x in y] for z in w], [x for z in [a async for a in b]]\n"
+     "def g():\n    return (x async for x in y), ([x async for x in y] for z in w), "
+     "f(x async for x in y), [(x async for x in y) for z in w], ({k: [a async for a in b]} for k in y)\n"),
+    ("async comprehension in a postponed annotation",
+     "from __future__ import annotations\ndef f(x: [a async for a in b]): pass\n"),
 ]
 
 # compile() refuses these too, but finding them needs CPython's symbol table or more of its
@@ -203,7 +222,6 @@ NOT_FOUND = [
      "def o():\n    class A:\n        x = 1\n        def f(self):\n            nonlocal x\n"),
     ("global after an assignment", "def f():\n    x = 1\n    global x\n"),
     ("global after a use", "def f():\n    print(x)\n    global x\n"),
-    ("async comprehension at module level", "[x async for x in y]\n"),
     # An assert is not compiled at all under `python -O`, which torch may run under.
     ("yield in an assert", "assert (yield)\n"),
     ("keyword repeated in an assert", "assert f(a=1, a=2)\n"),

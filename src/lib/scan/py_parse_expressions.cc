@@ -256,10 +256,10 @@ Expr Parser::ParseParenthesized() {
     return y;
   }
   bool starred = At(Sym::kStar);
-  const size_t element_yields = yield_lines_.size();
+  const ElementStart element = StartElement(line);
   Expr first = ParseStarNamedExpression();
   if (At(Sym::kFor) || At(Sym::kAsync))
-    return Comprehension(std::move(first), Sym::kRParen, element_yields, "generator expression");
+    return Comprehension(std::move(first), Sym::kRParen, element, "generator expression");
   if (Accept(Sym::kRParen)) {
     if (starred) Fail("cannot use starred expression here");
     return first;  // a group keeps its inner node
@@ -278,10 +278,10 @@ Expr Parser::ParseList() {
   list.target = true;
   list.line = line;
   if (Accept(Sym::kRSquare)) return list;
-  const size_t element_yields = yield_lines_.size();
+  const ElementStart element = StartElement(line);
   Expr first = ParseStarNamedExpression();
   if (At(Sym::kFor) || At(Sym::kAsync))
-    return Comprehension(std::move(first), Sym::kRSquare, element_yields, "list comprehension");
+    return Comprehension(std::move(first), Sym::kRSquare, element, "list comprehension");
   AddElement(list, std::move(first));
   while (Accept(Sym::kComma) && !At(Sym::kRSquare)) AddElement(list, ParseStarNamedExpression());
   Expect(Sym::kRSquare);
@@ -290,6 +290,7 @@ Expr Parser::ParseList() {
 
 // Dict and set displays and comprehensions. Dict visits all keys, then all values.
 Expr Parser::ParseBraces() {
+  const uint32_t line = cur_.line;
   Advance();
   Events keys, values;
   if (Accept(Sym::kRBrace)) return Expr{};
@@ -297,18 +298,18 @@ Expr Parser::ParseBraces() {
     values = ParseInfix().events;
     return ParseDictRest(std::move(keys), std::move(values));
   }
-  const size_t element_yields = yield_lines_.size();
+  const ElementStart element = StartElement(line);
   Expr first = ParseStarNamedExpression();
   if (Accept(Sym::kColon)) {
     Expr value = ParseExpression();
     if (At(Sym::kFor) || At(Sym::kAsync)) {  // DictComp: key, value, generators
       Append(first.events, std::move(value.events));
-      return Comprehension(std::move(first), Sym::kRBrace, element_yields, "dict comprehension");
+      return Comprehension(std::move(first), Sym::kRBrace, element, "dict comprehension");
     }
     return ParseDictRest(std::move(first.events), std::move(value.events));
   }
   if (At(Sym::kFor) || At(Sym::kAsync))
-    return Comprehension(std::move(first), Sym::kRBrace, element_yields, "set comprehension");
+    return Comprehension(std::move(first), Sym::kRBrace, element, "set comprehension");
   Expr set;
   set.node = Node::kDisplay;
   AddElement(set, std::move(first));
@@ -336,11 +337,12 @@ void Parser::ParseDictEntry(Events& keys, Events& values) {
   Append(values, ParseExpression().events);
 }
 
-Expr Parser::Comprehension(Expr first, Sym closing, size_t element_yields, std::string_view kind) {
+Expr Parser::Comprehension(Expr first, Sym closing, const ElementStart& element,
+                           std::string_view kind) {
   CheckCompiles(!first.starred, "iterable unpacking cannot be used in comprehension", first.line);
   Expr comp;
   comp.events = std::move(first.events);
-  Append(comp.events, ParseComprehension(element_yields, kind));
+  Append(comp.events, ParseComprehension(element, kind));
   Expect(closing);
   return comp;
 }
@@ -348,28 +350,51 @@ Expr Parser::Comprehension(Expr first, Sym closing, size_t element_yields, std::
 // A comprehension is a scope of its own where a yield is refused, but for
 // its first iterable, which runs in the scope around it. CPython's symbol
 // table meets the generators' parts before the element, and names the
-// first yield it meets.
-Events Parser::ParseComprehension(size_t element_yields, std::string_view kind) {
+// first yield it meets. Its asynchronous comprehensions are taken in the
+// same way (async_comprehension_lines_).
+Events Parser::ParseComprehension(const ElementStart& element, std::string_view kind) {
   const size_t element_end = yield_lines_.size();
   std::optional<size_t> inside;  // where the yields after the first iterable start
+  // The async comprehensions of the first iterable: [first_async, after_first_async).
+  std::optional<size_t> first_async, after_first_async;
+  bool is_async = false;
   Events events;
   while (At(Sym::kFor) || At(Sym::kAsync)) {
-    Accept(Sym::kAsync);
+    is_async |= Accept(Sym::kAsync);
     Expect(Sym::kFor);
     Expr targets = ParseTargets();
     CheckTarget(targets, TargetUse::kAssign);
     Append(events, std::move(targets.events));
     Expect(Sym::kIn);
+    if (!first_async) first_async = async_comprehension_lines_.size();
     Append(events, ParseInfix().events);
+    if (!after_first_async) after_first_async = async_comprehension_lines_.size();
     if (!inside) inside = yield_lines_.size();
     while (Accept(Sym::kIf)) Append(events, ParseInfix().events);
   }
   if (compile_checks_) {
     const std::string reason = "'yield' inside " + std::string(kind);
     if (*inside < yield_lines_.size()) throw SyntaxError{yield_lines_[*inside], reason};
-    if (element_yields < element_end) throw SyntaxError{yield_lines_[element_yields], reason};
+    if (element.yields < element_end) throw SyntaxError{yield_lines_[element.yields], reason};
+    // Take in the async comprehensions of the element and of the parts
+    // after the first iterable; those of the first iterable stay outside.
+    std::vector<uint32_t>& lines = async_comprehension_lines_;
+    is_async |= lines.size() > *after_first_async || *first_async > element.async_comps;
+    lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(*after_first_async), lines.end());
+    lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(element.async_comps),
+                lines.begin() + static_cast<std::ptrdiff_t>(*first_async));
+    // In an async def (or code never compiled) any comprehension may be
+    // asynchronous; elsewhere only a generator expression.
+    const bool allowed = (scope_.async_function && scope_.function) || !scope_.evaluated;
+    if (is_async && kind != "generator expression" && !allowed) lines.push_back(element.line);
   }
   return events;
+}
+
+void Parser::CheckAsyncComprehensions() const {
+  if (!async_comprehension_lines_.empty())
+    throw SyntaxError{async_comprehension_lines_.front(),
+                      "asynchronous comprehension outside of an asynchronous function"};
 }
 
 Expr Parser::ParseYield() {
@@ -477,7 +502,7 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
     if (want_literals) out.keywords.emplace_back("", std::move(value));
     return;
   }
-  const size_t element_yields = yield_lines_.size();
+  const ElementStart element = StartElement(cur_.line);
   Expr e = ParseNamedExpression();
   if (e.node == Node::kName && Accept(Sym::kEqual)) {
     order.keyword = true;
@@ -497,7 +522,7 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
     order.bare_genexp = true;
     Expr genexp;
     genexp.events = std::move(e.events);
-    Append(genexp.events, ParseComprehension(element_yields, "generator expression"));
+    Append(genexp.events, ParseComprehension(element, "generator expression"));
     e = std::move(genexp);
   }
   add_positional(std::move(e));

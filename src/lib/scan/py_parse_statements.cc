@@ -40,6 +40,7 @@ void Parser::Restore(const Checkpoint& c) {
   std::construct_at(&cur_, c.cur);
   next_ = c.next;
   yield_lines_.resize(c.yields);
+  async_comprehension_lines_.resize(c.async_comps);
 }
 
 void Parser::Expect(Sym s) {
@@ -81,6 +82,7 @@ bool Parser::AtExpressionStart() const {
 Events Parser::ParseFile() {
   Events events;
   while (!AtKind(TokenKind::kEndMarker)) Append(events, ParseStatement());
+  CheckAsyncComprehensions();
   return events;
 }
 
@@ -605,6 +607,7 @@ void Parser::CheckNonlocalsBind() const {
 // __future__ imports (comments and blank lines aside). A statement that is
 // neither ends the place where they may be.
 void Parser::NoteStatementStart() {
+  CheckAsyncComprehensions();
   if (!future_allowed_) return;
   const bool from_import = At(Sym::kFrom);  // ParseFromImport tells whether a __future__ one
   // A str literal first (bytes are no docstring), maybe in parentheses. Read

@@ -157,8 +157,19 @@ class Parser {
     Tokenizer::State tokenizer;
     Token cur;
     std::optional<Token> next;
-    size_t yields;  // yield_lines_.size()
+    size_t yields;       // yield_lines_.size()
+    size_t async_comps;  // async_comprehension_lines_.size()
   };
+  // Where a display's first element starts: what a comprehension finds
+  // after it belongs to the comprehension (compile checks).
+  struct ElementStart {
+    size_t yields;       // yield_lines_.size()
+    size_t async_comps;  // async_comprehension_lines_.size()
+    uint32_t line;       // of the display's opening bracket
+  };
+  ElementStart StartElement(uint32_t line) const {
+    return {yield_lines_.size(), async_comprehension_lines_.size(), line};
+  }
   class ScopedFlag {
    public:
     ScopedFlag(bool& flag, bool value) : flag_(flag), saved_(flag) { flag_ = value; }
@@ -271,7 +282,9 @@ class Parser {
   void ExpectKind(TokenKind k);
   const Token& PeekNext();
   std::string_view ExpectName();
-  Checkpoint Save() const { return {tok_.Save(), cur_, next_, yield_lines_.size()}; }
+  Checkpoint Save() const {
+    return {tok_.Save(), cur_, next_, yield_lines_.size(), async_comprehension_lines_.size()};
+  }
   void Restore(const Checkpoint& c);
   [[noreturn]] void Fail(const std::string& reason) const { throw SyntaxError{cur_.line, reason}; }
   [[noreturn]] void FailSyntax() const { Fail("invalid syntax"); }
@@ -279,7 +292,11 @@ class Parser {
   void CheckCompiles(bool ok, std::string_view reason, uint32_t line = 0) const {
     if (compile_checks_ && !ok) throw SyntaxError{line ? line : cur_.line, std::string(reason)};
   }
-  void NoteStatementStart();  // for `from __future__`'s place
+  void NoteStatementStart();  // for `from __future__`'s place; ends CheckAsyncComprehensions
+  // Refuses the first async comprehension still pending (see
+  // async_comprehension_lines_): at a statement's start, no comprehension
+  // of the statement before can take it in any more.
+  void CheckAsyncComprehensions() const;
   void CheckFutureImport(const ImportFromStmt& stmt);  // notes future_annotations_
   void CheckAwait() const;
   void CheckDeclaration(std::string_view name, uint32_t line, bool global) const;
@@ -359,9 +376,9 @@ class Parser {
   void CheckEscapes(const StringLiteral& s) const;
   Expr ParseYield();
   // The generators of a comprehension whose element (a dict's key and value)
-  // was parsed from yield_lines_[element_yields] on; `kind` ("list
-  // comprehension", ...) names it when a yield is in it.
-  Events ParseComprehension(size_t element_yields, std::string_view kind);
+  // was parsed from `element` on; `kind` ("list comprehension", ...) names
+  // it when a yield is in it.
+  Events ParseComprehension(const ElementStart& element, std::string_view kind);
   Events ParseSlices();
   void ParseSlice(Events& events);
   Expr ParseCall(Expr callee);
@@ -375,7 +392,7 @@ class Parser {
   Arguments ParseArguments(bool want_literals);
   void ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& order);
   void AddElement(Expr& display, Expr element);
-  Expr Comprehension(Expr first, Sym closing, size_t element_yields, std::string_view kind);
+  Expr Comprehension(Expr first, Sym closing, const ElementStart& element, std::string_view kind);
 
   Tokenizer tok_;
   Token cur_;
@@ -390,6 +407,14 @@ class Parser {
   // but for those of a lambda's body once it ends (its own scope): a
   // comprehension looks for one in its parts (ParseComprehension).
   std::vector<uint32_t> yield_lines_;
+  // Compile checks: the lines of the list, set and dict comprehensions that
+  // are asynchronous (an `async for`, or such a comprehension in their own
+  // parts) outside an async def, in source order. Each is an error unless a
+  // comprehension around it takes it in: a generator expression (which may
+  // be asynchronous anywhere) drops it, another comprehension becomes
+  // asynchronous itself. The element of a display is parsed before it is
+  // known to be a comprehension's, hence the list.
+  std::vector<uint32_t> async_comprehension_lines_;
   bool first_statement_ = true;  // compile checks: the docstring's place
   bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
   bool future_annotations_ = false;  // compile checks: `from __future__ import annotations`
