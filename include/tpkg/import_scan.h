@@ -135,10 +135,13 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // 3.11 does and 3.13 does for f-strings; `\N{name}` is not checked), a list,
 // set or dict comprehension with an `async for` (or holding such a
 // comprehension) outside an async def (a generator expression may be
-// asynchronous anywhere). Not found (it needs the name bindings
-// of CPython's symbol table or more of its compiler): `nonlocal` of a name no enclosing function
-// binds, a name assigned or used before its global or nonlocal declaration, limits such as 20
-// nested blocks. An `await` in a comprehension of a sync def is refused as an await outside an
+// asynchronous anywhere), a name used, assigned or annotated as an
+// expression before its `global` or `nonlocal` declaration in the same body
+// (names bound by def, class, except or a match pattern, in a tuple target
+// (said to be used), and in a function's local annotations are not seen).
+// Not found (it needs the name bindings of CPython's symbol table or more of
+// its compiler): `nonlocal` of a name no enclosing function binds, limits
+// such as 20 nested blocks. An `await` in a comprehension of a sync def is refused as an await outside an
 // async function, a `yield` in one outside any def as outside a function. When a source has several
 // errors, CPython names its symbol table's first, and this the first in source order. Each check
 // errs towards accepting: nothing compile() accepts is refused

@@ -118,6 +118,20 @@ FOUND = [
                                                 "        [a async for a in b])\n"),
     ("async comprehension in a condition", "def f():\n    return [x for x in y if [a async for a in b]]\n"),
     ("async comprehension in an evaluated annotation", "def f(x: [a async for a in b]): pass\n"),
+    ("global after an assignment", "def f():\n    x = 1\n    global x\n"),
+    ("global after a use", "def f():\n    print(x)\n    global x\n"),
+    ("global after an augmented assignment", "def f():\n    x += 1\n    global x\n"),
+    ("global after a use in a first iterable", "def f():\n    [a for a in x]\n    global x\n"),
+    ("global after a walrus", "def f():\n    (x := 1)\n    global x\n"),
+    ("global after a del at module level", "del x\nglobal x\n"),
+    ("global after a for target in a class", "class A:\n    for x in y: pass\n    global x\n"),
+    ("global after an annotated name", "def f():\n    x = 1\n    x: int\n    global x\n"),
+    ("global after an attribute of the name", "def f():\n    x.y = 1\n    global x\n"),
+    ("global after a decorator", "def f():\n    @x\n    def g(): pass\n    global x\n"),
+    ("global after a use then an assignment", "def f():\n    print(x)\n    x = 1\n    global x\n"),
+    ("nonlocal after a use", "def o():\n    x = 1\n    def f():\n        print(x)\n        nonlocal x\n"),
+    ("nonlocal after an assignment", "def o():\n    x = 1\n    def f():\n        x = 2\n"
+                                     "        nonlocal x\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -211,6 +225,9 @@ ACCEPTED = [
      "f(x async for x in y), [(x async for x in y) for z in w], ({k: [a async for a in b]} for k in y)\n"),
     ("async comprehension in a postponed annotation",
      "from __future__ import annotations\ndef f(x: [a async for a in b]): pass\n"),
+    ("global after names it does not see", "def f():\n    import x\n    f(x=1)\n    [x for a in b]\n"
+     "    lambda: x\n    a.x = 1\n    def g():\n        x = 1\n    class A:\n        x = 1\n"
+     "    global x\n    print(x)\n"),
 ]
 
 # compile() refuses these too, but finding them needs CPython's symbol table or more of its
@@ -220,8 +237,12 @@ NOT_FOUND = [
     ("nonlocal that no enclosing def binds", "def o():\n    def f():\n        nonlocal x\n"),
     ("nonlocal of a name only a class around binds",
      "def o():\n    class A:\n        x = 1\n        def f(self):\n            nonlocal x\n"),
-    ("global after an assignment", "def f():\n    x = 1\n    global x\n"),
-    ("global after a use", "def f():\n    print(x)\n    global x\n"),
+    ("global after a def of the name", "def f():\n    def x(): pass\n    global x\n"),
+    ("global after an except's name", "def f():\n    try:\n        pass\n    except E as x:\n"
+                                      "        pass\n    global x\n"),
+    ("global after a use in a local annotation", "def f():\n    y: x\n    global x\n"),
+    ("global after a match capture", "def f():\n    match x:\n        case y: pass\n    global y\n"),
+    ("global after a walrus in a comprehension", "def f():\n    [y := 1 for a in b]\n    global y\n"),
     # An assert is not compiled at all under `python -O`, which torch may run under.
     ("yield in an assert", "assert (yield)\n"),
     ("keyword repeated in an assert", "assert f(a=1, a=2)\n"),
@@ -247,6 +268,8 @@ REFUSED_IN_OTHER_WORDS = [
     ("yield in a comprehension in a default", "def f(a=[(yield) for x in y]):\n    pass\n"),
     ("two starred targets", "a, *b, *c = d\n"),
     ("two starred targets in a list over lines", "[a,\n b,\n *c, *d] = 1\n"),
+    # The Names of a tuple target count as used: CPython says "assigned to before".
+    ("global after a tuple target", "def f():\n    a, x = 1, 2\n    global x\n"),
 ]
 
 # ast.parse refuses these already, as CPython's grammar's invalid_* rules, which the import scan

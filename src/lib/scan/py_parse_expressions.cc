@@ -38,6 +38,7 @@ Expr Parser::ParseNamedExpression() {
   Expr e = ParseExpression();
   if (!Accept(Sym::kColonEqual)) return e;
   if (e.node != Node::kName) Fail("cannot use assignment expressions with this target");
+  if (compile_checks_) NoteBinding(e, NameUse::kAssigned);
   Expr named = ParseExpression();
   named.node = Node::kAstValue;
   named.elts.clear();
@@ -213,7 +214,11 @@ Expr Parser::ParseAtom() {
   switch (cur_.kind) {
     case TokenKind::kName:
       switch (cur_.sym) {
-        case Sym::kNone: e.node = Node::kName; e.target = e.text != "__debug__"; break;
+        case Sym::kNone:
+          e.node = Node::kName;
+          e.target = e.text != "__debug__";
+          if (compile_checks_) NoteName(e.text);
+          break;
         case Sym::kTrue: e.node = Node::kTrue; break;
         case Sym::kFalse: e.node = Node::kFalse; break;
         case Sym::kNoneKw: e.node = Node::kNone; break;
@@ -355,8 +360,9 @@ Expr Parser::Comprehension(Expr first, Sym closing, const ElementStart& element,
 Events Parser::ParseComprehension(const ElementStart& element, std::string_view kind) {
   const size_t element_end = yield_lines_.size();
   std::optional<size_t> inside;  // where the yields after the first iterable start
-  // The async comprehensions of the first iterable: [first_async, after_first_async).
-  std::optional<size_t> first_async, after_first_async;
+  // The async comprehensions and names of the first iterable:
+  // [first_async, after_first_async), [first_name, after_first_name).
+  std::optional<size_t> first_async, after_first_async, first_name, after_first_name;
   bool is_async = false;
   Events events;
   while (At(Sym::kFor) || At(Sym::kAsync)) {
@@ -367,8 +373,10 @@ Events Parser::ParseComprehension(const ElementStart& element, std::string_view 
     Append(events, std::move(targets.events));
     Expect(Sym::kIn);
     if (!first_async) first_async = async_comprehension_lines_.size();
+    if (!first_name) first_name = seen_names_.size();
     Append(events, ParseInfix().events);
     if (!after_first_async) after_first_async = async_comprehension_lines_.size();
+    if (!after_first_name) after_first_name = seen_names_.size();
     if (!inside) inside = yield_lines_.size();
     while (Accept(Sym::kIf)) Append(events, ParseInfix().events);
   }
@@ -383,6 +391,11 @@ Events Parser::ParseComprehension(const ElementStart& element, std::string_view 
     lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(*after_first_async), lines.end());
     lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(element.async_comps),
                 lines.begin() + static_cast<std::ptrdiff_t>(*first_async));
+    // Its names are its own scope's, but for those of the first iterable.
+    seen_names_.erase(seen_names_.begin() + static_cast<std::ptrdiff_t>(*after_first_name),
+                      seen_names_.end());
+    seen_names_.erase(seen_names_.begin() + static_cast<std::ptrdiff_t>(element.names),
+                      seen_names_.begin() + static_cast<std::ptrdiff_t>(*first_name));
     // In an async def (or code never compiled) any comprehension may be
     // asynchronous; elsewhere only a generator expression.
     const bool allowed = (scope_.async_function && scope_.function) || !scope_.evaluated;
@@ -506,6 +519,9 @@ void Parser::ParseArgument(Arguments& out, bool want_literals, ArgumentOrder& or
   Expr e = ParseNamedExpression();
   if (e.node == Node::kName && Accept(Sym::kEqual)) {
     order.keyword = true;
+    // A keyword's name is no Name expression.
+    if (!seen_names_.empty() && seen_names_.back().token.data() == e.text.data())
+      seen_names_.pop_back();
     if (compile_checks_ && scope_.evaluated) {
       for (std::string_view seen : order.keywords)
         CheckCompiles(seen != e.text, "keyword argument repeated: " + std::string(e.text), e.line);

@@ -41,6 +41,7 @@ void Parser::Restore(const Checkpoint& c) {
   next_ = c.next;
   yield_lines_.resize(c.yields);
   async_comprehension_lines_.resize(c.async_comps);
+  seen_names_.resize(c.names);
 }
 
 void Parser::Expect(Sym s) {
@@ -228,8 +229,9 @@ Events Parser::ParseExpressionStatement() {
   return events;
 }
 
-void Parser::CheckTarget(const Expr& e, TargetUse use) const {
+void Parser::CheckTarget(const Expr& e, TargetUse use) {
   if (!compile_checks_) return;
+  NoteBinding(e, NameUse::kAssigned);
   // CPython names the first element that is no target, else the whole.
   const uint32_t line = e.bad_element_line ? e.bad_element_line : e.line;
   const bool del = use == TargetUse::kDelete;
@@ -248,7 +250,8 @@ void Parser::CheckTarget(const Expr& e, TargetUse use) const {
 
 // AnnAssign targets: a Name, an Attribute or a Subscript, as CPython's
 // grammar has them (other assignment targets are not checked: import_scan.h).
-void Parser::CheckAnnotationTarget(const Expr& target) const {
+void Parser::CheckAnnotationTarget(const Expr& target) {
+  if (compile_checks_) NoteBinding(target, NameUse::kAnnotated);
   if (target.node == Node::kDisplay) Fail("only single target (not tuple) can be annotated");
   bool single = target.node == Node::kName || (target.node == Node::kAttributeOrSubscript &&
                                                !target.trailer_after_grouped_target);
@@ -459,7 +462,13 @@ Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
   Expect(Sym::kDef);
   ExpectName();
   Events type_params;
-  if (At(Sym::kLSquare)) type_params = ParseTypeParams();
+  const bool generic = At(Sym::kLSquare);
+  if (generic) type_params = ParseTypeParams();
+  // A generic def's annotations are in its type parameters' scope (PEP 695):
+  // no names of the body around (its defaults neither, which errs towards
+  // accepting).
+  std::optional<ScopedFlag> header_names;
+  if (generic) header_names.emplace(note_names_, false);
   Expect(Sym::kLParen);
   Declarations declarations;
   Events events = ParseParameters(Sym::kRParen, true, &declarations.parameters);
@@ -469,10 +478,13 @@ Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
     ScopeGuard annotation(*this, AnnotationScope());
     returns = ParseExpression().events;
   }
+  header_names.reset();
   {
+    const size_t names = seen_names_.size();
     ScopeGuard body(*this, BodyScope(/*function=*/true, is_async, &declarations));
     Append(events, ParseBlock());
     CheckNonlocalsBind();
+    ForgetNamesFrom(names);
   }
   Append(events, std::move(decorators));
   Append(events, std::move(returns));
@@ -485,9 +497,12 @@ Events Parser::ParseClassDef(Events decorators) {
   Expect(Sym::kClass);
   ExpectName();
   Events type_params;
-  if (At(Sym::kLSquare)) type_params = ParseTypeParams();
+  const bool generic = At(Sym::kLSquare);
+  if (generic) type_params = ParseTypeParams();
   Events events;
   if (Accept(Sym::kLParen)) {
+    // A generic class's bases are in its type parameters' scope (PEP 695).
+    const ScopedFlag base_names(note_names_, note_names_ && !generic);
     Arguments args = ParseArguments(false);
     Expect(Sym::kRParen);
     events = std::move(args.positional_events);
@@ -495,9 +510,11 @@ Events Parser::ParseClassDef(Events decorators) {
   }
   {
     Declarations declarations;
+    const size_t names = seen_names_.size();
     ScopeGuard body(*this, BodyScope(/*function=*/false, /*is_async=*/false, &declarations));
     Append(events, ParseBlock());
     CheckNonlocalsBind();
+    ForgetNamesFrom(names);
   }
   Append(events, std::move(decorators));
   Append(events, std::move(type_params));
@@ -582,6 +599,21 @@ void Parser::CheckDeclaration(std::string_view name, uint32_t line, bool global)
   for (std::string_view parameter : declarations->parameters)
     CheckCompiles(parameter != name,
                   quoted + (global ? "parameter and global" : "parameter and nonlocal"), line);
+  // CPython's symbol table: a use comes first, then an annotation, then a
+  // binding. A name bound in a tuple or list target counts as used here
+  // (its elements are not kept): the line is the same, the words differ.
+  const std::string kind = global ? "global" : "nonlocal";
+  std::optional<NameUse> before;
+  for (const SeenName& seen : seen_names_) {
+    if (seen.body != declarations || seen.token != name) continue;
+    if (!before || seen.use < *before) before = seen.use;
+  }
+  if (before == NameUse::kRead)
+    CheckCompiles(false, quoted + "used prior to " + kind + " declaration", line);
+  if (before == NameUse::kAnnotated)
+    CheckCompiles(false, "annotated name '" + std::string(name) + "' can't be " + kind, line);
+  if (before == NameUse::kAssigned)
+    CheckCompiles(false, quoted + "assigned to before " + kind + " declaration", line);
   uint32_t first_line = line;
   for (const Declarations::Directive& directive : declarations->directives) {
     if (directive.name != name) continue;
@@ -589,6 +621,23 @@ void Parser::CheckDeclaration(std::string_view name, uint32_t line, bool global)
     CheckCompiles(directive.global == global, quoted + "nonlocal and global", first_line);
   }
   declarations->directives.push_back({name, line, global});
+}
+
+void Parser::NoteName(std::string_view token) {
+  if (note_names_ && scope_.declarations && scope_.evaluated)
+    seen_names_.push_back({token, scope_.declarations, NameUse::kRead});
+}
+
+// A Name target binds; an Attribute or Subscript reads its object (noted as
+// read already), and the Names of a tuple or list target stay noted as read.
+void Parser::NoteBinding(const Expr& target, NameUse use) {
+  if (target.node != Node::kName) return;
+  for (auto seen = seen_names_.rbegin(); seen != seen_names_.rend(); ++seen) {
+    if (seen->token.data() == target.text.data()) {
+      seen->use = use;
+      return;
+    }
+  }
 }
 
 // At the end of a def or class body, as CPython's analysis after the

@@ -44,6 +44,8 @@ Events Parser::ParseTypeParams() {
 Events Parser::ParseTypeAlias() {
   Advance();
   ExpectName();
+  // The value is evaluated lazily in a scope of its own (PEP 695).
+  const ScopedFlag value_names(note_names_, false);
   Events events;
   if (At(Sym::kLSquare)) events = ParseTypeParams();
   Expect(Sym::kEqual);

@@ -159,16 +159,18 @@ class Parser {
     std::optional<Token> next;
     size_t yields;       // yield_lines_.size()
     size_t async_comps;  // async_comprehension_lines_.size()
+    size_t names;        // seen_names_.size()
   };
   // Where a display's first element starts: what a comprehension finds
   // after it belongs to the comprehension (compile checks).
   struct ElementStart {
     size_t yields;       // yield_lines_.size()
     size_t async_comps;  // async_comprehension_lines_.size()
+    size_t names;        // seen_names_.size()
     uint32_t line;       // of the display's opening bracket
   };
   ElementStart StartElement(uint32_t line) const {
-    return {yield_lines_.size(), async_comprehension_lines_.size(), line};
+    return {yield_lines_.size(), async_comprehension_lines_.size(), seen_names_.size(), line};
   }
   class ScopedFlag {
    public:
@@ -283,7 +285,8 @@ class Parser {
   const Token& PeekNext();
   std::string_view ExpectName();
   Checkpoint Save() const {
-    return {tok_.Save(), cur_, next_, yield_lines_.size(), async_comprehension_lines_.size()};
+    return {tok_.Save(),         cur_, next_, yield_lines_.size(), async_comprehension_lines_.size(),
+            seen_names_.size()};
   }
   void Restore(const Checkpoint& c);
   [[noreturn]] void Fail(const std::string& reason) const { throw SyntaxError{cur_.line, reason}; }
@@ -300,6 +303,14 @@ class Parser {
   void CheckFutureImport(const ImportFromStmt& stmt);  // notes future_annotations_
   void CheckAwait() const;
   void CheckDeclaration(std::string_view name, uint32_t line, bool global) const;
+  // A Name expression (its token's text) read or bound in the body being
+  // parsed, for CheckDeclaration; how it binds is noted once known.
+  // In the order CPython's symbol table names them (a read first).
+  enum class NameUse : uint8_t { kRead, kAnnotated, kAssigned };
+  void NoteName(std::string_view token);
+  void NoteBinding(const Expr& target, NameUse use);
+  // At the end of a def or class body: its names go (their body with them).
+  void ForgetNamesFrom(size_t start) { seen_names_.resize(start); }
   // Whether a nonlocal name could bind: only that some def or lambda encloses
   // the body (which names an enclosing function binds is not known here).
   void CheckNonlocalsBind() const;
@@ -309,11 +320,11 @@ class Parser {
   Events ParseSimpleStatements();
   Events ParseSimpleStatement();
   Events ParseExpressionStatement();
-  void CheckAnnotationTarget(const Expr& target) const;
+  void CheckAnnotationTarget(const Expr& target);
   // Compile checks: `e` where CPython's grammar wants an assignment (or,
   // with `del`, a deletion) target; an augmented assignment's is a single one.
   enum class TargetUse { kAssign, kDelete, kAugmented };
-  void CheckTarget(const Expr& e, TargetUse use) const;
+  void CheckTarget(const Expr& e, TargetUse use);
   Expr ParseAssignedValue();
   Events ParseBlock();
   Events ParseImport();
@@ -415,6 +426,20 @@ class Parser {
   // asynchronous itself. The element of a display is parsed before it is
   // known to be a comprehension's, hence the list.
   std::vector<uint32_t> async_comprehension_lines_;
+  // Compile checks: the Name expressions of the def, class and module bodies
+  // being parsed, in source order, for a later `global` or `nonlocal` of
+  // the same name in the same body (CPython refuses a name used or bound
+  // before). Not kept: names in lambdas (their own scope, no declarations),
+  // in comprehensions (taken out as they end, but for their first
+  // iterable), in code never evaluated, in type-parameter scopes (PEP 695:
+  // their own scope), and keyword argument names.
+  struct SeenName {
+    std::string_view token;  // into the source: identifies the Name
+    const Declarations* body;
+    NameUse use;
+  };
+  std::vector<SeenName> seen_names_;
+  bool note_names_ = true;  // false in type-parameter scopes
   bool first_statement_ = true;  // compile checks: the docstring's place
   bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
   bool future_annotations_ = false;  // compile checks: `from __future__ import annotations`
