@@ -240,9 +240,11 @@ class RecordStream {
 
 // Every problem strict mode finds in the archive at `path`, plus each record
 // whose data does not match its CRC-32 or size; empty when the archive is
-// valid. Problems of the file itself (missing, not a ZIP) are one entry.
-// `progress` (tpkg/progress.h) follows the records' compressed bytes read.
-// Throws only std::bad_alloc. `options.strict` is ignored (always strict).
+// valid; a file that is not a ZIP at all is one entry. `progress`
+// (tpkg/progress.h) follows the records' compressed bytes read. Throws Error
+// naming `path` and the reason when there is nothing to check: the file
+// cannot be opened (missing, no permission) or is no regular file (a
+// folder, a FIFO). `options.strict` is ignored (always strict).
 std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback& progress = {});
 std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
                                 const ProgressCallback& progress = {});

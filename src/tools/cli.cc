@@ -42,8 +42,9 @@ const std::vector<Command>& Commands() {
       {"check", "check [--json] ARCHIVE",
        "Validate ARCHIVE strictly (everything torch's reader and ours could disagree about) "
        "and every record's CRC-32; a failed tpkgfs save whose edits are still pending counts as a "
-       "problem. Prints one line per problem and exits 1, or 'ok' and exits 0. A format check "
-       "only: whether the archive is safe to load is `tpkg scan`'s job.",
+       "problem. Prints one line per problem and exits 1, or 'ok' and exits 0; a file that "
+       "cannot be opened or is no regular file is an error on standard error (exit 1). A format "
+       "check only: whether the archive is safe to load is `tpkg scan`'s job.",
        RunCheck},
       {"repack", "repack [--prefix NAME] [--json] IN OUT",
        "Rewrite IN as OUT through the torch-compatible writer, copying every record raw "

@@ -481,10 +481,35 @@ def test_errors_are_one_line_and_exit_1(tpkg_bin, corpus_dir, tmp_path, command,
     assert expected in result.stderr.decode()
 
 
-def test_check_of_a_missing_file_is_one_problem(tpkg_bin, tmp_path):
-    result = run(tpkg_bin, "check", tmp_path / "missing.pt")
-    assert result.returncode == 1
-    assert result.stdout.decode().count("\n") == 1 and "No such file" in result.stdout.decode()
+# A file check cannot open (or no regular file) is a failure to check, not a
+# finding: an error on stderr as every command prints one, with or without --json.
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+@pytest.mark.parametrize("case,expected", [("missing", "No such file or directory"),
+                                           ("folder", "is a directory"),
+                                           ("unreadable", "Permission denied")])
+def test_check_of_a_file_it_cannot_open_is_an_error_on_stderr(tpkg_bin, corpus_dir, tmp_path, case,
+                                                             expected, json_flag):
+    bad = tmp_path / case
+    if case == "folder":
+        bad.mkdir()
+    elif case == "unreadable":
+        if os.geteuid() == 0:
+            pytest.skip("root reads a file of mode 000")
+        bad.write_bytes((corpus_dir / "pkg_model_numpy.pt").read_bytes())
+        bad.chmod(0)
+    result = run(tpkg_bin, "check", *json_flag, bad)
+    assert result.returncode == 1 and result.stdout == b"", result
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tpkg: "), lines
+    assert str(bad) in lines[0] and expected in lines[0], lines
+
+
+# A file that is not a ZIP at all is what check is for: a problem on stdout.
+def test_check_of_a_corrupt_archive_is_one_problem_on_stdout(tpkg_bin, corpus_dir, tmp_path):
+    result = run(tpkg_bin, "check", corrupt_copy(corpus_dir, tmp_path))
+    assert result.returncode == 1 and result.stderr == b""
+    assert result.stdout.decode().count("\n") == 1
+    assert "no end of central directory record" in result.stdout.decode()
 
 
 def test_cat_into_a_closed_pipe_is_quiet(tpkg_bin, make_archive, tmp_path):
@@ -522,7 +547,7 @@ def test_every_command_fails_on_bad_input_in_one_line(tpkg_bin, corpus_dir, tmp_
     (tmp_path / "folder").mkdir()
     bad = {"missing": tmp_path / "missing.pt", "not_a_zip": tmp_path / "text.pt",
            "truncated": corrupt_copy(corpus_dir, tmp_path), "folder": tmp_path / "folder"}[case]
-    if command == "check":  # its report is its output: one problem line on stdout
+    if command == "check" and case in ("not_a_zip", "truncated"):  # its report: stdout
         result = run(tpkg_bin, "check", bad)
         assert result.returncode == 1 and result.stdout.count(b"\n") == 1, result.stdout
         return
@@ -531,7 +556,7 @@ def test_every_command_fails_on_bad_input_in_one_line(tpkg_bin, corpus_dir, tmp_
         if case != "folder":  # a folder is walked for model files: an empty one is clean
             assert result.returncode == 2 and b"could not be read" in result.stdout, result
         return
-    result = run(tpkg_bin, command, *FILE_COMMANDS[command](bad, tmp_path))
+    result = run(tpkg_bin, command, *FILE_COMMANDS.get(command, FILE_COMMANDS["ls"])(bad, tmp_path))
     assert result.returncode == 1, (result.stdout, result.stderr)
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tpkg: ") and str(bad) in lines[0], lines

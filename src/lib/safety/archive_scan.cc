@@ -104,8 +104,12 @@ void ScanModelRecords(const ZipReader& zip, const std::string& kind, const std::
 
 void ScanArchive(const std::string& path, const std::string& where, ScanContext& ctx) {
   // Reading every record to its CRC-32 is most of the work on a big file.
-  std::vector<Error> problems =
-      CheckArchive(path, ctx.depth == 0 ? ctx.progress : ProgressCallback());
+  std::vector<Error> problems;
+  try {
+    problems = CheckArchive(path, ctx.depth == 0 ? ctx.progress : ProgressCallback());
+  } catch (const Error&) {
+    // Not opened or no regular file: ZipReader::Open below says so as unreadable.
+  }
   std::optional<ZipReader> zip;
   try {
     zip.emplace(ZipReader::Open(path, ZipReaderOptions{.strict = false}));

@@ -427,6 +427,12 @@ std::vector<Error> CheckArchive(const std::string& path, const ProgressCallback&
 
 std::vector<Error> CheckArchive(const std::string& path, ZipReaderOptions options,
                                 const ProgressCallback& progress) {
+  {
+    // A file that cannot be opened, or is no regular file, holds nothing to
+    // check: thrown, so that callers tell a failure to check from a finding.
+    const ScopedFd fd = OpenReadOnly(path);
+    RegularFileSize(fd.get(), path);
+  }
   Problems problems(path, Problems::Mode::kCollect);
   options.strict = true;
   try {
