@@ -133,7 +133,17 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   }
   CommandLine cl;
   if (vm.count("help")) return {Action::kHelp, {}};
-  if (vm.count("version")) return {Action::kVersion, {}};
+  if (vm.count("version")) {
+    // An operand after -V is a mistake (a mount meant, or a typo): refused as
+    // anywhere else on the command line, not dropped unread.
+    for (const char* operand : {"archive", "mountpoint"}) {
+      if (vm.count(operand))
+        throw Error(Errc::kInvalidArgument, "unexpected argument '" +
+                                                vm[operand].as<std::string>() +
+                                                "' (usage: tpkgfs --version)");
+    }
+    return {Action::kVersion, {}};
+  }
   if (vm.count("unmount")) return ParseUnmount(vm);
   if (vm.count("extra")) {
     throw Error(Errc::kInvalidArgument, "unexpected argument '" +

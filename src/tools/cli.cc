@@ -159,6 +159,11 @@ int Dispatch(const Args& args) {
       return kExitOk;
     }
     if (option == "--version") {
+      // Alone: a command or operand beside it would be dropped unread.
+      for (const std::string& other : args) {
+        if (other != option)
+          throw UsageError("unexpected argument '" + other + "' with --version", kGlobalSynopsis);
+      }
       std::cout << "tpkg " TPKG_VERSION "\n";
       return kExitOk;
     }

@@ -65,6 +65,16 @@ int RunScan(const Command& self, const Args& args) {
   if (cmd.help_shown) return kExitOk;
   Output out;
   if (cmd.options.count("print-default-policy")) {
+    // Alone: a PATH or another option beside it would be dropped unread.
+    if (!cmd.operands.empty())
+      throw UsageError("unexpected argument '" + cmd.operands[0] + "' with --print-default-policy",
+                       self.synopsis);
+    for (const char* other : {"policy", "print-policy", "json"}) {
+      if (cmd.options.count(other))
+        throw UsageError(std::string("--") + other + " with --print-default-policy", self.synopsis);
+    }
+    if (!cmd.options["format"].defaulted())
+      throw UsageError("--format with --print-default-policy", self.synopsis);
     out.Write(DefaultScanPolicyText());
     out.Flush();
     return kExitOk;

@@ -179,7 +179,8 @@ def test_a_crc_mismatch_reads_as_eio_and_is_logged(tmp_path, mount_factory, arch
 # --- command line errors ---------------------------------------------------
 
 def test_usage_errors_exit_2_with_one_line(tmp_path, good):
-    for args in ([], [good], [good, tmp_path, "extra"], ["--bogus", good, tmp_path]):
+    for args in ([], [good], [good, tmp_path, "extra"], ["--bogus", good, tmp_path],
+                 ["--version", "extra"], ["-V", good, tmp_path]):
         r = run_tpkgfs(*args)
         assert r.returncode == 2, args
         assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("tpkgfs: "), r.stderr

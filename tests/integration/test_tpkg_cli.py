@@ -420,6 +420,8 @@ def test_torch_loads_the_repacked_zip_tool_archive(tpkg_bin, corpus_dir, tmp_pat
     ["edits", "--discard", "--save-to", "out.pt", "x.pt"],
     ["repack", "--prefix", "a/b", "in.pt", "out.pt"], ["repack", "--prefix", "", "in.pt", "o.pt"],
     ["repack", "--prefix", "..", "in.pt", "out.pt"],
+    ["--version", "extra"], ["--version", "ls", "x.pt"],
+    ["scan", "--print-default-policy", "extra"], ["scan", "--print-default-policy", "--json"],
 ])
 def test_bad_arguments_print_a_usage_line_and_exit_2(tpkg_bin, args):
     result = run(tpkg_bin, *args)

@@ -69,7 +69,19 @@ TEST(CommandLineTest, HelpAndVersionNeedNoPositionals) {
   EXPECT_EQ(Parse({"-h"}).action, Action::kHelp);
   EXPECT_EQ(Parse({"--help"}).action, Action::kHelp);
   EXPECT_EQ(Parse({"-V"}).action, Action::kVersion);
-  EXPECT_EQ(Parse({"--version", "x"}).action, Action::kVersion);
+}
+
+TEST(CommandLineTest, VersionRefusesOperands) {
+  for (const std::vector<const char*>& args :
+       {std::vector<const char*>{"--version", "x"}, {"-V", "a.pt", "m"}, {"a.pt", "-V"}}) {
+    try {
+      Parse(args);
+      ADD_FAILURE() << "accepted " << args.back();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("unexpected argument '"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(CommandLineTest, UsageErrorsAreInvalidArgument) {
