@@ -303,6 +303,12 @@ class Journal {
     std::string from;  // kRenamed: the record's name in the archive
   };
   std::vector<PendingEdit> PendingEdits() const;
+  // The edits Inspect() finds waiting (kEdits), replayed in memory as the
+  // next read/write mount would take them, read as Inspect() reads (no lock,
+  // nothing changed): what a read-only view does not show. Empty for
+  // kNoEdits and kEditsOfAnotherArchive. Throws as Inspect().
+  static std::vector<PendingEdit> InspectEdits(const std::string& archive_path,
+                                               const ZipReader& original);
 
   // --- The current namespace -------------------------------------------
   std::optional<JournalNode> Stat(std::string_view path) const;

@@ -33,6 +33,7 @@
 #include "process_info.h"
 #include "save_edits.h"
 #include "tpkg/analysis_cache.h"
+#include "tpkg/counted.h"
 #include "tpkg/error.h"
 #include "tpkg/file_io.h"
 #include "tpkg/journal.h"
@@ -251,6 +252,28 @@ std::optional<Journal> OpenJournal(const Options& o, const std::string& archive,
   }
   TPKG_LOG(kWarning) << "mounting " << archive << " read-only: " << why;
   return std::nullopt;
+}
+
+// A read-only view serves the archive as it is: edits a read/write mount
+// left in its journal (killed, or its save failed) are not shown, which the
+// user must hear of, with how to get them. Judged as `tpkg info` judges
+// them: no lock, nothing changed. A journal that cannot be read is left to
+// the read/write mount that will meet it.
+void WarnOfEditsNotShown(const std::string& archive, const ZipReader& zip) {
+  std::vector<Journal::PendingEdit> edits;
+  try {
+    edits = Journal::InspectEdits(archive, zip);
+  } catch (const Error& e) {
+    TPKG_LOG(kDebug) << "pending edits not inspected: " << e.what();
+    return;
+  }
+  if (edits.empty()) return;
+  TPKG_LOG(kWarning) << "the read-only view of " << archive << " does not show the "
+                     << Counted(edits.size(), "pending edit", "pending edits") << " in "
+                     << Journal::DirectoryFor(archive)
+                     << ": mount it read/write to see and save them, or list them with `tpkg "
+                        "edits "
+                     << ShellWord(archive) << "`";
 }
 
 void AnnounceWait(const ArchiveHolder& holder) {
@@ -533,6 +556,7 @@ int RunDaemon(const Options& options) {
   d.journal_opened_ms = MillisecondsSince(d.started);
   if (!journal) {
     d.archive_lock.reset();  // a read-only view holds no lock
+    WarnOfEditsNotShown(d.archive, *zip);
     return RunReadOnly(options, d, std::move(zip));
   }
   return RunWritable(options, d, zip, *journal);

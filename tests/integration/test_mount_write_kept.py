@@ -90,6 +90,30 @@ def test_tpkg_edits_lists_then_discards_what_a_killed_mount_left(tmp_path, tpkg_
     assert archive.read_bytes() == before
 
 
+def test_a_read_only_mount_warns_of_the_pending_edits_it_does_not_show(tmp_path):
+    archive = writable_copy(tmp_path)
+    original_init = records(archive)[INIT]
+    with session(archive, tmp_path / "mnt") as m:
+        (m.path / INIT).write_bytes(b"DEFAULT_HIDDEN = 21\n")
+        (m.path / "corpus_models" / "added.py").write_bytes(b"ADDED = 1\n")
+        m.proc.send_signal(signal.SIGKILL)  # the edits stay in the journal, unsaved
+        m.wait()
+        subprocess.run(["fusermount3", "-uz", str(m.path)], capture_output=True)
+    assert m.problems == [f"tpkgfs exited with {-signal.SIGKILL}"]
+    journal = tmp_path / ".model.pt.tpkgfs"
+    with session(archive, tmp_path / "ro", "-o", "ro",
+                 allow=[r"^tpkgfs: the read-only view of "]) as ro:
+        assert (ro.path / INIT).read_bytes() == original_init  # the archive as it is
+        assert not (ro.path / "corpus_models" / "added.py").exists()
+    assert ro.problems == []
+    warnings = [line for line in ro.stderr().splitlines() if "read-only view" in line]
+    assert warnings == [
+        f"tpkgfs: the read-only view of {archive} does not show the 2 pending edits in "
+        f"{journal}: mount it read/write to see and save them, or list them with "
+        f"`tpkg edits {archive}`"], ro.stderr()
+    assert journal.exists()  # a read-only view changes nothing
+
+
 def test_tpkg_edits_discard_removes_a_journal_nothing_can_read(tmp_path, tpkg_bin):
     # A manifest damaged beyond recovery: the mount says how to be rid of it, and that works.
     archive = writable_copy(tmp_path)

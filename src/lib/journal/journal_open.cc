@@ -395,10 +395,10 @@ void LoadManifest(JournalState& impl, std::vector<std::string>* notes) {
   impl.recovered = Replay(impl, c) > 0;
 }
 
-}  // namespace
-
-Journal::Holds Journal::Inspect(const std::string& archive_path, const ZipReader& original) {
-  const std::optional<ManifestContents> c = ManifestLog::Read(DirectoryFor(archive_path));
+// What the journal log `c` (nullopt: none) holds for `original`, as the next
+// mount judges it.
+Journal::Holds HoldsOf(const std::optional<ManifestContents>& c, const ZipReader& original) {
+  using Holds = Journal::Holds;
   if (!c) return Holds::kNoEdits;
   ArchiveIdentity now = ArchiveIdentity::OfFile(original);
   now.digest = ArchiveIdentity::DigestOf(original);
@@ -410,6 +410,22 @@ Journal::Holds Journal::Inspect(const std::string& archive_path, const ZipReader
     case JournalFate::kAnotherArchive: return Holds::kEditsOfAnotherArchive;
   }
   return Holds::kNoEdits;
+}
+
+}  // namespace
+
+Journal::Holds Journal::Inspect(const std::string& archive_path, const ZipReader& original) {
+  return HoldsOf(ManifestLog::Read(DirectoryFor(archive_path)), original);
+}
+
+std::vector<Journal::PendingEdit> Journal::InspectEdits(const std::string& archive_path,
+                                                        const ZipReader& original) {
+  const std::optional<ManifestContents> c = ManifestLog::Read(DirectoryFor(archive_path));
+  if (HoldsOf(c, original) != Holds::kEdits) return {};
+  JournalState replayed(original);  // no log, no folder opened: memory only
+  replayed.dir = DirectoryFor(archive_path);
+  Replay(replayed, *c);
+  return EditsOf(replayed);
 }
 
 void JournalState::EnsureCreated() {
