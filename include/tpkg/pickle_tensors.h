@@ -47,7 +47,9 @@ struct PickleTensor {
   std::vector<int64_t> stride;
   int64_t storage_offset = 0;  // in elements
   StorageRef storage;          // the persistent id (key, storage class, location, numel)
-  uint64_t storage_bytes = 0;  // numel x element size: the bytes torch reads from the record
+  // numel x element size: the bytes torch reads from the record; nullopt
+  // when that overflows 64 bits (StorageBytes).
+  std::optional<uint64_t> storage_bytes;
   bool requires_grad = false;
   bool is_parameter = false;  // an nn.Parameter
 };
@@ -65,6 +67,13 @@ struct StorageDtype {
   uint32_t element_size = 1;
 };
 std::optional<StorageDtype> DtypeOfStorageClass(const PickleGlobal& storage_class);
+
+// `count` elements of `element_size` bytes: the one place a byte size is
+// made from numbers a pickle gives (a storage's numel, a tensor's extent).
+// nullopt when it overflows 64 bits: no record holds that many bytes, and
+// torch's loader cannot read it, so the size is a problem, never a number
+// that wrapped around.
+std::optional<uint64_t> StorageBytes(uint64_t count, uint64_t element_size);
 
 // The element size in bytes of a dtype torch pickles ("float32" -> 4,
 // "float8_e4m3fn" -> 1), by torch's name without "torch."; nullopt for one

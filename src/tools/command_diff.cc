@@ -94,12 +94,15 @@ nlohmann::ordered_json EntryJson(const std::optional<ZipEntry>& e) {
 
 nlohmann::ordered_json TensorSide(const std::optional<ModelTensor>& m) {
   if (!m) return nullptr;
-  return {{"dtype", m->tensor.dtype},
-          {"shape", m->tensor.shape},
-          {"stride", m->tensor.stride},
-          {"storage_offset", m->tensor.storage_offset},
-          {"storage_record", m->storage_record},
-          {"storage_bytes", m->tensor.storage_bytes}};
+  return {
+      {"dtype", m->tensor.dtype},
+      {"shape", m->tensor.shape},
+      {"stride", m->tensor.stride},
+      {"storage_offset", m->tensor.storage_offset},
+      {"storage_record", m->storage_record},
+      // null when numel x element size overflows 64 bits
+      {"storage_bytes", m->tensor.storage_bytes ? nlohmann::ordered_json(*m->tensor.storage_bytes)
+                                                : nlohmann::ordered_json()}};
 }
 
 nlohmann::ordered_json DiffJson(const std::string& a, const std::string& b, const ModelDiff& d) {

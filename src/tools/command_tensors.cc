@@ -16,6 +16,16 @@ std::string ShapeText(const std::vector<int64_t>& dims) {
   return out + "]";
 }
 
+// A storage's bytes (pickle_tensors.h StorageBytes): null when numel x
+// element size overflows 64 bits, never a wrapped number.
+nlohmann::ordered_json BytesJson(const std::optional<uint64_t>& bytes) {
+  return bytes ? nlohmann::ordered_json(*bytes) : nlohmann::ordered_json();
+}
+
+std::string BytesText(const std::optional<uint64_t>& bytes) {
+  return bytes ? std::to_string(*bytes) : "over 2^64 (overflow)";
+}
+
 nlohmann::ordered_json TensorJson(const ModelTensor& m) {
   const PickleTensor& t = m.tensor;
   return {
@@ -33,7 +43,7 @@ nlohmann::ordered_json TensorJson(const ModelTensor& m) {
         {"class", t.storage.storage_type.module + "." + t.storage.storage_type.name},
         {"location", t.storage.location},
         {"numel", t.storage.numel},
-        {"bytes", t.storage_bytes},
+        {"bytes", BytesJson(t.storage_bytes)},
         {"record_found", m.record_found},
         {"record_bytes", m.record_size}}},
   };
@@ -62,11 +72,10 @@ int RunTensors(const Command& self, const Args& args) {
     Table table({"PICKLE", "PATH", "DTYPE", "SHAPE", "STRIDE", "OFFSET", "STORAGE", "BYTES"});
     for (const ModelTensor& m : tensors) {
       const PickleTensor& t = m.tensor;
-      table.Add({m.pickle, t.path.empty() ? "(root)" : t.path,
-                 t.dtype + (t.is_parameter ? " param" : ""), ShapeText(t.shape),
-                 ShapeText(t.stride), std::to_string(t.storage_offset),
-                 m.storage_record + (m.record_found ? "" : " (missing)"),
-                 std::to_string(t.storage_bytes)});
+      table.Add(
+          {m.pickle, t.path.empty() ? "(root)" : t.path, t.dtype + (t.is_parameter ? " param" : ""),
+           ShapeText(t.shape), ShapeText(t.stride), std::to_string(t.storage_offset),
+           m.storage_record + (m.record_found ? "" : " (missing)"), BytesText(t.storage_bytes)});
     }
     if (tensors.empty())
       out.Line("no tensors (" + std::string(FileKindName(kind)) + ")");

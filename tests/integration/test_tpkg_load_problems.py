@@ -153,3 +153,35 @@ def test_check_passes_what_torch_saves_and_loads_though_an_exporter_would_object
     c = run(tpkg_bin, "check", tmp_path / "tolerated.pt")
     assert (c.returncode, c.stdout) == (0, f"{tmp_path / 'tolerated.pt'}: ok (format; whether "
                                            "it is safe to load is tpkg scan's job)\n"), c
+
+
+def with_numel(source, numel, out):
+    """A copy of torch.save file `source` whose first storage persistent id
+    claims `numel` elements (a LONG1 8-byte int in place of its int)."""
+    import pickletools
+    with zipfile.ZipFile(source) as z:
+        name = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+        data = z.read(name)
+        ops = list(pickletools.genops(data))
+        at = next(i for i, (op, arg, _) in enumerate(ops) if arg == "cpu")
+        op, _, pos = next(o for o in ops[at + 1:] if "INT" in o[0].name)
+        end = next(o[2] for o in ops if o[2] > pos)
+        data = data[:pos] + b"\x8a\x08" + numel.to_bytes(8, "little") + data[end:]
+        with zipfile.ZipFile(out, "w") as o:
+            for info in z.infolist():
+                o.writestr(info, data if info.filename == name else z.read(info))
+    return out
+
+
+def test_a_storage_of_more_than_2_to_the_64_bytes_is_a_problem_not_a_wrapped_size(tpkg_bin, made,
+                                                                                  tmp_path):
+    # 2^62 float32 elements are 2^64 bytes: the product wraps to 0 in 64 bits.
+    broken = with_numel(made / "saved.pt", 2**62, tmp_path / "huge.pt")
+    tensors = json.loads(run(tpkg_bin, "tensors", "--json", broken).stdout)["tensors"]
+    assert tensors[0]["storage"]["numel"] == 2**62
+    assert tensors[0]["storage"]["bytes"] is None
+    text = run(tpkg_bin, "tensors", broken).stdout
+    assert "over 2^64 (overflow)" in text and " 0\n" not in text, text
+    r = run(tpkg_bin, "check", broken)
+    assert r.returncode == 1
+    assert "as 4611686018427387904 x FloatStorage, more than 2^64 bytes" in r.stdout, r.stdout

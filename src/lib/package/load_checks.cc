@@ -57,17 +57,20 @@ namespace {
 
 // What a loader holds for one storage record: the bytes of its first load
 // (torch.package's loaded_storages and torch.load's are keyed so).
+// `overflows`: numel x element size is over 64 bits, which no record holds.
 struct LoadedStorage {
   uint64_t bytes = 0;
   bool knowable = false;
+  bool overflows = false;
 };
 using LoadedStorages = std::unordered_map<std::string, LoadedStorage>;
 
 // What a load by `ref` reads: numel x element size, when knowable.
 LoadedStorage LoadOf(const StorageRef& ref) {
   const uint64_t element = StorageElementSize(ref.storage_type);
-  const bool knowable = element != 0 && ref.numel <= UINT64_MAX / element;
-  return LoadedStorage{knowable ? ref.numel * element : 0, knowable};
+  if (element == 0) return LoadedStorage{};
+  const std::optional<uint64_t> bytes = StorageBytes(ref.numel, element);
+  return LoadedStorage{bytes.value_or(0), bytes.has_value(), !bytes.has_value()};
 }
 
 // Notes the first load of `record` by `ref`.
@@ -96,6 +99,13 @@ void CheckStorageRecord(const RecordSource& records, const std::unordered_set<st
     return;
   }
   const LoadedStorage load = LoadOf(ref);
+  if (load.overflows) {
+    AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+               "loaded by " + pickle_record + " as " + std::to_string(ref.numel) + " x " +
+                   ref.storage_type.name +
+                   ", more than 2^64 bytes: no record holds that, and torch cannot load it");
+    return;
+  }
   if (!load.knowable) return;
   if (const uint64_t size = records.RecordSize(record); size < load.bytes) {
     AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
@@ -118,10 +128,16 @@ void CheckTensorExtents(const std::string& pickle_record, const std::vector<Stor
     if (record.empty()) continue;
     const auto it = loaded.find(record);
     const uint64_t element = StorageElementSize(ref.storage_type);
-    if (it == loaded.end() || !it->second.knowable || element == 0 ||
-        t.elements > UINT64_MAX / element)
+    if (it == loaded.end() || !it->second.knowable || element == 0) continue;
+    const std::optional<uint64_t> bytes = StorageBytes(t.elements, element);
+    if (!bytes) {
+      AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+                 "a tensor of " + pickle_record + " spans " + std::to_string(t.elements) + " x " +
+                     ref.storage_type.name + ", more than 2^64 bytes, and torch loads " +
+                     std::to_string(it->second.bytes));
       continue;
-    const uint64_t needed = t.elements * element;
+    }
+    const uint64_t needed = *bytes;
     if (needed > it->second.bytes) {
       AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
                  "a tensor of " + pickle_record + " spans " + std::to_string(t.elements) + " x " +

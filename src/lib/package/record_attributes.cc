@@ -75,7 +75,8 @@ void AddPickles(const RecordSource& records, FileKind kind,
         // In elements of the dtype: an untyped storage's numel counts bytes
         // (torch 2.x's float8, uint16...).
         const std::optional<uint32_t> element = ElementSizeOfDtype(t.dtype);
-        const uint64_t numel = element ? t.storage_bytes / *element : t.storage.numel;
+        const uint64_t numel =
+            element && t.storage_bytes ? *t.storage_bytes / *element : t.storage.numel;
         storages.push_back({record, {t.dtype, numel, ShapeText(t.shape), ""}});
         it = storages.end() - 1;
       }

@@ -235,9 +235,8 @@ void Scanner::NoteTensor(const Value& callable, const Value& args) {
     if (a.size() >= 7 && a[6].kind == Kind::kGlobal &&
         strings_.Text(a[6].global_module()) == "torch")
       size = ElementSizeOfDtype(strings_.Text(a[6].global_name()));
-    uint64_t bytes = 0;
-    if (!size || __builtin_mul_overflow(*elements, uint64_t{*size}, &bytes)) return;
-    elements = bytes;
+    if (!size) return;
+    elements = StorageBytes(*elements, *size);
   }
   if (elements) result_.tensors.push_back({static_cast<size_t>(a[0].int_value), *elements});
 }

@@ -216,7 +216,7 @@ class TensorWalk {
     PickleTensor t;
     std::optional<StorageDtype> dtype = DtypeOfStorageClass(storage->storage_type);
     t.dtype = dtype ? dtype->name : "unknown:" + storage->storage_type.name;
-    t.storage_bytes = storage->numel * (dtype ? dtype->element_size : 1);
+    t.storage_bytes = StorageBytes(storage->numel, dtype ? dtype->element_size : 1);
     if (dtype_argument) {
       const Node& named = tree_.at((*args)[6]);
       if (named.kind != NodeKind::kGlobal || named.text != "torch") return std::nullopt;
@@ -439,6 +439,12 @@ std::optional<StorageDtype> DtypeOfStorageClass(const PickleGlobal& storage_clas
       return StorageDtype{std::string(row.dtype), row.element_size};
   }
   return std::nullopt;
+}
+
+std::optional<uint64_t> StorageBytes(uint64_t count, uint64_t element_size) {
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(count, element_size, &bytes)) return std::nullopt;
+  return bytes;
 }
 
 std::optional<uint32_t> ElementSizeOfDtype(std::string_view dtype) {
