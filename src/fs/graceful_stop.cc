@@ -103,10 +103,11 @@ void GracefulStop::WriteBackMappedPages(const std::vector<std::string>& open) {
   }
   mount_root_.reset();  // RELEASEDIR is sent in the background: no wait
   if (!mount_root_errno_ && failed.empty()) return;
-  TPKG_LOG(kWarning) << "cannot write back what processes wrote through shared mappings of "
+  TPKG_LOG(kWarning) << "cannot write back the pages of "
                      << (mount_root_errno_ ? Listing(open) : Listing(failed)) << " in "
-                     << options_.mountpoint << " and did not sync: " << std::strerror(err)
-                     << "; those writes are not saved";
+                     << options_.mountpoint << " (" << std::strerror(err)
+                     << "): what a process wrote through a shared mapping of them and did not "
+                        "sync is not saved";
 }
 
 void GracefulStop::Interrupted(int sig) {

@@ -30,8 +30,10 @@
 // through the mount's root, opened before the detach, while the loop still
 // serves the writes. That open keeps the detached mount alive once the
 // files close, so the loop ends on the next poll (kDrainPoll), not with the
-// mount. A second signal does not wait for the fsyncs: it is the owner
-// asking to save at once, and libfuse's handler ends the loop.
+// mount. A second signal ends the wait at once, but not under a call of
+// Begin() or MayEnd() on the mount (that open, the fsyncs): ending the loop
+// would leave the call unanswered for ever, so the waker ends it once the
+// call returns (signal_waker.cc).
 //
 //   GracefulStop stop({.mountpoint = "/mnt/m", .close_wait = 30s,
 //                      .files_open_for_writing = [&] { return ops.FilesOpenForWriting(); }});

@@ -35,6 +35,13 @@ std::atomic<bool> g_in_use{false};
 enum Phase : int { kServing, kWaiting, kEnding };
 std::atomic<int> g_phase{kServing};
 std::atomic<bool> g_graceful{false};
+// The helper thread is in GracefulStop's Begin() or MayEnd(), which open and
+// fsync files of the mount: requests only the loop answers. A second signal
+// then must not end the loop under it (the helper would wait for ever, and
+// the loop's end joins it): it is deferred, and the helper ends the loop
+// once its call returns.
+std::atomic<bool> g_helper_in_mount{false};
+std::atomic<bool> g_deferred_end{false};
 // The signal that began the wait, and when (CLOCK_MONOTONIC, ns).
 std::atomic<int> g_first_signal{0};
 std::atomic<int64_t> g_first_at_ns{0};
@@ -82,8 +89,12 @@ void OnSignal(int sig) {
   }
   int serving = kServing;
   if (!(graceful && g_phase.compare_exchange_strong(serving, kWaiting))) {
-    CallReplaced(sig);
-    g_phase.store(kEnding);
+    if (graceful && g_phase.load() == kWaiting && g_helper_in_mount.load()) {
+      g_deferred_end.store(true);
+    } else {
+      CallReplaced(sig);
+      g_phase.store(kEnding);
+    }
   }
   if (const int fd = g_wake_fd.load(std::memory_order_acquire); fd >= 0) WakeHelper(fd);
   errno = saved_errno;
@@ -112,6 +123,8 @@ SignalLoopWaker::SignalLoopWaker(GracefulStop* stop)
     throw Error(Errc::kInvalidArgument, "a SignalLoopWaker already runs in this process");
   }
   g_phase.store(kServing);
+  g_helper_in_mount.store(false);
+  g_deferred_end.store(false);
   g_graceful.store(stop != nullptr);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) {
@@ -173,7 +186,10 @@ void SignalLoopWaker::Run() {
     if (g_phase.load() == kWaiting) {  // a first signal, with a GracefulStop
       const bool first = !next_check;
       if (first || Clock::now() >= *next_check) {
-        if (first ? graceful_->Begin(sig) : graceful_->MayEnd()) {
+        g_helper_in_mount.store(true);
+        const bool may_end = first ? graceful_->Begin(sig) : graceful_->MayEnd();
+        g_helper_in_mount.store(false);
+        if (may_end) {
           EndLoop();
           next_check.reset();
           next_resend = Clock::now() + kKickInterval;
@@ -182,6 +198,9 @@ void SignalLoopWaker::Run() {
         }
       }
     }
+    // A second signal came while this thread waited on the mount (or just
+    // after: the handler's wake-up brings it here): it ends the wait now.
+    if (g_deferred_end.exchange(false) && g_phase.load() == kWaiting) EndLoop();
     if (g_phase.load() == kEnding && !next_resend) {
       // A second signal ended the wait (or came before it began): say what
       // was still open. Read again: the handler stored the signal before

@@ -4,6 +4,7 @@ then saves what they wrote, also through a shared mapping (src/fs/graceful_stop.
 import contextlib
 import errno
 import mmap
+import pathlib
 import re
 import signal
 import subprocess
@@ -115,6 +116,44 @@ def test_pages_a_mapping_still_holds_when_the_wait_runs_out_are_saved(mount_fact
         assert m.wait(timeout=30) == 0, m.stderr()
         assert cut_off(m, "saving after 1 s").replace(UTIL, INIT) in m.stderr()
         assert saved(archive, INIT) == b"#!" + original_init[2:]
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            mapping.close()
+
+
+def helper_waits_on_the_mount(pid):
+    """Whether a thread of the daemon waits for an answer of its own mount (the cut-off's
+    fsync, served by the loop)."""
+    for wchan in pathlib.Path(f"/proc/{pid}/task").glob("*/wchan"):
+        with contextlib.suppress(OSError):
+            if wchan.read_text() == "request_wait_answer":
+                return True
+    return False
+
+
+def test_a_second_signal_during_the_cut_offs_fsync_still_saves(mount_factory, archive):
+    """The cut-off fsyncs the files still open through the mount, which the loop answers: a
+    second signal then must not end the loop under it (the daemon would wait for ever)."""
+    m = mount_factory(archive, "-s", "-o", "close_wait=1")
+    m.allow_stderr(r"^tpkgfs: (SIGTERM: |saving after |SIGHUP again: |saved )")
+    size = 256 << 20  # enough dirty pages for the fsync to take a while
+    with open(m.path / "big.bin", "wb") as f:
+        f.truncate(size)
+    with open(m.path / "big.bin", "r+b") as mapped_file:
+        mapping = mmap.mmap(mapped_file.fileno(), 0)
+    try:
+        for offset in range(0, size, mmap.PAGESIZE):
+            mapping[offset] = 1
+        m.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while not helper_waits_on_the_mount(m.proc.pid):  # a short window: polled closely
+            assert time.monotonic() < deadline and m.proc.poll() is None, m.stderr()
+            time.sleep(0.001)
+        m.proc.send_signal(signal.SIGHUP)
+        assert m.wait(timeout=60) == 0, m.stderr()
+        with zipfile.ZipFile(archive) as z, z.open(PREFIX + "big.bin") as saved_file:
+            assert z.getinfo(PREFIX + "big.bin").file_size == size
+            assert saved_file.read(mmap.PAGESIZE + 1) == b"\1" + bytes(mmap.PAGESIZE - 1) + b"\1"
     finally:
         with contextlib.suppress(OSError, ValueError):
             mapping.close()
