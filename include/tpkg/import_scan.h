@@ -131,8 +131,9 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // expression where none may be (`a = *b`, `[*a for a in b]`), `import *`
 // in a def or class, `yield from` in an `async def`, a truncated or
 // out-of-range `\x`, `\u` or `\U` escape in a str or in an f-string's text
-// and format specs, a truncated `\x` in bytes (named on the escape's line, as
-// 3.11 does and 3.13 does for f-strings; `\N{name}` is not checked), a list,
+// and format specs, a truncated `\x` in bytes (on the line an f-string
+// ends on, or a str's first line, as CPython 3.13 names them;
+// `\N{name}` is not checked), a list,
 // set or dict comprehension with an `async for` (or holding such a
 // comprehension) outside an async def (a generator expression may be
 // asynchronous anywhere), a name used, assigned or annotated as an

@@ -304,6 +304,7 @@ PARSE_ERRORS = [
     ("an out-of-range \\U in an f-string", 'x = f"a\\\\{y}\\U00110000"\n'),
     ("a truncated \\x before a doubled brace", 'x = f"\\x{{41"\n'),
     ("a truncated \\x in an f-string after a continued line", 'x = f"""a\\\n\\x4{y}"""\n'),
+    ("a truncated \\u in an f-string that ends two lines on", 'x = 1\nv = f"""\\u{x}a\n\n"""\n'),
 ]
 
 

@@ -28,12 +28,8 @@ std::optional<std::string> DecodeStringBody(const StringLiteral& s) {
   if (s.raw) return std::string(s.body);
   std::string out;
   std::string_view b = s.body;
-  // On the escape's line, as CPython reports it for f-strings (3.11 and
-  // 3.13) and for other strings on 3.11 (3.13 names the string's first line).
-  uint32_t line = s.line;
-  auto fail = [&](const char* what) -> void { throw SyntaxError{line, std::string("(unicode error) ") + what}; };
+  auto fail = [&](const char* what) -> void { throw SyntaxError{s.line, std::string("(unicode error) ") + what}; };
   for (size_t i = 0; i < b.size(); ++i) {
-    if (b[i] == '\n' || (b[i] == '\r' && (i + 1 == b.size() || b[i + 1] != '\n'))) ++line;
     if (b[i] != '\\' || i + 1 == b.size()) {
       out += b[i];
       continue;
@@ -44,8 +40,8 @@ std::optional<std::string> DecodeStringBody(const StringLiteral& s) {
       continue;
     }
     switch (e) {
-      case '\n': ++line; break;
-      case '\r': ++line; if (i + 1 < b.size() && b[i + 1] == '\n') ++i; break;
+      case '\n': break;
+      case '\r': if (i + 1 < b.size() && b[i + 1] == '\n') ++i; break;
       case 'N': return std::nullopt;
       case 'x': case 'u': case 'U': {
         int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;

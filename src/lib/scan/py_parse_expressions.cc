@@ -62,6 +62,13 @@ Expr Parser::ParseExpression() {
     size_t keep;
   };
   std::optional<ForgetYields> lambda_yields;
+  // An async comprehension noted in a lambda's body is refused there: a
+  // lambda is never asynchronous, whatever comprehension is around it.
+  std::optional<size_t> lambda_async_comps;
+  const auto end_lambda = [&] {
+    if (lambda_async_comps && async_comprehension_lines_.size() > *lambda_async_comps)
+      throw SyntaxError{async_comprehension_lines_[*lambda_async_comps], kAsyncComprehension};
+  };
   for (;;) {
     if (Accept(Sym::kLambda)) {
       Append(chain.events, ParseParameters(Sym::kColon, false));
@@ -69,10 +76,12 @@ Expr Parser::ParseExpression() {
       if (compile_checks_ && !lambda_body) {
         lambda_body.emplace(*this, BodyScope(/*function=*/true, /*is_async=*/false, nullptr));
         lambda_yields.emplace(yield_lines_, yield_lines_.size());
+        lambda_async_comps = async_comprehension_lines_.size();
       }
     } else {
       Expr body = ParseInfix();
       if (!Accept(Sym::kIf)) {
+        end_lambda();
         if (first) return body;
         Append(chain.events, std::move(body.events));
         return chain;
@@ -406,8 +415,7 @@ Events Parser::ParseComprehension(const ElementStart& element, std::string_view 
 
 void Parser::CheckAsyncComprehensions() const {
   if (!async_comprehension_lines_.empty())
-    throw SyntaxError{async_comprehension_lines_.front(),
-                      "asynchronous comprehension outside of an asynchronous function"};
+    throw SyntaxError{async_comprehension_lines_.front(), kAsyncComprehension};
 }
 
 Expr Parser::ParseYield() {

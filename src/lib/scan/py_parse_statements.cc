@@ -42,6 +42,7 @@ void Parser::Restore(const Checkpoint& c) {
   yield_lines_.resize(c.yields);
   async_comprehension_lines_.resize(c.async_comps);
   seen_names_.resize(c.names);
+  fstring_escape_error_.reset();  // a statement's start: no f-string is open
 }
 
 void Parser::Expect(Sym s) {

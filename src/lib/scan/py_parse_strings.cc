@@ -5,6 +5,7 @@
 // rules as any expression, nested f-strings included. torch's visitor walks
 // a JoinedStr's FormattedValues in source order: a field's value, then the
 // fields nested in its format spec.
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -69,11 +70,17 @@ Events Parser::ParseFString() {
   bool raw = false;  // the prefix: the token is it and the opening quote
   for (char c : cur_.text) raw |= (c | 0x20) == 'r';
   const ScopedFlag raw_fstring(raw_fstring_, raw);
+  // A bad escape in its text is named on the line the f-string ends on, as
+  // CPython 3.13 names it (3.11: where its group of adjacent strings ends).
+  std::optional<std::string> outer_escape_error = std::exchange(fstring_escape_error_, std::nullopt);
   Advance();
   Events events;
   ParseFStringParts(events);
   if (!AtKind(TokenKind::kFStringEnd)) Fail("f-string: expecting '}'");
+  const uint32_t end_line = cur_.line;
   Advance();
+  if (fstring_escape_error_) throw SyntaxError{end_line, *fstring_escape_error_};
+  fstring_escape_error_ = std::move(outer_escape_error);
   return events;
 }
 
@@ -92,16 +99,21 @@ Events Parser::ParseReplacementField() {
   return events;
 }
 
+
 // Literal text (FSTRING_MIDDLE) and replacement fields, as an f-string's
 // body and a format spec both hold them.
 void Parser::ParseFStringParts(Events& events) {
   for (;;) {
     if (AtKind(TokenKind::kFStringMiddle)) {
       // Literal text is decoded as a str's body is ("{{" is two characters
-      // here, which changes no verdict), format specs included; CPython
-      // names the line where the text starts.
-      if (compile_checks_ && !raw_fstring_)
-        (void)DecodeStringBody(StringLiteral{false, false, cur_.text, cur_.line});
+      // here, which changes no verdict), format specs included.
+      if (compile_checks_ && !raw_fstring_ && !fstring_escape_error_) {
+        try {
+          (void)DecodeStringBody(StringLiteral{false, false, cur_.text, cur_.line});
+        } catch (const SyntaxError& e) {
+          fstring_escape_error_ = e.reason;
+        }
+      }
       Advance();
     } else if (At(Sym::kLBrace))
       Append(events, ParseReplacementField());

@@ -34,6 +34,9 @@ namespace tpkg::py::internal {
 // the other nestings (lambda defaults) and with them the parser's stack use.
 inline constexpr int kMaxNesting = 300;
 
+inline constexpr const char* kAsyncComprehension =
+    "asynchronous comprehension outside of an asynchronous function";
+
 // The import events of a subtree, in visit order. Most expressions hold
 // none, and an empty list must cost nothing: destroying a
 // std::vector<ImportEvent> (variants of strings) is not inlined, and that
@@ -444,6 +447,9 @@ class Parser {
   bool future_allowed_ = true;   // compile checks: only a docstring and __future__ so far
   bool future_annotations_ = false;  // compile checks: `from __future__ import annotations`
   bool raw_fstring_ = false;  // compile checks: the innermost f-string being parsed is raw
+  // Compile checks: the first bad escape in the text of the innermost
+  // f-string being parsed, refused once its end (and line) is reached.
+  std::optional<std::string> fstring_escape_error_;
 };
 
 }  // namespace tpkg::py::internal
