@@ -391,6 +391,39 @@ TEST_F(WriteBackTest, MissingFreeSpaceIsNamedBeforeAnythingIsWritten) {
   EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
 }
 
+// No inode left, blocks to spare: `df` shows room, so the message says which.
+TEST_F(WriteBackTest, NoFreeInodeIsNamedBeforeAnythingIsWritten) {
+  ScopedTmpfs fs(dir_ / "few", "size=8m,nr_inodes=64");
+  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";
+  UseArchive(dir_ / "few", {{"notes.txt", "notes"}, {".data/version", "6\n"}});
+  const std::string before = ReadFile(archive_);
+  Journal j = Open();
+  WriteFd(j.Create("edit.py").get(), "print('kept')\n");
+  for (int i = 0;; ++i) {  // every inode left
+    const std::string name = dir_ / ("few/f" + std::to_string(i));
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) break;
+    ::close(fd);
+  }
+  bool wrote = false;
+  WriteBackOptions options;
+  options.on_stage = [&](WriteBackStage) { wrote = true; };
+  try {
+    WriteBack(j, {}, options);
+    FAIL() << "the save found an inode on a file system without one";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(ToErrno(e), ENOSPC) << what;
+    EXPECT_NE(what.find("' has no free inode (`df -i`) for the new archive, though "),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("available; nothing was written"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(wrote);
+  ExpectArchiveUnchanged(before);
+  EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
+}
+
 // The kernel refuses to make a filesystem read-only while files on it are
 // open for writing (the journal's), so EROFS is met when opening: the
 // daemon then mounts read-only, and no write is accepted that would be lost.

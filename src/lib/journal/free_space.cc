@@ -66,12 +66,23 @@ void CheckFreeSpace(const SpaceNeeded& need, const std::string& directory) {
       (static_cast<long>(fs.f_type) == kBtrfsMagic || static_cast<long>(fs.f_type) == kXfsMagic);
   const uint64_t needed = need.archive_bytes - (may_share ? need.shareable_bytes : 0);
   const uint64_t available = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-  if (needed <= available) return;
-  throw Error(Errc::kNoSpace,
-              "No space left on device: the new archive needs up to " + Amount(needed) +
-                  " beside the old one until it replaces it, and '" + directory + "' has " +
-                  Amount(available) + " available; nothing was written",
-              ENOSPC);
+  if (needed > available) {
+    throw Error(Errc::kNoSpace,
+                "No space left on device: the new archive needs up to " + Amount(needed) +
+                    " beside the old one until it replaces it, and '" + directory + "' has " +
+                    Amount(available) + " available; nothing was written",
+                ENOSPC);
+  }
+  // The new archive is a new file: with no inode free its creation fails
+  // with the ENOSPC of a full disk while `df` shows room, so say which.
+  // (f_files is 0 where a file system has no fixed number of inodes.)
+  if (vfs.f_files != 0 && vfs.f_favail == 0) {
+    throw Error(Errc::kNoSpace,
+                "No space left on device: '" + directory +
+                    "' has no free inode (`df -i`) for the new archive, though " +
+                    Amount(available) + " are available; nothing was written",
+                ENOSPC);
+  }
 }
 
 }  // namespace tpkg

@@ -30,7 +30,8 @@ struct SpaceNeeded {
 SpaceNeeded EstimateSaveSize(const WritePlan& plan, const Journal& journal);
 
 // Throws Error(kNoSpace, ENOSPC) naming what is needed and what is available
-// in `directory` (where the new archive is written), when it cannot fit.
+// in `directory` (where the new archive is written), when it cannot fit, or
+// when the file system there has no free inode for it.
 void CheckFreeSpace(const SpaceNeeded& need, const std::string& directory);
 
 }  // namespace tpkg
