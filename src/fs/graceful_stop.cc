@@ -1,12 +1,11 @@
 #include "graceful_stop.h"
 
-#include <fcntl.h>
+#include <fcntl.h>   // openat
 #include <string.h>  // sigabbrev_np
-#include <unistd.h>  // syncfs
+#include <unistd.h>  // fsync
 
 #include <cerrno>
 #include <cstring>
-
 #include <optional>
 #include <sstream>
 #include <utility>
