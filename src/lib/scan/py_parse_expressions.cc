@@ -1,10 +1,28 @@
 // py_parse_expressions.cc: expressions of the import parser (see py_parser.h).
+#include <cstddef>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "scan/py_parser.h"
 
 namespace tpkg::py::internal {
+namespace {
+
+// What a comprehension leaves of `items` noted from `start` on: those of its
+// first iterable, [first, after_first), which runs in the scope around it;
+// the others were its own. Returns how many it dropped.
+template <typename Item>
+size_t KeepFirstIterables(std::vector<Item>& items, size_t start, size_t first,
+                          size_t after_first) {
+  const size_t dropped = (items.size() - after_first) + (first - start);
+  const auto at = [&items](size_t i) { return items.begin() + static_cast<std::ptrdiff_t>(i); };
+  items.erase(at(after_first), items.end());
+  items.erase(at(start), at(first));
+  return dropped;
+}
+
+}  // namespace
 
 // ------------------------------------------------------------- expressions
 
@@ -393,22 +411,15 @@ Events Parser::ParseComprehension(const ElementStart& element, std::string_view 
     const std::string reason = "'yield' inside " + std::string(kind);
     if (*inside < yield_lines_.size()) throw SyntaxError{yield_lines_[*inside], reason};
     if (element.yields < element_end) throw SyntaxError{yield_lines_[element.yields], reason};
-    // Take in the async comprehensions of the element and of the parts
-    // after the first iterable; those of the first iterable stay outside.
-    std::vector<uint32_t>& lines = async_comprehension_lines_;
-    is_async |= lines.size() > *after_first_async || *first_async > element.async_comps;
-    lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(*after_first_async), lines.end());
-    lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(element.async_comps),
-                lines.begin() + static_cast<std::ptrdiff_t>(*first_async));
-    // Its names are its own scope's, but for those of the first iterable.
-    seen_names_.erase(seen_names_.begin() + static_cast<std::ptrdiff_t>(*after_first_name),
-                      seen_names_.end());
-    seen_names_.erase(seen_names_.begin() + static_cast<std::ptrdiff_t>(element.names),
-                      seen_names_.begin() + static_cast<std::ptrdiff_t>(*first_name));
+    // It takes in the async comprehensions and names of its own parts.
+    is_async |= KeepFirstIterables(async_comprehension_lines_, element.async_comps, *first_async,
+                                   *after_first_async) > 0;
+    KeepFirstIterables(seen_names_, element.names, *first_name, *after_first_name);
     // In an async def (or code never compiled) any comprehension may be
     // asynchronous; elsewhere only a generator expression.
     const bool allowed = (scope_.async_function && scope_.function) || !scope_.evaluated;
-    if (is_async && kind != "generator expression" && !allowed) lines.push_back(element.line);
+    if (is_async && kind != "generator expression" && !allowed)
+      async_comprehension_lines_.push_back(element.line);
   }
   return events;
 }
