@@ -12,7 +12,8 @@
 # ThreadSanitizer run of the threaded code's unit tests (scripts/tsan.sh) then run while the
 # Debian 13 stack sets up and builds inside the root; Debian 13's tests come last. Every output line starts with its stack
 # ("debian12| ", "debian13| "). A failure of either stack fails the run: both still run, and
-# the summary at the end names every step that failed, with its exit status and time.
+# the summary at the end names every step that failed, with its exit status and time, and
+# repeats the lines of its output that say what failed (failed tests, findings, races).
 # Must run as root (or with sudo) on Debian 12, like scripts/setup.sh and scripts/debian13.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,10 @@ minutes() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 # CPU seconds (user + system) of this shell's finished children, into CPU: with the wall time it
 # tells a slow machine from a busy one. `times` runs in this shell (a subshell's are its own).
 cpu_file=$(mktemp)
-trap 'rm -f "$cpu_file"' EXIT
+# Each step's output is also kept in $logs/STACK.NAME, so that the end of the run can say what
+# failed: a CI log is often read from its tail only, far below the failing test's lines.
+logs=$(mktemp -d)
+trap 'rm -rf "$cpu_file" "$logs"' EXIT
 cpu_now() {
   times >"$cpu_file"
   CPU=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] }
@@ -46,6 +50,21 @@ cpu_now() {
 }
 # Prefixes every line of stdin with "$1| ", line by line.
 prefix() { sed -u "s/^/$1| /"; }
+# logged STACK NAME: prefixes stdin like `prefix`, keeping a copy of the step's output.
+logged() { tee "$logs/$1.$2" | prefix "$1"; }
+# The lines of a failed step's log that name what failed: pytest's FAILED/ERROR summary and
+# assertion lines, meson's failing tests and GoogleTest's failures, fuzz targets with findings,
+# ThreadSanitizer's reports, the scripts' own error lines; then the step's last lines.
+failure_lines='^(FAILED|ERROR) |^E  |^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) |: Failure$'
+failure_lines+='|^(Expected|Value of|Which is|  Actual)|: see .*; inputs in |runtime error'
+failure_lines+='|WARNING: ThreadSanitizer|^[a-z0-9_.]+\.sh: '
+recap() {
+  local log="$logs/$1.$2"
+  [ -f "$log" ] || return 0
+  echo "ci: $1 $2 failed; what its output names (all of it is above, on lines '$1| '):"
+  { grep -aE "$failure_lines" "$log" | head -n 60; echo "..."; tail -n 5 "$log"; } |
+    sed 's/^/ci:   | /'
+}
 
 # step STACK NAME CMD...: runs CMD with its output prefixed, and records its outcome.
 step() {
@@ -54,7 +73,7 @@ step() {
   echo "$stack| ==> $name: $*"
   cpu_now
   cpu0=$CPU
-  "$@" 2>&1 | prefix "$stack"
+  "$@" 2>&1 | logged "$stack" "$name"
   rc=${PIPESTATUS[0]}
   cpu_now
   record "$stack" "$name" "$rc" $((SECONDS - t0)) $((CPU - cpu0))
@@ -81,7 +100,7 @@ if ((run13)); then
   prepare_started=$SECONDS
   if ((run12)); then
     echo "debian13| ==> root: made in the background while debian12 runs"
-    { $SUDO bash scripts/debian13.sh --prepare 2>&1 | prefix debian13; } &
+    { $SUDO bash scripts/debian13.sh --prepare 2>&1 | logged debian13 root; } &
     prepare_pid=$!
   fi
 fi
@@ -95,19 +114,19 @@ fi
 # slow VM 31 minutes long instead of about 27).
 lane12_pid=""
 lane12_status=$(mktemp)
-trap 'rm -f "$cpu_file" "$lane12_status"' EXIT
+trap 'rm -rf "$cpu_file" "$lane12_status" "$logs"' EXIT
 if ((run12)); then
   if step debian12 "setup" bash scripts/setup.sh; then
     lane12_started=$SECONDS
     {
       t0=$SECONDS
-      bash scripts/test.sh 2>&1 | prefix debian12
+      bash scripts/test.sh 2>&1 | logged debian12 tests
       echo "tests ${PIPESTATUS[0]} $((SECONDS - t0))" >>"$lane12_status"
       t0=$SECONDS
-      bash scripts/fuzz.sh "${TPKG_FUZZ_SECONDS:-10}" 2>&1 | prefix debian12
+      bash scripts/fuzz.sh "${TPKG_FUZZ_SECONDS:-10}" 2>&1 | logged debian12 fuzz
       echo "fuzz ${PIPESTATUS[0]} $((SECONDS - t0))" >>"$lane12_status"
       t0=$SECONDS
-      bash scripts/tsan.sh 2>&1 | prefix debian12
+      bash scripts/tsan.sh 2>&1 | logged debian12 tsan
       echo "tsan ${PIPESTATUS[0]} $((SECONDS - t0))" >>"$lane12_status"
     } &
     lane12_pid=$!
@@ -168,6 +187,7 @@ cpu_now
 echo "ci: total $(minutes $((SECONDS - started))) (cpu $(minutes "$CPU"), $(nproc) cores," \
   "load average now $(cut -d ' ' -f 1-3 /proc/loadavg))"
 if ((${#failed[@]})); then
+  for step_name in "${failed[@]}"; do recap $step_name; done
   printf -v list '%s, ' "${failed[@]}"
   echo "ci: FAILED: ${list%, }" >&2
   exit 1
