@@ -136,17 +136,19 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // `\N{name}` is not checked), a list,
 // set or dict comprehension with an `async for` (or holding such a
 // comprehension) outside an async def (a generator expression may be
-// asynchronous anywhere), a name used, assigned or annotated as an
-// expression before its `global` or `nonlocal` declaration in the same body
-// (names bound by def, class, except or a match pattern, in a tuple target
-// (said to be used), and in a function's local annotations are not seen).
+// asynchronous anywhere), a name used, assigned, annotated, or bound by a
+// def, class, `except ... as`, match pattern or type alias before its
+// `global` or `nonlocal` declaration in the same body (a tuple target's
+// names are said to be used, where CPython says assigned; names in a
+// function's local annotations and walrus targets in a comprehension are
+// not seen; imports bind without a complaint, as in CPython 3.11 to 3.13).
 // Not found (it needs the name bindings of CPython's symbol table or more of
 // its compiler): `nonlocal` of a name no enclosing function binds, limits
-// such as 20 nested blocks. An `await` in a comprehension of a sync def is refused as an await outside an
-// async function, a `yield` in one outside any def as outside a function. When a source has several
-// errors, CPython names its symbol table's first, and this the first in source order. Each check
-// errs towards accepting: nothing compile() accepts is refused
-// (tests/python compare with the stack's compile()).
+// such as 20 nested blocks. An `await` in a comprehension of a sync def is refused as an await
+// outside an async function, a `yield` in one outside any def as outside a function. When a source
+// has several errors, CPython names its symbol table's first, and this the first in source order.
+// Each check errs towards accepting: nothing compile() accepts is refused (tests/python compare
+// with the stack's compile()).
 std::optional<std::string> FindCompileError(std::string_view source);
 
 // The `package` torch passes for a module (PackageExporter._get_dependencies):

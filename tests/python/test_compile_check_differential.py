@@ -132,6 +132,22 @@ FOUND = [
     ("nonlocal after a use", "def o():\n    x = 1\n    def f():\n        print(x)\n        nonlocal x\n"),
     ("nonlocal after an assignment", "def o():\n    x = 1\n    def f():\n        x = 2\n"
                                      "        nonlocal x\n"),
+    ("global after a def", "def f():\n    def g(): pass\n    global g\n"),
+    ("global after a class at module level", "class g: pass\nglobal g\n"),
+    ("global after a method in a class", "class C:\n    def g(self): pass\n    global g\n"),
+    ("nonlocal after a def", "def o():\n    g = 1\n    def f():\n        def g(): pass\n"
+                             "        nonlocal g\n"),
+    ("global after an except's name", "def f():\n    try: pass\n    except E as e: pass\n"
+                                      "    global e\n"),
+    ("global after a match capture", "def f():\n    match x:\n        case [p, 1]: pass\n"
+                                     "    global p\n"),
+    ("global after a match's as, star and double star",
+     "def f():\n    match x:\n        case [1 as q, *r] | {'k': q, **r} if q: pass\n"
+     "    global r\n"),
+    ("global after a class pattern's capture", "def f():\n    match x:\n"
+                                               "        case C(a, k=p): pass\n    global p\n"),
+    ("global after a value pattern's name", "def f():\n    match x:\n        case a.b: pass\n"
+                                            "    global a\n"),
 ]
 
 # compile() accepts each: FindCompileError must too.
@@ -161,6 +177,12 @@ ACCEPTED = [
     ("nonlocal named twice", "def o():\n    x = 1\n    def f():\n        nonlocal x, x\n"),
     ("global of a nested def's parameter", "def f():\n    def g(x):\n        pass\n    global x\n"),
     ("global of a lambda's parameter", "def f():\n    g = lambda x: x\n    global x\n"),
+    ("global after an import", "def f():\n    import os.path as p, sys\n    from os import sep\n"
+                               "    global p, sys, sep\n"),
+    ("global after a match's wildcard, keyword and attribute",
+     "def f():\n    match x:\n        case C(k=_) | a.b: pass\n    global _, k, b\n"),
+    ("global of a nested def's match capture",
+     "def f():\n    def g():\n        match x:\n            case p: pass\n    global p\n"),
     ("global in a class of a method's parameter",
      "class C:\n    def m(self, x):\n        pass\n    global x\n"),
     ("same keyword in nested calls", "f(a=1, b=g(a=2))\n"),
@@ -237,11 +259,7 @@ NOT_FOUND = [
     ("nonlocal that no enclosing def binds", "def o():\n    def f():\n        nonlocal x\n"),
     ("nonlocal of a name only a class around binds",
      "def o():\n    class A:\n        x = 1\n        def f(self):\n            nonlocal x\n"),
-    ("global after a def of the name", "def f():\n    def x(): pass\n    global x\n"),
-    ("global after an except's name", "def f():\n    try:\n        pass\n    except E as x:\n"
-                                      "        pass\n    global x\n"),
     ("global after a use in a local annotation", "def f():\n    y: x\n    global x\n"),
-    ("global after a match capture", "def f():\n    match x:\n        case y: pass\n    global y\n"),
     ("global after a walrus in a comprehension", "def f():\n    [y := 1 for a in b]\n    global y\n"),
     # An assert is not compiled at all under `python -O`, which torch may run under.
     ("yield in an assert", "assert (yield)\n"),

@@ -386,7 +386,7 @@ Events Parser::ParseTry() {
     if (plain && star) Fail("cannot have both 'except' and 'except*' on the same 'try'");
     if (!At(Sym::kColon)) {
       Append(events, ParseExpression().events);
-      if (Accept(Sym::kAs)) ExpectName();
+      if (Accept(Sym::kAs)) NoteBoundName(ExpectName());
     } else if (star) {
       Fail("expected one or more exception types");
     }
@@ -461,7 +461,7 @@ Events Parser::ParseDecorated() {
 // Parameters, defaults and annotations belong to the enclosing scope.
 Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
   Expect(Sym::kDef);
-  ExpectName();
+  NoteBoundName(ExpectName());
   Events type_params;
   const bool generic = At(Sym::kLSquare);
   if (generic) type_params = ParseTypeParams();
@@ -496,7 +496,7 @@ Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
 // ClassDef fields: bases, keywords, body, decorator_list, type_params.
 Events Parser::ParseClassDef(Events decorators) {
   Expect(Sym::kClass);
-  ExpectName();
+  NoteBoundName(ExpectName());
   Events type_params;
   const bool generic = At(Sym::kLSquare);
   if (generic) type_params = ParseTypeParams();
@@ -629,6 +629,13 @@ void Parser::NoteName(std::string_view token) {
     seen_names_.push_back({token, scope_.declarations, NameUse::kRead});
 }
 
+// A name bound where the source has no Name expression for it: a def's or a
+// class's, `except ... as`'s, a match pattern's capture, a type alias's.
+void Parser::NoteBoundName(std::string_view token) {
+  if (compile_checks_ && note_names_ && scope_.declarations && scope_.evaluated)
+    seen_names_.push_back({token, scope_.declarations, NameUse::kAssigned});
+}
+
 // A Name target binds; an Attribute or Subscript reads its object (noted as
 // read already), and the Names of a tuple or list target stay noted as read.
 void Parser::NoteBinding(const Expr& target, NameUse use) {
@@ -716,16 +723,21 @@ bool Parser::TryParseMatch(Events& out) {
   return true;
 }
 
-// Patterns hold no calls (no events): skip them to the guard or the colon.
+// Patterns hold no calls (no events): skip them to the guard or the colon,
+// noting their names for the compile checks.
 Events Parser::ParseCaseBlock() {
   if (!AtSoftKeyword("case")) FailSyntax();
   Advance();
   int depth = 0;
   bool any = false;
+  bool after_dot = false;
   while (depth > 0 || (!At(Sym::kIf) && !At(Sym::kColon))) {
     if (AtKind(TokenKind::kNewline) || AtKind(TokenKind::kEndMarker)) FailSyntax();
     if (At(Sym::kLParen) || At(Sym::kLSquare) || At(Sym::kLBrace)) ++depth;
     if (At(Sym::kRParen) || At(Sym::kRSquare) || At(Sym::kRBrace)) --depth;
+    if (compile_checks_ && AtKind(TokenKind::kName) && cur_.sym == Sym::kNone && !after_dot)
+      NotePatternName();
+    after_dot = At(Sym::kDot);
     Advance();
     any = true;
   }
@@ -734,6 +746,18 @@ Events Parser::ParseCaseBlock() {
   if (Accept(Sym::kIf)) events = ParseNamedExpression().events;
   Append(events, ParseBlock());
   return events;
+}
+
+// A pattern's Name (not after a dot): the start of a value (`a.b`) or class
+// (`C(...)`) pattern reads it, a class pattern's keyword (`x=`) is no name,
+// any other is a capture, which binds (`_` is the wildcard).
+void Parser::NotePatternName() {
+  const Sym next = PeekNext().sym;
+  if (next == Sym::kDot || next == Sym::kLParen) {
+    NoteName(cur_.text);
+  } else if (next != Sym::kEqual && cur_.text != "_") {
+    NoteBoundName(cur_.text);
+  }
 }
 
 }  // namespace internal

@@ -43,7 +43,7 @@ Events Parser::ParseTypeParams() {
 // the caller has seen it followed by a name, which no other statement allows.
 Events Parser::ParseTypeAlias() {
   Advance();
-  ExpectName();
+  NoteBoundName(ExpectName());
   // The value is evaluated lazily in a scope of its own (PEP 695).
   const ScopedFlag value_names(note_names_, false);
   Events events;

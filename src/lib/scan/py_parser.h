@@ -312,6 +312,8 @@ class Parser {
   enum class NameUse : uint8_t { kRead, kAnnotated, kAssigned };
   void NoteName(std::string_view token);
   void NoteBinding(const Expr& target, NameUse use);
+  void NoteBoundName(std::string_view token);
+  void NotePatternName();
   // At the end of a def or class body: its names go (their body with them).
   void ForgetNamesFrom(size_t start) { seen_names_.resize(start); }
   // Whether a nonlocal name could bind: only that some def or lambda encloses
