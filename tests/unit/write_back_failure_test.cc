@@ -422,6 +422,32 @@ TEST_F(WriteBackTest, NoFreeInodeIsNamedBeforeAnythingIsWritten) {
   EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
 }
 
+// An edit that needs a new journal file there fails as the kernel says
+// (ENOSPC), and its message says that inodes, not blocks, ran out.
+TEST_F(WriteBackTest, NoFreeInodeForANewEditIsNamed) {
+  ScopedTmpfs fs(dir_ / "few", "size=8m,nr_inodes=64");
+  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";
+  UseArchive(dir_ / "few", {{"notes.txt", "notes"}, {".data/version", "6\n"}});
+  Journal j = Open();
+  for (int i = 0;; ++i) {  // every inode left
+    const std::string name = dir_ / ("few/f" + std::to_string(i));
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) break;
+    ::close(fd);
+  }
+  try {
+    j.Create("edit.py");
+    FAIL() << "a journal file was made with no inode free";
+  } catch (const Error& e) {
+    EXPECT_EQ(ToErrno(e), ENOSPC) << e.what();
+    EXPECT_NE(std::string(e.what()).find(
+                  " (its file system has no free inode: `df -i`): No space left on device"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(j.Stat("edit.py").has_value());
+}
+
 // The kernel refuses to make a filesystem read-only while files on it are
 // open for writing (the journal's), so EROFS is met when opening: the
 // daemon then mounts read-only, and no write is accepted that would be lost.

@@ -56,9 +56,29 @@ ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mo
   while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     const int err = errno;
-    ThrowSystemError("Cannot open '" + what + "'", err);
+    ThrowSystemError("Cannot open '" + what + "'" +
+                         ((flags & O_CREAT) ? CreateFailureNote(err, dir_fd, name) : ""),
+                     err);
   }
   return ScopedFd(fd);
+}
+
+bool HasNoFreeInode(const struct statvfs& vfs) { return vfs.f_files != 0 && vfs.f_favail == 0; }
+
+std::string CreateFailureNote(int err, int dir_fd, const std::string& name) {
+  if (err != ENOSPC) return "";
+  struct statvfs vfs {};
+  bool measured;
+  if (dir_fd != AT_FDCWD) {
+    measured = ::fstatvfs(dir_fd, &vfs) == 0;
+  } else {
+    const size_t slash = name.rfind('/');
+    const std::string folder = slash == std::string::npos ? "."
+                               : slash == 0               ? "/"
+                                                          : name.substr(0, slash);
+    measured = ::statvfs(folder.c_str(), &vfs) == 0;
+  }
+  return measured && HasNoFreeInode(vfs) ? " (its file system has no free inode: `df -i`)" : "";
 }
 
 std::string_view FileTypeName(mode_t mode) {

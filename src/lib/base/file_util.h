@@ -11,6 +11,7 @@
 #pragma once
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cstdint>
 #include <optional>
@@ -24,11 +25,23 @@
 namespace tpkg {
 
 // open(2)/openat(2) with O_CLOEXEC added; throws "Cannot open '<what>': <reason>".
+// A create refused with ENOSPC on a file system with no free inode says so
+// (`df` shows room there).
 ScopedFd OpenOrThrow(const std::string& path, int flags, mode_t mode = 0);
 ScopedFd OpenAtOrThrow(int dir_fd, const std::string& name, int flags, mode_t mode,
                        const std::string& what);
 
 struct stat FstatOrThrow(int fd, const std::string& what);
+
+// Whether a file system that statvfs(2) measured has no inode left for an
+// unprivileged process (f_files is 0 where it has no fixed number of them).
+bool HasNoFreeInode(const struct statvfs& vfs);
+
+// What to add to the message of a create (open with O_CREAT, mkdir) of
+// `name` relative to `dir_fd` (or AT_FDCWD) that failed with `err`: with
+// ENOSPC on a file system that has blocks but no inode left, " (its file
+// system has no free inode: `df -i`)", since `df` shows room; else "".
+std::string CreateFailureNote(int err, int dir_fd, const std::string& name);
 // "a FIFO", "a directory", "a character device"...: for messages refusing a
 // file of the wrong type.
 std::string_view FileTypeName(mode_t mode);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "base/file_util.h"
 #include "tpkg/error.h"
 
 namespace tpkg {
@@ -75,8 +76,7 @@ void CheckFreeSpace(const SpaceNeeded& need, const std::string& directory) {
   }
   // The new archive is a new file: with no inode free its creation fails
   // with the ENOSPC of a full disk while `df` shows room, so say which.
-  // (f_files is 0 where a file system has no fixed number of inodes.)
-  if (vfs.f_files != 0 && vfs.f_favail == 0) {
+  if (HasNoFreeInode(vfs)) {
     throw Error(Errc::kNoSpace,
                 "No space left on device: '" + directory +
                     "' has no free inode (`df -i`) for the new archive, though " +

@@ -97,9 +97,9 @@ void CheckWritable(const std::string& archive) {
 ScopedFd OpenJournalDirectory(const JournalState& impl) {
   if (::mkdir(impl.dir.c_str(), 0700) != 0 && errno != EEXIST) {
     const int err = errno;
-    ThrowSystemError(
-        "Cannot create the journal directory '" + impl.dir + "' of '" + impl.archive_path + "'",
-        err);
+    ThrowSystemError("Cannot create the journal directory '" + impl.dir + "' of '" +
+                         impl.archive_path + "'" + CreateFailureNote(err, AT_FDCWD, impl.dir),
+                     err);
   }
   ScopedFd fd = OpenOrThrow(impl.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   const struct stat st = FstatOrThrow(fd.get(), impl.dir);
@@ -152,7 +152,9 @@ void LockDirectory(JournalState& impl) {
 void OpenDataDirectory(JournalState& impl) {
   if (::mkdirat(impl.dir_fd.get(), kDataDirName, 0700) != 0 && errno != EEXIST) {
     const int err = errno;
-    ThrowSystemError("Cannot create '" + impl.dir + "/data'", err);
+    ThrowSystemError("Cannot create '" + impl.dir + "/data'" +
+                         CreateFailureNote(err, impl.dir_fd.get(), kDataDirName),
+                     err);
   }
   impl.data_fd = OpenAtOrThrow(impl.dir_fd.get(), kDataDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
                                0, impl.dir + "/data");
