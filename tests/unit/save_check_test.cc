@@ -427,6 +427,27 @@ TEST(SaveCheckTest, ATensorSpanningMoreThanItsStorageIsReported) {
   EXPECT_TRUE(RegenerateMetadata(edited, SaveOptions(base.records, edited)).ok());
 }
 
+// Sizes and strides whose extent itself is over 64 bits: (2^62,) by (8,).
+// torch's set_() refuses it ("Storage size calculation overflowed").
+TEST(SaveCheckTest, ATensorWhoseExtentOverflowsIsReported) {
+  const CorpusArchive base("pkg_shared_views.pt");
+  std::string pickle = base.records.ReadRecord("views/b.pkl");
+  const std::string size_5_stride_1 = std::string("K\x05\x85q\x10K\x01\x85", 8);
+  const size_t at = pickle.find(size_5_stride_1);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(at, pickle.rfind(size_5_stride_1));
+  pickle.replace(at, size_5_stride_1.size(),
+                 std::string("\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x40\x85q\x10K\x08\x85", 16));
+  EditedRecords edited(base.records);
+  edited.Put("views/b.pkl", pickle);
+  const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
+  EXPECT_TRUE(Has(m.problems,
+                  "    .data/1.storage\n      Context: a tensor of views/b.pkl spans "
+                  "more than 2^64 elements of ShortStorage (its offset, sizes and "
+                  "strides overflow): torch cannot set it on any storage"))
+      << m.problems;
+}
+
 // torch.save's data.pkl keys its storages by string ("0" is data/0):
 // first_weight_row is 3 floats at offset 3 of a storage of 6.
 TEST(SaveCheckTest, ATensorSpanningMoreThanItsStorageIsReportedInATorchSaveArchive) {

@@ -126,6 +126,14 @@ void CheckTensorExtents(const std::string& pickle_record, const std::vector<Stor
     const StorageRef& ref = storages[t.storage];
     const std::string record = record_of(ref);
     if (record.empty()) continue;
+    if (t.overflows) {
+      AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
+                 "a tensor of " + pickle_record + " spans more than 2^64 elements of " +
+                     ref.storage_type.name +
+                     " (its offset, sizes and strides overflow): torch "
+                     "cannot set it on any storage");
+      continue;
+    }
     const auto it = loaded.find(record);
     const uint64_t element = StorageElementSize(ref.storage_type);
     if (it == loaded.end() || !it->second.knowable || element == 0) continue;

@@ -196,8 +196,10 @@ bool IsTensorRebuild(std::string_view module, std::string_view name) {
 }
 
 // offset + sum((size[i] - 1) * stride[i]) + 1 (0 when a size is 0), or
-// nullopt when a value is no literal non-negative int or the sum overflows.
-std::optional<uint64_t> Extent(const Value& offset, const Value& size, const Value& stride) {
+// nullopt when a value is no literal non-negative int, or when the sum
+// overflows (then `*overflows` is set).
+std::optional<uint64_t> Extent(const Value& offset, const Value& size, const Value& stride,
+                               bool* overflows) {
   auto non_negative = [](const Value& v) { return v.kind == Kind::kInt && v.int_value >= 0; };
   if (!non_negative(offset) || size.kind != Kind::kTuple || stride.kind != Kind::kTuple ||
       size.items().size() != stride.items().size())
@@ -214,7 +216,10 @@ std::optional<uint64_t> Extent(const Value& offset, const Value& size, const Val
                                        static_cast<uint64_t>(step.int_value), &span);
     overflow |= __builtin_add_overflow(last, span, &last);
   }
-  if (overflow || last == UINT64_MAX) return std::nullopt;
+  if (overflow || last == UINT64_MAX) {
+    *overflows = true;
+    return std::nullopt;
+  }
   return last + 1;
 }
 
@@ -227,7 +232,8 @@ void Scanner::NoteTensor(const Value& callable, const Value& args) {
   const std::string_view name = strings_.Text(callable.global_name());
   if (!IsTensorRebuild(strings_.Text(callable.global_module()), name)) return;
   const std::span<const Value> a = args.items();
-  std::optional<uint64_t> elements = Extent(a[1], a[2], a[3]);
+  bool overflows = false;
+  std::optional<uint64_t> elements = Extent(a[1], a[2], a[3], &overflows);
   if (elements && name == "_rebuild_tensor_v3") {
     // (..., hooks, dtype, ...) on an untyped storage, whose elements are
     // bytes: the extent counts elements of the dtype the call names.
@@ -237,8 +243,11 @@ void Scanner::NoteTensor(const Value& callable, const Value& args) {
       size = ElementSizeOfDtype(strings_.Text(a[6].global_name()));
     if (!size) return;
     elements = StorageBytes(*elements, *size);
+    overflows = !elements;
   }
-  if (elements) result_.tensors.push_back({static_cast<size_t>(a[0].int_value), *elements});
+  const auto storage = static_cast<size_t>(a[0].int_value);
+  if (elements) result_.tensors.push_back({storage, *elements});
+  if (overflows) result_.tensors.push_back({storage, 0, true});
 }
 
 // ('storage', storage_type, key, location, numel)
