@@ -169,6 +169,14 @@ int WaitInterrupted(sem_t* finish, std::chrono::seconds limit) {
   return sem_timedwait(finish, &deadline) == -1 ? errno : 0;
 }
 
+// Whether the loop's exit flag gets set within `limit`.
+bool ExitFlagSetWithin(std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (g_handled.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return g_handled.load() > 0;
+}
+
 TEST(SignalLoopWaker, WithAGracefulStopTheLoopEndsOnceNoFileIsOpenForWriting) {
   ReplacedHandlers handlers;
   sem_t finish;
@@ -195,14 +203,18 @@ TEST(SignalLoopWaker, WithAGracefulStopASecondSignalOrTheBoundEndsTheWait) {
     OpenFileStop stop(second_signal ? std::chrono::milliseconds(60000)
                                     : std::chrono::milliseconds(300));
     SignalLoopWaker waker(stop.get());
+    const auto first = std::chrono::steady_clock::now();
     ASSERT_EQ(raise(SIGTERM), 0);
     EXPECT_EQ(g_handled.load(), 0);
     if (second_signal) {
       ASSERT_EQ(raise(SIGTERM), 0);  // at once: the same event, sent twice
-      EXPECT_EQ(g_handled.load(), 0);
+      // (unless this thread lost its core for the 100 ms that make it a new one)
+      if (std::chrono::steady_clock::now() - first < std::chrono::milliseconds(50))
+        EXPECT_EQ(g_handled.load(), 0);
       std::this_thread::sleep_for(std::chrono::milliseconds(150));
-      ASSERT_EQ(raise(SIGTERM), 0);    // a second request
-      EXPECT_EQ(g_handled.load(), 1);  // at once, on this thread
+      // A second request: it sets the exit flag at once, or, while the helper thread is
+      // in a call on the mount (GracefulStop's MayEnd), once that returns.
+      ASSERT_EQ(raise(SIGTERM), 0);
     }
     EXPECT_EQ(WaitInterrupted(&finish, std::chrono::seconds(10)), EINTR) << second_signal;
     EXPECT_GE(g_handled.load(), 1);
@@ -221,7 +233,10 @@ TEST(SignalLoopWaker, TwoSignalsTheHelperHadNotSeenAreStillReportedAtStop) {
   SignalLoopWaker waker(stop.get());
   ASSERT_EQ(raise(SIGTERM), 0);
   ASSERT_EQ(raise(SIGINT), 0);
-  EXPECT_EQ(g_handled.load(), 1);  // the second ends the loop at once
+  // The second ends the loop at once; or, when the helper thread has already begun the
+  // graceful stop (Begin() makes calls on the mount, which only the loop answers), as soon
+  // as Begin() returns (about 1 run in 150 on 2 cores).
+  EXPECT_TRUE(ExitFlagSetWithin(std::chrono::seconds(10)));
   waker.Stop();
   EXPECT_GE(stop.listed.load(), 1);
   ExpectHandlersAreTheReplacedOnes();
