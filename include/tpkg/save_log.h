@@ -70,7 +70,7 @@ enum class SaveLogKind {
 std::string_view SaveLogKindName(SaveLogKind kind);
 
 struct SaveLogEntry {
-  int64_t time = 0;  // seconds since the epoch
+  int64_t time = 0;  // seconds since the epoch (SaveLogTimeNow() for a new entry)
   int64_t pid = 0;   // the daemon's
   SaveLogKind kind = SaveLogKind::kError;
   std::string archive;               // resolved path
@@ -81,6 +81,12 @@ struct SaveLogEntry {
            kind == SaveLogKind::kFailed;
   }
 };
+
+// The time a new entry carries: CLOCK_REALTIME's seconds. Not time(2):
+// its vDSO reads the seconds of the last clock tick, which can still be the
+// second before a file timestamp the kernel took finely just earlier (the
+// journal's manifest, which PendingSaveFailure compares with a failure).
+int64_t SaveLogTimeNow();
 
 struct SaveLogOptions {
   mode_t mode = 0644;            // permission bits of a new log (umask applies)

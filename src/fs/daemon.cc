@@ -9,7 +9,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -408,7 +407,7 @@ void Mounted(DaemonState& d, Bridge& bridge, bool writable, bool debug) {
   // syslog may not run at all: errors and warnings also go to the save log.
   SetLogMirror([log = SaveLogPathFor(d.archive), mode = ArchiveMode(d.archive),
                 archive = d.archive](LogLevel level, const std::string& line) {
-    SaveLogEntry entry{static_cast<int64_t>(::time(nullptr)), ::getpid(),
+    SaveLogEntry entry{SaveLogTimeNow(), ::getpid(),
                        level == LogLevel::kError ? SaveLogKind::kError : SaveLogKind::kWarning,
                        archive, SplitLines(line)};
     try {

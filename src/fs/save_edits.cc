@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 
 #include "archive_lock.h"
 #include "log.h"
@@ -21,7 +20,7 @@ namespace {
 
 // Whether the entry is in the save log.
 bool Record(SaveLogEntry& entry) {
-  entry.time = static_cast<int64_t>(::time(nullptr));
+  entry.time = SaveLogTimeNow();
   entry.pid = ::getpid();
   struct stat st {};
   const mode_t mode = ::stat(entry.archive.c_str(), &st) == 0 ? (st.st_mode & 0666) : 0644;

@@ -220,6 +220,12 @@ std::string SaveLogPathFor(const std::string& archive_path) {
   return DirName(archive_path) + "/." + BaseName(archive_path) + ".tpkgfs.log";
 }
 
+int64_t SaveLogTimeNow() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec);
+}
+
 std::string FormatUtcTime(int64_t time) {
   const time_t t = static_cast<time_t>(time);
   struct tm tm {};
