@@ -84,6 +84,12 @@ bool GracefulStop::MayEnd() {
   return true;
 }
 
+void GracefulStop::WriteBackBeforeEnd() {
+  if (!mount_root_ && !mount_root_errno_) return;  // no wait began: nothing open for writing
+  const std::vector<std::string> open = options_.files_open_for_writing();
+  if (!open.empty()) WriteBackMappedPages(open);
+}
+
 void GracefulStop::WriteBackMappedPages(const std::vector<std::string>& open) {
   // fsync, not syncfs: FUSE ends a page's writeback before the daemon has
   // the WRITE, so syncfs may return with the data still queued in the

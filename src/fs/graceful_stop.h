@@ -30,10 +30,11 @@
 // through the mount's root, opened before the detach, while the loop still
 // serves the writes. That open keeps the detached mount alive once the
 // files close, so the loop ends on the next poll (kDrainPoll), not with the
-// mount. A second signal ends the wait at once, but not under a call of
-// Begin() or MayEnd() on the mount (that open, the fsyncs): ending the loop
-// would leave the call unanswered for ever, so the waker ends it once the
-// call returns (signal_waker.cc).
+// mount. A second signal ends the wait at once, after the same fsyncs
+// (WriteBackBeforeEnd): the waker's helper thread ends the loop, once any
+// call of Begin() or MayEnd() on the mount (that open, the fsyncs) has
+// returned, since ending the loop under it would leave the call unanswered
+// for ever (signal_waker.cc).
 //
 //   GracefulStop stop({.mountpoint = "/mnt/m", .close_wait = 30s,
 //                      .files_open_for_writing = [&] { return ops.FilesOpenForWriting(); }});
@@ -74,6 +75,9 @@ class GracefulStop {
   bool Begin(int sig);
   // While waiting: true once the loop may end (logged when the bound passed).
   bool MayEnd();
+  // Another signal ends the wait: before the loop ends, sends the dirty
+  // pages of the files still open to the daemon (no-op if no wait began).
+  void WriteBackBeforeEnd();
   // Another signal ended the wait: says what was still open.
   void Interrupted(int sig);
 
@@ -91,7 +95,7 @@ class GracefulStop {
   const GracefulStopOptions options_;
   std::chrono::steady_clock::time_point deadline_{};
   bool detached_ = false;
-  ScopedFd mount_root_;  // opened by Begin() before the detach, for syncfs
+  ScopedFd mount_root_;  // opened by Begin() before the detach, for the fsyncs
   int mount_root_errno_ = 0;
 };
 

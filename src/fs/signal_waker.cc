@@ -35,12 +35,12 @@ std::atomic<bool> g_in_use{false};
 enum Phase : int { kServing, kWaiting, kEnding };
 std::atomic<int> g_phase{kServing};
 std::atomic<bool> g_graceful{false};
-// The helper thread is in GracefulStop's Begin() or MayEnd(), which open and
-// fsync files of the mount: requests only the loop answers. A second signal
-// then must not end the loop under it (the helper would wait for ever, and
-// the loop's end joins it): it is deferred, and the helper ends the loop
-// once its call returns.
-std::atomic<bool> g_helper_in_mount{false};
+// A second signal during the wait: the helper thread ends the loop, after
+// writing back the pages still dirty in shared mappings of the files open
+// (GracefulStop::WriteBackBeforeEnd), which only the running loop can take.
+// Never the handler itself: the helper may be inside a call on the mount
+// (Begin() opens the mount's root, MayEnd() fsyncs), which the loop must
+// answer, or it would wait for ever (and the loop's end joins it).
 std::atomic<bool> g_deferred_end{false};
 // The signal that began the wait, and when (CLOCK_MONOTONIC, ns).
 std::atomic<int> g_first_signal{0};
@@ -89,7 +89,7 @@ void OnSignal(int sig) {
   }
   int serving = kServing;
   if (!(graceful && g_phase.compare_exchange_strong(serving, kWaiting))) {
-    if (graceful && g_phase.load() == kWaiting && g_helper_in_mount.load()) {
+    if (graceful && g_phase.load() == kWaiting) {
       g_deferred_end.store(true);
     } else {
       CallReplaced(sig);
@@ -123,7 +123,6 @@ SignalLoopWaker::SignalLoopWaker(GracefulStop* stop)
     throw Error(Errc::kInvalidArgument, "a SignalLoopWaker already runs in this process");
   }
   g_phase.store(kServing);
-  g_helper_in_mount.store(false);
   g_deferred_end.store(false);
   g_graceful.store(stop != nullptr);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -186,9 +185,7 @@ void SignalLoopWaker::Run() {
     if (g_phase.load() == kWaiting) {  // a first signal, with a GracefulStop
       const bool first = !next_check;
       if (first || Clock::now() >= *next_check) {
-        g_helper_in_mount.store(true);
         const bool may_end = first ? graceful_->Begin(sig) : graceful_->MayEnd();
-        g_helper_in_mount.store(false);
         if (may_end) {
           EndLoop();
           next_check.reset();
@@ -198,9 +195,13 @@ void SignalLoopWaker::Run() {
         }
       }
     }
-    // A second signal came while this thread waited on the mount (or just
-    // after: the handler's wake-up brings it here): it ends the wait now.
-    if (g_deferred_end.exchange(false) && g_phase.load() == kWaiting) EndLoop();
+    // A second signal (the handler's wake-up brings it here, also when it
+    // came while this thread was in Begin() or MayEnd()): the wait ends now,
+    // once what shared mappings hold is written back.
+    if (g_deferred_end.exchange(false) && g_phase.load() == kWaiting) {
+      graceful_->WriteBackBeforeEnd();
+      EndLoop();
+    }
     if (g_phase.load() == kEnding && !next_resend) {
       // A second signal ended the wait (or came before it began): say what
       // was still open. Read again: the handler stored the signal before

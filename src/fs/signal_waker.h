@@ -33,11 +33,13 @@
 // loop: the handler only records it, and the helper thread asks the stop
 // whether the loop may end (Begin, then MayEnd every kDrainPoll); once it
 // may, the helper calls the replaced handler itself and resends as above.
-// A second signal, during that wait, ends the loop at once (the same signal
-// within 100 ms of the first counts as the first: one event sent twice), and
-// the stop names the files still open (Interrupted), from the helper or, when
-// the loop ended before the helper saw the signal, from Stop(): what the stop
-// lists must still exist then.
+// A second signal, during that wait, ends it at once (the same signal within
+// 100 ms of the first counts as the first: one event sent twice): the
+// handler wakes the helper, which has the stop write back what shared
+// mappings hold (WriteBackBeforeEnd), ends the loop and has the stop name the
+// files still open (Interrupted); or, when the loop ended before the helper
+// saw a signal (the kernel ended the session), Stop() has them named: what
+// the stop lists must still exist then.
 //
 // Thread safety: one waker per process at a time (the handler is
 // process-wide; a second constructor throws). Construct, Stop() and destroy

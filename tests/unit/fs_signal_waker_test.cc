@@ -212,8 +212,8 @@ TEST(SignalLoopWaker, WithAGracefulStopASecondSignalOrTheBoundEndsTheWait) {
       if (std::chrono::steady_clock::now() - first < std::chrono::milliseconds(50))
         EXPECT_EQ(g_handled.load(), 0);
       std::this_thread::sleep_for(std::chrono::milliseconds(150));
-      // A second request: it sets the exit flag at once, or, while the helper thread is
-      // in a call on the mount (GracefulStop's MayEnd), once that returns.
+      // A second request: the helper thread sets the exit flag, once what shared mappings
+      // hold is written back.
       ASSERT_EQ(raise(SIGTERM), 0);
     }
     EXPECT_EQ(WaitInterrupted(&finish, std::chrono::seconds(10)), EINTR) << second_signal;
@@ -224,18 +224,17 @@ TEST(SignalLoopWaker, WithAGracefulStopASecondSignalOrTheBoundEndsTheWait) {
   }
 }
 
-// Two signals at once, and the loop ends (on the second) before the helper
-// thread has seen either (a busy machine): Stop() still has the files still
-// open named, with the file system still there.
-TEST(SignalLoopWaker, TwoSignalsTheHelperHadNotSeenAreStillReportedAtStop) {
+// Two signals at once, faster than the helper thread: the second still ends
+// the loop, once the helper has begun the wait, and the files still open are
+// named (with the file system still there).
+TEST(SignalLoopWaker, TwoSignalsAtOnceEndTheLoopAndNameTheFilesStillOpen) {
   ReplacedHandlers handlers;
   OpenFileStop stop(std::chrono::seconds(60));
   SignalLoopWaker waker(stop.get());
   ASSERT_EQ(raise(SIGTERM), 0);
   ASSERT_EQ(raise(SIGINT), 0);
-  // The second ends the loop at once; or, when the helper thread has already begun the
-  // graceful stop (Begin() makes calls on the mount, which only the loop answers), as soon
-  // as Begin() returns (about 1 run in 150 on 2 cores).
+  // The helper thread ends the loop, after Begin() (its calls on the mount only the loop
+  // answers) and the write-back of what shared mappings hold.
   EXPECT_TRUE(ExitFlagSetWithin(std::chrono::seconds(10)));
   waker.Stop();
   EXPECT_GE(stop.listed.load(), 1);
