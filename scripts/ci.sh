@@ -52,18 +52,21 @@ cpu_now() {
 prefix() { sed -u "s/^/$1| /"; }
 # logged STACK NAME: prefixes stdin like `prefix`, keeping a copy of the step's output.
 logged() { tee "$logs/$1.$2" | prefix "$1"; }
-# The lines of a failed step's log that name what failed: pytest's FAILED/ERROR summary and
-# assertion lines, meson's failing tests and GoogleTest's failures, fuzz targets with findings,
-# ThreadSanitizer's reports, the scripts' own error lines; then the step's last lines.
-failure_lines='^(FAILED|ERROR) |^E  |^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) |: Failure$'
-failure_lines+='|^(Expected|Value of|Which is|  Actual)|: see .*; inputs in |runtime error'
-failure_lines+='|WARNING: ThreadSanitizer|^[a-z0-9_.]+\.sh: '
+# The lines of a failed step's log that name what failed: first what failed (pytest's
+# FAILED/ERROR summary, meson's failing tests, GoogleTest's failed tests, fuzz targets with
+# findings, ThreadSanitizer's reports, the scripts' own error lines), then why (assertion
+# lines), then the step's last lines.
+failed_lines='^(FAILED|ERROR) |^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) |^\[  FAILED  \] [A-Z]'
+failed_lines+='|: see .*; inputs in |WARNING: ThreadSanitizer|^[a-z0-9_.]+\.sh: '
+why_lines='^E  |: Failure$|^Expected( equality|: )|^Value of|^Which is|^  Actual|runtime error'
 recap() {
   local log="$logs/$1.$2"
   [ -f "$log" ] || return 0
   echo "ci: $1 $2 failed; what its output names (all of it is above, on lines '$1| '):"
-  { grep -aE "$failure_lines" "$log" | head -n 60; echo "..."; tail -n 5 "$log"; } |
-    sed 's/^/ci:   | /'
+  local named
+  named=$({ grep -aE "$failed_lines" "$log" | sort -u | head -n 30
+            grep -aE "$why_lines" "$log" | head -n 30; })
+  { [ -z "$named" ] || printf '%s\n...\n' "$named"; tail -n 5 "$log"; } | sed 's/^/ci:   | /'
 }
 
 # step STACK NAME CMD...: runs CMD with its output prefixed, and records its outcome.

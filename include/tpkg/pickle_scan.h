@@ -61,7 +61,7 @@ struct StorageRef {
 // storage is untyped, that times the size of the dtype it names: bytes).
 // torch's loader sets the tensor on the storage it loaded, which cannot grow,
 // so a tensor spanning more elements fails the load.
-// An extent over 2^64 - 1 elements (or bytes) is kept as `overflows`:
+// An extent of 2^64 elements (or bytes) or more is kept as `overflows`:
 // torch's set_() refuses it ("Storage size calculation overflowed").
 struct TensorExtent {
   size_t storage = 0;     // index into PickleScan::storages

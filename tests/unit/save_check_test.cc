@@ -443,7 +443,7 @@ TEST(SaveCheckTest, ATensorWhoseExtentOverflowsIsReported) {
   const Metadata m = RegenerateMetadata(edited, SaveOptions(base.records, edited));
   EXPECT_TRUE(Has(m.problems,
                   "    .data/1.storage\n      Context: a tensor of views/b.pkl spans "
-                  "more than 2^64 elements of ShortStorage (its offset, sizes and "
+                  "2^64 elements of ShortStorage or more (its offset, sizes and "
                   "strides overflow): torch cannot set it on any storage"))
       << m.problems;
 }

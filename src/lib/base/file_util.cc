@@ -78,7 +78,10 @@ std::string CreateFailureNote(int err, int dir_fd, const std::string& name) {
                                                           : name.substr(0, slash);
     measured = ::statvfs(folder.c_str(), &vfs) == 0;
   }
-  return measured && HasNoFreeInode(vfs) ? " (its file system has no free inode: `df -i`)" : "";
+  // With no block left either, the plain ENOSPC says it all.
+  return measured && HasNoFreeInode(vfs) && vfs.f_bavail > 0
+             ? " (its file system has no free inode: `df -i`)"
+             : "";
 }
 
 std::string_view FileTypeName(mode_t mode) {

@@ -128,10 +128,10 @@ void CheckTensorExtents(const std::string& pickle_record, const std::vector<Stor
     if (record.empty()) continue;
     if (t.overflows) {
       AddProblem(problems, record, PackagingErrorReason::kMissingStorage,
-                 "a tensor of " + pickle_record + " spans more than 2^64 elements of " +
+                 "a tensor of " + pickle_record + " spans 2^64 elements of " +
                      ref.storage_type.name +
-                     " (its offset, sizes and strides overflow): torch "
-                     "cannot set it on any storage");
+                     " or more (its offset, sizes and strides overflow): torch cannot set it "
+                     "on any storage");
       continue;
     }
     const auto it = loaded.find(record);
