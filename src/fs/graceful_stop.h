@@ -41,7 +41,7 @@
 //   RunSessionLoop(session, single_threaded, &stop);
 //   if (stop.detached()) mount.ForgetDetached();
 //
-// Thread safety: Begin(), MayEnd() and Interrupted() run on the waker's
+// Thread safety: Begin(), MayEnd(), WriteBackBeforeEnd() and Interrupted() run on the waker's
 // helper thread, one at a time; detached() is read by the loop's thread
 // after the waker has stopped (its thread joined: no lock needed).
 // `files_open_for_writing` must be safe to call while the loop serves.

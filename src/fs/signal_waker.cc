@@ -169,14 +169,7 @@ void SignalLoopWaker::Run() {
     }
     pollfd wake{wake_fd_, POLLIN, 0};
     const int ready = ::poll(&wake, 1, timeout_ms);  // every signal is blocked here: no EINTR
-    if (stop_.load(std::memory_order_acquire)) {
-      // The loop ended on a second signal before this thread first saw it
-      // (a busy machine): the files still open are named all the same (the
-      // file system is still there: Stop() runs before it goes).
-      if (graceful_ && g_phase.load() == kEnding && !next_resend)
-        graceful_->Interrupted(g_last_signal.load());
-      return;
-    }
+    if (stop_.load(std::memory_order_acquire)) return;
     if (ready > 0) {
       uint64_t count;
       [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
@@ -185,7 +178,9 @@ void SignalLoopWaker::Run() {
     if (g_phase.load() == kWaiting) {  // a first signal, with a GracefulStop
       const bool first = !next_check;
       if (first || Clock::now() >= *next_check) {
-        const bool may_end = first ? graceful_->Begin(sig) : graceful_->MayEnd();
+        // Begin names the signal that began the wait (a second one may be
+        // the last seen already: two at once).
+        const bool may_end = first ? graceful_->Begin(g_first_signal.load()) : graceful_->MayEnd();
         if (may_end) {
           EndLoop();
           next_check.reset();

@@ -37,9 +37,9 @@
 // 100 ms of the first counts as the first: one event sent twice): the
 // handler wakes the helper, which has the stop write back what shared
 // mappings hold (WriteBackBeforeEnd), ends the loop and has the stop name the
-// files still open (Interrupted); or, when the loop ended before the helper
-// saw a signal (the kernel ended the session), Stop() has them named: what
-// the stop lists must still exist then.
+// files still open (Interrupted). The loop never ends under a call of the
+// helper's on the mount, which only the loop answers; a third signal does
+// not shorten the write-back (SIGKILL does, and the journal keeps the edits).
 //
 // Thread safety: one waker per process at a time (the handler is
 // process-wide; a second constructor throws). Construct, Stop() and destroy

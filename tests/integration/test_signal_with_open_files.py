@@ -50,6 +50,20 @@ def held_for_writing(m, mode="ab"):
             pass
 
 
+@contextlib.contextmanager
+def init_written_through_a_mapping(m):
+    """INIT's first two bytes made "#!" through a shared mapping, dirty in the page cache only
+    (the file itself is closed, the mapping kept until the end)."""
+    with open(m.path / INIT, "r+b") as mapped_file:
+        mapping = mmap.mmap(mapped_file.fileno(), 0)
+    try:
+        mapping[0:2] = b"#!"
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):  # the connection is gone
+            mapping.close()
+
+
 def cut_off(m, lead):
     """The line that names UTIL as still open when the save runs."""
     return (f"tpkgfs: {lead} with 1 file still open for writing in {m.path} ({UTIL}): what "
@@ -109,17 +123,11 @@ def test_pages_a_mapping_still_holds_when_the_wait_runs_out_are_saved(mount_fact
     m = mount_factory(archive, "-o", "close_wait=1")
     m.allow_stderr(r"^tpkgfs: (SIGTERM: |saving after |saved )")
     original_init = saved(archive, INIT)
-    with open(m.path / INIT, "r+b") as mapped_file:
-        mapping = mmap.mmap(mapped_file.fileno(), 0)
-    try:
-        mapping[0:2] = b"#!"  # dirty in the page cache only; the file itself is closed
+    with init_written_through_a_mapping(m):
         m.proc.send_signal(signal.SIGTERM)
         assert m.wait(timeout=30) == 0, m.stderr()
         assert cut_off(m, "saving after 1 s").replace(UTIL, INIT) in m.stderr()
-        assert saved(archive, INIT) == b"#!" + original_init[2:]
-    finally:
-        with contextlib.suppress(OSError, ValueError):
-            mapping.close()
+    assert saved(archive, INIT) == b"#!" + original_init[2:]
 
 
 def test_pages_a_mapping_holds_are_saved_when_a_second_signal_ends_the_wait(mount_factory,
@@ -130,20 +138,14 @@ def test_pages_a_mapping_holds_are_saved_when_a_second_signal_ends_the_wait(moun
     m.allow_stderr(r"^tpkgfs: (SIGTERM: |SIGTERM again: |saved )")
     keep_pages_dirty_until_synced(m.path)
     original_init = saved(archive, INIT)
-    with open(m.path / INIT, "r+b") as mapped_file:
-        mapping = mmap.mmap(mapped_file.fileno(), 0)
-    try:
-        mapping[0:2] = b"#!"  # dirty in the page cache only; the file itself is closed
+    with init_written_through_a_mapping(m):
         m.proc.send_signal(signal.SIGTERM)
         assert wait_until(lambda: waiting_line(m), 20), m.stderr()
         time.sleep(0.2)  # past the 100 ms in which the same signal is the same event
         m.proc.send_signal(signal.SIGTERM)
         assert m.wait(timeout=30) == 0, m.stderr()
         assert cut_off(m, "SIGTERM again: saving now").replace(UTIL, INIT) in m.stderr()
-        assert saved(archive, INIT) == b"#!" + original_init[2:]
-    finally:
-        with contextlib.suppress(OSError, ValueError):
-            mapping.close()
+    assert saved(archive, INIT) == b"#!" + original_init[2:]
 
 
 def helper_waits_on_the_mount(pid):

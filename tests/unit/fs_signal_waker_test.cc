@@ -151,6 +151,7 @@ class OpenFileStop {
     stop_.emplace(GracefulStopOptions{
         .mountpoint = dir_, .close_wait = close_wait, .files_open_for_writing = [this] {
           ++listed;
+          if (second_signal_sent && g_handled.load() == 0) ++listed_after_second_before_end;
           return open ? std::vector<std::string>{"a.py"} : std::vector<std::string>{};
         }});
   }
@@ -158,6 +159,10 @@ class OpenFileStop {
   GracefulStop* get() { return &*stop_; }
   std::atomic<bool> open{true};
   std::atomic<int> listed{0};  // calls of files_open_for_writing
+  // Set by the test just before its second signal: the calls after it made
+  // while the loop's exit flag was still unset (WriteBackBeforeEnd's).
+  std::atomic<bool> second_signal_sent{false};
+  std::atomic<int> listed_after_second_before_end{0};
 
  private:
   std::string dir_;
@@ -214,12 +219,15 @@ TEST(SignalLoopWaker, WithAGracefulStopASecondSignalOrTheBoundEndsTheWait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(150));
       // A second request: the helper thread sets the exit flag, once what shared mappings
       // hold is written back.
+      stop.second_signal_sent = true;
       ASSERT_EQ(raise(SIGTERM), 0);
     }
     EXPECT_EQ(WaitInterrupted(&finish, std::chrono::seconds(10)), EINTR) << second_signal;
     EXPECT_GE(g_handled.load(), 1);
     EXPECT_TRUE(stop.open);  // the file never closed
     waker.Stop();
+    // The write-back listed the files while the loop still served.
+    if (second_signal) EXPECT_GE(stop.listed_after_second_before_end.load(), 1);
     sem_destroy(&finish);
   }
 }
@@ -232,12 +240,14 @@ TEST(SignalLoopWaker, TwoSignalsAtOnceEndTheLoopAndNameTheFilesStillOpen) {
   OpenFileStop stop(std::chrono::seconds(60));
   SignalLoopWaker waker(stop.get());
   ASSERT_EQ(raise(SIGTERM), 0);
+  stop.second_signal_sent = true;
   ASSERT_EQ(raise(SIGINT), 0);
   // The helper thread ends the loop, after Begin() (its calls on the mount only the loop
   // answers) and the write-back of what shared mappings hold.
   EXPECT_TRUE(ExitFlagSetWithin(std::chrono::seconds(10)));
   waker.Stop();
-  EXPECT_GE(stop.listed.load(), 1);
+  EXPECT_GE(stop.listed_after_second_before_end.load(), 1);  // the write-back
+  EXPECT_GE(stop.listed.load(), 3);  // Begin(), the write-back, then Interrupted()
   ExpectHandlersAreTheReplacedOnes();
 }
 
