@@ -174,7 +174,6 @@ void SignalLoopWaker::Run() {
       uint64_t count;
       [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
     }
-    const int sig = g_last_signal.load(std::memory_order_relaxed);
     if (g_phase.load() == kWaiting) {  // a first signal, with a GracefulStop
       const bool first = !next_check;
       if (first || Clock::now() >= *next_check) {
