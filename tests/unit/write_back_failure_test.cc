@@ -399,6 +399,16 @@ TEST_F(WriteBackTest, MissingFreeSpaceIsNamedBeforeAnythingIsWritten) {
   EXPECT_EQ(testing::ReadFd(j.OpenForRead("edit.py").get()), "print('kept')\n");
 }
 
+// Creates empty files in `dir` until its file system has no inode left.
+void TakeEveryInode(const std::string& dir) {
+  for (int i = 0;; ++i) {
+    const std::string name = dir + "/f" + std::to_string(i);
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    ::close(fd);
+  }
+}
+
 // No inode left, blocks to spare: `df` shows room, so the message says which.
 TEST_F(WriteBackTest, NoFreeInodeIsNamedBeforeAnythingIsWritten) {
   ScopedTmpfs fs(dir_ / "few", "size=8m,nr_inodes=64");
@@ -407,12 +417,7 @@ TEST_F(WriteBackTest, NoFreeInodeIsNamedBeforeAnythingIsWritten) {
   const std::string before = ReadFile(archive_);
   Journal j = Open();
   WriteFd(j.Create("edit.py").get(), "print('kept')\n");
-  for (int i = 0;; ++i) {  // every inode left
-    const std::string name = dir_ / ("few/f" + std::to_string(i));
-    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) break;
-    ::close(fd);
-  }
+  TakeEveryInode(dir_ / "few");
   const std::string what = RefusedForSpaceBeforeWriting(j);
   EXPECT_NE(what.find("' has no free inode (`df -i`) for the new archive, though "),
             std::string::npos)
@@ -429,12 +434,7 @@ TEST_F(WriteBackTest, NoFreeInodeForANewEditIsNamed) {
   if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << ")";
   UseArchive(dir_ / "few", {{"notes.txt", "notes"}, {".data/version", "6\n"}});
   Journal j = Open();
-  for (int i = 0;; ++i) {  // every inode left
-    const std::string name = dir_ / ("few/f" + std::to_string(i));
-    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) break;
-    ::close(fd);
-  }
+  TakeEveryInode(dir_ / "few");
   try {
     j.Create("edit.py");
     FAIL() << "a journal file was made with no inode free";

@@ -68,16 +68,8 @@ bool HasNoFreeInode(const struct statvfs& vfs) { return vfs.f_files != 0 && vfs.
 std::string CreateFailureNote(int err, int dir_fd, const std::string& name) {
   if (err != ENOSPC) return "";
   struct statvfs vfs {};
-  bool measured;
-  if (dir_fd != AT_FDCWD) {
-    measured = ::fstatvfs(dir_fd, &vfs) == 0;
-  } else {
-    const size_t slash = name.rfind('/');
-    const std::string folder = slash == std::string::npos ? "."
-                               : slash == 0               ? "/"
-                                                          : name.substr(0, slash);
-    measured = ::statvfs(folder.c_str(), &vfs) == 0;
-  }
+  const bool measured = dir_fd != AT_FDCWD ? ::fstatvfs(dir_fd, &vfs) == 0
+                                           : ::statvfs(DirName(name).c_str(), &vfs) == 0;
   // With no block left either, the plain ENOSPC says it all.
   return measured && HasNoFreeInode(vfs) && vfs.f_bavail > 0
              ? " (its file system has no free inode: `df -i`)"

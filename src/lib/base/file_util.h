@@ -42,6 +42,7 @@ bool HasNoFreeInode(const struct statvfs& vfs);
 // ENOSPC on a file system that has blocks but no inode left, " (its file
 // system has no free inode: `df -i`)", since `df` shows room; else "".
 std::string CreateFailureNote(int err, int dir_fd, const std::string& name);
+
 // "a FIFO", "a directory", "a character device"...: for messages refusing a
 // file of the wrong type.
 std::string_view FileTypeName(mode_t mode);

@@ -625,14 +625,13 @@ void Parser::CheckDeclaration(std::string_view name, uint32_t line, bool global)
 }
 
 void Parser::NoteName(std::string_view token) {
-  if (note_names_ && scope_.declarations && scope_.evaluated)
-    seen_names_.push_back({token, scope_.declarations, NameUse::kRead});
+  if (NotingNames()) seen_names_.push_back({token, scope_.declarations, NameUse::kRead});
 }
 
 // A name bound where the source has no Name expression for it: a def's or a
 // class's, `except ... as`'s, a match pattern's capture, a type alias's.
 void Parser::NoteBoundName(std::string_view token) {
-  if (compile_checks_ && note_names_ && scope_.declarations && scope_.evaluated)
+  if (compile_checks_ && NotingNames())
     seen_names_.push_back({token, scope_.declarations, NameUse::kAssigned});
 }
 

@@ -314,6 +314,9 @@ class Parser {
   void NoteBinding(const Expr& target, NameUse use);
   void NoteBoundName(std::string_view token);
   void NotePatternName();
+  // Whether names are noted here (see seen_names_): a def, class or module
+  // body, in code that is evaluated, outside type-parameter scopes.
+  bool NotingNames() const { return note_names_ && scope_.declarations && scope_.evaluated; }
   // At the end of a def or class body: its names go (their body with them).
   void ForgetNamesFrom(size_t start) { seen_names_.resize(start); }
   // Whether a nonlocal name could bind: only that some def or lambda encloses
