@@ -120,8 +120,11 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // import with SyntaxError), as "line N: reason"; nullopt when none is found.
 // Found: `return`, `yield`, `await` (outside parentheses), `async for` and
 // `async with` where their function does not allow them, `break` and
-// `continue` outside a loop, `nonlocal` at module level or with no def or
-// lambda around, a name declared both global and nonlocal in one body or so
+// `continue` outside a loop, `nonlocal` at module level or of a name no def
+// around binds (or one a def in between declares global: CPython's "no
+// binding for nonlocal"; a def counts as binding every Name of its
+// assignment, `for`, `with` and `del` targets, subscripts' too, and every
+// walrus target in it, also a lambda's), a name declared both global and nonlocal in one body or so
 // declared while a parameter of it, a `from __future__` import after other
 // statements or of an unknown feature, a parameter named twice, a keyword
 // argument repeated in a call, a `yield` inside a comprehension (but for its
@@ -142,13 +145,15 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // names are said to be used, where CPython says assigned; names in a
 // function's local annotations and walrus targets in a comprehension are
 // not seen; imports bind without a complaint, as in CPython 3.11 to 3.13).
-// Not found (it needs the name bindings of CPython's symbol table or more of
-// its compiler): `nonlocal` of a name no enclosing function binds, limits
-// such as 20 nested blocks. An `await` in a comprehension of a sync def is refused as an await
-// outside an async function, a `yield` in one outside any def as outside a function. When a source
-// has several errors, CPython names its symbol table's first, and this the first in source order.
-// Each check errs towards accepting: nothing compile() accepts is refused (tests/python compare
-// with the stack's compile()).
+// Not found (it needs more of CPython's symbol table or of its compiler):
+// a `nonlocal` of a name that a def around only reads in a subscript target
+// (`a[x] = 1`) or that only a lambda's walrus binds (both count as bound),
+// limits such as 20 nested blocks. A `nonlocal` of a type parameter (3.12+)
+// is refused in other words, as a name no def binds. An `await` in a comprehension of a sync def is
+// refused as an await outside an async function, a `yield` in one outside any def as outside a
+// function. When a source has several errors, CPython names its symbol table's first, and this the
+// first in source order. Each check errs towards accepting: nothing compile() accepts is refused
+// (tests/python compare with the stack's compile()).
 std::optional<std::string> FindCompileError(std::string_view source);
 
 // The `package` torch passes for a module (PackageExporter._get_dependencies):

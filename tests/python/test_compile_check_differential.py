@@ -50,6 +50,28 @@ FOUND = [
     ("nonlocal in a class at module level", "class A:\n    nonlocal x\n"),
     ("nonlocal in a method of a class at module level",
      "class A:\n    def m(self):\n        nonlocal A\n"),
+    ("nonlocal that no enclosing def binds", "def o():\n    def f():\n        nonlocal x\n"),
+    ("nonlocal of a name only a class around binds",
+     "def o():\n    class A:\n        x = 1\n        def f(self):\n            nonlocal x\n"),
+    ("nonlocal of a name the def around only reads", "def o():\n    print(x)\n    def f():\n"
+                                                     "        nonlocal x\n"),
+    ("nonlocal of a comprehension's name", "def o():\n    [x for x in y]\n    def f():\n"
+                                           "        nonlocal x\n"),
+    ("nonlocal of a lambda's parameter", "def o():\n    g = lambda x: x\n    def f():\n"
+                                         "        nonlocal x\n"),
+    ("nonlocal of an attribute's name", "def o(a):\n    a.x = 1\n    def f():\n"
+                                        "        nonlocal x\n"),
+    ("nonlocal past a def that declares it global",
+     "def o():\n    x = 1\n    def g():\n        global x\n        def f():\n"
+     "            nonlocal x\n"),
+    ("nonlocal of the outer def before the inner's", "def o():\n    def f():\n"
+                                                     "        nonlocal a\n    nonlocal b\n"),
+    ("nonlocal in two defs, the first one's", "def o():\n    def f():\n        nonlocal a\n"
+                                              "def g():\n    nonlocal b\n"),
+    ("nonlocal named twice with no binding", "def o():\n    def f():\n        nonlocal x\n"
+                                             "        nonlocal y, x\n"),
+    ("nonlocal __class__ in a class's own body", "def o():\n    class C:\n"
+                                                 "        nonlocal __class__\n"),
     ("nonlocal named twice at module level", "def f():\n    nonlocal x, x\n    x = 1\n"),
     ("global and nonlocal", "def f():\n    x = 1\n    def g():\n        global x\n"
                             "        nonlocal x\n"),
@@ -175,6 +197,27 @@ ACCEPTED = [
                                    "    def f():\n        nonlocal x\n"),
     ("global named twice", "def f():\n    global x, x\n    global x\n"),
     ("nonlocal named twice", "def o():\n    x = 1\n    def f():\n        nonlocal x, x\n"),
+    ("nonlocal bound later in the def around", "def o():\n    def f():\n        nonlocal x\n"
+                                               "        x = 2\n    x = 1\n"),
+    ("nonlocal of every kind of binding",
+     "def o(p, *q, **r):\n    def f():\n        nonlocal a, b, c, d, e, h, i, j, k, m, n, o2, "
+     "p, q, r, s, t, u, v, w\n    a = 1\n    b += 1\n    c: int\n    del d\n"
+     "    for e in y: pass\n    with y as (h, *i): pass\n    import j.z\n"
+     "    from z import w as k\n    def m(): pass\n    class n: pass\n    try: pass\n"
+     "    except E as o2: pass\n    [(s := 1) for x in y]\n    assert (t := 1)\n"
+     "    match y:\n        case [u]: pass\n        case {'k': 1, **v}: pass\n"
+     "        case C(w, k=_): pass\n"),
+    ("nonlocal of a walrus in a default", "def o():\n    def f(a=(x := 1)):\n"
+                                          "        nonlocal x\n"),
+    ("nonlocal through a def that declares it nonlocal",
+     "def o():\n    x = 1\n    def g():\n        nonlocal x\n        def f():\n"
+     "            nonlocal x\n"),
+    ("nonlocal through a class that declares it global",
+     "def o():\n    x = 1\n    class C:\n        global x\n        def f(self):\n"
+     "            nonlocal x\n"),
+    ("nonlocal of a walrus in an f-string and a generator",
+     "def o():\n    f'{(x := 1)}'\n    list((y := 1) for a in b)\n    def f():\n"
+     "        nonlocal x, y\n"),
     ("global of a nested def's parameter", "def f():\n    def g(x):\n        pass\n    global x\n"),
     ("global of a lambda's parameter", "def f():\n    g = lambda x: x\n    global x\n"),
     ("global after an import", "def f():\n    import os.path as p, sys\n    from os import sep\n"
@@ -256,9 +299,10 @@ ACCEPTED = [
 # compiler: FindCompileError accepts them (import_scan.h lists them). Kept here so that a change in
 # either side shows.
 NOT_FOUND = [
-    ("nonlocal that no enclosing def binds", "def o():\n    def f():\n        nonlocal x\n"),
-    ("nonlocal of a name only a class around binds",
-     "def o():\n    class A:\n        x = 1\n        def f(self):\n            nonlocal x\n"),
+    ("nonlocal of a name only a lambda's walrus binds",
+     "def o():\n    g = lambda: (x := 1)\n    def f():\n        nonlocal x\n"),
+    ("nonlocal of a name the def around reads in a subscript target",
+     "def o(a):\n    a[x] = 1\n    def f():\n        nonlocal x\n"),
     ("global after a use in a local annotation", "def f():\n    y: x\n    global x\n"),
     ("global after a walrus in a comprehension", "def f():\n    [y := 1 for a in b]\n    global y\n"),
     # An assert is not compiled at all under `python -O`, which torch may run under.

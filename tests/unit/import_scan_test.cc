@@ -474,6 +474,20 @@ TEST(FindCompileErrorTest, FindsWhatOnlyTheCompilerRefusesWhereScanImportsAccept
       {"from __future__ import braces\n", "line 1: not a chance"},
       {"f = lambda a, *a: 0\n", "line 1: duplicate argument 'a' in function definition"},
       {"def f():\n    nonlocal x\n", "line 2: no binding for nonlocal 'x' found"},
+      // No def around binds it: reads, attributes, a comprehension's or a
+      // lambda's own names and a class's names are no bindings of the def's.
+      {"def f(a):\n    print(x)\n    a.x = [x for x in y]\n    g = lambda x: x\n"
+       "    class C:\n        x = 1\n        def m(self):\n            nonlocal x\n",
+       "line 8: no binding for nonlocal 'x' found"},
+      // A def in between declares it global: the binding further out is hidden.
+      {"def f():\n    x = 1\n    def g():\n        global x\n        def h():\n"
+       "            nonlocal x\n",
+       "line 6: no binding for nonlocal 'x' found"},
+      // CPython analyses bodies in the order they start: f's own name first.
+      {"def f():\n    def g():\n        nonlocal a\n    nonlocal b\n",
+       "line 4: no binding for nonlocal 'b' found"},
+      {"def f():\n    class C:\n        nonlocal __class__\n",
+       "line 3: no binding for nonlocal '__class__' found"},
       {"def f():\n    nonlocal x\n    global x\n", "line 2: name 'x' is nonlocal and global"},
       {"def f(*, b):\n    if b:\n        global b\n", "line 3: name 'b' is parameter and global"},
       {"f(a=1,\n  a=2)\n", "line 2: keyword argument repeated: a"},
@@ -498,6 +512,17 @@ TEST(FindCompileErrorTest, AcceptsWhatTheCompilerAccepts) {
            "(yield)\n",
            "while 1:\n    for x in y:\n        pass\n    else:\n        break\n",
            "def f():\n    class C:\n        nonlocal x\n    x = 1\n",
+           // Every way a def binds a name, later in its body too.
+           "def f(p, *q, **r):\n    def g():\n        nonlocal a, b, c, d, e, h, i, j, k, m, n, "
+           "o, p, q, r, s, t, u\n    a = 1\n    b += 1\n    c: int\n    del d\n    for e in "
+           "y: pass\n    with y as (h, *i): pass\n    import j.z\n    from z import w as k\n"
+           "    def m(): pass\n    class n: pass\n    try: pass\n    except E as o: pass\n"
+           "    [(s := 1) for v in y]\n    assert (t := 1)\n    match y:\n        case [u]: pass\n",
+           // A def that declares it nonlocal passes the binding around on; a
+           // class passes what it got, and __class__.
+           "def f():\n    x = 1\n    def g():\n        nonlocal x\n        def h():\n"
+           "            nonlocal x\n    class C:\n        global x\n        def m(self):\n"
+           "            nonlocal x, __class__\n",
            "def f(a):\n    def g(b):\n        global a\n    f(a=1, b=g(a=2))\n",
        }) {
     EXPECT_EQ(FindCompileError(source), std::nullopt) << source;

@@ -56,7 +56,10 @@ Expr Parser::ParseNamedExpression() {
   Expr e = ParseExpression();
   if (!Accept(Sym::kColonEqual)) return e;
   if (e.node != Node::kName) Fail("cannot use assignment expressions with this target");
-  if (compile_checks_) NoteBinding(e, NameUse::kAssigned);
+  if (compile_checks_) {
+    NoteBinding(e, NameUse::kAssigned);
+    Mention(e.text);  // in a comprehension, the def around binds it
+  }
   Expr named = ParseExpression();
   named.node = Node::kAstValue;
   named.elts.clear();
@@ -396,7 +399,8 @@ Events Parser::ParseComprehension(const ElementStart& element, std::string_view 
     is_async |= Accept(Sym::kAsync);
     Expect(Sym::kFor);
     Expr targets = ParseTargets();
-    CheckTarget(targets, TargetUse::kAssign);
+    // Its names bind in the comprehension only: none for the def around.
+    CheckTarget(targets, TargetUse::kAssign, /*first_name=*/NamesSoFar());
     Append(events, std::move(targets.events));
     Expect(Sym::kIn);
     if (!first_async) first_async = async_comprehension_lines_.size();

@@ -85,6 +85,7 @@ Events Parser::ParseFile() {
   Events events;
   while (!AtKind(TokenKind::kEndMarker)) Append(events, ParseStatement());
   CheckAsyncComprehensions();
+  CheckNonlocalsBound();
   return events;
 }
 
@@ -157,8 +158,9 @@ Events Parser::ParseSimpleStatement() {
     case Sym::kDel: {
       Advance();
       if (!AtExpressionStart()) return {};
+      const size_t target_names = NamesSoFar();
       Expr targets = ParseStarExpressions();
-      CheckTarget(targets, TargetUse::kDelete);
+      CheckTarget(targets, TargetUse::kDelete, target_names);
       return std::move(targets.events);
     }
     case Sym::kRaise: {
@@ -198,16 +200,18 @@ Events Parser::ParseSimpleStatement() {
 
 // Expr, Assign (targets then value), AugAssign, AnnAssign: all source order.
 Events Parser::ParseExpressionStatement() {
+  const size_t first_names = NamesSoFar();
   Expr first = At(Sym::kYield) ? ParseYield() : ParseStarExpressions();
   if (compile_checks_) {
-    if (At(Sym::kEqual)) CheckTarget(first, TargetUse::kAssign);
-    if (At(Sym::kAugAssign)) CheckTarget(first, TargetUse::kAugmented);
+    if (At(Sym::kEqual)) CheckTarget(first, TargetUse::kAssign, first_names);
+    if (At(Sym::kAugAssign)) CheckTarget(first, TargetUse::kAugmented, first_names);
     // An expression statement of a bare `*x` (the value of an assignment: below).
     if (!At(Sym::kEqual) && !At(Sym::kColon))
       CheckCompiles(!first.starred, "can't use starred expression here", first.line);
   }
   Events events = std::move(first.events);
   if (At(Sym::kColon)) {
+    if (compile_checks_) MentionNamesFrom(first_names);
     CheckAnnotationTarget(first);
     Advance();
     {
@@ -222,17 +226,19 @@ Events Parser::ParseExpressionStatement() {
     Append(events, ParseAssignedValue().events);
   } else {
     while (Accept(Sym::kEqual)) {
+      const size_t value_names = NamesSoFar();
       Expr value = ParseAssignedValue();
-      if (compile_checks_ && At(Sym::kEqual)) CheckTarget(value, TargetUse::kAssign);
+      if (compile_checks_ && At(Sym::kEqual)) CheckTarget(value, TargetUse::kAssign, value_names);
       Append(events, std::move(value.events));
     }
   }
   return events;
 }
 
-void Parser::CheckTarget(const Expr& e, TargetUse use) {
+void Parser::CheckTarget(const Expr& e, TargetUse use, size_t first_name) {
   if (!compile_checks_) return;
   NoteBinding(e, NameUse::kAssigned);
+  MentionNamesFrom(first_name);
   // CPython names the first element that is no target, else the whole.
   const uint32_t line = e.bad_element_line ? e.bad_element_line : e.line;
   const bool del = use == TargetUse::kDelete;
@@ -286,8 +292,13 @@ Events Parser::ParseImport() {
   Advance();
   Events events;
   do {
+    const std::string_view top = cur_.text;  // what `import a.b` binds
     std::string module = ParseDottedName();
-    if (Accept(Sym::kAs)) ExpectName();
+    if (compile_checks_) Mention(top);
+    if (Accept(Sym::kAs)) {
+      const std::string_view alias = ExpectName();
+      if (compile_checks_) Mention(alias);
+    }
     events.emplace_back(ImportStmt{std::move(module), line});
   } while (Accept(Sym::kComma));
   return events;
@@ -324,8 +335,10 @@ Events Parser::ParseFromImport() {
 void Parser::ParseImportNames(std::vector<std::string>& names, bool parenthesized) {
   do {
     if (parenthesized && At(Sym::kRParen) && !names.empty()) break;  // trailing comma
-    names.emplace_back(ExpectName());
-    if (Accept(Sym::kAs)) ExpectName();
+    std::string_view bound = ExpectName();
+    names.emplace_back(bound);
+    if (Accept(Sym::kAs)) bound = ExpectName();
+    if (compile_checks_) Mention(bound);
   } while (Accept(Sym::kComma));
 }
 
@@ -363,8 +376,9 @@ Events Parser::ParseWhile() {
 
 Events Parser::ParseFor() {
   Advance();
+  const size_t target_names = NamesSoFar();
   Expr targets = ParseTargets();
-  CheckTarget(targets, TargetUse::kAssign);
+  CheckTarget(targets, TargetUse::kAssign, target_names);
   Events events = std::move(targets.events);
   Expect(Sym::kIn);
   Append(events, ParseStarExpressions().events);
@@ -441,8 +455,9 @@ Events Parser::ParseWithItems() {
 }
 
 Expr Parser::ParseWithTarget() {
+  const size_t target_names = NamesSoFar();
   Expr target = ParseStarTarget();
-  CheckTarget(target, TargetUse::kAssign);
+  CheckTarget(target, TargetUse::kAssign, target_names);
   return target;
 }
 
@@ -482,11 +497,15 @@ Events Parser::ParseFunctionDef(Events decorators, bool is_async) {
   header_names.reset();
   {
     const size_t names = seen_names_.size();
+    declarations.ordinal = ++bodies_begun_;
+    const ScopedValue<Declarations*> noting(function_body_,
+                                            compile_checks_ ? &declarations : nullptr);
     ScopeGuard body(*this, BodyScope(/*function=*/true, is_async, &declarations));
     Append(events, ParseBlock());
-    CheckNonlocalsBind();
     ForgetNamesFrom(names);
   }
+  if (compile_checks_ && scope_.declarations)
+    PassNonlocalsOut(declarations, /*function=*/true, *scope_.declarations);
   Append(events, std::move(decorators));
   Append(events, std::move(returns));
   Append(events, std::move(type_params));
@@ -509,14 +528,17 @@ Events Parser::ParseClassDef(Events decorators) {
     events = std::move(args.positional_events);
     Append(events, std::move(args.keyword_events));
   }
+  Declarations declarations;
   {
-    Declarations declarations;
     const size_t names = seen_names_.size();
+    declarations.ordinal = ++bodies_begun_;
+    const ScopedValue<Declarations*> noting(function_body_, nullptr);
     ScopeGuard body(*this, BodyScope(/*function=*/false, /*is_async=*/false, &declarations));
     Append(events, ParseBlock());
-    CheckNonlocalsBind();
     ForgetNamesFrom(names);
   }
+  if (compile_checks_ && scope_.declarations)
+    PassNonlocalsOut(declarations, /*function=*/false, *scope_.declarations);
   Append(events, std::move(decorators));
   Append(events, std::move(type_params));
   return events;
@@ -625,14 +647,16 @@ void Parser::CheckDeclaration(std::string_view name, uint32_t line, bool global)
 }
 
 void Parser::NoteName(std::string_view token) {
+  names_parsed_.push_back(token);
   if (NotingNames()) seen_names_.push_back({token, scope_.declarations, NameUse::kRead});
 }
 
 // A name bound where the source has no Name expression for it: a def's or a
 // class's, `except ... as`'s, a match pattern's capture, a type alias's.
 void Parser::NoteBoundName(std::string_view token) {
-  if (compile_checks_ && NotingNames())
-    seen_names_.push_back({token, scope_.declarations, NameUse::kAssigned});
+  if (!compile_checks_) return;
+  Mention(token);
+  if (NotingNames()) seen_names_.push_back({token, scope_.declarations, NameUse::kAssigned});
 }
 
 // A Name target binds; an Attribute or Subscript reads its object (noted as
@@ -647,16 +671,52 @@ void Parser::NoteBinding(const Expr& target, NameUse use) {
   }
 }
 
-// At the end of a def or class body, as CPython's analysis after the
-// conflicts above: a nonlocal name needs a def or lambda around to bind it.
-void Parser::CheckNonlocalsBind() const {
-  if (!compile_checks_ || scope_.function_around) return;
-  for (const Declarations::Directive& directive : scope_.declarations->directives)
-    // A class binds __class__ (and from 3.12 __classdict__) for what it holds.
-    CheckCompiles(directive.global || directive.name == "__class__" ||
-                      directive.name == "__classdict__",
-                  "no binding for nonlocal '" + std::string(directive.name) + "' found",
-                  directive.line);
+// CPython's symbol table passes the names each def binds down to the bodies
+// inside it, minus those it declares global; a class passes down what it got
+// (its own names bind nothing there) and __class__ (from 3.12 __classdict__).
+void Parser::PassNonlocalsOut(Declarations& body, bool function, Declarations& outer) {
+  const auto directive_of = [&](std::string_view name) -> const Declarations::Directive* {
+    for (const Declarations::Directive& directive : body.directives)
+      if (directive.name == name) return &directive;
+    return nullptr;
+  };
+  for (const UnboundNonlocal& inner : body.unbound_nonlocals) {
+    if (!function) {
+      if (inner.name != "__class__" && inner.name != "__classdict__")
+        outer.unbound_nonlocals.push_back(inner);
+      continue;
+    }
+    const Declarations::Directive* own = directive_of(inner.name);
+    if (own && own->global) {
+      nonlocals_unbound_by_global_.push_back(inner);
+    } else if (!own &&
+               std::find(body.parameters.begin(), body.parameters.end(), inner.name) ==
+                   body.parameters.end() &&
+               std::find(body.mentioned.begin(), body.mentioned.end(), inner.name) ==
+                   body.mentioned.end()) {
+      outer.unbound_nonlocals.push_back(inner);
+    }
+    // Else the def may bind it, or declares it nonlocal too (its own entry
+    // below goes on outwards).
+  }
+  for (uint32_t i = 0; i < body.directives.size(); ++i) {
+    const Declarations::Directive& directive = body.directives[i];
+    if (!directive.global && directive_of(directive.name) == &directive)
+      outer.unbound_nonlocals.push_back({directive.name, directive.line, body.ordinal, i});
+  }
+}
+
+void Parser::CheckNonlocalsBound() const {
+  if (!compile_checks_) return;
+  const UnboundNonlocal* first = nullptr;
+  for (const auto* list : {&nonlocals_unbound_by_global_, &module_declarations_.unbound_nonlocals})
+    for (const UnboundNonlocal& unbound : *list)
+      if (!first ||
+          std::pair(unbound.body, unbound.position) < std::pair(first->body, first->position))
+        first = &unbound;
+  if (first)
+    throw SyntaxError{first->line,
+                      "no binding for nonlocal '" + std::string(first->name) + "' found"};
 }
 
 // CPython: a __future__ import only after the module's docstring and other

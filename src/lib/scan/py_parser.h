@@ -175,18 +175,29 @@ class Parser {
   ElementStart StartElement(uint32_t line) const {
     return {yield_lines_.size(), async_comprehension_lines_.size(), seen_names_.size(), line};
   }
-  class ScopedFlag {
+  template <typename T>
+  class ScopedValue {
    public:
-    ScopedFlag(bool& flag, bool value) : flag_(flag), saved_(flag) { flag_ = value; }
-    ~ScopedFlag() { flag_ = saved_; }
+    ScopedValue(T& variable, T value) : variable_(variable), saved_(variable) { variable_ = value; }
+    ~ScopedValue() { variable_ = saved_; }
+    ScopedValue(const ScopedValue&) = delete;
+    ScopedValue& operator=(const ScopedValue&) = delete;
 
    private:
-    bool& flag_;
-    bool saved_;
+    T& variable_;
+    T saved_;
+  };
+  using ScopedFlag = ScopedValue<bool>;
+  // A `nonlocal` name no body from its own outwards was found to bind yet.
+  struct UnboundNonlocal {
+    std::string_view name;
+    uint32_t line;      // of its declaration (the first, when repeated)
+    uint32_t body;      // Declarations::ordinal of the body that declares it
+    uint32_t position;  // among that body's declarations
   };
   // The `global` and `nonlocal` declarations of one def, class or module
-  // body, and a def's parameters: the part of CPython's symbol table that
-  // needs no name bindings (a binding missed would refuse valid code).
+  // body, a def's parameters and the names it may bind: the part of
+  // CPython's symbol table the compile checks need.
   struct Declarations {
     struct Directive {
       std::string_view name;
@@ -195,6 +206,19 @@ class Parser {
     };
     std::vector<std::string_view> parameters;
     std::vector<Directive> directives;  // in source order, as CPython keeps them
+    // A def's only: every name its body may bind, a superset of CPython's
+    // locals: every Name of its assignment, `for`, `with` and `del` targets
+    // (subscripts' too), every walrus target (of its comprehensions and
+    // lambdas too), and the names a def, class, import, `except ... as` or
+    // match pattern binds. A binding missed would refuse valid code; a name
+    // too many only finds fewer errors.
+    std::vector<std::string_view> mentioned;
+    // Its own nonlocal names and those of the bodies inside it that no def
+    // from there to here binds: the def around must (CheckNonlocalsBound).
+    std::vector<UnboundNonlocal> unbound_nonlocals;
+    // In the order CPython's symbol table analyses bodies (the order they
+    // start in), which decides which error it reports first.
+    uint32_t ordinal = 0;
   };
   // Where a statement or expression is, for the compile checks.
   struct Scope {
@@ -202,7 +226,6 @@ class Parser {
     bool async_function = false;  // ... of an `async def`
     bool loop = false;            // in a for or while body of that function (or class, module)
     bool module = true;           // no def, lambda or class around
-    bool function_around = false;          // a def or lambda encloses this body (nonlocal may bind)
     Declarations* declarations = nullptr;  // of the enclosing def, class or module body
     // Run when its code runs: not an annotation under `from __future__ import
     // annotations` (a string then, though the compiler still refuses a yield
@@ -212,9 +235,7 @@ class Parser {
   };
   // Code that is never compiled (an assert under -O) or never evaluated (a
   // function's local annotations): nothing in it is refused.
-  static constexpr Scope Uncompiled() {
-    return Scope{true, true, true, false, true, nullptr, false};
-  }
+  static constexpr Scope Uncompiled() { return Scope{true, true, true, false, nullptr, false}; }
   // A parameter, return or variable annotation where it is evaluated.
   Scope AnnotationScope() const {
     Scope annotation = scope_;
@@ -227,7 +248,6 @@ class Parser {
     body.function = function;
     body.async_function = is_async;
     body.module = false;
-    body.function_around = scope_.function || scope_.function_around;
     body.declarations = declarations;
     body.evaluated = scope_.evaluated;  // a lambda in an annotation
     return body;
@@ -319,9 +339,21 @@ class Parser {
   bool NotingNames() const { return note_names_ && scope_.declarations && scope_.evaluated; }
   // At the end of a def or class body: its names go (their body with them).
   void ForgetNamesFrom(size_t start) { seen_names_.resize(start); }
-  // Whether a nonlocal name could bind: only that some def or lambda encloses
-  // the body (which names an enclosing function binds is not known here).
-  void CheckNonlocalsBind() const;
+  // A name the def being parsed (function_body_) may bind.
+  void Mention(std::string_view token) {
+    if (function_body_) function_body_->mentioned.push_back(token);
+  }
+  // Where a target starts: the Names parsed from then on are what it binds.
+  size_t NamesSoFar() const { return names_parsed_.size(); }
+  void MentionNamesFrom(size_t start) {
+    for (size_t i = start; i < names_parsed_.size(); ++i) Mention(names_parsed_[i]);
+  }
+  // At the end of a def (function) or class body: what its nonlocal names
+  // and those still unbound inside it leave to `outer`, the body around.
+  void PassNonlocalsOut(Declarations& body, bool function, Declarations& outer);
+  // At the end of the file: a nonlocal name no def around binds, as CPython's
+  // symbol table reports the first (the first body, then its first name).
+  void CheckNonlocalsBound() const;
 
   // Statements.
   Events ParseStatement();
@@ -331,8 +363,9 @@ class Parser {
   void CheckAnnotationTarget(const Expr& target);
   // Compile checks: `e` where CPython's grammar wants an assignment (or,
   // with `del`, a deletion) target; an augmented assignment's is a single one.
+  // Its Names are those parsed from NamesSoFar() `first_name` on.
   enum class TargetUse { kAssign, kDelete, kAugmented };
-  void CheckTarget(const Expr& e, TargetUse use);
+  void CheckTarget(const Expr& e, TargetUse use, size_t first_name);
   Expr ParseAssignedValue();
   Events ParseBlock();
   Events ParseImport();
@@ -420,7 +453,17 @@ class Parser {
   bool want_elts_ = false;  // collecting display elements for __import__ arguments
   const bool compile_checks_;
   Declarations module_declarations_;
-  Scope scope_{false, false, false, true, false, &module_declarations_};
+  Scope scope_{false, false, false, true, &module_declarations_};
+  // Compile checks: the def whose body is being parsed, whose names are
+  // noted (Mention); null in a class or module body, whose names bind
+  // nothing a nested def sees.
+  Declarations* function_body_ = nullptr;
+  uint32_t bodies_begun_ = 0;  // Declarations::ordinal of the last def or class body begun
+  // Compile checks: every Name expression parsed so far (NoteName), in order.
+  std::vector<std::string_view> names_parsed_;
+  // Compile checks: nonlocal names a `global` of a def around keeps from
+  // any binding further out.
+  std::vector<UnboundNonlocal> nonlocals_unbound_by_global_;
   int parens_ = 0;               // open `(` of groupings and calls (compile checks)
   // Compile checks: the line of each yield parsed so far, in source order,
   // but for those of a lambda's body once it ends (its own scope): a
