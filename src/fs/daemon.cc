@@ -31,6 +31,7 @@
 #include "open_files.h"
 #include "process_info.h"
 #include "save_edits.h"
+#include "save_signals.h"
 #include "tpkg/analysis_cache.h"
 #include "tpkg/counted.h"
 #include "tpkg/error.h"
@@ -468,6 +469,7 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
   // scans only what changed since (tpkg/analysis_cache.h).
   analysis_cache->KeepOnDisk(d.analysis_cache_dir, &journal.original());
   AnalysisWarmer warmer(journal.original(), analysis_cache);  // joined after the save
+  std::optional<SaveSignals> during_save;
   {
     JournalFsOps ops(zip, journal, FsOptions{getuid(), getgid()}, analysis_cache,
                      [&warmer] { warmer.Start(); });
@@ -490,6 +492,8 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
                        .close_wait = options.close_wait,
                        .files_open_for_writing = [&ops] { return ops.FilesOpenForWriting(); }});
     loop_result = RunSessionLoop(session, options.single_threaded, &stop);
+    // Before libfuse's handlers go: from here on a signal does not end the daemon.
+    during_save.emplace(d.archive);
     if (stop.detached()) mount.ForgetDetached();
     // The workers are gone; a mount started from now on waits for the save.
     SetLogMirror(nullptr);

@@ -16,11 +16,6 @@
 namespace tpkg::fs {
 namespace {
 
-std::string SignalName(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
-
 std::string Files(size_t n) { return std::to_string(n) + (n == 1 ? " file" : " files"); }
 
 std::string Seconds(std::chrono::milliseconds d) {
@@ -30,6 +25,11 @@ std::string Seconds(std::chrono::milliseconds d) {
 }
 
 }  // namespace
+
+std::string SignalName(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
 
 GracefulStop::GracefulStop(GracefulStopOptions options) : options_(std::move(options)) {}
 

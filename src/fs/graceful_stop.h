@@ -58,6 +58,9 @@ namespace tpkg::fs {
 
 inline constexpr std::chrono::seconds kDefaultCloseWait{30};
 
+// "SIGTERM", as the daemon's log lines name a signal.
+std::string SignalName(int sig);
+
 struct GracefulStopOptions {
   std::string mountpoint;  // absolute
   std::chrono::milliseconds close_wait = kDefaultCloseWait;

@@ -1,8 +1,10 @@
 """SIGKILL during the write-back of a large archive (issue 5): the archive is
 the old one or the complete new one, never partial or truncated; the next
 mount removes the half-written temp archive, recovers the edit from the
-journal and saves it, and real torch loads the result."""
+journal and saves it, and real torch loads the result. Any other signal
+during the write-back leaves it to finish (src/fs/save_signals.h)."""
 import hashlib
+import re
 import signal
 import subprocess
 import zipfile
@@ -126,3 +128,49 @@ def test_sigkill_during_the_write_back_of_a_large_archive_leaves_it_old_or_new(t
     assert_complete_new_archive(archive)
     loaded = torch_check([{"name": "k", "archive": str(archive), "attr": "DEFAULT_HIDDEN"}])
     assert loaded["k"].get("value") == "21", loaded
+
+
+@pytest.mark.parametrize("begun_by", ["fusermount3", "SIGTERM"])
+def test_signals_during_the_write_back_let_it_finish(tmp_path, begun_by):
+    """SIGTERM, SIGINT and SIGHUP once save.tmp grows: the daemon says, for each, that the
+    save goes on, finishes it and exits 0; nothing is left beside the new archive."""
+    # Ignored by the test run (nohup), a signal is ignored by the daemon too: it never comes.
+    signals = [s for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+               if signal.getsignal(s) != signal.SIG_IGN]
+    for attempt in range(ATTEMPTS):
+        root = tmp_path / f"try{attempt}"
+        archive = big_archive(root / "pkg")
+        journal = root / "pkg" / ".model.pt.tpkgfs"
+        m = Mount(archive, root / "mnt")
+        m.allow_stderr(r"^tpkgfs: SIG(TERM|INT|HUP): the save of .*/model\.pt goes on: no signal "
+                       r"interrupts it \(SIGKILL does; the journal keeps the edits\)$")
+        m.allow_stderr(r"^tpkgfs: saved .*/model\.pt: ")
+        # The kernel may still owe the daemon the release of the edited file (close(2) does
+        # not wait for it): then the first SIGTERM waits for it, as it should.
+        m.allow_stderr(r"^tpkgfs: SIGTERM: 1 file is still open for writing in ")
+        m.allow_stderr(r"^tpkgfs: every file open for writing in .* was closed: saving$")
+        m.start()
+        try:
+            (m.path / INIT).write_bytes(EDITED)
+            if begun_by == "fusermount3":
+                subprocess.run(["fusermount3", "-u", str(m.path)], check=True, capture_output=True)
+            else:
+                m.proc.send_signal(signal.SIGTERM)
+            watch = GrowthWatch(journal / "save.tmp")
+            wait_until(lambda: m.proc.poll() is not None or watch(), SAVE_TIMEOUT)
+            for sig in signals:
+                m.proc.send_signal(sig)  # none once the daemon is reaped: the race is lost
+            m.wait()
+        finally:
+            problems = m.stop()  # unmounts (lazily if need be) whatever happened above
+        assert problems == [], problems  # exit status 0, no other line on stderr
+        assert_complete_new_archive(archive)
+        assert sorted(p.name for p in archive.parent.iterdir()) == [".model.pt.tpkgfs.log",
+                                                                    "model.pt"]
+        said = re.findall(r"^tpkgfs: (SIG\w+): the save of ", m.stderr(), re.M)
+        assert set(said) <= {s.name for s in signals}, m.stderr()
+        if sorted(said) == sorted(s.name for s in signals):
+            break  # else the save ended before some of them landed: again
+    else:
+        pytest.skip(f"the write-back of a {BIG_SIZE // 10**6} MB archive finished before the "
+                    f"signals landed in {ATTEMPTS} attempts")
