@@ -96,6 +96,25 @@ def test_renaming_the_class_a_pickle_loads_is_refused(tmp_path):
     assert "corpus_models.model.TinyNet\n" in stderr
 
 
+def test_splitting_the_module_a_pickle_loads_into_a_folder_is_refused(tmp_path):
+    # model.py moved to model/core.py: corpus_models.model is now a namespace package, which
+    # has no TinyNet (torch: AttributeError), though core.py defines it.
+    def edit(p):
+        os.mkdir(p / "corpus_models" / "model")
+        os.rename(p / "corpus_models" / "model.py", p / "corpus_models" / "model" / "core.py")
+    stderr = refused_save(tmp_path, edit)
+    assert ("    corpus_models.model.TinyNet\n      Context: loaded by model/model.pkl, and "
+            "corpus_models/model.py, which defined TinyNet, is gone: corpus_models.model is now "
+            "a folder without __init__.py, which binds only its submodules\n") in stderr
+
+
+def test_deleting_an_init_whose_name_another_source_imports_is_refused(tmp_path):
+    # model.py: `from corpus_models import DEFAULT_HIDDEN`, from a namespace package now.
+    stderr = refused_save(tmp_path, lambda p: os.unlink(p / "corpus_models" / "__init__.py"))
+    assert ("    corpus_models.DEFAULT_HIDDEN\n      Context: imported by corpus_models.model, "
+            "and corpus_models/__init__.py, which defined DEFAULT_HIDDEN, is gone") in stderr
+
+
 def test_an_edited_pickle_that_would_run_a_command_is_refused(tmp_path):
     # tpkg scan calls such a global malicious; the package as opened loaded none.
     stderr = refused_replacement(tmp_path, "model/model.pkl", b"collections\nOrderedDict\n",

@@ -746,6 +746,55 @@ TEST(SaveCheckTest, ANameASourceImportsThatItsEditedModuleNoLongerDefinesIsAProb
   EXPECT_TRUE(RegenerateMetadata(unrelated, SaveOptions(base, unrelated)).ok());
 }
 
+// A module whose source the edits took away while a folder of its name
+// stays (`model.py` split into `model/`, an `__init__.py` deleted) is a
+// namespace package: it binds only its submodules, and the pickle's class or
+// the imported name is gone, though another file of the folder defines it.
+// A source that takes its place (`model/__init__.py`) is judged as an edit.
+TEST(SaveCheckTest, AModuleWhoseSourceGaveWayToAFolderNoLongerDefinesItsNames) {
+  const std::string pickle(
+      "\x80\x03"
+      "cp.model\nNet\nq\x00.",
+      18);  // p.model.Net
+  const testing::MemoryRecords base(
+      {{"p/__init__.py", "VERSION = 1\n"},
+       {"p/model.py", "from p import VERSION\nclass Net:\n    pass\n"},
+       {"m/model.pkl", pickle},
+       {".data/extern_modules", "\n"},
+       {".data/version", "6\n"}});
+  const std::string model = base.ReadRecord("p/model.py");
+  EditedRecords split(base);
+  split.Remove("p/model.py").Put("p/model/core.py", model);
+  Metadata m = RegenerateMetadata(split, SaveOptions(base, split));
+  EXPECT_TRUE(Has(m.problems,
+                  "    p.model.Net\n      Context: loaded by m/model.pkl, and p/model.py, which "
+                  "defined Net, is gone: p.model is now a folder without __init__.py, which "
+                  "binds only its submodules\n"))
+      << m.problems;
+  EditedRecords no_init(base);
+  no_init.Remove("p/__init__.py");
+  m = RegenerateMetadata(no_init, SaveOptions(base, no_init));
+  EXPECT_TRUE(Has(m.problems,
+                  "    p.VERSION\n      Context: imported by p.model, and p/__init__.py, which "
+                  "defined VERSION, is gone: p is now a folder without __init__.py, which binds "
+                  "only its submodules\n"))
+      << m.problems;
+  EditedRecords replaced(base);
+  replaced.Remove("p/model.py").Put("p/model/__init__.py", "from p import VERSION\n");
+  m = RegenerateMetadata(replaced, SaveOptions(base, replaced));
+  EXPECT_TRUE(Has(m.problems,
+                  "Context: loaded by m/model.pkl, and the edited "
+                  "p/model/__init__.py, which took the place of p/model.py, does "
+                  "not define Net\n"))
+      << m.problems;
+  // Moved whole into its place, or set on the folder's module from outside: no problem.
+  EditedRecords moved(base);
+  moved.Remove("p/model.py").Put("p/model/__init__.py", model);
+  EXPECT_TRUE(RegenerateMetadata(moved, SaveOptions(base, moved)).ok());
+  split.Put("p/__init__.py", "VERSION = 1\nfrom .model import core\nmodel.Net = core.Net\n");
+  EXPECT_FALSE(Has(RegenerateMetadata(split, SaveOptions(base, split)).problems, "p.model.Net"));
+}
+
 // What the text cannot rule out is no problem: the name spelt anywhere in
 // the package (an alias, another module setting it), a star import, a
 // module __getattr__; nor is a global of a module nobody edited.

@@ -418,54 +418,98 @@ struct Suspect {
   std::string global;  // module.name
   std::string first;   // the name's first part, which the module must bind
   std::string user;    // what needs it: the pickle's record, or the importing module
+  std::string module_name;
+  // The module's source now; null when only a folder holds it (no
+  // __init__.py: a namespace package, which binds only its submodules).
   const ArchiveModule* module;
   const ArchiveModule* importer = nullptr;  // the importing module; its text spells the name
+  std::string before = {};                  // the module's record as opened (NamesTheEditsRemoved)
 };
 
-// The globals of every pickle whose module is a packaged source that was
-// edited, grouped by that source's record (each is read once).
-std::map<std::string, std::vector<Suspect>> GlobalsOfEditedSources(
+// The module a name is looked up in, when the edits may have changed what
+// binds names in it: its source was edited, or it is only a folder now
+// (whether it had a source as opened, NamesTheEditsRemoved finds). Null
+// `module` with true: the folder.
+bool MayHaveChanged(const ArchiveLayout& layout, const std::string& module_name,
+                    const std::function<bool(const std::string&)>& edited,
+                    const ArchiveModule*& module) {
+  module = layout.Module(module_name);
+  if (!module) return layout.HasFolder(module_name);
+  return !module->is_stub && edited(module->record);
+}
+
+// The globals of every pickle whose module may have changed, grouped by
+// module (each source is read once).
+std::map<std::string, std::vector<Suspect>> GlobalsOfChangedModules(
     const ArchiveLayout& layout, const std::function<bool(const std::string&)>& edited) {
-  std::map<std::string, std::vector<Suspect>> by_record;
-  std::unordered_map<const ArchiveModule*, bool> module_edited;
+  std::map<std::string, std::vector<Suspect>> by_module;
+  std::unordered_map<std::string, const ArchiveModule*> changed;  // null module: a folder
+  std::unordered_set<std::string> unchanged;
   std::unordered_set<std::string> seen;
   for (const ArchivePickle& pickle : layout.pickles()) {
     for (const auto& [module_name, name] : pickle.deps.globals) {
-      const ArchiveModule* module = layout.Module(module_name);
-      if (!module || module->is_stub || name.empty()) continue;
-      auto [it, added] = module_edited.try_emplace(module, false);
-      if (added) it->second = edited(module->record);
-      if (!it->second) continue;  // its text is what loaded before
+      if (name.empty() || unchanged.contains(module_name)) continue;
+      auto found = changed.find(module_name);
+      if (found == changed.end()) {
+        const ArchiveModule* module = nullptr;
+        if (!MayHaveChanged(layout, module_name, edited, module)) {
+          unchanged.insert(module_name);  // its text is what loaded before
+          continue;
+        }
+        found = changed.emplace(module_name, module).first;
+      }
       std::string first = name.substr(0, name.find('.'));
       std::string global = module_name + "." + name;
       if (!seen.insert(global).second || layout.Provides(module_name + "." + first)) continue;
-      by_record[module->record].push_back(
-          {std::move(global), std::move(first), pickle.record, module});
+      by_module[module_name].push_back(
+          {std::move(global), std::move(first), pickle.record, module_name, found->second});
     }
   }
-  return by_record;
+  return by_module;
 }
 
-// Those the edit took away: the source as opened spelled the name, the
-// edited one does not and has no way to bind names it does not spell.
-std::vector<Suspect> NamesTheEditsRemoved(std::map<std::string, std::vector<Suspect>> by_record,
+// The record that held `module_name` as opened (`module` is where it is now,
+// or null) and its text; nullopt when none did or it cannot be read.
+std::optional<std::pair<std::string, std::string>> SourceAsOpened(const RecordSource& baseline,
+                                                                  const std::string& module_name,
+                                                                  const ArchiveModule* module) {
+  std::string path = module_name;
+  std::replace(path.begin(), path.end(), '.', '/');
+  for (const std::string& record :
+       {module ? module->record : std::string(), path + ".py", path + "/__init__.py"}) {
+    if (record.empty()) continue;
+    if (std::optional<std::string> text = ReadIfReadable(baseline, record))
+      return std::pair(record, std::move(*text));
+  }
+  return std::nullopt;
+}
+
+// Those the edits took away: the source as opened spelled the name, and the
+// module's source now does not and has no way to bind names it does not
+// spell, or the module is only a folder now.
+std::vector<Suspect> NamesTheEditsRemoved(std::map<std::string, std::vector<Suspect>> by_module,
                                           const RecordSource& records,
                                           const RecordSource& baseline) {
   std::vector<Suspect> suspects;
-  for (auto& [record, candidates] : by_record) {
-    const std::optional<std::string> before = ReadIfReadable(baseline, record);
-    const std::optional<std::string> now = ReadIfReadable(records, record);
+  for (auto& [module_name, candidates] : by_module) {
+    const ArchiveModule* module = candidates.front().module;
+    const auto before = SourceAsOpened(baseline, module_name, module);
+    const std::optional<std::string> now =
+        module ? ReadIfReadable(records, module->record) : std::string();
     if (!before || !now || MayDefineAnything(*now)) continue;
     for (Suspect& s : candidates) {
-      if (HasWord(*before, s.first) && !HasWord(*now, s.first)) suspects.push_back(std::move(s));
+      if (!HasWord(before->second, s.first) || HasWord(*now, s.first)) continue;
+      s.before = before->first;
+      suspects.push_back(std::move(s));
     }
   }
   return suspects;
 }
 
-// Drops the suspects another source spells (it may set them from outside):
-// each source read once and dropped before the next (the analysis's memory
-// bound: one record at a time).
+// Drops the suspects another source spells (it may set them from outside;
+// on a folder's module it must spell the module's own name too, as
+// `pkg.mod.Name = ...` does): each source read once and dropped before the
+// next (the analysis's memory bound: one record at a time).
 void DropThoseOtherSourcesSpell(const ArchiveLayout& layout, const RecordSource& records,
                                 std::vector<Suspect>& suspects) {
   for (const std::string& other : layout.module_order()) {
@@ -476,9 +520,25 @@ void DropThoseOtherSourcesSpell(const ArchiveLayout& layout, const RecordSource&
     if (std::all_of(suspects.begin(), suspects.end(), own)) continue;
     const std::optional<std::string> text = ReadIfReadable(records, m->record);
     std::erase_if(suspects, [&](const Suspect& s) {
-      return !own(s) && (!text || HasWord(*text, s.first));  // unreadable: it might
+      if (own(s)) return false;
+      if (!text) return true;  // unreadable: it might
+      return HasWord(*text, s.first) &&
+             (s.module || HasWord(*text, s.module_name.substr(s.module_name.rfind('.') + 1)));
     });
   }
+}
+
+// Why the module no longer binds the suspect's name, after "and ".
+std::string NoLongerDefined(const Suspect& s) {
+  if (!s.module) {
+    return s.before + ", which defined " + s.first + ", is gone: " + s.module_name +
+           " is now a folder without __init__.py, which binds only its submodules";
+  }
+  if (s.module->record != s.before) {
+    return "the edited " + s.module->record + ", which took the place of " + s.before +
+           ", does not define " + s.first;
+  }
+  return "the edited " + s.module->record + " no longer defines " + s.first;
 }
 
 }  // namespace
@@ -487,12 +547,11 @@ void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records
                         const MetadataOptions& options, DepGraph& problems) {
   if (!options.edited || !options.baseline) return;
   std::vector<Suspect> suspects = NamesTheEditsRemoved(
-      GlobalsOfEditedSources(layout, options.edited), records, *options.baseline);
+      GlobalsOfChangedModules(layout, options.edited), records, *options.baseline);
   DropThoseOtherSourcesSpell(layout, records, suspects);
   for (const Suspect& s : suspects) {
     AddProblem(problems, s.global, PackagingErrorReason::kMissingGlobal,
-               "loaded by " + s.user + ", and the edited " + s.module->record +
-                   " no longer defines " + s.first);
+               "loaded by " + s.user + ", and " + NoLongerDefined(s));
   }
 }
 
@@ -505,27 +564,27 @@ void CheckImportedNames(const ArchiveLayout& layout, const RecordSource& records
                         const std::vector<UnresolvedImport>& unresolved,
                         const MetadataOptions& options, DepGraph& problems) {
   if (!options.edited || !options.baseline) return;
-  std::map<std::string, std::vector<Suspect>> by_record;
+  std::map<std::string, std::vector<Suspect>> by_module;
   std::set<std::pair<std::string, std::string>> seen;  // (module.name, importer)
   for (const UnresolvedImport& u : unresolved) {
     // `from X import n` where X loaded and X.n is no module: n is a name X binds.
     if (!u.from_import_name || !u.fell_back_to_parent) continue;
     const size_t dot = u.name.rfind('.');
-    const ArchiveModule* module = layout.Module(u.name.substr(0, dot));
-    if (!module || module->is_stub || !options.edited(module->record) ||
+    const std::string module_name = u.name.substr(0, dot);
+    const ArchiveModule* module = nullptr;
+    if (!MayHaveChanged(layout, module_name, options.edited, module) ||
         !seen.emplace(u.name, u.importer).second)
       continue;
-    by_record[module->record].push_back(
-        {u.name, u.name.substr(dot + 1), u.importer, module, layout.Module(u.importer)});
+    by_module[module_name].push_back({u.name, u.name.substr(dot + 1), u.importer, module_name,
+                                      module, layout.Module(u.importer)});
   }
-  if (by_record.empty()) return;
+  if (by_module.empty()) return;
   std::vector<Suspect> suspects =
-      NamesTheEditsRemoved(std::move(by_record), records, *options.baseline);
+      NamesTheEditsRemoved(std::move(by_module), records, *options.baseline);
   DropThoseOtherSourcesSpell(layout, records, suspects);
   for (const Suspect& s : suspects) {
     AddProblem(problems, s.global, PackagingErrorReason::kMissingName,
-               "imported by " + s.user + ", and the edited " + s.module->record +
-                   " no longer defines " + s.first);
+               "imported by " + s.user + ", and " + NoLongerDefined(s));
   }
 }
 

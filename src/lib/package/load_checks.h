@@ -100,10 +100,14 @@ void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource&
 // took the name from: a kMissingGlobal node "module.name" (the importer's
 // find_class would fail on it: AttributeError). Judged on the text, and
 // only what the text rules out is refused: the source as opened spelled the
-// name's first part (a nested class's outer one) as a word, the edited one
-// does not, has no star import and no module __getattr__, no other source
-// of the package spells it (it could set it from outside), and it is no
-// submodule (record or folder) of that module. A pickle edited to name
+// name's first part (a nested class's outer one) as a word, the module's
+// source now (edited, or another record that took its place: `m.py` became
+// `m/__init__.py`) does not, or only a folder holds the module now (`m.py`
+// split into `m/`, an `__init__.py` deleted: a namespace package binds only
+// its submodules), the source has no star import and no module __getattr__,
+// no other source of the package spells it (it could set it from outside; on
+// a folder's module only with the module's own name spelled too), and it is
+// no submodule (record or folder) of that module. A pickle edited to name
 // something its module never spelled is not caught: the text says nothing
 // about names it never had (a protobuf module binds its classes from a
 // descriptor).
