@@ -20,7 +20,8 @@ namespace {
 
 // What torch's loader of the archive's kind fails on whatever the code that
 // uses it does (StopsTheLoad: a storage a pickle loads that is missing or
-// short, code a TorchScript class needs, a layout the importer refuses), one
+// short, code a TorchScript class needs, a layout the importer refuses; a
+// pickle that does not unpickle), one
 // problem per line, and a torch.package's declared extern modules against
 // what it needs.
 std::vector<Error> LoadProblems(const std::string& path) {
@@ -35,6 +36,10 @@ std::vector<Error> LoadProblems(const std::string& path) {
     const Metadata m = RegenerateMetadata(records, CachedAnalysis());
     for (const std::string& line : PackagingErrorLines(m.problems, StopsTheLoad))
       add(Errc::kCorrupt, line);
+    // A pickle or source whose bytes pass their CRC but do not parse as a
+    // stream (a truncated pickle): loading it fails, as `tpkg info` says.
+    for (const std::string& record : m.unreadable)
+      add(Errc::kCorrupt, "damaged, cannot be read: " + record);
     if (std::string mismatch = ExternModulesMismatch(records, m); !mismatch.empty())
       add(Errc::kPolicy, mismatch);
   } else if (kind == FileKind::kTorchSave || kind == FileKind::kTorchScript) {

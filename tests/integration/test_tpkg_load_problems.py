@@ -185,3 +185,79 @@ def test_a_storage_of_more_than_2_to_the_64_bytes_is_a_problem_not_a_wrapped_siz
     r = run(tpkg_bin, "check", broken)
     assert r.returncode == 1
     assert "as 4611686018427387904 x FloatStorage, more than 2^64 bytes" in r.stdout, r.stdout
+
+
+def copy_with(source, out, edit_record=None, extra=()):
+    """A copy of `source` whose records pass through `edit_record(name, bytes)` (None: as
+    they are), with the records `extra` ((name under the prefix, bytes)) added."""
+    with zipfile.ZipFile(source) as z, zipfile.ZipFile(out, "w") as o:
+        prefix = z.namelist()[0].split("/")[0]
+        for info in z.infolist():
+            data = z.read(info)
+            o.writestr(info, edit_record(info.filename, data) if edit_record else data)
+        for name, data in extra:
+            o.writestr(f"{prefix}/{name}", data)
+    return out
+
+
+def test_a_record_name_that_is_not_utf8_fails_check_as_it_fails_torch(tpkg_bin, corpus_dir,
+                                                                       tmp_path):
+    good = corpus_dir / "pkg_model_numpy.pt"
+    broken = copy_with(good, tmp_path / "name.pt", extra=[("notes/caf\u00e9.txt", b"x")])
+    # The same name with bytes no UTF-8 decoder takes, in the local header and the directory.
+    data = broken.read_bytes()
+    assert data.count("caf\u00e9".encode()) == 2
+    broken.write_bytes(data.replace("caf\u00e9".encode(), b"caf\xe9\xe9"))
+    check_agrees_with_torch(tpkg_bin, good, broken, "PackageImporter(path)",
+                            "'notes/caf\\xe9\\xe9.txt': Module layout would not load: "
+                            "inconsistent module structure (a record name that is not UTF-8, so "
+                            "the importer cannot open the package)")
+    assert run(tpkg_bin, "info", broken).returncode == 0  # a finding, not damage
+    assert "record name that is not UTF-8" in run(tpkg_bin, "info", broken).stdout
+
+
+def test_a_truncated_pickle_fails_check_as_info_and_torch_say(tpkg_bin, corpus_dir, tmp_path):
+    good = corpus_dir / "pkg_model_numpy.pt"
+    broken = copy_with(good, tmp_path / "cut.pt", lambda name, data: data[:len(data) // 2]
+                       if name.endswith("/model/model.pkl") else data)  # its CRC-32 matches
+    check_agrees_with_torch(tpkg_bin, good, broken,
+                            "PackageImporter(path).load_pickle('model', 'model.pkl')",
+                            "damaged, cannot be read: model/model.pkl")
+    info = run(tpkg_bin, "info", broken)
+    assert info.returncode == 1 and "damaged, cannot be read: model/model.pkl" in info.stderr
+
+
+def test_a_pickle_damaged_at_its_first_byte_is_named_by_every_command(tpkg_bin, corpus_dir,
+                                                                      tmp_path):
+    """The first byte decides whether a record opens as a pickle: read unchecked, it must not
+    hide a `.pkl` whose bytes fail their CRC-32 (info, modules and deps list it as damaged and
+    exit 1; tensors and pickles fail on it)."""
+    broken = tmp_path / "first_byte.pt"
+    data = bytearray((corpus_dir / "pkg_model_numpy.pt").read_bytes())
+    with zipfile.ZipFile(corpus_dir / "pkg_model_numpy.pt") as z:
+        entry = next(i for i in z.infolist() if i.filename.endswith("/model/model.pkl"))
+    header = entry.header_offset
+    name_length = int.from_bytes(data[header + 26:header + 28], "little")
+    extra_length = int.from_bytes(data[header + 28:header + 30], "little")
+    data[header + 30 + name_length + extra_length] ^= 0xFF  # the first byte of its data
+    broken.write_bytes(bytes(data))
+    for command in ("info", "modules", "deps"):
+        r = run(tpkg_bin, command, broken)
+        assert r.returncode == 1, (command, r)
+        assert "damaged, cannot be read: model/model.pkl" in r.stderr, (command, r.stderr)
+    for command in ("tensors", "pickles"):
+        r = run(tpkg_bin, command, broken)
+        assert r.returncode == 1, (command, r)
+        assert "record 'pkg_model_numpy/model/model.pkl': CRC-32 mismatch" in r.stderr, r.stderr
+
+
+def test_a_binary_resource_that_opens_like_a_pickle_is_no_pickle(tpkg_bin, corpus_dir, tmp_path):
+    """save_binary bytes that start as a protocol-3 pickle and are none: torch never unpickles
+    them, and no command calls them damaged."""
+    good = corpus_dir / "pkg_model_numpy.pt"
+    package = copy_with(good, tmp_path / "blob.pt", extra=[("res/blob.bin", b"\x80\x03not one")])
+    assert not torch_fails_to_load(
+        package, "assert PackageImporter(path).load_binary('res', 'blob.bin') == b'\\x80\\x03not one'")
+    for command in ("check", "info", "modules", "deps", "tensors", "pickles"):
+        r = run(tpkg_bin, command, package)
+        assert r.returncode == 0 and "blob.bin" not in r.stdout + r.stderr, (command, r)

@@ -241,6 +241,21 @@ TEST(MetadataTest, ModuleFileBeforeItsFolderIsReported) {
       << m.problems;
 }
 
+// torch's reader hands every record name to Python as str: one that is not
+// UTF-8 fails PackageImporter's constructor (UnicodeDecodeError).
+TEST(MetadataTest, ARecordNameThatIsNotUtf8IsReported) {
+  const CorpusArchive base_archive("pkg_minimal_text_only.pt");
+  EditedRecords edited(base_archive.records);
+  edited.Put("notes/caf\xe9.txt", "x");
+  const Metadata m = RegenerateMetadata(edited);
+  EXPECT_NE(m.problems.find("* Module layout would not load: inconsistent module structure.\n"
+                            "    'notes/caf\\xe9.txt'\n      Context: a record name that is not "
+                            "UTF-8, so the importer cannot open the package\n"),
+            std::string::npos)
+      << m.problems;
+  EXPECT_EQ(RegenerateMetadata(base_archive.records).problems, "");
+}
+
 TEST(MetadataTest, FromImportOfAnAttributeIsNotAMissingModule) {
   const CorpusArchive base_archive("pkg_model_numpy.pt");
   const RecordSource& base = base_archive.records;

@@ -5,10 +5,12 @@
 
 #include "base/parallel_for.h"
 #include "base/sha256.h"
+#include "base/utf8.h"
 #include "package/analysis_store.h"
 #include "tpkg/error.h"
 #include "tpkg/pickle_scan.h"
 #include "tpkg/policy.h"
+#include "tpkg/record_path.h"
 
 namespace tpkg {
 namespace {
@@ -113,6 +115,13 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
   std::vector<std::string> walked;
   walked.reserve(record_names.size());
   for (const std::string& name : record_names) {
+    // torch's reader hands every name to Python as str: one that is not
+    // UTF-8 fails the importer's constructor (UnicodeDecodeError).
+    if (FindInvalidUtf8(name) != std::string::npos) {
+      layout.problems_.push_back({QuoteName(name), PackagingErrorReason::kInconsistentStructure,
+                                  "a record name that is not UTF-8, so the importer cannot open "
+                                  "the package"});
+    }
     if (name.empty() || name.starts_with(".data/")) continue;
     if (name.ends_with('/')) layout.folders_.AddParentsOf(name);
     walked.push_back(name);
@@ -260,7 +269,7 @@ std::unique_ptr<const LayoutProblem> UnreadablePickle(const ArchivePickle& pickl
 // problem), or nothing the exporter would have written.
 void AnalyseOther(const std::string& record, const RecordSource& records, RecordAnalysis& out) {
   const std::string head = records.ReadPrefix(record, 2);
-  if (!IsPickleCandidate(record, head) || !IsSavePickleProtocol(head)) return;
+  if (!IsPickleCandidate(record, head)) return;
   const size_t slash = record.rfind('/');
   ArchivePickle pickle{record,
                        slash == std::string::npos ? "" : DotsFor(record.substr(0, slash)),
@@ -268,6 +277,13 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
                        {},
                        {},
                        {}};
+  if (!IsSavePickleProtocol(head)) {
+    if (const std::optional<Error> damage = DamageOfPickleRecord(records, record)) {
+      out.unreadable_record = record;
+      out.problem = UnreadablePickle(pickle, record, *damage);
+    }
+    return;
+  }
   std::string bytes;
   try {
     bytes = ReadForAnalysis(records, record);
@@ -411,6 +427,16 @@ bool ArchiveEnvironment::Importable(std::string_view module) {
 
 bool IsSavePickleProtocol(std::string_view head) {
   return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
+}
+
+std::optional<Error> DamageOfPickleRecord(const RecordSource& records, const std::string& record) {
+  if (!record.ends_with(".pkl")) return std::nullopt;
+  try {
+    (void)ReadForAnalysis(records, record);
+  } catch (const Error& e) {
+    if (e.code() == Errc::kCorrupt) return e;
+  }
+  return std::nullopt;
 }
 
 }  // namespace tpkg

@@ -72,6 +72,12 @@ struct ArchivePickle {
 // it (protocol 3 or 4): the layout scans such records as pickles, and a
 // `.pkl` among them that does not scan is a problem of the layout's.
 bool IsSavePickleProtocol(std::string_view head);
+// Why a `.pkl` record whose first bytes are no such pickle cannot be read
+// (its bytes fail their CRC-32, or do not inflate): the prefix those bytes
+// were judged on is read unchecked, so such a record may be a pickle damaged
+// right at its start, which the layout and the tensor listing name. nullopt
+// for any other record, or one that reads whole (no pickle of the exporter's).
+std::optional<Error> DamageOfPickleRecord(const RecordSource& records, const std::string& record);
 
 // A problem found in the layout itself (not by the policy).
 struct LayoutProblem {
