@@ -74,6 +74,24 @@ std::string CanonicalMountpoint(std::string path) {
   return (base == "/" ? "" : base) + "/" + name;
 }
 
+// `path` (CanonicalMountpoint's) when it is a mountpoint or no symlink, else
+// what the symlink leads to: `tpkgfs -u link` where `link` names the
+// mountpoint. Only a path that is no mountpoint is lstat'ed: a stat of a
+// mountpoint asks its daemon, which may hang.
+std::string FollowSymlinks(std::string path, const std::vector<MountInfo>& mounts) {
+  for (int links = 0; links < 40 && !TopMountAt(mounts, path); ++links) {  // 40: Linux's ELOOP
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+    std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+    const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+    if (n <= 0 || static_cast<size_t>(n) >= target.size()) return path;  // changed meanwhile
+    target.resize(static_cast<size_t>(n));
+    path = CanonicalMountpoint(
+        target.front() == '/' ? target : path.substr(0, path.rfind('/') + 1) + target);
+  }
+  return path;
+}
+
 std::vector<MountRecord> KnownRecords(std::optional<uid_t> owner,
                                       std::vector<MountRecord>* gone = nullptr) {
   std::vector<MountRecord> records = LiveRecords(RegistryDirFor(::geteuid()), ::geteuid(), gone);
@@ -483,8 +501,8 @@ int RunUnmount(const std::string& mountpoint) {
   // Log entries are stamped in whole seconds: the outcome we wait for is
   // the daemon's first one from this second on.
   const int64_t since = static_cast<int64_t>(::time(nullptr));
-  const std::string path = CanonicalMountpoint(mountpoint);
   const std::vector<MountInfo> mounts = ParseMountInfo(ReadMountInfo());
+  const std::string path = FollowSymlinks(CanonicalMountpoint(mountpoint), mounts);
   const MountInfo* m = TopMountAt(mounts, path);
   if (!m) return WaitForUnmountedSave(path, since);
   const std::vector<MountRecord> records = KnownRecords(m->fuse_owner());

@@ -591,6 +591,20 @@ def test_nothing_changed_and_read_only_mounts_say_so(tmp_path, background):
     assert u.stdout == f"tpkgfs: unmounted {mnt} (read-only: nothing to save)\n"
 
 
+def test_tpkgfs_u_follows_symlinks_to_the_mountpoint(tmp_path, background):
+    archive = writable_copy(tmp_path / "a")
+    mnt, r = background.mount(archive)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "relative").symlink_to("mnt")
+    (tmp_path / "absolute").symlink_to(tmp_path / "relative")
+    edited = INIT_TEXT.replace(b"= 3", b"= 23")
+    (mnt / INIT).write_bytes(edited)
+    u = run(TPKGFS, "-u", f"{tmp_path / 'absolute'}/")
+    assert (u.returncode, u.stderr) == (0, ""), u
+    assert u.stdout.startswith(f"tpkgfs: saved {archive}: 1 record from the journal"), u.stdout
+    assert not still_mounted(mnt) and records(archive)[INIT] == edited
+
+
 def test_a_remount_right_after_fusermount3_waits_for_the_save_and_shows_it(tmp_path,
                                                                          background):
     archive = writable_copy(tmp_path / "a")
