@@ -37,7 +37,7 @@ namespace tpkg {
 struct ModelPickle {
   std::string record;                // name without the prefix folder
   std::string storage_folder;        // where its storage keys live: ".data/", "data/", "constants/"
-  bool int_keys_add_suffix = false;  // torch.package: int key K is `.data/K.storage`
+  bool keys_add_suffix = false;  // a save_pickle pickle: key K (of any type) is `.data/K.storage`
 };
 
 // `.data/ts_code/<id>/data.pkl` and `.data/ts_code/<id>/constants.pkl`: the

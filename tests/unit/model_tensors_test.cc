@@ -34,7 +34,7 @@ TEST(ModelFile, KindsAndPickles) {
     EXPECT_EQ(p.storage_folder, ".data/");
     if (p.record.starts_with(".data/ts_code/")) {
       saw_script = true;
-      EXPECT_FALSE(p.int_keys_add_suffix);
+      EXPECT_FALSE(p.keys_add_suffix);
     }
   }
   EXPECT_TRUE(saw_script);
@@ -55,6 +55,22 @@ TEST(ModelFile, TensorsNameTheirStorageRecords) {
   EXPECT_EQ(tensors.back().tensor.dtype, "int16");
   EXPECT_EQ(tensors[1].tensor.path, "row2");
   EXPECT_EQ(tensors[1].tensor.storage_offset, 12);
+}
+
+// PackageImporter reads `.data/{key}.storage` whatever the key's type: its
+// exporter writes int keys, a hand-made pickle may hold a str one.
+TEST(ModelFile, AStrStorageKeyOfAPackagePickleNamesTheSameRecord) {
+  const ModelPickle pickle{"model/model.pkl", ".data/", true};
+  StorageRef ref;
+  ref.key = "0";
+  ref.key_is_int = false;
+  EXPECT_EQ(StorageRecordName(pickle, ref), ".data/0.storage");
+  ref.key_is_int = true;
+  EXPECT_EQ(StorageRecordName(pickle, ref), ".data/0.storage");
+  // A TorchScript pickle in a package, a torch.save: the key as it is.
+  EXPECT_EQ(StorageRecordName(ModelPickle{".data/ts_code/0/data.pkl", ".data/", false}, ref),
+            ".data/0");
+  EXPECT_EQ(StorageRecordName(ModelPickle{"data.pkl", "data/", false}, ref), "data/0");
 }
 
 TEST(ModelFile, LegacyTorchSaveIsRecognized) {

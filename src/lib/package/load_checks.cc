@@ -156,11 +156,10 @@ void CheckTensorExtents(const std::string& pickle_record, const std::vector<Stor
   }
 }
 
-// torch.package pickles name storages by int key; other keys belong to
-// TorchScript or torch.save, whose records live elsewhere ("").
-std::string PackageStorageRecord(const StorageRef& ref) {
-  return ref.key_is_int ? ".data/" + ref.key + ".storage" : std::string();
-}
+// Where PackageImporter reads the storage of a save_pickle pickle's
+// persistent id: `.data/{key}.storage`, whatever the key's type (its
+// exporter writes an int; a str key is read the same way).
+std::string PackageStorageRecord(const StorageRef& ref) { return ".data/" + ref.key + ".storage"; }
 
 }  // namespace
 
@@ -308,7 +307,7 @@ void CheckSerializedPickles(const RecordSource& records, const std::vector<std::
   if (pickles.empty()) return;  // most packages: no set of every name to build
   const std::unordered_set<std::string> present(names.begin(), names.end());
   for (const ModelPickle& pickle : pickles) {
-    if (pickle.int_keys_add_suffix || !present.contains(pickle.record)) continue;
+    if (pickle.keys_add_suffix || !present.contains(pickle.record)) continue;
     PickleScan scan;
     try {
       const std::string bytes = ReadForAnalysis(records, pickle.record);

@@ -82,8 +82,7 @@ std::vector<ModelPickle> ModelPickles(const RecordSource& records, FileKind kind
 }
 
 std::string StorageRecordName(const ModelPickle& pickle, const StorageRef& storage) {
-  return pickle.storage_folder + storage.key +
-         (pickle.int_keys_add_suffix && storage.key_is_int ? ".storage" : "");
+  return pickle.storage_folder + storage.key + (pickle.keys_add_suffix ? ".storage" : "");
 }
 
 std::vector<ModelTensor> PickleTensorsOf(const ZipReader& zip, const ModelPickle& pickle) {
