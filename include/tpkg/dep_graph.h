@@ -70,8 +70,9 @@ enum class PackagingErrorReason {
 std::string_view ReasonText(PackagingErrorReason reason);
 // Whether torch's loader fails on an archive with that problem whatever the
 // code that uses it does (a missing or short storage, a missing record or
-// TorchScript code, a layout the importer refuses, a version it refuses):
-// `tpkg check` reports these of an unedited archive. The others are an
+// TorchScript code, a layout the importer refuses, a version it refuses, a
+// pickle global its module cannot bind): `tpkg check` reports these of an
+// unedited archive. The others are an
 // exporter's or a save's judgement (a source that does not parse loads until
 // something imports it; torch saves such with dependencies=False).
 bool StopsTheLoad(PackagingErrorReason reason);

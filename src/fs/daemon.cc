@@ -492,11 +492,12 @@ int RunWritable(const Options& options, DaemonState& d, const std::shared_ptr<co
                        .close_wait = options.close_wait,
                        .files_open_for_writing = [&ops] { return ops.FilesOpenForWriting(); }});
     loop_result = RunSessionLoop(session, options.single_threaded, &stop);
-    // Before libfuse's handlers go: from here on a signal does not end the daemon.
-    during_save.emplace(d.archive);
     if (stop.detached()) mount.ForgetDetached();
     // The workers are gone; a mount started from now on waits for the save.
     SetLogMirror(nullptr);
+    // Before libfuse's handlers go (and after the mirror, which its thread's
+    // log lines would read): from here on a signal does not end the daemon.
+    during_save.emplace(d.archive);
     d.registration.SetSaving();
   }  // unmounted: nobody can change the journal any more
   if (loop_result == 0) DetachAbortedMount(d);  // not after a signal: it unmounted

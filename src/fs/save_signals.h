@@ -1,19 +1,21 @@
 // save_signals.h: SIGINT, SIGTERM and SIGHUP while the daemon saves: the save
-// goes on, and each signal is logged when it comes.
+// goes on, and each signal is logged when it comes (SIGPIPE, which a log line
+// to a closed pipe raises, is only blocked).
 //
 // Why: once the FUSE loop has returned, libfuse's handlers go
 // (FuseSignalHandlers) and these signals would end the daemon in the middle
 // of its save, with its default action: no outcome in the save log, a
 // half-written temp file left in the journal, a foreground user's Ctrl-C
 // that quietly drops the save (the archive stays whole and the next mount
-// takes the edits back, but the user was promised a save). No signal
-// shortens a save; SIGKILL does, and the journal keeps the edits.
+// takes the edits back, but the user was promised a save). These signals
+// never shorten a save; SIGKILL (or SIGQUIT, a request for a core dump)
+// does, and the journal keeps the edits.
 //
 //   loop_result = RunSessionLoop(...);  // libfuse's handlers still in place
 //   SaveSignals during_save(archive);   // before they go
 //   ...                                 // ~FuseSignalHandlers, SaveEdits
 //
-// How: the constructor blocks the three signals in the calling thread, which
+// How: the constructor blocks the signals in the calling thread, which
 // must be the only one that does not block them (every helper thread blocks
 // every signal: tpkg/background_thread.h; threads started from it later
 // inherit its mask), so that they stay pending whatever their handler; a

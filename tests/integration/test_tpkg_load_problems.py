@@ -261,3 +261,21 @@ def test_a_binary_resource_that_opens_like_a_pickle_is_no_pickle(tpkg_bin, corpu
     for command in ("check", "info", "modules", "deps", "tensors", "pickles"):
         r = run(tpkg_bin, command, package)
         assert r.returncode == 0 and "blob.bin" not in r.stdout + r.stderr, (command, r)
+
+
+def test_a_pickle_class_whose_module_is_only_a_folder_fails_check_as_it_fails_torch(
+        tpkg_bin, corpus_dir, tmp_path):
+    """model.py moved to model/core.py (what an older tpkgfs saved): corpus_models.model is a
+    namespace package, which torch's find_class finds no TinyNet in."""
+    good = corpus_dir / "pkg_model_numpy.pt"
+    broken = tmp_path / "split.pt"
+    with zipfile.ZipFile(good) as z, zipfile.ZipFile(broken, "w") as o:
+        for info in z.infolist():
+            name = info.filename.replace("/corpus_models/model.py", "/corpus_models/model/core.py")
+            o.writestr(name, z.read(info))
+    check_agrees_with_torch(tpkg_bin, good, broken,
+                            "PackageImporter(path).load_pickle('model', 'model.pkl')",
+                            "corpus_models.model.TinyNet: Pickle global is not defined by its "
+                            "module in the package (loaded by model/model.pkl, and "
+                            "corpus_models.model is a folder without __init__.py, which binds "
+                            "only its submodules)")

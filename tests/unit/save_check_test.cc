@@ -795,6 +795,30 @@ TEST(SaveCheckTest, AModuleWhoseSourceGaveWayToAFolderNoLongerDefinesItsNames) {
   EXPECT_FALSE(Has(RegenerateMetadata(split, SaveOptions(base, split)).problems, "p.model.Net"));
 }
 
+// An archive as it is (no save): a pickle's class in a module only a folder
+// holds is one find_class cannot get, unless a source sets it from outside.
+TEST(SaveCheckTest, APickleGlobalOfAFolderModuleIsAProblemOfTheArchiveItself) {
+  const std::string pickle(
+      "\x80\x03"
+      "cp.model\nNet\nq\x00.",
+      18);  // p.model.Net
+  const testing::MemoryRecords split({{"p/__init__.py", ""},
+                                      {"p/model/core.py", "class Net:\n    pass\n"},
+                                      {"m/model.pkl", pickle},
+                                      {".data/extern_modules", "\n"},
+                                      {".data/version", "6\n"}});
+  const Metadata m = RegenerateMetadata(split);
+  EXPECT_TRUE(Has(m.problems,
+                  "* Pickle global is not defined by its module in the package.\n    "
+                  "p.model.Net\n      Context: loaded by m/model.pkl, and p.model is a folder "
+                  "without __init__.py, which binds only its submodules\n"))
+      << m.problems;
+  EXPECT_TRUE(StopsTheLoad(PackagingErrorReason::kMissingGlobal));  // tpkg check reports it
+  EditedRecords set_from_outside(split);
+  set_from_outside.Put("p/__init__.py", "from .model import core\nmodel.Net = core.Net\n");
+  EXPECT_EQ(RegenerateMetadata(set_from_outside).problems, "");
+}
+
 // What the text cannot rule out is no problem: the name spelt anywhere in
 // the package (an alias, another module setting it), a star import, a
 // module __getattr__; nor is a global of a module nobody edited.

@@ -25,7 +25,7 @@ bool StopsTheLoad(PackagingErrorReason reason) {
   using R = PackagingErrorReason;
   return reason == R::kMissingStorage || reason == R::kMissingScriptCode ||
          reason == R::kMissingRecord || reason == R::kInconsistentStructure ||
-         reason == R::kUnsupportedVersion;
+         reason == R::kUnsupportedVersion || reason == R::kMissingGlobal;
 }
 
 std::string_view ReasonText(PackagingErrorReason reason) {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "package/extern_list.h"
 #include "scan/command_globals.h"
 #include "scan/pickle_compat.h"
 #include "scan/pickle_observer.h"
@@ -157,9 +158,11 @@ void CheckTensorExtents(const std::string& pickle_record, const std::vector<Stor
 }
 
 // Where PackageImporter reads the storage of a save_pickle pickle's
-// persistent id: `.data/{key}.storage`, whatever the key's type (its
-// exporter writes an int; a str key is read the same way).
-std::string PackageStorageRecord(const StorageRef& ref) { return ".data/" + ref.key + ".storage"; }
+// persistent id (model_tensors.h's rule for such a pickle).
+std::string PackageStorageRecord(const StorageRef& ref) {
+  static const ModelPickle kSavePickle{"", ".data/", /*keys_add_suffix=*/true};
+  return StorageRecordName(kSavePickle, ref);
+}
 
 }  // namespace
 
@@ -172,7 +175,6 @@ void CheckStorages(const ArchiveLayout& layout, const RecordSource& records,
   for (const ArchivePickle& pickle : layout.pickles()) {
     for (const StorageRef& ref : pickle.storages) {
       const std::string record = PackageStorageRecord(ref);
-      if (record.empty()) continue;
       NoteLoad(loaded, record, ref);
       CheckStorageRecord(records, present, pickle.record, record, ref, "package", problems);
     }
@@ -191,8 +193,7 @@ void CheckEditedOtherPickles(const ArchiveLayout& layout, const RecordSource& re
   for (const ArchivePickle& pickle : layout.pickles()) {
     layout_pickles.insert(pickle.record);
     for (const StorageRef& ref : pickle.storages) {
-      const std::string record = PackageStorageRecord(ref);
-      if (!record.empty()) Widen(largest, record, LoadOf(ref));
+      Widen(largest, PackageStorageRecord(ref), LoadOf(ref));
     }
   }
   const std::unordered_set<std::string> present(names.begin(), names.end());
@@ -214,7 +215,6 @@ void CheckEditedOtherPickles(const ArchiveLayout& layout, const RecordSource& re
     LoadedStorages loaded = largest;  // its own first loads, where bigger
     for (const StorageRef& ref : scan.storages) {
       const std::string storage = PackageStorageRecord(ref);
-      if (storage.empty()) continue;
       if (!present.contains(storage)) {
         AddProblem(problems, storage, PackagingErrorReason::kMissingStorage,
                    "loaded by " + record + ", and the package has no such record");
@@ -544,13 +544,47 @@ std::string NoLongerDefined(const Suspect& s) {
 
 void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
                         const MetadataOptions& options, DepGraph& problems) {
-  if (!options.edited || !options.baseline) return;
+  if (!options.edited) {
+    CheckGlobalsOfFolderModules(layout, records, problems);
+    return;
+  }
+  if (!options.baseline) return;
   std::vector<Suspect> suspects = NamesTheEditsRemoved(
       GlobalsOfChangedModules(layout, options.edited), records, *options.baseline);
   DropThoseOtherSourcesSpell(layout, records, suspects);
   for (const Suspect& s : suspects) {
     AddProblem(problems, s.global, PackagingErrorReason::kMissingGlobal,
                "loaded by " + s.user + ", and " + NoLongerDefined(s));
+  }
+}
+
+void CheckGlobalsOfFolderModules(const ArchiveLayout& layout, const RecordSource& records,
+                                 DepGraph& problems) {
+  // A declared extern is imported from outside the package (with files under
+  // it, the layout's own problem: the importer refuses the package).
+  const std::optional<std::string> extern_text = ReadIfReadable(records, ".data/extern_modules");
+  const std::vector<std::string> extern_list =
+      extern_text ? ParseExternModules(*extern_text) : std::vector<std::string>();
+  const std::unordered_set<std::string> externs(extern_list.begin(), extern_list.end());
+  std::vector<Suspect> suspects;
+  std::unordered_set<std::string> seen;
+  for (const ArchivePickle& pickle : layout.pickles()) {
+    for (const auto& [module_name, name] : pickle.deps.globals) {
+      if (name.empty() || layout.Module(module_name) || !layout.HasFolder(module_name) ||
+          DeclaredExtern(module_name, externs))
+        continue;
+      std::string first = name.substr(0, name.find('.'));
+      std::string global = module_name + "." + name;
+      if (!seen.insert(global).second || layout.Provides(module_name + "." + first)) continue;
+      suspects.push_back(
+          {std::move(global), std::move(first), pickle.record, module_name, nullptr});
+    }
+  }
+  DropThoseOtherSourcesSpell(layout, records, suspects);
+  for (const Suspect& s : suspects) {
+    AddProblem(problems, s.global, PackagingErrorReason::kMissingGlobal,
+               "loaded by " + s.user + ", and " + s.module_name +
+                   " is a folder without __init__.py, which binds only its submodules");
   }
 }
 

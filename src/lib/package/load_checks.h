@@ -111,8 +111,17 @@ void CheckPackagedScriptModules(const ArchiveLayout& layout, const RecordSource&
 // something its module never spelled is not caught: the text says nothing
 // about names it never had (a protobuf module binds its classes from a
 // descriptor).
+// Without options.edited (an archive as it is), CheckGlobalsOfFolderModules.
 void CheckPickleGlobals(const ArchiveLayout& layout, const RecordSource& records,
                         const MetadataOptions& options, DepGraph& problems);
+
+// Every global (module, name) of a pickle whose module only a folder holds
+// (no source: a namespace package, which binds only its submodules), that
+// is no submodule and that no source of the package spells together with the
+// module's own name (which `pkg.mod.Name = ...` from outside would): a
+// kMissingGlobal node (find_class fails on it: AttributeError).
+void CheckGlobalsOfFolderModules(const ArchiveLayout& layout, const RecordSource& records,
+                                 DepGraph& problems);
 
 // For a save (options.edited and options.baseline set): every global an
 // edited record that is a pickle loads (any protocol, any name: tpkg scan's

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "package/extern_list.h"
 #include "package/load_checks.h"
 #include "package/package_layout.h"
 #include "tpkg/error.h"
@@ -16,23 +17,6 @@
 
 namespace tpkg {
 namespace {
-
-// `.data/extern_modules` as PackageImporter reads it: splitlines(), here
-// without the empty names ("\n" means no externs).
-std::vector<std::string> ParseExternModules(const std::string& text) {
-  std::vector<std::string> out;
-  std::string line;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    if (i == text.size() || text[i] == '\n' || text[i] == '\r') {
-      if (!line.empty()) out.push_back(std::move(line));
-      line.clear();
-      if (i + 1 < text.size() && text[i] == '\r' && text[i + 1] == '\n') ++i;
-    } else {
-      line += text[i];
-    }
-  }
-  return out;
-}
 
 // `names`: records.RecordNames(), which one analysis lists once (a journal
 // builds the list from its whole tree).
@@ -225,19 +209,6 @@ std::vector<std::string> OrderExterns(const DepGraph& graph,
     if (!kept.contains(name)) out.push_back(name);
   }
   return out;
-}
-
-// Whether the importer lets `module` through as declared: it or a parent
-// package is in the extern list (its tree has an extern node on the way), or
-// it is on the importer's implicit allow list.
-bool DeclaredExtern(std::string_view module, const std::unordered_set<std::string>& declared) {
-  static const std::unordered_set<std::string_view> kImplicitAllowList = {
-      "numpy", "numpy.core", "numpy.core._multiarray_umath", "builtins"};
-  if (kImplicitAllowList.contains(module)) return true;
-  for (size_t dot = module.find('.');; dot = module.find('.', dot + 1)) {
-    if (declared.contains(std::string(module.substr(0, dot)))) return true;
-    if (dot == std::string_view::npos) return false;
-  }
 }
 
 // The record a graph node stands for ("" for nodes that are no record).
