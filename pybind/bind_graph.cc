@@ -79,7 +79,8 @@ void BindGraph(py::module_& m) {
       .value("MISSING_SCRIPT_CODE", PackagingErrorReason::kMissingScriptCode)
       .value("MISSING_RECORD", PackagingErrorReason::kMissingRecord)
       .value("SCRIPT_CODE_SYNTAX", PackagingErrorReason::kScriptCodeSyntax)
-      .value("SOURCE_COMPILE_ERROR", PackagingErrorReason::kSourceCompileError);
+      .value("SOURCE_COMPILE_ERROR", PackagingErrorReason::kSourceCompileError)
+      .value("RECORD_NAME_NOT_UTF8", PackagingErrorReason::kRecordNameNotUtf8);
   m.def("reason_text", &ReasonText, py::arg("reason"));
 
   py::class_<NodeAttrs>(m, "NodeAttrs", "A node's attributes; None = not set.")

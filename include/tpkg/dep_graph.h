@@ -39,8 +39,8 @@ enum class Action { kIntern, kExtern, kMock, kDeny, kRepackagedMockModule, kSkip
 // "INTERN", "EXTERN", "MOCK", "DENY", "REPACKAGED_MOCK_MODULE", "SKIP".
 std::string_view ActionName(Action action);
 
-// torch's PackagingErrorReason, plus three reasons of our own that only
-// metadata regeneration (metadata.h) produces.
+// torch's PackagingErrorReason, plus reasons of our own that only metadata
+// regeneration (metadata.h) produces.
 enum class PackagingErrorReason {
   kIsExtensionModule,
   kNoDunderFile,
@@ -56,13 +56,14 @@ enum class PackagingErrorReason {
   kUnreadableSource,       // a source whose bytes fail their CRC-32 (its imports are unknown)
   kMissingStorage,         // a pickle's storage record is missing or too short
   kUnsupportedVersion,     // `.data/version` is not one torch loads
-  kMissingGlobal,          // a pickle's global that its edited packaged module no longer defines
+  kMissingGlobal,          // a pickle's global that its packaged module no longer binds
   kMissingName,         // a name a source imports that its edited packaged module no longer defines
   kDangerousGlobal,     // an edited pickle's global that runs code, new to the package
   kMissingScriptCode,   // a TorchScript module's code or pickle a pickle loads is missing
   kMissingRecord,       // a torch.save or TorchScript archive lacks a record its loader opens
   kScriptCodeSyntax,    // an edited TorchScript code record that does not parse as Python
   kSourceCompileError,  // an edited source that parses but that Python's compiler refuses
+  kRecordNameNotUtf8,   // a record name the importer cannot decode
   // Last: PackagingErrorLines (policy.h) walks the values up to it.
 };
 // The message torch prints for the reason (its enum value), e.g.

@@ -209,11 +209,11 @@ def test_a_record_name_that_is_not_utf8_fails_check_as_it_fails_torch(tpkg_bin, 
     assert data.count("caf\u00e9".encode()) == 2
     broken.write_bytes(data.replace("caf\u00e9".encode(), b"caf\xe9\xe9"))
     check_agrees_with_torch(tpkg_bin, good, broken, "PackageImporter(path)",
-                            "'notes/caf\\xe9\\xe9.txt': Module layout would not load: "
-                            "inconsistent module structure (a record name that is not UTF-8, so "
-                            "the importer cannot open the package)")
+                            "'notes/caf\\xe9\\xe9.txt': Record name is not UTF-8: torch's "
+                            "importer cannot open the package (its reader hands every name to "
+                            "Python as str: UnicodeDecodeError)")
     assert run(tpkg_bin, "info", broken).returncode == 0  # a finding, not damage
-    assert "record name that is not UTF-8" in run(tpkg_bin, "info", broken).stdout
+    assert "Record name is not UTF-8" in run(tpkg_bin, "info", broken).stdout
 
 
 def test_a_truncated_pickle_fails_check_as_info_and_torch_say(tpkg_bin, corpus_dir, tmp_path):

@@ -248,9 +248,9 @@ TEST(MetadataTest, ARecordNameThatIsNotUtf8IsReported) {
   EditedRecords edited(base_archive.records);
   edited.Put("notes/caf\xe9.txt", "x");
   const Metadata m = RegenerateMetadata(edited);
-  EXPECT_NE(m.problems.find("* Module layout would not load: inconsistent module structure.\n"
-                            "    'notes/caf\\xe9.txt'\n      Context: a record name that is not "
-                            "UTF-8, so the importer cannot open the package\n"),
+  EXPECT_NE(m.problems.find("* Record name is not UTF-8: torch's importer cannot open the "
+                            "package.\n    'notes/caf\\xe9.txt'\n      Context: its reader hands "
+                            "every name to Python as str: UnicodeDecodeError\n"),
             std::string::npos)
       << m.problems;
   EXPECT_EQ(RegenerateMetadata(base_archive.records).problems, "");

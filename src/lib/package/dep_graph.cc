@@ -25,7 +25,8 @@ bool StopsTheLoad(PackagingErrorReason reason) {
   using R = PackagingErrorReason;
   return reason == R::kMissingStorage || reason == R::kMissingScriptCode ||
          reason == R::kMissingRecord || reason == R::kInconsistentStructure ||
-         reason == R::kUnsupportedVersion || reason == R::kMissingGlobal;
+         reason == R::kUnsupportedVersion || reason == R::kMissingGlobal ||
+         reason == R::kRecordNameNotUtf8;
 }
 
 std::string_view ReasonText(PackagingErrorReason reason) {
@@ -60,6 +61,8 @@ std::string_view ReasonText(PackagingErrorReason reason) {
       return "TorchScript code is not valid Python: torch's loader cannot compile it.";
     case R::kSourceCompileError:
       return "Source parses, but Python's compiler refuses it: importing it raises SyntaxError.";
+    case R::kRecordNameNotUtf8:
+      return "Record name is not UTF-8: torch's importer cannot open the package.";
     case R::kMissingScriptCode:
       return "TorchScript code or data that a pickle loads is missing from the archive.";
     case R::kDangerousGlobal:

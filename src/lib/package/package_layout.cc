@@ -118,9 +118,9 @@ ArchiveLayout ArchiveLayout::Read(const RecordSource& records,
     // torch's reader hands every name to Python as str: one that is not
     // UTF-8 fails the importer's constructor (UnicodeDecodeError).
     if (FindInvalidUtf8(name) != std::string::npos) {
-      layout.problems_.push_back({QuoteName(name), PackagingErrorReason::kInconsistentStructure,
-                                  "a record name that is not UTF-8, so the importer cannot open "
-                                  "the package"});
+      layout.problems_.push_back({QuoteName(name), PackagingErrorReason::kRecordNameNotUtf8,
+                                  "its reader hands every name to Python as str: "
+                                  "UnicodeDecodeError"});
     }
     if (name.empty() || name.starts_with(".data/")) continue;
     if (name.ends_with('/')) layout.folders_.AddParentsOf(name);

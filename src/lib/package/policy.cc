@@ -110,7 +110,7 @@ namespace {
 
 // The reason whose ReasonText() is `text` (a "* " line of FormatPackagingError).
 std::optional<PackagingErrorReason> ReasonOfText(std::string_view text) {
-  for (int r = 0; r <= static_cast<int>(PackagingErrorReason::kSourceCompileError); ++r) {
+  for (int r = 0; r <= static_cast<int>(PackagingErrorReason::kRecordNameNotUtf8); ++r) {
     const auto reason = static_cast<PackagingErrorReason>(r);
     if (ReasonText(reason) == text) return reason;
   }
