@@ -12,6 +12,7 @@
 
 #include "bind.h"
 #include "tpkg/error.h"
+#include "tpkg/torch_records.h"
 #include "tpkg/torch_release.h"
 #include "tpkg/torch_writer_trailer.h"
 #include "tpkg/zip_reader.h"
@@ -142,6 +143,10 @@ void BindZip(py::module_& m) {
       .value("TORCH_1_13", TorchRelease::kTorch1_13)
       .value("TORCH_2", TorchRelease::kTorch2);
   m.def("torch_release_of", &TorchReleaseOf, py::arg("version"));
+  m.def(
+      "parse_torch_version",
+      [](const py::bytes& text) { return ParseTorchVersion(std::string(text)); }, py::arg("text"),
+      "A version record's value as torch's reader parses it; None without digits.");
 
   py::class_<ZipWriter>(m, "ZipWriter", "A torch-identical archive writer (tpkg/zip_writer.h).")
       .def_static("create", &ZipWriter::Create, py::arg("path"), py::arg("prefix"),

@@ -24,6 +24,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "tpkg/error.h"
@@ -32,6 +34,10 @@
 namespace tpkg {
 
 inline constexpr uint64_t kMaxExternModulesBytes = 64 * 1024;
+
+// A version record's value as torch's reader parses it (C strtoull in base
+// 10, leading blanks skipped, trailing junk ignored); nullopt without digits.
+std::optional<uint64_t> ParseTorchVersion(std::string_view text);
 
 // Every problem, each an Error(kCorrupt or kUnsupported) naming the archive and the record:
 //   model.pt: record '.data/extern_modules': line 1 is not a dotted module name ('\x89PNG...')

@@ -18,7 +18,6 @@ import ctypes
 import errno
 import io
 import os
-import re
 import sys
 
 from . import _core
@@ -122,10 +121,12 @@ class ArchiveReader:
                 'Expected hasRecord("version") to be true, but got false.  (Could this error '
                 "message be improved?  If so, please report an enhancement request to PyTorch.)"
             )
-        match = re.match(rb"\s*([0-9]+)", self._zip.get_record(record))
-        if match is None:
-            raise RuntimeError(f"Couldn't parse the version {record} as Long Long.")
-        version = int(match.group(1))
+        text = self._zip.get_record(record)
+        version = _core.parse_torch_version(text)
+        if version is None:
+            # torch prints the record's text, not its name.
+            shown = text.decode("utf-8", "replace")
+            raise RuntimeError(f"Couldn't parse the version {shown} as Long Long.")
         if not _MIN_VERSION <= version <= _MAX_VERSION:
             raise RuntimeError(
                 f"Attempted to read a PyTorch file with version {version}, but the maximum "

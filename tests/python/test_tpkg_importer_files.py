@@ -85,6 +85,28 @@ with open(path, "rb") as f:  # a plain file is still read in place
 print(json.dumps(out))
 """
 
+# `.data/version` texts torch's reader takes (strtoull: blanks, a sign, junk after the digits)
+# or refuses, and what it says of the refused: the text itself.
+VERSIONS = """
+import io, zipfile
+path = os.path.join(sys.argv[2], "v.pt")
+export(path, {"w": 1})
+out = {}
+for text in ["abc", "", "+7", " 3\\n", "6junk", "11"]:
+    patched = io.BytesIO()
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(patched, "w") as o:
+        for info in z.infolist():
+            data = z.read(info)
+            o.writestr(info, text.encode() if info.filename.endswith(".data/version") else data)
+    try:
+        out[text] = ["ok", PackageImporter(io.BytesIO(patched.getvalue())).load_pickle("m", "obj.pkl")["w"]]
+    except RuntimeError as e:
+        said = [part for part in ("Couldn't parse the version " + text + " as Long Long.",
+                                  "maximum supported version") if part in str(e)]
+        out[text] = ["refused", said]
+print(json.dumps(out))
+"""
+
 
 def run(implementation, script, tmp_path):
     work = tmp_path / implementation
@@ -97,9 +119,9 @@ def run(implementation, script, tmp_path):
     return json.loads(r.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("script", [RESAVE, TORCHSCRIPT, WRAPPED],
+@pytest.mark.parametrize("script", [RESAVE, TORCHSCRIPT, WRAPPED, VERSIONS],
                          ids=["resave over the loaded file", "torchscript after replace",
-                              "wrapped file objects"])
+                              "wrapped file objects", "version records"])
 def test_the_importer_reads_the_archive_it_opened_as_torch_does(script, tmp_path):
     theirs = run("torch", script, tmp_path)
     ours = run("tpkg", script, tmp_path)

@@ -19,6 +19,7 @@
 #include "tpkg/model_tensors.h"
 #include "tpkg/pickle_scan.h"
 #include "tpkg/pickle_tensors.h"
+#include "tpkg/torch_records.h"
 
 namespace tpkg {
 namespace {
@@ -32,22 +33,6 @@ void AddProblem(DepGraph& graph, const std::string& node, PackagingErrorReason r
 }
 
 }  // namespace
-
-// The value as the reader parses it: C strtoull in base 10, leading blanks
-// skipped, trailing junk ignored; nullopt when no digit was parsed.
-std::optional<uint64_t> ParseTorchVersion(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size() && (text[i] == ' ' || (text[i] >= '\t' && text[i] <= '\r'))) ++i;
-  if (i < text.size() && text[i] == '+') ++i;
-  uint64_t value = 0;
-  size_t digits = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
-    if (value > (UINT64_MAX - 9) / 10) return UINT64_MAX;  // strtoull saturates
-    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
-  }
-  if (digits == 0) return std::nullopt;
-  return value;
-}
 
 uint64_t StorageElementSize(const PickleGlobal& storage_class) {
   const std::optional<StorageDtype> dtype = DtypeOfStorageClass(storage_class);

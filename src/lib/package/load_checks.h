@@ -23,10 +23,6 @@ namespace tpkg {
 inline constexpr uint64_t kMinSupportedVersion = 1;
 inline constexpr uint64_t kMaxSupportedVersion = 10;
 
-// A version record's value as torch's reader parses it (C strtoull in base
-// 10, leading blanks skipped, trailing junk ignored); nullopt without digits.
-std::optional<uint64_t> ParseTorchVersion(std::string_view text);
-
 // Bytes per element of a storage class (torch.FloatStorage: 4); 0 when unknown.
 uint64_t StorageElementSize(const PickleGlobal& storage_class);
 

@@ -105,6 +105,20 @@ void CheckExternModules(const ZipReader& zip, std::vector<Error>& found) {
 
 }  // namespace
 
+std::optional<uint64_t> ParseTorchVersion(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && (text[i] == ' ' || (text[i] >= '\t' && text[i] <= '\r'))) ++i;
+  if (i < text.size() && text[i] == '+') ++i;
+  uint64_t value = 0;
+  size_t digits = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+    if (value > (UINT64_MAX - 9) / 10) return UINT64_MAX;  // strtoull saturates
+    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  if (digits == 0) return std::nullopt;
+  return value;
+}
+
 std::vector<Error> CheckTorchRecords(const ZipReader& zip) {
   std::vector<Error> found;
   if (!IsTorchArchive(zip)) return found;
