@@ -146,14 +146,16 @@ std::vector<ImportRef> ScanImports(std::string_view source, std::string_view pac
 // function's local annotations and walrus targets in a comprehension are
 // not seen; imports bind without a complaint, as in CPython 3.11 to 3.13).
 // Not found (it needs more of CPython's symbol table or of its compiler):
-// a `nonlocal` of a name that a def around only reads in a subscript target
-// (`a[x] = 1`) or that only a lambda's walrus binds (both count as bound),
-// limits such as 20 nested blocks. A `nonlocal` of a type parameter (3.12+)
-// is refused in other words, as a name no def binds. An `await` in a comprehension of a sync def is
-// refused as an await outside an async function, a `yield` in one outside any def as outside a
-// function. When a source has several errors, CPython names its symbol table's first, and this the
-// first in source order. Each check errs towards accepting: nothing compile() accepts is refused
-// (tests/python compare with the stack's compile()).
+// a `nonlocal` of a name that a def around only reads in an assignment
+// target (`a[x] = 1`, `x.y = 1`) or that only a lambda's walrus binds (these
+// count as bound), `nonlocal __classdict__` in a method under 3.11 (3.12+
+// accepts it), limits such as 20 nested blocks. A `nonlocal` of a type
+// parameter (3.12+) is refused in other words, as a name no def binds. An `await` in a
+// comprehension of a sync def is refused as an await outside an async function, a `yield` in one
+// outside any def as outside a function. When a source has several errors, CPython names its symbol
+// table's first, and this the first in source order (a `nonlocal` no def binds only when it finds
+// nothing else). Each check errs towards accepting: nothing
+// compile() accepts is refused (tests/python compare with the stack's compile()).
 std::optional<std::string> FindCompileError(std::string_view source);
 
 // The `package` torch passes for a module (PackageExporter._get_dependencies):
