@@ -252,6 +252,7 @@ struct Metadata {
   // the archive itself is damaged, which callers report as a failure rather
   // than as a finding (the graph and externs miss what they hold).
   std::vector<std::string> unreadable;
+  std::vector<std::string> unreadable_why;  // why each of `unreadable` is, in the same order
   // For a save: what would make the package less safe than it was (rules
   // above), in the same PackagingError form; empty when nothing would.
   std::string safety_problems;

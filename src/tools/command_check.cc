@@ -36,10 +36,12 @@ std::vector<Error> LoadProblems(const std::string& path) {
     const Metadata m = RegenerateMetadata(records, CachedAnalysis());
     for (const std::string& line : PackagingErrorLines(m.problems, StopsTheLoad))
       add(Errc::kCorrupt, line);
-    // A pickle or source whose bytes pass their CRC but do not parse as a
-    // stream (a truncated pickle): loading it fails, as `tpkg info` says.
-    for (const std::string& record : m.unreadable)
-      add(Errc::kCorrupt, "damaged, cannot be read: " + record);
+    // A pickle whose bytes pass their CRC but do not unpickle (cut short):
+    // loading it fails, as `tpkg info` says. (Bytes that fail their CRC were
+    // named by the container check already.)
+    for (size_t i = 0; i < m.unreadable.size(); ++i)
+      add(Errc::kCorrupt,
+          "damaged, cannot be read: " + m.unreadable[i] + " (" + m.unreadable_why[i] + ")");
     if (std::string mismatch = ExternModulesMismatch(records, m); !mismatch.empty())
       add(Errc::kPolicy, mismatch);
   } else if (kind == FileKind::kTorchSave || kind == FileKind::kTorchScript) {

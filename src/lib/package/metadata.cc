@@ -409,6 +409,7 @@ Metadata RegenerateMetadata(const RecordSource& records, const MetadataOptions& 
 
   Metadata m;
   m.unreadable = layout.unreadable();
+  m.unreadable_why = layout.unreadable_why();
   std::unordered_set<std::string> left_out;
   if (options.edited) {
     ForgiveUneditedResolutionFailures(policy.mutable_graph(), layout, options);

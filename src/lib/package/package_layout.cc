@@ -280,6 +280,7 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
   if (!IsSavePickleProtocol(head)) {
     if (const std::optional<Error> damage = DamageOfPickleRecord(records, record)) {
       out.unreadable_record = record;
+      out.unreadable_why = damage->what();
       out.problem = UnreadablePickle(pickle, record, *damage);
     }
     return;
@@ -290,7 +291,10 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
   } catch (const Error& e) {
     // Bytes that fail their CRC (or do not inflate): the archive is damaged,
     // whatever the record's name. Too large or an I/O error: not damage.
-    if (e.code() == Errc::kCorrupt) out.unreadable_record = record;
+    if (e.code() == Errc::kCorrupt) {
+      out.unreadable_record = record;
+      out.unreadable_why = e.what();
+    }
     if (record.ends_with(".pkl")) {
       out.problem = UnreadablePickle(pickle, record, e);
     }
@@ -307,7 +311,10 @@ void AnalyseOther(const std::string& record, const RecordSource& records, Record
     // A `.pkl` that starts as save_pickle writes but does not scan is a
     // damaged pickle; any other record that does not scan is not a pickle.
     if (record.ends_with(".pkl")) {
-      if (e.code() == Errc::kCorrupt) out.unreadable_record = record;
+      if (e.code() == Errc::kCorrupt) {
+        out.unreadable_record = record;
+        out.unreadable_why = e.what();
+      }
       out.problem = UnreadablePickle(pickle, record, e);
     }
     return;
@@ -331,6 +338,7 @@ RecordAnalysis AnalyseRecord(const std::string& record, const RecordSource& reco
       // the rest. Too large or an I/O error: not damage, the caller's.
       if (e.code() != Errc::kCorrupt) throw;
       out.unreadable_record = record;
+      out.unreadable_why = e.what();
       out.module = ArchiveModule{record, source->is_package, false,
                                  std::make_shared<const ScannedImports>()};
       out.problem = std::make_unique<const LayoutProblem>(
@@ -349,7 +357,10 @@ void ArchiveLayout::Add(const RecordAnalysis& analysis) {
   if (analysis.module) modules_[ModuleOfRecord(analysis.module->record)->module] = *analysis.module;
   if (analysis.pickle) pickles_.push_back(*analysis.pickle);
   if (analysis.problem) problems_.push_back(*analysis.problem);
-  if (!analysis.unreadable_record.empty()) unreadable_.push_back(analysis.unreadable_record);
+  if (!analysis.unreadable_record.empty()) {
+    unreadable_.push_back(analysis.unreadable_record);
+    unreadable_why_.push_back(analysis.unreadable_why);
+  }
 }
 
 void FolderSet::AddParentsOf(std::string_view record) {

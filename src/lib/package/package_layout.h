@@ -98,8 +98,10 @@ struct RecordAnalysis {
   std::unique_ptr<const ArchivePickle> pickle;
   std::unique_ptr<const LayoutProblem> problem;
   // The record when its bytes are damaged (they fail their CRC or do not
-  // inflate, or a `.pkl` that starts as a pickle does not scan), "" otherwise.
+  // inflate, or a `.pkl` that starts as a pickle does not scan), "" otherwise;
+  // and why (the reader's or the scan's error).
   std::string unreadable_record;
+  std::string unreadable_why;
 };
 
 // Reads and scans one record outside `.data/` (throws Error when it cannot
@@ -132,8 +134,10 @@ class ArchiveLayout {
   const std::vector<std::string>& module_order() const { return module_order_; }
   const std::vector<ArchivePickle>& pickles() const { return pickles_; }
   const std::vector<LayoutProblem>& problems() const { return problems_; }
-  // RecordAnalysis::unreadable_record of every record, in record order.
+  // RecordAnalysis::unreadable_record of every record, in record order, and
+  // its unreadable_why.
   const std::vector<std::string>& unreadable() const { return unreadable_; }
+  const std::vector<std::string>& unreadable_why() const { return unreadable_why_; }
   // Stubs were interned as sources, not mocked (see metadata.h).
   bool repackaged_form() const { return repackaged_form_; }
   bool has_stubs() const { return has_stubs_; }
@@ -150,6 +154,7 @@ class ArchiveLayout {
   std::vector<ArchivePickle> pickles_;
   std::vector<LayoutProblem> problems_;
   std::vector<std::string> unreadable_;
+  std::vector<std::string> unreadable_why_;
   bool repackaged_form_ = false;
   bool has_stubs_ = false;
 };
