@@ -10,8 +10,10 @@ import builtins
 import importlib
 import importlib.machinery
 import importlib.util
+import io
 import linecache
 import os.path
+import pickle
 import sys
 import types
 from contextlib import contextmanager
@@ -190,18 +192,25 @@ class PackageImporter(Importer):
             map_location: as for ``torch.load``: where tensors go. Defaults to ``None``.
         """
         pickle_file = self._zipfile_path(package, resource)
-        loader = PickleLoad(self, map_location)
         data = self._reader.get_record(pickle_file)
-        unpickler = FastPackageUnpickler(self, data)
-        unpickler.persistent_load = loader.persistent_load  # type: ignore[assignment]
-
         with self._deserialization_context(map_location):
-            result = unpickler.load()
+            try:
+                result = self._unpickle(FastPackageUnpickler(self, data), map_location)
+            except (pickle.UnpicklingError, EOFError):
+                # Bytes the C unpickler refuses: torch reads them with the
+                # pure-Python one, whose exception (EOFError for a cut pickle,
+                # KeyError for an unknown opcode) callers may catch. Read
+                # again so, from the start, to raise what torch raises.
+                result = self._unpickle(PackageUnpickler(self, io.BytesIO(data)), map_location)
 
         torch = _torch_compat.loaded_torch()
         if torch is not None:
             torch._utils._validate_loaded_sparse_tensors()
         return result
+
+    def _unpickle(self, unpickler, map_location):
+        unpickler.persistent_load = PickleLoad(self, map_location).persistent_load
+        return unpickler.load()
 
     @contextmanager
     def _deserialization_context(self, map_location):

@@ -107,6 +107,24 @@ for text in ["abc", "", "+7", " 3\\n", "6junk", "11"]:
 print(json.dumps(out))
 """
 
+# Pickles that do not load: the same exception type and text as torch's (pure-Python) unpickler.
+BAD_PICKLES = """
+path = os.path.join(sys.argv[2], "b.pt")
+with PackageExporter(path) as e:
+    e.save_binary("p", "cut.pkl", b"\\x80\\x03X\\x05\\x00\\x00\\x00ab")
+    e.save_binary("p", "opcode.pkl", b"\\xff\\xfe")
+    e.save_binary("p", "empty.pkl", b"")
+    e.save_pickle("p", "ok.pkl", {"a": [1, 2]})
+importer = PackageImporter(path)
+out = {}
+for name in ("cut.pkl", "opcode.pkl", "empty.pkl", "ok.pkl"):
+    try:
+        out[name] = ["ok", importer.load_pickle("p", name)]
+    except Exception as e:
+        out[name] = [type(e).__name__, str(e)]
+print(json.dumps(out))
+"""
+
 
 def run(implementation, script, tmp_path):
     work = tmp_path / implementation
@@ -119,9 +137,9 @@ def run(implementation, script, tmp_path):
     return json.loads(r.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("script", [RESAVE, TORCHSCRIPT, WRAPPED, VERSIONS],
+@pytest.mark.parametrize("script", [RESAVE, TORCHSCRIPT, WRAPPED, VERSIONS, BAD_PICKLES],
                          ids=["resave over the loaded file", "torchscript after replace",
-                              "wrapped file objects", "version records"])
+                              "wrapped file objects", "version records", "bad pickles"])
 def test_the_importer_reads_the_archive_it_opened_as_torch_does(script, tmp_path):
     theirs = run("torch", script, tmp_path)
     ours = run("tpkg", script, tmp_path)
