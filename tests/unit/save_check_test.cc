@@ -746,16 +746,19 @@ TEST(SaveCheckTest, ANameASourceImportsThatItsEditedModuleNoLongerDefinesIsAProb
   EXPECT_TRUE(RegenerateMetadata(unrelated, SaveOptions(base, unrelated)).ok());
 }
 
+// A protocol-3 pickle of the class p.model.Net.
+const std::string kPickleOfPModelNet(
+    "\x80\x03"
+    "cp.model\nNet\nq\x00.",
+    18);
+
 // A module whose source the edits took away while a folder of its name
 // stays (`model.py` split into `model/`, an `__init__.py` deleted) is a
 // namespace package: it binds only its submodules, and the pickle's class or
 // the imported name is gone, though another file of the folder defines it.
 // A source that takes its place (`model/__init__.py`) is judged as an edit.
 TEST(SaveCheckTest, AModuleWhoseSourceGaveWayToAFolderNoLongerDefinesItsNames) {
-  const std::string pickle(
-      "\x80\x03"
-      "cp.model\nNet\nq\x00.",
-      18);  // p.model.Net
+  const std::string pickle = kPickleOfPModelNet;
   const testing::MemoryRecords base(
       {{"p/__init__.py", "VERSION = 1\n"},
        {"p/model.py", "from p import VERSION\nclass Net:\n    pass\n"},
@@ -798,10 +801,7 @@ TEST(SaveCheckTest, AModuleWhoseSourceGaveWayToAFolderNoLongerDefinesItsNames) {
 // An archive as it is (no save): a pickle's class in a module only a folder
 // holds is one find_class cannot get, unless a source sets it from outside.
 TEST(SaveCheckTest, APickleGlobalOfAFolderModuleIsAProblemOfTheArchiveItself) {
-  const std::string pickle(
-      "\x80\x03"
-      "cp.model\nNet\nq\x00.",
-      18);  // p.model.Net
+  const std::string pickle = kPickleOfPModelNet;
   const testing::MemoryRecords split({{"p/__init__.py", ""},
                                       {"p/model/core.py", "class Net:\n    pass\n"},
                                       {"m/model.pkl", pickle},
