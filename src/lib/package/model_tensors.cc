@@ -11,35 +11,6 @@
 #include "tpkg/metadata.h"
 
 namespace tpkg {
-namespace {
-
-// torch.package's save_pickle writes protocol 3 or 4; anything else a package
-// holds is a resource or source (doc/format.md §4.1). The layout's rule
-// (package_layout.h): a `.pkl` that opens so, or is damaged at its start
-// (reading it says what is wrong); any other record that opens so and scans
-// whole (a save_binary blob may open with the same two bytes), or whose
-// bytes are damaged.
-bool IsPackagePickle(const RecordSource& records, const std::string& name) {
-  if (name.empty() || name.back() == '/' || name.starts_with(".data/") || name.ends_with(".py"))
-    return false;
-  const bool opens_as_one = IsSavePickleProtocol(records.ReadPrefix(name, 2));
-  if (name.ends_with(".pkl")) return opens_as_one || DamageOfPickleRecord(records, name);
-  if (!opens_as_one) return false;
-  std::string bytes;
-  try {
-    bytes = ReadForAnalysis(records, name);
-  } catch (const Error& e) {
-    return e.code() == Errc::kCorrupt;
-  }
-  try {
-    (void)ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
-}  // namespace
 
 bool IsPackagedScriptPickle(std::string_view name) {
   constexpr std::string_view kFolder = ".data/ts_code/";
@@ -63,7 +34,7 @@ std::vector<ModelPickle> ModelPickles(const RecordSource& records, FileKind kind
       for (const std::string& name : names) {
         if (IsPackagedScriptPickle(name))
           out.push_back({name, ".data/", false});
-        else if (IsPackagePickle(records, name))
+        else if (IsPackagePickleRecord(records, name))
           out.push_back({name, ".data/", true});
       }
       break;

@@ -440,6 +440,26 @@ bool IsSavePickleProtocol(std::string_view head) {
   return head.size() == 2 && head[0] == '\x80' && (head[1] == '\x03' || head[1] == '\x04');
 }
 
+bool IsPackagePickleRecord(const RecordSource& records, const std::string& name) {
+  if (name.empty() || name.back() == '/' || name.starts_with(".data/") || name.ends_with(".py"))
+    return false;
+  const bool opens_as_one = IsSavePickleProtocol(records.ReadPrefix(name, 2));
+  if (name.ends_with(".pkl")) return opens_as_one || DamageOfPickleRecord(records, name);
+  if (!opens_as_one) return false;
+  std::string bytes;
+  try {
+    bytes = ReadForAnalysis(records, name);
+  } catch (const Error& e) {
+    return e.code() == Errc::kCorrupt;
+  }
+  try {
+    (void)ScanPickle(std::span<const char>(bytes.data(), bytes.size()));
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 std::optional<Error> DamageOfPickleRecord(const RecordSource& records, const std::string& record) {
   if (!record.ends_with(".pkl")) return std::nullopt;
   try {

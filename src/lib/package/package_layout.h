@@ -78,6 +78,13 @@ bool IsSavePickleProtocol(std::string_view head);
 // right at its start, which the layout and the tensor listing name. nullopt
 // for any other record, or one that reads whole (no pickle of the exporter's).
 std::optional<Error> DamageOfPickleRecord(const RecordSource& records, const std::string& record);
+// Whether `name` is a pickle of the package's by the rule the layout's
+// analysis applies (a save_pickle pickle: tpkg tensors and pickles list
+// these): outside `.data/` and no source; a `.pkl` that opens as
+// IsSavePickleProtocol says or is damaged at its start; any other record
+// that opens so and scans whole (a save_binary resource may open with the
+// same two bytes), or whose bytes are damaged.
+bool IsPackagePickleRecord(const RecordSource& records, const std::string& name);
 
 // A problem found in the layout itself (not by the policy).
 struct LayoutProblem {
