@@ -224,10 +224,11 @@ def test_a_truncated_pickle_fails_check_as_info_and_torch_say(tpkg_bin, corpus_d
     load = "PackageImporter(path).load_pickle('model', 'model.pkl')"
     assert torch_fails_to_load(broken, load) and not torch_fails_to_load(good, load)
     r = run(tpkg_bin, "check", broken)
-    # Where the cut falls depends on the pickle this stack's torch wrote.
+    # Where the cut falls, and so what the scan says, depends on the pickle this stack's torch
+    # wrote ("4 bytes declared, 3 left at byte 362", "no STOP opcode at byte 856").
     assert r.returncode == 1 and re.fullmatch(
         rf"{re.escape(str(broken))}: damaged, cannot be read: model/model\.pkl \(truncated "
-        rf"pickle: \d+ bytes? declared, \d+ left at byte \d+\)\n", r.stdout), r
+        rf"pickle: [^\n]+\)\n", r.stdout), r
     info = run(tpkg_bin, "info", broken)
     assert info.returncode == 1 and "damaged, cannot be read: model/model.pkl" in info.stderr
 
